@@ -1,0 +1,76 @@
+//! File-descriptor plumbing: adopting descriptors inherited from the master
+//! and receiving descriptors passed with SCM_RIGHTS.
+//!
+//! This is mailkeep's one module with `unsafe` code: each block turns a raw
+//! descriptor number into an owned one and says why that is sound.
+
+use std::io::{self, IoSliceMut};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+
+/// Takes ownership of a descriptor that the master passed to this process
+/// at a fixed number (see `--fd-*` arguments of the roles).
+///
+/// Fails if `fd` is not open, so a mistyped number is an error, not a
+/// silent double-close later.
+pub fn adopt_inherited(fd: RawFd) -> io::Result<OwnedFd> {
+    // F_GETFD succeeds only on an open descriptor.
+    nix::fcntl::fcntl(unsafe_borrow(fd)?, nix::fcntl::FcntlArg::F_GETFD)
+        .map_err(io::Error::from)?;
+    // SAFETY: the descriptor is open (checked above) and was inherited across
+    // exec for this process's sole use: the master passes each number once
+    // and nothing else in this process refers to it, so taking ownership
+    // here cannot alias another owner.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::fcntl::fcntl(
+        &owned,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    )
+    .map_err(io::Error::from)?;
+    Ok(owned)
+}
+
+fn unsafe_borrow(fd: RawFd) -> io::Result<std::os::fd::BorrowedFd<'static>> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc_ebadf()));
+    }
+    // SAFETY: the borrow is used only for the one fcntl(F_GETFD) probe in
+    // `adopt_inherited`, which is harmless even on a closed number (it then
+    // fails with EBADF); it never outlives that call.
+    Ok(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+}
+
+fn libc_ebadf() -> i32 {
+    nix::errno::Errno::EBADF as i32
+}
+
+/// Receives bytes and any descriptors sent with them (SCM_RIGHTS) on a
+/// UNIX socket, without blocking. Returns the byte count and the
+/// descriptors, now owned by the caller.
+pub fn recv_with_fds(
+    socket: std::os::fd::BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut cmsg = nix::cmsg_space!([RawFd; 4]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        std::os::fd::AsRawFd::as_raw_fd(&socket),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
+    let mut fds = Vec::new();
+    for c in msg.cmsgs().map_err(io::Error::from)? {
+        if let ControlMessageOwned::ScmRights(raw) = c {
+            for fd in raw {
+                // SAFETY: the kernel just installed this descriptor in our
+                // table for this message (SCM_RIGHTS); nothing else in the
+                // process knows its number, so we are its only owner.
+                fds.push(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+    Ok((msg.bytes, fds))
+}

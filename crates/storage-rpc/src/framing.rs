@@ -1,0 +1,140 @@
+//! Framed messages with attached descriptors, for the broker channels:
+//! a 4-byte big-endian length, the encoded protobuf message, and at most one
+//! file descriptor riding on the same `sendmsg`.
+
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use prost::Message;
+use tokio::io::Interest;
+use tokio::net::UnixStream;
+
+/// The largest frame accepted, so a peer cannot make us allocate more.
+pub const MAX_FRAME: usize = 64 * 1024;
+
+/// Why a frame could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The socket failed.
+    #[error("broker channel I/O: {0}")]
+    Io(#[from] io::Error),
+    /// The peer closed the channel.
+    #[error("broker channel closed by the peer")]
+    Closed,
+    /// The frame announced more than [`MAX_FRAME`] bytes.
+    #[error("broker frame of {0} bytes is over the limit of {MAX_FRAME}")]
+    TooLarge(usize),
+    /// The bytes are not the expected message.
+    #[error("broker frame does not decode: {0}")]
+    Decode(#[from] prost::DecodeError),
+    /// More descriptors came than a frame may carry.
+    #[error("broker frame carried {0} descriptors, at most 1 is allowed")]
+    TooManyFds(usize),
+}
+
+/// Sends one message, with `fd` attached if given.
+pub async fn send_frame<M: Message>(
+    stream: &UnixStream,
+    message: &M,
+    fd: Option<&OwnedFd>,
+) -> Result<(), FrameError> {
+    let body = message.encode_to_vec();
+    if body.len() > MAX_FRAME {
+        return Err(FrameError::TooLarge(body.len()));
+    }
+    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge(body.len()))?;
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&body);
+    let mut sent = 0usize;
+    let mut fd_pending = fd.map(|f| f.as_raw_fd());
+    while sent < frame.len() {
+        stream.writable().await?;
+        let result = stream.try_io(Interest::WRITABLE, || {
+            let iov = [IoSlice::new(&frame[sent..])];
+            let fds;
+            let cmsgs: &[ControlMessage<'_>] = match &fd_pending {
+                Some(raw) => {
+                    fds = [*raw];
+                    &[ControlMessage::ScmRights(&fds)]
+                }
+                None => &[],
+            };
+            sendmsg::<()>(
+                stream.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+                None,
+            )
+            .map_err(io::Error::from)
+        });
+        match result {
+            Ok(n) => {
+                sent += n;
+                fd_pending = None;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Receives one message and the descriptor attached to it, if any.
+///
+/// Reads exactly one frame: the length first, then the body, so that
+/// descriptors belonging to a later frame are never taken early.
+pub async fn recv_frame<M: Message + Default>(
+    stream: &UnixStream,
+) -> Result<(M, Option<OwnedFd>), FrameError> {
+    let mut fds = Vec::new();
+    let mut header = [0u8; 4];
+    read_exact_with_fds(stream, &mut header, &mut fds).await?;
+    let len = u32::from_be_bytes(header) as usize;
+    if len > MAX_FRAME {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    read_exact_with_fds(stream, &mut body, &mut fds).await?;
+    if fds.len() > 1 {
+        return Err(FrameError::TooManyFds(fds.len()));
+    }
+    let message = M::decode(body.as_slice())?;
+    Ok((message, fds.pop()))
+}
+
+async fn read_exact_with_fds(
+    stream: &UnixStream,
+    buf: &mut [u8],
+    fds: &mut Vec<OwnedFd>,
+) -> Result<(), FrameError> {
+    let mut filled = 0usize;
+    while filled < buf.len() {
+        stream.readable().await?;
+        let result = stream.try_io(Interest::READABLE, || {
+            crate::fd::recv_with_fds(stream.as_fd(), &mut buf[filled..])
+        });
+        match result {
+            Ok((0, _)) => return Err(FrameError::Closed),
+            Ok((n, mut got)) => {
+                filled += n;
+                fds.append(&mut got);
+                if fds.len() > 1 {
+                    return Err(FrameError::TooManyFds(fds.len()));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Turns a received descriptor into a tokio UNIX stream.
+pub fn into_unix_stream(fd: OwnedFd) -> io::Result<UnixStream> {
+    let std_stream = std::os::unix::net::UnixStream::from(fd);
+    std_stream.set_nonblocking(true)?;
+    UnixStream::from_std(std_stream)
+}

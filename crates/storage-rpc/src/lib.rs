@@ -1,0 +1,36 @@
+//! The wire protocols between mailkeep's processes: the storage RPC and the
+//! auth RPC (gRPC, generated from `proto/`), the broker's framed messages,
+//! and the transports they run on (connected UNIX sockets passed by fd).
+//!
+//! Protocol processes depend on this crate and nothing root-side: it holds
+//! no key and signs nothing; tickets are opaque strings here.
+
+pub mod channel;
+pub mod fd;
+pub mod framing;
+pub mod metadata;
+
+/// The storage RPC (`mailkeep.storage.v1`).
+pub mod storage {
+    #![allow(missing_docs, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("mailkeep.storage.v1");
+}
+
+/// The auth RPC (`mailkeep.auth.v1`).
+pub mod auth {
+    #![allow(missing_docs, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("mailkeep.auth.v1");
+}
+
+/// The broker's framed messages (`mailkeep.broker.v1`).
+pub mod broker {
+    #![allow(missing_docs, clippy::all, clippy::pedantic)]
+    tonic::include_proto!("mailkeep.broker.v1");
+}
+
+/// The largest gRPC message either side accepts: a mailbox view of a few
+/// hundred thousand messages fits.
+pub const MAX_GRPC_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// The size of the body chunks that Fetch and Append stream.
+pub const CHUNK_SIZE: usize = 64 * 1024;
