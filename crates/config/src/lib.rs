@@ -1,1 +1,94 @@
-//! placeholder
+//! mailkeep's configuration: typed settings with embedded defaults, read
+//! from an optional TOML file. Every setting has a default, so `mailkeep
+//! serve` runs with no file at all; `config/mailkeep.example.toml` documents
+//! each one. Unknown keys are errors, so a typo is reported instead of
+//! silently ignored.
+
+mod paths;
+mod settings;
+
+pub use settings::*;
+
+use std::path::{Path, PathBuf};
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped settings.
+    #[error("config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and where.
+        source: Box<toml::de::Error>,
+    },
+    /// A setting has a value that cannot work.
+    #[error("config: {0}")]
+    Invalid(String),
+    /// The working directory is needed to resolve a relative data_dir.
+    #[error("cannot resolve relative data_dir: {0}")]
+    Cwd(std::io::Error),
+}
+
+impl Config {
+    /// Loads the configuration: embedded defaults, overridden by the file
+    /// at `path` if given. Relative paths are resolved (see [`Config::resolve`]).
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            None => Config::default(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                toml::from_str::<Config>(&text).map_err(|source| ConfigError::Parse {
+                    path: p.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+        };
+        config.resolve()?;
+        Ok(config)
+    }
+
+    /// Makes `data_dir` absolute (relative to the working directory) and
+    /// fills every unset path from it, then checks values for sense.
+    pub fn resolve(&mut self) -> Result<(), ConfigError> {
+        paths::resolve(self)?;
+        self.validate()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.imap.listen.is_empty() {
+            return Err(ConfigError::Invalid("imap.listen must name at least one address".into()));
+        }
+        if self.imap.processes == 0 {
+            return Err(ConfigError::Invalid("imap.processes must be at least 1".into()));
+        }
+        if self.privileges.mail_uid == 0 || self.privileges.mail_gid == 0 {
+            return Err(ConfigError::Invalid(
+                "privileges.mail_uid and mail_gid must not be 0: mail is never owned by root".into(),
+            ));
+        }
+        if self.storage.mode != StorageMode::PerUser {
+            return Err(ConfigError::Invalid(
+                "storage.mode: only \"per-user\" is implemented so far".into(),
+            ));
+        }
+        if self.auth.ticket_lifetime_secs < 60 {
+            return Err(ConfigError::Invalid("auth.ticket_lifetime_secs must be at least 60".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

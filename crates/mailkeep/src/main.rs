@@ -1,1 +1,42 @@
-fn main() {}
+//! The `mailkeep` binary: the command line, and the dispatch of the roles
+//! the master re-executes this binary in. Nothing else lives here.
+
+mod cli;
+mod logging;
+mod roles;
+mod user_cmd;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => {
+            logging::init("master");
+            serve(config)
+        }
+        Command::User { config, action } => user_cmd::run(config.as_deref(), action),
+        Command::Role(role) => roles::run(role),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mailkeep: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let config = mailkeep_config::Config::load(config_path.as_deref())?;
+    // One thread: the master forks children, and a child's parent-death
+    // signal follows the thread that started it, so that thread must live
+    // as long as the master does.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(mailkeep_master::serve(config, config_path))?;
+    Ok(())
+}

@@ -5,6 +5,7 @@
 //! Protocol processes depend on this crate and nothing root-side: it holds
 //! no key and signs nothing; tickets are opaque strings here.
 
+pub mod broker_client;
 pub mod channel;
 pub mod fd;
 pub mod framing;

@@ -1,0 +1,70 @@
+//! Resolving paths: an absolute data_dir, and every unset path derived from it.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Config, ConfigError};
+
+pub(crate) fn resolve(config: &mut Config) -> Result<(), ConfigError> {
+    let data_dir = absolute(&config.server.data_dir)?;
+    config.server.data_dir = data_dir.clone();
+    let under = |p: &Option<PathBuf>, default: &str| -> PathBuf {
+        match p {
+            Some(p) if p.is_absolute() => p.clone(),
+            Some(p) => data_dir.join(p),
+            None => data_dir.join(default),
+        }
+    };
+    config.privileges.chroot_dir = Some(under(&config.privileges.chroot_dir, "empty"));
+    config.auth.users_file = Some(under(&config.auth.users_file, "users"));
+    config.storage.home_base = Some(under(&config.storage.home_base, "home"));
+    config.cluster.key_file = Some(under(&config.cluster.key_file, "keys/cluster.key"));
+    Ok(())
+}
+
+fn absolute(p: &Path) -> Result<PathBuf, ConfigError> {
+    if p.is_absolute() {
+        Ok(p.to_owned())
+    } else {
+        Ok(std::env::current_dir().map_err(ConfigError::Cwd)?.join(p))
+    }
+}
+
+impl Config {
+    /// The data directory (absolute after loading).
+    pub fn data_dir(&self) -> &Path {
+        &self.server.data_dir
+    }
+
+    /// The empty chroot directory of protocol processes.
+    pub fn chroot_dir(&self) -> PathBuf {
+        self.resolved(&self.privileges.chroot_dir, "empty")
+    }
+
+    /// The passwd-file.
+    pub fn users_file(&self) -> PathBuf {
+        self.resolved(&self.auth.users_file, "users")
+    }
+
+    /// Where homes of new accounts go.
+    pub fn home_base(&self) -> PathBuf {
+        self.resolved(&self.storage.home_base, "home")
+    }
+
+    /// The cluster key file.
+    pub fn key_file(&self) -> PathBuf {
+        self.resolved(&self.cluster.key_file, "keys/cluster.key")
+    }
+
+    /// The directory for runtime state (sockets, pid file).
+    pub fn run_dir(&self) -> PathBuf {
+        self.server.data_dir.join("run")
+    }
+
+    fn resolved(&self, p: &Option<PathBuf>, default: &str) -> PathBuf {
+        match p {
+            Some(p) if p.is_absolute() => p.clone(),
+            Some(p) => self.server.data_dir.join(p),
+            None => self.server.data_dir.join(default),
+        }
+    }
+}

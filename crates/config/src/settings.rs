@@ -1,0 +1,201 @@
+//! The settings, grouped as in the TOML file, with their defaults.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// All settings. Paths left unset are derived from `server.data_dir`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where data lives and what the host is called.
+    pub server: Server,
+    /// Which users the processes run as.
+    pub privileges: Privileges,
+    /// The IMAP service.
+    pub imap: Imap,
+    /// Authentication and tickets.
+    pub auth: Auth,
+    /// Storage processes.
+    pub storage: Storage,
+    /// The cluster key shared by cooperating hosts.
+    pub cluster: Cluster,
+    /// The supervisor.
+    pub master: Master,
+}
+
+/// Where data lives and what the host is called.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Everything mailkeep keeps (users file, homes, keys, sockets) goes
+    /// under this directory unless set otherwise. Relative to the working
+    /// directory at start.
+    pub data_dir: PathBuf,
+    /// The host's name in greetings and tickets; empty: the system's.
+    pub hostname: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            data_dir: PathBuf::from("mailkeep-data"),
+            hostname: String::new(),
+        }
+    }
+}
+
+/// Which users the processes run as (when started as root).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privileges {
+    /// Protocol processes (imap, pop3, lmtp) run as this user, chrooted.
+    pub unprivileged_user: String,
+    /// The empty directory protocol processes are chrooted into.
+    /// Default: `<data_dir>/empty`.
+    pub chroot_dir: Option<PathBuf>,
+    /// The uid that owns mail of accounts made by `mailkeep user add` and
+    /// of the demo account.
+    pub mail_uid: u32,
+    /// The gid that goes with `mail_uid`.
+    pub mail_gid: u32,
+    /// Users whose uid is below this are never served.
+    pub first_valid_uid: u32,
+}
+
+impl Default for Privileges {
+    fn default() -> Self {
+        Privileges {
+            unprivileged_user: "nobody".into(),
+            chroot_dir: None,
+            mail_uid: 5000,
+            mail_gid: 5000,
+            first_valid_uid: 500,
+        }
+    }
+}
+
+/// The IMAP service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imap {
+    /// Addresses to listen on.
+    pub listen: Vec<String>,
+    /// How many imap processes share the listeners.
+    pub processes: u32,
+    /// Largest message APPEND accepts, in bytes.
+    pub max_literal_size: u64,
+    /// Longest command line, literals excluded, in bytes.
+    pub max_line_length: usize,
+    /// Seconds a client may stay connected without logging in.
+    pub login_timeout_secs: u64,
+    /// Seconds of inactivity after login before the server logs out.
+    pub idle_timeout_secs: u64,
+    /// Clients one imap process serves at most.
+    pub max_connections: usize,
+}
+
+impl Default for Imap {
+    fn default() -> Self {
+        Imap {
+            listen: vec!["127.0.0.1:1143".into()],
+            processes: 1,
+            max_literal_size: 64 * 1024 * 1024,
+            max_line_length: 64 * 1024,
+            login_timeout_secs: 60,
+            idle_timeout_secs: 30 * 60,
+            max_connections: 1000,
+        }
+    }
+}
+
+/// Authentication and tickets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// The passwd-file (Dovecot's format). Default: `<data_dir>/users`.
+    pub users_file: Option<PathBuf>,
+    /// Seconds a session ticket is valid; sessions renew before expiry.
+    pub ticket_lifetime_secs: i64,
+    /// Delay before answering a failed login, doubled per recent failure
+    /// from the same address, in milliseconds.
+    pub failure_delay_ms: u64,
+    /// Cap on that delay, in milliseconds.
+    pub max_failure_delay_ms: u64,
+    /// Run the auth process as this user; empty: as root (it must read the
+    /// users file).
+    pub user: String,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            users_file: None,
+            ticket_lifetime_secs: 24 * 3600,
+            failure_delay_ms: 2000,
+            max_failure_delay_ms: 15000,
+            user: String::new(),
+        }
+    }
+}
+
+/// How storage processes are assigned to owners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StorageMode {
+    /// One process per user.
+    PerUser,
+    /// One process per uid.
+    PerUid,
+    /// One process for many uids.
+    Shared,
+}
+
+/// Storage processes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// per-user, per-uid or shared.
+    pub mode: StorageMode,
+    /// Homes of accounts made by `mailkeep user add`: `<home_base>/<user>`.
+    /// Default: `<data_dir>/home`.
+    pub home_base: Option<PathBuf>,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            mode: StorageMode::PerUser,
+            home_base: None,
+        }
+    }
+}
+
+/// The cluster key.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// The key that signs tickets (64 hex digits, mode 0600, made at first
+    /// start). Default: `<data_dir>/keys/cluster.key`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// The supervisor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Master {
+    /// First delay before restarting a child that died, in milliseconds;
+    /// doubled per quick death.
+    pub restart_backoff_ms: u64,
+    /// Cap on the restart delay, in milliseconds.
+    pub max_restart_backoff_ms: u64,
+}
+
+impl Default for Master {
+    fn default() -> Self {
+        Master {
+            restart_backoff_ms: 100,
+            max_restart_backoff_ms: 30_000,
+        }
+    }
+}

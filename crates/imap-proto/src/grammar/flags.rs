@@ -1,0 +1,53 @@
+//! Message flags (`flag`, `flag-list`): system flags canonicalised, keywords
+//! kept as sent.
+
+use super::cursor::{Cursor, Fail, PResult, bad, is_atom_char};
+
+/// The system flags in their canonical spelling.
+const SYSTEM_FLAGS: [&str; 5] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
+
+/// One flag: `\Seen` etc. (any case, canonicalised), another `\atom`
+/// (flag-extension, kept as sent) or a keyword atom.
+pub(crate) fn flag(c: &mut Cursor<'_>) -> PResult<String> {
+    let backslash = c.eat(b'\\');
+    let name = c.atom("flag")?;
+    // Atoms are ASCII, so this never replaces anything.
+    let name = String::from_utf8_lossy(name);
+    if !backslash {
+        return Ok(name.into_owned());
+    }
+    for canonical in SYSTEM_FLAGS {
+        if canonical[1..].eq_ignore_ascii_case(&name) {
+            return Ok(canonical.to_string());
+        }
+    }
+    Ok(format!("\\{name}"))
+}
+
+/// `"(" [flag *(SP flag)] ")"`.
+pub(crate) fn flag_list(c: &mut Cursor<'_>) -> PResult<Vec<String>> {
+    c.expect(b'(', "'(' to start the flag list")?;
+    let mut flags = Vec::new();
+    if c.eat(b')') {
+        return Ok(flags);
+    }
+    loop {
+        flags.push(flag(c)?);
+        match c.peek() {
+            Some(b')') => {
+                c.eat(b')');
+                return Ok(flags);
+            }
+            Some(b' ') => {
+                c.sp("flag")?;
+            }
+            None => return Err(Fail::Incomplete),
+            Some(_) => return bad("Expected ')' or another flag in the flag list"),
+        }
+    }
+}
+
+/// Whether `b` can start a flag.
+pub(crate) fn starts_flag(b: u8) -> bool {
+    b == b'\\' || is_atom_char(b)
+}

@@ -1,0 +1,137 @@
+//! Command-line syntax.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// mailkeep: an IMAP server whose network-facing processes hold no privileges.
+#[derive(Parser)]
+#[command(name = "mailkeep", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server (in the foreground). Without --config, embedded
+    /// defaults: data under ./mailkeep-data, IMAP on 127.0.0.1:1143.
+    Serve {
+        /// The configuration file (TOML); see config/mailkeep.example.toml.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Manage accounts in the users file.
+    User {
+        /// The configuration file, to find the users file.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Internal: run one process role (started by `serve`).
+    #[command(subcommand, hide = true)]
+    Role(Role),
+}
+
+#[derive(Subcommand)]
+pub enum UserAction {
+    /// Add an account; the password is read from the terminal or stdin.
+    Add {
+        /// The user name.
+        name: String,
+        /// Owner uid of the mail (default: privileges.mail_uid).
+        #[arg(long)]
+        uid: Option<u32>,
+        /// Owner gid of the mail (default: privileges.mail_gid).
+        #[arg(long)]
+        gid: Option<u32>,
+        /// Home directory (default: <home_base>/<name>).
+        #[arg(long)]
+        home: Option<PathBuf>,
+    },
+    /// Change an account's password (read from the terminal or stdin).
+    Passwd {
+        /// The user name.
+        name: String,
+    },
+    /// Delete an account (its mail stays on disk).
+    Del {
+        /// The user name.
+        name: String,
+    },
+    /// List accounts.
+    List,
+}
+
+/// Where a role finds its configuration.
+#[derive(clap::Args, Clone)]
+pub struct ConfigSource {
+    /// The configuration file the master read.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The data directory, when the master ran on embedded defaults.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Whom to become.
+#[derive(clap::Args, Clone)]
+pub struct Identity {
+    /// The uid to run as.
+    #[arg(long)]
+    pub uid: u32,
+    /// The gid to run as.
+    #[arg(long)]
+    pub gid: u32,
+}
+
+#[derive(Subcommand)]
+pub enum Role {
+    /// An IMAP protocol process.
+    Imap {
+        #[command(flatten)]
+        source: ConfigSource,
+        #[command(flatten)]
+        identity: Identity,
+        /// The broker channel's descriptor.
+        #[arg(long)]
+        fd_broker: i32,
+        /// Listening sockets' descriptors.
+        #[arg(long, required = true)]
+        fd_listener: Vec<i32>,
+        /// The empty directory to chroot into.
+        #[arg(long)]
+        chroot: Option<PathBuf>,
+    },
+    /// The auth process.
+    Auth {
+        #[command(flatten)]
+        source: ConfigSource,
+        #[command(flatten)]
+        identity: Identity,
+        /// The control channel's descriptor.
+        #[arg(long)]
+        fd_control: i32,
+        /// The cluster key file's descriptor.
+        #[arg(long)]
+        fd_key: i32,
+    },
+    /// A storage process.
+    Storage {
+        /// The owner whose mail it serves.
+        #[arg(long)]
+        owner: String,
+        /// The owner's home directory.
+        #[arg(long)]
+        home: PathBuf,
+        #[command(flatten)]
+        identity: Identity,
+        /// The control channel's descriptor.
+        #[arg(long)]
+        fd_control: i32,
+        /// The cluster key file's descriptor.
+        #[arg(long)]
+        fd_key: i32,
+    },
+}

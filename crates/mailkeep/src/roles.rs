@@ -1,0 +1,168 @@
+//! The roles the master starts: each adopts its inherited descriptors,
+//! drops privileges, and only then starts its runtime and serves.
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+
+use anyhow::Context;
+use mailkeep_config::Config;
+use mailkeep_master::privileges::{DropTo, drop_privileges, limit_protocol_process};
+use mailkeep_storage_rpc::fd::adopt_inherited;
+use mailkeep_ticket::TicketKey;
+
+use crate::cli::{ConfigSource, Role};
+
+pub fn run(role: Role) -> anyhow::Result<()> {
+    match role {
+        Role::Imap {
+            source,
+            identity,
+            fd_broker,
+            fd_listener,
+            chroot,
+        } => {
+            crate::logging::init("imap");
+            let config = load_config(&source)?;
+            let broker = adopt_inherited(fd_broker).context("broker descriptor")?;
+            let listeners = fd_listener
+                .iter()
+                .map(|&fd| adopt_inherited(fd).with_context(|| format!("listener descriptor {fd}")))
+                .collect::<anyhow::Result<Vec<OwnedFd>>>()?;
+            let hostname = hostname(&config);
+            drop_privileges(&DropTo {
+                uid: identity.uid,
+                gid: identity.gid,
+                chroot,
+            })?;
+            limit_protocol_process()?;
+            let settings = imap_settings(&config, hostname);
+            runtime()?.block_on(async move {
+                let broker = mailkeep_storage_rpc::broker_client::BrokerClient::new(
+                    mailkeep_storage_rpc::framing::into_unix_stream(broker)?,
+                );
+                let mut tasks = tokio::task::JoinSet::new();
+                for fd in listeners {
+                    let std_listener = std::net::TcpListener::from(fd);
+                    std_listener.set_nonblocking(true)?;
+                    let listener = tokio::net::TcpListener::from_std(std_listener)?;
+                    tasks.spawn(mailkeep_imap::serve(
+                        settings.clone(),
+                        listener,
+                        broker.clone(),
+                    ));
+                }
+                while let Some(done) = tasks.join_next().await {
+                    done??;
+                }
+                anyhow::Ok(())
+            })
+        }
+        Role::Auth {
+            source,
+            identity,
+            fd_control,
+            fd_key,
+        } => {
+            crate::logging::init("auth");
+            let config = load_config(&source)?;
+            let control = adopt_inherited(fd_control).context("control descriptor")?;
+            let key = read_key(fd_key)?;
+            let hostname = hostname(&config);
+            drop_privileges(&DropTo {
+                uid: identity.uid,
+                gid: identity.gid,
+                chroot: None,
+            })?;
+            let settings = mailkeep_auth::AuthSettings {
+                passwd_file: config.users_file(),
+                ticket_lifetime_secs: config.auth.ticket_lifetime_secs,
+                issuer: hostname,
+                failure_delay: std::time::Duration::from_millis(config.auth.failure_delay_ms),
+                max_failure_delay: std::time::Duration::from_millis(
+                    config.auth.max_failure_delay_ms,
+                ),
+            };
+            runtime()?.block_on(async move {
+                let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
+                mailkeep_auth::serve(settings, key, control).await?;
+                anyhow::Ok(())
+            })
+        }
+        Role::Storage {
+            owner,
+            home,
+            identity,
+            fd_control,
+            fd_key,
+        } => {
+            crate::logging::init("storage");
+            let control = adopt_inherited(fd_control).context("control descriptor")?;
+            let key = read_key(fd_key)?;
+            drop_privileges(&DropTo {
+                uid: identity.uid,
+                gid: identity.gid,
+                chroot: None,
+            })?;
+            // Files we make are the owner's alone.
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+            let settings = mailkeep_storage_server::StorageSettings { owner, home };
+            runtime()?.block_on(async move {
+                let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
+                mailkeep_storage_server::serve(settings, key, control).await?;
+                anyhow::Ok(())
+            })
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {
+    let mut config = Config::load(source.config.as_deref())?;
+    if let Some(dir) = &source.data_dir {
+        config.server.data_dir = dir.clone();
+        config.privileges.chroot_dir = None;
+        config.auth.users_file = None;
+        config.storage.home_base = None;
+        config.cluster.key_file = None;
+        config.resolve()?;
+    }
+    Ok(config)
+}
+
+fn read_key(fd: i32) -> anyhow::Result<TicketKey> {
+    let owned = adopt_inherited(fd).context("key descriptor")?;
+    let mut text = String::new();
+    std::fs::File::from(owned)
+        .read_to_string(&mut text)
+        .context("reading the cluster key")?;
+    Ok(TicketKey::parse(&text)?)
+}
+
+fn hostname(config: &Config) -> String {
+    if !config.server.hostname.is_empty() {
+        return config.server.hostname.clone();
+    }
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettings {
+    mailkeep_imap::ImapSettings {
+        limits: mailkeep_imap_proto::Limits {
+            max_line: config.imap.max_line_length,
+            max_inline_literal: 64 * 1024,
+            max_append: config.imap.max_literal_size,
+        },
+        hostname,
+        login_timeout: std::time::Duration::from_secs(config.imap.login_timeout_secs),
+        idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout_secs),
+        max_connections: config.imap.max_connections,
+    }
+}

@@ -1,0 +1,86 @@
+//! `mailkeep user add|passwd|del|list`: edit the users file. Passwords are
+//! read from the terminal (twice, without echo) or, when stdin is not a
+//! terminal, as one line from stdin; never from the command line.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use mailkeep_auth::userdb;
+use mailkeep_config::Config;
+
+use crate::cli::UserAction;
+
+pub fn run(config_path: Option<&Path>, action: UserAction) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let users = config.users_file();
+    match action {
+        UserAction::Add {
+            name,
+            uid,
+            gid,
+            home,
+        } => {
+            let (default_uid, default_gid) = if nix::unistd::Uid::effective().is_root() {
+                (config.privileges.mail_uid, config.privileges.mail_gid)
+            } else {
+                (
+                    nix::unistd::Uid::current().as_raw(),
+                    nix::unistd::Gid::current().as_raw(),
+                )
+            };
+            let password = read_password()?;
+            let home = home.unwrap_or_else(|| config.home_base().join(&name));
+            if let Some(dir) = users.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+            userdb::add_user(
+                &users,
+                &name,
+                &password,
+                uid.unwrap_or(default_uid),
+                gid.unwrap_or(default_gid),
+                &home,
+            )?;
+            println!("added {name}");
+        }
+        UserAction::Passwd { name } => {
+            let password = read_password()?;
+            userdb::set_password(&users, &name, &password)?;
+            println!("password of {name} changed");
+        }
+        UserAction::Del { name } => {
+            userdb::delete_user(&users, &name)?;
+            println!("deleted {name} (mail left on disk)");
+        }
+        UserAction::List => {
+            for u in userdb::list_users(&users)? {
+                println!("{}\t{}:{}\t{}", u.name, u.uid, u.gid, u.home.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Again: ")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    if password.is_empty() {
+        bail!("empty password refused");
+    }
+    Ok(password)
+}

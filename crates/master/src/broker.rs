@@ -1,0 +1,154 @@
+//! The broker: answers protocol processes' requests for connections to
+//! auth and to the storage process of an owner (DESIGN §3). Requests are
+//! small framed messages; nothing is done for an attach before its ticket
+//! verifies.
+
+use std::sync::Arc;
+
+use mailkeep_storage_rpc::broker::{
+    AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage, NewConnection,
+    StorageAttached, broker_reply, broker_request, control_message,
+};
+use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
+use mailkeep_ticket::Scope;
+use tokio::net::UnixStream;
+
+use crate::serve::Shared;
+
+/// Serves one protocol process's broker channel until it closes.
+pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
+    loop {
+        let request: BrokerRequest = match recv_frame(&stream).await {
+            Ok((request, None)) => request,
+            Ok((_, Some(_))) => {
+                tracing::warn!(client_id, "broker request came with a descriptor; closing channel");
+                break;
+            }
+            Err(FrameError::Closed) => break,
+            Err(e) => {
+                tracing::warn!(client_id, "broker channel: {e}; closing it");
+                break;
+            }
+        };
+        let id = request.id;
+        let (kind, fd) = match request.kind {
+            Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(&shared).await,
+            Some(broker_request::Kind::AttachStorage(a)) => {
+                attach_storage(&shared, client_id, &a.ticket, &a.owner).await
+            }
+            None => (error("invalid", "empty broker request"), None),
+        };
+        let reply = BrokerReply { id, kind: Some(kind) };
+        if let Err(e) = send_frame(&stream, &reply, fd.as_ref()).await {
+            tracing::warn!(client_id, "broker reply: {e}");
+            break;
+        }
+    }
+    shared.storage.lock().await.forget_client(client_id);
+}
+
+fn error(code: &str, message: impl Into<String>) -> broker_reply::Kind {
+    broker_reply::Kind::Error(BrokerError {
+        code: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+type Answer = (broker_reply::Kind, Option<std::os::fd::OwnedFd>);
+
+async fn connect_auth(shared: &Shared) -> Answer {
+    let Some(control) = shared.auth_control.lock().await.clone() else {
+        return (error("unavailable", "auth is restarting"), None);
+    };
+    let (ours, theirs) = match crate::children::socket_pair() {
+        Ok(p) => p,
+        Err(e) => return (error("unavailable", e.to_string()), None),
+    };
+    let connection_id = shared.next_connection_id();
+    let message = ControlMessage {
+        kind: Some(control_message::Kind::NewConnection(NewConnection { connection_id })),
+    };
+    let sent = {
+        let guard = control.lock().await;
+        send_frame(&guard, &message, Some(&theirs)).await
+    };
+    if let Err(e) = sent {
+        return (error("unavailable", format!("auth process: {e}")), None);
+    }
+    let ours = match ours.into_std().map(std::os::fd::OwnedFd::from) {
+        Ok(fd) => fd,
+        Err(e) => return (error("unavailable", e.to_string()), None),
+    };
+    (broker_reply::Kind::Auth(AuthConnected {}), Some(ours))
+}
+
+async fn attach_storage(shared: &Shared, client_id: u64, ticket: &str, owner: &str) -> Answer {
+    // Nothing happens before the ticket verifies.
+    let claims = match mailkeep_ticket::verify(&shared.key, ticket, mailkeep_ticket::now_unix()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(client_id, owner, "attach refused: {e}");
+            return (error("unauthenticated", e.to_string()), None);
+        }
+    };
+    if let Err(e) = claims.authorize(owner, Scope::Deliver) {
+        tracing::warn!(client_id, owner, "attach refused: {e}");
+        return (error("refused", e.to_string()), None);
+    }
+    let entry = match shared.lookup_owner(owner) {
+        Ok(entry) => entry,
+        Err(message) => return (error("refused", message), None),
+    };
+    let mut table = shared.storage.lock().await;
+    if table.get_mut(owner).is_none() {
+        match shared.start_storage(owner, &entry) {
+            Ok(p) => table.insert(owner.to_owned(), p),
+            Err(e) => {
+                tracing::error!(owner, "starting storage process: {e}");
+                return (error("unavailable", format!("cannot start storage: {e}")), None);
+            }
+        }
+    }
+    let Some(proc_) = table.get_mut(owner) else {
+        return (error("unavailable", "storage process vanished"), None);
+    };
+    if let Some(&connection_id) = proc_.connections.get(&client_id) {
+        return (
+            broker_reply::Kind::Storage(StorageAttached {
+                connection_id,
+                reuse: true,
+            }),
+            None,
+        );
+    }
+    let (ours, theirs) = match crate::children::socket_pair() {
+        Ok(p) => p,
+        Err(e) => return (error("unavailable", e.to_string()), None),
+    };
+    let connection_id = shared.next_connection_id();
+    let control = Arc::clone(&proc_.control);
+    proc_.connections.insert(client_id, connection_id);
+    drop(table);
+    let message = ControlMessage {
+        kind: Some(control_message::Kind::NewConnection(NewConnection { connection_id })),
+    };
+    let sent = {
+        let guard = control.lock().await;
+        send_frame(&guard, &message, Some(&theirs)).await
+    };
+    if let Err(e) = sent {
+        shared.storage.lock().await.forget_client(client_id);
+        return (error("unavailable", format!("storage process: {e}")), None);
+    }
+    let ours = match ours.into_std().map(std::os::fd::OwnedFd::from) {
+        Ok(fd) => fd,
+        Err(e) => return (error("unavailable", e.to_string()), None),
+    };
+    (
+        broker_reply::Kind::Storage(StorageAttached {
+            connection_id,
+            reuse: false,
+        }),
+        Some(ours),
+    )
+}

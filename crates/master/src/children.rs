@@ -1,0 +1,64 @@
+//! Starting children: re-executing our own binary with a role and the
+//! descriptors it needs at fixed numbers, with a clean environment.
+
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use command_fds::{CommandFdExt, FdMapping};
+
+use crate::MasterError;
+
+/// What to start.
+pub struct ChildSpec {
+    /// The role name (`imap`, `auth`, `storage`).
+    pub role: &'static str,
+    /// Arguments after `role <name>`.
+    pub args: Vec<String>,
+    /// Descriptors to pass, with the number each gets in the child.
+    pub fds: Vec<(OwnedFd, RawFd)>,
+}
+
+/// Our own executable, resolved once at start so that children run the
+/// same binary even if the file is replaced meanwhile.
+pub fn own_executable() -> Result<PathBuf, MasterError> {
+    std::env::current_exe().map_err(|e| MasterError::io("finding our own executable", e))
+}
+
+/// Starts a child. Its environment is cleared except for logging settings.
+pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, MasterError> {
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("role").arg(spec.role).args(&spec.args);
+    cmd.env_clear();
+    for var in ["RUST_LOG", "RUST_BACKTRACE", "MAILKEEP_LOG_FORMAT"] {
+        if let Ok(v) = std::env::var(var) {
+            cmd.env(var, v);
+        }
+    }
+    cmd.stdin(std::process::Stdio::null());
+    let mappings = spec
+        .fds
+        .into_iter()
+        .map(|(parent_fd, child_fd)| FdMapping {
+            parent_fd,
+            child_fd,
+        })
+        .collect();
+    cmd.fd_mappings(mappings)
+        .map_err(|e| MasterError::Setup(format!("passing descriptors to {}: {e}", spec.role)))?;
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(false);
+    cmd.spawn()
+        .map_err(|e| MasterError::io(format!("starting the {} process", spec.role), e))
+}
+
+/// A connected pair of UNIX stream sockets: one end for us (as a tokio
+/// stream), one to pass on.
+pub fn socket_pair() -> Result<(tokio::net::UnixStream, OwnedFd), MasterError> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| MasterError::io("creating a socket pair", e))?;
+    ours.set_nonblocking(true)
+        .map_err(|e| MasterError::io("socket pair", e))?;
+    let ours = tokio::net::UnixStream::from_std(ours)
+        .map_err(|e| MasterError::io("socket pair", e))?;
+    Ok((ours, OwnedFd::from(theirs)))
+}

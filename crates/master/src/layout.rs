@@ -1,0 +1,201 @@
+//! The data directory: what the master makes at first start and checks at
+//! every start (key, chroot, homes, users file with the demo account).
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use mailkeep_config::Config;
+use mailkeep_ticket::TicketKey;
+use nix::unistd::{Gid, Uid, User};
+
+use crate::MasterError;
+use crate::privileges::running_as_root;
+
+/// The demo account's name.
+pub const DEMO_USER: &str = "demo";
+
+/// What the master learned while preparing: who runs what, and the key.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Started as root: privilege separation is on.
+    pub privileged: bool,
+    /// Protocol processes run as this uid/gid.
+    pub protocol_uid: u32,
+    /// See `protocol_uid`.
+    pub protocol_gid: u32,
+    /// The auth process runs as this uid/gid.
+    pub auth_uid: u32,
+    /// See `auth_uid`.
+    pub auth_gid: u32,
+    /// The uid/gid new accounts get.
+    pub mail_uid: u32,
+    /// See `mail_uid`.
+    pub mail_gid: u32,
+    /// The empty chroot directory.
+    pub chroot: PathBuf,
+    /// The cluster key.
+    pub key: TicketKey,
+    /// The demo account's password, when it was made by this start.
+    pub demo_password: Option<String>,
+}
+
+fn mkdir(path: &Path, mode: u32) -> Result<(), MasterError> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .map_err(|e| MasterError::io(format!("creating directory {}", path.display()), e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| MasterError::io(format!("setting mode of {}", path.display()), e))
+}
+
+/// Makes and checks everything under the data directory.
+pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
+    let privileged = running_as_root();
+    let data_dir = config.data_dir();
+    mkdir(data_dir, 0o755)?;
+    if privileged {
+        check_traversable(data_dir)?;
+    }
+    let key = load_or_make_key(&config.key_file(), privileged)?;
+    let chroot = config.chroot_dir();
+    mkdir(&chroot, 0o555)?;
+    if privileged {
+        crate::privileges::check_empty_root_owned(&chroot)?;
+    }
+    mkdir(&config.home_base(), 0o755)?;
+    mkdir(&config.run_dir(), 0o700)?;
+
+    let (protocol_uid, protocol_gid, auth_uid, auth_gid, mail_uid, mail_gid);
+    if privileged {
+        (protocol_uid, protocol_gid) = lookup_user(&config.privileges.unprivileged_user)?;
+        (auth_uid, auth_gid) = if config.auth.user.is_empty() {
+            (0, 0)
+        } else {
+            lookup_user(&config.auth.user)?
+        };
+        (mail_uid, mail_gid) = (config.privileges.mail_uid, config.privileges.mail_gid);
+    } else {
+        let (u, g) = (Uid::current().as_raw(), Gid::current().as_raw());
+        (protocol_uid, protocol_gid, auth_uid, auth_gid, mail_uid, mail_gid) = (u, g, u, g, u, g);
+    }
+
+    let users = config.users_file();
+    let demo_password = if users.exists() {
+        None
+    } else {
+        let password = random_password();
+        mailkeep_auth::userdb::add_user(
+            &users,
+            DEMO_USER,
+            &password,
+            mail_uid,
+            mail_gid,
+            &config.home_base().join(DEMO_USER),
+        )?;
+        Some(password)
+    };
+    Ok(Prepared {
+        privileged,
+        protocol_uid,
+        protocol_gid,
+        auth_uid,
+        auth_gid,
+        mail_uid,
+        mail_gid,
+        chroot,
+        key,
+        demo_password,
+    })
+}
+
+fn lookup_user(name: &str) -> Result<(u32, u32), MasterError> {
+    match User::from_name(name) {
+        Ok(Some(u)) => Ok((u.uid.as_raw(), u.gid.as_raw())),
+        Ok(None) => Err(MasterError::Setup(format!(
+            "user {name:?} (privileges.unprivileged_user or auth.user) does not exist on this system"
+        ))),
+        Err(e) => Err(MasterError::io(format!("looking up user {name:?}"), e)),
+    }
+}
+
+/// Storage processes run as mail owners and must reach their homes under
+/// the data directory: every ancestor must be searchable by others.
+fn check_traversable(dir: &Path) -> Result<(), MasterError> {
+    for ancestor in dir.ancestors() {
+        let meta = fs::metadata(ancestor)
+            .map_err(|e| MasterError::io(format!("checking {}", ancestor.display()), e))?;
+        if meta.mode() & 0o001 == 0 {
+            return Err(MasterError::Setup(format!(
+                "{} is not searchable by other users (mode {:o}), so storage processes running as \
+                 the mail owners cannot reach their homes under {}; chmod o+x it or set \
+                 server.data_dir elsewhere",
+                ancestor.display(),
+                meta.mode() & 0o7777,
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn load_or_make_key(path: &Path, privileged: bool) -> Result<TicketKey, MasterError> {
+    if let Some(parent) = path.parent() {
+        mkdir(parent, 0o700)?;
+    }
+    if !path.exists() {
+        let key = TicketKey::generate();
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| MasterError::io(format!("creating key file {}", path.display()), e))?;
+        f.write_all(key.to_file_contents().as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| MasterError::io(format!("writing key file {}", path.display()), e))?;
+    }
+    let meta = fs::metadata(path)
+        .map_err(|e| MasterError::io(format!("key file {}", path.display()), e))?;
+    if meta.mode() & 0o077 != 0 || (privileged && meta.uid() != 0) {
+        return Err(MasterError::Setup(format!(
+            "key file {} must be mode 0600 and owned by root",
+            path.display()
+        )));
+    }
+    let text = fs::read_to_string(path)
+        .map_err(|e| MasterError::io(format!("reading key file {}", path.display()), e))?;
+    TicketKey::parse(&text)
+        .map_err(|e| MasterError::Setup(format!("key file {}: {e}", path.display())))
+}
+
+fn random_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+/// Makes an owner's home directory if it is missing: mode 0700, owned by
+/// the owner, so the storage process (running as the owner) can fill it.
+pub fn ensure_home(home: &Path, uid: u32, gid: u32, privileged: bool) -> Result<(), MasterError> {
+    if home.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = home.parent() {
+        mkdir(parent, 0o755)?;
+    }
+    mkdir(home, 0o700)?;
+    if privileged {
+        nix::unistd::chown(home, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+            .map_err(|e| MasterError::io(format!("chown {} to {uid}:{gid}", home.display()), e))?;
+    }
+    Ok(())
+}

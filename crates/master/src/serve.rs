@@ -1,0 +1,393 @@
+//! `mailkeep serve`: prepare, bind, start and supervise every process, and
+//! stop them all on SIGTERM or SIGINT.
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use mailkeep_auth::userdb::{PasswdFile, UserEntry};
+use mailkeep_config::Config;
+use mailkeep_ticket::TicketKey;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::MasterError;
+use crate::children::{ChildSpec, own_executable, socket_pair, spawn};
+use crate::layout::{Prepared, ensure_home, prepare};
+use crate::storage_procs::{StorageProc, StorageTable};
+
+/// Descriptor numbers children find their channels at.
+pub mod fds {
+    /// Broker channel of a protocol process; control channel of auth and storage.
+    pub const CHANNEL: i32 = 3;
+    /// The cluster key file (auth and storage).
+    pub const KEY: i32 = 4;
+    /// First listening socket of a protocol process; more follow.
+    pub const FIRST_LISTENER: i32 = 4;
+}
+
+/// What the broker and the supervisors share.
+pub struct Shared {
+    /// The configuration.
+    pub config: Config,
+    /// Where the configuration came from, passed on to children.
+    pub config_path: Option<PathBuf>,
+    /// What preparation found.
+    pub prepared: Prepared,
+    /// The cluster key.
+    pub key: TicketKey,
+    /// Our executable.
+    pub exe: PathBuf,
+    /// The current auth process's control channel, while one runs.
+    pub auth_control: AsyncMutex<Option<Arc<AsyncMutex<tokio::net::UnixStream>>>>,
+    /// Running storage processes.
+    pub storage: AsyncMutex<StorageTable>,
+    /// Every live child's pid, for shutdown.
+    pub live: StdMutex<HashSet<u32>>,
+    /// Set once shutdown began: no restarts.
+    pub stopping: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    /// A fresh id for a connection or a protocol process.
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn config_args(&self) -> Vec<String> {
+        match &self.config_path {
+            Some(p) => vec!["--config".into(), p.display().to_string()],
+            None => vec!["--data-dir".into(), self.config.data_dir().display().to_string()],
+        }
+    }
+
+    /// Looks an owner up in the users file and checks they may be served.
+    pub fn lookup_owner(&self, owner: &str) -> Result<UserEntry, String> {
+        let users = PasswdFile::load(&self.config.users_file()).map_err(|e| e.to_string())?;
+        let entry = users
+            .lookup(owner)
+            .cloned()
+            .ok_or_else(|| format!("no such user {owner:?}"))?;
+        let (uid, _gid, _home) = owner_ids(&entry)?;
+        if self.prepared.privileged && (uid == 0 || uid < self.config.privileges.first_valid_uid) {
+            return Err(format!(
+                "user {owner:?} has uid {uid}, below first_valid_uid {} (or root): never served",
+                self.config.privileges.first_valid_uid
+            ));
+        }
+        Ok(entry)
+    }
+
+    /// Starts the storage process for `owner` and watches it.
+    pub fn start_storage(
+        self: &Arc<Self>,
+        owner: &str,
+        entry: &UserEntry,
+    ) -> Result<StorageProc, MasterError> {
+        let (uid, gid, home) = owner_ids(entry).map_err(MasterError::Setup)?;
+        ensure_home(&home, uid, gid, self.prepared.privileged)?;
+        let (control, theirs) = socket_pair()?;
+        let key_fd = open_key(&self.config.key_file())?;
+        let mut args = vec![
+            "--owner".into(),
+            owner.to_owned(),
+            "--home".into(),
+            home.display().to_string(),
+            "--uid".into(),
+            uid.to_string(),
+            "--gid".into(),
+            gid.to_string(),
+        ];
+        args.extend(fd_args());
+        let mut child = spawn(
+            &self.exe,
+            ChildSpec {
+                role: "storage",
+                args,
+                fds: vec![(theirs, fds::CHANNEL), (key_fd, fds::KEY)],
+            },
+        )?;
+        let pid = child.id().unwrap_or(0);
+        tracing::info!(owner, pid, uid, "started storage process");
+        self.live_add(pid);
+        let shared = Arc::clone(self);
+        let owner_name = owner.to_owned();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            tracing::info!(owner = owner_name, pid, "storage process exited: {status:?}");
+            shared.storage.lock().await.remove_pid(pid);
+            shared.live_remove(pid);
+        });
+        Ok(StorageProc {
+            pid,
+            control: Arc::new(AsyncMutex::new(control)),
+            connections: Default::default(),
+        })
+    }
+
+    fn live_add(&self, pid: u32) {
+        if let Ok(mut l) = self.live.lock() {
+            l.insert(pid);
+        }
+    }
+
+    fn live_remove(&self, pid: u32) {
+        if let Ok(mut l) = self.live.lock() {
+            l.remove(&pid);
+        }
+    }
+
+    fn live_pids(&self) -> Vec<u32> {
+        self.live.lock().map(|l| l.iter().copied().collect()).unwrap_or_default()
+    }
+}
+
+fn fd_args() -> Vec<String> {
+    vec![
+        "--fd-control".into(),
+        fds::CHANNEL.to_string(),
+        "--fd-key".into(),
+        fds::KEY.to_string(),
+    ]
+}
+
+fn owner_ids(entry: &UserEntry) -> Result<(u32, u32, PathBuf), String> {
+    Ok((entry.uid, entry.gid, entry.home.clone()))
+}
+
+fn open_key(path: &std::path::Path) -> Result<OwnedFd, MasterError> {
+    let f = std::fs::File::open(path)
+        .map_err(|e| MasterError::io(format!("opening key file {}", path.display()), e))?;
+    Ok(OwnedFd::from(f))
+}
+
+/// Runs the server until SIGTERM or SIGINT. `config_path` is passed on to
+/// the children so they read the same file.
+pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), MasterError> {
+    let prepared = prepare(&config)?;
+    if !prepared.privileged {
+        tracing::warn!(
+            "*** mailkeep is not running as root: PRIVILEGE SEPARATION IS OFF. Every process runs \
+             as uid {}; protocol processes are not chrooted. Start as root for production. ***",
+            prepared.protocol_uid
+        );
+        eprintln!(
+            "WARNING: not running as root: privilege separation is OFF (all processes run as uid {})",
+            prepared.protocol_uid
+        );
+    }
+    if let Some(pw) = &prepared.demo_password {
+        println!(
+            "Demo account: user={} password={pw}",
+            crate::layout::DEMO_USER
+        );
+    }
+    let mut listeners = Vec::new();
+    for addr in &config.imap.listen {
+        let l = TcpListener::bind(addr)
+            .map_err(|e| MasterError::io(format!("binding IMAP listener {addr}"), e))?;
+        tracing::info!("IMAP listening on {addr}");
+        listeners.push(l);
+    }
+    let shared = Arc::new(Shared {
+        key: prepared.key.clone(),
+        prepared,
+        config,
+        config_path,
+        exe: own_executable()?,
+        auth_control: AsyncMutex::new(None),
+        storage: AsyncMutex::new(StorageTable::default()),
+        live: StdMutex::new(HashSet::new()),
+        stopping: AtomicBool::new(false),
+        next_id: AtomicU64::new(1),
+    });
+
+    tokio::spawn(supervise_auth(Arc::clone(&shared)));
+    let listeners = Arc::new(listeners);
+    for index in 0..shared.config.imap.processes {
+        tokio::spawn(supervise_imap(Arc::clone(&shared), Arc::clone(&listeners), index));
+    }
+
+    wait_for_stop_signal().await?;
+    tracing::info!("stopping");
+    shared.stopping.store(true, Ordering::SeqCst);
+    stop_children(&shared).await;
+    Ok(())
+}
+
+async fn wait_for_stop_signal() -> Result<(), MasterError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| MasterError::io("SIGTERM handler", e))?;
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| MasterError::io("SIGINT handler", e))?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    Ok(())
+}
+
+async fn stop_children(shared: &Shared) {
+    for pid in shared.live_pids() {
+        signal_pid(pid, Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !shared.live_pids().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for pid in shared.live_pids() {
+        tracing::warn!(pid, "child did not stop in time; killing it");
+        signal_pid(pid, Signal::SIGKILL);
+    }
+}
+
+fn signal_pid(pid: u32, signal: Signal) {
+    if let Ok(raw) = i32::try_from(pid) {
+        let _ = kill(Pid::from_raw(raw), signal);
+    }
+}
+
+/// Restart delays: doubled for each death soon after a start, reset after
+/// a long run.
+struct Backoff {
+    current: Duration,
+    initial: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    fn new(config: &Config) -> Backoff {
+        let initial = Duration::from_millis(config.master.restart_backoff_ms);
+        Backoff {
+            current: initial,
+            initial,
+            max: Duration::from_millis(config.master.max_restart_backoff_ms),
+        }
+    }
+
+    fn next(&mut self, ran_for: Duration) -> Duration {
+        if ran_for > Duration::from_secs(30) {
+            self.current = self.initial;
+        }
+        let wait = self.current;
+        self.current = (self.current * 2).min(self.max);
+        wait
+    }
+}
+
+async fn supervise_auth(shared: Arc<Shared>) {
+    let mut backoff = Backoff::new(&shared.config);
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        match start_auth(&shared).await {
+            Ok(mut child) => {
+                let pid = child.id().unwrap_or(0);
+                let status = child.wait().await;
+                shared.live_remove(pid);
+                *shared.auth_control.lock().await = None;
+                if !shared.stopping.load(Ordering::SeqCst) {
+                    tracing::error!(pid, "auth process exited: {status:?}; restarting");
+                }
+            }
+            Err(e) => tracing::error!("starting auth: {e}"),
+        }
+        tokio::time::sleep(backoff.next(started.elapsed())).await;
+    }
+}
+
+async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, MasterError> {
+    let (control, theirs) = socket_pair()?;
+    let key_fd = open_key(&shared.config.key_file())?;
+    let mut args = shared.config_args();
+    args.extend(fd_args());
+    args.extend([
+        "--uid".into(),
+        shared.prepared.auth_uid.to_string(),
+        "--gid".into(),
+        shared.prepared.auth_gid.to_string(),
+    ]);
+    let child = spawn(
+        &shared.exe,
+        ChildSpec {
+            role: "auth",
+            args,
+            fds: vec![(theirs, fds::CHANNEL), (key_fd, fds::KEY)],
+        },
+    )?;
+    let pid = child.id().unwrap_or(0);
+    shared.live_add(pid);
+    tracing::info!(pid, "started auth process");
+    *shared.auth_control.lock().await = Some(Arc::new(AsyncMutex::new(control)));
+    Ok(child)
+}
+
+async fn supervise_imap(shared: Arc<Shared>, listeners: Arc<Vec<TcpListener>>, index: u32) {
+    let mut backoff = Backoff::new(&shared.config);
+    while !shared.stopping.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        match start_imap(&shared, &listeners) {
+            Ok((mut child, client_id, broker)) => {
+                let pid = child.id().unwrap_or(0);
+                shared.live_add(pid);
+                tracing::info!(pid, index, "started imap process");
+                let broker_task = tokio::spawn(crate::broker::serve_client(
+                    Arc::clone(&shared),
+                    client_id,
+                    broker,
+                ));
+                let status = child.wait().await;
+                shared.live_remove(pid);
+                broker_task.abort();
+                shared.storage.lock().await.forget_client(client_id);
+                if !shared.stopping.load(Ordering::SeqCst) {
+                    tracing::error!(pid, index, "imap process exited: {status:?}; restarting");
+                }
+            }
+            Err(e) => tracing::error!("starting imap: {e}"),
+        }
+        tokio::time::sleep(backoff.next(started.elapsed())).await;
+    }
+}
+
+fn start_imap(
+    shared: &Arc<Shared>,
+    listeners: &[TcpListener],
+) -> Result<(tokio::process::Child, u64, tokio::net::UnixStream), MasterError> {
+    let (broker, theirs) = socket_pair()?;
+    let mut fds = vec![(theirs, fds::CHANNEL)];
+    let mut args = shared.config_args();
+    args.extend(["--fd-broker".into(), fds::CHANNEL.to_string()]);
+    for (i, l) in listeners.iter().enumerate() {
+        let fd = l
+            .try_clone()
+            .map_err(|e| MasterError::io("duplicating a listener", e))?;
+        let n = fds::FIRST_LISTENER + i32::try_from(i).unwrap_or(0);
+        fds.push((OwnedFd::from(fd), n));
+        args.extend(["--fd-listener".into(), n.to_string()]);
+    }
+    args.extend([
+        "--uid".into(),
+        shared.prepared.protocol_uid.to_string(),
+        "--gid".into(),
+        shared.prepared.protocol_gid.to_string(),
+    ]);
+    if shared.prepared.privileged {
+        args.extend(["--chroot".into(), shared.prepared.chroot.display().to_string()]);
+    }
+    let child = spawn(
+        &shared.exe,
+        ChildSpec {
+            role: "imap",
+            args,
+            fds,
+        },
+    )?;
+    Ok((child, shared.next_connection_id(), broker))
+}

@@ -1,0 +1,157 @@
+//! The protocol process's side of the broker channel: asks the master for
+//! connections to auth and to the storage process serving an owner, and
+//! keeps the storage connections it was given so that later sessions of the
+//! same owner reuse them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::net::UnixStream;
+use tokio::sync::Mutex;
+use tonic::transport::Channel;
+
+use crate::auth::auth_client::AuthClient;
+use crate::broker::{AttachStorage, BrokerReply, BrokerRequest, ConnectAuth, broker_reply, broker_request};
+use crate::channel::{ChannelError, channel_over};
+use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
+use crate::storage::storage_client::StorageClient;
+
+/// Why the broker could not give a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The broker channel failed; the master is gone or restarting.
+    #[error("broker channel: {0}")]
+    Channel(#[from] FrameError),
+    /// The broker refused: bad ticket, unknown owner, no process could start.
+    #[error("broker refused ({code}): {message}")]
+    Refused {
+        /// A short machine-readable reason: "unauthenticated", "refused",
+        /// "unavailable", "invalid".
+        code: String,
+        /// Why, for logs and the client.
+        message: String,
+    },
+    /// The broker's reply was not what the request asked for.
+    #[error("broker protocol error: {0}")]
+    Protocol(String),
+    /// The passed socket could not be turned into a gRPC channel.
+    #[error(transparent)]
+    Grpc(#[from] ChannelError),
+    /// The passed socket could not be used.
+    #[error("passed socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A handle on the broker channel; cheap to clone, shared by all sessions
+/// of a protocol process. Requests are sent one at a time.
+#[derive(Clone)]
+pub struct BrokerClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    stream: Mutex<(UnixStream, u64)>,
+    storage: Mutex<HashMap<u64, Channel>>,
+}
+
+impl BrokerClient {
+    /// Wraps the broker channel inherited from the master.
+    pub fn new(stream: UnixStream) -> BrokerClient {
+        BrokerClient {
+            inner: Arc::new(Inner {
+                stream: Mutex::new((stream, 0)),
+                storage: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    async fn request(
+        &self,
+        kind: broker_request::Kind,
+    ) -> Result<(BrokerReply, Option<std::os::fd::OwnedFd>), BrokerError> {
+        let mut guard = self.inner.stream.lock().await;
+        guard.1 += 1;
+        let id = guard.1;
+        let request = BrokerRequest {
+            id,
+            kind: Some(kind),
+        };
+        send_frame(&guard.0, &request, None).await?;
+        let (reply, fd): (BrokerReply, _) = recv_frame(&guard.0).await?;
+        if reply.id != id {
+            return Err(BrokerError::Protocol(format!(
+                "reply for request {} while waiting for {id}",
+                reply.id
+            )));
+        }
+        if let Some(broker_reply::Kind::Error(e)) = &reply.kind {
+            return Err(BrokerError::Refused {
+                code: e.code.clone(),
+                message: e.message.clone(),
+            });
+        }
+        Ok((reply, fd))
+    }
+
+    /// A new connection to the auth process.
+    pub async fn auth(&self) -> Result<AuthClient<Channel>, BrokerError> {
+        let (reply, fd) = self
+            .request(broker_request::Kind::ConnectAuth(ConnectAuth {}))
+            .await?;
+        match (reply.kind, fd) {
+            (Some(broker_reply::Kind::Auth(_)), Some(fd)) => {
+                let channel = channel_over(into_unix_stream(fd)?).await?;
+                Ok(AuthClient::new(channel))
+            }
+            _ => Err(BrokerError::Protocol(
+                "auth connection reply without a socket".into(),
+            )),
+        }
+    }
+
+    /// A client for the storage process that serves `owner`, authorised by
+    /// `ticket`. Reuses an existing connection when the broker says so.
+    pub async fn storage(
+        &self,
+        ticket: &str,
+        owner: &str,
+    ) -> Result<StorageClient<Channel>, BrokerError> {
+        let (reply, fd) = self
+            .request(broker_request::Kind::AttachStorage(AttachStorage {
+                ticket: ticket.to_owned(),
+                owner: owner.to_owned(),
+            }))
+            .await?;
+        let Some(broker_reply::Kind::Storage(attached)) = reply.kind else {
+            return Err(BrokerError::Protocol("storage reply of the wrong kind".into()));
+        };
+        let channel = if attached.reuse {
+            self.inner
+                .storage
+                .lock()
+                .await
+                .get(&attached.connection_id)
+                .cloned()
+                .ok_or_else(|| {
+                    BrokerError::Protocol(format!(
+                        "broker says reuse connection {} which this process does not have",
+                        attached.connection_id
+                    ))
+                })?
+        } else {
+            let fd = fd.ok_or_else(|| {
+                BrokerError::Protocol("new storage connection without a socket".into())
+            })?;
+            let channel = channel_over(into_unix_stream(fd)?).await?;
+            self.inner
+                .storage
+                .lock()
+                .await
+                .insert(attached.connection_id, channel.clone());
+            channel
+        };
+        Ok(StorageClient::new(channel)
+            .max_decoding_message_size(crate::MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(crate::MAX_GRPC_MESSAGE))
+    }
+}
