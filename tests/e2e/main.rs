@@ -1,1 +1,20 @@
+//! End-to-end tests: each starts the real `mailkeep` binary (`serve`) on a
+//! free port with its data in a private temporary directory, and talks to
+//! it over real sockets (IMAP over TCP; gRPC over a UNIX socket for the
+//! storage process).
+//!
+//! Tests that check privilege separation (or need to kill privileged
+//! children) run only as root: not root, they fail when `CI=true` and are
+//! skipped with a note otherwise.
+//!
+//! Run: `cargo test -p mailkeep --test e2e` (as root for all of them).
 
+mod harness;
+
+mod bad_input;
+mod demo;
+mod flow;
+mod privileges;
+mod resilience;
+mod sessions;
+mod tickets;

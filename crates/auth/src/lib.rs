@@ -1,1 +1,29 @@
-//! placeholder
+//! Authentication for mailkeep (DESIGN §1, §2): the passwd-file as passdb
+//! and userdb, password schemes, SASL PLAIN and LOGIN, and the auth
+//! process's gRPC service that turns a successful login into a signed
+//! session ticket, delaying failed logins per remote address.
+//!
+//! The master uses [`userdb`] (owner lookups) and [`edit`] (the
+//! `mailkeep user` commands); the auth role runs [`serve`].
+
+pub mod edit;
+pub mod penalty;
+pub mod reload;
+pub mod sasl;
+pub mod scheme;
+pub mod userdb;
+
+mod conn;
+mod error;
+mod exchanges;
+mod serve;
+mod service;
+mod settings;
+
+pub use edit::{add_user, delete_user, list_users, set_password};
+pub use error::AuthError;
+pub use reload::WatchedPasswdFile;
+pub use scheme::{SchemeError, hash_password, verify_password};
+pub use serve::serve;
+pub use settings::AuthSettings;
+pub use userdb::{PasswdFile, UserEntry, validate_name};

@@ -6,7 +6,7 @@ use std::io::{BufRead, IsTerminal};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use mailkeep_auth::userdb;
+use mailkeep_auth as userdb;
 use mailkeep_config::Config;
 
 use crate::cli::UserAction;
@@ -56,7 +56,9 @@ pub fn run(config_path: Option<&Path>, action: UserAction) -> anyhow::Result<()>
         }
         UserAction::List => {
             for u in userdb::list_users(&users)? {
-                println!("{}\t{}:{}\t{}", u.name, u.uid, u.gid, u.home.display());
+                let id = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
+                let home = u.home.as_ref().map_or_else(|| "-".to_owned(), |h| h.display().to_string());
+                println!("{}\t{}:{}\t{home}", u.name, id(u.uid), id(u.gid));
             }
         }
     }

@@ -82,7 +82,7 @@ async fn connect_auth(shared: &Shared) -> Answer {
     (broker_reply::Kind::Auth(AuthConnected {}), Some(ours))
 }
 
-async fn attach_storage(shared: &Shared, client_id: u64, ticket: &str, owner: &str) -> Answer {
+async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owner: &str) -> Answer {
     // Nothing happens before the ticket verifies.
     let claims = match mailkeep_ticket::verify(&shared.key, ticket, mailkeep_ticket::now_unix()) {
         Ok(c) => c,

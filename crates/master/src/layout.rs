@@ -90,7 +90,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
         None
     } else {
         let password = random_password();
-        mailkeep_auth::userdb::add_user(
+        mailkeep_auth::add_user(
             &users,
             DEMO_USER,
             &password,
@@ -198,4 +198,87 @@ pub fn ensure_home(home: &Path, uid: u32, gid: u32, privileged: bool) -> Result<
             .map_err(|e| MasterError::io(format!("chown {} to {uid}:{gid}", home.display()), e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_in(dir: &Path) -> Config {
+        let mut c = Config::default();
+        c.server.data_dir = dir.join("data");
+        c.resolve().expect("resolve");
+        c
+    }
+
+    fn open_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        dir
+    }
+
+    #[test]
+    fn first_start_makes_key_chroot_and_demo_then_reuses_them() {
+        let dir = open_dir();
+        let config = config_in(dir.path());
+        let first = prepare(&config).expect("first prepare");
+        let password = first.demo_password.clone().expect("demo made at first start");
+        assert_eq!(password.len(), 16);
+        let key_meta = fs::metadata(config.key_file()).expect("key file");
+        assert_eq!(key_meta.mode() & 0o777, 0o600);
+        assert!(config.chroot_dir().is_dir());
+        assert_eq!(fs::read_dir(config.chroot_dir()).expect("chroot").count(), 0);
+        let users = mailkeep_auth::PasswdFile::load(config.users_file()).expect("users");
+        let demo = users.lookup(DEMO_USER).expect("demo listed");
+        assert_eq!(demo.home.as_deref(), Some(config.home_base().join(DEMO_USER).as_path()));
+        assert!(mailkeep_auth::verify_password(&demo.password, password.as_bytes()).unwrap_or(false));
+
+        let second = prepare(&config).expect("second prepare");
+        assert!(second.demo_password.is_none());
+        let key_text = fs::read_to_string(config.key_file()).expect("key");
+        assert_eq!(
+            TicketKey::parse(&key_text).map(|k| k.to_file_contents()).ok(),
+            Some(second.key.to_file_contents())
+        );
+        assert_eq!(first.key.to_file_contents(), second.key.to_file_contents());
+    }
+
+    #[test]
+    fn a_readable_key_file_is_refused() {
+        let dir = open_dir();
+        let config = config_in(dir.path());
+        prepare(&config).expect("prepare");
+        fs::set_permissions(config.key_file(), fs::Permissions::from_mode(0o644)).expect("chmod");
+        let err = prepare(&config).expect_err("must refuse").to_string();
+        assert!(err.contains("0600"), "{err}");
+    }
+
+    #[test]
+    fn a_populated_chroot_is_refused() {
+        let dir = open_dir();
+        let config = config_in(dir.path());
+        prepare(&config).expect("prepare");
+        fs::set_permissions(config.chroot_dir(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        fs::write(config.chroot_dir().join("x"), b"x").expect("write");
+        let result = crate::privileges::check_empty_root_owned(&config.chroot_dir());
+        if running_as_root() {
+            assert!(result.expect_err("must refuse").to_string().contains("empty"));
+        } else {
+            // Not root-owned when not run as root: refused either way.
+            assert!(result.is_err());
+        }
+    }
+
+    #[test]
+    fn an_untraversable_data_dir_is_explained_when_root() {
+        if !running_as_root() {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        let config = config_in(dir.path());
+        let err = prepare(&config).expect_err("must refuse").to_string();
+        assert!(err.contains("not searchable"), "{err}");
+    }
 }

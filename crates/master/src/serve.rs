@@ -69,7 +69,7 @@ impl Shared {
 
     /// Looks an owner up in the users file and checks they may be served.
     pub fn lookup_owner(&self, owner: &str) -> Result<UserEntry, String> {
-        let users = PasswdFile::load(&self.config.users_file()).map_err(|e| e.to_string())?;
+        let users = PasswdFile::load(self.config.users_file()).map_err(|e| e.to_string())?;
         let entry = users
             .lookup(owner)
             .cloned()
@@ -158,7 +158,13 @@ fn fd_args() -> Vec<String> {
 }
 
 fn owner_ids(entry: &UserEntry) -> Result<(u32, u32, PathBuf), String> {
-    Ok((entry.uid, entry.gid, entry.home.clone()))
+    match (entry.uid, entry.gid, &entry.home) {
+        (Some(uid), Some(gid), Some(home)) if home.is_absolute() => Ok((uid, gid, home.clone())),
+        _ => Err(format!(
+            "user {:?} needs a uid, a gid and an absolute home in the users file",
+            entry.name
+        )),
+    }
 }
 
 fn open_key(path: &std::path::Path) -> Result<OwnedFd, MasterError> {

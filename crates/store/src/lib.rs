@@ -1,1 +1,111 @@
-//! placeholder
+//! Mail storage for one owner: a Maildir++ tree of message files and a
+//! SQLite index beside it (DESIGN §5). No networking: the storage process
+//! (`mailkeep-storage-server`) serves this over the storage RPC.
+//!
+//! Everything here is synchronous and may block on disk and on other
+//! processes' index transactions: async callers run it on blocking threads.
+//! Several processes (and several [`Store`] handles) may use the same
+//! owner's store at once; every write is a `BEGIN IMMEDIATE` transaction.
+//!
+//! Layout under the Maildir root (`<home>/Maildir`): INBOX is the root's
+//! `cur/ new/ tmp/`, a mailbox `Work.Projects` is the folder
+//! `.Work.Projects/`, and the index is `mailkeep.index.sqlite` (WAL).
+
+mod append;
+mod error;
+mod flags;
+mod index;
+mod mailbox;
+mod maildir;
+mod messages;
+mod names;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+pub use append::{AppendWriter, Appended, InternalDate};
+pub use error::{Result, StoreError};
+pub use flags::{Flags, StoreMode};
+pub use index::{MessageMeta, UidRange};
+pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
+pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
+pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
+pub use schema::INDEX_FILE;
+
+/// A mailbox's counters and counts (IMAP STATUS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// UIDVALIDITY: changes only when the mailbox is recreated.
+    pub uidvalidity: u32,
+    /// The UID the next message will get.
+    pub uidnext: u32,
+    /// The MODSEQ of the latest change.
+    pub highestmodseq: u64,
+    /// Number of messages.
+    pub messages: u32,
+    /// Messages without `\Seen`.
+    pub unseen: u32,
+    /// Messages with `\Deleted`.
+    pub deleted: u32,
+    /// Sum of the message sizes in bytes.
+    pub size: u64,
+}
+
+/// One owner's mail store: cheap to clone (handles share one index
+/// connection); safe to use from several threads (calls are serialised on
+/// the connection).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    host: String,
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens the store whose Maildir++ root is `maildir` (`<home>/Maildir`),
+    /// creating the root, its `cur/ new/ tmp/` (mode 0700) and the index
+    /// (mode 0600) if missing.
+    pub fn open(maildir: &Path) -> Result<Store> {
+        maildir::ensure_maildir(maildir, false)?;
+        let conn = schema::open_index(maildir)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                root: maildir.to_path_buf(),
+                host: maildir::sanitized_hostname(),
+                conn: Mutex::new(conn),
+            }),
+        })
+    }
+
+    /// The Maildir++ root.
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// The host name used in new message file names.
+    pub(crate) fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    /// The index connection. A panic while it was held left no open
+    /// transaction (transactions roll back on drop), so a poisoned lock is
+    /// safe to take over.
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The current time in seconds since the epoch.
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

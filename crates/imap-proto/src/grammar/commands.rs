@@ -95,7 +95,15 @@ pub(crate) fn parse_command(buf: &[u8]) -> Result<Command, String> {
         let tag = c.tag()?;
         c.sp("command name")?;
         let name = String::from_utf8_lossy(c.atom("command name")?).to_ascii_uppercase();
-        let body = command_body(&mut c, &name).map_err(|f| with_usage(f, &name))?;
+        if !known_command(name.as_bytes()) {
+            return bad(format!("Unknown command {name}"));
+        }
+        // UID's sub-commands add their own usage.
+        let body = if name == "UID" {
+            command_body(&mut c, &name)?
+        } else {
+            command_body(&mut c, &name).map_err(|f| with_usage(f, &name))?
+        };
         Ok(Command { tag, body })
     })();
     match result {
@@ -185,12 +193,6 @@ fn command_body(c: &mut Cursor<'_>, name: &str) -> PResult<CommandBody> {
         }
         _ => bad(format!("Unknown command {name}")),
     }
-    .map_err(|f| match f {
-        // Errors from UID sub-commands already carry their usage; avoid a
-        // second one by tagging them here is unnecessary: with_usage is
-        // applied by the caller only for non-UID names.
-        other => other,
-    })
 }
 
 /// AUTHENTICATE mechanism [SP (base64 / "=")].

@@ -112,7 +112,7 @@ impl<'a> Cursor<'a> {
     /// Requires the end of the command: CRLF (or LF) and nothing after it.
     pub(crate) fn eol(&mut self) -> PResult<()> {
         match self.peek() {
-            None => Err(Fail::Incomplete),
+            None => return Err(Fail::Incomplete),
             Some(b'\r') => {
                 self.pos += 1;
                 self.expect(b'\n', "LF after CR")?;

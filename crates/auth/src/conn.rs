@@ -1,0 +1,85 @@
+//! A connection handed over by the master, as the gRPC server sees it: the
+//! socket plus a key that every request on it carries (tonic puts
+//! [`Connected::connect_info`] into the request extensions), so SASL
+//! exchanges are kept per connection and dropped when it closes.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UnixStream;
+use tonic::transport::server::Connected;
+
+use crate::exchanges::{ConnectionKey, Exchanges};
+
+/// A protocol process's connection to auth.
+#[derive(Debug)]
+pub(crate) struct AuthConnection {
+    stream: UnixStream,
+    key: ConnectionKey,
+    exchanges: Arc<Exchanges>,
+}
+
+impl AuthConnection {
+    /// Wraps `stream`, which will be known as `key`; its open exchanges
+    /// live in `exchanges` until it closes.
+    pub(crate) fn new(stream: UnixStream, key: ConnectionKey, exchanges: Arc<Exchanges>) -> Self {
+        AuthConnection {
+            stream,
+            key,
+            exchanges,
+        }
+    }
+}
+
+impl Drop for AuthConnection {
+    fn drop(&mut self) {
+        self.exchanges.forget_connection(self.key);
+    }
+}
+
+impl Connected for AuthConnection {
+    type ConnectInfo = ConnectionKey;
+
+    fn connect_info(&self) -> ConnectionKey {
+        self.key
+    }
+}
+
+impl AsyncRead for AuthConnection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for AuthConnection {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}

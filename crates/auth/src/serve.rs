@@ -1,0 +1,97 @@
+//! The auth process's main loop: take the connections the master hands
+//! over on the control socket and serve the Auth gRPC service on each.
+
+use std::io;
+use std::sync::Arc;
+
+use mailkeep_storage_rpc::auth::auth_server::AuthServer;
+use mailkeep_storage_rpc::broker::ControlMessage;
+use mailkeep_storage_rpc::broker::control_message::Kind;
+use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame};
+use mailkeep_ticket::TicketKey;
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Server;
+
+use crate::AuthError;
+use crate::conn::AuthConnection;
+use crate::exchanges::{ConnectionKey, Exchanges};
+use crate::service::AuthService;
+use crate::settings::AuthSettings;
+
+/// The largest Auth request accepted: SASL responses are small.
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// Serves the Auth RPC on every connection the master sends over `control`
+/// (`ControlMessage::NewConnection` with the socket attached), signing
+/// tickets with `key`. Returns `Ok` when the master closes the control
+/// socket (it is shutting down or restarting auth), an error when the
+/// control channel or the server fails.
+pub async fn serve(
+    settings: AuthSettings,
+    key: TicketKey,
+    control: UnixStream,
+) -> Result<(), AuthError> {
+    let exchanges = Arc::new(Exchanges::default());
+    tracing::info!(passwd_file = %settings.passwd_file.display(), issuer = %settings.issuer,
+        "auth service starting");
+    let service = AuthService::new(settings, key, Arc::clone(&exchanges));
+    let (connections, incoming) = mpsc::channel::<Result<AuthConnection, io::Error>>(16);
+    let server = Server::builder()
+        .add_service(AuthServer::new(service).max_decoding_message_size(MAX_REQUEST))
+        .serve_with_incoming(ReceiverStream::new(incoming));
+    let mut server = tokio::spawn(server);
+    let mut next_key = 1u64;
+    loop {
+        tokio::select! {
+            // Only reached when the server ends on its own.
+            ended = &mut server => {
+                return match ended {
+                    Ok(result) => result.map_err(AuthError::from),
+                    Err(error) => Err(AuthError::Task(error.to_string())),
+                };
+            }
+            frame = recv_frame::<ControlMessage>(&control) => {
+                let (message, fd) = match frame {
+                    Ok(frame) => frame,
+                    Err(FrameError::Closed) => {
+                        tracing::info!("control channel closed; auth service stops");
+                        server.abort();
+                        return Ok(());
+                    }
+                    Err(error) => {
+                        server.abort();
+                        return Err(error.into());
+                    }
+                };
+                match (message.kind, fd) {
+                    (Some(Kind::NewConnection(new)), Some(fd)) => {
+                        let stream = match into_unix_stream(fd) {
+                            Ok(stream) => stream,
+                            Err(error) => {
+                                tracing::warn!(connection_id = new.connection_id, %error,
+                                    "cannot use a handed-over connection");
+                                continue;
+                            }
+                        };
+                        let key = ConnectionKey(next_key);
+                        next_key = next_key.wrapping_add(1);
+                        tracing::debug!(connection_id = new.connection_id, "new auth connection");
+                        let connection = AuthConnection::new(stream, key, Arc::clone(&exchanges));
+                        // Fails only when the server has ended; the next turn
+                        // of the loop reports why.
+                        let _ = connections.send(Ok(connection)).await;
+                    }
+                    (Some(Kind::NewConnection(new)), None) => {
+                        tracing::warn!(connection_id = new.connection_id,
+                            "control message NewConnection came without a socket");
+                    }
+                    (None, _) => {
+                        tracing::warn!("unknown control message ignored");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! What the auth process needs to know, filled from the configuration by
+//! the binary.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of the auth service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// The passwd-file (Dovecot's format) used as passdb and userdb.
+    pub passwd_file: PathBuf,
+    /// How long an issued session ticket is valid, in seconds.
+    pub ticket_lifetime_secs: i64,
+    /// The host name written into tickets as their issuer.
+    pub issuer: String,
+    /// The delay before the reply to a first failed login from an address;
+    /// it doubles with each further recent failure.
+    pub failure_delay: Duration,
+    /// The longest failed-login delay.
+    pub max_failure_delay: Duration,
+}
+
+impl Default for AuthSettings {
+    /// `/etc/mailkeep/passwd`, one-day tickets issued as `localhost`
+    /// (the binary puts the real host name in), 2 s penalty up to 15 s.
+    fn default() -> Self {
+        AuthSettings {
+            passwd_file: PathBuf::from("/etc/mailkeep/passwd"),
+            ticket_lifetime_secs: 86_400,
+            issuer: "localhost".to_owned(),
+            failure_delay: Duration::from_secs(2),
+            max_failure_delay: Duration::from_secs(15),
+        }
+    }
+}

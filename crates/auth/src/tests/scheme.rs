@@ -1,0 +1,159 @@
+//! Known-answer vectors computed outside this crate: SHA-crypt and bcrypt by
+//! glibc/libxcrypt (`perl -e 'print crypt(...)'`) and `openssl passwd`,
+//! SHA512/SSHA512 by Python's hashlib, Argon2 from the reference
+//! implementation's test vectors (password "password", salt "somesalt").
+
+use super::*;
+
+fn ok(stored: &str, password: &str) -> bool {
+    verify_password(stored, password.as_bytes()).unwrap()
+}
+
+fn check_pair(stored: &str, right: &str) {
+    assert!(ok(stored, right), "right password refused for {stored}");
+    assert!(!ok(stored, "wrong"), "wrong password accepted for {stored}");
+    assert!(!ok(stored, ""), "empty password accepted for {stored}");
+}
+
+#[test]
+fn plain_and_aliases() {
+    for scheme in ["PLAIN", "CLEAR", "CLEARTEXT", "plain"] {
+        check_pair(&format!("{{{scheme}}}s3cret"), "s3cret");
+    }
+    assert!(!ok("{PLAIN}s3cret", "s3cret "));
+    assert!(!ok("{PLAIN}s3cret", "s3cre"));
+}
+
+#[test]
+fn sha512_known_answer() {
+    check_pair(
+        "{SHA512}vSsar3708Jvp9Szi2NWZZ02Bqp1qRCFpbcTZPdBhnWgs5WtNZKnvCXdhztmeD2cmW192CF5bDufKRpayrW/isg==",
+        "secret",
+    );
+    check_pair(
+        "{SHA512.HEX}bd2b1aaf7ef4f09be9f52ce2d8d599674d81aa9d6a4421696dc4d93dd0619d682ce56b4d64a9ef097761ced99e0f67265b5f76085e5b0ee7ca4696b2ad6fe2b2",
+        "secret",
+    );
+}
+
+#[test]
+fn ssha512_known_answer() {
+    // salt = 01 02 "saltsalt"
+    check_pair(
+        "{SSHA512}0bgFwzAtySI37a6ACSobdoQz8dmMD+etKnLhHse87nL2tAUbbL88pAxo435kNL8lt4aRCrQ3r3Jo9TVKqKtcKQECc2FsdHNhbHQ=",
+        "secret",
+    );
+}
+
+#[test]
+fn sha512_crypt_known_answers() {
+    check_pair(
+        "{SHA512-CRYPT}$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+        "Hello world!",
+    );
+    // Explicit rounds, and a salt longer than 16 characters (cut at 16).
+    check_pair(
+        "{SHA512-CRYPT}$6$rounds=10000$saltstringsaltst$OW1/O6BYHV6BcXZu8QVeXbDWra3Oeqh0sbHbbMCVNSnCM/UrjmM0Dp8vOuZeHBy/YTBmSK6H9qs/y3RnOaw5v.",
+        "Hello world!",
+    );
+    // Without {SCHEME}, and as {CRYPT}: recognised by the $6$ prefix.
+    check_pair(
+        "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+        "Hello world!",
+    );
+    check_pair(
+        "{CRYPT}$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+        "Hello world!",
+    );
+}
+
+#[test]
+fn sha256_crypt_known_answers() {
+    check_pair(
+        "{SHA256-CRYPT}$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5",
+        "Hello world!",
+    );
+    check_pair(
+        "{SHA256-CRYPT}$5$saltstring$C3o4O1TC6aRHF4FI.QSZMXtHbaj2gSXr4sUc/3NcUi.",
+        "secret",
+    );
+    check_pair(
+        "{SHA256-CRYPT}$5$rounds=10000$saltstringsaltst$3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA",
+        "Hello world!",
+    );
+}
+
+#[test]
+fn blf_crypt_known_answers() {
+    for prefix in ["$2y$", "$2b$", "$2a$"] {
+        check_pair(
+            &format!("{{BLF-CRYPT}}{prefix}05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+            "U*U",
+        );
+    }
+}
+
+#[test]
+fn blf_crypt_round_trip() {
+    let hash = bcrypt::hash("pässword", 4).unwrap();
+    check_pair(&format!("{{BLF-CRYPT}}{hash}"), "pässword");
+}
+
+#[test]
+fn argon2_known_answers() {
+    check_pair(
+        "{ARGON2ID}$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
+        "password",
+    );
+    check_pair(
+        "{ARGON2I}$argon2i$v=19$m=256,t=2,p=1$c29tZXNhbHQ$iekCn0Y3spW+sCcFanM2xBT63UP2sghkUoHLIUpWRS8",
+        "password",
+    );
+}
+
+#[test]
+fn hash_password_round_trips_as_argon2id() {
+    let stored = hash_password("correct horse").unwrap();
+    assert!(stored.starts_with("{ARGON2ID}$argon2id$v=19$m="), "{stored}");
+    check_pair(&stored, "correct horse");
+    // Fresh salt each time.
+    assert_ne!(stored, hash_password("correct horse").unwrap());
+}
+
+#[test]
+fn sha_crypt_round_trip_with_crate() {
+    let params = sha_crypt::Sha512Params::new(5000).unwrap();
+    let hash = sha_crypt::sha512_simple("pw", &params).unwrap();
+    check_pair(&format!("{{SHA512-CRYPT}}{hash}"), "pw");
+}
+
+#[test]
+fn unknown_schemes_fail_closed() {
+    for stored in ["{MD5}abc", "{NOSUCH}x", "plaintext", "{PLAIN", "{SHA512.ROT13}x", "$1$salt$hash", ""] {
+        let result = verify_password(stored, b"plaintext");
+        assert!(
+            matches!(result, Err(SchemeError::Unknown(_))),
+            "{stored:?} gave {result:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_hashes_are_errors_not_matches() {
+    for stored in [
+        "{SHA512}!!notbase64",
+        "{SHA512}c2hvcnQ=",
+        "{SSHA512}vSsar3708Jvp9Szi2NWZZ02Bqp1qRCFpbcTZPdBhnWgs5WtNZKnvCXdhztmeD2cmW192CF5bDufKRpayrW/isg==",
+        "{SHA512-CRYPT}$6$onlysalt",
+        "{SHA512-CRYPT}$6$rounds=x$salt$hash",
+        "{BLF-CRYPT}$2y$05$short",
+        "{ARGON2ID}$argon2id$garbage",
+        "{ARGON2ID}$pbkdf2-sha256$i=1000$c2FsdA$aGFzaA",
+    ] {
+        let result = verify_password(stored, b"x");
+        assert!(
+            matches!(result, Err(SchemeError::Malformed { .. })),
+            "{stored:?} gave {result:?}"
+        );
+    }
+}

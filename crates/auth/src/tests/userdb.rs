@@ -1,0 +1,135 @@
+use super::*;
+use std::sync::Arc;
+
+const SAMPLE: &str = "\
+# mailkeep users
+alice:{PLAIN}secret:1000:1000:Alice A.:/home/alice::userdb_quota_rule=*:storage=1G nopassword
+
+bob:{SHA512-CRYPT}$6$salt$hash:1001:100::/var/mail/bob
+   # indented comment
+carol:{PLAIN}pw
+dave:{PLAIN}pw::::::
+";
+
+#[test]
+fn parses_full_short_and_empty_fields() {
+    let file = PasswdFile::parse(SAMPLE, "/etc/mailkeep/passwd").unwrap();
+    assert_eq!(file.entries().len(), 4);
+
+    let alice = file.lookup("alice").unwrap();
+    assert_eq!(alice.password, "{PLAIN}secret");
+    assert_eq!((alice.uid, alice.gid), (Some(1000), Some(1000)));
+    assert_eq!(alice.home.as_deref(), Some(Path::new("/home/alice")));
+    assert_eq!(
+        alice.extra,
+        vec![
+            ("userdb_quota_rule".to_owned(), "*:storage=1G".to_owned()),
+            ("nopassword".to_owned(), String::new()),
+        ]
+    );
+    assert_eq!(alice.extra_field("nopassword"), Some(""));
+
+    let bob = file.lookup("bob").unwrap();
+    assert_eq!(bob.password, "{SHA512-CRYPT}$6$salt$hash");
+    assert_eq!((bob.uid, bob.gid), (Some(1001), Some(100)));
+    assert_eq!(bob.home.as_deref(), Some(Path::new("/var/mail/bob")));
+    assert!(bob.extra.is_empty());
+
+    // A pure passdb line: no uid, gid or home.
+    let carol = file.lookup("carol").unwrap();
+    assert_eq!((carol.uid, carol.gid, carol.home.clone()), (None, None, None));
+    let dave = file.lookup("dave").unwrap();
+    assert_eq!((dave.uid, dave.gid, dave.home.clone()), (None, None, None));
+
+    assert!(file.lookup("Alice").is_none(), "names are exact");
+    assert!(file.lookup("nobody").is_none());
+}
+
+#[test]
+fn crlf_line_endings_are_accepted() {
+    let file = PasswdFile::parse("alice:{PLAIN}pw:1:2::/h\r\n", "p").unwrap();
+    assert_eq!(file.lookup("alice").unwrap().home.as_deref(), Some(Path::new("/h")));
+}
+
+fn parse_error(text: &str) -> (usize, String) {
+    match PasswdFile::parse(text, "/etc/mailkeep/passwd") {
+        Err(AuthError::Parse { path, line, reason }) => {
+            assert_eq!(path, Path::new("/etc/mailkeep/passwd"));
+            (line, reason)
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_lines_name_their_line_number() {
+    let (line, reason) = parse_error("# c\nalice:{PLAIN}x\nbob\n");
+    assert_eq!(line, 3);
+    assert!(reason.contains("too few fields"), "{reason}");
+
+    let (line, reason) = parse_error("alice:{PLAIN}x:10x:1\n");
+    assert_eq!(line, 1);
+    assert!(reason.contains("uid") && reason.contains("10x"), "{reason}");
+
+    let (line, reason) = parse_error("\n\nalice:{PLAIN}x:1:-1\n");
+    assert_eq!(line, 3);
+    assert!(reason.contains("gid"), "{reason}");
+
+    let (line, reason) = parse_error(":{PLAIN}x\n");
+    assert_eq!(line, 1);
+    assert!(reason.contains("empty user name"), "{reason}");
+
+    let (line, reason) = parse_error("a:{PLAIN}x\nb:{PLAIN}y\na:{PLAIN}z\n");
+    assert_eq!(line, 3);
+    assert!(reason.contains("line 1"), "{reason}");
+
+    let message = PasswdFile::parse("x\n", "/etc/p").unwrap_err().to_string();
+    assert!(message.starts_with("/etc/p:1: "), "{message}");
+}
+
+#[test]
+fn debug_output_hides_the_hash() {
+    let file = PasswdFile::parse("alice:{PLAIN}topsecret\n", "p").unwrap();
+    let shown = format!("{:?}", file.lookup("alice").unwrap());
+    assert!(!shown.contains("topsecret"), "{shown}");
+}
+
+#[test]
+fn load_reports_missing_file_with_path() {
+    let err = PasswdFile::load("/nonexistent/mailkeep/passwd").unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/mailkeep/passwd"), "{err}");
+}
+
+#[test]
+fn watched_file_reloads_after_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passwd");
+    std::fs::write(&path, "alice:{PLAIN}a\n").unwrap();
+    let watched = crate::reload::WatchedPasswdFile::new(&path);
+    let first = watched.current().unwrap();
+    assert!(watched.lookup("alice").unwrap().is_some());
+    // Unchanged file: the same parse is reused.
+    assert!(Arc::ptr_eq(&first, &watched.current().unwrap()));
+    // Rewritten by rename (new inode), as the editor does.
+    let tmp = dir.path().join("new");
+    std::fs::write(&tmp, "bob:{PLAIN}b\n").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert!(watched.lookup("alice").unwrap().is_none());
+    assert!(watched.lookup("bob").unwrap().is_some());
+    // A broken file fails closed instead of serving the old users.
+    std::fs::write(&path, "bob:{PLAIN}b:notanumber\n").unwrap();
+    assert!(watched.lookup("bob").is_err());
+}
+
+#[test]
+fn name_validation() {
+    for good in ["alice", "alice@example.org", "a.b-c_d+e", &"x".repeat(64)] {
+        assert!(validate_name(good).is_ok(), "{good:?}");
+    }
+    for bad in ["", "a:b", "a b", "a\tb", "a\u{7}b", "a/b", "#x", &"x".repeat(65), "a\u{a0}b"] {
+        assert!(
+            matches!(validate_name(bad), Err(AuthError::BadName { .. })),
+            "{bad:?}"
+        );
+    }
+}

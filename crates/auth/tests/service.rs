@@ -1,0 +1,289 @@
+//! The auth service end to end, in process: a control socket as the master
+//! would hold it, connections handed over with their fd, and the generated
+//! gRPC client over each.
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use mailkeep_auth::{AuthError, AuthSettings, add_user, delete_user, serve};
+use mailkeep_storage_rpc::auth::auth_client::AuthClient;
+use mailkeep_storage_rpc::auth::step_response::Outcome;
+use mailkeep_storage_rpc::auth::{Failure, RenewRequest, StepRequest, Success};
+use mailkeep_storage_rpc::broker::control_message::Kind;
+use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
+use mailkeep_storage_rpc::channel::channel_over;
+use mailkeep_storage_rpc::framing::send_frame;
+use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign, verify};
+use tokio::net::UnixStream;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+const BASE: Duration = Duration::from_millis(100);
+
+struct Harness {
+    control: UnixStream,
+    server: JoinHandle<Result<(), AuthError>>,
+    key: TicketKey,
+    passwd: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(base: Duration) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    std::fs::write(
+        &passwd,
+        "# test users\nalice:{PLAIN}secret:1000:1000::/home/alice\ncarol:{NOSUCH}x\n",
+    )
+    .unwrap();
+    add_user(&passwd, "bob", "bob-pw", 1001, 1001, "/home/bob".as_ref()).unwrap();
+    let (control, auth_end) = UnixStream::pair().unwrap();
+    let key = TicketKey::generate();
+    let settings = AuthSettings {
+        passwd_file: passwd.clone(),
+        ticket_lifetime_secs: 3600,
+        issuer: "test-host".to_owned(),
+        failure_delay: base,
+        max_failure_delay: base * 4,
+    };
+    let server = tokio::spawn(serve(settings, key.clone(), auth_end));
+    Harness {
+        control,
+        server,
+        key,
+        passwd,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    async fn connect(&self, connection_id: u64) -> AuthClient<Channel> {
+        let (client_end, server_end) = UnixStream::pair().unwrap();
+        let fd: OwnedFd = server_end.into_std().unwrap().into();
+        let message = ControlMessage {
+            kind: Some(Kind::NewConnection(NewConnection { connection_id })),
+        };
+        send_frame(&self.control, &message, Some(&fd)).await.unwrap();
+        drop(fd);
+        AuthClient::new(channel_over(client_end).await.unwrap())
+    }
+}
+
+fn first(id: u64, mechanism: &str, data: Option<&[u8]>, ip: &str) -> StepRequest {
+    StepRequest {
+        exchange_id: id,
+        mechanism: mechanism.to_owned(),
+        data: data.unwrap_or_default().to_vec(),
+        has_data: data.is_some(),
+        remote_ip: ip.to_owned(),
+        protocol: "imap".to_owned(),
+        abort: false,
+    }
+}
+
+fn next(id: u64, data: &[u8], ip: &str) -> StepRequest {
+    first(id, "", Some(data), ip)
+}
+
+async fn step(client: &mut AuthClient<Channel>, req: StepRequest) -> Outcome {
+    client.step(req).await.unwrap().into_inner().outcome.unwrap()
+}
+
+fn success(outcome: Outcome) -> Success {
+    match outcome {
+        Outcome::Success(s) => s,
+        other => panic!("expected success, got {other:?}"),
+    }
+}
+
+fn failure(outcome: Outcome) -> Failure {
+    match outcome {
+        Outcome::Failure(f) => f,
+        other => panic!("expected failure, got {other:?}"),
+    }
+}
+
+fn challenge(outcome: Outcome) -> Vec<u8> {
+    match outcome {
+        Outcome::Challenge(c) => c,
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn plain_login_issues_a_ticket_that_verifies() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let ok = success(step(&mut client, first(1, "PLAIN", Some(b"\0alice\0secret"), "192.0.2.1")).await);
+    assert_eq!(ok.user, "alice");
+    let claims = verify(&h.key, &ok.ticket, now_unix()).unwrap();
+    assert_eq!(claims.user, "alice");
+    assert_eq!(claims.scope, Scope::Session);
+    assert_eq!(claims.issuer, "test-host");
+    assert_eq!(claims.expires_unix, ok.expires_unix);
+    assert!(ok.expires_unix > now_unix() + 3500);
+
+    // An argon2id user added with add_user, and authzid equal to authcid.
+    let ok = success(step(&mut client, first(2, "plain", Some(b"bob\0bob\0bob-pw"), "192.0.2.1")).await);
+    assert_eq!(ok.user, "bob");
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_after_a_growing_delay() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let ip = "198.51.100.7";
+
+    let t = Instant::now();
+    let f = failure(step(&mut client, first(1, "PLAIN", Some(b"\0alice\0wrong"), ip)).await);
+    assert!(t.elapsed() >= BASE, "{:?}", t.elapsed());
+    assert_eq!(f.reason, "Authentication failed.");
+    assert!(!f.temporary);
+
+    // Second failure from the same address: twice the base.
+    let t = Instant::now();
+    let f = failure(step(&mut client, first(2, "PLAIN", Some(b"\0nobody\0x"), ip)).await);
+    assert!(t.elapsed() >= BASE * 2, "{:?}", t.elapsed());
+    assert_eq!(f.reason, "Authentication failed.", "unknown user looks the same");
+
+    // Proxy authorization and an unusable stored hash fail the same way.
+    let f = failure(step(&mut client, first(3, "PLAIN", Some(b"bob\0alice\0secret"), ip)).await);
+    assert_eq!(f.reason, "Authentication failed.");
+    let f = failure(step(&mut client, first(4, "PLAIN", Some(b"\0carol\0x"), ip)).await);
+    assert_eq!(f.reason, "Authentication failed.");
+    // Malformed PLAIN too.
+    let f = failure(step(&mut client, first(5, "PLAIN", Some(b"garbage"), ip)).await);
+    assert_eq!(f.reason, "Authentication failed.");
+
+    // A success resets the address: the next failure costs the base again.
+    success(step(&mut client, first(6, "PLAIN", Some(b"\0alice\0secret"), ip)).await);
+    let t = Instant::now();
+    failure(step(&mut client, first(7, "PLAIN", Some(b"\0alice\0wrong"), ip)).await);
+    let took = t.elapsed();
+    assert!(took >= BASE && took < BASE * 2, "{took:?}");
+}
+
+#[tokio::test]
+async fn a_penalised_client_does_not_block_others() {
+    let h = start(Duration::from_secs(2)).await;
+    let mut slow = h.connect(1).await;
+    let mut fast = h.connect(2).await;
+    let failing = tokio::spawn(async move {
+        step(&mut slow, first(1, "PLAIN", Some(b"\0alice\0wrong"), "203.0.113.1")).await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let t = Instant::now();
+    success(step(&mut fast, first(1, "PLAIN", Some(b"\0alice\0secret"), "203.0.113.2")).await);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert!(!failing.is_finished());
+    failure(failing.await.unwrap());
+}
+
+#[tokio::test]
+async fn login_two_steps_and_plain_without_initial_response() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let ip = "192.0.2.9";
+    assert_eq!(challenge(step(&mut client, first(10, "LOGIN", None, ip)).await), b"Username:");
+    assert_eq!(challenge(step(&mut client, next(10, b"alice", ip)).await), b"Password:");
+    let ok = success(step(&mut client, next(10, b"secret", ip)).await);
+    assert_eq!(ok.user, "alice");
+    verify(&h.key, &ok.ticket, now_unix()).unwrap();
+    // The exchange is gone once finished.
+    let f = failure(step(&mut client, next(10, b"secret", ip)).await);
+    assert_eq!(f.reason, "No authentication exchange in progress.");
+
+    assert_eq!(challenge(step(&mut client, first(11, "PLAIN", None, ip)).await), b"");
+    let ok = success(step(&mut client, next(11, b"\0bob\0bob-pw", ip)).await);
+    assert_eq!(ok.user, "bob");
+}
+
+#[tokio::test]
+async fn unsupported_mechanism_abort_and_per_connection_ids() {
+    let h = start(BASE).await;
+    let mut a = h.connect(1).await;
+    let mut b = h.connect(2).await;
+    let ip = "192.0.2.10";
+
+    let t = Instant::now();
+    let f = failure(step(&mut a, first(1, "CRAM-MD5", Some(b"x"), ip)).await);
+    assert_eq!(f.reason, "Unsupported mechanism");
+    assert!(t.elapsed() < BASE, "no penalty for an unsupported mechanism");
+
+    // Exchange 7 on connection a is unknown on connection b.
+    challenge(step(&mut a, first(7, "LOGIN", None, ip)).await);
+    let f = failure(step(&mut b, next(7, b"alice", ip)).await);
+    assert_eq!(f.reason, "No authentication exchange in progress.");
+    assert_eq!(challenge(step(&mut a, next(7, b"alice", ip)).await), b"Password:");
+
+    // Abort forgets the exchange.
+    let mut abort = next(7, b"", ip);
+    abort.abort = true;
+    failure(step(&mut a, abort).await);
+    let f = failure(step(&mut a, next(7, b"secret", ip)).await);
+    assert_eq!(f.reason, "No authentication exchange in progress.");
+}
+
+#[tokio::test]
+async fn users_added_while_running_can_log_in() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    add_user(&h.passwd, "dave", "dave-pw", 1, 1, "/home/dave".as_ref()).unwrap();
+    let ok = success(step(&mut client, first(1, "PLAIN", Some(b"\0dave\0dave-pw"), "192.0.2.3")).await);
+    assert_eq!(ok.user, "dave");
+}
+
+#[tokio::test]
+async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let ok = success(step(&mut client, first(1, "PLAIN", Some(b"\0bob\0bob-pw"), "192.0.2.4")).await);
+
+    let renewed = client
+        .renew(RenewRequest { ticket: ok.ticket.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(renewed.ticket, ok.ticket);
+    let claims = verify(&h.key, &renewed.ticket, now_unix()).unwrap();
+    assert_eq!((claims.user.as_str(), claims.scope), ("bob", Scope::Session));
+    assert_eq!(claims.expires_unix, renewed.expires_unix);
+
+    let status = client
+        .renew(RenewRequest { ticket: "mk1.garbage.x".to_owned() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+
+    // A ticket from another key.
+    let foreign = sign(&TicketKey::generate(), &Claims::new("bob", Scope::Session, now_unix(), 60, "h"));
+    let status = client.renew(RenewRequest { ticket: foreign }).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+
+    // A deliver ticket never becomes a session ticket.
+    let deliver = sign(&h.key, &Claims::new("bob", Scope::Deliver, now_unix(), 60, "h"));
+    let status = client.renew(RenewRequest { ticket: deliver }).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+
+    // Deleted users cannot renew.
+    delete_user(&h.passwd, "bob").unwrap();
+    let status = client
+        .renew(RenewRequest { ticket: renewed.ticket })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn serve_returns_ok_when_the_control_socket_closes() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    success(step(&mut client, first(1, "PLAIN", Some(b"\0alice\0secret"), "192.0.2.5")).await);
+    drop(h.control);
+    let result = tokio::time::timeout(Duration::from_secs(5), h.server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(result.is_ok(), "{result:?}");
+}

@@ -1,0 +1,377 @@
+//! The selected mailbox as this session sees it: UIDs in sequence order,
+//! their flags, the UIDVALIDITY and the highest MODSEQ seen. Pure: storage
+//! answers go in, the untagged updates to send come out.
+
+use std::collections::HashSet;
+
+use mailkeep_imap_proto::{SeqNumber, SequenceSet};
+
+/// One message's flags as storage reports them (new or changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FlagUpdate {
+    /// The message's UID.
+    pub uid: u32,
+    /// Its complete flag list.
+    pub flags: Vec<String>,
+    /// Its MODSEQ.
+    pub modseq: u64,
+}
+
+/// An untagged response the session owes the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Update {
+    /// `* n EXPUNGE`
+    Expunge(u32),
+    /// `* n EXISTS`
+    Exists(u32),
+    /// `* n FETCH (UID u FLAGS (...))`
+    Flags {
+        /// Sequence number.
+        seq: u32,
+        /// UID.
+        uid: u32,
+        /// The new flags.
+        flags: Vec<String>,
+    },
+}
+
+/// Why a sequence set could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SetError {
+    /// A sequence number is 0 or beyond EXISTS.
+    InvalidSequence,
+    /// `$` (no SEARCHRES yet).
+    Saved,
+}
+
+/// The selected mailbox's view.
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    /// The mailbox name as storage knows it.
+    pub mailbox: String,
+    /// Selected with EXAMINE.
+    pub read_only: bool,
+    /// The mailbox's UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// The highest MODSEQ this view includes.
+    pub highest_modseq: u64,
+    /// UIDs in sequence order (sequence number = index + 1).
+    uids: Vec<u32>,
+    /// Flags, parallel to `uids`.
+    flags: Vec<Vec<String>>,
+    /// UIDs expunged in storage but not yet reported (EXPUNGE deferred).
+    pending_expunge: HashSet<u32>,
+}
+
+impl View {
+    /// A view of a freshly selected mailbox; `messages` in ascending UID order.
+    pub fn new(mailbox: String, read_only: bool, uidvalidity: u32, highest_modseq: u64, messages: Vec<(u32, Vec<String>)>) -> View {
+        let mut messages = messages;
+        messages.sort_by_key(|(uid, _)| *uid);
+        messages.dedup_by_key(|(uid, _)| *uid);
+        let (uids, flags) = messages.into_iter().unzip();
+        View { mailbox, read_only, uidvalidity, highest_modseq, uids, flags, pending_expunge: HashSet::new() }
+    }
+
+    /// EXISTS: the number of messages in the view.
+    pub fn exists(&self) -> u32 {
+        u32::try_from(self.uids.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The UIDs in sequence order.
+    #[cfg(test)]
+    pub fn uids(&self) -> &[u32] {
+        &self.uids
+    }
+
+    /// The sequence number of a UID in the view.
+    pub fn seq_of(&self, uid: u32) -> Option<u32> {
+        self.uids.binary_search(&uid).ok().and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// The flags the view holds for a UID.
+    pub fn flags_of(&self, uid: u32) -> Option<&[String]> {
+        self.uids.binary_search(&uid).ok().map(|i| self.flags[i].as_slice())
+    }
+
+    /// The first message without `\Seen`, as a sequence number.
+    pub fn first_unseen(&self) -> Option<u32> {
+        self.flags
+            .iter()
+            .position(|f| !f.iter().any(|x| x.eq_ignore_ascii_case("\\Seen")))
+            .and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// Whether a UID is known to be expunged but not yet reported.
+    pub fn is_pending_expunge(&self, uid: u32) -> bool {
+        self.pending_expunge.contains(&uid)
+    }
+
+    /// Sets a message's flags (after our own STORE or a FETCH that saw them);
+    /// returns whether they differ from what the view held.
+    pub fn set_flags(&mut self, uid: u32, flags: Vec<String>) -> bool {
+        match self.uids.binary_search(&uid) {
+            Ok(i) => {
+                let changed = !same_flags(&self.flags[i], &flags);
+                self.flags[i] = flags;
+                changed
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Resolves a sequence set to the UIDs it names, ascending and unique.
+    /// By sequence number: `*` is EXISTS, numbers must be 1..=EXISTS. By UID:
+    /// `*` is the highest UID, UIDs not in the view are ignored.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<u32>, SetError> {
+        let SequenceSet::Ranges(ranges) = set else {
+            return Err(SetError::Saved);
+        };
+        let mut out = Vec::new();
+        if uid {
+            let Some(&max) = self.uids.last() else {
+                return Ok(out);
+            };
+            for range in ranges {
+                let a = value(range.start, max);
+                let b = value(range.end, max);
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                let from = self.uids.partition_point(|&u| u < lo);
+                let to = self.uids.partition_point(|&u| u <= hi);
+                out.extend_from_slice(&self.uids[from..to]);
+            }
+        } else {
+            let max = self.exists();
+            for range in ranges {
+                let a = value(range.start, max);
+                let b = value(range.end, max);
+                let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+                if lo == 0 || hi > max {
+                    return Err(SetError::InvalidSequence);
+                }
+                let (lo, hi) = (lo as usize, hi as usize);
+                out.extend_from_slice(&self.uids[lo - 1..hi]);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Removes expunged UIDs from the view now (our own EXPUNGE, or changes
+    /// when EXPUNGE responses are allowed) and returns the `* n EXPUNGE`
+    /// responses, highest sequence number first so every number is valid
+    /// at the moment it is sent.
+    pub fn expunge(&mut self, uids: &[u32]) -> Vec<Update> {
+        let mut uids: Vec<u32> = uids.to_vec();
+        uids.sort_unstable_by(|a, b| b.cmp(a));
+        uids.dedup();
+        let mut out = Vec::new();
+        for uid in uids {
+            self.pending_expunge.remove(&uid);
+            if let Ok(i) = self.uids.binary_search(&uid) {
+                self.uids.remove(i);
+                self.flags.remove(i);
+                out.push(Update::Expunge(u32::try_from(i + 1).unwrap_or(u32::MAX)));
+            }
+        }
+        out
+    }
+
+    /// Applies what `Changes` reported: `vanished` UIDs, `changed` messages
+    /// (new ones and flag changes), and the mailbox's highest MODSEQ. With
+    /// `allow_expunge` false (FETCH, STORE, SEARCH by sequence number) the
+    /// vanished messages stay in the view, remembered, until a later call
+    /// that allows them.
+    pub fn apply_changes(&mut self, vanished: &[u32], changed: Vec<FlagUpdate>, highest_modseq: u64, allow_expunge: bool) -> Vec<Update> {
+        let mut out = Vec::new();
+        let gone: HashSet<u32> = vanished.iter().copied().collect();
+        for &uid in vanished {
+            if self.uids.binary_search(&uid).is_ok() {
+                self.pending_expunge.insert(uid);
+            }
+        }
+        if allow_expunge && !self.pending_expunge.is_empty() {
+            let pending: Vec<u32> = self.pending_expunge.iter().copied().collect();
+            out.extend(self.expunge(&pending));
+        }
+        let mut max_modseq = highest_modseq;
+        let last_known = self.uids.last().copied().unwrap_or(0);
+        let mut new = Vec::new();
+        for change in changed {
+            max_modseq = max_modseq.max(change.modseq);
+            if gone.contains(&change.uid) || self.pending_expunge.contains(&change.uid) {
+                continue;
+            }
+            match self.uids.binary_search(&change.uid) {
+                Ok(i) => {
+                    if !same_flags(&self.flags[i], &change.flags) {
+                        self.flags[i] = change.flags.clone();
+                        let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
+                        out.push(Update::Flags { seq, uid: change.uid, flags: change.flags });
+                    }
+                }
+                Err(_) if change.uid > last_known => new.push(change),
+                Err(_) => {} // expunged earlier and already reported
+            }
+        }
+        if !new.is_empty() {
+            new.sort_by_key(|c| c.uid);
+            new.dedup_by_key(|c| c.uid);
+            for change in new {
+                self.uids.push(change.uid);
+                self.flags.push(change.flags);
+            }
+            out.push(Update::Exists(self.exists()));
+        }
+        self.highest_modseq = self.highest_modseq.max(max_modseq);
+        out
+    }
+}
+
+/// The value of one end of a range, `*` being `max`.
+fn value(n: SeqNumber, max: u32) -> u32 {
+    match n {
+        SeqNumber::Value(v) => v,
+        SeqNumber::Largest => max,
+    }
+}
+
+/// Whether two flag lists hold the same flags (order and case of system
+/// flags aside).
+pub(crate) fn same_flags(a: &[String], b: &[String]) -> bool {
+    let norm = |v: &[String]| {
+        let mut v: Vec<String> = v.iter().map(|f| f.to_ascii_lowercase()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    norm(a) == norm(b)
+}
+
+/// Compresses ascending UIDs into inclusive ranges of consecutive numbers,
+/// so a range never covers a UID that was not asked for.
+pub(crate) fn uid_ranges(uids: &[u32]) -> Vec<(u32, u32)> {
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for &uid in uids {
+        match out.last_mut() {
+            Some((_, last)) if last.checked_add(1) == Some(uid) => *last = uid,
+            _ => out.push((uid, uid)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailkeep_imap_proto::SeqRange;
+
+    fn view(uids: &[u32]) -> View {
+        View::new("INBOX".into(), false, 7, 10, uids.iter().map(|&u| (u, vec![])).collect())
+    }
+
+    fn set(ranges: &[(SeqNumber, SeqNumber)]) -> SequenceSet {
+        SequenceSet::Ranges(ranges.iter().map(|&(start, end)| SeqRange { start, end }).collect())
+    }
+
+    use SeqNumber::{Largest, Value as V};
+
+    #[test]
+    fn sequence_numbers_map_to_uids() {
+        let v = view(&[3, 5, 9, 12]);
+        assert_eq!(v.resolve(&set(&[(V(1), V(1))]), false), Ok(vec![3]));
+        assert_eq!(v.resolve(&set(&[(V(2), Largest)]), false), Ok(vec![5, 9, 12]));
+        assert_eq!(v.resolve(&set(&[(V(4), V(2))]), false), Ok(vec![5, 9, 12]));
+        assert_eq!(v.resolve(&set(&[(V(1), V(1)), (V(1), V(2))]), false), Ok(vec![3, 5]));
+        assert_eq!(v.resolve(&set(&[(V(5), V(5))]), false), Err(SetError::InvalidSequence));
+        assert_eq!(v.resolve(&set(&[(V(0), V(1))]), false), Err(SetError::InvalidSequence));
+        assert_eq!(v.seq_of(9), Some(3));
+        assert_eq!(v.seq_of(4), None);
+    }
+
+    #[test]
+    fn uids_outside_the_view_are_ignored() {
+        let v = view(&[3, 5, 9, 12]);
+        assert_eq!(v.resolve(&set(&[(V(4), V(10))]), true), Ok(vec![5, 9]));
+        assert_eq!(v.resolve(&set(&[(V(100), V(200))]), true), Ok(vec![]));
+        assert_eq!(v.resolve(&set(&[(V(10), Largest)]), true), Ok(vec![12]));
+        // n:* with n beyond the highest UID still names the highest (RFC 9051).
+        assert_eq!(v.resolve(&set(&[(V(100), Largest)]), true), Ok(vec![12]));
+        assert_eq!(view(&[]).resolve(&set(&[(V(1), Largest)]), true), Ok(vec![]));
+        assert_eq!(view(&[]).resolve(&set(&[(V(1), Largest)]), false), Err(SetError::InvalidSequence));
+        assert_eq!(v.resolve(&SequenceSet::Saved, true), Err(SetError::Saved));
+    }
+
+    #[test]
+    fn expunge_reports_valid_sequence_numbers() {
+        let mut v = view(&[1, 2, 3, 4, 5]);
+        let out = v.expunge(&[2, 4, 5]);
+        assert_eq!(out, vec![Update::Expunge(5), Update::Expunge(4), Update::Expunge(2)]);
+        assert_eq!(v.uids(), &[1, 3]);
+        assert_eq!(v.expunge(&[99]), vec![]);
+    }
+
+    #[test]
+    fn changes_add_change_and_expunge() {
+        let mut v = view(&[1, 2, 3]);
+        let out = v.apply_changes(
+            &[2],
+            vec![
+                FlagUpdate { uid: 3, flags: vec!["\\Seen".into()], modseq: 12 },
+                FlagUpdate { uid: 4, flags: vec![], modseq: 13 },
+                FlagUpdate { uid: 1, flags: vec![], modseq: 11 },
+            ],
+            13,
+            true,
+        );
+        assert_eq!(
+            out,
+            vec![
+                Update::Expunge(2),
+                Update::Flags { seq: 2, uid: 3, flags: vec!["\\Seen".into()] },
+                Update::Exists(3),
+            ]
+        );
+        assert_eq!(v.uids(), &[1, 3, 4]);
+        assert_eq!(v.highest_modseq, 13);
+    }
+
+    #[test]
+    fn expunges_are_deferred_when_not_allowed() {
+        let mut v = view(&[1, 2, 3]);
+        let out = v.apply_changes(&[2], vec![FlagUpdate { uid: 2, flags: vec!["x".into()], modseq: 11 }], 11, false);
+        assert!(out.is_empty());
+        assert_eq!(v.uids(), &[1, 2, 3]);
+        assert!(v.is_pending_expunge(2));
+        // Sequence numbers stay stable meanwhile.
+        assert_eq!(v.resolve(&set(&[(V(3), V(3))]), false), Ok(vec![3]));
+        let out = v.apply_changes(&[], vec![], 11, true);
+        assert_eq!(out, vec![Update::Expunge(2)]);
+        assert_eq!(v.uids(), &[1, 3]);
+    }
+
+    #[test]
+    fn new_and_vanished_in_one_batch_is_ignored() {
+        let mut v = view(&[1]);
+        let out = v.apply_changes(&[5], vec![FlagUpdate { uid: 5, flags: vec![], modseq: 20 }], 20, true);
+        assert!(out.is_empty());
+        assert_eq!(v.uids(), &[1]);
+    }
+
+    #[test]
+    fn unchanged_flags_send_nothing() {
+        let mut v = View::new("a".into(), false, 1, 5, vec![(1, vec!["\\Seen".into(), "a".into()])]);
+        let out = v.apply_changes(&[], vec![FlagUpdate { uid: 1, flags: vec!["A".into(), "\\SEEN".into()], modseq: 6 }], 6, true);
+        assert!(out.is_empty());
+        assert_eq!(v.highest_modseq, 6);
+        assert_eq!(v.first_unseen(), None);
+    }
+
+    #[test]
+    fn ranges_only_cover_consecutive_uids() {
+        assert_eq!(uid_ranges(&[1, 2, 3, 7, 9, 10]), vec![(1, 3), (7, 7), (9, 10)]);
+        assert_eq!(uid_ranges(&[]), vec![]);
+        assert_eq!(uid_ranges(&[u32::MAX]), vec![(u32::MAX, u32::MAX)]);
+    }
+}

@@ -1,0 +1,274 @@
+//! Index rows and the queries shared by several operations: mailbox
+//! lookup, UIDVALIDITY allocation, message rows and UID ranges.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::flags::Flags;
+
+/// A mailbox's row.
+#[derive(Debug, Clone)]
+pub(crate) struct MailboxRow {
+    pub id: i64,
+    pub name: String,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highestmodseq: u64,
+}
+
+/// A UID range, inclusive; `u32::MAX` in either end stands for `*`, the
+/// highest UID in the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UidRange {
+    /// First UID.
+    pub first: u32,
+    /// Last UID (inclusive).
+    pub last: u32,
+}
+
+impl UidRange {
+    /// The range `first:last`.
+    pub fn new(first: u32, last: u32) -> UidRange {
+        UidRange { first, last }
+    }
+
+    /// The single UID `uid`.
+    pub fn single(uid: u32) -> UidRange {
+        UidRange { first: uid, last: uid }
+    }
+
+    /// `1:*`: every message.
+    pub fn all() -> UidRange {
+        UidRange { first: 1, last: u32::MAX }
+    }
+
+    /// The concrete `(low, high)` given the mailbox's highest UID, per
+    /// RFC 9051: `*` is the highest UID and `n:*` always includes it.
+    fn resolve(self, max_uid: u32) -> (u32, u32) {
+        let fix = |v: u32| if v == u32::MAX { max_uid } else { v };
+        let (a, b) = (fix(self.first), fix(self.last));
+        (a.min(b), a.max(b))
+    }
+}
+
+/// A message's index row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// The UID.
+    pub uid: u32,
+    /// Its flags.
+    pub flags: Flags,
+    /// The MODSEQ of its last change.
+    pub modseq: u64,
+    /// The size of its file in bytes.
+    pub size: u64,
+    /// Internal date, seconds since the epoch.
+    pub internal_date: i64,
+    /// The internal date's zone, minutes east of UTC.
+    pub internal_date_offset_minutes: i32,
+    /// When it was saved here, seconds since the epoch.
+    pub save_date: i64,
+    /// Its file name in the mailbox's `cur/`.
+    pub file: String,
+}
+
+/// The columns [`message_from_row`] reads, in order.
+pub(crate) const MESSAGE_COLUMNS: &str =
+    "uid, system_flags, keywords, modseq, size, internal_date, internal_date_offset, save_date, file";
+
+pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
+    let system: u8 = r.get(1)?;
+    let keywords: String = r.get(2)?;
+    Ok(MessageMeta {
+        uid: r.get(0)?,
+        flags: Flags::from_columns(system, &keywords),
+        modseq: r.get::<_, i64>(3)? as u64,
+        size: r.get::<_, i64>(4)? as u64,
+        internal_date: r.get(5)?,
+        internal_date_offset_minutes: r.get(6)?,
+        save_date: r.get(7)?,
+        file: r.get(8)?,
+    })
+}
+
+/// Looks up the canonical mailbox `name`.
+pub(crate) fn mailbox_row(conn: &Connection, name: &str) -> Result<MailboxRow> {
+    conn.query_row(
+        "SELECT id, name, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE name = ?1",
+        [name],
+        |r| {
+            Ok(MailboxRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                uidvalidity: r.get(2)?,
+                uidnext: r.get(3)?,
+                highestmodseq: r.get::<_, i64>(4)? as u64,
+            })
+        },
+    )
+    .optional()
+    .ctx(&format!("looking up mailbox {name:?}"))?
+    .ok_or_else(|| StoreError::mailbox_not_found(name))
+}
+
+/// Looks up a mailbox and checks the caller's UIDVALIDITY (0: no check).
+pub(crate) fn mailbox_checked(conn: &Connection, name: &str, uidvalidity: u32) -> Result<MailboxRow> {
+    let row = mailbox_row(conn, name)?;
+    if uidvalidity != 0 && uidvalidity != row.uidvalidity {
+        return Err(StoreError::UidValidityChanged {
+            mailbox: row.name,
+            expected: uidvalidity,
+            current: row.uidvalidity,
+        });
+    }
+    Ok(row)
+}
+
+/// Whether a mailbox named `name` exists.
+pub(crate) fn mailbox_exists(conn: &Connection, name: &str) -> Result<bool> {
+    conn.query_row("SELECT EXISTS (SELECT 1 FROM mailboxes WHERE name = ?1)", [name], |r| r.get(0))
+        .ctx(&format!("looking up mailbox {name:?}"))
+}
+
+/// The canonical names of the mailboxes below `name`.
+pub(crate) fn children(conn: &Connection, name: &str) -> Result<Vec<String>> {
+    let all = all_names(conn)?;
+    Ok(all.into_iter().filter(|n| crate::names::is_descendant(n, name)).collect())
+}
+
+/// Every mailbox name, sorted.
+pub(crate) fn all_names(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM mailboxes ORDER BY name").ctx("listing mailboxes")?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .ctx("listing mailboxes")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("listing mailboxes")?;
+    Ok(names)
+}
+
+/// A new UIDVALIDITY: the current time in seconds, but always greater than
+/// any given before in this index, so a recreated mailbox never gets its
+/// predecessor's.
+pub(crate) fn next_uidvalidity(conn: &Connection) -> Result<u32> {
+    let last: u32 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'last_uidvalidity'", [], |r| r.get(0))
+        .optional()
+        .ctx("reading last UIDVALIDITY")?
+        .unwrap_or(0);
+    let now = u32::try_from(crate::now_secs()).unwrap_or(u32::MAX - 1);
+    let value = now.max(last.saturating_add(1)).max(1);
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_uidvalidity', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [value],
+    )
+    .ctx("storing last UIDVALIDITY")?;
+    Ok(value)
+}
+
+/// Inserts a new, empty mailbox row (UIDNEXT 1, HIGHESTMODSEQ 1).
+pub(crate) fn insert_mailbox(conn: &Connection, name: &str) -> Result<MailboxRow> {
+    let uidvalidity = next_uidvalidity(conn)?;
+    conn.execute(
+        "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?1, ?2, 1, 1)",
+        params![name, uidvalidity],
+    )
+    .ctx(&format!("inserting mailbox {name:?}"))?;
+    Ok(MailboxRow {
+        id: conn.last_insert_rowid(),
+        name: name.to_owned(),
+        uidvalidity,
+        uidnext: 1,
+        highestmodseq: 1,
+    })
+}
+
+/// Stores a mailbox's UIDNEXT and HIGHESTMODSEQ.
+pub(crate) fn update_counters(conn: &Connection, mailbox: &MailboxRow) -> Result<()> {
+    conn.execute(
+        "UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
+        params![mailbox.id, mailbox.uidnext, mailbox.highestmodseq as i64],
+    )
+    .ctx(&format!("updating counters of {:?}", mailbox.name))?;
+    Ok(())
+}
+
+/// Records keywords as defined in a mailbox.
+pub(crate) fn add_keywords(conn: &Connection, mailbox_id: i64, flags: &Flags) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?1, ?2)")
+        .ctx("recording keywords")?;
+    for k in &flags.keywords {
+        stmt.execute(params![mailbox_id, k]).ctx("recording keywords")?;
+    }
+    Ok(())
+}
+
+/// The messages of a mailbox whose UIDs lie in `ranges`, ascending.
+pub(crate) fn messages_in(conn: &Connection, mailbox: &MailboxRow, ranges: &[UidRange]) -> Result<Vec<MessageMeta>> {
+    let context = format!("reading messages of {:?}", mailbox.name);
+    let max_uid: Option<u32> = conn
+        .query_row("SELECT MAX(uid) FROM messages WHERE mailbox_id = ?1", [mailbox.id], |r| r.get(0))
+        .ctx(&context)?;
+    let Some(max_uid) = max_uid else {
+        return Ok(Vec::new());
+    };
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
+        ))
+        .ctx(&context)?;
+    let mut found = BTreeMap::new();
+    for range in ranges {
+        let (low, high) = range.resolve(max_uid);
+        let rows = stmt.query_map(params![mailbox.id, low, high], message_from_row).ctx(&context)?;
+        for row in rows {
+            let meta = row.ctx(&context)?;
+            found.insert(meta.uid, meta);
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
+/// Every message of a mailbox, ascending UID.
+pub(crate) fn all_messages(conn: &Connection, mailbox: &MailboxRow) -> Result<Vec<MessageMeta>> {
+    let context = format!("reading messages of {:?}", mailbox.name);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid"
+        ))
+        .ctx(&context)?;
+    let rows = stmt
+        .query_map([mailbox.id], message_from_row)
+        .ctx(&context)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(&context)?;
+    Ok(rows)
+}
+
+/// The counts and sums of a mailbox for STATUS and SELECT.
+pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate::MailboxStatus> {
+    let (messages, unseen, deleted, size): (u32, u32, u32, i64) = conn
+        .query_row(
+            "SELECT COUNT(*),
+                    COALESCE(SUM((system_flags & 1) = 0), 0),
+                    COALESCE(SUM((system_flags & 8) != 0), 0),
+                    COALESCE(SUM(size), 0)
+             FROM messages WHERE mailbox_id = ?1",
+            [mailbox.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .ctx(&format!("counting messages of {:?}", mailbox.name))?;
+    Ok(crate::MailboxStatus {
+        uidvalidity: mailbox.uidvalidity,
+        uidnext: mailbox.uidnext,
+        highestmodseq: mailbox.highestmodseq,
+        messages,
+        unseen,
+        deleted,
+        size: size as u64,
+    })
+}

@@ -1,0 +1,269 @@
+//! Mailbox operations: list, create, delete, rename, status.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::PathBuf;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index::{self, MailboxRow};
+use crate::maildir;
+use crate::names::{self, DELIMITER, INBOX};
+use crate::{MailboxStatus, Store};
+
+/// `\HasChildren`.
+pub const HAS_CHILDREN: &str = "\\HasChildren";
+/// `\HasNoChildren`.
+pub const HAS_NO_CHILDREN: &str = "\\HasNoChildren";
+/// `\Noselect`: given to a parent that does not exist as a mailbox itself.
+pub const NOSELECT: &str = "\\Noselect";
+
+/// A mailbox as LIST shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxInfo {
+    /// The canonical name, `.` as delimiter.
+    pub name: String,
+    /// IMAP attributes: `\HasChildren` or `\HasNoChildren`, and `\Noselect`
+    /// for a parent that only exists because it has children.
+    pub attributes: Vec<String>,
+}
+
+impl Store {
+    /// Every mailbox, INBOX first, then by name. Parents that do not exist
+    /// but have children (`a` when only `a.b` was created) are listed with
+    /// `\Noselect \HasChildren`, so a client can walk the hierarchy.
+    pub fn list(&self) -> Result<Vec<MailboxInfo>> {
+        let conn = self.conn();
+        let existing: BTreeSet<String> = index::all_names(&conn)?.into_iter().collect();
+        drop(conn);
+        let mut all = existing.clone();
+        for name in &existing {
+            all.extend(names::ancestors(name).map(str::to_owned));
+        }
+        let mut out: Vec<MailboxInfo> = all
+            .iter()
+            .map(|name| {
+                let prefix = format!("{name}{DELIMITER}");
+                let has_children = all
+                    .range(prefix.clone()..)
+                    .next()
+                    .is_some_and(|n| n.starts_with(&prefix));
+                let mut attributes = Vec::new();
+                if !existing.contains(name) {
+                    attributes.push(NOSELECT.to_owned());
+                }
+                attributes.push(if has_children { HAS_CHILDREN } else { HAS_NO_CHILDREN }.to_owned());
+                MailboxInfo {
+                    name: name.clone(),
+                    attributes,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (a.name != INBOX, &a.name).cmp(&(b.name != INBOX, &b.name)));
+        Ok(out)
+    }
+
+    /// Creates a mailbox (its Maildir++ folder and index row). Parents are
+    /// not created. An existing name is [`StoreError::AlreadyExists`].
+    pub fn create(&self, name: &str) -> Result<()> {
+        let name = names::canonical(name)?;
+        let mut conn = self.conn();
+        let tx = begin_write(&mut conn)?;
+        if index::mailbox_exists(&tx, &name)? {
+            return Err(StoreError::AlreadyExists { mailbox: name });
+        }
+        maildir::ensure_maildir(&names::mailbox_dir(self.root(), &name), true)?;
+        index::insert_mailbox(&tx, &name)?;
+        tx.commit().ctx(&format!("committing creation of {name:?}"))?;
+        Ok(())
+    }
+
+    /// Deletes a mailbox and its messages. INBOX cannot be deleted, and a
+    /// mailbox with children is refused ([`StoreError::HasChildren`]): the
+    /// client deletes the children first.
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let name = names::canonical(name)?;
+        if name == INBOX {
+            return Err(StoreError::InvalidArgument("INBOX cannot be deleted".into()));
+        }
+        let mut conn = self.conn();
+        let tx = begin_write(&mut conn)?;
+        let row = index::mailbox_row(&tx, &name)?;
+        if !index::children(&tx, &name)?.is_empty() {
+            return Err(StoreError::HasChildren { mailbox: name });
+        }
+        tx.execute("DELETE FROM mailboxes WHERE id = ?1", [row.id])
+            .ctx(&format!("deleting mailbox {name:?}"))?;
+        // Move the folder out of the way inside the transaction (atomic, on
+        // the same file system), remove its files after the commit.
+        let dir = names::mailbox_dir(self.root(), &name);
+        let trash = self
+            .root()
+            .join("tmp")
+            .join(format!("mailkeep-deleted.{}", maildir::unique_base(self.host())));
+        let moved = match fs::rename(&dir, &trash) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(StoreError::io(format!("moving {} away", dir.display()), e)),
+        };
+        if let Err(e) = tx.commit() {
+            if moved {
+                let _ = fs::rename(&trash, &dir);
+            }
+            return Err(StoreError::sqlite(format!("committing deletion of {name:?}"), e));
+        }
+        if moved && let Err(e) = fs::remove_dir_all(&trash) {
+            tracing::warn!(mailbox = %name, path = %trash.display(), error = %e,
+                "deleted mailbox's files could not all be removed");
+        }
+        Ok(())
+    }
+
+    /// Renames a mailbox and its children. Renaming INBOX moves its
+    /// messages into a new mailbox `to` and leaves INBOX empty (RFC 9051
+    /// §6.3.6); INBOX's children stay where they are.
+    pub fn rename(&self, from: &str, to: &str) -> Result<()> {
+        let from = names::canonical(from)?;
+        let to = names::canonical(to)?;
+        if to == INBOX || from == to {
+            return Err(StoreError::AlreadyExists { mailbox: to });
+        }
+        if names::is_descendant(&to, &from) {
+            return Err(StoreError::InvalidArgument(format!(
+                "cannot rename {from:?} below itself to {to:?}"
+            )));
+        }
+        let mut conn = self.conn();
+        let tx = begin_write(&mut conn)?;
+        let row = index::mailbox_row(&tx, &from)?;
+        if index::mailbox_exists(&tx, &to)? {
+            return Err(StoreError::AlreadyExists { mailbox: to });
+        }
+        if from == INBOX {
+            let moved = self.move_inbox(&tx, &row, &to)?;
+            if let Err(e) = tx.commit() {
+                self.unmove_files(&moved);
+                return Err(StoreError::sqlite("committing rename of INBOX", e));
+            }
+            return Ok(());
+        }
+        let mut plan = vec![(from.clone(), to.clone())];
+        for child in index::children(&tx, &from)? {
+            let new = format!("{to}{}", &child[from.len()..]);
+            if new.len() > names::MAX_NAME_LEN {
+                return Err(StoreError::InvalidName {
+                    name: new,
+                    reason: "longer than 255 bytes",
+                });
+            }
+            if index::mailbox_exists(&tx, &new)? {
+                return Err(StoreError::AlreadyExists { mailbox: new });
+            }
+            plan.push((child, new));
+        }
+        for (old, new) in &plan {
+            tx.execute("UPDATE mailboxes SET name = ?2 WHERE name = ?1", params![old, new])
+                .ctx(&format!("renaming {old:?} to {new:?}"))?;
+        }
+        let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for (old, new) in &plan {
+            let (a, b) = (names::mailbox_dir(self.root(), old), names::mailbox_dir(self.root(), new));
+            match fs::rename(&a, &b) {
+                Ok(()) => done.push((a, b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    maildir::ensure_maildir(&b, true)?;
+                }
+                Err(e) => {
+                    self.unmove_files(&done);
+                    return Err(StoreError::io(
+                        format!("renaming {} to {}", a.display(), b.display()),
+                        e,
+                    ));
+                }
+            }
+        }
+        if let Err(e) = tx.commit() {
+            self.unmove_files(&done);
+            return Err(StoreError::sqlite(format!("committing rename of {from:?}"), e));
+        }
+        Ok(())
+    }
+
+    /// Moves every INBOX message into the new mailbox `to` (same UIDs and
+    /// flags, under the new mailbox's own UIDVALIDITY); INBOX records them
+    /// as expunged. Returns the file moves done, for undoing.
+    fn move_inbox(&self, conn: &Connection, inbox: &MailboxRow, to: &str) -> Result<Vec<(PathBuf, PathBuf)>> {
+        let messages = index::all_messages(conn, inbox)?;
+        let to_dir = names::mailbox_dir(self.root(), to);
+        maildir::ensure_maildir(&to_dir, true)?;
+        let mut target = index::insert_mailbox(conn, to)?;
+        target.uidnext = inbox.uidnext;
+        index::update_counters(conn, &target)?;
+        let mut inbox = inbox.clone();
+        inbox.highestmodseq += 1;
+        let mut done = Vec::new();
+        let from_cur = self.root().join("cur");
+        let to_cur = to_dir.join("cur");
+        for m in &messages {
+            let (a, b) = (from_cur.join(&m.file), to_cur.join(&m.file));
+            if let Err(e) = fs::rename(&a, &b) {
+                self.unmove_files(&done);
+                return Err(StoreError::io(format!("moving {} to {}", a.display(), b.display()), e));
+            }
+            done.push((a, b));
+            conn.execute(
+                "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
+                     internal_date, internal_date_offset, size, save_date)
+                 SELECT ?2, uid, file, system_flags, keywords, 1,
+                     internal_date, internal_date_offset, size, save_date
+                 FROM messages WHERE mailbox_id = ?1 AND uid = ?3",
+                params![inbox.id, target.id, m.uid],
+            )
+            .ctx("moving INBOX messages")?;
+            conn.execute(
+                "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+                params![inbox.id, m.uid, inbox.highestmodseq as i64],
+            )
+            .ctx("recording INBOX messages as expunged")?;
+        }
+        conn.execute("DELETE FROM messages WHERE mailbox_id = ?1", [inbox.id])
+            .ctx("emptying INBOX")?;
+        conn.execute(
+            "INSERT OR IGNORE INTO keywords (mailbox_id, name) SELECT ?2, name FROM keywords WHERE mailbox_id = ?1",
+            params![inbox.id, target.id],
+        )
+        .ctx("copying INBOX keywords")?;
+        index::update_counters(conn, &inbox)?;
+        maildir::fsync_dir(&to_cur)?;
+        maildir::fsync_dir(&from_cur)?;
+        Ok(done)
+    }
+
+    /// Best-effort undo of renames after a failed transaction.
+    fn unmove_files(&self, done: &[(PathBuf, PathBuf)]) {
+        for (a, b) in done.iter().rev() {
+            if let Err(e) = fs::rename(b, a) {
+                tracing::error!(from = %b.display(), to = %a.display(), error = %e,
+                    "could not undo a rename after a failed index transaction");
+            }
+        }
+    }
+
+    /// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and counts of a mailbox.
+    pub fn status(&self, name: &str) -> Result<MailboxStatus> {
+        let name = names::canonical(name)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().ctx("starting a read")?;
+        let row = index::mailbox_row(&tx, &name)?;
+        index::status_of(&tx, &row)
+    }
+}
+
+/// Starts a write transaction that takes the database's write lock at once
+/// (`BEGIN IMMEDIATE`), so concurrent processes serialise instead of failing
+/// on lock upgrades.
+pub(crate) fn begin_write(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx("starting a write transaction")
+}

@@ -1,0 +1,287 @@
+//! Reading and changing messages: select, changes since a MODSEQ, fetch,
+//! opening a message's file, storing flags and expunging.
+
+use std::fs::{self, File};
+
+use rusqlite::params;
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::flags::{DELETED, Flags, StoreMode};
+use crate::index::{self, MessageMeta, UidRange};
+use crate::mailbox::begin_write;
+use crate::names;
+use crate::{MailboxStatus, Store};
+
+/// A message's UID, flags and MODSEQ: one entry of a mailbox view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageFlags {
+    /// The UID.
+    pub uid: u32,
+    /// The flags.
+    pub flags: Flags,
+    /// The MODSEQ of the message's last change.
+    pub modseq: u64,
+}
+
+impl From<&MessageMeta> for MessageFlags {
+    fn from(m: &MessageMeta) -> MessageFlags {
+        MessageFlags {
+            uid: m.uid,
+            flags: m.flags.clone(),
+            modseq: m.modseq,
+        }
+    }
+}
+
+/// The whole view of a mailbox, for SELECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    /// Counts and counters.
+    pub status: MailboxStatus,
+    /// Every message, ascending UID.
+    pub messages: Vec<MessageFlags>,
+    /// Keywords defined in the mailbox.
+    pub keywords: Vec<String>,
+}
+
+/// What changed in a mailbox since a MODSEQ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Counts and counters now.
+    pub status: MailboxStatus,
+    /// Messages added or changed since, ascending UID.
+    pub changed: Vec<MessageFlags>,
+    /// UIDs expunged since, ascending.
+    pub vanished: Vec<u32>,
+}
+
+/// The outcome of [`Store::store_flags`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlagsStored {
+    /// Messages whose flags changed, with their new flags and MODSEQ.
+    pub updated: Vec<MessageFlags>,
+    /// Messages left alone because their MODSEQ was above `unchanged_since`.
+    pub failed: Vec<u32>,
+}
+
+/// The outcome of [`Store::expunge`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expunged {
+    /// The UIDs removed, ascending.
+    pub uids: Vec<u32>,
+    /// The mailbox's HIGHESTMODSEQ afterwards.
+    pub highestmodseq: u64,
+}
+
+impl Store {
+    /// The whole current view of a mailbox: status, every message's UID,
+    /// flags and MODSEQ, and the keywords defined in it, from one snapshot.
+    pub fn select(&self, mailbox: &str) -> Result<Selected> {
+        let name = names::canonical(mailbox)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().ctx("starting a read")?;
+        let row = index::mailbox_row(&tx, &name)?;
+        let status = index::status_of(&tx, &row)?;
+        let messages = index::all_messages(&tx, &row)?.iter().map(MessageFlags::from).collect();
+        let mut stmt = tx
+            .prepare("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
+            .ctx("reading keywords")?;
+        let keywords = stmt
+            .query_map([row.id], |r| r.get::<_, String>(0))
+            .ctx("reading keywords")?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx("reading keywords")?;
+        Ok(Selected {
+            status,
+            messages,
+            keywords,
+        })
+    }
+
+    /// Messages added or changed, and UIDs expunged, after `since_modseq`.
+    /// Fails with [`StoreError::UidValidityChanged`] if the mailbox's
+    /// UIDVALIDITY is not `uidvalidity`.
+    pub fn changes_since(&self, mailbox: &str, uidvalidity: u32, since_modseq: u64) -> Result<Changes> {
+        let name = names::canonical(mailbox)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().ctx("starting a read")?;
+        let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
+        let status = index::status_of(&tx, &row)?;
+        let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
+        let context = format!("reading changes of {name:?}");
+        let mut stmt = tx
+            .prepare(&format!(
+                "SELECT {} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+                index::MESSAGE_COLUMNS
+            ))
+            .ctx(&context)?;
+        let changed = stmt
+            .query_map(params![row.id, since], index::message_from_row)
+            .ctx(&context)?
+            .map(|m| m.map(|m| MessageFlags::from(&m)))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx(&context)?;
+        let mut stmt = tx
+            .prepare("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")
+            .ctx(&context)?;
+        let vanished = stmt
+            .query_map(params![row.id, since], |r| r.get::<_, u32>(0))
+            .ctx(&context)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .ctx(&context)?;
+        Ok(Changes {
+            status,
+            changed,
+            vanished,
+        })
+    }
+
+    /// The index rows of the messages in `ranges`, ascending UID.
+    /// `uidvalidity` 0 skips the UIDVALIDITY check.
+    pub fn fetch(&self, mailbox: &str, uidvalidity: u32, ranges: &[UidRange]) -> Result<Vec<MessageMeta>> {
+        let name = names::canonical(mailbox)?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().ctx("starting a read")?;
+        let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
+        index::messages_in(&tx, &row, ranges)
+    }
+
+    /// Opens a message's file for reading (streaming its bytes), with its
+    /// index row. A row whose file is gone is
+    /// [`StoreError::MessageFileMissing`].
+    pub fn open_message(&self, mailbox: &str, uid: u32) -> Result<(File, MessageMeta)> {
+        let name = names::canonical(mailbox)?;
+        let meta = {
+            let conn = self.conn();
+            let row = index::mailbox_row(&conn, &name)?;
+            index::messages_in(&conn, &row, &[UidRange::single(uid)])?
+                .into_iter()
+                .find(|m| m.uid == uid)
+                .ok_or_else(|| StoreError::NotFound {
+                    what: format!("message UID {uid} in {name:?}"),
+                })?
+        };
+        // The mailbox may be renamed between the lookup and the open;
+        // the caller sees NotFound-like errors then and retries.
+        let path = names::mailbox_dir(self.root(), &name).join("cur").join(&meta.file);
+        match File::open(&path) {
+            Ok(f) => Ok((f, meta)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::MessageFileMissing {
+                mailbox: name,
+                uid,
+                path,
+            }),
+            Err(e) => Err(StoreError::io(format!("opening {}", path.display()), e)),
+        }
+    }
+
+    /// Changes the flags of the messages in `ranges`. Only messages whose
+    /// flags actually change get a new MODSEQ and are reported in
+    /// `updated`; with `unchanged_since`, messages whose MODSEQ is greater
+    /// are left alone and reported in `failed` (CONDSTORE).
+    pub fn store_flags<S: AsRef<str>>(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+        mode: StoreMode,
+        flags: &[S],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsStored> {
+        let given = Flags::parse(flags)?;
+        let name = names::canonical(mailbox)?;
+        let mut conn = self.conn();
+        let tx = begin_write(&mut conn)?;
+        let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
+        let mut out = FlagsStored::default();
+        let context = format!("storing flags in {name:?}");
+        {
+            let mut update = tx
+                .prepare("UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2")
+                .ctx(&context)?;
+            for m in index::messages_in(&tx, &row, ranges)? {
+                if unchanged_since.is_some_and(|limit| m.modseq > limit) {
+                    out.failed.push(m.uid);
+                    continue;
+                }
+                let new = m.flags.apply(mode, &given);
+                if new == m.flags {
+                    continue;
+                }
+                row.highestmodseq += 1;
+                update
+                    .execute(params![
+                        row.id,
+                        m.uid,
+                        new.system,
+                        new.keywords_text(),
+                        row.highestmodseq as i64
+                    ])
+                    .ctx(&context)?;
+                out.updated.push(MessageFlags {
+                    uid: m.uid,
+                    flags: new,
+                    modseq: row.highestmodseq,
+                });
+            }
+        }
+        if mode != StoreMode::Remove {
+            index::add_keywords(&tx, row.id, &given)?;
+        }
+        index::update_counters(&tx, &row)?;
+        tx.commit().ctx(&context)?;
+        Ok(out)
+    }
+
+    /// Removes the messages flagged `\Deleted` (only those in `ranges`, if
+    /// given: UID EXPUNGE). The index is committed first (the expunged UIDs
+    /// are kept with their MODSEQ for [`Store::changes_since`]), then the
+    /// files are removed; a crash in between leaves files the index does
+    /// not know, which a later scan picks up again (DESIGN §5).
+    pub fn expunge(&self, mailbox: &str, uidvalidity: u32, ranges: Option<&[UidRange]>) -> Result<Expunged> {
+        let name = names::canonical(mailbox)?;
+        let mut conn = self.conn();
+        let tx = begin_write(&mut conn)?;
+        let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
+        let all = [UidRange::all()];
+        let doomed: Vec<MessageMeta> = index::messages_in(&tx, &row, ranges.unwrap_or(&all))?
+            .into_iter()
+            .filter(|m| m.flags.system & DELETED != 0)
+            .collect();
+        if doomed.is_empty() {
+            return Ok(Expunged {
+                uids: Vec::new(),
+                highestmodseq: row.highestmodseq,
+            });
+        }
+        let context = format!("expunging in {name:?}");
+        row.highestmodseq += 1;
+        {
+            let mut delete = tx
+                .prepare("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
+                .ctx(&context)?;
+            let mut tomb = tx
+                .prepare("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)")
+                .ctx(&context)?;
+            for m in &doomed {
+                delete.execute(params![row.id, m.uid]).ctx(&context)?;
+                tomb.execute(params![row.id, m.uid, row.highestmodseq as i64]).ctx(&context)?;
+            }
+        }
+        index::update_counters(&tx, &row)?;
+        tx.commit().ctx(&context)?;
+        drop(conn);
+        let cur = names::mailbox_dir(self.root(), &name).join("cur");
+        for m in &doomed {
+            let path = cur.join(&m.file);
+            if let Err(e) = fs::remove_file(&path) {
+                tracing::warn!(mailbox = %name, uid = m.uid, path = %path.display(), error = %e,
+                    "expunged message's file could not be removed");
+            }
+        }
+        Ok(Expunged {
+            uids: doomed.iter().map(|m| m.uid).collect(),
+            highestmodseq: row.highestmodseq,
+        })
+    }
+}

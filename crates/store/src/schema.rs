@@ -1,0 +1,106 @@
+//! The index database: opening it (WAL, full sync, busy timeout, mode
+//! 0600) and its schema.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{Result, SqlContext};
+use crate::maildir::create_private_file;
+
+/// The index file's name inside the Maildir root.
+pub const INDEX_FILE: &str = "mailkeep.index.sqlite";
+
+/// How long a writer waits for another process's transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The schema version this code writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS mailboxes (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    name          TEXT NOT NULL UNIQUE,
+    uidvalidity   INTEGER NOT NULL,
+    uidnext       INTEGER NOT NULL,
+    highestmodseq INTEGER NOT NULL,
+    subscribed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS messages (
+    mailbox_id           INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid                  INTEGER NOT NULL,
+    file                 TEXT NOT NULL,
+    system_flags         INTEGER NOT NULL,
+    keywords             TEXT NOT NULL,
+    modseq               INTEGER NOT NULL,
+    internal_date        INTEGER NOT NULL,
+    internal_date_offset INTEGER NOT NULL,
+    size                 INTEGER NOT NULL,
+    save_date            INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_modseq ON messages (mailbox_id, modseq);
+CREATE TABLE IF NOT EXISTS expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keywords (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, name)
+) WITHOUT ROWID;
+";
+
+/// Opens (creating if missing) the index of the Maildir at `root`, and
+/// makes sure the schema and the INBOX row exist.
+pub fn open_index(root: &Path) -> Result<Connection> {
+    let path = root.join(INDEX_FILE);
+    // Create the file ourselves so its mode is 0600 whatever the umask;
+    // SQLite gives the -wal and -shm files the database file's mode.
+    if !path.exists() {
+        drop(create_private_file(&path, false)?);
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let context = format!("opening {}", path.display());
+    let mut conn = Connection::open_with_flags(&path, flags).ctx(&context)?;
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
+    conn.pragma_update(None, "journal_mode", "WAL").ctx(&context)?;
+    conn.pragma_update(None, "synchronous", "FULL").ctx(&context)?;
+    conn.pragma_update(None, "foreign_keys", "ON").ctx(&context)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(&context)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .ctx("reading schema version")?;
+    if version > SCHEMA_VERSION {
+        return Err(crate::StoreError::InvalidArgument(format!(
+            "index {} has schema version {version}, newer than this program's {SCHEMA_VERSION}",
+            path.display()
+        )));
+    }
+    tx.execute_batch(SCHEMA).ctx("creating schema")?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .ctx("setting schema version")?;
+    let has_inbox: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE name = 'INBOX')",
+            [],
+            |r| r.get(0),
+        )
+        .ctx("looking for INBOX")?;
+    if !has_inbox {
+        crate::index::insert_mailbox(&tx, crate::names::INBOX)?;
+    }
+    tx.commit().ctx("committing schema")?;
+    Ok(conn)
+}
