@@ -59,7 +59,11 @@ impl AsyncRead for AuthConnection {
 }
 
 impl AsyncWrite for AuthConnection {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 
@@ -81,5 +85,31 @@ impl AsyncWrite for AuthConnection {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sasl::{Exchange, Mechanism};
+
+    #[tokio::test]
+    async fn closing_a_connection_forgets_its_exchanges() {
+        let exchanges = Arc::new(Exchanges::default());
+        let (a, _peer) = UnixStream::pair().unwrap();
+        let (b, _peer_b) = UnixStream::pair().unwrap();
+        let conn_a = AuthConnection::new(a, ConnectionKey(1), Arc::clone(&exchanges));
+        let conn_b = AuthConnection::new(b, ConnectionKey(2), Arc::clone(&exchanges));
+        assert_eq!(conn_a.connect_info(), ConnectionKey(1));
+        exchanges
+            .put(ConnectionKey(1), 5, Exchange::new(Mechanism::Login))
+            .unwrap();
+        exchanges
+            .put(ConnectionKey(2), 5, Exchange::new(Mechanism::Login))
+            .unwrap();
+        drop(conn_a);
+        assert!(exchanges.take(ConnectionKey(1), 5).is_none());
+        assert!(exchanges.take(ConnectionKey(2), 5).is_some());
+        drop(conn_b);
     }
 }

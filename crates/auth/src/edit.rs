@@ -186,7 +186,11 @@ fn edit(
 /// Writes `contents` to a fresh 0600 file next to `path`, fsyncs it,
 /// gives it the old file's owner when we can, renames it over `path` and
 /// fsyncs the directory so the rename survives a crash.
-fn write_atomically(path: &Path, contents: &[u8], owner: Option<(u32, u32)>) -> Result<(), AuthError> {
+fn write_atomically(
+    path: &Path,
+    contents: &[u8],
+    owner: Option<(u32, u32)>,
+) -> Result<(), AuthError> {
     let temp = sibling(path, ".tmp", true);
     let result = (|| {
         let mut file = OpenOptions::new()

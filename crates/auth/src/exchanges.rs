@@ -50,7 +50,12 @@ impl Exchanges {
     }
 
     /// Stores an exchange that waits for the client's next response.
-    pub(crate) fn put(&self, conn: ConnectionKey, id: u64, exchange: Exchange) -> Result<(), TooMany> {
+    pub(crate) fn put(
+        &self,
+        conn: ConnectionKey,
+        id: u64,
+        exchange: Exchange,
+    ) -> Result<(), TooMany> {
         let mut open = self.lock();
         if open.len() >= MAX_OPEN {
             let now = Instant::now();

@@ -95,7 +95,10 @@ mod tests {
         assert_eq!(p.record_failure_at("192.0.2.1", t), Duration::from_secs(2));
         assert_eq!(p.record_failure_at("192.0.2.1", t), Duration::from_secs(4));
         let later = t + DECAY;
-        assert_eq!(p.record_failure_at("192.0.2.1", later), Duration::from_secs(2));
+        assert_eq!(
+            p.record_failure_at("192.0.2.1", later),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

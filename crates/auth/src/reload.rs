@@ -38,7 +38,8 @@ impl WatchedPasswdFile {
     /// old version is not used: it may hold a deleted user or an old
     /// password).
     pub fn current(&self) -> Result<Arc<PasswdFile>, AuthError> {
-        let meta = fs::metadata(&self.path).map_err(|e| AuthError::io("inspecting", &self.path, e))?;
+        let meta =
+            fs::metadata(&self.path).map_err(|e| AuthError::io("inspecting", &self.path, e))?;
         let stamp = FileStamp::of(&meta);
         // A panic elsewhere cannot leave the cache half-written (it is one
         // Option assignment), so a poisoned lock is safe to reuse.

@@ -148,7 +148,9 @@ impl Exchange {
         let (next, outcome) = match self.mechanism {
             Mechanism::Plain => match (state, response) {
                 (State::Start, None) => (State::PlainWaiting, SaslStep::Challenge(Vec::new())),
-                (State::Start | State::PlainWaiting, Some(data)) => (State::Done, parse_plain(data)),
+                (State::Start | State::PlainWaiting, Some(data)) => {
+                    (State::Done, parse_plain(data))
+                }
                 (State::PlainWaiting, None) => (State::Done, parse_plain(&[])),
                 _ => (State::Done, SaslStep::Fail(SaslError::Finished)),
             },

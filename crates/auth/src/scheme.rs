@@ -9,9 +9,9 @@
 //! and recognised by its `$id$` prefix. Anything else is an error, so an
 //! unknown scheme never lets anyone in.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha512};
@@ -216,7 +216,12 @@ fn verify_sha_crypt(scheme: Scheme, hash: &str, password: &[u8]) -> Result<bool,
             let n = usize::try_from(n).map_err(|_| malformed(scheme, "rounds".to_owned()))?;
             (n, *salt, *want)
         }
-        _ => return Err(malformed(scheme, "expected $id$[rounds=N$]salt$hash".to_owned())),
+        _ => {
+            return Err(malformed(
+                scheme,
+                "expected $id$[rounds=N$]salt$hash".to_owned(),
+            ));
+        }
     };
     let computed = if scheme == Scheme::Sha512Crypt {
         let params = sha_crypt::Sha512Params::new(rounds)
@@ -235,10 +240,16 @@ fn verify_argon2(scheme: Scheme, hash: &str, password: &[u8]) -> Result<bool, Sc
     let parsed = PasswordHash::new(hash).map_err(|e| malformed(scheme, e.to_string()))?;
     let algorithm = parsed.algorithm.as_str();
     if algorithm != "argon2id" && algorithm != "argon2i" {
-        return Err(malformed(scheme, format!("algorithm {algorithm:?} is not argon2i(d)")));
+        return Err(malformed(
+            scheme,
+            format!("algorithm {algorithm:?} is not argon2i(d)"),
+        ));
     }
     if parsed.hash.is_none() || parsed.salt.is_none() {
-        return Err(malformed(scheme, "PHC string without salt or hash".to_owned()));
+        return Err(malformed(
+            scheme,
+            "PHC string without salt or hash".to_owned(),
+        ));
     }
     match Argon2::default().verify_password(password, &parsed) {
         Ok(()) => Ok(true),

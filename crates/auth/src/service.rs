@@ -11,13 +11,13 @@ use mailkeep_storage_rpc::auth::{
 use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign, verify};
 use tonic::{Request, Response, Status};
 
+use crate::AuthError;
 use crate::exchanges::{ConnectionKey, Exchanges};
 use crate::penalty::Penalty;
 use crate::reload::WatchedPasswdFile;
 use crate::sasl::{Credentials, Exchange, MAX_RESPONSE, Mechanism, SaslStep};
 use crate::scheme::verify_password;
 use crate::settings::AuthSettings;
-use crate::AuthError;
 
 /// The one reason shown for wrong credentials of any kind, so a client
 /// cannot tell an unknown user from a wrong password.
@@ -229,7 +229,10 @@ impl Auth for AuthService {
         }))
     }
 
-    async fn renew(&self, request: Request<RenewRequest>) -> Result<Response<RenewResponse>, Status> {
+    async fn renew(
+        &self,
+        request: Request<RenewRequest>,
+    ) -> Result<Response<RenewResponse>, Status> {
         let shared = &self.shared;
         let old = request.into_inner().ticket;
         let claims = verify(&shared.key, &old, now_unix()).map_err(|error| {
@@ -239,7 +242,9 @@ impl Auth for AuthService {
         // Renewing must never widen a ticket: only session tickets qualify.
         if claims.scope != Scope::Session {
             tracing::warn!(user = ?claims.user, scope = %claims.scope, "ticket renewal refused: not a session ticket");
-            return Err(Status::permission_denied("only session tickets are renewed"));
+            return Err(Status::permission_denied(
+                "only session tickets are renewed",
+            ));
         }
         let lookup_shared = Arc::clone(shared);
         let user = claims.user.clone();

@@ -25,13 +25,13 @@ pub(crate) fn is_base64_char(b: u8) -> bool {
 pub(crate) fn decode(text: &[u8]) -> Option<Vec<u8>> {
     let unpadded = match text {
         [rest @ .., b'=', b'='] => {
-            if text.len() % 4 != 0 {
+            if !text.len().is_multiple_of(4) {
                 return None;
             }
             rest
         }
         [rest @ .., b'='] => {
-            if text.len() % 4 != 0 {
+            if !text.len().is_multiple_of(4) {
                 return None;
             }
             rest

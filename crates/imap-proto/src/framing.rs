@@ -73,11 +73,16 @@ pub(crate) fn check_head(buf: &[u8]) -> Head {
         Err(f) => return fail(f),
     };
     if !known_command(name) {
-        return Head::Bad(format!("Unknown command {}", String::from_utf8_lossy(name).to_ascii_uppercase()));
+        return Head::Bad(format!(
+            "Unknown command {}",
+            String::from_utf8_lossy(name).to_ascii_uppercase()
+        ));
     }
     if name.eq_ignore_ascii_case(b"UID") && c.eat(b' ') {
         let sub = c.take_while(crate::grammar::cursor::is_atom_char);
-        let ok = [&b"FETCH"[..], b"STORE", b"EXPUNGE"].iter().any(|k| k.eq_ignore_ascii_case(sub));
+        let ok = [&b"FETCH"[..], b"STORE", b"EXPUNGE"]
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(sub));
         if !sub.is_empty() && !ok {
             return Head::Bad(format!(
                 "Unknown command UID {}",
@@ -85,5 +90,7 @@ pub(crate) fn check_head(buf: &[u8]) -> Head {
             ));
         }
     }
-    Head::Fine { append: name.eq_ignore_ascii_case(b"APPEND") }
+    Head::Fine {
+        append: name.eq_ignore_ascii_case(b"APPEND"),
+    }
 }

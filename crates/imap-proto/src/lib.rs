@@ -2,6 +2,9 @@
 //! encoder. No I/O: the protocol process feeds bytes in and writes the bytes
 //! that come out.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 mod base64;
 pub mod command;
 mod datetime;

@@ -69,7 +69,11 @@ pub struct Parser {
 impl Parser {
     /// A parser for a new connection, enforcing `limits`.
     pub fn new(limits: Limits) -> Parser {
-        Parser { limits, mode: Mode::Command, frame: Frame::default() }
+        Parser {
+            limits,
+            mode: Mode::Command,
+            frame: Frame::default(),
+        }
     }
 
     /// Looks at the start of `buf` (the bytes received so far and not yet
@@ -108,11 +112,18 @@ impl Parser {
         if line.contains(&b'\r') || line.contains(&b'\n') {
             return Err(ParseError::Syntax("Expected one line of base64".into()));
         }
-        crate::base64::decode(line).map(SaslResponse::Data).ok_or(ParseError::InvalidBase64)
+        crate::base64::decode(line)
+            .map(SaslResponse::Data)
+            .ok_or(ParseError::InvalidBase64)
     }
 
     /// Scans the command at the front of `buf` as far as the bytes go.
     fn frame_command(&mut self, buf: &[u8]) -> Outcome {
+        if self.frame.pos > buf.len() || self.frame.line_start > buf.len() {
+            // The caller dropped bytes it was not told to: start afresh
+            // rather than index out of bounds.
+            self.frame = Frame::default();
+        }
         loop {
             if let Some(end) = self.frame.literal_end {
                 if buf.len() < end {
@@ -124,7 +135,9 @@ impl Parser {
             }
             let start = self.frame.pos.min(buf.len());
             let Some(offset) = buf[start..].iter().position(|&b| b == b'\n') else {
-                if self.frame.text_len + (buf.len() - self.frame.line_start) > self.limits.max_line {
+                if self.frame.text_len + buf.len().saturating_sub(self.frame.line_start)
+                    > self.limits.max_line
+                {
                     return self.fail(buf, "Command line too long", buf.len(), true, None);
                 }
                 self.frame.pos = buf.len();
@@ -151,13 +164,21 @@ impl Parser {
 
     /// Handles a literal announced by the line ending at `after`. Returns
     /// what to answer now, or `None` to keep scanning.
-    fn literal(&mut self, buf: &[u8], after: usize, marker: crate::framing::Marker) -> Option<Outcome> {
+    fn literal(
+        &mut self,
+        buf: &[u8],
+        after: usize,
+        marker: crate::framing::Marker,
+    ) -> Option<Outcome> {
         let mut append = false;
         if self.frame.doom.is_none() {
             match check_head(buf) {
                 Head::Fine { append: a } => append = a,
                 Head::Bad(message) => {
-                    self.frame.doom = Some(Doom { tag: extract_tag(buf), message });
+                    self.frame.doom = Some(Doom {
+                        tag: extract_tag(buf),
+                        message,
+                    });
                 }
             }
         }
@@ -166,7 +187,10 @@ impl Parser {
                 Ok(command) => return Some(self.append_literal(command, after)),
                 Err(Fail::Incomplete) => {}
                 Err(Fail::Bad(message)) => {
-                    self.frame.doom = Some(Doom { tag: extract_tag(buf), message });
+                    self.frame.doom = Some(Doom {
+                        tag: extract_tag(buf),
+                        message,
+                    });
                 }
             }
         }
@@ -174,7 +198,10 @@ impl Parser {
             // The client waits for a continuation it will not get.
             return Some(self.finish(buf, after));
         }
-        let room = self.limits.max_inline_literal.saturating_sub(self.frame.inline_total);
+        let room = self
+            .limits
+            .max_inline_literal
+            .saturating_sub(self.frame.inline_total);
         let end = marker
             .size
             .filter(|&size| size <= room)
@@ -186,7 +213,11 @@ impl Parser {
         };
         self.frame.inline_total += size;
         self.frame.literal_end = Some(end);
-        if marker.non_sync { None } else { Some(Outcome::SendContinuation) }
+        if marker.non_sync {
+            None
+        } else {
+            Some(Outcome::SendContinuation)
+        }
     }
 
     /// APPEND's message literal has been announced.
@@ -205,8 +236,13 @@ impl Parser {
                 code: Some("TOOBIG".into()),
             };
         }
-        self.mode = Mode::AfterAppend { tag: command.tag.clone() };
-        Outcome::AppendLiteral { command, consumed: after }
+        self.mode = Mode::AfterAppend {
+            tag: command.tag.clone(),
+        };
+        Outcome::AppendLiteral {
+            command,
+            consumed: after,
+        }
     }
 
     /// The command ends at `end`: parse it (or report its known error).
@@ -217,13 +253,23 @@ impl Parser {
             return error(doom.tag, doom.message, end, false, None);
         }
         match parse_command(bytes) {
-            Ok(command) => Outcome::Command { command, consumed: end },
+            Ok(command) => Outcome::Command {
+                command,
+                consumed: end,
+            },
             Err(message) => error(extract_tag(bytes), message, end, false, None),
         }
     }
 
     /// Reports an error found while framing and starts over.
-    fn fail(&mut self, buf: &[u8], message: &str, consumed: usize, close: bool, code: Option<String>) -> Outcome {
+    fn fail(
+        &mut self,
+        buf: &[u8],
+        message: &str,
+        consumed: usize,
+        close: bool,
+        code: Option<String>,
+    ) -> Outcome {
         let frame = std::mem::take(&mut self.frame);
         let tag = match frame.doom {
             Some(doom) => doom.tag,
@@ -234,7 +280,19 @@ impl Parser {
 }
 
 /// An error outcome with a message safe to put on one response line.
-fn error(tag: Option<String>, message: String, consumed: usize, close: bool, code: Option<String>) -> Outcome {
+fn error(
+    tag: Option<String>,
+    message: String,
+    consumed: usize,
+    close: bool,
+    code: Option<String>,
+) -> Outcome {
     let message = message.replace(['\r', '\n'], " ");
-    Outcome::Error { tag, message, consumed: consumed.max(1), close, code }
+    Outcome::Error {
+        tag,
+        message,
+        consumed: consumed.max(1),
+        close,
+        code,
+    }
 }

@@ -100,6 +100,11 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
         )?;
         Some(password)
     };
+    if privileged && auth_uid != 0 && users.exists() {
+        // The auth process runs as its own user and must read the file.
+        nix::unistd::chown(&users, Some(Uid::from_raw(auth_uid)), Some(Gid::from_raw(auth_gid)))
+            .map_err(|e| MasterError::io(format!("chown {} to the auth user", users.display()), e))?;
+    }
     Ok(Prepared {
         privileged,
         protocol_uid,

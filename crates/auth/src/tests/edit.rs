@@ -15,9 +15,25 @@ fn verify(path: &Path, name: &str, password: &str) -> bool {
 fn add_creates_file_0600_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("passwd");
-    add_user(&path, "alice", "pw-a", 5000, 5000, Path::new("/var/mail/alice")).unwrap();
+    add_user(
+        &path,
+        "alice",
+        "pw-a",
+        5000,
+        5000,
+        Path::new("/var/mail/alice"),
+    )
+    .unwrap();
     assert_eq!(mode(&path), 0o600);
-    add_user(&path, "bob@example.org", "pw-b", 5000, 5001, Path::new("/var/mail/bob")).unwrap();
+    add_user(
+        &path,
+        "bob@example.org",
+        "pw-b",
+        5000,
+        5001,
+        Path::new("/var/mail/bob"),
+    )
+    .unwrap();
 
     let users = list_users(&path).unwrap();
     let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
@@ -35,7 +51,11 @@ fn add_creates_file_0600_and_round_trips() {
     assert_eq!(mode(&path), 0o600);
 
     delete_user(&path, "alice").unwrap();
-    let names: Vec<String> = list_users(&path).unwrap().into_iter().map(|u| u.name).collect();
+    let names: Vec<String> = list_users(&path)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
     assert_eq!(names, ["bob@example.org"]);
     assert_eq!(mode(&path), 0o600);
 
@@ -59,7 +79,10 @@ fn duplicates_and_bad_names_are_refused() {
     ));
     for bad in ["", "a:b", "a b", "a/b", "a\nb", &"x".repeat(65)] {
         assert!(
-            matches!(add_user(&path, bad, "pw", 1, 1, Path::new("/h")), Err(AuthError::BadName { .. })),
+            matches!(
+                add_user(&path, bad, "pw", 1, 1, Path::new("/h")),
+                Err(AuthError::BadName { .. })
+            ),
             "{bad:?}"
         );
     }
@@ -78,10 +101,19 @@ fn duplicates_and_bad_names_are_refused() {
 fn unknown_users_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("passwd");
-    assert!(list_users(&path).unwrap().is_empty(), "missing file lists nobody");
+    assert!(
+        list_users(&path).unwrap().is_empty(),
+        "missing file lists nobody"
+    );
     add_user(&path, "alice", "pw", 1, 1, Path::new("/h")).unwrap();
-    assert!(matches!(set_password(&path, "bob", "x"), Err(AuthError::NoSuchUser { .. })));
-    assert!(matches!(delete_user(&path, "bob"), Err(AuthError::NoSuchUser { .. })));
+    assert!(matches!(
+        set_password(&path, "bob", "x"),
+        Err(AuthError::NoSuchUser { .. })
+    ));
+    assert!(matches!(
+        delete_user(&path, "bob"),
+        Err(AuthError::NoSuchUser { .. })
+    ));
 }
 
 #[test]
@@ -130,5 +162,8 @@ fn malformed_file_is_not_rewritten() {
         Err(AuthError::Parse { line, .. }) => assert_eq!(line, 2),
         other => panic!("expected a parse error, got {other:?}"),
     }
-    assert_eq!(fs::read_to_string(&path).unwrap(), "alice:{PLAIN}a\nbroken\n");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        "alice:{PLAIN}a\nbroken\n"
+    );
 }

@@ -27,7 +27,10 @@ fn plain_with_initial_response() {
     let mut ex = Exchange::new(Mechanism::Plain);
     assert_eq!(ex.step(Some(b"\0alice\0secret")), creds("alice", b"secret"));
     // Over: another step fails.
-    assert_eq!(ex.step(Some(b"\0alice\0secret")), SaslStep::Fail(SaslError::Finished));
+    assert_eq!(
+        ex.step(Some(b"\0alice\0secret")),
+        SaslStep::Fail(SaslError::Finished)
+    );
 }
 
 #[test]
@@ -52,7 +55,10 @@ fn plain_authzid_must_be_empty_or_equal() {
 fn plain_keeps_password_bytes_unnormalised() {
     let mut ex = Exchange::new(Mechanism::Plain);
     // Not UTF-8, and with spaces: passed through as is.
-    assert_eq!(ex.step(Some(b"\0alice\0 p\xffw ")), creds("alice", b" p\xffw "));
+    assert_eq!(
+        ex.step(Some(b"\0alice\0 p\xffw ")),
+        creds("alice", b" p\xffw ")
+    );
 }
 
 #[test]
@@ -80,7 +86,10 @@ fn plain_malformed() {
 fn login_two_steps() {
     let mut ex = Exchange::new(Mechanism::Login);
     assert_eq!(ex.step(None), SaslStep::Challenge(b"Username:".to_vec()));
-    assert_eq!(ex.step(Some(b"alice")), SaslStep::Challenge(b"Password:".to_vec()));
+    assert_eq!(
+        ex.step(Some(b"alice")),
+        SaslStep::Challenge(b"Password:".to_vec())
+    );
     assert_eq!(ex.step(Some(b"secret")), creds("alice", b"secret"));
     assert_eq!(ex.step(Some(b"x")), SaslStep::Fail(SaslError::Finished));
 }
@@ -88,11 +97,17 @@ fn login_two_steps() {
 #[test]
 fn login_initial_response_is_the_user_name() {
     let mut ex = Exchange::new(Mechanism::Login);
-    assert_eq!(ex.step(Some(b"alice")), SaslStep::Challenge(b"Password:".to_vec()));
+    assert_eq!(
+        ex.step(Some(b"alice")),
+        SaslStep::Challenge(b"Password:".to_vec())
+    );
     assert_eq!(ex.step(Some(b"secret")), creds("alice", b"secret"));
     // An empty initial response counts as none.
     let mut ex = Exchange::new(Mechanism::Login);
-    assert_eq!(ex.step(Some(b"")), SaslStep::Challenge(b"Username:".to_vec()));
+    assert_eq!(
+        ex.step(Some(b"")),
+        SaslStep::Challenge(b"Username:".to_vec())
+    );
 }
 
 #[test]

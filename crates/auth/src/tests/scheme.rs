@@ -87,7 +87,9 @@ fn sha256_crypt_known_answers() {
 fn blf_crypt_known_answers() {
     for prefix in ["$2y$", "$2b$", "$2a$"] {
         check_pair(
-            &format!("{{BLF-CRYPT}}{prefix}05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"),
+            &format!(
+                "{{BLF-CRYPT}}{prefix}05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"
+            ),
             "U*U",
         );
     }
@@ -114,7 +116,10 @@ fn argon2_known_answers() {
 #[test]
 fn hash_password_round_trips_as_argon2id() {
     let stored = hash_password("correct horse").unwrap();
-    assert!(stored.starts_with("{ARGON2ID}$argon2id$v=19$m="), "{stored}");
+    assert!(
+        stored.starts_with("{ARGON2ID}$argon2id$v=19$m="),
+        "{stored}"
+    );
     check_pair(&stored, "correct horse");
     // Fresh salt each time.
     assert_ne!(stored, hash_password("correct horse").unwrap());
@@ -129,7 +134,15 @@ fn sha_crypt_round_trip_with_crate() {
 
 #[test]
 fn unknown_schemes_fail_closed() {
-    for stored in ["{MD5}abc", "{NOSUCH}x", "plaintext", "{PLAIN", "{SHA512.ROT13}x", "$1$salt$hash", ""] {
+    for stored in [
+        "{MD5}abc",
+        "{NOSUCH}x",
+        "plaintext",
+        "{PLAIN",
+        "{SHA512.ROT13}x",
+        "$1$salt$hash",
+        "",
+    ] {
         let result = verify_password(stored, b"plaintext");
         assert!(
             matches!(result, Err(SchemeError::Unknown(_))),

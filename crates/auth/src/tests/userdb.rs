@@ -37,7 +37,10 @@ fn parses_full_short_and_empty_fields() {
 
     // A pure passdb line: no uid, gid or home.
     let carol = file.lookup("carol").unwrap();
-    assert_eq!((carol.uid, carol.gid, carol.home.clone()), (None, None, None));
+    assert_eq!(
+        (carol.uid, carol.gid, carol.home.clone()),
+        (None, None, None)
+    );
     let dave = file.lookup("dave").unwrap();
     assert_eq!((dave.uid, dave.gid, dave.home.clone()), (None, None, None));
 
@@ -48,7 +51,10 @@ fn parses_full_short_and_empty_fields() {
 #[test]
 fn crlf_line_endings_are_accepted() {
     let file = PasswdFile::parse("alice:{PLAIN}pw:1:2::/h\r\n", "p").unwrap();
-    assert_eq!(file.lookup("alice").unwrap().home.as_deref(), Some(Path::new("/h")));
+    assert_eq!(
+        file.lookup("alice").unwrap().home.as_deref(),
+        Some(Path::new("/h"))
+    );
 }
 
 fn parse_error(text: &str) -> (usize, String) {
@@ -97,7 +103,10 @@ fn debug_output_hides_the_hash() {
 #[test]
 fn load_reports_missing_file_with_path() {
     let err = PasswdFile::load("/nonexistent/mailkeep/passwd").unwrap_err();
-    assert!(err.to_string().contains("/nonexistent/mailkeep/passwd"), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/mailkeep/passwd"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -126,7 +135,17 @@ fn name_validation() {
     for good in ["alice", "alice@example.org", "a.b-c_d+e", &"x".repeat(64)] {
         assert!(validate_name(good).is_ok(), "{good:?}");
     }
-    for bad in ["", "a:b", "a b", "a\tb", "a\u{7}b", "a/b", "#x", &"x".repeat(65), "a\u{a0}b"] {
+    for bad in [
+        "",
+        "a:b",
+        "a b",
+        "a\tb",
+        "a\u{7}b",
+        "a/b",
+        "#x",
+        &"x".repeat(65),
+        "a\u{a0}b",
+    ] {
         assert!(
             matches!(validate_name(bad), Err(AuthError::BadName { .. })),
             "{bad:?}"

@@ -28,7 +28,10 @@ pub struct FetchResponse {
 impl FetchResponse {
     /// Starts `* seq FETCH (`.
     pub fn new(seq: u32) -> FetchResponse {
-        FetchResponse { buf: format!("* {seq} FETCH (").into_bytes(), first: true }
+        FetchResponse {
+            buf: format!("* {seq} FETCH (").into_bytes(),
+            first: true,
+        }
     }
 
     /// Writes the separator and the item's name.
@@ -43,7 +46,8 @@ impl FetchResponse {
 
     /// `UID n`.
     pub fn uid(&mut self, uid: u32) -> &mut Self {
-        self.item("UID").extend_from_slice(format!(" {uid}").as_bytes());
+        self.item("UID")
+            .extend_from_slice(format!(" {uid}").as_bytes());
         self
     }
 
@@ -56,26 +60,30 @@ impl FetchResponse {
 
     /// `RFC822.SIZE n`.
     pub fn rfc822_size(&mut self, size: u64) -> &mut Self {
-        self.item("RFC822.SIZE").extend_from_slice(format!(" {size}").as_bytes());
+        self.item("RFC822.SIZE")
+            .extend_from_slice(format!(" {size}").as_bytes());
         self
     }
 
     /// `INTERNALDATE "17-Jul-1996 02:44:25 -0700"`.
     pub fn internal_date(&mut self, date: DateTime) -> &mut Self {
         let text = format_date_time(date);
-        self.item("INTERNALDATE").extend_from_slice(format!(" \"{text}\"").as_bytes());
+        self.item("INTERNALDATE")
+            .extend_from_slice(format!(" \"{text}\"").as_bytes());
         self
     }
 
     /// `MODSEQ (n)` (RFC 7162).
     pub fn modseq(&mut self, modseq: u64) -> &mut Self {
-        self.item("MODSEQ").extend_from_slice(format!(" ({modseq})").as_bytes());
+        self.item("MODSEQ")
+            .extend_from_slice(format!(" ({modseq})").as_bytes());
         self
     }
 
     /// `BINARY.SIZE[part] n`; `name` from [`FetchResponse::section_name`].
     pub fn number(&mut self, name: &str, value: u64) -> &mut Self {
-        self.item(name).extend_from_slice(format!(" {value}").as_bytes());
+        self.item(name)
+            .extend_from_slice(format!(" {value}").as_bytes());
         self
     }
 
@@ -97,14 +105,16 @@ impl FetchResponse {
     /// `NAME {len}\r\n`: the caller then sends exactly `len` bytes itself
     /// (after writing out [`FetchResponse::take`]).
     pub fn literal_header(&mut self, name: &str, len: u64) -> &mut Self {
-        self.item(name).extend_from_slice(format!(" {{{len}}}\r\n").as_bytes());
+        self.item(name)
+            .extend_from_slice(format!(" {{{len}}}\r\n").as_bytes());
         self
     }
 
     /// `NAME ~{len}\r\n`: a binary literal (RFC 3516) for BINARY data that
     /// contains NUL; the caller sends the bytes.
     pub fn literal8_header(&mut self, name: &str, len: u64) -> &mut Self {
-        self.item(name).extend_from_slice(format!(" ~{{{len}}}\r\n").as_bytes());
+        self.item(name)
+            .extend_from_slice(format!(" ~{{{len}}}\r\n").as_bytes());
         self
     }
 
@@ -143,7 +153,9 @@ impl FetchResponse {
             F::Rfc822Header => "RFC822.HEADER",
             F::Rfc822Text => "RFC822.TEXT",
             F::ModSeq => "MODSEQ",
-            F::BodySection { section, partial, .. } => {
+            F::BodySection {
+                section, partial, ..
+            } => {
                 let mut out = b"BODY[".to_vec();
                 out.extend_from_slice(part_text(&section.part).as_bytes());
                 if let Some(text) = &section.text {
@@ -154,7 +166,9 @@ impl FetchResponse {
                         SectionText::Header => out.extend_from_slice(b"HEADER"),
                         SectionText::Text => out.extend_from_slice(b"TEXT"),
                         SectionText::Mime => out.extend_from_slice(b"MIME"),
-                        SectionText::HeaderFields(names) => header_list(&mut out, b"HEADER.FIELDS", names),
+                        SectionText::HeaderFields(names) => {
+                            header_list(&mut out, b"HEADER.FIELDS", names)
+                        }
                         SectionText::HeaderFieldsNot(names) => {
                             header_list(&mut out, b"HEADER.FIELDS.NOT", names)
                         }
@@ -177,7 +191,10 @@ impl FetchResponse {
 
 /// `1.2.3`.
 fn part_text(part: &[u32]) -> String {
-    part.iter().map(u32::to_string).collect::<Vec<_>>().join(".")
+    part.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// `KEYWORD (NAME NAME)`.

@@ -39,13 +39,25 @@ fn text(out: &mut Vec<u8>, text: &str) {
         out.extend_from_slice(b"done");
         return;
     }
-    out.extend(text.bytes().map(|b| if matches!(b, b'\r' | b'\n' | 0) { b' ' } else { b }));
+    out.extend(text.bytes().map(|b| {
+        if matches!(b, b'\r' | b'\n' | 0) {
+            b' '
+        } else {
+            b
+        }
+    }));
 }
 
 /// Appends `a1 OK [CODE] text\r\n` (or `* NO ...` without a tag). The code
 /// goes between brackets as given (e.g. `TOOBIG` or `UIDNEXT 5`); CR, LF and
 /// `]` are dropped from it.
-pub fn status_response(out: &mut Vec<u8>, tag: Option<&str>, kind: StatusKind, code: Option<&str>, message: &str) {
+pub fn status_response(
+    out: &mut Vec<u8>,
+    tag: Option<&str>,
+    kind: StatusKind,
+    code: Option<&str>,
+    message: &str,
+) {
     match tag {
         Some(tag) => text(out, tag),
         None => out.push(b'*'),
@@ -55,7 +67,10 @@ pub fn status_response(out: &mut Vec<u8>, tag: Option<&str>, kind: StatusKind, c
     out.push(b' ');
     if let Some(code) = code {
         out.push(b'[');
-        out.extend(code.bytes().filter(|&b| !matches!(b, b'\r' | b'\n' | b']' | 0)));
+        out.extend(
+            code.bytes()
+                .filter(|&b| !matches!(b, b'\r' | b'\n' | b']' | 0)),
+        );
         out.extend_from_slice(b"] ");
     }
     text(out, message);
@@ -80,7 +95,13 @@ pub fn capability_line(out: &mut Vec<u8>, capabilities: &[&str]) {
 }
 
 /// The body of a LIST or LSUB line.
-fn mailbox_line(out: &mut Vec<u8>, kind: &str, attributes: &[&str], delimiter: Option<char>, name: &str) {
+fn mailbox_line(
+    out: &mut Vec<u8>,
+    kind: &str,
+    attributes: &[&str],
+    delimiter: Option<char>,
+    name: &str,
+) {
     out.extend_from_slice(b"* ");
     out.extend_from_slice(kind.as_bytes());
     out.extend_from_slice(b" (");

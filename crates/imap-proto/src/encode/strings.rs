@@ -5,7 +5,8 @@ use crate::grammar::cursor::is_astring_char;
 
 /// Whether `s` can be sent as a quoted string: 7-bit, no NUL, CR or LF.
 fn quotable(s: &[u8]) -> bool {
-    s.iter().all(|&b| matches!(b, 0x01..=0x7f) && b != b'\r' && b != b'\n')
+    s.iter()
+        .all(|&b| matches!(b, 0x01..=0x7f) && b != b'\r' && b != b'\n')
 }
 
 /// Appends `s` as a `string`: quoted when possible, else a literal
@@ -57,7 +58,10 @@ pub fn flag_list(out: &mut Vec<u8>, flags: &[String]) {
         if i > 0 {
             out.push(b' ');
         }
-        out.extend(flag.bytes().filter(|&b| b == b'\\' || b == b'*' || is_astring_char(b)));
+        out.extend(
+            flag.bytes()
+                .filter(|&b| b == b'\\' || b == b'*' || is_astring_char(b)),
+        );
     }
     out.push(b')');
 }

@@ -12,14 +12,34 @@ use crate::command::{Command, CommandBody, StatusItem, StoreMode};
 /// Command names this parser knows (upper case). `UID` covers UID FETCH,
 /// UID STORE and UID EXPUNGE.
 const KNOWN: &[&str] = &[
-    "CAPABILITY", "NOOP", "LOGOUT", "LOGIN", "AUTHENTICATE", "LIST", "LSUB", "CREATE", "DELETE",
-    "RENAME", "SELECT", "EXAMINE", "STATUS", "APPEND", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE",
-    "FETCH", "STORE", "UID",
+    "CAPABILITY",
+    "NOOP",
+    "LOGOUT",
+    "LOGIN",
+    "AUTHENTICATE",
+    "LIST",
+    "LSUB",
+    "CREATE",
+    "DELETE",
+    "RENAME",
+    "SELECT",
+    "EXAMINE",
+    "STATUS",
+    "APPEND",
+    "CHECK",
+    "CLOSE",
+    "UNSELECT",
+    "EXPUNGE",
+    "FETCH",
+    "STORE",
+    "UID",
 ];
 
 /// Whether `name` (any case) is a command this parser knows.
 pub(crate) fn known_command(name: &[u8]) -> bool {
-    KNOWN.iter().any(|k| k.as_bytes().eq_ignore_ascii_case(name))
+    KNOWN
+        .iter()
+        .any(|k| k.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The syntax of a command, appended to its error messages.
@@ -37,9 +57,7 @@ fn usage(name: &str) -> &'static str {
         "STATUS" => "STATUS <mailbox> (<items>)",
         "APPEND" => "APPEND <mailbox> [(<flags>)] [\"<date-time>\"] <literal>",
         "FETCH" => "FETCH <sequence-set> <items> [(CHANGEDSINCE <modseq>)]",
-        "STORE" => {
-            "STORE <sequence-set> [(UNCHANGEDSINCE <modseq>)] [+|-]FLAGS[.SILENT] <flags>"
-        }
+        "STORE" => "STORE <sequence-set> [(UNCHANGEDSINCE <modseq>)] [+|-]FLAGS[.SILENT] <flags>",
         "UID" => "UID FETCH|STORE|EXPUNGE <arguments>",
         "UID FETCH" => "UID FETCH <uid-set> <items> [(CHANGEDSINCE <modseq>)]",
         "UID STORE" => {
@@ -68,7 +86,11 @@ fn with_usage(fail: Fail, name: &str) -> Fail {
 /// A mailbox name: an astring, any case of INBOX becoming `INBOX`.
 fn mailbox(c: &mut Cursor<'_>, what: &str) -> PResult<String> {
     let name = c.astring_utf8(what)?;
-    if name.eq_ignore_ascii_case("INBOX") { Ok("INBOX".to_string()) } else { Ok(name) }
+    if name.eq_ignore_ascii_case("INBOX") {
+        Ok("INBOX".to_string())
+    } else {
+        Ok(name)
+    }
 }
 
 /// `list-mailbox`: list-chars (atom chars, wildcards, `]`) or a string.
@@ -209,11 +231,17 @@ fn authenticate(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         } else if raw.is_empty() {
             return bad("Expected base64 initial response or '='");
         } else {
-            Some(base64::decode(raw).ok_or_else(|| Fail::Bad("Invalid base64 in initial response".into()))?)
+            Some(
+                base64::decode(raw)
+                    .ok_or_else(|| Fail::Bad("Invalid base64 in initial response".into()))?,
+            )
         }
     };
     c.eol()?;
-    Ok(CommandBody::Authenticate { mechanism, initial_response })
+    Ok(CommandBody::Authenticate {
+        mechanism,
+        initial_response,
+    })
 }
 
 /// STATUS mailbox SP "(" status-att *(SP status-att) ")".
@@ -234,7 +262,12 @@ fn status(c: &mut Cursor<'_>) -> PResult<CommandBody> {
             b"DELETED" => StatusItem::Deleted,
             b"SIZE" => StatusItem::Size,
             b"HIGHESTMODSEQ" => StatusItem::HighestModSeq,
-            _ => return bad(format!("Unknown status item {}", String::from_utf8_lossy(raw))),
+            _ => {
+                return bad(format!(
+                    "Unknown status item {}",
+                    String::from_utf8_lossy(raw)
+                ));
+            }
         };
         items.push(item);
         match c.peek() {
@@ -271,7 +304,14 @@ fn append_args(c: &mut Cursor<'_>) -> PResult<CommandBody> {
         Some(_) => return bad("Expected the message literal"),
     }
     let (size, non_sync, binary) = c.literal_header(true, "message")?;
-    Ok(CommandBody::Append { mailbox, flags, date, size, non_sync, binary })
+    Ok(CommandBody::Append {
+        mailbox,
+        flags,
+        date,
+        size,
+        non_sync,
+        binary,
+    })
 }
 
 /// Parses an APPEND command that `buf` holds up to a literal header's CRLF.
@@ -284,7 +324,10 @@ pub(crate) fn parse_append_prefix(buf: &[u8]) -> Result<Command, Fail> {
     c.atom("command name")?;
     let body = append_args(&mut c).map_err(|f| with_usage(f, "APPEND"))?;
     if c.pos() != buf.len() {
-        return Err(with_usage(Fail::Bad("Unexpected data after the message literal".into()), "APPEND"));
+        return Err(with_usage(
+            Fail::Bad("Unexpected data after the message literal".into()),
+            "APPEND",
+        ));
     }
     Ok(Command { tag, body })
 }
@@ -301,7 +344,10 @@ fn fetch(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
         c.expect(b'(', "'(' to start the fetch modifiers")?;
         let raw = c.atom("fetch modifier")?;
         if !raw.eq_ignore_ascii_case(b"CHANGEDSINCE") {
-            return bad(format!("Unknown fetch modifier {}", String::from_utf8_lossy(raw)));
+            return bad(format!(
+                "Unknown fetch modifier {}",
+                String::from_utf8_lossy(raw)
+            ));
         }
         c.sp("mod-sequence value")?;
         let n = c.number("mod-sequence value")?;
@@ -312,7 +358,12 @@ fn fetch(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
         c.expect(b')', "')' to end the fetch modifiers")?;
     }
     c.eol()?;
-    Ok(CommandBody::Fetch { set, items, uid, changed_since })
+    Ok(CommandBody::Fetch {
+        set,
+        items,
+        uid,
+        changed_since,
+    })
 }
 
 /// STORE sequence-set [SP "(" UNCHANGEDSINCE n ")"] SP store-att-flags.
@@ -324,7 +375,10 @@ fn store(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
     if c.eat(b'(') {
         let raw = c.atom("store modifier")?;
         if !raw.eq_ignore_ascii_case(b"UNCHANGEDSINCE") {
-            return bad(format!("Unknown store modifier {}", String::from_utf8_lossy(raw)));
+            return bad(format!(
+                "Unknown store modifier {}",
+                String::from_utf8_lossy(raw)
+            ));
         }
         c.sp("mod-sequence value")?;
         let n = c.number("mod-sequence value")?;
@@ -343,7 +397,12 @@ fn store(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
         b"+FLAGS.SILENT" => (StoreMode::Add, true),
         b"-FLAGS" => (StoreMode::Remove, false),
         b"-FLAGS.SILENT" => (StoreMode::Remove, true),
-        _ => return bad(format!("Unknown store item {}", String::from_utf8_lossy(raw))),
+        _ => {
+            return bad(format!(
+                "Unknown store item {}",
+                String::from_utf8_lossy(raw)
+            ));
+        }
     };
     c.sp("flags")?;
     let flags = if c.peek() == Some(b'(') {
@@ -357,5 +416,12 @@ fn store(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
         flags
     };
     c.eol()?;
-    Ok(CommandBody::Store { set, mode, silent, flags, uid, unchanged_since })
+    Ok(CommandBody::Store {
+        set,
+        mode,
+        silent,
+        flags,
+        uid,
+        unchanged_since,
+    })
 }

@@ -28,7 +28,13 @@ pub(crate) fn fetch_items(c: &mut Cursor<'_>) -> PResult<Vec<FetchAttribute>> {
     let expanded = match name.as_slice() {
         b"ALL" => Some(vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope]),
         b"FAST" => Some(vec![F::Flags, F::InternalDate, F::Rfc822Size]),
-        b"FULL" => Some(vec![F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope, F::Body]),
+        b"FULL" => Some(vec![
+            F::Flags,
+            F::InternalDate,
+            F::Rfc822Size,
+            F::Envelope,
+            F::Body,
+        ]),
         _ => None,
     };
     match expanded {
@@ -75,19 +81,32 @@ fn fetch_att(c: &mut Cursor<'_>) -> PResult<FetchAttribute> {
         b"BODY" | b"BODY.PEEK" => {
             let section = section(c)?;
             let partial = partial(c)?;
-            F::BodySection { peek: name.len() > 4, section, partial }
+            F::BodySection {
+                peek: name.len() > 4,
+                section,
+                partial,
+            }
         }
         b"BINARY" | b"BINARY.PEEK" => {
             let part = binary_section(c)?;
             let partial = partial(c)?;
-            F::BinarySection { peek: name.len() > 6, part, partial }
+            F::BinarySection {
+                peek: name.len() > 6,
+                part,
+                partial,
+            }
         }
-        b"BINARY.SIZE" => F::BinarySize { part: binary_section(c)? },
+        b"BINARY.SIZE" => F::BinarySize {
+            part: binary_section(c)?,
+        },
         b"ALL" | b"FAST" | b"FULL" => {
             return bad("Macros ALL, FAST and FULL cannot be used in a list");
         }
         _ => {
-            return bad(format!("Unknown fetch item {}", String::from_utf8_lossy(raw)));
+            return bad(format!(
+                "Unknown fetch item {}",
+                String::from_utf8_lossy(raw)
+            ));
         }
     };
     Ok(item)
@@ -126,7 +145,11 @@ fn section(c: &mut Cursor<'_>) -> PResult<Section> {
         Some(d) if d.is_ascii_digit() => part_numbers(c)?,
         _ => (Vec::new(), true),
     };
-    let text = if has_text { Some(section_text(c, !part.is_empty())?) } else { None };
+    let text = if has_text {
+        Some(section_text(c, !part.is_empty())?)
+    } else {
+        None
+    };
     c.expect(b']', "']' to end the section")?;
     Ok(Section { part, text })
 }
@@ -142,7 +165,10 @@ fn section_text(c: &mut Cursor<'_>, allow_mime: bool) -> PResult<SectionText> {
         b"HEADER.FIELDS" => Ok(SectionText::HeaderFields(header_list(c)?)),
         b"HEADER.FIELDS.NOT" => Ok(SectionText::HeaderFieldsNot(header_list(c)?)),
         _ if raw.is_empty() && c.peek().is_none() => Err(Fail::Incomplete),
-        _ => bad(format!("Unknown section text {}", String::from_utf8_lossy(raw))),
+        _ => bad(format!(
+            "Unknown section text {}",
+            String::from_utf8_lossy(raw)
+        )),
     }
 }
 

@@ -23,7 +23,11 @@ fn digits(c: &mut Cursor<'_>, n: usize, what: &str) -> PResult<u32> {
 /// A quoted date-time (the DQUOTE is next).
 pub(crate) fn date_time(c: &mut Cursor<'_>) -> PResult<DateTime> {
     c.expect(b'"', "date-time")?;
-    let day = if c.eat(b' ') { digits(c, 1, "day")? } else { digits(c, 2, "day")? };
+    let day = if c.eat(b' ') {
+        digits(c, 1, "day")?
+    } else {
+        digits(c, 2, "day")?
+    };
     c.expect(b'-', "'-' in date-time")?;
     let month_raw = c.take_while(|b| b.is_ascii_alphabetic());
     let month = MONTHS
@@ -64,5 +68,8 @@ pub(crate) fn date_time(c: &mut Cursor<'_>) -> PResult<DateTime> {
         + i64::from(hour) * 3600
         + i64::from(minute) * 60
         + i64::from(second);
-    Ok(DateTime { unix: local - i64::from(offset_minutes) * 60, offset_minutes })
+    Ok(DateTime {
+        unix: local - i64::from(offset_minutes) * 60,
+        offset_minutes,
+    })
 }

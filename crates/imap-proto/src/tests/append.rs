@@ -27,7 +27,10 @@ fn append_streams_message_then_ends() {
             CommandBody::Append {
                 mailbox: "saved-messages".into(),
                 flags: vec!["\\Seen".into()],
-                date: Some(DateTime { unix: 760_686_745, offset_minutes: -480 }),
+                date: Some(DateTime {
+                    unix: 760_686_745,
+                    offset_minutes: -480
+                }),
                 size: 12,
                 non_sync: false,
                 binary: false,
@@ -55,23 +58,50 @@ fn append_sync_literal_needs_no_parser_continuation() {
 fn append_variants() {
     let run = |s: &str| {
         let outs = outcomes(s.as_bytes());
-        let outs: Vec<_> = outs.into_iter().filter(|o| *o != Outcome::SendContinuation).collect();
+        let outs: Vec<_> = outs
+            .into_iter()
+            .filter(|o| *o != Outcome::SendContinuation)
+            .collect();
         append_of(&outs[0]).0.body.clone()
     };
     match run("a APPEND {5}\r\ninbox {4+}\r\nabcd\r\n") {
-        CommandBody::Append { mailbox, size: 4, non_sync: true, flags, date: None, binary: false } => {
+        CommandBody::Append {
+            mailbox,
+            size: 4,
+            non_sync: true,
+            flags,
+            date: None,
+            binary: false,
+        } => {
             assert_eq!(mailbox, "INBOX");
             assert!(flags.is_empty());
         }
         other => panic!("{other:?}"),
     }
     match run("a APPEND Drafts ~{3}\r\na\0b\r\n") {
-        CommandBody::Append { binary: true, size: 3, non_sync: false, .. } => {}
+        CommandBody::Append {
+            binary: true,
+            size: 3,
+            non_sync: false,
+            ..
+        } => {}
         other => panic!("{other:?}"),
     }
     match run("a APPEND Drafts \"01-Jan-2000 00:00:00 +0000\" ~{3+}\r\na\0b\r\n") {
-        CommandBody::Append { binary: true, size: 3, non_sync: true, date: Some(d), .. } => {
-            assert_eq!(d, DateTime { unix: 946_684_800, offset_minutes: 0 });
+        CommandBody::Append {
+            binary: true,
+            size: 3,
+            non_sync: true,
+            date: Some(d),
+            ..
+        } => {
+            assert_eq!(
+                d,
+                DateTime {
+                    unix: 946_684_800,
+                    offset_minutes: 0
+                }
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -91,7 +121,15 @@ fn append_without_literal_or_with_bad_args() {
     let line = "a APPEND INBOX \"31-Feb-2020 00:00:00 +0000\" {10}\r\n";
     let outs = outcomes(line.as_bytes());
     match outs.as_slice() {
-        [Outcome::Error { tag: Some(t), consumed, close: false, message, .. }] => {
+        [
+            Outcome::Error {
+                tag: Some(t),
+                consumed,
+                close: false,
+                message,
+                ..
+            },
+        ] => {
             assert_eq!(t, "a");
             assert_eq!(*consumed, line.len());
             assert!(message.contains("date-time"), "{message}");
@@ -102,17 +140,31 @@ fn append_without_literal_or_with_bad_args() {
     let stream = "a APPEND INBOX \"xx\" {3+}\r\nabc\r\nb NOOP\r\n";
     let outs = outcomes(stream.as_bytes());
     let first = "a APPEND INBOX \"xx\" {3+}\r\nabc\r\n".len();
-    assert!(matches!(&outs[0], Outcome::Error { consumed, close: false, .. } if *consumed == first), "{outs:?}");
+    assert!(
+        matches!(&outs[0], Outcome::Error { consumed, close: false, .. } if *consumed == first),
+        "{outs:?}"
+    );
     assert!(matches!(&outs[1], Outcome::Command { command, .. } if command.tag == "b"));
 }
 
 #[test]
 fn append_too_big() {
-    let limits = Limits { max_append: 100, ..Limits::default() };
+    let limits = Limits {
+        max_append: 100,
+        ..Limits::default()
+    };
     let line = "a APPEND INBOX {101}\r\n";
     let run = drive(limits, line.as_bytes(), 1);
     match run.outcomes.as_slice() {
-        [Outcome::Error { tag: Some(t), code: Some(code), close: false, consumed, .. }] => {
+        [
+            Outcome::Error {
+                tag: Some(t),
+                code: Some(code),
+                close: false,
+                consumed,
+                ..
+            },
+        ] => {
             assert_eq!(t, "a");
             assert_eq!(code, "TOOBIG");
             assert_eq!(*consumed, line.len());
@@ -121,12 +173,21 @@ fn append_too_big() {
     }
     let run = drive(limits, b"a APPEND INBOX {101+}\r\nxxxx", 1);
     match run.outcomes.as_slice() {
-        [Outcome::Error { close: true, code: Some(code), .. }] => assert_eq!(code, "TOOBIG"),
+        [
+            Outcome::Error {
+                close: true,
+                code: Some(code),
+                ..
+            },
+        ] => assert_eq!(code, "TOOBIG"),
         other => panic!("{other:?}"),
     }
     // At the limit is fine.
     let run = drive(limits, b"a APPEND INBOX {100}\r\n", 1);
-    assert!(matches!(run.outcomes.as_slice(), [Outcome::AppendLiteral { .. }]));
+    assert!(matches!(
+        run.outcomes.as_slice(),
+        [Outcome::AppendLiteral { .. }]
+    ));
 }
 
 #[test]
@@ -135,7 +196,13 @@ fn append_followed_by_garbage() {
     let outs = outcomes(stream);
     assert!(matches!(&outs[0], Outcome::AppendLiteral { .. }));
     match &outs[1] {
-        Outcome::Error { tag: Some(t), close: false, message, consumed, .. } => {
+        Outcome::Error {
+            tag: Some(t),
+            close: false,
+            message,
+            consumed,
+            ..
+        } => {
             assert_eq!(t, "a");
             assert!(message.contains("APPEND"), "{message}");
             assert_eq!(*consumed, " junk {3+}\r\nabc\r\n".len());

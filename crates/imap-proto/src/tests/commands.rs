@@ -18,7 +18,13 @@ fn simple_commands_any_case() {
 #[test]
 fn bare_lf_accepted() {
     assert_eq!(body("a NOOP\n"), B::Noop);
-    assert_eq!(body("a LOGIN u p\n"), B::Login { username: "u".into(), password: b"p".to_vec() });
+    assert_eq!(
+        body("a LOGIN u p\n"),
+        B::Login {
+            username: "u".into(),
+            password: b"p".to_vec()
+        }
+    );
 }
 
 #[test]
@@ -31,11 +37,20 @@ fn extra_arguments_rejected() {
 
 #[test]
 fn login_forms() {
-    let login = |u: &str, p: &[u8]| B::Login { username: u.into(), password: p.to_vec() };
+    let login = |u: &str, p: &[u8]| B::Login {
+        username: u.into(),
+        password: p.to_vec(),
+    };
     assert_eq!(body("a LOGIN joe secret\r\n"), login("joe", b"secret"));
-    assert_eq!(body("a LOGIN \"joe x\" \"a\\\"b\\\\c\"\r\n"), login("joe x", b"a\"b\\c"));
+    assert_eq!(
+        body("a LOGIN \"joe x\" \"a\\\"b\\\\c\"\r\n"),
+        login("joe x", b"a\"b\\c")
+    );
     assert_eq!(body("a LOGIN joe] \"\"\r\n"), login("joe]", b""));
-    assert_eq!(body(b"a LOGIN {3}\r\njoe {2+}\r\n\xff\x01\r\n"), login("joe", b"\xff\x01"));
+    assert_eq!(
+        body(b"a LOGIN {3}\r\njoe {2+}\r\n\xff\x01\r\n"),
+        login("joe", b"\xff\x01")
+    );
     assert_eq!(body("a LOGIN ~joe pw\r\n"), login("~joe", b"pw"));
 }
 
@@ -63,15 +78,24 @@ fn login_errors_say_what_was_expected() {
 fn authenticate() {
     assert_eq!(
         body("a AUTHENTICATE plain\r\n"),
-        B::Authenticate { mechanism: "PLAIN".into(), initial_response: None }
+        B::Authenticate {
+            mechanism: "PLAIN".into(),
+            initial_response: None
+        }
     );
     assert_eq!(
         body("a AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=\r\n"),
-        B::Authenticate { mechanism: "PLAIN".into(), initial_response: Some(b"\0joe\0secret".to_vec()) }
+        B::Authenticate {
+            mechanism: "PLAIN".into(),
+            initial_response: Some(b"\0joe\0secret".to_vec())
+        }
     );
     assert_eq!(
         body("a AUTHENTICATE EXTERNAL =\r\n"),
-        B::Authenticate { mechanism: "EXTERNAL".into(), initial_response: Some(Vec::new()) }
+        B::Authenticate {
+            mechanism: "EXTERNAL".into(),
+            initial_response: Some(Vec::new())
+        }
     );
     let (_, msg) = bad("a AUTHENTICATE PLAIN A\r\n");
     assert!(msg.contains("base64"), "{msg}");
@@ -82,39 +106,111 @@ fn authenticate() {
 #[test]
 fn sasl_responses() {
     use crate::{ParseError, Parser, SaslResponse};
-    assert_eq!(Parser::parse_sasl_response(b"*\r\n"), Ok(SaslResponse::Cancel));
-    assert_eq!(Parser::parse_sasl_response(b"\r\n"), Ok(SaslResponse::Data(Vec::new())));
-    assert_eq!(Parser::parse_sasl_response(b"aGk=\r\n"), Ok(SaslResponse::Data(b"hi".to_vec())));
-    assert_eq!(Parser::parse_sasl_response(b"aGk\n"), Ok(SaslResponse::Data(b"hi".to_vec())));
-    assert_eq!(Parser::parse_sasl_response(b"a$k=\r\n"), Err(ParseError::InvalidBase64));
-    assert_eq!(Parser::parse_sasl_response(b"aGk=="), Err(ParseError::InvalidBase64));
-    assert!(matches!(Parser::parse_sasl_response(b"aG\rk="), Err(ParseError::Syntax(_))));
+    assert_eq!(
+        Parser::parse_sasl_response(b"*\r\n"),
+        Ok(SaslResponse::Cancel)
+    );
+    assert_eq!(
+        Parser::parse_sasl_response(b"\r\n"),
+        Ok(SaslResponse::Data(Vec::new()))
+    );
+    assert_eq!(
+        Parser::parse_sasl_response(b"aGk=\r\n"),
+        Ok(SaslResponse::Data(b"hi".to_vec()))
+    );
+    assert_eq!(
+        Parser::parse_sasl_response(b"aGk\n"),
+        Ok(SaslResponse::Data(b"hi".to_vec()))
+    );
+    assert_eq!(
+        Parser::parse_sasl_response(b"a$k=\r\n"),
+        Err(ParseError::InvalidBase64)
+    );
+    assert_eq!(
+        Parser::parse_sasl_response(b"aGk=="),
+        Err(ParseError::InvalidBase64)
+    );
+    assert!(matches!(
+        Parser::parse_sasl_response(b"aG\rk="),
+        Err(ParseError::Syntax(_))
+    ));
 }
 
 #[test]
 fn list_and_lsub() {
-    assert_eq!(body("a LIST \"\" *\r\n"), B::List { reference: String::new(), pattern: "*".into() });
+    assert_eq!(
+        body("a LIST \"\" *\r\n"),
+        B::List {
+            reference: String::new(),
+            pattern: "*".into()
+        }
+    );
     assert_eq!(
         body("a list inbox %/foo]\r\n"),
-        B::List { reference: "INBOX".into(), pattern: "%/foo]".into() }
+        B::List {
+            reference: "INBOX".into(),
+            pattern: "%/foo]".into()
+        }
     );
     assert_eq!(
         body("a LSUB \"#news.\" \"comp.%\"\r\n"),
-        B::Lsub { reference: "#news.".into(), pattern: "comp.%".into() }
+        B::Lsub {
+            reference: "#news.".into(),
+            pattern: "comp.%".into()
+        }
     );
     let (_, msg) = bad("a LIST \"\"\r\n");
-    assert!(msg.contains("Missing mailbox pattern") && msg.contains("LIST <reference> <pattern>"), "{msg}");
+    assert!(
+        msg.contains("Missing mailbox pattern") && msg.contains("LIST <reference> <pattern>"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn mailbox_commands() {
-    assert_eq!(body("a SELECT inbox\r\n"), B::Select { mailbox: "INBOX".into() });
-    assert_eq!(body("a SELECT \"InBoX\"\r\n"), B::Select { mailbox: "INBOX".into() });
-    assert_eq!(body("a EXAMINE Sent\r\n"), B::Examine { mailbox: "Sent".into() });
-    assert_eq!(body("a CREATE \"a b\"\r\n"), B::Create { mailbox: "a b".into() });
-    assert_eq!(body("a DELETE {4}\r\nx\"y\\\r\n"), B::Delete { mailbox: "x\"y\\".into() });
-    assert_eq!(body("a CREATE inbox.sub\r\n"), B::Create { mailbox: "inbox.sub".into() });
-    assert_eq!(body("a RENAME old new\r\n"), B::Rename { from: "old".into(), to: "new".into() });
+    assert_eq!(
+        body("a SELECT inbox\r\n"),
+        B::Select {
+            mailbox: "INBOX".into()
+        }
+    );
+    assert_eq!(
+        body("a SELECT \"InBoX\"\r\n"),
+        B::Select {
+            mailbox: "INBOX".into()
+        }
+    );
+    assert_eq!(
+        body("a EXAMINE Sent\r\n"),
+        B::Examine {
+            mailbox: "Sent".into()
+        }
+    );
+    assert_eq!(
+        body("a CREATE \"a b\"\r\n"),
+        B::Create {
+            mailbox: "a b".into()
+        }
+    );
+    assert_eq!(
+        body("a DELETE {4}\r\nx\"y\\\r\n"),
+        B::Delete {
+            mailbox: "x\"y\\".into()
+        }
+    );
+    assert_eq!(
+        body("a CREATE inbox.sub\r\n"),
+        B::Create {
+            mailbox: "inbox.sub".into()
+        }
+    );
+    assert_eq!(
+        body("a RENAME old new\r\n"),
+        B::Rename {
+            from: "old".into(),
+            to: "new".into()
+        }
+    );
     let (_, msg) = bad("a RENAME old\r\n");
     assert!(msg.contains("Missing new mailbox name"), "{msg}");
     let (_, msg) = bad("a SELECT\r\n");
@@ -126,7 +222,9 @@ fn mailbox_commands() {
 #[test]
 fn status() {
     assert_eq!(
-        body("a STATUS blurdybloop (UIDNEXT MESSAGES unseen deleted size highestmodseq recent uidvalidity)\r\n"),
+        body(
+            "a STATUS blurdybloop (UIDNEXT MESSAGES unseen deleted size highestmodseq recent uidvalidity)\r\n"
+        ),
         B::Status {
             mailbox: "blurdybloop".into(),
             items: vec![
@@ -155,7 +253,10 @@ fn store() {
     assert_eq!(
         body("a STORE 2:4 +FLAGS.SILENT (\\seen \\DELETED $Junk)\r\n"),
         B::Store {
-            set: SequenceSet::Ranges(vec![SeqRange { start: SeqNumber::Value(2), end: SeqNumber::Value(4) }]),
+            set: SequenceSet::Ranges(vec![SeqRange {
+                start: SeqNumber::Value(2),
+                end: SeqNumber::Value(4)
+            }]),
             mode: StoreMode::Add,
             silent: true,
             flags: vec!["\\Seen".into(), "\\Deleted".into(), "$Junk".into()],
@@ -163,17 +264,33 @@ fn store() {
             unchanged_since: None,
         }
     );
-    match body("a UID STORE 1 (UNCHANGEDSINCE 12) -flags \\Flagged \\answered \\draft \\Custom kw\r\n") {
-        B::Store { mode, silent, flags, uid, unchanged_since, .. } => {
+    match body(
+        "a UID STORE 1 (UNCHANGEDSINCE 12) -flags \\Flagged \\answered \\draft \\Custom kw\r\n",
+    ) {
+        B::Store {
+            mode,
+            silent,
+            flags,
+            uid,
+            unchanged_since,
+            ..
+        } => {
             assert_eq!(mode, StoreMode::Remove);
             assert!(!silent && uid);
             assert_eq!(unchanged_since, Some(12));
-            assert_eq!(flags, ["\\Flagged", "\\Answered", "\\Draft", "\\Custom", "kw"]);
+            assert_eq!(
+                flags,
+                ["\\Flagged", "\\Answered", "\\Draft", "\\Custom", "kw"]
+            );
         }
         other => panic!("{other:?}"),
     }
     match body("a STORE * FLAGS ()\r\n") {
-        B::Store { mode: StoreMode::Replace, flags, .. } => assert!(flags.is_empty()),
+        B::Store {
+            mode: StoreMode::Replace,
+            flags,
+            ..
+        } => assert!(flags.is_empty()),
         other => panic!("{other:?}"),
     }
     let (_, msg) = bad("a STORE 1 FLAGS\r\n");
@@ -189,21 +306,39 @@ fn store() {
 #[test]
 fn sequence_sets() {
     use crate::{SeqNumber::*, SeqRange, SequenceSet};
-    let set = |input: &str| match body(&format!("a UID EXPUNGE {input}\r\n")) {
+    let set = |input: &str| match body(format!("a UID EXPUNGE {input}\r\n")) {
         B::UidExpunge { set } => set,
         other => panic!("{other:?}"),
     };
     let r = |start, end| SeqRange { start, end };
     assert_eq!(
         set("1:4,7,9:*"),
-        SequenceSet::Ranges(vec![r(Value(1), Value(4)), r(Value(7), Value(7)), r(Value(9), Largest)])
+        SequenceSet::Ranges(vec![
+            r(Value(1), Value(4)),
+            r(Value(7), Value(7)),
+            r(Value(9), Largest)
+        ])
     );
     assert_eq!(set("*"), SequenceSet::Ranges(vec![r(Largest, Largest)]));
     assert_eq!(set("5:2"), SequenceSet::Ranges(vec![r(Value(5), Value(2))]));
-    assert_eq!(set("4294967295"), SequenceSet::Ranges(vec![r(Value(u32::MAX), Value(u32::MAX))]));
+    assert_eq!(
+        set("4294967295"),
+        SequenceSet::Ranges(vec![r(Value(u32::MAX), Value(u32::MAX))])
+    );
     assert_eq!(set("$"), SequenceSet::Saved);
-    for wrong in ["0", "1:0", "4294967296", "1:", "1,", ",1", "a", "1:2:3", "$,1", "-1"] {
-        let (tag, msg) = bad(&format!("t UID EXPUNGE {wrong}\r\n"));
+    for wrong in [
+        "0",
+        "1:0",
+        "4294967296",
+        "1:",
+        "1,",
+        ",1",
+        "a",
+        "1:2:3",
+        "$,1",
+        "-1",
+    ] {
+        let (tag, msg) = bad(format!("t UID EXPUNGE {wrong}\r\n"));
         assert_eq!(tag.as_deref(), Some("t"));
         assert!(msg.contains("UID EXPUNGE <uid-set>"), "{wrong}: {msg}");
     }
@@ -224,7 +359,15 @@ fn unknown_commands() {
 
 #[test]
 fn garbage_without_tag() {
-    for input in ["\x01\x02\r\n", "+ foo\r\n", "(a) NOOP\r\n", "\r\n", " NOOP\r\n", "{5}x\r\n", "\u{e9} NOOP\r\n"] {
+    for input in [
+        "\x01\x02\r\n",
+        "+ foo\r\n",
+        "(a) NOOP\r\n",
+        "\r\n",
+        " NOOP\r\n",
+        "{5}x\r\n",
+        "\u{e9} NOOP\r\n",
+    ] {
         let (tag, _) = bad(input);
         assert_eq!(tag, None, "{input:?}");
     }

@@ -2,9 +2,9 @@
 
 use super::drive;
 use crate::{
-    CommandBody, DateTime, FetchResponse, Limits, Outcome, StatusItem, StatusKind, astring, capability_line,
-    continuation, exists, expunge, flag_list, flags_line, list_line, lsub_line, nstring, status_line,
-    status_response, string, write_mailbox_name,
+    CommandBody, DateTime, FetchResponse, Limits, Outcome, StatusItem, StatusKind, astring,
+    capability_line, continuation, exists, expunge, flag_list, flags_line, list_line, lsub_line,
+    nstring, status_line, status_response, string, write_mailbox_name,
 };
 
 /// Runs an encoder into a fresh buffer.
@@ -28,7 +28,10 @@ fn string_forms() {
     assert_eq!(enc(|o| nstring(o, None)), b"NIL");
     assert_eq!(enc(|o| nstring(o, Some(b"x"))), b"\"x\"");
     assert_eq!(enc(|o| write_mailbox_name(o, "INBOX")), b"INBOX");
-    assert_eq!(enc(|o| write_mailbox_name(o, "Sent Items")), b"\"Sent Items\"");
+    assert_eq!(
+        enc(|o| write_mailbox_name(o, "Sent Items")),
+        b"\"Sent Items\""
+    );
 }
 
 #[test]
@@ -52,7 +55,9 @@ fn astring_round_trips_through_login() {
         b"\x01\x7f",
     ];
     for user in tricky {
-        let Ok(user_str) = std::str::from_utf8(user) else { continue };
+        let Ok(user_str) = std::str::from_utf8(user) else {
+            continue;
+        };
         for pass in tricky {
             let mut line = b"t1 LOGIN ".to_vec();
             astring(&mut line, user);
@@ -61,13 +66,20 @@ fn astring_round_trips_through_login() {
             line.extend_from_slice(b"\r\n");
             for step in [1, line.len()] {
                 let run = drive(Limits::default(), &line, step);
-                let cmds: Vec<_> = run.outcomes.iter().filter(|o| **o != Outcome::SendContinuation).collect();
+                let cmds: Vec<_> = run
+                    .outcomes
+                    .iter()
+                    .filter(|o| **o != Outcome::SendContinuation)
+                    .collect();
                 match cmds.as_slice() {
                     [Outcome::Command { command, consumed }] => {
                         assert_eq!(*consumed, line.len());
                         assert_eq!(
                             command.body,
-                            CommandBody::Login { username: user_str.to_string(), password: pass.to_vec() },
+                            CommandBody::Login {
+                                username: user_str.to_string(),
+                                password: pass.to_vec()
+                            },
                             "{line:?}"
                         );
                     }
@@ -88,7 +100,12 @@ fn mailbox_round_trips_through_select() {
         let last = run.outcomes.last().cloned();
         match last {
             Some(Outcome::Command { command, .. }) => {
-                assert_eq!(command.body, CommandBody::Select { mailbox: name.to_string() });
+                assert_eq!(
+                    command.body,
+                    CommandBody::Select {
+                        mailbox: name.to_string()
+                    }
+                );
             }
             other => panic!("{name}: {other:?}"),
         }
@@ -98,24 +115,58 @@ fn mailbox_round_trips_through_select() {
 #[test]
 fn status_responses() {
     assert_eq!(
-        enc(|o| status_response(o, Some("a1"), StatusKind::Ok, Some("READ-WRITE"), "SELECT completed")),
+        enc(|o| status_response(
+            o,
+            Some("a1"),
+            StatusKind::Ok,
+            Some("READ-WRITE"),
+            "SELECT completed"
+        )),
         b"a1 OK [READ-WRITE] SELECT completed\r\n"
     );
-    assert_eq!(enc(|o| status_response(o, None, StatusKind::Bye, None, "bye\r\nx")), b"* BYE bye  x\r\n");
-    assert_eq!(enc(|o| status_response(o, Some("a"), StatusKind::No, Some("TOOBIG]\r\n"), "big")), b"a NO [TOOBIG] big\r\n");
-    assert_eq!(enc(|o| status_response(o, None, StatusKind::PreAuth, None, "hi")), b"* PREAUTH hi\r\n");
-    assert_eq!(enc(|o| status_response(o, Some("b"), StatusKind::Bad, None, "x")), b"b BAD x\r\n");
+    assert_eq!(
+        enc(|o| status_response(o, None, StatusKind::Bye, None, "bye\r\nx")),
+        b"* BYE bye  x\r\n"
+    );
+    assert_eq!(
+        enc(|o| status_response(o, Some("a"), StatusKind::No, Some("TOOBIG]\r\n"), "big")),
+        b"a NO [TOOBIG] big\r\n"
+    );
+    assert_eq!(
+        enc(|o| status_response(o, None, StatusKind::PreAuth, None, "hi")),
+        b"* PREAUTH hi\r\n"
+    );
+    assert_eq!(
+        enc(|o| status_response(o, Some("b"), StatusKind::Bad, None, "x")),
+        b"b BAD x\r\n"
+    );
     assert_eq!(enc(|o| continuation(o, "go\nahead")), b"+ go ahead\r\n");
 }
 
 #[test]
 fn untagged_lines() {
-    assert_eq!(enc(|o| capability_line(o, &["IMAP4rev2", "LITERAL+"])), b"* CAPABILITY IMAP4rev2 LITERAL+\r\n");
-    assert_eq!(enc(|o| list_line(o, &["\\HasNoChildren"], Some('.'), "INBOX")), b"* LIST (\\HasNoChildren) \".\" INBOX\r\n");
-    assert_eq!(enc(|o| list_line(o, &[], None, "a b")), b"* LIST () NIL \"a b\"\r\n");
-    assert_eq!(enc(|o| lsub_line(o, &[], Some('\\'), "x")), b"* LSUB () \"\\\\\" x\r\n");
     assert_eq!(
-        enc(|o| status_line(o, "blurdybloop", &[(StatusItem::Messages, 231), (StatusItem::UidNext, 44292)])),
+        enc(|o| capability_line(o, &["IMAP4rev2", "LITERAL+"])),
+        b"* CAPABILITY IMAP4rev2 LITERAL+\r\n"
+    );
+    assert_eq!(
+        enc(|o| list_line(o, &["\\HasNoChildren"], Some('.'), "INBOX")),
+        b"* LIST (\\HasNoChildren) \".\" INBOX\r\n"
+    );
+    assert_eq!(
+        enc(|o| list_line(o, &[], None, "a b")),
+        b"* LIST () NIL \"a b\"\r\n"
+    );
+    assert_eq!(
+        enc(|o| lsub_line(o, &[], Some('\\'), "x")),
+        b"* LSUB () \"\\\\\" x\r\n"
+    );
+    assert_eq!(
+        enc(|o| status_line(
+            o,
+            "blurdybloop",
+            &[(StatusItem::Messages, 231), (StatusItem::UidNext, 44292)]
+        )),
         b"* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292)\r\n"
     );
     assert_eq!(enc(|o| exists(o, 23)), b"* 23 EXISTS\r\n");
@@ -132,13 +183,19 @@ fn fetch_response_streams_literals() {
     r.uid(7)
         .flags(&["\\Seen".to_string()])
         .rfc822_size(44)
-        .internal_date(DateTime { unix: 837_596_665, offset_minutes: -420 })
+        .internal_date(DateTime {
+            unix: 837_596_665,
+            offset_minutes: -420,
+        })
         .modseq(99)
         .literal_header("BODY[]", 3);
     let mut wire = r.take();
     assert!(wire.ends_with(b"BODY[] {3}\r\n"));
     wire.extend_from_slice(b"abc");
-    r.literal("BODY[HEADER]", b"h").nil("BODY[9]").raw("ENVELOPE", b"(NIL)").number("BINARY.SIZE[1]", 5);
+    r.literal("BODY[HEADER]", b"h")
+        .nil("BODY[9]")
+        .raw("ENVELOPE", b"(NIL)")
+        .number("BINARY.SIZE[1]", 5);
     r.literal8_header("BINARY[]", 1);
     wire.extend_from_slice(&r.take());
     wire.push(0);
@@ -153,10 +210,25 @@ BINARY[] ~{1}\r\n\0)\r\n"
 
 #[test]
 fn base64_round_trip() {
-    for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar", b"\0\xff\x80"] {
+    for data in [
+        &b""[..],
+        b"f",
+        b"fo",
+        b"foo",
+        b"foob",
+        b"fooba",
+        b"foobar",
+        b"\0\xff\x80",
+    ] {
         let text = crate::base64_encode(data);
-        assert_eq!(crate::base64::decode(text.as_bytes()).as_deref(), Some(data));
-        assert_eq!(crate::base64::decode(text.trim_end_matches('=').as_bytes()).as_deref(), Some(data));
+        assert_eq!(
+            crate::base64::decode(text.as_bytes()).as_deref(),
+            Some(data)
+        );
+        assert_eq!(
+            crate::base64::decode(text.trim_end_matches('=').as_bytes()).as_deref(),
+            Some(data)
+        );
     }
     assert_eq!(crate::base64_encode(b"foobar"), "Zm9vYmFy");
     assert_eq!(crate::base64_encode(b"fo"), "Zm8=");

@@ -1,12 +1,20 @@
 //! FETCH items, macros, sections, partials and modifiers.
 
 use super::{bad, body};
-use crate::{CommandBody, FetchAttribute as F, FetchResponse, Section, SectionText, SeqNumber, SeqRange, SequenceSet};
+use crate::{
+    CommandBody, FetchAttribute as F, FetchResponse, Section, SectionText, SeqNumber, SeqRange,
+    SequenceSet,
+};
 
 /// The items and modifiers of a FETCH.
 fn fetch(input: &str) -> (Vec<F>, bool, Option<u64>) {
     match body(input) {
-        CommandBody::Fetch { items, uid, changed_since, .. } => (items, uid, changed_since),
+        CommandBody::Fetch {
+            items,
+            uid,
+            changed_since,
+            ..
+        } => (items, uid, changed_since),
         other => panic!("{other:?}"),
     }
 }
@@ -18,9 +26,21 @@ fn items(spec: &str) -> Vec<F> {
 
 #[test]
 fn macros() {
-    assert_eq!(items("ALL"), [F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope]);
+    assert_eq!(
+        items("ALL"),
+        [F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope]
+    );
     assert_eq!(items("fast"), [F::Flags, F::InternalDate, F::Rfc822Size]);
-    assert_eq!(items("FULL"), [F::Flags, F::InternalDate, F::Rfc822Size, F::Envelope, F::Body]);
+    assert_eq!(
+        items("FULL"),
+        [
+            F::Flags,
+            F::InternalDate,
+            F::Rfc822Size,
+            F::Envelope,
+            F::Body
+        ]
+    );
     let (_, msg) = bad("a FETCH 1 (ALL)\r\n");
     assert!(msg.contains("Macros"), "{msg}");
 }
@@ -29,7 +49,9 @@ fn macros() {
 fn simple_items() {
     assert_eq!(items("uid"), [F::Uid]);
     assert_eq!(
-        items("(FLAGS UID RFC822.SIZE INTERNALDATE ENVELOPE BODY BODYSTRUCTURE RFC822 RFC822.HEADER RFC822.TEXT MODSEQ)"),
+        items(
+            "(FLAGS UID RFC822.SIZE INTERNALDATE ENVELOPE BODY BODYSTRUCTURE RFC822 RFC822.HEADER RFC822.TEXT MODSEQ)"
+        ),
         [
             F::Flags,
             F::Uid,
@@ -48,12 +70,22 @@ fn simple_items() {
 
 #[test]
 fn sections() {
-    assert_eq!(items("BODY[]"), [F::BodySection { peek: false, section: Section::default(), partial: None }]);
+    assert_eq!(
+        items("BODY[]"),
+        [F::BodySection {
+            peek: false,
+            section: Section::default(),
+            partial: None
+        }]
+    );
     assert_eq!(
         items("body.peek[TEXT]<10.20>"),
         [F::BodySection {
             peek: true,
-            section: Section { part: vec![], text: Some(SectionText::Text) },
+            section: Section {
+                part: vec![],
+                text: Some(SectionText::Text)
+            },
             partial: Some((10, 20))
         }]
     );
@@ -69,26 +101,44 @@ fn sections() {
         }]
     );
     assert_eq!(
-        items("(UID BODY.PEEK[HEADER.FIELDS.NOT (\"x-spam\" {2}\r\nCc)] BODY[3.MIME] BODY[3] BODY[2.1.TEXT])"),
+        items(
+            "(UID BODY.PEEK[HEADER.FIELDS.NOT (\"x-spam\" {2}\r\nCc)] BODY[3.MIME] BODY[3] BODY[2.1.TEXT])"
+        ),
         [
             F::Uid,
             F::BodySection {
                 peek: true,
                 section: Section {
                     part: vec![],
-                    text: Some(SectionText::HeaderFieldsNot(vec!["X-SPAM".into(), "CC".into()]))
+                    text: Some(SectionText::HeaderFieldsNot(vec![
+                        "X-SPAM".into(),
+                        "CC".into()
+                    ]))
                 },
                 partial: None
             },
             F::BodySection {
                 peek: false,
-                section: Section { part: vec![3], text: Some(SectionText::Mime) },
+                section: Section {
+                    part: vec![3],
+                    text: Some(SectionText::Mime)
+                },
                 partial: None
             },
-            F::BodySection { peek: false, section: Section { part: vec![3], text: None }, partial: None },
             F::BodySection {
                 peek: false,
-                section: Section { part: vec![2, 1], text: Some(SectionText::Text) },
+                section: Section {
+                    part: vec![3],
+                    text: None
+                },
+                partial: None
+            },
+            F::BodySection {
+                peek: false,
+                section: Section {
+                    part: vec![2, 1],
+                    text: Some(SectionText::Text)
+                },
                 partial: None
             },
         ]
@@ -100,8 +150,16 @@ fn binary_items() {
     assert_eq!(
         items("(BINARY.PEEK[1]<0.10> BINARY[] BINARY.SIZE[2.3])"),
         [
-            F::BinarySection { peek: true, part: vec![1], partial: Some((0, 10)) },
-            F::BinarySection { peek: false, part: vec![], partial: None },
+            F::BinarySection {
+                peek: true,
+                part: vec![1],
+                partial: Some((0, 10))
+            },
+            F::BinarySection {
+                peek: false,
+                part: vec![],
+                partial: None
+            },
             F::BinarySize { part: vec![2, 3] },
         ]
     );
@@ -141,11 +199,19 @@ fn uid_fetch_with_changedsince() {
     assert!(uid);
     assert_eq!(changed, Some(12345));
     match body("a fetch 2,4:* flags\r\n") {
-        CommandBody::Fetch { set, uid: false, .. } => assert_eq!(
+        CommandBody::Fetch {
+            set, uid: false, ..
+        } => assert_eq!(
             set,
             SequenceSet::Ranges(vec![
-                SeqRange { start: SeqNumber::Value(2), end: SeqNumber::Value(2) },
-                SeqRange { start: SeqNumber::Value(4), end: SeqNumber::Largest },
+                SeqRange {
+                    start: SeqNumber::Value(2),
+                    end: SeqNumber::Value(2)
+                },
+                SeqRange {
+                    start: SeqNumber::Value(4),
+                    end: SeqNumber::Largest
+                },
             ])
         ),
         other => panic!("{other:?}"),
@@ -155,7 +221,10 @@ fn uid_fetch_with_changedsince() {
 #[test]
 fn response_names() {
     let name = |spec: &str| FetchResponse::section_name(&items(spec)[0]);
-    assert_eq!(name("BODY.PEEK[1.2.HEADER.FIELDS (From To)]<0.100>"), "BODY[1.2.HEADER.FIELDS (FROM TO)]<0>");
+    assert_eq!(
+        name("BODY.PEEK[1.2.HEADER.FIELDS (From To)]<0.100>"),
+        "BODY[1.2.HEADER.FIELDS (FROM TO)]<0>"
+    );
     assert_eq!(name("BODY[]"), "BODY[]");
     assert_eq!(name("BODY[3.MIME]"), "BODY[3.MIME]");
     assert_eq!(name("BODY[HEADER]"), "BODY[HEADER]");

@@ -8,7 +8,11 @@ fn continuation_requested_exactly_once_per_sync_literal() {
     let stream = b"a LOGIN {3}\r\njoe {6}\r\nsecret\r\n";
     for step in 1..=stream.len() {
         let run = drive(Limits::default(), stream, step);
-        let conts = run.outcomes.iter().filter(|o| **o == Outcome::SendContinuation).count();
+        let conts = run
+            .outcomes
+            .iter()
+            .filter(|o| **o == Outcome::SendContinuation)
+            .count();
         assert_eq!(conts, 2, "step {step}");
         let last = run.outcomes.last();
         assert!(
@@ -27,7 +31,10 @@ fn continuation_not_repeated_without_new_bytes() {
     assert_eq!(p.next(b"a LOGIN {3}\r\n"), Outcome::Incomplete);
     assert_eq!(p.next(b"a LOGIN {3}\r\njo"), Outcome::Incomplete);
     assert_eq!(p.next(b"a LOGIN {3}\r\njoe pw"), Outcome::Incomplete);
-    assert!(matches!(p.next(b"a LOGIN {3}\r\njoe pw\r\n"), Outcome::Command { consumed: 21, .. }));
+    assert!(matches!(
+        p.next(b"a LOGIN {3}\r\njoe pw\r\n"),
+        Outcome::Command { consumed: 21, .. }
+    ));
 }
 
 #[test]
@@ -43,7 +50,13 @@ fn literal_contents_are_not_scanned_for_line_ends() {
     let stream = b"a LOGIN {5+}\r\nx\r\n{1 pw\r\n";
     match &drive(Limits::default(), stream, 1).outcomes[..] {
         [Outcome::Command { command, .. }] => {
-            assert_eq!(command.body, CommandBody::Login { username: "x\r\n{1".into(), password: b"pw".to_vec() });
+            assert_eq!(
+                command.body,
+                CommandBody::Login {
+                    username: "x\r\n{1".into(),
+                    password: b"pw".to_vec()
+                }
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -51,11 +64,22 @@ fn literal_contents_are_not_scanned_for_line_ends() {
 
 #[test]
 fn sync_literal_over_limit_is_refused_without_continuation() {
-    let limits = Limits { max_inline_literal: 10, ..Limits::default() };
+    let limits = Limits {
+        max_inline_literal: 10,
+        ..Limits::default()
+    };
     let line = b"a LOGIN {11}\r\n";
     let run = drive(limits, line, 1);
     match run.outcomes.as_slice() {
-        [Outcome::Error { tag: Some(t), close: false, code: None, consumed, .. }] => {
+        [
+            Outcome::Error {
+                tag: Some(t),
+                close: false,
+                code: None,
+                consumed,
+                ..
+            },
+        ] => {
             assert_eq!(t, "a");
             assert_eq!(*consumed, line.len());
         }
@@ -64,18 +88,38 @@ fn sync_literal_over_limit_is_refused_without_continuation() {
     // The total of a command's literals counts.
     let run = drive(limits, b"a LOGIN {6}\r\nabcdef {5}\r\n", 1);
     assert_eq!(run.outcomes[0], Outcome::SendContinuation);
-    assert!(matches!(&run.outcomes[1], Outcome::Error { close: false, .. }), "{:?}", run.outcomes);
+    assert!(
+        matches!(&run.outcomes[1], Outcome::Error { close: false, .. }),
+        "{:?}",
+        run.outcomes
+    );
 }
 
 #[test]
 fn non_sync_literal_over_limit_closes() {
-    let limits = Limits { max_inline_literal: 10, ..Limits::default() };
+    let limits = Limits {
+        max_inline_literal: 10,
+        ..Limits::default()
+    };
     let run = drive(limits, b"a LOGIN {11+}\r\n", 1);
-    assert!(matches!(run.outcomes.as_slice(), [Outcome::Error { close: true, tag: Some(_), .. }]));
+    assert!(matches!(
+        run.outcomes.as_slice(),
+        [Outcome::Error {
+            close: true,
+            tag: Some(_),
+            ..
+        }]
+    ));
     let run = drive(limits, b"a LOGIN {99999999999999999999999+}\r\n", 3);
-    assert!(matches!(run.outcomes.as_slice(), [Outcome::Error { close: true, .. }]));
+    assert!(matches!(
+        run.outcomes.as_slice(),
+        [Outcome::Error { close: true, .. }]
+    ));
     let run = drive(limits, b"a LOGIN {99999999999999999999999}\r\n", 3);
-    assert!(matches!(run.outcomes.as_slice(), [Outcome::Error { close: false, .. }]));
+    assert!(matches!(
+        run.outcomes.as_slice(),
+        [Outcome::Error { close: false, .. }]
+    ));
 }
 
 #[test]
@@ -83,16 +127,31 @@ fn unknown_command_with_literal() {
     // Synchronizing: refused at once, the client sends no literal.
     let run = drive(Limits::default(), b"a FROB {5}\r\n", 1);
     match run.outcomes.as_slice() {
-        [Outcome::Error { tag: Some(t), message, consumed: 12, close: false, .. }] => {
+        [
+            Outcome::Error {
+                tag: Some(t),
+                message,
+                consumed: 12,
+                close: false,
+                ..
+            },
+        ] => {
             assert_eq!(t, "a");
             assert_eq!(message, "Unknown command FROB");
         }
         other => panic!("{other:?}"),
     }
     // Non-synchronizing: the literal is skipped with the command.
-    let run = drive(Limits::default(), b"a FROB {5+}\r\n\r\nb\r\n x\r\nb NOOP\r\n", 1);
+    let run = drive(
+        Limits::default(),
+        b"a FROB {5+}\r\n\r\nb\r\n x\r\nb NOOP\r\n",
+        1,
+    );
     match run.outcomes.as_slice() {
-        [Outcome::Error { consumed: 22, .. }, Outcome::Command { command, .. }] => {
+        [
+            Outcome::Error { consumed: 22, .. },
+            Outcome::Command { command, .. },
+        ] => {
             assert_eq!(command.tag, "b");
         }
         other => panic!("{other:?}"),
@@ -101,26 +160,45 @@ fn unknown_command_with_literal() {
 
 #[test]
 fn huge_line_closes() {
-    let limits = Limits { max_line: 100, ..Limits::default() };
+    let limits = Limits {
+        max_line: 100,
+        ..Limits::default()
+    };
     let mut stream = b"a LOGIN ".to_vec();
     stream.extend(std::iter::repeat_n(b'x', 200));
     let run = drive(limits, &stream, 7);
     match run.outcomes.as_slice() {
-        [Outcome::Error { tag: Some(t), close: true, .. }] => assert_eq!(t, "a"),
+        [
+            Outcome::Error {
+                tag: Some(t),
+                close: true,
+                ..
+            },
+        ] => assert_eq!(t, "a"),
         other => panic!("{other:?}"),
     }
     // A complete over-long line is refused without closing.
     stream.extend_from_slice(b"\r\nb NOOP\r\n");
     let run = drive(limits, &stream, stream.len());
     match run.outcomes.as_slice() {
-        [Outcome::Error { close: false, consumed: 210, .. }, Outcome::Command { .. }] => {}
+        [
+            Outcome::Error {
+                close: false,
+                consumed: 210,
+                ..
+            },
+            Outcome::Command { .. },
+        ] => {}
         other => panic!("{other:?}"),
     }
     // Text after literals counts toward the same limit.
     let mut stream = b"a LOGIN {3+}\r\nabc ".to_vec();
     stream.extend(std::iter::repeat_n(b'y', 95));
     let run = drive(limits, &stream, 1);
-    assert!(matches!(run.outcomes.as_slice(), [Outcome::Error { close: true, .. }]));
+    assert!(matches!(
+        run.outcomes.as_slice(),
+        [Outcome::Error { close: true, .. }]
+    ));
 }
 
 #[test]
@@ -130,10 +208,20 @@ fn byte_by_byte_equals_whole() {
     for step in [1, 2, 3, 5, 13] {
         let run = drive(Limits::default(), stream, step);
         let strip = |v: &[Outcome]| -> Vec<Outcome> {
-            v.iter().filter(|o| **o != Outcome::SendContinuation).cloned().collect()
+            v.iter()
+                .filter(|o| **o != Outcome::SendContinuation)
+                .cloned()
+                .collect()
         };
         assert_eq!(strip(&run.outcomes), strip(&whole.outcomes), "step {step}");
         assert_eq!(run.leftover, 0);
     }
-    assert_eq!(whole.outcomes.iter().filter(|o| matches!(o, Outcome::Command { .. })).count(), 4);
+    assert_eq!(
+        whole
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Command { .. }))
+            .count(),
+        4
+    );
 }

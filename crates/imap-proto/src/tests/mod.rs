@@ -54,7 +54,9 @@ pub(super) fn drive(limits: Limits, stream: &[u8], step: usize) -> Run {
             Outcome::Command { consumed, .. } | Outcome::AppendEnd { consumed } => {
                 buf.drain(..*consumed);
             }
-            Outcome::Error { consumed, close, .. } => {
+            Outcome::Error {
+                consumed, close, ..
+            } => {
                 let close = *close;
                 buf.drain(..(*consumed).min(buf.len()));
                 if close {
@@ -111,10 +113,20 @@ pub(super) fn body(input: impl AsRef<[u8]>) -> CommandBody {
 /// the whole input and does not close.
 pub(super) fn bad(input: impl AsRef<[u8]>) -> (Option<String>, String) {
     let input = input.as_ref();
-    let outs: Vec<_> =
-        outcomes(input).into_iter().filter(|o| *o != Outcome::SendContinuation).collect();
+    let outs: Vec<_> = outcomes(input)
+        .into_iter()
+        .filter(|o| *o != Outcome::SendContinuation)
+        .collect();
     match outs.as_slice() {
-        [Outcome::Error { tag, message, consumed, close: false, code: None }] => {
+        [
+            Outcome::Error {
+                tag,
+                message,
+                consumed,
+                close: false,
+                code: None,
+            },
+        ] => {
             assert_eq!(*consumed, input.len(), "consumed for {input:?}");
             assert!(!message.contains('\r') && !message.contains('\n'));
             (tag.clone(), message.clone())

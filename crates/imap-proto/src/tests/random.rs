@@ -21,17 +21,57 @@ impl Rng {
 
 /// Pieces that make random input hit interesting paths.
 const TOKENS: &[&[u8]] = &[
-    b"a1 ", b"LOGIN ", b"APPEND ", b"FETCH ", b"UID ", b"STORE ", b"SELECT ", b"STATUS ", b"LIST ",
-    b"AUTHENTICATE ", b"INBOX ", b"{3}\r\n", b"{2+}\r\n", b"~{4}\r\n", b"{0}\r\n", b"{999999999}\r\n",
-    b"{1+}\r\n", b"\r\n", b"\n", b"\r", b"(", b")", b"[", b"]", b"<0.5>", b"\"", b"\\", b" ", b"*", b"1:*",
-    b"BODY.PEEK[1.HEADER.FIELDS (A B)]", b"+FLAGS ", b"\\Seen", b"\"17-Jul-1996 02:44:25 -0700\" ",
-    b"(CHANGEDSINCE 5)", b"0", b"$", b",", b"=", b"\0", b"\xff",
+    b"a1 ",
+    b"LOGIN ",
+    b"APPEND ",
+    b"FETCH ",
+    b"UID ",
+    b"STORE ",
+    b"SELECT ",
+    b"STATUS ",
+    b"LIST ",
+    b"AUTHENTICATE ",
+    b"INBOX ",
+    b"{3}\r\n",
+    b"{2+}\r\n",
+    b"~{4}\r\n",
+    b"{0}\r\n",
+    b"{999999999}\r\n",
+    b"{1+}\r\n",
+    b"\r\n",
+    b"\n",
+    b"\r",
+    b"(",
+    b")",
+    b"[",
+    b"]",
+    b"<0.5>",
+    b"\"",
+    b"\\",
+    b" ",
+    b"*",
+    b"1:*",
+    b"BODY.PEEK[1.HEADER.FIELDS (A B)]",
+    b"+FLAGS ",
+    b"\\Seen",
+    b"\"17-Jul-1996 02:44:25 -0700\" ",
+    b"(CHANGEDSINCE 5)",
+    b"0",
+    b"$",
+    b",",
+    b"=",
+    b"\0",
+    b"\xff",
 ];
 
 #[test]
 fn random_input_never_panics_and_always_progresses() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let limits = Limits { max_line: 300, max_inline_literal: 50, max_append: 40 };
+    let limits = Limits {
+        max_line: 300,
+        max_inline_literal: 50,
+        max_append: 40,
+    };
     for _ in 0..3000 {
         let mut stream = Vec::new();
         let len = rng.below(60);
@@ -69,14 +109,22 @@ fn random_input_never_panics_and_always_progresses() {
                     continuations_in_a_row += 1;
                     let announced = buf.windows(2).filter(|w| w == b"}\n").count()
                         + buf.windows(3).filter(|w| w == b"}\r\n").count();
-                    assert!(continuations_in_a_row <= announced, "repeated continuation: {stream:?}");
+                    assert!(
+                        continuations_in_a_row <= announced,
+                        "repeated continuation: {stream:?}"
+                    );
                 }
                 Outcome::Command { consumed, .. } | Outcome::AppendEnd { consumed } => {
                     continuations_in_a_row = 0;
                     assert!(consumed > 0 && consumed <= buf.len(), "{stream:?}");
                     buf.drain(..consumed);
                 }
-                Outcome::Error { consumed, close, message, .. } => {
+                Outcome::Error {
+                    consumed,
+                    close,
+                    message,
+                    ..
+                } => {
                     continuations_in_a_row = 0;
                     assert!(consumed > 0, "{stream:?}");
                     assert!(!message.contains('\n') && !message.contains('\r'));
