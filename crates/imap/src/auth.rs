@@ -60,7 +60,12 @@ impl<B: Backend> Session<B> {
     }
 
     /// A step request of a new or ongoing exchange.
-    fn step_request(&self, exchange_id: u64, mechanism: &str, data: Option<Vec<u8>>) -> StepRequest {
+    fn step_request(
+        &self,
+        exchange_id: u64,
+        mechanism: &str,
+        data: Option<Vec<u8>>,
+    ) -> StepRequest {
         StepRequest {
             exchange_id,
             mechanism: mechanism.to_string(),
@@ -73,9 +78,16 @@ impl<B: Backend> Session<B> {
     }
 
     /// LOGIN user password: a PLAIN exchange of one step.
-    pub async fn login_command(&mut self, username: &str, password: &[u8]) -> Result<Reply, ImapError> {
+    pub async fn login_command(
+        &mut self,
+        username: &str,
+        password: &[u8],
+    ) -> Result<Reply, ImapError> {
         if username.contains('\0') || password.contains(&0) {
-            return Ok(Reply::no_code("AUTHENTICATIONFAILED", "Authentication failed."));
+            return Ok(Reply::no_code(
+                "AUTHENTICATIONFAILED",
+                "Authentication failed.",
+            ));
         }
         let mut data = Vec::with_capacity(username.len() + password.len() + 2);
         data.push(0);
@@ -98,7 +110,11 @@ impl<B: Backend> Session<B> {
     }
 
     /// AUTHENTICATE mechanism [initial-response].
-    pub async fn authenticate(&mut self, mechanism: &str, initial: Option<Vec<u8>>) -> Result<Reply, ImapError> {
+    pub async fn authenticate(
+        &mut self,
+        mechanism: &str,
+        initial: Option<Vec<u8>>,
+    ) -> Result<Reply, ImapError> {
         let mechanism = mechanism.to_ascii_uppercase();
         if !MECHANISMS.contains(&mechanism.as_str()) {
             return Ok(Reply::no("Unsupported authentication mechanism"));
@@ -114,13 +130,19 @@ impl<B: Backend> Session<B> {
             first = false;
             let challenge = match response.outcome {
                 Some(step_response::Outcome::Challenge(challenge)) => challenge,
-                Some(step_response::Outcome::Success(success)) if !success.final_data.is_empty() => {
+                Some(step_response::Outcome::Success(success))
+                    if !success.final_data.is_empty() =>
+                {
                     // Additional data with success: send it as a challenge
                     // and expect an empty answer (RFC 9051 §6.2.2).
                     match self.client_response(&success.final_data).await? {
                         Some(SaslResponse::Data(data)) if data.is_empty() => {}
-                        Some(SaslResponse::Cancel) => return Ok(Reply::bad("Authentication cancelled")),
-                        Some(SaslResponse::Data(_)) | None => return Ok(Reply::bad("Invalid SASL response")),
+                        Some(SaslResponse::Cancel) => {
+                            return Ok(Reply::bad("Authentication cancelled"));
+                        }
+                        Some(SaslResponse::Data(_)) | None => {
+                            return Ok(Reply::bad("Invalid SASL response"));
+                        }
                     }
                     return Ok(self.outcome(Some(step_response::Outcome::Success(success))));
                 }
@@ -144,7 +166,10 @@ impl<B: Backend> Session<B> {
 
     /// Sends a challenge and reads the client's one-line answer; `None` when
     /// it is not valid base64 or too long.
-    async fn client_response(&mut self, challenge: &[u8]) -> Result<Option<SaslResponse>, ImapError> {
+    async fn client_response(
+        &mut self,
+        challenge: &[u8],
+    ) -> Result<Option<SaslResponse>, ImapError> {
         let mut out = Vec::new();
         if challenge.is_empty() {
             out.extend_from_slice(b"+ \r\n");
@@ -156,13 +181,15 @@ impl<B: Backend> Session<B> {
         let line = match self.conn.read_line(max, self.deadline()).await {
             Ok(Some(line)) => line,
             Ok(None) => {
-                self.untagged(StatusKind::Bye, None, "SASL response too long").await?;
+                self.untagged(StatusKind::Bye, None, "SASL response too long")
+                    .await?;
                 self.closing = true;
                 return Ok(None);
             }
             Err(crate::conn::ReadError::Io(e)) => return Err(e.into()),
             Err(crate::conn::ReadError::Timeout) => {
-                self.untagged(StatusKind::Bye, None, "Autologout; idle for too long").await?;
+                self.untagged(StatusKind::Bye, None, "Autologout; idle for too long")
+                    .await?;
                 self.closing = true;
                 return Ok(None);
             }
@@ -194,7 +221,10 @@ impl<B: Backend> Session<B> {
                     expires_unix: success.expires_unix,
                     retry_renew_unix: 0,
                 });
-                Reply::ok_code(format!("CAPABILITY {}", self.capabilities().join(" ")), "Logged in")
+                Reply::ok_code(
+                    format!("CAPABILITY {}", self.capabilities().join(" ")),
+                    "Logged in",
+                )
             }
             Some(step_response::Outcome::Failure(failure)) if failure.temporary => {
                 tracing::info!(peer = %self.peer, reason = %failure.reason, "temporary auth failure");
@@ -218,7 +248,9 @@ impl<B: Backend> Session<B> {
         if now < login.obtained_unix + life / 2 || now < login.retry_renew_unix {
             return;
         }
-        let request = RenewRequest { ticket: login.ticket.clone() };
+        let request = RenewRequest {
+            ticket: login.ticket.clone(),
+        };
         for fresh in [false, true] {
             let mut client = match self.shared.auth_client(fresh).await {
                 Ok(client) => client,
@@ -257,5 +289,9 @@ fn failed() -> Reply {
 
 /// `NO [UNAVAILABLE]`.
 fn unavailable() -> Reply {
-    Reply { kind: StatusKind::No, code: Some("UNAVAILABLE".into()), text: "Authentication service unavailable".into() }
+    Reply {
+        kind: StatusKind::No,
+        code: Some("UNAVAILABLE".into()),
+        text: "Authentication service unavailable".into(),
+    }
 }

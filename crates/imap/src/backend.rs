@@ -16,7 +16,11 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// A new connection to the auth process.
     fn auth(&self) -> impl Future<Output = Result<AuthClient<Channel>, String>> + Send;
     /// A client for the storage process serving `owner`.
-    fn storage(&self, ticket: &str, owner: &str) -> impl Future<Output = Result<StorageClient<Channel>, String>> + Send;
+    fn storage(
+        &self,
+        ticket: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<StorageClient<Channel>, String>> + Send;
 }
 
 impl Backend for BrokerClient {
@@ -25,7 +29,9 @@ impl Backend for BrokerClient {
     }
 
     async fn storage(&self, ticket: &str, owner: &str) -> Result<StorageClient<Channel>, String> {
-        BrokerClient::storage(self, ticket, owner).await.map_err(|e| e.to_string())
+        BrokerClient::storage(self, ticket, owner)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -43,7 +49,11 @@ pub(crate) struct Shared<B> {
 impl<B: Backend> Shared<B> {
     /// Shared state over `backend`.
     pub fn new(backend: B) -> Arc<Shared<B>> {
-        Arc::new(Shared { backend, auth: Mutex::new(None), exchange: AtomicU64::new(0) })
+        Arc::new(Shared {
+            backend,
+            auth: Mutex::new(None),
+            exchange: AtomicU64::new(0),
+        })
     }
 
     /// The auth client, connecting if there is none. With `fresh`, the

@@ -2,6 +2,7 @@
 //! at, and a buffered writer flushed before every wait for input.
 
 use std::io;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::time::Instant;
@@ -28,26 +29,54 @@ impl From<io::Error> for ReadError {
 
 /// One client's connection.
 pub(crate) struct Conn {
-    reader: Box<dyn AsyncRead + Unpin + Send>,
-    writer: BufWriter<Box<dyn AsyncWrite + Unpin + Send>>,
+    reader: Box<dyn AsyncRead + Unpin + Send + Sync>,
+    writer: BufWriter<Box<dyn AsyncWrite + Unpin + Send + Sync>>,
     /// Received bytes not yet consumed.
     pub buf: Vec<u8>,
+    /// How long a write may wait for a client that does not read.
+    write_timeout: Duration,
 }
 
 impl Conn {
     /// Wraps the two halves of a connection.
-    pub fn new(reader: impl AsyncRead + Unpin + Send + 'static, writer: impl AsyncWrite + Unpin + Send + 'static) -> Self {
-        Conn { reader: Box::new(reader), writer: BufWriter::new(Box::new(writer)), buf: Vec::with_capacity(READ_SIZE) }
+    pub fn new(
+        reader: impl AsyncRead + Unpin + Send + Sync + 'static,
+        writer: impl AsyncWrite + Unpin + Send + Sync + 'static,
+    ) -> Self {
+        Conn {
+            reader: Box::new(reader),
+            writer: BufWriter::new(Box::new(writer)),
+            buf: Vec::with_capacity(READ_SIZE),
+            write_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+
+    /// Sets how long a write may block on a client that does not read.
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
     }
 
     /// Queues bytes for the client.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.writer.write_all(bytes).await
+        match tokio::time::timeout(self.write_timeout, self.writer.write_all(bytes)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client does not read",
+            )),
+        }
     }
 
     /// Sends everything queued.
     pub async fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush().await
+        match tokio::time::timeout(self.write_timeout, self.writer.flush()).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "client does not read",
+            )),
+        }
     }
 
     /// Flushes, then reads more bytes into the buffer, waiting until `deadline`.
@@ -79,7 +108,11 @@ impl Conn {
 
     /// Reads one line (up to and including LF). `Ok(None)` when the line
     /// grows beyond `max` bytes without ending.
-    pub async fn read_line(&mut self, max: usize, deadline: Instant) -> Result<Option<Vec<u8>>, ReadError> {
+    pub async fn read_line(
+        &mut self,
+        max: usize,
+        deadline: Instant,
+    ) -> Result<Option<Vec<u8>>, ReadError> {
         let mut scanned = 0;
         loop {
             if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {

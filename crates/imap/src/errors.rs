@@ -30,27 +30,47 @@ pub(crate) struct Reply {
 impl Reply {
     /// `OK text`.
     pub fn ok(text: &str) -> Reply {
-        Reply { kind: StatusKind::Ok, code: None, text: text.into() }
+        Reply {
+            kind: StatusKind::Ok,
+            code: None,
+            text: text.into(),
+        }
     }
 
     /// `OK [code] text`.
     pub fn ok_code(code: impl Into<String>, text: &str) -> Reply {
-        Reply { kind: StatusKind::Ok, code: Some(code.into()), text: text.into() }
+        Reply {
+            kind: StatusKind::Ok,
+            code: Some(code.into()),
+            text: text.into(),
+        }
     }
 
     /// `NO text`.
     pub fn no(text: &str) -> Reply {
-        Reply { kind: StatusKind::No, code: None, text: text.into() }
+        Reply {
+            kind: StatusKind::No,
+            code: None,
+            text: text.into(),
+        }
     }
 
     /// `NO [code] text`.
     pub fn no_code(code: &str, text: &str) -> Reply {
-        Reply { kind: StatusKind::No, code: Some(code.into()), text: text.into() }
+        Reply {
+            kind: StatusKind::No,
+            code: Some(code.into()),
+            text: text.into(),
+        }
     }
 
     /// `BAD text`.
     pub fn bad(text: &str) -> Reply {
-        Reply { kind: StatusKind::Bad, code: None, text: text.into() }
+        Reply {
+            kind: StatusKind::Bad,
+            code: None,
+            text: text.into(),
+        }
     }
 }
 
@@ -61,9 +81,6 @@ pub(crate) enum CallError {
     Status(Status),
     /// No storage connection could be had from the broker.
     Broker(String),
-    /// The selected mailbox's view cannot be repaired (UIDVALIDITY changed
-    /// or the mailbox is gone): the connection must end.
-    ViewLost,
 }
 
 impl From<Status> for CallError {
@@ -89,7 +106,6 @@ pub(crate) fn call_reply(error: &CallError, context: Context) -> Reply {
             tracing::warn!(%message, "no storage connection");
             Reply::no_code("UNAVAILABLE", "Storage unavailable, try again later")
         }
-        CallError::ViewLost => Reply::no_code("SERVERBUG", "Mailbox view lost"),
     }
 }
 
@@ -97,10 +113,14 @@ pub(crate) fn call_reply(error: &CallError, context: Context) -> Reply {
 pub(crate) fn status_reply(status: &Status, context: Context) -> Reply {
     let message = status.message();
     match status.code() {
-        Code::NotFound if context == Context::Append => Reply::no_code("TRYCREATE", "Mailbox does not exist"),
+        Code::NotFound if context == Context::Append => {
+            Reply::no_code("TRYCREATE", "Mailbox does not exist")
+        }
         Code::NotFound => Reply::no_code("NONEXISTENT", "Mailbox does not exist"),
         Code::AlreadyExists => Reply::no_code("ALREADYEXISTS", "Mailbox already exists"),
-        Code::InvalidArgument => Reply::no_code("CANNOT", &client_text(message, "Invalid argument")),
+        Code::InvalidArgument => {
+            Reply::no_code("CANNOT", &client_text(message, "Invalid argument"))
+        }
         Code::ResourceExhausted => {
             let lower = message.to_ascii_lowercase();
             if lower.contains("quota") {
@@ -145,23 +165,71 @@ mod tests {
     #[test]
     fn codes_map_to_response_codes() {
         let no = |c: &str| (StatusKind::No, Some(c.to_string()));
-        assert_eq!(code_of(Status::not_found("x"), Context::Other), no("NONEXISTENT"));
-        assert_eq!(code_of(Status::not_found("x"), Context::Append), no("TRYCREATE"));
-        assert_eq!(code_of(Status::already_exists("x"), Context::Other), no("ALREADYEXISTS"));
-        assert_eq!(code_of(Status::invalid_argument("bad name"), Context::Other), no("CANNOT"));
-        assert_eq!(code_of(Status::resource_exhausted("over quota"), Context::Other), no("OVERQUOTA"));
-        assert_eq!(code_of(Status::resource_exhausted("disk full"), Context::Other), no("LIMIT"));
-        assert_eq!(code_of(Status::unauthenticated("x"), Context::Other), no("NOPERM"));
-        assert_eq!(code_of(Status::permission_denied("x"), Context::Other), no("NOPERM"));
-        assert_eq!(code_of(Status::unavailable("x"), Context::Other), no("UNAVAILABLE"));
-        assert_eq!(code_of(Status::internal("x"), Context::Other), no("SERVERBUG"));
-        assert_eq!(call_reply(&CallError::Broker("x".into()), Context::Other).code.as_deref(), Some("UNAVAILABLE"));
+        assert_eq!(
+            code_of(Status::not_found("x"), Context::Other),
+            no("NONEXISTENT")
+        );
+        assert_eq!(
+            code_of(Status::not_found("x"), Context::Append),
+            no("TRYCREATE")
+        );
+        assert_eq!(
+            code_of(Status::already_exists("x"), Context::Other),
+            no("ALREADYEXISTS")
+        );
+        assert_eq!(
+            code_of(Status::invalid_argument("bad name"), Context::Other),
+            no("CANNOT")
+        );
+        assert_eq!(
+            code_of(Status::resource_exhausted("over quota"), Context::Other),
+            no("OVERQUOTA")
+        );
+        assert_eq!(
+            code_of(Status::resource_exhausted("disk full"), Context::Other),
+            no("LIMIT")
+        );
+        assert_eq!(
+            code_of(Status::unauthenticated("x"), Context::Other),
+            no("NOPERM")
+        );
+        assert_eq!(
+            code_of(Status::permission_denied("x"), Context::Other),
+            no("NOPERM")
+        );
+        assert_eq!(
+            code_of(Status::unavailable("x"), Context::Other),
+            no("UNAVAILABLE")
+        );
+        assert_eq!(
+            code_of(Status::internal("x"), Context::Other),
+            no("SERVERBUG")
+        );
+        assert_eq!(
+            call_reply(&CallError::Broker("x".into()), Context::Other)
+                .code
+                .as_deref(),
+            Some("UNAVAILABLE")
+        );
     }
 
     #[test]
     fn storage_text_is_shown_only_when_safe() {
-        assert_eq!(status_reply(&Status::invalid_argument("Bad mailbox name"), Context::Other).text, "Bad mailbox name");
-        assert_eq!(status_reply(&Status::invalid_argument("a\r\nb"), Context::Other).text, "Invalid argument");
-        assert_eq!(status_reply(&Status::invalid_argument(""), Context::Other).text, "Invalid argument");
+        assert_eq!(
+            status_reply(
+                &Status::invalid_argument("Bad mailbox name"),
+                Context::Other
+            )
+            .text,
+            "Bad mailbox name"
+        );
+        assert_eq!(
+            status_reply(&Status::invalid_argument("a\r\nb"), Context::Other).text,
+            "Invalid argument"
+        );
+        assert_eq!(
+            status_reply(&Status::invalid_argument(""), Context::Other).text,
+            "Invalid argument"
+        );
     }
 }

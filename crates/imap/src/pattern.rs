@@ -67,7 +67,10 @@ pub(crate) fn simplify(pattern: &str) -> String {
 
 /// The parents of `name` (`a`, `a.b` for `a.b.c`).
 pub(crate) fn parents(name: &str, delimiter: char) -> Vec<&str> {
-    name.match_indices(delimiter).map(|(i, _)| &name[..i]).filter(|p| !p.is_empty()).collect()
+    name.match_indices(delimiter)
+        .map(|(i, _)| &name[..i])
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
@@ -114,7 +117,14 @@ mod tests {
         assert_eq!(simplify("a**%*b"), "a*b");
         assert_eq!(simplify("%%"), "%");
         assert_eq!(simplify("%*"), "*");
-        assert!(matches(&simplify("***********************x"), "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaay", '.') == false);
+        assert!(!matches(
+            &simplify("***********************x"),
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaay",
+            '.'
+        ));
+        // Alternating wildcards stay fast on long names.
+        let hostile = "*a".repeat(200) + "b";
+        assert!(!matches(&hostile, &"a".repeat(2000), '.'));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Small response builders the encoder does not have (untagged FETCH
 //! pieces), kept here so the session never writes syntax ad hoc.
 
-use mailkeep_imap_proto::{expunge, exists, flag_list};
+use mailkeep_imap_proto::{exists, expunge, flag_list};
 
 use crate::view::Update;
 
@@ -35,7 +35,13 @@ pub(crate) fn sequence_set(numbers: &[u32]) -> String {
     sorted.dedup();
     crate::view::uid_ranges(&sorted)
         .iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}:{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}:{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -49,7 +55,15 @@ mod tests {
         let mut out = Vec::new();
         updates(
             &mut out,
-            &[Update::Expunge(3), Update::Exists(9), Update::Flags { seq: 2, uid: 7, flags: vec!["\\Seen".into()] }],
+            &[
+                Update::Expunge(3),
+                Update::Exists(9),
+                Update::Flags {
+                    seq: 2,
+                    uid: 7,
+                    flags: vec!["\\Seen".into()],
+                },
+            ],
         );
         assert_eq!(
             String::from_utf8_lossy(&out),

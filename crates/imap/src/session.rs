@@ -20,8 +20,16 @@ use crate::response;
 use crate::view::{FlagUpdate, View};
 
 /// Capabilities before login.
-const CAPS_PRE: &[&str] =
-    &["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN", "UNSELECT", "UIDPLUS"];
+const CAPS_PRE: &[&str] = &[
+    "IMAP4rev1",
+    "IMAP4rev2",
+    "LITERAL+",
+    "SASL-IR",
+    "AUTH=PLAIN",
+    "AUTH=LOGIN",
+    "UNSELECT",
+    "UIDPLUS",
+];
 /// Capabilities after login.
 const CAPS_POST: &[&str] = &["IMAP4rev1", "IMAP4rev2", "LITERAL+", "UNSELECT", "UIDPLUS"];
 
@@ -77,8 +85,14 @@ pub(crate) struct Session<B: Backend> {
 
 impl<B: Backend> Session<B> {
     /// A session on a new connection.
-    pub fn new(shared: Arc<Shared<B>>, settings: Arc<ImapSettings>, conn: Conn, peer: String) -> Self {
+    pub fn new(
+        shared: Arc<Shared<B>>,
+        settings: Arc<ImapSettings>,
+        conn: Conn,
+        peer: String,
+    ) -> Self {
         let parser = Parser::new(settings.limits);
+        let conn = conn.with_write_timeout(settings.idle_timeout);
         Session {
             shared,
             settings,
@@ -104,7 +118,11 @@ impl<B: Backend> Session<B> {
 
     /// The capabilities to announce in the current state.
     pub fn capabilities(&self) -> &'static [&'static str] {
-        if self.login.is_some() { CAPS_POST } else { CAPS_PRE }
+        if self.login.is_some() {
+            CAPS_POST
+        } else {
+            CAPS_PRE
+        }
     }
 
     /// How long to wait for the client's next bytes.
@@ -122,7 +140,12 @@ impl<B: Backend> Session<B> {
     }
 
     /// Sends an untagged status response.
-    pub async fn untagged(&mut self, kind: StatusKind, code: Option<&str>, text: &str) -> Result<(), ImapError> {
+    pub async fn untagged(
+        &mut self,
+        kind: StatusKind,
+        code: Option<&str>,
+        text: &str,
+    ) -> Result<(), ImapError> {
         let mut out = Vec::new();
         status_response(&mut out, None, kind, code, text);
         self.send(&out).await
@@ -131,14 +154,21 @@ impl<B: Backend> Session<B> {
     /// Sends a tagged reply.
     pub async fn tagged(&mut self, tag: &str, reply: &Reply) -> Result<(), ImapError> {
         let mut out = Vec::new();
-        status_response(&mut out, Some(tag), reply.kind, reply.code.as_deref(), &reply.text);
+        status_response(
+            &mut out,
+            Some(tag),
+            reply.kind,
+            reply.code.as_deref(),
+            &reply.text,
+        );
         self.send(&out).await
     }
 
     /// Serves the connection until LOGOUT, a close, or a failure.
     pub async fn run(mut self) -> Result<(), ImapError> {
         let greeting = format!("CAPABILITY {}", CAPS_PRE.join(" "));
-        self.untagged(StatusKind::Ok, Some(&greeting), "mailkeep ready.").await?;
+        self.untagged(StatusKind::Ok, Some(&greeting), "mailkeep ready.")
+            .await?;
         let result = self.read_loop().await;
         let _ = self.conn.flush().await;
         result
@@ -151,7 +181,8 @@ impl<B: Backend> Session<B> {
                 Outcome::Incomplete => match self.conn.fill(self.deadline()).await {
                     Ok(()) => {}
                     Err(ReadError::Timeout) => {
-                        self.untagged(StatusKind::Bye, None, "Autologout; idle for too long").await?;
+                        self.untagged(StatusKind::Bye, None, "Autologout; idle for too long")
+                            .await?;
                         return Ok(());
                     }
                     Err(ReadError::Eof) => return Ok(()),
@@ -180,14 +211,25 @@ impl<B: Backend> Session<B> {
                     // Only reachable if an APPEND was abandoned; skip the CRLF.
                     self.conn.consume(consumed);
                 }
-                Outcome::Error { tag, message, consumed, close, code } => {
+                Outcome::Error {
+                    tag,
+                    message,
+                    consumed,
+                    close,
+                    code,
+                } => {
                     self.conn.consume(consumed);
                     let mut out = Vec::new();
-                    let kind = if code.is_some() { StatusKind::No } else { StatusKind::Bad };
+                    let kind = if code.is_some() {
+                        StatusKind::No
+                    } else {
+                        StatusKind::Bad
+                    };
                     status_response(&mut out, tag.as_deref(), kind, code.as_deref(), &message);
                     self.send(&out).await?;
                     if close {
-                        self.untagged(StatusKind::Bye, None, "Protocol error, closing").await?;
+                        self.untagged(StatusKind::Bye, None, "Protocol error, closing")
+                            .await?;
                         return Ok(());
                     }
                 }
@@ -198,7 +240,15 @@ impl<B: Backend> Session<B> {
     /// Executes one command and sends its replies; `false` to close.
     async fn command(&mut self, command: Command) -> Result<bool, ImapError> {
         let Command { tag, body } = command;
-        let allow_expunge = !matches!(body, CommandBody::Fetch { uid: false, .. } | CommandBody::Store { uid: false, .. });
+        let allow_expunge = !matches!(
+            body,
+            CommandBody::Fetch { uid: false, .. } | CommandBody::Store { uid: false, .. }
+        );
+        // SELECT and EXAMINE have just loaded the whole view.
+        let fresh_view = matches!(
+            body,
+            CommandBody::Select { .. } | CommandBody::Examine { .. }
+        );
         let reply = match self.check_state(&body) {
             Some(reply) => reply,
             None => match self.dispatch(&tag, body).await? {
@@ -206,12 +256,21 @@ impl<B: Backend> Session<B> {
                 None => return Ok(false), // LOGOUT
             },
         };
-        self.finish(&tag, reply, allow_expunge).await?;
+        if fresh_view {
+            self.tagged(&tag, &reply).await?;
+        } else {
+            self.finish(&tag, reply, allow_expunge).await?;
+        }
         Ok(!self.closing)
     }
 
     /// Reports changes to the selected mailbox, then the tagged reply.
-    async fn finish(&mut self, tag: &str, reply: Reply, allow_expunge: bool) -> Result<(), ImapError> {
+    async fn finish(
+        &mut self,
+        tag: &str,
+        reply: Reply,
+        allow_expunge: bool,
+    ) -> Result<(), ImapError> {
         if self.closing {
             return Ok(());
         }
@@ -241,14 +300,20 @@ impl<B: Backend> Session<B> {
             | C::Select { .. }
             | C::Examine { .. }
             | C::Status { .. }
-            | C::Append { .. } => (state == State::NotAuthenticated).then(|| Reply::bad("Log in first")),
-            C::Check | C::Close | C::Unselect | C::Expunge | C::UidExpunge { .. } | C::Fetch { .. } | C::Store { .. } => {
-                match state {
-                    State::NotAuthenticated => Some(Reply::bad("Log in first")),
-                    State::Authenticated => Some(Reply::bad("No mailbox selected")),
-                    State::Selected => None,
-                }
+            | C::Append { .. } => {
+                (state == State::NotAuthenticated).then(|| Reply::bad("Log in first"))
             }
+            C::Check
+            | C::Close
+            | C::Unselect
+            | C::Expunge
+            | C::UidExpunge { .. }
+            | C::Fetch { .. }
+            | C::Store { .. } => match state {
+                State::NotAuthenticated => Some(Reply::bad("Log in first")),
+                State::Authenticated => Some(Reply::bad("No mailbox selected")),
+                State::Selected => None,
+            },
         }
     }
 
@@ -269,7 +334,10 @@ impl<B: Backend> Session<B> {
                 return Ok(None);
             }
             C::Login { username, password } => self.login_command(&username, &password).await?,
-            C::Authenticate { mechanism, initial_response } => self.authenticate(&mechanism, initial_response).await?,
+            C::Authenticate {
+                mechanism,
+                initial_response,
+            } => self.authenticate(&mechanism, initial_response).await?,
             C::List { reference, pattern } => self.list(&reference, &pattern, false).await?,
             C::Lsub { reference, pattern } => self.list(&reference, &pattern, true).await?,
             C::Create { mailbox } => self.create(&mailbox).await?,
@@ -283,9 +351,22 @@ impl<B: Backend> Session<B> {
             C::Unselect => self.close(false).await?,
             C::Expunge => self.expunge(None).await?,
             C::UidExpunge { set } => self.expunge(Some(set)).await?,
-            C::Fetch { set, items, uid, changed_since } => self.fetch(&set, &items, uid, changed_since).await?,
-            C::Store { set, mode, silent, flags, uid, unchanged_since } => {
-                self.store(&set, mode, silent, &flags, uid, unchanged_since).await?
+            C::Fetch {
+                set,
+                items,
+                uid,
+                changed_since,
+            } => self.fetch(&set, &items, uid, changed_since).await?,
+            C::Store {
+                set,
+                mode,
+                silent,
+                flags,
+                uid,
+                unchanged_since,
+            } => {
+                self.store(&set, mode, silent, &flags, uid, unchanged_since)
+                    .await?
             }
         };
         Ok(Some(reply))
@@ -298,8 +379,16 @@ impl<B: Backend> Session<B> {
             return Ok(client.clone());
         }
         self.storage = None;
-        let login = self.login.as_ref().ok_or_else(|| CallError::Broker("not logged in".into()))?;
-        let client = self.shared.backend.storage(&login.ticket, &login.user).await.map_err(CallError::Broker)?;
+        let login = self
+            .login
+            .as_ref()
+            .ok_or_else(|| CallError::Broker("not logged in".into()))?;
+        let client = self
+            .shared
+            .backend
+            .storage(&login.ticket, &login.user)
+            .await
+            .map_err(CallError::Broker)?;
         self.storage = Some(client.clone());
         Ok(client)
     }
@@ -313,12 +402,19 @@ impl<B: Backend> Session<B> {
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         self.renew_if_needed().await;
-        let ticket = self.login.as_ref().map(|l| l.ticket.clone()).unwrap_or_default();
+        let ticket = self
+            .login
+            .as_ref()
+            .map(|l| l.ticket.clone())
+            .unwrap_or_default();
         let client = self.storage_client(false).await?;
         match f(client, &ticket).await {
             Ok(response) => Ok(response.into_inner()),
             Err(status) if status.code() == Code::Unavailable => {
-                tracing::info!(message = status.message(), "storage unavailable, reconnecting");
+                tracing::info!(
+                    message = status.message(),
+                    "storage unavailable, reconnecting"
+                );
                 self.storage = None;
                 if !idempotent {
                     return Err(status.into());
@@ -340,7 +436,10 @@ impl<B: Backend> Session<B> {
 
     /// The owner of the logged-in session's mail.
     pub fn owner(&self) -> String {
-        self.login.as_ref().map(|l| l.user.clone()).unwrap_or_default()
+        self.login
+            .as_ref()
+            .map(|l| l.user.clone())
+            .unwrap_or_default()
     }
 
     /// Asks storage what changed in the selected mailbox and reports it.
@@ -367,10 +466,16 @@ impl<B: Backend> Session<B> {
                 let changed = changes
                     .changed
                     .into_iter()
-                    .map(|m| FlagUpdate { uid: m.uid, flags: m.flags, modseq: m.modseq })
+                    .map(|m| FlagUpdate {
+                        uid: m.uid,
+                        flags: m.flags,
+                        modseq: m.modseq,
+                    })
                     .collect();
                 let updates = match self.view.as_mut() {
-                    Some(view) => view.apply_changes(&changes.vanished, changed, highest, allow_expunge),
+                    Some(view) => {
+                        view.apply_changes(&changes.vanished, changed, highest, allow_expunge)
+                    }
                     None => Vec::new(),
                 };
                 let mut out = Vec::new();
@@ -382,7 +487,6 @@ impl<B: Backend> Session<B> {
             {
                 self.view_lost().await
             }
-            Err(CallError::ViewLost) => self.view_lost().await,
             Err(error) => {
                 tracing::warn!(?error, "could not fetch mailbox changes");
                 Ok(())
@@ -394,6 +498,11 @@ impl<B: Backend> Session<B> {
     pub async fn view_lost(&mut self) -> Result<(), ImapError> {
         self.view = None;
         self.closing = true;
-        self.untagged(StatusKind::Bye, None, "The selected mailbox was deleted or renumbered; closing").await
+        self.untagged(
+            StatusKind::Bye,
+            None,
+            "The selected mailbox was deleted or renumbered; closing",
+        )
+        .await
     }
 }

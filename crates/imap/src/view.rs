@@ -65,12 +65,26 @@ pub(crate) struct View {
 
 impl View {
     /// A view of a freshly selected mailbox; `messages` in ascending UID order.
-    pub fn new(mailbox: String, read_only: bool, uidvalidity: u32, highest_modseq: u64, messages: Vec<(u32, Vec<String>)>) -> View {
+    pub fn new(
+        mailbox: String,
+        read_only: bool,
+        uidvalidity: u32,
+        highest_modseq: u64,
+        messages: Vec<(u32, Vec<String>)>,
+    ) -> View {
         let mut messages = messages;
         messages.sort_by_key(|(uid, _)| *uid);
         messages.dedup_by_key(|(uid, _)| *uid);
         let (uids, flags) = messages.into_iter().unzip();
-        View { mailbox, read_only, uidvalidity, highest_modseq, uids, flags, pending_expunge: HashSet::new() }
+        View {
+            mailbox,
+            read_only,
+            uidvalidity,
+            highest_modseq,
+            uids,
+            flags,
+            pending_expunge: HashSet::new(),
+        }
     }
 
     /// EXISTS: the number of messages in the view.
@@ -86,12 +100,18 @@ impl View {
 
     /// The sequence number of a UID in the view.
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
-        self.uids.binary_search(&uid).ok().and_then(|i| u32::try_from(i + 1).ok())
+        self.uids
+            .binary_search(&uid)
+            .ok()
+            .and_then(|i| u32::try_from(i + 1).ok())
     }
 
     /// The flags the view holds for a UID.
     pub fn flags_of(&self, uid: u32) -> Option<&[String]> {
-        self.uids.binary_search(&uid).ok().map(|i| self.flags[i].as_slice())
+        self.uids
+            .binary_search(&uid)
+            .ok()
+            .map(|i| self.flags[i].as_slice())
     }
 
     /// The first message without `\Seen`, as a sequence number.
@@ -183,7 +203,13 @@ impl View {
     /// `allow_expunge` false (FETCH, STORE, SEARCH by sequence number) the
     /// vanished messages stay in the view, remembered, until a later call
     /// that allows them.
-    pub fn apply_changes(&mut self, vanished: &[u32], changed: Vec<FlagUpdate>, highest_modseq: u64, allow_expunge: bool) -> Vec<Update> {
+    pub fn apply_changes(
+        &mut self,
+        vanished: &[u32],
+        changed: Vec<FlagUpdate>,
+        highest_modseq: u64,
+        allow_expunge: bool,
+    ) -> Vec<Update> {
         let mut out = Vec::new();
         let gone: HashSet<u32> = vanished.iter().copied().collect();
         for &uid in vanished {
@@ -208,7 +234,11 @@ impl View {
                     if !same_flags(&self.flags[i], &change.flags) {
                         self.flags[i] = change.flags.clone();
                         let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
-                        out.push(Update::Flags { seq, uid: change.uid, flags: change.flags });
+                        out.push(Update::Flags {
+                            seq,
+                            uid: change.uid,
+                            flags: change.flags,
+                        });
                     }
                 }
                 Err(_) if change.uid > last_known => new.push(change),
@@ -268,11 +298,22 @@ mod tests {
     use mailkeep_imap_proto::SeqRange;
 
     fn view(uids: &[u32]) -> View {
-        View::new("INBOX".into(), false, 7, 10, uids.iter().map(|&u| (u, vec![])).collect())
+        View::new(
+            "INBOX".into(),
+            false,
+            7,
+            10,
+            uids.iter().map(|&u| (u, vec![])).collect(),
+        )
     }
 
     fn set(ranges: &[(SeqNumber, SeqNumber)]) -> SequenceSet {
-        SequenceSet::Ranges(ranges.iter().map(|&(start, end)| SeqRange { start, end }).collect())
+        SequenceSet::Ranges(
+            ranges
+                .iter()
+                .map(|&(start, end)| SeqRange { start, end })
+                .collect(),
+        )
     }
 
     use SeqNumber::{Largest, Value as V};
@@ -281,11 +322,23 @@ mod tests {
     fn sequence_numbers_map_to_uids() {
         let v = view(&[3, 5, 9, 12]);
         assert_eq!(v.resolve(&set(&[(V(1), V(1))]), false), Ok(vec![3]));
-        assert_eq!(v.resolve(&set(&[(V(2), Largest)]), false), Ok(vec![5, 9, 12]));
+        assert_eq!(
+            v.resolve(&set(&[(V(2), Largest)]), false),
+            Ok(vec![5, 9, 12])
+        );
         assert_eq!(v.resolve(&set(&[(V(4), V(2))]), false), Ok(vec![5, 9, 12]));
-        assert_eq!(v.resolve(&set(&[(V(1), V(1)), (V(1), V(2))]), false), Ok(vec![3, 5]));
-        assert_eq!(v.resolve(&set(&[(V(5), V(5))]), false), Err(SetError::InvalidSequence));
-        assert_eq!(v.resolve(&set(&[(V(0), V(1))]), false), Err(SetError::InvalidSequence));
+        assert_eq!(
+            v.resolve(&set(&[(V(1), V(1)), (V(1), V(2))]), false),
+            Ok(vec![3, 5])
+        );
+        assert_eq!(
+            v.resolve(&set(&[(V(5), V(5))]), false),
+            Err(SetError::InvalidSequence)
+        );
+        assert_eq!(
+            v.resolve(&set(&[(V(0), V(1))]), false),
+            Err(SetError::InvalidSequence)
+        );
         assert_eq!(v.seq_of(9), Some(3));
         assert_eq!(v.seq_of(4), None);
     }
@@ -298,8 +351,14 @@ mod tests {
         assert_eq!(v.resolve(&set(&[(V(10), Largest)]), true), Ok(vec![12]));
         // n:* with n beyond the highest UID still names the highest (RFC 9051).
         assert_eq!(v.resolve(&set(&[(V(100), Largest)]), true), Ok(vec![12]));
-        assert_eq!(view(&[]).resolve(&set(&[(V(1), Largest)]), true), Ok(vec![]));
-        assert_eq!(view(&[]).resolve(&set(&[(V(1), Largest)]), false), Err(SetError::InvalidSequence));
+        assert_eq!(
+            view(&[]).resolve(&set(&[(V(1), Largest)]), true),
+            Ok(vec![])
+        );
+        assert_eq!(
+            view(&[]).resolve(&set(&[(V(1), Largest)]), false),
+            Err(SetError::InvalidSequence)
+        );
         assert_eq!(v.resolve(&SequenceSet::Saved, true), Err(SetError::Saved));
     }
 
@@ -307,7 +366,10 @@ mod tests {
     fn expunge_reports_valid_sequence_numbers() {
         let mut v = view(&[1, 2, 3, 4, 5]);
         let out = v.expunge(&[2, 4, 5]);
-        assert_eq!(out, vec![Update::Expunge(5), Update::Expunge(4), Update::Expunge(2)]);
+        assert_eq!(
+            out,
+            vec![Update::Expunge(5), Update::Expunge(4), Update::Expunge(2)]
+        );
         assert_eq!(v.uids(), &[1, 3]);
         assert_eq!(v.expunge(&[99]), vec![]);
     }
@@ -318,9 +380,21 @@ mod tests {
         let out = v.apply_changes(
             &[2],
             vec![
-                FlagUpdate { uid: 3, flags: vec!["\\Seen".into()], modseq: 12 },
-                FlagUpdate { uid: 4, flags: vec![], modseq: 13 },
-                FlagUpdate { uid: 1, flags: vec![], modseq: 11 },
+                FlagUpdate {
+                    uid: 3,
+                    flags: vec!["\\Seen".into()],
+                    modseq: 12,
+                },
+                FlagUpdate {
+                    uid: 4,
+                    flags: vec![],
+                    modseq: 13,
+                },
+                FlagUpdate {
+                    uid: 1,
+                    flags: vec![],
+                    modseq: 11,
+                },
             ],
             13,
             true,
@@ -329,7 +403,11 @@ mod tests {
             out,
             vec![
                 Update::Expunge(2),
-                Update::Flags { seq: 2, uid: 3, flags: vec!["\\Seen".into()] },
+                Update::Flags {
+                    seq: 2,
+                    uid: 3,
+                    flags: vec!["\\Seen".into()]
+                },
                 Update::Exists(3),
             ]
         );
@@ -340,7 +418,16 @@ mod tests {
     #[test]
     fn expunges_are_deferred_when_not_allowed() {
         let mut v = view(&[1, 2, 3]);
-        let out = v.apply_changes(&[2], vec![FlagUpdate { uid: 2, flags: vec!["x".into()], modseq: 11 }], 11, false);
+        let out = v.apply_changes(
+            &[2],
+            vec![FlagUpdate {
+                uid: 2,
+                flags: vec!["x".into()],
+                modseq: 11,
+            }],
+            11,
+            false,
+        );
         assert!(out.is_empty());
         assert_eq!(v.uids(), &[1, 2, 3]);
         assert!(v.is_pending_expunge(2));
@@ -354,15 +441,39 @@ mod tests {
     #[test]
     fn new_and_vanished_in_one_batch_is_ignored() {
         let mut v = view(&[1]);
-        let out = v.apply_changes(&[5], vec![FlagUpdate { uid: 5, flags: vec![], modseq: 20 }], 20, true);
+        let out = v.apply_changes(
+            &[5],
+            vec![FlagUpdate {
+                uid: 5,
+                flags: vec![],
+                modseq: 20,
+            }],
+            20,
+            true,
+        );
         assert!(out.is_empty());
         assert_eq!(v.uids(), &[1]);
     }
 
     #[test]
     fn unchanged_flags_send_nothing() {
-        let mut v = View::new("a".into(), false, 1, 5, vec![(1, vec!["\\Seen".into(), "a".into()])]);
-        let out = v.apply_changes(&[], vec![FlagUpdate { uid: 1, flags: vec!["A".into(), "\\SEEN".into()], modseq: 6 }], 6, true);
+        let mut v = View::new(
+            "a".into(),
+            false,
+            1,
+            5,
+            vec![(1, vec!["\\Seen".into(), "a".into()])],
+        );
+        let out = v.apply_changes(
+            &[],
+            vec![FlagUpdate {
+                uid: 1,
+                flags: vec!["A".into(), "\\SEEN".into()],
+                modseq: 6,
+            }],
+            6,
+            true,
+        );
         assert!(out.is_empty());
         assert_eq!(v.highest_modseq, 6);
         assert_eq!(v.first_unseen(), None);
@@ -370,7 +481,10 @@ mod tests {
 
     #[test]
     fn ranges_only_cover_consecutive_uids() {
-        assert_eq!(uid_ranges(&[1, 2, 3, 7, 9, 10]), vec![(1, 3), (7, 7), (9, 10)]);
+        assert_eq!(
+            uid_ranges(&[1, 2, 3, 7, 9, 10]),
+            vec![(1, 3), (7, 7), (9, 10)]
+        );
         assert_eq!(uid_ranges(&[]), vec![]);
         assert_eq!(uid_ranges(&[u32::MAX]), vec![(u32::MAX, u32::MAX)]);
     }

@@ -1,0 +1,83 @@
+//! The accept loop: one task per client, bounded by `max_connections`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::ImapSettings;
+use crate::backend::{Backend, Shared};
+use crate::conn::Conn;
+use crate::errors::ImapError;
+use crate::session::Session;
+
+/// Accepts clients forever; each runs in its own task, so a failing client
+/// never stops the others.
+pub(crate) async fn accept_loop<B: Backend>(
+    settings: ImapSettings,
+    listener: TcpListener,
+    backend: B,
+) -> Result<(), ImapError> {
+    let settings = Arc::new(settings);
+    let shared = Shared::new(backend);
+    let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // EMFILE and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                tracing::warn!(%peer, "too many connections");
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut stream = stream;
+                    let _ = stream
+                        .write_all(b"* BYE Too many connections, try again later\r\n")
+                        .await;
+                });
+                continue;
+            }
+        };
+        let (reader, writer) = stream.into_split();
+        let session = Session::new(
+            shared.clone(),
+            settings.clone(),
+            Conn::new(reader, writer),
+            peer.ip().to_string(),
+        );
+        let span = tracing::info_span!("imap", %peer, host = %settings.hostname);
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                if let Err(e) = session.run().await {
+                    tracing::debug!(error = %e, "session ended with an error");
+                }
+            }
+            .instrument(span),
+        );
+    }
+}
+
+/// Serves one already-connected client (tests).
+#[cfg(test)]
+pub(crate) async fn serve_one<B: Backend>(
+    settings: Arc<ImapSettings>,
+    shared: Arc<Shared<B>>,
+    reader: impl tokio::io::AsyncRead + Unpin + Send + Sync + 'static,
+    writer: impl tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
+    peer: String,
+) -> Result<(), ImapError> {
+    Session::new(shared, settings, Conn::new(reader, writer), peer)
+        .run()
+        .await
+}
