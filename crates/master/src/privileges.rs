@@ -62,12 +62,13 @@ pub fn drop_privileges(to: &DropTo) -> Result<(), MasterError> {
     Ok(())
 }
 
-/// Limits for protocol processes: no core dumps (they hold other users'
-/// passwords in memory for a moment), no file writes.
+/// Limits for protocol processes: no core dumps (they hold passwords in
+/// memory for a moment). File writes need no limit: the chroot is empty and
+/// root-owned, and RLIMIT_FSIZE would kill the process with SIGXFSZ when
+/// its inherited stderr is a log file.
 pub fn limit_protocol_process() -> Result<(), MasterError> {
     use nix::sys::resource::{Resource, setrlimit};
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| MasterError::io("setrlimit CORE", e))?;
-    setrlimit(Resource::RLIMIT_FSIZE, 0, 0).map_err(|e| MasterError::io("setrlimit FSIZE", e))?;
     Ok(())
 }
 

@@ -1,1 +1,148 @@
-//! placeholder
+//! The storage process (DESIGN §1, §4): serves the mail of its owners over
+//! the storage RPC, on connections the master's broker hands over through
+//! the control socket.
+//!
+//! Every call is checked before the store is touched: the ticket in the
+//! call's metadata must verify with the cluster key, allow the call's scope,
+//! and be for an owner this process serves. Store work runs on blocking
+//! threads.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod append;
+mod convert;
+mod fetch;
+mod gate;
+mod service;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use mailkeep_storage_rpc::MAX_GRPC_MESSAGE;
+use mailkeep_storage_rpc::broker::ControlMessage;
+use mailkeep_storage_rpc::broker::control_message::Kind;
+use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame};
+use mailkeep_storage_rpc::storage::storage_server::StorageServer;
+use mailkeep_store::{Store, StoreError};
+use mailkeep_ticket::TicketKey;
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// The directory under an owner's home that holds the Maildir++ root.
+pub const MAILDIR: &str = "Maildir";
+
+/// What this storage process serves. One owner for now (`per-user` mode);
+/// the server keeps a map owner → store so that `per-uid` and `shared`
+/// modes can add more.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    /// The owner (user name) whose mail this process serves.
+    pub owner: String,
+    /// The owner's home; mail lives in `<home>/Maildir`.
+    pub home: PathBuf,
+}
+
+/// Why the storage process stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageServerError {
+    /// An owner's store could not be opened.
+    #[error("opening the store of {owner:?}: {source}")]
+    Store {
+        /// The owner.
+        owner: String,
+        /// Why.
+        #[source]
+        source: StoreError,
+    },
+    /// The control socket from the master failed (not a clean EOF).
+    #[error("control socket: {0}")]
+    Control(#[from] FrameError),
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// A blocking task could not be run.
+    #[error("blocking task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// How many passed connections may wait for the gRPC server to take them.
+const PENDING_CONNECTIONS: usize = 64;
+
+/// Serves the Storage RPC for `settings.owner` until the control socket
+/// closes (the master is gone), then returns `Ok`. Each `NewConnection`
+/// frame on `control` carries a connected socket that is served at once;
+/// `key` verifies the tickets of every call.
+pub async fn serve(
+    settings: StorageSettings,
+    key: TicketKey,
+    control: UnixStream,
+) -> Result<(), StorageServerError> {
+    let maildir = settings.home.join(MAILDIR);
+    let store = tokio::task::spawn_blocking(move || Store::open(&maildir))
+        .await?
+        .map_err(|source| StorageServerError::Store {
+            owner: settings.owner.clone(),
+            source,
+        })?;
+    let mut stores = HashMap::new();
+    stores.insert(settings.owner.clone(), store);
+    let service = service::StorageService {
+        gate: gate::Gate::new(key, stores),
+    };
+    let (tx, rx) = mpsc::channel::<Result<UnixStream, std::io::Error>>(PENDING_CONNECTIONS);
+    let server = tonic::transport::Server::builder()
+        .add_service(
+            StorageServer::new(service)
+                .max_decoding_message_size(MAX_GRPC_MESSAGE)
+                .max_encoding_message_size(MAX_GRPC_MESSAGE),
+        )
+        .serve_with_incoming(ReceiverStream::new(rx));
+    // The server runs as its own task so that it keeps accepting while this
+    // loop waits on the control socket or on the channel.
+    let mut server = AbortOnDrop(tokio::spawn(server));
+    tracing::info!(owner = %settings.owner, home = %settings.home.display(), "storage process serving");
+    loop {
+        tokio::select! {
+            result = &mut server.0 => {
+                // Only ends on its own if it failed: the incoming channel
+                // stays open while we hold `tx`.
+                result??;
+                return Ok(());
+            }
+            frame = recv_frame::<ControlMessage>(&control) => match frame {
+                Ok((ControlMessage { kind: Some(Kind::NewConnection(c)) }, Some(fd))) => {
+                    match into_unix_stream(fd) {
+                        Ok(stream) => {
+                            tracing::debug!(connection = c.connection_id, "new connection");
+                            if tx.send(Ok(stream)).await.is_err() {
+                                tracing::error!("gRPC server no longer takes connections");
+                            }
+                        }
+                        Err(e) => tracing::warn!(connection = c.connection_id, error = %e,
+                            "passed socket unusable"),
+                    }
+                }
+                Ok((message, fd)) => {
+                    tracing::warn!(?message, has_fd = fd.is_some(),
+                        "control message ignored: not a NewConnection with a socket");
+                }
+                Err(FrameError::Closed) => {
+                    tracing::info!("control socket closed; storage process exits");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// Stops the gRPC server task when [`serve`] returns, however it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), tonic::transport::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use rusqlite::params;
 
+use crate::Store;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::flags::Flags;
 use crate::index;
 use crate::mailbox::begin_write;
 use crate::maildir;
 use crate::names;
-use crate::Store;
 
 /// A message's internal date: seconds since the epoch and the zone it was
 /// given in.
@@ -122,9 +122,10 @@ impl AppendWriter {
                 actual: new_total,
             });
         }
-        let file = self.file.as_mut().ok_or_else(|| {
-            StoreError::InvalidArgument("append already finished".into())
-        })?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
         file.write_all(data)
             .map_err(|e| StoreError::io(format!("writing {}", self.tmp_path.display()), e))?;
         for &b in data {
@@ -154,13 +155,19 @@ impl AppendWriter {
                 actual: self.written,
             });
         }
-        let file = self.file.take().ok_or_else(|| {
-            StoreError::InvalidArgument("append already finished".into())
-        })?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
         file.sync_all()
             .map_err(|e| StoreError::io(format!("fsync of {}", self.tmp_path.display()), e))?;
         drop(file);
-        let name = maildir::final_name(&self.base, self.written, self.vsize, &self.flags.maildir_letters());
+        let name = maildir::final_name(
+            &self.base,
+            self.written,
+            self.vsize,
+            &self.flags.maildir_letters(),
+        );
         let store = self.store.clone();
         let mut conn = store.conn();
         // The write lock is held across the rename so that the mailbox
@@ -171,7 +178,11 @@ impl AppendWriter {
         let final_path = cur.join(&name);
         fs::rename(&self.tmp_path, &final_path).map_err(|e| {
             StoreError::io(
-                format!("renaming {} to {}", self.tmp_path.display(), final_path.display()),
+                format!(
+                    "renaming {} to {}",
+                    self.tmp_path.display(),
+                    final_path.display()
+                ),
                 e,
             )
         })?;

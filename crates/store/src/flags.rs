@@ -132,14 +132,22 @@ impl Flags {
 
     /// The keywords as stored in the index: space-separated.
     pub(crate) fn keywords_text(&self) -> String {
-        self.keywords.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
+        self.keywords
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Flags from their index columns.
     pub(crate) fn from_columns(system: u8, keywords: &str) -> Flags {
         Flags {
             system,
-            keywords: keywords.split(' ').filter(|k| !k.is_empty()).map(str::to_owned).collect(),
+            keywords: keywords
+                .split(' ')
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }
@@ -181,7 +189,10 @@ mod tests {
     fn modes() {
         let cur = Flags::parse(&["\\Seen", "k1"]).unwrap();
         let given = Flags::parse(&["\\Flagged", "k1"]).unwrap();
-        assert_eq!(cur.apply(StoreMode::Add, &given).names(), ["\\Flagged", "\\Seen", "k1"]);
+        assert_eq!(
+            cur.apply(StoreMode::Add, &given).names(),
+            ["\\Flagged", "\\Seen", "k1"]
+        );
         assert_eq!(cur.apply(StoreMode::Remove, &given).names(), ["\\Seen"]);
         assert_eq!(cur.apply(StoreMode::Replace, &given), given);
     }

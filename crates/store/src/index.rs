@@ -36,12 +36,18 @@ impl UidRange {
 
     /// The single UID `uid`.
     pub fn single(uid: u32) -> UidRange {
-        UidRange { first: uid, last: uid }
+        UidRange {
+            first: uid,
+            last: uid,
+        }
     }
 
     /// `1:*`: every message.
     pub fn all() -> UidRange {
-        UidRange { first: 1, last: u32::MAX }
+        UidRange {
+            first: 1,
+            last: u32::MAX,
+        }
     }
 
     /// The concrete `(low, high)` given the mailbox's highest UID, per
@@ -75,8 +81,7 @@ pub struct MessageMeta {
 }
 
 /// The columns [`message_from_row`] reads, in order.
-pub(crate) const MESSAGE_COLUMNS: &str =
-    "uid, system_flags, keywords, modseq, size, internal_date, internal_date_offset, save_date, file";
+pub(crate) const MESSAGE_COLUMNS: &str = "uid, system_flags, keywords, modseq, size, internal_date, internal_date_offset, save_date, file";
 
 pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
     let system: u8 = r.get(1)?;
@@ -114,7 +119,11 @@ pub(crate) fn mailbox_row(conn: &Connection, name: &str) -> Result<MailboxRow> {
 }
 
 /// Looks up a mailbox and checks the caller's UIDVALIDITY (0: no check).
-pub(crate) fn mailbox_checked(conn: &Connection, name: &str, uidvalidity: u32) -> Result<MailboxRow> {
+pub(crate) fn mailbox_checked(
+    conn: &Connection,
+    name: &str,
+    uidvalidity: u32,
+) -> Result<MailboxRow> {
     let row = mailbox_row(conn, name)?;
     if uidvalidity != 0 && uidvalidity != row.uidvalidity {
         return Err(StoreError::UidValidityChanged {
@@ -128,19 +137,28 @@ pub(crate) fn mailbox_checked(conn: &Connection, name: &str, uidvalidity: u32) -
 
 /// Whether a mailbox named `name` exists.
 pub(crate) fn mailbox_exists(conn: &Connection, name: &str) -> Result<bool> {
-    conn.query_row("SELECT EXISTS (SELECT 1 FROM mailboxes WHERE name = ?1)", [name], |r| r.get(0))
-        .ctx(&format!("looking up mailbox {name:?}"))
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE name = ?1)",
+        [name],
+        |r| r.get(0),
+    )
+    .ctx(&format!("looking up mailbox {name:?}"))
 }
 
 /// The canonical names of the mailboxes below `name`.
 pub(crate) fn children(conn: &Connection, name: &str) -> Result<Vec<String>> {
     let all = all_names(conn)?;
-    Ok(all.into_iter().filter(|n| crate::names::is_descendant(n, name)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|n| crate::names::is_descendant(n, name))
+        .collect())
 }
 
 /// Every mailbox name, sorted.
 pub(crate) fn all_names(conn: &Connection) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT name FROM mailboxes ORDER BY name").ctx("listing mailboxes")?;
+    let mut stmt = conn
+        .prepare("SELECT name FROM mailboxes ORDER BY name")
+        .ctx("listing mailboxes")?;
     let names = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .ctx("listing mailboxes")?
@@ -154,7 +172,11 @@ pub(crate) fn all_names(conn: &Connection) -> Result<Vec<String>> {
 /// predecessor's.
 pub(crate) fn next_uidvalidity(conn: &Connection) -> Result<u32> {
     let last: u32 = conn
-        .query_row("SELECT value FROM meta WHERE key = 'last_uidvalidity'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'last_uidvalidity'",
+            [],
+            |r| r.get(0),
+        )
         .optional()
         .ctx("reading last UIDVALIDITY")?
         .unwrap_or(0);
@@ -202,16 +224,25 @@ pub(crate) fn add_keywords(conn: &Connection, mailbox_id: i64, flags: &Flags) ->
         .prepare_cached("INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?1, ?2)")
         .ctx("recording keywords")?;
     for k in &flags.keywords {
-        stmt.execute(params![mailbox_id, k]).ctx("recording keywords")?;
+        stmt.execute(params![mailbox_id, k])
+            .ctx("recording keywords")?;
     }
     Ok(())
 }
 
 /// The messages of a mailbox whose UIDs lie in `ranges`, ascending.
-pub(crate) fn messages_in(conn: &Connection, mailbox: &MailboxRow, ranges: &[UidRange]) -> Result<Vec<MessageMeta>> {
+pub(crate) fn messages_in(
+    conn: &Connection,
+    mailbox: &MailboxRow,
+    ranges: &[UidRange],
+) -> Result<Vec<MessageMeta>> {
     let context = format!("reading messages of {:?}", mailbox.name);
     let max_uid: Option<u32> = conn
-        .query_row("SELECT MAX(uid) FROM messages WHERE mailbox_id = ?1", [mailbox.id], |r| r.get(0))
+        .query_row(
+            "SELECT MAX(uid) FROM messages WHERE mailbox_id = ?1",
+            [mailbox.id],
+            |r| r.get(0),
+        )
         .ctx(&context)?;
     let Some(max_uid) = max_uid else {
         return Ok(Vec::new());
@@ -224,7 +255,9 @@ pub(crate) fn messages_in(conn: &Connection, mailbox: &MailboxRow, ranges: &[Uid
     let mut found = BTreeMap::new();
     for range in ranges {
         let (low, high) = range.resolve(max_uid);
-        let rows = stmt.query_map(params![mailbox.id, low, high], message_from_row).ctx(&context)?;
+        let rows = stmt
+            .query_map(params![mailbox.id, low, high], message_from_row)
+            .ctx(&context)?;
         for row in rows {
             let meta = row.ctx(&context)?;
             found.insert(meta.uid, meta);

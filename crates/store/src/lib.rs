@@ -11,6 +11,9 @@
 //! `cur/ new/ tmp/`, a mailbox `Work.Projects` is the folder
 //! `.Work.Projects/`, and the index is `mailkeep.index.sqlite` (WAL).
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod append;
 mod error;
 mod flags;
@@ -28,7 +31,7 @@ use rusqlite::Connection;
 
 pub use append::{AppendWriter, Appended, InternalDate};
 pub use error::{Result, StoreError};
-pub use flags::{Flags, StoreMode};
+pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
 pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
@@ -71,10 +74,11 @@ struct Inner {
 impl Store {
     /// Opens the store whose Maildir++ root is `maildir` (`<home>/Maildir`),
     /// creating the root, its `cur/ new/ tmp/` (mode 0700) and the index
-    /// (mode 0600) if missing.
+    /// (mode 0600) if missing, and clearing crash leftovers from `tmp/`.
     pub fn open(maildir: &Path) -> Result<Store> {
         maildir::ensure_maildir(maildir, false)?;
         let conn = schema::open_index(maildir)?;
+        maildir::clean_tmp(maildir);
         Ok(Store {
             inner: Arc::new(Inner {
                 root: maildir.to_path_buf(),

@@ -53,7 +53,14 @@ impl Store {
                 if !existing.contains(name) {
                     attributes.push(NOSELECT.to_owned());
                 }
-                attributes.push(if has_children { HAS_CHILDREN } else { HAS_NO_CHILDREN }.to_owned());
+                attributes.push(
+                    if has_children {
+                        HAS_CHILDREN
+                    } else {
+                        HAS_NO_CHILDREN
+                    }
+                    .to_owned(),
+                );
                 MailboxInfo {
                     name: name.clone(),
                     attributes,
@@ -75,7 +82,8 @@ impl Store {
         }
         maildir::ensure_maildir(&names::mailbox_dir(self.root(), &name), true)?;
         index::insert_mailbox(&tx, &name)?;
-        tx.commit().ctx(&format!("committing creation of {name:?}"))?;
+        tx.commit()
+            .ctx(&format!("committing creation of {name:?}"))?;
         Ok(())
     }
 
@@ -85,7 +93,9 @@ impl Store {
     pub fn delete(&self, name: &str) -> Result<()> {
         let name = names::canonical(name)?;
         if name == INBOX {
-            return Err(StoreError::InvalidArgument("INBOX cannot be deleted".into()));
+            return Err(StoreError::InvalidArgument(
+                "INBOX cannot be deleted".into(),
+            ));
         }
         let mut conn = self.conn();
         let tx = begin_write(&mut conn)?;
@@ -98,10 +108,11 @@ impl Store {
         // Move the folder out of the way inside the transaction (atomic, on
         // the same file system), remove its files after the commit.
         let dir = names::mailbox_dir(self.root(), &name);
-        let trash = self
-            .root()
-            .join("tmp")
-            .join(format!("mailkeep-deleted.{}", maildir::unique_base(self.host())));
+        let trash = self.root().join("tmp").join(format!(
+            "{}{}",
+            maildir::DELETED_PREFIX,
+            maildir::unique_base(self.host())
+        ));
         let moved = match fs::rename(&dir, &trash) {
             Ok(()) => true,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
@@ -111,7 +122,10 @@ impl Store {
             if moved {
                 let _ = fs::rename(&trash, &dir);
             }
-            return Err(StoreError::sqlite(format!("committing deletion of {name:?}"), e));
+            return Err(StoreError::sqlite(
+                format!("committing deletion of {name:?}"),
+                e,
+            ));
         }
         if moved && let Err(e) = fs::remove_dir_all(&trash) {
             tracing::warn!(mailbox = %name, path = %trash.display(), error = %e,
@@ -163,12 +177,18 @@ impl Store {
             plan.push((child, new));
         }
         for (old, new) in &plan {
-            tx.execute("UPDATE mailboxes SET name = ?2 WHERE name = ?1", params![old, new])
-                .ctx(&format!("renaming {old:?} to {new:?}"))?;
+            tx.execute(
+                "UPDATE mailboxes SET name = ?2 WHERE name = ?1",
+                params![old, new],
+            )
+            .ctx(&format!("renaming {old:?} to {new:?}"))?;
         }
         let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
         for (old, new) in &plan {
-            let (a, b) = (names::mailbox_dir(self.root(), old), names::mailbox_dir(self.root(), new));
+            let (a, b) = (
+                names::mailbox_dir(self.root(), old),
+                names::mailbox_dir(self.root(), new),
+            );
             match fs::rename(&a, &b) {
                 Ok(()) => done.push((a, b)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -185,7 +205,10 @@ impl Store {
         }
         if let Err(e) = tx.commit() {
             self.unmove_files(&done);
-            return Err(StoreError::sqlite(format!("committing rename of {from:?}"), e));
+            return Err(StoreError::sqlite(
+                format!("committing rename of {from:?}"),
+                e,
+            ));
         }
         Ok(())
     }
@@ -193,7 +216,12 @@ impl Store {
     /// Moves every INBOX message into the new mailbox `to` (same UIDs and
     /// flags, under the new mailbox's own UIDVALIDITY); INBOX records them
     /// as expunged. Returns the file moves done, for undoing.
-    fn move_inbox(&self, conn: &Connection, inbox: &MailboxRow, to: &str) -> Result<Vec<(PathBuf, PathBuf)>> {
+    fn move_inbox(
+        &self,
+        conn: &Connection,
+        inbox: &MailboxRow,
+        to: &str,
+    ) -> Result<Vec<(PathBuf, PathBuf)>> {
         let messages = index::all_messages(conn, inbox)?;
         let to_dir = names::mailbox_dir(self.root(), to);
         maildir::ensure_maildir(&to_dir, true)?;
@@ -209,7 +237,10 @@ impl Store {
             let (a, b) = (from_cur.join(&m.file), to_cur.join(&m.file));
             if let Err(e) = fs::rename(&a, &b) {
                 self.unmove_files(&done);
-                return Err(StoreError::io(format!("moving {} to {}", a.display(), b.display()), e));
+                return Err(StoreError::io(
+                    format!("moving {} to {}", a.display(), b.display()),
+                    e,
+                ));
             }
             done.push((a, b));
             conn.execute(

@@ -67,6 +67,50 @@ pub fn create_private_file(path: &Path, exclusive: bool) -> Result<File> {
     Ok(file)
 }
 
+/// Files in `tmp/` older than this are leftovers of crashed appends
+/// (the Maildir convention is 36 hours).
+const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(36 * 3600);
+
+/// The prefix of a deleted mailbox's folder while its files are removed.
+pub const DELETED_PREFIX: &str = "mailkeep-deleted.";
+
+/// Removes what crashes left in the root's `tmp/`: appends older than 36
+/// hours and folders of deleted mailboxes. Failures are logged only: a
+/// leftover costs space, not correctness.
+pub fn clean_tmp(root: &Path) {
+    let tmp = root.join("tmp");
+    let Ok(entries) = fs::read_dir(&tmp) else {
+        return;
+    };
+    let now = SystemTime::now();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let deleted_folder = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(DELETED_PREFIX);
+        let result = if deleted_folder {
+            fs::remove_dir_all(&path)
+        } else {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| now.duration_since(t).ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if !stale {
+                continue;
+            }
+            fs::remove_file(&path)
+        };
+        match result {
+            Ok(()) => tracing::info!(path = %path.display(), "removed a leftover in tmp/"),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e,
+                "leftover in tmp/ could not be removed"),
+        }
+    }
+}
+
 /// Flushes a directory's entries (after a rename into it) to disk.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -106,7 +150,9 @@ static DELIVERIES: AtomicU64 = AtomicU64::new(0);
 /// A new unique base name `<secs>.M<usecs>P<pid>Q<n>.<host>`; the final
 /// name adds `,S=<size>,W=<vsize>:2,<letters>`.
 pub fn unique_base(host: &str) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let n = DELIVERIES.fetch_add(1, Ordering::Relaxed);
     format!(
         "{}.M{}P{}Q{}.{}",

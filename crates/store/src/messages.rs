@@ -82,7 +82,10 @@ impl Store {
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         let status = index::status_of(&tx, &row)?;
-        let messages = index::all_messages(&tx, &row)?.iter().map(MessageFlags::from).collect();
+        let messages = index::all_messages(&tx, &row)?
+            .iter()
+            .map(MessageFlags::from)
+            .collect();
         let mut stmt = tx
             .prepare("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
             .ctx("reading keywords")?;
@@ -101,7 +104,12 @@ impl Store {
     /// Messages added or changed, and UIDs expunged, after `since_modseq`.
     /// Fails with [`StoreError::UidValidityChanged`] if the mailbox's
     /// UIDVALIDITY is not `uidvalidity`.
-    pub fn changes_since(&self, mailbox: &str, uidvalidity: u32, since_modseq: u64) -> Result<Changes> {
+    pub fn changes_since(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        since_modseq: u64,
+    ) -> Result<Changes> {
         let name = names::canonical(mailbox)?;
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting a read")?;
@@ -138,7 +146,12 @@ impl Store {
 
     /// The index rows of the messages in `ranges`, ascending UID.
     /// `uidvalidity` 0 skips the UIDVALIDITY check.
-    pub fn fetch(&self, mailbox: &str, uidvalidity: u32, ranges: &[UidRange]) -> Result<Vec<MessageMeta>> {
+    pub fn fetch(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+    ) -> Result<Vec<MessageMeta>> {
         let name = names::canonical(mailbox)?;
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting a read")?;
@@ -151,27 +164,38 @@ impl Store {
     /// [`StoreError::MessageFileMissing`].
     pub fn open_message(&self, mailbox: &str, uid: u32) -> Result<(File, MessageMeta)> {
         let name = names::canonical(mailbox)?;
-        let meta = {
-            let conn = self.conn();
-            let row = index::mailbox_row(&conn, &name)?;
-            index::messages_in(&conn, &row, &[UidRange::single(uid)])?
-                .into_iter()
-                .find(|m| m.uid == uid)
-                .ok_or_else(|| StoreError::NotFound {
-                    what: format!("message UID {uid} in {name:?}"),
-                })?
-        };
-        // The mailbox may be renamed between the lookup and the open;
-        // the caller sees NotFound-like errors then and retries.
-        let path = names::mailbox_dir(self.root(), &name).join("cur").join(&meta.file);
-        match File::open(&path) {
-            Ok(f) => Ok((f, meta)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::MessageFileMissing {
-                mailbox: name,
-                uid,
-                path,
-            }),
-            Err(e) => Err(StoreError::io(format!("opening {}", path.display()), e)),
+        // A rename by another process between the lookup and the open moves
+        // the file's directory; one fresh lookup then finds it again.
+        let mut attempt = 0;
+        loop {
+            let (mailbox_name, meta) = {
+                let conn = self.conn();
+                let row = index::mailbox_row(&conn, &name)?;
+                let meta = index::messages_in(&conn, &row, &[UidRange::single(uid)])?
+                    .into_iter()
+                    .find(|m| m.uid == uid)
+                    .ok_or_else(|| StoreError::NotFound {
+                        what: format!("message UID {uid} in {name:?}"),
+                    })?;
+                (row.name, meta)
+            };
+            let path = names::mailbox_dir(self.root(), &mailbox_name)
+                .join("cur")
+                .join(&meta.file);
+            match File::open(&path) {
+                Ok(f) => return Ok((f, meta)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => {
+                    attempt += 1;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::MessageFileMissing {
+                        mailbox: name,
+                        uid,
+                        path,
+                    });
+                }
+                Err(e) => return Err(StoreError::io(format!("opening {}", path.display()), e)),
+            }
         }
     }
 
@@ -238,7 +262,12 @@ impl Store {
     /// are kept with their MODSEQ for [`Store::changes_since`]), then the
     /// files are removed; a crash in between leaves files the index does
     /// not know, which a later scan picks up again (DESIGN §5).
-    pub fn expunge(&self, mailbox: &str, uidvalidity: u32, ranges: Option<&[UidRange]>) -> Result<Expunged> {
+    pub fn expunge(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: Option<&[UidRange]>,
+    ) -> Result<Expunged> {
         let name = names::canonical(mailbox)?;
         let mut conn = self.conn();
         let tx = begin_write(&mut conn)?;
@@ -261,11 +290,14 @@ impl Store {
                 .prepare("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
                 .ctx(&context)?;
             let mut tomb = tx
-                .prepare("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)")
+                .prepare(
+                    "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+                )
                 .ctx(&context)?;
             for m in &doomed {
                 delete.execute(params![row.id, m.uid]).ctx(&context)?;
-                tomb.execute(params![row.id, m.uid, row.highestmodseq as i64]).ctx(&context)?;
+                tomb.execute(params![row.id, m.uid, row.highestmodseq as i64])
+                    .ctx(&context)?;
             }
         }
         index::update_counters(&tx, &row)?;

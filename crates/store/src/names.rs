@@ -81,7 +81,16 @@ mod tests {
         assert_eq!(canonical("inbox").unwrap(), "INBOX");
         assert_eq!(canonical("Inbox.Sent").unwrap(), "INBOX.Sent");
         assert_eq!(canonical("Work.Projects").unwrap(), "Work.Projects");
-        for bad in ["", ".a", "a.", "a..b", "a/b", "a\0b", "a\tb", &"x".repeat(256)] {
+        for bad in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "a/b",
+            "a\0b",
+            "a\tb",
+            &"x".repeat(256),
+        ] {
             assert!(
                 matches!(canonical(bad), Err(StoreError::InvalidName { .. })),
                 "{bad:?}"

@@ -73,9 +73,12 @@ pub fn open_index(root: &Path) -> Result<Connection> {
     let context = format!("opening {}", path.display());
     let mut conn = Connection::open_with_flags(&path, flags).ctx(&context)?;
     conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
-    conn.pragma_update(None, "journal_mode", "WAL").ctx(&context)?;
-    conn.pragma_update(None, "synchronous", "FULL").ctx(&context)?;
-    conn.pragma_update(None, "foreign_keys", "ON").ctx(&context)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .ctx(&context)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .ctx(&context)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .ctx(&context)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(&context)?;
