@@ -155,6 +155,15 @@ impl TestDir {
 
 static START_COUNT: AtomicU32 = AtomicU32::new(0);
 
+/// Where the master's stdout and stderr go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// Pipes copied into the log files by threads.
+    Pipes,
+    /// The log files themselves.
+    Files,
+}
+
 /// A running `mailkeep serve`. Stopped (SIGTERM, then SIGKILL) when dropped;
 /// on a panic its logs are printed.
 pub struct Server<'a> {
@@ -182,9 +191,19 @@ impl<'a> Server<'a> {
     /// Like [`Server::start`], with `extra_imap` (TOML `key = value` lines)
     /// added to the `[imap]` section of the config file; see [`config_text`].
     pub fn start_with(dir: &'a TestDir, extra_imap: &str) -> Server<'a> {
+        Self::start_full(dir, extra_imap, Output::Pipes)
+    }
+
+    /// Like [`Server::start`], with the master's stdout and stderr going
+    /// straight to the log files (regular files) instead of pipes.
+    pub fn start_logging_to_files(dir: &'a TestDir) -> Server<'a> {
+        Self::start_full(dir, "", Output::Files)
+    }
+
+    fn start_full(dir: &'a TestDir, extra_imap: &str, output: Output) -> Server<'a> {
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            match Self::try_start(dir, extra_imap) {
+            match Self::try_start(dir, extra_imap, output) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -192,7 +211,7 @@ impl<'a> Server<'a> {
         panic!("the server did not start:\n{last_error}");
     }
 
-    fn try_start(dir: &'a TestDir, extra_imap: &str) -> Result<Server<'a>, String> {
+    fn try_start(dir: &'a TestDir, extra_imap: &str, output: Output) -> Result<Server<'a>, String> {
         let n = START_COUNT.fetch_add(1, Ordering::Relaxed);
         let port = free_port();
         let config = dir.path().join(format!("mailkeep-{n}.toml"));
@@ -200,18 +219,28 @@ impl<'a> Server<'a> {
             .expect("writing the config file");
         let stdout_log = dir.path().join(format!("stdout-{n}.log"));
         let stderr_log = dir.path().join(format!("stderr-{n}.log"));
-        let out = fs::File::create(&stdout_log).expect("creating the stdout log");
-        let err = fs::File::create(&stderr_log).expect("creating the stderr log");
-        let child = Command::new(BIN)
-            .arg("serve")
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve")
             .arg("--config")
             .arg(&config)
             .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("spawning {BIN}: {e}"))?;
+            .stdin(Stdio::null());
+        // By default pipes, which threads copy into the log files, as under
+        // a service manager; `serve_with_output_to_files` covers files.
+        match output {
+            Output::Pipes => {
+                cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            }
+            Output::Files => {
+                cmd.stdout(fs::File::create(&stdout_log).expect("creating the stdout log"))
+                    .stderr(fs::File::create(&stderr_log).expect("creating the stderr log"));
+            }
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("spawning {BIN}: {e}"))?;
+        if output == Output::Pipes {
+            copy_to_file(child.stdout.take(), &stdout_log);
+            copy_to_file(child.stderr.take(), &stderr_log);
+        }
         let mut server = Server {
             dir,
             port,
@@ -235,7 +264,9 @@ impl<'a> Server<'a> {
                 let logs = server.logs();
                 // Dropping stops it.
                 drop(server);
-                return Err(format!("no `* OK` greeting on port {port} within {DEADLINE:?}\n{logs}"));
+                return Err(format!(
+                    "no `* OK` greeting on port {port} within {DEADLINE:?}\n{logs}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -274,14 +305,20 @@ impl<'a> Server<'a> {
 
     /// Opens a client connection (greeting checked).
     pub fn connect(&self) -> Imap {
-        Imap::connect(self.port).unwrap_or_else(|e| panic!("connecting to the server: {e}\n{}", self.logs()))
+        Imap::connect(self.port)
+            .unwrap_or_else(|e| panic!("connecting to the server: {e}\n{}", self.logs()))
     }
 
     /// Opens a client connection and logs in, asserting OK.
     pub fn login(&self, user: &str, password: &str) -> Imap {
         let mut c = self.connect();
         let r = c.login(user, password).expect("LOGIN");
-        assert!(r.is_ok(), "LOGIN {user} failed: {}\n{}", r.tagged, self.logs());
+        assert!(
+            r.is_ok(),
+            "LOGIN {user} failed: {}\n{}",
+            r.tagged,
+            self.logs()
+        );
         c
     }
 
@@ -302,8 +339,19 @@ impl<'a> Server<'a> {
     /// Waits for exactly one live `role` child (with `owner`, if given)
     /// other than `not_pid`, and returns it.
     pub fn wait_role(&self, role: &str, owner: Option<&str>, not_pid: Option<i32>) -> ProcInfo {
+        self.wait_role_within(role, owner, not_pid, DEADLINE)
+    }
+
+    /// [`Server::wait_role`] with a bound of `timeout`.
+    pub fn wait_role_within(
+        &self,
+        role: &str,
+        owner: Option<&str>,
+        not_pid: Option<i32>,
+        timeout: Duration,
+    ) -> ProcInfo {
         let what = format!("a `role {role}` child process (owner {owner:?}, not pid {not_pid:?})");
-        let deadline = Instant::now() + DEADLINE;
+        let deadline = Instant::now() + timeout;
         loop {
             let found: Vec<ProcInfo> = self
                 .role_procs(role, owner)
@@ -385,6 +433,29 @@ impl Drop for Server<'_> {
     }
 }
 
+/// Copies everything from `pipe` into a new file at `path`, on a thread,
+/// until every writer has closed the pipe.
+fn copy_to_file(pipe: Option<impl Read + Send + 'static>, path: &Path) {
+    let mut file = fs::File::create(path).expect("creating a log file");
+    if let Some(mut pipe) = pipe {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if file.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        });
+    }
+}
+
 /// The config file text the harness uses: data in `data_dir`, IMAP on
 /// 127.0.0.1:`port`, short login-failure delays and restart backoff.
 /// `extra_imap` is added to the `[imap]` section.
@@ -423,7 +494,9 @@ pub fn run_user_cmd(config: &Path, args: &[&str], stdin_line: Option<&str>) -> S
     {
         let mut stdin = child.stdin.take().expect("stdin");
         if let Some(line) = stdin_line {
-            stdin.write_all(format!("{line}\n").as_bytes()).expect("writing the password");
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .expect("writing the password");
         }
     }
     let out = wait_output(child, DEADLINE);
@@ -619,6 +692,28 @@ pub fn make_message(id: &str, size: usize) -> Vec<u8> {
     m
 }
 
+/// Standard base64 (with padding), for SASL.
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// IMAP quoted string.
 pub fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -661,7 +756,9 @@ impl Reply {
 
     /// Whether an untagged response's text equals `text` (case-insensitive).
     pub fn has_untagged(&self, text: &str) -> bool {
-        self.untagged.iter().any(|r| r.text.eq_ignore_ascii_case(text))
+        self.untagged
+            .iter()
+            .any(|r| r.text.eq_ignore_ascii_case(text))
     }
 
     /// `(uidvalidity, uid)` from `[APPENDUID v uid]` in the tagged line.
@@ -748,7 +845,10 @@ impl Imap {
         };
         let greeting = c.read_response()?;
         if !greeting.text.starts_with("* OK") {
-            return Err(io::Error::other(format!("unexpected greeting: {}", greeting.text)));
+            return Err(io::Error::other(format!(
+                "unexpected greeting: {}",
+                greeting.text
+            )));
         }
         c.greeting = greeting.text;
         c.reader.get_ref().set_read_timeout(Some(DEADLINE))?;
@@ -862,7 +962,12 @@ impl Imap {
             format!("({flags}) ")
         };
         self.send_raw(
-            format!("{tag} APPEND {} {flags}{{{}}}\r\n", quote(mailbox), message.len()).as_bytes(),
+            format!(
+                "{tag} APPEND {} {flags}{{{}}}\r\n",
+                quote(mailbox),
+                message.len()
+            )
+            .as_bytes(),
         )?;
         let prefix = format!("{tag} ");
         let mut untagged = Vec::new();
@@ -919,7 +1024,10 @@ impl Imap {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
-                    if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -935,7 +1043,9 @@ impl Imap {
         let r = self.run("LOGOUT").expect("LOGOUT");
         assert!(r.is_ok(), "LOGOUT: {r:?}");
         assert!(
-            r.untagged.iter().any(|u| u.text.to_ascii_uppercase().starts_with("* BYE")),
+            r.untagged
+                .iter()
+                .any(|u| u.text.to_ascii_uppercase().starts_with("* BYE")),
             "LOGOUT without * BYE: {r:?}"
         );
     }

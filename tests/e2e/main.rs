@@ -12,6 +12,7 @@
 mod harness;
 
 mod bad_input;
+mod commands;
 mod demo;
 mod flow;
 mod privileges;

@@ -68,14 +68,19 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.imap.listen.is_empty() {
-            return Err(ConfigError::Invalid("imap.listen must name at least one address".into()));
+            return Err(ConfigError::Invalid(
+                "imap.listen must name at least one address".into(),
+            ));
         }
         if self.imap.processes == 0 {
-            return Err(ConfigError::Invalid("imap.processes must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "imap.processes must be at least 1".into(),
+            ));
         }
         if self.privileges.mail_uid == 0 || self.privileges.mail_gid == 0 {
             return Err(ConfigError::Invalid(
-                "privileges.mail_uid and mail_gid must not be 0: mail is never owned by root".into(),
+                "privileges.mail_uid and mail_gid must not be 0: mail is never owned by root"
+                    .into(),
             ));
         }
         if self.storage.mode != StorageMode::PerUser {
@@ -84,7 +89,9 @@ impl Config {
             ));
         }
         if self.auth.ticket_lifetime_secs < 60 {
-            return Err(ConfigError::Invalid("auth.ticket_lifetime_secs must be at least 60".into()));
+            return Err(ConfigError::Invalid(
+                "auth.ticket_lifetime_secs must be at least 60".into(),
+            ));
         }
         Ok(())
     }

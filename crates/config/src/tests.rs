@@ -22,7 +22,10 @@ fn file_overrides_and_relative_paths_follow_data_dir() {
     .expect("write");
     let c = Config::load(Some(&path)).expect("load");
     assert_eq!(c.imap.listen, vec!["127.0.0.2:143".to_string()]);
-    assert_eq!(c.users_file(), std::path::PathBuf::from("/srv/mk/etc/users"));
+    assert_eq!(
+        c.users_file(),
+        std::path::PathBuf::from("/srv/mk/etc/users")
+    );
     assert_eq!(c.home_base(), std::path::PathBuf::from("/srv/mk/home"));
 }
 
@@ -31,7 +34,9 @@ fn unknown_key_is_an_error_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("c.toml");
     std::fs::write(&path, "[imap]\nlisten_on = [\"x\"]\n").expect("write");
-    let err = Config::load(Some(&path)).expect_err("must fail").to_string();
+    let err = Config::load(Some(&path))
+        .expect_err("must fail")
+        .to_string();
     assert!(err.contains("listen_on"), "{err}");
 }
 
@@ -47,7 +52,10 @@ fn nonsense_values_are_refused() {
 
 #[test]
 fn example_file_parses() {
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/mailkeep.example.toml");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../config/mailkeep.example.toml"
+    );
     let c = Config::load(Some(std::path::Path::new(example))).expect("example parses");
     let d = Config::load(None).expect("defaults");
     // The example documents the defaults: loading it changes nothing.

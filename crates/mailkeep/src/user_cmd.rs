@@ -57,7 +57,10 @@ pub fn run(config_path: Option<&Path>, action: UserAction) -> anyhow::Result<()>
         UserAction::List => {
             for u in userdb::list_users(&users)? {
                 let id = |v: Option<u32>| v.map_or_else(|| "-".to_owned(), |n| n.to_string());
-                let home = u.home.as_ref().map_or_else(|| "-".to_owned(), |h| h.display().to_string());
+                let home = u
+                    .home
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |h| h.display().to_string());
                 println!("{}\t{}:{}\t{home}", u.name, id(u.uid), id(u.gid));
             }
         }

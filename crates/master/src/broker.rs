@@ -21,7 +21,10 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
         let request: BrokerRequest = match recv_frame(&stream).await {
             Ok((request, None)) => request,
             Ok((_, Some(_))) => {
-                tracing::warn!(client_id, "broker request came with a descriptor; closing channel");
+                tracing::warn!(
+                    client_id,
+                    "broker request came with a descriptor; closing channel"
+                );
                 break;
             }
             Err(FrameError::Closed) => break,
@@ -38,7 +41,10 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
             }
             None => (error("invalid", "empty broker request"), None),
         };
-        let reply = BrokerReply { id, kind: Some(kind) };
+        let reply = BrokerReply {
+            id,
+            kind: Some(kind),
+        };
         if let Err(e) = send_frame(&stream, &reply, fd.as_ref()).await {
             tracing::warn!(client_id, "broker reply: {e}");
             break;
@@ -66,7 +72,9 @@ async fn connect_auth(shared: &Shared) -> Answer {
     };
     let connection_id = shared.next_connection_id();
     let message = ControlMessage {
-        kind: Some(control_message::Kind::NewConnection(NewConnection { connection_id })),
+        kind: Some(control_message::Kind::NewConnection(NewConnection {
+            connection_id,
+        })),
     };
     let sent = {
         let guard = control.lock().await;
@@ -105,7 +113,10 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
             Ok(p) => table.insert(owner.to_owned(), p),
             Err(e) => {
                 tracing::error!(owner, "starting storage process: {e}");
-                return (error("unavailable", format!("cannot start storage: {e}")), None);
+                return (
+                    error("unavailable", format!("cannot start storage: {e}")),
+                    None,
+                );
             }
         }
     }
@@ -130,7 +141,9 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
     proc_.connections.insert(client_id, connection_id);
     drop(table);
     let message = ControlMessage {
-        kind: Some(control_message::Kind::NewConnection(NewConnection { connection_id })),
+        kind: Some(control_message::Kind::NewConnection(NewConnection {
+            connection_id,
+        })),
     };
     let sent = {
         let guard = control.lock().await;

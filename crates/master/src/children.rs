@@ -58,7 +58,7 @@ pub fn socket_pair() -> Result<(tokio::net::UnixStream, OwnedFd), MasterError> {
         .map_err(|e| MasterError::io("creating a socket pair", e))?;
     ours.set_nonblocking(true)
         .map_err(|e| MasterError::io("socket pair", e))?;
-    let ours = tokio::net::UnixStream::from_std(ours)
-        .map_err(|e| MasterError::io("socket pair", e))?;
+    let ours =
+        tokio::net::UnixStream::from_std(ours).map_err(|e| MasterError::io("socket pair", e))?;
     Ok((ours, OwnedFd::from(theirs)))
 }

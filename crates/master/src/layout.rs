@@ -82,7 +82,14 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
         (mail_uid, mail_gid) = (config.privileges.mail_uid, config.privileges.mail_gid);
     } else {
         let (u, g) = (Uid::current().as_raw(), Gid::current().as_raw());
-        (protocol_uid, protocol_gid, auth_uid, auth_gid, mail_uid, mail_gid) = (u, g, u, g, u, g);
+        (
+            protocol_uid,
+            protocol_gid,
+            auth_uid,
+            auth_gid,
+            mail_uid,
+            mail_gid,
+        ) = (u, g, u, g, u, g);
     }
 
     let users = config.users_file();
@@ -102,8 +109,12 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
     };
     if privileged && auth_uid != 0 && users.exists() {
         // The auth process runs as its own user and must read the file.
-        nix::unistd::chown(&users, Some(Uid::from_raw(auth_uid)), Some(Gid::from_raw(auth_gid)))
-            .map_err(|e| MasterError::io(format!("chown {} to the auth user", users.display()), e))?;
+        nix::unistd::chown(
+            &users,
+            Some(Uid::from_raw(auth_uid)),
+            Some(Gid::from_raw(auth_gid)),
+        )
+        .map_err(|e| MasterError::io(format!("chown {} to the auth user", users.display()), e))?;
     }
     Ok(Prepared {
         privileged,
@@ -227,22 +238,35 @@ mod tests {
         let dir = open_dir();
         let config = config_in(dir.path());
         let first = prepare(&config).expect("first prepare");
-        let password = first.demo_password.clone().expect("demo made at first start");
+        let password = first
+            .demo_password
+            .clone()
+            .expect("demo made at first start");
         assert_eq!(password.len(), 16);
         let key_meta = fs::metadata(config.key_file()).expect("key file");
         assert_eq!(key_meta.mode() & 0o777, 0o600);
         assert!(config.chroot_dir().is_dir());
-        assert_eq!(fs::read_dir(config.chroot_dir()).expect("chroot").count(), 0);
+        assert_eq!(
+            fs::read_dir(config.chroot_dir()).expect("chroot").count(),
+            0
+        );
         let users = mailkeep_auth::PasswdFile::load(config.users_file()).expect("users");
         let demo = users.lookup(DEMO_USER).expect("demo listed");
-        assert_eq!(demo.home.as_deref(), Some(config.home_base().join(DEMO_USER).as_path()));
-        assert!(mailkeep_auth::verify_password(&demo.password, password.as_bytes()).unwrap_or(false));
+        assert_eq!(
+            demo.home.as_deref(),
+            Some(config.home_base().join(DEMO_USER).as_path())
+        );
+        assert!(
+            mailkeep_auth::verify_password(&demo.password, password.as_bytes()).unwrap_or(false)
+        );
 
         let second = prepare(&config).expect("second prepare");
         assert!(second.demo_password.is_none());
         let key_text = fs::read_to_string(config.key_file()).expect("key");
         assert_eq!(
-            TicketKey::parse(&key_text).map(|k| k.to_file_contents()).ok(),
+            TicketKey::parse(&key_text)
+                .map(|k| k.to_file_contents())
+                .ok(),
             Some(second.key.to_file_contents())
         );
         assert_eq!(first.key.to_file_contents(), second.key.to_file_contents());
@@ -267,7 +291,12 @@ mod tests {
         fs::write(config.chroot_dir().join("x"), b"x").expect("write");
         let result = crate::privileges::check_empty_root_owned(&config.chroot_dir());
         if running_as_root() {
-            assert!(result.expect_err("must refuse").to_string().contains("empty"));
+            assert!(
+                result
+                    .expect_err("must refuse")
+                    .to_string()
+                    .contains("empty")
+            );
         } else {
             // Not root-owned when not run as root: refused either way.
             assert!(result.is_err());
@@ -277,7 +306,10 @@ mod tests {
     #[test]
     fn an_untraversable_data_dir_is_explained_when_root() {
         if !running_as_root() {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI runs as root");
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI runs as root"
+            );
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");

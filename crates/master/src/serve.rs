@@ -63,7 +63,10 @@ impl Shared {
     fn config_args(&self) -> Vec<String> {
         match &self.config_path {
             Some(p) => vec!["--config".into(), p.display().to_string()],
-            None => vec!["--data-dir".into(), self.config.data_dir().display().to_string()],
+            None => vec![
+                "--data-dir".into(),
+                self.config.data_dir().display().to_string(),
+            ],
         }
     }
 
@@ -120,7 +123,11 @@ impl Shared {
         let owner_name = owner.to_owned();
         tokio::spawn(async move {
             let status = child.wait().await;
-            tracing::info!(owner = owner_name, pid, "storage process exited: {status:?}");
+            tracing::info!(
+                owner = owner_name,
+                pid,
+                "storage process exited: {status:?}"
+            );
             shared.storage.lock().await.remove_pid(pid);
             shared.live_remove(pid);
         });
@@ -144,7 +151,10 @@ impl Shared {
     }
 
     fn live_pids(&self) -> Vec<u32> {
-        self.live.lock().map(|l| l.iter().copied().collect()).unwrap_or_default()
+        self.live
+            .lock()
+            .map(|l| l.iter().copied().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -217,7 +227,11 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
     tokio::spawn(supervise_auth(Arc::clone(&shared)));
     let listeners = Arc::new(listeners);
     for index in 0..shared.config.imap.processes {
-        tokio::spawn(supervise_imap(Arc::clone(&shared), Arc::clone(&listeners), index));
+        tokio::spawn(supervise_imap(
+            Arc::clone(&shared),
+            Arc::clone(&listeners),
+            index,
+        ));
     }
 
     wait_for_stop_signal().await?;
@@ -385,7 +399,10 @@ fn start_imap(
         shared.prepared.protocol_gid.to_string(),
     ]);
     if shared.prepared.privileged {
-        args.extend(["--chroot".into(), shared.prepared.chroot.display().to_string()]);
+        args.extend([
+            "--chroot".into(),
+            shared.prepared.chroot.display().to_string(),
+        ]);
     }
     let child = spawn(
         &shared.exe,

@@ -11,7 +11,9 @@ use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 use crate::auth::auth_client::AuthClient;
-use crate::broker::{AttachStorage, BrokerReply, BrokerRequest, ConnectAuth, broker_reply, broker_request};
+use crate::broker::{
+    AttachStorage, BrokerReply, BrokerRequest, ConnectAuth, broker_reply, broker_request,
+};
 use crate::channel::{ChannelError, channel_over};
 use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use crate::storage::storage_client::StorageClient;
@@ -123,7 +125,9 @@ impl BrokerClient {
             }))
             .await?;
         let Some(broker_reply::Kind::Storage(attached)) = reply.kind else {
-            return Err(BrokerError::Protocol("storage reply of the wrong kind".into()));
+            return Err(BrokerError::Protocol(
+                "storage reply of the wrong kind".into(),
+            ));
         };
         let channel = if attached.reuse {
             self.inner

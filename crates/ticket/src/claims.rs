@@ -71,7 +71,13 @@ pub struct Claims {
 impl Claims {
     /// Makes claims for `user` with a fresh random nonce, valid for
     /// `lifetime_secs` from `now_unix`.
-    pub fn new(user: &str, scope: Scope, now_unix: i64, lifetime_secs: i64, issuer: &str) -> Claims {
+    pub fn new(
+        user: &str,
+        scope: Scope,
+        now_unix: i64,
+        lifetime_secs: i64,
+        issuer: &str,
+    ) -> Claims {
         Claims {
             user: user.to_owned(),
             scope,

@@ -96,7 +96,8 @@ pub fn verify(key: &TicketKey, ticket: &str, now_unix: i64) -> Result<Claims, Ti
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .map_err(|_| TicketError::Malformed)?;
-    let wire = claims::WireClaims::decode(payload.as_slice()).map_err(|_| TicketError::Malformed)?;
+    let wire =
+        claims::WireClaims::decode(payload.as_slice()).map_err(|_| TicketError::Malformed)?;
     let claims = Claims::from_wire(wire).ok_or(TicketError::Malformed)?;
     if claims.expires_unix <= now_unix {
         return Err(TicketError::Expired);

@@ -40,7 +40,14 @@ fn expired_is_refused() {
 #[test]
 fn garbage_is_malformed() {
     let k = key();
-    for t in ["", "mk1", "mk1..", "mk2.AAAA.AAAA", "mk1.!!!.AAAA", &"a".repeat(5000)] {
+    for t in [
+        "",
+        "mk1",
+        "mk1..",
+        "mk2.AAAA.AAAA",
+        "mk1.!!!.AAAA",
+        &"a".repeat(5000),
+    ] {
         assert_eq!(verify(&k, t, 0), Err(TicketError::Malformed), "{t:?}");
     }
 }
