@@ -11,6 +11,7 @@
 
 mod harness;
 
+mod accounts;
 mod bad_input;
 mod commands;
 mod demo;

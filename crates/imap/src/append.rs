@@ -103,7 +103,7 @@ impl<B: Backend> Session<B> {
         if let Some(reply) = self.append_end(&command.tag).await? {
             return Ok(reply);
         }
-        match result {
+        match result.map(|r| r.map_err(crate::errors::connection_lost)) {
             Ok(Ok(response)) => {
                 let response = response.into_inner();
                 Ok(Reply::ok_code(

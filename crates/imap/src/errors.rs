@@ -109,8 +109,31 @@ pub(crate) fn call_reply(error: &CallError, context: Context) -> Reply {
     }
 }
 
+/// Turns a status that reports a broken connection (the storage process
+/// died mid-call: tonic reports the transport failure as UNKNOWN, INTERNAL
+/// or CANCELLED with an h2 or transport message) into UNAVAILABLE, so that
+/// the caller reconnects and the client is told to retry.
+pub(crate) fn connection_lost(status: Status) -> Status {
+    let transport = matches!(
+        status.code(),
+        Code::Unknown | Code::Internal | Code::Cancelled
+    ) && {
+        let m = status.message().to_ascii_lowercase();
+        m.contains("h2 protocol error")
+            || m.contains("transport error")
+            || m.contains("connection")
+            || m.contains("broken pipe")
+    };
+    if transport {
+        Status::unavailable(format!("storage connection lost: {}", status.message()))
+    } else {
+        status
+    }
+}
+
 /// Maps a storage status to an IMAP reply.
 pub(crate) fn status_reply(status: &Status, context: Context) -> Reply {
+    let status = &connection_lost(status.clone());
     let message = status.message();
     match status.code() {
         Code::NotFound if context == Context::Append => {

@@ -22,7 +22,6 @@ use crate::view::{FlagUpdate, View};
 /// Capabilities before login.
 const CAPS_PRE: &[&str] = &[
     "IMAP4rev1",
-    "IMAP4rev2",
     "LITERAL+",
     "SASL-IR",
     "AUTH=PLAIN",
@@ -31,7 +30,10 @@ const CAPS_PRE: &[&str] = &[
     "UIDPLUS",
 ];
 /// Capabilities after login.
-const CAPS_POST: &[&str] = &["IMAP4rev1", "IMAP4rev2", "LITERAL+", "UNSELECT", "UIDPLUS"];
+///
+/// IMAP4rev2 is not advertised yet: it requires ENABLE, NAMESPACE, ESEARCH
+/// and MOVE, which come with the IMAP issue.
+const CAPS_POST: &[&str] = &["IMAP4rev1", "LITERAL+", "UNSELECT", "UIDPLUS"];
 
 /// The logged-in user and their ticket.
 #[derive(Debug, Clone)]
@@ -408,7 +410,10 @@ impl<B: Backend> Session<B> {
             .map(|l| l.ticket.clone())
             .unwrap_or_default();
         let client = self.storage_client(false).await?;
-        match f(client, &ticket).await {
+        match f(client, &ticket)
+            .await
+            .map_err(crate::errors::connection_lost)
+        {
             Ok(response) => Ok(response.into_inner()),
             Err(status) if status.code() == Code::Unavailable => {
                 tracing::info!(
@@ -420,7 +425,10 @@ impl<B: Backend> Session<B> {
                     return Err(status.into());
                 }
                 let client = self.storage_client(true).await?;
-                match f(client, &ticket).await {
+                match f(client, &ticket)
+                    .await
+                    .map_err(crate::errors::connection_lost)
+                {
                     Ok(response) => Ok(response.into_inner()),
                     Err(status) => {
                         if status.code() == Code::Unavailable {

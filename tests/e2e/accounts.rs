@@ -1,0 +1,103 @@
+//! Accounts and storage processes: the `mailkeep user` commands against a
+//! running server, and one storage process per user, shared by all of that
+//! user's sessions.
+
+use crate::harness::{Server, TestDir, run_user_cmd};
+
+/// `user passwd` changes the password a running server checks (the old one
+/// stops working), `user list` shows the accounts, and `user del` makes
+/// logins fail; a duplicate `user add` is refused.
+#[test]
+fn user_commands_take_effect_on_a_running_server() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    server.add_user("carol", "first-secret");
+    server.login("carol", "first-secret").logout();
+
+    let config = server.config.clone();
+    run_user_cmd(&config, &["passwd", "carol"], Some("second-secret"));
+    let mut old = server.connect();
+    let r = old.login("carol", "first-secret").expect("LOGIN");
+    assert_eq!(r.status(), "NO", "old password still accepted: {r:?}");
+    server.login("carol", "second-secret").logout();
+
+    let listing = run_user_cmd(&config, &["list"], None);
+    assert!(
+        listing.lines().any(|l| l.starts_with("carol\t")),
+        "{listing}"
+    );
+    assert!(
+        listing.lines().any(|l| l.starts_with("demo\t")),
+        "{listing}"
+    );
+
+    let dup = std::process::Command::new(env!("CARGO_BIN_EXE_mailkeep"))
+        .args(["user", "add", "carol", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running user add");
+    assert!(!dup.status.success(), "a duplicate user add succeeded");
+
+    run_user_cmd(&config, &["del", "carol"], None);
+    let mut gone = server.connect();
+    let r = gone.login("carol", "second-secret").expect("LOGIN");
+    assert_eq!(r.status(), "NO", "deleted user could log in: {r:?}");
+}
+
+/// Two sessions of one user are served by one storage process (the broker
+/// hands the imap process the same connection again); another user gets a
+/// process of their own.
+#[test]
+fn one_storage_process_per_user_shared_by_sessions() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    server.add_user("alice", "a-secret");
+    server.add_user("bob", "b-secret");
+
+    let mut a1 = server.login("alice", "a-secret");
+    a1.ok("SELECT INBOX");
+    let first = server.wait_role("storage", Some("alice"), None);
+    let sockets_with_one_session = socket_count(first.pid);
+    let mut a2 = server.login("alice", "a-secret");
+    a2.ok("SELECT INBOX");
+    a2.ok("NOOP");
+    let alice_procs = server.role_procs("storage", Some("alice"));
+    assert_eq!(
+        alice_procs.len(),
+        1,
+        "alice has {} storage processes",
+        alice_procs.len()
+    );
+    assert_eq!(
+        alice_procs[0].pid, first.pid,
+        "alice's storage process changed"
+    );
+    // No new connection for the second session: it reused the first one's.
+    assert_eq!(
+        socket_count(first.pid),
+        sockets_with_one_session,
+        "the second session of alice made a new connection to her storage process"
+    );
+
+    let mut b = server.login("bob", "b-secret");
+    b.ok("SELECT INBOX");
+    let bob = server.wait_role("storage", Some("bob"), None);
+    assert_ne!(bob.pid, first.pid, "bob shares alice's storage process");
+    a1.logout();
+    a2.logout();
+    b.logout();
+}
+
+/// How many sockets process `pid` has open.
+fn socket_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .filter(|target| target.to_string_lossy().starts_with("socket:"))
+                .count()
+        })
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/fd: {e}"))
+}
