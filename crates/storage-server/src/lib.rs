@@ -88,10 +88,14 @@ pub async fn serve(
         })?;
     let mut stores = HashMap::new();
     stores.insert(settings.owner.clone(), store);
+    let gate = std::sync::Arc::new(gate::Gate::new(key, stores));
     let service = service::StorageService {
-        gate: gate::Gate::new(key, stores),
+        gate: std::sync::Arc::clone(&gate),
     };
     let (tx, rx) = mpsc::channel::<Result<UnixStream, std::io::Error>>(PENDING_CONNECTIONS);
+    // Every gRPC service of the storage process, all behind the same gate.
+    // Further services (one per area of the storage RPC, and plugins) are
+    // added here, one line each.
     let server = tonic::transport::Server::builder()
         .add_service(
             StorageServer::new(service)

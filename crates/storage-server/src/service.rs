@@ -14,7 +14,7 @@ use crate::gate::Gate;
 
 /// The Storage service over the stores of the owners this process serves.
 pub(crate) struct StorageService {
-    pub(crate) gate: Gate,
+    pub(crate) gate: std::sync::Arc<Gate>,
 }
 
 /// Runs store work on a blocking thread and maps its error to a status.
