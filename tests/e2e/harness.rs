@@ -200,10 +200,25 @@ impl<'a> Server<'a> {
         Self::start_full(dir, "", Output::Files)
     }
 
+    /// Like [`Server::start`], but the server runs as `uid` (its gid too),
+    /// through `setpriv`, as an administrator without root would run it.
+    pub fn start_as(dir: &'a TestDir, uid: u32) -> Server<'a> {
+        Self::start_full_as(dir, "", Output::Pipes, Some(uid))
+    }
+
     fn start_full(dir: &'a TestDir, extra_imap: &str, output: Output) -> Server<'a> {
+        Self::start_full_as(dir, extra_imap, output, None)
+    }
+
+    fn start_full_as(
+        dir: &'a TestDir,
+        extra_imap: &str,
+        output: Output,
+        run_as: Option<u32>,
+    ) -> Server<'a> {
         let mut last_error = String::new();
         for _attempt in 0..3 {
-            match Self::try_start(dir, extra_imap, output) {
+            match Self::try_start(dir, extra_imap, output, run_as) {
                 Ok(server) => return server,
                 Err(e) => last_error = e,
             }
@@ -211,7 +226,12 @@ impl<'a> Server<'a> {
         panic!("the server did not start:\n{last_error}");
     }
 
-    fn try_start(dir: &'a TestDir, extra_imap: &str, output: Output) -> Result<Server<'a>, String> {
+    fn try_start(
+        dir: &'a TestDir,
+        extra_imap: &str,
+        output: Output,
+        run_as: Option<u32>,
+    ) -> Result<Server<'a>, String> {
         let n = START_COUNT.fetch_add(1, Ordering::Relaxed);
         let port = free_port();
         let config = dir.path().join(format!("mailkeep-{n}.toml"));
@@ -219,7 +239,17 @@ impl<'a> Server<'a> {
             .expect("writing the config file");
         let stdout_log = dir.path().join(format!("stdout-{n}.log"));
         let stderr_log = dir.path().join(format!("stderr-{n}.log"));
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match run_as {
+            None => Command::new(BIN),
+            Some(uid) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--clear-groups")
+                    .arg(BIN);
+                c
+            }
+        };
         cmd.arg("serve")
             .arg("--config")
             .arg(&config)

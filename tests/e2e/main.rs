@@ -20,3 +20,4 @@ mod privileges;
 mod resilience;
 mod sessions;
 mod tickets;
+mod unprivileged;
