@@ -87,6 +87,9 @@ pub async fn serve(
                         tracing::warn!(connection_id = new.connection_id,
                             "control message NewConnection came without a socket");
                     }
+                    (Some(Kind::AddOwner(_)), _) => {
+                        tracing::warn!("control message AddOwner is for storage processes; ignored");
+                    }
                     (None, _) => {
                         tracing::warn!("unknown control message ignored");
                     }

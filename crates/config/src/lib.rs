@@ -83,9 +83,10 @@ impl Config {
                     .into(),
             ));
         }
-        if self.storage.mode != StorageMode::PerUser {
+        if self.storage.mode == StorageMode::Shared {
             return Err(ConfigError::Invalid(
-                "storage.mode: only \"per-user\" is implemented so far".into(),
+                "storage.mode \"shared\" is not implemented yet; use \"per-user\" or \"per-uid\""
+                    .into(),
             ));
         }
         if self.auth.ticket_lifetime_secs < 60 {

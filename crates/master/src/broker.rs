@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::broker::{
-    AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage, NewConnection,
-    StorageAttached, broker_reply, broker_request, control_message,
+    AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage, ControlReply,
+    NewConnection, StorageAttached, broker_reply, broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_ticket::Scope;
@@ -107,10 +107,11 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
         Ok(entry) => entry,
         Err(message) => return (error("refused", message), None),
     };
+    let key = shared.storage_key(owner, &entry);
     let mut table = shared.storage.lock().await;
-    if table.get_mut(owner).is_none() {
+    if table.get_mut(&key).is_none() {
         match shared.start_storage(owner, &entry) {
-            Ok(p) => table.insert(owner.to_owned(), p),
+            Ok(p) => table.insert(key.clone(), p),
             Err(e) => {
                 tracing::error!(owner, "starting storage process: {e}");
                 return (
@@ -120,9 +121,24 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
             }
         }
     }
-    let Some(proc_) = table.get_mut(owner) else {
+    let Some(proc_) = table.get_mut(&key) else {
         return (error("unavailable", "storage process vanished"), None);
     };
+    if !proc_.owners.contains(owner) {
+        // per-uid: this process serves the owner's uid but not the owner
+        // yet. Tell it, and wait until it serves them, so the caller's
+        // first call is not refused.
+        let home = match shared.prepare_home(&entry) {
+            Ok(home) => home,
+            Err(e) => return (error("unavailable", e.to_string()), None),
+        };
+        let control = Arc::clone(&proc_.control);
+        if let Err(message) = add_owner(shared, &control, owner, &home).await {
+            tracing::error!(owner, "adding an owner to a storage process: {message}");
+            return (error("unavailable", message), None);
+        }
+        proc_.owners.insert(owner.to_owned());
+    }
     if let Some(&connection_id) = proc_.connections.get(&client_id) {
         return (
             broker_reply::Kind::Storage(StorageAttached {
@@ -164,4 +180,38 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
         }),
         Some(ours),
     )
+}
+
+/// Sends `AddOwner` on a storage process's control channel and waits for
+/// its reply. The channel's lock is held throughout, so no other request's
+/// frames interleave and no reply is taken by the wrong waiter.
+async fn add_owner(
+    shared: &Shared,
+    control: &tokio::sync::Mutex<UnixStream>,
+    owner: &str,
+    home: &std::path::Path,
+) -> Result<(), String> {
+    let request_id = shared.next_connection_id();
+    let message = ControlMessage {
+        kind: Some(control_message::Kind::AddOwner(AddOwner {
+            request_id,
+            owner: owner.to_owned(),
+            home: home.display().to_string(),
+        })),
+    };
+    let guard = control.lock().await;
+    send_frame(&guard, &message, None)
+        .await
+        .map_err(|e| format!("storage process: {e}"))?;
+    let wait = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        recv_frame::<ControlReply>(&guard),
+    );
+    match wait.await {
+        Ok(Ok((reply, None))) if reply.request_id == request_id && reply.error.is_empty() => Ok(()),
+        Ok(Ok((reply, _))) if !reply.error.is_empty() => Err(reply.error),
+        Ok(Ok(_)) => Err("storage process answered out of turn".into()),
+        Ok(Err(e)) => Err(format!("storage process: {e}")),
+        Err(_) => Err("storage process did not answer within 30 s".into()),
+    }
 }

@@ -87,6 +87,26 @@ impl Shared {
         Ok(entry)
     }
 
+    /// Which storage process serves `entry`'s owner: the key of the
+    /// storage table, by the configured mode.
+    pub fn storage_key(&self, owner: &str, entry: &UserEntry) -> String {
+        match self.config.storage.mode {
+            mailkeep_config::StorageMode::PerUid => {
+                format!("uid:{}", entry.uid.unwrap_or(u32::MAX))
+            }
+            mailkeep_config::StorageMode::PerUser | mailkeep_config::StorageMode::Shared => {
+                format!("user:{owner}")
+            }
+        }
+    }
+
+    /// The home of `entry`, made if missing.
+    pub fn prepare_home(&self, entry: &UserEntry) -> Result<PathBuf, MasterError> {
+        let (uid, gid, home) = owner_ids(entry).map_err(MasterError::Setup)?;
+        ensure_home(&home, uid, gid, self.prepared.privileged)?;
+        Ok(home)
+    }
+
     /// Starts the storage process for `owner` and watches it.
     pub fn start_storage(
         self: &Arc<Self>,
@@ -135,6 +155,7 @@ impl Shared {
             pid,
             control: Arc::new(AsyncMutex::new(control)),
             connections: Default::default(),
+            owners: [owner.to_owned()].into_iter().collect(),
         })
     }
 

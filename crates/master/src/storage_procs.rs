@@ -2,7 +2,7 @@
 //! control channel, and which protocol process already holds a connection
 //! to it (so the broker can say "reuse").
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::net::UnixStream;
@@ -17,6 +17,9 @@ pub struct StorageProc {
     pub control: Arc<AsyncMutex<UnixStream>>,
     /// Protocol-process id → the connection id handed to it.
     pub connections: HashMap<u64, u64>,
+    /// The owners it serves (one in per-user mode; all who attached with
+    /// its uid in per-uid mode).
+    pub owners: HashSet<String>,
 }
 
 /// Storage processes by the key that selects them (the owner, in

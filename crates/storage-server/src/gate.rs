@@ -3,6 +3,7 @@
 //! serves.
 
 use std::collections::HashMap;
+use std::sync::RwLock;
 
 use mailkeep_store::Store;
 use mailkeep_ticket::{Scope, TicketError, TicketKey, now_unix, verify};
@@ -11,13 +12,37 @@ use tonic::Status;
 /// The ticket key and the stores of the owners this process serves.
 pub(crate) struct Gate {
     key: TicketKey,
-    stores: HashMap<String, Store>,
+    stores: RwLock<HashMap<String, Store>>,
 }
 
 impl Gate {
     /// A gate for `stores` (owner → store), checking tickets with `key`.
     pub(crate) fn new(key: TicketKey, stores: HashMap<String, Store>) -> Gate {
-        Gate { key, stores }
+        Gate {
+            key,
+            stores: RwLock::new(stores),
+        }
+    }
+
+    /// Serves one more owner (per-uid mode: the broker sends owners of this
+    /// process's uid as they attach).
+    pub(crate) fn add_owner(&self, owner: String, store: Store) {
+        match self.stores.write() {
+            Ok(mut stores) => {
+                stores.insert(owner, store);
+            }
+            Err(poisoned) => {
+                poisoned.into_inner().insert(owner, store);
+            }
+        }
+    }
+
+    /// Whether this process already serves `owner`.
+    pub(crate) fn serves(&self, owner: &str) -> bool {
+        match self.stores.read() {
+            Ok(stores) => stores.contains_key(owner),
+            Err(poisoned) => poisoned.into_inner().contains_key(owner),
+        }
     }
 
     /// The store of `owner` if `ticket` allows `need` access to it.
@@ -52,8 +77,12 @@ impl Gate {
             };
             return refuse(status);
         }
-        match self.stores.get(owner) {
-            Some(store) => Ok(store.clone()),
+        let found = match self.stores.read() {
+            Ok(stores) => stores.get(owner).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(owner).cloned(),
+        };
+        match found {
+            Some(store) => Ok(store),
             None => refuse(Status::permission_denied(format!(
                 "this storage process does not serve owner {owner:?}"
             ))),

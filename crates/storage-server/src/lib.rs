@@ -22,7 +22,8 @@ use std::path::PathBuf;
 use mailkeep_storage_rpc::MAX_GRPC_MESSAGE;
 use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame};
+use mailkeep_storage_rpc::broker::{AddOwner, ControlReply};
+use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
 use mailkeep_store::{Store, StoreError};
 use mailkeep_ticket::TicketKey;
@@ -128,6 +129,10 @@ pub async fn serve(
                             "passed socket unusable"),
                     }
                 }
+                Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None)) => {
+                    let reply = add_owner(&gate, add).await;
+                    send_frame(&control, &reply, None).await?;
+                }
                 Ok((message, fd)) => {
                     tracing::warn!(?message, has_fd = fd.is_some(),
                         "control message ignored: not a NewConnection with a socket");
@@ -140,6 +145,33 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// Opens the store of one more owner and starts serving it; the reply
+/// tells the broker when calls for that owner may come.
+async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
+    let request_id = add.request_id;
+    if gate.serves(&add.owner) {
+        return ControlReply {
+            request_id,
+            error: String::new(),
+        };
+    }
+    let maildir = PathBuf::from(&add.home).join(MAILDIR);
+    let opened = tokio::task::spawn_blocking(move || Store::open(&maildir)).await;
+    let error = match opened {
+        Ok(Ok(store)) => {
+            tracing::info!(owner = %add.owner, home = %add.home, "now serving one more owner");
+            gate.add_owner(add.owner, store);
+            String::new()
+        }
+        Ok(Err(e)) => format!("opening the store of {:?}: {e}", add.owner),
+        Err(e) => format!("opening the store of {:?}: {e}", add.owner),
+    };
+    if !error.is_empty() {
+        tracing::error!("{error}");
+    }
+    ControlReply { request_id, error }
 }
 
 /// Stops the gRPC server task when [`serve`] returns, however it returns.

@@ -1,0 +1,78 @@
+//! Storage process modes: which users share a storage process.
+
+use std::os::unix::fs::MetadataExt;
+
+use crate::harness::{Server, TestDir, require_root, run_user_cmd};
+
+/// In per-uid mode two users with the same uid are served by ONE storage
+/// process (running as that uid), each user's mail lands in their own home
+/// owned by the uid with mode 0600, and a user with another uid gets a
+/// process of their own.
+#[test]
+fn per_uid_mode_shares_a_process_between_users_of_one_uid() {
+    if !require_root("per_uid_mode_shares_a_process_between_users_of_one_uid") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, "\n[storage]\nmode = \"per-uid\"\n");
+    server.add_user("alice", "a-secret");
+    server.add_user("bob", "b-secret");
+    run_user_cmd(
+        &server.config,
+        &["add", "erin", "--uid", "5001", "--gid", "5001"],
+        Some("e-secret"),
+    );
+
+    let mut a = server.login("alice", "a-secret");
+    let r = a
+        .append("INBOX", "", b"Subject: to alice\r\n\r\nhi\r\n")
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    let mut b = server.login("bob", "b-secret");
+    let r = b
+        .append("INBOX", "", b"Subject: to bob\r\n\r\nhi\r\n")
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    b.ok("SELECT INBOX");
+
+    let storage = server.role_procs("storage", None);
+    assert_eq!(
+        storage.len(),
+        1,
+        "alice and bob (uid 5000) should share one storage process"
+    );
+    assert_eq!(storage[0].status_numbers("Uid:"), vec![5000; 4]);
+
+    for user in ["alice", "bob"] {
+        let cur = dir.maildir(user).join("cur");
+        let files: Vec<_> = std::fs::read_dir(&cur)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", cur.display()))
+            .filter_map(Result::ok)
+            .collect();
+        assert_eq!(files.len(), 1, "{user}'s message");
+        let meta = files[0].metadata().expect("stat");
+        assert_eq!(
+            (meta.uid(), meta.mode() & 0o777),
+            (5000, 0o600),
+            "{user}'s file"
+        );
+    }
+
+    let mut e = server.login("erin", "e-secret");
+    e.ok("SELECT INBOX");
+    let storage = server.role_procs("storage", None);
+    assert_eq!(
+        storage.len(),
+        2,
+        "erin (uid 5001) needs a process of her own"
+    );
+    assert!(
+        storage
+            .iter()
+            .any(|p| p.status_numbers("Uid:") == vec![5001; 4]),
+        "no storage process runs as 5001"
+    );
+    a.logout();
+    b.logout();
+    e.logout();
+}
