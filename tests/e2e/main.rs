@@ -16,6 +16,7 @@ mod bad_input;
 mod commands;
 mod demo;
 mod flow;
+mod linger;
 mod modes;
 mod privileges;
 mod resilience;

@@ -160,6 +160,14 @@ pub struct Storage {
     /// Homes of accounts made by `mailkeep user add`: `<home_base>/<user>`.
     /// Default: `<data_dir>/home`.
     pub home_base: Option<PathBuf>,
+    /// Shortest time an idle storage process stays after its last client,
+    /// in seconds (what a one-off login gets).
+    pub linger_min_secs: u64,
+    /// Longest time it stays, in seconds, however regular its owners are.
+    pub linger_max_secs: u64,
+    /// Most idle storage processes kept at once; beyond it the least
+    /// recently used exits first.
+    pub max_lingering: usize,
 }
 
 impl Default for Storage {
@@ -167,6 +175,9 @@ impl Default for Storage {
         Storage {
             mode: StorageMode::PerUser,
             home_base: None,
+            linger_min_secs: 10,
+            linger_max_secs: 900,
+            max_lingering: 200,
         }
     }
 }

@@ -134,7 +134,9 @@ impl<B: Backend> Session<B> {
     async fn storage_for_append(
         &mut self,
     ) -> Result<
-        mailkeep_storage_rpc::storage::storage_client::StorageClient<tonic::transport::Channel>,
+        mailkeep_storage_rpc::storage::storage_client::StorageClient<
+            mailkeep_storage_rpc::leased::LeasedChannel,
+        >,
         CallError,
     > {
         if let Some(client) = &self.storage {

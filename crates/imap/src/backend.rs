@@ -1,6 +1,7 @@
 //! Where a session gets its auth and storage connections: the broker in
 //! production, an in-process fake in tests.
 
+use mailkeep_storage_rpc::leased::LeasedChannel;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +21,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         ticket: &str,
         owner: &str,
-    ) -> impl Future<Output = Result<StorageClient<Channel>, String>> + Send;
+    ) -> impl Future<Output = Result<StorageClient<LeasedChannel>, String>> + Send;
 }
 
 impl Backend for BrokerClient {
@@ -28,7 +29,11 @@ impl Backend for BrokerClient {
         BrokerClient::auth(self).await.map_err(|e| e.to_string())
     }
 
-    async fn storage(&self, ticket: &str, owner: &str) -> Result<StorageClient<Channel>, String> {
+    async fn storage(
+        &self,
+        ticket: &str,
+        owner: &str,
+    ) -> Result<StorageClient<LeasedChannel>, String> {
         BrokerClient::storage(self, ticket, owner)
             .await
             .map_err(|e| e.to_string())

@@ -1,6 +1,7 @@
 //! One client's session: the state machine, the read loop, command
 //! dispatch, storage calls with retry, and keeping the selected view current.
 
+use mailkeep_storage_rpc::leased::LeasedChannel;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -9,7 +10,6 @@ use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::ChangesRequest;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use tokio::time::Instant;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::ImapSettings;
@@ -76,7 +76,7 @@ pub(crate) struct Session<B: Backend> {
     /// Set after a successful login.
     pub login: Option<Login>,
     /// The storage client, fetched from the broker on first use.
-    pub storage: Option<StorageClient<Channel>>,
+    pub storage: Option<StorageClient<LeasedChannel>>,
     /// The selected mailbox.
     pub view: Option<View>,
     /// When the connection was accepted.
@@ -376,7 +376,10 @@ impl<B: Backend> Session<B> {
 
     /// The storage client, asking the broker for one if there is none (or,
     /// with `fresh`, always).
-    async fn storage_client(&mut self, fresh: bool) -> Result<StorageClient<Channel>, CallError> {
+    async fn storage_client(
+        &mut self,
+        fresh: bool,
+    ) -> Result<StorageClient<LeasedChannel>, CallError> {
         if !fresh && let Some(client) = &self.storage {
             return Ok(client.clone());
         }
@@ -400,7 +403,7 @@ impl<B: Backend> Session<B> {
     /// an `idempotent` call is then retried once.
     pub async fn call<T, F, Fut>(&mut self, idempotent: bool, f: F) -> Result<T, CallError>
     where
-        F: Fn(StorageClient<Channel>, &str) -> Fut,
+        F: Fn(StorageClient<LeasedChannel>, &str) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         self.renew_if_needed().await;

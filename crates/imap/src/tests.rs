@@ -1,6 +1,7 @@
 //! Session-level tests: a real session against in-process fake auth and
 //! storage gRPC servers, reached over socketpairs like the broker's.
 
+use mailkeep_storage_rpc::leased::LeasedChannel;
 use std::collections::BTreeMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -433,7 +434,11 @@ impl Backend for Fake {
         );
         Ok(AuthClient::new(channel))
     }
-    async fn storage(&self, ticket: &str, _owner: &str) -> Result<StorageClient<Channel>, String> {
+    async fn storage(
+        &self,
+        ticket: &str,
+        _owner: &str,
+    ) -> Result<StorageClient<LeasedChannel>, String> {
         assert_eq!(ticket, "ticket");
         self.attaches.fetch_add(1, Ordering::SeqCst);
         let (server_end, channel) = pair().await;
@@ -443,7 +448,7 @@ impl Backend for Fake {
                 .add_service(service)
                 .serve_with_incoming(incoming(server_end)),
         );
-        Ok(StorageClient::new(channel))
+        Ok(StorageClient::new(LeasedChannel::new(channel)))
     }
 }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::broker::{
-    AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage, ControlReply,
+    AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage,
     NewConnection, StorageAttached, broker_reply, broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
@@ -14,6 +14,7 @@ use mailkeep_ticket::Scope;
 use tokio::net::UnixStream;
 
 use crate::serve::Shared;
+use crate::storage_procs::ControlChannel;
 
 /// Serves one protocol process's broker channel until it closes.
 pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
@@ -37,7 +38,7 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
         let (kind, fd) = match request.kind {
             Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(&shared).await,
             Some(broker_request::Kind::AttachStorage(a)) => {
-                attach_storage(&shared, client_id, &a.ticket, &a.owner).await
+                attach_storage(&shared, client_id, &a.ticket, &a.owner, &a.held_connections).await
             }
             None => (error("invalid", "empty broker request"), None),
         };
@@ -90,7 +91,13 @@ async fn connect_auth(shared: &Shared) -> Answer {
     (broker_reply::Kind::Auth(AuthConnected {}), Some(ours))
 }
 
-async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owner: &str) -> Answer {
+async fn attach_storage(
+    shared: &Arc<Shared>,
+    client_id: u64,
+    ticket: &str,
+    owner: &str,
+    held: &[u64],
+) -> Answer {
     // Nothing happens before the ticket verifies.
     let claims = match mailkeep_ticket::verify(&shared.key, ticket, mailkeep_ticket::now_unix()) {
         Ok(c) => c,
@@ -139,7 +146,12 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
         }
         proc_.owners.insert(owner.to_owned());
     }
-    if let Some(&connection_id) = proc_.connections.get(&client_id) {
+    if let Ok(mut policy) = shared.linger.lock() {
+        policy.record_attach(owner, std::time::Instant::now());
+    }
+    if let Some(&connection_id) = proc_.connections.get(&client_id)
+        && held.contains(&connection_id)
+    {
         return (
             broker_reply::Kind::Storage(StorageAttached {
                 connection_id,
@@ -155,17 +167,16 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
     let connection_id = shared.next_connection_id();
     let control = Arc::clone(&proc_.control);
     proc_.connections.insert(client_id, connection_id);
+    // Busy from now on, before the process itself reports the connection,
+    // so that the reaper does not stop it meanwhile.
+    proc_.idle_since = None;
     drop(table);
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
             connection_id,
         })),
     };
-    let sent = {
-        let guard = control.lock().await;
-        send_frame(&guard, &message, Some(&theirs)).await
-    };
-    if let Err(e) = sent {
+    if let Err(e) = control.send(&message, Some(&theirs)).await {
         shared.storage.lock().await.forget_client(client_id);
         return (error("unavailable", format!("storage process: {e}")), None);
     }
@@ -183,11 +194,10 @@ async fn attach_storage(shared: &Arc<Shared>, client_id: u64, ticket: &str, owne
 }
 
 /// Sends `AddOwner` on a storage process's control channel and waits for
-/// its reply. The channel's lock is held throughout, so no other request's
-/// frames interleave and no reply is taken by the wrong waiter.
+/// its reply.
 async fn add_owner(
     shared: &Shared,
-    control: &tokio::sync::Mutex<UnixStream>,
+    control: &ControlChannel,
     owner: &str,
     home: &std::path::Path,
 ) -> Result<(), String> {
@@ -199,19 +209,12 @@ async fn add_owner(
             home: home.display().to_string(),
         })),
     };
-    let guard = control.lock().await;
-    send_frame(&guard, &message, None)
-        .await
-        .map_err(|e| format!("storage process: {e}"))?;
-    let wait = tokio::time::timeout(
-        std::time::Duration::from_secs(30),
-        recv_frame::<ControlReply>(&guard),
-    );
-    match wait.await {
-        Ok(Ok((reply, None))) if reply.request_id == request_id && reply.error.is_empty() => Ok(()),
-        Ok(Ok((reply, _))) if !reply.error.is_empty() => Err(reply.error),
-        Ok(Ok(_)) => Err("storage process answered out of turn".into()),
-        Ok(Err(e)) => Err(format!("storage process: {e}")),
-        Err(_) => Err("storage process did not answer within 30 s".into()),
+    let reply = control
+        .request(request_id, &message, std::time::Duration::from_secs(30))
+        .await?;
+    if reply.error.is_empty() {
+        Ok(())
+    } else {
+        Err(reply.error)
     }
 }

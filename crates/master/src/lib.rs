@@ -10,6 +10,7 @@
 pub mod broker;
 pub mod children;
 pub mod layout;
+pub mod linger;
 pub mod privileges;
 pub mod serve;
 pub mod storage_procs;

@@ -19,7 +19,8 @@ use tokio::sync::Mutex as AsyncMutex;
 use crate::MasterError;
 use crate::children::{ChildSpec, own_executable, socket_pair, spawn};
 use crate::layout::{Prepared, ensure_home, prepare};
-use crate::storage_procs::{StorageProc, StorageTable};
+use crate::linger::LingerPolicy;
+use crate::storage_procs::{ControlChannel, StorageProc, StorageTable};
 
 /// Descriptor numbers children find their channels at.
 pub mod fds {
@@ -47,6 +48,8 @@ pub struct Shared {
     pub auth_control: AsyncMutex<Option<Arc<AsyncMutex<tokio::net::UnixStream>>>>,
     /// Running storage processes.
     pub storage: AsyncMutex<StorageTable>,
+    /// How long idle storage processes stay.
+    pub linger: StdMutex<LingerPolicy>,
     /// Every live child's pid, for shutdown.
     pub live: StdMutex<HashSet<u32>>,
     /// Set once shutdown began: no restarts.
@@ -151,11 +154,19 @@ impl Shared {
             shared.storage.lock().await.remove_pid(pid);
             shared.live_remove(pid);
         });
+        let control = Arc::new(ControlChannel::new(control));
+        tokio::spawn(read_storage_events(
+            Arc::clone(self),
+            pid,
+            Arc::clone(&control),
+        ));
         Ok(StorageProc {
             pid,
-            control: Arc::new(AsyncMutex::new(control)),
+            control,
             connections: Default::default(),
             owners: [owner.to_owned()].into_iter().collect(),
+            open_connections: 0,
+            idle_since: Some(Instant::now()),
         })
     }
 
@@ -232,6 +243,10 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         tracing::info!("IMAP listening on {addr}");
         listeners.push(l);
     }
+    let linger = LingerPolicy::new(
+        Duration::from_secs(config.storage.linger_min_secs),
+        Duration::from_secs(config.storage.linger_max_secs),
+    );
     let shared = Arc::new(Shared {
         key: prepared.key.clone(),
         prepared,
@@ -240,12 +255,14 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         exe: own_executable()?,
         auth_control: AsyncMutex::new(None),
         storage: AsyncMutex::new(StorageTable::default()),
+        linger: StdMutex::new(linger),
         live: StdMutex::new(HashSet::new()),
         stopping: AtomicBool::new(false),
         next_id: AtomicU64::new(1),
     });
 
     tokio::spawn(supervise_auth(Arc::clone(&shared)));
+    tokio::spawn(reap_idle_storage(Arc::clone(&shared)));
     let listeners = Arc::new(listeners);
     for index in 0..shared.config.imap.processes {
         tokio::spawn(supervise_imap(
@@ -434,4 +451,81 @@ fn start_imap(
         },
     )?;
     Ok((child, shared.next_connection_id(), broker))
+}
+
+/// Reads what a storage process reports on its control socket: replies to
+/// requests, and its connection count (for lingering).
+async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<ControlChannel>) {
+    use mailkeep_storage_rpc::broker::{StorageEvent, storage_event};
+    loop {
+        let event = match mailkeep_storage_rpc::framing::recv_frame::<StorageEvent>(&control.stream)
+            .await
+        {
+            Ok((event, None)) => event,
+            Ok((_, Some(_))) => {
+                tracing::warn!(pid, "storage process sent a descriptor; ignoring it");
+                continue;
+            }
+            Err(_) => return,
+        };
+        match event.kind {
+            Some(storage_event::Kind::Reply(reply)) => control.deliver(reply),
+            Some(storage_event::Kind::Load(load)) => {
+                let mut table = shared.storage.lock().await;
+                if let Some(p) = table.by_pid_mut(pid) {
+                    p.open_connections = load.connections;
+                    p.idle_since = match (load.connections, p.idle_since) {
+                        (0, Some(since)) => Some(since),
+                        (0, None) => Some(Instant::now()),
+                        _ => None,
+                    };
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+/// Stops storage processes that have been idle longer than their linger
+/// time, and the least recently used idle ones beyond the global cap.
+async fn reap_idle_storage(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = Instant::now();
+        let mut table = shared.storage.lock().await;
+        let mut idle: Vec<(Instant, u32, Duration)> = {
+            let policy = match shared.linger.lock() {
+                Ok(p) => p,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            table
+                .iter()
+                .filter_map(|p| {
+                    p.idle_since
+                        .map(|since| (since, p.pid, policy.linger_for_all(p.owners.iter())))
+                })
+                .collect()
+        };
+        idle.sort();
+        let cap = shared.config.storage.max_lingering;
+        let over_cap = idle.len().saturating_sub(cap);
+        for (i, (since, pid, linger)) in idle.into_iter().enumerate() {
+            let expired = now.saturating_duration_since(since) >= linger;
+            if expired || i < over_cap {
+                tracing::info!(
+                    pid,
+                    lingered = ?now.saturating_duration_since(since),
+                    ?linger,
+                    over_cap = i < over_cap,
+                    "stopping idle storage process"
+                );
+                table.remove_pid(pid);
+                signal_pid(pid, Signal::SIGTERM);
+            }
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! same owner reuse them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
@@ -16,6 +16,7 @@ use crate::broker::{
 };
 use crate::channel::{ChannelError, channel_over};
 use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
+use crate::leased::{Lease, LeasedChannel};
 use crate::storage::storage_client::StorageClient;
 
 /// Why the broker could not give a connection.
@@ -53,7 +54,9 @@ pub struct BrokerClient {
 
 struct Inner {
     stream: Mutex<(UnixStream, u64)>,
-    storage: Mutex<HashMap<u64, Channel>>,
+    /// Storage connections by id, held weakly: a connection closes when the
+    /// last session using it drops its client.
+    storage: Mutex<HashMap<u64, Weak<Lease>>>,
 }
 
 impl BrokerClient {
@@ -112,16 +115,28 @@ impl BrokerClient {
     }
 
     /// A client for the storage process that serves `owner`, authorised by
-    /// `ticket`. Reuses an existing connection when the broker says so.
+    /// `ticket`. Reuses a connection this process still holds when the
+    /// broker says so; the connection closes when the last client made from
+    /// it is dropped.
     pub async fn storage(
         &self,
         ticket: &str,
         owner: &str,
-    ) -> Result<StorageClient<Channel>, BrokerError> {
+    ) -> Result<StorageClient<LeasedChannel>, BrokerError> {
+        // Strong references for the length of the request, so that a
+        // connection the broker says to reuse cannot close meanwhile.
+        let held: Vec<(u64, Arc<Lease>)> = {
+            let mut map = self.inner.storage.lock().await;
+            map.retain(|_, lease| lease.strong_count() > 0);
+            map.iter()
+                .filter_map(|(id, lease)| lease.upgrade().map(|l| (*id, l)))
+                .collect()
+        };
         let (reply, fd) = self
             .request(broker_request::Kind::AttachStorage(AttachStorage {
                 ticket: ticket.to_owned(),
                 owner: owner.to_owned(),
+                held_connections: held.iter().map(|(id, _)| *id).collect(),
             }))
             .await?;
         let Some(broker_reply::Kind::Storage(attached)) = reply.kind else {
@@ -130,15 +145,12 @@ impl BrokerClient {
             ));
         };
         let channel = if attached.reuse {
-            self.inner
-                .storage
-                .lock()
-                .await
-                .get(&attached.connection_id)
-                .cloned()
+            held.iter()
+                .find(|(id, _)| *id == attached.connection_id)
+                .map(|(_, lease)| LeasedChannel::from_lease(Arc::clone(lease)))
                 .ok_or_else(|| {
                     BrokerError::Protocol(format!(
-                        "broker says reuse connection {} which this process does not have",
+                        "broker says reuse connection {} which this process no longer holds",
                         attached.connection_id
                     ))
                 })?
@@ -147,12 +159,13 @@ impl BrokerClient {
                 BrokerError::Protocol("new storage connection without a socket".into())
             })?;
             let channel = channel_over(into_unix_stream(fd)?).await?;
+            let lease = Arc::new(Lease { channel });
             self.inner
                 .storage
                 .lock()
                 .await
-                .insert(attached.connection_id, channel.clone());
-            channel
+                .insert(attached.connection_id, Arc::downgrade(&lease));
+            LeasedChannel::from_lease(lease)
         };
         Ok(StorageClient::new(channel)
             .max_decoding_message_size(crate::MAX_GRPC_MESSAGE)

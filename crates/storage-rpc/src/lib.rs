@@ -9,6 +9,7 @@ pub mod broker_client;
 pub mod channel;
 pub mod fd;
 pub mod framing;
+pub mod leased;
 pub mod metadata;
 
 /// The storage RPC (`mailkeep.storage.v1`).

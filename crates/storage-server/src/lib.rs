@@ -15,6 +15,7 @@ mod convert;
 mod fetch;
 mod gate;
 mod service;
+mod tracked;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use std::path::PathBuf;
 use mailkeep_storage_rpc::MAX_GRPC_MESSAGE;
 use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{AddOwner, ControlReply};
+use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, storage_event};
 use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
 use mailkeep_store::{Store, StoreError};
@@ -93,7 +94,9 @@ pub async fn serve(
     let service = service::StorageService {
         gate: std::sync::Arc::clone(&gate),
     };
-    let (tx, rx) = mpsc::channel::<Result<UnixStream, std::io::Error>>(PENDING_CONNECTIONS);
+    let (tx, rx) =
+        mpsc::channel::<Result<tracked::TrackedConn, std::io::Error>>(PENDING_CONNECTIONS);
+    let count = std::sync::Arc::new(tracked::ConnectionCount::default());
     // Every gRPC service of the storage process, all behind the same gate.
     // Further services (one per area of the storage RPC, and plugins) are
     // added here, one line each.
@@ -108,7 +111,18 @@ pub async fn serve(
     // loop waits on the control socket or on the channel.
     let mut server = AbortOnDrop(tokio::spawn(server));
     tracing::info!(owner = %settings.owner, home = %settings.home.display(), "storage process serving");
+    let control = std::sync::Arc::new(control);
+    let mut frames = read_frames(std::sync::Arc::clone(&control));
+    let mut reported = None;
     loop {
+        let open = count.open();
+        if reported != Some(open) {
+            let event = StorageEvent {
+                kind: Some(storage_event::Kind::Load(Load { connections: open })),
+            };
+            send_frame(&control, &event, None).await?;
+            reported = Some(open);
+        }
         tokio::select! {
             result = &mut server.0 => {
                 // Only ends on its own if it failed: the incoming channel
@@ -116,12 +130,14 @@ pub async fn serve(
                 result??;
                 return Ok(());
             }
-            frame = recv_frame::<ControlMessage>(&control) => match frame {
-                Ok((ControlMessage { kind: Some(Kind::NewConnection(c)) }, Some(fd))) => {
+            () = count.changed() => {}
+            frame = frames.recv() => match frame {
+                Some(Ok((ControlMessage { kind: Some(Kind::NewConnection(c)) }, Some(fd)))) => {
                     match into_unix_stream(fd) {
                         Ok(stream) => {
                             tracing::debug!(connection = c.connection_id, "new connection");
-                            if tx.send(Ok(stream)).await.is_err() {
+                            let conn = tracked::TrackedConn::new(stream, std::sync::Arc::clone(&count));
+                            if tx.send(Ok(conn)).await.is_err() {
                                 tracing::error!("gRPC server no longer takes connections");
                             }
                         }
@@ -129,22 +145,41 @@ pub async fn serve(
                             "passed socket unusable"),
                     }
                 }
-                Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None)) => {
+                Some(Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None))) => {
                     let reply = add_owner(&gate, add).await;
-                    send_frame(&control, &reply, None).await?;
+                    let event = StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) };
+                    send_frame(&control, &event, None).await?;
                 }
-                Ok((message, fd)) => {
+                Some(Ok((message, fd))) => {
                     tracing::warn!(?message, has_fd = fd.is_some(),
                         "control message ignored: not a NewConnection with a socket");
                 }
-                Err(FrameError::Closed) => {
+                None | Some(Err(FrameError::Closed)) => {
                     tracing::info!("control socket closed; storage process exits");
                     return Ok(());
                 }
-                Err(e) => return Err(e.into()),
+                Some(Err(e)) => return Err(e.into()),
             }
         }
     }
+}
+
+/// Frames from the master, read by a task of their own so that waiting for
+/// them can be abandoned (in `select!`) without losing half a frame.
+fn read_frames(
+    control: std::sync::Arc<UnixStream>,
+) -> mpsc::Receiver<Result<(ControlMessage, Option<std::os::fd::OwnedFd>), FrameError>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let frame = recv_frame::<ControlMessage>(&control).await;
+            let last = frame.is_err();
+            if tx.send(frame).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// Opens the store of one more owner and starts serving it; the reply

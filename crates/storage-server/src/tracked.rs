@@ -1,0 +1,91 @@
+//! Connections that count themselves: the storage process knows how many
+//! protocol-process connections are open, reports it to the broker, and so
+//! the broker knows when the process is idle and may linger and exit.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::UnixStream;
+use tokio::sync::Notify;
+use tonic::transport::server::Connected;
+
+/// The count of open connections, and a signal when it changes.
+#[derive(Default)]
+pub(crate) struct ConnectionCount {
+    open: AtomicU32,
+    changed: Notify,
+}
+
+impl ConnectionCount {
+    /// Connections open now.
+    pub(crate) fn open(&self) -> u32 {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the count changes.
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
+/// A passed connection, counted while it is open.
+pub(crate) struct TrackedConn {
+    stream: UnixStream,
+    count: Arc<ConnectionCount>,
+}
+
+impl TrackedConn {
+    /// Counts `stream` as open until it is dropped.
+    pub(crate) fn new(stream: UnixStream, count: Arc<ConnectionCount>) -> TrackedConn {
+        count.open.fetch_add(1, Ordering::SeqCst);
+        count.changed.notify_one();
+        TrackedConn { stream, count }
+    }
+}
+
+impl Drop for TrackedConn {
+    fn drop(&mut self) {
+        self.count.open.fetch_sub(1, Ordering::SeqCst);
+        self.count.changed.notify_one();
+    }
+}
+
+impl Connected for TrackedConn {
+    type ConnectInfo = <UnixStream as Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+impl AsyncRead for TrackedConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TrackedConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

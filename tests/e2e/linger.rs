@@ -1,0 +1,80 @@
+//! Lingering storage processes: an idle storage process stays for a while
+//! after its last client, longer for owners who come back at a steady
+//! rhythm, and then exits.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Server, TestDir, wait_until};
+
+const LINGER: &str = "\n[storage]\nlinger_min_secs = 1\nlinger_max_secs = 5\n";
+
+/// Logs `user` in, selects INBOX, logs out, and returns the pid of the
+/// storage process that served the session.
+fn one_session(server: &Server<'_>, user: &str, password: &str) -> i32 {
+    let mut c = server.login(user, password);
+    c.ok("SELECT INBOX");
+    let procs = server.role_procs("storage", Some(user));
+    assert_eq!(
+        procs.len(),
+        1,
+        "storage processes of {user}: {}",
+        procs.len()
+    );
+    c.logout();
+    procs[0].pid
+}
+
+/// A second login within the linger time is served by the same storage
+/// process; once the linger time has passed with no client, the process is
+/// gone.
+#[test]
+fn idle_storage_process_lingers_then_exits() {
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, LINGER);
+    server.add_user("alice", "a-secret");
+    let first = one_session(&server, "alice", "a-secret");
+    let second = one_session(&server, "alice", "a-secret");
+    assert_eq!(
+        first, second,
+        "the second login did not reuse the lingering process"
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the idle storage process to exit",
+        || {
+            server
+                .role_procs("storage", Some("alice"))
+                .is_empty()
+                .then_some(())
+        },
+    );
+}
+
+/// An owner who reconnects every 2 seconds (like a POP3 poller) keeps a
+/// warm process once the rhythm is known, although the minimum linger time
+/// (1 s) is shorter than the gap; the very first, one-off login did not.
+#[test]
+fn a_regular_reconnecter_keeps_a_warm_process() {
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, LINGER);
+    server.add_user("poller", "p-secret");
+    let gap = Duration::from_secs(2);
+    let mut pids = Vec::new();
+    let start = Instant::now();
+    for i in 0..4u32 {
+        let due = start + gap * i;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        pids.push(one_session(&server, "poller", "p-secret"));
+    }
+    assert_ne!(
+        pids[0], pids[1],
+        "the one-off first login kept its process longer than the minimum linger"
+    );
+    assert_eq!(
+        &pids[2..],
+        &[pids[1], pids[1]],
+        "a steady 2 s rhythm should keep the process warm: {pids:?}"
+    );
+}
