@@ -13,6 +13,7 @@ mod harness;
 
 mod accounts;
 mod bad_input;
+mod busy;
 mod commands;
 mod demo;
 mod flow;

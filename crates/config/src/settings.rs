@@ -168,6 +168,12 @@ pub struct Storage {
     /// Most idle storage processes kept at once; beyond it the least
     /// recently used exits first.
     pub max_lingering: usize,
+    /// A storage process whose oldest running call is older than this, in
+    /// milliseconds, is busy: new sessions of its owners go to another.
+    pub busy_after_ms: u64,
+    /// Most storage processes for one key (one owner in per-user mode, one
+    /// uid in per-uid mode) when the others are busy.
+    pub max_processes_per_key: usize,
 }
 
 impl Default for Storage {
@@ -178,6 +184,8 @@ impl Default for Storage {
             linger_min_secs: 10,
             linger_max_secs: 900,
             max_lingering: 200,
+            busy_after_ms: 500,
+            max_processes_per_key: 4,
         }
     }
 }

@@ -125,6 +125,9 @@ pub enum Role {
         /// The owner's home directory.
         #[arg(long)]
         home: PathBuf,
+        /// Report busy when the oldest running call is older than this.
+        #[arg(long, default_value_t = 500)]
+        busy_after_ms: u64,
         #[command(flatten)]
         identity: Identity,
         /// The control channel's descriptor.

@@ -91,6 +91,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
         Role::Storage {
             owner,
             home,
+            busy_after_ms,
             identity,
             fd_control,
             fd_key,
@@ -108,7 +109,10 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             let settings = mailkeep_storage_server::StorageSettings { owner, home };
             runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
-                mailkeep_storage_server::serve(settings, key, control).await?;
+                let tuning = mailkeep_storage_server::Tuning {
+                    busy_after: std::time::Duration::from_millis(busy_after_ms),
+                };
+                mailkeep_storage_server::serve_tuned(settings, tuning, key, control).await?;
                 anyhow::Ok(())
             })
         }

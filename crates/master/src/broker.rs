@@ -14,7 +14,7 @@ use mailkeep_ticket::Scope;
 use tokio::net::UnixStream;
 
 use crate::serve::Shared;
-use crate::storage_procs::ControlChannel;
+use crate::storage_procs::{ControlChannel, Pick};
 
 /// Serves one protocol process's broker channel until it closes.
 pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
@@ -116,19 +116,34 @@ async fn attach_storage(
     };
     let key = shared.storage_key(owner, &entry);
     let mut table = shared.storage.lock().await;
-    if table.get_mut(&key).is_none() {
-        match shared.start_storage(owner, &entry) {
-            Ok(p) => table.insert(key.clone(), p),
-            Err(e) => {
-                tracing::error!(owner, "starting storage process: {e}");
-                return (
-                    error("unavailable", format!("cannot start storage: {e}")),
-                    None,
+    let max_per_key = shared.config.storage.max_processes_per_key;
+    let pid = match table.pick(&key, client_id, held, max_per_key) {
+        Pick::Existing(pid) => pid,
+        Pick::StartNew => {
+            if table.count(&key) > 0 {
+                tracing::info!(
+                    owner,
+                    key,
+                    "every storage process of this key is busy: starting another"
                 );
             }
+            match shared.start_storage(owner, &entry) {
+                Ok(p) => {
+                    let pid = p.pid;
+                    table.insert(key.clone(), p);
+                    pid
+                }
+                Err(e) => {
+                    tracing::error!(owner, "starting storage process: {e}");
+                    return (
+                        error("unavailable", format!("cannot start storage: {e}")),
+                        None,
+                    );
+                }
+            }
         }
-    }
-    let Some(proc_) = table.get_mut(&key) else {
+    };
+    let Some(proc_) = table.by_pid_mut(pid) else {
         return (error("unavailable", "storage process vanished"), None);
     };
     if !proc_.owners.contains(owner) {

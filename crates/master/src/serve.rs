@@ -129,6 +129,8 @@ impl Shared {
             uid.to_string(),
             "--gid".into(),
             gid.to_string(),
+            "--busy-after-ms".into(),
+            self.config.storage.busy_after_ms.to_string(),
         ];
         args.extend(fd_args());
         let mut child = spawn(
@@ -167,6 +169,8 @@ impl Shared {
             owners: [owner.to_owned()].into_iter().collect(),
             open_connections: 0,
             idle_since: Some(Instant::now()),
+            in_flight: 0,
+            busy: false,
         })
     }
 
@@ -473,6 +477,16 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
             Some(storage_event::Kind::Load(load)) => {
                 let mut table = shared.storage.lock().await;
                 if let Some(p) = table.by_pid_mut(pid) {
+                    p.in_flight = load.in_flight;
+                    if p.busy != load.busy {
+                        tracing::info!(
+                            pid,
+                            busy = load.busy,
+                            in_flight = load.in_flight,
+                            "storage process load changed"
+                        );
+                    }
+                    p.busy = load.busy;
                     p.open_connections = load.connections;
                     p.idle_since = match (load.connections, p.idle_since) {
                         (0, Some(since)) => Some(since),

@@ -106,46 +106,154 @@ pub struct StorageProc {
     pub open_connections: u32,
     /// Since when it has had no connection: it lingers from then on.
     pub idle_since: Option<Instant>,
+    /// Calls running now, as last reported.
+    pub in_flight: u32,
+    /// Its oldest call has run past the busy threshold (last report).
+    pub busy: bool,
+}
+
+/// Which process should serve a new session.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// This running process.
+    Existing(u32),
+    /// None fits: start another.
+    StartNew,
 }
 
 /// Storage processes by the key that selects them (the owner in per-user
-/// mode, the uid in per-uid mode).
+/// mode, the uid in per-uid mode); a key may have several when they were
+/// busy.
 #[derive(Default)]
 pub struct StorageTable {
-    by_key: HashMap<String, StorageProc>,
+    by_key: HashMap<String, Vec<StorageProc>>,
 }
 
 impl StorageTable {
-    /// The process serving `key`, if one runs.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut StorageProc> {
-        self.by_key.get_mut(key)
+    /// Chooses the process for a new session of protocol process `client`
+    /// (which still holds the connections `held`) under `key`: one that is
+    /// not busy, preferring one the client is already connected to, then
+    /// the least connected; if all are busy, a new one while fewer than
+    /// `max_per_key` run; else the least loaded.
+    pub fn pick(&self, key: &str, client: u64, held: &[u64], max_per_key: usize) -> Pick {
+        let Some(procs) = self.by_key.get(key).filter(|v| !v.is_empty()) else {
+            return Pick::StartNew;
+        };
+        let holds = |p: &&StorageProc| {
+            p.connections
+                .get(&client)
+                .is_some_and(|id| held.contains(id))
+        };
+        let calm = || procs.iter().filter(|p| !p.busy);
+        if let Some(p) = calm().find(holds) {
+            return Pick::Existing(p.pid);
+        }
+        if let Some(p) = calm().min_by_key(|p| p.open_connections) {
+            return Pick::Existing(p.pid);
+        }
+        if procs.len() < max_per_key.max(1) {
+            return Pick::StartNew;
+        }
+        match procs
+            .iter()
+            .min_by_key(|p| (p.in_flight, p.open_connections))
+        {
+            Some(p) => Pick::Existing(p.pid),
+            None => Pick::StartNew,
+        }
     }
 
     /// The process with this pid, if it is in the table.
     pub fn by_pid_mut(&mut self, pid: u32) -> Option<&mut StorageProc> {
-        self.by_key.values_mut().find(|p| p.pid == pid)
+        self.by_key.values_mut().flatten().find(|p| p.pid == pid)
     }
 
-    /// Records a newly started process.
+    /// Records a newly started process under `key`.
     pub fn insert(&mut self, key: String, proc_: StorageProc) {
-        self.by_key.insert(key, proc_);
+        self.by_key.entry(key).or_default().push(proc_);
     }
 
-    /// Forgets the process `pid` (it exited or is being stopped), if it
-    /// still is the one for its key.
+    /// Forgets the process `pid` (it exited or is being stopped).
     pub fn remove_pid(&mut self, pid: u32) {
-        self.by_key.retain(|_, p| p.pid != pid);
+        for procs in self.by_key.values_mut() {
+            procs.retain(|p| p.pid != pid);
+        }
+        self.by_key.retain(|_, procs| !procs.is_empty());
     }
 
     /// Forgets the connections held by protocol process `client` (it exited).
     pub fn forget_client(&mut self, client: u64) {
-        for p in self.by_key.values_mut() {
+        for p in self.by_key.values_mut().flatten() {
             p.connections.remove(&client);
         }
     }
 
     /// Every process in the table.
     pub fn iter(&self) -> impl Iterator<Item = &StorageProc> {
-        self.by_key.values()
+        self.by_key.values().flatten()
+    }
+
+    /// How many processes run for `key`.
+    pub fn count(&self, key: &str) -> usize {
+        self.by_key.get(key).map_or(0, Vec::len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proc_(pid: u32, busy: bool, open: u32, client_conn: Option<(u64, u64)>) -> StorageProc {
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let stream = rt
+            .block_on(async { UnixStream::from_std(ours) })
+            .expect("tokio stream");
+        StorageProc {
+            pid,
+            control: Arc::new(ControlChannel::new(stream)),
+            connections: client_conn.into_iter().collect(),
+            owners: HashSet::new(),
+            open_connections: open,
+            idle_since: None,
+            in_flight: u32::from(busy),
+            busy,
+        }
+    }
+
+    #[test]
+    fn empty_key_starts_a_process() {
+        assert_eq!(StorageTable::default().pick("k", 1, &[], 4), Pick::StartNew);
+    }
+
+    #[test]
+    fn a_calm_held_process_is_reused_and_a_busy_one_is_avoided() {
+        let mut t = StorageTable::default();
+        t.insert("k".into(), proc_(10, false, 3, Some((1, 100))));
+        t.insert("k".into(), proc_(11, false, 1, None));
+        assert_eq!(t.pick("k", 1, &[100], 4), Pick::Existing(10));
+        // The client no longer holds its connection: least connected wins.
+        assert_eq!(t.pick("k", 1, &[], 4), Pick::Existing(11));
+        let mut busy = StorageTable::default();
+        busy.insert("k".into(), proc_(10, true, 1, Some((1, 100))));
+        assert_eq!(busy.pick("k", 1, &[100], 4), Pick::StartNew);
+        busy.insert("k".into(), proc_(11, false, 5, None));
+        assert_eq!(busy.pick("k", 1, &[100], 4), Pick::Existing(11));
+    }
+
+    #[test]
+    fn at_the_maximum_the_least_loaded_busy_process_is_used() {
+        let mut t = StorageTable::default();
+        t.insert("k".into(), proc_(10, true, 1, None));
+        t.insert("k".into(), proc_(11, true, 0, None));
+        assert_eq!(t.pick("k", 1, &[], 2), Pick::Existing(11));
+        assert_eq!(t.pick("k", 1, &[], 3), Pick::StartNew);
+        t.remove_pid(10);
+        t.remove_pid(11);
+        assert_eq!(t.count("k"), 0);
     }
 }

@@ -14,6 +14,7 @@ mod append;
 mod convert;
 mod fetch;
 mod gate;
+mod inflight;
 mod service;
 mod tracked;
 
@@ -81,6 +82,35 @@ pub async fn serve(
     key: TicketKey,
     control: UnixStream,
 ) -> Result<(), StorageServerError> {
+    serve_tuned(settings, Tuning::default(), key, control).await
+}
+
+/// Knobs of a storage process that the master sets from its configuration.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// A process whose oldest running call is older than this reports
+    /// itself busy, so that the broker sends new sessions elsewhere.
+    pub busy_after: std::time::Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            busy_after: std::time::Duration::from_millis(500),
+        }
+    }
+}
+
+/// How often a storage process re-checks whether it is busy.
+const BUSY_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// [`serve`] with explicit [`Tuning`].
+pub async fn serve_tuned(
+    settings: StorageSettings,
+    tuning: Tuning,
+    key: TicketKey,
+    control: UnixStream,
+) -> Result<(), StorageServerError> {
     let maildir = settings.home.join(MAILDIR);
     let store = tokio::task::spawn_blocking(move || Store::open(&maildir))
         .await?
@@ -100,7 +130,11 @@ pub async fn serve(
     // Every gRPC service of the storage process, all behind the same gate.
     // Further services (one per area of the storage RPC, and plugins) are
     // added here, one line each.
+    let calls = std::sync::Arc::new(inflight::InFlight::default());
     let server = tonic::transport::Server::builder()
+        .layer(inflight::InFlightLayer {
+            calls: std::sync::Arc::clone(&calls),
+        })
         .add_service(
             StorageServer::new(service)
                 .max_decoding_message_size(MAX_GRPC_MESSAGE)
@@ -114,16 +148,26 @@ pub async fn serve(
     let control = std::sync::Arc::new(control);
     let mut frames = read_frames(std::sync::Arc::clone(&control));
     let mut reported = None;
+    let mut busy_check = tokio::time::interval(BUSY_CHECK);
     loop {
         let open = count.open();
-        if reported != Some(open) {
+        let (in_flight, busy) = calls.state(tuning.busy_after);
+        if reported != Some((open, busy)) {
             let event = StorageEvent {
-                kind: Some(storage_event::Kind::Load(Load { connections: open })),
+                kind: Some(storage_event::Kind::Load(Load {
+                    connections: open,
+                    in_flight,
+                    busy,
+                })),
             };
-            send_frame(&control, &event, None).await?;
-            reported = Some(open);
+            if let Err(e) = send_frame(&control, &event, None).await {
+                tracing::info!("control socket unwritable ({e}); storage process exits");
+                return Ok(());
+            }
+            reported = Some((open, busy));
         }
         tokio::select! {
+            _ = busy_check.tick() => {}
             result = &mut server.0 => {
                 // Only ends on its own if it failed: the incoming channel
                 // stays open while we hold `tx`.
@@ -148,7 +192,10 @@ pub async fn serve(
                 Some(Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None))) => {
                     let reply = add_owner(&gate, add).await;
                     let event = StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) };
-                    send_frame(&control, &event, None).await?;
+                    if let Err(e) = send_frame(&control, &event, None).await {
+                tracing::info!("control socket unwritable ({e}); storage process exits");
+                return Ok(());
+            }
                 }
                 Some(Ok((message, fd))) => {
                     tracing::warn!(?message, has_fd = fd.is_some(),
