@@ -101,3 +101,43 @@ fn socket_count(pid: i32) -> usize {
         })
         .unwrap_or_else(|e| panic!("reading /proc/{pid}/fd: {e}"))
 }
+
+/// Accounts whose uid is 0 or below `first_valid_uid` (500) are never
+/// served: the right password gets `NO [CONTACTADMIN]` with a reason that
+/// names the uid, no storage process is started for them, and the server
+/// goes on serving others.
+#[test]
+fn low_uid_accounts_are_refused_with_a_clear_error() {
+    if !crate::harness::require_root("low_uid_accounts_are_refused_with_a_clear_error") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    run_user_cmd(
+        &server.config,
+        &["add", "rooty", "--uid", "0", "--gid", "0"],
+        Some("r-secret"),
+    );
+    run_user_cmd(
+        &server.config,
+        &["add", "sys", "--uid", "100", "--gid", "100"],
+        Some("s-secret"),
+    );
+    for (user, password, uid) in [("rooty", "r-secret", "0"), ("sys", "s-secret", "100")] {
+        let mut c = server.connect();
+        let r = c.login(user, password).expect("LOGIN");
+        assert_eq!(r.status(), "NO", "{user}: {r:?}");
+        assert!(r.tagged.contains("[CONTACTADMIN]"), "{user}: {}", r.tagged);
+        assert!(
+            r.tagged.contains(&format!("uid {uid}")),
+            "{user}: {}",
+            r.tagged
+        );
+        assert!(
+            server.role_procs("storage", Some(user)).is_empty(),
+            "{user} got storage"
+        );
+    }
+    server.add_user("fine", "f-secret");
+    server.login("fine", "f-secret").logout();
+}

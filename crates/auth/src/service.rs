@@ -47,6 +47,9 @@ enum Checked {
     Valid(String),
     /// Refused, with the reason for the log (never shown to the client).
     Refused(&'static str),
+    /// Right credentials, but the account may not be used: the reason is
+    /// shown to the client.
+    NotServed(String),
 }
 
 /// Context of one step for the log lines.
@@ -134,6 +137,14 @@ impl AuthService {
         match checked {
             Ok(Ok(Checked::Valid(canonical))) => self.succeed(attempt, canonical),
             Ok(Ok(Checked::Refused(reason))) => self.refuse(attempt, Some(&user), reason).await,
+            Ok(Ok(Checked::NotServed(reason))) => {
+                tracing::warn!(user = ?user, remote = attempt.remote, %reason, "login refused");
+                Outcome::Failure(Failure {
+                    reason,
+                    temporary: false,
+                    contact_admin: true,
+                })
+            }
             Ok(Err(error)) => {
                 tracing::error!(user = ?user, remote = attempt.remote, %error,
                     "login not possible: passdb unavailable");
@@ -184,7 +195,18 @@ impl Shared {
             return Ok(Checked::Refused("user has no password"));
         }
         match verify_password(&entry.password, &credentials.password) {
-            Ok(true) => Ok(Checked::Valid(entry.name)),
+            Ok(true) => {
+                let floor = self.settings.first_valid_uid;
+                match entry.uid {
+                    Some(uid) if floor > 0 && (uid == 0 || uid < floor) => {
+                        Ok(Checked::NotServed(format!(
+                            "This account's mail cannot be served: its uid {uid} is below \
+                             first_valid_uid {floor}."
+                        )))
+                    }
+                    _ => Ok(Checked::Valid(entry.name)),
+                }
+            }
             Ok(false) => Ok(Checked::Refused("wrong password")),
             Err(error) => {
                 // Fails closed; the administrator must fix the stored value.
@@ -212,6 +234,7 @@ fn failure(reason: &str, temporary: bool) -> Outcome {
     Outcome::Failure(Failure {
         reason: reason.to_owned(),
         temporary,
+        contact_admin: false,
     })
 }
 

@@ -18,6 +18,10 @@ pub struct AuthSettings {
     pub failure_delay: Duration,
     /// The longest failed-login delay.
     pub max_failure_delay: Duration,
+    /// Accounts whose uid is below this (or 0, when this is above 0) cannot
+    /// log in: their mail is never served. 0 turns the check off (as when
+    /// mailkeep runs without root and every account has the server's uid).
+    pub first_valid_uid: u32,
 }
 
 impl Default for AuthSettings {
@@ -30,6 +34,7 @@ impl Default for AuthSettings {
             issuer: "localhost".to_owned(),
             failure_delay: Duration::from_secs(2),
             max_failure_delay: Duration::from_secs(15),
+            first_valid_uid: 0,
         }
     }
 }

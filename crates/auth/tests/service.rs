@@ -46,6 +46,7 @@ async fn start(base: Duration) -> Harness {
         issuer: "test-host".to_owned(),
         failure_delay: base,
         max_failure_delay: base * 4,
+        first_valid_uid: 0,
     };
     let server = tokio::spawn(serve(settings, key.clone(), auth_end));
     Harness {

@@ -230,6 +230,9 @@ impl<B: Backend> Session<B> {
                 tracing::info!(peer = %self.peer, reason = %failure.reason, "temporary auth failure");
                 unavailable()
             }
+            Some(step_response::Outcome::Failure(failure)) if failure.contact_admin => {
+                Reply::no_code("CONTACTADMIN", &failure.reason)
+            }
             Some(step_response::Outcome::Failure(_)) => failed(),
             Some(step_response::Outcome::Challenge(_)) | None => {
                 tracing::warn!("auth step without an outcome");

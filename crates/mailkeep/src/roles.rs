@@ -68,12 +68,20 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             let control = adopt_inherited(fd_control).context("control descriptor")?;
             let key = read_key(fd_key)?;
             let hostname = hostname(&config);
+            // The uid floor matters only with privilege separation: without
+            // root every account has the server's own uid.
+            let first_valid_uid = if mailkeep_master::privileges::running_as_root() {
+                config.privileges.first_valid_uid
+            } else {
+                0
+            };
             drop_privileges(&DropTo {
                 uid: identity.uid,
                 gid: identity.gid,
                 chroot: None,
             })?;
             let settings = mailkeep_auth::AuthSettings {
+                first_valid_uid,
                 passwd_file: config.users_file(),
                 ticket_lifetime_secs: config.auth.ticket_lifetime_secs,
                 issuer: hostname,
