@@ -12,6 +12,7 @@
 mod harness;
 
 mod accounts;
+mod admin_ps;
 mod bad_input;
 mod busy;
 mod commands;

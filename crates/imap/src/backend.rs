@@ -22,6 +22,12 @@ pub trait Backend: Clone + Send + Sync + 'static {
         ticket: &str,
         owner: &str,
     ) -> impl Future<Output = Result<StorageClient<LeasedChannel>, String>> + Send;
+
+    /// Reports how many client sessions this process serves (for the
+    /// administrator's process list). Sources without a master ignore it.
+    fn report_sessions(&self, _sessions: u32) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 impl Backend for BrokerClient {
@@ -37,6 +43,12 @@ impl Backend for BrokerClient {
         BrokerClient::storage(self, ticket, owner)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn report_sessions(&self, sessions: u32) {
+        if let Err(e) = BrokerClient::report_sessions(self, sessions).await {
+            tracing::debug!(error = %e, "session count not reported");
+        }
     }
 }
 

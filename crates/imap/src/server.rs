@@ -1,6 +1,7 @@
 //! The accept loop: one task per client, bounded by `max_connections`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -23,6 +24,7 @@ pub(crate) async fn accept_loop<B: Backend>(
     let settings = Arc::new(settings);
     let shared = Shared::new(backend);
     let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    tokio::spawn(report_sessions(shared.clone()));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -59,12 +61,47 @@ pub(crate) async fn accept_loop<B: Backend>(
         tokio::spawn(
             async move {
                 let _permit = permit;
+                let _counted = SessionCount::begin();
                 if let Err(e) = session.run().await {
                     tracing::debug!(error = %e, "session ended with an error");
                 }
             }
             .instrument(span),
         );
+    }
+}
+
+/// Client sessions of this process, across all its listeners.
+static SESSIONS: AtomicU32 = AtomicU32::new(0);
+
+/// Counts a session while it lives.
+struct SessionCount;
+
+impl SessionCount {
+    fn begin() -> SessionCount {
+        SESSIONS.fetch_add(1, Ordering::Relaxed);
+        SessionCount
+    }
+}
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        SESSIONS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Reports the session count to the master whenever it changed, at most
+/// once a second.
+async fn report_sessions<B: Backend>(shared: Arc<Shared<B>>) {
+    let mut last = None;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = SESSIONS.load(Ordering::Relaxed);
+        if last != Some(now) {
+            shared.backend.report_sessions(now).await;
+            last = Some(now);
+        }
     }
 }
 

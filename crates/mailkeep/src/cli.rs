@@ -29,9 +29,24 @@ pub enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
+    /// Administer a running server (as root).
+    Admin {
+        /// The configuration file, to find the data directory.
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
     /// Internal: run one process role (started by `serve`).
     #[command(subcommand, hide = true)]
     Role(Role),
+}
+
+#[derive(Subcommand)]
+pub enum AdminAction {
+    /// Every process of the running server: role, pid, uid, storage key
+    /// and owners, connections, calls in flight, idle time, linger left.
+    Ps,
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,7 @@
 //! The `mailkeep` binary: the command line, and the dispatch of the roles
 //! the master re-executes this binary in. Nothing else lives here.
 
+mod admin_ps;
 mod cli;
 mod logging;
 mod roles;
@@ -18,6 +19,9 @@ fn main() -> std::process::ExitCode {
             serve(config)
         }
         Command::User { config, action } => user_cmd::run(config.as_deref(), action),
+        Command::Admin { config, action } => match action {
+            cli::AdminAction::Ps => admin_ps::run(config.as_deref()),
+        },
         Command::Role(role) => roles::run(role),
     };
     match result {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::broker::{
-    AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage,
+    Acknowledged, AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage,
     NewConnection, StorageAttached, broker_reply, broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
@@ -37,6 +37,10 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
         let id = request.id;
         let (kind, fd) = match request.kind {
             Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(&shared).await,
+            Some(broker_request::Kind::Status(status)) => {
+                shared.record_sessions(client_id, status.sessions);
+                (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
+            }
             Some(broker_request::Kind::AttachStorage(a)) => {
                 attach_storage(&shared, client_id, &a.ticket, &a.owner, &a.held_connections).await
             }

@@ -7,6 +7,7 @@
 //! It also holds the code every child runs first: dropping privileges
 //! before any protocol code runs.
 
+pub mod admin;
 pub mod broker;
 pub mod children;
 pub mod layout;

@@ -1,7 +1,7 @@
 //! `mailkeep serve`: prepare, bind, start and supervise every process, and
 //! stop them all on SIGTERM or SIGINT.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -32,6 +32,23 @@ pub mod fds {
     pub const FIRST_LISTENER: i32 = 4;
 }
 
+/// A child the master started, as `admin ps` shows it.
+#[derive(Debug, Clone)]
+pub struct LiveChild {
+    /// Its pid.
+    pub pid: u32,
+    /// "auth", "imap" or "storage".
+    pub role: &'static str,
+    /// The uid it runs as.
+    pub uid: u32,
+    /// When it started.
+    pub started: Instant,
+    /// For protocol processes: the broker's id of it.
+    pub client_id: Option<u64>,
+    /// For protocol processes: client sessions, as last reported.
+    pub sessions: u32,
+}
+
 /// What the broker and the supervisors share.
 pub struct Shared {
     /// The configuration.
@@ -50,8 +67,10 @@ pub struct Shared {
     pub storage: AsyncMutex<StorageTable>,
     /// How long idle storage processes stay.
     pub linger: StdMutex<LingerPolicy>,
-    /// Every live child's pid, for shutdown.
-    pub live: StdMutex<HashSet<u32>>,
+    /// Every live child, for shutdown and `admin ps`.
+    pub live: StdMutex<HashMap<u32, LiveChild>>,
+    /// When the master started.
+    pub started: Instant,
     /// Set once shutdown began: no restarts.
     pub stopping: AtomicBool,
     next_id: AtomicU64,
@@ -143,7 +162,7 @@ impl Shared {
         )?;
         let pid = child.id().unwrap_or(0);
         tracing::info!(owner, pid, uid, "started storage process");
-        self.live_add(pid);
+        self.live_add(pid, "storage", uid);
         let shared = Arc::clone(self);
         let owner_name = owner.to_owned();
         tokio::spawn(async move {
@@ -174,9 +193,19 @@ impl Shared {
         })
     }
 
-    fn live_add(&self, pid: u32) {
+    fn live_add(&self, pid: u32, role: &'static str, uid: u32) {
         if let Ok(mut l) = self.live.lock() {
-            l.insert(pid);
+            l.insert(
+                pid,
+                LiveChild {
+                    pid,
+                    role,
+                    uid,
+                    started: Instant::now(),
+                    client_id: None,
+                    sessions: 0,
+                },
+            );
         }
     }
 
@@ -189,7 +218,32 @@ impl Shared {
     fn live_pids(&self) -> Vec<u32> {
         self.live
             .lock()
-            .map(|l| l.iter().copied().collect())
+            .map(|l| l.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn live_set_client(&self, pid: u32, client_id: u64) {
+        if let Ok(mut l) = self.live.lock()
+            && let Some(child) = l.get_mut(&pid)
+        {
+            child.client_id = Some(client_id);
+        }
+    }
+
+    /// Records the session count protocol process `client_id` reported.
+    pub fn record_sessions(&self, client_id: u64, sessions: u32) {
+        if let Ok(mut l) = self.live.lock()
+            && let Some(child) = l.values_mut().find(|c| c.client_id == Some(client_id))
+        {
+            child.sessions = sessions;
+        }
+    }
+
+    /// Every live child, for `mailkeep admin ps`.
+    pub fn live_children(&self) -> Vec<LiveChild> {
+        self.live
+            .lock()
+            .map(|l| l.values().cloned().collect())
             .unwrap_or_default()
     }
 }
@@ -260,13 +314,17 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         auth_control: AsyncMutex::new(None),
         storage: AsyncMutex::new(StorageTable::default()),
         linger: StdMutex::new(linger),
-        live: StdMutex::new(HashSet::new()),
+        live: StdMutex::new(HashMap::new()),
+        started: Instant::now(),
         stopping: AtomicBool::new(false),
         next_id: AtomicU64::new(1),
     });
 
     tokio::spawn(supervise_auth(Arc::clone(&shared)));
     tokio::spawn(reap_idle_storage(Arc::clone(&shared)));
+    let admin_socket =
+        crate::admin::bind(&shared.config.run_dir().join(crate::admin::ADMIN_SOCKET))?;
+    tokio::spawn(crate::admin::serve(Arc::clone(&shared), admin_socket));
     let listeners = Arc::new(listeners);
     for index in 0..shared.config.imap.processes {
         tokio::spawn(supervise_imap(
@@ -384,7 +442,7 @@ async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, Maste
         },
     )?;
     let pid = child.id().unwrap_or(0);
-    shared.live_add(pid);
+    shared.live_add(pid, "auth", shared.prepared.auth_uid);
     tracing::info!(pid, "started auth process");
     *shared.auth_control.lock().await = Some(Arc::new(AsyncMutex::new(control)));
     Ok(child)
@@ -397,7 +455,8 @@ async fn supervise_imap(shared: Arc<Shared>, listeners: Arc<Vec<TcpListener>>, i
         match start_imap(&shared, &listeners) {
             Ok((mut child, client_id, broker)) => {
                 let pid = child.id().unwrap_or(0);
-                shared.live_add(pid);
+                shared.live_add(pid, "imap", shared.prepared.protocol_uid);
+                shared.live_set_client(pid, client_id);
                 tracing::info!(pid, index, "started imap process");
                 let broker_task = tokio::spawn(crate::broker::serve_client(
                     Arc::clone(&shared),

@@ -193,6 +193,13 @@ impl StorageTable {
         self.by_key.values().flatten()
     }
 
+    /// Every process in the table with its key.
+    pub fn iter_keyed(&self) -> impl Iterator<Item = (&str, &StorageProc)> {
+        self.by_key
+            .iter()
+            .flat_map(|(k, procs)| procs.iter().map(move |p| (k.as_str(), p)))
+    }
+
     /// How many processes run for `key`.
     pub fn count(&self, key: &str) -> usize {
         self.by_key.get(key).map_or(0, Vec::len)

@@ -98,6 +98,16 @@ impl BrokerClient {
         Ok((reply, fd))
     }
 
+    /// Tells the broker how many client sessions this process serves now,
+    /// for `mailkeep admin ps`.
+    pub async fn report_sessions(&self, sessions: u32) -> Result<(), BrokerError> {
+        self.request(broker_request::Kind::Status(crate::broker::Status {
+            sessions,
+        }))
+        .await
+        .map(|_| ())
+    }
+
     /// A new connection to the auth process.
     pub async fn auth(&self) -> Result<AuthClient<Channel>, BrokerError> {
         let (reply, fd) = self
