@@ -1,0 +1,253 @@
+//! Storage-process benchmarks (issue 4), printed as ratios against a
+//! baseline measured in the same run:
+//!
+//! 1. LOGIN + SELECT with a lingering (warm) storage process, against the
+//!    same with a cold start (a user whose storage process does not run).
+//! 2. A `MailboxStatus` round trip over the storage RPC on a passed UNIX
+//!    socket, against the same store call made in-process.
+//!
+//! Runs the real `mailkeep` binary on loopback; every loop is bounded.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
+const ROUNDS: usize = 20;
+const RPC_CALLS: usize = 2000;
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    login_latency(dir.path());
+    rpc_round_trip(dir.path());
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.0.wait();
+    }
+}
+
+/// One IMAP session: LOGIN, SELECT INBOX, LOGOUT; returns how long the
+/// SELECT took: the first storage call of the session, which waits for the
+/// storage process when it has to start. (LOGIN itself is dominated by the
+/// deliberately slow password hash, the same either way.)
+fn session(port: u16, user: &str) -> Duration {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("greeting");
+    let mut started = Instant::now();
+    for (tag, cmd) in [
+        ("a", format!("LOGIN {user} secret")),
+        ("b", "SELECT INBOX".into()),
+    ] {
+        started = Instant::now();
+        writer
+            .write_all(format!("{tag} {cmd}\r\n").as_bytes())
+            .expect("write");
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("read");
+            if line.starts_with(&format!("{tag} ")) {
+                assert!(line.starts_with(&format!("{tag} OK")), "{cmd}: {line}");
+                break;
+            }
+        }
+    }
+    let took = started.elapsed();
+    let _ = writer.write_all(b"c LOGOUT\r\n");
+    took
+}
+
+fn login_latency(dir: &Path) {
+    let port = free_port();
+    let config = dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n[imap]\nlisten = [\"127.0.0.1:{port}\"]\n\
+             [storage]\nlinger_min_secs = 60\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("config");
+    let server = Server(
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the server"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for i in 0..ROUNDS {
+        let mut add = Command::new(BIN)
+            .args(["user", "add", &format!("u{i}"), "--config"])
+            .arg(&config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("user add");
+        add.stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"secret\n")
+            .expect("password");
+        assert!(add.wait().expect("user add").success());
+    }
+    // Cold: each user's first login starts their storage process.
+    let cold: Vec<Duration> = (0..ROUNDS)
+        .map(|i| session(port, &format!("u{i}")))
+        .collect();
+    // Warm: the same users again, their processes lingering.
+    let warm: Vec<Duration> = (0..ROUNDS)
+        .map(|i| session(port, &format!("u{i}")))
+        .collect();
+    let (cold, warm) = (median(cold), median(warm));
+    println!(
+        "first storage call after login (SELECT): cold start {cold:?}, lingering process \
+         {warm:?} (median of {ROUNDS}); \
+         cold/warm = {:.1}x",
+        cold.as_secs_f64() / warm.as_secs_f64().max(1e-9)
+    );
+    drop(server);
+}
+
+fn rpc_round_trip(dir: &Path) {
+    use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection, control_message};
+    use mailkeep_storage_rpc::metadata::with_ticket;
+    use mailkeep_storage_rpc::storage::MailboxStatusRequest;
+    use mailkeep_storage_rpc::storage::storage_client::StorageClient;
+    use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+
+    let home = dir.join("rpc-home");
+    std::fs::create_dir(&home).expect("home");
+    let (uid, gid) = (
+        nix::unistd::Uid::current().as_raw(),
+        nix::unistd::Gid::current().as_raw(),
+    );
+
+    // In-process baseline on a store of its own (same size: empty INBOX).
+    let local = dir.join("local-home");
+    std::fs::create_dir(&local).expect("local home");
+    let store = mailkeep_store::Store::open(&local.join("Maildir")).expect("store");
+    let started = Instant::now();
+    for _ in 0..RPC_CALLS {
+        store.status("INBOX").expect("status");
+    }
+    let in_process = started.elapsed() / RPC_CALLS as u32;
+
+    let key = TicketKey::generate();
+    let key_path = dir.join("rpc.key");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key_path)
+        .and_then(|mut f| f.write_all(key.to_file_contents().as_bytes()))
+        .expect("key file");
+    let (control_ours, control_theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
+    let key_fd = OwnedFd::from(std::fs::File::open(&key_path).expect("key"));
+    let mut cmd = Command::new(BIN);
+    cmd.args(["role", "storage", "--owner", "bench", "--home"])
+        .arg(&home)
+        .args(["--uid", &uid.to_string(), "--gid", &gid.to_string()])
+        .args(["--fd-control", "3", "--fd-key", "4"])
+        .stderr(Stdio::null());
+    command_fds::CommandFdExt::fd_mappings(
+        &mut cmd,
+        vec![
+            command_fds::FdMapping {
+                parent_fd: OwnedFd::from(control_theirs),
+                child_fd: 3,
+            },
+            command_fds::FdMapping {
+                parent_fd: key_fd,
+                child_fd: 4,
+            },
+        ],
+    )
+    .expect("fd mappings");
+    let child = Server(cmd.spawn().expect("storage process"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let over_rpc = runtime.block_on(async {
+        control_ours.set_nonblocking(true).expect("nonblocking");
+        let control = tokio::net::UnixStream::from_std(control_ours).expect("control");
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
+        let message = ControlMessage {
+            kind: Some(control_message::Kind::NewConnection(NewConnection {
+                connection_id: 1,
+            })),
+        };
+        mailkeep_storage_rpc::framing::send_frame(&control, &message, Some(&OwnedFd::from(theirs)))
+            .await
+            .expect("passing the connection");
+        ours.set_nonblocking(true).expect("nonblocking");
+        let channel = mailkeep_storage_rpc::channel::channel_over(
+            tokio::net::UnixStream::from_std(ours).expect("stream"),
+        )
+        .await
+        .expect("channel");
+        let mut client = StorageClient::new(channel);
+        let ticket = sign(
+            &key,
+            &Claims::new("bench", Scope::Session, now_unix(), 3600, "bench"),
+        );
+        let request = || {
+            with_ticket(
+                MailboxStatusRequest {
+                    owner: "bench".into(),
+                    name: "INBOX".into(),
+                },
+                &ticket,
+            )
+        };
+        // Warm up (opens the store, settles the connection).
+        for _ in 0..50 {
+            client.mailbox_status(request()).await.expect("status");
+        }
+        let started = Instant::now();
+        for _ in 0..RPC_CALLS {
+            client.mailbox_status(request()).await.expect("status");
+        }
+        let took = started.elapsed() / RPC_CALLS as u32;
+        drop(control);
+        took
+    });
+    drop(child);
+    println!(
+        "MailboxStatus: in-process {in_process:?}, over the storage RPC {over_rpc:?} \
+         (mean of {RPC_CALLS}); rpc/in-process = {:.1}x",
+        over_rpc.as_secs_f64() / in_process.as_secs_f64().max(1e-9)
+    );
+}
