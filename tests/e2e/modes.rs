@@ -76,3 +76,90 @@ fn per_uid_mode_shares_a_process_between_users_of_one_uid() {
     b.logout();
     e.logout();
 }
+
+/// The file-system uids (fourth field of `Uid:`) of the threads of `pid`.
+fn thread_fsuids(pid: i32) -> Vec<u32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("reading the task list")
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .filter_map(|status| {
+            crate::harness::status_numbers(&status, "Uid:")
+                .get(3)
+                .copied()
+        })
+        .collect()
+}
+
+/// In shared mode ONE storage process serves users of two uids: it keeps
+/// root, does each owner's work on threads whose file-system uid is that
+/// owner's (seen in /proc/PID/task/*/status), and each user's new files are
+/// owned by that user's uid with mode 0600.
+#[test]
+fn shared_mode_serves_two_uids_from_one_process() {
+    if !require_root("shared_mode_serves_two_uids_from_one_process") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, "\n[storage]\nmode = \"shared\"\n");
+    server.add_user("alice", "a-secret");
+    run_user_cmd(
+        &server.config,
+        &["add", "erin", "--uid", "5001", "--gid", "5001"],
+        Some("e-secret"),
+    );
+    let mut a = server.login("alice", "a-secret");
+    let r = a
+        .append("INBOX", "", b"Subject: to alice\r\n\r\nhi\r\n")
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    let mut e = server.login("erin", "e-secret");
+    let r = e
+        .append("INBOX", "", b"Subject: to erin\r\n\r\nhi\r\n")
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    e.ok("SELECT INBOX");
+    a.ok("SELECT INBOX");
+
+    let storage = server.role_procs("storage", None);
+    assert_eq!(
+        storage.len(),
+        1,
+        "one storage process should serve both uids"
+    );
+    assert_eq!(
+        storage[0].status_numbers("Uid:")[..3],
+        [0, 0, 0],
+        "it keeps root"
+    );
+    let fsuids = thread_fsuids(storage[0].pid);
+    assert!(
+        fsuids.contains(&5000),
+        "no thread works as 5000: {fsuids:?}"
+    );
+    assert!(
+        fsuids.contains(&5001),
+        "no thread works as 5001: {fsuids:?}"
+    );
+
+    for (user, uid) in [("alice", 5000), ("erin", 5001)] {
+        let maildir = dir.maildir(user);
+        for path in [maildir.join("mailkeep.index.sqlite"), maildir.join("cur")] {
+            let meta = std::fs::metadata(&path).expect("stat");
+            assert_eq!(meta.uid(), uid, "{} owner", path.display());
+        }
+        let files: Vec<_> = std::fs::read_dir(maildir.join("cur"))
+            .expect("cur/")
+            .filter_map(Result::ok)
+            .collect();
+        assert_eq!(files.len(), 1, "{user}'s message");
+        let meta = files[0].metadata().expect("stat");
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o777),
+            (uid, uid, 0o600),
+            "{user}'s file"
+        );
+    }
+    a.logout();
+    e.logout();
+}

@@ -83,12 +83,6 @@ impl Config {
                     .into(),
             ));
         }
-        if self.storage.mode == StorageMode::Shared {
-            return Err(ConfigError::Invalid(
-                "storage.mode \"shared\" is not implemented yet; use \"per-user\" or \"per-uid\""
-                    .into(),
-            ));
-        }
         if self.auth.ticket_lifetime_secs < 60 {
             return Err(ConfigError::Invalid(
                 "auth.ticket_lifetime_secs must be at least 60".into(),

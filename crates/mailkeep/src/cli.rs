@@ -143,6 +143,10 @@ pub enum Role {
         /// Report busy when the oldest running call is older than this.
         #[arg(long, default_value_t = 500)]
         busy_after_ms: u64,
+        /// Shared mode: keep root and work as each owner (--uid/--gid are
+        /// the first owner's) on threads with the owner's credentials.
+        #[arg(long)]
+        shared: bool,
         #[command(flatten)]
         identity: Identity,
         /// The control channel's descriptor.

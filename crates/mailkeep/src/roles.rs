@@ -100,6 +100,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             owner,
             home,
             busy_after_ms,
+            shared,
             identity,
             fd_control,
             fd_key,
@@ -107,9 +108,19 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             crate::logging::init("storage");
             let control = adopt_inherited(fd_control).context("control descriptor")?;
             let key = read_key(fd_key)?;
+            // Shared mode keeps root (no_new_privs and the parent-death
+            // signal still apply); otherwise the process becomes the owner.
+            let (run_uid, run_gid) = if shared {
+                (
+                    nix::unistd::Uid::effective().as_raw(),
+                    nix::unistd::Gid::effective().as_raw(),
+                )
+            } else {
+                (identity.uid, identity.gid)
+            };
             drop_privileges(&DropTo {
-                uid: identity.uid,
-                gid: identity.gid,
+                uid: run_uid,
+                gid: run_gid,
                 chroot: None,
             })?;
             // Files we make are the owner's alone.
@@ -119,6 +130,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
+                    shared: shared.then_some((identity.uid, identity.gid)),
                 };
                 mailkeep_storage_server::serve_tuned(settings, tuning, key, control).await?;
                 anyhow::Ok(())

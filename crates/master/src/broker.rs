@@ -159,7 +159,8 @@ async fn attach_storage(
             Err(e) => return (error("unavailable", e.to_string()), None),
         };
         let control = Arc::clone(&proc_.control);
-        if let Err(message) = add_owner(shared, &control, owner, &home).await {
+        let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));
+        if let Err(message) = add_owner(shared, &control, owner, &home, ids).await {
             tracing::error!(owner, "adding an owner to a storage process: {message}");
             return (error("unavailable", message), None);
         }
@@ -219,6 +220,7 @@ async fn add_owner(
     control: &ControlChannel,
     owner: &str,
     home: &std::path::Path,
+    (uid, gid): (u32, u32),
 ) -> Result<(), String> {
     let request_id = shared.next_connection_id();
     let message = ControlMessage {
@@ -226,6 +228,8 @@ async fn add_owner(
             request_id,
             owner: owner.to_owned(),
             home: home.display().to_string(),
+            uid,
+            gid,
         })),
     };
     let reply = control

@@ -113,13 +113,19 @@ impl Shared {
     /// storage table, by the configured mode.
     pub fn storage_key(&self, owner: &str, entry: &UserEntry) -> String {
         match self.config.storage.mode {
-            mailkeep_config::StorageMode::PerUid => {
+            mailkeep_config::StorageMode::Shared if self.prepared.privileged => "shared".to_owned(),
+            // Without root there is one uid: shared is per-uid.
+            mailkeep_config::StorageMode::PerUid | mailkeep_config::StorageMode::Shared => {
                 format!("uid:{}", entry.uid.unwrap_or(u32::MAX))
             }
-            mailkeep_config::StorageMode::PerUser | mailkeep_config::StorageMode::Shared => {
-                format!("user:{owner}")
-            }
+            mailkeep_config::StorageMode::PerUser => format!("user:{owner}"),
         }
+    }
+
+    /// Whether storage processes keep root and work as each owner on
+    /// dedicated threads (shared mode, started as root).
+    pub fn shared_mode(&self) -> bool {
+        self.prepared.privileged && self.config.storage.mode == mailkeep_config::StorageMode::Shared
     }
 
     /// The home of `entry`, made if missing.
@@ -151,6 +157,9 @@ impl Shared {
             "--busy-after-ms".into(),
             self.config.storage.busy_after_ms.to_string(),
         ];
+        if self.shared_mode() {
+            args.push("--shared".into());
+        }
         args.extend(fd_args());
         let mut child = spawn(
             &self.exe,
@@ -161,8 +170,9 @@ impl Shared {
             },
         )?;
         let pid = child.id().unwrap_or(0);
-        tracing::info!(owner, pid, uid, "started storage process");
-        self.live_add(pid, "storage", uid);
+        let runs_as = if self.shared_mode() { 0 } else { uid };
+        tracing::info!(owner, pid, uid = runs_as, "started storage process");
+        self.live_add(pid, "storage", runs_as);
         let shared = Arc::clone(self);
         let owner_name = owner.to_owned();
         tokio::spawn(async move {

@@ -51,17 +51,22 @@ pub(crate) async fn append(
     let (tx, mut rx) = mpsc::channel::<Piece>(QUEUE);
     let mailbox = header.mailbox;
     let size = header.size;
-    let writer = tokio::task::spawn_blocking(move || -> Result<Option<Appended>, StoreError> {
-        let mut w = store.begin_append(&mailbox, flags, date, size)?;
-        while let Some(piece) = rx.blocking_recv() {
-            match piece {
-                Piece::Chunk(c) => w.write(&c)?,
-                Piece::Commit => return w.commit().map(Some),
+    let (done_tx, writer) = tokio::sync::oneshot::channel();
+    let owner = header.owner;
+    gate.spawn(&owner, move || {
+        let result = (|| -> Result<Option<Appended>, StoreError> {
+            let mut w = store.begin_append(&mailbox, flags, date, size)?;
+            while let Some(piece) = rx.blocking_recv() {
+                match piece {
+                    Piece::Chunk(c) => w.write(&c)?,
+                    Piece::Commit => return w.commit().map(Some),
+                }
             }
-        }
-        // The sender went away without Commit: dropping `w` removes the file.
-        Ok(None)
-    });
+            // The sender went away without Commit: dropping `w` removes the file.
+            Ok(None)
+        })();
+        let _ = done_tx.send(result);
+    })?;
     let outcome = loop {
         match stream.message().await {
             Ok(Some(pb::AppendRequest {
@@ -90,7 +95,7 @@ pub(crate) async fn append(
     drop(tx);
     let written = writer
         .await
-        .map_err(|e| Status::internal(format!("append task failed: {e}")))?;
+        .map_err(|_| Status::internal("append task failed"))?;
     match (outcome, written) {
         (_, Err(e)) => Err(status_of(e)),
         (Err(status), Ok(_)) => Err(status),

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
 
 use crate::convert::{fetched_msg, ranges, status_of};
-use crate::service::blocking;
+use crate::gate::Gate;
 
 /// How many stream items may wait for the client.
 const QUEUE: usize = 4;
@@ -24,21 +24,27 @@ type Sender = mpsc::Sender<Result<pb::FetchResponse, Status>>;
 /// UIDVALIDITY) are the call's status; errors while streaming end the
 /// stream with a status (DATA_LOSS when a file's size is not the index's).
 pub(crate) async fn fetch(
+    gate: &Gate,
     store: Store,
     req: pb::FetchRequest,
 ) -> Result<Response<ReceiverStream<Result<pb::FetchResponse, Status>>>, Status> {
     let uids = ranges(&req.uids);
     let lookup = store.clone();
     let mailbox = req.mailbox.clone();
-    let metas = blocking(move || lookup.fetch(&mailbox, req.uidvalidity, &uids)).await?;
+    let owner = req.owner.clone();
+    let metas = gate
+        .run(&owner, move || {
+            lookup.fetch(&mailbox, req.uidvalidity, &uids)
+        })
+        .await?;
     let (tx, rx) = mpsc::channel(QUEUE);
     let with_body = req.body;
-    tokio::task::spawn_blocking(move || {
+    gate.spawn(&owner, move || {
         if let Err(status) = stream_messages(&store, &req.mailbox, metas, with_body, &tx) {
             // The client may be gone already; nothing more to do then.
             let _ = tx.blocking_send(Err(status));
         }
-    });
+    })?;
     Ok(Response::new(ReceiverStream::new(rx)))
 }
 

@@ -5,22 +5,118 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use mailkeep_store::Store;
+use mailkeep_store::{Store, StoreError};
+
+use crate::creds::CredentialPools;
 use mailkeep_ticket::{Scope, TicketError, TicketKey, now_unix, verify};
 use tonic::Status;
 
-/// The ticket key and the stores of the owners this process serves.
+/// The ticket key and the stores of the owners this process serves, and
+/// where their store work runs.
 pub(crate) struct Gate {
     key: TicketKey,
     stores: RwLock<HashMap<String, Store>>,
+    /// Shared mode: the owners' uid/gid, and the threads that run as them.
+    shared: Option<Shared>,
+}
+
+/// What shared mode adds to the gate.
+struct Shared {
+    ids: RwLock<HashMap<String, (u32, u32)>>,
+    pools: CredentialPools,
 }
 
 impl Gate {
     /// A gate for `stores` (owner → store), checking tickets with `key`.
+    /// Store work runs on the blocking pool: the process itself runs as
+    /// the owners' uid.
     pub(crate) fn new(key: TicketKey, stores: HashMap<String, Store>) -> Gate {
         Gate {
             key,
             stores: RwLock::new(stores),
+            shared: None,
+        }
+    }
+
+    /// A gate for shared mode: the process keeps root, and each owner's
+    /// store work runs on threads with that owner's file-system
+    /// credentials. Owners are added with [`Gate::add_owner`] and
+    /// [`Gate::set_ids`].
+    pub(crate) fn new_shared(key: TicketKey) -> Gate {
+        Gate {
+            key,
+            stores: RwLock::new(HashMap::new()),
+            shared: Some(Shared {
+                ids: RwLock::new(HashMap::new()),
+                pools: CredentialPools::default(),
+            }),
+        }
+    }
+
+    /// Records `owner`'s uid/gid (shared mode; ignored otherwise).
+    pub(crate) fn set_ids(&self, owner: &str, uid: u32, gid: u32) {
+        if let Some(shared) = &self.shared {
+            match shared.ids.write() {
+                Ok(mut ids) => ids.insert(owner.to_owned(), (uid, gid)),
+                Err(poisoned) => poisoned.into_inner().insert(owner.to_owned(), (uid, gid)),
+            };
+        }
+    }
+
+    fn ids_of(shared: &Shared, owner: &str) -> Result<(u32, u32), Status> {
+        let ids = match shared.ids.read() {
+            Ok(ids) => ids.get(owner).copied(),
+            Err(poisoned) => poisoned.into_inner().get(owner).copied(),
+        };
+        ids.ok_or_else(|| {
+            Status::permission_denied(format!(
+                "this storage process does not serve owner {owner:?}"
+            ))
+        })
+    }
+
+    /// Runs `owner`'s store work off the async threads: on the blocking
+    /// pool, or in shared mode on a thread with the owner's credentials.
+    pub(crate) async fn run<T, F>(&self, owner: &str, work: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+    {
+        let result = match &self.shared {
+            None => tokio::task::spawn_blocking(work).await.map_err(|e| {
+                tracing::error!(error = %e, "store task failed");
+                Status::internal(format!("store task failed: {e}"))
+            })?,
+            Some(shared) => {
+                let (uid, gid) = Self::ids_of(shared, owner)?;
+                shared.pools.run(uid, gid, work).await.map_err(|e| {
+                    tracing::error!(owner, error = %e, "store task failed");
+                    Status::internal(format!("store task failed: {e}"))
+                })?
+            }
+        };
+        result.map_err(crate::convert::status_of)
+    }
+
+    /// Starts `owner`'s long-running store work (a streamed fetch or
+    /// append) without waiting for it, on the same kind of thread as
+    /// [`Gate::run`].
+    pub(crate) fn spawn<F>(&self, owner: &str, work: F) -> Result<(), Status>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        match &self.shared {
+            None => {
+                drop(tokio::task::spawn_blocking(work));
+                Ok(())
+            }
+            Some(shared) => {
+                let (uid, gid) = Self::ids_of(shared, owner)?;
+                shared
+                    .pools
+                    .spawn(uid, gid, work)
+                    .map_err(|e| Status::internal(format!("store task failed: {e}")))
+            }
         }
     }
 

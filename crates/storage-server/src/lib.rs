@@ -12,6 +12,7 @@
 
 mod append;
 mod convert;
+mod creds;
 mod fetch;
 mod gate;
 mod inflight;
@@ -65,6 +66,14 @@ pub enum StorageServerError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// Shared mode: an owner's store could not be opened as the owner.
+    #[error("opening the store of {owner:?} as its owner: {reason}")]
+    Shared {
+        /// The owner.
+        owner: String,
+        /// Why.
+        reason: String,
+    },
     /// A blocking task could not be run.
     #[error("blocking task: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -91,12 +100,17 @@ pub struct Tuning {
     /// A process whose oldest running call is older than this reports
     /// itself busy, so that the broker sends new sessions elsewhere.
     pub busy_after: std::time::Duration,
+    /// Shared mode: the process keeps root and serves owners of many uids,
+    /// each owner's store work on threads with the owner's credentials;
+    /// this is the first owner's uid and gid.
+    pub shared: Option<(u32, u32)>,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             busy_after: std::time::Duration::from_millis(500),
+            shared: None,
         }
     }
 }
@@ -112,15 +126,33 @@ pub async fn serve_tuned(
     control: UnixStream,
 ) -> Result<(), StorageServerError> {
     let maildir = settings.home.join(MAILDIR);
-    let store = tokio::task::spawn_blocking(move || Store::open(&maildir))
-        .await?
-        .map_err(|source| StorageServerError::Store {
-            owner: settings.owner.clone(),
-            source,
-        })?;
-    let mut stores = HashMap::new();
-    stores.insert(settings.owner.clone(), store);
-    let gate = std::sync::Arc::new(gate::Gate::new(key, stores));
+    let gate = match tuning.shared {
+        None => {
+            let store = tokio::task::spawn_blocking(move || Store::open(&maildir))
+                .await?
+                .map_err(|source| StorageServerError::Store {
+                    owner: settings.owner.clone(),
+                    source,
+                })?;
+            let mut stores = HashMap::new();
+            stores.insert(settings.owner.clone(), store);
+            gate::Gate::new(key, stores)
+        }
+        Some((uid, gid)) => {
+            let gate = gate::Gate::new_shared(key);
+            gate.set_ids(&settings.owner, uid, gid);
+            let store = gate
+                .run(&settings.owner, move || Store::open(&maildir))
+                .await
+                .map_err(|status| StorageServerError::Shared {
+                    owner: settings.owner.clone(),
+                    reason: status.message().to_owned(),
+                })?;
+            gate.add_owner(settings.owner.clone(), store);
+            gate
+        }
+    };
+    let gate = std::sync::Arc::new(gate);
     let service = service::StorageService {
         gate: std::sync::Arc::clone(&gate),
     };
@@ -205,6 +237,16 @@ pub async fn serve_tuned(
                     tracing::info!("control socket closed; storage process exits");
                     return Ok(());
                 }
+                // The master closed its end with our reports unread.
+                Some(Err(FrameError::Io(e)))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    ) =>
+                {
+                    tracing::info!("control socket closed; storage process exits");
+                    return Ok(());
+                }
                 Some(Err(e)) => return Err(e.into()),
             }
         }
@@ -240,15 +282,15 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
         };
     }
     let maildir = PathBuf::from(&add.home).join(MAILDIR);
-    let opened = tokio::task::spawn_blocking(move || Store::open(&maildir)).await;
+    gate.set_ids(&add.owner, add.uid, add.gid);
+    let opened = gate.run(&add.owner, move || Store::open(&maildir)).await;
     let error = match opened {
-        Ok(Ok(store)) => {
+        Ok(store) => {
             tracing::info!(owner = %add.owner, home = %add.home, "now serving one more owner");
             gate.add_owner(add.owner, store);
             String::new()
         }
-        Ok(Err(e)) => format!("opening the store of {:?}: {e}", add.owner),
-        Err(e) => format!("opening the store of {:?}: {e}", add.owner),
+        Err(e) => format!("opening the store of {:?}: {}", add.owner, e.message()),
     };
     if !error.is_empty() {
         tracing::error!("{error}");

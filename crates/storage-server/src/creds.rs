@@ -1,0 +1,160 @@
+//! Shared mode (DESIGN §1): one storage process, running as root, serves
+//! owners of many uids. Every piece of store work of an owner runs on an OS
+//! thread dedicated to that owner's uid, whose file-system credentials
+//! (fsuid, fsgid, supplementary groups) were set for that thread alone with
+//! the thread-level calls when it started, and never change. So files are
+//! created and checked as the owner, and no tokio worker or blocking-pool
+//! thread ever changes credentials; nothing process-wide changes either.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+use nix::unistd::{Gid, Uid, setfsgid, setfsuid};
+use tokio::sync::oneshot;
+
+/// Threads per uid: how many calls of one uid's owners run at once.
+const THREADS_PER_UID: usize = 8;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Why work could not run as an owner.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CredsError {
+    /// Root's mail is never served, not even in shared mode.
+    #[error("refusing to serve uid 0")]
+    Root,
+    /// The worker thread could not be started or could not take the
+    /// owner's credentials.
+    #[error("worker thread for uid {uid}: {reason}")]
+    Worker {
+        /// The uid.
+        uid: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The work panicked.
+    #[error("store work panicked")]
+    Panicked,
+}
+
+/// A pool of threads that run as one uid/gid.
+struct UidPool {
+    jobs: Mutex<Sender<Job>>,
+}
+
+/// The pools of every uid this process serves, made on first use.
+#[derive(Default)]
+pub(crate) struct CredentialPools {
+    pools: Mutex<HashMap<(u32, u32), Arc<UidPool>>>,
+}
+
+impl CredentialPools {
+    /// Runs `work` on a thread whose file-system credentials are `uid`/`gid`
+    /// and returns its result.
+    pub(crate) async fn run<T, F>(&self, uid: u32, gid: u32, work: F) -> Result<T, CredsError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        self.spawn(uid, gid, move || {
+            let outcome = catch_unwind(AssertUnwindSafe(work));
+            let _ = tx.send(outcome);
+        })?;
+        match rx.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) => Err(CredsError::Panicked),
+            Err(_) => Err(CredsError::Worker {
+                uid,
+                reason: "the worker thread went away".into(),
+            }),
+        }
+    }
+
+    /// Starts `work` on a thread of `uid`/`gid` without waiting for it
+    /// (for streaming work that feeds a channel).
+    pub(crate) fn spawn<F>(&self, uid: u32, gid: u32, work: F) -> Result<(), CredsError>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let pool = self.pool(uid, gid)?;
+        let sent = match pool.jobs.lock() {
+            Ok(jobs) => jobs.send(Box::new(work)),
+            Err(poisoned) => poisoned.into_inner().send(Box::new(work)),
+        };
+        sent.map_err(|_| CredsError::Worker {
+            uid,
+            reason: "no worker thread could take the owner's credentials".into(),
+        })
+    }
+
+    fn pool(&self, uid: u32, gid: u32) -> Result<Arc<UidPool>, CredsError> {
+        if uid == 0 || gid == 0 {
+            return Err(CredsError::Root);
+        }
+        let mut pools = match self.pools.lock() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(pool) = pools.get(&(uid, gid)) {
+            return Ok(Arc::clone(pool));
+        }
+        let (tx, rx) = channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..THREADS_PER_UID {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("uid-{uid}-{i}"))
+                .spawn(move || worker(uid, gid, &rx))
+                .map_err(|e| CredsError::Worker {
+                    uid,
+                    reason: e.to_string(),
+                })?;
+        }
+        let pool = Arc::new(UidPool {
+            jobs: Mutex::new(tx),
+        });
+        pools.insert((uid, gid), Arc::clone(&pool));
+        Ok(pool)
+    }
+}
+
+/// A worker: takes the owner's credentials for this thread, then runs jobs
+/// until the pool is dropped. A thread that cannot take them runs nothing.
+fn worker(uid: u32, gid: u32, jobs: &Mutex<Receiver<Job>>) {
+    if let Err(reason) = take_credentials(uid, gid) {
+        tracing::error!(uid, gid, %reason, "worker thread cannot take the owner's credentials");
+        return;
+    }
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        match job {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Sets this thread's supplementary groups, fsgid and fsuid, and checks
+/// that they took.
+fn take_credentials(uid: u32, gid: u32) -> Result<(), String> {
+    rustix::thread::set_thread_groups(&[rustix::process::Gid::from_raw(gid)])
+        .map_err(|e| format!("setgroups for this thread: {e}"))?;
+    setfsgid(Gid::from_raw(gid));
+    setfsuid(Uid::from_raw(uid));
+    // Both calls return the previous value: calling again reads it back.
+    let (fsgid, fsuid) = (setfsgid(Gid::from_raw(gid)), setfsuid(Uid::from_raw(uid)));
+    if fsuid.as_raw() != uid || fsgid.as_raw() != gid {
+        return Err(format!(
+            "file-system credentials are {}:{} instead of {uid}:{gid}",
+            fsuid.as_raw(),
+            fsgid.as_raw()
+        ));
+    }
+    Ok(())
+}
