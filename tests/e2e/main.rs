@@ -15,6 +15,7 @@ mod accounts;
 mod admin_ps;
 mod bad_input;
 mod busy;
+mod cluster;
 mod commands;
 mod demo;
 mod flow;

@@ -20,6 +20,9 @@ pub struct Config {
     pub storage: Storage,
     /// The cluster key shared by cooperating hosts.
     pub cluster: Cluster,
+    /// The storage gateway: other hosts' protocol processes reach this
+    /// host's storage over TCP+TLS.
+    pub gateway: Gateway,
     /// The supervisor.
     pub master: Master,
 }
@@ -197,6 +200,39 @@ pub struct Cluster {
     /// The key that signs tickets (64 hex digits, mode 0600, made at first
     /// start). Default: `<data_dir>/keys/cluster.key`.
     pub key_file: Option<PathBuf>,
+    /// Host names (as in a user's `host=` userdb field) to the address of
+    /// that host's storage gateway, `name = "ip:port"`.
+    pub hosts: std::collections::BTreeMap<String, String>,
+}
+
+/// The storage gateway (DESIGN §3): terminates TLS from other hosts and
+/// forwards each connection to the local storage process of its owner.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gateway {
+    /// Address to listen on, `ip:port`; empty: no gateway.
+    pub listen: String,
+    /// This host's certificate chain (PEM), signed by `ca_file`.
+    pub cert_file: Option<PathBuf>,
+    /// The private key of `cert_file` (PEM).
+    pub key_file: Option<PathBuf>,
+    /// The cluster CA (PEM) that signs every host's certificate; both
+    /// sides verify the peer against it.
+    pub ca_file: Option<PathBuf>,
+    /// Refuse peers without a client certificate signed by `ca_file`.
+    pub require_client_cert: bool,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway {
+            listen: String::new(),
+            cert_file: None,
+            key_file: None,
+            ca_file: None,
+            require_client_cert: true,
+        }
+    }
 }
 
 /// The supervisor.

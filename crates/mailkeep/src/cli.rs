@@ -47,6 +47,18 @@ pub enum AdminAction {
     /// Every process of the running server: role, pid, uid, storage key
     /// and owners, connections, calls in flight, idle time, linger left.
     Ps,
+    /// Check USER's index against the message files; exit non-zero with
+    /// a report of every inconsistency.
+    Verify {
+        /// The user name (as in the users file).
+        user: String,
+    },
+    /// Rebuild USER's index from the message files, keeping UIDs the old
+    /// index or a dovecot-uidlist knows.
+    Reindex {
+        /// The user name (as in the users file).
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +127,9 @@ pub enum Role {
         /// Listening sockets' descriptors.
         #[arg(long, required = true)]
         fd_listener: Vec<i32>,
+        /// TLS material for other hosts' gateways (CA, cert, key).
+        #[arg(long)]
+        fd_tls: Option<i32>,
         /// The empty directory to chroot into.
         #[arg(long)]
         chroot: Option<PathBuf>,

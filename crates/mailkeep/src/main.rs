@@ -1,6 +1,7 @@
 //! The `mailkeep` binary: the command line, and the dispatch of the roles
 //! the master re-executes this binary in. Nothing else lives here.
 
+mod admin_cmd;
 mod admin_ps;
 mod cli;
 mod logging;
@@ -21,6 +22,12 @@ fn main() -> std::process::ExitCode {
         Command::User { config, action } => user_cmd::run(config.as_deref(), action),
         Command::Admin { config, action } => match action {
             cli::AdminAction::Ps => admin_ps::run(config.as_deref()),
+            cli::AdminAction::Verify { user } => {
+                admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::Verify)
+            }
+            cli::AdminAction::Reindex { user } => {
+                admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::Reindex)
+            }
         },
         Command::Role(role) => roles::run(role),
     };

@@ -19,6 +19,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             identity,
             fd_broker,
             fd_listener,
+            fd_tls,
             chroot,
         } => {
             crate::logging::init("imap");
@@ -28,6 +29,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 .iter()
                 .map(|&fd| adopt_inherited(fd).with_context(|| format!("listener descriptor {fd}")))
                 .collect::<anyhow::Result<Vec<OwnedFd>>>()?;
+            let tls = fd_tls.map(read_tls_material).transpose()?;
             let hostname = hostname(&config);
             drop_privileges(&DropTo {
                 uid: identity.uid,
@@ -37,9 +39,12 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             limit_protocol_process()?;
             let settings = imap_settings(&config, hostname);
             runtime()?.block_on(async move {
-                let broker = mailkeep_storage_rpc::broker_client::BrokerClient::new(
-                    mailkeep_storage_rpc::framing::into_unix_stream(broker)?,
-                );
+                let stream = mailkeep_storage_rpc::framing::into_unix_stream(broker)?;
+                use mailkeep_storage_rpc::broker_client::BrokerClient;
+                let broker = match &tls {
+                    Some(m) => BrokerClient::with_tls(stream, m)?,
+                    None => BrokerClient::new(stream),
+                };
                 let mut tasks = tokio::task::JoinSet::new();
                 for fd in listeners {
                     let std_listener = std::net::TcpListener::from(fd);
@@ -165,6 +170,15 @@ fn read_key(fd: i32) -> anyhow::Result<TicketKey> {
         .read_to_string(&mut text)
         .context("reading the cluster key")?;
     Ok(TicketKey::parse(&text)?)
+}
+
+fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMaterial> {
+    let owned = adopt_inherited(fd).context("TLS material descriptor")?;
+    let mut bytes = Vec::new();
+    std::fs::File::from(owned)
+        .read_to_end(&mut bytes)
+        .context("reading the TLS material")?;
+    Ok(mailkeep_storage_rpc::tls::TlsMaterial::decode(&bytes)?)
 }
 
 fn hostname(config: &Config) -> String {

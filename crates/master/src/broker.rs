@@ -95,7 +95,9 @@ async fn connect_auth(shared: &Shared) -> Answer {
     (broker_reply::Kind::Auth(AuthConnected {}), Some(ours))
 }
 
-async fn attach_storage(
+/// Gets `owner` a connection to their storage process (also used by the
+/// storage gateway for connections from other hosts).
+pub(crate) async fn attach_storage(
     shared: &Arc<Shared>,
     client_id: u64,
     ticket: &str,
@@ -118,6 +120,18 @@ async fn attach_storage(
         Ok(entry) => entry,
         Err(message) => return (error("refused", message), None),
     };
+    // Homed on another host: the caller connects to that host's gateway.
+    match crate::gateway::remote_home(&shared.config, &entry) {
+        Ok(None) => {}
+        Ok(Some((address, server_name))) => {
+            let remote = mailkeep_storage_rpc::broker::StorageRemote {
+                address,
+                server_name,
+            };
+            return (broker_reply::Kind::Remote(remote), None);
+        }
+        Err(message) => return (error("refused", message), None),
+    }
     let key = shared.storage_key(owner, &entry);
     let mut table = shared.storage.lock().await;
     let max_per_key = shared.config.storage.max_processes_per_key;

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod broker;
 pub mod children;
+pub mod gateway;
 pub mod layout;
 pub mod linger;
 pub mod privileges;

@@ -330,6 +330,12 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         next_id: AtomicU64::new(1),
     });
 
+    if let Some((listener, tls)) = crate::gateway::bind(&shared.config)
+        .await
+        .map_err(|e| MasterError::Setup(e.to_string()))?
+    {
+        tokio::spawn(crate::gateway::serve(Arc::clone(&shared), listener, tls));
+    }
     tokio::spawn(supervise_auth(Arc::clone(&shared)));
     tokio::spawn(reap_idle_storage(Arc::clone(&shared)));
     let admin_socket =
@@ -502,6 +508,14 @@ fn start_imap(
         let n = fds::FIRST_LISTENER + i32::try_from(i).unwrap_or(0);
         fds.push((OwnedFd::from(fd), n));
         args.extend(["--fd-listener".into(), n.to_string()]);
+    }
+    // TLS material for reaching other hosts' gateways, read before chroot.
+    let tls = crate::gateway::material_for_children(&shared.config)
+        .map_err(|e| MasterError::Setup(e.to_string()))?;
+    if let Some(fd) = tls {
+        let n = fds::FIRST_LISTENER + i32::try_from(listeners.len()).unwrap_or(0);
+        fds.push((fd, n));
+        args.extend(["--fd-tls".into(), n.to_string()]);
     }
     args.extend([
         "--uid".into(),

@@ -43,6 +43,9 @@ pub enum BrokerError {
     /// The passed socket could not be used.
     #[error("passed socket: {0}")]
     Io(#[from] std::io::Error),
+    /// Another host's gateway could not be reached over TLS.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A handle on the broker channel; cheap to clone, shared by all sessions
@@ -57,6 +60,8 @@ struct Inner {
     /// Storage connections by id, held weakly: a connection closes when the
     /// last session using it drops its client.
     storage: Mutex<HashMap<u64, Weak<Lease>>>,
+    /// Connections to other hosts' gateways; `None`: no TLS material.
+    remote: Option<crate::tls::RemoteCache>,
 }
 
 impl BrokerClient {
@@ -66,8 +71,24 @@ impl BrokerClient {
             inner: Arc::new(Inner {
                 stream: Mutex::new((stream, 0)),
                 storage: Mutex::new(HashMap::new()),
+                remote: None,
             }),
         }
+    }
+
+    /// Like [`BrokerClient::new`], and able to reach owners homed on other
+    /// hosts through their gateways over TLS with `material`.
+    pub fn with_tls(
+        stream: UnixStream,
+        material: &crate::tls::TlsMaterial,
+    ) -> Result<BrokerClient, crate::tls::TlsError> {
+        Ok(BrokerClient {
+            inner: Arc::new(Inner {
+                stream: Mutex::new((stream, 0)),
+                storage: Mutex::new(HashMap::new()),
+                remote: Some(crate::tls::RemoteCache::new(material)?),
+            }),
+        })
     }
 
     async fn request(
@@ -149,6 +170,28 @@ impl BrokerClient {
                 held_connections: held.iter().map(|(id, _)| *id).collect(),
             }))
             .await?;
+        if let Some(broker_reply::Kind::Remote(remote)) = &reply.kind {
+            let cache = self
+                .inner
+                .remote
+                .as_ref()
+                .ok_or_else(|| BrokerError::Refused {
+                    code: "unavailable".into(),
+                    message: "owner is homed on another host; no TLS material here".into(),
+                })?;
+            let channel = cache
+                .channel(&remote.address, &remote.server_name, ticket, owner)
+                .await
+                .map_err(|e| match e {
+                    crate::tls::TlsError::Refused { code, message } => {
+                        BrokerError::Refused { code, message }
+                    }
+                    other => BrokerError::Tls(other),
+                })?;
+            return Ok(StorageClient::new(channel)
+                .max_decoding_message_size(crate::MAX_GRPC_MESSAGE)
+                .max_encoding_message_size(crate::MAX_GRPC_MESSAGE));
+        }
         let Some(broker_reply::Kind::Storage(attached)) = reply.kind else {
             return Err(BrokerError::Protocol(
                 "storage reply of the wrong kind".into(),

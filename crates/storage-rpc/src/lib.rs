@@ -11,6 +11,7 @@ pub mod fd;
 pub mod framing;
 pub mod leased;
 pub mod metadata;
+pub mod tls;
 
 /// The storage RPC (`mailkeep.storage.v1`).
 pub mod storage {

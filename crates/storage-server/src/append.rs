@@ -50,6 +50,7 @@ pub(crate) async fn append(
     });
     let (tx, mut rx) = mpsc::channel::<Piece>(QUEUE);
     let mailbox = header.mailbox;
+    let watched = mailbox.clone();
     let size = header.size;
     let (done_tx, writer) = tokio::sync::oneshot::channel();
     let owner = header.owner;
@@ -96,6 +97,12 @@ pub(crate) async fn append(
     let written = writer
         .await
         .map_err(|_| Status::internal("append task failed"))?;
+    if let (Ok(()), Ok(Some(a))) = (&outcome, &written) {
+        let kind = pb::WatchChangeKind::NewMessages;
+        let next = a.uid.checked_add(1);
+        gate.changes()
+            .publish_mailbox(&owner, &watched, a.uidvalidity, a.modseq, kind, next);
+    }
     match (outcome, written) {
         (_, Err(e)) => Err(status_of(e)),
         (Err(status), Ok(_)) => Err(status),

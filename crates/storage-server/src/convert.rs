@@ -12,6 +12,7 @@ pub(crate) fn status_of(e: StoreError) -> Status {
     let message = e.to_string();
     match e {
         StoreError::NotFound { .. } => Status::not_found(message),
+        StoreError::Cancelled => Status::cancelled(message),
         StoreError::AlreadyExists { .. } => Status::already_exists(message),
         StoreError::InvalidName { .. }
         | StoreError::InvalidArgument(_)

@@ -18,6 +18,8 @@ pub(crate) struct Gate {
     stores: RwLock<HashMap<String, Store>>,
     /// Shared mode: the owners' uid/gid, and the threads that run as them.
     shared: Option<Shared>,
+    /// Change notifications of the owners served here (Watch).
+    changes: crate::watch::ChangeBus,
 }
 
 /// What shared mode adds to the gate.
@@ -35,6 +37,7 @@ impl Gate {
             key,
             stores: RwLock::new(stores),
             shared: None,
+            changes: crate::watch::ChangeBus::default(),
         }
     }
 
@@ -50,7 +53,13 @@ impl Gate {
                 ids: RwLock::new(HashMap::new()),
                 pools: CredentialPools::default(),
             }),
+            changes: crate::watch::ChangeBus::default(),
         }
+    }
+
+    /// Where mutations announce their changes to watchers (Watch).
+    pub(crate) fn changes(&self) -> &crate::watch::ChangeBus {
+        &self.changes
     }
 
     /// Records `owner`'s uid/gid (shared mode; ignored otherwise).

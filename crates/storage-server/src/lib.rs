@@ -11,13 +11,17 @@
 #![warn(missing_docs)]
 
 mod append;
+mod content;
 mod convert;
 mod creds;
 mod fetch;
 mod gate;
 mod inflight;
+mod organize;
+mod search;
 mod service;
 mod tracked;
+mod watch;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -172,6 +176,10 @@ pub async fn serve_tuned(
                 .max_decoding_message_size(MAX_GRPC_MESSAGE)
                 .max_encoding_message_size(MAX_GRPC_MESSAGE),
         )
+        .add_service(watch::server(std::sync::Arc::clone(&gate)))
+        .add_service(search::server(std::sync::Arc::clone(&gate)))
+        .add_service(organize::server(std::sync::Arc::clone(&gate)))
+        .add_service(content::server(std::sync::Arc::clone(&gate)))
         .serve_with_incoming(ReceiverStream::new(rx));
     // The server runs as its own task so that it keeps accepting while this
     // loop waits on the control socket or on the channel.

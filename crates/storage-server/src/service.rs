@@ -57,7 +57,11 @@ impl Storage for StorageService {
         let owner = request.get_ref().owner.clone();
         let store = self.admit(&request, &owner, Scope::Session, "CreateMailbox")?;
         let name = request.into_inner().name;
+        let watched = name.clone();
         self.gate.run(&owner, move || store.create(&name)).await?;
+        self.gate
+            .changes()
+            .publish_list(&owner, pb::ListChangeKind::Created, &watched, "");
         Ok(Response::new(pb::CreateMailboxResponse {}))
     }
 
@@ -68,7 +72,11 @@ impl Storage for StorageService {
         let owner = request.get_ref().owner.clone();
         let store = self.admit(&request, &owner, Scope::Session, "DeleteMailbox")?;
         let name = request.into_inner().name;
+        let watched = name.clone();
         self.gate.run(&owner, move || store.delete(&name)).await?;
+        self.gate
+            .changes()
+            .publish_list(&owner, pb::ListChangeKind::Deleted, &watched, "");
         Ok(Response::new(pb::DeleteMailboxResponse {}))
     }
 
@@ -79,9 +87,16 @@ impl Storage for StorageService {
         let owner = request.get_ref().owner.clone();
         let store = self.admit(&request, &owner, Scope::Session, "RenameMailbox")?;
         let req = request.into_inner();
+        let watched = (req.from.clone(), req.to.clone());
         self.gate
             .run(&owner, move || store.rename(&req.from, &req.to))
             .await?;
+        self.gate.changes().publish_list(
+            &owner,
+            pb::ListChangeKind::Renamed,
+            &watched.0,
+            &watched.1,
+        );
         Ok(Response::new(pb::RenameMailboxResponse {}))
     }
 
@@ -160,6 +175,7 @@ impl Storage for StorageService {
         let mode = store_mode(req.mode)?;
         let uids = ranges(&req.uids);
         let unchanged_since = (req.unchanged_since != 0).then_some(req.unchanged_since);
+        let watched = (req.mailbox.clone(), req.uidvalidity);
         let stored = self
             .gate
             .run(&owner, move || {
@@ -173,6 +189,12 @@ impl Storage for StorageService {
                 )
             })
             .await?;
+        if let Some(modseq) = stored.updated.iter().map(|m| m.modseq).max() {
+            let kind = pb::WatchChangeKind::Flags;
+            self.gate
+                .changes()
+                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None);
+        }
         Ok(Response::new(pb::StoreFlagsResponse {
             updated: stored.updated.iter().map(flags_msg).collect(),
             failed: stored.failed,
@@ -187,6 +209,7 @@ impl Storage for StorageService {
         let store = self.admit(&request, &owner, Scope::Session, "Expunge")?;
         let req = request.into_inner();
         let uids = ranges(&req.uids);
+        let watched = (req.mailbox.clone(), req.uidvalidity);
         let expunged = self
             .gate
             .run(&owner, move || {
@@ -194,6 +217,12 @@ impl Storage for StorageService {
                 store.expunge(&req.mailbox, req.uidvalidity, only)
             })
             .await?;
+        if !expunged.uids.is_empty() {
+            let (modseq, kind) = (expunged.highestmodseq, pb::WatchChangeKind::Expunge);
+            self.gate
+                .changes()
+                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None);
+        }
         Ok(Response::new(pb::ExpungeResponse {
             expunged: expunged.uids,
             highestmodseq: expunged.highestmodseq,

@@ -82,6 +82,9 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// The caller cancelled the operation (a long SEARCH, SORT or THREAD).
+    #[error("operation cancelled")]
+    Cancelled,
     /// The index database failed.
     #[error("index: {context}: {source}")]
     Sqlite {

@@ -15,14 +15,22 @@
 #![warn(missing_docs)]
 
 mod append;
+mod changes_probe;
+pub mod dovecot;
 mod error;
 mod flags;
 mod index;
 mod mailbox;
 mod maildir;
 mod messages;
+mod mime;
 mod names;
+mod organize;
+mod reindex;
 mod schema;
+mod search;
+mod sync;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,13 +38,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use append::{AppendWriter, Appended, InternalDate};
+pub use changes_probe::{ChangesProbe, MailboxCounters};
 pub use error::{Result, StoreError};
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
 pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
+pub use mime::{SectionSpec, SectionText, Structure, UNKNOWN_CTE, cut_section, parse_structure};
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
+pub use organize::{Copied, SPECIAL_USE_ATTRIBUTES};
+pub use reindex::ReindexReport;
 pub use schema::INDEX_FILE;
+pub use search::{
+    SearchKey, SearchResult, SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject,
+};
+pub use sync::SyncReport;
+pub use verify::VerifyReport;
 
 /// A mailbox's counters and counts (IMAP STATUS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

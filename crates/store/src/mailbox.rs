@@ -67,6 +67,7 @@ impl Store {
                 }
             })
             .collect();
+        crate::organize::add_special_use(self, &mut out)?;
         out.sort_by(|a, b| (a.name != INBOX, &a.name).cmp(&(b.name != INBOX, &b.name)));
         Ok(out)
     }
@@ -284,6 +285,7 @@ impl Store {
     /// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and counts of a mailbox.
     pub fn status(&self, name: &str) -> Result<MailboxStatus> {
         let name = names::canonical(name)?;
+        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;

@@ -78,6 +78,7 @@ impl Store {
     /// flags and MODSEQ, and the keywords defined in it, from one snapshot.
     pub fn select(&self, mailbox: &str) -> Result<Selected> {
         let name = names::canonical(mailbox)?;
+        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
@@ -111,6 +112,7 @@ impl Store {
         since_modseq: u64,
     ) -> Result<Changes> {
         let name = names::canonical(mailbox)?;
+        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
@@ -153,6 +155,7 @@ impl Store {
         ranges: &[UidRange],
     ) -> Result<Vec<MessageMeta>> {
         let name = names::canonical(mailbox)?;
+        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
         let mut conn = self.conn();
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
@@ -186,6 +189,15 @@ impl Store {
                 Ok(f) => return Ok((f, meta)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => {
                     attempt += 1;
+                    // Renamed by another program (flags in the name)?
+                    let base = crate::sync::filename::base_name(&meta.file);
+                    if let Some(found) = path
+                        .parent()
+                        .and_then(|cur| crate::sync::find_by_base(cur, base))
+                        && let Ok(f) = File::open(&found)
+                    {
+                        return Ok((f, meta));
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(StoreError::MessageFileMissing {
@@ -219,9 +231,10 @@ impl Store {
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         let mut out = FlagsStored::default();
         let context = format!("storing flags in {name:?}");
+        let mut renames: Vec<(String, String)> = Vec::new();
         {
             let mut update = tx
-                .prepare("UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2")
+                .prepare("UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = ?5, file = ?6 WHERE mailbox_id = ?1 AND uid = ?2")
                 .ctx(&context)?;
             for m in index::messages_in(&tx, &row, ranges)? {
                 if unchanged_since.is_some_and(|limit| m.modseq > limit) {
@@ -233,13 +246,22 @@ impl Store {
                     continue;
                 }
                 row.highestmodseq += 1;
+                // The file name carries the system flags (`:2,` info).
+                let file = if new.system != m.flags.system {
+                    let renamed = crate::sync::filename::with_system_flags(&m.file, new.system);
+                    renames.push((m.file.clone(), renamed.clone()));
+                    renamed
+                } else {
+                    m.file.clone()
+                };
                 update
                     .execute(params![
                         row.id,
                         m.uid,
                         new.system,
                         new.keywords_text(),
-                        row.highestmodseq as i64
+                        row.highestmodseq as i64,
+                        file
                     ])
                     .ctx(&context)?;
                 out.updated.push(MessageFlags {
@@ -253,7 +275,16 @@ impl Store {
             index::add_keywords(&tx, row.id, &given)?;
         }
         index::update_counters(&tx, &row)?;
-        tx.commit().ctx(&context)?;
+        // Files are renamed while the write lock is held (before the
+        // commit), so that another process's sync never sees the index and
+        // the file names disagree; the index `file` column was updated in
+        // the same transaction. A commit failure renames them back.
+        let cur = names::mailbox_dir(self.root(), &row.name).join("cur");
+        let done = crate::sync::rename_for_flags(&cur, &renames);
+        if let Err(e) = tx.commit() {
+            crate::sync::undo_renames(&done);
+            return Err(StoreError::sqlite(context, e));
+        }
         Ok(out)
     }
 

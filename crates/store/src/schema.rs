@@ -92,6 +92,12 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         )));
     }
     tx.execute_batch(SCHEMA).ctx("creating schema")?;
+    tx.execute_batch(crate::sync::SCHEMA)
+        .ctx("creating sync schema")?;
+    tx.execute_batch(crate::mime::cache::SCHEMA)
+        .ctx("creating MIME cache schema")?;
+    tx.execute_batch(crate::organize::SCHEMA)
+        .ctx("creating organize schema")?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .ctx("setting schema version")?;
     let has_inbox: bool = tx
@@ -103,6 +109,7 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("looking for INBOX")?;
     if !has_inbox {
         crate::index::insert_mailbox(&tx, crate::names::INBOX)?;
+        crate::dovecot::import_if_dovecot(&tx, root)?; // a new index: take over Dovecot's UIDs
     }
     tx.commit().ctx("committing schema")?;
     Ok(conn)

@@ -1,0 +1,85 @@
+//! `mailkeep admin verify USER` and `mailkeep admin reindex USER`: check
+//! or rebuild one user's index against the files. Run as root, the command
+//! first becomes the user's uid/gid (no chroot), so every file it touches
+//! stays the owner's; run as the owner, it works as is.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use mailkeep_config::Config;
+use mailkeep_master::privileges::{DropTo, drop_privileges, running_as_root};
+use mailkeep_store::Store;
+
+/// The Maildir++ root inside a home.
+const MAILDIR: &str = "Maildir";
+
+/// What to do with the user's store.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    /// Check the index against the files; fail on any inconsistency.
+    Verify,
+    /// Rebuild the index from the files.
+    Reindex,
+}
+
+/// Looks `user` up in the users file, drops to their uid/gid when root,
+/// opens `<home>/Maildir` and runs `action`, printing the report on
+/// stdout. Verify fails (non-zero exit) when the report lists problems.
+pub fn run(config_path: Option<&Path>, user: &str, action: Action) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    let users = config.users_file();
+    let file = mailkeep_auth::PasswdFile::load(&users)
+        .with_context(|| format!("reading the users file {}", users.display()))?;
+    let Some(entry) = file.lookup(user) else {
+        bail!("no user {user:?} in {}", users.display());
+    };
+    let home: PathBuf = entry
+        .home
+        .clone()
+        .unwrap_or_else(|| config.home_base().join(&entry.name));
+    if running_as_root() {
+        let uid = entry.uid.unwrap_or(config.privileges.mail_uid);
+        let gid = entry.gid.unwrap_or(config.privileges.mail_gid);
+        if uid == 0 {
+            bail!("user {user:?} has uid 0; refusing to work on its mail as root");
+        }
+        drop_privileges(&DropTo {
+            uid,
+            gid,
+            chroot: None,
+        })
+        .with_context(|| format!("becoming uid {uid} gid {gid}"))?;
+    }
+    let maildir = home.join(MAILDIR);
+    // Not created here: a typo in a home must not make an empty store.
+    match std::fs::metadata(&maildir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("{} is not a directory", maildir.display()),
+        Err(e) => bail!("{}: {e}", maildir.display()),
+    }
+    let store = Store::open(&maildir)
+        .with_context(|| format!("opening the store {}", maildir.display()))?;
+    match action {
+        Action::Verify => {
+            let report = store.verify().context("verifying")?;
+            print!("{report}");
+            if !report.is_ok() {
+                bail!(
+                    "{} inconsistencies in {}",
+                    report.problems.len(),
+                    maildir.display()
+                );
+            }
+        }
+        Action::Reindex => {
+            let report = store.reindex().context("reindexing")?;
+            print!("{report}");
+            let check = store.verify().context("verifying after reindex")?;
+            print!("{check}");
+            if !check.is_ok() {
+                bail!("the rebuilt index still has inconsistencies");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,494 @@
+//! TCP+TLS between hosts (DESIGN §3): rustls configurations built from PEM
+//! bytes, the gateway handshake (one framed `GatewayHello` and its
+//! `GatewayReply`), and a connector that gives a tonic channel to another
+//! host's storage over its gateway.
+//!
+//! Both sides verify the peer against the cluster CA. The material is
+//! passed as bytes, not paths, because protocol processes are chrooted and
+//! get it from the master before the chroot.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::task::{Context, Poll};
+
+use hyper_util::rt::TokioIo;
+use prost::Message;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+pub use tokio_rustls::TlsAcceptor;
+use tokio_rustls::TlsConnector;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::broker::{GatewayHello, GatewayReply};
+use crate::framing::MAX_FRAME;
+
+/// How long connecting, the TLS handshake and the hello exchange may take
+/// together, so that an unreachable or silent gateway never hangs a session.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why TLS material, a connection or the gateway handshake failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A PEM input held nothing usable.
+    #[error("TLS material ({what}): {message}")]
+    Material {
+        /// Which input: "CA certificate", "certificate", "private key".
+        what: &'static str,
+        /// What was wrong.
+        message: String,
+    },
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+    /// The client certificate verifier could not be built.
+    #[error("TLS client verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+    /// The server name is neither a DNS name nor an IP address.
+    #[error("invalid TLS server name {0:?}")]
+    ServerName(String),
+    /// Connecting, the handshake or the stream failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A frame was over [`MAX_FRAME`] or did not decode.
+    #[error("gateway frame: {0}")]
+    Frame(String),
+    /// The gateway refused the connection (bad ticket, owner not here, ...).
+    #[error("gateway refused ({code}): {message}")]
+    Refused {
+        /// "unauthenticated", "refused", "unavailable", "invalid".
+        code: String,
+        /// Why.
+        message: String,
+    },
+    /// The whole exchange took longer than [`HANDSHAKE_TIMEOUT`].
+    #[error("gateway {0} did not answer within {HANDSHAKE_TIMEOUT:?}")]
+    Timeout(String),
+    /// tonic could not make a channel over the stream.
+    #[error("gRPC channel over TLS: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> TlsError {
+    let context = context.into();
+    move |source| TlsError::Io { context, source }
+}
+
+/// The PEM material of one host: the cluster CA, and this host's
+/// certificate chain and key (needed by a gateway, and by a client when
+/// the peer requires client certificates).
+#[derive(Clone, Default)]
+pub struct TlsMaterial {
+    /// The cluster CA certificate(s), PEM.
+    pub ca_pem: Vec<u8>,
+    /// This host's certificate chain, PEM; empty: none.
+    pub cert_pem: Vec<u8>,
+    /// This host's private key, PEM; empty: none.
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("TlsMaterial")
+            .field("ca_pem_len", &self.ca_pem.len())
+            .field("cert_pem_len", &self.cert_pem.len())
+            .field("has_key", &!self.key_pem.is_empty())
+            .finish()
+    }
+}
+
+impl TlsMaterial {
+    /// Encodes the material as one byte string (three length-prefixed
+    /// parts), to hand to a child process on an inherited descriptor.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for part in [&self.ca_pem, &self.cert_pem, &self.key_pem] {
+            // PEM material is a few KiB; anything past 4 GiB is cut.
+            let len = part.len().min(u32::MAX as usize);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+            out.extend_from_slice(&part[..len]);
+        }
+        out
+    }
+
+    /// Decodes what [`TlsMaterial::encode`] made.
+    pub fn decode(mut bytes: &[u8]) -> Result<Self, TlsError> {
+        let mut parts = Vec::with_capacity(3);
+        for _ in 0..3 {
+            let bad = || TlsError::Material {
+                what: "encoded material",
+                message: "truncated".into(),
+            };
+            let header: [u8; 4] = bytes
+                .get(..4)
+                .ok_or_else(bad)?
+                .try_into()
+                .map_err(|_| bad())?;
+            let len = u32::from_be_bytes(header) as usize;
+            let part = bytes.get(4..4 + len).ok_or_else(bad)?;
+            parts.push(part.to_vec());
+            bytes = &bytes[4 + len..];
+        }
+        let key_pem = parts.pop().unwrap_or_default();
+        let cert_pem = parts.pop().unwrap_or_default();
+        let ca_pem = parts.pop().unwrap_or_default();
+        Ok(TlsMaterial {
+            ca_pem,
+            cert_pem,
+            key_pem,
+        })
+    }
+
+    fn roots(&self) -> Result<RootCertStore, TlsError> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&self.ca_pem) {
+            let cert = cert.map_err(|e| TlsError::Material {
+                what: "CA certificate",
+                message: e.to_string(),
+            })?;
+            roots.add(cert)?;
+        }
+        if roots.is_empty() {
+            return Err(TlsError::Material {
+                what: "CA certificate",
+                message: "no certificate in the PEM".into(),
+            });
+        }
+        Ok(roots)
+    }
+
+    fn identity(
+        &self,
+    ) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, TlsError> {
+        if self.cert_pem.is_empty() && self.key_pem.is_empty() {
+            return Ok(None);
+        }
+        let chain = CertificateDer::pem_slice_iter(&self.cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsError::Material {
+                what: "certificate",
+                message: e.to_string(),
+            })?;
+        if chain.is_empty() {
+            return Err(TlsError::Material {
+                what: "certificate",
+                message: "no certificate in the PEM".into(),
+            });
+        }
+        let key = PrivateKeyDer::from_pem_slice(&self.key_pem).map_err(|e| TlsError::Material {
+            what: "private key",
+            message: e.to_string(),
+        })?;
+        Ok(Some((chain, key)))
+    }
+
+    /// The gateway's server configuration: presents this host's
+    /// certificate; verifies client certificates against the CA, and
+    /// requires one if `require_client_cert`.
+    pub fn server_config(&self, require_client_cert: bool) -> Result<ServerConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let (chain, key) = self.identity()?.ok_or_else(|| TlsError::Material {
+            what: "certificate",
+            message: "the gateway needs cert_file and key_file".into(),
+        })?;
+        let builder = WebPkiClientVerifier::builder_with_provider(
+            Arc::new(self.roots()?),
+            Arc::clone(&provider),
+        );
+        let builder = if require_client_cert {
+            builder
+        } else {
+            builder.allow_unauthenticated()
+        };
+        let verifier = builder.build()?;
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)?;
+        Ok(config)
+    }
+
+    /// The client configuration: verifies the gateway against the CA and
+    /// presents this host's certificate when one is given.
+    pub fn client_config(&self) -> Result<ClientConfig, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(self.roots()?);
+        let config = match self.identity()? {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(config)
+    }
+}
+
+/// Makes a TLS acceptor for the gateway.
+pub fn acceptor(
+    material: &TlsMaterial,
+    require_client_cert: bool,
+) -> Result<TlsAcceptor, TlsError> {
+    Ok(TlsAcceptor::from(Arc::new(
+        material.server_config(require_client_cert)?,
+    )))
+}
+
+/// Writes one length-prefixed protobuf frame on any byte stream.
+pub async fn write_frame<S: AsyncWrite + Unpin, M: Message>(
+    stream: &mut S,
+    message: &M,
+) -> Result<(), TlsError> {
+    let body = message.encode_to_vec();
+    if body.len() > MAX_FRAME {
+        return Err(TlsError::Frame(format!(
+            "{} bytes is over the limit",
+            body.len()
+        )));
+    }
+    let len = u32::try_from(body.len()).map_err(|_| TlsError::Frame("too large".into()))?;
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&body);
+    stream
+        .write_all(&frame)
+        .await
+        .map_err(io_err("writing a gateway frame"))?;
+    stream
+        .flush()
+        .await
+        .map_err(io_err("writing a gateway frame"))?;
+    Ok(())
+}
+
+/// Reads one length-prefixed protobuf frame (at most [`MAX_FRAME`] bytes).
+pub async fn read_frame<S: AsyncRead + Unpin, M: Message + Default>(
+    stream: &mut S,
+) -> Result<M, TlsError> {
+    let mut header = [0u8; 4];
+    stream
+        .read_exact(&mut header)
+        .await
+        .map_err(io_err("reading a gateway frame"))?;
+    let len = u32::from_be_bytes(header) as usize;
+    if len > MAX_FRAME {
+        return Err(TlsError::Frame(format!(
+            "{len} bytes is over the limit of {MAX_FRAME}"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(io_err("reading a gateway frame"))?;
+    M::decode(body.as_slice()).map_err(|e| TlsError::Frame(e.to_string()))
+}
+
+/// Connects to a storage gateway at `address` over TCP+TLS (verifying its
+/// certificate for `server_name`), asks for `owner`'s storage with
+/// `ticket`, and returns a gRPC channel over that stream once the gateway
+/// accepted. Bounded by [`HANDSHAKE_TIMEOUT`].
+pub async fn connect_gateway(
+    config: Arc<ClientConfig>,
+    address: &str,
+    server_name: &str,
+    ticket: &str,
+    owner: &str,
+) -> Result<Channel, TlsError> {
+    let (channel, _closed) = connect_watched(config, address, server_name, ticket, owner).await?;
+    Ok(channel)
+}
+
+/// [`connect_gateway`], also returning a flag set once the connection
+/// has ended (EOF or an error), so that a cache does not hand it out again.
+async fn connect_watched(
+    config: Arc<ClientConfig>,
+    address: &str,
+    server_name: &str,
+    ticket: &str,
+    owner: &str,
+) -> Result<(Channel, Arc<AtomicBool>), TlsError> {
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
+    let handshake = async {
+        let tcp = TcpStream::connect(address)
+            .await
+            .map_err(io_err(format!("connecting to gateway {address}")))?;
+        tcp.set_nodelay(true)
+            .map_err(io_err(format!("connecting to gateway {address}")))?;
+        let mut tls = TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(io_err(format!("TLS handshake with gateway {address}")))?;
+        let hello = GatewayHello {
+            ticket: ticket.to_owned(),
+            owner: owner.to_owned(),
+        };
+        write_frame(&mut tls, &hello).await?;
+        let reply: GatewayReply = read_frame(&mut tls).await?;
+        if !reply.code.is_empty() || !reply.error.is_empty() {
+            return Err(TlsError::Refused {
+                code: reply.code,
+                message: reply.error,
+            });
+        }
+        Ok(tls)
+    };
+    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| TlsError::Timeout(address.to_owned()))??;
+    let closed = Arc::new(AtomicBool::new(false));
+    let tls = Watched {
+        inner: tls,
+        closed: Arc::clone(&closed),
+    };
+    let slot = Arc::new(StdMutex::new(Some(tls)));
+    // The URI is required by tonic but never resolved: the connector hands
+    // out the one stream already set up.
+    let endpoint = Endpoint::from_static("http://mailkeep.invalid");
+    let channel = endpoint
+        .connect_with_connector(tower::service_fn(move |_uri| {
+            let taken = slot.lock().ok().and_then(|mut s| s.take());
+            async move {
+                let stream = taken.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotConnected,
+                        "the gateway connection is closed; ask the broker again",
+                    )
+                })?;
+                Ok::<_, io::Error>(TokioIo::new(stream))
+            }
+        }))
+        .await?;
+    Ok((channel, closed))
+}
+
+/// One held gateway connection: the lease (weak, so it closes with its
+/// last session) and the flag set when the connection ended.
+type Held = (std::sync::Weak<crate::leased::Lease>, Arc<AtomicBool>);
+
+/// A protocol process's connections to other hosts' gateways, keyed by
+/// gateway address and owner and held weakly like local ones: a
+/// connection closes when the last session using it drops its client.
+pub(crate) struct RemoteCache {
+    config: Arc<ClientConfig>,
+    leases: tokio::sync::Mutex<std::collections::HashMap<(String, String), Held>>,
+}
+
+impl RemoteCache {
+    /// A cache connecting with `material` (the CA, and the client
+    /// certificate when gateways require one).
+    pub(crate) fn new(material: &TlsMaterial) -> Result<RemoteCache, TlsError> {
+        Ok(RemoteCache {
+            config: Arc::new(material.client_config()?),
+            leases: tokio::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// A channel to `owner`'s storage on the host whose gateway is at
+    /// `address`: a held one, or a new connection.
+    pub(crate) async fn channel(
+        &self,
+        address: &str,
+        server_name: &str,
+        ticket: &str,
+        owner: &str,
+    ) -> Result<crate::leased::LeasedChannel, TlsError> {
+        let key = (address.to_owned(), owner.to_owned());
+        {
+            let mut leases = self.leases.lock().await;
+            // Drop what no session holds, and connections that have ended
+            // (the other host restarted, the network broke): a session
+            // asking again after a failure gets a new connection.
+            leases.retain(|_, (lease, closed)| {
+                lease.strong_count() > 0 && !closed.load(Ordering::Relaxed)
+            });
+            if let Some(lease) = leases.get(&key).and_then(|(l, _)| l.upgrade()) {
+                return Ok(crate::leased::LeasedChannel::from_lease(lease));
+            }
+        }
+        // Not under the lock: one slow host must not hold up the others.
+        let (channel, closed) = connect_watched(
+            Arc::clone(&self.config),
+            address,
+            server_name,
+            ticket,
+            owner,
+        )
+        .await?;
+        let lease = Arc::new(crate::leased::Lease { channel });
+        self.leases
+            .lock()
+            .await
+            .insert(key, (Arc::downgrade(&lease), closed));
+        Ok(crate::leased::LeasedChannel::from_lease(lease))
+    }
+}
+
+/// A stream that sets `closed` when it reaches EOF or fails.
+struct Watched<S> {
+    inner: S,
+    closed: Arc<AtomicBool>,
+}
+
+impl<S> Watched<S> {
+    fn note<T>(&self, result: &Poll<io::Result<T>>) {
+        if let Poll::Ready(Err(_)) = result {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() == before {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        self.note(&result);
+        result
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.note(&result);
+        result
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        self.note(&result);
+        result
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.closed.store(true, Ordering::Relaxed);
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;

@@ -1,0 +1,171 @@
+//! Loopback tests of the TLS configurations and the gateway handshake.
+
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use tokio::net::TcpListener;
+
+use super::*;
+
+fn ca() -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+fn host(ca: &CertifiedIssuer<'static, KeyPair>, ip: &str) -> TlsMaterial {
+    let mut params = CertificateParams::new(vec![ip.to_owned()]).unwrap();
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, ca).unwrap();
+    TlsMaterial {
+        ca_pem: ca.pem().into_bytes(),
+        cert_pem: cert.pem().into_bytes(),
+        key_pem: key.serialize_pem().into_bytes(),
+    }
+}
+
+/// A gateway on 127.0.0.1 that answers every hello with a refusal naming
+/// the ticket it got; returns its address.
+async fn refusing_gateway(material: TlsMaterial) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let acceptor = acceptor(&material, true).unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let hello: GatewayHello = read_frame(&mut tls).await.unwrap();
+                let reply = GatewayReply {
+                    code: "unauthenticated".into(),
+                    error: format!("ticket {}", hello.ticket),
+                };
+                write_frame(&mut tls, &reply).await.unwrap();
+            });
+        }
+    });
+    address
+}
+
+#[test]
+fn material_round_trips() {
+    let m = TlsMaterial {
+        ca_pem: b"ca".to_vec(),
+        cert_pem: Vec::new(),
+        key_pem: b"key".to_vec(),
+    };
+    let back = TlsMaterial::decode(&m.encode()).unwrap();
+    assert_eq!(back.ca_pem, b"ca");
+    assert!(back.cert_pem.is_empty());
+    assert_eq!(back.key_pem, b"key");
+    assert!(TlsMaterial::decode(&m.encode()[..5]).is_err());
+    assert!(
+        !format!("{m:?}").contains("key\""),
+        "the key is never printed"
+    );
+}
+
+#[test]
+fn bad_pem_is_refused() {
+    let m = TlsMaterial {
+        ca_pem: b"not a certificate".to_vec(),
+        ..TlsMaterial::default()
+    };
+    assert!(matches!(m.client_config(), Err(TlsError::Material { .. })));
+}
+
+#[tokio::test]
+async fn the_hello_reaches_the_gateway_and_its_refusal_comes_back() {
+    let ca = ca();
+    let address = refusing_gateway(host(&ca, "127.0.0.1")).await;
+    let client = Arc::new(host(&ca, "127.0.0.2").client_config().unwrap());
+    let err = connect_gateway(client, &address, "127.0.0.1", "T1", "dora")
+        .await
+        .unwrap_err();
+    match err {
+        TlsError::Refused { code, message } => {
+            assert_eq!(code, "unauthenticated");
+            assert_eq!(message, "ticket T1");
+        }
+        other => panic!("expected a refusal, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_client_without_a_certificate_or_from_another_ca_fails_quickly() {
+    let ca = ca();
+    let address = refusing_gateway(host(&ca, "127.0.0.1")).await;
+    let no_cert = TlsMaterial {
+        ca_pem: ca.pem().into_bytes(),
+        ..TlsMaterial::default()
+    };
+    let started = std::time::Instant::now();
+    let err = connect_gateway(
+        Arc::new(no_cert.client_config().unwrap()),
+        &address,
+        "127.0.0.1",
+        "T",
+        "dora",
+    )
+    .await
+    .unwrap_err();
+    assert!(!matches!(err, TlsError::Refused { .. }), "{err}");
+    let other_ca = host(&self::ca(), "127.0.0.2");
+    let err = connect_gateway(
+        Arc::new(other_ca.client_config().unwrap()),
+        &address,
+        "127.0.0.1",
+        "T",
+        "dora",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, TlsError::Io { .. }), "{err}");
+    assert!(started.elapsed() < HANDSHAKE_TIMEOUT);
+}
+
+#[tokio::test]
+async fn a_connection_the_gateway_closes_is_marked_ended() {
+    let ca = ca();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let acceptor = acceptor(&host(&ca, "127.0.0.1"), true).unwrap();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(tcp).await.unwrap();
+        let _: GatewayHello = read_frame(&mut tls).await.unwrap();
+        write_frame(&mut tls, &GatewayReply::default())
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // Dropped: the connection ends.
+    });
+    let client = Arc::new(host(&ca, "127.0.0.2").client_config().unwrap());
+    let Ok((_channel, closed)) = connect_watched(client, &address, "127.0.0.1", "T", "dora").await
+    else {
+        // tonic noticed the close during its own handshake: also fine.
+        return;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !closed.load(Ordering::Relaxed) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the end was not noticed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,130 @@
+//! The Content gRPC service (issue 3, item 1): structure items and body
+//! sections of messages, computed by the store on a blocking thread after
+//! the call is admitted by the [`Gate`].
+
+use std::sync::Arc;
+
+use mailkeep_storage_rpc::metadata::ticket_of;
+use mailkeep_storage_rpc::storage as pb;
+use mailkeep_storage_rpc::storage::content_server::{Content, ContentServer};
+use mailkeep_store::{SectionSpec, SectionText};
+use mailkeep_ticket::Scope;
+use tonic::{Request, Response, Status};
+
+use crate::convert::ranges;
+use crate::gate::Gate;
+
+/// Section data is sent in chunks of this size.
+const CHUNK: usize = 256 * 1024;
+
+/// The Content service, for registration in the storage server.
+pub(crate) fn server(gate: Arc<Gate>) -> ContentServer<ContentService> {
+    ContentServer::new(ContentService { gate })
+}
+
+/// The Content service over the stores of the owners this process serves.
+pub(crate) struct ContentService {
+    gate: Arc<Gate>,
+}
+
+type ItemStream = tokio_stream::Iter<std::vec::IntoIter<Result<pb::StructureItem, Status>>>;
+type ChunkStream = tokio_stream::Iter<std::vec::IntoIter<Result<pb::SectionChunk, Status>>>;
+
+#[tonic::async_trait]
+impl Content for ContentService {
+    type FetchStructureStream = ItemStream;
+    type FetchSectionStream = ChunkStream;
+
+    async fn fetch_structure(
+        &self,
+        request: Request<pb::FetchStructureRequest>,
+    ) -> Result<Response<ItemStream>, Status> {
+        let owner = request.get_ref().owner.clone();
+        let store = self.gate.admit(
+            ticket_of(&request),
+            &owner,
+            Scope::Session,
+            "FetchStructure",
+        )?;
+        let r = request.into_inner();
+        let items = self
+            .gate
+            .run(&owner, move || {
+                let metas = store.fetch(&r.mailbox, r.uidvalidity, &ranges(&r.uids))?;
+                let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
+                let mut items = Vec::with_capacity(uids.len());
+                for (uid, s) in store.message_structures(&r.mailbox, r.uidvalidity, &uids)? {
+                    items.push(Ok(pb::StructureItem {
+                        uid,
+                        envelope: if r.want_envelope {
+                            s.envelope
+                        } else {
+                            Vec::new()
+                        },
+                        body: if r.want_body { s.body } else { Vec::new() },
+                        bodystructure: if r.want_bodystructure {
+                            s.bodystructure
+                        } else {
+                            Vec::new()
+                        },
+                        preview: if r.want_preview {
+                            s.preview
+                        } else {
+                            String::new()
+                        },
+                    }));
+                }
+                Ok(items)
+            })
+            .await?;
+        Ok(Response::new(tokio_stream::iter(items)))
+    }
+
+    async fn fetch_section(
+        &self,
+        request: Request<pb::FetchSectionRequest>,
+    ) -> Result<Response<ChunkStream>, Status> {
+        let owner = request.get_ref().owner.clone();
+        let store = self
+            .gate
+            .admit(ticket_of(&request), &owner, Scope::Session, "FetchSection")?;
+        let r = request.into_inner();
+        let text = match r.text() {
+            pb::SectionTextKind::Full => SectionText::Full,
+            pb::SectionTextKind::Header => SectionText::Header,
+            pb::SectionTextKind::HeaderFields => SectionText::HeaderFields(r.header_names.clone()),
+            pb::SectionTextKind::HeaderFieldsNot => {
+                SectionText::HeaderFieldsNot(r.header_names.clone())
+            }
+            pb::SectionTextKind::Text => SectionText::Text,
+            pb::SectionTextKind::Mime => SectionText::Mime,
+        };
+        let spec = SectionSpec {
+            parts: r.parts.clone(),
+            text,
+            partial: r.partial.then_some((r.partial_offset, r.partial_count)),
+        };
+        let data = self
+            .gate
+            .run(&owner, move || {
+                store.section(&r.mailbox, r.uidvalidity, r.uid, &spec, r.binary)
+            })
+            .await?;
+        let total_size = data.len() as u64;
+        let mut chunks = Vec::with_capacity(data.len() / CHUNK + 1);
+        if r.size_only || data.is_empty() {
+            chunks.push(Ok(pb::SectionChunk {
+                total_size,
+                data: Vec::new(),
+            }));
+        } else {
+            for (i, c) in data.chunks(CHUNK).enumerate() {
+                chunks.push(Ok(pb::SectionChunk {
+                    total_size: if i == 0 { total_size } else { 0 },
+                    data: c.to_vec(),
+                }));
+            }
+        }
+        Ok(Response::new(tokio_stream::iter(chunks)))
+    }
+}

@@ -1,0 +1,298 @@
+//! Per-owner broadcast of change events, and the last state of every
+//! mailbox that was announced, so that the cross-process poller announces
+//! only what this process has not already announced.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use mailkeep_storage_rpc::storage as pb;
+use mailkeep_store::{INBOX, MailboxCounters};
+use tokio::sync::broadcast;
+
+/// Events kept for the slowest watcher of an owner; a watcher further
+/// behind gets a resync event instead (memory stays bounded).
+pub(crate) const CAPACITY: usize = 256;
+
+/// Every watched owner's channel. Owners nobody watches have no entry, so
+/// publishing for them costs one map lookup.
+#[derive(Default)]
+pub(crate) struct ChangeBus {
+    owners: Mutex<HashMap<String, Arc<OwnerChanges>>>,
+}
+
+/// One owner's channel and announced state.
+pub(crate) struct OwnerChanges {
+    tx: broadcast::Sender<pb::MailboxEvent>,
+    seen: Mutex<Seen>,
+}
+
+/// What watchers of one owner were last told.
+#[derive(Default)]
+struct Seen {
+    mailboxes: HashMap<String, Announced>,
+    /// Whether a poller runs for this owner.
+    polling: bool,
+}
+
+/// A mailbox's counters as last announced; `uidvalidity == 0` marks a
+/// mailbox created here whose counters the poller has not read yet.
+#[derive(Debug, Clone, Copy, Default)]
+struct Announced {
+    uidvalidity: u32,
+    uidnext: u32,
+    highestmodseq: u64,
+    subscribed: bool,
+}
+
+/// The canonical spelling of a mailbox name (INBOX is case-insensitive).
+pub(crate) fn canonical(name: &str) -> String {
+    if name.eq_ignore_ascii_case(INBOX) {
+        INBOX.to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A mailbox event.
+fn changed(mailbox: &str, a: Announced, kind: pb::WatchChangeKind) -> pb::MailboxEvent {
+    pb::MailboxEvent {
+        event: Some(pb::mailbox_event::Event::Changed(pb::MailboxChanged {
+            mailbox: mailbox.to_owned(),
+            uidvalidity: a.uidvalidity,
+            highestmodseq: a.highestmodseq,
+            kind: kind as i32,
+        })),
+    }
+}
+
+/// A mailbox list event.
+fn listed(kind: pb::ListChangeKind, name: &str, new_name: &str) -> pb::MailboxEvent {
+    pb::MailboxEvent {
+        event: Some(pb::mailbox_event::Event::List(pb::MailboxListChanged {
+            kind: kind as i32,
+            name: name.to_owned(),
+            new_name: new_name.to_owned(),
+        })),
+    }
+}
+
+impl ChangeBus {
+    /// Adds a watcher of `owner`. The second value is true when no poller
+    /// runs for the owner yet: the caller must start one (or call
+    /// [`ChangeBus::polling_stopped`] if it cannot).
+    pub(crate) fn subscribe(
+        &self,
+        owner: &str,
+    ) -> (
+        Arc<OwnerChanges>,
+        broadcast::Receiver<pb::MailboxEvent>,
+        bool,
+    ) {
+        let mut owners = lock(&self.owners);
+        let changes = owners
+            .entry(owner.to_owned())
+            .or_insert_with(|| {
+                Arc::new(OwnerChanges {
+                    tx: broadcast::channel(CAPACITY).0,
+                    seen: Mutex::default(),
+                })
+            })
+            .clone();
+        let rx = changes.tx.subscribe();
+        let start = {
+            let mut seen = lock(&changes.seen);
+            !std::mem::replace(&mut seen.polling, true)
+        };
+        (changes, rx, start)
+    }
+
+    /// Called by the poller at each tick: when nobody watches `owner` any
+    /// more, forgets the owner and returns true (the poller stops). Checked
+    /// under the map's lock so that a watcher arriving meanwhile either
+    /// finds the running poller or starts a new one.
+    pub(crate) fn stop_if_unwatched(&self, owner: &str) -> bool {
+        let mut owners = lock(&self.owners);
+        let Some(changes) = owners.get(owner) else {
+            return true;
+        };
+        if changes.tx.receiver_count() > 0 {
+            return false;
+        }
+        owners.remove(owner);
+        true
+    }
+
+    /// The poller of `owner` could not start or failed: the next watcher
+    /// starts another.
+    pub(crate) fn polling_stopped(&self, owner: &str) {
+        if let Some(changes) = lock(&self.owners).get(owner) {
+            lock(&changes.seen).polling = false;
+        }
+    }
+
+    fn watched(&self, owner: &str) -> Option<Arc<OwnerChanges>> {
+        lock(&self.owners).get(owner).cloned()
+    }
+
+    /// Announces a change of `mailbox`'s messages made in this process.
+    /// `uidvalidity` 0 (the caller did not name one) takes the last known
+    /// one; `uidnext` is the next UID after an append.
+    pub(crate) fn publish_mailbox(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+        highestmodseq: u64,
+        kind: pb::WatchChangeKind,
+        uidnext: Option<u32>,
+    ) {
+        let Some(changes) = self.watched(owner) else {
+            return;
+        };
+        let name = canonical(mailbox);
+        let mut seen = lock(&changes.seen);
+        let entry = seen.mailboxes.entry(name.clone()).or_default();
+        if uidvalidity != 0 {
+            entry.uidvalidity = uidvalidity;
+        }
+        entry.highestmodseq = entry.highestmodseq.max(highestmodseq);
+        if let Some(next) = uidnext {
+            entry.uidnext = entry.uidnext.max(next);
+        }
+        let event = changed(&name, *entry, kind);
+        // No receiver left is not an error: the poller forgets the owner.
+        let _ = changes.tx.send(event);
+    }
+
+    /// Announces a mailbox list change made in this process.
+    pub(crate) fn publish_list(
+        &self,
+        owner: &str,
+        kind: pb::ListChangeKind,
+        name: &str,
+        new_name: &str,
+    ) {
+        let Some(changes) = self.watched(owner) else {
+            return;
+        };
+        let (name, new_name) = (canonical(name), canonical(new_name));
+        let mut seen = lock(&changes.seen);
+        match kind {
+            pb::ListChangeKind::Created => {
+                seen.mailboxes.insert(name.clone(), Announced::default());
+            }
+            pb::ListChangeKind::Deleted => {
+                seen.mailboxes.remove(&name);
+            }
+            pb::ListChangeKind::Renamed => {
+                // Children are renamed too: the poller fills them in.
+                if let Some(old) = seen.mailboxes.remove(&name) {
+                    seen.mailboxes.insert(new_name.clone(), old);
+                }
+            }
+            pb::ListChangeKind::Subscribed | pb::ListChangeKind::Unsubscribed => {
+                let entry = seen.mailboxes.entry(name.clone()).or_default();
+                entry.subscribed = kind == pb::ListChangeKind::Subscribed;
+            }
+        }
+        let _ = changes.tx.send(listed(kind, &name, &new_name));
+    }
+}
+
+impl OwnerChanges {
+    /// Records the index's state when watching starts, announcing nothing.
+    pub(crate) fn baseline(&self, now: &[MailboxCounters]) {
+        let mut seen = lock(&self.seen);
+        seen.mailboxes = now.iter().map(|m| (m.name.clone(), counters(m))).collect();
+    }
+
+    /// Compares the index's state (read after another process committed)
+    /// with what was announced, and announces the difference.
+    pub(crate) fn reconcile(&self, now: &[MailboxCounters]) {
+        let mut events = Vec::new();
+        {
+            let mut seen = lock(&self.seen);
+            let mut gone: HashMap<String, Announced> = seen
+                .mailboxes
+                .iter()
+                .filter(|(name, _)| !now.iter().any(|m| &m.name == *name))
+                .map(|(name, a)| (name.clone(), *a))
+                .collect();
+            for name in gone.keys() {
+                seen.mailboxes.remove(name);
+            }
+            for m in now {
+                let current = counters(m);
+                match seen.mailboxes.get(&m.name).copied() {
+                    None => {
+                        // A mailbox that vanished with the same UIDVALIDITY
+                        // was renamed (UIDVALIDITYs are unique per owner).
+                        let renamed = gone
+                            .iter()
+                            .find(|(_, a)| a.uidvalidity == m.uidvalidity && a.uidvalidity != 0)
+                            .map(|(name, _)| name.clone());
+                        match renamed {
+                            Some(old) => {
+                                gone.remove(&old);
+                                events.push(listed(pb::ListChangeKind::Renamed, &old, &m.name));
+                            }
+                            None => events.push(listed(pb::ListChangeKind::Created, &m.name, "")),
+                        }
+                    }
+                    // Created here; its counters are read now.
+                    Some(a) if a.uidvalidity == 0 => {}
+                    Some(a) => {
+                        if a.uidvalidity != current.uidvalidity
+                            || current.highestmodseq > a.highestmodseq
+                        {
+                            let kind = if a.uidvalidity == current.uidvalidity
+                                && current.uidnext > a.uidnext
+                            {
+                                pb::WatchChangeKind::NewMessages
+                            } else {
+                                pb::WatchChangeKind::Changed
+                            };
+                            events.push(changed(&m.name, current, kind));
+                        }
+                        if a.subscribed != current.subscribed {
+                            let kind = if current.subscribed {
+                                pb::ListChangeKind::Subscribed
+                            } else {
+                                pb::ListChangeKind::Unsubscribed
+                            };
+                            events.push(listed(kind, &m.name, ""));
+                        }
+                    }
+                }
+                let entry = seen.mailboxes.entry(m.name.clone()).or_default();
+                // Never step back behind what this process announced.
+                if entry.uidvalidity != current.uidvalidity
+                    || current.highestmodseq >= entry.highestmodseq
+                {
+                    *entry = current;
+                } else {
+                    entry.subscribed = current.subscribed;
+                }
+            }
+            for name in gone.keys() {
+                events.push(listed(pb::ListChangeKind::Deleted, name, ""));
+            }
+        }
+        for event in events {
+            let _ = self.tx.send(event);
+        }
+    }
+}
+
+fn counters(m: &MailboxCounters) -> Announced {
+    Announced {
+        uidvalidity: m.uidvalidity,
+        uidnext: m.uidnext,
+        highestmodseq: m.highestmodseq,
+        subscribed: m.subscribed,
+    }
+}

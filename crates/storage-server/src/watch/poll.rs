@@ -1,0 +1,95 @@
+//! Cross-process change detection: while anyone watches an owner, read
+//! the owner's index `data_version` on a dedicated connection every
+//! [`POLL_EVERY`]; when another connection committed, read every
+//! mailbox's counters (one small query) and announce what differs from
+//! what watchers were last told. Idle cost: one PRAGMA per tick.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailkeep_store::ChangesProbe;
+use tonic::Status;
+
+use super::bus::OwnerChanges;
+use crate::gate::Gate;
+
+/// How often the index is probed; changes made by another process reach
+/// watchers within this plus one query.
+pub(crate) const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// Opens a probe on `owner`'s index under `maildir`, records the current
+/// state as the baseline (so that nothing committed after the watcher's
+/// call returns is missed), and starts the polling task. The task stops by
+/// itself when the owner has no watcher left.
+pub(crate) async fn start(
+    gate: Arc<Gate>,
+    owner: String,
+    maildir: PathBuf,
+    changes: Arc<OwnerChanges>,
+) -> Result<(), Status> {
+    let (probe, version, now) = gate
+        .run(&owner, move || {
+            let probe = ChangesProbe::open(&maildir)?;
+            let version = probe.data_version()?;
+            let now = probe.mailboxes()?;
+            Ok((probe, version, now))
+        })
+        .await?;
+    changes.baseline(&now);
+    let probe = Arc::new(Mutex::new(probe));
+    tokio::spawn(run(gate, owner, changes, probe, version));
+    Ok(())
+}
+
+/// The polling loop of one owner.
+async fn run(
+    gate: Arc<Gate>,
+    owner: String,
+    changes: Arc<OwnerChanges>,
+    probe: Arc<Mutex<ChangesProbe>>,
+    mut version: i64,
+) {
+    let mut tick = tokio::time::interval(POLL_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        if gate.changes().stop_if_unwatched(&owner) {
+            tracing::debug!(owner, "no watcher left; change polling stops");
+            return;
+        }
+        let probe = Arc::clone(&probe);
+        let last = version;
+        let read = gate
+            .run(&owner, move || {
+                let probe = probe.lock().unwrap_or_else(|p| p.into_inner());
+                let now = probe.data_version()?;
+                if now == last {
+                    return Ok((now, None));
+                }
+                Ok((now, Some(probe.mailboxes()?)))
+            })
+            .await;
+        match read {
+            Ok((now, mailboxes)) => {
+                failing = false;
+                version = now;
+                if let Some(mailboxes) = mailboxes {
+                    changes.reconcile(&mailboxes);
+                }
+            }
+            // Logged once per failing stretch, not every tick.
+            Err(status) if !failing => {
+                failing = true;
+                tracing::warn!(
+                    owner,
+                    reason = status.message(),
+                    "change polling failed; retrying"
+                );
+            }
+            Err(_) => {}
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! MIME content for IMAP FETCH (issue 3, item 1): ENVELOPE, BODY,
+//! BODYSTRUCTURE and PREVIEW (parsed once, then cached in the index) and
+//! BODY[section] / BINARY[section] (cut from the message file each time).
+
+mod binary;
+mod bodystructure;
+pub(crate) mod cache;
+mod envelope;
+mod headers;
+mod imap;
+mod preview;
+mod section;
+
+use std::io::Read;
+
+use crate::{Result, Store, StoreError, index, names};
+
+pub use binary::UNKNOWN_CTE;
+
+/// The parsed, IMAP-syntax structure items of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Structure {
+    /// ENVELOPE, parentheses included.
+    pub envelope: Vec<u8>,
+    /// BODY (non-extensible BODYSTRUCTURE).
+    pub body: Vec<u8>,
+    /// BODYSTRUCTURE with extension data.
+    pub bodystructure: Vec<u8>,
+    /// PREVIEW text (RFC 8970), UTF-8, at most 200 characters.
+    pub preview: String,
+}
+
+/// What of a part a section names after its part numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    /// No text kind: the whole message, or the part's body.
+    Full,
+    /// `HEADER`.
+    Header,
+    /// `HEADER.FIELDS (names)`.
+    HeaderFields(Vec<String>),
+    /// `HEADER.FIELDS.NOT (names)`.
+    HeaderFieldsNot(Vec<String>),
+    /// `TEXT`.
+    Text,
+    /// `MIME`: the part's own header (needs part numbers).
+    Mime,
+}
+
+/// A `BODY[section]<partial>` or `BINARY[section]<partial>` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionSpec {
+    /// Part numbers, e.g. `[2, 1]` for `2.1`; empty for the message.
+    pub parts: Vec<u32>,
+    /// The text kind after the numbers.
+    pub text: SectionText,
+    /// `<offset.count>`: the bytes wanted of the section.
+    pub partial: Option<(u64, u64)>,
+}
+
+/// Computes the structure items of the raw message `raw`.
+pub fn parse_structure(raw: &[u8]) -> Structure {
+    let h = headers::header_len(raw);
+    let preview = bodystructure::parse(raw)
+        .map(|m| preview::preview(&m))
+        .unwrap_or_default();
+    Structure {
+        envelope: envelope::envelope(&raw[..h]),
+        body: bodystructure::structure(raw, false),
+        bodystructure: bodystructure::structure(raw, true),
+        preview,
+    }
+}
+
+/// Cuts `spec` (partial range included) out of the raw message `raw`.
+pub fn cut_section(raw: &[u8], spec: &SectionSpec, binary: bool) -> Result<Vec<u8>> {
+    let mut bytes = section::section(raw, spec, binary)?;
+    if let Some((offset, count)) = spec.partial {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = start
+            .saturating_add(usize::try_from(count).unwrap_or(usize::MAX))
+            .min(bytes.len());
+        bytes = bytes[start..end].to_vec();
+    }
+    Ok(bytes)
+}
+
+impl Store {
+    /// ENVELOPE, BODY, BODYSTRUCTURE and PREVIEW of one message: from the
+    /// cache, else parsed from the file and cached. `uidvalidity` 0 skips
+    /// the UIDVALIDITY check.
+    pub fn message_structure(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> Result<Structure> {
+        let name = names::canonical(mailbox)?;
+        let id = {
+            let conn = self.conn();
+            let row = index::mailbox_checked(&conn, &name, uidvalidity)?;
+            if let Some(s) = cache::get(&conn, row.id, uid)? {
+                return Ok(s);
+            }
+            row.id
+        };
+        let raw = self.read_message(&name, uid)?;
+        let s = parse_structure(&raw);
+        let conn = self.conn();
+        cache::put(&conn, id, uid, &s)?;
+        Ok(s)
+    }
+
+    /// [`Store::message_structure`] for many messages at once: cached ones
+    /// in one read, the rest parsed and cached in one transaction (one
+    /// index sync instead of one per message). Messages that no longer
+    /// exist are left out; the result is in the order of `uids`.
+    pub fn message_structures(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, Structure)>> {
+        let name = names::canonical(mailbox)?;
+        let mut found: Vec<(u32, Option<Structure>)> = Vec::with_capacity(uids.len());
+        let id = {
+            let conn = self.conn();
+            let row = index::mailbox_checked(&conn, &name, uidvalidity)?;
+            for &uid in uids {
+                found.push((uid, cache::get(&conn, row.id, uid)?));
+            }
+            row.id
+        };
+        let mut parsed = Vec::new();
+        for (uid, s) in &mut found {
+            if s.is_none() {
+                match self.read_message(&name, *uid) {
+                    Ok(raw) => {
+                        let p = parse_structure(&raw);
+                        parsed.push((*uid, p.clone()));
+                        *s = Some(p);
+                    }
+                    Err(StoreError::NotFound { .. } | StoreError::MessageFileMissing { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if !parsed.is_empty() {
+            let mut conn = self.conn();
+            let tx = crate::mailbox::begin_write(&mut conn)?;
+            for (uid, s) in &parsed {
+                cache::put(&tx, id, *uid, s)?;
+            }
+            tx.commit()
+                .map_err(|e| StoreError::sqlite("committing the MIME cache", e))?;
+        }
+        Ok(found
+            .into_iter()
+            .filter_map(|(uid, s)| s.map(|s| (uid, s)))
+            .collect())
+    }
+
+    /// The bytes of `spec` in one message (BODY[...] or, with `binary`,
+    /// BINARY[...]); bounded by the message size.
+    pub fn section(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        spec: &SectionSpec,
+        binary: bool,
+    ) -> Result<Vec<u8>> {
+        let name = names::canonical(mailbox)?;
+        {
+            let conn = self.conn();
+            index::mailbox_checked(&conn, &name, uidvalidity)?;
+        }
+        let raw = self.read_message(&name, uid)?;
+        cut_section(&raw, spec, binary)
+    }
+
+    /// BINARY.SIZE[section]: the decoded size of a section.
+    pub fn binary_size(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        parts: &[u32],
+    ) -> Result<u64> {
+        let spec = SectionSpec {
+            parts: parts.to_vec(),
+            text: SectionText::Full,
+            partial: None,
+        };
+        Ok(self.section(mailbox, uidvalidity, uid, &spec, true)?.len() as u64)
+    }
+
+    fn read_message(&self, name: &str, uid: u32) -> Result<Vec<u8>> {
+        let (mut file, meta) = self.open_message(name, uid)?;
+        let mut raw = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0).min(64 << 20));
+        file.read_to_end(&mut raw)
+            .map_err(|e| StoreError::io(format!("reading message UID {uid} in {name:?}"), e))?;
+        Ok(raw)
+    }
+}

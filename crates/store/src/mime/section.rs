@@ -1,0 +1,134 @@
+//! BODY[section] and BINARY[section] (RFC 9051 §6.4.5, RFC 3516): finds
+//! the part a section names, through nested message/rfc822 parts, and
+//! cuts its bytes from the raw message.
+
+use mail_parser::{MimeHeaders, PartType};
+
+use super::bodystructure::parse;
+use super::{SectionSpec, SectionText, binary, headers};
+use crate::{Result, StoreError};
+
+/// One located entity, offsets into the whole message.
+struct Entity {
+    header_start: usize,
+    body_start: usize,
+    body_end: usize,
+    is_message: bool,
+}
+
+/// The bytes of `spec` in the message `raw` (before any partial range);
+/// with `binary`, the part body is decoded from its transfer encoding.
+pub(crate) fn section(raw: &[u8], spec: &SectionSpec, binary_wanted: bool) -> Result<Vec<u8>> {
+    if spec.parts.is_empty() {
+        let h = headers::header_len(raw);
+        return Ok(match &spec.text {
+            SectionText::Full => raw.to_vec(),
+            SectionText::Mime => return Err(invalid("MIME needs a part number")),
+            text => text_of(raw, 0, h, raw.len(), text),
+        });
+    }
+    let e = locate(raw, 0, raw.len(), &spec.parts)?;
+    match &spec.text {
+        SectionText::Full => {
+            let body = &raw[e.body_start..e.body_end];
+            if binary_wanted {
+                let fields = headers::fields(&raw[e.header_start..e.body_start]);
+                binary::decode(body, headers::first(&fields, "Content-Transfer-Encoding"))
+            } else {
+                Ok(body.to_vec())
+            }
+        }
+        SectionText::Mime => Ok(raw[e.header_start..e.body_start].to_vec()),
+        text if e.is_message => {
+            let h = e.body_start + headers::header_len(&raw[e.body_start..e.body_end]);
+            Ok(text_of(raw, e.body_start, h, e.body_end, text))
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn invalid(what: &str) -> StoreError {
+    StoreError::InvalidArgument(format!("section: {what}"))
+}
+
+fn not_found(path: &[u32]) -> StoreError {
+    let p: Vec<String> = path.iter().map(u32::to_string).collect();
+    StoreError::NotFound {
+        what: format!("body part {}", p.join(".")),
+    }
+}
+
+/// HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT or TEXT of the message at
+/// `start..end` whose header ends at `h`.
+fn text_of(raw: &[u8], start: usize, h: usize, end: usize, text: &SectionText) -> Vec<u8> {
+    let header = &raw[start..h];
+    match text {
+        SectionText::Header => header.to_vec(),
+        SectionText::Text => raw[h..end].to_vec(),
+        SectionText::HeaderFields(names) | SectionText::HeaderFieldsNot(names) => {
+            let keep = matches!(text, SectionText::HeaderFields(_));
+            let mut out = Vec::new();
+            for f in headers::fields(header) {
+                let listed = names.iter().any(|n| n.eq_ignore_ascii_case(&f.name));
+                if listed == keep {
+                    out.extend_from_slice(&header[f.start..f.end]);
+                    if !out.ends_with(b"\n") {
+                        out.extend_from_slice(b"\r\n");
+                    }
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+            out
+        }
+        SectionText::Full | SectionText::Mime => raw[start..end].to_vec(),
+    }
+}
+
+/// Follows `path` from the message at `start..end` of `raw`.
+fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> {
+    let bytes = &raw[start..end];
+    let msg = parse(bytes).ok_or_else(|| not_found(path))?;
+    let at = |v: u32| (v as usize).min(bytes.len()) + start;
+    let mut id = 0usize;
+    let mut root = true;
+    for (i, &n) in path.iter().enumerate() {
+        let p = msg.parts.get(id).ok_or_else(|| not_found(path))?;
+        match &p.body {
+            PartType::Multipart(children) => {
+                let child = n
+                    .checked_sub(1)
+                    .and_then(|k| children.get(k as usize))
+                    .ok_or_else(|| not_found(path))?;
+                id = *child as usize;
+            }
+            PartType::Message(_) if !root => {
+                return locate(raw, at(p.offset_body), at(p.offset_end), &path[i..]);
+            }
+            _ if is_rfc822(p) && !root => {
+                return locate(raw, at(p.offset_body), at(p.offset_end), &path[i..]);
+            }
+            _ if n == 1 => {}
+            _ => return Err(not_found(path)),
+        }
+        root = false;
+    }
+    let p = msg.parts.get(id).ok_or_else(|| not_found(path))?;
+    let header_start = at(p.offset_header);
+    let body_start = at(p.offset_body).max(header_start);
+    let body_end = at(super::bodystructure::end_of(bytes, p)).max(body_start);
+    Ok(Entity {
+        header_start,
+        body_start,
+        body_end,
+        is_message: matches!(p.body, PartType::Message(_)) || is_rfc822(p),
+    })
+}
+
+fn is_rfc822(p: &mail_parser::MessagePart<'_>) -> bool {
+    p.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("message")
+            && ct.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
+            })
+    })
+}

@@ -1,0 +1,115 @@
+//! The search key tree: every RFC 9051 §6.4.4 key plus MODSEQ (RFC 7162),
+//! OLDER/YOUNGER (RFC 5032) and SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514).
+//! Sequence numbers are resolved to UIDs by the caller, so sets are UID sets.
+
+use time::Date;
+
+use crate::UidRange;
+
+/// One search key; a tree of them is a whole SEARCH program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// Every message.
+    All,
+    /// `\Answered` set.
+    Answered,
+    /// `\Deleted` set.
+    Deleted,
+    /// `\Draft` set.
+    Draft,
+    /// `\Flagged` set.
+    Flagged,
+    /// `\Seen` set.
+    Seen,
+    /// `\Answered` not set.
+    Unanswered,
+    /// `\Deleted` not set.
+    Undeleted,
+    /// `\Draft` not set.
+    Undraft,
+    /// `\Flagged` not set.
+    Unflagged,
+    /// `\Seen` not set.
+    Unseen,
+    /// The keyword is set (compared case-insensitively).
+    Keyword(String),
+    /// The keyword is not set.
+    Unkeyword(String),
+    /// Bcc contains the string.
+    Bcc(String),
+    /// Cc contains the string.
+    Cc(String),
+    /// From contains the string.
+    From(String),
+    /// To contains the string.
+    To(String),
+    /// Subject contains the string.
+    Subject(String),
+    /// A header field (name, case-insensitive) contains the string; an
+    /// empty string matches every message having the field.
+    Header(String, String),
+    /// The decoded body text contains the string.
+    Body(String),
+    /// The decoded header or body text contains the string.
+    Text(String),
+    /// Internal date (in its own zone) earlier than the date.
+    Before(Date),
+    /// Internal date (in its own zone) on the date.
+    On(Date),
+    /// Internal date (in its own zone) on or after the date.
+    Since(Date),
+    /// Date: header's date earlier than the date.
+    SentBefore(Date),
+    /// Date: header's date on the date.
+    SentOn(Date),
+    /// Date: header's date on or after the date.
+    SentSince(Date),
+    /// Save date (UTC) earlier than the date (RFC 8514).
+    SavedBefore(Date),
+    /// Save date (UTC) on the date (RFC 8514).
+    SavedOn(Date),
+    /// Save date (UTC) on or after the date (RFC 8514).
+    SavedSince(Date),
+    /// Size larger than the number of octets.
+    Larger(u64),
+    /// Size smaller than the number of octets.
+    Smaller(u64),
+    /// UID in the set.
+    Uid(Vec<UidRange>),
+    /// MODSEQ at least the value (RFC 7162; entry names are ignored).
+    ModSeq(u64),
+    /// Internal date more than this many seconds ago (RFC 5032).
+    Older(u64),
+    /// Internal date at most this many seconds ago (RFC 5032).
+    Younger(u64),
+    /// The key does not match.
+    Not(Box<SearchKey>),
+    /// Either key matches.
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// Every key matches (a parenthesised list; empty matches all).
+    And(Vec<SearchKey>),
+}
+
+impl SearchKey {
+    /// Whether evaluating this key may need the message file (text keys),
+    /// as opposed to the index row alone.
+    pub fn needs_file(&self) -> bool {
+        match self {
+            SearchKey::Bcc(_)
+            | SearchKey::Cc(_)
+            | SearchKey::From(_)
+            | SearchKey::To(_)
+            | SearchKey::Subject(_)
+            | SearchKey::Header(..)
+            | SearchKey::Body(_)
+            | SearchKey::Text(_)
+            | SearchKey::SentBefore(_)
+            | SearchKey::SentOn(_)
+            | SearchKey::SentSince(_) => true,
+            SearchKey::Not(k) => k.needs_file(),
+            SearchKey::Or(a, b) => a.needs_file() || b.needs_file(),
+            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_file),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Decoded text of a message for string keys: headers with RFC 2047 words
+//! decoded, bodies with transfer encoding and charset undone (mail-parser
+//! does both), HTML with tags stripped, attachment names. Everything is
+//! lower-cased once so matching is a plain substring test.
+
+use std::borrow::Cow;
+
+use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+
+/// Lower-cases for case-insensitive matching (Unicode simple lowercase).
+pub(crate) fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// The lazily built, lower-cased text of one message.
+pub(crate) struct MessageText<'a> {
+    raw: &'a [u8],
+    parsed: Option<Message<'a>>,
+    headers: Option<Vec<(String, String)>>,
+    body: Option<String>,
+}
+
+impl<'a> MessageText<'a> {
+    /// Wraps a message's raw bytes; nothing is parsed yet.
+    pub(crate) fn new(raw: &'a [u8]) -> MessageText<'a> {
+        MessageText {
+            raw,
+            parsed: None,
+            headers: None,
+            body: None,
+        }
+    }
+
+    fn message(&mut self) -> Option<&Message<'a>> {
+        if self.parsed.is_none() {
+            self.parsed = MessageParser::default().parse(self.raw);
+        }
+        self.parsed.as_ref()
+    }
+
+    /// The top-level header fields: (lower-cased name, folded decoded value).
+    pub(crate) fn headers(&mut self) -> &[(String, String)] {
+        if self.headers.is_none() {
+            let list = match self.message() {
+                Some(m) => m
+                    .headers()
+                    .iter()
+                    .map(|h| (h.name().to_ascii_lowercase(), fold(&value_text(h.value()))))
+                    .collect(),
+                None => Vec::new(),
+            };
+            self.headers = Some(list);
+        }
+        self.headers.as_deref().unwrap_or(&[])
+    }
+
+    /// The folded decoded text of every text part (HTML without tags) and
+    /// the attachments' file names, joined by newlines.
+    pub(crate) fn body(&mut self) -> &str {
+        if self.body.is_none() {
+            let mut out = String::new();
+            if let Some(m) = self.message() {
+                for (i, part) in m.parts.iter().enumerate() {
+                    if i == 0 && part.is_multipart() {
+                        continue;
+                    }
+                    match &part.body {
+                        PartType::Text(t) => push_line(&mut out, t),
+                        PartType::Html(h) => push_line(&mut out, &strip_tags(h)),
+                        _ => {}
+                    }
+                    if let Some(name) = part.attachment_name() {
+                        push_line(&mut out, name);
+                    }
+                }
+            }
+            self.body = Some(fold(&out));
+        }
+        self.body.as_deref().unwrap_or("")
+    }
+
+    /// Whether any header named `name` (lower-case) contains `needle`
+    /// (folded); an empty needle matches if the field exists.
+    pub(crate) fn header_contains(&mut self, name: &str, needle: &str) -> bool {
+        self.headers()
+            .iter()
+            .any(|(n, v)| n == name && v.contains(needle))
+    }
+
+    /// Whether any header contains `needle` (folded), name or value.
+    pub(crate) fn any_header_contains(&mut self, needle: &str) -> bool {
+        self.headers()
+            .iter()
+            .any(|(n, v)| n.contains(needle) || v.contains(needle))
+    }
+
+    /// The Date: header as (UTC timestamp, its date in its own zone as
+    /// days since the epoch), if present and parseable.
+    pub(crate) fn sent_date(&mut self) -> Option<(i64, i64)> {
+        let d = self.message()?.date()?;
+        let local = d.to_timestamp_local();
+        Some((d.to_timestamp(), local.div_euclid(86_400)))
+    }
+}
+
+fn push_line(out: &mut String, s: &str) {
+    out.push_str(s);
+    out.push('\n');
+}
+
+/// A header value as text: addresses as `name <addr>` lists.
+pub(crate) fn value_text<'x>(v: &'x HeaderValue<'x>) -> Cow<'x, str> {
+    match v {
+        HeaderValue::Text(t) => Cow::Borrowed(t.as_ref()),
+        HeaderValue::TextList(l) => Cow::Owned(l.join(" ")),
+        HeaderValue::Address(a) => Cow::Owned(address_text(a)),
+        HeaderValue::DateTime(d) => Cow::Owned(d.to_rfc822()),
+        HeaderValue::ContentType(ct) => Cow::Owned(match ct.subtype() {
+            Some(s) => format!("{}/{}", ct.ctype(), s),
+            None => ct.ctype().to_string(),
+        }),
+        _ => Cow::Borrowed(""),
+    }
+}
+
+fn address_text(a: &Address<'_>) -> String {
+    let mut out = String::new();
+    for addr in a.iter() {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        if let Some(n) = addr.name() {
+            out.push_str(n);
+            out.push(' ');
+        }
+        if let Some(e) = addr.address() {
+            out.push('<');
+            out.push_str(e);
+            out.push('>');
+        }
+    }
+    out
+}
+
+/// Removes HTML tags (anything between `<` and `>`) and decodes the few
+/// common entities; cheap and good enough for substring search.
+pub(crate) fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    // Tags became spaces: collapse the runs so phrases still match.
+    decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}

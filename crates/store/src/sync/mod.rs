@@ -1,0 +1,132 @@
+//! Outside changes (DESIGN §5): another program (procmail, mutt, a crash
+//! between rename and index commit) may add, remove or rename files in a
+//! mailbox's folder. [`crate::Store::sync_mailbox`] reconciles the index
+//! with the files; it is cheap when nothing changed, because it first
+//! compares the folder's [`scan::Stamp`] with the one stored at the last
+//! sync (table `sync_state`).
+
+pub(crate) mod filename;
+mod reconcile;
+pub(crate) mod scan;
+
+use std::path::{Path, PathBuf};
+
+pub use reconcile::SyncReport;
+
+use crate::error::Result;
+use crate::{Store, names};
+
+/// The tables of the sync: the folder stamp at the last sync, and the base
+/// names of files whose index row was deleted (expunged) so that a file
+/// still present (removal pending, or a crash before it) is removed by the
+/// next sync rather than picked up again as a new message. The trigger
+/// records every deleted row, whoever deletes it; `sync_gone` has no
+/// foreign key because rows are deleted by the cascade of a mailbox
+/// deletion too (a trigger clears them then).
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sync_state (
+    mailbox_id   INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    cur_mtime_ns INTEGER NOT NULL,
+    cur_count    INTEGER NOT NULL,
+    new_mtime_ns INTEGER NOT NULL,
+    new_count    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_gone (
+    mailbox_id INTEGER NOT NULL,
+    base       TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, base)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS sync_gone_on_delete AFTER DELETE ON messages
+BEGIN
+    INSERT OR IGNORE INTO sync_gone (mailbox_id, base)
+    SELECT OLD.mailbox_id,
+           CASE WHEN instr(OLD.file, ':') > 0
+                THEN substr(OLD.file, 1, instr(OLD.file, ':') - 1)
+                ELSE OLD.file END
+    WHERE EXISTS (SELECT 1 FROM mailboxes WHERE id = OLD.mailbox_id);
+END;
+CREATE TRIGGER IF NOT EXISTS sync_gone_on_mailbox_delete AFTER DELETE ON mailboxes
+BEGIN
+    DELETE FROM sync_gone WHERE mailbox_id = OLD.id;
+END;
+CREATE TRIGGER IF NOT EXISTS sync_gone_on_insert AFTER INSERT ON messages
+BEGIN
+    DELETE FROM sync_gone WHERE mailbox_id = NEW.mailbox_id
+        AND base = CASE WHEN instr(NEW.file, ':') > 0
+                        THEN substr(NEW.file, 1, instr(NEW.file, ':') - 1)
+                        ELSE NEW.file END;
+END;
+";
+
+/// Finds the file in `cur` whose base name is `base` (after a rename by
+/// another process changed its flags), returning its path.
+pub(crate) fn find_by_base(cur: &Path, base: &str) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(cur).ok()?;
+    entries.flatten().find_map(|e| {
+        let name = e.file_name();
+        let name = name.to_str()?;
+        (filename::base_name(name) == base).then(|| e.path())
+    })
+}
+
+impl Store {
+    /// Picks up outside changes in `mailbox`'s folder (see the module
+    /// docs): files in `new/` move to `cur/`; unknown files in `cur/` get
+    /// new UIDs; flags changed in file names get a new MODSEQ; rows whose
+    /// file is gone are expunged. All in one transaction; skipped when the
+    /// folder's stamp equals the one stored at the last sync.
+    pub fn sync_mailbox(&self, mailbox: &str) -> Result<SyncReport> {
+        let name = names::canonical(mailbox)?;
+        reconcile::sync(self, &name, false)
+    }
+
+    /// Like [`Store::sync_mailbox`], but always scans the folder.
+    pub fn sync_mailbox_full(&self, mailbox: &str) -> Result<SyncReport> {
+        let name = names::canonical(mailbox)?;
+        reconcile::sync(self, &name, true)
+    }
+}
+
+/// Renames files in `cur` from the first name of each pair to the second
+/// (flag changes), tolerating files renamed meanwhile by another program
+/// (found by base name) or removed (left to the next sync, which expunges
+/// the row). Returns the renames done, for [`undo_renames`].
+pub(crate) fn rename_for_flags(
+    cur: &Path,
+    renames: &[(String, String)],
+) -> Vec<(PathBuf, PathBuf)> {
+    let mut done = Vec::new();
+    for (from, to) in renames {
+        let target = cur.join(to);
+        let mut source = cur.join(from);
+        if !source.exists() {
+            match find_by_base(cur, filename::base_name(from)) {
+                Some(found) => source = found,
+                None => {
+                    tracing::warn!(file = %from, "message file vanished before its flags could be written to its name");
+                    continue;
+                }
+            }
+        }
+        match std::fs::rename(&source, &target) {
+            Ok(()) => done.push((source, target)),
+            Err(e) => tracing::warn!(file = %source.display(), error = %e,
+                "message file could not be renamed for its new flags"),
+        }
+    }
+    if !done.is_empty()
+        && let Err(e) = crate::maildir::fsync_dir(cur)
+    {
+        tracing::warn!(error = %e, "fsync of cur/ after flag renames failed");
+    }
+    done
+}
+
+/// Reverses renames made by [`rename_for_flags`] (best effort, logged).
+pub(crate) fn undo_renames(done: &[(PathBuf, PathBuf)]) {
+    for (source, target) in done.iter().rev() {
+        if let Err(e) = std::fs::rename(target, source) {
+            tracing::warn!(file = %target.display(), error = %e, "flag rename could not be undone");
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Comparing a folder's files with the index and bringing the index in
+//! line, in one write transaction per mailbox (so no append, flag change
+//! or expunge of another process is half-seen: they hold the write lock
+//! across their own renames).
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::filename::{base_name, system_flags_of};
+use super::scan::{self, Stamp};
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index;
+use crate::mailbox::begin_write;
+use crate::maildir::fsync_dir;
+use crate::{Store, names};
+
+/// What a sync changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Whether the folder was scanned (false: its stamp was unchanged).
+    pub scanned: bool,
+    /// Files moved from `new/` to `cur/`.
+    pub moved_from_new: u32,
+    /// UIDs given to files the index did not know.
+    pub added: Vec<u32>,
+    /// UIDs whose flags were taken from a changed file name.
+    pub flags_changed: Vec<u32>,
+    /// UIDs expunged because their file is gone.
+    pub expunged: Vec<u32>,
+    /// Files of already expunged messages that were removed.
+    pub removed_leftovers: u32,
+}
+
+/// A stamp younger than this may hide a later change in the same clock
+/// tick, so it is not stored (the next sync scans again).
+const FRESH_NS: i64 = 2_000_000_000;
+
+fn stored_stamp(conn: &Connection, mailbox_id: i64) -> Result<Option<Stamp>> {
+    conn.query_row(
+        "SELECT cur_mtime_ns, cur_count, new_mtime_ns, new_count FROM sync_state WHERE mailbox_id = ?1",
+        [mailbox_id],
+        |r| {
+            Ok(Stamp {
+                cur_mtime_ns: r.get(0)?,
+                cur_count: r.get(1)?,
+                new_mtime_ns: r.get(2)?,
+                new_count: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .ctx("reading sync state")
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Syncs the canonical mailbox `name` (see [`Store::sync_mailbox`]).
+pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport> {
+    let dir = names::mailbox_dir(store.root(), name);
+    let mut report = SyncReport::default();
+    if !force {
+        // Cheap check without the write lock.
+        let conn = store.conn();
+        let row = index::mailbox_row(&conn, name)?;
+        let before = scan::stamp(&dir)?;
+        if stored_stamp(&conn, row.id)? == Some(before) {
+            return Ok(report);
+        }
+    }
+    report.scanned = true;
+    let mut conn = store.conn();
+    let tx = begin_write(&mut conn)?;
+    let mut row = index::mailbox_row(&tx, name)?;
+    let context = format!("syncing {name:?}");
+    let (cur, new) = (dir.join("cur"), dir.join("new"));
+
+    // new/ -> cur/, with an empty info if the name has none.
+    for entry in scan::list(&new)? {
+        let target = if entry.name.contains(':') {
+            entry.name.clone()
+        } else {
+            format!("{}:2,", entry.name)
+        };
+        match fs::rename(new.join(&entry.name), cur.join(&target)) {
+            Ok(()) => report.moved_from_new += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::io(
+                    format!("moving {} from new/ to cur/", entry.name),
+                    e,
+                ));
+            }
+        }
+    }
+    if report.moved_from_new > 0 {
+        fsync_dir(&cur)?;
+    }
+
+    let files = scan::list(&cur)?;
+    let known: HashMap<String, index::MessageMeta> = index::all_messages(&tx, &row)?
+        .into_iter()
+        .map(|m| (base_name(&m.file).to_owned(), m))
+        .collect();
+    let gone: HashSet<String> = {
+        let mut stmt = tx
+            .prepare("SELECT base FROM sync_gone WHERE mailbox_id = ?1")
+            .ctx(&context)?;
+        stmt.query_map([row.id], |r| r.get::<_, String>(0))
+            .ctx(&context)?
+            .collect::<rusqlite::Result<_>>()
+            .ctx(&context)?
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    for entry in &files {
+        let base = base_name(&entry.name).to_owned();
+        if !seen.insert(base.clone()) {
+            tracing::warn!(mailbox = %name, file = %entry.name, "duplicate message file base name; ignored");
+            continue;
+        }
+        if let Some(m) = known.get(&base) {
+            let name_flags = system_flags_of(&entry.name);
+            let new_system = name_flags.unwrap_or(m.flags.system);
+            if new_system != m.flags.system {
+                row.highestmodseq += 1;
+                tx.execute(
+                    "UPDATE messages SET system_flags = ?3, file = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
+                    params![row.id, m.uid, new_system, entry.name, row.highestmodseq as i64],
+                )
+                .ctx(&context)?;
+                report.flags_changed.push(m.uid);
+            } else if entry.name != m.file {
+                tx.execute(
+                    "UPDATE messages SET file = ?3 WHERE mailbox_id = ?1 AND uid = ?2",
+                    params![row.id, m.uid, entry.name],
+                )
+                .ctx(&context)?;
+            }
+            continue;
+        }
+        if gone.contains(&base) {
+            // An expunged message whose file removal is pending or was cut
+            // short by a crash: finish the removal.
+            match fs::remove_file(cur.join(&entry.name)) {
+                Ok(()) => report.removed_leftovers += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(file = %entry.name, error = %e, "leftover of an expunged message could not be removed")
+                }
+            }
+            continue;
+        }
+        let uid = row.uidnext;
+        if uid == u32::MAX {
+            return Err(StoreError::InvalidArgument(format!(
+                "mailbox {name:?} has run out of UIDs"
+            )));
+        }
+        let file = if entry.name.contains(':') {
+            entry.name.clone()
+        } else {
+            // A name without info: give it one, so flags can be written.
+            let target = format!("{}:2,", entry.name);
+            fs::rename(cur.join(&entry.name), cur.join(&target))
+                .map_err(|e| StoreError::io(format!("renaming {}", entry.name), e))?;
+            target
+        };
+        row.uidnext += 1;
+        row.highestmodseq += 1;
+        tx.execute(
+            "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
+                 internal_date, internal_date_offset, size, save_date)
+             VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, 0, ?7, ?8)",
+            params![
+                row.id,
+                uid,
+                file,
+                system_flags_of(&entry.name).unwrap_or(0),
+                row.highestmodseq as i64,
+                entry.mtime,
+                entry.size as i64,
+                crate::now_secs(),
+            ],
+        )
+        .ctx(&context)?;
+        report.added.push(uid);
+    }
+
+    let missing: Vec<u32> = known
+        .iter()
+        .filter(|(base, _)| !seen.contains(*base))
+        .map(|(_, m)| m.uid)
+        .collect();
+    if !missing.is_empty() {
+        row.highestmodseq += 1;
+        let mut delete = tx
+            .prepare("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
+            .ctx(&context)?;
+        let mut tomb = tx
+            .prepare(
+                "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+            )
+            .ctx(&context)?;
+        for uid in &missing {
+            delete.execute(params![row.id, uid]).ctx(&context)?;
+            tomb.execute(params![row.id, uid, row.highestmodseq as i64])
+                .ctx(&context)?;
+        }
+        report.expunged = missing;
+        report.expunged.sort_unstable();
+    }
+    // Bases no longer on disk need no removal any more.
+    {
+        let mut prune = tx
+            .prepare("DELETE FROM sync_gone WHERE mailbox_id = ?1 AND base = ?2")
+            .ctx(&context)?;
+        for base in gone.iter().filter(|b| !seen.contains(*b)) {
+            prune.execute(params![row.id, base]).ctx(&context)?;
+        }
+    }
+    index::update_counters(&tx, &row)?;
+    let after = scan::stamp(&dir)?;
+    let fresh = now_ns().saturating_sub(after.cur_mtime_ns.max(after.new_mtime_ns)) < FRESH_NS;
+    if fresh {
+        tx.execute("DELETE FROM sync_state WHERE mailbox_id = ?1", [row.id])
+            .ctx(&context)?;
+    } else {
+        tx.execute(
+            "INSERT OR REPLACE INTO sync_state (mailbox_id, cur_mtime_ns, cur_count, new_mtime_ns, new_count)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![row.id, after.cur_mtime_ns, after.cur_count, after.new_mtime_ns, after.new_count],
+        )
+        .ctx(&context)?;
+    }
+    tx.commit().ctx(&context)?;
+    Ok(report)
+}

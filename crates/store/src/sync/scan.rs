@@ -1,0 +1,106 @@
+//! Reading a mailbox folder's `cur/` and `new/`: a cheap stamp (directory
+//! mtimes and entry counts) to tell whether anything changed, and the full
+//! listing when it did.
+
+use std::fs;
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use crate::error::{Result, StoreError};
+
+/// What a folder's `cur/` and `new/` looked like: when equal to the stamp
+/// stored at the last sync, nothing was added, removed or renamed since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// `cur/` mtime in nanoseconds since the epoch.
+    pub cur_mtime_ns: i64,
+    /// Entries in `cur/`.
+    pub cur_count: i64,
+    /// `new/` mtime in nanoseconds since the epoch.
+    pub new_mtime_ns: i64,
+    /// Entries in `new/`.
+    pub new_count: i64,
+}
+
+/// One file found in `cur/` or `new/`.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its file name.
+    pub name: String,
+    /// Its mtime, seconds since the epoch.
+    pub mtime: i64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+fn mtime_ns(dir: &Path) -> Result<i64> {
+    let meta =
+        fs::metadata(dir).map_err(|e| StoreError::io(format!("reading {}", dir.display()), e))?;
+    let t = meta
+        .modified()
+        .map_err(|e| StoreError::io(format!("reading mtime of {}", dir.display()), e))?;
+    Ok(t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0))
+}
+
+fn count(dir: &Path) -> Result<i64> {
+    let entries =
+        fs::read_dir(dir).map_err(|e| StoreError::io(format!("listing {}", dir.display()), e))?;
+    Ok(entries.count() as i64)
+}
+
+/// The stamp of the folder `dir` (a Maildir with `cur/` and `new/`).
+pub fn stamp(dir: &Path) -> Result<Stamp> {
+    let (cur, new) = (dir.join("cur"), dir.join("new"));
+    Ok(Stamp {
+        cur_mtime_ns: mtime_ns(&cur)?,
+        cur_count: count(&cur)?,
+        new_mtime_ns: mtime_ns(&new)?,
+        new_count: count(&new)?,
+    })
+}
+
+/// Every regular file in `sub` (skipping dot files), sorted by mtime then
+/// name (delivery order). A file that vanishes while listed is skipped.
+pub fn list(sub: &Path) -> Result<Vec<Entry>> {
+    let entries =
+        fs::read_dir(sub).map_err(|e| StoreError::io(format!("listing {}", sub.display()), e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io(format!("listing {}", sub.display()), e))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            tracing::warn!(dir = %sub.display(), "skipping a file whose name is not UTF-8");
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(StoreError::io(
+                    format!("reading {}", entry.path().display()),
+                    e,
+                ));
+            }
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        out.push(Entry {
+            name,
+            mtime,
+            size: meta.len(),
+        });
+    }
+    out.sort_by(|a, b| a.mtime.cmp(&b.mtime).then_with(|| a.name.cmp(&b.name)));
+    Ok(out)
+}

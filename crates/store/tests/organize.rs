@@ -1,0 +1,241 @@
+//! COPY/MOVE, special-use, subscriptions and quota bookkeeping on a real
+//! (temporary) Maildir.
+
+use std::io::Read;
+
+use mailkeep_store::{Flags, Store, StoreError, StoreMode, UidRange};
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("Maildir")).unwrap();
+    (dir, store)
+}
+
+fn append(store: &Store, mailbox: &str, body: &[u8], flags: &[&str]) -> u32 {
+    let mut w = store
+        .begin_append(
+            mailbox,
+            Flags::parse(flags).unwrap(),
+            None,
+            body.len() as u64,
+        )
+        .unwrap();
+    w.write(body).unwrap();
+    w.commit().unwrap().uid
+}
+
+fn read(store: &Store, mailbox: &str, uid: u32) -> Vec<u8> {
+    let (mut f, _) = store.open_message(mailbox, uid).unwrap();
+    let mut out = Vec::new();
+    f.read_to_end(&mut out).unwrap();
+    out
+}
+
+/// Asserts the trigger-kept usage equals the messages table's sums.
+fn assert_quota_consistent(dir: &tempfile::TempDir, store: &Store) {
+    let conn =
+        rusqlite::Connection::open(dir.path().join("Maildir").join(mailkeep_store::INDEX_FILE))
+            .unwrap();
+    let (bytes, count): (i64, i64) = conn
+        .query_row(
+            "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(store.quota_usage().unwrap(), (bytes as u64, count as u64));
+}
+
+#[test]
+fn copy_gives_new_uids_flags_and_dates() {
+    let (_dir, store) = open();
+    store.create("Archive").unwrap();
+    let a = append(
+        &store,
+        "INBOX",
+        b"Subject: a\r\n\r\none\r\n",
+        &["\\Seen", "$Work"],
+    );
+    let b = append(
+        &store,
+        "INBOX",
+        b"Subject: b\r\n\r\ntwo\r\n",
+        &["\\Flagged"],
+    );
+    let _ = append(&store, "Archive", b"Subject: c\r\n\r\nx\r\n", &[]);
+    let before = store.status("Archive").unwrap();
+    let uv = store.status("INBOX").unwrap().uidvalidity;
+    let copied = store
+        .copy_messages("INBOX", uv, &[UidRange::new(a, b)], "Archive")
+        .unwrap();
+    assert_eq!(copied.uidvalidity, before.uidvalidity);
+    assert_eq!(copied.source_uids, vec![a, b]);
+    assert_eq!(copied.new_uids, vec![2, 3]);
+    let src = store.fetch("INBOX", 0, &[UidRange::all()]).unwrap();
+    let dst = store.fetch("Archive", 0, &[UidRange::new(2, 3)]).unwrap();
+    assert_eq!(src.len(), 2);
+    for (s, d) in src.iter().zip(&dst) {
+        assert_eq!(s.flags, d.flags);
+        assert_eq!(s.internal_date, d.internal_date);
+        assert_eq!(s.size, d.size);
+        assert!(d.modseq > before.highestmodseq);
+    }
+    assert_eq!(read(&store, "Archive", 2), b"Subject: a\r\n\r\none\r\n");
+    let sel = store.select("Archive").unwrap();
+    assert!(sel.keywords.iter().any(|k| k == "$Work"));
+    // Same-mailbox copy is allowed.
+    let again = store
+        .copy_messages("Archive", 0, &[UidRange::single(1)], "Archive")
+        .unwrap();
+    assert_eq!(again.new_uids, vec![4]);
+}
+
+#[test]
+fn copy_to_missing_target_is_not_found_and_leaves_nothing() {
+    let (dir, store) = open();
+    append(&store, "INBOX", b"hello\r\n", &[]);
+    let err = store
+        .copy_messages("INBOX", 0, &[UidRange::all()], "Nope")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
+    let err = store
+        .copy_messages("INBOX", 12345, &[UidRange::all()], "INBOX")
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UidValidityChanged { .. }),
+        "{err:?}"
+    );
+    let files = std::fs::read_dir(dir.path().join("Maildir/cur"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+}
+
+#[test]
+fn move_expunges_source_with_tombstones() {
+    let (dir, store) = open();
+    store.create("Trash").unwrap();
+    let a = append(&store, "INBOX", b"one\r\n", &[]);
+    let b = append(&store, "INBOX", b"two\r\n", &["\\Seen"]);
+    let c = append(&store, "INBOX", b"three\r\n", &[]);
+    let hms = store.status("INBOX").unwrap().highestmodseq;
+    let moved = store
+        .move_messages(
+            "INBOX",
+            0,
+            &[UidRange::single(a), UidRange::single(c)],
+            "Trash",
+        )
+        .unwrap();
+    assert_eq!(moved.source_uids, vec![a, c]);
+    assert_eq!(moved.new_uids, vec![1, 2]);
+    assert!(moved.source_highestmodseq > hms);
+    let left: Vec<u32> = store
+        .fetch("INBOX", 0, &[UidRange::all()])
+        .unwrap()
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(left, vec![b]);
+    let changes = store.changes_since("INBOX", 0, hms).unwrap();
+    assert_eq!(changes.vanished, vec![a, c]);
+    assert_eq!(read(&store, "Trash", 2), b"three\r\n");
+    let files = std::fs::read_dir(dir.path().join("Maildir/cur"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1, "moved files removed from the source");
+    assert_quota_consistent(&dir, &store);
+}
+
+#[test]
+fn special_use_create_set_list_rename_delete() {
+    let (_dir, store) = open();
+    store
+        .create_with_special_use("Sent Items", &["\\sent"])
+        .unwrap();
+    let err = store
+        .create_with_special_use("Bad", &["\\Bogus"])
+        .unwrap_err();
+    assert!(matches!(&err, StoreError::InvalidArgument(m) if m.starts_with("USEATTR")));
+    assert!(store.status("Bad").is_err(), "nothing created on USEATTR");
+    let list = store.list().unwrap();
+    let sent = list.iter().find(|i| i.name == "Sent Items").unwrap();
+    assert!(sent.attributes.iter().any(|a| a == "\\Sent"));
+    store.rename("Sent Items", "Sent").unwrap();
+    assert_eq!(store.special_use("Sent").unwrap(), vec!["\\Sent"]);
+    store
+        .set_special_use("Sent", &["\\Sent", "\\Archive"])
+        .unwrap();
+    assert_eq!(
+        store.special_use("Sent").unwrap(),
+        vec!["\\Archive", "\\Sent"]
+    );
+    store.delete("Sent").unwrap();
+    store.create("Sent").unwrap();
+    assert!(store.special_use("Sent").unwrap().is_empty());
+}
+
+#[test]
+fn subscriptions_survive_rename_and_may_dangle() {
+    let (_dir, store) = open();
+    store.create("Work").unwrap();
+    store.create("Work.Old").unwrap();
+    store.subscribe("Work").unwrap();
+    store.subscribe("Work.Old").unwrap();
+    store.subscribe("Ghost").unwrap();
+    store.subscribe("Ghost").unwrap();
+    assert_eq!(
+        store.subscriptions().unwrap(),
+        vec!["Ghost", "Work", "Work.Old"]
+    );
+    store.rename("Work", "Job").unwrap();
+    assert_eq!(
+        store.subscriptions().unwrap(),
+        vec!["Ghost", "Job", "Job.Old"]
+    );
+    store.unsubscribe("Ghost").unwrap();
+    store.unsubscribe("Ghost").unwrap();
+    assert_eq!(store.subscriptions().unwrap(), vec!["Job", "Job.Old"]);
+}
+
+#[test]
+fn quota_follows_every_change() {
+    let (dir, store) = open();
+    assert_eq!(store.quota_usage().unwrap(), (0, 0));
+    store.create("A").unwrap();
+    append(&store, "INBOX", &[b'x'; 1000], &[]);
+    append(&store, "INBOX", &[b'y'; 500], &["\\Deleted"]);
+    append(&store, "A", &[b'z'; 250], &[]);
+    assert_eq!(store.quota_usage().unwrap(), (1750, 3));
+    assert_quota_consistent(&dir, &store);
+    store.expunge("INBOX", 0, None).unwrap();
+    assert_eq!(store.quota_usage().unwrap(), (1250, 2));
+    store
+        .copy_messages("INBOX", 0, &[UidRange::all()], "A")
+        .unwrap();
+    assert_eq!(store.quota_usage().unwrap(), (2250, 3));
+    store
+        .move_messages("A", 0, &[UidRange::all()], "INBOX")
+        .unwrap();
+    assert_eq!(store.quota_usage().unwrap(), (2250, 3));
+    store
+        .store_flags(
+            "INBOX",
+            0,
+            &[UidRange::all()],
+            StoreMode::Add,
+            &["\\Seen"],
+            None,
+        )
+        .unwrap();
+    store
+        .copy_messages("INBOX", 0, &[UidRange::all()], "A")
+        .unwrap();
+    store.delete("A").unwrap();
+    assert_eq!(store.quota_usage().unwrap(), (2250, 3));
+    assert_quota_consistent(&dir, &store);
+    // Reopening keeps (and does not re-initialise) the usage.
+    drop(store);
+    let store = Store::open(&dir.path().join("Maildir")).unwrap();
+    assert_eq!(store.quota_usage().unwrap(), (2250, 3));
+}

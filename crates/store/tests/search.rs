@@ -1,0 +1,277 @@
+//! SEARCH: every key family, decoded text matching, date zones, nesting
+//! and cancellation.
+
+use std::sync::atomic::AtomicBool;
+
+use mailkeep_store::{Flags, InternalDate, SearchKey as K, Store, StoreError, UidRange};
+use time::{Date, Month};
+
+fn store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("Maildir")).unwrap();
+    (dir, store)
+}
+
+fn add(store: &Store, raw: &str, flags: &[&str], secs: i64, offset: i32) -> u32 {
+    let flags = Flags::parse(flags).unwrap();
+    let date = InternalDate {
+        secs,
+        offset_minutes: offset,
+    };
+    let mut w = store
+        .begin_append("INBOX", flags, Some(date), raw.len() as u64)
+        .unwrap();
+    w.write(raw.as_bytes()).unwrap();
+    w.commit().unwrap().uid
+}
+
+fn search(store: &Store, key: K) -> Vec<u32> {
+    store
+        .search("INBOX", 0, &key, &AtomicBool::new(false))
+        .unwrap()
+        .uids
+}
+
+fn d(y: i32, m: Month, day: u8) -> Date {
+    Date::from_calendar_date(y, m, day).unwrap()
+}
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+/// 2024-03-10 00:30:00 UTC.
+const T0: i64 = 1_710_030_600;
+
+fn fixture() -> (tempfile::TempDir, Store) {
+    let (dir, st) = store();
+    // 1: plain, seen, ISO-8859-1 QP body.
+    add(
+        &st,
+        "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nCc: carol@example.com\r\nSubject: Caf\r\nDate: Sat, 9 Mar 2024 23:00:00 -0500\r\nX-Tag: Blue\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 cr=E8me br=FBl=E9e\r\n",
+        &["\\Seen", "$Important"],
+        T0,
+        0,
+    );
+    // 2: RFC 2047 B-encoded subject, base64 text part, flagged, deleted.
+    add(
+        &st,
+        "From: =?UTF-8?B?SsO8cmdlbg==?= <juergen@example.de>\r\nTo: alice@example.org\r\nBcc: secret@example.org\r\nSubject: =?UTF-8?B?R3LDvMOfZSBhdXMgTcO8bmNoZW4=?=\r\nDate: Sun, 10 Mar 2024 10:00:00 +0100\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\nRWluIGdlaGVpbWVzIFdvcnQ6IFp3aWViZWxrdWNoZW4K\r\n--b1\r\nContent-Type: application/pdf; name=\"invoice-2024.pdf\"\r\nContent-Disposition: attachment; filename=\"invoice-2024.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n",
+        &["\\Flagged", "\\Deleted", "\\Answered"],
+        T0 + 86_400,
+        60,
+    );
+    // 3: only inside HTML; draft; large.
+    let filler = "x".repeat(5000);
+    add(
+        &st,
+        &format!(
+            "From: Bob <bob@example.net>\r\nTo: alice@example.org\r\nSubject: Re: Newsletter\r\nDate: Mon, 11 Mar 2024 08:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n--b2\r\nContent-Type: text/plain\r\n\r\nplain part\r\n--b2\r\nContent-Type: text/html\r\n\r\n<html><body><p>Only in <b>hypertext</b> here</p><!-- {filler} --></body></html>\r\n--b2--\r\n"
+        ),
+        &["\\Draft"],
+        T0 + 2 * 86_400,
+        0,
+    );
+    (dir, st)
+}
+
+#[test]
+fn flag_keys_from_index() {
+    let (_d, st) = fixture();
+    assert_eq!(search(&st, K::All), vec![1, 2, 3]);
+    assert_eq!(search(&st, K::Seen), vec![1]);
+    assert_eq!(search(&st, K::Unseen), vec![2, 3]);
+    assert_eq!(search(&st, K::Flagged), vec![2]);
+    assert_eq!(search(&st, K::Unflagged), vec![1, 3]);
+    assert_eq!(search(&st, K::Deleted), vec![2]);
+    assert_eq!(search(&st, K::Undeleted), vec![1, 3]);
+    assert_eq!(search(&st, K::Answered), vec![2]);
+    assert_eq!(search(&st, K::Unanswered), vec![1, 3]);
+    assert_eq!(search(&st, K::Draft), vec![3]);
+    assert_eq!(search(&st, K::Undraft), vec![1, 2]);
+    assert_eq!(search(&st, K::Keyword(s("$important"))), vec![1]);
+    assert_eq!(search(&st, K::Unkeyword(s("$Important"))), vec![2, 3]);
+}
+
+#[test]
+fn size_uid_modseq_keys() {
+    let (_d, st) = fixture();
+    assert_eq!(search(&st, K::Larger(4000)), vec![3]);
+    assert_eq!(search(&st, K::Smaller(4000)), vec![1, 2]);
+    assert_eq!(
+        search(&st, K::Uid(vec![UidRange::new(2, u32::MAX)])),
+        vec![2, 3]
+    );
+    assert_eq!(
+        search(&st, K::Uid(vec![UidRange::single(u32::MAX)])),
+        vec![3]
+    );
+    let all = st
+        .search("INBOX", 0, &K::All, &AtomicBool::new(false))
+        .unwrap();
+    assert!(all.highest_modseq > 0);
+    assert_eq!((all.min(), all.max()), (Some(1), Some(3)));
+    assert_eq!(search(&st, K::ModSeq(all.highest_modseq)), vec![3]);
+    assert_eq!(search(&st, K::Older(60)), vec![1, 2, 3]);
+    assert!(search(&st, K::Younger(60)).is_empty());
+    let today = time::OffsetDateTime::now_utc().date();
+    assert_eq!(search(&st, K::SavedOn(today)), vec![1, 2, 3]);
+    assert_eq!(search(&st, K::SavedSince(today)), vec![1, 2, 3]);
+    assert!(search(&st, K::SavedBefore(today)).is_empty());
+}
+
+#[test]
+fn internal_date_uses_its_own_zone() {
+    let (_d, st) = store();
+    // 2024-03-10 00:30 UTC given as -0100: 2024-03-09 23:30 local.
+    add(&st, "Subject: a\r\n\r\nx\r\n", &[], T0, -60);
+    // Same instant given as +0000: March 10.
+    add(&st, "Subject: b\r\n\r\nx\r\n", &[], T0, 0);
+    assert_eq!(search(&st, K::On(d(2024, Month::March, 9))), vec![1]);
+    assert_eq!(search(&st, K::On(d(2024, Month::March, 10))), vec![2]);
+    assert_eq!(search(&st, K::Before(d(2024, Month::March, 10))), vec![1]);
+    assert_eq!(search(&st, K::Since(d(2024, Month::March, 10))), vec![2]);
+}
+
+#[test]
+fn sent_dates_use_the_header_zone() {
+    let (_d, st) = fixture();
+    // Message 1's Date is 9 March -0500 (10 March in UTC).
+    assert_eq!(search(&st, K::SentOn(d(2024, Month::March, 9))), vec![1]);
+    assert_eq!(
+        search(&st, K::SentBefore(d(2024, Month::March, 10))),
+        vec![1]
+    );
+    assert_eq!(
+        search(&st, K::SentSince(d(2024, Month::March, 10))),
+        vec![2, 3]
+    );
+    assert_eq!(search(&st, K::SentOn(d(2024, Month::March, 11))), vec![3]);
+}
+
+#[test]
+fn address_and_header_keys() {
+    let (_d, st) = fixture();
+    assert_eq!(search(&st, K::From(s("ALICE@"))), vec![1]);
+    assert_eq!(search(&st, K::From(s("jürgen"))), vec![2]);
+    assert_eq!(search(&st, K::To(s("alice"))), vec![2, 3]);
+    assert_eq!(search(&st, K::Cc(s("carol"))), vec![1]);
+    assert_eq!(search(&st, K::Bcc(s("secret"))), vec![2]);
+    assert_eq!(search(&st, K::Header(s("x-tag"), s("blue"))), vec![1]);
+    assert_eq!(search(&st, K::Header(s("X-Tag"), s(""))), vec![1]);
+    assert!(search(&st, K::Header(s("X-Other"), s(""))).is_empty());
+}
+
+#[test]
+fn decoded_text_matches() {
+    let (_d, st) = fixture();
+    // RFC 2047 B-encoded subject, searched in UTF-8, other case.
+    assert_eq!(search(&st, K::Subject(s("GRÜSSE"))), vec![]);
+    assert_eq!(search(&st, K::Subject(s("grüße aus"))), vec![2]);
+    // ISO-8859-1 quoted-printable body, UTF-8 search string.
+    assert_eq!(search(&st, K::Body(s("CRÈME brûlée"))), vec![1]);
+    // base64 text part.
+    assert_eq!(search(&st, K::Body(s("zwiebelkuchen"))), vec![2]);
+    // Only inside text/html, tags stripped.
+    assert_eq!(search(&st, K::Body(s("in hypertext here"))), vec![3]);
+    assert!(search(&st, K::Body(s("<b>"))).is_empty());
+    // TEXT covers headers, bodies and attachment names.
+    assert_eq!(search(&st, K::Text(s("invoice-2024"))), vec![2]);
+    assert_eq!(search(&st, K::Text(s("newsletter"))), vec![3]);
+    assert_eq!(search(&st, K::Text(s("x-tag"))), vec![1]);
+    // Undecoded forms do not match.
+    assert!(search(&st, K::Body(s("=E9"))).is_empty());
+}
+
+#[test]
+fn not_or_and_nesting() {
+    let (_d, st) = fixture();
+    assert_eq!(search(&st, K::Not(Box::new(K::Seen))), vec![2, 3]);
+    assert_eq!(
+        search(&st, K::Or(Box::new(K::Seen), Box::new(K::Draft))),
+        vec![1, 3]
+    );
+    assert_eq!(
+        search(
+            &st,
+            K::And(vec![
+                K::Not(Box::new(K::Or(Box::new(K::Seen), Box::new(K::Flagged)))),
+                K::Body(s("hypertext")),
+            ])
+        ),
+        vec![3]
+    );
+    assert_eq!(
+        search(
+            &st,
+            K::Or(
+                Box::new(K::Not(Box::new(K::Body(s("zwiebel"))))),
+                Box::new(K::And(vec![K::Deleted, K::Subject(s("münchen"))]))
+            )
+        ),
+        vec![1, 2, 3]
+    );
+    assert_eq!(search(&st, K::And(vec![])), vec![1, 2, 3]);
+    assert!(search(&st, K::Not(Box::new(K::All))).is_empty());
+}
+
+#[test]
+fn cheap_keys_avoid_files() {
+    let (dir, st) = fixture();
+    // Remove the files: index-only keys still answer.
+    for entry in std::fs::read_dir(dir.path().join("Maildir/cur")).unwrap() {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    assert_eq!(search(&st, K::And(vec![K::Seen, K::Larger(10)])), vec![1]);
+    // A cheap false conjunct decides without the file.
+    assert!(search(&st, K::And(vec![K::Draft, K::Seen, K::Body(s("x"))])).is_empty());
+    // Text keys skip vanished files.
+    assert!(search(&st, K::Body(s("caf"))).is_empty());
+}
+
+#[test]
+fn cancelled_search_stops() {
+    let (_d, st) = fixture();
+    let cancel = AtomicBool::new(true);
+    let err = st
+        .search("INBOX", 0, &K::Text(s("x")), &cancel)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Cancelled));
+}
+
+#[test]
+fn cancel_set_from_another_thread() {
+    let (_d, st) = store();
+    for i in 0..300 {
+        add(
+            &st,
+            &format!("Subject: m{i}\r\n\r\nbody {i}\r\n"),
+            &[],
+            T0,
+            0,
+        );
+    }
+    let cancel = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&cancel);
+    let setter = std::thread::spawn(move || {
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    setter.join().unwrap();
+    let r = st.search("INBOX", 0, &K::Text(s("nomatch")), &cancel);
+    assert!(matches!(r, Err(StoreError::Cancelled)));
+}
+
+#[test]
+fn stale_uidvalidity_is_refused() {
+    let (_d, st) = fixture();
+    let v = st.status("INBOX").unwrap().uidvalidity;
+    let r = st.search("INBOX", v.wrapping_add(1), &K::All, &AtomicBool::new(false));
+    assert!(matches!(r, Err(StoreError::UidValidityChanged { .. })));
+    assert_eq!(
+        st.search("INBOX", v, &K::All, &AtomicBool::new(false))
+            .unwrap()
+            .uids
+            .len(),
+        3
+    );
+}
