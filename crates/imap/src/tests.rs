@@ -285,6 +285,7 @@ impl Storage for FakeStorage {
                     size: msg.body.len() as u64,
                     internal_date: 0,
                     internal_date_offset_minutes: 0,
+                    save_date: 0,
                 })),
             }));
             if r.body {

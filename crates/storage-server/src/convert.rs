@@ -70,6 +70,7 @@ pub(crate) fn fetched_msg(m: &MessageMeta) -> pb::FetchedMessage {
         size: m.size,
         internal_date: m.internal_date,
         internal_date_offset_minutes: m.internal_date_offset_minutes,
+        save_date: m.save_date,
     }
 }
 

@@ -206,6 +206,12 @@ async fn mailbox_append_fetch_flags_expunge_changes() {
     assert_eq!(fetched[0].0.flags, ["\\Seen"]);
     assert_eq!(fetched[0].0.internal_date, 1_700_000_000);
     assert_eq!(fetched[0].0.internal_date_offset_minutes, -300);
+    // SAVEDATE: when it was saved here, not the internal date it was given.
+    let saved = fetched[0].0.save_date;
+    assert!(
+        (saved - mailkeep_ticket::now_unix()).abs() < 120,
+        "save date {saved} is not about now"
+    );
     assert!(fetched[0].1 == body, "fetched body differs");
     assert_eq!(fetched[1].1, b"small\r\n");
 

@@ -199,6 +199,7 @@ impl AppendWriter {
             }
             mailbox.uidnext += 1;
             mailbox.highestmodseq += 1;
+            index::canonical_keywords(&tx, mailbox.id, &mut self.flags)?;
             tx.execute(
                 "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
                      internal_date, internal_date_offset, size, save_date)

@@ -219,6 +219,41 @@ pub(crate) fn update_counters(conn: &Connection, mailbox: &MailboxRow) -> Result
 }
 
 /// Records keywords as defined in a mailbox.
+/// Spells each keyword of `flags` as the mailbox first recorded it: flag
+/// names are case-insensitive (RFC 9051 §2.3.2), so `$junk` and `$Junk`
+/// are one keyword, kept in the spelling first seen.
+pub(crate) fn canonical_keywords(
+    conn: &Connection,
+    mailbox_id: i64,
+    flags: &mut Flags,
+) -> Result<()> {
+    if flags.keywords.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT name FROM keywords WHERE mailbox_id = ?1 AND name = ?2 COLLATE NOCASE",
+        )
+        .ctx("looking keywords up")?;
+    let given = std::mem::take(&mut flags.keywords);
+    for k in given {
+        let known: Option<String> = stmt
+            .query_row(params![mailbox_id, k], |r| r.get(0))
+            .optional()
+            .ctx("looking keywords up")?;
+        let spelled = known.unwrap_or(k);
+        // Two spellings of one new keyword in one command: keep the first.
+        if !flags
+            .keywords
+            .iter()
+            .any(|have| have.eq_ignore_ascii_case(&spelled))
+        {
+            flags.keywords.insert(spelled);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn add_keywords(conn: &Connection, mailbox_id: i64, flags: &Flags) -> Result<()> {
     let mut stmt = conn
         .prepare_cached("INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?1, ?2)")

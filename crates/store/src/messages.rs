@@ -224,11 +224,12 @@ impl Store {
         flags: &[S],
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored> {
-        let given = Flags::parse(flags)?;
+        let mut given = Flags::parse(flags)?;
         let name = names::canonical(mailbox)?;
         let mut conn = self.conn();
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
+        index::canonical_keywords(&tx, row.id, &mut given)?;
         let mut out = FlagsStored::default();
         let context = format!("storing flags in {name:?}");
         let mut renames: Vec<(String, String)> = Vec::new();

@@ -193,13 +193,15 @@ fn insert_copies(
     for (m, file) in messages.iter().zip(files) {
         let uid = dst.uidnext;
         dst.uidnext += 1;
+        let mut flags = m.flags.clone();
+        index::canonical_keywords(tx, dst.id, &mut flags)?;
         insert
             .execute(params![
                 dst.id,
                 uid,
                 file,
-                m.flags.system,
-                m.flags.keywords_text(),
+                flags.system,
+                flags.keywords_text(),
                 dst.highestmodseq as i64,
                 m.internal_date,
                 m.internal_date_offset_minutes,
@@ -207,7 +209,7 @@ fn insert_copies(
                 now,
             ])
             .ctx(&context)?;
-        index::add_keywords(tx, dst.id, &m.flags)?;
+        index::add_keywords(tx, dst.id, &flags)?;
         new_uids.push(uid);
     }
     index::update_counters(tx, dst)?;

@@ -1,0 +1,401 @@
+//! The Content and Search services of a storage process, called over a
+//! passed connection with real tickets: message structure and sections,
+//! SEARCH/SORT/THREAD, and a search that stops when the caller goes away.
+
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use mailkeep_storage_rpc::broker::control_message::Kind;
+use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
+use mailkeep_storage_rpc::channel::channel_over;
+use mailkeep_storage_rpc::framing::send_frame;
+use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::storage::content_client::ContentClient;
+use mailkeep_storage_rpc::storage::search_client::SearchClient;
+use mailkeep_storage_rpc::storage::storage_client::StorageClient;
+use mailkeep_storage_rpc::storage::*;
+use mailkeep_storage_server::{StorageServerError, StorageSettings, serve};
+use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+use tokio::net::UnixStream;
+use tokio::task::JoinHandle;
+use tonic::Code;
+use tonic::transport::Channel;
+
+const OWNER: &str = "carol";
+
+struct Harness {
+    home: tempfile::TempDir,
+    key: TicketKey,
+    master: UnixStream,
+    _server: JoinHandle<Result<(), StorageServerError>>,
+}
+
+impl Harness {
+    async fn start() -> Harness {
+        let home = tempfile::tempdir().unwrap();
+        let key = TicketKey::generate();
+        let (master, control) = UnixStream::pair().unwrap();
+        let settings = StorageSettings {
+            owner: OWNER.into(),
+            home: home.path().to_path_buf(),
+        };
+        let server = tokio::spawn(serve(settings, key.clone(), control));
+        Harness {
+            home,
+            key,
+            master,
+            _server: server,
+        }
+    }
+
+    async fn channel(&self, id: u64) -> Channel {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let msg = ControlMessage {
+            kind: Some(Kind::NewConnection(NewConnection { connection_id: id })),
+        };
+        send_frame(&self.master, &msg, Some(&OwnedFd::from(theirs)))
+            .await
+            .unwrap();
+        ours.set_nonblocking(true).unwrap();
+        channel_over(UnixStream::from_std(ours).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn ticket(&self) -> String {
+        sign(
+            &self.key,
+            &Claims::new(OWNER, Scope::Session, now_unix(), 3600, "test"),
+        )
+    }
+}
+
+async fn append(c: &mut StorageClient<Channel>, t: &str, body: &[u8]) -> AppendResponse {
+    let header = AppendHeader {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        flags: vec![],
+        internal_date: 0,
+        internal_date_offset_minutes: 0,
+        size: body.len() as u64,
+    };
+    let parts = vec![
+        AppendRequest {
+            part: Some(append_request::Part::Header(header)),
+        },
+        AppendRequest {
+            part: Some(append_request::Part::Chunk(body.to_vec())),
+        },
+    ];
+    c.append(with_ticket(tokio_stream::iter(parts), t))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+const MULTIPART: &[u8] = b"From: Ann <ann@example.org>\r\n\
+To: bob@example.org\r\n\
+Subject: =?UTF-8?B?Q2Fmw6k=?= report\r\n\
+Message-ID: <m1@example.org>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=XX\r\n\
+\r\n\
+--XX\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+The quarterly numbers are attached.\r\n\
+--XX\r\n\
+Content-Type: application/octet-stream; name=data.bin\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+aGVsbG8gd29ybGQ=\r\n\
+--XX--\r\n";
+
+/// ENVELOPE, BODYSTRUCTURE and PREVIEW come back for the message; a text
+/// part, a partial range, a decoded BINARY part and its size come back with
+/// their total sizes first; a ticket from another key is refused.
+#[tokio::test]
+async fn content_structure_and_sections() {
+    let h = Harness::start().await;
+    let ch = h.channel(1).await;
+    let t = h.ticket();
+    let mut storage = StorageClient::new(ch.clone());
+    let a = append(&mut storage, &t, MULTIPART).await;
+    let mut content = ContentClient::new(ch);
+
+    let req = FetchStructureRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        uidvalidity: a.uidvalidity,
+        uids: vec![UidRange {
+            first: 1,
+            last: u32::MAX,
+        }],
+        want_envelope: true,
+        want_body: false,
+        want_bodystructure: true,
+        want_preview: true,
+    };
+    let mut items = content
+        .fetch_structure(with_ticket(req.clone(), &t))
+        .await
+        .unwrap()
+        .into_inner();
+    let item = items.message().await.unwrap().expect("one item");
+    assert_eq!(item.uid, a.uid);
+    let envelope = String::from_utf8(item.envelope).unwrap();
+    assert!(
+        envelope.contains("=?UTF-8?B?Q2Fmw6k=?= report"),
+        "{envelope}"
+    );
+    assert!(envelope.contains("<m1@example.org>"), "{envelope}");
+    let bs = String::from_utf8(item.bodystructure).unwrap();
+    assert!(bs.contains("\"mixed\""), "{bs}");
+    assert!(bs.contains("\"base64\""), "{bs}");
+    assert!(
+        item.preview.starts_with("The quarterly numbers"),
+        "{}",
+        item.preview
+    );
+    assert!(items.message().await.unwrap().is_none());
+
+    let section = |parts: Vec<u32>, text: SectionTextKind, binary: bool| FetchSectionRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        uidvalidity: a.uidvalidity,
+        uid: a.uid,
+        parts,
+        text: text as i32,
+        header_names: vec![],
+        binary,
+        partial: false,
+        partial_offset: 0,
+        partial_count: 0,
+        size_only: false,
+    };
+    let read = |req: FetchSectionRequest| {
+        let mut content = content.clone();
+        let t = t.clone();
+        async move {
+            let mut s = content
+                .fetch_section(with_ticket(req, &t))
+                .await?
+                .into_inner();
+            let first = s.message().await?.expect("a first chunk");
+            let total = first.total_size;
+            let mut data = first.data;
+            while let Some(more) = s.message().await? {
+                data.extend(more.data);
+            }
+            Ok::<_, tonic::Status>((total, data))
+        }
+    };
+    let (total, data) = read(section(vec![1], SectionTextKind::Full, false))
+        .await
+        .unwrap();
+    assert_eq!(data, b"The quarterly numbers are attached.");
+    assert_eq!(total, data.len() as u64);
+    let mut partial = section(vec![1], SectionTextKind::Full, false);
+    partial.partial = true;
+    partial.partial_offset = 4;
+    partial.partial_count = 9;
+    assert_eq!(read(partial).await.unwrap().1, b"quarterly");
+    let (_, decoded) = read(section(vec![2], SectionTextKind::Full, true))
+        .await
+        .unwrap();
+    assert_eq!(decoded, b"hello world");
+    let mut size = section(vec![2], SectionTextKind::Full, true);
+    size.size_only = true;
+    assert_eq!(read(size).await.unwrap().0, 11);
+    let (_, header) = read(section(vec![], SectionTextKind::Header, false))
+        .await
+        .unwrap();
+    assert!(header.ends_with(b"\r\n\r\n") && header.starts_with(b"From: Ann"));
+
+    let forged = sign(
+        &TicketKey::generate(),
+        &Claims::new(OWNER, Scope::Session, now_unix(), 3600, "x"),
+    );
+    let err = content
+        .fetch_structure(with_ticket(req, &forged))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+fn text_key(word: &str) -> SearchKey {
+    SearchKey {
+        key: Some(search_key::Key::Text(word.into())),
+    }
+}
+
+/// SEARCH finds decoded text, SORT orders by subject, THREAD links a reply.
+#[tokio::test]
+async fn search_sort_and_thread() {
+    let h = Harness::start().await;
+    let ch = h.channel(2).await;
+    let t = h.ticket();
+    let mut storage = StorageClient::new(ch.clone());
+    let first = append(
+        &mut storage,
+        &t,
+        b"Subject: beta\r\nMessage-ID: <a@x>\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\n\r\nplain words\r\n",
+    )
+    .await;
+    let reply = append(
+        &mut storage,
+        &t,
+        b"Subject: Re: beta\r\nMessage-ID: <b@x>\r\nIn-Reply-To: <a@x>\r\n\
+Date: Mon, 1 Jan 2024 11:00:00 +0000\r\nContent-Transfer-Encoding: base64\r\n\r\nc2VjcmV0IG5lZWRsZQ==\r\n",
+    )
+    .await;
+    let alpha = append(
+        &mut storage,
+        &t,
+        b"Subject: alpha\r\nMessage-ID: <c@x>\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\n\r\nmore\r\n",
+    )
+    .await;
+    let mut search = SearchClient::new(ch);
+    let found = search
+        .search(with_ticket(
+            SearchRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: first.uidvalidity,
+                key: Some(text_key("NEEDLE")),
+            },
+            &t,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        found.uids,
+        vec![reply.uid],
+        "base64 body decoded and matched"
+    );
+
+    let sorted = search
+        .sort(with_ticket(
+            SortRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: first.uidvalidity,
+                criteria: vec![SortCriterion {
+                    key: SortKeyKind::Subject as i32,
+                    reverse: false,
+                }],
+                key: None,
+            },
+            &t,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sorted.uids, vec![alpha.uid, first.uid, reply.uid]);
+
+    let threads = search
+        .thread(with_ticket(
+            ThreadRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: first.uidvalidity,
+                algorithm: ThreadAlgorithm::References as i32,
+                key: None,
+            },
+            &t,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let beta = threads
+        .threads
+        .iter()
+        .find(|n| n.uid == first.uid)
+        .expect("a thread rooted at the first message");
+    assert_eq!(
+        beta.children.iter().map(|c| c.uid).collect::<Vec<_>>(),
+        vec![reply.uid]
+    );
+}
+
+/// CPU time this process has used.
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).unwrap();
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    tv(usage.user_time()) + tv(usage.system_time())
+}
+
+/// A long SEARCH TEXT stops working when its caller gives up: after the
+/// client's deadline passes, the storage process (here: this process)
+/// burns almost no more CPU, although the whole search takes far longer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_search_stops_working() {
+    let h = Harness::start().await;
+    // Messages dropped straight into the Maildir (an outside change): fast
+    // to make, indexed by the next sync.
+    let cur = h.home.path().join("Maildir/cur");
+    std::fs::create_dir_all(&cur).unwrap();
+    let line = "lorem ipsum dolor sit amet consectetur adipiscing elit\r\n";
+    let body = line.repeat(40_000 / line.len());
+    for i in 0..3000 {
+        std::fs::write(
+            cur.join(format!("1700000000.M{i}P1.test,S={}:2,", body.len() + 30)),
+            format!("Subject: m{i}\r\n\r\n{body}"),
+        )
+        .unwrap();
+    }
+    let ch = h.channel(3).await;
+    let t = h.ticket();
+    let mut storage = StorageClient::new(ch.clone());
+    let status = storage
+        .mailbox_status(with_ticket(
+            MailboxStatusRequest {
+                owner: OWNER.into(),
+                name: "INBOX".into(),
+            },
+            &t,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    assert_eq!(status.messages, 3000);
+    let request = || {
+        with_ticket(
+            SearchRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: status.uidvalidity,
+                key: Some(text_key("no such word anywhere")),
+            },
+            &t,
+        )
+    };
+    let mut search = SearchClient::new(ch);
+    let started = Instant::now();
+    let full = search.search(request()).await.unwrap().into_inner();
+    let full_time = started.elapsed();
+    assert!(full.uids.is_empty());
+    assert!(
+        full_time > Duration::from_millis(800),
+        "the search is too quick ({full_time:?}) for this test to show anything"
+    );
+
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(100), search.search(request())).await;
+    assert!(cancelled.is_err(), "the search finished within 100 ms");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = cpu_time();
+    tokio::time::sleep(full_time / 2).await;
+    let burnt = cpu_time() - before;
+    assert!(
+        burnt < full_time / 6,
+        "{burnt:?} of CPU used in {:?} after the caller gave up: the search went on",
+        full_time / 2
+    );
+}
