@@ -13,6 +13,7 @@ mod harness;
 
 mod accounts;
 mod admin_ps;
+mod admin_store;
 mod bad_input;
 mod busy;
 mod cluster;
