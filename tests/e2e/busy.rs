@@ -31,13 +31,14 @@ fn a_new_session_avoids_a_busy_storage_process() {
     }
     a.ok("SELECT INBOX");
     let first = server.wait_role("storage", Some("alice"), None);
+    let busy_before = server.logs().matches("busy=true").count();
     a.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
         .expect("sending FETCH");
 
     wait_until(
         Duration::from_secs(15),
         "the storage process to report busy",
-        || server.logs().contains("busy=true").then_some(()),
+        || (server.logs().matches("busy=true").count() > busy_before).then_some(()),
     );
 
     let started = Instant::now();
@@ -57,6 +58,100 @@ fn a_new_session_avoids_a_busy_storage_process() {
     assert!(
         procs.iter().any(|p| p.pid == first.pid),
         "the busy process is gone"
+    );
+    b.logout();
+}
+
+/// The issue's own scenario: while a SEARCH over a mailbox of 50,000
+/// messages runs on one connection, a FETCH on a second connection of the
+/// same user finishes before the SEARCH does, served by a second storage
+/// process (two pids).
+#[test]
+fn a_fetch_is_not_held_up_by_a_long_search() {
+    if !crate::harness::require_root("a_fetch_is_not_held_up_by_a_long_search") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(
+        &dir,
+        "\n[storage]\nbusy_after_ms = 200\nmax_processes_per_key = 2\n",
+    );
+    server.add_user("alice", "a-secret");
+    let mut a = server.login("alice", "a-secret");
+    a.ok("SELECT INBOX");
+
+    // 50,000 messages written straight into the Maildir (an outside
+    // change, indexed at the next SELECT), owned by the mail uid.
+    let cur = dir.maildir("alice").join("cur");
+    let body = "The rain in Spain stays mainly in the plain.\r\n".repeat(20);
+    for i in 0..50_000u32 {
+        let path = cur.join(format!("1700000000.M{i}P7.e2e,S={}:2,S", body.len() + 40));
+        std::fs::write(
+            &path,
+            format!("Subject: bulk {i}\r\nX-N: {i}\r\n\r\n{body}"),
+        )
+        .expect("writing a message file");
+        nix::unistd::chown(
+            &path,
+            Some(nix::unistd::Uid::from_raw(5000)),
+            Some(nix::unistd::Gid::from_raw(5000)),
+        )
+        .expect("chown");
+    }
+    // Let the directory's change settle so the sync's stamp sticks and the
+    // second session's SELECT does not rescan.
+    std::thread::sleep(Duration::from_millis(2500));
+    a.set_read_timeout(Duration::from_secs(120))
+        .expect("timeout");
+    let r = a.ok("NOOP");
+    assert!(
+        r.has_untagged("* 50000 EXISTS"),
+        "the messages were not picked up: {r:?}"
+    );
+    let first = server.wait_role("storage", Some("alice"), None);
+
+    // Earlier long calls (the sync of 50,000 files) may have reported busy
+    // already: wait for a new report.
+    let busy_before = server.logs().matches("busy=true").count();
+    a.send_raw(b"long SEARCH TEXT \"no such words in any message\"\r\n")
+        .expect("sending SEARCH");
+    wait_until(
+        Duration::from_secs(30),
+        "the searching process to report busy",
+        || (server.logs().matches("busy=true").count() > busy_before).then_some(()),
+    );
+
+    let started = Instant::now();
+    let mut b = server.login("alice", "a-secret");
+    b.ok("SELECT INBOX");
+    let r = b.ok("FETCH 1 (FLAGS)");
+    assert_eq!(r.fetches().len(), 1, "B's FETCH: {r:?}");
+    let fetch_took = started.elapsed();
+
+    // The SEARCH has not answered yet.
+    a.set_read_timeout(Duration::from_millis(50))
+        .expect("timeout");
+    assert!(
+        a.read_response().is_err(),
+        "the SEARCH answered before B's FETCH was done"
+    );
+    let procs = server.role_procs("storage", Some("alice"));
+    assert_eq!(
+        procs.len(),
+        2,
+        "B should be served by a second storage process"
+    );
+    assert!(procs.iter().any(|p| p.pid == first.pid));
+
+    a.set_read_timeout(Duration::from_secs(300))
+        .expect("timeout");
+    let search = a.read_reply("long").expect("the SEARCH reply");
+    assert!(search.is_ok(), "{search:?}");
+    assert!(search.has_untagged("* SEARCH"), "{search:?}");
+    let search_took = started.elapsed();
+    assert!(
+        fetch_took < search_took,
+        "FETCH {fetch_took:?} vs SEARCH {search_took:?}"
     );
     b.logout();
 }

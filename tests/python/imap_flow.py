@@ -196,6 +196,15 @@ def main():
         check(tt is not None, "UID %d INTERNALDATE %r parses" % (uid, it["internaldate"]))
         check(abs(time.mktime(tt) - now) < 86400, "UID %d INTERNALDATE %r is about now" % (uid, it["internaldate"]))
 
+    # --- SEARCH: runs in the storage process ---
+    data = ok(c.search(None, "ALL"), "SEARCH ALL")
+    check(data == [b"1 2 3"], "SEARCH ALL gives 1 2 3 (%r)" % (data,))
+    data = ok(c.uid("SEARCH", "LARGER", "1000000"), "UID SEARCH LARGER")
+    check([int(x) for x in data[0].split()] == [appended[2][1]],
+          "UID SEARCH LARGER 1000000 finds the 5 MB message (%r)" % (data,))
+    data = ok(c.search(None, "NOT", "LARGER", "1000000"), "SEARCH NOT LARGER")
+    check(data == [b"1 2"], "SEARCH NOT LARGER 1000000 gives 1 2 (%r)" % (data,))
+
     data = ok(c.uid("FETCH", "1:*", "(FLAGS)"), "UID FETCH FLAGS after PEEK")
     for it in parse_fetch(data):
         check("\\Seen" not in (it["flags"] or []), "BODY.PEEK[] left UID %r unseen: %r" % (it["uid"], it["flags"]))

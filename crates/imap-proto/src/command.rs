@@ -121,6 +121,15 @@ pub enum CommandBody {
         /// CHANGEDSINCE modifier (RFC 7162).
         changed_since: Option<u64>,
     },
+    /// SEARCH / UID SEARCH
+    Search {
+        /// UID SEARCH: answer with UIDs.
+        uid: bool,
+        /// The CHARSET argument, upper-cased, when given.
+        charset: Option<String>,
+        /// The criteria (several top-level keys are an [`SearchKey::And`]).
+        key: SearchKey,
+    },
     /// STORE / UID STORE
     Store {
         /// Messages by sequence number, or by UID when `uid`.
@@ -136,6 +145,107 @@ pub enum CommandBody {
         /// UNCHANGEDSINCE modifier (RFC 7162).
         unchanged_since: Option<u64>,
     },
+}
+
+/// A calendar date in SEARCH (`1-Feb-2024`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchDate {
+    /// The year.
+    pub year: i32,
+    /// The month, 1–12.
+    pub month: u32,
+    /// The day of the month, 1–31.
+    pub day: u32,
+}
+
+/// A SEARCH key (RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER,
+/// RFC 8514 SAVED*).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// ALL
+    All,
+    /// ANSWERED
+    Answered,
+    /// DELETED
+    Deleted,
+    /// DRAFT
+    Draft,
+    /// FLAGGED
+    Flagged,
+    /// SEEN
+    Seen,
+    /// UNANSWERED
+    Unanswered,
+    /// UNDELETED
+    Undeleted,
+    /// UNDRAFT
+    Undraft,
+    /// UNFLAGGED
+    Unflagged,
+    /// UNSEEN
+    Unseen,
+    /// NEW, RECENT (IMAP4rev1; this server never sets \Recent: match nothing)
+    Recent,
+    /// OLD (IMAP4rev1: not \Recent, which is every message here)
+    Old,
+    /// KEYWORD flag
+    Keyword(String),
+    /// UNKEYWORD flag
+    Unkeyword(String),
+    /// BCC string
+    Bcc(String),
+    /// CC string
+    Cc(String),
+    /// FROM string
+    From(String),
+    /// TO string
+    To(String),
+    /// SUBJECT string
+    Subject(String),
+    /// BODY string
+    Body(String),
+    /// TEXT string
+    Text(String),
+    /// HEADER field string
+    Header(String, String),
+    /// BEFORE date
+    Before(SearchDate),
+    /// ON date
+    On(SearchDate),
+    /// SINCE date
+    Since(SearchDate),
+    /// SENTBEFORE date
+    SentBefore(SearchDate),
+    /// SENTON date
+    SentOn(SearchDate),
+    /// SENTSINCE date
+    SentSince(SearchDate),
+    /// SAVEDBEFORE date
+    SavedBefore(SearchDate),
+    /// SAVEDON date
+    SavedOn(SearchDate),
+    /// SAVEDSINCE date
+    SavedSince(SearchDate),
+    /// LARGER n
+    Larger(u64),
+    /// SMALLER n
+    Smaller(u64),
+    /// OLDER seconds
+    Older(u64),
+    /// YOUNGER seconds
+    Younger(u64),
+    /// MODSEQ n
+    ModSeq(u64),
+    /// UID set
+    Uid(SequenceSet),
+    /// A sequence set
+    Sequence(SequenceSet),
+    /// NOT key
+    Not(Box<SearchKey>),
+    /// OR key key
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// (key key ...) or several keys in a row: all must match.
+    And(Vec<SearchKey>),
 }
 
 /// A date and time with its zone, as in APPEND and INTERNALDATE.

@@ -139,21 +139,9 @@ impl<B: Backend> Session<B> {
         >,
         CallError,
     > {
-        if let Some(client) = &self.storage {
-            return Ok(client.clone());
-        }
-        let login = self
-            .login
-            .as_ref()
-            .ok_or_else(|| CallError::Broker("not logged in".into()))?;
-        let client = self
-            .shared
-            .backend
-            .storage(&login.ticket, &login.user)
-            .await
-            .map_err(CallError::Broker)?;
-        self.storage = Some(client.clone());
-        Ok(client)
+        Ok(crate::session::storage_over(
+            self.storage_channel(false).await?,
+        ))
     }
 
     /// Refuses an APPEND before its message: a non-synchronizing literal is

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::broker_client::BrokerClient;
-use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
@@ -21,7 +20,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         &self,
         ticket: &str,
         owner: &str,
-    ) -> impl Future<Output = Result<StorageClient<LeasedChannel>, String>> + Send;
+    ) -> impl Future<Output = Result<LeasedChannel, String>> + Send;
 
     /// Reports how many client sessions this process serves (for the
     /// administrator's process list). Sources without a master ignore it.
@@ -35,12 +34,8 @@ impl Backend for BrokerClient {
         BrokerClient::auth(self).await.map_err(|e| e.to_string())
     }
 
-    async fn storage(
-        &self,
-        ticket: &str,
-        owner: &str,
-    ) -> Result<StorageClient<LeasedChannel>, String> {
-        BrokerClient::storage(self, ticket, owner)
+    async fn storage(&self, ticket: &str, owner: &str) -> Result<LeasedChannel, String> {
+        BrokerClient::storage_channel(self, ticket, owner)
             .await
             .map_err(|e| e.to_string())
     }

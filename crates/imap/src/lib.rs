@@ -26,6 +26,7 @@ mod fetch;
 mod mailbox;
 mod pattern;
 mod response;
+mod search;
 mod server;
 mod session;
 mod store;

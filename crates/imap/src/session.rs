@@ -76,7 +76,7 @@ pub(crate) struct Session<B: Backend> {
     /// Set after a successful login.
     pub login: Option<Login>,
     /// The storage client, fetched from the broker on first use.
-    pub storage: Option<StorageClient<LeasedChannel>>,
+    pub storage: Option<LeasedChannel>,
     /// The selected mailbox.
     pub view: Option<View>,
     /// When the connection was accepted.
@@ -244,7 +244,9 @@ impl<B: Backend> Session<B> {
         let Command { tag, body } = command;
         let allow_expunge = !matches!(
             body,
-            CommandBody::Fetch { uid: false, .. } | CommandBody::Store { uid: false, .. }
+            CommandBody::Fetch { uid: false, .. }
+                | CommandBody::Store { uid: false, .. }
+                | CommandBody::Search { uid: false, .. }
         );
         // SELECT and EXAMINE have just loaded the whole view.
         let fresh_view = matches!(
@@ -311,6 +313,7 @@ impl<B: Backend> Session<B> {
             | C::Expunge
             | C::UidExpunge { .. }
             | C::Fetch { .. }
+            | C::Search { .. }
             | C::Store { .. } => match state {
                 State::NotAuthenticated => Some(Reply::bad("Log in first")),
                 State::Authenticated => Some(Reply::bad("No mailbox selected")),
@@ -323,6 +326,7 @@ impl<B: Backend> Session<B> {
     async fn dispatch(&mut self, tag: &str, body: CommandBody) -> Result<Option<Reply>, ImapError> {
         use CommandBody as C;
         let reply = match body {
+            C::Search { uid, charset, key } => self.search(uid, charset, &key).await?,
             C::Capability => {
                 let mut out = Vec::new();
                 mailkeep_imap_proto::capability_line(&mut out, self.capabilities());
@@ -380,22 +384,31 @@ impl<B: Backend> Session<B> {
         &mut self,
         fresh: bool,
     ) -> Result<StorageClient<LeasedChannel>, CallError> {
-        if !fresh && let Some(client) = &self.storage {
-            return Ok(client.clone());
+        Ok(storage_over(self.storage_channel(fresh).await?))
+    }
+
+    /// The channel to the storage process, asking the broker for one if
+    /// there is none (or, with `fresh`, always).
+    pub(crate) async fn storage_channel(
+        &mut self,
+        fresh: bool,
+    ) -> Result<LeasedChannel, CallError> {
+        if !fresh && let Some(channel) = &self.storage {
+            return Ok(channel.clone());
         }
         self.storage = None;
         let login = self
             .login
             .as_ref()
             .ok_or_else(|| CallError::Broker("not logged in".into()))?;
-        let client = self
+        let channel = self
             .shared
             .backend
             .storage(&login.ticket, &login.user)
             .await
             .map_err(CallError::Broker)?;
-        self.storage = Some(client.clone());
-        Ok(client)
+        self.storage = Some(channel.clone());
+        Ok(channel)
     }
 
     /// Makes a storage call. `f` builds and sends the request with the
@@ -516,4 +529,11 @@ impl<B: Backend> Session<B> {
         )
         .await
     }
+}
+
+/// A Storage client over `channel`, with the message size limits.
+pub(crate) fn storage_over(channel: LeasedChannel) -> StorageClient<LeasedChannel> {
+    StorageClient::new(channel)
+        .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+        .max_encoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
 }

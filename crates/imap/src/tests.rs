@@ -13,7 +13,6 @@ use mailkeep_storage_rpc::auth::{
     RenewRequest, RenewResponse, StepRequest, StepResponse, Success, step_response,
 };
 use mailkeep_storage_rpc::channel::channel_over;
-use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::storage_server::{Storage, StorageServer};
 use mailkeep_storage_rpc::storage::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -435,11 +434,7 @@ impl Backend for Fake {
         );
         Ok(AuthClient::new(channel))
     }
-    async fn storage(
-        &self,
-        ticket: &str,
-        _owner: &str,
-    ) -> Result<StorageClient<LeasedChannel>, String> {
+    async fn storage(&self, ticket: &str, _owner: &str) -> Result<LeasedChannel, String> {
         assert_eq!(ticket, "ticket");
         self.attaches.fetch_add(1, Ordering::SeqCst);
         let (server_end, channel) = pair().await;
@@ -449,7 +444,7 @@ impl Backend for Fake {
                 .add_service(service)
                 .serve_with_incoming(incoming(server_end)),
         );
-        Ok(StorageClient::new(LeasedChannel::new(channel)))
+        Ok(LeasedChannel::new(channel))
     }
 }
 

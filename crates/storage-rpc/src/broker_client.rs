@@ -149,11 +149,11 @@ impl BrokerClient {
     /// `ticket`. Reuses a connection this process still holds when the
     /// broker says so; the connection closes when the last client made from
     /// it is dropped.
-    pub async fn storage(
+    pub async fn storage_channel(
         &self,
         ticket: &str,
         owner: &str,
-    ) -> Result<StorageClient<LeasedChannel>, BrokerError> {
+    ) -> Result<LeasedChannel, BrokerError> {
         // Strong references for the length of the request, so that a
         // connection the broker says to reuse cannot close meanwhile.
         let held: Vec<(u64, Arc<Lease>)> = {
@@ -188,9 +188,7 @@ impl BrokerClient {
                     }
                     other => BrokerError::Tls(other),
                 })?;
-            return Ok(StorageClient::new(channel)
-                .max_decoding_message_size(crate::MAX_GRPC_MESSAGE)
-                .max_encoding_message_size(crate::MAX_GRPC_MESSAGE));
+            return Ok(channel);
         }
         let Some(broker_reply::Kind::Storage(attached)) = reply.kind else {
             return Err(BrokerError::Protocol(
@@ -220,6 +218,16 @@ impl BrokerClient {
                 .insert(attached.connection_id, Arc::downgrade(&lease));
             LeasedChannel::from_lease(lease)
         };
+        Ok(channel)
+    }
+
+    /// A Storage client over [`BrokerClient::storage_channel`]'s channel.
+    pub async fn storage(
+        &self,
+        ticket: &str,
+        owner: &str,
+    ) -> Result<StorageClient<LeasedChannel>, BrokerError> {
+        let channel = self.storage_channel(ticket, owner).await?;
         Ok(StorageClient::new(channel)
             .max_decoding_message_size(crate::MAX_GRPC_MESSAGE)
             .max_encoding_message_size(crate::MAX_GRPC_MESSAGE))

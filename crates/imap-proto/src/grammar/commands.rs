@@ -32,6 +32,7 @@ const KNOWN: &[&str] = &[
     "EXPUNGE",
     "FETCH",
     "STORE",
+    "SEARCH",
     "UID",
 ];
 
@@ -57,6 +58,7 @@ fn usage(name: &str) -> &'static str {
         "STATUS" => "STATUS <mailbox> (<items>)",
         "APPEND" => "APPEND <mailbox> [(<flags>)] [\"<date-time>\"] <literal>",
         "FETCH" => "FETCH <sequence-set> <items> [(CHANGEDSINCE <modseq>)]",
+        "SEARCH" | "UID SEARCH" => "SEARCH [CHARSET <charset>] <search-key> ...",
         "STORE" => "STORE <sequence-set> [(UNCHANGEDSINCE <modseq>)] [+|-]FLAGS[.SILENT] <flags>",
         "UID" => "UID FETCH|STORE|EXPUNGE <arguments>",
         "UID FETCH" => "UID FETCH <uid-set> <items> [(CHANGEDSINCE <modseq>)]",
@@ -196,6 +198,7 @@ fn command_body(c: &mut Cursor<'_>, name: &str) -> PResult<CommandBody> {
         }
         "FETCH" => fetch(c, false),
         "STORE" => store(c, false),
+        "SEARCH" => super::search::search(c, false),
         "UID" => {
             c.sp("UID command")?;
             let sub = String::from_utf8_lossy(c.atom("UID command")?).to_ascii_uppercase();
@@ -203,6 +206,7 @@ fn command_body(c: &mut Cursor<'_>, name: &str) -> PResult<CommandBody> {
             let body = match sub.as_str() {
                 "FETCH" => fetch(c, true),
                 "STORE" => store(c, true),
+                "SEARCH" => super::search::search(c, true),
                 "EXPUNGE" => (|| {
                     c.sp("UID set")?;
                     let set = sequence_set(c)?;

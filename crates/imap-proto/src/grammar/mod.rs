@@ -5,6 +5,7 @@ pub(crate) mod commands;
 pub(crate) mod cursor;
 pub(crate) mod fetch;
 pub(crate) mod flags;
+pub(crate) mod search;
 pub(crate) mod seqset;
 pub(crate) mod time;
 

@@ -7,6 +7,7 @@ mod encode;
 mod fetch;
 mod literals;
 mod random;
+mod search;
 
 use crate::{Command, CommandBody, Limits, Outcome, Parser};
 
