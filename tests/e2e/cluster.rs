@@ -245,10 +245,17 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
         "SELECT at C must be refused: {refused:?}\nC: {}",
         server_c.logs()
     );
-    assert!(
-        server_b.logs().contains("gateway refused: unauthenticated"),
-        "B's gateway logs the refusal:\n{}",
-        server_b.logs()
+    // The log reaches the file through a pipe-copying thread: allow it a
+    // moment.
+    crate::harness::wait_until(
+        Duration::from_secs(10),
+        "B's gateway to log the refusal",
+        || {
+            server_b
+                .logs()
+                .contains("gateway refused: unauthenticated")
+                .then_some(())
+        },
     );
     at_c.logout();
 }
