@@ -27,9 +27,7 @@ pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sync_state (
     mailbox_id   INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
     cur_mtime_ns INTEGER NOT NULL,
-    cur_count    INTEGER NOT NULL,
-    new_mtime_ns INTEGER NOT NULL,
-    new_count    INTEGER NOT NULL
+    new_mtime_ns INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sync_gone (
     mailbox_id INTEGER NOT NULL,

@@ -39,14 +39,12 @@ const FRESH_NS: i64 = 2_000_000_000;
 
 fn stored_stamp(conn: &Connection, mailbox_id: i64) -> Result<Option<Stamp>> {
     conn.query_row(
-        "SELECT cur_mtime_ns, cur_count, new_mtime_ns, new_count FROM sync_state WHERE mailbox_id = ?1",
+        "SELECT cur_mtime_ns, new_mtime_ns FROM sync_state WHERE mailbox_id = ?1",
         [mailbox_id],
         |r| {
             Ok(Stamp {
                 cur_mtime_ns: r.get(0)?,
-                cur_count: r.get(1)?,
-                new_mtime_ns: r.get(2)?,
-                new_count: r.get(3)?,
+                new_mtime_ns: r.get(1)?,
             })
         },
     )
@@ -232,9 +230,9 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
             .ctx(&context)?;
     } else {
         tx.execute(
-            "INSERT OR REPLACE INTO sync_state (mailbox_id, cur_mtime_ns, cur_count, new_mtime_ns, new_count)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![row.id, after.cur_mtime_ns, after.cur_count, after.new_mtime_ns, after.new_count],
+            "INSERT OR REPLACE INTO sync_state (mailbox_id, cur_mtime_ns, new_mtime_ns)
+             VALUES (?1, ?2, ?3)",
+            params![row.id, after.cur_mtime_ns, after.new_mtime_ns],
         )
         .ctx(&context)?;
     }

@@ -1,6 +1,6 @@
-//! Reading a mailbox folder's `cur/` and `new/`: a cheap stamp (directory
-//! mtimes and entry counts) to tell whether anything changed, and the full
-//! listing when it did.
+//! Reading a mailbox folder's `cur/` and `new/`: a cheap stamp (the two
+//! directory mtimes, two stats) to tell whether anything changed, and the
+//! full listing when it did.
 
 use std::fs;
 use std::path::Path;
@@ -9,17 +9,18 @@ use std::time::UNIX_EPOCH;
 use crate::error::{Result, StoreError};
 
 /// What a folder's `cur/` and `new/` looked like: when equal to the stamp
-/// stored at the last sync, nothing was added, removed or renamed since.
+/// stored at the last sync, nothing was added, removed or renamed since (a
+/// directory's mtime changes with every entry added, removed or renamed;
+/// stamps too recent to trust are not stored, see the sync).
+///
+/// This runs before nearly every call, so it must not read the
+/// directories: no entry counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
     /// `cur/` mtime in nanoseconds since the epoch.
     pub cur_mtime_ns: i64,
-    /// Entries in `cur/`.
-    pub cur_count: i64,
     /// `new/` mtime in nanoseconds since the epoch.
     pub new_mtime_ns: i64,
-    /// Entries in `new/`.
-    pub new_count: i64,
 }
 
 /// One file found in `cur/` or `new/`.
@@ -44,20 +45,12 @@ fn mtime_ns(dir: &Path) -> Result<i64> {
         .unwrap_or(0))
 }
 
-fn count(dir: &Path) -> Result<i64> {
-    let entries =
-        fs::read_dir(dir).map_err(|e| StoreError::io(format!("listing {}", dir.display()), e))?;
-    Ok(entries.count() as i64)
-}
-
 /// The stamp of the folder `dir` (a Maildir with `cur/` and `new/`).
 pub fn stamp(dir: &Path) -> Result<Stamp> {
     let (cur, new) = (dir.join("cur"), dir.join("new"));
     Ok(Stamp {
         cur_mtime_ns: mtime_ns(&cur)?,
-        cur_count: count(&cur)?,
         new_mtime_ns: mtime_ns(&new)?,
-        new_count: count(&new)?,
     })
 }
 
