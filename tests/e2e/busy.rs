@@ -83,7 +83,9 @@ fn a_fetch_is_not_held_up_by_a_long_search() {
     // 50,000 messages written straight into the Maildir (an outside
     // change, indexed at the next SELECT), owned by the mail uid.
     let cur = dir.maildir("alice").join("cur");
-    let body = "The rain in Spain stays mainly in the plain.\r\n".repeat(20);
+    // About 16 KB each (800 MB in all), so that the search is long
+    // against B's login, SELECT and FETCH even on a fast machine.
+    let body = "The rain in Spain stays mainly in the plain.\r\n".repeat(360);
     for i in 0..50_000u32 {
         let path = cur.join(format!("1700000000.M{i}P7.e2e,S={}:2,S", body.len() + 40));
         std::fs::write(
@@ -149,6 +151,7 @@ fn a_fetch_is_not_held_up_by_a_long_search() {
     assert!(search.is_ok(), "{search:?}");
     assert!(search.has_untagged("* SEARCH"), "{search:?}");
     let search_took = started.elapsed();
+    eprintln!("B's FETCH took {fetch_took:?}; the SEARCH answered after {search_took:?}");
     assert!(
         fetch_took < search_took,
         "FETCH {fetch_took:?} vs SEARCH {search_took:?}"
