@@ -4,15 +4,13 @@
 
 use std::sync::Arc;
 
-use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::content_server::{Content, ContentServer};
 use mailkeep_store::{SectionSpec, SectionText};
-use mailkeep_ticket::Scope;
 use tonic::{Request, Response, Status};
 
 use crate::convert::ranges;
-use crate::gate::Gate;
+use crate::gate::{Admitted, Gate};
 
 /// Section data is sent in chunks of this size.
 const CHUNK: usize = 256 * 1024;
@@ -39,17 +37,9 @@ impl Content for ContentService {
         &self,
         request: Request<pb::FetchStructureRequest>,
     ) -> Result<Response<ItemStream>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.gate.admit(
-            ticket_of(&request),
-            &owner,
-            Scope::Session,
-            "FetchStructure",
-        )?;
-        let r = request.into_inner();
         let items = self
             .gate
-            .run(&owner, move || {
+            .serve(request, "FetchStructure", |store, r| {
                 let metas = store.fetch(&r.mailbox, r.uidvalidity, &ranges(&r.uids))?;
                 let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
                 let mut items = Vec::with_capacity(uids.len());
@@ -84,11 +74,11 @@ impl Content for ContentService {
         &self,
         request: Request<pb::FetchSectionRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "FetchSection")?;
-        let r = request.into_inner();
+        let Admitted {
+            owner,
+            store,
+            req: r,
+        } = self.gate.admit_call(request, "FetchSection")?;
         let text = match r.text() {
             pb::SectionTextKind::Full => SectionText::Full,
             pb::SectionTextKind::Header => SectionText::Header,

@@ -7,9 +7,12 @@ use std::sync::RwLock;
 
 use mailkeep_store::{Store, StoreError};
 
-use crate::creds::CredentialPools;
+use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_ticket::{Scope, TicketError, TicketKey, now_unix, verify};
-use tonic::Status;
+use tonic::{Request, Status};
+
+use crate::creds::CredentialPools;
+use crate::owned::OwnedRequest;
 
 /// The ticket key and the stores of the owners this process serves, and
 /// where their store work runs.
@@ -20,6 +23,17 @@ pub(crate) struct Gate {
     shared: Option<Shared>,
     /// Change notifications of the owners served here (Watch).
     changes: crate::watch::ChangeBus,
+}
+
+/// A session call that passed the gate: who it is for, that owner's
+/// store, and the request message.
+pub(crate) struct Admitted<R> {
+    /// The owner named in the request (and allowed by its ticket).
+    pub(crate) owner: String,
+    /// The owner's store.
+    pub(crate) store: Store,
+    /// The request message, taken out of its envelope.
+    pub(crate) req: R,
 }
 
 /// What shared mode adds to the gate.
@@ -192,5 +206,39 @@ impl Gate {
                 "this storage process does not serve owner {owner:?}"
             ))),
         }
+    }
+
+    /// Admits a session-scope call for the owner its request names (see
+    /// [`Gate::admit`]), logging a refusal under `method`.
+    pub(crate) fn admit_call<R: OwnedRequest>(
+        &self,
+        request: Request<R>,
+        method: &'static str,
+    ) -> Result<Admitted<R>, Status> {
+        let owner = request.get_ref().owner().to_owned();
+        let store = self.admit(ticket_of(&request), &owner, Scope::Session, method)?;
+        Ok(Admitted {
+            owner,
+            store,
+            req: request.into_inner(),
+        })
+    }
+
+    /// The whole of a simple call: admits it (as [`Gate::admit_call`]) and
+    /// runs `work` with the owner's store and the request (as
+    /// [`Gate::run`]).
+    pub(crate) async fn serve<R, T, F>(
+        &self,
+        request: Request<R>,
+        method: &'static str,
+        work: F,
+    ) -> Result<T, Status>
+    where
+        R: OwnedRequest + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Store, R) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Admitted { owner, store, req } = self.admit_call(request, method)?;
+        self.run(&owner, move || work(store, req)).await
     }
 }

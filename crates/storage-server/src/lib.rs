@@ -18,6 +18,7 @@ mod fetch;
 mod gate;
 mod inflight;
 mod organize;
+mod owned;
 mod search;
 mod service;
 mod tracked;

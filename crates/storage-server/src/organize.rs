@@ -1,18 +1,17 @@
-//! The Organize gRPC service: COPY/MOVE, subscriptions, special-use and
-//! quota usage. Each call is admitted by the [`Gate`] before the store is
-//! touched, then runs on a blocking thread.
+//! The Organize gRPC service: COPY/MOVE (announced to watchers like an
+//! append and an expunge), subscriptions (announced too), special-use and quota usage.
+//! Each call is admitted by the [`Gate`] before the store is touched, then
+//! runs on a blocking thread.
 
 use std::sync::Arc;
 
-use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::organize_server::{Organize, OrganizeServer};
 use mailkeep_store::Copied;
-use mailkeep_ticket::Scope;
 use tonic::{Request, Response, Status};
 
 use crate::convert::ranges;
-use crate::gate::Gate;
+use crate::gate::{Admitted, Gate};
 
 /// The Organize service, to be added to the storage process's server.
 pub(crate) fn server(gate: Arc<Gate>) -> OrganizeServer<OrganizeService> {
@@ -39,16 +38,14 @@ impl OrganizeService {
         request: Request<pb::CopyRequest>,
         is_move: bool,
     ) -> Result<Response<pb::CopyResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
         let method = if is_move { "Move" } else { "Copy" };
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, method)?;
-        let req = request.into_inner();
-        let uids = ranges(&req.uids);
+        let Admitted { owner, store, req } = self.gate.admit_call(request, method)?;
+        let (source, source_uidvalidity, target) =
+            (req.mailbox.clone(), req.uidvalidity, req.target.clone());
         let copied = self
             .gate
             .run(&owner, move || {
+                let uids = ranges(&req.uids);
                 if is_move {
                     store.move_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
                 } else {
@@ -56,7 +53,41 @@ impl OrganizeService {
                 }
             })
             .await?;
+        if let Some(last) = copied.new_uids.iter().max() {
+            let changes = self.gate.changes();
+            let (kind, next) = (pb::WatchChangeKind::NewMessages, last.checked_add(1));
+            let modseq = copied.target_highestmodseq;
+            changes.publish_mailbox(&owner, &target, copied.uidvalidity, modseq, kind, next);
+            if is_move {
+                let (kind, modseq) = (pb::WatchChangeKind::Expunge, copied.source_highestmodseq);
+                changes.publish_mailbox(&owner, &source, source_uidvalidity, modseq, kind, None);
+            }
+        }
         Ok(Response::new(copied_msg(copied)))
+    }
+
+    /// Subscribes or unsubscribes a mailbox and tells the watchers.
+    async fn subscription(
+        &self,
+        request: Request<pb::SubscriptionRequest>,
+        method: &'static str,
+        kind: pb::ListChangeKind,
+    ) -> Result<Response<pb::SubscriptionResponse>, Status> {
+        let Admitted { owner, store, req } = self.gate.admit_call(request, method)?;
+        let subscribe = kind == pb::ListChangeKind::Subscribed;
+        let mailbox = self
+            .gate
+            .run(&owner, move || {
+                if subscribe {
+                    store.subscribe(&req.mailbox)?;
+                } else {
+                    store.unsubscribe(&req.mailbox)?;
+                }
+                Ok(req.mailbox)
+            })
+            .await?;
+        self.gate.changes().publish_list(&owner, kind, &mailbox, "");
+        Ok(Response::new(pb::SubscriptionResponse {}))
     }
 }
 
@@ -80,44 +111,28 @@ impl Organize for OrganizeService {
         &self,
         request: Request<pb::SubscriptionRequest>,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "Subscribe")?;
-        let req = request.into_inner();
-        self.gate
-            .run(&owner, move || store.subscribe(&req.mailbox))
-            .await?;
-        Ok(Response::new(pb::SubscriptionResponse {}))
+        self.subscription(request, "Subscribe", pb::ListChangeKind::Subscribed)
+            .await
     }
 
     async fn unsubscribe(
         &self,
         request: Request<pb::SubscriptionRequest>,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "Unsubscribe")?;
-        let req = request.into_inner();
-        self.gate
-            .run(&owner, move || store.unsubscribe(&req.mailbox))
-            .await?;
-        Ok(Response::new(pb::SubscriptionResponse {}))
+        self.subscription(request, "Unsubscribe", pb::ListChangeKind::Unsubscribed)
+            .await
     }
 
     async fn list_subscriptions(
         &self,
         request: Request<pb::ListSubscriptionsRequest>,
     ) -> Result<Response<pb::ListSubscriptionsResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.gate.admit(
-            ticket_of(&request),
-            &owner,
-            Scope::Session,
-            "ListSubscriptions",
-        )?;
-        let names = self.gate.run(&owner, move || store.subscriptions()).await?;
+        let names = self
+            .gate
+            .serve(request, "ListSubscriptions", |store, _| {
+                store.subscriptions()
+            })
+            .await?;
         Ok(Response::new(pb::ListSubscriptionsResponse { names }))
     }
 
@@ -125,13 +140,8 @@ impl Organize for OrganizeService {
         &self,
         request: Request<pb::SetSpecialUseRequest>,
     ) -> Result<Response<pb::SetSpecialUseResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store =
-            self.gate
-                .admit(ticket_of(&request), &owner, Scope::Session, "SetSpecialUse")?;
-        let req = request.into_inner();
         self.gate
-            .run(&owner, move || {
+            .serve(request, "SetSpecialUse", |store, req| {
                 if req.create {
                     store.create_with_special_use(&req.mailbox, &req.attributes)
                 } else {
@@ -146,11 +156,10 @@ impl Organize for OrganizeService {
         &self,
         request: Request<pb::QuotaUsageRequest>,
     ) -> Result<Response<pb::QuotaUsageResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self
+        let (bytes, messages) = self
             .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "QuotaUsage")?;
-        let (bytes, messages) = self.gate.run(&owner, move || store.quota_usage()).await?;
+            .serve(request, "QuotaUsage", |store, _| store.quota_usage())
+            .await?;
         Ok(Response::new(pb::QuotaUsageResponse { bytes, messages }))
     }
 }

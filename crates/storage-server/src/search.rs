@@ -6,15 +6,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::search_key::Key as PbKey;
 use mailkeep_storage_rpc::storage::search_server::{Search, SearchServer};
 use mailkeep_store::{SearchKey, SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, UidRange};
-use mailkeep_ticket::Scope;
 use tonic::{Request, Response, Status};
 
-use crate::gate::Gate;
+use crate::gate::{Admitted, Gate};
 
 /// Deepest key nesting accepted (NOT/OR/AND), against stack exhaustion.
 const MAX_DEPTH: usize = 64;
@@ -159,11 +157,7 @@ impl Search for SearchService {
         &self,
         request: Request<pb::SearchRequest>,
     ) -> Result<Response<pb::SearchResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "Search")?;
-        let req = request.into_inner();
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "Search")?;
         let key = request_key(req.key)?;
         let guard = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let cancel = Arc::clone(&guard.0);
@@ -187,11 +181,7 @@ impl Search for SearchService {
         &self,
         request: Request<pb::SortRequest>,
     ) -> Result<Response<pb::SortResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "Sort")?;
-        let req = request.into_inner();
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "Sort")?;
         let key = request_key(req.key)?;
         let criteria = req
             .criteria
@@ -220,11 +210,7 @@ impl Search for SearchService {
         request: Request<pb::ThreadRequest>,
     ) -> Result<Response<pb::ThreadResponse>, Status> {
         use pb::ThreadAlgorithm as A;
-        let owner = request.get_ref().owner.clone();
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "Thread")?;
-        let req = request.into_inner();
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "Thread")?;
         let key = request_key(req.key)?;
         let algorithm = match A::try_from(req.algorithm).unwrap_or(A::Unspecified) {
             A::Orderedsubject => ThreadAlgorithm::OrderedSubject,

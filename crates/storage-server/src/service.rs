@@ -1,32 +1,18 @@
 //! The Storage gRPC service: each call is admitted by the [`Gate`], then
 //! runs its store work on a blocking thread (SQLite and fsync block).
 
-use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::storage_server::Storage;
 use mailkeep_store::DELIMITER;
-use mailkeep_ticket::Scope;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{flags_msg, ranges, status_msg, store_mode};
-use crate::gate::Gate;
+use crate::gate::{Admitted, Gate};
 
 /// The Storage service over the stores of the owners this process serves.
 pub(crate) struct StorageService {
     pub(crate) gate: std::sync::Arc<Gate>,
-}
-
-impl StorageService {
-    fn admit<T>(
-        &self,
-        request: &Request<T>,
-        owner: &str,
-        need: Scope,
-        method: &'static str,
-    ) -> Result<mailkeep_store::Store, Status> {
-        self.gate.admit(ticket_of(request), owner, need, method)
-    }
 }
 
 #[tonic::async_trait]
@@ -35,9 +21,10 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::ListMailboxesRequest>,
     ) -> Result<Response<pb::ListMailboxesResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "ListMailboxes")?;
-        let list = self.gate.run(&owner, move || store.list()).await?;
+        let list = self
+            .gate
+            .serve(request, "ListMailboxes", |store, _| store.list())
+            .await?;
         Ok(Response::new(pb::ListMailboxesResponse {
             mailboxes: list
                 .into_iter()
@@ -54,14 +41,14 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::CreateMailboxRequest>,
     ) -> Result<Response<pb::CreateMailboxResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "CreateMailbox")?;
-        let name = request.into_inner().name;
-        let watched = name.clone();
-        self.gate.run(&owner, move || store.create(&name)).await?;
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "CreateMailbox")?;
+        let name = self
+            .gate
+            .run(&owner, move || store.create(&req.name).map(|()| req.name))
+            .await?;
         self.gate
             .changes()
-            .publish_list(&owner, pb::ListChangeKind::Created, &watched, "");
+            .publish_list(&owner, pb::ListChangeKind::Created, &name, "");
         Ok(Response::new(pb::CreateMailboxResponse {}))
     }
 
@@ -69,14 +56,14 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::DeleteMailboxRequest>,
     ) -> Result<Response<pb::DeleteMailboxResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "DeleteMailbox")?;
-        let name = request.into_inner().name;
-        let watched = name.clone();
-        self.gate.run(&owner, move || store.delete(&name)).await?;
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "DeleteMailbox")?;
+        let name = self
+            .gate
+            .run(&owner, move || store.delete(&req.name).map(|()| req.name))
+            .await?;
         self.gate
             .changes()
-            .publish_list(&owner, pb::ListChangeKind::Deleted, &watched, "");
+            .publish_list(&owner, pb::ListChangeKind::Deleted, &name, "");
         Ok(Response::new(pb::DeleteMailboxResponse {}))
     }
 
@@ -84,19 +71,18 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::RenameMailboxRequest>,
     ) -> Result<Response<pb::RenameMailboxResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "RenameMailbox")?;
-        let req = request.into_inner();
-        let watched = (req.from.clone(), req.to.clone());
-        self.gate
-            .run(&owner, move || store.rename(&req.from, &req.to))
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "RenameMailbox")?;
+        let (from, to) = self
+            .gate
+            .run(&owner, move || {
+                store
+                    .rename(&req.from, &req.to)
+                    .map(|()| (req.from, req.to))
+            })
             .await?;
-        self.gate.changes().publish_list(
-            &owner,
-            pb::ListChangeKind::Renamed,
-            &watched.0,
-            &watched.1,
-        );
+        self.gate
+            .changes()
+            .publish_list(&owner, pb::ListChangeKind::Renamed, &from, &to);
         Ok(Response::new(pb::RenameMailboxResponse {}))
     }
 
@@ -104,10 +90,12 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::MailboxStatusRequest>,
     ) -> Result<Response<pb::MailboxStatusResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "MailboxStatus")?;
-        let name = request.into_inner().name;
-        let status = self.gate.run(&owner, move || store.status(&name)).await?;
+        let status = self
+            .gate
+            .serve(request, "MailboxStatus", |store, req| {
+                store.status(&req.name)
+            })
+            .await?;
         Ok(Response::new(pb::MailboxStatusResponse {
             status: Some(status_msg(&status)),
         }))
@@ -117,10 +105,12 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::SelectMailboxRequest>,
     ) -> Result<Response<pb::SelectMailboxResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "SelectMailbox")?;
-        let name = request.into_inner().name;
-        let selected = self.gate.run(&owner, move || store.select(&name)).await?;
+        let selected = self
+            .gate
+            .serve(request, "SelectMailbox", |store, req| {
+                store.select(&req.name)
+            })
+            .await?;
         Ok(Response::new(pb::SelectMailboxResponse {
             status: Some(status_msg(&selected.status)),
             messages: selected.messages.iter().map(flags_msg).collect(),
@@ -132,12 +122,9 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::ChangesRequest>,
     ) -> Result<Response<pb::ChangesResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "Changes")?;
-        let req = request.into_inner();
         let changes = self
             .gate
-            .run(&owner, move || {
+            .serve(request, "Changes", |store, req| {
                 store.changes_since(&req.mailbox, req.uidvalidity, req.since_modseq)
             })
             .await?;
@@ -161,17 +148,15 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::FetchRequest>,
     ) -> Result<Response<Self::FetchStream>, Status> {
-        let store = self.admit(&request, &request.get_ref().owner, Scope::Session, "Fetch")?;
-        crate::fetch::fetch(&self.gate, store, request.into_inner()).await
+        let call = self.gate.admit_call(request, "Fetch")?;
+        crate::fetch::fetch(&self.gate, call.store, call.req).await
     }
 
     async fn store_flags(
         &self,
         request: Request<pb::StoreFlagsRequest>,
     ) -> Result<Response<pb::StoreFlagsResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "StoreFlags")?;
-        let req = request.into_inner();
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "StoreFlags")?;
         let mode = store_mode(req.mode)?;
         let uids = ranges(&req.uids);
         let unchanged_since = (req.unchanged_since != 0).then_some(req.unchanged_since);
@@ -205,9 +190,7 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::ExpungeRequest>,
     ) -> Result<Response<pb::ExpungeResponse>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self.admit(&request, &owner, Scope::Session, "Expunge")?;
-        let req = request.into_inner();
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "Expunge")?;
         let uids = ranges(&req.uids);
         let watched = (req.mailbox.clone(), req.uidvalidity);
         let expunged = self

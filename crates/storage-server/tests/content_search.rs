@@ -2,95 +2,23 @@
 //! passed connection with real tickets: message structure and sections,
 //! SEARCH/SORT/THREAD, and a search that stops when the caller goes away.
 
-use std::os::fd::OwnedFd;
+#[allow(dead_code)]
+mod common;
+
 use std::time::{Duration, Instant};
 
-use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
-use mailkeep_storage_rpc::channel::channel_over;
-use mailkeep_storage_rpc::framing::send_frame;
+use common::{Harness, OWNER, all_uids, mailbox_status, storage_client};
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::content_client::ContentClient;
 use mailkeep_storage_rpc::storage::search_client::SearchClient;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::*;
-use mailkeep_storage_server::{StorageServerError, StorageSettings, serve};
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
-use tokio::net::UnixStream;
-use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic::transport::Channel;
 
-const OWNER: &str = "carol";
-
-struct Harness {
-    home: tempfile::TempDir,
-    key: TicketKey,
-    master: UnixStream,
-    _server: JoinHandle<Result<(), StorageServerError>>,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let home = tempfile::tempdir().unwrap();
-        let key = TicketKey::generate();
-        let (master, control) = UnixStream::pair().unwrap();
-        let settings = StorageSettings {
-            owner: OWNER.into(),
-            home: home.path().to_path_buf(),
-        };
-        let server = tokio::spawn(serve(settings, key.clone(), control));
-        Harness {
-            home,
-            key,
-            master,
-            _server: server,
-        }
-    }
-
-    async fn channel(&self, id: u64) -> Channel {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let msg = ControlMessage {
-            kind: Some(Kind::NewConnection(NewConnection { connection_id: id })),
-        };
-        send_frame(&self.master, &msg, Some(&OwnedFd::from(theirs)))
-            .await
-            .unwrap();
-        ours.set_nonblocking(true).unwrap();
-        channel_over(UnixStream::from_std(ours).unwrap())
-            .await
-            .unwrap()
-    }
-
-    fn ticket(&self) -> String {
-        sign(
-            &self.key,
-            &Claims::new(OWNER, Scope::Session, now_unix(), 3600, "test"),
-        )
-    }
-}
-
+/// Appends `body` to INBOX.
 async fn append(c: &mut StorageClient<Channel>, t: &str, body: &[u8]) -> AppendResponse {
-    let header = AppendHeader {
-        owner: OWNER.into(),
-        mailbox: "INBOX".into(),
-        flags: vec![],
-        internal_date: 0,
-        internal_date_offset_minutes: 0,
-        size: body.len() as u64,
-    };
-    let parts = vec![
-        AppendRequest {
-            part: Some(append_request::Part::Header(header)),
-        },
-        AppendRequest {
-            part: Some(append_request::Part::Chunk(body.to_vec())),
-        },
-    ];
-    c.append(with_ticket(tokio_stream::iter(parts), t))
-        .await
-        .unwrap()
-        .into_inner()
+    common::append(c, t, "INBOX", body).await
 }
 
 const MULTIPART: &[u8] = b"From: Ann <ann@example.org>\r\n\
@@ -116,10 +44,10 @@ aGVsbG8gd29ybGQ=\r\n\
 /// their total sizes first; a ticket from another key is refused.
 #[tokio::test]
 async fn content_structure_and_sections() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     let ch = h.channel(1).await;
     let t = h.ticket();
-    let mut storage = StorageClient::new(ch.clone());
+    let mut storage = storage_client(ch.clone());
     let a = append(&mut storage, &t, MULTIPART).await;
     let mut content = ContentClient::new(ch);
 
@@ -127,10 +55,7 @@ async fn content_structure_and_sections() {
         owner: OWNER.into(),
         mailbox: "INBOX".into(),
         uidvalidity: a.uidvalidity,
-        uids: vec![UidRange {
-            first: 1,
-            last: u32::MAX,
-        }],
+        uids: all_uids(),
         want_envelope: true,
         want_body: false,
         want_bodystructure: true,
@@ -212,10 +137,7 @@ async fn content_structure_and_sections() {
         .unwrap();
     assert!(header.ends_with(b"\r\n\r\n") && header.starts_with(b"From: Ann"));
 
-    let forged = sign(
-        &TicketKey::generate(),
-        &Claims::new(OWNER, Scope::Session, now_unix(), 3600, "x"),
-    );
+    let forged = common::forged_ticket();
     let err = content
         .fetch_structure(with_ticket(req, &forged))
         .await
@@ -232,10 +154,10 @@ fn text_key(word: &str) -> SearchKey {
 /// SEARCH finds decoded text, SORT orders by subject, THREAD links a reply.
 #[tokio::test]
 async fn search_sort_and_thread() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     let ch = h.channel(2).await;
     let t = h.ticket();
-    let mut storage = StorageClient::new(ch.clone());
+    let mut storage = storage_client(ch.clone());
     let first = append(
         &mut storage,
         &t,
@@ -346,17 +268,17 @@ fn cpu_time() -> Duration {
 /// burns almost no more CPU, although the whole search takes far longer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_search_stops_working() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     // Messages dropped straight into the Maildir (an outside change): fast
     // to make, indexed by the next sync. More are added until a full
     // search takes long enough to watch it stop.
-    let cur = h.home.path().join("Maildir/cur");
+    let cur = h.maildir().join("cur");
     std::fs::create_dir_all(&cur).unwrap();
     let line = "lorem ipsum dolor sit amet consectetur adipiscing elit\r\n";
     let body = line.repeat(40_000 / line.len());
     let ch = h.channel(3).await;
     let t = h.ticket();
-    let mut storage = StorageClient::new(ch.clone());
+    let mut storage = storage_client(ch.clone());
     let mut search = SearchClient::new(ch);
     let mut made = 0;
     let (uidvalidity, full_time) = loop {
@@ -368,19 +290,7 @@ async fn a_cancelled_search_stops_working() {
             .unwrap();
         }
         made += 3000;
-        let status = storage
-            .mailbox_status(with_ticket(
-                MailboxStatusRequest {
-                    owner: OWNER.into(),
-                    name: "INBOX".into(),
-                },
-                &t,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .status
-            .unwrap();
+        let status = mailbox_status(&mut storage, &t, "INBOX").await.unwrap();
         assert_eq!(status.messages, made);
         let started = Instant::now();
         let full = search

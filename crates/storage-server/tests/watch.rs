@@ -2,115 +2,42 @@
 //! over control socket pairs standing in for the master, watchers and
 //! mutators on passed connections, tickets signed with a test key.
 
-use std::os::fd::OwnedFd;
+#[allow(dead_code)]
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{Harness, OWNER, Process, create_mailbox, delete_mailbox, one_uid, rename_mailbox};
 use hyper_util::rt::TokioIo;
-use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
-use mailkeep_storage_rpc::channel::channel_over;
-use mailkeep_storage_rpc::framing::send_frame;
 use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::storage::append_request::Part;
 use mailkeep_storage_rpc::storage::mailbox_event::Event;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::watch_client::WatchClient;
 use mailkeep_storage_rpc::storage::*;
-use mailkeep_storage_server::{StorageServerError, StorageSettings, serve};
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
-use tokio::net::UnixStream;
-use tokio::task::JoinHandle;
+use mailkeep_ticket::Scope;
 use tokio::time::{Instant, timeout};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Streaming};
 
-const OWNER: &str = "alice";
-
-/// One storage process serving `OWNER` from `home`.
-struct Process {
-    master: UnixStream,
-    server: JoinHandle<Result<(), StorageServerError>>,
-}
-
-impl Process {
-    fn start(home: &std::path::Path, key: &TicketKey) -> Process {
-        let (master, control) = UnixStream::pair().unwrap();
-        let settings = StorageSettings {
-            owner: OWNER.into(),
-            home: home.to_path_buf(),
-        };
-        let server = tokio::spawn(serve(settings, key.clone(), control));
-        Process { master, server }
-    }
-
-    /// A socket connected to this process, passed as the broker does.
-    async fn socket(&self, id: u64) -> UnixStream {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let fd = OwnedFd::from(theirs);
-        let msg = ControlMessage {
-            kind: Some(Kind::NewConnection(NewConnection { connection_id: id })),
-        };
-        send_frame(&self.master, &msg, Some(&fd)).await.unwrap();
-        drop(fd);
-        ours.set_nonblocking(true).unwrap();
-        UnixStream::from_std(ours).unwrap()
-    }
-
-    async fn channel(&self, id: u64) -> Channel {
-        channel_over(self.socket(id).await).await.unwrap()
-    }
-
-    /// A channel whose streams accept only `window` unread bytes: a
-    /// watcher that does not read stalls the server's sending quickly.
-    async fn slow_channel(&self, id: u64, window: u32) -> Channel {
-        let slot = Arc::new(tokio::sync::Mutex::new(Some(self.socket(id).await)));
-        Endpoint::from_static("http://mailkeep.invalid")
-            .initial_stream_window_size(Some(window))
-            .connect_with_connector(tower::service_fn(move |_uri| {
-                let slot = Arc::clone(&slot);
-                async move {
-                    let stream = slot.lock().await.take().ok_or_else(|| {
+/// A channel to `process` whose streams accept only `window` unread bytes:
+/// a watcher that does not read stalls the server's sending quickly.
+async fn slow_channel(process: &Process, id: u64, window: u32) -> Channel {
+    let slot = Arc::new(tokio::sync::Mutex::new(Some(process.socket(id).await)));
+    Endpoint::from_static("http://mailkeep.invalid")
+        .initial_stream_window_size(Some(window))
+        .connect_with_connector(tower::service_fn(move |_uri| {
+            let slot = Arc::clone(&slot);
+            async move {
+                let stream =
+                    slot.lock().await.take().ok_or_else(|| {
                         std::io::Error::new(std::io::ErrorKind::NotConnected, "used")
                     })?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }
-            }))
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-struct Harness {
-    home: tempfile::TempDir,
-    key: TicketKey,
-    first: Process,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let home = tempfile::tempdir().unwrap();
-        let key = TicketKey::generate();
-        let first = Process::start(home.path(), &key);
-        Harness { home, key, first }
-    }
-
-    fn ticket(&self) -> String {
-        sign(
-            &self.key,
-            &Claims::new(OWNER, Scope::Session, now_unix(), 3600, "test"),
-        )
-    }
-}
-
-fn storage(channel: Channel) -> StorageClient<Channel> {
-    StorageClient::new(channel)
+                Ok::<_, std::io::Error>(TokioIo::new(stream))
+            }
+        }))
+        .await
+        .unwrap()
 }
 
 async fn watch(channel: Channel, ticket: &str, mailbox: &str) -> Streaming<MailboxEvent> {
@@ -136,29 +63,12 @@ async fn next(events: &mut Streaming<MailboxEvent>, limit: Duration) -> Event {
         .unwrap()
 }
 
+/// Appends a small message to `mailbox`.
 async fn append(c: &mut StorageClient<Channel>, ticket: &str, mailbox: &str) -> AppendResponse {
-    let body = b"Subject: hi\r\n\r\nhello\r\n";
-    let parts = vec![
-        AppendRequest {
-            part: Some(Part::Header(AppendHeader {
-                owner: OWNER.into(),
-                mailbox: mailbox.into(),
-                flags: vec![],
-                internal_date: 0,
-                internal_date_offset_minutes: 0,
-                size: body.len() as u64,
-            })),
-        },
-        AppendRequest {
-            part: Some(Part::Chunk(body.to_vec())),
-        },
-    ];
-    c.append(with_ticket(tokio_stream::iter(parts), ticket))
-        .await
-        .unwrap()
-        .into_inner()
+    common::append(c, ticket, mailbox, b"Subject: hi\r\n\r\nhello\r\n").await
 }
 
+/// Changes one flag of INBOX's message `uid` by `mode`.
 async fn store_flags(
     c: &mut StorageClient<Channel>,
     ticket: &str,
@@ -166,22 +76,9 @@ async fn store_flags(
     mode: StoreMode,
     flag: &str,
 ) -> StoreFlagsResponse {
-    let request = StoreFlagsRequest {
-        owner: OWNER.into(),
-        mailbox: "INBOX".into(),
-        uidvalidity: 0,
-        uids: vec![UidRange {
-            first: uid,
-            last: uid,
-        }],
-        mode: mode as i32,
-        flags: vec![flag.into()],
-        unchanged_since: 0,
-    };
-    c.store_flags(with_ticket(request, ticket))
+    common::store_flags(c, ticket, "INBOX", 0, uid, mode, &[flag])
         .await
         .unwrap()
-        .into_inner()
 }
 
 fn changed(event: Event) -> MailboxChanged {
@@ -202,10 +99,10 @@ const AT_ONCE: Duration = Duration::from_millis(100);
 
 #[tokio::test]
 async fn watcher_sees_append_flags_and_expunge_of_another_connection_at_once() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     let t = h.ticket();
-    let mut events = watch(h.first.channel(1).await, &t, "INBOX").await;
-    let mut c = storage(h.first.channel(2).await);
+    let mut events = watch(h.channel(1).await, &t, "INBOX").await;
+    let mut c = h.client(2).await;
 
     let started = Instant::now();
     let a = append(&mut c, &t, "INBOX").await;
@@ -222,19 +119,9 @@ async fn watcher_sees_append_flags_and_expunge_of_another_connection_at_once() {
     assert_eq!(e.uidvalidity, a.uidvalidity);
     assert_eq!(e.highestmodseq, stored.updated[0].modseq);
 
-    let expunged = c
-        .expunge(with_ticket(
-            ExpungeRequest {
-                owner: OWNER.into(),
-                mailbox: "INBOX".into(),
-                uidvalidity: a.uidvalidity,
-                uids: vec![],
-            },
-            &t,
-        ))
+    let expunged = common::expunge_deleted(&mut c, &t, "INBOX", a.uidvalidity)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(expunged.expunged, [a.uid]);
     let e = changed(next(&mut events, AT_ONCE).await);
     assert_eq!(e.kind(), WatchChangeKind::Expunge);
@@ -252,11 +139,11 @@ async fn watcher_sees_append_flags_and_expunge_of_another_connection_at_once() {
 
 #[tokio::test]
 async fn append_through_a_second_process_reaches_a_watcher_of_the_first_within_a_second() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     let t = h.ticket();
-    let mut events = watch(h.first.channel(1).await, &t, "").await;
-    let second = Process::start(h.home.path(), &h.key);
-    let mut c = storage(second.channel(1).await);
+    let mut events = watch(h.channel(1).await, &t, "").await;
+    let second = h.another_process();
+    let mut c = second.client(1).await;
 
     let started = Instant::now();
     let a = append(&mut c, &t, "INBOX").await;
@@ -268,15 +155,7 @@ async fn append_through_a_second_process_reaches_a_watcher_of_the_first_within_a
     assert_eq!(e.kind(), WatchChangeKind::NewMessages);
 
     // A mailbox created through the second process is a list event.
-    c.create_mailbox(with_ticket(
-        CreateMailboxRequest {
-            owner: OWNER.into(),
-            name: "Elsewhere".into(),
-        },
-        &t,
-    ))
-    .await
-    .unwrap();
+    create_mailbox(&mut c, &t, "Elsewhere").await.unwrap();
     let l = list(next(&mut events, Duration::from_secs(1)).await);
     assert_eq!(l.kind(), ListChangeKind::Created);
     assert_eq!(l.name, "Elsewhere");
@@ -285,49 +164,24 @@ async fn append_through_a_second_process_reaches_a_watcher_of_the_first_within_a
 
 #[tokio::test]
 async fn mailbox_create_rename_delete_give_list_events() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     let t = h.ticket();
-    let mut events = watch(h.first.channel(1).await, &t, "").await;
-    let mut c = storage(h.first.channel(2).await);
+    let mut events = watch(h.channel(1).await, &t, "").await;
+    let mut c = h.client(2).await;
 
-    c.create_mailbox(with_ticket(
-        CreateMailboxRequest {
-            owner: OWNER.into(),
-            name: "Work".into(),
-        },
-        &t,
-    ))
-    .await
-    .unwrap();
+    create_mailbox(&mut c, &t, "Work").await.unwrap();
     let l = list(next(&mut events, AT_ONCE).await);
     assert_eq!(
         (l.kind(), l.name.as_str()),
         (ListChangeKind::Created, "Work")
     );
 
-    c.rename_mailbox(with_ticket(
-        RenameMailboxRequest {
-            owner: OWNER.into(),
-            from: "Work".into(),
-            to: "Done".into(),
-        },
-        &t,
-    ))
-    .await
-    .unwrap();
+    rename_mailbox(&mut c, &t, "Work", "Done").await.unwrap();
     let l = list(next(&mut events, AT_ONCE).await);
     assert_eq!(l.kind(), ListChangeKind::Renamed);
     assert_eq!((l.name.as_str(), l.new_name.as_str()), ("Work", "Done"));
 
-    c.delete_mailbox(with_ticket(
-        DeleteMailboxRequest {
-            owner: OWNER.into(),
-            name: "Done".into(),
-        },
-        &t,
-    ))
-    .await
-    .unwrap();
+    delete_mailbox(&mut c, &t, "Done").await.unwrap();
     let l = list(next(&mut events, AT_ONCE).await);
     assert_eq!(
         (l.kind(), l.name.as_str()),
@@ -345,10 +199,10 @@ async fn mailbox_create_rename_delete_give_list_events() {
 
 #[tokio::test]
 async fn a_watcher_that_does_not_read_gets_resync_and_memory_stays_bounded() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     let t = h.ticket();
-    let mut events = watch(h.first.slow_channel(1, 1024).await, &t, "INBOX").await;
-    let mut c = storage(h.first.channel(2).await);
+    let mut events = watch(slow_channel(&h.process, 1, 1024).await, &t, "INBOX").await;
+    let mut c = h.client(2).await;
     let a = append(&mut c, &t, "INBOX").await;
 
     // Far more events than the bus keeps plus what the stalled stream holds.
@@ -391,8 +245,8 @@ async fn a_watcher_that_does_not_read_gets_resync_and_memory_stays_bounded() {
 
 #[tokio::test]
 async fn watch_refuses_bad_tickets_and_unknown_mailboxes() {
-    let h = Harness::start().await;
-    let mut w = WatchClient::new(h.first.channel(1).await);
+    let h = Harness::start();
+    let mut w = WatchClient::new(h.channel(1).await);
     let request = || WatchRequest {
         owner: OWNER.into(),
         mailbox: String::new(),
@@ -401,24 +255,15 @@ async fn watch_refuses_bad_tickets_and_unknown_mailboxes() {
     let err = w.watch(request()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
-    let forged = sign(
-        &TicketKey::generate(),
-        &Claims::new(OWNER, Scope::Session, now_unix(), 3600, "test"),
-    );
+    let forged = common::forged_ticket();
     let err = w.watch(with_ticket(request(), &forged)).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
-    let deliver = sign(
-        &h.key,
-        &Claims::new(OWNER, Scope::Deliver, now_unix(), 3600, "test"),
-    );
+    let deliver = h.ticket_for(OWNER, Scope::Deliver);
     let err = w.watch(with_ticket(request(), &deliver)).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
-    let bob = sign(
-        &h.key,
-        &Claims::new("bob", Scope::Session, now_unix(), 3600, "test"),
-    );
+    let bob = h.ticket_for("bob", Scope::Session);
     let err = w.watch(with_ticket(request(), &bob)).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
@@ -433,77 +278,97 @@ async fn watch_refuses_bad_tickets_and_unknown_mailboxes() {
     assert_eq!(err.code(), Code::NotFound);
 }
 
-/// Services that do not publish yet (Organize) still reach watchers:
-/// the poller sees this process's own commits too, within a second.
+/// COPY, MOVE and subscription changes made through the Organize service
+/// reach watchers at once, like appends and expunges, and the poller does
+/// not announce them a second time.
 #[tokio::test]
-async fn copy_and_subscribe_through_organize_reach_the_watcher_within_a_second() {
+async fn copy_move_and_subscriptions_reach_the_watchers_at_once() {
     use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
 
-    let h = Harness::start().await;
+    let h = Harness::start();
     let t = h.ticket();
-    let mut c = storage(h.first.channel(1).await);
-    c.create_mailbox(with_ticket(
-        CreateMailboxRequest {
-            owner: OWNER.into(),
-            name: "Archive".into(),
-        },
-        &t,
-    ))
-    .await
-    .unwrap();
+    let mut c = h.client(1).await;
+    create_mailbox(&mut c, &t, "Archive").await.unwrap();
     let a = append(&mut c, &t, "INBOX").await;
-    let mut events = watch(h.first.channel(2).await, &t, "Archive").await;
-    let mut o = OrganizeClient::new(h.first.channel(3).await);
+    let b = append(&mut c, &t, "INBOX").await;
+    let mut archive = watch(h.channel(2).await, &t, "Archive").await;
+    let mut inbox = watch(h.channel(3).await, &t, "INBOX").await;
+    let mut o = OrganizeClient::new(h.channel(4).await);
+    let request = |uid: u32| {
+        with_ticket(
+            CopyRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: a.uidvalidity,
+                uids: one_uid(uid),
+                target: "Archive".into(),
+            },
+            &t,
+        )
+    };
 
-    o.copy(with_ticket(
-        CopyRequest {
-            owner: OWNER.into(),
-            mailbox: "INBOX".into(),
-            uidvalidity: a.uidvalidity,
-            uids: vec![UidRange {
-                first: a.uid,
-                last: a.uid,
-            }],
-            target: "Archive".into(),
-        },
-        &t,
-    ))
-    .await
-    .unwrap();
-    let e = changed(next(&mut events, Duration::from_secs(1)).await);
+    let copied = o.copy(request(a.uid)).await.unwrap().into_inner();
+    let e = changed(next(&mut archive, AT_ONCE).await);
+    let status = common::mailbox_status(&mut c, &t, "Archive").await.unwrap();
     assert_eq!(e.mailbox, "Archive");
     assert_eq!(e.kind(), WatchChangeKind::NewMessages);
+    assert_eq!(e.uidvalidity, copied.uidvalidity);
+    assert_eq!(e.highestmodseq, status.highestmodseq);
 
-    o.subscribe(with_ticket(
-        SubscriptionRequest {
-            owner: OWNER.into(),
-            mailbox: "Archive".into(),
-        },
-        &t,
-    ))
-    .await
-    .unwrap();
-    let l = list(next(&mut events, Duration::from_secs(1)).await);
-    assert_eq!(
-        (l.kind(), l.name.as_str()),
-        (ListChangeKind::Subscribed, "Archive")
-    );
+    let moved = o.r#move(request(b.uid)).await.unwrap().into_inner();
+    let e = changed(next(&mut archive, AT_ONCE).await);
+    assert_eq!(e.kind(), WatchChangeKind::NewMessages);
+    assert!(e.highestmodseq > status.highestmodseq, "{e:?}");
+    let e = changed(next(&mut inbox, AT_ONCE).await);
+    assert_eq!(e.mailbox, "INBOX");
+    assert_eq!(e.kind(), WatchChangeKind::Expunge);
+    assert_eq!(e.uidvalidity, a.uidvalidity);
+    assert_eq!(e.highestmodseq, moved.source_highestmodseq);
+
+    for (kind, call) in [
+        (ListChangeKind::Subscribed, "subscribe"),
+        (ListChangeKind::Unsubscribed, "unsubscribe"),
+    ] {
+        let request = with_ticket(
+            SubscriptionRequest {
+                owner: OWNER.into(),
+                mailbox: "Archive".into(),
+            },
+            &t,
+        );
+        if call == "subscribe" {
+            o.subscribe(request).await.unwrap();
+        } else {
+            o.unsubscribe(request).await.unwrap();
+        }
+        // List events go to every watcher, whatever mailbox it watches.
+        for events in [&mut archive, &mut inbox] {
+            let l = list(next(events, AT_ONCE).await);
+            assert_eq!((l.kind(), l.name.as_str()), (kind, "Archive"), "{call}");
+        }
+    }
+
+    // The poller, which runs too, must not repeat any of it.
+    for events in [&mut archive, &mut inbox] {
+        let extra = timeout(Duration::from_millis(600), events.message()).await;
+        assert!(extra.is_err(), "no further event expected: {extra:?}");
+    }
 }
 
 /// A watcher that goes away ends its stream; the owner's poller stops and
 /// a later watcher starts a new one that again sees other processes.
 #[tokio::test]
 async fn watching_again_after_the_watcher_left_still_sees_other_processes() {
-    let h = Harness::start().await;
+    let h = Harness::start();
     let t = h.ticket();
-    let events = watch(h.first.channel(1).await, &t, "").await;
+    let events = watch(h.channel(1).await, &t, "").await;
     drop(events);
     // Past a poll tick: the poller noticed nobody watches and stopped.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let mut events = watch(h.first.channel(2).await, &t, "INBOX").await;
-    let second = Process::start(h.home.path(), &h.key);
-    let mut c = storage(second.channel(1).await);
+    let mut events = watch(h.channel(2).await, &t, "INBOX").await;
+    let second = h.another_process();
+    let mut c = second.client(1).await;
     let a = append(&mut c, &t, "INBOX").await;
     let e = changed(next(&mut events, Duration::from_secs(1)).await);
     assert_eq!(e.highestmodseq, a.modseq);

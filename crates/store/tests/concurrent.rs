@@ -5,31 +5,18 @@
 //! acknowledged append present (same bytes) unless acknowledged expunged,
 //! the last acknowledged flags in place, and `verify()` passes.
 
+#[allow(dead_code)]
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use mailkeep_store::{Flags, Store, StoreMode, UidRange};
+use common::{Ack, Rng, Worker, spawn_child};
+use mailkeep_store::Store;
 
 const CHILD_ENV: &str = "MAILKEEP_CONCURRENT_CHILD";
 const OPS: u32 = 120;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn body_of(tag: &str) -> Vec<u8> {
     format!("Subject: {tag}\r\n\r\nbody of {tag}\r\n").into_bytes()
@@ -48,90 +35,32 @@ fn concurrent_child() {
     let seed: u64 = it.next().unwrap().parse().unwrap();
     let mut rng = Rng(seed | 1);
     let store = Store::open(Path::new(root)).unwrap();
-    let mut out = std::io::stdout().lock();
+    let mut worker = Worker {
+        store: &store,
+        out: std::io::stdout().lock(),
+    };
     for n in 0..OPS {
-        let uids: Vec<u32> = store
-            .select("INBOX")
-            .unwrap()
-            .messages
-            .iter()
-            .map(|m| m.uid)
-            .collect();
+        let uids = worker.inbox_uids();
         let op = rng.below(10);
         if op < 5 || uids.len() < 4 {
             let tag = format!("{who}-{n}");
-            let body = body_of(&tag);
-            let mut w = store
-                .begin_append("INBOX", Flags::default(), None, body.len() as u64)
-                .unwrap();
-            w.write(&body).unwrap();
-            let a = w.commit().unwrap();
-            writeln!(out, "ACK A {} {} {tag}", a.uid, a.modseq).unwrap();
+            worker.append(&tag, &body_of(&tag));
             continue;
         }
         let uid = uids[rng.below(uids.len() as u64) as usize];
         if op < 8 {
-            let all = ["\\Seen", "\\Flagged", "\\Answered", "\\Draft"];
-            let set: Vec<&str> = all.iter().copied().filter(|_| rng.below(2) == 0).collect();
-            let r = store
-                .store_flags(
-                    "INBOX",
-                    0,
-                    &[UidRange::single(uid)],
-                    StoreMode::Replace,
-                    &set,
-                    None,
-                )
-                .unwrap();
-            for m in r.updated {
-                writeln!(out, "ACK F {} {} {}", m.uid, m.modseq, m.flags.system).unwrap();
-            }
+            worker.replace_flags(&mut rng, uid);
         } else {
-            let r = store
-                .store_flags(
-                    "INBOX",
-                    0,
-                    &[UidRange::single(uid)],
-                    StoreMode::Add,
-                    &["\\Deleted"],
-                    None,
-                )
-                .unwrap();
-            for m in r.updated {
-                writeln!(out, "ACK F {} {} {}", m.uid, m.modseq, m.flags.system).unwrap();
-            }
-            let e = store
-                .expunge("INBOX", 0, Some(&[UidRange::single(uid)]))
-                .unwrap();
-            for u in e.uids {
-                writeln!(out, "ACK E {u} {} -", e.highestmodseq).unwrap();
-            }
+            worker.delete_and_expunge(uid);
         }
     }
-    out.flush().unwrap();
-}
-
-#[derive(Debug)]
-struct Ack {
-    kind: String,
-    uid: u32,
-    modseq: u64,
-    extra: String,
+    worker.out.flush().unwrap();
 }
 
 fn parse(stdout: &[u8]) -> Vec<Ack> {
     String::from_utf8_lossy(stdout)
         .lines()
-        .filter_map(|l| l.find("ACK ").map(|at| l[at + 4..].to_owned()))
-        .map(|l| {
-            let p: Vec<&str> = l.split(' ').collect();
-            Ack {
-                kind: p[0].to_owned(),
-                uid: p[1].parse().unwrap(),
-                modseq: p[2].parse().unwrap(),
-                extra: p[3].to_owned(),
-            }
-        })
+        .filter_map(Ack::find)
         .collect()
 }
 
@@ -140,33 +69,17 @@ fn two_processes_keep_the_store_consistent() {
     if std::env::var(CHILD_ENV).is_ok() {
         return;
     }
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let seed = common::clock_seed();
     println!("concurrent test seed: {seed}");
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("Maildir");
-    drop(Store::open(&root).unwrap());
-    let exe = std::env::current_exe().unwrap();
+    let (dir, store) = common::temp_store();
+    drop(store);
+    let root = common::root_of(&dir);
     let children: Vec<_> = ["p1", "p2"]
         .iter()
         .enumerate()
         .map(|(i, who)| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "concurrent_child",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(
-                    CHILD_ENV,
-                    format!("{}|{who}|{}", root.display(), seed + i as u64 * 7919),
-                )
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap()
+            let spec = format!("{}|{who}|{}", root.display(), seed + i as u64 * 7919);
+            spawn_child("concurrent_child", CHILD_ENV, spec)
         })
         .collect();
     let mut per_process = Vec::new();
@@ -226,12 +139,7 @@ fn two_processes_keep_the_store_consistent() {
     let store = Store::open(&root).unwrap();
     let report = store.verify().unwrap();
     assert!(report.is_ok(), "seed {seed}: {report}");
-    let sel = store.select("INBOX").unwrap();
-    let now: BTreeMap<u32, u8> = sel
-        .messages
-        .iter()
-        .map(|m| (m.uid, m.flags.system))
-        .collect();
+    let now = common::inbox_flags(&store);
     for (uid, body) in &appended {
         if expunged.contains(uid) {
             assert!(
@@ -244,9 +152,7 @@ fn two_processes_keep_the_store_consistent() {
             now.contains_key(uid),
             "seed {seed}: acknowledged UID {uid} lost"
         );
-        let (mut f, _) = store.open_message("INBOX", *uid).unwrap();
-        let mut got = Vec::new();
-        f.read_to_end(&mut got).unwrap();
+        let got = common::read_message(&store, "INBOX", *uid);
         assert_eq!(&got, body, "seed {seed}: UID {uid} content differs");
         if let Some((_, flags)) = last_flags.get(uid) {
             assert_eq!(

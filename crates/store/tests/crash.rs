@@ -6,34 +6,20 @@
 //! change. The PRNG seed is printed so a failure can be replayed
 //! (`MAILKEEP_CRASH_SEED=<seed>`).
 
+#[allow(dead_code)]
+mod common;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mailkeep_store::{DELETED, Flags, Store, StoreMode, UidRange};
+use common::{Ack, Rng, Worker, read_message, spawn_child};
+use mailkeep_store::{DELETED, Store};
 
 const CHILD_ENV: &str = "MAILKEEP_CRASH_CHILD";
 const KILLS: u32 = 32;
-
-/// xorshift64: small, deterministic, good enough for test schedules.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn body_of(tag: &str) -> Vec<u8> {
     format!("Subject: {tag}\r\nX-Tag: {tag}\r\n\r\nbody of {tag}\r\n").into_bytes()
@@ -48,68 +34,27 @@ fn crash_child() {
     let (root, seed) = spec.split_once('|').unwrap();
     let mut rng = Rng(seed.parse::<u64>().unwrap() | 1);
     let store = Store::open(Path::new(root)).unwrap();
-    let out = std::io::stdout();
+    let mut worker = Worker {
+        store: &store,
+        out: std::io::stdout(),
+    };
     let mut n = 0u64;
     loop {
-        let uids: Vec<u32> = store
-            .select("INBOX")
-            .unwrap()
-            .messages
-            .iter()
-            .map(|m| m.uid)
-            .collect();
+        let uids = worker.inbox_uids();
         let pick = |rng: &mut Rng| uids[rng.below(uids.len() as u64) as usize];
         match rng.below(10) {
             0..=4 => {
                 n += 1;
                 let tag = format!("{seed}-{n}");
-                let body = body_of(&tag);
-                let mut w = store
-                    .begin_append("INBOX", Flags::default(), None, body.len() as u64)
-                    .unwrap();
-                w.write(&body).unwrap();
-                let a = w.commit().unwrap();
-                writeln!(out.lock(), "ACK A {} {tag}", a.uid).unwrap();
+                worker.append(&tag, &body_of(&tag));
             }
             5..=7 if !uids.is_empty() => {
                 let uid = pick(&mut rng);
-                let all = ["\\Seen", "\\Flagged", "\\Answered", "\\Draft"];
-                let set: Vec<&str> = all.iter().copied().filter(|_| rng.below(2) == 0).collect();
-                let r = store
-                    .store_flags(
-                        "INBOX",
-                        0,
-                        &[UidRange::single(uid)],
-                        StoreMode::Replace,
-                        &set,
-                        None,
-                    )
-                    .unwrap();
-                for m in r.updated {
-                    writeln!(out.lock(), "ACK F {} {}", m.uid, m.flags.system).unwrap();
-                }
+                worker.replace_flags(&mut rng, uid);
             }
             8..=9 if uids.len() > 3 => {
                 let uid = pick(&mut rng);
-                let r = store
-                    .store_flags(
-                        "INBOX",
-                        0,
-                        &[UidRange::single(uid)],
-                        StoreMode::Add,
-                        &["\\Deleted"],
-                        None,
-                    )
-                    .unwrap();
-                for m in r.updated {
-                    writeln!(out.lock(), "ACK F {} {}", m.uid, m.flags.system).unwrap();
-                }
-                let e = store
-                    .expunge("INBOX", 0, Some(&[UidRange::single(uid)]))
-                    .unwrap();
-                for uid in e.uids {
-                    writeln!(out.lock(), "ACK E {uid}").unwrap();
-                }
+                worker.delete_and_expunge(uid);
             }
             _ => {}
         }
@@ -123,13 +68,6 @@ struct Expect {
     flags: u8,
 }
 
-fn read_body(store: &Store, uid: u32) -> Vec<u8> {
-    let (mut f, _) = store.open_message("INBOX", uid).unwrap();
-    let mut out = Vec::new();
-    f.read_to_end(&mut out).unwrap();
-    out
-}
-
 #[test]
 fn acknowledged_changes_survive_sigkill() {
     if std::env::var(CHILD_ENV).is_ok() {
@@ -138,30 +76,19 @@ fn acknowledged_changes_survive_sigkill() {
     let seed = std::env::var("MAILKEEP_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+        .unwrap_or_else(common::clock_seed);
     println!("crash test seed: {seed}");
     let mut rng = Rng(seed | 1);
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("Maildir");
-    drop(Store::open(&root).unwrap());
-    let exe = std::env::current_exe().unwrap();
+    let (dir, store) = common::temp_store();
+    drop(store);
+    let root = common::root_of(&dir);
     let mut model: BTreeMap<u32, Expect> = BTreeMap::new();
     let started = Instant::now();
     let mut total_acks = 0usize;
     let mut expunged: Vec<u32> = Vec::new();
     for round in 0..KILLS {
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env(CHILD_ENV, format!("{}|{}", root.display(), rng.next() >> 1))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let spec = format!("{}|{}", root.display(), rng.next() >> 1);
+        let mut child = spawn_child("crash_child", CHILD_ENV, spec);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
@@ -180,41 +107,34 @@ fn acknowledged_changes_survive_sigkill() {
         child.wait().unwrap();
         reader.join().unwrap();
         for line in rx.try_iter() {
-            // libtest prints "test crash_child ... " without a newline
-            // before the first ack, so look for the marker anywhere.
-            let Some(at) = line.find("ACK ") else {
-                continue;
+            let Some(ack) = Ack::find(&line) else {
+                continue; // test harness output
             };
-            let parts: Vec<&str> = line[at + 4..].split(' ').collect();
-            match parts.as_slice() {
-                ["A", uid, tag] => {
-                    total_acks += 1;
-                    let uid: u32 = uid.parse().unwrap();
+            total_acks += 1;
+            let uid = ack.uid;
+            match ack.kind.as_str() {
+                "A" => {
                     model.insert(
                         uid,
                         Expect {
-                            body: body_of(tag),
+                            body: body_of(&ack.extra),
                             flags: 0,
                         },
                     );
                 }
-                ["F", uid, flags] => {
-                    total_acks += 1;
-                    let uid: u32 = uid.parse().unwrap();
+                "F" => {
                     model
                         .get_mut(&uid)
                         .unwrap_or_else(|| {
                             panic!("round {round}: flags acked for unknown UID {uid}")
                         })
-                        .flags = flags.parse().unwrap();
+                        .flags = ack.extra.parse().unwrap();
                 }
-                ["E", uid] => {
-                    total_acks += 1;
-                    let uid = uid.parse::<u32>().unwrap();
+                "E" => {
                     model.remove(&uid);
                     expunged.push(uid);
                 }
-                _ => {} // test harness output
+                other => panic!("round {round}: unknown acknowledgement {other:?}"),
             }
         }
         // Recover and check.
@@ -222,13 +142,7 @@ fn acknowledged_changes_survive_sigkill() {
         store.sync_mailbox_full("INBOX").unwrap();
         let report = store.verify().unwrap();
         assert!(report.is_ok(), "seed {seed} round {round}: {report}");
-        let actual: BTreeMap<u32, u8> = store
-            .select("INBOX")
-            .unwrap()
-            .messages
-            .iter()
-            .map(|m| (m.uid, m.flags.system))
-            .collect();
+        let actual = common::inbox_flags(&store);
         for uid in &expunged {
             assert!(
                 !actual.contains_key(uid),
@@ -244,7 +158,7 @@ fn acknowledged_changes_survive_sigkill() {
                 }
                 Some(flags) => {
                     assert_eq!(
-                        read_body(&store, *uid),
+                        read_message(&store, "INBOX", *uid),
                         want.body,
                         "seed {seed} round {round}: UID {uid} content differs"
                     );
@@ -276,7 +190,7 @@ fn acknowledged_changes_survive_sigkill() {
             let body = model
                 .get(&uid)
                 .map(|e| e.body.clone())
-                .unwrap_or_else(|| read_body(&store, uid));
+                .unwrap_or_else(|| read_message(&store, "INBOX", uid));
             next.insert(uid, Expect { body, flags });
         }
         model = next;

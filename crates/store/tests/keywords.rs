@@ -1,20 +1,13 @@
 //! Keywords are case-insensitive (RFC 9051 §2.3.2): one keyword whatever
 //! the case a client uses, kept in the spelling first seen in the mailbox.
 
-use mailkeep_store::{Flags, Store, StoreMode, UidRange};
+#[allow(dead_code)]
+mod common;
+
+use mailkeep_store::{Store, StoreMode, UidRange};
 
 fn append(store: &Store, flags: &[&str]) -> u32 {
-    let body = b"Subject: k\r\n\r\nk\r\n";
-    let mut w = store
-        .begin_append(
-            "INBOX",
-            Flags::parse(flags).unwrap(),
-            None,
-            body.len() as u64,
-        )
-        .unwrap();
-    w.write(body).unwrap();
-    w.commit().unwrap().uid
+    common::append(store, "INBOX", b"Subject: k\r\n\r\nk\r\n", flags).uid
 }
 
 fn keywords_of(store: &Store, uid: u32) -> Vec<String> {
@@ -25,8 +18,7 @@ fn keywords_of(store: &Store, uid: u32) -> Vec<String> {
 
 #[test]
 fn keywords_match_whatever_their_case() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("Maildir")).unwrap();
+    let (_dir, store) = common::temp_store();
     let first = append(&store, &["$Junk"]);
     let second = append(&store, &["$JUNK", "Important"]);
     assert_eq!(keywords_of(&store, second), ["$Junk", "Important"]);
@@ -71,11 +63,7 @@ fn keywords_match_whatever_their_case() {
 
     // Copies into another mailbox take that mailbox's spelling.
     store.create("Other").unwrap();
-    let mut w = store
-        .begin_append("Other", Flags::parse(&["$junk"]).unwrap(), None, 3)
-        .unwrap();
-    w.write(b"x\r\n").unwrap();
-    w.commit().unwrap();
+    common::append(&store, "Other", b"x\r\n", &["$junk"]);
     store
         .store_flags(
             "INBOX",

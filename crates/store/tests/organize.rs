@@ -1,41 +1,20 @@
 //! COPY/MOVE, special-use, subscriptions and quota bookkeeping on a real
 //! (temporary) Maildir.
 
-use std::io::Read;
+#[allow(dead_code)]
+mod common;
 
-use mailkeep_store::{Flags, Store, StoreError, StoreMode, UidRange};
-
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("Maildir")).unwrap();
-    (dir, store)
-}
+use common::{read_message, temp_store};
+use mailkeep_store::{Store, StoreError, StoreMode, UidRange};
 
 fn append(store: &Store, mailbox: &str, body: &[u8], flags: &[&str]) -> u32 {
-    let mut w = store
-        .begin_append(
-            mailbox,
-            Flags::parse(flags).unwrap(),
-            None,
-            body.len() as u64,
-        )
-        .unwrap();
-    w.write(body).unwrap();
-    w.commit().unwrap().uid
-}
-
-fn read(store: &Store, mailbox: &str, uid: u32) -> Vec<u8> {
-    let (mut f, _) = store.open_message(mailbox, uid).unwrap();
-    let mut out = Vec::new();
-    f.read_to_end(&mut out).unwrap();
-    out
+    common::append(store, mailbox, body, flags).uid
 }
 
 /// Asserts the trigger-kept usage equals the messages table's sums.
 fn assert_quota_consistent(dir: &tempfile::TempDir, store: &Store) {
     let conn =
-        rusqlite::Connection::open(dir.path().join("Maildir").join(mailkeep_store::INDEX_FILE))
-            .unwrap();
+        rusqlite::Connection::open(common::root_of(dir).join(mailkeep_store::INDEX_FILE)).unwrap();
     let (bytes, count): (i64, i64) = conn
         .query_row(
             "SELECT COALESCE(SUM(size), 0), COUNT(*) FROM messages",
@@ -48,7 +27,7 @@ fn assert_quota_consistent(dir: &tempfile::TempDir, store: &Store) {
 
 #[test]
 fn copy_gives_new_uids_flags_and_dates() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     store.create("Archive").unwrap();
     let a = append(
         &store,
@@ -80,7 +59,10 @@ fn copy_gives_new_uids_flags_and_dates() {
         assert_eq!(s.size, d.size);
         assert!(d.modseq > before.highestmodseq);
     }
-    assert_eq!(read(&store, "Archive", 2), b"Subject: a\r\n\r\none\r\n");
+    assert_eq!(
+        read_message(&store, "Archive", 2),
+        b"Subject: a\r\n\r\none\r\n"
+    );
     let sel = store.select("Archive").unwrap();
     assert!(sel.keywords.iter().any(|k| k == "$Work"));
     // Same-mailbox copy is allowed.
@@ -92,7 +74,7 @@ fn copy_gives_new_uids_flags_and_dates() {
 
 #[test]
 fn copy_to_missing_target_is_not_found_and_leaves_nothing() {
-    let (dir, store) = open();
+    let (dir, store) = temp_store();
     append(&store, "INBOX", b"hello\r\n", &[]);
     let err = store
         .copy_messages("INBOX", 0, &[UidRange::all()], "Nope")
@@ -113,7 +95,7 @@ fn copy_to_missing_target_is_not_found_and_leaves_nothing() {
 
 #[test]
 fn move_expunges_source_with_tombstones() {
-    let (dir, store) = open();
+    let (dir, store) = temp_store();
     store.create("Trash").unwrap();
     let a = append(&store, "INBOX", b"one\r\n", &[]);
     let b = append(&store, "INBOX", b"two\r\n", &["\\Seen"]);
@@ -139,7 +121,7 @@ fn move_expunges_source_with_tombstones() {
     assert_eq!(left, vec![b]);
     let changes = store.changes_since("INBOX", 0, hms).unwrap();
     assert_eq!(changes.vanished, vec![a, c]);
-    assert_eq!(read(&store, "Trash", 2), b"three\r\n");
+    assert_eq!(read_message(&store, "Trash", 2), b"three\r\n");
     let files = std::fs::read_dir(dir.path().join("Maildir/cur"))
         .unwrap()
         .count();
@@ -149,7 +131,7 @@ fn move_expunges_source_with_tombstones() {
 
 #[test]
 fn special_use_create_set_list_rename_delete() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     store
         .create_with_special_use("Sent Items", &["\\sent"])
         .unwrap();
@@ -177,7 +159,7 @@ fn special_use_create_set_list_rename_delete() {
 
 #[test]
 fn subscriptions_survive_rename_and_may_dangle() {
-    let (_dir, store) = open();
+    let (_dir, store) = temp_store();
     store.create("Work").unwrap();
     store.create("Work.Old").unwrap();
     store.subscribe("Work").unwrap();
@@ -200,7 +182,7 @@ fn subscriptions_survive_rename_and_may_dangle() {
 
 #[test]
 fn quota_follows_every_change() {
-    let (dir, store) = open();
+    let (dir, store) = temp_store();
     assert_eq!(store.quota_usage().unwrap(), (0, 0));
     store.create("A").unwrap();
     append(&store, "INBOX", &[b'x'; 1000], &[]);
@@ -236,6 +218,6 @@ fn quota_follows_every_change() {
     assert_quota_consistent(&dir, &store);
     // Reopening keeps (and does not re-initialise) the usage.
     drop(store);
-    let store = Store::open(&dir.path().join("Maildir")).unwrap();
+    let store = Store::open(&common::root_of(&dir)).unwrap();
     assert_eq!(store.quota_usage().unwrap(), (2250, 3));
 }

@@ -2,30 +2,23 @@
 //! from or renamed in the Maildir by another program are picked up by the
 //! sync at the next select; flags live in file names; verify agrees.
 
+#[allow(dead_code)]
+mod common;
+
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use mailkeep_store::{DELETED, FLAGGED, Flags, SEEN, Store, StoreMode, UidRange};
+use mailkeep_store::{DELETED, FLAGGED, SEEN, Store, StoreMode, UidRange};
 
+/// A new store, with the root of its Maildir.
 fn open() -> (tempfile::TempDir, PathBuf, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("Maildir");
-    let store = Store::open(&root).unwrap();
+    let (dir, store) = common::temp_store();
+    let root = common::root_of(&dir);
     (dir, root, store)
 }
 
 fn append(store: &Store, body: &[u8], flags: &[&str]) -> u32 {
-    let mut w = store
-        .begin_append(
-            "INBOX",
-            Flags::parse(flags).unwrap(),
-            None,
-            body.len() as u64,
-        )
-        .unwrap();
-    w.write(body).unwrap();
-    w.commit().unwrap().uid
+    common::append(store, "INBOX", body, flags).uid
 }
 
 fn cur_names(root: &Path) -> Vec<String> {
@@ -38,10 +31,7 @@ fn cur_names(root: &Path) -> Vec<String> {
 }
 
 fn read(store: &Store, uid: u32) -> Vec<u8> {
-    let (mut f, _) = store.open_message("INBOX", uid).unwrap();
-    let mut out = Vec::new();
-    f.read_to_end(&mut out).unwrap();
-    out
+    common::read_message(store, "INBOX", uid)
 }
 
 #[test]

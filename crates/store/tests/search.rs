@@ -1,28 +1,21 @@
 //! SEARCH: every key family, decoded text matching, date zones, nesting
 //! and cancellation.
 
+#[allow(dead_code)]
+mod common;
+
 use std::sync::atomic::AtomicBool;
 
-use mailkeep_store::{Flags, InternalDate, SearchKey as K, Store, StoreError, UidRange};
+use common::temp_store;
+use mailkeep_store::{InternalDate, SearchKey as K, Store, StoreError, UidRange};
 use time::{Date, Month};
 
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("Maildir")).unwrap();
-    (dir, store)
-}
-
 fn add(store: &Store, raw: &str, flags: &[&str], secs: i64, offset: i32) -> u32 {
-    let flags = Flags::parse(flags).unwrap();
     let date = InternalDate {
         secs,
         offset_minutes: offset,
     };
-    let mut w = store
-        .begin_append("INBOX", flags, Some(date), raw.len() as u64)
-        .unwrap();
-    w.write(raw.as_bytes()).unwrap();
-    w.commit().unwrap().uid
+    common::append_dated(store, "INBOX", raw.as_bytes(), flags, date).uid
 }
 
 fn search(store: &Store, key: K) -> Vec<u32> {
@@ -44,7 +37,7 @@ fn s(x: &str) -> String {
 const T0: i64 = 1_710_030_600;
 
 fn fixture() -> (tempfile::TempDir, Store) {
-    let (dir, st) = store();
+    let (dir, st) = temp_store();
     // 1: plain, seen, ISO-8859-1 QP body.
     add(
         &st,
@@ -122,7 +115,7 @@ fn size_uid_modseq_keys() {
 
 #[test]
 fn internal_date_uses_its_own_zone() {
-    let (_d, st) = store();
+    let (_d, st) = temp_store();
     // 2024-03-10 00:30 UTC given as -0100: 2024-03-09 23:30 local.
     add(&st, "Subject: a\r\n\r\nx\r\n", &[], T0, -60);
     // Same instant given as +0000: March 10.
@@ -219,7 +212,7 @@ fn not_or_and_nesting() {
 fn cheap_keys_avoid_files() {
     let (dir, st) = fixture();
     // Remove the files: index-only keys still answer.
-    for entry in std::fs::read_dir(dir.path().join("Maildir/cur")).unwrap() {
+    for entry in std::fs::read_dir(common::root_of(&dir).join("cur")).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
     assert_eq!(search(&st, K::And(vec![K::Seen, K::Larger(10)])), vec![1]);
@@ -241,7 +234,7 @@ fn cancelled_search_stops() {
 
 #[test]
 fn cancel_set_from_another_thread() {
-    let (_d, st) = store();
+    let (_d, st) = temp_store();
     for i in 0..300 {
         add(
             &st,

@@ -1,28 +1,22 @@
 //! SORT per key (with ties and REVERSE) and THREAD ORDEREDSUBJECT,
 //! REFERENCES (broken chain, loop, dummies, subject grouping) and REFS.
 
+#[allow(dead_code)]
+mod common;
+
 use std::sync::atomic::AtomicBool;
 
+use common::temp_store;
 use mailkeep_store::{
-    Flags, InternalDate, SearchKey, SortCriterion, SortKey, Store, ThreadAlgorithm, ThreadNode,
+    InternalDate, SearchKey, SortCriterion, SortKey, Store, ThreadAlgorithm, ThreadNode,
 };
-
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("Maildir")).unwrap();
-    (dir, store)
-}
 
 fn add(store: &Store, raw: &str, secs: i64) -> u32 {
     let date = InternalDate {
         secs,
         offset_minutes: 0,
     };
-    let mut w = store
-        .begin_append("INBOX", Flags::default(), Some(date), raw.len() as u64)
-        .unwrap();
-    w.write(raw.as_bytes()).unwrap();
-    w.commit().unwrap().uid
+    common::append_dated(store, "INBOX", raw.as_bytes(), &[], date).uid
 }
 
 const DAY: i64 = 86_400;
@@ -38,7 +32,7 @@ fn sort(st: &Store, crit: &[(SortKey, bool)]) -> Vec<u32> {
 }
 
 fn sort_fixture() -> (tempfile::TempDir, Store) {
-    let (d, st) = store();
+    let (d, st) = temp_store();
     add(
         &st,
         "From: Zed <aaa@x.org>\r\nTo: m@x.org\r\nCc: c2@x.org\r\nSubject: Re: beta\r\nDate: Fri, 03 Mar 2023 10:00:00 +0000\r\n\r\nbody one, somewhat longer\r\n",
@@ -98,7 +92,7 @@ fn msg(id: &str, refs: &str, subject: &str, day: u32) -> String {
 }
 
 fn thread_fixture() -> (tempfile::TempDir, Store) {
-    let (d, st) = store();
+    let (d, st) = temp_store();
     let msgs = [
         msg("<a@x>", "", "Hello", 1),
         msg("<b@x>", "<a@x>", "Re: Hello", 2),

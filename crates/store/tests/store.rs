@@ -1,37 +1,24 @@
 //! Behaviour of the store on a real (temporary) Maildir.
 
-use std::io::Read;
+#[allow(dead_code)]
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use mailkeep_store::{Flags, InternalDate, Store, StoreError, StoreMode, UidRange};
+use common::temp_store;
+use mailkeep_store::{Appended, Flags, InternalDate, Store, StoreError, StoreMode, UidRange};
 
-fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("Maildir")).unwrap();
-    (dir, store)
+/// Appends through the writer in 7-byte pieces, to exercise a body that
+/// arrives in many small writes.
+fn append(store: &Store, mailbox: &str, body: &[u8], flags: &[&str]) -> Appended {
+    common::append_with(store, mailbox, body, flags, None, 7)
 }
 
-fn append(store: &Store, mailbox: &str, body: &[u8], flags: &[&str]) -> mailkeep_store::Appended {
-    let mut w = store
-        .begin_append(
-            mailbox,
-            Flags::parse(flags).unwrap(),
-            None,
-            body.len() as u64,
-        )
-        .unwrap();
-    for chunk in body.chunks(7) {
-        w.write(chunk).unwrap();
-    }
-    w.commit().unwrap()
-}
-
+/// The message's bytes, checked against the size the index has for it.
 fn read_message(store: &Store, mailbox: &str, uid: u32) -> Vec<u8> {
-    let (mut f, meta) = store.open_message(mailbox, uid).unwrap();
-    let mut out = Vec::new();
-    f.read_to_end(&mut out).unwrap();
-    assert_eq!(out.len() as u64, meta.size);
+    let (out, size) = common::read_with_size(store, mailbox, uid);
+    assert_eq!(out.len() as u64, size);
     out
 }
 
@@ -54,7 +41,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn create_list_delete() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     assert_eq!(
         names(&store),
         [("INBOX".into(), attrs(&["\\HasNoChildren"]))]
@@ -122,7 +109,7 @@ fn create_list_delete() {
 
 #[test]
 fn rename_with_children_and_inbox() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     store.create("Work").unwrap();
     store.create("Work.Projects").unwrap();
     let a = append(&store, "Work.Projects", b"project mail\r\n", &["\\Seen"]);
@@ -172,7 +159,7 @@ fn rename_with_children_and_inbox() {
 #[test]
 fn append_fetch_and_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("Maildir");
+    let root = common::root_of(&dir);
     let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let (first, modseq1) = {
         let store = Store::open(&root).unwrap();
@@ -180,18 +167,8 @@ fn append_fetch_and_reopen() {
             secs: 1_700_000_000,
             offset_minutes: 120,
         };
-        let mut w = store
-            .begin_append(
-                "INBOX",
-                Flags::parse(&["\\Seen", "$Work"]).unwrap(),
-                Some(date),
-                body.len() as u64,
-            )
-            .unwrap();
-        for c in body.chunks(4096) {
-            w.write(c).unwrap();
-        }
-        let a = w.commit().unwrap();
+        let flags = ["\\Seen", "$Work"];
+        let a = common::append_with(&store, "INBOX", &body, &flags, Some(date), 4096);
         assert_eq!(read_message(&store, "INBOX", a.uid), body);
         let meta = store
             .fetch("INBOX", a.uidvalidity, &[UidRange::all()])
@@ -243,7 +220,7 @@ fn append_fetch_and_reopen() {
 
 #[test]
 fn size_mismatch_leaves_nothing() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     let tmp = store.root().join("tmp");
     let mut w = store
         .begin_append("INBOX", Flags::default(), None, 10)
@@ -277,7 +254,7 @@ fn size_mismatch_leaves_nothing() {
 
 #[test]
 fn store_flags_modes_and_unchanged_since() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     let a = append(&store, "INBOX", b"a", &[]);
     let b = append(&store, "INBOX", b"b", &["\\Seen"]);
     let v = a.uidvalidity;
@@ -341,7 +318,7 @@ fn store_flags_modes_and_unchanged_since() {
 
 #[test]
 fn expunge_and_changes_since() {
-    let (_d, store) = open();
+    let (_d, store) = temp_store();
     let a = append(&store, "INBOX", b"a", &["\\Deleted"]);
     let b = append(&store, "INBOX", b"b", &[]);
     let c = append(&store, "INBOX", b"c", &["\\Deleted"]);
@@ -406,7 +383,7 @@ fn expunge_and_changes_since() {
 #[test]
 fn concurrent_handles_get_unique_increasing_uids() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("Maildir");
+    let root = common::root_of(&dir);
     let s1 = Store::open(&root).unwrap();
     let s2 = Store::open(&root).unwrap();
     let run = |store: Store| {
@@ -435,7 +412,7 @@ fn concurrent_handles_get_unique_increasing_uids() {
 #[test]
 fn open_clears_crash_leftovers_in_tmp() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("Maildir");
+    let root = common::root_of(&dir);
     drop(Store::open(&root).unwrap());
     let tmp = root.join("tmp");
     // A fresh partial append (maybe another process's, in progress) stays;

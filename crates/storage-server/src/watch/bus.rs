@@ -195,8 +195,11 @@ impl ChangeBus {
                 }
             }
             pb::ListChangeKind::Subscribed | pb::ListChangeKind::Unsubscribed => {
-                let entry = seen.mailboxes.entry(name.clone()).or_default();
-                entry.subscribed = kind == pb::ListChangeKind::Subscribed;
+                // A subscription may name a mailbox that does not exist;
+                // only existing ones are tracked.
+                if let Some(entry) = seen.mailboxes.get_mut(&name) {
+                    entry.subscribed = kind == pb::ListChangeKind::Subscribed;
+                }
             }
         }
         let _ = changes.tx.send(listed(kind, &name, &new_name));

@@ -7,16 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use futures::Stream;
-use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::mailbox_event::Event;
-use mailkeep_ticket::Scope;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tonic::{Request, Response, Status};
 
 use super::bus::canonical;
 use super::poll;
-use crate::gate::Gate;
+use crate::gate::{Admitted, Gate};
 
 /// The Watch service over the owners this process serves.
 pub(crate) struct WatchService {
@@ -34,11 +32,8 @@ impl pb::watch_server::Watch for WatchService {
         &self,
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        let owner = request.get_ref().owner.clone();
-        let store = self
-            .gate
-            .admit(ticket_of(&request), &owner, Scope::Session, "Watch")?;
-        let mailbox = request.into_inner().mailbox;
+        let Admitted { owner, store, req } = self.gate.admit_call(request, "Watch")?;
+        let mailbox = req.mailbox;
         let mailbox = (!mailbox.is_empty()).then(|| canonical(&mailbox));
         if let Some(name) = mailbox.clone() {
             // NOT_FOUND now rather than a stream that never says anything.

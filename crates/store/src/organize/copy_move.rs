@@ -26,6 +26,9 @@ pub struct Copied {
     /// The source mailbox's HIGHESTMODSEQ after a MOVE (its expunges'
     /// MODSEQ); for COPY the unchanged source value.
     pub source_highestmodseq: u64,
+    /// The target mailbox's HIGHESTMODSEQ after the copies were indexed
+    /// (unchanged when nothing was copied), for change notifications.
+    pub target_highestmodseq: u64,
 }
 
 /// A new file name for a copy of `old`: a fresh unique base with the old
@@ -112,6 +115,7 @@ impl Store {
                 source_uids: Vec::new(),
                 new_uids: Vec::new(),
                 source_highestmodseq: src.highestmodseq,
+                target_highestmodseq: dst.highestmodseq,
             });
         }
         let src_cur = names::mailbox_dir(self.root(), &src.name).join("cur");
@@ -154,6 +158,7 @@ impl Store {
                     source_uids: messages.iter().map(|m| m.uid).collect(),
                     new_uids,
                     source_highestmodseq: src.highestmodseq,
+                    target_highestmodseq: dst.highestmodseq,
                 })
             }
             Err(e) => {
