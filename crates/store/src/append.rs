@@ -11,7 +11,7 @@ use rusqlite::params;
 use crate::Store;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::flags::Flags;
-use crate::index;
+use crate::index::{self, cached_execute};
 use crate::mailbox::begin_write;
 use crate::maildir;
 use crate::names;
@@ -200,7 +200,8 @@ impl AppendWriter {
             mailbox.uidnext += 1;
             mailbox.highestmodseq += 1;
             index::canonical_keywords(&tx, mailbox.id, &mut self.flags)?;
-            tx.execute(
+            cached_execute(
+                &tx,
                 "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
                      internal_date, internal_date_offset, size, save_date)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

@@ -98,9 +98,33 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
     })
 }
 
+/// Reads one row with a statement from the connection's statement cache:
+/// the hot paths (every IMAP command syncs and looks its mailbox up) run
+/// the same few statements over and over, and compiling them each time
+/// cost more than running them.
+pub(crate) fn cached_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, row)
+}
+
+/// Runs one statement from the connection's statement cache (see
+/// [`cached_row`]); returns the number of rows changed.
+pub(crate) fn cached_execute<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 /// Looks up the canonical mailbox `name`.
 pub(crate) fn mailbox_row(conn: &Connection, name: &str) -> Result<MailboxRow> {
-    conn.query_row(
+    cached_row(
+        conn,
         "SELECT id, name, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE name = ?1",
         [name],
         |r| {
@@ -137,7 +161,8 @@ pub(crate) fn mailbox_checked(
 
 /// Whether a mailbox named `name` exists.
 pub(crate) fn mailbox_exists(conn: &Connection, name: &str) -> Result<bool> {
-    conn.query_row(
+    cached_row(
+        conn,
         "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE name = ?1)",
         [name],
         |r| r.get(0),
@@ -157,7 +182,7 @@ pub(crate) fn children(conn: &Connection, name: &str) -> Result<Vec<String>> {
 /// Every mailbox name, sorted.
 pub(crate) fn all_names(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn
-        .prepare("SELECT name FROM mailboxes ORDER BY name")
+        .prepare_cached("SELECT name FROM mailboxes ORDER BY name")
         .ctx("listing mailboxes")?;
     let names = stmt
         .query_map([], |r| r.get::<_, String>(0))
@@ -171,18 +196,19 @@ pub(crate) fn all_names(conn: &Connection) -> Result<Vec<String>> {
 /// any given before in this index, so a recreated mailbox never gets its
 /// predecessor's.
 pub(crate) fn next_uidvalidity(conn: &Connection) -> Result<u32> {
-    let last: u32 = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'last_uidvalidity'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .ctx("reading last UIDVALIDITY")?
-        .unwrap_or(0);
+    let last: u32 = cached_row(
+        conn,
+        "SELECT value FROM meta WHERE key = 'last_uidvalidity'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+    .ctx("reading last UIDVALIDITY")?
+    .unwrap_or(0);
     let now = u32::try_from(crate::now_secs()).unwrap_or(u32::MAX - 1);
     let value = now.max(last.saturating_add(1)).max(1);
-    conn.execute(
+    cached_execute(
+        conn,
         "INSERT INTO meta (key, value) VALUES ('last_uidvalidity', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [value],
@@ -194,7 +220,8 @@ pub(crate) fn next_uidvalidity(conn: &Connection) -> Result<u32> {
 /// Inserts a new, empty mailbox row (UIDNEXT 1, HIGHESTMODSEQ 1).
 pub(crate) fn insert_mailbox(conn: &Connection, name: &str) -> Result<MailboxRow> {
     let uidvalidity = next_uidvalidity(conn)?;
-    conn.execute(
+    cached_execute(
+        conn,
         "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?1, ?2, 1, 1)",
         params![name, uidvalidity],
     )
@@ -210,7 +237,8 @@ pub(crate) fn insert_mailbox(conn: &Connection, name: &str) -> Result<MailboxRow
 
 /// Stores a mailbox's UIDNEXT and HIGHESTMODSEQ.
 pub(crate) fn update_counters(conn: &Connection, mailbox: &MailboxRow) -> Result<()> {
-    conn.execute(
+    cached_execute(
+        conn,
         "UPDATE mailboxes SET uidnext = ?2, highestmodseq = ?3 WHERE id = ?1",
         params![mailbox.id, mailbox.uidnext, mailbox.highestmodseq as i64],
     )
@@ -272,13 +300,13 @@ pub(crate) fn messages_in(
     ranges: &[UidRange],
 ) -> Result<Vec<MessageMeta>> {
     let context = format!("reading messages of {:?}", mailbox.name);
-    let max_uid: Option<u32> = conn
-        .query_row(
-            "SELECT MAX(uid) FROM messages WHERE mailbox_id = ?1",
-            [mailbox.id],
-            |r| r.get(0),
-        )
-        .ctx(&context)?;
+    let max_uid: Option<u32> = cached_row(
+        conn,
+        "SELECT MAX(uid) FROM messages WHERE mailbox_id = ?1",
+        [mailbox.id],
+        |r| r.get(0),
+    )
+    .ctx(&context)?;
     let Some(max_uid) = max_uid else {
         return Ok(Vec::new());
     };
@@ -319,17 +347,17 @@ pub(crate) fn all_messages(conn: &Connection, mailbox: &MailboxRow) -> Result<Ve
 
 /// The counts and sums of a mailbox for STATUS and SELECT.
 pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate::MailboxStatus> {
-    let (messages, unseen, deleted, size): (u32, u32, u32, i64) = conn
-        .query_row(
-            "SELECT COUNT(*),
+    let (messages, unseen, deleted, size): (u32, u32, u32, i64) = cached_row(
+        conn,
+        "SELECT COUNT(*),
                     COALESCE(SUM((system_flags & 1) = 0), 0),
                     COALESCE(SUM((system_flags & 8) != 0), 0),
                     COALESCE(SUM(size), 0)
              FROM messages WHERE mailbox_id = ?1",
-            [mailbox.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .ctx(&format!("counting messages of {:?}", mailbox.name))?;
+        [mailbox.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )
+    .ctx(&format!("counting messages of {:?}", mailbox.name))?;
     Ok(crate::MailboxStatus {
         uidvalidity: mailbox.uidvalidity,
         uidnext: mailbox.uidnext,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::error::{Result, SqlContext, StoreError};
-use crate::index::{self, MailboxRow};
+use crate::index::{self, MailboxRow, cached_execute};
 use crate::maildir;
 use crate::names::{self, DELIMITER, INBOX};
 use crate::{MailboxStatus, Store};
@@ -104,7 +104,7 @@ impl Store {
         if !index::children(&tx, &name)?.is_empty() {
             return Err(StoreError::HasChildren { mailbox: name });
         }
-        tx.execute("DELETE FROM mailboxes WHERE id = ?1", [row.id])
+        cached_execute(&tx, "DELETE FROM mailboxes WHERE id = ?1", [row.id])
             .ctx(&format!("deleting mailbox {name:?}"))?;
         // Move the folder out of the way inside the transaction (atomic, on
         // the same file system), remove its files after the commit.
@@ -178,7 +178,8 @@ impl Store {
             plan.push((child, new));
         }
         for (old, new) in &plan {
-            tx.execute(
+            cached_execute(
+                &tx,
                 "UPDATE mailboxes SET name = ?2 WHERE name = ?1",
                 params![old, new],
             )
@@ -244,7 +245,8 @@ impl Store {
                 ));
             }
             done.push((a, b));
-            conn.execute(
+            cached_execute(
+                conn,
                 "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
                      internal_date, internal_date_offset, size, save_date)
                  SELECT ?2, uid, file, system_flags, keywords, 1,
@@ -253,16 +255,20 @@ impl Store {
                 params![inbox.id, target.id, m.uid],
             )
             .ctx("moving INBOX messages")?;
-            conn.execute(
+            cached_execute(
+                conn,
                 "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
                 params![inbox.id, m.uid, inbox.highestmodseq as i64],
             )
             .ctx("recording INBOX messages as expunged")?;
         }
-        conn.execute("DELETE FROM messages WHERE mailbox_id = ?1", [inbox.id])
-            .ctx("emptying INBOX")?;
-        conn.execute(
-            "INSERT OR IGNORE INTO keywords (mailbox_id, name) SELECT ?2, name FROM keywords WHERE mailbox_id = ?1",
+        cached_execute(
+            conn,
+            "DELETE FROM messages WHERE mailbox_id = ?1",
+            [inbox.id],
+        )
+        .ctx("emptying INBOX")?;
+        cached_execute(conn, "INSERT OR IGNORE INTO keywords (mailbox_id, name) SELECT ?2, name FROM keywords WHERE mailbox_id = ?1",
             params![inbox.id, target.id],
         )
         .ctx("copying INBOX keywords")?;

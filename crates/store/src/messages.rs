@@ -88,7 +88,7 @@ impl Store {
             .map(MessageFlags::from)
             .collect();
         let mut stmt = tx
-            .prepare("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
+            .prepare_cached("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
             .ctx("reading keywords")?;
         let keywords = stmt
             .query_map([row.id], |r| r.get::<_, String>(0))
@@ -132,7 +132,9 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()
             .ctx(&context)?;
         let mut stmt = tx
-            .prepare("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")
+            .prepare_cached(
+                "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+            )
             .ctx(&context)?;
         let vanished = stmt
             .query_map(params![row.id, since], |r| r.get::<_, u32>(0))
@@ -235,7 +237,7 @@ impl Store {
         let mut renames: Vec<(String, String)> = Vec::new();
         {
             let mut update = tx
-                .prepare("UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = ?5, file = ?6 WHERE mailbox_id = ?1 AND uid = ?2")
+                .prepare_cached("UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = ?5, file = ?6 WHERE mailbox_id = ?1 AND uid = ?2")
                 .ctx(&context)?;
             for m in index::messages_in(&tx, &row, ranges)? {
                 if unchanged_since.is_some_and(|limit| m.modseq > limit) {
@@ -319,10 +321,10 @@ impl Store {
         row.highestmodseq += 1;
         {
             let mut delete = tx
-                .prepare("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
+                .prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
                 .ctx(&context)?;
             let mut tomb = tx
-                .prepare(
+                .prepare_cached(
                     "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
                 )
                 .ctx(&context)?;

@@ -12,6 +12,9 @@ use crate::maildir::create_private_file;
 /// The index file's name inside the Maildir root.
 pub const INDEX_FILE: &str = "mailkeep.index.sqlite";
 
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+
 /// How long a writer waits for another process's transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -73,6 +76,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
     let context = format!("opening {}", path.display());
     let mut conn = Connection::open_with_flags(&path, flags).ctx(&context)?;
     conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
+    // Room for every statement of the hot paths (see index::cached_row).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")
         .ctx(&context)?;
     conn.pragma_update(None, "synchronous", "FULL")

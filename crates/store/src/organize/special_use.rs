@@ -3,6 +3,7 @@
 //! Rows hang off the mailbox id, so RENAME keeps them and DELETE drops
 //! them (cascade).
 
+use crate::index::cached_execute;
 use std::collections::BTreeMap;
 
 use rusqlite::params;
@@ -45,10 +46,10 @@ fn canonical_attributes<S: AsRef<str>>(attributes: &[S]) -> Result<Vec<&'static 
 /// Replaces a mailbox's attributes inside an open transaction.
 fn store_attributes(tx: &rusqlite::Transaction<'_>, id: i64, attrs: &[&str]) -> Result<()> {
     let context = "storing special-use attributes";
-    tx.execute("DELETE FROM special_use WHERE mailbox_id = ?1", [id])
-        .ctx(context)?;
+    cached_execute(tx, "DELETE FROM special_use WHERE mailbox_id = ?1", [id]).ctx(context)?;
     for a in attrs {
-        tx.execute(
+        cached_execute(
+            tx,
             "INSERT INTO special_use (mailbox_id, attribute) VALUES (?1, ?2)",
             params![id, a],
         )
@@ -99,7 +100,9 @@ impl Store {
         let conn = self.conn();
         let row = index::mailbox_row(&conn, &name)?;
         let mut stmt = conn
-            .prepare("SELECT attribute FROM special_use WHERE mailbox_id = ?1 ORDER BY attribute")
+            .prepare_cached(
+                "SELECT attribute FROM special_use WHERE mailbox_id = ?1 ORDER BY attribute",
+            )
             .ctx("reading special-use attributes")?;
         let attrs = stmt
             .query_map([row.id], |r| r.get::<_, String>(0))
@@ -115,7 +118,7 @@ impl Store {
 pub(crate) fn add_special_use(store: &Store, list: &mut [MailboxInfo]) -> Result<()> {
     let conn = store.conn();
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT m.name, s.attribute FROM special_use s
              JOIN mailboxes m ON m.id = s.mailbox_id ORDER BY s.attribute",
         )

@@ -4,6 +4,7 @@
 
 use crate::Store;
 use crate::error::{Result, SqlContext};
+use crate::index::cached_execute;
 use crate::mailbox::begin_write;
 use crate::names;
 
@@ -15,12 +16,14 @@ impl Store {
         let mut conn = self.conn();
         let tx = begin_write(&mut conn)?;
         let context = format!("subscribing to {name:?}");
-        tx.execute(
+        cached_execute(
+            &tx,
             "INSERT OR IGNORE INTO subscriptions (name) VALUES (?1)",
             [&name],
         )
         .ctx(&context)?;
-        tx.execute(
+        cached_execute(
+            &tx,
             "UPDATE mailboxes SET subscribed = 1 WHERE name = ?1",
             [&name],
         )
@@ -35,9 +38,9 @@ impl Store {
         let mut conn = self.conn();
         let tx = begin_write(&mut conn)?;
         let context = format!("unsubscribing from {name:?}");
-        tx.execute("DELETE FROM subscriptions WHERE name = ?1", [&name])
-            .ctx(&context)?;
-        tx.execute(
+        cached_execute(&tx, "DELETE FROM subscriptions WHERE name = ?1", [&name]).ctx(&context)?;
+        cached_execute(
+            &tx,
             "UPDATE mailboxes SET subscribed = 0 WHERE name = ?1",
             [&name],
         )
@@ -49,7 +52,7 @@ impl Store {
     pub fn subscriptions(&self) -> Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT name FROM subscriptions ORDER BY name")
+            .prepare_cached("SELECT name FROM subscriptions ORDER BY name")
             .ctx("listing subscriptions")?;
         let names = stmt
             .query_map([], |r| r.get::<_, String>(0))

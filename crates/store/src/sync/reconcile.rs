@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::filename::{base_name, system_flags_of};
 use super::scan::{self, Stamp};
 use crate::error::{Result, SqlContext, StoreError};
-use crate::index;
+use crate::index::{self, cached_execute, cached_row};
 use crate::mailbox::begin_write;
 use crate::maildir::fsync_dir;
 use crate::{Store, names};
@@ -38,7 +38,8 @@ pub struct SyncReport {
 const FRESH_NS: i64 = 2_000_000_000;
 
 fn stored_stamp(conn: &Connection, mailbox_id: i64) -> Result<Option<Stamp>> {
-    conn.query_row(
+    cached_row(
+        conn,
         "SELECT cur_mtime_ns, new_mtime_ns FROM sync_state WHERE mailbox_id = ?1",
         [mailbox_id],
         |r| {
@@ -108,7 +109,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
         .collect();
     let gone: HashSet<String> = {
         let mut stmt = tx
-            .prepare("SELECT base FROM sync_gone WHERE mailbox_id = ?1")
+            .prepare_cached("SELECT base FROM sync_gone WHERE mailbox_id = ?1")
             .ctx(&context)?;
         stmt.query_map([row.id], |r| r.get::<_, String>(0))
             .ctx(&context)?
@@ -127,14 +128,14 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
             let new_system = name_flags.unwrap_or(m.flags.system);
             if new_system != m.flags.system {
                 row.highestmodseq += 1;
-                tx.execute(
-                    "UPDATE messages SET system_flags = ?3, file = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
+                cached_execute(&tx, "UPDATE messages SET system_flags = ?3, file = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
                     params![row.id, m.uid, new_system, entry.name, row.highestmodseq as i64],
                 )
                 .ctx(&context)?;
                 report.flags_changed.push(m.uid);
             } else if entry.name != m.file {
-                tx.execute(
+                cached_execute(
+                    &tx,
                     "UPDATE messages SET file = ?3 WHERE mailbox_id = ?1 AND uid = ?2",
                     params![row.id, m.uid, entry.name],
                 )
@@ -171,7 +172,8 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
         };
         row.uidnext += 1;
         row.highestmodseq += 1;
-        tx.execute(
+        cached_execute(
+            &tx,
             "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
                  internal_date, internal_date_offset, size, save_date)
              VALUES (?1, ?2, ?3, ?4, '', ?5, ?6, 0, ?7, ?8)",
@@ -198,10 +200,10 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     if !missing.is_empty() {
         row.highestmodseq += 1;
         let mut delete = tx
-            .prepare("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
+            .prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")
             .ctx(&context)?;
         let mut tomb = tx
-            .prepare(
+            .prepare_cached(
                 "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
             )
             .ctx(&context)?;
@@ -216,7 +218,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     // Bases no longer on disk need no removal any more.
     {
         let mut prune = tx
-            .prepare("DELETE FROM sync_gone WHERE mailbox_id = ?1 AND base = ?2")
+            .prepare_cached("DELETE FROM sync_gone WHERE mailbox_id = ?1 AND base = ?2")
             .ctx(&context)?;
         for base in gone.iter().filter(|b| !seen.contains(*b)) {
             prune.execute(params![row.id, base]).ctx(&context)?;
@@ -226,10 +228,15 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     let after = scan::stamp(&dir)?;
     let fresh = now_ns().saturating_sub(after.cur_mtime_ns.max(after.new_mtime_ns)) < FRESH_NS;
     if fresh {
-        tx.execute("DELETE FROM sync_state WHERE mailbox_id = ?1", [row.id])
-            .ctx(&context)?;
+        cached_execute(
+            &tx,
+            "DELETE FROM sync_state WHERE mailbox_id = ?1",
+            [row.id],
+        )
+        .ctx(&context)?;
     } else {
-        tx.execute(
+        cached_execute(
+            &tx,
             "INSERT OR REPLACE INTO sync_state (mailbox_id, cur_mtime_ns, new_mtime_ns)
              VALUES (?1, ?2, ?3)",
             params![row.id, after.cur_mtime_ns, after.new_mtime_ns],
