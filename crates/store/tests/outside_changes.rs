@@ -90,6 +90,36 @@ fn files_added_outside_get_new_uids_in_order() {
     assert!(report.is_ok(), "{report}");
 }
 
+/// UIDs follow the files' delivery time (mtime), not their names; a file
+/// without the `:2,` info gets one.
+#[test]
+fn files_added_outside_are_numbered_by_delivery_time() {
+    let (_d, root, store) = open();
+    let first = append(&store, b"zero\r\n", &[]);
+    let base = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for (name, body, delay) in [
+        ("b.host:2,", "first\r\n", 0),
+        ("a.host", "third\r\n", 10),
+        ("c.host:2,S", "second\r\n", 5),
+    ] {
+        let path = root.join("cur").join(name);
+        fs::write(&path, body).unwrap();
+        let file = fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(base + std::time::Duration::from_secs(delay))
+            .unwrap();
+    }
+    let sel = store.select("INBOX").unwrap();
+    let uids: Vec<u32> = sel.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(uids, [first, first + 1, first + 2, first + 3]);
+    assert_eq!(read(&store, first + 1), b"first\r\n");
+    assert_eq!(read(&store, first + 2), b"second\r\n");
+    assert_eq!(read(&store, first + 3), b"third\r\n");
+    assert_eq!(sel.messages[2].flags.system, SEEN);
+    assert!(cur_names(&root).contains(&"a.host:2,".to_string()));
+    let report = store.verify().unwrap();
+    assert!(report.is_ok(), "{report}");
+}
+
 #[test]
 fn flags_renamed_outside_get_a_new_modseq() {
     let (_d, root, store) = open();

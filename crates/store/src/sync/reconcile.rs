@@ -60,6 +60,31 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
+/// What the sync needs of an indexed message.
+struct Known {
+    uid: u32,
+    system: u8,
+    file: String,
+}
+
+/// The indexed messages of mailbox `mailbox_id` (only the columns the
+/// sync compares: a rescan reads every row).
+fn known_files(conn: &Connection, mailbox_id: i64, context: &str) -> Result<Vec<Known>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT uid, system_flags, file FROM messages WHERE mailbox_id = ?1")
+        .ctx(context)?;
+    stmt.query_map([mailbox_id], |r| {
+        Ok(Known {
+            uid: r.get(0)?,
+            system: r.get(1)?,
+            file: r.get(2)?,
+        })
+    })
+    .ctx(context)?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .ctx(context)
+}
+
 /// Syncs the canonical mailbox `name` (see [`Store::sync_mailbox`]).
 pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport> {
     let dir = names::mailbox_dir(store.root(), name);
@@ -81,18 +106,18 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     let (cur, new) = (dir.join("cur"), dir.join("new"));
 
     // new/ -> cur/, with an empty info if the name has none.
-    for entry in scan::list(&new)? {
-        let target = if entry.name.contains(':') {
-            entry.name.clone()
+    for entry in scan::names(&new)? {
+        let target = if entry.contains(':') {
+            entry.clone()
         } else {
-            format!("{}:2,", entry.name)
+            format!("{entry}:2,")
         };
-        match fs::rename(new.join(&entry.name), cur.join(&target)) {
+        match fs::rename(new.join(&entry), cur.join(&target)) {
             Ok(()) => report.moved_from_new += 1,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
                 return Err(StoreError::io(
-                    format!("moving {} from new/ to cur/", entry.name),
+                    format!("moving {entry} from new/ to cur/"),
                     e,
                 ));
             }
@@ -102,11 +127,9 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
         fsync_dir(&cur)?;
     }
 
-    let files = scan::list(&cur)?;
-    let known: HashMap<String, index::MessageMeta> = index::all_messages(&tx, &row)?
-        .into_iter()
-        .map(|m| (base_name(&m.file).to_owned(), m))
-        .collect();
+    let files = scan::names(&cur)?;
+    let rows = known_files(&tx, row.id, &context)?;
+    let known: HashMap<&str, &Known> = rows.iter().map(|m| (base_name(&m.file), m)).collect();
     let gone: HashSet<String> = {
         let mut stmt = tx
             .prepare_cached("SELECT base FROM sync_gone WHERE mailbox_id = ?1")
@@ -116,45 +139,49 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
             .collect::<rusqlite::Result<_>>()
             .ctx(&context)?
     };
-    let mut seen: HashSet<String> = HashSet::new();
-    for entry in &files {
-        let base = base_name(&entry.name).to_owned();
-        if !seen.insert(base.clone()) {
-            tracing::warn!(mailbox = %name, file = %entry.name, "duplicate message file base name; ignored");
+    let mut seen: HashSet<&str> = HashSet::with_capacity(files.len());
+    let mut unknown = Vec::new();
+    for file in &files {
+        let base = base_name(file);
+        if !seen.insert(base) {
+            tracing::warn!(mailbox = %name, file = %file, "duplicate message file base name; ignored");
             continue;
         }
-        if let Some(m) = known.get(&base) {
-            let name_flags = system_flags_of(&entry.name);
-            let new_system = name_flags.unwrap_or(m.flags.system);
-            if new_system != m.flags.system {
+        if let Some(m) = known.get(base) {
+            let new_system = system_flags_of(file).unwrap_or(m.system);
+            if new_system != m.system {
                 row.highestmodseq += 1;
                 cached_execute(&tx, "UPDATE messages SET system_flags = ?3, file = ?4, modseq = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
-                    params![row.id, m.uid, new_system, entry.name, row.highestmodseq as i64],
+                    params![row.id, m.uid, new_system, file, row.highestmodseq as i64],
                 )
                 .ctx(&context)?;
                 report.flags_changed.push(m.uid);
-            } else if entry.name != m.file {
+            } else if *file != m.file {
                 cached_execute(
                     &tx,
                     "UPDATE messages SET file = ?3 WHERE mailbox_id = ?1 AND uid = ?2",
-                    params![row.id, m.uid, entry.name],
+                    params![row.id, m.uid, file],
                 )
                 .ctx(&context)?;
             }
-            continue;
-        }
-        if gone.contains(&base) {
+        } else if gone.contains(base) {
             // An expunged message whose file removal is pending or was cut
             // short by a crash: finish the removal.
-            match fs::remove_file(cur.join(&entry.name)) {
+            match fs::remove_file(cur.join(file)) {
                 Ok(()) => report.removed_leftovers += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    tracing::warn!(file = %entry.name, error = %e, "leftover of an expunged message could not be removed")
+                    tracing::warn!(file = %file, error = %e, "leftover of an expunged message could not be removed")
                 }
             }
-            continue;
+        } else if let Some(entry) = scan::entry(&cur, file)? {
+            unknown.push(entry);
         }
+    }
+
+    // New files get UIDs in delivery order.
+    scan::sort_by_delivery(&mut unknown);
+    for entry in &unknown {
         let uid = row.uidnext;
         if uid == u32::MAX {
             return Err(StoreError::InvalidArgument(format!(
@@ -220,7 +247,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
         let mut prune = tx
             .prepare_cached("DELETE FROM sync_gone WHERE mailbox_id = ?1 AND base = ?2")
             .ctx(&context)?;
-        for base in gone.iter().filter(|b| !seen.contains(*b)) {
+        for base in gone.iter().filter(|b| !seen.contains(b.as_str())) {
             prune.execute(params![row.id, base]).ctx(&context)?;
         }
     }
