@@ -32,6 +32,10 @@ struct Seen {
     mailboxes: HashMap<String, Announced>,
     /// Whether a poller runs for this owner.
     polling: bool,
+    /// How many changes this process has published: a poller's read of the
+    /// index taken before the latest of them may be older than what
+    /// watchers were told, and is not reconciled.
+    published: u64,
 }
 
 /// A mailbox's counters as last announced; `uidvalidity == 0` marks a
@@ -155,6 +159,7 @@ impl ChangeBus {
         };
         let name = canonical(mailbox);
         let mut seen = lock(&changes.seen);
+        seen.published += 1;
         let entry = seen.mailboxes.entry(name.clone()).or_default();
         if uidvalidity != 0 {
             entry.uidvalidity = uidvalidity;
@@ -181,6 +186,7 @@ impl ChangeBus {
         };
         let (name, new_name) = (canonical(name), canonical(new_name));
         let mut seen = lock(&changes.seen);
+        seen.published += 1;
         match kind {
             pb::ListChangeKind::Created => {
                 seen.mailboxes.insert(name.clone(), Announced::default());
@@ -213,12 +219,25 @@ impl OwnerChanges {
         seen.mailboxes = now.iter().map(|m| (m.name.clone(), counters(m))).collect();
     }
 
+    /// How many changes this process has published so far; a poller
+    /// takes it before reading the index, for [`OwnerChanges::reconcile`].
+    pub(crate) fn published(&self) -> u64 {
+        lock(&self.seen).published
+    }
+
     /// Compares the index's state (read after another process committed)
-    /// with what was announced, and announces the difference.
-    pub(crate) fn reconcile(&self, now: &[MailboxCounters]) {
+    /// with what was announced, and announces the difference. With
+    /// `read_after` (the [`OwnerChanges::published`] count taken before the
+    /// read), a read that this process published a change after is stale:
+    /// it could make a mailbox just created here look deleted. It is then
+    /// left alone and false returned; the caller reads again.
+    pub(crate) fn reconcile(&self, now: &[MailboxCounters], read_after: Option<u64>) -> bool {
         let mut events = Vec::new();
         {
             let mut seen = lock(&self.seen);
+            if read_after.is_some_and(|count| count != seen.published) {
+                return false;
+            }
             let mut gone: HashMap<String, Announced> = seen
                 .mailboxes
                 .iter()
@@ -288,6 +307,7 @@ impl OwnerChanges {
         for event in events {
             let _ = self.tx.send(event);
         }
+        true
     }
 }
 
@@ -297,5 +317,60 @@ fn counters(m: &MailboxCounters) -> Announced {
         uidnext: m.uidnext,
         highestmodseq: m.highestmodseq,
         subscribed: m.subscribed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox(name: &str, uidvalidity: u32) -> MailboxCounters {
+        MailboxCounters {
+            name: name.to_owned(),
+            uidvalidity,
+            uidnext: 1,
+            highestmodseq: 1,
+            subscribed: false,
+        }
+    }
+
+    fn drain(rx: &mut broadcast::Receiver<pb::MailboxEvent>) -> Vec<pb::MailboxEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    /// A poller's read taken before this process created a mailbox must
+    /// not announce that mailbox as deleted.
+    #[test]
+    fn a_read_overtaken_by_an_announcement_is_not_reconciled() {
+        let bus = ChangeBus::default();
+        let (changes, mut rx, start) = bus.subscribe("alice");
+        assert!(start, "the first watcher starts the poller");
+        changes.baseline(&[mailbox("INBOX", 10)]);
+
+        let before = changes.published();
+        let stale = [mailbox("INBOX", 10)];
+        bus.publish_list("alice", pb::ListChangeKind::Created, "Archive", "");
+        assert_eq!(drain(&mut rx).len(), 1, "the creation is announced");
+
+        assert!(!changes.reconcile(&stale, Some(before)));
+        assert!(
+            drain(&mut rx).is_empty(),
+            "nothing announced from a stale read"
+        );
+
+        let fresh = [mailbox("INBOX", 10), mailbox("Archive", 11)];
+        assert!(changes.reconcile(&fresh, Some(changes.published())));
+        assert!(drain(&mut rx).is_empty(), "nothing new to announce");
+
+        // Without the check (the poller's last resort) the stale read is
+        // taken as it is, and the mailbox it lacks is announced as deleted.
+        assert!(changes.reconcile(&stale, None));
+        let events = drain(&mut rx);
+        assert_eq!(events.len(), 1);
+        assert!(matches!(
+            &events[0].event,
+            Some(pb::mailbox_event::Event::List(l))
+                if l.kind() == pb::ListChangeKind::Deleted && l.name == "Archive"
+        ));
     }
 }

@@ -18,6 +18,9 @@ use crate::gate::Gate;
 /// watchers within this plus one query.
 pub(crate) const POLL_EVERY: Duration = Duration::from_millis(200);
 
+/// Reads in a row that may be dropped as stale (see the loop).
+const MAX_STALE_READS: u32 = 2;
+
 /// Opens a probe on `owner`'s index under `maildir`, records the current
 /// state as the baseline (so that nothing committed after the watcher's
 /// call returns is missed), and starts the polling task. The task stops by
@@ -54,6 +57,7 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     let mut failing = false;
+    let mut stale_reads = 0;
     loop {
         tick.tick().await;
         if gate.changes().stop_if_unwatched(&owner) {
@@ -62,6 +66,7 @@ async fn run(
         }
         let probe = Arc::clone(&probe);
         let last = version;
+        let published = changes.published();
         let read = gate
             .run(&owner, move || {
                 let probe = probe.lock().unwrap_or_else(|p| p.into_inner());
@@ -75,9 +80,19 @@ async fn run(
         match read {
             Ok((now, mailboxes)) => {
                 failing = false;
-                version = now;
-                if let Some(mailboxes) = mailboxes {
-                    changes.reconcile(&mailboxes);
+                let Some(mailboxes) = mailboxes else {
+                    version = now;
+                    continue;
+                };
+                // A read overtaken by this process's own announcements is
+                // read again at the next tick; under a constant stream of
+                // them, the third is taken as it is.
+                let check = (stale_reads < MAX_STALE_READS).then_some(published);
+                if changes.reconcile(&mailboxes, check) {
+                    version = now;
+                    stale_reads = 0;
+                } else {
+                    stale_reads += 1;
                 }
             }
             // Logged once per failing stretch, not every tick.
