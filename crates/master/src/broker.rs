@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mailkeep_storage_rpc::broker::{
     Acknowledged, AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage,
-    NewConnection, StorageAttached, broker_reply, broker_request, control_message,
+    NewConnection, RefusalCode, StorageAttached, broker_reply, broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_ticket::Scope;
@@ -44,7 +44,7 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
             Some(broker_request::Kind::AttachStorage(a)) => {
                 attach_storage(&shared, client_id, &a.ticket, &a.owner, &a.held_connections).await
             }
-            None => (error("invalid", "empty broker request"), None),
+            None => (error(RefusalCode::Invalid, "empty broker request"), None),
         };
         let reply = BrokerReply {
             id,
@@ -58,9 +58,9 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
     shared.storage.lock().await.forget_client(client_id);
 }
 
-fn error(code: &str, message: impl Into<String>) -> broker_reply::Kind {
+fn error(code: RefusalCode, message: impl Into<String>) -> broker_reply::Kind {
     broker_reply::Kind::Error(BrokerError {
-        code: code.to_owned(),
+        code: code as i32,
         message: message.into(),
     })
 }
@@ -69,11 +69,11 @@ type Answer = (broker_reply::Kind, Option<std::os::fd::OwnedFd>);
 
 async fn connect_auth(shared: &Shared) -> Answer {
     let Some(control) = shared.auth_control.lock().await.clone() else {
-        return (error("unavailable", "auth is restarting"), None);
+        return (error(RefusalCode::Unavailable, "auth is restarting"), None);
     };
     let (ours, theirs) = match crate::children::socket_pair() {
         Ok(p) => p,
-        Err(e) => return (error("unavailable", e.to_string()), None),
+        Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
     };
     let connection_id = shared.next_connection_id();
     let message = ControlMessage {
@@ -86,11 +86,14 @@ async fn connect_auth(shared: &Shared) -> Answer {
         send_frame(&guard, &message, Some(&theirs)).await
     };
     if let Err(e) = sent {
-        return (error("unavailable", format!("auth process: {e}")), None);
+        return (
+            error(RefusalCode::Unavailable, format!("auth process: {e}")),
+            None,
+        );
     }
     let ours = match ours.into_std().map(std::os::fd::OwnedFd::from) {
         Ok(fd) => fd,
-        Err(e) => return (error("unavailable", e.to_string()), None),
+        Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
     };
     (broker_reply::Kind::Auth(AuthConnected {}), Some(ours))
 }
@@ -109,16 +112,16 @@ pub(crate) async fn attach_storage(
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(client_id, owner, "attach refused: {e}");
-            return (error("unauthenticated", e.to_string()), None);
+            return (error(RefusalCode::Unauthenticated, e.to_string()), None);
         }
     };
     if let Err(e) = claims.authorize(owner, Scope::Deliver) {
         tracing::warn!(client_id, owner, "attach refused: {e}");
-        return (error("refused", e.to_string()), None);
+        return (error(RefusalCode::Refused, e.to_string()), None);
     }
     let entry = match shared.lookup_owner(owner) {
         Ok(entry) => entry,
-        Err(message) => return (error("refused", message), None),
+        Err(refusal) => return (error(refusal.code, refusal.message), None),
     };
     // Homed on another host: the caller connects to that host's gateway.
     match crate::gateway::remote_home(&shared.config, &entry) {
@@ -130,7 +133,7 @@ pub(crate) async fn attach_storage(
             };
             return (broker_reply::Kind::Remote(remote), None);
         }
-        Err(message) => return (error("refused", message), None),
+        Err(message) => return (error(RefusalCode::Refused, message), None),
     }
     let key = shared.storage_key(owner, &entry);
     let mut table = shared.storage.lock().await;
@@ -154,7 +157,10 @@ pub(crate) async fn attach_storage(
                 Err(e) => {
                     tracing::error!(owner, "starting storage process: {e}");
                     return (
-                        error("unavailable", format!("cannot start storage: {e}")),
+                        error(
+                            RefusalCode::Unavailable,
+                            format!("cannot start storage: {e}"),
+                        ),
                         None,
                     );
                 }
@@ -162,7 +168,10 @@ pub(crate) async fn attach_storage(
         }
     };
     let Some(proc_) = table.by_pid_mut(pid) else {
-        return (error("unavailable", "storage process vanished"), None);
+        return (
+            error(RefusalCode::Unavailable, "storage process vanished"),
+            None,
+        );
     };
     if !proc_.owners.contains(owner) {
         // per-uid: this process serves the owner's uid but not the owner
@@ -170,13 +179,13 @@ pub(crate) async fn attach_storage(
         // first call is not refused.
         let home = match shared.prepare_home(&entry) {
             Ok(home) => home,
-            Err(e) => return (error("unavailable", e.to_string()), None),
+            Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
         };
         let control = Arc::clone(&proc_.control);
         let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));
         if let Err(message) = add_owner(shared, &control, owner, &home, ids).await {
             tracing::error!(owner, "adding an owner to a storage process: {message}");
-            return (error("unavailable", message), None);
+            return (error(RefusalCode::Unavailable, message), None);
         }
         proc_.owners.insert(owner.to_owned());
     }
@@ -196,7 +205,7 @@ pub(crate) async fn attach_storage(
     }
     let (ours, theirs) = match crate::children::socket_pair() {
         Ok(p) => p,
-        Err(e) => return (error("unavailable", e.to_string()), None),
+        Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
     };
     let connection_id = shared.next_connection_id();
     let control = Arc::clone(&proc_.control);
@@ -212,11 +221,14 @@ pub(crate) async fn attach_storage(
     };
     if let Err(e) = control.send(&message, Some(&theirs)).await {
         shared.storage.lock().await.forget_client(client_id);
-        return (error("unavailable", format!("storage process: {e}")), None);
+        return (
+            error(RefusalCode::Unavailable, format!("storage process: {e}")),
+            None,
+        );
     }
     let ours = match ours.into_std().map(std::os::fd::OwnedFd::from) {
         Ok(fd) => fd,
-        Err(e) => return (error("unavailable", e.to_string()), None),
+        Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
     };
     (
         broker_reply::Kind::Storage(StorageAttached {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailkeep_auth::userdb::UserEntry;
-use mailkeep_storage_rpc::broker::{GatewayHello, GatewayReply, broker_reply};
+use mailkeep_storage_rpc::broker::{GatewayHello, GatewayReply, RefusalCode, broker_reply};
 use mailkeep_storage_rpc::framing::into_unix_stream;
 use mailkeep_storage_rpc::tls::{
     TlsAcceptor, TlsError, TlsMaterial, acceptor, read_frame, write_frame,
@@ -170,8 +170,8 @@ enum ConnectionError {
     Timeout,
     #[error(transparent)]
     Frame(#[from] TlsError),
-    #[error("refused ({code}): {message}")]
-    Refused { code: String, message: String },
+    #[error("refused ({code:?}): {message}")]
+    Refused { code: RefusalCode, message: String },
     #[error("splicing: {0}")]
     Splice(std::io::Error),
 }
@@ -194,9 +194,9 @@ async fn serve_connection(
     let fd = match attached {
         Ok(fd) => fd,
         Err((code, message)) => {
-            tracing::warn!(owner = hello.owner, "gateway refused: {code}: {message}");
+            tracing::warn!(owner = hello.owner, "gateway refused: {code:?}: {message}");
             let reply = GatewayReply {
-                code: code.clone(),
+                code: code as i32,
                 error: message.clone(),
             };
             // Best effort: the peer gets a clear refusal, not a hang.
@@ -225,36 +225,36 @@ async fn attach(
     shared: &Arc<Shared>,
     client_id: u64,
     hello: &GatewayHello,
-) -> Result<std::os::fd::OwnedFd, (String, String)> {
-    let refuse = |code: &str, message: String| (code.to_owned(), message);
+) -> Result<std::os::fd::OwnedFd, (RefusalCode, String)> {
+    let refuse = |code: RefusalCode, message: String| (code, message);
     let claims = mailkeep_ticket::verify(&shared.key, &hello.ticket, mailkeep_ticket::now_unix())
-        .map_err(|e| refuse("unauthenticated", e.to_string()))?;
+        .map_err(|e| refuse(RefusalCode::Unauthenticated, e.to_string()))?;
     claims
         .authorize(&hello.owner, Scope::Deliver)
-        .map_err(|e| refuse("refused", e.to_string()))?;
+        .map_err(|e| refuse(RefusalCode::Refused, e.to_string()))?;
     let entry = shared
         .lookup_owner(&hello.owner)
-        .map_err(|m| refuse("refused", m))?;
+        .map_err(|r| (r.code, r.message))?;
     match remote_home(&shared.config, &entry) {
         Ok(None) => {}
         Ok(Some((address, _))) => {
             return Err(refuse(
-                "refused",
+                RefusalCode::Refused,
                 format!(
                     "owner {:?} is not homed on this host (see {address})",
                     hello.owner
                 ),
             ));
         }
-        Err(m) => return Err(refuse("refused", m)),
+        Err(m) => return Err(refuse(RefusalCode::Refused, m)),
     }
     let (kind, fd) =
         crate::broker::attach_storage(shared, client_id, &hello.ticket, &hello.owner, &[]).await;
     match (kind, fd) {
         (broker_reply::Kind::Storage(_), Some(fd)) => Ok(fd),
-        (broker_reply::Kind::Error(e), _) => Err((e.code, e.message)),
+        (broker_reply::Kind::Error(e), _) => Err((e.code(), e.message)),
         _ => Err(refuse(
-            "unavailable",
+            RefusalCode::Unavailable,
             "the broker gave no storage connection".into(),
         )),
     }

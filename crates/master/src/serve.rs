@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use mailkeep_auth::userdb::{PasswdFile, UserEntry};
 use mailkeep_config::Config;
+use mailkeep_storage_rpc::broker::RefusalCode;
 use mailkeep_ticket::TicketKey;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -30,6 +31,16 @@ pub mod fds {
     pub const KEY: i32 = 4;
     /// First listening socket of a protocol process; more follow.
     pub const FIRST_LISTENER: i32 = 4;
+}
+
+/// Why the broker or a gateway will not serve a request: the code the
+/// caller gets, and a message for its log.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// What the caller maps to its own response.
+    pub code: RefusalCode,
+    /// Why, in words.
+    pub message: String,
 }
 
 /// A child the master started, as `admin ps` shows it.
@@ -93,18 +104,28 @@ impl Shared {
     }
 
     /// Looks an owner up in the users file and checks they may be served.
-    pub fn lookup_owner(&self, owner: &str) -> Result<UserEntry, String> {
-        let users = PasswdFile::load(self.config.users_file()).map_err(|e| e.to_string())?;
+    pub fn lookup_owner(&self, owner: &str) -> Result<UserEntry, Refusal> {
+        let refused = |message: String| Refusal {
+            code: RefusalCode::Refused,
+            message,
+        };
+        let users = PasswdFile::load(self.config.users_file()).map_err(|e| Refusal {
+            code: RefusalCode::Unavailable,
+            message: e.to_string(),
+        })?;
         let entry = users
             .lookup(owner)
             .cloned()
-            .ok_or_else(|| format!("no such user {owner:?}"))?;
-        let (uid, _gid, _home) = owner_ids(&entry)?;
+            .ok_or_else(|| refused(format!("no such user {owner:?}")))?;
+        let (uid, _gid, _home) = owner_ids(&entry).map_err(refused)?;
         if self.prepared.privileged && (uid == 0 || uid < self.config.privileges.first_valid_uid) {
-            return Err(format!(
-                "user {owner:?} has uid {uid}, below first_valid_uid {} (or root): never served",
-                self.config.privileges.first_valid_uid
-            ));
+            return Err(Refusal {
+                code: RefusalCode::ContactAdmin,
+                message: format!(
+                    "user {owner:?} has uid {uid}, below first_valid_uid {} (or root): never served",
+                    self.config.privileges.first_valid_uid
+                ),
+            });
         }
         Ok(entry)
     }

@@ -12,7 +12,8 @@ use tonic::transport::Channel;
 
 use crate::auth::auth_client::AuthClient;
 use crate::broker::{
-    AttachStorage, BrokerReply, BrokerRequest, ConnectAuth, broker_reply, broker_request,
+    AttachStorage, BrokerReply, BrokerRequest, ConnectAuth, RefusalCode, broker_reply,
+    broker_request,
 };
 use crate::channel::{ChannelError, channel_over};
 use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
@@ -26,11 +27,10 @@ pub enum BrokerError {
     #[error("broker channel: {0}")]
     Channel(#[from] FrameError),
     /// The broker refused: bad ticket, unknown owner, no process could start.
-    #[error("broker refused ({code}): {message}")]
+    #[error("broker refused ({code:?}): {message}")]
     Refused {
-        /// A short machine-readable reason: "unauthenticated", "refused",
-        /// "unavailable", "invalid".
-        code: String,
+        /// Why, as a code the caller maps to its own response.
+        code: RefusalCode,
         /// Why, for logs and the client.
         message: String,
     },
@@ -112,7 +112,7 @@ impl BrokerClient {
         }
         if let Some(broker_reply::Kind::Error(e)) = &reply.kind {
             return Err(BrokerError::Refused {
-                code: e.code.clone(),
+                code: e.code(),
                 message: e.message.clone(),
             });
         }
@@ -176,7 +176,7 @@ impl BrokerClient {
                 .remote
                 .as_ref()
                 .ok_or_else(|| BrokerError::Refused {
-                    code: "unavailable".into(),
+                    code: RefusalCode::Unavailable,
                     message: "owner is homed on another host; no TLS material here".into(),
                 })?;
             let channel = cache

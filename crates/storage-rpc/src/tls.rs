@@ -65,10 +65,10 @@ pub enum TlsError {
     #[error("gateway frame: {0}")]
     Frame(String),
     /// The gateway refused the connection (bad ticket, owner not here, ...).
-    #[error("gateway refused ({code}): {message}")]
+    #[error("gateway refused ({code:?}): {message}")]
     Refused {
-        /// "unauthenticated", "refused", "unavailable", "invalid".
-        code: String,
+        /// Why, as a code the caller maps to its response.
+        code: crate::broker::RefusalCode,
         /// Why.
         message: String,
     },
@@ -337,9 +337,9 @@ async fn connect_watched(
         };
         write_frame(&mut tls, &hello).await?;
         let reply: GatewayReply = read_frame(&mut tls).await?;
-        if !reply.code.is_empty() || !reply.error.is_empty() {
+        if reply.code != 0 || !reply.error.is_empty() {
             return Err(TlsError::Refused {
-                code: reply.code,
+                code: reply.code(),
                 message: reply.error,
             });
         }

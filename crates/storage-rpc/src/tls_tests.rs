@@ -51,7 +51,7 @@ async fn refusing_gateway(material: TlsMaterial) -> String {
                 };
                 let hello: GatewayHello = read_frame(&mut tls).await.unwrap();
                 let reply = GatewayReply {
-                    code: "unauthenticated".into(),
+                    code: crate::broker::RefusalCode::Unauthenticated as i32,
                     error: format!("ticket {}", hello.ticket),
                 };
                 write_frame(&mut tls, &reply).await.unwrap();
@@ -98,7 +98,7 @@ async fn the_hello_reaches_the_gateway_and_its_refusal_comes_back() {
         .unwrap_err();
     match err {
         TlsError::Refused { code, message } => {
-            assert_eq!(code, "unauthenticated");
+            assert_eq!(code, crate::broker::RefusalCode::Unauthenticated);
             assert_eq!(message, "ticket T1");
         }
         other => panic!("expected a refusal, got {other}"),
