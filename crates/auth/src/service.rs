@@ -143,6 +143,7 @@ impl AuthService {
                     reason,
                     temporary: false,
                     contact_admin: true,
+                    ..Failure::default()
                 })
             }
             Ok(Err(error)) => {
@@ -235,6 +236,7 @@ fn failure(reason: &str, temporary: bool) -> Outcome {
         reason: reason.to_owned(),
         temporary,
         contact_admin: false,
+        ..Failure::default()
     })
 }
 

@@ -82,6 +82,7 @@ fn first(id: u64, mechanism: &str, data: Option<&[u8]>, ip: &str) -> StepRequest
         remote_ip: ip.to_owned(),
         protocol: "imap".to_owned(),
         abort: false,
+        ..StepRequest::default()
     }
 }
 

@@ -10,3 +10,7 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod connector;
+
+pub use connector::{ConnectError, Connector};

@@ -74,6 +74,7 @@ impl<B: Backend> Session<B> {
             remote_ip: self.peer.clone(),
             protocol: "imap".into(),
             abort: false,
+            ..StepRequest::default()
         }
     }
 
