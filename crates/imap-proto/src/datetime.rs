@@ -1,7 +1,7 @@
 //! Date-time arithmetic for APPEND's date-time argument and the INTERNALDATE
 //! response: civil dates to and from Unix time without a date crate.
 
-use crate::command::DateTime;
+use crate::types::DateTime;
 
 /// Month names as IMAP writes them (`date-month`).
 pub(crate) const MONTHS: [&str; 12] = [

@@ -1,7 +1,8 @@
 //! Finding where a command ends without parsing it: lines, literal
-//! announcements at the end of lines, and the tag at the start.
+//! announcements at the end of lines, and the tag and name at the start.
 
-use crate::grammar::{Cursor, Fail, known_command};
+use crate::cmd::{Grammar, head};
+use crate::grammar::{Cursor, Fail};
 
 /// A literal announced at the end of a line: `{N}`, `{N+}` or `~{N}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,52 +46,26 @@ pub(crate) fn extract_tag(buf: &[u8]) -> Option<String> {
 
 /// What the start of a command says before all of it has arrived.
 pub(crate) enum Head {
-    /// Nothing wrong so far; `append` when the command is APPEND.
+    /// Nothing wrong so far; `streamed` for APPEND and REPLACE, whose
+    /// message literals the caller streams.
     Fine {
-        /// The command is APPEND.
-        append: bool,
+        /// The command is APPEND, REPLACE or UID REPLACE.
+        streamed: bool,
     },
-    /// The tag or command name is bad.
+    /// The tag or command name is bad, or the command unknown.
     Bad(String),
 }
 
-/// Checks the tag and command name of a command that is still arriving,
-/// so that a bad command is refused before its literal is read.
+/// Checks the tag and command name (and UID's sub-command) of a command
+/// that is still arriving against the dispatch table, so that a bad
+/// command is refused before its literal is read.
 pub(crate) fn check_head(buf: &[u8]) -> Head {
     let mut c = Cursor::new(buf);
-    let fail = |f: Fail| match f {
-        Fail::Incomplete => Head::Fine { append: false },
-        Fail::Bad(msg) => Head::Bad(msg),
-    };
-    if let Err(f) = c.tag() {
-        return fail(f);
-    }
-    if let Err(f) = c.sp("command name") {
-        return fail(f);
-    }
-    let name = match c.atom("command name") {
-        Ok(name) => name,
-        Err(f) => return fail(f),
-    };
-    if !known_command(name) {
-        return Head::Bad(format!(
-            "Unknown command {}",
-            String::from_utf8_lossy(name).to_ascii_uppercase()
-        ));
-    }
-    if name.eq_ignore_ascii_case(b"UID") && c.eat(b' ') {
-        let sub = c.take_while(crate::grammar::cursor::is_atom_char);
-        let ok = [&b"FETCH"[..], b"STORE", b"EXPUNGE"]
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(sub));
-        if !sub.is_empty() && !ok {
-            return Head::Bad(format!(
-                "Unknown command UID {}",
-                String::from_utf8_lossy(sub).to_ascii_uppercase()
-            ));
-        }
-    }
-    Head::Fine {
-        append: name.eq_ignore_ascii_case(b"APPEND"),
+    match head(&mut c) {
+        Ok((_, spec, _)) => Head::Fine {
+            streamed: matches!(spec.grammar, Grammar::Streamed),
+        },
+        Err(Fail::Bad(msg)) => Head::Bad(msg),
+        Err(_) => Head::Fine { streamed: false },
     }
 }

@@ -1,6 +1,7 @@
 //! The incremental command parser: frames commands in the bytes a
 //! connection has received (lines and literals), asks for continuations,
-//! hands APPEND's message to the caller to stream, and parses the rest.
+//! hands APPEND's and REPLACE's message literals to the caller to stream,
+//! and parses the rest.
 //!
 //! The caller keeps a buffer of received, unconsumed bytes and calls
 //! [`Parser::next`] with all of it after each read. The parser remembers how
@@ -10,13 +11,19 @@
 //! `max_line` bytes; a line that grows past that without CRLF is refused
 //! with `close: true` (skipping it safely would require reading unbounded
 //! data). A complete but over-long line is refused with BAD. The literals of
-//! one command other than APPEND's message may total `max_inline_literal`
-//! bytes; APPEND's message may be `max_append` bytes.
+//! one command that the parser buffers may total `max_inline_literal`
+//! bytes; streamed messages are bounded by `max_append` and
+//! `max_append_total`.
 
-use crate::command::{Command, CommandBody};
+use std::collections::VecDeque;
+
+use crate::cmd::append::{self, AppendProgress, Segment};
+use crate::cmd::idle::{IdleEnd, idle_end};
+use crate::cmd::parse_command;
+use crate::code::Code;
 use crate::error::ParseError;
-use crate::framing::{Head, check_head, extract_tag, literal_marker};
-use crate::grammar::{Fail, parse_append_prefix, parse_command};
+use crate::framing::{Head, Marker, check_head, extract_tag, literal_marker};
+use crate::grammar::Fail;
 use crate::limits::Limits;
 use crate::outcome::{Outcome, SaslResponse};
 
@@ -26,6 +33,7 @@ use crate::outcome::{Outcome, SaslResponse};
 struct Doom {
     tag: Option<String>,
     message: String,
+    code: Option<Code>,
 }
 
 /// Progress through the command at the front of the buffer.
@@ -50,12 +58,9 @@ struct Frame {
 enum Mode {
     /// At or inside a command.
     Command,
-    /// Just after an APPEND message literal: CRLF ends the command. (A
-    /// MULTIAPPEND would continue here with another message.)
-    AfterAppend {
-        /// The APPEND's tag, for errors.
-        tag: String,
-    },
+    /// Inside an APPEND or REPLACE, just after a literal the caller
+    /// streamed.
+    Append(AppendProgress),
 }
 
 /// One connection's command parser.
@@ -64,6 +69,10 @@ pub struct Parser {
     limits: Limits,
     mode: Mode,
     frame: Frame,
+    /// Outcomes of a parsed APPEND segment not yet handed out.
+    queue: VecDeque<Outcome>,
+    /// UTF8=ACCEPT (or IMAP4rev2) is enabled.
+    utf8: bool,
 }
 
 impl Parser {
@@ -73,32 +82,58 @@ impl Parser {
             limits,
             mode: Mode::Command,
             frame: Frame::default(),
+            queue: VecDeque::new(),
+            utf8: false,
         }
+    }
+
+    /// The limits this parser enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Turns UTF8=ACCEPT on or off for the commands that follow (on after
+    /// `ENABLE UTF8=ACCEPT` or `ENABLE IMAP4rev2`). Off, mailbox names are
+    /// modified UTF-7 (RFC 3501 §5.1.3), decoded to UTF-8, and raw 8-bit
+    /// or invalid modified UTF-7 is refused with BAD; on, names are UTF-8
+    /// as sent (RFC 6855 §3).
+    pub fn set_utf8(&mut self, on: bool) {
+        self.utf8 = on;
+    }
+
+    /// Whether UTF8=ACCEPT is on.
+    pub fn utf8(&self) -> bool {
+        self.utf8
     }
 
     /// Looks at the start of `buf` (the bytes received so far and not yet
     /// consumed) and says what to do; see [`Outcome`]. Between calls the
-    /// caller may only append to `buf` or drop the bytes an outcome says.
+    /// caller may only append to `buf` or drop the bytes an outcome says
+    /// (and, after [`Outcome::AppendLiteral`], the literal's bytes).
     pub fn next(&mut self, buf: &[u8]) -> Outcome {
-        if let Mode::AfterAppend { tag } = &self.mode {
-            let end = match buf {
-                [] | [b'\r'] => return Outcome::Incomplete,
-                [b'\r', b'\n', ..] => Some(2),
-                [b'\n', ..] => Some(1),
-                _ => None,
-            };
-            let tag = tag.clone();
-            self.mode = Mode::Command;
-            self.frame = Frame::default();
-            if let Some(consumed) = end {
-                return Outcome::AppendEnd { consumed };
-            }
-            self.frame.doom = Some(Doom {
-                tag: Some(tag),
-                message: "Expected end of line after the APPEND message".into(),
-            });
+        if let Some(outcome) = self.queue.pop_front() {
+            return outcome;
         }
         self.frame_command(buf)
+    }
+
+    /// The caller refuses the synchronizing literal of the
+    /// [`Outcome::AppendLiteral`] just handed out: it answers the command
+    /// (NO or BAD) instead of sending a continuation, so the client sends
+    /// nothing more of it and the parser goes back to reading commands.
+    /// Returns false, and changes nothing, when that literal was not
+    /// synchronizing: the client sends it anyway, so the caller must read
+    /// and drop its bytes and keep calling [`Parser::next`] until the
+    /// command ends.
+    pub fn refuse_literal(&mut self) -> bool {
+        match &self.mode {
+            Mode::Append(progress) if progress.pending_sync && self.queue.is_empty() => {
+                self.mode = Mode::Command;
+                self.frame = Frame::default();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Parses one line sent in answer to an AUTHENTICATE continuation:
@@ -115,6 +150,20 @@ impl Parser {
         crate::base64::decode(line)
             .map(SaslResponse::Data)
             .ok_or(ParseError::InvalidBase64)
+    }
+
+    /// Recognises the `DONE` that ends an IDLE at the start of `buf`, with
+    /// this parser's line limit; see [`IdleEnd`].
+    pub fn idle_end(&self, buf: &[u8]) -> IdleEnd {
+        idle_end(buf, self.limits.max_line)
+    }
+
+    /// The tag errors in the current command carry.
+    fn tag_of(&self, buf: &[u8]) -> Option<String> {
+        match &self.mode {
+            Mode::Append(progress) => Some(progress.tag.clone()),
+            Mode::Command => extract_tag(buf),
+        }
     }
 
     /// Scans the command at the front of `buf` as far as the bytes go.
@@ -162,36 +211,76 @@ impl Parser {
         }
     }
 
+    /// Parses the streamed-command segment `buf[..end]`: `Ok(None)` when
+    /// the literal at its end is an inline one.
+    fn segment(&self, buf: &[u8], end: usize) -> Result<Option<Segment>, Fail> {
+        let bytes = &buf[..end];
+        let result = match &self.mode {
+            Mode::Append(progress) => append::resume(bytes, progress, self.utf8, &self.limits),
+            Mode::Command => match check_head(bytes) {
+                Head::Fine { streamed: true } => append::begin(bytes, self.utf8, &self.limits),
+                _ => return Ok(None),
+            },
+        };
+        match result {
+            Ok(segment) => Ok(Some(segment)),
+            Err(Fail::Incomplete) => Ok(None),
+            Err(fail) => Err(fail),
+        }
+    }
+
+    /// Hands out a parsed segment: the first outcome now, the rest queued.
+    fn take_segment(&mut self, (mut outcomes, progress): Segment) -> Outcome {
+        self.frame = Frame::default();
+        self.mode = match progress {
+            Some(progress) => Mode::Append(progress),
+            None => Mode::Command,
+        };
+        let first = outcomes.pop_front();
+        self.queue = outcomes;
+        first.unwrap_or(Outcome::Incomplete)
+    }
+
+    /// Records a failure found before the command's end.
+    fn doom(&mut self, buf: &[u8], fail: Fail) {
+        let (message, code) = match fail {
+            Fail::Bad(message) => (message, None),
+            Fail::No(code, message) => (message, Some(code)),
+            Fail::Incomplete => ("Unexpected end of command".to_string(), None),
+        };
+        self.frame.doom = Some(Doom {
+            tag: self.tag_of(buf),
+            message,
+            code,
+        });
+    }
+
     /// Handles a literal announced by the line ending at `after`. Returns
     /// what to answer now, or `None` to keep scanning.
-    fn literal(
-        &mut self,
-        buf: &[u8],
-        after: usize,
-        marker: crate::framing::Marker,
-    ) -> Option<Outcome> {
-        let mut append = false;
-        if self.frame.doom.is_none() {
-            match check_head(buf) {
-                Head::Fine { append: a } => append = a,
-                Head::Bad(message) => {
-                    self.frame.doom = Some(Doom {
-                        tag: extract_tag(buf),
-                        message,
-                    });
-                }
-            }
+    fn literal(&mut self, buf: &[u8], after: usize, marker: Marker) -> Option<Outcome> {
+        if self.frame.doom.is_none()
+            && let Mode::Command = self.mode
+            && let Head::Bad(message) = check_head(buf)
+        {
+            self.doom(buf, Fail::Bad(message));
         }
-        if append {
-            match parse_append_prefix(&buf[..after]) {
-                Ok(command) => return Some(self.append_literal(command, after)),
-                Err(Fail::Incomplete) => {}
-                Err(Fail::Bad(message)) => {
-                    self.frame.doom = Some(Doom {
-                        tag: extract_tag(buf),
-                        message,
-                    });
+        if self.frame.doom.is_none() {
+            match self.segment(buf, after) {
+                Ok(Some(segment)) => return Some(self.take_segment(segment)),
+                Ok(None) => {}
+                Err(Fail::No(Code::TooBig, message)) => {
+                    // The literal at the end of this line is the one over
+                    // the limit: a synchronizing one is never sent, a
+                    // non-synchronizing one cannot be skipped safely.
+                    return Some(self.fail(
+                        buf,
+                        &message,
+                        after,
+                        marker.non_sync,
+                        Some(Code::TooBig),
+                    ));
                 }
+                Err(fail) => self.doom(buf, fail),
             }
         }
         if self.frame.doom.is_some() && !marker.non_sync {
@@ -220,45 +309,44 @@ impl Parser {
         }
     }
 
-    /// APPEND's message literal has been announced.
-    fn append_literal(&mut self, command: Command, after: usize) -> Outcome {
-        let (size, non_sync) = match &command.body {
-            CommandBody::Append { size, non_sync, .. } => (*size, *non_sync),
-            _ => (0, false),
-        };
-        self.frame = Frame::default();
-        if size > self.limits.max_append {
-            return Outcome::Error {
-                tag: Some(command.tag),
-                message: "Message too big".into(),
-                consumed: after,
-                close: non_sync,
-                code: Some("TOOBIG".into()),
-            };
+    /// The command ends at `end`: parse it (or report its known error).
+    fn finish(&mut self, buf: &[u8], end: usize) -> Outcome {
+        if let Some(doom) = self.frame.doom.take() {
+            self.reset();
+            return error(doom.tag, doom.message, end, false, doom.code);
         }
-        self.mode = Mode::AfterAppend {
-            tag: command.tag.clone(),
+        let streamed = match &self.mode {
+            Mode::Append(_) => true,
+            Mode::Command => matches!(check_head(&buf[..end]), Head::Fine { streamed: true }),
         };
-        Outcome::AppendLiteral {
-            command,
-            consumed: after,
+        let result = if streamed {
+            match self.segment(buf, end) {
+                Ok(Some(segment)) => return self.take_segment(segment),
+                Ok(None) => Err(Fail::Bad("Unexpected end of command".into())),
+                Err(fail) => Err(fail),
+            }
+        } else {
+            parse_command(&buf[..end], self.utf8).map(|command| Outcome::Command {
+                command,
+                consumed: end,
+            })
+        };
+        let tag = self.tag_of(buf);
+        self.reset();
+        match result {
+            Ok(outcome) => outcome,
+            Err(Fail::No(code, message)) => error(tag, message, end, false, Some(code)),
+            Err(Fail::Bad(message)) => error(tag, message, end, false, None),
+            Err(Fail::Incomplete) => {
+                error(tag, "Unexpected end of command".into(), end, false, None)
+            }
         }
     }
 
-    /// The command ends at `end`: parse it (or report its known error).
-    fn finish(&mut self, buf: &[u8], end: usize) -> Outcome {
-        let frame = std::mem::take(&mut self.frame);
-        let bytes = &buf[..end];
-        if let Some(doom) = frame.doom {
-            return error(doom.tag, doom.message, end, false, None);
-        }
-        match parse_command(bytes) {
-            Ok(command) => Outcome::Command {
-                command,
-                consumed: end,
-            },
-            Err(message) => error(extract_tag(bytes), message, end, false, None),
-        }
+    /// Back to reading a new command.
+    fn reset(&mut self) {
+        self.frame = Frame::default();
+        self.mode = Mode::Command;
     }
 
     /// Reports an error found while framing and starts over.
@@ -268,13 +356,13 @@ impl Parser {
         message: &str,
         consumed: usize,
         close: bool,
-        code: Option<String>,
+        code: Option<Code>,
     ) -> Outcome {
-        let frame = std::mem::take(&mut self.frame);
-        let tag = match frame.doom {
+        let tag = match self.frame.doom.take() {
             Some(doom) => doom.tag,
-            None => extract_tag(buf),
+            None => self.tag_of(buf),
         };
+        self.reset();
         error(tag, message.to_string(), consumed, close, code)
     }
 }
@@ -285,7 +373,7 @@ fn error(
     message: String,
     consumed: usize,
     close: bool,
-    code: Option<String>,
+    code: Option<Code>,
 ) -> Outcome {
     let message = message.replace(['\r', '\n'], " ");
     Outcome::Error {

@@ -1,18 +1,21 @@
-//! `* N FETCH (...)` responses, built item by item so that message bodies
-//! are streamed by the caller between the parts the builder writes.
+//! `* N FETCH (...)` and `* UID UIDFETCH (...)` (RFC 9586) responses,
+//! built item by item so that message bodies are streamed by the caller
+//! between the parts the builder writes.
 
-use super::strings::{astring, flag_list};
-use crate::command::{DateTime, FetchAttribute, SectionText};
+use super::strings::{Encoder, flag_list, literal_header, literal8_header};
 use crate::datetime::format_date_time;
+use crate::grammar::fetch::{FetchAttribute, SectionText};
+use crate::types::DateTime;
 
 /// Builds one FETCH response. Items are appended in call order to an
-/// internal buffer; to stream a body, call [`FetchResponse::literal_header`],
-/// write out [`FetchResponse::take`], send the literal's bytes, then go on
-/// adding items and end with [`FetchResponse::finish`].
+/// internal buffer; to stream a body, call [`FetchResponse::literal_header`]
+/// (or [`FetchResponse::literal8_header`]), write out
+/// [`FetchResponse::take`], send the literal's bytes, then go on adding
+/// items and end with [`FetchResponse::finish`].
 ///
 /// ```
-/// # use mailkeep_imap_proto::FetchResponse;
-/// let mut r = FetchResponse::new(3);
+/// # use mailkeep_imap_proto::{Encoder, FetchResponse};
+/// let mut r = FetchResponse::new(3, Encoder::ASCII);
 /// r.uid(42).literal_header("BODY[]", 5);
 /// let mut wire = r.take();
 /// wire.extend_from_slice(b"hello"); // streamed by the caller
@@ -23,14 +26,26 @@ use crate::datetime::format_date_time;
 pub struct FetchResponse {
     buf: Vec<u8>,
     first: bool,
+    enc: Encoder,
 }
 
 impl FetchResponse {
     /// Starts `* seq FETCH (`.
-    pub fn new(seq: u32) -> FetchResponse {
+    pub fn new(seq: u32, enc: Encoder) -> FetchResponse {
         FetchResponse {
             buf: format!("* {seq} FETCH (").into_bytes(),
             first: true,
+            enc,
+        }
+    }
+
+    /// Starts `* uid UIDFETCH (` for a client that enabled UIDONLY
+    /// (RFC 9586 §3.3); such a response carries no UID item.
+    pub fn uid_only(uid: u32, enc: Encoder) -> FetchResponse {
+        FetchResponse {
+            buf: format!("* {uid} UIDFETCH (").into_bytes(),
+            first: true,
+            enc,
         }
     }
 
@@ -46,9 +61,7 @@ impl FetchResponse {
 
     /// `UID n`.
     pub fn uid(&mut self, uid: u32) -> &mut Self {
-        self.item("UID")
-            .extend_from_slice(format!(" {uid}").as_bytes());
-        self
+        self.number("UID", u64::from(uid))
     }
 
     /// `FLAGS (...)`.
@@ -60,9 +73,7 @@ impl FetchResponse {
 
     /// `RFC822.SIZE n`.
     pub fn rfc822_size(&mut self, size: u64) -> &mut Self {
-        self.item("RFC822.SIZE")
-            .extend_from_slice(format!(" {size}").as_bytes());
-        self
+        self.number("RFC822.SIZE", size)
     }
 
     /// `INTERNALDATE "17-Jul-1996 02:44:25 -0700"`.
@@ -73,6 +84,22 @@ impl FetchResponse {
         self
     }
 
+    /// `SAVEDATE "..."`, or `SAVEDATE NIL` when the mailbox keeps no save
+    /// date (RFC 8514).
+    pub fn save_date(&mut self, date: Option<DateTime>) -> &mut Self {
+        match date {
+            Some(d) => {
+                let text = format_date_time(d);
+                self.item("SAVEDATE")
+                    .extend_from_slice(format!(" \"{text}\"").as_bytes());
+            }
+            None => {
+                self.item("SAVEDATE NIL");
+            }
+        }
+        self
+    }
+
     /// `MODSEQ (n)` (RFC 7162).
     pub fn modseq(&mut self, modseq: u64) -> &mut Self {
         self.item("MODSEQ")
@@ -80,15 +107,69 @@ impl FetchResponse {
         self
     }
 
-    /// `BINARY.SIZE[part] n`; `name` from [`FetchResponse::section_name`].
+    /// `EMAILID (id)` (RFC 8474).
+    pub fn email_id(&mut self, id: &str) -> &mut Self {
+        self.object_id("EMAILID", Some(id))
+    }
+
+    /// `THREADID (id)`, or `THREADID NIL` for a message in no thread
+    /// (RFC 8474).
+    pub fn thread_id(&mut self, id: Option<&str>) -> &mut Self {
+        self.object_id("THREADID", id)
+    }
+
+    /// `NAME (objectid)` or `NAME NIL`; an objectid is letters, digits,
+    /// `_` and `-`, anything else is dropped.
+    fn object_id(&mut self, name: &str, id: Option<&str>) -> &mut Self {
+        let out = self.item(name);
+        match id {
+            Some(id) => {
+                out.extend_from_slice(b" (");
+                out.extend(
+                    id.bytes()
+                        .filter(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-'),
+                );
+                out.push(b')');
+            }
+            None => out.extend_from_slice(b" NIL"),
+        }
+        self
+    }
+
+    /// `PREVIEW "text"`, or `PREVIEW NIL` (RFC 8970: no preview, e.g. for
+    /// LAZY when none is at hand).
+    pub fn preview(&mut self, text: Option<&str>) -> &mut Self {
+        let enc = self.enc;
+        let out = self.item("PREVIEW ");
+        enc.nstring(out, text.map(str::as_bytes));
+        self
+    }
+
+    /// `ENVELOPE (...)` from an envelope already rendered (see
+    /// `encode/structure.rs`).
+    pub fn envelope(&mut self, rendered: &[u8]) -> &mut Self {
+        self.raw("ENVELOPE", rendered)
+    }
+
+    /// `BODYSTRUCTURE (...)` from a structure already rendered.
+    pub fn body_structure(&mut self, rendered: &[u8]) -> &mut Self {
+        self.raw("BODYSTRUCTURE", rendered)
+    }
+
+    /// `BODY (...)` (the non-extensible structure) already rendered.
+    pub fn body(&mut self, rendered: &[u8]) -> &mut Self {
+        self.raw("BODY", rendered)
+    }
+
+    /// `NAME n`, e.g. `BINARY.SIZE[1] 5`; `name` from
+    /// [`FetchResponse::section_name`].
     pub fn number(&mut self, name: &str, value: u64) -> &mut Self {
         self.item(name)
             .extend_from_slice(format!(" {value}").as_bytes());
         self
     }
 
-    /// `NAME value` with `value` already encoded by the caller (ENVELOPE,
-    /// BODYSTRUCTURE and other structured items).
+    /// `NAME value` with `value` already encoded by the caller.
     pub fn raw(&mut self, name: &str, value: &[u8]) -> &mut Self {
         let out = self.item(name);
         out.push(b' ');
@@ -105,22 +186,36 @@ impl FetchResponse {
     /// `NAME {len}\r\n`: the caller then sends exactly `len` bytes itself
     /// (after writing out [`FetchResponse::take`]).
     pub fn literal_header(&mut self, name: &str, len: u64) -> &mut Self {
-        self.item(name)
-            .extend_from_slice(format!(" {{{len}}}\r\n").as_bytes());
+        let out = self.item(name);
+        out.push(b' ');
+        literal_header(out, len);
         self
     }
 
     /// `NAME ~{len}\r\n`: a binary literal (RFC 3516) for BINARY data that
     /// contains NUL; the caller sends the bytes.
     pub fn literal8_header(&mut self, name: &str, len: u64) -> &mut Self {
-        self.item(name)
-            .extend_from_slice(format!(" ~{{{len}}}\r\n").as_bytes());
+        let out = self.item(name);
+        out.push(b' ');
+        literal8_header(out, len);
         self
     }
 
     /// `NAME {len}\r\n<data>` for small data the caller already holds.
     pub fn literal(&mut self, name: &str, data: &[u8]) -> &mut Self {
         self.literal_header(name, data.len() as u64);
+        self.buf.extend_from_slice(data);
+        self
+    }
+
+    /// `NAME <data>` for BINARY content the caller holds: a literal, or a
+    /// binary literal `~{len}` when the data contains NUL.
+    pub fn binary(&mut self, name: &str, data: &[u8]) -> &mut Self {
+        if data.contains(&0) {
+            self.literal8_header(name, data.len() as u64);
+        } else {
+            self.literal_header(name, data.len() as u64);
+        }
         self.buf.extend_from_slice(data);
         self
     }
@@ -138,7 +233,8 @@ impl FetchResponse {
 
     /// The name a response uses for a requested item: `BODY.PEEK[...]`
     /// is answered as `BODY[...]`, a partial as `<offset>`, header field
-    /// names as astrings, e.g. `BODY[HEADER.FIELDS (FROM TO)]<0>`.
+    /// names as astrings, e.g. `BODY[HEADER.FIELDS (FROM TO)]<0>`;
+    /// `PREVIEW (LAZY)` as `PREVIEW`.
     pub fn section_name(attr: &FetchAttribute) -> String {
         use FetchAttribute as F;
         let fixed = match attr {
@@ -153,6 +249,10 @@ impl FetchResponse {
             F::Rfc822Header => "RFC822.HEADER",
             F::Rfc822Text => "RFC822.TEXT",
             F::ModSeq => "MODSEQ",
+            F::Preview { .. } => "PREVIEW",
+            F::EmailId => "EMAILID",
+            F::ThreadId => "THREADID",
+            F::SaveDate => "SAVEDATE",
             F::BodySection {
                 section, partial, ..
             } => {
@@ -205,7 +305,7 @@ fn header_list(out: &mut Vec<u8>, keyword: &[u8], names: &[String]) {
         if i > 0 {
             out.push(b' ');
         }
-        astring(out, name.as_bytes());
+        Encoder::ASCII.astring(out, name.as_bytes());
     }
     out.push(b')');
 }

@@ -1,6 +1,8 @@
 //! A cursor over command bytes with IMAP's lexical tokens: atoms, quoted
 //! strings, literals, numbers (RFC 9051 §9).
 
+use crate::code::Code;
+
 /// Why a parse stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Fail {
@@ -9,6 +11,9 @@ pub(crate) enum Fail {
     Incomplete,
     /// The input is wrong; the text says what was expected.
     Bad(String),
+    /// The input is well-formed but asks for what this syntax layer must
+    /// refuse with NO and a code (e.g. `BADCHARSET`).
+    No(Code, String),
 }
 
 /// The result of a grammar rule.
@@ -38,17 +43,56 @@ pub(crate) fn is_tag_char(b: u8) -> bool {
 pub(crate) struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// UTF8=ACCEPT (or IMAP4rev2) is on: mailbox names are UTF-8, not
+    /// modified UTF-7.
+    pub(crate) utf8: bool,
 }
 
 impl<'a> Cursor<'a> {
-    /// A cursor at the start of `buf`.
+    /// A cursor at the start of `buf`, for a connection without UTF-8.
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        Cursor { buf, pos: 0 }
+        Cursor {
+            buf,
+            pos: 0,
+            utf8: false,
+        }
+    }
+
+    /// A cursor at the start of `buf` with the connection's UTF-8 switch.
+    pub(crate) fn with_utf8(buf: &'a [u8], utf8: bool) -> Self {
+        Cursor { buf, pos: 0, utf8 }
     }
 
     /// A copy of this cursor moved back to `pos`.
     pub(crate) fn rewound(&self, pos: usize) -> Cursor<'a> {
-        Cursor { buf: self.buf, pos }
+        Cursor {
+            buf: self.buf,
+            pos,
+            utf8: self.utf8,
+        }
+    }
+
+    /// Whether the bytes at the cursor are `word` (any case) followed by
+    /// something that ends a token (SP, `(`, `)`, CR, LF or the end).
+    pub(crate) fn at_word(&self, word: &str) -> bool {
+        let end = self.pos + word.len();
+        self.buf
+            .get(self.pos..end)
+            .is_some_and(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+            && matches!(
+                self.buf.get(end),
+                None | Some(b' ' | b'(' | b')' | b'\r' | b'\n')
+            )
+    }
+
+    /// Consumes `word` (any case) if [`Cursor::at_word`] sees it.
+    pub(crate) fn eat_word(&mut self, word: &str) -> bool {
+        if self.at_word(word) {
+            self.pos += word.len();
+            true
+        } else {
+            false
+        }
     }
 
     /// Bytes consumed so far.
@@ -185,6 +229,52 @@ impl<'a> Cursor<'a> {
         u32::try_from(n).map_err(|_| Fail::Bad(format!("Number too large for {what}")))
     }
 
+    /// A mod-sequence value (RFC 7162): at most 2^63-1, and not zero
+    /// unless `allow_zero` (`mod-sequence-valzer`).
+    pub(crate) fn mod_sequence(&mut self, what: &str, allow_zero: bool) -> PResult<u64> {
+        let n = self.number(what)?;
+        if n > i64::MAX as u64 || (n == 0 && !allow_zero) {
+            return bad(format!("Invalid {what}"));
+        }
+        Ok(n)
+    }
+
+    /// `"(" item *(SP item) ")"`, or `"()"` when `allow_empty`; `what`
+    /// names one item in errors.
+    pub(crate) fn paren_list<T>(
+        &mut self,
+        what: &str,
+        allow_empty: bool,
+        item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
+        self.expect(b'(', &format!("'(' to start the list of {what}s"))?;
+        if allow_empty && self.eat(b')') {
+            return Ok(Vec::new());
+        }
+        self.paren_list_rest(what, item)
+    }
+
+    /// The rest of a non-empty [`Cursor::paren_list`] whose `(` is read.
+    pub(crate) fn paren_list_rest<T>(
+        &mut self,
+        what: &str,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
+        let mut items = Vec::new();
+        loop {
+            items.push(item(self)?);
+            match self.peek() {
+                Some(b')') => {
+                    self.pos += 1;
+                    return Ok(items);
+                }
+                Some(b' ') => self.sp(what)?,
+                None => return Err(Fail::Incomplete),
+                Some(_) => return bad(format!("Expected ')' or another {what}")),
+            }
+        }
+    }
+
     /// A quoted string (the opening DQUOTE is next).
     fn quoted(&mut self, what: &str) -> PResult<Vec<u8>> {
         self.expect(b'"', "quoted string")?;
@@ -244,17 +334,26 @@ impl<'a> Cursor<'a> {
         Ok((size, non_sync, binary))
     }
 
-    /// A literal (header and contents). Contents may not contain NUL.
-    fn literal(&mut self, what: &str) -> PResult<&'a [u8]> {
-        let (size, _, _) = self.literal_header(false, what)?;
+    /// A literal (header and contents). Contents may not contain NUL
+    /// unless it is a binary literal `~{N}` and `allow_binary` is set.
+    fn literal(&mut self, allow_binary: bool, what: &str) -> PResult<&'a [u8]> {
+        let (size, _, binary) = self.literal_header(allow_binary, what)?;
         let size = usize::try_from(size).map_err(|_| Fail::Bad("Literal too large".into()))?;
         let end = self.pos.checked_add(size).ok_or(Fail::Incomplete)?;
         let data = self.buf.get(self.pos..end).ok_or(Fail::Incomplete)?;
-        if data.contains(&0) {
+        if !binary && data.contains(&0) {
             return bad(format!("NUL in literal {what}"));
         }
         self.pos = end;
         Ok(data)
+    }
+
+    /// A `string` or a `literal8` (RFC 3516), e.g. a METADATA value.
+    pub(crate) fn string_or_literal8(&mut self, what: &str) -> PResult<Vec<u8>> {
+        match self.peek() {
+            Some(b'~') => Ok(self.literal(true, what)?.to_vec()),
+            _ => self.string(what),
+        }
     }
 
     /// A `string`: quoted or literal.
@@ -262,7 +361,7 @@ impl<'a> Cursor<'a> {
         match self.peek() {
             None => Err(Fail::Incomplete),
             Some(b'"') => self.quoted(what),
-            Some(b'{' | b'~') => Ok(self.literal(what)?.to_vec()),
+            Some(b'{' | b'~') => Ok(self.literal(false, what)?.to_vec()),
             Some(b'\r' | b'\n') => bad(format!("Missing {what}")),
             Some(_) => bad(format!("Expected {what} as a string")),
         }

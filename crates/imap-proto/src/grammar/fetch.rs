@@ -1,7 +1,93 @@
-//! FETCH's data items: `fetch-att`, sections, partials and the macros.
+//! FETCH's data items: `fetch-att` of RFC 9051 and the extensions
+//! (CONDSTORE, BINARY, PREVIEW, OBJECTID, SAVEDATE), sections, partials
+//! and the macros. NOTIFY's MessageNew takes the same items.
 
 use super::cursor::{Cursor, Fail, PResult, bad};
-use crate::command::{FetchAttribute, Section, SectionText};
+
+/// A FETCH data item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAttribute {
+    /// FLAGS
+    Flags,
+    /// UID
+    Uid,
+    /// RFC822.SIZE
+    Rfc822Size,
+    /// INTERNALDATE
+    InternalDate,
+    /// ENVELOPE
+    Envelope,
+    /// BODY (non-extensible structure)
+    Body,
+    /// BODYSTRUCTURE
+    BodyStructure,
+    /// RFC822 (same as BODY[], sets \Seen)
+    Rfc822,
+    /// RFC822.HEADER (same as BODY.PEEK[HEADER])
+    Rfc822Header,
+    /// RFC822.TEXT (same as BODY[TEXT], sets \Seen)
+    Rfc822Text,
+    /// MODSEQ (RFC 7162)
+    ModSeq,
+    /// BODY[section]<partial> and BODY.PEEK[...]
+    BodySection {
+        /// BODY.PEEK: do not set \Seen.
+        peek: bool,
+        /// The section.
+        section: Section,
+        /// `<offset.count>`.
+        partial: Option<(u64, u64)>,
+    },
+    /// BINARY[section]<partial> and BINARY.PEEK[...] (RFC 3516)
+    BinarySection {
+        /// BINARY.PEEK.
+        peek: bool,
+        /// Part numbers.
+        part: Vec<u32>,
+        /// `<offset.count>`.
+        partial: Option<(u64, u64)>,
+    },
+    /// BINARY.SIZE[section]
+    BinarySize {
+        /// Part numbers.
+        part: Vec<u32>,
+    },
+    /// PREVIEW and PREVIEW (LAZY) (RFC 8970)
+    Preview {
+        /// LAZY: answer NIL rather than compute a preview now.
+        lazy: bool,
+    },
+    /// EMAILID (RFC 8474)
+    EmailId,
+    /// THREADID (RFC 8474)
+    ThreadId,
+    /// SAVEDATE (RFC 8514)
+    SaveDate,
+}
+
+/// A body section: part numbers and what of the part.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    /// Part numbers, e.g. `[1, 2]` for `1.2`; empty for the whole message.
+    pub part: Vec<u32>,
+    /// HEADER, TEXT, MIME, ...; `None` for the part's whole content.
+    pub text: Option<SectionText>,
+}
+
+/// What of a part a section names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    /// HEADER
+    Header,
+    /// HEADER.FIELDS (names), upper-cased.
+    HeaderFields(Vec<String>),
+    /// HEADER.FIELDS.NOT (names), upper-cased.
+    HeaderFieldsNot(Vec<String>),
+    /// TEXT
+    Text,
+    /// MIME
+    Mime,
+}
 
 /// The items FETCH asks for: a macro, one item or a parenthesised list.
 pub(crate) fn fetch_items(c: &mut Cursor<'_>) -> PResult<Vec<FetchAttribute>> {
@@ -55,7 +141,7 @@ fn att_name<'a>(c: &mut Cursor<'a>) -> &'a [u8] {
 }
 
 /// One `fetch-att`.
-fn fetch_att(c: &mut Cursor<'_>) -> PResult<FetchAttribute> {
+pub(crate) fn fetch_att(c: &mut Cursor<'_>) -> PResult<FetchAttribute> {
     use FetchAttribute as F;
     let raw = att_name(c);
     if raw.is_empty() {
@@ -99,6 +185,26 @@ fn fetch_att(c: &mut Cursor<'_>) -> PResult<FetchAttribute> {
         b"BINARY.SIZE" => F::BinarySize {
             part: binary_section(c)?,
         },
+        b"PREVIEW" => {
+            // `PREVIEW (LAZY)`; a `(` after PREVIEW that is not a preview
+            // modifier is the command's fetch modifiers.
+            let mut after = c.rewound(c.pos());
+            let lazy = after.eat(b' ') && after.eat(b'(') && after.at_word("LAZY");
+            if lazy {
+                *c = after;
+                c.paren_list_rest("preview modifier", |c| {
+                    if c.eat_word("LAZY") {
+                        Ok(())
+                    } else {
+                        bad("Unknown preview modifier")
+                    }
+                })?;
+            }
+            F::Preview { lazy }
+        }
+        b"EMAILID" => F::EmailId,
+        b"THREADID" => F::ThreadId,
+        b"SAVEDATE" => F::SaveDate,
         b"ALL" | b"FAST" | b"FULL" => {
             return bad("Macros ALL, FAST and FULL cannot be used in a list");
         }

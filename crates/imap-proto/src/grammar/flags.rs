@@ -14,6 +14,11 @@ pub(crate) fn flag(c: &mut Cursor<'_>) -> PResult<String> {
     // Atoms are ASCII, so this never replaces anything.
     let name = String::from_utf8_lossy(name);
     if !backslash {
+        // NIL is an atom by the grammar, but a keyword of that name would
+        // read as nil wherever a flag list is parsed by a client.
+        if name.eq_ignore_ascii_case("NIL") {
+            return bad("NIL is not a valid keyword");
+        }
         return Ok(name.into_owned());
     }
     for canonical in SYSTEM_FLAGS {

@@ -1,7 +1,7 @@
 //! Sequence sets: `1:4,7,9:*` or `$` (RFC 9051 `sequence-set`, RFC 5182).
 
 use super::cursor::{Cursor, Fail, PResult, bad};
-use crate::command::{SeqNumber, SeqRange, SequenceSet};
+use crate::types::{SeqNumber, SeqRange, SequenceSet};
 
 /// `seq-number`: a non-zero number or `*`.
 fn seq_number(c: &mut Cursor<'_>) -> PResult<SeqNumber> {

@@ -1,8 +1,8 @@
 //! APPEND's `date-time`: `"dd-Mon-yyyy hh:mm:ss +zzzz"`.
 
 use super::cursor::{Cursor, Fail, PResult, bad};
-use crate::command::DateTime;
 use crate::datetime::{MONTHS, days_from_civil, days_in_month};
+use crate::types::DateTime;
 
 /// Exactly `n` decimal digits.
 fn digits(c: &mut Cursor<'_>, n: usize, what: &str) -> PResult<u32> {

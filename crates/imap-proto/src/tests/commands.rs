@@ -1,29 +1,33 @@
 //! Each command's happy paths and argument errors.
 
 use super::{bad, body, outcomes, parse};
-use crate::{CommandBody as B, Outcome, StatusItem};
+use crate::{
+    Authenticate, Capability, Check, Close, CommandBody as B, Create, Delete, Expunge, List,
+    ListReturn, ListSelect, Login, Logout, Lsub, Noop, Outcome, Rename, Select, Status, StatusItem,
+    Unselect,
+};
 
 #[test]
 fn simple_commands_any_case() {
     assert_eq!(parse("a1 CAPABILITY\r\n").tag, "a1");
-    assert_eq!(body("a1 capability\r\n"), B::Capability);
-    assert_eq!(body("x NoOp\r\n"), B::Noop);
-    assert_eq!(body("x LOGOUT\r\n"), B::Logout);
-    assert_eq!(body("x CHECK\r\n"), B::Check);
-    assert_eq!(body("x close\r\n"), B::Close);
-    assert_eq!(body("x UNSELECT\r\n"), B::Unselect);
-    assert_eq!(body("x EXPUNGE\r\n"), B::Expunge);
+    assert_eq!(body("a1 capability\r\n"), B::Capability(Capability));
+    assert_eq!(body("x NoOp\r\n"), B::Noop(Noop));
+    assert_eq!(body("x LOGOUT\r\n"), B::Logout(Logout));
+    assert_eq!(body("x CHECK\r\n"), B::Check(Check));
+    assert_eq!(body("x close\r\n"), B::Close(Close));
+    assert_eq!(body("x UNSELECT\r\n"), B::Unselect(Unselect));
+    assert_eq!(body("x EXPUNGE\r\n"), B::Expunge(Expunge { uid_set: None }));
 }
 
 #[test]
 fn bare_lf_accepted() {
-    assert_eq!(body("a NOOP\n"), B::Noop);
+    assert_eq!(body("a NOOP\n"), B::Noop(Noop));
     assert_eq!(
         body("a LOGIN u p\n"),
-        B::Login {
+        B::Login(Login {
             username: "u".into(),
             password: b"p".to_vec()
-        }
+        })
     );
 }
 
@@ -37,9 +41,11 @@ fn extra_arguments_rejected() {
 
 #[test]
 fn login_forms() {
-    let login = |u: &str, p: &[u8]| B::Login {
-        username: u.into(),
-        password: p.to_vec(),
+    let login = |u: &str, p: &[u8]| {
+        B::Login(Login {
+            username: u.into(),
+            password: p.to_vec(),
+        })
     };
     assert_eq!(body("a LOGIN joe secret\r\n"), login("joe", b"secret"));
     assert_eq!(
@@ -78,24 +84,24 @@ fn login_errors_say_what_was_expected() {
 fn authenticate() {
     assert_eq!(
         body("a AUTHENTICATE plain\r\n"),
-        B::Authenticate {
+        B::Authenticate(Authenticate {
             mechanism: "PLAIN".into(),
             initial_response: None
-        }
+        })
     );
     assert_eq!(
         body("a AUTHENTICATE PLAIN AGpvZQBzZWNyZXQ=\r\n"),
-        B::Authenticate {
+        B::Authenticate(Authenticate {
             mechanism: "PLAIN".into(),
             initial_response: Some(b"\0joe\0secret".to_vec())
-        }
+        })
     );
     assert_eq!(
         body("a AUTHENTICATE EXTERNAL =\r\n"),
-        B::Authenticate {
+        B::Authenticate(Authenticate {
             mechanism: "EXTERNAL".into(),
             initial_response: Some(Vec::new())
-        }
+        })
     );
     let (_, msg) = bad("a AUTHENTICATE PLAIN A\r\n");
     assert!(msg.contains("base64"), "{msg}");
@@ -140,28 +146,34 @@ fn sasl_responses() {
 fn list_and_lsub() {
     assert_eq!(
         body("a LIST \"\" *\r\n"),
-        B::List {
+        B::List(List {
+            select: ListSelect::default(),
             reference: String::new(),
-            pattern: "*".into()
-        }
+            patterns: vec!["*".into()],
+            returns: ListReturn::default(),
+            extended: false,
+        })
     );
     assert_eq!(
         body("a list inbox %/foo]\r\n"),
-        B::List {
+        B::List(List {
+            select: ListSelect::default(),
             reference: "INBOX".into(),
-            pattern: "%/foo]".into()
-        }
+            patterns: vec!["%/foo]".into()],
+            returns: ListReturn::default(),
+            extended: false,
+        })
     );
     assert_eq!(
         body("a LSUB \"#news.\" \"comp.%\"\r\n"),
-        B::Lsub {
+        B::Lsub(Lsub {
             reference: "#news.".into(),
             pattern: "comp.%".into()
-        }
+        })
     );
     let (_, msg) = bad("a LIST \"\"\r\n");
     assert!(
-        msg.contains("Missing mailbox pattern") && msg.contains("LIST <reference> <pattern>"),
+        msg.contains("Missing mailbox pattern") && msg.contains("<reference> <pattern>"),
         "{msg}"
     );
 }
@@ -170,53 +182,61 @@ fn list_and_lsub() {
 fn mailbox_commands() {
     assert_eq!(
         body("a SELECT inbox\r\n"),
-        B::Select {
-            mailbox: "INBOX".into()
-        }
+        B::Select(Select {
+            mailbox: "INBOX".into(),
+            condstore: false,
+            qresync: None,
+        })
     );
     assert_eq!(
         body("a SELECT \"InBoX\"\r\n"),
-        B::Select {
-            mailbox: "INBOX".into()
-        }
+        B::Select(Select {
+            mailbox: "INBOX".into(),
+            condstore: false,
+            qresync: None,
+        })
     );
     assert_eq!(
         body("a EXAMINE Sent\r\n"),
-        B::Examine {
-            mailbox: "Sent".into()
-        }
+        B::Examine(Select {
+            mailbox: "Sent".into(),
+            condstore: false,
+            qresync: None,
+        })
     );
     assert_eq!(
         body("a CREATE \"a b\"\r\n"),
-        B::Create {
-            mailbox: "a b".into()
-        }
+        B::Create(Create {
+            mailbox: "a b".into(),
+            special_use: vec![],
+        })
     );
     assert_eq!(
         body("a DELETE {4}\r\nx\"y\\\r\n"),
-        B::Delete {
+        B::Delete(Delete {
             mailbox: "x\"y\\".into()
-        }
+        })
     );
     assert_eq!(
         body("a CREATE inbox.sub\r\n"),
-        B::Create {
-            mailbox: "inbox.sub".into()
-        }
+        B::Create(Create {
+            mailbox: "inbox.sub".into(),
+            special_use: vec![],
+        })
     );
     assert_eq!(
         body("a RENAME old new\r\n"),
-        B::Rename {
+        B::Rename(Rename {
             from: "old".into(),
             to: "new".into()
-        }
+        })
     );
     let (_, msg) = bad("a RENAME old\r\n");
     assert!(msg.contains("Missing new mailbox name"), "{msg}");
     let (_, msg) = bad("a SELECT\r\n");
     assert!(msg.contains("Missing mailbox name"), "{msg}");
     let (_, msg) = bad(b"a SELECT {2}\r\n\xff\xfe\r\n");
-    assert!(msg.contains("UTF-8"), "{msg}");
+    assert!(msg.contains("8-bit"), "{msg}");
 }
 
 #[test]
@@ -225,7 +245,7 @@ fn status() {
         body(
             "a STATUS blurdybloop (UIDNEXT MESSAGES unseen deleted size highestmodseq recent uidvalidity)\r\n"
         ),
-        B::Status {
+        B::Status(Status {
             mailbox: "blurdybloop".into(),
             items: vec![
                 StatusItem::UidNext,
@@ -237,7 +257,7 @@ fn status() {
                 StatusItem::Recent,
                 StatusItem::UidValidity,
             ],
-        }
+        })
     );
     let (_, msg) = bad("a STATUS x (FOO)\r\n");
     assert!(msg.contains("Unknown status item FOO"), "{msg}");
@@ -249,10 +269,10 @@ fn status() {
 
 #[test]
 fn store() {
-    use crate::{SeqNumber, SeqRange, SequenceSet, StoreMode};
+    use crate::{SeqNumber, SeqRange, SequenceSet, Store, StoreMode};
     assert_eq!(
         body("a STORE 2:4 +FLAGS.SILENT (\\seen \\DELETED $Junk)\r\n"),
-        B::Store {
+        B::Store(Store {
             set: SequenceSet::Ranges(vec![SeqRange {
                 start: SeqNumber::Value(2),
                 end: SeqNumber::Value(4)
@@ -262,19 +282,19 @@ fn store() {
             flags: vec!["\\Seen".into(), "\\Deleted".into(), "$Junk".into()],
             uid: false,
             unchanged_since: None,
-        }
+        })
     );
     match body(
         "a UID STORE 1 (UNCHANGEDSINCE 12) -flags \\Flagged \\answered \\draft \\Custom kw\r\n",
     ) {
-        B::Store {
+        B::Store(Store {
             mode,
             silent,
             flags,
             uid,
             unchanged_since,
             ..
-        } => {
+        }) => {
             assert_eq!(mode, StoreMode::Remove);
             assert!(!silent && uid);
             assert_eq!(unchanged_since, Some(12));
@@ -286,11 +306,11 @@ fn store() {
         other => panic!("{other:?}"),
     }
     match body("a STORE * FLAGS ()\r\n") {
-        B::Store {
+        B::Store(Store {
             mode: StoreMode::Replace,
             flags,
             ..
-        } => assert!(flags.is_empty()),
+        }) => assert!(flags.is_empty()),
         other => panic!("{other:?}"),
     }
     let (_, msg) = bad("a STORE 1 FLAGS\r\n");
@@ -307,7 +327,7 @@ fn store() {
 fn sequence_sets() {
     use crate::{SeqNumber::*, SeqRange, SequenceSet};
     let set = |input: &str| match body(format!("a UID EXPUNGE {input}\r\n")) {
-        B::UidExpunge { set } => set,
+        B::Expunge(Expunge { uid_set: Some(set) }) => set,
         other => panic!("{other:?}"),
     };
     let r = |start, end| SeqRange { start, end };
@@ -349,9 +369,9 @@ fn unknown_commands() {
     let (tag, msg) = bad("a1 FROB x y\r\n");
     assert_eq!(tag.as_deref(), Some("a1"));
     assert_eq!(msg, "Unknown command FROB");
-    let (tag, msg) = bad("a2 UID COPY 1 x\r\n");
+    let (tag, msg) = bad("a2 UID CAPABILITY\r\n");
     assert_eq!(tag.as_deref(), Some("a2"));
-    assert_eq!(msg, "Unknown command UID COPY");
+    assert_eq!(msg, "Unknown command UID CAPABILITY");
     let (tag, msg) = bad("a3\r\n");
     assert_eq!(tag.as_deref(), Some("a3"));
     assert!(msg.contains("Missing command name"), "{msg}");
@@ -379,5 +399,7 @@ fn several_commands_in_one_buffer() {
     assert_eq!(outs.len(), 3);
     assert!(matches!(&outs[0], Outcome::Command { consumed: 8, .. }));
     assert!(matches!(&outs[1], Outcome::Error { tag: Some(t), consumed: 7, .. } if t == "b"));
-    assert!(matches!(&outs[2], Outcome::Command { command, .. } if command.body == B::Logout));
+    assert!(
+        matches!(&outs[2], Outcome::Command { command, .. } if command.body == B::Logout(Logout))
+    );
 }

@@ -2,10 +2,15 @@
 
 use super::drive;
 use crate::{
-    CommandBody, DateTime, FetchResponse, Limits, Outcome, StatusItem, StatusKind, astring,
-    capability_line, continuation, exists, expunge, flag_list, flags_line, list_line, lsub_line,
-    nstring, status_line, status_response, string, write_mailbox_name,
+    Code, CommandBody, DateTime, Encoder, FetchResponse, Limits, ListItem, Login, MailboxAttribute,
+    Outcome, Select, StatusKind, StatusValue, astring, capability_line, continuation, exists,
+    expunge, flag_list, flags_line, list, lsub, nstring, status_line, status_response, string,
 };
+
+/// Writes a mailbox name as a connection without UTF-8 does.
+fn write_mailbox_name(out: &mut Vec<u8>, name: &str) {
+    Encoder::ASCII.mailbox(out, name);
+}
 
 /// Runs an encoder into a fresh buffer.
 fn enc(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
@@ -76,10 +81,10 @@ fn astring_round_trips_through_login() {
                         assert_eq!(*consumed, line.len());
                         assert_eq!(
                             command.body,
-                            CommandBody::Login {
+                            CommandBody::Login(Login {
                                 username: user_str.to_string(),
                                 password: pass.to_vec()
-                            },
+                            }),
                             "{line:?}"
                         );
                     }
@@ -92,7 +97,18 @@ fn astring_round_trips_through_login() {
 
 #[test]
 fn mailbox_round_trips_through_select() {
-    for name in ["INBOX", "a b", "x\"y", "Ünïcode", "[Gmail]/Sent", "%*"] {
+    for name in [
+        "INBOX",
+        "a b",
+        "x\"y",
+        "Ünïcode",
+        "[Gmail]/Sent",
+        "%*",
+        "&",
+        "A&B",
+        "日本語",
+        "a\u{10348}b",
+    ] {
         let mut line = b"t SELECT ".to_vec();
         write_mailbox_name(&mut line, name);
         line.extend_from_slice(b"\r\n");
@@ -102,9 +118,11 @@ fn mailbox_round_trips_through_select() {
             Some(Outcome::Command { command, .. }) => {
                 assert_eq!(
                     command.body,
-                    CommandBody::Select {
-                        mailbox: name.to_string()
-                    }
+                    CommandBody::Select(Select {
+                        mailbox: name.to_string(),
+                        condstore: false,
+                        qresync: None,
+                    })
                 );
             }
             other => panic!("{name}: {other:?}"),
@@ -119,7 +137,7 @@ fn status_responses() {
             o,
             Some("a1"),
             StatusKind::Ok,
-            Some("READ-WRITE"),
+            Some(&Code::ReadWrite),
             "SELECT completed"
         )),
         b"a1 OK [READ-WRITE] SELECT completed\r\n"
@@ -129,8 +147,13 @@ fn status_responses() {
         b"* BYE bye  x\r\n"
     );
     assert_eq!(
-        enc(|o| status_response(o, Some("a"), StatusKind::No, Some("TOOBIG]\r\n"), "big")),
+        enc(|o| status_response(o, Some("a"), StatusKind::No, Some(&Code::TooBig), "big")),
         b"a NO [TOOBIG] big\r\n"
+    );
+    let sneaky = Code::BadUrl("/x]\r\n* BYE".into());
+    assert_eq!(
+        enc(|o| status_response(o, Some("a"), StatusKind::No, Some(&sneaky), "no")),
+        b"a NO [BADURL /x* BYE] no\r\n"
     );
     assert_eq!(
         enc(|o| status_response(o, None, StatusKind::PreAuth, None, "hi")),
@@ -149,23 +172,26 @@ fn untagged_lines() {
         enc(|o| capability_line(o, &["IMAP4rev2", "LITERAL+"])),
         b"* CAPABILITY IMAP4rev2 LITERAL+\r\n"
     );
+    let mut inbox = ListItem::new("INBOX", Some('.'));
+    inbox.attributes.push(MailboxAttribute::HasNoChildren);
     assert_eq!(
-        enc(|o| list_line(o, &["\\HasNoChildren"], Some('.'), "INBOX")),
+        enc(|o| list(o, Encoder::ASCII, &inbox)),
         b"* LIST (\\HasNoChildren) \".\" INBOX\r\n"
     );
     assert_eq!(
-        enc(|o| list_line(o, &[], None, "a b")),
+        enc(|o| list(o, Encoder::ASCII, &ListItem::new("a b", None))),
         b"* LIST () NIL \"a b\"\r\n"
     );
     assert_eq!(
-        enc(|o| lsub_line(o, &[], Some('\\'), "x")),
+        enc(|o| lsub(o, Encoder::ASCII, &ListItem::new("x", Some('\\')))),
         b"* LSUB () \"\\\\\" x\r\n"
     );
     assert_eq!(
         enc(|o| status_line(
             o,
+            Encoder::ASCII,
             "blurdybloop",
-            &[(StatusItem::Messages, 231), (StatusItem::UidNext, 44292)]
+            &[StatusValue::Messages(231), StatusValue::UidNext(44292)]
         )),
         b"* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292)\r\n"
     );
@@ -179,7 +205,7 @@ fn untagged_lines() {
 
 #[test]
 fn fetch_response_streams_literals() {
-    let mut r = FetchResponse::new(12);
+    let mut r = FetchResponse::new(12, Encoder::ASCII);
     r.uid(7)
         .flags(&["\\Seen".to_string()])
         .rfc822_size(44)

@@ -2,19 +2,19 @@
 
 use super::{bad, body};
 use crate::{
-    CommandBody, FetchAttribute as F, FetchResponse, Section, SectionText, SeqNumber, SeqRange,
-    SequenceSet,
+    CommandBody, Fetch, FetchAttribute as F, FetchResponse, Section, SectionText, SeqNumber,
+    SeqRange, SequenceSet,
 };
 
 /// The items and modifiers of a FETCH.
 fn fetch(input: &str) -> (Vec<F>, bool, Option<u64>) {
     match body(input) {
-        CommandBody::Fetch {
+        CommandBody::Fetch(Fetch {
             items,
             uid,
             changed_since,
             ..
-        } => (items, uid, changed_since),
+        }) => (items, uid, changed_since),
         other => panic!("{other:?}"),
     }
 }
@@ -183,7 +183,8 @@ fn bad_items() {
         ("a FETCH 1\r\n", "Missing fetch items"),
         ("a FETCH 0 FLAGS\r\n", "zero"),
         ("a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n", "CHANGEDSINCE"),
-        ("a FETCH 1 FLAGS (VANISHED)\r\n", "Unknown fetch modifier"),
+        ("a FETCH 1 FLAGS (VANISHED)\r\n", "VANISHED needs UID FETCH"),
+        ("a FETCH 1 FLAGS (FROB 1)\r\n", "Unknown fetch modifier"),
     ] {
         let (tag, msg) = bad(input);
         assert_eq!(tag.as_deref(), Some("a"));
@@ -199,9 +200,9 @@ fn uid_fetch_with_changedsince() {
     assert!(uid);
     assert_eq!(changed, Some(12345));
     match body("a fetch 2,4:* flags\r\n") {
-        CommandBody::Fetch {
+        CommandBody::Fetch(Fetch {
             set, uid: false, ..
-        } => assert_eq!(
+        }) => assert_eq!(
             set,
             SequenceSet::Ranges(vec![
                 SeqRange {

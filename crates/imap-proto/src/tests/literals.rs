@@ -1,7 +1,7 @@
 //! Literals: continuations, LITERAL+, limits, byte-by-byte arrival.
 
 use super::drive;
-use crate::{CommandBody, Limits, Outcome, Parser};
+use crate::{CommandBody, Limits, Login, Outcome, Parser};
 
 #[test]
 fn continuation_requested_exactly_once_per_sync_literal() {
@@ -18,7 +18,7 @@ fn continuation_requested_exactly_once_per_sync_literal() {
         assert!(
             matches!(last, Some(Outcome::Command { command, consumed })
                 if *consumed == stream.len()
-                && command.body == CommandBody::Login { username: "joe".into(), password: b"secret".to_vec() }),
+                && command.body == CommandBody::Login(Login { username: "joe".into(), password: b"secret".to_vec() })),
             "step {step}: {last:?}"
         );
     }
@@ -52,10 +52,10 @@ fn literal_contents_are_not_scanned_for_line_ends() {
         [Outcome::Command { command, .. }] => {
             assert_eq!(
                 command.body,
-                CommandBody::Login {
+                CommandBody::Login(Login {
                     username: "x\r\n{1".into(),
                     password: b"pw".to_vec()
-                }
+                })
             );
         }
         other => panic!("{other:?}"),

@@ -6,8 +6,10 @@ mod dates;
 mod encode;
 mod fetch;
 mod literals;
+mod mailbox;
 mod random;
 mod search;
+mod shape;
 
 use crate::{Command, CommandBody, Limits, Outcome, Parser};
 
@@ -25,7 +27,11 @@ pub(super) struct Run {
 /// Feeds `stream` to a parser `step` bytes at a time, acting on each
 /// outcome as a session would (streaming APPEND messages past the parser).
 pub(super) fn drive(limits: Limits, stream: &[u8], step: usize) -> Run {
-    let mut parser = Parser::new(limits);
+    drive_with(Parser::new(limits), stream, step)
+}
+
+/// [`drive`] with a parser set up by the caller (e.g. UTF8=ACCEPT on).
+pub(super) fn drive_with(mut parser: Parser, stream: &[u8], step: usize) -> Run {
     let mut buf: Vec<u8> = Vec::new();
     let mut fed = 0;
     let mut run = Run::default();
@@ -52,7 +58,11 @@ pub(super) fn drive(limits: Limits, stream: &[u8], step: usize) -> Run {
                 continue;
             }
             Outcome::SendContinuation => {}
-            Outcome::Command { consumed, .. } | Outcome::AppendEnd { consumed } => {
+            Outcome::Command { consumed, .. }
+            | Outcome::AppendEnd { consumed }
+            | Outcome::AppendBegin { consumed, .. }
+            | Outcome::AppendMessage { consumed, .. }
+            | Outcome::AppendUrl { consumed, .. } => {
                 buf.drain(..*consumed);
             }
             Outcome::Error {
@@ -65,12 +75,9 @@ pub(super) fn drive(limits: Limits, stream: &[u8], step: usize) -> Run {
                     break;
                 }
             }
-            Outcome::AppendLiteral { command, consumed } => {
+            Outcome::AppendLiteral { literal, consumed } => {
                 buf.drain(..*consumed);
-                let size = match &command.body {
-                    CommandBody::Append { size, .. } => *size,
-                    _ => 0,
-                };
+                let size = literal.size;
                 let now = usize::try_from(size).unwrap().min(buf.len());
                 run.messages.push(buf.drain(..now).collect());
                 skip = size - now as u64;
@@ -80,6 +87,18 @@ pub(super) fn drive(limits: Limits, stream: &[u8], step: usize) -> Run {
     }
     run.leftover = buf.len();
     run
+}
+
+/// Parses a whole input with UTF8=ACCEPT on; the outcomes but
+/// Incomplete and SendContinuation.
+pub(super) fn outcomes_utf8(input: &[u8]) -> Vec<Outcome> {
+    let mut parser = Parser::new(Limits::default());
+    parser.set_utf8(true);
+    drive_with(parser, input, input.len().max(1))
+        .outcomes
+        .into_iter()
+        .filter(|o| *o != Outcome::SendContinuation)
+        .collect()
 }
 
 /// Parses a whole input with default limits; the outcomes but Incomplete.
