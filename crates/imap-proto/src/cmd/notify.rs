@@ -143,13 +143,37 @@ fn group(c: &mut Cursor<'_>) -> PResult<NotifyGroup> {
         Some(c.paren_list("event", false, event)?)
     };
     c.expect(b')', "')' to end the event group")?;
-    if let (NotifyMailboxes::Selected | NotifyMailboxes::SelectedDelayed, Some(events)) =
-        (&mailboxes, &events)
-        && events.iter().any(|e| !e.is_message_event())
-    {
-        return bad("SELECTED and SELECTED-DELAYED take message events only");
+    if let Some(events) = &events {
+        check_events(&mailboxes, events)?;
     }
     Ok(NotifyGroup { mailboxes, events })
+}
+
+/// RFC 5465 §5's rules for one group's events, each answered with BAD:
+/// SELECTED takes message events only; MessageNew and MessageExpunge come
+/// together; FlagChange and AnnotationChange need both of them.
+fn check_events(mailboxes: &NotifyMailboxes, events: &[NotifyEvent]) -> PResult<()> {
+    let selected = matches!(
+        mailboxes,
+        NotifyMailboxes::Selected | NotifyMailboxes::SelectedDelayed
+    );
+    if selected && events.iter().any(|e| !e.is_message_event()) {
+        return bad("SELECTED and SELECTED-DELAYED take message events only");
+    }
+    let new = events
+        .iter()
+        .any(|e| matches!(e, NotifyEvent::MessageNew(_)));
+    let expunge = events.contains(&NotifyEvent::MessageExpunge);
+    if new != expunge {
+        return bad("MessageNew and MessageExpunge must be given together");
+    }
+    let changes = events
+        .iter()
+        .any(|e| matches!(e, NotifyEvent::FlagChange | NotifyEvent::AnnotationChange));
+    if changes && !new {
+        return bad("FlagChange and AnnotationChange need MessageNew and MessageExpunge");
+    }
+    Ok(())
 }
 
 /// `SP ("NONE" / "SET" [SP "STATUS"] 1*(SP event-group))`.

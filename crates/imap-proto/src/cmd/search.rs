@@ -3,7 +3,7 @@
 //! RFC 5267: CONTEXT UPDATE). The keys are in [`crate::SearchKey`].
 
 use super::CommandBody;
-use crate::grammar::search_key::{SearchKey, charset, search_keys};
+use crate::grammar::search_key::{SearchKey, charset, check_charset, search_keys};
 use crate::grammar::{Cursor, PResult, bad};
 
 /// SEARCH: the messages matching a key.
@@ -127,6 +127,9 @@ pub(crate) fn parse(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
     }
     let key = search_keys(c)?;
     c.eol()?;
+    if let Some(name) = charset_name.as_deref() {
+        check_charset(name)?;
+    }
     Ok(CommandBody::Search(Search {
         uid,
         returns,

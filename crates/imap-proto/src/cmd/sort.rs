@@ -3,7 +3,7 @@
 
 use super::CommandBody;
 use super::search::{SearchReturn, return_options};
-use crate::grammar::search_key::{SearchKey, charset, search_keys};
+use crate::grammar::search_key::{SearchKey, charset, check_charset, search_keys};
 use crate::grammar::{Cursor, PResult, bad};
 
 /// SORT: matching messages in an order.
@@ -90,6 +90,9 @@ pub(crate) fn parse(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
     c.sp("search key")?;
     let key = search_keys(c)?;
     c.eol()?;
+    if let Some(name) = Some(charset.as_str()) {
+        check_charset(name)?;
+    }
     Ok(CommandBody::Sort(Sort {
         uid,
         returns,

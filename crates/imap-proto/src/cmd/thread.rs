@@ -2,7 +2,7 @@
 //! draft-ietf-morg-inthread).
 
 use super::CommandBody;
-use crate::grammar::search_key::{SearchKey, charset, search_keys};
+use crate::grammar::search_key::{SearchKey, charset, check_charset, search_keys};
 use crate::grammar::{Cursor, PResult, bad};
 
 /// THREAD: matching messages as conversation trees.
@@ -50,6 +50,9 @@ pub(crate) fn parse(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
     c.sp("search key")?;
     let key = search_keys(c)?;
     c.eol()?;
+    if let Some(name) = Some(charset.as_str()) {
+        check_charset(name)?;
+    }
     Ok(CommandBody::Thread(Thread {
         uid,
         algorithm,

@@ -144,21 +144,27 @@ pub enum EntryKind {
     All,
 }
 
-/// `charset`: an atom or quoted string, upper-cased; refused with
-/// `NO [BADCHARSET (...)]` unless it is one of [`SEARCH_CHARSETS`].
+/// `charset`: an atom or quoted string, upper-cased. Checked with
+/// [`check_charset`] once the whole command has parsed, so that a syntax
+/// error (such as a missing charset) is a BAD, not a BADCHARSET.
 pub(crate) fn charset(c: &mut Cursor<'_>) -> PResult<String> {
     let raw = match c.peek() {
         Some(b'"') => c.string("charset")?,
         _ => c.atom("charset")?.to_vec(),
     };
-    let name = String::from_utf8_lossy(&raw).to_ascii_uppercase();
-    if !SEARCH_CHARSETS.contains(&name.as_str()) {
-        return Err(Fail::No(
-            Code::BadCharset(SEARCH_CHARSETS.iter().map(|s| s.to_string()).collect()),
-            format!("Charset {name} is not supported"),
-        ));
+    Ok(String::from_utf8_lossy(&raw).to_ascii_uppercase())
+}
+
+/// Refuses a charset outside [`SEARCH_CHARSETS`] with
+/// `NO [BADCHARSET (UTF-8 US-ASCII)]`.
+pub(crate) fn check_charset(name: &str) -> PResult<()> {
+    if SEARCH_CHARSETS.contains(&name) {
+        return Ok(());
     }
-    Ok(name)
+    Err(Fail::No(
+        Code::BadCharset(SEARCH_CHARSETS.iter().map(|s| s.to_string()).collect()),
+        format!("Charset {name} is not supported"),
+    ))
 }
 
 /// `search-key *(SP search-key)`, stopping before the end of the line:

@@ -403,3 +403,38 @@ fn several_commands_in_one_buffer() {
         matches!(&outs[2], Outcome::Command { command, .. } if command.body == B::Logout(Logout))
     );
 }
+
+#[test]
+fn store_unchangedsince_and_keyword_rules() {
+    use crate::{Store, StoreMode};
+    // RFC 7162 §3.1.3's example.
+    match body("d105 STORE 7,5,9 (UNCHANGEDSINCE 320162338) +FLAGS.SILENT (\\Deleted)\r\n") {
+        B::Store(Store {
+            unchanged_since: Some(320_162_338),
+            mode: StoreMode::Add,
+            silent: true,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // UNCHANGEDSINCE 0 is allowed (mod-sequence-valzer).
+    assert!(matches!(
+        body("a UID STORE 1 (UNCHANGEDSINCE 0) FLAGS ()\r\n"),
+        B::Store(Store {
+            unchanged_since: Some(0),
+            ..
+        })
+    ));
+    // A keyword named NIL would read as nil: refused in any case.
+    for input in [
+        "a STORE 1 +FLAGS (NIL)\r\n",
+        "a STORE 1 +FLAGS nil\r\n",
+        "a STORE 1 FLAGS (\\Seen Nil)\r\n",
+    ] {
+        let (tag, msg) = bad(input);
+        assert_eq!(tag.as_deref(), Some("a"));
+        assert!(msg.contains("NIL is not a valid keyword"), "{input}: {msg}");
+    }
+    // \Nil is a flag extension, not the keyword.
+    assert!(matches!(body("a STORE 1 +FLAGS (\\Nil)\r\n"), B::Store(_)));
+}

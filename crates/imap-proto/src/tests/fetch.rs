@@ -236,3 +236,58 @@ fn response_names() {
     assert_eq!(name("RFC822.HEADER"), "RFC822.HEADER");
     assert_eq!(name("BODYSTRUCTURE"), "BODYSTRUCTURE");
 }
+
+#[test]
+fn extension_items() {
+    assert_eq!(
+        items("(PREVIEW EMAILID THREADID SAVEDATE MODSEQ)"),
+        [
+            F::Preview { lazy: false },
+            F::EmailId,
+            F::ThreadId,
+            F::SaveDate,
+            F::ModSeq
+        ]
+    );
+    // RFC 8970 §4's example.
+    assert_eq!(
+        items("(UID PREVIEW (LAZY))"),
+        [F::Uid, F::Preview { lazy: true }]
+    );
+    assert_eq!(items("PREVIEW (LAZY)"), [F::Preview { lazy: true }]);
+    // A single PREVIEW followed by the command's modifiers.
+    let (items, uid, changed) = fetch("a UID FETCH 1:* PREVIEW (CHANGEDSINCE 5)\r\n");
+    assert_eq!(items, [F::Preview { lazy: false }]);
+    assert!(uid);
+    assert_eq!(changed, Some(5));
+    assert!(
+        bad("a FETCH 1 (PREVIEW (LAZY FOO))\r\n")
+            .1
+            .contains("preview modifier")
+    );
+}
+
+#[test]
+fn vanished_needs_uid_fetch_and_changedsince() {
+    // RFC 7162 §3.2.6's example.
+    match body("A02 UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)\r\n") {
+        CommandBody::Fetch(Fetch {
+            uid: true,
+            changed_since: Some(12345),
+            vanished: true,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    for input in [
+        "a FETCH 1 FLAGS (CHANGEDSINCE 5 VANISHED)\r\n",
+        "a UID FETCH 1 FLAGS (VANISHED)\r\n",
+    ] {
+        assert!(bad(input).1.contains("VANISHED needs"), "{input}");
+    }
+    assert!(
+        bad("a UID FETCH 1 FLAGS (CHANGEDSINCE 9223372036854775808)\r\n")
+            .1
+            .contains("CHANGEDSINCE")
+    );
+}

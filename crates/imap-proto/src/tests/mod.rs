@@ -4,11 +4,14 @@ mod append;
 mod commands;
 mod dates;
 mod encode;
+mod extensions;
 mod fetch;
 mod literals;
 mod mailbox;
+mod mailboxes;
 mod random;
 mod search;
+mod session;
 mod shape;
 
 use crate::{Command, CommandBody, Limits, Outcome, Parser};

@@ -62,6 +62,18 @@ const TOKENS: &[&[u8]] = &[
     b"=",
     b"\0",
     b"\xff",
+    b"CATENATE (",
+    b"TEXT ",
+    b"URL ",
+    b"UTF8 (",
+    b"REPLACE 1 ",
+    b"UID REPLACE ",
+    b"SEARCH ",
+    b"RETURN (",
+    b"NOTIFY SET ",
+    b"(selected (MessageNew MessageExpunge))",
+    b"SETMETADATA ",
+    b"&AOk-",
 ];
 
 #[test]
@@ -73,7 +85,7 @@ fn random_input_never_panics_and_always_progresses() {
         max_append: 40,
         max_append_total: 60,
     };
-    for _ in 0..3000 {
+    for _ in 0..6000 {
         let mut stream = Vec::new();
         let len = rng.below(60);
         for _ in 0..len {

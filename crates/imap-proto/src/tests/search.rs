@@ -127,3 +127,262 @@ fn malformed_searches_are_bad() {
     let (_, message) = bad(deep);
     assert!(message.contains("nest"), "{message}");
 }
+
+fn search(input: &str) -> Search {
+    match body(input) {
+        CommandBody::Search(s) => s,
+        other => panic!("{input:?} gave {other:?}"),
+    }
+}
+
+#[test]
+fn extension_keys() {
+    use crate::SearchKey as K;
+    assert_eq!(key("a SEARCH OLDER 3600\r\n"), K::Older(3600));
+    assert_eq!(key("a SEARCH younger 60\r\n"), K::Younger(60));
+    assert_eq!(
+        key("a SEARCH EMAILID M6d99ac3275bb4e\r\n"),
+        K::EmailId("M6d99ac3275bb4e".into())
+    );
+    assert_eq!(
+        key("a SEARCH THREADID \"T64b478a75b7ea9\"\r\n"),
+        K::ThreadId("T64b478a75b7ea9".into())
+    );
+    assert_eq!(
+        key("a SEARCH SAVEDBEFORE 1-Jan-2020\r\n"),
+        K::SavedBefore(SearchDate {
+            year: 2020,
+            month: 1,
+            day: 1
+        })
+    );
+    assert_eq!(key("a SEARCH SAVEDATESUPPORTED\r\n"), K::SaveDateSupported);
+    assert_eq!(key("a SEARCH $\r\n"), K::Sequence(SequenceSet::Saved));
+    assert_eq!(key("a SEARCH UID $\r\n"), K::Uid(SequenceSet::Saved));
+    assert_eq!(key("a SEARCH NEW\r\n"), K::New);
+    assert_eq!(key("a SEARCH RECENT\r\n"), K::Recent);
+    assert_eq!(
+        key("a SEARCH MODSEQ \"/flags/$Junk\" priv 5\r\n"),
+        K::ModSeq {
+            entry: Some(crate::ModSeqEntry {
+                flag: "$Junk".into(),
+                kind: crate::EntryKind::Private
+            }),
+            modseq: 5
+        }
+    );
+    for (input, expect) in [
+        ("a SEARCH OLDER 0\r\n", "above zero"),
+        ("a SEARCH EMAILID a.b\r\n", "Invalid email id"),
+        ("a SEARCH THREADID \"\"\r\n", "Invalid thread id"),
+        ("a SEARCH MODSEQ \"/x/y\" all 5\r\n", "/flags/"),
+        (
+            "a SEARCH MODSEQ \"/flags/\\\\Seen\" most 5\r\n",
+            "entry type",
+        ),
+        ("a SEARCH MODSEQ 9223372036854775808\r\n", "mod-sequence"),
+        ("a SEARCH KEYWORD NIL\r\n", "NIL is not a valid keyword"),
+        ("a SEARCH UNKEYWORD nil\r\n", "NIL is not a valid keyword"),
+    ] {
+        let (_, msg) = bad(input);
+        assert!(msg.contains(expect), "{input:?}: {msg}");
+    }
+}
+
+#[test]
+fn return_options_and_charset() {
+    use crate::{PartialRange, SearchReturn as R};
+    // RFC 4731 §4's examples.
+    let s =
+        search("A282 SEARCH RETURN (MIN COUNT) FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"\r\n");
+    assert_eq!(s.returns, Some(vec![R::Min, R::Count]));
+    assert!(matches!(s.key, SearchKey::And(ref keys) if keys.len() == 3));
+    let s = search("A283 SEARCH RETURN () FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"\r\n");
+    assert_eq!(s.returns, Some(vec![R::All]));
+    let s = search("A285 UID SEARCH RETURN (ALL) SINCE 1-Feb-1994\r\n");
+    assert!(s.uid);
+    assert_eq!(s.returns, Some(vec![R::All]));
+    // RFC 5182 SAVE, RFC 5267 CONTEXT/UPDATE, RFC 9394 PARTIAL.
+    let s = search("a UID SEARCH RETURN (SAVE MAX) CHARSET US-ASCII SEEN\r\n");
+    assert_eq!(s.returns, Some(vec![R::Save, R::Max]));
+    assert_eq!(s.charset.as_deref(), Some("US-ASCII"));
+    let s = search("B01 UID SEARCH RETURN (UPDATE CONTEXT MIN) UNSEEN\r\n");
+    assert_eq!(s.returns, Some(vec![R::Update, R::Context, R::Min]));
+    let s = search("a SEARCH RETURN (PARTIAL 1:500 COUNT) ALL\r\n");
+    assert_eq!(
+        s.returns,
+        Some(vec![R::Partial(PartialRange::First(1, 500)), R::Count])
+    );
+    let s = search("a SEARCH RETURN (PARTIAL -1:-100) ALL\r\n");
+    assert_eq!(
+        s.returns,
+        Some(vec![R::Partial(PartialRange::Last(1, 100))])
+    );
+    for (input, expect) in [
+        ("a SEARCH RETURN (FOO) ALL\r\n", "Unknown return option FOO"),
+        ("a SEARCH RETURN MIN ALL\r\n", "'('"),
+        ("a SEARCH RETURN (MIN)\r\n", "Missing search key"),
+        ("a SEARCH RETURN (PARTIAL 0:5) ALL\r\n", "zero"),
+        ("a SEARCH RETURN (PARTIAL -1:5) ALL\r\n", "'-'"),
+        ("a SEARCH CHARSET UTF-8\r\n", "Missing search key"),
+    ] {
+        let (_, msg) = bad(input);
+        assert!(msg.contains(expect), "{input:?}: {msg}");
+    }
+}
+
+#[test]
+fn unsupported_charset_is_no_badcharset() {
+    let outs = super::outcomes(b"a SEARCH CHARSET KOI8-R TEXT x\r\n");
+    match outs.as_slice() {
+        [
+            crate::Outcome::Error {
+                tag: Some(tag),
+                code: Some(crate::Code::BadCharset(supported)),
+                close: false,
+                ..
+            },
+        ] => {
+            assert_eq!(tag, "a");
+            assert_eq!(supported, &["UTF-8", "US-ASCII"]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn nesting_is_limited_with_a_reason() {
+    // 60 to 63 levels used to pass the parser and fail in storage.
+    for depth in [33, 60, 63, 64, 100] {
+        let parens = format!(
+            "a SEARCH {}SEEN{}\r\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let (_, message) = bad(parens);
+        assert!(message.contains("nest"), "{depth}: {message}");
+        assert!(
+            message.contains(&crate::MAX_SEARCH_DEPTH.to_string()),
+            "{message}"
+        );
+        let nots = format!("a SEARCH {}SEEN\r\n", "NOT ".repeat(depth));
+        assert!(bad(nots).1.contains("nest"));
+        let ors = format!("a SEARCH {}SEEN{}\r\n", "OR ALL ".repeat(depth), "");
+        assert!(bad(ors).1.contains("nest"));
+    }
+    let at_limit = crate::MAX_SEARCH_DEPTH;
+    let parens = format!(
+        "a SEARCH {}SEEN{}\r\n",
+        "(".repeat(at_limit),
+        ")".repeat(at_limit)
+    );
+    let mut key = search(&parens).key;
+    for _ in 0..at_limit {
+        key = match key {
+            SearchKey::And(mut keys) if keys.len() == 1 => keys.remove(0),
+            other => panic!("{other:?}"),
+        };
+    }
+    assert_eq!(key, SearchKey::Seen);
+}
+
+#[test]
+fn sort_with_criteria_charset_and_return() {
+    use crate::{Sort, SortCriterion, SortKey as S};
+    let sort = |input: &str| match body(input) {
+        CommandBody::Sort(s) => s,
+        other => panic!("{other:?}"),
+    };
+    // RFC 5256 §3's example.
+    assert_eq!(
+        sort("A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994\r\n"),
+        Sort {
+            uid: false,
+            returns: None,
+            criteria: vec![SortCriterion {
+                reverse: false,
+                key: S::Subject
+            }],
+            charset: "UTF-8".into(),
+            key: SearchKey::Since(SearchDate {
+                year: 1994,
+                month: 2,
+                day: 1
+            }),
+        }
+    );
+    let s = sort(
+        "A283 UID SORT (REVERSE DATE DISPLAYFROM reverse displayto ARRIVAL CC FROM SIZE TO) US-ASCII ALL\r\n",
+    );
+    assert!(s.uid);
+    assert_eq!(
+        s.criteria
+            .iter()
+            .map(|c| (c.reverse, c.key))
+            .collect::<Vec<_>>(),
+        [
+            (true, S::Date),
+            (false, S::DisplayFrom),
+            (true, S::DisplayTo),
+            (false, S::Arrival),
+            (false, S::Cc),
+            (false, S::From),
+            (false, S::Size),
+            (false, S::To),
+        ]
+    );
+    // RFC 5267 §3's example.
+    let s = sort("A283 SORT RETURN (COUNT) (DATE) UTF-8 SINCE 1-Feb-1994\r\n");
+    assert_eq!(s.returns, Some(vec![crate::SearchReturn::Count]));
+    for (input, expect) in [
+        ("a SORT (FOO) UTF-8 ALL\r\n", "Unknown sort key FOO"),
+        ("a SORT () UTF-8 ALL\r\n", "sort key"),
+        ("a SORT (DATE) ALL\r\n", "Missing search key"),
+        ("a SORT DATE UTF-8 ALL\r\n", "'('"),
+        ("a SORT (REVERSE) UTF-8 ALL\r\n", "sort key"),
+    ] {
+        let (_, msg) = bad(input);
+        assert!(msg.contains(expect), "{input:?}: {msg}");
+    }
+}
+
+#[test]
+fn thread_with_each_algorithm() {
+    use crate::{Thread, ThreadAlgorithm as T};
+    for (name, algorithm) in [
+        ("ORDEREDSUBJECT", T::OrderedSubject),
+        ("references", T::References),
+        ("REFS", T::Refs),
+    ] {
+        match body(format!("a UID THREAD {name} UTF-8 SINCE 5-MAR-2000\r\n")) {
+            CommandBody::Thread(Thread {
+                uid: true,
+                algorithm: a,
+                charset,
+                ..
+            }) => {
+                assert_eq!(a, algorithm);
+                assert_eq!(charset, "UTF-8");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        bad("a THREAD FOO UTF-8 ALL\r\n")
+            .1
+            .contains("Unknown threading algorithm FOO")
+    );
+    assert!(bad("a THREAD REFS ALL\r\n").1.contains("search key"));
+}
+
+#[test]
+fn cancelupdate_takes_tags() {
+    assert_eq!(
+        body("C01 CANCELUPDATE \"B01\" \"B02\"\r\n"),
+        CommandBody::CancelUpdate(crate::CancelUpdate {
+            tags: vec!["B01".into(), "B02".into()]
+        })
+    );
+    assert!(bad("a CANCELUPDATE\r\n").1.contains("Missing tag"));
+    assert!(bad("a CANCELUPDATE B01\r\n").1.contains("string"));
+}
