@@ -3,7 +3,7 @@
 //! and every literal header through [`literal_header`] or
 //! [`literal8_header`].
 
-use crate::grammar::cursor::is_astring_char;
+use crate::grammar::cursor::{is_astring_char, is_atom_char};
 use crate::mutf7::encode_mutf7;
 
 /// How strings are written on one connection. `utf8` is on once the client
@@ -127,7 +127,7 @@ pub fn flag_list(out: &mut Vec<u8>, flags: &[String]) {
         }
         out.extend(
             flag.bytes()
-                .filter(|&b| b == b'\\' || b == b'*' || is_astring_char(b)),
+                .filter(|&b| b == b'\\' || b == b'*' || is_atom_char(b)),
         );
     }
     out.push(b')');

@@ -131,6 +131,33 @@ fn mailbox_round_trips_through_select() {
 }
 
 #[test]
+fn utf8_mailbox_names_round_trip_with_utf8_accept() {
+    for name in [
+        "caf\u{e9}",
+        "A&B",
+        "\u{65e5}\u{672c}",
+        "x\"y\\",
+        "line\r\nend",
+    ] {
+        let mut line = b"t SELECT ".to_vec();
+        Encoder::UTF8.mailbox(&mut line, name);
+        line.extend_from_slice(b"\r\n");
+        let outs = super::outcomes_utf8(&line);
+        match outs.as_slice() {
+            [Outcome::Command { command, .. }] => assert_eq!(
+                command.body,
+                CommandBody::Select(Select {
+                    mailbox: name.to_string(),
+                    condstore: false,
+                    qresync: None,
+                })
+            ),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[test]
 fn status_responses() {
     assert_eq!(
         enc(|o| status_response(

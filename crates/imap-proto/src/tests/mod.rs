@@ -10,6 +10,7 @@ mod literals;
 mod mailbox;
 mod mailboxes;
 mod random;
+mod responses;
 mod search;
 mod session;
 mod shape;
