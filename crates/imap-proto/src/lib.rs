@@ -10,6 +10,39 @@
 //!   APPEND and REPLACE are streamed (see [`Outcome`]).
 //! * Responses: the functions and builders re-exported from [`encode`],
 //!   response codes as [`Code`], strings through [`Encoder`].
+//!
+//! ```
+//! use mailkeep_imap_proto::{
+//!     Code, CommandBody, Encoder, Limits, Outcome, Parser, StatusKind, status_response,
+//! };
+//!
+//! let mut parser = Parser::new(Limits::default());
+//! let mut buf = b"a1 SELECT INBOX (CONDSTORE)\r\na2 APPEND Drafts {5}\r\n".to_vec();
+//! let Outcome::Command { command, consumed } = parser.next(&buf) else { panic!() };
+//! buf.drain(..consumed);
+//! assert!(matches!(command.body, CommandBody::Select(ref s) if s.condstore));
+//! let mut out = Vec::new();
+//! status_response(&mut out, Some(&command.tag), StatusKind::Ok, Some(&Code::ReadWrite), "Done");
+//! assert_eq!(out, b"a1 OK [READ-WRITE] Done\r\n");
+//!
+//! // APPEND comes in pieces; the message itself is streamed by the caller.
+//! let Outcome::AppendBegin { command, consumed } = parser.next(&buf) else { panic!() };
+//! buf.drain(..consumed);
+//! assert_eq!(command.body.name(), "APPEND");
+//! let Outcome::AppendMessage { consumed, .. } = parser.next(&buf) else { panic!() };
+//! buf.drain(..consumed);
+//! let Outcome::AppendLiteral { literal, consumed } = parser.next(&buf) else { panic!() };
+//! buf.drain(..consumed);
+//! assert_eq!(literal.size, 5); // send "+ Ready", then read 5 bytes from the client
+//! buf.clear();
+//! buf.extend_from_slice(b"\r\n"); // what follows the message
+//! assert_eq!(parser.next(&buf), Outcome::AppendEnd { consumed: 2 });
+//!
+//! // Mailbox names go back in the client's encoding.
+//! let mut name = Vec::new();
+//! Encoder::ASCII.mailbox(&mut name, "Entw\u{fc}rfe");
+//! assert_eq!(name, b"Entw&APw-rfe");
+//! ```
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

@@ -92,11 +92,11 @@ impl Parser {
         &self.limits
     }
 
-    /// Turns UTF8=ACCEPT on or off for the commands that follow (on after
-    /// `ENABLE UTF8=ACCEPT` or `ENABLE IMAP4rev2`). Off, mailbox names are
-    /// modified UTF-7 (RFC 3501 §5.1.3), decoded to UTF-8, and raw 8-bit
-    /// or invalid modified UTF-7 is refused with BAD; on, names are UTF-8
-    /// as sent (RFC 6855 §3).
+    /// Turns UTF8=ACCEPT on or off for the commands that follow: on after
+    /// `ENABLE UTF8=ACCEPT` (RFC 6855 §3) or `ENABLE IMAP4rev2` (whose
+    /// names are UTF-8, RFC 9051 §5.1). Off, mailbox names are modified
+    /// UTF-7 (RFC 3501 §5.1.3), decoded to UTF-8, and raw 8-bit or invalid
+    /// modified UTF-7 is refused with BAD; on, names are UTF-8 as sent.
     pub fn set_utf8(&mut self, on: bool) {
         self.utf8 = on;
     }

@@ -25,7 +25,7 @@ pub struct Create {
     pub mailbox: String,
     /// The special uses asked for with `USE (...)`: known ones in their
     /// canonical case (`\Drafts`), others as sent (the server refuses
-    /// those with NO [USEATTR]).
+    /// those with `NO [USEATTR]`).
     pub special_use: Vec<String>,
 }
 

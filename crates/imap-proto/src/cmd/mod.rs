@@ -4,7 +4,7 @@
 //!
 //! APPEND and REPLACE are in the table but have no line grammar: their
 //! message literals are streamed (see [`crate::Outcome`] and
-//! [`append`]), so the parser hands them out piece by piece.
+//! `append.rs`), so the parser hands them out piece by piece.
 
 pub(crate) mod append;
 pub(crate) mod authenticate;

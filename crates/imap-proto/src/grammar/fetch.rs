@@ -23,13 +23,13 @@ pub enum FetchAttribute {
     BodyStructure,
     /// RFC822 (same as BODY[], sets \Seen)
     Rfc822,
-    /// RFC822.HEADER (same as BODY.PEEK[HEADER])
+    /// `RFC822.HEADER` (same as `BODY.PEEK[HEADER]`)
     Rfc822Header,
-    /// RFC822.TEXT (same as BODY[TEXT], sets \Seen)
+    /// `RFC822.TEXT` (same as `BODY[TEXT]`, sets \Seen)
     Rfc822Text,
     /// MODSEQ (RFC 7162)
     ModSeq,
-    /// BODY[section]<partial> and BODY.PEEK[...]
+    /// `BODY[section]<partial>` and `BODY.PEEK[...]`
     BodySection {
         /// BODY.PEEK: do not set \Seen.
         peek: bool,
@@ -38,7 +38,7 @@ pub enum FetchAttribute {
         /// `<offset.count>`.
         partial: Option<(u64, u64)>,
     },
-    /// BINARY[section]<partial> and BINARY.PEEK[...] (RFC 3516)
+    /// `BINARY[section]<partial>` and `BINARY.PEEK[...]` (RFC 3516)
     BinarySection {
         /// BINARY.PEEK.
         peek: bool,
@@ -47,7 +47,7 @@ pub enum FetchAttribute {
         /// `<offset.count>`.
         partial: Option<(u64, u64)>,
     },
-    /// BINARY.SIZE[section]
+    /// `BINARY.SIZE[section]`
     BinarySize {
         /// Part numbers.
         part: Vec<u32>,

@@ -6,6 +6,7 @@ mod dates;
 mod encode;
 mod extensions;
 mod fetch;
+mod fetch_responses;
 mod literals;
 mod mailbox;
 mod mailboxes;
@@ -14,6 +15,7 @@ mod responses;
 mod search;
 mod session;
 mod shape;
+mod thread_responses;
 
 use crate::{Command, CommandBody, Limits, Outcome, Parser};
 
