@@ -253,7 +253,7 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
         || {
             server_b
                 .logs()
-                .contains("gateway refused: unauthenticated")
+                .contains("gateway refused: Unauthenticated")
                 .then_some(())
         },
     );

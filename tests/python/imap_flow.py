@@ -128,14 +128,14 @@ def main():
     c = imaplib.IMAP4(HOST, PORT, timeout=TIMEOUT)
     check(c.welcome.startswith(b"* OK"), "greeting is * OK: %r" % c.welcome)
     pre = set(x.upper() for x in c.capabilities)
-    for cap in ("IMAP4REV1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN", "UNSELECT"):
+    for cap in ("IMAP4REV1", "LITERAL+", "SASL-IR", "AUTH=PLAIN", "AUTH=LOGIN", "ID", "ENABLE", "IDLE"):
         check(cap in pre, "capability %s before login (%s)" % (cap, sorted(pre)))
 
     typ, data = c.login(USER, PASS)
     check(typ == "OK", "LOGIN: %s %r" % (typ, data))
     data = ok(c.capability(), "CAPABILITY")
     post = set(data[0].decode("ascii").upper().split())
-    for cap in ("IMAP4REV1", "LITERAL+", "UNSELECT"):
+    for cap in ("IMAP4REV1", "LITERAL+", "UNSELECT", "UIDPLUS", "MOVE", "NAMESPACE", "ESEARCH"):
         check(cap in post, "capability %s after login (%s)" % (cap, sorted(post)))
 
     ok(c.create("Work"), "CREATE Work")

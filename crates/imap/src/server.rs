@@ -1,30 +1,42 @@
 //! The accept loop: one task per client, bounded by `max_connections`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use crate::ImapSettings;
-use crate::backend::{Backend, Shared};
-use crate::conn::Conn;
 use crate::errors::ImapError;
+use crate::io::{Output, Reader};
+use crate::process::Process;
 use crate::session::Session;
+use crate::session::facts::ConnFacts;
 
-/// Accepts clients forever; each runs in its own task, so a failing client
-/// never stops the others.
-pub(crate) async fn accept_loop<B: Backend>(
-    settings: ImapSettings,
-    listener: TcpListener,
-    backend: B,
+/// Accepts clients on every listener forever; each client runs in its own
+/// task, so a failing client never stops the others.
+pub(crate) async fn accept_loop(
+    process: Arc<Process>,
+    listeners: Vec<TcpListener>,
 ) -> Result<(), ImapError> {
-    let settings = Arc::new(settings);
-    let shared = Shared::new(backend);
-    let slots = Arc::new(Semaphore::new(settings.max_connections.max(1)));
-    tokio::spawn(report_sessions(shared.clone()));
+    let slots = Arc::new(Semaphore::new(process.settings.max_connections.max(1)));
+    tokio::spawn(report_sessions(process.clone()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for listener in listeners {
+        tasks.spawn(accept_on(process.clone(), slots.clone(), listener));
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "accept loop failed");
+        }
+    }
+    Ok(())
+}
+
+/// Accepts clients on one listener.
+async fn accept_on(process: Arc<Process>, slots: Arc<Semaphore>, listener: TcpListener) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -40,24 +52,12 @@ pub(crate) async fn accept_loop<B: Backend>(
             Ok(permit) => permit,
             Err(_) => {
                 tracing::warn!(%peer, "too many connections");
-                tokio::spawn(async move {
-                    use tokio::io::AsyncWriteExt;
-                    let mut stream = stream;
-                    let _ = stream
-                        .write_all(b"* BYE Too many connections, try again later\r\n")
-                        .await;
-                });
+                tokio::spawn(refuse(stream));
                 continue;
             }
         };
-        let (reader, writer) = stream.into_split();
-        let session = Session::new(
-            shared.clone(),
-            settings.clone(),
-            Conn::new(reader, writer),
-            peer.ip().to_string(),
-        );
-        let span = tracing::info_span!("imap", %peer, host = %settings.hostname);
+        let session = session_on(process.clone(), stream, peer);
+        let span = tracing::info_span!("imap", %peer);
         tokio::spawn(
             async move {
                 let _permit = permit;
@@ -69,6 +69,31 @@ pub(crate) async fn accept_loop<B: Backend>(
             .instrument(span),
         );
     }
+}
+
+/// A session on an accepted TCP connection.
+pub(crate) fn session_on(process: Arc<Process>, stream: TcpStream, peer: SocketAddr) -> Session {
+    let facts = ConnFacts {
+        peer: peer.ip().to_string(),
+        loopback: peer.ip().is_loopback(),
+        ..ConnFacts::default()
+    };
+    let timeout = process.settings.idle_timeout;
+    let (reader, writer) = stream.into_split();
+    Session::new(
+        process,
+        Reader::new(reader),
+        Output::new(writer, timeout),
+        facts,
+    )
+}
+
+/// Tells a client over the limit to come back later.
+async fn refuse(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let _ = stream
+        .write_all(b"* BYE Too many connections, try again later\r\n")
+        .await;
 }
 
 /// Client sessions of this process, across all its listeners.
@@ -92,29 +117,16 @@ impl Drop for SessionCount {
 
 /// Reports the session count to the master whenever it changed, at most
 /// once a second.
-async fn report_sessions<B: Backend>(shared: Arc<Shared<B>>) {
+async fn report_sessions(process: Arc<Process>) {
+    use mailkeep_frontend::Connector;
     let mut last = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         let now = SESSIONS.load(Ordering::Relaxed);
         if last != Some(now) {
-            shared.backend.report_sessions(now).await;
+            process.auth.connector().report_sessions(now).await;
             last = Some(now);
         }
     }
-}
-
-/// Serves one already-connected client (tests).
-#[cfg(test)]
-pub(crate) async fn serve_one<B: Backend>(
-    settings: Arc<ImapSettings>,
-    shared: Arc<Shared<B>>,
-    reader: impl tokio::io::AsyncRead + Unpin + Send + Sync + 'static,
-    writer: impl tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
-    peer: String,
-) -> Result<(), ImapError> {
-    Session::new(shared, settings, Conn::new(reader, writer), peer)
-        .run()
-        .await
 }

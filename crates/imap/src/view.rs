@@ -20,8 +20,13 @@ pub(crate) struct FlagUpdate {
 /// An untagged response the session owes the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Update {
-    /// `* n EXPUNGE`
-    Expunge(u32),
+    /// `* n EXPUNGE` (or, with QRESYNC, the UID in `* VANISHED`).
+    Expunge {
+        /// Sequence number, valid when sent in the order given.
+        seq: u32,
+        /// UID.
+        uid: u32,
+    },
     /// `* n EXISTS`
     Exists(u32),
     /// `* n FETCH (UID u FLAGS (...))`
@@ -32,6 +37,8 @@ pub(crate) enum Update {
         uid: u32,
         /// The new flags.
         flags: Vec<String>,
+        /// The message's MODSEQ (sent with CONDSTORE).
+        modseq: u64,
     },
 }
 
@@ -47,10 +54,6 @@ pub(crate) enum SetError {
 /// The selected mailbox's view.
 #[derive(Debug, Clone)]
 pub(crate) struct View {
-    /// The mailbox name as storage knows it.
-    pub mailbox: String,
-    /// Selected with EXAMINE.
-    pub read_only: bool,
     /// The mailbox's UIDVALIDITY.
     pub uidvalidity: u32,
     /// The highest MODSEQ this view includes.
@@ -61,29 +64,25 @@ pub(crate) struct View {
     flags: Vec<Vec<String>>,
     /// UIDs expunged in storage but not yet reported (EXPUNGE deferred).
     pending_expunge: HashSet<u32>,
+    /// The saved search result `$` (RFC 5182), as UIDs; `None` before any
+    /// SEARCH ... RETURN (SAVE).
+    pub saved: Option<Vec<u32>>,
 }
 
 impl View {
     /// A view of a freshly selected mailbox; `messages` in ascending UID order.
-    pub fn new(
-        mailbox: String,
-        read_only: bool,
-        uidvalidity: u32,
-        highest_modseq: u64,
-        messages: Vec<(u32, Vec<String>)>,
-    ) -> View {
+    pub fn new(uidvalidity: u32, highest_modseq: u64, messages: Vec<(u32, Vec<String>)>) -> View {
         let mut messages = messages;
         messages.sort_by_key(|(uid, _)| *uid);
         messages.dedup_by_key(|(uid, _)| *uid);
         let (uids, flags) = messages.into_iter().unzip();
         View {
-            mailbox,
-            read_only,
             uidvalidity,
             highest_modseq,
             uids,
             flags,
             pending_expunge: HashSet::new(),
+            saved: None,
         }
     }
 
@@ -123,6 +122,7 @@ impl View {
     }
 
     /// Whether a UID is known to be expunged but not yet reported.
+    #[allow(dead_code)]
     pub fn is_pending_expunge(&self, uid: u32) -> bool {
         self.pending_expunge.contains(&uid)
     }
@@ -144,8 +144,20 @@ impl View {
     /// By sequence number: `*` is EXISTS, numbers must be 1..=EXISTS. By UID:
     /// `*` is the highest UID, UIDs not in the view are ignored.
     pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Result<Vec<u32>, SetError> {
-        let SequenceSet::Ranges(ranges) = set else {
-            return Err(SetError::Saved);
+        let ranges = match set {
+            SequenceSet::Ranges(ranges) => ranges,
+            SequenceSet::Saved => {
+                // `$` names the saved messages still in the view.
+                let saved = self.saved.as_ref().ok_or(SetError::Saved)?;
+                let mut out: Vec<u32> = saved
+                    .iter()
+                    .copied()
+                    .filter(|&u| self.uids.binary_search(&u).is_ok())
+                    .collect();
+                out.sort_unstable();
+                out.dedup();
+                return Ok(out);
+            }
         };
         let mut out = Vec::new();
         if uid {
@@ -192,7 +204,10 @@ impl View {
             if let Ok(i) = self.uids.binary_search(&uid) {
                 self.uids.remove(i);
                 self.flags.remove(i);
-                out.push(Update::Expunge(u32::try_from(i + 1).unwrap_or(u32::MAX)));
+                out.push(Update::Expunge {
+                    seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    uid,
+                });
             }
         }
         out
@@ -238,6 +253,7 @@ impl View {
                             seq,
                             uid: change.uid,
                             flags: change.flags,
+                            modseq: change.modseq,
                         });
                     }
                 }
@@ -298,13 +314,7 @@ mod tests {
     use mailkeep_imap_proto::SeqRange;
 
     fn view(uids: &[u32]) -> View {
-        View::new(
-            "INBOX".into(),
-            false,
-            7,
-            10,
-            uids.iter().map(|&u| (u, vec![])).collect(),
-        )
+        View::new(7, 10, uids.iter().map(|&u| (u, vec![])).collect())
     }
 
     fn set(ranges: &[(SeqNumber, SeqNumber)]) -> SequenceSet {
@@ -368,7 +378,11 @@ mod tests {
         let out = v.expunge(&[2, 4, 5]);
         assert_eq!(
             out,
-            vec![Update::Expunge(5), Update::Expunge(4), Update::Expunge(2)]
+            vec![
+                Update::Expunge { seq: 5, uid: 5 },
+                Update::Expunge { seq: 4, uid: 4 },
+                Update::Expunge { seq: 2, uid: 2 }
+            ]
         );
         assert_eq!(v.uids(), &[1, 3]);
         assert_eq!(v.expunge(&[99]), vec![]);
@@ -402,11 +416,12 @@ mod tests {
         assert_eq!(
             out,
             vec![
-                Update::Expunge(2),
+                Update::Expunge { seq: 2, uid: 2 },
                 Update::Flags {
                     seq: 2,
                     uid: 3,
-                    flags: vec!["\\Seen".into()]
+                    flags: vec!["\\Seen".into()],
+                    modseq: 12
                 },
                 Update::Exists(3),
             ]
@@ -434,7 +449,7 @@ mod tests {
         // Sequence numbers stay stable meanwhile.
         assert_eq!(v.resolve(&set(&[(V(3), V(3))]), false), Ok(vec![3]));
         let out = v.apply_changes(&[], vec![], 11, true);
-        assert_eq!(out, vec![Update::Expunge(2)]);
+        assert_eq!(out, vec![Update::Expunge { seq: 2, uid: 2 }]);
         assert_eq!(v.uids(), &[1, 3]);
     }
 
@@ -457,13 +472,7 @@ mod tests {
 
     #[test]
     fn unchanged_flags_send_nothing() {
-        let mut v = View::new(
-            "a".into(),
-            false,
-            1,
-            5,
-            vec![(1, vec!["\\Seen".into(), "a".into()])],
-        );
+        let mut v = View::new(1, 5, vec![(1, vec!["\\Seen".into(), "a".into()])]);
         let out = v.apply_changes(
             &[],
             vec![FlagUpdate {

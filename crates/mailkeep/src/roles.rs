@@ -45,20 +45,13 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                     Some(m) => BrokerClient::with_tls(stream, m)?,
                     None => BrokerClient::new(stream),
                 };
-                let mut tasks = tokio::task::JoinSet::new();
+                let mut tcp = Vec::new();
                 for fd in listeners {
                     let std_listener = std::net::TcpListener::from(fd);
                     std_listener.set_nonblocking(true)?;
-                    let listener = tokio::net::TcpListener::from_std(std_listener)?;
-                    tasks.spawn(mailkeep_imap::serve(
-                        settings.clone(),
-                        listener,
-                        broker.clone(),
-                    ));
+                    tcp.push(tokio::net::TcpListener::from_std(std_listener)?);
                 }
-                while let Some(done) = tasks.join_next().await {
-                    done??;
-                }
+                mailkeep_imap::serve(settings, tcp, broker).await?;
                 anyhow::Ok(())
             })
         }
@@ -197,10 +190,12 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
             max_line: config.imap.max_line_length,
             max_inline_literal: 64 * 1024,
             max_append: config.imap.max_literal_size,
+            ..mailkeep_imap_proto::Limits::default()
         },
         hostname,
         login_timeout: std::time::Duration::from_secs(config.imap.login_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout_secs),
         max_connections: config.imap.max_connections,
+        ..mailkeep_imap::ImapSettings::default()
     }
 }

@@ -1,0 +1,68 @@
+//! A [`Connector`] behind a pointer, so that sessions and the storage path
+//! need not be generic over where their connections come from.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use mailkeep_storage_rpc::auth::auth_client::AuthClient;
+use mailkeep_storage_rpc::leased::LeasedChannel;
+use tonic::transport::Channel;
+
+use crate::connector::{ConnectError, Connector};
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe form of [`Connector`].
+trait ErasedConnector: Send + Sync {
+    fn auth(&self) -> Boxed<'_, Result<AuthClient<Channel>, ConnectError>>;
+    fn storage<'a>(
+        &'a self,
+        ticket: &'a str,
+        owner: &'a str,
+    ) -> Boxed<'a, Result<LeasedChannel, ConnectError>>;
+    fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()>;
+}
+
+impl<C: Connector> ErasedConnector for C {
+    fn auth(&self) -> Boxed<'_, Result<AuthClient<Channel>, ConnectError>> {
+        Box::pin(Connector::auth(self))
+    }
+
+    fn storage<'a>(
+        &'a self,
+        ticket: &'a str,
+        owner: &'a str,
+    ) -> Boxed<'a, Result<LeasedChannel, ConnectError>> {
+        Box::pin(Connector::storage(self, ticket, owner))
+    }
+
+    fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()> {
+        Box::pin(Connector::report_sessions(self, sessions))
+    }
+}
+
+/// Any [`Connector`], cheap to clone.
+#[derive(Clone)]
+pub struct AnyConnector(Arc<dyn ErasedConnector>);
+
+impl AnyConnector {
+    /// Wraps `connector`.
+    pub fn new(connector: impl Connector) -> AnyConnector {
+        AnyConnector(Arc::new(connector))
+    }
+}
+
+impl Connector for AnyConnector {
+    async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+        self.0.auth().await
+    }
+
+    async fn storage(&self, ticket: &str, owner: &str) -> Result<LeasedChannel, ConnectError> {
+        self.0.storage(ticket, owner).await
+    }
+
+    async fn report_sessions(&self, sessions: u32) {
+        self.0.report_sessions(sessions).await
+    }
+}

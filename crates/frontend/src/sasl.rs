@@ -1,0 +1,222 @@
+//! The SASL relay: a protocol process hands each step of a client's SASL
+//! exchange to auth and gets back a challenge, a failure, or a login with
+//! its ticket. The protocol only moves the bytes (IMAP `+ base64`, POP3
+//! `+ base64`); what a mechanism means lives in auth.
+
+use std::sync::Arc;
+
+use mailkeep_storage_rpc::auth::{StepRequest, StepResponse, step_response};
+use tonic::Code;
+
+use crate::auth_link::AuthLink;
+
+/// What auth needs to know about the client besides its SASL data.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFacts {
+    /// The client's address, for the failed-login penalty and the log.
+    pub remote_ip: String,
+    /// The protocol: "imap", "pop3", "lmtp", or a program's name.
+    pub protocol: String,
+    /// The channel binding the connection offers to SCRAM-*-PLUS.
+    pub channel_binding: Option<ChannelBinding>,
+}
+
+/// A channel binding (RFC 5056): its type and data.
+#[derive(Debug, Clone)]
+pub struct ChannelBinding {
+    /// "tls-exporter" (RFC 9266).
+    pub kind: String,
+    /// The binding data.
+    pub data: Vec<u8>,
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct LoggedIn {
+    /// The canonical user name (also the owner of their mail).
+    pub user: String,
+    /// The session ticket, opaque.
+    pub ticket: String,
+    /// When the ticket expires (Unix seconds).
+    pub expires_unix: i64,
+    /// Additional data with success (SCRAM's server-final), may be empty.
+    pub final_data: Vec<u8>,
+}
+
+/// Why a login did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Wrong credentials (or an unknown user; auth does not say which).
+    Rejected,
+    /// Auth or its user database is unreachable: try again later.
+    Temporary,
+    /// The credentials are right but the account is not served here; the
+    /// text says why and may be shown.
+    ContactAdmin(String),
+    /// This mechanism cannot be used with the account; another may work.
+    MechanismUnavailable,
+    /// The client sent something that is not a valid step.
+    Malformed,
+}
+
+/// One step's result.
+#[derive(Debug, Clone)]
+pub enum SaslStep {
+    /// Send this challenge and step again with the client's answer.
+    Challenge(Vec<u8>),
+    /// Logged in.
+    Success(LoggedIn),
+    /// The exchange is over without a login.
+    Failure(AuthFailure),
+}
+
+/// One client's SASL exchange with auth.
+pub struct SaslExchange {
+    link: Arc<AuthLink>,
+    id: u64,
+    mechanism: String,
+    facts: ClientFacts,
+    started: bool,
+}
+
+impl SaslExchange {
+    /// A new exchange of `mechanism` (upper-cased by the caller) for a
+    /// client; nothing is sent before the first [`SaslExchange::step`].
+    pub fn new(link: Arc<AuthLink>, mechanism: &str, facts: ClientFacts) -> SaslExchange {
+        let id = link.next_exchange();
+        SaslExchange {
+            link,
+            id,
+            mechanism: mechanism.to_owned(),
+            facts,
+            started: false,
+        }
+    }
+
+    /// Sends the client's data (`None`: the client sent none, e.g. no
+    /// initial response) and says what comes next.
+    pub async fn step(&mut self, data: Option<Vec<u8>>) -> SaslStep {
+        let first = !self.started;
+        self.started = true;
+        let binding = self.facts.channel_binding.as_ref().filter(|_| first);
+        let request = StepRequest {
+            exchange_id: self.id,
+            mechanism: if first {
+                self.mechanism.clone()
+            } else {
+                String::new()
+            },
+            has_data: data.is_some(),
+            data: data.unwrap_or_default(),
+            remote_ip: self.facts.remote_ip.clone(),
+            protocol: self.facts.protocol.clone(),
+            abort: false,
+            channel_binding_type: binding.map(|b| b.kind.clone()).unwrap_or_default(),
+            channel_binding: binding.map(|b| b.data.clone()).unwrap_or_default(),
+        };
+        match send(&self.link, request, first).await {
+            Some(response) => outcome(response),
+            None => SaslStep::Failure(AuthFailure::Temporary),
+        }
+    }
+
+    /// Tells auth to forget the exchange (the client cancelled it, or the
+    /// protocol gave up on it).
+    pub async fn abort(self) {
+        if !self.started {
+            return;
+        }
+        let request = StepRequest {
+            exchange_id: self.id,
+            abort: true,
+            remote_ip: self.facts.remote_ip.clone(),
+            protocol: self.facts.protocol.clone(),
+            ..StepRequest::default()
+        };
+        let _ = send(&self.link, request, false).await;
+    }
+}
+
+/// A login with a user name and password (IMAP LOGIN, POP3 USER/PASS): a
+/// PLAIN exchange of one step.
+pub async fn login_with_password(
+    link: Arc<AuthLink>,
+    user: &str,
+    password: &[u8],
+    facts: ClientFacts,
+) -> SaslStep {
+    if user.contains('\0') || password.contains(&0) {
+        return SaslStep::Failure(AuthFailure::Rejected);
+    }
+    let mut data = Vec::with_capacity(user.len() + password.len() + 2);
+    data.push(0);
+    data.extend_from_slice(user.as_bytes());
+    data.push(0);
+    data.extend_from_slice(password);
+    let mut exchange = SaslExchange::new(link, "PLAIN", facts);
+    match exchange.step(Some(data)).await {
+        SaslStep::Challenge(_) => {
+            // PLAIN with data never challenges; end the exchange.
+            exchange.abort().await;
+            SaslStep::Failure(AuthFailure::Rejected)
+        }
+        other => other,
+    }
+}
+
+/// One step to auth. The first step of an exchange is retried once on a
+/// new auth connection when the old one is UNAVAILABLE; later steps are not
+/// (the exchange lived in the lost connection's process). `None`: auth
+/// could not be reached.
+async fn send(link: &AuthLink, request: StepRequest, first: bool) -> Option<StepResponse> {
+    for fresh in [false, true] {
+        let mut client = match link.client(fresh).await {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::warn!(error = %e, "no auth connection");
+                return None;
+            }
+        };
+        match client.step(request.clone()).await {
+            Ok(response) => return Some(response.into_inner()),
+            Err(status) if status.code() == Code::Unavailable && first && !fresh => {
+                tracing::info!(message = status.message(), "auth unavailable, reconnecting");
+            }
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "auth step failed");
+                if status.code() == Code::Unavailable {
+                    // Make the next exchange use a new connection.
+                    let _ = link.client(true).await;
+                }
+                return None;
+            }
+        }
+    }
+    None
+}
+
+/// What a step response means.
+fn outcome(response: StepResponse) -> SaslStep {
+    match response.outcome {
+        Some(step_response::Outcome::Challenge(challenge)) => SaslStep::Challenge(challenge),
+        Some(step_response::Outcome::Success(success)) => SaslStep::Success(LoggedIn {
+            user: success.user,
+            ticket: success.ticket,
+            expires_unix: success.expires_unix,
+            final_data: success.final_data,
+        }),
+        Some(step_response::Outcome::Failure(failure)) => SaslStep::Failure(if failure.temporary {
+            AuthFailure::Temporary
+        } else if failure.contact_admin {
+            AuthFailure::ContactAdmin(failure.reason)
+        } else if failure.mechanism_unavailable {
+            AuthFailure::MechanismUnavailable
+        } else {
+            AuthFailure::Rejected
+        }),
+        None => {
+            tracing::warn!("auth step without an outcome");
+            SaslStep::Failure(AuthFailure::Rejected)
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! The storage path: the one way a logged-in session reaches mail, and the
+//! project's async client API for the storage RPC.
+//!
+//! A [`Storage`] holds a session's login (user and ticket), renews the
+//! ticket through auth before it runs out, keeps one channel per owner
+//! (shared with every other session of this process that reaches the same
+//! storage process), and on a lost storage process gets a new channel from
+//! the broker and retries a call that is safe to repeat. Every storage call
+//! of imap (and of pop3, lmtp and plugins) goes through [`Storage::call`].
+//!
+//! ```no_run
+//! # async fn example(storage: mailkeep_frontend::Storage) -> Result<(), mailkeep_frontend::StorageError> {
+//! use mailkeep_frontend::Retry;
+//! use mailkeep_storage_rpc::storage::ListMailboxesRequest;
+//!
+//! let owner = storage.user().to_owned();
+//! let listing = storage
+//!     .call(&owner, Retry::Idempotent, |rpc| {
+//!         let request = rpc.request(ListMailboxesRequest { owner: owner.clone() });
+//!         async move { rpc.storage().list_mailboxes(request).await }
+//!     })
+//!     .await?;
+//! for mailbox in listing.mailboxes {
+//!     println!("{}", mailbox.name);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! See `examples/list_mailboxes.rs` for a whole program that logs in
+//! through auth and lists a user's mailboxes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use mailkeep_storage_rpc::broker::RefusalCode;
+use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
+use mailkeep_storage_rpc::leased::LeasedChannel;
+use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::storage::content_client::ContentClient;
+use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
+use mailkeep_storage_rpc::storage::search_client::SearchClient;
+use mailkeep_storage_rpc::storage::storage_client::StorageClient;
+use mailkeep_storage_rpc::storage::watch_client::WatchClient;
+use tonic::Status;
+
+use crate::auth_link::AuthLink;
+use crate::clock::Clock;
+use crate::connector::{ConnectError, Connector};
+use crate::sasl::LoggedIn;
+
+/// Whether a call may be sent again after its storage process was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Repeating it changes nothing (reads, setting flags to a value,
+    /// creating a mailbox that then exists): retried once on a new channel.
+    Idempotent,
+    /// It may have taken effect (an append): not repeated; the caller
+    /// tells its client to try again.
+    Once,
+}
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The storage process answered with an error.
+    #[error("storage: {}", .0.message())]
+    Status(Status),
+    /// No channel to the storage process could be had.
+    #[error("no storage connection: {0}")]
+    Connect(#[from] ConnectError),
+}
+
+impl StorageError {
+    /// The failure as a typed reason, which protocols map to their codes.
+    pub fn reason(&self) -> ErrorReason {
+        match self {
+            StorageError::Status(status) => reason_of(status),
+            StorageError::Connect(e) => match e.code {
+                RefusalCode::Unavailable => ErrorReason::Unavailable,
+                RefusalCode::Unauthenticated | RefusalCode::Refused => ErrorReason::NoPermission,
+                RefusalCode::ContactAdmin => ErrorReason::NoPermission,
+                RefusalCode::Invalid | RefusalCode::Unspecified => ErrorReason::ServerBug,
+            },
+        }
+    }
+}
+
+impl From<Status> for StorageError {
+    fn from(status: Status) -> Self {
+        StorageError::Status(status)
+    }
+}
+
+/// What a call is made with: a channel to the owner's storage process and
+/// the session's current ticket.
+#[derive(Clone)]
+pub struct Rpc {
+    channel: LeasedChannel,
+    ticket: Arc<str>,
+}
+
+impl Rpc {
+    /// `message` as a request that carries the ticket.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        with_ticket(message, &self.ticket)
+    }
+
+    /// The channel, for a client of any service on it (plugins).
+    pub fn channel(&self) -> LeasedChannel {
+        self.channel.clone()
+    }
+
+    /// A client of the core Storage service.
+    pub fn storage(&self) -> StorageClient<LeasedChannel> {
+        StorageClient::new(self.channel())
+            .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+            .max_encoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+    }
+
+    /// A client of the Content service (structure, sections).
+    pub fn content(&self) -> ContentClient<LeasedChannel> {
+        ContentClient::new(self.channel())
+            .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+    }
+
+    /// A client of the Search service (SEARCH, SORT, THREAD).
+    pub fn search(&self) -> SearchClient<LeasedChannel> {
+        SearchClient::new(self.channel())
+            .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+    }
+
+    /// A client of the Organize service (COPY, MOVE, subscriptions, ...).
+    pub fn organize(&self) -> OrganizeClient<LeasedChannel> {
+        OrganizeClient::new(self.channel())
+            .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+    }
+
+    /// A client of the Watch service (change notifications).
+    pub fn watch(&self) -> WatchClient<LeasedChannel> {
+        WatchClient::new(self.channel())
+    }
+}
+
+/// The session's login as the storage path keeps it.
+struct Credentials {
+    ticket: Arc<str>,
+    obtained_unix: i64,
+    expires_unix: i64,
+    /// No renewal attempt before this time (after a failed one).
+    retry_renew_unix: i64,
+}
+
+struct Inner {
+    user: String,
+    auth: Arc<AuthLink>,
+    clock: Clock,
+    credentials: Mutex<Credentials>,
+    /// One channel per owner reached.
+    channels: Mutex<HashMap<String, LeasedChannel>>,
+}
+
+/// A logged-in session's way to storage; cheap to clone, shared by the
+/// session's commands running side by side.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+impl Storage {
+    /// The storage path of a session that just logged in; connections come
+    /// from `auth`'s connector.
+    pub fn new(auth: Arc<AuthLink>, login: &LoggedIn, clock: Clock) -> Storage {
+        let now = clock.now_unix();
+        Storage {
+            inner: Arc::new(Inner {
+                user: login.user.clone(),
+                auth,
+                clock,
+                credentials: Mutex::new(Credentials {
+                    ticket: Arc::from(login.ticket.as_str()),
+                    obtained_unix: now,
+                    expires_unix: login.expires_unix,
+                    retry_renew_unix: 0,
+                }),
+                channels: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The logged-in user (the owner of their own mail).
+    pub fn user(&self) -> &str {
+        &self.inner.user
+    }
+
+    /// Makes a call to the storage process of `owner`: `f` builds and sends
+    /// the request with the given [`Rpc`]. A lost storage process (reason
+    /// [`ErrorReason::Unavailable`]) drops the channel; with
+    /// [`Retry::Idempotent`] the call is then made once more on a new one.
+    pub async fn call<T, F, Fut>(&self, owner: &str, retry: Retry, f: F) -> Result<T, StorageError>
+    where
+        F: Fn(Rpc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let ticket = self.ticket().await;
+        let rpc = Rpc {
+            channel: self.channel(owner, &ticket, false).await?,
+            ticket: ticket.clone(),
+        };
+        let status = match f(rpc).await {
+            Ok(response) => return Ok(response.into_inner()),
+            Err(status) => status,
+        };
+        if reason_of(&status) != ErrorReason::Unavailable {
+            return Err(status.into());
+        }
+        tracing::info!(
+            owner,
+            message = status.message(),
+            "storage unavailable, reconnecting"
+        );
+        self.forget_channel(owner);
+        if retry == Retry::Once {
+            return Err(status.into());
+        }
+        let rpc = Rpc {
+            channel: self.channel(owner, &ticket, true).await?,
+            ticket,
+        };
+        match f(rpc).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => {
+                if reason_of(&status) == ErrorReason::Unavailable {
+                    self.forget_channel(owner);
+                }
+                Err(status.into())
+            }
+        }
+    }
+
+    /// An [`Rpc`] for one call made by hand (a client-streaming call such as
+    /// Append, which cannot be repeated): the caller reports a lost storage
+    /// process with [`Storage::forget_channel`].
+    pub async fn rpc(&self, owner: &str) -> Result<Rpc, StorageError> {
+        let ticket = self.ticket().await;
+        Ok(Rpc {
+            channel: self.channel(owner, &ticket, false).await?,
+            ticket,
+        })
+    }
+
+    /// Drops the channel to `owner`'s storage (its stream broke outside a
+    /// [`Storage::call`], e.g. mid-way through a streamed answer), so the
+    /// next call gets a new one.
+    pub fn forget_channel(&self, owner: &str) {
+        lock(&self.inner.channels).remove(owner);
+    }
+
+    /// The channel to `owner`'s storage, from the broker when there is none
+    /// (or, with `fresh`, always).
+    async fn channel(
+        &self,
+        owner: &str,
+        ticket: &str,
+        fresh: bool,
+    ) -> Result<LeasedChannel, ConnectError> {
+        if !fresh && let Some(channel) = lock(&self.inner.channels).get(owner) {
+            return Ok(channel.clone());
+        }
+        let channel = self.inner.auth.connector().storage(ticket, owner).await?;
+        lock(&self.inner.channels).insert(owner.to_owned(), channel.clone());
+        Ok(channel)
+    }
+
+    /// The current ticket, renewed through auth first when more than half
+    /// its life has gone (and no renewal failed in the last minute).
+    pub async fn ticket(&self) -> Arc<str> {
+        let now = self.inner.clock.now_unix();
+        let old = {
+            let credentials = lock(&self.inner.credentials);
+            let life = credentials.expires_unix - credentials.obtained_unix;
+            if now < credentials.obtained_unix + life / 2 || now < credentials.retry_renew_unix {
+                return credentials.ticket.clone();
+            }
+            credentials.ticket.clone()
+        };
+        let renewed = self.inner.auth.renew(&old).await;
+        let mut credentials = lock(&self.inner.credentials);
+        match renewed {
+            Ok(renewed) => {
+                credentials.ticket = Arc::from(renewed.ticket.as_str());
+                credentials.obtained_unix = now;
+                credentials.expires_unix = renewed.expires_unix;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "ticket renewal failed");
+                credentials.retry_renew_unix = now + 60;
+            }
+        }
+        credentials.ticket.clone()
+    }
+}
+
+/// Locks a mutex whose data stays valid even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

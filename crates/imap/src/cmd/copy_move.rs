@@ -1,0 +1,121 @@
+//! COPY and MOVE, and their UID forms (RFC 9051 §6.4.7–6.4.8, RFC 6851,
+//! COPYUID of RFC 4315): one storage call each, atomic there.
+
+use mailkeep_frontend::Retry;
+use mailkeep_imap_proto::{Code, CopyMove, SequenceSet, StatusKind, status_response};
+use mailkeep_storage_rpc::storage::CopyRequest;
+
+use crate::cmd::common::{normalize, own_call, ranges, resolve};
+use crate::cmd::{Command, Cx, Done, Runs, Spec};
+use crate::errors::{ImapError, Target, storage_reply};
+use crate::reply::Reply;
+use crate::session::state::Selected;
+use crate::updates::write_updates;
+
+/// MOVE: COPY, then expunge the originals, in one storage transaction.
+pub(crate) struct Move(pub(crate) CopyMove);
+
+impl From<CopyMove> for Move {
+    fn from(args: CopyMove) -> Move {
+        Move(args)
+    }
+}
+
+impl Command for CopyMove {
+    type State = Selected;
+
+    const SPEC: Spec = Spec {
+        name: "COPY",
+        runs: Runs::Alone,
+        capability: None,
+    };
+
+    fn uses_sequence_numbers(&self) -> bool {
+        !self.uid
+    }
+
+    async fn run(self, cx: Cx, state: Selected) -> Result<Done, ImapError> {
+        copy_or_move(self, false, cx, state).await
+    }
+}
+
+impl Command for Move {
+    type State = Selected;
+
+    const SPEC: Spec = Spec {
+        name: "MOVE",
+        runs: Runs::Alone,
+        capability: Some("MOVE"),
+    };
+
+    async fn run(self, cx: Cx, state: Selected) -> Result<Done, ImapError> {
+        copy_or_move(self.0, true, cx, state).await
+    }
+}
+
+/// COPY or MOVE.
+async fn copy_or_move(
+    args: CopyMove,
+    moving: bool,
+    cx: Cx,
+    state: Selected,
+) -> Result<Done, ImapError> {
+    let mailbox = &state.mailbox;
+    if moving && mailbox.read_only {
+        return Ok(Done::reply(
+            Reply::no("Mailbox is read-only").code(Code::Cannot),
+        ));
+    }
+    let uids = match resolve(&mailbox.view(), &args.set, args.uid) {
+        Ok(uids) => uids,
+        Err(reply) => return Ok(Done::reply(reply)),
+    };
+    let verb = if moving { "Move" } else { "Copy" };
+    if uids.is_empty() {
+        return Ok(Done::reply(Reply::ok(format!("{verb} completed."))));
+    }
+    let request = CopyRequest {
+        owner: state.authed.owner().to_owned(),
+        mailbox: mailbox.name(),
+        uidvalidity: mailbox.uidvalidity,
+        uids: ranges(&uids),
+        target: normalize(&args.mailbox),
+    };
+    // Not repeated after a lost storage process: the copy may have been made.
+    let result = own_call(&state.authed, Retry::Once, |rpc| {
+        let request = rpc.request(request.clone());
+        async move {
+            if moving {
+                rpc.organize().r#move(request).await
+            } else {
+                rpc.organize().copy(request).await
+            }
+        }
+    })
+    .await;
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Destination))),
+    };
+    let copyuid = (!response.source_uids.is_empty()).then(|| Code::CopyUid {
+        uidvalidity: response.uidvalidity,
+        source: SequenceSet::from_numbers(response.source_uids.iter().copied()),
+        destination: SequenceSet::from_numbers(response.new_uids.iter().copied()),
+    });
+    if !moving {
+        let reply = Reply::ok("Copy completed.");
+        return Ok(Done::reply(match copyuid {
+            Some(code) => reply.code(code),
+            None => reply,
+        }));
+    }
+    // RFC 6851 §4.3: COPYUID goes in an untagged OK before the expunges.
+    let mut out = Vec::new();
+    if let Some(code) = copyuid {
+        status_response(&mut out, None, StatusKind::Ok, Some(&code), "Moved.");
+    }
+    let updates = mailbox.view().expunge(&response.source_uids);
+    write_updates(&mut out, &updates, cx.enabled);
+    cx.out.send(&out).await?;
+    Ok(Done::reply(Reply::ok("Move completed.")))
+}

@@ -1,0 +1,61 @@
+//! EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315 §2.1).
+
+use mailkeep_frontend::Retry;
+use mailkeep_imap_proto::{Code, Expunge};
+use mailkeep_storage_rpc::storage::ExpungeRequest;
+
+use crate::cmd::common::{own_call, ranges, resolve};
+use crate::cmd::{Command, Cx, Done, Runs, Spec};
+use crate::errors::{ImapError, Target, storage_reply};
+use crate::reply::Reply;
+use crate::session::state::Selected;
+use crate::updates::write_updates;
+
+impl Command for Expunge {
+    type State = Selected;
+
+    const SPEC: Spec = Spec {
+        name: "EXPUNGE",
+        runs: Runs::Alone,
+        capability: None,
+    };
+
+    async fn run(self, cx: Cx, state: Selected) -> Result<Done, ImapError> {
+        let mailbox = &state.mailbox;
+        if mailbox.read_only {
+            return Ok(Done::reply(
+                Reply::no("Mailbox is read-only").code(Code::Cannot),
+            ));
+        }
+        let uids = match &self.uid_set {
+            Some(set) => match resolve(&mailbox.view(), set, true) {
+                Ok(uids) if uids.is_empty() => {
+                    return Ok(Done::reply(Reply::ok("Expunge completed.")));
+                }
+                Ok(uids) => ranges(&uids),
+                Err(reply) => return Ok(Done::reply(reply)),
+            },
+            None => Vec::new(),
+        };
+        let request = ExpungeRequest {
+            owner: state.authed.owner().to_owned(),
+            mailbox: mailbox.name(),
+            uidvalidity: mailbox.uidvalidity,
+            uids,
+        };
+        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().expunge(request).await }
+        })
+        .await;
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
+        };
+        let updates = mailbox.view().expunge(&response.expunged);
+        let mut out = Vec::new();
+        write_updates(&mut out, &updates, cx.enabled);
+        cx.out.send(&out).await?;
+        Ok(Done::reply(Reply::ok("Expunge completed.")))
+    }
+}

@@ -1,0 +1,265 @@
+//! FETCH and UID FETCH (RFC 9051 §6.4.5) with every item of RFC 9051 and
+//! its extensions: structure (ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW) from
+//! the Content service, sections and BINARY cut by it, whole messages
+//! streamed by Storage.Fetch with the metadata; CHANGEDSINCE and VANISHED
+//! (RFC 7162).
+
+mod plan;
+mod respond;
+mod structure;
+
+use mailkeep_frontend::Retry;
+use mailkeep_imap_proto::{Fetch, FetchAttribute, SequenceSet, vanished};
+use mailkeep_storage_rpc::storage::{
+    ChangesRequest, FetchRequest, FetchStructureRequest, StoreFlagsRequest, StoreMode,
+    fetch_response,
+};
+
+use crate::cmd::common::{own_call, ranges, resolve};
+use crate::cmd::{Command, Cx, Done, Runs, Spec};
+use crate::errors::{ImapError, Target, storage_reply};
+use crate::reply::Reply;
+use crate::session::enabled::Enabled;
+use crate::session::state::Selected;
+use plan::{Item, Plan, plan};
+use respond::respond;
+
+impl Command for Fetch {
+    type State = Selected;
+
+    const SPEC: Spec = Spec {
+        name: "FETCH",
+        runs: Runs::Beside,
+        capability: None,
+    };
+
+    fn runs(&self) -> Runs {
+        // Setting \Seen changes what the commands after it see.
+        let sets_seen = self.items.iter().any(|a| match a {
+            FetchAttribute::Rfc822 | FetchAttribute::Rfc822Text => true,
+            FetchAttribute::BodySection { peek, .. }
+            | FetchAttribute::BinarySection { peek, .. } => !peek,
+            _ => false,
+        });
+        if sets_seen { Runs::Alone } else { Runs::Beside }
+    }
+
+    fn uses_sequence_numbers(&self) -> bool {
+        !self.uid
+    }
+
+    async fn run(self, cx: Cx, state: Selected) -> Result<Done, ImapError> {
+        let mailbox = &state.mailbox;
+        if self.vanished && !(self.uid && cx.enabled.qresync && self.changed_since.is_some()) {
+            return Ok(Done::reply(Reply::bad(
+                "VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled",
+            )));
+        }
+        let wants_modseq =
+            self.changed_since.is_some() || self.items.contains(&FetchAttribute::ModSeq);
+        let enabled = if wants_modseq {
+            cx.enabled.union(Enabled::condstore())
+        } else {
+            cx.enabled
+        };
+        let plan = plan(
+            &self.items,
+            self.uid,
+            mailbox.read_only,
+            self.changed_since.is_some() || (enabled.condstore && self.changed_since.is_some()),
+        );
+        let uids = match resolve(&mailbox.view(), &self.set, self.uid) {
+            Ok(uids) => uids,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
+        let done = |reply: Reply| {
+            let done = Done::reply(reply);
+            if enabled != cx.enabled {
+                done.enabling(enabled)
+            } else {
+                done
+            }
+        };
+        if self.vanished
+            && let Some(since) = self.changed_since
+            && let Err(reply) = send_vanished(&cx, &state, &self.set, since).await?
+        {
+            return Ok(done(reply));
+        }
+        if uids.is_empty() {
+            return Ok(done(Reply::ok("Fetch completed.")));
+        }
+        if plan.set_seen
+            && let Err(reply) = set_seen(&state, &uids).await
+        {
+            return Ok(done(reply));
+        }
+        match fetch(&cx, &state, &plan, &uids, self.changed_since, enabled).await? {
+            Ok(()) => Ok(done(Reply::ok("Fetch completed."))),
+            Err(reply) => Ok(done(reply)),
+        }
+    }
+}
+
+/// Sets `\Seen` on the messages that lack it, before they are fetched.
+async fn set_seen(state: &Selected, uids: &[u32]) -> Result<(), Reply> {
+    let mailbox = &state.mailbox;
+    let unseen: Vec<u32> = {
+        let view = mailbox.view();
+        uids.iter()
+            .copied()
+            .filter(|&u| {
+                !view
+                    .flags_of(u)
+                    .is_some_and(|f| f.iter().any(|x| x.eq_ignore_ascii_case("\\Seen")))
+            })
+            .collect()
+    };
+    if unseen.is_empty() {
+        return Ok(());
+    }
+    let request = StoreFlagsRequest {
+        owner: state.authed.owner().to_owned(),
+        mailbox: mailbox.name(),
+        uidvalidity: mailbox.uidvalidity,
+        uids: ranges(&unseen),
+        mode: StoreMode::Add as i32,
+        flags: vec!["\\Seen".into()],
+        unchanged_since: 0,
+    };
+    let response = own_call(&state.authed, Retry::Idempotent, |rpc| {
+        let request = rpc.request(request.clone());
+        async move { rpc.storage().store_flags(request).await }
+    })
+    .await
+    .map_err(|e| storage_reply(&e, Target::Other))?;
+    let mut view = mailbox.view();
+    for m in response.updated {
+        view.set_flags(m.uid, m.flags);
+    }
+    Ok(())
+}
+
+/// `* VANISHED (EARLIER)` for the UIDs in `set` expunged since `since`
+/// (RFC 7162 §3.2.6).
+async fn send_vanished(
+    cx: &Cx,
+    state: &Selected,
+    set: &SequenceSet,
+    since: u64,
+) -> Result<Result<(), Reply>, ImapError> {
+    let mailbox = &state.mailbox;
+    let request = ChangesRequest {
+        owner: state.authed.owner().to_owned(),
+        mailbox: mailbox.name(),
+        uidvalidity: mailbox.uidvalidity,
+        since_modseq: since,
+    };
+    let changes = match own_call(&state.authed, Retry::Idempotent, |rpc| {
+        let request = rpc.request(request.clone());
+        async move { rpc.storage().changes(request).await }
+    })
+    .await
+    {
+        Ok(changes) => changes,
+        Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
+    };
+    let gone: Vec<u32> = changes
+        .vanished
+        .into_iter()
+        .filter(|&u| crate::cmd::common::set_contains(set, u))
+        .collect();
+    if !gone.is_empty() {
+        let mut out = Vec::new();
+        vanished(&mut out, true, &SequenceSet::from_numbers(gone));
+        cx.out.send(&out).await?;
+    }
+    Ok(Ok(()))
+}
+
+/// Fetches the messages and sends one response each; a NO reply when
+/// storage refused before anything was sent for a message.
+async fn fetch(
+    cx: &Cx,
+    state: &Selected,
+    plan: &Plan,
+    uids: &[u32],
+    changed_since: Option<u64>,
+    enabled: Enabled,
+) -> Result<Result<(), Reply>, ImapError> {
+    let mailbox = &state.mailbox;
+    let owner = state.authed.owner().to_owned();
+    let request = FetchRequest {
+        owner: owner.clone(),
+        mailbox: mailbox.name(),
+        uidvalidity: mailbox.uidvalidity,
+        uids: ranges(uids),
+        body: plan.whole_body(),
+    };
+    let mut messages = match own_call(&state.authed, Retry::Idempotent, |rpc| {
+        let request = rpc.request(request.clone());
+        async move { rpc.storage().fetch(request).await }
+    })
+    .await
+    {
+        Ok(stream) => stream,
+        Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
+    };
+    let mut structures = if plan.structure() {
+        let want = |item: &Item| plan.items.contains(item);
+        let request = FetchStructureRequest {
+            owner,
+            mailbox: mailbox.name(),
+            uidvalidity: mailbox.uidvalidity,
+            uids: ranges(uids),
+            want_envelope: want(&Item::Envelope),
+            want_body: want(&Item::Body),
+            want_bodystructure: want(&Item::BodyStructure),
+            want_preview: want(&Item::Preview),
+        };
+        match own_call(&state.authed, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.content().fetch_structure(request).await }
+        })
+        .await
+        {
+            Ok(stream) => Some(structure::Structures::new(stream)),
+            Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
+        }
+    } else {
+        None
+    };
+    loop {
+        let message = match messages.message().await {
+            Ok(Some(response)) => match response.item {
+                Some(fetch_response::Item::Message(message)) => message,
+                _ => return Err(ImapError::Broken("body chunk without a message".into())),
+            },
+            Ok(None) => return Ok(Ok(())),
+            Err(status) => {
+                return Ok(Err(storage_reply(&status.into(), Target::Other)));
+            }
+        };
+        let structure = match structures.as_mut() {
+            Some(s) => match s.take(message.uid).await {
+                Ok(item) => item,
+                Err(status) => return Ok(Err(storage_reply(&status.into(), Target::Other))),
+            },
+            None => None,
+        };
+        if let Err(reply) = respond(
+            cx,
+            state,
+            plan,
+            message,
+            structure,
+            &mut messages,
+            changed_since,
+            enabled,
+        )
+        .await?
+        {
+            return Ok(Err(reply));
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! One message's `* n FETCH (...)`: the cuts it needs are opened first (so
+//! that a refusal becomes a NO before anything of the message was sent),
+//! then the items are written in order, literals streamed chunk by chunk.
+
+use mailkeep_frontend::Retry;
+use mailkeep_imap_proto::{DateTime, FetchResponse};
+use mailkeep_storage_rpc::storage::{
+    FetchResponse as FetchStreamItem, FetchSectionRequest, FetchedMessage, SectionChunk,
+    StructureItem, fetch_response,
+};
+use tonic::Streaming;
+
+use super::plan::{Cut, Item, Plan};
+use super::structure;
+use crate::cmd::Cx;
+use crate::cmd::common::own_call;
+use crate::errors::{ImapError, Target, storage_reply};
+use crate::io::OutputGuard;
+use crate::reply::Reply;
+use crate::session::enabled::Enabled;
+use crate::session::state::Selected;
+
+/// A cut opened in storage: its size and the stream of its bytes.
+struct Opened {
+    total: u64,
+    /// The first chunk's data, already read.
+    first: Vec<u8>,
+    rest: Streaming<SectionChunk>,
+}
+
+/// Sends one message's FETCH response; `Err(reply)` when storage refused a
+/// cut before anything of this message was sent. Reads the whole body from
+/// `messages` when it was streamed, so the stream stays in step.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn respond(
+    cx: &Cx,
+    state: &Selected,
+    plan: &Plan,
+    message: FetchedMessage,
+    structure: Option<StructureItem>,
+    messages: &mut Streaming<FetchStreamItem>,
+    changed_since: Option<u64>,
+    enabled: Enabled,
+) -> Result<Result<(), Reply>, ImapError> {
+    let mailbox = &state.mailbox;
+    let seq = mailbox.view().seq_of(message.uid);
+    let skip = changed_since.is_some_and(|c| message.modseq <= c);
+    let Some(seq) = seq.filter(|_| !skip) else {
+        if plan.whole_body() {
+            skip_body(messages, message.size).await?;
+        }
+        return Ok(Ok(()));
+    };
+    // Open every cut first: a refusal (UNKNOWN-CTE, a vanished message)
+    // must come before any byte of this response.
+    let mut opened = Vec::new();
+    for item in &plan.items {
+        if let Item::Cut { cut, .. } | Item::BinarySize { cut, .. } = item {
+            match open(state, message.uid, cut).await {
+                Ok(o) => opened.push(o),
+                Err(reply) => {
+                    if plan.whole_body() {
+                        skip_body(messages, message.size).await?;
+                    }
+                    return Ok(Err(reply));
+                }
+            }
+        }
+    }
+    let mut head = Vec::new();
+    if plan.items.contains(&Item::Flags) {
+        mailbox.announce_keywords(&message.flags, &mut head);
+        mailbox.view().set_flags(message.uid, message.flags.clone());
+    }
+    let mut out = cx.out.lock().await;
+    if !head.is_empty() {
+        out.write(&head).await?;
+    }
+    let mut response = FetchResponse::new(seq, enabled.encoder());
+    let mut opened = opened.into_iter();
+    let mut body_sent = false;
+    for item in &plan.items {
+        match item {
+            Item::Uid => {
+                response.uid(message.uid);
+            }
+            Item::Flags => {
+                response.flags(&message.flags);
+            }
+            Item::Size => {
+                response.rfc822_size(message.size);
+            }
+            Item::Date => {
+                response.internal_date(DateTime {
+                    unix: message.internal_date,
+                    offset_minutes: message.internal_date_offset_minutes,
+                });
+            }
+            Item::ModSeq => {
+                response.modseq(message.modseq);
+            }
+            Item::SaveDate => {
+                response.save_date((message.save_date != 0).then_some(DateTime {
+                    unix: message.save_date,
+                    offset_minutes: 0,
+                }));
+            }
+            Item::EmailId | Item::ThreadId => {
+                // Object ids come with the storage's OBJECTID support.
+                response.nil(if *item == Item::EmailId {
+                    "EMAILID"
+                } else {
+                    "THREADID"
+                });
+            }
+            Item::Envelope | Item::Body | Item::BodyStructure | Item::Preview => {
+                structure::write(&mut response, item, structure.as_ref());
+            }
+            Item::Whole { name } => {
+                response.literal_header(name, message.size);
+                out.write(&response.take()).await?;
+                if body_sent {
+                    return Err(ImapError::Broken("the whole body was asked twice".into()));
+                }
+                copy_body(&mut out, messages, message.size).await?;
+                body_sent = true;
+            }
+            Item::Cut { name, cut } => {
+                let Some(o) = opened.next() else {
+                    return Err(ImapError::Broken("a cut was not opened".into()));
+                };
+                if cut.binary {
+                    response.literal8_header(name, o.total);
+                } else {
+                    response.literal_header(name, o.total);
+                }
+                out.write(&response.take()).await?;
+                copy_cut(&mut out, o).await?;
+            }
+            Item::BinarySize { name, .. } => {
+                let Some(o) = opened.next() else {
+                    return Err(ImapError::Broken("a cut was not opened".into()));
+                };
+                response.number(name, o.total);
+            }
+        }
+    }
+    if plan.whole_body() && !body_sent {
+        skip_body(messages, message.size).await?;
+    }
+    out.write(&response.finish()).await?;
+    Ok(Ok(()))
+}
+
+/// Opens a cut of message `uid` and reads its first chunk (which carries
+/// the size).
+async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
+    let mailbox = &state.mailbox;
+    let (partial, partial_offset, partial_count) = match cut.partial {
+        Some((offset, count)) => (true, offset, count),
+        None => (false, 0, 0),
+    };
+    let request = FetchSectionRequest {
+        owner: state.authed.owner().to_owned(),
+        mailbox: mailbox.name(),
+        uidvalidity: mailbox.uidvalidity,
+        uid,
+        parts: cut.parts.clone(),
+        text: cut.text as i32,
+        header_names: cut.header_names.clone(),
+        binary: cut.binary,
+        partial,
+        partial_offset,
+        partial_count,
+        size_only: cut.size_only,
+    };
+    let mut stream = own_call(&state.authed, Retry::Idempotent, |rpc| {
+        let request = rpc.request(request.clone());
+        async move { rpc.content().fetch_section(request).await }
+    })
+    .await
+    .map_err(|e| storage_reply(&e, Target::Other))?;
+    match stream.message().await {
+        Ok(Some(first)) => Ok(Opened {
+            total: first.total_size,
+            first: first.data,
+            rest: stream,
+        }),
+        Ok(None) => Ok(Opened {
+            total: 0,
+            first: Vec::new(),
+            rest: stream,
+        }),
+        Err(status) => Err(storage_reply(&status.into(), Target::Other)),
+    }
+}
+
+/// Streams an opened cut: exactly `total` bytes, or the connection breaks.
+async fn copy_cut(out: &mut OutputGuard<'_>, mut opened: Opened) -> Result<(), ImapError> {
+    let mut sent = opened.first.len() as u64;
+    if sent > opened.total {
+        return Err(ImapError::Broken("section longer than its size".into()));
+    }
+    out.write(&opened.first).await?;
+    while sent < opened.total {
+        match opened.rest.message().await {
+            Ok(Some(chunk))
+                if !chunk.data.is_empty() && sent + chunk.data.len() as u64 <= opened.total =>
+            {
+                sent += chunk.data.len() as u64;
+                out.write(&chunk.data).await?;
+            }
+            Ok(_) => {
+                return Err(ImapError::Broken(
+                    "section shorter or longer than its size".into(),
+                ));
+            }
+            Err(status) => {
+                return Err(ImapError::Broken(format!(
+                    "section stream failed: {status}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Streams a message body of `size` bytes from the Fetch stream.
+async fn copy_body(
+    out: &mut OutputGuard<'_>,
+    messages: &mut Streaming<FetchStreamItem>,
+    size: u64,
+) -> Result<(), ImapError> {
+    let mut left = size;
+    while left > 0 {
+        let chunk = next_chunk(messages, left).await?;
+        left -= chunk.len() as u64;
+        out.write(&chunk).await?;
+    }
+    Ok(())
+}
+
+/// Reads and drops a message body the response does not use.
+async fn skip_body(messages: &mut Streaming<FetchStreamItem>, size: u64) -> Result<(), ImapError> {
+    let mut left = size;
+    while left > 0 {
+        left -= next_chunk(messages, left).await?.len() as u64;
+    }
+    Ok(())
+}
+
+/// The next body chunk of a message with `left` bytes still to come. Any
+/// other answer breaks the response being sent, so the connection ends.
+async fn next_chunk(
+    messages: &mut Streaming<FetchStreamItem>,
+    left: u64,
+) -> Result<Vec<u8>, ImapError> {
+    match messages.message().await {
+        Ok(Some(FetchStreamItem {
+            item: Some(fetch_response::Item::BodyChunk(chunk)),
+        })) if !chunk.is_empty() && chunk.len() as u64 <= left => Ok(chunk),
+        Ok(_) => Err(ImapError::Broken(
+            "message body shorter or longer than its size".into(),
+        )),
+        Err(status) => Err(ImapError::Broken(format!("fetch stream failed: {status}"))),
+    }
+}

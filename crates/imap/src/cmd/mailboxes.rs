@@ -1,0 +1,159 @@
+//! CREATE, DELETE and RENAME (RFC 9051 §6.3.4–6.3.6; CREATE-SPECIAL-USE,
+//! RFC 6154 §3).
+
+use mailkeep_frontend::Retry;
+use mailkeep_imap_proto::{Code, Create, Delete, Rename, StatusKind, status_response};
+use mailkeep_storage_rpc::storage::{
+    CreateMailboxRequest, DeleteMailboxRequest, RenameMailboxRequest, SetSpecialUseRequest,
+};
+
+use crate::cmd::common::{DELIMITER, normalize, own_call};
+use crate::cmd::{Command, Cx, Done, Runs, Spec};
+use crate::errors::{ImapError, Target, storage_reply};
+use crate::reply::Reply;
+use crate::session::state::{Authenticated, Transition};
+
+/// Checks a name a client wants to give a new mailbox.
+fn new_name(name: &str) -> Result<String, Reply> {
+    let name = normalize(name);
+    mailkeep_imap_proto::check_new_mailbox_name(&name, DELIMITER)
+        .map_err(|reason| Reply::no(reason.to_string()).code(Code::Cannot))?;
+    Ok(name)
+}
+
+impl Command for Create {
+    type State = Authenticated;
+
+    const SPEC: Spec = Spec {
+        name: "CREATE",
+        runs: Runs::Alone,
+        capability: Some("CREATE-SPECIAL-USE"),
+    };
+
+    async fn run(self, _cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        let name = match new_name(&self.mailbox) {
+            Ok(name) => name,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
+        let owner = state.authed.owner().to_owned();
+        let result = if self.special_use.is_empty() {
+            let request = CreateMailboxRequest { owner, name };
+            own_call(&state.authed, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move {
+                    rpc.storage()
+                        .create_mailbox(request)
+                        .await
+                        .map(|r| r.map(|_| ()))
+                }
+            })
+            .await
+        } else {
+            let request = SetSpecialUseRequest {
+                owner,
+                mailbox: name,
+                attributes: self.special_use,
+                create: true,
+            };
+            own_call(&state.authed, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move {
+                    rpc.organize()
+                        .set_special_use(request)
+                        .await
+                        .map(|r| r.map(|_| ()))
+                }
+            })
+            .await
+        };
+        Ok(Done::reply(match result {
+            Ok(()) => Reply::ok("Create completed."),
+            Err(e) => storage_reply(&e, Target::Other),
+        }))
+    }
+}
+
+impl Command for Delete {
+    type State = Authenticated;
+
+    const SPEC: Spec = Spec {
+        name: "DELETE",
+        runs: Runs::Alone,
+        capability: None,
+    };
+
+    async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        let name = normalize(&self.mailbox);
+        if name == "INBOX" {
+            return Ok(Done::reply(
+                Reply::no("INBOX cannot be deleted").code(Code::Cannot),
+            ));
+        }
+        let request = DeleteMailboxRequest {
+            owner: state.authed.owner().to_owned(),
+            name: name.clone(),
+        };
+        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().delete_mailbox(request).await }
+        })
+        .await;
+        if let Err(e) = result {
+            return Ok(Done::reply(storage_reply(&e, Target::Other)));
+        }
+        // RFC 9051 allows deleting the selected mailbox; the session is
+        // then back in the authenticated state.
+        if state.selected.as_ref().is_some_and(|m| m.name() == name) {
+            let mut out = Vec::new();
+            status_response(
+                &mut out,
+                None,
+                StatusKind::Ok,
+                Some(&Code::Closed),
+                "The selected mailbox was deleted.",
+            );
+            cx.out.send(&out).await?;
+            return Ok(Done::reply(Reply::ok("Delete completed.")).with(Transition::Unselect));
+        }
+        Ok(Done::reply(Reply::ok("Delete completed.")))
+    }
+}
+
+impl Command for Rename {
+    type State = Authenticated;
+
+    const SPEC: Spec = Spec {
+        name: "RENAME",
+        runs: Runs::Alone,
+        capability: None,
+    };
+
+    async fn run(self, _cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        let from = normalize(&self.from);
+        let to = match new_name(&self.to) {
+            Ok(to) => to,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
+        let request = RenameMailboxRequest {
+            owner: state.authed.owner().to_owned(),
+            from: from.clone(),
+            to: to.clone(),
+        };
+        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().rename_mailbox(request).await }
+        })
+        .await;
+        if let Err(e) = result {
+            return Ok(Done::reply(storage_reply(&e, Target::Other)));
+        }
+        // A renamed selected mailbox (or parent) stays selected under its
+        // new name: the session reselects nothing, storage keeps the UIDs.
+        if from != "INBOX"
+            && let Some(mailbox) = &state.selected
+        {
+            mailbox.renamed(&from, &to);
+        }
+        Ok(Done::reply(Reply::ok("Rename completed.")))
+    }
+}

@@ -1,0 +1,100 @@
+//! SEARCH keys in their RPC form: sequence sets (and `$`) become UID sets
+//! through the session's view, so the storage process only sees UIDs.
+
+use mailkeep_imap_proto::{SearchDate, SearchKey};
+use mailkeep_storage_rpc::storage::{
+    self as pb, SearchAnd, SearchFlagKey, SearchHeader, SearchOr, SearchUidSet, search_key::Key,
+};
+
+use crate::cmd::common::{ranges, set_reply};
+use crate::reply::Reply;
+use crate::view::View;
+
+fn flag(k: SearchFlagKey) -> pb::SearchKey {
+    pb::SearchKey {
+        key: Some(Key::Flag(k as i32)),
+    }
+}
+
+fn date(d: SearchDate) -> pb::SearchDate {
+    pb::SearchDate {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+    }
+}
+
+fn wrap(key: Key) -> pb::SearchKey {
+    pb::SearchKey { key: Some(key) }
+}
+
+/// The RPC form of `key`, with sequence sets resolved to UIDs by `view`.
+pub(crate) fn to_rpc(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Reply> {
+    use SearchFlagKey as F;
+    use SearchKey as S;
+    Ok(match key {
+        // No message is ever \Recent here, so OLD is every message and
+        // RECENT and NEW (RECENT UNSEEN) none; every message has a save date.
+        S::All | S::Old | S::SaveDateSupported => flag(F::All),
+        S::Recent | S::New => wrap(Key::Not(Box::new(flag(F::All)))),
+        // Object ids are matched by storage once it keeps them (OBJECTID);
+        // until then no message has one.
+        S::EmailId(_) | S::ThreadId(_) => wrap(Key::Not(Box::new(flag(F::All)))),
+        S::Answered => flag(F::Answered),
+        S::Deleted => flag(F::Deleted),
+        S::Draft => flag(F::Draft),
+        S::Flagged => flag(F::Flagged),
+        S::Seen => flag(F::Seen),
+        S::Unanswered => flag(F::Unanswered),
+        S::Undeleted => flag(F::Undeleted),
+        S::Undraft => flag(F::Undraft),
+        S::Unflagged => flag(F::Unflagged),
+        S::Unseen => flag(F::Unseen),
+        S::Keyword(k) => wrap(Key::Keyword(k.clone())),
+        S::Unkeyword(k) => wrap(Key::Unkeyword(k.clone())),
+        S::Bcc(s) => wrap(Key::Bcc(s.clone())),
+        S::Cc(s) => wrap(Key::Cc(s.clone())),
+        S::From(s) => wrap(Key::From(s.clone())),
+        S::To(s) => wrap(Key::To(s.clone())),
+        S::Subject(s) => wrap(Key::Subject(s.clone())),
+        S::Body(s) => wrap(Key::Body(s.clone())),
+        S::Text(s) => wrap(Key::Text(s.clone())),
+        S::Header(field, value) => wrap(Key::Header(SearchHeader {
+            field: field.clone(),
+            value: value.clone(),
+        })),
+        S::Before(d) => wrap(Key::Before(date(*d))),
+        S::On(d) => wrap(Key::On(date(*d))),
+        S::Since(d) => wrap(Key::Since(date(*d))),
+        S::SentBefore(d) => wrap(Key::SentBefore(date(*d))),
+        S::SentOn(d) => wrap(Key::SentOn(date(*d))),
+        S::SentSince(d) => wrap(Key::SentSince(date(*d))),
+        S::SavedBefore(d) => wrap(Key::SavedBefore(date(*d))),
+        S::SavedOn(d) => wrap(Key::SavedOn(date(*d))),
+        S::SavedSince(d) => wrap(Key::SavedSince(date(*d))),
+        S::Larger(n) => wrap(Key::Larger(*n)),
+        S::Smaller(n) => wrap(Key::Smaller(*n)),
+        S::Older(n) => wrap(Key::Older(*n)),
+        S::Younger(n) => wrap(Key::Younger(*n)),
+        S::ModSeq { modseq, .. } => wrap(Key::Modseq(*modseq)),
+        S::Uid(set) | S::Sequence(set) => {
+            let uids = view
+                .resolve(set, matches!(key, S::Uid(_)))
+                .map_err(set_reply)?;
+            wrap(Key::Uid(SearchUidSet {
+                ranges: ranges(&uids),
+            }))
+        }
+        S::Not(inner) => wrap(Key::Not(Box::new(to_rpc(inner, view)?))),
+        S::Or(a, b) => wrap(Key::Or(Box::new(SearchOr {
+            a: Some(Box::new(to_rpc(a, view)?)),
+            b: Some(Box::new(to_rpc(b, view)?)),
+        }))),
+        S::And(keys) => wrap(Key::AllOf(SearchAnd {
+            all_of: keys
+                .iter()
+                .map(|k| to_rpc(k, view))
+                .collect::<Result<_, _>>()?,
+        })),
+    })
+}

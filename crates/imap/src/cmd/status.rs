@@ -1,0 +1,80 @@
+//! STATUS (RFC 9051 §6.3.11; STATUS=SIZE, APPENDLIMIT, OBJECTID, CONDSTORE
+//! items), also used by LIST-STATUS.
+
+use mailkeep_frontend::Retry;
+use mailkeep_imap_proto::{Status, StatusItem, StatusValue, status_line};
+use mailkeep_storage_rpc::storage::MailboxStatusRequest;
+
+use crate::cmd::common::{normalize, own_call};
+use crate::cmd::{Command, Cx, Done, Runs, Spec};
+use crate::errors::{ImapError, Target, storage_reply};
+use crate::reply::Reply;
+use crate::session::state::{Authed, Authenticated};
+
+impl Command for Status {
+    type State = Authenticated;
+
+    const SPEC: Spec = Spec {
+        name: "STATUS",
+        runs: Runs::Beside,
+        capability: None,
+    };
+
+    async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        let mut out = Vec::new();
+        let name = normalize(&self.mailbox);
+        match write_status(&cx, &state.authed, &name, &self.items, &mut out).await? {
+            Ok(()) => {
+                cx.out.send(&out).await?;
+                Ok(Done::reply(Reply::ok("Status completed.")))
+            }
+            Err(reply) => Ok(Done::reply(reply)),
+        }
+    }
+}
+
+/// Asks storage for `name`'s status and appends `* STATUS name (...)`;
+/// the reply when storage refused.
+pub(crate) async fn write_status(
+    cx: &Cx,
+    authed: &Authed,
+    name: &str,
+    items: &[StatusItem],
+    out: &mut Vec<u8>,
+) -> Result<Result<(), Reply>, ImapError> {
+    let request = MailboxStatusRequest {
+        owner: authed.owner().to_owned(),
+        name: name.to_owned(),
+    };
+    let status = match own_call(authed, Retry::Idempotent, |rpc| {
+        let request = rpc.request(request.clone());
+        async move { rpc.storage().mailbox_status(request).await }
+    })
+    .await
+    {
+        Ok(response) => response.status.unwrap_or_default(),
+        Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
+    };
+    let values: Vec<StatusValue> = items
+        .iter()
+        .filter_map(|&item| {
+            Some(match item {
+                StatusItem::Messages => StatusValue::Messages(status.messages),
+                StatusItem::Recent => StatusValue::Recent(0),
+                StatusItem::UidNext => StatusValue::UidNext(status.uidnext),
+                StatusItem::UidValidity => StatusValue::UidValidity(status.uidvalidity),
+                StatusItem::Unseen => StatusValue::Unseen(status.unseen),
+                StatusItem::Deleted => StatusValue::Deleted(status.deleted),
+                StatusItem::Size => StatusValue::Size(status.size),
+                StatusItem::HighestModSeq => StatusValue::HighestModSeq(status.highestmodseq),
+                StatusItem::AppendLimit => {
+                    StatusValue::AppendLimit(Some(cx.process.settings.limits.max_append))
+                }
+                // Filled in by the object-id and quota work.
+                StatusItem::MailboxId | StatusItem::DeletedStorage => return None,
+            })
+        })
+        .collect();
+    status_line(out, cx.enabled.encoder(), name, &values);
+    Ok(Ok(()))
+}

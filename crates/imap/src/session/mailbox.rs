@@ -1,0 +1,218 @@
+//! The selected mailbox: its name, UIDVALIDITY and the session's view of
+//! it, shared by the commands that run side by side; and keeping the view
+//! current by asking storage what changed and telling the client.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, RwLock};
+
+use mailkeep_frontend::{Retry, Storage, StorageError};
+use mailkeep_imap_proto::{Code, StatusKind, status_response};
+use mailkeep_storage_rpc::errors::ErrorReason;
+use mailkeep_storage_rpc::storage::ChangesRequest;
+
+use crate::errors::ImapError;
+use crate::io::Output;
+use crate::session::enabled::Enabled;
+use crate::updates::write_updates;
+use crate::view::{FlagUpdate, View};
+
+/// The system flags every mailbox supports.
+pub(crate) const SYSTEM_FLAGS: &[&str] =
+    &["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+
+/// How a sync ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Synced {
+    /// The view is current (or storage could not be asked this time).
+    Current,
+    /// The mailbox was deleted or got a new UIDVALIDITY: the session can
+    /// no longer use it.
+    Lost,
+}
+
+/// A selected mailbox.
+pub(crate) struct Mailbox {
+    /// The name as storage knows it (UTF-8); changes with a RENAME.
+    name: RwLock<String>,
+    /// Selected with EXAMINE.
+    pub(crate) read_only: bool,
+    /// Its UIDVALIDITY.
+    pub(crate) uidvalidity: u32,
+    view: Mutex<View>,
+    /// Keywords announced in FLAGS so far, by lower-case name.
+    keywords: Mutex<BTreeMap<String, String>>,
+}
+
+impl Mailbox {
+    /// A mailbox just selected, with its whole view and the keywords the
+    /// SELECT announced.
+    pub(crate) fn new(name: String, read_only: bool, view: View, keywords: &[String]) -> Mailbox {
+        Mailbox {
+            name: RwLock::new(name),
+            read_only,
+            uidvalidity: view.uidvalidity,
+            view: Mutex::new(view),
+            keywords: Mutex::new(
+                keywords
+                    .iter()
+                    .map(|k| (k.to_ascii_lowercase(), k.clone()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The mailbox's name now.
+    pub(crate) fn name(&self) -> String {
+        self.name
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Follows a RENAME of the mailbox or of a parent of it from `from` to
+    /// `to`.
+    pub(crate) fn renamed(&self, from: &str, to: &str) {
+        let mut name = self
+            .name
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *name == from {
+            *name = to.to_owned();
+        } else if let Some(rest) = name.strip_prefix(from)
+            && rest.starts_with('.')
+        {
+            *name = format!("{to}{rest}");
+        }
+    }
+
+    /// The view, for a short look or change (never held across an await).
+    pub(crate) fn view(&self) -> MutexGuard<'_, View> {
+        self.view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The flags a FLAGS / PERMANENTFLAGS response lists: the system flags
+    /// and every keyword announced so far.
+    pub(crate) fn flag_names(&self) -> Vec<String> {
+        let keywords = self
+            .keywords
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        SYSTEM_FLAGS
+            .iter()
+            .map(|f| (*f).to_owned())
+            .chain(keywords.values().cloned())
+            .collect()
+    }
+
+    /// Writes `* FLAGS` and `* OK [PERMANENTFLAGS]` (with `\*`: clients may
+    /// make new keywords), as SELECT does and as any FETCH needs first when
+    /// a keyword appears that the client has not been told of.
+    pub(crate) fn write_flags(&self, out: &mut Vec<u8>) {
+        let flags = self.flag_names();
+        mailkeep_imap_proto::flags_line(out, &flags);
+        let permanent = if self.read_only {
+            Vec::new()
+        } else {
+            let mut p = flags;
+            p.push("\\*".to_owned());
+            p
+        };
+        status_response(
+            out,
+            None,
+            StatusKind::Ok,
+            Some(&Code::PermanentFlags(permanent)),
+            if self.read_only {
+                "No permanent flags permitted"
+            } else {
+                "Flags permitted"
+            },
+        );
+    }
+
+    /// Remembers the keywords in `flags`; writes FLAGS/PERMANENTFLAGS to
+    /// `out` first if one of them is new to the client.
+    pub(crate) fn announce_keywords(&self, flags: &[String], out: &mut Vec<u8>) {
+        let mut new = false;
+        {
+            let mut keywords = self
+                .keywords
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for flag in flags.iter().filter(|f| !f.starts_with('\\')) {
+                let key = flag.to_ascii_lowercase();
+                if let std::collections::btree_map::Entry::Vacant(entry) = keywords.entry(key) {
+                    entry.insert(flag.clone());
+                    new = true;
+                }
+            }
+        }
+        if new {
+            self.write_flags(out);
+        }
+    }
+
+    /// Asks storage what changed since the view's MODSEQ and tells the
+    /// client (EXISTS, EXPUNGE or VANISHED, FETCH FLAGS), expunges only when
+    /// `allow_expunge` (no command using sequence numbers runs).
+    pub(crate) async fn sync(
+        &self,
+        storage: &Storage,
+        out: &Output,
+        allow_expunge: bool,
+        enabled: Enabled,
+    ) -> Result<Synced, ImapError> {
+        let request = ChangesRequest {
+            owner: storage.user().to_owned(),
+            mailbox: self.name(),
+            uidvalidity: self.uidvalidity,
+            since_modseq: self.view().highest_modseq,
+        };
+        let owner = storage.user().to_owned();
+        let result = storage
+            .call(&owner, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.storage().changes(request).await }
+            })
+            .await;
+        let changes = match result {
+            Ok(changes) => changes,
+            Err(e) => return Ok(lost_or_current(&e)),
+        };
+        let highest = changes.status.map(|s| s.highestmodseq).unwrap_or(0);
+        let changed: Vec<FlagUpdate> = changes
+            .changed
+            .into_iter()
+            .map(|m| FlagUpdate {
+                uid: m.uid,
+                flags: m.flags,
+                modseq: m.modseq,
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        for change in &changed {
+            self.announce_keywords(&change.flags, &mut bytes);
+        }
+        let updates = self
+            .view()
+            .apply_changes(&changes.vanished, changed, highest, allow_expunge);
+        write_updates(&mut bytes, &updates, enabled);
+        if !bytes.is_empty() {
+            out.send(&bytes).await?;
+        }
+        Ok(Synced::Current)
+    }
+}
+
+/// Whether a failed Changes call means the mailbox is gone.
+fn lost_or_current(error: &StorageError) -> Synced {
+    match error.reason() {
+        ErrorReason::Nonexistent | ErrorReason::UidvalidityChanged => Synced::Lost,
+        _ => {
+            tracing::warn!(%error, "could not fetch mailbox changes");
+            Synced::Current
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! One client's session: reads and parses commands, starts them when the
+//! scheduler allows (side by side where they do not depend on each other),
+//! and when each ends reports what changed in the selected mailbox, sends
+//! its tagged reply and applies its change of state.
+
+pub(crate) mod enabled;
+pub(crate) mod facts;
+pub(crate) mod mailbox;
+pub(crate) mod scheduler;
+pub(crate) mod state;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use mailkeep_imap_proto::{Code, Outcome, Parser, StatusKind, status_response};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::cmd::{Cx, Done, Input, Routed, Runs};
+use crate::errors::ImapError;
+use crate::io::{Output, ReadError, Reader};
+use crate::process::Process;
+use crate::reply::Reply;
+use enabled::Enabled;
+use facts::ConnFacts;
+use mailbox::Synced;
+use scheduler::Scheduler;
+use state::{State, Transition};
+
+/// Parsed commands waiting to start, at most; the session stops reading
+/// while this many wait.
+const MAX_QUEUED: usize = 32;
+
+/// A parsed command waiting to start.
+struct Queued {
+    tag: String,
+    command: Box<dyn Routed>,
+}
+
+/// What a running command's task gives back.
+type Ended = (u64, String, Result<Done, ImapError>);
+
+/// One client session.
+pub(crate) struct Session {
+    process: Arc<Process>,
+    out: Output,
+    /// The connection's input; `None` while an exclusive command has it.
+    input: Option<Input>,
+    state: State,
+    enabled: Enabled,
+    facts: Arc<ConnFacts>,
+    queue: VecDeque<Queued>,
+    scheduler: Scheduler,
+    running: JoinSet<Ended>,
+    /// When the connection was accepted.
+    started: Instant,
+    /// A BYE was sent: close once the current work is done.
+    closing: bool,
+}
+
+impl Session {
+    /// A session on a new connection.
+    pub(crate) fn new(
+        process: Arc<Process>,
+        reader: Reader,
+        out: Output,
+        facts: ConnFacts,
+    ) -> Session {
+        let parser = Parser::new(process.settings.limits);
+        Session {
+            process,
+            out,
+            input: Some(Input { reader, parser }),
+            state: State::NotAuthenticated,
+            enabled: Enabled::default(),
+            facts: Arc::new(facts),
+            queue: VecDeque::new(),
+            scheduler: Scheduler::default(),
+            running: JoinSet::new(),
+            started: Instant::now(),
+            closing: false,
+        }
+    }
+
+    /// Serves the connection until LOGOUT, a close, or a failure.
+    pub(crate) async fn run(mut self) -> Result<(), ImapError> {
+        let caps = self.process.capabilities(&self.state, &self.facts, false);
+        self.untagged(
+            StatusKind::Ok,
+            Some(Code::Capability(caps)),
+            "mailkeep ready.",
+        )
+        .await?;
+        let result = self.serve().await;
+        let _ = self.out.flush().await;
+        self.running.shutdown().await;
+        result
+    }
+
+    /// The read, parse, start and finish loop.
+    async fn serve(&mut self) -> Result<(), ImapError> {
+        loop {
+            self.parse_buffered().await?;
+            self.start_ready().await?;
+            if self.closing || (matches!(self.state, State::Logout) && self.scheduler.is_idle()) {
+                return Ok(());
+            }
+            self.out.flush().await?;
+            let deadline = self.deadline();
+            let want_input = self.wants_input();
+            let idle = self.scheduler.is_idle();
+            tokio::select! {
+                Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
+                    match joined {
+                        Ok(ended) => self.finish(ended).await?,
+                        Err(e) => {
+                            // A command task panicked: the connection's state is
+                            // unknown, so it ends.
+                            tracing::error!(error = %e, "command task failed");
+                            self.bye("Internal error, closing").await?;
+                        }
+                    }
+                }
+                filled = fill(self.input.as_mut(), deadline), if want_input => match filled {
+                    Ok(()) => {}
+                    Err(ReadError::Eof) => return Ok(()),
+                    Err(ReadError::Timeout) if idle => {
+                        self.bye("Autologout; idle for too long").await?;
+                    }
+                    Err(ReadError::Timeout) => {}
+                    Err(ReadError::Io(e)) => return Err(e.into()),
+                },
+            }
+        }
+    }
+
+    /// Whether the loop should read more input now.
+    fn wants_input(&self) -> bool {
+        self.input.is_some()
+            && self.queue.len() < MAX_QUEUED
+            && !self
+                .queue
+                .iter()
+                .any(|q| q.command.runs() == Runs::Exclusive)
+    }
+
+    /// How long to wait for the client's next bytes.
+    fn deadline(&self) -> Instant {
+        match self.state {
+            State::NotAuthenticated => self.started + self.process.settings.login_timeout,
+            _ => Instant::now() + self.process.settings.idle_timeout,
+        }
+    }
+
+    /// Parses the commands already received, queueing them, until the
+    /// buffer holds no complete command or an exclusive command was queued
+    /// (the bytes after it are its own).
+    async fn parse_buffered(&mut self) -> Result<(), ImapError> {
+        while self.wants_input() {
+            let Some(input) = self.input.as_mut() else {
+                return Ok(());
+            };
+            match input.parser.next(input.reader.buf()) {
+                Outcome::Incomplete => return Ok(()),
+                Outcome::SendContinuation => self.out.send(b"+ OK\r\n").await?,
+                Outcome::Command { command, consumed }
+                | Outcome::AppendBegin { command, consumed } => {
+                    // An APPEND's message follows in the stream; the APPEND
+                    // (exclusive) takes the input and reads it.
+                    input.reader.consume(consumed);
+                    self.queue.push_back(Queued {
+                        tag: command.tag,
+                        command: crate::table::route(command.body),
+                    });
+                }
+                Outcome::AppendMessage { consumed, .. }
+                | Outcome::AppendUrl { consumed, .. }
+                | Outcome::AppendLiteral { consumed, .. }
+                | Outcome::AppendEnd { consumed } => {
+                    // APPEND reads these itself; here only after an APPEND
+                    // was abandoned. Skip them.
+                    input.reader.consume(consumed);
+                }
+                Outcome::Error {
+                    tag,
+                    message,
+                    consumed,
+                    close,
+                    code,
+                } => {
+                    input.reader.consume(consumed);
+                    let kind = if code.is_some() {
+                        StatusKind::No
+                    } else {
+                        StatusKind::Bad
+                    };
+                    let mut out = Vec::new();
+                    status_response(&mut out, tag.as_deref(), kind, code.as_ref(), &message);
+                    self.out.send(&out).await?;
+                    if close {
+                        self.bye("Protocol error, closing").await?;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the queued commands that may start, in order.
+    async fn start_ready(&mut self) -> Result<(), ImapError> {
+        while let Some(front) = self.queue.front() {
+            let runs = front.command.runs();
+            if !self.scheduler.may_start(runs) {
+                return Ok(());
+            }
+            let Some(Queued { tag, command }) = self.queue.pop_front() else {
+                return Ok(());
+            };
+            let uses_sequence_numbers = command.uses_sequence_numbers();
+            tracing::debug!(command = command.spec().name, %tag, "start");
+            if self.enabled.uidonly && uses_sequence_numbers {
+                let reply = Reply::bad("Sequence numbers are not allowed after ENABLE UIDONLY")
+                    .code(Code::UidRequired);
+                self.tagged(&tag, &reply).await?;
+                continue;
+            }
+            let input = if runs == Runs::Exclusive {
+                self.input.take()
+            } else {
+                None
+            };
+            let cx = Cx {
+                tag: tag.clone(),
+                out: self.out.clone(),
+                process: self.process.clone(),
+                conn: self.facts.clone(),
+                enabled: self.enabled,
+                input,
+            };
+            match command.start(cx, &self.state) {
+                Ok(future) => {
+                    let id = self.scheduler.start(runs, uses_sequence_numbers);
+                    self.running.spawn(async move { (id, tag, future.await) });
+                }
+                Err(refused) => {
+                    let (reply, mut cx) = *refused;
+                    if let Some(input) = cx.input.take() {
+                        self.input = Some(input);
+                    }
+                    self.tagged(&tag, &reply).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A command ended: take back what it borrowed, apply its change of
+    /// state, report what changed in the selected mailbox, and send its
+    /// tagged reply.
+    async fn finish(&mut self, (id, tag, result): Ended) -> Result<(), ImapError> {
+        let used_sequence_numbers = self.scheduler.end(id);
+        let done = result?;
+        if let Some(input) = done.input {
+            self.input = Some(input);
+        }
+        let selected_now = matches!(done.transition, Transition::Select(_));
+        if let Some(more) = done.enable {
+            self.apply(Transition::Enable(more));
+        }
+        self.apply(done.transition);
+        let Some(reply) = done.reply else {
+            return Ok(());
+        };
+        if !selected_now
+            && let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox())
+        {
+            let allow_expunge = !used_sequence_numbers && self.scheduler.expunge_allowed();
+            let synced = mailbox
+                .sync(&authed.storage, &self.out, allow_expunge, self.enabled)
+                .await?;
+            if synced == Synced::Lost {
+                self.bye("The selected mailbox was deleted or renumbered; closing")
+                    .await?;
+                return Ok(());
+            }
+        }
+        self.tagged(&tag, &reply).await
+    }
+
+    /// Applies a command's change of state.
+    fn apply(&mut self, transition: Transition) {
+        let state = std::mem::replace(&mut self.state, State::Logout);
+        self.state = match (transition, state) {
+            (Transition::None, state) => state,
+            (Transition::LoggedIn(authed), _) => State::Authenticated(authed),
+            (Transition::Select(mailbox), State::Authenticated(a) | State::Selected(a, _)) => {
+                State::Selected(a, mailbox)
+            }
+            (Transition::Unselect, State::Selected(a, _)) => State::Authenticated(a),
+            (Transition::Unauthenticate, _) => {
+                self.enabled = Enabled::default();
+                if let Some(input) = self.input.as_mut() {
+                    input.parser.set_utf8(false);
+                }
+                self.started = Instant::now();
+                State::NotAuthenticated
+            }
+            (Transition::Logout, _) => State::Logout,
+            (Transition::Enable(more), state) => {
+                self.enabled = self.enabled.union(more);
+                if let Some(input) = self.input.as_mut() {
+                    input.parser.set_utf8(self.enabled.utf8);
+                }
+                state
+            }
+            (_, state) => state,
+        };
+    }
+
+    /// Sends a tagged reply.
+    async fn tagged(&self, tag: &str, reply: &Reply) -> Result<(), ImapError> {
+        let mut out = Vec::new();
+        status_response(
+            &mut out,
+            Some(tag),
+            reply.kind,
+            reply.code.as_ref(),
+            &reply.text,
+        );
+        Ok(self.out.send(&out).await?)
+    }
+
+    /// Sends an untagged status response.
+    async fn untagged(
+        &self,
+        kind: StatusKind,
+        code: Option<Code>,
+        text: &str,
+    ) -> Result<(), ImapError> {
+        let mut out = Vec::new();
+        status_response(&mut out, None, kind, code.as_ref(), text);
+        Ok(self.out.send(&out).await?)
+    }
+
+    /// Says goodbye; the connection closes once the loop notices.
+    async fn bye(&mut self, text: &str) -> Result<(), ImapError> {
+        self.closing = true;
+        self.untagged(StatusKind::Bye, None, text).await
+    }
+}
+
+/// Reads more input, if there is an input to read.
+async fn fill(input: Option<&mut Input>, deadline: Instant) -> Result<(), ReadError> {
+    match input {
+        Some(input) => input.reader.fill(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,152 @@
+//! The protocol state (RFC 9051 §3) as data: each state carries what
+//! commands in it need, so a command that needs the selected mailbox gets
+//! it handed over and cannot run without one.
+
+use std::sync::Arc;
+
+use mailkeep_frontend::Storage;
+
+use crate::reply::Reply;
+use crate::session::enabled::Enabled;
+use crate::session::mailbox::Mailbox;
+
+/// A logged-in session: its way to storage (user, ticket, channels).
+#[derive(Clone)]
+pub(crate) struct Authed {
+    /// The storage path of this login.
+    pub(crate) storage: Storage,
+}
+
+impl Authed {
+    /// The logged-in user, the owner of their own mail.
+    pub(crate) fn owner(&self) -> &str {
+        self.storage.user()
+    }
+}
+
+/// Where the session is.
+pub(crate) enum State {
+    /// Before login.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated(Authed),
+    /// A mailbox is selected.
+    Selected(Authed, Arc<Mailbox>),
+    /// LOGOUT was answered; the connection closes.
+    Logout,
+}
+
+impl State {
+    /// The login, in the authenticated and selected states.
+    pub(crate) fn authed(&self) -> Option<&Authed> {
+        match self {
+            State::Authenticated(a) | State::Selected(a, _) => Some(a),
+            State::NotAuthenticated | State::Logout => None,
+        }
+    }
+
+    /// The selected mailbox, if any.
+    pub(crate) fn mailbox(&self) -> Option<&Arc<Mailbox>> {
+        match self {
+            State::Selected(_, m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// How a command changes the state.
+pub(crate) enum Transition {
+    /// It does not.
+    None,
+    /// LOGIN / AUTHENTICATE succeeded.
+    LoggedIn(Authed),
+    /// SELECT / EXAMINE succeeded.
+    Select(Arc<Mailbox>),
+    /// CLOSE / UNSELECT, a failed SELECT, or the mailbox was deleted.
+    Unselect,
+    /// UNAUTHENTICATE.
+    Unauthenticate,
+    /// LOGOUT.
+    Logout,
+    /// ENABLE (or a command that enables CONDSTORE by using it).
+    Enable(Enabled),
+}
+
+/// The part of the state a command needs; refused with a BAD reply in a
+/// state that does not have it.
+pub(crate) trait FromState: Sized + Send + 'static {
+    /// Takes the part out of `state`, or says why the command cannot run.
+    fn from_state(state: &State) -> Result<Self, Reply>;
+}
+
+/// Commands valid in every state (CAPABILITY, NOOP, LOGOUT, ID).
+pub(crate) struct AnyState {
+    /// The login, when there is one.
+    pub(crate) authed: Option<Authed>,
+}
+
+impl FromState for AnyState {
+    fn from_state(state: &State) -> Result<Self, Reply> {
+        Ok(AnyState {
+            authed: state.authed().cloned(),
+        })
+    }
+}
+
+/// Commands valid only before login (LOGIN, AUTHENTICATE, STARTTLS).
+pub(crate) struct NotAuthenticated;
+
+impl FromState for NotAuthenticated {
+    fn from_state(state: &State) -> Result<Self, Reply> {
+        match state {
+            State::NotAuthenticated => Ok(NotAuthenticated),
+            _ => Err(Reply::bad("Already authenticated")),
+        }
+    }
+}
+
+/// Commands valid once logged in, selected or not (LIST, CREATE, SELECT,
+/// APPEND, IDLE, ...).
+pub(crate) struct Authenticated {
+    /// The login.
+    pub(crate) authed: Authed,
+    /// The selected mailbox, if any.
+    pub(crate) selected: Option<Arc<Mailbox>>,
+}
+
+impl FromState for Authenticated {
+    fn from_state(state: &State) -> Result<Self, Reply> {
+        match state {
+            State::Authenticated(authed) => Ok(Authenticated {
+                authed: authed.clone(),
+                selected: None,
+            }),
+            State::Selected(authed, mailbox) => Ok(Authenticated {
+                authed: authed.clone(),
+                selected: Some(mailbox.clone()),
+            }),
+            _ => Err(Reply::bad("Log in first")),
+        }
+    }
+}
+
+/// Commands of the selected state (FETCH, STORE, SEARCH, EXPUNGE, ...).
+pub(crate) struct Selected {
+    /// The login.
+    pub(crate) authed: Authed,
+    /// The selected mailbox.
+    pub(crate) mailbox: Arc<Mailbox>,
+}
+
+impl FromState for Selected {
+    fn from_state(state: &State) -> Result<Self, Reply> {
+        match state {
+            State::Selected(authed, mailbox) => Ok(Selected {
+                authed: authed.clone(),
+                mailbox: mailbox.clone(),
+            }),
+            State::Authenticated(_) => Err(Reply::bad("No mailbox selected")),
+            _ => Err(Reply::bad("Log in first")),
+        }
+    }
+}
