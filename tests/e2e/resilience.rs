@@ -82,8 +82,10 @@ fn kill_storage_during_appends() {
                     "expected one storage process for {USER}, found {storage:?}"
                 ));
             };
-            signal(victim.pid, Signal::SIGKILL);
+            // Marked first: the appender may see the failure before this
+            // thread runs again after the signal.
             killed.store(true, Ordering::SeqCst);
+            signal(victim.pid, Signal::SIGKILL);
             Ok(victim.pid)
         })
     };

@@ -58,6 +58,29 @@ impl SequenceSet {
         SequenceSet::Ranges(ranges)
     }
 
+    /// The set of `numbers` in the order given (ESORT's ALL, RFC 5267
+    /// §3.2): only runs that ascend by one in that order are joined, e.g.
+    /// 4, 5, 6, 2, 9 → `4:6,2,9`.
+    pub fn in_order(numbers: impl IntoIterator<Item = u32>) -> SequenceSet {
+        let mut ranges: Vec<SeqRange> = Vec::new();
+        for n in numbers {
+            if let Some(SeqRange {
+                end: SeqNumber::Value(last),
+                ..
+            }) = ranges.last_mut()
+                && last.checked_add(1) == Some(n)
+            {
+                *last = n;
+                continue;
+            }
+            ranges.push(SeqRange {
+                start: SeqNumber::Value(n),
+                end: SeqNumber::Value(n),
+            });
+        }
+        SequenceSet::Ranges(ranges)
+    }
+
     /// Whether the set names no number (only a set built from nothing).
     pub fn is_empty(&self) -> bool {
         matches!(self, SequenceSet::Ranges(r) if r.is_empty())

@@ -10,8 +10,34 @@ use crate::session::facts::ConnFacts;
 use crate::session::state::State;
 use crate::settings::{ImapSettings, PlaintextLogins};
 
-/// Capabilities that belong to no single command, announced after login.
-const FEATURES: &[&str] = &["IMAP4rev1", "LITERAL+", "UIDPLUS"];
+/// Capabilities that belong to no single command, announced after login
+/// (a command's own capability comes from its spec in the table).
+const FEATURES: &[&str] = &[
+    "IMAP4rev1",
+    "IMAP4rev2",
+    "LITERAL+",
+    "LITERAL-",
+    "UIDPLUS",
+    "CHILDREN",
+    "LIST-EXTENDED",
+    "LIST-STATUS",
+    "SPECIAL-USE",
+    "SEARCHRES",
+    "WITHIN",
+    "CONDSTORE",
+    "QRESYNC",
+    "ESORT",
+    "SORT=DISPLAY",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
+    "THREAD=REFS",
+    "STATUS=SIZE",
+    "SAVEDATE",
+    "BINARY",
+    "PREVIEW",
+    "UTF8=ACCEPT",
+    "UIDONLY",
+];
 
 /// Capabilities announced before login, besides AUTH= and STARTTLS.
 const FEATURES_BEFORE_LOGIN: &[&str] =
@@ -67,6 +93,7 @@ impl Process {
             }
         } else {
             caps.extend(FEATURES.iter().map(|c| (*c).to_owned()));
+            caps.push(format!("APPENDLIMIT={}", self.settings.limits.max_append));
             for spec in crate::table::SPECS {
                 if let Some(cap) = spec.capability
                     && !caps.iter().any(|c| c == cap)

@@ -53,6 +53,8 @@ commands! {
     Unselect => p::Unselect,
     Expunge => p::Expunge,
     Search => p::Search,
+    Sort => p::Sort,
+    Thread => p::Thread,
     Fetch => p::Fetch,
     Store => p::Store,
     Copy => p::CopyMove,

@@ -30,8 +30,8 @@ pub(crate) fn write_updates(out: &mut Vec<u8>, updates: &[Update], enabled: Enab
                 modseq,
             } => {
                 flush_vanished(out, &mut vanished_uids);
-                let mut response = FetchResponse::new(*seq, enabled.encoder());
-                response.uid(*uid).flags(flags);
+                let mut response = fetch_head(enabled, *seq, *uid, true);
+                response.flags(flags);
                 if enabled.condstore {
                     response.modseq(*modseq);
                 }
@@ -40,6 +40,20 @@ pub(crate) fn write_updates(out: &mut Vec<u8>, updates: &[Update], enabled: Enab
         }
     }
     flush_vanished(out, &mut vanished_uids);
+}
+
+/// Starts a FETCH response for message `uid` at `seq`: `* seq FETCH (`
+/// with `UID uid` first when `with_uid`, or `* uid UIDFETCH (` once the
+/// client enabled UIDONLY (RFC 9586 §3.3), which never says UID.
+pub(crate) fn fetch_head(enabled: Enabled, seq: u32, uid: u32, with_uid: bool) -> FetchResponse {
+    if enabled.uidonly {
+        return FetchResponse::uid_only(uid, enabled.encoder());
+    }
+    let mut response = FetchResponse::new(seq, enabled.encoder());
+    if with_uid {
+        response.uid(uid);
+    }
+    response
 }
 
 /// Writes the collected UIDs as one `* VANISHED`.

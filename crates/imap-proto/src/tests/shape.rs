@@ -266,3 +266,10 @@ fn quoter_sends_utf8_quoted_only_when_enabled() {
     assert_eq!(enc(|o| literal_header(o, 12)), b"{12}\r\n");
     assert_eq!(enc(|o| literal8_header(o, 0)), b"~{0}\r\n");
 }
+
+#[test]
+fn a_sorted_result_keeps_its_order() {
+    let set = SequenceSet::in_order([4, 5, 6, 2, 9, 10, 1]);
+    assert_eq!(set.to_string(), "4:6,2,9:10,1");
+    assert_eq!(SequenceSet::from_numbers([4, 5, 6, 2]).to_string(), "2,4:6");
+}

@@ -41,6 +41,10 @@ impl Command for Enable {
                     asked.utf8 = true;
                     true
                 }
+                "UIDONLY" => {
+                    asked.uidonly = true;
+                    true
+                }
                 _ => false,
             };
             if known && !names.contains(&upper) {
@@ -58,6 +62,7 @@ impl Command for Enable {
                 "QRESYNC" => !before.qresync,
                 "IMAP4REV2" => !before.rev2,
                 "UTF8=ACCEPT" => !before.utf8,
+                "UIDONLY" => !before.uidonly,
                 _ => false,
             })
             .map(|n| if n == "IMAP4REV2" { "IMAP4rev2" } else { n })

@@ -22,9 +22,11 @@ pub(crate) mod mailboxes;
 pub(crate) mod noop;
 pub(crate) mod search;
 pub(crate) mod select;
+pub(crate) mod sort;
 pub(crate) mod status;
 pub(crate) mod store;
 pub(crate) mod subscribe;
+pub(crate) mod thread;
 pub(crate) mod unauthenticate;
 pub(crate) mod unknown;
 

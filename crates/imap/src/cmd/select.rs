@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{
-    Code, FetchResponse, Select, SequenceSet, StatusKind, exists, recent, status_response, vanished,
+    Code, Select, SequenceSet, StatusKind, exists, recent, status_response, vanished,
 };
 use mailkeep_storage_rpc::storage::{ChangesRequest, SelectMailboxRequest};
 
@@ -16,6 +16,7 @@ use crate::reply::Reply;
 use crate::session::enabled::Enabled;
 use crate::session::mailbox::Mailbox;
 use crate::session::state::{Authed, Authenticated, Transition};
+use crate::updates::fetch_head;
 use crate::view::View;
 
 /// EXAMINE: SELECT read-only.
@@ -188,8 +189,8 @@ async fn resync(
         let view = mailbox.view();
         for m in &changes.changed {
             if let Some(seq) = view.seq_of(m.uid) {
-                let mut response = FetchResponse::new(seq, enabled.encoder());
-                response.uid(m.uid).flags(&m.flags);
+                let mut response = fetch_head(enabled, seq, m.uid, true);
+                response.flags(&m.flags);
                 if enabled.condstore {
                     response.modseq(m.modseq);
                 }

@@ -2,7 +2,7 @@
 //! §3.1.3).
 
 use mailkeep_frontend::Retry;
-use mailkeep_imap_proto::{Code, FetchResponse, SequenceSet, Store, StoreMode};
+use mailkeep_imap_proto::{Code, SequenceSet, Store, StoreMode};
 use mailkeep_storage_rpc::storage::{StoreFlagsRequest, StoreMode as RpcMode};
 
 use crate::cmd::common::{own_call, ranges, resolve};
@@ -11,6 +11,7 @@ use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
 use crate::session::state::Selected;
+use crate::updates::fetch_head;
 
 /// Drops `\Recent` (never settable by clients) from a flag list.
 pub(crate) fn settable(flags: &[String]) -> Vec<String> {
@@ -90,7 +91,6 @@ impl Command for Store {
         }
         let modseqs: std::collections::HashMap<u32, u64> =
             response.updated.iter().map(|m| (m.uid, m.modseq)).collect();
-        let encoder = enabled.encoder();
         let failed: Vec<u32> = {
             let mut view = mailbox.view();
             for m in &response.updated {
@@ -109,10 +109,7 @@ impl Command for Store {
                 if self.silent && modseq.is_none() {
                     continue;
                 }
-                let mut fetch = FetchResponse::new(seq, encoder);
-                if self.uid {
-                    fetch.uid(u);
-                }
+                let mut fetch = fetch_head(enabled, seq, u, self.uid);
                 if !self.silent {
                     fetch.flags(flags);
                 }

@@ -3,7 +3,7 @@
 //! then the items are written in order, literals streamed chunk by chunk.
 
 use mailkeep_frontend::Retry;
-use mailkeep_imap_proto::{DateTime, FetchResponse};
+use mailkeep_imap_proto::DateTime;
 use mailkeep_storage_rpc::storage::{
     FetchResponse as FetchStreamItem, FetchSectionRequest, FetchedMessage, SectionChunk,
     StructureItem, fetch_response,
@@ -19,6 +19,7 @@ use crate::io::OutputGuard;
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
 use crate::session::state::Selected;
+use crate::updates::fetch_head;
 
 /// A cut opened in storage: its size and the stream of its bytes.
 struct Opened {
@@ -76,13 +77,17 @@ pub(super) async fn respond(
     if !head.is_empty() {
         out.write(&head).await?;
     }
-    let mut response = FetchResponse::new(seq, enabled.encoder());
+    // UID FETCH puts UID first through the plan, so it is not added here.
+    let mut response = fetch_head(enabled, seq, message.uid, false);
     let mut opened = opened.into_iter();
     let mut body_sent = false;
     for item in &plan.items {
         match item {
             Item::Uid => {
-                response.uid(message.uid);
+                // UIDONLY's UIDFETCH response carries the UID in its head.
+                if !enabled.uidonly {
+                    response.uid(message.uid);
+                }
             }
             Item::Flags => {
                 response.flags(&message.flags);

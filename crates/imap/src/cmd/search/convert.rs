@@ -98,3 +98,15 @@ pub(crate) fn to_rpc(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Repl
         })),
     })
 }
+
+/// Whether a key names messages by sequence number (including `$`, which
+/// a client may use in place of one).
+pub(crate) fn uses_sequence_numbers(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Sequence(_) => true,
+        SearchKey::Not(k) => uses_sequence_numbers(k),
+        SearchKey::Or(a, b) => uses_sequence_numbers(a) || uses_sequence_numbers(b),
+        SearchKey::And(keys) => keys.iter().any(uses_sequence_numbers),
+        _ => false,
+    }
+}

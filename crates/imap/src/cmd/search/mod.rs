@@ -44,15 +44,10 @@ pub(crate) fn uses_modseq(key: &SearchKey) -> bool {
     }
 }
 
-/// Whether a key names messages by sequence number.
-fn uses_sequence_numbers(key: &SearchKey) -> bool {
-    match key {
-        SearchKey::Sequence(_) => true,
-        SearchKey::Not(k) => uses_sequence_numbers(k),
-        SearchKey::Or(a, b) => uses_sequence_numbers(a) || uses_sequence_numbers(b),
-        SearchKey::And(keys) => keys.iter().any(uses_sequence_numbers),
-        _ => false,
-    }
+/// Whether RETURN asks to save the result into `$` (which changes what
+/// the commands after it mean, so the command runs alone).
+pub(crate) fn saves(returns: Option<&[SearchReturn]>) -> bool {
+    returns.is_some_and(|r| r.contains(&SearchReturn::Save))
 }
 
 impl Command for Search {
@@ -65,16 +60,15 @@ impl Command for Search {
     };
 
     fn runs(&self) -> Runs {
-        // SAVE changes what `$` means for the commands after it.
-        let saves = self
-            .returns
-            .as_ref()
-            .is_some_and(|r| r.contains(&SearchReturn::Save));
-        if saves { Runs::Alone } else { Runs::Beside }
+        if saves(self.returns.as_deref()) {
+            Runs::Alone
+        } else {
+            Runs::Beside
+        }
     }
 
     fn uses_sequence_numbers(&self) -> bool {
-        !self.uid || uses_sequence_numbers(&self.key)
+        !self.uid || convert::uses_sequence_numbers(&self.key)
     }
 
     async fn run(self, cx: Cx, state: Selected) -> Result<Done, ImapError> {

@@ -62,20 +62,31 @@ pub(crate) fn write_results(
         modseq: found.highest_modseq.filter(|_| !numbers.is_empty()),
         ..Esearch::default()
     };
-    let mut sorted = numbers.clone();
-    sorted.sort_unstable();
+    // ESORT (RFC 5267 §3.2): MIN and MAX are the first and last in sort
+    // order, and ALL keeps that order; SEARCH's results are ascending.
+    let sorting = command == "SORT";
+    let mut ascending = numbers.clone();
+    ascending.sort_unstable();
+    let (first, last) = if sorting {
+        (numbers.first(), numbers.last())
+    } else {
+        (ascending.first(), ascending.last())
+    };
     for r in returns {
         match r {
-            SearchReturn::Min => data.min = sorted.first().copied(),
-            SearchReturn::Max => data.max = sorted.last().copied(),
+            SearchReturn::Min => data.min = first.copied(),
+            SearchReturn::Max => data.max = last.copied(),
             SearchReturn::Count => {
-                data.count = Some(u32::try_from(numbers.len()).unwrap_or(u32::MAX))
+                data.count = Some(u32::try_from(numbers.len()).unwrap_or(u32::MAX));
             }
-            SearchReturn::All => {
-                if !numbers.is_empty() {
-                    data.all = Some(SequenceSet::from_numbers(numbers.iter().copied()));
-                }
+            SearchReturn::All if !numbers.is_empty() => {
+                data.all = Some(if sorting {
+                    SequenceSet::in_order(numbers.iter().copied())
+                } else {
+                    SequenceSet::from_numbers(numbers.iter().copied())
+                });
             }
+            SearchReturn::All => {}
             SearchReturn::Save => view.saved = Some(visible_uids.clone()),
             SearchReturn::Partial(range) => {
                 data.partial = Some((*range, partial(&numbers, *range)));
