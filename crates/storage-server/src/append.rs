@@ -12,7 +12,9 @@ use mailkeep_ticket::Scope;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::convert::status_of;
+use mailkeep_storage_rpc::errors::{self, ErrorReason};
+
+use crate::convert::{invalid, server_bug, status_of};
 use crate::gate::Gate;
 
 /// Chunks that may wait for the disk.
@@ -36,9 +38,7 @@ pub(crate) async fn append(
             part: Some(Part::Header(h)),
         }) => h,
         _ => {
-            return Err(Status::invalid_argument(
-                "the first Append message must be the AppendHeader",
-            ));
+            return Err(invalid("the first Append message must be the AppendHeader"));
         }
     };
     // Delivery tickets may append; session tickets allow it too.
@@ -83,20 +83,19 @@ pub(crate) async fn append(
                 break Ok(());
             }
             Ok(Some(_)) => {
-                break Err(Status::invalid_argument(
-                    "only chunks may follow the AppendHeader",
-                ));
+                break Err(invalid("only chunks may follow the AppendHeader"));
             }
             Err(status) => {
                 tracing::info!(code = ?status.code(), "append aborted by the client");
-                break Err(status);
+                break Err(errors::status(
+                    ErrorReason::Cancelled,
+                    format!("append stream broken: {}", status.message()),
+                ));
             }
         }
     };
     drop(tx);
-    let written = writer
-        .await
-        .map_err(|_| Status::internal("append task failed"))?;
+    let written = writer.await.map_err(|_| server_bug("append task failed"))?;
     if let (Ok(()), Ok(Some(a))) = (&outcome, &written) {
         let kind = pb::WatchChangeKind::NewMessages;
         let next = a.uid.checked_add(1);
@@ -111,6 +110,6 @@ pub(crate) async fn append(
             uid: a.uid,
             modseq: a.modseq,
         })),
-        (Ok(()), Ok(None)) => Err(Status::aborted("append ended without a commit")),
+        (Ok(()), Ok(None)) => Err(server_bug("append ended without a commit")),
     }
 }

@@ -200,10 +200,7 @@ impl AppendWriter {
             maildir::fsync_dir(&cur)?;
             let uid = mailbox.uidnext;
             if uid == u32::MAX {
-                return Err(StoreError::InvalidArgument(format!(
-                    "mailbox {:?} has run out of UIDs",
-                    mailbox.name
-                )));
+                return Err(StoreError::out_of_uids(&mailbox.name));
             }
             mailbox.uidnext += 1;
             mailbox.highestmodseq += 1;
