@@ -64,6 +64,7 @@ impl<B: Backend> Session<B> {
             internal_date: date.map(|d| d.unix).unwrap_or(0),
             internal_date_offset_minutes: date.map(|d| d.offset_minutes).unwrap_or(0),
             size,
+            replace: None,
         };
         let (tx, rx) = mpsc::channel::<AppendRequest>(QUEUE);
         let request = with_ticket(ReceiverStream::new(rx), &ticket);

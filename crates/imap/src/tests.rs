@@ -265,6 +265,7 @@ impl Storage for FakeStorage {
             uidvalidity: mb.uidvalidity,
             uid,
             modseq: mb.modseq,
+            ..Default::default()
         }))
     }
     type FetchStream =
