@@ -226,6 +226,7 @@ async fn append(
             internal_date: 0,
             internal_date_offset_minutes: 0,
             size: message.len() as u64,
+            replace: None,
         })),
     };
     let chunk = AppendRequest {

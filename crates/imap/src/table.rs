@@ -47,6 +47,7 @@ commands! {
     Namespace => p::Namespace,
     Status => p::Status,
     Append => p::Append,
+    Replace => p::Replace,
     Idle => p::Idle,
     Check => p::Check,
     Close => p::Close,

@@ -105,6 +105,12 @@ impl View {
             .and_then(|i| u32::try_from(i + 1).ok())
     }
 
+    /// The UID at a sequence number.
+    pub fn uid_at(&self, seq: u32) -> Option<u32> {
+        let i = usize::try_from(seq).ok()?.checked_sub(1)?;
+        self.uids.get(i).copied()
+    }
+
     /// The flags the view holds for a UID.
     pub fn flags_of(&self, uid: u32) -> Option<&[String]> {
         self.uids

@@ -1,27 +1,58 @@
-//! Append: the header first, then chunks written to the store's
-//! [`AppendWriter`](mailkeep_store::AppendWriter) on a blocking thread as
-//! they arrive (a bounded channel keeps memory bounded); the reply comes
-//! after the commit (fsynced, indexed). A client that goes away mid-append
-//! drops the writer, which removes its temporary file.
+//! Append: for each message an AppendHeader, then its chunks, written to
+//! the store's [`AppendWriter`](mailkeep_store::AppendWriter) on a blocking
+//! thread as they arrive (a bounded channel keeps memory bounded; no
+//! message is buffered whole). Several messages (MULTIAPPEND) wait fsynced
+//! in `tmp/` and are committed together when the stream ends, with the
+//! message a REPLACE names expunged in the same transaction; the reply
+//! comes after that commit. A client that goes away mid-stream, or a
+//! message that fails, drops every writer and staged message, which
+//! removes their temporary files: none of the batch is kept.
 
+use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::append_request::Part;
-use mailkeep_store::{Appended, Flags, InternalDate, StoreError};
+use mailkeep_store::{
+    AppendWriter, AppendedBatch, Flags, InternalDate, ReplaceTarget, StagedMessage, Store,
+    StoreError,
+};
 use mailkeep_ticket::Scope;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::convert::status_of;
+use crate::convert::{invalid, server_bug, status_of};
 use crate::gate::Gate;
 
 /// Chunks that may wait for the disk.
 const QUEUE: usize = 4;
 
+/// Most messages one Append call may carry.
+pub(crate) const MAX_MESSAGES: usize = 10_000;
+
+/// What one AppendHeader asks for, checked.
+struct MessageStart {
+    flags: Flags,
+    date: Option<InternalDate>,
+    size: u64,
+}
+
 /// What the receiving side hands the writer thread.
 enum Piece {
+    Start(MessageStart),
     Chunk(Vec<u8>),
     Commit,
+}
+
+/// The checked start of a message from its header.
+fn message_start(header: &pb::AppendHeader) -> Result<MessageStart, Status> {
+    Ok(MessageStart {
+        flags: Flags::parse(&header.flags).map_err(status_of)?,
+        date: (header.internal_date != 0).then_some(InternalDate {
+            secs: header.internal_date,
+            offset_minutes: header.internal_date_offset_minutes,
+        }),
+        size: header.size,
+    })
 }
 
 /// Serves one Append call.
@@ -36,81 +67,162 @@ pub(crate) async fn append(
             part: Some(Part::Header(h)),
         }) => h,
         _ => {
-            return Err(Status::invalid_argument(
-                "the first Append message must be the AppendHeader",
-            ));
+            return Err(invalid("the first Append message must be the AppendHeader"));
         }
     };
-    // Delivery tickets may append; session tickets allow it too.
-    let store = gate.admit(ticket.as_deref(), &header.owner, Scope::Deliver, "Append")?;
-    let flags = Flags::parse(&header.flags).map_err(status_of)?;
-    let date = (header.internal_date != 0).then_some(InternalDate {
-        secs: header.internal_date,
-        offset_minutes: header.internal_date_offset_minutes,
+    // Delivery tickets may add messages; only a session may expunge one.
+    let need = if header.replace.is_some() {
+        Scope::Session
+    } else {
+        Scope::Deliver
+    };
+    let store = gate.admit(ticket.as_deref(), &header.owner, need, "Append")?;
+    let first = message_start(&header)?;
+    let replace = header.replace.as_ref().map(|r| ReplaceTarget {
+        mailbox: r.mailbox.clone(),
+        uidvalidity: r.uidvalidity,
+        uid: r.uid,
     });
-    let (tx, mut rx) = mpsc::channel::<Piece>(QUEUE);
-    let mailbox = header.mailbox;
-    let watched = mailbox.clone();
-    let size = header.size;
+    let (tx, rx) = mpsc::channel::<Piece>(QUEUE);
+    let (owner, mailbox) = (header.owner, header.mailbox);
     let (done_tx, writer) = tokio::sync::oneshot::channel();
-    let owner = header.owner;
-    gate.spawn(&owner, move || {
-        let result = (|| -> Result<Option<Appended>, StoreError> {
-            let mut w = store.begin_append(&mailbox, flags, date, size)?;
-            while let Some(piece) = rx.blocking_recv() {
-                match piece {
-                    Piece::Chunk(c) => w.write(&c)?,
-                    Piece::Commit => return w.commit().map(Some),
-                }
-            }
-            // The sender went away without Commit: dropping `w` removes the file.
-            Ok(None)
-        })();
-        let _ = done_tx.send(result);
-    })?;
-    let outcome = loop {
-        match stream.message().await {
-            Ok(Some(pb::AppendRequest {
-                part: Some(Part::Chunk(c)),
-            })) => {
-                if tx.send(Piece::Chunk(c)).await.is_err() {
-                    // The writer stopped on an error; it is reported below.
-                    break Ok(());
-                }
-            }
-            Ok(None) => {
-                let _ = tx.send(Piece::Commit).await;
-                break Ok(());
-            }
-            Ok(Some(_)) => {
-                break Err(Status::invalid_argument(
-                    "only chunks may follow the AppendHeader",
-                ));
-            }
-            Err(status) => {
-                tracing::info!(code = ?status.code(), "append aborted by the client");
-                break Err(status);
-            }
-        }
-    };
-    drop(tx);
-    let written = writer
-        .await
-        .map_err(|_| Status::internal("append task failed"))?;
-    if let (Ok(()), Ok(Some(a))) = (&outcome, &written) {
-        let kind = pb::WatchChangeKind::NewMessages;
-        let next = a.uid.checked_add(1);
-        gate.changes()
-            .publish_mailbox(&owner, &watched, a.uidvalidity, a.modseq, kind, next);
+    {
+        let mailbox = mailbox.clone();
+        gate.spawn(&owner, move || {
+            let _ = done_tx.send(write_batch(&store, &mailbox, replace.as_ref(), rx));
+        })?;
     }
+    let replacing = header.replace.is_some();
+    let outcome = receive(&mut stream, &tx, first, (&owner, &mailbox), replacing).await;
+    drop(tx);
+    let written = writer.await.map_err(|_| server_bug("append task failed"))?;
     match (outcome, written) {
         (_, Err(e)) => Err(status_of(e)),
         (Err(status), Ok(_)) => Err(status),
-        (Ok(()), Ok(Some(a))) => Ok(Response::new(pb::AppendResponse {
-            uidvalidity: a.uidvalidity,
-            uid: a.uid,
-            modseq: a.modseq,
-        })),
-        (Ok(()), Ok(None)) => Err(Status::aborted("append ended without a commit")),
+        (Ok(()), Ok(Some(batch))) => {
+            announce(gate, &owner, &mailbox, &batch);
+            Ok(Response::new(pb::AppendResponse {
+                uidvalidity: batch.uidvalidity,
+                uid: batch.uids.first().copied().unwrap_or(0),
+                modseq: batch.modseq,
+                replaced_highestmodseq: batch.replaced.as_ref().map_or(0, |r| r.highestmodseq),
+                uids: batch.uids,
+            }))
+        }
+        (Ok(()), Ok(None)) => Err(server_bug("append ended without a commit")),
+    }
+}
+
+/// Passes the stream's messages to the writer: `first` (from the header
+/// already read), then chunks and further headers, then the commit at the
+/// stream's end. A broken stream or a bad header stops without a commit;
+/// so does a second message when `replacing` (REPLACE takes one).
+async fn receive(
+    stream: &mut Streaming<pb::AppendRequest>,
+    tx: &mpsc::Sender<Piece>,
+    first: MessageStart,
+    (owner, mailbox): (&str, &str),
+    replacing: bool,
+) -> Result<(), Status> {
+    if tx.send(Piece::Start(first)).await.is_err() {
+        // The writer stopped on an error; it is reported by the caller.
+        return Ok(());
+    }
+    let mut messages = 1;
+    loop {
+        let piece = match stream.message().await {
+            Ok(Some(pb::AppendRequest {
+                part: Some(Part::Chunk(c)),
+            })) => Piece::Chunk(c),
+            Ok(Some(pb::AppendRequest {
+                part: Some(Part::Header(h)),
+            })) => {
+                // MULTIAPPEND: every message goes to the first one's mailbox.
+                let same = |given: &str, first: &str| given.is_empty() || given == first;
+                if !same(&h.owner, owner) || !same(&h.mailbox, mailbox) {
+                    return Err(invalid(
+                        "every message of one Append goes to the first header's owner and mailbox",
+                    ));
+                }
+                if replacing || h.replace.is_some() {
+                    return Err(invalid("REPLACE appends exactly one message"));
+                }
+                messages += 1;
+                if messages > MAX_MESSAGES {
+                    return Err(errors::status(
+                        ErrorReason::Limit,
+                        format!("one Append carries at most {MAX_MESSAGES} messages"),
+                    ));
+                }
+                Piece::Start(message_start(&h)?)
+            }
+            Ok(Some(_)) => return Err(invalid("an Append message carries no part")),
+            Ok(None) => Piece::Commit,
+            Err(status) => {
+                tracing::info!(code = ?status.code(), "append aborted by the client");
+                return Err(errors::status(
+                    ErrorReason::Cancelled,
+                    format!("append stream broken: {}", status.message()),
+                ));
+            }
+        };
+        let commit = matches!(piece, Piece::Commit);
+        if tx.send(piece).await.is_err() || commit {
+            return Ok(());
+        }
+    }
+}
+
+/// The writer thread: writes each message to its own temporary file,
+/// stages it, and commits all of them (with the REPLACE's expunge) on
+/// [`Piece::Commit`]. `Ok(None)` when the pieces stop without a commit:
+/// everything written is dropped and so removed.
+fn write_batch(
+    store: &Store,
+    mailbox: &str,
+    replace: Option<&ReplaceTarget>,
+    mut rx: mpsc::Receiver<Piece>,
+) -> Result<Option<AppendedBatch>, StoreError> {
+    let mut staged: Vec<StagedMessage> = Vec::new();
+    let mut current: Option<AppendWriter> = None;
+    while let Some(piece) = rx.blocking_recv() {
+        match piece {
+            Piece::Start(start) => {
+                if let Some(done) = current.take() {
+                    staged.push(done.finish()?);
+                }
+                current = Some(store.begin_append(mailbox, start.flags, start.date, start.size)?);
+            }
+            Piece::Chunk(c) => match current.as_mut() {
+                Some(w) => w.write(&c)?,
+                None => {
+                    return Err(StoreError::InvalidArgument(
+                        "a chunk came before its AppendHeader".into(),
+                    ));
+                }
+            },
+            Piece::Commit => {
+                if let Some(done) = current.take() {
+                    staged.push(done.finish()?);
+                }
+                return store.commit_appends(staged, replace).map(Some);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Tells watchers of the new messages and of the replaced one's expunge.
+fn announce(gate: &Gate, owner: &str, mailbox: &str, batch: &AppendedBatch) {
+    let changes = gate.changes();
+    if let Some(last) = batch.uids.last() {
+        let kind = pb::WatchChangeKind::NewMessages;
+        let (next, modseq) = (last.checked_add(1), batch.modseq);
+        changes.publish_mailbox(owner, mailbox, batch.uidvalidity, modseq, kind, next);
+    }
+    if let Some(r) = &batch.replaced {
+        let kind = pb::WatchChangeKind::Expunge;
+        let (uidvalidity, modseq) = (r.uidvalidity, r.highestmodseq);
+        changes.publish_mailbox(owner, &r.mailbox, uidvalidity, modseq, kind, None);
     }
 }

@@ -1,42 +1,73 @@
 //! Translations between the store's types and the storage RPC's messages,
-//! and from store errors to gRPC statuses (codes as the proto's header
-//! comment lists them).
+//! and from store errors to error statuses carrying their
+//! [`ErrorReason`] (proto `error.proto`), so a protocol process maps each
+//! failure to its response code without reading the message.
 
+use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_store::{MailboxStatus, MessageFlags, MessageMeta, StoreError, StoreMode, UidRange};
 use tonic::Status;
 
-/// The gRPC status for a store error. Internal failures are logged here,
-/// with their full context; the client gets the same message.
-pub(crate) fn status_of(e: StoreError) -> Status {
-    let message = e.to_string();
-    match e {
-        StoreError::NotFound { .. } => Status::not_found(message),
-        StoreError::Cancelled => Status::cancelled(message),
-        StoreError::AlreadyExists { .. } => Status::already_exists(message),
-        StoreError::InvalidName { .. }
-        | StoreError::InvalidArgument(_)
-        | StoreError::SizeMismatch { .. } => Status::invalid_argument(message),
-        StoreError::UidValidityChanged { .. } | StoreError::HasChildren { .. } => {
-            Status::failed_precondition(message)
-        }
-        StoreError::NoSpace { .. } => {
-            tracing::warn!(error = %message, "storage full");
-            Status::resource_exhausted(message)
-        }
-        StoreError::MessageFileMissing { .. } => {
-            tracing::error!(error = %message, "index and Maildir disagree");
-            Status::data_loss(message)
-        }
-        ref other if other.is_transient() => {
-            tracing::warn!(error = %message, "index busy");
-            Status::unavailable(message)
-        }
-        StoreError::Io { .. } | StoreError::Sqlite { .. } => {
-            tracing::error!(error = %message, "storage failure");
-            Status::internal(message)
-        }
+/// The reason a protocol process is given for a store error. Every
+/// variant is named, so a new one cannot go unmapped.
+pub(crate) fn reason_of(e: &StoreError) -> ErrorReason {
+    if e.is_transient() {
+        return ErrorReason::Unavailable;
     }
+    match e {
+        StoreError::NotFound { .. } => ErrorReason::Nonexistent,
+        StoreError::AlreadyExists { .. } => ErrorReason::AlreadyExists,
+        StoreError::InvalidName { .. } => ErrorReason::InvalidName,
+        StoreError::InvalidArgument(_) | StoreError::SizeMismatch { .. } => {
+            ErrorReason::InvalidArgument
+        }
+        StoreError::Cannot(_) => ErrorReason::Cannot,
+        StoreError::Limit { .. } => ErrorReason::Limit,
+        StoreError::UseAttr { .. } => ErrorReason::UseAttr,
+        StoreError::Expunged { .. } => ErrorReason::Expunged,
+        StoreError::UnknownCte { .. } => ErrorReason::UnknownCte,
+        StoreError::HasChildren { .. } => ErrorReason::HasChildren,
+        StoreError::UidValidityChanged { .. } => ErrorReason::UidvalidityChanged,
+        StoreError::NoSpace { .. } => ErrorReason::NoSpace,
+        StoreError::OverQuota { .. } => ErrorReason::OverQuota,
+        StoreError::TooBig { .. } => ErrorReason::TooBig,
+        StoreError::MessageFileMissing { .. } => ErrorReason::Corruption,
+        StoreError::Cancelled => ErrorReason::Cancelled,
+        StoreError::Io { .. } | StoreError::Sqlite { .. } => ErrorReason::ServerBug,
+    }
+}
+
+/// The error status for a store error. Failures of the server rather
+/// than of the request are logged here, with their full context; the
+/// client gets the same message.
+pub(crate) fn status_of(e: StoreError) -> Status {
+    let reason = reason_of(&e);
+    let message = e.to_string();
+    match reason {
+        ErrorReason::NoSpace | ErrorReason::OverQuota | ErrorReason::TooBig => {
+            tracing::warn!(error = %message, "storage full");
+        }
+        ErrorReason::Corruption => {
+            tracing::error!(error = %message, "index and Maildir disagree");
+        }
+        ErrorReason::Unavailable => tracing::warn!(error = %message, "index busy"),
+        ErrorReason::ServerBug => tracing::error!(error = %message, "storage failure"),
+        _ => {}
+    }
+    errors::status(reason, message)
+}
+
+/// An error status for a request the storage process refuses as it is
+/// (a malformed stream, an unknown enum value).
+pub(crate) fn invalid(message: impl Into<String>) -> Status {
+    errors::status(ErrorReason::InvalidArgument, message)
+}
+
+/// An error status for a failure of the storage process itself.
+pub(crate) fn server_bug(message: impl Into<String>) -> Status {
+    let message = message.into();
+    tracing::error!(error = %message, "storage failure");
+    errors::status(ErrorReason::ServerBug, message)
 }
 
 /// The RPC form of a mailbox status.
@@ -85,8 +116,82 @@ pub(crate) fn store_mode(mode: i32) -> Result<StoreMode, Status> {
         Ok(pb::StoreMode::Replace) => Ok(StoreMode::Replace),
         Ok(pb::StoreMode::Add) => Ok(StoreMode::Add),
         Ok(pb::StoreMode::Remove) => Ok(StoreMode::Remove),
-        Err(_) => Err(Status::invalid_argument(format!(
-            "unknown store mode {mode}"
-        ))),
+        Err(_) => Err(invalid(format!("unknown store mode {mode}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(code: i32) -> StoreError {
+        StoreError::io("writing", std::io::Error::from_raw_os_error(code))
+    }
+
+    #[test]
+    fn each_store_error_has_its_reason() {
+        let cases = [
+            (
+                StoreError::HasChildren {
+                    mailbox: "a".into(),
+                },
+                ErrorReason::HasChildren,
+            ),
+            (
+                StoreError::NotFound { what: "x".into() },
+                ErrorReason::Nonexistent,
+            ),
+            (
+                StoreError::InvalidName {
+                    name: "a..b".into(),
+                    reason: "empty level",
+                },
+                ErrorReason::InvalidName,
+            ),
+            (
+                StoreError::Limit {
+                    what: "name".into(),
+                    max: 254,
+                },
+                ErrorReason::Limit,
+            ),
+            (
+                StoreError::UseAttr {
+                    attribute: "\\X".into(),
+                },
+                ErrorReason::UseAttr,
+            ),
+            (
+                StoreError::UidValidityChanged {
+                    mailbox: "a".into(),
+                    expected: 1,
+                    current: 2,
+                },
+                ErrorReason::UidvalidityChanged,
+            ),
+            (os(nix::libc::ENOSPC), ErrorReason::NoSpace),
+            (os(nix::libc::EDQUOT), ErrorReason::OverQuota),
+            (os(nix::libc::EFBIG), ErrorReason::TooBig),
+            (os(nix::libc::EIO), ErrorReason::ServerBug),
+            (
+                StoreError::MessageFileMissing {
+                    mailbox: "a".into(),
+                    uid: 1,
+                    path: "/x".into(),
+                },
+                ErrorReason::Corruption,
+            ),
+            (StoreError::Cancelled, ErrorReason::Cancelled),
+            (
+                StoreError::Expunged { what: "x".into() },
+                ErrorReason::Expunged,
+            ),
+            (StoreError::Cannot("x".into()), ErrorReason::Cannot),
+        ];
+        for (error, reason) in cases {
+            let text = error.to_string();
+            let status = status_of(error);
+            assert_eq!(errors::reason_of(&status), reason, "{text}");
+        }
     }
 }

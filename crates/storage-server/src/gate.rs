@@ -7,9 +7,11 @@ use std::sync::RwLock;
 
 use mailkeep_store::{Store, StoreError};
 
+use mailkeep_storage_rpc::errors::{ErrorDetail, ErrorReason};
 use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_ticket::{Scope, TicketError, TicketKey, now_unix, verify};
-use tonic::{Request, Status};
+use prost::Message;
+use tonic::{Code, Request, Status};
 
 use crate::creds::CredentialPools;
 use crate::owned::OwnedRequest;
@@ -92,9 +94,10 @@ impl Gate {
             Err(poisoned) => poisoned.into_inner().get(owner).copied(),
         };
         ids.ok_or_else(|| {
-            Status::permission_denied(format!(
-                "this storage process does not serve owner {owner:?}"
-            ))
+            refusal(
+                Code::PermissionDenied,
+                format!("this storage process does not serve owner {owner:?}"),
+            )
         })
     }
 
@@ -106,15 +109,13 @@ impl Gate {
         F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     {
         let result = match &self.shared {
-            None => tokio::task::spawn_blocking(work).await.map_err(|e| {
-                tracing::error!(error = %e, "store task failed");
-                Status::internal(format!("store task failed: {e}"))
-            })?,
+            None => tokio::task::spawn_blocking(work)
+                .await
+                .map_err(|e| crate::convert::server_bug(format!("store task failed: {e}")))?,
             Some(shared) => {
                 let (uid, gid) = Self::ids_of(shared, owner)?;
                 shared.pools.run(uid, gid, work).await.map_err(|e| {
-                    tracing::error!(owner, error = %e, "store task failed");
-                    Status::internal(format!("store task failed: {e}"))
+                    crate::convert::server_bug(format!("store task of {owner:?} failed: {e}"))
                 })?
             }
         };
@@ -135,10 +136,9 @@ impl Gate {
             }
             Some(shared) => {
                 let (uid, gid) = Self::ids_of(shared, owner)?;
-                shared
-                    .pools
-                    .spawn(uid, gid, work)
-                    .map_err(|e| Status::internal(format!("store task failed: {e}")))
+                shared.pools.spawn(uid, gid, work).map_err(|e| {
+                    crate::convert::server_bug(format!("store task of {owner:?} failed: {e}"))
+                })
             }
         }
     }
@@ -164,10 +164,12 @@ impl Gate {
         }
     }
 
-    /// The store of `owner` if `ticket` allows `need` access to it.
-    /// Bad, expired or forged tickets are UNAUTHENTICATED; a wrong scope,
-    /// another user's ticket or an owner not served here is
-    /// PERMISSION_DENIED. Every refusal is logged.
+    /// The store of `owner` if `ticket` allows `need` access to it. Every
+    /// refusal carries [`ErrorReason::NoPermission`]; its gRPC code says
+    /// which kind: a missing, bad, expired or forged ticket is
+    /// UNAUTHENTICATED (the caller may renew it); a wrong scope, another
+    /// user's ticket or an owner not served here is PERMISSION_DENIED.
+    /// Every refusal is logged.
     pub(crate) fn admit(
         &self,
         ticket: Option<&str>,
@@ -181,20 +183,28 @@ impl Gate {
             Err(status)
         };
         let Some(ticket) = ticket else {
-            return refuse(Status::unauthenticated("no ticket in the call's metadata"));
+            return refuse(refusal(
+                Code::Unauthenticated,
+                "no ticket in the call's metadata",
+            ));
         };
         let claims = match verify(&self.key, ticket, now_unix()) {
             Ok(claims) => claims,
-            Err(e) => return refuse(Status::unauthenticated(format!("ticket refused: {e}"))),
+            Err(e) => {
+                return refuse(refusal(
+                    Code::Unauthenticated,
+                    format!("ticket refused: {e}"),
+                ));
+            }
         };
         if let Err(e) = claims.authorize(owner, need) {
-            let status = match e {
+            let code = match e {
                 TicketError::WrongScope { .. } | TicketError::WrongOwner { .. } => {
-                    Status::permission_denied(format!("ticket refused: {e}"))
+                    Code::PermissionDenied
                 }
-                _ => Status::unauthenticated(format!("ticket refused: {e}")),
+                _ => Code::Unauthenticated,
             };
-            return refuse(status);
+            return refuse(refusal(code, format!("ticket refused: {e}")));
         }
         let found = match self.stores.read() {
             Ok(stores) => stores.get(owner).cloned(),
@@ -202,9 +212,10 @@ impl Gate {
         };
         match found {
             Some(store) => Ok(store),
-            None => refuse(Status::permission_denied(format!(
-                "this storage process does not serve owner {owner:?}"
-            ))),
+            None => refuse(refusal(
+                Code::PermissionDenied,
+                format!("this storage process does not serve owner {owner:?}"),
+            )),
         }
     }
 
@@ -241,4 +252,14 @@ impl Gate {
         let Admitted { owner, store, req } = self.admit_call(request, method)?;
         self.run(&owner, move || work(store, req)).await
     }
+}
+
+/// A refused call: [`ErrorReason::NoPermission`] with `code`, which keeps
+/// telling a caller whether renewing its ticket may help
+/// (UNAUTHENTICATED) or not (PERMISSION_DENIED).
+fn refusal(code: Code, message: impl Into<String>) -> Status {
+    let detail = ErrorDetail {
+        reason: ErrorReason::NoPermission as i32,
+    };
+    Status::with_details(code, message.into(), detail.encode_to_vec().into())
 }

@@ -27,9 +27,43 @@ pub enum StoreError {
         /// Why it was refused.
         reason: &'static str,
     },
-    /// Another argument (a flag, a range, an operation on INBOX) is refused.
+    /// Another argument (a flag, a keyword, a range) is refused.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The operation is not possible on this mailbox (deleting INBOX,
+    /// renaming a mailbox below itself).
+    #[error("{0}")]
+    Cannot(String),
+    /// A name, a count or a size is over what the store accepts (a mailbox
+    /// name longer than a Maildir++ folder name may be, a mailbox out of
+    /// UIDs, too many metadata entries).
+    #[error("{what}: the limit is {max}")]
+    Limit {
+        /// What is over its limit, e.g. `mailbox name of 300 bytes`.
+        what: String,
+        /// The limit.
+        max: u64,
+    },
+    /// A special-use attribute (RFC 6154) is unknown or not allowed.
+    #[error("unknown special-use attribute {attribute:?}")]
+    UseAttr {
+        /// The attribute as given.
+        attribute: String,
+    },
+    /// A message named by the caller was expunged meanwhile (the message a
+    /// REPLACE was to expunge).
+    #[error("{what} was expunged")]
+    Expunged {
+        /// Which message, e.g. `UID 4 in "Drafts"`.
+        what: String,
+    },
+    /// A section to be decoded has a transfer encoding the store does not
+    /// know (IMAP BINARY, `[UNKNOWN-CTE]`).
+    #[error("content-transfer-encoding {encoding:?} is not known")]
+    UnknownCte {
+        /// The encoding as the message names it.
+        encoding: String,
+    },
     /// The mailbox cannot be deleted because it has child mailboxes
     /// (IMAP `[HASCHILDREN]`).
     #[error("mailbox {mailbox:?} has children; delete them first")]
@@ -57,9 +91,22 @@ pub enum StoreError {
         /// The bytes received (at least; writing stops at the first excess).
         actual: u64,
     },
-    /// The disk or the owner's disk quota is full (ENOSPC, EDQUOT, SQLITE_FULL).
+    /// The disk is full (ENOSPC, SQLITE_FULL).
     #[error("no space left: {context}")]
     NoSpace {
+        /// What was being written.
+        context: String,
+    },
+    /// The owner's disk quota is exhausted (EDQUOT).
+    #[error("over quota: {context}")]
+    OverQuota {
+        /// What was being written.
+        context: String,
+    },
+    /// A file grew past what the system allows (EFBIG: the file-size
+    /// limit or the file system's largest file).
+    #[error("too big: {context}")]
+    TooBig {
         /// What was being written.
         context: String,
     },
@@ -97,15 +144,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// An I/O error with context; ENOSPC and EDQUOT become [`StoreError::NoSpace`].
+    /// An I/O error with context; ENOSPC becomes [`StoreError::NoSpace`],
+    /// EDQUOT [`StoreError::OverQuota`] and EFBIG [`StoreError::TooBig`].
     pub fn io(context: impl Into<String>, source: io::Error) -> StoreError {
         let context = context.into();
         match source.raw_os_error() {
-            Some(code) if code == nix::libc::ENOSPC || code == nix::libc::EDQUOT => {
-                StoreError::NoSpace {
-                    context: format!("{context}: {source}"),
-                }
-            }
+            Some(nix::libc::ENOSPC) => StoreError::NoSpace {
+                context: format!("{context}: {source}"),
+            },
+            Some(nix::libc::EDQUOT) => StoreError::OverQuota {
+                context: format!("{context}: {source}"),
+            },
+            Some(nix::libc::EFBIG) => StoreError::TooBig {
+                context: format!("{context}: {source}"),
+            },
             _ => StoreError::Io { context, source },
         }
     }
@@ -130,6 +182,14 @@ impl StoreError {
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
             ),
             _ => false,
+        }
+    }
+
+    /// A mailbox that has run out of UIDs (the next would be `u32::MAX`).
+    pub(crate) fn out_of_uids(mailbox: &str) -> StoreError {
+        StoreError::Limit {
+            what: format!("the UIDs of mailbox {mailbox:?}"),
+            max: u64::from(u32::MAX - 1),
         }
     }
 

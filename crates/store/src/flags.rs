@@ -153,7 +153,9 @@ impl Flags {
 }
 
 /// Refuses keywords that are not IMAP atoms (RFC 9051 `atom`: no space,
-/// controls, `(){%*"\]`, non-ASCII), or are empty or too long.
+/// controls, `(){%*"\]`, non-ASCII), are empty or too long, or are `NIL`
+/// in any case: an atom `NIL` reads as IMAP's nil value, so a client
+/// given `FLAGS (NIL)` cannot tell the keyword from nothing.
 fn validate_keyword(name: &str) -> Result<()> {
     let bad = |why: &str| StoreError::InvalidArgument(format!("keyword {name:?} {why}"));
     if name.is_empty() {
@@ -165,6 +167,10 @@ fn validate_keyword(name: &str) -> Result<()> {
     let atom_char = |b: u8| b > 0x20 && b < 0x7f && !b"(){%*\"\\]".contains(&b);
     if !name.bytes().all(atom_char) {
         return Err(bad("is not an IMAP atom"));
+    }
+    // NIL is an atom, but in a FLAGS list it would read as the nil value.
+    if name.eq_ignore_ascii_case("NIL") {
+        return Err(bad("is NIL, which IMAP cannot send as a flag"));
     }
     Ok(())
 }
@@ -183,6 +189,17 @@ mod tests {
         assert!(Flags::parse(&["a b"]).is_err());
         assert!(Flags::parse(&["a(b"]).is_err());
         assert!(Flags::parse(&[""]).is_err());
+    }
+
+    #[test]
+    fn a_keyword_named_nil_is_refused_in_any_case() {
+        for nil in ["NIL", "nil", "Nil"] {
+            assert!(
+                matches!(Flags::parse(&[nil]), Err(StoreError::InvalidArgument(_))),
+                "{nil}"
+            );
+        }
+        assert!(Flags::parse(&["NILS", "$nil"]).is_ok());
     }
 
     #[test]

@@ -37,7 +37,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-pub use append::{AppendWriter, Appended, InternalDate};
+pub use append::{
+    AppendWriter, Appended, AppendedBatch, InternalDate, ReplaceTarget, Replaced, StagedMessage,
+};
 pub use changes_probe::{ChangesProbe, MailboxCounters};
 pub use error::{Result, StoreError};
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};

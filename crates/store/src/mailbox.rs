@@ -88,15 +88,14 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a mailbox and its messages. INBOX cannot be deleted, and a
+    /// Deletes a mailbox and its messages. INBOX cannot be deleted
+    /// ([`StoreError::Cannot`]), and a
     /// mailbox with children is refused ([`StoreError::HasChildren`]): the
     /// client deletes the children first.
     pub fn delete(&self, name: &str) -> Result<()> {
         let name = names::canonical(name)?;
         if name == INBOX {
-            return Err(StoreError::InvalidArgument(
-                "INBOX cannot be deleted".into(),
-            ));
+            return Err(StoreError::Cannot("INBOX cannot be deleted".into()));
         }
         let mut conn = self.conn();
         let tx = begin_write(&mut conn)?;
@@ -145,7 +144,7 @@ impl Store {
             return Err(StoreError::AlreadyExists { mailbox: to });
         }
         if names::is_descendant(&to, &from) {
-            return Err(StoreError::InvalidArgument(format!(
+            return Err(StoreError::Cannot(format!(
                 "cannot rename {from:?} below itself to {to:?}"
             )));
         }
@@ -166,12 +165,7 @@ impl Store {
         let mut plan = vec![(from.clone(), to.clone())];
         for child in index::children(&tx, &from)? {
             let new = format!("{to}{}", &child[from.len()..]);
-            if new.len() > names::MAX_NAME_LEN {
-                return Err(StoreError::InvalidName {
-                    name: new,
-                    reason: "longer than 255 bytes",
-                });
-            }
+            names::check_length(&new)?;
             if index::mailbox_exists(&tx, &new)? {
                 return Err(StoreError::AlreadyExists { mailbox: new });
             }

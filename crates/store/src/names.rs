@@ -11,8 +11,10 @@ pub const DELIMITER: char = '.';
 /// The name of the inbox.
 pub const INBOX: &str = "INBOX";
 
-/// The longest mailbox name accepted, in bytes (a file-name component).
-pub const MAX_NAME_LEN: usize = 255;
+/// The longest mailbox name accepted, in bytes: a Maildir++ folder is one
+/// directory named `.` and the whole name, and a directory name has at
+/// most 255 bytes (NAME_MAX).
+pub const MAX_NAME_LEN: usize = 254;
 
 /// Validates `name` and returns its canonical form: `INBOX` (any case) as a
 /// whole name or as the first component becomes `INBOX`.
@@ -24,9 +26,7 @@ pub fn canonical(name: &str) -> Result<String> {
     if name.is_empty() {
         return Err(bad("empty"));
     }
-    if name.len() > MAX_NAME_LEN {
-        return Err(bad("longer than 255 bytes"));
-    }
+    check_length(name)?;
     if name.contains('/') {
         return Err(bad("contains '/'"));
     }
@@ -48,6 +48,17 @@ pub fn canonical(name: &str) -> Result<String> {
         });
     }
     Ok(name.to_owned())
+}
+
+/// Refuses names longer than [`MAX_NAME_LEN`] with [`StoreError::Limit`].
+pub(crate) fn check_length(name: &str) -> Result<()> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(StoreError::Limit {
+            what: format!("mailbox name of {} bytes", name.len()),
+            max: MAX_NAME_LEN as u64,
+        });
+    }
+    Ok(())
 }
 
 /// The directory of the canonical mailbox `name` under the Maildir root:
@@ -81,19 +92,22 @@ mod tests {
         assert_eq!(canonical("inbox").unwrap(), "INBOX");
         assert_eq!(canonical("Inbox.Sent").unwrap(), "INBOX.Sent");
         assert_eq!(canonical("Work.Projects").unwrap(), "Work.Projects");
-        for bad in [
-            "",
-            ".a",
-            "a.",
-            "a..b",
-            "a/b",
-            "a\0b",
-            "a\tb",
-            &"x".repeat(256),
-        ] {
+        for bad in ["", ".a", "a.", "a..b", "a/b", "a\0b", "a\tb"] {
             assert!(
                 matches!(canonical(bad), Err(StoreError::InvalidName { .. })),
                 "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_longer_than_a_folder_name_may_be_is_over_the_limit() {
+        assert!(canonical(&"x".repeat(MAX_NAME_LEN)).is_ok());
+        for long in ["x".repeat(MAX_NAME_LEN + 1), "x".repeat(1000)] {
+            assert!(
+                matches!(canonical(&long), Err(StoreError::Limit { max, .. }) if max == 254),
+                "{} bytes",
+                long.len()
             );
         }
     }

@@ -167,9 +167,7 @@ impl Store {
                     None => {
                         let u = row.uidnext;
                         if u == u32::MAX {
-                            return Err(StoreError::InvalidArgument(format!(
-                                "mailbox {name:?} has run out of UIDs"
-                            )));
+                            return Err(StoreError::out_of_uids(name));
                         }
                         row.uidnext += 1;
                         report.new_uids += 1;

@@ -138,7 +138,10 @@ fn special_use_create_set_list_rename_delete() {
     let err = store
         .create_with_special_use("Bad", &["\\Bogus"])
         .unwrap_err();
-    assert!(matches!(&err, StoreError::InvalidArgument(m) if m.starts_with("USEATTR")));
+    assert!(
+        matches!(&err, StoreError::UseAttr { attribute } if attribute == "\\Bogus"),
+        "{err}"
+    );
     assert!(store.status("Bad").is_err(), "nothing created on USEATTR");
     let list = store.list().unwrap();
     let sent = list.iter().find(|i| i.name == "Sent Items").unwrap();

@@ -82,10 +82,7 @@ fn create_list_delete() {
         store.delete("Work"),
         Err(StoreError::HasChildren { .. })
     ));
-    assert!(matches!(
-        store.delete("INBOX"),
-        Err(StoreError::InvalidArgument(_))
-    ));
+    assert!(matches!(store.delete("INBOX"), Err(StoreError::Cannot(_))));
     assert!(matches!(
         store.delete("Nope"),
         Err(StoreError::NotFound { .. })
@@ -124,7 +121,7 @@ fn rename_with_children_and_inbox() {
     );
     assert!(matches!(
         store.rename("Job", "Job.X"),
-        Err(StoreError::InvalidArgument(_))
+        Err(StoreError::Cannot(_))
     ));
     assert!(matches!(
         store.rename("Nope", "X"),

@@ -6,11 +6,14 @@
 
 use mailkeep_frontend::{Rpc, StorageError};
 use mailkeep_imap_proto::{
-    Append, AppendMessage, Code, Literal, Outcome, SequenceSet, StatusKind, status_response,
+    Append, AppendMessage, Code, Literal, Outcome, Replace, SequenceSet, StatusKind,
+    status_response,
 };
 use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
-use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, AppendResponse, append_request};
+use mailkeep_storage_rpc::storage::{
+    AppendHeader, AppendRequest, AppendResponse, ReplaceMessage, append_request,
+};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
@@ -55,151 +58,308 @@ impl Command for Append {
 
     async fn run(self, mut cx: Cx, state: AnyState) -> Result<Done, ImapError> {
         let Some(authed) = state.authed else {
-            return drain(cx, Reply::bad("Log in first")).await;
+            return drain(&mut cx, Reply::bad("Log in first")).await;
         };
         let target = normalize(&self.mailbox);
-        let mut uidvalidity = 0;
-        let mut uids = Vec::new();
-        let mut pending: Option<AppendMessage> = None;
-        loop {
-            match next_step(&mut cx).await? {
-                Step::Message(message) => pending = Some(message),
-                Step::Literal(literal) => {
-                    let Some(message) = pending.take() else {
-                        return drain(cx, Reply::bad("Message literal without options")).await;
-                    };
-                    if message.catenate {
-                        return drain(
-                            cx,
-                            Reply::no("CATENATE is not supported").code(Code::Cannot),
-                        )
-                        .await;
-                    }
-                    match stream_message(&mut cx, &authed, &target, &message, literal).await? {
-                        Streamed::Stored(response) => {
-                            uidvalidity = response.uidvalidity;
-                            uids.push(response.uid);
-                        }
-                        Streamed::Refused(reply) => return drain(cx, reply).await,
-                        Streamed::Gone(e) => return gone(cx, e).await,
-                    }
-                }
-                Step::Url => {
-                    return drain(
-                        cx,
-                        Reply::no("CATENATE is not supported").code(Code::Cannot),
-                    )
-                    .await;
-                }
-                Step::End => break,
-                Step::Failed(reply, close) => return failed(cx, reply, close).await,
-                Step::Gone(e) => return gone(cx, e).await,
+        match store_messages(&mut cx, &authed, &target, None).await? {
+            Stored::Done(response) => {
+                let reply = Reply::ok("Append completed.").code(Code::AppendUid {
+                    uidvalidity: response.uidvalidity,
+                    uids: SequenceSet::in_order(response.uids),
+                });
+                Ok(Done::reply_with_input(reply, &mut cx))
             }
+            Stored::Refused(reply) => drain(&mut cx, reply).await,
+            Stored::Over(done) => Ok(*done),
         }
-        let reply = Reply::ok("Append completed.").code(Code::AppendUid {
-            uidvalidity,
-            uids: SequenceSet::from_numbers(uids),
-        });
-        Ok(Done::reply_with_input(reply, &mut cx))
     }
 }
 
-/// How one message's streaming ended.
-enum Streamed {
-    /// Stored durably.
-    Stored(AppendResponse),
-    /// Storage refused it (the literal was read all the same).
-    Refused(Reply),
-    /// The client went away mid-literal.
-    Gone(ReadError),
+impl Command for Replace {
+    // As APPEND: the literal must be read whatever the state.
+    type State = AnyState;
+
+    const SPEC: Spec = Spec {
+        name: "REPLACE",
+        runs: Runs::Exclusive,
+        capability: Some("REPLACE"),
+    };
+
+    fn uses_sequence_numbers(&self) -> bool {
+        !self.uid
+    }
+
+    async fn run(self, mut cx: Cx, state: AnyState) -> Result<Done, ImapError> {
+        let (Some(authed), Some(mailbox)) = (state.authed, state.selected) else {
+            return drain(&mut cx, Reply::bad("No mailbox selected")).await;
+        };
+        if mailbox.read_only {
+            return drain(
+                &mut cx,
+                Reply::no("Mailbox is read-only").code(Code::Cannot),
+            )
+            .await;
+        }
+        let uid = {
+            let view = mailbox.view();
+            if self.uid {
+                view.seq_of(self.target).map(|_| self.target)
+            } else {
+                view.uid_at(self.target)
+            }
+        };
+        let Some(uid) = uid else {
+            let reply = if self.uid {
+                Reply::no("No such message").code(Code::NonExistent)
+            } else {
+                Reply::bad("Invalid sequence number")
+            };
+            return drain(&mut cx, reply).await;
+        };
+        let replace = ReplaceMessage {
+            mailbox: mailbox.name(),
+            uidvalidity: mailbox.uidvalidity,
+            uid,
+        };
+        let target = normalize(&self.mailbox);
+        match store_messages(&mut cx, &authed, &target, Some(replace)).await? {
+            Stored::Done(response) => {
+                // RFC 8508 §3.3: APPENDUID comes untagged, before the
+                // expunge of the replaced message is reported.
+                let mut out = Vec::new();
+                status_response(
+                    &mut out,
+                    None,
+                    StatusKind::Ok,
+                    Some(&Code::AppendUid {
+                        uidvalidity: response.uidvalidity,
+                        uids: SequenceSet::in_order(response.uids),
+                    }),
+                    "Replacement message saved",
+                );
+                cx.out.send(&out).await?;
+                Ok(Done::reply_with_input(
+                    Reply::ok("Replace completed."),
+                    &mut cx,
+                ))
+            }
+            Stored::Refused(reply) => drain(&mut cx, reply).await,
+            Stored::Over(done) => Ok(*done),
+        }
+    }
 }
 
-/// Streams one message literal into a storage Append call.
-async fn stream_message(
+/// How storing the command's messages ended.
+enum Stored {
+    /// Every message is stored (one transaction).
+    Done(AppendResponse),
+    /// Storage refused; the rest of the command is still to be read.
+    Refused(Reply),
+    /// The command is over (the parser failed, the client went away).
+    Over(Box<Done>),
+}
+
+/// Reads the command's messages and streams them, all into one storage
+/// Append call that commits them together at the end (MULTIAPPEND is all
+/// or none, RFC 3502), the first one replacing `replace` (REPLACE).
+async fn store_messages(
     cx: &mut Cx,
     authed: &Authed,
     target: &str,
-    message: &AppendMessage,
-    literal: Literal,
-) -> Result<Streamed, ImapError> {
-    let rpc = match authed.storage.rpc(authed.owner()).await {
-        Ok(rpc) => rpc,
-        Err(e) => {
-            let reply = storage_reply(&e, Target::Destination);
-            return Ok(match skip_literal(cx, literal).await? {
-                Ok(()) => Streamed::Refused(reply),
-                Err(e) => Streamed::Gone(e),
-            });
+    mut replace: Option<ReplaceMessage>,
+) -> Result<Stored, ImapError> {
+    let mut call: Option<Call> = None;
+    let mut pending: Option<AppendMessage> = None;
+    loop {
+        match next_step(cx).await? {
+            Step::Message(message) if message.catenate => {
+                abort(call);
+                let reply = Reply::no("CATENATE is not supported").code(Code::Cannot);
+                return Ok(Stored::Refused(reply));
+            }
+            Step::Message(message) => pending = Some(message),
+            Step::Literal(literal) => {
+                let refused = match (&pending, &call) {
+                    (None, _) => Some(Reply::bad("Message literal without options")),
+                    (Some(_), Some(_)) => None,
+                    (Some(_), None) => match Call::open(authed).await {
+                        Ok(opened) => {
+                            call = Some(opened);
+                            None
+                        }
+                        Err(reply) => Some(reply),
+                    },
+                };
+                if let Some(reply) = refused {
+                    abort(call);
+                    return refuse_at(cx, literal, reply).await;
+                }
+                let Some(message) = pending.take() else {
+                    return Err(ImapError::Broken("no message options".into()));
+                };
+                let Some(open) = call.as_mut() else {
+                    return Err(ImapError::Broken("no append call".into()));
+                };
+                let header = AppendHeader {
+                    owner: authed.owner().to_owned(),
+                    mailbox: target.to_owned(),
+                    flags: settable(&message.flags),
+                    internal_date: message.date.map(|d| d.unix).unwrap_or(0),
+                    internal_date_offset_minutes: message
+                        .date
+                        .map(|d| d.offset_minutes)
+                        .unwrap_or(0),
+                    size: literal.size,
+                    replace: replace.take(),
+                };
+                if let Err(e) = open.stream(cx, header, literal).await? {
+                    abort(call);
+                    return Ok(Stored::Over(Box::new(gone(cx, e).await?)));
+                }
+            }
+            Step::Url => {
+                abort(call);
+                let reply = Reply::no("CATENATE is not supported").code(Code::Cannot);
+                return Ok(Stored::Refused(reply));
+            }
+            Step::End => {
+                let Some(open) = call else {
+                    let reply = Reply::bad("APPEND without a message");
+                    return Ok(Stored::Over(Box::new(Done::reply_with_input(reply, cx))));
+                };
+                return Ok(match open.commit(authed).await {
+                    Ok(response) => Stored::Done(response),
+                    Err(reply) => Stored::Over(Box::new(Done::reply_with_input(reply, cx))),
+                });
+            }
+            Step::Failed(reply, close) => {
+                abort(call);
+                return Ok(Stored::Over(Box::new(failed(cx, reply, close).await?)));
+            }
+            Step::Gone(e) => {
+                abort(call);
+                return Ok(Stored::Over(Box::new(gone(cx, e).await?)));
+            }
         }
-    };
-    if !literal.non_sync {
-        cx.out.send(b"+ Ready\r\n").await?;
-        cx.out.flush().await?;
     }
-    let header = AppendHeader {
-        owner: authed.owner().to_owned(),
-        mailbox: target.to_owned(),
-        flags: settable(&message.flags),
-        internal_date: message.date.map(|d| d.unix).unwrap_or(0),
-        internal_date_offset_minutes: message.date.map(|d| d.offset_minutes).unwrap_or(0),
-        size: literal.size,
-    };
-    let (tx, rx) = mpsc::channel::<AppendRequest>(QUEUE);
-    let call = tokio::spawn(send_append(rpc, rx));
-    let mut storage_ok = tx
-        .send(AppendRequest {
-            part: Some(append_request::Part::Header(header)),
+}
+
+/// Refuses the command at a literal: reads (or refuses) the literal, and
+/// either ends the command (a refused synchronizing literal is never sent)
+/// or leaves the rest to be drained.
+async fn refuse_at(cx: &mut Cx, literal: Literal, reply: Reply) -> Result<Stored, ImapError> {
+    if let Err(e) = skip_literal(cx, literal).await? {
+        return Ok(Stored::Over(Box::new(gone(cx, e).await?)));
+    }
+    if literal.non_sync {
+        Ok(Stored::Refused(reply))
+    } else {
+        Ok(Stored::Over(Box::new(Done::reply_with_input(reply, cx))))
+    }
+}
+
+/// An Append call in progress, fed message by message.
+struct Call {
+    tx: mpsc::Sender<AppendRequest>,
+    task: tokio::task::JoinHandle<Result<AppendResponse, tonic::Status>>,
+    /// Storage stopped taking data (it failed); the client's bytes are
+    /// still read, and the reason comes at commit.
+    storage_ok: bool,
+}
+
+impl Call {
+    /// Opens the call (no retry: nothing can be repeated once sent).
+    async fn open(authed: &Authed) -> Result<Call, Reply> {
+        let rpc = authed
+            .storage
+            .rpc(authed.owner())
+            .await
+            .map_err(|e| storage_reply(&e, Target::Destination))?;
+        let (tx, rx) = mpsc::channel::<AppendRequest>(QUEUE);
+        let task = tokio::spawn(send_append(rpc, rx));
+        Ok(Call {
+            tx,
+            task,
+            storage_ok: true,
         })
-        .await
-        .is_ok();
-    let deadline = Instant::now() + cx.process.settings.idle_timeout;
-    let Some(input) = cx.input.as_mut() else {
-        return Err(ImapError::Broken("APPEND without input".into()));
-    };
-    let mut left = literal.size;
-    let mut chunk = Vec::with_capacity(CHUNK_SIZE.min(usize::try_from(left).unwrap_or(CHUNK_SIZE)));
-    while left > 0 {
-        let want = usize::try_from(left)
-            .unwrap_or(usize::MAX)
-            .min(CHUNK_SIZE - chunk.len());
-        let bytes = match input.reader.take(want, deadline).await {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                call.abort();
-                return Ok(Streamed::Gone(e));
+    }
+
+    /// Sends one message's header, then its literal's bytes as they come
+    /// from the client (continuation first for a synchronizing literal).
+    async fn stream(
+        &mut self,
+        cx: &mut Cx,
+        header: AppendHeader,
+        literal: Literal,
+    ) -> Result<Result<(), ReadError>, ImapError> {
+        if !literal.non_sync {
+            cx.out.send(b"+ Ready\r\n").await?;
+            cx.out.flush().await?;
+        }
+        self.send(append_request::Part::Header(header)).await;
+        let deadline = Instant::now() + cx.process.settings.idle_timeout;
+        let Some(input) = cx.input.as_mut() else {
+            return Err(ImapError::Broken("APPEND without input".into()));
+        };
+        let mut left = literal.size;
+        let mut chunk =
+            Vec::with_capacity(CHUNK_SIZE.min(usize::try_from(left).unwrap_or(CHUNK_SIZE)));
+        while left > 0 {
+            let want = usize::try_from(left)
+                .unwrap_or(usize::MAX)
+                .min(CHUNK_SIZE - chunk.len());
+            let bytes = match input.reader.take(want, deadline).await {
+                Ok(bytes) => bytes,
+                Err(e) => return Ok(Err(e)),
+            };
+            left -= bytes.len() as u64;
+            if self.storage_ok {
+                chunk.extend_from_slice(&bytes);
+                if chunk.len() == CHUNK_SIZE || left == 0 {
+                    let data = std::mem::take(&mut chunk);
+                    self.send(append_request::Part::Chunk(data)).await;
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Queues one part for storage.
+    async fn send(&mut self, part: append_request::Part) {
+        if self.storage_ok {
+            self.storage_ok = self
+                .tx
+                .send(AppendRequest { part: Some(part) })
+                .await
+                .is_ok();
+        }
+    }
+
+    /// Ends the stream, which commits every message, and waits for storage.
+    async fn commit(self, authed: &Authed) -> Result<AppendResponse, Reply> {
+        drop(self.tx);
+        let result = match self.task.await {
+            Ok(result) => result,
+            Err(join) => {
+                tracing::error!(%join, "append call task failed");
+                return Err(Reply::no("Append failed").code(Code::ServerBug));
             }
         };
-        left -= bytes.len() as u64;
-        if storage_ok {
-            chunk.extend_from_slice(&bytes);
-            if chunk.len() == CHUNK_SIZE || left == 0 {
-                let part = append_request::Part::Chunk(std::mem::take(&mut chunk));
-                storage_ok = tx.send(AppendRequest { part: Some(part) }).await.is_ok();
-            }
-        }
-    }
-    drop(tx);
-    let result = match call.await {
-        Ok(result) => result,
-        Err(join) => {
-            tracing::error!(%join, "append call task failed");
-            return Ok(Streamed::Refused(
-                Reply::no("Append failed").code(Code::ServerBug),
-            ));
-        }
-    };
-    Ok(match result {
-        Ok(response) => Streamed::Stored(response),
-        Err(status) => {
+        result.map_err(|status| {
             if reason_of(&status) == ErrorReason::Unavailable {
                 authed.storage.forget_channel(authed.owner());
             }
-            Streamed::Refused(storage_reply(
-                &StorageError::Status(status),
-                Target::Destination,
-            ))
-        }
-    })
+            storage_reply(&StorageError::Status(status), Target::Destination)
+        })
+    }
+}
+
+/// Abandons an Append call: storage sees the stream break and stores none
+/// of its messages.
+fn abort(call: Option<Call>) {
+    if let Some(call) = call {
+        call.task.abort();
+    }
 }
 
 /// The Append call, fed by `rx`.
@@ -288,20 +448,20 @@ async fn skip_literal(cx: &mut Cx, literal: Literal) -> Result<Result<(), ReadEr
 
 /// Ends a refused APPEND: reads (or refuses) what is left of it so the
 /// stream stays in step, then replies `reply`.
-async fn drain(mut cx: Cx, reply: Reply) -> Result<Done, ImapError> {
+async fn drain(cx: &mut Cx, reply: Reply) -> Result<Done, ImapError> {
     loop {
-        match next_step(&mut cx).await? {
+        match next_step(cx).await? {
             Step::Message(_) | Step::Url => {}
             Step::Literal(literal) => {
-                if let Err(e) = skip_literal(&mut cx, literal).await? {
+                if let Err(e) = skip_literal(cx, literal).await? {
                     return gone(cx, e).await;
                 }
                 // A refused synchronizing literal ends the command.
                 if !literal.non_sync {
-                    return Ok(Done::reply_with_input(reply, &mut cx));
+                    return Ok(Done::reply_with_input(reply, cx));
                 }
             }
-            Step::End => return Ok(Done::reply_with_input(reply, &mut cx)),
+            Step::End => return Ok(Done::reply_with_input(reply, cx)),
             Step::Failed(_, close) => return failed(cx, reply, close).await,
             Step::Gone(e) => return gone(cx, e).await,
         }
@@ -309,7 +469,7 @@ async fn drain(mut cx: Cx, reply: Reply) -> Result<Done, ImapError> {
 }
 
 /// The parser gave up on the command.
-async fn failed(mut cx: Cx, reply: Reply, close: bool) -> Result<Done, ImapError> {
+async fn failed(cx: &mut Cx, reply: Reply, close: bool) -> Result<Done, ImapError> {
     if close {
         let mut out = Vec::new();
         status_response(
@@ -320,13 +480,13 @@ async fn failed(mut cx: Cx, reply: Reply, close: bool) -> Result<Done, ImapError
             "Protocol error, closing",
         );
         cx.out.send(&out).await?;
-        return Ok(Done::reply_with_input(reply, &mut cx).with(Transition::Logout));
+        return Ok(Done::reply_with_input(reply, cx).with(Transition::Logout));
     }
-    Ok(Done::reply_with_input(reply, &mut cx))
+    Ok(Done::reply_with_input(reply, cx))
 }
 
 /// The client went away or stopped sending mid-command.
-async fn gone(mut cx: Cx, error: ReadError) -> Result<Done, ImapError> {
+async fn gone(cx: &mut Cx, error: ReadError) -> Result<Done, ImapError> {
     match error {
         ReadError::Io(e) => Err(e.into()),
         ReadError::Timeout => {
@@ -339,11 +499,10 @@ async fn gone(mut cx: Cx, error: ReadError) -> Result<Done, ImapError> {
                 "Autologout; idle for too long",
             );
             cx.out.send(&out).await?;
-            Ok(Done::reply_with_input(Reply::no("Timed out"), &mut cx).with(Transition::Logout))
+            Ok(Done::reply_with_input(Reply::no("Timed out"), cx).with(Transition::Logout))
         }
-        ReadError::Eof => Ok(
-            Done::reply_with_input(Reply::no("Connection closed"), &mut cx)
-                .with(Transition::Logout),
-        ),
+        ReadError::Eof => {
+            Ok(Done::reply_with_input(Reply::no("Connection closed"), cx).with(Transition::Logout))
+        }
     }
 }

@@ -83,12 +83,15 @@ pub(crate) trait FromState: Sized + Send + 'static {
 pub(crate) struct AnyState {
     /// The login, when there is one.
     pub(crate) authed: Option<Authed>,
+    /// The selected mailbox, when there is one.
+    pub(crate) selected: Option<Arc<Mailbox>>,
 }
 
 impl FromState for AnyState {
     fn from_state(state: &State) -> Result<Self, Reply> {
         Ok(AnyState {
             authed: state.authed().cloned(),
+            selected: state.mailbox().cloned(),
         })
     }
 }

@@ -187,6 +187,7 @@ pub fn append_header(mailbox: &str, flags: &[&str], size: u64) -> AppendHeader {
         internal_date: 0,
         internal_date_offset_minutes: 0,
         size,
+        replace: None,
     }
 }
 

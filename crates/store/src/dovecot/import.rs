@@ -144,9 +144,9 @@ fn import_mailbox(tx: &Transaction<'_>, name: &str, dir: &Path, list: &UidList) 
     let mut next_uid = list.next_uid.max(1);
     for file in unknown {
         assigned.push((next_uid, file));
-        next_uid = next_uid.checked_add(1).ok_or_else(|| {
-            StoreError::InvalidArgument(format!("mailbox {name:?} has run out of UIDs"))
-        })?;
+        next_uid = next_uid
+            .checked_add(1)
+            .ok_or_else(|| StoreError::out_of_uids(name))?;
     }
     for (uid, file) in &assigned {
         let info = file.name.split_once(":2,").map_or("", |(_, i)| i);

@@ -180,10 +180,7 @@ fn insert_copies(
     let context = format!("indexing copies in {:?}", dst.name);
     let count = u32::try_from(messages.len()).unwrap_or(u32::MAX);
     if dst.uidnext.checked_add(count).is_none_or(|n| n == u32::MAX) {
-        return Err(StoreError::InvalidArgument(format!(
-            "mailbox {:?} has run out of UIDs",
-            dst.name
-        )));
+        return Err(StoreError::out_of_uids(&dst.name));
     }
     dst.highestmodseq += 1;
     let now = crate::now_secs();

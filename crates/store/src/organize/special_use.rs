@@ -24,17 +24,16 @@ pub const SPECIAL_USE_ATTRIBUTES: [&str; 7] = [
 ];
 
 /// Canonicalises attributes (case-insensitive, deduplicated), refusing
-/// unknown ones with the `USEATTR` marker the IMAP layer turns into the
-/// response code.
-fn canonical_attributes<S: AsRef<str>>(attributes: &[S]) -> Result<Vec<&'static str>> {
+/// unknown ones with [`StoreError::UseAttr`].
+pub(crate) fn canonical_attributes<S: AsRef<str>>(attributes: &[S]) -> Result<Vec<&'static str>> {
     let mut out = Vec::new();
     for a in attributes {
         let a = a.as_ref();
         let known = SPECIAL_USE_ATTRIBUTES
             .iter()
             .find(|k| k.eq_ignore_ascii_case(a))
-            .ok_or_else(|| {
-                StoreError::InvalidArgument(format!("USEATTR: unknown special-use attribute {a:?}"))
+            .ok_or_else(|| StoreError::UseAttr {
+                attribute: a.to_owned(),
             })?;
         if !out.contains(known) {
             out.push(*known);
@@ -61,8 +60,7 @@ fn store_attributes(tx: &rusqlite::Transaction<'_>, id: i64, attrs: &[&str]) -> 
 impl Store {
     /// Creates a mailbox with special-use attributes in one transaction
     /// (RFC 6154 CREATE-SPECIAL-USE). Unknown attributes fail with
-    /// [`StoreError::InvalidArgument`] starting with `USEATTR` before
-    /// anything is created.
+    /// [`StoreError::UseAttr`] before anything is created.
     pub fn create_with_special_use<S: AsRef<str>>(
         &self,
         name: &str,

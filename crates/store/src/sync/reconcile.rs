@@ -184,9 +184,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     for entry in &unknown {
         let uid = row.uidnext;
         if uid == u32::MAX {
-            return Err(StoreError::InvalidArgument(format!(
-                "mailbox {name:?} has run out of UIDs"
-            )));
+            return Err(StoreError::out_of_uids(name));
         }
         let file = if entry.name.contains(':') {
             entry.name.clone()

@@ -1,20 +1,23 @@
 //! Durable, streaming appends: bytes go to a file in `tmp/` as they come;
-//! commit checks the size, fsyncs, renames into the mailbox's `cur/`,
-//! fsyncs the directory and only then indexes the message.
+//! finishing checks the size and fsyncs; committing renames the messages
+//! of one batch into the mailbox's `cur/`, fsyncs the directory and only
+//! then indexes them, all in one transaction (MULTIAPPEND, RFC 3502), and
+//! may expunge a message in that same transaction (REPLACE, RFC 8508).
+
+mod commit;
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::PathBuf;
 
-use rusqlite::params;
-
 use crate::Store;
-use crate::error::{Result, SqlContext, StoreError};
+use crate::error::{Result, StoreError};
 use crate::flags::Flags;
-use crate::index::{self, cached_execute};
-use crate::mailbox::begin_write;
+use crate::index;
 use crate::maildir;
 use crate::names;
+
+pub use commit::{AppendedBatch, ReplaceTarget, Replaced};
 
 /// A message's internal date: seconds since the epoch and the zone it was
 /// given in.
@@ -152,10 +155,28 @@ impl AppendWriter {
         self.written
     }
 
-    /// Makes the message durable and indexes it: checks the size, fsyncs the
-    /// file, renames it into the mailbox's `cur/`, fsyncs `cur/`, then adds
-    /// the index row in one transaction. Returns its UIDVALIDITY, UID, MODSEQ.
-    pub fn commit(mut self) -> Result<Appended> {
+    /// Makes the message durable and indexes it: [`AppendWriter::finish`],
+    /// then [`Store::commit_appends`] of this one message. Returns its
+    /// UIDVALIDITY, UID, MODSEQ.
+    pub fn commit(self) -> Result<Appended> {
+        let store = self.store.clone();
+        let staged = self.finish()?;
+        let batch = store.commit_appends(vec![staged], None)?;
+        let uid = batch.uids.first().copied().ok_or_else(|| {
+            StoreError::InvalidArgument("an append of one message indexed none".into())
+        })?;
+        Ok(Appended {
+            uidvalidity: batch.uidvalidity,
+            uid,
+            modseq: batch.modseq,
+        })
+    }
+
+    /// Ends the writing: checks that exactly the announced bytes came and
+    /// fsyncs the file. The message then waits in `tmp/` until
+    /// [`Store::commit_appends`] indexes it with the others of its batch;
+    /// dropping the [`StagedMessage`] instead removes it.
+    pub fn finish(mut self) -> Result<StagedMessage> {
         if self.written != self.expected {
             return Err(StoreError::SizeMismatch {
                 mailbox: self.mailbox.clone(),
@@ -170,102 +191,69 @@ impl AppendWriter {
         file.sync_all()
             .map_err(|e| StoreError::io(format!("fsync of {}", self.tmp_path.display()), e))?;
         drop(file);
-        let name = maildir::final_name(
+        let file_name = maildir::final_name(
             &self.base,
             self.written,
             self.vsize,
             &self.flags.maildir_letters(),
         );
-        let store = self.store.clone();
-        let mut conn = store.conn();
-        // The write lock is held across the rename so that the mailbox
-        // cannot be renamed or deleted under us.
-        let tx = begin_write(&mut conn)?;
-        let mut mailbox = index::mailbox_row(&tx, &self.mailbox)?;
-        let cur = names::mailbox_dir(store.root(), &mailbox.name).join("cur");
-        let final_path = cur.join(&name);
-        fs::rename(&self.tmp_path, &final_path).map_err(|e| {
-            StoreError::io(
-                format!(
-                    "renaming {} to {}",
-                    self.tmp_path.display(),
-                    final_path.display()
-                ),
-                e,
-            )
-        })?;
-        // From here on the file is in cur/; Drop must not look for it in tmp/.
-        self.tmp_path = PathBuf::new();
-        let result = (|| {
-            maildir::fsync_dir(&cur)?;
-            let uid = mailbox.uidnext;
-            if uid == u32::MAX {
-                return Err(StoreError::InvalidArgument(format!(
-                    "mailbox {:?} has run out of UIDs",
-                    mailbox.name
-                )));
-            }
-            mailbox.uidnext += 1;
-            mailbox.highestmodseq += 1;
-            index::canonical_keywords(&tx, mailbox.id, &mut self.flags)?;
-            cached_execute(
-                &tx,
-                "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
-                     internal_date, internal_date_offset, size, save_date)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    mailbox.id,
-                    uid,
-                    name,
-                    self.flags.system,
-                    self.flags.keywords_text(),
-                    mailbox.highestmodseq as i64,
-                    self.internal_date.secs,
-                    self.internal_date.offset_minutes,
-                    self.written as i64,
-                    crate::now_secs(),
-                ],
-            )
-            .ctx(&format!("indexing new message in {:?}", mailbox.name))?;
-            index::add_keywords(&tx, mailbox.id, &self.flags)?;
-            index::update_counters(&tx, &mailbox)?;
-            Ok(uid)
-        })();
-        let committed = result.and_then(|uid| {
-            tx.commit()
-                .ctx(&format!("committing append to {:?}", mailbox.name))
-                .map(|()| uid)
-        });
-        match committed {
-            Ok(uid) => Ok(Appended {
-                uidvalidity: mailbox.uidvalidity,
-                uid,
-                modseq: mailbox.highestmodseq,
-            }),
-            Err(e) => {
-                // Not acknowledged, so not kept: remove the file again.
-                if let Err(rm) = fs::remove_file(&final_path) {
-                    tracing::warn!(path = %final_path.display(), error = %rm,
-                        "unindexed message file of a failed append could not be removed");
-                }
-                Err(e)
-            }
-        }
+        // From here on the staged message owns the temporary file.
+        let tmp_path = std::mem::take(&mut self.tmp_path);
+        Ok(StagedMessage {
+            mailbox: std::mem::take(&mut self.mailbox),
+            flags: std::mem::take(&mut self.flags),
+            internal_date: self.internal_date,
+            size: self.written,
+            file_name,
+            tmp_path,
+        })
+    }
+}
+
+/// A message written and fsynced in `tmp/`, not yet in its mailbox (see
+/// [`AppendWriter::finish`]). Dropping it uncommitted removes the file.
+pub struct StagedMessage {
+    pub(crate) mailbox: String,
+    pub(crate) flags: Flags,
+    pub(crate) internal_date: InternalDate,
+    pub(crate) size: u64,
+    /// Its name in `cur/`: unique base, sizes and flag letters.
+    pub(crate) file_name: String,
+    /// Where it waits; emptied once it has been moved into `cur/`.
+    pub(crate) tmp_path: PathBuf,
+}
+
+impl StagedMessage {
+    /// The mailbox it is for (canonical name).
+    pub fn mailbox(&self) -> &str {
+        &self.mailbox
+    }
+}
+
+impl Drop for StagedMessage {
+    fn drop(&mut self) {
+        remove_leftover(&self.tmp_path);
+    }
+}
+
+/// Removes the temporary file of an append that was not committed (a
+/// moved or never-made file has an empty path).
+fn remove_leftover(path: &std::path::Path) {
+    if path.as_os_str().is_empty() {
+        return;
+    }
+    if let Err(e) = fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e,
+            "temporary file of an aborted append could not be removed");
     }
 }
 
 impl Drop for AppendWriter {
     fn drop(&mut self) {
-        if self.tmp_path.as_os_str().is_empty() {
-            return;
-        }
         self.file = None;
-        if let Err(e) = fs::remove_file(&self.tmp_path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.tmp_path.display(), error = %e,
-                "temporary file of an aborted append could not be removed");
-        }
+        remove_leftover(&self.tmp_path);
     }
 }
 

@@ -1,0 +1,277 @@
+//! Committing staged messages: one transaction indexes every message of a
+//! batch (MULTIAPPEND, RFC 3502: all or none) and may expunge the message
+//! the batch replaces (REPLACE, RFC 8508). Files are renamed into `cur/`
+//! and the directory fsynced while the write lock is held, before the
+//! commit; a failure removes them again, so nothing unacknowledged stays.
+
+use std::fs;
+use std::path::PathBuf;
+
+use rusqlite::params;
+
+use super::StagedMessage;
+use crate::Store;
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index::{self, MailboxRow, UidRange, cached_execute};
+use crate::mailbox::begin_write;
+use crate::{maildir, names};
+
+/// The message a REPLACE expunges: it must still exist, in a mailbox of
+/// this UIDVALIDITY.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplaceTarget {
+    /// Its mailbox (any spelling of INBOX).
+    pub mailbox: String,
+    /// The UIDVALIDITY the caller knows that mailbox by; 0: no check.
+    pub uidvalidity: u32,
+    /// Its UID.
+    pub uid: u32,
+}
+
+/// What a REPLACE expunged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// The canonical name of its mailbox.
+    pub mailbox: String,
+    /// That mailbox's UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// The expunged UID.
+    pub uid: u32,
+    /// That mailbox's HIGHESTMODSEQ after the expunge.
+    pub highestmodseq: u64,
+}
+
+/// Where a committed batch landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendedBatch {
+    /// The target mailbox's UIDVALIDITY.
+    pub uidvalidity: u32,
+    /// The new UIDs, in the order the messages were given.
+    pub uids: Vec<u32>,
+    /// The MODSEQ the new messages share (the target's HIGHESTMODSEQ then,
+    /// unless the replaced message was in the same mailbox).
+    pub modseq: u64,
+    /// The message expunged by a REPLACE.
+    pub replaced: Option<Replaced>,
+}
+
+impl Store {
+    /// Indexes `staged` (all for one mailbox) in one transaction: each
+    /// file is moved into the mailbox's `cur/`, `cur/` is fsynced, then
+    /// every row is added with consecutive UIDs and one new MODSEQ. With
+    /// `replace`, that message is expunged in the same transaction
+    /// ([`StoreError::Expunged`] if it is already gone, and then nothing
+    /// is appended). Either every message is indexed or none is, and no
+    /// file of a failed batch is left behind.
+    pub fn commit_appends(
+        &self,
+        mut staged: Vec<StagedMessage>,
+        replace: Option<&ReplaceTarget>,
+    ) -> Result<AppendedBatch> {
+        let Some(first) = staged.first() else {
+            return Err(StoreError::InvalidArgument(
+                "an append batch needs at least one message".into(),
+            ));
+        };
+        let target = first.mailbox.clone();
+        if let Some(other) = staged.iter().find(|m| m.mailbox != target) {
+            return Err(StoreError::InvalidArgument(format!(
+                "one append batch goes to one mailbox, not {target:?} and {:?}",
+                other.mailbox
+            )));
+        }
+        let replace = match replace {
+            Some(r) => Some((names::canonical(&r.mailbox)?, r.uidvalidity, r.uid)),
+            None => None,
+        };
+        let mut conn = self.conn();
+        // The write lock is held across the renames so that the mailbox
+        // cannot be renamed or deleted under us.
+        let tx = begin_write(&mut conn)?;
+        let mut dst = index::mailbox_row(&tx, &target)?;
+        let source = match &replace {
+            Some((name, uidvalidity, uid)) => {
+                Some((replaced_row(&tx, name, *uidvalidity, *uid)?, *uid))
+            }
+            None => None,
+        };
+        let count = u32::try_from(staged.len()).unwrap_or(u32::MAX);
+        if dst.uidnext.checked_add(count).is_none_or(|n| n == u32::MAX) {
+            return Err(StoreError::out_of_uids(&dst.name));
+        }
+        let cur = names::mailbox_dir(self.root(), &dst.name).join("cur");
+        let mut moved: Vec<PathBuf> = Vec::with_capacity(staged.len());
+        let result = (|| {
+            for m in staged.iter_mut() {
+                let final_path = cur.join(&m.file_name);
+                fs::rename(&m.tmp_path, &final_path).map_err(|e| {
+                    StoreError::io(
+                        format!(
+                            "renaming {} to {}",
+                            m.tmp_path.display(),
+                            final_path.display()
+                        ),
+                        e,
+                    )
+                })?;
+                // Moved: the staged message no longer owns a file in tmp/.
+                m.tmp_path = PathBuf::new();
+                moved.push(final_path);
+            }
+            maildir::fsync_dir(&cur)?;
+            let uids = insert_rows(&tx, &mut dst, &staged)?;
+            let replaced = match source {
+                Some((mut src, uid)) => {
+                    if src.id == dst.id {
+                        src = dst.clone();
+                    }
+                    let file = expunge_one(&tx, &mut src, uid)?;
+                    if src.id == dst.id {
+                        dst = src.clone();
+                    }
+                    Some((src, uid, file))
+                }
+                None => None,
+            };
+            tx.commit()
+                .ctx(&format!("committing append to {:?}", dst.name))?;
+            Ok((uids, replaced))
+        })();
+        drop(conn);
+        match result {
+            Ok((uids, replaced)) => {
+                let replaced = replaced.map(|(src, uid, file)| {
+                    // Acknowledged: the expunged message's file goes now (a
+                    // crash first leaves it to the next sync, DESIGN §5).
+                    let path = names::mailbox_dir(self.root(), &src.name)
+                        .join("cur")
+                        .join(file);
+                    if let Err(e) = fs::remove_file(&path) {
+                        tracing::warn!(path = %path.display(), error = %e,
+                            "replaced message's file could not be removed");
+                    }
+                    Replaced {
+                        mailbox: src.name,
+                        uidvalidity: src.uidvalidity,
+                        uid,
+                        highestmodseq: src.highestmodseq,
+                    }
+                });
+                let modseq = uids_modseq(&dst, replaced.as_ref());
+                Ok(AppendedBatch {
+                    uidvalidity: dst.uidvalidity,
+                    uids,
+                    modseq,
+                    replaced,
+                })
+            }
+            Err(e) => {
+                // Not acknowledged, so not kept.
+                for path in &moved {
+                    if let Err(rm) = fs::remove_file(path) {
+                        tracing::warn!(path = %path.display(), error = %rm,
+                            "unindexed message file of a failed append could not be removed");
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The MODSEQ of the new messages: the target's HIGHESTMODSEQ, less the
+/// step a REPLACE in the same mailbox took after them.
+fn uids_modseq(dst: &MailboxRow, replaced: Option<&Replaced>) -> u64 {
+    match replaced {
+        Some(r) if r.mailbox == dst.name => dst.highestmodseq - 1,
+        _ => dst.highestmodseq,
+    }
+}
+
+/// The row of the mailbox holding the message to replace, checked against
+/// the caller's UIDVALIDITY; [`StoreError::Expunged`] if the message is
+/// not there any more.
+fn replaced_row(
+    tx: &rusqlite::Transaction<'_>,
+    mailbox: &str,
+    uidvalidity: u32,
+    uid: u32,
+) -> Result<MailboxRow> {
+    let row = index::mailbox_checked(tx, mailbox, uidvalidity)?;
+    if index::messages_in(tx, &row, &[UidRange::single(uid)])?.is_empty() {
+        return Err(StoreError::Expunged {
+            what: format!("UID {uid} in {mailbox:?}, which the append was to replace"),
+        });
+    }
+    Ok(row)
+}
+
+/// Indexes the staged messages in `dst` with consecutive new UIDs and one
+/// new MODSEQ; returns the UIDs in the order of `staged`.
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    dst: &mut MailboxRow,
+    staged: &[StagedMessage],
+) -> Result<Vec<u32>> {
+    let context = format!("indexing new messages in {:?}", dst.name);
+    dst.highestmodseq += 1;
+    let now = crate::now_secs();
+    let mut uids = Vec::with_capacity(staged.len());
+    for m in staged {
+        let uid = dst.uidnext;
+        dst.uidnext += 1;
+        let mut flags = m.flags.clone();
+        index::canonical_keywords(tx, dst.id, &mut flags)?;
+        cached_execute(
+            tx,
+            "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
+                 internal_date, internal_date_offset, size, save_date)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                dst.id,
+                uid,
+                m.file_name,
+                flags.system,
+                flags.keywords_text(),
+                dst.highestmodseq as i64,
+                m.internal_date.secs,
+                m.internal_date.offset_minutes,
+                m.size as i64,
+                now,
+            ],
+        )
+        .ctx(&context)?;
+        index::add_keywords(tx, dst.id, &flags)?;
+        uids.push(uid);
+    }
+    index::update_counters(tx, dst)?;
+    Ok(uids)
+}
+
+/// Expunges message `uid` of `src` (a tombstone with a new MODSEQ, as
+/// EXPUNGE leaves); returns its file name for removal after the commit.
+fn expunge_one(tx: &rusqlite::Transaction<'_>, src: &mut MailboxRow, uid: u32) -> Result<String> {
+    let context = format!("expunging the replaced message in {:?}", src.name);
+    let file: String = index::cached_row(
+        tx,
+        "SELECT file FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+        params![src.id, uid],
+        |r| r.get(0),
+    )
+    .ctx(&context)?;
+    src.highestmodseq += 1;
+    cached_execute(
+        tx,
+        "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+        params![src.id, uid],
+    )
+    .ctx(&context)?;
+    cached_execute(
+        tx,
+        "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)",
+        params![src.id, uid, src.highestmodseq as i64],
+    )
+    .ctx(&context)?;
+    index::update_counters(tx, src)?;
+    Ok(file)
+}
