@@ -61,4 +61,5 @@ commands! {
     Copy => p::CopyMove,
     Move => Move,
     Unauthenticate => p::Unauthenticate,
+    Notify => p::Notify,
 }

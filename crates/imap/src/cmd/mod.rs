@@ -20,6 +20,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod mailboxes;
 pub(crate) mod noop;
+pub(crate) mod notify;
 pub(crate) mod search;
 pub(crate) mod select;
 pub(crate) mod sort;

@@ -6,6 +6,7 @@
 pub(crate) mod enabled;
 pub(crate) mod facts;
 pub(crate) mod mailbox;
+pub(crate) mod notifier;
 pub(crate) mod scheduler;
 pub(crate) mod state;
 
@@ -24,6 +25,7 @@ use crate::reply::Reply;
 use enabled::Enabled;
 use facts::ConnFacts;
 use mailbox::Synced;
+use notifier::{Notice, Notifier};
 use scheduler::Scheduler;
 use state::{State, Transition};
 
@@ -56,6 +58,8 @@ pub(crate) struct Session {
     started: Instant,
     /// A BYE was sent: close once the current work is done.
     closing: bool,
+    /// What NOTIFY asked to be told, with its change stream.
+    notifier: Option<Box<Notifier>>,
 }
 
 impl Session {
@@ -79,6 +83,7 @@ impl Session {
             running: JoinSet::new(),
             started: Instant::now(),
             closing: false,
+            notifier: None,
         }
     }
 
@@ -120,6 +125,9 @@ impl Session {
                             self.bye("Internal error, closing").await?;
                         }
                     }
+                }
+                event = next_event(self.notifier.as_deref_mut()), if self.notifier.is_some() => {
+                    self.notified(event).await?;
                 }
                 filled = fill(self.input.as_mut(), deadline), if want_input => match filled {
                     Ok(()) => {}
@@ -300,6 +308,7 @@ impl Session {
             (Transition::Unselect, State::Selected(a, _)) => State::Authenticated(a),
             (Transition::Unauthenticate, _) => {
                 self.enabled = Enabled::default();
+                self.notifier = None;
                 if let Some(input) = self.input.as_mut() {
                     input.parser.set_utf8(false);
                 }
@@ -307,6 +316,10 @@ impl Session {
                 State::NotAuthenticated
             }
             (Transition::Logout, _) => State::Logout,
+            (Transition::Notify(notifier), state) => {
+                self.notifier = notifier;
+                state
+            }
             (Transition::Enable(more), state) => {
                 self.enabled = self.enabled.union(more);
                 if let Some(input) = self.input.as_mut() {
@@ -316,6 +329,48 @@ impl Session {
             }
             (_, state) => state,
         };
+    }
+
+    /// Reports what a NOTIFY event means, when the client asked for it.
+    async fn notified(
+        &mut self,
+        event: Option<mailkeep_storage_rpc::storage::MailboxEvent>,
+    ) -> Result<(), ImapError> {
+        let (Some(event), Some(notifier)) = (event, self.notifier.as_mut()) else {
+            tracing::warn!("the NOTIFY change stream ended; notifications stop");
+            self.notifier = None;
+            return Ok(());
+        };
+        let selected = self.state.mailbox().map(|m| m.name());
+        let delays_expunges = notifier.delays_expunges();
+        let notice = notifier.notice(&event, selected.as_deref(), self.enabled);
+        let Some(authed) = self.state.authed() else {
+            return Ok(());
+        };
+        match notice {
+            Notice::Nothing => return Ok(()),
+            Notice::Selected => {
+                // While commands run, their end reports the change.
+                if !self.scheduler.is_idle() {
+                    return Ok(());
+                }
+                if let Some(mailbox) = self.state.mailbox() {
+                    let synced = mailbox
+                        .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
+                        .await?;
+                    if synced == Synced::Lost {
+                        return self
+                            .bye("The selected mailbox was deleted or renumbered; closing")
+                            .await;
+                    }
+                }
+            }
+            Notice::Status(mailbox) => {
+                notifier::send_status(authed, &self.out, &mailbox, self.enabled).await?;
+            }
+            Notice::List(line) => self.out.send(&line).await?,
+        }
+        Ok(self.out.flush().await?)
     }
 
     /// Sends a tagged reply.
@@ -347,6 +402,16 @@ impl Session {
     async fn bye(&mut self, text: &str) -> Result<(), ImapError> {
         self.closing = true;
         self.untagged(StatusKind::Bye, None, text).await
+    }
+}
+
+/// The next NOTIFY event; never ready without a notifier.
+async fn next_event(
+    notifier: Option<&mut Notifier>,
+) -> Option<mailkeep_storage_rpc::storage::MailboxEvent> {
+    match notifier {
+        Some(notifier) => notifier.next().await,
+        None => std::future::pending().await,
     }
 }
 

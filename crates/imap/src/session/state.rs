@@ -70,6 +70,8 @@ pub(crate) enum Transition {
     Logout,
     /// ENABLE (or a command that enables CONDSTORE by using it).
     Enable(Enabled),
+    /// NOTIFY SET (with its change stream) or NOTIFY NONE.
+    Notify(Option<Box<crate::session::notifier::Notifier>>),
 }
 
 /// The part of the state a command needs; refused with a BAD reply in a
