@@ -1,6 +1,7 @@
-//! The Content gRPC service (issue 3, item 1): structure items and body
-//! sections of messages, computed by the store on a blocking thread after
-//! the call is admitted by the [`Gate`].
+//! The Content gRPC service (issue 3, item 1): the envelope, body
+//! structure and preview of messages as typed values, and body sections,
+//! computed by the store on a blocking thread after the call is admitted
+//! by the [`Gate`].
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::ranges;
 use crate::gate::{Admitted, Gate};
+use crate::structure::{body_structure_msg, envelope_msg};
 
 /// Section data is sent in chunks of this size.
 const CHUNK: usize = 256 * 1024;
@@ -46,17 +48,8 @@ impl Content for ContentService {
                 for (uid, s) in store.message_structures(&r.mailbox, r.uidvalidity, &uids)? {
                     items.push(Ok(pb::StructureItem {
                         uid,
-                        envelope: if r.want_envelope {
-                            s.envelope
-                        } else {
-                            Vec::new()
-                        },
-                        body: if r.want_body { s.body } else { Vec::new() },
-                        bodystructure: if r.want_bodystructure {
-                            s.bodystructure
-                        } else {
-                            Vec::new()
-                        },
+                        envelope: r.want_envelope.then(|| envelope_msg(s.envelope)),
+                        body_structure: r.want_body_structure.then(|| body_structure_msg(s.body)),
                         preview: if r.want_preview {
                             s.preview
                         } else {

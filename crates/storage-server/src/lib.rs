@@ -21,6 +21,7 @@ mod organize;
 mod owned;
 mod search;
 mod service;
+mod structure;
 mod tracked;
 mod watch;
 

@@ -57,8 +57,7 @@ async fn content_structure_and_sections() {
         uidvalidity: a.uidvalidity,
         uids: all_uids(),
         want_envelope: true,
-        want_body: false,
-        want_bodystructure: true,
+        want_body_structure: true,
         want_preview: true,
     };
     let mut items = content
@@ -68,15 +67,45 @@ async fn content_structure_and_sections() {
         .into_inner();
     let item = items.message().await.unwrap().expect("one item");
     assert_eq!(item.uid, a.uid);
-    let envelope = String::from_utf8(item.envelope).unwrap();
-    assert!(
-        envelope.contains("=?UTF-8?B?Q2Fmw6k=?= report"),
-        "{envelope}"
+    let envelope = item.envelope.expect("an envelope");
+    assert_eq!(
+        envelope.subject.as_deref(),
+        Some(&b"=?UTF-8?B?Q2Fmw6k=?= report"[..])
     );
-    assert!(envelope.contains("<m1@example.org>"), "{envelope}");
-    let bs = String::from_utf8(item.bodystructure).unwrap();
-    assert!(bs.contains("\"mixed\""), "{bs}");
-    assert!(bs.contains("\"base64\""), "{bs}");
+    assert_eq!(
+        envelope.message_id.as_deref(),
+        Some(&b"<m1@example.org>"[..])
+    );
+    let ann = Mailbox {
+        name: Some(b"Ann".to_vec()),
+        route: None,
+        mailbox: b"ann".to_vec(),
+        host: b"example.org".to_vec(),
+    };
+    assert_eq!(
+        envelope.from,
+        vec![EnvelopeAddress {
+            entry: Some(envelope_address::Entry::Mailbox(ann))
+        }]
+    );
+    assert!(envelope.sender.is_empty(), "no Sender: field");
+    let bs = item.body_structure.expect("a body structure");
+    assert_eq!(
+        (&bs.r#type[..], &bs.subtype[..]),
+        (&b"multipart"[..], &b"mixed"[..])
+    );
+    let Some(body_structure::Content::Multipart(mixed)) = bs.content else {
+        panic!("not a multipart: {bs:?}")
+    };
+    let Some(body_structure::Content::Single(attachment)) = &mixed.parts[1].content else {
+        panic!("{mixed:?}")
+    };
+    assert_eq!(attachment.encoding, b"base64");
+    assert_eq!(
+        attachment.size, 16,
+        "aGVsbG8gd29ybGQ= without the CRLF before the boundary"
+    );
+    assert_eq!(mixed.parts[1].parameters[0].value, b"data.bin");
     assert!(
         item.preview.starts_with("The quarterly numbers"),
         "{}",

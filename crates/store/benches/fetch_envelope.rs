@@ -1,11 +1,16 @@
 //! FETCH ENVELOPE+FLAGS over 10,000 ~4 KB messages: cold (first parse,
-//! filling the MIME cache) and warm (from the cache), against a baseline
-//! of reading the same 10,000 files raw. Run with
+//! filling the MIME cache) and warm (from the cache), each with the
+//! envelope rendered as IMAP by `imap-proto`, against a baseline of
+//! reading the same 10,000 files raw. Run with
 //! `cargo bench -p mailkeep-store --bench fetch_envelope`.
 
 use std::time::Instant;
 
 use mailkeep_store::{Flags, Store, UidRange};
+
+#[path = "../tests/imap_render/mod.rs"]
+#[allow(dead_code)]
+mod imap_render;
 
 const COUNT: u32 = 10_000;
 
@@ -82,7 +87,7 @@ fn main() {
             .message_structures("INBOX", v, &uids)
             .expect("structures");
         for (m, (_, s)) in metas.iter().zip(&items) {
-            n += s.envelope.len() + format!("{:?}", m.flags).len();
+            n += imap_render::envelope_bytes(s).len() + format!("{:?}", m.flags).len();
         }
         let d = t.elapsed();
         println!(

@@ -46,7 +46,11 @@ pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
 pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
-pub use mime::{SectionSpec, SectionText, Structure, UNKNOWN_CTE, cut_section, parse_structure};
+pub use mime::{
+    Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
+    EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure, UNKNOWN_CTE,
+    cut_section, parse_structure,
+};
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
 pub use organize::{Copied, SPECIAL_USE_ATTRIBUTES};
 pub use reindex::ReindexReport;

@@ -14,6 +14,7 @@ mod namespace;
 mod search;
 mod status;
 mod strings;
+mod structure;
 mod thread;
 
 pub use capability::{capability_line, enabled};
@@ -26,5 +27,9 @@ pub use metadata::{metadata, metadata_changed};
 pub use namespace::{NamespaceDescr, namespace};
 pub use search::{Esearch, esearch, search_response, sort_response};
 pub use status::{StatusKind, continuation, continuation_data, status_response};
-pub use strings::{Encoder, astring, flag_list, literal_header, literal8_header, nstring, string};
+pub use strings::{
+    Encoder, astring, flag_list, literal_header, literal8_header, nstring, string,
+    string_for_humans,
+};
+pub use structure::*;
 pub use thread::{ThreadNode, thread_response};

@@ -104,6 +104,35 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     Encoder::ASCII.string(out, s);
 }
 
+/// Appends header text meant for people (an ENVELOPE subject or display
+/// name) as a `string`, as Dovecot writes it: text that is quotable as it
+/// stands (no line break, tab, quote, backslash or 8-bit byte) goes
+/// quoted; anything else goes as a literal with the line breaks of
+/// folding dropped, tabs as spaces and NUL as 0x80, so that clients show
+/// one line and no byte is escaped.
+pub fn string_for_humans(out: &mut Vec<u8>, s: &[u8]) {
+    let plain = s
+        .iter()
+        .all(|&b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\');
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
+    let text: Vec<u8> = s
+        .iter()
+        .filter(|&&b| b != b'\r' && b != b'\n')
+        .map(|&b| match b {
+            b'\t' => b' ',
+            0 => 0x80,
+            b => b,
+        })
+        .collect();
+    literal_header(out, text.len() as u64);
+    out.extend_from_slice(&text);
+}
+
 /// Appends `s` as an `astring` for a connection without UTF-8
 /// (`Encoder::ASCII.astring`).
 pub fn astring(out: &mut Vec<u8>, s: &[u8]) {

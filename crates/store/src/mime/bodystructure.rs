@@ -1,12 +1,21 @@
-//! BODY and BODYSTRUCTURE (RFC 9051 §7.5.2) of a raw message, built on
-//! `mail-parser`'s part tree and offsets; values (id, description,
-//! encoding, md5, location) come from the raw header fields as sent.
+//! The body structure of a raw message (what IMAP shows as BODY and
+//! BODYSTRUCTURE, RFC 9051 §7.5.2), built on `mail-parser`'s part tree and
+//! offsets; values (id, description, encoding, md5, location) come from
+//! the raw header fields as sent.
 
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use super::envelope::envelope;
 use super::headers;
-use super::imap::{nstring, string};
+use super::types::{
+    BodyContent, BodyParam, BodyStructure, Disposition, EnclosedMessage, SinglePart,
+};
+
+/// How deep multiparts and enclosed messages may nest before a part is
+/// described without its inner structure: bounds the work and the stack
+/// here and in every reader of the structure (the storage RPC's messages
+/// nest two levels per part level, under protobuf's limit of 100).
+pub(crate) const MAX_NESTING: usize = 32;
 
 /// Parses `raw` as a message; `None` only if mail-parser gives up, which
 /// callers treat as a message without MIME structure.
@@ -14,29 +23,49 @@ pub(crate) fn parse(raw: &[u8]) -> Option<Message<'_>> {
     MessageParser::default().parse(raw)
 }
 
-/// BODYSTRUCTURE (`extended`) or BODY of the message `raw`.
-pub(crate) fn structure(raw: &[u8], extended: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    match parse(raw) {
-        Some(msg) if !msg.parts.is_empty() => part(&mut out, &msg, raw, 0, extended, false),
-        _ => fallback(&mut out, raw, extended),
-    }
-    out
+/// The body structure of the message `raw`, which parsed as `parsed`.
+pub(crate) fn structure(parsed: Option<&Message<'_>>, raw: &[u8]) -> BodyStructure {
+    structure_at(parsed, raw, 0)
 }
 
-/// A text/plain structure for a message mail-parser could not split.
-fn fallback(out: &mut Vec<u8>, raw: &[u8], extended: bool) {
-    let body = &raw[headers::header_len(raw)..];
-    out.extend_from_slice(b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" ");
-    out.extend_from_slice(format!("{} {}", body.len(), lines(body)).as_bytes());
-    if extended {
-        out.extend_from_slice(b" NIL NIL NIL NIL");
+fn structure_at(parsed: Option<&Message<'_>>, raw: &[u8], depth: usize) -> BodyStructure {
+    match parsed {
+        Some(msg) if !msg.parts.is_empty() => part(msg, raw, 0, depth, false),
+        _ => {
+            let body = &raw[headers::header_len(raw)..];
+            plain_text(body.len() as u64, lines(body))
+        }
     }
-    out.push(b')');
 }
 
-fn lines(body: &[u8]) -> usize {
-    body.iter().filter(|&&b| b == b'\n').count()
+/// A text/plain us-ascii part of `size` bytes: for a message mail-parser
+/// could not split, and the one child an empty multipart is given.
+fn plain_text(size: u64, lines: u64) -> BodyStructure {
+    BodyStructure {
+        media_type: b"text".to_vec(),
+        media_subtype: b"plain".to_vec(),
+        params: vec![us_ascii()],
+        disposition: None,
+        language: Vec::new(),
+        location: None,
+        content: BodyContent::Single(SinglePart {
+            encoding: b"7bit".to_vec(),
+            size,
+            lines,
+            ..SinglePart::default()
+        }),
+    }
+}
+
+fn us_ascii() -> BodyParam {
+    BodyParam {
+        name: b"charset".to_vec(),
+        value: b"us-ascii".to_vec(),
+    }
+}
+
+fn lines(body: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', body).count() as u64
 }
 
 fn slice(raw: &[u8], from: u32, to: u32) -> &[u8] {
@@ -45,158 +74,123 @@ fn slice(raw: &[u8], from: u32, to: u32) -> &[u8] {
     &raw[from..to]
 }
 
-fn part(
-    out: &mut Vec<u8>,
-    msg: &Message<'_>,
-    raw: &[u8],
-    id: usize,
-    extended: bool,
-    in_digest: bool,
-) {
+fn part(msg: &Message<'_>, raw: &[u8], id: usize, depth: usize, in_digest: bool) -> BodyStructure {
     let Some(p) = msg.parts.get(id) else {
-        out.extend_from_slice(b"NIL");
-        return;
+        return plain_text(0, 0);
     };
     let fields = headers::fields(slice(raw, p.offset_header, p.offset_body));
+    let sent_type = headers::first(&fields, "Content-Type").unwrap_or_default();
     let (ctype, csub) = match p.content_type() {
-        Some(ct) => {
-            // Case as sent (mail-parser lower-cases; Dovecot does not).
-            let sent = headers::first(&fields, "Content-Type").unwrap_or_default();
-            (
-                as_sent(sent, ct.ctype()),
-                as_sent(sent, ct.subtype().unwrap_or_default()),
-            )
-        }
-        None if in_digest => ("message".to_string(), "rfc822".to_string()),
-        None => ("text".to_string(), "plain".to_string()),
+        // Case as sent (mail-parser lower-cases; Dovecot does not).
+        Some(ct) => (
+            as_sent(sent_type, ct.ctype()),
+            as_sent(sent_type, ct.subtype().unwrap_or_default()),
+        ),
+        None if in_digest => (b"message".to_vec(), b"rfc822".to_vec()),
+        None => (b"text".to_vec(), b"plain".to_vec()),
     };
-    if let PartType::Multipart(children) = &p.body {
-        out.push(b'(');
-        let digest = csub.eq_ignore_ascii_case("digest");
-        for &child in children {
-            part(out, msg, raw, child as usize, extended, digest);
+    let too_deep = depth >= MAX_NESTING;
+    let mut params = attrs_as_sent(p.content_type().and_then(|ct| ct.attributes()), sent_type);
+    let (disposition, language, location) = extension(p, &fields);
+    if let (PartType::Multipart(children), false) = (&p.body, too_deep) {
+        let digest = csub.eq_ignore_ascii_case(b"digest");
+        let mut parts: Vec<BodyStructure> = children
+            .iter()
+            .map(|&child| part(msg, raw, child as usize, depth + 1, digest))
+            .collect();
+        if parts.is_empty() {
+            parts.push(plain_text(0, 0));
         }
-        if children.is_empty() {
-            // RFC 9051 needs at least one part: an empty text/plain one.
-            out.extend_from_slice(
-                b"(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0",
-            );
-            if extended {
-                out.extend_from_slice(b" NIL NIL NIL NIL");
-            }
-            out.push(b')');
-        }
-        out.push(b' ');
-        string(out, csub.as_bytes());
-        if extended {
-            out.push(b' ');
-            params(out, p, &fields);
-            ext_tail(out, p, &fields);
-        }
-        out.push(b')');
-        return;
+        return BodyStructure {
+            media_type: ctype,
+            media_subtype: csub,
+            params,
+            disposition,
+            language,
+            location,
+            content: BodyContent::Multipart(parts),
+        };
     }
     let body = slice(raw, p.offset_body, end_of(raw, p));
-    out.push(b'(');
-    string(out, ctype.as_bytes());
-    out.push(b' ');
-    string(out, csub.as_bytes());
-    out.push(b' ');
-    let has_params = p
-        .content_type()
-        .and_then(|ct| ct.attributes())
-        .is_some_and(|a| !a.is_empty());
-    if has_params || !ctype.eq_ignore_ascii_case("text") {
-        params(out, p, &fields);
+    let is_message = ctype.eq_ignore_ascii_case(b"message")
+        && (csub.eq_ignore_ascii_case(b"rfc822") || csub.eq_ignore_ascii_case(b"global"));
+    let (ctype, csub) = if too_deep && (is_message || matches!(p.body, PartType::Multipart(_))) {
+        // Past the nesting limit a container is opaque data.
+        params.clear();
+        (b"application".to_vec(), b"octet-stream".to_vec())
     } else {
-        out.extend_from_slice(b"(\"charset\" \"us-ascii\")");
+        (ctype, csub)
+    };
+    if params.is_empty() && ctype.eq_ignore_ascii_case(b"text") {
+        params.push(us_ascii());
     }
-    out.push(b' ');
-    nstring(out, headers::first(&fields, "Content-ID"));
-    out.push(b' ');
-    nstring(out, headers::first(&fields, "Content-Description"));
-    out.push(b' ');
-    let cte = headers::first(&fields, "Content-Transfer-Encoding").unwrap_or(b"7bit");
-    string(out, cte);
-    out.extend_from_slice(format!(" {}", body.len()).as_bytes());
-    let is_message = ctype.eq_ignore_ascii_case("message")
-        && (csub.eq_ignore_ascii_case("rfc822") || csub.eq_ignore_ascii_case("global"));
-    if is_message {
-        out.push(b' ');
-        out.extend_from_slice(&envelope(&body[..headers::header_len(body)]));
-        out.push(b' ');
-        out.extend_from_slice(&structure(body, extended));
-        out.extend_from_slice(format!(" {}", lines(body)).as_bytes());
-    } else if ctype.eq_ignore_ascii_case("text") {
-        out.extend_from_slice(format!(" {}", lines(body)).as_bytes());
+    let message = (is_message && !too_deep).then(|| {
+        Box::new(EnclosedMessage {
+            envelope: envelope(&body[..headers::header_len(body)]),
+            body: structure_at(parse(body).as_ref(), body, depth + 1),
+        })
+    });
+    let value = |name: &str| headers::first(&fields, name).map(<[u8]>::to_vec);
+    BodyStructure {
+        media_type: ctype,
+        media_subtype: csub,
+        params,
+        disposition,
+        language,
+        location,
+        content: BodyContent::Single(SinglePart {
+            id: value("Content-ID"),
+            description: value("Content-Description"),
+            encoding: value("Content-Transfer-Encoding").unwrap_or_else(|| b"7bit".to_vec()),
+            size: body.len() as u64,
+            lines: lines(body),
+            md5: value("Content-MD5"),
+            message,
+        }),
     }
-    if extended {
-        out.push(b' ');
-        nstring(out, headers::first(&fields, "Content-MD5"));
-        ext_tail(out, p, &fields);
-    }
-    out.push(b')');
 }
 
-/// Disposition, language and location.
-fn ext_tail(out: &mut Vec<u8>, p: &MessagePart<'_>, fields: &[headers::Field]) {
-    out.push(b' ');
-    match p.content_disposition() {
-        Some(d) => {
-            out.push(b'(');
-            string(out, d.ctype().as_bytes());
-            out.push(b' ');
-            attrs(out, d.attributes());
-            out.push(b')');
-        }
-        None => out.extend_from_slice(b"NIL"),
-    }
-    out.push(b' ');
-    match headers::first(fields, "Content-Language") {
-        Some(v) => {
-            let langs: Vec<&[u8]> = v
-                .split(|&b| b == b',')
+/// Disposition, language and location of a part.
+fn extension(
+    p: &MessagePart<'_>,
+    fields: &[headers::Field],
+) -> (Option<Disposition>, Vec<Vec<u8>>, Option<Vec<u8>>) {
+    let disposition = p.content_disposition().map(|d| Disposition {
+        kind: d.ctype().as_bytes().to_vec(),
+        params: d
+            .attributes()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| BodyParam {
+                name: a.name.as_bytes().to_vec(),
+                value: a.value.as_bytes().to_vec(),
+            })
+            .collect(),
+    });
+    let language = headers::first(fields, "Content-Language")
+        .map(|v| {
+            v.split(|&b| b == b',')
                 .map(headers::trim)
                 .filter(|l| !l.is_empty())
-                .collect();
-            match langs.as_slice() {
-                [] => out.extend_from_slice(b"NIL"),
-                [one] => string(out, one),
-                many => {
-                    out.push(b'(');
-                    for (i, l) in many.iter().enumerate() {
-                        if i > 0 {
-                            out.push(b' ');
-                        }
-                        string(out, l);
-                    }
-                    out.push(b')');
-                }
-            }
-        }
-        None => out.extend_from_slice(b"NIL"),
-    }
-    out.push(b' ');
-    nstring(out, headers::first(fields, "Content-Location"));
-}
-
-/// Content-Type parameters; the boundary is kept for multiparts.
-fn params(out: &mut Vec<u8>, p: &MessagePart<'_>, fields: &[headers::Field]) {
-    let sent = headers::first(fields, "Content-Type").unwrap_or_default();
-    attrs_as_sent(out, p.content_type().and_then(|ct| ct.attributes()), sent);
+                .map(<[u8]>::to_vec)
+                .collect()
+        })
+        .unwrap_or_default();
+    let location = headers::first(fields, "Content-Location").map(<[u8]>::to_vec);
+    (disposition, language, location)
 }
 
 /// `lower` in the case it was sent in `sent` (found case-insensitively).
-fn as_sent(sent: &[u8], lower: &str) -> String {
+fn as_sent(sent: &[u8], lower: &str) -> Vec<u8> {
     let n = lower.len();
-    if n > 0 {
-        for i in 0..sent.len().saturating_sub(n - 1) {
+    if n > 0 && sent.len() >= n {
+        for i in 0..=sent.len() - n {
             if sent[i..i + n].eq_ignore_ascii_case(lower.as_bytes()) {
-                return String::from_utf8_lossy(&sent[i..i + n]).into_owned();
+                return sent[i..i + n].to_vec();
             }
         }
     }
-    lower.to_string()
+    lower.as_bytes().to_vec()
 }
 
 /// Where a part's body ends for IMAP: a part ending in a closing boundary
@@ -215,38 +209,42 @@ pub(crate) fn end_of(raw: &[u8], p: &MessagePart<'_>) -> u32 {
     p.offset_end
 }
 
-fn attrs_as_sent(out: &mut Vec<u8>, list: Option<&[mail_parser::Attribute<'_>]>, sent: &[u8]) {
-    match list {
-        Some(list) if !list.is_empty() => {
-            out.push(b'(');
-            for (i, a) in list.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                string(out, as_sent(sent, &a.name).as_bytes());
-                out.push(b' ');
-                string(out, a.value.as_bytes());
-            }
-            out.push(b')');
-        }
-        _ => out.extend_from_slice(b"NIL"),
-    }
+/// Content-Type parameters with their names in the case they were sent.
+fn attrs_as_sent(list: Option<&[mail_parser::Attribute<'_>]>, sent: &[u8]) -> Vec<BodyParam> {
+    list.unwrap_or_default()
+        .iter()
+        .map(|a| BodyParam {
+            name: as_sent(sent, &a.name),
+            value: a.value.as_bytes().to_vec(),
+        })
+        .collect()
 }
 
-fn attrs(out: &mut Vec<u8>, attrs: Option<&[mail_parser::Attribute<'_>]>) {
-    match attrs {
-        Some(list) if !list.is_empty() => {
-            out.push(b'(');
-            for (i, a) in list.iter().enumerate() {
-                if i > 0 {
-                    out.push(b' ');
-                }
-                string(out, a.name.as_bytes());
-                out.push(b' ');
-                string(out, a.value.as_bytes());
-            }
-            out.push(b')');
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_past_the_limit_is_opaque_and_does_not_recurse() {
+        let depth = MAX_NESTING + 40;
+        let mut raw = Vec::new();
+        for i in 0..depth {
+            raw.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n")
+                    .as_bytes(),
+            );
         }
-        _ => out.extend_from_slice(b"NIL"),
+        raw.extend_from_slice(b"Content-Type: text/plain\r\n\r\nleaf\r\n");
+        for i in (0..depth).rev() {
+            raw.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+        }
+        let mut s = structure(parse(&raw).as_ref(), &raw);
+        let mut levels = 0;
+        while let BodyContent::Multipart(mut parts) = s.content {
+            levels += 1;
+            s = parts.remove(0);
+        }
+        assert_eq!(levels, MAX_NESTING);
+        assert_eq!(s.media_type, b"application");
     }
 }

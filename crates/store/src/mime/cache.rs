@@ -1,66 +1,64 @@
-//! The per-message cache of ENVELOPE, BODY, BODYSTRUCTURE and PREVIEW:
+//! The per-message cache of the envelope, body structure and PREVIEW:
 //! parsed once, kept until the message is expunged (trigger) or its
-//! mailbox deleted (cascade).
+//! mailbox deleted (cascade). Structures are kept in [`super::codec`]'s
+//! compact form; a row of another format is a miss, parsed again and
+//! overwritten.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Structure;
+use super::{Structure, codec};
 use crate::Result;
 use crate::error::SqlContext;
 
 /// The cache table and the trigger that drops rows of expunged messages.
+/// `mime_cache`, which held IMAP text, is dropped: its rows are parsed
+/// again into the new table as messages are fetched.
 pub(crate) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS mime_cache (
-    mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
-    uid           INTEGER NOT NULL,
-    envelope      BLOB NOT NULL,
-    body          BLOB NOT NULL,
-    bodystructure BLOB NOT NULL,
-    preview       TEXT NOT NULL,
+DROP TRIGGER IF EXISTS mime_cache_expunge;
+DROP TABLE IF EXISTS mime_cache;
+CREATE TABLE IF NOT EXISTS mime_structure (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    structure  BLOB NOT NULL,
+    preview    TEXT NOT NULL,
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS mime_cache_expunge AFTER DELETE ON messages BEGIN
-    DELETE FROM mime_cache WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+CREATE TRIGGER IF NOT EXISTS mime_structure_expunge AFTER DELETE ON messages BEGIN
+    DELETE FROM mime_structure WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
 END;
 ";
 
-/// The cached structure of one message, if any.
+/// The cached structure of one message, if any (and readable).
 pub(crate) fn get(conn: &Connection, mailbox_id: i64, uid: u32) -> Result<Option<Structure>> {
-    conn.prepare_cached(
-        "SELECT envelope, body, bodystructure, preview FROM mime_cache WHERE mailbox_id = ?1 AND uid = ?2",
-    )
-    .and_then(|mut s| {
-        s.query_row(params![mailbox_id, uid], |r| {
-            Ok(Structure {
-                envelope: r.get(0)?,
-                body: r.get(1)?,
-                bodystructure: r.get(2)?,
-                preview: r.get(3)?,
-            })
+    let row: Option<(Vec<u8>, String)> = conn
+        .prepare_cached(
+            "SELECT structure, preview FROM mime_structure WHERE mailbox_id = ?1 AND uid = ?2",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![mailbox_id, uid], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
         })
-        .optional()
-    })
-    .ctx("reading the MIME cache")
+        .ctx("reading the MIME cache")?;
+    Ok(row.and_then(|(bytes, preview)| {
+        let (envelope, body) = codec::decode(&bytes)?;
+        Some(Structure {
+            envelope,
+            body,
+            preview,
+        })
+    }))
 }
 
 /// Caches `s`, but only while the message still exists (an expunge in
 /// between must not leave a row behind).
 pub(crate) fn put(conn: &Connection, mailbox_id: i64, uid: u32, s: &Structure) -> Result<()> {
+    let bytes = codec::encode(&s.envelope, &s.body);
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO mime_cache (mailbox_id, uid, envelope, body, bodystructure, preview)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS
+        "INSERT OR REPLACE INTO mime_structure (mailbox_id, uid, structure, preview)
+         SELECT ?1, ?2, ?3, ?4 WHERE EXISTS
            (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
     )
-    .and_then(|mut st| {
-        st.execute(params![
-            mailbox_id,
-            uid,
-            s.envelope,
-            s.body,
-            s.bodystructure,
-            s.preview
-        ])
-    })
+    .and_then(|mut st| st.execute(params![mailbox_id, uid, bytes, s.preview]))
     .ctx("writing the MIME cache")?;
     Ok(())
 }

@@ -1,119 +1,73 @@
-//! ENVELOPE (RFC 9051 §7.5.2) from a raw header block: values as sent,
-//! addresses split into (name adl mailbox host) with groups as RFC 3501
-//! describes (a NIL-host start and end marker).
+//! The envelope of a header block (RFC 9051 §7.5.2's fields): values as
+//! sent, addresses split into name, mailbox and host, groups kept as
+//! groups.
 
 use super::headers;
-use super::imap::nstring;
+use super::types::{Address, AddressEntry, AddressGroup, Envelope};
 
-/// The ENVELOPE list, parentheses included, of the header block `raw`.
-pub(crate) fn envelope(raw: &[u8]) -> Vec<u8> {
+/// The envelope of the header block `raw`.
+pub(crate) fn envelope(raw: &[u8]) -> Envelope {
     let f = headers::fields(raw);
-    let mut out = Vec::with_capacity(256);
-    out.push(b'(');
-    nstring(&mut out, headers::first(&f, "Date"));
-    out.push(b' ');
-    match headers::first(&f, "Subject") {
-        // Dovecot sends an unfolded subject as a literal.
-        Some(v) if headers::folded(&f, "Subject") => {
-            out.extend_from_slice(format!("{{{}}}\r\n", v.len()).as_bytes());
-            out.extend_from_slice(v);
-        }
-        v => nstring(&mut out, v),
+    let value = |name: &str| headers::first(&f, name).map(<[u8]>::to_vec);
+    let list = |name: &str| addresses(headers::first(&f, name));
+    Envelope {
+        date: value("Date"),
+        subject: headers::first_as_sent(raw, &f, "Subject").map(<[u8]>::to_vec),
+        from: list("From"),
+        sender: list("Sender"),
+        reply_to: list("Reply-To"),
+        to: list("To"),
+        cc: list("Cc"),
+        bcc: list("Bcc"),
+        in_reply_to: value("In-Reply-To"),
+        message_id: value("Message-ID"),
     }
-    let from = headers::first(&f, "From");
-    for (name, fallback) in [
-        ("From", None),
-        ("Sender", from),
-        ("Reply-To", from),
-        ("To", None),
-        ("Cc", None),
-        ("Bcc", None),
-    ] {
-        out.push(b' ');
-        let value = headers::first(&f, name)
-            .filter(|v| !v.is_empty())
-            .or(fallback);
-        addresses(&mut out, value);
-    }
-    out.push(b' ');
-    nstring(&mut out, headers::first(&f, "In-Reply-To"));
-    out.push(b' ');
-    nstring(&mut out, headers::first(&f, "Message-ID"));
-    out.push(b')');
-    out
 }
 
-fn addresses(out: &mut Vec<u8>, value: Option<&[u8]>) {
+/// The entries of an address list field's value (none when absent).
+fn addresses(value: Option<&[u8]>) -> Vec<AddressEntry> {
     let Some(value) = value else {
-        out.extend_from_slice(b"NIL");
-        return;
+        return Vec::new();
     };
     let mut list = Vec::new();
+    // The group being filled: members go to it until its `;`.
+    let mut group: Option<AddressGroup> = None;
     for item in split_top(value, b',') {
         let item = headers::trim(item);
         if item.is_empty() {
             continue;
         }
         // A group: "name: a, b;" (commas inside were split: handle colon here).
-        if let Some(colon) = find_top(item, b':') {
-            let group = headers::trim(&item[..colon]);
-            list.push(Addr::start(group.to_vec()));
-            let rest = headers::trim(&item[colon + 1..]);
-            let (rest, ends) = strip_semicolon(rest);
-            if !rest.is_empty() {
-                list.push(mailbox(rest));
+        let item = match find_top(item, b':') {
+            Some(colon) if !item.starts_with(b"@") => {
+                if let Some(open) = group.take() {
+                    list.push(AddressEntry::Group(open));
+                }
+                group = Some(AddressGroup {
+                    name: unquote(headers::trim(&item[..colon])),
+                    members: Vec::new(),
+                });
+                headers::trim(&item[colon + 1..])
             }
-            if ends {
-                list.push(Addr::end());
-            }
-            continue;
-        }
+            _ => item,
+        };
         let (item, ends) = strip_semicolon(item);
         if !item.is_empty() {
-            list.push(mailbox(item));
+            let a = mailbox(item);
+            match group.as_mut() {
+                Some(g) => g.members.push(a),
+                None => list.push(AddressEntry::Mailbox(a)),
+            }
         }
-        if ends {
-            list.push(Addr::end());
-        }
-    }
-    if list.is_empty() {
-        out.extend_from_slice(b"NIL");
-        return;
-    }
-    out.push(b'(');
-    for a in &list {
-        out.push(b'(');
-        nstring(out, a.name.as_deref());
-        out.extend_from_slice(b" NIL ");
-        nstring(out, a.mailbox.as_deref());
-        out.push(b' ');
-        nstring(out, a.host.as_deref());
-        out.push(b')');
-    }
-    out.push(b')');
-}
-
-struct Addr {
-    name: Option<Vec<u8>>,
-    mailbox: Option<Vec<u8>>,
-    host: Option<Vec<u8>>,
-}
-
-impl Addr {
-    fn start(group: Vec<u8>) -> Addr {
-        Addr {
-            name: None,
-            mailbox: Some(group),
-            host: None,
+        if ends && let Some(closed) = group.take() {
+            list.push(AddressEntry::Group(closed));
         }
     }
-    fn end() -> Addr {
-        Addr {
-            name: None,
-            mailbox: None,
-            host: None,
-        }
+    // A group without its `;` ends with the field.
+    if let Some(open) = group {
+        list.push(AddressEntry::Group(open));
     }
+    list
 }
 
 fn strip_semicolon(v: &[u8]) -> (&[u8], bool) {
@@ -124,7 +78,7 @@ fn strip_semicolon(v: &[u8]) -> (&[u8], bool) {
 }
 
 /// One mailbox: `Name <local@host>` or `local@host (comment)`.
-fn mailbox(item: &[u8]) -> Addr {
+fn mailbox(item: &[u8]) -> Address {
     let (name, spec) = match find_top(item, b'<') {
         Some(lt) => {
             let close = item[lt..]
@@ -148,13 +102,13 @@ fn mailbox(item: &[u8]) -> Addr {
         _ => spec,
     };
     let (mailbox, host) = match spec.iter().rposition(|&b| b == b'@') {
-        Some(at) => (spec[..at].to_vec(), Some(spec[at + 1..].to_vec())),
-        None => (spec, Some(Vec::new())),
+        Some(at) => (spec[..at].to_vec(), spec[at + 1..].to_vec()),
+        None => (spec, Vec::new()),
     };
-    let mailbox = unquote(&mailbox);
-    Addr {
+    Address {
         name,
-        mailbox: Some(mailbox),
+        route: None,
+        mailbox: unquote(&mailbox),
         host,
     }
 }
@@ -267,13 +221,52 @@ fn find_top(v: &[u8], want: u8) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn person(name: Option<&str>, mailbox: &str, host: &str) -> Address {
+        Address {
+            name: name.map(|n| n.as_bytes().to_vec()),
+            route: None,
+            mailbox: mailbox.as_bytes().to_vec(),
+            host: host.as_bytes().to_vec(),
+        }
+    }
+
     #[test]
-    fn simple_envelope() {
-        let raw = b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nSubject: =?UTF-8?B?aGk=?=\r\nFrom: \"A B\" <a@b.example>\r\nTo: team: x@y.example, z@w.example;\r\n\r\n";
-        let e = String::from_utf8(envelope(raw)).unwrap();
+    fn envelope_values_are_as_sent_and_groups_stay_groups() {
+        let raw = b"Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nSubject: =?UTF-8?B?aGk=?=\r\n very long\r\nFrom: \"A B\" <a@b.example>\r\nTo: team: x@y.example, z@w.example;, solo (Solo)\r\n\r\n";
+        let e = envelope(raw);
         assert_eq!(
-            e,
-            "(\"Mon, 1 Jan 2024 00:00:00 +0000\" \"=?UTF-8?B?aGk=?=\" ((\"A B\" NIL \"a\" \"b.example\")) ((\"A B\" NIL \"a\" \"b.example\")) ((\"A B\" NIL \"a\" \"b.example\")) ((NIL NIL \"team\" NIL)(NIL NIL \"x\" \"y.example\")(NIL NIL \"z\" \"w.example\")(NIL NIL NIL NIL)) NIL NIL NIL NIL)"
+            e.date.as_deref(),
+            Some(&b"Mon, 1 Jan 2024 00:00:00 +0000"[..])
         );
+        assert_eq!(
+            e.subject.as_deref(),
+            Some(&b"=?UTF-8?B?aGk=?=\r\n very long"[..])
+        );
+        let ann = person(Some("A B"), "a", "b.example");
+        assert_eq!(e.from, vec![AddressEntry::Mailbox(ann)]);
+        assert!(e.sender.is_empty() && e.reply_to.is_empty() && e.cc.is_empty());
+        assert_eq!(
+            e.to,
+            vec![
+                AddressEntry::Group(AddressGroup {
+                    name: b"team".to_vec(),
+                    members: vec![
+                        person(None, "x", "y.example"),
+                        person(None, "z", "w.example")
+                    ],
+                }),
+                AddressEntry::Mailbox(person(Some("Solo"), "solo", "")),
+            ]
+        );
+        assert_eq!(e.message_id, None);
+    }
+
+    #[test]
+    fn a_group_left_open_ends_with_the_field() {
+        let e = envelope(b"To: list: a@b, c@d\r\n\r\n");
+        let [AddressEntry::Group(g)] = e.to.as_slice() else {
+            panic!("{:?}", e.to)
+        };
+        assert_eq!(g.members.len(), 2);
     }
 }

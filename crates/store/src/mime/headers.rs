@@ -1,5 +1,6 @@
-//! Raw header fields of one header block, unfolded but not decoded: IMAP
-//! returns header values as sent (RFC 2047 words stay encoded).
+//! Raw header fields of one header block, unfolded but not decoded: the
+//! structure values are header values as sent (RFC 2047 words stay
+//! encoded).
 
 /// One header field: its name and its raw value with folding removed.
 #[derive(Debug, Clone)]
@@ -12,8 +13,6 @@ pub(crate) struct Field {
     pub start: usize,
     /// End of the field, its line ending included.
     pub end: usize,
-    /// Whether the value was folded over several lines.
-    pub folded: bool,
 }
 
 /// Splits the header block `raw` (up to and maybe including the empty
@@ -36,7 +35,6 @@ pub(crate) fn fields(raw: &[u8]) -> Vec<Field> {
         if let Some(colon) = field.iter().position(|&b| b == b':') {
             let name = String::from_utf8_lossy(&field[..colon]).trim().to_string();
             let mut value = Vec::with_capacity(field.len() - colon);
-            let mut folded = false;
             let mut after_eol = false;
             for &b in &field[colon + 1..] {
                 if b == b'\r' || b == b'\n' {
@@ -44,7 +42,6 @@ pub(crate) fn fields(raw: &[u8]) -> Vec<Field> {
                     continue;
                 }
                 if after_eol {
-                    folded = true;
                     after_eol = false;
                     // Dovecot shows the fold's leading tab as a space.
                     value.push(if b == b'\t' { b' ' } else { b });
@@ -59,7 +56,6 @@ pub(crate) fn fields(raw: &[u8]) -> Vec<Field> {
                     value,
                     start: pos,
                     end,
-                    folded,
                 });
             }
         }
@@ -76,12 +72,14 @@ pub(crate) fn first<'a>(fields: &'a [Field], name: &str) -> Option<&'a [u8]> {
         .map(|f| f.value.as_slice())
 }
 
-/// Whether the first field `name` was folded.
-pub(crate) fn folded(fields: &[Field], name: &str) -> bool {
-    fields
-        .iter()
-        .find(|f| f.name.eq_ignore_ascii_case(name))
-        .is_some_and(|f| f.folded)
+/// The first value of field `name` (case-insensitive) as it stands in
+/// the header block `raw` the fields came from: line breaks of folding
+/// kept, trimmed at both ends.
+pub(crate) fn first_as_sent<'a>(raw: &'a [u8], fields: &[Field], name: &str) -> Option<&'a [u8]> {
+    let f = fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))?;
+    let field = raw.get(f.start..f.end)?;
+    let colon = field.iter().position(|&b| b == b':')?;
+    Some(trim(&field[colon + 1..]))
 }
 
 /// Where the header block of `raw` ends (after the empty line, or the end).

@@ -1,31 +1,35 @@
-//! MIME content for IMAP FETCH (issue 3, item 1): ENVELOPE, BODY,
-//! BODYSTRUCTURE and PREVIEW (parsed once, then cached in the index) and
-//! BODY[section] / BINARY[section] (cut from the message file each time).
+//! MIME content for FETCH (issue 3, item 1): the envelope, body structure
+//! and PREVIEW (parsed once, then cached in the index) and BODY[section] /
+//! BINARY[section] (cut from the message file each time). Values only: the
+//! IMAP process renders them (ENVELOPE, BODY, BODYSTRUCTURE).
 
 mod binary;
 mod bodystructure;
 pub(crate) mod cache;
+mod codec;
 mod envelope;
 mod headers;
-mod imap;
 mod preview;
 mod section;
+mod types;
 
 use std::io::Read;
 
 use crate::{Result, Store, StoreError, index, names};
 
 pub use binary::UNKNOWN_CTE;
+pub use types::{
+    Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
+    EnclosedMessage, Envelope, SinglePart,
+};
 
-/// The parsed, IMAP-syntax structure items of one message.
+/// The parsed structure of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Structure {
-    /// ENVELOPE, parentheses included.
-    pub envelope: Vec<u8>,
-    /// BODY (non-extensible BODYSTRUCTURE).
-    pub body: Vec<u8>,
-    /// BODYSTRUCTURE with extension data.
-    pub bodystructure: Vec<u8>,
+    /// The envelope (IMAP ENVELOPE).
+    pub envelope: Envelope,
+    /// The MIME structure (IMAP BODY and BODYSTRUCTURE).
+    pub body: BodyStructure,
     /// PREVIEW text (RFC 8970), UTF-8, at most 200 characters.
     pub preview: String,
 }
@@ -58,17 +62,14 @@ pub struct SectionSpec {
     pub partial: Option<(u64, u64)>,
 }
 
-/// Computes the structure items of the raw message `raw`.
+/// Computes the structure of the raw message `raw`.
 pub fn parse_structure(raw: &[u8]) -> Structure {
     let h = headers::header_len(raw);
-    let preview = bodystructure::parse(raw)
-        .map(|m| preview::preview(&m))
-        .unwrap_or_default();
+    let parsed = bodystructure::parse(raw);
     Structure {
         envelope: envelope::envelope(&raw[..h]),
-        body: bodystructure::structure(raw, false),
-        bodystructure: bodystructure::structure(raw, true),
-        preview,
+        body: bodystructure::structure(parsed.as_ref(), raw),
+        preview: parsed.as_ref().map(preview::preview).unwrap_or_default(),
     }
 }
 
@@ -88,7 +89,7 @@ pub fn cut_section(raw: &[u8], spec: &SectionSpec, binary: bool) -> Result<Vec<u
 }
 
 impl Store {
-    /// ENVELOPE, BODY, BODYSTRUCTURE and PREVIEW of one message: from the
+    /// The envelope, body structure and PREVIEW of one message: from the
     /// cache, else parsed from the file and cached. `uidvalidity` 0 skips
     /// the UIDVALIDITY check.
     pub fn message_structure(

@@ -213,8 +213,7 @@ async fn fetch(
             uidvalidity: mailbox.uidvalidity,
             uids: ranges(uids),
             want_envelope: want(&Item::Envelope),
-            want_body: want(&Item::Body),
-            want_bodystructure: want(&Item::BodyStructure),
+            want_body_structure: want(&Item::Body) || want(&Item::BodyStructure),
             want_preview: want(&Item::Preview),
         };
         match own_call(&state.authed, Retry::Idempotent, |rpc| {
