@@ -110,17 +110,6 @@ impl Store {
     }
 }
 
-/// How many LFs in `data` are not preceded by CR (`before` is the byte
-/// written just before `data`): each counts one more byte in the size
-/// with CRLF line ends (the `W=` of the file name).
-fn bare_line_feeds(before: u8, data: &[u8]) -> u64 {
-    let bare = memchr::memchr_iter(b'\n', data).filter(|&i| {
-        let previous = if i == 0 { before } else { data[i - 1] };
-        previous != b'\r'
-    });
-    bare.count() as u64
-}
-
 impl AppendWriter {
     /// Writes the next bytes of the message. Writing more than the
     /// announced size fails with [`StoreError::SizeMismatch`] at once.
@@ -139,7 +128,7 @@ impl AppendWriter {
             .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
         file.write_all(data)
             .map_err(|e| StoreError::io(format!("writing {}", self.tmp_path.display()), e))?;
-        self.vsize += data.len() as u64 + bare_line_feeds(self.last_byte, data);
+        self.vsize += data.len() as u64 + crate::crlf::bare_line_feeds(self.last_byte, data);
         if let Some(&last) = data.last() {
             self.last_byte = last;
         }
@@ -222,7 +211,8 @@ impl AppendWriter {
                     mailbox.highestmodseq as i64,
                     self.internal_date.secs,
                     self.internal_date.offset_minutes,
-                    self.written as i64,
+                    // The size as served: bare LFs count as CRLF.
+                    self.vsize as i64,
                     crate::now_secs(),
                 ],
             )
@@ -266,19 +256,5 @@ impl Drop for AppendWriter {
             tracing::warn!(path = %self.tmp_path.display(), error = %e,
                 "temporary file of an aborted append could not be removed");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bare_line_feeds;
-
-    #[test]
-    fn counts_line_feeds_without_a_carriage_return() {
-        assert_eq!(bare_line_feeds(0, b"a\r\nb\nc\n\n"), 3);
-        assert_eq!(bare_line_feeds(0, b""), 0);
-        // A CRLF split between two writes is one line end, not a bare LF.
-        assert_eq!(bare_line_feeds(b'\r', b"\nx"), 0);
-        assert_eq!(bare_line_feeds(b'x', b"\nx"), 1);
     }
 }

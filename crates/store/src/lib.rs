@@ -16,6 +16,7 @@
 
 mod append;
 mod changes_probe;
+mod crlf;
 pub mod dovecot;
 mod error;
 mod flags;
@@ -39,6 +40,7 @@ use rusqlite::Connection;
 
 pub use append::{AppendWriter, Appended, InternalDate};
 pub use changes_probe::{ChangesProbe, MailboxCounters};
+pub use crlf::{CrlfReader, to_crlf};
 pub use error::{Result, StoreError};
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
@@ -74,7 +76,7 @@ pub struct MailboxStatus {
     pub unseen: u32,
     /// Messages with `\Deleted`.
     pub deleted: u32,
-    /// Sum of the message sizes in bytes.
+    /// Sum of the message sizes in bytes (CRLF line ends, as served).
     pub size: u64,
 }
 
@@ -98,7 +100,8 @@ impl Store {
     /// (mode 0600) if missing, and clearing crash leftovers from `tmp/`.
     pub fn open(maildir: &Path) -> Result<Store> {
         maildir::ensure_maildir(maildir, false)?;
-        let conn = schema::open_index(maildir)?;
+        let mut conn = schema::open_index(maildir)?;
+        crlf::upgrade_sizes(&mut conn, maildir)?;
         maildir::clean_tmp(maildir);
         Ok(Store {
             inner: Arc::new(Inner {

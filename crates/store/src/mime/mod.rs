@@ -62,8 +62,10 @@ pub struct SectionSpec {
     pub partial: Option<(u64, u64)>,
 }
 
-/// Computes the structure of the raw message `raw`.
+/// Computes the structure of the raw message `raw`. Sizes and line counts
+/// are those of the message as served, with CRLF line ends.
 pub fn parse_structure(raw: &[u8]) -> Structure {
+    let raw = &*crate::crlf::to_crlf(raw);
     let h = headers::header_len(raw);
     let parsed = bodystructure::parse(raw);
     Structure {
@@ -73,8 +75,10 @@ pub fn parse_structure(raw: &[u8]) -> Structure {
     }
 }
 
-/// Cuts `spec` (partial range included) out of the raw message `raw`.
+/// Cuts `spec` (partial range included) out of the raw message `raw` as
+/// served, with CRLF line ends: offsets and sizes count bare LFs as CRLF.
 pub fn cut_section(raw: &[u8], spec: &SectionSpec, binary: bool) -> Result<Vec<u8>> {
+    let raw = &*crate::crlf::to_crlf(raw);
     let mut bytes = section::section(raw, spec, binary)?;
     if let Some((offset, count)) = spec.partial {
         let start = usize::try_from(offset)
