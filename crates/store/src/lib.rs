@@ -48,8 +48,8 @@ pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
 pub use mime::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
-    EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure, UNKNOWN_CTE,
-    cut_section, parse_structure,
+    EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure, UnknownCte,
+    cut_binary, cut_section, parse_structure,
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
 pub use organize::{Copied, SPECIAL_USE_ATTRIBUTES};

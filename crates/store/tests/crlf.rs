@@ -67,7 +67,7 @@ fn bare_lf_files_dropped_into_a_maildir_are_served_with_crlf() {
     assert_eq!(meta[0].size, crlf.len() as u64);
     let uid = meta[0].uid;
 
-    let section = |s: SectionSpec| store.section("INBOX", v, uid, &s, false).unwrap();
+    let section = |s: SectionSpec| store.section("INBOX", v, uid, &s).unwrap();
     assert_eq!(section(spec(&[], SectionText::Full, None)), crlf);
     // Partial windows are in CRLF coordinates.
     let at = crlf.windows(8).position(|w| w == b"line one").unwrap() as u64;
@@ -94,13 +94,13 @@ fn bare_lf_files_dropped_into_a_maildir_are_served_with_crlf() {
         b"Subject: bare LF\r\n\r\n"
     );
     // BINARY: decoded bytes; a text part keeps CRLF.
-    let binary = |s: SectionSpec| store.section("INBOX", v, uid, &s, true).unwrap();
+    let binary = |s: SectionSpec| store.binary_section("INBOX", v, uid, &s).unwrap().unwrap();
     assert_eq!(binary(spec(&[2], SectionText::Full, None)), b"hello world");
     assert_eq!(
         binary(spec(&[1], SectionText::Full, None)),
         b"line one\r\nline two"
     );
-    assert_eq!(store.binary_size("INBOX", v, uid, &[1]).unwrap(), 18);
+    assert_eq!(store.binary_size("INBOX", v, uid, &[1]).unwrap(), Ok(18));
 
     let s = store.message_structure("INBOX", v, uid).unwrap();
     let BodyContent::Multipart(parts) = &s.body.content else {
