@@ -49,3 +49,6 @@ pub async fn serve(
     });
     server::accept_loop(process, listeners).await
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::content_server::{Content, ContentServer};
 use mailkeep_store::{SectionSpec, SectionText};
@@ -82,20 +83,29 @@ impl Content for ContentService {
             pb::SectionTextKind::Text => SectionText::Text,
             pb::SectionTextKind::Mime => SectionText::Mime,
         };
+        let size_only = r.size_only;
         let spec = SectionSpec {
             parts: r.parts.clone(),
             text,
             partial: r.partial.then_some((r.partial_offset, r.partial_count)),
         };
+        let binary = r.binary;
         let data = self
             .gate
             .run(&owner, move || {
-                store.section(&r.mailbox, r.uidvalidity, r.uid, &spec, r.binary)
+                if binary {
+                    store.binary_section(&r.mailbox, r.uidvalidity, r.uid, &spec)
+                } else {
+                    store
+                        .section(&r.mailbox, r.uidvalidity, r.uid, &spec)
+                        .map(Ok)
+                }
             })
-            .await?;
+            .await?
+            .map_err(|e| errors::status(ErrorReason::UnknownCte, e.to_string()))?;
         let total_size = data.len() as u64;
         let mut chunks = Vec::with_capacity(data.len() / CHUNK + 1);
-        if r.size_only || data.is_empty() {
+        if size_only || data.is_empty() {
             chunks.push(Ok(pb::SectionChunk {
                 total_size,
                 data: Vec::new(),

@@ -1,13 +1,15 @@
 //! Fetch: streams each requested message's metadata and, if asked, its
 //! bytes in `CHUNK_SIZE` chunks, read from the file on a blocking thread
 //! as the client takes them (bounded channel: no whole-message buffering).
+//! Bytes are served with CRLF line ends whatever the file has, and the
+//! size announced is that of the CRLF form (the index's size).
 
 use std::io::Read;
 
 use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::fetch_response::Item;
-use mailkeep_store::{MessageMeta, Store, StoreError};
+use mailkeep_store::{CrlfReader, MessageMeta, Store, StoreError};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
@@ -69,7 +71,7 @@ fn stream_messages(
             continue;
         }
         let (mut file, meta) = match store.open_message(mailbox, meta.uid) {
-            Ok(opened) => opened,
+            Ok((file, meta)) => (CrlfReader::new(file), meta),
             // Expunged since the lookup: it is simply not there any more.
             Err(StoreError::NotFound { .. }) => continue,
             Err(e) => return Err(status_of(e)),
@@ -80,7 +82,7 @@ fn stream_messages(
         let mut left = meta.size;
         let data_loss = |what: &str| {
             let message = format!(
-                "message UID {} in {mailbox:?}: file is {what} than the index's {} bytes",
+                "message UID {} in {mailbox:?}: file is {what} than the index's {} bytes (with CRLF line ends)",
                 meta.uid, meta.size
             );
             tracing::error!(error = %message, "index and Maildir disagree");
@@ -120,7 +122,7 @@ fn stream_messages(
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.
-fn read_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match file.read(&mut buf[filled..]) {

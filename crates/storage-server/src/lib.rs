@@ -20,6 +20,7 @@ mod inflight;
 mod organize;
 mod owned;
 mod search;
+mod search_program;
 mod service;
 mod structure;
 mod tracked;

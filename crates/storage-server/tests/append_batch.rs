@@ -39,7 +39,13 @@ async fn multiappend_indexes_every_message_and_returns_their_uids() {
     let h = Harness::start();
     let mut c = h.client(1).await;
     let t = h.ticket();
-    let big: Vec<u8> = (0..200_003u32).map(|i| (i % 251) as u8).collect();
+    // No line ends: a bare LF would be served as CRLF.
+    let big: Vec<u8> = (0..200_003u32)
+        .map(|i| match (i % 251) as u8 {
+            b'\n' | b'\r' => b'x',
+            b => b,
+        })
+        .collect();
     let parts = batch(&[
         (append_header("INBOX", &["\\Seen"], 7), b"first\r\n"),
         (append_header("INBOX", &[], big.len() as u64), &big),

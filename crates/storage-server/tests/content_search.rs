@@ -213,7 +213,8 @@ Date: Mon, 1 Jan 2024 11:00:00 +0000\r\nContent-Transfer-Encoding: base64\r\n\r\
                 owner: OWNER.into(),
                 mailbox: "INBOX".into(),
                 uidvalidity: first.uidvalidity,
-                key: Some(text_key("NEEDLE")),
+                program: vec![text_key("NEEDLE")],
+                charset: "UTF-8".into(),
             },
             &t,
         ))
@@ -236,7 +237,8 @@ Date: Mon, 1 Jan 2024 11:00:00 +0000\r\nContent-Transfer-Encoding: base64\r\n\r\
                     key: SortKeyKind::Subject as i32,
                     reverse: false,
                 }],
-                key: None,
+                program: vec![],
+                charset: String::new(),
             },
             &t,
         ))
@@ -252,7 +254,8 @@ Date: Mon, 1 Jan 2024 11:00:00 +0000\r\nContent-Transfer-Encoding: base64\r\n\r\
                 mailbox: "INBOX".into(),
                 uidvalidity: first.uidvalidity,
                 algorithm: ThreadAlgorithm::References as i32,
-                key: None,
+                program: vec![],
+                charset: String::new(),
             },
             &t,
         ))
@@ -276,7 +279,8 @@ fn search_request(uidvalidity: u32, ticket: &str) -> tonic::Request<SearchReques
             owner: OWNER.into(),
             mailbox: "INBOX".into(),
             uidvalidity,
-            key: Some(text_key("no such word anywhere")),
+            program: vec![text_key("no such word anywhere")],
+            charset: String::new(),
         },
         ticket,
     )
@@ -353,4 +357,97 @@ async fn a_cancelled_search_stops_working() {
         "{burnt:?} of CPU used in {:?} after the caller gave up: the search went on",
         full_time / 2
     );
+}
+
+fn or_key() -> SearchKey {
+    SearchKey {
+        key: Some(search_key::Key::Or(SearchOr {})),
+    }
+}
+
+/// `depth` nested ORs: OR (OR (... TEXT needle ...) SEEN) SEEN.
+fn nested_or_program(depth: usize) -> Vec<SearchKey> {
+    let seen = SearchKey {
+        key: Some(search_key::Key::Flag(SearchFlagKey::Seen as i32)),
+    };
+    let mut program = vec![or_key(); depth];
+    program.push(text_key("needle"));
+    program.extend(std::iter::repeat_n(seen, depth));
+    program
+}
+
+/// Refusals come typed: a deeply nested search key is evaluated (64 ORs
+/// deep) or refused with LIMIT past the storage's limit, never a server
+/// bug; an unknown charset is BADCHARSET; BINARY of a part with an
+/// unknown transfer encoding is UNKNOWN-CTE.
+#[tokio::test]
+async fn refusals_carry_their_reasons() {
+    use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
+    let h = Harness::start();
+    let ch = h.channel(4).await;
+    let t = h.ticket();
+    let mut storage = storage_client(ch.clone());
+    let a = append(&mut storage, &t, b"Subject: x\r\n\r\na needle here\r\n").await;
+    let uu = append(
+        &mut storage,
+        &t,
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n--b--\r\n",
+    )
+    .await;
+    let mut search = SearchClient::new(ch.clone());
+    let request = |program: Vec<SearchKey>, charset: &str| {
+        with_ticket(
+            SearchRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: a.uidvalidity,
+                program,
+                charset: charset.into(),
+            },
+            &t,
+        )
+    };
+    for depth in [60, 64, 100] {
+        let found = search
+            .search(request(nested_or_program(depth), ""))
+            .await
+            .unwrap_or_else(|e| panic!("{depth} deep: {e:?}"))
+            .into_inner();
+        assert_eq!(found.uids, vec![a.uid], "{depth} deep");
+    }
+    let too_deep = search
+        .search(request(nested_or_program(101), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&too_deep), ErrorReason::Limit, "{too_deep:?}");
+    let charset = search
+        .search(request(vec![text_key("x")], "KOI8-R"))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&charset), ErrorReason::BadCharset, "{charset:?}");
+
+    let mut content = ContentClient::new(ch);
+    let section = |binary: bool| {
+        with_ticket(
+            FetchSectionRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: uu.uidvalidity,
+                uid: uu.uid,
+                parts: vec![1],
+                text: SectionTextKind::Full as i32,
+                header_names: vec![],
+                binary,
+                partial: false,
+                partial_offset: 0,
+                partial_count: 0,
+                size_only: false,
+            },
+            &t,
+        )
+    };
+    let cte = content.fetch_section(section(true)).await.unwrap_err();
+    assert_eq!(reason_of(&cte), ErrorReason::UnknownCte, "{cte:?}");
+    assert!(content.fetch_section(section(false)).await.is_ok());
 }

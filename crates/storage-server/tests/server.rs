@@ -82,8 +82,14 @@ async fn mailbox_append_fetch_flags_expunge_changes() {
     let names: Vec<&str> = list.mailboxes.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["INBOX", "Work"]);
 
-    // ~1 MB in many chunks, back byte for byte.
-    let body: Vec<u8> = (0..1_000_003u32).map(|i| (i * 7 % 256) as u8).collect();
+    // ~1 MB in many chunks, back byte for byte (without LFs: a bare LF
+    // would be served as CRLF).
+    let body: Vec<u8> = (0..1_000_003u32)
+        .map(|i| match (i * 7 % 256) as u8 {
+            b'\n' => b'.',
+            b => b,
+        })
+        .collect();
     let a = send_append(
         &mut c,
         &t,

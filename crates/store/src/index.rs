@@ -68,7 +68,8 @@ pub struct MessageMeta {
     pub flags: Flags,
     /// The MODSEQ of its last change.
     pub modseq: u64,
-    /// The size of its file in bytes.
+    /// Its size as served, with CRLF line ends (RFC822.SIZE; a Maildir
+    /// name's `W=`): the file's size unless the file has bare LFs.
     pub size: u64,
     /// Internal date, seconds since the epoch.
     pub internal_date: i64,

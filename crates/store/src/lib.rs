@@ -16,6 +16,7 @@
 
 mod append;
 mod changes_probe;
+mod crlf;
 pub mod dovecot;
 mod error;
 mod flags;
@@ -41,6 +42,7 @@ pub use append::{
     AppendWriter, Appended, AppendedBatch, InternalDate, ReplaceTarget, Replaced, StagedMessage,
 };
 pub use changes_probe::{ChangesProbe, MailboxCounters};
+pub use crlf::{CrlfReader, to_crlf};
 pub use error::{Result, StoreError};
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
@@ -48,8 +50,8 @@ pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
 pub use mime::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
-    EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure, UNKNOWN_CTE,
-    cut_section, parse_structure,
+    EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure, UnknownCte,
+    cut_binary, cut_section, parse_structure,
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
 pub use organize::{Copied, SPECIAL_USE_ATTRIBUTES};
@@ -76,7 +78,7 @@ pub struct MailboxStatus {
     pub unseen: u32,
     /// Messages with `\Deleted`.
     pub deleted: u32,
-    /// Sum of the message sizes in bytes.
+    /// Sum of the message sizes in bytes (CRLF line ends, as served).
     pub size: u64,
 }
 
@@ -100,7 +102,8 @@ impl Store {
     /// (mode 0600) if missing, and clearing crash leftovers from `tmp/`.
     pub fn open(maildir: &Path) -> Result<Store> {
         maildir::ensure_maildir(maildir, false)?;
-        let conn = schema::open_index(maildir)?;
+        let mut conn = schema::open_index(maildir)?;
+        crlf::upgrade_sizes(&mut conn, maildir)?;
         maildir::clean_tmp(maildir);
         Ok(Store {
             inner: Arc::new(Inner {

@@ -191,7 +191,7 @@ impl Store {
                         modseq,
                         date,
                         offset,
-                        e.size as i64,
+                        crate::crlf::size_of_file(&cur.join(&e.name), &e.name)? as i64,
                         saved
                     ])
                     .ctx(&context)?;

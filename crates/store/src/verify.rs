@@ -61,8 +61,8 @@ fn size_in_name(name: &str) -> Option<u64> {
 
 impl Store {
     /// Checks every mailbox: each index row has its file in `cur/` under
-    /// the recorded name with the recorded size (and the `S=` size of the
-    /// name), each file in `cur/` and `new/` is indexed, no two files share
+    /// the recorded name with the recorded size (counting line ends as
+    /// CRLF; and the `S=` size of the name is the file's), each file in `cur/` and `new/` is indexed, no two files share
     /// a base name, UIDs are below UIDNEXT and MODSEQs at most
     /// HIGHESTMODSEQ. Reads only; run [`Store::sync_mailbox`] first to
     /// pick up outside changes.
@@ -133,10 +133,19 @@ impl Store {
                                 m.uid, m.file, e.name
                             ));
                         }
-                        if e.size != m.size {
+                        let served = crate::crlf::counted_size(&dir.join("cur").join(&e.name))?;
+                        if let Some(w) = crate::crlf::size_in_name(&e.name)
+                            && w != served
+                        {
                             report.problems.push(format!(
-                                "mailbox {name:?}: UID {}: index size {} but the file has {} bytes",
-                                m.uid, m.size, e.size
+                                "mailbox {name:?}: UID {}: file name says W={w} but the file has {served} bytes with CRLF line ends",
+                                m.uid
+                            ));
+                        }
+                        if served != m.size {
+                            report.problems.push(format!(
+                                "mailbox {name:?}: UID {}: index size {} but the file has {served} bytes with CRLF line ends",
+                                m.uid, m.size
                             ));
                         }
                         if let Some(s) = size_in_name(&e.name)

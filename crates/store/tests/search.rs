@@ -268,3 +268,57 @@ fn stale_uidvalidity_is_refused() {
         3
     );
 }
+
+/// Forwarded mail: BODY and TEXT find words in a `message/rfc822` part,
+/// in its header fields, its text, a base64 part inside it, and in a
+/// forwarded message that is itself base64-encoded; words of the outer
+/// header stay header-only (BODY does not find them).
+#[test]
+fn body_and_text_find_words_inside_forwarded_messages() {
+    let (_dir, st) = temp_store();
+    let forwarded = add(
+        &st,
+        "From: a@example.org\r\nSubject: Fwd: plans\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=outer\r\n\r\n\
+--outer\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n\
+--outer\r\nContent-Type: message/rfc822\r\n\r\n\
+From: Zebediah <z@example.net>\r\nSubject: quarterly marmalade\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=inner\r\n\r\n\
+--inner\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nvisible periwinkle\r\n\
+--inner\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+aGlkZGVuIGFhcmR2YXJrCg==\r\n\
+--inner--\r\n\
+--outer--\r\n",
+        &[],
+        T0,
+        0,
+    );
+    let encoded = add(
+        &st,
+        "From: b@example.org\r\nSubject: Fwd: other\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=o\r\n\r\n\
+--o\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+U3ViamVjdDogaW5uZXIKCnNhcGhpcmUgbGFnb29uCg==\r\n\
+--o--\r\n",
+        &[],
+        T0,
+        0,
+    );
+    let other = add(&st, "Subject: plain\r\n\r\nnothing here\r\n", &[], T0, 0);
+    for word in ["periwinkle", "AARDVARK", "marmalade", "Zebediah"] {
+        assert_eq!(
+            search(&st, K::Body(s(word))),
+            vec![forwarded],
+            "BODY {word}"
+        );
+        assert_eq!(
+            search(&st, K::Text(s(word))),
+            vec![forwarded],
+            "TEXT {word}"
+        );
+    }
+    assert_eq!(search(&st, K::Body(s("saphire lagoon"))), vec![encoded]);
+    assert_eq!(search(&st, K::Body(s("plans"))), Vec::<u32>::new());
+    assert_eq!(search(&st, K::Text(s("plans"))), vec![forwarded]);
+    assert_eq!(search(&st, K::Body(s("nothing"))), vec![other]);
+}

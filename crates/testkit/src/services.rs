@@ -328,6 +328,7 @@ impl Services {
                 internal_date: 0,
                 internal_date_offset_minutes: 0,
                 size: message.len() as u64,
+                replace: None,
             })),
         }];
         for chunk in message.chunks(mailkeep_storage_rpc::CHUNK_SIZE) {

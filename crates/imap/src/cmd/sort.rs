@@ -58,7 +58,8 @@ impl Command for Sort {
                     reverse: c.reverse,
                 })
                 .collect(),
-            key: Some(key),
+            program: key,
+            charset: self.charset.clone(),
         };
         let sorted = match own_call(&state.authed, Retry::Idempotent, |rpc| {
             let request = rpc.request(request.clone());

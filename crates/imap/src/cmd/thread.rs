@@ -48,7 +48,8 @@ impl Command for Thread {
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
             algorithm: algorithm as i32,
-            key: Some(key),
+            program: key,
+            charset: self.charset.clone(),
         };
         let threads = match own_call(&state.authed, Retry::Idempotent, |rpc| {
             let request = rpc.request(request.clone());

@@ -113,17 +113,6 @@ impl Store {
     }
 }
 
-/// How many LFs in `data` are not preceded by CR (`before` is the byte
-/// written just before `data`): each counts one more byte in the size
-/// with CRLF line ends (the `W=` of the file name).
-fn bare_line_feeds(before: u8, data: &[u8]) -> u64 {
-    let bare = memchr::memchr_iter(b'\n', data).filter(|&i| {
-        let previous = if i == 0 { before } else { data[i - 1] };
-        previous != b'\r'
-    });
-    bare.count() as u64
-}
-
 impl AppendWriter {
     /// Writes the next bytes of the message. Writing more than the
     /// announced size fails with [`StoreError::SizeMismatch`] at once.
@@ -142,7 +131,7 @@ impl AppendWriter {
             .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
         file.write_all(data)
             .map_err(|e| StoreError::io(format!("writing {}", self.tmp_path.display()), e))?;
-        self.vsize += data.len() as u64 + bare_line_feeds(self.last_byte, data);
+        self.vsize += data.len() as u64 + crate::crlf::bare_line_feeds(self.last_byte, data);
         if let Some(&last) = data.last() {
             self.last_byte = last;
         }
@@ -203,7 +192,8 @@ impl AppendWriter {
             mailbox: std::mem::take(&mut self.mailbox),
             flags: std::mem::take(&mut self.flags),
             internal_date: self.internal_date,
-            size: self.written,
+            // The size as served: bare LFs count as CRLF.
+            size: self.vsize,
             file_name,
             tmp_path,
         })
@@ -254,19 +244,5 @@ impl Drop for AppendWriter {
     fn drop(&mut self) {
         self.file = None;
         remove_leftover(&self.tmp_path);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bare_line_feeds;
-
-    #[test]
-    fn counts_line_feeds_without_a_carriage_return() {
-        assert_eq!(bare_line_feeds(0, b"a\r\nb\nc\n\n"), 3);
-        assert_eq!(bare_line_feeds(0, b""), 0);
-        // A CRLF split between two writes is one line end, not a bare LF.
-        assert_eq!(bare_line_feeds(b'\r', b"\nx"), 0);
-        assert_eq!(bare_line_feeds(b'x', b"\nx"), 1);
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn import_if_dovecot(tx: &Transaction<'_>, root: &Path) -> Result<boo
         import_mailbox(tx, name, dir, list)?;
     }
     import_subscriptions(tx, root)?;
+    crate::crlf::mark_sizes_counted(tx)?; // sizes were counted as served above
     tracing::info!(root = %root.display(), mailboxes = folders.len(),
         "imported the Dovecot uidlists, keywords and subscriptions");
     Ok(true)
@@ -88,7 +89,8 @@ struct Found {
     name: String,
     /// Its modification time (Dovecot's internal date).
     mtime: i64,
-    /// Its size in bytes (`S=` of the name, or the file's).
+    /// Its size as served, with CRLF line ends (`W=` of the name, or
+    /// counted from the file).
     size: u64,
 }
 
@@ -224,7 +226,7 @@ fn message_files(dir: &Path) -> Result<Vec<Found>> {
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            let size = size_in_name(&name).unwrap_or(meta.len());
+            let size = crate::crlf::size_of_file(&path, &name)?;
             found.push(Found { name, mtime, size });
         }
     }
@@ -232,14 +234,6 @@ fn message_files(dir: &Path) -> Result<Vec<Found>> {
         crate::maildir::fsync_dir(&cur)?;
     }
     Ok(found)
-}
-
-/// The `S=<size>` field of a Maildir base name.
-fn size_in_name(name: &str) -> Option<u64> {
-    base_name(name)
-        .split(',')
-        .find_map(|field| field.strip_prefix("S="))
-        .and_then(|s| s.parse().ok())
 }
 
 /// Carries Dovecot's subscriptions over: into the `subscriptions` table

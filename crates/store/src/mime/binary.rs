@@ -1,23 +1,26 @@
 //! Content-Transfer-Encoding decoding for BINARY[section] (RFC 3516):
-//! tolerant base64 and quoted-printable; an unknown encoding is an error
-//! the IMAP side maps to `NO [UNKNOWN-CTE]`.
+//! tolerant base64 and quoted-printable; an unknown encoding is the typed
+//! [`UnknownCte`], which the storage RPC reports as its own reason.
 
-use crate::{Result, StoreError};
-
-/// Prefix of the error message for an unknown encoding, so the IMAP side
-/// can recognise it and answer `[UNKNOWN-CTE]`.
-pub const UNKNOWN_CTE: &str = "UNKNOWN-CTE";
+/// A part asked for decoded (BINARY) whose Content-Transfer-Encoding is
+/// not one this server can undo: IMAP answers `NO [UNKNOWN-CTE]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("content-transfer-encoding {encoding:?} is not known")]
+pub struct UnknownCte {
+    /// The encoding as the part names it, lower-cased.
+    pub encoding: String,
+}
 
 /// Decodes `body` sent with encoding `cte` (None: 7bit).
-pub(crate) fn decode(body: &[u8], cte: Option<&[u8]>) -> Result<Vec<u8>> {
+pub(crate) fn decode(body: &[u8], cte: Option<&[u8]>) -> Result<Vec<u8>, UnknownCte> {
     let cte = cte.map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase());
     match cte.as_deref() {
         None | Some("7bit" | "8bit" | "binary" | "") => Ok(body.to_vec()),
         Some("base64") => Ok(base64(body)),
         Some("quoted-printable") => Ok(quoted_printable(body)),
-        Some(other) => Err(StoreError::InvalidArgument(format!(
-            "{UNKNOWN_CTE}: content-transfer-encoding {other:?} is not known"
-        ))),
+        Some(other) => Err(UnknownCte {
+            encoding: other.to_owned(),
+        }),
     }
 }
 

@@ -17,7 +17,7 @@ use std::io::Read;
 
 use crate::{Result, Store, StoreError, index, names};
 
-pub use binary::UNKNOWN_CTE;
+pub use binary::UnknownCte;
 pub use types::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
     EnclosedMessage, Envelope, SinglePart,
@@ -62,8 +62,10 @@ pub struct SectionSpec {
     pub partial: Option<(u64, u64)>,
 }
 
-/// Computes the structure of the raw message `raw`.
+/// Computes the structure of the raw message `raw`. Sizes and line counts
+/// are those of the message as served, with CRLF line ends.
 pub fn parse_structure(raw: &[u8]) -> Structure {
+    let raw = &*crate::crlf::to_crlf(raw);
     let h = headers::header_len(raw);
     let parsed = bodystructure::parse(raw);
     Structure {
@@ -73,19 +75,37 @@ pub fn parse_structure(raw: &[u8]) -> Structure {
     }
 }
 
-/// Cuts `spec` (partial range included) out of the raw message `raw`.
-pub fn cut_section(raw: &[u8], spec: &SectionSpec, binary: bool) -> Result<Vec<u8>> {
-    let mut bytes = section::section(raw, spec, binary)?;
-    if let Some((offset, count)) = spec.partial {
-        let start = usize::try_from(offset)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let end = start
-            .saturating_add(usize::try_from(count).unwrap_or(usize::MAX))
-            .min(bytes.len());
-        bytes = bytes[start..end].to_vec();
-    }
-    Ok(bytes)
+/// Cuts `spec` (partial range included) out of the raw message `raw` as
+/// served, with CRLF line ends: offsets and sizes count bare LFs as CRLF.
+pub fn cut_section(raw: &[u8], spec: &SectionSpec) -> Result<Vec<u8>> {
+    let raw = &*crate::crlf::to_crlf(raw);
+    Ok(partial(section::section(raw, spec)?.bytes, spec))
+}
+
+/// [`cut_section`] with the part's transfer encoding undone (BINARY,
+/// RFC 3516): the inner error is a part whose encoding is unknown.
+pub fn cut_binary(
+    raw: &[u8],
+    spec: &SectionSpec,
+) -> Result<std::result::Result<Vec<u8>, UnknownCte>> {
+    let raw = &*crate::crlf::to_crlf(raw);
+    Ok(section::section(raw, spec)?
+        .decoded()
+        .map(|bytes| partial(bytes, spec)))
+}
+
+/// The `<offset.count>` window of `bytes`, if `spec` asks for one.
+fn partial(bytes: Vec<u8>, spec: &SectionSpec) -> Vec<u8> {
+    let Some((offset, count)) = spec.partial else {
+        return bytes;
+    };
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = start
+        .saturating_add(usize::try_from(count).unwrap_or(usize::MAX))
+        .min(bytes.len());
+    bytes[start..end].to_vec()
 }
 
 impl Store {
@@ -163,23 +183,31 @@ impl Store {
             .collect())
     }
 
-    /// The bytes of `spec` in one message (BODY[...] or, with `binary`,
-    /// BINARY[...]); bounded by the message size.
+    /// The bytes of `spec` in one message (BODY[...]), as served (CRLF);
+    /// bounded by the message size.
     pub fn section(
         &self,
         mailbox: &str,
         uidvalidity: u32,
         uid: u32,
         spec: &SectionSpec,
-        binary: bool,
     ) -> Result<Vec<u8>> {
-        let name = names::canonical(mailbox)?;
-        {
-            let conn = self.conn();
-            index::mailbox_checked(&conn, &name, uidvalidity)?;
-        }
-        let raw = self.read_message(&name, uid)?;
-        cut_section(&raw, spec, binary)
+        let raw = self.checked_message(mailbox, uidvalidity, uid)?;
+        cut_section(&raw, spec)
+    }
+
+    /// The bytes of `spec` in one message with the part's transfer
+    /// encoding undone (BINARY[...]); the inner error is a part whose
+    /// encoding is unknown (`NO [UNKNOWN-CTE]`).
+    pub fn binary_section(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        spec: &SectionSpec,
+    ) -> Result<std::result::Result<Vec<u8>, UnknownCte>> {
+        let raw = self.checked_message(mailbox, uidvalidity, uid)?;
+        cut_binary(&raw, spec)
     }
 
     /// BINARY.SIZE[section]: the decoded size of a section.
@@ -189,13 +217,26 @@ impl Store {
         uidvalidity: u32,
         uid: u32,
         parts: &[u32],
-    ) -> Result<u64> {
+    ) -> Result<std::result::Result<u64, UnknownCte>> {
         let spec = SectionSpec {
             parts: parts.to_vec(),
             text: SectionText::Full,
             partial: None,
         };
-        Ok(self.section(mailbox, uidvalidity, uid, &spec, true)?.len() as u64)
+        Ok(self
+            .binary_section(mailbox, uidvalidity, uid, &spec)?
+            .map(|bytes| bytes.len() as u64))
+    }
+
+    /// The raw bytes of one message after checking its mailbox's
+    /// UIDVALIDITY.
+    fn checked_message(&self, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<Vec<u8>> {
+        let name = names::canonical(mailbox)?;
+        {
+            let conn = self.conn();
+            index::mailbox_checked(&conn, &name, uidvalidity)?;
+        }
+        self.read_message(&name, uid)
     }
 
     fn read_message(&self, name: &str, uid: u32) -> Result<Vec<u8>> {

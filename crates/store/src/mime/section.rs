@@ -16,35 +16,62 @@ struct Entity {
     is_message: bool,
 }
 
-/// The bytes of `spec` in the message `raw` (before any partial range);
-/// with `binary`, the part body is decoded from its transfer encoding.
-pub(crate) fn section(raw: &[u8], spec: &SectionSpec, binary_wanted: bool) -> Result<Vec<u8>> {
+/// What a section names in a message: its bytes (before any partial
+/// range) and, for a part's whole body, the encoding BINARY would undo.
+pub(crate) struct Cut {
+    /// The section's bytes as they are in the message.
+    pub bytes: Vec<u8>,
+    /// Set for a numbered part's body: its Content-Transfer-Encoding
+    /// (`None` inside: none given, 7bit).
+    pub encoding: Option<Option<Vec<u8>>>,
+}
+
+impl Cut {
+    fn plain(bytes: Vec<u8>) -> Cut {
+        Cut {
+            bytes,
+            encoding: None,
+        }
+    }
+
+    /// The bytes with the transfer encoding undone (BINARY): only a part's
+    /// body is ever encoded; other sections are returned as they are.
+    pub(crate) fn decoded(self) -> std::result::Result<Vec<u8>, binary::UnknownCte> {
+        match self.encoding {
+            Some(cte) => binary::decode(&self.bytes, cte.as_deref()),
+            None => Ok(self.bytes),
+        }
+    }
+}
+
+/// Finds `spec` in the message `raw` (before any partial range).
+pub(crate) fn section(raw: &[u8], spec: &SectionSpec) -> Result<Cut> {
     if spec.parts.is_empty() {
         let h = headers::header_len(raw);
-        return Ok(match &spec.text {
+        return Ok(Cut::plain(match &spec.text {
             SectionText::Full => raw.to_vec(),
             SectionText::Mime => return Err(invalid("MIME needs a part number")),
             text => text_of(raw, 0, h, raw.len(), text),
-        });
+        }));
     }
     let e = locate(raw, 0, raw.len(), &spec.parts)?;
-    match &spec.text {
+    Ok(match &spec.text {
         SectionText::Full => {
-            let body = &raw[e.body_start..e.body_end];
-            if binary_wanted {
-                let fields = headers::fields(&raw[e.header_start..e.body_start]);
-                binary::decode(body, headers::first(&fields, "Content-Transfer-Encoding"))
-            } else {
-                Ok(body.to_vec())
+            let fields = headers::fields(&raw[e.header_start..e.body_start]);
+            Cut {
+                bytes: raw[e.body_start..e.body_end].to_vec(),
+                encoding: Some(
+                    headers::first(&fields, "Content-Transfer-Encoding").map(<[u8]>::to_vec),
+                ),
             }
         }
-        SectionText::Mime => Ok(raw[e.header_start..e.body_start].to_vec()),
+        SectionText::Mime => Cut::plain(raw[e.header_start..e.body_start].to_vec()),
         text if e.is_message => {
             let h = e.body_start + headers::header_len(&raw[e.body_start..e.body_end]);
-            Ok(text_of(raw, e.body_start, h, e.body_end, text))
+            Cut::plain(text_of(raw, e.body_start, h, e.body_end, text))
         }
-        _ => Ok(Vec::new()),
-    }
+        _ => Cut::plain(Vec::new()),
+    })
 }
 
 fn invalid(what: &str) -> StoreError {

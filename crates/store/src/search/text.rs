@@ -55,24 +55,14 @@ impl<'a> MessageText<'a> {
     }
 
     /// The folded decoded text of every text part (HTML without tags) and
-    /// the attachments' file names, joined by newlines.
+    /// the attachments' file names, joined by newlines; a forwarded
+    /// message (`message/rfc822`) is body text of the message that carries
+    /// it, its header fields and parts included.
     pub(crate) fn body(&mut self) -> &str {
         if self.body.is_none() {
             let mut out = String::new();
             if let Some(m) = self.message() {
-                for (i, part) in m.parts.iter().enumerate() {
-                    if i == 0 && part.is_multipart() {
-                        continue;
-                    }
-                    match &part.body {
-                        PartType::Text(t) => push_line(&mut out, t),
-                        PartType::Html(h) => push_line(&mut out, &strip_tags(h)),
-                        _ => {}
-                    }
-                    if let Some(name) = part.attachment_name() {
-                        push_line(&mut out, name);
-                    }
-                }
+                body_text(m, &mut out, 0);
             }
             self.body = Some(fold(&out));
         }
@@ -100,6 +90,34 @@ impl<'a> MessageText<'a> {
         let d = self.message()?.date()?;
         let local = d.to_timestamp_local();
         Some((d.to_timestamp(), local.div_euclid(86_400)))
+    }
+}
+
+/// How deep forwarded messages are searched inside one another.
+const MAX_ENCLOSED: usize = 8;
+
+/// Appends the body text of `m` (see [`MessageText::body`]) to `out`.
+fn body_text(m: &Message<'_>, out: &mut String, depth: usize) {
+    for (i, part) in m.parts.iter().enumerate() {
+        if i == 0 && part.is_multipart() {
+            continue;
+        }
+        match &part.body {
+            PartType::Text(t) => push_line(out, t),
+            PartType::Html(h) => push_line(out, &strip_tags(h)),
+            PartType::Message(enclosed) if depth < MAX_ENCLOSED => {
+                for h in enclosed.headers() {
+                    out.push_str(h.name());
+                    out.push_str(": ");
+                    push_line(out, &value_text(h.value()));
+                }
+                body_text(enclosed, out, depth + 1);
+            }
+            _ => {}
+        }
+        if let Some(name) = part.attachment_name() {
+            push_line(out, name);
+        }
     }
 }
 

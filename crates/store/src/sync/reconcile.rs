@@ -195,6 +195,8 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
                 .map_err(|e| StoreError::io(format!("renaming {}", entry.name), e))?;
             target
         };
+        // The size as served: bare LFs count as CRLF.
+        let size = crate::crlf::size_of_file(&cur.join(&file), &file)?;
         row.uidnext += 1;
         row.highestmodseq += 1;
         cached_execute(
@@ -209,7 +211,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
                 system_flags_of(&entry.name).unwrap_or(0),
                 row.highestmodseq as i64,
                 entry.mtime,
-                entry.size as i64,
+                size as i64,
                 crate::now_secs(),
             ],
         )

@@ -70,16 +70,18 @@ pub fn append_with(
     w.commit().unwrap()
 }
 
-/// The bytes of message `uid` in `mailbox`, and the size the index has for
-/// it (for tests that check the two agree).
+/// The bytes of message `uid` in `mailbox` as served (CRLF line ends),
+/// and the size the index has for it (for tests that check the two agree).
 pub fn read_with_size(store: &Store, mailbox: &str, uid: u32) -> (Vec<u8>, u64) {
-    let (mut f, meta) = store.open_message(mailbox, uid).unwrap();
+    let (f, meta) = store.open_message(mailbox, uid).unwrap();
     let mut out = Vec::new();
-    f.read_to_end(&mut out).unwrap();
+    mailkeep_store::CrlfReader::new(f)
+        .read_to_end(&mut out)
+        .unwrap();
     (out, meta.size)
 }
 
-/// The bytes of message `uid` in `mailbox`.
+/// The bytes of message `uid` in `mailbox` as served.
 pub fn read_message(store: &Store, mailbox: &str, uid: u32) -> Vec<u8> {
     read_with_size(store, mailbox, uid).0
 }

@@ -3,7 +3,8 @@
 
 use mailkeep_imap_proto::{SearchDate, SearchKey};
 use mailkeep_storage_rpc::storage::{
-    self as pb, SearchAnd, SearchFlagKey, SearchHeader, SearchOr, SearchUidSet, search_key::Key,
+    self as pb, SearchAnd, SearchFlagKey, SearchHeader, SearchNot, SearchOr, SearchUidSet,
+    search_key::Key,
 };
 
 use crate::cmd::common::{ranges, set_reply};
@@ -28,18 +29,54 @@ fn wrap(key: Key) -> pb::SearchKey {
     pb::SearchKey { key: Some(key) }
 }
 
-/// The RPC form of `key`, with sequence sets resolved to UIDs by `view`.
-pub(crate) fn to_rpc(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Reply> {
+/// The RPC form of `key`: the key tree in prefix order (storage's search
+/// program), with sequence sets resolved to UIDs by `view`.
+pub(crate) fn to_rpc(key: &SearchKey, view: &View) -> Result<Vec<pb::SearchKey>, Reply> {
+    let mut program = Vec::new();
+    push(key, view, &mut program)?;
+    Ok(program)
+}
+
+/// Appends `key` in prefix order (the parser bounds the nesting, so the
+/// recursion is bounded).
+fn push(key: &SearchKey, view: &View, program: &mut Vec<pb::SearchKey>) -> Result<(), Reply> {
+    use SearchKey as S;
+    match key {
+        S::Not(inner) => {
+            program.push(wrap(Key::Not(SearchNot {})));
+            push(inner, view, program)
+        }
+        S::Or(a, b) => {
+            program.push(wrap(Key::Or(SearchOr {})));
+            push(a, view, program)?;
+            push(b, view, program)
+        }
+        S::And(keys) => {
+            program.push(wrap(Key::And(SearchAnd {
+                count: u32::try_from(keys.len()).unwrap_or(u32::MAX),
+            })));
+            keys.iter().try_for_each(|k| push(k, view, program))
+        }
+        leaf => {
+            program.push(to_leaf(leaf, view)?);
+            Ok(())
+        }
+    }
+}
+
+/// The RPC form of a key that is not an operator.
+fn to_leaf(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Reply> {
     use SearchFlagKey as F;
     use SearchKey as S;
     Ok(match key {
         // No message is ever \Recent here, so OLD is every message and
         // RECENT and NEW (RECENT UNSEEN) none; every message has a save date.
         S::All | S::Old | S::SaveDateSupported => flag(F::All),
-        S::Recent | S::New => wrap(Key::Not(Box::new(flag(F::All)))),
-        // Object ids are matched by storage once it keeps them (OBJECTID);
-        // until then no message has one.
-        S::EmailId(_) | S::ThreadId(_) => wrap(Key::Not(Box::new(flag(F::All)))),
+        S::Recent | S::New | S::EmailId(_) | S::ThreadId(_) => {
+            // No message is recent; object ids are matched by storage once
+            // it keeps them (OBJECTID): until then no message has one.
+            wrap(Key::Uid(SearchUidSet { ranges: Vec::new() }))
+        }
         S::Answered => flag(F::Answered),
         S::Deleted => flag(F::Deleted),
         S::Draft => flag(F::Draft),
@@ -85,17 +122,9 @@ pub(crate) fn to_rpc(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Repl
                 ranges: ranges(&uids),
             }))
         }
-        S::Not(inner) => wrap(Key::Not(Box::new(to_rpc(inner, view)?))),
-        S::Or(a, b) => wrap(Key::Or(Box::new(SearchOr {
-            a: Some(Box::new(to_rpc(a, view)?)),
-            b: Some(Box::new(to_rpc(b, view)?)),
-        }))),
-        S::And(keys) => wrap(Key::AllOf(SearchAnd {
-            all_of: keys
-                .iter()
-                .map(|k| to_rpc(k, view))
-                .collect::<Result<_, _>>()?,
-        })),
+        S::Not(_) | S::Or(..) | S::And(_) => {
+            return Err(Reply::bad("Internal error: operator as a leaf"));
+        }
     })
 }
 

@@ -87,7 +87,8 @@ impl Command for Search {
             owner: state.authed.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
-            key: Some(key),
+            program: key,
+            charset: self.charset.clone().unwrap_or_default(),
         };
         let found = match own_call(&state.authed, Retry::Idempotent, |rpc| {
             let request = rpc.request(request.clone());

@@ -1,0 +1,209 @@
+//! CONDSTORE and QRESYNC, IDLE, NOTIFY and UIDONLY.
+
+use std::time::Duration;
+
+use mailkeep_testkit::Status;
+
+use super::{login, message, ok, process, services};
+use crate::settings::ImapSettings;
+
+/// Long enough for anything that should arrive; never waited out when it does.
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn condstore_modseqs_and_unchangedsince() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    for i in 0..3 {
+        assert!(
+            c.append("INBOX", &[], &message(&format!("c{i}"), "x"))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+    }
+    let reply = ok(&mut c, "SELECT INBOX (CONDSTORE)").await;
+    let highest = reply
+        .untagged_status()
+        .find_map(|s| {
+            s.code
+                .as_ref()
+                .filter(|c| c.is("HIGHESTMODSEQ"))
+                .and_then(|c| c.number(0))
+        })
+        .expect("HIGHESTMODSEQ");
+    let reply = ok(&mut c, "FETCH 1:3 (MODSEQ)").await;
+    assert_eq!(reply.fetches().len(), 3);
+    let reply = ok(&mut c, "STORE 1 +FLAGS (\\Seen)").await;
+    let modseq = reply.fetch(1).and_then(|f| f.item("MODSEQ").cloned());
+    assert!(modseq.is_some(), "MODSEQ after CONDSTORE: {reply:?}");
+    let reply = ok(
+        &mut c,
+        &format!("STORE 1:2 (UNCHANGEDSINCE {highest}) +FLAGS (\\Flagged)"),
+    )
+    .await;
+    assert!(reply.has_code("MODIFIED"), "{reply:?}");
+    let reply = ok(
+        &mut c,
+        &format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})"),
+    )
+    .await;
+    let changed: Vec<u32> = reply.fetches().iter().map(|f| f.seq).collect();
+    assert_eq!(changed, vec![1, 2], "{reply:?}");
+}
+
+#[tokio::test]
+async fn qresync_reports_what_vanished_since() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    for i in 0..3 {
+        assert!(
+            c.append("INBOX", &[], &message(&format!("q{i}"), "x"))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+    }
+    ok(&mut c, "ENABLE QRESYNC").await;
+    let reply = ok(&mut c, "SELECT INBOX").await;
+    let uidvalidity = reply.code_number("UIDVALIDITY").unwrap_or_default();
+    let highest = reply
+        .untagged_status()
+        .find_map(|s| {
+            s.code
+                .as_ref()
+                .filter(|c| c.is("HIGHESTMODSEQ"))
+                .and_then(|c| c.number(0))
+        })
+        .expect("HIGHESTMODSEQ");
+    ok(&mut c, "STORE 2 +FLAGS (\\Deleted)").await;
+    let reply = ok(&mut c, "EXPUNGE").await;
+    assert_eq!(
+        reply.vanished(),
+        vec![2],
+        "VANISHED, not EXPUNGE: {reply:?}"
+    );
+    ok(&mut c, "UNSELECT").await;
+    let reply = ok(
+        &mut c,
+        &format!("SELECT INBOX (QRESYNC ({uidvalidity} {highest}))"),
+    )
+    .await;
+    let text: Vec<String> = reply.responses.iter().map(|r| r.text()).collect();
+    assert!(
+        text.iter().any(|l| l == "* VANISHED (EARLIER) 2"),
+        "{text:?}"
+    );
+}
+
+#[tokio::test]
+async fn idle_sees_another_sessions_changes_as_they_happen() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut watcher = login(&process).await;
+    let mut writer = login(&process).await;
+    ok(&mut watcher, "SELECT INBOX").await;
+    let mut idle = watcher.idle().await.expect("IDLE");
+    assert!(
+        writer
+            .append("INBOX", &[], &message("new", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let seen = tokio::time::timeout(WAIT, idle.wait_for(|r| r.text() == "* 1 EXISTS"))
+        .await
+        .expect("EXISTS while idling")
+        .expect("the idle stream");
+    assert!(seen.iter().any(|r| r.text() == "* 1 EXISTS"), "{seen:?}");
+    ok(&mut writer, "SELECT INBOX").await;
+    ok(&mut writer, "STORE 1 +FLAGS (\\Flagged)").await;
+    tokio::time::timeout(WAIT, idle.wait_for(|r| r.text().contains("\\Flagged")))
+        .await
+        .expect("FETCH FLAGS while idling")
+        .expect("the idle stream");
+    let reply = idle.done().await.expect("DONE");
+    assert!(reply.is_ok(), "{reply:?}");
+}
+
+#[tokio::test]
+async fn notify_reports_other_mailboxes_and_the_list() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let mut other = login(&process).await;
+    ok(&mut c, "CREATE Lists").await;
+    ok(
+        &mut c,
+        "NOTIFY SET (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName))",
+    )
+    .await;
+    assert!(
+        other
+            .append("Lists", &[], &message("l", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let status = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = c.read_response().await.expect("a notification");
+            if r.text().starts_with("* STATUS") {
+                return r;
+            }
+        }
+    })
+    .await
+    .expect("STATUS for Lists");
+    assert!(
+        status.text().contains("Lists") && status.text().contains("MESSAGES 1"),
+        "{}",
+        status.text()
+    );
+    ok(&mut other, "CREATE Fresh").await;
+    let list = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = c.read_response().await.expect("a notification");
+            if r.text().starts_with("* LIST") {
+                return r;
+            }
+        }
+    })
+    .await
+    .expect("LIST for Fresh");
+    assert!(list.text().contains("Fresh"), "{}", list.text());
+    let reply = c
+        .run("NOTIFY SET (personal (MessageNew MessageExpunge FlagChange AnnotationChange))")
+        .await
+        .unwrap();
+    assert!(reply.has_code("BADEVENT"), "{reply:?}");
+    ok(&mut c, "NOTIFY NONE").await;
+}
+
+#[tokio::test]
+async fn uidonly_refuses_sequence_numbers_and_answers_by_uid() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    assert!(
+        c.append("INBOX", &[], &message("u", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    ok(&mut c, "ENABLE UIDONLY").await;
+    ok(&mut c, "SELECT INBOX").await;
+    let reply = c.run("FETCH 1 (FLAGS)").await.unwrap();
+    assert_eq!(reply.status(), Status::Bad, "{reply:?}");
+    assert!(reply.has_code("UIDREQUIRED"), "{reply:?}");
+    let reply = ok(&mut c, "UID FETCH 1 (FLAGS)").await;
+    assert!(
+        reply
+            .responses
+            .iter()
+            .any(|r| r.text().starts_with("* 1 UIDFETCH")),
+        "{reply:?}"
+    );
+}

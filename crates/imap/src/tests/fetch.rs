@@ -1,0 +1,200 @@
+//! FETCH of every kind of item, STORE, EXPUNGE, COPY, MOVE and APPEND
+//! (MULTIAPPEND, REPLACE) through real storage.
+
+use mailkeep_testkit::{LiteralMode, Part, Status};
+
+use super::{login, message, ok, process, services};
+use crate::settings::ImapSettings;
+
+/// A multipart message: a text part and a base64 attachment.
+fn multipart() -> Vec<u8> {
+    concat!(
+        "From: Bob <bob@example.org>\r\n",
+        "To: alice@example.org\r\n",
+        "Subject: parts\r\n",
+        "Date: Mon, 30 Nov 2026 12:00:00 +0000\r\n",
+        "Message-ID: <parts@example.org>\r\n",
+        "MIME-Version: 1.0\r\n",
+        "Content-Type: multipart/mixed; boundary=\"b1\"\r\n",
+        "\r\n",
+        "--b1\r\n",
+        "Content-Type: text/plain; charset=us-ascii\r\n",
+        "\r\n",
+        "The text part.\r\n",
+        "--b1\r\n",
+        "Content-Type: application/octet-stream; name=\"a.bin\"\r\n",
+        "Content-Transfer-Encoding: base64\r\n",
+        "Content-Disposition: attachment; filename=\"a.bin\"\r\n",
+        "\r\n",
+        "AAECAwQ=\r\n",
+        "--b1--\r\n",
+    )
+    .as_bytes()
+    .to_vec()
+}
+
+#[tokio::test]
+async fn fetch_structure_sections_and_binary() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let m = multipart();
+    assert!(c.append("INBOX", &[], &m).await.unwrap().is_ok());
+    ok(&mut c, "SELECT INBOX").await;
+    let reply = ok(
+        &mut c,
+        "FETCH 1 (ENVELOPE BODYSTRUCTURE RFC822.SIZE BODY.PEEK[1] \
+         BODY.PEEK[HEADER.FIELDS (SUBJECT)] BINARY.PEEK[2] BINARY.SIZE[2] BODY.PEEK[]<0.4>)",
+    )
+    .await;
+    let f = reply.fetch(1).expect("FETCH 1");
+    assert_eq!(f.number("RFC822.SIZE"), Some(m.len() as u64));
+    assert_eq!(f.bytes("BODY[1]"), Some(&b"The text part."[..]));
+    assert_eq!(
+        f.bytes("BODY[HEADER.FIELDS (SUBJECT)]"),
+        Some(&b"Subject: parts\r\n\r\n"[..])
+    );
+    assert_eq!(f.bytes("BINARY[2]"), Some(&[0u8, 1, 2, 3, 4][..]));
+    assert_eq!(f.number("BINARY.SIZE[2]"), Some(5));
+    assert_eq!(f.bytes("BODY[]<0>"), Some(&b"From"[..]));
+    let envelope = format!("{:?}", f.item("ENVELOPE").expect("ENVELOPE"));
+    assert!(
+        envelope.contains("parts") && envelope.contains("bob"),
+        "{envelope}"
+    );
+    let structure = format!("{:?}", f.item("BODYSTRUCTURE").expect("BODYSTRUCTURE"));
+    assert!(
+        structure.contains("mixed") && structure.contains("a.bin"),
+        "{structure}"
+    );
+    // PEEK left \Seen alone; a plain BODY[] sets it and says so.
+    let reply = ok(&mut c, "FETCH 1 (FLAGS)").await;
+    assert!(!reply.fetch(1).unwrap().has_flag("\\Seen"), "{reply:?}");
+    let reply = ok(&mut c, "FETCH 1 BODY[TEXT]").await;
+    assert!(reply.fetch(1).unwrap().has_flag("\\Seen"), "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_section_of_an_unknown_encoding_is_unknown_cte() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let m = b"Subject: x\r\nContent-Transfer-Encoding: x-weird\r\n\r\nbody\r\n";
+    assert!(c.append("INBOX", &[], m).await.unwrap().is_ok());
+    ok(&mut c, "SELECT INBOX").await;
+    let reply = c.run("FETCH 1 BINARY.PEEK[1]").await.unwrap();
+    assert_eq!(reply.status(), Status::No, "{reply:?}");
+    assert!(reply.has_code("UNKNOWN-CTE"), "{reply:?}");
+}
+
+#[tokio::test]
+async fn store_expunge_copy_and_move() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    for i in 0..4 {
+        assert!(
+            c.append("INBOX", &[], &message(&format!("m{i}"), "x"))
+                .await
+                .unwrap()
+                .is_ok()
+        );
+    }
+    ok(&mut c, "CREATE Archive").await;
+    ok(&mut c, "SELECT INBOX").await;
+    let reply = ok(&mut c, "STORE 1:2 +FLAGS (\\Deleted $Work)").await;
+    assert_eq!(reply.fetches().len(), 2, "{reply:?}");
+    assert!(reply.fetch(1).unwrap().has_flag("$Work"));
+    // A keyword the client has not been told of comes with FLAGS first.
+    let text: Vec<String> = reply.responses.iter().map(|r| r.text()).collect();
+    let flags_at = text.iter().position(|l| l.starts_with("* FLAGS"));
+    let fetch_at = text.iter().position(|l| l.contains("FETCH"));
+    assert!(flags_at < fetch_at && flags_at.is_some(), "{text:?}");
+    let reply = ok(&mut c, "COPY 3 Archive").await;
+    let (_, source, copied) = reply.copyuid().expect("COPYUID");
+    assert_eq!(source, vec![3]);
+    assert_eq!(copied.len(), 1);
+    let reply = c.run("COPY 1 Nowhere").await.unwrap();
+    assert!(reply.has_code("TRYCREATE"), "{reply:?}");
+    let reply = ok(&mut c, "UID MOVE 4 Archive").await;
+    assert_eq!(reply.expunged(), vec![4], "{reply:?}");
+    let reply = ok(&mut c, "EXPUNGE").await;
+    assert_eq!(reply.expunged(), vec![2, 1], "{reply:?}");
+    let reply = ok(&mut c, "STATUS Archive (MESSAGES)").await;
+    assert!(
+        reply.responses[0].text().contains("MESSAGES 2"),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn multiappend_is_all_or_nothing_and_replace_swaps_a_message() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let (a, b) = (message("a", "1"), message("b", "2"));
+    let reply = c
+        .run_parts(&[
+            Part::Text("APPEND INBOX (\\Seen) "),
+            Part::Literal(&a, LiteralMode::Sync),
+            Part::Text(" "),
+            Part::Literal(&b, LiteralMode::NonSync),
+        ])
+        .await
+        .unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    assert_eq!(
+        reply
+            .code()
+            .map(|c| c.raw_args.as_str())
+            .map(|s| s.ends_with("1:2")),
+        Some(true),
+        "{reply:?}"
+    );
+    // The second message's date is invalid: neither is stored.
+    let reply = c
+        .run_parts(&[
+            Part::Text("APPEND INBOX "),
+            Part::Literal(&a, LiteralMode::NonSync),
+            Part::Text(" \"99-Foo-2026 00:00:00 +0000\" "),
+            Part::Literal(&b, LiteralMode::NonSync),
+        ])
+        .await
+        .unwrap();
+    assert_ne!(reply.status(), Status::Ok, "{reply:?}");
+    let reply = ok(&mut c, "STATUS INBOX (MESSAGES)").await;
+    assert!(
+        reply.responses[0].text().contains("MESSAGES 2"),
+        "{reply:?}"
+    );
+    ok(&mut c, "SELECT INBOX").await;
+    let new = message("replaced", "3");
+    let reply = c
+        .run_parts(&[
+            Part::Text("UID REPLACE 1 INBOX "),
+            Part::Literal(&new, LiteralMode::Sync),
+        ])
+        .await
+        .unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    let reply = ok(&mut c, "UID SEARCH ALL").await;
+    assert_eq!(reply.search(), vec![2, 3], "{reply:?}");
+}
+
+#[tokio::test]
+async fn append_to_a_missing_mailbox_is_trycreate_and_the_stream_stays_in_step() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let m = message("lost", "x");
+    let reply = c
+        .run_parts(&[
+            Part::Text("APPEND Nowhere "),
+            Part::Literal(&m, LiteralMode::NonSync),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), Status::No, "{reply:?}");
+    assert!(reply.has_code("TRYCREATE"), "{reply:?}");
+    ok(&mut c, "NOOP").await;
+}

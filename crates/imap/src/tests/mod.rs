@@ -1,0 +1,93 @@
+//! Session tests: real IMAP sessions over in-memory streams, against the
+//! real auth service and the real storage server (the test kit's
+//! [`Services`]), checked with the kit's client and response parser.
+
+mod extensions;
+mod fetch;
+mod mailboxes;
+mod search;
+mod session;
+
+use std::sync::Arc;
+
+use mailkeep_frontend::{AnyConnector, AuthLink, Clock};
+use mailkeep_testkit::{Client, Reply, Services};
+use tokio::io::DuplexStream;
+
+use crate::io::{Output, Reader};
+use crate::process::Process;
+use crate::session::Session;
+use crate::session::facts::ConnFacts;
+use crate::settings::ImapSettings;
+
+/// The user every test logs in as.
+pub(crate) const USER: &str = "alice";
+/// Their password.
+pub(crate) const PASSWORD: &str = "secret";
+
+/// Real services with one user.
+pub(crate) async fn services() -> Services {
+    let services = Services::start().await.expect("starting the services");
+    services
+        .add_user(USER, PASSWORD)
+        .await
+        .expect("adding the user");
+    services
+}
+
+/// An IMAP process over `services`.
+pub(crate) fn process(services: &Services, settings: ImapSettings) -> Arc<Process> {
+    Arc::new(Process {
+        settings,
+        auth: Arc::new(AuthLink::new(AnyConnector::new(services.clone()))),
+        clock: Clock::system(),
+    })
+}
+
+/// A new session of `process` (a loopback client), and the client talking
+/// to it, greeting read.
+pub(crate) async fn connect(process: &Arc<Process>) -> Client<DuplexStream> {
+    let (ours, theirs) = tokio::io::duplex(1 << 20);
+    let (reader, writer) = tokio::io::split(theirs);
+    let facts = ConnFacts {
+        peer: "127.0.0.1".into(),
+        loopback: true,
+        ..ConnFacts::default()
+    };
+    let session = Session::new(
+        process.clone(),
+        Reader::new(reader),
+        Output::new(writer, process.settings.idle_timeout),
+        facts,
+    );
+    tokio::spawn(async move {
+        let _ = session.run().await;
+    });
+    let mut client = Client::new(ours);
+    client.read_greeting().await.expect("the greeting");
+    client
+}
+
+/// A logged-in client.
+pub(crate) async fn login(process: &Arc<Process>) -> Client<DuplexStream> {
+    let mut client = connect(process).await;
+    let reply = client.login(USER, PASSWORD).await.expect("LOGIN");
+    assert!(reply.is_ok(), "LOGIN: {reply:?}");
+    client
+}
+
+/// Runs a command that must succeed.
+pub(crate) async fn ok(client: &mut Client<DuplexStream>, command: &str) -> Reply {
+    let reply = client.run(command).await.expect(command);
+    assert!(reply.is_ok(), "{command}: {reply:?}");
+    reply
+}
+
+/// A small message with a subject and a body line.
+pub(crate) fn message(subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: {subject}\r\n\
+         Message-ID: <{subject}@example.org>\r\nDate: Mon, 30 Nov 2026 12:00:00 +0000\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
