@@ -36,12 +36,12 @@ fn verify_reports_damage_and_reindex_repairs_it() {
     server.add_user("alice", "a-secret");
     let mut c = server.login("alice", "a-secret");
     let first = c
-        .append("INBOX", "", b"Subject: one\r\n\r\nfirst\r\n")
+        .append("INBOX", &[], b"Subject: one\r\n\r\nfirst\r\n")
         .expect("APPEND")
         .appenduid()
         .expect("APPENDUID");
     let second = c
-        .append("INBOX", "", b"Subject: two\r\n\r\nsecond\r\n")
+        .append("INBOX", &[], b"Subject: two\r\n\r\nsecond\r\n")
         .expect("APPEND")
         .appenduid()
         .expect("APPENDUID");
@@ -100,11 +100,7 @@ fn verify_reports_damage_and_reindex_repairs_it() {
     let mut c = server.login("alice", "a-secret");
     c.ok("SELECT INBOX");
     let r = c.ok("UID FETCH 1:* (UID)");
-    let uids: Vec<u64> = r
-        .fetches()
-        .iter()
-        .filter_map(|f| f.item_number("UID"))
-        .collect();
-    assert_eq!(uids, vec![u64::from(second.1)], "first was uid {}", first.1);
+    let uids: Vec<u32> = r.fetches().iter().filter_map(|f| f.uid()).collect();
+    assert_eq!(uids, vec![second.1], "first was uid {}", first.1);
     c.logout();
 }

@@ -2,35 +2,34 @@
 //! lines and literals. The server must answer in protocol, and one bad
 //! client must never hurt another.
 
-use std::io;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Imap, Server, TestDir};
+use mailkeep_testkit::{BlockingClient, Response, Status, StatusResponse};
+
+use crate::harness::{Server, TestDir};
 
 const USER: &str = "alice";
 const PASS: &str = "alice-secret-3";
 
 /// Reads responses until the one tagged `tag` and returns it; fails if a
 /// `+` continuation request comes first.
-fn tagged_without_continuation(c: &mut Imap, tag: &str) -> String {
-    let prefix = format!("{tag} ");
+fn tagged_without_continuation(c: &mut BlockingClient, tag: &str) -> StatusResponse {
     loop {
         let r = c
             .read_response()
             .unwrap_or_else(|e| panic!("reading the reply to {tag}: {e}"));
         assert!(
-            !r.text.starts_with('+'),
-            "the server sent a continuation request ({:?}) for a literal it must refuse",
-            r.text
+            r.continuation().is_none(),
+            "the server sent a continuation request ({r:?}) for a literal it must refuse"
         );
-        if r.text.starts_with(&prefix) {
-            return r.text;
+        if r.is_tagged(tag) {
+            return r.status().cloned().unwrap_or_else(|| unreachable!());
         }
     }
 }
 
 /// Asserts the connection still works: `a9 NOOP` → `a9 OK`.
-fn assert_alive(c: &mut Imap, after: &str) {
+fn assert_alive(c: &mut BlockingClient, after: &str) {
     c.send_raw(b"a9 NOOP\r\n")
         .unwrap_or_else(|e| panic!("connection unusable after {after}: {e}"));
     let r = c
@@ -39,38 +38,26 @@ fn assert_alive(c: &mut Imap, after: &str) {
     assert!(r.is_ok(), "NOOP after {after}: {r:?}");
 }
 
-/// Sends `line` and returns the first response (it must contain BAD).
-fn expect_bad(c: &mut Imap, line: &[u8], tag: Option<&str>) {
+/// Sends `line` and asserts the answer is BAD: the reply tagged `tag`, or
+/// (for a line without a usable tag) the next response.
+fn expect_bad(c: &mut BlockingClient, line: &[u8], tag: Option<&str>) {
     c.send_raw(line).expect("sending a malformed command");
     let shown = String::from_utf8_lossy(&line[..line.len().min(60)]).into_owned();
-    let text = match tag {
+    let answer: Response = match tag {
         Some(tag) => {
             c.read_reply(tag)
                 .unwrap_or_else(|e| panic!("no reply to {shown:?}: {e}"))
                 .tagged
         }
-        None => {
-            c.read_response()
-                .unwrap_or_else(|e| panic!("no reply to {shown:?}: {e}"))
-                .text
-        }
+        None => c
+            .read_response()
+            .unwrap_or_else(|e| panic!("no reply to {shown:?}: {e}")),
     };
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
     assert_eq!(
-        words.get(1).map(String::as_str),
-        Some("BAD"),
-        "{shown:?} was answered with {text:?}, not BAD"
+        answer.status().map(|s| s.status),
+        Some(Status::Bad),
+        "{shown:?} was answered with {answer:?}, not BAD"
     );
-    if let Some(tag) = tag {
-        assert_eq!(
-            words.first().map(String::as_str),
-            Some(tag.to_ascii_uppercase().as_str()),
-            "BAD with the wrong tag: {text:?}"
-        );
-    }
 }
 
 /// A wrong password (and an unknown user) gets `NO [AUTHENTICATIONFAILED]`
@@ -97,13 +84,11 @@ fn bad_input() {
         let took = started.elapsed();
         assert_eq!(
             r.status(),
-            "NO",
+            Status::No,
             "LOGIN {user} with a wrong password: {r:?}"
         );
         assert!(
-            r.tagged
-                .to_ascii_uppercase()
-                .contains("[AUTHENTICATIONFAILED]"),
+            r.has_code("AUTHENTICATIONFAILED"),
             "LOGIN {user} refused without [AUTHENTICATIONFAILED]: {r:?}"
         );
         assert!(
@@ -128,11 +113,11 @@ fn bad_input() {
     // --- APPEND over the size limit, synchronizing literal ---
     c.send_raw(b"a4 APPEND INBOX {999999999}\r\n")
         .expect("sending APPEND");
-    let text = tagged_without_continuation(&mut c, "a4");
-    let upper = text.to_ascii_uppercase();
+    let answer = tagged_without_continuation(&mut c, "a4");
     assert!(
-        (upper.starts_with("A4 NO") || upper.starts_with("A4 BAD")) && upper.contains("TOOBIG"),
-        "an over-limit APPEND was answered with {text:?}, not NO [TOOBIG]"
+        matches!(answer.status, Status::No | Status::Bad)
+            && answer.code.as_ref().is_some_and(|c| c.is("TOOBIG")),
+        "an over-limit APPEND was answered with {answer:?}, not NO [TOOBIG]"
     );
     assert_alive(&mut c, "a refused over-limit APPEND");
     c.logout();
@@ -146,42 +131,30 @@ fn bad_input() {
     let _ = c.send_raw(&line);
     // Acceptable: BAD and the connection goes on; BAD and/or BYE and a
     // close; or just a close.
-    let closed_kinds = |e: &io::Error| {
-        matches!(
-            e.kind(),
-            io::ErrorKind::UnexpectedEof
-                | io::ErrorKind::ConnectionReset
-                | io::ErrorKind::ConnectionAborted
-                | io::ErrorKind::BrokenPipe
-        )
-    };
-    let is_bye = |r: &crate::harness::Response| r.text.to_ascii_uppercase().starts_with("* BYE");
     match c.read_response() {
-        Ok(r) if is_bye(&r) => {}
+        Ok(r) if r.is_bye() => {}
         Ok(r) => {
-            let upper = r.text.to_ascii_uppercase();
-            assert!(
-                upper.starts_with("A5 BAD") || upper.starts_with("* BAD"),
-                "a 200 KB line was answered with {:?}, not BAD or BYE",
-                r.text
+            assert_eq!(
+                r.status().map(|s| s.status),
+                Some(Status::Bad),
+                "a 200 KB line was answered with {r:?}, not BAD or BYE"
             );
             // Either it goes on (NOOP answered) or it says BYE / closes.
             let sent = c.send_raw(b"a9 NOOP\r\n");
             match c.read_response() {
-                Ok(r) if is_bye(&r) => {}
+                Ok(r) if r.is_bye() => {}
                 Ok(r) => assert!(
-                    r.text.to_ascii_uppercase().starts_with("A9 OK"),
-                    "NOOP after BAD for a 200 KB line: {:?}",
-                    r.text
+                    r.is_tagged("a9") && r.status().is_some_and(|s| s.status == Status::Ok),
+                    "NOOP after BAD for a 200 KB line: {r:?}"
                 ),
                 Err(e) => assert!(
-                    closed_kinds(&e) || sent.is_err(),
+                    e.is_disconnect() || sent.is_err(),
                     "after BAD for a 200 KB line: neither NOOP's reply nor a close but {e}"
                 ),
             }
         }
         Err(e) => assert!(
-            closed_kinds(&e),
+            e.is_disconnect(),
             "after a 200 KB line: neither a reply nor a close but {e}"
         ),
     }
@@ -194,8 +167,9 @@ fn bad_input() {
     let mut c = server.login(USER, PASS);
     let _ = c.send_raw(b"a6 APPEND INBOX {999999999+}\r\n");
     let _ = c.send_raw(&vec![b'y'; 64 * 1024]);
+    c.set_timeout(Duration::from_secs(10));
     let got = c
-        .read_until_closed(Duration::from_secs(10))
+        .read_until_closed()
         .expect("the server must close a connection announcing an over-limit {N+} literal");
     let got = String::from_utf8_lossy(&got);
     assert!(
@@ -205,10 +179,9 @@ fn bad_input() {
     // The concurrent client and new clients are unaffected.
     assert_alive(&mut good, "another client's over-limit {N+} APPEND");
     let r = good.ok("STATUS INBOX (MESSAGES)");
-    assert!(
-        r.untagged
-            .iter()
-            .any(|u| u.text.to_ascii_uppercase().contains("(MESSAGES 0)")),
+    assert_eq!(
+        r.status_item("MESSAGES"),
+        Some(0),
         "a refused APPEND left a message behind: {r:?}"
     );
     let mut other = server.login(USER, PASS);

@@ -4,21 +4,24 @@
 //! refused by B's gateway.
 //!
 //! The harness puts IMAP on 127.0.0.1 (one port per server); the gateways
-//! listen on 127.0.0.2 (A) and 127.0.0.3 (B), with certificates for those
-//! IP addresses signed by a test CA made here with rcgen.
+//! listen on 127.0.0.2 (A) and 127.0.0.3 (B), bound here before the servers
+//! start (passed as the listener named "gateway"), with certificates for
+//! those IP addresses signed by a test CA made here with rcgen.
 
 use std::fs;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mailkeep_testkit::{BlockingClient, Listeners, Status};
 use mailkeep_ticket::TicketKey;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose,
 };
 
-use crate::harness::{Server, TestDir, free_port, make_message, require_root};
+use crate::harness::{Options, Server, TestDir, make_message, require_root};
 
 const USER: &str = "dora";
 const PASSWORD: &str = "dora-secret-1";
@@ -148,13 +151,32 @@ fn files_with(maildir: &Path, marker: &str) -> Vec<PathBuf> {
 }
 
 /// Reads message 1 of INBOX with FETCH BODY[] and returns it lossily.
-fn fetch_first(c: &mut crate::harness::Imap) -> String {
+fn fetch_first(c: &mut BlockingClient) -> String {
     let r = c.ok("FETCH 1 BODY.PEEK[]");
     r.fetches()
         .iter()
-        .flat_map(|f| f.literals.iter())
-        .map(|l| String::from_utf8_lossy(l).into_owned())
+        .filter_map(|f| f.bytes("BODY[]"))
+        .map(|b| String::from_utf8_lossy(b).into_owned())
         .collect()
+}
+
+/// A listener named "gateway" on `ip`, and its address as the config
+/// writes it.
+fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
+    let mut listeners = Listeners::new();
+    let addr = listeners
+        .bind("gateway", IpAddr::V4(Ipv4Addr::from(ip)))
+        .expect("binding a gateway listener");
+    (listeners, addr.to_string())
+}
+
+/// Starts a server on `dir` with `extra` config and `listeners`.
+fn start<'a>(dir: &'a TestDir, extra: String, listeners: Listeners) -> Server<'a> {
+    let options = Options {
+        extra_imap: extra,
+        ..Options::default()
+    };
+    Server::start_opts(dir, options, listeners)
 }
 
 /// A user homed on B (userdb `host=b`) logs in at A: APPEND, SELECT and
@@ -176,44 +198,50 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
     let tls_b = write_tls(&dir_b, &ca, "127.0.0.3");
     // C's certificate is good: only its cluster key is wrong.
     let tls_c = write_tls(&dir_c, &ca, "127.0.0.4");
-    let gateway_a = format!("127.0.0.2:{}", free_port());
-    let gateway_b = format!("127.0.0.3:{}", free_port());
+    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
+    let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
 
     // B: dora is at home here (no [cluster.hosts]: every user is local).
-    let server_b = Server::start_with(&dir_b, &extra_config(Some(&gateway_b), &tls_b, &[]));
+    let server_b = start(
+        &dir_b,
+        extra_config(Some(&gateway_b), &tls_b, &[]),
+        listen_b,
+    );
     server_b.add_user(USER, PASSWORD);
     set_home_host(&dir_b.users_file(), USER, "b");
     // A: dora exists for auth, with her home on b.
     let hosts = [("b", gateway_b.clone())];
-    let server_a = Server::start_with(&dir_a, &extra_config(Some(&gateway_a), &tls_a, &hosts));
+    let server_a = start(
+        &dir_a,
+        extra_config(Some(&gateway_a), &tls_a, &hosts),
+        listen_a,
+    );
     server_a.add_user(USER, PASSWORD);
     set_home_host(&dir_a.users_file(), USER, "b");
 
     let marker = format!("cluster-{}", std::process::id());
     let message = make_message(&marker, 2000);
     let mut at_a = server_a.login(USER, PASSWORD);
-    let appended = at_a.append("INBOX", "", &message).expect("APPEND at A");
+    let appended = at_a.append("INBOX", &[], &message).expect("APPEND at A");
     assert!(
         appended.is_ok(),
-        "APPEND at A: {}\nA: {}\nB: {}",
-        appended.tagged,
+        "APPEND at A: {appended:?}\nA: {}\nB: {}",
         server_a.logs(),
         server_b.logs()
     );
     let selected = at_a.ok("SELECT INBOX");
-    assert!(
-        selected.has_untagged("* 1 EXISTS"),
-        "SELECT at A: {selected:?}"
-    );
+    assert_eq!(selected.exists(), Some(1), "SELECT at A: {selected:?}");
     assert!(fetch_first(&mut at_a).contains(&marker), "FETCH at A");
     at_a.logout();
 
-    assert!(
-        server_b
-            .logs()
-            .contains("gateway: forwarding to local storage"),
-        "A's session went through B's gateway:\n{}",
-        server_b.logs()
+    // A's session went through B's gateway.
+    server_b.wait_for_output(
+        "B's gateway forwarding A's session",
+        Duration::from_secs(10),
+        |out| {
+            out.contains("gateway: forwarding to local storage")
+                .then_some(())
+        },
     );
     let on_b = files_with(&dir_b.maildir(USER), &marker);
     assert_eq!(on_b.len(), 1, "the message is in B's Maildir: {on_b:?}");
@@ -224,36 +252,29 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
 
     let mut at_b = server_b.login(USER, PASSWORD);
     let selected = at_b.ok("SELECT INBOX");
-    assert!(
-        selected.has_untagged("* 1 EXISTS"),
-        "SELECT at B: {selected:?}"
-    );
+    assert_eq!(selected.exists(), Some(1), "SELECT at B: {selected:?}");
     assert!(fetch_first(&mut at_b).contains(&marker), "FETCH at B");
     at_b.logout();
 
     // C: its own (different) cluster key, made at first start.
-    let server_c = Server::start_with(&dir_c, &extra_config(None, &tls_c, &hosts));
+    let server_c = start(&dir_c, extra_config(None, &tls_c, &hosts), Listeners::new());
     server_c.add_user(USER, PASSWORD);
     set_home_host(&dir_c.users_file(), USER, "b");
     let mut at_c = server_c.login(USER, PASSWORD);
-    at_c.set_read_timeout(Duration::from_secs(30))
-        .expect("read timeout");
+    at_c.set_timeout(Duration::from_secs(30));
     let refused = at_c.run("SELECT INBOX").expect("an answer to SELECT at C");
     assert_eq!(
         refused.status(),
-        "NO",
+        Status::No,
         "SELECT at C must be refused: {refused:?}\nC: {}",
         server_c.logs()
     );
-    // The log reaches the file through a pipe-copying thread: allow it a
-    // moment.
-    crate::harness::wait_until(
+    server_b.wait_for_output(
+        "B's gateway logging the refusal",
         Duration::from_secs(10),
-        "B's gateway to log the refusal",
-        || {
-            server_b
-                .logs()
-                .contains("gateway refused: Unauthenticated")
+        |out| {
+            out.to_ascii_lowercase()
+                .contains("gateway refused: unauthenticated")
                 .then_some(())
         },
     );

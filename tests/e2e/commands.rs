@@ -4,62 +4,24 @@
 
 use std::fs;
 
-use crate::harness::{Imap, Reply, Server, TestDir, base64, make_message};
+use mailkeep_testkit::{Reply, Status, plain};
+
+use crate::harness::{Server, TestDir, make_message};
 
 const USER: &str = "alice";
 const PASS: &str = "alice-secret-6";
 
-/// Sends `line` and reads responses until a `+` continuation request
-/// (returned as Ok) or the reply tagged `tag` (returned as Err).
-fn until_continuation(c: &mut Imap, tag: &str, line: &str) -> Result<String, Reply> {
-    c.send_raw(format!("{line}\r\n").as_bytes())
-        .expect("sending");
-    let prefix = format!("{tag} ");
-    loop {
-        let r = c
-            .read_response()
-            .unwrap_or_else(|e| panic!("after {line:?}: {e}"));
-        if r.text.starts_with('+') {
-            return Ok(r.text);
-        }
-        if r.text.starts_with(&prefix) {
-            return Err(Reply {
-                untagged: Vec::new(),
-                tagged: r.text,
-            });
-        }
-    }
+/// How many `+` continuation requests came in a reply.
+fn continuations(r: &Reply) -> usize {
+    r.responses
+        .iter()
+        .filter(|r| r.continuation().is_some())
+        .count()
 }
 
-/// The mailbox names of a LIST reply (`* LIST (attrs) "." name`), unquoted.
+/// The mailbox names of a LIST reply.
 fn list_names(r: &Reply) -> Vec<String> {
-    r.untagged
-        .iter()
-        .filter(|u| u.text.to_ascii_uppercase().starts_with("* LIST "))
-        .map(|u| {
-            let after_attrs = &u.text[u.text.find(')').map_or(0, |i| i + 1)..];
-            let rest = after_attrs.trim_start();
-            // The delimiter: "." (or NIL), then the name.
-            let name = rest
-                .strip_prefix("\".\"")
-                .or_else(|| rest.strip_prefix("NIL"))
-                .unwrap_or(rest)
-                .trim();
-            name.trim_matches('"').to_owned()
-        })
-        .collect()
-}
-
-/// The delimiters of a LIST reply's lines.
-fn list_delimiters(r: &Reply) -> Vec<String> {
-    r.untagged
-        .iter()
-        .filter(|u| u.text.to_ascii_uppercase().starts_with("* LIST "))
-        .filter_map(|u| {
-            let after_attrs = &u.text[u.text.find(')')? + 1..];
-            after_attrs.split_whitespace().next().map(str::to_owned)
-        })
-        .collect()
+    r.list("LIST").into_iter().map(|l| l.name).collect()
 }
 
 /// SASL logins work as advertised: AUTHENTICATE PLAIN with an initial
@@ -72,15 +34,15 @@ fn authenticate_mechanisms() {
     let dir = TestDir::new();
     let server = Server::start(&dir);
     server.add_user(USER, PASS);
-    let plain = base64(format!("\0{USER}\0{PASS}").as_bytes());
+    let credentials = plain(USER, PASS);
 
     // PLAIN with SASL-IR.
     let mut c = server.connect();
     let r = c
-        .run(&format!("AUTHENTICATE PLAIN {plain}"))
+        .authenticate("PLAIN", Some(&credentials), |_| None)
         .expect("AUTHENTICATE");
     assert!(
-        r.is_ok(),
+        r.is_ok() && continuations(&r) == 0,
         "AUTHENTICATE PLAIN with an initial response: {r:?}"
     );
     c.ok("SELECT INBOX");
@@ -88,54 +50,57 @@ fn authenticate_mechanisms() {
 
     // PLAIN after a continuation.
     let mut c = server.connect();
-    until_continuation(&mut c, "p1", "p1 AUTHENTICATE PLAIN")
-        .unwrap_or_else(|r| panic!("no continuation for AUTHENTICATE PLAIN: {r:?}"));
-    c.send_raw(format!("{plain}\r\n").as_bytes())
-        .expect("sending");
-    let r = c.read_reply("p1").expect("reply");
-    assert!(r.is_ok(), "AUTHENTICATE PLAIN after a continuation: {r:?}");
+    let r = c
+        .authenticate("PLAIN", None, |_| Some(credentials.clone()))
+        .expect("AUTHENTICATE");
+    assert!(
+        r.is_ok() && continuations(&r) == 1,
+        "AUTHENTICATE PLAIN after a continuation: {r:?}"
+    );
     c.ok("SELECT INBOX");
     c.logout();
 
     // LOGIN: user name, then password, each after a continuation.
     let mut c = server.connect();
-    until_continuation(&mut c, "l1", "l1 AUTHENTICATE LOGIN")
-        .unwrap_or_else(|r| panic!("no first continuation for AUTHENTICATE LOGIN: {r:?}"));
-    let user = base64(USER.as_bytes());
-    until_continuation(&mut c, "l1", &user)
-        .unwrap_or_else(|r| panic!("no second continuation for AUTHENTICATE LOGIN: {r:?}"));
-    c.send_raw(format!("{}\r\n", base64(PASS.as_bytes())).as_bytes())
-        .expect("sending");
-    let r = c.read_reply("l1").expect("reply");
-    assert!(r.is_ok(), "AUTHENTICATE LOGIN: {r:?}");
+    let mut answers = [USER, PASS].into_iter();
+    let r = c
+        .authenticate("LOGIN", None, |_| {
+            answers.next().map(|a| a.as_bytes().to_vec())
+        })
+        .expect("AUTHENTICATE");
+    assert!(
+        r.is_ok() && continuations(&r) == 2,
+        "AUTHENTICATE LOGIN: {r:?}"
+    );
     c.ok("SELECT INBOX");
     c.logout();
 
     // A wrong password through AUTHENTICATE.
     let mut c = server.connect();
-    let wrong = base64(format!("\0{USER}\0not-{PASS}").as_bytes());
+    let wrong = plain(USER, &format!("not-{PASS}"));
     let r = c
-        .run(&format!("AUTHENTICATE PLAIN {wrong}"))
+        .authenticate("PLAIN", Some(&wrong), |_| None)
         .expect("AUTHENTICATE");
     assert_eq!(
         r.status(),
-        "NO",
+        Status::No,
         "AUTHENTICATE PLAIN with a wrong password: {r:?}"
     );
     assert!(
-        r.tagged
-            .to_ascii_uppercase()
-            .contains("[AUTHENTICATIONFAILED]"),
+        r.has_code("AUTHENTICATIONFAILED"),
         "AUTHENTICATE refusal without [AUTHENTICATIONFAILED]: {r:?}"
     );
 
     // The client cancels; the connection goes on.
     let mut c = server.connect();
-    until_continuation(&mut c, "x1", "x1 AUTHENTICATE PLAIN")
-        .unwrap_or_else(|r| panic!("no continuation for AUTHENTICATE PLAIN: {r:?}"));
-    c.send_raw(b"*\r\n").expect("sending");
-    let r = c.read_reply("x1").expect("reply");
-    assert_eq!(r.status(), "BAD", "a cancelled AUTHENTICATE: {r:?}");
+    let r = c
+        .authenticate("PLAIN", None, |_| None)
+        .expect("AUTHENTICATE");
+    assert!(
+        continuations(&r) == 1,
+        "no continuation for AUTHENTICATE PLAIN: {r:?}"
+    );
+    assert_eq!(r.status(), Status::Bad, "a cancelled AUTHENTICATE: {r:?}");
     let r = c.login(USER, PASS).expect("LOGIN");
     assert!(r.is_ok(), "LOGIN after a cancelled AUTHENTICATE: {r:?}");
     c.logout();
@@ -168,12 +133,18 @@ fn mailbox_commands() {
         );
     }
     assert!(
-        list_delimiters(&r).iter().all(|d| d == "\".\""),
+        r.list("LIST")
+            .iter()
+            .all(|l| l.delimiter.as_deref() == Some(".")),
         "LIST delimiters are not \".\": {r:?}"
     );
     c.ok("LSUB \"\" \"*\"");
     let r = c.run("CREATE Work").expect("CREATE");
-    assert_eq!(r.status(), "NO", "CREATE of an existing mailbox: {r:?}");
+    assert_eq!(
+        r.status(),
+        Status::No,
+        "CREATE of an existing mailbox: {r:?}"
+    );
     c.ok("RENAME Work.Sub Work.Renamed");
     let names = list_names(&c.ok("LIST \"\" \"*\""));
     assert!(
@@ -191,13 +162,13 @@ fn mailbox_commands() {
         "after DELETE: {names:?}"
     );
     let r = c.run("DELETE INBOX").expect("DELETE");
-    assert_eq!(r.status(), "NO", "DELETE INBOX: {r:?}");
+    assert_eq!(r.status(), Status::No, "DELETE INBOX: {r:?}");
     let r = c.run("SELECT NoSuchMailbox").expect("SELECT");
-    assert_eq!(r.status(), "NO", "SELECT of a missing mailbox: {r:?}");
+    assert_eq!(r.status(), Status::No, "SELECT of a missing mailbox: {r:?}");
 
     // --- APPEND to a folder: Maildir++ layout ---
     let first = make_message("commands-1", 3000);
-    let r = c.append("Work", "", &first).expect("APPEND");
+    let r = c.append("Work", &[], &first).expect("APPEND");
     assert!(r.is_ok(), "APPEND to Work: {r:?}");
     let (_, uid1) = r.appenduid().expect("APPENDUID");
     let cur = dir.maildir(USER).join(".Work").join("cur");
@@ -214,11 +185,8 @@ fn mailbox_commands() {
 
     // --- EXAMINE is read-only ---
     let r = c.ok("EXAMINE Work");
-    assert!(
-        r.tagged.to_ascii_uppercase().contains("[READ-ONLY]"),
-        "EXAMINE: {r:?}"
-    );
-    assert!(r.has_untagged("* 1 EXISTS"), "EXAMINE: {r:?}");
+    assert!(r.has_code("READ-ONLY"), "EXAMINE: {r:?}");
+    assert_eq!(r.exists(), Some(1), "EXAMINE: {r:?}");
     let r = c.run("STORE 1 +FLAGS (\\Flagged)").expect("STORE");
     assert!(!r.is_ok(), "STORE in a mailbox opened with EXAMINE: {r:?}");
 
@@ -229,27 +197,17 @@ fn mailbox_commands() {
 
     // --- SELECT, FETCH RFC822, CHECK ---
     let r = c.ok("SELECT Work");
-    assert!(
-        r.tagged.to_ascii_uppercase().contains("[READ-WRITE]"),
-        "SELECT: {r:?}"
-    );
+    assert!(r.has_code("READ-WRITE"), "SELECT: {r:?}");
     let r = c.ok("FETCH 1 (RFC822)");
     let f = r.fetches();
     assert_eq!(f.len(), 1, "FETCH 1 (RFC822): {r:?}");
     assert!(
-        f[0].text.to_ascii_uppercase().contains("RFC822 {"),
-        "FETCH RFC822 without the RFC822 item: {}",
-        f[0].text
-    );
-    assert!(
-        f[0].literals.first() == Some(&first),
-        "FETCH RFC822 returned other bytes"
+        f[0].bytes("RFC822") == Some(first.as_slice()),
+        "FETCH RFC822 returned other bytes, or no RFC822 item: {r:?}"
     );
     let r = c.ok("FETCH 1 (FLAGS)");
     assert!(
-        r.fetches()
-            .first()
-            .is_some_and(|f| f.text.contains("\\Seen")),
+        r.fetch(1).is_some_and(|f| f.has_flag("\\Seen")),
         "FETCH RFC822 did not set \\Seen: {r:?}"
     );
     c.ok("CHECK");
@@ -258,7 +216,7 @@ fn mailbox_commands() {
     let mut uids = vec![uid1];
     for i in 2..=3 {
         let r = c
-            .append("Work", "", &make_message(&format!("commands-{i}"), 1000))
+            .append("Work", &[], &make_message(&format!("commands-{i}"), 1000))
             .expect("APPEND");
         assert!(r.is_ok(), "APPEND {i}: {r:?}");
         uids.push(r.appenduid().expect("APPENDUID").1);
@@ -269,41 +227,24 @@ fn mailbox_commands() {
         uids[1], uids[2]
     ));
     let r = c.ok(&format!("UID EXPUNGE {}", uids[1]));
-    assert!(
-        r.has_untagged("* 2 EXPUNGE"),
-        "UID EXPUNGE {}: {r:?}",
+    assert_eq!(
+        r.expunged(),
+        [2],
+        "UID EXPUNGE {} must remove message 2 and no other: {r:?}",
         uids[1]
     );
-    assert!(
-        !r.untagged
-            .iter()
-            .any(|u| u.text.to_ascii_uppercase().ends_with(" EXPUNGE")
-                && !u.text.eq_ignore_ascii_case("* 2 EXPUNGE")),
-        "UID EXPUNGE removed more than asked: {r:?}"
-    );
     let r = c.ok("UID FETCH 1:* (UID)");
-    let left: Vec<u64> = r
-        .fetches()
-        .iter()
-        .filter_map(|f| f.item_number("UID"))
-        .collect();
-    assert_eq!(
-        left,
-        vec![u64::from(uids[0]), u64::from(uids[2])],
-        "after UID EXPUNGE: {r:?}"
-    );
+    let left: Vec<u32> = r.fetches().iter().filter_map(|f| f.uid()).collect();
+    assert_eq!(left, vec![uids[0], uids[2]], "after UID EXPUNGE: {r:?}");
     let r = c.ok("CLOSE");
     assert!(
-        !r.untagged
-            .iter()
-            .any(|u| u.text.to_ascii_uppercase().ends_with(" EXPUNGE")),
+        r.expunged().is_empty(),
         "CLOSE must expunge silently: {r:?}"
     );
     let r = c.ok("STATUS Work (MESSAGES UIDNEXT)");
-    assert!(
-        r.untagged
-            .iter()
-            .any(|u| u.text.to_ascii_uppercase().contains("MESSAGES 1")),
+    assert_eq!(
+        r.status_item("MESSAGES"),
+        Some(1),
         "after CLOSE, Work should hold only the first message: {r:?}"
     );
     c.logout();

@@ -1,7 +1,8 @@
-//! End-to-end tests: each starts the real `mailkeep` binary (`serve`) on a
-//! free port with its data in a private temporary directory, and talks to
-//! it over real sockets (IMAP over TCP; gRPC over a UNIX socket for the
-//! storage process).
+//! End-to-end tests: each starts the real `mailkeep` binary (`serve`) with
+//! its data in a private temporary directory and its listening sockets
+//! bound by the harness (see `harness::server::SOCKET_ACTIVATION`), and
+//! talks to it over real sockets (IMAP over TCP with the test kit's client;
+//! gRPC over a UNIX socket for the storage process).
 //!
 //! Tests that check privilege separation (or need to kill privileged
 //! children) run only as root: not root, they fail when `CI=true` and are

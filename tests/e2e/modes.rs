@@ -25,12 +25,12 @@ fn per_uid_mode_shares_a_process_between_users_of_one_uid() {
 
     let mut a = server.login("alice", "a-secret");
     let r = a
-        .append("INBOX", "", b"Subject: to alice\r\n\r\nhi\r\n")
+        .append("INBOX", &[], b"Subject: to alice\r\n\r\nhi\r\n")
         .expect("APPEND");
     assert!(r.is_ok(), "{r:?}");
     let mut b = server.login("bob", "b-secret");
     let r = b
-        .append("INBOX", "", b"Subject: to bob\r\n\r\nhi\r\n")
+        .append("INBOX", &[], b"Subject: to bob\r\n\r\nhi\r\n")
         .expect("APPEND");
     assert!(r.is_ok(), "{r:?}");
     b.ok("SELECT INBOX");
@@ -110,12 +110,12 @@ fn shared_mode_serves_two_uids_from_one_process() {
     );
     let mut a = server.login("alice", "a-secret");
     let r = a
-        .append("INBOX", "", b"Subject: to alice\r\n\r\nhi\r\n")
+        .append("INBOX", &[], b"Subject: to alice\r\n\r\nhi\r\n")
         .expect("APPEND");
     assert!(r.is_ok(), "{r:?}");
     let mut e = server.login("erin", "e-secret");
     let r = e
-        .append("INBOX", "", b"Subject: to erin\r\n\r\nhi\r\n")
+        .append("INBOX", &[], b"Subject: to erin\r\n\r\nhi\r\n")
         .expect("APPEND");
     assert!(r.is_ok(), "{r:?}");
     e.ok("SELECT INBOX");

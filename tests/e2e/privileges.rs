@@ -143,7 +143,7 @@ fn privilege_separation() {
     // --- the storage process, after a login, an append and a select ---
     let mut c = server.login("alice", PASS);
     let r = c
-        .append("INBOX", "", &make_message("privsep-1", 4000))
+        .append("INBOX", &[], &make_message("privsep-1", 4000))
         .expect("APPEND");
     assert!(r.is_ok(), "APPEND: {r:?}");
     c.ok("SELECT INBOX");

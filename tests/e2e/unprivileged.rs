@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::MetadataExt;
 
-use crate::harness::{Server, TestDir, require_root, wait_until};
+use crate::harness::{Server, TestDir, require_root};
 
 const NOBODY: u32 = 65534;
 
@@ -27,29 +27,24 @@ fn started_as_another_user_warns_and_runs_as_that_user() {
     .expect("chown of the data dir");
 
     let server = Server::start_as(&dir, NOBODY);
-    let logs = wait_until(
-        std::time::Duration::from_secs(10),
+    let logs = server.wait_for_output(
         "the privilege-separation warning",
-        || {
-            let l = server.logs();
-            l.contains("privilege separation is OFF").then_some(l)
+        std::time::Duration::from_secs(10),
+        |out| {
+            out.contains("privilege separation is OFF")
+                .then(|| out.to_owned())
         },
     );
     assert!(logs.contains("WARNING"), "{logs}");
-    let out = wait_until(std::time::Duration::from_secs(5), "the demo line", || {
-        let o = server.stdout();
-        o.contains("password=").then_some(o)
-    });
-    let password = out
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Demo account: user=demo password="))
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("no demo line in {out:?}"));
+    let password =
+        server.wait_for_output("the demo line", std::time::Duration::from_secs(5), |_| {
+            crate::demo::demo_password(&server.stdout())
+        });
 
     let mut c = server.login("demo", &password);
     c.ok("SELECT INBOX");
     let r = c
-        .append("INBOX", "", b"Subject: unprivileged\r\n\r\nhello\r\n")
+        .append("INBOX", &[], b"Subject: unprivileged\r\n\r\nhello\r\n")
         .expect("APPEND");
     assert!(r.is_ok(), "APPEND as an unprivileged server: {r:?}");
 

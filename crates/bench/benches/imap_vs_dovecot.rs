@@ -1,8 +1,8 @@
 //! mailkeep's IMAP server against Debian's Dovecot (2.3) on the same
 //! machine in the same run, printed as ratios mailkeep/dovecot.
 //!
-//! Both servers get the same workload from the small blocking IMAP client
-//! below, over plain TCP on 127.0.0.1, one server at a time: APPEND of
+//! Both servers get the same workload from the test kit's blocking IMAP
+//! client (`mailkeep_testkit::BlockingClient`), over plain TCP on 127.0.0.1, one server at a time: APPEND of
 //! [`N`] messages of about 4 KB, SELECT (first and again), FETCH of the
 //! metadata, of ENVELOPE (when mailkeep implements it) and of whole
 //! messages, SEARCH TEXT of a word in 1% of the messages and of one in none,
@@ -16,12 +16,14 @@
 //!
 //! Every wait and read is bounded; both servers are stopped at the end.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use mailkeep_testkit::{Append, BlockingClient, Reply};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
 /// Messages appended.
@@ -42,8 +44,6 @@ const ABSENT: &str = "zyxwvnevertq";
 const MAIL_ID: u32 = 5000;
 /// Any single read from a server waits at most this long.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
-/// A command's answer has at most this many lines.
-const MAX_LINES: usize = 1_000_000;
 
 fn main() {
     let dir = tempfile::Builder::new()
@@ -193,94 +193,26 @@ fn internal_date(i: usize) -> String {
 // The IMAP client
 // ---------------------------------------------------------------------------
 
-/// A tagged command's answer.
-struct Reply {
-    /// Untagged lines, literals inlined.
-    lines: Vec<Vec<u8>>,
-    /// The tagged status line, tag removed (`OK ...`, `NO ...`, `BAD ...`).
-    status: String,
-    /// Bytes received inside literals.
-    literal_bytes: u64,
+/// One connection, one command at a time: the test kit's blocking client.
+struct Imap(BlockingClient);
+
+/// A reply that must be OK.
+trait ExpectOk {
+    fn expect_ok(self, what: &str) -> Self;
 }
 
-impl Reply {
-    fn ok(&self) -> bool {
-        self.status.starts_with("OK")
-    }
-
+impl ExpectOk for Reply {
     fn expect_ok(self, what: &str) -> Reply {
-        assert!(self.ok(), "{what}: {}", self.status);
+        assert!(self.is_ok(), "{what}: {:?}", self.tagged);
         self
     }
-
-    /// Untagged `* n FETCH` responses.
-    fn fetches(&self) -> usize {
-        self.lines
-            .iter()
-            .filter(|l| l.starts_with(b"* ") && l.windows(7).any(|w| w == b" FETCH "))
-            .count()
-    }
-
-    /// The numbers of the `* SEARCH` response.
-    fn search(&self) -> Vec<u32> {
-        let mut found = Vec::new();
-        for line in &self.lines {
-            if let Some(rest) = line.strip_prefix(b"* SEARCH") {
-                found.extend(
-                    String::from_utf8_lossy(rest)
-                        .split_ascii_whitespace()
-                        .filter_map(|n| n.parse::<u32>().ok()),
-                );
-            }
-        }
-        found
-    }
-
-    /// The number before ` EXISTS`.
-    fn exists(&self) -> Option<u32> {
-        self.lines.iter().find_map(|l| {
-            let l = String::from_utf8_lossy(l);
-            let n = l.strip_prefix("* ")?.strip_suffix(" EXISTS\r\n")?;
-            n.parse().ok()
-        })
-    }
-}
-
-/// The size of the literal a response line announces at its end.
-fn literal_size(line: &[u8]) -> Option<usize> {
-    let line = line.strip_suffix(b"}\r\n")?;
-    let open = line.iter().rposition(|&b| b == b'{')?;
-    std::str::from_utf8(&line[open + 1..]).ok()?.parse().ok()
-}
-
-/// One connection, one command at a time.
-struct Imap {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    tags: u32,
 }
 
 impl Imap {
     /// Connects and reads the greeting.
     fn connect(port: u16) -> Imap {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
-        stream.set_nodelay(true).expect("TCP_NODELAY");
-        stream
-            .set_read_timeout(Some(READ_TIMEOUT))
-            .expect("read timeout");
-        let mut imap = Imap {
-            reader: BufReader::with_capacity(1 << 16, stream.try_clone().expect("clone")),
-            writer: stream,
-            tags: 0,
-        };
-        let mut literal_bytes = 0;
-        let greeting = imap.read_line(&mut literal_bytes);
-        assert!(
-            greeting.starts_with(b"* OK"),
-            "greeting: {}",
-            String::from_utf8_lossy(&greeting)
-        );
-        imap
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        Imap(BlockingClient::connect(addr, READ_TIMEOUT).expect("connecting"))
     }
 
     /// Connects, logs in and selects INBOX.
@@ -292,97 +224,23 @@ impl Imap {
         imap
     }
 
-    fn tag(&mut self) -> String {
-        self.tags += 1;
-        format!("t{}", self.tags)
-    }
-
-    /// One response line with its literals; panics at EOF or on a timeout.
-    fn read_line(&mut self, literal_bytes: &mut u64) -> Vec<u8> {
-        let mut line = Vec::new();
-        // A line has a handful of literals at most (one per body item).
-        for _ in 0..64 {
-            let start = line.len();
-            let n = self
-                .reader
-                .read_until(b'\n', &mut line)
-                .expect("reading from the server");
-            assert!(n > 0, "the server closed the connection");
-            let Some(size) = literal_size(&line[start..]) else {
-                return line;
-            };
-            let at = line.len();
-            line.resize(at + size, 0);
-            self.reader
-                .read_exact(&mut line[at..])
-                .expect("reading a literal");
-            *literal_bytes += size as u64;
-        }
-        panic!("a response line with too many literals");
-    }
-
-    /// Reads up to the tagged line of `tag`.
-    fn finish(&mut self, tag: &str) -> Reply {
-        let prefix = format!("{tag} ");
-        let mut reply = Reply {
-            lines: Vec::new(),
-            status: String::new(),
-            literal_bytes: 0,
-        };
-        for _ in 0..MAX_LINES {
-            let line = self.read_line(&mut reply.literal_bytes);
-            if let Some(status) = line.strip_prefix(prefix.as_bytes()) {
-                reply.status = String::from_utf8_lossy(status).trim_end().to_string();
-                return reply;
-            }
-            reply.lines.push(line);
-        }
-        panic!("no tagged reply after {MAX_LINES} lines");
-    }
-
     fn command(&mut self, command: &str) -> Reply {
-        let tag = self.tag();
-        self.writer
-            .write_all(format!("{tag} {command}\r\n").as_bytes())
-            .expect("sending a command");
-        self.finish(&tag)
+        self.0
+            .run(command)
+            .unwrap_or_else(|e| panic!("{command}: {e}"))
     }
 
-    /// APPEND with a synchronizing literal (the same round trips on both).
-    fn append(&mut self, arguments: &str, message: &[u8]) -> Reply {
-        let tag = self.tag();
-        self.writer
-            .write_all(
-                format!("{tag} APPEND INBOX {arguments} {{{}}}\r\n", message.len()).as_bytes(),
-            )
-            .expect("sending APPEND");
-        let mut literal_bytes = 0;
-        let go_ahead = self.read_line(&mut literal_bytes);
-        if !go_ahead.starts_with(b"+") {
-            panic!("APPEND refused: {}", String::from_utf8_lossy(&go_ahead));
-        }
-        let mut data = Vec::with_capacity(message.len() + 2);
-        data.extend_from_slice(message);
-        data.extend_from_slice(b"\r\n");
-        self.writer.write_all(&data).expect("sending the message");
-        self.finish(&tag)
+    /// APPEND to INBOX with internal date `date` and a synchronizing
+    /// literal (the same round trips on both servers).
+    fn append(&mut self, date: &str, message: &[u8]) -> Reply {
+        self.0
+            .append_with(&Append::new("INBOX", message).date(date))
+            .unwrap_or_else(|e| panic!("APPEND: {e}"))
     }
 
-    /// LOGOUT, reading up to the tagged OK (or the server's close).
-    fn logout(mut self) {
-        let tag = self.tag();
-        self.writer
-            .write_all(format!("{tag} LOGOUT\r\n").as_bytes())
-            .expect("sending LOGOUT");
-        let mut line = Vec::new();
-        for _ in 0..16 {
-            line.clear();
-            match self.reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line.starts_with(format!("{tag} ").as_bytes()) => return,
-                Ok(_) => {}
-            }
-        }
+    /// LOGOUT, checking the BYE and the tagged OK.
+    fn logout(self) {
+        self.0.logout();
     }
 }
 
@@ -477,11 +335,11 @@ fn workload(port: u16, messages: &[Vec<u8>], envelope: Option<bool>) -> Run {
         Some(false) => Err("not implemented by mailkeep".to_string()),
         _ => {
             let probe = imap.command("FETCH 1 (ENVELOPE)");
-            if probe.ok() {
+            if probe.is_ok() {
                 let (took, _, reply) = repeat(&mut imap, "FETCH 1:* (ENVELOPE)", REPS);
-                Ok((took, reply.fetches()))
+                Ok((took, reply.fetches().len()))
             } else {
-                Err(format!("the server answered `{}`", probe.status))
+                Err(format!("the server answered `{:?}`", probe.tagged))
             }
         }
     };
@@ -503,13 +361,13 @@ fn workload(port: u16, messages: &[Vec<u8>], envelope: Option<bool>) -> Run {
                 .expect_ok("STORE +FLAGS")
         });
         adds.push(took);
-        store_counts.0 = reply.fetches();
+        store_counts.0 = reply.fetches().len();
         let (took, reply) = timed(|| {
             imap.command("STORE 1:* -FLAGS (\\Seen)")
                 .expect_ok("STORE -FLAGS")
         });
         removes.push(took);
-        store_counts.1 = reply.fetches();
+        store_counts.1 = reply.fetches().len();
     }
     imap.logout();
 
@@ -526,11 +384,11 @@ fn workload(port: u16, messages: &[Vec<u8>], envelope: Option<bool>) -> Run {
         select_again,
         exists,
         fetch_meta,
-        fetch_meta_count: meta.fetches(),
+        fetch_meta_count: meta.fetches().len(),
         envelope,
         fetch_body,
-        fetch_body_count: body.fetches(),
-        fetch_body_bytes: body.literal_bytes,
+        fetch_body_count: body.fetches().len(),
+        fetch_body_bytes: body.literal_bytes(),
         search_rare_first,
         search_rare,
         rare: rare.search(),

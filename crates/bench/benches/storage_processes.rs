@@ -8,13 +8,15 @@
 //!
 //! Runs the real `mailkeep` binary on loopback; every loop is bounded.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use mailkeep_testkit::BlockingClient;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
 const ROUNDS: usize = 20;
@@ -58,31 +60,15 @@ impl Drop for Server {
 /// storage process when it has to start. (LOGIN itself is dominated by the
 /// deliberately slow password hash, the same either way.)
 fn session(port: u16, user: &str) -> Duration {
-    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut writer = stream;
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("greeting");
-    let mut started = Instant::now();
-    for (tag, cmd) in [
-        ("a", format!("LOGIN {user} secret")),
-        ("b", "SELECT INBOX".into()),
-    ] {
-        started = Instant::now();
-        writer
-            .write_all(format!("{tag} {cmd}\r\n").as_bytes())
-            .expect("write");
-        loop {
-            line.clear();
-            reader.read_line(&mut line).expect("read");
-            if line.starts_with(&format!("{tag} ")) {
-                assert!(line.starts_with(&format!("{tag} OK")), "{cmd}: {line}");
-                break;
-            }
-        }
-    }
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut imap = BlockingClient::connect(addr, Duration::from_secs(60)).expect("connect");
+    let r = imap.login(user, "secret").expect("LOGIN");
+    assert!(r.is_ok(), "LOGIN: {r:?}");
+    let started = Instant::now();
+    let r = imap.run("SELECT INBOX").expect("SELECT");
     let took = started.elapsed();
-    let _ = writer.write_all(b"c LOGOUT\r\n");
+    assert!(r.is_ok(), "SELECT: {r:?}");
+    imap.logout();
     took
 }
 

@@ -16,10 +16,10 @@ use command_fds::{CommandFdExt, FdMapping};
 #[derive(Debug, thiserror::Error)]
 pub enum ActivationError {
     /// Binding a listener failed.
-    #[error("binding a listener on {ip}: {source}")]
+    #[error("binding a listener on {addr}: {source}")]
     Bind {
         /// Where.
-        ip: IpAddr,
+        addr: SocketAddr,
         /// Why.
         #[source]
         source: std::io::Error,
@@ -54,12 +54,22 @@ impl Listeners {
     /// and returns its address. Several listeners may share a name (IMAP on
     /// 127.0.0.1 and 127.0.0.2, say).
     pub fn bind(&mut self, name: &str, ip: IpAddr) -> Result<SocketAddr, ActivationError> {
+        self.bind_addr(name, SocketAddr::new(ip, 0))
+    }
+
+    /// Binds a listener named `name` at `addr` (port 0: one the kernel
+    /// picks) and returns its address.
+    pub fn bind_addr(
+        &mut self,
+        name: &str,
+        addr: SocketAddr,
+    ) -> Result<SocketAddr, ActivationError> {
         if name.is_empty() || name.contains(':') {
             return Err(ActivationError::BadName(name.to_owned()));
         }
-        let bound = TcpListener::bind(SocketAddr::new(ip, 0))
+        let bound = TcpListener::bind(addr)
             .and_then(|l| Ok((l.local_addr()?, l)))
-            .map_err(|source| ActivationError::Bind { ip, source })?;
+            .map_err(|source| ActivationError::Bind { addr, source })?;
         self.listeners.push((name.to_owned(), bound.1));
         Ok(bound.0)
     }

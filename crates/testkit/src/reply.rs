@@ -159,6 +159,16 @@ impl Reply {
         self.untagged("ESEARCH").find_map(Data::esearch)
     }
 
+    /// Item `name` of the first `* STATUS mailbox (...)` response
+    /// (`MESSAGES`, `UIDNEXT`, `SIZE`).
+    pub fn status_item(&self, name: &str) -> Option<u64> {
+        let items = self.untagged("STATUS").next()?.values.get(1)?.as_list()?;
+        items.chunks(2).find_map(|pair| match pair {
+            [key, Value::Number(n)] if key.is_atom(name) => Some(*n),
+            _ => None,
+        })
+    }
+
     /// The capabilities from `* CAPABILITY` or a `[CAPABILITY ...]` code.
     pub fn capabilities(&self) -> Vec<String> {
         if let Some(d) = self.untagged("CAPABILITY").next() {

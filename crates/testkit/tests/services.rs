@@ -160,3 +160,48 @@ async fn a_stopped_storage_process_breaks_its_connections_and_the_next_attach_st
         .await
         .unwrap();
 }
+
+/// Session tests can run on tokio's paused clock: auth's failed-login
+/// delay passes in virtual time, and no timer fires early while storage
+/// works on its blocking threads (tokio holds the clock while they run).
+#[tokio::test(start_paused = true)]
+async fn the_services_run_on_the_paused_clock() {
+    let services = Services::builder()
+        .failure_delay(std::time::Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    services.add_user("alice", "a-secret").await.unwrap();
+    let started = tokio::time::Instant::now();
+    let far_timer = tokio::spawn(tokio::time::sleep(std::time::Duration::from_secs(3600)));
+    assert!(services.login("alice", "wrong").await.is_err());
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    let login = services.login("alice", "a-secret").await.unwrap();
+    services
+        .append("alice", "INBOX", &[], MESSAGE)
+        .await
+        .unwrap();
+    let mut client = services
+        .storage_client(&login.ticket, "alice")
+        .await
+        .unwrap();
+    let status = client
+        .mailbox_status(with_ticket(
+            MailboxStatusRequest {
+                owner: "alice".into(),
+                name: "INBOX".into(),
+            },
+            &login.ticket,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    assert_eq!(status.messages, 1);
+    assert!(
+        !far_timer.is_finished(),
+        "the clock jumped an hour while storage worked"
+    );
+    far_timer.abort();
+}

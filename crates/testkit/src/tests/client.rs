@@ -264,3 +264,29 @@ fn the_blocking_client_runs_the_same_client_over_tcp() {
     c.logout();
     server.join().unwrap();
 }
+
+#[test]
+fn the_blocking_client_takes_any_stream_made_on_its_runtime() {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let server = std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut reader = std::io::BufReader::new(theirs.try_clone().unwrap());
+        let mut w = theirs;
+        w.write_all(b"* PREAUTH welcome\r\n").unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert_eq!(line, "t1 NOOP\r\n");
+        w.write_all(b"t1 OK done\r\n").unwrap();
+    });
+    let mut c = crate::BlockingClient::over(async move || {
+        ours.set_nonblocking(true)?;
+        tokio::net::UnixStream::from_std(ours)
+    })
+    .unwrap();
+    assert_eq!(
+        c.greeting().unwrap().status().unwrap().status,
+        Status::Preauth
+    );
+    assert!(c.ok("NOOP").is_ok());
+    server.join().unwrap();
+}

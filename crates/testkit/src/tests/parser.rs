@@ -230,6 +230,8 @@ fn capability_status_namespace_and_id() {
             Value::Number(44292)
         ])
     );
+    assert_eq!(r.status_item("uidnext"), Some(44292));
+    assert_eq!(r.status_item("UNSEEN"), None);
     let ns = r.untagged("NAMESPACE").next().unwrap();
     assert_eq!(ns.values.len(), 3);
     assert_eq!(ns.values[2].as_list().unwrap().len(), 2);

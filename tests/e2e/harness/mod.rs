@@ -1,0 +1,158 @@
+//! The test harness: a private data directory per test, the real `mailkeep`
+//! binary started with its listening sockets bound beforehand (see
+//! [`SOCKET_ACTIVATION`]), its output and exit watched as events, discovery
+//! of its child processes through `/proc`, and account management through
+//! the CLI. Tests speak IMAP with the test kit's client
+//! (`mailkeep_testkit::BlockingClient`) over real sockets.
+//!
+//! Every wait is bounded (see [`DEADLINE`]), and every server is stopped by
+//! a drop guard (SIGTERM, then SIGKILL after [`STOP_GRACE`]), so a failing
+//! or hanging test never leaves processes behind.
+
+#![allow(dead_code)]
+
+mod dir;
+pub mod output;
+mod procs;
+pub mod server;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+pub use dir::TestDir;
+pub use output::wait_output;
+pub use procs::{ProcInfo, alive, children_of, proc_info, status_numbers};
+pub use server::{Options, Server};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
+
+/// The default bound on any wait for the server (start, a reply, a process
+/// to appear or go away).
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long a stopping server gets after SIGTERM before it is killed.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The uid and gid accounts made by `mailkeep user add` get (the default
+/// `privileges.mail_uid/mail_gid`) when the server runs as root.
+pub const MAIL_UID: u32 = 5000;
+/// See [`MAIL_UID`].
+pub const MAIL_GID: u32 = 5000;
+
+/// `nobody`'s uid: what the imap process runs as.
+pub const NOBODY_UID: u32 = 65534;
+
+/// The workspace root (`tests/` lives there).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether the test may go on: true as root. Not root: fails when the
+/// environment says `CI=true` (CI must run these), else prints a note and
+/// the caller returns early.
+pub fn require_root(test: &str) -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test} must run as root in CI (it checks privilege separation)");
+    }
+    eprintln!("note: {test} needs root (privilege separation is only on as root); skipped");
+    false
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics with `what`
+/// after `timeout`. Only for what signals nothing to wait on (a process
+/// appearing in or leaving `/proc`); output and exits have their own
+/// event-driven waits.
+pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (racy: prefer binding a
+/// listener and passing it, see [`Server::start_opts`]).
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("binding an ephemeral port");
+    l.local_addr().expect("local address").port()
+}
+
+/// Runs `mailkeep user ARGS... --config CONFIG`, with `stdin_line` on stdin
+/// if given, and asserts it succeeds. Returns its stdout.
+pub fn run_user_cmd(config: &Path, args: &[&str], stdin_line: Option<&str>) -> String {
+    let mut child = Command::new(BIN)
+        .arg("user")
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning mailkeep user");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        if let Some(line) = stdin_line {
+            stdin
+                .write_all(format!("{line}\n").as_bytes())
+                .expect("writing the password");
+        }
+    }
+    let out = wait_output(child, DEADLINE);
+    assert!(
+        out.status.success(),
+        "mailkeep user {args:?} failed with {}:\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sends `sig` to `pid`, ignoring errors (the process may be gone).
+pub fn signal(pid: i32, sig: Signal) {
+    let _ = kill(Pid::from_raw(pid), sig);
+}
+
+/// A test message of about `size` bytes, CRLF line endings, with the unique
+/// `Message-ID: <ID@mailkeep.test>` and lines that differ from each other
+/// (so that a misplaced chunk shows).
+pub fn make_message(id: &str, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: Test Sender <sender@mailkeep.test>\r\n\
+         To: Alice <alice@mailkeep.test>\r\n\
+         Subject: test message {id}\r\n\
+         Date: Sat, 28 Nov 2026 14:00:00 +0000\r\n\
+         Message-ID: <{id}@mailkeep.test>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=us-ascii\r\n\
+         \r\n"
+    )
+    .into_bytes();
+    let mut line = 0u64;
+    while m.len() < size {
+        line += 1;
+        // Lines of varying length and content.
+        let width = 20 + (line * 7919 % 57) as usize;
+        let fill: String = (0..width)
+            .map(|i| char::from(b'a' + ((line as usize * 31 + i * 7) % 26) as u8))
+            .collect();
+        m.extend_from_slice(format!("{id} line {line:06} {fill}\r\n").as_bytes());
+    }
+    m
+}
