@@ -23,7 +23,9 @@ mod serve;
 mod service;
 mod settings;
 
-pub use edit::{add_user, delete_user, list_users, set_password};
+pub use edit::{
+    add_user, add_user_with_scheme, delete_user, list_users, set_password, set_password_with_scheme,
+};
 pub use error::AuthError;
 pub use reload::WatchedPasswdFile;
 pub use scheme::{PasswordScheme, SchemeError, hash_password, verify_password};

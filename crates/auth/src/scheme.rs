@@ -47,7 +47,7 @@ pub enum SchemeError {
         detail: String,
     },
     /// `--scheme` named a scheme new passwords cannot be stored in.
-    #[error("password scheme {0:?} cannot store new passwords; use one of {CHOICES}")]
+    #[error("password scheme {0:?} is unknown or cannot store new passwords; use one of {CHOICES}")]
     NotForNewPasswords(String),
 }
 
