@@ -208,6 +208,8 @@ enum State {
 pub struct Exchange {
     mechanism: Mechanism,
     binding: ChannelBinding,
+    /// The user a SCRAM client-first message named, for the log.
+    user: Option<String>,
     state: State,
 }
 
@@ -219,6 +221,7 @@ impl Exchange {
         Exchange {
             mechanism,
             binding,
+            user: None,
             state: State::Start,
         }
     }
@@ -226,6 +229,12 @@ impl Exchange {
     /// The mechanism of this exchange.
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
+    }
+
+    /// The user name a SCRAM client named, once it has (for the log of a
+    /// failure that comes later).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// Processes the client's next response. The first call takes the
@@ -266,6 +275,9 @@ impl Exchange {
             }
         };
         self.state = next;
+        if let SaslStep::NeedScramCredentials { user, .. } = &outcome {
+            self.user = Some(user.clone());
+        }
         outcome
     }
 

@@ -130,7 +130,11 @@ impl AuthService {
     ) -> Outcome {
         match step {
             SaslStep::Challenge(challenge) => self.keep(conn, id, attempt, exchange, challenge),
-            SaslStep::Fail(error) => self.refuse(attempt, None, &error.to_string()).await,
+            SaslStep::Fail(error) => {
+                let user = exchange.user().map(str::to_owned);
+                self.refuse(attempt, user.as_deref(), &error.to_string())
+                    .await
+            }
             SaslStep::Verify(credentials) => self.verify(attempt, credentials).await,
             SaslStep::NeedScramCredentials { user, hash } => {
                 match self.scram_lookup(attempt, &user, hash).await {

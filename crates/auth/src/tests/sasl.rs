@@ -173,6 +173,7 @@ fn scram_exchange_asks_for_keys_and_ends_authenticated() {
             hash: ScramHash::Sha1
         }
     );
+    assert_eq!(ex.user(), Some("user"));
     let salt = STANDARD.decode("QSXCR+Q6sek8bf92").unwrap();
     let keys = ScramKeys::derive(ScramHash::Sha1, b"pencil", &salt, 4096);
     let SaslStep::Challenge(server_first) = ex.scram_credentials(ScramCredentials::Keys(keys))
