@@ -139,3 +139,76 @@ fn low_uid_accounts_are_refused_with_a_clear_error() {
     server.add_user("fine", "f-secret");
     server.login("fine", "f-secret").logout();
 }
+
+/// `user add --scheme` and `user passwd --scheme` store the password in the
+/// scheme named (SCRAM-SHA-256 in Dovecot's record format, which the
+/// running server then checks for LOGIN too); `passwd` without `--scheme`
+/// goes back to ARGON2ID; an unknown scheme is refused with the list of
+/// choices and adds no one.
+#[test]
+fn user_commands_store_the_password_scheme_asked_for() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    let config = server.config.clone();
+    let stored = |name: &str| -> String {
+        let users = std::fs::read_to_string(dir.users_file()).expect("reading the users file");
+        users
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}:")))
+            .and_then(|rest| rest.split(':').next())
+            .unwrap_or_else(|| panic!("no line for {name}:\n{users}"))
+            .to_owned()
+    };
+
+    run_user_cmd(
+        &config,
+        &["add", "sam", "--scheme", "SCRAM-SHA-256"],
+        Some("pencil-1"),
+    );
+    let record = stored("sam");
+    let fields: Vec<&str> = record
+        .strip_prefix("{SCRAM-SHA-256}")
+        .unwrap_or_else(|| panic!("not a SCRAM-SHA-256 record: {record}"))
+        .split(',')
+        .collect();
+    assert_eq!(fields.len(), 4, "{record}");
+    assert_eq!(fields[0], "4096", "{record}");
+    server.login("sam", "pencil-1").logout();
+
+    run_user_cmd(
+        &config,
+        &["passwd", "sam", "--scheme", "sha512-crypt"],
+        Some("pencil-2"),
+    );
+    assert!(
+        stored("sam").starts_with("{SHA512-CRYPT}$6$"),
+        "{}",
+        stored("sam")
+    );
+    let r = server.connect().login("sam", "pencil-1").expect("LOGIN");
+    assert_eq!(r.status(), "NO", "old password still accepted: {r:?}");
+    server.login("sam", "pencil-2").logout();
+
+    run_user_cmd(&config, &["passwd", "sam"], Some("pencil-3"));
+    assert!(
+        stored("sam").starts_with("{ARGON2ID}$argon2id$"),
+        "{}",
+        stored("sam")
+    );
+    server.login("sam", "pencil-3").logout();
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_mailkeep"))
+        .args(["user", "add", "rex", "--scheme", "NOSUCH", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running user add");
+    assert!(!refused.status.success(), "an unknown scheme was accepted");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("NOSUCH") && stderr.contains("SCRAM-SHA-256"),
+        "{stderr}"
+    );
+    let listing = run_user_cmd(&config, &["list"], None);
+    assert!(!listing.contains("rex"), "{listing}");
+}

@@ -91,7 +91,7 @@ impl AsyncWrite for AuthConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sasl::{Exchange, Mechanism};
+    use crate::sasl::{ChannelBinding, Exchange, Mechanism};
 
     #[tokio::test]
     async fn closing_a_connection_forgets_its_exchanges() {
@@ -102,10 +102,18 @@ mod tests {
         let conn_b = AuthConnection::new(b, ConnectionKey(2), Arc::clone(&exchanges));
         assert_eq!(conn_a.connect_info(), ConnectionKey(1));
         exchanges
-            .put(ConnectionKey(1), 5, Exchange::new(Mechanism::Login))
+            .put(
+                ConnectionKey(1),
+                5,
+                Exchange::new(Mechanism::Login, ChannelBinding::None),
+            )
             .unwrap();
         exchanges
-            .put(ConnectionKey(2), 5, Exchange::new(Mechanism::Login))
+            .put(
+                ConnectionKey(2),
+                5,
+                Exchange::new(Mechanism::Login, ChannelBinding::None),
+            )
             .unwrap();
         drop(conn_a);
         assert!(exchanges.take(ConnectionKey(1), 5).is_none());

@@ -13,7 +13,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::AuthError;
-use crate::scheme::hash_password;
+use crate::scheme::PasswordScheme;
 use crate::userdb::{PasswdFile, UserEntry, parse_line, validate_name};
 
 /// The mode of the passwd-file and of the temporary file it is written as.
@@ -30,6 +30,28 @@ pub fn add_user(
     gid: u32,
     home: &Path,
 ) -> Result<(), AuthError> {
+    add_user_with_scheme(
+        path,
+        name,
+        password,
+        PasswordScheme::default(),
+        uid,
+        gid,
+        home,
+    )
+}
+
+/// [`add_user`] storing the password in `scheme` (e.g. SCRAM-SHA-256, so
+/// that the account can log in with SCRAM).
+pub fn add_user_with_scheme(
+    path: &Path,
+    name: &str,
+    password: &str,
+    scheme: PasswordScheme,
+    uid: u32,
+    gid: u32,
+    home: &Path,
+) -> Result<(), AuthError> {
     validate_name(name)?;
     check_password(password)?;
     let home_text = home.to_str().ok_or(AuthError::BadField {
@@ -37,7 +59,7 @@ pub fn add_user(
         reason: "not valid UTF-8",
     })?;
     check_field("home directory", home_text)?;
-    let hashed = hash_password(password)?;
+    let hashed = scheme.hash(password)?;
     edit(path, |lines| {
         if find_user(path, lines, name)?.is_some() {
             return Err(AuthError::DuplicateUser {
@@ -53,8 +75,18 @@ pub fn add_user(
 /// Replaces the password of user `name` (stored as `{ARGON2ID}`), keeping
 /// every other field of the line as it was.
 pub fn set_password(path: &Path, name: &str, password: &str) -> Result<(), AuthError> {
+    set_password_with_scheme(path, name, password, PasswordScheme::default())
+}
+
+/// [`set_password`] storing the password in `scheme`.
+pub fn set_password_with_scheme(
+    path: &Path,
+    name: &str,
+    password: &str,
+    scheme: PasswordScheme,
+) -> Result<(), AuthError> {
     check_password(password)?;
-    let hashed = hash_password(password)?;
+    let hashed = scheme.hash(password)?;
     edit(path, |lines| {
         let index = find_user(path, lines, name)?.ok_or_else(|| AuthError::NoSuchUser {
             name: name.to_owned(),

@@ -1,6 +1,7 @@
 //! Authentication for mailkeep (DESIGN §1, §2): the passwd-file as passdb
-//! and userdb, password schemes, SASL PLAIN and LOGIN, and the auth
-//! process's gRPC service that turns a successful login into a signed
+//! and userdb, password schemes (Dovecot's, SCRAM records included), SASL
+//! PLAIN, LOGIN, SCRAM-SHA-1, SCRAM-SHA-256 and SCRAM-SHA-256-PLUS, and the
+//! auth process's gRPC service that turns a successful login into a signed
 //! session ticket, delaying failed logins per remote address.
 //!
 //! The master uses [`userdb`] (owner lookups) and [`edit`] (the
@@ -11,19 +12,23 @@ pub mod penalty;
 pub mod reload;
 pub mod sasl;
 pub mod scheme;
+pub mod scram;
 pub mod userdb;
 
 mod conn;
 mod error;
 mod exchanges;
+mod passdb;
 mod serve;
 mod service;
 mod settings;
 
-pub use edit::{add_user, delete_user, list_users, set_password};
+pub use edit::{
+    add_user, add_user_with_scheme, delete_user, list_users, set_password, set_password_with_scheme,
+};
 pub use error::AuthError;
 pub use reload::WatchedPasswdFile;
-pub use scheme::{SchemeError, hash_password, verify_password};
+pub use scheme::{PasswordScheme, SchemeError, hash_password, verify_password};
 pub use serve::serve;
 pub use settings::AuthSettings;
 pub use userdb::{PasswdFile, UserEntry, validate_name};

@@ -1,21 +1,26 @@
-//! SASL server mechanisms: PLAIN (RFC 4616) and LOGIN
-//! (draft-murchison-sasl-login).
+//! SASL server mechanisms: PLAIN (RFC 4616), LOGIN
+//! (draft-murchison-sasl-login), and SCRAM-SHA-1, SCRAM-SHA-256 and
+//! SCRAM-SHA-256-PLUS (RFC 5802, RFC 7677, channel binding RFC 9266).
 //!
 //! These are state machines only: they turn the client's responses into
 //! challenges and, at the end, into [`Credentials`] for the caller to check
-//! against the passdb. They never see the passdb, so they stay easy to test
-//! and to fuzz. SCRAM-SHA-256 will need the stored keys in the middle of the
-//! exchange; it fits as another [`Mechanism`] whose steps may also return a
-//! "look the user up" outcome.
+//! against the passdb (PLAIN, LOGIN), or, for SCRAM, ask the caller for the
+//! account's keys in the middle ([`SaslStep::NeedScramCredentials`]) and
+//! check the client's proof themselves. They never see the passdb, so they
+//! stay easy to test and to fuzz.
 //!
 //! Why not rsasl: its LOGIN server sends `User Name\0` / `Password\0`
 //! instead of the customary `Username:` / `Password:`, ignores an initial
 //! response, applies SASLprep to PLAIN passwords (Dovecot does not, so some
 //! stored passwords would stop matching), and its synchronous validation
 //! callback would run the password hashing inside the mechanism step. The
-//! two mechanisms are a few dozen lines each here.
+//! two mechanisms are a few dozen lines each here. For SCRAM see
+//! [`crate::scram`].
 
 use std::fmt;
+
+use crate::scram::ScramHash;
+use crate::scram::server::{ScramCredentials, ScramServer};
 
 /// The longest client response accepted in one step, in bytes.
 pub const MAX_RESPONSE: usize = 8 * 1024;
@@ -27,21 +32,31 @@ pub enum Mechanism {
     Plain,
     /// Username and password, each answering a challenge.
     Login,
+    /// RFC 5802; needs a `{SCRAM-SHA-1}` or `{PLAIN}` password.
+    ScramSha1,
+    /// RFC 7677; needs a `{SCRAM-SHA-256}` or `{PLAIN}` password.
+    ScramSha256,
+    /// SCRAM-SHA-256 bound to the TLS connection (tls-exporter, RFC 9266);
+    /// only where the connection has binding data.
+    ScramSha256Plus,
 }
 
 impl Mechanism {
-    /// Every mechanism offered, for capability lists.
-    pub const ALL: [Mechanism; 2] = [Mechanism::Plain, Mechanism::Login];
+    /// Every mechanism offered, for capability lists (the -PLUS one only on
+    /// connections with channel binding, see [`Mechanism::needs_channel_binding`]).
+    pub const ALL: [Mechanism; 5] = [
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::ScramSha1,
+        Mechanism::ScramSha256,
+        Mechanism::ScramSha256Plus,
+    ];
 
     /// The mechanism called `name` (case-insensitive), if offered.
     pub fn from_name(name: &str) -> Option<Mechanism> {
-        if name.eq_ignore_ascii_case("PLAIN") {
-            Some(Mechanism::Plain)
-        } else if name.eq_ignore_ascii_case("LOGIN") {
-            Some(Mechanism::Login)
-        } else {
-            None
-        }
+        Mechanism::ALL
+            .into_iter()
+            .find(|m| m.name().eq_ignore_ascii_case(name))
     }
 
     /// The registered name.
@@ -49,6 +64,45 @@ impl Mechanism {
         match self {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
+            Mechanism::ScramSha1 => "SCRAM-SHA-1",
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
+            Mechanism::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
+        }
+    }
+
+    /// The SCRAM hash, for the SCRAM mechanisms.
+    pub fn scram_hash(self) -> Option<ScramHash> {
+        match self {
+            Mechanism::Plain | Mechanism::Login => None,
+            Mechanism::ScramSha1 => Some(ScramHash::Sha1),
+            Mechanism::ScramSha256 | Mechanism::ScramSha256Plus => Some(ScramHash::Sha256),
+        }
+    }
+
+    /// Whether the mechanism can only run on a connection with channel
+    /// binding data (and is offered only there).
+    pub fn needs_channel_binding(self) -> bool {
+        self == Mechanism::ScramSha256Plus
+    }
+}
+
+/// The channel binding a connection offers to SCRAM-*-PLUS.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum ChannelBinding {
+    /// No TLS, so nothing to bind to.
+    #[default]
+    None,
+    /// RFC 9266: the TLS exporter output for the label
+    /// `EXPORTER-Channel-Binding` (32 bytes, no context).
+    TlsExporter(Vec<u8>),
+}
+
+impl fmt::Debug for ChannelBinding {
+    // The exporter output is a secret of the connection.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChannelBinding::None => f.write_str("None"),
+            ChannelBinding::TlsExporter(_) => f.write_str("TlsExporter(..)"),
         }
     }
 }
@@ -72,7 +126,7 @@ impl fmt::Debug for Credentials {
     }
 }
 
-/// Why an exchange failed before any credentials could be checked.
+/// Why an exchange failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SaslError {
     /// The response does not follow the mechanism's syntax.
@@ -83,10 +137,22 @@ pub enum SaslError {
         /// What is wrong.
         detail: &'static str,
     },
-    /// PLAIN asked to act as another user; proxy authorization is not offered.
+    /// The client asked to act as another user; proxy authorization is not
+    /// offered.
     #[error("authorization identity differs from authentication identity")]
     AuthzidMismatch,
-    /// A step came after the exchange had already ended.
+    /// SCRAM channel binding is missing, of the wrong kind, or does not
+    /// match the connection.
+    #[error("channel binding refused: {0}")]
+    ChannelBinding(&'static str),
+    /// The SCRAM proof does not match the account's keys (wrong password).
+    #[error("wrong password")]
+    WrongProof,
+    /// The SCRAM exchange ran on made-up keys and could not succeed (no
+    /// such user, no password, an unreadable record).
+    #[error("{0}")]
+    NoCredentials(&'static str),
+    /// A step came after the exchange had already ended, or out of order.
     #[error("exchange already finished")]
     Finished,
 }
@@ -96,8 +162,24 @@ pub enum SaslError {
 pub enum SaslStep {
     /// Send this challenge and wait for the next response.
     Challenge(Vec<u8>),
-    /// The exchange is complete: verify these credentials.
+    /// The exchange is complete: verify these credentials (PLAIN, LOGIN).
     Verify(Credentials),
+    /// SCRAM needs this user's keys: look them up and pass them to
+    /// [`Exchange::scram_credentials`], which gives the next step.
+    NeedScramCredentials {
+        /// The user name from the client-first message.
+        user: String,
+        /// The hash whose keys are needed.
+        hash: ScramHash,
+    },
+    /// SCRAM verified the client's proof: the user is authenticated, and
+    /// `final_data` (server-final) goes to the client with the success.
+    Authenticated {
+        /// The user name.
+        user: String,
+        /// The SCRAM server-final message.
+        final_data: Vec<u8>,
+    },
     /// The exchange failed.
     Fail(SaslError),
 }
@@ -113,6 +195,10 @@ enum State {
     LoginWaitingUser,
     /// LOGIN asked for the password of this user.
     LoginWaitingPassword(String),
+    /// SCRAM sent an empty challenge and waits for client-first.
+    ScramWaitingFirst,
+    /// SCRAM under way.
+    Scram(Box<ScramServer>),
     /// Over; further steps fail.
     Done,
 }
@@ -121,15 +207,21 @@ enum State {
 #[derive(Debug)]
 pub struct Exchange {
     mechanism: Mechanism,
+    binding: ChannelBinding,
+    /// The user a SCRAM client-first message named, for the log.
+    user: Option<String>,
     state: State,
 }
 
 impl Exchange {
-    /// Starts an exchange of `mechanism`; feed the initial response (or
-    /// `None` if the client sent none) to [`Exchange::step`] first.
-    pub fn new(mechanism: Mechanism) -> Exchange {
+    /// Starts an exchange of `mechanism` on a connection offering
+    /// `binding`; feed the initial response (or `None` if the client sent
+    /// none) to [`Exchange::step`] first.
+    pub fn new(mechanism: Mechanism, binding: ChannelBinding) -> Exchange {
         Exchange {
             mechanism,
+            binding,
+            user: None,
             state: State::Start,
         }
     }
@@ -137,6 +229,12 @@ impl Exchange {
     /// The mechanism of this exchange.
     pub fn mechanism(&self) -> Mechanism {
         self.mechanism
+    }
+
+    /// The user name a SCRAM client named, once it has (for the log of a
+    /// failure that comes later).
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// Processes the client's next response. The first call takes the
@@ -172,9 +270,69 @@ impl Exchange {
                 ),
                 _ => (State::Done, SaslStep::Fail(SaslError::Finished)),
             },
+            Mechanism::ScramSha1 | Mechanism::ScramSha256 | Mechanism::ScramSha256Plus => {
+                self.scram_step(state, response)
+            }
         };
         self.state = next;
+        if let SaslStep::NeedScramCredentials { user, .. } = &outcome {
+            self.user = Some(user.clone());
+        }
         outcome
+    }
+
+    /// SCRAM is client-first: without an initial response the server sends
+    /// an empty challenge, and the answer is the client-first message.
+    fn scram_step(&self, state: State, response: Option<&[u8]>) -> (State, SaslStep) {
+        match (state, response) {
+            (State::Start, None) => (State::ScramWaitingFirst, SaslStep::Challenge(Vec::new())),
+            (State::Start | State::ScramWaitingFirst, data) => {
+                let Some(hash) = self.mechanism.scram_hash() else {
+                    return (State::Done, SaslStep::Fail(SaslError::Finished));
+                };
+                let binding = match &self.binding {
+                    ChannelBinding::None => None,
+                    ChannelBinding::TlsExporter(data) => Some(data.clone()),
+                };
+                let plus = self.mechanism.needs_channel_binding();
+                let mut server = Box::new(ScramServer::new(hash, plus, binding));
+                match server.client_first(data.unwrap_or_default()) {
+                    Ok(user) => (
+                        State::Scram(server),
+                        SaslStep::NeedScramCredentials { user, hash },
+                    ),
+                    Err(error) => (State::Done, SaslStep::Fail(error)),
+                }
+            }
+            (State::Scram(mut server), data) => {
+                match server.client_final(data.unwrap_or_default()) {
+                    Ok(verified) => (
+                        State::Done,
+                        SaslStep::Authenticated {
+                            user: verified.username,
+                            final_data: verified.server_final,
+                        },
+                    ),
+                    Err(error) => (State::Done, SaslStep::Fail(error)),
+                }
+            }
+            _ => (State::Done, SaslStep::Fail(SaslError::Finished)),
+        }
+    }
+
+    /// Answers [`SaslStep::NeedScramCredentials`] with what the passdb has
+    /// for the user: the next step (the server-first challenge).
+    pub(crate) fn scram_credentials(&mut self, credentials: ScramCredentials) -> SaslStep {
+        let State::Scram(mut server) = std::mem::replace(&mut self.state, State::Done) else {
+            return SaslStep::Fail(SaslError::Finished);
+        };
+        match server.server_first(credentials) {
+            Ok(challenge) => {
+                self.state = State::Scram(server);
+                SaslStep::Challenge(challenge)
+            }
+            Err(error) => SaslStep::Fail(error),
+        }
     }
 }
 

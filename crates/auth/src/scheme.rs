@@ -4,20 +4,29 @@
 //! Supported for verification: `{PLAIN}` (aliases `{CLEAR}`, `{CLEARTEXT}`),
 //! `{SHA512-CRYPT}` (`$6$`), `{SHA256-CRYPT}` (`$5$`), `{BLF-CRYPT}`
 //! (`$2y$`/`$2b$`/`$2a$`), `{ARGON2ID}` and `{ARGON2I}` (PHC strings),
-//! `{SSHA512}` and `{SHA512}` (base64, or hex with the `.HEX` suffix). A
-//! string without `{SCHEME}`, or `{CRYPT}`, is treated as crypt(3) output
-//! and recognised by its `$id$` prefix. Anything else is an error, so an
-//! unknown scheme never lets anyone in.
+//! `{SSHA512}` and `{SHA512}` (base64, or hex with the `.HEX` suffix),
+//! `{SCRAM-SHA-1}` and `{SCRAM-SHA-256}` (Dovecot's
+//! `iterations,salt,StoredKey,ServerKey`). A string without `{SCHEME}`, or
+//! `{CRYPT}`, is treated as crypt(3) output and recognised by its `$id$`
+//! prefix. Anything else is an error, so an unknown scheme never lets
+//! anyone in.
+//!
+//! New passwords are stored in one of [`PasswordScheme`]; SCRAM logins
+//! need a `{SCRAM-…}` record of the mechanism's hash, or `{PLAIN}`
+//! ([`scram_source`]).
 
-use argon2::Argon2;
+use std::str::FromStr;
+
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha512};
 use subtle::ConstantTimeEq;
 
 use crate::AuthError;
+use crate::scram::{ScramHash, ScramKeys};
 
 /// The length of a SHA-512 digest in bytes.
 const SHA512_LEN: usize = 64;
@@ -37,7 +46,14 @@ pub enum SchemeError {
         /// What is wrong (never the hash itself).
         detail: String,
     },
+    /// `--scheme` named a scheme new passwords cannot be stored in.
+    #[error("password scheme {0:?} is unknown or cannot store new passwords; use one of {CHOICES}")]
+    NotForNewPasswords(String),
 }
+
+/// The names [`PasswordScheme::from_str`] takes, for error messages.
+const CHOICES: &str = "ARGON2ID (the default), ARGON2I, SCRAM-SHA-256, SCRAM-SHA-1, SHA512-CRYPT, SHA256-CRYPT, \
+     BLF-CRYPT, SSHA512, PLAIN";
 
 /// The schemes this module can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +66,8 @@ enum Scheme {
     Argon2i,
     Ssha512,
     Sha512,
+    ScramSha1,
+    ScramSha256,
 }
 
 impl Scheme {
@@ -63,6 +81,8 @@ impl Scheme {
             Scheme::Argon2i => "ARGON2I",
             Scheme::Ssha512 => "SSHA512",
             Scheme::Sha512 => "SHA512",
+            Scheme::ScramSha1 => "SCRAM-SHA-1",
+            Scheme::ScramSha256 => "SCRAM-SHA-256",
         }
     }
 
@@ -76,6 +96,8 @@ impl Scheme {
             "ARGON2I" => Scheme::Argon2i,
             "SSHA512" => Scheme::Ssha512,
             "SHA512" => Scheme::Sha512,
+            "SCRAM-SHA-1" => Scheme::ScramSha1,
+            "SCRAM-SHA-256" => Scheme::ScramSha256,
             _ => return None,
         })
     }
@@ -136,6 +158,182 @@ pub fn verify_password(stored: &str, password: &[u8]) -> Result<bool, SchemeErro
             bcrypt::verify(password, hash).map_err(|e| malformed(scheme, e.to_string()))
         }
         Scheme::Argon2id | Scheme::Argon2i => verify_argon2(scheme, hash, password),
+        Scheme::ScramSha1 | Scheme::ScramSha256 => {
+            Ok(scram_keys(scheme, encoding, hash)?.matches_password(password))
+        }
+    }
+}
+
+/// What a stored password can give a SCRAM exchange of one hash.
+#[derive(Debug)]
+pub(crate) enum ScramSource {
+    /// A `{SCRAM-…}` record of that hash.
+    Keys(ScramKeys),
+    /// A `{PLAIN}` password, from which keys can be derived.
+    Plaintext(Vec<u8>),
+    /// A valid password of a scheme that cannot serve this hash (a one-way
+    /// hash such as argon2 or crypt, or SCRAM of the other hash).
+    Unusable,
+    /// A value that cannot be checked at all (unknown scheme, malformed).
+    Invalid(SchemeError),
+}
+
+/// Classifies `stored` for a SCRAM exchange of `hash`, without checking
+/// any password. A malformed value of a one-way scheme counts as unusable
+/// only if it parses; SCRAM records are parsed in full.
+pub(crate) fn scram_source(stored: &str, hash: ScramHash) -> ScramSource {
+    let (scheme, encoding, text) = match split_scheme(stored) {
+        Ok(parts) => parts,
+        Err(error) => return ScramSource::Invalid(error),
+    };
+    let wanted = match hash {
+        ScramHash::Sha1 => Scheme::ScramSha1,
+        ScramHash::Sha256 => Scheme::ScramSha256,
+    };
+    match scheme {
+        Scheme::Plain => ScramSource::Plaintext(text.as_bytes().to_vec()),
+        Scheme::ScramSha1 | Scheme::ScramSha256 => match scram_keys(scheme, encoding, text) {
+            Ok(keys) if scheme == wanted => ScramSource::Keys(keys),
+            Ok(_) => ScramSource::Unusable,
+            Err(error) => ScramSource::Invalid(error),
+        },
+        _ => ScramSource::Unusable,
+    }
+}
+
+/// Parses a `{SCRAM-…}` record's text.
+fn scram_keys(scheme: Scheme, encoding: Encoding, text: &str) -> Result<ScramKeys, SchemeError> {
+    let hash = match scheme {
+        Scheme::ScramSha1 => ScramHash::Sha1,
+        _ => ScramHash::Sha256,
+    };
+    if encoding == Encoding::Hex {
+        return Err(malformed(
+            scheme,
+            "a .HEX suffix is not defined for SCRAM".to_owned(),
+        ));
+    }
+    ScramKeys::parse(hash, text).map_err(|detail| malformed(scheme, detail))
+}
+
+/// A scheme new passwords can be stored in (`mailkeep user add --scheme`).
+/// Names are Dovecot's; [`PasswordScheme::from_str`] takes them in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PasswordScheme {
+    /// Argon2id (m=19456 KiB, t=2, p=1): the default; PLAIN and LOGIN only.
+    #[default]
+    Argon2id,
+    /// Argon2i with the same cost.
+    Argon2i,
+    /// SCRAM-SHA-256 keys (4096 iterations): SCRAM-SHA-256(-PLUS), PLAIN, LOGIN.
+    ScramSha256,
+    /// SCRAM-SHA-1 keys (4096 iterations): SCRAM-SHA-1, PLAIN, LOGIN.
+    ScramSha1,
+    /// glibc SHA-512 crypt, 5000 rounds.
+    Sha512Crypt,
+    /// glibc SHA-256 crypt, 5000 rounds.
+    Sha256Crypt,
+    /// bcrypt (`$2y$`, cost 12).
+    BlfCrypt,
+    /// Salted SHA-512 (one round: weak, for old systems only).
+    Ssha512,
+    /// The password itself: serves every mechanism, and anyone who reads
+    /// the file has it.
+    Plain,
+}
+
+impl PasswordScheme {
+    /// Every scheme new passwords can be stored in.
+    pub const ALL: [PasswordScheme; 9] = [
+        PasswordScheme::Argon2id,
+        PasswordScheme::Argon2i,
+        PasswordScheme::ScramSha256,
+        PasswordScheme::ScramSha1,
+        PasswordScheme::Sha512Crypt,
+        PasswordScheme::Sha256Crypt,
+        PasswordScheme::BlfCrypt,
+        PasswordScheme::Ssha512,
+        PasswordScheme::Plain,
+    ];
+
+    /// Dovecot's name of the scheme.
+    pub fn name(self) -> &'static str {
+        match self {
+            PasswordScheme::Argon2id => "ARGON2ID",
+            PasswordScheme::Argon2i => "ARGON2I",
+            PasswordScheme::ScramSha256 => "SCRAM-SHA-256",
+            PasswordScheme::ScramSha1 => "SCRAM-SHA-1",
+            PasswordScheme::Sha512Crypt => "SHA512-CRYPT",
+            PasswordScheme::Sha256Crypt => "SHA256-CRYPT",
+            PasswordScheme::BlfCrypt => "BLF-CRYPT",
+            PasswordScheme::Ssha512 => "SSHA512",
+            PasswordScheme::Plain => "PLAIN",
+        }
+    }
+
+    /// Hashes `password` for storage: `{SCHEME}...` with a fresh random
+    /// salt. `{PLAIN}` refuses passwords with `:` or control characters,
+    /// which would break the passwd-file's line.
+    pub fn hash(self, password: &str) -> Result<String, AuthError> {
+        let bytes = password.as_bytes();
+        let hashed = match self {
+            PasswordScheme::Argon2id => argon2_phc(Algorithm::Argon2id, bytes)?,
+            PasswordScheme::Argon2i => argon2_phc(Algorithm::Argon2i, bytes)?,
+            PasswordScheme::ScramSha256 => {
+                return Ok(ScramKeys::generate(ScramHash::Sha256, bytes).to_record());
+            }
+            PasswordScheme::ScramSha1 => {
+                return Ok(ScramKeys::generate(ScramHash::Sha1, bytes).to_record());
+            }
+            PasswordScheme::Sha512Crypt => {
+                sha_crypt::sha512_simple(password, &sha_crypt::Sha512Params::default())
+                    .map_err(|e| AuthError::Hash(format!("SHA512-CRYPT: {e:?}")))?
+            }
+            PasswordScheme::Sha256Crypt => {
+                sha_crypt::sha256_simple(password, &sha_crypt::Sha256Params::default())
+                    .map_err(|e| AuthError::Hash(format!("SHA256-CRYPT: {e:?}")))?
+            }
+            PasswordScheme::BlfCrypt => bcrypt::hash_with_result(bytes, bcrypt::DEFAULT_COST)
+                .map_err(|e| AuthError::Hash(format!("BLF-CRYPT: {e}")))?
+                .format_for_version(bcrypt::Version::TwoY),
+            PasswordScheme::Ssha512 => {
+                let salt: [u8; 16] = rand::random();
+                let mut hasher = Sha512::new();
+                hasher.update(bytes);
+                hasher.update(salt);
+                let mut raw = hasher.finalize().to_vec();
+                raw.extend_from_slice(&salt);
+                STANDARD.encode(raw)
+            }
+            PasswordScheme::Plain => {
+                if password.contains(':') || password.chars().any(char::is_control) {
+                    return Err(AuthError::BadField {
+                        field: "password",
+                        reason: "a {PLAIN} password may not contain ':' or control characters",
+                    });
+                }
+                password.to_owned()
+            }
+        };
+        Ok(format!("{{{}}}{hashed}", self.name()))
+    }
+}
+
+impl FromStr for PasswordScheme {
+    type Err = SchemeError;
+
+    /// Dovecot's scheme name, in any case; `CLEAR` and `CLEARTEXT` are
+    /// `PLAIN`.
+    fn from_str(name: &str) -> Result<Self, SchemeError> {
+        let upper = name.to_ascii_uppercase();
+        let upper = match upper.as_str() {
+            "CLEAR" | "CLEARTEXT" => "PLAIN",
+            other => other,
+        };
+        PasswordScheme::ALL
+            .into_iter()
+            .find(|s| s.name() == upper)
+            .ok_or_else(|| SchemeError::NotForNewPasswords(name.to_owned()))
     }
 }
 
@@ -143,11 +341,16 @@ pub fn verify_password(stored: &str, password: &[u8]) -> Result<bool, SchemeErro
 /// with a fresh random salt and the argon2 crate's default cost
 /// (m=19456 KiB, t=2, p=1, the OWASP recommendation).
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    PasswordScheme::Argon2id.hash(password)
+}
+
+/// A PHC string of `algorithm` with the argon2 crate's default cost.
+fn argon2_phc(algorithm: Algorithm, password: &[u8]) -> Result<String, AuthError> {
     let salt = SaltString::generate(&mut OsRng);
-    let phc = Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+    let phc = Argon2::new(algorithm, Version::V0x13, Params::default())
+        .hash_password(password, &salt)
         .map_err(|e| AuthError::Hash(e.to_string()))?;
-    Ok(format!("{{ARGON2ID}}{phc}"))
+    Ok(phc.to_string())
 }
 
 /// Splits `{SCHEME.ENC}hash` into its parts; a string without braces is

@@ -11,12 +11,13 @@ use mailkeep_storage_rpc::auth::{
 use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign, verify};
 use tonic::{Request, Response, Status};
 
-use crate::AuthError;
 use crate::exchanges::{ConnectionKey, Exchanges};
+use crate::passdb::{Checked, Passdb, ScramLookup};
 use crate::penalty::Penalty;
 use crate::reload::WatchedPasswdFile;
-use crate::sasl::{Credentials, Exchange, MAX_RESPONSE, Mechanism, SaslStep};
-use crate::scheme::verify_password;
+use crate::sasl::{ChannelBinding, Credentials, Exchange, MAX_RESPONSE, Mechanism, SaslStep};
+use crate::scram::ScramHash;
+use crate::scram::server::TLS_EXPORTER;
 use crate::settings::AuthSettings;
 
 /// The one reason shown for wrong credentials of any kind, so a client
@@ -36,20 +37,9 @@ pub(crate) struct AuthService {
 struct Shared {
     settings: AuthSettings,
     key: TicketKey,
-    passwd: WatchedPasswdFile,
+    passdb: Passdb,
     penalty: Penalty,
     exchanges: Arc<Exchanges>,
-}
-
-/// What checking credentials against the passdb found.
-enum Checked {
-    /// The password matches; the canonical user name.
-    Valid(String),
-    /// Refused, with the reason for the log (never shown to the client).
-    Refused(&'static str),
-    /// Right credentials, but the account may not be used: the reason is
-    /// shown to the client.
-    NotServed(String),
 }
 
 /// Context of one step for the log lines.
@@ -65,7 +55,10 @@ impl AuthService {
     pub(crate) fn new(settings: AuthSettings, key: TicketKey, exchanges: Arc<Exchanges>) -> Self {
         AuthService {
             shared: Arc::new(Shared {
-                passwd: WatchedPasswdFile::new(settings.passwd_file.clone()),
+                passdb: Passdb::new(
+                    WatchedPasswdFile::new(settings.passwd_file.clone()),
+                    settings.first_valid_uid,
+                ),
                 penalty: Penalty::new(settings.failure_delay, settings.max_failure_delay),
                 settings,
                 key,
@@ -94,8 +87,16 @@ impl AuthService {
         } else {
             // A new first step under an id in use restarts that exchange.
             exchanges.take(conn, req.exchange_id);
+            let binding = channel_binding(&req, remote);
             match Mechanism::from_name(&req.mechanism) {
-                Some(mechanism) => Exchange::new(mechanism),
+                Some(mechanism)
+                    if mechanism.needs_channel_binding() && binding == ChannelBinding::None =>
+                {
+                    tracing::info!(remote, protocol = %req.protocol, mechanism = mechanism.name(),
+                        "login refused: a -PLUS mechanism on a connection without channel binding");
+                    return failure("Unsupported mechanism", false);
+                }
+                Some(mechanism) => Exchange::new(mechanism, binding),
                 None => {
                     tracing::info!(remote, protocol = %req.protocol, mechanism = ?req.mechanism,
                         "login refused: unsupported SASL mechanism");
@@ -112,19 +113,112 @@ impl AuthService {
             return self.refuse(&attempt, None, "SASL response too long").await;
         }
         let response = req.has_data.then_some(req.data.as_slice());
-        match exchange.step(response) {
-            SaslStep::Challenge(challenge) => {
-                if exchanges.put(conn, req.exchange_id, exchange).is_err() {
-                    tracing::warn!(remote, "too many SASL exchanges open; refusing a new one");
-                    return failure(UNAVAILABLE, true);
-                }
-                Outcome::Challenge(challenge)
-            }
+        let step = exchange.step(response);
+        self.answer(conn, req.exchange_id, &attempt, exchange, step)
+            .await
+    }
+
+    /// Turns a step's outcome into the reply: keeps the exchange for the
+    /// client's next response, or checks what it produced.
+    async fn answer(
+        &self,
+        conn: ConnectionKey,
+        id: u64,
+        attempt: &Attempt<'_>,
+        mut exchange: Exchange,
+        step: SaslStep,
+    ) -> Outcome {
+        match step {
+            SaslStep::Challenge(challenge) => self.keep(conn, id, attempt, exchange, challenge),
             SaslStep::Fail(error) => {
-                let reason = error.to_string();
-                self.refuse(&attempt, None, &reason).await
+                let user = exchange.user().map(str::to_owned);
+                self.refuse(attempt, user.as_deref(), &error.to_string())
+                    .await
             }
-            SaslStep::Verify(credentials) => self.verify(&attempt, credentials).await,
+            SaslStep::Verify(credentials) => self.verify(attempt, credentials).await,
+            SaslStep::NeedScramCredentials { user, hash } => {
+                match self.scram_lookup(attempt, &user, hash).await {
+                    Ok(ScramLookup::Credentials(credentials)) => {
+                        match exchange.scram_credentials(credentials) {
+                            SaslStep::Challenge(challenge) => {
+                                self.keep(conn, id, attempt, exchange, challenge)
+                            }
+                            SaslStep::Fail(error) => {
+                                self.refuse(attempt, Some(&user), &error.to_string()).await
+                            }
+                            // Server-first is the only other answer there is.
+                            _ => self.refuse(attempt, Some(&user), "SCRAM state").await,
+                        }
+                    }
+                    Ok(ScramLookup::Unavailable(reason)) => {
+                        tracing::info!(user = ?user, remote = attempt.remote,
+                            protocol = attempt.protocol, mechanism = attempt.mechanism, reason,
+                            "login refused: mechanism unavailable for this account");
+                        Outcome::Failure(Failure {
+                            reason: format!(
+                                "{} is not available for this account; another mechanism may work.",
+                                attempt.mechanism
+                            ),
+                            mechanism_unavailable: true,
+                            ..Failure::default()
+                        })
+                    }
+                    Err(outcome) => outcome,
+                }
+            }
+            SaslStep::Authenticated { user, final_data } => {
+                let shared = Arc::clone(&self.shared);
+                let name = user.clone();
+                let checked =
+                    tokio::task::spawn_blocking(move || shared.passdb.check_authenticated(&name))
+                        .await;
+                self.conclude(attempt, &user, checked, final_data).await
+            }
+        }
+    }
+
+    /// Keeps the exchange for the client's answer to `challenge`.
+    fn keep(
+        &self,
+        conn: ConnectionKey,
+        id: u64,
+        attempt: &Attempt<'_>,
+        exchange: Exchange,
+        challenge: Vec<u8>,
+    ) -> Outcome {
+        if self.shared.exchanges.put(conn, id, exchange).is_err() {
+            tracing::warn!(
+                remote = attempt.remote,
+                "too many SASL exchanges open; refusing a new one"
+            );
+            return failure(UNAVAILABLE, true);
+        }
+        Outcome::Challenge(challenge)
+    }
+
+    /// The keys for a SCRAM exchange, looked up off the async threads
+    /// (file I/O, PBKDF2 for `{PLAIN}` accounts); `Err` is the reply when
+    /// the passdb cannot be read.
+    async fn scram_lookup(
+        &self,
+        attempt: &Attempt<'_>,
+        user: &str,
+        hash: ScramHash,
+    ) -> Result<ScramLookup, Outcome> {
+        let shared = Arc::clone(&self.shared);
+        let name = user.to_owned();
+        match tokio::task::spawn_blocking(move || shared.passdb.scram_lookup(&name, hash)).await {
+            Ok(Ok(lookup)) => Ok(lookup),
+            Ok(Err(error)) => {
+                tracing::error!(user = ?user, remote = attempt.remote, %error,
+                    "login not possible: passdb unavailable");
+                Err(failure(UNAVAILABLE, true))
+            }
+            Err(error) => {
+                tracing::error!(user = ?user, remote = attempt.remote, %error,
+                    "login not possible: passdb lookup task failed");
+                Err(failure(UNAVAILABLE, true))
+            }
         }
     }
 
@@ -133,10 +227,23 @@ impl AuthService {
     async fn verify(&self, attempt: &Attempt<'_>, credentials: Credentials) -> Outcome {
         let user = credentials.authcid.clone();
         let shared = Arc::clone(&self.shared);
-        let checked = tokio::task::spawn_blocking(move || shared.check(&credentials)).await;
+        let checked =
+            tokio::task::spawn_blocking(move || shared.passdb.check_password(&credentials)).await;
+        self.conclude(attempt, &user, checked, Vec::new()).await
+    }
+
+    /// The reply once the passdb has judged: a ticket (with `final_data`),
+    /// a penalised failure, or a refusal the client is told the reason of.
+    async fn conclude(
+        &self,
+        attempt: &Attempt<'_>,
+        user: &str,
+        checked: Result<Result<Checked, crate::AuthError>, tokio::task::JoinError>,
+        final_data: Vec<u8>,
+    ) -> Outcome {
         match checked {
-            Ok(Ok(Checked::Valid(canonical))) => self.succeed(attempt, canonical),
-            Ok(Ok(Checked::Refused(reason))) => self.refuse(attempt, Some(&user), reason).await,
+            Ok(Ok(Checked::Valid(canonical))) => self.succeed(attempt, canonical, final_data),
+            Ok(Ok(Checked::Refused(reason))) => self.refuse(attempt, Some(user), reason).await,
             Ok(Ok(Checked::NotServed(reason))) => {
                 tracing::warn!(user = ?user, remote = attempt.remote, %reason, "login refused");
                 Outcome::Failure(Failure {
@@ -159,7 +266,7 @@ impl AuthService {
         }
     }
 
-    fn succeed(&self, attempt: &Attempt<'_>, user: String) -> Outcome {
+    fn succeed(&self, attempt: &Attempt<'_>, user: String, final_data: Vec<u8>) -> Outcome {
         let shared = &self.shared;
         shared.penalty.reset(attempt.remote);
         let (ticket, expires_unix) = shared.issue(&user);
@@ -169,7 +276,7 @@ impl AuthService {
             user,
             ticket,
             expires_unix,
-            final_data: Vec::new(),
+            final_data,
         })
     }
 
@@ -186,38 +293,6 @@ impl AuthService {
 }
 
 impl Shared {
-    /// Looks the user up and checks the password. Blocking (file I/O and
-    /// deliberately slow hashes).
-    fn check(&self, credentials: &Credentials) -> Result<Checked, AuthError> {
-        let Some(entry) = self.passwd.lookup(&credentials.authcid)? else {
-            return Ok(Checked::Refused("unknown user"));
-        };
-        if entry.password.is_empty() {
-            return Ok(Checked::Refused("user has no password"));
-        }
-        match verify_password(&entry.password, &credentials.password) {
-            Ok(true) => {
-                let floor = self.settings.first_valid_uid;
-                match entry.uid {
-                    Some(uid) if floor > 0 && (uid == 0 || uid < floor) => {
-                        Ok(Checked::NotServed(format!(
-                            "This account's mail cannot be served: its uid {uid} is below \
-                             first_valid_uid {floor}."
-                        )))
-                    }
-                    _ => Ok(Checked::Valid(entry.name)),
-                }
-            }
-            Ok(false) => Ok(Checked::Refused("wrong password")),
-            Err(error) => {
-                // Fails closed; the administrator must fix the stored value.
-                tracing::warn!(user = ?entry.name, %error, path = %self.passwd.path().display(),
-                    "stored password cannot be checked");
-                Ok(Checked::Refused("stored password cannot be checked"))
-            }
-        }
-    }
-
     /// Signs a session ticket for `user`: the ticket and its expiry.
     fn issue(&self, user: &str) -> (String, i64) {
         let claims = Claims::new(
@@ -228,6 +303,23 @@ impl Shared {
             &self.settings.issuer,
         );
         (sign(&self.key, &claims), claims.expires_unix)
+    }
+}
+
+/// The channel binding the first step offers: the connection's
+/// tls-exporter data, or none (no TLS, or a type this server does not
+/// know, which is logged).
+fn channel_binding(req: &StepRequest, remote: &str) -> ChannelBinding {
+    match req.channel_binding_type.as_str() {
+        "" => ChannelBinding::None,
+        TLS_EXPORTER if !req.channel_binding.is_empty() => {
+            ChannelBinding::TlsExporter(req.channel_binding.clone())
+        }
+        other => {
+            tracing::warn!(remote, binding_type = ?other,
+                "channel binding type unknown or without data; treated as none");
+            ChannelBinding::None
+        }
     }
 }
 
@@ -273,7 +365,7 @@ impl Auth for AuthService {
         }
         let lookup_shared = Arc::clone(shared);
         let user = claims.user.clone();
-        let entry = tokio::task::spawn_blocking(move || lookup_shared.passwd.lookup(&user))
+        let entry = tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&user))
             .await
             .map_err(|error| Status::internal(format!("user lookup task failed: {error}")))?
             .map_err(|error| {

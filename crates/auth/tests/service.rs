@@ -2,124 +2,14 @@
 //! would hold it, connections handed over with their fd, and the generated
 //! gRPC client over each.
 
-use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+mod harness;
+
 use std::time::{Duration, Instant};
 
-use mailkeep_auth::{AuthError, AuthSettings, add_user, delete_user, serve};
-use mailkeep_storage_rpc::auth::auth_client::AuthClient;
-use mailkeep_storage_rpc::auth::step_response::Outcome;
-use mailkeep_storage_rpc::auth::{Failure, RenewRequest, StepRequest, Success};
-use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
-use mailkeep_storage_rpc::channel::channel_over;
-use mailkeep_storage_rpc::framing::send_frame;
+use harness::{BASE, challenge, failure, first, next, start, step, success};
+use mailkeep_auth::{add_user, delete_user};
+use mailkeep_storage_rpc::auth::RenewRequest;
 use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign, verify};
-use tokio::net::UnixStream;
-use tokio::task::JoinHandle;
-use tonic::transport::Channel;
-
-const BASE: Duration = Duration::from_millis(100);
-
-struct Harness {
-    control: UnixStream,
-    server: JoinHandle<Result<(), AuthError>>,
-    key: TicketKey,
-    passwd: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(base: Duration) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let passwd = dir.path().join("passwd");
-    std::fs::write(
-        &passwd,
-        "# test users\nalice:{PLAIN}secret:1000:1000::/home/alice\ncarol:{NOSUCH}x\n",
-    )
-    .unwrap();
-    add_user(&passwd, "bob", "bob-pw", 1001, 1001, "/home/bob".as_ref()).unwrap();
-    let (control, auth_end) = UnixStream::pair().unwrap();
-    let key = TicketKey::generate();
-    let settings = AuthSettings {
-        passwd_file: passwd.clone(),
-        ticket_lifetime_secs: 3600,
-        issuer: "test-host".to_owned(),
-        failure_delay: base,
-        max_failure_delay: base * 4,
-        first_valid_uid: 0,
-    };
-    let server = tokio::spawn(serve(settings, key.clone(), auth_end));
-    Harness {
-        control,
-        server,
-        key,
-        passwd,
-        _dir: dir,
-    }
-}
-
-impl Harness {
-    async fn connect(&self, connection_id: u64) -> AuthClient<Channel> {
-        let (client_end, server_end) = UnixStream::pair().unwrap();
-        let fd: OwnedFd = server_end.into_std().unwrap().into();
-        let message = ControlMessage {
-            kind: Some(Kind::NewConnection(NewConnection { connection_id })),
-        };
-        send_frame(&self.control, &message, Some(&fd))
-            .await
-            .unwrap();
-        drop(fd);
-        AuthClient::new(channel_over(client_end).await.unwrap())
-    }
-}
-
-fn first(id: u64, mechanism: &str, data: Option<&[u8]>, ip: &str) -> StepRequest {
-    StepRequest {
-        exchange_id: id,
-        mechanism: mechanism.to_owned(),
-        data: data.unwrap_or_default().to_vec(),
-        has_data: data.is_some(),
-        remote_ip: ip.to_owned(),
-        protocol: "imap".to_owned(),
-        abort: false,
-        ..StepRequest::default()
-    }
-}
-
-fn next(id: u64, data: &[u8], ip: &str) -> StepRequest {
-    first(id, "", Some(data), ip)
-}
-
-async fn step(client: &mut AuthClient<Channel>, req: StepRequest) -> Outcome {
-    client
-        .step(req)
-        .await
-        .unwrap()
-        .into_inner()
-        .outcome
-        .unwrap()
-}
-
-fn success(outcome: Outcome) -> Success {
-    match outcome {
-        Outcome::Success(s) => s,
-        other => panic!("expected success, got {other:?}"),
-    }
-}
-
-fn failure(outcome: Outcome) -> Failure {
-    match outcome {
-        Outcome::Failure(f) => f,
-        other => panic!("expected failure, got {other:?}"),
-    }
-}
-
-fn challenge(outcome: Outcome) -> Vec<u8> {
-    match outcome {
-        Outcome::Challenge(c) => c,
-        other => panic!("expected a challenge, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn plain_login_issues_a_ticket_that_verifies() {

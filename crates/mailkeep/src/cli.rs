@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use mailkeep_auth::PasswordScheme;
 
 /// mailkeep: an IMAP server whose network-facing processes hold no privileges.
 #[derive(Parser)]
@@ -76,11 +77,20 @@ pub enum UserAction {
         /// Home directory (default: <home_base>/<name>).
         #[arg(long)]
         home: Option<PathBuf>,
+        /// How the password is stored, by Dovecot's scheme name:
+        /// ARGON2ID (default), ARGON2I, SCRAM-SHA-256 or SCRAM-SHA-1 (needed
+        /// for SCRAM logins), SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT,
+        /// SSHA512, PLAIN.
+        #[arg(long, default_value = "ARGON2ID", value_parser = parse_scheme)]
+        scheme: PasswordScheme,
     },
     /// Change an account's password (read from the terminal or stdin).
     Passwd {
         /// The user name.
         name: String,
+        /// How the new password is stored (see `user add --scheme`).
+        #[arg(long, default_value = "ARGON2ID", value_parser = parse_scheme)]
+        scheme: PasswordScheme,
     },
     /// Delete an account (its mail stays on disk).
     Del {
@@ -89,6 +99,12 @@ pub enum UserAction {
     },
     /// List accounts.
     List,
+}
+
+/// A `--scheme` value; the error lists the schemes there are.
+fn parse_scheme(name: &str) -> Result<PasswordScheme, String> {
+    name.parse()
+        .map_err(|e: mailkeep_auth::SchemeError| e.to_string())
 }
 
 /// Where a role finds its configuration.

@@ -1,6 +1,8 @@
 //! `mailkeep user add|passwd|del|list`: edit the users file. Passwords are
 //! read from the terminal (twice, without echo) or, when stdin is not a
-//! terminal, as one line from stdin; never from the command line.
+//! terminal, as one line from stdin; never from the command line. They are
+//! stored in the `--scheme` chosen (ARGON2ID unless told otherwise; an
+//! account needs SCRAM-SHA-256 or SCRAM-SHA-1 to log in with SCRAM).
 
 use std::io::{BufRead, IsTerminal};
 use std::path::Path;
@@ -20,6 +22,7 @@ pub fn run(config_path: Option<&Path>, action: UserAction) -> anyhow::Result<()>
             uid,
             gid,
             home,
+            scheme,
         } => {
             let (default_uid, default_gid) = if nix::unistd::Uid::effective().is_root() {
                 (config.privileges.mail_uid, config.privileges.mail_gid)
@@ -35,19 +38,20 @@ pub fn run(config_path: Option<&Path>, action: UserAction) -> anyhow::Result<()>
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
             }
-            userdb::add_user(
+            userdb::add_user_with_scheme(
                 &users,
                 &name,
                 &password,
+                scheme,
                 uid.unwrap_or(default_uid),
                 gid.unwrap_or(default_gid),
                 &home,
             )?;
             println!("added {name}");
         }
-        UserAction::Passwd { name } => {
+        UserAction::Passwd { name, scheme } => {
             let password = read_password()?;
-            userdb::set_password(&users, &name, &password)?;
+            userdb::set_password_with_scheme(&users, &name, &password, scheme)?;
             println!("password of {name} changed");
         }
         UserAction::Del { name } => {

@@ -167,3 +167,50 @@ fn malformed_file_is_not_rewritten() {
         "alice:{PLAIN}a\nbroken\n"
     );
 }
+
+#[test]
+fn a_chosen_scheme_is_stored_and_passwd_can_change_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passwd");
+    add_user_with_scheme(
+        &path,
+        "sam",
+        "pencil",
+        PasswordScheme::ScramSha256,
+        5000,
+        5000,
+        Path::new("/var/mail/sam"),
+    )
+    .unwrap();
+    let stored = |name: &str| {
+        PasswdFile::load(&path)
+            .unwrap()
+            .lookup(name)
+            .unwrap()
+            .password
+            .clone()
+    };
+    assert!(stored("sam").starts_with("{SCRAM-SHA-256}4096,"));
+    assert!(verify(&path, "sam", "pencil"));
+
+    set_password_with_scheme(&path, "sam", "crayon", PasswordScheme::Sha512Crypt).unwrap();
+    assert!(stored("sam").starts_with("{SHA512-CRYPT}$6$"));
+    assert!(verify(&path, "sam", "crayon"));
+    assert!(!verify(&path, "sam", "pencil"));
+    // The rest of the line is kept.
+    let entry = PasswdFile::load(&path)
+        .unwrap()
+        .lookup("sam")
+        .unwrap()
+        .clone();
+    assert_eq!(entry.home.as_deref(), Some(Path::new("/var/mail/sam")));
+
+    // A {PLAIN} password that would break the line is refused, and the file
+    // keeps the old one.
+    let refused = set_password_with_scheme(&path, "sam", "a:b", PasswordScheme::Plain);
+    assert!(
+        matches!(refused, Err(AuthError::BadField { .. })),
+        "{refused:?}"
+    );
+    assert!(verify(&path, "sam", "crayon"));
+}

@@ -1,0 +1,138 @@
+//! The auth service in process, as the tests drive it: a control socket
+//! as the master would hold it, connections handed over with their fd, the
+//! generated gRPC client over each, and helpers for SASL steps.
+
+#![allow(dead_code)] // each test file uses a different part
+
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mailkeep_auth::{AuthError, AuthSettings, add_user, serve};
+use mailkeep_storage_rpc::auth::auth_client::AuthClient;
+use mailkeep_storage_rpc::auth::step_response::Outcome;
+use mailkeep_storage_rpc::auth::{Failure, StepRequest, Success};
+use mailkeep_storage_rpc::broker::control_message::Kind;
+use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
+use mailkeep_storage_rpc::channel::channel_over;
+use mailkeep_storage_rpc::framing::send_frame;
+use mailkeep_ticket::TicketKey;
+use tokio::net::UnixStream;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+pub const BASE: Duration = Duration::from_millis(100);
+
+pub struct Harness {
+    pub control: UnixStream,
+    pub server: JoinHandle<Result<(), AuthError>>,
+    pub key: TicketKey,
+    pub passwd: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// The test users: alice `{PLAIN}secret`, bob `{ARGON2ID}` of "bob-pw",
+/// carol with an unknown scheme.
+pub async fn start(base: Duration) -> Harness {
+    start_with(base, "").await
+}
+
+/// [`start`] with `more` lines appended to the passwd-file.
+pub async fn start_with(base: Duration, more: &str) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    std::fs::write(
+        &passwd,
+        format!(
+            "# test users\nalice:{{PLAIN}}secret:1000:1000::/home/alice\ncarol:{{NOSUCH}}x\n{more}"
+        ),
+    )
+    .unwrap();
+    add_user(&passwd, "bob", "bob-pw", 1001, 1001, "/home/bob".as_ref()).unwrap();
+    let (control, auth_end) = UnixStream::pair().unwrap();
+    let key = TicketKey::generate();
+    let settings = AuthSettings {
+        passwd_file: passwd.clone(),
+        ticket_lifetime_secs: 3600,
+        issuer: "test-host".to_owned(),
+        failure_delay: base,
+        max_failure_delay: base * 4,
+        first_valid_uid: 0,
+    };
+    let server = tokio::spawn(serve(settings, key.clone(), auth_end));
+    Harness {
+        control,
+        server,
+        key,
+        passwd,
+        _dir: dir,
+    }
+}
+
+impl Harness {
+    pub async fn connect(&self, connection_id: u64) -> AuthClient<Channel> {
+        let (client_end, server_end) = UnixStream::pair().unwrap();
+        let fd: OwnedFd = server_end.into_std().unwrap().into();
+        let message = ControlMessage {
+            kind: Some(Kind::NewConnection(NewConnection { connection_id })),
+        };
+        send_frame(&self.control, &message, Some(&fd))
+            .await
+            .unwrap();
+        drop(fd);
+        AuthClient::new(channel_over(client_end).await.unwrap())
+    }
+}
+
+pub fn first(id: u64, mechanism: &str, data: Option<&[u8]>, ip: &str) -> StepRequest {
+    StepRequest {
+        exchange_id: id,
+        mechanism: mechanism.to_owned(),
+        data: data.unwrap_or_default().to_vec(),
+        has_data: data.is_some(),
+        remote_ip: ip.to_owned(),
+        protocol: "imap".to_owned(),
+        abort: false,
+        ..StepRequest::default()
+    }
+}
+
+pub fn next(id: u64, data: &[u8], ip: &str) -> StepRequest {
+    first(id, "", Some(data), ip)
+}
+
+pub async fn step(client: &mut AuthClient<Channel>, req: StepRequest) -> Outcome {
+    client
+        .step(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .outcome
+        .unwrap()
+}
+
+pub fn success(outcome: Outcome) -> Success {
+    match outcome {
+        Outcome::Success(s) => s,
+        other => panic!("expected success, got {other:?}"),
+    }
+}
+
+pub fn failure(outcome: Outcome) -> Failure {
+    match outcome {
+        Outcome::Failure(f) => f,
+        other => panic!("expected failure, got {other:?}"),
+    }
+}
+
+pub fn challenge(outcome: Outcome) -> Vec<u8> {
+    match outcome {
+        Outcome::Challenge(c) => c,
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+pub mod scram_client;
+
+/// The gRPC client type the tests use.
+pub type AuthClientChannel = AuthClient<Channel>;
