@@ -186,7 +186,7 @@ fn user_commands_store_the_password_scheme_asked_for() {
         stored("sam")
     );
     let r = server.connect().login("sam", "pencil-1").expect("LOGIN");
-    assert_eq!(r.status(), "NO", "old password still accepted: {r:?}");
+    assert_eq!(r.status(), Status::No, "old password still accepted: {r:?}");
     server.login("sam", "pencil-2").logout();
 
     run_user_cmd(&config, &["passwd", "sam"], Some("pencil-3"));
