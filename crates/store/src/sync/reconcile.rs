@@ -90,8 +90,8 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     let dir = names::mailbox_dir(store.root(), name);
     let mut report = SyncReport::default();
     if !force {
-        // Cheap check without the write lock.
-        let conn = store.conn();
+        // Cheap check without the write connection.
+        let conn = store.reader()?;
         let row = index::mailbox_row(&conn, name)?;
         let before = scan::stamp(&dir)?;
         if stored_stamp(&conn, row.id)? == Some(before) {
