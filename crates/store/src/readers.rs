@@ -17,8 +17,13 @@ use crate::error::{Result, SqlContext};
 use crate::schema::INDEX_FILE;
 
 /// Idle connections kept for reuse; more are opened when more reads run
-/// at once, and closed when they end.
-const KEEP_IDLE: usize = 4;
+/// at once, and closed when they end. Few, because a storage process may
+/// serve thousands of owners (DESIGN §1).
+const KEEP_IDLE: usize = 2;
+
+/// Page cache of a reader, in KiB (SQLite's default is 2 MB per
+/// connection): the OS caches the index file anyway.
+const CACHE_KIB: i64 = 512;
 
 /// Prepared statements kept per reader (the hot reads run a few).
 const STATEMENT_CACHE: usize = 32;
@@ -61,6 +66,8 @@ impl Readers {
         let conn = Connection::open_with_flags(&self.index, flags).ctx(&context)?;
         conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .ctx(&context)?;
         Ok(conn)
     }
 }
