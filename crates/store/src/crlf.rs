@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use rusqlite::{Connection, params};
@@ -78,7 +79,13 @@ pub(crate) fn size_of_file(path: &Path, name: &str) -> Result<u64> {
 /// The size with CRLF line ends of the file at `path`, counted.
 pub(crate) fn counted_size(path: &Path) -> Result<u64> {
     let context = || format!("reading {}", path.display());
-    let mut file = std::fs::File::open(path).map_err(|e| StoreError::io(context(), e))?;
+    // Non-blocking, so that a FIFO put in a file's place cannot hold the
+    // caller (it reads as empty); regular files read as usual.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| StoreError::io(context(), e))?;
     let mut buf = vec![0u8; STEP];
     let (mut size, mut prev) = (0u64, 0u8);
     loop {

@@ -27,6 +27,7 @@ mod messages;
 mod mime;
 mod names;
 mod organize;
+mod readers;
 mod reindex;
 mod schema;
 mod search;
@@ -82,9 +83,10 @@ pub struct MailboxStatus {
     pub size: u64,
 }
 
-/// One owner's mail store: cheap to clone (handles share one index
-/// connection); safe to use from several threads (calls are serialised on
-/// the connection).
+/// One owner's mail store: cheap to clone (handles share one write
+/// connection and a pool of read-only ones); safe to use from several
+/// threads: writes are serialised on the write connection, reads run side
+/// by side on read-only connections and never wait for a write.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
@@ -94,6 +96,7 @@ struct Inner {
     root: PathBuf,
     host: String,
     conn: Mutex<Connection>,
+    readers: readers::Readers,
 }
 
 impl Store {
@@ -110,6 +113,7 @@ impl Store {
                 root: maildir.to_path_buf(),
                 host: maildir::sanitized_hostname(),
                 conn: Mutex::new(conn),
+                readers: readers::Readers::new(maildir),
             }),
         })
     }
@@ -124,11 +128,16 @@ impl Store {
         &self.inner.host
     }
 
-    /// The index connection. A panic while it was held left no open
+    /// The write connection. A panic while it was held left no open
     /// transaction (transactions roll back on drop), so a poisoned lock is
     /// safe to take over.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A read-only connection of its own for one read (see `readers`).
+    pub(crate) fn reader(&self) -> Result<readers::Reader<'_>> {
+        self.inner.readers.get()
     }
 }
 

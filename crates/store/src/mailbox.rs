@@ -286,7 +286,7 @@ impl Store {
     pub fn status(&self, name: &str) -> Result<MailboxStatus> {
         let name = names::canonical(name)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.conn();
+        let mut conn = self.reader()?;
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         index::status_of(&tx, &row)

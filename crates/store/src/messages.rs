@@ -79,7 +79,7 @@ impl Store {
     pub fn select(&self, mailbox: &str) -> Result<Selected> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.conn();
+        let mut conn = self.reader()?;
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         let status = index::status_of(&tx, &row)?;
@@ -113,7 +113,7 @@ impl Store {
     ) -> Result<Changes> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.conn();
+        let mut conn = self.reader()?;
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         let status = index::status_of(&tx, &row)?;
@@ -158,7 +158,7 @@ impl Store {
     ) -> Result<Vec<MessageMeta>> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.conn();
+        let mut conn = self.reader()?;
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         index::messages_in(&tx, &row, ranges)
@@ -174,7 +174,7 @@ impl Store {
         let mut attempt = 0;
         loop {
             let (mailbox_name, meta) = {
-                let conn = self.conn();
+                let conn = self.reader()?;
                 let row = index::mailbox_row(&conn, &name)?;
                 let meta = index::messages_in(&conn, &row, &[UidRange::single(uid)])?
                     .into_iter()

@@ -113,6 +113,14 @@ fn bare_lf_files_dropped_into_a_maildir_are_served_with_crlf() {
 
     // The file was served, not rewritten.
     assert_eq!(std::fs::read(&path).unwrap(), LF_MULTIPART);
+
+    // One delivered to new/ by another program is counted the same way.
+    let new = common::root_of(&dir).join("new");
+    std::fs::write(new.join("1700000001.M2P1.elsewhere"), b"Subject: n\n\nx\n").unwrap();
+    store.sync_mailbox("INBOX").unwrap();
+    let metas = store.fetch("INBOX", v, &[UidRange::all()]).unwrap();
+    assert_eq!(metas.len(), 2);
+    assert_eq!(metas[1].size, 17, "14 bytes, 3 bare LFs");
 }
 
 /// An APPEND of bare-LF bytes keeps the bytes as given on disk, and its

@@ -15,6 +15,7 @@ mod types;
 
 use std::io::Read;
 
+use crate::error::SqlContext;
 use crate::{Result, Store, StoreError, index, names};
 
 pub use binary::UnknownCte;
@@ -120,7 +121,7 @@ impl Store {
     ) -> Result<Structure> {
         let name = names::canonical(mailbox)?;
         let id = {
-            let conn = self.conn();
+            let conn = self.reader()?;
             let row = index::mailbox_checked(&conn, &name, uidvalidity)?;
             if let Some(s) = cache::get(&conn, row.id, uid)? {
                 return Ok(s);
@@ -147,10 +148,11 @@ impl Store {
         let name = names::canonical(mailbox)?;
         let mut found: Vec<(u32, Option<Structure>)> = Vec::with_capacity(uids.len());
         let id = {
-            let conn = self.conn();
-            let row = index::mailbox_checked(&conn, &name, uidvalidity)?;
+            let mut conn = self.reader()?;
+            let tx = conn.transaction().ctx("reading the MIME cache")?;
+            let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
             for &uid in uids {
-                found.push((uid, cache::get(&conn, row.id, uid)?));
+                found.push((uid, cache::get(&tx, row.id, uid)?));
             }
             row.id
         };
@@ -232,10 +234,7 @@ impl Store {
     /// UIDVALIDITY.
     fn checked_message(&self, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<Vec<u8>> {
         let name = names::canonical(mailbox)?;
-        {
-            let conn = self.conn();
-            index::mailbox_checked(&conn, &name, uidvalidity)?;
-        }
+        index::mailbox_checked(&*self.reader()?, &name, uidvalidity)?;
         self.read_message(&name, uid)
     }
 

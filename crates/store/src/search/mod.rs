@@ -71,7 +71,7 @@ impl Store {
     ) -> Result<Vec<(MessageMeta, std::path::PathBuf)>> {
         let name = names::canonical(mailbox)?;
         let (row, metas) = {
-            let mut conn = self.conn();
+            let mut conn = self.reader()?;
             let tx = conn.transaction().ctx("starting a search")?;
             let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
             let metas = index::all_messages(&tx, &row)?;

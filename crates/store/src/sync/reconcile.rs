@@ -85,13 +85,52 @@ fn known_files(conn: &Connection, mailbox_id: i64, context: &str) -> Result<Vec<
     .ctx(context)
 }
 
+/// The sizes with CRLF line ends of the files in `dir`'s `cur/` and `new/`
+/// that the index does not know and whose names carry no `W=`, by base
+/// name: counting reads each file, which is done here, before the write
+/// lock is taken, so that no other call waits for it. A file that cannot
+/// be read now is left out (the sync counts it again, or fails on it).
+fn sizes_of_unknown_files(
+    store: &Store,
+    name: &str,
+    dir: &std::path::Path,
+) -> Result<HashMap<String, u64>> {
+    let known: HashSet<String> = {
+        let conn = store.reader()?;
+        let row = index::mailbox_row(&conn, name)?;
+        known_files(&conn, row.id, "listing known files")?
+            .into_iter()
+            .map(|m| base_name(&m.file).to_owned())
+            .collect()
+    };
+    let mut sizes = HashMap::new();
+    for sub in ["cur", "new"] {
+        let sub = dir.join(sub);
+        for file in scan::names(&sub)? {
+            let base = base_name(&file);
+            if known.contains(base) || crate::crlf::size_in_name(&file).is_some() {
+                continue;
+            }
+            let path = sub.join(&file);
+            // Only regular files: opening a FIFO would wait for a writer.
+            if !fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+                continue;
+            }
+            if let Ok(size) = crate::crlf::counted_size(&path) {
+                sizes.insert(base.to_owned(), size);
+            }
+        }
+    }
+    Ok(sizes)
+}
+
 /// Syncs the canonical mailbox `name` (see [`Store::sync_mailbox`]).
 pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport> {
     let dir = names::mailbox_dir(store.root(), name);
     let mut report = SyncReport::default();
     if !force {
-        // Cheap check without the write lock.
-        let conn = store.conn();
+        // Cheap check without the write connection.
+        let conn = store.reader()?;
         let row = index::mailbox_row(&conn, name)?;
         let before = scan::stamp(&dir)?;
         if stored_stamp(&conn, row.id)? == Some(before) {
@@ -99,6 +138,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
         }
     }
     report.scanned = true;
+    let presized = sizes_of_unknown_files(store, name, &dir)?;
     let mut conn = store.conn();
     let tx = begin_write(&mut conn)?;
     let mut row = index::mailbox_row(&tx, name)?;
@@ -196,7 +236,10 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
             target
         };
         // The size as served: bare LFs count as CRLF.
-        let size = crate::crlf::size_of_file(&cur.join(&file), &file)?;
+        let size = match presized.get(base_name(&file)) {
+            Some(&size) => size,
+            None => crate::crlf::size_of_file(&cur.join(&file), &file)?,
+        };
         row.uidnext += 1;
         row.highestmodseq += 1;
         cached_execute(

@@ -1,0 +1,111 @@
+//! Read-only index connections (DESIGN §5: the index is in WAL mode, where
+//! readers never wait for the writer). Reads take one from this pool, so a
+//! read never queues behind the store's one write connection, whatever
+//! holds it: a long write, or a write waiting for another process's lock.
+//! Long calls (SEARCH over a big mailbox, a FETCH of many structures or
+//! bodies) read through these too and hold no connection at all while they
+//! read message files.
+
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Result, SqlContext};
+use crate::schema::INDEX_FILE;
+
+/// Idle connections kept for reuse; more are opened when more reads run
+/// at once, and closed when they end. Few, because a storage process may
+/// serve thousands of owners (DESIGN §1).
+const KEEP_IDLE: usize = 2;
+
+/// Page cache of a reader, in KiB (SQLite's default is 2 MB per
+/// connection): the OS caches the index file anyway.
+const CACHE_KIB: i64 = 512;
+
+/// Prepared statements kept per reader (the hot reads run a few).
+const STATEMENT_CACHE: usize = 32;
+
+/// How long a reader waits when the index is briefly locked (a WAL
+/// recovery after a crash; never for an ordinary writer).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pool of one store's read-only connections.
+pub(crate) struct Readers {
+    index: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// A pool for the index of the Maildir at `root` (opened lazily).
+    pub(crate) fn new(root: &Path) -> Readers {
+        Readers {
+            index: root.join(INDEX_FILE),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An idle reader, or a new one.
+    pub(crate) fn get(&self) -> Result<Reader<'_>> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        Ok(Reader {
+            conn: Some(conn),
+            pool: self,
+        })
+    }
+
+    fn open(&self) -> Result<Connection> {
+        let context = format!("opening {} for reading", self.index.display());
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.index, flags).ctx(&context)?;
+        conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .ctx(&context)?;
+        Ok(conn)
+    }
+}
+
+/// A read-only connection borrowed from the pool; it goes back when
+/// dropped. Any transaction left open is rolled back first.
+pub(crate) struct Reader<'a> {
+    conn: Option<Connection>,
+    pool: &'a Readers,
+}
+
+impl Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        // Set from construction until drop.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if !conn.is_autocommit() {
+            // A read left mid-transaction would pin an old snapshot.
+            return;
+        }
+        let mut idle = self.pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < KEEP_IDLE {
+            idle.push(conn);
+        }
+    }
+}
