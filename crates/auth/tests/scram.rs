@@ -6,10 +6,10 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::scram_client::{Hash, ScramClient};
 use harness::{BASE, Harness, challenge, failure, first, next, start_with, step, success};
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{Failure, StepRequest};
+use mailkeep_testkit::scram::{Hash, ScramClient};
 use mailkeep_ticket::{Scope, now_unix, verify};
 
 /// `doveadm pw -s SCRAM-SHA-256 -p pencil` (Dovecot 2.3.19).

@@ -10,6 +10,32 @@ use tonic::Code;
 
 use crate::auth_link::AuthLink;
 
+/// Mechanisms that send the password itself (only over TLS, or where the
+/// configuration allows plaintext logins).
+pub const PLAINTEXT_MECHANISMS: &[&str] = &["PLAIN", "LOGIN"];
+
+/// Mechanisms that never reveal the password, offered on every connection.
+pub const HASHED_MECHANISMS: &[&str] = &["SCRAM-SHA-256", "SCRAM-SHA-1"];
+
+/// The channel-bound mechanism, offered on TLS connections only: auth
+/// refuses a client that could bind but says it saw no -PLUS offer, so
+/// offering it elsewhere would lock honest clients out.
+pub const CHANNEL_BOUND_MECHANISM: &str = "SCRAM-SHA-256-PLUS";
+
+/// The SASL mechanisms to offer a client: the channel-bound one on TLS,
+/// the hashed ones always, the plaintext ones when `plaintext` allows.
+pub fn mechanisms(tls: bool, plaintext: bool) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if tls {
+        out.push(CHANNEL_BOUND_MECHANISM);
+    }
+    out.extend_from_slice(HASHED_MECHANISMS);
+    if plaintext {
+        out.extend_from_slice(PLAINTEXT_MECHANISMS);
+    }
+    out
+}
+
 /// What auth needs to know about the client besides its SASL data.
 #[derive(Debug, Clone, Default)]
 pub struct ClientFacts {

@@ -66,10 +66,10 @@ impl Process {
 
     /// The SASL mechanisms to offer on this connection.
     pub(crate) fn mechanisms(&self, conn: &ConnFacts) -> Vec<&'static str> {
-        if !self.plaintext_allowed(conn) {
-            return Vec::new();
-        }
-        vec!["PLAIN", "LOGIN"]
+        mailkeep_frontend::sasl::mechanisms(
+            conn.tls_exporter.is_some(),
+            self.plaintext_allowed(conn),
+        )
     }
 
     /// The capability list for a session in `state` on `conn`; `rev2_only`
@@ -86,9 +86,8 @@ impl Process {
             if conn.starttls_available && !conn.tls {
                 caps.push("STARTTLS".into());
             }
-            if self.plaintext_allowed(conn) {
-                caps.extend(self.mechanisms(conn).iter().map(|m| format!("AUTH={m}")));
-            } else {
+            caps.extend(self.mechanisms(conn).iter().map(|m| format!("AUTH={m}")));
+            if !self.plaintext_allowed(conn) {
                 caps.push("LOGINDISABLED".into());
             }
         } else {

@@ -46,6 +46,7 @@ pub mod commands;
 pub mod framing;
 pub mod reply;
 pub mod response;
+pub mod scram;
 pub mod services;
 pub mod value;
 pub mod views;

@@ -248,11 +248,31 @@ impl Services {
     /// user add` does), the test's own uid and gid, and a home under the
     /// services' directory.
     pub async fn add_user(&self, user: &str, password: &str) -> Result<(), ServicesError> {
+        self.add_user_with_scheme(user, password, mailkeep_auth::PasswordScheme::default())
+            .await
+    }
+
+    /// Like [`Services::add_user`], storing the password in `scheme`
+    /// (`{SCRAM-SHA-256}` for a SCRAM login, say).
+    pub async fn add_user_with_scheme(
+        &self,
+        user: &str,
+        password: &str,
+        scheme: mailkeep_auth::PasswordScheme,
+    ) -> Result<(), ServicesError> {
         let meta = std::fs::metadata(self.dir()).map_err(io("inspecting the directory"))?;
         let (passwd, home) = (self.inner.passwd.clone(), self.home(user));
         let (user, password) = (user.to_owned(), password.to_owned());
         tokio::task::spawn_blocking(move || {
-            mailkeep_auth::add_user(&passwd, &user, &password, meta.uid(), meta.gid(), &home)
+            mailkeep_auth::add_user_with_scheme(
+                &passwd,
+                &user,
+                &password,
+                scheme,
+                meta.uid(),
+                meta.gid(),
+                &home,
+            )
         })
         .await
         .map_err(|e| ServicesError::Io {

@@ -132,7 +132,5 @@ pub fn challenge(outcome: Outcome) -> Vec<u8> {
     }
 }
 
-pub mod scram_client;
-
 /// The gRPC client type the tests use.
 pub type AuthClientChannel = AuthClient<Channel>;

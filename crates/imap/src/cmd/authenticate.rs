@@ -33,7 +33,8 @@ impl Command for Authenticate {
 
     async fn run(self, mut cx: Cx, _state: NotAuthenticated) -> Result<Done, ImapError> {
         let mechanism = self.mechanism.to_ascii_uppercase();
-        if !cx.process.plaintext_allowed(&cx.conn) {
+        let plaintext = mailkeep_frontend::sasl::PLAINTEXT_MECHANISMS.contains(&mechanism.as_str());
+        if plaintext && !cx.process.plaintext_allowed(&cx.conn) {
             return Ok(Done::reply_with_input(privacy_required(), &mut cx));
         }
         if !cx

@@ -99,7 +99,18 @@ async fn plaintext_logins_can_be_refused_until_tls() {
     let mut c = connect(&process).await;
     let caps = c.run("CAPABILITY").await.unwrap().capabilities();
     assert!(caps.iter().any(|c| c == "LOGINDISABLED"), "{caps:?}");
-    assert!(!caps.iter().any(|c| c.starts_with("AUTH=")), "{caps:?}");
+    assert!(
+        !caps.iter().any(|c| c == "AUTH=PLAIN" || c == "AUTH=LOGIN"),
+        "{caps:?}"
+    );
+    assert!(
+        caps.iter().any(|c| c == "AUTH=SCRAM-SHA-256"),
+        "SCRAM never shows the password: {caps:?}"
+    );
+    assert!(
+        !caps.iter().any(|c| c.ends_with("-PLUS")),
+        "no binding without TLS: {caps:?}"
+    );
     let reply = c.login(USER, PASSWORD).await.unwrap();
     assert_eq!(reply.status(), Status::No);
     assert!(reply.has_code("PRIVACYREQUIRED"), "{reply:?}");
@@ -197,4 +208,48 @@ async fn pipelined_commands_all_get_their_answers_in_a_usable_order() {
     assert!(fetch.has_flag("\\Flagged"), "{reply:?}");
     let reply = c.read_reply(&e).await.unwrap();
     assert!(reply.is_ok(), "{reply:?}");
+}
+
+#[tokio::test]
+async fn scram_sha_256_logs_in_and_proves_the_server() {
+    use mailkeep_testkit::scram::{Hash, ScramClient};
+    let services = services().await;
+    services
+        .add_user_with_scheme("sam", "pencil", "SCRAM-SHA-256".parse().expect("a scheme"))
+        .await
+        .expect("adding a SCRAM user");
+    let process = process(&services, ImapSettings::default());
+    let mut c = connect(&process).await;
+    let mut scram = ScramClient::new(Hash::Sha256, "sam", "pencil", "n,,", b"");
+    let first = mailkeep_testkit::base64(&scram.first_message());
+    let tag = c
+        .send_command(&format!("AUTHENTICATE SCRAM-SHA-256 {first}"))
+        .await
+        .unwrap();
+    let r = c.read_response().await.unwrap();
+    let challenge = r.continuation().expect("server-first");
+    let server_first = base64_decode(challenge);
+    let final_message = scram.final_message(&server_first);
+    c.send(format!("{}\r\n", mailkeep_testkit::base64(&final_message)).as_bytes())
+        .await
+        .unwrap();
+    let r = c.read_response().await.unwrap();
+    let server_final = base64_decode(r.continuation().expect("server-final"));
+    assert_eq!(
+        server_final,
+        scram.expected_server_final(),
+        "the server knows the password"
+    );
+    c.send(b"\r\n").await.unwrap();
+    let reply = c.read_reply(&tag).await.unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    ok(&mut c, "SELECT INBOX").await;
+}
+
+/// Decodes a base64 continuation.
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .expect("base64 from the server")
 }

@@ -1,5 +1,6 @@
-//! A SCRAM client for the tests, written straight on RustCrypto (not on the
-//! crate's own SCRAM code), following RFC 5802 §3.
+//! A SCRAM client for tests (RFC 5802 §3, RFC 7677, channel binding of
+//! RFC 9266), written straight on RustCrypto rather than on auth's own
+//! SCRAM code, so that the two check each other.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,7 +11,9 @@ use sha2::{Digest, Sha256};
 /// SCRAM's hash function.
 #[derive(Debug, Clone, Copy)]
 pub enum Hash {
+    /// SCRAM-SHA-1
     Sha1,
+    /// SCRAM-SHA-256
     Sha256,
 }
 
