@@ -248,6 +248,7 @@ impl<B: Backend> Session<B> {
         let request = SelectMailboxRequest {
             owner: self.owner(),
             name: normalize(mailbox),
+            with_object_ids: false,
         };
         let result = self
             .call(true, |mut client, ticket| {

@@ -90,6 +90,7 @@ impl Mbox {
                 .count() as u32,
             deleted: 0,
             size: self.messages.values().map(|m| m.body.len() as u64).sum(),
+            ..Default::default()
         }
     }
 
@@ -145,6 +146,7 @@ impl Storage for FakeStorage {
             .map(|n| MailboxInfo {
                 name: n.clone(),
                 attributes: vec![],
+                ..Default::default()
             })
             .collect();
         Ok(Response::new(ListMailboxesResponse {
@@ -167,7 +169,7 @@ impl Storage for FakeStorage {
                 ..Mbox::default()
             },
         );
-        Ok(Response::new(CreateMailboxResponse {}))
+        Ok(Response::new(CreateMailboxResponse::default()))
     }
     async fn delete_mailbox(&self, r: Request<DeleteMailboxRequest>) -> Res<DeleteMailboxResponse> {
         let mut m = self.lock();
@@ -204,6 +206,7 @@ impl Storage for FakeStorage {
                 uid,
                 flags: msg.flags.clone(),
                 modseq: msg.modseq,
+                ..Default::default()
             })
             .collect();
         Ok(Response::new(SelectMailboxResponse {
@@ -228,6 +231,7 @@ impl Storage for FakeStorage {
                 uid,
                 flags: msg.flags.clone(),
                 modseq: msg.modseq,
+                ..Default::default()
             })
             .collect();
         let vanished = mb
@@ -286,6 +290,7 @@ impl Storage for FakeStorage {
                     internal_date: 0,
                     internal_date_offset_minutes: 0,
                     save_date: 0,
+                    ..Default::default()
                 })),
             }));
             if r.body {
@@ -329,6 +334,7 @@ impl Storage for FakeStorage {
                     uid,
                     flags: msg.flags.clone(),
                     modseq,
+                    ..Default::default()
                 });
             }
         }

@@ -106,6 +106,8 @@ pub(crate) fn key_of(k: pb::SearchKey, depth: usize) -> Result<SearchKey, Status
         PbKey::Modseq(n) => SearchKey::ModSeq(n),
         PbKey::Older(n) => SearchKey::Older(n),
         PbKey::Younger(n) => SearchKey::Younger(n),
+        PbKey::Emailid(id) => SearchKey::EmailId(id),
+        PbKey::Threadid(id) => SearchKey::ThreadId(id),
         PbKey::Not(inner) => SearchKey::Not(boxed(Some(*inner), depth)?),
         PbKey::Or(or) => SearchKey::Or(
             boxed(or.a.map(|b| *b), depth)?,

@@ -25,6 +25,7 @@ mod maildir;
 mod messages;
 mod mime;
 mod names;
+mod objectid;
 mod organize;
 mod reindex;
 mod schema;
@@ -58,7 +59,7 @@ pub use sync::SyncReport;
 pub use verify::VerifyReport;
 
 /// A mailbox's counters and counts (IMAP STATUS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxStatus {
     /// UIDVALIDITY: changes only when the mailbox is recreated.
     pub uidvalidity: u32,
@@ -74,6 +75,9 @@ pub struct MailboxStatus {
     pub deleted: u32,
     /// Sum of the message sizes in bytes.
     pub size: u64,
+    /// The MAILBOXID (RFC 8474): kept by RENAME, new when a mailbox of the
+    /// same name is created again.
+    pub mailbox_id: String,
 }
 
 /// One owner's mail store: cheap to clone (handles share one index
@@ -98,13 +102,16 @@ impl Store {
         maildir::ensure_maildir(maildir, false)?;
         let conn = schema::open_index(maildir)?;
         maildir::clean_tmp(maildir);
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 root: maildir.to_path_buf(),
                 host: maildir::sanitized_hostname(),
                 conn: Mutex::new(conn),
             }),
-        })
+        };
+        // Messages of a migrated or imported index get their threads.
+        store.thread_pending()?;
+        Ok(store)
     }
 
     /// The Maildir++ root.

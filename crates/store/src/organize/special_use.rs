@@ -59,13 +59,14 @@ fn store_attributes(tx: &rusqlite::Transaction<'_>, id: i64, attrs: &[&str]) -> 
 
 impl Store {
     /// Creates a mailbox with special-use attributes in one transaction
-    /// (RFC 6154 CREATE-SPECIAL-USE). Unknown attributes fail with
+    /// (RFC 6154 CREATE-SPECIAL-USE) and returns its MAILBOXID. Unknown
+    /// attributes fail with
     /// [`StoreError::UseAttr`] before anything is created.
     pub fn create_with_special_use<S: AsRef<str>>(
         &self,
         name: &str,
         attributes: &[S],
-    ) -> Result<()> {
+    ) -> Result<String> {
         let attrs = canonical_attributes(attributes)?;
         let name = names::canonical(name)?;
         let mut conn = self.conn();
@@ -76,7 +77,9 @@ impl Store {
         maildir::ensure_maildir(&names::mailbox_dir(self.root(), &name), true)?;
         let row = index::insert_mailbox(&tx, &name)?;
         store_attributes(&tx, row.id, &attrs)?;
-        tx.commit().ctx(&format!("committing creation of {name:?}"))
+        tx.commit()
+            .ctx(&format!("committing creation of {name:?}"))?;
+        Ok(row.object_id)
     }
 
     /// Replaces the special-use attributes of an existing mailbox (an empty
