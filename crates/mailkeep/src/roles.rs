@@ -136,6 +136,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
                     shared: shared.then_some((identity.uid, identity.gid)),
+                    ..Default::default()
                 };
                 mailkeep_storage_server::serve_tuned(settings, tuning, key, control).await?;
                 anyhow::Ok(())

@@ -22,7 +22,9 @@ pub(crate) fn reason_of(e: &StoreError) -> ErrorReason {
             ErrorReason::InvalidArgument
         }
         StoreError::Cannot(_) => ErrorReason::Cannot,
-        StoreError::Limit { .. } => ErrorReason::Limit,
+        StoreError::Limit { .. }
+        | StoreError::MetadataTooLarge { .. }
+        | StoreError::MetadataTooMany { .. } => ErrorReason::Limit,
         StoreError::UseAttr { .. } => ErrorReason::UseAttr,
         StoreError::Expunged { .. } => ErrorReason::Expunged,
         StoreError::UnknownCte { .. } => ErrorReason::UnknownCte,

@@ -17,6 +17,7 @@ mod creds;
 mod fetch;
 mod gate;
 mod inflight;
+mod metadata;
 mod organize;
 mod owned;
 mod search;
@@ -109,6 +110,8 @@ pub struct Tuning {
     /// each owner's store work on threads with the owner's credentials;
     /// this is the first owner's uid and gid.
     pub shared: Option<(u32, u32)>,
+    /// Limits on each owner's METADATA entries.
+    pub metadata: mailkeep_store::MetadataLimits,
 }
 
 impl Default for Tuning {
@@ -116,6 +119,7 @@ impl Default for Tuning {
         Tuning {
             busy_after: std::time::Duration::from_millis(500),
             shared: None,
+            metadata: mailkeep_store::MetadataLimits::default(),
         }
     }
 }
@@ -181,6 +185,10 @@ pub async fn serve_tuned(
         .add_service(search::server(std::sync::Arc::clone(&gate)))
         .add_service(organize::server(std::sync::Arc::clone(&gate)))
         .add_service(content::server(std::sync::Arc::clone(&gate)))
+        .add_service(metadata::server(
+            std::sync::Arc::clone(&gate),
+            tuning.metadata,
+        ))
         .serve_with_incoming(ReceiverStream::new(rx));
     // The server runs as its own task so that it keeps accepting while this
     // loop waits on the control socket or on the channel.

@@ -130,6 +130,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating organize schema")?;
     tx.execute_batch(crate::objectid::SCHEMA)
         .ctx("creating object id schema")?;
+    tx.execute_batch(crate::metadata::SCHEMA)
+        .ctx("creating metadata schema")?;
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }
