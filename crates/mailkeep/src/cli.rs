@@ -162,6 +162,16 @@ pub enum Role {
         /// the first owner's) on threads with the owner's credentials.
         #[arg(long)]
         shared: bool,
+        /// A mailbox every owner gets, as ATTRIBUTE=NAME (e.g.
+        /// `\Sent=Sent`); repeated for each.
+        #[arg(long = "special-use")]
+        special_use: Vec<String>,
+        /// Largest METADATA value accepted, in bytes.
+        #[arg(long, default_value_t = 65536)]
+        metadata_max_value_size: u64,
+        /// Most METADATA entries one owner may have.
+        #[arg(long, default_value_t = 1000)]
+        metadata_max_entries: u64,
         #[command(flatten)]
         identity: Identity,
         /// The control channel's descriptor.

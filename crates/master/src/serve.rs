@@ -177,7 +177,14 @@ impl Shared {
             gid.to_string(),
             "--busy-after-ms".into(),
             self.config.storage.busy_after_ms.to_string(),
+            "--metadata-max-value-size".into(),
+            self.config.storage.metadata_max_value_size.to_string(),
+            "--metadata-max-entries".into(),
+            self.config.storage.metadata_max_entries.to_string(),
         ];
+        for (attribute, name) in self.config.storage.special_use.enabled() {
+            args.push(format!("--special-use={attribute}={name}"));
+        }
         if self.shared_mode() {
             args.push("--shared".into());
         }

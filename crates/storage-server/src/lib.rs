@@ -34,7 +34,7 @@ use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, storage_event};
 use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
-use mailkeep_store::{Store, StoreError};
+use mailkeep_store::{AutoMailbox, Store, StoreError};
 use mailkeep_ticket::TicketKey;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -112,6 +112,9 @@ pub struct Tuning {
     pub shared: Option<(u32, u32)>,
     /// Limits on each owner's METADATA entries.
     pub metadata: mailkeep_store::MetadataLimits,
+    /// The mailboxes every owner gets (Drafts, Sent, ...), made when the
+    /// owner's store is opened.
+    pub auto_mailboxes: Vec<AutoMailbox>,
 }
 
 impl Default for Tuning {
@@ -120,6 +123,7 @@ impl Default for Tuning {
             busy_after: std::time::Duration::from_millis(500),
             shared: None,
             metadata: mailkeep_store::MetadataLimits::default(),
+            auto_mailboxes: Vec::new(),
         }
     }
 }
@@ -137,7 +141,8 @@ pub async fn serve_tuned(
     let maildir = settings.home.join(MAILDIR);
     let gate = match tuning.shared {
         None => {
-            let store = tokio::task::spawn_blocking(move || Store::open(&maildir))
+            let auto = tuning.auto_mailboxes.clone();
+            let store = tokio::task::spawn_blocking(move || open_store(&maildir, &auto))
                 .await?
                 .map_err(|source| StorageServerError::Store {
                     owner: settings.owner.clone(),
@@ -151,7 +156,10 @@ pub async fn serve_tuned(
             let gate = gate::Gate::new_shared(key);
             gate.set_ids(&settings.owner, uid, gid);
             let store = gate
-                .run(&settings.owner, move || Store::open(&maildir))
+                .run(&settings.owner, {
+                    let auto = tuning.auto_mailboxes.clone();
+                    move || open_store(&maildir, &auto)
+                })
                 .await
                 .map_err(|status| StorageServerError::Shared {
                     owner: settings.owner.clone(),
@@ -239,7 +247,7 @@ pub async fn serve_tuned(
                     }
                 }
                 Some(Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None))) => {
-                    let reply = add_owner(&gate, add).await;
+                    let reply = add_owner(&gate, add, &tuning.auto_mailboxes).await;
                     let event = StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) };
                     if let Err(e) = send_frame(&control, &event, None).await {
                 tracing::info!("control socket unwritable ({e}); storage process exits");
@@ -290,7 +298,7 @@ fn read_frames(
 
 /// Opens the store of one more owner and starts serving it; the reply
 /// tells the broker when calls for that owner may come.
-async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
+async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> ControlReply {
     let request_id = add.request_id;
     if gate.serves(&add.owner) {
         return ControlReply {
@@ -300,7 +308,10 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
     }
     let maildir = PathBuf::from(&add.home).join(MAILDIR);
     gate.set_ids(&add.owner, add.uid, add.gid);
-    let opened = gate.run(&add.owner, move || Store::open(&maildir)).await;
+    let auto = auto.to_vec();
+    let opened = gate
+        .run(&add.owner, move || open_store(&maildir, &auto))
+        .await;
     let error = match opened {
         Ok(store) => {
             tracing::info!(owner = %add.owner, home = %add.home, "now serving one more owner");
@@ -313,6 +324,20 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
         tracing::error!("{error}");
     }
     ControlReply { request_id, error }
+}
+
+/// Opens an owner's store and gives it the mailboxes every owner gets. A
+/// failure to make those is logged, not fatal: the owner's mail is served
+/// all the same.
+fn open_store(maildir: &std::path::Path, auto: &[AutoMailbox]) -> Result<Store, StoreError> {
+    let store = Store::open(maildir)?;
+    if !auto.is_empty()
+        && let Err(e) = store.ensure_auto_mailboxes(auto)
+    {
+        tracing::warn!(maildir = %maildir.display(), error = %e,
+            "the mailboxes every owner gets could not all be made");
+    }
+    Ok(store)
 }
 
 /// Stops the gRPC server task when [`serve`] returns, however it returns.

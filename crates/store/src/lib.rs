@@ -51,7 +51,7 @@ pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
 pub use metadata::{MAX_ENTRY_NAME, MetadataDepth, MetadataEntry, MetadataFound, MetadataLimits};
 pub use mime::{SectionSpec, SectionText, Structure, UNKNOWN_CTE, cut_section, parse_structure};
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
-pub use organize::{Copied, SPECIAL_USE_ATTRIBUTES};
+pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
 pub use reindex::ReindexReport;
 pub use schema::INDEX_FILE;
 pub use search::{
