@@ -21,6 +21,7 @@ mod commands;
 mod demo;
 mod flow;
 mod linger;
+mod mail_location;
 mod modes;
 mod privileges;
 mod resilience;

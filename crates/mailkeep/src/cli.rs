@@ -155,6 +155,10 @@ pub enum Role {
         /// The owner's home directory.
         #[arg(long)]
         home: PathBuf,
+        /// The owner's Maildir++ root when the users file names one
+        /// (default: <home>/Maildir).
+        #[arg(long)]
+        maildir: Option<PathBuf>,
         /// Report busy when the oldest running call is older than this.
         #[arg(long, default_value_t = 500)]
         busy_after_ms: u64,

@@ -104,6 +104,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
         Role::Storage {
             owner,
             home,
+            maildir,
             busy_after_ms,
             shared,
             special_use,
@@ -137,7 +138,11 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             })?;
             // Files we make are the owner's alone.
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-            let settings = mailkeep_storage_server::StorageSettings { owner, home };
+            let settings = mailkeep_storage_server::StorageSettings {
+                owner,
+                home,
+                maildir,
+            };
             runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 let tuning = mailkeep_storage_server::Tuning {

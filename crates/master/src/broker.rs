@@ -183,7 +183,11 @@ pub(crate) async fn attach_storage(
         };
         let control = Arc::clone(&proc_.control);
         let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));
-        if let Err(message) = add_owner(shared, &control, owner, &home, ids).await {
+        // lookup_owner checked the mail location already.
+        let maildir = entry.maildir().ok().flatten();
+        if let Err(message) =
+            add_owner(shared, &control, owner, (&home, maildir.as_deref()), ids).await
+        {
             tracing::error!(owner, "adding an owner to a storage process: {message}");
             return (error(RefusalCode::Unavailable, message), None);
         }
@@ -245,7 +249,7 @@ async fn add_owner(
     shared: &Shared,
     control: &ControlChannel,
     owner: &str,
-    home: &std::path::Path,
+    (home, maildir): (&std::path::Path, Option<&std::path::Path>),
     (uid, gid): (u32, u32),
 ) -> Result<(), String> {
     let request_id = shared.next_connection_id();
@@ -256,6 +260,7 @@ async fn add_owner(
             home: home.display().to_string(),
             uid,
             gid,
+            maildir: maildir.map(|m| m.display().to_string()).unwrap_or_default(),
         })),
     };
     let reply = control

@@ -118,6 +118,12 @@ impl Shared {
             .cloned()
             .ok_or_else(|| refused(format!("no such user {owner:?}")))?;
         let (uid, _gid, _home) = owner_ids(&entry).map_err(refused)?;
+        // A mail location mailkeep cannot serve (mbox, dbox, another
+        // layout) is the administrator's to fix.
+        entry.maildir().map_err(|e| Refusal {
+            code: RefusalCode::ContactAdmin,
+            message: e.to_string(),
+        })?;
         if self.prepared.privileged && (uid == 0 || uid < self.config.privileges.first_valid_uid) {
             return Err(Refusal {
                 code: RefusalCode::ContactAdmin,
@@ -182,6 +188,13 @@ impl Shared {
             "--metadata-max-entries".into(),
             self.config.storage.metadata_max_entries.to_string(),
         ];
+        if let Some(maildir) = entry
+            .maildir()
+            .map_err(|e| MasterError::Setup(e.to_string()))?
+        {
+            args.push("--maildir".into());
+            args.push(maildir.display().to_string());
+        }
         for (attribute, name) in self.config.storage.special_use.enabled() {
             args.push(format!("--special-use={attribute}={name}"));
         }

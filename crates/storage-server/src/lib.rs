@@ -43,15 +43,28 @@ use tokio_stream::wrappers::ReceiverStream;
 /// The directory under an owner's home that holds the Maildir++ root.
 pub const MAILDIR: &str = "Maildir";
 
-/// What this storage process serves. One owner for now (`per-user` mode);
-/// the server keeps a map owner → store so that `per-uid` and `shared`
-/// modes can add more.
+/// The first owner a storage process serves (`per-uid` and `shared` modes
+/// add more as they attach).
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     /// The owner (user name) whose mail this process serves.
     pub owner: String,
-    /// The owner's home; mail lives in `<home>/Maildir`.
+    /// The owner's home; mail lives in `<home>/Maildir` unless `maildir`
+    /// says otherwise.
     pub home: PathBuf,
+    /// The Maildir++ root, when the users file names one (Dovecot's
+    /// `userdb_mail=maildir:PATH`); the store's index lives in it, as
+    /// Dovecot keeps its index files in the Maildir.
+    pub maildir: Option<PathBuf>,
+}
+
+impl StorageSettings {
+    /// The Maildir++ root of the owner's mail.
+    pub fn maildir(&self) -> PathBuf {
+        self.maildir
+            .clone()
+            .unwrap_or_else(|| self.home.join(MAILDIR))
+    }
 }
 
 /// Why the storage process stopped.
@@ -138,7 +151,7 @@ pub async fn serve_tuned(
     key: TicketKey,
     control: UnixStream,
 ) -> Result<(), StorageServerError> {
-    let maildir = settings.home.join(MAILDIR);
+    let maildir = settings.maildir();
     let gate = match tuning.shared {
         None => {
             let auto = tuning.auto_mailboxes.clone();
@@ -201,7 +214,8 @@ pub async fn serve_tuned(
     // The server runs as its own task so that it keeps accepting while this
     // loop waits on the control socket or on the channel.
     let mut server = AbortOnDrop(tokio::spawn(server));
-    tracing::info!(owner = %settings.owner, home = %settings.home.display(), "storage process serving");
+    tracing::info!(owner = %settings.owner, home = %settings.home.display(),
+        maildir = %settings.maildir().display(), "storage process serving");
     let control = std::sync::Arc::new(control);
     let mut frames = read_frames(std::sync::Arc::clone(&control));
     let mut reported = None;
@@ -306,7 +320,12 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> Co
             error: String::new(),
         };
     }
-    let maildir = PathBuf::from(&add.home).join(MAILDIR);
+    let maildir = if add.maildir.is_empty() {
+        PathBuf::from(&add.home).join(MAILDIR)
+    } else {
+        PathBuf::from(&add.maildir)
+    };
+    let shown = maildir.display().to_string();
     gate.set_ids(&add.owner, add.uid, add.gid);
     let auto = auto.to_vec();
     let opened = gate
@@ -314,7 +333,8 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> Co
         .await;
     let error = match opened {
         Ok(store) => {
-            tracing::info!(owner = %add.owner, home = %add.home, "now serving one more owner");
+            tracing::info!(owner = %add.owner, home = %add.home, maildir = %shown,
+                "now serving one more owner");
             gate.add_owner(add.owner, store);
             String::new()
         }

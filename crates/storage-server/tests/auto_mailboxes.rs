@@ -35,6 +35,7 @@ fn start(home: &std::path::Path, key: &TicketKey) -> Process {
     let settings = StorageSettings {
         owner: OWNER.into(),
         home: home.to_path_buf(),
+        maildir: None,
     };
     Process::start_with(settings, tuning(), key)
 }

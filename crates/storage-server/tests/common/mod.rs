@@ -51,6 +51,7 @@ impl Process {
         let settings = StorageSettings {
             owner: OWNER.into(),
             home: home.to_path_buf(),
+            maildir: None,
         };
         let server = tokio::spawn(serve(settings, key.clone(), control));
         Process {
