@@ -88,6 +88,35 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// What the broker and supervisors of a master with `config` share,
+    /// before any child runs. `exe` is the binary children are started
+    /// from.
+    pub fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        prepared: Prepared,
+        exe: PathBuf,
+    ) -> Shared {
+        let linger = LingerPolicy::new(
+            Duration::from_secs(config.storage.linger_min_secs),
+            Duration::from_secs(config.storage.linger_max_secs),
+        );
+        Shared {
+            key: prepared.key.clone(),
+            prepared,
+            config,
+            config_path,
+            exe,
+            auth_control: AsyncMutex::new(None),
+            storage: AsyncMutex::new(StorageTable::default()),
+            linger: StdMutex::new(linger),
+            live: StdMutex::new(HashMap::new()),
+            started: Instant::now(),
+            stopping: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
     /// A fresh id for a connection or a protocol process.
     pub fn next_connection_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -241,6 +270,7 @@ impl Shared {
             idle_since: Some(Instant::now()),
             in_flight: 0,
             busy: false,
+            adding: Default::default(),
         })
     }
 
@@ -352,24 +382,12 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         tracing::info!("IMAP listening on {addr}");
         listeners.push(l);
     }
-    let linger = LingerPolicy::new(
-        Duration::from_secs(config.storage.linger_min_secs),
-        Duration::from_secs(config.storage.linger_max_secs),
-    );
-    let shared = Arc::new(Shared {
-        key: prepared.key.clone(),
-        prepared,
+    let shared = Arc::new(Shared::new(
         config,
         config_path,
-        exe: own_executable()?,
-        auth_control: AsyncMutex::new(None),
-        storage: AsyncMutex::new(StorageTable::default()),
-        linger: StdMutex::new(linger),
-        live: StdMutex::new(HashMap::new()),
-        started: Instant::now(),
-        stopping: AtomicBool::new(false),
-        next_id: AtomicU64::new(1),
-    });
+        prepared,
+        own_executable()?,
+    ));
 
     if let Some((listener, tls)) = crate::gateway::bind(&shared.config)
         .await
