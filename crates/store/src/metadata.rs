@@ -6,6 +6,10 @@
 //! first spelling is kept). Limits on value size and on the number of
 //! entries per owner are checked in the transaction that sets entries, and
 //! a refused set changes nothing.
+//!
+//! A mailbox's `/private/specialuse` entry (registered by RFC 6154 §6) is
+//! its special-use attributes, space-separated: reading it reads them,
+//! setting it sets them (NIL clears them).
 
 use rusqlite::{Connection, params};
 
@@ -23,6 +27,9 @@ CREATE TABLE IF NOT EXISTS metadata (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS metadata_entry ON metadata (ifnull(mailbox_id, 0), name);
 ";
+
+/// The mailbox entry that is the mailbox's special-use attributes.
+pub const SPECIAL_USE_ENTRY: &str = "/private/specialuse";
 
 /// Longest entry name accepted, in bytes.
 pub const MAX_ENTRY_NAME: usize = 1024;
@@ -171,6 +178,17 @@ impl Store {
             .ctx(context)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .ctx(context)?;
+        let mut stored = stored;
+        if let Some(id) = id {
+            let attributes = crate::organize::attributes_of(&conn, id)?;
+            if !attributes.is_empty() {
+                stored.push(MetadataEntry {
+                    name: SPECIAL_USE_ENTRY.to_owned(),
+                    value: attributes.join(" ").into_bytes(),
+                });
+                stored.sort_by_key(|e| e.name.to_ascii_lowercase());
+            }
+        }
         let mut found = MetadataFound::default();
         for entry in stored {
             if !entries
@@ -218,6 +236,18 @@ impl Store {
         let context = "setting metadata";
         for (name, value) in entries {
             let name = name.as_ref();
+            if let Some(id) = id
+                && name.eq_ignore_ascii_case(SPECIAL_USE_ENTRY)
+            {
+                let text = value.as_deref().unwrap_or_default();
+                let text = std::str::from_utf8(text).map_err(|_| StoreError::UseAttr {
+                    attribute: String::from_utf8_lossy(text).into_owned(),
+                })?;
+                let given: Vec<&str> = text.split_ascii_whitespace().collect();
+                let attributes = crate::organize::canonical_attributes(&given)?;
+                crate::organize::store_attributes(&tx, id, &attributes)?;
+                continue;
+            }
             match value {
                 None => {
                     cached_execute(

@@ -228,3 +228,46 @@ fn mailbox_entries_follow_a_rename_and_go_with_a_delete() {
     let entries: Vec<(&str, Option<&str>)> = six.iter().map(|n| (n.as_str(), Some("v"))).collect();
     set(&store, None, &entries).unwrap();
 }
+
+#[test]
+fn a_mailboxs_specialuse_entry_is_its_special_use_attributes() {
+    let (_d, store) = temp_store();
+    store.create("Outbox").unwrap();
+    assert!(
+        get(
+            &store,
+            Some("Outbox"),
+            &["/private/specialuse"],
+            MetadataDepth::Zero
+        )
+        .is_empty()
+    );
+    set(
+        &store,
+        Some("Outbox"),
+        &[("/private/specialuse", Some("\\sent \\Archive"))],
+    )
+    .unwrap();
+    assert_eq!(
+        store.special_use("Outbox").unwrap(),
+        ["\\Archive", "\\Sent"]
+    );
+    assert_eq!(
+        get(
+            &store,
+            Some("Outbox"),
+            &["/private"],
+            MetadataDepth::Infinity
+        ),
+        pairs(&[("/private/specialuse", "\\Archive \\Sent")])
+    );
+    let err = set(
+        &store,
+        Some("Outbox"),
+        &[("/private/specialuse", Some("\\Bogus"))],
+    )
+    .unwrap_err();
+    assert!(matches!(err, StoreError::UseAttr { .. }), "{err}");
+    set(&store, Some("Outbox"), &[("/private/specialuse", None)]).unwrap();
+    assert!(store.special_use("Outbox").unwrap().is_empty());
+}

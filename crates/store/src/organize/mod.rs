@@ -12,7 +12,9 @@ mod subscriptions;
 pub use auto::AutoMailbox;
 pub use copy_move::Copied;
 pub use special_use::SPECIAL_USE_ATTRIBUTES;
-pub(crate) use special_use::add_special_use;
+pub(crate) use special_use::{
+    add_special_use, attributes_of, canonical_attributes, store_attributes,
+};
 
 /// The tables and triggers of this module, applied with the main schema.
 ///
