@@ -22,6 +22,7 @@ mod commands;
 mod demo;
 mod flow;
 mod linger;
+mod mail_location;
 mod modes;
 mod privileges;
 mod resilience;

@@ -68,6 +68,111 @@ impl UserEntry {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The Maildir root named by the entry's mail location, so that a
+    /// Dovecot users file and mail tree work unchanged: the extra field
+    /// `userdb_mail` (a passwd-file serving as passdb and userdb) or `mail`
+    /// (a userdb-only file), in Dovecot's syntax `maildir:PATH[:KEY=VALUE]`.
+    /// A leading `~` in PATH is the home; `%u` `%n` `%d` `%h` (and their
+    /// `%{user}` forms) and `%%` are expanded as Dovecot does. Options
+    /// that only place Dovecot's own index files (INDEX, INDEXPVT, CONTROL,
+    /// VOLATILEDIR) are ignored; `LAYOUT=maildir++` is the only layout.
+    /// `Ok(None)`: the entry names no location (mail is in
+    /// `<home>/Maildir`).
+    pub fn maildir(&self) -> Result<Option<PathBuf>, MailLocationError> {
+        let Some(location) = self
+            .extra_field("userdb_mail")
+            .or_else(|| self.extra_field("mail"))
+        else {
+            return Ok(None);
+        };
+        let fail = |reason: String| MailLocationError {
+            user: self.name.clone(),
+            location: location.to_owned(),
+            reason,
+        };
+        let (format, rest) = location
+            .split_once(':')
+            .ok_or_else(|| fail("names no format: expected maildir:PATH".into()))?;
+        if !format.eq_ignore_ascii_case("maildir") {
+            return Err(fail(format!(
+                "format {format:?} is not served: mailkeep reads Maildir"
+            )));
+        }
+        let mut parts = rest.split(':');
+        let path = parts.next().unwrap_or_default();
+        for option in parts {
+            let (key, value) = option.split_once('=').unwrap_or((option, ""));
+            match key.to_ascii_uppercase().as_str() {
+                "INDEX" | "INDEXPVT" | "CONTROL" | "VOLATILEDIR" => {}
+                "LAYOUT" if value.eq_ignore_ascii_case("maildir++") => {}
+                _ => return Err(fail(format!("option {option:?} is not supported"))),
+            }
+        }
+        let path = self.expand_mail_path(path).map_err(fail)?;
+        if !path.is_absolute() {
+            return Err(fail("is not an absolute path (nor starts with ~)".into()));
+        }
+        Ok(Some(path))
+    }
+
+    /// `path` with `~` and the `%` variables of a Dovecot mail location
+    /// replaced.
+    fn expand_mail_path(&self, path: &str) -> Result<PathBuf, String> {
+        if path.is_empty() {
+            return Err("has an empty path".into());
+        }
+        let home = || {
+            self.home
+                .as_ref()
+                .map(|h| h.display().to_string())
+                .ok_or_else(|| "uses the home (~ or %h), but the entry has none".to_owned())
+        };
+        let (user_part, domain) = self.name.split_once('@').unwrap_or((&self.name, ""));
+        let mut out = String::with_capacity(path.len());
+        let mut rest = path;
+        if rest == "~" || rest.starts_with("~/") {
+            out.push_str(&home()?);
+            rest = &rest[1..];
+        }
+        while let Some(at) = rest.find('%') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let (variable, len) = match after.strip_prefix('{') {
+                Some(long) => {
+                    let end = long
+                        .find('}')
+                        .ok_or_else(|| format!("has an unclosed %{{ in {path:?}"))?;
+                    (&long[..end], end + 2)
+                }
+                None => (after.get(..1).unwrap_or_default(), 1),
+            };
+            match variable {
+                "u" | "user" => out.push_str(&self.name),
+                "n" | "username" => out.push_str(user_part),
+                "d" | "domain" => out.push_str(domain),
+                "h" | "home" => out.push_str(&home()?),
+                "%" => out.push('%'),
+                other => return Err(format!("uses the unknown variable %{other}")),
+            }
+            rest = &after[len.min(after.len())..];
+        }
+        out.push_str(rest);
+        Ok(PathBuf::from(out))
+    }
+}
+
+/// A users-file entry whose mail location cannot be served (see
+/// [`UserEntry::maildir`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("user {user:?}: mail location {location:?} {reason}")]
+pub struct MailLocationError {
+    /// The user.
+    pub user: String,
+    /// The location as the entry gives it.
+    pub location: String,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 /// What identifies one version of the file on disk, so a cheap `stat`

@@ -83,6 +83,19 @@ impl Config {
                     .into(),
             ));
         }
+        let folders = self.storage.special_use.enabled();
+        for (i, (_, name)) in folders.iter().enumerate() {
+            if folders[..i].iter().any(|(_, other)| other == name) {
+                return Err(ConfigError::Invalid(format!(
+                    "storage.special_use names {name:?} for two uses"
+                )));
+            }
+            if name.contains('/') || name.starts_with('.') || name.ends_with('.') {
+                return Err(ConfigError::Invalid(format!(
+                    "storage.special_use: {name:?} is not a mailbox name"
+                )));
+            }
+        }
         if self.auth.ticket_lifetime_secs < 60 {
             return Err(ConfigError::Invalid(
                 "auth.ticket_lifetime_secs must be at least 60".into(),

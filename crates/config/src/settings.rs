@@ -177,6 +177,12 @@ pub struct Storage {
     /// Most storage processes for one key (one owner in per-user mode, one
     /// uid in per-uid mode) when the others are busy.
     pub max_processes_per_key: usize,
+    /// The special-use mailboxes every owner gets.
+    pub special_use: SpecialUseFolders,
+    /// Largest METADATA value (RFC 5464) accepted, in bytes.
+    pub metadata_max_value_size: u64,
+    /// Most METADATA entries one owner may have.
+    pub metadata_max_entries: u64,
 }
 
 impl Default for Storage {
@@ -189,7 +195,64 @@ impl Default for Storage {
             max_lingering: 200,
             busy_after_ms: 500,
             max_processes_per_key: 4,
+            special_use: SpecialUseFolders::default(),
+            metadata_max_value_size: 32 * 1024,
+            metadata_max_entries: 1000,
         }
+    }
+}
+
+/// The special-use mailboxes (RFC 6154) every owner gets, as Dovecot's
+/// `auto = subscribe`: created and subscribed with their attribute when
+/// the owner's store is opened, and created again if deleted.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpecialUseFolders {
+    /// `\Drafts`; default name "Drafts".
+    pub drafts: AutoFolder,
+    /// `\Sent`; default name "Sent".
+    pub sent: AutoFolder,
+    /// `\Trash`; default name "Trash".
+    pub trash: AutoFolder,
+    /// `\Junk`; default name "Junk".
+    pub junk: AutoFolder,
+}
+
+/// One auto-created special-use mailbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AutoFolder {
+    /// Its name; empty: the default for its use.
+    pub name: String,
+    /// Whether every owner gets it.
+    pub enable: bool,
+}
+
+impl Default for AutoFolder {
+    fn default() -> Self {
+        AutoFolder {
+            name: String::new(),
+            enable: true,
+        }
+    }
+}
+
+impl SpecialUseFolders {
+    /// The enabled folders as (special-use attribute, mailbox name).
+    pub fn enabled(&self) -> Vec<(&'static str, String)> {
+        [
+            ("\\Drafts", "Drafts", &self.drafts),
+            ("\\Sent", "Sent", &self.sent),
+            ("\\Trash", "Trash", &self.trash),
+            ("\\Junk", "Junk", &self.junk),
+        ]
+        .into_iter()
+        .filter(|(_, _, f)| f.enable)
+        .map(|(attribute, default, f)| {
+            let name = if f.name.is_empty() { default } else { &f.name };
+            (attribute, name.to_owned())
+        })
+        .collect()
     }
 }
 

@@ -64,4 +64,50 @@ fn example_file_parses() {
     assert_eq!(c.privileges.mail_uid, d.privileges.mail_uid);
     assert_eq!(c.auth.ticket_lifetime_secs, d.auth.ticket_lifetime_secs);
     assert_eq!(c.users_file(), d.users_file());
+    assert_eq!(
+        c.storage.special_use.enabled(),
+        d.storage.special_use.enabled()
+    );
+    assert_eq!(
+        c.storage.metadata_max_value_size,
+        d.storage.metadata_max_value_size
+    );
+    assert_eq!(
+        c.storage.metadata_max_entries,
+        d.storage.metadata_max_entries
+    );
+}
+
+#[test]
+fn special_use_folders_default_to_the_four_and_each_can_be_renamed_or_turned_off() {
+    let d = Config::load(None).expect("defaults");
+    assert_eq!(
+        d.storage.special_use.enabled(),
+        [
+            ("\\Drafts", "Drafts".to_string()),
+            ("\\Sent", "Sent".to_string()),
+            ("\\Trash", "Trash".to_string()),
+            ("\\Junk", "Junk".to_string()),
+        ]
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "[storage.special_use.sent]\nname = \"Sent Messages\"\n\
+         [storage.special_use.junk]\nenable = false\n",
+    )
+    .expect("write");
+    let c = Config::load(Some(&path)).expect("load");
+    let names: Vec<String> = c
+        .storage
+        .special_use
+        .enabled()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(names, ["Drafts", "Sent Messages", "Trash"]);
+    std::fs::write(&path, "[storage.special_use.sent]\nname = \"Trash\"\n").expect("write");
+    let err = Config::load(Some(&path)).expect_err("two uses of one name");
+    assert!(err.to_string().contains("Trash"), "{err}");
 }

@@ -38,6 +38,7 @@ use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::content_client::ContentClient;
+use mailkeep_storage_rpc::storage::metadata_client::MetadataClient;
 use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
 use mailkeep_storage_rpc::storage::search_client::SearchClient;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
@@ -133,6 +134,12 @@ impl Rpc {
     /// A client of the Organize service (COPY, MOVE, subscriptions, ...).
     pub fn organize(&self) -> OrganizeClient<LeasedChannel> {
         OrganizeClient::new(self.channel())
+            .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+    }
+
+    /// A client of the Metadata service (RFC 5464 annotations).
+    pub fn metadata(&self) -> MetadataClient<LeasedChannel> {
+        MetadataClient::new(self.channel())
             .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
     }
 

@@ -37,6 +37,7 @@ const FEATURES: &[&str] = &[
     "PREVIEW",
     "UTF8=ACCEPT",
     "UIDONLY",
+    "OBJECTID",
 ];
 
 /// Capabilities announced before login, besides AUTH= and STARTTLS.

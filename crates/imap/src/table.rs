@@ -62,4 +62,6 @@ commands! {
     Move => Move,
     Unauthenticate => p::Unauthenticate,
     Notify => p::Notify,
+    GetMetadata => p::GetMetadata,
+    SetMetadata => p::SetMetadata,
 }

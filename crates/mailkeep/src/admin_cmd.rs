@@ -23,7 +23,8 @@ pub enum Action {
 }
 
 /// Looks `user` up in the users file, drops to their uid/gid when root,
-/// opens `<home>/Maildir` and runs `action`, printing the report on
+/// opens their Maildir (`<home>/Maildir`, or where the entry's
+/// `userdb_mail` says) and runs `action`, printing the report on
 /// stdout. Verify fails (non-zero exit) when the report lists problems.
 pub fn run(config_path: Option<&Path>, user: &str, action: Action) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
@@ -50,7 +51,11 @@ pub fn run(config_path: Option<&Path>, user: &str, action: Action) -> anyhow::Re
         })
         .with_context(|| format!("becoming uid {uid} gid {gid}"))?;
     }
-    let maildir = home.join(MAILDIR);
+    // Dovecot's userdb_mail=maildir:PATH, as the storage process serves it.
+    let maildir = match entry.maildir()? {
+        Some(maildir) => maildir,
+        None => home.join(MAILDIR),
+    };
     // Not created here: a typo in a home must not make an empty store.
     match std::fs::metadata(&maildir) {
         Ok(m) if m.is_dir() => {}

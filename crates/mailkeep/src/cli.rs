@@ -171,6 +171,10 @@ pub enum Role {
         /// The owner's home directory.
         #[arg(long)]
         home: PathBuf,
+        /// The owner's Maildir++ root when the users file names one
+        /// (default: <home>/Maildir).
+        #[arg(long)]
+        maildir: Option<PathBuf>,
         /// Report busy when the oldest running call is older than this.
         #[arg(long, default_value_t = 500)]
         busy_after_ms: u64,
@@ -178,6 +182,16 @@ pub enum Role {
         /// the first owner's) on threads with the owner's credentials.
         #[arg(long)]
         shared: bool,
+        /// A mailbox every owner gets, as ATTRIBUTE=NAME (e.g.
+        /// `\Sent=Sent`); repeated for each.
+        #[arg(long = "special-use")]
+        special_use: Vec<String>,
+        /// Largest METADATA value accepted, in bytes.
+        #[arg(long, default_value_t = 65536)]
+        metadata_max_value_size: u64,
+        /// Most METADATA entries one owner may have.
+        #[arg(long, default_value_t = 1000)]
+        metadata_max_entries: u64,
         #[command(flatten)]
         identity: Identity,
         /// The control channel's descriptor.

@@ -97,13 +97,21 @@ pub fn run(role: Role) -> anyhow::Result<()> {
         Role::Storage {
             owner,
             home,
+            maildir,
             busy_after_ms,
             shared,
+            special_use,
+            metadata_max_value_size,
+            metadata_max_entries,
             identity,
             fd_control,
             fd_key,
         } => {
             crate::logging::init("storage");
+            let auto_mailboxes = special_use
+                .iter()
+                .map(|arg| auto_mailbox(arg))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let control = adopt_inherited(fd_control).context("control descriptor")?;
             let key = read_key(fd_key)?;
             // Shared mode keeps root (no_new_privs and the parent-death
@@ -123,18 +131,38 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             })?;
             // Files we make are the owner's alone.
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-            let settings = mailkeep_storage_server::StorageSettings { owner, home };
+            let settings = mailkeep_storage_server::StorageSettings {
+                owner,
+                home,
+                maildir,
+            };
             runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
                     shared: shared.then_some((identity.uid, identity.gid)),
+                    metadata: mailkeep_store::MetadataLimits {
+                        max_value_size: metadata_max_value_size,
+                        max_entries: metadata_max_entries,
+                    },
+                    auto_mailboxes,
                 };
                 mailkeep_storage_server::serve_tuned(settings, tuning, key, control).await?;
                 anyhow::Ok(())
             })
         }
     }
+}
+
+/// A `--special-use ATTRIBUTE=NAME` argument of the storage role.
+fn auto_mailbox(arg: &str) -> anyhow::Result<mailkeep_store::AutoMailbox> {
+    let (attribute, name) = arg
+        .split_once('=')
+        .with_context(|| format!("--special-use {arg:?} is not ATTRIBUTE=NAME"))?;
+    Ok(mailkeep_store::AutoMailbox {
+        name: name.to_owned(),
+        attribute: attribute.to_owned(),
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use mailkeep_auth::userdb::UserEntry;
 use mailkeep_storage_rpc::broker::{
     Acknowledged, AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage,
     NewConnection, RefusalCode, StorageAttached, broker_reply, broker_request, control_message,
@@ -12,13 +13,28 @@ use mailkeep_storage_rpc::broker::{
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_ticket::Scope;
 use tokio::net::UnixStream;
+use tokio::sync::{Mutex as AsyncMutex, Semaphore, watch};
+use tokio::task::JoinSet;
 
 use crate::serve::Shared;
-use crate::storage_procs::{ControlChannel, Pick};
+use crate::storage_procs::{ControlChannel, PendingAdd, Pick};
 
-/// Serves one protocol process's broker channel until it closes.
+/// Requests of one protocol process answered at once; the next is read
+/// when one of them is answered (back pressure on a flooding client).
+const MAX_REQUESTS_IN_FLIGHT: usize = 32;
+
+/// Serves one protocol process's broker channel until it closes. Requests
+/// are answered as they complete, each reply carrying its request's id, so
+/// a slow one (a store being opened) holds up no other.
 pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
+    let stream = Arc::new(stream);
+    let writing = Arc::new(AsyncMutex::new(()));
+    let slots = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
+    let mut answering: JoinSet<bool> = JoinSet::new();
     loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            break;
+        };
         let request: BrokerRequest = match recv_frame(&stream).await {
             Ok((request, None)) => request,
             Ok((_, Some(_))) => {
@@ -34,28 +50,60 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
                 break;
             }
         };
-        let id = request.id;
-        let (kind, fd) = match request.kind {
-            Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(&shared).await,
-            Some(broker_request::Kind::Status(status)) => {
-                shared.record_sessions(client_id, status.sessions);
-                (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
+        let (shared, stream, writing) = (
+            Arc::clone(&shared),
+            Arc::clone(&stream),
+            Arc::clone(&writing),
+        );
+        answering.spawn(async move {
+            let _slot = slot;
+            let (reply, fd) = answer(&shared, client_id, request).await;
+            let _writing = writing.lock().await;
+            match send_frame(&stream, &reply, fd.as_ref()).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(client_id, "broker reply: {e}");
+                    false
+                }
             }
-            Some(broker_request::Kind::AttachStorage(a)) => {
-                attach_storage(&shared, client_id, &a.ticket, &a.owner, &a.held_connections).await
-            }
-            None => (error(RefusalCode::Invalid, "empty broker request"), None),
-        };
-        let reply = BrokerReply {
-            id,
-            kind: Some(kind),
-        };
-        if let Err(e) = send_frame(&stream, &reply, fd.as_ref()).await {
-            tracing::warn!(client_id, "broker reply: {e}");
+        });
+        let mut broken = false;
+        while let Some(done) = answering.try_join_next() {
+            broken |= !matches!(done, Ok(true));
+        }
+        if broken {
             break;
         }
     }
+    // Nobody reads the replies any more; no answer may record a
+    // connection after the client is forgotten.
+    answering.abort_all();
+    while answering.join_next().await.is_some() {}
     shared.storage.lock().await.forget_client(client_id);
+}
+
+/// The reply to one request, and the descriptor that goes with it.
+async fn answer(
+    shared: &Arc<Shared>,
+    client_id: u64,
+    request: BrokerRequest,
+) -> (BrokerReply, Option<std::os::fd::OwnedFd>) {
+    let (kind, fd) = match request.kind {
+        Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(shared).await,
+        Some(broker_request::Kind::Status(status)) => {
+            shared.record_sessions(client_id, status.sessions);
+            (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
+        }
+        Some(broker_request::Kind::AttachStorage(a)) => {
+            attach_storage(shared, client_id, &a.ticket, &a.owner, &a.held_connections).await
+        }
+        None => (error(RefusalCode::Invalid, "empty broker request"), None),
+    };
+    let reply = BrokerReply {
+        id: request.id,
+        kind: Some(kind),
+    };
+    (reply, fd)
 }
 
 fn error(code: RefusalCode, message: impl Into<String>) -> broker_reply::Kind {
@@ -99,7 +147,9 @@ async fn connect_auth(shared: &Shared) -> Answer {
 }
 
 /// Gets `owner` a connection to their storage process (also used by the
-/// storage gateway for connections from other hosts).
+/// storage gateway for connections from other hosts). The storage table
+/// is locked only for short steps, never while a process opens a store:
+/// a slow AddOwner holds up only attaches of that same owner.
 pub(crate) async fn attach_storage(
     shared: &Arc<Shared>,
     client_id: u64,
@@ -135,11 +185,31 @@ pub(crate) async fn attach_storage(
         }
         Err(message) => return (error(RefusalCode::Refused, message), None),
     }
-    let key = shared.storage_key(owner, &entry);
+    let pid = match pick_process(shared, owner, &entry, client_id, held).await {
+        Ok(pid) => pid,
+        Err(answer) => return answer,
+    };
+    if let Err(message) = ensure_owner(shared, pid, owner, &entry).await {
+        tracing::error!(owner, "adding an owner to a storage process: {message}");
+        return (error(RefusalCode::Unavailable, message), None);
+    }
+    connect(shared, pid, client_id, owner, held).await
+}
+
+/// The pid of the storage process that should serve `owner`'s new session
+/// (one of its key, or a new one).
+async fn pick_process(
+    shared: &Arc<Shared>,
+    owner: &str,
+    entry: &UserEntry,
+    client_id: u64,
+    held: &[u64],
+) -> Result<u32, Answer> {
+    let key = shared.storage_key(owner, entry);
     let mut table = shared.storage.lock().await;
     let max_per_key = shared.config.storage.max_processes_per_key;
-    let pid = match table.pick(&key, client_id, held, max_per_key) {
-        Pick::Existing(pid) => pid,
+    match table.pick(&key, client_id, held, max_per_key) {
+        Pick::Existing(pid) => Ok(pid),
         Pick::StartNew => {
             if table.count(&key) > 0 {
                 tracing::info!(
@@ -148,47 +218,125 @@ pub(crate) async fn attach_storage(
                     "every storage process of this key is busy: starting another"
                 );
             }
-            match shared.start_storage(owner, &entry) {
+            match shared.start_storage(owner, entry) {
                 Ok(p) => {
                     let pid = p.pid;
-                    table.insert(key.clone(), p);
-                    pid
+                    table.insert(key, p);
+                    Ok(pid)
                 }
                 Err(e) => {
                     tracing::error!(owner, "starting storage process: {e}");
-                    return (
+                    Err((
                         error(
                             RefusalCode::Unavailable,
                             format!("cannot start storage: {e}"),
                         ),
                         None,
-                    );
+                    ))
                 }
             }
         }
-    };
+    }
+}
+
+/// What an attach does about an owner process `pid` does not serve yet.
+enum Adding {
+    /// Another attach sent AddOwner: wait for its outcome.
+    Join(PendingAdd),
+    /// Send AddOwner, then tell the others through the sender.
+    Send(watch::Sender<Option<Result<(), String>>>, PendingAdd),
+}
+
+/// Makes sure process `pid` serves `owner` (per-uid and shared modes add
+/// owners as they attach), so the caller's first call is not refused. The
+/// first attach of the owner sends AddOwner and waits for the reply with
+/// the table unlocked; attaches of the same owner meanwhile wait for that
+/// same reply; attaches of other owners go on.
+async fn ensure_owner(
+    shared: &Arc<Shared>,
+    pid: u32,
+    owner: &str,
+    entry: &UserEntry,
+) -> Result<(), String> {
+    loop {
+        let (adding, control) = {
+            let mut table = shared.storage.lock().await;
+            let Some(proc_) = table.by_pid_mut(pid) else {
+                return Err("storage process vanished".into());
+            };
+            if proc_.owners.contains(owner) {
+                return Ok(());
+            }
+            let control = Arc::clone(&proc_.control);
+            // A pending add whose sender is gone was abandoned: replace it.
+            match proc_.adding.get(owner) {
+                Some(pending) if pending.has_changed().is_ok() => {
+                    (Adding::Join(pending.clone()), control)
+                }
+                _ => {
+                    let (tx, rx) = watch::channel(None);
+                    proc_.adding.insert(owner.to_owned(), rx.clone());
+                    (Adding::Send(tx, rx), control)
+                }
+            }
+        };
+        match adding {
+            Adding::Join(mut pending) => {
+                let outcome = match pending.wait_for(Option::is_some).await {
+                    Ok(outcome) => outcome.clone(),
+                    // Abandoned before it was answered: try again.
+                    Err(_) => continue,
+                };
+                return outcome.unwrap_or_else(|| Err("owner add abandoned".into()));
+            }
+            Adding::Send(tx, mine) => {
+                let result = match shared.prepare_home(entry) {
+                    Ok(home) => {
+                        let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));
+                        // lookup_owner checked the mail location already.
+                        let maildir = entry.maildir().ok().flatten();
+                        add_owner(shared, &control, owner, (&home, maildir.as_deref()), ids).await
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                {
+                    let mut table = shared.storage.lock().await;
+                    if let Some(proc_) = table.by_pid_mut(pid) {
+                        if proc_
+                            .adding
+                            .get(owner)
+                            .is_some_and(|p| p.same_channel(&mine))
+                        {
+                            proc_.adding.remove(owner);
+                        }
+                        if result.is_ok() {
+                            proc_.owners.insert(owner.to_owned());
+                        }
+                    }
+                }
+                let _ = tx.send(Some(result.clone()));
+                return result;
+            }
+        }
+    }
+}
+
+/// Hands the caller a connection to process `pid` (which serves `owner`
+/// now), or tells it to reuse the one it holds.
+async fn connect(
+    shared: &Arc<Shared>,
+    pid: u32,
+    client_id: u64,
+    owner: &str,
+    held: &[u64],
+) -> Answer {
+    let mut table = shared.storage.lock().await;
     let Some(proc_) = table.by_pid_mut(pid) else {
         return (
             error(RefusalCode::Unavailable, "storage process vanished"),
             None,
         );
     };
-    if !proc_.owners.contains(owner) {
-        // per-uid: this process serves the owner's uid but not the owner
-        // yet. Tell it, and wait until it serves them, so the caller's
-        // first call is not refused.
-        let home = match shared.prepare_home(&entry) {
-            Ok(home) => home,
-            Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
-        };
-        let control = Arc::clone(&proc_.control);
-        let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));
-        if let Err(message) = add_owner(shared, &control, owner, &home, ids).await {
-            tracing::error!(owner, "adding an owner to a storage process: {message}");
-            return (error(RefusalCode::Unavailable, message), None);
-        }
-        proc_.owners.insert(owner.to_owned());
-    }
     if let Ok(mut policy) = shared.linger.lock() {
         policy.record_attach(owner, std::time::Instant::now());
     }
@@ -245,7 +393,7 @@ async fn add_owner(
     shared: &Shared,
     control: &ControlChannel,
     owner: &str,
-    home: &std::path::Path,
+    (home, maildir): (&std::path::Path, Option<&std::path::Path>),
     (uid, gid): (u32, u32),
 ) -> Result<(), String> {
     let request_id = shared.next_connection_id();
@@ -256,6 +404,7 @@ async fn add_owner(
             home: home.display().to_string(),
             uid,
             gid,
+            maildir: maildir.map(|m| m.display().to_string()).unwrap_or_default(),
         })),
     };
     let reply = control
@@ -267,3 +416,7 @@ async fn add_owner(
         Err(reply.error)
     }
 }
+
+#[cfg(test)]
+#[path = "tests/broker.rs"]
+mod tests;

@@ -88,6 +88,35 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// What the broker and supervisors of a master with `config` share,
+    /// before any child runs. `exe` is the binary children are started
+    /// from.
+    pub fn new(
+        config: Config,
+        config_path: Option<PathBuf>,
+        prepared: Prepared,
+        exe: PathBuf,
+    ) -> Shared {
+        let linger = LingerPolicy::new(
+            Duration::from_secs(config.storage.linger_min_secs),
+            Duration::from_secs(config.storage.linger_max_secs),
+        );
+        Shared {
+            key: prepared.key.clone(),
+            prepared,
+            config,
+            config_path,
+            exe,
+            auth_control: AsyncMutex::new(None),
+            storage: AsyncMutex::new(StorageTable::default()),
+            linger: StdMutex::new(linger),
+            live: StdMutex::new(HashMap::new()),
+            started: Instant::now(),
+            stopping: AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
     /// A fresh id for a connection or a protocol process.
     pub fn next_connection_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -118,6 +147,12 @@ impl Shared {
             .cloned()
             .ok_or_else(|| refused(format!("no such user {owner:?}")))?;
         let (uid, _gid, _home) = owner_ids(&entry).map_err(refused)?;
+        // A mail location mailkeep cannot serve (mbox, dbox, another
+        // layout) is the administrator's to fix.
+        entry.maildir().map_err(|e| Refusal {
+            code: RefusalCode::ContactAdmin,
+            message: e.to_string(),
+        })?;
         if self.prepared.privileged && (uid == 0 || uid < self.config.privileges.first_valid_uid) {
             return Err(Refusal {
                 code: RefusalCode::ContactAdmin,
@@ -177,7 +212,21 @@ impl Shared {
             gid.to_string(),
             "--busy-after-ms".into(),
             self.config.storage.busy_after_ms.to_string(),
+            "--metadata-max-value-size".into(),
+            self.config.storage.metadata_max_value_size.to_string(),
+            "--metadata-max-entries".into(),
+            self.config.storage.metadata_max_entries.to_string(),
         ];
+        if let Some(maildir) = entry
+            .maildir()
+            .map_err(|e| MasterError::Setup(e.to_string()))?
+        {
+            args.push("--maildir".into());
+            args.push(maildir.display().to_string());
+        }
+        for (attribute, name) in self.config.storage.special_use.enabled() {
+            args.push(format!("--special-use={attribute}={name}"));
+        }
         if self.shared_mode() {
             args.push("--shared".into());
         }
@@ -221,6 +270,7 @@ impl Shared {
             idle_since: Some(Instant::now()),
             in_flight: 0,
             busy: false,
+            adding: Default::default(),
         })
     }
 
@@ -332,24 +382,12 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         tracing::info!("IMAP listening on {addr}");
         listeners.push(l);
     }
-    let linger = LingerPolicy::new(
-        Duration::from_secs(config.storage.linger_min_secs),
-        Duration::from_secs(config.storage.linger_max_secs),
-    );
-    let shared = Arc::new(Shared {
-        key: prepared.key.clone(),
-        prepared,
+    let shared = Arc::new(Shared::new(
         config,
         config_path,
-        exe: own_executable()?,
-        auth_control: AsyncMutex::new(None),
-        storage: AsyncMutex::new(StorageTable::default()),
-        linger: StdMutex::new(linger),
-        live: StdMutex::new(HashMap::new()),
-        started: Instant::now(),
-        stopping: AtomicBool::new(false),
-        next_id: AtomicU64::new(1),
-    });
+        prepared,
+        own_executable()?,
+    ));
 
     if let Some((listener, tls)) = crate::gateway::bind(&shared.config)
         .await

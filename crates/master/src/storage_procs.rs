@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mailkeep_storage_rpc::broker::{ControlMessage, ControlReply};
 use mailkeep_storage_rpc::framing::{FrameError, send_frame};
 use tokio::net::UnixStream;
-use tokio::sync::{Mutex as AsyncMutex, oneshot};
+use tokio::sync::{Mutex as AsyncMutex, oneshot, watch};
 
 /// The master's end of a storage process's control socket. Frames are
 /// written under a lock; a reader task (see `serve`) routes the process's
@@ -110,7 +110,16 @@ pub struct StorageProc {
     pub in_flight: u32,
     /// Its oldest call has run past the busy threshold (last report).
     pub busy: bool,
+    /// Owners being added (AddOwner sent, no reply yet): later attaches
+    /// of such an owner wait for that reply instead of sending another,
+    /// without holding the table.
+    pub adding: HashMap<String, PendingAdd>,
 }
+
+/// The outcome of an AddOwner in flight: `None` until the process
+/// answers; then `Ok` or why not. A closed channel without an outcome:
+/// the attach that sent it was abandoned.
+pub type PendingAdd = watch::Receiver<Option<Result<(), String>>>;
 
 /// Which process should serve a new session.
 #[derive(Debug, PartialEq, Eq)]
@@ -229,6 +238,7 @@ mod tests {
             idle_since: None,
             in_flight: u32::from(busy),
             busy,
+            adding: HashMap::new(),
         }
     }
 

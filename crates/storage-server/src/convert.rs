@@ -22,7 +22,9 @@ pub(crate) fn reason_of(e: &StoreError) -> ErrorReason {
             ErrorReason::InvalidArgument
         }
         StoreError::Cannot(_) => ErrorReason::Cannot,
-        StoreError::Limit { .. } => ErrorReason::Limit,
+        StoreError::Limit { .. }
+        | StoreError::MetadataTooLarge { .. }
+        | StoreError::MetadataTooMany { .. } => ErrorReason::Limit,
         StoreError::UseAttr { .. } => ErrorReason::UseAttr,
         StoreError::Expunged { .. } => ErrorReason::Expunged,
         StoreError::UnknownCte { .. } => ErrorReason::UnknownCte,
@@ -80,15 +82,20 @@ pub(crate) fn status_msg(s: &MailboxStatus) -> pb::MailboxStatus {
         unseen: s.unseen,
         deleted: s.deleted,
         size: s.size,
+        mailbox_id: s.mailbox_id.clone(),
     }
 }
 
-/// The RPC form of a message's flags.
-pub(crate) fn flags_msg(m: &MessageFlags) -> pb::MessageFlags {
+/// The RPC form of a message's flags, with its object ids or without
+/// them (a SELECT that did not ask).
+pub(crate) fn flags_msg(m: &MessageFlags, with_ids: bool) -> pb::MessageFlags {
+    let id = |id: &String| if with_ids { id.clone() } else { String::new() };
     pb::MessageFlags {
         uid: m.uid,
         flags: m.flags.names(),
         modseq: m.modseq,
+        email_id: id(&m.email_id),
+        thread_id: id(&m.thread_id),
     }
 }
 
@@ -102,6 +109,8 @@ pub(crate) fn fetched_msg(m: &MessageMeta) -> pb::FetchedMessage {
         internal_date: m.internal_date,
         internal_date_offset_minutes: m.internal_date_offset_minutes,
         save_date: m.save_date,
+        email_id: m.email_id.clone(),
+        thread_id: m.thread_id.clone(),
     }
 }
 

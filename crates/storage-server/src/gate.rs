@@ -108,7 +108,23 @@ impl Gate {
         T: Send + 'static,
         F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     {
-        let result = match &self.shared {
+        self.run_store(owner, work)
+            .await?
+            .map_err(crate::convert::status_of)
+    }
+
+    /// Like [`Gate::run`], but hands the store's own error back for the
+    /// caller to answer (the outer error: the work could not run).
+    pub(crate) async fn run_store<T, F>(
+        &self,
+        owner: &str,
+        work: F,
+    ) -> Result<Result<T, StoreError>, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+    {
+        Ok(match &self.shared {
             None => tokio::task::spawn_blocking(work)
                 .await
                 .map_err(|e| crate::convert::server_bug(format!("store task failed: {e}")))?,
@@ -118,8 +134,7 @@ impl Gate {
                     crate::convert::server_bug(format!("store task of {owner:?} failed: {e}"))
                 })?
             }
-        };
-        result.map_err(crate::convert::status_of)
+        })
     }
 
     /// Starts `owner`'s long-running store work (a streamed fetch or

@@ -17,6 +17,7 @@ mod creds;
 mod fetch;
 mod gate;
 mod inflight;
+mod metadata;
 mod organize;
 mod owned;
 mod search;
@@ -35,7 +36,7 @@ use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, storage_event};
 use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
-use mailkeep_store::{Store, StoreError};
+use mailkeep_store::{AutoMailbox, Store, StoreError};
 use mailkeep_ticket::TicketKey;
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -44,15 +45,28 @@ use tokio_stream::wrappers::ReceiverStream;
 /// The directory under an owner's home that holds the Maildir++ root.
 pub const MAILDIR: &str = "Maildir";
 
-/// What this storage process serves. One owner for now (`per-user` mode);
-/// the server keeps a map owner → store so that `per-uid` and `shared`
-/// modes can add more.
+/// The first owner a storage process serves (`per-uid` and `shared` modes
+/// add more as they attach).
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     /// The owner (user name) whose mail this process serves.
     pub owner: String,
-    /// The owner's home; mail lives in `<home>/Maildir`.
+    /// The owner's home; mail lives in `<home>/Maildir` unless `maildir`
+    /// says otherwise.
     pub home: PathBuf,
+    /// The Maildir++ root, when the users file names one (Dovecot's
+    /// `userdb_mail=maildir:PATH`); the store's index lives in it, as
+    /// Dovecot keeps its index files in the Maildir.
+    pub maildir: Option<PathBuf>,
+}
+
+impl StorageSettings {
+    /// The Maildir++ root of the owner's mail.
+    pub fn maildir(&self) -> PathBuf {
+        self.maildir
+            .clone()
+            .unwrap_or_else(|| self.home.join(MAILDIR))
+    }
 }
 
 /// Why the storage process stopped.
@@ -111,6 +125,11 @@ pub struct Tuning {
     /// each owner's store work on threads with the owner's credentials;
     /// this is the first owner's uid and gid.
     pub shared: Option<(u32, u32)>,
+    /// Limits on each owner's METADATA entries.
+    pub metadata: mailkeep_store::MetadataLimits,
+    /// The mailboxes every owner gets (Drafts, Sent, ...), made when the
+    /// owner's store is opened.
+    pub auto_mailboxes: Vec<AutoMailbox>,
 }
 
 impl Default for Tuning {
@@ -118,6 +137,8 @@ impl Default for Tuning {
         Tuning {
             busy_after: std::time::Duration::from_millis(500),
             shared: None,
+            metadata: mailkeep_store::MetadataLimits::default(),
+            auto_mailboxes: Vec::new(),
         }
     }
 }
@@ -132,10 +153,11 @@ pub async fn serve_tuned(
     key: TicketKey,
     control: UnixStream,
 ) -> Result<(), StorageServerError> {
-    let maildir = settings.home.join(MAILDIR);
+    let maildir = settings.maildir();
     let gate = match tuning.shared {
         None => {
-            let store = tokio::task::spawn_blocking(move || Store::open(&maildir))
+            let auto = tuning.auto_mailboxes.clone();
+            let store = tokio::task::spawn_blocking(move || open_store(&maildir, &auto))
                 .await?
                 .map_err(|source| StorageServerError::Store {
                     owner: settings.owner.clone(),
@@ -149,7 +171,10 @@ pub async fn serve_tuned(
             let gate = gate::Gate::new_shared(key);
             gate.set_ids(&settings.owner, uid, gid);
             let store = gate
-                .run(&settings.owner, move || Store::open(&maildir))
+                .run(&settings.owner, {
+                    let auto = tuning.auto_mailboxes.clone();
+                    move || open_store(&maildir, &auto)
+                })
                 .await
                 .map_err(|status| StorageServerError::Shared {
                     owner: settings.owner.clone(),
@@ -183,11 +208,16 @@ pub async fn serve_tuned(
         .add_service(search::server(std::sync::Arc::clone(&gate)))
         .add_service(organize::server(std::sync::Arc::clone(&gate)))
         .add_service(content::server(std::sync::Arc::clone(&gate)))
+        .add_service(metadata::server(
+            std::sync::Arc::clone(&gate),
+            tuning.metadata,
+        ))
         .serve_with_incoming(ReceiverStream::new(rx));
     // The server runs as its own task so that it keeps accepting while this
     // loop waits on the control socket or on the channel.
     let mut server = AbortOnDrop(tokio::spawn(server));
-    tracing::info!(owner = %settings.owner, home = %settings.home.display(), "storage process serving");
+    tracing::info!(owner = %settings.owner, home = %settings.home.display(),
+        maildir = %settings.maildir().display(), "storage process serving");
     let control = std::sync::Arc::new(control);
     let mut frames = read_frames(std::sync::Arc::clone(&control));
     let mut reported = None;
@@ -233,7 +263,7 @@ pub async fn serve_tuned(
                     }
                 }
                 Some(Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None))) => {
-                    let reply = add_owner(&gate, add).await;
+                    let reply = add_owner(&gate, add, &tuning.auto_mailboxes).await;
                     let event = StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) };
                     if let Err(e) = send_frame(&control, &event, None).await {
                 tracing::info!("control socket unwritable ({e}); storage process exits");
@@ -284,7 +314,7 @@ fn read_frames(
 
 /// Opens the store of one more owner and starts serving it; the reply
 /// tells the broker when calls for that owner may come.
-async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
+async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> ControlReply {
     let request_id = add.request_id;
     if gate.serves(&add.owner) {
         return ControlReply {
@@ -292,12 +322,21 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
             error: String::new(),
         };
     }
-    let maildir = PathBuf::from(&add.home).join(MAILDIR);
+    let maildir = if add.maildir.is_empty() {
+        PathBuf::from(&add.home).join(MAILDIR)
+    } else {
+        PathBuf::from(&add.maildir)
+    };
+    let shown = maildir.display().to_string();
     gate.set_ids(&add.owner, add.uid, add.gid);
-    let opened = gate.run(&add.owner, move || Store::open(&maildir)).await;
+    let auto = auto.to_vec();
+    let opened = gate
+        .run(&add.owner, move || open_store(&maildir, &auto))
+        .await;
     let error = match opened {
         Ok(store) => {
-            tracing::info!(owner = %add.owner, home = %add.home, "now serving one more owner");
+            tracing::info!(owner = %add.owner, home = %add.home, maildir = %shown,
+                "now serving one more owner");
             gate.add_owner(add.owner, store);
             String::new()
         }
@@ -307,6 +346,20 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner) -> ControlReply {
         tracing::error!("{error}");
     }
     ControlReply { request_id, error }
+}
+
+/// Opens an owner's store and gives it the mailboxes every owner gets. A
+/// failure to make those is logged, not fatal: the owner's mail is served
+/// all the same.
+fn open_store(maildir: &std::path::Path, auto: &[AutoMailbox]) -> Result<Store, StoreError> {
+    let store = Store::open(maildir)?;
+    if !auto.is_empty()
+        && let Err(e) = store.ensure_auto_mailboxes(auto)
+    {
+        tracing::warn!(maildir = %maildir.display(), error = %e,
+            "the mailboxes every owner gets could not all be made");
+    }
+    Ok(store)
 }
 
 /// Stops the gRPC server task when [`serve`] returns, however it returns.

@@ -140,16 +140,19 @@ impl Organize for OrganizeService {
         &self,
         request: Request<pb::SetSpecialUseRequest>,
     ) -> Result<Response<pb::SetSpecialUseResponse>, Status> {
-        self.gate
+        let mailbox_id = self
+            .gate
             .serve(request, "SetSpecialUse", |store, req| {
                 if req.create {
                     store.create_with_special_use(&req.mailbox, &req.attributes)
                 } else {
-                    store.set_special_use(&req.mailbox, &req.attributes)
+                    store
+                        .set_special_use(&req.mailbox, &req.attributes)
+                        .map(|()| String::new())
                 }
             })
             .await?;
-        Ok(Response::new(pb::SetSpecialUseResponse {}))
+        Ok(Response::new(pb::SetSpecialUseResponse { mailbox_id }))
     }
 
     async fn quota_usage(

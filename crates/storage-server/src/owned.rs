@@ -45,4 +45,6 @@ owned_requests!(
     SortRequest,
     ThreadRequest,
     WatchRequest,
+    GetMetadataRequest,
+    SetMetadataRequest,
 );

@@ -149,6 +149,8 @@ fn leaf_key(key: PbKey) -> Result<SearchKey, Status> {
         PbKey::Modseq(n) => SearchKey::ModSeq(n),
         PbKey::Older(n) => SearchKey::Older(n),
         PbKey::Younger(n) => SearchKey::Younger(n),
+        PbKey::Emailid(id) => SearchKey::EmailId(id),
+        PbKey::Threadid(id) => SearchKey::ThreadId(id),
         PbKey::Not(_) | PbKey::Or(_) | PbKey::And(_) => {
             return Err(malformed("operator where a key was expected"));
         }

@@ -31,6 +31,7 @@ impl Storage for StorageService {
                 .map(|m| pb::MailboxInfo {
                     name: m.name,
                     attributes: m.attributes,
+                    mailbox_id: m.mailbox_id,
                 })
                 .collect(),
             delimiter: DELIMITER.to_string(),
@@ -42,14 +43,16 @@ impl Storage for StorageService {
         request: Request<pb::CreateMailboxRequest>,
     ) -> Result<Response<pb::CreateMailboxResponse>, Status> {
         let Admitted { owner, store, req } = self.gate.admit_call(request, "CreateMailbox")?;
-        let name = self
+        let (name, mailbox_id) = self
             .gate
-            .run(&owner, move || store.create(&req.name).map(|()| req.name))
+            .run(&owner, move || {
+                store.create(&req.name).map(|id| (req.name, id))
+            })
             .await?;
         self.gate
             .changes()
             .publish_list(&owner, pb::ListChangeKind::Created, &name, "");
-        Ok(Response::new(pb::CreateMailboxResponse {}))
+        Ok(Response::new(pb::CreateMailboxResponse { mailbox_id }))
     }
 
     async fn delete_mailbox(
@@ -105,6 +108,7 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::SelectMailboxRequest>,
     ) -> Result<Response<pb::SelectMailboxResponse>, Status> {
+        let with_ids = request.get_ref().with_object_ids;
         let selected = self
             .gate
             .serve(request, "SelectMailbox", |store, req| {
@@ -113,7 +117,11 @@ impl Storage for StorageService {
             .await?;
         Ok(Response::new(pb::SelectMailboxResponse {
             status: Some(status_msg(&selected.status)),
-            messages: selected.messages.iter().map(flags_msg).collect(),
+            messages: selected
+                .messages
+                .iter()
+                .map(|m| flags_msg(m, with_ids))
+                .collect(),
             keywords: selected.keywords,
         }))
     }
@@ -130,7 +138,7 @@ impl Storage for StorageService {
             .await?;
         Ok(Response::new(pb::ChangesResponse {
             status: Some(status_msg(&changes.status)),
-            changed: changes.changed.iter().map(flags_msg).collect(),
+            changed: changes.changed.iter().map(|m| flags_msg(m, true)).collect(),
             vanished: changes.vanished,
         }))
     }
@@ -181,7 +189,7 @@ impl Storage for StorageService {
                 .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None);
         }
         Ok(Response::new(pb::StoreFlagsResponse {
-            updated: stored.updated.iter().map(flags_msg).collect(),
+            updated: stored.updated.iter().map(|m| flags_msg(m, true)).collect(),
             failed: stored.failed,
         }))
     }

@@ -123,6 +123,7 @@ async fn mailbox_append_fetch_flags_expunge_changes() {
             SelectMailboxRequest {
                 owner: OWNER.into(),
                 name: "Work".into(),
+                with_object_ids: false,
             },
             &t,
         ))

@@ -44,6 +44,20 @@ pub enum StoreError {
         /// The limit.
         max: u64,
     },
+    /// A metadata value (RFC 5464) is larger than the store accepts.
+    #[error("metadata value of {size} bytes: the limit is {max}")]
+    MetadataTooLarge {
+        /// The value's size.
+        size: u64,
+        /// The largest value accepted.
+        max: u64,
+    },
+    /// Setting metadata would give the owner more entries than allowed.
+    #[error("too many metadata entries: the limit is {max}")]
+    MetadataTooMany {
+        /// The most entries an owner may have.
+        max: u64,
+    },
     /// A special-use attribute (RFC 6154) is unknown or not allowed.
     #[error("unknown special-use attribute {attribute:?}")]
     UseAttr {

@@ -16,6 +16,8 @@ pub(crate) struct MailboxRow {
     pub uidvalidity: u32,
     pub uidnext: u32,
     pub highestmodseq: u64,
+    /// The MAILBOXID (RFC 8474).
+    pub object_id: String,
 }
 
 /// A UID range, inclusive; `u32::MAX` in either end stands for `*`, the
@@ -79,10 +81,14 @@ pub struct MessageMeta {
     pub save_date: i64,
     /// Its file name in the mailbox's `cur/`.
     pub file: String,
+    /// Its EMAILID (RFC 8474), shared with its copies.
+    pub email_id: String,
+    /// Its THREADID (RFC 8474); empty when it has none (IMAP NIL).
+    pub thread_id: String,
 }
 
 /// The columns [`message_from_row`] reads, in order.
-pub(crate) const MESSAGE_COLUMNS: &str = "uid, system_flags, keywords, modseq, size, internal_date, internal_date_offset, save_date, file";
+pub(crate) const MESSAGE_COLUMNS: &str = "uid, system_flags, keywords, modseq, size, internal_date, internal_date_offset, save_date, file, COALESCE(email_id, ''), COALESCE(thread_id, '')";
 
 pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
     let system: u8 = r.get(1)?;
@@ -96,6 +102,8 @@ pub(crate) fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageMeta> {
         internal_date_offset_minutes: r.get(6)?,
         save_date: r.get(7)?,
         file: r.get(8)?,
+        email_id: r.get(9)?,
+        thread_id: r.get(10)?,
     })
 }
 
@@ -126,7 +134,8 @@ pub(crate) fn cached_execute<P: rusqlite::Params>(
 pub(crate) fn mailbox_row(conn: &Connection, name: &str) -> Result<MailboxRow> {
     cached_row(
         conn,
-        "SELECT id, name, uidvalidity, uidnext, highestmodseq FROM mailboxes WHERE name = ?1",
+        "SELECT id, name, uidvalidity, uidnext, highestmodseq, COALESCE(object_id, '')
+         FROM mailboxes WHERE name = ?1",
         [name],
         |r| {
             Ok(MailboxRow {
@@ -135,6 +144,7 @@ pub(crate) fn mailbox_row(conn: &Connection, name: &str) -> Result<MailboxRow> {
                 uidvalidity: r.get(2)?,
                 uidnext: r.get(3)?,
                 highestmodseq: r.get::<_, i64>(4)? as u64,
+                object_id: r.get(5)?,
             })
         },
     )
@@ -180,6 +190,19 @@ pub(crate) fn children(conn: &Connection, name: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Every mailbox's name and MAILBOXID, sorted by name.
+pub(crate) fn all_mailbox_ids(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT name, COALESCE(object_id, '') FROM mailboxes ORDER BY name")
+        .ctx("listing mailboxes")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ctx("listing mailboxes")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("listing mailboxes")?;
+    Ok(rows)
+}
+
 /// Every mailbox name, sorted.
 pub(crate) fn all_names(conn: &Connection) -> Result<Vec<String>> {
     let mut stmt = conn
@@ -218,21 +241,28 @@ pub(crate) fn next_uidvalidity(conn: &Connection) -> Result<u32> {
     Ok(value)
 }
 
-/// Inserts a new, empty mailbox row (UIDNEXT 1, HIGHESTMODSEQ 1).
+/// Inserts a new, empty mailbox row (UIDNEXT 1, HIGHESTMODSEQ 1) with a
+/// new MAILBOXID.
 pub(crate) fn insert_mailbox(conn: &Connection, name: &str) -> Result<MailboxRow> {
     let uidvalidity = next_uidvalidity(conn)?;
-    cached_execute(
+    let (id, object_id) = cached_row(
         conn,
-        "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq) VALUES (?1, ?2, 1, 1)",
+        &format!(
+            "INSERT INTO mailboxes (name, uidvalidity, uidnext, highestmodseq, object_id)
+             VALUES (?1, ?2, 1, 1, {}) RETURNING id, object_id",
+            crate::objectid::NEW_MAILBOX_ID
+        ),
         params![name, uidvalidity],
+        |r| Ok((r.get(0)?, r.get(1)?)),
     )
     .ctx(&format!("inserting mailbox {name:?}"))?;
     Ok(MailboxRow {
-        id: conn.last_insert_rowid(),
+        id,
         name: name.to_owned(),
         uidvalidity,
         uidnext: 1,
         highestmodseq: 1,
+        object_id,
     })
 }
 
@@ -367,5 +397,6 @@ pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate
         unseen,
         deleted,
         size: size as u64,
+        mailbox_id: mailbox.object_id.clone(),
     })
 }

@@ -24,8 +24,10 @@ mod index;
 mod mailbox;
 mod maildir;
 mod messages;
+mod metadata;
 mod mime;
 mod names;
+mod objectid;
 mod organize;
 mod readers;
 mod reindex;
@@ -49,13 +51,14 @@ pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
 pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
+pub use metadata::{MAX_ENTRY_NAME, MetadataDepth, MetadataEntry, MetadataFound, MetadataLimits};
 pub use mime::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
     EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure, UnknownCte,
     cut_binary, cut_section, parse_structure,
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
-pub use organize::{Copied, SPECIAL_USE_ATTRIBUTES};
+pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
 pub use reindex::ReindexReport;
 pub use schema::INDEX_FILE;
 pub use search::{
@@ -65,7 +68,7 @@ pub use sync::SyncReport;
 pub use verify::VerifyReport;
 
 /// A mailbox's counters and counts (IMAP STATUS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxStatus {
     /// UIDVALIDITY: changes only when the mailbox is recreated.
     pub uidvalidity: u32,
@@ -81,6 +84,9 @@ pub struct MailboxStatus {
     pub deleted: u32,
     /// Sum of the message sizes in bytes (CRLF line ends, as served).
     pub size: u64,
+    /// The MAILBOXID (RFC 8474): kept by RENAME, new when a mailbox of the
+    /// same name is created again.
+    pub mailbox_id: String,
 }
 
 /// One owner's mail store: cheap to clone (handles share one write
@@ -108,14 +114,17 @@ impl Store {
         let mut conn = schema::open_index(maildir)?;
         crlf::upgrade_sizes(&mut conn, maildir)?;
         maildir::clean_tmp(maildir);
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 root: maildir.to_path_buf(),
                 host: maildir::sanitized_hostname(),
                 conn: Mutex::new(conn),
                 readers: readers::Readers::new(maildir),
             }),
-        })
+        };
+        // Messages of a migrated or imported index get their threads.
+        store.thread_pending()?;
+        Ok(store)
     }
 
     /// The Maildir++ root.

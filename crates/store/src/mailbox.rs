@@ -1,6 +1,6 @@
 //! Mailbox operations: list, create, delete, rename, status.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::PathBuf;
 
@@ -27,6 +27,9 @@ pub struct MailboxInfo {
     /// IMAP attributes: `\HasChildren` or `\HasNoChildren`, and `\Noselect`
     /// for a parent that only exists because it has children.
     pub attributes: Vec<String>,
+    /// The MAILBOXID (RFC 8474); empty for a `\Noselect` parent, which is
+    /// no mailbox.
+    pub mailbox_id: String,
 }
 
 impl Store {
@@ -35,10 +38,11 @@ impl Store {
     /// `\Noselect \HasChildren`, so a client can walk the hierarchy.
     pub fn list(&self) -> Result<Vec<MailboxInfo>> {
         let conn = self.conn();
-        let existing: BTreeSet<String> = index::all_names(&conn)?.into_iter().collect();
+        let existing: BTreeMap<String, String> =
+            index::all_mailbox_ids(&conn)?.into_iter().collect();
         drop(conn);
-        let mut all = existing.clone();
-        for name in &existing {
+        let mut all: BTreeSet<String> = existing.keys().cloned().collect();
+        for name in existing.keys() {
             all.extend(names::ancestors(name).map(str::to_owned));
         }
         let mut out: Vec<MailboxInfo> = all
@@ -50,7 +54,8 @@ impl Store {
                     .next()
                     .is_some_and(|n| n.starts_with(&prefix));
                 let mut attributes = Vec::new();
-                if !existing.contains(name) {
+                let mailbox_id = existing.get(name).cloned();
+                if mailbox_id.is_none() {
                     attributes.push(NOSELECT.to_owned());
                 }
                 attributes.push(
@@ -64,6 +69,7 @@ impl Store {
                 MailboxInfo {
                     name: name.clone(),
                     attributes,
+                    mailbox_id: mailbox_id.unwrap_or_default(),
                 }
             })
             .collect();
@@ -72,9 +78,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Creates a mailbox (its Maildir++ folder and index row). Parents are
-    /// not created. An existing name is [`StoreError::AlreadyExists`].
-    pub fn create(&self, name: &str) -> Result<()> {
+    /// Creates a mailbox (its Maildir++ folder and index row) and returns
+    /// its new MAILBOXID. Parents are not created. An existing name is
+    /// [`StoreError::AlreadyExists`].
+    pub fn create(&self, name: &str) -> Result<String> {
         let name = names::canonical(name)?;
         let mut conn = self.conn();
         let tx = begin_write(&mut conn)?;
@@ -82,10 +89,10 @@ impl Store {
             return Err(StoreError::AlreadyExists { mailbox: name });
         }
         maildir::ensure_maildir(&names::mailbox_dir(self.root(), &name), true)?;
-        index::insert_mailbox(&tx, &name)?;
+        let row = index::insert_mailbox(&tx, &name)?;
         tx.commit()
             .ctx(&format!("committing creation of {name:?}"))?;
-        Ok(())
+        Ok(row.object_id)
     }
 
     /// Deletes a mailbox and its messages. INBOX cannot be deleted
@@ -242,9 +249,9 @@ impl Store {
             cached_execute(
                 conn,
                 "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
-                     internal_date, internal_date_offset, size, save_date)
+                     internal_date, internal_date_offset, size, save_date, email_id, thread_id)
                  SELECT ?2, uid, file, system_flags, keywords, 1,
-                     internal_date, internal_date_offset, size, save_date
+                     internal_date, internal_date_offset, size, save_date, email_id, thread_id
                  FROM messages WHERE mailbox_id = ?1 AND uid = ?3",
                 params![inbox.id, target.id, m.uid],
             )

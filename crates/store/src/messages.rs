@@ -21,6 +21,10 @@ pub struct MessageFlags {
     pub flags: Flags,
     /// The MODSEQ of the message's last change.
     pub modseq: u64,
+    /// Its EMAILID (RFC 8474).
+    pub email_id: String,
+    /// Its THREADID (RFC 8474); empty for none.
+    pub thread_id: String,
 }
 
 impl From<&MessageMeta> for MessageFlags {
@@ -29,6 +33,8 @@ impl From<&MessageMeta> for MessageFlags {
             uid: m.uid,
             flags: m.flags.clone(),
             modseq: m.modseq,
+            email_id: m.email_id.clone(),
+            thread_id: m.thread_id.clone(),
         }
     }
 }
@@ -271,6 +277,8 @@ impl Store {
                     uid: m.uid,
                     flags: new,
                     modseq: row.highestmodseq,
+                    email_id: m.email_id,
+                    thread_id: m.thread_id,
                 });
             }
         }

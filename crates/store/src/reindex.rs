@@ -69,6 +69,7 @@ impl Store {
             self.reindex_mailbox(&name, &mut report)?;
             report.mailboxes += 1;
         }
+        self.thread_pending()?;
         Ok(report)
     }
 
@@ -157,8 +158,8 @@ impl Store {
             let mut insert = tx
                 .prepare(
                     "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
-                         internal_date, internal_date_offset, size, save_date)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         internal_date, internal_date_offset, size, save_date, email_id, thread_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .ctx(&context)?;
             for (uid, e, meta) in &plan {
@@ -183,17 +184,23 @@ impl Store {
                 });
                 insert
                     .execute(params![
-                        row.id,
-                        uid,
-                        e.name,
-                        system,
-                        keywords,
-                        modseq,
-                        date,
-                        offset,
-                        crate::crlf::size_of_file(&cur.join(&e.name), &e.name)? as i64,
-                        saved
-                    ])
+                            row.id,
+                            uid,
+                            e.name,
+                            system,
+                            keywords,
+                            modseq,
+                            date,
+                            offset,
+                            crate::crlf::size_of_file(&cur.join(&e.name), &e.name)? as i64,
+                            saved,
+                            // Ids of a message the old index knew stay; a new
+                            // one gets them from the trigger and thread_pending.
+                            meta.map(|m| m.email_id.as_str()),
+                            meta.and_then(
+                                |m| (!m.thread_id.is_empty()).then_some(m.thread_id.as_str())
+                            ),
+                        ])
                     .ctx(&context)?;
                 report.messages += 1;
             }

@@ -19,7 +19,25 @@ const STATEMENT_CACHE: usize = 64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema version this code writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// 2: object ids (RFC 8474): `mailboxes.object_id`, `messages.email_id`
+/// and `messages.thread_id`, and the `thread_refs` table.
+const SCHEMA_VERSION: i64 = 2;
+
+/// What a version-1 index lacks of version 2; the new columns are filled
+/// in by [`BACKFILL`] and, for thread ids, by the store once open.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE mailboxes ADD COLUMN object_id TEXT;
+ALTER TABLE messages ADD COLUMN email_id TEXT;
+ALTER TABLE messages ADD COLUMN thread_id TEXT;
+";
+
+/// Object ids for the rows of a migrated index: random, so they never
+/// come back after a delete. (Rows added later get theirs from triggers;
+/// an older program refuses to open a newer index.)
+const BACKFILL: &str = "
+UPDATE mailboxes SET object_id = 'F' || lower(hex(randomblob(12))) WHERE object_id IS NULL;
+UPDATE messages SET email_id = 'M' || lower(hex(randomblob(12))) WHERE email_id IS NULL;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -32,7 +50,8 @@ CREATE TABLE IF NOT EXISTS mailboxes (
     uidvalidity   INTEGER NOT NULL,
     uidnext       INTEGER NOT NULL,
     highestmodseq INTEGER NOT NULL,
-    subscribed    INTEGER NOT NULL DEFAULT 0
+    subscribed    INTEGER NOT NULL DEFAULT 0,
+    object_id     TEXT
 );
 CREATE TABLE IF NOT EXISTS messages (
     mailbox_id           INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
@@ -45,6 +64,8 @@ CREATE TABLE IF NOT EXISTS messages (
     internal_date_offset INTEGER NOT NULL,
     size                 INTEGER NOT NULL,
     save_date            INTEGER NOT NULL,
+    email_id             TEXT,
+    thread_id            TEXT,
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS messages_by_modseq ON messages (mailbox_id, modseq);
@@ -96,6 +117,10 @@ pub fn open_index(root: &Path) -> Result<Connection> {
             path.display()
         )));
     }
+    if version == 1 {
+        tx.execute_batch(MIGRATE_1_TO_2)
+            .ctx("migrating the index to schema version 2")?;
+    }
     tx.execute_batch(SCHEMA).ctx("creating schema")?;
     tx.execute_batch(crate::sync::SCHEMA)
         .ctx("creating sync schema")?;
@@ -103,6 +128,13 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating MIME cache schema")?;
     tx.execute_batch(crate::organize::SCHEMA)
         .ctx("creating organize schema")?;
+    tx.execute_batch(crate::objectid::SCHEMA)
+        .ctx("creating object id schema")?;
+    tx.execute_batch(crate::metadata::SCHEMA)
+        .ctx("creating metadata schema")?;
+    if version == 1 {
+        tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)
         .ctx("setting schema version")?;
     let has_inbox: bool = tx

@@ -465,6 +465,7 @@ fn start_storage(
     let settings = StorageSettings {
         owner: owner.to_owned(),
         home: home.to_owned(),
+        maildir: None,
     };
     let server = tokio::spawn(mailkeep_storage_server::serve(
         settings,

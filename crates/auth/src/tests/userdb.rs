@@ -152,3 +152,57 @@ fn name_validation() {
         );
     }
 }
+
+/// The entry of `line` (one passwd-file line).
+fn entry(line: &str) -> UserEntry {
+    parse_line(line).unwrap().unwrap()
+}
+
+#[test]
+fn a_dovecot_mail_location_names_the_maildir() {
+    let home = "alice:{PLAIN}x:1000:1000::/home/alice::";
+    let cases = [
+        ("userdb_mail=maildir:~/Maildir", "/home/alice/Maildir"),
+        ("mail=maildir:~/Mail/box", "/home/alice/Mail/box"),
+        ("userdb_mail=maildir:~", "/home/alice"),
+        (
+            "userdb_mail=maildir:/var/vmail/%d/%n:INDEX=/var/idx/%u:LAYOUT=maildir++",
+            "/var/vmail//alice",
+        ),
+        ("userdb_mail=MAILDIR:%h/Maildir", "/home/alice/Maildir"),
+        ("userdb_mail=maildir:%{home}/x%%y", "/home/alice/x%y"),
+    ];
+    for (extra, want) in cases {
+        let e = entry(&format!("{home}{extra}"));
+        assert_eq!(e.maildir(), Ok(Some(PathBuf::from(want))), "{extra}");
+    }
+    let e = entry("bob@example.org:{PLAIN}x:1:1::/home/b::mail=maildir:/m/%d/%n/%u");
+    assert_eq!(
+        e.maildir(),
+        Ok(Some(PathBuf::from("/m/example.org/bob/bob@example.org")))
+    );
+    // userdb_mail wins over a bare mail field.
+    let e = entry(&format!("{home}mail=maildir:/a userdb_mail=maildir:/b"));
+    assert_eq!(e.maildir(), Ok(Some(PathBuf::from("/b"))));
+    assert_eq!(entry(home).maildir(), Ok(None));
+}
+
+#[test]
+fn a_mail_location_mailkeep_cannot_serve_is_an_error() {
+    for extra in [
+        "userdb_mail=mbox:~/mail:INBOX=/var/mail/alice",
+        "userdb_mail=sdbox:~/dbox",
+        "userdb_mail=~/Maildir",
+        "userdb_mail=maildir:~/Maildir:LAYOUT=fs",
+        "userdb_mail=maildir:Maildir",
+        "userdb_mail=maildir:",
+        "userdb_mail=maildir:/m/%x",
+    ] {
+        let e = entry(&format!("alice:{{PLAIN}}x:1:1::/home/alice::{extra}"));
+        let err = e.maildir().expect_err(extra);
+        assert_eq!(err.user, "alice");
+    }
+    // ~ needs a home.
+    let e = entry("carol:{PLAIN}x:1:1::::userdb_mail=maildir:~/Maildir");
+    assert!(e.maildir().unwrap_err().reason.contains("home"));
+}

@@ -44,7 +44,7 @@ impl Command for Create {
                     rpc.storage()
                         .create_mailbox(request)
                         .await
-                        .map(|r| r.map(|_| ()))
+                        .map(|r| r.map(|created| created.mailbox_id))
                 }
             })
             .await
@@ -61,13 +61,15 @@ impl Command for Create {
                     rpc.organize()
                         .set_special_use(request)
                         .await
-                        .map(|r| r.map(|_| ()))
+                        .map(|r| r.map(|created| created.mailbox_id))
                 }
             })
             .await
         };
         Ok(Done::reply(match result {
-            Ok(()) => Reply::ok("Create completed."),
+            // RFC 8474 §4.1: the new mailbox's id comes with the OK.
+            Ok(id) if !id.is_empty() => Reply::ok("Create completed.").code(Code::MailboxId(id)),
+            Ok(_) => Reply::ok("Create completed."),
             Err(e) => storage_reply(&e, Target::Other),
         }))
     }

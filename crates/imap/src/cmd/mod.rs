@@ -19,6 +19,7 @@ pub(crate) mod list;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod mailboxes;
+pub(crate) mod metadata;
 pub(crate) mod noop;
 pub(crate) mod notify;
 pub(crate) mod search;

@@ -83,6 +83,7 @@ async fn select(
     let request = SelectMailboxRequest {
         owner: state.authed.owner().to_owned(),
         name: name.clone(),
+        with_object_ids: false,
     };
     let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
         let request = rpc.request(request.clone());
@@ -133,6 +134,13 @@ async fn select(
         Code::HighestModSeq(status.highestmodseq),
         "Highest modseq.",
     );
+    if !status.mailbox_id.is_empty() {
+        ok_code(
+            &mut out,
+            Code::MailboxId(status.mailbox_id.clone()),
+            "Mailbox id.",
+        );
+    }
     cx.out.send(&out).await?;
     if let Some(qresync) = &args.qresync
         && qresync.uidvalidity == status.uidvalidity

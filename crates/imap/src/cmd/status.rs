@@ -70,7 +70,10 @@ pub(crate) async fn write_status(
                 StatusItem::AppendLimit => {
                     StatusValue::AppendLimit(Some(cx.process.settings.limits.max_append))
                 }
-                // Filled in by the object-id and quota work.
+                StatusItem::MailboxId if !status.mailbox_id.is_empty() => {
+                    StatusValue::MailboxId(status.mailbox_id.clone())
+                }
+                // DELETED-STORAGE comes with the quota plugin.
                 StatusItem::MailboxId | StatusItem::DeletedStorage => return None,
             })
         })

@@ -207,3 +207,99 @@ async fn uidonly_refuses_sequence_numbers_and_answers_by_uid() {
         "{reply:?}"
     );
 }
+
+#[tokio::test]
+async fn object_ids_name_mailboxes_and_messages() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let reply = ok(&mut c, "CREATE Keep").await;
+    let created = reply
+        .code()
+        .filter(|code| code.is("MAILBOXID"))
+        .map(|code| code.raw_args.clone())
+        .expect("MAILBOXID with CREATE's OK");
+    let reply = ok(&mut c, "STATUS Keep (MAILBOXID)").await;
+    assert!(
+        reply.responses[0]
+            .text()
+            .contains(created.trim_matches(['(', ')'])),
+        "{reply:?}"
+    );
+    assert!(
+        c.append("INBOX", &[], &message("o", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    ok(&mut c, "SELECT INBOX").await;
+    let reply = ok(&mut c, "FETCH 1 (EMAILID THREADID)").await;
+    let f = reply.fetch(1).expect("FETCH 1");
+    // EMAILID (id): one atom in parentheses.
+    let id_of = |reply: &mailkeep_testkit::Reply| -> String {
+        reply
+            .fetch(1)
+            .and_then(|f| f.item("EMAILID"))
+            .and_then(|v| v.as_list())
+            .and_then(|l| l.first())
+            .and_then(|v| v.as_atom())
+            .expect("EMAILID (id)")
+            .to_owned()
+    };
+    let id = id_of(&reply);
+    assert!(f.item("THREADID").is_some(), "{reply:?}");
+    ok(&mut c, "COPY 1 Keep").await;
+    ok(&mut c, "SELECT Keep").await;
+    let reply = ok(&mut c, "FETCH 1 (EMAILID)").await;
+    assert_eq!(id_of(&reply), id, "a copy keeps its EMAILID");
+    let reply = ok(&mut c, &format!("UID SEARCH EMAILID {id}")).await;
+    assert_eq!(reply.search(), vec![1], "{reply:?}");
+}
+
+#[tokio::test]
+async fn metadata_is_kept_per_mailbox_and_for_the_server() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    ok(&mut c, "SETMETADATA INBOX (/private/comment \"my inbox\")").await;
+    ok(
+        &mut c,
+        "SETMETADATA \"\" (/shared/vendor/x \"server wide\")",
+    )
+    .await;
+    let reply = ok(
+        &mut c,
+        "GETMETADATA INBOX (/private/comment /private/missing)",
+    )
+    .await;
+    let text = reply.responses[0].text();
+    assert!(
+        text.contains("\"my inbox\"") && text.contains("/private/missing NIL"),
+        "{text}"
+    );
+    let reply = ok(&mut c, "GETMETADATA \"\" /shared/vendor/x").await;
+    assert!(
+        reply.responses[0].text().contains("server wide"),
+        "{reply:?}"
+    );
+    let reply = ok(&mut c, "GETMETADATA (MAXSIZE 3) INBOX /private/comment").await;
+    assert!(reply.has_code("METADATA"), "LONGENTRIES: {reply:?}");
+    ok(&mut c, "SETMETADATA INBOX (/private/comment NIL)").await;
+    let reply = ok(&mut c, "GETMETADATA INBOX /private/comment").await;
+    assert!(reply.responses[0].text().contains("NIL"), "{reply:?}");
+    let big = "x".repeat(40_000);
+    let reply = c
+        .run(&format!(
+            "SETMETADATA INBOX (/private/big {{{}+}}\r\n{big})",
+            big.len()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), Status::No, "{reply:?}");
+    assert!(
+        reply
+            .code()
+            .is_some_and(|code| code.raw_args.contains("MAXSIZE")),
+        "{reply:?}"
+    );
+}

@@ -17,7 +17,7 @@ use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::append_request::Part;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::*;
-use mailkeep_storage_server::{StorageServerError, StorageSettings, serve};
+use mailkeep_storage_server::{StorageServerError, StorageSettings, Tuning, serve, serve_tuned};
 use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
@@ -51,8 +51,19 @@ impl Process {
         let settings = StorageSettings {
             owner: OWNER.into(),
             home: home.to_path_buf(),
+            maildir: None,
         };
         let server = tokio::spawn(serve(settings, key.clone(), control));
+        Process {
+            master,
+            server: AbortOnDrop(server),
+        }
+    }
+
+    /// Like [`Process::start`], with `tuning` and `settings` as given.
+    pub fn start_with(settings: StorageSettings, tuning: Tuning, key: &TicketKey) -> Process {
+        let (master, control) = UnixStream::pair().unwrap();
+        let server = tokio::spawn(serve_tuned(settings, tuning, key.clone(), control));
         Process {
             master,
             server: AbortOnDrop(server),

@@ -222,11 +222,13 @@ fn insert_rows(
         dst.uidnext += 1;
         let mut flags = m.flags.clone();
         index::canonical_keywords(tx, dst.id, &mut flags)?;
+        let thread = crate::objectid::assign_thread(tx, &m.thread)?;
+        // The EMAILID comes from the insert trigger.
         cached_execute(
             tx,
             "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
-                 internal_date, internal_date_offset, size, save_date)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 internal_date, internal_date_offset, size, save_date, thread_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 dst.id,
                 uid,
@@ -238,6 +240,7 @@ fn insert_rows(
                 m.internal_date.offset_minutes,
                 m.size as i64,
                 now,
+                thread,
             ],
         )
         .ctx(&context)?;

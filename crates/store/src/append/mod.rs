@@ -56,6 +56,8 @@ pub struct AppendWriter {
     base: String,
     tmp_path: PathBuf,
     file: Option<File>,
+    /// The message's first bytes, for its thread headers.
+    head: Vec<u8>,
 }
 
 impl Store {
@@ -109,6 +111,7 @@ impl Store {
             base,
             tmp_path,
             file: Some(file),
+            head: Vec::new(),
         })
     }
 }
@@ -131,6 +134,8 @@ impl AppendWriter {
             .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
         file.write_all(data)
             .map_err(|e| StoreError::io(format!("writing {}", self.tmp_path.display()), e))?;
+        let room = crate::objectid::HEAD_MAX.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&data[..room.min(data.len())]);
         self.vsize += data.len() as u64 + crate::crlf::bare_line_feeds(self.last_byte, data);
         if let Some(&last) = data.last() {
             self.last_byte = last;
@@ -189,6 +194,7 @@ impl AppendWriter {
         // From here on the staged message owns the temporary file.
         let tmp_path = std::mem::take(&mut self.tmp_path);
         Ok(StagedMessage {
+            thread: crate::objectid::thread_headers(&self.head),
             mailbox: std::mem::take(&mut self.mailbox),
             flags: std::mem::take(&mut self.flags),
             internal_date: self.internal_date,
@@ -207,6 +213,8 @@ pub struct StagedMessage {
     pub(crate) flags: Flags,
     pub(crate) internal_date: InternalDate,
     pub(crate) size: u64,
+    /// The message ids it names, for its THREADID.
+    pub(crate) thread: crate::objectid::ThreadHeaders,
     /// Its name in `cur/`: unique base, sizes and flag letters.
     pub(crate) file_name: String,
     /// Where it waits; emptied once it has been moved into `cur/`.

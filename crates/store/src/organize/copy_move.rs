@@ -1,5 +1,6 @@
 //! COPY and MOVE (RFC 9051 §6.4.7–6.4.8, RFC 6851): new UIDs in the target
-//! in source UID order, same flags and internal date, a new MODSEQ; files
+//! in source UID order, same flags, internal date, EMAILID and THREADID
+//! (RFC 8474: copies share their ids), a new MODSEQ; files
 //! hard-linked into the target's `cur/` (copied if linking fails), every
 //! index row in one transaction. MOVE expunges the sources in that same
 //! transaction and removes their files after commit.
@@ -187,8 +188,8 @@ fn insert_copies(
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO messages (mailbox_id, uid, file, system_flags, keywords, modseq,
-                 internal_date, internal_date_offset, size, save_date)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 internal_date, internal_date_offset, size, save_date, email_id, thread_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .ctx(&context)?;
     let mut new_uids = Vec::with_capacity(messages.len());
@@ -209,6 +210,8 @@ fn insert_copies(
                 m.internal_date_offset_minutes,
                 m.size as i64,
                 now,
+                m.email_id,
+                m.thread_id,
             ])
             .ctx(&context)?;
         index::add_keywords(tx, dst.id, &flags)?;

@@ -1,15 +1,20 @@
 //! Organising a store beyond single mailboxes: COPY and MOVE between
-//! mailboxes, special-use attributes (RFC 6154), subscriptions (RFC 9051
-//! §6.3.7–6.3.8) and the owner's quota usage bookkeeping.
+//! mailboxes, special-use attributes (RFC 6154), the mailboxes every owner
+//! gets (Drafts, Sent, ...), subscriptions (RFC 9051 §6.3.7–6.3.8) and the
+//! owner's quota usage bookkeeping.
 
+mod auto;
 mod copy_move;
 mod quota;
 mod special_use;
 mod subscriptions;
 
+pub use auto::AutoMailbox;
 pub use copy_move::Copied;
 pub use special_use::SPECIAL_USE_ATTRIBUTES;
-pub(crate) use special_use::add_special_use;
+pub(crate) use special_use::{
+    add_special_use, attributes_of, canonical_attributes, store_attributes,
+};
 
 /// The tables and triggers of this module, applied with the main schema.
 ///

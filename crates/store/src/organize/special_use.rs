@@ -43,7 +43,11 @@ pub(crate) fn canonical_attributes<S: AsRef<str>>(attributes: &[S]) -> Result<Ve
 }
 
 /// Replaces a mailbox's attributes inside an open transaction.
-fn store_attributes(tx: &rusqlite::Transaction<'_>, id: i64, attrs: &[&str]) -> Result<()> {
+pub(crate) fn store_attributes(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    attrs: &[&str],
+) -> Result<()> {
     let context = "storing special-use attributes";
     cached_execute(tx, "DELETE FROM special_use WHERE mailbox_id = ?1", [id]).ctx(context)?;
     for a in attrs {
@@ -59,13 +63,14 @@ fn store_attributes(tx: &rusqlite::Transaction<'_>, id: i64, attrs: &[&str]) -> 
 
 impl Store {
     /// Creates a mailbox with special-use attributes in one transaction
-    /// (RFC 6154 CREATE-SPECIAL-USE). Unknown attributes fail with
+    /// (RFC 6154 CREATE-SPECIAL-USE) and returns its MAILBOXID. Unknown
+    /// attributes fail with
     /// [`StoreError::UseAttr`] before anything is created.
     pub fn create_with_special_use<S: AsRef<str>>(
         &self,
         name: &str,
         attributes: &[S],
-    ) -> Result<()> {
+    ) -> Result<String> {
         let attrs = canonical_attributes(attributes)?;
         let name = names::canonical(name)?;
         let mut conn = self.conn();
@@ -76,7 +81,9 @@ impl Store {
         maildir::ensure_maildir(&names::mailbox_dir(self.root(), &name), true)?;
         let row = index::insert_mailbox(&tx, &name)?;
         store_attributes(&tx, row.id, &attrs)?;
-        tx.commit().ctx(&format!("committing creation of {name:?}"))
+        tx.commit()
+            .ctx(&format!("committing creation of {name:?}"))?;
+        Ok(row.object_id)
     }
 
     /// Replaces the special-use attributes of an existing mailbox (an empty
@@ -97,18 +104,24 @@ impl Store {
         let name = names::canonical(name)?;
         let conn = self.conn();
         let row = index::mailbox_row(&conn, &name)?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT attribute FROM special_use WHERE mailbox_id = ?1 ORDER BY attribute",
-            )
-            .ctx("reading special-use attributes")?;
-        let attrs = stmt
-            .query_map([row.id], |r| r.get::<_, String>(0))
-            .ctx("reading special-use attributes")?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .ctx("reading special-use attributes")?;
-        Ok(attrs)
+        attributes_of(&conn, row.id)
     }
+}
+
+/// The special-use attributes of the mailbox with row `id`, in canonical
+/// order.
+pub(crate) fn attributes_of(conn: &rusqlite::Connection, id: i64) -> Result<Vec<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT attribute FROM special_use WHERE mailbox_id = ?1 ORDER BY attribute",
+        )
+        .ctx("reading special-use attributes")?;
+    let attrs = stmt
+        .query_map([id], |r| r.get::<_, String>(0))
+        .ctx("reading special-use attributes")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("reading special-use attributes")?;
+    Ok(attrs)
 }
 
 /// Appends each listed mailbox's special-use attributes to its LIST

@@ -1,5 +1,6 @@
 //! The search key tree: every RFC 9051 §6.4.4 key plus MODSEQ (RFC 7162),
-//! OLDER/YOUNGER (RFC 5032) and SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514).
+//! OLDER/YOUNGER (RFC 5032), SAVEDBEFORE/SAVEDON/SAVEDSINCE (RFC 8514) and
+//! EMAILID/THREADID (RFC 8474).
 //! Sequence numbers are resolved to UIDs by the caller, so sets are UID sets.
 
 use time::Date;
@@ -82,6 +83,11 @@ pub enum SearchKey {
     Older(u64),
     /// Internal date at most this many seconds ago (RFC 5032).
     Younger(u64),
+    /// The message's EMAILID is this one (RFC 8474).
+    EmailId(String),
+    /// The message's THREADID is this one (RFC 8474); a message without a
+    /// thread matches none.
+    ThreadId(String),
     /// The key does not match.
     Not(Box<SearchKey>),
     /// Either key matches.

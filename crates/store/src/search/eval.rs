@@ -71,6 +71,8 @@ pub(crate) fn eval_meta(k: &SearchKey, m: &MessageMeta, now: i64, max_uid: u32) 
         K::Younger(s) => {
             now.saturating_sub(m.internal_date) <= i64::try_from(*s).unwrap_or(i64::MAX)
         }
+        K::EmailId(id) => m.email_id == *id,
+        K::ThreadId(id) => !m.thread_id.is_empty() && m.thread_id == *id,
         K::Not(inner) => !eval_meta(inner, m, now, max_uid)?,
         K::Or(a, b) => {
             let (x, y) = (eval_meta(a, m, now, max_uid), eval_meta(b, m, now, max_uid));

@@ -75,13 +75,22 @@ impl Store {
     /// folder's stamp equals the one stored at the last sync.
     pub fn sync_mailbox(&self, mailbox: &str) -> Result<SyncReport> {
         let name = names::canonical(mailbox)?;
-        reconcile::sync(self, &name, false)
+        self.threaded(reconcile::sync(self, &name, false)?)
     }
 
     /// Like [`Store::sync_mailbox`], but always scans the folder.
     pub fn sync_mailbox_full(&self, mailbox: &str) -> Result<SyncReport> {
         let name = names::canonical(mailbox)?;
-        reconcile::sync(self, &name, true)
+        self.threaded(reconcile::sync(self, &name, true)?)
+    }
+
+    /// Gives messages a sync found their threads (they were indexed
+    /// without reading them).
+    fn threaded(&self, report: SyncReport) -> Result<SyncReport> {
+        if !report.added.is_empty() {
+            self.thread_pending()?;
+        }
+        Ok(report)
     }
 }
 

@@ -110,13 +110,11 @@ pub(super) async fn respond(
                     offset_minutes: 0,
                 }));
             }
-            Item::EmailId | Item::ThreadId => {
-                // Object ids come with the storage's OBJECTID support.
-                response.nil(if *item == Item::EmailId {
-                    "EMAILID"
-                } else {
-                    "THREADID"
-                });
+            Item::EmailId => {
+                response.email_id(&message.email_id);
+            }
+            Item::ThreadId => {
+                response.thread_id((!message.thread_id.is_empty()).then_some(&*message.thread_id));
             }
             Item::Envelope | Item::Body | Item::BodyStructure | Item::Preview => {
                 structure::write(&mut response, item, structure.as_ref());

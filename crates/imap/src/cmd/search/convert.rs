@@ -72,11 +72,10 @@ fn to_leaf(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Reply> {
         // No message is ever \Recent here, so OLD is every message and
         // RECENT and NEW (RECENT UNSEEN) none; every message has a save date.
         S::All | S::Old | S::SaveDateSupported => flag(F::All),
-        S::Recent | S::New | S::EmailId(_) | S::ThreadId(_) => {
-            // No message is recent; object ids are matched by storage once
-            // it keeps them (OBJECTID): until then no message has one.
-            wrap(Key::Uid(SearchUidSet { ranges: Vec::new() }))
-        }
+        // No message is ever \Recent here.
+        S::Recent | S::New => wrap(Key::Uid(SearchUidSet { ranges: Vec::new() })),
+        S::EmailId(id) => wrap(Key::Emailid(id.clone())),
+        S::ThreadId(id) => wrap(Key::Threadid(id.clone())),
         S::Answered => flag(F::Answered),
         S::Deleted => flag(F::Deleted),
         S::Draft => flag(F::Draft),

@@ -1,0 +1,213 @@
+//! The broker with a stand-in storage process: the test holds the storage
+//! process's end of the control socket, sees every AddOwner and
+//! NewConnection the broker sends, and answers AddOwner when it chooses.
+//! Everything is driven by those events; nothing waits on time.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use mailkeep_storage_rpc::broker::{
+    AttachStorage, BrokerReply, BrokerRequest, ControlMessage, ControlReply, broker_reply,
+    broker_request, control_message,
+};
+use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
+use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+use tokio::net::UnixStream;
+
+use super::serve_client;
+use crate::layout::Prepared;
+use crate::serve::Shared;
+use crate::storage_procs::{ControlChannel, StorageProc};
+
+/// A master in per-uid mode whose users a, b and c share uid 5000, with
+/// one storage process of that uid in its table that serves none of them
+/// yet. The test plays that process through `storage`.
+struct Setup {
+    _dir: tempfile::TempDir,
+    shared: Arc<Shared>,
+    key: TicketKey,
+    /// The storage process's end of its control socket.
+    storage: UnixStream,
+    /// The master's end, to hand it the process's replies.
+    control: Arc<ControlChannel>,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = mailkeep_config::Config::default();
+        config.server.data_dir = dir.path().join("data");
+        config.storage.mode = mailkeep_config::StorageMode::PerUid;
+        config.resolve().unwrap();
+        std::fs::create_dir_all(config.data_dir()).unwrap();
+        let homes = dir.path().join("home");
+        let users: String = ["a", "b", "c"]
+            .iter()
+            .map(|u| format!("{u}:{{PLAIN}}x:5000:5000::{}::\n", homes.join(u).display()))
+            .collect();
+        std::fs::write(config.users_file(), users).unwrap();
+        let key = TicketKey::generate();
+        let prepared = Prepared {
+            privileged: false,
+            protocol_uid: 0,
+            protocol_gid: 0,
+            auth_uid: 0,
+            auth_gid: 0,
+            mail_uid: 5000,
+            mail_gid: 5000,
+            chroot: dir.path().join("empty"),
+            key: key.clone(),
+            demo_password: None,
+        };
+        let shared = Arc::new(Shared::new(config, None, prepared, "/nonexistent".into()));
+        let (master_end, storage) = UnixStream::pair().unwrap();
+        let control = Arc::new(ControlChannel::new(master_end));
+        let process = StorageProc {
+            pid: 4242,
+            control: Arc::clone(&control),
+            connections: Default::default(),
+            owners: HashSet::new(),
+            open_connections: 0,
+            idle_since: None,
+            in_flight: 0,
+            busy: false,
+            adding: Default::default(),
+        };
+        shared
+            .storage
+            .try_lock()
+            .unwrap()
+            .insert("uid:5000".into(), process);
+        Setup {
+            _dir: dir,
+            shared,
+            key,
+            storage,
+            control,
+        }
+    }
+
+    /// A protocol process's broker channel, served by the broker.
+    fn client(&self, client_id: u64) -> UnixStream {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        tokio::spawn(serve_client(Arc::clone(&self.shared), client_id, theirs));
+        ours
+    }
+
+    /// Sends request `id`: attach `owner`'s storage.
+    async fn attach(&self, client: &UnixStream, id: u64, owner: &str) {
+        let ticket = sign(
+            &self.key,
+            &Claims::new(owner, Scope::Session, now_unix(), 3600, "test"),
+        );
+        let request = BrokerRequest {
+            id,
+            kind: Some(broker_request::Kind::AttachStorage(AttachStorage {
+                ticket,
+                owner: owner.into(),
+                held_connections: Vec::new(),
+            })),
+        };
+        send_frame(client, &request, None).await.unwrap();
+    }
+
+    /// The next AddOwner the storage process gets: (owner, request id).
+    async fn add_owner(&self) -> (String, u64) {
+        let (message, fd): (ControlMessage, _) = recv_frame(&self.storage).await.unwrap();
+        assert!(fd.is_none());
+        match message.kind {
+            Some(control_message::Kind::AddOwner(add)) => (add.owner, add.request_id),
+            other => panic!("expected AddOwner, got {other:?}"),
+        }
+    }
+
+    /// The next NewConnection the storage process gets (with its socket).
+    async fn new_connection(&self) -> u64 {
+        let (message, fd): (ControlMessage, _) = recv_frame(&self.storage).await.unwrap();
+        assert!(fd.is_some(), "a new connection comes with its socket");
+        match message.kind {
+            Some(control_message::Kind::NewConnection(c)) => c.connection_id,
+            other => panic!("expected NewConnection, got {other:?}"),
+        }
+    }
+
+    /// The storage process answers AddOwner `request_id`: it serves the owner.
+    fn serves(&self, request_id: u64) {
+        self.control.deliver(ControlReply {
+            request_id,
+            error: String::new(),
+        });
+    }
+}
+
+/// The next reply on a broker channel: (request id, connection id).
+async fn attached(client: &UnixStream) -> (u64, u64) {
+    let (reply, fd): (BrokerReply, _) = recv_frame(client).await.unwrap();
+    match reply.kind {
+        Some(broker_reply::Kind::Storage(s)) => {
+            assert!(fd.is_some(), "a new connection comes with its socket");
+            (reply.id, s.connection_id)
+        }
+        other => panic!("expected StorageAttached, got {other:?}"),
+    }
+}
+
+/// Whether a reply is waiting on `client` (without waiting for one).
+fn has_reply(client: &UnixStream) -> bool {
+    let mut byte = [0u8; 1];
+    !matches!(client.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[tokio::test]
+async fn a_slow_owner_add_does_not_hold_up_another_owners_attach() {
+    let s = Setup::new();
+    let (first, second) = (s.client(1), s.client(2));
+    s.attach(&first, 1, "a").await;
+    let (owner, slow) = s.add_owner().await;
+    assert_eq!(owner, "a");
+    // The process has not answered for a; b attaches meanwhile, from
+    // another protocol process, and gets through.
+    s.attach(&second, 1, "b").await;
+    let (owner, quick) = s.add_owner().await;
+    assert_eq!(owner, "b");
+    s.serves(quick);
+    let connection = s.new_connection().await;
+    assert_eq!(attached(&second).await, (1, connection));
+    assert!(
+        !has_reply(&first),
+        "a's attach answered before its owner was added"
+    );
+    // Now a's store is open: a gets its connection.
+    s.serves(slow);
+    let connection = s.new_connection().await;
+    assert_eq!(attached(&first).await, (1, connection));
+}
+
+#[tokio::test]
+async fn one_channel_gets_each_reply_when_ready_and_one_add_serves_an_owners_logins() {
+    let s = Setup::new();
+    let client = s.client(1);
+    s.attach(&client, 1, "a").await;
+    s.attach(&client, 2, "a").await;
+    s.attach(&client, 3, "c").await;
+    // One AddOwner for a, however many of a's logins wait for it.
+    let (x, y) = (s.add_owner().await, s.add_owner().await);
+    let (slow, quick) = if x.0 == "a" { (x, y) } else { (y, x) };
+    assert_eq!((slow.0.as_str(), quick.0.as_str()), ("a", "c"));
+    s.serves(quick.1);
+    let connection = s.new_connection().await;
+    assert_eq!(attached(&client).await, (3, connection));
+    s.serves(slow.1);
+    let mut connections = [s.new_connection().await, s.new_connection().await];
+    let mut replies = [attached(&client).await, attached(&client).await];
+    replies.sort_unstable();
+    connections.sort_unstable();
+    assert_eq!(replies.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2]);
+    let mut got: Vec<u64> = replies.iter().map(|r| r.1).collect();
+    got.sort_unstable();
+    assert_eq!(got, connections);
+    // a is served now: a later attach sends no AddOwner.
+    s.attach(&client, 4, "a").await;
+    let connection = s.new_connection().await;
+    assert_eq!(attached(&client).await, (4, connection));
+}
