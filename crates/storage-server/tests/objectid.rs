@@ -56,7 +56,8 @@ async fn search(s: &mut SearchClient<Channel>, t: &str, mailbox: &str, key: Key)
         owner: OWNER.into(),
         mailbox: mailbox.into(),
         uidvalidity: 0,
-        key: Some(SearchKey { key: Some(key) }),
+        program: vec![SearchKey { key: Some(key) }],
+        charset: String::new(),
     };
     s.search(with_ticket(request, t))
         .await
