@@ -302,6 +302,95 @@ impl<'a> Server<'a> {
         }
     }
 
+    /// Starts a server whose listeners are bound by the test first and
+    /// passed as systemd socket activation does (descriptors from 3 on,
+    /// `LISTEN_FDS`, `LISTEN_FDNAMES`, and `LISTEN_PID` set to the
+    /// server's own pid by `sh -c 'LISTEN_PID=$$ exec ...'`), so there is
+    /// no race for a port. `listeners` are `(name, kind)` pairs, each bound
+    /// to 127.0.0.1:0; the first must be plain text (its port becomes
+    /// `port`, and the server is up once it greets there). `extra` is TOML
+    /// appended to the config file. Returns the server and each listener's
+    /// port by name.
+    pub fn start_prebound(
+        dir: &'a TestDir,
+        listeners: &[(&str, &str)],
+        extra: &str,
+    ) -> (Server<'a>, std::collections::HashMap<String, u16>) {
+        use command_fds::{CommandFdExt, FdMapping};
+        let n = START_COUNT.fetch_add(1, Ordering::Relaxed);
+        let mut text = format!(
+            "[server]\ndata_dir = \"{}\"\n\n[auth]\nfailure_delay_ms = 200\n\
+             max_failure_delay_ms = 400\n\n[master]\nrestart_backoff_ms = 50\n\n",
+            dir.data_dir().display()
+        );
+        let mut ports = std::collections::HashMap::new();
+        let mut mappings = Vec::new();
+        for (i, (name, kind)) in listeners.iter().enumerate() {
+            let socket = TcpListener::bind("127.0.0.1:0").expect("binding a listener");
+            let port = socket.local_addr().expect("local address").port();
+            text.push_str(&format!(
+                "[[imap.listener]]\nname = \"{name}\"\naddress = \"127.0.0.1:{port}\"\nkind = \"{kind}\"\n\n"
+            ));
+            ports.insert(name.to_string(), port);
+            mappings.push(FdMapping {
+                parent_fd: std::os::fd::OwnedFd::from(socket),
+                child_fd: 3 + i as i32,
+            });
+        }
+        text.push_str(extra);
+        let config = dir.path().join(format!("mailkeep-{n}.toml"));
+        fs::write(&config, text).expect("writing the config file");
+        let stdout_log = dir.path().join(format!("stdout-{n}.log"));
+        let stderr_log = dir.path().join(format!("stderr-{n}.log"));
+        let names: Vec<&str> = listeners.iter().map(|(name, _)| *name).collect();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg("LISTEN_PID=$$ exec \"$0\" \"$@\"")
+            .arg(BIN)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("LISTEN_FDS", listeners.len().to_string())
+            .env("LISTEN_FDNAMES", names.join(":"))
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.fd_mappings(mappings).expect("passing the listeners");
+        let mut child = cmd.spawn().expect("spawning mailkeep serve");
+        // Our copies of the sockets go: only the server listens now.
+        drop(cmd);
+        copy_to_file(child.stdout.take(), &stdout_log);
+        copy_to_file(child.stderr.take(), &stderr_log);
+        let port = listeners
+            .first()
+            .and_then(|(name, _)| ports.get(*name).copied())
+            .expect("a first listener");
+        let mut server = Server {
+            dir,
+            port,
+            config,
+            stdout_log,
+            stderr_log,
+            child: Some(child),
+        };
+        // The sockets listen already: the first connection waits in the
+        // backlog until an imap process accepts it and greets.
+        match Imap::connect(port) {
+            Ok(mut c) => c.close(),
+            Err(e) => {
+                if let Ok(Some(status)) = server.child_mut().try_wait() {
+                    panic!("mailkeep serve exited with {status}\n{}", server.logs());
+                }
+                panic!(
+                    "no greeting on the pre-bound port {port}: {e}\n{}",
+                    server.logs()
+                );
+            }
+        }
+        (server, ports)
+    }
+
     fn child_mut(&mut self) -> &mut Child {
         self.child.as_mut().expect("the server is running")
     }
@@ -487,7 +576,7 @@ fn copy_to_file(pipe: Option<impl Read + Send + 'static>, path: &Path) {
 }
 
 /// The config file text the harness uses: data in `data_dir`, IMAP on
-/// 127.0.0.1:`port`, short login-failure delays and restart backoff.
+/// 127.0.0.1:`port` (plain text, the only listener), short login-failure delays and restart backoff.
 /// `extra_imap` is added to the `[imap]` section.
 pub fn config_text(data_dir: &Path, port: u16, extra_imap: &str) -> String {
     format!(
@@ -495,8 +584,12 @@ pub fn config_text(data_dir: &Path, port: u16, extra_imap: &str) -> String {
          data_dir = \"{}\"\n\
          \n\
          [imap]\n\
-         listen = [\"127.0.0.1:{port}\"]\n\
          {extra_imap}\n\
+         \n\
+         [[imap.listener]]\n\
+         name = \"imap\"\n\
+         address = \"127.0.0.1:{port}\"\n\
+         kind = \"plain\"\n\
          \n\
          [auth]\n\
          failure_delay_ms = 200\n\

@@ -52,7 +52,10 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
                 )));
             }
             ListenerKind::Unix if l.address.trim().is_empty() => {
-                return Err(invalid(format!("{:?}: a unix listener needs a path", l.name)));
+                return Err(invalid(format!(
+                    "{:?}: a unix listener needs a path",
+                    l.name
+                )));
             }
             _ => {}
         }

@@ -20,7 +20,9 @@ pub(crate) fn resolve(config: &mut Config) -> Result<(), ConfigError> {
     config.cluster.key_file = Some(under(&config.cluster.key_file, "keys/cluster.key"));
     for l in &mut config.imap.listener {
         if l.kind == crate::ListenerKind::Unix && !l.address.is_empty() {
-            l.address = under(&Some(PathBuf::from(&l.address)), "").display().to_string();
+            l.address = under(&Some(PathBuf::from(&l.address)), "")
+                .display()
+                .to_string();
         }
     }
     Ok(())

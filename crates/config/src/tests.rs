@@ -43,7 +43,11 @@ fn file_overrides_and_relative_paths_follow_data_dir() {
     )
     .expect("write");
     let c = Config::load(Some(&path)).expect("load");
-    assert_eq!(c.imap.listener.len(), 1, "listing listeners replaces the defaults");
+    assert_eq!(
+        c.imap.listener.len(),
+        1,
+        "listing listeners replaces the defaults"
+    );
     assert_eq!(c.imap.listener[0].address, "127.0.0.2:143");
     assert_eq!(
         c.users_file(),
@@ -113,14 +117,24 @@ fn listeners_take_ipv6_and_unix_paths_under_the_data_dir() {
 #[test]
 fn bad_listeners_are_refused_with_the_reason() {
     let listener = |name: &str, address: &str, kind: &str| {
-        format!("[[imap.listener]]\nname = \"{name}\"\naddress = \"{address}\"\nkind = \"{kind}\"\n")
+        format!(
+            "[[imap.listener]]\nname = \"{name}\"\naddress = \"{address}\"\nkind = \"{kind}\"\n"
+        )
     };
-    let twice = format!("{}{}", listener("a", "127.0.0.1:1", "plain"), listener("a", "127.0.0.1:2", "tls"));
+    let twice = format!(
+        "{}{}",
+        listener("a", "127.0.0.1:1", "plain"),
+        listener("a", "127.0.0.1:2", "tls")
+    );
     let err = load_text(&twice).expect_err("duplicate").to_string();
     assert!(err.contains("used twice"), "{err}");
-    let err = load_text(&listener("a", "localhost:143", "plain")).expect_err("not ip:port").to_string();
+    let err = load_text(&listener("a", "localhost:143", "plain"))
+        .expect_err("not ip:port")
+        .to_string();
     assert!(err.contains("ip:port"), "{err}");
-    let err = load_text(&listener("a:b", "127.0.0.1:1", "plain")).expect_err("bad name").to_string();
+    let err = load_text(&listener("a:b", "127.0.0.1:1", "plain"))
+        .expect_err("bad name")
+        .to_string();
     assert!(err.contains("letters"), "{err}");
     assert!(load_text(&listener("a", "127.0.0.1:1", "starttls")).is_err());
     assert!(load_text("[imap]\nlistener = []\n").is_err());
@@ -138,7 +152,9 @@ fn tls_settings_parse_and_are_checked() {
     assert_eq!(c.tls.min_version, TlsMinVersion::Tls13);
     assert_eq!(c.tls.sni[0].names.len(), 2);
     assert_eq!(c.imap.plaintext_logins, PlaintextLogins::Never);
-    let err = load_text("[tls]\ncert_file = \"/x.pem\"\n").expect_err("no key").to_string();
+    let err = load_text("[tls]\ncert_file = \"/x.pem\"\n")
+        .expect_err("no key")
+        .to_string();
     assert!(err.contains("together"), "{err}");
     assert!(load_text("[tls]\nmin_version = \"1.1\"\n").is_err());
     assert!(load_text("[[tls.sni]]\nnames = []\ncert_file = \"/a\"\nkey_file = \"/b\"\n").is_err());

@@ -80,6 +80,17 @@ pub async fn serve(
     server::accept_loop(settings, listener, broker).await
 }
 
+/// Serves the clients of a frontend [`mailkeep_frontend::Acceptor`]
+/// (every listener of the process: plain, implicit TLS, UNIX), reaching
+/// auth and storage through `broker`.
+pub async fn serve_accepted(
+    settings: ImapSettings,
+    acceptor: mailkeep_frontend::Acceptor,
+    broker: BrokerClient,
+) {
+    server::serve_accepted(settings, acceptor, broker).await
+}
+
 /// Like [`serve`], with any [`Backend`] (tests use an in-process one).
 pub async fn serve_with<B: Backend>(
     settings: ImapSettings,

@@ -71,6 +71,41 @@ pub(crate) async fn accept_loop<B: Backend>(
     }
 }
 
+/// Serves the clients `acceptor` hands over (plain, implicit-TLS and UNIX
+/// listeners; the connection limit is the acceptor's). Sessions run on
+/// the connection's plain byte stream: STARTTLS and COMPRESS are for the
+/// session rewrite on the frontend's reader and writer.
+pub(crate) async fn serve_accepted<B: Backend>(
+    settings: ImapSettings,
+    acceptor: mailkeep_frontend::Acceptor,
+    backend: B,
+) {
+    let settings = Arc::new(settings);
+    let shared = Shared::new(backend);
+    tokio::spawn(report_sessions(shared.clone()));
+    acceptor
+        .serve(move |conn| {
+            let settings = settings.clone();
+            let shared = shared.clone();
+            async move {
+                let peer = match conn.info().peer.ip() {
+                    Some(ip) => ip.to_string(),
+                    None => "local".to_owned(),
+                };
+                let Ok(stream) = conn.into_stream() else {
+                    return;
+                };
+                let (reader, writer) = tokio::io::split(stream);
+                let _counted = SessionCount::begin();
+                let session = Session::new(shared, settings, Conn::new(reader, writer), peer);
+                if let Err(e) = session.run().await {
+                    tracing::debug!(error = %e, "session ended with an error");
+                }
+            }
+        })
+        .await;
+}
+
 /// Client sessions of this process, across all its listeners.
 static SESSIONS: AtomicU32 = AtomicU32::new(0);
 

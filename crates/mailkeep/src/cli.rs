@@ -124,9 +124,12 @@ pub enum Role {
         /// The broker channel's descriptor.
         #[arg(long)]
         fd_broker: i32,
-        /// Listening sockets' descriptors.
+        /// The control channel's descriptor (TLS certificates from the master).
+        #[arg(long)]
+        fd_control: i32,
+        /// A listening socket: `FD:KIND:NAME`, KIND plain, tls or unix.
         #[arg(long, required = true)]
-        fd_listener: Vec<i32>,
+        listener: Vec<mailkeep_frontend::ListenerSpec>,
         /// TLS material for other hosts' gateways (CA, cert, key).
         #[arg(long)]
         fd_tls: Option<i32>,

@@ -18,17 +18,23 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             source,
             identity,
             fd_broker,
-            fd_listener,
+            fd_control,
+            listener,
             fd_tls,
             chroot,
         } => {
             crate::logging::init("imap");
             let config = load_config(&source)?;
             let broker = adopt_inherited(fd_broker).context("broker descriptor")?;
-            let listeners = fd_listener
+            let control = adopt_inherited(fd_control).context("control descriptor")?;
+            let listeners = listener
                 .iter()
-                .map(|&fd| adopt_inherited(fd).with_context(|| format!("listener descriptor {fd}")))
-                .collect::<anyhow::Result<Vec<OwnedFd>>>()?;
+                .map(|spec| {
+                    let fd = adopt_inherited(spec.fd)
+                        .with_context(|| format!("listener descriptor {spec}"))?;
+                    Ok((spec.clone(), fd))
+                })
+                .collect::<anyhow::Result<Vec<(mailkeep_frontend::ListenerSpec, OwnedFd)>>>()?;
             let tls = fd_tls.map(read_tls_material).transpose()?;
             let hostname = hostname(&config);
             drop_privileges(&DropTo {
@@ -38,27 +44,40 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             })?;
             limit_protocol_process()?;
             let settings = imap_settings(&config, hostname);
+            let accept = accept_settings(&config);
+            let handshake_timeout =
+                std::time::Duration::from_secs(config.tls.handshake_timeout_secs);
             runtime()?.block_on(async move {
+                use mailkeep_frontend::{Acceptor, ControlChannel, Listener, ServerTls};
                 let stream = mailkeep_storage_rpc::framing::into_unix_stream(broker)?;
                 use mailkeep_storage_rpc::broker_client::BrokerClient;
                 let broker = match &tls {
                     Some(m) => BrokerClient::with_tls(stream, m)?,
                     None => BrokerClient::new(stream),
                 };
-                let mut tasks = tokio::task::JoinSet::new();
-                for fd in listeners {
-                    let std_listener = std::net::TcpListener::from(fd);
-                    std_listener.set_nonblocking(true)?;
-                    let listener = tokio::net::TcpListener::from_std(std_listener)?;
-                    tasks.spawn(mailkeep_imap::serve(
-                        settings.clone(),
-                        listener,
-                        broker.clone(),
-                    ));
-                }
-                while let Some(done) = tasks.join_next().await {
-                    done??;
-                }
+                // No client is accepted before the master's certificates came.
+                let mut control =
+                    ControlChannel::new(mailkeep_storage_rpc::framing::into_unix_stream(control)?);
+                let certificates = control.first_certificates().await?;
+                let server_tls = ServerTls::new(&certificates, handshake_timeout)?;
+                tracing::info!(
+                    generation = certificates.generation,
+                    "TLS certificates installed"
+                );
+                tokio::spawn({
+                    let server_tls = server_tls.clone();
+                    async move {
+                        if let Err(e) = control.apply(server_tls).await {
+                            tracing::error!("control channel: {e}");
+                        }
+                    }
+                });
+                let listeners = listeners
+                    .into_iter()
+                    .map(|(spec, fd)| Listener::adopt(fd, spec.kind, &spec.name))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let acceptor = Acceptor::new(listeners, server_tls, accept);
+                mailkeep_imap::serve_accepted(settings, acceptor, broker).await;
                 anyhow::Ok(())
             })
         }
@@ -189,6 +208,27 @@ fn hostname(config: &Config) -> String {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// How the imap process accepts clients: its limit, the refusal, the
+/// plaintext-login rule (which every connection's `ConnInfo` carries).
+fn accept_settings(config: &Config) -> mailkeep_frontend::AcceptSettings {
+    use mailkeep_config::PlaintextLogins as Rule;
+    use mailkeep_frontend::PlaintextLogins;
+    mailkeep_frontend::AcceptSettings {
+        max_connections: config.imap.max_connections,
+        refusal: b"* BYE Too many connections, try again later\r\n".to_vec(),
+        plaintext_logins: match config.imap.plaintext_logins {
+            Rule::Loopback => PlaintextLogins::Loopback,
+            Rule::Never => PlaintextLogins::Never,
+            Rule::Always => PlaintextLogins::Always,
+        },
+        limits: mailkeep_frontend::ConnLimits {
+            // A whole command line and one read beyond it.
+            max_input: config.imap.max_line_length + 64 * 1024,
+            ..Default::default()
+        },
+    }
 }
 
 fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettings {
