@@ -2,81 +2,31 @@
 //! drops privileges, and only then starts its runtime and serves.
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
 
 use anyhow::Context;
 use mailkeep_config::Config;
-use mailkeep_master::privileges::{DropTo, drop_privileges, limit_protocol_process};
+use mailkeep_master::privileges::{DropTo, drop_privileges};
 use mailkeep_storage_rpc::fd::adopt_inherited;
 use mailkeep_ticket::TicketKey;
 
 use crate::cli::{ConfigSource, Role};
+use crate::protocol_role::{ProtocolStart, accept_settings};
 
 pub fn run(role: Role) -> anyhow::Result<()> {
     match role {
-        Role::Imap {
-            source,
-            identity,
-            fd_broker,
-            fd_control,
-            listener,
-            fd_tls,
-            chroot,
-        } => {
+        Role::Imap(process) => {
             crate::logging::init("imap");
-            let config = load_config(&source)?;
-            let broker = adopt_inherited(fd_broker).context("broker descriptor")?;
-            let control = adopt_inherited(fd_control).context("control descriptor")?;
-            let listeners = listener
-                .iter()
-                .map(|spec| {
-                    let fd = adopt_inherited(spec.fd)
-                        .with_context(|| format!("listener descriptor {spec}"))?;
-                    Ok((spec.clone(), fd))
-                })
-                .collect::<anyhow::Result<Vec<(mailkeep_frontend::ListenerSpec, OwnedFd)>>>()?;
-            let tls = fd_tls.map(read_tls_material).transpose()?;
-            let hostname = hostname(&config);
-            drop_privileges(&DropTo {
-                uid: identity.uid,
-                gid: identity.gid,
-                chroot,
-            })?;
-            limit_protocol_process()?;
-            let settings = imap_settings(&config, hostname);
-            let accept = accept_settings(&config);
-            let handshake_timeout =
-                std::time::Duration::from_secs(config.tls.handshake_timeout_secs);
+            let start = ProtocolStart::prepare(process)?;
+            let settings = imap_settings(&start.config, start.hostname.clone());
+            let imap = &start.config.imap;
+            let accept = accept_settings(
+                imap.max_connections,
+                b"* BYE Too many connections, try again later\r\n",
+                imap.plaintext_logins,
+                imap.max_line_length,
+            );
             runtime()?.block_on(async move {
-                use mailkeep_frontend::{Acceptor, ControlChannel, Listener, ServerTls};
-                let stream = mailkeep_storage_rpc::framing::into_unix_stream(broker)?;
-                use mailkeep_storage_rpc::broker_client::BrokerClient;
-                let broker = match &tls {
-                    Some(m) => BrokerClient::with_tls(stream, m)?,
-                    None => BrokerClient::new(stream),
-                };
-                // No client is accepted before the master's certificates came.
-                let mut control =
-                    ControlChannel::new(mailkeep_storage_rpc::framing::into_unix_stream(control)?);
-                let certificates = control.first_certificates().await?;
-                let server_tls = ServerTls::new(&certificates, handshake_timeout)?;
-                tracing::info!(
-                    generation = certificates.generation,
-                    "TLS certificates installed"
-                );
-                tokio::spawn({
-                    let server_tls = server_tls.clone();
-                    async move {
-                        if let Err(e) = control.apply(server_tls).await {
-                            tracing::error!("control channel: {e}");
-                        }
-                    }
-                });
-                let listeners = listeners
-                    .into_iter()
-                    .map(|(spec, fd)| Listener::adopt(fd, spec.kind, &spec.name))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let acceptor = Acceptor::new(listeners, server_tls, accept);
+                let (acceptor, broker) = start.connect(accept).await?;
                 mailkeep_imap::serve_accepted(settings, acceptor, broker).await;
                 anyhow::Ok(())
             })
@@ -169,7 +119,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {
+pub(crate) fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {
     let mut config = Config::load(source.config.as_deref())?;
     if let Some(dir) = &source.data_dir {
         config.server.data_dir = dir.clone();
@@ -191,7 +141,7 @@ fn read_key(fd: i32) -> anyhow::Result<TicketKey> {
     Ok(TicketKey::parse(&text)?)
 }
 
-fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMaterial> {
+pub(crate) fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMaterial> {
     let owned = adopt_inherited(fd).context("TLS material descriptor")?;
     let mut bytes = Vec::new();
     std::fs::File::from(owned)
@@ -200,7 +150,7 @@ fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMa
     Ok(mailkeep_storage_rpc::tls::TlsMaterial::decode(&bytes)?)
 }
 
-fn hostname(config: &Config) -> String {
+pub(crate) fn hostname(config: &Config) -> String {
     if !config.server.hostname.is_empty() {
         return config.server.hostname.clone();
     }
@@ -208,27 +158,6 @@ fn hostname(config: &Config) -> String {
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "localhost".into())
-}
-
-/// How the imap process accepts clients: its limit, the refusal, the
-/// plaintext-login rule (which every connection's `ConnInfo` carries).
-fn accept_settings(config: &Config) -> mailkeep_frontend::AcceptSettings {
-    use mailkeep_config::PlaintextLogins as Rule;
-    use mailkeep_frontend::PlaintextLogins;
-    mailkeep_frontend::AcceptSettings {
-        max_connections: config.imap.max_connections,
-        refusal: b"* BYE Too many connections, try again later\r\n".to_vec(),
-        plaintext_logins: match config.imap.plaintext_logins {
-            Rule::Loopback => PlaintextLogins::Loopback,
-            Rule::Never => PlaintextLogins::Never,
-            Rule::Always => PlaintextLogins::Always,
-        },
-        limits: mailkeep_frontend::ConnLimits {
-            // A whole command line and one read beyond it.
-            max_input: config.imap.max_line_length + 64 * 1024,
-            ..Default::default()
-        },
-    }
 }
 
 fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettings {
