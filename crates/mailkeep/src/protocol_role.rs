@@ -132,3 +132,25 @@ pub fn accept_settings(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_settings_carry_the_plaintext_rule_and_bound_input_by_the_line_limit() {
+        let s = accept_settings(
+            7,
+            b"* BYE full\r\n",
+            mailkeep_config::PlaintextLogins::Never,
+            1000,
+        );
+        assert_eq!(s.max_connections, 7);
+        assert_eq!(s.refusal, b"* BYE full\r\n");
+        assert_eq!(s.plaintext_logins, PlaintextLogins::Never);
+        assert_eq!(
+            s.limits.max_input,
+            1000 + mailkeep_frontend::connection::READ_SIZE
+        );
+    }
+}

@@ -233,15 +233,15 @@ async fn start(
 
 /// Checks the certificate files every `tls.reload_check_secs` seconds (if
 /// not 0) and at every SIGHUP, and pushes changed certificates to every
-/// protocol process.
+/// protocol process. `hangup` is the SIGHUP stream, made by the caller before
+/// the protocol processes start, so that from then on a SIGHUP never
+/// meets the default action (exit).
 pub async fn watch_certificates(
     interval_secs: u64,
     mut watch: CertificateWatch,
     protocols: Arc<Protocols>,
-) -> Result<(), MasterError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup =
-        signal(SignalKind::hangup()).map_err(|e| MasterError::io("SIGHUP handler", e))?;
+    mut hangup: tokio::signal::unix::Signal,
+) {
     let period = Duration::from_secs(interval_secs.max(1));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     loop {
@@ -249,7 +249,7 @@ pub async fn watch_certificates(
             _ = tick.tick(), if interval_secs > 0 => false,
             got = hangup.recv() => {
                 if got.is_none() {
-                    return Ok(());
+                    return;
                 }
                 tracing::info!("SIGHUP: checking the TLS certificate files");
                 true

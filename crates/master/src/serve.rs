@@ -392,18 +392,15 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
     let admin_socket =
         crate::admin::bind(&shared.config.run_dir().join(crate::admin::ADMIN_SOCKET))?;
     tokio::spawn(crate::admin::serve(Arc::clone(&shared), admin_socket));
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| MasterError::io("SIGHUP handler", e))?;
+    tokio::spawn(crate::protocols::watch_certificates(
+        shared.config.tls.reload_check_secs,
+        certificates,
+        Arc::clone(&protocols),
+        hangup,
+    ));
     crate::protocols::start_all(&shared, &protocols);
-    tokio::spawn({
-        let interval = shared.config.tls.reload_check_secs;
-        let protocols = Arc::clone(&protocols);
-        async move {
-            if let Err(e) =
-                crate::protocols::watch_certificates(interval, certificates, protocols).await
-            {
-                tracing::error!("watching the TLS certificate files: {e}");
-            }
-        }
-    });
 
     wait_for_stop_signal().await?;
     tracing::info!("stopping");
