@@ -28,4 +28,5 @@ mod privileges;
 mod resilience;
 mod sessions;
 mod tickets;
+mod tls;
 mod unprivileged;

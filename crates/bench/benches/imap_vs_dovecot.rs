@@ -461,7 +461,7 @@ fn start_mailkeep(dir: &Path) -> (Server, String) {
     std::fs::write(
         &config,
         format!(
-            "[server]\ndata_dir = \"{}\"\n[imap]\nlisten = [\"127.0.0.1:{port}\"]\n\
+            "[server]\ndata_dir = \"{}\"\n[[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n\
              [storage]\nlinger_min_secs = 600\n",
             data.display()
         ),

@@ -78,7 +78,7 @@ fn login_latency(dir: &Path) {
     std::fs::write(
         &config,
         format!(
-            "[server]\ndata_dir = \"{}\"\n[imap]\nlisten = [\"127.0.0.1:{port}\"]\n\
+            "[server]\ndata_dir = \"{}\"\n[[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n\
              [storage]\nlinger_min_secs = 60\n",
             dir.join("data").display()
         ),

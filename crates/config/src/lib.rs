@@ -4,6 +4,7 @@
 //! each one. Unknown keys are errors, so a typo is reported instead of
 //! silently ignored.
 
+mod listeners;
 mod paths;
 mod settings;
 
@@ -67,10 +68,24 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.imap.listen.is_empty() {
+        if self.imap.listener.is_empty() {
             return Err(ConfigError::Invalid(
-                "imap.listen must name at least one address".into(),
+                "imap needs at least one [[imap.listener]]".into(),
             ));
+        }
+        listeners::validate(self)?;
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls.cert_file and tls.key_file are set together or not at all".into(),
+            ));
+        }
+        for sni in &self.tls.sni {
+            if sni.names.is_empty() || sni.names.iter().any(|n| n.trim().is_empty()) {
+                return Err(ConfigError::Invalid(format!(
+                    "[[tls.sni]] with cert_file {} needs non-empty names",
+                    sni.cert_file.display()
+                )));
+            }
         }
         if self.imap.processes == 0 {
             return Err(ConfigError::Invalid(

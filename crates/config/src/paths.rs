@@ -18,6 +18,13 @@ pub(crate) fn resolve(config: &mut Config) -> Result<(), ConfigError> {
     config.auth.users_file = Some(under(&config.auth.users_file, "users"));
     config.storage.home_base = Some(under(&config.storage.home_base, "home"));
     config.cluster.key_file = Some(under(&config.cluster.key_file, "keys/cluster.key"));
+    for l in &mut config.imap.listener {
+        if l.kind == crate::ListenerKind::Unix && !l.address.is_empty() {
+            l.address = under(&Some(PathBuf::from(&l.address)), "")
+                .display()
+                .to_string();
+        }
+    }
     Ok(())
 }
 
@@ -53,6 +60,13 @@ impl Config {
     /// The cluster key file.
     pub fn key_file(&self) -> PathBuf {
         self.resolved(&self.cluster.key_file, "keys/cluster.key")
+    }
+
+    /// Where the self-signed certificate and its key go when no
+    /// certificate is configured: `(chain, key)`.
+    pub fn self_signed_files(&self) -> (PathBuf, PathBuf) {
+        let dir = self.server.data_dir.join("tls");
+        (dir.join("self-signed.pem"), dir.join("self-signed.key"))
     }
 
     /// The directory for runtime state (sockets, pid file).

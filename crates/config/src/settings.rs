@@ -14,6 +14,8 @@ pub struct Config {
     pub privileges: Privileges,
     /// The IMAP service.
     pub imap: Imap,
+    /// TLS for clients of every protocol service.
+    pub tls: Tls,
     /// Authentication and tickets.
     pub auth: Auth,
     /// Storage processes.
@@ -78,12 +80,64 @@ impl Default for Privileges {
     }
 }
 
+/// How a listener's clients start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListenerKind {
+    /// TCP, plain text; the protocol offers STARTTLS.
+    Plain,
+    /// TCP, TLS from the first byte (IMAPS on 993).
+    Tls,
+    /// A UNIX stream socket; `address` is its path.
+    Unix,
+}
+
+/// One listening socket of a protocol service. The same shape serves
+/// `[[imap.listener]]` and the services to come (`[[pop3.listener]]`,
+/// `[[lmtp.listener]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// Unique among all listeners; letters, digits, `.`, `_`, `-`. Also the
+    /// name a pre-bound socket is passed under (systemd's
+    /// `FileDescriptorName=`, `LISTEN_FDNAMES`).
+    pub name: String,
+    /// `ip:port` (IPv6 as `[::1]:1143`) for TCP; a path for `unix`
+    /// (relative: under the data directory).
+    pub address: String,
+    /// `plain`, `tls` or `unix`.
+    pub kind: ListenerKind,
+}
+
+impl Listener {
+    fn new(name: &str, address: &str, kind: ListenerKind) -> Listener {
+        Listener {
+            name: name.into(),
+            address: address.into(),
+            kind,
+        }
+    }
+}
+
+/// When a client may send a password in the clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlaintextLogins {
+    /// Over TLS, or from a loopback address or a UNIX socket.
+    #[default]
+    Loopback,
+    /// Over TLS only.
+    Never,
+    /// Always.
+    Always,
+}
+
 /// The IMAP service.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Imap {
-    /// Addresses to listen on.
-    pub listen: Vec<String>,
+    /// The listening sockets; listing any replaces the defaults.
+    pub listener: Vec<Listener>,
     /// How many imap processes share the listeners.
     pub processes: u32,
     /// Largest message APPEND accepts, in bytes.
@@ -96,18 +150,83 @@ pub struct Imap {
     pub idle_timeout_secs: u64,
     /// Clients one imap process serves at most.
     pub max_connections: usize,
+    /// When LOGIN and plaintext SASL mechanisms are allowed.
+    pub plaintext_logins: PlaintextLogins,
 }
 
 impl Default for Imap {
     fn default() -> Self {
         Imap {
-            listen: vec!["127.0.0.1:1143".into()],
+            listener: vec![
+                Listener::new("imap", "127.0.0.1:1143", ListenerKind::Plain),
+                Listener::new("imaps", "127.0.0.1:1993", ListenerKind::Tls),
+            ],
             processes: 1,
             max_literal_size: 64 * 1024 * 1024,
             max_line_length: 64 * 1024,
             login_timeout_secs: 60,
             idle_timeout_secs: 30 * 60,
             max_connections: 1000,
+            plaintext_logins: PlaintextLogins::Loopback,
+        }
+    }
+}
+
+/// The oldest TLS version clients may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum TlsMinVersion {
+    /// TLS 1.2 and 1.3.
+    #[serde(rename = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[serde(rename = "1.3")]
+    Tls13,
+}
+
+/// A certificate chosen by the server name a client asks for (SNI).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SniCertificate {
+    /// Host names it serves; `*.example.org` for any one label under
+    /// example.org.
+    pub names: Vec<String>,
+    /// Its chain (PEM): the certificate, then intermediates.
+    pub cert_file: PathBuf,
+    /// Its private key (PEM).
+    pub key_file: PathBuf,
+}
+
+/// TLS for clients (STARTTLS and implicit-TLS listeners).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// The default certificate chain (PEM). Unset (with `key_file`): a
+    /// self-signed certificate made at first start under
+    /// `<data_dir>/tls/`.
+    pub cert_file: Option<PathBuf>,
+    /// The default certificate's private key (PEM).
+    pub key_file: Option<PathBuf>,
+    /// More certificates, chosen by SNI.
+    pub sni: Vec<SniCertificate>,
+    /// `"1.2"` or `"1.3"`.
+    pub min_version: TlsMinVersion,
+    /// Seconds between checks of the certificate files' modification
+    /// times; changed files are loaded and handed to every protocol
+    /// process. 0: only on SIGHUP.
+    pub reload_check_secs: u64,
+    /// Seconds a client may take for the TLS handshake.
+    pub handshake_timeout_secs: u64,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            cert_file: None,
+            key_file: None,
+            sni: Vec::new(),
+            min_version: TlsMinVersion::Tls12,
+            reload_check_secs: 60,
+            handshake_timeout_secs: 30,
         }
     }
 }
@@ -205,7 +324,7 @@ impl Default for Storage {
 /// The special-use mailboxes (RFC 6154) every owner gets, as Dovecot's
 /// `auto = subscribe`: created and subscribed with their attribute when
 /// the owner's store is opened, and created again if deleted.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpecialUseFolders {
     /// `\Drafts`; default name "Drafts".
@@ -233,6 +352,21 @@ impl Default for AutoFolder {
         AutoFolder {
             name: String::new(),
             enable: true,
+        }
+    }
+}
+
+impl Default for SpecialUseFolders {
+    fn default() -> Self {
+        let folder = |name: &str| AutoFolder {
+            name: name.to_owned(),
+            enable: true,
+        };
+        SpecialUseFolders {
+            drafts: folder("Drafts"),
+            sent: folder("Sent"),
+            trash: folder("Trash"),
+            junk: folder("Junk"),
         }
     }
 }

@@ -5,7 +5,28 @@ fn defaults_need_no_file() {
     let c = Config::load(None).expect("defaults load");
     assert!(c.data_dir().is_absolute());
     assert!(c.data_dir().ends_with("mailkeep-data"));
-    assert_eq!(c.imap.listen, vec!["127.0.0.1:1143".to_string()]);
+    assert_eq!(
+        c.imap.listener,
+        vec![
+            Listener {
+                name: "imap".into(),
+                address: "127.0.0.1:1143".into(),
+                kind: ListenerKind::Plain
+            },
+            Listener {
+                name: "imaps".into(),
+                address: "127.0.0.1:1993".into(),
+                kind: ListenerKind::Tls
+            },
+        ]
+    );
+    assert_eq!(c.imap.plaintext_logins, PlaintextLogins::Loopback);
+    assert_eq!(c.tls.min_version, TlsMinVersion::Tls12);
+    assert!(c.tls.cert_file.is_none());
+    assert_eq!(
+        c.self_signed_files().0,
+        c.data_dir().join("tls/self-signed.pem")
+    );
     assert_eq!(c.users_file(), c.data_dir().join("users"));
     assert_eq!(c.key_file(), c.data_dir().join("keys/cluster.key"));
     assert_eq!(c.privileges.unprivileged_user, "nobody");
@@ -17,11 +38,17 @@ fn file_overrides_and_relative_paths_follow_data_dir() {
     let path = dir.path().join("c.toml");
     std::fs::write(
         &path,
-        "[server]\ndata_dir = \"/srv/mk\"\n[imap]\nlisten = [\"127.0.0.2:143\"]\n[auth]\nusers_file = \"etc/users\"\n",
+        "[server]\ndata_dir = \"/srv/mk\"\n[auth]\nusers_file = \"etc/users\"\n\
+         [[imap.listener]]\nname = \"a\"\naddress = \"127.0.0.2:143\"\nkind = \"plain\"\n",
     )
     .expect("write");
     let c = Config::load(Some(&path)).expect("load");
-    assert_eq!(c.imap.listen, vec!["127.0.0.2:143".to_string()]);
+    assert_eq!(
+        c.imap.listener.len(),
+        1,
+        "listing listeners replaces the defaults"
+    );
+    assert_eq!(c.imap.listener[0].address, "127.0.0.2:143");
     assert_eq!(
         c.users_file(),
         std::path::PathBuf::from("/srv/mk/etc/users")
@@ -59,23 +86,78 @@ fn example_file_parses() {
     let c = Config::load(Some(std::path::Path::new(example))).expect("example parses");
     let d = Config::load(None).expect("defaults");
     // The example documents the defaults: loading it changes nothing.
-    assert_eq!(c.imap.listen, d.imap.listen);
-    assert_eq!(c.imap.max_literal_size, d.imap.max_literal_size);
-    assert_eq!(c.privileges.mail_uid, d.privileges.mail_uid);
-    assert_eq!(c.auth.ticket_lifetime_secs, d.auth.ticket_lifetime_secs);
-    assert_eq!(c.users_file(), d.users_file());
+    assert_eq!(format!("{c:#?}"), format!("{d:#?}"));
+}
+
+fn load_text(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).expect("write");
+    Config::load(Some(&path))
+}
+
+#[test]
+fn listeners_take_ipv6_and_unix_paths_under_the_data_dir() {
+    let c = load_text(
+        "[server]\ndata_dir = \"/srv/mk\"\n\
+         [[imap.listener]]\nname = \"v6\"\naddress = \"[::1]:1143\"\nkind = \"plain\"\n\
+         [[imap.listener]]\nname = \"v6s\"\naddress = \"[::]:993\"\nkind = \"tls\"\n\
+         [[imap.listener]]\nname = \"local\"\naddress = \"run/imap.sock\"\nkind = \"unix\"\n",
+    )
+    .expect("load");
     assert_eq!(
-        c.storage.special_use.enabled(),
-        d.storage.special_use.enabled()
+        c.imap.listener[0].socket_addr(),
+        Some("[::1]:1143".parse().expect("addr"))
     );
-    assert_eq!(
-        c.storage.metadata_max_value_size,
-        d.storage.metadata_max_value_size
+    assert_eq!(c.imap.listener[1].kind, ListenerKind::Tls);
+    assert_eq!(c.imap.listener[2].address, "/srv/mk/run/imap.sock");
+    assert_eq!(c.listeners().len(), 3);
+}
+
+#[test]
+fn bad_listeners_are_refused_with_the_reason() {
+    let listener = |name: &str, address: &str, kind: &str| {
+        format!(
+            "[[imap.listener]]\nname = \"{name}\"\naddress = \"{address}\"\nkind = \"{kind}\"\n"
+        )
+    };
+    let twice = format!(
+        "{}{}",
+        listener("a", "127.0.0.1:1", "plain"),
+        listener("a", "127.0.0.1:2", "tls")
     );
-    assert_eq!(
-        c.storage.metadata_max_entries,
-        d.storage.metadata_max_entries
-    );
+    let err = load_text(&twice).expect_err("duplicate").to_string();
+    assert!(err.contains("used twice"), "{err}");
+    let err = load_text(&listener("a", "localhost:143", "plain"))
+        .expect_err("not ip:port")
+        .to_string();
+    assert!(err.contains("ip:port"), "{err}");
+    let err = load_text(&listener("a:b", "127.0.0.1:1", "plain"))
+        .expect_err("bad name")
+        .to_string();
+    assert!(err.contains("letters"), "{err}");
+    assert!(load_text(&listener("a", "127.0.0.1:1", "starttls")).is_err());
+    assert!(load_text("[imap]\nlistener = []\n").is_err());
+}
+
+#[test]
+fn tls_settings_parse_and_are_checked() {
+    let c = load_text(
+        "[tls]\ncert_file = \"/etc/mk/cert.pem\"\nkey_file = \"/etc/mk/key.pem\"\nmin_version = \"1.3\"\n\
+         [[tls.sni]]\nnames = [\"mail.example.org\", \"*.example.net\"]\n\
+         cert_file = \"/etc/mk/b.pem\"\nkey_file = \"/etc/mk/b.key\"\n\
+         [imap]\nplaintext_logins = \"never\"\n",
+    )
+    .expect("load");
+    assert_eq!(c.tls.min_version, TlsMinVersion::Tls13);
+    assert_eq!(c.tls.sni[0].names.len(), 2);
+    assert_eq!(c.imap.plaintext_logins, PlaintextLogins::Never);
+    let err = load_text("[tls]\ncert_file = \"/x.pem\"\n")
+        .expect_err("no key")
+        .to_string();
+    assert!(err.contains("together"), "{err}");
+    assert!(load_text("[tls]\nmin_version = \"1.1\"\n").is_err());
+    assert!(load_text("[[tls.sni]]\nnames = []\ncert_file = \"/a\"\nkey_file = \"/b\"\n").is_err());
 }
 
 #[test]

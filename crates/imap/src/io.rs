@@ -1,18 +1,12 @@
-//! The connection's two halves as a session uses them: the reader, which
-//! only the session loop (or the one command that took the input) uses, and
-//! the writer, shared by the commands that run side by side through
-//! [`Output`].
+//! The connection's two halves as a session uses them (frontend's
+//! [`ConnReader`] and [`ConnWriter`]): the reader, which only the session
+//! loop (or the one command that took the input) uses, and [`Output`], the
+//! writer shared by the commands that run side by side.
 
 use std::io;
-use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{Mutex, MutexGuard};
+use mailkeep_frontend::{ConnReader, ConnWriter, WriteGuard};
 use tokio::time::Instant;
-
-/// How much to try to read at once.
-const READ_SIZE: usize = 16 * 1024;
 
 /// Why reading stopped.
 #[derive(Debug)]
@@ -21,47 +15,57 @@ pub(crate) enum ReadError {
     Eof,
     /// Nothing arrived before the deadline.
     Timeout,
-    /// The socket failed.
+    /// The socket failed (or the input bound was reached).
     Io(io::Error),
+}
+
+impl From<mailkeep_frontend::ReadError> for ReadError {
+    fn from(e: mailkeep_frontend::ReadError) -> Self {
+        use mailkeep_frontend::ReadError as F;
+        match e {
+            F::Eof | F::Closed => ReadError::Eof,
+            F::Timeout => ReadError::Timeout,
+            F::Io(e) => ReadError::Io(e),
+            other => ReadError::Io(io::Error::other(other.to_string())),
+        }
+    }
 }
 
 /// The reading half: received bytes not yet consumed, which the parser
 /// looks at.
 pub(crate) struct Reader {
-    inner: Box<dyn AsyncRead + Unpin + Send + Sync>,
-    buf: Vec<u8>,
+    inner: ConnReader,
 }
 
 impl Reader {
     /// Wraps the reading half of a connection.
-    pub(crate) fn new(inner: impl AsyncRead + Unpin + Send + Sync + 'static) -> Reader {
-        Reader {
-            inner: Box::new(inner),
-            buf: Vec::with_capacity(READ_SIZE),
-        }
+    pub(crate) fn new(inner: ConnReader) -> Reader {
+        Reader { inner }
+    }
+
+    /// The frontend's reader, for upgrades (STARTTLS, COMPRESS).
+    pub(crate) fn conn(&mut self) -> &mut ConnReader {
+        &mut self.inner
     }
 
     /// The received bytes not yet consumed.
     pub(crate) fn buf(&self) -> &[u8] {
-        &self.buf
+        self.inner.buf()
     }
 
     /// Reads more bytes into the buffer, waiting until `deadline`.
     /// Cancel-safe: dropping the future loses no byte.
     pub(crate) async fn fill(&mut self, deadline: Instant) -> Result<(), ReadError> {
-        self.buf.reserve(READ_SIZE);
-        match tokio::time::timeout_at(deadline, self.inner.read_buf(&mut self.buf)).await {
-            Err(_) => Err(ReadError::Timeout),
-            Ok(Ok(0)) => Err(ReadError::Eof),
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(ReadError::Io(e)),
-        }
+        self.inner
+            .fill(deadline)
+            .await
+            .map(|_| ())
+            .map_err(Into::into)
     }
 
     /// Drops `n` bytes from the front of the buffer.
     pub(crate) fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
+        self.inner.consume(n);
     }
 
     /// Takes up to `max` bytes of the input, reading if the buffer is empty.
@@ -70,11 +74,13 @@ impl Reader {
         max: usize,
         deadline: Instant,
     ) -> Result<Vec<u8>, ReadError> {
-        if self.buf.is_empty() {
+        if self.inner.buf().is_empty() {
             self.fill(deadline).await?;
         }
-        let n = max.min(self.buf.len());
-        Ok(self.buf.drain(..n).collect())
+        let n = max.min(self.inner.buf().len());
+        let bytes = self.inner.buf()[..n].to_vec();
+        self.inner.consume(n);
+        Ok(bytes)
     }
 
     /// Reads one line (up to and including LF). `Ok(None)` when the line
@@ -84,26 +90,11 @@ impl Reader {
         max: usize,
         deadline: Instant,
     ) -> Result<Option<Vec<u8>>, ReadError> {
-        let mut scanned = 0;
-        loop {
-            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
-                let end = scanned + i + 1;
-                return Ok(Some(self.buf.drain(..end).collect()));
-            }
-            scanned = self.buf.len();
-            if scanned > max {
-                return Ok(None);
-            }
-            self.fill(deadline).await?;
-        }
+        self.inner
+            .read_line(max, deadline)
+            .await
+            .map_err(Into::into)
     }
-}
-
-/// The writing half: buffered, with a bound on how long a write may wait
-/// for a client that does not read.
-struct Writer {
-    inner: BufWriter<Box<dyn AsyncWrite + Unpin + Send + Sync>>,
-    timeout: Duration,
 }
 
 /// Where a session's responses go; cheap to clone, shared by the commands
@@ -112,66 +103,41 @@ struct Writer {
 /// (a FETCH with a large body) holds the [`OutputGuard`] meanwhile.
 #[derive(Clone)]
 pub(crate) struct Output {
-    writer: Arc<Mutex<Writer>>,
+    writer: ConnWriter,
 }
 
 /// Exclusive use of the output for one response written in pieces.
 pub(crate) struct OutputGuard<'a> {
-    writer: MutexGuard<'a, Writer>,
+    guard: WriteGuard<'a>,
 }
 
 impl OutputGuard<'_> {
     /// Queues bytes.
     pub(crate) async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let timeout = self.writer.timeout;
-        within(timeout, self.writer.inner.write_all(bytes)).await
+        self.guard.write(bytes).await
     }
 }
 
 impl Output {
     /// Wraps the writing half of a connection.
-    pub(crate) fn new(
-        inner: impl AsyncWrite + Unpin + Send + Sync + 'static,
-        timeout: Duration,
-    ) -> Output {
-        Output {
-            writer: Arc::new(Mutex::new(Writer {
-                inner: BufWriter::new(Box::new(inner)),
-                timeout,
-            })),
-        }
+    pub(crate) fn new(writer: ConnWriter) -> Output {
+        Output { writer }
     }
 
     /// Queues whole responses.
     pub(crate) async fn send(&self, bytes: &[u8]) -> io::Result<()> {
-        self.lock().await.write(bytes).await
+        self.writer.write(bytes).await
     }
 
     /// Sends everything queued.
     pub(crate) async fn flush(&self) -> io::Result<()> {
-        let mut writer = self.writer.lock().await;
-        let timeout = writer.timeout;
-        within(timeout, writer.inner.flush()).await
+        self.writer.flush().await
     }
 
     /// Takes the output for one response written in pieces.
     pub(crate) async fn lock(&self) -> OutputGuard<'_> {
         OutputGuard {
-            writer: self.writer.lock().await,
+            guard: self.writer.lock().await,
         }
-    }
-}
-
-/// Runs a write, failing with TimedOut after `timeout`.
-async fn within(
-    timeout: Duration,
-    write: impl std::future::Future<Output = io::Result<()>>,
-) -> io::Result<()> {
-    match tokio::time::timeout(timeout, write).await {
-        Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "client does not read",
-        )),
     }
 }

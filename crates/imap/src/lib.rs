@@ -26,29 +26,25 @@ mod table;
 mod updates;
 mod view;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
-use mailkeep_frontend::{AnyConnector, AuthLink, Clock, Connector};
-use tokio::net::TcpListener;
+use mailkeep_frontend::{Acceptor, AnyConnector, AuthLink, Clock, Connector};
 
 pub use errors::ImapError;
-pub use settings::{ImapSettings, PlaintextLogins};
+pub use settings::ImapSettings;
 
-/// Accepts IMAP clients on `listeners` forever, one task per connection,
-/// reaching auth and storage through `connector` (the broker in
-/// production).
-pub async fn serve(
-    settings: ImapSettings,
-    listeners: Vec<TcpListener>,
-    connector: impl Connector,
-) -> Result<(), ImapError> {
+/// Serves IMAP on every client `acceptor` accepts, reaching auth and
+/// storage through `connector` (the broker in production), until the
+/// listeners fail for good.
+pub async fn serve_accepted(settings: ImapSettings, acceptor: Acceptor, connector: impl Connector) {
     let process = Arc::new(process::Process {
         settings,
         auth: Arc::new(AuthLink::new(AnyConnector::new(connector))),
         clock: Clock::system(),
+        tls: Some(acceptor.tls()),
     });
-    server::accept_loop(process, listeners).await
+    server::serve(process, acceptor).await;
 }
-
-#[cfg(test)]
-mod tests;

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use mailkeep_frontend::{AuthLink, Clock};
+use mailkeep_frontend::{AuthLink, Clock, ConnInfo, ServerTls};
 
-use crate::session::facts::ConnFacts;
 use crate::session::state::State;
-use crate::settings::{ImapSettings, PlaintextLogins};
+use crate::settings::ImapSettings;
 
 /// Capabilities that belong to no single command, announced after login
 /// (a command's own capability comes from its spec in the table).
@@ -52,23 +51,27 @@ pub(crate) struct Process {
     pub(crate) auth: Arc<AuthLink>,
     /// Wall-clock time (ticket lifetimes).
     pub(crate) clock: Clock,
+    /// The TLS configuration STARTTLS uses; `None` where there is none
+    /// (in-memory tests).
+    pub(crate) tls: Option<ServerTls>,
 }
 
 impl Process {
-    /// Whether this connection may log in with a password in clear.
-    pub(crate) fn plaintext_allowed(&self, conn: &ConnFacts) -> bool {
-        conn.tls
-            || match self.settings.plaintext_logins {
-                PlaintextLogins::Always => true,
-                PlaintextLogins::Loopback => conn.loopback,
-                PlaintextLogins::Never => false,
-            }
+    /// Whether this connection may log in with a password in clear (the
+    /// configured rule, TLS, and where the client is).
+    pub(crate) fn plaintext_allowed(&self, conn: &ConnInfo) -> bool {
+        conn.plaintext_login_allowed()
+    }
+
+    /// Whether STARTTLS can be offered on this connection.
+    pub(crate) fn starttls_available(&self, conn: &ConnInfo) -> bool {
+        self.tls.is_some() && conn.can_start_tls()
     }
 
     /// The SASL mechanisms to offer on this connection.
-    pub(crate) fn mechanisms(&self, conn: &ConnFacts) -> Vec<&'static str> {
+    pub(crate) fn mechanisms(&self, conn: &ConnInfo) -> Vec<&'static str> {
         mailkeep_frontend::sasl::mechanisms(
-            conn.tls_exporter.is_some(),
+            conn.channel_binding().is_some(),
             self.plaintext_allowed(conn),
         )
     }
@@ -78,13 +81,13 @@ impl Process {
     pub(crate) fn capabilities(
         &self,
         state: &State,
-        conn: &ConnFacts,
+        conn: &ConnInfo,
         _rev2_only: bool,
     ) -> Vec<String> {
         let mut caps: Vec<String> = Vec::new();
         if state.authed().is_none() {
             caps.extend(FEATURES_BEFORE_LOGIN.iter().map(|c| (*c).to_owned()));
-            if conn.starttls_available && !conn.tls {
+            if self.starttls_available(conn) {
                 caps.push("STARTTLS".into());
             }
             caps.extend(self.mechanisms(conn).iter().map(|m| format!("AUTH={m}")));
@@ -94,6 +97,9 @@ impl Process {
         } else {
             caps.extend(FEATURES.iter().map(|c| (*c).to_owned()));
             caps.push(format!("APPENDLIMIT={}", self.settings.limits.max_append));
+            if !conn.compressed {
+                caps.push("COMPRESS=DEFLATE".into());
+            }
             for spec in crate::table::SPECS {
                 if let Some(cap) = spec.capability
                     && !caps.iter().any(|c| c == cap)

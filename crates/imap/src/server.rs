@@ -1,129 +1,49 @@
-//! The accept loop: one task per client, bounded by `max_connections`.
+//! From accepted connections to sessions: the frontend's acceptor hands
+//! over each client (TLS already done on an implicit-TLS listener), and the
+//! process reports how many it serves.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use mailkeep_frontend::{Acceptor, Connection, ConnectionCount, Connector};
 use tracing::Instrument;
 
-use crate::errors::ImapError;
 use crate::io::{Output, Reader};
 use crate::process::Process;
 use crate::session::Session;
-use crate::session::facts::ConnFacts;
 
-/// Accepts clients on every listener forever; each client runs in its own
-/// task, so a failing client never stops the others.
-pub(crate) async fn accept_loop(
-    process: Arc<Process>,
-    listeners: Vec<TcpListener>,
-) -> Result<(), ImapError> {
-    let slots = Arc::new(Semaphore::new(process.settings.max_connections.max(1)));
-    tokio::spawn(report_sessions(process.clone()));
-    let mut tasks = tokio::task::JoinSet::new();
-    for listener in listeners {
-        tasks.spawn(accept_on(process.clone(), slots.clone(), listener));
-    }
-    while let Some(done) = tasks.join_next().await {
-        if let Err(e) = done {
-            tracing::error!(error = %e, "accept loop failed");
-        }
-    }
-    Ok(())
-}
-
-/// Accepts clients on one listener.
-async fn accept_on(process: Arc<Process>, slots: Arc<Semaphore>, listener: TcpListener) {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // EMFILE and the like: back off instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                tracing::warn!(%peer, "too many connections");
-                tokio::spawn(refuse(stream));
-                continue;
-            }
-        };
-        let session = session_on(process.clone(), stream, peer);
-        let span = tracing::info_span!("imap", %peer);
-        tokio::spawn(
+/// Serves every client `acceptor` accepts, each in its own task.
+pub(crate) async fn serve(process: Arc<Process>, acceptor: Acceptor) {
+    tokio::spawn(report_sessions(process.clone(), acceptor.connections()));
+    acceptor
+        .serve(move |connection| {
+            let process = process.clone();
+            let span = tracing::info_span!("imap", peer = ?connection.info().peer);
             async move {
-                let _permit = permit;
-                let _counted = SessionCount::begin();
-                if let Err(e) = session.run().await {
+                if let Err(e) = session_on(process, connection).run().await {
                     tracing::debug!(error = %e, "session ended with an error");
                 }
             }
-            .instrument(span),
-        );
-    }
-}
-
-/// A session on an accepted TCP connection.
-pub(crate) fn session_on(process: Arc<Process>, stream: TcpStream, peer: SocketAddr) -> Session {
-    let facts = ConnFacts {
-        peer: peer.ip().to_string(),
-        loopback: peer.ip().is_loopback(),
-        ..ConnFacts::default()
-    };
-    let timeout = process.settings.idle_timeout;
-    let (reader, writer) = stream.into_split();
-    Session::new(
-        process,
-        Reader::new(reader),
-        Output::new(writer, timeout),
-        facts,
-    )
-}
-
-/// Tells a client over the limit to come back later.
-async fn refuse(mut stream: TcpStream) {
-    use tokio::io::AsyncWriteExt;
-    let _ = stream
-        .write_all(b"* BYE Too many connections, try again later\r\n")
+            .instrument(span)
+        })
         .await;
 }
 
-/// Client sessions of this process, across all its listeners.
-static SESSIONS: AtomicU32 = AtomicU32::new(0);
-
-/// Counts a session while it lives.
-struct SessionCount;
-
-impl SessionCount {
-    fn begin() -> SessionCount {
-        SESSIONS.fetch_add(1, Ordering::Relaxed);
-        SessionCount
-    }
+/// A session on an accepted connection.
+pub(crate) fn session_on(process: Arc<Process>, connection: Connection) -> Session {
+    let info = connection.info().clone();
+    let (reader, writer) = connection.split();
+    Session::new(process, Reader::new(reader), Output::new(writer), info)
 }
 
-impl Drop for SessionCount {
-    fn drop(&mut self) {
-        SESSIONS.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Reports the session count to the master whenever it changed, at most
-/// once a second.
-async fn report_sessions(process: Arc<Process>) {
-    use mailkeep_frontend::Connector;
+/// Reports the number of clients to the master whenever it changed, at
+/// most once a second.
+async fn report_sessions(process: Arc<Process>, count: ConnectionCount) {
     let mut last = None;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let now = SESSIONS.load(Ordering::Relaxed);
+        let now = u32::try_from(count.active()).unwrap_or(u32::MAX);
         if last != Some(now) {
             process.auth.connector().report_sessions(now).await;
             last = Some(now);

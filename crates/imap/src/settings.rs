@@ -2,20 +2,6 @@
 
 use std::time::Duration;
 
-/// When a client may send a password in clear (LOGIN, AUTHENTICATE PLAIN
-/// or LOGIN) on a connection without TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PlaintextLogins {
-    /// Only from a loopback address (the default, as Dovecot's
-    /// `disable_plaintext_auth` with local connections trusted).
-    #[default]
-    Loopback,
-    /// Never: every login needs TLS first.
-    Never,
-    /// Always (not recommended).
-    Always,
-}
-
 /// Settings of the IMAP process.
 #[derive(Debug, Clone)]
 pub struct ImapSettings {
@@ -30,10 +16,6 @@ pub struct ImapSettings {
     /// How often IDLE says it is still there, so that no NAT drops a quiet
     /// connection (2 min).
     pub idle_keepalive: Duration,
-    /// Concurrent connections per process (1000).
-    pub max_connections: usize,
-    /// When passwords may travel without TLS.
-    pub plaintext_logins: PlaintextLogins,
 }
 
 impl Default for ImapSettings {
@@ -44,8 +26,6 @@ impl Default for ImapSettings {
             login_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30 * 60),
             idle_keepalive: Duration::from_secs(2 * 60),
-            max_connections: 1000,
-            plaintext_logins: PlaintextLogins::default(),
         }
     }
 }

@@ -63,5 +63,7 @@ commands! {
     Unauthenticate => p::Unauthenticate,
     Notify => p::Notify,
     GetMetadata => p::GetMetadata,
+    StartTls => p::StartTls,
+    Compress => p::Compress,
     SetMetadata => p::SetMetadata,
 }

@@ -129,27 +129,34 @@ pub struct Identity {
     pub gid: u32,
 }
 
+/// What every protocol process (imap, pop3, lmtp) is given by the master.
+#[derive(clap::Args)]
+pub struct ProtocolProcess {
+    #[command(flatten)]
+    pub source: ConfigSource,
+    #[command(flatten)]
+    pub identity: Identity,
+    /// The broker channel's descriptor.
+    #[arg(long)]
+    pub fd_broker: i32,
+    /// The control channel's descriptor (TLS certificates from the master).
+    #[arg(long)]
+    pub fd_control: i32,
+    /// A listening socket: `FD:KIND:NAME`, KIND plain, tls or unix.
+    #[arg(long, required = true)]
+    pub listener: Vec<mailkeep_frontend::ListenerSpec>,
+    /// TLS material for other hosts' gateways (CA, cert, key).
+    #[arg(long)]
+    pub fd_tls: Option<i32>,
+    /// The empty directory to chroot into.
+    #[arg(long)]
+    pub chroot: Option<std::path::PathBuf>,
+}
+
 #[derive(Subcommand)]
 pub enum Role {
     /// An IMAP protocol process.
-    Imap {
-        #[command(flatten)]
-        source: ConfigSource,
-        #[command(flatten)]
-        identity: Identity,
-        /// The broker channel's descriptor.
-        #[arg(long)]
-        fd_broker: i32,
-        /// Listening sockets' descriptors.
-        #[arg(long, required = true)]
-        fd_listener: Vec<i32>,
-        /// TLS material for other hosts' gateways (CA, cert, key).
-        #[arg(long)]
-        fd_tls: Option<i32>,
-        /// The empty directory to chroot into.
-        #[arg(long)]
-        chroot: Option<PathBuf>,
-    },
+    Imap(ProtocolProcess),
     /// The auth process.
     Auth {
         #[command(flatten)]

@@ -5,6 +5,7 @@ mod admin_cmd;
 mod admin_ps;
 mod cli;
 mod logging;
+mod protocol_role;
 mod roles;
 mod user_cmd;
 

@@ -2,56 +2,32 @@
 //! drops privileges, and only then starts its runtime and serves.
 
 use std::io::Read;
-use std::os::fd::OwnedFd;
 
 use anyhow::Context;
 use mailkeep_config::Config;
-use mailkeep_master::privileges::{DropTo, drop_privileges, limit_protocol_process};
+use mailkeep_master::privileges::{DropTo, drop_privileges};
 use mailkeep_storage_rpc::fd::adopt_inherited;
 use mailkeep_ticket::TicketKey;
 
 use crate::cli::{ConfigSource, Role};
+use crate::protocol_role::{ProtocolStart, accept_settings};
 
 pub fn run(role: Role) -> anyhow::Result<()> {
     match role {
-        Role::Imap {
-            source,
-            identity,
-            fd_broker,
-            fd_listener,
-            fd_tls,
-            chroot,
-        } => {
+        Role::Imap(process) => {
             crate::logging::init("imap");
-            let config = load_config(&source)?;
-            let broker = adopt_inherited(fd_broker).context("broker descriptor")?;
-            let listeners = fd_listener
-                .iter()
-                .map(|&fd| adopt_inherited(fd).with_context(|| format!("listener descriptor {fd}")))
-                .collect::<anyhow::Result<Vec<OwnedFd>>>()?;
-            let tls = fd_tls.map(read_tls_material).transpose()?;
-            let hostname = hostname(&config);
-            drop_privileges(&DropTo {
-                uid: identity.uid,
-                gid: identity.gid,
-                chroot,
-            })?;
-            limit_protocol_process()?;
-            let settings = imap_settings(&config, hostname);
+            let start = ProtocolStart::prepare(process)?;
+            let settings = imap_settings(&start.config, start.hostname.clone());
+            let imap = &start.config.imap;
+            let accept = accept_settings(
+                imap.max_connections,
+                b"* BYE Too many connections, try again later\r\n",
+                imap.plaintext_logins,
+                imap.max_line_length,
+            );
             runtime()?.block_on(async move {
-                let stream = mailkeep_storage_rpc::framing::into_unix_stream(broker)?;
-                use mailkeep_storage_rpc::broker_client::BrokerClient;
-                let broker = match &tls {
-                    Some(m) => BrokerClient::with_tls(stream, m)?,
-                    None => BrokerClient::new(stream),
-                };
-                let mut tcp = Vec::new();
-                for fd in listeners {
-                    let std_listener = std::net::TcpListener::from(fd);
-                    std_listener.set_nonblocking(true)?;
-                    tcp.push(tokio::net::TcpListener::from_std(std_listener)?);
-                }
-                mailkeep_imap::serve(settings, tcp, broker).await?;
+                let (acceptor, broker) = start.connect(accept).await?;
+                mailkeep_imap::serve_accepted(settings, acceptor, broker).await;
                 anyhow::Ok(())
             })
         }
@@ -171,7 +147,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {
+pub(crate) fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {
     let mut config = Config::load(source.config.as_deref())?;
     if let Some(dir) = &source.data_dir {
         config.server.data_dir = dir.clone();
@@ -193,7 +169,7 @@ fn read_key(fd: i32) -> anyhow::Result<TicketKey> {
     Ok(TicketKey::parse(&text)?)
 }
 
-fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMaterial> {
+pub(crate) fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMaterial> {
     let owned = adopt_inherited(fd).context("TLS material descriptor")?;
     let mut bytes = Vec::new();
     std::fs::File::from(owned)
@@ -202,7 +178,7 @@ fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMa
     Ok(mailkeep_storage_rpc::tls::TlsMaterial::decode(&bytes)?)
 }
 
-fn hostname(config: &Config) -> String {
+pub(crate) fn hostname(config: &Config) -> String {
     if !config.server.hostname.is_empty() {
         return config.server.hostname.clone();
     }
@@ -223,7 +199,6 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
         hostname,
         login_timeout: std::time::Duration::from_secs(config.imap.login_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout_secs),
-        max_connections: config.imap.max_connections,
         ..mailkeep_imap::ImapSettings::default()
     }
 }

@@ -9,11 +9,14 @@
 
 pub mod admin;
 pub mod broker;
+pub mod certificates;
 pub mod children;
 pub mod gateway;
 pub mod layout;
 pub mod linger;
+pub mod listeners;
 pub mod privileges;
+pub mod protocols;
 pub mod serve;
 pub mod storage_procs;
 

@@ -2,7 +2,6 @@
 //! stop them all on SIGTERM or SIGINT.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,6 +20,7 @@ use crate::MasterError;
 use crate::children::{ChildSpec, own_executable, socket_pair, spawn};
 use crate::layout::{Prepared, ensure_home, prepare};
 use crate::linger::LingerPolicy;
+use crate::protocols::{ProtocolService, Protocols};
 use crate::storage_procs::{ControlChannel, StorageProc, StorageTable};
 
 /// Descriptor numbers children find their channels at.
@@ -29,8 +29,11 @@ pub mod fds {
     pub const CHANNEL: i32 = 3;
     /// The cluster key file (auth and storage).
     pub const KEY: i32 = 4;
-    /// First listening socket of a protocol process; more follow.
-    pub const FIRST_LISTENER: i32 = 4;
+    /// The control channel of a protocol process (certificates).
+    pub const PROTOCOL_CONTROL: i32 = 4;
+    /// First listening socket of a protocol process; more follow, then
+    /// the gateway TLS material if any.
+    pub const FIRST_LISTENER: i32 = 5;
 }
 
 /// Why the broker or a gateway will not serve a request: the code the
@@ -122,7 +125,7 @@ impl Shared {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn config_args(&self) -> Vec<String> {
+    pub(crate) fn config_args(&self) -> Vec<String> {
         match &self.config_path {
             Some(p) => vec!["--config".into(), p.display().to_string()],
             None => vec![
@@ -274,7 +277,7 @@ impl Shared {
         })
     }
 
-    fn live_add(&self, pid: u32, role: &'static str, uid: u32) {
+    pub(crate) fn live_add(&self, pid: u32, role: &'static str, uid: u32) {
         if let Ok(mut l) = self.live.lock() {
             l.insert(
                 pid,
@@ -290,7 +293,7 @@ impl Shared {
         }
     }
 
-    fn live_remove(&self, pid: u32) {
+    pub(crate) fn live_remove(&self, pid: u32) {
         if let Ok(mut l) = self.live.lock() {
             l.remove(&pid);
         }
@@ -303,7 +306,7 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    fn live_set_client(&self, pid: u32, client_id: u64) {
+    pub(crate) fn live_set_client(&self, pid: u32, client_id: u64) {
         if let Ok(mut l) = self.live.lock()
             && let Some(child) = l.get_mut(&pid)
         {
@@ -327,6 +330,18 @@ impl Shared {
             .map(|l| l.values().cloned().collect())
             .unwrap_or_default()
     }
+}
+
+/// The host's name for the self-signed certificate: the configured one,
+/// else the system's.
+fn host_name(config: &Config) -> String {
+    if !config.server.hostname.is_empty() {
+        return config.server.hostname.clone();
+    }
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn fd_args() -> Vec<String> {
@@ -375,13 +390,28 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
             crate::layout::DEMO_USER
         );
     }
-    let mut listeners = Vec::new();
-    for addr in &config.imap.listen {
-        let l = TcpListener::bind(addr)
-            .map_err(|e| MasterError::io(format!("binding IMAP listener {addr}"), e))?;
-        tracing::info!("IMAP listening on {addr}");
-        listeners.push(l);
+    let hostname = host_name(&config);
+    if let Some((path, fingerprint)) = crate::certificates::ensure_self_signed(&config, &hostname)?
+    {
+        println!(
+            "TLS certificate: self-signed, SHA-256 fingerprint {fingerprint} ({})",
+            path.display()
+        );
     }
+    let certificates = crate::certificates::CertificateWatch::load(&config)
+        .map_err(|e| MasterError::Setup(e.to_string()))?;
+    // Before any child starts: passed sockets must not leak into children.
+    let mut inherited = crate::listeners::inherited_sockets()?;
+    let services = vec![ProtocolService {
+        role: "imap",
+        listeners: crate::listeners::bind_service(&config, "imap", &mut inherited)?,
+        processes: config.imap.processes,
+    }];
+    for name in inherited.keys() {
+        tracing::warn!("a passed socket named {name:?} matches no listener; closed");
+    }
+    drop(inherited);
+    let protocols = Arc::new(Protocols::new(services, certificates.current().clone()));
     let shared = Arc::new(Shared::new(
         config,
         config_path,
@@ -400,14 +430,15 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
     let admin_socket =
         crate::admin::bind(&shared.config.run_dir().join(crate::admin::ADMIN_SOCKET))?;
     tokio::spawn(crate::admin::serve(Arc::clone(&shared), admin_socket));
-    let listeners = Arc::new(listeners);
-    for index in 0..shared.config.imap.processes {
-        tokio::spawn(supervise_imap(
-            Arc::clone(&shared),
-            Arc::clone(&listeners),
-            index,
-        ));
-    }
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| MasterError::io("SIGHUP handler", e))?;
+    tokio::spawn(crate::protocols::watch_certificates(
+        shared.config.tls.reload_check_secs,
+        certificates,
+        Arc::clone(&protocols),
+        hangup,
+    ));
+    crate::protocols::start_all(&shared, &protocols);
 
     wait_for_stop_signal().await?;
     tracing::info!("stopping");
@@ -451,14 +482,14 @@ fn signal_pid(pid: u32, signal: Signal) {
 
 /// Restart delays: doubled for each death soon after a start, reset after
 /// a long run.
-struct Backoff {
+pub(crate) struct Backoff {
     current: Duration,
     initial: Duration,
     max: Duration,
 }
 
 impl Backoff {
-    fn new(config: &Config) -> Backoff {
+    pub(crate) fn new(config: &Config) -> Backoff {
         let initial = Duration::from_millis(config.master.restart_backoff_ms);
         Backoff {
             current: initial,
@@ -467,7 +498,7 @@ impl Backoff {
         }
     }
 
-    fn next(&mut self, ran_for: Duration) -> Duration {
+    pub(crate) fn next(&mut self, ran_for: Duration) -> Duration {
         if ran_for > Duration::from_secs(30) {
             self.current = self.initial;
         }
@@ -521,82 +552,6 @@ async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, Maste
     tracing::info!(pid, "started auth process");
     *shared.auth_control.lock().await = Some(Arc::new(AsyncMutex::new(control)));
     Ok(child)
-}
-
-async fn supervise_imap(shared: Arc<Shared>, listeners: Arc<Vec<TcpListener>>, index: u32) {
-    let mut backoff = Backoff::new(&shared.config);
-    while !shared.stopping.load(Ordering::SeqCst) {
-        let started = Instant::now();
-        match start_imap(&shared, &listeners) {
-            Ok((mut child, client_id, broker)) => {
-                let pid = child.id().unwrap_or(0);
-                shared.live_add(pid, "imap", shared.prepared.protocol_uid);
-                shared.live_set_client(pid, client_id);
-                tracing::info!(pid, index, "started imap process");
-                let broker_task = tokio::spawn(crate::broker::serve_client(
-                    Arc::clone(&shared),
-                    client_id,
-                    broker,
-                ));
-                let status = child.wait().await;
-                shared.live_remove(pid);
-                broker_task.abort();
-                shared.storage.lock().await.forget_client(client_id);
-                if !shared.stopping.load(Ordering::SeqCst) {
-                    tracing::error!(pid, index, "imap process exited: {status:?}; restarting");
-                }
-            }
-            Err(e) => tracing::error!("starting imap: {e}"),
-        }
-        tokio::time::sleep(backoff.next(started.elapsed())).await;
-    }
-}
-
-fn start_imap(
-    shared: &Arc<Shared>,
-    listeners: &[TcpListener],
-) -> Result<(tokio::process::Child, u64, tokio::net::UnixStream), MasterError> {
-    let (broker, theirs) = socket_pair()?;
-    let mut fds = vec![(theirs, fds::CHANNEL)];
-    let mut args = shared.config_args();
-    args.extend(["--fd-broker".into(), fds::CHANNEL.to_string()]);
-    for (i, l) in listeners.iter().enumerate() {
-        let fd = l
-            .try_clone()
-            .map_err(|e| MasterError::io("duplicating a listener", e))?;
-        let n = fds::FIRST_LISTENER + i32::try_from(i).unwrap_or(0);
-        fds.push((OwnedFd::from(fd), n));
-        args.extend(["--fd-listener".into(), n.to_string()]);
-    }
-    // TLS material for reaching other hosts' gateways, read before chroot.
-    let tls = crate::gateway::material_for_children(&shared.config)
-        .map_err(|e| MasterError::Setup(e.to_string()))?;
-    if let Some(fd) = tls {
-        let n = fds::FIRST_LISTENER + i32::try_from(listeners.len()).unwrap_or(0);
-        fds.push((fd, n));
-        args.extend(["--fd-tls".into(), n.to_string()]);
-    }
-    args.extend([
-        "--uid".into(),
-        shared.prepared.protocol_uid.to_string(),
-        "--gid".into(),
-        shared.prepared.protocol_gid.to_string(),
-    ]);
-    if shared.prepared.privileged {
-        args.extend([
-            "--chroot".into(),
-            shared.prepared.chroot.display().to_string(),
-        ]);
-    }
-    let child = spawn(
-        &shared.exe,
-        ChildSpec {
-            role: "imap",
-            args,
-            fds,
-        },
-    )?;
-    Ok((child, shared.next_connection_id(), broker))
 }
 
 /// Reads what a storage process reports on its control socket: replies to

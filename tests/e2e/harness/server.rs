@@ -22,7 +22,7 @@ use super::{BIN, DEADLINE, STOP_GRACE, TestDir, run_user_cmd, signal};
 /// no parallel test can take them. Off until the master takes inherited
 /// listeners; meanwhile the server binds the ports itself, which the
 /// harness picks free a moment before (a race it retries).
-pub const SOCKET_ACTIVATION: bool = false;
+pub const SOCKET_ACTIVATION: bool = true;
 
 static START_COUNT: AtomicU32 = AtomicU32::new(0);
 
@@ -98,6 +98,34 @@ impl<'a> Server<'a> {
         Self::start_opts(dir, options, Listeners::new())
     }
 
+    /// Starts a server on listeners the test names with their kinds
+    /// (`("imap", "plain")`, `("imaps", "tls")`), each bound to 127.0.0.1
+    /// first; `extra` is TOML added to the config (it may open sections).
+    /// Returns the server and each listener's port by name.
+    pub fn start_prebound(
+        dir: &'a TestDir,
+        names: &[(&str, &str)],
+        extra: &str,
+    ) -> (Server<'a>, std::collections::HashMap<String, u16>) {
+        let mut listeners = Listeners::new();
+        for (name, _kind) in names {
+            listeners
+                .bind(name, IpAddr::V4(Ipv4Addr::LOCALHOST))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let options = Options {
+            extra_imap: extra.to_owned(),
+            ..Options::default()
+        };
+        let server = Server::start_opts(dir, options, listeners);
+        let ports = server
+            .listeners
+            .iter()
+            .map(|(name, addr)| (name.clone(), addr.port()))
+            .collect();
+        (server, ports)
+    }
+
     /// Starts a server as `options` say, with `listeners` (bound by the
     /// test, whose addresses its config names) besides an `imap` one on
     /// 127.0.0.1 that the harness binds if `listeners` has none.
@@ -138,13 +166,12 @@ impl<'a> Server<'a> {
                 .bind("imap", IpAddr::V4(Ipv4Addr::LOCALHOST))
                 .map_err(|e| e.to_string())?;
         }
-        let imap = listeners.addrs("imap");
-        let addr = imap[0];
+        let addr = listeners.addrs("imap")[0];
         let n = START_COUNT.fetch_add(1, Ordering::Relaxed);
         let config = dir.path().join(format!("mailkeep-{n}.toml"));
         fs::write(
             &config,
-            config_text(&dir.data_dir(), &imap, &options.extra_imap),
+            config_text(&dir.data_dir(), &listeners.all(), &options.extra_imap),
         )
         .expect("writing the config file");
         let stdout_log = dir.path().join(format!("stdout-{n}.log"));
@@ -447,26 +474,43 @@ impl Drop for Server<'_> {
     }
 }
 
-/// The config file text the harness uses: data in `data_dir`, IMAP on
-/// `imap` (every address), short login-failure delays and restart backoff.
-/// `extra_imap` is added to the `[imap]` section.
-pub fn config_text(data_dir: &std::path::Path, imap: &[SocketAddr], extra_imap: &str) -> String {
-    let listen: Vec<String> = imap.iter().map(|a| format!("\"{a}\"")).collect();
+/// The config file text the harness uses: data in `data_dir`, an IMAP
+/// listener for every listener named `imap…` (plain) or `imaps…` (implicit
+/// TLS) — others, such as `gateway`, are configured by the test —, short
+/// login-failure delays and restart backoff. `extra_imap` is added to the
+/// `[imap]` section.
+pub fn config_text(
+    data_dir: &std::path::Path,
+    listeners: &[(String, SocketAddr)],
+    extra_imap: &str,
+) -> String {
+    let mut imap = String::new();
+    for (name, addr) in listeners {
+        let kind = if name.starts_with("imaps") {
+            "tls"
+        } else if name.starts_with("imap") {
+            "plain"
+        } else {
+            continue;
+        };
+        imap.push_str(&format!(
+            "[[imap.listener]]\nname = \"{name}\"\naddress = \"{addr}\"\nkind = \"{kind}\"\n\n"
+        ));
+    }
     format!(
         "[server]\n\
          data_dir = \"{}\"\n\
-         \n\
-         [imap]\n\
-         listen = [{}]\n\
-         {extra_imap}\n\
          \n\
          [auth]\n\
          failure_delay_ms = 200\n\
          max_failure_delay_ms = 400\n\
          \n\
          [master]\n\
-         restart_backoff_ms = 50\n",
+         restart_backoff_ms = 50\n\
+         \n\
+         {imap}\
+         [imap]\n\
+         {extra_imap}\n",
         data_dir.display(),
-        listen.join(", ")
     )
 }

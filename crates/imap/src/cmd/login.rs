@@ -43,11 +43,16 @@ pub(crate) fn privacy_required() -> Reply {
 /// What auth learns about this client.
 pub(crate) fn client_facts(cx: &Cx) -> ClientFacts {
     ClientFacts {
-        remote_ip: cx.conn.peer.clone(),
+        remote_ip: cx
+            .conn
+            .peer
+            .ip()
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "local".into()),
         protocol: "imap".into(),
-        channel_binding: cx.conn.tls_exporter.as_ref().map(|data| ChannelBinding {
+        channel_binding: cx.conn.channel_binding().map(|data| ChannelBinding {
             kind: "tls-exporter".into(),
-            data: data.clone(),
+            data: data.to_vec(),
         }),
     }
 }
@@ -64,7 +69,7 @@ pub(crate) fn finish_login(cx: &Cx, step: SaslStep) -> Done {
 /// A successful login: the storage path, and the capabilities as they
 /// are now.
 fn logged_in(cx: &Cx, login: &LoggedIn) -> Done {
-    tracing::info!(user = %login.user, peer = %cx.conn.peer, "logged in");
+    tracing::info!(user = %login.user, peer = ?cx.conn.peer, "logged in");
     let authed = Authed {
         storage: Storage::new(cx.process.auth.clone(), login, cx.process.clock.clone()),
     };

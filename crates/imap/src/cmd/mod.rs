@@ -31,10 +31,12 @@ pub(crate) mod subscribe;
 pub(crate) mod thread;
 pub(crate) mod unauthenticate;
 pub(crate) mod unknown;
+pub(crate) mod upgrade;
 
 use std::future::Future;
 use std::sync::Arc;
 
+use mailkeep_frontend::ConnInfo;
 use mailkeep_imap_proto::Parser;
 
 use crate::errors::ImapError;
@@ -42,7 +44,6 @@ use crate::io::{Output, Reader};
 use crate::process::Process;
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
-use crate::session::facts::ConnFacts;
 pub(crate) use crate::session::scheduler::Runs;
 use crate::session::state::{FromState, Transition};
 
@@ -76,8 +77,9 @@ pub(crate) struct Cx {
     pub(crate) out: Output,
     /// The process's settings and shared links (auth, clock).
     pub(crate) process: Arc<Process>,
-    /// Facts about the connection (peer, TLS, listener).
-    pub(crate) conn: Arc<ConnFacts>,
+    /// Facts about the connection (peer, TLS, listener), as they were when
+    /// the command started.
+    pub(crate) conn: Arc<ConnInfo>,
     /// The extensions the client has enabled.
     pub(crate) enabled: Enabled,
     /// The input, for an exclusive command; `None` otherwise.

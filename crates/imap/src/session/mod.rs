@@ -4,7 +4,6 @@
 //! its tagged reply and applies its change of state.
 
 pub(crate) mod enabled;
-pub(crate) mod facts;
 pub(crate) mod mailbox;
 pub(crate) mod notifier;
 pub(crate) mod scheduler;
@@ -13,6 +12,7 @@ pub(crate) mod state;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use mailkeep_frontend::ConnInfo;
 use mailkeep_imap_proto::{Code, Outcome, Parser, StatusKind, status_response};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -23,7 +23,6 @@ use crate::io::{Output, ReadError, Reader};
 use crate::process::Process;
 use crate::reply::Reply;
 use enabled::Enabled;
-use facts::ConnFacts;
 use mailbox::Synced;
 use notifier::{Notice, Notifier};
 use scheduler::Scheduler;
@@ -50,7 +49,7 @@ pub(crate) struct Session {
     input: Option<Input>,
     state: State,
     enabled: Enabled,
-    facts: Arc<ConnFacts>,
+    facts: Arc<ConnInfo>,
     queue: VecDeque<Queued>,
     scheduler: Scheduler,
     running: JoinSet<Ended>,
@@ -68,7 +67,7 @@ impl Session {
         process: Arc<Process>,
         reader: Reader,
         out: Output,
-        facts: ConnFacts,
+        facts: ConnInfo,
     ) -> Session {
         let parser = Parser::new(process.settings.limits);
         Session {
@@ -269,7 +268,9 @@ impl Session {
     async fn finish(&mut self, (id, tag, result): Ended) -> Result<(), ImapError> {
         let used_sequence_numbers = self.scheduler.end(id);
         let done = result?;
-        if let Some(input) = done.input {
+        if let Some(mut input) = done.input {
+            // STARTTLS and COMPRESS change the connection under the input.
+            self.facts = Arc::new(input.reader.conn().info().clone());
             self.input = Some(input);
         }
         let selected_now = matches!(done.transition, Transition::Select(_));

@@ -10,14 +10,15 @@ mod session;
 
 use std::sync::Arc;
 
-use mailkeep_frontend::{AnyConnector, AuthLink, Clock};
+use mailkeep_frontend::{
+    AnyConnector, AuthLink, Clock, ConnInfo, ConnLimits, Connection, Endpoint, ListenerKind,
+    PlaintextLogins,
+};
 use mailkeep_testkit::{Client, Reply, Services};
 use tokio::io::DuplexStream;
 
-use crate::io::{Output, Reader};
 use crate::process::Process;
-use crate::session::Session;
-use crate::session::facts::ConnFacts;
+use crate::server::session_on;
 use crate::settings::ImapSettings;
 
 /// The user every test logs in as.
@@ -41,24 +42,36 @@ pub(crate) fn process(services: &Services, settings: ImapSettings) -> Arc<Proces
         settings,
         auth: Arc::new(AuthLink::new(AnyConnector::new(services.clone()))),
         clock: Clock::system(),
+        tls: None,
     })
 }
 
-/// A new session of `process` (a loopback client), and the client talking
-/// to it, greeting read.
+/// A new session of `process` (a loopback client with the default
+/// plaintext-login rule), and the client talking to it, greeting read.
 pub(crate) async fn connect(process: &Arc<Process>) -> Client<DuplexStream> {
+    connect_with(process, PlaintextLogins::default()).await
+}
+
+/// Like [`connect`], under the plaintext-login rule `plaintext`.
+pub(crate) async fn connect_with(
+    process: &Arc<Process>,
+    plaintext: PlaintextLogins,
+) -> Client<DuplexStream> {
     let (ours, theirs) = tokio::io::duplex(1 << 20);
-    let (reader, writer) = tokio::io::split(theirs);
-    let facts = ConnFacts {
-        peer: "127.0.0.1".into(),
+    let loopback = "127.0.0.1:50000".parse().expect("an address");
+    let info = ConnInfo {
+        peer: Endpoint::Tcp(loopback),
+        local: Endpoint::Tcp(loopback),
+        listener: Arc::from("test"),
+        kind: ListenerKind::Plain,
         loopback: true,
-        ..ConnFacts::default()
+        tls: None,
+        compressed: false,
+        plaintext_logins: plaintext,
     };
-    let session = Session::new(
+    let session = session_on(
         process.clone(),
-        Reader::new(reader),
-        Output::new(writer, process.settings.idle_timeout),
-        facts,
+        Connection::new(theirs, info, ConnLimits::default()),
     );
     tokio::spawn(async move {
         let _ = session.run().await;

@@ -3,8 +3,10 @@
 
 use mailkeep_testkit::Status;
 
-use super::{PASSWORD, USER, connect, login, ok, process, services};
-use crate::settings::{ImapSettings, PlaintextLogins};
+use mailkeep_frontend::PlaintextLogins;
+
+use super::{PASSWORD, USER, connect, connect_with, login, ok, process, services};
+use crate::settings::ImapSettings;
 
 #[tokio::test]
 async fn commands_are_refused_in_the_wrong_state_with_a_reason() {
@@ -91,12 +93,8 @@ async fn capabilities_before_and_after_login() {
 #[tokio::test]
 async fn plaintext_logins_can_be_refused_until_tls() {
     let services = services().await;
-    let settings = ImapSettings {
-        plaintext_logins: PlaintextLogins::Never,
-        ..ImapSettings::default()
-    };
-    let process = process(&services, settings);
-    let mut c = connect(&process).await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = connect_with(&process, PlaintextLogins::Never).await;
     let caps = c.run("CAPABILITY").await.unwrap().capabilities();
     assert!(caps.iter().any(|c| c == "LOGINDISABLED"), "{caps:?}");
     assert!(
