@@ -227,6 +227,7 @@ async fn append(
             internal_date_offset_minutes: 0,
             size: message.len() as u64,
             replace: None,
+            size_unknown: false,
         })),
     };
     let chunk = AppendRequest {

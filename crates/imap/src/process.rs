@@ -37,6 +37,7 @@ const FEATURES: &[&str] = &[
     "UTF8=ACCEPT",
     "UIDONLY",
     "OBJECTID",
+    "CATENATE",
 ];
 
 /// Capabilities announced before login, besides AUTH= and STARTTLS.

@@ -33,7 +33,8 @@ pub(crate) const MAX_MESSAGES: usize = 10_000;
 struct MessageStart {
     flags: Flags,
     date: Option<InternalDate>,
-    size: u64,
+    /// `None`: announced as unknown (CATENATE).
+    size: Option<u64>,
 }
 
 /// What the receiving side hands the writer thread.
@@ -51,7 +52,7 @@ fn message_start(header: &pb::AppendHeader) -> Result<MessageStart, Status> {
             secs: header.internal_date,
             offset_minutes: header.internal_date_offset_minutes,
         }),
-        size: header.size,
+        size: (!header.size_unknown).then_some(header.size),
     })
 }
 
@@ -191,7 +192,10 @@ fn write_batch(
                 if let Some(done) = current.take() {
                     staged.push(done.finish()?);
                 }
-                current = Some(store.begin_append(mailbox, start.flags, start.date, start.size)?);
+                current = Some(match start.size {
+                    Some(size) => store.begin_append(mailbox, start.flags, start.date, size)?,
+                    None => store.begin_append_unsized(mailbox, start.flags, start.date)?,
+                });
             }
             Piece::Chunk(c) => match current.as_mut() {
                 Some(w) => w.write(&c)?,

@@ -349,6 +349,7 @@ impl Services {
                 internal_date_offset_minutes: 0,
                 size: message.len() as u64,
                 replace: None,
+                size_unknown: false,
             })),
         }];
         for chunk in message.chunks(mailkeep_storage_rpc::CHUNK_SIZE) {

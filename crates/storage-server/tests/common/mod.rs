@@ -199,6 +199,7 @@ pub fn append_header(mailbox: &str, flags: &[&str], size: u64) -> AppendHeader {
         internal_date_offset_minutes: 0,
         size,
         replace: None,
+        size_unknown: false,
     }
 }
 
