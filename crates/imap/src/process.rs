@@ -38,6 +38,7 @@ const FEATURES: &[&str] = &[
     "UIDONLY",
     "OBJECTID",
     "CATENATE",
+    "CONTEXT=SORT",
 ];
 
 /// Capabilities announced before login, besides AUTH= and STARTTLS.

@@ -6,6 +6,7 @@
 
 pub(crate) mod append;
 pub(crate) mod authenticate;
+pub(crate) mod cancel_update;
 pub(crate) mod capability;
 pub(crate) mod close;
 pub(crate) mod common;
@@ -30,7 +31,6 @@ pub(crate) mod store;
 pub(crate) mod subscribe;
 pub(crate) mod thread;
 pub(crate) mod unauthenticate;
-pub(crate) mod unknown;
 pub(crate) mod upgrade;
 
 use std::future::Future;

@@ -12,6 +12,7 @@ use mailkeep_storage_rpc::storage::ChangesRequest;
 
 use crate::errors::ImapError;
 use crate::io::Output;
+use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
 use crate::updates::write_updates;
 use crate::view::{FlagUpdate, View};
@@ -41,6 +42,8 @@ pub(crate) struct Mailbox {
     view: Mutex<View>,
     /// Keywords announced in FLAGS so far, by lower-case name.
     keywords: Mutex<BTreeMap<String, String>>,
+    /// Live search results (RFC 5267 contexts).
+    contexts: Mutex<Vec<Context>>,
 }
 
 impl Mailbox {
@@ -58,7 +61,37 @@ impl Mailbox {
                     .map(|k| (k.to_ascii_lowercase(), k.clone()))
                     .collect(),
             ),
+            contexts: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The live search contexts.
+    pub(crate) fn contexts(&self) -> Vec<Context> {
+        lock(&self.contexts).clone()
+    }
+
+    /// Keeps `context` live; `false` when the mailbox has as many as it
+    /// keeps (the command then answers NOUPDATE).
+    pub(crate) fn add_context(&self, context: Context) -> bool {
+        let mut contexts = lock(&self.contexts);
+        contexts.retain(|c| c.tag != context.tag);
+        if contexts.len() >= MAX_CONTEXTS {
+            return false;
+        }
+        contexts.push(context);
+        true
+    }
+
+    /// Records a context's new result.
+    pub(crate) fn set_context_result(&self, tag: &str, uids: Vec<u32>) {
+        if let Some(c) = lock(&self.contexts).iter_mut().find(|c| c.tag == tag) {
+            c.uids = uids;
+        }
+    }
+
+    /// Ends the contexts made by the commands tagged `tags` (CANCELUPDATE).
+    pub(crate) fn cancel_contexts(&self, tags: &[String]) {
+        lock(&self.contexts).retain(|c| !tags.contains(&c.tag));
     }
 
     /// The mailbox's name now.
@@ -202,6 +235,9 @@ impl Mailbox {
         if !bytes.is_empty() {
             out.send(&bytes).await?;
         }
+        if !updates.is_empty() {
+            contexts::refresh(self, storage, out).await?;
+        }
         Ok(Synced::Current)
     }
 }
@@ -215,4 +251,11 @@ fn lost_or_current(error: &StorageError) -> Synced {
             Synced::Current
         }
     }
+}
+
+/// Locks a mutex whose data stays valid even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

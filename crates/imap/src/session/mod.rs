@@ -3,6 +3,7 @@
 //! and when each ends reports what changed in the selected mailbox, sends
 //! its tagged reply and applies its change of state.
 
+pub(crate) mod contexts;
 pub(crate) mod enabled;
 pub(crate) mod mailbox;
 pub(crate) mod notifier;
