@@ -39,6 +39,7 @@ const FEATURES: &[&str] = &[
     "OBJECTID",
     "CATENATE",
     "CONTEXT=SORT",
+    "I18NLEVEL=1",
 ];
 
 /// Capabilities announced before login, besides AUTH= and STARTTLS.

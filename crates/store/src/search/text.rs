@@ -7,9 +7,15 @@ use std::borrow::Cow;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
-/// Lower-cases for case-insensitive matching (Unicode simple lowercase).
+/// Folds text for case-insensitive matching and ordering as the
+/// `i;unicode-casemap` comparator (RFC 5051) does, which I18NLEVEL=1 (RFC
+/// 5255) makes the default of SEARCH and SORT: compatibility decomposition
+/// (NFKD) and one case, so "É", "é" and "e\u{301}", "Ｍ" and "m" compare
+/// equal. (RFC 5051 maps to titlecase; lower case gives the same classes
+/// but for a few letters such as "ß", which stays apart from "SS".)
 pub(crate) fn fold(s: &str) -> String {
-    s.to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    s.nfkd().flat_map(char::to_lowercase).nfkd().collect()
 }
 
 /// The lazily built, lower-cased text of one message.
@@ -184,4 +190,16 @@ pub(crate) fn strip_tags(html: &str) -> String {
         .replace("&amp;", "&");
     // Tags became spaces: collapse the runs so phrases still match.
     decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod casemap_tests {
+    use super::fold;
+
+    #[test]
+    fn unicode_casemap_equates_case_composition_and_compatibility_forms() {
+        assert_eq!(fold("CAFÉ"), fold("cafe\u{301}"));
+        assert_eq!(fold("Ｍａｉｌ"), fold("mail"));
+        assert_ne!(fold("mail"), fold("male"));
+    }
 }
