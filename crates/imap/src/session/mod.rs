@@ -325,7 +325,10 @@ impl Session {
             (Transition::Enable(more), state) => {
                 self.enabled = self.enabled.union(more);
                 if let Some(input) = self.input.as_mut() {
-                    input.parser.set_utf8(self.enabled.utf8);
+                    // IMAP4rev2 names mailboxes in UTF-8 as UTF8=ACCEPT does.
+                    input
+                        .parser
+                        .set_utf8(self.enabled.utf8 || self.enabled.rev2);
                 }
                 state
             }
