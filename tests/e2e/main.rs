@@ -17,6 +17,7 @@ mod admin_ps;
 mod admin_store;
 mod bad_input;
 mod busy;
+mod client_api;
 mod cluster;
 mod commands;
 mod demo;
