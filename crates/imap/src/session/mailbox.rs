@@ -14,6 +14,7 @@ use crate::errors::ImapError;
 use crate::io::Output;
 use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
+use crate::session::watcher::{ChangeMark, Watcher, watch};
 use crate::updates::write_updates;
 use crate::view::{FlagUpdate, View};
 
@@ -44,6 +45,10 @@ pub(crate) struct Mailbox {
     keywords: Mutex<BTreeMap<String, String>>,
     /// Live search results (RFC 5267 contexts).
     contexts: Mutex<Vec<Context>>,
+    /// Whether changes came since the last sync (fed by the watcher).
+    mark: ChangeMark,
+    /// The task following the mailbox's changes, while selected.
+    watcher: Mutex<Option<Watcher>>,
 }
 
 impl Mailbox {
@@ -62,7 +67,20 @@ impl Mailbox {
                     .collect(),
             ),
             contexts: Mutex::new(Vec::new()),
+            mark: ChangeMark::default(),
+            watcher: Mutex::new(None),
         }
+    }
+
+    /// Starts following the mailbox's changes (after SELECT).
+    pub(crate) fn start_watching(self: &std::sync::Arc<Self>, storage: Storage) {
+        let watcher = watch(self, storage);
+        *lock(&self.watcher) = Some(watcher);
+    }
+
+    /// What the watcher knows about changes.
+    pub(crate) fn mark(&self) -> &ChangeMark {
+        &self.mark
     }
 
     /// The live search contexts.
@@ -109,6 +127,8 @@ impl Mailbox {
             .name
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The watch follows the old name: ask storage at every command.
+        self.mark.unwatch();
         if *name == from {
             *name = to.to_owned();
         } else if let Some(rest) = name.strip_prefix(from)
