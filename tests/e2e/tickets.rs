@@ -233,7 +233,7 @@ async fn append(
     let chunk = AppendRequest {
         part: Some(append_request::Part::Chunk(message.to_vec())),
     };
-    let stream = tonic::codegen::tokio_stream::iter(vec![header, chunk]);
+    let stream = tonic::codegen::tokio_stream::iter(vec![header, chunk, AppendRequest::commit()]);
     let r = tokio::time::timeout(DEADLINE, client.clone().append(with_ticket(stream, ticket)))
         .await
         .expect("Append timed out")?;

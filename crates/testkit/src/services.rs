@@ -357,6 +357,7 @@ impl Services {
                 part: Some(append_request::Part::Chunk(chunk.to_vec())),
             });
         }
+        parts.push(AppendRequest::commit());
         let request = with_ticket(tokio_stream::iter(parts), &ticket);
         Ok(client.append(request).await?.into_inner().uid)
     }

@@ -388,8 +388,13 @@ impl Call {
         }
     }
 
-    /// Ends the stream, which commits every message, and waits for storage.
-    async fn commit(self, authed: &Authed) -> Result<AppendResponse, Reply> {
+    /// Ends the stream with its commit, which stores every message, and
+    /// waits for storage. (If storage stopped taking parts, the commit is
+    /// not sent and the task's result says why.)
+    async fn commit(mut self, authed: &Authed) -> Result<AppendResponse, Reply> {
+        if self.storage_ok {
+            let _ = self.tx.send(AppendRequest::commit()).await;
+        }
         drop(self.tx);
         let result = match self.task.await {
             Ok(result) => result,
@@ -407,9 +412,8 @@ impl Call {
     }
 }
 
-/// Abandons an Append call: storage sees the stream break and stores none
-/// of its messages. The call is cancelled while its sender still lives, so
-/// the request stream never ends cleanly (a clean end would commit).
+/// Abandons an Append call: the stream ends without its commit, so
+/// storage stores none of its messages.
 async fn abort(call: Option<Call>) {
     if let Some(Call { tx, task, .. }) = call {
         task.abort();
