@@ -17,6 +17,7 @@ mod admin_ps;
 mod admin_store;
 mod bad_input;
 mod busy;
+mod client_sequences;
 mod cluster;
 mod commands;
 mod demo;
