@@ -223,7 +223,7 @@ fn mbsync_two_way_sync_of_a_populated_account_then_a_sync_that_changes_nothing()
     originals.insert("i5@mailkeep.test".to_owned(), lf_message.clone());
 
     // --- the first sync: everything to an empty local Maildir ---
-    let mbsync = Mbsync::setup(dir.path(), ports["imaps"], &cert, USER, PASS);
+    let mbsync = Mbsync::setup(dir.path(), ports["imaps"], &cert, (USER, PASS), "PLAIN");
     let first = mbsync.run();
     assert_ran(&first, "the first", &server);
     let mut expected = flags(&[
@@ -398,4 +398,55 @@ fn mbsync_two_way_sync_of_a_populated_account_then_a_sync_that_changes_nothing()
         third.log
     );
     c.logout();
+}
+
+/// A real SASL library's SCRAM client (Cyrus SASL, through mbsync) logs in
+/// to an account whose password is stored as SCRAM-SHA-256, over implicit
+/// TLS, and lists the account's mailboxes.
+#[test]
+fn mbsync_logs_in_with_cyrus_sasl_scram_sha_256() {
+    if !require_program("mbsync", "mbsync_logs_in_with_cyrus_sasl_scram_sha_256") {
+        return;
+    }
+    let dir = TestDir::new();
+    let (server, ports) = Server::start_prebound(&dir, &[("imap", "plain"), ("imaps", "tls")], "");
+    crate::harness::run_user_cmd(
+        &server.config,
+        &["add", USER, "--scheme", "SCRAM-SHA-256"],
+        Some(PASS),
+    );
+    let cert = dir.data_dir().join("tls/self-signed.pem");
+    let mbsync = Mbsync::setup(
+        dir.path(),
+        ports["imaps"],
+        &cert,
+        (USER, PASS),
+        "SCRAM-SHA-256",
+    );
+    let listed = mbsync.list();
+    assert_ran(&listed, "the listing", &server);
+    assert!(
+        listed
+            .commands()
+            .iter()
+            .any(|c| c.starts_with("AUTHENTICATE SCRAM-SHA-256")),
+        "mbsync authenticated with SCRAM-SHA-256\n{}",
+        listed.log
+    );
+    let stdout = listed
+        .log
+        .split("--- mbsync stderr ---")
+        .next()
+        .unwrap_or_default();
+    let mut names: Vec<&str> = stdout
+        .lines()
+        .filter(|l| ["INBOX", "Drafts", "Sent", "Trash", "Junk"].contains(l))
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["Drafts", "INBOX", "Junk", "Sent", "Trash"],
+        "mbsync lists the account's mailboxes\n{}",
+        listed.log
+    );
 }

@@ -46,10 +46,17 @@ impl Run {
 
 impl Mbsync {
     /// Writes an rc file under `dir` for `user`/`password` at the server's
-    /// implicit-TLS port `port`, trusting the certificate in `cert`, and
-    /// syncing every mailbox both ways (new messages, deletions, flags),
-    /// creating mailboxes on either side and expunging on both.
-    pub fn setup(dir: &Path, port: u16, cert: &Path, user: &str, password: &str) -> Mbsync {
+    /// implicit-TLS port `port`, trusting the certificate in `cert`,
+    /// logging in with SASL mechanism `mechanism`, and syncing every
+    /// mailbox both ways (new messages, deletions, flags), creating
+    /// mailboxes on either side and expunging on both.
+    pub fn setup(
+        dir: &Path,
+        port: u16,
+        cert: &Path,
+        (user, password): (&str, &str),
+        mechanism: &str,
+    ) -> Mbsync {
         let local = dir.join("local-mail");
         std::fs::create_dir_all(&local).expect("making the local mail directory");
         let home = dir.join("mbsync-home");
@@ -64,7 +71,7 @@ impl Mbsync {
              SSLType IMAPS\n\
              SystemCertificates no\n\
              CertificateFile {cert}\n\
-             AuthMechs PLAIN\n\
+             AuthMechs {mechanism}\n\
              Timeout 60\n\
              \n\
              IMAPStore server\n\
@@ -94,8 +101,19 @@ impl Mbsync {
     /// Runs `mbsync -Dn -c RC mail` (the whole channel) and returns what
     /// it did.
     pub fn run(&self) -> Run {
+        self.run_with(&[])
+    }
+
+    /// Runs `mbsync -Dn -l -c RC mail`: logs in and lists the mailboxes
+    /// of both sides, changing nothing.
+    pub fn list(&self) -> Run {
+        self.run_with(&["-l"])
+    }
+
+    fn run_with(&self, options: &[&str]) -> Run {
         let child = Command::new("mbsync")
             .arg("-Dn")
+            .args(options)
             .arg("-c")
             .arg(&self.rc)
             .arg("mail")
