@@ -13,7 +13,7 @@ mod sides;
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use mailkeep_testkit::{BlockingClient, quote};
@@ -103,6 +103,23 @@ fn assert_sides(
     }
 }
 
+/// The path of the self-signed certificate the server printed at its
+/// first start (`TLS certificate: self-signed, ... (PATH)`): what a user
+/// gives mbsync as `CertificateFile`.
+fn printed_certificate(server: &Server) -> PathBuf {
+    let stdout = server.stdout();
+    let path = stdout
+        .lines()
+        .find(|l| l.starts_with("TLS certificate: self-signed"))
+        .and_then(|l| l.rsplit_once('(')?.1.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no certificate path printed\n{}", server.logs()));
+    assert_eq!(
+        Path::new(path),
+        server.dir.data_dir().join("tls/self-signed.pem")
+    );
+    PathBuf::from(path)
+}
+
 /// The UID of the message with Message-ID `<id@mailkeep.test>` in the
 /// selected mailbox, found by `UID SEARCH HEADER`.
 fn uid_of(c: &mut BlockingClient, id: &str) -> u32 {
@@ -126,7 +143,7 @@ fn deliver(maildir: &Path, name: &str, message: &[u8]) -> String {
 }
 
 /// The local file of `<id@mailkeep.test>` in local folder `folder`.
-fn local_file(folder: &Path, id: &str) -> std::path::PathBuf {
+fn local_file(folder: &Path, id: &str) -> PathBuf {
     for sub in ["cur", "new"] {
         for (name, bytes) in sides::files_in(&folder.join(sub)) {
             if sides::message_id(&bytes).as_deref() == Some(&format!("{id}@mailkeep.test")) {
@@ -188,12 +205,7 @@ fn mbsync_two_way_sync_of_a_populated_account_then_a_sync_that_changes_nothing()
     let dir = TestDir::new();
     let (server, ports) = Server::start_prebound(&dir, &[("imap", "plain"), ("imaps", "tls")], "");
     server.add_user(USER, PASS);
-    let cert = dir.data_dir().join("tls/self-signed.pem");
-    assert!(
-        server.stdout().contains(&format!("({})", cert.display())),
-        "the server printed its certificate's path\n{}",
-        server.logs()
-    );
+    let cert = printed_certificate(&server);
 
     // --- the account as a mail client and a delivery agent left it ---
     let mut originals = BTreeMap::new();
@@ -415,7 +427,7 @@ fn mbsync_logs_in_with_cyrus_sasl_scram_sha_256() {
         &["add", USER, "--scheme", "SCRAM-SHA-256"],
         Some(PASS),
     );
-    let cert = dir.data_dir().join("tls/self-signed.pem");
+    let cert = printed_certificate(&server);
     let mbsync = Mbsync::setup(
         dir.path(),
         ports["imaps"],
