@@ -194,6 +194,12 @@ fn internaldate_secs(text: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
 }
 
+/// A populated account (INBOX, Work, Projects.Alpha, Drafts with flagged,
+/// seen, answered and draft messages; a bare-LF message another delivery
+/// agent dropped into the Maildir) synced to an empty local Maildir; then
+/// flags changed on both sides, a local delete, a local new message with
+/// its arrival time, a new local folder; a second sync carries each change
+/// across; a third sends no changing command and changes neither side.
 #[test]
 fn mbsync_two_way_sync_of_a_populated_account_then_a_sync_that_changes_nothing() {
     if !require_program(
@@ -311,20 +317,18 @@ fn mbsync_two_way_sync_of_a_populated_account_then_a_sync_that_changes_nothing()
     // --- the second sync: both sides' changes cross ---
     let second = mbsync.run();
     assert_ran(&second, "the second", &server);
-    let inbox_now: BTreeMap<String, Vec<String>> = flags(&[(
-        "INBOX",
-        &[
-            ("i1", &[]),
-            ("i2", &["\\Answered", "\\Flagged", "\\Seen"]),
-            ("i3", &["\\Flagged"]),
-            ("i5", &["\\Seen"]),
-            ("n1", &["\\Seen"]),
-        ],
-    )])
-    .remove("INBOX")
-    .expect("INBOX");
-    expected.insert("INBOX".to_owned(), inbox_now);
+    // Mailboxes named here replace what the first sync left.
     expected.extend(flags(&[
+        (
+            "INBOX",
+            &[
+                ("i1", &[]),
+                ("i2", &["\\Answered", "\\Flagged", "\\Seen"]),
+                ("i3", &["\\Flagged"]),
+                ("i5", &["\\Seen"]),
+                ("n1", &["\\Seen"]),
+            ],
+        ),
         ("Work", &[("w1", &[]), ("w2", &["\\Seen"])]),
         ("Archive", &[("a1", &["\\Flagged", "\\Seen"])]),
     ]));
