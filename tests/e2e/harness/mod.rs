@@ -68,6 +68,29 @@ pub fn require_root(test: &str) -> bool {
     false
 }
 
+/// Whether the outside program `program` (a real client the test drives,
+/// such as `mbsync`) is installed: CI installs it (`.ci/run`), so there
+/// its absence fails the test; elsewhere the test prints a note and the
+/// caller returns early.
+pub fn require_program(program: &str, test: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+        })
+    });
+    if found {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test} needs `{program}`, which .ci/run installs");
+    }
+    eprintln!("note: {test} needs `{program}` (not installed); skipped");
+    false
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, or panics with `what`
 /// after `timeout`. Only for what signals nothing to wait on (a process
 /// appearing in or leaving `/proc`); output and exits have their own
