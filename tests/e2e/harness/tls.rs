@@ -140,7 +140,7 @@ async fn handshake(tcp: TcpStream) -> std::io::Result<(TlsStream, String)> {
 /// fingerprint.
 pub fn connect_tls(addr: SocketAddr) -> (TlsClient, String) {
     let mut presented = String::new();
-    let client = BlockingClient::over(async || {
+    let mut client = BlockingClient::over(async || {
         let tcp = tokio::time::timeout(DEADLINE, TcpStream::connect(addr))
             .await
             .map_err(|_| std::io::ErrorKind::TimedOut)??;
@@ -151,7 +151,6 @@ pub fn connect_tls(addr: SocketAddr) -> (TlsClient, String) {
         Ok(stream)
     })
     .unwrap_or_else(|e| panic!("TLS connection to {addr}: {e}"));
-    let mut client = client;
     client.set_timeout(DEADLINE);
     (client, presented)
 }
