@@ -11,10 +11,12 @@
 
 #![allow(dead_code)]
 
+pub mod bulk;
 mod dir;
 pub mod output;
 mod procs;
 pub mod server;
+pub mod tls;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -145,6 +147,42 @@ pub fn run_user_cmd(config: &Path, args: &[&str], stdin_line: Option<&str>) -> S
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `tests/python/SCRIPT` with `python3` and `env`, bounded by
+/// `timeout`; asserts that it exits 0 and printed `done_line` (so a script
+/// that stopped early without an error does not pass). Its output is
+/// printed for the test runner to show on failure. Returns its stdout.
+pub fn run_python(
+    script: &str,
+    env: &[(&str, String)],
+    done_line: &str,
+    timeout: Duration,
+) -> String {
+    let path = workspace_root().join("tests/python").join(script);
+    let child = Command::new("python3")
+        .arg(&path)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting python3 (is it installed?)");
+    let out = wait_output(child, timeout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("--- {script} stdout ---\n{stdout}\n--- {script} stderr ---\n{stderr}");
+    assert!(
+        out.status.success(),
+        "{script} failed with {}:\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.lines().any(|l| l == done_line),
+        "{script} exited 0 without printing {done_line:?}:\n{stdout}"
+    );
+    stdout
 }
 
 /// Sends `sig` to `pid`, ignoring errors (the process may be gone).
