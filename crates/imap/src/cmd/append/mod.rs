@@ -391,7 +391,7 @@ impl Call {
     /// Ends the stream with its commit, which stores every message, and
     /// waits for storage. (If storage stopped taking parts, the commit is
     /// not sent and the task's result says why.)
-    async fn commit(mut self, authed: &Authed) -> Result<AppendResponse, Reply> {
+    async fn commit(self, authed: &Authed) -> Result<AppendResponse, Reply> {
         if self.storage_ok {
             let _ = self.tx.send(AppendRequest::commit()).await;
         }
