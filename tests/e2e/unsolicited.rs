@@ -241,3 +241,38 @@ fn deleting_the_selected_mailbox_unselects_it_and_another_session_with_it_select
     );
     a.logout();
 }
+
+/// An owner whose only session waits in IDLE has its index connections
+/// closed by the storage process (release_idle_secs); the session stays
+/// attached: new mail from another session still reaches it, and its next
+/// commands reopen the index and see everything.
+#[test]
+fn idle_hears_new_mail_after_its_idle_owner_was_released() {
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, "\n[storage]\nrelease_idle_secs = 1\n");
+    server.add_user("alice", "a-secret");
+    let mut a = selected_with_one_message(&server);
+    let mut idle = a.idle().expect("IDLE");
+    let released = "closed the index connections of idle owners";
+    let before = server.count_in_output(released);
+    server.wait_for_another(released, before, Duration::from_secs(30));
+
+    let mut b = server.login("alice", "a-secret");
+    let r = b
+        .append("INBOX", &[], &make_message("after-release", 2000))
+        .expect("B's APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    let seen = idle
+        .wait_for(|r| r.is_data("EXISTS"))
+        .expect("A hears the new message");
+    assert_eq!(raw(seen.last().expect("one")), "* 2 EXISTS\r\n", "{seen:?}");
+    let r = idle.done().expect("DONE");
+    assert!(r.is_ok(), "{r:?}");
+    let r = a.ok("FETCH 2 (ENVELOPE)");
+    assert!(
+        format!("{r:?}").contains("test message after-release"),
+        "{r:?}"
+    );
+    a.logout();
+    b.logout();
+}

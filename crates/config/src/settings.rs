@@ -277,7 +277,9 @@ pub enum StorageMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Storage {
-    /// per-user, per-uid or shared.
+    /// per-user, per-uid (the default: accounts that share a uid gain no
+    /// isolation from separate processes, and one process per uid costs
+    /// far less memory per owner) or shared.
     pub mode: StorageMode,
     /// Homes of accounts made by `mailkeep user add`: `<home_base>/<user>`.
     /// Default: `<data_dir>/home`.
@@ -293,6 +295,10 @@ pub struct Storage {
     /// A storage process whose oldest running call is older than this, in
     /// milliseconds, is busy: new sessions of its owners go to another.
     pub busy_after_ms: u64,
+    /// An owner with no call for this long, in seconds (counted in whole
+    /// sweeps of this length), has its index connections closed; its
+    /// watchers stay. What an idle logged-in client costs depends on it.
+    pub release_idle_secs: u64,
     /// Most storage processes for one key (one owner in per-user mode, one
     /// uid in per-uid mode) when the others are busy.
     pub max_processes_per_key: usize,
@@ -307,12 +313,13 @@ pub struct Storage {
 impl Default for Storage {
     fn default() -> Self {
         Storage {
-            mode: StorageMode::PerUser,
+            mode: StorageMode::PerUid,
             home_base: None,
             linger_min_secs: 10,
             linger_max_secs: 900,
             max_lingering: 200,
             busy_after_ms: 500,
+            release_idle_secs: 30,
             max_processes_per_key: 4,
             special_use: SpecialUseFolders::default(),
             metadata_max_value_size: 32 * 1024,

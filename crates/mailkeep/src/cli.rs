@@ -185,6 +185,9 @@ pub enum Role {
         /// Report busy when the oldest running call is older than this.
         #[arg(long, default_value_t = 500)]
         busy_after_ms: u64,
+        /// Close the index connections of owners idle this long.
+        #[arg(long, default_value_t = 30)]
+        release_idle_secs: u64,
         /// Shared mode: keep root and work as each owner (--uid/--gid are
         /// the first owner's) on threads with the owner's credentials.
         #[arg(long)]

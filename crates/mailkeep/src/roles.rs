@@ -75,6 +75,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             home,
             maildir,
             busy_after_ms,
+            release_idle_secs,
             shared,
             special_use,
             metadata_max_value_size,
@@ -112,10 +113,11 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 home,
                 maildir,
             };
-            runtime()?.block_on(async move {
+            storage_runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
+                    release_idle_every: std::time::Duration::from_secs(release_idle_secs.max(1)),
                     shared: shared.then_some((identity.uid, identity.gid)),
                     metadata: mailkeep_store::MetadataLimits {
                         max_value_size: metadata_max_value_size,
@@ -144,6 +146,24 @@ fn auto_mailbox(arg: &str) -> anyhow::Result<mailkeep_store::AutoMailbox> {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .build()?)
+}
+
+/// Most threads a storage process runs store work on at once. Enough for
+/// many long calls side by side (a process that has a call running past
+/// the busy threshold gets no new sessions anyway); far below tokio's 512,
+/// whose idle threads each keep a stack and heap of their own.
+const STORAGE_BLOCKING_THREADS: usize = 64;
+
+/// How long an idle store-work thread waits for more before it ends.
+const STORAGE_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The storage process's runtime: store work runs on a bounded pool.
+fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(STORAGE_BLOCKING_THREADS)
+        .thread_keep_alive(STORAGE_THREAD_KEEP_ALIVE)
         .build()?)
 }
 

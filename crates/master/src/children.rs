@@ -34,6 +34,10 @@ pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, Maste
             cmd.env(var, v);
         }
     }
+    // Two malloc arenas instead of glibc's eight per core: a storage
+    // process runs store work on many short-lived blocking threads, and
+    // memory freed in one thread's arena is otherwise kept there, idle.
+    cmd.env("MALLOC_ARENA_MAX", "2");
     cmd.stdin(std::process::Stdio::null());
     let mappings = spec
         .fds

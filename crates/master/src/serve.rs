@@ -215,6 +215,8 @@ impl Shared {
             gid.to_string(),
             "--busy-after-ms".into(),
             self.config.storage.busy_after_ms.to_string(),
+            "--release-idle-secs".into(),
+            self.config.storage.release_idle_secs.to_string(),
             "--metadata-max-value-size".into(),
             self.config.storage.metadata_max_value_size.to_string(),
             "--metadata-max-entries".into(),

@@ -1,8 +1,10 @@
 //! File-descriptor plumbing: adopting descriptors inherited from the master
-//! and receiving descriptors passed with SCM_RIGHTS.
+//! and receiving descriptors passed with SCM_RIGHTS; and handing freed
+//! heap memory back to the system.
 //!
 //! This is mailkeep's one module with `unsafe` code: each block turns a raw
-//! descriptor number into an owned one and says why that is sound.
+//! descriptor number into an owned one, or calls libc where no safe wrapper
+//! exists, and says why that is sound.
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -73,4 +75,16 @@ pub fn recv_with_fds(
         }
     }
     Ok((msg.bytes, fds))
+}
+
+/// Hands the heap's free pages back to the system (glibc's `malloc_trim`).
+/// A storage process that just closed the index connections of many idle
+/// owners calls it: the freed page caches and statements lie scattered
+/// between live allocations, and glibc keeps such memory otherwise.
+/// Returns whether any memory was released.
+pub fn return_free_memory() -> bool {
+    // SAFETY: malloc_trim takes no pointers and only walks the allocator's
+    // own free lists under its locks; it is safe to call from any thread at
+    // any time.
+    unsafe { libc::malloc_trim(0) != 0 }
 }

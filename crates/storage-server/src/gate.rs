@@ -2,8 +2,8 @@
 //! ticket, of a scope that allows the call, for an owner this process
 //! serves.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, RwLock};
 
 use mailkeep_store::{Store, StoreError};
 
@@ -25,6 +25,8 @@ pub(crate) struct Gate {
     shared: Option<Shared>,
     /// Change notifications of the owners served here (Watch).
     changes: crate::watch::ChangeBus,
+    /// Owners admitted a call since the last [`Gate::release_idle`].
+    touched: Mutex<HashSet<String>>,
 }
 
 /// A session call that passed the gate: who it is for, that owner's
@@ -54,6 +56,7 @@ impl Gate {
             stores: RwLock::new(stores),
             shared: None,
             changes: crate::watch::ChangeBus::default(),
+            touched: Mutex::default(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Gate {
                 pools: CredentialPools::default(),
             }),
             changes: crate::watch::ChangeBus::default(),
+            touched: Mutex::default(),
         }
     }
 
@@ -171,6 +175,39 @@ impl Gate {
         }
     }
 
+    fn touch(&self, owner: &str) {
+        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
+        if !touched.contains(owner) {
+            touched.insert(owner.to_owned());
+        }
+    }
+
+    /// Closes the index connections of every owner that was admitted no
+    /// call since the previous sweep (see [`Store::release_idle`]): an
+    /// owner whose sessions only watch, or that lingers after its last
+    /// session, then costs its watchers' state and little else. Returns
+    /// how many owners' stores closed something.
+    pub(crate) async fn release_idle(&self) -> usize {
+        let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
+        let idle: Vec<(String, Store)> = {
+            let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+            stores
+                .iter()
+                .filter(|(owner, _)| !touched.contains(*owner))
+                .map(|(owner, store)| (owner.clone(), store.clone()))
+                .collect()
+        };
+        let mut released = 0;
+        for (owner, store) in idle {
+            // On the owner's kind of thread: closing the last connection
+            // of an index checkpoints it, as the owner.
+            if let Ok(true) = self.run(&owner, move || Ok(store.release_idle())).await {
+                released += 1;
+            }
+        }
+        released
+    }
+
     /// Whether this process already serves `owner`.
     pub(crate) fn serves(&self, owner: &str) -> bool {
         match self.stores.read() {
@@ -226,7 +263,10 @@ impl Gate {
             Err(poisoned) => poisoned.into_inner().get(owner).cloned(),
         };
         match found {
-            Some(store) => Ok(store),
+            Some(store) => {
+                self.touch(owner);
+                Ok(store)
+            }
             None => refuse(refusal(
                 Code::PermissionDenied,
                 format!("this storage process does not serve owner {owner:?}"),

@@ -121,6 +121,9 @@ pub struct Tuning {
     /// A process whose oldest running call is older than this reports
     /// itself busy, so that the broker sends new sessions elsewhere.
     pub busy_after: std::time::Duration,
+    /// How often the index connections of owners that had no call since
+    /// the last time are closed (see `Store::release_idle`).
+    pub release_idle_every: std::time::Duration,
     /// Shared mode: the process keeps root and serves owners of many uids,
     /// each owner's store work on threads with the owner's credentials;
     /// this is the first owner's uid and gid.
@@ -136,9 +139,33 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             busy_after: std::time::Duration::from_millis(500),
+            release_idle_every: std::time::Duration::from_secs(30),
             shared: None,
             metadata: mailkeep_store::MetadataLimits::default(),
             auto_mailboxes: Vec::new(),
+        }
+    }
+}
+
+/// Every `every`, closes the index connections of owners that had no call
+/// since the last time (see [`gate::Gate::release_idle`]): an owner idle
+/// that long costs a reopen (well under a millisecond) at its next call.
+async fn release_idle_stores(gate: std::sync::Arc<gate::Gate>, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let released = gate.release_idle().await;
+        if released > 0 {
+            let trimmed = tokio::task::spawn_blocking(mailkeep_storage_rpc::fd::return_free_memory)
+                .await
+                .unwrap_or(false);
+            tracing::info!(
+                released,
+                trimmed,
+                "closed the index connections of idle owners"
+            );
         }
     }
 }
@@ -213,6 +240,10 @@ pub async fn serve_tuned(
             tuning.metadata,
         ))
         .serve_with_incoming(ReceiverStream::new(rx));
+    let _release_idle = AbortOnDrop(tokio::spawn(release_idle_stores(
+        std::sync::Arc::clone(&gate),
+        tuning.release_idle_every,
+    )));
     // The server runs as its own task so that it keeps accepting while this
     // loop waits on the control socket or on the channel.
     let mut server = AbortOnDrop(tokio::spawn(server));
@@ -362,10 +393,11 @@ fn open_store(maildir: &std::path::Path, auto: &[AutoMailbox]) -> Result<Store, 
     Ok(store)
 }
 
-/// Stops the gRPC server task when [`serve`] returns, however it returns.
-struct AbortOnDrop(tokio::task::JoinHandle<Result<(), tonic::transport::Error>>);
+/// Stops a task of the process (the gRPC server, the idle sweep) when
+/// [`serve`] returns, however it returns.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

@@ -58,28 +58,37 @@ impl ChangesProbe {
             .query_row("PRAGMA data_version", [], |r| r.get(0))
             .ctx("reading the index's data_version")
     }
+}
 
-    /// Every mailbox with its counters, in name order.
-    pub fn mailboxes(&self) -> Result<Vec<MailboxCounters>> {
-        let context = "reading mailbox counters for change detection";
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT name, uidvalidity, uidnext, highestmodseq, subscribed \
-                 FROM mailboxes ORDER BY name",
-            )
-            .ctx(context)?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(MailboxCounters {
-                    name: r.get(0)?,
-                    uidvalidity: r.get(1)?,
-                    uidnext: r.get(2)?,
-                    highestmodseq: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
-                    subscribed: r.get::<_, i64>(4)? != 0,
-                })
-            })
-            .ctx(context)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().ctx(context)
+impl crate::Store {
+    /// Every mailbox with its counters, in name order, read through a
+    /// pooled reader (the probe itself stays a bare connection: it never
+    /// loads the schema, so an owner watched for hours costs little).
+    pub fn mailbox_counters(&self) -> Result<Vec<MailboxCounters>> {
+        let reader = self.reader()?;
+        read_counters(&reader)
     }
+}
+
+/// Every mailbox with its counters, in name order, through `conn`.
+fn read_counters(conn: &Connection) -> Result<Vec<MailboxCounters>> {
+    let context = "reading mailbox counters for change detection";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT name, uidvalidity, uidnext, highestmodseq, subscribed \
+             FROM mailboxes ORDER BY name",
+        )
+        .ctx(context)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(MailboxCounters {
+                name: r.get(0)?,
+                uidvalidity: r.get(1)?,
+                uidnext: r.get(2)?,
+                highestmodseq: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                subscribed: r.get::<_, i64>(4)? != 0,
+            })
+        })
+        .ctx(context)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().ctx(context)
 }

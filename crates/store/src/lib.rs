@@ -35,9 +35,10 @@ mod schema;
 mod search;
 mod sync;
 mod verify;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
@@ -101,7 +102,9 @@ pub struct Store {
 struct Inner {
     root: PathBuf,
     host: String,
-    conn: Mutex<Connection>,
+    /// The write connection; `None` after [`Store::release_idle`] until
+    /// the next write needs it.
+    conn: Mutex<Option<Connection>>,
     readers: readers::Readers,
 }
 
@@ -118,7 +121,7 @@ impl Store {
             inner: Arc::new(Inner {
                 root: maildir.to_path_buf(),
                 host: maildir::sanitized_hostname(),
-                conn: Mutex::new(conn),
+                conn: Mutex::new(Some(conn)),
                 readers: readers::Readers::new(maildir),
             }),
         };
@@ -140,8 +143,30 @@ impl Store {
     /// The write connection. A panic while it was held left no open
     /// transaction (transactions roll back on drop), so a poisoned lock is
     /// safe to take over.
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.inner.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Opened again here if [`Store::release_idle`] closed it.
+    pub(crate) fn conn(&self) -> Result<writer::Writer<'_>> {
+        let mut guard = self.inner.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(schema::reopen_writer(&self.inner.root)?);
+        }
+        Ok(writer::Writer::new(guard))
+    }
+
+    /// Closes what an idle owner need not hold: the write connection and
+    /// the idle read connections, with their page caches and prepared
+    /// statements (tens to hundreds of KB each). A storage process that
+    /// keeps thousands of owners open for their watchers calls this for
+    /// the owners without calls; the next call opens what it needs again.
+    /// Returns whether anything was closed. A connection in use is left
+    /// alone.
+    pub fn release_idle(&self) -> bool {
+        let writer = match self.inner.conn.try_lock() {
+            Ok(mut guard) => guard.take().is_some(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().take().is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        };
+        let readers = self.inner.readers.close_idle();
+        writer || readers
     }
 
     /// A read-only connection of its own for one read (see `readers`).

@@ -37,7 +37,7 @@ impl Store {
     /// but have children (`a` when only `a.b` was created) are listed with
     /// `\Noselect \HasChildren`, so a client can walk the hierarchy.
     pub fn list(&self) -> Result<Vec<MailboxInfo>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let existing: BTreeMap<String, String> =
             index::all_mailbox_ids(&conn)?.into_iter().collect();
         drop(conn);
@@ -83,7 +83,7 @@ impl Store {
     /// [`StoreError::AlreadyExists`].
     pub fn create(&self, name: &str) -> Result<String> {
         let name = names::canonical(name)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         if index::mailbox_exists(&tx, &name)? {
             return Err(StoreError::AlreadyExists { mailbox: name });
@@ -104,7 +104,7 @@ impl Store {
         if name == INBOX {
             return Err(StoreError::Cannot("INBOX cannot be deleted".into()));
         }
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let row = index::mailbox_row(&tx, &name)?;
         if !index::children(&tx, &name)?.is_empty() {
@@ -155,7 +155,7 @@ impl Store {
                 "cannot rename {from:?} below itself to {to:?}"
             )));
         }
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let row = index::mailbox_row(&tx, &from)?;
         if index::mailbox_exists(&tx, &to)? {

@@ -234,7 +234,7 @@ impl Store {
     ) -> Result<FlagsStored> {
         let mut given = Flags::parse(flags)?;
         let name = names::canonical(mailbox)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         index::canonical_keywords(&tx, row.id, &mut given)?;
@@ -311,7 +311,7 @@ impl Store {
         ranges: Option<&[UidRange]>,
     ) -> Result<Expunged> {
         let name = names::canonical(mailbox)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         let all = [UidRange::all()];

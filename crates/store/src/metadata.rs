@@ -160,7 +160,7 @@ impl Store {
         for name in entries {
             check_name(name.as_ref(), true)?;
         }
-        let conn = self.conn();
+        let conn = self.conn()?;
         let id = scope(&conn, mailbox)?;
         let context = "reading metadata";
         let mut stmt = conn
@@ -230,7 +230,7 @@ impl Store {
                 });
             }
         }
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let id = scope(&tx, mailbox)?;
         let context = "setting metadata";

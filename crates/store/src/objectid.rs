@@ -173,7 +173,7 @@ impl Store {
     pub(crate) fn thread_pending(&self) -> Result<()> {
         loop {
             let pending: Vec<(i64, String, u32, String)> = {
-                let conn = self.conn();
+                let conn = self.conn()?;
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT m.mailbox_id, b.name, m.uid, m.file FROM messages m
@@ -203,7 +203,7 @@ impl Store {
                     (mailbox_id, uid, headers)
                 })
                 .collect();
-            let mut conn = self.conn();
+            let mut conn = self.conn()?;
             let tx = crate::mailbox::begin_write(&mut conn)?;
             for (mailbox_id, uid, headers) in &read {
                 let thread = assign_thread(&tx, headers)?;

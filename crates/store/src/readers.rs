@@ -60,6 +60,12 @@ impl Readers {
         })
     }
 
+    /// Closes the idle connections; returns whether there were any.
+    pub(crate) fn close_idle(&self) -> bool {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        !idle.is_empty()
+    }
+
     fn open(&self) -> Result<Connection> {
         let context = format!("opening {} for reading", self.index.display());
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;

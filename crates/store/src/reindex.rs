@@ -62,7 +62,7 @@ impl Store {
     pub fn reindex(&self) -> Result<ReindexReport> {
         let mut report = ReindexReport::default();
         let all = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             index::all_names(&conn)?
         };
         for name in all {
@@ -83,7 +83,7 @@ impl Store {
             tracing::warn!(mailbox = %name, error = %e, "unreadable dovecot-uidlist ignored");
             None
         });
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_row(&tx, name)?;
         let context = format!("reindexing {name:?}");

@@ -96,15 +96,7 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let context = format!("opening {}", path.display());
     let mut conn = Connection::open_with_flags(&path, flags).ctx(&context)?;
-    conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
-    // Room for every statement of the hot paths (see index::cached_row).
-    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .ctx(&context)?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .ctx(&context)?;
-    conn.pragma_update(None, "foreign_keys", "ON")
-        .ctx(&context)?;
+    set_writer_options(&conn, &context)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(&context)?;
@@ -150,4 +142,32 @@ pub fn open_index(root: &Path) -> Result<Connection> {
     }
     tx.commit().ctx("committing schema")?;
     Ok(conn)
+}
+
+/// Opens the write connection again on an index that [`open_index`] has
+/// already made and migrated (after [`crate::Store::release_idle`] closed
+/// it): the connection's settings only, no schema work.
+pub(crate) fn reopen_writer(root: &Path) -> Result<Connection> {
+    let path = root.join(INDEX_FILE);
+    let context = format!("reopening {}", path.display());
+    // Not created: the index must still be there.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(&path, flags).ctx(&context)?;
+    set_writer_options(&conn, &context)?;
+    Ok(conn)
+}
+
+/// The write connection's settings: WAL, full sync, foreign keys, the
+/// busy timeout and a statement cache for the hot paths.
+fn set_writer_options(conn: &Connection, context: &str) -> Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(context)?;
+    // Room for every statement of the hot paths (see index::cached_row).
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .ctx(context)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .ctx(context)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .ctx(context)?;
+    Ok(())
 }

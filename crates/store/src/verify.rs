@@ -68,7 +68,7 @@ impl Store {
     /// pick up outside changes.
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
-        let conn = self.conn();
+        let conn = self.conn()?;
         for name in index::all_names(&conn)? {
             let row = index::mailbox_row(&conn, &name)?;
             report.mailboxes += 1;
@@ -170,7 +170,7 @@ impl Store {
         }
         drop(conn);
         // Make sure the index itself is sound.
-        let conn = self.conn();
+        let conn = self.conn()?;
         let integrity: String = conn
             .query_row("PRAGMA quick_check", [], |r| r.get(0))
             .ctx("checking index integrity")?;

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 
 /// Events kept for the slowest watcher of an owner; a watcher further
 /// behind gets a resync event instead (memory stays bounded).
-pub(crate) const CAPACITY: usize = 256;
+pub(crate) const CAPACITY: usize = 64;
 
 /// Every watched owner's channel. Owners nobody watches have no entry, so
 /// publishing for them costs one map lookup.

@@ -4,11 +4,10 @@
 //! mailbox's counters (one small query) and announce what differs from
 //! what watchers were last told. Idle cost: one PRAGMA per tick.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailkeep_store::ChangesProbe;
+use mailkeep_store::{ChangesProbe, Store};
 use tonic::Status;
 
 use super::bus::OwnerChanges;
@@ -21,27 +20,30 @@ pub(crate) const POLL_EVERY: Duration = Duration::from_millis(200);
 /// Reads in a row that may be dropped as stale (see the loop).
 const MAX_STALE_READS: u32 = 2;
 
-/// Opens a probe on `owner`'s index under `maildir`, records the current
+/// Opens a probe on `owner`'s index (of `store`), records the current
 /// state as the baseline (so that nothing committed after the watcher's
 /// call returns is missed), and starts the polling task. The task stops by
 /// itself when the owner has no watcher left.
 pub(crate) async fn start(
     gate: Arc<Gate>,
     owner: String,
-    maildir: PathBuf,
+    store: Store,
     changes: Arc<OwnerChanges>,
 ) -> Result<(), Status> {
     let (probe, version, now) = gate
-        .run(&owner, move || {
-            let probe = ChangesProbe::open(&maildir)?;
-            let version = probe.data_version()?;
-            let now = probe.mailboxes()?;
-            Ok((probe, version, now))
+        .run(&owner, {
+            let store = store.clone();
+            move || {
+                let probe = ChangesProbe::open(store.root())?;
+                let version = probe.data_version()?;
+                let now = store.mailbox_counters()?;
+                Ok((probe, version, now))
+            }
         })
         .await?;
     changes.baseline(&now);
     let probe = Arc::new(Mutex::new(probe));
-    tokio::spawn(run(gate, owner, changes, probe, version));
+    tokio::spawn(run(gate, owner, store, changes, probe, version));
     Ok(())
 }
 
@@ -49,6 +51,7 @@ pub(crate) async fn start(
 async fn run(
     gate: Arc<Gate>,
     owner: String,
+    store: Store,
     changes: Arc<OwnerChanges>,
     probe: Arc<Mutex<ChangesProbe>>,
     mut version: i64,
@@ -65,6 +68,7 @@ async fn run(
             return;
         }
         let probe = Arc::clone(&probe);
+        let store = store.clone();
         let last = version;
         let published = changes.published();
         let read = gate
@@ -74,7 +78,8 @@ async fn run(
                 if now == last {
                     return Ok((now, None));
                 }
-                Ok((now, Some(probe.mailboxes()?)))
+                drop(probe);
+                Ok((now, Some(store.mailbox_counters()?)))
             })
             .await;
         match read {

@@ -44,9 +44,13 @@ impl pb::watch_server::Watch for WatchService {
         // stream, no later change can be missed.
         let (changes, rx, start) = self.gate.changes().subscribe(&owner);
         if start {
-            let maildir = store.root().to_path_buf();
-            let started =
-                poll::start(Arc::clone(&self.gate), owner.clone(), maildir, changes).await;
+            let started = poll::start(
+                Arc::clone(&self.gate),
+                owner.clone(),
+                store.clone(),
+                changes,
+            )
+            .await;
             if let Err(status) = started {
                 self.gate.changes().polling_stopped(&owner);
                 return Err(status);

@@ -84,7 +84,7 @@ impl Store {
             Some(r) => Some((names::canonical(&r.mailbox)?, r.uidvalidity, r.uid)),
             None => None,
         };
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         // The write lock is held across the renames so that the mailbox
         // cannot be renamed or deleted under us.
         let tx = begin_write(&mut conn)?;

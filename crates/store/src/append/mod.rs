@@ -96,7 +96,7 @@ impl Store {
     ) -> Result<AppendWriter> {
         let mailbox = names::canonical(mailbox)?;
         {
-            let conn = self.conn();
+            let conn = self.conn()?;
             if !index::mailbox_exists(&conn, &mailbox)? {
                 return Err(StoreError::mailbox_not_found(&mailbox));
             }

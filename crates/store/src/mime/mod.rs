@@ -130,7 +130,7 @@ impl Store {
         };
         let raw = self.read_message(&name, uid)?;
         let s = parse_structure(&raw);
-        let conn = self.conn();
+        let conn = self.conn()?;
         cache::put(&conn, id, uid, &s)?;
         Ok(s)
     }
@@ -171,7 +171,7 @@ impl Store {
             }
         }
         if !parsed.is_empty() {
-            let mut conn = self.conn();
+            let mut conn = self.conn()?;
             let tx = crate::mailbox::begin_write(&mut conn)?;
             for (uid, s) in &parsed {
                 cache::put(&tx, id, *uid, s)?;

@@ -84,7 +84,7 @@ impl Store {
             plan.push((name, attribute));
         }
         let needed = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let mut any = false;
             for (name, attribute) in &plan {
                 any |= missing(&conn, name, attribute)?.any();
@@ -95,7 +95,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut created = Vec::new();
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let context = "creating the auto mailboxes";
         for (name, attribute) in &plan {

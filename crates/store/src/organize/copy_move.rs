@@ -104,7 +104,7 @@ impl Store {
     ) -> Result<Copied> {
         let source = names::canonical(source)?;
         let target = names::canonical(target)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let mut src = index::mailbox_checked(&tx, &source, uidvalidity)?;
         let mut dst = index::mailbox_row(&tx, &target)?;

@@ -10,7 +10,7 @@ impl Store {
     /// quota checks and GETQUOTA. Kept by index triggers in the same
     /// transaction as every change, so it is never out of step.
     pub fn quota_usage(&self) -> Result<(u64, u64)> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let (bytes, count): (i64, i64) = cached_row(
             &conn,
             "SELECT bytes, count FROM quota_usage WHERE id = 1",

@@ -73,7 +73,7 @@ impl Store {
     ) -> Result<String> {
         let attrs = canonical_attributes(attributes)?;
         let name = names::canonical(name)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         if index::mailbox_exists(&tx, &name)? {
             return Err(StoreError::AlreadyExists { mailbox: name });
@@ -91,7 +91,7 @@ impl Store {
     pub fn set_special_use<S: AsRef<str>>(&self, name: &str, attributes: &[S]) -> Result<()> {
         let attrs = canonical_attributes(attributes)?;
         let name = names::canonical(name)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let row = index::mailbox_row(&tx, &name)?;
         store_attributes(&tx, row.id, &attrs)?;
@@ -102,7 +102,7 @@ impl Store {
     /// The special-use attributes of a mailbox, in canonical order.
     pub fn special_use(&self, name: &str) -> Result<Vec<String>> {
         let name = names::canonical(name)?;
-        let conn = self.conn();
+        let conn = self.conn()?;
         let row = index::mailbox_row(&conn, &name)?;
         attributes_of(&conn, row.id)
     }
@@ -127,7 +127,7 @@ pub(crate) fn attributes_of(conn: &rusqlite::Connection, id: i64) -> Result<Vec<
 /// Appends each listed mailbox's special-use attributes to its LIST
 /// attributes (called by [`Store::list`]).
 pub(crate) fn add_special_use(store: &Store, list: &mut [MailboxInfo]) -> Result<()> {
-    let conn = store.conn();
+    let conn = store.conn()?;
     let mut stmt = conn
         .prepare_cached(
             "SELECT m.name, s.attribute FROM special_use s

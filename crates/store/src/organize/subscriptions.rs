@@ -13,7 +13,7 @@ impl Store {
     /// twice is not an error.
     pub fn subscribe(&self, name: &str) -> Result<()> {
         let name = names::canonical(name)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let context = format!("subscribing to {name:?}");
         cached_execute(
@@ -35,7 +35,7 @@ impl Store {
     /// subscribed is not an error.
     pub fn unsubscribe(&self, name: &str) -> Result<()> {
         let name = names::canonical(name)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let context = format!("unsubscribing from {name:?}");
         cached_execute(&tx, "DELETE FROM subscriptions WHERE name = ?1", [&name]).ctx(&context)?;
@@ -50,7 +50,7 @@ impl Store {
 
     /// Every subscribed name, sorted, whether or not the mailbox exists.
     pub fn subscriptions(&self) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn
             .prepare_cached("SELECT name FROM subscriptions ORDER BY name")
             .ctx("listing subscriptions")?;

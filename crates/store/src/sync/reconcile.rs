@@ -139,7 +139,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     }
     report.scanned = true;
     let presized = sizes_of_unknown_files(store, name, &dir)?;
-    let mut conn = store.conn();
+    let mut conn = store.conn()?;
     let tx = begin_write(&mut conn)?;
     let mut row = index::mailbox_row(&tx, name)?;
     let context = format!("syncing {name:?}");
