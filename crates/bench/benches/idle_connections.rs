@@ -199,21 +199,33 @@ fn main() {
     );
 }
 
-/// Raises this process's open-file limit to its hard limit (10,000
-/// client sockets need more than the usual 1024).
+/// Most open files asked for: two sockets per connection (ours and the
+/// server's) and, when one storage process serves every user, about six
+/// files per user's store (its SQLite index opened by a writer and the
+/// readers, each with its WAL, and the shared-memory file).
+const WANTED_FILES: u64 = 200_000;
+
+/// Raises this process's open-file limit, which the servers inherit:
+/// as root up to [`WANTED_FILES`] (bounded by the kernel's
+/// `fs.nr_open`), otherwise to the hard limit. Prints what it got.
 fn raise_fd_limit() {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
-        if soft < hard {
-            let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
-        }
-        println!(
-            "open files: this process may have {} (hard limit {hard}); the servers inherit it",
-            getrlimit(Resource::RLIMIT_NOFILE)
-                .map(|l| l.0)
-                .unwrap_or(soft)
-        );
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .unwrap_or(hard);
+    let wanted = WANTED_FILES.min(ceiling).max(hard);
+    if setrlimit(Resource::RLIMIT_NOFILE, wanted, wanted).is_err() && soft < hard {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
     }
+    let (now, now_hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((soft, hard));
+    println!(
+        "open files: this process may have {now} (hard limit {now_hard}, was {soft}/{hard}); \
+         the servers inherit it"
+    );
 }
 
 /// One connection: LOGIN, SELECT INBOX, IDLE up to the `+`.

@@ -153,6 +153,8 @@ async fn cases(
     let mut expected = idlers.exists;
     let mut appender = client::login(addr, timeout, &account.name, &account.password).await?;
     let mut note = String::new();
+    // A warm-up append, not measured (the appender's first storage call).
+    idle::measure(&mut appender, &mut idlers, 1, &mut expected, &message).await?;
     if let Some(m) = mailkeep {
         let procs = m.storage_processes_of(&account.name).await?;
         note.push_str(&format!(
@@ -164,8 +166,6 @@ async fn cases(
             note.push_str("NOT one process; ");
         }
     }
-    // A warm-up append, not measured.
-    idle::measure(&mut appender, &mut idlers, 1, &mut expected, &message).await?;
     let one_process =
         idle::measure(&mut appender, &mut idlers, APPENDS, &mut expected, &message).await?;
     let _ = appender.logout().await;
@@ -193,6 +193,9 @@ async fn cases(
         }
     }
     let mut appender = client::login(addr, timeout, &account.name, &account.password).await?;
+    // A session asks the broker for its storage process at its first
+    // storage call, not at LOGIN.
+    client::ok(&mut appender, "STATUS INBOX (MESSAGES)").await?;
     if let Some(m) = mailkeep {
         let procs = m.storage_processes_of(&account.name).await?;
         note.push_str(&format!(
@@ -210,6 +213,13 @@ async fn cases(
     idle::measure(&mut appender, &mut idlers, 1, &mut expected, &message).await?;
     let two_processes =
         idle::measure(&mut appender, &mut idlers, APPENDS, &mut expected, &message).await?;
+    if let Some(m) = mailkeep {
+        let procs = m.storage_processes_of(&account.name).await?;
+        note.push_str(&format!(
+            "; after the APPENDs: {:?}",
+            procs.iter().map(|p| p.pid).collect::<Vec<_>>()
+        ));
+    }
     let _ = appender.logout().await;
     drop(blocker);
     let errors = idlers.finish().await;

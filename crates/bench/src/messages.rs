@@ -42,7 +42,7 @@ impl Rng {
     }
 
     /// The next number.
-    pub fn next(&mut self) -> usize {
+    pub fn next_number(&mut self) -> usize {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -51,12 +51,12 @@ impl Rng {
 
     /// A number below `n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
-        self.next().checked_rem(n).unwrap_or(0)
+        self.next_number().checked_rem(n).unwrap_or(0)
     }
 
     /// A word of `list`.
     fn pick(&mut self, list: &'static str) -> &'static str {
-        nth(list, self.next())
+        nth(list, self.next_number())
     }
 }
 
@@ -91,7 +91,9 @@ fn headers(i: usize, rng: &mut Rng, extra: Option<&str>) -> String {
     let (day, month, year, time, zone) = date_of(i);
     let from = nth(NAMES, i);
     let to = nth(NAMES, i * 5 + 3);
-    let mut subject: Vec<&str> = (0..3 + rng.next() % 4).map(|_| rng.pick(WORDS)).collect();
+    let mut subject: Vec<&str> = (0..3 + rng.next_number() % 4)
+        .map(|_| rng.pick(WORDS))
+        .collect();
     if let Some(extra) = extra {
         subject.push(extra);
     }
@@ -138,8 +140,8 @@ pub fn text_message(i: usize) -> Vec<u8> {
     let rare_subject = (i % 200 == 42).then_some(RARE);
     let mut text = headers(i, &mut rng, rare_subject);
     text.push_str("Content-Type: text/plain; charset=us-ascii\r\n\r\n");
-    let target = 3600 + rng.next() % 800;
-    let rare_line = (i % 200 == 142).then(|| 5 + rng.next() % 20);
+    let target = 3600 + rng.next_number() % 800;
+    let rare_line = (i % 200 == 142).then(|| 5 + rng.next_number() % 20);
     fill(&mut text, target, &mut rng, rare_line);
     text.into_bytes()
 }

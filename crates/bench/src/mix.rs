@@ -238,11 +238,10 @@ async fn client_loop(settings: &MixSettings, k: usize) -> MixRun {
             run: &mut run,
             rng: &mut rng,
         };
-        match session.play(settings, account).await {
-            Ok(()) => run.sessions_completed += 1,
-            // The failure is counted where it happened; a new session
-            // starts on a new connection.
-            Err(_) => {}
+        // A failure is counted where it happened; the next session
+        // starts on a new connection.
+        if session.play(settings, account).await.is_ok() {
+            run.sessions_completed += 1;
         }
     }
     run
