@@ -103,10 +103,14 @@ fn main() {
         let mut runs: Vec<Phase> = servers.iter().map(|_| Phase::default()).collect();
         for _ in 0..ALTERNATIONS {
             for ((_, addr, pid), phase) in servers.iter().zip(runs.iter_mut()) {
-                let cpu_before = procs::tree_cpu(*pid);
+                let cpu_before = procs::tree_cpu_by_kind(*pid);
                 let ours_before = own_cpu();
                 let run = runtime.block_on(mix::run(&mix(*addr)));
-                phase.server_cpu += procs::tree_cpu(*pid).saturating_sub(cpu_before);
+                let used = procs::cpu_used(&cpu_before, &procs::tree_cpu_by_kind(*pid));
+                phase.server_cpu += used.values().sum::<Duration>();
+                for (kind, t) in used {
+                    *phase.cpu_by_kind.entry(kind).or_default() += t;
+                }
                 phase.client_cpu += own_cpu().saturating_sub(ours_before);
                 phase.run.merge(&run);
             }
@@ -147,6 +151,21 @@ fn main() {
                 phase.server_cpu.as_secs_f64(),
                 phase.client_cpu.as_secs_f64(),
             );
+            let split: Vec<String> = phase
+                .cpu_by_kind
+                .iter()
+                .filter(|(_, t)| !t.is_zero())
+                .map(|(kind, t)| {
+                    format!(
+                        "{kind} {:.0} us",
+                        t.as_secs_f64() * 1e6 / phase.run.commands().max(1) as f64
+                    )
+                })
+                .collect();
+            println!(
+                "{clients} clients, {name}: server CPU per command by process: {}",
+                split.join(", ")
+            );
             for e in &phase.run.first_errors {
                 println!("  failure: {e}");
             }
@@ -164,6 +183,8 @@ fn main() {
 struct Phase {
     run: MixRun,
     server_cpu: Duration,
+    /// The server's CPU time by kind of process.
+    cpu_by_kind: std::collections::BTreeMap<String, Duration>,
     client_cpu: Duration,
 }
 

@@ -149,13 +149,39 @@ pub fn tree_memory(root: u32) -> TreeMemory {
 /// is what the tree used in between, also for processes that ended in
 /// between (their time moved to their parent's reaped-children count).
 pub fn tree_cpu(root: u32) -> Duration {
-    let ticks: u64 = tree(root).iter().map(|p| p.cpu_ticks).sum();
+    tree_cpu_by_kind(root).values().sum()
+}
+
+/// [`tree_cpu`] per kind of process (`imap`, `storage`, ...). The time of
+/// processes that ended is counted under their parent's kind.
+pub fn tree_cpu_by_kind(root: u32) -> BTreeMap<String, Duration> {
     let per_second = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .filter(|t| *t > 0)
         .unwrap_or(100) as u64;
-    Duration::from_secs_f64(ticks as f64 / per_second as f64)
+    let mut ticks: BTreeMap<String, u64> = BTreeMap::new();
+    for p in tree(root) {
+        *ticks.entry(p.kind).or_default() += p.cpu_ticks;
+    }
+    ticks
+        .into_iter()
+        .map(|(kind, t)| (kind, Duration::from_secs_f64(t as f64 / per_second as f64)))
+        .collect()
+}
+
+/// What each kind used between two readings of [`tree_cpu_by_kind`].
+pub fn cpu_used(
+    before: &BTreeMap<String, Duration>,
+    after: &BTreeMap<String, Duration>,
+) -> BTreeMap<String, Duration> {
+    after
+        .iter()
+        .map(|(kind, t)| {
+            let was = before.get(kind).copied().unwrap_or_default();
+            (kind.clone(), t.saturating_sub(was))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -201,5 +227,20 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(grew, "no CPU time was charged to this process");
+    }
+
+    #[test]
+    fn cpu_used_is_the_growth_per_kind() {
+        let at = |pairs: &[(&str, u64)]| -> BTreeMap<String, Duration> {
+            pairs
+                .iter()
+                .map(|(k, ms)| ((*k).to_owned(), Duration::from_millis(*ms)))
+                .collect()
+        };
+        let used = cpu_used(
+            &at(&[("imap", 100), ("storage", 50)]),
+            &at(&[("imap", 160), ("storage", 50), ("auth", 7)]),
+        );
+        assert_eq!(used, at(&[("auth", 7), ("imap", 60), ("storage", 0)]));
     }
 }
