@@ -16,13 +16,15 @@
 //!
 //! Every wait and read is bounded; both servers are stopped at the end.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use mailkeep_bench::messages::{ABSENT, RARE, internal_date, text_message as message};
+use mailkeep_bench::report::{self, Better, ms};
+use mailkeep_bench::servers::Account;
+use mailkeep_bench::servers::dovecot::Dovecot;
+use mailkeep_bench::servers::mailkeep::Mailkeep;
+use mailkeep_bench::setup;
 use mailkeep_testkit::{Append, BlockingClient, Reply};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
@@ -36,21 +38,12 @@ const HEAVY_REPS: usize = 3;
 const SESSIONS: usize = 10;
 const USER: &str = "bench";
 const PASSWORD: &str = "secret";
-/// In the Subject of messages 42, 242, ... and the body of 142, 342, ...:
-/// 1% of the messages.
-const RARE: &str = "quokkaphant";
-const ABSENT: &str = "zyxwvnevertq";
-/// Owner of the Dovecot test home (mailkeep's default mail uid/gid).
-const MAIL_ID: u32 = 5000;
 /// Any single read from a server waits at most this long.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn main() {
-    let dir = tempfile::Builder::new()
-        .prefix("imap-vs-dovecot-")
-        .tempdir()
-        .expect("tempdir");
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    println!("machine load {} at start", report::machine_load());
+    let dir = setup::workdir("imap-vs-dovecot-").expect("work directory");
     let messages: Vec<Vec<u8>> = (0..N).map(message).collect();
     let expected_rare: Vec<u32> = (1..=N as u32).filter(|u| (u - 1) % 100 == 42).collect();
     let total_bytes: u64 = messages.iter().map(|m| m.len() as u64).sum();
@@ -62,18 +55,39 @@ fn main() {
     );
 
     // mailkeep first, alone on the machine.
-    let (mailkeep, hash) = start_mailkeep(dir.path());
+    let mailkeep = Mailkeep::start(
+        BIN.as_ref(),
+        dir.path(),
+        "mailkeep",
+        "[storage]\nlinger_min_secs = 600\n",
+    )
+    .expect("starting mailkeep");
+    let account = Account {
+        name: USER.into(),
+        password: PASSWORD.into(),
+    };
+    let hash = mailkeep
+        .add_user(&account, "ARGON2ID")
+        .expect("mailkeep user add");
     println!(
         "password hash (both servers): {}",
         hash.split('$').take(4).collect::<Vec<_>>().join("$")
     );
-    let ours = workload(mailkeep.port, &messages, None);
+    let ours = workload(mailkeep.process().port(), &messages, None);
     drop(mailkeep);
 
     // Then Dovecot, with the same password hash.
-    let theirs = match start_dovecot(dir.path(), &hash) {
+    let theirs = match Dovecot::start(dir.path(), &[(USER.to_owned(), hash)], 100) {
         Ok(dovecot) => {
-            let run = workload(dovecot.port, &messages, Some(ours.envelope.is_ok()));
+            println!(
+                "Dovecot {}: maildir, default settings (mail_fsync = optimized, no FTS plugin)",
+                dovecot.version()
+            );
+            let run = workload(
+                dovecot.process().port(),
+                &messages,
+                Some(ours.envelope.is_ok()),
+            );
             drop(dovecot);
             Some(run)
         }
@@ -83,110 +97,7 @@ fn main() {
         }
     };
     report(&ours, theirs.as_ref(), total_bytes, &expected_rare);
-}
-
-// ---------------------------------------------------------------------------
-// The messages
-// ---------------------------------------------------------------------------
-
-/// Body and subject words.
-const WORDS: &str = "meeting report budget project deadline review lunch invoice release \
-    server backup schedule holiday garden bicycle coffee weather train concert library kitchen \
-    window mountain river harbour market question answer update draft contract customer support \
-    ticket network printer monitor keyboard planning quarter summary minutes agenda travel hotel \
-    flight museum recipe birthday invitation the and with from about please thanks tomorrow \
-    today friday monday office team notes";
-/// First names of senders and recipients (addresses are `name@...`).
-const NAMES: &str = "Alice Bob Carol Dave Eve Frank Grace Heidi Ivan Judy Mallory Niaj Olivia";
-const MONTHS: &str = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec";
-const ZONES: &str = "+0000 +0100 +0200 -0500 -0800 +0530 +0900";
-
-/// The `k`-th (modulo their count) of the words of `list`.
-fn nth(list: &'static str, k: usize) -> &'static str {
-    let count = list.split_ascii_whitespace().count();
-    list.split_ascii_whitespace().nth(k % count).unwrap_or("")
-}
-
-/// A deterministic xorshift64* generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize
-    }
-
-    /// A word of `list`.
-    fn pick(&mut self, list: &'static str) -> &'static str {
-        nth(list, self.next())
-    }
-}
-
-/// Message `i`'s date as `(day, month, year, time, zone)`: the same in
-/// its Date: header and its APPEND date-time.
-fn date_of(i: usize) -> (usize, &'static str, usize, String, &'static str) {
-    let time = format!("{:02}:{:02}:{:02}", i % 24, (i * 7) % 60, (i * 13) % 60);
-    (
-        1 + i % 28,
-        nth(MONTHS, i / 28),
-        2020 + i % 5,
-        time,
-        nth(ZONES, i),
-    )
-}
-
-/// Message `i` (UID `i + 1`): about 4 KB, CRLF lines, varied headers and
-/// body words; [`RARE`] in 1% of them, [`ABSENT`] in none.
-fn message(i: usize) -> Vec<u8> {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1).wrapping_mul(0x1000_0001));
-    let (day, month, year, time, zone) = date_of(i);
-    let from = nth(NAMES, i);
-    let to = nth(NAMES, i * 5 + 3);
-    let mut subject: Vec<&str> = (0..3 + rng.next() % 4).map(|_| rng.pick(WORDS)).collect();
-    if i % 200 == 42 {
-        subject.push(RARE);
-    }
-    let mut text = format!(
-        "From: {from} Example <{}@example{}.org>\r\n\
-         To: {to} Sample <{}@example.net>\r\n\
-         Subject: {} #{i}\r\n\
-         Date: {day} {month} {year} {time} {zone}\r\n\
-         Message-ID: <bench{i}@imap-vs-dovecot.example>\r\n\
-         MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=us-ascii\r\n\
-         \r\n",
-        from.to_lowercase(),
-        i % 7,
-        to.to_lowercase(),
-        subject.join(" "),
-    );
-    let target = 3600 + rng.next() % 800;
-    let rare_line = (i % 200 == 142).then(|| 5 + rng.next() % 20);
-    let mut line_no = 0;
-    while text.len() < target {
-        let mut line = String::new();
-        if rare_line == Some(line_no) {
-            line.push_str(RARE);
-        }
-        while line.len() < 66 {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(rng.pick(WORDS));
-        }
-        text.push_str(&line);
-        text.push_str("\r\n");
-        line_no += 1;
-    }
-    text.into_bytes()
-}
-
-/// APPEND's date-time argument for message `i` (the same as its Date:).
-fn internal_date(i: usize) -> String {
-    let (day, month, year, time, zone) = date_of(i);
-    format!("\"{day:02}-{month}-{year} {time} {zone}\"")
+    println!("machine load {} at the end", report::machine_load());
 }
 
 // ---------------------------------------------------------------------------
@@ -402,250 +313,17 @@ fn workload(port: u16, messages: &[Vec<u8>], envelope: Option<bool>) -> Run {
 }
 
 // ---------------------------------------------------------------------------
-// The servers
-// ---------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A running server: SIGTERM when dropped, SIGKILL 10 s later.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits until the server accepts connections; `Err` if its process ends
-/// or 20 s pass first.
-fn wait_listening(server: &mut Server) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", server.port)).is_err() {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!("it exited at start ({status})"));
-        }
-        if Instant::now() >= deadline {
-            return Err("it did not listen within 20 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
-}
-
-/// Starts mailkeep with data in `dir/mailkeep` and adds the bench user;
-/// returns the server and the user's password hash from the users file.
-fn start_mailkeep(dir: &Path) -> (Server, String) {
-    let port = free_port();
-    let data = dir.join("mailkeep");
-    let config = dir.join("mailkeep.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\ndata_dir = \"{}\"\n[[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n\
-             [storage]\nlinger_min_secs = 600\n",
-            data.display()
-        ),
-    )
-    .expect("mailkeep config");
-    let mut server = Server {
-        child: Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting mailkeep"),
-        port,
-    };
-    if let Err(why) = wait_listening(&mut server) {
-        panic!("mailkeep did not start: {why}");
-    }
-    let mut add = Command::new(BIN)
-        .args(["user", "add", USER, "--config"])
-        .arg(&config)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("mailkeep user add");
-    add.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .expect("password");
-    assert!(add.wait().expect("user add").success(), "user add failed");
-    let users = std::fs::read_to_string(data.join("users")).expect("reading the users file");
-    let hash = users
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{USER}:")))
-        .and_then(|rest| rest.split(':').next())
-        .expect("the bench user in the users file")
-        .to_string();
-    (server, hash)
-}
-
-/// The Dovecot configuration: everything under `tmp`, plain IMAP on
-/// 127.0.0.1:`port`, users from `tmp/passwd` (as regenerate.py does).
-fn dovecot_config(tmp: &Path, port: u16) -> String {
-    let tmp = tmp.display();
-    format!(
-        "protocols = imap
-listen = 127.0.0.1
-base_dir = {tmp}/run
-state_dir = {tmp}/state
-log_path = {tmp}/dovecot.log
-info_log_path = {tmp}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-passdb {{
-  driver = passwd-file
-  args = {tmp}/passwd
-}}
-userdb {{
-  driver = passwd-file
-  args = {tmp}/passwd
-}}
-mail_location = maildir:~/Maildir
-first_valid_uid = 1
-protocol imap {{
-  mail_max_userip_connections = 100
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  chroot =
-}}
-service anvil {{
-  chroot =
-}}
-"
-    )
-}
-
-fn find_dovecot() -> Option<PathBuf> {
-    ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
-}
-
-/// Starts a throwaway Dovecot whose only user has password hash `hash`;
-/// `Err` says why the baseline cannot run.
-fn start_dovecot(dir: &Path, hash: &str) -> Result<Server, String> {
-    let Some(dovecot) = find_dovecot() else {
-        return Err("dovecot is not installed (apt-get install dovecot-imapd)".into());
-    };
-    if !nix::unistd::Uid::effective().is_root() {
-        return Err("the throwaway Dovecot needs root (it runs as root, mail as uid 5000)".into());
-    }
-    let tmp = dir.join("dovecot");
-    for sub in ["run", "state", "home"] {
-        std::fs::create_dir_all(tmp.join(sub)).expect("dovecot directories");
-    }
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let home = tmp.join("home");
-    std::os::unix::fs::chown(&home, Some(MAIL_ID), Some(MAIL_ID)).expect("chown of the home");
-    std::fs::write(
-        tmp.join("passwd"),
-        format!("{USER}:{hash}:{MAIL_ID}:{MAIL_ID}::{}\n", home.display()),
-    )
-    .expect("passwd file");
-    let port = free_port();
-    let conf = tmp.join("dovecot.conf");
-    std::fs::write(&conf, dovecot_config(&tmp, port)).expect("dovecot config");
-    let output = std::fs::File::create(tmp.join("stderr.log")).expect("stderr log");
-    let mut server = Server {
-        child: Command::new(&dovecot)
-            .arg("-F")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(output)
-            .spawn()
-            .map_err(|e| format!("cannot run {}: {e}", dovecot.display()))?,
-        port,
-    };
-    if let Err(why) = wait_listening(&mut server) {
-        let log = |name: &str| std::fs::read_to_string(tmp.join(name)).unwrap_or_default();
-        return Err(format!(
-            "Dovecot did not start: {why}\n{}{}",
-            log("stderr.log"),
-            log("dovecot.log")
-        ));
-    }
-    let version = Command::new(&dovecot)
-        .arg("--version")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    println!(
-        "Dovecot {version}: maildir, default settings (mail_fsync = optimized, no FTS plugin)"
-    );
-    Ok(server)
-}
-
-// ---------------------------------------------------------------------------
 // The report
 // ---------------------------------------------------------------------------
 
-/// A number with about three significant digits.
-fn num(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else if x >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 /// One step's line.
 fn line(step: &str, unit: &str, ours: f64, theirs: Option<f64>, higher_is_better: bool) {
-    let better = if higher_is_better { "higher" } else { "lower" };
-    match theirs {
-        Some(theirs) => println!(
-            "{step}: mailkeep {} {unit}, dovecot {} {unit}, ratio mailkeep/dovecot {:.2} \
-             ({better} is better)",
-            num(ours),
-            num(theirs),
-            ours / theirs.max(1e-12)
-        ),
-        None => println!(
-            "{step}: mailkeep {} {unit}, dovecot skipped ({better} is better)",
-            num(ours)
-        ),
-    }
+    let better = if higher_is_better {
+        Better::Higher
+    } else {
+        Better::Lower
+    };
+    println!("{}", report::line(step, unit, ours, theirs, better));
 }
 
 fn report(ours: &Run, theirs: Option<&Run>, total_bytes: u64, expected_rare: &[u32]) {

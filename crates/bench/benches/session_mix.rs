@@ -1,0 +1,246 @@
+//! The session mix (issue 8 §4): concurrent clients playing a mail
+//! client's sessions (`mailkeep_bench::mix`) against mailkeep and against
+//! Debian's Dovecot in the same run, with the same accounts and the same
+//! mail, 10 and then 50 clients at once. Prints commands per second and
+//! p50/p99 latency per command kind and overall, each with Dovecot's
+//! figure and the ratio mailkeep/dovecot, and the CPU time each server's
+//! process tree used per command.
+//!
+//! Both servers: plain IMAP on 127.0.0.1, {PLAIN} passwords (so that the
+//! password hash does not dominate LOGIN), embedded/default settings
+//! otherwise. The phases alternate (mailkeep, Dovecot, mailkeep, Dovecot)
+//! so that a change in the machine's load hits both alike.
+//!
+//! `MAILKEEP_BENCH_MIX_SESSIONS` sets the sessions per phase (default
+//! 200, spread over the clients).
+
+use std::time::Duration;
+
+use mailkeep_bench::messages::mixed_message;
+use mailkeep_bench::mix::{self, MixRun, MixSettings};
+use mailkeep_bench::report::{Better, line, machine_load, num, ratio};
+use mailkeep_bench::servers::Account;
+use mailkeep_bench::{procs, setup};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
+/// Accounts; the clients log in as them in turn.
+const ACCOUNTS: usize = 10;
+/// Messages in each account's INBOX.
+const MESSAGES: usize = 200;
+/// Clients at once, per phase.
+const CLIENTS: [usize; 2] = [10, 50];
+/// Alternations of the two servers per client count.
+const ALTERNATIONS: usize = 2;
+/// Check-mail rounds per session.
+const ROUNDS: usize = 2;
+
+fn main() {
+    println!("session mix: machine load {} at start", machine_load());
+    let sessions: usize = std::env::var("MAILKEEP_BENCH_MIX_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let dir = setup::workdir("session-mix-").expect("work directory");
+    let accounts = Account::numbered("mix", ACCOUNTS);
+    let (mailkeep, dovecot) =
+        setup::both_with_plain_accounts(BIN.as_ref(), dir.path(), "", &accounts, 200)
+            .expect("starting mailkeep");
+    let dovecot = match dovecot {
+        Ok(d) => {
+            println!(
+                "baseline: Dovecot {}, maildir, default settings",
+                d.version()
+            );
+            Some(d)
+        }
+        Err(e) => {
+            println!("Dovecot baseline skipped: {e}");
+            None
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let messages: Vec<Vec<u8>> = (0..MESSAGES).map(mixed_message).collect();
+    let bytes: usize = messages.iter().map(Vec::len).sum();
+    println!(
+        "workload: {ACCOUNTS} accounts (password scheme {{PLAIN}} on both servers), \
+         {MESSAGES} messages of {:.1} KB on average in each INBOX; {sessions} sessions of \
+         {ROUNDS} rounds per phase",
+        bytes as f64 / MESSAGES as f64 / 1000.0
+    );
+
+    // The same mail in both, then one session per account to warm caches.
+    let servers: Vec<(&str, std::net::SocketAddr, u32)> = std::iter::once((
+        "mailkeep",
+        mailkeep.process().addr(),
+        mailkeep.process().pid(),
+    ))
+    .chain(
+        dovecot
+            .iter()
+            .map(|d| ("dovecot", d.process().addr(), d.process().pid())),
+    )
+    .collect();
+    for (name, addr, _) in &servers {
+        let took = runtime
+            .block_on(setup::fill_all(*addr, &accounts, "INBOX", &messages))
+            .unwrap_or_else(|e| panic!("filling {name}: {e}"));
+        println!(
+            "filled {name}: {} messages in {:.1} s",
+            ACCOUNTS * MESSAGES,
+            took.as_secs_f64()
+        );
+        let warm = runtime.block_on(mix::run(&settings(*addr, &accounts, ACCOUNTS, 1)));
+        assert_eq!(warm.failed(), 0, "{name} warm-up: {:?}", warm.first_errors);
+    }
+
+    for clients in CLIENTS {
+        let per_client = sessions.div_ceil(clients);
+        let mix = |addr| settings(addr, &accounts, clients, per_client);
+        let mut runs: Vec<Phase> = servers.iter().map(|_| Phase::default()).collect();
+        for _ in 0..ALTERNATIONS {
+            for ((_, addr, pid), phase) in servers.iter().zip(runs.iter_mut()) {
+                let cpu_before = procs::tree_cpu_by_kind(*pid);
+                let ours_before = own_cpu();
+                let run = runtime.block_on(mix::run(&mix(*addr)));
+                let used = procs::cpu_used(&cpu_before, &procs::tree_cpu_by_kind(*pid));
+                phase.server_cpu += used.values().sum::<Duration>();
+                for (kind, t) in used {
+                    *phase.cpu_by_kind.entry(kind).or_default() += t;
+                }
+                phase.client_cpu += own_cpu().saturating_sub(ours_before);
+                phase.run.merge(&run);
+            }
+        }
+        println!();
+        println!(
+            "{clients} clients, {} sessions per client, machine load {}:",
+            per_client,
+            machine_load()
+        );
+        let ours = &runs[0];
+        let theirs = runs.get(1);
+        for l in mix::report(
+            &ours.run,
+            theirs.map(|t| &t.run),
+            &format!("{clients} clients"),
+        ) {
+            println!("{l}");
+        }
+        println!(
+            "{}",
+            line(
+                &format!("{clients} clients: server CPU per command (whole process tree)"),
+                "us",
+                ours.cpu_per_command(),
+                theirs.map(Phase::cpu_per_command),
+                Better::Lower,
+            )
+        );
+        for (name, phase) in servers.iter().map(|s| s.0).zip(&runs) {
+            println!(
+                "{clients} clients, {name}: {} commands ({} failed) in {:.2} s, {} sessions \
+                 completed; server CPU {:.2} s, load generator CPU {:.2} s",
+                phase.run.commands(),
+                phase.run.failed(),
+                phase.run.elapsed.as_secs_f64(),
+                phase.run.sessions_completed,
+                phase.server_cpu.as_secs_f64(),
+                phase.client_cpu.as_secs_f64(),
+            );
+            let split: Vec<String> = phase
+                .cpu_by_kind
+                .iter()
+                .filter(|(_, t)| !t.is_zero())
+                .map(|(kind, t)| {
+                    format!(
+                        "{kind} {:.0} us",
+                        t.as_secs_f64() * 1e6 / phase.run.commands().max(1) as f64
+                    )
+                })
+                .collect();
+            println!(
+                "{clients} clients, {name}: server CPU per command by process: {}",
+                split.join(", ")
+            );
+            for e in &phase.run.first_errors {
+                println!("  failure: {e}");
+            }
+        }
+        if let Some(theirs) = theirs {
+            goal(clients, &ours.run, &theirs.run);
+        }
+    }
+    println!();
+    println!("session mix: machine load {} at the end", machine_load());
+}
+
+/// One server's figures for one client count.
+#[derive(Default)]
+struct Phase {
+    run: MixRun,
+    server_cpu: Duration,
+    /// The server's CPU time by kind of process.
+    cpu_by_kind: std::collections::BTreeMap<String, Duration>,
+    client_cpu: Duration,
+}
+
+impl Phase {
+    fn cpu_per_command(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / self.run.commands().max(1) as f64
+    }
+}
+
+fn settings(
+    addr: std::net::SocketAddr,
+    accounts: &[Account],
+    clients: usize,
+    sessions: usize,
+) -> MixSettings {
+    MixSettings {
+        addr,
+        accounts: accounts.to_vec(),
+        clients,
+        sessions_per_client: sessions,
+        rounds_per_session: ROUNDS,
+        timeout: Duration::from_secs(60),
+        seed: 8,
+    }
+}
+
+/// CPU time of this process (the load generator) so far.
+fn own_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF)
+        .map(|u| {
+            let t = |tv: nix::sys::time::TimeVal| {
+                Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
+            };
+            t(u.user_time()) + t(u.system_time())
+        })
+        .unwrap_or_default()
+}
+
+/// The issue's goal: at least 3× Dovecot's commands per second, at most a
+/// third of its p50 and p99.
+fn goal(clients: usize, ours: &MixRun, theirs: &MixRun) {
+    let rate = ratio(ours.rate(), theirs.rate());
+    let (o, t) = (ours.overall(), theirs.overall());
+    let pick = |s: &mailkeep_bench::stats::Samples, p| s.percentile(p).unwrap_or_default();
+    let p50 = ratio(pick(&o, 50.0).as_secs_f64(), pick(&t, 50.0).as_secs_f64());
+    let p99 = ratio(pick(&o, 99.0).as_secs_f64(), pick(&t, 99.0).as_secs_f64());
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "{clients} clients, goal (>= 3x commands/s, <= 1/3 p50 and p99): commands/s {}x ({}), \
+         p50 {}x ({}), p99 {}x ({})",
+        num(rate),
+        met(rate >= 3.0),
+        num(p50),
+        met(p50 <= 1.0 / 3.0),
+        num(p99),
+        met(p99 <= 1.0 / 3.0)
+    );
+}

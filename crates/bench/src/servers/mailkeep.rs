@@ -1,0 +1,210 @@
+//! mailkeep started as `mailkeep serve` from a configuration of the
+//! embedded defaults plus what a benchmark sets, with accounts added the
+//! way an administrator adds them, and its process table read from the
+//! master's admin socket.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use mailkeep_storage_rpc::broker::{
+    AdminReply, AdminRequest, ListProcesses, ProcessInfo, admin_request,
+};
+use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
+
+use super::{Account, ServerProcess, free_port};
+use crate::error::BenchError;
+
+/// A running mailkeep.
+#[derive(Debug)]
+pub struct Mailkeep {
+    process: ServerProcess,
+    bin: PathBuf,
+    config: PathBuf,
+    data: PathBuf,
+}
+
+impl Mailkeep {
+    /// Starts `bin serve` with its data in `dir/<name>`, IMAP on one plain
+    /// listener on a free loopback port, and `extra` (TOML tables such as
+    /// `[storage]\nmode = "per-uid"`) in the configuration; every other
+    /// setting is the embedded default. Waits (at most 30 s) until it
+    /// listens.
+    pub fn start(bin: &Path, dir: &Path, name: &str, extra: &str) -> Result<Mailkeep, BenchError> {
+        let port = free_port()?;
+        let data = dir.join(name);
+        let config = dir.join(format!("{name}.toml"));
+        let text = format!(
+            "[server]\ndata_dir = \"{}\"\n{extra}\n\
+             [[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n",
+            data.display()
+        );
+        std::fs::write(&config, text).map_err(|e| BenchError::io("writing the config", e))?;
+        let log = std::fs::File::create(dir.join(format!("{name}.log")))
+            .map_err(|e| BenchError::io("creating the server log", e))?;
+        let child = Command::new(bin)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| BenchError::io(format!("starting {}", bin.display()), e))?;
+        let mut process = ServerProcess::new(child, port);
+        if let Err(why) = process.wait_listening(Duration::from_secs(30)) {
+            let log = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default();
+            return Err(BenchError::Start {
+                server: "mailkeep",
+                why: format!("{why}\n{log}"),
+            });
+        }
+        Ok(Mailkeep {
+            process,
+            bin: bin.to_path_buf(),
+            config,
+            data,
+        })
+    }
+
+    /// The server process (port, pid).
+    pub fn process(&self) -> &ServerProcess {
+        &self.process
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// Adds `account` with `mailkeep user add --scheme <scheme>` (the
+    /// password on stdin) and returns the stored password field
+    /// (`{ARGON2ID}$argon2id$...`), for the baseline to use the very same.
+    pub fn add_user(&self, account: &Account, scheme: &str) -> Result<String, BenchError> {
+        let mut add = Command::new(&self.bin)
+            .args(["user", "add", &account.name, "--scheme", scheme, "--config"])
+            .arg(&self.config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| BenchError::io("mailkeep user add", e))?;
+        if let Some(mut stdin) = add.stdin.take() {
+            stdin
+                .write_all(format!("{}\n", account.password).as_bytes())
+                .map_err(|e| BenchError::io("writing the password", e))?;
+        }
+        let status = add
+            .wait()
+            .map_err(|e| BenchError::io("mailkeep user add", e))?;
+        if !status.success() {
+            return Err(BenchError::Refused {
+                what: format!("mailkeep user add {}", account.name),
+                answer: status.to_string(),
+            });
+        }
+        self.user_line(&account.name)?
+            .and_then(|line| line.split(':').nth(1).map(str::to_owned))
+            .ok_or_else(|| BenchError::Refused {
+                what: "reading the users file".into(),
+                answer: format!("no line for {}", account.name),
+            })
+    }
+
+    /// Adds many accounts with `{PLAIN}` passwords: the first through
+    /// `mailkeep user add --scheme PLAIN`, the others as lines of the very
+    /// form it wrote (same uid, gid and home base), in one atomic rewrite
+    /// of the users file, which auth re-reads when it changes. (`user add`
+    /// rewrites and fsyncs the file per account: thousands of accounts
+    /// would take minutes.)
+    pub fn add_plain_users(&self, accounts: &[Account]) -> Result<(), BenchError> {
+        let Some((first, rest)) = accounts.split_first() else {
+            return Ok(());
+        };
+        self.add_user(first, "PLAIN")?;
+        let users = self.data.join("users");
+        let text = std::fs::read_to_string(&users)
+            .map_err(|e| BenchError::io("reading the users file", e))?;
+        let line = self.user_line(&first.name)?.unwrap_or_default();
+        // name:{PLAIN}password:uid:gid:gecos:home:shell:extra
+        let fields: Vec<&str> = line.split(':').collect();
+        let (Some(uid), Some(gid), Some(home)) = (fields.get(2), fields.get(3), fields.get(5))
+        else {
+            return Err(BenchError::Refused {
+                what: "reading the users file".into(),
+                answer: format!("unexpected line {line:?}"),
+            });
+        };
+        let base = Path::new(home).parent().unwrap_or(Path::new("/"));
+        let mut out = text;
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        for a in rest {
+            out.push_str(&format!(
+                "{}:{{PLAIN}}{}:{uid}:{gid}::{}::\n",
+                a.name,
+                a.password,
+                base.join(&a.name).display()
+            ));
+        }
+        let temporary = self.data.join("users.bench-tmp");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temporary)
+            .and_then(|mut f| f.write_all(out.as_bytes()))
+            .and_then(|()| std::fs::rename(&temporary, &users))
+            .map_err(|e| BenchError::io("writing the users file", e))
+    }
+
+    /// `name`'s line of the users file, if any.
+    fn user_line(&self, name: &str) -> Result<Option<String>, BenchError> {
+        let text = std::fs::read_to_string(self.data.join("users"))
+            .map_err(|e| BenchError::io("reading the users file", e))?;
+        let prefix = format!("{name}:");
+        Ok(text
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .map(str::to_owned))
+    }
+
+    /// Every process the master knows (`mailkeep admin ps`), from its
+    /// admin socket.
+    pub async fn processes(&self) -> Result<Vec<ProcessInfo>, BenchError> {
+        let path = self
+            .data
+            .join("run")
+            .join(mailkeep_master::admin::ADMIN_SOCKET);
+        let fail = |why: String| BenchError::Admin {
+            path: path.clone(),
+            why,
+        };
+        let stream = tokio::net::UnixStream::connect(&path)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let request = AdminRequest {
+            kind: Some(admin_request::Kind::ListProcesses(ListProcesses {})),
+        };
+        send_frame(&stream, &request, None)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let (reply, _fd): (AdminReply, _) =
+            recv_frame(&stream).await.map_err(|e| fail(e.to_string()))?;
+        if !reply.error.is_empty() {
+            return Err(fail(reply.error));
+        }
+        Ok(reply.processes)
+    }
+
+    /// The storage processes serving `owner`.
+    pub async fn storage_processes_of(&self, owner: &str) -> Result<Vec<ProcessInfo>, BenchError> {
+        Ok(self
+            .processes()
+            .await?
+            .into_iter()
+            .filter(|p| p.role == "storage" && p.owners.iter().any(|o| o == owner))
+            .collect())
+    }
+}
