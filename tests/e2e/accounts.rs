@@ -47,13 +47,14 @@ fn user_commands_take_effect_on_a_running_server() {
     assert_eq!(r.status(), Status::No, "deleted user could log in: {r:?}");
 }
 
-/// Two sessions of one user are served by one storage process (the broker
-/// hands the imap process the same connection again); another user gets a
-/// process of their own.
+/// In per-user mode (the default is per-uid, see modes.rs), two sessions
+/// of one user are served by one storage process (the broker hands the
+/// imap process the same connection again); another user gets a process
+/// of their own.
 #[test]
 fn one_storage_process_per_user_shared_by_sessions() {
     let dir = TestDir::new();
-    let server = Server::start(&dir);
+    let server = Server::start_with(&dir, "\n[storage]\nmode = \"per-user\"\n");
     server.add_user("alice", "a-secret");
     server.add_user("bob", "b-secret");
 

@@ -72,7 +72,8 @@ fn admin_ps_lists_every_process() {
             s[5].as_str(),
             s[9].as_str()
         ),
-        ("5000", "user:alice", "alice", "1", "-"),
+        // The default storage mode is per-uid: the key names the mail uid.
+        ("5000", "uid:5000", "alice", "1", "-"),
         "storage row: {s:?}"
     );
 

@@ -1,8 +1,11 @@
 //! A busy storage process gets a sibling: while one session keeps a long
 //! call running, a new session of the same owner is served by a second
-//! storage process and is not held up.
+//! storage process and is not held up; in a process shared by several
+//! users, the others are answered, and new users go to another process.
 
 use std::time::{Duration, Instant};
+
+use mailkeep_testkit::BlockingClient;
 
 use crate::harness::{Server, TestDir};
 
@@ -124,4 +127,79 @@ fn a_fetch_is_not_held_up_by_a_long_search() {
     // Reported, not asserted: the order above is the test.
     eprintln!("B's FETCH took {fetch_took:?}; the SEARCH answered after {search_took:?}");
     b.logout();
+}
+
+/// Logs `user` in, fills INBOX with 24 messages of 1 MB and selects it.
+fn with_big_inbox(server: &Server<'_>, user: &str, password: &str) -> BlockingClient {
+    let mut c = server.login(user, password);
+    let line = "All work and no play makes a busy storage process.\r\n";
+    let body: String = line.repeat(1024 * 1024 / line.len());
+    for i in 0..24 {
+        let message = format!("Subject: big {i}\r\nMessage-ID: <big{i}.{user}@test>\r\n\r\n{body}");
+        let r = c.append("INBOX", &[], message.as_bytes()).expect("APPEND");
+        assert!(r.is_ok(), "{user}'s APPEND {i}: {r:?}");
+    }
+    c.ok("SELECT INBOX");
+    c
+}
+
+/// One storage process serves several users (per-uid mode, the default,
+/// for accounts that share the mail uid). While two of them keep long
+/// FETCHes in flight there (unread, so they cannot finish), a third user
+/// already attached to it is answered, and a user who logs in now is
+/// served by a second storage process (another pid).
+#[test]
+fn other_users_are_answered_while_their_shared_process_is_busy() {
+    let dir = TestDir::new();
+    let server = Server::start_with(
+        &dir,
+        "\n[storage]\nbusy_after_ms = 200\nmax_processes_per_key = 2\n",
+    );
+    for (user, password) in [
+        ("alice", "a-secret"),
+        ("carol", "c-secret"),
+        ("bob", "b-secret"),
+        ("dave", "d-secret"),
+    ] {
+        server.add_user(user, password);
+    }
+    let mut a = with_big_inbox(&server, "alice", "a-secret");
+    let mut c = with_big_inbox(&server, "carol", "c-secret");
+    let mut b = server.login("bob", "b-secret");
+    let r = b
+        .append("INBOX", &[], b"Subject: hello bob\r\n\r\nshort\r\n")
+        .expect("bob's APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    b.ok("SELECT INBOX");
+    let shared = server.wait_role("storage", None, None);
+    assert_eq!(
+        server.role_procs("storage", None).len(),
+        1,
+        "alice, carol and bob share one storage process"
+    );
+
+    let busy_before = server.count_in_output("busy=true");
+    a.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
+        .expect("sending alice's FETCH");
+    c.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
+        .expect("sending carol's FETCH");
+    server.wait_for_another("busy=true", busy_before, Duration::from_secs(15));
+
+    // Bob's session stays on the busy process, and is answered there.
+    let r = b.ok("FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+    assert_eq!(r.fetches().len(), 1, "bob's FETCH: {r:?}");
+
+    // Dave, logging in now, gets a process of his own.
+    let mut d = server.login("dave", "d-secret");
+    d.ok("SELECT INBOX");
+    let r = d.ok("STATUS Sent (MESSAGES)");
+    assert_eq!(r.status_item("MESSAGES"), Some(0), "{r:?}");
+    let procs = server.role_procs("storage", None);
+    assert_eq!(procs.len(), 2, "a second storage process: {procs:?}");
+    let daves = server.role_procs("storage", Some("dave"));
+    assert_eq!(daves.len(), 1, "{procs:?}");
+    assert_ne!(daves[0].pid, shared.pid, "dave avoided the busy process");
+    assert!(procs.iter().any(|p| p.pid == shared.pid));
+    b.logout();
+    d.logout();
 }

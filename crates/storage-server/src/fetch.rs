@@ -73,7 +73,7 @@ fn stream_messages(
         let (mut file, meta) = match store.open_message(mailbox, meta.uid) {
             Ok((file, meta)) => (CrlfReader::new(file), meta),
             // Expunged since the lookup: it is simply not there any more.
-            Err(StoreError::NotFound { .. }) => continue,
+            Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
             Err(e) => return Err(status_of(e)),
         };
         if !send(tx, Item::Message(fetched_msg(&meta))) {

@@ -451,3 +451,65 @@ Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n--b--\r\n",
     assert_eq!(reason_of(&cte), ErrorReason::UnknownCte, "{cte:?}");
     assert!(content.fetch_section(section(false)).await.is_ok());
 }
+
+/// A section of a message expunged since the caller's view of the mailbox
+/// is refused as expunged (IMAP's EXPUNGEISSUED: the FETCH goes on with
+/// the other messages), not as a missing mailbox.
+#[tokio::test]
+async fn a_section_of_an_expunged_message_is_refused_as_expunged() {
+    use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
+    let h = Harness::start();
+    let ch = h.channel(5).await;
+    let t = h.ticket();
+    let mut storage = storage_client(ch.clone());
+    let gone = append(&mut storage, &t, b"Subject: gone\r\n\r\nsoon expunged\r\n").await;
+    storage
+        .store_flags(with_ticket(
+            StoreFlagsRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: gone.uidvalidity,
+                uids: all_uids(),
+                mode: StoreMode::Add as i32,
+                flags: vec!["\\Deleted".into()],
+                unchanged_since: 0,
+            },
+            &t,
+        ))
+        .await
+        .unwrap();
+    storage
+        .expunge(with_ticket(
+            ExpungeRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: gone.uidvalidity,
+                uids: vec![],
+            },
+            &t,
+        ))
+        .await
+        .unwrap();
+    let mut content = ContentClient::new(ch);
+    let refused = content
+        .fetch_section(with_ticket(
+            FetchSectionRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uidvalidity: gone.uidvalidity,
+                uid: gone.uid,
+                parts: vec![],
+                text: SectionTextKind::HeaderFields as i32,
+                header_names: vec!["Subject".into()],
+                binary: false,
+                partial: false,
+                partial_offset: 0,
+                partial_count: 0,
+                size_only: false,
+            },
+            &t,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(reason_of(&refused), ErrorReason::Expunged, "{refused:?}");
+}

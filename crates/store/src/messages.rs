@@ -185,7 +185,9 @@ impl Store {
                 let meta = index::messages_in(&conn, &row, &[UidRange::single(uid)])?
                     .into_iter()
                     .find(|m| m.uid == uid)
-                    .ok_or_else(|| StoreError::NotFound {
+                    // Not in the index (any more): expunged, by this or
+                    // another session, since the caller's view of it.
+                    .ok_or_else(|| StoreError::Expunged {
                         what: format!("message UID {uid} in {name:?}"),
                     })?;
                 (row.name, meta)

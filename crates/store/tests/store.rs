@@ -215,7 +215,7 @@ fn append_fetch_and_reopen() {
     ));
     assert!(matches!(
         store.open_message("INBOX", 999),
-        Err(StoreError::NotFound { .. })
+        Err(StoreError::Expunged { .. })
     ));
 }
 

@@ -165,7 +165,11 @@ impl Store {
                         parsed.push((*uid, p.clone()));
                         *s = Some(p);
                     }
-                    Err(StoreError::NotFound { .. } | StoreError::MessageFileMissing { .. }) => {}
+                    Err(
+                        StoreError::NotFound { .. }
+                        | StoreError::Expunged { .. }
+                        | StoreError::MessageFileMissing { .. },
+                    ) => {}
                     Err(e) => return Err(e),
                 }
             }

@@ -9,7 +9,7 @@ mod respond;
 mod structure;
 
 use mailkeep_frontend::Retry;
-use mailkeep_imap_proto::{Fetch, FetchAttribute, SequenceSet, vanished};
+use mailkeep_imap_proto::{Code, Fetch, FetchAttribute, SequenceSet, vanished};
 use mailkeep_storage_rpc::storage::{
     ChangesRequest, FetchRequest, FetchStructureRequest, StoreFlagsRequest, StoreMode,
     fetch_response,
@@ -95,7 +95,12 @@ impl Command for Fetch {
             return Ok(done(reply));
         }
         match fetch(&cx, &state, &plan, &uids, self.changed_since, enabled).await? {
-            Ok(()) => Ok(done(Reply::ok("Fetch completed."))),
+            Ok(Fetched::All) => Ok(done(Reply::ok("Fetch completed."))),
+            // RFC 2180 §4.1: the rest was sent; the client learns of the
+            // expunge at its next NOOP.
+            Ok(Fetched::SomeExpunged) => Ok(done(
+                Reply::ok("Some messages were already expunged.").code(Code::ExpungeIssued),
+            )),
             Err(reply) => Ok(done(reply)),
         }
     }
@@ -177,6 +182,15 @@ async fn send_vanished(
     Ok(Ok(()))
 }
 
+/// What a FETCH could send.
+enum Fetched {
+    /// A response for every message asked for.
+    All,
+    /// Some messages were expunged (by another session) between the
+    /// client's view and the reading of their parts: they were left out.
+    SomeExpunged,
+}
+
 /// Fetches the messages and sends one response each; a NO reply when
 /// storage refused before anything was sent for a message.
 async fn fetch(
@@ -186,7 +200,7 @@ async fn fetch(
     uids: &[u32],
     changed_since: Option<u64>,
     enabled: Enabled,
-) -> Result<Result<(), Reply>, ImapError> {
+) -> Result<Result<Fetched, Reply>, ImapError> {
     let mailbox = &state.mailbox;
     let owner = state.authed.owner().to_owned();
     let request = FetchRequest {
@@ -228,13 +242,20 @@ async fn fetch(
     } else {
         None
     };
+    let mut some_expunged = false;
     loop {
         let message = match messages.message().await {
             Ok(Some(response)) => match response.item {
                 Some(fetch_response::Item::Message(message)) => message,
                 _ => return Err(ImapError::Broken("body chunk without a message".into())),
             },
-            Ok(None) => return Ok(Ok(())),
+            Ok(None) => {
+                return Ok(Ok(if some_expunged {
+                    Fetched::SomeExpunged
+                } else {
+                    Fetched::All
+                }));
+            }
             Err(status) => {
                 return Ok(Err(storage_reply(&status.into(), Target::Other)));
             }
@@ -258,6 +279,10 @@ async fn fetch(
         )
         .await?
         {
+            if reply.code == Some(Code::ExpungeIssued) {
+                some_expunged = true;
+                continue;
+            }
             return Ok(Err(reply));
         }
     }
