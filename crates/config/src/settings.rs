@@ -166,7 +166,7 @@ impl Default for Imap {
             max_line_length: 64 * 1024,
             login_timeout_secs: 60,
             idle_timeout_secs: 30 * 60,
-            max_connections: 1000,
+            max_connections: 20000,
             plaintext_logins: PlaintextLogins::Loopback,
         }
     }
@@ -295,9 +295,10 @@ pub struct Storage {
     /// A storage process whose oldest running call is older than this, in
     /// milliseconds, is busy: new sessions of its owners go to another.
     pub busy_after_ms: u64,
-    /// An owner with no call for this long, in seconds (counted in whole
-    /// sweeps of this length), has its index connections closed; its
-    /// watchers stay. What an idle logged-in client costs depends on it.
+    /// An owner with no call for this long, in seconds, has its index
+    /// connections closed (sooner when the process nears its open-file
+    /// limit); its watchers stay. What an idle logged-in client costs
+    /// depends on it.
     pub release_idle_secs: u64,
     /// Most storage processes for one key (one owner in per-user mode, one
     /// uid in per-uid mode) when the others are busy.

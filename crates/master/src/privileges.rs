@@ -72,6 +72,23 @@ pub fn limit_protocol_process() -> Result<(), MasterError> {
     Ok(())
 }
 
+/// Raises this process's open-file limit to its hard limit, for itself and
+/// the children it starts: an imap process holds a descriptor per client,
+/// a storage process several per open index, and the usual soft limit of
+/// 1024 would cap a server at a few hundred users. Logged, never fatal.
+pub fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(soft, hard, error = %e, "open-file limit not raised");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "open-file limit unknown"),
+    }
+}
+
 /// Refuses a chroot directory that is not empty or not owned by root: a
 /// writable or populated chroot would give a compromised process files to
 /// use.

@@ -374,6 +374,7 @@ fn open_key(path: &std::path::Path) -> Result<OwnedFd, MasterError> {
 /// Runs the server until SIGTERM or SIGINT. `config_path` is passed on to
 /// the children so they read the same file.
 pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), MasterError> {
+    crate::privileges::raise_open_file_limit();
     let prepared = prepare(&config)?;
     if !prepared.privileged {
         tracing::warn!(

@@ -2,8 +2,9 @@
 //! ticket, of a scope that allows the call, for an owner this process
 //! serves.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use mailkeep_store::{Store, StoreError};
 
@@ -25,8 +26,16 @@ pub(crate) struct Gate {
     shared: Option<Shared>,
     /// Change notifications of the owners served here (Watch).
     changes: crate::watch::ChangeBus,
-    /// Owners admitted a call since the last [`Gate::release_idle`].
-    touched: Mutex<HashSet<String>>,
+    /// When each owner was last admitted a call, and whether its index
+    /// connections were released since (see [`Gate::release_idle`]).
+    activity: Mutex<HashMap<String, Activity>>,
+}
+
+/// An owner's last call, for releasing what idle owners hold.
+#[derive(Clone, Copy)]
+struct Activity {
+    last_call: Instant,
+    released: bool,
 }
 
 /// A session call that passed the gate: who it is for, that owner's
@@ -56,7 +65,7 @@ impl Gate {
             stores: RwLock::new(stores),
             shared: None,
             changes: crate::watch::ChangeBus::default(),
-            touched: Mutex::default(),
+            activity: Mutex::default(),
         }
     }
 
@@ -73,7 +82,7 @@ impl Gate {
                 pools: CredentialPools::default(),
             }),
             changes: crate::watch::ChangeBus::default(),
-            touched: Mutex::default(),
+            activity: Mutex::default(),
         }
     }
 
@@ -176,25 +185,45 @@ impl Gate {
     }
 
     fn touch(&self, owner: &str) {
-        let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        if !touched.contains(owner) {
-            touched.insert(owner.to_owned());
+        let now = Instant::now();
+        let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = Activity {
+            last_call: now,
+            released: false,
+        };
+        match activity.get_mut(owner) {
+            Some(a) => *a = entry,
+            None => {
+                activity.insert(owner.to_owned(), entry);
+            }
         }
     }
 
     /// Closes the index connections of every owner that was admitted no
-    /// call since the previous sweep (see [`Store::release_idle`]): an
-    /// owner whose sessions only watch, or that lingers after its last
-    /// session, then costs its watchers' state and little else. Returns
-    /// how many owners' stores closed something.
-    pub(crate) async fn release_idle(&self) -> usize {
-        let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|p| p.into_inner()));
+    /// call for `idle_for` (see [`Store::release_idle`]): an owner whose
+    /// sessions only watch, or that lingers after its last session, then
+    /// costs its watchers' state and little else. Owners released before
+    /// and not called since are skipped. Returns how many owners' stores
+    /// closed something.
+    pub(crate) async fn release_idle(&self, idle_for: Duration) -> usize {
+        let now = Instant::now();
         let idle: Vec<(String, Store)> = {
             let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+            let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
             stores
                 .iter()
-                .filter(|(owner, _)| !touched.contains(*owner))
-                .map(|(owner, store)| (owner.clone(), store.clone()))
+                .filter_map(|(owner, store)| {
+                    // An owner opened but never called yet counts from now.
+                    let a = activity.entry(owner.clone()).or_insert(Activity {
+                        last_call: now,
+                        released: false,
+                    });
+                    if a.released || now.duration_since(a.last_call) < idle_for {
+                        return None;
+                    }
+                    a.released = true;
+                    Some((owner.clone(), store.clone()))
+                })
                 .collect()
         };
         let mut released = 0;
@@ -317,4 +346,46 @@ fn refusal(code: Code, message: impl Into<String>) -> Status {
         reason: ErrorReason::NoPermission as i32,
     };
     Status::with_details(code, message.into(), detail.encode_to_vec().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use mailkeep_store::Store;
+    use mailkeep_ticket::TicketKey;
+
+    use super::Gate;
+
+    /// A gate serving two owners whose stores hold open connections.
+    fn gate_with_two_owners(dir: &std::path::Path) -> Gate {
+        let mut stores = HashMap::new();
+        for owner in ["alice", "bob"] {
+            let store = Store::open(&dir.join(owner).join("Maildir")).unwrap();
+            store.status("INBOX").unwrap();
+            stores.insert(owner.to_owned(), store);
+        }
+        Gate::new(TicketKey::generate(), stores)
+    }
+
+    #[tokio::test]
+    async fn only_owners_idle_long_enough_are_released_and_only_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = gate_with_two_owners(dir.path());
+        gate.touch("alice");
+        gate.touch("bob");
+        assert_eq!(gate.release_idle(Duration::from_secs(3600)).await, 0);
+        assert_eq!(gate.release_idle(Duration::ZERO).await, 2);
+        assert_eq!(
+            gate.release_idle(Duration::ZERO).await,
+            0,
+            "released owners with no call since are skipped"
+        );
+        // A call makes the owner a candidate again.
+        gate.touch("bob");
+        let bob = gate.stores.read().unwrap().get("bob").cloned().unwrap();
+        bob.status("INBOX").unwrap();
+        assert_eq!(gate.release_idle(Duration::ZERO).await, 1);
+    }
 }

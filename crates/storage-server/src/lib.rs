@@ -147,16 +147,30 @@ impl Default for Tuning {
     }
 }
 
-/// Every `every`, closes the index connections of owners that had no call
-/// since the last time (see [`gate::Gate::release_idle`]): an owner idle
-/// that long costs a reopen (well under a millisecond) at its next call.
-async fn release_idle_stores(gate: std::sync::Arc<gate::Gate>, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every);
+/// How often the storage process looks for idle owners to release and
+/// at its count of open files.
+const RELEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Above this share of the open-file limit, owners idle for one check
+/// are released at once (each open index takes two to seven descriptors;
+/// a process serving thousands of owners would otherwise run out while
+/// they log in).
+const FILE_PRESSURE_PERCENT: u64 = 50;
+
+/// Closes the index connections of owners idle for `idle_for` (see
+/// [`gate::Gate::release_idle`]), or idle for one check when the process
+/// holds more than [`FILE_PRESSURE_PERCENT`] of its open-file limit. An
+/// owner released costs a reopen (well under a millisecond) at its next
+/// call.
+async fn release_idle_stores(gate: std::sync::Arc<gate::Gate>, idle_for: std::time::Duration) {
+    let mut tick = tokio::time::interval(RELEASE_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
     loop {
         tick.tick().await;
-        let released = gate.release_idle().await;
+        let pressed = under_file_pressure();
+        let released = gate
+            .release_idle(if pressed { RELEASE_CHECK } else { idle_for })
+            .await;
         if released > 0 {
             let trimmed = tokio::task::spawn_blocking(mailkeep_storage_rpc::fd::return_free_memory)
                 .await
@@ -164,10 +178,25 @@ async fn release_idle_stores(gate: std::sync::Arc<gate::Gate>, every: std::time:
             tracing::info!(
                 released,
                 trimmed,
+                pressed,
                 "closed the index connections of idle owners"
             );
         }
     }
+}
+
+/// Whether this process holds more than [`FILE_PRESSURE_PERCENT`] of its
+/// open-file limit.
+fn under_file_pressure() -> bool {
+    let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+    else {
+        return false;
+    };
+    let open = match std::fs::read_dir("/proc/self/fd") {
+        Ok(entries) => entries.count() as u64,
+        Err(_) => return false,
+    };
+    open.saturating_mul(100) > soft.saturating_mul(FILE_PRESSURE_PERCENT)
 }
 
 /// How often a storage process re-checks whether it is busy.
