@@ -227,12 +227,13 @@ async fn append(
             internal_date_offset_minutes: 0,
             size: message.len() as u64,
             replace: None,
+            size_unknown: false,
         })),
     };
     let chunk = AppendRequest {
         part: Some(append_request::Part::Chunk(message.to_vec())),
     };
-    let stream = tonic::codegen::tokio_stream::iter(vec![header, chunk]);
+    let stream = tonic::codegen::tokio_stream::iter(vec![header, chunk, AppendRequest::commit()]);
     let r = tokio::time::timeout(DEADLINE, client.clone().append(with_ticket(stream, ticket)))
         .await
         .expect("Append timed out")?;

@@ -6,71 +6,12 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::Signal;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
+use rustls::pki_types::ServerName;
 
+use crate::harness::tls::{client_config, fingerprint, printed_fingerprint};
 use crate::harness::*;
-
-/// Accepts whatever certificate the server presents and keeps it: the
-/// tests pin it by fingerprint instead.
-#[derive(Debug)]
-struct Recorder {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    seen: Mutex<Option<CertificateDer<'static>>>,
-}
-
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        *self.seen.lock().expect("lock") = Some(end_entity.clone().into_owned());
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
 
 /// A TLS connection to 127.0.0.1:`port` (SNI `localhost`) that has read
 /// the greeting; returns it, the greeting and the certificate's SHA-256
@@ -82,19 +23,9 @@ fn tls_greeting(
     String,
     String,
 ) {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder = Arc::new(Recorder {
-        provider: Arc::clone(&provider),
-        seen: Mutex::new(None),
-    });
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .dangerous()
-        .with_custom_certificate_verifier(recorder.clone())
-        .with_no_client_auth();
+    let (config, recorder) = client_config();
     let name = ServerName::try_from("localhost").expect("name");
-    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let conn = rustls::ClientConnection::new(config, name).expect("client");
     let tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     tcp.set_read_timeout(Some(DEADLINE)).expect("timeout");
     let mut stream = rustls::StreamOwned::new(conn, tcp);
@@ -102,30 +33,8 @@ fn tls_greeting(
     BufReader::new(&mut stream)
         .read_line(&mut greeting)
         .expect("a greeting over TLS");
-    let der = recorder
-        .seen
-        .lock()
-        .expect("lock")
-        .clone()
-        .expect("a certificate");
+    let der = recorder.seen().expect("a certificate");
     (stream, greeting, fingerprint(&der))
-}
-
-fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der)
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-fn printed_fingerprint(stdout: &str) -> Option<String> {
-    stdout
-        .lines()
-        .find(|l| l.starts_with("TLS certificate: self-signed"))
-        .and_then(|l| l.split("fingerprint ").nth(1))
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_owned)
 }
 
 /// A certificate for localhost and its key, PEM.

@@ -441,6 +441,12 @@ pub struct Master {
     pub restart_backoff_ms: u64,
     /// Cap on the restart delay, in milliseconds.
     pub max_restart_backoff_ms: u64,
+    /// Permission bits of the client socket (`<run dir>/client.sock`), on
+    /// which programs other than the server's own (a webmail backend, an
+    /// admin tool) log in through auth and reach storage with their own
+    /// session ticket, as the protocol processes do. 0o600 (root only) by
+    /// default; widen it for a backend that runs as another user.
+    pub client_socket_mode: u32,
 }
 
 impl Default for Master {
@@ -448,6 +454,7 @@ impl Default for Master {
         Master {
             restart_backoff_ms: 100,
             max_restart_backoff_ms: 30_000,
+            client_socket_mode: 0o600,
         }
     }
 }

@@ -41,6 +41,7 @@
 pub mod accept;
 pub mod any_connector;
 pub mod auth_link;
+pub mod client;
 pub mod clock;
 pub mod conn_info;
 pub mod connection;

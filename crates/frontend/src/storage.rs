@@ -174,6 +174,15 @@ pub struct Storage {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Storage {
+    /// Names the user; never shows the ticket.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("user", &self.inner.user)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Storage {
     /// The storage path of a session that just logged in; connections come
     /// from `auth`'s connector.

@@ -61,6 +61,7 @@ mod mutf7;
 mod outcome;
 mod parser;
 mod types;
+mod url;
 
 #[cfg(test)]
 mod tests;
@@ -81,3 +82,4 @@ pub use mutf7::{Mutf7Error, decode_mutf7, encode_mutf7};
 pub use outcome::{Outcome, SaslResponse};
 pub use parser::Parser;
 pub use types::{DateTime, SearchDate, SeqNumber, SeqRange, SequenceSet};
+pub use url::{ImapUrl, parse_imap_url};

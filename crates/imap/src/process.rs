@@ -37,6 +37,9 @@ const FEATURES: &[&str] = &[
     "UTF8=ACCEPT",
     "UIDONLY",
     "OBJECTID",
+    "CATENATE",
+    "CONTEXT=SORT",
+    "I18NLEVEL=1",
 ];
 
 /// Capabilities announced before login, besides AUTH= and STARTTLS.

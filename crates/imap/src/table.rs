@@ -14,7 +14,6 @@ macro_rules! commands {
         pub(crate) fn route(body: CommandBody) -> Box<dyn Routed> {
             match body {
                 $(CommandBody::$variant(c) => Box::new(Route(<$command>::from(c))),)*
-                other => Box::new(Route(crate::cmd::unknown::NotOffered::from(other.name()))),
             }
         }
 
@@ -62,6 +61,7 @@ commands! {
     Move => Move,
     Unauthenticate => p::Unauthenticate,
     Notify => p::Notify,
+    CancelUpdate => p::CancelUpdate,
     GetMetadata => p::GetMetadata,
     StartTls => p::StartTls,
     Compress => p::Compress,

@@ -128,9 +128,14 @@ impl View {
     }
 
     /// Whether a UID is known to be expunged but not yet reported.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub fn is_pending_expunge(&self, uid: u32) -> bool {
         self.pending_expunge.contains(&uid)
+    }
+
+    /// Whether expunges wait to be reported.
+    pub fn has_pending_expunges(&self) -> bool {
+        !self.pending_expunge.is_empty()
     }
 
     /// Sets a message's flags (after our own STORE or a FETCH that saw them);

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod broker;
 pub mod certificates;
 pub mod children;
+pub mod client_socket;
 pub mod gateway;
 pub mod layout;
 pub mod linger;

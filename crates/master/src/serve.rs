@@ -430,6 +430,17 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
     let admin_socket =
         crate::admin::bind(&shared.config.run_dir().join(crate::admin::ADMIN_SOCKET))?;
     tokio::spawn(crate::admin::serve(Arc::clone(&shared), admin_socket));
+    let client_socket = crate::client_socket::bind(
+        &shared
+            .config
+            .run_dir()
+            .join(crate::client_socket::CLIENT_SOCKET),
+        shared.config.master.client_socket_mode,
+    )?;
+    tokio::spawn(crate::client_socket::serve(
+        Arc::clone(&shared),
+        client_socket,
+    ));
     let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .map_err(|e| MasterError::io("SIGHUP handler", e))?;
     tokio::spawn(crate::protocols::watch_certificates(

@@ -76,6 +76,14 @@ impl BrokerClient {
         }
     }
 
+    /// Connects to a running server's client socket (`<run
+    /// dir>/client.sock`), for a program that is not one of the server's
+    /// own processes (a webmail backend, an admin tool).
+    pub async fn connect(path: impl AsRef<std::path::Path>) -> Result<BrokerClient, BrokerError> {
+        let stream = UnixStream::connect(path).await?;
+        Ok(BrokerClient::new(stream))
+    }
+
     /// Like [`BrokerClient::new`], and able to reach owners homed on other
     /// hosts through their gateways over TLS with `material`.
     pub fn with_tls(

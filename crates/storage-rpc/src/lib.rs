@@ -19,6 +19,16 @@ pub mod tls;
 pub mod storage {
     #![allow(missing_docs, clippy::all, clippy::pedantic)]
     tonic::include_proto!("mailkeep.storage.v1");
+
+    impl AppendRequest {
+        /// The part that ends an Append stream and stores its messages;
+        /// without it storage stores none of them.
+        pub fn commit() -> AppendRequest {
+            AppendRequest {
+                part: Some(append_request::Part::Commit(AppendCommit {})),
+            }
+        }
+    }
 }
 
 /// The auth RPC (`mailkeep.auth.v1`).

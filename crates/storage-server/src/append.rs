@@ -2,11 +2,13 @@
 //! the store's [`AppendWriter`](mailkeep_store::AppendWriter) on a blocking
 //! thread as they arrive (a bounded channel keeps memory bounded; no
 //! message is buffered whole). Several messages (MULTIAPPEND) wait fsynced
-//! in `tmp/` and are committed together when the stream ends, with the
-//! message a REPLACE names expunged in the same transaction; the reply
-//! comes after that commit. A client that goes away mid-stream, or a
-//! message that fails, drops every writer and staged message, which
-//! removes their temporary files: none of the batch is kept.
+//! in `tmp/` and are committed together at the stream's AppendCommit, with
+//! the message a REPLACE names expunged in the same transaction; the reply
+//! comes after that commit. A stream that ends without AppendCommit (the
+//! client gave up, or went away mid-stream), or a message that fails,
+//! drops every writer and staged message, which removes their temporary
+//! files: none of the batch is kept. The explicit commit matters because a
+//! stream can end cleanly without the client meaning it to.
 
 use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::metadata::ticket_of;
@@ -33,7 +35,8 @@ pub(crate) const MAX_MESSAGES: usize = 10_000;
 struct MessageStart {
     flags: Flags,
     date: Option<InternalDate>,
-    size: u64,
+    /// `None`: announced as unknown (CATENATE).
+    size: Option<u64>,
 }
 
 /// What the receiving side hands the writer thread.
@@ -51,7 +54,7 @@ fn message_start(header: &pb::AppendHeader) -> Result<MessageStart, Status> {
             secs: header.internal_date,
             offset_minutes: header.internal_date_offset_minutes,
         }),
-        size: header.size,
+        size: (!header.size_unknown).then_some(header.size),
     })
 }
 
@@ -114,9 +117,10 @@ pub(crate) async fn append(
 }
 
 /// Passes the stream's messages to the writer: `first` (from the header
-/// already read), then chunks and further headers, then the commit at the
-/// stream's end. A broken stream or a bad header stops without a commit;
-/// so does a second message when `replacing` (REPLACE takes one).
+/// already read), then chunks and further headers, then the commit. A
+/// stream that breaks or ends without AppendCommit, or a bad header, stops
+/// without a commit; so does a second message when `replacing` (REPLACE
+/// takes one).
 async fn receive(
     stream: &mut Streaming<pb::AppendRequest>,
     tx: &mpsc::Sender<Piece>,
@@ -156,8 +160,17 @@ async fn receive(
                 }
                 Piece::Start(message_start(&h)?)
             }
+            Ok(Some(pb::AppendRequest {
+                part: Some(Part::Commit(_)),
+            })) => Piece::Commit,
             Ok(Some(_)) => return Err(invalid("an Append message carries no part")),
-            Ok(None) => Piece::Commit,
+            Ok(None) => {
+                tracing::info!("append stream ended without its commit; nothing stored");
+                return Err(errors::status(
+                    ErrorReason::Cancelled,
+                    "the Append stream ended without AppendCommit; nothing was stored",
+                ));
+            }
             Err(status) => {
                 tracing::info!(code = ?status.code(), "append aborted by the client");
                 return Err(errors::status(
@@ -191,7 +204,10 @@ fn write_batch(
                 if let Some(done) = current.take() {
                     staged.push(done.finish()?);
                 }
-                current = Some(store.begin_append(mailbox, start.flags, start.date, start.size)?);
+                current = Some(match start.size {
+                    Some(size) => store.begin_append(mailbox, start.flags, start.date, size)?,
+                    None => store.begin_append_unsized(mailbox, start.flags, start.date)?,
+                });
             }
             Piece::Chunk(c) => match current.as_mut() {
                 Some(w) => w.write(&c)?,

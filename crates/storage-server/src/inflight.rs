@@ -2,6 +2,7 @@
 //! storage process whose oldest call is older than the busy threshold is
 //! "busy" (a long SEARCH, a big FETCH); it tells the broker, which then
 //! sends new sessions of its owners to another process (DESIGN §1).
+//! Change subscriptions (Watch) are not counted: they wait, not work.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -112,7 +113,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let guard = self.calls.begin();
+        // A change subscription lives as long as its session's selection:
+        // it is waiting, not work, and must not make the process look busy.
+        let guard = (!is_subscription(request.uri().path())).then(|| self.calls.begin());
         let response = self.inner.call(request);
         Box::pin(async move {
             let response = response.await?;
@@ -124,10 +127,18 @@ where
     }
 }
 
+/// The paths of calls that stream events for as long as a client listens.
+const SUBSCRIPTIONS: &[&str] = &["/mailkeep.storage.v1.Watch/"];
+
+/// Whether the call at `path` is a subscription rather than work.
+fn is_subscription(path: &str) -> bool {
+    SUBSCRIPTIONS.iter().any(|prefix| path.starts_with(prefix))
+}
+
 /// A response body that keeps its call counted until it is done.
 pub(crate) struct CountedBody<B> {
     inner: B,
-    _guard: CallGuard,
+    _guard: Option<CallGuard>,
 }
 
 impl<B: Body + Unpin> Body for CountedBody<B> {
@@ -147,5 +158,17 @@ impl<B: Body + Unpin> Body for CountedBody<B> {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_streams_are_subscriptions_and_fetches_are_work() {
+        assert!(is_subscription("/mailkeep.storage.v1.Watch/Watch"));
+        assert!(!is_subscription("/mailkeep.storage.v1.Content/Fetch"));
+        assert!(!is_subscription("/mailkeep.storage.v1.Search/Search"));
     }
 }

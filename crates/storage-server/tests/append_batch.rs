@@ -6,7 +6,8 @@
 mod common;
 
 use common::{
-    Harness, OWNER, all_uids, append, append_header, append_stream, mailbox_status, send_append,
+    Harness, OWNER, all_uids, append, append_header, append_stream, mailbox_status, message_parts,
+    send_append,
 };
 use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
 use mailkeep_storage_rpc::metadata::with_ticket;
@@ -14,12 +15,15 @@ use mailkeep_storage_rpc::storage::fetch_response::Item;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_ticket::Scope;
 
-/// One Append stream carrying every `(header, body)` in turn.
+/// One Append stream carrying every `(header, body)` in turn, then the
+/// commit.
 fn batch(messages: &[(AppendHeader, &[u8])]) -> Vec<AppendRequest> {
-    messages
+    let mut parts: Vec<AppendRequest> = messages
         .iter()
-        .flat_map(|(h, body)| append_stream(h.clone(), body))
-        .collect()
+        .flat_map(|(h, body)| message_parts(h.clone(), body))
+        .collect();
+    parts.push(AppendRequest::commit());
+    parts
 }
 
 fn tmp_files(h: &Harness) -> usize {
@@ -118,6 +122,15 @@ async fn a_failing_message_leaves_none_of_the_batch() {
     ]);
     let err = send_append(&mut c, &t, parts).await.unwrap_err();
     assert_eq!(reason_of(&err), ErrorReason::InvalidArgument, "{err:?}");
+    // Whole messages, but the stream ends cleanly without its commit (a
+    // client that gave up): nothing is stored.
+    let mut parts = batch(&[
+        (append_header("INBOX", &[], 3), b"one"),
+        (append_header("INBOX", &[], 3), b"two"),
+    ]);
+    assert!(parts.pop().is_some());
+    let err = send_append(&mut c, &t, parts).await.unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::Cancelled, "{err:?}");
 
     // The reply came after the writer let go: nothing is left anywhere.
     assert_eq!(

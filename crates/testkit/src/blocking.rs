@@ -85,6 +85,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> BlockingClient<S> {
         &mut self.client
     }
 
+    /// The same client over a new layer on its stream, made by `wrap` on
+    /// the client's runtime (see [`Client::upgrade`]): TLS after STARTTLS,
+    /// deflate after COMPRESS.
+    pub fn upgrade<T: AsyncRead + AsyncWrite + Unpin>(
+        self,
+        wrap: impl AsyncFnOnce(S, Vec<u8>) -> std::io::Result<T>,
+    ) -> Result<BlockingClient<T>, ClientError> {
+        let BlockingClient { runtime, client } = self;
+        let client = runtime.block_on(client.upgrade(wrap))?;
+        Ok(BlockingClient { runtime, client })
+    }
+
     /// The greeting.
     pub fn greeting(&self) -> Option<&Response> {
         self.client.greeting()

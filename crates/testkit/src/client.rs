@@ -184,6 +184,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         &mut self.stream
     }
 
+    /// The same client over a new layer on its stream (TLS after STARTTLS,
+    /// deflate after COMPRESS): `wrap` gets the stream and any bytes
+    /// received but not yet read as responses, and returns the new stream.
+    /// Tags go on where they were; timeout, limits and greeting are kept.
+    pub async fn upgrade<T>(
+        self,
+        wrap: impl AsyncFnOnce(S, Vec<u8>) -> std::io::Result<T>,
+    ) -> Result<Client<T>, ClientError> {
+        let Client {
+            stream,
+            unread,
+            next_tag,
+            timeout,
+            limits,
+            greeting,
+        } = self;
+        let stream = match timeout {
+            None => wrap(stream, unread).await?,
+            Some(t) => tokio::time::timeout(t, wrap(stream, unread))
+                .await
+                .map_err(|_| ClientError::Timeout {
+                    waited: t,
+                    unread: Vec::new(),
+                })??,
+        };
+        Ok(Client {
+            stream,
+            unread: Vec::new(),
+            next_tag,
+            timeout,
+            limits,
+            greeting,
+        })
+    }
+
     /// A fresh tag: `t1`, `t2`, ...
     pub fn tag(&mut self) -> String {
         let tag = format!("t{}", self.next_tag);

@@ -349,6 +349,7 @@ impl Services {
                 internal_date_offset_minutes: 0,
                 size: message.len() as u64,
                 replace: None,
+                size_unknown: false,
             })),
         }];
         for chunk in message.chunks(mailkeep_storage_rpc::CHUNK_SIZE) {
@@ -356,6 +357,7 @@ impl Services {
                 part: Some(append_request::Part::Chunk(chunk.to_vec())),
             });
         }
+        parts.push(AppendRequest::commit());
         let request = with_ticket(tokio_stream::iter(parts), &ticket);
         Ok(client.append(request).await?.into_inner().uid)
     }

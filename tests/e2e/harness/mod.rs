@@ -11,10 +11,12 @@
 
 #![allow(dead_code)]
 
+pub mod bulk;
 mod dir;
 pub mod output;
 mod procs;
 pub mod server;
+pub mod tls;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -65,6 +67,29 @@ pub fn require_root(test: &str) -> bool {
         panic!("{test} must run as root in CI (it checks privilege separation)");
     }
     eprintln!("note: {test} needs root (privilege separation is only on as root); skipped");
+    false
+}
+
+/// Whether the outside program `program` (a real client the test drives,
+/// such as `mbsync`) is installed: CI installs it (`.ci/run`), so there
+/// its absence fails the test; elsewhere the test prints a note and the
+/// caller returns early.
+pub fn require_program(program: &str, test: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program)).is_ok_and(|m| {
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+            })
+        })
+    });
+    if found {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test} needs `{program}`, which .ci/run installs");
+    }
+    eprintln!("note: {test} needs `{program}` (not installed); skipped");
     false
 }
 
@@ -122,6 +147,42 @@ pub fn run_user_cmd(config: &Path, args: &[&str], stdin_line: Option<&str>) -> S
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `tests/python/SCRIPT` with `python3` and `env`, bounded by
+/// `timeout`; asserts that it exits 0 and printed `done_line` (so a script
+/// that stopped early without an error does not pass). Its output is
+/// printed for the test runner to show on failure. Returns its stdout.
+pub fn run_python(
+    script: &str,
+    env: &[(&str, String)],
+    done_line: &str,
+    timeout: Duration,
+) -> String {
+    let path = workspace_root().join("tests/python").join(script);
+    let child = Command::new("python3")
+        .arg(&path)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting python3 (is it installed?)");
+    let out = wait_output(child, timeout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("--- {script} stdout ---\n{stdout}\n--- {script} stderr ---\n{stderr}");
+    assert!(
+        out.status.success(),
+        "{script} failed with {}:\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    assert!(
+        stdout.lines().any(|l| l == done_line),
+        "{script} exited 0 without printing {done_line:?}:\n{stdout}"
+    );
+    stdout
 }
 
 /// Sends `sig` to `pid`, ignoring errors (the process may be gone).

@@ -349,6 +349,25 @@ impl<'a> Server<'a> {
         run_user_cmd(&self.config, &["add", name], Some(password));
     }
 
+    /// Runs `mailkeep user add NAME --scheme SCHEME` (`SCRAM-SHA-256`,
+    /// say) with the password on stdin.
+    pub fn add_user_with_scheme(&self, name: &str, password: &str, scheme: &str) {
+        run_user_cmd(
+            &self.config,
+            &["add", name, "--scheme", scheme],
+            Some(password),
+        );
+    }
+
+    /// The address of the listener named `name`.
+    pub fn listener(&self, name: &str) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no listener named {name}: {:?}", self.listeners))
+    }
+
     /// Opens a client connection (greeting checked), or says why not.
     pub fn try_connect(&self) -> Result<BlockingClient, ClientError> {
         BlockingClient::connect(self.addr, DEADLINE)

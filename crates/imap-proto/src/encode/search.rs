@@ -106,7 +106,9 @@ pub fn esearch(out: &mut Vec<u8>, data: &Esearch) {
             None => out.extend_from_slice(b"NIL)"),
         }
     }
-    context_updates(out, "ADDTO", &data.add_to);
+    // Removals first: positions of a SORT context's additions count the
+    // result after them (RFC 5267 §4.4).
     context_updates(out, "REMOVEFROM", &data.remove_from);
+    context_updates(out, "ADDTO", &data.add_to);
     out.extend_from_slice(b"\r\n");
 }

@@ -241,6 +241,23 @@ fn part_numbers(c: &mut Cursor<'_>) -> PResult<(Vec<u32>, bool)> {
     }
 }
 
+/// A section spec on its own (`1.2`, `HEADER`, `1.HEADER.FIELDS (TO)`),
+/// as IMAP URLs carry it.
+pub(crate) fn parse_section(text: &str) -> Result<Section, crate::error::ParseError> {
+    let framed = format!("[{text}]");
+    let mut c = Cursor::new(framed.as_bytes());
+    let section = section(&mut c).map_err(|f| match f {
+        Fail::Bad(message) | Fail::No(_, message) => crate::error::ParseError::Syntax(message),
+        Fail::Incomplete => crate::error::ParseError::Syntax("Incomplete section".into()),
+    })?;
+    if c.peek().is_some() {
+        return Err(crate::error::ParseError::Syntax(
+            "Trailing text after the section".into(),
+        ));
+    }
+    Ok(section)
+}
+
 /// `section`: `[` [section-spec] `]`.
 fn section(c: &mut Cursor<'_>) -> PResult<Section> {
     c.expect(b'[', "'[' to start the section")?;

@@ -6,6 +6,7 @@
 
 pub(crate) mod append;
 pub(crate) mod authenticate;
+pub(crate) mod cancel_update;
 pub(crate) mod capability;
 pub(crate) mod close;
 pub(crate) mod common;
@@ -30,7 +31,6 @@ pub(crate) mod store;
 pub(crate) mod subscribe;
 pub(crate) mod thread;
 pub(crate) mod unauthenticate;
-pub(crate) mod unknown;
 pub(crate) mod upgrade;
 
 use std::future::Future;
@@ -156,6 +156,12 @@ pub(crate) trait Command: Send + Sync + Sized + 'static {
         false
     }
 
+    /// Whether the client sends it to hear of changes (NOOP, CHECK): the
+    /// session then asks storage even when no change was announced.
+    fn polls(&self) -> bool {
+        false
+    }
+
     /// Runs the command.
     fn run(
         self,
@@ -172,6 +178,8 @@ pub(crate) trait Routed: Send + Sync {
     fn runs(&self) -> Runs;
     /// Whether it names messages by sequence number.
     fn uses_sequence_numbers(&self) -> bool;
+    /// Whether the client sends it to hear of changes.
+    fn polls(&self) -> bool;
     /// Checks the state and makes the future that runs the command.
     fn start(
         self: Box<Self>,
@@ -202,6 +210,10 @@ impl<C: Command> Routed for Route<C> {
 
     fn uses_sequence_numbers(&self) -> bool {
         self.0.uses_sequence_numbers()
+    }
+
+    fn polls(&self) -> bool {
+        self.0.polls()
     }
 
     fn start(

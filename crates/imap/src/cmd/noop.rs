@@ -17,6 +17,10 @@ impl Command for Noop {
         capability: None,
     };
 
+    fn polls(&self) -> bool {
+        true
+    }
+
     async fn run(self, _cx: Cx, _state: AnyState) -> Result<Done, ImapError> {
         Ok(Done::reply(Reply::ok("NOOP completed.")))
     }
@@ -30,6 +34,10 @@ impl Command for Check {
         runs: Runs::Alone,
         capability: None,
     };
+
+    fn polls(&self) -> bool {
+        true
+    }
 
     async fn run(self, _cx: Cx, _state: Selected) -> Result<Done, ImapError> {
         Ok(Done::reply(Reply::ok("CHECK completed.")))

@@ -108,6 +108,7 @@ async fn select(
         enabled = enabled.union(Enabled::condstore());
     }
     let mailbox = Arc::new(Mailbox::new(name, read_only, view, &selected.keywords));
+    mailbox.start_watching(state.authed.storage.clone());
     mailbox.write_flags(&mut out);
     {
         let view = mailbox.view();

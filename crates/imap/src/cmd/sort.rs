@@ -6,11 +6,12 @@ use mailkeep_imap_proto::{Sort, SortKey};
 use mailkeep_storage_rpc::storage::{SortCriterion, SortKeyKind, SortRequest};
 
 use crate::cmd::common::own_call;
-use crate::cmd::search::results::{Found, write_results};
-use crate::cmd::search::{check_charset, convert, uses_modseq};
+use crate::cmd::search::results::{Found, keep_context, write_results};
+use crate::cmd::search::{check_charset, convert};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
+use crate::session::contexts::Query;
 use crate::session::state::Selected;
 
 impl Command for Sort {
@@ -46,19 +47,20 @@ impl Command for Sort {
                 Err(reply) => return Ok(Done::reply(reply)),
             }
         };
+        let criteria: Vec<SortCriterion> = self
+            .criteria
+            .iter()
+            .map(|c| SortCriterion {
+                key: kind(c.key) as i32,
+                reverse: c.reverse,
+            })
+            .collect();
         let request = SortRequest {
             owner: state.authed.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
-            criteria: self
-                .criteria
-                .iter()
-                .map(|c| SortCriterion {
-                    key: kind(c.key) as i32,
-                    reverse: c.reverse,
-                })
-                .collect(),
-            program: key,
+            criteria: criteria.clone(),
+            program: key.clone(),
             charset: self.charset.clone(),
         };
         let sorted = match own_call(&state.authed, Retry::Idempotent, |rpc| {
@@ -76,7 +78,6 @@ impl Command for Sort {
             // criteria gets none (RFC 7162 makes it optional for SORT).
             highest_modseq: None,
         };
-        let _ = uses_modseq(&self.key);
         let mut out = Vec::new();
         write_results(
             &mut out,
@@ -88,7 +89,19 @@ impl Command for Sort {
             "SORT",
         );
         cx.out.send(&out).await?;
-        Ok(Done::reply(Reply::ok("Sort completed.")))
+        let mut reply = Reply::ok("Sort completed.");
+        let query = Query::Sort(criteria, key, self.charset.clone());
+        if let Some(code) = keep_context(
+            mailbox,
+            &cx.tag,
+            self.uid,
+            self.returns.as_deref(),
+            query,
+            &found.uids,
+        ) {
+            reply = reply.code(code);
+        }
+        Ok(Done::reply(reply))
     }
 }
 

@@ -33,14 +33,15 @@ impl Command for StartTls {
             };
             return Ok(Done::reply_with_input(reply, &mut cx));
         };
-        if cx
-            .input
-            .as_ref()
-            .is_some_and(|i| !i.reader.buf().is_empty())
+        if let Some(input) = cx.input.as_mut()
+            && !input.reader.buf().is_empty()
         {
             // Bytes after STARTTLS came in the clear: taking them for the
             // first TLS bytes, or commands, would let an attacker inject
-            // them (the STARTTLS command-injection attack).
+            // them (the STARTTLS command-injection attack). They are
+            // dropped unread, not run as the next commands.
+            let pipelined = input.reader.buf().len();
+            input.reader.consume(pipelined);
             let reply = Reply::bad("Data after STARTTLS; TLS not started");
             return Ok(Done::reply_with_input(reply, &mut cx));
         }

@@ -12,7 +12,9 @@ use mailkeep_storage_rpc::storage::ChangesRequest;
 
 use crate::errors::ImapError;
 use crate::io::Output;
+use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
+use crate::session::watcher::{ChangeMark, Watcher, watch};
 use crate::updates::write_updates;
 use crate::view::{FlagUpdate, View};
 
@@ -41,6 +43,12 @@ pub(crate) struct Mailbox {
     view: Mutex<View>,
     /// Keywords announced in FLAGS so far, by lower-case name.
     keywords: Mutex<BTreeMap<String, String>>,
+    /// Live search results (RFC 5267 contexts).
+    contexts: Mutex<Vec<Context>>,
+    /// Whether changes came since the last sync (fed by the watcher).
+    mark: ChangeMark,
+    /// The task following the mailbox's changes, while selected.
+    watcher: Mutex<Option<Watcher>>,
 }
 
 impl Mailbox {
@@ -58,7 +66,50 @@ impl Mailbox {
                     .map(|k| (k.to_ascii_lowercase(), k.clone()))
                     .collect(),
             ),
+            contexts: Mutex::new(Vec::new()),
+            mark: ChangeMark::default(),
+            watcher: Mutex::new(None),
         }
+    }
+
+    /// Starts following the mailbox's changes (after SELECT).
+    pub(crate) fn start_watching(self: &std::sync::Arc<Self>, storage: Storage) {
+        let watcher = watch(self, storage);
+        *lock(&self.watcher) = Some(watcher);
+    }
+
+    /// What the watcher knows about changes.
+    pub(crate) fn mark(&self) -> &ChangeMark {
+        &self.mark
+    }
+
+    /// The live search contexts.
+    pub(crate) fn contexts(&self) -> Vec<Context> {
+        lock(&self.contexts).clone()
+    }
+
+    /// Keeps `context` live; `false` when the mailbox has as many as it
+    /// keeps (the command then answers NOUPDATE).
+    pub(crate) fn add_context(&self, context: Context) -> bool {
+        let mut contexts = lock(&self.contexts);
+        contexts.retain(|c| c.tag != context.tag);
+        if contexts.len() >= MAX_CONTEXTS {
+            return false;
+        }
+        contexts.push(context);
+        true
+    }
+
+    /// Records a context's new result.
+    pub(crate) fn set_context_result(&self, tag: &str, uids: Vec<u32>) {
+        if let Some(c) = lock(&self.contexts).iter_mut().find(|c| c.tag == tag) {
+            c.uids = uids;
+        }
+    }
+
+    /// Ends the contexts made by the commands tagged `tags` (CANCELUPDATE).
+    pub(crate) fn cancel_contexts(&self, tags: &[String]) {
+        lock(&self.contexts).retain(|c| !tags.contains(&c.tag));
     }
 
     /// The mailbox's name now.
@@ -76,6 +127,8 @@ impl Mailbox {
             .name
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The watch follows the old name: ask storage at every command.
+        self.mark.unwatch();
         if *name == from {
             *name = to.to_owned();
         } else if let Some(rest) = name.strip_prefix(from)
@@ -202,6 +255,9 @@ impl Mailbox {
         if !bytes.is_empty() {
             out.send(&bytes).await?;
         }
+        if !updates.is_empty() {
+            contexts::refresh(self, storage, out).await?;
+        }
         Ok(Synced::Current)
     }
 }
@@ -215,4 +271,11 @@ fn lost_or_current(error: &StorageError) -> Synced {
             Synced::Current
         }
     }
+}
+
+/// Locks a mutex whose data stays valid even if a holder panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

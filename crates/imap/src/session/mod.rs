@@ -3,11 +3,13 @@
 //! and when each ends reports what changed in the selected mailbox, sends
 //! its tagged reply and applies its change of state.
 
+pub(crate) mod contexts;
 pub(crate) mod enabled;
 pub(crate) mod mailbox;
 pub(crate) mod notifier;
 pub(crate) mod scheduler;
 pub(crate) mod state;
+pub(crate) mod watcher;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -38,8 +40,9 @@ struct Queued {
     command: Box<dyn Routed>,
 }
 
-/// What a running command's task gives back.
-type Ended = (u64, String, Result<Done, ImapError>);
+/// What a running command's task gives back: its scheduler id, its tag,
+/// whether it polls for changes, and how it ended.
+type Ended = (u64, String, bool, Result<Done, ImapError>);
 
 /// One client session.
 pub(crate) struct Session {
@@ -225,6 +228,7 @@ impl Session {
                 return Ok(());
             };
             let uses_sequence_numbers = command.uses_sequence_numbers();
+            let polls = command.polls();
             tracing::debug!(command = command.spec().name, %tag, "start");
             if self.enabled.uidonly && uses_sequence_numbers {
                 let reply = Reply::bad("Sequence numbers are not allowed after ENABLE UIDONLY")
@@ -248,7 +252,8 @@ impl Session {
             match command.start(cx, &self.state) {
                 Ok(future) => {
                     let id = self.scheduler.start(runs, uses_sequence_numbers);
-                    self.running.spawn(async move { (id, tag, future.await) });
+                    self.running
+                        .spawn(async move { (id, tag, polls, future.await) });
                 }
                 Err(refused) => {
                     let (reply, mut cx) = *refused;
@@ -265,7 +270,7 @@ impl Session {
     /// A command ended: take back what it borrowed, apply its change of
     /// state, report what changed in the selected mailbox, and send its
     /// tagged reply.
-    async fn finish(&mut self, (id, tag, result): Ended) -> Result<(), ImapError> {
+    async fn finish(&mut self, (id, tag, polls, result): Ended) -> Result<(), ImapError> {
         let used_sequence_numbers = self.scheduler.end(id);
         let done = result?;
         if let Some(mut input) = done.input {
@@ -281,10 +286,13 @@ impl Session {
         let Some(reply) = done.reply else {
             return Ok(());
         };
+        let allow_expunge = !used_sequence_numbers && self.scheduler.expunge_allowed();
         if !selected_now
             && let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox())
+            && (polls
+                || mailbox.mark().take()
+                || (allow_expunge && mailbox.view().has_pending_expunges()))
         {
-            let allow_expunge = !used_sequence_numbers && self.scheduler.expunge_allowed();
             let synced = mailbox
                 .sync(&authed.storage, &self.out, allow_expunge, self.enabled)
                 .await?;
@@ -324,7 +332,10 @@ impl Session {
             (Transition::Enable(more), state) => {
                 self.enabled = self.enabled.union(more);
                 if let Some(input) = self.input.as_mut() {
-                    input.parser.set_utf8(self.enabled.utf8);
+                    // IMAP4rev2 names mailboxes in UTF-8 as UTF8=ACCEPT does.
+                    input
+                        .parser
+                        .set_utf8(self.enabled.utf8 || self.enabled.rev2);
                 }
                 state
             }

@@ -198,3 +198,56 @@ async fn append_to_a_missing_mailbox_is_trycreate_and_the_stream_stays_in_step()
     assert!(reply.has_code("TRYCREATE"), "{reply:?}");
     ok(&mut c, "NOOP").await;
 }
+
+#[tokio::test]
+async fn catenate_builds_a_message_from_text_and_parts_of_others() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let m = multipart();
+    let reply = c.append("INBOX", &[], &m).await.unwrap();
+    let (uidvalidity, uid) = reply.appenduid().expect("APPENDUID");
+    let head = b"Subject: forward\r\nContent-Type: multipart/mixed; boundary=\"x\"\r\n\r\n--x\r\n";
+    let tail = b"\r\n--x--\r\n";
+    let url = format!("/INBOX;UIDVALIDITY={uidvalidity}/;UID={uid}/;SECTION=1.MIME");
+    let url_text = format!("/INBOX;UIDVALIDITY={uidvalidity}/;UID={uid}/;SECTION=1");
+    let reply = c
+        .run_parts(&[
+            Part::Text("APPEND INBOX CATENATE (TEXT "),
+            Part::Literal(head, LiteralMode::Sync),
+            Part::Text(&format!(" URL \"{url}\" URL \"{url_text}\" TEXT ")),
+            Part::Literal(tail, LiteralMode::NonSync),
+            Part::Text(")"),
+        ])
+        .await
+        .unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    let (_, new_uid) = reply.appenduid().expect("APPENDUID");
+    ok(&mut c, "SELECT INBOX").await;
+    let reply = ok(&mut c, &format!("UID FETCH {new_uid} BODY.PEEK[]")).await;
+    let body = reply.fetches()[0].bytes("BODY[]").expect("BODY[]").to_vec();
+    let mut expected = head.to_vec();
+    expected.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+    expected.extend_from_slice(b"The text part.");
+    expected.extend_from_slice(tail);
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        String::from_utf8_lossy(&expected)
+    );
+    // A URL to a message that does not exist: BADURL, nothing stored.
+    let reply = c
+        .run_parts(&[
+            Part::Text("APPEND INBOX CATENATE (URL \"/INBOX/;UID=999\" TEXT "),
+            Part::Literal(b"x", LiteralMode::NonSync),
+            Part::Text(")"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), Status::No, "{reply:?}");
+    assert!(reply.has_code("BADURL"), "{reply:?}");
+    let reply = ok(&mut c, "STATUS INBOX (MESSAGES)").await;
+    assert!(
+        reply.responses[0].text().contains("MESSAGES 2"),
+        "{reply:?}"
+    );
+}

@@ -81,3 +81,58 @@ async fn sort_and_thread() {
     let reply = ok(&mut c, "THREAD ORDEREDSUBJECT UTF-8 ALL").await;
     assert!(reply.untagged("THREAD").next().is_some(), "{reply:?}");
 }
+
+#[tokio::test]
+async fn a_search_context_follows_the_mailbox_until_cancelled() {
+    let (services, mut c) = five().await;
+    let process = process(&services, ImapSettings::default());
+    let mut other = login(&process).await;
+    ok(&mut other, "SELECT INBOX").await;
+    let reply = ok(&mut c, "SEARCH RETURN (UPDATE) FLAGGED").await;
+    let tag = reply.done().tag.clone().expect("a tag");
+    let initial = reply.esearch().expect("ESEARCH");
+    assert!(
+        initial.item("ADDTO").is_some(),
+        "the initial result as ADDTO: {reply:?}"
+    );
+    ok(&mut other, "STORE 1 +FLAGS (\\Flagged)").await;
+    ok(&mut other, "STORE 2 -FLAGS (\\Flagged)").await;
+    let reply = ok(&mut c, "NOOP").await;
+    let update = reply
+        .responses
+        .iter()
+        .map(|r| r.text())
+        .find(|t| t.starts_with("* ESEARCH"))
+        .expect("an update");
+    assert_eq!(
+        update,
+        format!("* ESEARCH (TAG \"{tag}\") REMOVEFROM (0 2) ADDTO (0 1)")
+    );
+    // A SORT context places new messages.
+    let reply = ok(&mut c, "UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL").await;
+    let sort_tag = reply.done().tag.clone().expect("a tag");
+    assert!(
+        other
+            .append("INBOX", &[], &message("beta", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let reply = ok(&mut c, "NOOP").await;
+    let text: Vec<String> = reply.responses.iter().map(|r| r.text()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t == &format!("* ESEARCH (TAG \"{sort_tag}\") UID ADDTO (2 6)")),
+        "alpha, beta, bravo...: {text:?}"
+    );
+    ok(&mut c, &format!("CANCELUPDATE \"{tag}\" \"{sort_tag}\"")).await;
+    ok(&mut other, "STORE 3 +FLAGS (\\Flagged)").await;
+    let reply = ok(&mut c, "NOOP").await;
+    assert!(
+        !reply
+            .responses
+            .iter()
+            .any(|r| r.text().starts_with("* ESEARCH")),
+        "{reply:?}"
+    );
+}

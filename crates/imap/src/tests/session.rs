@@ -81,6 +81,15 @@ async fn capabilities_before_and_after_login() {
         "UNAUTHENTICATE",
         "REPLACE",
         "UIDONLY",
+        "CATENATE",
+        "CONTEXT=SEARCH",
+        "CONTEXT=SORT",
+        "COMPRESS=DEFLATE",
+        "METADATA",
+        "OBJECTID",
+        "I18NLEVEL=1",
+        "LITERAL+",
+        "LITERAL-",
     ] {
         assert!(post.iter().any(|c| c == cap), "{cap} after login: {post:?}");
     }
@@ -250,4 +259,38 @@ fn base64_decode(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(text.trim())
         .expect("base64 from the server")
+}
+
+#[tokio::test]
+async fn imap4rev2_mode_answers_the_rev2_way() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let reply = ok(&mut c, "ENABLE IMAP4rev2").await;
+    let enabled = reply.untagged("ENABLED").next().expect("ENABLED");
+    assert_eq!(enabled.words(), vec!["IMAP4rev2"]);
+    assert!(
+        c.append("INBOX", &[], &super::message("rev2", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let reply = ok(&mut c, "SELECT INBOX").await;
+    let text: Vec<String> = reply.responses.iter().map(|r| r.text()).collect();
+    assert!(
+        !text.iter().any(|l| l.contains("RECENT")),
+        "no RECENT in rev2: {text:?}"
+    );
+    let reply = ok(&mut c, "SEARCH ALL").await;
+    assert!(
+        reply.esearch().is_some(),
+        "SEARCH answers ESEARCH in rev2: {reply:?}"
+    );
+    // Mailbox names are UTF-8 both ways.
+    ok(&mut c, "CREATE \"Répertoire\"").await;
+    let reply = ok(&mut c, "LIST \"\" R*").await;
+    assert!(
+        reply.list("LIST").iter().any(|l| l.name == "Répertoire"),
+        "{reply:?}"
+    );
 }

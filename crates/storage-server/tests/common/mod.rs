@@ -199,12 +199,13 @@ pub fn append_header(mailbox: &str, flags: &[&str], size: u64) -> AppendHeader {
         internal_date_offset_minutes: 0,
         size,
         replace: None,
+        size_unknown: false,
     }
 }
 
-/// An APPEND request stream: `header`, then `body` in chunks of at most
-/// the storage RPC's chunk size.
-pub fn append_stream(header: AppendHeader, body: &[u8]) -> Vec<AppendRequest> {
+/// One message of an Append stream: `header`, then `body` in chunks of at
+/// most the storage RPC's chunk size.
+pub fn message_parts(header: AppendHeader, body: &[u8]) -> Vec<AppendRequest> {
     let mut parts = vec![AppendRequest {
         part: Some(Part::Header(header)),
     }];
@@ -213,6 +214,13 @@ pub fn append_stream(header: AppendHeader, body: &[u8]) -> Vec<AppendRequest> {
             part: Some(Part::Chunk(chunk.to_vec())),
         });
     }
+    parts
+}
+
+/// A whole Append stream of one message: its parts, then the commit.
+pub fn append_stream(header: AppendHeader, body: &[u8]) -> Vec<AppendRequest> {
+    let mut parts = message_parts(header, body);
+    parts.push(AppendRequest::commit());
     parts
 }
 

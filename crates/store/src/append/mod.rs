@@ -48,7 +48,9 @@ pub struct AppendWriter {
     mailbox: String,
     flags: Flags,
     internal_date: InternalDate,
-    expected: u64,
+    /// The announced size; `None` when the writer did not know it
+    /// (IMAP CATENATE assembles a message from parts).
+    expected: Option<u64>,
     written: u64,
     /// Size with bare LFs counted as CRLF (the Maildir `W=` field).
     vsize: u64,
@@ -70,6 +72,27 @@ impl Store {
         flags: Flags,
         internal_date: Option<InternalDate>,
         expected_size: u64,
+    ) -> Result<AppendWriter> {
+        self.begin_append_sized(mailbox, flags, internal_date, Some(expected_size))
+    }
+
+    /// Like [`Store::begin_append`] for a message whose size is known only
+    /// at its end (IMAP CATENATE builds one from parts as they arrive).
+    pub fn begin_append_unsized(
+        &self,
+        mailbox: &str,
+        flags: Flags,
+        internal_date: Option<InternalDate>,
+    ) -> Result<AppendWriter> {
+        self.begin_append_sized(mailbox, flags, internal_date, None)
+    }
+
+    fn begin_append_sized(
+        &self,
+        mailbox: &str,
+        flags: Flags,
+        internal_date: Option<InternalDate>,
+        expected_size: Option<u64>,
     ) -> Result<AppendWriter> {
         let mailbox = names::canonical(mailbox)?;
         {
@@ -121,10 +144,12 @@ impl AppendWriter {
     /// announced size fails with [`StoreError::SizeMismatch`] at once.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
         let new_total = self.written + data.len() as u64;
-        if new_total > self.expected {
+        if let Some(expected) = self.expected
+            && new_total > expected
+        {
             return Err(StoreError::SizeMismatch {
                 mailbox: self.mailbox.clone(),
-                expected: self.expected,
+                expected,
                 actual: new_total,
             });
         }
@@ -171,10 +196,12 @@ impl AppendWriter {
     /// [`Store::commit_appends`] indexes it with the others of its batch;
     /// dropping the [`StagedMessage`] instead removes it.
     pub fn finish(mut self) -> Result<StagedMessage> {
-        if self.written != self.expected {
+        if let Some(expected) = self.expected
+            && self.written != expected
+        {
             return Err(StoreError::SizeMismatch {
                 mailbox: self.mailbox.clone(),
-                expected: self.expected,
+                expected,
                 actual: self.written,
             });
         }

@@ -8,6 +8,7 @@ use mail_parser::{Address, MessageParser};
 
 use super::criteria::SearchKey;
 use super::subject::base_subject;
+use super::text::fold;
 use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::index::MessageMeta;
@@ -63,14 +64,14 @@ pub(crate) struct Envelope {
 fn mailbox_of(a: Option<&Address<'_>>) -> String {
     a.and_then(|a| a.first())
         .and_then(|f| f.address())
-        .map(|e| e.split('@').next().unwrap_or("").to_ascii_lowercase())
+        .map(|e| fold(e.split('@').next().unwrap_or("")))
         .unwrap_or_default()
 }
 
 fn display_of(a: Option<&Address<'_>>) -> String {
     a.and_then(|a| a.first())
         .and_then(|f| f.name().filter(|n| !n.is_empty()).or(f.address()))
-        .map(str::to_lowercase)
+        .map(fold)
         .unwrap_or_default()
 }
 
@@ -114,10 +115,9 @@ fn compare(key: SortKey, a: &(MessageMeta, Envelope), b: &(MessageMeta, Envelope
         SortKey::Date => a.1.sent.cmp(&b.1.sent),
         SortKey::From => a.1.from.cmp(&b.1.from),
         SortKey::Size => a.0.size.cmp(&b.0.size),
-        SortKey::Subject => base_subject(&a.1.subject)
-            .0
-            .to_ascii_lowercase()
-            .cmp(&base_subject(&b.1.subject).0.to_ascii_lowercase()),
+        SortKey::Subject => {
+            fold(&base_subject(&a.1.subject).0).cmp(&fold(&base_subject(&b.1.subject).0))
+        }
         SortKey::To => a.1.to.cmp(&b.1.to),
         SortKey::DisplayFrom => a.1.display_from.cmp(&b.1.display_from),
         SortKey::DisplayTo => a.1.display_to.cmp(&b.1.display_to),

@@ -7,9 +7,40 @@ use std::borrow::Cow;
 
 use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
-/// Lower-cases for case-insensitive matching (Unicode simple lowercase).
+/// Folds text for case-insensitive matching and ordering as the
+/// `i;unicode-casemap` comparator (RFC 5051) does, which I18NLEVEL=1 (RFC
+/// 5255) makes the default of SEARCH and SORT: compatibility decomposition
+/// (NFKD) and one case, so "É", "é" and "e\u{301}", "Ｍ" and "m" compare
+/// equal. (RFC 5051 maps to titlecase; lower case gives the same classes
+/// but for a few letters such as "ß", which stays apart from "SS".)
+///
+/// Runs of ASCII (most of most mail) are lower-cased byte by byte: NFKD
+/// leaves them alone and, as ASCII letters never combine with what
+/// follows, cutting the text there gives the same result as folding it
+/// whole.
 pub(crate) fn fold(s: &str) -> String {
-    s.to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let start = out.len();
+        out.push_str(&rest[..ascii]);
+        out[start..].make_ascii_lowercase();
+        rest = &rest[ascii..];
+        // ASCII bytes never occur inside a multi-byte character, so this
+        // cut is on a character boundary.
+        let other = rest
+            .bytes()
+            .position(|b| b.is_ascii())
+            .unwrap_or(rest.len());
+        out.extend(rest[..other].nfkd().flat_map(char::to_lowercase).nfkd());
+        rest = &rest[other..];
+    }
+    out
 }
 
 /// The lazily built, lower-cased text of one message.
@@ -184,4 +215,50 @@ pub(crate) fn strip_tags(html: &str) -> String {
         .replace("&amp;", "&");
     // Tags became spaces: collapse the runs so phrases still match.
     decoded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod casemap_tests {
+    use super::fold;
+
+    #[test]
+    fn unicode_casemap_equates_case_composition_and_compatibility_forms() {
+        assert_eq!(fold("CAFÉ"), fold("cafe\u{301}"));
+        assert_eq!(fold("Ｍａｉｌ"), fold("mail"));
+        assert_ne!(fold("mail"), fold("male"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+    use unicode_normalization::UnicodeNormalization;
+
+    /// Folding the text whole, without the ASCII shortcut.
+    fn fold_whole(s: &str) -> String {
+        s.nfkd().flat_map(char::to_lowercase).nfkd().collect()
+    }
+
+    #[test]
+    fn the_ascii_shortcut_folds_as_the_whole_text_would() {
+        for text in [
+            "",
+            "Plain ASCII Subject",
+            "ÉCOLE and e\u{301}cole",
+            "Ｍixed Ｆull-width AND \u{212a}elvin",
+            "combining after ascii: a\u{308}\u{323}b and o\u{323}\u{308}",
+            "Straße STRASSE",
+            "ΣΊΣΥΦΟΣ ends in sigma",
+        ] {
+            assert_eq!(fold(text), fold_whole(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn accents_width_and_case_fold_to_one_form() {
+        assert_eq!(fold("É"), fold("e\u{301}"));
+        assert_eq!(fold("Ｍ"), "m");
+        assert_eq!(fold("HELLO World"), "hello world");
+        assert_ne!(fold("ß"), fold("SS"));
+    }
 }

@@ -4,7 +4,7 @@
 //! streamed by Storage.Fetch with the metadata; CHANGEDSINCE and VANISHED
 //! (RFC 7162).
 
-mod plan;
+pub(crate) mod plan;
 mod respond;
 mod structure;
 

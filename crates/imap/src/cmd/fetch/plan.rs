@@ -192,8 +192,8 @@ fn whole_or_cut(name: String, section: &Section, partial: Option<(u64, u64)>) ->
     }
 }
 
-/// A cut of part `parts`.
-fn cut(
+/// A cut of part `parts` (also what a CATENATE URL's section names).
+pub(crate) fn cut(
     parts: &[u32],
     text: Option<&SectionText>,
     binary: bool,

@@ -14,9 +14,10 @@ use crate::cmd::common::own_call;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
+use crate::session::contexts::Query;
 use crate::session::enabled::Enabled;
 use crate::session::state::Selected;
-use results::{Found, write_results};
+use results::{Found, keep_context, write_results};
 
 /// Charsets SEARCH accepts: the text is UTF-8 either way.
 pub(crate) const CHARSETS: &[&str] = &["UTF-8", "US-ASCII"];
@@ -83,12 +84,13 @@ impl Command for Search {
                 Err(reply) => return Ok(Done::reply(reply)),
             }
         };
+        let charset = self.charset.clone().unwrap_or_default();
         let request = SearchRequest {
             owner: state.authed.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
-            program: key,
-            charset: self.charset.clone().unwrap_or_default(),
+            program: key.clone(),
+            charset: charset.clone(),
         };
         let found = match own_call(&state.authed, Retry::Idempotent, |rpc| {
             let request = rpc.request(request.clone());
@@ -115,7 +117,19 @@ impl Command for Search {
             "SEARCH",
         );
         cx.out.send(&out).await?;
-        let done = Done::reply(Reply::ok("Search completed."));
+        let mut reply = Reply::ok("Search completed.");
+        let query = Query::Search(key, charset);
+        if let Some(code) = keep_context(
+            mailbox,
+            &cx.tag,
+            self.uid,
+            self.returns.as_deref(),
+            query,
+            &found.uids,
+        ) {
+            reply = reply.code(code);
+        }
+        let done = Done::reply(reply);
         Ok(if modseq && !cx.enabled.condstore {
             done.enabling(Enabled::condstore())
         } else {

@@ -2,9 +2,10 @@
 //! without RETURN), or `* ESEARCH` with the asked-for parts (RFC 4731;
 //! IMAP4rev2 always), and SAVE into `$` (RFC 5182).
 
-use mailkeep_imap_proto::{Esearch, SearchReturn, SequenceSet, esearch, search_response};
+use mailkeep_imap_proto::{Code, Esearch, SearchReturn, SequenceSet, esearch, search_response};
 
 use crate::cmd::Cx;
+use crate::session::contexts::{Context, Query};
 use crate::session::mailbox::Mailbox;
 
 /// What storage found.
@@ -17,6 +18,38 @@ pub(crate) struct Found {
 
 /// Writes the results of a SEARCH (`command` names it for `* SEARCH`;
 /// SORT has its own plain form) and saves them when asked.
+/// The visible UIDs of `found`, in its order (what a live context keeps).
+pub(crate) fn visible(mailbox: &Mailbox, found: &[u32]) -> Vec<u32> {
+    let view = mailbox.view();
+    found
+        .iter()
+        .copied()
+        .filter(|&u| view.seq_of(u).is_some())
+        .collect()
+}
+
+/// Keeps a SEARCH/SORT with RETURN (UPDATE) live (RFC 5267 §4); the
+/// reply's NOUPDATE code when the mailbox keeps as many as it can.
+pub(crate) fn keep_context(
+    mailbox: &Mailbox,
+    tag: &str,
+    uid: bool,
+    returns: Option<&[SearchReturn]>,
+    query: Query,
+    found: &[u32],
+) -> Option<Code> {
+    if !returns.is_some_and(|r| r.contains(&SearchReturn::Update)) {
+        return None;
+    }
+    let context = Context {
+        tag: tag.to_owned(),
+        uid,
+        query,
+        uids: visible(mailbox, found),
+    };
+    (!mailbox.add_context(context)).then(|| Code::NoUpdate(tag.to_owned()))
+}
+
 pub(crate) fn write_results(
     out: &mut Vec<u8>,
     cx: &Cx,
@@ -93,6 +126,25 @@ pub(crate) fn write_results(
             }
             SearchReturn::Context | SearchReturn::Update => {}
         }
+    }
+    // UPDATE with no other result option (RFC 5267 §4.2): the initial
+    // result comes as the context's first ADDTO.
+    let gives_result = returns.iter().any(|r| {
+        matches!(
+            r,
+            SearchReturn::Min
+                | SearchReturn::Max
+                | SearchReturn::All
+                | SearchReturn::Count
+                | SearchReturn::Partial(_)
+        )
+    });
+    if returns.contains(&SearchReturn::Update) && !gives_result && !numbers.is_empty() {
+        data.add_to = vec![if sorting {
+            (1, SequenceSet::in_order(numbers.iter().copied()))
+        } else {
+            (0, SequenceSet::from_numbers(numbers.iter().copied()))
+        }];
     }
     let only_save = returns.iter().all(|r| *r == SearchReturn::Save);
     drop(view);

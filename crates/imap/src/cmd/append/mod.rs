@@ -1,5 +1,5 @@
-//! APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502) and binary
-//! literals (RFC 3516): each message is streamed from the client straight
+//! APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502), CATENATE (RFC
+//! 4469) and binary literals (RFC 3516): each message is streamed from the client straight
 //! into a storage Append call in chunks; it is never held whole. The
 //! command takes the connection's input and reads its own pieces from the
 //! parser (see imap-proto's `Outcome` for the sequence).
@@ -17,6 +17,8 @@ use mailkeep_storage_rpc::storage::{
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
+
+mod catenate;
 
 use crate::cmd::common::normalize;
 use crate::cmd::store::settable;
@@ -36,7 +38,7 @@ enum Step {
     /// A literal to stream (or skip).
     Literal(Literal),
     /// A CATENATE URL part.
-    Url,
+    Url(String),
     /// The command is complete.
     End,
     /// The command failed in the parser; it is over.
@@ -159,9 +161,19 @@ enum Stored {
     Over(Box<Done>),
 }
 
+/// What the message being read is.
+enum Current {
+    /// Its options came; its one literal is next.
+    Plain(AppendMessage),
+    /// CATENATE: its header is sent; parts follow until the next message.
+    Catenate,
+}
+
 /// Reads the command's messages and streams them, all into one storage
 /// Append call that commits them together at the end (MULTIAPPEND is all
-/// or none, RFC 3502), the first one replacing `replace` (REPLACE).
+/// or none, RFC 3502), the first one replacing `replace` (REPLACE). A
+/// CATENATE message (RFC 4469) is assembled from its parts as they come:
+/// text literals from the client, URL parts from the user's own mail.
 async fn store_messages(
     cx: &mut Cx,
     authed: &Authed,
@@ -169,58 +181,63 @@ async fn store_messages(
     mut replace: Option<ReplaceMessage>,
 ) -> Result<Stored, ImapError> {
     let mut call: Option<Call> = None;
-    let mut pending: Option<AppendMessage> = None;
+    let mut current: Option<Current> = None;
     loop {
         match next_step(cx).await? {
-            Step::Message(message) if message.catenate => {
-                abort(call);
-                let reply = Reply::no("CATENATE is not supported").code(Code::Cannot);
-                return Ok(Stored::Refused(reply));
-            }
-            Step::Message(message) => pending = Some(message),
-            Step::Literal(literal) => {
-                let refused = match (&pending, &call) {
-                    (None, _) => Some(Reply::bad("Message literal without options")),
-                    (Some(_), Some(_)) => None,
-                    (Some(_), None) => match Call::open(authed).await {
-                        Ok(opened) => {
-                            call = Some(opened);
-                            None
-                        }
-                        Err(reply) => Some(reply),
-                    },
+            Step::Message(message) => {
+                if !message.catenate {
+                    current = Some(Current::Plain(message));
+                    continue;
+                }
+                let open = match opened(&mut call, authed).await {
+                    Ok(open) => open,
+                    Err(reply) => return Ok(Stored::Refused(reply)),
                 };
-                if let Some(reply) = refused {
-                    abort(call);
+                let mut header = header(authed, target, &message, 0, replace.take());
+                header.size_unknown = true;
+                open.header(header).await;
+                current = Some(Current::Catenate);
+            }
+            Step::Literal(literal) => match current.take() {
+                None => {
+                    abort(call).await;
+                    let reply = Reply::bad("Message literal without options");
                     return refuse_at(cx, literal, reply).await;
                 }
-                let Some(message) = pending.take() else {
-                    return Err(ImapError::Broken("no message options".into()));
-                };
-                let Some(open) = call.as_mut() else {
-                    return Err(ImapError::Broken("no append call".into()));
-                };
-                let header = AppendHeader {
-                    owner: authed.owner().to_owned(),
-                    mailbox: target.to_owned(),
-                    flags: settable(&message.flags),
-                    internal_date: message.date.map(|d| d.unix).unwrap_or(0),
-                    internal_date_offset_minutes: message
-                        .date
-                        .map(|d| d.offset_minutes)
-                        .unwrap_or(0),
-                    size: literal.size,
-                    replace: replace.take(),
-                };
-                if let Err(e) = open.stream(cx, header, literal).await? {
-                    abort(call);
-                    return Ok(Stored::Over(Box::new(gone(cx, e).await?)));
+                Some(Current::Catenate) => {
+                    current = Some(Current::Catenate);
+                    let Some(open) = call.as_mut() else {
+                        return Err(ImapError::Broken("no append call".into()));
+                    };
+                    if let Err(e) = open.literal(cx, literal).await? {
+                        abort(call).await;
+                        return Ok(Stored::Over(Box::new(gone(cx, e).await?)));
+                    }
                 }
-            }
-            Step::Url => {
-                abort(call);
-                let reply = Reply::no("CATENATE is not supported").code(Code::Cannot);
-                return Ok(Stored::Refused(reply));
+                Some(Current::Plain(message)) => {
+                    let open = match opened(&mut call, authed).await {
+                        Ok(open) => open,
+                        Err(reply) => return refuse_at(cx, literal, reply).await,
+                    };
+                    let size = literal.size;
+                    open.header(header(authed, target, &message, size, replace.take()))
+                        .await;
+                    if let Err(e) = open.literal(cx, literal).await? {
+                        abort(call).await;
+                        return Ok(Stored::Over(Box::new(gone(cx, e).await?)));
+                    }
+                }
+            },
+            Step::Url(url) => {
+                let in_catenate = matches!(current, Some(Current::Catenate));
+                let result = match call.as_mut() {
+                    Some(open) if in_catenate => catenate::url_part(open, authed, &url).await,
+                    _ => Err(Reply::bad("A URL outside CATENATE")),
+                };
+                if let Err(reply) = result {
+                    abort(call).await;
+                    return Ok(Stored::Refused(reply));
+                }
             }
             Step::End => {
                 let Some(open) = call else {
@@ -233,14 +250,43 @@ async fn store_messages(
                 });
             }
             Step::Failed(reply, close) => {
-                abort(call);
+                abort(call).await;
                 return Ok(Stored::Over(Box::new(failed(cx, reply, close).await?)));
             }
             Step::Gone(e) => {
-                abort(call);
+                abort(call).await;
                 return Ok(Stored::Over(Box::new(gone(cx, e).await?)));
             }
         }
+    }
+}
+
+/// The open Append call, opening it first if this is the first message.
+async fn opened<'c>(call: &'c mut Option<Call>, authed: &Authed) -> Result<&'c mut Call, Reply> {
+    if call.is_none() {
+        *call = Some(Call::open(authed).await?);
+    }
+    call.as_mut()
+        .ok_or_else(|| Reply::no("Append failed").code(Code::ServerBug))
+}
+
+/// A message's header for storage.
+fn header(
+    authed: &Authed,
+    target: &str,
+    message: &AppendMessage,
+    size: u64,
+    replace: Option<ReplaceMessage>,
+) -> AppendHeader {
+    AppendHeader {
+        owner: authed.owner().to_owned(),
+        mailbox: target.to_owned(),
+        flags: settable(&message.flags),
+        internal_date: message.date.map(|d| d.unix).unwrap_or(0),
+        internal_date_offset_minutes: message.date.map(|d| d.offset_minutes).unwrap_or(0),
+        size,
+        replace,
+        size_unknown: false,
     }
 }
 
@@ -284,19 +330,22 @@ impl Call {
         })
     }
 
-    /// Sends one message's header, then its literal's bytes as they come
-    /// from the client (continuation first for a synchronizing literal).
-    async fn stream(
+    /// Starts a message.
+    async fn header(&mut self, header: AppendHeader) {
+        self.send(append_request::Part::Header(header)).await;
+    }
+
+    /// Sends a literal's bytes as they come from the client (a
+    /// continuation first for a synchronizing literal).
+    async fn literal(
         &mut self,
         cx: &mut Cx,
-        header: AppendHeader,
         literal: Literal,
     ) -> Result<Result<(), ReadError>, ImapError> {
         if !literal.non_sync {
             cx.out.send(b"+ Ready\r\n").await?;
             cx.out.flush().await?;
         }
-        self.send(append_request::Part::Header(header)).await;
         let deadline = Instant::now() + cx.process.settings.idle_timeout;
         let Some(input) = cx.input.as_mut() else {
             return Err(ImapError::Broken("APPEND without input".into()));
@@ -316,12 +365,16 @@ impl Call {
             if self.storage_ok {
                 chunk.extend_from_slice(&bytes);
                 if chunk.len() == CHUNK_SIZE || left == 0 {
-                    let data = std::mem::take(&mut chunk);
-                    self.send(append_request::Part::Chunk(data)).await;
+                    self.chunk(std::mem::take(&mut chunk)).await;
                 }
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Sends part of the current message.
+    async fn chunk(&mut self, data: Vec<u8>) {
+        self.send(append_request::Part::Chunk(data)).await;
     }
 
     /// Queues one part for storage.
@@ -335,8 +388,13 @@ impl Call {
         }
     }
 
-    /// Ends the stream, which commits every message, and waits for storage.
+    /// Ends the stream with its commit, which stores every message, and
+    /// waits for storage. (If storage stopped taking parts, the commit is
+    /// not sent and the task's result says why.)
     async fn commit(self, authed: &Authed) -> Result<AppendResponse, Reply> {
+        if self.storage_ok {
+            let _ = self.tx.send(AppendRequest::commit()).await;
+        }
         drop(self.tx);
         let result = match self.task.await {
             Ok(result) => result,
@@ -354,11 +412,13 @@ impl Call {
     }
 }
 
-/// Abandons an Append call: storage sees the stream break and stores none
-/// of its messages.
-fn abort(call: Option<Call>) {
-    if let Some(call) = call {
-        call.task.abort();
+/// Abandons an Append call: the stream ends without its commit, so
+/// storage stores none of its messages.
+async fn abort(call: Option<Call>) {
+    if let Some(Call { tx, task, .. }) = call {
+        task.abort();
+        let _ = task.await;
+        drop(tx);
     }
 }
 
@@ -396,9 +456,9 @@ async fn next_step(cx: &mut Cx) -> Result<Step, ImapError> {
                 input.reader.consume(consumed);
                 return Ok(Step::Literal(literal));
             }
-            Outcome::AppendUrl { consumed, .. } => {
+            Outcome::AppendUrl { url, consumed } => {
                 input.reader.consume(consumed);
-                return Ok(Step::Url);
+                return Ok(Step::Url(url));
             }
             Outcome::AppendEnd { consumed } => {
                 input.reader.consume(consumed);
@@ -451,7 +511,7 @@ async fn skip_literal(cx: &mut Cx, literal: Literal) -> Result<Result<(), ReadEr
 async fn drain(cx: &mut Cx, reply: Reply) -> Result<Done, ImapError> {
     loop {
         match next_step(cx).await? {
-            Step::Message(_) | Step::Url => {}
+            Step::Message(_) | Step::Url(_) => {}
             Step::Literal(literal) => {
                 if let Err(e) = skip_literal(cx, literal).await? {
                     return gone(cx, e).await;

@@ -1,0 +1,67 @@
+//! CATENATE's URL parts (RFC 4469 §3): a part of a message the user has
+//! already, named by an IMAP URL, cut by the storage process and copied
+//! into the message being appended without passing through the client.
+
+use mailkeep_frontend::Retry;
+use mailkeep_imap_proto::{Code, parse_imap_url};
+use mailkeep_storage_rpc::storage::FetchSectionRequest;
+
+use super::Call;
+use crate::cmd::common::{normalize, own_call};
+use crate::cmd::fetch::plan::cut;
+use crate::reply::Reply;
+use crate::session::state::Authed;
+
+/// Appends the part `url` names to the message being appended; the
+/// `NO [BADURL url]` reply when the URL is not one this user can use.
+pub(super) async fn url_part(call: &mut Call, authed: &Authed, url: &str) -> Result<(), Reply> {
+    let bad = |why: &str| Reply::no(format!("Bad URL: {why}")).code(Code::BadUrl(url.to_owned()));
+    let parsed = parse_imap_url(url).map_err(|e| bad(&e.to_string()))?;
+    if parsed
+        .user
+        .as_deref()
+        .is_some_and(|user| user != authed.owner())
+    {
+        return Err(bad("it names another user"));
+    }
+    let section = parsed.section.unwrap_or_default();
+    let mut what = cut(&section.part, section.text.as_ref(), false, None);
+    if let Some((offset, length)) = parsed.partial {
+        what.partial = Some((offset, length.unwrap_or(u64::MAX)));
+    }
+    let (partial, partial_offset, partial_count) = match what.partial {
+        Some((offset, count)) => (true, offset, count),
+        None => (false, 0, 0),
+    };
+    let request = FetchSectionRequest {
+        owner: authed.owner().to_owned(),
+        mailbox: normalize(&parsed.mailbox),
+        uidvalidity: parsed.uidvalidity.unwrap_or(0),
+        uid: parsed.uid,
+        parts: what.parts,
+        text: what.text as i32,
+        header_names: what.header_names,
+        binary: false,
+        partial,
+        partial_offset,
+        partial_count,
+        size_only: false,
+    };
+    let mut stream = own_call(authed, Retry::Idempotent, |rpc| {
+        let request = rpc.request(request.clone());
+        async move { rpc.content().fetch_section(request).await }
+    })
+    .await
+    .map_err(|e| bad(&e.to_string()))?;
+    loop {
+        match stream.message().await {
+            Ok(Some(chunk)) => {
+                if !chunk.data.is_empty() {
+                    call.chunk(chunk.data).await;
+                }
+            }
+            Ok(None) => return Ok(()),
+            Err(status) => return Err(bad(status.message())),
+        }
+    }
+}

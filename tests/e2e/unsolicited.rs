@@ -1,0 +1,243 @@
+//! Unsolicited state (RFC 9051 §7): what one session changes reaches
+//! another session of the same user that has the mailbox selected, in
+//! IDLE, whether both are served by one storage process or by two; a
+//! keyword is announced in FLAGS before a FETCH carries it; and DELETE of
+//! a selected mailbox, for the session that deletes it and for another
+//! that has it selected.
+
+use std::time::Duration;
+
+use mailkeep_testkit::{BlockingClient, Response, Status};
+
+use crate::harness::{Server, TestDir, make_message};
+
+fn raw(r: &Response) -> String {
+    String::from_utf8_lossy(r.raw()).into_owned()
+}
+
+/// Session `a` has INBOX selected with one message (UID 1, no flags) and
+/// waits in IDLE; session `b` appends a message, flags the first one, and
+/// gives it a keyword `a` has never seen. `a` hears each, in order: the
+/// new message count, the flag, then the keyword in `* FLAGS` before the
+/// FETCH that carries it.
+fn idle_hears_what_the_other_session_does(a: &mut BlockingClient, b: &mut BlockingClient) {
+    let mut idle = a.idle().expect("IDLE");
+
+    let r = b
+        .append("INBOX", &[], &make_message("from-b", 2000))
+        .expect("B's APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    let seen = idle
+        .wait_for(|r| r.is_data("EXISTS"))
+        .expect("A hears the new message");
+    assert_eq!(raw(seen.last().expect("one")), "* 2 EXISTS\r\n", "{seen:?}");
+
+    b.ok("SELECT INBOX");
+    b.ok("STORE 1 +FLAGS.SILENT (\\Flagged)");
+    let seen = idle
+        .wait_for(|r| r.is_data("FETCH"))
+        .expect("A hears the flag");
+    assert_eq!(
+        raw(seen.last().expect("one")),
+        "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n",
+        "{seen:?}"
+    );
+
+    b.ok("STORE 1 +FLAGS.SILENT ($Project)");
+    let seen = idle
+        .wait_for(|r| r.is_data("FETCH"))
+        .expect("A hears the keyword");
+    let flags = seen
+        .iter()
+        .position(|r| r.is_data("FLAGS"))
+        .unwrap_or_else(|| panic!("no * FLAGS before the FETCH: {seen:?}"));
+    assert_eq!(
+        raw(&seen[flags]),
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Project)\r\n"
+    );
+    assert_eq!(
+        raw(seen.last().expect("one")),
+        "* 1 FETCH (UID 1 FLAGS (\\Flagged $Project))\r\n",
+        "{seen:?}"
+    );
+
+    let r = idle.done().expect("DONE");
+    assert!(r.is_ok(), "{r:?}");
+}
+
+/// Logs alice in, with INBOX selected holding one message.
+fn selected_with_one_message(server: &Server<'_>) -> BlockingClient {
+    let mut a = server.login("alice", "a-secret");
+    let r = a
+        .append("INBOX", &[], &make_message("first", 2000))
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    let r = a.ok("SELECT INBOX");
+    assert_eq!(r.exists(), Some(1), "{r:?}");
+    a
+}
+
+#[test]
+fn idle_hears_appends_flags_and_new_keywords_from_a_session_on_the_same_storage_process() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    server.add_user("alice", "a-secret");
+    let mut a = selected_with_one_message(&server);
+    let mut b = server.login("alice", "a-secret");
+    assert_eq!(
+        server.role_procs("storage", Some("alice")).len(),
+        1,
+        "one storage process serves both sessions"
+    );
+    idle_hears_what_the_other_session_does(&mut a, &mut b);
+    assert_eq!(server.role_procs("storage", Some("alice")).len(), 1);
+    a.logout();
+    b.logout();
+}
+
+/// Two storage processes for one owner, as busy.rs makes them: session A
+/// logs in and selects INBOX while alice has one storage process; session
+/// C then keeps a long FETCH in flight there without reading it, so that
+/// process reports busy; session B, logging in now, gets a second storage
+/// process. What B does reaches A in IDLE across the two processes.
+#[test]
+fn idle_hears_appends_flags_and_new_keywords_from_a_session_on_another_storage_process() {
+    let dir = TestDir::new();
+    let server = Server::start_with(
+        &dir,
+        "\n[storage]\nbusy_after_ms = 200\nmax_processes_per_key = 2\n",
+    );
+    server.add_user("alice", "a-secret");
+    let mut a = selected_with_one_message(&server);
+    let first = server.wait_role("storage", Some("alice"), None);
+
+    let mut c = server.login("alice", "a-secret");
+    c.ok("CREATE Big");
+    let line = "All work and no play makes a busy storage process.\r\n";
+    let body: String = line.repeat(1024 * 1024 / line.len());
+    for i in 0..24 {
+        let message = format!("Subject: big {i}\r\nMessage-ID: <big{i}@test>\r\n\r\n{body}");
+        let r = c.append("Big", &[], message.as_bytes()).expect("APPEND");
+        assert!(r.is_ok(), "APPEND {i}: {r:?}");
+    }
+    c.ok("SELECT Big");
+    let busy_before = server.count_in_output("busy=true");
+    c.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
+        .expect("sending FETCH");
+    server.wait_for_another("busy=true", busy_before, Duration::from_secs(15));
+
+    // B's first storage call asks the broker for a storage process.
+    let mut b = server.login("alice", "a-secret");
+    b.ok("SELECT INBOX");
+    let procs = server.role_procs("storage", Some("alice"));
+    assert_eq!(procs.len(), 2, "B got a second storage process: {procs:?}");
+    assert!(procs.iter().any(|p| p.pid == first.pid));
+
+    idle_hears_what_the_other_session_does(&mut a, &mut b);
+    a.logout();
+    b.logout();
+}
+
+/// The session's own STORE of a keyword it never saw, and another
+/// session's, both answer `* FLAGS` (with the keyword) before the FETCH
+/// that carries it; a keyword already announced is not announced again.
+#[test]
+fn a_new_keyword_is_announced_in_flags_before_the_fetch_that_carries_it() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    server.add_user("alice", "a-secret");
+    let mut a = selected_with_one_message(&server);
+
+    let r = a.ok("STORE 1 +FLAGS ($Own)");
+    let lines: Vec<String> = r.responses.iter().map(raw).collect();
+    let flags = lines
+        .iter()
+        .position(|l| l.starts_with("* FLAGS"))
+        .unwrap_or_else(|| panic!("no * FLAGS: {lines:?}"));
+    let fetch = lines
+        .iter()
+        .position(|l| l.starts_with("* 1 FETCH"))
+        .unwrap_or_else(|| panic!("no FETCH: {lines:?}"));
+    assert!(flags < fetch, "{lines:?}");
+    assert_eq!(
+        lines[flags],
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own)\r\n"
+    );
+    assert_eq!(lines[fetch], "* 1 FETCH (FLAGS ($Own))\r\n");
+
+    let mut b = server.login("alice", "a-secret");
+    b.ok("SELECT INBOX");
+    b.ok("STORE 1 +FLAGS.SILENT ($Theirs)");
+    let r = a.ok("NOOP");
+    let lines: Vec<String> = r.responses.iter().map(raw).collect();
+    let flags = lines
+        .iter()
+        .position(|l| l.starts_with("* FLAGS"))
+        .unwrap_or_else(|| panic!("no * FLAGS: {lines:?}"));
+    let fetch = lines
+        .iter()
+        .position(|l| l.starts_with("* 1 FETCH"))
+        .unwrap_or_else(|| panic!("no FETCH: {lines:?}"));
+    assert!(flags < fetch, "{lines:?}");
+    assert_eq!(
+        lines[flags],
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own $Theirs)\r\n"
+    );
+    assert_eq!(lines[fetch], "* 1 FETCH (UID 1 FLAGS ($Own $Theirs))\r\n");
+
+    // Known now: no second announcement.
+    b.ok("STORE 1 -FLAGS.SILENT ($Own)");
+    let r = a.ok("NOOP");
+    let lines: Vec<String> = r.responses.iter().map(raw).collect();
+    assert_eq!(lines, ["* 1 FETCH (UID 1 FLAGS ($Theirs))\r\n"]);
+    a.logout();
+    b.logout();
+}
+
+/// DELETE of the mailbox the session has selected answers OK (RFC 9051
+/// §6.3.4 allows it), says `[CLOSED]`, and leaves the session in the
+/// authenticated state; another session that had it selected is told at
+/// its next command with `* BYE`, and the connection closes.
+#[test]
+fn deleting_the_selected_mailbox_unselects_it_and_another_session_with_it_selected_is_told() {
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    server.add_user("alice", "a-secret");
+    let mut a = server.login("alice", "a-secret");
+    a.ok("CREATE Work");
+    let r = a
+        .append("Work", &[], &make_message("work-1", 2000))
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    a.ok("SELECT Work");
+    let mut b = server.login("alice", "a-secret");
+    let r = b.ok("SELECT Work");
+    assert_eq!(r.exists(), Some(1), "{r:?}");
+
+    let r = a.ok("DELETE Work");
+    let lines: Vec<String> = r.responses.iter().map(raw).collect();
+    assert_eq!(
+        lines,
+        ["* OK [CLOSED] The selected mailbox was deleted.\r\n"]
+    );
+    let r = a.run("FETCH 1 (FLAGS)").expect("FETCH after DELETE");
+    assert_eq!(r.status(), Status::Bad, "{r:?}");
+    assert_eq!(r.text(), "No mailbox selected");
+    let r = a.ok("LIST \"\" Work");
+    assert!(r.list("LIST").is_empty(), "{r:?}");
+    a.ok("SELECT INBOX");
+
+    let tag = b.send_command("NOOP").expect("B's NOOP");
+    let first = b.read_response().expect("B is told");
+    assert_eq!(
+        raw(&first),
+        "* BYE The selected mailbox was deleted or renumbered; closing\r\n"
+    );
+    let rest = b.read_until_closed().expect("the connection closes");
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.is_empty() || rest.starts_with(&format!("{tag} ")),
+        "after the BYE: {rest:?}"
+    );
+    a.logout();
+}
