@@ -4,9 +4,11 @@
 //! 1. LOGIN + SELECT with a lingering (warm) storage process, against the
 //!    same with a cold start (a user whose storage process does not run).
 //! 2. A `MailboxStatus` round trip over the storage RPC on a passed UNIX
-//!    socket, against the same store call made in-process: per-call p50
-//!    and p99 of both, measured in alternating blocks so that a neighbour's
-//!    load falls on both alike, and what the RPC adds at p50.
+//!    socket (the frontend's channel, from a task of a multi-threaded
+//!    runtime as a session calls), against the same store call made
+//!    in-process: per-call p50 and p99 of both, measured in alternating
+//!    blocks so that a neighbour's load falls on both alike, and what the
+//!    RPC adds at p50.
 //!
 //! Runs the real `mailkeep` binary on loopback; every loop is bounded.
 //! `cargo bench --bench storage_processes -- rpc` runs only the benchmarks
@@ -220,7 +222,9 @@ fn rpc_round_trip(dir: &Path) {
     .expect("fd mappings");
     let child = Server(cmd.spawn().expect("storage process"));
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let (in_process, over_rpc) = runtime.block_on(async {
+    // The calls run in a task of the runtime, as a session's do, over the
+    // channel the frontend's storage path uses.
+    let measure = async move {
         control_ours.set_nonblocking(true).expect("nonblocking");
         let control = tokio::net::UnixStream::from_std(control_ours).expect("control");
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
@@ -233,12 +237,13 @@ fn rpc_round_trip(dir: &Path) {
             .await
             .expect("passing the connection");
         ours.set_nonblocking(true).expect("nonblocking");
-        let channel = mailkeep_storage_rpc::channel::channel_over(
+        let channel = mailkeep_storage_rpc::socket_channel::socket_channel(
             tokio::net::UnixStream::from_std(ours).expect("stream"),
         )
         .await
         .expect("channel");
-        let mut client = StorageClient::new(channel);
+        let mut client =
+            StorageClient::new(mailkeep_storage_rpc::leased::LeasedChannel::new(channel));
         let ticket = sign(
             &key,
             &Claims::new("bench", Scope::Session, now_unix(), 3600, "bench"),
@@ -274,7 +279,10 @@ fn rpc_round_trip(dir: &Path) {
         }
         drop(control);
         (in_process, over_rpc)
-    });
+    };
+    let (in_process, over_rpc) = runtime
+        .block_on(async { tokio::spawn(measure).await })
+        .expect("measuring task");
     drop(child);
     let (local50, rpc50) = (
         percentile(in_process.clone(), 50),

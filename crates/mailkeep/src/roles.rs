@@ -112,7 +112,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 home,
                 maildir,
             };
-            runtime()?.block_on(async move {
+            storage_runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
@@ -143,6 +143,19 @@ fn auto_mailbox(arg: &str) -> anyhow::Result<mailkeep_store::AutoMailbox> {
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The storage process's runtime: one async thread. All it runs there is
+/// moving gRPC frames, checking tickets and passing change events; every
+/// store call (and every poll of a Maildir for outside changes) runs on
+/// the blocking pool (or, in shared mode, on a credential thread), so a
+/// long SEARCH or FETCH never holds this thread. One thread saves the
+/// wakeups of a second worker on every call: a settled STATUS over the RPC
+/// took about 40 µs less at p50 (`cargo bench --bench rpc_ab`).
+fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }

@@ -17,7 +17,7 @@ pub enum ChannelError {
     /// The HTTP/2 handshake of a [`crate::socket_channel::SocketChannel`]
     /// failed.
     #[error("HTTP/2 over a passed socket: {0}")]
-    Http2(h2::Error),
+    Http2(#[source] h2::Error),
 }
 
 /// Makes a gRPC channel that runs over `stream`, a socket already connected

@@ -48,6 +48,12 @@ pub struct SocketChannel {
     _open: Arc<KeepOpen>,
 }
 
+impl std::fmt::Debug for SocketChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketChannel").finish_non_exhaustive()
+    }
+}
+
 /// Held by every clone of a [`SocketChannel`]; dropping the last one wakes
 /// the connection task so that it closes the connection (an HTTP/2 client
 /// connection is not woken by its request handles going away).
@@ -322,3 +328,7 @@ impl Body for CallBody {
         SizeHint::default()
     }
 }
+
+#[cfg(test)]
+#[path = "socket_channel_tests.rs"]
+mod tests;
