@@ -13,7 +13,8 @@
 //! the `mailkeep` binary just built. To compare storage binaries (e.g. a
 //! build of another commit copied aside), list them in
 //! `MAILKEEP_AB_BINS=/path/a:/path/b`; `MAILKEEP_AB_CALLS` sets the calls per
-//! variant (default 4000).
+//! variant (default 4000); `MAILKEEP_AB_CLIENT=current` runs the client on a
+//! current-thread runtime instead of the multi-threaded one imap uses.
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -188,7 +189,17 @@ fn main() {
         )
     };
 
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // `MAILKEEP_AB_CLIENT=current`: the client on a current-thread runtime
+    // (the imap process runs a multi-threaded one, the default here).
+    let runtime = match std::env::var("MAILKEEP_AB_CLIENT").as_deref() {
+        Ok("current") => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    }
+    .expect("runtime");
+    // The control sockets are made into tokio streams in it.
+    let _entered = runtime.enter();
     let mut servers = Vec::new();
     let mut variants: Vec<(String, Client)> = Vec::new();
     let mut controls = Vec::new();
