@@ -18,6 +18,7 @@ use crate::broker::{
 use crate::channel::{ChannelError, channel_over};
 use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use crate::leased::{Lease, LeasedChannel};
+use crate::socket_channel::socket_channel;
 use crate::storage::storage_client::StorageClient;
 
 /// Why the broker could not give a connection.
@@ -217,7 +218,7 @@ impl BrokerClient {
             let fd = fd.ok_or_else(|| {
                 BrokerError::Protocol("new storage connection without a socket".into())
             })?;
-            let channel = channel_over(into_unix_stream(fd)?).await?;
+            let channel = socket_channel(into_unix_stream(fd)?).await?;
             let lease = Arc::new(Lease { channel });
             self.inner
                 .storage

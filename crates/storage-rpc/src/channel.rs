@@ -14,6 +14,10 @@ pub enum ChannelError {
     /// tonic refused the endpoint or the handshake failed.
     #[error("gRPC channel over a passed socket: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The HTTP/2 handshake of a [`crate::socket_channel::SocketChannel`]
+    /// failed.
+    #[error("HTTP/2 over a passed socket: {0}")]
+    Http2(#[source] h2::Error),
 }
 
 /// Makes a gRPC channel that runs over `stream`, a socket already connected

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use tonic::codegen::http;
-use tonic::transport::Channel;
+
+use crate::socket_channel::{CallBody, SocketChannel};
 
 /// The one owner of a connection's channel: when the last [`LeasedChannel`]
 /// holding it is dropped, the channel and its socket are closed.
 pub(crate) struct Lease {
-    pub(crate) channel: Channel,
+    pub(crate) channel: SocketChannel,
 }
 
 /// A gRPC channel over a storage connection that stays open only while a
@@ -19,14 +20,14 @@ pub(crate) struct Lease {
 /// go: `StorageClient<LeasedChannel>`.
 #[derive(Clone)]
 pub struct LeasedChannel {
-    channel: Channel,
+    channel: SocketChannel,
     _lease: Arc<Lease>,
 }
 
 impl LeasedChannel {
     /// Wraps a channel that nobody else leases (for tests and one-off
     /// clients): it closes when the last clone is dropped.
-    pub fn new(channel: Channel) -> LeasedChannel {
+    pub fn new(channel: SocketChannel) -> LeasedChannel {
         LeasedChannel::from_lease(Arc::new(Lease { channel }))
     }
 
@@ -39,12 +40,12 @@ impl LeasedChannel {
 }
 
 impl tower::Service<http::Request<tonic::body::Body>> for LeasedChannel {
-    type Response = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Response;
-    type Error = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Error;
-    type Future = <Channel as tower::Service<http::Request<tonic::body::Body>>>::Future;
+    type Response = http::Response<CallBody>;
+    type Error = h2::Error;
+    type Future = <SocketChannel as tower::Service<http::Request<tonic::body::Body>>>::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        tower::Service::poll_ready(&mut self.channel, cx)
+        tower::Service::<http::Request<tonic::body::Body>>::poll_ready(&mut self.channel, cx)
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {

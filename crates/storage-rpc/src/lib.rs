@@ -12,6 +12,7 @@ pub mod fd;
 pub mod framing;
 pub mod leased;
 pub mod metadata;
+pub mod socket_channel;
 pub mod tls;
 
 /// The storage RPC (`mailkeep.storage.v1`).

@@ -1,6 +1,6 @@
 //! TCP+TLS between hosts (DESIGN §3): rustls configurations built from PEM
 //! bytes, the gateway handshake (one framed `GatewayHello` and its
-//! `GatewayReply`), and a connector that gives a tonic channel to another
+//! `GatewayReply`), and a connector that gives a gRPC channel to another
 //! host's storage over its gateway.
 //!
 //! Both sides verify the peer against the cluster CA. The material is
@@ -9,11 +9,10 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll};
 
-use hyper_util::rt::TokioIo;
 use prost::Message;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -23,10 +22,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 pub use tokio_rustls::TlsAcceptor;
 use tokio_rustls::TlsConnector;
-use tonic::transport::{Channel, Endpoint};
 
 use crate::broker::{GatewayHello, GatewayReply};
 use crate::framing::MAX_FRAME;
+use crate::socket_channel::{SocketChannel, socket_channel};
 
 /// How long connecting, the TLS handshake and the hello exchange may take
 /// together, so that an unreachable or silent gateway never hangs a session.
@@ -75,9 +74,9 @@ pub enum TlsError {
     /// The whole exchange took longer than [`HANDSHAKE_TIMEOUT`].
     #[error("gateway {0} did not answer within {HANDSHAKE_TIMEOUT:?}")]
     Timeout(String),
-    /// tonic could not make a channel over the stream.
+    /// The HTTP/2 handshake over the TLS stream failed.
     #[error("gRPC channel over TLS: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    Http2(#[source] crate::channel::ChannelError),
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> TlsError {
@@ -305,7 +304,7 @@ pub async fn connect_gateway(
     server_name: &str,
     ticket: &str,
     owner: &str,
-) -> Result<Channel, TlsError> {
+) -> Result<SocketChannel, TlsError> {
     let (channel, _closed) = connect_watched(config, address, server_name, ticket, owner).await?;
     Ok(channel)
 }
@@ -318,7 +317,7 @@ async fn connect_watched(
     server_name: &str,
     ticket: &str,
     owner: &str,
-) -> Result<(Channel, Arc<AtomicBool>), TlsError> {
+) -> Result<(SocketChannel, Arc<AtomicBool>), TlsError> {
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
     let handshake = async {
@@ -353,24 +352,7 @@ async fn connect_watched(
         inner: tls,
         closed: Arc::clone(&closed),
     };
-    let slot = Arc::new(StdMutex::new(Some(tls)));
-    // The URI is required by tonic but never resolved: the connector hands
-    // out the one stream already set up.
-    let endpoint = Endpoint::from_static("http://mailkeep.invalid");
-    let channel = endpoint
-        .connect_with_connector(tower::service_fn(move |_uri| {
-            let taken = slot.lock().ok().and_then(|mut s| s.take());
-            async move {
-                let stream = taken.ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::NotConnected,
-                        "the gateway connection is closed; ask the broker again",
-                    )
-                })?;
-                Ok::<_, io::Error>(TokioIo::new(stream))
-            }
-        }))
-        .await?;
+    let channel = socket_channel(tls).await.map_err(TlsError::Http2)?;
     Ok((channel, closed))
 }
 

@@ -167,7 +167,11 @@ async fn release_idle_stores(gate: std::sync::Arc<gate::Gate>, idle_for: std::ti
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let pressed = under_file_pressure();
+        // Reading /proc/self/fd takes milliseconds with thousands open:
+        // not on the one async thread.
+        let pressed = tokio::task::spawn_blocking(under_file_pressure)
+            .await
+            .unwrap_or(false);
         let released = gate
             .release_idle(if pressed { RELEASE_CHECK } else { idle_for })
             .await;

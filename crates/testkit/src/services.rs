@@ -30,6 +30,7 @@ use mailkeep_storage_rpc::channel::{ChannelError, channel_over};
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::socket_channel::{SocketChannel, socket_channel};
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, append_request};
 use mailkeep_storage_server::{StorageServerError, StorageSettings};
@@ -428,7 +429,7 @@ impl Services {
 
     /// A new connection to `owner`'s storage process, started if none runs
     /// (or the last one stopped).
-    async fn attach(&self, owner: &str, home: &Path) -> Result<Channel, ServicesError> {
+    async fn attach(&self, owner: &str, home: &Path) -> Result<SocketChannel, ServicesError> {
         let mut table = self.inner.storage.lock().await;
         if table.get(owner).is_some_and(|p| p.server.0.is_finished()) {
             table.remove(owner);
@@ -442,7 +443,7 @@ impl Services {
         let (stream, kept) = self.pass(&process.control).await?;
         process.passed.push(kept);
         drop(table);
-        let channel = channel_over(stream).await?;
+        let channel = socket_channel(stream).await?;
         let mut attaches = self
             .inner
             .attaches
