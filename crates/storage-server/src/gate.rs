@@ -237,6 +237,12 @@ impl Gate {
         released
     }
 
+    /// Whether this is a shared-mode process (store work runs with each
+    /// owner's credentials, never with the process's own).
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// Whether this process already serves `owner`.
     pub(crate) fn serves(&self, owner: &str) -> bool {
         match self.stores.read() {

@@ -12,8 +12,11 @@ use rusqlite::{Connection, OpenFlags};
 use crate::error::{Result, SqlContext};
 use crate::schema::INDEX_FILE;
 
-/// How long a probe query waits for a writer's lock before failing.
-const PROBE_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a probe query waits for a lock before failing: not at all. A
+/// reading of `data_version` touches only the shared-memory index, so it
+/// waits only during a WAL recovery after a crash; the poller then simply
+/// reads again at its next tick, and its thread is never held.
+const PROBE_BUSY_TIMEOUT: Duration = Duration::ZERO;
 
 /// One mailbox as the index has it now.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,10 @@
 //! the owner's index `data_version` on a dedicated connection every
 //! [`POLL_EVERY`]; when another connection committed, read every
 //! mailbox's counters (one small query) and announce what differs from
-//! what watchers were last told. Idle cost: one PRAGMA per tick.
+//! what watchers were last told. Idle cost: one PRAGMA per tick, read on
+//! the async thread (it touches only the shared-memory index and never
+//! waits, see `ChangesProbe`); the counters are read on the store-work
+//! pool. In shared mode the PRAGMA too runs with the owner's credentials.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +18,7 @@ use crate::gate::Gate;
 
 /// How often the index is probed; changes made by another process reach
 /// watchers within this plus one query.
-pub(crate) const POLL_EVERY: Duration = Duration::from_millis(200);
+pub(crate) const POLL_EVERY: Duration = Duration::from_millis(250);
 
 /// Reads in a row that may be dropped as stale (see the loop).
 const MAX_STALE_READS: u32 = 2;
@@ -71,8 +74,8 @@ async fn run(
         let store = store.clone();
         let last = version;
         let published = changes.published();
-        let read = gate
-            .run(&owner, move || {
+        let read = if gate.is_shared() {
+            gate.run(&owner, move || {
                 let probe = probe.lock().unwrap_or_else(|p| p.into_inner());
                 let now = probe.data_version()?;
                 if now == last {
@@ -81,7 +84,21 @@ async fn run(
                 drop(probe);
                 Ok((now, Some(store.mailbox_counters()?)))
             })
-            .await;
+            .await
+        } else {
+            let version = probe
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .data_version();
+            match version {
+                Ok(now) if now == last => Ok((now, None)),
+                Ok(now) => {
+                    gate.run(&owner, move || Ok((now, Some(store.mailbox_counters()?))))
+                        .await
+                }
+                Err(e) => Err(crate::convert::status_of(e)),
+            }
+        };
         match read {
             Ok((now, mailboxes)) => {
                 failing = false;
