@@ -40,6 +40,12 @@ type Boxed = Box<dyn Transport>;
 /// The most the reader asks the socket for at once.
 pub const READ_SIZE: usize = 16 * 1024;
 
+/// What [`ConnReader::fill`] reads when nothing is buffered: a command
+/// line usually fits, and the connection holds no buffer while it waits
+/// (an idle client, of which a server keeps thousands, costs no
+/// [`READ_SIZE`] buffer).
+const FIRST_READ: usize = 1024;
+
 /// The most the writer holds before writing through to the socket.
 pub const WRITE_BUFFER: usize = 32 * 1024;
 
@@ -274,6 +280,9 @@ impl ConnReader {
         if buffered >= self.max_input {
             return Err(ReadError::BufferFull(buffered));
         }
+        if buffered == 0 {
+            return self.fill_empty(deadline).await;
+        }
         if self.start > 0 && self.buf.capacity() - self.buf.len() < READ_SIZE {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -286,6 +295,25 @@ impl ConnReader {
             Err(_) => Err(ReadError::Timeout),
             Ok(Ok(0)) => Err(ReadError::Eof),
             Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(ReadError::Io(e)),
+        }
+    }
+
+    /// [`ConnReader::fill`] with nothing buffered: the old buffer is freed
+    /// and the read goes to the stack until bytes come. Cancel-safe too.
+    async fn fill_empty(&mut self, deadline: Instant) -> Result<usize, ReadError> {
+        self.buf = Vec::new();
+        self.start = 0;
+        let mut first = [0u8; FIRST_READ];
+        let room = FIRST_READ.min(self.max_input);
+        let half = self.half.as_mut().ok_or(ReadError::Closed)?;
+        match tokio::time::timeout_at(deadline, half.read(&mut first[..room])).await {
+            Err(_) => Err(ReadError::Timeout),
+            Ok(Ok(0)) => Err(ReadError::Eof),
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&first[..n]);
+                Ok(n)
+            }
             Ok(Err(e)) => Err(ReadError::Io(e)),
         }
     }
