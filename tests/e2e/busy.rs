@@ -25,15 +25,7 @@ fn a_new_session_avoids_a_busy_storage_process() {
     );
     server.add_user("alice", "a-secret");
 
-    let mut a = server.login("alice", "a-secret");
-    let line = "All work and no play makes a busy storage process.\r\n";
-    let body: String = line.repeat(1024 * 1024 / line.len());
-    for i in 0..24 {
-        let message = format!("Subject: big {i}\r\nMessage-ID: <big{i}@test>\r\n\r\n{body}");
-        let r = a.append("INBOX", &[], message.as_bytes()).expect("APPEND");
-        assert!(r.is_ok(), "APPEND {i}: {r:?}");
-    }
-    a.ok("SELECT INBOX");
+    let mut a = with_big_inbox(&server, "alice", "a-secret");
     let first = server.wait_role("storage", Some("alice"), None);
     let busy_before = server.count_in_output("busy=true");
     a.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
