@@ -114,7 +114,16 @@ where
     type Future = CallFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.send.poll_ready(cx)
+        match self.send.poll_ready(cx) {
+            // A broken connection is reported by the call instead: tonic
+            // turns a readiness error into a bare UNKNOWN status ("Service
+            // was not ready") that reads as a server bug, but keeps a
+            // call's transport error as the status's source, which
+            // `errors::reason_of` reads as Unavailable, so the caller
+            // reconnects.
+            Poll::Ready(Err(_)) => Poll::Ready(Ok(())),
+            other => other,
+        }
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {

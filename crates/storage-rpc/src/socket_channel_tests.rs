@@ -403,6 +403,12 @@ async fn calls_on_a_closed_connection_are_unavailable() {
     peer.kill();
     let lost = client.mailbox_status(status_of("INBOX")).await.unwrap_err();
     assert_eq!(reason_of(&lost), ErrorReason::Unavailable, "{lost:?}");
+    // Later calls find the connection known to be closed (the first may
+    // have failed in flight): they are Unavailable too, never a server bug.
+    for _ in 0..3 {
+        let again = client.mailbox_status(status_of("INBOX")).await.unwrap_err();
+        assert_eq!(reason_of(&again), ErrorReason::Unavailable, "{again:?}");
+    }
 }
 
 #[tokio::test]
