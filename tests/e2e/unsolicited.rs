@@ -138,6 +138,23 @@ fn idle_hears_appends_flags_and_new_keywords_from_a_session_on_another_storage_p
     b.logout();
 }
 
+/// The reply holds `flags` (a `* FLAGS` line) before `fetch` (a
+/// `* 1 FETCH` line), exactly as given.
+#[track_caller]
+fn assert_flags_then_fetch(r: &mailkeep_testkit::Reply, flags: &str, fetch: &str) {
+    let lines: Vec<String> = r.responses.iter().map(raw).collect();
+    let at = |start: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no {start}: {lines:?}"))
+    };
+    let (f, m) = (at("* FLAGS"), at("* 1 FETCH"));
+    assert!(f < m, "{lines:?}");
+    assert_eq!(lines[f], flags);
+    assert_eq!(lines[m], fetch);
+}
+
 /// The session's own STORE of a keyword it never saw, and another
 /// session's, both answer `* FLAGS` (with the keyword) before the FETCH
 /// that carries it; a keyword already announced is not announced again.
@@ -149,41 +166,21 @@ fn a_new_keyword_is_announced_in_flags_before_the_fetch_that_carries_it() {
     let mut a = selected_with_one_message(&server);
 
     let r = a.ok("STORE 1 +FLAGS ($Own)");
-    let lines: Vec<String> = r.responses.iter().map(raw).collect();
-    let flags = lines
-        .iter()
-        .position(|l| l.starts_with("* FLAGS"))
-        .unwrap_or_else(|| panic!("no * FLAGS: {lines:?}"));
-    let fetch = lines
-        .iter()
-        .position(|l| l.starts_with("* 1 FETCH"))
-        .unwrap_or_else(|| panic!("no FETCH: {lines:?}"));
-    assert!(flags < fetch, "{lines:?}");
-    assert_eq!(
-        lines[flags],
-        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own)\r\n"
+    assert_flags_then_fetch(
+        &r,
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own)\r\n",
+        "* 1 FETCH (FLAGS ($Own))\r\n",
     );
-    assert_eq!(lines[fetch], "* 1 FETCH (FLAGS ($Own))\r\n");
 
     let mut b = server.login("alice", "a-secret");
     b.ok("SELECT INBOX");
     b.ok("STORE 1 +FLAGS.SILENT ($Theirs)");
     let r = a.ok("NOOP");
-    let lines: Vec<String> = r.responses.iter().map(raw).collect();
-    let flags = lines
-        .iter()
-        .position(|l| l.starts_with("* FLAGS"))
-        .unwrap_or_else(|| panic!("no * FLAGS: {lines:?}"));
-    let fetch = lines
-        .iter()
-        .position(|l| l.starts_with("* 1 FETCH"))
-        .unwrap_or_else(|| panic!("no FETCH: {lines:?}"));
-    assert!(flags < fetch, "{lines:?}");
-    assert_eq!(
-        lines[flags],
-        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own $Theirs)\r\n"
+    assert_flags_then_fetch(
+        &r,
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own $Theirs)\r\n",
+        "* 1 FETCH (UID 1 FLAGS ($Own $Theirs))\r\n",
     );
-    assert_eq!(lines[fetch], "* 1 FETCH (UID 1 FLAGS ($Own $Theirs))\r\n");
 
     // Known now: no second announcement.
     b.ok("STORE 1 -FLAGS.SILENT ($Own)");

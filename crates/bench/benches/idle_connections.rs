@@ -265,25 +265,6 @@ async fn idle_one(
     }
 }
 
-/// Ends one connection's IDLE and logs out.
-async fn done_one(mut c: Connection, tag: String) -> Result<(), BenchError> {
-    c.send(b"DONE\r\n")
-        .await
-        .map_err(|e| BenchError::client("DONE", e))?;
-    let reply = c
-        .read_reply(&tag)
-        .await
-        .map_err(|e| BenchError::client("DONE", e))?;
-    if !reply.is_ok() {
-        return Err(BenchError::Refused {
-            what: "DONE".into(),
-            answer: format!("{:?}", reply.tagged),
-        });
-    }
-    let _ = c.logout().await;
-    Ok(())
-}
-
 /// Opens `per_user` idle connections for each of `accounts` against the
 /// server whose tree is rooted at `pid`, measures, and closes them.
 async fn idle_all(
@@ -348,7 +329,7 @@ async fn idle_all(
         let gate = Arc::clone(&gate);
         closing.spawn(async move {
             let _permit = gate.acquire_owned().await;
-            done_one(c, tag).await
+            mailkeep_bench::idle::end_idle(c, &tag).await
         });
     }
     while let Some(done) = closing.join_next().await {

@@ -158,11 +158,17 @@ async fn listen(
         }
     }
     c.set_timeout(Some(Duration::from_secs(30)));
+    end_idle(c, &tag).await
+}
+
+/// Ends a connection's IDLE (`tag` is the IDLE's): DONE must be answered
+/// OK; then logs out.
+pub async fn end_idle(mut c: Connection, tag: &str) -> Result<(), BenchError> {
     c.send(b"DONE\r\n")
         .await
         .map_err(|e| BenchError::client("DONE", e))?;
     let reply = c
-        .read_reply(&tag)
+        .read_reply(tag)
         .await
         .map_err(|e| BenchError::client("DONE", e))?;
     if !reply.is_ok() {

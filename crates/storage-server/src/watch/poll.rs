@@ -74,30 +74,24 @@ async fn run(
         let store = store.clone();
         let last = version;
         let published = changes.published();
-        let read = if gate.is_shared() {
-            gate.run(&owner, move || {
-                let probe = probe.lock().unwrap_or_else(|p| p.into_inner());
-                let now = probe.data_version()?;
-                if now == last {
-                    return Ok((now, None));
-                }
-                drop(probe);
-                Ok((now, Some(store.mailbox_counters()?)))
-            })
-            .await
-        } else {
-            let version = probe
+        let read_version = move || {
+            probe
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .data_version();
-            match version {
-                Ok(now) if now == last => Ok((now, None)),
-                Ok(now) => {
-                    gate.run(&owner, move || Ok((now, Some(store.mailbox_counters()?))))
-                        .await
-                }
-                Err(e) => Err(crate::convert::status_of(e)),
+                .data_version()
+        };
+        let now = if gate.is_shared() {
+            gate.run(&owner, read_version).await
+        } else {
+            read_version().map_err(crate::convert::status_of)
+        };
+        let read = match now {
+            Ok(now) if now == last => Ok((now, None)),
+            Ok(now) => {
+                gate.run(&owner, move || Ok((now, Some(store.mailbox_counters()?))))
+                    .await
             }
+            Err(status) => Err(status),
         };
         match read {
             Ok((now, mailboxes)) => {
