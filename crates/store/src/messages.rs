@@ -292,8 +292,14 @@ impl Store {
         // commit), so that another process's sync never sees the index and
         // the file names disagree; the index `file` column was updated in
         // the same transaction. A commit failure renames them back.
-        let cur = names::mailbox_dir(self.root(), &row.name).join("cur");
-        let done = crate::sync::rename_for_flags(&cur, &renames);
+        let dir = names::mailbox_dir(self.root(), &row.name);
+        let own = (!renames.is_empty())
+            .then(|| crate::sync::own::OwnChange::begin(&tx, row.id, &dir))
+            .transpose()?;
+        let done = crate::sync::rename_for_flags(&dir.join("cur"), &renames);
+        if let Some(own) = own {
+            own.record(&tx)?;
+        }
         if let Err(e) = tx.commit() {
             crate::sync::undo_renames(&done);
             return Err(StoreError::sqlite(context, e));
@@ -345,9 +351,10 @@ impl Store {
             }
         }
         index::update_counters(&tx, &row)?;
+        let dir = names::mailbox_dir(self.root(), &name);
+        let own = crate::sync::own::OwnChange::begin(&tx, row.id, &dir)?;
         tx.commit().ctx(&context)?;
-        drop(conn);
-        let cur = names::mailbox_dir(self.root(), &name).join("cur");
+        let cur = dir.join("cur");
         for m in &doomed {
             let path = cur.join(&m.file);
             if let Err(e) = fs::remove_file(&path) {
@@ -355,6 +362,16 @@ impl Store {
                     "expunged message's file could not be removed");
             }
         }
+        // Best effort: without it the next call scans the folder once.
+        let recorded = begin_write(&mut conn).and_then(|tx| {
+            own.record_if_unchanged(&tx)?;
+            tx.commit()
+                .ctx("recording the folder stamp after an expunge")
+        });
+        if let Err(e) = recorded {
+            tracing::debug!(mailbox = %name, error = %e, "folder stamp after expunge not recorded");
+        }
+        drop(conn);
         Ok(Expunged {
             uids: doomed.iter().map(|m| m.uid).collect(),
             highestmodseq: row.highestmodseq,

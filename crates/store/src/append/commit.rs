@@ -99,7 +99,9 @@ impl Store {
         if dst.uidnext.checked_add(count).is_none_or(|n| n == u32::MAX) {
             return Err(StoreError::out_of_uids(&dst.name));
         }
-        let cur = names::mailbox_dir(self.root(), &dst.name).join("cur");
+        let dir = names::mailbox_dir(self.root(), &dst.name);
+        let cur = dir.join("cur");
+        let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dir)?;
         let mut moved: Vec<PathBuf> = Vec::with_capacity(staged.len());
         let result = (|| {
             for m in staged.iter_mut() {
@@ -119,6 +121,7 @@ impl Store {
                 moved.push(final_path);
             }
             maildir::fsync_dir(&cur)?;
+            own.record(&tx)?;
             let uids = insert_rows(&tx, &mut dst, &staged)?;
             let replaced = match source {
                 Some((mut src, uid)) => {

@@ -120,7 +120,10 @@ impl Store {
             });
         }
         let src_cur = names::mailbox_dir(self.root(), &src.name).join("cur");
-        let dst_cur = names::mailbox_dir(self.root(), &dst.name).join("cur");
+        let dst_dir = names::mailbox_dir(self.root(), &dst.name);
+        let dst_cur = dst_dir.join("cur");
+        // A move's removals come after the commit: its source scans once.
+        let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dst_dir)?;
         let mut created = Vec::with_capacity(messages.len());
         let result = (|| {
             let mut files = Vec::with_capacity(messages.len());
@@ -132,6 +135,7 @@ impl Store {
                 files.push(name);
             }
             maildir::fsync_dir(&dst_cur)?;
+            own.record(&tx)?;
             let new_uids = insert_copies(&tx, &mut dst, &messages, &files)?;
             if is_move {
                 if same {

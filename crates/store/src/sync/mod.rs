@@ -3,9 +3,11 @@
 //! mailbox's folder. [`crate::Store::sync_mailbox`] reconciles the index
 //! with the files; it is cheap when nothing changed, because it first
 //! compares the folder's [`scan::Stamp`] with the one stored at the last
-//! sync (table `sync_state`).
+//! sync or by the store's own last write (table `sync_state`; see
+//! [`own`] for stamps that still need one verifying scan).
 
 pub(crate) mod filename;
+pub(crate) mod own;
 mod reconcile;
 pub(crate) mod scan;
 
@@ -16,7 +18,8 @@ pub use reconcile::SyncReport;
 use crate::error::Result;
 use crate::{Store, names};
 
-/// The tables of the sync: the folder stamp at the last sync, and the base
+/// The tables of the sync: the folder stamp at the last sync (and when an
+/// unverified one must be checked by a scan), and the base
 /// names of files whose index row was deleted (expunged) so that a file
 /// still present (removal pending, or a crash before it) is removed by the
 /// next sync rather than picked up again as a new message. The trigger
@@ -28,6 +31,10 @@ CREATE TABLE IF NOT EXISTS sync_state (
     mailbox_id   INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
     cur_mtime_ns INTEGER NOT NULL,
     new_mtime_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sync_unverified (
+    mailbox_id      INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+    verify_after_ns INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sync_gone (
     mailbox_id INTEGER NOT NULL,

@@ -6,12 +6,13 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::filename::{base_name, system_flags_of};
-use super::scan::{self, Stamp};
+use super::own;
+use super::scan;
 use crate::error::{Result, SqlContext, StoreError};
-use crate::index::{self, cached_execute, cached_row};
+use crate::index::{self, cached_execute};
 use crate::mailbox::begin_write;
 use crate::maildir::fsync_dir;
 use crate::{Store, names};
@@ -35,25 +36,11 @@ pub struct SyncReport {
 
 /// A stamp younger than this may hide a later change in the same clock
 /// tick, so it is not stored (the next sync scans again).
-const FRESH_NS: i64 = 2_000_000_000;
+pub(crate) const FRESH_NS: i64 = 2_000_000_000;
 
-fn stored_stamp(conn: &Connection, mailbox_id: i64) -> Result<Option<Stamp>> {
-    cached_row(
-        conn,
-        "SELECT cur_mtime_ns, new_mtime_ns FROM sync_state WHERE mailbox_id = ?1",
-        [mailbox_id],
-        |r| {
-            Ok(Stamp {
-                cur_mtime_ns: r.get(0)?,
-                new_mtime_ns: r.get(1)?,
-            })
-        },
-    )
-    .optional()
-    .ctx("reading sync state")
-}
-
-fn now_ns() -> i64 {
+/// The wall clock in nanoseconds since the epoch (directory mtimes are
+/// compared with it).
+pub(crate) fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -133,7 +120,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
         let conn = store.reader()?;
         let row = index::mailbox_row(&conn, name)?;
         let before = scan::stamp(&dir)?;
-        if stored_stamp(&conn, row.id)? == Some(before) {
+        if own::stored(&conn, row.id)?.is_some_and(|s| s.covers(before, now_ns())) {
             return Ok(report);
         }
     }
@@ -296,23 +283,17 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     }
     index::update_counters(&tx, &row)?;
     let after = scan::stamp(&dir)?;
-    let fresh = now_ns().saturating_sub(after.cur_mtime_ns.max(after.new_mtime_ns)) < FRESH_NS;
-    if fresh {
-        cached_execute(
-            &tx,
-            "DELETE FROM sync_state WHERE mailbox_id = ?1",
-            [row.id],
-        )
-        .ctx(&context)?;
-    } else {
-        cached_execute(
-            &tx,
-            "INSERT OR REPLACE INTO sync_state (mailbox_id, cur_mtime_ns, new_mtime_ns)
-             VALUES (?1, ?2, ?3)",
-            params![row.id, after.cur_mtime_ns, after.new_mtime_ns],
-        )
-        .ctx(&context)?;
-    }
+    // A stamp as young as the clock's tick may hide a change made after
+    // the listing in the same tick: kept, but verified by the first sync
+    // once it is old enough.
+    let newest = after.cur_mtime_ns.max(after.new_mtime_ns);
+    let fresh = now_ns().saturating_sub(newest) < FRESH_NS;
+    own::store(
+        &tx,
+        row.id,
+        after,
+        fresh.then(|| newest.saturating_add(FRESH_NS)),
+    )?;
     tx.commit().ctx(&context)?;
     Ok(report)
 }
