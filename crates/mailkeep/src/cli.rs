@@ -199,7 +199,7 @@ pub enum Role {
         fd_key: i32,
         /// This host's public key, as the master trusts it: auth refuses
         /// to start with a signing key that does not match it.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         public_key: String,
     },
     /// A storage process.

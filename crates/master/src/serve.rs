@@ -546,10 +546,8 @@ async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, Maste
     let key_fd = crate::host_keys::open_signing_key(&shared.config)?;
     let mut args = shared.config_args();
     args.extend(fd_args("--fd-key"));
-    args.extend([
-        "--public-key".into(),
-        shared.prepared.keys.public.to_string(),
-    ]);
+    // One argument: base64url may start with '-'.
+    args.push(format!("--public-key={}", shared.prepared.keys.public));
     args.extend([
         "--uid".into(),
         shared.prepared.auth_uid.to_string(),
