@@ -1,101 +1,72 @@
 //! TCP+TLS between hosts (issue 4 item 8, DESIGN §3): a user homed on
 //! server B logs in at server A and reads and writes mail that lives on B,
-//! through B's storage gateway; a server C with a different cluster key is
-//! refused by B's gateway.
+//! through B's storage gateway; A's LOGOUT revokes the session at B too;
+//! a server C whose certificate is good but which is not on B's
+//! trusted-host list is refused by B's gateway.
 //!
-//! The harness puts IMAP on 127.0.0.1 (one port per server); the gateways
-//! listen on 127.0.0.2 (A) and 127.0.0.3 (B), bound here before the servers
-//! start (passed as the listener named "gateway"), with certificates for
-//! those IP addresses signed by a test CA made here with rcgen.
+//! The cluster is set up as an administrator would: `mailkeep cluster
+//! init`, then `mailkeep cluster add-host` for each host, which make the
+//! CA, each host's gateway certificate and ticket key pair, and the
+//! trusted-host list. The harness puts IMAP on 127.0.0.1 (one port per
+//! server); the gateways listen on 127.0.0.2 (A) and 127.0.0.3 (B), bound
+//! here before the servers start (passed as the listener named "gateway").
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 use mailkeep_testkit::{BlockingClient, Listeners, Status};
-use mailkeep_ticket::TicketKey;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
 
-use crate::harness::{Options, Server, TestDir, make_message, require_root};
+use crate::harness::{BIN, Options, Server, TestDir, make_message, require_root};
 
 const USER: &str = "dora";
 const PASSWORD: &str = "dora-secret-1";
 
-/// The test cluster's CA.
-fn make_ca() -> CertifiedIssuer<'static, KeyPair> {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "mailkeep test cluster CA");
-    CertifiedIssuer::self_signed(params, KeyPair::generate().expect("CA key")).expect("CA cert")
+/// Runs `mailkeep cluster --dir <cluster> ARGS` and checks it succeeded.
+fn cluster(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("cluster")
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("running mailkeep cluster");
+    assert!(
+        out.status.success(),
+        "mailkeep cluster {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Writes the CA and a certificate for `ip` (server and client use)
-/// signed by it into `<dir>/tls/`; returns the `[gateway]` TLS lines.
-fn write_tls(dir: &TestDir, ca: &CertifiedIssuer<'static, KeyPair>, ip: &str) -> String {
-    let mut params = CertificateParams::new(vec![ip.to_owned()]).expect("host params");
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, ip);
-    let key = KeyPair::generate().expect("host key");
-    let cert = params.signed_by(&key, ca).expect("host cert");
-    let tls = dir.path().join("tls");
-    fs::create_dir_all(&tls).expect("tls dir");
-    let ca_file = tls.join("ca.pem");
-    let cert_file = tls.join("host.pem");
-    let key_file = tls.join("host.key");
-    fs::write(&ca_file, ca.pem()).expect("ca.pem");
-    fs::write(&cert_file, cert.pem()).expect("host.pem");
-    fs::write(&key_file, key.serialize_pem()).expect("host.key");
-    fs::set_permissions(&key_file, fs::Permissions::from_mode(0o600)).expect("chmod key");
-    format!(
-        "cert_file = \"{}\"\nkey_file = \"{}\"\nca_file = \"{}\"\n",
-        cert_file.display(),
-        key_file.display(),
-        ca_file.display()
-    )
-}
-
-/// Writes `key` as the server's cluster key before its first start (mode
-/// 0600, in a 0700 directory, as the master makes it).
-fn write_cluster_key(dir: &TestDir, key: &TicketKey) {
-    let path = dir.key_file();
-    let parent = path.parent().expect("keys dir");
-    fs::create_dir_all(parent).expect("keys dir");
-    fs::set_permissions(parent, fs::Permissions::from_mode(0o700)).expect("chmod keys dir");
-    fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, key.to_file_contents().as_bytes()))
-        .expect("writing the cluster key");
-}
-
-/// The extra config: a gateway section (listening on `listen` if given)
-/// and `[cluster.hosts]`. The harness inserts it in `[imap]`, so it starts
-/// with an `[imap]` setting and then opens its own sections.
-fn extra_config(listen: Option<&str>, tls_lines: &str, hosts: &[(&str, String)]) -> String {
+/// The extra config of host `name` from the files `cluster add-host` made:
+/// its gateway (listening on `listen` if given) and TLS, its ticket key,
+/// the trusted-host list `trusted` (each host has its own copy), and
+/// `[cluster.hosts]`. The harness inserts it in `[imap]`, so it starts with
+/// an `[imap]` setting and then opens its own sections.
+fn extra_config(
+    cluster_dir: &Path,
+    name: &str,
+    listen: Option<&str>,
+    trusted: &Path,
+    hosts: &[(&str, String)],
+) -> String {
+    let host = cluster_dir.join("hosts").join(name);
     let mut text = String::from("processes = 1\n\n[gateway]\n");
     if let Some(l) = listen {
         text.push_str(&format!("listen = \"{l}\"\n"));
     }
-    text.push_str(tls_lines);
+    text.push_str(&format!(
+        "cert_file = \"{}\"\nkey_file = \"{}\"\nca_file = \"{}\"\n\n\
+         [cluster]\nkey_file = \"{}\"\ntrusted_hosts_file = \"{}\"\n",
+        host.join("gateway.pem").display(),
+        host.join("gateway.key").display(),
+        cluster_dir.join("ca.pem").display(),
+        host.join("host.key").display(),
+        trusted.display(),
+    ));
     if !hosts.is_empty() {
         text.push_str("\n[cluster.hosts]\n");
         for (name, address) in hosts {
@@ -103,6 +74,14 @@ fn extra_config(listen: Option<&str>, tls_lines: &str, hosts: &[(&str, String)])
         }
     }
     text
+}
+
+/// A copy of the cluster's trusted-host list as it is now, as an
+/// administrator hands it to a host.
+fn copy_trusted(cluster_dir: &Path, to: &TestDir) -> PathBuf {
+    let copy = to.path().join("trusted-hosts");
+    fs::copy(cluster_dir.join("trusted-hosts"), &copy).expect("copying trusted-hosts");
+    copy
 }
 
 /// Adds the userdb extra field `host=<host>` to `user`'s line.
@@ -170,10 +149,11 @@ fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
     (listeners, addr.to_string())
 }
 
-/// Starts a server on `dir` with `extra` config and `listeners`.
-fn start<'a>(dir: &'a TestDir, extra: String, listeners: Listeners) -> Server<'a> {
+/// Starts host `name` on `dir` with `extra` config and `listeners`.
+fn start<'a>(dir: &'a TestDir, name: &str, extra: String, listeners: Listeners) -> Server<'a> {
     let options = Options {
         extra_imap: extra,
+        extra_server: format!("hostname = \"{name}\""),
         ..Options::default()
     };
     Server::start_opts(dir, options, listeners)
@@ -181,30 +161,41 @@ fn start<'a>(dir: &'a TestDir, extra: String, listeners: Listeners) -> Server<'a
 
 /// A user homed on B (userdb `host=b`) logs in at A: APPEND, SELECT and
 /// FETCH at A work on B's Maildir (the file is on B's disk, not A's), and a
-/// login at B sees the message. A server C with a different cluster key
-/// logs the user in (its own auth) but B's gateway refuses C's ticket: the
-/// client gets a NO, not a hang.
+/// login at B sees the message; A's LOGOUT ends the session at B's gateway
+/// too. A server C with a good certificate but not on B's trusted-host
+/// list logs the user in (its own auth) but B's gateway refuses C's
+/// ticket: the client gets a NO, not a hang.
 #[test]
 fn user_homed_on_another_host_is_served_over_the_gateway() {
     if !require_root("user_homed_on_another_host_is_served_over_the_gateway") {
         return;
     }
-    let ca = make_ca();
-    let key = TicketKey::generate();
-    let (dir_a, dir_b, dir_c) = (TestDir::new(), TestDir::new(), TestDir::new());
-    write_cluster_key(&dir_a, &key);
-    write_cluster_key(&dir_b, &key);
-    let tls_a = write_tls(&dir_a, &ca, "127.0.0.2");
-    let tls_b = write_tls(&dir_b, &ca, "127.0.0.3");
-    // C's certificate is good: only its cluster key is wrong.
-    let tls_c = write_tls(&dir_c, &ca, "127.0.0.4");
+    let (dir_a, dir_b, dir_c, admin) = (
+        TestDir::new(),
+        TestDir::new(),
+        TestDir::new(),
+        TestDir::new(),
+    );
     let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
     let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
+    let cluster_dir = admin.path().join("cluster");
+    cluster(&cluster_dir, &["init"]);
+    cluster(&cluster_dir, &["add-host", "a", "--address", &gateway_a]);
+    cluster(&cluster_dir, &["add-host", "b", "--address", &gateway_b]);
+    let (trusted_a, trusted_b) = (
+        copy_trusted(&cluster_dir, &dir_a),
+        copy_trusted(&cluster_dir, &dir_b),
+    );
+    // C joins later with a certificate of the same CA; A and B were not
+    // given its key.
+    cluster(&cluster_dir, &["add-host", "c", "--address", "127.0.0.4:1"]);
+    let trusted_c = copy_trusted(&cluster_dir, &dir_c);
 
     // B: dora is at home here (no [cluster.hosts]: every user is local).
     let server_b = start(
         &dir_b,
-        extra_config(Some(&gateway_b), &tls_b, &[]),
+        "b",
+        extra_config(&cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
         listen_b,
     );
     server_b.add_user(USER, PASSWORD);
@@ -213,7 +204,8 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
     let hosts = [("b", gateway_b.clone())];
     let server_a = start(
         &dir_a,
-        extra_config(Some(&gateway_a), &tls_a, &hosts),
+        "a",
+        extra_config(&cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
         listen_a,
     );
     server_a.add_user(USER, PASSWORD);
@@ -234,12 +226,20 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
     assert!(fetch_first(&mut at_a).contains(&marker), "FETCH at A");
     at_a.logout();
 
-    // A's session went through B's gateway.
+    // A's session went through B's gateway, and its end reached B.
     server_b.wait_for_output(
         "B's gateway forwarding A's session",
         Duration::from_secs(10),
         |out| {
             out.contains("gateway: forwarding to local storage")
+                .then_some(())
+        },
+    );
+    server_b.wait_for_output(
+        "A's LOGOUT revoking the session at B",
+        Duration::from_secs(10),
+        |out| {
+            out.contains("gateway: another host ended sessions")
                 .then_some(())
         },
     );
@@ -256,8 +256,13 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
     assert!(fetch_first(&mut at_b).contains(&marker), "FETCH at B");
     at_b.logout();
 
-    // C: its own (different) cluster key, made at first start.
-    let server_c = start(&dir_c, extra_config(None, &tls_c, &hosts), Listeners::new());
+    // C: a good certificate, but its ticket key is not on B's list.
+    let server_c = start(
+        &dir_c,
+        "c",
+        extra_config(&cluster_dir, "c", None, &trusted_c, &hosts),
+        Listeners::new(),
+    );
     server_c.add_user(USER, PASSWORD);
     set_home_host(&dir_c.users_file(), USER, "b");
     let mut at_c = server_c.login(USER, PASSWORD);
@@ -273,8 +278,8 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
         "B's gateway logging the refusal",
         Duration::from_secs(10),
         |out| {
-            out.to_ascii_lowercase()
-                .contains("gateway refused: unauthenticated")
+            let out = out.to_ascii_lowercase();
+            (out.contains("gateway refused: unauthenticated") && out.contains("not a trusted host"))
                 .then_some(())
         },
     );

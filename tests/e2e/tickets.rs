@@ -16,7 +16,7 @@ use mailkeep_storage_rpc::storage::{
     AppendHeader, AppendRequest, FetchRequest, FetchResponse, ListMailboxesRequest,
     MailboxStatusRequest, UidRange, append_request, fetch_response,
 };
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
@@ -46,11 +46,15 @@ impl Drop for StorageGuard {
     }
 }
 
+/// The host name the test's tickets are issued as.
+const ISSUER: &str = "e2e-test";
+
 /// Starts `mailkeep role storage` for `OWNER` as the master would: the
-/// control socket at fd 3, the key file at fd 4, uid/gid 5000. Returns the
+/// control socket at fd 3, the trusted-host list (`ISSUER` with the public
+/// half of `key`: the process gets no signing key) at fd 4, uid/gid 5000. Returns the
 /// guard and a gRPC client over a connection handed to it with
 /// `ControlMessage::NewConnection`.
-async fn start_storage(dir: &TestDir, key: &TicketKey) -> (StorageGuard, StorageClient<Channel>) {
+async fn start_storage(dir: &TestDir, key: &HostKey) -> (StorageGuard, StorageClient<Channel>) {
     // The owner's home: reachable through 0755 parents, the owner's own.
     let homes = dir.path().join("home");
     fs::create_dir_all(&homes).expect("creating home/");
@@ -65,7 +69,7 @@ async fn start_storage(dir: &TestDir, key: &TicketKey) -> (StorageGuard, Storage
     )
     .expect("chown the home");
 
-    let key_path = dir.path().join("cluster.key");
+    let key_path = dir.path().join("trusted-hosts");
     {
         use std::io::Write;
         let mut f = fs::OpenOptions::new()
@@ -74,8 +78,8 @@ async fn start_storage(dir: &TestDir, key: &TicketKey) -> (StorageGuard, Storage
             .mode(0o600)
             .open(&key_path)
             .expect("creating the key file");
-        f.write_all(key.to_file_contents().as_bytes())
-            .expect("writing the key");
+        f.write_all(format!("{ISSUER} {}\n", key.public()).as_bytes())
+            .expect("writing the trusted-host list");
     }
     let key_file = fs::File::open(&key_path).expect("opening the key file");
 
@@ -91,7 +95,7 @@ async fn start_storage(dir: &TestDir, key: &TicketKey) -> (StorageGuard, Storage
             "--gid",
             &MAIL_GID.to_string(),
         ])
-        .args(["--fd-control", "3", "--fd-key", "4"])
+        .args(["--fd-control", "3", "--fd-trusted", "4"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(&log).expect("creating the storage log"));
@@ -152,8 +156,8 @@ async fn start_storage(dir: &TestDir, key: &TicketKey) -> (StorageGuard, Storage
 }
 
 /// A ticket for `user` with `scope`, valid for an hour, signed with `key`.
-fn ticket(key: &TicketKey, user: &str, scope: Scope) -> String {
-    sign(key, &Claims::new(user, scope, now_unix(), 3600, "e2e-test"))
+fn ticket(key: &HostKey, user: &str, scope: Scope) -> String {
+    sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER))
 }
 
 /// ListMailboxes for `owner` carrying `ticket` (no metadata at all when None).
@@ -266,7 +270,7 @@ async fn forged_tickets() {
         return;
     }
     let dir = TestDir::new();
-    let key = TicketKey::generate();
+    let key = HostKey::generate();
     let (_guard, client) = start_storage(&dir, &key).await;
 
     // --- the valid ticket works ---
@@ -319,7 +323,10 @@ async fn forged_tickets() {
     );
 
     // --- forged, expired, malformed: UNAUTHENTICATED ---
-    let other_key = TicketKey::generate();
+    // What a process holding only public keys (this storage process, a
+    // compromised one included) can make: a ticket under the trusted
+    // host's name signed with a key of its own.
+    let other_key = HostKey::generate();
     let forged = ticket(&other_key, OWNER, Scope::Session);
     assert_code(
         "ticket signed with another key",
@@ -334,11 +341,20 @@ async fn forged_tickets() {
     );
     let expired = sign(
         &key,
-        &Claims::new(OWNER, Scope::Session, now_unix() - 7200, 60, "t"),
+        &Claims::new(OWNER, Scope::Session, now_unix() - 7200, 60, ISSUER),
     );
     assert_code(
         "expired ticket",
         list(&client, OWNER, Some(&expired)).await,
+        Code::Unauthenticated,
+    );
+    let unknown_issuer = sign(
+        &other_key,
+        &Claims::new(OWNER, Scope::Session, now_unix(), 3600, "not-in-the-list"),
+    );
+    assert_code(
+        "ticket of a host not on the trusted-host list",
+        list(&client, OWNER, Some(&unknown_issuer)).await,
         Code::Unauthenticated,
     );
     let mut tampered = good.clone().into_bytes();
@@ -360,7 +376,7 @@ async fn forged_tickets() {
         list(&client, OWNER, Some(&spliced)).await,
         Code::Unauthenticated,
     );
-    for garbage in ["garbage", "", "mk1.AAAA.BBBB", "mk1..", "tïcket-not-ascii"] {
+    for garbage in ["garbage", "", "mk2.AAAA.BBBB", "mk2..", "tïcket-not-ascii"] {
         assert_code(
             &format!("ticket {garbage:?}"),
             list(&client, OWNER, Some(garbage)).await,

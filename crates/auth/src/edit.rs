@@ -9,7 +9,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::AuthError;
@@ -200,7 +200,7 @@ fn edit(
     let (text, owner) = match fs::read_to_string(path) {
         Ok(text) => {
             let meta = fs::metadata(path).map_err(|e| AuthError::io("inspecting", path, e))?;
-            (text, Some((meta.uid(), meta.gid())))
+            (text, Some((meta.uid(), meta.gid(), meta.mode())))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => (String::new(), None),
         Err(e) => return Err(AuthError::io("reading", path, e)),
@@ -216,12 +216,13 @@ fn edit(
 }
 
 /// Writes `contents` to a fresh 0600 file next to `path`, fsyncs it,
-/// gives it the old file's owner when we can, renames it over `path` and
-/// fsyncs the directory so the rename survives a crash.
+/// gives it the old file's owner and group-read bit when we can (root:auth
+/// 0640 when auth runs as its own user), renames it over `path` and fsyncs
+/// the directory so the rename survives a crash. Never readable by others.
 fn write_atomically(
     path: &Path,
     contents: &[u8],
-    owner: Option<(u32, u32)>,
+    owner: Option<(u32, u32, u32)>,
 ) -> Result<(), AuthError> {
     let temp = sibling(path, ".tmp", true);
     let result = (|| {
@@ -233,8 +234,12 @@ fn write_atomically(
             .map_err(|e| AuthError::io("creating", &temp, e))?;
         file.write_all(contents)
             .map_err(|e| AuthError::io("writing", &temp, e))?;
-        if let Some((uid, gid)) = owner {
+        if let Some((uid, gid, mode)) = owner {
             keep_owner(&file, &temp, uid, gid);
+            if mode & 0o040 != 0 {
+                file.set_permissions(fs::Permissions::from_mode(FILE_MODE | 0o040))
+                    .map_err(|e| AuthError::io("setting the mode of", &temp, e))?;
+            }
         }
         file.sync_all()
             .map_err(|e| AuthError::io("syncing", &temp, e))?;

@@ -22,6 +22,7 @@ mod passdb;
 mod serve;
 mod service;
 mod settings;
+mod tickets;
 
 pub use edit::{
     add_user, add_user_with_scheme, delete_user, list_users, set_password, set_password_with_scheme,

@@ -8,7 +8,7 @@ use mailkeep_storage_rpc::auth::auth_server::AuthServer;
 use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame};
-use mailkeep_ticket::TicketKey;
+use mailkeep_ticket::{HostKey, SessionId};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -25,18 +25,21 @@ const MAX_REQUEST: usize = 64 * 1024;
 
 /// Serves the Auth RPC on every connection the master sends over `control`
 /// (`ControlMessage::NewConnection` with the socket attached), signing
-/// tickets with `key`. Returns `Ok` when the master closes the control
+/// tickets with `key` (this host's, held by no other process) and
+/// refusing renewals of the sessions the master reports revoked
+/// (`ControlMessage::Revoke`). Returns `Ok` when the master closes the control
 /// socket (it is shutting down or restarting auth), an error when the
 /// control channel or the server fails.
 pub async fn serve(
     settings: AuthSettings,
-    key: TicketKey,
+    key: HostKey,
     control: UnixStream,
 ) -> Result<(), AuthError> {
     let exchanges = Arc::new(Exchanges::default());
     tracing::info!(passwd_file = %settings.passwd_file.display(), issuer = %settings.issuer,
         "auth service starting");
     let service = AuthService::new(settings, key, Arc::clone(&exchanges));
+    let revocations = service.clone();
     let (connections, incoming) = mpsc::channel::<Result<AuthConnection, io::Error>>(16);
     let server = Server::builder()
         .add_service(AuthServer::new(service).max_decoding_message_size(MAX_REQUEST))
@@ -86,6 +89,15 @@ pub async fn serve(
                     (Some(Kind::NewConnection(new)), None) => {
                         tracing::warn!(connection_id = new.connection_id,
                             "control message NewConnection came without a socket");
+                    }
+                    (Some(Kind::Revoke(revoke)), _) => {
+                        let sessions: Vec<(SessionId, i64)> = revoke
+                            .sessions
+                            .iter()
+                            .filter_map(|r| Some((SessionId::from_slice(&r.session)?, r.until_unix)))
+                            .collect();
+                        tracing::debug!(count = sessions.len(), "sessions revoked");
+                        revocations.revoke(sessions);
                     }
                     (Some(Kind::AddOwner(_)), _) => {
                         tracing::warn!("control message AddOwner is for storage processes; ignored");

@@ -8,7 +8,7 @@ use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{
     Failure, RenewRequest, RenewResponse, StepRequest, StepResponse, Success,
 };
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign, verify};
+use mailkeep_ticket::{HostKey, now_unix};
 use tonic::{Request, Response, Status};
 
 use crate::exchanges::{ConnectionKey, Exchanges};
@@ -19,6 +19,7 @@ use crate::sasl::{ChannelBinding, Credentials, Exchange, MAX_RESPONSE, Mechanism
 use crate::scram::ScramHash;
 use crate::scram::server::TLS_EXPORTER;
 use crate::settings::AuthSettings;
+use crate::tickets::{RenewRefused, TicketOffice};
 
 /// The one reason shown for wrong credentials of any kind, so a client
 /// cannot tell an unknown user from a wrong password.
@@ -35,8 +36,7 @@ pub(crate) struct AuthService {
 
 #[derive(Debug)]
 struct Shared {
-    settings: AuthSettings,
-    key: TicketKey,
+    tickets: TicketOffice,
     passdb: Passdb,
     penalty: Penalty,
     exchanges: Arc<Exchanges>,
@@ -50,9 +50,21 @@ struct Attempt<'a> {
 }
 
 impl AuthService {
+    /// Records sessions the master reports ended: their tickets are
+    /// renewed no more.
+    pub(crate) fn revoke(&self, sessions: Vec<(mailkeep_ticket::SessionId, i64)>) {
+        self.shared.tickets.revoke(sessions, now_unix());
+    }
+
     /// The service with its settings, signing key and the exchange table
     /// shared with the connections.
-    pub(crate) fn new(settings: AuthSettings, key: TicketKey, exchanges: Arc<Exchanges>) -> Self {
+    pub(crate) fn new(settings: AuthSettings, key: HostKey, exchanges: Arc<Exchanges>) -> Self {
+        let tickets = TicketOffice::new(
+            key,
+            &settings.issuer,
+            settings.ticket_lifetime_secs,
+            settings.session_max_secs,
+        );
         AuthService {
             shared: Arc::new(Shared {
                 passdb: Passdb::new(
@@ -60,8 +72,7 @@ impl AuthService {
                     settings.first_valid_uid,
                 ),
                 penalty: Penalty::new(settings.failure_delay, settings.max_failure_delay),
-                settings,
-                key,
+                tickets,
                 exchanges,
             }),
         }
@@ -242,7 +253,7 @@ impl AuthService {
         final_data: Vec<u8>,
     ) -> Outcome {
         match checked {
-            Ok(Ok(Checked::Valid(canonical))) => self.succeed(attempt, canonical, final_data),
+            Ok(Ok(Checked::Valid(canonical))) => self.succeed(attempt, canonical, final_data).await,
             Ok(Ok(Checked::Refused(reason))) => self.refuse(attempt, Some(user), reason).await,
             Ok(Ok(Checked::NotServed(reason))) => {
                 tracing::warn!(user = ?user, remote = attempt.remote, %reason, "login refused");
@@ -266,10 +277,29 @@ impl AuthService {
         }
     }
 
-    fn succeed(&self, attempt: &Attempt<'_>, user: String, final_data: Vec<u8>) -> Outcome {
+    async fn succeed(&self, attempt: &Attempt<'_>, user: String, final_data: Vec<u8>) -> Outcome {
         let shared = &self.shared;
+        // The entry as it is now, for the ticket's password stamp.
+        let lookup_shared = Arc::clone(shared);
+        let name = user.clone();
+        let entry =
+            tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&name)).await;
+        let entry = match entry {
+            Ok(Ok(Some(entry))) => entry,
+            Ok(Ok(None)) => return self.refuse(attempt, Some(&user), "user removed").await,
+            Ok(Err(error)) => {
+                tracing::error!(user = ?user, remote = attempt.remote, %error,
+                    "login not possible: passdb unavailable");
+                return failure(UNAVAILABLE, true);
+            }
+            Err(error) => {
+                tracing::error!(user = ?user, remote = attempt.remote, %error,
+                    "login not possible: user lookup task failed");
+                return failure(UNAVAILABLE, true);
+            }
+        };
         shared.penalty.reset(attempt.remote);
-        let (ticket, expires_unix) = shared.issue(&user);
+        let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
         tracing::info!(user = ?user, remote = attempt.remote, protocol = attempt.protocol,
             mechanism = attempt.mechanism, "login");
         Outcome::Success(Success {
@@ -289,20 +319,6 @@ impl AuthService {
             "login failed");
         tokio::time::sleep(delay).await;
         failure(FAILED, false)
-    }
-}
-
-impl Shared {
-    /// Signs a session ticket for `user`: the ticket and its expiry.
-    fn issue(&self, user: &str) -> (String, i64) {
-        let claims = Claims::new(
-            user,
-            Scope::Session,
-            now_unix(),
-            self.settings.ticket_lifetime_secs,
-            &self.settings.issuer,
-        );
-        (sign(&self.key, &claims), claims.expires_unix)
     }
 }
 
@@ -352,17 +368,17 @@ impl Auth for AuthService {
     ) -> Result<Response<RenewResponse>, Status> {
         let shared = &self.shared;
         let old = request.into_inner().ticket;
-        let claims = verify(&shared.key, &old, now_unix()).map_err(|error| {
-            tracing::info!(%error, "ticket renewal refused");
-            Status::unauthenticated(format!("ticket refused: {error}"))
-        })?;
-        // Renewing must never widen a ticket: only session tickets qualify.
-        if claims.scope != Scope::Session {
-            tracing::warn!(user = ?claims.user, scope = %claims.scope, "ticket renewal refused: not a session ticket");
-            return Err(Status::permission_denied(
-                "only session tickets are renewed",
-            ));
-        }
+        let refused = |error: RenewRefused| match error {
+            RenewRefused::NotSession => Status::permission_denied(error.to_string()),
+            _ => Status::unauthenticated(error.to_string()),
+        };
+        let claims = shared
+            .tickets
+            .check_renewable(&old, now_unix())
+            .map_err(|error| {
+                tracing::info!(%error, "ticket renewal refused");
+                refused(error)
+            })?;
         let lookup_shared = Arc::clone(shared);
         let user = claims.user.clone();
         let entry = tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&user))
@@ -372,12 +388,15 @@ impl Auth for AuthService {
                 tracing::error!(%error, "ticket renewal not possible: passdb unavailable");
                 Status::unavailable(UNAVAILABLE)
             })?;
-        let Some(entry) = entry else {
-            tracing::info!(user = ?claims.user, "ticket renewal refused: user no longer exists");
-            return Err(Status::unauthenticated("user no longer exists"));
-        };
-        let (ticket, expires_unix) = shared.issue(&entry.name);
-        tracing::info!(user = ?entry.name, "ticket renewed");
+        let (ticket, expires_unix) = shared
+            .tickets
+            .renew(&claims, entry.as_ref(), now_unix())
+            .map_err(|error| {
+                tracing::info!(user = ?claims.user, session = %claims.session, %error,
+                    "ticket renewal refused");
+                refused(error)
+            })?;
+        tracing::info!(user = ?claims.user, session = %claims.session, "ticket renewed");
         Ok(Response::new(RenewResponse {
             ticket,
             expires_unix,

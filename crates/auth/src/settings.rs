@@ -11,6 +11,9 @@ pub struct AuthSettings {
     pub passwd_file: PathBuf,
     /// How long an issued session ticket is valid, in seconds.
     pub ticket_lifetime_secs: i64,
+    /// How long a login session may be renewed, in seconds from the login:
+    /// then the client must log in again.
+    pub session_max_secs: i64,
     /// The host name written into tickets as their issuer.
     pub issuer: String,
     /// The delay before the reply to a first failed login from an address;
@@ -25,12 +28,13 @@ pub struct AuthSettings {
 }
 
 impl Default for AuthSettings {
-    /// `/etc/mailkeep/passwd`, one-day tickets issued as `localhost`
+    /// `/etc/mailkeep/passwd`, one-hour tickets in sessions of at most a week, issued as `localhost`
     /// (the binary puts the real host name in), 2 s penalty up to 15 s.
     fn default() -> Self {
         AuthSettings {
             passwd_file: PathBuf::from("/etc/mailkeep/passwd"),
-            ticket_lifetime_secs: 86_400,
+            ticket_lifetime_secs: 3600,
+            session_max_secs: 7 * 86_400,
             issuer: "localhost".to_owned(),
             failure_delay: Duration::from_secs(2),
             max_failure_delay: Duration::from_secs(15),

@@ -10,7 +10,7 @@ use harness::{BASE, Harness, challenge, failure, first, next, start_with, step, 
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{Failure, StepRequest};
 use mailkeep_testkit::scram::{Hash, ScramClient};
-use mailkeep_ticket::{Scope, now_unix, verify};
+use mailkeep_ticket::Scope;
 
 /// `doveadm pw -s SCRAM-SHA-256 -p pencil` (Dovecot 2.3.19).
 const SAM: &str = "sam:{SCRAM-SHA-256}4096,YLsIdtr6heZ489wv6yybFQ==,\
@@ -67,7 +67,7 @@ async fn scram_sha256_serves_a_doveadm_record_and_proves_the_server_knows_it() {
     assert_eq!(ok.user, "sam");
     assert_eq!(sam.salt_b64, "YLsIdtr6heZ489wv6yybFQ==");
     assert_eq!(ok.final_data, sam.expected_server_final());
-    let claims = verify(&h.key, &ok.ticket, now_unix()).unwrap();
+    let claims = h.verify(&ok.ticket).unwrap();
     assert_eq!(
         (claims.user.as_str(), claims.scope),
         ("sam", Scope::Session)

@@ -28,7 +28,7 @@ use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::MailboxStatusRequest;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
 use nix::sys::resource::{UsageWho, getrusage};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
@@ -115,7 +115,7 @@ fn start_storage(bin: &str, home: &Path, key_path: &Path) -> (Server, tokio::net
     cmd.args(["role", "storage", "--owner", "bench", "--home"])
         .arg(home)
         .args(["--uid", &uid.to_string(), "--gid", &gid.to_string()])
-        .args(["--fd-control", "3", "--fd-key", "4"])
+        .args(["--fd-control", "3", "--fd-trusted", "4"])
         .stderr(Stdio::null());
     command_fds::CommandFdExt::fd_mappings(
         &mut cmd,
@@ -166,15 +166,15 @@ fn main() {
     std::fs::create_dir(&local).expect("local home");
     let store = mailkeep_store::Store::open(&local.join("Maildir")).expect("store");
     store.status("INBOX").expect("status");
-    let key = TicketKey::generate();
+    let key = HostKey::generate();
     let key_path = dir.path().join("rpc.key");
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&key_path)
-        .and_then(|mut f| f.write_all(key.to_file_contents().as_bytes()))
-        .expect("key file");
+        .and_then(|mut f| f.write_all(format!("bench {}\n", key.public()).as_bytes()))
+        .expect("trusted-host file");
     let ticket = sign(
         &key,
         &Claims::new("bench", Scope::Session, now_unix(), 3600, "bench"),

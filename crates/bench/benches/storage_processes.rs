@@ -169,7 +169,7 @@ fn rpc_round_trip(dir: &Path) {
     use mailkeep_storage_rpc::metadata::with_ticket;
     use mailkeep_storage_rpc::storage::MailboxStatusRequest;
     use mailkeep_storage_rpc::storage::storage_client::StorageClient;
-    use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+    use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
 
     let home = dir.join("rpc-home");
     std::fs::create_dir(&home).expect("home");
@@ -189,22 +189,22 @@ fn rpc_round_trip(dir: &Path) {
     std::thread::sleep(SETTLE);
     store.status("INBOX").expect("status");
 
-    let key = TicketKey::generate();
+    let key = HostKey::generate();
     let key_path = dir.join("rpc.key");
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&key_path)
-        .and_then(|mut f| f.write_all(key.to_file_contents().as_bytes()))
-        .expect("key file");
+        .and_then(|mut f| f.write_all(format!("bench {}\n", key.public()).as_bytes()))
+        .expect("trusted-host file");
     let (control_ours, control_theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
     let key_fd = OwnedFd::from(std::fs::File::open(&key_path).expect("key"));
     let mut cmd = Command::new(BIN);
     cmd.args(["role", "storage", "--owner", "bench", "--home"])
         .arg(&home)
         .args(["--uid", &uid.to_string(), "--gid", &gid.to_string()])
-        .args(["--fd-control", "3", "--fd-key", "4"])
+        .args(["--fd-control", "3", "--fd-trusted", "4"])
         .stderr(Stdio::null());
     command_fds::CommandFdExt::fd_mappings(
         &mut cmd,

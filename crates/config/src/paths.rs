@@ -17,7 +17,11 @@ pub(crate) fn resolve(config: &mut Config) -> Result<(), ConfigError> {
     config.privileges.chroot_dir = Some(under(&config.privileges.chroot_dir, "empty"));
     config.auth.users_file = Some(under(&config.auth.users_file, "users"));
     config.storage.home_base = Some(under(&config.storage.home_base, "home"));
-    config.cluster.key_file = Some(under(&config.cluster.key_file, "keys/cluster.key"));
+    config.cluster.key_file = Some(under(&config.cluster.key_file, "keys/host.key"));
+    config.cluster.trusted_hosts_file = Some(under(
+        &config.cluster.trusted_hosts_file,
+        "keys/trusted-hosts",
+    ));
     for l in &mut config.imap.listener {
         if l.kind == crate::ListenerKind::Unix && !l.address.is_empty() {
             l.address = under(&Some(PathBuf::from(&l.address)), "")
@@ -57,9 +61,21 @@ impl Config {
         self.resolved(&self.storage.home_base, "home")
     }
 
-    /// The cluster key file.
+    /// This host's ticket signing key file.
     pub fn key_file(&self) -> PathBuf {
-        self.resolved(&self.cluster.key_file, "keys/cluster.key")
+        self.resolved(&self.cluster.key_file, "keys/host.key")
+    }
+
+    /// The public half of [`Config::key_file`]: the same name with `.pub`.
+    pub fn public_key_file(&self) -> PathBuf {
+        let mut name = self.key_file().into_os_string();
+        name.push(".pub");
+        PathBuf::from(name)
+    }
+
+    /// The trusted-host list.
+    pub fn trusted_hosts_file(&self) -> PathBuf {
+        self.resolved(&self.cluster.trusted_hosts_file, "keys/trusted-hosts")
     }
 
     /// Where the self-signed certificate and its key go when no

@@ -237,26 +237,39 @@ impl Default for Tls {
 pub struct Auth {
     /// The passwd-file (Dovecot's format). Default: `<data_dir>/users`.
     pub users_file: Option<PathBuf>,
-    /// Seconds a session ticket is valid; sessions renew before expiry.
+    /// Seconds a session ticket is valid; sessions renew it at half its
+    /// life. Short, so that a revoked session's entry is kept briefly.
     pub ticket_lifetime_secs: i64,
+    /// Seconds after login a session may go on renewing its ticket; then
+    /// its client must log in again.
+    pub session_max_secs: i64,
     /// Delay before answering a failed login, doubled per recent failure
     /// from the same address, in milliseconds.
     pub failure_delay_ms: u64,
     /// Cap on that delay, in milliseconds.
     pub max_failure_delay_ms: u64,
-    /// Run the auth process as this user; empty: as root (it must read the
-    /// users file).
+    /// Run the auth process as this user (looked up by name); empty: as
+    /// `uid`/`gid`.
     pub user: String,
+    /// The uid the auth process runs as when `user` is empty: its own,
+    /// unprivileged, needing no system account. It reads the users file
+    /// (made group-readable by `gid` only) and nothing else.
+    pub uid: u32,
+    /// The gid that goes with `uid`.
+    pub gid: u32,
 }
 
 impl Default for Auth {
     fn default() -> Self {
         Auth {
             users_file: None,
-            ticket_lifetime_secs: 24 * 3600,
+            ticket_lifetime_secs: 3600,
+            session_max_secs: 7 * 24 * 3600,
             failure_delay_ms: 2000,
             max_failure_delay_ms: 15000,
             user: String::new(),
+            uid: 64_990,
+            gid: 64_990,
         }
     }
 }
@@ -398,13 +411,21 @@ impl SpecialUseFolders {
     }
 }
 
-/// The cluster key.
+/// Ticket keys and the hosts of a cluster.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cluster {
-    /// The key that signs tickets (64 hex digits, mode 0600, made at first
-    /// start). Default: `<data_dir>/keys/cluster.key`.
+    /// This host's ticket signing key (an Ed25519 seed as 64 hex digits,
+    /// mode 0600, owned by root, made at first start or by `mailkeep
+    /// cluster add-host`); only the auth process gets it, as a descriptor.
+    /// Its public half is beside it, `<key_file>.pub`. Default:
+    /// `<data_dir>/keys/host.key`.
     pub key_file: Option<PathBuf>,
+    /// The hosts whose tickets are accepted here, one `NAME PUBLIC-KEY`
+    /// per line (written by `mailkeep cluster add-host`). This host is
+    /// always trusted, with the key beside `key_file`. Default:
+    /// `<data_dir>/keys/trusted-hosts` (absent: this host alone).
+    pub trusted_hosts_file: Option<PathBuf>,
     /// Host names (as in a user's `host=` userdb field) to the address of
     /// that host's storage gateway, `name = "ip:port"`.
     pub hosts: std::collections::BTreeMap<String, String>,

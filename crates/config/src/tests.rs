@@ -28,7 +28,12 @@ fn defaults_need_no_file() {
         c.data_dir().join("tls/self-signed.pem")
     );
     assert_eq!(c.users_file(), c.data_dir().join("users"));
-    assert_eq!(c.key_file(), c.data_dir().join("keys/cluster.key"));
+    assert_eq!(c.key_file(), c.data_dir().join("keys/host.key"));
+    assert_eq!(c.public_key_file(), c.data_dir().join("keys/host.key.pub"));
+    assert_eq!(
+        c.trusted_hosts_file(),
+        c.data_dir().join("keys/trusted-hosts")
+    );
     assert_eq!(c.privileges.unprivileged_user, "nobody");
 }
 

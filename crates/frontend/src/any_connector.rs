@@ -22,6 +22,7 @@ trait ErasedConnector: Send + Sync {
         owner: &'a str,
     ) -> Boxed<'a, Result<LeasedChannel, ConnectError>>;
     fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()>;
+    fn end_session<'a>(&'a self, ticket: &'a str) -> Boxed<'a, ()>;
 }
 
 impl<C: Connector> ErasedConnector for C {
@@ -39,6 +40,10 @@ impl<C: Connector> ErasedConnector for C {
 
     fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()> {
         Box::pin(Connector::report_sessions(self, sessions))
+    }
+
+    fn end_session<'a>(&'a self, ticket: &'a str) -> Boxed<'a, ()> {
+        Box::pin(Connector::end_session(self, ticket))
     }
 }
 
@@ -64,5 +69,9 @@ impl Connector for AnyConnector {
 
     async fn report_sessions(&self, sessions: u32) {
         self.0.report_sessions(sessions).await
+    }
+
+    async fn end_session(&self, ticket: &str) {
+        self.0.end_session(ticket).await
     }
 }

@@ -14,10 +14,10 @@ use crate::any_connector::AnyConnector;
 use crate::connector::{ConnectError, Connector};
 
 /// A renewed ticket.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Renewed {
-    /// The new ticket, opaque.
-    pub ticket: String,
+    /// The new ticket, opaque; wiped from memory when dropped.
+    pub ticket: zeroize::Zeroizing<String>,
     /// When it expires (Unix seconds).
     pub expires_unix: i64,
 }
@@ -67,6 +67,8 @@ impl AuthLink {
     /// Exchanges a still valid session ticket for a fresh one. A broken
     /// connection is replaced and the renewal tried once more.
     pub async fn renew(&self, ticket: &str) -> Result<Renewed, ConnectError> {
+        // The request's own copy is not wiped: prost messages are plain
+        // Strings (and tonic copies the bytes into its buffers anyway).
         let request = RenewRequest {
             ticket: ticket.to_owned(),
         };
@@ -76,7 +78,7 @@ impl AuthLink {
                 Ok(response) => {
                     let response = response.into_inner();
                     return Ok(Renewed {
-                        ticket: response.ticket,
+                        ticket: zeroize::Zeroizing::new(response.ticket),
                         expires_unix: response.expires_unix,
                     });
                 }

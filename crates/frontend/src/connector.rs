@@ -58,6 +58,13 @@ pub trait Connector: Clone + Send + Sync + 'static {
     fn report_sessions(&self, _sessions: u32) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Tells whoever revokes tickets that the session of `ticket` ended,
+    /// so that no ticket of it is honoured any more. Sources that revoke
+    /// nothing ignore it.
+    fn end_session(&self, _ticket: &str) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 impl Connector for BrokerClient {
@@ -72,6 +79,14 @@ impl Connector for BrokerClient {
     async fn report_sessions(&self, sessions: u32) {
         if let Err(e) = BrokerClient::report_sessions(self, sessions).await {
             tracing::debug!(error = %e, "session count not reported");
+        }
+    }
+
+    async fn end_session(&self, ticket: &str) {
+        if let Err(e) = BrokerClient::end_session(self, ticket).await {
+            // The broker also ends every session of a process whose
+            // channel closes, so a lost message is caught up then.
+            tracing::warn!(error = %e, "session end not reported to the broker");
         }
     }
 }

@@ -57,16 +57,26 @@ pub struct ChannelBinding {
 }
 
 /// A successful login.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LoggedIn {
     /// The canonical user name (also the owner of their mail).
     pub user: String,
-    /// The session ticket, opaque.
-    pub ticket: String,
+    /// The session ticket, opaque; wiped from memory when dropped.
+    pub ticket: zeroize::Zeroizing<String>,
     /// When the ticket expires (Unix seconds).
     pub expires_unix: i64,
     /// Additional data with success (SCRAM's server-final), may be empty.
     pub final_data: Vec<u8>,
+}
+
+impl std::fmt::Debug for LoggedIn {
+    /// Never shows the ticket.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoggedIn")
+            .field("user", &self.user)
+            .field("expires_unix", &self.expires_unix)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a login did not succeed.
@@ -227,7 +237,7 @@ fn outcome(response: StepResponse) -> SaslStep {
         Some(step_response::Outcome::Challenge(challenge)) => SaslStep::Challenge(challenge),
         Some(step_response::Outcome::Success(success)) => SaslStep::Success(LoggedIn {
             user: success.user,
-            ticket: success.ticket,
+            ticket: zeroize::Zeroizing::new(success.ticket),
             expires_unix: success.expires_unix,
             final_data: success.final_data,
         }),

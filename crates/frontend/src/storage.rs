@@ -31,6 +31,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mailkeep_storage_rpc::broker::RefusalCode;
@@ -44,6 +45,7 @@ use mailkeep_storage_rpc::storage::search_client::SearchClient;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::watch_client::WatchClient;
 use tonic::Status;
+use zeroize::Zeroizing;
 
 use crate::auth_link::AuthLink;
 use crate::clock::Clock;
@@ -93,12 +95,16 @@ impl From<Status> for StorageError {
     }
 }
 
+/// A ticket as the storage path holds it: shared by the calls that use
+/// it, wiped from memory when the last of them drops it.
+pub type HeldTicket = Arc<Zeroizing<String>>;
+
 /// What a call is made with: a channel to the owner's storage process and
 /// the session's current ticket.
 #[derive(Clone)]
 pub struct Rpc {
     channel: LeasedChannel,
-    ticket: Arc<str>,
+    ticket: HeldTicket,
 }
 
 impl Rpc {
@@ -151,7 +157,7 @@ impl Rpc {
 
 /// The session's login as the storage path keeps it.
 struct Credentials {
-    ticket: Arc<str>,
+    ticket: HeldTicket,
     obtained_unix: i64,
     expires_unix: i64,
     /// No renewal attempt before this time (after a failed one).
@@ -165,6 +171,29 @@ struct Inner {
     credentials: Mutex<Credentials>,
     /// One channel per owner reached.
     channels: Mutex<HashMap<String, LeasedChannel>>,
+    /// The session ended and was reported so: nothing more to revoke.
+    ended: AtomicBool,
+}
+
+impl Drop for Inner {
+    /// A session dropped without [`Storage::end`] (its connection closed,
+    /// its task failed) is ended now, in the background: its ticket must
+    /// not outlive it.
+    fn drop(&mut self) {
+        if self.ended.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime (the process is exiting): the broker ends the
+            // sessions of a process whose channel closes.
+            return;
+        };
+        let ticket = Arc::clone(&lock(&self.credentials).ticket);
+        let auth = Arc::clone(&self.auth);
+        runtime.spawn(async move {
+            auth.connector().end_session(&ticket).await;
+        });
+    }
 }
 
 /// A logged-in session's way to storage; cheap to clone, shared by the
@@ -194,14 +223,28 @@ impl Storage {
                 auth,
                 clock,
                 credentials: Mutex::new(Credentials {
-                    ticket: Arc::from(login.ticket.as_str()),
+                    ticket: Arc::new(login.ticket.clone()),
                     obtained_unix: now,
                     expires_unix: login.expires_unix,
                     retry_renew_unix: 0,
                 }),
                 channels: Mutex::new(HashMap::new()),
+                ended: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Ends the session (IMAP LOGOUT, UNAUTHENTICATE): tells the broker,
+    /// which revokes every ticket of it, and waits for that, so that a
+    /// ticket captured from this process reads no mail once the client is
+    /// told it logged out. Later calls fail; a second end does nothing.
+    pub async fn end(&self) {
+        if self.inner.ended.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let ticket = Arc::clone(&lock(&self.inner.credentials).ticket);
+        self.inner.auth.connector().end_session(&ticket).await;
+        lock(&self.inner.channels).clear();
     }
 
     /// The logged-in user (the owner of their own mail).
@@ -290,7 +333,7 @@ impl Storage {
 
     /// The current ticket, renewed through auth first when more than half
     /// its life has gone (and no renewal failed in the last minute).
-    pub async fn ticket(&self) -> Arc<str> {
+    pub async fn ticket(&self) -> HeldTicket {
         let now = self.inner.clock.now_unix();
         let old = {
             let credentials = lock(&self.inner.credentials);
@@ -304,7 +347,7 @@ impl Storage {
         let mut credentials = lock(&self.inner.credentials);
         match renewed {
             Ok(renewed) => {
-                credentials.ticket = Arc::from(renewed.ticket.as_str());
+                credentials.ticket = Arc::new(renewed.ticket);
                 credentials.obtained_unix = now;
                 credentials.expires_unix = renewed.expires_unix;
             }

@@ -38,6 +38,16 @@ pub enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Set up a cluster of hosts: its CA, each host's certificate and
+    /// ticket key pair, and the list of hosts whose tickets are trusted.
+    Cluster {
+        /// The cluster directory (kept by the administrator; each host
+        /// gets its own part of it).
+        #[arg(long, global = true, default_value = "mailkeep-cluster")]
+        dir: PathBuf,
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
     /// Internal: run one process role (started by `serve`).
     #[command(subcommand, hide = true)]
     Role(Role),
@@ -59,6 +69,23 @@ pub enum AdminAction {
     Reindex {
         /// The user name (as in the users file).
         user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ClusterAction {
+    /// Make the cluster CA and an empty trusted-host list in --dir.
+    Init,
+    /// Add host NAME: its gateway certificate (signed by the CA), its
+    /// ticket signing key pair, its line in the trusted-host list and in
+    /// hosts.toml, and the configuration lines that use them.
+    AddHost {
+        /// The host's name (its `[server] hostname`, and what users' `host=`
+        /// field names).
+        name: String,
+        /// Where its storage gateway listens, IP:PORT or DNS-NAME:PORT.
+        #[arg(long)]
+        address: String,
     },
 }
 
@@ -166,9 +193,14 @@ pub enum Role {
         /// The control channel's descriptor.
         #[arg(long)]
         fd_control: i32,
-        /// The cluster key file's descriptor.
+        /// This host's signing key file's descriptor (read before
+        /// privileges are dropped).
         #[arg(long)]
         fd_key: i32,
+        /// This host's public key, as the master trusts it: auth refuses
+        /// to start with a signing key that does not match it.
+        #[arg(long, allow_hyphen_values = true)]
+        public_key: String,
     },
     /// A storage process.
     Storage {
@@ -207,8 +239,8 @@ pub enum Role {
         /// The control channel's descriptor.
         #[arg(long)]
         fd_control: i32,
-        /// The cluster key file's descriptor.
+        /// The trusted-host list's descriptor (public keys only).
         #[arg(long)]
-        fd_key: i32,
+        fd_trusted: i32,
     },
 }

@@ -4,6 +4,7 @@
 mod admin_cmd;
 mod admin_ps;
 mod cli;
+mod cluster_cmd;
 mod logging;
 mod protocol_role;
 mod roles;
@@ -30,6 +31,7 @@ fn main() -> std::process::ExitCode {
                 admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::Reindex)
             }
         },
+        Command::Cluster { dir, action } => cluster_cmd::run(&dir, action),
         Command::Role(role) => roles::run(role),
     };
     match result {

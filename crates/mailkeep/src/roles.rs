@@ -7,7 +7,8 @@ use anyhow::Context;
 use mailkeep_config::Config;
 use mailkeep_master::privileges::{DropTo, drop_privileges};
 use mailkeep_storage_rpc::fd::adopt_inherited;
-use mailkeep_ticket::TicketKey;
+use mailkeep_ticket::{HostKey, PublicKey, TrustedHosts};
+use zeroize::Zeroizing;
 
 use crate::cli::{ConfigSource, Role};
 use crate::protocol_role::{ProtocolStart, accept_settings};
@@ -36,11 +37,19 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             identity,
             fd_control,
             fd_key,
+            public_key,
         } => {
             crate::logging::init("auth");
             let config = load_config(&source)?;
             let control = adopt_inherited(fd_control).context("control descriptor")?;
             let key = read_key(fd_key)?;
+            let expected = PublicKey::parse(&public_key)?;
+            anyhow::ensure!(
+                key.public() == expected,
+                "the signing key file does not match this host's public key {expected} \
+                 (check {} and its .pub beside it)",
+                config.key_file().display()
+            );
             let hostname = hostname(&config);
             // The uid floor matters only with privilege separation: without
             // root every account has the server's own uid.
@@ -49,15 +58,22 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             } else {
                 0
             };
+            // Confined to what it reads: chrooted to the users file's
+            // directory when it runs as its own user (its signing key came
+            // as a descriptor and is read already).
+            let passwd_file = confine_auth(&config, identity.uid)?;
             drop_privileges(&DropTo {
                 uid: identity.uid,
                 gid: identity.gid,
                 chroot: None,
             })?;
+            // No core dump may carry the signing key out.
+            mailkeep_master::privileges::limit_protocol_process()?;
             let settings = mailkeep_auth::AuthSettings {
                 first_valid_uid,
-                passwd_file: config.users_file(),
+                passwd_file,
                 ticket_lifetime_secs: config.auth.ticket_lifetime_secs,
+                session_max_secs: config.auth.session_max_secs,
                 issuer: hostname,
                 failure_delay: std::time::Duration::from_millis(config.auth.failure_delay_ms),
                 max_failure_delay: std::time::Duration::from_millis(
@@ -82,7 +98,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             metadata_max_entries,
             identity,
             fd_control,
-            fd_key,
+            fd_trusted,
         } => {
             crate::logging::init("storage");
             let auto_mailboxes = special_use
@@ -90,7 +106,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 .map(|arg| auto_mailbox(arg))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let control = adopt_inherited(fd_control).context("control descriptor")?;
-            let key = read_key(fd_key)?;
+            let trusted = read_trusted(fd_trusted)?;
             // Shared mode keeps root (no_new_privs and the parent-death
             // signal still apply); otherwise the process becomes the owner.
             let (run_uid, run_gid) = if shared {
@@ -125,7 +141,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                     },
                     auto_mailboxes,
                 };
-                mailkeep_storage_server::serve_tuned(settings, tuning, key, control).await?;
+                mailkeep_storage_server::serve_tuned(settings, tuning, trusted, control).await?;
                 anyhow::Ok(())
             })
         }
@@ -182,18 +198,48 @@ pub(crate) fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {
         config.auth.users_file = None;
         config.storage.home_base = None;
         config.cluster.key_file = None;
+        config.cluster.trusted_hosts_file = None;
         config.resolve()?;
     }
     Ok(config)
 }
 
-fn read_key(fd: i32) -> anyhow::Result<TicketKey> {
+/// Chroots the auth process (still root) into the directory of the users
+/// file when it is to run as a user of its own, and returns the users
+/// file's path as auth then sees it. Without root, or when configured to
+/// stay root, nothing changes.
+fn confine_auth(config: &Config, uid: u32) -> anyhow::Result<std::path::PathBuf> {
+    let users = config.users_file();
+    if !mailkeep_master::privileges::running_as_root() || uid == 0 {
+        return Ok(users);
+    }
+    let (Some(dir), Some(name)) = (users.parent(), users.file_name()) else {
+        anyhow::bail!("users file {} has no directory", users.display());
+    };
+    nix::unistd::chroot(dir).with_context(|| format!("chroot to {}", dir.display()))?;
+    nix::unistd::chdir("/").context("chdir / after chroot")?;
+    Ok(std::path::Path::new("/").join(name))
+}
+
+/// This host's signing key, read from its inherited descriptor; the
+/// text is wiped once parsed.
+fn read_key(fd: i32) -> anyhow::Result<HostKey> {
     let owned = adopt_inherited(fd).context("key descriptor")?;
+    let mut text = Zeroizing::new(String::new());
+    std::fs::File::from(owned)
+        .read_to_string(&mut text)
+        .context("reading the host key")?;
+    Ok(HostKey::parse(&text)?)
+}
+
+/// The trusted-host list, read from its inherited descriptor.
+fn read_trusted(fd: i32) -> anyhow::Result<TrustedHosts> {
+    let owned = adopt_inherited(fd).context("trusted-host list descriptor")?;
     let mut text = String::new();
     std::fs::File::from(owned)
         .read_to_string(&mut text)
-        .context("reading the cluster key")?;
-    Ok(TicketKey::parse(&text)?)
+        .context("reading the trusted-host list")?;
+    Ok(TrustedHosts::parse(&text)?)
 }
 
 pub(crate) fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMaterial> {

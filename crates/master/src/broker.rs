@@ -80,6 +80,8 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
     answering.abort_all();
     while answering.join_next().await.is_some() {}
     shared.storage.lock().await.forget_client(client_id);
+    // Its sessions are over, however it ended: a crash revokes them too.
+    crate::revoke::end_sessions_of_client(&shared, client_id).await;
 }
 
 /// The reply to one request, and the descriptor that goes with it.
@@ -95,7 +97,22 @@ async fn answer(
             (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
         }
         Some(broker_request::Kind::AttachStorage(a)) => {
-            attach_storage(shared, client_id, &a.ticket, &a.owner, &a.held_connections).await
+            let answer =
+                attach_storage(shared, client_id, &a.ticket, &a.owner, &a.held_connections).await;
+            if !matches!(answer.0, broker_reply::Kind::Error(_)) {
+                note_session(shared, client_id, &a.ticket);
+            }
+            answer
+        }
+        Some(broker_request::Kind::EndSession(end)) => {
+            crate::revoke::end_session_of_ticket(
+                shared,
+                Some(client_id),
+                &end.ticket,
+                crate::revoke::Forward::ToHomeHost,
+            )
+            .await;
+            (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
         }
         None => (error(RefusalCode::Invalid, "empty broker request"), None),
     };
@@ -104,6 +121,19 @@ async fn answer(
         kind: Some(kind),
     };
     (reply, fd)
+}
+
+/// Remembers the session of a ticket protocol process `client_id` used,
+/// so that it ends when that process does.
+fn note_session(shared: &Shared, client_id: u64, ticket: &str) {
+    if let Ok(claims) = shared.verifier.verify(ticket, mailkeep_ticket::now_unix())
+        && claims.scope == Scope::Session
+    {
+        shared.sessions.seen(
+            client_id,
+            crate::sessions::KnownSession::of(&claims, ticket),
+        );
+    }
 }
 
 fn error(code: RefusalCode, message: impl Into<String>) -> broker_reply::Kind {
@@ -158,7 +188,7 @@ pub(crate) async fn attach_storage(
     held: &[u64],
 ) -> Answer {
     // Nothing happens before the ticket verifies.
-    let claims = match mailkeep_ticket::verify(&shared.key, ticket, mailkeep_ticket::now_unix()) {
+    let claims = match verify_live(shared, ticket) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(client_id, owner, "attach refused: {e}");
@@ -196,6 +226,21 @@ pub(crate) async fn attach_storage(
     connect(shared, pid, client_id, owner, held).await
 }
 
+/// Verifies `ticket` with the trusted hosts' keys and checks that its
+/// session has not ended.
+pub(crate) fn verify_live(
+    shared: &Shared,
+    ticket: &str,
+) -> Result<mailkeep_ticket::Claims, mailkeep_ticket::TicketError> {
+    let claims = shared
+        .verifier
+        .verify(ticket, mailkeep_ticket::now_unix())?;
+    if shared.sessions.is_revoked(&claims.session) {
+        return Err(mailkeep_ticket::TicketError::Revoked);
+    }
+    Ok(claims)
+}
+
 /// The pid of the storage process that should serve `owner`'s new session
 /// (one of its key, or a new one).
 async fn pick_process(
@@ -221,6 +266,12 @@ async fn pick_process(
             match shared.start_storage(owner, entry) {
                 Ok(p) => {
                     let pid = p.pid;
+                    // Before its first connection: the owner's ended sessions.
+                    if let Some(message) = crate::revoke::revoked_for_owner(shared, owner)
+                        && let Err(e) = p.control.send(&message, None).await
+                    {
+                        tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                    }
                     table.insert(key, p);
                     Ok(pid)
                 }
@@ -290,6 +341,11 @@ async fn ensure_owner(
                 return outcome.unwrap_or_else(|| Err("owner add abandoned".into()));
             }
             Adding::Send(tx, mine) => {
+                if let Some(message) = crate::revoke::revoked_for_owner(shared, owner)
+                    && let Err(e) = control.send(&message, None).await
+                {
+                    tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                }
                 let result = match shared.prepare_home(entry) {
                     Ok(home) => {
                         let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));

@@ -2,8 +2,9 @@
 //! processes reach this host's storage over TCP+TLS.
 //!
 //! On each accepted connection the gateway terminates TLS, reads one framed
-//! `GatewayHello { ticket, owner }`, checks the ticket with the cluster key
-//! and that the owner lives on this host, obtains a connection to the
+//! `GatewayHello { ticket, owner }`, checks the ticket with the public key
+//! of the host that issued it (the trusted-host list) and that its session
+//! was not ended, and that the owner lives on this host, obtains a connection to the
 //! owner's local storage process exactly as the broker does for a local
 //! protocol process, answers `GatewayReply`, and then splices bytes both
 //! ways. The storage process still checks the ticket on every call, so the
@@ -189,6 +190,23 @@ async fn serve_connection(
     })
     .await
     .map_err(|_| ConnectionError::Timeout)??;
+    if !hello.revoke.is_empty() {
+        // Another host's master passing on sessions that ended there.
+        let count = hello.revoke.len();
+        for ticket in &hello.revoke {
+            crate::revoke::end_session_of_ticket(
+                &shared,
+                None,
+                ticket,
+                crate::revoke::Forward::LocalOnly,
+            )
+            .await;
+        }
+        tracing::info!(count, "gateway: another host ended sessions");
+        write_frame(&mut stream, &GatewayReply::default()).await?;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+        return Ok(());
+    }
     let client_id = shared.next_connection_id();
     let attached = attach(&shared, client_id, &hello).await;
     let fd = match attached {
@@ -227,7 +245,7 @@ async fn attach(
     hello: &GatewayHello,
 ) -> Result<std::os::fd::OwnedFd, (RefusalCode, String)> {
     let refuse = |code: RefusalCode, message: String| (code, message);
-    let claims = mailkeep_ticket::verify(&shared.key, &hello.ticket, mailkeep_ticket::now_unix())
+    let claims = crate::broker::verify_live(shared, &hello.ticket)
         .map_err(|e| refuse(RefusalCode::Unauthenticated, e.to_string()))?;
     claims
         .authorize(&hello.owner, Scope::Deliver)

@@ -1,13 +1,11 @@
 //! The data directory: what the master makes at first start and checks at
 //! every start (key, chroot, homes, users file with the demo account).
 
-use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use mailkeep_config::Config;
-use mailkeep_ticket::TicketKey;
 use nix::unistd::{Gid, Uid, User};
 
 use crate::MasterError;
@@ -35,8 +33,8 @@ pub struct Prepared {
     pub mail_gid: u32,
     /// The empty chroot directory.
     pub chroot: PathBuf,
-    /// The cluster key.
-    pub key: TicketKey,
+    /// This host's name and public ticket key, and the hosts it trusts.
+    pub keys: crate::host_keys::HostKeys,
     /// The demo account's password, when it was made by this start.
     pub demo_password: Option<String>,
 }
@@ -62,7 +60,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
     if privileged {
         check_traversable(data_dir)?;
     }
-    let key = load_or_make_key(&config.key_file(), privileged)?;
+    let keys = crate::host_keys::prepare(config, privileged)?;
     let chroot = config.chroot_dir();
     mkdir(&chroot, 0o555)?;
     if privileged {
@@ -74,8 +72,10 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
     let (protocol_uid, protocol_gid, auth_uid, auth_gid, mail_uid, mail_gid);
     if privileged {
         (protocol_uid, protocol_gid) = lookup_user(&config.privileges.unprivileged_user)?;
+        // Auth runs as its own uid by default, a number that needs no
+        // system account (DESIGN §1).
         (auth_uid, auth_gid) = if config.auth.user.is_empty() {
-            (0, 0)
+            (config.auth.uid, config.auth.gid)
         } else {
             lookup_user(&config.auth.user)?
         };
@@ -108,13 +108,16 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
         Some(password)
     };
     if privileged && auth_uid != 0 && users.exists() {
-        // The auth process runs as its own user and must read the file.
+        // Readable by auth (its group) and root only; written by root
+        // alone (`mailkeep user`, which keeps owner and mode).
         nix::unistd::chown(
             &users,
-            Some(Uid::from_raw(auth_uid)),
+            Some(Uid::from_raw(0)),
             Some(Gid::from_raw(auth_gid)),
         )
-        .map_err(|e| MasterError::io(format!("chown {} to the auth user", users.display()), e))?;
+        .map_err(|e| MasterError::io(format!("chown {} to root:{auth_gid}", users.display()), e))?;
+        fs::set_permissions(&users, fs::Permissions::from_mode(0o640))
+            .map_err(|e| MasterError::io(format!("chmod 0640 {}", users.display()), e))?;
     }
     Ok(Prepared {
         privileged,
@@ -125,7 +128,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, MasterError> {
         mail_uid,
         mail_gid,
         chroot,
-        key,
+        keys,
         demo_password,
     })
 }
@@ -158,36 +161,6 @@ fn check_traversable(dir: &Path) -> Result<(), MasterError> {
         }
     }
     Ok(())
-}
-
-fn load_or_make_key(path: &Path, privileged: bool) -> Result<TicketKey, MasterError> {
-    if let Some(parent) = path.parent() {
-        mkdir(parent, 0o700)?;
-    }
-    if !path.exists() {
-        let key = TicketKey::generate();
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| MasterError::io(format!("creating key file {}", path.display()), e))?;
-        f.write_all(key.to_file_contents().as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(|e| MasterError::io(format!("writing key file {}", path.display()), e))?;
-    }
-    let meta = fs::metadata(path)
-        .map_err(|e| MasterError::io(format!("key file {}", path.display()), e))?;
-    if meta.mode() & 0o077 != 0 || (privileged && meta.uid() != 0) {
-        return Err(MasterError::Setup(format!(
-            "key file {} must be mode 0600 and owned by root",
-            path.display()
-        )));
-    }
-    let text = fs::read_to_string(path)
-        .map_err(|e| MasterError::io(format!("reading key file {}", path.display()), e))?;
-    TicketKey::parse(&text)
-        .map_err(|e| MasterError::Setup(format!("key file {}: {e}", path.display())))
 }
 
 fn random_password() -> String {
@@ -243,8 +216,7 @@ mod tests {
             .clone()
             .expect("demo made at first start");
         assert_eq!(password.len(), 16);
-        let key_meta = fs::metadata(config.key_file()).expect("key file");
-        assert_eq!(key_meta.mode() & 0o777, 0o600);
+        assert!(config.key_file().is_file());
         assert!(config.chroot_dir().is_dir());
         assert_eq!(
             fs::read_dir(config.chroot_dir()).expect("chroot").count(),
@@ -262,24 +234,7 @@ mod tests {
 
         let second = prepare(&config).expect("second prepare");
         assert!(second.demo_password.is_none());
-        let key_text = fs::read_to_string(config.key_file()).expect("key");
-        assert_eq!(
-            TicketKey::parse(&key_text)
-                .map(|k| k.to_file_contents())
-                .ok(),
-            Some(second.key.to_file_contents())
-        );
-        assert_eq!(first.key.to_file_contents(), second.key.to_file_contents());
-    }
-
-    #[test]
-    fn a_readable_key_file_is_refused() {
-        let dir = open_dir();
-        let config = config_in(dir.path());
-        prepare(&config).expect("prepare");
-        fs::set_permissions(config.key_file(), fs::Permissions::from_mode(0o644)).expect("chmod");
-        let err = prepare(&config).expect_err("must refuse").to_string();
-        assert!(err.contains("0600"), "{err}");
+        assert_eq!(first.keys.public, second.keys.public);
     }
 
     #[test]

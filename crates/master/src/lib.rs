@@ -12,13 +12,17 @@ pub mod broker;
 pub mod certificates;
 pub mod children;
 pub mod client_socket;
+pub mod cluster_setup;
 pub mod gateway;
+pub mod host_keys;
 pub mod layout;
 pub mod linger;
 pub mod listeners;
 pub mod privileges;
 pub mod protocols;
+pub(crate) mod revoke;
 pub mod serve;
+pub mod sessions;
 pub mod storage_procs;
 
 pub use serve::serve;

@@ -2,7 +2,6 @@
 //! stop them all on SIGTERM or SIGINT.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 use mailkeep_auth::userdb::{PasswdFile, UserEntry};
 use mailkeep_config::Config;
 use mailkeep_storage_rpc::broker::RefusalCode;
-use mailkeep_ticket::TicketKey;
+use mailkeep_ticket::Verifier;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::sync::Mutex as AsyncMutex;
@@ -27,7 +26,7 @@ use crate::storage_procs::{ControlChannel, StorageProc, StorageTable};
 pub mod fds {
     /// Broker channel of a protocol process; control channel of auth and storage.
     pub const CHANNEL: i32 = 3;
-    /// The cluster key file (auth and storage).
+    /// Auth: this host's signing key file. Storage: the trusted-host list.
     pub const KEY: i32 = 4;
     /// The control channel of a protocol process (certificates).
     pub const PROTOCOL_CONTROL: i32 = 4;
@@ -71,8 +70,11 @@ pub struct Shared {
     pub config_path: Option<PathBuf>,
     /// What preparation found.
     pub prepared: Prepared,
-    /// The cluster key.
-    pub key: TicketKey,
+    /// Verifies tickets with the trusted hosts' public keys (the master
+    /// holds no signing key).
+    pub verifier: Verifier,
+    /// Live sessions by protocol process, and the ended ones (revoked).
+    pub sessions: crate::sessions::Sessions,
     /// Our executable.
     pub exe: PathBuf,
     /// The current auth process's control channel, while one runs.
@@ -105,7 +107,8 @@ impl Shared {
             Duration::from_secs(config.storage.linger_max_secs),
         );
         Shared {
-            key: prepared.key.clone(),
+            verifier: Verifier::new(prepared.keys.trusted.clone()),
+            sessions: Default::default(),
             prepared,
             config,
             config_path,
@@ -203,7 +206,7 @@ impl Shared {
         let (uid, gid, home) = owner_ids(entry).map_err(MasterError::Setup)?;
         ensure_home(&home, uid, gid, self.prepared.privileged)?;
         let (control, theirs) = socket_pair()?;
-        let key_fd = open_key(&self.config.key_file())?;
+        let trusted_fd = crate::host_keys::trusted_for_child(&self.prepared.keys.trusted)?;
         let mut args = vec![
             "--owner".into(),
             owner.to_owned(),
@@ -235,13 +238,13 @@ impl Shared {
         if self.shared_mode() {
             args.push("--shared".into());
         }
-        args.extend(fd_args());
+        args.extend(fd_args("--fd-trusted"));
         let mut child = spawn(
             &self.exe,
             ChildSpec {
                 role: "storage",
                 args,
-                fds: vec![(theirs, fds::CHANNEL), (key_fd, fds::KEY)],
+                fds: vec![(theirs, fds::CHANNEL), (trusted_fd, fds::KEY)],
             },
         )?;
         let pid = child.id().unwrap_or(0);
@@ -346,11 +349,13 @@ fn host_name(config: &Config) -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-fn fd_args() -> Vec<String> {
+/// The descriptor arguments of auth (`--fd-key`: its signing key) and
+/// storage (`--fd-trusted`: the trusted-host list).
+fn fd_args(key_flag: &str) -> Vec<String> {
     vec![
         "--fd-control".into(),
         fds::CHANNEL.to_string(),
-        "--fd-key".into(),
+        key_flag.into(),
         fds::KEY.to_string(),
     ]
 }
@@ -363,12 +368,6 @@ fn owner_ids(entry: &UserEntry) -> Result<(u32, u32, PathBuf), String> {
             entry.name
         )),
     }
-}
-
-fn open_key(path: &std::path::Path) -> Result<OwnedFd, MasterError> {
-    let f = std::fs::File::open(path)
-        .map_err(|e| MasterError::io(format!("opening key file {}", path.display()), e))?;
-    Ok(OwnedFd::from(f))
 }
 
 /// Runs the server until SIGTERM or SIGINT. `config_path` is passed on to
@@ -544,9 +543,11 @@ async fn supervise_auth(shared: Arc<Shared>) {
 
 async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, MasterError> {
     let (control, theirs) = socket_pair()?;
-    let key_fd = open_key(&shared.config.key_file())?;
+    let key_fd = crate::host_keys::open_signing_key(&shared.config)?;
     let mut args = shared.config_args();
-    args.extend(fd_args());
+    args.extend(fd_args("--fd-key"));
+    // One argument: base64url may start with '-'.
+    args.push(format!("--public-key={}", shared.prepared.keys.public));
     args.extend([
         "--uid".into(),
         shared.prepared.auth_uid.to_string(),
@@ -564,6 +565,12 @@ async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, Maste
     let pid = child.id().unwrap_or(0);
     shared.live_add(pid, "auth", shared.prepared.auth_uid);
     tracing::info!(pid, "started auth process");
+    // Before any connection reaches it: the sessions ended so far.
+    if let Some(message) = crate::revoke::revoked_for_auth(shared)
+        && let Err(e) = mailkeep_storage_rpc::framing::send_frame(&control, &message, None).await
+    {
+        tracing::warn!("telling auth of ended sessions: {e}");
+    }
     *shared.auth_control.lock().await = Some(Arc::new(AsyncMutex::new(control)));
     Ok(child)
 }

@@ -138,6 +138,19 @@ impl BrokerClient {
         .map(|_| ())
     }
 
+    /// Tells the broker that the session of `ticket` ended (LOGOUT,
+    /// UNAUTHENTICATE, the connection closed), so that its tickets are
+    /// refused everywhere from now on.
+    pub async fn end_session(&self, ticket: &str) -> Result<(), BrokerError> {
+        self.request(broker_request::Kind::EndSession(
+            crate::broker::EndSession {
+                ticket: ticket.to_owned(),
+            },
+        ))
+        .await
+        .map(|_| ())
+    }
+
     /// A new connection to the auth process.
     pub async fn auth(&self) -> Result<AuthClient<Channel>, BrokerError> {
         let (reply, fd) = self

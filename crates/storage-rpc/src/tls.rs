@@ -309,6 +309,45 @@ pub async fn connect_gateway(
     Ok(channel)
 }
 
+/// Tells the gateway at `address` (verified for `server_name`) that the
+/// sessions of `tickets` ended, so that it revokes them on its host: one
+/// `GatewayHello` carrying them, answered by a `GatewayReply`. Bounded by
+/// [`HANDSHAKE_TIMEOUT`].
+pub async fn send_revocations(
+    config: Arc<ClientConfig>,
+    address: &str,
+    server_name: &str,
+    tickets: Vec<String>,
+) -> Result<(), TlsError> {
+    let name = ServerName::try_from(server_name.to_owned())
+        .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
+    let exchange = async {
+        let tcp = TcpStream::connect(address)
+            .await
+            .map_err(io_err(format!("connecting to gateway {address}")))?;
+        let mut tls = TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(io_err(format!("TLS handshake with gateway {address}")))?;
+        let hello = GatewayHello {
+            revoke: tickets,
+            ..GatewayHello::default()
+        };
+        write_frame(&mut tls, &hello).await?;
+        let reply: GatewayReply = read_frame(&mut tls).await?;
+        if reply.code != 0 || !reply.error.is_empty() {
+            return Err(TlsError::Refused {
+                code: reply.code(),
+                message: reply.error,
+            });
+        }
+        Ok(())
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
+        .await
+        .map_err(|_| TlsError::Timeout(address.to_owned()))?
+}
+
 /// [`connect_gateway`], also returning a flag set once the connection
 /// has ended (EOF or an error), so that a cache does not hand it out again.
 async fn connect_watched(
@@ -333,6 +372,7 @@ async fn connect_watched(
         let hello = GatewayHello {
             ticket: ticket.to_owned(),
             owner: owner.to_owned(),
+            ..GatewayHello::default()
         };
         write_frame(&mut tls, &hello).await?;
         let reply: GatewayReply = read_frame(&mut tls).await?;

@@ -10,17 +10,22 @@ use mailkeep_store::{Store, StoreError};
 
 use mailkeep_storage_rpc::errors::{ErrorDetail, ErrorReason};
 use mailkeep_storage_rpc::metadata::ticket_of;
-use mailkeep_ticket::{Scope, TicketError, TicketKey, now_unix, verify};
+use mailkeep_ticket::{
+    Revocations, Scope, SessionId, TicketError, TrustedHosts, Verifier, now_unix,
+};
 use prost::Message;
 use tonic::{Code, Request, Status};
 
 use crate::creds::CredentialPools;
 use crate::owned::OwnedRequest;
 
-/// The ticket key and the stores of the owners this process serves, and
-/// where their store work runs.
+/// The trusted hosts' public keys, the revoked sessions, and the stores
+/// of the owners this process serves, and where their store work runs.
 pub(crate) struct Gate {
-    key: TicketKey,
+    verifier: Verifier,
+    /// Sessions that ended, pushed by the master: their tickets are
+    /// refused on every call (one hash lookup).
+    revoked: RwLock<Revocations>,
     stores: RwLock<HashMap<String, Store>>,
     /// Shared mode: the owners' uid/gid, and the threads that run as them.
     shared: Option<Shared>,
@@ -56,12 +61,13 @@ struct Shared {
 }
 
 impl Gate {
-    /// A gate for `stores` (owner → store), checking tickets with `key`.
-    /// Store work runs on the blocking pool: the process itself runs as
-    /// the owners' uid.
-    pub(crate) fn new(key: TicketKey, stores: HashMap<String, Store>) -> Gate {
+    /// A gate for `stores` (owner → store), checking tickets with the
+    /// `trusted` hosts' keys. Store work runs on the blocking pool: the
+    /// process itself runs as the owners' uid.
+    pub(crate) fn new(trusted: TrustedHosts, stores: HashMap<String, Store>) -> Gate {
         Gate {
-            key,
+            verifier: Verifier::new(trusted),
+            revoked: RwLock::default(),
             stores: RwLock::new(stores),
             shared: None,
             changes: crate::watch::ChangeBus::default(),
@@ -73,9 +79,10 @@ impl Gate {
     /// store work runs on threads with that owner's file-system
     /// credentials. Owners are added with [`Gate::add_owner`] and
     /// [`Gate::set_ids`].
-    pub(crate) fn new_shared(key: TicketKey) -> Gate {
+    pub(crate) fn new_shared(trusted: TrustedHosts) -> Gate {
         Gate {
-            key,
+            verifier: Verifier::new(trusted),
+            revoked: RwLock::default(),
             stores: RwLock::new(HashMap::new()),
             shared: Some(Shared {
                 ids: RwLock::new(HashMap::new()),
@@ -237,6 +244,16 @@ impl Gate {
         released
     }
 
+    /// Refuses from now on every ticket of `sessions` (each until its
+    /// horizon), and forgets entries whose horizon passed.
+    pub(crate) fn revoke(&self, sessions: impl IntoIterator<Item = (SessionId, i64)>) {
+        let mut revoked = self.revoked.write().unwrap_or_else(|p| p.into_inner());
+        for (session, until) in sessions {
+            revoked.revoke(session, until);
+        }
+        revoked.prune(now_unix());
+    }
+
     /// Whether this is a shared-mode process (store work runs with each
     /// owner's credentials, never with the process's own).
     pub(crate) fn is_shared(&self) -> bool {
@@ -275,7 +292,7 @@ impl Gate {
                 "no ticket in the call's metadata",
             ));
         };
-        let claims = match verify(&self.key, ticket, now_unix()) {
+        let claims = match self.verifier.verify(ticket, now_unix()) {
             Ok(claims) => claims,
             Err(e) => {
                 return refuse(refusal(
@@ -284,6 +301,17 @@ impl Gate {
                 ));
             }
         };
+        let revoked = self
+            .revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_revoked(&claims.session);
+        if revoked {
+            return refuse(refusal(
+                Code::Unauthenticated,
+                format!("ticket refused: {}", TicketError::Revoked),
+            ));
+        }
         if let Err(e) = claims.authorize(owner, need) {
             let code = match e {
                 TicketError::WrongScope { .. } | TicketError::WrongOwner { .. } => {
@@ -360,7 +388,7 @@ mod tests {
     use std::time::Duration;
 
     use mailkeep_store::Store;
-    use mailkeep_ticket::TicketKey;
+    use mailkeep_ticket::TrustedHosts;
 
     use super::Gate;
 
@@ -372,7 +400,7 @@ mod tests {
             store.status("INBOX").unwrap();
             stores.insert(owner.to_owned(), store);
         }
-        Gate::new(TicketKey::generate(), stores)
+        Gate::new(TrustedHosts::new(), stores)
     }
 
     #[tokio::test]

@@ -3,8 +3,10 @@
 //! the control socket.
 //!
 //! Every call is checked before the store is touched: the ticket in the
-//! call's metadata must verify with the cluster key, allow the call's scope,
-//! and be for an owner this process serves. Store work runs on blocking
+//! call's metadata must verify with the public key of the host that issued
+//! it (the trusted-host list; this process holds no signing key), belong to
+//! a session not revoked, allow the call's scope, and be for an owner this
+//! process serves. Store work runs on blocking
 //! threads.
 
 #![forbid(unsafe_code)]
@@ -37,7 +39,7 @@ use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, s
 use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
 use mailkeep_store::{AutoMailbox, Store, StoreError};
-use mailkeep_ticket::TicketKey;
+use mailkeep_ticket::{SessionId, TrustedHosts};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -106,13 +108,13 @@ const PENDING_CONNECTIONS: usize = 64;
 /// Serves the Storage RPC for `settings.owner` until the control socket
 /// closes (the master is gone), then returns `Ok`. Each `NewConnection`
 /// frame on `control` carries a connected socket that is served at once;
-/// `key` verifies the tickets of every call.
+/// the `trusted` hosts' keys verify the tickets of every call.
 pub async fn serve(
     settings: StorageSettings,
-    key: TicketKey,
+    trusted: TrustedHosts,
     control: UnixStream,
 ) -> Result<(), StorageServerError> {
-    serve_tuned(settings, Tuning::default(), key, control).await
+    serve_tuned(settings, Tuning::default(), trusted, control).await
 }
 
 /// Knobs of a storage process that the master sets from its configuration.
@@ -210,7 +212,7 @@ const BUSY_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 pub async fn serve_tuned(
     settings: StorageSettings,
     tuning: Tuning,
-    key: TicketKey,
+    trusted: TrustedHosts,
     control: UnixStream,
 ) -> Result<(), StorageServerError> {
     let maildir = settings.maildir();
@@ -225,10 +227,10 @@ pub async fn serve_tuned(
                 })?;
             let mut stores = HashMap::new();
             stores.insert(settings.owner.clone(), store);
-            gate::Gate::new(key, stores)
+            gate::Gate::new(trusted, stores)
         }
         Some((uid, gid)) => {
-            let gate = gate::Gate::new_shared(key);
+            let gate = gate::Gate::new_shared(trusted);
             gate.set_ids(&settings.owner, uid, gid);
             let store = gate
                 .run(&settings.owner, {
@@ -333,6 +335,11 @@ pub async fn serve_tuned(
                 tracing::info!("control socket unwritable ({e}); storage process exits");
                 return Ok(());
             }
+                }
+                Some(Ok((ControlMessage { kind: Some(Kind::Revoke(revoke)) }, None))) => {
+                    gate.revoke(revoke.sessions.iter().filter_map(|r| {
+                        Some((SessionId::from_slice(&r.session)?, r.until_unix))
+                    }));
                 }
                 Some(Ok((message, fd))) => {
                     tracing::warn!(?message, has_fd = fd.is_some(),

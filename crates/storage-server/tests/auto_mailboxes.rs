@@ -12,7 +12,7 @@ use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_storage_server::{StorageSettings, Tuning};
 use mailkeep_store::AutoMailbox;
-use mailkeep_ticket::{Scope, TicketKey};
+use mailkeep_ticket::Scope;
 
 fn tuning() -> Tuning {
     Tuning {
@@ -31,7 +31,7 @@ fn tuning() -> Tuning {
     }
 }
 
-fn start(home: &std::path::Path, key: &TicketKey) -> Process {
+fn start(home: &std::path::Path, key: &common::TestKey) -> Process {
     let settings = StorageSettings {
         owner: OWNER.into(),
         home: home.to_path_buf(),
@@ -59,7 +59,7 @@ async fn listed(p: &Process, t: &str) -> Vec<(String, Vec<String>)> {
 #[tokio::test]
 async fn the_configured_special_use_mailboxes_are_there_at_first_login() {
     let home = tempfile::tempdir().unwrap();
-    let key = TicketKey::generate();
+    let key = common::TestKey::generate();
     let t = common::ticket_signed_with(&key, OWNER, Scope::Session);
     let p = start(home.path(), &key);
     let list = listed(&p, &t).await;

@@ -167,7 +167,13 @@ async fn every_ticket_refusal_is_no_permission_and_keeps_its_code() {
     };
     let expired = sign(
         &h.key,
-        &Claims::new(OWNER, Scope::Session, now_unix() - 7200, 3600, "x"),
+        &Claims::new(
+            OWNER,
+            Scope::Session,
+            now_unix() - 7200,
+            3600,
+            common::ISSUER,
+        ),
     );
     let bob = h.ticket_for("bob", Scope::Session);
     let deliver = h.ticket_for(OWNER, Scope::Deliver);

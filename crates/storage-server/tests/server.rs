@@ -287,7 +287,13 @@ async fn tickets_are_checked_before_anything() {
     // Expired.
     let expired = sign(
         &h.key,
-        &Claims::new(OWNER, Scope::Session, now_unix() - 7200, 3600, "x"),
+        &Claims::new(
+            OWNER,
+            Scope::Session,
+            now_unix() - 7200,
+            3600,
+            common::ISSUER,
+        ),
     );
     let err = c.list_mailboxes(list(&expired)).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);

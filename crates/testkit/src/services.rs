@@ -5,8 +5,9 @@
 //!
 //! Auth serves a passwd-file in a temporary directory; each owner gets a
 //! storage process (`mailkeep_storage_server::serve`, per-user mode) on a
-//! home under that directory when first attached; tickets are signed and
-//! checked with one key made here. Every connection is a new socket pair
+//! home under that directory when first attached; tickets are signed by
+//! auth with a key made here and checked with its public half; a session
+//! ended through the connector is revoked in every storage process. Every connection is a new socket pair
 //! whose far end is passed over the service's control socket with
 //! `NewConnection`, as the broker does.
 
@@ -24,7 +25,8 @@ use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::auth::{StepRequest, step_response};
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{
-    ControlMessage, Load, NewConnection, RefusalCode, StorageEvent, storage_event,
+    ControlMessage, Load, NewConnection, RefusalCode, Revoke, RevokedSession, StorageEvent,
+    storage_event,
 };
 use mailkeep_storage_rpc::channel::{ChannelError, channel_over};
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
@@ -34,7 +36,9 @@ use mailkeep_storage_rpc::socket_channel::{SocketChannel, socket_channel};
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, append_request};
 use mailkeep_storage_server::{StorageServerError, StorageSettings};
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+use mailkeep_ticket::{
+    Claims, HostKey, Revocations, Scope, TrustedHosts, Verifier, now_unix, sign,
+};
 use tokio::net::UnixStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -153,22 +157,33 @@ impl ServicesBuilder {
             .map_err(io("making the services' directory"))?;
         let passwd = dir.path().join("passwd");
         std::fs::write(&passwd, "").map_err(io("creating the passwd-file"))?;
-        let key = TicketKey::generate();
+        let key = HostKey::generate();
+        // Auth gets its own copy of the key; the storage processes and the
+        // connector get only the public half.
+        let auth_key = HostKey::parse(&key.to_file_contents())
+            .map_err(|e| io("copying the key")(std::io::Error::other(e)))?;
+        let mut trusted = TrustedHosts::new();
+        trusted
+            .insert(ISSUER, key.public())
+            .map_err(|e| io("trusting the key")(std::io::Error::other(e)))?;
         let (auth_control, auth_end) =
             UnixStream::pair().map_err(io("making auth's control socket"))?;
         let settings = AuthSettings {
             passwd_file: passwd.clone(),
             ticket_lifetime_secs: self.ticket_lifetime_secs,
-            issuer: "testkit".to_owned(),
+            issuer: ISSUER.to_owned(),
             failure_delay: self.failure_delay,
             max_failure_delay: self.failure_delay * 4,
             first_valid_uid: 0,
+            ..AuthSettings::default()
         };
-        let auth = tokio::spawn(mailkeep_auth::serve(settings, key.clone(), auth_end));
+        let auth = tokio::spawn(mailkeep_auth::serve(settings, auth_key, auth_end));
         Ok(Services {
             inner: Arc::new(Inner {
                 passwd,
                 key,
+                verifier: Verifier::new(trusted),
+                revoked: Mutex::new(Revocations::new()),
                 auth_control,
                 _auth: AbortOnDrop(auth),
                 storage: tokio::sync::Mutex::new(HashMap::new()),
@@ -188,9 +203,14 @@ pub struct Services {
     inner: Arc<Inner>,
 }
 
+/// The name the services' auth issues tickets under.
+const ISSUER: &str = "testkit";
+
 struct Inner {
     passwd: PathBuf,
-    key: TicketKey,
+    key: HostKey,
+    verifier: Verifier,
+    revoked: Mutex<Revocations>,
     auth_control: UnixStream,
     _auth: AbortOnDrop<Result<(), AuthError>>,
     storage: tokio::sync::Mutex<HashMap<String, StorageProcess>>,
@@ -230,8 +250,8 @@ impl Services {
         &self.inner.passwd
     }
 
-    /// The key tickets are signed and checked with.
-    pub fn key(&self) -> &TicketKey {
+    /// The key auth signs tickets with.
+    pub fn key(&self) -> &HostKey {
         &self.inner.key
     }
 
@@ -288,7 +308,7 @@ impl Services {
     pub fn ticket(&self, user: &str) -> String {
         sign(
             &self.inner.key,
-            &Claims::new(user, Scope::Session, now_unix(), 3600, "testkit"),
+            &Claims::new(user, Scope::Session, now_unix(), 3600, ISSUER),
         )
     }
 
@@ -437,7 +457,7 @@ impl Services {
         let process = match table.entry(owner.to_owned()) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(start_storage(owner, home, &self.inner.key)?)
+                e.insert(start_storage(owner, home, self.inner.verifier.trusted())?)
             }
         };
         let (stream, kept) = self.pass(&process.control).await?;
@@ -460,7 +480,7 @@ impl Services {
 fn start_storage(
     owner: &str,
     home: &Path,
-    key: &TicketKey,
+    trusted: &TrustedHosts,
 ) -> Result<StorageProcess, ServicesError> {
     std::fs::create_dir_all(home).map_err(io(format!("making {}", home.display())))?;
     let (control, process_end) =
@@ -472,7 +492,7 @@ fn start_storage(
     };
     let server = tokio::spawn(mailkeep_storage_server::serve(
         settings,
-        key.clone(),
+        trusted.clone(),
         process_end,
     ));
     let control = Arc::new(control);
@@ -513,8 +533,23 @@ impl Connector for Services {
 
     async fn storage(&self, ticket: &str, owner: &str) -> Result<LeasedChannel, ConnectError> {
         let refused = |code: RefusalCode, message: String| ConnectError { code, message };
-        let claims = mailkeep_ticket::verify(&self.inner.key, ticket, now_unix())
+        let claims = self
+            .inner
+            .verifier
+            .verify(ticket, now_unix())
             .map_err(|e| refused(RefusalCode::Unauthenticated, e.to_string()))?;
+        let revoked = self
+            .inner
+            .revoked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_revoked(&claims.session);
+        if revoked {
+            return Err(refused(
+                RefusalCode::Unauthenticated,
+                mailkeep_ticket::TicketError::Revoked.to_string(),
+            ));
+        }
         claims
             .authorize(owner, Scope::Deliver)
             .map_err(|e| refused(RefusalCode::Refused, e.to_string()))?;
@@ -529,5 +564,33 @@ impl Connector for Services {
             .await
             .map_err(|e| ConnectError::unavailable(e.to_string()))?;
         Ok(LeasedChannel::new(channel))
+    }
+
+    /// Revokes the session as the broker does: refused here from now on,
+    /// and in every storage process.
+    async fn end_session(&self, ticket: &str) {
+        let Ok(claims) = self.inner.verifier.verify(ticket, now_unix()) else {
+            return;
+        };
+        self.inner
+            .revoked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .revoke(claims.session, claims.revocation_horizon());
+        let message = ControlMessage {
+            kind: Some(Kind::Revoke(Revoke {
+                sessions: vec![RevokedSession {
+                    session: claims.session.0.to_vec(),
+                    until_unix: claims.revocation_horizon(),
+                    user: claims.user.clone(),
+                }],
+            })),
+        };
+        // Under the table's lock, as connections are passed: one writer
+        // per control socket at a time.
+        let table = self.inner.storage.lock().await;
+        for process in table.values() {
+            let _ = send_frame(&process.control, &message, None).await;
+        }
     }
 }

@@ -88,7 +88,7 @@ async fn storage_is_refused_as_the_broker_refuses_it() {
     services.add_user("alice", "a-secret").await.unwrap();
     services.add_user("bob", "b-secret").await.unwrap();
     let bob = services.login("bob", "b-secret").await.unwrap();
-    let other_key = mailkeep_ticket::TicketKey::generate();
+    let other_key = mailkeep_ticket::HostKey::generate();
     let forged = mailkeep_ticket::sign(
         &other_key,
         &mailkeep_ticket::Claims::new(

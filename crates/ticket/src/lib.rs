@@ -1,25 +1,32 @@
 //! Tickets: what a protocol process shows a storage process to prove who
-//! its client is. Auth issues them after a login, signed with the cluster
-//! key (HMAC-SHA256); the broker and storage processes verify them on every
-//! use. Protocol processes hold them as opaque strings and never see the key.
+//! its client is (DESIGN §2). Auth issues them after a login, signed with
+//! its host's Ed25519 key, which no other process holds; the broker,
+//! gateways and storage processes verify them with the issuing host's
+//! public key from the trusted-host list on every use, so none of them can
+//! mint one. Protocol processes hold them as opaque strings.
 //!
-//! Wire form: `mk1.<base64url(claims)>.<base64url(mac)>`, where the claims
-//! are a small protobuf message and the MAC covers `mk1.<base64url(claims)>`.
+//! Wire form: `mk2.<base64url(claims)>.<base64url(signature)>`, where the
+//! claims are a small protobuf message naming the issuer and the signature
+//! (64 bytes) covers `mk2.<base64url(claims)>`. About 200 characters.
 
 mod claims;
 mod key;
+mod revocations;
+mod trusted;
+mod verifier;
 
-pub use claims::{Claims, Scope};
-pub use key::{KeyError, TicketKey};
+pub use claims::{Claims, Scope, SessionId};
+pub use key::{HostKey, KeyError, PublicKey};
+pub use revocations::Revocations;
+pub use trusted::TrustedHosts;
+pub use verifier::Verifier;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use prost::Message;
-use sha2::Sha256;
 
 /// The version prefix of the ticket format.
-const PREFIX: &str = "mk1";
+const PREFIX: &str = "mk2";
 
 /// The longest ticket accepted, so verification never works on huge input.
 pub const MAX_TICKET_LEN: usize = 4096;
@@ -30,12 +37,19 @@ pub enum TicketError {
     /// Not of the ticket form at all.
     #[error("ticket is malformed")]
     Malformed,
-    /// The signature does not verify with our key: forged or from another cluster.
+    /// Issued by a host that is not on the trusted-host list.
+    #[error("ticket issuer {0:?} is not a trusted host")]
+    UnknownIssuer(String),
+    /// The signature does not verify with the issuer's public key: forged,
+    /// or signed by another host's key under this issuer's name.
     #[error("ticket signature does not verify")]
     BadSignature,
     /// Past its expiry time.
     #[error("ticket expired")]
     Expired,
+    /// Its session ended (LOGOUT, connection closed): revoked.
+    #[error("ticket's session was revoked")]
+    Revoked,
     /// Valid, but does not allow this kind of access.
     #[error("ticket scope {have} does not allow {need} access")]
     WrongScope {
@@ -54,58 +68,57 @@ pub enum TicketError {
     },
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac_for(key: &TicketKey, signed_part: &str) -> HmacSha256 {
-    // HMAC accepts keys of any length, so this cannot fail for our 32 bytes.
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(signed_part.as_bytes());
-    mac
-}
-
-/// Signs `claims` with `key`, giving the ticket string.
-pub fn sign(key: &TicketKey, claims: &Claims) -> String {
+/// Signs `claims` with `key` (the key of the host `claims.issuer` names),
+/// giving the ticket string.
+pub fn sign(key: &HostKey, claims: &Claims) -> String {
     let payload = URL_SAFE_NO_PAD.encode(claims.to_wire().encode_to_vec());
     let signed_part = format!("{PREFIX}.{payload}");
-    let tag = mac_for(key, &signed_part).finalize().into_bytes();
-    format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(tag))
+    let signature = key.sign(signed_part.as_bytes());
+    format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(signature))
 }
 
-/// Verifies a ticket's signature and expiry at time `now_unix` and returns
-/// its claims. Scope and owner are checked by [`Claims::authorize`].
-pub fn verify(key: &TicketKey, ticket: &str, now_unix: i64) -> Result<Claims, TicketError> {
-    if ticket.len() > MAX_TICKET_LEN {
-        return Err(TicketError::Malformed);
+impl TrustedHosts {
+    /// Verifies a ticket with the public key of the host it names as its
+    /// issuer, and its expiry at time `now_unix`, and returns its claims.
+    /// Scope and owner are checked by [`Claims::authorize`], revocation by
+    /// the caller.
+    pub fn verify(&self, ticket: &str, now_unix: i64) -> Result<Claims, TicketError> {
+        if ticket.len() > MAX_TICKET_LEN {
+            return Err(TicketError::Malformed);
+        }
+        let (signed_part, signature_b64) = ticket.rsplit_once('.').ok_or(TicketError::Malformed)?;
+        let (prefix, payload_b64) = signed_part.split_once('.').ok_or(TicketError::Malformed)?;
+        if prefix != PREFIX {
+            return Err(TicketError::Malformed);
+        }
+        let signature: [u8; 64] = URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|_| TicketError::Malformed)?
+            .try_into()
+            .map_err(|_| TicketError::Malformed)?;
+        // The claims are read before the signature is checked because they
+        // name the key to check it with; nothing in them is used otherwise
+        // until it verifies.
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| TicketError::Malformed)?;
+        let wire =
+            claims::WireClaims::decode(payload.as_slice()).map_err(|_| TicketError::Malformed)?;
+        let claims = Claims::from_wire(wire).ok_or(TicketError::Malformed)?;
+        let key = self
+            .get(&claims.issuer)
+            .ok_or_else(|| TicketError::UnknownIssuer(claims.issuer.clone()))?;
+        if !key.verify(signed_part.as_bytes(), &signature) {
+            return Err(TicketError::BadSignature);
+        }
+        if claims.expires_unix <= now_unix {
+            return Err(TicketError::Expired);
+        }
+        Ok(claims)
     }
-    let (signed_part, tag_b64) = ticket.rsplit_once('.').ok_or(TicketError::Malformed)?;
-    let (prefix, payload_b64) = signed_part.split_once('.').ok_or(TicketError::Malformed)?;
-    if prefix != PREFIX {
-        return Err(TicketError::Malformed);
-    }
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag_b64)
-        .map_err(|_| TicketError::Malformed)?;
-    if tag.len() != 32 {
-        return Err(TicketError::Malformed);
-    }
-    // verify_slice compares in constant time.
-    mac_for(key, signed_part)
-        .verify_slice(&tag)
-        .map_err(|_| TicketError::BadSignature)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| TicketError::Malformed)?;
-    let wire =
-        claims::WireClaims::decode(payload.as_slice()).map_err(|_| TicketError::Malformed)?;
-    let claims = Claims::from_wire(wire).ok_or(TicketError::Malformed)?;
-    if claims.expires_unix <= now_unix {
-        return Err(TicketError::Expired);
-    }
-    Ok(claims)
 }
 
-/// The current time as seconds since the epoch, for [`verify`].
+/// The current time as seconds since the epoch, for verification.
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

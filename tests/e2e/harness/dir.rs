@@ -53,9 +53,9 @@ impl TestDir {
         self.home(user).join("Maildir")
     }
 
-    /// `<data_dir>/keys/cluster.key`.
+    /// `<data_dir>/keys/host.key`, this host's ticket signing key.
     pub fn key_file(&self) -> PathBuf {
-        self.data_dir().join("keys").join("cluster.key")
+        self.data_dir().join("keys").join("host.key")
     }
 
     /// `<data_dir>/empty`, the chroot of protocol processes.

@@ -32,6 +32,8 @@ pub struct Options {
     /// TOML lines added to the `[imap]` section (they may open further
     /// sections); see [`config_text`].
     pub extra_imap: String,
+    /// TOML lines added to the `[server]` section (`hostname = ...`).
+    pub extra_server: String,
     /// The master's stdout and stderr go straight to the log files instead
     /// of pipes copied into them.
     pub output_to_files: bool,
@@ -171,7 +173,12 @@ impl<'a> Server<'a> {
         let config = dir.path().join(format!("mailkeep-{n}.toml"));
         fs::write(
             &config,
-            config_text(&dir.data_dir(), &listeners.all(), &options.extra_imap),
+            config_text(
+                &dir.data_dir(),
+                &options.extra_server,
+                &listeners.all(),
+                &options.extra_imap,
+            ),
         )
         .expect("writing the config file");
         let stdout_log = dir.path().join(format!("stdout-{n}.log"));
@@ -500,6 +507,7 @@ impl Drop for Server<'_> {
 /// `[imap]` section.
 pub fn config_text(
     data_dir: &std::path::Path,
+    extra_server: &str,
     listeners: &[(String, SocketAddr)],
     extra_imap: &str,
 ) -> String {
@@ -519,6 +527,7 @@ pub fn config_text(
     format!(
         "[server]\n\
          data_dir = \"{}\"\n\
+         {extra_server}\n\
          \n\
          [auth]\n\
          failure_delay_ms = 200\n\

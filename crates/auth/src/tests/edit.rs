@@ -214,3 +214,17 @@ fn a_chosen_scheme_is_stored_and_passwd_can_change_it() {
     );
     assert!(verify(&path, "sam", "crayon"));
 }
+
+#[test]
+fn edits_keep_the_group_read_bit_for_auth_and_never_open_the_file_to_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users");
+    add_user(&path, "amy", "pw-1", 5000, 5000, "/home/amy".as_ref()).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    // The master makes it root:auth 0640; a careless chmod gave others read.
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    add_user(&path, "ben", "pw-2", 5000, 5000, "/home/ben".as_ref()).unwrap();
+    assert_eq!(mode(&path), 0o640, "group read kept, others dropped");
+    set_password(&path, "amy", "pw-3").unwrap();
+    assert_eq!(mode(&path), 0o640);
+}

@@ -16,7 +16,7 @@ use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
 use mailkeep_storage_rpc::channel::channel_over;
 use mailkeep_storage_rpc::framing::send_frame;
-use mailkeep_ticket::TicketKey;
+use mailkeep_ticket::{Claims, HostKey, TicketError, TrustedHosts, now_unix};
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -26,7 +26,10 @@ pub const BASE: Duration = Duration::from_millis(100);
 pub struct Harness {
     pub control: UnixStream,
     pub server: JoinHandle<Result<(), AuthError>>,
-    pub key: TicketKey,
+    /// A copy of auth's signing key, for tickets the tests mint.
+    pub key: HostKey,
+    /// Auth's host alone, as a verifier trusts it.
+    pub trusted: TrustedHosts,
     pub passwd: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -50,26 +53,39 @@ pub async fn start_with(base: Duration, more: &str) -> Harness {
     .unwrap();
     add_user(&passwd, "bob", "bob-pw", 1001, 1001, "/home/bob".as_ref()).unwrap();
     let (control, auth_end) = UnixStream::pair().unwrap();
-    let key = TicketKey::generate();
+    let key = HostKey::generate();
+    let auth_key = HostKey::parse(&key.to_file_contents()).unwrap();
+    let mut trusted = TrustedHosts::new();
+    trusted.insert(ISSUER, key.public()).unwrap();
     let settings = AuthSettings {
         passwd_file: passwd.clone(),
         ticket_lifetime_secs: 3600,
-        issuer: "test-host".to_owned(),
+        session_max_secs: 7200,
+        issuer: ISSUER.to_owned(),
         failure_delay: base,
         max_failure_delay: base * 4,
         first_valid_uid: 0,
     };
-    let server = tokio::spawn(serve(settings, key.clone(), auth_end));
+    let server = tokio::spawn(serve(settings, auth_key, auth_end));
     Harness {
         control,
         server,
         key,
+        trusted,
         passwd,
         _dir: dir,
     }
 }
 
+/// The host name auth issues tickets as.
+pub const ISSUER: &str = "test-host";
+
 impl Harness {
+    /// Verifies `ticket` as the broker would.
+    pub fn verify(&self, ticket: &str) -> Result<Claims, TicketError> {
+        self.trusted.verify(ticket, now_unix())
+    }
+
     pub async fn connect(&self, connection_id: u64) -> AuthClient<Channel> {
         let (client_end, server_end) = UnixStream::pair().unwrap();
         let fd: OwnedFd = server_end.into_std().unwrap().into();

@@ -1,4 +1,5 @@
-//! LOGOUT (RFC 9051 §6.1.3): BYE, then the tagged OK, then the end.
+//! LOGOUT (RFC 9051 §6.1.3): the session's tickets revoked, BYE, then
+//! the tagged OK, then the end.
 
 use mailkeep_imap_proto::{Logout, StatusKind, status_response};
 
@@ -15,7 +16,12 @@ impl Command for Logout {
         capability: None,
     };
 
-    async fn run(self, cx: Cx, _state: AnyState) -> Result<Done, ImapError> {
+    async fn run(self, cx: Cx, state: AnyState) -> Result<Done, ImapError> {
+        // Before the client hears it is logged out: a ticket left in this
+        // process's memory must read no mail after that (DESIGN §2).
+        if let Some(authed) = &state.authed {
+            authed.storage.end().await;
+        }
         let mut out = Vec::new();
         status_response(&mut out, None, StatusKind::Bye, None, "Logging out");
         status_response(

@@ -1,6 +1,6 @@
 //! UNAUTHENTICATE (RFC 8437): back to the not-authenticated state, with
-//! the selected mailbox closed and the login forgotten, on the same
-//! connection.
+//! the selected mailbox closed and the login forgotten (its tickets
+//! revoked), on the same connection.
 
 use mailkeep_imap_proto::Unauthenticate;
 
@@ -21,6 +21,7 @@ impl Command for Unauthenticate {
 
     async fn run(self, mut cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
         tracing::info!(user = %state.authed.owner(), "unauthenticated");
+        state.authed.storage.end().await;
         Ok(
             Done::reply_with_input(Reply::ok("Unauthenticate completed."), &mut cx)
                 .with(Transition::Unauthenticate),

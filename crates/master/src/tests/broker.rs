@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::broker::{
-    AttachStorage, BrokerReply, BrokerRequest, ControlMessage, ControlReply, broker_reply,
-    broker_request, control_message,
+    AttachStorage, BrokerReply, BrokerRequest, ControlMessage, ControlReply, EndSession,
+    RefusalCode, broker_reply, broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+use mailkeep_ticket::{Claims, HostKey, Scope, TrustedHosts, now_unix, sign};
 use tokio::net::UnixStream;
 
 use super::serve_client;
@@ -25,7 +25,7 @@ use crate::storage_procs::{ControlChannel, StorageProc};
 struct Setup {
     _dir: tempfile::TempDir,
     shared: Arc<Shared>,
-    key: TicketKey,
+    key: HostKey,
     /// The storage process's end of its control socket.
     storage: UnixStream,
     /// The master's end, to hand it the process's replies.
@@ -46,7 +46,9 @@ impl Setup {
             .map(|u| format!("{u}:{{PLAIN}}x:5000:5000::{}::\n", homes.join(u).display()))
             .collect();
         std::fs::write(config.users_file(), users).unwrap();
-        let key = TicketKey::generate();
+        let key = HostKey::generate();
+        let mut trusted = TrustedHosts::new();
+        trusted.insert("test", key.public()).unwrap();
         let prepared = Prepared {
             privileged: false,
             protocol_uid: 0,
@@ -56,7 +58,11 @@ impl Setup {
             mail_uid: 5000,
             mail_gid: 5000,
             chroot: dir.path().join("empty"),
-            key: key.clone(),
+            keys: crate::host_keys::HostKeys {
+                name: "test".into(),
+                public: key.public(),
+                trusted,
+            },
             demo_password: None,
         };
         let shared = Arc::new(Shared::new(config, None, prepared, "/nonexistent".into()));
@@ -96,10 +102,20 @@ impl Setup {
 
     /// Sends request `id`: attach `owner`'s storage.
     async fn attach(&self, client: &UnixStream, id: u64, owner: &str) {
-        let ticket = sign(
+        self.attach_with(client, id, owner, self.ticket(owner))
+            .await;
+    }
+
+    /// A session ticket of `user` in a new session, issued by "test".
+    fn ticket(&self, user: &str) -> String {
+        sign(
             &self.key,
-            &Claims::new(owner, Scope::Session, now_unix(), 3600, "test"),
-        );
+            &Claims::new(user, Scope::Session, now_unix(), 3600, "test"),
+        )
+    }
+
+    /// Sends request `id`: attach `owner`'s storage with `ticket`.
+    async fn attach_with(&self, client: &UnixStream, id: u64, owner: &str, ticket: String) {
         let request = BrokerRequest {
             id,
             kind: Some(broker_request::Kind::AttachStorage(AttachStorage {
@@ -210,4 +226,89 @@ async fn one_channel_gets_each_reply_when_ready_and_one_add_serves_an_owners_log
     s.attach(&client, 4, "a").await;
     let connection = s.new_connection().await;
     assert_eq!(attached(&client).await, (4, connection));
+}
+
+/// The next message the storage process gets: a Revoke, as session ids.
+async fn revoked(storage: &UnixStream) -> Vec<Vec<u8>> {
+    let (message, _): (ControlMessage, _) = recv_frame(storage).await.unwrap();
+    match message.kind {
+        Some(control_message::Kind::Revoke(r)) => {
+            r.sessions.into_iter().map(|s| s.session).collect()
+        }
+        other => panic!("expected Revoke, got {other:?}"),
+    }
+}
+
+/// The next reply on a broker channel, whatever it is.
+async fn reply(client: &UnixStream) -> broker_reply::Kind {
+    let (reply, _): (BrokerReply, _) = recv_frame(client).await.unwrap();
+    reply.kind.unwrap()
+}
+
+fn session_of(s: &Setup, ticket: &str) -> Vec<u8> {
+    s.shared
+        .verifier
+        .verify(ticket, now_unix())
+        .unwrap()
+        .session
+        .0
+        .to_vec()
+}
+
+#[tokio::test]
+async fn an_ended_session_is_revoked_at_the_broker_and_in_its_storage_process() {
+    let s = Setup::new();
+    let client = s.client(1);
+    let ticket = s.ticket("a");
+    s.attach_with(&client, 1, "a", ticket.clone()).await;
+    let (_, add) = s.add_owner().await;
+    s.serves(add);
+    s.new_connection().await;
+    attached(&client).await;
+
+    let end = BrokerRequest {
+        id: 2,
+        kind: Some(broker_request::Kind::EndSession(EndSession {
+            ticket: ticket.clone(),
+        })),
+    };
+    send_frame(&client, &end, None).await.unwrap();
+    assert!(matches!(
+        reply(&client).await,
+        broker_reply::Kind::Acknowledged(_)
+    ));
+    assert_eq!(revoked(&s.storage).await, vec![session_of(&s, &ticket)]);
+
+    // The captured ticket gets nothing from the broker any more.
+    s.attach_with(&client, 3, "a", ticket).await;
+    match reply(&client).await {
+        broker_reply::Kind::Error(e) => {
+            assert_eq!(e.code(), RefusalCode::Unauthenticated);
+            assert!(e.message.contains("revoked"), "{}", e.message);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_protocol_process_that_goes_away_ends_its_sessions() {
+    let s = Setup::new();
+    let client = s.client(7);
+    let ticket = s.ticket("b");
+    s.attach_with(&client, 1, "b", ticket.clone()).await;
+    let (_, add) = s.add_owner().await;
+    s.serves(add);
+    s.new_connection().await;
+    attached(&client).await;
+    drop(client);
+    assert_eq!(revoked(&s.storage).await, vec![session_of(&s, &ticket)]);
+    assert!(
+        s.shared.sessions.is_revoked(
+            &s.shared
+                .verifier
+                .verify(&ticket, now_unix())
+                .unwrap()
+                .session
+        )
+    );
 }

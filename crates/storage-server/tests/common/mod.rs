@@ -18,7 +18,7 @@ use mailkeep_storage_rpc::storage::append_request::Part;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_storage_server::{StorageServerError, StorageSettings, Tuning, serve, serve_tuned};
-use mailkeep_ticket::{Claims, Scope, TicketKey, now_unix, sign};
+use mailkeep_ticket::{Claims, HostKey, Scope, TrustedHosts, now_unix, sign};
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tonic::Status;
@@ -26,6 +26,35 @@ use tonic::transport::Channel;
 
 /// The user whose mail the test processes serve.
 pub const OWNER: &str = "alice";
+
+/// The host name the test tickets are issued under.
+pub const ISSUER: &str = "test";
+
+/// The test's auth key: it signs the tickets; the storage process gets
+/// only its public half, in the trusted-host list of [`TestKey::trusted`].
+#[derive(Clone)]
+pub struct TestKey(std::sync::Arc<HostKey>);
+
+impl TestKey {
+    /// A new random key.
+    pub fn generate() -> TestKey {
+        TestKey(std::sync::Arc::new(HostKey::generate()))
+    }
+
+    /// The list a storage process trusts: this key as host [`ISSUER`].
+    pub fn trusted(&self) -> TrustedHosts {
+        let mut trusted = TrustedHosts::new();
+        trusted.insert(ISSUER, self.0.public()).unwrap();
+        trusted
+    }
+}
+
+impl std::ops::Deref for TestKey {
+    type Target = HostKey;
+    fn deref(&self) -> &HostKey {
+        &self.0
+    }
+}
 
 /// One storage process serving `OWNER` from a home directory, running as a
 /// task of the test's runtime. Dropping it stops the task.
@@ -46,14 +75,14 @@ impl Drop for AbortOnDrop {
 impl Process {
     /// Starts serving `OWNER`'s mail under `home`, taking tickets signed
     /// with `key`.
-    pub fn start(home: &Path, key: &TicketKey) -> Process {
+    pub fn start(home: &Path, key: &TestKey) -> Process {
         let (master, control) = UnixStream::pair().unwrap();
         let settings = StorageSettings {
             owner: OWNER.into(),
             home: home.to_path_buf(),
             maildir: None,
         };
-        let server = tokio::spawn(serve(settings, key.clone(), control));
+        let server = tokio::spawn(serve(settings, key.trusted(), control));
         Process {
             master,
             server: AbortOnDrop(server),
@@ -61,9 +90,9 @@ impl Process {
     }
 
     /// Like [`Process::start`], with `tuning` and `settings` as given.
-    pub fn start_with(settings: StorageSettings, tuning: Tuning, key: &TicketKey) -> Process {
+    pub fn start_with(settings: StorageSettings, tuning: Tuning, key: &TestKey) -> Process {
         let (master, control) = UnixStream::pair().unwrap();
-        let server = tokio::spawn(serve_tuned(settings, tuning, key.clone(), control));
+        let server = tokio::spawn(serve_tuned(settings, tuning, key.trusted(), control));
         Process {
             master,
             server: AbortOnDrop(server),
@@ -82,6 +111,11 @@ impl Process {
         drop(fd);
         ours.set_nonblocking(true).unwrap();
         UnixStream::from_std(ours).unwrap()
+    }
+
+    /// Sends a control message, as the master does (e.g. `Revoke`).
+    pub async fn control(&self, message: &ControlMessage) {
+        send_frame(&self.master, message, None).await.unwrap();
     }
 
     /// A gRPC channel over a new passed connection (see [`Process::socket`]).
@@ -108,14 +142,14 @@ impl Process {
 pub struct Harness {
     pub process: Process,
     pub home: tempfile::TempDir,
-    pub key: TicketKey,
+    pub key: TestKey,
 }
 
 impl Harness {
     /// Starts a process (within a Tokio runtime) on a new home and key.
     pub fn start() -> Harness {
         let home = tempfile::tempdir().unwrap();
-        let key = TicketKey::generate();
+        let key = TestKey::generate();
         let process = Process::start(home.path(), &key);
         Harness { process, home, key }
     }
@@ -154,14 +188,14 @@ impl Harness {
 
 /// A ticket for `user` with `scope`, valid for an hour from now, signed
 /// with `key`.
-pub fn ticket_signed_with(key: &TicketKey, user: &str, scope: Scope) -> String {
-    sign(key, &Claims::new(user, scope, now_unix(), 3600, "test"))
+pub fn ticket_signed_with(key: &TestKey, user: &str, scope: Scope) -> String {
+    sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER))
 }
 
 /// A session ticket for `OWNER` that is in order but signed with a key no
 /// process knows.
 pub fn forged_ticket() -> String {
-    ticket_signed_with(&TicketKey::generate(), OWNER, Scope::Session)
+    ticket_signed_with(&TestKey::generate(), OWNER, Scope::Session)
 }
 
 /// A Storage client on `channel` that takes messages as large as the

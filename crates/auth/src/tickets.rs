@@ -1,0 +1,154 @@
+//! Auth's ticket office: the only holder of this host's signing key. It
+//! issues a session ticket at login, renews it within the session's cap
+//! while the password is unchanged and the session not revoked, and keeps
+//! the list of revoked sessions the master sends.
+
+use std::sync::Mutex;
+
+use mailkeep_ticket::{
+    Claims, HostKey, Revocations, Scope, SessionId, TicketError, TrustedHosts, sign,
+};
+
+use crate::userdb::UserEntry;
+
+/// What the password stamp digests, so the digest serves nothing else.
+const PASSWORD_STAMP: &str = "mailkeep password stamp v1";
+
+/// Why a renewal was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum RenewRefused {
+    /// The ticket is not one of ours, or expired, or its session revoked.
+    #[error("ticket refused: {0}")]
+    Ticket(#[from] TicketError),
+    /// Only session tickets are renewed: renewal must never widen a ticket.
+    #[error("only session tickets are renewed")]
+    NotSession,
+    /// The session reached its cap: the client must log in again.
+    #[error("session reached its maximum length; log in again")]
+    SessionOver,
+    /// The user was removed.
+    #[error("user no longer exists")]
+    UserGone,
+    /// The password changed since the login.
+    #[error("password changed since login; log in again")]
+    PasswordChanged,
+}
+
+/// Issues and renews this host's tickets.
+#[derive(Debug)]
+pub(crate) struct TicketOffice {
+    key: HostKey,
+    /// This host alone: auth renews only its own tickets.
+    own: TrustedHosts,
+    issuer: String,
+    lifetime_secs: i64,
+    session_max_secs: i64,
+    revoked: Mutex<Revocations>,
+}
+
+impl TicketOffice {
+    /// An office signing as `issuer` with `key`.
+    pub(crate) fn new(
+        key: HostKey,
+        issuer: &str,
+        lifetime_secs: i64,
+        session_max_secs: i64,
+    ) -> TicketOffice {
+        let mut own = TrustedHosts::new();
+        // A fresh list cannot conflict.
+        let _ = own.insert(issuer, key.public());
+        TicketOffice {
+            key,
+            own,
+            issuer: issuer.to_owned(),
+            lifetime_secs,
+            session_max_secs,
+            revoked: Mutex::new(Revocations::new()),
+        }
+    }
+
+    fn stamp(&self, entry: &UserEntry) -> Vec<u8> {
+        let mut data = zeroize::Zeroizing::new(Vec::new());
+        data.extend_from_slice(entry.name.as_bytes());
+        data.push(0);
+        data.extend_from_slice(entry.password.as_bytes());
+        self.key.digest(PASSWORD_STAMP, &data).to_vec()
+    }
+
+    /// A session ticket for `entry`'s user after a login at `now`: a new
+    /// session, capped at the configured maximum. Returns the ticket and
+    /// its expiry.
+    pub(crate) fn issue_login(&self, entry: &UserEntry, now: i64) -> (String, i64) {
+        let claims = Claims::new(
+            &entry.name,
+            Scope::Session,
+            now,
+            self.lifetime_secs,
+            &self.issuer,
+        )
+        .in_session(
+            SessionId::random(),
+            now.saturating_add(self.session_max_secs),
+        )
+        .with_password_stamp(self.stamp(entry));
+        (sign(&self.key, &claims), claims.expires_unix)
+    }
+
+    /// Checks that `old` may be renewed at `now` before the user is looked
+    /// up: ours, valid, a session ticket, session not revoked nor over.
+    pub(crate) fn check_renewable(&self, old: &str, now: i64) -> Result<Claims, RenewRefused> {
+        let claims = self.own.verify(old, now)?;
+        if claims.scope != Scope::Session {
+            return Err(RenewRefused::NotSession);
+        }
+        if self
+            .revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_revoked(&claims.session)
+        {
+            return Err(TicketError::Revoked.into());
+        }
+        if now >= claims.session_ends_unix {
+            return Err(RenewRefused::SessionOver);
+        }
+        Ok(claims)
+    }
+
+    /// The renewed ticket of `claims`' session for the user as the passdb
+    /// has them now (`None`: removed), and its expiry.
+    pub(crate) fn renew(
+        &self,
+        claims: &Claims,
+        entry: Option<&UserEntry>,
+        now: i64,
+    ) -> Result<(String, i64), RenewRefused> {
+        let entry = entry.ok_or(RenewRefused::UserGone)?;
+        let stamp = self.stamp(entry);
+        // Constant time is not needed: the stamp is no secret to the
+        // ticket's holder, and the comparison reveals nothing of the key.
+        if entry.name != claims.user || stamp != claims.password_stamp {
+            return Err(RenewRefused::PasswordChanged);
+        }
+        let renewed = Claims::new(
+            &entry.name,
+            Scope::Session,
+            now,
+            self.lifetime_secs,
+            &self.issuer,
+        )
+        .in_session(claims.session, claims.session_ends_unix)
+        .with_password_stamp(stamp);
+        Ok((sign(&self.key, &renewed), renewed.expires_unix))
+    }
+
+    /// Records ended sessions (from the master) and drops the entries past
+    /// their horizon.
+    pub(crate) fn revoke(&self, sessions: impl IntoIterator<Item = (SessionId, i64)>, now: i64) {
+        let mut revoked = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+        for (session, until) in sessions {
+            revoked.revoke(session, until);
+        }
+        revoked.prune(now);
+    }
+}

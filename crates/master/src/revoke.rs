@@ -1,0 +1,163 @@
+//! Ending sessions everywhere (DESIGN §2): when a session ends (the
+//! protocol process says so, or the process is gone) the master records
+//! it and tells auth (no more renewals), the storage processes that serve
+//! its user (no more calls) and, for a user homed on another host, that
+//! host's gateway (which does the same there).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mailkeep_storage_rpc::broker::{ControlMessage, Revoke, RevokedSession, control_message};
+use mailkeep_storage_rpc::framing::send_frame;
+use mailkeep_ticket::{Scope, now_unix};
+
+use crate::serve::Shared;
+use crate::sessions::KnownSession;
+
+/// Whether ended sessions are passed on to the hosts their users live on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Forward {
+    /// Ended here: tell the user's home host too.
+    ToHomeHost,
+    /// Reported by another host: only this host's processes.
+    LocalOnly,
+}
+
+fn revoke_message(sessions: Vec<RevokedSession>) -> ControlMessage {
+    ControlMessage {
+        kind: Some(control_message::Kind::Revoke(Revoke { sessions })),
+    }
+}
+
+/// Ends the session of `ticket` shown by protocol process `client_id`
+/// (or by another host, `None`): a ticket that no longer verifies has no
+/// session left to end.
+pub(crate) async fn end_session_of_ticket(
+    shared: &Arc<Shared>,
+    client_id: Option<u64>,
+    ticket: &str,
+    forward: Forward,
+) {
+    let claims = match shared.verifier.verify(ticket, now_unix()) {
+        Ok(claims) if claims.scope == Scope::Session => claims,
+        _ => return,
+    };
+    let known = KnownSession::of(&claims, ticket);
+    if shared.sessions.end(client_id, &known, now_unix()) {
+        tracing::info!(user = %known.user, session = %known.session, "session ended; its tickets are revoked");
+        pass_on(shared, vec![known], forward).await;
+    }
+}
+
+/// Ends every session protocol process `client_id` used (it is gone).
+pub(crate) async fn end_sessions_of_client(shared: &Arc<Shared>, client_id: u64) {
+    let ended = shared.sessions.client_gone(client_id, now_unix());
+    if !ended.is_empty() {
+        tracing::info!(
+            client_id,
+            count = ended.len(),
+            "protocol process gone; its sessions are revoked"
+        );
+        pass_on(shared, ended, Forward::ToHomeHost).await;
+    }
+}
+
+/// Tells auth, the storage processes of the sessions' users and (with
+/// [`Forward::ToHomeHost`]) the users' home hosts.
+async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forward) {
+    let wire: Vec<RevokedSession> = ended.iter().map(KnownSession::to_wire).collect();
+    let auth = shared.auth_control.lock().await.clone();
+    if let Some(control) = auth {
+        let guard = control.lock().await;
+        if let Err(e) = send_frame(&guard, &revoke_message(wire.clone()), None).await {
+            tracing::warn!("telling auth of ended sessions: {e}");
+        }
+    }
+    let targets: Vec<_> = {
+        let table = shared.storage.lock().await;
+        table
+            .iter()
+            .filter_map(|p| {
+                let theirs: Vec<RevokedSession> = wire
+                    .iter()
+                    .filter(|r| p.owners.contains(&r.user) || p.adding.contains_key(&r.user))
+                    .cloned()
+                    .collect();
+                (!theirs.is_empty()).then(|| (p.pid, Arc::clone(&p.control), theirs))
+            })
+            .collect()
+    };
+    for (pid, control, theirs) in targets {
+        if let Err(e) = control.send(&revoke_message(theirs), None).await {
+            tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+        }
+    }
+    if forward == Forward::ToHomeHost {
+        forward_to_home_hosts(shared, ended);
+    }
+}
+
+/// Sends each ended session whose user lives on another host to that
+/// host's gateway, in the background (a slow peer holds up nothing here).
+fn forward_to_home_hosts(shared: &Arc<Shared>, ended: Vec<KnownSession>) {
+    if shared.config.cluster.hosts.is_empty() {
+        return;
+    }
+    let mut by_host: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for known in ended {
+        let Ok(entry) = shared.lookup_owner(&known.user) else {
+            continue;
+        };
+        if let Ok(Some(gateway)) = crate::gateway::remote_home(&shared.config, &entry) {
+            by_host
+                .entry(gateway)
+                .or_default()
+                .push(known.ticket.to_string());
+        }
+    }
+    if by_host.is_empty() {
+        return;
+    }
+    let client = match crate::gateway::load_material(&shared.config)
+        .map_err(|e| e.to_string())
+        .and_then(|m| m.client_config().map_err(|e| e.to_string()))
+    {
+        Ok(config) => Arc::new(config),
+        Err(e) => {
+            tracing::error!("cannot tell other hosts of ended sessions: gateway TLS: {e}");
+            return;
+        }
+    };
+    for ((address, server_name), tickets) in by_host {
+        let client = Arc::clone(&client);
+        tokio::spawn(async move {
+            let count = tickets.len();
+            match mailkeep_storage_rpc::tls::send_revocations(
+                client,
+                &address,
+                &server_name,
+                tickets,
+            )
+            .await
+            {
+                Ok(()) => {
+                    tracing::info!(%address, count, "ended sessions passed to their home host")
+                }
+                Err(e) => tracing::warn!(%address, "passing ended sessions on: {e}"),
+            }
+        });
+    }
+}
+
+/// The ended sessions of `owner` as a message for a storage process that
+/// starts serving them; `None` when there are none.
+pub(crate) fn revoked_for_owner(shared: &Shared, owner: &str) -> Option<ControlMessage> {
+    let sessions = shared.sessions.revoked_of(owner);
+    (!sessions.is_empty()).then(|| revoke_message(sessions))
+}
+
+/// Every ended session, for an auth process that starts.
+pub(crate) fn revoked_for_auth(shared: &Shared) -> Option<ControlMessage> {
+    let sessions = shared.sessions.revoked_all();
+    (!sessions.is_empty()).then(|| revoke_message(sessions))
+}

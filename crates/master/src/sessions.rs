@@ -1,0 +1,203 @@
+//! The master's record of login sessions for revocation (DESIGN §2): the
+//! sessions each protocol process showed the broker, so that they all end
+//! when that process does, and the sessions that ended, kept until none of
+//! their tickets can be valid any more.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use mailkeep_storage_rpc::broker::RevokedSession;
+use mailkeep_ticket::{Claims, SessionId};
+use zeroize::Zeroizing;
+
+/// A session as the master knows it: whose, until when its tickets can
+/// live, and its latest ticket (the proof another host's gateway asks for
+/// before it revokes the session there).
+#[derive(Clone)]
+pub struct KnownSession {
+    /// The session id.
+    pub session: SessionId,
+    /// Its user.
+    pub user: String,
+    /// No ticket of it is valid after this (Unix seconds).
+    pub until_unix: i64,
+    /// Its latest ticket seen.
+    pub ticket: Zeroizing<String>,
+}
+
+impl KnownSession {
+    /// The session of a verified ticket.
+    pub fn of(claims: &Claims, ticket: &str) -> KnownSession {
+        KnownSession {
+            session: claims.session,
+            user: claims.user.clone(),
+            until_unix: claims.revocation_horizon(),
+            ticket: Zeroizing::new(ticket.to_owned()),
+        }
+    }
+
+    /// Its wire form for a `Revoke` message.
+    pub fn to_wire(&self) -> RevokedSession {
+        RevokedSession {
+            session: self.session.0.to_vec(),
+            until_unix: self.until_unix,
+            user: self.user.clone(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Ended sessions: user and horizon.
+    revoked: HashMap<SessionId, (String, i64)>,
+    /// Live sessions by the protocol process (broker client) that showed
+    /// them.
+    by_client: HashMap<u64, HashMap<SessionId, KnownSession>>,
+}
+
+/// Live and ended sessions.
+#[derive(Default)]
+pub struct Sessions {
+    inner: Mutex<Inner>,
+}
+
+impl Sessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `session` ended.
+    pub fn is_revoked(&self, session: &SessionId) -> bool {
+        self.lock().revoked.contains_key(session)
+    }
+
+    /// Notes that protocol process `client_id` uses `known`.
+    pub fn seen(&self, client_id: u64, known: KnownSession) {
+        let mut inner = self.lock();
+        if inner.revoked.contains_key(&known.session) {
+            return;
+        }
+        inner
+            .by_client
+            .entry(client_id)
+            .or_default()
+            .insert(known.session, known);
+    }
+
+    /// Ends `known` at `now`; returns whether that was news (it must then
+    /// be passed on).
+    pub fn end(&self, client_id: Option<u64>, known: &KnownSession, now: i64) -> bool {
+        let mut inner = self.lock();
+        if let Some(id) = client_id
+            && let Some(sessions) = inner.by_client.get_mut(&id)
+        {
+            sessions.remove(&known.session);
+        }
+        Self::prune(&mut inner, now);
+        if known.until_unix <= now {
+            return false;
+        }
+        match inner.revoked.get_mut(&known.session) {
+            Some((_, until)) if *until >= known.until_unix => false,
+            Some((_, until)) => {
+                *until = known.until_unix;
+                true
+            }
+            None => {
+                inner
+                    .revoked
+                    .insert(known.session, (known.user.clone(), known.until_unix));
+                true
+            }
+        }
+    }
+
+    /// Ends every session protocol process `client_id` showed (it exited
+    /// or closed its broker channel); returns those that were news.
+    pub fn client_gone(&self, client_id: u64, now: i64) -> Vec<KnownSession> {
+        let sessions = self.lock().by_client.remove(&client_id).unwrap_or_default();
+        sessions
+            .into_values()
+            .filter(|known| self.end(None, known, now))
+            .collect()
+    }
+
+    /// The ended sessions of `user`, for a storage process that starts
+    /// serving them.
+    pub fn revoked_of(&self, user: &str) -> Vec<RevokedSession> {
+        self.wire(|u| u == user)
+    }
+
+    /// Every ended session, for an auth process that starts.
+    pub fn revoked_all(&self) -> Vec<RevokedSession> {
+        self.wire(|_| true)
+    }
+
+    fn wire(&self, pick: impl Fn(&str) -> bool) -> Vec<RevokedSession> {
+        self.lock()
+            .revoked
+            .iter()
+            .filter(|(_, (user, _))| pick(user))
+            .map(|(session, (user, until))| RevokedSession {
+                session: session.0.to_vec(),
+                until_unix: *until,
+                user: user.clone(),
+            })
+            .collect()
+    }
+
+    fn prune(inner: &mut Inner, now: i64) {
+        inner.revoked.retain(|_, (_, until)| *until > now);
+        for sessions in inner.by_client.values_mut() {
+            sessions.retain(|_, known| known.until_unix > now);
+        }
+        inner.by_client.retain(|_, sessions| !sessions.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mailkeep_ticket::Scope;
+
+    use super::*;
+
+    fn known(user: &str, until: i64) -> KnownSession {
+        let claims = Claims::new(user, Scope::Session, until - 100, 100, "h");
+        KnownSession::of(&claims, "t")
+    }
+
+    #[test]
+    fn ended_sessions_are_revoked_until_their_horizon() {
+        let sessions = Sessions::default();
+        let a = known("alice", 1000);
+        assert!(sessions.end(Some(1), &a, 900));
+        assert!(!sessions.end(Some(1), &a, 901), "no news twice");
+        assert!(sessions.is_revoked(&a.session));
+        assert_eq!(sessions.revoked_of("alice").len(), 1);
+        assert!(sessions.revoked_of("bob").is_empty());
+        // Another end after the horizon prunes it.
+        assert!(!sessions.end(None, &known("bob", 10), 1000));
+        assert!(!sessions.is_revoked(&a.session));
+    }
+
+    #[test]
+    fn a_gone_process_ends_every_session_it_showed() {
+        let sessions = Sessions::default();
+        let (a, b, c) = (
+            known("alice", 1000),
+            known("bob", 1000),
+            known("carol", 1000),
+        );
+        sessions.seen(1, a.clone());
+        sessions.seen(1, b.clone());
+        sessions.seen(2, c.clone());
+        let ended = sessions.client_gone(1, 500);
+        assert_eq!(ended.len(), 2);
+        assert!(sessions.is_revoked(&a.session) && sessions.is_revoked(&b.session));
+        assert!(
+            !sessions.is_revoked(&c.session),
+            "another process's session lives"
+        );
+        assert_eq!(sessions.revoked_all().len(), 2);
+    }
+}

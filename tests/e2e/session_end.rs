@@ -1,0 +1,200 @@
+//! A ticket dies with its session (issue 10, DESIGN §2), tried as the
+//! attacker of the issue did: tickets read out of the running imap
+//! process's memory (as root, through /proc/PID/mem) are shown to the
+//! broker and to the storage process through the client socket. While the
+//! session lives one of them reads the mail (the capture is real); after
+//! LOGOUT, after UNAUTHENTICATE, and after the connection simply closes,
+//! none does.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::time::Duration;
+
+use mailkeep_storage_rpc::broker_client::BrokerClient;
+use mailkeep_storage_rpc::leased::LeasedChannel;
+use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::storage::ListMailboxesRequest;
+use mailkeep_storage_rpc::storage::storage_client::StorageClient;
+
+use crate::harness::{Server, TestDir, children_of, require_root, wait_until};
+
+const USER: &str = "erin";
+const PASSWORD: &str = "erin-secret-1";
+
+/// Every ticket-shaped string (`mk2.<claims>.<86-character signature>`)
+/// in the readable, writable memory of process `pid`.
+fn tickets_in_memory(pid: i32) -> BTreeSet<String> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("reading maps");
+    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("opening mem");
+    let mut found = BTreeSet::new();
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !perms.starts_with("rw") || line.ends_with("[vvar]") {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+        else {
+            continue;
+        };
+        let mut bytes = vec![0u8; (end - start) as usize];
+        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut bytes).is_err() {
+            continue;
+        }
+        let mut at = 0;
+        while let Some(i) = memchr_mk2(&bytes[at..]) {
+            let begin = at + i;
+            let len = bytes[begin..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                .count();
+            let text = String::from_utf8_lossy(&bytes[begin..begin + len]).into_owned();
+            let parts: Vec<&str> = text.split('.').collect();
+            if parts.len() == 3 && parts[2].len() == 86 && !parts[1].is_empty() {
+                found.insert(text);
+            }
+            at = begin + 4;
+        }
+    }
+    found
+}
+
+fn memchr_mk2(hay: &[u8]) -> Option<usize> {
+    hay.windows(4).position(|w| w == b"mk2.")
+}
+
+/// The imap process of `server`.
+fn imap_pid(server: &Server) -> i32 {
+    let imap: Vec<_> = children_of(server.pid())
+        .into_iter()
+        .filter(|p| p.role() == Some("imap"))
+        .collect();
+    assert_eq!(imap.len(), 1, "one imap process: {imap:?}");
+    imap[0].pid
+}
+
+/// What a stolen ticket gets: a storage channel from the broker, and on it
+/// the user's mailbox list.
+async fn reads_mail(broker: &BrokerClient, ticket: &str) -> Result<usize, String> {
+    let channel = broker
+        .storage_channel(ticket, USER)
+        .await
+        .map_err(|e| format!("broker: {e}"))?;
+    list_on(&channel, ticket).await
+}
+
+async fn list_on(channel: &LeasedChannel, ticket: &str) -> Result<usize, String> {
+    let request = with_ticket(ListMailboxesRequest { owner: USER.into() }, ticket);
+    StorageClient::new(channel.clone())
+        .list_mailboxes(request)
+        .await
+        .map(|r| r.into_inner().mailboxes.len())
+        .map_err(|s| format!("storage: {:?} {}", s.code(), s.message()))
+}
+
+/// How a session ends in each round of the test.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    Logout,
+    Unauthenticate,
+    ConnectionClosed,
+}
+
+#[test]
+fn tickets_captured_from_the_imap_process_read_no_mail_once_the_session_ended() {
+    if !require_root("tickets_captured_from_the_imap_process_read_no_mail_once_the_session_ended") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, "processes = 1\n");
+    server.add_user(USER, PASSWORD);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // One broker client for the whole test: the master also ends every
+    // session a client showed when that client goes, which must not be
+    // what revokes the stolen tickets here.
+    let socket = dir.data_dir().join("run/client.sock");
+    let broker = runtime
+        .block_on(BrokerClient::connect(&socket))
+        .expect("connecting to the client socket");
+
+    for ending in [
+        Ending::Logout,
+        Ending::Unauthenticate,
+        Ending::ConnectionClosed,
+    ] {
+        let mut client = server.login(USER, PASSWORD);
+        client.ok("SELECT INBOX");
+        let stolen = tickets_in_memory(imap_pid(&server));
+        assert!(
+            !stolen.is_empty(),
+            "{ending:?}: no ticket in the imap process's memory"
+        );
+        // The capture is real: while the session lives, a stolen ticket
+        // reads the mail; keep its channel to try again after the end.
+        let (working, channel) = runtime
+            .block_on(async {
+                for ticket in &stolen {
+                    if let Ok(channel) = broker.storage_channel(ticket, USER).await
+                        && list_on(&channel, ticket).await.is_ok()
+                    {
+                        return Some((ticket.clone(), channel));
+                    }
+                }
+                None
+            })
+            .unwrap_or_else(|| panic!("{ending:?}: no captured ticket works during the session"));
+
+        match ending {
+            Ending::Logout => client.logout(),
+            Ending::Unauthenticate => {
+                client.ok("UNAUTHENTICATE");
+                client.close();
+            }
+            Ending::ConnectionClosed => client.close(),
+        }
+        let refused = |ticket: &str| {
+            runtime.block_on(async {
+                (
+                    reads_mail(&broker, ticket).await,
+                    list_on(&channel, ticket).await,
+                )
+            })
+        };
+        let check_all = || {
+            stolen.iter().all(|ticket| {
+                let (via_broker, on_channel) = refused(ticket);
+                via_broker.is_err() && on_channel.is_err()
+            })
+        };
+        match ending {
+            // LOGOUT and UNAUTHENTICATE answer only once the session is
+            // revoked: refused at once.
+            Ending::Logout | Ending::Unauthenticate => {
+                let (via_broker, on_channel) = refused(&working);
+                let message = via_broker.expect_err("the broker honoured a revoked ticket");
+                assert!(message.contains("revoked"), "{ending:?}: {message}");
+                let message = on_channel.expect_err("storage honoured a revoked ticket");
+                assert!(message.contains("revoked"), "{ending:?}: {message}");
+                assert!(
+                    check_all(),
+                    "{ending:?}: some captured ticket still reads mail"
+                );
+            }
+            // A closed connection is noticed by the process on its own
+            // time: wait for the revocation to land.
+            Ending::ConnectionClosed => wait_until(
+                Duration::from_secs(20),
+                "the closed session's tickets to be refused",
+                || check_all().then_some(()),
+            ),
+        }
+    }
+}
