@@ -22,6 +22,7 @@ mod client_sequences;
 mod cluster;
 mod commands;
 mod compress;
+mod confinement;
 mod demo;
 mod flow;
 mod linger;

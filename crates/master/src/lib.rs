@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod broker;
 pub mod certificates;
+mod child_output;
 pub mod children;
 pub mod client_socket;
 pub mod gateway;
