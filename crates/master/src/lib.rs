@@ -14,6 +14,7 @@ mod child_output;
 pub mod children;
 pub mod client_socket;
 pub mod gateway;
+pub mod home;
 pub mod layout;
 pub mod linger;
 pub mod listeners;

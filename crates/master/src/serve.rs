@@ -18,7 +18,8 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::MasterError;
 use crate::children::{ChildSpec, own_executable, socket_pair, spawn};
-use crate::layout::{Prepared, ensure_home, prepare};
+use crate::home::ensure_home;
+use crate::layout::{Prepared, prepare};
 use crate::linger::LingerPolicy;
 use crate::protocols::{ProtocolService, Protocols};
 use crate::storage_procs::{ControlChannel, StorageProc, StorageTable};
