@@ -25,6 +25,7 @@ mod compress;
 mod confinement;
 mod demo;
 mod flow;
+mod limits;
 mod linger;
 mod mail_location;
 mod mbsync;

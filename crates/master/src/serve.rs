@@ -222,6 +222,8 @@ impl Shared {
             self.config.storage.metadata_max_value_size.to_string(),
             "--metadata-max-entries".into(),
             self.config.storage.metadata_max_entries.to_string(),
+            "--max-mailboxes".into(),
+            self.config.storage.max_mailboxes.to_string(),
         ];
         if let Some(maildir) = entry
             .maildir()
