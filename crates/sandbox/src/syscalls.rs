@@ -143,11 +143,17 @@ fn build(allow: Allowances, pid: u32, arch: &str) -> Result<BpfProgram, BackendE
     );
     // Signals to its own threads only (abort, thread wake-ups); no kill().
     rules.insert(libc::SYS_tgkill.into(), one_of(0, &[u64::from(pid)])?);
-    // A connected pair of UNIX sockets reaches nothing outside the process
-    // (tokio's signal driver makes one when the runtime starts).
+    // A connected pair of UNIX stream sockets reaches nothing outside the
+    // process (tokio's signal driver makes one when the runtime starts).
+    // Not datagram: sendto() with an address would reach any socket path
+    // (/dev/log, a journal) from such a socket.
+    let stream = || when(1, Op::MaskedEq(0xf), libc::SOCK_STREAM as u64);
     rules.insert(
         libc::SYS_socketpair.into(),
-        one_of(0, &[libc::AF_UNIX as u64])?,
+        vec![SeccompRule::new(vec![
+            when(0, Op::Eq, libc::AF_UNIX as u64)?,
+            stream()?,
+        ])?],
     );
     // Reading its own resource limits (thread stacks), never setting any.
     rules.insert(
@@ -160,7 +166,6 @@ fn build(allow: Allowances, pid: u32, arch: &str) -> Result<BpfProgram, BackendE
     if allow.outbound_tcp {
         // TCP to other hosts' gateways: stream sockets of the two IP
         // families (the type may carry SOCK_NONBLOCK and SOCK_CLOEXEC).
-        let stream = || when(1, Op::MaskedEq(0xf), libc::SOCK_STREAM as u64);
         rules.insert(
             libc::SYS_socket.into(),
             vec![

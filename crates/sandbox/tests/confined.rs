@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -145,6 +144,24 @@ fn probe(mode: &str) {
         )),
     );
     report(
+        "socketpair_datagram",
+        outcome(nix::sys::socket::socketpair(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            None,
+            SockFlag::empty(),
+        )),
+    );
+    report(
+        "socketpair_stream",
+        outcome(nix::sys::socket::socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )),
+    );
+    report(
         "connect_unix_path",
         io_outcome(std::os::unix::net::UnixStream::connect(dir.join("sock"))),
     );
@@ -201,7 +218,6 @@ fn probe(mode: &str) {
             })
         })),
     );
-    let _ = held_file.as_raw_fd();
 }
 
 fn probe_dir() -> tempfile::TempDir {
@@ -222,8 +238,8 @@ fn assert_outcomes(outcomes: &Outcomes, want: &[(&str, &str)]) {
 
 /// Confined, a process runs under seccomp (mode 2) with no_new_privs, and
 /// every way out fails with EPERM even on its own uid's files (open,
-/// create, unlink, mkdir), and for execve, socket of any kind (so no UNIX
-/// socket path can be reached), ptrace, mount, signals to other processes
+/// create, unlink, mkdir), and for execve, socket of any kind and
+/// datagram socket pairs (so no UNIX socket path can be reached), ptrace, mount, signals to other processes
 /// and executable memory; what it held before still works, and so do new
 /// threads and a tokio runtime.
 #[test]
@@ -250,6 +266,8 @@ fn confined_process_can_only_talk_on_what_it_holds() {
             ("socket_unix", "EPERM"),
             ("socket_inet_stream", "EPERM"),
             ("socket_inet_datagram", "EPERM"),
+            ("socketpair_datagram", "EPERM"),
+            ("socketpair_stream", "ok"),
             ("connect_unix_path", "EPERM"),
             ("ptrace", "EPERM"),
             ("mount", "EPERM"),
@@ -285,6 +303,7 @@ fn outbound_tcp_allows_tcp_stream_sockets_only() {
             ("socket_inet_stream", "ok"),
             ("socket_unix", "EPERM"),
             ("socket_inet_datagram", "EPERM"),
+            ("socketpair_datagram", "EPERM"),
             ("connect_unix_path", "EPERM"),
             ("open", "EPERM"),
             ("execve", "EPERM"),
