@@ -322,6 +322,9 @@ pub struct Storage {
     pub metadata_max_value_size: u64,
     /// Most METADATA entries one owner may have.
     pub metadata_max_entries: u64,
+    /// Most mailboxes one owner may have, INBOX included; a CREATE beyond
+    /// it is refused with `NO [LIMIT]`.
+    pub max_mailboxes: u64,
 }
 
 impl Default for Storage {
@@ -338,6 +341,7 @@ impl Default for Storage {
             special_use: SpecialUseFolders::default(),
             metadata_max_value_size: 32 * 1024,
             metadata_max_entries: 1000,
+            max_mailboxes: 10_000,
         }
     }
 }

@@ -1,5 +1,81 @@
 //! LIST wildcard matching: `*` matches any characters, `%` any characters
-//! but the hierarchy delimiter (RFC 9051 §6.3.9).
+//! but the hierarchy delimiter (RFC 9051 §6.3.9), and the limits on what a
+//! client may ask to match: matching costs pattern length × name length
+//! for every mailbox, so a pattern of tens of thousands of characters would
+//! hold a worker for a long time.
+
+use mailkeep_imap_proto::Code;
+
+use crate::reply::Reply;
+
+/// Longest LIST or LSUB pattern accepted, reference included, in bytes:
+/// four times the longest mailbox name the store accepts.
+pub(crate) const MAX_PATTERN_LEN: usize = 1024;
+
+/// Most wildcards in one pattern, after runs such as `**` or `%*` are
+/// collapsed into one.
+pub(crate) const MAX_WILDCARDS: usize = 32;
+
+/// Most patterns in one LIST command (RFC 5258 allows a list).
+pub(crate) const MAX_PATTERNS: usize = 32;
+
+/// A LIST or LSUB request over one of the limits. The client gets
+/// `NO [LIMIT]` (RFC 5530) naming it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PatternLimit {
+    /// A pattern (reference included) is longer than [`MAX_PATTERN_LEN`].
+    #[error("LIST pattern of {len} bytes: the limit is {MAX_PATTERN_LEN}")]
+    Length {
+        /// Its length.
+        len: usize,
+    },
+    /// A pattern has more than [`MAX_WILDCARDS`] wildcards.
+    #[error("LIST pattern with {count} wildcards: the limit is {MAX_WILDCARDS}")]
+    Wildcards {
+        /// How many it has, runs collapsed.
+        count: usize,
+    },
+    /// More than [`MAX_PATTERNS`] patterns.
+    #[error("{count} LIST patterns: the limit is {MAX_PATTERNS}")]
+    Patterns {
+        /// How many were given.
+        count: usize,
+    },
+}
+
+impl PatternLimit {
+    /// The tagged reply: `NO [LIMIT] ...`.
+    pub(crate) fn reply(&self) -> Reply {
+        Reply::no(self.to_string()).code(Code::Limit)
+    }
+}
+
+/// The patterns of a LIST or LSUB, joined with the reference and
+/// simplified, or the limit they are over.
+pub(crate) fn checked<'a>(
+    reference: &str,
+    patterns: impl ExactSizeIterator<Item = &'a String>,
+) -> Result<Vec<String>, PatternLimit> {
+    if patterns.len() > MAX_PATTERNS {
+        return Err(PatternLimit::Patterns {
+            count: patterns.len(),
+        });
+    }
+    patterns
+        .map(|pattern| {
+            let joined = canonical(reference, pattern);
+            if joined.len() > MAX_PATTERN_LEN {
+                return Err(PatternLimit::Length { len: joined.len() });
+            }
+            let simple = simplify(&joined);
+            let count = simple.chars().filter(|c| matches!(c, '*' | '%')).count();
+            if count > MAX_WILDCARDS {
+                return Err(PatternLimit::Wildcards { count });
+            }
+            Ok(simple)
+        })
+        .collect()
+}
 
 /// Joins a LIST reference and pattern into one canonical pattern.
 pub(crate) fn canonical(reference: &str, pattern: &str) -> String {
@@ -76,6 +152,57 @@ pub(crate) fn parents(name: &str, delimiter: char) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_within_the_limits_are_joined_and_simplified() {
+        let patterns = ["a**b".to_owned(), "%".to_owned()];
+        assert_eq!(
+            checked("x.", patterns.iter()),
+            Ok(vec!["x.a*b".to_owned(), "x.%".to_owned()])
+        );
+        let longest = "a".repeat(MAX_PATTERN_LEN - 2);
+        assert!(checked("x.", [longest].iter()).is_ok());
+        let wild = "a%".repeat(MAX_WILDCARDS);
+        assert!(checked("", [wild].iter()).is_ok());
+    }
+
+    #[test]
+    fn an_over_long_pattern_is_refused_reference_included() {
+        let pattern = "a".repeat(MAX_PATTERN_LEN);
+        assert_eq!(
+            checked("x", [pattern].iter()),
+            Err(PatternLimit::Length {
+                len: MAX_PATTERN_LEN + 1
+            })
+        );
+        // Even one that would collapse to a single wildcard.
+        let stars = "*".repeat(65_000);
+        assert!(matches!(
+            checked("", [stars].iter()),
+            Err(PatternLimit::Length { .. })
+        ));
+    }
+
+    #[test]
+    fn too_many_wildcards_or_patterns_are_refused() {
+        let wild = "a%".repeat(MAX_WILDCARDS + 1);
+        assert_eq!(
+            checked("", [wild].iter()),
+            Err(PatternLimit::Wildcards {
+                count: MAX_WILDCARDS + 1
+            })
+        );
+        let many = vec!["%".to_owned(); MAX_PATTERNS + 1];
+        assert_eq!(
+            checked("", many.iter()),
+            Err(PatternLimit::Patterns {
+                count: MAX_PATTERNS + 1
+            })
+        );
+        let reply = PatternLimit::Patterns { count: 33 }.reply();
+        assert_eq!(reply.code, Some(Code::Limit));
+        assert_eq!(reply.kind, mailkeep_imap_proto::StatusKind::No);
+    }
 
     #[test]
     fn star_matches_everything() {

@@ -234,6 +234,9 @@ pub enum Role {
         /// Most METADATA entries one owner may have.
         #[arg(long, default_value_t = 1000)]
         metadata_max_entries: u64,
+        /// Most mailboxes one owner may have, INBOX included.
+        #[arg(long, default_value_t = 10_000)]
+        max_mailboxes: u64,
         #[command(flatten)]
         identity: Identity,
         /// The control channel's descriptor.

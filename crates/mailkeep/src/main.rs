@@ -44,6 +44,9 @@ fn main() -> std::process::ExitCode {
 }
 
 fn serve(config_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    // First: nothing the master inherited (a shell's open files, a service
+    // manager's descriptors) may reach a child; each gets what it is passed.
+    mailkeep_storage_rpc::fd::close_inherited_on_exec()?;
     let config = mailkeep_config::Config::load(config_path.as_deref())?;
     // One thread: the master forks children, and a child's parent-death
     // signal follows the thread that started it, so that thread must live

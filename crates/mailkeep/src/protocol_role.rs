@@ -1,8 +1,9 @@
 //! What every protocol role (imap now; pop3 and lmtp next) does before its
 //! protocol runs: adopt the inherited descriptors (broker channel, control
 //! channel, listeners, gateway TLS material), drop privileges into the
-//! empty chroot, then, inside the runtime, wait for the master's TLS
-//! certificates and make the frontend's acceptor.
+//! empty chroot, confine itself (seccomp and Landlock: `mailkeep-sandbox`),
+//! then, inside the runtime, wait for the master's TLS certificates and make
+//! the frontend's acceptor.
 
 use std::os::fd::OwnedFd;
 use std::time::Duration;
@@ -60,6 +61,20 @@ impl ProtocolStart {
             chroot: process.chroot,
         })?;
         limit_protocol_process()?;
+        // The last file is read: from here on the process can only talk on
+        // what it holds. It makes TCP connections itself only to reach
+        // other hosts' gateways, and only has the material for that in a
+        // cluster.
+        let allow = mailkeep_sandbox::Allowances {
+            outbound_tcp: gateway_tls.is_some(),
+        };
+        let confinement = mailkeep_sandbox::confine_protocol_process(allow)
+            .context("confining the protocol process")?;
+        tracing::info!(
+            landlock = ?confinement.landlock,
+            outbound_tcp = allow.outbound_tcp,
+            "confined: seccomp allowlist and Landlock"
+        );
         Ok(ProtocolStart {
             config,
             hostname,

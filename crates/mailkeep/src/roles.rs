@@ -96,6 +96,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             special_use,
             metadata_max_value_size,
             metadata_max_entries,
+            max_mailboxes,
             identity,
             fd_control,
             fd_trusted,
@@ -140,6 +141,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                         max_entries: metadata_max_entries,
                     },
                     auto_mailboxes,
+                    max_mailboxes,
                 };
                 mailkeep_storage_server::serve_tuned(settings, tuning, trusted, control).await?;
                 anyhow::Ok(())

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use command_fds::{CommandFdExt, FdMapping};
 
 use crate::MasterError;
+use crate::child_output::{OutputPipe, relay};
 
 /// What to start.
 pub struct ChildSpec {
@@ -24,7 +25,10 @@ pub fn own_executable() -> Result<PathBuf, MasterError> {
     std::env::current_exe().map_err(|e| MasterError::io("finding our own executable", e))
 }
 
-/// Starts a child. Its environment is cleared except for logging settings.
+/// Starts a child. Its environment is cleared except for logging settings;
+/// it gets exactly the descriptors in `spec`, stdin from /dev/null, and
+/// stdout and stderr on a pipe of its own whose lines the master copies to
+/// its own stderr (see `child_output`).
 pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, MasterError> {
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("role").arg(spec.role).args(&spec.args);
@@ -39,6 +43,8 @@ pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, Maste
     // memory freed in one thread's arena is otherwise kept there, idle.
     cmd.env("MALLOC_ARENA_MAX", "2");
     cmd.stdin(std::process::Stdio::null());
+    let output = OutputPipe::new()?;
+    cmd.stdout(output.stdout).stderr(output.stderr);
     let mappings = spec
         .fds
         .into_iter()
@@ -51,8 +57,14 @@ pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, Maste
         .map_err(|e| MasterError::Setup(format!("passing descriptors to {}: {e}", spec.role)))?;
     let mut cmd = tokio::process::Command::from(cmd);
     cmd.kill_on_drop(false);
-    cmd.spawn()
-        .map_err(|e| MasterError::io(format!("starting the {} process", spec.role), e))
+    let child = cmd
+        .spawn()
+        .map_err(|e| MasterError::io(format!("starting the {} process", spec.role), e))?;
+    // The command held our copies of the write end; they are gone with it,
+    // so the relay sees EOF when the child exits.
+    drop(cmd);
+    tokio::spawn(relay(output.read, spec.role));
+    Ok(child)
 }
 
 /// A connected pair of UNIX stream sockets: one end for us (as a tokio

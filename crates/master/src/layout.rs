@@ -172,23 +172,6 @@ fn random_password() -> String {
         .collect()
 }
 
-/// Makes an owner's home directory if it is missing: mode 0700, owned by
-/// the owner, so the storage process (running as the owner) can fill it.
-pub fn ensure_home(home: &Path, uid: u32, gid: u32, privileged: bool) -> Result<(), MasterError> {
-    if home.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = home.parent() {
-        mkdir(parent, 0o755)?;
-    }
-    mkdir(home, 0o700)?;
-    if privileged {
-        nix::unistd::chown(home, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-            .map_err(|e| MasterError::io(format!("chown {} to {uid}:{gid}", home.display()), e))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,10 +10,12 @@
 pub mod admin;
 pub mod broker;
 pub mod certificates;
+mod child_output;
 pub mod children;
 pub mod client_socket;
 pub mod cluster_setup;
 pub mod gateway;
+pub mod home;
 pub mod host_keys;
 pub mod layout;
 pub mod linger;

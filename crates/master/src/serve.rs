@@ -17,7 +17,8 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::MasterError;
 use crate::children::{ChildSpec, own_executable, socket_pair, spawn};
-use crate::layout::{Prepared, ensure_home, prepare};
+use crate::home::ensure_home;
+use crate::layout::{Prepared, prepare};
 use crate::linger::LingerPolicy;
 use crate::protocols::{ProtocolService, Protocols};
 use crate::storage_procs::{ControlChannel, StorageProc, StorageTable};
@@ -224,6 +225,8 @@ impl Shared {
             self.config.storage.metadata_max_value_size.to_string(),
             "--metadata-max-entries".into(),
             self.config.storage.metadata_max_entries.to_string(),
+            "--max-mailboxes".into(),
+            self.config.storage.max_mailboxes.to_string(),
         ];
         if let Some(maildir) = entry
             .maildir()

@@ -135,6 +135,9 @@ pub struct Tuning {
     /// The mailboxes every owner gets (Drafts, Sent, ...), made when the
     /// owner's store is opened.
     pub auto_mailboxes: Vec<AutoMailbox>,
+    /// Most mailboxes one owner may have, INBOX included (CREATE beyond
+    /// it: `ErrorReason::Limit`).
+    pub max_mailboxes: u64,
 }
 
 impl Default for Tuning {
@@ -145,6 +148,7 @@ impl Default for Tuning {
             shared: None,
             metadata: mailkeep_store::MetadataLimits::default(),
             auto_mailboxes: Vec::new(),
+            max_mailboxes: 10_000,
         }
     }
 }
@@ -249,6 +253,7 @@ pub async fn serve_tuned(
     let gate = std::sync::Arc::new(gate);
     let service = service::StorageService {
         gate: std::sync::Arc::clone(&gate),
+        max_mailboxes: tuning.max_mailboxes,
     };
     let (tx, rx) =
         mpsc::channel::<Result<tracked::TrackedConn, std::io::Error>>(PENDING_CONNECTIONS);

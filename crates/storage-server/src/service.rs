@@ -13,6 +13,8 @@ use crate::gate::{Admitted, Gate};
 /// The Storage service over the stores of the owners this process serves.
 pub(crate) struct StorageService {
     pub(crate) gate: std::sync::Arc<Gate>,
+    /// Most mailboxes one owner may have.
+    pub(crate) max_mailboxes: u64,
 }
 
 #[tonic::async_trait]
@@ -43,10 +45,11 @@ impl Storage for StorageService {
         request: Request<pb::CreateMailboxRequest>,
     ) -> Result<Response<pb::CreateMailboxResponse>, Status> {
         let Admitted { owner, store, req } = self.gate.admit_call(request, "CreateMailbox")?;
+        let max = self.max_mailboxes;
         let (name, mailbox_id) = self
             .gate
             .run(&owner, move || {
-                store.create(&req.name).map(|id| (req.name, id))
+                store.create_within(&req.name, max).map(|id| (req.name, id))
             })
             .await?;
         self.gate

@@ -221,3 +221,29 @@ async fn every_ticket_refusal_is_no_permission_and_keeps_its_code() {
         assert_eq!(err.code(), code, "case {i}: {err:?}");
     }
 }
+
+/// With `max_mailboxes = 2` an owner has INBOX and one more: the next
+/// CREATE is refused with the reason `Limit` (which IMAP answers with
+/// `NO [LIMIT]`), and a DELETE makes room again.
+#[tokio::test]
+async fn creating_beyond_the_mailbox_limit_is_limit() {
+    let home = tempfile::tempdir().unwrap();
+    let key = common::TestKey::generate();
+    let settings = mailkeep_storage_server::StorageSettings {
+        owner: common::OWNER.into(),
+        home: home.path().to_path_buf(),
+        maildir: None,
+    };
+    let tuning = mailkeep_storage_server::Tuning {
+        max_mailboxes: 2,
+        ..mailkeep_storage_server::Tuning::default()
+    };
+    let process = common::Process::start_with(settings, tuning, &key);
+    let mut c = process.client(1).await;
+    let t = common::ticket_signed_with(&key, common::OWNER, Scope::Session);
+    create_mailbox(&mut c, &t, "One").await.unwrap();
+    let err = create_mailbox(&mut c, &t, "Two").await.unwrap_err();
+    assert_eq!(reason_of(&err), ErrorReason::Limit, "{err:?}");
+    delete_mailbox(&mut c, &t, "One").await.unwrap();
+    create_mailbox(&mut c, &t, "Two").await.unwrap();
+}

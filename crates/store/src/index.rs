@@ -181,6 +181,13 @@ pub(crate) fn mailbox_exists(conn: &Connection, name: &str) -> Result<bool> {
     .ctx(&format!("looking up mailbox {name:?}"))
 }
 
+/// How many mailboxes the owner has, INBOX included.
+pub(crate) fn mailbox_count(conn: &Connection) -> Result<u64> {
+    let count: i64 = cached_row(conn, "SELECT COUNT(*) FROM mailboxes", [], |r| r.get(0))
+        .ctx("counting mailboxes")?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// The canonical names of the mailboxes below `name`.
 pub(crate) fn children(conn: &Connection, name: &str) -> Result<Vec<String>> {
     let all = all_names(conn)?;

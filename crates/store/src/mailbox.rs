@@ -82,11 +82,25 @@ impl Store {
     /// its new MAILBOXID. Parents are not created. An existing name is
     /// [`StoreError::AlreadyExists`].
     pub fn create(&self, name: &str) -> Result<String> {
+        self.create_within(name, u64::MAX)
+    }
+
+    /// [`Store::create`], refused with [`StoreError::Limit`] when the owner
+    /// has `max_mailboxes` mailboxes (INBOX included) already: each costs a
+    /// folder, an index row and a line in every LIST. Counted in the same
+    /// write transaction as the insert, so racing CREATEs cannot pass it.
+    pub fn create_within(&self, name: &str, max_mailboxes: u64) -> Result<String> {
         let name = names::canonical(name)?;
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         if index::mailbox_exists(&tx, &name)? {
             return Err(StoreError::AlreadyExists { mailbox: name });
+        }
+        if index::mailbox_count(&tx)? >= max_mailboxes {
+            return Err(StoreError::Limit {
+                what: format!("creating {name:?}: number of mailboxes"),
+                max: max_mailboxes,
+            });
         }
         maildir::ensure_maildir(&names::mailbox_dir(self.root(), &name), true)?;
         let row = index::insert_mailbox(&tx, &name)?;

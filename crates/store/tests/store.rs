@@ -39,6 +39,31 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// With a limit of three mailboxes, INBOX and two more can be had; a
+/// third is refused with `Limit` (nothing made on disk), an existing name
+/// is still `AlreadyExists`, and after a DELETE there is room again.
+#[test]
+fn create_beyond_the_mailbox_limit_is_refused_with_limit() {
+    let (dir, store) = temp_store();
+    store.create_within("One", 3).unwrap();
+    store.create_within("Two", 3).unwrap();
+    match store.create_within("Three", 3) {
+        Err(StoreError::Limit { max, .. }) => assert_eq!(max, 3),
+        other => panic!("a fourth mailbox: {other:?}"),
+    }
+    assert!(
+        !common::root_of(&dir).join(".Three").exists(),
+        "its folder was made"
+    );
+    assert!(matches!(
+        store.create_within("One", 3),
+        Err(StoreError::AlreadyExists { .. })
+    ));
+    assert_eq!(names(&store).len(), 3);
+    store.delete("Two").unwrap();
+    store.create_within("Three", 3).unwrap();
+}
+
 #[test]
 fn create_list_delete() {
     let (_d, store) = temp_store();

@@ -30,7 +30,7 @@ use nix::unistd::Pid;
 pub use dir::TestDir;
 pub use output::wait_output;
 pub use procs::{ProcInfo, alive, children_of, proc_info, status_numbers};
-pub use server::{Options, Server};
+pub use server::{INHERITED_FD, Options, Server};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");

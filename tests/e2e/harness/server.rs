@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use command_fds::CommandFdExt;
 use mailkeep_testkit::{BlockingClient, ClientError, Listeners};
 use nix::sys::signal::Signal;
 
@@ -39,7 +40,13 @@ pub struct Options {
     pub output_to_files: bool,
     /// Run as this uid (and gid), through `setpriv`.
     pub run_as: Option<u32>,
+    /// A file the master inherits open (at [`INHERITED_FD`]), as from a
+    /// careless parent: none of its children may get it.
+    pub inherited_file: Option<PathBuf>,
 }
+
+/// The descriptor number of [`Options::inherited_file`] in the master.
+pub const INHERITED_FD: i32 = 50;
 
 /// A running `mailkeep serve`. Stopped (SIGTERM, then SIGKILL) when dropped;
 /// on a panic its logs are printed.
@@ -205,6 +212,17 @@ impl<'a> Server<'a> {
             c
         };
         cmd.current_dir(dir.path()).stdin(Stdio::null());
+        if let Some(path) = &options.inherited_file {
+            let file = fs::File::open(path).expect("opening the file to inherit");
+            // Above every number the listeners are mapped to, so the two
+            // mappings cannot meet.
+            let high = rustix::io::fcntl_dupfd_cloexec(&file, 100).expect("dup");
+            cmd.fd_mappings(vec![command_fds::FdMapping {
+                parent_fd: high,
+                child_fd: INHERITED_FD,
+            }])
+            .map_err(|e| e.to_string())?;
+        }
         // By default pipes, which threads copy into the log files, as under
         // a service manager; `serve_with_output_to_files` covers files.
         if options.output_to_files {

@@ -92,11 +92,14 @@ impl Command for Lsub {
     };
 
     async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        let pattern = match pattern::checked(&self.reference, std::iter::once(&self.pattern)) {
+            Ok(mut patterns) => patterns.pop().unwrap_or_default(),
+            Err(limit) => return Ok(Done::reply(limit.reply())),
+        };
         let subscribed = match subscriptions(&state.authed).await {
             Ok(names) => names,
             Err(reply) => return Ok(Done::reply(reply)),
         };
-        let pattern = pattern::simplify(&pattern::canonical(&self.reference, &self.pattern));
         let mut found: BTreeMap<String, Vec<MailboxAttribute>> = BTreeMap::new();
         for name in &subscribed {
             if pattern::matches(&pattern, name, DELIMITER) {
@@ -141,6 +144,8 @@ async fn subscriptions(authed: &Authed) -> Result<BTreeSet<String>, Reply> {
 
 /// What a LIST command lists, by name, with attributes.
 async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed>, Reply> {
+    let patterns =
+        pattern::checked(&list.reference, list.patterns.iter()).map_err(|l| l.reply())?;
     let request = ListMailboxesRequest {
         owner: authed.owner().to_owned(),
     };
@@ -158,11 +163,6 @@ async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed
     } else {
         BTreeSet::new()
     };
-    let patterns: Vec<String> = list
-        .patterns
-        .iter()
-        .map(|p| pattern::simplify(&pattern::canonical(&list.reference, p)))
-        .collect();
     let matches = |name: &str| {
         patterns
             .iter()

@@ -1,0 +1,53 @@
+//! The empty Landlock ruleset: every access right the kernel can restrict
+//! is handled and none is granted, so no file can be opened, executed,
+//! made or removed whatever its permissions say.
+
+use landlock::{
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetStatus,
+    Scope,
+};
+
+use crate::{Allowances, SandboxError};
+
+/// The newest Landlock ABI this code asks for; older kernels enforce what
+/// they know of it (best effort).
+const ABI_WANTED: ABI = ABI::V6;
+
+/// How far the kernel enforces the ruleset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandlockOutcome {
+    /// Everything asked for is enforced.
+    Full,
+    /// The kernel has Landlock, but an older ABI: some rights (e.g. TCP,
+    /// truncate, scopes) are not restricted by it.
+    Partial,
+    /// No Landlock in this kernel (or it is disabled).
+    Unsupported,
+}
+
+/// Restricts the calling thread (and so, before other threads exist, the
+/// process) with the empty ruleset.
+pub(crate) fn restrict_self(allow: Allowances) -> Result<LandlockOutcome, SandboxError> {
+    let err = |e: landlock::RulesetError| SandboxError::Landlock(e.to_string());
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(ABI_WANTED))
+        .map_err(err)?;
+    if !allow.outbound_tcp {
+        ruleset = ruleset
+            .handle_access(AccessNet::from_all(ABI_WANTED))
+            .map_err(err)?;
+    }
+    let status = ruleset
+        .scope(Scope::from_all(ABI_WANTED))
+        .map_err(err)?
+        .create()
+        .map_err(err)?
+        .restrict_self()
+        .map_err(err)?;
+    Ok(match status.ruleset {
+        RulesetStatus::FullyEnforced => LandlockOutcome::Full,
+        RulesetStatus::PartiallyEnforced => LandlockOutcome::Partial,
+        RulesetStatus::NotEnforced => LandlockOutcome::Unsupported,
+    })
+}

@@ -1,0 +1,93 @@
+//! Confinement for the protocol processes (imap, and pop3 and lmtp when
+//! they exist): after a protocol process has adopted its descriptors
+//! (listeners, broker and control channels, TLS material) and dropped its
+//! privileges, [`confine_protocol_process`] leaves it able to do little but
+//! talk on what it holds (DESIGN §1, "they can open no file and no socket
+//! path"):
+//!
+//! * a seccomp filter that allows a fixed list of system calls (memory,
+//!   threads, time, polling, and I/O on descriptors it already holds) and
+//!   fails every other one with `EPERM`: no `open`/`openat`, no `execve`,
+//!   no `ptrace`, no `mount`, no path-based call at all, no `socket` (but
+//!   for TCP when the process must reach other hosts' gateways itself);
+//! * an empty Landlock ruleset that handles every file-system right the
+//!   kernel knows (and TCP bind/connect, and the signal and abstract-socket
+//!   scopes), so the file system is closed a second time, by another
+//!   mechanism, where the kernel has Landlock. Best effort: a kernel
+//!   without it gets a log line.
+//!
+//! Neither needs privileges (both need `no_new_privs`, set first), so the
+//! confinement holds also when mailkeep runs without root and every process
+//! is the same user: a bug in IMAP parsing still cannot open the mail files
+//! of the very uid it runs as.
+//!
+//! This crate never opens a file and holds no state; it has no `unsafe`.
+
+#![forbid(unsafe_code)]
+
+mod landlock_rules;
+mod syscalls;
+
+pub use landlock_rules::LandlockOutcome;
+
+/// What a confined protocol process may do beyond talking on the
+/// descriptors it holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allowances {
+    /// Create TCP sockets and connect them: the process reaches owners
+    /// homed on other hosts through their storage gateways itself. Off,
+    /// `socket()` fails whatever its family.
+    pub outbound_tcp: bool,
+}
+
+/// What [`confine_protocol_process`] put in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confinement {
+    /// How far the kernel enforces the Landlock ruleset.
+    pub landlock: LandlockOutcome,
+}
+
+/// Why the process could not be confined. The caller must not go on to
+/// serve clients.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The seccomp filter could not be built for this architecture.
+    #[error("building the seccomp filter for {arch}: {message}")]
+    Filter {
+        /// The target architecture.
+        arch: &'static str,
+        /// What seccompiler said.
+        message: String,
+    },
+    /// The kernel refused the seccomp filter.
+    #[error("installing the seccomp filter: {0}")]
+    Install(String),
+    /// The Landlock ruleset could not be made or applied (other than for
+    /// lack of kernel support, which is not an error).
+    #[error("applying the Landlock ruleset: {0}")]
+    Landlock(String),
+}
+
+/// Confines the calling process for good: `no_new_privs`, then the
+/// Landlock ruleset, then the seccomp filter (on every thread of the
+/// process, and every thread and child it makes later). Call it after the
+/// last file is read and before any client input is.
+pub fn confine_protocol_process(allow: Allowances) -> Result<Confinement, SandboxError> {
+    // Landlock first: its own system calls are not on the seccomp list.
+    let landlock = landlock_rules::restrict_self(allow)?;
+    match landlock {
+        LandlockOutcome::Full => {}
+        LandlockOutcome::Partial => tracing::info!(
+            "Landlock is only partly enforced by this kernel (an older ABI); \
+             seccomp still closes the file system"
+        ),
+        LandlockOutcome::Unsupported => tracing::warn!(
+            "Landlock is not available in this kernel; the protocol process is confined by \
+             seccomp alone"
+        ),
+    }
+    let program = syscalls::protocol_filter(allow, std::process::id())?;
+    seccompiler::apply_filter_all_threads(&program)
+        .map_err(|e| SandboxError::Install(e.to_string()))?;
+    Ok(Confinement { landlock })
+}

@@ -1,0 +1,203 @@
+//! The seccomp allowlist of a protocol process. Everything not listed
+//! fails with `EPERM`, so a system call added to the kernel later is closed
+//! until someone adds it here. The list is what a tokio runtime serving
+//! clients over inherited sockets needs (found by tracing a running imap
+//! process through logins, TLS, STARTTLS, COMPRESS, IDLE, APPEND and
+//! certificate reloads), nothing more.
+
+// System call numbers are `c_long` and ioctl requests `c_ulong` or `c_int`
+// depending on the target; the conversions are to the filter's types and
+// are no-ops only on some targets.
+#![allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BackendError, BpfProgram, SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op,
+    SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
+};
+
+use crate::{Allowances, SandboxError};
+
+/// Calls allowed whatever their arguments.
+const ALWAYS: &[libc::c_long] = &[
+    // I/O on descriptors the process holds.
+    libc::SYS_read,
+    libc::SYS_write,
+    libc::SYS_readv,
+    libc::SYS_writev,
+    libc::SYS_close,
+    libc::SYS_fcntl,
+    libc::SYS_fstat,
+    libc::SYS_lseek,
+    libc::SYS_dup,
+    libc::SYS_dup3,
+    // Sockets it holds: accepting on its listeners, talking to clients,
+    // the broker, auth and storage (descriptors passed with SCM_RIGHTS).
+    libc::SYS_accept4,
+    libc::SYS_recvfrom,
+    libc::SYS_sendto,
+    libc::SYS_recvmsg,
+    libc::SYS_sendmsg,
+    libc::SYS_shutdown,
+    libc::SYS_getsockopt,
+    libc::SYS_setsockopt,
+    libc::SYS_getsockname,
+    libc::SYS_getpeername,
+    // Polling (tokio's reactor and its waker).
+    libc::SYS_epoll_create1,
+    libc::SYS_epoll_ctl,
+    libc::SYS_epoll_pwait,
+    libc::SYS_epoll_pwait2,
+    libc::SYS_eventfd2,
+    libc::SYS_ppoll,
+    // Memory (mmap and mprotect are below: never executable).
+    libc::SYS_brk,
+    libc::SYS_munmap,
+    libc::SYS_mremap,
+    libc::SYS_madvise,
+    // Threads.
+    libc::SYS_clone,
+    libc::SYS_clone3,
+    libc::SYS_futex,
+    libc::SYS_set_robust_list,
+    libc::SYS_rseq,
+    libc::SYS_sched_yield,
+    libc::SYS_sched_getaffinity,
+    libc::SYS_exit,
+    libc::SYS_exit_group,
+    // Signals of its own.
+    libc::SYS_rt_sigaction,
+    libc::SYS_rt_sigprocmask,
+    libc::SYS_rt_sigreturn,
+    libc::SYS_sigaltstack,
+    libc::SYS_restart_syscall,
+    // Time.
+    libc::SYS_clock_gettime,
+    libc::SYS_clock_getres,
+    libc::SYS_clock_nanosleep,
+    libc::SYS_nanosleep,
+    libc::SYS_gettimeofday,
+    // Who it is, and randomness (TLS, SCRAM nonces, hash seeds).
+    libc::SYS_getpid,
+    libc::SYS_gettid,
+    libc::SYS_getppid,
+    libc::SYS_getuid,
+    libc::SYS_geteuid,
+    libc::SYS_getgid,
+    libc::SYS_getegid,
+    libc::SYS_uname,
+    libc::SYS_getrandom,
+];
+
+/// The older forms x86_64 still has and its libc still uses.
+#[cfg(target_arch = "x86_64")]
+const ALWAYS_LEGACY: &[libc::c_long] = &[libc::SYS_accept, libc::SYS_epoll_wait, libc::SYS_poll];
+
+#[cfg(not(target_arch = "x86_64"))]
+const ALWAYS_LEGACY: &[libc::c_long] = &[];
+
+/// The filter for a protocol process whose pid is `pid`.
+pub(crate) fn protocol_filter(allow: Allowances, pid: u32) -> Result<BpfProgram, SandboxError> {
+    let arch = std::env::consts::ARCH;
+    build(allow, pid, arch).map_err(|e| SandboxError::Filter {
+        arch,
+        message: e.to_string(),
+    })
+}
+
+fn build(allow: Allowances, pid: u32, arch: &str) -> Result<BpfProgram, BackendError> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for &call in ALWAYS.iter().chain(ALWAYS_LEGACY) {
+        rules.insert(call.into(), Vec::new());
+    }
+    // Memory, but never executable: no code the process did not start with.
+    let not_exec = || when(2, Op::MaskedEq(libc::PROT_EXEC as u64), 0);
+    rules.insert(
+        libc::SYS_mmap.into(),
+        vec![SeccompRule::new(vec![not_exec()?])?],
+    );
+    rules.insert(
+        libc::SYS_mprotect.into(),
+        vec![SeccompRule::new(vec![not_exec()?])?],
+    );
+    // Thread names (set by each new thread itself) and nothing else of prctl.
+    rules.insert(
+        libc::SYS_prctl.into(),
+        one_of(0, &[libc::PR_SET_NAME as u64, libc::PR_GET_NAME as u64])?,
+    );
+    // Non-blocking and close-on-exec switches; TCGETS answers "is this a
+    // terminal" (no, for every descriptor it holds). No other ioctl: not
+    // TIOCSTI on an inherited terminal, nothing on devices.
+    rules.insert(
+        libc::SYS_ioctl.into(),
+        one_of(
+            1,
+            &[
+                libc::FIONBIO as u64,
+                libc::FIOCLEX as u64,
+                libc::FIONCLEX as u64,
+                libc::TCGETS as u64,
+            ],
+        )?,
+    );
+    // Signals to its own threads only (abort, thread wake-ups); no kill().
+    rules.insert(libc::SYS_tgkill.into(), one_of(0, &[u64::from(pid)])?);
+    // A connected pair of UNIX stream sockets reaches nothing outside the
+    // process (tokio's signal driver makes one when the runtime starts).
+    // Not datagram: sendto() with an address would reach any socket path
+    // (/dev/log, a journal) from such a socket.
+    let stream = || when(1, Op::MaskedEq(0xf), libc::SOCK_STREAM as u64);
+    rules.insert(
+        libc::SYS_socketpair.into(),
+        vec![SeccompRule::new(vec![
+            when(0, Op::Eq, libc::AF_UNIX as u64)?,
+            stream()?,
+        ])?],
+    );
+    // Reading its own resource limits (thread stacks), never setting any.
+    rules.insert(
+        libc::SYS_prlimit64.into(),
+        vec![SeccompRule::new(vec![
+            when64(0, Op::Eq, 0)?,
+            when64(2, Op::Eq, 0)?,
+        ])?],
+    );
+    if allow.outbound_tcp {
+        // TCP to other hosts' gateways: stream sockets of the two IP
+        // families (the type may carry SOCK_NONBLOCK and SOCK_CLOEXEC).
+        rules.insert(
+            libc::SYS_socket.into(),
+            vec![
+                SeccompRule::new(vec![when(0, Op::Eq, libc::AF_INET as u64)?, stream()?])?,
+                SeccompRule::new(vec![when(0, Op::Eq, libc::AF_INET6 as u64)?, stream()?])?,
+            ],
+        );
+        rules.insert(libc::SYS_connect.into(), Vec::new());
+    }
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Allow,
+        TargetArch::try_from(arch)?,
+    )?;
+    BpfProgram::try_from(filter)
+}
+
+/// A condition on the low 32 bits of argument `arg` (an int or flags).
+fn when(arg: u8, op: Op, value: u64) -> Result<SeccompCondition, BackendError> {
+    SeccompCondition::new(arg, Len::Dword, op, value)
+}
+
+/// A condition on all 64 bits of argument `arg` (a pointer or pid).
+fn when64(arg: u8, op: Op, value: u64) -> Result<SeccompCondition, BackendError> {
+    SeccompCondition::new(arg, Len::Qword, op, value)
+}
+
+/// Rules allowing the call when argument `arg` is one of `values`.
+fn one_of(arg: u8, values: &[u64]) -> Result<Vec<SeccompRule>, BackendError> {
+    values
+        .iter()
+        .map(|&value| SeccompRule::new(vec![when(arg, Op::Eq, value)?]))
+        .collect()
+}

@@ -1,0 +1,312 @@
+//! The real confinement, applied to a real process: each test runs this
+//! test binary again as a child (selecting itself, with `PROBE_MODE` set),
+//! which confines itself with [`confine_protocol_process`] exactly as a
+//! protocol process does, says it is ready, and waits; the test reads the
+//! child's `/proc/PID/status` while it runs, lets it go on, and reads what
+//! each forbidden and each allowed call did.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use mailkeep_sandbox::{Allowances, confine_protocol_process};
+use nix::errno::Errno;
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+
+const PROBE_MODE: &str = "MAILKEEP_SANDBOX_PROBE_MODE";
+const PROBE_DIR: &str = "MAILKEEP_SANDBOX_PROBE_DIR";
+
+/// What the child printed: `call=outcome` per probe.
+type Outcomes = BTreeMap<String, String>;
+
+/// Runs this binary's test `test` as a confined child in `mode`, and
+/// returns the child's `/proc/PID/status` (read while it was confined and
+/// waiting) and what each of its calls did.
+fn run_child(test: &str, mode: &str, dir: &Path) -> (String, Outcomes) {
+    let exe = std::env::current_exe().expect("own executable");
+    let mut child = Command::new(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(PROBE_MODE, mode)
+        .env(PROBE_DIR, dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting the probe child");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = out.read_line(&mut line).expect("reading the child");
+        assert!(n > 0, "the child ended before it was confined");
+        if line.trim() == "probe:ready" {
+            break;
+        }
+    }
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).expect("child status");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"go\n")
+        .expect("telling the child to go on");
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).expect("reading the child");
+    let exit = child.wait().expect("waiting for the child");
+    assert!(exit.success(), "the probe child failed: {exit:?}\n{rest}");
+    let outcomes = rest
+        .lines()
+        .filter_map(|l| l.strip_prefix("probe:"))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    (status, outcomes)
+}
+
+/// The value of a `/proc/PID/status` field.
+fn field<'a>(status: &'a str, name: &str) -> &'a str {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name} in\n{status}"))
+}
+
+fn outcome<T>(result: Result<T, Errno>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+fn io_outcome<T>(result: std::io::Result<T>) -> String {
+    outcome(result.map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0))))
+}
+
+/// The child's side: what it holds before, the confinement, then one call
+/// of each kind.
+fn probe(mode: &str) {
+    let dir = std::path::PathBuf::from(std::env::var(PROBE_DIR).expect("probe dir"));
+    let secret = dir.join("secret");
+    // Held before confinement: an open file, a connected socket pair, a
+    // listener with a client waiting in its backlog.
+    let mut held_file = std::fs::File::open(&secret).expect("opening the file before");
+    let (mut ours, mut theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("c");
+
+    let allow = Allowances {
+        outbound_tcp: mode == "tcp",
+    };
+    let confinement = confine_protocol_process(allow).expect("confining");
+    println!("probe:landlock={:?}", confinement.landlock);
+    println!("probe:ready");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).expect("waiting to go");
+
+    let report = |name: &str, result: String| println!("probe:{name}={result}");
+    // Forbidden.
+    report("open", io_outcome(std::fs::File::open(&secret)));
+    report("create", io_outcome(std::fs::File::create(dir.join("new"))));
+    report("unlink", io_outcome(std::fs::remove_file(&secret)));
+    report("mkdir", io_outcome(std::fs::create_dir(dir.join("d"))));
+    report(
+        "execve",
+        outcome(nix::unistd::execv(c"/bin/true", &[c"true"])),
+    );
+    report(
+        "socket_unix",
+        outcome(socket(
+            AddressFamily::Unix,
+            SockType::Stream,
+            SockFlag::empty(),
+            None,
+        )),
+    );
+    report(
+        "socket_inet_stream",
+        outcome(socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )),
+    );
+    report(
+        "socket_inet_datagram",
+        outcome(socket(
+            AddressFamily::Inet,
+            SockType::Datagram,
+            SockFlag::empty(),
+            None,
+        )),
+    );
+    report(
+        "socketpair_datagram",
+        outcome(nix::sys::socket::socketpair(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            None,
+            SockFlag::empty(),
+        )),
+    );
+    report(
+        "socketpair_stream",
+        outcome(nix::sys::socket::socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )),
+    );
+    report(
+        "connect_unix_path",
+        io_outcome(std::os::unix::net::UnixStream::connect(dir.join("sock"))),
+    );
+    report("ptrace", outcome(nix::sys::ptrace::traceme()));
+    report(
+        "mount",
+        outcome(nix::mount::mount(
+            Some("none"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )),
+    );
+    report(
+        "kill_parent",
+        outcome(nix::sys::signal::kill(nix::unistd::getppid(), None)),
+    );
+    // Allowed: what it held, threads, a runtime.
+    let mut text = String::new();
+    report(
+        "read_held_file",
+        io_outcome(held_file.read_to_string(&mut text)),
+    );
+    report(
+        "socket_pair_echo",
+        io_outcome(theirs.write_all(b"x").and_then(|()| {
+            let mut b = [0u8; 1];
+            ours.read_exact(&mut b)
+        })),
+    );
+    report("accept_held_listener", io_outcome(listener.accept()));
+    drop(client);
+    report(
+        "thread",
+        io_outcome(
+            std::thread::Builder::new()
+                .name("probe".into())
+                .spawn(|| 7)
+                .map(|h| h.join()),
+        ),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build();
+    report(
+        "tokio_runtime",
+        io_outcome(runtime.map(|rt| {
+            rt.block_on(async {
+                tokio::spawn(async { tokio::task::yield_now().await })
+                    .await
+                    .is_ok()
+            })
+        })),
+    );
+}
+
+fn probe_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("secret"), b"mail of the same uid").expect("secret");
+    dir
+}
+
+fn assert_outcomes(outcomes: &Outcomes, want: &[(&str, &str)]) {
+    for (call, expected) in want {
+        assert_eq!(
+            outcomes.get(*call).map(String::as_str),
+            Some(*expected),
+            "{call}: all outcomes {outcomes:#?}"
+        );
+    }
+}
+
+/// Confined, a process runs under seccomp (mode 2) with no_new_privs, and
+/// every way out fails with EPERM even on its own uid's files (open,
+/// create, unlink, mkdir), and for execve, socket of any kind and
+/// datagram socket pairs (so no UNIX socket path can be reached), ptrace, mount, signals to other processes
+/// and executable memory; what it held before still works, and so do new
+/// threads and a tokio runtime.
+#[test]
+fn confined_process_can_only_talk_on_what_it_holds() {
+    if let Ok(mode) = std::env::var(PROBE_MODE) {
+        return probe(&mode);
+    }
+    let dir = probe_dir();
+    let (status, outcomes) = run_child(
+        "confined_process_can_only_talk_on_what_it_holds",
+        "closed",
+        dir.path(),
+    );
+    assert_eq!(field(&status, "Seccomp:"), "2", "{status}");
+    assert_eq!(field(&status, "NoNewPrivs:"), "1", "{status}");
+    assert_outcomes(
+        &outcomes,
+        &[
+            ("open", "EPERM"),
+            ("create", "EPERM"),
+            ("unlink", "EPERM"),
+            ("mkdir", "EPERM"),
+            ("execve", "EPERM"),
+            ("socket_unix", "EPERM"),
+            ("socket_inet_stream", "EPERM"),
+            ("socket_inet_datagram", "EPERM"),
+            ("socketpair_datagram", "EPERM"),
+            ("socketpair_stream", "ok"),
+            ("connect_unix_path", "EPERM"),
+            ("ptrace", "EPERM"),
+            ("mount", "EPERM"),
+            ("kill_parent", "EPERM"),
+            ("read_held_file", "ok"),
+            ("socket_pair_echo", "ok"),
+            ("accept_held_listener", "ok"),
+            ("thread", "ok"),
+            ("tokio_runtime", "ok"),
+        ],
+    );
+    assert!(dir.path().join("secret").exists(), "the file was removed");
+    assert!(!dir.path().join("new").exists(), "a file was created");
+}
+
+/// With outbound TCP allowed (a process that reaches other hosts'
+/// gateways itself), TCP stream sockets can be made, and nothing else:
+/// no UNIX socket, no datagram socket, still no file.
+#[test]
+fn outbound_tcp_allows_tcp_stream_sockets_only() {
+    if let Ok(mode) = std::env::var(PROBE_MODE) {
+        return probe(&mode);
+    }
+    let dir = probe_dir();
+    let (_, outcomes) = run_child(
+        "outbound_tcp_allows_tcp_stream_sockets_only",
+        "tcp",
+        dir.path(),
+    );
+    assert_outcomes(
+        &outcomes,
+        &[
+            ("socket_inet_stream", "ok"),
+            ("socket_unix", "EPERM"),
+            ("socket_inet_datagram", "EPERM"),
+            ("socketpair_datagram", "EPERM"),
+            ("connect_unix_path", "EPERM"),
+            ("open", "EPERM"),
+            ("execve", "EPERM"),
+        ],
+    );
+}
