@@ -163,6 +163,7 @@ impl ServicesBuilder {
             failure_delay: self.failure_delay,
             max_failure_delay: self.failure_delay * 4,
             first_valid_uid: 0,
+            hashing: Default::default(),
         };
         let auth = tokio::spawn(mailkeep_auth::serve(settings, key.clone(), auth_end));
         Ok(Services {
