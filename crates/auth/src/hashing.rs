@@ -4,15 +4,16 @@
 //! hashes run at once (about one per core), at most `queue` more wait, and
 //! a login beyond that is shed at once with a temporary failure, which the
 //! client sees as "try again" (IMAP `NO [UNAVAILABLE]`) rather than as
-//! wrong credentials. When the last hash of a burst ends, the heap's free
-//! pages go back to the system: glibc keeps freed argon2 blocks in
-//! per-thread arenas otherwise, and a burst of 45 logins left auth at
-//! nearly 1 GiB for good.
+//! wrong credentials. The hashes run on `workers` threads of their own,
+//! not on tokio's blocking pool: glibc gives each thread its own heap
+//! arena and keeps a freed argon2 block there for that thread's next use,
+//! so hashes spread over dozens of pool threads held 19 MiB each (a burst
+//! of 45 logins grew auth to nearly 1 GiB, for good). On a few fixed
+//! threads the blocks are reused, and when the last hash of a burst ends
+//! the heap's free pages go back to the system.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 /// Why a job did not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +22,9 @@ pub(crate) enum GateError {
     /// with a temporary failure.
     #[error("password hashing is saturated ({0} running or waiting)")]
     Busy(usize),
-    /// The blocking task panicked or was cancelled.
-    #[error("password hashing task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
+    /// The job panicked, or no hashing thread could be started.
+    #[error("password hashing failed: {0}")]
+    Task(&'static str),
 }
 
 /// How many hashes run at once and how many may wait.
@@ -72,10 +73,14 @@ pub(crate) struct GateCounters {
     pub(crate) trims: AtomicUsize,
 }
 
+/// A job for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
 /// The bounded pool that runs password hashes.
 #[derive(Debug)]
 pub(crate) struct HashGate {
-    workers: Arc<Semaphore>,
+    /// Jobs for the hashing threads; `None` when none could be started.
+    jobs: Option<Mutex<mpsc::Sender<Job>>>,
     /// Jobs admitted (running or waiting).
     admitted: Arc<AtomicUsize>,
     capacity: usize,
@@ -86,8 +91,34 @@ impl HashGate {
     /// A gate with `limits`.
     pub(crate) fn new(limits: HashLimits) -> HashGate {
         let workers = limits.resolved_workers().max(1);
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut started = 0;
+        for n in 0..workers {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("auth-hash-{n}"))
+                .spawn(move || {
+                    loop {
+                        // Only the receiving end lives here; a panic in a job
+                        // is caught below, so the lock is never poisoned in use.
+                        let job = receiver
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // the gate is gone
+                        }
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(error) => tracing::error!(%error, "cannot start a password hashing thread"),
+            }
+        }
         HashGate {
-            workers: Arc::new(Semaphore::new(workers)),
+            jobs: (started > 0).then(|| Mutex::new(sender)),
             admitted: Arc::new(AtomicUsize::new(0)),
             capacity: workers + limits.queue,
             counters: Arc::new(GateCounters::default()),
@@ -117,23 +148,34 @@ impl HashGate {
             drop(admission);
             return Err(GateError::Busy(before));
         }
-        // The semaphore is never closed; a closed one would mean no worker.
-        let Ok(permit) = Arc::clone(&self.workers).acquire_owned().await else {
-            return Err(GateError::Busy(before));
+        let Some(jobs) = &self.jobs else {
+            return Err(GateError::Task("no password hashing thread is running"));
         };
         let counters = Arc::clone(&self.counters);
-        let result = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let wrapped: Job = Box::new(move || {
             let running = counters.running.fetch_add(1, Ordering::AcqRel) + 1;
             counters.peak.fetch_max(running, Ordering::AcqRel);
             counters.started.fetch_add(1, Ordering::Relaxed);
-            let out = job();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
             counters.running.fetch_sub(1, Ordering::AcqRel);
-            out
-        })
-        .await;
+            // The caller may have given up; the result is then dropped.
+            let _ = reply.send(out);
+        });
+        let sent = jobs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(wrapped);
+        if sent.is_err() {
+            return Err(GateError::Task("the password hashing threads are gone"));
+        }
+        let result = result.await;
         drop(admission);
-        Ok(result?)
+        match result {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(_)) => Err(GateError::Task("a password check panicked")),
+            Err(_) => Err(GateError::Task("a password hashing thread stopped")),
+        }
     }
 }
 
