@@ -12,6 +12,7 @@
 
 mod harness;
 
+mod abuse;
 mod accounts;
 mod admin_ps;
 mod admin_store;

@@ -2,7 +2,9 @@
 //! and userdb, password schemes (Dovecot's, SCRAM records included), SASL
 //! PLAIN, LOGIN, SCRAM-SHA-1, SCRAM-SHA-256 and SCRAM-SHA-256-PLUS, and the
 //! auth process's gRPC service that turns a successful login into a signed
-//! session ticket, delaying failed logins per remote address.
+//! session ticket. Failed logins are penalised per address, network and
+//! account before anything is hashed, and password hashing runs on a
+//! bounded pool that sheds load with a temporary failure.
 //!
 //! The master uses [`userdb`] (owner lookups) and [`edit`] (the
 //! `mailkeep user` commands); the auth role runs [`serve`].
@@ -15,9 +17,11 @@ pub mod scheme;
 pub mod scram;
 pub mod userdb;
 
+mod audit;
 mod conn;
 mod error;
 mod exchanges;
+mod hashing;
 mod passdb;
 mod serve;
 mod service;
@@ -28,6 +32,7 @@ pub use edit::{
     add_user, add_user_with_scheme, delete_user, list_users, set_password, set_password_with_scheme,
 };
 pub use error::AuthError;
+pub use hashing::HashLimits;
 pub use reload::WatchedPasswdFile;
 pub use scheme::{PasswordScheme, SchemeError, hash_password, verify_password};
 pub use serve::serve;

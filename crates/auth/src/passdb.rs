@@ -24,7 +24,7 @@ use base64::engine::general_purpose::STANDARD;
 use crate::AuthError;
 use crate::reload::WatchedPasswdFile;
 use crate::sasl::Credentials;
-use crate::scheme::{ScramSource, scram_source, verify_password};
+use crate::scheme::{PasswordScheme, SchemeError, ScramSource, is_costly, scram_source};
 use crate::scram::server::ScramCredentials;
 use crate::scram::{DEFAULT_ITERATIONS, SALT_LEN, ScramHash, ScramKeys};
 use crate::userdb::{PasswdFile, UserEntry};
@@ -50,6 +50,10 @@ pub(crate) enum ScramLookup {
     Unavailable(&'static str),
 }
 
+/// Checks a password against a stored `{SCHEME}...` string: the slow
+/// part of a login. Injectable, so tests can count and hold the hashes.
+pub(crate) type Verifier = Arc<dyn Fn(&str, &[u8]) -> Result<bool, SchemeError> + Send + Sync>;
+
 /// How many accounts of one file can and cannot do SCRAM of one hash.
 #[derive(Debug, Default, Clone, Copy)]
 struct Tally {
@@ -58,9 +62,13 @@ struct Tally {
 }
 
 /// The passwd-file as passdb.
-#[derive(Debug)]
 pub(crate) struct Passdb {
     file: WatchedPasswdFile,
+    verify: Verifier,
+    /// A stored password of the default scheme that nothing matches: an
+    /// unknown user's password is checked against it, so that the answer
+    /// takes as long as for an account (no user enumeration by timing).
+    decoy: String,
     first_valid_uid: u32,
     /// Keys the made-up salts of unknown names (and of `{PLAIN}` accounts).
     fake_salt_key: [u8; 32],
@@ -68,12 +76,38 @@ pub(crate) struct Passdb {
     tallies: Mutex<Option<(Arc<PasswdFile>, [Tally; 2])>>,
 }
 
+impl std::fmt::Debug for Passdb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passdb")
+            .field("file", &self.file)
+            .field("first_valid_uid", &self.first_valid_uid)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Passdb {
     /// The passdb in `file`; accounts with a uid below `first_valid_uid`
     /// (or 0, when it is above 0) are never served.
+    #[cfg(test)]
     pub(crate) fn new(file: WatchedPasswdFile, first_valid_uid: u32) -> Self {
+        Self::with_verifier(
+            file,
+            first_valid_uid,
+            Arc::new(crate::scheme::verify_password),
+        )
+    }
+
+    /// The passdb in `file`, checking passwords with `verify`
+    /// (`verify_password`, or a test's counting stand-in).
+    pub(crate) fn with_verifier(
+        file: WatchedPasswdFile,
+        first_valid_uid: u32,
+        verify: Verifier,
+    ) -> Self {
         Passdb {
             file,
+            verify,
+            decoy: decoy(),
             first_valid_uid,
             fake_salt_key: rand::random(),
             tallies: Mutex::new(None),
@@ -85,16 +119,35 @@ impl Passdb {
         &self.file
     }
 
+    /// [`Passdb::check_password`] when that is cheap (a `{PLAIN}` or plain
+    /// digest account); `Ok(None)` when it would hash slowly, which the
+    /// caller then does in the bounded pool. Blocking (file I/O).
+    pub(crate) fn check_password_if_cheap(
+        &self,
+        credentials: &Credentials,
+    ) -> Result<Option<Checked>, AuthError> {
+        match self.file.lookup(&credentials.authcid)? {
+            Some(entry) if !entry.password.is_empty() && !is_costly(&entry.password) => {
+                self.check_password(credentials).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Looks the user up and checks the password. Blocking (file I/O and
-    /// deliberately slow hashes).
+    /// deliberately slow hashes). Exactly one password check runs whatever
+    /// the user: an unknown one, or one without a password, is checked
+    /// against the decoy.
     pub(crate) fn check_password(&self, credentials: &Credentials) -> Result<Checked, AuthError> {
         let Some(entry) = self.file.lookup(&credentials.authcid)? else {
+            let _ = (self.verify)(&self.decoy, &credentials.password);
             return Ok(Checked::Refused("unknown user"));
         };
         if entry.password.is_empty() {
+            let _ = (self.verify)(&self.decoy, &credentials.password);
             return Ok(Checked::Refused("user has no password"));
         }
-        match verify_password(&entry.password, &credentials.password) {
+        match (self.verify)(&entry.password, &credentials.password) {
             Ok(true) => Ok(self.served(entry)),
             Ok(false) => Ok(Checked::Refused("wrong password")),
             Err(error) => {
@@ -219,6 +272,23 @@ impl Passdb {
         tallies[index]
     }
 }
+
+/// A stored password of the default scheme for a random password nobody
+/// knows. Hashing cannot fail for argon2 with valid parameters; if it did,
+/// a fixed PHC string of the same cost stands in.
+fn decoy() -> String {
+    let secret: [u8; 16] = rand::random();
+    PasswordScheme::default()
+        .hash(&hex::encode(secret))
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot make the decoy password; using a fixed one");
+            DECOY_FALLBACK.to_owned()
+        })
+}
+
+/// An `{ARGON2ID}` string of the argon2 crate's default cost.
+const DECOY_FALLBACK: &str = "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$\
+    c2FsdHNhbHRzYWx0c2FsdA$q5AUK2vKLQ0zFz0k0mnbXkqJxZ3V0j5nVQ6sYkQ4dGc";
 
 #[cfg(test)]
 #[path = "tests/passdb.rs"]

@@ -337,6 +337,18 @@ impl FromStr for PasswordScheme {
     }
 }
 
+/// Whether checking a password against `stored` is deliberately slow (a
+/// key-stretching scheme: argon2, crypt, bcrypt, SCRAM's PBKDF2), so it
+/// must go through the bounded hashing pool. `{PLAIN}` and plain SHA-512
+/// digests are not. A string that cannot be read counts as slow: the
+/// decoy is hashed for it.
+pub(crate) fn is_costly(stored: &str) -> bool {
+    !matches!(
+        split_scheme(stored),
+        Ok((Scheme::Plain | Scheme::Sha512 | Scheme::Ssha512, _, _))
+    )
+}
+
 /// Hashes `password` for storage, as `{ARGON2ID}$argon2id$v=19$m=...`
 /// with a fresh random salt and the argon2 crate's default cost
 /// (m=19456 KiB, t=2, p=1, the OWASP recommendation).

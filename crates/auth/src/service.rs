@@ -12,7 +12,8 @@ use mailkeep_ticket::{HostKey, now_unix};
 use tonic::{Request, Response, Status};
 
 use crate::exchanges::{ConnectionKey, Exchanges};
-use crate::passdb::{Checked, Passdb, ScramLookup};
+use crate::hashing::{GateError, HashGate};
+use crate::passdb::{Checked, Passdb, ScramLookup, Verifier};
 use crate::penalty::Penalty;
 use crate::reload::WatchedPasswdFile;
 use crate::sasl::{ChannelBinding, Credentials, Exchange, MAX_RESPONSE, Mechanism, SaslStep};
@@ -28,6 +29,9 @@ const FAILED: &str = "Authentication failed.";
 /// Shown when the passdb cannot be read: the client may retry later.
 const UNAVAILABLE: &str = "Authentication temporarily unavailable.";
 
+/// Shown when too many logins are being checked at once.
+const BUSY: &str = "Too many logins at once; try again shortly.";
+
 /// The Auth service, shared by every connection.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthService {
@@ -39,6 +43,7 @@ struct Shared {
     tickets: TicketOffice,
     passdb: Passdb,
     penalty: Penalty,
+    hashing: HashGate,
     exchanges: Arc<Exchanges>,
 }
 
@@ -59,6 +64,22 @@ impl AuthService {
     /// The service with its settings, signing key and the exchange table
     /// shared with the connections.
     pub(crate) fn new(settings: AuthSettings, key: HostKey, exchanges: Arc<Exchanges>) -> Self {
+        Self::with_verifier(
+            settings,
+            key,
+            exchanges,
+            Arc::new(crate::scheme::verify_password),
+        )
+    }
+
+    /// [`AuthService::new`] checking passwords with `verify` (tests count
+    /// and hold the hashes with it).
+    pub(crate) fn with_verifier(
+        settings: AuthSettings,
+        key: HostKey,
+        exchanges: Arc<Exchanges>,
+        verify: Verifier,
+    ) -> Self {
         let tickets = TicketOffice::new(
             key,
             &settings.issuer,
@@ -67,12 +88,14 @@ impl AuthService {
         );
         AuthService {
             shared: Arc::new(Shared {
-                passdb: Passdb::new(
+                passdb: Passdb::with_verifier(
                     WatchedPasswdFile::new(settings.passwd_file.clone()),
                     settings.first_valid_uid,
+                    verify,
                 ),
                 penalty: Penalty::new(settings.failure_delay, settings.max_failure_delay),
                 tickets,
+                hashing: HashGate::new(settings.hashing),
                 exchanges,
             }),
         }
@@ -216,20 +239,22 @@ impl AuthService {
         user: &str,
         hash: ScramHash,
     ) -> Result<ScramLookup, Outcome> {
+        self.wait_penalty(attempt, user).await;
         let shared = Arc::clone(&self.shared);
         let name = user.to_owned();
-        match tokio::task::spawn_blocking(move || shared.passdb.scram_lookup(&name, hash)).await {
+        match self
+            .shared
+            .hashing
+            .run(move || shared.passdb.scram_lookup(&name, hash))
+            .await
+        {
             Ok(Ok(lookup)) => Ok(lookup),
             Ok(Err(error)) => {
                 tracing::error!(user = ?user, remote = attempt.remote, %error,
                     "login not possible: passdb unavailable");
                 Err(failure(UNAVAILABLE, true))
             }
-            Err(error) => {
-                tracing::error!(user = ?user, remote = attempt.remote, %error,
-                    "login not possible: passdb lookup task failed");
-                Err(failure(UNAVAILABLE, true))
-            }
+            Err(error) => Err(self.not_checked(attempt, user, &error)),
         }
     }
 
@@ -237,10 +262,65 @@ impl AuthService {
     /// answers with a ticket or, after the penalty, a failure.
     async fn verify(&self, attempt: &Attempt<'_>, credentials: Credentials) -> Outcome {
         let user = credentials.authcid.clone();
+        self.wait_penalty(attempt, &user).await;
+        // Cheap schemes are checked at once; slow ones wait for the pool.
         let shared = Arc::clone(&self.shared);
-        let checked =
-            tokio::task::spawn_blocking(move || shared.passdb.check_password(&credentials)).await;
-        self.conclude(attempt, &user, checked, Vec::new()).await
+        let first = credentials.clone();
+        match tokio::task::spawn_blocking(move || shared.passdb.check_password_if_cheap(&first))
+            .await
+        {
+            Ok(Ok(Some(checked))) => {
+                return self
+                    .conclude(attempt, &user, Ok(Ok(checked)), Vec::new())
+                    .await;
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(error)) => {
+                return self
+                    .conclude(attempt, &user, Ok(Err(error)), Vec::new())
+                    .await;
+            }
+            Err(error) => return self.conclude(attempt, &user, Err(error), Vec::new()).await,
+        }
+        let shared = Arc::clone(&self.shared);
+        let checked = match self
+            .shared
+            .hashing
+            .run(move || shared.passdb.check_password(&credentials))
+            .await
+        {
+            Ok(checked) => checked,
+            Err(error) => return self.not_checked(attempt, &user, &error),
+        };
+        self.conclude(attempt, &user, Ok(checked), Vec::new()).await
+    }
+
+    /// Waits what earlier failures of this address, its network and the
+    /// account owe, before anything is hashed for the attempt.
+    async fn wait_penalty(&self, attempt: &Attempt<'_>, user: &str) {
+        let now = tokio::time::Instant::now();
+        let wait = self.shared.penalty.admit(attempt.remote, Some(user), now);
+        if !wait.is_zero() {
+            crate::audit::login_delayed(attempt.remote, user, wait);
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The reply when the password could not be checked at all: hashing is
+    /// saturated (shed, a temporary failure) or its task failed.
+    fn not_checked(&self, attempt: &Attempt<'_>, user: &str, error: &GateError) -> Outcome {
+        match error {
+            GateError::Busy(waiting) => {
+                tracing::warn!(user = ?user, remote = attempt.remote, waiting,
+                    "login shed: too many password checks at once");
+                failure(BUSY, true)
+            }
+            GateError::Task(error) => {
+                tracing::error!(user = ?user, remote = attempt.remote, %error,
+                    "login not possible: password check task failed");
+                failure(UNAVAILABLE, true)
+            }
+        }
     }
 
     /// The reply once the passdb has judged: a ticket (with `final_data`),
@@ -298,7 +378,7 @@ impl AuthService {
                 return failure(UNAVAILABLE, true);
             }
         };
-        shared.penalty.reset(attempt.remote);
+        shared.penalty.record_success(attempt.remote, &user);
         let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
         tracing::info!(user = ?user, remote = attempt.remote, protocol = attempt.protocol,
             mechanism = attempt.mechanism, "login");
@@ -310,14 +390,21 @@ impl AuthService {
         })
     }
 
-    /// Counts a failure against the remote address, waits the penalty
-    /// (without blocking other requests) and answers with the failure.
+    /// Counts a failure against the address, its network and the account
+    /// (the next attempt on them waits), logs it in the line operators'
+    /// tools match (README "Failed logins") and answers with the failure.
     async fn refuse(&self, attempt: &Attempt<'_>, user: Option<&str>, reason: &str) -> Outcome {
-        let delay = self.shared.penalty.record_failure(attempt.remote);
-        tracing::info!(user = ?user, remote = attempt.remote, protocol = attempt.protocol,
-            mechanism = attempt.mechanism, reason, delay_ms = delay.as_millis() as u64,
-            "login failed");
-        tokio::time::sleep(delay).await;
+        let now = tokio::time::Instant::now();
+        self.shared
+            .penalty
+            .record_failure(attempt.remote, user, now);
+        crate::audit::login_failed(
+            attempt.remote,
+            user,
+            reason,
+            attempt.protocol,
+            attempt.mechanism,
+        );
         failure(FAILED, false)
     }
 }
@@ -403,3 +490,7 @@ impl Auth for AuthService {
         }))
     }
 }
+
+#[cfg(test)]
+#[path = "tests/service.rs"]
+mod tests;

@@ -16,8 +16,8 @@ pub struct AuthSettings {
     pub session_max_secs: i64,
     /// The host name written into tickets as their issuer.
     pub issuer: String,
-    /// The delay before the reply to a first failed login from an address;
-    /// it doubles with each further recent failure.
+    /// The wait before the login after a failed one from the same address,
+    /// network or account; it doubles with each further recent failure.
     pub failure_delay: Duration,
     /// The longest failed-login delay.
     pub max_failure_delay: Duration,
@@ -25,6 +25,8 @@ pub struct AuthSettings {
     /// log in: their mail is never served. 0 turns the check off (as when
     /// mailkeep runs without root and every account has the server's uid).
     pub first_valid_uid: u32,
+    /// How many password hashes run at once and how many may wait.
+    pub hashing: crate::HashLimits,
 }
 
 impl Default for AuthSettings {
@@ -39,6 +41,7 @@ impl Default for AuthSettings {
             failure_delay: Duration::from_secs(2),
             max_failure_delay: Duration::from_secs(15),
             first_valid_uid: 0,
+            hashing: crate::HashLimits::default(),
         }
     }
 }

@@ -37,6 +37,7 @@ fn serve_imap(services: &Services) -> SocketAddr {
         refusal: b"* BYE Too many connections\r\n".to_vec(),
         plaintext_logins: PlaintextLogins::Loopback,
         limits: ConnLimits::default(),
+        clients: Default::default(),
     };
     let acceptor = Acceptor::new(vec![listener], tls, settings);
     tokio::spawn(mailkeep_imap::serve_accepted(

@@ -57,8 +57,39 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
                     l.name
                 )));
             }
+            ListenerKind::Unix if l.proxy_protocol => {
+                return Err(invalid(format!(
+                    "{:?}: proxy_protocol is for TCP listeners",
+                    l.name
+                )));
+            }
             _ => {}
         }
     }
+    for (setting, networks) in [
+        ("imap.exempt_networks", &config.imap.exempt_networks),
+        ("imap.trusted_networks", &config.imap.trusted_networks),
+    ] {
+        if let Some(bad) = networks.iter().find(|n| !valid_network(n)) {
+            return Err(ConfigError::Invalid(format!(
+                "{setting}: {bad:?} is not an address or address/prefix \
+                 (192.0.2.0/24, 2001:db8::/32)"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Whether `text` is `address` or `address/prefix` with a prefix the
+/// address family allows.
+fn valid_network(text: &str) -> bool {
+    let (address, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let Ok(address) = address.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let bits = if address.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= bits))
 }

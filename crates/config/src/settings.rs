@@ -107,6 +107,11 @@ pub struct Listener {
     pub address: String,
     /// `plain`, `tls` or `unix`.
     pub kind: ListenerKind,
+    /// Every connection starts with a PROXY protocol v2 header naming the
+    /// client (a load balancer in front); only peers in
+    /// `imap.trusted_networks` may connect.
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 impl Listener {
@@ -115,6 +120,7 @@ impl Listener {
             name: name.into(),
             address: address.into(),
             kind,
+            proxy_protocol: false,
         }
     }
 }
@@ -152,6 +158,21 @@ pub struct Imap {
     pub max_connections: usize,
     /// When LOGIN and plaintext SASL mechanisms are allowed.
     pub plaintext_logins: PlaintextLogins,
+    /// Connections not yet logged in from one client address at once, per
+    /// imap process; 0: no limit.
+    pub max_unauthenticated_per_address: usize,
+    /// Logged-in connections of one user from one client address at once,
+    /// per imap process (Dovecot's `mail_max_userip_connections`); 0: no
+    /// limit.
+    pub max_connections_per_user_address: usize,
+    /// Networks (`"192.0.2.0/24"`, `"2001:db8::/32"`, or one address) the
+    /// two limits above do not apply to: a webmail host, a benchmark.
+    pub exempt_networks: Vec<String>,
+    /// Networks allowed to state the client's real address: a PROXY v2
+    /// header on a listener with `proxy_protocol = true`, or IMAP ID's
+    /// `x-originating-ip` before login. From anywhere else these are
+    /// ignored (ID) or the connection is refused (PROXY).
+    pub trusted_networks: Vec<String>,
 }
 
 impl Default for Imap {
@@ -168,6 +189,10 @@ impl Default for Imap {
             idle_timeout_secs: 30 * 60,
             max_connections: 20000,
             plaintext_logins: PlaintextLogins::Loopback,
+            max_unauthenticated_per_address: 20,
+            max_connections_per_user_address: 10,
+            exempt_networks: Vec::new(),
+            trusted_networks: Vec::new(),
         }
     }
 }
@@ -243,8 +268,9 @@ pub struct Auth {
     /// Seconds after login a session may go on renewing its ticket; then
     /// its client must log in again.
     pub session_max_secs: i64,
-    /// Delay before answering a failed login, doubled per recent failure
-    /// from the same address, in milliseconds.
+    /// Wait before checking a login after a failed one from the same
+    /// address, network (/24, /64) or account, doubled per recent failure,
+    /// in milliseconds.
     pub failure_delay_ms: u64,
     /// Cap on that delay, in milliseconds.
     pub max_failure_delay_ms: u64,
@@ -257,6 +283,11 @@ pub struct Auth {
     pub uid: u32,
     /// The gid that goes with `uid`.
     pub gid: u32,
+    /// Password hashes checked at once; 0: one per core.
+    pub hash_workers: usize,
+    /// Logins waiting for a hash worker; beyond this they fail at once
+    /// with a temporary error ("try again").
+    pub hash_queue: usize,
 }
 
 impl Default for Auth {
@@ -270,6 +301,8 @@ impl Default for Auth {
             user: String::new(),
             uid: 64_990,
             gid: 64_990,
+            hash_workers: 0,
+            hash_queue: 16,
         }
     }
 }

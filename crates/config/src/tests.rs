@@ -11,12 +11,14 @@ fn defaults_need_no_file() {
             Listener {
                 name: "imap".into(),
                 address: "127.0.0.1:1143".into(),
-                kind: ListenerKind::Plain
+                kind: ListenerKind::Plain,
+                proxy_protocol: false,
             },
             Listener {
                 name: "imaps".into(),
                 address: "127.0.0.1:1993".into(),
-                kind: ListenerKind::Tls
+                kind: ListenerKind::Tls,
+                proxy_protocol: false,
             },
         ]
     );
@@ -197,4 +199,17 @@ fn special_use_folders_default_to_the_four_and_each_can_be_renamed_or_turned_off
     std::fs::write(&path, "[storage.special_use.sent]\nname = \"Trash\"\n").expect("write");
     let err = Config::load(Some(&path)).expect_err("two uses of one name");
     assert!(err.to_string().contains("Trash"), "{err}");
+}
+
+#[test]
+fn client_networks_must_be_addresses_or_prefixes() {
+    let parse = |networks: &str| {
+        let mut c: Config =
+            toml::from_str(&format!("[imap]\nexempt_networks = {networks}\n")).expect("toml");
+        c.resolve()
+    };
+    assert!(parse(r#"["127.0.0.1", "192.0.2.0/24", "2001:db8::/32"]"#).is_ok());
+    for bad in [r#"["192.0.2.0/33"]"#, r#"["localhost"]"#, r#"["::/129"]"#] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
 }

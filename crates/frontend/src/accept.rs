@@ -10,9 +10,11 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use crate::conn_info::{ConnInfo, PlaintextLogins};
+use crate::admission::{Admission, ClientPolicy, ClientTable};
+use crate::conn_info::{ConnInfo, Endpoint, PlaintextLogins};
 use crate::connection::{ConnLimits, Connection};
-use crate::listen::{Accepted, Listener, ListenerKind};
+use crate::listen::{Accepted, AcceptedStream, Listener, ListenerKind};
+use crate::proxy_header::read_client_address;
 use crate::tls::{ServerTls, tls_info};
 
 /// How a protocol process accepts clients.
@@ -29,6 +31,10 @@ pub struct AcceptSettings {
     pub plaintext_logins: PlaintextLogins,
     /// Each connection's limits.
     pub limits: ConnLimits,
+    /// The per-address limits, their exempt networks and the proxies
+    /// trusted to name the client. A client over a limit is refused as
+    /// when the process is full.
+    pub clients: ClientPolicy,
 }
 
 /// How many clients a process serves now (for the master's `admin ps`).
@@ -51,6 +57,7 @@ pub struct Acceptor {
     tls: ServerTls,
     settings: Arc<AcceptSettings>,
     count: ConnectionCount,
+    clients: Arc<ClientTable>,
 }
 
 impl Acceptor {
@@ -61,6 +68,7 @@ impl Acceptor {
         Acceptor {
             listeners,
             tls,
+            clients: ClientTable::new(settings.clients.clone()),
             settings: Arc::new(settings),
             count: ConnectionCount {
                 slots: Arc::new(Semaphore::new(max)),
@@ -97,6 +105,7 @@ impl Acceptor {
                 self.tls.clone(),
                 Arc::clone(&self.settings),
                 self.count.clone(),
+                Arc::clone(&self.clients),
                 Arc::clone(&handler),
             ));
         }
@@ -109,6 +118,7 @@ async fn accept_loop<H, F>(
     tls: ServerTls,
     settings: Arc<AcceptSettings>,
     count: ConnectionCount,
+    clients: Arc<ClientTable>,
     handler: Arc<H>,
 ) where
     H: Fn(Connection) -> F + Send + Sync + 'static,
@@ -116,6 +126,7 @@ async fn accept_loop<H, F>(
 {
     let name = listener.name_arc();
     let kind = listener.kind();
+    let proxied = listener.proxy_protocol();
     loop {
         let accepted = match listener.accept().await {
             Ok(a) => a,
@@ -136,17 +147,70 @@ async fn accept_loop<H, F>(
         let span = tracing::info_span!("conn", listener = %name, peer = %accepted.peer);
         let tls = tls.clone();
         let settings = Arc::clone(&settings);
+        let clients = Arc::clone(&clients);
         let handler = Arc::clone(&handler);
         let name = Arc::clone(&name);
         tokio::spawn(
             async move {
                 let _permit = permit;
-                if let Some(conn) = establish(accepted, kind, name, &tls, &settings).await {
+                let mut accepted = accepted;
+                if proxied && !take_proxy_header(&mut accepted, &clients, &tls).await {
+                    return;
+                }
+                let admission = match clients.admit(accepted.peer.ip()) {
+                    Ok(admission) => admission,
+                    Err(refused) => {
+                        tracing::warn!(%refused, "connection refused: per-address limit");
+                        if kind != ListenerKind::ImplicitTls {
+                            accepted.stream.refuse(&settings.refusal);
+                        }
+                        return;
+                    }
+                };
+                if let Some(conn) =
+                    establish(accepted, kind, name, &tls, &settings, admission).await
+                {
                     handler(conn).await;
                 }
             }
             .instrument(span),
         );
+    }
+}
+
+/// On a listener behind a load balancer: refuses a peer outside the
+/// trusted networks (anyone could otherwise claim any address), reads the
+/// PROXY v2 header and takes the client it names as the peer. `false`:
+/// the connection is dropped (logged).
+async fn take_proxy_header(
+    accepted: &mut Accepted,
+    clients: &ClientTable,
+    tls: &ServerTls,
+) -> bool {
+    let trusted = accepted
+        .peer
+        .ip()
+        .is_some_and(|ip| clients.policy().trusted.contains(ip));
+    if !trusted {
+        tracing::warn!(
+            "connection refused: PROXY header expected, and the peer is not in trusted_networks"
+        );
+        return false;
+    }
+    let AcceptedStream::Tcp(stream) = &mut accepted.stream else {
+        return true;
+    };
+    match read_client_address(stream, tls.handshake_timeout()).await {
+        Ok(Some(client)) => {
+            tracing::debug!(proxy = %accepted.peer, %client, "client named by the PROXY header");
+            accepted.peer = Endpoint::Tcp(client);
+            true
+        }
+        Ok(None) => true,
+        Err(error) => {
+            tracing::warn!(%error, "connection dropped: bad PROXY header");
+            false
+        }
     }
 }
 
@@ -158,6 +222,7 @@ async fn establish(
     listener: Arc<str>,
     tls: &ServerTls,
     settings: &AcceptSettings,
+    admission: Admission,
 ) -> Option<Connection> {
     let mut info = ConnInfo {
         loopback: accepted.peer.is_local(),
@@ -171,13 +236,13 @@ async fn establish(
     };
     let stream = accepted.stream.into_transport();
     if kind != ListenerKind::ImplicitTls {
-        return Some(Connection::new(stream, info, settings.limits));
+        return Some(Connection::new(stream, info, settings.limits).with_admission(admission));
     }
     let timeout = tls.handshake_timeout();
     match tokio::time::timeout(timeout, tls.acceptor().accept(stream)).await {
         Ok(Ok(stream)) => {
             info.tls = Some(tls_info(stream.get_ref().1));
-            Some(Connection::new(stream, info, settings.limits))
+            Some(Connection::new(stream, info, settings.limits).with_admission(admission))
         }
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "TLS handshake failed");

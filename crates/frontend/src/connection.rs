@@ -20,6 +20,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, Rea
 use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
+use crate::admission::Admission;
 use crate::conn_info::ConnInfo;
 use crate::deflate::Deflate;
 use crate::tls::{ServerTls, tls_info};
@@ -123,10 +125,42 @@ pub enum UpgradeError {
     Closed,
 }
 
-/// A client connection: its reader and writer, and what is known about it.
+/// How many bytes a connection carried, counted as the protocol sees them
+/// (inside TLS and compression), for the log line at its end.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl Traffic {
+    /// Bytes read from the client.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Bytes written to the client.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    fn count_received(&self, n: usize) {
+        self.received
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    fn count_sent(&self, n: usize) {
+        self.sent
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
+/// A client connection: its reader and writer, what is known about it,
+/// its place under the per-address limits and its byte counts.
 pub struct Connection {
     reader: ConnReader,
     writer: ConnWriter,
+    admission: Arc<Admission>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -146,13 +180,16 @@ impl Connection {
         limits: ConnLimits,
     ) -> Connection {
         let (r, w) = tokio::io::split(Box::new(stream) as Boxed);
+        let traffic = Arc::new(Traffic::default());
         let writer = ConnWriter {
             state: Arc::new(Mutex::new(WriteState {
                 half: Some(w),
                 buf: Vec::new(),
             })),
             timeout: limits.write_timeout,
+            traffic: Arc::clone(&traffic),
         };
+        let admission = Arc::new(Admission::unlimited(info.peer.ip()));
         let reader = ConnReader {
             half: Some(r),
             buf: Vec::new(),
@@ -160,13 +197,36 @@ impl Connection {
             max_input: limits.max_input.max(1),
             info,
             writer: writer.clone(),
+            traffic,
         };
-        Connection { reader, writer }
+        Connection {
+            reader,
+            writer,
+            admission,
+        }
+    }
+
+    /// The connection holding `admission` (its place under the accepting
+    /// process's per-address limits) instead of an uncounted one.
+    pub fn with_admission(mut self, admission: Admission) -> Connection {
+        self.admission = Arc::new(admission);
+        self
     }
 
     /// What is known about the connection.
     pub fn info(&self) -> &ConnInfo {
         &self.reader.info
+    }
+
+    /// Its place under the per-address limits, and the client's address
+    /// as auth knows it.
+    pub fn admission(&self) -> Arc<Admission> {
+        Arc::clone(&self.admission)
+    }
+
+    /// Its byte counts.
+    pub fn traffic(&self) -> Arc<Traffic> {
+        Arc::clone(&self.reader.traffic)
     }
 
     /// The reader (for the task that parses commands) and a writer (clone
@@ -242,6 +302,7 @@ pub struct ConnReader {
     max_input: usize,
     info: ConnInfo,
     writer: ConnWriter,
+    traffic: Arc<Traffic>,
 }
 
 impl ConnReader {
@@ -294,7 +355,10 @@ impl ConnReader {
         match tokio::time::timeout_at(deadline, limited.read_buf(&mut self.buf)).await {
             Err(_) => Err(ReadError::Timeout),
             Ok(Ok(0)) => Err(ReadError::Eof),
-            Ok(Ok(n)) => Ok(n),
+            Ok(Ok(n)) => {
+                self.traffic.count_received(n);
+                Ok(n)
+            }
             Ok(Err(e)) => Err(ReadError::Io(e)),
         }
     }
@@ -312,6 +376,7 @@ impl ConnReader {
             Ok(Ok(0)) => Err(ReadError::Eof),
             Ok(Ok(n)) => {
                 self.buf.extend_from_slice(&first[..n]);
+                self.traffic.count_received(n);
                 Ok(n)
             }
             Ok(Err(e)) => Err(ReadError::Io(e)),
@@ -426,6 +491,7 @@ impl ConnReader {
 pub struct ConnWriter {
     state: Arc<Mutex<WriteState>>,
     timeout: Duration,
+    traffic: Arc<Traffic>,
 }
 
 struct WriteState {
@@ -515,12 +581,15 @@ impl WriteState {
 pub struct WriteGuard<'a> {
     state: MutexGuard<'a, WriteState>,
     timeout: Duration,
+    traffic: &'a Traffic,
 }
 
 impl WriteGuard<'_> {
     /// Queues bytes (written through once [`WRITE_BUFFER`] is reached).
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.state.write(bytes, self.timeout).await
+        self.state.write(bytes, self.timeout).await?;
+        self.traffic.count_sent(bytes.len());
+        Ok(())
     }
 
     /// Sends everything queued, and ends a compressed batch so the client
@@ -537,6 +606,7 @@ impl ConnWriter {
         WriteGuard {
             state: self.state.lock().await,
             timeout: self.timeout,
+            traffic: &self.traffic,
         }
     }
 

@@ -25,6 +25,7 @@
 //!     refusal: b"* BYE Too many connections\r\n".to_vec(),
 //!     plaintext_logins: Default::default(),
 //!     limits: Default::default(),
+//!     clients: Default::default(),
 //! };
 //! Acceptor::new(listeners, tls, settings)
 //!     .serve(|conn| async move {
@@ -39,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod accept;
+pub mod admission;
 pub mod any_connector;
 pub mod auth_link;
 pub mod client;
@@ -49,22 +51,26 @@ pub mod connector;
 pub mod control;
 mod deflate;
 pub mod listen;
+pub mod networks;
+mod proxy_header;
 pub mod sasl;
 pub mod storage;
 pub mod tls;
 
 pub use accept::{AcceptSettings, Acceptor, ConnectionCount};
+pub use admission::{Admission, ClientPolicy, ClientTable, LimitExceeded};
 pub use any_connector::AnyConnector;
 pub use auth_link::AuthLink;
 pub use clock::Clock;
 pub use conn_info::{ConnInfo, Endpoint, PlaintextLogins, TlsInfo, TlsVersion};
 pub use connection::{
-    ClientStream, ConnLimits, ConnReader, ConnWriter, Connection, ReadError, UpgradeError,
+    ClientStream, ConnLimits, ConnReader, ConnWriter, Connection, ReadError, Traffic, UpgradeError,
     WriteGuard,
 };
 pub use connector::{ConnectError, Connector};
 pub use control::{ControlChannel, ControlError};
 pub use listen::{ListenError, Listener, ListenerKind, ListenerSpec};
+pub use networks::{Network, NetworkError, Networks};
 pub use sasl::{AuthFailure, ChannelBinding, ClientFacts, LoggedIn, SaslExchange, SaslStep};
 pub use storage::{Retry, Rpc, Storage, StorageError};
 pub use tls::{CertificateError, ServerTls};

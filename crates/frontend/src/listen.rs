@@ -133,6 +133,7 @@ pub struct Listener {
     name: Arc<str>,
     kind: ListenerKind,
     socket: Socket,
+    proxy_protocol: bool,
 }
 
 impl fmt::Debug for Listener {
@@ -199,6 +200,7 @@ impl Listener {
             name: name.into(),
             kind,
             socket: Socket::Tcp(TcpListener::from_std(listener).map_err(io)?),
+            proxy_protocol: false,
         })
     }
 
@@ -216,6 +218,7 @@ impl Listener {
             name: name.into(),
             kind: ListenerKind::Unix,
             socket: Socket::Unix(UnixListener::from_std(listener).map_err(io)?),
+            proxy_protocol: false,
         })
     }
 
@@ -227,6 +230,19 @@ impl Listener {
     /// Its kind.
     pub fn kind(&self) -> ListenerKind {
         self.kind
+    }
+
+    /// The listener with every connection starting with a PROXY v2 header
+    /// from a load balancer (TCP listeners only; the balancer must be in
+    /// the trusted networks, see [`crate::ClientPolicy`]).
+    pub fn with_proxy_protocol(mut self, on: bool) -> Listener {
+        self.proxy_protocol = on && matches!(self.socket, Socket::Tcp(_));
+        self
+    }
+
+    /// Whether connections start with a PROXY v2 header.
+    pub fn proxy_protocol(&self) -> bool {
+        self.proxy_protocol
     }
 
     /// The address it listens on (for TCP).

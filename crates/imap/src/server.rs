@@ -32,8 +32,17 @@ pub(crate) async fn serve(process: Arc<Process>, acceptor: Acceptor) {
 /// A session on an accepted connection.
 pub(crate) fn session_on(process: Arc<Process>, connection: Connection) -> Session {
     let info = connection.info().clone();
+    let admission = connection.admission();
+    let traffic = connection.traffic();
     let (reader, writer) = connection.split();
-    Session::new(process, Reader::new(reader), Output::new(writer), info)
+    Session::new(
+        process,
+        Reader::new(reader),
+        Output::new(writer),
+        info,
+        admission,
+        traffic,
+    )
 }
 
 /// Reports the number of clients to the master whenever it changed, at

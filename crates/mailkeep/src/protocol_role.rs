@@ -11,8 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use mailkeep_config::Config;
 use mailkeep_frontend::{
-    AcceptSettings, Acceptor, ConnLimits, ControlChannel, Listener, ListenerSpec, PlaintextLogins,
-    ServerTls,
+    AcceptSettings, Acceptor, ClientPolicy, ConnLimits, ControlChannel, Listener, ListenerSpec,
+    Networks, PlaintextLogins, ServerTls,
 };
 use mailkeep_master::privileges::{DropTo, drop_privileges, limit_protocol_process};
 use mailkeep_storage_rpc::broker_client::BrokerClient;
@@ -113,10 +113,20 @@ impl ProtocolStart {
                 }
             }
         });
+        let config = &self.config;
+        let proxied = |name: &str| {
+            config
+                .listeners()
+                .iter()
+                .any(|(_, l)| l.name == name && l.proxy_protocol)
+        };
         let listeners = self
             .listeners
             .into_iter()
-            .map(|(spec, fd)| Listener::adopt(fd, spec.kind, &spec.name))
+            .map(|(spec, fd)| {
+                Listener::adopt(fd, spec.kind, &spec.name)
+                    .map(|l| l.with_proxy_protocol(proxied(&spec.name)))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((Acceptor::new(listeners, tls, settings), broker))
     }
@@ -131,6 +141,7 @@ pub fn accept_settings(
     refusal: &[u8],
     plaintext_logins: mailkeep_config::PlaintextLogins,
     max_line: usize,
+    clients: ClientPolicy,
 ) -> AcceptSettings {
     use mailkeep_config::PlaintextLogins as Rule;
     AcceptSettings {
@@ -145,7 +156,23 @@ pub fn accept_settings(
             max_input: max_line + mailkeep_frontend::connection::READ_SIZE,
             ..ConnLimits::default()
         },
+        clients,
     }
+}
+
+/// The per-address limits of a service from its configuration.
+pub fn client_policy(
+    max_unauthenticated_per_address: usize,
+    max_connections_per_user_address: usize,
+    exempt_networks: &[String],
+    trusted_networks: &[String],
+) -> anyhow::Result<ClientPolicy> {
+    Ok(ClientPolicy {
+        max_unauthenticated_per_address,
+        max_connections_per_user_address,
+        exempt: Networks::parse(exempt_networks).context("exempt_networks")?,
+        trusted: Networks::parse(trusted_networks).context("trusted_networks")?,
+    })
 }
 
 #[cfg(test)]
@@ -159,6 +186,7 @@ mod tests {
             b"* BYE full\r\n",
             mailkeep_config::PlaintextLogins::Never,
             1000,
+            ClientPolicy::default(),
         );
         assert_eq!(s.max_connections, 7);
         assert_eq!(s.refusal, b"* BYE full\r\n");

@@ -11,7 +11,7 @@ use mailkeep_ticket::{HostKey, PublicKey, TrustedHosts};
 use zeroize::Zeroizing;
 
 use crate::cli::{ConfigSource, Role};
-use crate::protocol_role::{ProtocolStart, accept_settings};
+use crate::protocol_role::{ProtocolStart, accept_settings, client_policy};
 
 pub fn run(role: Role) -> anyhow::Result<()> {
     match role {
@@ -20,11 +20,18 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             let start = ProtocolStart::prepare(process)?;
             let settings = imap_settings(&start.config, start.hostname.clone());
             let imap = &start.config.imap;
+            let clients = client_policy(
+                imap.max_unauthenticated_per_address,
+                imap.max_connections_per_user_address,
+                &imap.exempt_networks,
+                &imap.trusted_networks,
+            )?;
             let accept = accept_settings(
                 imap.max_connections,
                 b"* BYE Too many connections, try again later\r\n",
                 imap.plaintext_logins,
                 imap.max_line_length,
+                clients,
             );
             runtime()?.block_on(async move {
                 let (acceptor, broker) = start.connect(accept).await?;
@@ -79,6 +86,10 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 max_failure_delay: std::time::Duration::from_millis(
                     config.auth.max_failure_delay_ms,
                 ),
+                hashing: mailkeep_auth::HashLimits {
+                    workers: config.auth.hash_workers,
+                    queue: config.auth.hash_queue,
+                },
             };
             runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;

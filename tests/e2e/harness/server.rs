@@ -521,14 +521,22 @@ impl Drop for Server<'_> {
 /// The config file text the harness uses: data in `data_dir`, an IMAP
 /// listener for every listener named `imap…` (plain) or `imaps…` (implicit
 /// TLS) — others, such as `gateway`, are configured by the test —, short
-/// login-failure delays and restart backoff. `extra_imap` is added to the
-/// `[imap]` section.
+/// login-failure delays and restart backoff, 127.0.0.1 and ::1 exempt from
+/// the per-address limits (unless `extra_imap` sets `exempt_networks`).
+/// `extra_imap` is added to the `[imap]` section.
 pub fn config_text(
     data_dir: &std::path::Path,
     extra_server: &str,
     listeners: &[(String, SocketAddr)],
     extra_imap: &str,
 ) -> String {
+    // Tests open many connections from 127.0.0.1; the per-address limits
+    // are tested from 127.0.0.2 (or with their own exempt_networks).
+    let exempt = if extra_imap.contains("exempt_networks") {
+        ""
+    } else {
+        "exempt_networks = [\"127.0.0.1\", \"::1\"]\n"
+    };
     let mut imap = String::new();
     for (name, addr) in listeners {
         let kind = if name.starts_with("imaps") {
@@ -556,6 +564,7 @@ pub fn config_text(
          \n\
          {imap}\
          [imap]\n\
+         {exempt}\
          {extra_imap}\n",
         data_dir.display(),
     )

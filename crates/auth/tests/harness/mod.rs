@@ -65,6 +65,7 @@ pub async fn start_with(base: Duration, more: &str) -> Harness {
         failure_delay: base,
         max_failure_delay: base * 4,
         first_valid_uid: 0,
+        hashing: Default::default(),
     };
     let server = tokio::spawn(serve(settings, auth_key, auth_end));
     Harness {

@@ -17,6 +17,21 @@ use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
 use super::{Account, ServerProcess, free_port};
 use crate::error::BenchError;
 
+/// The load generator opens thousands of connections, all from loopback:
+/// the per-address limits (meant against one remote host taking every
+/// slot) must not apply to it.
+const EXEMPT_LOOPBACK: &str = "exempt_networks = [\"127.0.0.0/8\", \"::1\"]\n";
+
+/// `extra` with loopback exempt from the per-address limits, in its
+/// `[imap]` table if it has one.
+fn exempt_loopback(extra: &str) -> String {
+    if extra.contains("[imap]\n") {
+        extra.replacen("[imap]\n", &format!("[imap]\n{EXEMPT_LOOPBACK}"), 1)
+    } else {
+        format!("{extra}\n[imap]\n{EXEMPT_LOOPBACK}")
+    }
+}
+
 /// A running mailkeep.
 #[derive(Debug)]
 pub struct Mailkeep {
@@ -36,6 +51,7 @@ impl Mailkeep {
         let port = free_port()?;
         let data = dir.join(name);
         let config = dir.join(format!("{name}.toml"));
+        let extra = exempt_loopback(extra);
         let text = format!(
             "[server]\ndata_dir = \"{}\"\n{extra}\n\
              [[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n",

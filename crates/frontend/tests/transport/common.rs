@@ -132,6 +132,7 @@ pub fn settings(max_connections: usize) -> AcceptSettings {
         refusal: b"* BYE Too many connections\r\n".to_vec(),
         plaintext_logins: PlaintextLogins::Loopback,
         limits: ConnLimits::default(),
+        clients: Default::default(),
     }
 }
 

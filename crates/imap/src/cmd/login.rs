@@ -40,13 +40,13 @@ pub(crate) fn privacy_required() -> Reply {
         .code(Code::PrivacyRequired)
 }
 
-/// What auth learns about this client.
+/// What auth learns about this client: its address as the limits know it
+/// (the peer, or what a trusted proxy stated).
 pub(crate) fn client_facts(cx: &Cx) -> ClientFacts {
     ClientFacts {
         remote_ip: cx
-            .conn
-            .peer
-            .ip()
+            .admission
+            .client_address()
             .map(|ip| ip.to_string())
             .unwrap_or_else(|| "local".into()),
         protocol: "imap".into(),
@@ -67,8 +67,15 @@ pub(crate) fn finish_login(cx: &Cx, step: SaslStep) -> Done {
 }
 
 /// A successful login: the storage path, and the capabilities as they
-/// are now.
+/// are now; or a NO when the user already has as many connections from
+/// this address as allowed (the ticket is dropped unused).
 fn logged_in(cx: &Cx, login: &LoggedIn) -> Done {
+    if let Err(refused) = cx.admission.log_in(&login.user) {
+        tracing::warn!(user = %login.user, %refused, "login refused: per-user-and-address limit");
+        return Done::reply(
+            Reply::no("Too many connections for this user from your address").code(Code::Limit),
+        );
+    }
     tracing::info!(user = %login.user, peer = ?cx.conn.peer, "logged in");
     let authed = Authed {
         storage: Storage::new(cx.process.auth.clone(), login, cx.process.clock.clone()),

@@ -36,7 +36,7 @@ pub(crate) mod upgrade;
 use std::future::Future;
 use std::sync::Arc;
 
-use mailkeep_frontend::ConnInfo;
+use mailkeep_frontend::{Admission, ConnInfo};
 use mailkeep_imap_proto::Parser;
 
 use crate::errors::ImapError;
@@ -84,6 +84,9 @@ pub(crate) struct Cx {
     pub(crate) enabled: Enabled,
     /// The input, for an exclusive command; `None` otherwise.
     pub(crate) input: Option<Input>,
+    /// The connection's place under the per-address limits, and the
+    /// client's address as auth knows it.
+    pub(crate) admission: Arc<Admission>,
 }
 
 /// How a command ended.

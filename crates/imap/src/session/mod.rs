@@ -14,7 +14,7 @@ pub(crate) mod watcher;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use mailkeep_frontend::ConnInfo;
+use mailkeep_frontend::{Admission, ConnInfo, Traffic};
 use mailkeep_imap_proto::{Code, Outcome, Parser, StatusKind, status_response};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -56,12 +56,22 @@ pub(crate) struct Session {
     queue: VecDeque<Queued>,
     scheduler: Scheduler,
     running: JoinSet<Ended>,
-    /// When the connection was accepted.
+    /// When the login timeout started (the connection was accepted, or
+    /// UNAUTHENTICATE).
     started: Instant,
+    /// When the connection was accepted.
+    started_at: Instant,
     /// A BYE was sent: close once the current work is done.
     closing: bool,
     /// What NOTIFY asked to be told, with its change stream.
     notifier: Option<Box<Notifier>>,
+    /// The connection's place under the per-address limits.
+    admission: Arc<Admission>,
+    /// What it carried, and how many commands, for the line at its end.
+    traffic: Arc<Traffic>,
+    commands: u64,
+    /// The user last logged in on it, for that line.
+    user: Option<String>,
 }
 
 impl Session {
@@ -71,6 +81,8 @@ impl Session {
         reader: Reader,
         out: Output,
         facts: ConnInfo,
+        admission: Arc<Admission>,
+        traffic: Arc<Traffic>,
     ) -> Session {
         let parser = Parser::new(process.settings.limits);
         Session {
@@ -84,8 +96,13 @@ impl Session {
             scheduler: Scheduler::default(),
             running: JoinSet::new(),
             started: Instant::now(),
+            started_at: Instant::now(),
             closing: false,
             notifier: None,
+            admission,
+            traffic,
+            commands: 0,
+            user: None,
         }
     }
 
@@ -101,7 +118,27 @@ impl Session {
         let result = self.serve().await;
         let _ = self.out.flush().await;
         self.running.shutdown().await;
+        self.log_end();
         result
+    }
+
+    /// The one line per connection at its end (README "Logs"): who, from
+    /// where, how long, how much, how many commands.
+    fn log_end(&self) {
+        let address = self
+            .admission
+            .client_address()
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "local".to_owned());
+        tracing::info!(
+            user = self.user.as_deref().unwrap_or(""),
+            rip = %address,
+            duration_ms = u64::try_from(self.started_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+            bytes_in = self.traffic.received(),
+            bytes_out = self.traffic.sent(),
+            commands = self.commands,
+            "session ended"
+        );
     }
 
     /// The read, parse, start and finish loop.
@@ -178,6 +215,7 @@ impl Session {
                     // An APPEND's message follows in the stream; the APPEND
                     // (exclusive) takes the input and reads it.
                     input.reader.consume(consumed);
+                    self.commands += 1;
                     self.queue.push_back(Queued {
                         tag: command.tag,
                         command: crate::table::route(command.body),
@@ -248,6 +286,7 @@ impl Session {
                 conn: self.facts.clone(),
                 enabled: self.enabled,
                 input,
+                admission: Arc::clone(&self.admission),
             };
             match command.start(cx, &self.state) {
                 Ok(future) => {
@@ -310,12 +349,16 @@ impl Session {
         let state = std::mem::replace(&mut self.state, State::Logout);
         self.state = match (transition, state) {
             (Transition::None, state) => state,
-            (Transition::LoggedIn(authed), _) => State::Authenticated(authed),
+            (Transition::LoggedIn(authed), _) => {
+                self.user = Some(authed.owner().to_owned());
+                State::Authenticated(authed)
+            }
             (Transition::Select(mailbox), State::Authenticated(a) | State::Selected(a, _)) => {
                 State::Selected(a, mailbox)
             }
             (Transition::Unselect, State::Selected(a, _)) => State::Authenticated(a),
             (Transition::Unauthenticate, _) => {
+                self.admission.log_out();
                 self.enabled = Enabled::default();
                 self.notifier = None;
                 if let Some(input) = self.input.as_mut() {
