@@ -50,6 +50,7 @@ async fn a_login_attaches_real_storage_that_appends_and_fetches() {
             last: u32::MAX,
         }],
         body: true,
+        cuts: Vec::new(),
     };
     let mut stream = client
         .fetch(with_ticket(request, &login.ticket))
@@ -61,7 +62,7 @@ async fn a_login_attaches_real_storage_that_appends_and_fetches() {
         match item.item {
             Some(fetch_response::Item::Message(m)) => fetched.push((m.uid, m.flags)),
             Some(fetch_response::Item::BodyChunk(c)) => body.extend_from_slice(&c),
-            None => {}
+            other => panic!("no cuts were asked for: {other:?}"),
         }
     }
     assert_eq!(fetched, [(uid, vec!["\\Flagged".to_owned()])]);
