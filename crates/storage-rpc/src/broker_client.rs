@@ -44,9 +44,6 @@ pub enum BrokerError {
     /// The passed socket could not be used.
     #[error("passed socket: {0}")]
     Io(#[from] std::io::Error),
-    /// Another host's gateway could not be reached over TLS.
-    #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A handle on the broker channel; cheap to clone, shared by all sessions
@@ -61,8 +58,6 @@ struct Inner {
     /// Storage connections by id, held weakly: a connection closes when the
     /// last session using it drops its client.
     storage: Mutex<HashMap<u64, Weak<Lease>>>,
-    /// Connections to other hosts' gateways; `None`: no TLS material.
-    remote: Option<crate::tls::RemoteCache>,
 }
 
 impl BrokerClient {
@@ -72,7 +67,6 @@ impl BrokerClient {
             inner: Arc::new(Inner {
                 stream: Mutex::new((stream, 0)),
                 storage: Mutex::new(HashMap::new()),
-                remote: None,
             }),
         }
     }
@@ -83,21 +77,6 @@ impl BrokerClient {
     pub async fn connect(path: impl AsRef<std::path::Path>) -> Result<BrokerClient, BrokerError> {
         let stream = UnixStream::connect(path).await?;
         Ok(BrokerClient::new(stream))
-    }
-
-    /// Like [`BrokerClient::new`], and able to reach owners homed on other
-    /// hosts through their gateways over TLS with `material`.
-    pub fn with_tls(
-        stream: UnixStream,
-        material: &crate::tls::TlsMaterial,
-    ) -> Result<BrokerClient, crate::tls::TlsError> {
-        Ok(BrokerClient {
-            inner: Arc::new(Inner {
-                stream: Mutex::new((stream, 0)),
-                storage: Mutex::new(HashMap::new()),
-                remote: Some(crate::tls::RemoteCache::new(material)?),
-            }),
-        })
     }
 
     async fn request(
@@ -168,9 +147,10 @@ impl BrokerClient {
     }
 
     /// A client for the storage process that serves `owner`, authorised by
-    /// `ticket`. Reuses a connection this process still holds when the
-    /// broker says so; the connection closes when the last client made from
-    /// it is dropped.
+    /// `ticket` (for an owner homed on another host, a connection the relay
+    /// carries to that host's gateway). Reuses a connection this process
+    /// still holds when the broker says so; the connection closes when the
+    /// last client made from it is dropped.
     pub async fn storage_channel(
         &self,
         ticket: &str,
@@ -192,26 +172,6 @@ impl BrokerClient {
                 held_connections: held.iter().map(|(id, _)| *id).collect(),
             }))
             .await?;
-        if let Some(broker_reply::Kind::Remote(remote)) = &reply.kind {
-            let cache = self
-                .inner
-                .remote
-                .as_ref()
-                .ok_or_else(|| BrokerError::Refused {
-                    code: RefusalCode::Unavailable,
-                    message: "owner is homed on another host; no TLS material here".into(),
-                })?;
-            let channel = cache
-                .channel(&remote.address, &remote.server_name, ticket, owner)
-                .await
-                .map_err(|e| match e {
-                    crate::tls::TlsError::Refused { code, message } => {
-                        BrokerError::Refused { code, message }
-                    }
-                    other => BrokerError::Tls(other),
-                })?;
-            return Ok(channel);
-        }
         let Some(broker_reply::Kind::Storage(attached)) = reply.kind else {
             return Err(BrokerError::Protocol(
                 "storage reply of the wrong kind".into(),
@@ -241,6 +201,31 @@ impl BrokerClient {
             LeasedChannel::from_lease(lease)
         };
         Ok(channel)
+    }
+
+    /// A new connection to the storage process that serves `owner`, as the
+    /// plain socket the broker passed: for the storage gateway, which
+    /// splices it with another host's TLS stream and never reuses one.
+    pub async fn storage_socket(
+        &self,
+        ticket: &str,
+        owner: &str,
+    ) -> Result<UnixStream, BrokerError> {
+        let (reply, fd) = self
+            .request(broker_request::Kind::AttachStorage(AttachStorage {
+                ticket: ticket.to_owned(),
+                owner: owner.to_owned(),
+                held_connections: Vec::new(),
+            }))
+            .await?;
+        match (reply.kind, fd) {
+            (Some(broker_reply::Kind::Storage(attached)), Some(fd)) if !attached.reuse => {
+                Ok(into_unix_stream(fd)?)
+            }
+            _ => Err(BrokerError::Protocol(
+                "storage reply without a new socket".into(),
+            )),
+        }
     }
 
     /// A Storage client over [`BrokerClient::storage_channel`]'s channel.

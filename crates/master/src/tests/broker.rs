@@ -151,7 +151,7 @@ impl Setup {
     fn serves(&self, request_id: u64) {
         self.control.deliver(ControlReply {
             request_id,
-            error: String::new(),
+            ..ControlReply::default()
         });
     }
 }
