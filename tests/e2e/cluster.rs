@@ -21,11 +21,11 @@ use mailkeep_testkit::{BlockingClient, Listeners, Status};
 
 use crate::harness::{BIN, Options, Server, TestDir, make_message, require_root};
 
-const USER: &str = "dora";
-const PASSWORD: &str = "dora-secret-1";
+pub(crate) const USER: &str = "dora";
+pub(crate) const PASSWORD: &str = "dora-secret-1";
 
 /// Runs `mailkeep cluster --dir <cluster> ARGS` and checks it succeeded.
-fn cluster(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn cluster(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
         .arg("cluster")
         .arg("--dir")
@@ -46,7 +46,7 @@ fn cluster(dir: &Path, args: &[&str]) -> String {
 /// the trusted-host list `trusted` (each host has its own copy), and
 /// `[cluster.hosts]`. The harness inserts it in `[imap]`, so it starts with
 /// an `[imap]` setting and then opens its own sections.
-fn extra_config(
+pub(crate) fn extra_config(
     cluster_dir: &Path,
     name: &str,
     listen: Option<&str>,
@@ -78,14 +78,14 @@ fn extra_config(
 
 /// A copy of the cluster's trusted-host list as it is now, as an
 /// administrator hands it to a host.
-fn copy_trusted(cluster_dir: &Path, to: &TestDir) -> PathBuf {
+pub(crate) fn copy_trusted(cluster_dir: &Path, to: &TestDir) -> PathBuf {
     let copy = to.path().join("trusted-hosts");
     fs::copy(cluster_dir.join("trusted-hosts"), &copy).expect("copying trusted-hosts");
     copy
 }
 
 /// Adds the userdb extra field `host=<host>` to `user`'s line.
-fn set_home_host(users_file: &Path, user: &str, host: &str) {
+pub(crate) fn set_home_host(users_file: &Path, user: &str, host: &str) {
     let text = fs::read_to_string(users_file).expect("reading the users file");
     let mut found = false;
     let lines: Vec<String> = text
@@ -113,7 +113,7 @@ fn set_home_host(users_file: &Path, user: &str, host: &str) {
 }
 
 /// Every file under `<maildir>/{new,cur}` whose contents include `marker`.
-fn files_with(maildir: &Path, marker: &str) -> Vec<PathBuf> {
+pub(crate) fn files_with(maildir: &Path, marker: &str) -> Vec<PathBuf> {
     let mut hits = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(entries) = fs::read_dir(maildir.join(sub)) else {
@@ -130,7 +130,7 @@ fn files_with(maildir: &Path, marker: &str) -> Vec<PathBuf> {
 }
 
 /// Reads message 1 of INBOX with FETCH BODY[] and returns it lossily.
-fn fetch_first(c: &mut BlockingClient) -> String {
+pub(crate) fn fetch_first(c: &mut BlockingClient) -> String {
     let r = c.ok("FETCH 1 BODY.PEEK[]");
     r.fetches()
         .iter()
@@ -141,7 +141,7 @@ fn fetch_first(c: &mut BlockingClient) -> String {
 
 /// A listener named "gateway" on `ip`, and its address as the config
 /// writes it.
-fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
+pub(crate) fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
     let mut listeners = Listeners::new();
     let addr = listeners
         .bind("gateway", IpAddr::V4(Ipv4Addr::from(ip)))
@@ -150,7 +150,12 @@ fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
 }
 
 /// Starts host `name` on `dir` with `extra` config and `listeners`.
-fn start<'a>(dir: &'a TestDir, name: &str, extra: String, listeners: Listeners) -> Server<'a> {
+pub(crate) fn start<'a>(
+    dir: &'a TestDir,
+    name: &str,
+    extra: String,
+    listeners: Listeners,
+) -> Server<'a> {
     let options = Options {
         extra_imap: extra,
         extra_server: format!("hostname = \"{name}\""),

@@ -1,0 +1,337 @@
+//! The cluster's TCP+TLS ends run in processes of their own (issue 10):
+//! host A's imap process holds no cluster TLS key and cannot make a socket
+//! (a `socket()` or a `connect()` to host B's gateway run inside it fails
+//! with EPERM); A's relay holds the connection to B's gateway; B's gateway
+//! runs as the `[gateway]` uid in the empty chroot, confined, and holds
+//! the connection from A, not B's root master. A cross-host session still
+//! reads mail, and its LOGOUT still reaches B's gateway (through A's
+//! relay).
+
+use std::fs;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::cluster::{
+    PASSWORD, USER, cluster, copy_trusted, extra_config, fetch_first, gateway_on, set_home_host,
+    start,
+};
+use crate::harness::{ProcInfo, Server, TestDir, make_message, require_root};
+
+/// The uid and gid `[gateway]` defaults to.
+const GATEWAY_UID: u32 = 64_991;
+
+/// Every TCP connection on the machine (IPv4): local address, remote
+/// address and socket inode, from `/proc/net/tcp`.
+fn tcp_connections() -> Vec<(SocketAddr, SocketAddr, u64)> {
+    let text = fs::read_to_string("/proc/net/tcp").expect("reading /proc/net/tcp");
+    let address = |hex: &str| -> Option<SocketAddr> {
+        let (ip, port) = hex.split_once(':')?;
+        // The address is the kernel's u32 in host (little-endian) order.
+        let ip = Ipv4Addr::from(u32::from_str_radix(ip, 16).ok()?.swap_bytes());
+        let port = u16::from_str_radix(port, 16).ok()?;
+        Some(SocketAddr::V4(SocketAddrV4::new(ip, port)))
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            Some((
+                address(f.get(1)?)?,
+                address(f.get(2)?)?,
+                f.get(9)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// The socket inodes `pid` holds.
+fn socket_inodes(pid: i32) -> Vec<u64> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("listing descriptors")
+        .filter_map(|e| {
+            let target = fs::read_link(e.ok()?.path()).ok()?;
+            let t = target.to_str()?;
+            t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+/// What each descriptor of `pid` refers to.
+fn descriptor_targets(pid: i32) -> Vec<PathBuf> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("listing descriptors")
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .collect()
+}
+
+/// Asserts `p` runs as the gateway uid, chrooted into `chroot`, with no
+/// capabilities, no_new_privs and a seccomp filter.
+fn assert_unprivileged_in_chroot(p: &ProcInfo, chroot: &Path) {
+    assert_eq!(
+        p.status_numbers("Uid:"),
+        vec![GATEWAY_UID; 4],
+        "uids of {p:?}"
+    );
+    assert_eq!(
+        p.status_numbers("Gid:"),
+        vec![GATEWAY_UID; 4],
+        "gids of {p:?}"
+    );
+    let root = fs::read_link(format!("/proc/{}/root", p.pid)).expect("reading /proc/PID/root");
+    assert_eq!(root, chroot, "the root of {p:?}");
+    let status = p.status();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        field("CapEff:"),
+        "0000000000000000",
+        "capabilities of {p:?}"
+    );
+    assert_eq!(field("NoNewPrivs:"), "1", "no_new_privs of {p:?}");
+    assert_eq!(field("Seccomp:"), "2", "seccomp of {p:?}");
+}
+
+/// The `outbound_tcp` value in the confinement line of `role`'s process
+/// `pid`.
+fn confined_with_outbound_tcp(server: &Server<'_>, role: &str, pid: i32) -> String {
+    let tag = format!("{role}[{pid}]");
+    server.wait_for_output(
+        &format!("the confinement line of {tag}"),
+        Duration::from_secs(10),
+        |out| {
+            out.lines()
+                .filter(|l| l.contains(&tag) && l.contains("confined: seccomp allowlist"))
+                .find_map(|l| {
+                    let rest = &l[l.find("outbound_tcp=")? + "outbound_tcp=".len()..];
+                    Some(rest.split_whitespace().next()?.to_owned())
+                })
+        },
+    )
+}
+
+/// Hosts A and B from `mailkeep cluster init` / `add-host`, the user homed
+/// on B and known to both; returns (A, B, B's gateway address).
+fn two_hosts<'a>(
+    dir_a: &'a TestDir,
+    dir_b: &'a TestDir,
+    admin: &TestDir,
+) -> (Server<'a>, Server<'a>, String) {
+    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
+    let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
+    let cluster_dir = admin.path().join("cluster");
+    cluster(&cluster_dir, &["init"]);
+    cluster(&cluster_dir, &["add-host", "a", "--address", &gateway_a]);
+    cluster(&cluster_dir, &["add-host", "b", "--address", &gateway_b]);
+    let (trusted_a, trusted_b) = (
+        copy_trusted(&cluster_dir, dir_a),
+        copy_trusted(&cluster_dir, dir_b),
+    );
+    let server_b = start(
+        dir_b,
+        "b",
+        extra_config(&cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
+        listen_b,
+    );
+    server_b.add_user(USER, PASSWORD);
+    set_home_host(&dir_b.users_file(), USER, "b");
+    let hosts = [("b", gateway_b.clone())];
+    let server_a = start(
+        dir_a,
+        "a",
+        extra_config(&cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
+        listen_a,
+    );
+    server_a.add_user(USER, PASSWORD);
+    set_home_host(&dir_a.users_file(), USER, "b");
+    (server_a, server_b, gateway_b)
+}
+
+/// Host A's imap process serves a user homed on B without holding the
+/// cluster key or any connection to B: the TLS connection to B's gateway
+/// is A's relay's; the imap process got no TLS material (no `--fd-tls`,
+/// no key file open), is confined without outbound TCP, and a `socket()`
+/// or a `connect()` to B's gateway run inside it fails with EPERM while
+/// an allowed call run the same way succeeds. B's gateway, not B's
+/// master, holds the connection from A; both cluster roles run as the
+/// gateway uid in the empty chroot. LOGOUT at A still ends the session at
+/// B's gateway, carried by A's relay.
+#[test]
+fn cross_host_session_runs_through_relay_and_gateway_roles_without_key_in_imap() {
+    if !require_root("cross_host_session_runs_through_relay_and_gateway_roles_without_key_in_imap")
+    {
+        return;
+    }
+    let (dir_a, dir_b, admin) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let (server_a, server_b, gateway_b) = two_hosts(&dir_a, &dir_b, &admin);
+    let gateway_b: SocketAddr = gateway_b.parse().expect("B's gateway address");
+
+    // A cross-host session reads and writes mail.
+    let marker = format!("roles-{}", std::process::id());
+    let mut at_a = server_a.login(USER, PASSWORD);
+    let appended = at_a
+        .append("INBOX", &[], &make_message(&marker, 1500))
+        .expect("APPEND at A");
+    assert!(
+        appended.is_ok(),
+        "APPEND at A: {appended:?}\nA: {}\nB: {}",
+        server_a.logs(),
+        server_b.logs()
+    );
+    let selected = at_a.ok("SELECT INBOX");
+    assert_eq!(selected.exists(), Some(1), "SELECT at A: {selected:?}");
+    assert!(fetch_first(&mut at_a).contains(&marker), "FETCH at A");
+
+    let imap_a = server_a.wait_role("imap", None, None);
+    let relay_a = server_a.wait_role("relay", None, None);
+    let gateway_role_b = server_b.wait_role("gateway", None, None);
+
+    // The connection to B's gateway, while the session is open, is the
+    // relay's; at B it is the gateway role's. Neither imap nor a master
+    // holds an end of it.
+    let to_b: Vec<u64> = tcp_connections()
+        .into_iter()
+        .filter(|(_, remote, _)| *remote == gateway_b)
+        .map(|(_, _, inode)| inode)
+        .collect();
+    assert!(
+        !to_b.is_empty(),
+        "no TCP connection to B's gateway {gateway_b}"
+    );
+    let (relay_sockets, imap_sockets, master_a_sockets) = (
+        socket_inodes(relay_a.pid),
+        socket_inodes(imap_a.pid),
+        socket_inodes(server_a.pid()),
+    );
+    for inode in &to_b {
+        assert!(
+            relay_sockets.contains(inode),
+            "A's relay holds the connection to B (socket {inode})"
+        );
+        assert!(
+            !imap_sockets.contains(inode),
+            "A's imap process holds a connection to B"
+        );
+        assert!(
+            !master_a_sockets.contains(inode),
+            "A's master holds a connection to B"
+        );
+    }
+    let at_b: Vec<u64> = tcp_connections()
+        .into_iter()
+        .filter(|(local, remote, _)| *local == gateway_b && remote.port() != 0)
+        .map(|(_, _, inode)| inode)
+        .collect();
+    assert!(!at_b.is_empty(), "no connection accepted by B's gateway");
+    let (gateway_sockets, master_b_sockets) = (
+        socket_inodes(gateway_role_b.pid),
+        socket_inodes(server_b.pid()),
+    );
+    for inode in &at_b {
+        assert!(
+            gateway_sockets.contains(inode),
+            "B's gateway role holds the connection from A"
+        );
+        assert!(
+            !master_b_sockets.contains(inode),
+            "B's root master holds the connection from A"
+        );
+    }
+
+    // A's imap process got no TLS material and holds no key file.
+    assert!(
+        !imap_a.argv.iter().any(|a| a == "--fd-tls"),
+        "the imap process was given TLS material: {:?}",
+        imap_a.argv
+    );
+    let key = admin.path().join("cluster/hosts/a/gateway.key");
+    assert!(key.exists(), "the test names the right key file");
+    let held = descriptor_targets(imap_a.pid);
+    assert!(
+        !held.contains(&key),
+        "the imap process holds {}: {held:?}",
+        key.display()
+    );
+    assert_eq!(
+        confined_with_outbound_tcp(&server_a, "imap", imap_a.pid),
+        "false"
+    );
+    assert_eq!(
+        confined_with_outbound_tcp(&server_a, "relay", relay_a.pid),
+        "true"
+    );
+    assert_eq!(
+        confined_with_outbound_tcp(&server_b, "gateway", gateway_role_b.pid),
+        "false"
+    );
+
+    // Inside the running imap process: no socket, no connect to B.
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::harness::inject::{stack_pointer, syscall_in, write_memory};
+        let eperm = -i64::from(nix::errno::Errno::EPERM as i32);
+        let made = syscall_in(
+            imap_a.pid,
+            nix::libc::SYS_socket,
+            [nix::libc::AF_INET as u64, nix::libc::SOCK_STREAM as u64, 0],
+        );
+        assert_eq!(
+            made, eperm,
+            "socket(AF_INET, SOCK_STREAM) inside A's imap process"
+        );
+        // sockaddr_in of B's gateway, below the main thread's stack pointer.
+        let SocketAddr::V4(v4) = gateway_b else {
+            panic!("B's gateway is on IPv4");
+        };
+        let mut sockaddr = [0u8; 16];
+        sockaddr[..2].copy_from_slice(&(nix::libc::AF_INET as u16).to_ne_bytes());
+        sockaddr[2..4].copy_from_slice(&v4.port().to_be_bytes());
+        sockaddr[4..8].copy_from_slice(&v4.ip().octets());
+        let scratch = (stack_pointer(imap_a.pid) - 2048) & !15;
+        write_memory(imap_a.pid, scratch, &sockaddr);
+        // On the broker channel's descriptor: without the filter this
+        // fails otherwise (it is a UNIX socket), never with EPERM.
+        let connected = syscall_in(imap_a.pid, nix::libc::SYS_connect, [3, scratch, 16]);
+        assert_eq!(
+            connected, eperm,
+            "connect() to B's gateway inside A's imap process"
+        );
+        // The same way, an allowed call works: the failures are the filter's.
+        let pid = syscall_in(imap_a.pid, nix::libc::SYS_getpid, [0, 0, 0]);
+        assert_eq!(
+            pid,
+            i64::from(imap_a.pid),
+            "getpid() inside A's imap process"
+        );
+    }
+    // The session goes on after the probes.
+    at_a.ok("NOOP");
+
+    // Both cluster roles: the gateway uid, the empty chroot, confined.
+    assert_unprivileged_in_chroot(&relay_a, &dir_a.chroot_dir());
+    assert_unprivileged_in_chroot(&gateway_role_b, &dir_b.chroot_dir());
+
+    // LOGOUT at A reaches B's gateway, through A's relay.
+    at_a.logout();
+    server_b.wait_for_output(
+        "A's LOGOUT ending the session at B's gateway",
+        Duration::from_secs(10),
+        |out| {
+            out.contains("gateway: another host ended sessions")
+                .then_some(())
+        },
+    );
+    server_a.wait_for_output(
+        "A's relay passing the ended session on",
+        Duration::from_secs(10),
+        |out| {
+            out.contains("ended sessions passed to their home host")
+                .then_some(())
+        },
+    );
+}
