@@ -41,6 +41,19 @@ pub struct RelayLink {
 }
 
 impl RelayLink {
+    /// The link over the master's end of a relay's control channel.
+    pub(crate) fn new(control: ControlChannel) -> RelayLink {
+        RelayLink {
+            control,
+            connections: StdMutex::new(HashMap::new()),
+        }
+    }
+
+    /// Routes a relay's replies and reports (a reader task per relay).
+    pub(crate) async fn read_events(self: Arc<Self>) {
+        read_events(self).await;
+    }
+
     fn held(&self, client_id: u64, owner: &str) -> Option<u64> {
         self.connections
             .lock()
@@ -81,10 +94,7 @@ async fn run_once(shared: Arc<Shared>) -> Result<std::process::ExitStatus, Maste
     let mut child =
         crate::cluster_roles::start(&shared, "relay", vec![(theirs, FD_CONTROL)], args, FD_TLS)?;
     let pid = child.id().unwrap_or(0);
-    let link = Arc::new(RelayLink {
-        control: ControlChannel::new(control),
-        connections: StdMutex::new(HashMap::new()),
-    });
+    let link = Arc::new(RelayLink::new(ControlChannel::new(control)));
     set_link(&shared, Some(Arc::clone(&link)));
     let reader = tokio::spawn(read_events(Arc::clone(&link)));
     let status = child.wait().await;
@@ -94,7 +104,8 @@ async fn run_once(shared: Arc<Shared>) -> Result<std::process::ExitStatus, Maste
     status.map_err(|e| MasterError::io("waiting for the relay", e))
 }
 
-fn set_link(shared: &Shared, link: Option<Arc<RelayLink>>) {
+/// Installs (or, `None`, removes) the running relay's link.
+pub(crate) fn set_link(shared: &Shared, link: Option<Arc<RelayLink>>) {
     if let Ok(mut current) = shared.relay.lock() {
         *current = link;
     }
