@@ -49,9 +49,24 @@ impl RelayLink {
         }
     }
 
-    /// Routes a relay's replies and reports (a reader task per relay).
+    /// Routes the relay's replies to the waiting requests, and forgets the
+    /// connections it reports ended (a reader task per relay).
     pub(crate) async fn read_events(self: Arc<Self>) {
-        read_events(self).await;
+        loop {
+            let event: RelayEvent = match recv_frame(&self.control.stream).await {
+                Ok((event, None)) => event,
+                Ok((_, Some(_))) => {
+                    tracing::warn!("the relay sent a descriptor; ignoring it");
+                    continue;
+                }
+                Err(_) => return,
+            };
+            match event.kind {
+                Some(relay_event::Kind::Reply(reply)) => self.control.deliver(reply),
+                Some(relay_event::Kind::Closed(closed)) => self.closed(closed.connection_id),
+                None => {}
+            }
+        }
     }
 
     fn held(&self, client_id: u64, owner: &str) -> Option<u64> {
@@ -96,7 +111,7 @@ async fn run_once(shared: Arc<Shared>) -> Result<std::process::ExitStatus, Maste
     let pid = child.id().unwrap_or(0);
     let link = Arc::new(RelayLink::new(ControlChannel::new(control)));
     set_link(&shared, Some(Arc::clone(&link)));
-    let reader = tokio::spawn(read_events(Arc::clone(&link)));
+    let reader = tokio::spawn(Arc::clone(&link).read_events());
     let status = child.wait().await;
     set_link(&shared, None);
     reader.abort();
@@ -113,26 +128,6 @@ pub(crate) fn set_link(shared: &Shared, link: Option<Arc<RelayLink>>) {
 
 fn link(shared: &Shared) -> Option<Arc<RelayLink>> {
     shared.relay.lock().ok()?.clone()
-}
-
-/// Routes the relay's replies to the waiting requests, and forgets the
-/// connections it reports ended.
-async fn read_events(link: Arc<RelayLink>) {
-    loop {
-        let event: RelayEvent = match recv_frame(&link.control.stream).await {
-            Ok((event, None)) => event,
-            Ok((_, Some(_))) => {
-                tracing::warn!("the relay sent a descriptor; ignoring it");
-                continue;
-            }
-            Err(_) => return,
-        };
-        match event.kind {
-            Some(relay_event::Kind::Reply(reply)) => link.control.deliver(reply),
-            Some(relay_event::Kind::Closed(closed)) => link.closed(closed.connection_id),
-            None => {}
-        }
-    }
 }
 
 /// Gets protocol process `client_id` a connection to `owner`'s storage on
