@@ -22,8 +22,8 @@ pub struct Config {
     pub storage: Storage,
     /// The cluster key shared by cooperating hosts.
     pub cluster: Cluster,
-    /// The storage gateway: other hosts' protocol processes reach this
-    /// host's storage over TCP+TLS.
+    /// The storage gateway and the relay: other hosts' sessions reach this
+    /// host's storage, and this host's reach theirs, over TCP+TLS.
     pub gateway: Gateway,
     /// The supervisor.
     pub master: Master,

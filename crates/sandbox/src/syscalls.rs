@@ -164,8 +164,8 @@ fn build(allow: Allowances, pid: u32, arch: &str) -> Result<BpfProgram, BackendE
         ])?],
     );
     if allow.outbound_tcp {
-        // TCP to other hosts' gateways: stream sockets of the two IP
-        // families (the type may carry SOCK_NONBLOCK and SOCK_CLOEXEC).
+        // The relay's TCP to other hosts' gateways: stream sockets of the
+        // two IP families (the type may carry SOCK_NONBLOCK and SOCK_CLOEXEC).
         rules.insert(
             libc::SYS_socket.into(),
             vec![
