@@ -164,6 +164,65 @@ pub(crate) fn start<'a>(
     Server::start_opts(dir, options, listeners)
 }
 
+/// Hosts A and B, set up in `cluster_dir` with `mailkeep cluster init` and
+/// `add-host` (gateways on 127.0.0.2 and 127.0.0.3), each with its own
+/// copy of the trusted-host list; the user is homed on B (where, with no
+/// `[cluster.hosts]`, every user is local) and known to A's auth with her
+/// home on b. Returns (A, B, B's gateway address).
+pub(crate) fn two_hosts<'a>(
+    dir_a: &'a TestDir,
+    dir_b: &'a TestDir,
+    cluster_dir: &Path,
+) -> (Server<'a>, Server<'a>, String) {
+    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
+    let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
+    cluster(cluster_dir, &["init"]);
+    cluster(cluster_dir, &["add-host", "a", "--address", &gateway_a]);
+    cluster(cluster_dir, &["add-host", "b", "--address", &gateway_b]);
+    let (trusted_a, trusted_b) = (
+        copy_trusted(cluster_dir, dir_a),
+        copy_trusted(cluster_dir, dir_b),
+    );
+    let server_b = start(
+        dir_b,
+        "b",
+        extra_config(cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
+        listen_b,
+    );
+    server_b.add_user(USER, PASSWORD);
+    set_home_host(&dir_b.users_file(), USER, "b");
+    let hosts = [("b", gateway_b.clone())];
+    let server_a = start(
+        dir_a,
+        "a",
+        extra_config(cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
+        listen_a,
+    );
+    server_a.add_user(USER, PASSWORD);
+    set_home_host(&dir_a.users_file(), USER, "b");
+    (server_a, server_b, gateway_b)
+}
+
+/// Logs the user in at A and, on her mail at B, APPENDs a message
+/// holding `marker` to an empty INBOX, SELECTs it and FETCHes the message
+/// back; returns the session.
+pub(crate) fn append_and_read_at_a(a: &Server<'_>, b: &Server<'_>, marker: &str) -> BlockingClient {
+    let mut at_a = a.login(USER, PASSWORD);
+    let appended = at_a
+        .append("INBOX", &[], &make_message(marker, 2000))
+        .expect("APPEND at A");
+    assert!(
+        appended.is_ok(),
+        "APPEND at A: {appended:?}\nA: {}\nB: {}",
+        a.logs(),
+        b.logs()
+    );
+    let selected = at_a.ok("SELECT INBOX");
+    assert_eq!(selected.exists(), Some(1), "SELECT at A: {selected:?}");
+    assert!(fetch_first(&mut at_a).contains(marker), "FETCH at A");
+    at_a
+}
+
 /// A user homed on B (userdb `host=b`) logs in at A: APPEND, SELECT and
 /// FETCH at A work on B's Maildir (the file is on B's disk, not A's), and a
 /// login at B sees the message; A's LOGOUT ends the session at B's gateway
@@ -181,54 +240,16 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
         TestDir::new(),
         TestDir::new(),
     );
-    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
-    let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
     let cluster_dir = admin.path().join("cluster");
-    cluster(&cluster_dir, &["init"]);
-    cluster(&cluster_dir, &["add-host", "a", "--address", &gateway_a]);
-    cluster(&cluster_dir, &["add-host", "b", "--address", &gateway_b]);
-    let (trusted_a, trusted_b) = (
-        copy_trusted(&cluster_dir, &dir_a),
-        copy_trusted(&cluster_dir, &dir_b),
-    );
+    let (server_a, server_b, gateway_b) = two_hosts(&dir_a, &dir_b, &cluster_dir);
     // C joins later with a certificate of the same CA; A and B were not
     // given its key.
     cluster(&cluster_dir, &["add-host", "c", "--address", "127.0.0.4:1"]);
     let trusted_c = copy_trusted(&cluster_dir, &dir_c);
-
-    // B: dora is at home here (no [cluster.hosts]: every user is local).
-    let server_b = start(
-        &dir_b,
-        "b",
-        extra_config(&cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
-        listen_b,
-    );
-    server_b.add_user(USER, PASSWORD);
-    set_home_host(&dir_b.users_file(), USER, "b");
-    // A: dora exists for auth, with her home on b.
-    let hosts = [("b", gateway_b.clone())];
-    let server_a = start(
-        &dir_a,
-        "a",
-        extra_config(&cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
-        listen_a,
-    );
-    server_a.add_user(USER, PASSWORD);
-    set_home_host(&dir_a.users_file(), USER, "b");
+    let hosts = [("b", gateway_b)];
 
     let marker = format!("cluster-{}", std::process::id());
-    let message = make_message(&marker, 2000);
-    let mut at_a = server_a.login(USER, PASSWORD);
-    let appended = at_a.append("INBOX", &[], &message).expect("APPEND at A");
-    assert!(
-        appended.is_ok(),
-        "APPEND at A: {appended:?}\nA: {}\nB: {}",
-        server_a.logs(),
-        server_b.logs()
-    );
-    let selected = at_a.ok("SELECT INBOX");
-    assert_eq!(selected.exists(), Some(1), "SELECT at A: {selected:?}");
-    assert!(fetch_first(&mut at_a).contains(&marker), "FETCH at A");
+    let at_a = append_and_read_at_a(&server_a, &server_b, &marker);
     at_a.logout();
 
     // A's session went through B's gateway, and its end reached B.

@@ -12,11 +12,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cluster::{
-    PASSWORD, USER, cluster, copy_trusted, extra_config, fetch_first, gateway_on, set_home_host,
-    start,
-};
-use crate::harness::{ProcInfo, Server, TestDir, make_message, require_root};
+use crate::cluster::{append_and_read_at_a, two_hosts};
+use crate::harness::{ProcInfo, Server, TestDir, require_root};
 
 /// The uid and gid `[gateway]` defaults to.
 const GATEWAY_UID: u32 = 64_991;
@@ -55,6 +52,25 @@ fn socket_inodes(pid: i32) -> Vec<u64> {
             t.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
         })
         .collect()
+}
+
+/// Asserts that every socket of `inodes` is held by `holder` (name, pid)
+/// and by none of `others`.
+fn held_only_by(inodes: &[u64], holder: (&str, i32), others: &[(&str, i32)]) {
+    let held = socket_inodes(holder.1);
+    for inode in inodes {
+        assert!(
+            held.contains(inode),
+            "{} does not hold socket {inode}",
+            holder.0
+        );
+        for (name, pid) in others {
+            assert!(
+                !socket_inodes(*pid).contains(inode),
+                "{name} holds socket {inode}"
+            );
+        }
+    }
 }
 
 /// What each descriptor of `pid` refers to.
@@ -115,43 +131,6 @@ fn confined_with_outbound_tcp(server: &Server<'_>, role: &str, pid: i32) -> Stri
     )
 }
 
-/// Hosts A and B from `mailkeep cluster init` / `add-host`, the user homed
-/// on B and known to both; returns (A, B, B's gateway address).
-fn two_hosts<'a>(
-    dir_a: &'a TestDir,
-    dir_b: &'a TestDir,
-    admin: &TestDir,
-) -> (Server<'a>, Server<'a>, String) {
-    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
-    let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
-    let cluster_dir = admin.path().join("cluster");
-    cluster(&cluster_dir, &["init"]);
-    cluster(&cluster_dir, &["add-host", "a", "--address", &gateway_a]);
-    cluster(&cluster_dir, &["add-host", "b", "--address", &gateway_b]);
-    let (trusted_a, trusted_b) = (
-        copy_trusted(&cluster_dir, dir_a),
-        copy_trusted(&cluster_dir, dir_b),
-    );
-    let server_b = start(
-        dir_b,
-        "b",
-        extra_config(&cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
-        listen_b,
-    );
-    server_b.add_user(USER, PASSWORD);
-    set_home_host(&dir_b.users_file(), USER, "b");
-    let hosts = [("b", gateway_b.clone())];
-    let server_a = start(
-        dir_a,
-        "a",
-        extra_config(&cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
-        listen_a,
-    );
-    server_a.add_user(USER, PASSWORD);
-    set_home_host(&dir_a.users_file(), USER, "b");
-    (server_a, server_b, gateway_b)
-}
-
 /// Host A's imap process serves a user homed on B without holding the
 /// cluster key or any connection to B: the TLS connection to B's gateway
 /// is A's relay's; the imap process got no TLS material (no `--fd-tls`,
@@ -168,24 +147,12 @@ fn cross_host_session_runs_through_relay_and_gateway_roles_without_key_in_imap()
         return;
     }
     let (dir_a, dir_b, admin) = (TestDir::new(), TestDir::new(), TestDir::new());
-    let (server_a, server_b, gateway_b) = two_hosts(&dir_a, &dir_b, &admin);
+    let (server_a, server_b, gateway_b) = two_hosts(&dir_a, &dir_b, &admin.path().join("cluster"));
     let gateway_b: SocketAddr = gateway_b.parse().expect("B's gateway address");
 
     // A cross-host session reads and writes mail.
     let marker = format!("roles-{}", std::process::id());
-    let mut at_a = server_a.login(USER, PASSWORD);
-    let appended = at_a
-        .append("INBOX", &[], &make_message(&marker, 1500))
-        .expect("APPEND at A");
-    assert!(
-        appended.is_ok(),
-        "APPEND at A: {appended:?}\nA: {}\nB: {}",
-        server_a.logs(),
-        server_b.logs()
-    );
-    let selected = at_a.ok("SELECT INBOX");
-    assert_eq!(selected.exists(), Some(1), "SELECT at A: {selected:?}");
-    assert!(fetch_first(&mut at_a).contains(&marker), "FETCH at A");
+    let mut at_a = append_and_read_at_a(&server_a, &server_b, &marker);
 
     let imap_a = server_a.wait_role("imap", None, None);
     let relay_a = server_a.wait_role("relay", None, None);
@@ -203,45 +170,25 @@ fn cross_host_session_runs_through_relay_and_gateway_roles_without_key_in_imap()
         !to_b.is_empty(),
         "no TCP connection to B's gateway {gateway_b}"
     );
-    let (relay_sockets, imap_sockets, master_a_sockets) = (
-        socket_inodes(relay_a.pid),
-        socket_inodes(imap_a.pid),
-        socket_inodes(server_a.pid()),
+    held_only_by(
+        &to_b,
+        ("A's relay", relay_a.pid),
+        &[
+            ("A's imap process", imap_a.pid),
+            ("A's master", server_a.pid()),
+        ],
     );
-    for inode in &to_b {
-        assert!(
-            relay_sockets.contains(inode),
-            "A's relay holds the connection to B (socket {inode})"
-        );
-        assert!(
-            !imap_sockets.contains(inode),
-            "A's imap process holds a connection to B"
-        );
-        assert!(
-            !master_a_sockets.contains(inode),
-            "A's master holds a connection to B"
-        );
-    }
     let at_b: Vec<u64> = tcp_connections()
         .into_iter()
         .filter(|(local, remote, _)| *local == gateway_b && remote.port() != 0)
         .map(|(_, _, inode)| inode)
         .collect();
     assert!(!at_b.is_empty(), "no connection accepted by B's gateway");
-    let (gateway_sockets, master_b_sockets) = (
-        socket_inodes(gateway_role_b.pid),
-        socket_inodes(server_b.pid()),
+    held_only_by(
+        &at_b,
+        ("B's gateway role", gateway_role_b.pid),
+        &[("B's root master", server_b.pid())],
     );
-    for inode in &at_b {
-        assert!(
-            gateway_sockets.contains(inode),
-            "B's gateway role holds the connection from A"
-        );
-        assert!(
-            !master_b_sockets.contains(inode),
-            "B's root master holds the connection from A"
-        );
-    }
 
     // A's imap process got no TLS material and holds no key file.
     assert!(
