@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use tokio::net::UnixStream;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, oneshot};
 use tonic::transport::Channel;
 
 use crate::auth::auth_client::AuthClient;
@@ -47,14 +47,27 @@ pub enum BrokerError {
 }
 
 /// A handle on the broker channel; cheap to clone, shared by all sessions
-/// of a protocol process. Requests are sent one at a time.
+/// of a protocol process (or every connection of the gateway). Requests
+/// go out side by side: the broker answers each when it is done, carrying
+/// its id, so a slow one (a store being opened) holds up no other.
 #[derive(Clone)]
 pub struct BrokerClient {
     inner: Arc<Inner>,
 }
 
+/// A reply and the descriptor that came with it.
+type Reply = (BrokerReply, Option<std::os::fd::OwnedFd>);
+
 struct Inner {
-    stream: Mutex<(UnixStream, u64)>,
+    stream: UnixStream,
+    /// The last request id; held while a request is written, so that
+    /// frames never interleave.
+    sending: Mutex<u64>,
+    /// Held by the one waiting request that reads replies; it hands each
+    /// to the request it answers.
+    reading: Mutex<()>,
+    /// The requests waiting for their reply, by id.
+    waiting: std::sync::Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
     /// Storage connections by id, held weakly: a connection closes when the
     /// last session using it drops its client.
     storage: Mutex<HashMap<u64, Weak<Lease>>>,
@@ -65,7 +78,10 @@ impl BrokerClient {
     pub fn new(stream: UnixStream) -> BrokerClient {
         BrokerClient {
             inner: Arc::new(Inner {
-                stream: Mutex::new((stream, 0)),
+                stream,
+                sending: Mutex::new(0),
+                reading: Mutex::new(()),
+                waiting: std::sync::Mutex::new(HashMap::new()),
                 storage: Mutex::new(HashMap::new()),
             }),
         }
@@ -79,25 +95,45 @@ impl BrokerClient {
         Ok(BrokerClient::new(stream))
     }
 
-    async fn request(
-        &self,
-        kind: broker_request::Kind,
-    ) -> Result<(BrokerReply, Option<std::os::fd::OwnedFd>), BrokerError> {
-        let mut guard = self.inner.stream.lock().await;
-        guard.1 += 1;
-        let id = guard.1;
-        let request = BrokerRequest {
-            id,
-            kind: Some(kind),
+    async fn request(&self, kind: broker_request::Kind) -> Result<Reply, BrokerError> {
+        let (tx, mut rx) = oneshot::channel();
+        let id = {
+            let mut last = self.inner.sending.lock().await;
+            *last += 1;
+            let id = *last;
+            self.waiters().insert(id, tx);
+            let request = BrokerRequest {
+                id,
+                kind: Some(kind),
+            };
+            if let Err(e) = send_frame(&self.inner.stream, &request, None).await {
+                self.waiters().remove(&id);
+                return Err(e.into());
+            }
+            id
         };
-        send_frame(&guard.0, &request, None).await?;
-        let (reply, fd): (BrokerReply, _) = recv_frame(&guard.0).await?;
-        if reply.id != id {
-            return Err(BrokerError::Protocol(format!(
-                "reply for request {} while waiting for {id}",
-                reply.id
-            )));
-        }
+        let (reply, fd) = loop {
+            if let Ok(reply) = rx.try_recv() {
+                break reply;
+            }
+            let _reading = self.inner.reading.lock().await;
+            // Read by the previous reader meanwhile?
+            if let Ok(reply) = rx.try_recv() {
+                break reply;
+            }
+            let (reply, fd): Reply = match recv_frame(&self.inner.stream).await {
+                Ok(got) => got,
+                Err(e) => {
+                    self.waiters().remove(&id);
+                    return Err(e.into());
+                }
+            };
+            match self.waiters().remove(&reply.id) {
+                // A request given up meanwhile drops its reply (and fd).
+                Some(waiter) => drop(waiter.send((reply, fd))),
+                None => tracing::warn!(id = reply.id, "a broker reply nobody waits for"),
+            }
+        };
         if let Some(broker_reply::Kind::Error(e)) = &reply.kind {
             return Err(BrokerError::Refused {
                 code: e.code(),
@@ -105,6 +141,14 @@ impl BrokerClient {
             });
         }
         Ok((reply, fd))
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Reply>>> {
+        // A panic while the map was held leaves it whole: use it anyway.
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Tells the broker how many client sessions this process serves now,
@@ -238,5 +282,54 @@ impl BrokerClient {
         Ok(StorageClient::new(channel)
             .max_decoding_message_size(crate::MAX_GRPC_MESSAGE)
             .max_encoding_message_size(crate::MAX_GRPC_MESSAGE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::BrokerError as Refusal;
+
+    /// Answers request `id` with a refusal whose message is `message`.
+    async fn refuse(broker: &UnixStream, id: u64, message: &str) {
+        let reply = BrokerReply {
+            id,
+            kind: Some(broker_reply::Kind::Error(Refusal {
+                code: RefusalCode::Unavailable as i32,
+                message: message.into(),
+            })),
+        };
+        send_frame(broker, &reply, None).await.unwrap();
+    }
+
+    /// What a status request ended with: the refusal's message.
+    async fn refused_with(task: tokio::task::JoinHandle<Result<(), BrokerError>>) -> String {
+        match task.await.unwrap() {
+            Err(BrokerError::Refused { message, .. }) => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_its_reply_holds_up_no_other() {
+        let (ours, broker) = UnixStream::pair().unwrap();
+        let client = BrokerClient::new(ours);
+        let slow = tokio::spawn({
+            let client = client.clone();
+            async move { client.report_sessions(1).await }
+        });
+        let (first, _): (BrokerRequest, _) = recv_frame(&broker).await.unwrap();
+        let quick = tokio::spawn({
+            let client = client.clone();
+            async move { client.report_sessions(2).await }
+        });
+        let (second, _): (BrokerRequest, _) = recv_frame(&broker).await.unwrap();
+        assert_ne!(first.id, second.id);
+        // The later request is answered first and completes alone.
+        refuse(&broker, second.id, "second").await;
+        assert_eq!(refused_with(quick).await, "second");
+        assert!(!slow.is_finished(), "the first request got an answer");
+        refuse(&broker, first.id, "first").await;
+        assert_eq!(refused_with(slow).await, "first");
     }
 }
