@@ -1,7 +1,8 @@
 //! The cluster's TCP+TLS ends run in processes of their own (issue 10):
 //! host A's imap process holds no cluster TLS key and cannot make a socket
 //! (a `socket()` or a `connect()` to host B's gateway run inside it fails
-//! with EPERM); A's relay holds the connection to B's gateway; B's gateway
+//! with EPERM); A's relay holds the connection to B's gateway and can
+//! connect to no other port; B's gateway
 //! runs as the `[gateway]` uid in the empty chroot, confined, and holds
 //! the connection from A, not B's root master. A cross-host session still
 //! reads mail, and its LOGOUT still reaches B's gateway (through A's
@@ -113,9 +114,9 @@ fn assert_unprivileged_in_chroot(p: &ProcInfo, chroot: &Path) {
     assert_eq!(field("Seccomp:"), "2", "seccomp of {p:?}");
 }
 
-/// The `outbound_tcp` value in the confinement line of `role`'s process
-/// `pid`.
-fn confined_with_outbound_tcp(server: &Server<'_>, role: &str, pid: i32) -> String {
+/// The value of `field` in the confinement line of `role`'s process `pid`
+/// (`outbound_tcp=false`, `landlock=Full`).
+fn confinement(server: &Server<'_>, role: &str, pid: i32, field: &str) -> String {
     let tag = format!("{role}[{pid}]");
     server.wait_for_output(
         &format!("the confinement line of {tag}"),
@@ -124,7 +125,8 @@ fn confined_with_outbound_tcp(server: &Server<'_>, role: &str, pid: i32) -> Stri
             out.lines()
                 .filter(|l| l.contains(&tag) && l.contains("confined: seccomp allowlist"))
                 .find_map(|l| {
-                    let rest = &l[l.find("outbound_tcp=")? + "outbound_tcp=".len()..];
+                    let key = format!("{field}=");
+                    let rest = &l[l.find(&key)? + key.len()..];
                     Some(rest.split_whitespace().next()?.to_owned())
                 })
         },
@@ -136,7 +138,8 @@ fn confined_with_outbound_tcp(server: &Server<'_>, role: &str, pid: i32) -> Stri
 /// is A's relay's; the imap process got no TLS material (no `--fd-tls`,
 /// no key file open), is confined without outbound TCP, and a `socket()`
 /// or a `connect()` to B's gateway run inside it fails with EPERM while
-/// an allowed call run the same way succeeds. B's gateway, not B's
+/// an allowed call run the same way succeeds; inside the relay, a TCP
+/// connect reaches B's gateway but no other port (Landlock). B's gateway, not B's
 /// master, holds the connection from A; both cluster roles run as the
 /// gateway uid in the empty chroot. LOGOUT at A still ends the session at
 /// B's gateway, carried by A's relay.
@@ -205,47 +208,38 @@ fn cross_host_session_runs_through_relay_and_gateway_roles_without_key_in_imap()
         key.display()
     );
     assert_eq!(
-        confined_with_outbound_tcp(&server_a, "imap", imap_a.pid),
+        confinement(&server_a, "imap", imap_a.pid, "outbound_tcp"),
         "false"
     );
     assert_eq!(
-        confined_with_outbound_tcp(&server_a, "relay", relay_a.pid),
+        confinement(&server_a, "relay", relay_a.pid, "outbound_tcp"),
         "true"
     );
     assert_eq!(
-        confined_with_outbound_tcp(&server_b, "gateway", gateway_role_b.pid),
+        confinement(&server_b, "gateway", gateway_role_b.pid, "outbound_tcp"),
         "false"
     );
 
     // Inside the running imap process: no socket, no connect to B.
+    // Inside the running imap process: no socket, no connect to B; inside
+    // the relay: TCP, but only to the cluster's gateway ports.
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::harness::inject::{stack_pointer, syscall_in, write_memory};
-        let eperm = -i64::from(nix::errno::Errno::EPERM as i32);
-        let made = syscall_in(
-            imap_a.pid,
-            nix::libc::SYS_socket,
-            [nix::libc::AF_INET as u64, nix::libc::SOCK_STREAM as u64, 0],
-        );
-        assert_eq!(
-            made, eperm,
-            "socket(AF_INET, SOCK_STREAM) inside A's imap process"
-        );
-        // sockaddr_in of B's gateway, below the main thread's stack pointer.
-        let SocketAddr::V4(v4) = gateway_b else {
+        use crate::harness::inject::{connect_in, syscall_in, tcp_socket_in};
+        let errno = |e: nix::errno::Errno| -i64::from(e as i32);
+        let SocketAddr::V4(to_b) = gateway_b else {
             panic!("B's gateway is on IPv4");
         };
-        let mut sockaddr = [0u8; 16];
-        sockaddr[..2].copy_from_slice(&(nix::libc::AF_INET as u16).to_ne_bytes());
-        sockaddr[2..4].copy_from_slice(&v4.port().to_be_bytes());
-        sockaddr[4..8].copy_from_slice(&v4.ip().octets());
-        let scratch = (stack_pointer(imap_a.pid) - 2048) & !15;
-        write_memory(imap_a.pid, scratch, &sockaddr);
+        assert_eq!(
+            tcp_socket_in(imap_a.pid),
+            errno(nix::errno::Errno::EPERM),
+            "socket(AF_INET, SOCK_STREAM) inside A's imap process"
+        );
         // On the broker channel's descriptor: without the filter this
         // fails otherwise (it is a UNIX socket), never with EPERM.
-        let connected = syscall_in(imap_a.pid, nix::libc::SYS_connect, [3, scratch, 16]);
         assert_eq!(
-            connected, eperm,
+            connect_in(imap_a.pid, 3, to_b),
+            errno(nix::errno::Errno::EPERM),
             "connect() to B's gateway inside A's imap process"
         );
         // The same way, an allowed call works: the failures are the filter's.
@@ -255,6 +249,31 @@ fn cross_host_session_runs_through_relay_and_gateway_roles_without_key_in_imap()
             i64::from(imap_a.pid),
             "getpid() inside A's imap process"
         );
+
+        let SocketAddr::V4(imap_port) = server_a.listener("imap") else {
+            panic!("A's IMAP listener is on IPv4");
+        };
+        let fd = tcp_socket_in(relay_a.pid);
+        assert!(fd >= 0, "socket() inside A's relay: {fd}");
+        let elsewhere = connect_in(relay_a.pid, fd, imap_port);
+        // Landlock restricts TCP ports from Linux 6.7 (ABI 4) on.
+        if confinement(&server_a, "relay", relay_a.pid, "landlock") == "Full" {
+            assert_eq!(
+                elsewhere,
+                errno(nix::errno::Errno::EACCES),
+                "connect() to a port that is no cluster gateway's, inside A's relay"
+            );
+        } else {
+            eprintln!("note: this kernel's Landlock does not restrict TCP ports");
+        }
+        syscall_in(relay_a.pid, nix::libc::SYS_close, [fd as u64, 0, 0]);
+        let fd = tcp_socket_in(relay_a.pid);
+        assert_eq!(
+            connect_in(relay_a.pid, fd, to_b),
+            0,
+            "connect() to B's gateway inside A's relay"
+        );
+        syscall_in(relay_a.pid, nix::libc::SYS_close, [fd as u64, 0, 0]);
     }
     // The session goes on after the probes.
     at_a.ok("NOOP");

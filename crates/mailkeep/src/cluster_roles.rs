@@ -31,7 +31,7 @@ pub fn gateway(link: ClusterLink, fd_broker: i32, fd_listener: i32) -> anyhow::R
     let acceptor =
         mailkeep_storage_rpc::tls::acceptor(&material, config.gateway.require_client_cert)?;
     drop(material);
-    confine(Allowances::default())?;
+    confine(&Allowances::default())?;
     crate::roles::runtime()?.block_on(async move {
         let listener = std::net::TcpListener::from(listener);
         listener.set_nonblocking(true)?;
@@ -45,11 +45,16 @@ pub fn gateway(link: ClusterLink, fd_broker: i32, fd_listener: i32) -> anyhow::R
 /// The relay role: connects to other hosts' gateways as the master asks.
 pub fn relay(link: ClusterLink, fd_control: i32) -> anyhow::Result<()> {
     crate::logging::init("relay");
+    let config = crate::roles::load_config(&link.source)?;
     let control = adopt_inherited(fd_control).context("control descriptor")?;
     let material = become_unprivileged(&link)?;
     let tls = Arc::new(material.client_config()?);
     drop(material);
-    confine(Allowances { outbound_tcp: true })?;
+    // TCP, and (Landlock) only to the ports of the cluster's gateways.
+    confine(&Allowances {
+        outbound_tcp: true,
+        tcp_ports: mailkeep_master::gateway::gateway_ports(&config),
+    })?;
     crate::roles::runtime()?.block_on(async move {
         let control = into_unix_stream(control)?;
         mailkeep_gateway::relay::serve(control, tls).await?;
@@ -72,12 +77,13 @@ fn become_unprivileged(link: &ClusterLink) -> anyhow::Result<TlsMaterial> {
 
 /// Confines this process (seccomp allowlist and Landlock) with `allow`,
 /// and says so in the log.
-pub(crate) fn confine(allow: Allowances) -> anyhow::Result<()> {
+pub(crate) fn confine(allow: &Allowances) -> anyhow::Result<()> {
     let confinement =
         mailkeep_sandbox::confine_protocol_process(allow).context("confining the process")?;
     tracing::info!(
         landlock = ?confinement.landlock,
         outbound_tcp = allow.outbound_tcp,
+        tcp_ports = ?allow.tcp_ports,
         "confined: seccomp allowlist and Landlock"
     );
     Ok(())

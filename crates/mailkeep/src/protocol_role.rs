@@ -59,7 +59,7 @@ impl ProtocolStart {
         // what it holds. It makes no socket: even an owner on another host
         // is reached through a socket the broker passes (the relay holds
         // the cluster TLS key and makes the connection).
-        crate::cluster_roles::confine(mailkeep_sandbox::Allowances::default())?;
+        crate::cluster_roles::confine(&mailkeep_sandbox::Allowances::default())?;
         Ok(ProtocolStart {
             config,
             hostname,

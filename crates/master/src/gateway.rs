@@ -166,6 +166,21 @@ pub fn remote_home(
     Ok(Some((address.clone(), server_name_of(address))))
 }
 
+/// The TCP ports of the other hosts' gateways (`[cluster.hosts]`): the
+/// only ones the relay may connect to. An address without a port is
+/// left out (connecting to it fails anyway).
+pub fn gateway_ports(config: &mailkeep_config::Config) -> Vec<u16> {
+    let mut ports: Vec<u16> = config
+        .cluster
+        .hosts
+        .values()
+        .filter_map(|address| address.rsplit_once(':')?.1.parse().ok())
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// The TLS name to verify for a gateway address: the host part of
 /// `host:port` (an IP address or a DNS name), brackets removed.
 fn server_name_of(address: &str) -> String {
@@ -201,6 +216,20 @@ pub fn material_pipe(material: &TlsMaterial) -> Result<OwnedFd, MasterError> {
 #[cfg(test)]
 mod tests {
     use super::server_name_of;
+
+    #[test]
+    fn gateway_ports_come_from_the_cluster_hosts() {
+        let mut config = mailkeep_config::Config::default();
+        for (name, address) in [
+            ("b", "127.0.0.3:4190"),
+            ("c", "[::1]:4191"),
+            ("d", "mail.example.org:4190"),
+            ("e", "no-port"),
+        ] {
+            config.cluster.hosts.insert(name.into(), address.into());
+        }
+        assert_eq!(super::gateway_ports(&config), vec![4190, 4191]);
+    }
 
     #[test]
     fn server_names() {

@@ -32,13 +32,17 @@ pub use landlock_rules::LandlockOutcome;
 
 /// What a confined protocol process may do beyond talking on the
 /// descriptors it holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allowances {
     /// Create TCP sockets and connect them: the relay, which reaches
     /// other hosts' storage gateways for this host's sessions. Off (every
     /// protocol process, the gateway), `socket()` fails whatever its
     /// family.
     pub outbound_tcp: bool,
+    /// With `outbound_tcp`: the only TCP ports `connect()` may reach (the
+    /// cluster's gateways), enforced by Landlock where the kernel handles
+    /// TCP (ABI 4, Linux 6.7 and later); empty: any port.
+    pub tcp_ports: Vec<u16>,
 }
 
 /// What [`confine_protocol_process`] put in place.
@@ -73,7 +77,7 @@ pub enum SandboxError {
 /// Landlock ruleset, then the seccomp filter (on every thread of the
 /// process, and every thread and child it makes later). Call it after the
 /// last file is read and before any client input is.
-pub fn confine_protocol_process(allow: Allowances) -> Result<Confinement, SandboxError> {
+pub fn confine_protocol_process(allow: &Allowances) -> Result<Confinement, SandboxError> {
     // Landlock first: its own system calls are not on the seccomp list.
     let landlock = landlock_rules::restrict_self(allow)?;
     match landlock {

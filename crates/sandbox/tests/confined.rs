@@ -99,8 +99,9 @@ fn probe(mode: &str) {
 
     let allow = Allowances {
         outbound_tcp: mode == "tcp",
+        ..Allowances::default()
     };
-    let confinement = confine_protocol_process(allow).expect("confining");
+    let confinement = confine_protocol_process(&allow).expect("confining");
     println!("probe:landlock={:?}", confinement.landlock);
     println!("probe:ready");
     let mut go = String::new();

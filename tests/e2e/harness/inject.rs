@@ -5,6 +5,8 @@
 //! puts everything back as it was. The call runs under the process's own
 //! credentials, seccomp filter and Landlock domain. x86_64 only.
 
+use std::net::SocketAddrV4;
+
 use nix::sys::ptrace;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -57,9 +59,28 @@ pub fn syscall_in(pid: i32, nr: i64, args: [u64; 3]) -> i64 {
     panic!("no thread of {pid} is stopped in a system call");
 }
 
+/// Runs `connect(fd, to)` in `pid`, the address written below its main
+/// thread's stack pointer; returns the raw result.
+pub fn connect_in(pid: i32, fd: i64, to: SocketAddrV4) -> i64 {
+    let mut sockaddr = [0u8; 16];
+    sockaddr[..2].copy_from_slice(&(nix::libc::AF_INET as u16).to_ne_bytes());
+    sockaddr[2..4].copy_from_slice(&to.port().to_be_bytes());
+    sockaddr[4..8].copy_from_slice(&to.ip().octets());
+    let scratch = (stack_pointer(pid) - 2048) & !15;
+    write_memory(pid, scratch, &sockaddr);
+    syscall_in(pid, nix::libc::SYS_connect, [fd as u64, scratch, 16])
+}
+
+/// Runs `socket(AF_INET, SOCK_STREAM, 0)` in `pid`; returns the raw
+/// result (a descriptor, or a negative errno).
+pub fn tcp_socket_in(pid: i32) -> i64 {
+    let (inet, stream) = (nix::libc::AF_INET as u64, nix::libc::SOCK_STREAM as u64);
+    syscall_in(pid, nix::libc::SYS_socket, [inet, stream, 0])
+}
+
 /// Writes `bytes` (a multiple of 8 long) at `addr` in `pid`'s memory,
 /// through a ptrace attach of its main thread.
-pub fn write_memory(pid: i32, addr: u64, bytes: &[u8]) {
+fn write_memory(pid: i32, addr: u64, bytes: &[u8]) {
     let t = Pid::from_raw(pid);
     ptrace::seize(t, ptrace::Options::empty()).expect("PTRACE_SEIZE");
     ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
@@ -78,7 +99,7 @@ pub fn write_memory(pid: i32, addr: u64, bytes: &[u8]) {
 }
 
 /// The stack pointer of `pid`'s main thread (stopped for the reading).
-pub fn stack_pointer(pid: i32) -> u64 {
+fn stack_pointer(pid: i32) -> u64 {
     let t = Pid::from_raw(pid);
     ptrace::seize(t, ptrace::Options::empty()).expect("PTRACE_SEIZE");
     ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
