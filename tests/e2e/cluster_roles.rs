@@ -2,9 +2,9 @@
 //! host A's imap process holds no cluster TLS key and cannot make a socket
 //! (a `socket()` or a `connect()` to host B's gateway run inside it fails
 //! with EPERM); A's relay holds the connection to B's gateway and can
-//! connect to no other port; B's gateway
-//! runs as the `[gateway]` uid in the empty chroot, confined, and holds
-//! the connection from A, not B's root master. A cross-host session still
+//! connect to no other port; B's gateway runs as the `[gateway]` uid in
+//! the empty chroot, confined, and holds the connection from A, not B's
+//! root master. A cross-host session still
 //! reads mail, and its LOGOUT still reaches B's gateway (through A's
 //! relay).
 
