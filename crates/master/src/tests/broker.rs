@@ -41,10 +41,19 @@ impl Setup {
         config.resolve().unwrap();
         std::fs::create_dir_all(config.data_dir()).unwrap();
         let homes = dir.path().join("home");
-        let users: String = ["a", "b", "c"]
+        let mut users: String = ["a", "b", "c"]
             .iter()
             .map(|u| format!("{u}:{{PLAIN}}x:5000:5000::{}::\n", homes.join(u).display()))
             .collect();
+        // d's mail lives on host "far", reached through the relay.
+        users.push_str(&format!(
+            "d:{{PLAIN}}x:5000:5000::{}::host=far\n",
+            homes.join("d").display()
+        ));
+        config
+            .cluster
+            .hosts
+            .insert("far".into(), "127.0.0.9:4190".into());
         std::fs::write(config.users_file(), users).unwrap();
         let key = HostKey::generate();
         let mut trusted = TrustedHosts::new();
@@ -151,7 +160,7 @@ impl Setup {
     fn serves(&self, request_id: u64) {
         self.control.deliver(ControlReply {
             request_id,
-            error: String::new(),
+            ..ControlReply::default()
         });
     }
 }
@@ -312,3 +321,6 @@ async fn a_protocol_process_that_goes_away_ends_its_sessions() {
         )
     );
 }
+
+#[path = "broker_relay.rs"]
+mod relay;
