@@ -17,7 +17,8 @@
 //!   both as part of `cargo test --workspace`.
 //! * `MAILKEEP_FUZZ_CASES=200000 MAILKEEP_FUZZ_SEED=random cargo test
 //!   --release -p mailkeep-fuzz --test fuzz`: a longer run on stable.
-//! * `cargo +nightly fuzz run imap_command` in `crates/fuzz` (where a
+//! * `cargo +nightly fuzz run imap_command fuzz/corpus/imap_command
+//!   corpus/imap_command` in `crates/fuzz` (where a
 //!   nightly toolchain exists): coverage-guided, from `fuzz/`.
 //!
 //! A target is added with one row in [`TARGETS`], a folder of seeds under
