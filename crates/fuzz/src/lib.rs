@@ -24,12 +24,14 @@
 //! A target is added with one row in [`TARGETS`], a folder of seeds under
 //! `corpus/`, one line in `tests/fuzz.rs` and a file in
 //! `fuzz/fuzz_targets/`. The POP3 and LMTP command parsers go there when
-//! their crates exist (their `parse(&[u8])` entry points are targets as
-//! they stand).
+//! their crates exist: [`line_protocol::commands`] runs a pure
+//! `parse(&[u8])` over every line of an input, so each target is one line
+//! (plus whatever round trip their crates make possible).
 
 #![forbid(unsafe_code)]
 
 pub mod imap;
+pub mod line_protocol;
 pub mod mime;
 pub mod ticket;
 
