@@ -80,7 +80,7 @@ fn same_outcomes(a: &Run, b: &Run, data: &[u8]) {
 }
 
 /// Parse → render → parse: the command comes back the same.
-fn round_trip(command: &mailkeep_imap_proto::Command, utf8: bool) {
+pub(crate) fn round_trip(command: &mailkeep_imap_proto::Command, utf8: bool) {
     let Some(text) = render(command, utf8) else {
         return;
     };
