@@ -12,6 +12,9 @@ pub struct Run {
     pub outcomes: Vec<Outcome>,
     /// Bytes left unconsumed at the end of the stream.
     pub leftover: usize,
+    /// The content of each streamed literal (APPEND messages and CATENATE
+    /// TEXT parts), in order: what the session would have stored.
+    pub streamed: Vec<Vec<u8>>,
 }
 
 impl Run {
@@ -54,6 +57,9 @@ pub fn drive(limits: Limits, utf8: bool, stream: &[u8], step: usize) -> Run {
                 for &b in &stream[fed..end] {
                     if skip > 0 {
                         skip -= 1;
+                        if let Some(content) = run.streamed.last_mut() {
+                            content.push(b);
+                        }
                     } else {
                         buf.push(b);
                     }
@@ -108,7 +114,7 @@ pub fn drive(limits: Limits, utf8: bool, stream: &[u8], step: usize) -> Run {
                 let now = usize::try_from(literal.size)
                     .unwrap_or(usize::MAX)
                     .min(buf.len());
-                buf.drain(..now);
+                run.streamed.push(buf.drain(..now).collect());
                 skip = literal.size - now as u64;
             }
         }

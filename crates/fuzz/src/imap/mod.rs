@@ -9,11 +9,13 @@
 //!   the same outcomes (up to a connection-closing error, which may come
 //!   sooner when the parser cannot yet see the line's end);
 //! * every parsed command that [`render`] can write back parses again to
-//!   the very same command (parse → render → parse);
+//!   the very same command (parse → render → parse), and so does every
+//!   complete APPEND and REPLACE, with the messages streamed past it;
 //! * the stream's lines as AUTHENTICATE answers, as modified UTF-7 and as
 //!   an IMAP URL decode without panicking, and what decodes re-encodes to
 //!   the same bytes.
 
+mod append;
 mod drive;
 mod render;
 
@@ -44,6 +46,9 @@ pub fn command_stream(data: &[u8]) {
             if let Outcome::Command { command, .. } = outcome {
                 round_trip(command, utf8);
             }
+        }
+        for pieces in append::streamed_commands(&whole) {
+            append::round_trip(&pieces, utf8);
         }
     }
     let tight_whole = drive(TIGHT, false, data, data.len().max(1));
