@@ -10,7 +10,8 @@
 //!   top-level `HEADER` followed by `TEXT` is the whole message;
 //! * a partial `<offset.count>` is that window of the whole section;
 //! * BINARY of an identity-encoded part is its bytes unchanged;
-//! * nesting stays bounded and the PREVIEW short;
+//! * nesting stays bounded, the PREVIEW short, and the envelope's subject
+//!   is the one in the message, as sent;
 //! * stored ([`stored_message`]): the structure read back from the index's
 //!   cache equals the one parsed, and SEARCH over the decoded headers and
 //!   body answers without error, with the appended message or nothing.
@@ -44,6 +45,9 @@ pub fn message(data: &[u8]) {
         depth(&structure.body) <= MAX_DEPTH,
         "structure nests too deep"
     );
+    if let Some(subject) = &structure.envelope.subject {
+        assert!(inside(&raw, subject), "the subject is not the one sent");
+    }
     whole_message(data, &raw);
     let mut parts = Vec::new();
     message_parts(&structure.body, &[], &mut parts);
