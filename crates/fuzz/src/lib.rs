@@ -1,6 +1,7 @@
 //! Fuzz targets for the code that reads bytes an attacker chooses (issue
 //! 10, DESIGN.md §3 and §7): the IMAP command parser, MIME parsing as the
-//! store does it, and ticket decoding and verification.
+//! store does it, ticket decoding and verification, and auth's SASL
+//! exchanges.
 //!
 //! Each target is a plain `fn(&[u8])` that feeds the bytes to the code
 //! under test and asserts properties of what comes back (round trips,
@@ -33,6 +34,7 @@
 pub mod imap;
 pub mod line_protocol;
 pub mod mime;
+pub mod sasl;
 pub mod ticket;
 
 /// One fuzz target: its name (also its corpus folder), the function, and
@@ -68,6 +70,11 @@ pub static TARGETS: &[Target] = &[
         name: "ticket",
         run: ticket::ticket,
         dictionary: ticket::DICTIONARY,
+    },
+    Target {
+        name: "sasl_exchange",
+        run: sasl::exchange,
+        dictionary: sasl::DICTIONARY,
     },
 ];
 

@@ -188,3 +188,8 @@ fn fuzz_mime_store() {
 fn fuzz_ticket() {
     fuzz("ticket", 600);
 }
+
+#[test]
+fn fuzz_sasl_exchange() {
+    fuzz("sasl_exchange", 10000);
+}
