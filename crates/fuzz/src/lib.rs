@@ -8,7 +8,9 @@
 //! offsets within bounds, forged tickets refused), not only that nothing
 //! panics. A target panics when a property fails: that is how every
 //! engine (libFuzzer, proptest) learns of a failure, so the asserts here
-//! are the oracle, not error handling.
+//! are the oracle, not error handling. For the same reason the crate is
+//! test code and, as tests do, expects what the machine must give it (a
+//! temporary store, an append) rather than handling its failure.
 //!
 //! Three drivers run the same targets:
 //! * `cargo test -p mailkeep-fuzz` (stable): `tests/corpus.rs` replays the
