@@ -25,8 +25,15 @@ const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 
 /// Serves one protocol process's broker channel until it closes. Requests
 /// are answered as they complete, each reply carrying its request's id, so
-/// a slow one (a store being opened) holds up no other.
-pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
+/// a slow one (a store being opened) holds up no other. `role` is the role
+/// the master started the process in (`""` for programs on the client
+/// socket): auth learns it with every connection made for the process.
+pub async fn serve_client(
+    shared: Arc<Shared>,
+    client_id: u64,
+    role: &'static str,
+    stream: UnixStream,
+) {
     let stream = Arc::new(stream);
     let writing = Arc::new(AsyncMutex::new(()));
     let slots = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
@@ -57,7 +64,7 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
         );
         answering.spawn(async move {
             let _slot = slot;
-            let (reply, fd) = answer(&shared, client_id, request).await;
+            let (reply, fd) = answer(&shared, client_id, role, request).await;
             let _writing = writing.lock().await;
             match send_frame(&stream, &reply, fd.as_ref()).await {
                 Ok(()) => true,
@@ -88,10 +95,11 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
 async fn answer(
     shared: &Arc<Shared>,
     client_id: u64,
+    role: &'static str,
     request: BrokerRequest,
 ) -> (BrokerReply, Option<std::os::fd::OwnedFd>) {
     let (kind, fd) = match request.kind {
-        Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(shared).await,
+        Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(shared, role).await,
         Some(broker_request::Kind::Status(status)) => {
             shared.record_sessions(client_id, status.sessions);
             (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
@@ -145,7 +153,7 @@ fn error(code: RefusalCode, message: impl Into<String>) -> broker_reply::Kind {
 
 type Answer = (broker_reply::Kind, Option<std::os::fd::OwnedFd>);
 
-async fn connect_auth(shared: &Shared) -> Answer {
+async fn connect_auth(shared: &Shared, role: &'static str) -> Answer {
     let Some(control) = shared.auth_control.lock().await.clone() else {
         return (error(RefusalCode::Unavailable, "auth is restarting"), None);
     };
@@ -157,6 +165,7 @@ async fn connect_auth(shared: &Shared) -> Answer {
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
             connection_id,
+            role: role.to_owned(),
         })),
     };
     let sent = {
@@ -421,6 +430,7 @@ async fn connect(
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
             connection_id,
+            role: String::new(),
         })),
     };
     if let Err(e) = control.send(&message, Some(&theirs)).await {
