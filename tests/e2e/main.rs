@@ -29,6 +29,7 @@ mod demo;
 mod flow;
 mod limits;
 mod linger;
+mod lmtp;
 mod mail_location;
 mod mbsync;
 mod modes;

@@ -569,6 +569,7 @@ pub fn config_text(
          \n\
          [auth]\n\
          failure_delay_ms = 200\n\
+         local_domains = [\"example.org\"]\n\
          max_failure_delay_ms = 400\n\
          \n\
          [master]\n\

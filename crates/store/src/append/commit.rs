@@ -63,7 +63,25 @@ impl Store {
     /// ([`StoreError::Expunged`] if it is already gone, and then nothing
     /// is appended). Either every message is indexed or none is, and no
     /// file of a failed batch is left behind.
+    ///
+    /// Batches without `replace` that arrive while another commit runs
+    /// are committed together by the next one (group commit: one
+    /// directory fsync per folder and one index commit for all of them;
+    /// see [`super::group`]), each with its own UIDs and MODSEQ and its
+    /// own success or failure.
     pub fn commit_appends(
+        &self,
+        staged: Vec<StagedMessage>,
+        replace: Option<&ReplaceTarget>,
+    ) -> Result<AppendedBatch> {
+        match replace {
+            None => self.commit_grouped(staged),
+            Some(_) => self.commit_one(staged, replace),
+        }
+    }
+
+    /// [`Store::commit_appends`] of one batch in a transaction of its own.
+    fn commit_one(
         &self,
         mut staged: Vec<StagedMessage>,
         replace: Option<&ReplaceTarget>,
@@ -211,8 +229,8 @@ fn replaced_row(
 
 /// Indexes the staged messages in `dst` with consecutive new UIDs and one
 /// new MODSEQ; returns the UIDs in the order of `staged`.
-fn insert_rows(
-    tx: &rusqlite::Transaction<'_>,
+pub(super) fn insert_rows(
+    tx: &rusqlite::Connection,
     dst: &mut MailboxRow,
     staged: &[StagedMessage],
 ) -> Result<Vec<u32>> {
