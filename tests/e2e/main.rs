@@ -30,6 +30,7 @@ mod flow;
 mod limits;
 mod linger;
 mod lmtp;
+mod lmtp_durable;
 mod mail_location;
 mod mbsync;
 mod modes;

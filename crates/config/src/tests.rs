@@ -13,15 +13,39 @@ fn defaults_need_no_file() {
                 address: "127.0.0.1:1143".into(),
                 kind: ListenerKind::Plain,
                 proxy_protocol: false,
+                mode: None,
+                owner: None,
+                group: None,
             },
             Listener {
                 name: "imaps".into(),
                 address: "127.0.0.1:1993".into(),
                 kind: ListenerKind::Tls,
                 proxy_protocol: false,
+                mode: None,
+                owner: None,
+                group: None,
             },
         ]
     );
+    // LMTP: loopback TCP and the UNIX socket under the data directory.
+    let lmtp: Vec<_> = c
+        .lmtp
+        .listener
+        .iter()
+        .map(|l| (l.name.as_str(), l.address.clone()))
+        .collect();
+    assert_eq!(
+        lmtp,
+        vec![
+            ("lmtp", "127.0.0.1:1124".to_owned()),
+            (
+                "lmtp-unix",
+                c.data_dir().join("lmtp.sock").display().to_string()
+            ),
+        ]
+    );
+    assert_eq!(c.server.max_message_size, 50 * 1024 * 1024);
     assert_eq!(c.imap.plaintext_logins, PlaintextLogins::Loopback);
     assert_eq!(c.tls.min_version, TlsMinVersion::Tls12);
     assert!(c.tls.cert_file.is_none());

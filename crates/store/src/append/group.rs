@@ -189,10 +189,10 @@ fn apply(
         return Err(StoreError::out_of_uids(&dst.name));
     }
     let dir = names::mailbox_dir(store.root(), &dst.name);
-    if !folders.contains_key(&dst.id) {
+    if let std::collections::hash_map::Entry::Vacant(entry) = folders.entry(dst.id) {
         // Before the first rename into this folder in the transaction.
         let own = OwnChange::begin(conn, dst.id, &dir)?;
-        folders.insert(dst.id, (dir.clone(), Some(own)));
+        entry.insert((dir.clone(), Some(own)));
     }
     let cur = dir.join("cur");
     for m in staged.iter_mut() {
