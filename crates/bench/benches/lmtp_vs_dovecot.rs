@@ -90,7 +90,10 @@ fn main() {
     println!("machine load {} at start", report::machine_load());
     let dir = setup::workdir("lmtp-vs-dovecot-").expect("work directory");
     let serial = serial_fsync_rate(dir.path());
-    println!("serial write 5 KB + fsync + rename + fsync dir: {} /s", report::num(serial));
+    println!(
+        "serial write 5 KB + fsync + rename + fsync dir: {} /s",
+        report::num(serial)
+    );
 
     let mailkeep = Mailkeep::start(
         BIN.as_ref(),
@@ -109,25 +112,29 @@ fn main() {
     drop(mailkeep);
 
     let lmtp_port = free_port().expect("a port");
-    let theirs = match Dovecot::start_with(dir.path(), &[(USER.to_owned(), hash)], 10, Some(lmtp_port)) {
-        Ok(dovecot) => {
-            println!("baseline: {}", dovecot.version());
-            let addr = SocketAddr::from(([127, 0, 0, 1], lmtp_port));
-            let theirs = (rate(addr, 1), rate(addr, 4));
-            drop(dovecot);
-            Some(theirs)
-        }
-        Err(e) => {
-            println!("note: {e}");
-            None
-        }
-    };
+    let theirs =
+        match Dovecot::start_with(dir.path(), &[(USER.to_owned(), hash)], 10, Some(lmtp_port)) {
+            Ok(dovecot) => {
+                println!("baseline: {}", dovecot.version());
+                let addr = SocketAddr::from(([127, 0, 0, 1], lmtp_port));
+                let theirs = (rate(addr, 1), rate(addr, 4));
+                drop(dovecot);
+                Some(theirs)
+            }
+            Err(e) => {
+                println!("note: {e}");
+                None
+            }
+        };
     println!("LMTP delivery of {N} messages of 5 KB to one user:");
     for (what, ours, theirs) in [
         ("1 connection", ours_1, theirs.map(|t| t.0)),
         ("4 connections", ours_4, theirs.map(|t| t.1)),
     ] {
-        println!("{}", report::line(what, "msg/s", ours, theirs, Better::Higher));
+        println!(
+            "{}",
+            report::line(what, "msg/s", ours, theirs, Better::Higher)
+        );
         println!(
             "  {what}: mailkeep / serial fsync rate = {:.2}",
             report::ratio(ours, serial)

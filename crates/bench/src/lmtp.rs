@@ -66,8 +66,8 @@ impl LmtpClient {
     /// Delivers `message` (CRLF lines, no line starting with a dot) to
     /// `rcpt`, pipelining MAIL, RCPT and DATA; returns once it got `250`.
     pub fn deliver(&mut self, rcpt: &str, message: &[u8]) -> Result<(), BenchError> {
-        let mut out = format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n")
-            .into_bytes();
+        let mut out =
+            format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").into_bytes();
         self.reader
             .get_mut()
             .write_all(&out)

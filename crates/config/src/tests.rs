@@ -142,7 +142,9 @@ fn listeners_take_ipv6_and_unix_paths_under_the_data_dir() {
     );
     assert_eq!(c.imap.listener[1].kind, ListenerKind::Tls);
     assert_eq!(c.imap.listener[2].address, "/srv/mk/run/imap.sock");
-    assert_eq!(c.listeners().len(), 3);
+    // Three imap listeners and lmtp's two defaults.
+    assert_eq!(c.listeners().len(), 5);
+    assert_eq!(c.lmtp.listener[1].address, "/srv/mk/lmtp.sock");
 }
 
 #[test]

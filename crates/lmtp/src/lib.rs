@@ -68,8 +68,8 @@ impl Default for LmtpSettings {
 pub async fn serve_accepted(settings: LmtpSettings, acceptor: Acceptor, connector: impl Connector) {
     let auth = Arc::new(AuthLink::new(AnyConnector::new(connector)));
     let process = Arc::new(Process::new(settings, auth, Clock::system()));
-    tokio::spawn(report_sessions(
-        Arc::clone(&process),
+    tokio::spawn(mailkeep_frontend::report_sessions(
+        Arc::clone(&process.auth),
         acceptor.connections(),
     ));
     acceptor
@@ -79,19 +79,4 @@ pub async fn serve_accepted(settings: LmtpSettings, acceptor: Acceptor, connecto
             session::run(process, connection).instrument(span)
         })
         .await;
-}
-
-/// Reports the number of clients to the master whenever it changed, at
-/// most once a second (`mailkeep admin ps`).
-async fn report_sessions(process: Arc<Process>, count: mailkeep_frontend::ConnectionCount) {
-    let mut last = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let now = u32::try_from(count.active()).unwrap_or(u32::MAX);
-        if last != Some(now) {
-            process.auth.connector().report_sessions(now).await;
-            last = Some(now);
-        }
-    }
 }

@@ -291,7 +291,7 @@ impl Session {
             State::Mail(envelope) if !envelope.recipients.is_empty() => envelope,
             other => {
                 // The chunk comes anyway; read and drop it.
-                if !self.skip(size).await {
+                if !self.read_chunk(size, None).await {
                     return Ok(None);
                 }
                 let (reply, next) = match other {
@@ -308,9 +308,12 @@ impl Session {
         let kept = if total > max || env.chunks_too_big {
             env.chunks_too_big = true;
             env.chunks = Some(Vec::new());
-            self.skip(size).await
+            self.read_chunk(size, None).await
         } else {
-            self.take(size, &mut env).await
+            let mut chunks = env.chunks.take().unwrap_or_default();
+            let kept = self.read_chunk(size, Some(&mut chunks)).await;
+            env.chunks = Some(chunks);
+            kept
         };
         if !kept {
             tracing::info!(peer = %self.peer, "client left during BDAT; nothing delivered");
@@ -330,34 +333,16 @@ impl Session {
         Ok(Some(State::Ready))
     }
 
-    /// Reads `size` bytes into the envelope's chunks; false if the client
-    /// went away first.
-    async fn take(&mut self, size: u64, env: &mut Envelope) -> bool {
+    /// Reads `size` bytes of a BDAT chunk, into `keep` if given (else they
+    /// are dropped); false if the client went away first.
+    async fn read_chunk(&mut self, size: u64, mut keep: Option<&mut Vec<u8>>) -> bool {
         let mut left = size;
-        let buffer = env.chunks.get_or_insert_with(Vec::new);
         loop {
             let buf = self.reader.buf();
             let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
-            buffer.extend_from_slice(&buf[..n]);
-            self.reader.consume(n);
-            left -= n as u64;
-            if left == 0 {
-                return true;
+            if let Some(keep) = keep.as_deref_mut() {
+                keep.extend_from_slice(&buf[..n]);
             }
-            let deadline = self.deadline();
-            if self.reader.fill(deadline).await.is_err() {
-                return false;
-            }
-        }
-    }
-
-    /// Reads and drops `size` bytes; false if the client went away first.
-    async fn skip(&mut self, size: u64) -> bool {
-        let mut left = size;
-        loop {
-            let n = usize::try_from(left)
-                .unwrap_or(usize::MAX)
-                .min(self.reader.buf().len());
             self.reader.consume(n);
             left -= n as u64;
             if left == 0 {

@@ -122,22 +122,7 @@ impl Store {
         let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dir)?;
         let mut moved: Vec<PathBuf> = Vec::with_capacity(staged.len());
         let result = (|| {
-            for m in staged.iter_mut() {
-                let final_path = cur.join(&m.file_name);
-                fs::rename(&m.tmp_path, &final_path).map_err(|e| {
-                    StoreError::io(
-                        format!(
-                            "renaming {} to {}",
-                            m.tmp_path.display(),
-                            final_path.display()
-                        ),
-                        e,
-                    )
-                })?;
-                // Moved: the staged message no longer owns a file in tmp/.
-                m.tmp_path = PathBuf::new();
-                moved.push(final_path);
-            }
+            move_into(&mut staged, &cur, &mut moved)?;
             maildir::fsync_dir(&cur)?;
             own.record(&tx)?;
             let uids = insert_rows(&tx, &mut dst, &staged)?;
@@ -198,6 +183,32 @@ impl Store {
             }
         }
     }
+}
+
+/// Renames each staged message into `cur` (a mailbox's `cur/`), adding
+/// each new path to `moved` (so a failure can remove them again).
+pub(super) fn move_into(
+    staged: &mut [StagedMessage],
+    cur: &std::path::Path,
+    moved: &mut Vec<PathBuf>,
+) -> Result<()> {
+    for m in staged.iter_mut() {
+        let final_path = cur.join(&m.file_name);
+        fs::rename(&m.tmp_path, &final_path).map_err(|e| {
+            StoreError::io(
+                format!(
+                    "renaming {} to {}",
+                    m.tmp_path.display(),
+                    final_path.display()
+                ),
+                e,
+            )
+        })?;
+        // Moved: the staged message no longer owns a file in tmp/.
+        m.tmp_path = PathBuf::new();
+        moved.push(final_path);
+    }
+    Ok(())
 }
 
 /// The MODSEQ of the new messages: the target's HIGHESTMODSEQ, less the

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::StagedMessage;
-use super::commit::{AppendedBatch, insert_rows};
+use super::commit::{AppendedBatch, insert_rows, move_into};
 use crate::Store;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index;
@@ -194,22 +194,7 @@ fn apply(
         let own = OwnChange::begin(conn, dst.id, &dir)?;
         entry.insert((dir.clone(), Some(own)));
     }
-    let cur = dir.join("cur");
-    for m in staged.iter_mut() {
-        let final_path = cur.join(&m.file_name);
-        fs::rename(&m.tmp_path, &final_path).map_err(|e| {
-            StoreError::io(
-                format!(
-                    "renaming {} to {}",
-                    m.tmp_path.display(),
-                    final_path.display()
-                ),
-                e,
-            )
-        })?;
-        m.tmp_path = PathBuf::new();
-        moved.push(final_path);
-    }
+    move_into(&mut staged, &dir.join("cur"), moved)?;
     let uids = insert_rows(conn, &mut dst, &staged)?;
     Ok(Applied {
         uidvalidity: dst.uidvalidity,
