@@ -83,125 +83,108 @@ async fn a_deliver_ticket_delivers_and_every_read_call_is_refused() {
     // Everything else is refused.
     let owner = || OWNER.to_owned();
     let inbox = || "INBOX".to_owned();
-    refused(
-        "ListMailboxes",
-        c.list_mailboxes(with_ticket(pb::ListMailboxesRequest { owner: owner() }, &t))
-            .await,
+    // `refuse!(client.method, request)`: the call with the deliver ticket
+    // must be refused.
+    macro_rules! refuse {
+        ($client:ident . $method:ident, $request:expr) => {
+            refused(
+                stringify!($method),
+                $client.$method(with_ticket($request, &t)).await,
+            )
+        };
+    }
+    let uids = all_uids;
+    refuse!(
+        c.list_mailboxes,
+        pb::ListMailboxesRequest { owner: owner() }
     );
-    refused(
-        "MailboxStatus",
-        c.mailbox_status(with_ticket(
-            pb::MailboxStatusRequest {
-                owner: owner(),
-                name: inbox(),
-            },
-            &t,
-        ))
-        .await,
+    let (name, mailbox) = (inbox(), inbox());
+    refuse!(
+        c.mailbox_status,
+        pb::MailboxStatusRequest {
+            owner: owner(),
+            name
+        }
     );
-    refused(
-        "SelectMailbox",
-        c.select_mailbox(with_ticket(
-            pb::SelectMailboxRequest {
-                owner: owner(),
-                name: inbox(),
-                ..Default::default()
-            },
-            &t,
-        ))
-        .await,
+    let name = inbox();
+    refuse!(
+        c.select_mailbox,
+        pb::SelectMailboxRequest {
+            owner: owner(),
+            name,
+            ..Default::default()
+        }
     );
-    refused(
-        "Changes",
-        c.changes(with_ticket(
-            pb::ChangesRequest {
-                owner: owner(),
-                mailbox: inbox(),
-                ..Default::default()
-            },
-            &t,
-        ))
-        .await,
+    refuse!(
+        c.changes,
+        pb::ChangesRequest {
+            owner: owner(),
+            mailbox,
+            ..Default::default()
+        }
     );
-    refused(
-        "Fetch",
-        c.fetch(with_ticket(
-            pb::FetchRequest {
-                owner: owner(),
-                mailbox: inbox(),
-                uids: all_uids(),
-                body: true,
-                ..Default::default()
-            },
-            &t,
-        ))
-        .await,
+    let (mailbox, body) = (inbox(), true);
+    refuse!(
+        c.fetch,
+        pb::FetchRequest {
+            owner: owner(),
+            mailbox,
+            uids: uids(),
+            body,
+            ..Default::default()
+        }
     );
-    refused(
-        "StoreFlags",
-        c.store_flags(with_ticket(
-            pb::StoreFlagsRequest {
-                owner: owner(),
-                mailbox: inbox(),
-                uids: all_uids(),
-                ..Default::default()
-            },
-            &t,
-        ))
-        .await,
+    let mailbox = inbox();
+    refuse!(
+        c.store_flags,
+        pb::StoreFlagsRequest {
+            owner: owner(),
+            mailbox,
+            uids: uids(),
+            ..Default::default()
+        }
     );
-    refused(
-        "Expunge",
-        c.expunge(with_ticket(
-            pb::ExpungeRequest {
-                owner: owner(),
-                mailbox: inbox(),
-                ..Default::default()
-            },
-            &t,
-        ))
-        .await,
+    let mailbox = inbox();
+    refuse!(
+        c.expunge,
+        pb::ExpungeRequest {
+            owner: owner(),
+            mailbox,
+            ..Default::default()
+        }
     );
-    refused(
-        "CreateMailbox",
-        c.create_mailbox(with_ticket(
-            pb::CreateMailboxRequest {
-                owner: owner(),
-                name: "Stolen".into(),
-            },
-            &t,
-        ))
-        .await,
+    let name = "Stolen".to_owned();
+    refuse!(
+        c.create_mailbox,
+        pb::CreateMailboxRequest {
+            owner: owner(),
+            name
+        }
     );
-    refused(
-        "DeleteMailbox",
-        c.delete_mailbox(with_ticket(
-            pb::DeleteMailboxRequest {
-                owner: owner(),
-                name: "Lists".into(),
-            },
-            &t,
-        ))
-        .await,
+    let name = "Lists".to_owned();
+    refuse!(
+        c.delete_mailbox,
+        pb::DeleteMailboxRequest {
+            owner: owner(),
+            name
+        }
     );
-    refused(
-        "RenameMailbox",
-        c.rename_mailbox(with_ticket(
-            pb::RenameMailboxRequest {
-                owner: owner(),
-                from: "Lists".into(),
-                to: "Other".into(),
-            },
-            &t,
-        ))
-        .await,
+    let (from, to) = ("Lists".to_owned(), "Other".to_owned());
+    refuse!(
+        c.rename_mailbox,
+        pb::RenameMailboxRequest {
+            owner: owner(),
+            from,
+            to
+        }
     );
     // An append that would expunge (REPLACE) is no delivery.
     let mut header = append_header("INBOX", &[], 1);
+    let (mailbox, uidvalidity, uid) = (inbox(), 0, 1);
     header.replace = Some(pb::ReplaceMessage {
-        mailbox: inbox(),
-        uidvalidity: 0,
-        uid: 1,
+        mailbox,
+        uidvalidity,
+        uid,
     });
     let mut parts = message_parts(header, b"x");
     parts.push(pb::AppendRequest::commit());
@@ -210,121 +193,82 @@ async fn a_deliver_ticket_delivers_and_every_read_call_is_refused() {
         common::send_append(&mut c, &t, parts).await,
     );
     let mut content = ContentClient::new(channel.clone());
-    refused(
-        "FetchStructure",
-        content
-            .fetch_structure(with_ticket(
-                pb::FetchStructureRequest {
-                    owner: owner(),
-                    mailbox: inbox(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    let mailbox = inbox();
+    refuse!(
+        content.fetch_structure,
+        pb::FetchStructureRequest {
+            owner: owner(),
+            mailbox,
+            ..Default::default()
+        }
     );
-    refused(
-        "FetchSection",
-        content
-            .fetch_section(with_ticket(
-                pb::FetchSectionRequest {
-                    owner: owner(),
-                    mailbox: inbox(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    let mailbox = inbox();
+    refuse!(
+        content.fetch_section,
+        pb::FetchSectionRequest {
+            owner: owner(),
+            mailbox,
+            ..Default::default()
+        }
     );
     let mut search = SearchClient::new(channel.clone());
-    refused(
-        "Search",
-        search
-            .search(with_ticket(
-                pb::SearchRequest {
-                    owner: owner(),
-                    mailbox: inbox(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    let mailbox = inbox();
+    refuse!(
+        search.search,
+        pb::SearchRequest {
+            owner: owner(),
+            mailbox,
+            ..Default::default()
+        }
     );
-    refused(
-        "Sort",
-        search
-            .sort(with_ticket(
-                pb::SortRequest {
-                    owner: owner(),
-                    mailbox: inbox(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    let mailbox = inbox();
+    refuse!(
+        search.sort,
+        pb::SortRequest {
+            owner: owner(),
+            mailbox,
+            ..Default::default()
+        }
     );
-    refused(
-        "Thread",
-        search
-            .thread(with_ticket(
-                pb::ThreadRequest {
-                    owner: owner(),
-                    mailbox: inbox(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    let mailbox = inbox();
+    refuse!(
+        search.thread,
+        pb::ThreadRequest {
+            owner: owner(),
+            mailbox,
+            ..Default::default()
+        }
     );
-    refused(
-        "Copy",
-        organize
-            .copy(with_ticket(
-                pb::CopyRequest {
-                    owner: owner(),
-                    mailbox: inbox(),
-                    uids: all_uids(),
-                    target: "Lists".into(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    let (mailbox, target) = (inbox(), "Lists".to_owned());
+    refuse!(
+        organize.copy,
+        pb::CopyRequest {
+            owner: owner(),
+            mailbox,
+            uids: uids(),
+            target,
+            ..Default::default()
+        }
     );
-    refused(
-        "ListSubscriptions",
-        organize
-            .list_subscriptions(with_ticket(
-                pb::ListSubscriptionsRequest { owner: owner() },
-                &t,
-            ))
-            .await,
+    refuse!(
+        organize.list_subscriptions,
+        pb::ListSubscriptionsRequest { owner: owner() }
     );
     let mut metadata = MetadataClient::new(channel.clone());
-    refused(
-        "GetMetadata",
-        metadata
-            .get_metadata(with_ticket(
-                pb::GetMetadataRequest {
-                    owner: owner(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    refuse!(
+        metadata.get_metadata,
+        pb::GetMetadataRequest {
+            owner: owner(),
+            ..Default::default()
+        }
     );
     let mut watch = WatchClient::new(channel);
-    refused(
-        "Watch",
-        watch
-            .watch(with_ticket(
-                pb::WatchRequest {
-                    owner: owner(),
-                    ..Default::default()
-                },
-                &t,
-            ))
-            .await,
+    refuse!(
+        watch.watch,
+        pb::WatchRequest {
+            owner: owner(),
+            ..Default::default()
+        }
     );
 
     // The refused calls changed nothing: both messages are there, unread.
