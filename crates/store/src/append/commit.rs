@@ -86,18 +86,7 @@ impl Store {
         mut staged: Vec<StagedMessage>,
         replace: Option<&ReplaceTarget>,
     ) -> Result<AppendedBatch> {
-        let Some(first) = staged.first() else {
-            return Err(StoreError::InvalidArgument(
-                "an append batch needs at least one message".into(),
-            ));
-        };
-        let target = first.mailbox.clone();
-        if let Some(other) = staged.iter().find(|m| m.mailbox != target) {
-            return Err(StoreError::InvalidArgument(format!(
-                "one append batch goes to one mailbox, not {target:?} and {:?}",
-                other.mailbox
-            )));
-        }
+        let target = target_of(&staged)?;
         let replace = match replace {
             Some(r) => Some((names::canonical(&r.mailbox)?, r.uidvalidity, r.uid)),
             None => None,
@@ -183,6 +172,23 @@ impl Store {
             }
         }
     }
+}
+
+/// The one mailbox every message of a batch goes to.
+pub(super) fn target_of(staged: &[StagedMessage]) -> Result<String> {
+    let Some(first) = staged.first() else {
+        return Err(StoreError::InvalidArgument(
+            "an append batch needs at least one message".into(),
+        ));
+    };
+    let target = first.mailbox.clone();
+    if let Some(other) = staged.iter().find(|m| m.mailbox != target) {
+        return Err(StoreError::InvalidArgument(format!(
+            "one append batch goes to one mailbox, not {target:?} and {:?}",
+            other.mailbox
+        )));
+    }
+    Ok(target)
 }
 
 /// Renames each staged message into `cur` (a mailbox's `cur/`), adding

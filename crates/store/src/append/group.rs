@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::StagedMessage;
-use super::commit::{AppendedBatch, insert_rows, move_into};
+use super::commit::{AppendedBatch, insert_rows, move_into, target_of};
 use crate::Store;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index;
@@ -171,18 +171,7 @@ fn apply(
     folders: &mut HashMap<i64, (PathBuf, Option<OwnChange>)>,
     moved: &mut Vec<PathBuf>,
 ) -> Result<Applied> {
-    let Some(first) = staged.first() else {
-        return Err(StoreError::InvalidArgument(
-            "an append batch needs at least one message".into(),
-        ));
-    };
-    let target = first.mailbox.clone();
-    if let Some(other) = staged.iter().find(|m| m.mailbox != target) {
-        return Err(StoreError::InvalidArgument(format!(
-            "one append batch goes to one mailbox, not {target:?} and {:?}",
-            other.mailbox
-        )));
-    }
+    let target = target_of(&staged)?;
     let mut dst = index::mailbox_row(conn, &target)?;
     let count = u32::try_from(staged.len()).unwrap_or(u32::MAX);
     if dst.uidnext.checked_add(count).is_none_or(|n| n == u32::MAX) {
