@@ -30,6 +30,8 @@ mod demo;
 mod flow;
 mod limits;
 mod linger;
+mod lmtp;
+mod lmtp_durable;
 mod mail_location;
 mod mbsync;
 mod modes;

@@ -129,6 +129,7 @@ async fn start_storage(dir: &TestDir, key: &HostKey) -> (StorageGuard, StorageCl
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
             connection_id: 1,
+            ..Default::default()
         })),
     };
     tokio::time::timeout(

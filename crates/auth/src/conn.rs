@@ -1,7 +1,10 @@
 //! A connection handed over by the master, as the gRPC server sees it: the
-//! socket plus a key that every request on it carries (tonic puts
-//! [`Connected::connect_info`] into the request extensions), so SASL
-//! exchanges are kept per connection and dropped when it closes.
+//! socket plus a tag that every request on it carries (tonic puts
+//! [`Connected::connect_info`] into the request extensions): its key, so
+//! SASL exchanges are kept per connection and dropped when it closes, and
+//! the role of the protocol process it serves, which the master stated
+//! when it handed the connection over (the process cannot forge it), so
+//! deliver tickets go to the lmtp role alone.
 
 use std::io;
 use std::pin::Pin;
@@ -14,21 +17,51 @@ use tonic::transport::server::Connected;
 
 use crate::exchanges::{ConnectionKey, Exchanges};
 
+/// The role of the protocol process a connection serves, as the master
+/// said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PeerRole {
+    /// The lmtp process: may ask for deliver tickets.
+    Lmtp,
+    /// Any other (imap, pop3, or a role this auth does not know).
+    Other,
+}
+
+impl PeerRole {
+    /// The role the master named in its NewConnection message.
+    pub(crate) fn from_master(role: &str) -> PeerRole {
+        match role {
+            "lmtp" => PeerRole::Lmtp,
+            _ => PeerRole::Other,
+        }
+    }
+}
+
+/// What every request on a connection carries: which connection, and
+/// which role it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ConnectionTag {
+    /// Keys the connection's SASL exchanges.
+    pub(crate) key: ConnectionKey,
+    /// The role of the process at the other end.
+    pub(crate) role: PeerRole,
+}
+
 /// A protocol process's connection to auth.
 #[derive(Debug)]
 pub(crate) struct AuthConnection {
     stream: UnixStream,
-    key: ConnectionKey,
+    tag: ConnectionTag,
     exchanges: Arc<Exchanges>,
 }
 
 impl AuthConnection {
-    /// Wraps `stream`, which will be known as `key`; its open exchanges
+    /// Wraps `stream`, which will be known by `tag`; its open exchanges
     /// live in `exchanges` until it closes.
-    pub(crate) fn new(stream: UnixStream, key: ConnectionKey, exchanges: Arc<Exchanges>) -> Self {
+    pub(crate) fn new(stream: UnixStream, tag: ConnectionTag, exchanges: Arc<Exchanges>) -> Self {
         AuthConnection {
             stream,
-            key,
+            tag,
             exchanges,
         }
     }
@@ -36,15 +69,15 @@ impl AuthConnection {
 
 impl Drop for AuthConnection {
     fn drop(&mut self) {
-        self.exchanges.forget_connection(self.key);
+        self.exchanges.forget_connection(self.tag.key);
     }
 }
 
 impl Connected for AuthConnection {
-    type ConnectInfo = ConnectionKey;
+    type ConnectInfo = ConnectionTag;
 
-    fn connect_info(&self) -> ConnectionKey {
-        self.key
+    fn connect_info(&self) -> ConnectionTag {
+        self.tag
     }
 }
 
@@ -98,9 +131,13 @@ mod tests {
         let exchanges = Arc::new(Exchanges::default());
         let (a, _peer) = UnixStream::pair().unwrap();
         let (b, _peer_b) = UnixStream::pair().unwrap();
-        let conn_a = AuthConnection::new(a, ConnectionKey(1), Arc::clone(&exchanges));
-        let conn_b = AuthConnection::new(b, ConnectionKey(2), Arc::clone(&exchanges));
-        assert_eq!(conn_a.connect_info(), ConnectionKey(1));
+        let tag = |key| ConnectionTag {
+            key: ConnectionKey(key),
+            role: PeerRole::Other,
+        };
+        let conn_a = AuthConnection::new(a, tag(1), Arc::clone(&exchanges));
+        let conn_b = AuthConnection::new(b, tag(2), Arc::clone(&exchanges));
+        assert_eq!(conn_a.connect_info(), tag(1));
         exchanges
             .put(
                 ConnectionKey(1),

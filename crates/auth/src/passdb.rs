@@ -168,6 +168,31 @@ impl Passdb {
         })
     }
 
+    /// The account a delivery to `recipient` (no `+detail`) is for: the
+    /// entry named exactly so; else, for `local@domain`, the entry
+    /// `local@domain` with the domain in lower case (domains are
+    /// case-insensitive), then the bare `local` when the domain is one of
+    /// `domains` (this server's own). `Checked::Refused` for no such
+    /// account. Blocking (file I/O).
+    pub(crate) fn recipient(
+        &self,
+        recipient: &str,
+        domains: &[String],
+    ) -> Result<Checked, AuthError> {
+        let file = self.file.current()?;
+        let mut candidates = vec![recipient.to_owned()];
+        if let Some((local, domain)) = recipient.rsplit_once('@') {
+            candidates.push(format!("{local}@{}", domain.to_ascii_lowercase()));
+            if domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+                candidates.push(local.to_owned());
+            }
+        }
+        Ok(match candidates.iter().find_map(|name| file.lookup(name)) {
+            Some(entry) => self.served(entry.clone()),
+            None => Checked::Refused("unknown recipient"),
+        })
+    }
+
     /// The keys a SCRAM-`hash` exchange for `user` runs on. Blocking (file
     /// I/O, and PBKDF2 for `{PLAIN}` accounts).
     pub(crate) fn scram_lookup(

@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Server;
 
 use crate::AuthError;
-use crate::conn::AuthConnection;
+use crate::conn::{AuthConnection, ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
 use crate::service::AuthService;
 use crate::settings::AuthSettings;
@@ -78,10 +78,14 @@ pub async fn serve(
                                 continue;
                             }
                         };
-                        let key = ConnectionKey(next_key);
+                        let tag = ConnectionTag {
+                            key: ConnectionKey(next_key),
+                            role: PeerRole::from_master(&new.role),
+                        };
                         next_key = next_key.wrapping_add(1);
-                        tracing::debug!(connection_id = new.connection_id, "new auth connection");
-                        let connection = AuthConnection::new(stream, key, Arc::clone(&exchanges));
+                        tracing::debug!(connection_id = new.connection_id, role = %new.role,
+                            "new auth connection");
+                        let connection = AuthConnection::new(stream, tag, Arc::clone(&exchanges));
                         // Fails only when the server has ended; the next turn
                         // of the loop reports why.
                         let _ = connections.send(Ok(connection)).await;

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::auth::auth_server::Auth;
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{
-    Failure, RenewRequest, RenewResponse, StepRequest, StepResponse, Success,
+    DeliverRequest, DeliverResponse, Failure, RenewRequest, RenewResponse, StepRequest,
+    StepResponse, Success,
 };
 use mailkeep_ticket::{HostKey, now_unix};
 use tonic::{Request, Response, Status};
 
+use crate::conn::{ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
 use crate::hashing::{GateError, HashGate};
 use crate::passdb::{Checked, Passdb, ScramLookup, Verifier};
@@ -45,6 +47,7 @@ struct Shared {
     penalty: Penalty,
     hashing: HashGate,
     exchanges: Arc<Exchanges>,
+    local_domains: Vec<String>,
 }
 
 /// Context of one step for the log lines.
@@ -97,6 +100,7 @@ impl AuthService {
                 tickets,
                 hashing: HashGate::new(settings.hashing),
                 exchanges,
+                local_domains: settings.local_domains,
             }),
         }
     }
@@ -409,6 +413,56 @@ impl AuthService {
     }
 }
 
+impl AuthService {
+    /// A deliver ticket for the recipient of `req`, asked on a connection
+    /// of `role`: refused unless that is the lmtp role, whatever the
+    /// recipient (a compromised imap process must not get one).
+    pub(crate) async fn deliver_for(
+        &self,
+        role: PeerRole,
+        req: DeliverRequest,
+    ) -> Result<DeliverResponse, Status> {
+        if role != PeerRole::Lmtp {
+            tracing::warn!(recipient = ?req.recipient, ?role,
+                "deliver ticket refused: asked on a connection not of the lmtp role");
+            return Err(Status::permission_denied(
+                "deliver tickets are issued to the lmtp role only",
+            ));
+        }
+        let shared = Arc::clone(&self.shared);
+        let recipient = req.recipient.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            shared.passdb.recipient(&recipient, &shared.local_domains)
+        })
+        .await
+        .map_err(|error| Status::internal(format!("recipient lookup task failed: {error}")))?
+        .map_err(|error| {
+            tracing::error!(recipient = ?req.recipient, %error,
+                "delivery not possible: userdb unavailable");
+            Status::unavailable(UNAVAILABLE)
+        })?;
+        match checked {
+            Checked::Valid(user) => {
+                let (ticket, expires_unix) = self.shared.tickets.issue_deliver(&user, now_unix());
+                tracing::debug!(recipient = ?req.recipient, user = ?user, "deliver ticket issued");
+                Ok(DeliverResponse {
+                    user,
+                    ticket,
+                    expires_unix,
+                })
+            }
+            Checked::Refused(reason) => {
+                tracing::info!(recipient = ?req.recipient, reason, "delivery refused");
+                Err(Status::not_found("no such recipient"))
+            }
+            Checked::NotServed(reason) => {
+                tracing::warn!(recipient = ?req.recipient, %reason, "delivery refused");
+                Err(Status::failed_precondition(reason))
+            }
+        }
+    }
+}
+
 /// The channel binding the first step offers: the connection's
 /// tls-exporter data, or none (no TLS, or a type this server does not
 /// know, which is logged).
@@ -440,13 +494,26 @@ impl Auth for AuthService {
     async fn step(&self, request: Request<StepRequest>) -> Result<Response<StepResponse>, Status> {
         // Every connection the server accepts is an AuthConnection, whose
         // key tonic puts here; without one, no exchange can be kept.
-        let Some(conn) = request.extensions().get::<ConnectionKey>().copied() else {
+        let Some(conn) = request.extensions().get::<ConnectionTag>().copied() else {
             return Err(Status::internal("request without a connection key"));
         };
-        let outcome = self.step_on(conn, request.into_inner()).await;
+        let outcome = self.step_on(conn.key, request.into_inner()).await;
         Ok(Response::new(StepResponse {
             outcome: Some(outcome),
         }))
+    }
+
+    async fn deliver(
+        &self,
+        request: Request<DeliverRequest>,
+    ) -> Result<Response<DeliverResponse>, Status> {
+        let role = request
+            .extensions()
+            .get::<ConnectionTag>()
+            .map_or(PeerRole::Other, |tag| tag.role);
+        self.deliver_for(role, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn renew(

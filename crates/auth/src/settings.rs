@@ -27,6 +27,9 @@ pub struct AuthSettings {
     pub first_valid_uid: u32,
     /// How many password hashes run at once and how many may wait.
     pub hashing: crate::HashLimits,
+    /// This server's mail domains: a recipient `local@domain` with one of
+    /// these domains (any case) also matches the account named `local`.
+    pub local_domains: Vec<String>,
 }
 
 impl Default for AuthSettings {
@@ -42,6 +45,7 @@ impl Default for AuthSettings {
             max_failure_delay: Duration::from_secs(15),
             first_valid_uid: 0,
             hashing: crate::HashLimits::default(),
+            local_domains: Vec::new(),
         }
     }
 }

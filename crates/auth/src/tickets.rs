@@ -14,6 +14,10 @@ use crate::userdb::UserEntry;
 /// What the password stamp digests, so the digest serves nothing else.
 const PASSWORD_STAMP: &str = "mailkeep password stamp v1";
 
+/// How long a deliver ticket is valid: one delivery of one message, even
+/// a large one over a slow link, and no longer.
+pub(crate) const DELIVER_TICKET_SECS: i64 = 600;
+
 /// Why a renewal was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum RenewRefused {
@@ -91,6 +95,13 @@ impl TicketOffice {
             now.saturating_add(self.session_max_secs),
         )
         .with_password_stamp(self.stamp(entry));
+        (sign(&self.key, &claims), claims.expires_unix)
+    }
+
+    /// A deliver ticket for `user` at `now`: scope `deliver`, a session
+    /// of its own, valid [`DELIVER_TICKET_SECS`]; never renewed.
+    pub(crate) fn issue_deliver(&self, user: &str, now: i64) -> (String, i64) {
+        let claims = Claims::new(user, Scope::Deliver, now, DELIVER_TICKET_SECS, &self.issuer);
         (sign(&self.key, &claims), claims.expires_unix)
     }
 

@@ -145,6 +145,7 @@ async fn connect(control: &tokio::net::UnixStream) -> tokio::net::UnixStream {
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
             connection_id: 1,
+            ..Default::default()
         })),
     };
     mailkeep_storage_rpc::framing::send_frame(control, &message, Some(&OwnedFd::from(theirs)))

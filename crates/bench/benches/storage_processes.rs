@@ -231,6 +231,7 @@ fn rpc_round_trip(dir: &Path) {
         let message = ControlMessage {
             kind: Some(control_message::Kind::NewConnection(NewConnection {
                 connection_id: 1,
+                ..Default::default()
             })),
         };
         mailkeep_storage_rpc::framing::send_frame(&control, &message, Some(&OwnedFd::from(theirs)))

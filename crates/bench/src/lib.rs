@@ -38,6 +38,7 @@
 pub mod client;
 pub mod error;
 pub mod idle;
+pub mod lmtp;
 pub mod messages;
 pub mod mix;
 pub mod procs;

@@ -7,9 +7,11 @@ use crate::{Config, ConfigError, Listener, ListenerKind};
 
 impl Config {
     /// Every listener of every protocol service, with the service's role
-    /// name (`imap`; `pop3` and `lmtp` when they come).
+    /// name (`imap`, `lmtp`).
     pub fn listeners(&self) -> Vec<(&'static str, &Listener)> {
-        self.imap.listener.iter().map(|l| ("imap", l)).collect()
+        let imap = self.imap.listener.iter().map(|l| ("imap", l));
+        let lmtp = self.lmtp.listener.iter().map(|l| ("lmtp", l));
+        imap.chain(lmtp).collect()
     }
 }
 
@@ -54,6 +56,14 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             ListenerKind::Unix if l.address.trim().is_empty() => {
                 return Err(invalid(format!(
                     "{:?}: a unix listener needs a path",
+                    l.name
+                )));
+            }
+            ListenerKind::Plain | ListenerKind::Tls
+                if l.mode.is_some() || l.owner.is_some() || l.group.is_some() =>
+            {
+                return Err(invalid(format!(
+                    "{:?}: mode, owner and group are for unix listeners",
                     l.name
                 )));
             }

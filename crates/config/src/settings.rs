@@ -14,6 +14,8 @@ pub struct Config {
     pub privileges: Privileges,
     /// The IMAP service.
     pub imap: Imap,
+    /// The LMTP service.
+    pub lmtp: Lmtp,
     /// TLS for clients of every protocol service.
     pub tls: Tls,
     /// Authentication and tickets.
@@ -39,6 +41,10 @@ pub struct Server {
     pub data_dir: PathBuf,
     /// The host's name in greetings and tickets; empty: the system's.
     pub hostname: String,
+    /// The largest message taken, in bytes: announced as LMTP SIZE (bigger
+    /// ones get `552 5.3.4`) and IMAP APPENDLIMIT (with
+    /// `imap.max_literal_size`, the smaller of the two).
+    pub max_message_size: u64,
 }
 
 impl Default for Server {
@@ -46,6 +52,7 @@ impl Default for Server {
         Server {
             data_dir: PathBuf::from("mailkeep-data"),
             hostname: String::new(),
+            max_message_size: 50 * 1024 * 1024,
         }
     }
 }
@@ -112,6 +119,17 @@ pub struct Listener {
     /// `imap.trusted_networks` may connect.
     #[serde(default)]
     pub proxy_protocol: bool,
+    /// `unix` listeners: the socket file's mode (default 0o666: access is
+    /// then limited by the directory).
+    #[serde(default)]
+    pub mode: Option<u32>,
+    /// `unix` listeners: the socket file's owner (a user name); default:
+    /// whoever runs the master.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// `unix` listeners: the socket file's group (a group name).
+    #[serde(default)]
+    pub group: Option<String>,
 }
 
 impl Listener {
@@ -121,6 +139,48 @@ impl Listener {
             address: address.into(),
             kind,
             proxy_protocol: false,
+            mode: None,
+            owner: None,
+            group: None,
+        }
+    }
+}
+
+/// The LMTP service (RFC 2033): delivery from an MTA.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Lmtp {
+    /// The listening sockets; listing any replaces the defaults
+    /// (127.0.0.1:1124, and the UNIX socket `lmtp.sock` under the data
+    /// directory, which `mailkeep deliver` and Postfix's `lmtp:unix:` use).
+    pub listener: Vec<Listener>,
+    /// How many lmtp processes share the listeners.
+    pub processes: u32,
+    /// Clients one lmtp process serves at most.
+    pub max_connections: usize,
+    /// Recipients one message may have; more get `452 4.5.3` (the client
+    /// sends the message again to the rest).
+    pub max_recipients: usize,
+    /// Characters that start a `+detail` in a recipient's local part
+    /// (`user+detail@domain` is delivered into the folder `detail` when it
+    /// exists, else INBOX); empty: no detail is taken.
+    pub recipient_delimiter: String,
+    /// Seconds a client may be silent.
+    pub timeout_secs: u64,
+}
+
+impl Default for Lmtp {
+    fn default() -> Self {
+        Lmtp {
+            listener: vec![
+                Listener::new("lmtp", "127.0.0.1:1124", ListenerKind::Plain),
+                Listener::new("lmtp-unix", "lmtp.sock", ListenerKind::Unix),
+            ],
+            processes: 1,
+            max_connections: 1000,
+            max_recipients: 100,
+            recipient_delimiter: "+".into(),
+            timeout_secs: 300,
         }
     }
 }
@@ -288,6 +348,9 @@ pub struct Auth {
     /// Logins waiting for a hash worker; beyond this they fail at once
     /// with a temporary error ("try again").
     pub hash_queue: usize,
+    /// This server's mail domains: an LMTP recipient `local@domain` with
+    /// one of these (in any case) also reaches the account named `local`.
+    pub local_domains: Vec<String>,
 }
 
 impl Default for Auth {
@@ -303,6 +366,7 @@ impl Default for Auth {
             gid: 64_990,
             hash_workers: 0,
             hash_queue: 16,
+            local_domains: Vec::new(),
         }
     }
 }

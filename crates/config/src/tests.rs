@@ -13,15 +13,39 @@ fn defaults_need_no_file() {
                 address: "127.0.0.1:1143".into(),
                 kind: ListenerKind::Plain,
                 proxy_protocol: false,
+                mode: None,
+                owner: None,
+                group: None,
             },
             Listener {
                 name: "imaps".into(),
                 address: "127.0.0.1:1993".into(),
                 kind: ListenerKind::Tls,
                 proxy_protocol: false,
+                mode: None,
+                owner: None,
+                group: None,
             },
         ]
     );
+    // LMTP: loopback TCP and the UNIX socket under the data directory.
+    let lmtp: Vec<_> = c
+        .lmtp
+        .listener
+        .iter()
+        .map(|l| (l.name.as_str(), l.address.clone()))
+        .collect();
+    assert_eq!(
+        lmtp,
+        vec![
+            ("lmtp", "127.0.0.1:1124".to_owned()),
+            (
+                "lmtp-unix",
+                c.data_dir().join("lmtp.sock").display().to_string()
+            ),
+        ]
+    );
+    assert_eq!(c.server.max_message_size, 50 * 1024 * 1024);
     assert_eq!(c.imap.plaintext_logins, PlaintextLogins::Loopback);
     assert_eq!(c.tls.min_version, TlsMinVersion::Tls12);
     assert!(c.tls.cert_file.is_none());
@@ -118,7 +142,9 @@ fn listeners_take_ipv6_and_unix_paths_under_the_data_dir() {
     );
     assert_eq!(c.imap.listener[1].kind, ListenerKind::Tls);
     assert_eq!(c.imap.listener[2].address, "/srv/mk/run/imap.sock");
-    assert_eq!(c.listeners().len(), 3);
+    // Three imap listeners and lmtp's two defaults.
+    assert_eq!(c.listeners().len(), 5);
+    assert_eq!(c.lmtp.listener[1].address, "/srv/mk/lmtp.sock");
 }
 
 #[test]

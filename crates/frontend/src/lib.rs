@@ -57,7 +57,7 @@ pub mod sasl;
 pub mod storage;
 pub mod tls;
 
-pub use accept::{AcceptSettings, Acceptor, ConnectionCount};
+pub use accept::{AcceptSettings, Acceptor, ConnectionCount, report_sessions};
 pub use admission::{Admission, ClientPolicy, ClientTable, LimitExceeded};
 pub use any_connector::AnyConnector;
 pub use auth_link::AuthLink;

@@ -234,6 +234,34 @@ impl Storage {
         }
     }
 
+    /// The storage path of one delivery (LMTP): `ticket` is a deliver
+    /// ticket for `user`. It has no session to end (it dies at its expiry,
+    /// so nothing is revoked when this is dropped) and is never renewed.
+    pub fn for_delivery(
+        auth: Arc<AuthLink>,
+        user: &str,
+        ticket: Zeroizing<String>,
+        expires_unix: i64,
+        clock: Clock,
+    ) -> Storage {
+        let now = clock.now_unix();
+        Storage {
+            inner: Arc::new(Inner {
+                user: user.to_owned(),
+                auth,
+                clock,
+                credentials: Mutex::new(Credentials {
+                    ticket: Arc::new(ticket),
+                    obtained_unix: now,
+                    expires_unix,
+                    retry_renew_unix: i64::MAX,
+                }),
+                channels: Mutex::new(HashMap::new()),
+                ended: AtomicBool::new(true),
+            }),
+        }
+    }
+
     /// Ends the session (IMAP LOGOUT, UNAUTHENTICATE): tells the broker,
     /// which revokes every ticket of it, and waits for that, so that a
     /// ticket captured from this process reads no mail once the client is

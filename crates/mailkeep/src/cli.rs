@@ -48,6 +48,26 @@ pub enum Command {
         #[command(subcommand)]
         action: ClusterAction,
     },
+    /// Deliver one message, read on stdin, to USER through the running
+    /// server's LMTP UNIX socket (for Postfix's mailbox_command and
+    /// scripts). Holds no key and needs no privilege: whoever may open the
+    /// socket may deliver. Exits 0, 67 (unknown user), 75 (temporary
+    /// failure, try again), 77 (refused) or 64 (usage), as sysexits(3).
+    Deliver {
+        /// The configuration file, to find the LMTP socket.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The recipient: a user name or user@domain.
+        #[arg(short = 'u', long = "user")]
+        user: String,
+        /// The folder to deliver into when it exists (as `user+FOLDER`);
+        /// INBOX otherwise.
+        #[arg(short = 'm', long = "mailbox")]
+        mailbox: Option<String>,
+        /// The envelope sender (Return-Path); default: the null sender.
+        #[arg(short = 'f', long = "from", default_value = "")]
+        from: String,
+    },
     /// Internal: run one process role (started by `serve`).
     #[command(subcommand, hide = true)]
     Role(Role),
@@ -196,6 +216,8 @@ pub struct ClusterLink {
 pub enum Role {
     /// An IMAP protocol process.
     Imap(ProtocolProcess),
+    /// An LMTP protocol process.
+    Lmtp(ProtocolProcess),
     /// The storage gateway: other hosts' relays in, to local storage.
     Gateway {
         #[command(flatten)]

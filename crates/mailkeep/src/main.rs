@@ -6,6 +6,7 @@ mod admin_ps;
 mod cli;
 mod cluster_cmd;
 mod cluster_roles;
+mod deliver_cmd;
 mod logging;
 mod protocol_role;
 mod roles;
@@ -33,6 +34,15 @@ fn main() -> std::process::ExitCode {
             }
         },
         Command::Cluster { dir, action } => cluster_cmd::run(&dir, action),
+        Command::Deliver {
+            config,
+            user,
+            mailbox,
+            from,
+        } => {
+            let code = deliver_cmd::run(config.as_deref(), &user, mailbox.as_deref(), &from);
+            return std::process::ExitCode::from(code);
+        }
         Command::Role(role) => roles::run(role),
     };
     match result {

@@ -39,6 +39,32 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
+        Role::Lmtp(process) => {
+            crate::logging::init("lmtp");
+            let start = ProtocolStart::prepare(process)?;
+            let lmtp = &start.config.lmtp;
+            let settings = mailkeep_lmtp::LmtpSettings {
+                hostname: start.hostname.clone(),
+                max_message_size: start.config.server.max_message_size,
+                max_recipients: lmtp.max_recipients,
+                recipient_delimiter: lmtp.recipient_delimiter.clone(),
+                timeout: std::time::Duration::from_secs(lmtp.timeout_secs),
+            };
+            // MTAs are trusted peers on loopback or the socket: no
+            // per-address limits, no logins.
+            let accept = accept_settings(
+                lmtp.max_connections,
+                b"421 4.3.2 Too many connections, try again later\r\n",
+                mailkeep_config::PlaintextLogins::Never,
+                mailkeep_lmtp::command::MAX_COMMAND_LINE,
+                mailkeep_frontend::ClientPolicy::default(),
+            );
+            runtime()?.block_on(async move {
+                let (acceptor, broker) = start.connect(accept).await?;
+                mailkeep_lmtp::serve_accepted(settings, acceptor, broker).await;
+                anyhow::Ok(())
+            })
+        }
         Role::Gateway {
             link,
             fd_broker,
@@ -96,6 +122,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                     workers: config.auth.hash_workers,
                     queue: config.auth.hash_queue,
                 },
+                local_domains: config.auth.local_domains.clone(),
             };
             runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
@@ -276,7 +303,10 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
         limits: mailkeep_imap_proto::Limits {
             max_line: config.imap.max_line_length,
             max_inline_literal: 64 * 1024,
-            max_append: config.imap.max_literal_size,
+            max_append: config
+                .imap
+                .max_literal_size
+                .min(config.server.max_message_size),
             ..mailkeep_imap_proto::Limits::default()
         },
         hostname,

@@ -38,17 +38,30 @@ enum Caller {
 
 /// Serves one protocol process's broker channel until it closes. Requests
 /// are answered as they complete, each reply carrying its request's id, so
-/// a slow one (a store being opened) holds up no other.
-pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
-    serve(shared, client_id, stream, Caller::Protocol).await;
+/// a slow one (a store being opened) holds up no other. `role` is the role
+/// the master started the process in (`""` for programs on the client
+/// socket): auth learns it with every connection made for the process.
+pub async fn serve_client(
+    shared: Arc<Shared>,
+    client_id: u64,
+    role: &'static str,
+    stream: UnixStream,
+) {
+    serve(shared, client_id, stream, Caller::Protocol, role).await;
 }
 
 /// Serves the storage gateway's broker channel until it closes.
 pub async fn serve_gateway(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
-    serve(shared, client_id, stream, Caller::Gateway).await;
+    serve(shared, client_id, stream, Caller::Gateway, "").await;
 }
 
-async fn serve(shared: Arc<Shared>, client_id: u64, stream: UnixStream, caller: Caller) {
+async fn serve(
+    shared: Arc<Shared>,
+    client_id: u64,
+    stream: UnixStream,
+    caller: Caller,
+    role: &'static str,
+) {
     let stream = Arc::new(stream);
     let writing = Arc::new(AsyncMutex::new(()));
     let slots = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
@@ -79,7 +92,7 @@ async fn serve(shared: Arc<Shared>, client_id: u64, stream: UnixStream, caller: 
         );
         answering.spawn(async move {
             let _slot = slot;
-            let (reply, fd) = answer(&shared, caller, client_id, request).await;
+            let (reply, fd) = answer(&shared, caller, client_id, role, request).await;
             let _writing = writing.lock().await;
             match send_frame(&stream, &reply, fd.as_ref()).await {
                 Ok(()) => true,
@@ -112,6 +125,7 @@ async fn answer(
     shared: &Arc<Shared>,
     caller: Caller,
     client_id: u64,
+    role: &'static str,
     request: BrokerRequest,
 ) -> (BrokerReply, Option<std::os::fd::OwnedFd>) {
     let (kind, fd) = match request.kind {
@@ -119,7 +133,7 @@ async fn answer(
             error(RefusalCode::Refused, "the gateway gets no auth connection"),
             None,
         ),
-        Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(shared).await,
+        Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(shared, role).await,
         Some(broker_request::Kind::Status(status)) => {
             shared.record_sessions(client_id, status.sessions);
             (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
@@ -175,7 +189,7 @@ pub(crate) fn error(code: RefusalCode, message: impl Into<String>) -> broker_rep
 /// A reply, and the descriptor that goes with it.
 pub(crate) type Answer = (broker_reply::Kind, Option<std::os::fd::OwnedFd>);
 
-async fn connect_auth(shared: &Shared) -> Answer {
+async fn connect_auth(shared: &Shared, role: &'static str) -> Answer {
     let Some(control) = shared.auth_control.lock().await.clone() else {
         return (error(RefusalCode::Unavailable, "auth is restarting"), None);
     };
@@ -187,6 +201,7 @@ async fn connect_auth(shared: &Shared) -> Answer {
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
             connection_id,
+            role: role.to_owned(),
         })),
     };
     let sent = {
@@ -474,6 +489,7 @@ async fn connect(
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
             connection_id,
+            role: String::new(),
         })),
     };
     if let Err(e) = control.send(&message, Some(&theirs)).await {

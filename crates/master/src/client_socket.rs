@@ -47,6 +47,7 @@ pub async fn serve(shared: Arc<Shared>, listener: UnixListener) {
         tokio::spawn(crate::broker::serve_client(
             Arc::clone(&shared),
             client_id,
+            "",
             stream,
         ));
     }

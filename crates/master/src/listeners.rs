@@ -125,7 +125,7 @@ fn bind(l: &ListenerConfig) -> Result<BoundListener, MasterError> {
             })?;
             OwnedFd::from(listener)
         }
-        ListenerKind::Unix => OwnedFd::from(bind_unix(&l.name, Path::new(&l.address))?),
+        ListenerKind::Unix => OwnedFd::from(bind_unix(l)?),
     };
     tracing::info!(listener = l.name, address = l.address, kind = ?l.kind, "listening");
     Ok(BoundListener {
@@ -136,8 +136,10 @@ fn bind(l: &ListenerConfig) -> Result<BoundListener, MasterError> {
 }
 
 /// Binds a UNIX socket, replacing a stale socket file left by an earlier
-/// run (never another kind of file).
-fn bind_unix(name: &str, path: &Path) -> Result<std::os::unix::net::UnixListener, MasterError> {
+/// run (never another kind of file), and gives it the configured mode
+/// (default 0o666), owner and group.
+fn bind_unix(l: &ListenerConfig) -> Result<std::os::unix::net::UnixListener, MasterError> {
+    let (name, path) = (l.name.as_str(), Path::new(&l.address));
     let err = |what: &str, e: std::io::Error| {
         MasterError::io(format!("listener {name:?}: {what} {}", path.display()), e)
     };
@@ -154,9 +156,38 @@ fn bind_unix(name: &str, path: &Path) -> Result<std::os::unix::net::UnixListener
         std::fs::create_dir_all(parent).map_err(|e| err("making the directory of", e))?;
     }
     let listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| err("binding", e))?;
-    // Access is limited by the directory the administrator chose.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+    // Unless set, access is limited by the directory the administrator chose.
+    let mode = l.mode.unwrap_or(0o666);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| err("setting the mode of", e))?;
+    if l.owner.is_some() || l.group.is_some() {
+        let uid = match &l.owner {
+            Some(user) => Some(
+                nix::unistd::User::from_name(user)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| {
+                        MasterError::Setup(format!("listener {name:?}: no user {user:?}"))
+                    })?
+                    .uid,
+            ),
+            None => None,
+        };
+        let gid = match &l.group {
+            Some(group) => Some(
+                nix::unistd::Group::from_name(group)
+                    .ok()
+                    .flatten()
+                    .ok_or_else(|| {
+                        MasterError::Setup(format!("listener {name:?}: no group {group:?}"))
+                    })?
+                    .gid,
+            ),
+            None => None,
+        };
+        nix::unistd::chown(path, uid, gid)
+            .map_err(|e| err("setting the owner of", std::io::Error::from(e)))?;
+    }
     Ok(listener)
 }
 

@@ -132,6 +132,7 @@ async fn supervise(
                 let broker_task = tokio::spawn(crate::broker::serve_client(
                     Arc::clone(&shared),
                     client_id,
+                    role,
                     broker,
                 ));
                 let status = child.wait().await;

@@ -409,11 +409,23 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         .map_err(|e| MasterError::Setup(e.to_string()))?;
     // Before any child starts: passed sockets must not leak into children.
     let mut inherited = crate::listeners::inherited_sockets()?;
-    let services = vec![ProtocolService {
-        role: "imap",
-        listeners: crate::listeners::bind_service(&config, "imap", &mut inherited)?,
-        processes: config.imap.processes,
-    }];
+    let services = vec![
+        ProtocolService {
+            role: "imap",
+            listeners: crate::listeners::bind_service(&config, "imap", &mut inherited)?,
+            processes: config.imap.processes,
+        },
+        ProtocolService {
+            role: "lmtp",
+            listeners: crate::listeners::bind_service(&config, "lmtp", &mut inherited)?,
+            processes: config.lmtp.processes,
+        },
+    ];
+    // A service configured with no listener runs no process.
+    let services: Vec<ProtocolService> = services
+        .into_iter()
+        .filter(|s| !s.listeners.is_empty())
+        .collect();
     for name in inherited.keys() {
         tracing::warn!("a passed socket named {name:?} matches no listener; closed");
     }

@@ -18,9 +18,9 @@ use crate::storage::{
     AppendRequest, AppendResponse, ChangesRequest, ChangesResponse, CreateMailboxRequest,
     CreateMailboxResponse, DeleteMailboxRequest, DeleteMailboxResponse, ExpungeRequest,
     ExpungeResponse, FetchRequest, FetchResponse, ListMailboxesRequest, ListMailboxesResponse,
-    MailboxStatus, MailboxStatusRequest, MailboxStatusResponse, RenameMailboxRequest,
-    RenameMailboxResponse, SelectMailboxRequest, SelectMailboxResponse, StoreFlagsRequest,
-    StoreFlagsResponse, append_request, fetch_response,
+    MailboxExistsRequest, MailboxExistsResponse, MailboxStatus, MailboxStatusRequest,
+    MailboxStatusResponse, RenameMailboxRequest, RenameMailboxResponse, SelectMailboxRequest,
+    SelectMailboxResponse, StoreFlagsRequest, StoreFlagsResponse, append_request, fetch_response,
 };
 
 /// The size of the body chunks both ways: the size the storage server
@@ -171,6 +171,13 @@ impl Storage for Echo {
         &self,
         _: Request<ExpungeRequest>,
     ) -> Result<Response<ExpungeResponse>, Status> {
+        unused()
+    }
+
+    async fn mailbox_exists(
+        &self,
+        _: Request<MailboxExistsRequest>,
+    ) -> Result<Response<MailboxExistsResponse>, Status> {
         unused()
     }
 }

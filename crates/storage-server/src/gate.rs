@@ -344,8 +344,19 @@ impl Gate {
         request: Request<R>,
         method: &'static str,
     ) -> Result<Admitted<R>, Status> {
+        self.admit_scoped(request, method, Scope::Session)
+    }
+
+    /// Admits a call that needs only `need` access (a deliver ticket's
+    /// calls: Append, MailboxExists, QuotaUsage), as [`Gate::admit_call`].
+    pub(crate) fn admit_scoped<R: OwnedRequest>(
+        &self,
+        request: Request<R>,
+        method: &'static str,
+        need: Scope,
+    ) -> Result<Admitted<R>, Status> {
         let owner = request.get_ref().owner().to_owned();
-        let store = self.admit(ticket_of(&request), &owner, Scope::Session, method)?;
+        let store = self.admit(ticket_of(&request), &owner, need, method)?;
         Ok(Admitted {
             owner,
             store,
@@ -367,7 +378,24 @@ impl Gate {
         T: Send + 'static,
         F: FnOnce(Store, R) -> Result<T, StoreError> + Send + 'static,
     {
-        let Admitted { owner, store, req } = self.admit_call(request, method)?;
+        self.serve_scoped(request, method, Scope::Session, work)
+            .await
+    }
+
+    /// [`Gate::serve`] for a call that needs only `need` access.
+    pub(crate) async fn serve_scoped<R, T, F>(
+        &self,
+        request: Request<R>,
+        method: &'static str,
+        need: Scope,
+        work: F,
+    ) -> Result<T, Status>
+    where
+        R: OwnedRequest + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(Store, R) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Admitted { owner, store, req } = self.admit_scoped(request, method, need)?;
         self.run(&owner, move || work(store, req)).await
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::organize_server::{Organize, OrganizeServer};
 use mailkeep_store::Copied;
+use mailkeep_ticket::Scope;
 use tonic::{Request, Response, Status};
 
 use crate::convert::ranges;
@@ -161,7 +162,10 @@ impl Organize for OrganizeService {
     ) -> Result<Response<pb::QuotaUsageResponse>, Status> {
         let (bytes, messages) = self
             .gate
-            .serve(request, "QuotaUsage", |store, _| store.quota_usage())
+            // A delivery may check quota before it appends.
+            .serve_scoped(request, "QuotaUsage", Scope::Deliver, |store, _| {
+                store.quota_usage()
+            })
             .await?;
         Ok(Response::new(pb::QuotaUsageResponse { bytes, messages }))
     }

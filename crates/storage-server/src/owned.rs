@@ -34,6 +34,7 @@ owned_requests!(
     FetchRequest,
     StoreFlagsRequest,
     ExpungeRequest,
+    MailboxExistsRequest,
     FetchStructureRequest,
     FetchSectionRequest,
     CopyRequest,

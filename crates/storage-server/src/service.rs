@@ -4,6 +4,7 @@
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::storage_server::Storage;
 use mailkeep_store::DELIMITER;
+use mailkeep_ticket::Scope;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -220,6 +221,23 @@ impl Storage for StorageService {
         Ok(Response::new(pb::ExpungeResponse {
             expunged: expunged.uids,
             highestmodseq: expunged.highestmodseq,
+        }))
+    }
+
+    async fn mailbox_exists(
+        &self,
+        request: Request<pb::MailboxExistsRequest>,
+    ) -> Result<Response<pb::MailboxExistsResponse>, Status> {
+        // LMTP's +detail: a deliver ticket may ask this, and learns no more.
+        let found = self
+            .gate
+            .serve_scoped(request, "MailboxExists", Scope::Deliver, |store, req| {
+                store.mailbox_exists(&req.name)
+            })
+            .await?;
+        Ok(Response::new(pb::MailboxExistsResponse {
+            exists: found.is_some(),
+            name: found.unwrap_or_default(),
         }))
     }
 }

@@ -106,6 +106,8 @@ struct Inner {
     /// the next write needs it.
     conn: Mutex<Option<Connection>>,
     readers: readers::Readers,
+    /// Appends waiting to be committed together (group commit).
+    commits: append::CommitQueue,
 }
 
 impl Store {
@@ -123,6 +125,7 @@ impl Store {
                 host: maildir::sanitized_hostname(),
                 conn: Mutex::new(Some(conn)),
                 readers: readers::Readers::new(maildir),
+                commits: append::CommitQueue::default(),
             }),
         };
         // Messages of a migrated or imported index get their threads.

@@ -303,6 +303,26 @@ impl Store {
         }
     }
 
+    /// The canonical name of mailbox `name` if it exists (LMTP's
+    /// `+detail` folder), `None` if not. An invalid name does not exist.
+    pub fn mailbox_exists(&self, name: &str) -> Result<Option<String>> {
+        let Ok(name) = names::canonical(name) else {
+            return Ok(None);
+        };
+        match self.sync_mailbox(&name) {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut conn = self.reader()?;
+        let tx = conn.transaction().ctx("starting a read")?;
+        match index::mailbox_row(&tx, &name) {
+            Ok(row) => Ok(Some(row.name)),
+            Err(StoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and counts of a mailbox.
     pub fn status(&self, name: &str) -> Result<MailboxStatus> {
         let name = names::canonical(name)?;

@@ -441,7 +441,10 @@ impl Services {
         let theirs = OwnedFd::from(theirs);
         let connection_id = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
         let message = ControlMessage {
-            kind: Some(Kind::NewConnection(NewConnection { connection_id })),
+            kind: Some(Kind::NewConnection(NewConnection {
+                connection_id,
+                ..Default::default()
+            })),
         };
         send_frame(control, &message, Some(&theirs)).await?;
         Ok((ours, kept))

@@ -538,6 +538,18 @@ pub fn config_text(
         "exempt_networks = [\"127.0.0.1\", \"::1\"]\n"
     };
     let mut imap = String::new();
+    // LMTP: the listeners the test bound, else only the UNIX socket under
+    // the data directory (never the fixed default port, which parallel
+    // servers would share).
+    let mut lmtp = String::new();
+    for (name, addr) in listeners.iter().filter(|(n, _)| n.starts_with("lmtp")) {
+        lmtp.push_str(&format!(
+            "[[lmtp.listener]]\nname = \"{name}\"\naddress = \"{addr}\"\nkind = \"plain\"\n\n"
+        ));
+    }
+    lmtp.push_str(
+        "[[lmtp.listener]]\nname = \"lmtp-unix\"\naddress = \"lmtp.sock\"\nkind = \"unix\"\n\n",
+    );
     for (name, addr) in listeners {
         let kind = if name.starts_with("imaps") {
             "tls"
@@ -557,11 +569,13 @@ pub fn config_text(
          \n\
          [auth]\n\
          failure_delay_ms = 200\n\
+         local_domains = [\"example.org\"]\n\
          max_failure_delay_ms = 400\n\
          \n\
          [master]\n\
          restart_backoff_ms = 50\n\
          \n\
+         {lmtp}\
          {imap}\
          [imap]\n\
          {exempt}\

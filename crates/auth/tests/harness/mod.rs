@@ -66,6 +66,7 @@ pub async fn start_with(base: Duration, more: &str) -> Harness {
         max_failure_delay: base * 4,
         first_valid_uid: 0,
         hashing: Default::default(),
+        local_domains: vec!["example.org".to_owned()],
     };
     let server = tokio::spawn(serve(settings, auth_key, auth_end));
     Harness {
@@ -88,10 +89,18 @@ impl Harness {
     }
 
     pub async fn connect(&self, connection_id: u64) -> AuthClient<Channel> {
+        self.connect_as(connection_id, "imap").await
+    }
+
+    /// A connection the master made for a process of `role`.
+    pub async fn connect_as(&self, connection_id: u64, role: &str) -> AuthClient<Channel> {
         let (client_end, server_end) = UnixStream::pair().unwrap();
         let fd: OwnedFd = server_end.into_std().unwrap().into();
         let message = ControlMessage {
-            kind: Some(Kind::NewConnection(NewConnection { connection_id })),
+            kind: Some(Kind::NewConnection(NewConnection {
+                connection_id,
+                role: role.to_owned(),
+            })),
         };
         send_frame(&self.control, &message, Some(&fd))
             .await

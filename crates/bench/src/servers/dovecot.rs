@@ -34,7 +34,23 @@ fn find_dovecot() -> Option<PathBuf> {
 /// The configuration: everything under `tmp`, plain IMAP on
 /// 127.0.0.1:`port`, users from `tmp/passwd`, limits for
 /// `connections` logged-in clients at once.
-fn config(tmp: &Path, port: u16, connections: usize) -> String {
+fn config(tmp: &Path, port: u16, connections: usize, lmtp_port: Option<u16>) -> String {
+    let (protocols, lmtp) = match lmtp_port {
+        Some(lmtp_port) => (
+            "imap lmtp",
+            format!(
+                "service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp_port}
+  }}
+}}
+postmaster_address = postmaster@example.org
+"
+            ),
+        ),
+        None => ("imap", String::new()),
+    };
     let tmp = tmp.display();
     // One imap process per logged-in client (Dovecot's default,
     // client_limit 1); the log and anvil services hold a connection
@@ -42,7 +58,7 @@ fn config(tmp: &Path, port: u16, connections: usize) -> String {
     let processes = connections + 100;
     let clients = (2 * connections + 1000).max(1000);
     format!(
-        "protocols = imap
+        "protocols = {protocols}
 listen = 127.0.0.1
 base_dir = {tmp}/run
 state_dir = {tmp}/state
@@ -101,7 +117,7 @@ service imap-login {{
 service anvil {{
   chroot =
 }}
-"
+{lmtp}"
     )
 }
 
@@ -114,6 +130,17 @@ impl Dovecot {
         dir: &Path,
         users: &[(String, String)],
         connections: usize,
+    ) -> Result<Dovecot, BenchError> {
+        Self::start_with(dir, users, connections, None)
+    }
+
+    /// [`Dovecot::start`] with LMTP too (Debian's dovecot-lmtpd) on
+    /// 127.0.0.1:`lmtp_port`, when given.
+    pub fn start_with(
+        dir: &Path,
+        users: &[(String, String)],
+        connections: usize,
+        lmtp_port: Option<u16>,
     ) -> Result<Dovecot, BenchError> {
         let Some(dovecot) = find_dovecot() else {
             return Err(BenchError::Unavailable(
@@ -157,7 +184,12 @@ impl Dovecot {
         std::fs::write(tmp.join("passwd"), passwd).map_err(io("writing the passwd file"))?;
         let port = free_port()?;
         let conf = tmp.join("dovecot.conf");
-        std::fs::write(&conf, config(&tmp, port, connections))
+        if lmtp_port.is_some() && !Path::new("/usr/lib/dovecot/lmtp").is_file() {
+            return Err(BenchError::Unavailable(
+                "Dovecot's lmtp binary is missing (apt-get install dovecot-lmtpd)".into(),
+            ));
+        }
+        std::fs::write(&conf, config(&tmp, port, connections, lmtp_port))
             .map_err(io("writing the Dovecot config"))?;
         let output = std::fs::File::create(tmp.join("stderr.log")).map_err(io("stderr log"))?;
         let child = Command::new(&dovecot)

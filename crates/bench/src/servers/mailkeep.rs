@@ -36,6 +36,7 @@ fn exempt_loopback(extra: &str) -> String {
 #[derive(Debug)]
 pub struct Mailkeep {
     process: ServerProcess,
+    lmtp_port: u16,
     bin: PathBuf,
     config: PathBuf,
     data: PathBuf,
@@ -49,12 +50,14 @@ impl Mailkeep {
     /// listens.
     pub fn start(bin: &Path, dir: &Path, name: &str, extra: &str) -> Result<Mailkeep, BenchError> {
         let port = free_port()?;
+        let lmtp_port = free_port()?;
         let data = dir.join(name);
         let config = dir.join(format!("{name}.toml"));
         let extra = exempt_loopback(extra);
         let text = format!(
             "[server]\ndata_dir = \"{}\"\n{extra}\n\
-             [[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n",
+             [[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n\
+             [[lmtp.listener]]\nname = \"lmtp\"\naddress = \"127.0.0.1:{lmtp_port}\"\nkind = \"plain\"\n",
             data.display()
         );
         std::fs::write(&config, text).map_err(|e| BenchError::io("writing the config", e))?;
@@ -77,10 +80,17 @@ impl Mailkeep {
         }
         Ok(Mailkeep {
             process,
+            lmtp_port,
             bin: bin.to_path_buf(),
             config,
             data,
         })
+    }
+
+    /// Where its LMTP listener is (a free loopback port, never the default
+    /// 1124, so that several servers can run at once).
+    pub fn lmtp_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.lmtp_port))
     }
 
     /// The server process (port, pid).

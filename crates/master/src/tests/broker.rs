@@ -105,7 +105,12 @@ impl Setup {
     /// A protocol process's broker channel, served by the broker.
     fn client(&self, client_id: u64) -> UnixStream {
         let (ours, theirs) = UnixStream::pair().unwrap();
-        tokio::spawn(serve_client(Arc::clone(&self.shared), client_id, theirs));
+        tokio::spawn(serve_client(
+            Arc::clone(&self.shared),
+            client_id,
+            "imap",
+            theirs,
+        ));
         ours
     }
 

@@ -105,7 +105,10 @@ impl Process {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let fd = OwnedFd::from(theirs);
         let msg = ControlMessage {
-            kind: Some(Kind::NewConnection(NewConnection { connection_id: id })),
+            kind: Some(Kind::NewConnection(NewConnection {
+                connection_id: id,
+                ..Default::default()
+            })),
         };
         send_frame(&self.master, &msg, Some(&fd)).await.unwrap();
         drop(fd);

@@ -63,23 +63,30 @@ impl Store {
     /// ([`StoreError::Expunged`] if it is already gone, and then nothing
     /// is appended). Either every message is indexed or none is, and no
     /// file of a failed batch is left behind.
+    ///
+    /// Batches without `replace` that arrive while another commit runs
+    /// are committed together by the next one (group commit: one
+    /// directory fsync per folder and one index commit for all of them;
+    /// see [`super::group`]), each with its own UIDs and MODSEQ and its
+    /// own success or failure.
     pub fn commit_appends(
+        &self,
+        staged: Vec<StagedMessage>,
+        replace: Option<&ReplaceTarget>,
+    ) -> Result<AppendedBatch> {
+        match replace {
+            None => self.commit_grouped(staged),
+            Some(_) => self.commit_one(staged, replace),
+        }
+    }
+
+    /// [`Store::commit_appends`] of one batch in a transaction of its own.
+    fn commit_one(
         &self,
         mut staged: Vec<StagedMessage>,
         replace: Option<&ReplaceTarget>,
     ) -> Result<AppendedBatch> {
-        let Some(first) = staged.first() else {
-            return Err(StoreError::InvalidArgument(
-                "an append batch needs at least one message".into(),
-            ));
-        };
-        let target = first.mailbox.clone();
-        if let Some(other) = staged.iter().find(|m| m.mailbox != target) {
-            return Err(StoreError::InvalidArgument(format!(
-                "one append batch goes to one mailbox, not {target:?} and {:?}",
-                other.mailbox
-            )));
-        }
+        let target = target_of(&staged)?;
         let replace = match replace {
             Some(r) => Some((names::canonical(&r.mailbox)?, r.uidvalidity, r.uid)),
             None => None,
@@ -104,22 +111,7 @@ impl Store {
         let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dir)?;
         let mut moved: Vec<PathBuf> = Vec::with_capacity(staged.len());
         let result = (|| {
-            for m in staged.iter_mut() {
-                let final_path = cur.join(&m.file_name);
-                fs::rename(&m.tmp_path, &final_path).map_err(|e| {
-                    StoreError::io(
-                        format!(
-                            "renaming {} to {}",
-                            m.tmp_path.display(),
-                            final_path.display()
-                        ),
-                        e,
-                    )
-                })?;
-                // Moved: the staged message no longer owns a file in tmp/.
-                m.tmp_path = PathBuf::new();
-                moved.push(final_path);
-            }
+            move_into(&mut staged, &cur, &mut moved)?;
             maildir::fsync_dir(&cur)?;
             own.record(&tx)?;
             let uids = insert_rows(&tx, &mut dst, &staged)?;
@@ -182,6 +174,49 @@ impl Store {
     }
 }
 
+/// The one mailbox every message of a batch goes to.
+pub(super) fn target_of(staged: &[StagedMessage]) -> Result<String> {
+    let Some(first) = staged.first() else {
+        return Err(StoreError::InvalidArgument(
+            "an append batch needs at least one message".into(),
+        ));
+    };
+    let target = first.mailbox.clone();
+    if let Some(other) = staged.iter().find(|m| m.mailbox != target) {
+        return Err(StoreError::InvalidArgument(format!(
+            "one append batch goes to one mailbox, not {target:?} and {:?}",
+            other.mailbox
+        )));
+    }
+    Ok(target)
+}
+
+/// Renames each staged message into `cur` (a mailbox's `cur/`), adding
+/// each new path to `moved` (so a failure can remove them again).
+pub(super) fn move_into(
+    staged: &mut [StagedMessage],
+    cur: &std::path::Path,
+    moved: &mut Vec<PathBuf>,
+) -> Result<()> {
+    for m in staged.iter_mut() {
+        let final_path = cur.join(&m.file_name);
+        fs::rename(&m.tmp_path, &final_path).map_err(|e| {
+            StoreError::io(
+                format!(
+                    "renaming {} to {}",
+                    m.tmp_path.display(),
+                    final_path.display()
+                ),
+                e,
+            )
+        })?;
+        // Moved: the staged message no longer owns a file in tmp/.
+        m.tmp_path = PathBuf::new();
+        moved.push(final_path);
+    }
+    Ok(())
+}
+
 /// The MODSEQ of the new messages: the target's HIGHESTMODSEQ, less the
 /// step a REPLACE in the same mailbox took after them.
 fn uids_modseq(dst: &MailboxRow, replaced: Option<&Replaced>) -> u64 {
@@ -211,8 +246,8 @@ fn replaced_row(
 
 /// Indexes the staged messages in `dst` with consecutive new UIDs and one
 /// new MODSEQ; returns the UIDs in the order of `staged`.
-fn insert_rows(
-    tx: &rusqlite::Transaction<'_>,
+pub(super) fn insert_rows(
+    tx: &rusqlite::Connection,
     dst: &mut MailboxRow,
     staged: &[StagedMessage],
 ) -> Result<Vec<u32>> {

@@ -5,6 +5,7 @@
 //! may expunge a message in that same transaction (REPLACE, RFC 8508).
 
 mod commit;
+mod group;
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -18,6 +19,7 @@ use crate::maildir;
 use crate::names;
 
 pub use commit::{AppendedBatch, ReplaceTarget, Replaced};
+pub(crate) use group::CommitQueue;
 
 /// A message's internal date: seconds since the epoch and the zone it was
 /// given in.

@@ -1,0 +1,87 @@
+//! A blocking LMTP client for the delivery benchmark: one connection, one
+//! message at a time, each waited for until its per-recipient reply.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::error::BenchError;
+
+/// One LMTP connection after LHLO.
+pub struct LmtpClient {
+    reader: BufReader<TcpStream>,
+}
+
+impl LmtpClient {
+    /// Connects to `addr` and greets it, every read bounded by `timeout`.
+    pub fn connect(addr: SocketAddr, timeout: Duration) -> Result<LmtpClient, BenchError> {
+        let io = |what: &'static str| move |e| BenchError::io(what, e);
+        let stream = TcpStream::connect(addr).map_err(io("connecting to LMTP"))?;
+        stream
+            .set_read_timeout(Some(timeout))
+            .map_err(io("setting the LMTP timeout"))?;
+        stream.set_nodelay(true).map_err(io("TCP_NODELAY"))?;
+        let mut client = LmtpClient {
+            reader: BufReader::new(stream),
+        };
+        client.expect("greeting", "220")?;
+        client.command("LHLO bench.test", "250")?;
+        Ok(client)
+    }
+
+    fn expect(&mut self, what: &str, code: &str) -> Result<(), BenchError> {
+        loop {
+            let mut line = String::new();
+            let n = self
+                .reader
+                .read_line(&mut line)
+                .map_err(|e| BenchError::io(format!("reading the reply to {what}"), e))?;
+            if n == 0 {
+                return Err(BenchError::Refused {
+                    what: what.to_owned(),
+                    answer: "connection closed".into(),
+                });
+            }
+            if line.as_bytes().get(3) == Some(&b'-') {
+                continue;
+            }
+            if line.starts_with(code) {
+                return Ok(());
+            }
+            return Err(BenchError::Refused {
+                what: what.to_owned(),
+                answer: line.trim_end().to_owned(),
+            });
+        }
+    }
+
+    fn command(&mut self, line: &str, code: &str) -> Result<(), BenchError> {
+        self.reader
+            .get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .map_err(|e| BenchError::io(format!("sending {line}"), e))?;
+        self.expect(line, code)
+    }
+
+    /// Delivers `message` (CRLF lines, no line starting with a dot) to
+    /// `rcpt`, pipelining MAIL, RCPT and DATA; returns once it got `250`.
+    pub fn deliver(&mut self, rcpt: &str, message: &[u8]) -> Result<(), BenchError> {
+        let mut out =
+            format!("MAIL FROM:<bench@example.org>\r\nRCPT TO:<{rcpt}>\r\nDATA\r\n").into_bytes();
+        self.reader
+            .get_mut()
+            .write_all(&out)
+            .map_err(|e| BenchError::io("sending the envelope", e))?;
+        self.expect("MAIL", "250")?;
+        self.expect("RCPT", "250")?;
+        self.expect("DATA", "354")?;
+        out.clear();
+        out.extend_from_slice(message);
+        out.extend_from_slice(b".\r\n");
+        self.reader
+            .get_mut()
+            .write_all(&out)
+            .map_err(|e| BenchError::io("sending the message", e))?;
+        self.expect("the message", "250")
+    }
+}

@@ -1,0 +1,193 @@
+//! LMTP command syntax (RFC 2033 over RFC 5321's grammar): one command line
+//! in, one [`Command`] out. A pure function with no I/O and no state, so it
+//! can be fuzzed on its own; the session decides what each command means
+//! in its state. Address and parameter syntax come from `smtp-proto`.
+
+use smtp_proto::{MAIL_BODY_8BITMIME, MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, Request};
+
+/// The longest command line accepted, CRLF included (RFC 5321 §4.5.3.1.4
+/// says 512; addresses with SMTPUTF8 and parameters need more).
+pub const MAX_COMMAND_LINE: usize = 1000;
+
+/// The body type MAIL FROM announced (RFC 6152, RFC 3030).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// Nothing said, or `BODY=7BIT`.
+    SevenBit,
+    /// `BODY=8BITMIME`.
+    EightBitMime,
+}
+
+/// One LMTP command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `LHLO host`.
+    Lhlo {
+        /// The client's name for itself.
+        host: String,
+    },
+    /// `MAIL FROM:<path> [SIZE=n] [BODY=...] [SMTPUTF8]`.
+    Mail {
+        /// The reverse path; empty for the null sender `<>`.
+        from: String,
+        /// The size the client declared (0: none).
+        size: u64,
+        /// The declared body type.
+        body: Body,
+        /// SMTPUTF8 (RFC 6531) was given.
+        smtputf8: bool,
+    },
+    /// `RCPT TO:<path>`.
+    Rcpt {
+        /// The forward path as given.
+        to: String,
+    },
+    /// `DATA`.
+    Data,
+    /// `BDAT size [LAST]` (RFC 3030).
+    Bdat {
+        /// The chunk's size in octets.
+        size: u64,
+        /// The last chunk of the message.
+        last: bool,
+    },
+    /// `RSET`.
+    Rset,
+    /// `NOOP [string]`.
+    Noop,
+    /// `QUIT`.
+    Quit,
+    /// A command LMTP does not take here: `HELO`/`EHLO` (LMTP greets with
+    /// LHLO), `VRFY`, `STARTTLS`, `AUTH`, ...
+    NotImplemented(&'static str),
+}
+
+/// Why a command line is not a command; each maps to one reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// No command of that name.
+    #[error("unknown command")]
+    Unknown,
+    /// The line is longer than [`MAX_COMMAND_LINE`].
+    #[error("line too long")]
+    TooLong,
+    /// The line does not end in CRLF (a bare LF, or no end at all).
+    #[error("command line must end with CRLF")]
+    BadLineEnd,
+    /// A known command with bad arguments; the usage to show.
+    #[error("syntax: {0}")]
+    Syntax(&'static str),
+    /// The sender address does not parse.
+    #[error("invalid sender address")]
+    BadSender,
+    /// The recipient address does not parse.
+    #[error("invalid recipient address")]
+    BadRecipient,
+    /// A parameter of a kind this server takes has a bad value.
+    #[error("invalid value of parameter {0}")]
+    BadParameter(&'static str),
+    /// A parameter this server does not take.
+    #[error("unsupported parameter {0}")]
+    UnsupportedParameter(String),
+}
+
+/// Parses one command line, CRLF included.
+pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
+    if line.len() > MAX_COMMAND_LINE {
+        return Err(ParseError::TooLong);
+    }
+    if !line.ends_with(b"\r\n") {
+        return Err(ParseError::BadLineEnd);
+    }
+    if line[..line.len() - 2].contains(&b'\n') || line[..line.len() - 2].contains(&b'\r') {
+        return Err(ParseError::BadLineEnd);
+    }
+    let request = match Request::parse(&mut line.iter()) {
+        Ok(request) => request,
+        Err(smtp_proto::Error::InvalidRecipientAddress) => {
+            return bare_recipient(line).ok_or(ParseError::BadRecipient);
+        }
+        Err(e) => return Err(from_proto(e)),
+    };
+    Ok(match request {
+        Request::Lhlo { host } => Command::Lhlo {
+            host: host.into_owned(),
+        },
+        Request::Mail { from } => {
+            let body = if from.flags & MAIL_BODY_BINARYMIME != 0 {
+                return Err(ParseError::UnsupportedParameter("BODY=BINARYMIME".into()));
+            } else if from.flags & MAIL_BODY_8BITMIME != 0 {
+                Body::EightBitMime
+            } else {
+                // BODY=7BIT, or nothing said.
+                Body::SevenBit
+            };
+            Command::Mail {
+                from: from.address.into_owned(),
+                size: u64::try_from(from.size).unwrap_or(u64::MAX),
+                body,
+                smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
+            }
+        }
+        Request::Rcpt { to } => {
+            if to.address.is_empty() {
+                return Err(ParseError::BadRecipient);
+            }
+            Command::Rcpt {
+                to: to.address.into_owned(),
+            }
+        }
+        Request::Data => Command::Data,
+        Request::Bdat {
+            chunk_size,
+            is_last,
+        } => Command::Bdat {
+            size: u64::try_from(chunk_size).unwrap_or(u64::MAX),
+            last: is_last,
+        },
+        Request::Rset => Command::Rset,
+        Request::Noop { .. } => Command::Noop,
+        Request::Quit => Command::Quit,
+        other => Command::NotImplemented(other.name()),
+    })
+}
+
+/// `RCPT TO:<local-part>` without a domain, which RFC 5321 has no room
+/// for but LMTP setups with bare user names use (Dovecot takes it too):
+/// a dot-atom local part and nothing after the `>`.
+fn bare_recipient(line: &[u8]) -> Option<Command> {
+    let text = std::str::from_utf8(line).ok()?.trim_end();
+    let (verb, rest) = text.split_at_checked(8)?;
+    if !verb.eq_ignore_ascii_case("RCPT TO:") {
+        return None;
+    }
+    let local = rest.trim_start().strip_prefix('<')?.strip_suffix('>')?;
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let valid = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext));
+    valid.then(|| Command::Rcpt {
+        to: local.to_owned(),
+    })
+}
+
+fn from_proto(e: smtp_proto::Error) -> ParseError {
+    use smtp_proto::Error as E;
+    match e {
+        E::UnknownCommand => ParseError::Unknown,
+        E::InvalidSenderAddress => ParseError::BadSender,
+        E::InvalidRecipientAddress => ParseError::BadRecipient,
+        E::SyntaxError { syntax } => ParseError::Syntax(syntax),
+        E::InvalidParameter { param } => ParseError::BadParameter(param),
+        E::UnsupportedParameter { param } => ParseError::UnsupportedParameter(param),
+        // A whole line was given, so "needs more" means it ended too soon.
+        E::NeedsMoreData { .. } => ParseError::Syntax("a complete command line"),
+        E::ResponseTooLong | E::InvalidResponse { .. } => ParseError::Unknown,
+    }
+}
+
+#[cfg(test)]
+#[path = "tests/command.rs"]
+mod tests;

@@ -1,0 +1,97 @@
+use super::*;
+
+fn p(line: &str) -> Result<Command, ParseError> {
+    parse(line.as_bytes())
+}
+
+#[test]
+fn parses_the_lmtp_commands() {
+    assert_eq!(
+        p("LHLO mx.example.org\r\n"),
+        Ok(Command::Lhlo {
+            host: "mx.example.org".into()
+        })
+    );
+    assert_eq!(
+        p("mail from:<a@b.example> SIZE=1234 BODY=8BITMIME SMTPUTF8\r\n"),
+        Ok(Command::Mail {
+            from: "a@b.example".into(),
+            size: 1234,
+            body: Body::EightBitMime,
+            smtputf8: true,
+        })
+    );
+    assert_eq!(
+        p("MAIL FROM:<>\r\n"),
+        Ok(Command::Mail {
+            from: String::new(),
+            size: 0,
+            body: Body::SevenBit,
+            smtputf8: false,
+        })
+    );
+    assert_eq!(
+        p("RCPT TO:<alice+lists@example.org>\r\n"),
+        Ok(Command::Rcpt {
+            to: "alice+lists@example.org".into()
+        })
+    );
+    assert_eq!(
+        p("RCPT TO:<bob+work>\r\n"),
+        Ok(Command::Rcpt {
+            to: "bob+work".into()
+        })
+    );
+    assert_eq!(p("DATA\r\n"), Ok(Command::Data));
+    assert_eq!(
+        p("BDAT 100 LAST\r\n"),
+        Ok(Command::Bdat {
+            size: 100,
+            last: true
+        })
+    );
+    assert_eq!(
+        p("BDAT 7\r\n"),
+        Ok(Command::Bdat {
+            size: 7,
+            last: false
+        })
+    );
+    assert_eq!(p("RSET\r\n"), Ok(Command::Rset));
+    assert_eq!(p("NOOP hello\r\n"), Ok(Command::Noop));
+    assert_eq!(p("QUIT\r\n"), Ok(Command::Quit));
+    assert_eq!(p("EHLO x\r\n"), Ok(Command::NotImplemented("EHLO")));
+}
+
+#[test]
+fn refuses_bad_lines_with_a_typed_error() {
+    assert_eq!(p("FOO\r\n"), Err(ParseError::Unknown));
+    assert_eq!(p("DATA\n"), Err(ParseError::BadLineEnd));
+    assert_eq!(p("NOOP a\nb\r\n"), Err(ParseError::BadLineEnd));
+    let long = format!("NOOP {}\r\n", "x".repeat(MAX_COMMAND_LINE));
+    assert_eq!(p(&long), Err(ParseError::TooLong));
+    assert!(matches!(p("RCPT TO:<>\r\n"), Err(ParseError::BadRecipient)));
+    assert!(matches!(
+        p("RCPT TO:<a b>\r\n"),
+        Err(ParseError::BadRecipient)
+    ));
+    assert!(matches!(
+        p("RCPT TO:<a..b>\r\n"),
+        Err(ParseError::BadRecipient)
+    ));
+    assert!(matches!(p("RCPT alice\r\n"), Err(ParseError::Syntax(_))));
+    assert!(matches!(
+        p("MAIL FROM:<a@b> BODY=BINARYMIME\r\n"),
+        Err(ParseError::UnsupportedParameter(_))
+    ));
+    assert!(p("MAIL FROM:<a@b> SIZE=x\r\n").is_err());
+    assert!(p("\r\n").is_err());
+}
+
+#[test]
+fn never_panics_on_any_prefix_of_a_valid_session() {
+    let session = b"LHLO x\r\nMAIL FROM:<\"q u\"@b> SIZE=9\r\nRCPT TO:<c@d>\r\nBDAT 3 LAST\r\n";
+    for end in 0..=session.len() {
+        let _ = parse(&session[..end]);
+    }
+}

@@ -1,0 +1,241 @@
+//! Group commit of appends (DESIGN §5). Every append must be durable
+//! before it is acknowledged: its file fsynced (done by each writer on its
+//! own thread), then renamed into `cur/`, `cur/` fsynced and the index
+//! committed (an fsync of the WAL). Done one append at a time, the last
+//! two fsyncs bound a store to one append per pair of disk flushes however
+//! many clients deliver at once.
+//!
+//! So appends that come while a commit runs wait for the write lock
+//! together, and the first of them to get it commits them all: their
+//! renames, one fsync per folder, one transaction with a savepoint per
+//! batch (a batch that fails is rolled back and its files removed, the
+//! others go on), one commit. Each batch keeps its own UIDs and MODSEQ
+//! and gets its own answer; none is answered before the commit that made
+//! it durable. One append alone commits exactly as before.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::StagedMessage;
+use super::commit::{AppendedBatch, insert_rows, move_into, target_of};
+use crate::Store;
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index;
+use crate::mailbox::begin_write;
+use crate::sync::own::OwnChange;
+use crate::{maildir, names};
+
+/// The batches waiting for the next commit.
+#[derive(Default)]
+pub(crate) struct CommitQueue {
+    waiting: Mutex<Vec<Arc<Job>>>,
+}
+
+/// One batch in the queue, and its answer once committed.
+struct Job {
+    staged: Mutex<Option<Vec<StagedMessage>>>,
+    answer: Mutex<Option<Result<AppendedBatch>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Store {
+    /// Commits `staged` together with whatever else waits (see the module
+    /// documentation).
+    pub(super) fn commit_grouped(&self, staged: Vec<StagedMessage>) -> Result<AppendedBatch> {
+        let job = Arc::new(Job {
+            staged: Mutex::new(Some(staged)),
+            answer: Mutex::new(None),
+        });
+        lock(&self.inner.commits.waiting).push(Arc::clone(&job));
+        // Blocks while another thread commits (maybe this batch too).
+        let conn = self.conn();
+        if let Some(answer) = lock(&job.answer).take() {
+            return answer;
+        }
+        let mut conn = match conn {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Nobody took this batch: no one else holds the lock.
+                lock(&self.inner.commits.waiting).retain(|j| !Arc::ptr_eq(j, &job));
+                return Err(e);
+            }
+        };
+        let jobs = std::mem::take(&mut *lock(&self.inner.commits.waiting));
+        let batches: Vec<Vec<StagedMessage>> = jobs
+            .iter()
+            .map(|j| lock(&j.staged).take().unwrap_or_default())
+            .collect();
+        let answers = commit_together(self, &mut conn, batches);
+        // Every batch taken from the queue is answered before the lock
+        // goes: a waiter that gets it next must find its answer.
+        for (j, answer) in jobs.iter().zip(answers) {
+            *lock(&j.answer) = Some(answer);
+        }
+        drop(conn);
+        lock(&job.answer).take().unwrap_or_else(|| {
+            Err(StoreError::InvalidArgument(
+                "group commit lost a batch".into(),
+            ))
+        })
+    }
+}
+
+/// A batch applied inside the transaction, waiting for its commit.
+struct Applied {
+    uidvalidity: u32,
+    uids: Vec<u32>,
+    modseq: u64,
+    moved: Vec<PathBuf>,
+}
+
+/// Commits `batches` in one transaction; one answer per batch, in order.
+fn commit_together(
+    store: &Store,
+    conn: &mut rusqlite::Connection,
+    batches: Vec<Vec<StagedMessage>>,
+) -> Vec<Result<AppendedBatch>> {
+    let count = batches.len();
+    let mut tx = match begin_write(conn) {
+        Ok(tx) => tx,
+        Err(e) => return vec_of(&e, count),
+    };
+    let mut applied: Vec<Result<Applied>> = Vec::with_capacity(count);
+    let mut folders: HashMap<i64, (PathBuf, Option<OwnChange>)> = HashMap::new();
+    for staged in batches {
+        let result = match tx.savepoint().ctx("starting an append's savepoint") {
+            Ok(sp) => {
+                let mut moved = Vec::new();
+                match apply(store, &sp, staged, &mut folders, &mut moved) {
+                    Ok(a) => match sp.commit().ctx("ending an append's savepoint") {
+                        Ok(()) => Ok(a),
+                        Err(e) => {
+                            remove(&a.moved);
+                            Err(e)
+                        }
+                    },
+                    Err(e) => {
+                        // Rolled back as it is dropped; its files go too.
+                        drop(sp);
+                        remove(&moved);
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
+        applied.push(result);
+    }
+    // Durable: the renames of every batch, then the index.
+    let shared = (|| {
+        for (dir, _) in folders.values() {
+            maildir::fsync_dir(&dir.join("cur"))?;
+        }
+        for (_, own) in folders.values_mut() {
+            if let Some(own) = own.take() {
+                own.record(&tx)?;
+            }
+        }
+        tx.commit().ctx("committing appends")
+    })();
+    match shared {
+        Ok(()) => applied
+            .into_iter()
+            .map(|a| {
+                a.map(|a| AppendedBatch {
+                    uidvalidity: a.uidvalidity,
+                    uids: a.uids,
+                    modseq: a.modseq,
+                    replaced: None,
+                })
+            })
+            .collect(),
+        Err(e) => {
+            for a in applied.iter().flatten() {
+                remove(&a.moved);
+            }
+            vec_of(&e, count)
+        }
+    }
+}
+
+/// One batch's renames and rows, inside its savepoint.
+fn apply(
+    store: &Store,
+    conn: &rusqlite::Connection,
+    mut staged: Vec<StagedMessage>,
+    folders: &mut HashMap<i64, (PathBuf, Option<OwnChange>)>,
+    moved: &mut Vec<PathBuf>,
+) -> Result<Applied> {
+    let target = target_of(&staged)?;
+    let mut dst = index::mailbox_row(conn, &target)?;
+    let count = u32::try_from(staged.len()).unwrap_or(u32::MAX);
+    if dst.uidnext.checked_add(count).is_none_or(|n| n == u32::MAX) {
+        return Err(StoreError::out_of_uids(&dst.name));
+    }
+    let dir = names::mailbox_dir(store.root(), &dst.name);
+    if let std::collections::hash_map::Entry::Vacant(entry) = folders.entry(dst.id) {
+        // Before the first rename into this folder in the transaction.
+        let own = OwnChange::begin(conn, dst.id, &dir)?;
+        entry.insert((dir.clone(), Some(own)));
+    }
+    move_into(&mut staged, &dir.join("cur"), moved)?;
+    let uids = insert_rows(conn, &mut dst, &staged)?;
+    Ok(Applied {
+        uidvalidity: dst.uidvalidity,
+        uids,
+        modseq: dst.highestmodseq,
+        moved: std::mem::take(moved),
+    })
+}
+
+/// Removes message files of batches that were not committed: not
+/// acknowledged, so not kept.
+fn remove(paths: &[PathBuf]) {
+    for path in paths {
+        if let Err(e) = fs::remove_file(path) {
+            tracing::warn!(path = %path.display(), error = %e,
+                "unindexed message file of a failed append could not be removed");
+        }
+    }
+}
+
+/// `e` as the answer of each of `count` batches.
+fn vec_of(e: &StoreError, count: usize) -> Vec<Result<AppendedBatch>> {
+    (0..count).map(|_| Err(each(e))).collect()
+}
+
+/// A copy of a failure shared by every batch of a commit, keeping the
+/// kinds callers tell apart (no space, over quota, a busy index).
+fn each(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::NoSpace { context } => StoreError::NoSpace {
+            context: context.clone(),
+        },
+        StoreError::OverQuota { context } => StoreError::OverQuota {
+            context: context.clone(),
+        },
+        StoreError::TooBig { context } => StoreError::TooBig {
+            context: context.clone(),
+        },
+        StoreError::Sqlite {
+            context,
+            source: rusqlite::Error::SqliteFailure(code, message),
+        } => StoreError::Sqlite {
+            context: context.clone(),
+            source: rusqlite::Error::SqliteFailure(*code, message.clone()),
+        },
+        StoreError::Io { context, source } => StoreError::Io {
+            context: context.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => StoreError::Io {
+            context: "committing appends".into(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}

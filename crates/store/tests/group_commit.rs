@@ -1,0 +1,95 @@
+//! Group commit: appends committed at the same time from many threads
+//! each get their own UIDs and answer, every acknowledged message is in
+//! the index and on disk, and a batch that fails in a shared commit fails
+//! alone.
+
+#[allow(dead_code)]
+mod common;
+
+use std::sync::{Arc, Barrier};
+
+use common::temp_store;
+use mailkeep_store::{Flags, StagedMessage, Store, StoreError};
+
+fn staged(store: &Store, mailbox: &str, body: &[u8]) -> StagedMessage {
+    let mut w = store
+        .begin_append(mailbox, Flags::default(), None, body.len() as u64)
+        .unwrap();
+    w.write(body).unwrap();
+    w.finish().unwrap()
+}
+
+#[test]
+fn concurrent_appends_each_get_their_uids_and_all_are_durable() {
+    let (_dir, store) = temp_store();
+    store.create("Work").unwrap();
+    store.create("Gone").unwrap();
+    let threads = 12;
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let mut handles = Vec::new();
+    for i in 0..threads {
+        let store = store.clone();
+        let barrier = Arc::clone(&barrier);
+        handles.push(std::thread::spawn(move || {
+            let mailbox = if i % 3 == 0 { "Work" } else { "INBOX" };
+            let batch = vec![
+                staged(
+                    &store,
+                    mailbox,
+                    format!("Subject: {i}a\r\n\r\nx\r\n").as_bytes(),
+                ),
+                staged(
+                    &store,
+                    mailbox,
+                    format!("Subject: {i}b\r\n\r\nx\r\n").as_bytes(),
+                ),
+            ];
+            barrier.wait();
+            (mailbox, store.commit_appends(batch, None))
+        }));
+    }
+    // A batch whose mailbox is deleted before its commit fails, alone.
+    let doomed = staged(&store, "Gone", b"Subject: doomed\r\n\r\nx\r\n");
+    store.delete("Gone").unwrap();
+    barrier.wait();
+    let failed = store.commit_appends(vec![doomed], None);
+    assert!(
+        matches!(failed, Err(StoreError::NotFound { .. })),
+        "{failed:?}"
+    );
+
+    let mut uids = std::collections::HashMap::<&str, Vec<u32>>::new();
+    for h in handles {
+        let (mailbox, result) = h.join().unwrap();
+        let batch = result.unwrap();
+        assert_eq!(batch.uids.len(), 2);
+        assert_eq!(
+            batch.uids[1],
+            batch.uids[0] + 1,
+            "a batch's UIDs are consecutive"
+        );
+        uids.entry(mailbox).or_default().extend(batch.uids);
+    }
+    for (mailbox, mut got) in uids {
+        got.sort_unstable();
+        let want: Vec<u32> = (1..=got.len() as u32).collect();
+        assert_eq!(got, want, "{mailbox}: every UID once");
+        let selected = store.select(mailbox).unwrap();
+        assert_eq!(selected.messages.len(), want.len());
+    }
+    let cur = |m: &str| {
+        let dir = store.root().join(if m == "INBOX" {
+            "cur".into()
+        } else {
+            format!(".{m}/cur")
+        });
+        std::fs::read_dir(dir).unwrap().count()
+    };
+    assert_eq!(
+        cur("INBOX") + cur("Work"),
+        threads * 2,
+        "one file per message"
+    );
+    let tmp = std::fs::read_dir(store.root().join("tmp")).unwrap().count();
+    assert_eq!(tmp, 0, "no file left in tmp/");
+}
