@@ -54,6 +54,7 @@ pub mod listen;
 pub mod networks;
 mod proxy_header;
 pub mod sasl;
+pub mod session_end;
 pub mod storage;
 pub mod tls;
 
@@ -72,5 +73,6 @@ pub use control::{ControlChannel, ControlError};
 pub use listen::{ListenError, Listener, ListenerKind, ListenerSpec};
 pub use networks::{Network, NetworkError, Networks};
 pub use sasl::{AuthFailure, ChannelBinding, ClientFacts, LoggedIn, SaslExchange, SaslStep};
+pub use session_end::{SessionEnd, report_sessions};
 pub use storage::{Retry, Rpc, Storage, StorageError};
 pub use tls::{CertificateError, ServerTls};

@@ -3,9 +3,8 @@
 //! process reports how many it serves.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use mailkeep_frontend::{Acceptor, Connection, ConnectionCount, Connector};
+use mailkeep_frontend::{Acceptor, Connection};
 use tracing::Instrument;
 
 use crate::io::{Output, Reader};
@@ -14,7 +13,11 @@ use crate::session::Session;
 
 /// Serves every client `acceptor` accepts, each in its own task.
 pub(crate) async fn serve(process: Arc<Process>, acceptor: Acceptor) {
-    tokio::spawn(report_sessions(process.clone(), acceptor.connections()));
+    let reporter = process.clone();
+    let count = acceptor.connections();
+    tokio::spawn(async move {
+        mailkeep_frontend::report_sessions(reporter.auth.connector(), count).await;
+    });
     acceptor
         .serve(move |connection| {
             let process = process.clone();
@@ -43,19 +46,4 @@ pub(crate) fn session_on(process: Arc<Process>, connection: Connection) -> Sessi
         admission,
         traffic,
     )
-}
-
-/// Reports the number of clients to the master whenever it changed, at
-/// most once a second.
-async fn report_sessions(process: Arc<Process>, count: ConnectionCount) {
-    let mut last = None;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let now = u32::try_from(count.active()).unwrap_or(u32::MAX);
-        if last != Some(now) {
-            process.auth.connector().report_sessions(now).await;
-            last = Some(now);
-        }
-    }
 }

@@ -47,4 +47,7 @@ owned_requests!(
     WatchRequest,
     GetMetadataRequest,
     SetMetadataRequest,
+    OpenMaildropRequest,
+    LockMaildropRequest,
+    CommitMaildropRequest,
 );
