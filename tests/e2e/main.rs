@@ -32,6 +32,7 @@ mod linger;
 mod mail_location;
 mod mbsync;
 mod modes;
+mod pop3;
 mod privileges;
 mod python_clients;
 mod resilience;

@@ -22,7 +22,8 @@ pub(crate) fn resolve(config: &mut Config) -> Result<(), ConfigError> {
         &config.cluster.trusted_hosts_file,
         "keys/trusted-hosts",
     ));
-    for l in &mut config.imap.listener {
+    let listeners = config.imap.listener.iter_mut();
+    for l in listeners.chain(config.pop3.listener.iter_mut()) {
         if l.kind == crate::ListenerKind::Unix && !l.address.is_empty() {
             l.address = under(&Some(PathBuf::from(&l.address)), "")
                 .display()

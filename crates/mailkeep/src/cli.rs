@@ -184,6 +184,8 @@ pub struct ProtocolProcess {
 pub enum Role {
     /// An IMAP protocol process.
     Imap(ProtocolProcess),
+    /// A POP3 protocol process.
+    Pop3(ProtocolProcess),
     /// The auth process.
     Auth {
         #[command(flatten)]

@@ -407,11 +407,20 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         .map_err(|e| MasterError::Setup(e.to_string()))?;
     // Before any child starts: passed sockets must not leak into children.
     let mut inherited = crate::listeners::inherited_sockets()?;
-    let services = vec![ProtocolService {
+    let mut services = vec![ProtocolService {
         role: "imap",
         listeners: crate::listeners::bind_service(&config, "imap", &mut inherited)?,
         processes: config.imap.processes,
     }];
+    // POP3 is off when it has no listeners.
+    let pop3 = crate::listeners::bind_service(&config, "pop3", &mut inherited)?;
+    if !pop3.is_empty() {
+        services.push(ProtocolService {
+            role: "pop3",
+            listeners: pop3,
+            processes: config.pop3.processes,
+        });
+    }
     for name in inherited.keys() {
         tracing::warn!("a passed socket named {name:?} matches no listener; closed");
     }

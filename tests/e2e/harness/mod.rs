@@ -14,6 +14,7 @@
 pub mod bulk;
 mod dir;
 pub mod output;
+pub mod pop3;
 mod procs;
 pub mod server;
 pub mod tls;
