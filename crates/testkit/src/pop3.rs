@@ -50,6 +50,11 @@ impl<S: Read + Write> Pop3Client<S> {
         }
     }
 
+    /// The stream under the client (its TLS session, say).
+    pub fn stream_ref(&self) -> &S {
+        self.stream.get_ref()
+    }
+
     /// The stream, for an upgrade (STLS). Bytes already buffered are lost,
     /// so call it only between replies.
     pub fn into_inner(self) -> S {
