@@ -14,7 +14,7 @@ use mailkeep_frontend::{
 };
 use tokio::time::Instant;
 
-use crate::maildrop::{Maildrop, Unavailable};
+use crate::maildrop::{IDLE_AHEAD, Maildrop, Unavailable};
 use crate::parse::{Command, parse};
 use crate::process::Process;
 use crate::reply::{Reply, RespCode};
@@ -97,6 +97,9 @@ impl Session {
         loop {
             if !self.reader.buf().contains(&b'\n') {
                 self.writer.flush().await?;
+            }
+            if self.idle_ahead().await? == Flow::Close {
+                return Ok(());
             }
             let line = match self.next_line().await? {
                 Line::Command(line) => line,
@@ -210,6 +213,32 @@ impl Session {
             commands: self.commands,
         }
         .log();
+    }
+
+    /// While messages stream ahead of the client's RETRs, waits at most
+    /// [`IDLE_AHEAD`] for its next bytes, then stops the stream (so
+    /// storage holds nothing for an idle client). Waits for nothing when
+    /// bytes are buffered already.
+    async fn idle_ahead(&mut self) -> io::Result<Flow> {
+        let State::Transaction(maildrop) = &mut self.state else {
+            return Ok(Flow::Continue);
+        };
+        if !maildrop.reads_ahead() || !self.reader.buf().is_empty() {
+            return Ok(Flow::Continue);
+        }
+        let deadline = Instant::now() + self.process.settings.idle_timeout;
+        // `fill` is cancel-safe: a timeout loses no byte.
+        match tokio::time::timeout(IDLE_AHEAD, self.reader.fill(deadline)).await {
+            Ok(Ok(_)) => Ok(Flow::Continue),
+            Ok(Err(e)) => match ended(e)? {
+                Line::Closed | Line::TimedOut => Ok(Flow::Close),
+                _ => Ok(Flow::Continue),
+            },
+            Err(_) => {
+                maildrop.stop_reading_ahead();
+                Ok(Flow::Continue)
+            }
+        }
     }
 
     /// How long to wait for the client's next line.

@@ -21,6 +21,8 @@ const MAIL_ID: u32 = 5000;
 pub struct Dovecot {
     process: ServerProcess,
     version: String,
+    /// The POP3 port, when dovecot-pop3d is installed.
+    pop3_port: Option<u16>,
 }
 
 /// Where Debian installs the master.
@@ -31,18 +33,50 @@ fn find_dovecot() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// One protocol's blocks: its per-user connection limit, its process
+/// limit, and its login service with one plain listener on
+/// 127.0.0.1:`port` (the implicit-TLS one off).
+fn service(protocol: &str, port: u16, processes: usize) -> String {
+    format!(
+        "protocol {protocol} {{
+  mail_max_userip_connections = 1000
+}}
+service {protocol} {{
+  process_limit = {processes}
+}}
+service {protocol}-login {{
+  inet_listener {protocol} {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener {protocol}s {{
+    port = 0
+  }}
+  chroot =
+  process_limit = 200
+}}
+"
+    )
+}
+
 /// The configuration: everything under `tmp`, plain IMAP on
-/// 127.0.0.1:`port`, users from `tmp/passwd`, limits for
-/// `connections` logged-in clients at once.
-fn config(tmp: &Path, port: u16, connections: usize) -> String {
+/// 127.0.0.1:`port` and POP3 on 127.0.0.1:`pop3_port` if given, users
+/// from `tmp/passwd`, limits for `connections` logged-in clients at once.
+fn config(tmp: &Path, port: u16, pop3_port: Option<u16>, connections: usize) -> String {
     let tmp = tmp.display();
-    // One imap process per logged-in client (Dovecot's default,
+    // One imap (pop3) process per logged-in client (Dovecot's default,
     // client_limit 1); the log and anvil services hold a connection
     // per process.
     let processes = connections + 100;
+    let mut protocols = "imap".to_owned();
+    let mut services = service("imap", port, processes);
+    if let Some(pop3_port) = pop3_port {
+        protocols.push_str(" pop3");
+        services.push_str(&service("pop3", pop3_port, processes));
+    }
     let clients = (2 * connections + 1000).max(1000);
     format!(
-        "protocols = imap
+        "protocols = {protocols}
 listen = 127.0.0.1
 base_dir = {tmp}/run
 state_dir = {tmp}/state
@@ -81,24 +115,7 @@ namespace inbox {{
     special_use = \\Junk
   }}
 }}
-protocol imap {{
-  mail_max_userip_connections = 1000
-}}
-service imap {{
-  process_limit = {processes}
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  chroot =
-  process_limit = 200
-}}
-service anvil {{
+{services}service anvil {{
   chroot =
 }}
 "
@@ -156,8 +173,13 @@ impl Dovecot {
             .map_err(io("chown of the homes"))?;
         std::fs::write(tmp.join("passwd"), passwd).map_err(io("writing the passwd file"))?;
         let port = free_port()?;
+        let pop3_port = if Path::new("/usr/lib/dovecot/pop3").is_file() {
+            Some(free_port()?)
+        } else {
+            None
+        };
         let conf = tmp.join("dovecot.conf");
-        std::fs::write(&conf, config(&tmp, port, connections))
+        std::fs::write(&conf, config(&tmp, port, pop3_port, connections))
             .map_err(io("writing the Dovecot config"))?;
         let output = std::fs::File::create(tmp.join("stderr.log")).map_err(io("stderr log"))?;
         let child = Command::new(&dovecot)
@@ -181,12 +203,23 @@ impl Dovecot {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
-        Ok(Dovecot { process, version })
+        Ok(Dovecot {
+            process,
+            version,
+            pop3_port,
+        })
     }
 
     /// The server process (port, pid).
     pub fn process(&self) -> &ServerProcess {
         &self.process
+    }
+
+    /// The POP3 listener (plain, on 127.0.0.1); `None` without
+    /// dovecot-pop3d.
+    pub fn pop3_addr(&self) -> Option<std::net::SocketAddr> {
+        self.pop3_port
+            .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// `dovecot --version`.

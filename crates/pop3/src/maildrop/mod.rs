@@ -1,19 +1,23 @@
 //! The maildrop of a logged-in session (RFC 1939 §5): INBOX as it was at
 //! login, numbered 1..n, with the session's deletion marks. Messages are
 //! read through the storage path as they are retrieved (CRLF line ends,
-//! as storage serves them, dot-stuffed here); DELE only marks; QUIT's
+//! as storage serves them, dot-stuffed here: `retrieve.rs`); DELE only
+//! marks; QUIT's
 //! [`Maildrop::commit`] removes the marked messages in one storage call.
 //! A session that ends otherwise commits nothing.
+
+mod retrieve;
+
+pub(crate) use retrieve::IDLE_AHEAD;
 
 use std::io;
 
 use mailkeep_frontend::{ConnWriter, Retry, Storage, StorageError};
 use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage as pb;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
 
 use crate::parse::Command;
-use crate::reply::{DotStuffer, Reply, RespCode, TopCut};
+use crate::reply::{Reply, RespCode, TopCut};
 use crate::session::Flow;
 
 /// The one mailbox POP3 sees.
@@ -48,6 +52,8 @@ pub(crate) struct Maildrop {
     messages: Vec<Entry>,
     /// The session lock's stream, held open while the session lasts.
     _lock: Option<tonic::Streaming<pb::LockMaildropEvent>>,
+    /// The messages after the last one retrieved, streaming already.
+    ahead: Option<retrieve::ReadAhead>,
 }
 
 impl Maildrop {
@@ -92,6 +98,7 @@ impl Maildrop {
             uidvalidity,
             messages,
             _lock: held,
+            ahead: None,
         })
     }
 
@@ -120,6 +127,18 @@ impl Maildrop {
             Some(e) if e.deleted => Err(Reply::err(format!("Message {n} is deleted"))),
             Some(e) => Ok(e),
         }
+    }
+
+    /// Whether messages are streaming ahead of the client's RETRs.
+    pub(crate) fn reads_ahead(&self) -> bool {
+        self.ahead.is_some()
+    }
+
+    /// Stops reading ahead (the client is slow to ask for more): the
+    /// storage process's stream is cancelled, so it holds no thread and
+    /// counts no call in flight for a client that is idle.
+    pub(crate) fn stop_reading_ahead(&mut self) {
+        self.ahead = None;
     }
 
     /// Runs a TRANSACTION command other than QUIT and CAPA.
@@ -176,96 +195,6 @@ impl Maildrop {
             _ => Reply::err("Not valid in this state"),
         };
         out.write(&reply.encode()).await?;
-        Ok(Flow::Continue)
-    }
-
-    /// RETR (whole message) or TOP (`cut`): `+OK`, the message's bytes as
-    /// storage serves them (CRLF), dot-stuffed, and the final dot. A
-    /// failure after the `+OK` cannot be told to the client: the session
-    /// closes.
-    async fn retrieve(&self, n: u32, cut: Option<TopCut>, out: &ConnWriter) -> io::Result<Flow> {
-        let entry = match self.entry(n) {
-            Ok(e) => e,
-            Err(reply) => {
-                out.write(&reply.encode()).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        let owner = self.storage.user().to_owned();
-        let (uid, uidvalidity) = (entry.uid, self.uidvalidity);
-        let stream = self
-            .storage
-            .call(&owner, Retry::Idempotent, |rpc| {
-                let request = rpc.request(pb::FetchRequest {
-                    owner: owner.clone(),
-                    mailbox: MAILBOX.into(),
-                    uidvalidity,
-                    uids: vec![pb::UidRange {
-                        first: uid,
-                        last: uid,
-                    }],
-                    body: true,
-                });
-                async move { rpc.storage().fetch(request).await }
-            })
-            .await;
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(e) => {
-                out.write(&fetch_failed(&e).encode()).await?;
-                return Ok(Flow::Continue);
-            }
-        };
-        // The first item names the message; none: it is gone.
-        let first = stream.message().await;
-        match first {
-            Ok(Some(pb::FetchResponse {
-                item: Some(Item::Message(_)),
-            })) => {}
-            Ok(_) => {
-                let reply = Reply::err(format!("Message {n} was removed by another session"));
-                out.write(&reply.encode()).await?;
-                return Ok(Flow::Continue);
-            }
-            Err(status) => {
-                out.write(&fetch_failed(&StorageError::Status(status)).encode())
-                    .await?;
-                return Ok(Flow::Continue);
-            }
-        }
-        let mut guard = out.lock().await;
-        let head = match cut {
-            None => Reply::ok(format!("{} octets", entry.size)),
-            Some(_) => Reply::ok("Top of message follows"),
-        };
-        guard.write(&head.encode()).await?;
-        let mut cut = cut;
-        let mut stuffer = DotStuffer::default();
-        let mut piece = Vec::new();
-        loop {
-            let chunk = match stream.message().await {
-                Ok(Some(pb::FetchResponse {
-                    item: Some(Item::BodyChunk(chunk)),
-                })) => chunk,
-                Ok(_) => break,
-                Err(status) => {
-                    tracing::warn!(uid, error = %status, "message stream broke after +OK");
-                    self.storage.forget_channel(&owner);
-                    return Ok(Flow::Close);
-                }
-            };
-            let keep = cut.as_mut().map_or(chunk.len(), |c| c.keep(&chunk));
-            piece.clear();
-            stuffer.push(&chunk[..keep], &mut piece);
-            guard.write(&piece).await?;
-            if cut.as_ref().is_some_and(TopCut::done) {
-                // The rest is not wanted: dropping the stream cancels it.
-                break;
-            }
-        }
-        piece.clear();
-        stuffer.finish(&mut piece);
-        guard.write(&piece).await?;
         Ok(Flow::Continue)
     }
 
