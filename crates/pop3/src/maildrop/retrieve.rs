@@ -33,7 +33,7 @@ pub(crate) struct ReadAhead {
 /// How a message's bytes begin to come.
 enum Opened {
     /// The stream, after the message's item; its size.
-    Streaming(Streaming<pb::FetchResponse>, u64),
+    Streaming(Box<Streaming<pb::FetchResponse>>, u64),
     /// The message is no longer in the mailbox.
     Gone,
     /// Storage failed before anything was sent.
@@ -59,7 +59,7 @@ impl Maildrop {
         let ahead = self.ahead.take();
         let opened = match ahead {
             Some(ahead) if cut.is_none() => match ahead.next(uid).await {
-                Some((stream, served)) => Opened::Streaming(stream, served),
+                Some((stream, served)) => Opened::Streaming(Box::new(stream), served),
                 None => self.fetch_from(n, uid, true).await,
             },
             _ => self.fetch_from(n, uid, cut.is_none()).await,
@@ -111,7 +111,7 @@ impl Maildrop {
         stuffer.finish(&mut piece);
         guard.write(&piece).await?;
         if cut.is_none() && left == 0 {
-            self.ahead = Some(ReadAhead { stream });
+            self.ahead = Some(ReadAhead { stream: *stream });
         }
         Ok(Flow::Continue)
     }
@@ -149,7 +149,7 @@ impl Maildrop {
         match stream.message().await {
             Ok(Some(pb::FetchResponse {
                 item: Some(Item::Message(m)),
-            })) if m.uid == uid => Opened::Streaming(stream, m.size),
+            })) if m.uid == uid => Opened::Streaming(Box::new(stream), m.size),
             // Another first message: this one was expunged meanwhile.
             Ok(_) => Opened::Gone,
             Err(status) => Opened::Failed(StorageError::Status(status)),
