@@ -127,7 +127,10 @@ fn main() {
     for (name, imap, _) in &servers {
         runtime
             .block_on(setup::fill_all(*imap, &accounts, "INBOX", &messages))
-            .unwrap_or_else(|e| panic!("filling {name}: {e}"));
+            .unwrap_or_else(|e| {
+                let log = std::fs::read_to_string(dir.path().join("mailkeep.log"));
+                panic!("filling {name}: {e}\n{}", log.unwrap_or_default())
+            });
     }
     println!(
         "workload: connect, USER/PASS ({{PLAIN}} on both), LIST ({MESSAGES} messages of \

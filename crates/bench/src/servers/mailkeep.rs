@@ -4,7 +4,7 @@
 //! master's admin socket.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -172,6 +172,10 @@ impl Mailkeep {
                 base.join(&a.name).display()
             ));
         }
+        // The new file gets the old one's owner and mode: auth, running as
+        // its own user, reads it through its group.
+        let meta = std::fs::metadata(&users)
+            .map_err(|e| BenchError::io("reading the users file's owner", e))?;
         let temporary = self.data.join("users.bench-tmp");
         std::fs::OpenOptions::new()
             .write(true)
@@ -180,6 +184,10 @@ impl Mailkeep {
             .mode(0o600)
             .open(&temporary)
             .and_then(|mut f| f.write_all(out.as_bytes()))
+            .and_then(|()| {
+                std::os::unix::fs::chown(&temporary, Some(meta.uid()), Some(meta.gid()))
+            })
+            .and_then(|()| std::fs::set_permissions(&temporary, meta.permissions()))
             .and_then(|()| std::fs::rename(&temporary, &users))
             .map_err(|e| BenchError::io("writing the users file", e))
     }
