@@ -184,9 +184,7 @@ impl Mailkeep {
             .mode(0o600)
             .open(&temporary)
             .and_then(|mut f| f.write_all(out.as_bytes()))
-            .and_then(|()| {
-                std::os::unix::fs::chown(&temporary, Some(meta.uid()), Some(meta.gid()))
-            })
+            .and_then(|()| std::os::unix::fs::chown(&temporary, Some(meta.uid()), Some(meta.gid())))
             .and_then(|()| std::fs::set_permissions(&temporary, meta.permissions()))
             .and_then(|()| std::fs::rename(&temporary, &users))
             .map_err(|e| BenchError::io("writing the users file", e))
