@@ -102,19 +102,27 @@ impl Default for DotStuffer {
 }
 
 impl DotStuffer {
-    /// Appends `chunk`, stuffed, to `out`.
+    /// Appends `chunk`, stuffed, to `out`. Whole runs are copied between
+    /// the line starts that hold a dot (found with memchr), not byte by
+    /// byte: every RETR passes the whole message through here.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let Some(&last) = chunk.last() else {
+            return;
+        };
         out.reserve(chunk.len() + 8);
-        for &b in chunk {
-            if self.at_line_start && b == b'.' {
-                out.push(b'.');
-            }
-            out.push(b);
-            self.at_line_start = b == b'\n';
+        if self.at_line_start && chunk[0] == b'.' {
+            out.push(b'.');
         }
-        if !chunk.is_empty() {
-            self.empty = false;
+        let mut start = 0;
+        for at in memchr::memmem::find_iter(chunk, b"\n.") {
+            // The dot starts the line after the LF at `at`.
+            out.extend_from_slice(&chunk[start..=at]);
+            out.push(b'.');
+            start = at + 1;
         }
+        out.extend_from_slice(&chunk[start..]);
+        self.at_line_start = last == b'\n';
+        self.empty = false;
     }
 
     /// The end of the body: `.` on its own line.
@@ -217,6 +225,11 @@ mod tests {
         assert_eq!(stuffed(&[b"x\r", b"\n.y"]), b"x\r\n..y\r\n.\r\n");
         assert_eq!(stuffed(&[b"a.b\r\n"]), b"a.b\r\n.\r\n");
         assert_eq!(stuffed(&[]), b".\r\n");
+        assert_eq!(
+            stuffed(&[b"a\r\n.b\r\n..c\r\n.", b"\r\n"]),
+            b"a\r\n..b\r\n...c\r\n..\r\n.\r\n"
+        );
+        assert_eq!(stuffed(&[b"\n.", b"."]), b"\n...\r\n.\r\n");
     }
 
     #[test]
