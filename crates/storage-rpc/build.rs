@@ -12,7 +12,11 @@ const PACKAGE_DIRS: [&str; 3] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when the script runs, not baked in when it is compiled: a build
+    // script binary reused from another checkout's target directory must
+    // still read this checkout's protos.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")?;
+    let root = Path::new(&manifest_dir).join("../../proto");
     let mut files: Vec<PathBuf> = Vec::new();
     for dir in PACKAGE_DIRS {
         let full = root.join(dir);

@@ -146,13 +146,17 @@ fn the_eleventh_login_of_a_user_from_one_address_is_refused() {
     assert!(r.is_ok(), "after a LOGOUT the login is allowed: {r:?}");
 }
 
-/// Failures on one account are counted against the account from any
-/// address: after wrong passwords for bob from three networks, alice's
-/// success does not clear them, and bob's next login, from a network that
-/// never failed, waits before it is checked. Each failure is one log line
-/// with the address, the user and the reason.
+/// Wrong passwords for bob from three networks, then alice's success from
+/// one of them: each failure is one log line with the address, the user
+/// and the reason, bob's right password still works afterwards (the
+/// penalty delays, it never locks out), and an unknown user is logged as
+/// one. Whether the account's penalty survived alice's success is a matter
+/// of time (it expires after its delay), so it is shown with an explicit
+/// clock in crates/auth/src/tests/penalty.rs
+/// (`a_success_on_one_account_does_not_reset_another_accounts_penalty`),
+/// not here against the wall clock.
 #[test]
-fn a_per_account_penalty_is_not_reset_by_another_accounts_success() {
+fn failed_logins_are_logged_per_account_and_never_lock_the_account_out() {
     let dir = TestDir::new();
     let server = Server::start(&dir);
     server.add_user(USER, PASS);
@@ -176,14 +180,6 @@ fn a_per_account_penalty_is_not_reset_by_another_accounts_success() {
     let mut c = client_from(&server, "127.0.3.2").expect("connecting");
     let r = c.login("bob", "bob-pw").expect("LOGIN");
     assert!(r.is_ok(), "the right password still works: {r:?}");
-    server.wait_for_output(
-        "bob's login from a fresh network delayed",
-        DEADLINE,
-        |out| {
-            out.contains("login delayed rip=127.0.3.2 user=\"bob\" wait_ms=")
-                .then_some(())
-        },
-    );
 
     // An unknown user fails the same way and is logged as one.
     let mut c = client_from(&server, "127.0.4.2").expect("connecting");

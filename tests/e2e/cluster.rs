@@ -21,11 +21,11 @@ use mailkeep_testkit::{BlockingClient, Listeners, Status};
 
 use crate::harness::{BIN, Options, Server, TestDir, make_message, require_root};
 
-const USER: &str = "dora";
-const PASSWORD: &str = "dora-secret-1";
+pub(crate) const USER: &str = "dora";
+pub(crate) const PASSWORD: &str = "dora-secret-1";
 
 /// Runs `mailkeep cluster --dir <cluster> ARGS` and checks it succeeded.
-fn cluster(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn cluster(dir: &Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
         .arg("cluster")
         .arg("--dir")
@@ -46,7 +46,7 @@ fn cluster(dir: &Path, args: &[&str]) -> String {
 /// the trusted-host list `trusted` (each host has its own copy), and
 /// `[cluster.hosts]`. The harness inserts it in `[imap]`, so it starts with
 /// an `[imap]` setting and then opens its own sections.
-fn extra_config(
+pub(crate) fn extra_config(
     cluster_dir: &Path,
     name: &str,
     listen: Option<&str>,
@@ -78,14 +78,14 @@ fn extra_config(
 
 /// A copy of the cluster's trusted-host list as it is now, as an
 /// administrator hands it to a host.
-fn copy_trusted(cluster_dir: &Path, to: &TestDir) -> PathBuf {
+pub(crate) fn copy_trusted(cluster_dir: &Path, to: &TestDir) -> PathBuf {
     let copy = to.path().join("trusted-hosts");
     fs::copy(cluster_dir.join("trusted-hosts"), &copy).expect("copying trusted-hosts");
     copy
 }
 
 /// Adds the userdb extra field `host=<host>` to `user`'s line.
-fn set_home_host(users_file: &Path, user: &str, host: &str) {
+pub(crate) fn set_home_host(users_file: &Path, user: &str, host: &str) {
     let text = fs::read_to_string(users_file).expect("reading the users file");
     let mut found = false;
     let lines: Vec<String> = text
@@ -113,7 +113,7 @@ fn set_home_host(users_file: &Path, user: &str, host: &str) {
 }
 
 /// Every file under `<maildir>/{new,cur}` whose contents include `marker`.
-fn files_with(maildir: &Path, marker: &str) -> Vec<PathBuf> {
+pub(crate) fn files_with(maildir: &Path, marker: &str) -> Vec<PathBuf> {
     let mut hits = Vec::new();
     for sub in ["new", "cur"] {
         let Ok(entries) = fs::read_dir(maildir.join(sub)) else {
@@ -130,7 +130,7 @@ fn files_with(maildir: &Path, marker: &str) -> Vec<PathBuf> {
 }
 
 /// Reads message 1 of INBOX with FETCH BODY[] and returns it lossily.
-fn fetch_first(c: &mut BlockingClient) -> String {
+pub(crate) fn fetch_first(c: &mut BlockingClient) -> String {
     let r = c.ok("FETCH 1 BODY.PEEK[]");
     r.fetches()
         .iter()
@@ -141,7 +141,7 @@ fn fetch_first(c: &mut BlockingClient) -> String {
 
 /// A listener named "gateway" on `ip`, and its address as the config
 /// writes it.
-fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
+pub(crate) fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
     let mut listeners = Listeners::new();
     let addr = listeners
         .bind("gateway", IpAddr::V4(Ipv4Addr::from(ip)))
@@ -150,13 +150,77 @@ fn gateway_on(ip: [u8; 4]) -> (Listeners, String) {
 }
 
 /// Starts host `name` on `dir` with `extra` config and `listeners`.
-fn start<'a>(dir: &'a TestDir, name: &str, extra: String, listeners: Listeners) -> Server<'a> {
+pub(crate) fn start<'a>(
+    dir: &'a TestDir,
+    name: &str,
+    extra: String,
+    listeners: Listeners,
+) -> Server<'a> {
     let options = Options {
         extra_imap: extra,
         extra_server: format!("hostname = \"{name}\""),
         ..Options::default()
     };
     Server::start_opts(dir, options, listeners)
+}
+
+/// Hosts A and B, set up in `cluster_dir` with `mailkeep cluster init` and
+/// `add-host` (gateways on 127.0.0.2 and 127.0.0.3), each with its own
+/// copy of the trusted-host list; the user is homed on B (where, with no
+/// `[cluster.hosts]`, every user is local) and known to A's auth with her
+/// home on b. Returns (A, B, B's gateway address).
+pub(crate) fn two_hosts<'a>(
+    dir_a: &'a TestDir,
+    dir_b: &'a TestDir,
+    cluster_dir: &Path,
+) -> (Server<'a>, Server<'a>, String) {
+    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
+    let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
+    cluster(cluster_dir, &["init"]);
+    cluster(cluster_dir, &["add-host", "a", "--address", &gateway_a]);
+    cluster(cluster_dir, &["add-host", "b", "--address", &gateway_b]);
+    let (trusted_a, trusted_b) = (
+        copy_trusted(cluster_dir, dir_a),
+        copy_trusted(cluster_dir, dir_b),
+    );
+    let server_b = start(
+        dir_b,
+        "b",
+        extra_config(cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
+        listen_b,
+    );
+    server_b.add_user(USER, PASSWORD);
+    set_home_host(&dir_b.users_file(), USER, "b");
+    let hosts = [("b", gateway_b.clone())];
+    let server_a = start(
+        dir_a,
+        "a",
+        extra_config(cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
+        listen_a,
+    );
+    server_a.add_user(USER, PASSWORD);
+    set_home_host(&dir_a.users_file(), USER, "b");
+    (server_a, server_b, gateway_b)
+}
+
+/// Logs the user in at A and, on her mail at B, APPENDs a message
+/// holding `marker` to an empty INBOX, SELECTs it and FETCHes the message
+/// back; returns the session.
+pub(crate) fn append_and_read_at_a(a: &Server<'_>, b: &Server<'_>, marker: &str) -> BlockingClient {
+    let mut at_a = a.login(USER, PASSWORD);
+    let appended = at_a
+        .append("INBOX", &[], &make_message(marker, 2000))
+        .expect("APPEND at A");
+    assert!(
+        appended.is_ok(),
+        "APPEND at A: {appended:?}\nA: {}\nB: {}",
+        a.logs(),
+        b.logs()
+    );
+    let selected = at_a.ok("SELECT INBOX");
+    assert_eq!(selected.exists(), Some(1), "SELECT at A: {selected:?}");
+    assert!(fetch_first(&mut at_a).contains(marker), "FETCH at A");
+    at_a
 }
 
 /// A user homed on B (userdb `host=b`) logs in at A: APPEND, SELECT and
@@ -176,54 +240,16 @@ fn user_homed_on_another_host_is_served_over_the_gateway() {
         TestDir::new(),
         TestDir::new(),
     );
-    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
-    let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
     let cluster_dir = admin.path().join("cluster");
-    cluster(&cluster_dir, &["init"]);
-    cluster(&cluster_dir, &["add-host", "a", "--address", &gateway_a]);
-    cluster(&cluster_dir, &["add-host", "b", "--address", &gateway_b]);
-    let (trusted_a, trusted_b) = (
-        copy_trusted(&cluster_dir, &dir_a),
-        copy_trusted(&cluster_dir, &dir_b),
-    );
+    let (server_a, server_b, gateway_b) = two_hosts(&dir_a, &dir_b, &cluster_dir);
     // C joins later with a certificate of the same CA; A and B were not
     // given its key.
     cluster(&cluster_dir, &["add-host", "c", "--address", "127.0.0.4:1"]);
     let trusted_c = copy_trusted(&cluster_dir, &dir_c);
-
-    // B: dora is at home here (no [cluster.hosts]: every user is local).
-    let server_b = start(
-        &dir_b,
-        "b",
-        extra_config(&cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
-        listen_b,
-    );
-    server_b.add_user(USER, PASSWORD);
-    set_home_host(&dir_b.users_file(), USER, "b");
-    // A: dora exists for auth, with her home on b.
-    let hosts = [("b", gateway_b.clone())];
-    let server_a = start(
-        &dir_a,
-        "a",
-        extra_config(&cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
-        listen_a,
-    );
-    server_a.add_user(USER, PASSWORD);
-    set_home_host(&dir_a.users_file(), USER, "b");
+    let hosts = [("b", gateway_b)];
 
     let marker = format!("cluster-{}", std::process::id());
-    let message = make_message(&marker, 2000);
-    let mut at_a = server_a.login(USER, PASSWORD);
-    let appended = at_a.append("INBOX", &[], &message).expect("APPEND at A");
-    assert!(
-        appended.is_ok(),
-        "APPEND at A: {appended:?}\nA: {}\nB: {}",
-        server_a.logs(),
-        server_b.logs()
-    );
-    let selected = at_a.ok("SELECT INBOX");
-    assert_eq!(selected.exists(), Some(1), "SELECT at A: {selected:?}");
-    assert!(fetch_first(&mut at_a).contains(&marker), "FETCH at A");
+    let at_a = append_and_read_at_a(&server_a, &server_b, &marker);
     at_a.logout();
 
     // A's session went through B's gateway, and its end reached B.

@@ -22,6 +22,7 @@ mod busy;
 mod client_api;
 mod client_sequences;
 mod cluster;
+mod cluster_roles;
 mod commands;
 mod compress;
 mod confinement;

@@ -169,8 +169,15 @@ impl HashGate {
         if sent.is_err() {
             return Err(GateError::Task("the password hashing threads are gone"));
         }
-        let result = result.await;
+        // Waited for on a blocking thread, not as a future: tokio then knows
+        // work is in flight, so a paused clock (session tests) does not
+        // jump ahead while a hash runs on a thread it does not see. The
+        // waiting thread holds no hash memory.
+        let result = tokio::task::spawn_blocking(move || result.blocking_recv()).await;
         drop(admission);
+        let Ok(result) = result else {
+            return Err(GateError::Task("waiting for a password hash failed"));
+        };
         match result {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(_)) => Err(GateError::Task("a password check panicked")),

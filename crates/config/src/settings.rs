@@ -24,8 +24,8 @@ pub struct Config {
     pub storage: Storage,
     /// The cluster key shared by cooperating hosts.
     pub cluster: Cluster,
-    /// The storage gateway: other hosts' protocol processes reach this
-    /// host's storage over TCP+TLS.
+    /// The storage gateway and the relay: other hosts' sessions reach this
+    /// host's storage, and this host's reach theirs, over TCP+TLS.
     pub gateway: Gateway,
     /// The supervisor.
     pub master: Master,
@@ -540,6 +540,13 @@ pub struct Gateway {
     pub ca_file: Option<PathBuf>,
     /// Refuse peers without a client certificate signed by `ca_file`.
     pub require_client_cert: bool,
+    /// The uid the gateway and relay processes run as (started as root):
+    /// their own, unprivileged, needing no system account, chrooted into
+    /// the empty directory. They are the only processes that get the
+    /// material of `cert_file`, `key_file` and `ca_file`.
+    pub uid: u32,
+    /// The gid that goes with `uid`.
+    pub gid: u32,
 }
 
 impl Default for Gateway {
@@ -550,6 +557,8 @@ impl Default for Gateway {
             key_file: None,
             ca_file: None,
             require_client_cert: true,
+            uid: 64_991,
+            gid: 64_991,
         }
     }
 }

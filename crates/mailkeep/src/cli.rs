@@ -172,12 +172,24 @@ pub struct ProtocolProcess {
     /// A listening socket: `FD:KIND:NAME`, KIND plain, tls or unix.
     #[arg(long, required = true)]
     pub listener: Vec<mailkeep_frontend::ListenerSpec>,
-    /// TLS material for other hosts' gateways (CA, cert, key).
-    #[arg(long)]
-    pub fd_tls: Option<i32>,
     /// The empty directory to chroot into.
     #[arg(long)]
     pub chroot: Option<std::path::PathBuf>,
+}
+
+/// What both cluster link roles (gateway, relay) are given by the master.
+#[derive(clap::Args)]
+pub struct ClusterLink {
+    #[command(flatten)]
+    pub source: ConfigSource,
+    #[command(flatten)]
+    pub identity: Identity,
+    /// The cluster TLS material's descriptor (CA, certificate, key).
+    #[arg(long)]
+    pub fd_tls: i32,
+    /// The empty directory to chroot into.
+    #[arg(long)]
+    pub chroot: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -186,6 +198,25 @@ pub enum Role {
     Imap(ProtocolProcess),
     /// A POP3 protocol process.
     Pop3(ProtocolProcess),
+    /// The storage gateway: other hosts' relays in, to local storage.
+    Gateway {
+        #[command(flatten)]
+        link: ClusterLink,
+        /// Its broker channel's descriptor.
+        #[arg(long)]
+        fd_broker: i32,
+        /// The listening TCP socket's descriptor.
+        #[arg(long)]
+        fd_listener: i32,
+    },
+    /// The relay: this host's sessions out to other hosts' gateways.
+    Relay {
+        #[command(flatten)]
+        link: ClusterLink,
+        /// Its control channel's descriptor (requests from the master).
+        #[arg(long)]
+        fd_control: i32,
+    },
     /// The auth process.
     Auth {
         #[command(flatten)]

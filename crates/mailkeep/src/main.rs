@@ -5,6 +5,7 @@ mod admin_cmd;
 mod admin_ps;
 mod cli;
 mod cluster_cmd;
+mod cluster_roles;
 mod logging;
 mod protocol_role;
 mod roles;

@@ -1,7 +1,7 @@
 //! What every protocol role (imap, pop3; lmtp next) does before its
 //! protocol runs: adopt the inherited descriptors (broker channel, control
-//! channel, listeners, gateway TLS material), drop privileges into the
-//! empty chroot, confine itself (seccomp and Landlock: `mailkeep-sandbox`),
+//! channel, listeners), drop privileges into the empty chroot, confine
+//! itself (seccomp and Landlock: `mailkeep-sandbox`; no socket of its own),
 //! then, inside the runtime, wait for the master's TLS certificates and make
 //! the frontend's acceptor.
 
@@ -18,7 +18,6 @@ use mailkeep_master::privileges::{DropTo, drop_privileges, limit_protocol_proces
 use mailkeep_storage_rpc::broker_client::BrokerClient;
 use mailkeep_storage_rpc::fd::adopt_inherited;
 use mailkeep_storage_rpc::framing::into_unix_stream;
-use mailkeep_storage_rpc::tls::TlsMaterial;
 
 use crate::cli::ProtocolProcess;
 
@@ -31,7 +30,6 @@ pub struct ProtocolStart {
     broker: OwnedFd,
     control: OwnedFd,
     listeners: Vec<(ListenerSpec, OwnedFd)>,
-    gateway_tls: Option<TlsMaterial>,
 }
 
 impl ProtocolStart {
@@ -50,10 +48,6 @@ impl ProtocolStart {
                 Ok((spec.clone(), fd))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let gateway_tls = process
-            .fd_tls
-            .map(crate::roles::read_tls_material)
-            .transpose()?;
         let hostname = crate::roles::hostname(&config);
         drop_privileges(&DropTo {
             uid: process.identity.uid,
@@ -62,26 +56,16 @@ impl ProtocolStart {
         })?;
         limit_protocol_process()?;
         // The last file is read: from here on the process can only talk on
-        // what it holds. It makes TCP connections itself only to reach
-        // other hosts' gateways, and only has the material for that in a
-        // cluster.
-        let allow = mailkeep_sandbox::Allowances {
-            outbound_tcp: gateway_tls.is_some(),
-        };
-        let confinement = mailkeep_sandbox::confine_protocol_process(allow)
-            .context("confining the protocol process")?;
-        tracing::info!(
-            landlock = ?confinement.landlock,
-            outbound_tcp = allow.outbound_tcp,
-            "confined: seccomp allowlist and Landlock"
-        );
+        // what it holds. It makes no socket: even an owner on another host
+        // is reached through a socket the broker passes (the relay holds
+        // the cluster TLS key and makes the connection).
+        crate::cluster_roles::confine(&mailkeep_sandbox::Allowances::default())?;
         Ok(ProtocolStart {
             config,
             hostname,
             broker,
             control,
             listeners,
-            gateway_tls,
         })
     }
 
@@ -92,11 +76,7 @@ impl ProtocolStart {
         self,
         settings: AcceptSettings,
     ) -> anyhow::Result<(Acceptor, BrokerClient)> {
-        let stream = into_unix_stream(self.broker)?;
-        let broker = match &self.gateway_tls {
-            Some(m) => BrokerClient::with_tls(stream, m)?,
-            None => BrokerClient::new(stream),
-        };
+        let broker = BrokerClient::new(into_unix_stream(self.broker)?);
         let mut control = ControlChannel::new(into_unix_stream(self.control)?);
         let certificates = control.first_certificates().await?;
         let handshake_timeout = Duration::from_secs(self.config.tls.handshake_timeout_secs);

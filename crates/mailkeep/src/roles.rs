@@ -59,6 +59,12 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 mailkeep_pop3::serve_accepted(settings, acceptor, broker)
             })
         }
+        Role::Gateway {
+            link,
+            fd_broker,
+            fd_listener,
+        } => crate::cluster_roles::gateway(link, fd_broker, fd_listener),
+        Role::Relay { link, fd_control } => crate::cluster_roles::relay(link, fd_control),
         Role::Auth {
             source,
             identity,
@@ -213,7 +219,7 @@ fn auto_mailbox(arg: &str) -> anyhow::Result<mailkeep_store::AutoMailbox> {
     })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
@@ -294,15 +300,6 @@ fn read_trusted(fd: i32) -> anyhow::Result<TrustedHosts> {
         .read_to_string(&mut text)
         .context("reading the trusted-host list")?;
     Ok(TrustedHosts::parse(&text)?)
-}
-
-pub(crate) fn read_tls_material(fd: i32) -> anyhow::Result<mailkeep_storage_rpc::tls::TlsMaterial> {
-    let owned = adopt_inherited(fd).context("TLS material descriptor")?;
-    let mut bytes = Vec::new();
-    std::fs::File::from(owned)
-        .read_to_end(&mut bytes)
-        .context("reading the TLS material")?;
-    Ok(mailkeep_storage_rpc::tls::TlsMaterial::decode(&bytes)?)
 }
 
 pub(crate) fn hostname(config: &Config) -> String {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use mailkeep_auth::userdb::UserEntry;
 use mailkeep_storage_rpc::broker::{
-    Acknowledged, AddOwner, AuthConnected, BrokerError, BrokerReply, BrokerRequest, ControlMessage,
-    NewConnection, RefusalCode, StorageAttached, broker_reply, broker_request, control_message,
+    Acknowledged, AddOwner, AttachStorage, AuthConnected, BrokerError, BrokerReply, BrokerRequest,
+    ControlMessage, NewConnection, RefusalCode, StorageAttached, broker_reply, broker_request,
+    control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_ticket::Scope;
@@ -23,10 +24,31 @@ use crate::storage_procs::{ControlChannel, PendingAdd, Pick};
 /// when one of them is answered (back pressure on a flooding client).
 const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 
+/// Who is on the other end of a broker channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// A protocol process (or a program on the client socket): its
+    /// sessions start and end here.
+    Protocol,
+    /// The storage gateway, for other hosts' sessions: it gets storage of
+    /// owners homed here only (never a relayed connection), no auth, and
+    /// the sessions it reports ended are not passed on again.
+    Gateway,
+}
+
 /// Serves one protocol process's broker channel until it closes. Requests
 /// are answered as they complete, each reply carrying its request's id, so
 /// a slow one (a store being opened) holds up no other.
 pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
+    serve(shared, client_id, stream, Caller::Protocol).await;
+}
+
+/// Serves the storage gateway's broker channel until it closes.
+pub async fn serve_gateway(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
+    serve(shared, client_id, stream, Caller::Gateway).await;
+}
+
+async fn serve(shared: Arc<Shared>, client_id: u64, stream: UnixStream, caller: Caller) {
     let stream = Arc::new(stream);
     let writing = Arc::new(AsyncMutex::new(()));
     let slots = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
@@ -57,7 +79,7 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
         );
         answering.spawn(async move {
             let _slot = slot;
-            let (reply, fd) = answer(&shared, client_id, request).await;
+            let (reply, fd) = answer(&shared, caller, client_id, request).await;
             let _writing = writing.lock().await;
             match send_frame(&stream, &reply, fd.as_ref()).await {
                 Ok(()) => true,
@@ -80,6 +102,7 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
     answering.abort_all();
     while answering.join_next().await.is_some() {}
     shared.storage.lock().await.forget_client(client_id);
+    crate::relay::forget_client(&shared, client_id);
     // Its sessions are over, however it ended: a crash revokes them too.
     crate::revoke::end_sessions_of_client(&shared, client_id).await;
 }
@@ -87,31 +110,36 @@ pub async fn serve_client(shared: Arc<Shared>, client_id: u64, stream: UnixStrea
 /// The reply to one request, and the descriptor that goes with it.
 async fn answer(
     shared: &Arc<Shared>,
+    caller: Caller,
     client_id: u64,
     request: BrokerRequest,
 ) -> (BrokerReply, Option<std::os::fd::OwnedFd>) {
     let (kind, fd) = match request.kind {
+        Some(broker_request::Kind::ConnectAuth(_)) if caller == Caller::Gateway => (
+            error(RefusalCode::Refused, "the gateway gets no auth connection"),
+            None,
+        ),
         Some(broker_request::Kind::ConnectAuth(_)) => connect_auth(shared).await,
         Some(broker_request::Kind::Status(status)) => {
             shared.record_sessions(client_id, status.sessions);
             (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
         }
         Some(broker_request::Kind::AttachStorage(a)) => {
-            let answer =
-                attach_storage(shared, client_id, &a.ticket, &a.owner, &a.held_connections).await;
-            if !matches!(answer.0, broker_reply::Kind::Error(_)) {
+            let answer = attach(shared, caller, client_id, &a).await;
+            if caller == Caller::Protocol && !matches!(answer.0, broker_reply::Kind::Error(_)) {
                 note_session(shared, client_id, &a.ticket);
             }
             answer
         }
         Some(broker_request::Kind::EndSession(end)) => {
-            crate::revoke::end_session_of_ticket(
-                shared,
-                Some(client_id),
-                &end.ticket,
-                crate::revoke::Forward::ToHomeHost,
-            )
-            .await;
+            // A session another host ended (through the gateway) is told
+            // to this host's processes only; one ended here goes to the
+            // user's home host too.
+            let (by, forward) = match caller {
+                Caller::Protocol => (Some(client_id), crate::revoke::Forward::ToHomeHost),
+                Caller::Gateway => (None, crate::revoke::Forward::LocalOnly),
+            };
+            crate::revoke::end_session_of_ticket(shared, by, &end.ticket, forward).await;
             (broker_reply::Kind::Acknowledged(Acknowledged {}), None)
         }
         None => (error(RefusalCode::Invalid, "empty broker request"), None),
@@ -136,14 +164,16 @@ fn note_session(shared: &Shared, client_id: u64, ticket: &str) {
     }
 }
 
-fn error(code: RefusalCode, message: impl Into<String>) -> broker_reply::Kind {
+/// A refusal reply.
+pub(crate) fn error(code: RefusalCode, message: impl Into<String>) -> broker_reply::Kind {
     broker_reply::Kind::Error(BrokerError {
         code: code as i32,
         message: message.into(),
     })
 }
 
-type Answer = (broker_reply::Kind, Option<std::os::fd::OwnedFd>);
+/// A reply, and the descriptor that goes with it.
+pub(crate) type Answer = (broker_reply::Kind, Option<std::os::fd::OwnedFd>);
 
 async fn connect_auth(shared: &Shared) -> Answer {
     let Some(control) = shared.auth_control.lock().await.clone() else {
@@ -176,54 +206,77 @@ async fn connect_auth(shared: &Shared) -> Answer {
     (broker_reply::Kind::Auth(AuthConnected {}), Some(ours))
 }
 
-/// Gets `owner` a connection to their storage process (also used by the
-/// storage gateway for connections from other hosts). The storage table
-/// is locked only for short steps, never while a process opens a store:
-/// a slow AddOwner holds up only attaches of that same owner.
+/// Answers an AttachStorage: a connection to the owner's local storage
+/// process, or (for a protocol process) one through the relay to the
+/// owner's home host.
+async fn attach(shared: &Arc<Shared>, caller: Caller, client_id: u64, a: &AttachStorage) -> Answer {
+    let (ticket, owner, held) = (&a.ticket, &a.owner, &a.held_connections);
+    match attach_storage(shared, client_id, ticket, owner, held).await {
+        Attached::Here(answer) => answer,
+        Attached::Elsewhere(gateway) if caller == Caller::Protocol => {
+            crate::relay::connect(shared, client_id, ticket, owner, gateway, held).await
+        }
+        Attached::Elsewhere((address, _)) => (
+            error(
+                RefusalCode::Refused,
+                format!("owner {owner:?} is not homed on this host (see {address})"),
+            ),
+            None,
+        ),
+    }
+}
+
+/// What [`attach_storage`] found.
+pub(crate) enum Attached {
+    /// The answer: a local connection, or a refusal.
+    Here(Answer),
+    /// The ticket verified for the owner, who lives on another host: the
+    /// address and TLS server name of that host's gateway.
+    Elsewhere((String, String)),
+}
+
+/// Gets `owner` a connection to their storage process on this host, once
+/// `ticket` verified for them. The storage table is locked only for short
+/// steps, never while a process opens a store: a slow AddOwner holds up
+/// only attaches of that same owner.
 pub(crate) async fn attach_storage(
     shared: &Arc<Shared>,
     client_id: u64,
     ticket: &str,
     owner: &str,
     held: &[u64],
-) -> Answer {
+) -> Attached {
+    let refuse = |code: RefusalCode, message: String| Attached::Here((error(code, message), None));
     // Nothing happens before the ticket verifies.
     let claims = match verify_live(shared, ticket) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(client_id, owner, "attach refused: {e}");
-            return (error(RefusalCode::Unauthenticated, e.to_string()), None);
+            return refuse(RefusalCode::Unauthenticated, e.to_string());
         }
     };
     if let Err(e) = claims.authorize(owner, Scope::Deliver) {
         tracing::warn!(client_id, owner, "attach refused: {e}");
-        return (error(RefusalCode::Refused, e.to_string()), None);
+        return refuse(RefusalCode::Refused, e.to_string());
     }
     let entry = match shared.lookup_owner(owner) {
         Ok(entry) => entry,
-        Err(refusal) => return (error(refusal.code, refusal.message), None),
+        Err(refusal) => return refuse(refusal.code, refusal.message),
     };
-    // Homed on another host: the caller connects to that host's gateway.
     match crate::gateway::remote_home(&shared.config, &entry) {
         Ok(None) => {}
-        Ok(Some((address, server_name))) => {
-            let remote = mailkeep_storage_rpc::broker::StorageRemote {
-                address,
-                server_name,
-            };
-            return (broker_reply::Kind::Remote(remote), None);
-        }
-        Err(message) => return (error(RefusalCode::Refused, message), None),
+        Ok(Some(gateway)) => return Attached::Elsewhere(gateway),
+        Err(message) => return refuse(RefusalCode::Refused, message),
     }
     let pid = match pick_process(shared, owner, &entry, client_id, held).await {
         Ok(pid) => pid,
-        Err(answer) => return answer,
+        Err(answer) => return Attached::Here(answer),
     };
     if let Err(message) = ensure_owner(shared, pid, owner, &entry).await {
         tracing::error!(owner, "adding an owner to a storage process: {message}");
-        return (error(RefusalCode::Unavailable, message), None);
+        return refuse(RefusalCode::Unavailable, message);
     }
-    connect(shared, pid, client_id, owner, held).await
+    Attached::Here(connect(shared, pid, client_id, owner, held).await)
 }
 
 /// Verifies `ticket` with the trusted hosts' keys and checks that its

@@ -173,27 +173,18 @@ async fn start(
         "--fd-control".into(),
         fds::PROTOCOL_CONTROL.to_string(),
     ]);
-    let mut next_fd = fds::FIRST_LISTENER;
-    for l in &service.listeners {
+    for (number, l) in (fds::FIRST_LISTENER..).zip(&service.listeners) {
         let fd = l
             .socket
             .try_clone()
             .map_err(|e| MasterError::io("duplicating a listener", e))?;
-        fds.push((fd, next_fd));
+        fds.push((fd, number));
         let spec = ListenerSpec {
-            fd: next_fd,
+            fd: number,
             kind: l.kind,
             name: l.name.clone(),
         };
         args.extend(["--listener".into(), spec.to_string()]);
-        next_fd += 1;
-    }
-    // TLS material for reaching other hosts' gateways, read before chroot.
-    let gateway_tls = crate::gateway::material_for_children(&shared.config)
-        .map_err(|e| MasterError::Setup(e.to_string()))?;
-    if let Some(fd) = gateway_tls {
-        fds.push((fd, next_fd));
-        args.extend(["--fd-tls".into(), next_fd.to_string()]);
     }
     args.extend([
         "--uid".into(),

@@ -98,7 +98,8 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
 }
 
 /// Sends each ended session whose user lives on another host to that
-/// host's gateway, in the background (a slow peer holds up nothing here).
+/// host's gateway through the relay, in the background (a slow peer holds
+/// up nothing here).
 fn forward_to_home_hosts(shared: &Arc<Shared>, ended: Vec<KnownSession>) {
     if shared.config.cluster.hosts.is_empty() {
         return;
@@ -115,37 +116,8 @@ fn forward_to_home_hosts(shared: &Arc<Shared>, ended: Vec<KnownSession>) {
                 .push(known.ticket.to_string());
         }
     }
-    if by_host.is_empty() {
-        return;
-    }
-    let client = match crate::gateway::load_material(&shared.config)
-        .map_err(|e| e.to_string())
-        .and_then(|m| m.client_config().map_err(|e| e.to_string()))
-    {
-        Ok(config) => Arc::new(config),
-        Err(e) => {
-            tracing::error!("cannot tell other hosts of ended sessions: gateway TLS: {e}");
-            return;
-        }
-    };
-    for ((address, server_name), tickets) in by_host {
-        let client = Arc::clone(&client);
-        tokio::spawn(async move {
-            let count = tickets.len();
-            match mailkeep_storage_rpc::tls::send_revocations(
-                client,
-                &address,
-                &server_name,
-                tickets,
-            )
-            .await
-            {
-                Ok(()) => {
-                    tracing::info!(%address, count, "ended sessions passed to their home host")
-                }
-                Err(e) => tracing::warn!(%address, "passing ended sessions on: {e}"),
-            }
-        });
+    for (gateway, tickets) in by_host {
+        crate::relay::revoke(shared, gateway, tickets);
     }
 }
 

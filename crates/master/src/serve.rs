@@ -31,8 +31,7 @@ pub mod fds {
     pub const KEY: i32 = 4;
     /// The control channel of a protocol process (certificates).
     pub const PROTOCOL_CONTROL: i32 = 4;
-    /// First listening socket of a protocol process; more follow, then
-    /// the gateway TLS material if any.
+    /// First listening socket of a protocol process; more follow.
     pub const FIRST_LISTENER: i32 = 5;
 }
 
@@ -90,6 +89,8 @@ pub struct Shared {
     pub started: Instant,
     /// Set once shutdown began: no restarts.
     pub stopping: AtomicBool,
+    /// The relay to other hosts' gateways, while one runs.
+    pub relay: StdMutex<Option<Arc<crate::relay::RelayLink>>>,
     next_id: AtomicU64,
 }
 
@@ -120,6 +121,7 @@ impl Shared {
             live: StdMutex::new(HashMap::new()),
             started: Instant::now(),
             stopping: AtomicBool::new(false),
+            relay: StdMutex::new(None),
             next_id: AtomicU64::new(1),
         }
     }
@@ -433,11 +435,13 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
         own_executable()?,
     ));
 
-    if let Some((listener, tls)) = crate::gateway::bind(&shared.config)
-        .await
-        .map_err(|e| MasterError::Setup(e.to_string()))?
+    if let Some(listener) =
+        crate::gateway::bind(&shared.config).map_err(|e| MasterError::Setup(e.to_string()))?
     {
-        tokio::spawn(crate::gateway::serve(Arc::clone(&shared), listener, tls));
+        tokio::spawn(crate::gateway::supervise(Arc::clone(&shared), listener));
+    }
+    if crate::relay::wanted(&shared.config) {
+        tokio::spawn(crate::relay::supervise(Arc::clone(&shared)));
     }
     tokio::spawn(supervise_auth(Arc::clone(&shared)));
     tokio::spawn(reap_idle_storage(Arc::clone(&shared)));

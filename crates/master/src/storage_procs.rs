@@ -13,9 +13,9 @@ use mailkeep_storage_rpc::framing::{FrameError, send_frame};
 use tokio::net::UnixStream;
 use tokio::sync::{Mutex as AsyncMutex, oneshot, watch};
 
-/// The master's end of a storage process's control socket. Frames are
-/// written under a lock; a reader task (see `serve`) routes the process's
-/// replies to whoever waits for them.
+/// The master's end of a storage process's (or the relay's) control
+/// socket. Frames are written under a lock; a reader task (see `serve`,
+/// `relay`) routes the process's replies to whoever waits for them.
 pub struct ControlChannel {
     /// The socket.
     pub stream: UnixStream,
@@ -33,10 +33,11 @@ impl ControlChannel {
         }
     }
 
-    /// Sends one message, with a descriptor if given.
-    pub async fn send(
+    /// Sends one message (a `ControlMessage`; the relay's channel: a
+    /// `RelayControl`), with a descriptor if given.
+    pub async fn send<M: prost::Message>(
         &self,
-        message: &ControlMessage,
+        message: &M,
         fd: Option<&OwnedFd>,
     ) -> Result<(), FrameError> {
         let _writing = self.write.lock().await;
@@ -51,20 +52,32 @@ impl ControlChannel {
         message: &ControlMessage,
         timeout: Duration,
     ) -> Result<ControlReply, String> {
+        self.request_with(request_id, message, None, timeout).await
+    }
+
+    /// [`ControlChannel::request`] for any message, with a descriptor if
+    /// given.
+    pub async fn request_with<M: prost::Message>(
+        &self,
+        request_id: u64,
+        message: &M,
+        fd: Option<&OwnedFd>,
+        timeout: Duration,
+    ) -> Result<ControlReply, String> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut pending) = self.pending.lock() {
             pending.insert(request_id, tx);
         }
-        if let Err(e) = self.send(message, None).await {
+        if let Err(e) = self.send(message, fd).await {
             self.forget(request_id);
-            return Err(format!("storage process: {e}"));
+            return Err(format!("control channel: {e}"));
         }
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err("storage process went away before answering".into()),
+            Ok(Err(_)) => Err("the process went away before answering".into()),
             Err(_) => {
                 self.forget(request_id);
-                Err(format!("storage process did not answer within {timeout:?}"))
+                Err(format!("the process did not answer within {timeout:?}"))
             }
         }
     }

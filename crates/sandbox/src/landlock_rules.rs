@@ -3,8 +3,8 @@
 //! made or removed whatever its permissions say.
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetStatus,
-    Scope,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
 use crate::{Allowances, SandboxError};
@@ -26,25 +26,32 @@ pub enum LandlockOutcome {
 }
 
 /// Restricts the calling thread (and so, before other threads exist, the
-/// process) with the empty ruleset.
-pub(crate) fn restrict_self(allow: Allowances) -> Result<LandlockOutcome, SandboxError> {
+/// process) with the empty ruleset; with `allow.tcp_ports`, connecting to
+/// those TCP ports is the one right granted.
+pub(crate) fn restrict_self(allow: &Allowances) -> Result<LandlockOutcome, SandboxError> {
     let err = |e: landlock::RulesetError| SandboxError::Landlock(e.to_string());
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
         .handle_access(AccessFs::from_all(ABI_WANTED))
         .map_err(err)?;
-    if !allow.outbound_tcp {
+    if !allow.outbound_tcp || !allow.tcp_ports.is_empty() {
         ruleset = ruleset
             .handle_access(AccessNet::from_all(ABI_WANTED))
             .map_err(err)?;
     }
-    let status = ruleset
+    let mut created = ruleset
         .scope(Scope::from_all(ABI_WANTED))
         .map_err(err)?
         .create()
-        .map_err(err)?
-        .restrict_self()
         .map_err(err)?;
+    if allow.outbound_tcp {
+        for &port in &allow.tcp_ports {
+            created = created
+                .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
+                .map_err(err)?;
+        }
+    }
+    let status = created.restrict_self().map_err(err)?;
     Ok(match status.ruleset {
         RulesetStatus::FullyEnforced => LandlockOutcome::Full,
         RulesetStatus::PartiallyEnforced => LandlockOutcome::Partial,

@@ -1,15 +1,15 @@
 //! Confinement for the protocol processes (imap, and pop3 and lmtp when
-//! they exist): after a protocol process has adopted its descriptors
-//! (listeners, broker and control channels, TLS material) and dropped its
-//! privileges, [`confine_protocol_process`] leaves it able to do little but
-//! talk on what it holds (DESIGN §1, "they can open no file and no socket
-//! path"):
+//! they exist) and the cluster's gateway and relay: after such a process
+//! has adopted its descriptors (listeners, broker and control channels,
+//! TLS material) and dropped its privileges, [`confine_protocol_process`]
+//! leaves it able to do little but talk on what it holds (DESIGN §1, "they
+//! can open no file and no socket path"):
 //!
 //! * a seccomp filter that allows a fixed list of system calls (memory,
 //!   threads, time, polling, and I/O on descriptors it already holds) and
 //!   fails every other one with `EPERM`: no `open`/`openat`, no `execve`,
 //!   no `ptrace`, no `mount`, no path-based call at all, no `socket` (but
-//!   for TCP when the process must reach other hosts' gateways itself);
+//!   TCP for the relay, whose job is reaching other hosts' gateways);
 //! * an empty Landlock ruleset that handles every file-system right the
 //!   kernel knows (and TCP bind/connect, and the signal and abstract-socket
 //!   scopes), so the file system is closed a second time, by another
@@ -32,12 +32,17 @@ pub use landlock_rules::LandlockOutcome;
 
 /// What a confined protocol process may do beyond talking on the
 /// descriptors it holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allowances {
-    /// Create TCP sockets and connect them: the process reaches owners
-    /// homed on other hosts through their storage gateways itself. Off,
-    /// `socket()` fails whatever its family.
+    /// Create TCP sockets and connect them: the relay, which reaches
+    /// other hosts' storage gateways for this host's sessions. Off (every
+    /// protocol process, the gateway), `socket()` fails whatever its
+    /// family.
     pub outbound_tcp: bool,
+    /// With `outbound_tcp`: the only TCP ports `connect()` may reach (the
+    /// cluster's gateways), enforced by Landlock where the kernel handles
+    /// TCP (ABI 4, Linux 6.7 and later); empty: any port.
+    pub tcp_ports: Vec<u16>,
 }
 
 /// What [`confine_protocol_process`] put in place.
@@ -72,7 +77,7 @@ pub enum SandboxError {
 /// Landlock ruleset, then the seccomp filter (on every thread of the
 /// process, and every thread and child it makes later). Call it after the
 /// last file is read and before any client input is.
-pub fn confine_protocol_process(allow: Allowances) -> Result<Confinement, SandboxError> {
+pub fn confine_protocol_process(allow: &Allowances) -> Result<Confinement, SandboxError> {
     // Landlock first: its own system calls are not on the seccomp list.
     let landlock = landlock_rules::restrict_self(allow)?;
     match landlock {

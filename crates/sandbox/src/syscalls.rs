@@ -98,7 +98,7 @@ const ALWAYS_LEGACY: &[libc::c_long] = &[libc::SYS_accept, libc::SYS_epoll_wait,
 const ALWAYS_LEGACY: &[libc::c_long] = &[];
 
 /// The filter for a protocol process whose pid is `pid`.
-pub(crate) fn protocol_filter(allow: Allowances, pid: u32) -> Result<BpfProgram, SandboxError> {
+pub(crate) fn protocol_filter(allow: &Allowances, pid: u32) -> Result<BpfProgram, SandboxError> {
     let arch = std::env::consts::ARCH;
     build(allow, pid, arch).map_err(|e| SandboxError::Filter {
         arch,
@@ -106,7 +106,7 @@ pub(crate) fn protocol_filter(allow: Allowances, pid: u32) -> Result<BpfProgram,
     })
 }
 
-fn build(allow: Allowances, pid: u32, arch: &str) -> Result<BpfProgram, BackendError> {
+fn build(allow: &Allowances, pid: u32, arch: &str) -> Result<BpfProgram, BackendError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for &call in ALWAYS.iter().chain(ALWAYS_LEGACY) {
         rules.insert(call.into(), Vec::new());
@@ -164,8 +164,8 @@ fn build(allow: Allowances, pid: u32, arch: &str) -> Result<BpfProgram, BackendE
         ])?],
     );
     if allow.outbound_tcp {
-        // TCP to other hosts' gateways: stream sockets of the two IP
-        // families (the type may carry SOCK_NONBLOCK and SOCK_CLOEXEC).
+        // The relay's TCP to other hosts' gateways: stream sockets of the
+        // two IP families (the type may carry SOCK_NONBLOCK and SOCK_CLOEXEC).
         rules.insert(
             libc::SYS_socket.into(),
             vec![

@@ -99,8 +99,9 @@ fn probe(mode: &str) {
 
     let allow = Allowances {
         outbound_tcp: mode == "tcp",
+        ..Allowances::default()
     };
-    let confinement = confine_protocol_process(allow).expect("confining");
+    let confinement = confine_protocol_process(&allow).expect("confining");
     println!("probe:landlock={:?}", confinement.landlock);
     println!("probe:ready");
     let mut go = String::new();
@@ -283,8 +284,8 @@ fn confined_process_can_only_talk_on_what_it_holds() {
     assert!(!dir.path().join("new").exists(), "a file was created");
 }
 
-/// With outbound TCP allowed (a process that reaches other hosts'
-/// gateways itself), TCP stream sockets can be made, and nothing else:
+/// With outbound TCP allowed (the relay, which reaches other hosts'
+/// gateways), TCP stream sockets can be made, and nothing else:
 /// no UNIX socket, no datagram socket, still no file.
 #[test]
 fn outbound_tcp_allows_tcp_stream_sockets_only() {

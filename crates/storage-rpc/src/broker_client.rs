@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use tokio::net::UnixStream;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, oneshot};
 use tonic::transport::Channel;
 
 use crate::auth::auth_client::AuthClient;
@@ -44,25 +44,33 @@ pub enum BrokerError {
     /// The passed socket could not be used.
     #[error("passed socket: {0}")]
     Io(#[from] std::io::Error),
-    /// Another host's gateway could not be reached over TLS.
-    #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A handle on the broker channel; cheap to clone, shared by all sessions
-/// of a protocol process. Requests are sent one at a time.
+/// of a protocol process (or every connection of the gateway). Requests
+/// go out side by side: the broker answers each when it is done, carrying
+/// its id, so a slow one (a store being opened) holds up no other.
 #[derive(Clone)]
 pub struct BrokerClient {
     inner: Arc<Inner>,
 }
 
+/// A reply and the descriptor that came with it.
+type Reply = (BrokerReply, Option<std::os::fd::OwnedFd>);
+
 struct Inner {
-    stream: Mutex<(UnixStream, u64)>,
+    stream: UnixStream,
+    /// The last request id; held while a request is written, so that
+    /// frames never interleave.
+    sending: Mutex<u64>,
+    /// Held by the one waiting request that reads replies; it hands each
+    /// to the request it answers.
+    reading: Mutex<()>,
+    /// The requests waiting for their reply, by id.
+    waiting: std::sync::Mutex<HashMap<u64, oneshot::Sender<Reply>>>,
     /// Storage connections by id, held weakly: a connection closes when the
     /// last session using it drops its client.
     storage: Mutex<HashMap<u64, Weak<Lease>>>,
-    /// Connections to other hosts' gateways; `None`: no TLS material.
-    remote: Option<crate::tls::RemoteCache>,
 }
 
 impl BrokerClient {
@@ -70,9 +78,11 @@ impl BrokerClient {
     pub fn new(stream: UnixStream) -> BrokerClient {
         BrokerClient {
             inner: Arc::new(Inner {
-                stream: Mutex::new((stream, 0)),
+                stream,
+                sending: Mutex::new(0),
+                reading: Mutex::new(()),
+                waiting: std::sync::Mutex::new(HashMap::new()),
                 storage: Mutex::new(HashMap::new()),
-                remote: None,
             }),
         }
     }
@@ -85,40 +95,45 @@ impl BrokerClient {
         Ok(BrokerClient::new(stream))
     }
 
-    /// Like [`BrokerClient::new`], and able to reach owners homed on other
-    /// hosts through their gateways over TLS with `material`.
-    pub fn with_tls(
-        stream: UnixStream,
-        material: &crate::tls::TlsMaterial,
-    ) -> Result<BrokerClient, crate::tls::TlsError> {
-        Ok(BrokerClient {
-            inner: Arc::new(Inner {
-                stream: Mutex::new((stream, 0)),
-                storage: Mutex::new(HashMap::new()),
-                remote: Some(crate::tls::RemoteCache::new(material)?),
-            }),
-        })
-    }
-
-    async fn request(
-        &self,
-        kind: broker_request::Kind,
-    ) -> Result<(BrokerReply, Option<std::os::fd::OwnedFd>), BrokerError> {
-        let mut guard = self.inner.stream.lock().await;
-        guard.1 += 1;
-        let id = guard.1;
-        let request = BrokerRequest {
-            id,
-            kind: Some(kind),
+    async fn request(&self, kind: broker_request::Kind) -> Result<Reply, BrokerError> {
+        let (tx, mut rx) = oneshot::channel();
+        let id = {
+            let mut last = self.inner.sending.lock().await;
+            *last += 1;
+            let id = *last;
+            self.waiters().insert(id, tx);
+            let request = BrokerRequest {
+                id,
+                kind: Some(kind),
+            };
+            if let Err(e) = send_frame(&self.inner.stream, &request, None).await {
+                self.waiters().remove(&id);
+                return Err(e.into());
+            }
+            id
         };
-        send_frame(&guard.0, &request, None).await?;
-        let (reply, fd): (BrokerReply, _) = recv_frame(&guard.0).await?;
-        if reply.id != id {
-            return Err(BrokerError::Protocol(format!(
-                "reply for request {} while waiting for {id}",
-                reply.id
-            )));
-        }
+        let (reply, fd) = loop {
+            if let Ok(reply) = rx.try_recv() {
+                break reply;
+            }
+            let _reading = self.inner.reading.lock().await;
+            // Read by the previous reader meanwhile?
+            if let Ok(reply) = rx.try_recv() {
+                break reply;
+            }
+            let (reply, fd): Reply = match recv_frame(&self.inner.stream).await {
+                Ok(got) => got,
+                Err(e) => {
+                    self.waiters().remove(&id);
+                    return Err(e.into());
+                }
+            };
+            match self.waiters().remove(&reply.id) {
+                // A request given up meanwhile drops its reply (and fd).
+                Some(waiter) => drop(waiter.send((reply, fd))),
+                None => tracing::warn!(id = reply.id, "a broker reply nobody waits for"),
+            }
+        };
         if let Some(broker_reply::Kind::Error(e)) = &reply.kind {
             return Err(BrokerError::Refused {
                 code: e.code(),
@@ -126,6 +141,14 @@ impl BrokerClient {
             });
         }
         Ok((reply, fd))
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Reply>>> {
+        // A panic while the map was held leaves it whole: use it anyway.
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Tells the broker how many client sessions this process serves now,
@@ -168,9 +191,10 @@ impl BrokerClient {
     }
 
     /// A client for the storage process that serves `owner`, authorised by
-    /// `ticket`. Reuses a connection this process still holds when the
-    /// broker says so; the connection closes when the last client made from
-    /// it is dropped.
+    /// `ticket` (for an owner homed on another host, a connection the relay
+    /// carries to that host's gateway). Reuses a connection this process
+    /// still holds when the broker says so; the connection closes when the
+    /// last client made from it is dropped.
     pub async fn storage_channel(
         &self,
         ticket: &str,
@@ -192,26 +216,6 @@ impl BrokerClient {
                 held_connections: held.iter().map(|(id, _)| *id).collect(),
             }))
             .await?;
-        if let Some(broker_reply::Kind::Remote(remote)) = &reply.kind {
-            let cache = self
-                .inner
-                .remote
-                .as_ref()
-                .ok_or_else(|| BrokerError::Refused {
-                    code: RefusalCode::Unavailable,
-                    message: "owner is homed on another host; no TLS material here".into(),
-                })?;
-            let channel = cache
-                .channel(&remote.address, &remote.server_name, ticket, owner)
-                .await
-                .map_err(|e| match e {
-                    crate::tls::TlsError::Refused { code, message } => {
-                        BrokerError::Refused { code, message }
-                    }
-                    other => BrokerError::Tls(other),
-                })?;
-            return Ok(channel);
-        }
         let Some(broker_reply::Kind::Storage(attached)) = reply.kind else {
             return Err(BrokerError::Protocol(
                 "storage reply of the wrong kind".into(),
@@ -243,6 +247,31 @@ impl BrokerClient {
         Ok(channel)
     }
 
+    /// A new connection to the storage process that serves `owner`, as the
+    /// plain socket the broker passed: for the storage gateway, which
+    /// splices it with another host's TLS stream and never reuses one.
+    pub async fn storage_socket(
+        &self,
+        ticket: &str,
+        owner: &str,
+    ) -> Result<UnixStream, BrokerError> {
+        let (reply, fd) = self
+            .request(broker_request::Kind::AttachStorage(AttachStorage {
+                ticket: ticket.to_owned(),
+                owner: owner.to_owned(),
+                held_connections: Vec::new(),
+            }))
+            .await?;
+        match (reply.kind, fd) {
+            (Some(broker_reply::Kind::Storage(attached)), Some(fd)) if !attached.reuse => {
+                Ok(into_unix_stream(fd)?)
+            }
+            _ => Err(BrokerError::Protocol(
+                "storage reply without a new socket".into(),
+            )),
+        }
+    }
+
     /// A Storage client over [`BrokerClient::storage_channel`]'s channel.
     pub async fn storage(
         &self,
@@ -253,5 +282,54 @@ impl BrokerClient {
         Ok(StorageClient::new(channel)
             .max_decoding_message_size(crate::MAX_GRPC_MESSAGE)
             .max_encoding_message_size(crate::MAX_GRPC_MESSAGE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::BrokerError as Refusal;
+
+    /// Answers request `id` with a refusal whose message is `message`.
+    async fn refuse(broker: &UnixStream, id: u64, message: &str) {
+        let reply = BrokerReply {
+            id,
+            kind: Some(broker_reply::Kind::Error(Refusal {
+                code: RefusalCode::Unavailable as i32,
+                message: message.into(),
+            })),
+        };
+        send_frame(broker, &reply, None).await.unwrap();
+    }
+
+    /// What a status request ended with: the refusal's message.
+    async fn refused_with(task: tokio::task::JoinHandle<Result<(), BrokerError>>) -> String {
+        match task.await.unwrap() {
+            Err(BrokerError::Refused { message, .. }) => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_for_its_reply_holds_up_no_other() {
+        let (ours, broker) = UnixStream::pair().unwrap();
+        let client = BrokerClient::new(ours);
+        let slow = tokio::spawn({
+            let client = client.clone();
+            async move { client.report_sessions(1).await }
+        });
+        let (first, _): (BrokerRequest, _) = recv_frame(&broker).await.unwrap();
+        let quick = tokio::spawn({
+            let client = client.clone();
+            async move { client.report_sessions(2).await }
+        });
+        let (second, _): (BrokerRequest, _) = recv_frame(&broker).await.unwrap();
+        assert_ne!(first.id, second.id);
+        // The later request is answered first and completes alone.
+        refuse(&broker, second.id, "second").await;
+        assert_eq!(refused_with(quick).await, "second");
+        assert!(!slow.is_finished(), "the first request got an answer");
+        refuse(&broker, first.id, "first").await;
+        assert_eq!(refused_with(slow).await, "first");
     }
 }

@@ -1,31 +1,28 @@
 //! TCP+TLS between hosts (DESIGN §3): rustls configurations built from PEM
-//! bytes, the gateway handshake (one framed `GatewayHello` and its
-//! `GatewayReply`), and a connector that gives a gRPC channel to another
-//! host's storage over its gateway.
+//! bytes, and the gateway handshake (one framed `GatewayHello` and its
+//! `GatewayReply`) from either end: the gateway role accepts it, the relay
+//! role opens it.
 //!
 //! Both sides verify the peer against the cluster CA. The material is
-//! passed as bytes, not paths, because protocol processes are chrooted and
-//! get it from the master before the chroot.
+//! passed as bytes, not paths, because the gateway and the relay are
+//! chrooted and get it from the master before the chroot. Protocol
+//! processes never get it: the relay connects for them.
 
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll};
 
 use prost::Message;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 pub use tokio_rustls::TlsAcceptor;
 use tokio_rustls::TlsConnector;
 
 use crate::broker::{GatewayHello, GatewayReply};
 use crate::framing::MAX_FRAME;
-use crate::socket_channel::{SocketChannel, socket_channel};
 
 /// How long connecting, the TLS handshake and the hello exchange may take
 /// together, so that an unreachable or silent gateway never hangs a session.
@@ -105,6 +102,13 @@ impl std::fmt::Debug for TlsMaterial {
             .field("cert_pem_len", &self.cert_pem.len())
             .field("has_key", &!self.key_pem.is_empty())
             .finish()
+    }
+}
+
+impl Drop for TlsMaterial {
+    fn drop(&mut self) {
+        // No copy of the key is left in freed memory.
+        zeroize::Zeroize::zeroize(&mut self.key_pem);
     }
 }
 
@@ -294,72 +298,24 @@ pub async fn read_frame<S: AsyncRead + Unpin, M: Message + Default>(
     M::decode(body.as_slice()).map_err(|e| TlsError::Frame(e.to_string()))
 }
 
-/// Connects to a storage gateway at `address` over TCP+TLS (verifying its
-/// certificate for `server_name`), asks for `owner`'s storage with
-/// `ticket`, and returns a gRPC channel over that stream once the gateway
-/// accepted. Bounded by [`HANDSHAKE_TIMEOUT`].
-pub async fn connect_gateway(
-    config: Arc<ClientConfig>,
-    address: &str,
-    server_name: &str,
-    ticket: &str,
-    owner: &str,
-) -> Result<SocketChannel, TlsError> {
-    let (channel, _closed) = connect_watched(config, address, server_name, ticket, owner).await?;
-    Ok(channel)
-}
+/// A TLS connection to another host's storage gateway, after its hello
+/// was accepted: it carries the storage RPC from here on.
+pub type GatewayStream = tokio_rustls::client::TlsStream<TcpStream>;
 
-/// Tells the gateway at `address` (verified for `server_name`) that the
-/// sessions of `tickets` ended, so that it revokes them on its host: one
-/// `GatewayHello` carrying them, answered by a `GatewayReply`. Bounded by
-/// [`HANDSHAKE_TIMEOUT`].
-pub async fn send_revocations(
+/// Connects to the storage gateway at `address` over TCP+TLS (verifying
+/// its certificate for `server_name` against the cluster CA), sends
+/// `hello` and reads the gateway's reply: the stream once the gateway
+/// accepted, else its refusal. Bounded by [`HANDSHAKE_TIMEOUT`]. Only the
+/// relay calls it (it alone holds the client certificate).
+pub async fn open_gateway(
     config: Arc<ClientConfig>,
     address: &str,
     server_name: &str,
-    tickets: Vec<String>,
-) -> Result<(), TlsError> {
+    hello: &GatewayHello,
+) -> Result<GatewayStream, TlsError> {
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
     let exchange = async {
-        let tcp = TcpStream::connect(address)
-            .await
-            .map_err(io_err(format!("connecting to gateway {address}")))?;
-        let mut tls = TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(io_err(format!("TLS handshake with gateway {address}")))?;
-        let hello = GatewayHello {
-            revoke: tickets,
-            ..GatewayHello::default()
-        };
-        write_frame(&mut tls, &hello).await?;
-        let reply: GatewayReply = read_frame(&mut tls).await?;
-        if reply.code != 0 || !reply.error.is_empty() {
-            return Err(TlsError::Refused {
-                code: reply.code(),
-                message: reply.error,
-            });
-        }
-        Ok(())
-    };
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
-        .await
-        .map_err(|_| TlsError::Timeout(address.to_owned()))?
-}
-
-/// [`connect_gateway`], also returning a flag set once the connection
-/// has ended (EOF or an error), so that a cache does not hand it out again.
-async fn connect_watched(
-    config: Arc<ClientConfig>,
-    address: &str,
-    server_name: &str,
-    ticket: &str,
-    owner: &str,
-) -> Result<(SocketChannel, Arc<AtomicBool>), TlsError> {
-    let name = ServerName::try_from(server_name.to_owned())
-        .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
-    let handshake = async {
         let tcp = TcpStream::connect(address)
             .await
             .map_err(io_err(format!("connecting to gateway {address}")))?;
@@ -369,12 +325,7 @@ async fn connect_watched(
             .connect(name, tcp)
             .await
             .map_err(io_err(format!("TLS handshake with gateway {address}")))?;
-        let hello = GatewayHello {
-            ticket: ticket.to_owned(),
-            owner: owner.to_owned(),
-            ..GatewayHello::default()
-        };
-        write_frame(&mut tls, &hello).await?;
+        write_frame(&mut tls, hello).await?;
         let reply: GatewayReply = read_frame(&mut tls).await?;
         if reply.code != 0 || !reply.error.is_empty() {
             return Err(TlsError::Refused {
@@ -384,131 +335,9 @@ async fn connect_watched(
         }
         Ok(tls)
     };
-    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
         .await
-        .map_err(|_| TlsError::Timeout(address.to_owned()))??;
-    let closed = Arc::new(AtomicBool::new(false));
-    let tls = Watched {
-        inner: tls,
-        closed: Arc::clone(&closed),
-    };
-    let channel = socket_channel(tls).await.map_err(TlsError::Http2)?;
-    Ok((channel, closed))
-}
-
-/// One held gateway connection: the lease (weak, so it closes with its
-/// last session) and the flag set when the connection ended.
-type Held = (std::sync::Weak<crate::leased::Lease>, Arc<AtomicBool>);
-
-/// A protocol process's connections to other hosts' gateways, keyed by
-/// gateway address and owner and held weakly like local ones: a
-/// connection closes when the last session using it drops its client.
-pub(crate) struct RemoteCache {
-    config: Arc<ClientConfig>,
-    leases: tokio::sync::Mutex<std::collections::HashMap<(String, String), Held>>,
-}
-
-impl RemoteCache {
-    /// A cache connecting with `material` (the CA, and the client
-    /// certificate when gateways require one).
-    pub(crate) fn new(material: &TlsMaterial) -> Result<RemoteCache, TlsError> {
-        Ok(RemoteCache {
-            config: Arc::new(material.client_config()?),
-            leases: tokio::sync::Mutex::new(std::collections::HashMap::new()),
-        })
-    }
-
-    /// A channel to `owner`'s storage on the host whose gateway is at
-    /// `address`: a held one, or a new connection.
-    pub(crate) async fn channel(
-        &self,
-        address: &str,
-        server_name: &str,
-        ticket: &str,
-        owner: &str,
-    ) -> Result<crate::leased::LeasedChannel, TlsError> {
-        let key = (address.to_owned(), owner.to_owned());
-        {
-            let mut leases = self.leases.lock().await;
-            // Drop what no session holds, and connections that have ended
-            // (the other host restarted, the network broke): a session
-            // asking again after a failure gets a new connection.
-            leases.retain(|_, (lease, closed)| {
-                lease.strong_count() > 0 && !closed.load(Ordering::Relaxed)
-            });
-            if let Some(lease) = leases.get(&key).and_then(|(l, _)| l.upgrade()) {
-                return Ok(crate::leased::LeasedChannel::from_lease(lease));
-            }
-        }
-        // Not under the lock: one slow host must not hold up the others.
-        let (channel, closed) = connect_watched(
-            Arc::clone(&self.config),
-            address,
-            server_name,
-            ticket,
-            owner,
-        )
-        .await?;
-        let lease = Arc::new(crate::leased::Lease { channel });
-        self.leases
-            .lock()
-            .await
-            .insert(key, (Arc::downgrade(&lease), closed));
-        Ok(crate::leased::LeasedChannel::from_lease(lease))
-    }
-}
-
-/// A stream that sets `closed` when it reaches EOF or fails.
-struct Watched<S> {
-    inner: S,
-    closed: Arc<AtomicBool>,
-}
-
-impl<S> Watched<S> {
-    fn note<T>(&self, result: &Poll<io::Result<T>>) {
-        if let Poll::Ready(Err(_)) = result {
-            self.closed.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(result, Poll::Ready(Ok(()))) && buf.filled().len() == before {
-            self.closed.store(true, Ordering::Relaxed);
-        }
-        self.note(&result);
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.note(&result);
-        result
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let result = Pin::new(&mut self.inner).poll_flush(cx);
-        self.note(&result);
-        result
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.closed.store(true, Ordering::Relaxed);
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+        .map_err(|_| TlsError::Timeout(address.to_owned()))?
 }
 
 #[cfg(test)]

@@ -83,9 +83,19 @@ fn material_round_trips() {
 fn bad_pem_is_refused() {
     let m = TlsMaterial {
         ca_pem: b"not a certificate".to_vec(),
-        ..TlsMaterial::default()
+        cert_pem: Vec::new(),
+        key_pem: Vec::new(),
     };
     assert!(matches!(m.client_config(), Err(TlsError::Material { .. })));
+}
+
+/// A hello naming `ticket` and `owner`.
+fn hello(ticket: &str, owner: &str) -> GatewayHello {
+    GatewayHello {
+        ticket: ticket.to_owned(),
+        owner: owner.to_owned(),
+        ..GatewayHello::default()
+    }
 }
 
 #[tokio::test]
@@ -93,7 +103,7 @@ async fn the_hello_reaches_the_gateway_and_its_refusal_comes_back() {
     let ca = ca();
     let address = refusing_gateway(host(&ca, "127.0.0.1")).await;
     let client = Arc::new(host(&ca, "127.0.0.2").client_config().unwrap());
-    let err = connect_gateway(client, &address, "127.0.0.1", "T1", "dora")
+    let err = open_gateway(client, &address, "127.0.0.1", &hello("T1", "dora"))
         .await
         .unwrap_err();
     match err {
@@ -106,40 +116,37 @@ async fn the_hello_reaches_the_gateway_and_its_refusal_comes_back() {
 }
 
 #[tokio::test]
-async fn a_client_without_a_certificate_or_from_another_ca_fails_quickly() {
+async fn a_client_without_a_certificate_or_from_another_ca_is_refused_by_tls() {
     let ca = ca();
     let address = refusing_gateway(host(&ca, "127.0.0.1")).await;
     let no_cert = TlsMaterial {
         ca_pem: ca.pem().into_bytes(),
-        ..TlsMaterial::default()
+        cert_pem: Vec::new(),
+        key_pem: Vec::new(),
     };
-    let started = std::time::Instant::now();
-    let err = connect_gateway(
+    let err = open_gateway(
         Arc::new(no_cert.client_config().unwrap()),
         &address,
         "127.0.0.1",
-        "T",
-        "dora",
+        &hello("T", "dora"),
     )
     .await
     .unwrap_err();
     assert!(!matches!(err, TlsError::Refused { .. }), "{err}");
     let other_ca = host(&self::ca(), "127.0.0.2");
-    let err = connect_gateway(
+    let err = open_gateway(
         Arc::new(other_ca.client_config().unwrap()),
         &address,
         "127.0.0.1",
-        "T",
-        "dora",
+        &hello("T", "dora"),
     )
     .await
     .unwrap_err();
     assert!(matches!(err, TlsError::Io { .. }), "{err}");
-    assert!(started.elapsed() < HANDSHAKE_TIMEOUT);
 }
 
 #[tokio::test]
-async fn a_connection_the_gateway_closes_is_marked_ended() {
+async fn an_accepted_hello_gives_the_stream_that_carries_the_rest() {
     let ca = ca();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -147,25 +154,19 @@ async fn a_connection_the_gateway_closes_is_marked_ended() {
     tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut tls = acceptor.accept(tcp).await.unwrap();
-        let _: GatewayHello = read_frame(&mut tls).await.unwrap();
+        let got: GatewayHello = read_frame(&mut tls).await.unwrap();
         write_frame(&mut tls, &GatewayReply::default())
             .await
             .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        // Dropped: the connection ends.
+        // Echo the owner back on the stream, as payload.
+        tls.write_all(got.owner.as_bytes()).await.unwrap();
+        tls.shutdown().await.unwrap();
     });
     let client = Arc::new(host(&ca, "127.0.0.2").client_config().unwrap());
-    let Ok((_channel, closed)) = connect_watched(client, &address, "127.0.0.1", "T", "dora").await
-    else {
-        // tonic noticed the close during its own handshake: also fine.
-        return;
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !closed.load(Ordering::Relaxed) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the end was not noticed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let mut stream = open_gateway(client, &address, "127.0.0.1", &hello("T", "dora"))
+        .await
+        .unwrap();
+    let mut rest = String::new();
+    stream.read_to_string(&mut rest).await.unwrap();
+    assert_eq!(rest, "dora");
 }

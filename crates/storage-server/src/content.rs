@@ -8,10 +8,9 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::content_server::{Content, ContentServer};
-use mailkeep_store::{SectionSpec, SectionText};
 use tonic::{Request, Response, Status};
 
-use crate::convert::ranges;
+use crate::convert::{cut_spec, ranges};
 use crate::gate::{Admitted, Gate};
 use crate::structure::{body_structure_msg, envelope_msg};
 
@@ -73,31 +72,25 @@ impl Content for ContentService {
             store,
             req: r,
         } = self.gate.admit_call(request, "FetchSection")?;
-        let text = match r.text() {
-            pb::SectionTextKind::Full => SectionText::Full,
-            pb::SectionTextKind::Header => SectionText::Header,
-            pb::SectionTextKind::HeaderFields => SectionText::HeaderFields(r.header_names.clone()),
-            pb::SectionTextKind::HeaderFieldsNot => {
-                SectionText::HeaderFieldsNot(r.header_names.clone())
-            }
-            pb::SectionTextKind::Text => SectionText::Text,
-            pb::SectionTextKind::Mime => SectionText::Mime,
-        };
         let size_only = r.size_only;
-        let spec = SectionSpec {
+        let cut = cut_spec(&pb::SectionCut {
             parts: r.parts.clone(),
-            text,
-            partial: r.partial.then_some((r.partial_offset, r.partial_count)),
-        };
-        let binary = r.binary;
+            text: r.text,
+            header_names: r.header_names.clone(),
+            binary: r.binary,
+            partial: r.partial,
+            partial_offset: r.partial_offset,
+            partial_count: r.partial_count,
+            size_only,
+        });
         let data = self
             .gate
             .run(&owner, move || {
-                if binary {
-                    store.binary_section(&r.mailbox, r.uidvalidity, r.uid, &spec)
+                if cut.binary {
+                    store.binary_section(&r.mailbox, r.uidvalidity, r.uid, &cut.section)
                 } else {
                     store
-                        .section(&r.mailbox, r.uidvalidity, r.uid, &spec)
+                        .section(&r.mailbox, r.uidvalidity, r.uid, &cut.section)
                         .map(Ok)
                 }
             })

@@ -5,7 +5,10 @@
 
 use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::storage as pb;
-use mailkeep_store::{MailboxStatus, MessageFlags, MessageMeta, StoreError, StoreMode, UidRange};
+use mailkeep_store::{
+    CutSpec, MailboxStatus, MessageFlags, MessageMeta, SectionSpec, SectionText, StoreError,
+    StoreMode, UidRange,
+};
 use tonic::Status;
 
 /// The reason a protocol process is given for a store error. Every
@@ -126,6 +129,28 @@ pub(crate) fn store_mode(mode: i32) -> Result<StoreMode, Status> {
         Ok(pb::StoreMode::Add) => Ok(StoreMode::Add),
         Ok(pb::StoreMode::Remove) => Ok(StoreMode::Remove),
         Err(_) => Err(invalid(format!("unknown store mode {mode}"))),
+    }
+}
+
+/// The store's description of a section to cut, from its RPC form.
+pub(crate) fn cut_spec(c: &pb::SectionCut) -> CutSpec {
+    let text = match c.text() {
+        pb::SectionTextKind::Full => SectionText::Full,
+        pb::SectionTextKind::Header => SectionText::Header,
+        pb::SectionTextKind::HeaderFields => SectionText::HeaderFields(c.header_names.clone()),
+        pb::SectionTextKind::HeaderFieldsNot => {
+            SectionText::HeaderFieldsNot(c.header_names.clone())
+        }
+        pb::SectionTextKind::Text => SectionText::Text,
+        pb::SectionTextKind::Mime => SectionText::Mime,
+    };
+    CutSpec {
+        section: SectionSpec {
+            parts: c.parts.clone(),
+            text,
+            partial: c.partial.then_some((c.partial_offset, c.partial_count)),
+        },
+        binary: c.binary,
     }
 }
 

@@ -1,20 +1,22 @@
-//! Fetch: streams each requested message's metadata and, if asked, its
-//! bytes in `CHUNK_SIZE` chunks, read from the file on a blocking thread
-//! as the client takes them (bounded channel: no whole-message buffering).
+//! Fetch: streams each requested message's metadata, the sections asked
+//! of every message and, if asked, its bytes in `CHUNK_SIZE` chunks, read
+//! from the file on a blocking thread as the client takes them (bounded
+//! channel: no whole-message buffering; a cut is made in memory).
 //! Bytes are served with CRLF line ends whatever the file has, and the
 //! size announced is that of the CRLF form (the index's size).
 
 use std::io::Read;
 
 use mailkeep_storage_rpc::CHUNK_SIZE;
+use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::fetch_response::Item;
-use mailkeep_store::{CrlfReader, MessageMeta, Store, StoreError};
+use mailkeep_store::{CrlfReader, CutSpec, MessageMeta, Store, StoreError, UnknownCte};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
 
-use crate::convert::{fetched_msg, ranges, status_of};
+use crate::convert::{cut_spec, fetched_msg, ranges, status_of};
 use crate::gate::Gate;
 
 /// How many stream items may wait for the client.
@@ -41,8 +43,9 @@ pub(crate) async fn fetch(
         .await?;
     let (tx, rx) = mpsc::channel(QUEUE);
     let with_body = req.body;
+    let cuts = Cuts::new(&req.cuts);
     gate.spawn(&owner, move || {
-        if let Err(status) = stream_messages(&store, &req.mailbox, metas, with_body, &tx) {
+        if let Err(status) = stream_messages(&store, &req.mailbox, metas, with_body, &cuts, &tx) {
             // The client may be gone already; nothing more to do then.
             let _ = tx.blocking_send(Err(status));
         }
@@ -61,64 +64,154 @@ fn stream_messages(
     mailbox: &str,
     metas: Vec<MessageMeta>,
     with_body: bool,
+    cuts: &Cuts,
     tx: &Sender,
 ) -> Result<(), Status> {
     for meta in metas {
-        if !with_body {
-            if !send(tx, Item::Message(fetched_msg(&meta))) {
-                return Ok(());
+        let cut = if cuts.specs.is_empty() {
+            None
+        } else {
+            match cut_message(store, mailbox, meta.uid, &cuts.specs) {
+                Ok(cut) => Some(cut),
+                // Expunged since the lookup: it is simply not there any more.
+                Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(status_of(e)),
             }
-            continue;
-        }
-        let (mut file, meta) = match store.open_message(mailbox, meta.uid) {
-            Ok((file, meta)) => (CrlfReader::new(file), meta),
-            // Expunged since the lookup: it is simply not there any more.
-            Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
-            Err(e) => return Err(status_of(e)),
+        };
+        let (body, meta) = if with_body {
+            match store.open_message(mailbox, meta.uid) {
+                Ok((file, meta)) => (Some(CrlfReader::new(file)), meta),
+                Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(status_of(e)),
+            }
+        } else {
+            (None, meta)
         };
         if !send(tx, Item::Message(fetched_msg(&meta))) {
             return Ok(());
         }
-        let mut left = meta.size;
-        let data_loss = |what: &str| {
-            let message = format!(
-                "message UID {} in {mailbox:?}: file is {what} than the index's {} bytes (with CRLF line ends)",
-                meta.uid, meta.size
-            );
-            tracing::error!(error = %message, "index and Maildir disagree");
-            Status::data_loss(message)
-        };
-        while left > 0 {
-            let want = usize::try_from(left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
-            let mut buf = vec![0u8; want];
-            let n = read_full(&mut file, &mut buf).map_err(|e| {
-                status_of(StoreError::io(
-                    format!("reading UID {} in {mailbox:?}", meta.uid),
-                    e,
-                ))
-            })?;
-            if n == 0 {
-                return Err(data_loss("shorter"));
-            }
-            buf.truncate(n);
-            left -= n as u64;
-            if !send(tx, Item::BodyChunk(buf)) {
-                return Ok(());
-            }
+        if let Some(cut) = cut
+            && !send_cuts(tx, cut, &cuts.size_only)
+        {
+            return Ok(());
         }
-        let mut probe = [0u8; 1];
-        match file.read(&mut probe) {
-            Ok(0) => {}
-            Ok(_) => return Err(data_loss("longer")),
-            Err(e) => {
-                return Err(status_of(StoreError::io(
-                    format!("reading UID {} in {mailbox:?}", meta.uid),
-                    e,
-                )));
-            }
+        if let Some(file) = body
+            && !send_body(tx, file, mailbox, &meta)?
+        {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// The cuts every message of a Fetch is asked for.
+struct Cuts {
+    specs: Vec<CutSpec>,
+    /// Per cut: only its size is wanted (BINARY.SIZE).
+    size_only: Vec<bool>,
+}
+
+impl Cuts {
+    fn new(cuts: &[pb::SectionCut]) -> Cuts {
+        Cuts {
+            specs: cuts.iter().map(cut_spec).collect(),
+            size_only: cuts.iter().map(|c| c.size_only).collect(),
+        }
+    }
+}
+
+/// Reads message `uid` once and cuts every spec out of it.
+fn cut_message(
+    store: &Store,
+    mailbox: &str,
+    uid: u32,
+    specs: &[CutSpec],
+) -> Result<Result<Vec<Vec<u8>>, UnknownCte>, StoreError> {
+    let (mut file, meta) = store.open_message(mailbox, uid)?;
+    let mut raw = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0).min(64 << 20));
+    file.read_to_end(&mut raw)
+        .map_err(|e| StoreError::io(format!("reading UID {uid} in {mailbox:?}"), e))?;
+    mailkeep_store::cut_all(&raw, specs)
+}
+
+/// Sends one message's cuts (sizes, then data unless only the size is
+/// wanted) or why they could not be made; `false` when the client has
+/// gone away.
+fn send_cuts(tx: &Sender, cut: Result<Vec<Vec<u8>>, UnknownCte>, size_only: &[bool]) -> bool {
+    let cuts = match cut {
+        Ok(cuts) => cuts,
+        Err(e) => {
+            return send(
+                tx,
+                Item::CutFailed(pb::CutFailed {
+                    reason: ErrorReason::UnknownCte as i32,
+                    message: e.to_string(),
+                }),
+            );
+        }
+    };
+    for (data, &size_only) in cuts.into_iter().zip(size_only) {
+        let start = pb::CutStart {
+            total_size: data.len() as u64,
+        };
+        if !send(tx, Item::CutStart(start)) {
+            return false;
+        }
+        if size_only {
+            continue;
+        }
+        for chunk in data.chunks(CHUNK_SIZE) {
+            if !send(tx, Item::CutChunk(chunk.to_vec())) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Streams one message's bytes (CRLF) in chunks; `Ok(false)` when the
+/// client has gone away, DATA_LOSS when the file's size is not the
+/// index's.
+fn send_body(
+    tx: &Sender,
+    mut file: CrlfReader<std::fs::File>,
+    mailbox: &str,
+    meta: &MessageMeta,
+) -> Result<bool, Status> {
+    let mut left = meta.size;
+    let data_loss = |what: &str| {
+        let message = format!(
+            "message UID {} in {mailbox:?}: file is {what} than the index's {} bytes (with CRLF line ends)",
+            meta.uid, meta.size
+        );
+        tracing::error!(error = %message, "index and Maildir disagree");
+        Status::data_loss(message)
+    };
+    let io_error = |e| {
+        status_of(StoreError::io(
+            format!("reading UID {} in {mailbox:?}", meta.uid),
+            e,
+        ))
+    };
+    while left > 0 {
+        let want = usize::try_from(left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
+        let mut buf = vec![0u8; want];
+        let n = read_full(&mut file, &mut buf).map_err(io_error)?;
+        if n == 0 {
+            return Err(data_loss("shorter"));
+        }
+        buf.truncate(n);
+        left -= n as u64;
+        if !send(tx, Item::BodyChunk(buf)) {
+            return Ok(false);
+        }
+    }
+    let mut probe = [0u8; 1];
+    match file.read(&mut probe) {
+        Ok(0) => Ok(true),
+        Ok(_) => Err(data_loss("longer")),
+        Err(e) => Err(io_error(e)),
+    }
 }
 
 /// Reads until `buf` is full or the file ends; returns the bytes read.

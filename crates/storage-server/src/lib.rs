@@ -397,7 +397,7 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> Co
     if gate.serves(&add.owner) {
         return ControlReply {
             request_id,
-            error: String::new(),
+            ..ControlReply::default()
         };
     }
     let maildir = if add.maildir.is_empty() {
@@ -423,7 +423,11 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> Co
     if !error.is_empty() {
         tracing::error!("{error}");
     }
-    ControlReply { request_id, error }
+    ControlReply {
+        request_id,
+        error,
+        ..ControlReply::default()
+    }
 }
 
 /// Opens an owner's store and gives it the mailboxes every owner gets. A

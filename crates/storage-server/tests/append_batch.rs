@@ -74,6 +74,7 @@ async fn multiappend_indexes_every_message_and_returns_their_uids() {
         uidvalidity: r.uidvalidity,
         uids: all_uids(),
         body: true,
+        cuts: Vec::new(),
     };
     let mut stream = c
         .fetch(with_ticket(request, &t))
@@ -85,6 +86,7 @@ async fn multiappend_indexes_every_message_and_returns_their_uids() {
         match item.item.unwrap() {
             Item::Message(m) => got.push((m, Vec::new())),
             Item::BodyChunk(b) => got.last_mut().unwrap().1.extend_from_slice(&b),
+            other => panic!("no cuts were asked for: {other:?}"),
         }
     }
     assert_eq!(got.len(), 3);

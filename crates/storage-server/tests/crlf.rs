@@ -43,6 +43,7 @@ async fn bare_lf_messages_stream_with_crlf_and_crlf_sizes() {
         uidvalidity: appended.uidvalidity,
         uids: all_uids(),
         body: true,
+        cuts: Vec::new(),
     };
     let mut stream = storage
         .fetch(with_ticket(req, &t))
@@ -54,6 +55,7 @@ async fn bare_lf_messages_stream_with_crlf_and_crlf_sizes() {
         match item.item.unwrap() {
             Item::Message(m) => got.push((m, Vec::new())),
             Item::BodyChunk(c) => got.last_mut().unwrap().1.extend_from_slice(&c),
+            other => panic!("no cuts were asked for: {other:?}"),
         }
     }
     assert_eq!(got.len(), 2);

@@ -23,6 +23,7 @@ async fn fetched(c: &mut StorageClient<Channel>, t: &str, mailbox: &str) -> Vec<
         uidvalidity: 0,
         uids: all_uids(),
         body: false,
+        cuts: Vec::new(),
     };
     let mut stream = c.fetch(with_ticket(request, t)).await.unwrap().into_inner();
     let mut out = Vec::new();

@@ -45,6 +45,7 @@ async fn fetch_all(
         uidvalidity,
         uids: all_uids(),
         body: true,
+        cuts: Vec::new(),
     };
     let mut stream = client.fetch(with_ticket(req, ticket)).await?.into_inner();
     let mut out: Vec<(FetchedMessage, Vec<u8>)> = Vec::new();
@@ -52,6 +53,7 @@ async fn fetch_all(
         match item.item.unwrap() {
             Item::Message(m) => out.push((m, Vec::new())),
             Item::BodyChunk(c) => out.last_mut().unwrap().1.extend_from_slice(&c),
+            other => panic!("no cuts were asked for: {other:?}"),
         }
     }
     Ok(out)
@@ -319,6 +321,7 @@ async fn tickets_are_checked_before_anything() {
         uidvalidity: 0,
         uids: all_uids(),
         body: true,
+        cuts: Vec::new(),
     };
     let err = c.fetch(with_ticket(req, &deliver)).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);

@@ -88,6 +88,7 @@ async fn short_calls_are_answered_while_a_search_is_running() {
                 uidvalidity: status.uidvalidity,
                 uids: all_uids(),
                 body: false,
+                cuts: Vec::new(),
             },
             &t,
         ))

@@ -56,9 +56,9 @@ pub use maildrop::{Maildrop, MaildropLock, MaildropMessage, POP3_LOCK_FILE};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
 pub use metadata::{MAX_ENTRY_NAME, MetadataDepth, MetadataEntry, MetadataFound, MetadataLimits};
 pub use mime::{
-    Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
-    EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure, UnknownCte,
-    cut_binary, cut_section, parse_structure,
+    Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, CutSpec,
+    Disposition, EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure,
+    UnknownCte, cut_all, cut_binary, cut_section, parse_structure,
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};

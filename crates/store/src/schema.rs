@@ -159,15 +159,25 @@ pub(crate) fn reopen_writer(root: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// The write connection's settings: WAL, full sync, foreign keys, the
+/// The write connection's settings: WAL, normal sync, foreign keys, the
 /// busy timeout and a statement cache for the hot paths.
+///
+/// `synchronous = NORMAL` in WAL mode: a commit is in the WAL, so in the
+/// OS, before it returns — a killed process loses nothing — but the WAL
+/// is fsynced at checkpoints only, so a power loss may undo the last
+/// commits. The Maildir carries what must survive that: an appended file
+/// is fsynced with its directory before the append is acknowledged and
+/// is picked up again by the next sync if the index forgot it; flags live
+/// in the file names and expunges are unlinks, which the sync reads back
+/// too. A commit per flag change is then no fsync (as Dovecot does not
+/// fsync its index for one).
 fn set_writer_options(conn: &Connection, context: &str) -> Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT).ctx(context)?;
     // Room for every statement of the hot paths (see index::cached_row).
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "journal_mode", "WAL")
         .ctx(context)?;
-    conn.pragma_update(None, "synchronous", "FULL")
+    conn.pragma_update(None, "synchronous", "NORMAL")
         .ctx(context)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx(context)?;

@@ -13,6 +13,8 @@
 
 pub mod bulk;
 mod dir;
+#[cfg(target_arch = "x86_64")]
+pub mod inject;
 pub mod output;
 pub mod pop3;
 mod procs;

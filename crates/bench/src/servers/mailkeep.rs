@@ -172,10 +172,10 @@ impl Mailkeep {
                 base.join(&a.name).display()
             ));
         }
-        // The new file gets the old one's owner and mode: auth, running as
-        // its own user, reads it through its group.
-        let meta = std::fs::metadata(&users)
-            .map_err(|e| BenchError::io("reading the users file's owner", e))?;
+        // The new file keeps the old one's owner and mode (root and auth's
+        // group, 0640), or the unprivileged auth could not read it.
+        let meta =
+            std::fs::metadata(&users).map_err(|e| BenchError::io("reading the users file", e))?;
         let temporary = self.data.join("users.bench-tmp");
         std::fs::OpenOptions::new()
             .write(true)

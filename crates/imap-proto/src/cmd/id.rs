@@ -29,7 +29,9 @@ pub(crate) fn parse(c: &mut Cursor<'_>, _uid: bool) -> PResult<CommandBody> {
     let mut params = Vec::new();
     if !c.eat(b')') {
         loop {
-            let field = c.string("ID field name")?;
+            // The limits count the text kept (invalid UTF-8 replaced),
+            // so that a kept value can always be sent back as it is.
+            let field = String::from_utf8_lossy(&c.string("ID field name")?).into_owned();
             if field.len() > MAX_FIELD {
                 return bad(format!("ID field names are at most {MAX_FIELD} bytes"));
             }
@@ -37,13 +39,13 @@ pub(crate) fn parse(c: &mut Cursor<'_>, _uid: bool) -> PResult<CommandBody> {
             let value = if c.eat_word("NIL") {
                 None
             } else {
-                let v = c.string("ID field value")?;
+                let v = String::from_utf8_lossy(&c.string("ID field value")?).into_owned();
                 if v.len() > MAX_VALUE {
                     return bad(format!("ID values are at most {MAX_VALUE} bytes"));
                 }
-                Some(String::from_utf8_lossy(&v).into_owned())
+                Some(v)
             };
-            params.push((String::from_utf8_lossy(&field).into_owned(), value));
+            params.push((field, value));
             if params.len() > MAX_PAIRS {
                 return bad(format!("At most {MAX_PAIRS} ID field-value pairs"));
             }

@@ -10,7 +10,6 @@ mod fetch_responses;
 mod literals;
 mod mailbox;
 mod mailboxes;
-mod random;
 mod responses;
 mod search;
 mod session;

@@ -30,6 +30,30 @@ fn commands_without_arguments() {
     }
 }
 
+/// Found by the imap_command fuzz target (corpus: crash-id-lossy-value):
+/// the limit counted the bytes sent while the value kept had each invalid
+/// byte replaced by three, so a kept value could not be sent back. The
+/// limit now counts what is kept.
+#[test]
+fn id_limits_count_the_text_kept_after_invalid_utf8_is_replaced() {
+    let mut input = b"a ID (\"x\" {400}\r\n".to_vec();
+    input.extend_from_slice(&[0xff; 400]);
+    input.extend_from_slice(b")\r\n");
+    let (tag, msg) = bad(&input);
+    assert_eq!(tag.as_deref(), Some("a"));
+    assert!(msg.contains("at most 1024 bytes"), "{msg}");
+    let mut input = b"a ID (\"x\" {300}\r\n".to_vec();
+    input.extend_from_slice(&[0xff; 300]);
+    input.extend_from_slice(b")\r\n");
+    let B::Id(Id {
+        params: Some(params),
+    }) = body(&input)
+    else {
+        panic!("ID with a 300-byte value");
+    };
+    assert_eq!(params[0].1.as_deref().map(str::len), Some(900));
+}
+
 #[test]
 fn id_with_parameters_nil_or_an_empty_list() {
     assert_eq!(

@@ -82,9 +82,55 @@ async fn a_section_of_an_unknown_encoding_is_unknown_cte() {
     let m = b"Subject: x\r\nContent-Transfer-Encoding: x-weird\r\n\r\nbody\r\n";
     assert!(c.append("INBOX", &[], m).await.unwrap().is_ok());
     ok(&mut c, "SELECT INBOX").await;
-    let reply = c.run("FETCH 1 BINARY.PEEK[1]").await.unwrap();
-    assert_eq!(reply.status(), Status::No, "{reply:?}");
-    assert!(reply.has_code("UNKNOWN-CTE"), "{reply:?}");
+    // By its own call (a whole part), and in the Fetch stream (a size, a
+    // small partial): the same refusal.
+    for fetch in [
+        "FETCH 1 BINARY.PEEK[1]",
+        "FETCH 1 BINARY.SIZE[1]",
+        "FETCH 1 BINARY.PEEK[1]<0.2>",
+    ] {
+        let reply = c.run(fetch).await.unwrap();
+        assert_eq!(reply.status(), Status::No, "{fetch}: {reply:?}");
+        assert!(reply.has_code("UNKNOWN-CTE"), "{fetch}: {reply:?}");
+    }
+}
+
+/// A message list's headers, the sizes and a small partial of every
+/// message come in one Fetch stream: each response carries its own
+/// message's cuts, in the order asked, beside a whole body.
+#[tokio::test]
+async fn header_fields_of_many_messages_each_answer_their_own() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    for i in 1..=5 {
+        let m = format!("Subject: s{i}\r\nFrom: f{i}@example.org\r\n\r\nbody {i}\r\n");
+        assert!(c.append("INBOX", &[], m.as_bytes()).await.unwrap().is_ok());
+    }
+    ok(&mut c, "SELECT INBOX").await;
+    let reply = ok(
+        &mut c,
+        "FETCH 1:5 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BINARY.SIZE[1] BODY.PEEK[] BODY.PEEK[TEXT]<0.4>)",
+    )
+    .await;
+    for i in 1..=5u32 {
+        let f = reply.fetch(i).expect("a response per message");
+        let subject = format!("Subject: s{i}\r\n\r\n");
+        assert_eq!(
+            f.bytes("BODY[HEADER.FIELDS (SUBJECT)]"),
+            Some(subject.as_bytes()),
+            "{f:?}"
+        );
+        let body = format!("body {i}\r\n");
+        assert_eq!(f.number("BINARY.SIZE[1]"), Some(body.len() as u64), "{f:?}");
+        assert_eq!(
+            f.bytes("BODY[TEXT]<0>"),
+            Some(&body.as_bytes()[..4]),
+            "{f:?}"
+        );
+        let whole = f.bytes("BODY[]").expect("BODY[]");
+        assert!(whole.ends_with(body.as_bytes()), "{f:?}");
+    }
 }
 
 #[tokio::test]

@@ -41,10 +41,19 @@ impl Setup {
         config.resolve().unwrap();
         std::fs::create_dir_all(config.data_dir()).unwrap();
         let homes = dir.path().join("home");
-        let users: String = ["a", "b", "c"]
+        let mut users: String = ["a", "b", "c"]
             .iter()
             .map(|u| format!("{u}:{{PLAIN}}x:5000:5000::{}::\n", homes.join(u).display()))
             .collect();
+        // d's mail lives on host "far", reached through the relay.
+        users.push_str(&format!(
+            "d:{{PLAIN}}x:5000:5000::{}::host=far\n",
+            homes.join("d").display()
+        ));
+        config
+            .cluster
+            .hosts
+            .insert("far".into(), "127.0.0.9:4190".into());
         std::fs::write(config.users_file(), users).unwrap();
         let key = HostKey::generate();
         let mut trusted = TrustedHosts::new();
@@ -151,7 +160,7 @@ impl Setup {
     fn serves(&self, request_id: u64) {
         self.control.deliver(ControlReply {
             request_id,
-            error: String::new(),
+            ..ControlReply::default()
         });
     }
 }
@@ -312,3 +321,43 @@ async fn a_protocol_process_that_goes_away_ends_its_sessions() {
         )
     );
 }
+
+/// What a compromised protocol process can make of its broker channel
+/// (DESIGN §3): a ticket signed with a key of its own under the trusted
+/// host's name, or a real ticket of another user, attaches nothing; the
+/// storage process hears nothing of either (the first message it gets is
+/// the AddOwner of the valid attach that follows).
+#[tokio::test]
+async fn a_forged_or_another_users_ticket_attaches_nothing() {
+    let s = Setup::new();
+    let client = s.client(1);
+    let forged = sign(
+        &HostKey::generate(),
+        &Claims::new("a", Scope::Admin, now_unix(), 3600, "test"),
+    );
+    s.attach_with(&client, 1, "a", forged).await;
+    match reply(&client).await {
+        broker_reply::Kind::Error(e) => assert_eq!(e.code(), RefusalCode::Unauthenticated),
+        other => panic!("a forged ticket: expected a refusal, got {other:?}"),
+    }
+    s.attach_with(&client, 2, "a", s.ticket("b")).await;
+    match reply(&client).await {
+        broker_reply::Kind::Error(e) => assert_eq!(e.code(), RefusalCode::Refused),
+        other => panic!("b's ticket for a's mail: expected a refusal, got {other:?}"),
+    }
+    s.attach_with(&client, 3, "a", "mk2.garbage.garbage".into())
+        .await;
+    match reply(&client).await {
+        broker_reply::Kind::Error(e) => assert_eq!(e.code(), RefusalCode::Unauthenticated),
+        other => panic!("a garbage ticket: expected a refusal, got {other:?}"),
+    }
+    s.attach(&client, 4, "a").await;
+    let (owner, add) = s.add_owner().await;
+    assert_eq!(owner, "a");
+    s.serves(add);
+    s.new_connection().await;
+    assert_eq!(attached(&client).await.0, 4);
+}
+
+#[path = "broker_relay.rs"]
+mod relay;

@@ -138,6 +138,7 @@ impl Maildrop {
                     uidvalidity,
                     uids: uids.clone(),
                     body: true,
+                    cuts: Vec::new(),
                 });
                 async move { rpc.storage().fetch(request).await }
             })

@@ -95,6 +95,41 @@ pub fn cut_binary(
         .map(|bytes| partial(bytes, spec)))
 }
 
+/// One section asked of every message of a FETCH: what to cut and
+/// whether to undo its transfer encoding (BINARY).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutSpec {
+    /// The section and its `<offset.count>`.
+    pub section: SectionSpec,
+    /// Decode the part's transfer encoding.
+    pub binary: bool,
+}
+
+/// Cuts every spec of `specs` out of the raw message `raw`, converting it
+/// to CRLF once for all of them (a FETCH of several sections reads and
+/// converts each message once). The inner error is a BINARY cut of a part
+/// whose encoding is unknown: then none of the cuts is returned.
+pub fn cut_all(
+    raw: &[u8],
+    specs: &[CutSpec],
+) -> Result<std::result::Result<Vec<Vec<u8>>, UnknownCte>> {
+    let raw = &*crate::crlf::to_crlf(raw);
+    let mut cuts = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let found = section::section(raw, &spec.section)?;
+        let bytes = if spec.binary {
+            match found.decoded() {
+                Ok(bytes) => bytes,
+                Err(e) => return Ok(Err(e)),
+            }
+        } else {
+            found.bytes
+        };
+        cuts.push(partial(bytes, &spec.section));
+    }
+    Ok(Ok(cuts))
+}
+
 /// The `<offset.count>` window of `bytes`, if `spec` asks for one.
 fn partial(bytes: Vec<u8>, spec: &SectionSpec) -> Vec<u8> {
     let Some((offset, count)) = spec.partial else {

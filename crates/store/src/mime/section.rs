@@ -114,25 +114,54 @@ fn text_of(raw: &[u8], start: usize, h: usize, end: usize, text: &SectionText) -
 /// Follows `path` from the message at `start..end` of `raw`.
 fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> {
     let bytes = &raw[start..end];
-    let msg = parse(bytes).ok_or_else(|| not_found(path))?;
+    let Some(msg) = parse(bytes) else {
+        // The structure shows a message mail-parser gives up on as one
+        // text part (bodystructure.rs): that part is its body.
+        return match path {
+            [1] => Ok(Entity {
+                header_start: start,
+                body_start: start + headers::header_len(bytes),
+                body_end: end,
+                is_message: false,
+            }),
+            _ => Err(not_found(path)),
+        };
+    };
     let at = |v: u32| (v as usize).min(bytes.len()) + start;
+    // Where an enclosed message's bytes end: as the structure counts them.
+    let enclosed_end =
+        |p: &mail_parser::MessagePart<'_>| at(super::bodystructure::end_of(bytes, p));
     let mut id = 0usize;
     let mut root = true;
+    // A part of a multipart/digest without a Content-Type is a message
+    // (RFC 2046 §5.1.5), as the structure shows it.
+    let mut in_digest = false;
     for (i, &n) in path.iter().enumerate() {
         let p = msg.parts.get(id).ok_or_else(|| not_found(path))?;
         match &p.body {
+            PartType::Multipart(children)
+                if children.is_empty() && n == 1 && i + 1 == path.len() =>
+            {
+                // The structure gives a multipart without parts one empty
+                // text part (RFC 9051's grammar needs one): empty here too.
+                let here = at(p.offset_body);
+                return Ok(Entity {
+                    header_start: here,
+                    body_start: here,
+                    body_end: here,
+                    is_message: false,
+                });
+            }
             PartType::Multipart(children) => {
                 let child = n
                     .checked_sub(1)
                     .and_then(|k| children.get(k as usize))
                     .ok_or_else(|| not_found(path))?;
+                in_digest = is_digest(p);
                 id = *child as usize;
             }
-            PartType::Message(_) if !root => {
-                return locate(raw, at(p.offset_body), at(p.offset_end), &path[i..]);
-            }
-            _ if is_rfc822(p) && !root => {
-                return locate(raw, at(p.offset_body), at(p.offset_end), &path[i..]);
+            _ if !root && is_message(p, in_digest) => {
+                return locate(raw, at(p.offset_body), enclosed_end(p), &path[i..]);
             }
             _ if n == 1 => {}
             _ => return Err(not_found(path)),
@@ -147,7 +176,24 @@ fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> 
         header_start,
         body_start,
         body_end,
-        is_message: matches!(p.body, PartType::Message(_)) || is_rfc822(p),
+        is_message: is_message(p, in_digest),
+    })
+}
+
+/// Whether the part holds a message: mail-parser parsed one, or its type
+/// says so, or it is an untyped part of a digest.
+fn is_message(p: &mail_parser::MessagePart<'_>, in_digest: bool) -> bool {
+    matches!(p.body, PartType::Message(_))
+        || is_rfc822(p)
+        || (in_digest && p.content_type().is_none())
+}
+
+fn is_digest(p: &mail_parser::MessagePart<'_>) -> bool {
+    p.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("digest"))
     })
 }
 
@@ -158,4 +204,59 @@ fn is_rfc822(p: &mail_parser::MessagePart<'_>) -> bool {
                 s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
             })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mime::{BodyContent, SectionSpec, SectionText, cut_section, parse_structure};
+
+    /// BODY[path] of `raw`, which must be found.
+    fn body(raw: &[u8], path: &[u32]) -> Vec<u8> {
+        let spec = SectionSpec {
+            parts: path.to_vec(),
+            text: SectionText::Full,
+            partial: None,
+        };
+        cut_section(raw, &spec).unwrap()
+    }
+
+    /// The size BODYSTRUCTURE gives the first leaf part.
+    fn first_leaf_size(raw: &[u8]) -> u64 {
+        let mut part = parse_structure(raw).body;
+        loop {
+            match part.content {
+                BodyContent::Multipart(mut children) => part = children.remove(0),
+                BodyContent::Single(single) => match single.message {
+                    Some(enclosed) => part = enclosed.body,
+                    None => return single.size,
+                },
+            }
+        }
+    }
+
+    #[test]
+    fn part_one_of_a_message_mail_parser_gives_up_on_is_its_body() {
+        assert_eq!(body(b"", &[1]), b"");
+        assert_eq!(first_leaf_size(b""), 0);
+    }
+
+    #[test]
+    fn the_empty_part_the_structure_gives_an_empty_multipart_can_be_fetched() {
+        // Found by the mime_message fuzz target (corpus: empty_multipart,
+        // broken_boundary): BODYSTRUCTURE listed part 1, BODY[1] was NO.
+        let raw = b"Content-Type: multipart/mixed; boundary=e\r\n\r\n--e--\r\n";
+        assert_eq!(body(raw, &[1]), b"");
+        assert_eq!(first_leaf_size(raw), 0);
+    }
+
+    #[test]
+    fn an_untyped_digest_part_is_a_message_in_sections_as_in_the_structure() {
+        // Found by the mime_message fuzz target (corpus: crash-digest-part):
+        // BODY[1.1] was the digest part's whole body while BODYSTRUCTURE
+        // sized the enclosed message's (empty) body.
+        let raw = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\nFrom: A <a@example.org>\r\n\r\nFrom: A <a@example.org>\r\n";
+        let inner = body(raw, &[1, 1]);
+        assert_eq!(inner.len() as u64, first_leaf_size(raw));
+        assert_eq!(inner, b"");
+    }
 }

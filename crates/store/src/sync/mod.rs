@@ -128,11 +128,8 @@ pub(crate) fn rename_for_flags(
                 "message file could not be renamed for its new flags"),
         }
     }
-    if !done.is_empty()
-        && let Err(e) = crate::maildir::fsync_dir(cur)
-    {
-        tracing::warn!(error = %e, "fsync of cur/ after flag renames failed");
-    }
+    // No fsync of cur/: a flag change lost to a power failure is not lost
+    // mail (the index and the names agree again at the next sync).
     done
 }
 

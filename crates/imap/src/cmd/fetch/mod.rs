@@ -209,6 +209,7 @@ async fn fetch(
         uidvalidity: mailbox.uidvalidity,
         uids: ranges(uids),
         body: plan.whole_body(),
+        cuts: plan.stream_cuts().map(plan::Cut::to_rpc).collect(),
     };
     let mut messages = match own_call(&state.authed, Retry::Idempotent, |rpc| {
         let request = rpc.request(request.clone());

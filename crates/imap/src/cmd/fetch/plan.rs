@@ -3,9 +3,10 @@
 //! `\Seen` is set first.
 
 use mailkeep_imap_proto::{FetchAttribute, FetchResponse, Section, SectionText};
-use mailkeep_storage_rpc::storage::SectionTextKind;
+use mailkeep_storage_rpc::storage::{SectionCut, SectionTextKind};
 
-/// A body part to cut from the message (FetchSection).
+/// A body part to cut from the message (in the Fetch stream or by
+/// FetchSection: [`Cut::in_stream`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cut {
     /// Part numbers; empty for the whole message.
@@ -20,6 +21,49 @@ pub(crate) struct Cut {
     pub(crate) partial: Option<(u64, u64)>,
     /// Only the size (BINARY.SIZE).
     pub(crate) size_only: bool,
+}
+
+/// A partial cut at most this long is sent in the Fetch stream.
+const SMALL_PARTIAL: u64 = 64 * 1024;
+
+impl Cut {
+    /// Whether the cut comes in the Fetch stream of all the messages
+    /// rather than by a FetchSection call per message: headers, sizes and
+    /// small partials, which the imap process may hold in memory until the
+    /// message's response is written (a FETCH of a message list then costs
+    /// one call, not one per message). Bodies and parts, which can be as
+    /// big as the message, are streamed by their own call.
+    pub(crate) fn in_stream(&self) -> bool {
+        let header = matches!(
+            self.text,
+            SectionTextKind::Header
+                | SectionTextKind::HeaderFields
+                | SectionTextKind::HeaderFieldsNot
+                | SectionTextKind::Mime
+        );
+        let small = self
+            .partial
+            .is_some_and(|(_, count)| count <= SMALL_PARTIAL);
+        (header && !self.binary) || self.size_only || small
+    }
+
+    /// The cut as the storage RPC names it.
+    pub(crate) fn to_rpc(&self) -> SectionCut {
+        let (partial, partial_offset, partial_count) = match self.partial {
+            Some((offset, count)) => (true, offset, count),
+            None => (false, 0, 0),
+        };
+        SectionCut {
+            parts: self.parts.clone(),
+            text: self.text as i32,
+            header_names: self.header_names.clone(),
+            binary: self.binary,
+            partial,
+            partial_offset,
+            partial_count,
+            size_only: self.size_only,
+        }
+    }
 }
 
 /// One item of the response.
@@ -84,6 +128,19 @@ impl Plan {
     /// Whether the whole message is streamed with the metadata.
     pub(crate) fn whole_body(&self) -> bool {
         self.items.iter().any(|i| matches!(i, Item::Whole { .. }))
+    }
+
+    /// The cuts that come in the Fetch stream, in response order.
+    pub(crate) fn stream_cuts(&self) -> impl Iterator<Item = &Cut> {
+        self.cuts().filter(|c| c.in_stream())
+    }
+
+    /// Every cut of the response, in order.
+    pub(crate) fn cuts(&self) -> impl Iterator<Item = &Cut> {
+        self.items.iter().filter_map(|i| match i {
+            Item::Cut { cut, .. } | Item::BinarySize { cut, .. } => Some(cut),
+            _ => None,
+        })
     }
 
     /// Whether the MIME structure service is needed.

@@ -2,8 +2,11 @@
 //! that a refusal becomes a NO before anything of the message was sent),
 //! then the items are written in order, literals streamed chunk by chunk.
 
+use std::collections::VecDeque;
+
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::DateTime;
+use mailkeep_storage_rpc::errors;
 use mailkeep_storage_rpc::storage::{
     FetchResponse as FetchStreamItem, FetchSectionRequest, FetchedMessage, SectionChunk,
     StructureItem, fetch_response,
@@ -24,10 +27,15 @@ use crate::updates::fetch_head;
 /// A cut opened in storage: its size and the stream of its bytes.
 struct Opened {
     total: u64,
-    /// The first chunk's data, already read.
+    /// The first chunk's data, already read (all of it for a cut that came
+    /// in the Fetch stream).
     first: Vec<u8>,
-    rest: Streaming<SectionChunk>,
+    /// The rest of a cut read by its own call.
+    rest: Option<Streaming<SectionChunk>>,
 }
+
+/// The most a cut's announced size reserves in advance.
+const MAX_RESERVE: usize = 1 << 20;
 
 /// Sends one message's FETCH response; `Err(reply)` when storage refused a
 /// cut before anything of this message was sent. Reads the whole body from
@@ -44,6 +52,7 @@ pub(super) async fn respond(
     enabled: Enabled,
 ) -> Result<Result<(), Reply>, ImapError> {
     let mailbox = &state.mailbox;
+    let streamed = read_stream_cuts(plan, messages).await?;
     let seq = mailbox.view().seq_of(message.uid);
     let skip = changed_since.is_some_and(|c| message.modseq <= c);
     let Some(seq) = seq.filter(|_| !skip) else {
@@ -54,20 +63,15 @@ pub(super) async fn respond(
     };
     // Open every cut first: a refusal (UNKNOWN-CTE, a vanished message)
     // must come before any byte of this response.
-    let mut opened = Vec::new();
-    for item in &plan.items {
-        if let Item::Cut { cut, .. } | Item::BinarySize { cut, .. } = item {
-            match open(state, message.uid, cut).await {
-                Ok(o) => opened.push(o),
-                Err(reply) => {
-                    if plan.whole_body() {
-                        skip_body(messages, message.size).await?;
-                    }
-                    return Ok(Err(reply));
-                }
+    let opened = match open_all(state, plan, message.uid, streamed).await? {
+        Ok(opened) => opened,
+        Err(reply) => {
+            if plan.whole_body() {
+                skip_body(messages, message.size).await?;
             }
+            return Ok(Err(reply));
         }
-    }
+    };
     let mut head = Vec::new();
     if plan.items.contains(&Item::Flags) {
         mailbox.announce_keywords(&message.flags, &mut head);
@@ -155,27 +159,104 @@ pub(super) async fn respond(
     Ok(Ok(()))
 }
 
-/// Opens a cut of message `uid` and reads its first chunk (which carries
-/// the size).
+/// Reads the cuts of one message that came in the Fetch stream, in plan
+/// order; `Err(reply)` when storage could not make them.
+async fn read_stream_cuts(
+    plan: &Plan,
+    messages: &mut Streaming<FetchStreamItem>,
+) -> Result<Result<VecDeque<Opened>, Reply>, ImapError> {
+    let mut cuts = VecDeque::new();
+    for cut in plan.stream_cuts() {
+        let total = match next_item(messages).await? {
+            fetch_response::Item::CutStart(start) => start.total_size,
+            fetch_response::Item::CutFailed(failed) => {
+                let status = errors::status(failed.reason(), failed.message);
+                return Ok(Err(storage_reply(&status.into(), Target::Other)));
+            }
+            _ => return Err(ImapError::Broken("a cut's size was not sent".into())),
+        };
+        let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(MAX_RESERVE));
+        while !cut.size_only && (data.len() as u64) < total {
+            match next_item(messages).await? {
+                fetch_response::Item::CutChunk(chunk)
+                    if !chunk.is_empty() && data.len() as u64 + chunk.len() as u64 <= total =>
+                {
+                    data.extend_from_slice(&chunk);
+                }
+                _ => {
+                    return Err(ImapError::Broken(
+                        "a cut shorter or longer than its size".into(),
+                    ));
+                }
+            }
+        }
+        cuts.push_back(Opened {
+            total,
+            first: data,
+            rest: None,
+        });
+    }
+    Ok(Ok(cuts))
+}
+
+/// The next item of the Fetch stream, which must come.
+async fn next_item(
+    messages: &mut Streaming<FetchStreamItem>,
+) -> Result<fetch_response::Item, ImapError> {
+    match messages.message().await {
+        Ok(Some(FetchStreamItem { item: Some(item) })) => Ok(item),
+        Ok(_) => Err(ImapError::Broken("the fetch stream ended early".into())),
+        Err(status) => Err(ImapError::Broken(format!("fetch stream failed: {status}"))),
+    }
+}
+
+/// Every cut of the response in order: those that came in the Fetch
+/// stream, and the others opened by a call each.
+async fn open_all(
+    state: &Selected,
+    plan: &Plan,
+    uid: u32,
+    streamed: Result<VecDeque<Opened>, Reply>,
+) -> Result<Result<Vec<Opened>, Reply>, ImapError> {
+    let mut streamed = match streamed {
+        Ok(streamed) => streamed,
+        Err(reply) => return Ok(Err(reply)),
+    };
+    let mut opened = Vec::new();
+    for cut in plan.cuts() {
+        if cut.in_stream() {
+            let Some(o) = streamed.pop_front() else {
+                return Err(ImapError::Broken("a streamed cut is missing".into()));
+            };
+            opened.push(o);
+        } else {
+            match open(state, uid, cut).await {
+                Ok(o) => opened.push(o),
+                Err(reply) => return Ok(Err(reply)),
+            }
+        }
+    }
+    Ok(Ok(opened))
+}
+
+/// Opens a cut of message `uid` by its own call and reads its first chunk
+/// (which carries the size).
 async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
     let mailbox = &state.mailbox;
-    let (partial, partial_offset, partial_count) = match cut.partial {
-        Some((offset, count)) => (true, offset, count),
-        None => (false, 0, 0),
-    };
+    let c = cut.to_rpc();
     let request = FetchSectionRequest {
         owner: state.authed.owner().to_owned(),
         mailbox: mailbox.name(),
         uidvalidity: mailbox.uidvalidity,
         uid,
-        parts: cut.parts.clone(),
-        text: cut.text as i32,
-        header_names: cut.header_names.clone(),
-        binary: cut.binary,
-        partial,
-        partial_offset,
-        partial_count,
-        size_only: cut.size_only,
+        parts: c.parts,
+        text: c.text,
+        header_names: c.header_names,
+        binary: c.binary,
+        partial: c.partial,
+        partial_offset: c.partial_offset,
+        partial_count: c.partial_count,
+        size_only: c.size_only,
     };
     let mut stream = own_call(&state.authed, Retry::Idempotent, |rpc| {
         let request = rpc.request(request.clone());
@@ -187,12 +268,12 @@ async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
         Ok(Some(first)) => Ok(Opened {
             total: first.total_size,
             first: first.data,
-            rest: stream,
+            rest: Some(stream),
         }),
         Ok(None) => Ok(Opened {
             total: 0,
             first: Vec::new(),
-            rest: stream,
+            rest: Some(stream),
         }),
         Err(status) => Err(storage_reply(&status.into(), Target::Other)),
     }
@@ -206,7 +287,12 @@ async fn copy_cut(out: &mut OutputGuard<'_>, mut opened: Opened) -> Result<(), I
     }
     out.write(&opened.first).await?;
     while sent < opened.total {
-        match opened.rest.message().await {
+        let Some(rest) = opened.rest.as_mut() else {
+            return Err(ImapError::Broken(
+                "a streamed cut shorter than its size".into(),
+            ));
+        };
+        match rest.message().await {
             Ok(Some(chunk))
                 if !chunk.data.is_empty() && sent + chunk.data.len() as u64 <= opened.total =>
             {

@@ -1,0 +1,52 @@
+//! Replays the committed corpus: every seed of every target, including the
+//! inputs that once crashed a parser (named `crash-*`), which are the
+//! regression tests of those fixes.
+
+use std::fs;
+
+use mailkeep_fuzz::{TARGETS, corpus_dir};
+
+#[test]
+fn every_target_passes_on_its_whole_corpus() {
+    let mut failed = Vec::new();
+    for target in TARGETS {
+        let dir = corpus_dir(target.name);
+        let mut files: Vec<_> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(
+            files.len() >= 5,
+            "{} has only {} seeds",
+            target.name,
+            files.len()
+        );
+        for file in files {
+            let input = fs::read(&file).unwrap();
+            if std::panic::catch_unwind(|| (target.run)(&input)).is_err() {
+                failed.push(format!("{}: {}", target.name, file.display()));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "failing seeds:\n{}", failed.join("\n"));
+}
+
+#[test]
+fn every_target_has_a_corpus_folder_and_no_folder_lacks_a_target() {
+    let root = corpus_dir("");
+    for entry in fs::read_dir(&root).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(
+            mailkeep_fuzz::target(&name).is_some(),
+            "corpus/{name} has no target"
+        );
+    }
+    for target in TARGETS {
+        assert!(
+            corpus_dir(target.name).is_dir(),
+            "{} has no corpus",
+            target.name
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! Sections cut in the Fetch stream: every message's cuts follow its
+//! metadata in the order asked, before its body, with their CRLF sizes;
+//! a BINARY cut of an unknown transfer encoding fails that message's cuts
+//! only, with its reason, and the stream goes on with the next message.
+
+#[allow(dead_code)]
+mod common;
+
+use common::{Harness, OWNER, all_uids, mailbox_status};
+use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::storage::fetch_response::Item;
+use mailkeep_storage_rpc::storage::*;
+
+const PLAIN: &[u8] = b"From: a@example.org\nSubject: first\nX-Other: no\n\nbody one\n";
+
+const UNKNOWN_CTE: &[u8] = b"Subject: second\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: x-unknown\r\n\r\nzzz\r\n--b--\r\n";
+
+fn subject_cut() -> SectionCut {
+    SectionCut {
+        text: SectionTextKind::HeaderFields as i32,
+        header_names: vec!["Subject".into()],
+        ..SectionCut::default()
+    }
+}
+
+fn binary_size_of_part_one() -> SectionCut {
+    SectionCut {
+        parts: vec![1],
+        binary: true,
+        size_only: true,
+        ..SectionCut::default()
+    }
+}
+
+#[tokio::test]
+async fn cuts_follow_each_message_in_order_and_fail_per_message() {
+    let h = Harness::start();
+    let ch = h.channel(1).await;
+    let t = h.ticket();
+    let mut storage = common::storage_client(ch);
+    common::append(&mut storage, &t, "INBOX", PLAIN).await;
+    common::append(&mut storage, &t, "INBOX", UNKNOWN_CTE).await;
+    let status = mailbox_status(&mut storage, &t, "INBOX").await.unwrap();
+
+    let req = FetchRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        uidvalidity: status.uidvalidity,
+        uids: all_uids(),
+        body: true,
+        cuts: vec![subject_cut(), binary_size_of_part_one()],
+    };
+    let mut stream = storage
+        .fetch(with_ticket(req, &t))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut items = Vec::new();
+    while let Some(item) = stream.message().await.unwrap() {
+        items.push(item.item.unwrap());
+    }
+    let mut items = items.into_iter();
+
+    // The first message: its metadata, the Subject field (CRLF, with the
+    // blank line that ends a HEADER.FIELDS section), the size of part 1
+    // (the whole body of a single-part message: "body one\r\n") without
+    // data, then its body.
+    assert!(matches!(items.next(), Some(Item::Message(m)) if m.uid == 1));
+    let subject = b"Subject: first\r\n\r\n";
+    assert!(
+        matches!(items.next(), Some(Item::CutStart(s)) if s.total_size == subject.len() as u64)
+    );
+    assert!(matches!(items.next(), Some(Item::CutChunk(c)) if c == subject));
+    assert!(matches!(items.next(), Some(Item::CutStart(s)) if s.total_size == 10));
+    let mut body = Vec::new();
+    let mut next = items.next();
+    while let Some(Item::BodyChunk(c)) = next {
+        body.extend_from_slice(&c);
+        next = items.next();
+    }
+    assert_eq!(body, mailkeep_store::to_crlf(PLAIN).as_ref());
+
+    // The second: the unknown encoding fails its cuts, with the reason;
+    // its body still follows.
+    assert!(matches!(next, Some(Item::Message(m)) if m.uid == 2));
+    match items.next() {
+        Some(Item::CutFailed(f)) => assert_eq!(f.reason(), ErrorReason::UnknownCte),
+        other => panic!("expected the cuts to fail: {other:?}"),
+    }
+    let mut body = Vec::new();
+    for item in items {
+        match item {
+            Item::BodyChunk(c) => body.extend_from_slice(&c),
+            other => panic!("only the body may follow: {other:?}"),
+        }
+    }
+    assert_eq!(body, UNKNOWN_CTE);
+}

@@ -1,0 +1,117 @@
+//! Running one system call inside a running process, as an attacker who
+//! took over its code would: the test (root) attaches with ptrace to a
+//! thread that sits in a system call, points it back at that `syscall`
+//! instruction with other arguments, single-steps it, reads the result and
+//! puts everything back as it was. The call runs under the process's own
+//! credentials, seccomp filter and Landlock domain. x86_64 only.
+
+use std::net::SocketAddrV4;
+
+use nix::sys::ptrace;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+/// The two bytes of x86_64's `syscall` instruction, as read little-endian.
+const SYSCALL_INSN: u64 = 0x050f;
+
+/// Runs system call `nr` with `args` in a thread of `pid` and returns its
+/// raw result (a negative errno on failure). Panics if no thread of the
+/// process is stopped in a system call.
+pub fn syscall_in(pid: i32, nr: i64, args: [u64; 3]) -> i64 {
+    let mut tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("listing the threads")
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort();
+    for tid in tids {
+        let t = Pid::from_raw(tid);
+        if ptrace::seize(t, ptrace::Options::empty()).is_err() {
+            continue;
+        }
+        ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
+        wait_stop(t);
+        let saved = ptrace::getregs(t).expect("PTRACE_GETREGS");
+        let at = saved.rip.wrapping_sub(2);
+        let insn = ptrace::read(t, at as ptrace::AddressType).map(|w| w as u64 & 0xffff);
+        // Stopped right after a `syscall` instruction, inside a call
+        // (orig_rax is its number): that instruction can be run again.
+        if insn.ok() != Some(SYSCALL_INSN) || (saved.orig_rax as i64) < 0 {
+            ptrace::detach(t, None).expect("PTRACE_DETACH");
+            continue;
+        }
+        let mut regs = saved;
+        regs.rip = at;
+        regs.rax = nr as u64;
+        // No system call to restart: the kernel leaves rip and rax alone.
+        regs.orig_rax = u64::MAX;
+        regs.rdi = args[0];
+        regs.rsi = args[1];
+        regs.rdx = args[2];
+        ptrace::setregs(t, regs).expect("PTRACE_SETREGS");
+        ptrace::step(t, None).expect("PTRACE_SINGLESTEP");
+        wait_stop(t);
+        let result = ptrace::getregs(t).expect("PTRACE_GETREGS").rax as i64;
+        // Back as it was: the interrupted call restarts on detach.
+        ptrace::setregs(t, saved).expect("restoring the registers");
+        ptrace::detach(t, None).expect("PTRACE_DETACH");
+        return result;
+    }
+    panic!("no thread of {pid} is stopped in a system call");
+}
+
+/// Runs `connect(fd, to)` in `pid`, the address written below its main
+/// thread's stack pointer; returns the raw result.
+pub fn connect_in(pid: i32, fd: i64, to: SocketAddrV4) -> i64 {
+    let mut sockaddr = [0u8; 16];
+    sockaddr[..2].copy_from_slice(&(nix::libc::AF_INET as u16).to_ne_bytes());
+    sockaddr[2..4].copy_from_slice(&to.port().to_be_bytes());
+    sockaddr[4..8].copy_from_slice(&to.ip().octets());
+    let scratch = (stack_pointer(pid) - 2048) & !15;
+    write_memory(pid, scratch, &sockaddr);
+    syscall_in(pid, nix::libc::SYS_connect, [fd as u64, scratch, 16])
+}
+
+/// Runs `socket(AF_INET, SOCK_STREAM, 0)` in `pid`; returns the raw
+/// result (a descriptor, or a negative errno).
+pub fn tcp_socket_in(pid: i32) -> i64 {
+    let (inet, stream) = (nix::libc::AF_INET as u64, nix::libc::SOCK_STREAM as u64);
+    syscall_in(pid, nix::libc::SYS_socket, [inet, stream, 0])
+}
+
+/// Writes `bytes` (a multiple of 8 long) at `addr` in `pid`'s memory,
+/// through a ptrace attach of its main thread.
+fn write_memory(pid: i32, addr: u64, bytes: &[u8]) {
+    let t = Pid::from_raw(pid);
+    ptrace::seize(t, ptrace::Options::empty()).expect("PTRACE_SEIZE");
+    ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
+    wait_stop(t);
+    for (i, word) in bytes.chunks(8).enumerate() {
+        let mut w = [0u8; 8];
+        w[..word.len()].copy_from_slice(word);
+        ptrace::write(
+            t,
+            (addr + 8 * i as u64) as ptrace::AddressType,
+            i64::from_le_bytes(w),
+        )
+        .expect("PTRACE_POKEDATA");
+    }
+    ptrace::detach(t, None).expect("PTRACE_DETACH");
+}
+
+/// The stack pointer of `pid`'s main thread (stopped for the reading).
+fn stack_pointer(pid: i32) -> u64 {
+    let t = Pid::from_raw(pid);
+    ptrace::seize(t, ptrace::Options::empty()).expect("PTRACE_SEIZE");
+    ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
+    wait_stop(t);
+    let rsp = ptrace::getregs(t).expect("PTRACE_GETREGS").rsp;
+    ptrace::detach(t, None).expect("PTRACE_DETACH");
+    rsp
+}
+
+fn wait_stop(t: Pid) {
+    match waitpid(t, Some(WaitPidFlag::__WALL)) {
+        Ok(WaitStatus::PtraceEvent(..) | WaitStatus::Stopped(..)) => {}
+        other => panic!("waiting for thread {t} to stop: {other:?}"),
+    }
+}
