@@ -5,7 +5,7 @@
 //! nothing; `pop3.lock_session`; bad input gets a clear `-ERR` and the
 //! session goes on.
 
-use mailkeep_testkit::BlockingClient;
+use mailkeep_testkit::{BlockingClient, Pop3Client};
 
 use crate::harness::pop3::{self, Plain};
 use crate::harness::{DEADLINE, Server, TestDir, wait_until};
@@ -482,4 +482,42 @@ fn pop3_retr_in_any_order_gives_each_message() {
     retr(&mut c, 3);
     retr(&mut c, 6);
     assert!(c.command("QUIT").expect("QUIT").is_ok());
+}
+
+/// The per-address limits IMAP has hold for POP3 too: with
+/// `max_connections_per_user_address = 1`, a second logged-in session of
+/// the same user from the same address is refused with a clear -ERR
+/// (and may log in once the first has quit); with
+/// `max_unauthenticated_per_address = 1`, a second connection waiting to
+/// log in is refused at once.
+#[test]
+fn pop3_per_address_limits_hold() {
+    let dir = TestDir::new();
+    let (server, _) = pop3::start(
+        &dir,
+        "[pop3]\nexempt_networks = []\nmax_connections_per_user_address = 1\n\
+         max_unauthenticated_per_address = 1\n",
+    );
+    server.add_user("alice", PASS);
+    let mut first = pop3::login(&server, "alice", PASS);
+    let mut second = pop3::connect(&server);
+    // While `second` waits to log in, a third is one too many.
+    let third = std::net::TcpStream::connect(server.listener("pop3")).expect("connect");
+    third
+        .set_read_timeout(Some(DEADLINE))
+        .expect("read timeout");
+    let (_, refusal) = Pop3Client::new(third).expect("the refusal line");
+    assert_eq!(refusal.code(), Some("SYS/TEMP"), "{refusal:?}");
+    let refused = second.login("alice", PASS).expect("login");
+    assert_eq!(
+        refused.0,
+        "-ERR [SYS/TEMP] Too many connections for this user from your address"
+    );
+    assert!(first.command("QUIT").expect("QUIT").is_ok());
+    let again = wait_until(DEADLINE, "the first session's end", || {
+        let status = second.login("alice", PASS).ok()?;
+        status.is_ok().then_some(status)
+    });
+    assert!(again.is_ok());
+    second.command("QUIT").expect("QUIT");
 }
