@@ -92,6 +92,11 @@ impl Config {
                 "imap.processes must be at least 1".into(),
             ));
         }
+        if self.pop3.processes == 0 {
+            return Err(ConfigError::Invalid(
+                "pop3.processes must be at least 1 (turn POP3 off with pop3.listener = [])".into(),
+            ));
+        }
         if self.privileges.mail_uid == 0 || self.privileges.mail_gid == 0 {
             return Err(ConfigError::Invalid(
                 "privileges.mail_uid and mail_gid must not be 0: mail is never owned by root"

@@ -7,11 +7,12 @@ use crate::{Config, ConfigError, Listener, ListenerKind};
 
 impl Config {
     /// Every listener of every protocol service, with the service's role
-    /// name (`imap`, `lmtp`).
+    /// name (`imap`, `lmtp`, `pop3`).
     pub fn listeners(&self) -> Vec<(&'static str, &Listener)> {
         let imap = self.imap.listener.iter().map(|l| ("imap", l));
         let lmtp = self.lmtp.listener.iter().map(|l| ("lmtp", l));
-        imap.chain(lmtp).collect()
+        let pop3 = self.pop3.listener.iter().map(|l| ("pop3", l));
+        imap.chain(lmtp).chain(pop3).collect()
     }
 }
 
@@ -79,6 +80,8 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     for (setting, networks) in [
         ("imap.exempt_networks", &config.imap.exempt_networks),
         ("imap.trusted_networks", &config.imap.trusted_networks),
+        ("pop3.exempt_networks", &config.pop3.exempt_networks),
+        ("pop3.trusted_networks", &config.pop3.trusted_networks),
     ] {
         if let Some(bad) = networks.iter().find(|n| !valid_network(n)) {
             return Err(ConfigError::Invalid(format!(

@@ -23,7 +23,10 @@ pub(crate) fn resolve(config: &mut Config) -> Result<(), ConfigError> {
         "keys/trusted-hosts",
     ));
     let listeners = config.imap.listener.iter_mut();
-    for l in listeners.chain(config.lmtp.listener.iter_mut()) {
+    for l in listeners
+        .chain(config.lmtp.listener.iter_mut())
+        .chain(config.pop3.listener.iter_mut())
+    {
         if l.kind == crate::ListenerKind::Unix && !l.address.is_empty() {
             l.address = under(&Some(PathBuf::from(&l.address)), "")
                 .display()

@@ -16,6 +16,8 @@ pub struct Config {
     pub imap: Imap,
     /// The LMTP service.
     pub lmtp: Lmtp,
+    /// The POP3 service.
+    pub pop3: Pop3,
     /// TLS for clients of every protocol service.
     pub tls: Tls,
     /// Authentication and tickets.
@@ -253,6 +255,60 @@ impl Default for Imap {
             max_connections_per_user_address: 10,
             exempt_networks: Vec::new(),
             trusted_networks: Vec::new(),
+        }
+    }
+}
+
+/// The POP3 service. Without listeners (`listener = []`) it is off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3 {
+    /// The listening sockets; listing any replaces the defaults.
+    pub listener: Vec<Listener>,
+    /// How many pop3 processes share the listeners.
+    pub processes: u32,
+    /// Longest command line (or SASL response), in bytes.
+    pub max_line_length: usize,
+    /// Seconds a client may stay connected without logging in.
+    pub login_timeout_secs: u64,
+    /// Seconds of inactivity after login before the server disconnects
+    /// (RFC 1939: at least 600). Nothing is deleted then.
+    pub idle_timeout_secs: u64,
+    /// Clients one pop3 process serves at most.
+    pub max_connections: usize,
+    /// When USER/PASS and plaintext SASL mechanisms are allowed.
+    pub plaintext_logins: PlaintextLogins,
+    /// As `imap.max_unauthenticated_per_address`, per pop3 process.
+    pub max_unauthenticated_per_address: usize,
+    /// As `imap.max_connections_per_user_address`, per pop3 process.
+    pub max_connections_per_user_address: usize,
+    /// As `imap.exempt_networks`.
+    pub exempt_networks: Vec<String>,
+    /// As `imap.trusted_networks` (PROXY v2 headers).
+    pub trusted_networks: Vec<String>,
+    /// One POP3 session per maildrop at a time: a second one gets
+    /// `-ERR [IN-USE]` (Dovecot's `pop3_lock_session`).
+    pub lock_session: bool,
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Pop3 {
+            listener: vec![
+                Listener::new("pop3", "127.0.0.1:1110", ListenerKind::Plain),
+                Listener::new("pop3s", "127.0.0.1:1995", ListenerKind::Tls),
+            ],
+            processes: 1,
+            max_line_length: 1024,
+            login_timeout_secs: 60,
+            idle_timeout_secs: 10 * 60,
+            max_connections: 20000,
+            plaintext_logins: PlaintextLogins::Loopback,
+            max_unauthenticated_per_address: 20,
+            max_connections_per_user_address: 10,
+            exempt_networks: Vec::new(),
+            trusted_networks: Vec::new(),
+            lock_session: false,
         }
     }
 }

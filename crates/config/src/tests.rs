@@ -142,8 +142,8 @@ fn listeners_take_ipv6_and_unix_paths_under_the_data_dir() {
     );
     assert_eq!(c.imap.listener[1].kind, ListenerKind::Tls);
     assert_eq!(c.imap.listener[2].address, "/srv/mk/run/imap.sock");
-    // Three imap listeners and lmtp's two defaults.
-    assert_eq!(c.listeners().len(), 5);
+    // Three imap listeners, lmtp's two defaults and pop3's two.
+    assert_eq!(c.listeners().len(), 7);
     assert_eq!(c.lmtp.listener[1].address, "/srv/mk/lmtp.sock");
 }
 
@@ -238,4 +238,39 @@ fn client_networks_must_be_addresses_or_prefixes() {
     for bad in [r#"["192.0.2.0/33"]"#, r#"["localhost"]"#, r#"["::/129"]"#] {
         assert!(parse(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn pop3_defaults_to_loopback_ports_and_can_be_turned_off() {
+    let d = Config::load(None).expect("defaults");
+    let pop3: Vec<(&str, &str, ListenerKind)> = d
+        .pop3
+        .listener
+        .iter()
+        .map(|l| (l.name.as_str(), l.address.as_str(), l.kind))
+        .collect();
+    assert_eq!(
+        pop3,
+        vec![
+            ("pop3", "127.0.0.1:1110", ListenerKind::Plain),
+            ("pop3s", "127.0.0.1:1995", ListenerKind::Tls),
+        ]
+    );
+    assert!(!d.pop3.lock_session);
+    assert!(
+        d.listeners()
+            .iter()
+            .any(|(s, l)| *s == "pop3" && l.name == "pop3s")
+    );
+    let off = load_text("[pop3]\nlistener = []\nlock_session = true\n").expect("off");
+    assert!(off.pop3.listener.is_empty());
+    assert!(off.pop3.lock_session);
+    // Names are unique across services.
+    assert!(
+        load_text(
+            "[[pop3.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:1\"\nkind = \"plain\"\n"
+        )
+        .is_err()
+    );
+    assert!(load_text("[pop3]\nprocesses = 0\n").is_err());
 }

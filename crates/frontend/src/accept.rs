@@ -254,20 +254,3 @@ async fn establish(
         }
     }
 }
-
-/// Reports the number of clients `count` counts to the master through
-/// `auth`'s connector whenever it changed, at most once a second (for
-/// `mailkeep admin ps`); runs until the process ends.
-pub async fn report_sessions(auth: std::sync::Arc<crate::AuthLink>, count: ConnectionCount) {
-    use crate::Connector;
-    let mut last = None;
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-    loop {
-        tick.tick().await;
-        let now = u32::try_from(count.active()).unwrap_or(u32::MAX);
-        if last != Some(now) {
-            auth.connector().report_sessions(now).await;
-            last = Some(now);
-        }
-    }
-}

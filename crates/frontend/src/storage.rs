@@ -39,6 +39,7 @@ use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::content_client::ContentClient;
+use mailkeep_storage_rpc::storage::maildrop_client::MaildropClient;
 use mailkeep_storage_rpc::storage::metadata_client::MetadataClient;
 use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
 use mailkeep_storage_rpc::storage::search_client::SearchClient;
@@ -146,6 +147,13 @@ impl Rpc {
     /// A client of the Metadata service (RFC 5464 annotations).
     pub fn metadata(&self) -> MetadataClient<LeasedChannel> {
         MetadataClient::new(self.channel())
+            .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+    }
+
+    /// A client of the Maildrop service (POP3: the maildrop, its session
+    /// lock, QUIT's removals).
+    pub fn maildrop(&self) -> MaildropClient<LeasedChannel> {
+        MaildropClient::new(self.channel())
             .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
     }
 

@@ -13,10 +13,11 @@ use crate::session::Session;
 
 /// Serves every client `acceptor` accepts, each in its own task.
 pub(crate) async fn serve(process: Arc<Process>, acceptor: Acceptor) {
-    tokio::spawn(mailkeep_frontend::report_sessions(
-        process.auth.clone(),
-        acceptor.connections(),
-    ));
+    let reporter = process.clone();
+    let count = acceptor.connections();
+    tokio::spawn(async move {
+        mailkeep_frontend::report_sessions(reporter.auth.connector(), count).await;
+    });
     acceptor
         .serve(move |connection| {
             let process = process.clone();

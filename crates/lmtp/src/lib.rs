@@ -68,10 +68,11 @@ impl Default for LmtpSettings {
 pub async fn serve_accepted(settings: LmtpSettings, acceptor: Acceptor, connector: impl Connector) {
     let auth = Arc::new(AuthLink::new(AnyConnector::new(connector)));
     let process = Arc::new(Process::new(settings, auth, Clock::system()));
-    tokio::spawn(mailkeep_frontend::report_sessions(
-        Arc::clone(&process.auth),
-        acceptor.connections(),
-    ));
+    let reporter = Arc::clone(&process);
+    let count = acceptor.connections();
+    tokio::spawn(async move {
+        mailkeep_frontend::report_sessions(reporter.auth.connector(), count).await;
+    });
     acceptor
         .serve(move |connection| {
             let process = Arc::clone(&process);

@@ -218,6 +218,8 @@ pub enum Role {
     Imap(ProtocolProcess),
     /// An LMTP protocol process.
     Lmtp(ProtocolProcess),
+    /// A POP3 protocol process.
+    Pop3(ProtocolProcess),
     /// The storage gateway: other hosts' relays in, to local storage.
     Gateway {
         #[command(flatten)]

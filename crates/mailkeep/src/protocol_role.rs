@@ -1,4 +1,4 @@
-//! What every protocol role (imap now; pop3 and lmtp next) does before its
+//! What every protocol role (imap, pop3; lmtp next) does before its
 //! protocol runs: adopt the inherited descriptors (broker channel, control
 //! channel, listeners), drop privileges into the empty chroot, confine
 //! itself (seccomp and Landlock: `mailkeep-sandbox`; no socket of its own),

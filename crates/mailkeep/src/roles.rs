@@ -33,10 +33,30 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 imap.max_line_length,
                 clients,
             );
-            runtime()?.block_on(async move {
-                let (acceptor, broker) = start.connect(accept).await?;
-                mailkeep_imap::serve_accepted(settings, acceptor, broker).await;
-                anyhow::Ok(())
+            serve_protocol(start, accept, |acceptor, broker| {
+                mailkeep_imap::serve_accepted(settings, acceptor, broker)
+            })
+        }
+        Role::Pop3(process) => {
+            crate::logging::init("pop3");
+            let start = ProtocolStart::prepare(process)?;
+            let settings = pop3_settings(&start.config, start.hostname.clone());
+            let pop3 = &start.config.pop3;
+            let clients = client_policy(
+                pop3.max_unauthenticated_per_address,
+                pop3.max_connections_per_user_address,
+                &pop3.exempt_networks,
+                &pop3.trusted_networks,
+            )?;
+            let accept = accept_settings(
+                pop3.max_connections,
+                b"-ERR [SYS/TEMP] Too many connections, try again later\r\n",
+                pop3.plaintext_logins,
+                pop3.max_line_length,
+                clients,
+            );
+            serve_protocol(start, accept, |acceptor, broker| {
+                mailkeep_pop3::serve_accepted(settings, acceptor, broker)
             })
         }
         Role::Lmtp(process) => {
@@ -194,6 +214,27 @@ pub fn run(role: Role) -> anyhow::Result<()> {
     }
 }
 
+/// Runs a protocol process's runtime: its acceptor and broker client
+/// once the master's certificates came, then `serve` until it ends.
+fn serve_protocol<F, Fut>(
+    start: ProtocolStart,
+    accept: mailkeep_frontend::AcceptSettings,
+    serve: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(
+        mailkeep_frontend::Acceptor,
+        mailkeep_storage_rpc::broker_client::BrokerClient,
+    ) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    runtime()?.block_on(async move {
+        let (acceptor, broker) = start.connect(accept).await?;
+        serve(acceptor, broker).await;
+        anyhow::Ok(())
+    })
+}
+
 /// A `--special-use ATTRIBUTE=NAME` argument of the storage role.
 fn auto_mailbox(arg: &str) -> anyhow::Result<mailkeep_store::AutoMailbox> {
     let (attribute, name) = arg
@@ -313,5 +354,16 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
         login_timeout: std::time::Duration::from_secs(config.imap.login_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout_secs),
         ..mailkeep_imap::ImapSettings::default()
+    }
+}
+
+fn pop3_settings(config: &Config, hostname: String) -> mailkeep_pop3::Pop3Settings {
+    let pop3 = &config.pop3;
+    mailkeep_pop3::Pop3Settings {
+        hostname,
+        max_line: pop3.max_line_length,
+        login_timeout: std::time::Duration::from_secs(pop3.login_timeout_secs),
+        idle_timeout: std::time::Duration::from_secs(pop3.idle_timeout_secs),
+        lock_session: pop3.lock_session,
     }
 }

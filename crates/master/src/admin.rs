@@ -128,7 +128,7 @@ fn role_rank(role: &str) -> u8 {
     match role {
         "master" => 0,
         "auth" => 1,
-        "imap" => 2,
+        "imap" | "pop3" => 2,
         _ => 3,
     }
 }

@@ -1,4 +1,4 @@
-//! The protocol services (imap now; pop3 and lmtp next): each is a role
+//! The protocol services (imap, pop3; lmtp next): each is a role
 //! name, its listeners and a process count. The master starts and restarts
 //! every process of every service, passes it the service's listening
 //! sockets, its broker channel and its control channel, and over the

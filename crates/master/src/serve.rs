@@ -420,6 +420,11 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
             listeners: crate::listeners::bind_service(&config, "lmtp", &mut inherited)?,
             processes: config.lmtp.processes,
         },
+        ProtocolService {
+            role: "pop3",
+            listeners: crate::listeners::bind_service(&config, "pop3", &mut inherited)?,
+            processes: config.pop3.processes,
+        },
     ];
     // A service configured with no listener runs no process.
     let services: Vec<ProtocolService> = services

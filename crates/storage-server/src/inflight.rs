@@ -128,7 +128,11 @@ where
 }
 
 /// The paths of calls that stream events for as long as a client listens.
-const SUBSCRIPTIONS: &[&str] = &["/mailkeep.storage.v1.Watch/"];
+/// The POP3 session lock is one too: it is held, not worked on.
+const SUBSCRIPTIONS: &[&str] = &[
+    "/mailkeep.storage.v1.Watch/",
+    "/mailkeep.storage.v1.Maildrop/Lock",
+];
 
 /// Whether the call at `path` is a subscription rather than work.
 fn is_subscription(path: &str) -> bool {
@@ -170,5 +174,7 @@ mod tests {
         assert!(is_subscription("/mailkeep.storage.v1.Watch/Watch"));
         assert!(!is_subscription("/mailkeep.storage.v1.Content/Fetch"));
         assert!(!is_subscription("/mailkeep.storage.v1.Search/Search"));
+        assert!(is_subscription("/mailkeep.storage.v1.Maildrop/Lock"));
+        assert!(!is_subscription("/mailkeep.storage.v1.Maildrop/Commit"));
     }
 }

@@ -19,6 +19,7 @@ mod creds;
 mod fetch;
 mod gate;
 mod inflight;
+mod maildrop;
 mod metadata;
 mod organize;
 mod owned;
@@ -275,6 +276,7 @@ pub async fn serve_tuned(
         .add_service(search::server(std::sync::Arc::clone(&gate)))
         .add_service(organize::server(std::sync::Arc::clone(&gate)))
         .add_service(content::server(std::sync::Arc::clone(&gate)))
+        .add_service(maildrop::server(std::sync::Arc::clone(&gate)))
         .add_service(metadata::server(
             std::sync::Arc::clone(&gate),
             tuning.metadata,

@@ -48,4 +48,7 @@ owned_requests!(
     WatchRequest,
     GetMetadataRequest,
     SetMetadataRequest,
+    OpenMaildropRequest,
+    LockMaildropRequest,
+    CommitMaildropRequest,
 );

@@ -79,6 +79,16 @@ pub struct Expunged {
     pub highestmodseq: u64,
 }
 
+/// Which messages [`Store::remove_messages`] removes.
+pub(crate) struct Doomed<'a> {
+    /// Those in these ranges...
+    pub(crate) ranges: &'a [UidRange],
+    /// ...flagged `\Deleted` (IMAP EXPUNGE), or all of them (POP3 QUIT).
+    pub(crate) flagged_only: bool,
+    /// Whether the removal is fsynced before the call returns.
+    pub(crate) durable: bool,
+}
+
 impl Store {
     /// The whole current view of a mailbox: status, every message's UID,
     /// flags and MODSEQ, and the keywords defined in it, from one snapshot.
@@ -318,14 +328,32 @@ impl Store {
         uidvalidity: u32,
         ranges: Option<&[UidRange]>,
     ) -> Result<Expunged> {
+        let all = [UidRange::all()];
+        let which = Doomed {
+            ranges: ranges.unwrap_or(&all),
+            flagged_only: true,
+            durable: false,
+        };
+        self.remove_messages(mailbox, uidvalidity, which)
+    }
+
+    /// Removes the messages `which` names: the index first, then the
+    /// files (see [`Store::expunge`]); with `durable`, the folder is
+    /// fsynced after the files are gone, so that a crash cannot bring one
+    /// back as a new message (POP3 QUIT).
+    pub(crate) fn remove_messages(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        which: Doomed<'_>,
+    ) -> Result<Expunged> {
         let name = names::canonical(mailbox)?;
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
-        let all = [UidRange::all()];
-        let doomed: Vec<MessageMeta> = index::messages_in(&tx, &row, ranges.unwrap_or(&all))?
+        let doomed: Vec<MessageMeta> = index::messages_in(&tx, &row, which.ranges)?
             .into_iter()
-            .filter(|m| m.flags.system & DELETED != 0)
+            .filter(|m| !which.flagged_only || m.flags.system & DELETED != 0)
             .collect();
         if doomed.is_empty() {
             return Ok(Expunged {
@@ -361,6 +389,9 @@ impl Store {
                 tracing::warn!(mailbox = %name, uid = m.uid, path = %path.display(), error = %e,
                     "expunged message's file could not be removed");
             }
+        }
+        if which.durable {
+            crate::maildir::fsync_dir(&cur)?;
         }
         // Best effort: without it the next call scans the folder once.
         let recorded = begin_write(&mut conn).and_then(|tx| {

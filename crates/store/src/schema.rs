@@ -124,6 +124,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating object id schema")?;
     tx.execute_batch(crate::metadata::SCHEMA)
         .ctx("creating metadata schema")?;
+    tx.execute_batch(crate::maildrop::SCHEMA)
+        .ctx("creating maildrop schema")?;
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }

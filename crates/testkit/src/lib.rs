@@ -10,6 +10,8 @@
 //! - [`Services`]: the real auth service and real storage processes in
 //!   process, handed out through [`mailkeep_frontend::Connector`] as the
 //!   broker hands them out, for session tests against real storage.
+//! - [`Pop3Client`]: a synchronous POP3 client (status lines, bodies
+//!   with dot-stuffing undone).
 //! - [`Listeners`]: ports bound before a server starts and passed to it
 //!   as systemd socket activation does, so parallel tests never race for a
 //!   port.
@@ -45,6 +47,7 @@ pub mod client;
 pub mod commands;
 pub mod deflate;
 pub mod framing;
+pub mod pop3;
 pub mod reply;
 pub mod response;
 pub mod scram;
@@ -63,6 +66,7 @@ pub use commands::authenticate::{base64, plain};
 pub use commands::idle::Idle;
 pub use deflate::Deflate;
 pub use framing::Limits;
+pub use pop3::{Pop3Client, Status as Pop3Status};
 pub use reply::{Listed, Reply};
 pub use response::{Code, Data, Kind, Response, Status, StatusResponse};
 pub use services::{Login, Services, ServicesBuilder, ServicesError};

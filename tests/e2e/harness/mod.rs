@@ -16,6 +16,7 @@ mod dir;
 #[cfg(target_arch = "x86_64")]
 pub mod inject;
 pub mod output;
+pub mod pop3;
 mod procs;
 pub mod server;
 pub mod tls;

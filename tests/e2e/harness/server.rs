@@ -520,7 +520,8 @@ impl Drop for Server<'_> {
 
 /// The config file text the harness uses: data in `data_dir`, an IMAP
 /// listener for every listener named `imap…` (plain) or `imaps…` (implicit
-/// TLS) — others, such as `gateway`, are configured by the test —, short
+/// TLS), a POP3 one for every `pop3…` or `pop3s…` (POP3 off when there is
+/// none) — others, such as `gateway`, are configured by the test —, short
 /// login-failure delays and restart backoff, 127.0.0.1 and ::1 exempt from
 /// the per-address limits (unless `extra_imap` sets `exempt_networks`).
 /// `extra_imap` is added to the `[imap]` section.
@@ -562,6 +563,7 @@ pub fn config_text(
             "[[imap.listener]]\nname = \"{name}\"\naddress = \"{addr}\"\nkind = \"{kind}\"\n\n"
         ));
     }
+    let pop3 = pop3_text(listeners, extra_imap);
     format!(
         "[server]\n\
          data_dir = \"{}\"\n\
@@ -576,10 +578,39 @@ pub fn config_text(
          restart_backoff_ms = 50\n\
          \n\
          {lmtp}\
+         {pop3}\
          {imap}\
          [imap]\n\
          {exempt}\
          {extra_imap}\n",
         data_dir.display(),
     )
+}
+
+/// The POP3 part of [`config_text`]: a listener for every listener named
+/// `pop3…` (plain) or `pop3s…` (implicit TLS), 127.0.0.1 exempt from the
+/// per-address limits; with none, POP3 is off (its default ports are not
+/// the test's). A test whose extra TOML opens `[pop3]` sets what it needs
+/// there itself.
+fn pop3_text(listeners: &[(String, SocketAddr)], extra: &str) -> String {
+    let mut text = String::new();
+    for (name, addr) in listeners {
+        let kind = if name.starts_with("pop3s") {
+            "tls"
+        } else if name.starts_with("pop3") {
+            "plain"
+        } else {
+            continue;
+        };
+        text.push_str(&format!(
+            "[[pop3.listener]]\nname = \"{name}\"\naddress = \"{addr}\"\nkind = \"{kind}\"\n\n"
+        ));
+    }
+    if extra.contains("[pop3]") {
+        return text;
+    }
+    if text.is_empty() {
+        return "[pop3]\nlistener = []\n\n".to_owned();
+    }
+    text + "[pop3]\nexempt_networks = [\"127.0.0.1\", \"::1\"]\n\n"
 }

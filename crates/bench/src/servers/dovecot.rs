@@ -21,6 +21,8 @@ const MAIL_ID: u32 = 5000;
 pub struct Dovecot {
     process: ServerProcess,
     version: String,
+    /// The POP3 port, when dovecot-pop3d is installed.
+    pop3_port: Option<u16>,
 }
 
 /// Where Debian installs the master.
@@ -31,15 +33,58 @@ fn find_dovecot() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// One protocol's blocks: its per-user connection limit, its process
+/// limit, and its login service with one plain listener on
+/// 127.0.0.1:`port` (the implicit-TLS one off).
+fn service(protocol: &str, port: u16, processes: usize) -> String {
+    format!(
+        "protocol {protocol} {{
+  mail_max_userip_connections = 1000
+}}
+service {protocol} {{
+  process_limit = {processes}
+}}
+service {protocol}-login {{
+  inet_listener {protocol} {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener {protocol}s {{
+    port = 0
+  }}
+  chroot =
+  process_limit = 200
+}}
+"
+    )
+}
+
 /// The configuration: everything under `tmp`, plain IMAP on
-/// 127.0.0.1:`port`, users from `tmp/passwd`, limits for
+/// 127.0.0.1:`port`, POP3 on 127.0.0.1:`pop3_port` and LMTP on
+/// 127.0.0.1:`lmtp_port` if given, users from `tmp/passwd`, limits for
 /// `connections` logged-in clients at once.
-fn config(tmp: &Path, port: u16, connections: usize, lmtp_port: Option<u16>) -> String {
-    let (protocols, lmtp) = match lmtp_port {
-        Some(lmtp_port) => (
-            "imap lmtp",
-            format!(
-                "service lmtp {{
+fn config(
+    tmp: &Path,
+    port: u16,
+    pop3_port: Option<u16>,
+    connections: usize,
+    lmtp_port: Option<u16>,
+) -> String {
+    let tmp = tmp.display();
+    // One imap (pop3) process per logged-in client (Dovecot's default,
+    // client_limit 1); the log and anvil services hold a connection
+    // per process.
+    let processes = connections + 100;
+    let mut protocols = "imap".to_owned();
+    let mut services = service("imap", port, processes);
+    if let Some(pop3_port) = pop3_port {
+        protocols.push_str(" pop3");
+        services.push_str(&service("pop3", pop3_port, processes));
+    }
+    if let Some(lmtp_port) = lmtp_port {
+        protocols.push_str(" lmtp");
+        services.push_str(&format!(
+            "service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
     port = {lmtp_port}
@@ -47,15 +92,8 @@ fn config(tmp: &Path, port: u16, connections: usize, lmtp_port: Option<u16>) -> 
 }}
 postmaster_address = postmaster@example.org
 "
-            ),
-        ),
-        None => ("imap", String::new()),
-    };
-    let tmp = tmp.display();
-    // One imap process per logged-in client (Dovecot's default,
-    // client_limit 1); the log and anvil services hold a connection
-    // per process.
-    let processes = connections + 100;
+        ));
+    }
     let clients = (2 * connections + 1000).max(1000);
     format!(
         "protocols = {protocols}
@@ -97,27 +135,10 @@ namespace inbox {{
     special_use = \\Junk
   }}
 }}
-protocol imap {{
-  mail_max_userip_connections = 1000
-}}
-service imap {{
-  process_limit = {processes}
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-  chroot =
-  process_limit = 200
-}}
-service anvil {{
+{services}service anvil {{
   chroot =
 }}
-{lmtp}"
+"
     )
 }
 
@@ -183,13 +204,18 @@ impl Dovecot {
             .map_err(io("chown of the homes"))?;
         std::fs::write(tmp.join("passwd"), passwd).map_err(io("writing the passwd file"))?;
         let port = free_port()?;
+        let pop3_port = if Path::new("/usr/lib/dovecot/pop3").is_file() {
+            Some(free_port()?)
+        } else {
+            None
+        };
         let conf = tmp.join("dovecot.conf");
         if lmtp_port.is_some() && !Path::new("/usr/lib/dovecot/lmtp").is_file() {
             return Err(BenchError::Unavailable(
                 "Dovecot's lmtp binary is missing (apt-get install dovecot-lmtpd)".into(),
             ));
         }
-        std::fs::write(&conf, config(&tmp, port, connections, lmtp_port))
+        std::fs::write(&conf, config(&tmp, port, pop3_port, connections, lmtp_port))
             .map_err(io("writing the Dovecot config"))?;
         let output = std::fs::File::create(tmp.join("stderr.log")).map_err(io("stderr log"))?;
         let child = Command::new(&dovecot)
@@ -213,12 +239,23 @@ impl Dovecot {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
-        Ok(Dovecot { process, version })
+        Ok(Dovecot {
+            process,
+            version,
+            pop3_port,
+        })
     }
 
     /// The server process (port, pid).
     pub fn process(&self) -> &ServerProcess {
         &self.process
+    }
+
+    /// The POP3 listener (plain, on 127.0.0.1); `None` without
+    /// dovecot-pop3d.
+    pub fn pop3_addr(&self) -> Option<std::net::SocketAddr> {
+        self.pop3_port
+            .map(|port| std::net::SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// `dovecot --version`.

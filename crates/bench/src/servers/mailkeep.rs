@@ -37,27 +37,30 @@ fn exempt_loopback(extra: &str) -> String {
 pub struct Mailkeep {
     process: ServerProcess,
     lmtp_port: u16,
+    pop3_port: u16,
     bin: PathBuf,
     config: PathBuf,
     data: PathBuf,
 }
 
 impl Mailkeep {
-    /// Starts `bin serve` with its data in `dir/<name>`, IMAP on one plain
-    /// listener on a free loopback port, and `extra` (TOML tables such as
+    /// Starts `bin serve` with its data in `dir/<name>`, IMAP and POP3 on
+    /// one plain listener each on free loopback ports, and `extra` (TOML tables such as
     /// `[storage]\nmode = "per-uid"`) in the configuration; every other
     /// setting is the embedded default. Waits (at most 30 s) until it
     /// listens.
     pub fn start(bin: &Path, dir: &Path, name: &str, extra: &str) -> Result<Mailkeep, BenchError> {
         let port = free_port()?;
         let lmtp_port = free_port()?;
+        let pop3_port = free_port()?;
         let data = dir.join(name);
         let config = dir.join(format!("{name}.toml"));
         let extra = exempt_loopback(extra);
         let text = format!(
             "[server]\ndata_dir = \"{}\"\n{extra}\n\
              [[imap.listener]]\nname = \"imap\"\naddress = \"127.0.0.1:{port}\"\nkind = \"plain\"\n\
-             [[lmtp.listener]]\nname = \"lmtp\"\naddress = \"127.0.0.1:{lmtp_port}\"\nkind = \"plain\"\n",
+             [[lmtp.listener]]\nname = \"lmtp\"\naddress = \"127.0.0.1:{lmtp_port}\"\nkind = \"plain\"\n\
+             [[pop3.listener]]\nname = \"pop3\"\naddress = \"127.0.0.1:{pop3_port}\"\nkind = \"plain\"\n",
             data.display()
         );
         std::fs::write(&config, text).map_err(|e| BenchError::io("writing the config", e))?;
@@ -81,6 +84,7 @@ impl Mailkeep {
         Ok(Mailkeep {
             process,
             lmtp_port,
+            pop3_port,
             bin: bin.to_path_buf(),
             config,
             data,
@@ -96,6 +100,11 @@ impl Mailkeep {
     /// The server process (port, pid).
     pub fn process(&self) -> &ServerProcess {
         &self.process
+    }
+
+    /// The POP3 listener (plain, on 127.0.0.1).
+    pub fn pop3_addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.pop3_port))
     }
 
     /// The data directory.

@@ -125,20 +125,14 @@ impl Session {
     /// The one line per connection at its end (README "Logs"): who, from
     /// where, how long, how much, how many commands.
     fn log_end(&self) {
-        let address = self
-            .admission
-            .client_address()
-            .map(|ip| ip.to_string())
-            .unwrap_or_else(|| "local".to_owned());
-        tracing::info!(
-            user = self.user.as_deref().unwrap_or(""),
-            rip = %address,
-            duration_ms = u64::try_from(self.started_at.elapsed().as_millis()).unwrap_or(u64::MAX),
-            bytes_in = self.traffic.received(),
-            bytes_out = self.traffic.sent(),
-            commands = self.commands,
-            "session ended"
-        );
+        mailkeep_frontend::SessionEnd {
+            user: self.user.as_deref(),
+            admission: &self.admission,
+            started_at: self.started_at,
+            traffic: &self.traffic,
+            commands: self.commands,
+        }
+        .log();
     }
 
     /// The read, parse, start and finish loop.

@@ -173,6 +173,9 @@ fn import_mailbox(tx: &Transaction<'_>, name: &str, dir: &Path, list: &UidList) 
             ],
         )
         .ctx(&format!("importing UID {uid} of {name:?}"))?;
+        if let Some(uidl) = list.pop3_uidl_of(base_name(&file.name)) {
+            crate::maildrop::keep_uidl(tx, row.id, *uid, uidl)?;
+        }
     }
     row.uidnext = next_uid;
     crate::index::update_counters(tx, &row)?;

@@ -1,0 +1,166 @@
+//! POP3 pollers (issue 9, "Performance"): each session connects, logs in
+//! (USER/PASS, `{PLAIN}` on both servers so that password hashing does
+//! not hide the servers' own work), LISTs 100 messages of 5 KB, RETRs
+//! every one and QUITs without deleting, against mailkeep and Debian's
+//! Dovecot (dovecot-pop3d) in the same run. Sessions/s with 1 and with 4
+//! pollers at once (each its own account), blocks alternating between
+//! the servers so that the machine's load hits both alike; the ratio
+//! mailkeep/dovecot is the figure (goal: at least 3).
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use mailkeep_bench::report::{Better, line, machine_load};
+use mailkeep_bench::servers::Account;
+use mailkeep_bench::setup;
+use mailkeep_testkit::Pop3Client;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
+const MESSAGES: usize = 100;
+const MESSAGE_SIZE: usize = 5 * 1024;
+const WARMUP: usize = 5;
+/// Sessions per poller per block, and blocks per server.
+const BLOCK: usize = 20;
+const BLOCKS: usize = 5;
+
+/// Message `i`: 5 KB of CRLF text lines.
+fn message(i: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: Poller Test <poller@example.org>\r\nTo: box{i}@example.net\r\n\
+         Subject: poll message {i}\r\nMessage-ID: <poll{i}@pop3-bench.example>\r\n\r\n"
+    )
+    .into_bytes();
+    let mut n = 0;
+    while m.len() < MESSAGE_SIZE {
+        n += 1;
+        m.extend_from_slice(
+            format!("line {n:04} of message {i:03}: lorem ipsum dolor sit amet\r\n").as_bytes(),
+        );
+    }
+    m.truncate(MESSAGE_SIZE - 2);
+    m.extend_from_slice(b"\r\n");
+    m
+}
+
+/// One poller session; returns the bytes retrieved.
+fn session(addr: SocketAddr, account: &Account) -> Result<usize, String> {
+    let stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(|e| e.to_string())?;
+    let io = |e: std::io::Error| e.to_string();
+    let (mut c, greeting) = Pop3Client::new(stream).map_err(io)?;
+    if !greeting.is_ok() {
+        return Err(format!("greeting {greeting:?}"));
+    }
+    let status = c.login(&account.name, &account.password).map_err(io)?;
+    if !status.is_ok() {
+        return Err(format!("login {status:?}"));
+    }
+    let (status, listing) = c.multiline("LIST").map_err(io)?;
+    let count = Pop3Client::<TcpStream>::lines(&listing).len();
+    if !status.is_ok() || count != MESSAGES {
+        return Err(format!("LIST {status:?}: {count} messages"));
+    }
+    let mut bytes = 0;
+    for n in 1..=count {
+        let (status, body) = c.multiline(&format!("RETR {n}")).map_err(io)?;
+        if !status.is_ok() || body.len() != MESSAGE_SIZE {
+            return Err(format!("RETR {n}: {status:?}, {} bytes", body.len()));
+        }
+        bytes += body.len();
+    }
+    let status = c.command("QUIT").map_err(io)?;
+    if !status.is_ok() {
+        return Err(format!("QUIT {status:?}"));
+    }
+    Ok(bytes)
+}
+
+/// `pollers` pollers at once, `sessions` sessions each; the time taken.
+fn block(addr: SocketAddr, accounts: &[Account], sessions: usize) -> Duration {
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = accounts
+            .iter()
+            .map(|account| {
+                scope.spawn(move || {
+                    for _ in 0..sessions {
+                        session(addr, account).unwrap_or_else(|e| panic!("{}: {e}", addr));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("a poller thread");
+        }
+    });
+    started.elapsed()
+}
+
+fn main() {
+    println!("pop3 poller: machine load {} at start", machine_load());
+    let dir = setup::workdir("pop3-poller-").expect("work directory");
+    let accounts = Account::numbered("poller", 4);
+    let (mailkeep, dovecot) =
+        setup::both_with_plain_accounts(BIN.as_ref(), dir.path(), "", &accounts, 100)
+            .expect("starting mailkeep");
+    let dovecot = dovecot
+        .map_err(|e| println!("Dovecot baseline skipped: {e}"))
+        .ok();
+    let mut servers = vec![("mailkeep", mailkeep.process().addr(), mailkeep.pop3_addr())];
+    if let Some(d) = &dovecot {
+        match d.pop3_addr() {
+            Some(pop3) => {
+                println!("baseline: Dovecot {}", d.version());
+                servers.push(("dovecot", d.process().addr(), pop3));
+            }
+            None => println!("Dovecot baseline skipped: apt-get install dovecot-pop3d"),
+        }
+    }
+    let messages: Vec<Vec<u8>> = (0..MESSAGES).map(message).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (name, imap, _) in &servers {
+        runtime
+            .block_on(setup::fill_all(*imap, &accounts, "INBOX", &messages))
+            .unwrap_or_else(|e| {
+                let log = std::fs::read_to_string(dir.path().join("mailkeep.log"));
+                panic!("filling {name}: {e}\n{}", log.unwrap_or_default())
+            });
+    }
+    println!(
+        "workload: connect, USER/PASS ({{PLAIN}} on both), LIST ({MESSAGES} messages of \
+         {MESSAGE_SIZE} bytes), RETR each, QUIT; {WARMUP} warm-up sessions per poller, then \
+         {} measured per poller in blocks of {BLOCK} alternating between the servers",
+        BLOCK * BLOCKS
+    );
+    for pollers in [1usize, 4] {
+        let group = &accounts[..pollers];
+        for (_, _, pop3) in &servers {
+            block(*pop3, group, WARMUP);
+        }
+        let mut elapsed = vec![Duration::ZERO; servers.len()];
+        for _ in 0..BLOCKS {
+            for (i, (_, _, pop3)) in servers.iter().enumerate() {
+                elapsed[i] += block(*pop3, group, BLOCK);
+            }
+        }
+        let total = (pollers * BLOCK * BLOCKS) as f64;
+        let rate = |d: Duration| total / d.as_secs_f64();
+        println!(
+            "{}",
+            line(
+                &format!("pop3 poller sessions, {pollers} at once"),
+                "sessions/s",
+                rate(elapsed[0]),
+                elapsed.get(1).map(|d| rate(*d)),
+                Better::Higher
+            )
+        );
+    }
+    println!("pop3 poller: machine load {} at the end", machine_load());
+}

@@ -1,0 +1,123 @@
+//! The POP3 maildrop: sizes as served, UIDLs kept from a Dovecot
+//! uidlist's `P` fields, QUIT's removal of exactly the listed messages,
+//! and the per-owner session lock.
+
+#[allow(dead_code)]
+mod common;
+
+use std::fs;
+
+use common::{append, root_of, temp_store};
+use mailkeep_store::{INBOX, Store, StoreError};
+
+#[test]
+fn maildrop_lists_every_message_with_its_served_size() {
+    let (_dir, store) = temp_store();
+    let a = append(&store, INBOX, b"Subject: a\r\n\r\nbody\r\n", &[]);
+    // Bare LFs are served as CRLF: the size counts them so.
+    let b = append(&store, INBOX, b"Subject: b\n\nline\n", &["\\Seen"]);
+    let drop = store.maildrop(INBOX).unwrap();
+    assert_eq!(drop.uidvalidity, a.uidvalidity);
+    let got: Vec<(u32, u64, Option<String>)> = drop
+        .messages
+        .iter()
+        .map(|m| (m.uid, m.size, m.uidl.clone()))
+        .collect();
+    assert_eq!(got, vec![(a.uid, 20, None), (b.uid, 20, None)]);
+}
+
+#[test]
+fn remove_listed_removes_exactly_those_messages_whatever_their_flags() {
+    let (dir, store) = temp_store();
+    let uids: Vec<u32> = (0..3)
+        .map(|i| {
+            append(
+                &store,
+                INBOX,
+                format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(),
+                &[],
+            )
+            .uid
+        })
+        .collect();
+    let uidvalidity = store.maildrop(INBOX).unwrap().uidvalidity;
+    let gone = store
+        .remove_listed(INBOX, uidvalidity, &[uids[0], uids[2], 999])
+        .unwrap();
+    assert_eq!(gone.uids, vec![uids[0], uids[2]]);
+    let left: Vec<u32> = store
+        .maildrop(INBOX)
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(left, vec![uids[1]]);
+    let files = fs::read_dir(root_of(&dir).join("cur")).unwrap().count();
+    assert_eq!(files, 1, "the removed messages' files are gone");
+    // A store opened afresh (another process) agrees.
+    let again = Store::open(&root_of(&dir)).unwrap();
+    assert_eq!(again.maildrop(INBOX).unwrap().messages.len(), 1);
+}
+
+#[test]
+fn remove_listed_with_a_stale_uidvalidity_removes_nothing() {
+    let (_dir, store) = temp_store();
+    let a = append(&store, INBOX, b"Subject: a\r\n\r\nx\r\n", &[]);
+    let err = store
+        .remove_listed(INBOX, a.uidvalidity.wrapping_add(1), &[a.uid])
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UidValidityChanged { .. }),
+        "{err:?}"
+    );
+    assert_eq!(store.maildrop(INBOX).unwrap().messages.len(), 1);
+}
+
+#[test]
+fn the_session_lock_is_exclusive_until_dropped_across_handles() {
+    let (dir, store) = temp_store();
+    let other = Store::open(&root_of(&dir)).unwrap();
+    let held = store.lock_maildrop().unwrap().expect("first lock");
+    assert!(other.lock_maildrop().unwrap().is_none(), "held elsewhere");
+    assert!(
+        store.lock_maildrop().unwrap().is_none(),
+        "held by this handle too"
+    );
+    drop(held);
+    assert!(other.lock_maildrop().unwrap().is_some(), "released");
+}
+
+#[test]
+fn uidls_of_a_dovecot_uidlist_are_kept_at_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("Maildir");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    let names = ["1700000000.M1P1.host", "1700000001.M2P1.host"];
+    for name in names {
+        fs::write(
+            root.join("cur").join(format!("{name}:2,S")),
+            "Subject: x\r\n\r\nx\r\n",
+        )
+        .unwrap();
+    }
+    fs::write(
+        root.join("dovecot-uidlist"),
+        format!(
+            "3 V1500000000 N9 G00\n7 Pfrom-old-server-1 :{}:2,S\n8 W17 :{}:2,S\n",
+            names[0], names[1]
+        ),
+    )
+    .unwrap();
+    let store = Store::open(&root).unwrap();
+    let drop = store.maildrop(INBOX).unwrap();
+    assert_eq!(drop.uidvalidity, 1_500_000_000);
+    let got: Vec<(u32, Option<&str>)> = drop
+        .messages
+        .iter()
+        .map(|m| (m.uid, m.uidl.as_deref()))
+        .collect();
+    assert_eq!(got, vec![(7, Some("from-old-server-1")), (8, None)]);
+}
