@@ -35,6 +35,7 @@
 
 pub mod imap;
 pub mod line_protocol;
+pub mod lmtp;
 pub mod mime;
 pub mod sasl;
 pub mod ticket;
@@ -50,13 +51,18 @@ pub struct Target {
     pub dictionary: &'static [&'static [u8]],
 }
 
-/// Every target. POP3 (`pop3_command`) and LMTP (`lmtp_command`) rows go
-/// here when `crates/pop3` and `crates/lmtp` land.
+/// Every target. The POP3 row (`pop3_command`) goes here when
+/// `crates/pop3` lands.
 pub static TARGETS: &[Target] = &[
     Target {
         name: "imap_command",
         run: imap::command_stream,
         dictionary: imap::DICTIONARY,
+    },
+    Target {
+        name: "lmtp_session",
+        run: lmtp::session,
+        dictionary: lmtp::DICTIONARY,
     },
     Target {
         name: "mime_message",

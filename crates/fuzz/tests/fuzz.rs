@@ -167,11 +167,16 @@ fn rand_seed() -> u64 {
         .unwrap_or(1)
 }
 
-// One test per target; the POP3 and LMTP targets get a line each here.
+// One test per target; the POP3 target gets a line here.
 
 #[test]
 fn fuzz_imap_command() {
     fuzz("imap_command", 3000);
+}
+
+#[test]
+fn fuzz_lmtp_session() {
+    fuzz("lmtp_session", 3000);
 }
 
 #[test]

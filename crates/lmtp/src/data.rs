@@ -3,9 +3,10 @@
 //! whatever bytes arrived, so it is tested without a socket and never
 //! buffers more than the message.
 //!
-//! Only `CRLF . CRLF` ends the message: a `.` line ending in a bare LF does
-//! not (that ambiguity is what "SMTP smuggling" uses); it marks the message
-//! as having a bare LF, which is refused once it ends. The message is kept
+//! Only `CRLF . CRLF` ends the message: neither a `.` line ending in a bare
+//! LF nor a `. CRLF` line after a line that ended in a bare LF does (those
+//! ambiguities are what "SMTP smuggling" uses); a bare LF marks the message,
+//! which is refused once it ends. The message is kept
 //! up to `max` bytes; past that the rest is read and dropped, and the
 //! message is refused as too big.
 
@@ -21,6 +22,9 @@ pub struct DotDecoder {
     bare_lf: bool,
     /// The last byte of the message so far (is the LF after a CR?).
     last: u8,
+    /// The line before this one ended in CRLF (or this is the first line):
+    /// only then can a `.` line end the message.
+    after_crlf: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +58,7 @@ impl DotDecoder {
             size: 0,
             bare_lf: false,
             last: b'\n',
+            after_crlf: true,
         }
     }
 
@@ -74,7 +79,7 @@ impl DotDecoder {
                                 return used;
                             }
                         }
-                        if rest.starts_with(b".\r\n") {
+                        if rest.starts_with(b".\r\n") && self.after_crlf {
                             self.state = LineState::Done;
                             return used + 3;
                         }
@@ -86,7 +91,8 @@ impl DotDecoder {
                 LineState::Middle => match memchr::memchr(b'\n', rest) {
                     Some(i) => {
                         let before = if i > 0 { rest[i - 1] } else { self.last };
-                        if before != b'\r' {
+                        self.after_crlf = before == b'\r';
+                        if !self.after_crlf {
                             self.bare_lf = true;
                         }
                         self.keep(&rest[..=i]);

@@ -53,6 +53,18 @@ fn a_bare_lf_never_ends_the_message_and_is_refused() {
     assert_eq!(rest, b"NOOP\r\n");
 }
 
+/// `LF . CRLF` is not the end either (found by the lmtp_session fuzz
+/// target, corpus `crash-lf-dot-crlf`): the end marker needs the CRLF
+/// before the dot too.
+#[test]
+fn a_dot_line_after_a_bare_lf_does_not_end_the_message() {
+    for step in 1..8 {
+        let (got, rest) = decode(b"a\r\x00\n.\r\nMAIL FROM:<x>\r\n.\r\nNOOP\r\n", step, 1000);
+        assert_eq!(got, Received::BareLf, "step {step}");
+        assert_eq!(rest, b"NOOP\r\n", "step {step}");
+    }
+}
+
 #[test]
 fn over_the_limit_is_read_to_the_end_and_refused() {
     let mut input = b"x".repeat(5000);
