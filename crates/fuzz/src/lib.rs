@@ -26,10 +26,9 @@
 //!
 //! A target is added with one row in [`TARGETS`], a folder of seeds under
 //! `corpus/`, one line in `tests/fuzz.rs` and a file in
-//! `fuzz/fuzz_targets/`. The POP3 and LMTP command parsers go there when
-//! their crates exist: [`line_protocol::commands`] runs a pure
-//! `parse(&[u8])` over every line of an input, so each target is one line
-//! (plus whatever round trip their crates make possible).
+//! `fuzz/fuzz_targets/`. [`line_protocol::commands`] runs a pure
+//! `parse(&[u8])` over every line of an input (the POP3 and LMTP
+//! command parsers).
 
 #![forbid(unsafe_code)]
 
@@ -37,6 +36,7 @@ pub mod imap;
 pub mod line_protocol;
 pub mod lmtp;
 pub mod mime;
+pub mod pop3;
 pub mod sasl;
 pub mod ticket;
 
@@ -51,8 +51,7 @@ pub struct Target {
     pub dictionary: &'static [&'static [u8]],
 }
 
-/// Every target. The POP3 row (`pop3_command`) goes here when
-/// `crates/pop3` lands.
+/// Every target.
 pub static TARGETS: &[Target] = &[
     Target {
         name: "imap_command",
@@ -73,6 +72,11 @@ pub static TARGETS: &[Target] = &[
         name: "mime_store",
         run: mime::stored_message,
         dictionary: mime::DICTIONARY,
+    },
+    Target {
+        name: "pop3_command",
+        run: pop3::command,
+        dictionary: pop3::DICTIONARY,
     },
     Target {
         name: "ticket",

@@ -167,7 +167,7 @@ fn rand_seed() -> u64 {
         .unwrap_or(1)
 }
 
-// One test per target; the POP3 target gets a line here.
+// One test per target.
 
 #[test]
 fn fuzz_imap_command() {
@@ -187,6 +187,11 @@ fn fuzz_mime_message() {
 #[test]
 fn fuzz_mime_store() {
     fuzz("mime_store", 200);
+}
+
+#[test]
+fn fuzz_pop3_command() {
+    fuzz("pop3_command", 3000);
 }
 
 #[test]
