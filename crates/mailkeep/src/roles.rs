@@ -79,10 +79,8 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 mailkeep_lmtp::command::MAX_COMMAND_LINE,
                 mailkeep_frontend::ClientPolicy::default(),
             );
-            runtime()?.block_on(async move {
-                let (acceptor, broker) = start.connect(accept).await?;
-                mailkeep_lmtp::serve_accepted(settings, acceptor, broker).await;
-                anyhow::Ok(())
+            serve_protocol(start, accept, |acceptor, broker| {
+                mailkeep_lmtp::serve_accepted(settings, acceptor, broker)
             })
         }
         Role::Gateway {

@@ -4,7 +4,6 @@
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, parse_imap_url};
-use mailkeep_storage_rpc::storage::FetchSectionRequest;
 
 use super::Call;
 use crate::cmd::common::{normalize, own_call};
@@ -29,24 +28,12 @@ pub(super) async fn url_part(call: &mut Call, authed: &Authed, url: &str) -> Res
     if let Some((offset, length)) = parsed.partial {
         what.partial = Some((offset, length.unwrap_or(u64::MAX)));
     }
-    let (partial, partial_offset, partial_count) = match what.partial {
-        Some((offset, count)) => (true, offset, count),
-        None => (false, 0, 0),
-    };
-    let request = FetchSectionRequest {
-        owner: authed.owner().to_owned(),
-        mailbox: normalize(&parsed.mailbox),
-        uidvalidity: parsed.uidvalidity.unwrap_or(0),
-        uid: parsed.uid,
-        parts: what.parts,
-        text: what.text as i32,
-        header_names: what.header_names,
-        binary: false,
-        partial,
-        partial_offset,
-        partial_count,
-        size_only: false,
-    };
+    let request = what.section_request(
+        authed.owner().to_owned(),
+        normalize(&parsed.mailbox),
+        parsed.uidvalidity.unwrap_or(0),
+        parsed.uid,
+    );
     let mut stream = own_call(authed, Retry::Idempotent, |rpc| {
         let request = rpc.request(request.clone());
         async move { rpc.content().fetch_section(request).await }

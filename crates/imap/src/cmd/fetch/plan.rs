@@ -3,7 +3,7 @@
 //! `\Seen` is set first.
 
 use mailkeep_imap_proto::{FetchAttribute, FetchResponse, Section, SectionText};
-use mailkeep_storage_rpc::storage::{SectionCut, SectionTextKind};
+use mailkeep_storage_rpc::storage::{FetchSectionRequest, SectionCut, SectionTextKind};
 
 /// A body part to cut from the message (in the Fetch stream or by
 /// FetchSection: [`Cut::in_stream`]).
@@ -45,6 +45,31 @@ impl Cut {
             .partial
             .is_some_and(|(_, count)| count <= SMALL_PARTIAL);
         (header && !self.binary) || self.size_only || small
+    }
+
+    /// The FetchSection call for this cut of message `uid`.
+    pub(crate) fn section_request(
+        &self,
+        owner: String,
+        mailbox: String,
+        uidvalidity: u32,
+        uid: u32,
+    ) -> FetchSectionRequest {
+        let c = self.to_rpc();
+        FetchSectionRequest {
+            owner,
+            mailbox,
+            uidvalidity,
+            uid,
+            parts: c.parts,
+            text: c.text,
+            header_names: c.header_names,
+            binary: c.binary,
+            partial: c.partial,
+            partial_offset: c.partial_offset,
+            partial_count: c.partial_count,
+            size_only: c.size_only,
+        }
     }
 
     /// The cut as the storage RPC names it.

@@ -8,8 +8,7 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::DateTime;
 use mailkeep_storage_rpc::errors;
 use mailkeep_storage_rpc::storage::{
-    FetchResponse as FetchStreamItem, FetchSectionRequest, FetchedMessage, SectionChunk,
-    StructureItem, fetch_response,
+    FetchResponse as FetchStreamItem, FetchedMessage, SectionChunk, StructureItem, fetch_response,
 };
 use tonic::Streaming;
 
@@ -243,21 +242,12 @@ async fn open_all(
 /// (which carries the size).
 async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
     let mailbox = &state.mailbox;
-    let c = cut.to_rpc();
-    let request = FetchSectionRequest {
-        owner: state.authed.owner().to_owned(),
-        mailbox: mailbox.name(),
-        uidvalidity: mailbox.uidvalidity,
+    let request = cut.section_request(
+        state.authed.owner().to_owned(),
+        mailbox.name(),
+        mailbox.uidvalidity,
         uid,
-        parts: c.parts,
-        text: c.text,
-        header_names: c.header_names,
-        binary: c.binary,
-        partial: c.partial,
-        partial_offset: c.partial_offset,
-        partial_count: c.partial_count,
-        size_only: c.size_only,
-    };
+    );
     let mut stream = own_call(&state.authed, Retry::Idempotent, |rpc| {
         let request = rpc.request(request.clone());
         async move { rpc.content().fetch_section(request).await }
