@@ -40,6 +40,7 @@ mod pop3_confinement;
 mod pop3_migration;
 mod pop3_python;
 mod pop3_tls;
+mod postfix;
 mod privileges;
 mod python_clients;
 mod resilience;

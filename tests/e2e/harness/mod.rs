@@ -17,6 +17,7 @@ mod dir;
 pub mod inject;
 pub mod output;
 pub mod pop3;
+pub mod postfix;
 mod procs;
 pub mod server;
 pub mod tls;
