@@ -14,6 +14,7 @@ mod harness;
 
 mod abuse;
 mod accounts;
+mod auth_socket;
 mod admin_ps;
 mod admin_store;
 mod auth_confined;
