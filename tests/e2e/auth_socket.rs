@@ -102,10 +102,22 @@ fn auth_socket_speaks_dovecots_protocol_through_auth() {
     let server = start(&dir);
     let (mut c, handshake) = AuthClient::connect(&dir);
     assert_eq!(handshake[0], "VERSION\t1\t2");
-    assert!(handshake.contains(&"MECH\tPLAIN\tplaintext".to_owned()), "{handshake:?}");
-    assert!(handshake.contains(&"MECH\tLOGIN\tplaintext".to_owned()), "{handshake:?}");
-    assert!(handshake.iter().any(|l| l.starts_with("SPID\t")), "{handshake:?}");
-    assert!(handshake.iter().any(|l| l.starts_with("CUID\t")), "{handshake:?}");
+    assert!(
+        handshake.contains(&"MECH\tPLAIN\tplaintext".to_owned()),
+        "{handshake:?}"
+    );
+    assert!(
+        handshake.contains(&"MECH\tLOGIN\tplaintext".to_owned()),
+        "{handshake:?}"
+    );
+    assert!(
+        handshake.iter().any(|l| l.starts_with("SPID\t")),
+        "{handshake:?}"
+    );
+    assert!(
+        handshake.iter().any(|l| l.starts_with("CUID\t")),
+        "{handshake:?}"
+    );
 
     let ok = c.request(&format!(
         "AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=192.0.2.10\tresp={}\n",
@@ -156,7 +168,10 @@ fn auth_socket_speaks_dovecots_protocol_through_auth() {
     assert_eq!(fail[..2], ["FAIL", "7"], "{fail:?}");
     let fail = c.request("CONT\t99\tYQ==\n");
     assert_eq!(fail[..2], ["FAIL", "99"], "{fail:?}");
-    let ok = c.request(&format!("AUTH\t8\tPLAIN\tservice=smtp\tresp={}\n", plain("bob", PASS)));
+    let ok = c.request(&format!(
+        "AUTH\t8\tPLAIN\tservice=smtp\tresp={}\n",
+        plain("bob", PASS)
+    ));
     assert_eq!(ok, ["OK", "8", "user=bob"]);
 
     // Outside the protocol: the connection ends (Dovecot does the same).
@@ -194,7 +209,10 @@ fn auth_socket_process_runs_as_nobody_in_the_empty_chroot() {
         assert_eq!(value, Some(want), "{field} of {process:?}");
     }
     let root = std::fs::read_link(format!("/proc/{}/root", process.pid)).expect("root link");
-    assert_eq!(root, std::fs::canonicalize(dir.chroot_dir()).expect("chroot"));
+    assert_eq!(
+        root,
+        std::fs::canonicalize(dir.chroot_dir()).expect("chroot")
+    );
     let (mut c, _) = AuthClient::connect(&dir);
     let ok = c.request(&format!("AUTH\t1\tPLAIN\tresp={}\n", plain("bob", PASS)));
     assert_eq!(ok, ["OK", "1", "user=bob"]);
@@ -228,9 +246,19 @@ fn postfix_smtp_auth_checks_passwords_through_the_auth_socket() {
             &from,
             &to,
             &message,
-            &["--auth", mechanism, "--auth-user", "alice", "--auth-password", password],
+            &[
+                "--auth",
+                mechanism,
+                "--auth-user",
+                "alice",
+                "--auth-password",
+                password,
+            ],
         );
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     };
     let (sent, transcript) = send("PLAIN", PASS);
     assert!(sent, "{transcript}");

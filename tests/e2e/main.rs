@@ -14,10 +14,10 @@ mod harness;
 
 mod abuse;
 mod accounts;
-mod auth_socket;
 mod admin_ps;
 mod admin_store;
 mod auth_confined;
+mod auth_socket;
 mod bad_input;
 mod busy;
 mod client_api;

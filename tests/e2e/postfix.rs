@@ -25,17 +25,25 @@ pub(crate) fn start(dir: &TestDir) -> Server<'_> {
 /// IMAP within the harness's deadline); returns their bodies in UID order.
 fn wait_messages(server: &Server<'_>, user: &str, mailbox: &str, n: usize) -> Vec<Vec<u8>> {
     let mut c = server.login(user, PASS);
-    let bodies = wait_until(DEADLINE, &format!("{n} messages in {user}'s {mailbox}"), || {
-        assert!(c.run(&format!("EXAMINE {mailbox}")).expect("EXAMINE").is_ok());
-        let reply = c.run("UID FETCH 1:* BODY.PEEK[]").expect("FETCH");
-        let mut found: Vec<(u32, Vec<u8>)> = reply
-            .fetches()
-            .iter()
-            .map(|f| (f.seq, f.bytes("BODY[]").unwrap_or_default().to_vec()))
-            .collect();
-        found.sort_by_key(|(seq, _)| *seq);
-        (found.len() >= n).then(|| found.into_iter().map(|(_, b)| b).collect())
-    });
+    let bodies = wait_until(
+        DEADLINE,
+        &format!("{n} messages in {user}'s {mailbox}"),
+        || {
+            assert!(
+                c.run(&format!("EXAMINE {mailbox}"))
+                    .expect("EXAMINE")
+                    .is_ok()
+            );
+            let reply = c.run("UID FETCH 1:* BODY.PEEK[]").expect("FETCH");
+            let mut found: Vec<(u32, Vec<u8>)> = reply
+                .fetches()
+                .iter()
+                .map(|f| (f.seq, f.bytes("BODY[]").unwrap_or_default().to_vec()))
+                .collect();
+            found.sort_by_key(|(seq, _)| *seq);
+            (found.len() >= n).then(|| found.into_iter().map(|(_, b)| b).collect())
+        },
+    );
     c.logout();
     bodies
 }
@@ -139,7 +147,13 @@ fn postfix_relays_over_lmtp_and_imap_and_pop3_read_back_the_bytes_sent() {
     let mut p = pop3::login(&server, "bob@Example.ORG", PASS);
     let (status, listing) = p.multiline("LIST").expect("LIST");
     assert!(status.is_ok());
-    assert_eq!(listing.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 1);
+    assert_eq!(
+        listing
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count(),
+        1
+    );
     let (status, retrieved) = p.multiline("RETR 1").expect("RETR");
     assert!(status.is_ok(), "{status:?}");
     assert_eq!(retrieved, inbox[0], "POP3 and IMAP read different bytes");
@@ -165,8 +179,18 @@ fn postfix_bounces_an_unknown_recipient_with_5_1_1() {
     );
     let from = format!("alice@{DOMAIN}");
     let nobody = format!("nobody@{DOMAIN}");
-    let out = postfix.swaks(postfix.smtp, &from, &nobody, &make_message("unknown", 500), &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = postfix.swaks(
+        postfix.smtp,
+        &from,
+        &nobody,
+        &make_message("unknown", 500),
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let line = postfix.wait_log("Postfix logging the bounce", |l| {
         l.contains(&format!("to=<{nobody}>")) && l.contains("status=bounced")
     });
@@ -176,5 +200,8 @@ fn postfix_bounces_an_unknown_recipient_with_5_1_1() {
     let bounce = String::from_utf8_lossy(&returned[0]);
     assert!(bounce.contains("MAILER-DAEMON"), "{bounce}");
     assert!(bounce.contains("Status: 5.1.1"), "{bounce}");
-    assert!(bounce.contains(&format!("Final-Recipient: rfc822; {nobody}")), "{bounce}");
+    assert!(
+        bounce.contains(&format!("Final-Recipient: rfc822; {nobody}")),
+        "{bounce}"
+    );
 }

@@ -242,7 +242,9 @@ impl Reply {
     /// The reply as a line, LF included.
     pub fn encode(&self) -> String {
         match self {
-            Reply::Cont { id, challenge } => format!("CONT\t{id}\t{}\n", STANDARD.encode(challenge)),
+            Reply::Cont { id, challenge } => {
+                format!("CONT\t{id}\t{}\n", STANDARD.encode(challenge))
+            }
             Reply::Ok { id, user } => format!("OK\t{id}\tuser={}\n", escape(user)),
             Reply::Fail {
                 id,

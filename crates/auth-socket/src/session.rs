@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use mailkeep_frontend::{AuthFailure, ClientFacts, ConnReader, ConnWriter, Connection, SaslExchange, SaslStep};
+use mailkeep_frontend::{
+    AuthFailure, ClientFacts, ConnReader, ConnWriter, Connection, SaslExchange, SaslStep,
+};
 use tokio::time::Instant;
 
 use crate::Process;

@@ -438,16 +438,14 @@ impl AuthService {
         }
         let shared = Arc::clone(&self.shared);
         let recipient = req.recipient.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            shared.passdb.recipient(&recipient)
-        })
-        .await
-        .map_err(|error| Status::internal(format!("recipient lookup task failed: {error}")))?
-        .map_err(|error| {
-            tracing::error!(recipient = ?req.recipient, %error,
+        let checked = tokio::task::spawn_blocking(move || shared.passdb.recipient(&recipient))
+            .await
+            .map_err(|error| Status::internal(format!("recipient lookup task failed: {error}")))?
+            .map_err(|error| {
+                tracing::error!(recipient = ?req.recipient, %error,
                 "delivery not possible: userdb unavailable");
-            Status::unavailable(UNAVAILABLE)
-        })?;
+                Status::unavailable(UNAVAILABLE)
+            })?;
         match checked {
             Checked::Valid(user) => {
                 let (ticket, expires_unix) = self.shared.tickets.issue_deliver(&user, now_unix());
@@ -504,7 +502,9 @@ impl Auth for AuthService {
         let Some(conn) = request.extensions().get::<ConnectionTag>().copied() else {
             return Err(Status::internal("request without a connection key"));
         };
-        let outcome = self.step_on(conn.key, conn.role, request.into_inner()).await;
+        let outcome = self
+            .step_on(conn.key, conn.role, request.into_inner())
+            .await;
         Ok(Response::new(StepResponse {
             outcome: Some(outcome),
         }))

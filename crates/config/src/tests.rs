@@ -285,7 +285,10 @@ fn the_auth_socket_is_off_by_default_and_takes_unix_listeners_only() {
          kind = \"unix\"\nmode = 0o600\nowner = \"postfix\"\n",
     )
     .expect("load");
-    assert_eq!(c.auth_socket.listener[0].address, "/srv/mk/auth-client.sock");
+    assert_eq!(
+        c.auth_socket.listener[0].address,
+        "/srv/mk/auth-client.sock"
+    );
     assert_eq!(c.auth_socket.listener[0].mode, Some(0o600));
     assert!(
         c.listeners()

@@ -158,7 +158,14 @@ impl Postfix {
     /// `from` to `to` over SMTP with swaks, exactly as given: swaks's own
     /// data fix-ups are off, so the bytes after DATA are the message and
     /// the final dot. Returns swaks's output (its exit status unchecked).
-    pub fn swaks(&self, addr: SocketAddr, from: &str, to: &str, message: &[u8], extra: &[&str]) -> Output {
+    pub fn swaks(
+        &self,
+        addr: SocketAddr,
+        from: &str,
+        to: &str,
+        message: &[u8],
+        extra: &[&str],
+    ) -> Output {
         let file = self.config_dir.join(format!("message-{}.eml", free_port()));
         let mut data = message.to_vec();
         data.push(b'.');

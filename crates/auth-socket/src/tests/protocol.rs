@@ -53,8 +53,14 @@ fn bad_lines_are_refused_with_what_was_wrong() {
         Err(ParseError::UnknownCommand("HELO".into()))
     );
     assert_eq!(parse(b"\n"), Err(ParseError::UnknownCommand(String::new())));
-    assert_eq!(parse(b"VERSION\tone\t2\n"), Err(ParseError::Malformed("VERSION")));
-    assert_eq!(parse(b"AUTH\tx\tPLAIN\n"), Err(ParseError::Malformed("AUTH")));
+    assert_eq!(
+        parse(b"VERSION\tone\t2\n"),
+        Err(ParseError::Malformed("VERSION"))
+    );
+    assert_eq!(
+        parse(b"AUTH\tx\tPLAIN\n"),
+        Err(ParseError::Malformed("AUTH"))
+    );
     assert_eq!(parse(b"AUTH\t3\n"), Err(ParseError::Malformed("AUTH")));
     assert_eq!(parse(b"AUTH\t3\t\n"), Err(ParseError::Malformed("AUTH")));
     assert_eq!(parse(b"CONT\t3\n"), Err(ParseError::Malformed("CONT")));
