@@ -23,6 +23,7 @@ mod busy;
 mod client_api;
 mod client_sequences;
 mod cluster;
+mod cluster_delivery;
 mod cluster_roles;
 mod commands;
 mod compress;
