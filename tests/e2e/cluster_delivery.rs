@@ -143,3 +143,125 @@ fn lmtp_deliver_and_pop3_at_one_host_reach_a_user_homed_on_another() {
         "QUIT at A expunged one message at B"
     );
 }
+
+/// A compromised host A (or its lmtp process and relay) holding only a
+/// deliver ticket for the user: B's gateway takes the ticket and connects
+/// it to the user's storage at B, where the deliver-allowed call
+/// (MailboxExists) answers and every read (ListMailboxes, MailboxStatus,
+/// SelectMailbox) is refused with PERMISSION_DENIED.
+#[test]
+fn a_deliver_ticket_through_the_gateway_may_deliver_and_read_nothing() {
+    use mailkeep_storage_rpc::metadata::with_ticket;
+    use mailkeep_storage_rpc::storage as pb;
+    use mailkeep_storage_rpc::storage::storage_client::StorageClient;
+    use mailkeep_storage_rpc::tls::{TlsMaterial, open_gateway};
+    use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
+
+    if !require_root("a_deliver_ticket_through_the_gateway_may_deliver_and_read_nothing") {
+        return;
+    }
+    let (dir_a, dir_b, admin) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let cluster_dir = admin.path().join("cluster");
+    let (_server_a, server_b, gateway_b) = two_hosts_with(&dir_a, &dir_b, &cluster_dir, &[]);
+    // A's own material, as its relay holds it, and a deliver ticket as
+    // A's auth signs it for A's lmtp process.
+    let host_a = cluster_dir.join("hosts").join("a");
+    let read = |path: std::path::PathBuf| std::fs::read(&path).expect("reading cluster material");
+    let material = TlsMaterial {
+        ca_pem: read(cluster_dir.join("ca.pem")),
+        cert_pem: read(host_a.join("gateway.pem")),
+        key_pem: read(host_a.join("gateway.key")),
+    };
+    let key_text = String::from_utf8(read(host_a.join("host.key"))).expect("key text");
+    let key = HostKey::parse(&key_text).expect("A's ticket key");
+    let deliver = sign(
+        &key,
+        &Claims::new(USER, Scope::Deliver, now_unix(), 60, "a"),
+    );
+
+    let config = std::sync::Arc::new(material.client_config().expect("client TLS config"));
+    let hello = pb_hello(&deliver);
+    let server_name = gateway_b.rsplit_once(':').expect("ip:port").0.to_owned();
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let stream = open_gateway(config, &gateway_b, &server_name, &hello)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "B's gateway refused a deliver ticket: {e}\nB: {}",
+                    server_b.logs()
+                )
+            });
+        let channel = mailkeep_storage_rpc::socket_channel::socket_channel(stream)
+            .await
+            .expect("HTTP/2 over the gateway");
+        let mut storage = StorageClient::new(channel);
+
+        let exists = storage
+            .mailbox_exists(with_ticket(
+                pb::MailboxExistsRequest {
+                    owner: USER.into(),
+                    name: "INBOX".into(),
+                },
+                &deliver,
+            ))
+            .await
+            .expect("MailboxExists with a deliver ticket")
+            .into_inner();
+        assert!(exists.exists);
+        let denied = |what: &str, result: Result<_, tonic::Status>| {
+            let status: tonic::Status = result.map(|_: ()| ()).expect_err(what);
+            assert_eq!(
+                status.code(),
+                tonic::Code::PermissionDenied,
+                "{what}: {status:?}"
+            );
+        };
+        denied(
+            "ListMailboxes",
+            storage
+                .list_mailboxes(with_ticket(
+                    pb::ListMailboxesRequest { owner: USER.into() },
+                    &deliver,
+                ))
+                .await
+                .map(drop),
+        );
+        denied(
+            "MailboxStatus",
+            storage
+                .mailbox_status(with_ticket(
+                    pb::MailboxStatusRequest {
+                        owner: USER.into(),
+                        name: "INBOX".into(),
+                    },
+                    &deliver,
+                ))
+                .await
+                .map(drop),
+        );
+        denied(
+            "SelectMailbox",
+            storage
+                .select_mailbox(with_ticket(
+                    pb::SelectMailboxRequest {
+                        owner: USER.into(),
+                        name: "INBOX".into(),
+                        ..Default::default()
+                    },
+                    &deliver,
+                ))
+                .await
+                .map(drop),
+        );
+    });
+}
+
+/// The hello a relay sends for a session's connection.
+fn pb_hello(ticket: &str) -> mailkeep_storage_rpc::broker::GatewayHello {
+    mailkeep_storage_rpc::broker::GatewayHello {
+        ticket: ticket.to_owned(),
+        owner: USER.to_owned(),
+        ..Default::default()
+    }
+}
