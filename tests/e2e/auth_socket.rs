@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::harness::postfix::{DOMAIN, Postfix, PostfixOptions, available};
+use crate::harness::postfix::{DOMAIN, Postfix, available};
 use crate::harness::{DEADLINE, NOBODY_UID, Server, TestDir, make_message, require_root};
 
 const PASS: &str = "smtp-auth-secret";
@@ -229,13 +229,7 @@ fn postfix_smtp_auth_checks_passwords_through_the_auth_socket() {
     }
     let dir = TestDir::new();
     let server = start(&dir);
-    let postfix = Postfix::start(
-        &dir,
-        &PostfixOptions {
-            lmtp: server.listener("lmtp"),
-            sasl_socket: Some(socket_path(&dir)),
-        },
-    );
+    let postfix = Postfix::start(&dir, server.listener("lmtp"), Some(&socket_path(&dir)));
     let submission = postfix.submission.expect("a submission listener");
     let from = format!("alice@{DOMAIN}");
     let to = format!("bob@{DOMAIN}");

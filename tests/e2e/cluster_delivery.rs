@@ -8,11 +8,10 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::cluster::{PASSWORD, USER, files_with, two_hosts_with};
-use crate::harness::{BIN, DEADLINE, TestDir, make_message, pop3, require_root, wait_output};
+use crate::harness::{DEADLINE, TestDir, make_message, pop3, require_root, run_deliver};
 
 /// Sends one LMTP transaction for `rcpt` over `stream` and returns the
 /// last line of each reply: RCPT's, then the message's.
@@ -87,29 +86,12 @@ fn lmtp_deliver_and_pop3_at_one_host_reach_a_user_homed_on_another() {
 
     // mailkeep deliver at A (A's LMTP socket).
     let by_deliver = format!("over-deliver-{tag}");
-    let mut child = Command::new(BIN)
-        .args(["deliver", "--config"])
-        .arg(&server_a.config)
-        .args(["-u", USER, "-f", "sender@example.net"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running mailkeep deliver");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(&make_message(&by_deliver, 800))
-        .expect("writing the message");
-    let out = wait_output(child, DEADLINE);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\nA: {}",
-        String::from_utf8_lossy(&out.stderr),
-        server_a.logs()
+    let (code, stderr) = run_deliver(
+        &server_a.config,
+        &["-u", USER, "-f", "sender@example.net"],
+        &make_message(&by_deliver, 800),
     );
+    assert_eq!(code, Some(0), "{stderr}\nA: {}", server_a.logs());
 
     for marker in [&by_lmtp, &by_deliver] {
         assert_eq!(

@@ -4,7 +4,7 @@
 //! folder, and an unknown recipient bounces with 5.1.1. Root only (Postfix
 //! switches to its own user); CI installs postfix and swaks.
 
-use crate::harness::postfix::{DOMAIN, Postfix, PostfixOptions, available};
+use crate::harness::postfix::{DOMAIN, Postfix, available};
 use crate::harness::{DEADLINE, Server, TestDir, make_message, pop3, wait_until};
 
 const PASS: &str = "postfix-secret-9";
@@ -109,13 +109,7 @@ fn postfix_relays_over_lmtp_and_imap_and_pop3_read_back_the_bytes_sent() {
     let mut c = server.login("bob", PASS);
     assert!(c.run("CREATE Work").expect("CREATE").is_ok());
     c.logout();
-    let postfix = Postfix::start(
-        &dir,
-        &PostfixOptions {
-            lmtp: server.listener("lmtp"),
-            sasl_socket: None,
-        },
-    );
+    let postfix = Postfix::start(&dir, server.listener("lmtp"), None);
     let from = format!("alice@{DOMAIN}");
     let inbox_rcpt = format!("bob@{DOMAIN}");
     let detail_rcpt = format!("bob+Work@{DOMAIN}");
@@ -170,13 +164,7 @@ fn postfix_bounces_an_unknown_recipient_with_5_1_1() {
     }
     let dir = TestDir::new();
     let server = start(&dir);
-    let postfix = Postfix::start(
-        &dir,
-        &PostfixOptions {
-            lmtp: server.listener("lmtp"),
-            sasl_socket: None,
-        },
-    );
+    let postfix = Postfix::start(&dir, server.listener("lmtp"), None);
     let from = format!("alice@{DOMAIN}");
     let nobody = format!("nobody@{DOMAIN}");
     let out = postfix.swaks(

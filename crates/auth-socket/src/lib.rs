@@ -64,15 +64,11 @@ pub async fn serve_accepted(
     connector: impl Connector,
 ) {
     let auth = Arc::new(AuthLink::new(AnyConnector::new(connector)));
+    mailkeep_frontend::spawn_session_reports(&acceptor, &auth);
     let process = Arc::new(Process {
         settings,
         auth,
         connections: AtomicU64::new(0),
-    });
-    let reporter = Arc::clone(&process);
-    let count = acceptor.connections();
-    tokio::spawn(async move {
-        mailkeep_frontend::report_sessions(reporter.auth.connector(), count).await;
     });
     acceptor
         .serve(move |connection| {

@@ -153,6 +153,31 @@ pub fn run_user_cmd(config: &Path, args: &[&str], stdin_line: Option<&str>) -> S
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs `mailkeep deliver --config CONFIG ARGS...` with `message` on
+/// stdin, bounded by [`DEADLINE`]; returns its exit code and stderr.
+pub fn run_deliver(config: &Path, args: &[&str], message: &[u8]) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .args(["deliver", "--config"])
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running mailkeep deliver");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(message)
+        .expect("writing the message");
+    let out = wait_output(child, DEADLINE);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs `tests/python/SCRIPT` with `python3` and `env`, bounded by
 /// `timeout`; asserts that it exits 0 and printed `done_line` (so a script
 /// that stopped early without an error does not pass). Its output is

@@ -21,15 +21,6 @@ const DAEMON_DIRECTORY: &str = "/usr/lib/postfix/sbin";
 /// `auth.local_domains`).
 pub const DOMAIN: &str = "example.org";
 
-/// How a test wants its Postfix.
-pub struct PostfixOptions {
-    /// mailkeep's LMTP listener, Postfix's `virtual_transport`.
-    pub lmtp: SocketAddr,
-    /// mailkeep's Dovecot-protocol auth socket: a second smtpd (the
-    /// submission port) offers SMTP AUTH through it.
-    pub sasl_socket: Option<PathBuf>,
-}
-
 /// A running Postfix master and its daemons; stopped when dropped.
 pub struct Postfix {
     master: Option<Child>,
@@ -53,8 +44,11 @@ pub fn available(test: &str) -> bool {
 
 impl Postfix {
     /// Writes the instance's configuration under `dir`, lets `postfix check`
-    /// make its queue, starts `master` and waits until smtpd answers.
-    pub fn start(dir: &TestDir, options: &PostfixOptions) -> Postfix {
+    /// make its queue, starts `master` and waits until smtpd answers. Mail
+    /// for `example.org` goes to mailkeep's LMTP listener `lmtp`; with
+    /// `sasl_socket` (mailkeep's Dovecot-protocol auth socket) a second
+    /// smtpd, the submission port, offers SMTP AUTH through it.
+    pub fn start(dir: &TestDir, lmtp: SocketAddr, sasl_socket: Option<&Path>) -> Postfix {
         let config_dir = dir.path().join("postfix");
         let queue = config_dir.join("queue");
         let data = config_dir.join("data");
@@ -69,19 +63,13 @@ impl Postfix {
         nix::unistd::chown(&data, Some(postfix.uid), None).expect("chown of the data directory");
         // Each port was free a moment ago; master binds it itself.
         let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let submission = options
-            .sasl_socket
-            .as_ref()
-            .map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())));
+        let submission = sasl_socket.map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())));
         let log = config_dir.join("maillog");
-        fs::write(
-            config_dir.join("main.cf"),
-            main_cf(&config_dir, &log, options.lmtp),
-        )
-        .expect("writing main.cf");
+        fs::write(config_dir.join("main.cf"), main_cf(&config_dir, &log, lmtp))
+            .expect("writing main.cf");
         fs::write(
             config_dir.join("master.cf"),
-            master_cf(smtp, submission.zip(options.sasl_socket.as_deref())),
+            master_cf(smtp, submission.zip(sasl_socket)),
         )
         .expect("writing master.cf");
         // `postfix check` makes the queue's subdirectories with Postfix's
