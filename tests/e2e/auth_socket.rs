@@ -94,8 +94,9 @@ fn plain(user: &str, password: &str) -> String {
 /// The handshake; PLAIN with an initial response (bare name and address
 /// in a local domain) and LOGIN over CONT succeed as alice; a wrong
 /// password fails, and the next attempt from the same client address
-/// waits out auth's penalty; an unsupported mechanism and bad base64 get
-/// FAIL and the connection goes on; an unknown command ends it.
+/// waits out auth's penalty; an unsupported mechanism, bad base64 and a
+/// password in the clear from a client on the network get FAIL and the
+/// connection goes on; an unknown command ends it.
 #[test]
 fn auth_socket_speaks_dovecots_protocol_through_auth() {
     let dir = TestDir::new();
@@ -120,18 +121,18 @@ fn auth_socket_speaks_dovecots_protocol_through_auth() {
     );
 
     let ok = c.request(&format!(
-        "AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=192.0.2.10\tresp={}\n",
+        "AUTH\t1\tPLAIN\tservice=smtp\tnologin\tlip=127.0.0.1\trip=127.0.0.1\tresp={}\n",
         plain("alice", PASS)
     ));
     assert_eq!(ok, ["OK", "1", "user=alice"]);
     let ok = c.request(&format!(
-        "AUTH\t2\tPLAIN\tservice=smtp\trip=192.0.2.10\tresp={}\n",
+        "AUTH\t2\tPLAIN\tservice=smtp\trip=192.0.2.10\tsecured\tresp={}\n",
         plain(&format!("alice@{}", DOMAIN.to_uppercase()), PASS)
     ));
     assert_eq!(ok, ["OK", "2", "user=alice"], "a login by address");
 
     // LOGIN: two challenges, answered with CONT.
-    let cont = c.request("AUTH\t3\tLOGIN\tservice=smtp\trip=192.0.2.10\n");
+    let cont = c.request("AUTH\t3\tLOGIN\tservice=smtp\trip=192.0.2.10\tsecured\n");
     assert_eq!(cont[..2], ["CONT", "3"], "{cont:?}");
     let cont = c.request(&format!("CONT\t3\t{}\n", STANDARD.encode("alice")));
     assert_eq!(cont[..2], ["CONT", "3"], "{cont:?}");
@@ -140,7 +141,7 @@ fn auth_socket_speaks_dovecots_protocol_through_auth() {
 
     // A wrong password fails; auth counts it against the address named.
     let fail = c.request(&format!(
-        "AUTH\t4\tPLAIN\tservice=smtp\trip=192.0.2.77\tresp={}\n",
+        "AUTH\t4\tPLAIN\tservice=smtp\trip=192.0.2.77\tsecured\tresp={}\n",
         plain("alice", "wrong")
     ));
     assert_eq!(fail[..2], ["FAIL", "4"], "{fail:?}");
@@ -151,7 +152,7 @@ fn auth_socket_speaks_dovecots_protocol_through_auth() {
             .then_some(())
     });
     let ok = c.request(&format!(
-        "AUTH\t5\tPLAIN\tservice=smtp\trip=192.0.2.77\tresp={}\n",
+        "AUTH\t5\tPLAIN\tservice=smtp\trip=192.0.2.77\tsecured\tresp={}\n",
         plain("alice", PASS)
     ));
     assert_eq!(ok, ["OK", "5", "user=alice"]);
@@ -169,10 +170,23 @@ fn auth_socket_speaks_dovecots_protocol_through_auth() {
     let fail = c.request("CONT\t99\tYQ==\n");
     assert_eq!(fail[..2], ["FAIL", "99"], "{fail:?}");
     let ok = c.request(&format!(
-        "AUTH\t8\tPLAIN\tservice=smtp\tresp={}\n",
+        "AUTH\t8\tPLAIN\tservice=smtp\trip=::1\tresp={}\n",
         plain("bob", PASS)
     ));
     assert_eq!(ok, ["OK", "8", "user=bob"]);
+
+    // A password in the clear from a client on the network (no `secured`)
+    // is refused before auth sees it (`auth_socket.plaintext_logins`).
+    let fail = c.request(&format!(
+        "AUTH\t9\tPLAIN\tservice=smtp\trip=192.0.2.10\tresp={}\n",
+        plain("alice", PASS)
+    ));
+    assert_eq!(fail[..2], ["FAIL", "9"], "{fail:?}");
+    assert!(
+        fail.iter()
+            .any(|f| f.contains("Plaintext authentication disallowed")),
+        "{fail:?}"
+    );
 
     // Outside the protocol: the connection ends (Dovecot does the same).
     c.send("EHLO x\n");
@@ -214,7 +228,10 @@ fn auth_socket_process_runs_as_nobody_in_the_empty_chroot() {
         std::fs::canonicalize(dir.chroot_dir()).expect("chroot")
     );
     let (mut c, _) = AuthClient::connect(&dir);
-    let ok = c.request(&format!("AUTH\t1\tPLAIN\tresp={}\n", plain("bob", PASS)));
+    let ok = c.request(&format!(
+        "AUTH\t1\tPLAIN\tsecured\tresp={}\n",
+        plain("bob", PASS)
+    ));
     assert_eq!(ok, ["OK", "1", "user=bob"]);
 }
 

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mailkeep_frontend::{
-    AuthFailure, ClientFacts, ConnReader, ConnWriter, Connection, SaslExchange, SaslStep,
+    AuthFailure, ClientFacts, ConnReader, ConnWriter, Connection, PlaintextLogins, SaslExchange,
+    SaslStep,
 };
 use tokio::time::Instant;
 
@@ -18,6 +19,11 @@ use crate::protocol::{AuthRequest, ClientLine, MAX_LINE, ParseError, Reply, hand
 /// password in them. Auth itself also knows SCRAM, which an MTA cannot
 /// relay without the channel it runs on.
 pub const MECHANISMS: &[&str] = &["PLAIN", "LOGIN"];
+
+/// The refusal of a password that travelled in the clear over the network
+/// (Dovecot's words for `disable_plaintext_auth`).
+const PLAINTEXT_REFUSED: &str =
+    "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
 /// Requests one connection may have open (waiting for a `CONT`) at once;
 /// a client needs one per SMTP session it serves at that moment.
@@ -42,11 +48,13 @@ enum Hangup {
 
 /// Serves `connection` until the client hangs up or breaks the protocol.
 pub async fn run(process: Arc<Process>, connection: Connection) {
+    let plaintext = connection.info().plaintext_logins;
     let (reader, writer) = connection.split();
     let mut session = Session {
         process,
         reader,
         writer,
+        plaintext,
         version_seen: false,
         open: HashMap::new(),
     };
@@ -64,6 +72,8 @@ struct Session {
     process: Arc<Process>,
     reader: ConnReader,
     writer: ConnWriter,
+    /// When a password may come from the MTA's client in the clear.
+    plaintext: PlaintextLogins,
     /// The client sent its VERSION (requests come after it).
     version_seen: bool,
     /// Requests waiting for the client's next response, by id.
@@ -135,6 +145,13 @@ impl Session {
         if !MECHANISMS.contains(&request.mechanism.as_str()) {
             return fail(id, false, "Unsupported authentication mechanism");
         }
+        if !plaintext_allowed(
+            self.plaintext,
+            request.secured,
+            request.remote_ip.as_deref(),
+        ) {
+            return fail(id, false, PLAINTEXT_REFUSED);
+        }
         if self.open.len() >= MAX_OPEN_REQUESTS {
             return fail(id, true, "Too many authentication requests at once");
         }
@@ -181,10 +198,48 @@ impl Session {
     }
 }
 
+/// Whether a password may be checked for the MTA's client: PLAIN and LOGIN
+/// carry it, so as in imap and pop3 it must have come over TLS (`secured`)
+/// unless `rule` allows it from a loopback client address or always. The
+/// address is the one the MTA names (`rip`); none counts as not loopback.
+pub(crate) fn plaintext_allowed(rule: PlaintextLogins, secured: bool, rip: Option<&str>) -> bool {
+    let loopback = || {
+        rip.and_then(|r| r.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| ip.is_loopback())
+    };
+    secured
+        || match rule {
+            PlaintextLogins::Always => true,
+            PlaintextLogins::Never => false,
+            PlaintextLogins::Loopback => loopback(),
+        }
+}
+
 fn fail(id: u32, temporary: bool, reason: &str) -> Reply {
     Reply::Fail {
         id,
         temporary,
         reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_passwords_need_tls_unless_the_rule_allows_them() {
+        use PlaintextLogins::{Always, Loopback, Never};
+        for rule in [Loopback, Never, Always] {
+            assert!(plaintext_allowed(rule, true, Some("192.0.2.1")), "{rule:?}");
+        }
+        assert!(plaintext_allowed(Loopback, false, Some("127.0.0.1")));
+        assert!(plaintext_allowed(Loopback, false, Some("::1")));
+        assert!(!plaintext_allowed(Loopback, false, Some("192.0.2.1")));
+        assert!(!plaintext_allowed(Loopback, false, None));
+        assert!(!plaintext_allowed(Loopback, false, Some("localhost")));
+        assert!(!plaintext_allowed(Never, false, Some("127.0.0.1")));
+        assert!(plaintext_allowed(Always, false, Some("192.0.2.1")));
+        assert!(plaintext_allowed(Always, false, None));
     }
 }

@@ -207,6 +207,11 @@ pub struct AuthSocket {
     /// Seconds a client may be silent before it is disconnected (it
     /// reconnects when it next needs a login checked).
     pub timeout_secs: u64,
+    /// When the MTA's client may have sent its password in the clear
+    /// (the MTA says `secured` for TLS and names the client's address):
+    /// `loopback` (TLS, or a client on 127.0.0.0/8 or ::1), `never`
+    /// (TLS only) or `always`.
+    pub plaintext_logins: PlaintextLogins,
 }
 
 impl Default for AuthSocket {
@@ -216,6 +221,7 @@ impl Default for AuthSocket {
             processes: 1,
             max_connections: 1000,
             timeout_secs: 600,
+            plaintext_logins: PlaintextLogins::Loopback,
         }
     }
 }

@@ -91,11 +91,12 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 timeout: std::time::Duration::from_secs(socket.timeout_secs),
             };
             // The MTA is a trusted local peer on a UNIX socket: auth's
-            // penalties count against the client address it names.
+            // penalties count against the client address it names, and
+            // the plaintext rule applies to that client.
             let accept = accept_settings(
                 socket.max_connections,
                 b"",
-                mailkeep_config::PlaintextLogins::Always,
+                socket.plaintext_logins,
                 mailkeep_auth_socket::protocol::MAX_LINE,
                 mailkeep_frontend::ClientPolicy::default(),
             );
