@@ -309,9 +309,6 @@ impl Passdb {
     }
 }
 
-/// A stored password of the default scheme for a random password nobody
-/// knows. Hashing cannot fail for argon2 with valid parameters; if it did,
-/// a fixed PHC string of the same cost stands in.
 /// The userdb names `name` may stand for, in the order tried: `name`
 /// exactly; for `local@domain`, `local@domain` with the domain in lower
 /// case (domains are case-insensitive), then the bare `local` when the
@@ -332,6 +329,9 @@ pub(crate) fn account_names(name: &str, domains: &[String]) -> Vec<String> {
     names
 }
 
+/// A stored password of the default scheme for a random password nobody
+/// knows. Hashing cannot fail for argon2 with valid parameters; if it did,
+/// a fixed PHC string of the same cost stands in.
 fn decoy() -> String {
     let secret: [u8; 16] = rand::random();
     PasswordScheme::default()
