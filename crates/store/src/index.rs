@@ -385,25 +385,15 @@ pub(crate) fn all_messages(conn: &Connection, mailbox: &MailboxRow) -> Result<Ve
 
 /// The counts and sums of a mailbox for STATUS and SELECT.
 pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate::MailboxStatus> {
-    let (messages, unseen, deleted, size): (u32, u32, u32, i64) = cached_row(
-        conn,
-        "SELECT COUNT(*),
-                    COALESCE(SUM((system_flags & 1) = 0), 0),
-                    COALESCE(SUM((system_flags & 8) != 0), 0),
-                    COALESCE(SUM(size), 0)
-             FROM messages WHERE mailbox_id = ?1",
-        [mailbox.id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-    )
-    .ctx(&format!("counting messages of {:?}", mailbox.name))?;
+    let counts = crate::counts::of(conn, mailbox.id, &mailbox.name)?;
     Ok(crate::MailboxStatus {
         uidvalidity: mailbox.uidvalidity,
         uidnext: mailbox.uidnext,
         highestmodseq: mailbox.highestmodseq,
-        messages,
-        unseen,
-        deleted,
-        size: size as u64,
+        messages: counts.messages,
+        unseen: counts.unseen,
+        deleted: counts.deleted,
+        size: counts.size,
         mailbox_id: mailbox.object_id.clone(),
     })
 }
