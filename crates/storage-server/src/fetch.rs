@@ -36,11 +36,16 @@ pub(crate) async fn fetch(
     let lookup = store.clone();
     let mailbox = req.mailbox.clone();
     let owner = req.owner.clone();
-    let metas = gate
-        .run(&owner, move || {
-            lookup.fetch(&mailbox, req.uidvalidity, &uids)
-        })
-        .await?;
+    let settled = gate.run_settled(|| store.fetch_if_settled(&mailbox, req.uidvalidity, &uids))?;
+    let metas = match settled {
+        Some(metas) => metas,
+        None => {
+            gate.run(&owner, move || {
+                lookup.fetch(&mailbox, req.uidvalidity, &uids)
+            })
+            .await?
+        }
+    };
     let (tx, rx) = mpsc::channel(QUEUE);
     let with_body = req.body;
     let cuts = Cuts::new(&req.cuts);

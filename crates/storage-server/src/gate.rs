@@ -157,6 +157,21 @@ impl Gate {
         })
     }
 
+    /// Runs a settled read (see `mailkeep_store`'s `*_if_settled`) on the
+    /// calling thread, saving the hop to a store thread and back; `None`
+    /// when it could not answer (the caller then runs the ordinary read
+    /// with [`Gate::run`]), and always in shared mode, where store work
+    /// must run on a thread that carries the owner's credentials.
+    pub(crate) fn run_settled<T>(
+        &self,
+        read: impl FnOnce() -> Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, Status> {
+        if self.shared.is_some() {
+            return Ok(None);
+        }
+        read().map_err(crate::convert::status_of)
+    }
+
     /// Starts `owner`'s long-running store work (a streamed fetch or
     /// append) without waiting for it, on the same kind of thread as
     /// [`Gate::run`].
@@ -380,6 +395,29 @@ impl Gate {
     {
         self.serve_scoped(request, method, Scope::Session, work)
             .await
+    }
+
+    /// [`Gate::serve`] for a read that may be answered at once when the
+    /// mailbox is settled: `settled` runs first on the calling thread (see
+    /// [`Gate::run_settled`]), `work` only when it could not answer.
+    pub(crate) async fn serve_settled<R, T, Q, F>(
+        &self,
+        request: Request<R>,
+        method: &'static str,
+        settled: Q,
+        work: F,
+    ) -> Result<T, Status>
+    where
+        R: OwnedRequest + Send + 'static,
+        T: Send + 'static,
+        Q: FnOnce(&Store, &R) -> Result<Option<T>, StoreError>,
+        F: FnOnce(Store, R) -> Result<T, StoreError> + Send + 'static,
+    {
+        let Admitted { owner, store, req } = self.admit_scoped(request, method, Scope::Session)?;
+        if let Some(answer) = self.run_settled(|| settled(&store, &req))? {
+            return Ok(answer);
+        }
+        self.run(&owner, move || work(store, req)).await
     }
 
     /// [`Gate::serve`] for a call that needs only `need` access.

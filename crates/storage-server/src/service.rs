@@ -99,9 +99,12 @@ impl Storage for StorageService {
     ) -> Result<Response<pb::MailboxStatusResponse>, Status> {
         let status = self
             .gate
-            .serve(request, "MailboxStatus", |store, req| {
-                store.status(&req.name)
-            })
+            .serve_settled(
+                request,
+                "MailboxStatus",
+                |store, req| store.status_if_settled(&req.name),
+                |store, req| store.status(&req.name),
+            )
             .await?;
         Ok(Response::new(pb::MailboxStatusResponse {
             status: Some(status_msg(&status)),
@@ -136,9 +139,14 @@ impl Storage for StorageService {
     ) -> Result<Response<pb::ChangesResponse>, Status> {
         let changes = self
             .gate
-            .serve(request, "Changes", |store, req| {
-                store.changes_since(&req.mailbox, req.uidvalidity, req.since_modseq)
-            })
+            .serve_settled(
+                request,
+                "Changes",
+                |store, req| {
+                    store.changes_if_settled(&req.mailbox, req.uidvalidity, req.since_modseq)
+                },
+                |store, req| store.changes_since(&req.mailbox, req.uidvalidity, req.since_modseq),
+            )
             .await?;
         Ok(Response::new(pb::ChangesResponse {
             status: Some(status_msg(&changes.status)),

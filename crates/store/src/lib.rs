@@ -35,6 +35,7 @@ mod readers;
 mod reindex;
 mod schema;
 mod search;
+mod settled;
 mod sync;
 mod verify;
 mod writer;
@@ -178,6 +179,11 @@ impl Store {
     /// A read-only connection of its own for one read (see `readers`).
     pub(crate) fn reader(&self) -> Result<readers::Reader<'_>> {
         self.inner.readers.get()
+    }
+
+    /// An idle read connection, if one is open (see [`readers::Readers::try_idle`]).
+    pub(crate) fn idle_reader(&self) -> Option<readers::Reader<'_>> {
+        self.inner.readers.try_idle()
     }
 }
 

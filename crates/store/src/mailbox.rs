@@ -327,11 +327,16 @@ impl Store {
     pub fn status(&self, name: &str) -> Result<MailboxStatus> {
         let name = names::canonical(name)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
-        let row = index::mailbox_row(&tx, &name)?;
-        index::status_of(&tx, &row)
+        status_in(&mut *self.reader()?, &name)
     }
+}
+
+/// The status of the mailbox with canonical name `name`, read through
+/// `conn` in one snapshot.
+pub(crate) fn status_in(conn: &mut Connection, name: &str) -> Result<MailboxStatus> {
+    let tx = conn.transaction().ctx("starting a read")?;
+    let row = index::mailbox_row(&tx, name)?;
+    index::status_of(&tx, &row)
 }
 
 /// Starts a write transaction that takes the database's write lock at once

@@ -3,7 +3,7 @@
 
 use std::fs::{self, File};
 
-use rusqlite::params;
+use rusqlite::{Connection, params};
 
 use crate::error::{Result, SqlContext, StoreError};
 use crate::flags::{DELETED, Flags, StoreMode};
@@ -129,39 +129,7 @@ impl Store {
     ) -> Result<Changes> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
-        let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
-        let status = index::status_of(&tx, &row)?;
-        let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
-        let context = format!("reading changes of {name:?}");
-        let mut stmt = tx
-            .prepare_cached(&format!(
-                "SELECT {} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
-                index::MESSAGE_COLUMNS
-            ))
-            .ctx(&context)?;
-        let changed = stmt
-            .query_map(params![row.id, since], index::message_from_row)
-            .ctx(&context)?
-            .map(|m| m.map(|m| MessageFlags::from(&m)))
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .ctx(&context)?;
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
-            )
-            .ctx(&context)?;
-        let vanished = stmt
-            .query_map(params![row.id, since], |r| r.get::<_, u32>(0))
-            .ctx(&context)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .ctx(&context)?;
-        Ok(Changes {
-            status,
-            changed,
-            vanished,
-        })
+        changes_in(&mut *self.reader()?, &name, uidvalidity, since_modseq)
     }
 
     /// The index rows of the messages in `ranges`, ascending UID.
@@ -174,10 +142,7 @@ impl Store {
     ) -> Result<Vec<MessageMeta>> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
-        let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
-        index::messages_in(&tx, &row, ranges)
+        fetch_in(&mut *self.reader()?, &name, uidvalidity, ranges)
     }
 
     /// Opens a message's file for reading (streaming its bytes), with its
@@ -408,4 +373,60 @@ impl Store {
             highestmodseq: row.highestmodseq,
         })
     }
+}
+
+/// What changed after `since_modseq` in the mailbox with canonical name
+/// `name` (see [`Store::changes_since`]), read through `conn` in one
+/// snapshot.
+pub(crate) fn changes_in(
+    conn: &mut Connection,
+    name: &str,
+    uidvalidity: u32,
+    since_modseq: u64,
+) -> Result<Changes> {
+    let tx = conn.transaction().ctx("starting a read")?;
+    let row = index::mailbox_checked(&tx, name, uidvalidity)?;
+    let status = index::status_of(&tx, &row)?;
+    let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
+    let context = format!("reading changes of {name:?}");
+    let mut stmt = tx
+        .prepare_cached(&format!(
+            "SELECT {} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+            index::MESSAGE_COLUMNS
+        ))
+        .ctx(&context)?;
+    let changed = stmt
+        .query_map(params![row.id, since], index::message_from_row)
+        .ctx(&context)?
+        .map(|m| m.map(|m| MessageFlags::from(&m)))
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(&context)?;
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+        )
+        .ctx(&context)?;
+    let vanished = stmt
+        .query_map(params![row.id, since], |r| r.get::<_, u32>(0))
+        .ctx(&context)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(&context)?;
+    Ok(Changes {
+        status,
+        changed,
+        vanished,
+    })
+}
+
+/// The index rows of the messages in `ranges` of the mailbox with
+/// canonical name `name` (see [`Store::fetch`]), read through `conn`.
+pub(crate) fn fetch_in(
+    conn: &mut Connection,
+    name: &str,
+    uidvalidity: u32,
+    ranges: &[UidRange],
+) -> Result<Vec<MessageMeta>> {
+    let tx = conn.transaction().ctx("starting a read")?;
+    let row = index::mailbox_checked(&tx, name, uidvalidity)?;
+    index::messages_in(&tx, &row, ranges)
 }

@@ -60,6 +60,16 @@ impl Readers {
         })
     }
 
+    /// An idle reader, if one is open (never opens one: for reads made
+    /// where opening a file would be too slow).
+    pub(crate) fn try_idle(&self) -> Option<Reader<'_>> {
+        let conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
+        Some(Reader {
+            conn: Some(conn),
+            pool: self,
+        })
+    }
+
     /// Closes the idle connections; returns whether there were any.
     pub(crate) fn close_idle(&self) -> bool {
         let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));

@@ -14,6 +14,7 @@ pub(crate) mod scan;
 use std::path::{Path, PathBuf};
 
 pub use reconcile::SyncReport;
+pub(crate) use reconcile::settled;
 
 use crate::error::Result;
 use crate::{Store, names};

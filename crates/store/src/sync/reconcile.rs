@@ -112,17 +112,22 @@ fn sizes_of_unknown_files(
 }
 
 /// Syncs the canonical mailbox `name` (see [`Store::sync_mailbox`]).
+/// Whether mailbox `name`'s folder is as the index last saw it (its stamp
+/// is covered by the stored one), so a read needs no scan; read through
+/// `conn`, without the write connection.
+pub(crate) fn settled(store: &Store, conn: &Connection, name: &str) -> Result<bool> {
+    let dir = names::mailbox_dir(store.root(), name);
+    let row = index::mailbox_row(conn, name)?;
+    let before = scan::stamp(&dir)?;
+    Ok(own::stored(conn, row.id)?.is_some_and(|s| s.covers(before, now_ns())))
+}
+
 pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport> {
     let dir = names::mailbox_dir(store.root(), name);
     let mut report = SyncReport::default();
-    if !force {
-        // Cheap check without the write connection.
-        let conn = store.reader()?;
-        let row = index::mailbox_row(&conn, name)?;
-        let before = scan::stamp(&dir)?;
-        if own::stored(&conn, row.id)?.is_some_and(|s| s.covers(before, now_ns())) {
-            return Ok(report);
-        }
+    // Cheap check without the write connection.
+    if !force && settled(store, &*store.reader()?, name)? {
+        return Ok(report);
     }
     report.scanned = true;
     let presized = sizes_of_unknown_files(store, name, &dir)?;

@@ -1,0 +1,87 @@
+//! Reads that answer at once when the mailbox is settled: its folder is as
+//! the index last saw it (no scan needed) and a pooled reader is open. They
+//! cost a few tens of microseconds, so the storage process makes them on
+//! the thread that decoded the call instead of handing them to a worker
+//! thread and back (two thread wake-ups, the larger part of a settled
+//! call's cost). When the mailbox is not settled, or no reader is idle,
+//! they answer `None` and the caller makes the ordinary read, which syncs.
+
+use rusqlite::Connection;
+
+use crate::error::Result;
+use crate::index::{MessageMeta, UidRange};
+use crate::messages::{Changes, changes_in, fetch_in};
+use crate::{MailboxStatus, Store, names, sync};
+
+/// The most messages a mailbox may hold for a read of a message list to
+/// be made at once (a millisecond or so at most, so the caller's thread is
+/// never held long); bigger ones go the ordinary way.
+const SMALL_MAILBOX: u32 = 2000;
+
+/// Whether a settled read's cost grows with the mailbox.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Size {
+    /// It does not (STATUS reads the counts).
+    Any,
+    /// It does (a message list): only for small mailboxes.
+    Small,
+}
+
+impl Store {
+    /// [`Store::status`], if `mailbox` is settled.
+    pub fn status_if_settled(&self, mailbox: &str) -> Result<Option<MailboxStatus>> {
+        let name = names::canonical(mailbox)?;
+        self.if_settled(&name, Size::Any, |conn| {
+            crate::mailbox::status_in(conn, &name)
+        })
+    }
+
+    /// [`Store::changes_since`], if `mailbox` is settled.
+    pub fn changes_if_settled(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        since_modseq: u64,
+    ) -> Result<Option<Changes>> {
+        let name = names::canonical(mailbox)?;
+        self.if_settled(&name, Size::Small, |conn| {
+            changes_in(conn, &name, uidvalidity, since_modseq)
+        })
+    }
+
+    /// [`Store::fetch`], if `mailbox` is settled.
+    pub fn fetch_if_settled(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+    ) -> Result<Option<Vec<MessageMeta>>> {
+        let name = names::canonical(mailbox)?;
+        self.if_settled(&name, Size::Small, |conn| {
+            fetch_in(conn, &name, uidvalidity, ranges)
+        })
+    }
+
+    /// Runs `read` on an idle reader if mailbox `name` (canonical) is
+    /// settled and, for reads whose cost grows with the mailbox, small.
+    fn if_settled<T>(
+        &self,
+        name: &str,
+        size: Size,
+        read: impl FnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let Some(mut conn) = self.idle_reader() else {
+            return Ok(None);
+        };
+        if !sync::settled(self, &conn, name)? {
+            return Ok(None);
+        }
+        if size == Size::Small {
+            let row = crate::index::mailbox_row(&conn, name)?;
+            if crate::counts::of(&conn, row.id, name)?.messages > SMALL_MAILBOX {
+                return Ok(None);
+            }
+        }
+        read(&mut conn).map(Some)
+    }
+}
