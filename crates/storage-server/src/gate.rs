@@ -3,7 +3,8 @@
 //! serves.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use mailkeep_store::{Store, StoreError};
@@ -34,6 +35,27 @@ pub(crate) struct Gate {
     /// When each owner was last admitted a call, and whether its index
     /// connections were released since (see [`Gate::release_idle`]).
     activity: Mutex<HashMap<String, Activity>>,
+    /// Store work running on worker threads now: while any runs, settled
+    /// reads go to a worker too, so that under load reads use every core
+    /// instead of queueing on the one thread that decodes calls.
+    working: Arc<AtomicUsize>,
+}
+
+/// One piece of store work counted in [`Gate`]'s `working` from when it
+/// is handed to a thread until it ends (or is dropped unrun).
+struct Working(Arc<AtomicUsize>);
+
+impl Working {
+    fn start(count: &Arc<AtomicUsize>) -> Working {
+        count.fetch_add(1, Ordering::Relaxed);
+        Working(Arc::clone(count))
+    }
+}
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// An owner's last call, for releasing what idle owners hold.
@@ -72,6 +94,7 @@ impl Gate {
             shared: None,
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
+            working: Arc::default(),
         }
     }
 
@@ -90,6 +113,7 @@ impl Gate {
             }),
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
+            working: Arc::default(),
         }
     }
 
@@ -144,6 +168,11 @@ impl Gate {
         T: Send + 'static,
         F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     {
+        let working = Working::start(&self.working);
+        let work = move || {
+            let _working = working;
+            work()
+        };
         Ok(match &self.shared {
             None => tokio::task::spawn_blocking(work)
                 .await
@@ -160,13 +189,14 @@ impl Gate {
     /// Runs a settled read (see `mailkeep_store`'s `*_if_settled`) on the
     /// calling thread, saving the hop to a store thread and back; `None`
     /// when it could not answer (the caller then runs the ordinary read
-    /// with [`Gate::run`]), and always in shared mode, where store work
-    /// must run on a thread that carries the owner's credentials.
+    /// with [`Gate::run`]), while other store work runs (so that under load
+    /// reads spread over the cores), and always in shared mode, where store
+    /// work must run on a thread that carries the owner's credentials.
     pub(crate) fn run_settled<T>(
         &self,
         read: impl FnOnce() -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, Status> {
-        if self.shared.is_some() {
+        if self.shared.is_some() || self.working.load(Ordering::Relaxed) > 0 {
             return Ok(None);
         }
         read().map_err(crate::convert::status_of)
@@ -179,6 +209,11 @@ impl Gate {
     where
         F: FnOnce() + Send + 'static,
     {
+        let working = Working::start(&self.working);
+        let work = move || {
+            let _working = working;
+            work()
+        };
         match &self.shared {
             None => {
                 drop(tokio::task::spawn_blocking(work));
