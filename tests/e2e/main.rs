@@ -46,6 +46,7 @@ mod resilience;
 mod scram_plus;
 mod session_end;
 mod sessions;
+mod shared_privileges;
 mod side_by_side;
 mod starttls;
 mod tickets;

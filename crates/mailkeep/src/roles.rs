@@ -185,6 +185,14 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 gid: run_gid,
                 chroot: None,
             })?;
+            // Shared mode: only CAP_SETUID/SETGID remain, held by the one
+            // thread that starts the per-uid workers; this thread, and so
+            // the runtime's, holds none (before any other thread exists).
+            let spawner = if shared {
+                Some(mailkeep_storage_server::prepare_shared_mode()?)
+            } else {
+                None
+            };
             // Files we make are the owner's alone.
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
             let settings = mailkeep_storage_server::StorageSettings {
@@ -192,12 +200,16 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 home,
                 maildir,
             };
-            storage_runtime()?.block_on(async move {
+            storage_runtime(spawner.is_some())?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
                     release_idle_every: std::time::Duration::from_secs(release_idle_secs.max(1)),
-                    shared: shared.then_some((identity.uid, identity.gid)),
+                    shared: spawner.map(|spawner| mailkeep_storage_server::SharedMode {
+                        uid: identity.uid,
+                        gid: identity.gid,
+                        spawner,
+                    }),
                     metadata: mailkeep_store::MetadataLimits {
                         max_value_size: metadata_max_value_size,
                         max_entries: metadata_max_entries,
@@ -267,12 +279,25 @@ const STORAGE_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from
 /// it. One thread saves the wakeups of a second worker on every call: a
 /// settled STATUS over the RPC took about 40 µs less at p50
 /// (`cargo bench --bench rpc_ab`).
-fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
+///
+/// In shared mode every thread the runtime starts drops all capabilities
+/// first (they inherit none already; this holds even if that changed): a
+/// thread that cannot is a process that must not serve.
+fn storage_runtime(shared: bool) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder
         .enable_all()
         .max_blocking_threads(STORAGE_BLOCKING_THREADS)
-        .thread_keep_alive(STORAGE_THREAD_KEEP_ALIVE)
-        .build()?)
+        .thread_keep_alive(STORAGE_THREAD_KEEP_ALIVE);
+    if shared {
+        builder.on_thread_start(|| {
+            if let Err(e) = mailkeep_storage_server::drop_thread_capabilities() {
+                tracing::error!(error = %e, "a runtime thread cannot drop its capabilities");
+                std::process::abort();
+            }
+        });
+    }
+    Ok(builder.build()?)
 }
 
 pub(crate) fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {

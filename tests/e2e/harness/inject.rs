@@ -23,40 +23,44 @@ pub fn syscall_in(pid: i32, nr: i64, args: [u64; 3]) -> i64 {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     tids.sort();
-    for tid in tids {
-        let t = Pid::from_raw(tid);
-        if ptrace::seize(t, ptrace::Options::empty()).is_err() {
-            continue;
-        }
-        ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
-        wait_stop(t);
-        let saved = ptrace::getregs(t).expect("PTRACE_GETREGS");
-        let at = saved.rip.wrapping_sub(2);
-        let insn = ptrace::read(t, at as ptrace::AddressType).map(|w| w as u64 & 0xffff);
-        // Stopped right after a `syscall` instruction, inside a call
-        // (orig_rax is its number): that instruction can be run again.
-        if insn.ok() != Some(SYSCALL_INSN) || (saved.orig_rax as i64) < 0 {
-            ptrace::detach(t, None).expect("PTRACE_DETACH");
-            continue;
-        }
-        let mut regs = saved;
-        regs.rip = at;
-        regs.rax = nr as u64;
-        // No system call to restart: the kernel leaves rip and rax alone.
-        regs.orig_rax = u64::MAX;
-        regs.rdi = args[0];
-        regs.rsi = args[1];
-        regs.rdx = args[2];
-        ptrace::setregs(t, regs).expect("PTRACE_SETREGS");
-        ptrace::step(t, None).expect("PTRACE_SINGLESTEP");
-        wait_stop(t);
-        let result = ptrace::getregs(t).expect("PTRACE_GETREGS").rax as i64;
-        // Back as it was: the interrupted call restarts on detach.
-        ptrace::setregs(t, saved).expect("restoring the registers");
+    tids.into_iter()
+        .find_map(|tid| syscall_in_thread(tid, nr, args))
+        .unwrap_or_else(|| panic!("no thread of {pid} is stopped in a system call"))
+}
+
+/// Runs system call `nr` with `args` in thread `tid` and returns its raw
+/// result (a negative errno on failure); `None` if the thread could not
+/// be attached or was not stopped in a system call (nothing was run).
+pub fn syscall_in_thread(tid: i32, nr: i64, args: [u64; 3]) -> Option<i64> {
+    let t = Pid::from_raw(tid);
+    ptrace::seize(t, ptrace::Options::empty()).ok()?;
+    ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
+    wait_stop(t);
+    let saved = ptrace::getregs(t).expect("PTRACE_GETREGS");
+    let at = saved.rip.wrapping_sub(2);
+    let insn = ptrace::read(t, at as ptrace::AddressType).map(|w| w as u64 & 0xffff);
+    // Stopped right after a `syscall` instruction, inside a call
+    // (orig_rax is its number): that instruction can be run again.
+    if insn.ok() != Some(SYSCALL_INSN) || (saved.orig_rax as i64) < 0 {
         ptrace::detach(t, None).expect("PTRACE_DETACH");
-        return result;
+        return None;
     }
-    panic!("no thread of {pid} is stopped in a system call");
+    let mut regs = saved;
+    regs.rip = at;
+    regs.rax = nr as u64;
+    // No system call to restart: the kernel leaves rip and rax alone.
+    regs.orig_rax = u64::MAX;
+    regs.rdi = args[0];
+    regs.rsi = args[1];
+    regs.rdx = args[2];
+    ptrace::setregs(t, regs).expect("PTRACE_SETREGS");
+    ptrace::step(t, None).expect("PTRACE_SINGLESTEP");
+    wait_stop(t);
+    let result = ptrace::getregs(t).expect("PTRACE_GETREGS").rax as i64;
+    // Back as it was: the interrupted call restarts on detach.
+    ptrace::setregs(t, saved).expect("restoring the registers");
+    ptrace::detach(t, None).expect("PTRACE_DETACH");
+    Some(result)
 }
 
 /// Runs `connect(fd, to)` in `pid`, the address written below its main
