@@ -77,10 +77,10 @@ pub fn sign(key: &HostKey, claims: &Claims) -> Zeroizing<String> {
     let mut ticket = Zeroizing::new(String::with_capacity(MAX_TICKET_LEN));
     ticket.push_str(PREFIX);
     ticket.push('.');
-    URL_SAFE_NO_PAD.encode_string(claims.to_wire().encode_to_vec(), &mut *ticket);
+    URL_SAFE_NO_PAD.encode_string(claims.to_wire().encode_to_vec(), &mut ticket);
     let signature = Zeroizing::new(key.sign(ticket.as_bytes()));
     ticket.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature.as_slice(), &mut *ticket);
+    URL_SAFE_NO_PAD.encode_string(signature.as_slice(), &mut ticket);
     ticket
 }
 
