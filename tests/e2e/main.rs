@@ -41,6 +41,7 @@ mod pop3_migration;
 mod pop3_python;
 mod pop3_tls;
 mod privileges;
+mod process_confinement;
 mod python_clients;
 mod resilience;
 mod scram_plus;

@@ -4,11 +4,12 @@
 //! else, every other thread (the one that decodes gRPC requests, the
 //! runtime's, the workers once they took their owner's credentials) holds
 //! no capability at all, and a `setuid` run inside the decoding thread, as
-//! an attacker who took it over would, fails with EPERM.
+//! an attacker who took it over would, fails with EPERM. Landlock keeps
+//! what uid 0 still owns out of reach: root's files outside the homes.
 
 use std::fs;
 
-use crate::harness::inject::syscall_in_thread;
+use crate::harness::inject::{open_in, syscall_in_thread};
 use crate::harness::{Server, TestDir, require_root, run_user_cmd, status_numbers};
 
 /// CAP_SETGID (6) and CAP_SETUID (7).
@@ -133,6 +134,14 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
         "setuid(5001) in the decoding thread"
     );
     assert_eq!(status_numbers(&storage[0].status(), "Uid:"), vec![0; 4]);
+    // uid 0 still owns root's files; Landlock keeps them out of reach:
+    // neither a world-readable file nor a new file in a root-owned
+    // directory outside the homes (the owner bits would allow both).
+    let eacces = -i64::from(nix::libc::EACCES);
+    assert_eq!(open_in(pid, "/etc/passwd", nix::libc::O_RDONLY), eacces);
+    let planted = dir.path().join("planted").display().to_string();
+    let create = nix::libc::O_WRONLY | nix::libc::O_CREAT;
+    assert_eq!(open_in(pid, &planted, create), eacces, "creating {planted}");
 
     // Still serving both.
     a.ok("NOOP");

@@ -126,6 +126,16 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             })?;
             // No core dump may carry the signing key out.
             mailkeep_master::privileges::limit_protocol_process()?;
+            // Reads the users file (again when `mailkeep user add` replaced
+            // it) and nothing else; makes no socket.
+            let users_dir = passwd_file
+                .parent()
+                .context("the users file has no directory")?
+                .to_owned();
+            crate::cluster_roles::confine(&mailkeep_sandbox::Allowances {
+                read_dirs: vec![users_dir],
+                ..mailkeep_sandbox::Allowances::default()
+            })?;
             let settings = mailkeep_auth::AuthSettings {
                 first_valid_uid,
                 passwd_file,
@@ -155,6 +165,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             busy_after_ms,
             release_idle_secs,
             shared,
+            confine_to,
             special_use,
             metadata_max_value_size,
             metadata_max_entries,
@@ -185,9 +196,21 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 gid: run_gid,
                 chroot: None,
             })?;
+            // Only the homes it serves, its own descriptors, and (shared
+            // mode) the calls that switch a thread's credentials; before
+            // any other thread exists, so that every thread is confined.
+            let mut places = vec![home.clone()];
+            places.extend(maildir.as_deref().and_then(|m| m.parent()).map(Into::into));
+            places.extend(confine_to);
+            crate::cluster_roles::confine(&mailkeep_sandbox::Allowances {
+                read_dirs: vec!["/proc/self/fd".into()],
+                write_dirs: existing_dirs(places),
+                switch_credentials: shared,
+                ..mailkeep_sandbox::Allowances::default()
+            })?;
             // Shared mode: only CAP_SETUID/SETGID remain, held by the one
             // thread that starts the per-uid workers; this thread, and so
-            // the runtime's, holds none (before any other thread exists).
+            // the runtime's, holds none.
             let spawner = if shared {
                 Some(mailkeep_storage_server::prepare_shared_mode()?)
             } else {
@@ -243,6 +266,23 @@ where
         serve(acceptor, broker).await;
         anyhow::Ok(())
     })
+}
+
+/// The directories of `places` that exist (a rule needs one); a missing
+/// one is logged: owners below it cannot be served by this process.
+fn existing_dirs(places: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+    let mut dirs = Vec::new();
+    for place in places {
+        if place.is_dir() {
+            if !dirs.contains(&place) {
+                dirs.push(place);
+            }
+        } else {
+            tracing::warn!(path = %place.display(),
+                "not a directory: nothing below it can be served by this process");
+        }
+    }
+    dirs
 }
 
 /// A `--special-use ATTRIBUTE=NAME` argument of the storage role.

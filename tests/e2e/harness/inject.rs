@@ -82,6 +82,27 @@ pub fn tcp_socket_in(pid: i32) -> i64 {
     syscall_in(pid, nix::libc::SYS_socket, [inet, stream, 0])
 }
 
+/// Runs `openat(AT_FDCWD, path, flags)` in `pid`, the path written below
+/// its main thread's stack pointer; returns the raw result (a descriptor,
+/// closed again at once, or a negative errno).
+pub fn open_in(pid: i32, path: &str, flags: i32) -> i64 {
+    let mut bytes = path.as_bytes().to_vec();
+    bytes.resize(bytes.len() + 8 - bytes.len() % 8, 0);
+    assert!(bytes.len() < 2048, "path too long for the scratch space");
+    let scratch = (stack_pointer(pid) - 4096) & !15;
+    write_memory(pid, scratch, &bytes);
+    let at_fdcwd = nix::libc::AT_FDCWD as i64 as u64;
+    let fd = syscall_in(
+        pid,
+        nix::libc::SYS_openat,
+        [at_fdcwd, scratch, flags as u64],
+    );
+    if fd >= 0 {
+        syscall_in(pid, nix::libc::SYS_close, [fd as u64, 0, 0]);
+    }
+    fd
+}
+
 /// Writes `bytes` (a multiple of 8 long) at `addr` in `pid`'s memory,
 /// through a ptrace attach of its main thread.
 fn write_memory(pid: i32, addr: u64, bytes: &[u8]) {
