@@ -4,7 +4,8 @@
 //! else, every other thread (the one that decodes gRPC requests, the
 //! runtime's, the workers once they took their owner's credentials) holds
 //! no capability at all, and a `setuid` run inside the decoding thread, as
-//! an attacker who took it over would, fails with EPERM. Landlock keeps
+//! an attacker who took it over would, fails with EPERM, as does a
+//! `setfsuid(0)` in a worker. Landlock keeps
 //! what uid 0 still owns out of reach: root's files outside the homes.
 
 use std::fs;
@@ -142,6 +143,28 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
     let planted = dir.path().join("planted").display().to_string();
     let create = nix::libc::O_WRONLY | nix::libc::O_CREAT;
     assert_eq!(open_in(pid, &planted, create), eacces, "creating {planted}");
+
+    // A worker, taken over (a bug in mail parsing), cannot go back to
+    // root's file-system uid, which its real uid 0 would otherwise allow.
+    let worker = all
+        .iter()
+        .find(|t| t.name.starts_with("uid-5001-"))
+        .expect("a worker of erin's");
+    let setfsuid = (0..1000)
+        .find_map(|_| syscall_in_thread(worker.tid, nix::libc::SYS_setfsuid, [0, 0, 0]))
+        .expect("the worker was never in a system call");
+    assert_eq!(
+        setfsuid,
+        -i64::from(nix::libc::EPERM),
+        "setfsuid(0) in a worker"
+    );
+    let status = fs::read_to_string(format!("/proc/{pid}/task/{}/status", worker.tid))
+        .expect("the worker's status");
+    assert_eq!(
+        status_numbers(&status, "Uid:")[3],
+        5001,
+        "the worker's fsuid"
+    );
 
     // Still serving both.
     a.ok("NOOP");

@@ -95,6 +95,17 @@ pub enum SandboxError {
     Landlock(String),
 }
 
+/// Forbids the calling thread, and every thread it starts later, to change
+/// its credentials or capabilities again (`setuid`, `setfsuid`,
+/// `setgroups`, `capset` and the like fail with `EPERM`), on top of the
+/// filter the process is under: for a shared-mode storage worker once it
+/// took its owner's file-system credentials, which its real uid (0) would
+/// otherwise let it set back to root's.
+pub fn lock_thread_credentials() -> Result<(), SandboxError> {
+    let program = syscalls::credential_lock()?;
+    seccompiler::apply_filter(&program).map_err(|e| SandboxError::Install(e.to_string()))
+}
+
 /// Confines the calling process for good: `no_new_privs`, then the
 /// Landlock ruleset, then the seccomp filter (on every thread of the
 /// process, and every thread and child it makes later). Call it after the

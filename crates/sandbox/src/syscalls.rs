@@ -158,14 +158,53 @@ const READ_FILES_LEGACY: &[libc::c_long] = &[libc::SYS_stat, libc::SYS_lstat];
 #[cfg(not(target_arch = "x86_64"))]
 const READ_FILES_LEGACY: &[libc::c_long] = &[];
 
-/// A thread changing its own credentials and dropping capabilities.
+/// A thread changing its own credentials and dropping capabilities, then
+/// adding a filter of its own (which can only forbid more).
 const SWITCH_CREDENTIALS: &[libc::c_long] = &[
     libc::SYS_setfsuid,
     libc::SYS_setfsgid,
     libc::SYS_setgroups,
     libc::SYS_capget,
     libc::SYS_capset,
+    libc::SYS_seccomp,
 ];
+
+/// Every call that changes a thread's credentials or capabilities.
+const CREDENTIAL_CHANGES: &[libc::c_long] = &[
+    libc::SYS_setuid,
+    libc::SYS_setgid,
+    libc::SYS_setreuid,
+    libc::SYS_setregid,
+    libc::SYS_setresuid,
+    libc::SYS_setresgid,
+    libc::SYS_setfsuid,
+    libc::SYS_setfsgid,
+    libc::SYS_setgroups,
+    libc::SYS_capset,
+];
+
+/// A filter that fails [`CREDENTIAL_CHANGES`] with `EPERM` and lets
+/// everything else through to the filters below it.
+pub(crate) fn credential_lock() -> Result<BpfProgram, SandboxError> {
+    let arch = std::env::consts::ARCH;
+    let build = || -> Result<BpfProgram, BackendError> {
+        let rules = CREDENTIAL_CHANGES
+            .iter()
+            .map(|&call| (i64::from(call), Vec::new()))
+            .collect();
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::EPERM as u32),
+            TargetArch::try_from(arch)?,
+        )?;
+        BpfProgram::try_from(filter)
+    };
+    build().map_err(|e| SandboxError::Filter {
+        arch,
+        message: e.to_string(),
+    })
+}
 
 /// The filter for a protocol process whose pid is `pid`.
 pub(crate) fn protocol_filter(allow: &Allowances, pid: u32) -> Result<BpfProgram, SandboxError> {
@@ -202,6 +241,8 @@ fn build(allow: &Allowances, pid: u32, arch: &str) -> Result<BpfProgram, Backend
             libc::PR_CAPBSET_READ as u64,
             libc::PR_CAPBSET_DROP as u64,
             libc::PR_CAP_AMBIENT as u64,
+            // Set already; installing a filter sets it again.
+            libc::PR_SET_NO_NEW_PRIVS as u64,
         ]);
     }
     rules.insert(libc::SYS_prctl.into(), one_of(0, &prctls)?);

@@ -9,7 +9,8 @@
 //! The worker threads are started by the spawner thread (`spawner.rs`),
 //! the only one that keeps CAP_SETUID and CAP_SETGID; each worker inherits
 //! the two, takes its owner's credentials, and then drops every
-//! capability before it runs any work.
+//! capability and puts itself under a seccomp filter that refuses any
+//! further credential change before it runs any work.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -146,6 +147,11 @@ fn worker(uid: u32, gid: u32, jobs: &Mutex<Receiver<Job>>) {
     }
     if let Err(e) = drop_thread_capabilities() {
         tracing::error!(uid, gid, error = %e, "worker thread cannot drop its capabilities");
+        return;
+    }
+    // Its real uid is root's: without this, setfsuid(0) would work.
+    if let Err(e) = mailkeep_sandbox::lock_thread_credentials() {
+        tracing::error!(uid, gid, error = %e, "worker thread cannot lock its credentials");
         return;
     }
     loop {
