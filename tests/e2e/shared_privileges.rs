@@ -11,7 +11,8 @@
 use std::fs;
 
 use crate::harness::inject::{open_in, syscall_in_thread};
-use crate::harness::{Server, TestDir, require_root, run_user_cmd, status_numbers};
+use crate::harness::{TestDir, require_root, status_numbers};
+use crate::modes::shared_server_with_two_uids;
 
 /// CAP_SETGID (6) and CAP_SETUID (7).
 const SWITCH_CAPS: u64 = (1 << 6) | (1 << 7);
@@ -65,21 +66,7 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
         return;
     }
     let dir = TestDir::new();
-    let server = Server::start_with(&dir, "\n[storage]\nmode = \"shared\"\n");
-    server.add_user("alice", "a-secret");
-    run_user_cmd(
-        &server.config,
-        &["add", "erin", "--uid", "5001", "--gid", "5001"],
-        Some("e-secret"),
-    );
-    let mut a = server.login("alice", "a-secret");
-    let r = a
-        .append("INBOX", &[], b"Subject: to alice\r\n\r\nhi\r\n")
-        .expect("APPEND");
-    assert!(r.is_ok(), "{r:?}");
-    let mut e = server.login("erin", "e-secret");
-    e.ok("SELECT INBOX");
-    a.ok("SELECT INBOX");
+    let (server, mut a, mut e) = shared_server_with_two_uids(&dir);
 
     let storage = server.role_procs("storage", None);
     assert_eq!(storage.len(), 1, "one shared storage process");
