@@ -42,7 +42,8 @@ pub(crate) fn cluster(dir: &Path, args: &[&str]) -> String {
 }
 
 /// The extra config of host `name` from the files `cluster add-host` made:
-/// its gateway (listening on `listen` if given) and TLS, its ticket key,
+/// its gateway (listening on `listen` if given) and TLS (the gateway's and
+/// the relay's certificates, each its own), its ticket key,
 /// the trusted-host list `trusted` (each host has its own copy), and
 /// `[cluster.hosts]`. The harness inserts it in `[imap]`, so it starts with
 /// an `[imap]` setting and then opens its own sections.
@@ -59,10 +60,13 @@ pub(crate) fn extra_config(
         text.push_str(&format!("listen = \"{l}\"\n"));
     }
     text.push_str(&format!(
-        "cert_file = \"{}\"\nkey_file = \"{}\"\nca_file = \"{}\"\n\n\
+        "cert_file = \"{}\"\nkey_file = \"{}\"\n\
+         relay_cert_file = \"{}\"\nrelay_key_file = \"{}\"\nca_file = \"{}\"\n\n\
          [cluster]\nkey_file = \"{}\"\ntrusted_hosts_file = \"{}\"\n",
         host.join("gateway.pem").display(),
         host.join("gateway.key").display(),
+        host.join("relay.pem").display(),
+        host.join("relay.key").display(),
         cluster_dir.join("ca.pem").display(),
         host.join("host.key").display(),
         trusted.display(),

@@ -199,14 +199,16 @@ fn cross_host_session_runs_through_relay_and_gateway_roles_without_key_in_imap()
         "the imap process was given TLS material: {:?}",
         imap_a.argv
     );
-    let key = admin.path().join("cluster/hosts/a/gateway.key");
-    assert!(key.exists(), "the test names the right key file");
     let held = descriptor_targets(imap_a.pid);
-    assert!(
-        !held.contains(&key),
-        "the imap process holds {}: {held:?}",
-        key.display()
-    );
+    for file in ["gateway.key", "relay.key"] {
+        let key = admin.path().join("cluster/hosts/a").join(file);
+        assert!(key.exists(), "the test names the right key file");
+        assert!(
+            !held.contains(&key),
+            "the imap process holds {}: {held:?}",
+            key.display()
+        );
+    }
     assert_eq!(
         confinement(&server_a, "imap", imap_a.pid, "outbound_tcp"),
         "false"

@@ -2,6 +2,8 @@
 
 use std::os::unix::fs::MetadataExt;
 
+use mailkeep_testkit::BlockingClient;
+
 use crate::harness::{Server, TestDir, require_root, run_user_cmd};
 
 /// In per-uid mode two users with the same uid are served by ONE storage
@@ -91,6 +93,33 @@ fn thread_fsuids(pid: i32) -> Vec<u32> {
         .collect()
 }
 
+/// A shared-mode server with alice (uid 5000) and erin (uid 5001) logged
+/// in, one message APPENDed to each INBOX and INBOX selected: one storage
+/// process then serves both uids.
+pub(crate) fn shared_server_with_two_uids(
+    dir: &TestDir,
+) -> (Server<'_>, BlockingClient, BlockingClient) {
+    let server = Server::start_with(dir, "\n[storage]\nmode = \"shared\"\n");
+    server.add_user("alice", "a-secret");
+    run_user_cmd(
+        &server.config,
+        &["add", "erin", "--uid", "5001", "--gid", "5001"],
+        Some("e-secret"),
+    );
+    let mut a = server.login("alice", "a-secret");
+    let mut e = server.login("erin", "e-secret");
+    for (client, user) in [(&mut a, "alice"), (&mut e, "erin")] {
+        let message = format!("Subject: to {user}\r\n\r\nhi\r\n");
+        let r = client
+            .append("INBOX", &[], message.as_bytes())
+            .expect("APPEND");
+        assert!(r.is_ok(), "{r:?}");
+    }
+    e.ok("SELECT INBOX");
+    a.ok("SELECT INBOX");
+    (server, a, e)
+}
+
 /// In shared mode ONE storage process serves users of two uids: it keeps
 /// root, does each owner's work on threads whose file-system uid is that
 /// owner's (seen in /proc/PID/task/*/status), and each user's new files are
@@ -101,25 +130,7 @@ fn shared_mode_serves_two_uids_from_one_process() {
         return;
     }
     let dir = TestDir::new();
-    let server = Server::start_with(&dir, "\n[storage]\nmode = \"shared\"\n");
-    server.add_user("alice", "a-secret");
-    run_user_cmd(
-        &server.config,
-        &["add", "erin", "--uid", "5001", "--gid", "5001"],
-        Some("e-secret"),
-    );
-    let mut a = server.login("alice", "a-secret");
-    let r = a
-        .append("INBOX", &[], b"Subject: to alice\r\n\r\nhi\r\n")
-        .expect("APPEND");
-    assert!(r.is_ok(), "{r:?}");
-    let mut e = server.login("erin", "e-secret");
-    let r = e
-        .append("INBOX", &[], b"Subject: to erin\r\n\r\nhi\r\n")
-        .expect("APPEND");
-    assert!(r.is_ok(), "{r:?}");
-    e.ok("SELECT INBOX");
-    a.ok("SELECT INBOX");
+    let (server, a, e) = shared_server_with_two_uids(&dir);
 
     let storage = server.role_procs("storage", None);
     assert_eq!(

@@ -158,7 +158,7 @@ async fn start_storage(dir: &TestDir, key: &HostKey) -> (StorageGuard, StorageCl
 
 /// A ticket for `user` with `scope`, valid for an hour, signed with `key`.
 fn ticket(key: &HostKey, user: &str, scope: Scope) -> String {
-    sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER))
+    sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER)).to_string()
 }
 
 /// ListMailboxes for `owner` carrying `ticket` (no metadata at all when None).

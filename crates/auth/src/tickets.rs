@@ -3,6 +3,7 @@
 //! while the password is unchanged and the session not revoked, and keeps
 //! the list of revoked sessions the master sends.
 
+use std::mem::take;
 use std::sync::Mutex;
 
 use mailkeep_ticket::{
@@ -95,14 +96,16 @@ impl TicketOffice {
             now.saturating_add(self.session_max_secs),
         )
         .with_password_stamp(self.stamp(entry));
-        (sign(&self.key, &claims), claims.expires_unix)
+        // Moved out of its wiping buffer, not copied: the reply message
+        // that carries it to the protocol process is not wiped.
+        (take(&mut *sign(&self.key, &claims)), claims.expires_unix)
     }
 
     /// A deliver ticket for `user` at `now`: scope `deliver`, a session
     /// of its own, valid [`DELIVER_TICKET_SECS`]; never renewed.
     pub(crate) fn issue_deliver(&self, user: &str, now: i64) -> (String, i64) {
         let claims = Claims::new(user, Scope::Deliver, now, DELIVER_TICKET_SECS, &self.issuer);
-        (sign(&self.key, &claims), claims.expires_unix)
+        (take(&mut *sign(&self.key, &claims)), claims.expires_unix)
     }
 
     /// Checks that `old` may be renewed at `now` before the user is looked
@@ -150,7 +153,7 @@ impl TicketOffice {
         )
         .in_session(claims.session, claims.session_ends_unix)
         .with_password_stamp(stamp);
-        Ok((sign(&self.key, &renewed), renewed.expires_unix))
+        Ok((take(&mut *sign(&self.key, &renewed)), renewed.expires_unix))
     }
 
     /// Records ended sessions (from the master) and drops the entries past

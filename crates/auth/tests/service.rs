@@ -245,7 +245,9 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &Claims::new("bob", Scope::Session, now_unix(), 60, "h"),
     );
     let status = client
-        .renew(RenewRequest { ticket: foreign })
+        .renew(RenewRequest {
+            ticket: foreign.to_string(),
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -256,7 +258,9 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &Claims::new("bob", Scope::Deliver, now_unix(), 60, harness::ISSUER),
     );
     let status = client
-        .renew(RenewRequest { ticket: deliver })
+        .renew(RenewRequest {
+            ticket: deliver.to_string(),
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);

@@ -640,6 +640,14 @@ pub struct Gateway {
     pub cert_file: Option<PathBuf>,
     /// The private key of `cert_file` (PEM).
     pub key_file: Option<PathBuf>,
+    /// The relay's client certificate chain (PEM), signed by `ca_file`:
+    /// what this host shows other hosts' gateways. Its own, so that the
+    /// gateway role (which holds `key_file`) cannot act as this host's
+    /// relay. Unset (with `relay_key_file`): the relay uses `cert_file`,
+    /// as clusters set up before the split do (logged).
+    pub relay_cert_file: Option<PathBuf>,
+    /// The private key of `relay_cert_file` (PEM).
+    pub relay_key_file: Option<PathBuf>,
     /// The cluster CA (PEM) that signs every host's certificate; both
     /// sides verify the peer against it.
     pub ca_file: Option<PathBuf>,
@@ -648,7 +656,8 @@ pub struct Gateway {
     /// The uid the gateway and relay processes run as (started as root):
     /// their own, unprivileged, needing no system account, chrooted into
     /// the empty directory. They are the only processes that get the
-    /// material of `cert_file`, `key_file` and `ca_file`.
+    /// material of `ca_file` and, each its own, of `cert_file`/`key_file`
+    /// (the gateway) and `relay_cert_file`/`relay_key_file` (the relay).
     pub uid: u32,
     /// The gid that goes with `uid`.
     pub gid: u32,
@@ -660,6 +669,8 @@ impl Default for Gateway {
             listen: String::new(),
             cert_file: None,
             key_file: None,
+            relay_cert_file: None,
+            relay_key_file: None,
             ca_file: None,
             require_client_cert: true,
             uid: 64_991,

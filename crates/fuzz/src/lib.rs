@@ -1,7 +1,8 @@
 //! Fuzz targets for the code that reads bytes an attacker chooses (issue
 //! 10, DESIGN.md §3 and §7): the IMAP command parser, MIME parsing as the
-//! store does it, ticket decoding and verification, and auth's SASL
-//! exchanges.
+//! store does it, ticket decoding and verification, auth's SASL
+//! exchanges, and the master's broker answering a protocol process's
+//! requests.
 //!
 //! Each target is a plain `fn(&[u8])` that feeds the bytes to the code
 //! under test and asserts properties of what comes back (round trips,
@@ -33,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth_socket;
+pub mod broker;
 pub mod imap;
 pub mod line_protocol;
 pub mod lmtp;
@@ -88,6 +90,11 @@ pub static TARGETS: &[Target] = &[
         name: "ticket",
         run: ticket::ticket,
         dictionary: ticket::DICTIONARY,
+    },
+    Target {
+        name: "broker_request",
+        run: broker::request_stream,
+        dictionary: broker::DICTIONARY,
     },
     Target {
         name: "sasl_exchange",

@@ -54,7 +54,7 @@ fn as_ticket(data: &[u8]) {
     let result = trusted.verify(&text, NOW);
     if let Ok(claims) = &result {
         assert_eq!(
-            sign(key, claims),
+            *sign(key, claims),
             text,
             "a second spelling of a ticket verifies"
         );

@@ -205,6 +205,11 @@ fn fuzz_ticket() {
 }
 
 #[test]
+fn fuzz_broker_request() {
+    fuzz("broker_request", 400);
+}
+
+#[test]
 fn fuzz_sasl_exchange() {
     fuzz("sasl_exchange", 10000);
 }

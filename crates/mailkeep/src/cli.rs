@@ -283,6 +283,12 @@ pub enum Role {
         /// the first owner's) on threads with the owner's credentials.
         #[arg(long)]
         shared: bool,
+        /// A directory beneath which the homes and Maildirs of owners sent
+        /// later may lie (per-uid and shared modes; repeated): with the
+        /// first owner's home, the only places the process can touch a
+        /// file (Landlock).
+        #[arg(long = "confine-to")]
+        confine_to: Vec<PathBuf>,
         /// A mailbox every owner gets, as ATTRIBUTE=NAME (e.g.
         /// `\Sent=Sent`); repeated for each.
         #[arg(long = "special-use")]

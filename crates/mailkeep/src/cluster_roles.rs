@@ -54,6 +54,7 @@ pub fn relay(link: ClusterLink, fd_control: i32) -> anyhow::Result<()> {
     confine(&Allowances {
         outbound_tcp: true,
         tcp_ports: mailkeep_master::gateway::gateway_ports(&config),
+        ..Allowances::default()
     })?;
     crate::roles::runtime()?.block_on(async move {
         let control = into_unix_stream(control)?;
@@ -84,6 +85,8 @@ pub(crate) fn confine(allow: &Allowances) -> anyhow::Result<()> {
         landlock = ?confinement.landlock,
         outbound_tcp = allow.outbound_tcp,
         tcp_ports = ?allow.tcp_ports,
+        read_dirs = ?allow.read_dirs,
+        write_dirs = ?allow.write_dirs,
         "confined: seccomp allowlist and Landlock"
     );
     Ok(())

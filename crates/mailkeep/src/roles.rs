@@ -147,6 +147,16 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             })?;
             // No core dump may carry the signing key out.
             mailkeep_master::privileges::limit_protocol_process()?;
+            // Reads the users file (again when `mailkeep user add` replaced
+            // it) and nothing else; makes no socket.
+            let users_dir = passwd_file
+                .parent()
+                .context("the users file has no directory")?
+                .to_owned();
+            crate::cluster_roles::confine(&mailkeep_sandbox::Allowances {
+                read_dirs: vec![users_dir],
+                ..mailkeep_sandbox::Allowances::default()
+            })?;
             let settings = mailkeep_auth::AuthSettings {
                 first_valid_uid,
                 passwd_file,
@@ -176,6 +186,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             busy_after_ms,
             release_idle_secs,
             shared,
+            confine_to,
             special_use,
             metadata_max_value_size,
             metadata_max_entries,
@@ -206,6 +217,26 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 gid: run_gid,
                 chroot: None,
             })?;
+            // Only the homes it serves, its own descriptors, and (shared
+            // mode) the calls that switch a thread's credentials; before
+            // any other thread exists, so that every thread is confined.
+            let mut places = vec![home.clone()];
+            places.extend(maildir.as_deref().and_then(|m| m.parent()).map(Into::into));
+            places.extend(confine_to);
+            crate::cluster_roles::confine(&mailkeep_sandbox::Allowances {
+                read_dirs: vec!["/proc/self/fd".into()],
+                write_dirs: existing_dirs(places),
+                switch_credentials: shared,
+                ..mailkeep_sandbox::Allowances::default()
+            })?;
+            // Shared mode: only CAP_SETUID/SETGID remain, held by the one
+            // thread that starts the per-uid workers; this thread, and so
+            // the runtime's, holds none.
+            let spawner = if shared {
+                Some(mailkeep_storage_server::prepare_shared_mode()?)
+            } else {
+                None
+            };
             // Files we make are the owner's alone.
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
             let settings = mailkeep_storage_server::StorageSettings {
@@ -213,12 +244,16 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 home,
                 maildir,
             };
-            storage_runtime()?.block_on(async move {
+            storage_runtime(spawner.is_some())?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
                     release_idle_every: std::time::Duration::from_secs(release_idle_secs.max(1)),
-                    shared: shared.then_some((identity.uid, identity.gid)),
+                    shared: spawner.map(|spawner| mailkeep_storage_server::SharedMode {
+                        uid: identity.uid,
+                        gid: identity.gid,
+                        spawner,
+                    }),
                     metadata: mailkeep_store::MetadataLimits {
                         max_value_size: metadata_max_value_size,
                         max_entries: metadata_max_entries,
@@ -252,6 +287,23 @@ where
         serve(acceptor, broker).await;
         anyhow::Ok(())
     })
+}
+
+/// The directories of `places` that exist (a rule needs one); a missing
+/// one is logged: owners below it cannot be served by this process.
+fn existing_dirs(places: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+    let mut dirs = Vec::new();
+    for place in places {
+        if place.is_dir() {
+            if !dirs.contains(&place) {
+                dirs.push(place);
+            }
+        } else {
+            tracing::warn!(path = %place.display(),
+                "not a directory: nothing below it can be served by this process");
+        }
+    }
+    dirs
 }
 
 /// A `--special-use ATTRIBUTE=NAME` argument of the storage role.
@@ -288,12 +340,25 @@ const STORAGE_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from
 /// it. One thread saves the wakeups of a second worker on every call: a
 /// settled STATUS over the RPC took about 40 µs less at p50
 /// (`cargo bench --bench rpc_ab`).
-fn storage_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
+///
+/// In shared mode every thread the runtime starts drops all capabilities
+/// first (they inherit none already; this holds even if that changed): a
+/// thread that cannot is a process that must not serve.
+fn storage_runtime(shared: bool) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder
         .enable_all()
         .max_blocking_threads(STORAGE_BLOCKING_THREADS)
-        .thread_keep_alive(STORAGE_THREAD_KEEP_ALIVE)
-        .build()?)
+        .thread_keep_alive(STORAGE_THREAD_KEEP_ALIVE);
+    if shared {
+        builder.on_thread_start(|| {
+            if let Err(e) = mailkeep_storage_server::drop_thread_capabilities() {
+                tracing::error!(error = %e, "a runtime thread cannot drop its capabilities");
+                std::process::abort();
+            }
+        });
+    }
+    Ok(builder.build()?)
 }
 
 pub(crate) fn load_config(source: &ConfigSource) -> anyhow::Result<Config> {

@@ -11,11 +11,15 @@ use std::time::Instant;
 
 use crate::MasterError;
 use crate::children::{ChildSpec, spawn};
+use crate::gateway::LinkEnd;
 use crate::serve::{Backoff, Shared};
 
+/// The relay role's name (the other is `gateway`).
+pub(crate) const RELAY: &str = "relay";
+
 /// Starts `role` with `fds` (at their numbers) and `args`, adding the
-/// configuration, the TLS material (at `tls_fd`), whom to become and the
-/// chroot. The child is registered for `admin ps` and shutdown.
+/// configuration, the role's own TLS material (at `tls_fd`), whom to
+/// become and the chroot. The child is registered for `admin ps` and shutdown.
 pub(crate) fn start(
     shared: &Shared,
     role: &'static str,
@@ -23,7 +27,12 @@ pub(crate) fn start(
     args: Vec<String>,
     tls_fd: RawFd,
 ) -> Result<tokio::process::Child, MasterError> {
-    let material = crate::gateway::load_material(&shared.config)
+    let end = if role == RELAY {
+        LinkEnd::Relay
+    } else {
+        LinkEnd::Gateway
+    };
+    let material = crate::gateway::load_material(&shared.config, end)
         .map_err(|e| MasterError::Setup(e.to_string()))?;
     fds.push((crate::gateway::material_pipe(&material)?, tls_fd));
     let (uid, gid) = identity(shared);

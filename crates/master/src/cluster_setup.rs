@@ -4,11 +4,13 @@
 //! one host) holds:
 //!
 //! ```text
-//! ca.pem, ca.key             the cluster CA that signs every host's gateway certificate
+//! ca.pem, ca.key             the cluster CA that signs every host's certificates
 //! trusted-hosts              NAME PUBLIC-KEY per host: whose tickets every host accepts
 //! hosts.toml                 the [cluster.hosts] lines: NAME = "gateway address"
-//! hosts/NAME/gateway.pem     NAME's gateway certificate (server and client use) and key
+//! hosts/NAME/gateway.pem     NAME's gateway certificate (server use only) and key
 //! hosts/NAME/gateway.key
+//! hosts/NAME/relay.pem       NAME's relay certificate (client use only) and key
+//! hosts/NAME/relay.key
 //! hosts/NAME/host.key        NAME's ticket signing key (only its auth reads it) and
 //! hosts/NAME/host.key.pub    its public half
 //! hosts/NAME/mailkeep.toml   the configuration lines that point NAME at these files
@@ -134,8 +136,9 @@ fn address_host(address: &str) -> Result<String, MasterError> {
 }
 
 /// Adds host `name`, whose gateway listens on `address`, to the cluster
-/// in `dir`: its gateway certificate signed by the cluster CA (for
-/// `address`'s host and for `name`), its ticket key pair, its entry in
+/// in `dir`: its gateway certificate (server use, for `address`'s host and
+/// for `name`) and relay certificate (client use), each with its own key
+/// and signed by the cluster CA, its ticket key pair, its entry in
 /// the trusted-host list and in `hosts.toml`, and its configuration lines.
 pub fn add_host(dir: &Path, name: &str, address: &str) -> Result<HostFiles, MasterError> {
     if !valid_host_name(name) {
@@ -171,28 +174,30 @@ pub fn add_host(dir: &Path, name: &str, address: &str) -> Result<HostFiles, Mast
         .create(&host_dir)
         .map_err(|e| MasterError::io(format!("creating {}", host_dir.display()), e))?;
 
-    // The gateway certificate: names the address it is reached at (the
-    // protocol processes verify it for that; rcgen makes an IP address
-    // SAN of a name that parses as one) and the host's name.
+    // Two certificates, each for one end of the links, so that neither
+    // role's key can play the other: the gateway's, for serving, names the
+    // address it is reached at (relays verify it for that; rcgen makes an
+    // IP address SAN of a name that parses as one) and the host's name;
+    // the relay's, for connecting, names the host.
+    let issuer = Issuer::new(ca_params()?, ca_key);
     let mut names = vec![address_host.clone()];
     if name != address_host {
         names.push(name.to_owned());
     }
-    let mut params = CertificateParams::new(names).map_err(setup("the host's parameters"))?;
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.extended_key_usages = vec![
+    let (gateway_pem, gateway_key) = host_certificate(
+        &issuer,
+        &host_dir,
+        "gateway",
+        (name, names),
         ExtendedKeyUsagePurpose::ServerAuth,
+    )?;
+    let (relay_pem, relay_key) = host_certificate(
+        &issuer,
+        &host_dir,
+        "relay",
+        (name, vec![name.to_owned()]),
         ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let key = KeyPair::generate().map_err(setup("the host's TLS key"))?;
-    let issuer = Issuer::new(ca_params()?, ca_key);
-    let cert = params
-        .signed_by(&key, &issuer)
-        .map_err(setup("the host's certificate"))?;
-    let gateway_key = host_dir.join("gateway.key");
-    write_new(&gateway_key, key.serialize_pem().as_bytes(), 0o600)?;
-    let gateway_pem = host_dir.join("gateway.pem");
-    write_new(&gateway_pem, cert.pem().as_bytes(), 0o644)?;
+    )?;
 
     let ticket_key = HostKey::generate();
     let key_file = host_dir.join("host.key");
@@ -230,12 +235,16 @@ pub fn add_host(dir: &Path, name: &str, address: &str) -> Result<HostFiles, Mast
          listen = \"{address}\"\n\
          cert_file = \"{cert}\"\n\
          key_file = \"{gkey}\"\n\
+         relay_cert_file = \"{rcert}\"\n\
+         relay_key_file = \"{rkey}\"\n\
          ca_file = \"{ca}\"\n",
         host = host_dir.display(),
         key = key_file.display(),
         trusted = trusted_file.display(),
         cert = gateway_pem.display(),
         gkey = gateway_key.display(),
+        rcert = relay_pem.display(),
+        rkey = relay_key.display(),
         ca = dir.join("ca.pem").display(),
     );
     write_new(&config, text.as_bytes(), 0o644)?;
@@ -245,8 +254,38 @@ pub fn add_host(dir: &Path, name: &str, address: &str) -> Result<HostFiles, Mast
     })
 }
 
+/// Makes `host_dir/FILE.pem` and `FILE.key`: a certificate for host
+/// `name` with the subject alternative `names`, signed by `issuer`, good
+/// for `usage` only. Returns their paths.
+fn host_certificate(
+    issuer: &Issuer<'_, KeyPair>,
+    host_dir: &Path,
+    file: &str,
+    (name, names): (&str, Vec<String>),
+    usage: ExtendedKeyUsagePurpose,
+) -> Result<(PathBuf, PathBuf), MasterError> {
+    let mut params = CertificateParams::new(names).map_err(setup("the host's parameters"))?;
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.extended_key_usages = vec![usage];
+    let key = KeyPair::generate().map_err(setup("the host's TLS key"))?;
+    let cert = params
+        .signed_by(&key, issuer)
+        .map_err(setup("the host's certificate"))?;
+    let key_path = host_dir.join(format!("{file}.key"));
+    write_new(&key_path, key.serialize_pem().as_bytes(), 0o600)?;
+    let pem_path = host_dir.join(format!("{file}.pem"));
+    write_new(&pem_path, cert.pem().as_bytes(), 0o644)?;
+    Ok((pem_path, key_path))
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use mailkeep_storage_rpc::tls::TlsMaterial;
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConnection, Error, ServerConnection};
+
     use super::*;
 
     #[test]
@@ -273,16 +312,78 @@ mod tests {
         let hosts = fs::read_to_string(cluster.join("hosts.toml")).unwrap();
         assert!(hosts.contains("a = \"127.0.0.2:4190\""), "{hosts}");
 
-        // Each host's certificate verifies against the CA for its address,
-        // in both directions (the gateway and the connecting host).
-        let material = |host: &str| mailkeep_storage_rpc::tls::TlsMaterial {
-            ca_pem: fs::read(cluster.join("ca.pem")).unwrap(),
-            cert_pem: fs::read(cluster.join("hosts").join(host).join("gateway.pem")).unwrap(),
-            key_pem: fs::read(cluster.join("hosts").join(host).join("gateway.key")).unwrap(),
-        };
-        material("a").server_config(true).unwrap();
-        material("b").client_config().unwrap();
         let config = fs::read_to_string(&a.config).unwrap();
         assert!(config.contains("hostname = \"a\""), "{config}");
+        assert!(config.contains("relay.key"), "{config}");
+    }
+
+    /// The TLS material of `host`'s `file` (gateway or relay).
+    fn material(cluster: &Path, host: &str, file: &str) -> TlsMaterial {
+        let host_dir = cluster.join("hosts").join(host);
+        TlsMaterial {
+            ca_pem: fs::read(cluster.join("ca.pem")).unwrap(),
+            cert_pem: fs::read(host_dir.join(format!("{file}.pem"))).unwrap(),
+            key_pem: fs::read(host_dir.join(format!("{file}.key"))).unwrap(),
+        }
+    }
+
+    /// A whole handshake in memory between `client` (for `name`) and
+    /// `server`, which requires a client certificate.
+    fn handshake(client: &TlsMaterial, server: &TlsMaterial, name: &str) -> Result<(), Error> {
+        let server_name = ServerName::try_from(name.to_owned()).unwrap();
+        let mut c = ClientConnection::new(Arc::new(client.client_config().unwrap()), server_name)?;
+        let mut s = ServerConnection::new(Arc::new(server.server_config(true).unwrap()))?;
+        loop {
+            let mut to_server = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut to_server).unwrap();
+            }
+            let mut bytes = &to_server[..];
+            while !bytes.is_empty() {
+                s.read_tls(&mut bytes).unwrap();
+                s.process_new_packets()?;
+            }
+            let mut to_client = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut to_client).unwrap();
+            }
+            let mut bytes = &to_client[..];
+            while !bytes.is_empty() {
+                c.read_tls(&mut bytes).unwrap();
+                c.process_new_packets()?;
+            }
+            if to_server.is_empty() && to_client.is_empty() {
+                assert!(!c.is_handshaking() && !s.is_handshaking(), "stalled");
+                return Ok(());
+            }
+        }
+    }
+
+    /// A's relay reaches B's gateway; A's gateway certificate cannot
+    /// connect as a client (a compromised gateway role cannot act as A's
+    /// relay), and A's relay certificate cannot serve as a gateway.
+    #[test]
+    fn the_relay_and_the_gateway_certificates_serve_one_end_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = dir.path().join("cluster");
+        init(&cluster).unwrap();
+        add_host(&cluster, "a", "127.0.0.2:4190").unwrap();
+        add_host(&cluster, "b", "127.0.0.3:4190").unwrap();
+        let b_gateway = material(&cluster, "b", "gateway");
+        handshake(&material(&cluster, "a", "relay"), &b_gateway, "127.0.0.3").unwrap();
+        let refused = handshake(&material(&cluster, "a", "gateway"), &b_gateway, "127.0.0.3");
+        assert!(
+            matches!(refused, Err(Error::InvalidCertificate(_))),
+            "the gateway's certificate as a client: {refused:?}"
+        );
+        let refused = handshake(
+            &material(&cluster, "b", "relay"),
+            &material(&cluster, "a", "relay"),
+            "a",
+        );
+        assert!(
+            matches!(refused, Err(Error::InvalidCertificate(_))),
+            "a relay's certificate as a server: {refused:?}"
+        );
     }
 }

@@ -61,23 +61,56 @@ fn read_file(path: Option<&std::path::Path>, what: &'static str) -> Result<Vec<u
     })
 }
 
-/// Reads the TLS material named in `[gateway]`: the CA, and this host's
-/// certificate and key when set. Only the gateway and the relay get it.
-pub fn load_material(config: &mailkeep_config::Config) -> Result<TlsMaterial, GatewayError> {
+/// Which end of the cluster's TLS links a process is, and so which
+/// certificate and key it gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// The gateway: serves other hosts (`cert_file`, `key_file`).
+    Gateway,
+    /// The relay: connects to other hosts' gateways (`relay_cert_file`,
+    /// `relay_key_file`).
+    Relay,
+}
+
+/// Reads the TLS material named in `[gateway]` for `end`: the CA, and
+/// that end's certificate and key when set. Only the gateway and the relay
+/// get it, each its own key; a relay with no certificate of its own
+/// configured gets the gateway's (clusters made before the split).
+pub fn load_material(
+    config: &mailkeep_config::Config,
+    end: LinkEnd,
+) -> Result<TlsMaterial, GatewayError> {
     let g = &config.gateway;
     let ca_pem = read_file(g.ca_file.as_deref(), "ca_file")?;
-    let cert_pem = match g.cert_file.as_deref() {
-        Some(p) => read_file(Some(p), "cert_file")?,
-        None => Vec::new(),
+    let (cert, key, names) = match end {
+        LinkEnd::Relay if g.relay_cert_file.is_some() || g.relay_key_file.is_some() => (
+            g.relay_cert_file.as_deref(),
+            g.relay_key_file.as_deref(),
+            ["relay_cert_file", "relay_key_file"],
+        ),
+        LinkEnd::Relay | LinkEnd::Gateway => {
+            if end == LinkEnd::Relay && g.cert_file.is_some() {
+                tracing::warn!(
+                    "[gateway] relay_cert_file is not set: the relay uses the gateway's \
+                     certificate (set relay_cert_file and relay_key_file to a client-only \
+                     certificate of the cluster CA, as `mailkeep cluster add-host` makes)"
+                );
+            }
+            (
+                g.cert_file.as_deref(),
+                g.key_file.as_deref(),
+                ["cert_file", "key_file"],
+            )
+        }
     };
-    let key_pem = match g.key_file.as_deref() {
-        Some(p) => read_file(Some(p), "key_file")?,
-        None => Vec::new(),
+    let read_optional = |path: Option<&std::path::Path>, what| match path {
+        Some(p) => read_file(Some(p), what),
+        None => Ok(Vec::new()),
     };
     Ok(TlsMaterial {
         ca_pem,
-        cert_pem,
-        key_pem,
+        cert_pem: read_optional(cert, names[0])?,
+        key_pem: read_optional(key, names[1])?,
     })
 }
 
@@ -91,7 +124,10 @@ pub fn bind(
     if address.is_empty() {
         return Ok(None);
     }
-    acceptor(&load_material(config)?, config.gateway.require_client_cert)?;
+    acceptor(
+        &load_material(config, LinkEnd::Gateway)?,
+        config.gateway.require_client_cert,
+    )?;
     let listener = std::net::TcpListener::bind(address).map_err(|source| GatewayError::Bind {
         address: address.to_owned(),
         source,

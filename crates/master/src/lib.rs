@@ -28,6 +28,7 @@ pub(crate) mod revoke;
 pub mod serve;
 pub mod sessions;
 pub mod storage_procs;
+pub mod storage_roots;
 
 pub use serve::serve;
 

@@ -106,8 +106,13 @@ pub async fn supervise(shared: Arc<Shared>) {
 async fn run_once(shared: Arc<Shared>) -> Result<std::process::ExitStatus, MasterError> {
     let (control, theirs) = socket_pair()?;
     let args = vec!["--fd-control".into(), FD_CONTROL.to_string()];
-    let mut child =
-        crate::cluster_roles::start(&shared, "relay", vec![(theirs, FD_CONTROL)], args, FD_TLS)?;
+    let mut child = crate::cluster_roles::start(
+        &shared,
+        crate::cluster_roles::RELAY,
+        vec![(theirs, FD_CONTROL)],
+        args,
+        FD_TLS,
+    )?;
     let pid = child.id().unwrap_or(0);
     let link = Arc::new(RelayLink::new(ControlChannel::new(control)));
     set_link(&shared, Some(Arc::clone(&link)));

@@ -243,6 +243,10 @@ impl Shared {
         if self.shared_mode() {
             args.push("--shared".into());
         }
+        for root in crate::storage_roots::storage_roots(&self.config) {
+            args.push("--confine-to".into());
+            args.push(root.display().to_string());
+        }
         args.extend(fd_args("--fd-trusted"));
         let mut child = spawn(
             &self.exe,

@@ -1,10 +1,11 @@
-//! The empty Landlock ruleset: every access right the kernel can restrict
-//! is handled and none is granted, so no file can be opened, executed,
-//! made or removed whatever its permissions say.
+//! The Landlock ruleset: every access right the kernel can restrict is
+//! handled, and none is granted but beneath the directories the
+//! [`Allowances`] name, so no other file can be opened, executed, made or
+//! removed whatever its permissions say.
 
 use landlock::{
-    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope,
+    ABI, Access, AccessFs, AccessNet, CompatLevel, Compatible, NetPort, PathBeneath, PathFd,
+    Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
 use crate::{Allowances, SandboxError};
@@ -23,6 +24,11 @@ pub enum LandlockOutcome {
     Partial,
     /// No Landlock in this kernel (or it is disabled).
     Unsupported,
+}
+
+/// A handle on `dir` for a rule (opened `O_PATH`: it reads nothing).
+fn path_fd(dir: &std::path::Path) -> Result<PathFd, SandboxError> {
+    PathFd::new(dir).map_err(|e| SandboxError::Landlock(format!("{}: {e}", dir.display())))
 }
 
 /// Restricts the calling thread (and so, before other threads exist, the
@@ -44,6 +50,24 @@ pub(crate) fn restrict_self(allow: &Allowances) -> Result<LandlockOutcome, Sandb
         .map_err(err)?
         .create()
         .map_err(err)?;
+    let read = AccessFs::ReadFile | AccessFs::ReadDir;
+    for dir in &allow.read_dirs {
+        created = created
+            .add_rule(PathBeneath::new(path_fd(dir)?, read))
+            .map_err(err)?;
+    }
+    let write = AccessFs::from_all(ABI_WANTED)
+        & !(AccessFs::Execute
+            | AccessFs::MakeChar
+            | AccessFs::MakeBlock
+            | AccessFs::MakeFifo
+            | AccessFs::MakeSock
+            | AccessFs::MakeSym);
+    for dir in &allow.write_dirs {
+        created = created
+            .add_rule(PathBeneath::new(path_fd(dir)?, write))
+            .map_err(err)?;
+    }
     if allow.outbound_tcp {
         for &port in &allow.tcp_ports {
             created = created

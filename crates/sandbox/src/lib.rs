@@ -21,7 +21,12 @@
 //! is the same user: a bug in IMAP parsing still cannot open the mail files
 //! of the very uid it runs as.
 //!
-//! This crate never opens a file and holds no state; it has no `unsafe`.
+//! Auth and the storage processes are confined the same way, with
+//! [`Allowances`] that let them read (auth) or change (storage) files
+//! beneath the directories they are given, and nowhere else.
+//!
+//! This crate opens no file but the directories it is given (as `O_PATH`
+//! handles for the Landlock rules) and holds no state; it has no `unsafe`.
 
 #![forbid(unsafe_code)]
 
@@ -30,10 +35,27 @@ mod syscalls;
 
 pub use landlock_rules::LandlockOutcome;
 
-/// What a confined protocol process may do beyond talking on the
-/// descriptors it holds.
+/// What a confined process may do beyond talking on the descriptors it
+/// holds. The default is a protocol process's: nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Allowances {
+    /// Directories beneath which files may still be opened for reading
+    /// and directories listed, and nothing else (auth: the directory of its
+    /// users file, which `mailkeep user add` replaces by a rename). Seccomp
+    /// lets `open`/`openat` through only without a write flag; Landlock
+    /// grants read access beneath these directories only.
+    pub read_dirs: Vec<std::path::PathBuf>,
+    /// Directories beneath which files and directories may be made, read,
+    /// written, renamed and removed (storage: the homes it serves). Seccomp
+    /// lets the file-system calls a store makes through; Landlock grants
+    /// every file right but executing and making devices, pipes, sockets
+    /// and symbolic links, beneath these directories only.
+    pub write_dirs: Vec<std::path::PathBuf>,
+    /// Changing the calling thread's own credentials and capabilities:
+    /// `setfsuid`, `setfsgid`, `setgroups`, `capget`/`capset`, and the
+    /// `prctl`s that drop capabilities (shared-mode storage, whose worker
+    /// threads take their owner's file-system credentials).
+    pub switch_credentials: bool,
     /// Create TCP sockets and connect them: the relay, which reaches
     /// other hosts' storage gateways for this host's sessions. Off (every
     /// protocol process, the gateway), `socket()` fails whatever its
@@ -71,6 +93,17 @@ pub enum SandboxError {
     /// lack of kernel support, which is not an error).
     #[error("applying the Landlock ruleset: {0}")]
     Landlock(String),
+}
+
+/// Forbids the calling thread, and every thread it starts later, to change
+/// its credentials or capabilities again (`setuid`, `setfsuid`,
+/// `setgroups`, `capset` and the like fail with `EPERM`), on top of the
+/// filter the process is under: for a shared-mode storage worker once it
+/// took its owner's file-system credentials, which its real uid (0) would
+/// otherwise let it set back to root's.
+pub fn lock_thread_credentials() -> Result<(), SandboxError> {
+    let program = syscalls::credential_lock()?;
+    seccompiler::apply_filter(&program).map_err(|e| SandboxError::Install(e.to_string()))
 }
 
 /// Confines the calling process for good: `no_new_privs`, then the

@@ -97,6 +97,115 @@ const ALWAYS_LEGACY: &[libc::c_long] = &[libc::SYS_accept, libc::SYS_epoll_wait,
 #[cfg(not(target_arch = "x86_64"))]
 const ALWAYS_LEGACY: &[libc::c_long] = &[];
 
+/// Reading files beneath the directories allowed (the flags of an open
+/// are checked below: no writing, creating or truncating).
+const READ_FILES: &[libc::c_long] = &[
+    libc::SYS_newfstatat,
+    libc::SYS_statx,
+    libc::SYS_getdents64,
+    libc::SYS_pread64,
+];
+
+/// What a store does with the files of its Maildirs and SQLite indexes
+/// (opening with any flags is allowed apart from these).
+const CHANGE_FILES: &[libc::c_long] = &[
+    libc::SYS_pwrite64,
+    libc::SYS_preadv,
+    libc::SYS_pwritev,
+    libc::SYS_fsync,
+    libc::SYS_fdatasync,
+    libc::SYS_ftruncate,
+    libc::SYS_fallocate,
+    libc::SYS_fadvise64,
+    libc::SYS_flock,
+    libc::SYS_mkdirat,
+    libc::SYS_unlinkat,
+    libc::SYS_renameat,
+    libc::SYS_renameat2,
+    libc::SYS_linkat,
+    libc::SYS_utimensat,
+    libc::SYS_fchmod,
+    libc::SYS_fchmodat,
+    libc::SYS_fchown,
+    libc::SYS_faccessat,
+    libc::SYS_faccessat2,
+    libc::SYS_readlinkat,
+    libc::SYS_getcwd,
+    libc::SYS_fstatfs,
+    libc::SYS_statfs,
+    libc::SYS_umask,
+];
+
+/// The older forms of [`CHANGE_FILES`] and [`READ_FILES`] on x86_64.
+#[cfg(target_arch = "x86_64")]
+const CHANGE_FILES_LEGACY: &[libc::c_long] = &[
+    libc::SYS_mkdir,
+    libc::SYS_rmdir,
+    libc::SYS_unlink,
+    libc::SYS_rename,
+    libc::SYS_link,
+    libc::SYS_access,
+    libc::SYS_readlink,
+    libc::SYS_chmod,
+];
+
+#[cfg(not(target_arch = "x86_64"))]
+const CHANGE_FILES_LEGACY: &[libc::c_long] = &[];
+
+#[cfg(target_arch = "x86_64")]
+const READ_FILES_LEGACY: &[libc::c_long] = &[libc::SYS_stat, libc::SYS_lstat];
+
+#[cfg(not(target_arch = "x86_64"))]
+const READ_FILES_LEGACY: &[libc::c_long] = &[];
+
+/// A thread changing its own credentials and dropping capabilities, then
+/// adding a filter of its own (which can only forbid more).
+const SWITCH_CREDENTIALS: &[libc::c_long] = &[
+    libc::SYS_setfsuid,
+    libc::SYS_setfsgid,
+    libc::SYS_setgroups,
+    libc::SYS_capget,
+    libc::SYS_capset,
+    libc::SYS_seccomp,
+];
+
+/// Every call that changes a thread's credentials or capabilities.
+const CREDENTIAL_CHANGES: &[libc::c_long] = &[
+    libc::SYS_setuid,
+    libc::SYS_setgid,
+    libc::SYS_setreuid,
+    libc::SYS_setregid,
+    libc::SYS_setresuid,
+    libc::SYS_setresgid,
+    libc::SYS_setfsuid,
+    libc::SYS_setfsgid,
+    libc::SYS_setgroups,
+    libc::SYS_capset,
+];
+
+/// A filter that fails [`CREDENTIAL_CHANGES`] with `EPERM` and lets
+/// everything else through to the filters below it.
+pub(crate) fn credential_lock() -> Result<BpfProgram, SandboxError> {
+    let arch = std::env::consts::ARCH;
+    let build = || -> Result<BpfProgram, BackendError> {
+        let rules = CREDENTIAL_CHANGES
+            .iter()
+            .map(|&call| (i64::from(call), Vec::new()))
+            .collect();
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::EPERM as u32),
+            TargetArch::try_from(arch)?,
+        )?;
+        BpfProgram::try_from(filter)
+    };
+    build().map_err(|e| SandboxError::Filter {
+        arch,
+        message: e.to_string(),
+    })
+}
+
 /// The filter for a protocol process whose pid is `pid`.
 pub(crate) fn protocol_filter(allow: &Allowances, pid: u32) -> Result<BpfProgram, SandboxError> {
     let arch = std::env::consts::ARCH;
@@ -121,11 +230,51 @@ fn build(allow: &Allowances, pid: u32, arch: &str) -> Result<BpfProgram, Backend
         libc::SYS_mprotect.into(),
         vec![SeccompRule::new(vec![not_exec()?])?],
     );
-    // Thread names (set by each new thread itself) and nothing else of prctl.
-    rules.insert(
-        libc::SYS_prctl.into(),
-        one_of(0, &[libc::PR_SET_NAME as u64, libc::PR_GET_NAME as u64])?,
-    );
+    // Thread names (set by each new thread itself) and nothing else of
+    // prctl, but dropping capabilities where credentials are switched.
+    let mut prctls = vec![libc::PR_SET_NAME as u64, libc::PR_GET_NAME as u64];
+    if allow.switch_credentials {
+        for &call in SWITCH_CREDENTIALS {
+            rules.insert(call.into(), Vec::new());
+        }
+        prctls.extend([
+            libc::PR_CAPBSET_READ as u64,
+            libc::PR_CAPBSET_DROP as u64,
+            libc::PR_CAP_AMBIENT as u64,
+            // Set already; installing a filter sets it again.
+            libc::PR_SET_NO_NEW_PRIVS as u64,
+        ]);
+    }
+    rules.insert(libc::SYS_prctl.into(), one_of(0, &prctls)?);
+    let reads = !allow.read_dirs.is_empty();
+    let changes = !allow.write_dirs.is_empty();
+    if reads || changes {
+        for &call in READ_FILES.iter().chain(READ_FILES_LEGACY) {
+            rules.insert(call.into(), Vec::new());
+        }
+    }
+    if changes {
+        for &call in CHANGE_FILES.iter().chain(CHANGE_FILES_LEGACY) {
+            rules.insert(call.into(), Vec::new());
+        }
+        rules.insert(libc::SYS_openat.into(), Vec::new());
+        #[cfg(target_arch = "x86_64")]
+        rules.insert(libc::SYS_open.into(), Vec::new());
+    } else if reads {
+        // Read-only opens: no access mode but O_RDONLY, no creating, no
+        // truncating (Landlock says where; this says how).
+        let write_flags = (libc::O_ACCMODE | libc::O_CREAT | libc::O_TRUNC) as u64;
+        let read_only = |arg| -> Result<Vec<SeccompRule>, BackendError> {
+            Ok(vec![SeccompRule::new(vec![when(
+                arg,
+                Op::MaskedEq(write_flags),
+                libc::O_RDONLY as u64,
+            )?])?])
+        };
+        rules.insert(libc::SYS_openat.into(), read_only(2)?);
+        #[cfg(target_arch = "x86_64")]
+        rules.insert(libc::SYS_open.into(), read_only(1)?);
+    }
     // Non-blocking and close-on-exec switches; TCGETS answers "is this a
     // terminal" (no, for every descriptor it holds). No other ioctl: not
     // TIOCSTI on an inherited terminal, nothing on devices.

@@ -99,6 +99,14 @@ fn probe(mode: &str) {
 
     let allow = Allowances {
         outbound_tcp: mode == "tcp",
+        read_dirs: match mode {
+            "read" => vec![dir.join("readable")],
+            _ => Vec::new(),
+        },
+        write_dirs: match mode {
+            "write" => vec![dir.join("home")],
+            _ => Vec::new(),
+        },
         ..Allowances::default()
     };
     let confinement = confine_protocol_process(&allow).expect("confining");
@@ -181,6 +189,42 @@ fn probe(mode: &str) {
         "kill_parent",
         outcome(nix::sys::signal::kill(nix::unistd::getppid(), None)),
     );
+    // Beneath the directories allowed (auth, storage).
+    let readable = dir.join("readable");
+    report(
+        "read_allowed",
+        io_outcome(std::fs::read_to_string(readable.join("users"))),
+    );
+    report(
+        "create_allowed",
+        io_outcome(std::fs::File::create(readable.join("new"))),
+    );
+    report(
+        "write_allowed",
+        io_outcome(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(readable.join("users")),
+        ),
+    );
+    let home = dir.join("home");
+    report(
+        "home_create",
+        io_outcome(std::fs::write(home.join("tmp/m1"), b"mail")),
+    );
+    report(
+        "home_rename",
+        io_outcome(std::fs::rename(home.join("tmp/m1"), home.join("new/m1"))),
+    );
+    report(
+        "home_mkdir",
+        io_outcome(std::fs::create_dir(home.join(".Sent"))),
+    );
+    report("home_list", io_outcome(std::fs::read_dir(home.join("new"))));
+    report(
+        "home_unlink",
+        io_outcome(std::fs::remove_file(home.join("new/m1"))),
+    );
     // Allowed: what it held, threads, a runtime.
     let mut text = String::new();
     report(
@@ -224,6 +268,11 @@ fn probe(mode: &str) {
 fn probe_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("secret"), b"mail of the same uid").expect("secret");
+    std::fs::create_dir(dir.path().join("readable")).expect("readable/");
+    std::fs::write(dir.path().join("readable/users"), b"alice:x\n").expect("users");
+    for sub in ["home", "home/tmp", "home/new"] {
+        std::fs::create_dir(dir.path().join(sub)).expect("home/");
+    }
     dir
 }
 
@@ -310,4 +359,76 @@ fn outbound_tcp_allows_tcp_stream_sockets_only() {
             ("execve", "EPERM"),
         ],
     );
+}
+
+/// Auth's confinement: files beneath its one directory can be read (and
+/// nothing written there, by seccomp); any other file of the same uid is
+/// refused by Landlock; still no socket, no exec.
+#[test]
+fn reading_is_allowed_beneath_the_read_directories_only() {
+    if let Ok(mode) = std::env::var(PROBE_MODE) {
+        return probe(&mode);
+    }
+    let dir = probe_dir();
+    let (status, outcomes) = run_child(
+        "reading_is_allowed_beneath_the_read_directories_only",
+        "read",
+        dir.path(),
+    );
+    assert_eq!(field(&status, "Seccomp:"), "2", "{status}");
+    assert_outcomes(
+        &outcomes,
+        &[
+            ("read_allowed", "ok"),
+            ("create_allowed", "EPERM"),
+            ("write_allowed", "EPERM"),
+            ("open", "EACCES"),
+            ("home_create", "EPERM"),
+            ("socket_unix", "EPERM"),
+            ("socket_inet_stream", "EPERM"),
+            ("execve", "EPERM"),
+            ("tokio_runtime", "ok"),
+        ],
+    );
+    assert!(
+        !dir.path().join("readable/new").exists(),
+        "a file was created"
+    );
+}
+
+/// A storage process's confinement: beneath its homes it makes, renames,
+/// lists and removes files and directories; anything else of the same uid
+/// (read or made) is refused by Landlock; still no socket, no exec.
+#[test]
+fn changing_files_is_allowed_beneath_the_write_directories_only() {
+    if let Ok(mode) = std::env::var(PROBE_MODE) {
+        return probe(&mode);
+    }
+    let dir = probe_dir();
+    let (_, outcomes) = run_child(
+        "changing_files_is_allowed_beneath_the_write_directories_only",
+        "write",
+        dir.path(),
+    );
+    assert_outcomes(
+        &outcomes,
+        &[
+            ("home_create", "ok"),
+            ("home_rename", "ok"),
+            ("home_mkdir", "ok"),
+            ("home_list", "ok"),
+            ("home_unlink", "ok"),
+            ("open", "EACCES"),
+            ("create", "EACCES"),
+            ("unlink", "EACCES"),
+            ("read_allowed", "EACCES"),
+            ("socket_unix", "EPERM"),
+            ("socket_inet_stream", "EPERM"),
+            ("execve", "EPERM"),
+            ("ptrace", "EPERM"),
+            ("tokio_runtime", "ok"),
+        ],
+    );
+    assert!(dir.path().join("secret").exists(), "the file was removed");
+    assert!(dir.path().join("home/.Sent").is_dir(), "no folder was made");
 }

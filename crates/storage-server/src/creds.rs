@@ -5,6 +5,12 @@
 //! the thread-level calls when it started, and never change. So files are
 //! created and checked as the owner, and no tokio worker or blocking-pool
 //! thread ever changes credentials; nothing process-wide changes either.
+//!
+//! The worker threads are started by the spawner thread (`spawner.rs`),
+//! the only one that keeps CAP_SETUID and CAP_SETGID; each worker inherits
+//! the two, takes its owner's credentials, and then drops every
+//! capability and puts itself under a seccomp filter that refuses any
+//! further credential change before it runs any work.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,6 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use nix::unistd::{Gid, Uid, setfsgid, setfsuid};
 use tokio::sync::oneshot;
+
+use crate::spawner::CredentialSpawner;
+use crate::thread_caps::drop_thread_capabilities;
 
 /// Threads per uid: how many calls of one uid's owners run at once.
 const THREADS_PER_UID: usize = 8;
@@ -45,12 +54,20 @@ struct UidPool {
 }
 
 /// The pools of every uid this process serves, made on first use.
-#[derive(Default)]
 pub(crate) struct CredentialPools {
     pools: Mutex<HashMap<(u32, u32), Arc<UidPool>>>,
+    spawner: CredentialSpawner,
 }
 
 impl CredentialPools {
+    /// No pool yet; workers will be started by `spawner`.
+    pub(crate) fn new(spawner: CredentialSpawner) -> CredentialPools {
+        CredentialPools {
+            pools: Mutex::default(),
+            spawner,
+        }
+    }
+
     /// Runs `work` on a thread whose file-system credentials are `uid`/`gid`
     /// and returns its result.
     pub(crate) async fn run<T, F>(&self, uid: u32, gid: u32, work: F) -> Result<T, CredsError>
@@ -105,13 +122,12 @@ impl CredentialPools {
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..THREADS_PER_UID {
             let rx = Arc::clone(&rx);
-            std::thread::Builder::new()
-                .name(format!("uid-{uid}-{i}"))
-                .spawn(move || worker(uid, gid, &rx))
-                .map_err(|e| CredsError::Worker {
-                    uid,
-                    reason: e.to_string(),
-                })?;
+            self.spawner
+                .spawn(
+                    format!("uid-{uid}-{i}"),
+                    Box::new(move || worker(uid, gid, &rx)),
+                )
+                .map_err(|reason| CredsError::Worker { uid, reason })?;
         }
         let pool = Arc::new(UidPool {
             jobs: Mutex::new(tx),
@@ -121,11 +137,21 @@ impl CredentialPools {
     }
 }
 
-/// A worker: takes the owner's credentials for this thread, then runs jobs
-/// until the pool is dropped. A thread that cannot take them runs nothing.
+/// A worker: takes the owner's credentials for this thread, drops every
+/// capability, then runs jobs until the pool is dropped. A thread that
+/// cannot do both runs nothing.
 fn worker(uid: u32, gid: u32, jobs: &Mutex<Receiver<Job>>) {
     if let Err(reason) = take_credentials(uid, gid) {
         tracing::error!(uid, gid, %reason, "worker thread cannot take the owner's credentials");
+        return;
+    }
+    if let Err(e) = drop_thread_capabilities() {
+        tracing::error!(uid, gid, error = %e, "worker thread cannot drop its capabilities");
+        return;
+    }
+    // Its real uid is root's: without this, setfsuid(0) would work.
+    if let Err(e) = mailkeep_sandbox::lock_thread_credentials() {
+        tracing::error!(uid, gid, error = %e, "worker thread cannot lock its credentials");
         return;
     }
     loop {

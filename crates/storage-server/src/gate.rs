@@ -19,6 +19,7 @@ use tonic::{Code, Request, Status};
 
 use crate::creds::CredentialPools;
 use crate::owned::OwnedRequest;
+use crate::spawner::CredentialSpawner;
 
 /// The trusted hosts' public keys, the revoked sessions, and the stores
 /// of the owners this process serves, and where their store work runs.
@@ -100,16 +101,16 @@ impl Gate {
 
     /// A gate for shared mode: the process keeps root, and each owner's
     /// store work runs on threads with that owner's file-system
-    /// credentials. Owners are added with [`Gate::add_owner`] and
+    /// credentials, started by `spawner`. Owners are added with [`Gate::add_owner`] and
     /// [`Gate::set_ids`].
-    pub(crate) fn new_shared(trusted: TrustedHosts) -> Gate {
+    pub(crate) fn new_shared(trusted: TrustedHosts, spawner: CredentialSpawner) -> Gate {
         Gate {
             verifier: Verifier::new(trusted),
             revoked: RwLock::default(),
             stores: RwLock::new(HashMap::new()),
             shared: Some(Shared {
                 ids: RwLock::new(HashMap::new()),
-                pools: CredentialPools::default(),
+                pools: CredentialPools::new(spawner),
             }),
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),

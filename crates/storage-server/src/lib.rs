@@ -26,7 +26,9 @@ mod owned;
 mod search;
 mod search_program;
 mod service;
+mod spawner;
 mod structure;
+mod thread_caps;
 mod tracked;
 mod watch;
 
@@ -44,6 +46,9 @@ use mailkeep_ticket::{SessionId, TrustedHosts};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+
+pub use spawner::{CredentialSpawner, SPAWNER_THREAD, prepare_shared_mode};
+pub use thread_caps::{CapsError, drop_thread_capabilities};
 
 /// The directory under an owner's home that holds the Maildir++ root.
 pub const MAILDIR: &str = "Maildir";
@@ -128,9 +133,8 @@ pub struct Tuning {
     /// the last time are closed (see `Store::release_idle`).
     pub release_idle_every: std::time::Duration,
     /// Shared mode: the process keeps root and serves owners of many uids,
-    /// each owner's store work on threads with the owner's credentials;
-    /// this is the first owner's uid and gid.
-    pub shared: Option<(u32, u32)>,
+    /// each owner's store work on threads with the owner's credentials.
+    pub shared: Option<SharedMode>,
     /// Limits on each owner's METADATA entries.
     pub metadata: mailkeep_store::MetadataLimits,
     /// The mailboxes every owner gets (Drafts, Sent, ...), made when the
@@ -139,6 +143,18 @@ pub struct Tuning {
     /// Most mailboxes one owner may have, INBOX included (CREATE beyond
     /// it: `ErrorReason::Limit`).
     pub max_mailboxes: u64,
+}
+
+/// What a shared-mode storage process needs: the first owner's ids and
+/// the thread that starts credential threads ([`prepare_shared_mode`]).
+#[derive(Debug, Clone)]
+pub struct SharedMode {
+    /// The first owner's uid.
+    pub uid: u32,
+    /// The first owner's gid.
+    pub gid: u32,
+    /// Starts the per-uid worker threads.
+    pub spawner: CredentialSpawner,
 }
 
 impl Default for Tuning {
@@ -234,8 +250,8 @@ pub async fn serve_tuned(
             stores.insert(settings.owner.clone(), store);
             gate::Gate::new(trusted, stores)
         }
-        Some((uid, gid)) => {
-            let gate = gate::Gate::new_shared(trusted);
+        Some(SharedMode { uid, gid, spawner }) => {
+            let gate = gate::Gate::new_shared(trusted, spawner);
             gate.set_ids(&settings.owner, uid, gid);
             let store = gate
                 .run(&settings.owner, {

@@ -21,7 +21,7 @@ fn in_session(key: &TestKey, session: SessionId, age: i64) -> String {
     let now = now_unix();
     let claims =
         Claims::new(OWNER, Scope::Session, now - age, 3600, ISSUER).in_session(session, now + 7200);
-    sign(key, &claims)
+    sign(key, &claims).to_string()
 }
 
 async fn list(c: &mut StorageClient<Channel>, ticket: &str) -> Result<(), tonic::Status> {

@@ -84,6 +84,9 @@ impl Readers {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
             .ctx(&context)?;
+        // Sorts in memory, as the writer's (see schema.rs).
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .ctx(&context)?;
         Ok(conn)
     }
 }

@@ -185,5 +185,10 @@ fn set_writer_options(conn: &Connection, context: &str) -> Result<()> {
         .ctx(context)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx(context)?;
+    // Temporary tables, sorts and statement journals stay in memory: a
+    // storage process may open no file outside the homes it serves
+    // (Landlock), so not SQLite's temporary directory either.
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .ctx(context)?;
     Ok(())
 }

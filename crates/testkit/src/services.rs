@@ -310,6 +310,7 @@ impl Services {
             &self.inner.key,
             &Claims::new(user, Scope::Session, now_unix(), 3600, ISSUER),
         )
+        .to_string()
     }
 
     /// Logs `user` in through auth with SASL PLAIN.

@@ -24,6 +24,7 @@ pub use verifier::Verifier;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use prost::Message;
+pub use zeroize::Zeroizing;
 
 /// The version prefix of the ticket format.
 const PREFIX: &str = "mk2";
@@ -69,12 +70,18 @@ pub enum TicketError {
 }
 
 /// Signs `claims` with `key` (the key of the host `claims.issuer` names),
-/// giving the ticket string.
-pub fn sign(key: &HostKey, claims: &Claims) -> String {
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_wire().encode_to_vec());
-    let signed_part = format!("{PREFIX}.{payload}");
-    let signature = key.sign(signed_part.as_bytes());
-    format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode(signature))
+/// giving the ticket string. A ticket is a bearer credential: the string
+/// is wiped from memory when dropped, and so is every piece of it made on
+/// the way (`tests/zeroize.rs` looks for them in a live process).
+pub fn sign(key: &HostKey, claims: &Claims) -> Zeroizing<String> {
+    let mut ticket = Zeroizing::new(String::with_capacity(MAX_TICKET_LEN));
+    ticket.push_str(PREFIX);
+    ticket.push('.');
+    URL_SAFE_NO_PAD.encode_string(claims.to_wire().encode_to_vec(), &mut ticket);
+    let signature = Zeroizing::new(key.sign(ticket.as_bytes()));
+    ticket.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature.as_slice(), &mut ticket);
+    ticket
 }
 
 impl TrustedHosts {

@@ -30,7 +30,7 @@ fn ticket_stays_small_for_rpc_metadata() {
     )
     .with_password_stamp(vec![0; 8]);
     let t = sign(&k, &claims);
-    assert!(t.len() < 260, "{} bytes: {t}", t.len());
+    assert!(t.len() < 260, "{} bytes: {}", t.len(), *t);
 }
 
 #[test]

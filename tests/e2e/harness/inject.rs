@@ -23,40 +23,44 @@ pub fn syscall_in(pid: i32, nr: i64, args: [u64; 3]) -> i64 {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     tids.sort();
-    for tid in tids {
-        let t = Pid::from_raw(tid);
-        if ptrace::seize(t, ptrace::Options::empty()).is_err() {
-            continue;
-        }
-        ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
-        wait_stop(t);
-        let saved = ptrace::getregs(t).expect("PTRACE_GETREGS");
-        let at = saved.rip.wrapping_sub(2);
-        let insn = ptrace::read(t, at as ptrace::AddressType).map(|w| w as u64 & 0xffff);
-        // Stopped right after a `syscall` instruction, inside a call
-        // (orig_rax is its number): that instruction can be run again.
-        if insn.ok() != Some(SYSCALL_INSN) || (saved.orig_rax as i64) < 0 {
-            ptrace::detach(t, None).expect("PTRACE_DETACH");
-            continue;
-        }
-        let mut regs = saved;
-        regs.rip = at;
-        regs.rax = nr as u64;
-        // No system call to restart: the kernel leaves rip and rax alone.
-        regs.orig_rax = u64::MAX;
-        regs.rdi = args[0];
-        regs.rsi = args[1];
-        regs.rdx = args[2];
-        ptrace::setregs(t, regs).expect("PTRACE_SETREGS");
-        ptrace::step(t, None).expect("PTRACE_SINGLESTEP");
-        wait_stop(t);
-        let result = ptrace::getregs(t).expect("PTRACE_GETREGS").rax as i64;
-        // Back as it was: the interrupted call restarts on detach.
-        ptrace::setregs(t, saved).expect("restoring the registers");
+    tids.into_iter()
+        .find_map(|tid| syscall_in_thread(tid, nr, args))
+        .unwrap_or_else(|| panic!("no thread of {pid} is stopped in a system call"))
+}
+
+/// Runs system call `nr` with `args` in thread `tid` and returns its raw
+/// result (a negative errno on failure); `None` if the thread could not
+/// be attached or was not stopped in a system call (nothing was run).
+pub fn syscall_in_thread(tid: i32, nr: i64, args: [u64; 3]) -> Option<i64> {
+    let t = Pid::from_raw(tid);
+    ptrace::seize(t, ptrace::Options::empty()).ok()?;
+    ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
+    wait_stop(t);
+    let saved = ptrace::getregs(t).expect("PTRACE_GETREGS");
+    let at = saved.rip.wrapping_sub(2);
+    let insn = ptrace::read(t, at as ptrace::AddressType).map(|w| w as u64 & 0xffff);
+    // Stopped right after a `syscall` instruction, inside a call
+    // (orig_rax is its number): that instruction can be run again.
+    if insn.ok() != Some(SYSCALL_INSN) || (saved.orig_rax as i64) < 0 {
         ptrace::detach(t, None).expect("PTRACE_DETACH");
-        return result;
+        return None;
     }
-    panic!("no thread of {pid} is stopped in a system call");
+    let mut regs = saved;
+    regs.rip = at;
+    regs.rax = nr as u64;
+    // No system call to restart: the kernel leaves rip and rax alone.
+    regs.orig_rax = u64::MAX;
+    regs.rdi = args[0];
+    regs.rsi = args[1];
+    regs.rdx = args[2];
+    ptrace::setregs(t, regs).expect("PTRACE_SETREGS");
+    ptrace::step(t, None).expect("PTRACE_SINGLESTEP");
+    wait_stop(t);
+    let result = ptrace::getregs(t).expect("PTRACE_GETREGS").rax as i64;
+    // Back as it was: the interrupted call restarts on detach.
+    ptrace::setregs(t, saved).expect("restoring the registers");
+    ptrace::detach(t, None).expect("PTRACE_DETACH");
+    Some(result)
 }
 
 /// Runs `connect(fd, to)` in `pid`, the address written below its main
@@ -76,6 +80,27 @@ pub fn connect_in(pid: i32, fd: i64, to: SocketAddrV4) -> i64 {
 pub fn tcp_socket_in(pid: i32) -> i64 {
     let (inet, stream) = (nix::libc::AF_INET as u64, nix::libc::SOCK_STREAM as u64);
     syscall_in(pid, nix::libc::SYS_socket, [inet, stream, 0])
+}
+
+/// Runs `openat(AT_FDCWD, path, flags)` in `pid`, the path written below
+/// its main thread's stack pointer; returns the raw result (a descriptor,
+/// closed again at once, or a negative errno).
+pub fn open_in(pid: i32, path: &str, flags: i32) -> i64 {
+    let mut bytes = path.as_bytes().to_vec();
+    bytes.resize(bytes.len() + 8 - bytes.len() % 8, 0);
+    assert!(bytes.len() < 2048, "path too long for the scratch space");
+    let scratch = (stack_pointer(pid) - 4096) & !15;
+    write_memory(pid, scratch, &bytes);
+    let at_fdcwd = nix::libc::AT_FDCWD as i64 as u64;
+    let fd = syscall_in(
+        pid,
+        nix::libc::SYS_openat,
+        [at_fdcwd, scratch, flags as u64],
+    );
+    if fd >= 0 {
+        syscall_in(pid, nix::libc::SYS_close, [fd as u64, 0, 0]);
+    }
+    fd
 }
 
 /// Writes `bytes` (a multiple of 8 long) at `addr` in `pid`'s memory,

@@ -126,6 +126,7 @@ impl Setup {
             &self.key,
             &Claims::new(user, Scope::Session, now_unix(), 3600, "test"),
         )
+        .to_string()
     }
 
     /// Sends request `id`: attach `owner`'s storage with `ticket`.
@@ -340,7 +341,7 @@ async fn a_forged_or_another_users_ticket_attaches_nothing() {
         &HostKey::generate(),
         &Claims::new("a", Scope::Admin, now_unix(), 3600, "test"),
     );
-    s.attach_with(&client, 1, "a", forged).await;
+    s.attach_with(&client, 1, "a", forged.to_string()).await;
     match reply(&client).await {
         broker_reply::Kind::Error(e) => assert_eq!(e.code(), RefusalCode::Unauthenticated),
         other => panic!("a forged ticket: expected a refusal, got {other:?}"),

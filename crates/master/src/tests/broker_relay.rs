@@ -91,7 +91,7 @@ async fn an_owner_on_another_host_is_relayed_once_the_ticket_verifies_and_reused
         &HostKey::generate(),
         &Claims::new("d", Scope::Session, now_unix(), 3600, "test"),
     );
-    attach_holding(&client, 2, "d", forged, vec![]).await;
+    attach_holding(&client, 2, "d", forged.to_string(), vec![]).await;
     assert_eq!(refused(reply(&client).await), RefusalCode::Unauthenticated);
     assert!(
         !has_reply(&relay),

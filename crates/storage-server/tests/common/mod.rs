@@ -192,7 +192,7 @@ impl Harness {
 /// A ticket for `user` with `scope`, valid for an hour from now, signed
 /// with `key`.
 pub fn ticket_signed_with(key: &TestKey, user: &str, scope: Scope) -> String {
-    sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER))
+    sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER)).to_string()
 }
 
 /// A session ticket for `OWNER` that is in order but signed with a key no

@@ -1,0 +1,161 @@
+//! Shared mode's storage process keeps root's uid but not its power
+//! (issue 10): its bounding set holds only CAP_SETUID and CAP_SETGID, the
+//! one thread that keeps them starts the per-uid workers and does nothing
+//! else, every other thread (the one that decodes gRPC requests, the
+//! runtime's, the workers once they took their owner's credentials) holds
+//! no capability at all, and a `setuid` run inside the decoding thread, as
+//! an attacker who took it over would, fails with EPERM, as does a
+//! `setfsuid(0)` in a worker. Landlock keeps
+//! what uid 0 still owns out of reach: root's files outside the homes.
+
+use std::fs;
+
+use crate::harness::inject::{open_in, syscall_in_thread};
+use crate::harness::{TestDir, require_root, status_numbers};
+use crate::modes::shared_server_with_two_uids;
+
+/// CAP_SETGID (6) and CAP_SETUID (7).
+const SWITCH_CAPS: u64 = (1 << 6) | (1 << 7);
+
+/// The spawner thread's name (`mailkeep_storage_server::SPAWNER_THREAD`).
+const SPAWNER: &str = "cred-spawner";
+
+/// One thread of a process as `/proc/PID/task/TID` shows it.
+#[derive(Debug)]
+struct Task {
+    tid: i32,
+    name: String,
+    status: String,
+}
+
+impl Task {
+    /// A capability set line (`CapEff:`, hexadecimal) of its status.
+    fn caps(&self, field: &str) -> u64 {
+        let line = self
+            .status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .unwrap_or_else(|| panic!("no {field} in the status of {self:?}"));
+        u64::from_str_radix(line.trim(), 16).expect("a hexadecimal capability set")
+    }
+
+    /// Its file-system uid (fourth field of `Uid:`).
+    fn fsuid(&self) -> u32 {
+        status_numbers(&self.status, "Uid:")[3]
+    }
+}
+
+fn tasks(pid: i32) -> Vec<Task> {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("listing the threads")
+        .filter_map(Result::ok)
+        .map(|t| Task {
+            tid: t.file_name().to_string_lossy().parse().expect("a tid"),
+            name: fs::read_to_string(t.path().join("comm"))
+                .expect("comm")
+                .trim()
+                .to_owned(),
+            status: fs::read_to_string(t.path().join("status")).expect("status"),
+        })
+        .collect()
+}
+
+#[test]
+fn shared_storage_threads_hold_no_capability_but_the_spawner() {
+    if !require_root("shared_storage_threads_hold_no_capability_but_the_spawner") {
+        return;
+    }
+    let dir = TestDir::new();
+    let (server, mut a, mut e) = shared_server_with_two_uids(&dir);
+
+    let storage = server.role_procs("storage", None);
+    assert_eq!(storage.len(), 1, "one shared storage process");
+    let pid = storage[0].pid;
+    let all = tasks(pid);
+    let spawners: Vec<&Task> = all.iter().filter(|t| t.name == SPAWNER).collect();
+    assert_eq!(spawners.len(), 1, "one spawner thread: {all:#?}");
+    assert_eq!(spawners[0].caps("CapEff:"), SWITCH_CAPS, "the spawner");
+    assert_eq!(spawners[0].caps("CapPrm:"), SWITCH_CAPS, "the spawner");
+    for task in &all {
+        assert_eq!(
+            task.caps("CapBnd:"),
+            SWITCH_CAPS,
+            "bounding set of {} ({})",
+            task.name,
+            task.tid
+        );
+        if task.name == SPAWNER {
+            continue;
+        }
+        for field in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
+            assert_eq!(
+                task.caps(field),
+                0,
+                "{field} of {} ({})",
+                task.name,
+                task.tid
+            );
+        }
+    }
+    for (uid, user) in [(5000, "alice"), (5001, "erin")] {
+        let workers: Vec<&Task> = all
+            .iter()
+            .filter(|t| t.name.starts_with(&format!("uid-{uid}-")))
+            .collect();
+        assert!(!workers.is_empty(), "no worker for {user}: {all:#?}");
+        for w in workers {
+            assert_eq!(w.fsuid(), uid, "{} works as {user}", w.name);
+        }
+    }
+
+    // The main thread decodes the requests: taken over, it cannot become
+    // another user. Retried until it is caught inside a system call (it
+    // waits in epoll nearly all the time).
+    let main = all.iter().find(|t| t.tid == pid).expect("the main thread");
+    assert_eq!(main.caps("CapEff:"), 0);
+    let setuid = (0..1000)
+        .find_map(|_| syscall_in_thread(pid, nix::libc::SYS_setuid, [5001, 0, 0]))
+        .expect("the main thread was never in a system call");
+    assert_eq!(
+        setuid,
+        -i64::from(nix::libc::EPERM),
+        "setuid(5001) in the decoding thread"
+    );
+    assert_eq!(status_numbers(&storage[0].status(), "Uid:"), vec![0; 4]);
+    // uid 0 still owns root's files; Landlock keeps them out of reach:
+    // neither a world-readable file nor a new file in a root-owned
+    // directory outside the homes (the owner bits would allow both).
+    let eacces = -i64::from(nix::libc::EACCES);
+    assert_eq!(open_in(pid, "/etc/passwd", nix::libc::O_RDONLY), eacces);
+    let planted = dir.path().join("planted").display().to_string();
+    let create = nix::libc::O_WRONLY | nix::libc::O_CREAT;
+    assert_eq!(open_in(pid, &planted, create), eacces, "creating {planted}");
+
+    // A worker, taken over (a bug in mail parsing), cannot go back to
+    // root's file-system uid, which its real uid 0 would otherwise allow.
+    let worker = all
+        .iter()
+        .find(|t| t.name.starts_with("uid-5001-"))
+        .expect("a worker of erin's");
+    let setfsuid = (0..1000)
+        .find_map(|_| syscall_in_thread(worker.tid, nix::libc::SYS_setfsuid, [0, 0, 0]))
+        .expect("the worker was never in a system call");
+    assert_eq!(
+        setfsuid,
+        -i64::from(nix::libc::EPERM),
+        "setfsuid(0) in a worker"
+    );
+    let status = fs::read_to_string(format!("/proc/{pid}/task/{}/status", worker.tid))
+        .expect("the worker's status");
+    assert_eq!(
+        status_numbers(&status, "Uid:")[3],
+        5001,
+        "the worker's fsuid"
+    );
+
+    // Still serving both.
+    a.ok("NOOP");
+    e.ok("NOOP");
+    a.logout();
+    e.logout();
+}
