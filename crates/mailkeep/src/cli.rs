@@ -292,6 +292,14 @@ pub enum Role {
         /// Most mailboxes one owner may have, INBOX included.
         #[arg(long, default_value_t = 10_000)]
         max_mailboxes: u64,
+        /// The configuration's `[plugins]` section as TOML (the storage
+        /// process reads no configuration file).
+        #[arg(long)]
+        plugins: Option<String>,
+        /// An extra field of the first owner's users-file entry, as
+        /// KEY=VALUE (for plugins: quota rules); repeated.
+        #[arg(long = "userdb-field")]
+        userdb_field: Vec<String>,
         #[command(flatten)]
         identity: Identity,
         /// The control channel's descriptor.

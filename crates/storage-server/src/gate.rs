@@ -34,6 +34,8 @@ pub(crate) struct Gate {
     /// When each owner was last admitted a call, and whether its index
     /// connections were released since (see [`Gate::release_idle`]).
     activity: Mutex<HashMap<String, Activity>>,
+    /// The storage plugins, whose hooks the base services call.
+    plugins: std::sync::OnceLock<crate::plugin::Plugins>,
 }
 
 /// An owner's last call, for releasing what idle owners hold.
@@ -72,6 +74,7 @@ impl Gate {
             shared: None,
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
+            plugins: std::sync::OnceLock::new(),
         }
     }
 
@@ -90,7 +93,20 @@ impl Gate {
             }),
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
+            plugins: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Installs the plugins (once, before serving).
+    pub(crate) fn set_plugins(&self, plugins: crate::plugin::Plugins) {
+        if self.plugins.set(plugins).is_err() {
+            tracing::error!("storage plugins installed twice; the first set stays");
+        }
+    }
+
+    /// The plugins, for their hooks.
+    pub(crate) fn plugins(&self) -> crate::plugin::Plugins {
+        self.plugins.get().cloned().unwrap_or_default()
     }
 
     /// Where mutations announce their changes to watchers (Watch).

@@ -385,15 +385,16 @@ pub(crate) fn all_messages(conn: &Connection, mailbox: &MailboxRow) -> Result<Ve
 
 /// The counts and sums of a mailbox for STATUS and SELECT.
 pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate::MailboxStatus> {
-    let (messages, unseen, deleted, size): (u32, u32, u32, i64) = cached_row(
+    let (messages, unseen, deleted, size, deleted_size): (u32, u32, u32, i64, i64) = cached_row(
         conn,
         "SELECT COUNT(*),
                     COALESCE(SUM((system_flags & 1) = 0), 0),
                     COALESCE(SUM((system_flags & 8) != 0), 0),
-                    COALESCE(SUM(size), 0)
+                    COALESCE(SUM(size), 0),
+                    COALESCE(SUM(CASE WHEN (system_flags & 8) != 0 THEN size ELSE 0 END), 0)
              FROM messages WHERE mailbox_id = ?1",
         [mailbox.id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )
     .ctx(&format!("counting messages of {:?}", mailbox.name))?;
     Ok(crate::MailboxStatus {
@@ -404,6 +405,7 @@ pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate
         unseen,
         deleted,
         size: size as u64,
+        deleted_size: u64::try_from(deleted_size).unwrap_or(0),
         mailbox_id: mailbox.object_id.clone(),
     })
 }

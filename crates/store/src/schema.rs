@@ -126,6 +126,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating metadata schema")?;
     tx.execute_batch(crate::maildrop::SCHEMA)
         .ctx("creating maildrop schema")?;
+    tx.execute_batch(crate::plugin_state::SCHEMA)
+        .ctx("creating plugin state schema")?;
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }
