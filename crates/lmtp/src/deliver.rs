@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
+use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::DeliverRequest;
 use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage::append_request::Part;
@@ -106,7 +107,14 @@ async fn detail_folder(storage: &Storage, user: &str, detail: &str) -> Result<St
 }
 
 /// Appends `prefix` + `body` to the mailbox; the recipient's reply.
-pub async fn append(mailbox: &Mailbox, prefix: Vec<u8>, body: Arc<Vec<u8>>) -> Reply {
+/// A refusal a plugin has its own reply for (quota: `452 4.2.2` when
+/// configured to tempfail) gets that reply.
+pub async fn append(
+    mailbox: &Mailbox,
+    prefix: Vec<u8>,
+    body: Arc<Vec<u8>>,
+    plugins: &ProtocolPlugins,
+) -> Reply {
     let size = u64::try_from(prefix.len() + body.len()).unwrap_or(u64::MAX);
     let owner = mailbox.user.clone();
     let folder = mailbox.folder.clone();
@@ -134,7 +142,10 @@ pub async fn append(mailbox: &Mailbox, prefix: Vec<u8>, body: Arc<Vec<u8>>) -> R
         Err(e) => {
             tracing::warn!(user = ?mailbox.user, folder = ?mailbox.folder, error = %e,
                 "delivery failed");
-            storage_refusal(&e)
+            match plugins.lmtp_refusal(e.reason()) {
+                Some(r) => Reply::new(r.code, r.enhanced, r.text),
+                None => storage_refusal(&e),
+            }
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct LmtpSettings {
     pub recipient_delimiter: String,
     /// How long a client may be silent.
     pub timeout: Duration,
+    /// The protocol-side plugins (their replies for refused deliveries).
+    pub plugins: mailkeep_plugin_api::ProtocolPlugins,
 }
 
 impl Default for LmtpSettings {
@@ -58,6 +60,7 @@ impl Default for LmtpSettings {
             max_recipients: 100,
             recipient_delimiter: "+".into(),
             timeout: session::DEFAULT_TIMEOUT,
+            plugins: mailkeep_plugin_api::ProtocolPlugins::default(),
         }
     }
 }

@@ -90,6 +90,25 @@ pub enum AdminAction {
         /// The user name (as in the users file).
         user: String,
     },
+    /// USER's quota (the quota plugin): usage and the limits in force.
+    Quota {
+        #[command(subcommand)]
+        action: QuotaAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QuotaAction {
+    /// Usage (after picking up files dropped in from outside) and limits.
+    Get {
+        /// The user name (as in the users file).
+        user: String,
+    },
+    /// Recount usage from the message files, store it, and print it.
+    Recalc {
+        /// The user name (as in the users file).
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -419,7 +419,7 @@ async fn ensure_owner(
                         let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));
                         // lookup_owner checked the mail location already.
                         let maildir = entry.maildir().ok().flatten();
-                        let location = (&home, maildir.as_deref());
+                        let location = (home.as_path(), maildir.as_deref());
                         add_owner(shared, &control, owner, location, ids, &entry.extra).await
                     }
                     Err(e) => Err(e.to_string()),
