@@ -42,6 +42,7 @@ mod pop3_python;
 mod pop3_tls;
 mod privileges;
 mod python_clients;
+mod quota;
 mod resilience;
 mod scram_plus;
 mod session_end;

@@ -327,7 +327,10 @@ impl Parser {
         }
         let streamed = match &self.mode {
             Mode::Append(_) => true,
-            Mode::Command => matches!(check_head(&buf[..end], &self.extensions), Head::Fine { streamed: true }),
+            Mode::Command => matches!(
+                check_head(&buf[..end], &self.extensions),
+                Head::Fine { streamed: true }
+            ),
         };
         let result = if streamed {
             match self.segment(buf, end) {
@@ -336,9 +339,11 @@ impl Parser {
                 Err(fail) => Err(fail),
             }
         } else {
-            parse_command(&buf[..end], self.utf8, &self.extensions).map(|command| Outcome::Command {
-                command,
-                consumed: end,
+            parse_command(&buf[..end], self.utf8, &self.extensions).map(|command| {
+                Outcome::Command {
+                    command,
+                    consumed: end,
+                }
             })
         };
         let tag = self.tag_of(buf);

@@ -95,7 +95,9 @@ pub fn run(config_path: Option<&Path>, user: &str, action: Action) -> anyhow::Re
             let (bytes, messages) = if matches!(action, Action::QuotaRecalc) {
                 store.recalc_quota().context("recounting quota usage")?
             } else {
-                store.sync_all(false).context("picking up outside changes")?;
+                store
+                    .sync_all(false)
+                    .context("picking up outside changes")?;
                 store.quota_usage().context("reading quota usage")?
             };
             let limits = quota_limits(&config, user, &entry.extra, &store)?;

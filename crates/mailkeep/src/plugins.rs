@@ -29,7 +29,9 @@ pub fn storage(section: &Plugins) -> anyhow::Result<mailkeep_storage_server::plu
             mailkeep_quota_storage::NAME => {
                 let settings = mailkeep_quota_storage::QuotaSettings::from_table(&table)
                     .context("quota plugin")?;
-                list.push(Arc::new(mailkeep_quota_storage::QuotaPlugin::new(&settings)));
+                list.push(Arc::new(mailkeep_quota_storage::QuotaPlugin::new(
+                    &settings,
+                )));
             }
             other => bail!("[plugins] enabled: unknown plugin {other:?} (known: {KNOWN:?})"),
         }

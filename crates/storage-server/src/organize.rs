@@ -53,7 +53,11 @@ impl OrganizeService {
                 let adding = Adding {
                     owner: &hook_owner,
                     mailbox: &req.target,
-                    kind: if is_move { AddKind::Move } else { AddKind::Copy },
+                    kind: if is_move {
+                        AddKind::Move
+                    } else {
+                        AddKind::Copy
+                    },
                     messages,
                     bytes,
                 };

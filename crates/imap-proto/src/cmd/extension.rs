@@ -86,9 +86,10 @@ mod tests {
 
     #[test]
     fn a_named_extension_parses_into_generic_arguments() {
-        let Outcome::Command { command, .. } =
-            parse(b"a1 setquota \"\" (STORAGE 512 message NIL)\r\n", &["SETQUOTA"])
-        else {
+        let Outcome::Command { command, .. } = parse(
+            b"a1 setquota \"\" (STORAGE 512 message NIL)\r\n",
+            &["SETQUOTA"],
+        ) else {
             panic!("not a command");
         };
         let s = |t: &str| ExtensionArg::String(t.as_bytes().to_vec());
@@ -98,7 +99,12 @@ mod tests {
                 name: "SETQUOTA".into(),
                 args: vec![
                     s(""),
-                    ExtensionArg::List(vec![s("STORAGE"), s("512"), s("message"), ExtensionArg::Nil]),
+                    ExtensionArg::List(vec![
+                        s("STORAGE"),
+                        s("512"),
+                        s("message"),
+                        ExtensionArg::Nil
+                    ]),
                 ],
             })
         );

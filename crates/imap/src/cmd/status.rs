@@ -74,7 +74,9 @@ pub(crate) async fn write_status(
                     StatusValue::MailboxId(status.mailbox_id.clone())
                 }
                 // RFC 9208 §4.3: in units of 1024 octets, as STORAGE.
-                StatusItem::DeletedStorage => StatusValue::DeletedStorage(status.deleted_size / 1024),
+                StatusItem::DeletedStorage => {
+                    StatusValue::DeletedStorage(status.deleted_size / 1024)
+                }
                 StatusItem::MailboxId => return None,
             })
         })

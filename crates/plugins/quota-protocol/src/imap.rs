@@ -180,9 +180,7 @@ fn requested_limits(list: &[ExtensionArg]) -> Result<(Option<u64>, Option<u64>),
         let (Some(resource), Some(limit)) = (pair[0].as_str(), pair[1].as_str()) else {
             return Err(bad(usage));
         };
-        let limit: u64 = limit
-            .parse()
-            .map_err(|_| bad("a limit as a number"))?;
+        let limit: u64 = limit.parse().map_err(|_| bad("a limit as a number"))?;
         let slot = match resource.to_ascii_uppercase().as_str() {
             "STORAGE" => &mut storage,
             "MESSAGE" => &mut messages,

@@ -50,10 +50,15 @@ impl ProtocolPlugin for QuotaProtocol {
     }
 
     fn imap_capabilities(&self) -> Vec<String> {
-        ["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE", "QUOTASET"]
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        [
+            "QUOTA",
+            "QUOTA=RES-STORAGE",
+            "QUOTA=RES-MESSAGE",
+            "QUOTASET",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
     }
 
     fn imap_commands(&self) -> Vec<String> {

@@ -64,11 +64,16 @@ impl Quota for QuotaService {
         request: Request<pb::GetQuotaRequest>,
     ) -> Result<Response<pb::QuotaReply>, Status> {
         let owner = request.get_ref().owner.clone();
-        self.answer(request, owner, "/mailkeep.quota.v1.Quota/GetQuota", |store| {
-            // Files another program dropped in count from now on.
-            store.sync_all(false)?;
-            store.quota_usage()
-        })
+        self.answer(
+            request,
+            owner,
+            "/mailkeep.quota.v1.Quota/GetQuota",
+            |store| {
+                // Files another program dropped in count from now on.
+                store.sync_all(false)?;
+                store.quota_usage()
+            },
+        )
         .await
     }
 

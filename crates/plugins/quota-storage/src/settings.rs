@@ -33,9 +33,9 @@ impl QuotaSettings {
         };
         let storage = match table.get("storage") {
             None => None,
-            Some(toml::Value::Integer(n)) => Some(
-                u64::try_from(*n).map_err(|_| bad("storage", "must not be negative"))?,
-            ),
+            Some(toml::Value::Integer(n)) => {
+                Some(u64::try_from(*n).map_err(|_| bad("storage", "must not be negative"))?)
+            }
             Some(toml::Value::String(s)) => Some(
                 size(s, 1).ok_or_else(|| bad("storage", "a size such as \"1G\" or \"500M\""))?,
             ),
@@ -43,9 +43,9 @@ impl QuotaSettings {
         };
         let messages = match table.get("messages") {
             None => None,
-            Some(toml::Value::Integer(n)) => Some(
-                u64::try_from(*n).map_err(|_| bad("messages", "must not be negative"))?,
-            ),
+            Some(toml::Value::Integer(n)) => {
+                Some(u64::try_from(*n).map_err(|_| bad("messages", "must not be negative"))?)
+            }
             Some(_) => return Err(bad("messages", "a number of messages")),
         };
         Ok(QuotaSettings {

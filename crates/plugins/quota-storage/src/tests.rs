@@ -22,7 +22,9 @@ fn store_with_one_message(dir: &std::path::Path) -> Store {
         .begin_append("INBOX", Flags::default(), None, body.len() as u64)
         .unwrap();
     w.write(body).unwrap();
-    store.commit_appends(vec![w.finish().unwrap()], None).unwrap();
+    store
+        .commit_appends(vec![w.finish().unwrap()], None)
+        .unwrap();
     store
 }
 
@@ -34,7 +36,10 @@ fn userdb_rule_limits_and_the_override_wins() {
     let plugin = QuotaPlugin::new(&QuotaSettings::default());
     plugin.owner_added(&OwnerInfo {
         owner: "alice".into(),
-        userdb: vec![("userdb_quota_rule".into(), format!("*:bytes={}", used.0 + 10))],
+        userdb: vec![(
+            "userdb_quota_rule".into(),
+            format!("*:bytes={}", used.0 + 10),
+        )],
     });
     plugin
         .before_add(&store, &adding(AddKind::Append, 1, 10))
@@ -44,7 +49,11 @@ fn userdb_rule_limits_and_the_override_wins() {
         .unwrap_err();
     assert!(matches!(err, StoreError::OverQuota { .. }), "{err:?}");
     // COPY counts; MOVE stays within the root and never does.
-    assert!(plugin.before_add(&store, &adding(AddKind::Copy, 1, 11)).is_err());
+    assert!(
+        plugin
+            .before_add(&store, &adding(AddKind::Copy, 1, 11))
+            .is_err()
+    );
     plugin
         .before_add(&store, &adding(AddKind::Move, 1, 1 << 40))
         .unwrap();
