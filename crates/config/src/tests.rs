@@ -274,3 +274,17 @@ fn pop3_defaults_to_loopback_ports_and_can_be_turned_off() {
     );
     assert!(load_text("[pop3]\nprocesses = 0\n").is_err());
 }
+
+#[test]
+fn plugin_tables_pass_through_to_the_storage_process_unchanged() {
+    let c = load_text(
+        "[plugins]\nenabled = [\"quota\"]\n[plugins.quota]\nstorage = \"1G\"\nadmins = [\"root\"]\n",
+    )
+    .expect("plugins parse");
+    assert_eq!(c.plugins.enabled, vec!["quota".to_owned()]);
+    let quota = c.plugins.settings_of("quota");
+    assert_eq!(quota.get("storage").and_then(|v| v.as_str()), Some("1G"));
+    assert!(c.plugins.settings_of("other").is_empty());
+    let back = crate::Plugins::from_toml(&c.plugins.to_toml()).expect("round trip");
+    assert_eq!(back, c.plugins);
+}

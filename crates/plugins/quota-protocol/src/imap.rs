@@ -172,7 +172,7 @@ async fn get_quota_root(call: &ImapCall<'_>, mailbox: &ExtensionArg) -> Result<I
 /// resource at most once; STORAGE in units of 1024 octets.
 fn requested_limits(list: &[ExtensionArg]) -> Result<(Option<u64>, Option<u64>), Tagged> {
     let usage = "SETQUOTA <quota-root> (<resource> <limit> ...)";
-    if list.len() % 2 != 0 {
+    if !list.len().is_multiple_of(2) {
         return Err(bad(usage));
     }
     let (mut storage, mut messages) = (None, None);
