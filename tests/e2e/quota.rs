@@ -19,13 +19,15 @@ const PASS: &str = "quota-secret-11";
 /// carries `rules` as userdb_quota_rule fields.
 fn start<'a>(dir: &'a TestDir, rules: &[&str], tempfail: bool) -> Server<'a> {
     let mut listeners = Listeners::new();
-    listeners
-        .bind("imap", std::net::Ipv4Addr::LOCALHOST.into())
-        .expect("binding");
+    for name in ["imap", "lmtp-quota-status"] {
+        listeners
+            .bind(name, std::net::Ipv4Addr::LOCALHOST.into())
+            .expect("binding");
+    }
     let options = Options {
         extra_imap: format!(
             "\n[plugins]\nenabled = [\"quota\"]\n\n[plugins.quota]\nadmins = [\"alice\"]\n\
-             full_tempfail = {tempfail}\n"
+             full_tempfail = {tempfail}\nstatus_listener = \"lmtp-quota-status\"\n"
         ),
         ..Options::default()
     };
@@ -295,6 +297,56 @@ fn delivery_over_quota_tempfails_452_when_configured() {
     assert!(reply.starts_with("452 4.2.2"), "{reply}");
     let (code, stderr) = deliver_cli(&server, "alice", &message(100));
     assert_eq!(code, Some(75), "{stderr}");
+}
+
+/// Postfix's policy protocol (Dovecot's quota-status) on the lmtp
+/// process's `lmtp-quota-status` listener: OK while a message of `size`
+/// fits, `552 5.2.2` once it would not, `REJECT` for an unknown user, an
+/// absent recipient left to other checks; several requests on one
+/// connection, as Postfix keeps it open.
+#[test]
+fn quota_status_policy_service_answers_postfix() {
+    let dir = TestDir::new();
+    let server = start(&dir, &["*:bytes=3000"], false);
+    assert!(lmtp_deliver(&dir, "alice", &message(1000)).starts_with("250"));
+    let stream =
+        std::net::TcpStream::connect(server.listener("lmtp-quota-status")).expect("policy service");
+    stream.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    let mut ask = |attributes: &str| {
+        writer
+            .write_all(format!("request=smtpd_access_policy\n{attributes}\n").as_bytes())
+            .expect("request");
+        let mut action = String::new();
+        if let Err(e) = reader.read_line(&mut action) {
+            panic!("no action: {e}\n{}", server.logs());
+        }
+        let mut blank = String::new();
+        reader.read_line(&mut blank).expect("blank line");
+        assert_eq!(blank, "\n");
+        action.trim_end().to_owned()
+    };
+    assert_eq!(ask("recipient=alice@example.org\nsize=1500\n"), "action=OK");
+    assert_eq!(
+        ask("recipient=alice@example.org\nsize=2500\n"),
+        "action=552 5.2.2 Mailbox is full"
+    );
+    assert_eq!(ask("recipient=bob\nsize=2500\n"), "action=OK");
+    assert_eq!(
+        ask("recipient=nobody@example.org\nsize=1\n"),
+        "action=REJECT Unknown user"
+    );
+    assert_eq!(ask("sender=x@example.net\n"), "action=DUNNO");
+    // A line longer than a request may hold closes that connection only.
+    let mut long =
+        std::net::TcpStream::connect(server.listener("lmtp-quota-status")).expect("policy service");
+    long.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    long.write_all(&vec![b'a'; 9000]).expect("long line");
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut long, &mut rest).expect("closed");
+    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(ask("recipient=alice@example.org\nsize=1\n"), "action=OK");
 }
 
 fn admin_quota(server: &Server<'_>, action: &str, user: &str) -> Output {

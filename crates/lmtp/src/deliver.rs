@@ -183,3 +183,27 @@ fn storage_refusal(e: &StorageError) -> Reply {
         _ => Reply::temporary("Temporary storage failure, try again later"),
     }
 }
+
+/// Recipient lookups for a plugin that serves a listener of this process
+/// (the quota policy service): RCPT TO's lookup, deliver ticket and all.
+pub(crate) struct Lookup(pub(crate) Arc<crate::process::Process>);
+
+impl mailkeep_plugin_api::RecipientLookup for Lookup {
+    fn lookup<'a>(
+        &'a self,
+        address: &'a str,
+    ) -> futures::future::BoxFuture<'a, mailkeep_plugin_api::Lookup> {
+        Box::pin(async move {
+            let process = &self.0;
+            let rcpt = Recipient::parse(address, &process.settings.recipient_delimiter);
+            match resolve(&process.auth, &process.clock, rcpt).await {
+                Ok(mailbox) => mailkeep_plugin_api::Lookup::Found(mailkeep_plugin_api::Recipient {
+                    user: mailbox.user,
+                    storage: mailbox.storage,
+                }),
+                Err(reply) if reply.code >= 500 => mailkeep_plugin_api::Lookup::Unknown,
+                Err(_) => mailkeep_plugin_api::Lookup::Failed,
+            }
+        })
+    }
+}

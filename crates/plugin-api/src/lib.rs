@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use mailkeep_frontend::Storage;
+use mailkeep_frontend::{Connection, Storage};
 use mailkeep_imap_proto::encode::Encoder;
 use mailkeep_imap_proto::{Code, Extension};
 use mailkeep_storage_rpc::errors::ErrorReason;
@@ -80,6 +80,34 @@ pub struct LmtpReply {
     pub text: &'static str,
 }
 
+/// A recipient as a delivery resolves it: the user, and a storage path
+/// holding a deliver ticket for them (append, folder exists, quota; no
+/// reading).
+pub struct Recipient {
+    /// The canonical user name.
+    pub user: String,
+    /// The storage path of the delivery.
+    pub storage: Storage,
+}
+
+/// What looking a recipient up gave.
+pub enum Lookup {
+    /// A user of this server.
+    Found(Recipient),
+    /// No such user (or delivery to them refused for good).
+    Unknown,
+    /// A temporary failure (auth or storage unreachable).
+    Failed,
+}
+
+/// Resolves recipient addresses as the lmtp process does for RCPT TO (the
+/// lmtp process implements it; a plugin serving one of its listeners uses
+/// it).
+pub trait RecipientLookup: Send + Sync {
+    /// Looks `address` (`user@domain` or `user`) up.
+    fn lookup<'a>(&'a self, address: &'a str) -> BoxFuture<'a, Lookup>;
+}
+
 /// A protocol-side plugin. Every method has a default that adds nothing.
 pub trait ProtocolPlugin: Send + Sync + 'static {
     /// The plugin's name, as `[plugins] enabled` spells it.
@@ -107,6 +135,24 @@ pub trait ProtocolPlugin: Send + Sync + 'static {
     /// `552 5.2.2` when so configured); `None` leaves the base reply.
     fn lmtp_refusal(&self, _reason: ErrorReason) -> Option<LmtpReply> {
         None
+    }
+
+    /// Names of listeners of the lmtp process whose connections this
+    /// plugin serves itself, in its own protocol (the quota plugin's
+    /// Postfix policy service), instead of LMTP.
+    fn lmtp_listeners(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Serves one connection of a listener [`ProtocolPlugin::lmtp_listeners`]
+    /// named, resolving recipients with `recipients`.
+    fn serve_lmtp_listener<'a>(
+        &'a self,
+        connection: Connection,
+        _recipients: Arc<dyn RecipientLookup>,
+    ) -> BoxFuture<'a, ()> {
+        drop(connection);
+        Box::pin(async {})
     }
 }
 
@@ -143,6 +189,14 @@ impl ProtocolPlugins {
         self.0
             .iter()
             .find(|p| p.imap_commands().iter().any(|c| c == name))
+    }
+
+    /// The plugin that serves the lmtp-process listener `name`, if any.
+    pub fn lmtp_listener(&self, name: &str) -> Option<Arc<dyn ProtocolPlugin>> {
+        self.0
+            .iter()
+            .find(|p| p.lmtp_listeners().iter().any(|l| l == name))
+            .cloned()
     }
 
     /// The first plugin's LMTP reply for a refusal with `reason`.

@@ -6,6 +6,9 @@
 //! It calls the storage side's `mailkeep.quota.v1.Quota` service over the
 //! session's storage channel and never links `store`.
 //!
+//! On a listener of the lmtp process it also serves Postfix's policy
+//! protocol as Dovecot's quota-status does (see `policy`).
+//!
 //! Each user has one quota root, `""`, holding every mailbox (as
 //! Dovecot's default "User quota" root): STORAGE counts 1024-octet units
 //! of the messages' sizes, MESSAGE the messages.
@@ -14,10 +17,14 @@
 #![warn(missing_docs)]
 
 mod imap;
+mod policy;
 mod settings;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
-use mailkeep_plugin_api::{ImapAnswer, ImapCall, LmtpReply, ProtocolPlugin};
+use mailkeep_frontend::Connection;
+use mailkeep_plugin_api::{ImapAnswer, ImapCall, LmtpReply, ProtocolPlugin, RecipientLookup};
 use mailkeep_storage_rpc::errors::ErrorReason;
 
 pub use settings::{QuotaProtocolSettings, SettingsError};
@@ -83,5 +90,17 @@ impl ProtocolPlugin for QuotaProtocol {
                 text: "Mailbox is full",
             }
         })
+    }
+
+    fn lmtp_listeners(&self) -> Vec<String> {
+        vec![self.settings.status_listener.clone()]
+    }
+
+    fn serve_lmtp_listener<'a>(
+        &'a self,
+        connection: Connection,
+        recipients: Arc<dyn RecipientLookup>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(policy::serve(&self.settings, connection, recipients))
     }
 }

@@ -3,7 +3,7 @@
 //! reads the default limits of the same table.)
 
 /// The protocol side's settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuotaProtocolSettings {
     /// Users who may SETQUOTA (`admins = ["postmaster"]`).
     pub admins: Vec<String>,
@@ -11,6 +11,19 @@ pub struct QuotaProtocolSettings {
     /// full mailbox (`full_tempfail = true`, Dovecot's
     /// `quota_full_tempfail`); `mailkeep deliver` then exits 75, not 77.
     pub full_tempfail: bool,
+    /// The name of the `[[lmtp.listener]]` that speaks Postfix's policy
+    /// protocol (quota-status) instead of LMTP (`"quota-status"`).
+    pub status_listener: String,
+}
+
+impl Default for QuotaProtocolSettings {
+    fn default() -> Self {
+        QuotaProtocolSettings {
+            admins: Vec::new(),
+            full_tempfail: false,
+            status_listener: "quota-status".into(),
+        }
+    }
 }
 
 /// A setting that cannot be read.
@@ -57,9 +70,20 @@ impl QuotaProtocolSettings {
                 });
             }
         };
+        let status_listener = match table.get("status_listener") {
+            None => QuotaProtocolSettings::default().status_listener,
+            Some(toml::Value::String(name)) => name.clone(),
+            Some(_) => {
+                return Err(SettingsError::Bad {
+                    key: "status_listener",
+                    reason: "a listener name",
+                });
+            }
+        };
         Ok(QuotaProtocolSettings {
             admins,
             full_tempfail,
+            status_listener,
         })
     }
 }
