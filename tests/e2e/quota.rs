@@ -18,6 +18,11 @@ const PASS: &str = "quota-secret-11";
 /// quota tempfails when `tempfail`), users alice and bob; alice's entry
 /// carries `rules` as userdb_quota_rule fields.
 fn start<'a>(dir: &'a TestDir, rules: &[&str], tempfail: bool) -> Server<'a> {
+    start_with(dir, rules, tempfail, "")
+}
+
+/// [`start`] with `extra` lines in `[plugins.quota]`.
+fn start_with<'a>(dir: &'a TestDir, rules: &[&str], tempfail: bool, extra: &str) -> Server<'a> {
     let mut listeners = Listeners::new();
     for name in ["imap", "lmtp-quota-status"] {
         listeners
@@ -27,7 +32,7 @@ fn start<'a>(dir: &'a TestDir, rules: &[&str], tempfail: bool) -> Server<'a> {
     let options = Options {
         extra_imap: format!(
             "\n[plugins]\nenabled = [\"quota\"]\n\n[plugins.quota]\nadmins = [\"alice\"]\n\
-             full_tempfail = {tempfail}\nstatus_listener = \"lmtp-quota-status\"\n"
+             full_tempfail = {tempfail}\nstatus_listener = \"lmtp-quota-status\"\n{extra}\n"
         ),
         ..Options::default()
     };
@@ -347,6 +352,30 @@ fn quota_status_policy_service_answers_postfix() {
     std::io::Read::read_to_end(&mut long, &mut rest).expect("closed");
     assert!(rest.is_empty(), "{rest:?}");
     assert_eq!(ask("recipient=alice@example.org\nsize=1\n"), "action=OK");
+}
+
+/// With `warnings = [50]`, the delivery that takes usage past half the
+/// limit brings a warning into the INBOX, once.
+#[test]
+fn a_quota_warning_arrives_when_usage_crosses_the_percentage() {
+    let dir = TestDir::new();
+    let server = start_with(&dir, &["*:bytes=8000"], false, "warnings = [50]");
+    assert!(lmtp_deliver(&dir, "alice", &message(1000)).starts_with("250"));
+    assert!(lmtp_deliver(&dir, "alice", &message(3500)).starts_with("250"));
+    assert!(lmtp_deliver(&dir, "alice", &message(500)).starts_with("250"));
+    let mut c = server.login("alice", PASS);
+    assert!(run(&mut c, "SELECT INBOX").is_ok());
+    let subjects = run(&mut c, "FETCH 1:* BODY.PEEK[HEADER.FIELDS (SUBJECT)]");
+    let warnings = subjects
+        .fetches()
+        .iter()
+        .filter(|f| {
+            f.bytes("BODY[HEADER.FIELDS (SUBJECT)]")
+                .is_some_and(|b| String::from_utf8_lossy(b).contains("Quota warning: 50%"))
+        })
+        .count();
+    assert_eq!(warnings, 1, "{subjects:?}");
+    assert_eq!(subjects.fetches().len(), 4);
 }
 
 fn admin_quota(server: &Server<'_>, action: &str, user: &str) -> Output {

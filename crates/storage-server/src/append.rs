@@ -109,9 +109,6 @@ pub(crate) async fn append(
         (Err(status), Ok(_)) => Err(status),
         (Ok(()), Ok(Some(batch))) => {
             announce(gate, &owner, &mailbox, &batch);
-            for plugin in gate.plugins().iter() {
-                plugin.after_append(&owner, &mailbox, &batch.uids);
-            }
             Ok(Response::new(pb::AppendResponse {
                 uidvalidity: batch.uidvalidity,
                 uid: batch.uids.first().copied().unwrap_or(0),
@@ -249,7 +246,9 @@ fn write_batch(
                     bytes: staged.iter().map(StagedMessage::size).sum(),
                 };
                 plugins.before_add(store, &adding)?;
-                return store.commit_appends(staged, replace).map(Some);
+                let batch = store.commit_appends(staged, replace)?;
+                plugins.after_add(store, &adding, &batch.uids);
+                return Ok(Some(batch));
             }
         }
     }

@@ -62,11 +62,13 @@ impl OrganizeService {
                     bytes,
                 };
                 plugins.before_add(&store, &adding)?;
-                if is_move {
+                let copied = if is_move {
                     store.move_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
                 } else {
                     store.copy_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
-                }
+                }?;
+                plugins.after_add(&store, &adding, &copied.new_uids);
+                Ok(copied)
             })
             .await?;
         if let Some(last) = copied.new_uids.iter().max() {
@@ -74,9 +76,6 @@ impl OrganizeService {
             let (kind, next) = (pb::WatchChangeKind::NewMessages, last.checked_add(1));
             let modseq = copied.target_highestmodseq;
             changes.publish_mailbox(&owner, &target, copied.uidvalidity, modseq, kind, next);
-            for plugin in self.gate.plugins().iter() {
-                plugin.after_append(&owner, &target, &copied.new_uids);
-            }
             if is_move {
                 let (kind, modseq) = (pb::WatchChangeKind::Expunge, copied.source_highestmodseq);
                 changes.publish_mailbox(&owner, &source, source_uidvalidity, modseq, kind, None);

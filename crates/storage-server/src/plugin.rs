@@ -98,8 +98,10 @@ pub trait StoragePlugin: Send + Sync + 'static {
         Ok(())
     }
 
-    /// After messages were appended (or delivered) to `mailbox`.
-    fn after_append(&self, _owner: &str, _mailbox: &str, _uids: &[u32]) {}
+    /// After the messages `adding` named were committed as `uids` (an
+    /// append, a delivery, a COPY or MOVE's copies), on the owner's store
+    /// thread; e.g. the quota plugin's warnings.
+    fn after_add(&self, _store: &Store, _adding: &Adding<'_>, _uids: &[u32]) {}
 
     /// After messages of `mailbox` were expunged (EXPUNGE, MOVE's source).
     fn after_expunge(&self, _owner: &str, _mailbox: &str) {}
@@ -145,6 +147,11 @@ impl Plugins {
     /// Runs every before-add hook; the first refusal wins.
     pub(crate) fn before_add(&self, store: &Store, adding: &Adding<'_>) -> Result<(), StoreError> {
         self.0.iter().try_for_each(|p| p.before_add(store, adding))
+    }
+
+    /// Runs every after-add hook.
+    pub(crate) fn after_add(&self, store: &Store, adding: &Adding<'_>, uids: &[u32]) {
+        self.0.iter().for_each(|p| p.after_add(store, adding, uids));
     }
 
     /// The scope each declared method needs, by full path.

@@ -16,6 +16,7 @@
 pub mod rules;
 mod service;
 mod settings;
+pub mod warning;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -59,6 +60,8 @@ pub struct QuotaPlugin {
 /// What the hook and the service share.
 pub(crate) struct Inner {
     defaults: Limits,
+    /// Percentages of a limit at which the owner gets a warning.
+    warnings: Vec<u8>,
     /// Each owner's limits from their users-file rules.
     userdb: RwLock<HashMap<String, Limits>>,
 }
@@ -111,6 +114,7 @@ impl QuotaPlugin {
         QuotaPlugin {
             inner: Arc::new(Inner {
                 defaults: settings.defaults,
+                warnings: settings.warnings.clone(),
                 userdb: RwLock::default(),
             }),
         }
@@ -190,6 +194,25 @@ impl StoragePlugin for QuotaPlugin {
                     "refused: over quota");
                 Err(StoreError::OverQuota { context })
             }
+        }
+    }
+
+    fn after_add(&self, store: &Store, adding: &Adding<'_>, _uids: &[u32]) {
+        if self.inner.warnings.is_empty() {
+            return;
+        }
+        let warned = (|| {
+            let limits = self.inner.in_force(adding.owner, store)?.limits;
+            let usage = store.quota_usage()?;
+            match warning::warning_for(&self.inner.warnings, limits, usage, adding) {
+                Some(text) => warning::deliver(store, &text).map(|()| true),
+                None => Ok(false),
+            }
+        })();
+        match warned {
+            Ok(true) => tracing::info!(owner = adding.owner, "quota warning delivered"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(owner = adding.owner, error = %e, "quota warning failed"),
         }
     }
 }

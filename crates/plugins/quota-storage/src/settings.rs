@@ -4,10 +4,13 @@
 use crate::rules::{Limits, size};
 
 /// The storage side's settings.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QuotaSettings {
     /// Limits of users whose entry names none.
     pub defaults: Limits,
+    /// Percentages of a limit (1-100) at which a warning goes into the
+    /// owner's INBOX (`warnings = [80, 95]`); empty: none.
+    pub warnings: Vec<u8>,
 }
 
 /// A setting that cannot be read.
@@ -25,7 +28,8 @@ pub enum SettingsError {
 
 impl QuotaSettings {
     /// Reads `storage` (a size: `"1G"`, `"500M"`, bytes as a number; 0 or
-    /// absent: unlimited) and `messages` (a count) from the table.
+    /// absent: unlimited), `messages` (a count) and `warnings` (percentages)
+    /// from the table.
     pub fn from_table(table: &toml::Table) -> Result<QuotaSettings, SettingsError> {
         let bad = |key, reason: &str| SettingsError::Bad {
             key,
@@ -48,8 +52,22 @@ impl QuotaSettings {
             }
             Some(_) => return Err(bad("messages", "a number of messages")),
         };
+        let warnings = match table.get("warnings") {
+            None => Vec::new(),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_integer()
+                        .and_then(|n| u8::try_from(n).ok())
+                        .filter(|n| (1..=100).contains(n))
+                })
+                .collect::<Option<Vec<u8>>>()
+                .ok_or_else(|| bad("warnings", "a list of percentages from 1 to 100"))?,
+            Some(_) => return Err(bad("warnings", "a list of percentages from 1 to 100")),
+        };
         Ok(QuotaSettings {
             defaults: Limits { storage, messages },
+            warnings,
         })
     }
 }

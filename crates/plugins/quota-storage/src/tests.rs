@@ -118,3 +118,39 @@ fn recalc_counts_a_file_dropped_in_from_outside() {
     assert_eq!(recounted.0, before.0 + dropped.len() as u64);
     assert_eq!(store.quota_usage().unwrap(), recounted);
 }
+
+#[test]
+fn crossing_a_warning_percentage_puts_one_warning_in_the_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_one_message(dir.path());
+    let used = store.quota_usage().unwrap();
+    let table: toml::Table = toml::from_str(&format!(
+        "storage = {}\nwarnings = [50]",
+        used.0 * 2 + 10_000
+    ))
+    .unwrap();
+    let plugin = QuotaPlugin::new(&QuotaSettings::from_table(&table).unwrap());
+    let small = adding(AddKind::Append, 1, 10);
+    plugin.after_add(&store, &small, &[2]);
+    assert_eq!(
+        store.status("INBOX").unwrap().messages,
+        1,
+        "no threshold crossed"
+    );
+    // Pretend an addition of 6000 bytes took usage from below half to above.
+    let body = vec![b'x'; 6000];
+    let mut w = store
+        .begin_append("INBOX", Flags::default(), None, body.len() as u64)
+        .unwrap();
+    w.write(&body).unwrap();
+    let staged = w.finish().unwrap();
+    let bytes = staged.size();
+    let batch = store.commit_appends(vec![staged], None).unwrap();
+    plugin.after_add(&store, &adding(AddKind::Append, 1, bytes), &batch.uids);
+    assert_eq!(
+        store.status("INBOX").unwrap().messages,
+        3,
+        "the warning arrived"
+    );
+    assert!(QuotaSettings::from_table(&toml::from_str("warnings = [0]").unwrap()).is_err());
+}
