@@ -174,6 +174,16 @@ pub(crate) fn two_hosts<'a>(
     dir_b: &'a TestDir,
     cluster_dir: &Path,
 ) -> (Server<'a>, Server<'a>, String) {
+    two_hosts_with(dir_a, dir_b, cluster_dir, "")
+}
+
+/// [`two_hosts`] with `more` config (whole sections) on both hosts.
+pub(crate) fn two_hosts_with<'a>(
+    dir_a: &'a TestDir,
+    dir_b: &'a TestDir,
+    cluster_dir: &Path,
+    more: &str,
+) -> (Server<'a>, Server<'a>, String) {
     let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
     let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
     cluster(cluster_dir, &["init"]);
@@ -186,7 +196,7 @@ pub(crate) fn two_hosts<'a>(
     let server_b = start(
         dir_b,
         "b",
-        extra_config(cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
+        extra_config(cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]) + more,
         listen_b,
     );
     server_b.add_user(USER, PASSWORD);
@@ -195,7 +205,7 @@ pub(crate) fn two_hosts<'a>(
     let server_a = start(
         dir_a,
         "a",
-        extra_config(cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
+        extra_config(cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts) + more,
         listen_a,
     );
     server_a.add_user(USER, PASSWORD);

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Output, Stdio};
 
-use crate::harness::{BIN, DEADLINE, Options, Server, TestDir, run_python};
+use crate::harness::{BIN, DEADLINE, Options, Server, TestDir, require_root, run_python};
 use mailkeep_testkit::{BlockingClient, Listeners, Reply};
 
 const PASS: &str = "quota-secret-11";
@@ -281,6 +281,9 @@ fn deliver_cli(server: &Server<'_>, user: &str, body: &[u8]) -> (Option<i32>, St
 fn delivery_over_quota_is_refused_552_and_deliver_exits_77() {
     let dir = TestDir::new();
     let server = start(&dir, &["*:bytes=3000"], false);
+    // bob first: his storage process then learns alice's rules as the
+    // second owner it serves (the broker's AddOwner), not from its start.
+    assert!(lmtp_deliver(&dir, "bob", &message(2500)).starts_with("250"));
     let fits = lmtp_deliver(&dir, "alice", &message(1000));
     assert!(fits.starts_with("250"), "{fits}\n{}", server.logs());
     let reply = lmtp_deliver(&dir, "alice", &message(2500));
@@ -470,5 +473,46 @@ fn quota_get_equals_recalc_after_sigkill_and_a_file_from_outside() {
     assert_eq!(
         untagged(&run(&mut c, "GETQUOTA \"\"")),
         vec![format!("* QUOTA \"\" (STORAGE {} 1048576)", bytes / 1024)]
+    );
+}
+
+/// Across hosts: dora is homed on B and logs in at A. Her quota (B's users
+/// file) is enforced by B's storage process and read through B's gateway
+/// by A's imap process, plugin service and all: the gateway forwards it
+/// like the base services.
+#[test]
+fn quota_of_a_user_homed_on_another_host_goes_through_the_gateway() {
+    if !require_root("quota_of_a_user_homed_on_another_host_goes_through_the_gateway") {
+        return;
+    }
+    let (dir_a, dir_b, admin) = (TestDir::new(), TestDir::new(), TestDir::new());
+    let cluster_dir = admin.path().join("cluster");
+    let plugins = "\n[plugins]\nenabled = [\"quota\"]\n";
+    let (server_a, server_b, _) =
+        crate::cluster::two_hosts_with(&dir_a, &dir_b, &cluster_dir, plugins);
+    add_extra_fields(&dir_b, crate::cluster::USER, &["*:bytes=3000"]);
+    let mut c = server_a.login(crate::cluster::USER, crate::cluster::PASSWORD);
+    let first = c.append("INBOX", &[], &message(2000)).expect("APPEND");
+    assert!(
+        first.is_ok(),
+        "{first:?}\nA: {}\nB: {}",
+        server_a.logs(),
+        server_b.logs()
+    );
+    let over = c.append("INBOX", &[], &message(2000)).expect("APPEND");
+    assert!(over.has_code("OVERQUOTA"), "{over:?}");
+    let root = run(&mut c, "GETQUOTAROOT INBOX");
+    assert_eq!(
+        untagged(&root),
+        vec![
+            "* QUOTAROOT INBOX \"\"".to_owned(),
+            "* QUOTA \"\" (STORAGE 1 2)".to_owned()
+        ]
+    );
+    c.logout();
+    assert_eq!(
+        crate::cluster::files_with(&dir_b.maildir(crate::cluster::USER), "xxxx").len(),
+        1,
+        "the message is on B"
     );
 }
