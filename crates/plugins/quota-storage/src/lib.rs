@@ -134,26 +134,33 @@ pub fn exceeds(limits: Limits, usage: (u64, u64), adding: &Adding<'_>) -> Option
     if adding.kind == AddKind::Move {
         return None;
     }
-    let over = |limit: Option<u64>, used: u64, more: u64| {
-        limit.is_some_and(|l| l > 0 && used.saturating_add(more) > l)
-    };
-    if over(limits.storage, usage.0, adding.bytes) {
-        return Some(format!(
-            "storage quota of {} bytes: {} used, {} more asked",
-            limits.storage.unwrap_or(0),
+    let resources = [
+        (
+            "storage quota of",
+            "bytes",
+            limits.storage,
             usage.0,
-            adding.bytes
-        ));
-    }
-    if over(limits.messages, usage.1, adding.messages) {
-        return Some(format!(
-            "message quota of {}: {} used, {} more asked",
-            limits.messages.unwrap_or(0),
+            adding.bytes,
+        ),
+        (
+            "message quota of",
+            "messages",
+            limits.messages,
             usage.1,
-            adding.messages
-        ));
-    }
-    None
+            adding.messages,
+        ),
+    ];
+    resources
+        .into_iter()
+        .find(|&(_, _, limit, used, more)| {
+            limit.is_some_and(|l| l > 0 && used.saturating_add(more) > l)
+        })
+        .map(|(what, unit, limit, used, more)| {
+            format!(
+                "{what} {} {unit}: {used} used, {more} more asked",
+                limit.unwrap_or(0)
+            )
+        })
 }
 
 impl StoragePlugin for QuotaPlugin {
