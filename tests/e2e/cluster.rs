@@ -174,17 +174,35 @@ pub(crate) fn two_hosts<'a>(
     dir_b: &'a TestDir,
     cluster_dir: &Path,
 ) -> (Server<'a>, Server<'a>, String) {
-    two_hosts_with(dir_a, dir_b, cluster_dir, "")
+    two_hosts_with(dir_a, dir_b, cluster_dir, &[])
 }
 
-/// [`two_hosts`] with `more` config (whole sections) on both hosts.
+/// [`two_hosts`], with A also given the listeners `at_a` names (`lmtp`,
+/// `pop3`: the harness configures each by its name), bound on 127.0.0.1.
 pub(crate) fn two_hosts_with<'a>(
     dir_a: &'a TestDir,
     dir_b: &'a TestDir,
     cluster_dir: &Path,
+    at_a: &[&str],
+) -> (Server<'a>, Server<'a>, String) {
+    two_hosts_configured(dir_a, dir_b, cluster_dir, at_a, "")
+}
+
+/// [`two_hosts_with`], with `more` config (whole sections, e.g.
+/// `[plugins]`) on both hosts.
+pub(crate) fn two_hosts_configured<'a>(
+    dir_a: &'a TestDir,
+    dir_b: &'a TestDir,
+    cluster_dir: &Path,
+    at_a: &[&str],
     more: &str,
 ) -> (Server<'a>, Server<'a>, String) {
-    let (listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
+    let (mut listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
+    for name in at_a {
+        listen_a
+            .bind(name, IpAddr::V4(Ipv4Addr::LOCALHOST))
+            .expect("binding a listener of A");
+    }
     let (listen_b, gateway_b) = gateway_on([127, 0, 0, 3]);
     cluster(cluster_dir, &["init"]);
     cluster(cluster_dir, &["add-host", "a", "--address", &gateway_a]);

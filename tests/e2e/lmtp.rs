@@ -7,12 +7,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{
-    BIN, DEADLINE, NOBODY_UID, Options, Server, TestDir, require_root, run_python,
-};
+use crate::harness::{DEADLINE, NOBODY_UID, Options, Server, TestDir, require_root, run_python};
 use mailkeep_testkit::Listeners;
 
 const PASS: &str = "lmtp-secret-9";
@@ -315,25 +312,10 @@ fn mailkeep_deliver_exits_as_sysexits_says() {
     assert!(c.run("CREATE Work").expect("create").is_ok());
     c.logout();
     let deliver = |user: &str, config: &std::path::Path| {
-        let mut child = Command::new(BIN)
-            .args(["deliver", "--config"])
-            .arg(config)
-            .args(["-u", user, "-m", "Work", "-f", "from@example.net"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("running mailkeep deliver");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(b"Subject: local\n\nunix line ends\n")
-            .expect("writing the message");
-        let out = crate::harness::wait_output(child, DEADLINE);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+        crate::harness::run_deliver(
+            config,
+            &["-u", user, "-m", "Work", "-f", "from@example.net"],
+            b"Subject: local\n\nunix line ends\n",
         )
     };
     assert_eq!(deliver("bob", &server.config).0, Some(0));

@@ -489,7 +489,7 @@ fn quota_of_a_user_homed_on_another_host_goes_through_the_gateway() {
     let cluster_dir = admin.path().join("cluster");
     let plugins = "\n[plugins]\nenabled = [\"quota\"]\n";
     let (server_a, server_b, _) =
-        crate::cluster::two_hosts_with(&dir_a, &dir_b, &cluster_dir, plugins);
+        crate::cluster::two_hosts_configured(&dir_a, &dir_b, &cluster_dir, &[], plugins);
     add_extra_fields(&dir_b, crate::cluster::USER, &["*:bytes=3000"]);
     let mut c = server_a.login(crate::cluster::USER, crate::cluster::PASSWORD);
     let first = c.append("INBOX", &[], &message(2000)).expect("APPEND");

@@ -13,8 +13,8 @@ use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection, control_messag
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::{
-    AppendHeader, AppendRequest, FetchRequest, FetchResponse, ListMailboxesRequest,
-    MailboxStatusRequest, UidRange, append_request, fetch_response,
+    AppendHeader, AppendRequest, FetchRequest, ListMailboxesRequest, MailboxStatusRequest,
+    UidRange, append_request, fetch_item,
 };
 use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
 use tonic::transport::Channel;
@@ -190,7 +190,7 @@ async fn fetch_all(
     client: &StorageClient<Channel>,
     ticket: &str,
     uidvalidity: u32,
-) -> Result<Vec<FetchResponse>, Status> {
+) -> Result<Vec<fetch_item::Item>, Status> {
     let req = FetchRequest {
         owner: OWNER.into(),
         mailbox: "INBOX".into(),
@@ -209,8 +209,8 @@ async fn fetch_all(
             .await?
             .into_inner();
         let mut items = Vec::new();
-        while let Some(item) = stream.message().await? {
-            items.push(item);
+        while let Some(batch) = stream.message().await? {
+            items.extend(batch.items.into_iter().filter_map(|i| i.item));
         }
         Ok(items)
     })
@@ -312,9 +312,9 @@ async fn forged_tickets() {
     let mut body = Vec::new();
     let mut uids = Vec::new();
     for item in items {
-        match item.item {
-            Some(fetch_response::Item::Message(m)) => uids.push(m.uid),
-            Some(fetch_response::Item::BodyChunk(c)) => body.extend_from_slice(&c),
+        match item {
+            fetch_item::Item::Message(m) => uids.push(m.uid),
+            fetch_item::Item::BodyChunk(c) => body.extend_from_slice(&c),
             other => panic!("no cuts were asked for: {other:?}"),
         }
     }
@@ -460,7 +460,7 @@ async fn forged_tickets() {
         .expect("Fetch with the valid ticket after the refusals");
     let count = items
         .iter()
-        .filter(|i| matches!(i.item, Some(fetch_response::Item::Message(_))))
+        .filter(|i| matches!(i, fetch_item::Item::Message(_)))
         .count();
     assert_eq!(
         count, 2,

@@ -23,6 +23,9 @@ use crate::exchanges::{ConnectionKey, Exchanges};
 pub(crate) enum PeerRole {
     /// The lmtp process: may ask for deliver tickets.
     Lmtp,
+    /// The auth-socket process (Dovecot's auth protocol for an MTA's SMTP
+    /// AUTH): its logins only say yes or no, so they get no ticket.
+    AuthSocket,
     /// Any other (imap, pop3, or a role this auth does not know).
     Other,
 }
@@ -32,6 +35,7 @@ impl PeerRole {
     pub(crate) fn from_master(role: &str) -> PeerRole {
         match role {
             "lmtp" => PeerRole::Lmtp,
+            "auth-socket" => PeerRole::AuthSocket,
             _ => PeerRole::Other,
         }
     }

@@ -70,6 +70,9 @@ pub(crate) struct Passdb {
     /// takes as long as for an account (no user enumeration by timing).
     decoy: String,
     first_valid_uid: u32,
+    /// This server's mail domains (`auth.local_domains`): `local@domain`
+    /// with one of them also names the bare account `local`.
+    local_domains: Vec<String>,
     /// Keys the made-up salts of unknown names (and of `{PLAIN}` accounts).
     fake_salt_key: [u8; 32],
     /// The tallies of the file version last counted, SHA-1 then SHA-256.
@@ -109,9 +112,31 @@ impl Passdb {
             verify,
             decoy: decoy(),
             first_valid_uid,
+            local_domains: Vec::new(),
             fake_salt_key: rand::random(),
             tallies: Mutex::new(None),
         }
+    }
+
+    /// The same passdb, taking `local@domain` with one of `domains` (in
+    /// any case) for the bare account `local`, in logins and deliveries.
+    pub(crate) fn with_local_domains(mut self, domains: Vec<String>) -> Self {
+        self.local_domains = domains;
+        self
+    }
+
+    /// The entry `name` names: logins and recipients name accounts the same
+    /// way (see [`account_names`]). Blocking (file I/O).
+    fn find(&self, name: &str) -> Result<Option<UserEntry>, AuthError> {
+        let file = self.file.current()?;
+        Ok(self.find_in(&file, name).cloned())
+    }
+
+    /// [`Passdb::find`] in the file version `file`.
+    fn find_in<'f>(&self, file: &'f PasswdFile, name: &str) -> Option<&'f UserEntry> {
+        account_names(name, &self.local_domains)
+            .iter()
+            .find_map(|candidate| file.lookup(candidate))
     }
 
     /// The watched file.
@@ -126,7 +151,7 @@ impl Passdb {
         &self,
         credentials: &Credentials,
     ) -> Result<Option<Checked>, AuthError> {
-        match self.file.lookup(&credentials.authcid)? {
+        match self.find(&credentials.authcid)? {
             Some(entry) if !entry.password.is_empty() && !is_costly(&entry.password) => {
                 self.check_password(credentials).map(Some)
             }
@@ -139,7 +164,7 @@ impl Passdb {
     /// the user: an unknown one, or one without a password, is checked
     /// against the decoy.
     pub(crate) fn check_password(&self, credentials: &Credentials) -> Result<Checked, AuthError> {
-        let Some(entry) = self.file.lookup(&credentials.authcid)? else {
+        let Some(entry) = self.find(&credentials.authcid)? else {
             let _ = (self.verify)(&self.decoy, &credentials.password);
             return Ok(Checked::Refused("unknown user"));
         };
@@ -162,33 +187,18 @@ impl Passdb {
     /// After a SCRAM proof verified: whether `user` (still) exists and may
     /// be served.
     pub(crate) fn check_authenticated(&self, user: &str) -> Result<Checked, AuthError> {
-        Ok(match self.file.lookup(user)? {
+        Ok(match self.find(user)? {
             Some(entry) => self.served(entry),
             None => Checked::Refused("user deleted during the exchange"),
         })
     }
 
-    /// The account a delivery to `recipient` (no `+detail`) is for: the
-    /// entry named exactly so; else, for `local@domain`, the entry
-    /// `local@domain` with the domain in lower case (domains are
-    /// case-insensitive), then the bare `local` when the domain is one of
-    /// `domains` (this server's own). `Checked::Refused` for no such
-    /// account. Blocking (file I/O).
-    pub(crate) fn recipient(
-        &self,
-        recipient: &str,
-        domains: &[String],
-    ) -> Result<Checked, AuthError> {
-        let file = self.file.current()?;
-        let mut candidates = vec![recipient.to_owned()];
-        if let Some((local, domain)) = recipient.rsplit_once('@') {
-            candidates.push(format!("{local}@{}", domain.to_ascii_lowercase()));
-            if domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
-                candidates.push(local.to_owned());
-            }
-        }
-        Ok(match candidates.iter().find_map(|name| file.lookup(name)) {
-            Some(entry) => self.served(entry.clone()),
+    /// The account a delivery to `recipient` (no `+detail`) is for, named
+    /// as a login names it (see [`account_names`]). `Checked::Refused` for
+    /// no such account. Blocking (file I/O).
+    pub(crate) fn recipient(&self, recipient: &str) -> Result<Checked, AuthError> {
+        Ok(match self.find(recipient)? {
+            Some(entry) => self.served(entry),
             None => Checked::Refused("unknown recipient"),
         })
     }
@@ -201,6 +211,7 @@ impl Passdb {
         hash: ScramHash,
     ) -> Result<ScramLookup, AuthError> {
         let file = self.file.current()?;
+        let found = self.find_in(&file, user);
         let fake = |reason| {
             ScramLookup::Credentials(ScramCredentials::Fake {
                 salt_b64: STANDARD.encode(self.fake_salt(user, hash)),
@@ -208,7 +219,7 @@ impl Passdb {
                 reason,
             })
         };
-        let Some(entry) = file.lookup(user) else {
+        let Some(entry) = found else {
             let tally = self.tally(&file, hash);
             return Ok(if tally.can > tally.cannot {
                 fake("unknown user")
@@ -296,6 +307,26 @@ impl Passdb {
         *cached = Some((Arc::clone(file), tallies));
         tallies[index]
     }
+}
+
+/// The userdb names `name` may stand for, in the order tried: `name`
+/// exactly; for `local@domain`, `local@domain` with the domain in lower
+/// case (domains are case-insensitive), then the bare `local` when the
+/// domain is one of `domains` (this server's own, in any case). One rule
+/// for logins and LMTP recipients (issue 9), so that an account is reached
+/// by the same names whichever way.
+pub(crate) fn account_names(name: &str, domains: &[String]) -> Vec<String> {
+    let mut names = vec![name.to_owned()];
+    if let Some((local, domain)) = name.rsplit_once('@') {
+        let lower = format!("{local}@{}", domain.to_ascii_lowercase());
+        if lower != name {
+            names.push(lower);
+        }
+        if !local.is_empty() && domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+            names.push(local.to_owned());
+        }
+    }
+    names
 }
 
 /// A stored password of the default scheme for a random password nobody

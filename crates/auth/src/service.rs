@@ -47,7 +47,6 @@ struct Shared {
     penalty: Penalty,
     hashing: HashGate,
     exchanges: Arc<Exchanges>,
-    local_domains: Vec<String>,
 }
 
 /// Context of one step for the log lines.
@@ -55,6 +54,9 @@ struct Attempt<'a> {
     remote: &'a str,
     protocol: &'a str,
     mechanism: &'a str,
+    /// Whether a success gets a session ticket: not for the auth-socket
+    /// role, whose MTA only needs to know that the password was right.
+    ticket: bool,
 }
 
 impl AuthService {
@@ -95,18 +97,18 @@ impl AuthService {
                     WatchedPasswdFile::new(settings.passwd_file.clone()),
                     settings.first_valid_uid,
                     verify,
-                ),
+                )
+                .with_local_domains(settings.local_domains),
                 penalty: Penalty::new(settings.failure_delay, settings.max_failure_delay),
                 tickets,
                 hashing: HashGate::new(settings.hashing),
                 exchanges,
-                local_domains: settings.local_domains,
             }),
         }
     }
 
     /// One SASL step on connection `conn`.
-    async fn step_on(&self, conn: ConnectionKey, req: StepRequest) -> Outcome {
+    async fn step_on(&self, conn: ConnectionKey, role: PeerRole, req: StepRequest) -> Outcome {
         let exchanges = &self.shared.exchanges;
         let remote = if req.remote_ip.is_empty() {
             "unknown"
@@ -146,6 +148,7 @@ impl AuthService {
             remote,
             protocol: &req.protocol,
             mechanism: exchange.mechanism().name(),
+            ticket: role != PeerRole::AuthSocket,
         };
         if req.data.len() > MAX_RESPONSE {
             return self.refuse(&attempt, None, "SASL response too long").await;
@@ -383,7 +386,11 @@ impl AuthService {
             }
         };
         shared.penalty.record_success(attempt.remote, &user);
-        let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
+        let (ticket, expires_unix) = if attempt.ticket {
+            shared.tickets.issue_login(&entry, now_unix())
+        } else {
+            (String::new(), 0)
+        };
         tracing::info!(user = ?user, remote = attempt.remote, protocol = attempt.protocol,
             mechanism = attempt.mechanism, "login");
         Outcome::Success(Success {
@@ -431,16 +438,14 @@ impl AuthService {
         }
         let shared = Arc::clone(&self.shared);
         let recipient = req.recipient.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            shared.passdb.recipient(&recipient, &shared.local_domains)
-        })
-        .await
-        .map_err(|error| Status::internal(format!("recipient lookup task failed: {error}")))?
-        .map_err(|error| {
-            tracing::error!(recipient = ?req.recipient, %error,
+        let checked = tokio::task::spawn_blocking(move || shared.passdb.recipient(&recipient))
+            .await
+            .map_err(|error| Status::internal(format!("recipient lookup task failed: {error}")))?
+            .map_err(|error| {
+                tracing::error!(recipient = ?req.recipient, %error,
                 "delivery not possible: userdb unavailable");
-            Status::unavailable(UNAVAILABLE)
-        })?;
+                Status::unavailable(UNAVAILABLE)
+            })?;
         match checked {
             Checked::Valid(user) => {
                 let (ticket, expires_unix) = self.shared.tickets.issue_deliver(&user, now_unix());
@@ -497,7 +502,9 @@ impl Auth for AuthService {
         let Some(conn) = request.extensions().get::<ConnectionTag>().copied() else {
             return Err(Status::internal("request without a connection key"));
         };
-        let outcome = self.step_on(conn.key, request.into_inner()).await;
+        let outcome = self
+            .step_on(conn.key, conn.role, request.into_inner())
+            .await;
         Ok(Response::new(StepResponse {
             outcome: Some(outcome),
         }))

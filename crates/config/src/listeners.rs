@@ -7,12 +7,13 @@ use crate::{Config, ConfigError, Listener, ListenerKind};
 
 impl Config {
     /// Every listener of every protocol service, with the service's role
-    /// name (`imap`, `lmtp`, `pop3`).
+    /// name (`imap`, `lmtp`, `pop3`, `auth-socket`).
     pub fn listeners(&self) -> Vec<(&'static str, &Listener)> {
         let imap = self.imap.listener.iter().map(|l| ("imap", l));
         let lmtp = self.lmtp.listener.iter().map(|l| ("lmtp", l));
         let pop3 = self.pop3.listener.iter().map(|l| ("pop3", l));
-        imap.chain(lmtp).chain(pop3).collect()
+        let auth_socket = self.auth_socket.listener.iter().map(|l| ("auth-socket", l));
+        imap.chain(lmtp).chain(pop3).chain(auth_socket).collect()
     }
 }
 
@@ -37,7 +38,8 @@ fn valid_name(name: &str) -> bool {
 pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
     let mut seen = std::collections::HashSet::new();
     for (service, l) in config.listeners() {
-        let invalid = |why: String| ConfigError::Invalid(format!("[[{service}.listener]] {why}"));
+        let section = service.replace('-', "_");
+        let invalid = |why: String| ConfigError::Invalid(format!("[[{section}.listener]] {why}"));
         if !valid_name(&l.name) {
             return Err(invalid(format!(
                 "name {:?} must be letters, digits, '.', '_' or '-'",
@@ -65,6 +67,12 @@ pub(crate) fn validate(config: &Config) -> Result<(), ConfigError> {
             {
                 return Err(invalid(format!(
                     "{:?}: mode, owner and group are for unix listeners",
+                    l.name
+                )));
+            }
+            ListenerKind::Plain | ListenerKind::Tls if service == "auth-socket" => {
+                return Err(invalid(format!(
+                    "{:?}: the auth socket is a unix listener only (the MTA is on this host)",
                     l.name
                 )));
             }

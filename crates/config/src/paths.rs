@@ -26,6 +26,7 @@ pub(crate) fn resolve(config: &mut Config) -> Result<(), ConfigError> {
     for l in listeners
         .chain(config.lmtp.listener.iter_mut())
         .chain(config.pop3.listener.iter_mut())
+        .chain(config.auth_socket.listener.iter_mut())
     {
         if l.kind == crate::ListenerKind::Unix && !l.address.is_empty() {
             l.address = under(&Some(PathBuf::from(&l.address)), "")

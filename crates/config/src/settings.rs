@@ -18,6 +18,8 @@ pub struct Config {
     pub lmtp: Lmtp,
     /// The POP3 service.
     pub pop3: Pop3,
+    /// Dovecot's auth-client protocol for an MTA's SMTP AUTH.
+    pub auth_socket: AuthSocket,
     /// TLS for clients of every protocol service.
     pub tls: Tls,
     /// Authentication and tickets.
@@ -219,6 +221,43 @@ impl Default for Lmtp {
             max_recipients: 100,
             recipient_delimiter: "+".into(),
             timeout_secs: 300,
+        }
+    }
+}
+
+/// The auth socket: Dovecot's auth-client protocol (Postfix's
+/// `smtpd_sasl_type = dovecot`), so that SMTP AUTH checks passwords against
+/// the same accounts, penalties and log as IMAP and POP3.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSocket {
+    /// Its listening sockets, `unix` ones (Postfix's `smtpd_sasl_path`);
+    /// none by default: whoever can open the socket can try passwords, so
+    /// an administrator enables it and gives it an `owner`/`mode` that
+    /// admits the MTA only.
+    pub listener: Vec<Listener>,
+    /// How many auth-socket processes share the listeners.
+    pub processes: u32,
+    /// Clients (MTA processes) one auth-socket process serves at most.
+    pub max_connections: usize,
+    /// Seconds a client may be silent before it is disconnected (it
+    /// reconnects when it next needs a login checked).
+    pub timeout_secs: u64,
+    /// When the MTA's client may have sent its password in the clear
+    /// (the MTA says `secured` for TLS and names the client's address):
+    /// `loopback` (TLS, or a client on 127.0.0.0/8 or ::1), `never`
+    /// (TLS only) or `always`.
+    pub plaintext_logins: PlaintextLogins,
+}
+
+impl Default for AuthSocket {
+    fn default() -> Self {
+        AuthSocket {
+            listener: Vec::new(),
+            processes: 1,
+            max_connections: 1000,
+            timeout_secs: 600,
+            plaintext_logins: PlaintextLogins::Loopback,
         }
     }
 }
@@ -440,8 +479,10 @@ pub struct Auth {
     /// Logins waiting for a hash worker; beyond this they fail at once
     /// with a temporary error ("try again").
     pub hash_queue: usize,
-    /// This server's mail domains: an LMTP recipient `local@domain` with
-    /// one of these (in any case) also reaches the account named `local`.
+    /// This server's mail domains: a login name or an LMTP recipient
+    /// `local@domain` with one of these (in any case) also names the
+    /// account `local` (logins and deliveries match the userdb the same
+    /// way).
     pub local_domains: Vec<String>,
 }
 

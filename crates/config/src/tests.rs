@@ -276,6 +276,35 @@ fn pop3_defaults_to_loopback_ports_and_can_be_turned_off() {
 }
 
 #[test]
+fn the_auth_socket_is_off_by_default_and_takes_unix_listeners_only() {
+    let c = load_text("[server]\ndata_dir = \"/srv/mk\"\n").expect("load");
+    assert!(c.auth_socket.listener.is_empty());
+    let c = load_text(
+        "[server]\ndata_dir = \"/srv/mk\"\n\
+         [[auth_socket.listener]]\nname = \"auth\"\naddress = \"auth-client.sock\"\n\
+         kind = \"unix\"\nmode = 0o600\nowner = \"postfix\"\n",
+    )
+    .expect("load");
+    assert_eq!(
+        c.auth_socket.listener[0].address,
+        "/srv/mk/auth-client.sock"
+    );
+    assert_eq!(c.auth_socket.listener[0].mode, Some(0o600));
+    assert!(
+        c.listeners()
+            .iter()
+            .any(|(service, l)| *service == "auth-socket" && l.name == "auth")
+    );
+    let err = load_text(
+        "[[auth_socket.listener]]\nname = \"auth\"\naddress = \"127.0.0.1:12345\"\nkind = \"plain\"\n",
+    )
+    .expect_err("a TCP auth socket")
+    .to_string();
+    assert!(err.contains("[[auth_socket.listener]]"), "{err}");
+    assert!(err.contains("unix listener only"), "{err}");
+}
+
+#[test]
 fn plugin_tables_pass_through_to_the_storage_process_unchanged() {
     let c = load_text(
         "[plugins]\nenabled = [\"quota\"]\n[plugins.quota]\nstorage = \"1G\"\nadmins = [\"root\"]\n",

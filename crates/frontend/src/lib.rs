@@ -73,6 +73,6 @@ pub use control::{ControlChannel, ControlError};
 pub use listen::{ListenError, Listener, ListenerKind, ListenerSpec};
 pub use networks::{Network, NetworkError, Networks};
 pub use sasl::{AuthFailure, ChannelBinding, ClientFacts, LoggedIn, SaslExchange, SaslStep};
-pub use session_end::{SessionEnd, report_sessions};
+pub use session_end::{SessionEnd, report_sessions, spawn_session_reports};
 pub use storage::{Retry, Rpc, Storage, StorageError};
 pub use tls::{CertificateError, ServerTls};

@@ -15,6 +15,15 @@ use crate::any_connector::AnyConnector;
 use crate::connection::Traffic;
 use crate::connector::Connector;
 
+/// Starts [`report_sessions`] on a task of its own for the connections of
+/// `acceptor`, through the connector `auth` reaches the broker with: what
+/// every protocol process does before it serves.
+pub fn spawn_session_reports(acceptor: &crate::Acceptor, auth: &Arc<crate::AuthLink>) {
+    let auth = Arc::clone(auth);
+    let count = acceptor.connections();
+    tokio::spawn(async move { report_sessions(auth.connector(), count).await });
+}
+
 /// Reports the number of clients through `connector` whenever it
 /// changed, at most once a second; runs until the process ends.
 pub async fn report_sessions(connector: &AnyConnector, count: ConnectionCount) {

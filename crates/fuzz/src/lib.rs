@@ -32,6 +32,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth_socket;
 pub mod imap;
 pub mod line_protocol;
 pub mod lmtp;
@@ -53,6 +54,11 @@ pub struct Target {
 
 /// Every target.
 pub static TARGETS: &[Target] = &[
+    Target {
+        name: "auth_socket_line",
+        run: auth_socket::line,
+        dictionary: auth_socket::DICTIONARY,
+    },
     Target {
         name: "imap_command",
         run: imap::command_stream,

@@ -190,6 +190,11 @@ fn fuzz_mime_store() {
 }
 
 #[test]
+fn fuzz_auth_socket_line() {
+    fuzz("auth_socket_line", 3000);
+}
+
+#[test]
 fn fuzz_pop3_command() {
     fuzz("pop3_command", 3000);
 }

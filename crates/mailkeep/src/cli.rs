@@ -195,7 +195,8 @@ pub struct Identity {
     pub gid: u32,
 }
 
-/// What every protocol process (imap, pop3, lmtp) is given by the master.
+/// What every protocol process (imap, pop3, lmtp, auth-socket) is given by
+/// the master.
 #[derive(clap::Args)]
 pub struct ProtocolProcess {
     #[command(flatten)]
@@ -239,6 +240,9 @@ pub enum Role {
     Lmtp(ProtocolProcess),
     /// A POP3 protocol process.
     Pop3(ProtocolProcess),
+    /// An auth-socket protocol process (Dovecot's auth-client protocol for
+    /// an MTA's SMTP AUTH).
+    AuthSocket(ProtocolProcess),
     /// The storage gateway: other hosts' relays in, to local storage.
     Gateway {
         #[command(flatten)]

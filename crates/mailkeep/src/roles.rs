@@ -85,6 +85,27 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 mailkeep_lmtp::serve_accepted(settings, acceptor, broker)
             })
         }
+        Role::AuthSocket(process) => {
+            crate::logging::init("auth-socket");
+            let start = ProtocolStart::prepare(process)?;
+            let socket = &start.config.auth_socket;
+            let settings = mailkeep_auth_socket::AuthSocketSettings {
+                timeout: std::time::Duration::from_secs(socket.timeout_secs),
+            };
+            // The MTA is a trusted local peer on a UNIX socket: auth's
+            // penalties count against the client address it names, and
+            // the plaintext rule applies to that client.
+            let accept = accept_settings(
+                socket.max_connections,
+                b"",
+                socket.plaintext_logins,
+                mailkeep_auth_socket::protocol::MAX_LINE,
+                mailkeep_frontend::ClientPolicy::default(),
+            );
+            serve_protocol(start, accept, |acceptor, broker| {
+                mailkeep_auth_socket::serve_accepted(settings, acceptor, broker)
+            })
+        }
         Role::Gateway {
             link,
             fd_broker,

@@ -431,6 +431,11 @@ pub async fn serve(config: Config, config_path: Option<PathBuf>) -> Result<(), M
             listeners: crate::listeners::bind_service(&config, "pop3", &mut inherited)?,
             processes: config.pop3.processes,
         },
+        ProtocolService {
+            role: "auth-socket",
+            listeners: crate::listeners::bind_service(&config, "auth-socket", &mut inherited)?,
+            processes: config.auth_socket.processes,
+        },
     ];
     // A service configured with no listener runs no process.
     let services: Vec<ProtocolService> = services

@@ -9,6 +9,7 @@ pub mod broker_client;
 pub mod channel;
 pub mod errors;
 pub mod fd;
+pub mod fetch_items;
 pub mod framing;
 pub mod leased;
 pub mod metadata;

@@ -17,10 +17,11 @@ use crate::storage::storage_server::{Storage, StorageServer};
 use crate::storage::{
     AppendRequest, AppendResponse, ChangesRequest, ChangesResponse, CreateMailboxRequest,
     CreateMailboxResponse, DeleteMailboxRequest, DeleteMailboxResponse, ExpungeRequest,
-    ExpungeResponse, FetchRequest, FetchResponse, ListMailboxesRequest, ListMailboxesResponse,
-    MailboxExistsRequest, MailboxExistsResponse, MailboxStatus, MailboxStatusRequest,
-    MailboxStatusResponse, RenameMailboxRequest, RenameMailboxResponse, SelectMailboxRequest,
-    SelectMailboxResponse, StoreFlagsRequest, StoreFlagsResponse, append_request, fetch_response,
+    ExpungeResponse, FetchItem, FetchRequest, FetchResponse, ListMailboxesRequest,
+    ListMailboxesResponse, MailboxExistsRequest, MailboxExistsResponse, MailboxStatus,
+    MailboxStatusRequest, MailboxStatusResponse, RenameMailboxRequest, RenameMailboxResponse,
+    SelectMailboxRequest, SelectMailboxResponse, StoreFlagsRequest, StoreFlagsResponse,
+    append_request, fetch_item,
 };
 
 /// The size of the body chunks both ways: the size the storage server
@@ -142,12 +143,9 @@ impl Storage for Echo {
         tokio::spawn(async move {
             let count = if endless { 1 } else { CHUNKS };
             for i in 0..count {
-                let item = fetch_response::Item::BodyChunk(vec![i as u8; CHUNK]);
-                if tx
-                    .send(Ok(FetchResponse { item: Some(item) }))
-                    .await
-                    .is_err()
-                {
+                let item = fetch_item::Item::BodyChunk(vec![i as u8; CHUNK]);
+                let items = vec![FetchItem { item: Some(item) }];
+                if tx.send(Ok(FetchResponse { items })).await.is_err() {
                     return;
                 }
             }
@@ -348,10 +346,11 @@ async fn calls_from_many_tasks_share_the_connection() {
 async fn a_server_stream_larger_than_the_windows_arrives_whole() {
     let (channel, _peer) = connected().await;
     let mut client = StorageClient::new(channel);
-    let mut stream = client.fetch(fetch_of("INBOX")).await.unwrap().into_inner();
+    let stream = client.fetch(fetch_of("INBOX")).await.unwrap().into_inner();
     let mut received = 0;
-    while let Some(item) = stream.message().await.unwrap() {
-        let Some(fetch_response::Item::BodyChunk(chunk)) = item.item else {
+    let mut stream = crate::fetch_items::FetchItems::new(stream);
+    while let Some(item) = stream.next().await.unwrap() {
+        let fetch_item::Item::BodyChunk(chunk) = item else {
             panic!("not a body chunk: {item:?}");
         };
         assert_eq!(chunk, vec![received as u8; CHUNK], "chunk {received}");

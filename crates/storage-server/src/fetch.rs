@@ -10,7 +10,7 @@ use std::io::Read;
 use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage as pb;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_store::{CrlfReader, CutSpec, MessageMeta, Store, StoreError, UnknownCte};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -53,10 +53,53 @@ pub(crate) async fn fetch(
     Ok(Response::new(ReceiverStream::new(rx)))
 }
 
-/// Sends `item`; `Ok(false)` when the client has gone away.
-fn send(tx: &Sender, item: Item) -> bool {
-    tx.blocking_send(Ok(pb::FetchResponse { item: Some(item) }))
-        .is_ok()
+/// Items on their way to the client, sent in batches of about
+/// [`CHUNK_SIZE`] bytes (one stream message, one HTTP/2 frame and one
+/// wake-up per batch rather than per item).
+struct Batch<'a> {
+    tx: &'a Sender,
+    items: Vec<pb::FetchItem>,
+    bytes: usize,
+}
+
+/// Items per batch at most, whatever their size.
+const BATCH_ITEMS: usize = 512;
+
+impl<'a> Batch<'a> {
+    fn new(tx: &'a Sender) -> Batch<'a> {
+        Batch {
+            tx,
+            items: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Adds `item`, sending the batch once it is full; `false` when the
+    /// client has gone away.
+    fn push(&mut self, item: Item) -> bool {
+        self.bytes += match &item {
+            Item::BodyChunk(data) | Item::CutChunk(data) => data.len(),
+            Item::Message(m) => 64 + m.flags.iter().map(String::len).sum::<usize>(),
+            Item::CutStart(_) | Item::CutFailed(_) => 16,
+        };
+        self.items.push(pb::FetchItem { item: Some(item) });
+        if self.bytes >= CHUNK_SIZE || self.items.len() >= BATCH_ITEMS {
+            return self.flush();
+        }
+        true
+    }
+
+    /// Sends what is waiting; `false` when the client has gone away.
+    fn flush(&mut self) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        let items = std::mem::take(&mut self.items);
+        self.bytes = 0;
+        self.tx
+            .blocking_send(Ok(pb::FetchResponse { items }))
+            .is_ok()
+    }
 }
 
 fn stream_messages(
@@ -66,6 +109,22 @@ fn stream_messages(
     with_body: bool,
     cuts: &Cuts,
     tx: &Sender,
+) -> Result<(), Status> {
+    let mut batch = Batch::new(tx);
+    let streamed = stream_batched(store, mailbox, metas, with_body, cuts, &mut batch);
+    // What came before an error is the client's too.
+    batch.flush();
+    streamed
+}
+
+/// Adds each message's items to `batch` (see [`stream_messages`]).
+fn stream_batched(
+    store: &Store,
+    mailbox: &str,
+    metas: Vec<MessageMeta>,
+    with_body: bool,
+    cuts: &Cuts,
+    batch: &mut Batch<'_>,
 ) -> Result<(), Status> {
     for meta in metas {
         let cut = if cuts.specs.is_empty() {
@@ -87,16 +146,16 @@ fn stream_messages(
         } else {
             (None, meta)
         };
-        if !send(tx, Item::Message(fetched_msg(&meta))) {
+        if !batch.push(Item::Message(fetched_msg(&meta))) {
             return Ok(());
         }
         if let Some(cut) = cut
-            && !send_cuts(tx, cut, &cuts.size_only)
+            && !send_cuts(batch, cut, &cuts.size_only)
         {
             return Ok(());
         }
         if let Some(file) = body
-            && !send_body(tx, file, mailbox, &meta)?
+            && !send_body(batch, file, mailbox, &meta)?
         {
             return Ok(());
         }
@@ -137,31 +196,32 @@ fn cut_message(
 /// Sends one message's cuts (sizes, then data unless only the size is
 /// wanted) or why they could not be made; `false` when the client has
 /// gone away.
-fn send_cuts(tx: &Sender, cut: Result<Vec<Vec<u8>>, UnknownCte>, size_only: &[bool]) -> bool {
+fn send_cuts(
+    batch: &mut Batch<'_>,
+    cut: Result<Vec<Vec<u8>>, UnknownCte>,
+    size_only: &[bool],
+) -> bool {
     let cuts = match cut {
         Ok(cuts) => cuts,
         Err(e) => {
-            return send(
-                tx,
-                Item::CutFailed(pb::CutFailed {
-                    reason: ErrorReason::UnknownCte as i32,
-                    message: e.to_string(),
-                }),
-            );
+            return batch.push(Item::CutFailed(pb::CutFailed {
+                reason: ErrorReason::UnknownCte as i32,
+                message: e.to_string(),
+            }));
         }
     };
     for (data, &size_only) in cuts.into_iter().zip(size_only) {
         let start = pb::CutStart {
             total_size: data.len() as u64,
         };
-        if !send(tx, Item::CutStart(start)) {
+        if !batch.push(Item::CutStart(start)) {
             return false;
         }
         if size_only {
             continue;
         }
         for chunk in data.chunks(CHUNK_SIZE) {
-            if !send(tx, Item::CutChunk(chunk.to_vec())) {
+            if !batch.push(Item::CutChunk(chunk.to_vec())) {
                 return false;
             }
         }
@@ -173,7 +233,7 @@ fn send_cuts(tx: &Sender, cut: Result<Vec<Vec<u8>>, UnknownCte>, size_only: &[bo
 /// client has gone away, DATA_LOSS when the file's size is not the
 /// index's.
 fn send_body(
-    tx: &Sender,
+    batch: &mut Batch<'_>,
     mut file: CrlfReader<std::fs::File>,
     mailbox: &str,
     meta: &MessageMeta,
@@ -202,7 +262,7 @@ fn send_body(
         }
         buf.truncate(n);
         left -= n as u64;
-        if !send(tx, Item::BodyChunk(buf)) {
+        if !batch.push(Item::BodyChunk(buf)) {
             return Ok(false);
         }
     }

@@ -10,8 +10,9 @@ use common::{
     send_append,
 };
 use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_ticket::Scope;
 
@@ -76,14 +77,15 @@ async fn multiappend_indexes_every_message_and_returns_their_uids() {
         body: true,
         cuts: Vec::new(),
     };
-    let mut stream = c
+    let stream = c
         .fetch(with_ticket(request, &t))
         .await
         .unwrap()
         .into_inner();
     let mut got: Vec<(FetchedMessage, Vec<u8>)> = Vec::new();
-    while let Some(item) = stream.message().await.unwrap() {
-        match item.item.unwrap() {
+    let mut stream = FetchItems::new(stream);
+    while let Some(item) = stream.next().await.unwrap() {
+        match item {
             Item::Message(m) => got.push((m, Vec::new())),
             Item::BodyChunk(b) => got.last_mut().unwrap().1.extend_from_slice(&b),
             other => panic!("no cuts were asked for: {other:?}"),

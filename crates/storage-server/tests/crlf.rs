@@ -7,9 +7,10 @@
 mod common;
 
 use common::{Harness, OWNER, all_uids, mailbox_status};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::content_client::ContentClient;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_store::to_crlf;
 
@@ -45,14 +46,15 @@ async fn bare_lf_messages_stream_with_crlf_and_crlf_sizes() {
         body: true,
         cuts: Vec::new(),
     };
-    let mut stream = storage
+    let stream = storage
         .fetch(with_ticket(req, &t))
         .await
         .unwrap()
         .into_inner();
     let mut got: Vec<(FetchedMessage, Vec<u8>)> = Vec::new();
-    while let Some(item) = stream.message().await.unwrap() {
-        match item.item.unwrap() {
+    let mut stream = FetchItems::new(stream);
+    while let Some(item) = stream.next().await.unwrap() {
+        match item {
             Item::Message(m) => got.push((m, Vec::new())),
             Item::BodyChunk(c) => got.last_mut().unwrap().1.extend_from_slice(&c),
             other => panic!("no cuts were asked for: {other:?}"),

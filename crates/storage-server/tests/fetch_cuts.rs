@@ -7,8 +7,9 @@
 mod common;
 
 use common::{Harness, OWNER, all_uids, mailbox_status};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_storage_rpc::storage::*;
 
 const PLAIN: &[u8] = b"From: a@example.org\nSubject: first\nX-Other: no\n\nbody one\n";
@@ -52,14 +53,16 @@ async fn cuts_follow_each_message_in_order_and_fail_per_message() {
         body: true,
         cuts: vec![subject_cut(), binary_size_of_part_one()],
     };
-    let mut stream = storage
-        .fetch(with_ticket(req, &t))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = FetchItems::new(
+        storage
+            .fetch(with_ticket(req, &t))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
     let mut items = Vec::new();
-    while let Some(item) = stream.message().await.unwrap() {
-        items.push(item.item.unwrap());
+    while let Some(item) = stream.next().await.unwrap() {
+        items.push(item);
     }
     let mut items = items.into_iter();
 
@@ -97,4 +100,48 @@ async fn cuts_follow_each_message_in_order_and_fail_per_message() {
         }
     }
     assert_eq!(body, UNKNOWN_CTE);
+}
+
+/// Small items travel together: the metadata of 100 messages, each with a
+/// Subject cut, comes in a few stream messages (batches of about a chunk)
+/// rather than 300, and in order.
+#[tokio::test]
+async fn small_items_come_in_batches_in_order() {
+    let h = Harness::start();
+    let ch = h.channel(1).await;
+    let t = h.ticket();
+    let mut storage = common::storage_client(ch);
+    const MESSAGES: u32 = 100;
+    for _ in 0..MESSAGES {
+        common::append(&mut storage, &t, "INBOX", PLAIN).await;
+    }
+    let status = mailbox_status(&mut storage, &t, "INBOX").await.unwrap();
+    let req = FetchRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        uidvalidity: status.uidvalidity,
+        uids: all_uids(),
+        body: false,
+        cuts: vec![subject_cut()],
+    };
+    let mut stream = storage
+        .fetch(with_ticket(req, &t))
+        .await
+        .unwrap()
+        .into_inner();
+    let (mut batches, mut items) = (0, Vec::new());
+    while let Some(batch) = stream.message().await.unwrap() {
+        batches += 1;
+        items.extend(batch.items.into_iter().map(|i| i.item.unwrap()));
+    }
+    assert!(
+        batches <= 2,
+        "{batches} stream messages for 300 small items"
+    );
+    assert_eq!(items.len(), 3 * MESSAGES as usize);
+    for (uid, item) in (1..=MESSAGES).zip(items.chunks(3)) {
+        assert!(matches!(&item[0], Item::Message(m) if m.uid == uid));
+        assert!(matches!(&item[1], Item::CutStart(s) if s.total_size == 18));
+        assert!(matches!(&item[2], Item::CutChunk(c) if c == b"Subject: first\r\n\r\n"));
+    }
 }

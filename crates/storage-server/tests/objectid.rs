@@ -7,8 +7,9 @@
 mod common;
 
 use common::{Harness, OWNER, all_uids, append, mailbox_status, one_uid, rename_mailbox};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
 use mailkeep_storage_rpc::storage::search_client::SearchClient;
 use mailkeep_storage_rpc::storage::search_key::Key;
@@ -25,10 +26,11 @@ async fn fetched(c: &mut StorageClient<Channel>, t: &str, mailbox: &str) -> Vec<
         body: false,
         cuts: Vec::new(),
     };
-    let mut stream = c.fetch(with_ticket(request, t)).await.unwrap().into_inner();
+    let stream = c.fetch(with_ticket(request, t)).await.unwrap().into_inner();
     let mut out = Vec::new();
-    while let Some(item) = stream.message().await.unwrap() {
-        if let Some(Item::Message(m)) = item.item {
+    let mut stream = FetchItems::new(stream);
+    while let Some(item) = stream.next().await.unwrap() {
+        if let Item::Message(m) = item {
             out.push(m);
         }
     }

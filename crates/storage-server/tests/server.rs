@@ -8,9 +8,10 @@ use common::{
     Harness, OWNER, all_uids, append_header, create_mailbox, delete_mailbox, expunge_deleted,
     mailbox_status, rename_mailbox, send_append, store_flags,
 };
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::append_request::Part;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_ticket::{Claims, Scope, now_unix, sign};
@@ -47,10 +48,11 @@ async fn fetch_all(
         body: true,
         cuts: Vec::new(),
     };
-    let mut stream = client.fetch(with_ticket(req, ticket)).await?.into_inner();
+    let stream = client.fetch(with_ticket(req, ticket)).await?.into_inner();
     let mut out: Vec<(FetchedMessage, Vec<u8>)> = Vec::new();
-    while let Some(item) = stream.message().await? {
-        match item.item.unwrap() {
+    let mut stream = FetchItems::new(stream);
+    while let Some(item) = stream.next().await? {
+        match item {
             Item::Message(m) => out.push((m, Vec::new())),
             Item::BodyChunk(c) => out.last_mut().unwrap().1.extend_from_slice(&c),
             other => panic!("no cuts were asked for: {other:?}"),

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 use common::{Harness, OWNER, all_uids, mailbox_status, store_flags};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::search_client::SearchClient;
 use mailkeep_storage_rpc::storage::*;
@@ -95,10 +96,10 @@ async fn short_calls_are_answered_while_a_search_is_running() {
         .await
         .unwrap()
         .into_inner();
-    let mut fetched = fetched;
+    let mut fetched = FetchItems::new(fetched);
     let mut count = 0;
-    while let Some(item) = fetched.message().await.unwrap() {
-        assert!(matches!(item.item, Some(fetch_response::Item::Message(_))));
+    while let Some(item) = fetched.next().await.unwrap() {
+        assert!(matches!(item, fetch_item::Item::Message(_)));
         count += 1;
     }
     assert_eq!(count, MESSAGES);

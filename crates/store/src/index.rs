@@ -385,26 +385,29 @@ pub(crate) fn all_messages(conn: &Connection, mailbox: &MailboxRow) -> Result<Ve
 
 /// The counts and sums of a mailbox for STATUS and SELECT.
 pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate::MailboxStatus> {
-    let (messages, unseen, deleted, size, deleted_size): (u32, u32, u32, i64, i64) = cached_row(
-        conn,
-        "SELECT COUNT(*),
-                    COALESCE(SUM((system_flags & 1) = 0), 0),
-                    COALESCE(SUM((system_flags & 8) != 0), 0),
-                    COALESCE(SUM(size), 0),
-                    COALESCE(SUM(CASE WHEN (system_flags & 8) != 0 THEN size ELSE 0 END), 0)
-             FROM messages WHERE mailbox_id = ?1",
-        [mailbox.id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-    )
-    .ctx(&format!("counting messages of {:?}", mailbox.name))?;
+    let counts = crate::counts::of(conn, mailbox.id, &mailbox.name)?;
+    // DELETED-STORAGE: summed only when something is marked \Deleted,
+    // so the usual STATUS stays one row read.
+    let deleted_size: i64 = if counts.deleted == 0 {
+        0
+    } else {
+        cached_row(
+            conn,
+            "SELECT COALESCE(SUM(size), 0) FROM messages
+             WHERE mailbox_id = ?1 AND (system_flags & 8) != 0",
+            [mailbox.id],
+            |r| r.get(0),
+        )
+        .ctx(&format!("summing deleted messages of {:?}", mailbox.name))?
+    };
     Ok(crate::MailboxStatus {
         uidvalidity: mailbox.uidvalidity,
         uidnext: mailbox.uidnext,
         highestmodseq: mailbox.highestmodseq,
-        messages,
-        unseen,
-        deleted,
-        size: size as u64,
+        messages: counts.messages,
+        unseen: counts.unseen,
+        deleted: counts.deleted,
+        size: counts.size,
         deleted_size: u64::try_from(deleted_size).unwrap_or(0),
         mailbox_id: mailbox.object_id.clone(),
     })

@@ -16,6 +16,7 @@
 
 mod append;
 mod changes_probe;
+mod counts;
 mod crlf;
 pub mod dovecot;
 mod error;

@@ -136,7 +136,7 @@ impl Store {
         let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
         let context = format!("reading changes of {name:?}");
         let mut stmt = tx
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
                 index::MESSAGE_COLUMNS
             ))

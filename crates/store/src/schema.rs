@@ -126,6 +126,10 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating metadata schema")?;
     tx.execute_batch(crate::maildrop::SCHEMA)
         .ctx("creating maildrop schema")?;
+    tx.execute_batch(crate::counts::SCHEMA)
+        .ctx("creating the counts schema")?;
+    tx.execute_batch(crate::counts::BACKFILL)
+        .ctx("counting the messages of mailboxes not counted yet")?;
     tx.execute_batch(crate::plugin_state::SCHEMA)
         .ctx("creating plugin state schema")?;
     if version == 1 {

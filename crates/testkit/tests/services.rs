@@ -5,8 +5,9 @@
 
 use mailkeep_frontend::Connector;
 use mailkeep_storage_rpc::broker::RefusalCode;
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::storage::{FetchRequest, MailboxStatusRequest, UidRange, fetch_response};
+use mailkeep_storage_rpc::storage::{FetchRequest, MailboxStatusRequest, UidRange, fetch_item};
 use mailkeep_testkit::Services;
 
 const MESSAGE: &[u8] = b"Subject: kit\r\nMessage-ID: <kit@test>\r\n\r\nThrough the kit.\r\n";
@@ -52,16 +53,17 @@ async fn a_login_attaches_real_storage_that_appends_and_fetches() {
         body: true,
         cuts: Vec::new(),
     };
-    let mut stream = client
+    let stream = client
         .fetch(with_ticket(request, &login.ticket))
         .await
         .unwrap()
         .into_inner();
     let (mut body, mut fetched) = (Vec::new(), Vec::new());
-    while let Some(item) = stream.message().await.unwrap() {
-        match item.item {
-            Some(fetch_response::Item::Message(m)) => fetched.push((m.uid, m.flags)),
-            Some(fetch_response::Item::BodyChunk(c)) => body.extend_from_slice(&c),
+    let mut stream = FetchItems::new(stream);
+    while let Some(item) = stream.next().await.unwrap() {
+        match Some(item) {
+            Some(fetch_item::Item::Message(m)) => fetched.push((m.uid, m.flags)),
+            Some(fetch_item::Item::BodyChunk(c)) => body.extend_from_slice(&c),
             other => panic!("no cuts were asked for: {other:?}"),
         }
     }

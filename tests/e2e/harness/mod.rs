@@ -17,6 +17,7 @@ mod dir;
 pub mod inject;
 pub mod output;
 pub mod pop3;
+pub mod postfix;
 mod procs;
 pub mod server;
 pub mod tls;
@@ -150,6 +151,31 @@ pub fn run_user_cmd(config: &Path, args: &[&str], stdin_line: Option<&str>) -> S
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `mailkeep deliver --config CONFIG ARGS...` with `message` on
+/// stdin, bounded by [`DEADLINE`]; returns its exit code and stderr.
+pub fn run_deliver(config: &Path, args: &[&str], message: &[u8]) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .args(["deliver", "--config"])
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running mailkeep deliver");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(message)
+        .expect("writing the message");
+    let out = wait_output(child, DEADLINE);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Runs `tests/python/SCRIPT` with `python3` and `env`, bounded by

@@ -163,3 +163,95 @@ fn authenticated_users_must_still_exist_and_have_a_valid_uid() {
         Checked::Refused("user deleted during the exchange")
     );
 }
+
+/// Logins (password and SCRAM) and LMTP recipients name an account the same
+/// way: the exact name, `local@domain` with the domain in any case, and the
+/// bare `local` for any of several local domains; a foreign domain names no
+/// bare account.
+#[test]
+fn logins_and_recipients_name_accounts_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = passdb(
+        dir.path(),
+        &[
+            "alice:{PLAIN}pencil:1000:1000".to_owned(),
+            "carol@example.com:{PLAIN}pencil:1000:1000".to_owned(),
+        ],
+    )
+    .with_local_domains(vec!["example.org".to_owned(), "Example.NET".to_owned()]);
+    let login = |name: &str, password: &[u8]| {
+        db.check_password(&Credentials {
+            authcid: name.to_owned(),
+            password: password.to_vec(),
+        })
+        .unwrap()
+    };
+    let valid = |name: &str| Checked::Valid(name.to_owned());
+    for name in [
+        "alice",
+        "alice@example.org",
+        "alice@EXAMPLE.org",
+        "alice@example.NET",
+    ] {
+        assert_eq!(login(name, b"pencil"), valid("alice"), "login {name}");
+        assert_eq!(db.recipient(name).unwrap(), valid("alice"), "rcpt {name}");
+        assert_eq!(db.check_authenticated(name).unwrap(), valid("alice"));
+        assert!(
+            keys(db.scram_lookup(name, ScramHash::Sha256).unwrap()).matches_password(b"pencil")
+        );
+        assert_eq!(
+            db.check_password_if_cheap(&Credentials {
+                authcid: name.to_owned(),
+                password: b"pencil".to_vec(),
+            })
+            .unwrap(),
+            Some(valid("alice"))
+        );
+    }
+    assert_eq!(
+        login("alice@example.org", b"wrong"),
+        Checked::Refused("wrong password")
+    );
+    for name in ["carol@example.com", "carol@Example.COM"] {
+        assert_eq!(login(name, b"pencil"), valid("carol@example.com"), "{name}");
+        assert_eq!(db.recipient(name).unwrap(), valid("carol@example.com"));
+    }
+    for name in [
+        "alice@example.com",
+        "alice@other.org",
+        "carol",
+        "@example.org",
+    ] {
+        assert_eq!(
+            login(name, b"pencil"),
+            Checked::Refused("unknown user"),
+            "{name}"
+        );
+        assert_eq!(
+            db.recipient(name).unwrap(),
+            Checked::Refused("unknown recipient")
+        );
+    }
+}
+
+#[test]
+fn account_names_tries_exact_then_lower_domain_then_local_part() {
+    let domains = ["example.org".to_owned()];
+    assert_eq!(account_names("bob", &domains), vec!["bob"]);
+    assert_eq!(
+        account_names("Bob@EXAMPLE.org", &domains),
+        vec!["Bob@EXAMPLE.org", "Bob@example.org", "Bob"]
+    );
+    assert_eq!(
+        account_names("bob@example.org", &domains),
+        vec!["bob@example.org", "bob"]
+    );
+    assert_eq!(
+        account_names("bob@example.net", &domains),
+        vec!["bob@example.net"]
+    );
+    assert_eq!(
+        account_names("a@b@example.org", &domains),
+        vec!["a@b@example.org", "a@b"]
+    );
+}

@@ -90,13 +90,21 @@ async fn an_unknown_user_costs_one_hash_like_an_account() {
     let before = f.hashes.load(Ordering::SeqCst);
     let outcome = f
         .service
-        .step_on(ConnectionKey(1), plain("bob", "wrong", "192.0.2.1"))
+        .step_on(
+            ConnectionKey(1),
+            PeerRole::Other,
+            plain("bob", "wrong", "192.0.2.1"),
+        )
         .await;
     assert_eq!(failed(&outcome), Some(false));
     assert_eq!(f.hashes.load(Ordering::SeqCst), before + 1);
     let outcome = f
         .service
-        .step_on(ConnectionKey(1), plain("nobody", "wrong", "192.0.2.2"))
+        .step_on(
+            ConnectionKey(1),
+            PeerRole::Other,
+            plain("nobody", "wrong", "192.0.2.2"),
+        )
         .await;
     assert_eq!(failed(&outcome), Some(false));
     assert_eq!(
@@ -130,7 +138,11 @@ async fn parallel_wrong_logins_keep_hashing_at_the_bound_and_shed_the_rest() {
             // Different networks: no penalty is involved, only the pool.
             let ip = format!("10.{i}.0.1");
             service
-                .step_on(ConnectionKey(u64::from(i)), plain("bob", "guess", &ip))
+                .step_on(
+                    ConnectionKey(u64::from(i)),
+                    PeerRole::Other,
+                    plain("bob", "guess", &ip),
+                )
                 .await
         });
     }
@@ -156,7 +168,11 @@ async fn parallel_wrong_logins_keep_hashing_at_the_bound_and_shed_the_rest() {
     // {PLAIN} accounts never wait for the pool.
     let outcome = f
         .service
-        .step_on(ConnectionKey(99), plain("alice", "secret", "10.99.0.1"))
+        .step_on(
+            ConnectionKey(99),
+            PeerRole::Other,
+            plain("alice", "secret", "10.99.0.1"),
+        )
         .await;
     assert!(matches!(outcome, Outcome::Success(_)), "{outcome:?}");
 }
@@ -167,13 +183,17 @@ async fn a_penalised_client_cannot_make_auth_hash_until_its_delay_passed() {
     let ip = "192.0.2.1";
     let before = f.hashes.load(Ordering::SeqCst);
     f.service
-        .step_on(ConnectionKey(1), plain("bob", "wrong", ip))
+        .step_on(ConnectionKey(1), PeerRole::Other, plain("bob", "wrong", ip))
         .await;
     assert_eq!(f.hashes.load(Ordering::SeqCst), before + 1);
     let service = f.service.clone();
     let next = tokio::spawn(async move {
         service
-            .step_on(ConnectionKey(1), plain("bob", "wrong-again", ip))
+            .step_on(
+                ConnectionKey(1),
+                PeerRole::Other,
+                plain("bob", "wrong-again", ip),
+            )
             .await
     });
     // Just before the delay is over, nothing was hashed for it.
@@ -182,4 +202,49 @@ async fn a_penalised_client_cannot_make_auth_hash_until_its_delay_passed() {
     assert!(!next.is_finished());
     assert_eq!(failed(&next.await.unwrap()), Some(false));
     assert_eq!(f.hashes.load(Ordering::SeqCst), before + 2);
+}
+
+/// A login on a connection of the auth-socket role (an MTA's SMTP AUTH)
+/// succeeds with no session ticket; the same login from imap gets one;
+/// a wrong password there fails and counts as a failure like anywhere.
+#[tokio::test]
+async fn an_auth_socket_login_gets_no_ticket() {
+    let f = fixture(HashLimits::default(), Duration::ZERO, || {});
+    let socket = f
+        .service
+        .step_on(
+            ConnectionKey(1),
+            PeerRole::AuthSocket,
+            plain("alice", "secret", "192.0.2.9"),
+        )
+        .await;
+    match socket {
+        Outcome::Success(s) => {
+            assert_eq!(s.user, "alice");
+            assert!(s.ticket.is_empty(), "a ticket for the auth socket");
+            assert_eq!(s.expires_unix, 0);
+        }
+        other => panic!("expected a success, got {other:?}"),
+    }
+    let imap = f
+        .service
+        .step_on(
+            ConnectionKey(2),
+            PeerRole::Other,
+            plain("alice", "secret", "192.0.2.9"),
+        )
+        .await;
+    assert!(
+        matches!(&imap, Outcome::Success(s) if !s.ticket.is_empty()),
+        "{imap:?}"
+    );
+    let wrong = f
+        .service
+        .step_on(
+            ConnectionKey(1),
+            PeerRole::AuthSocket,
+            plain("alice", "nope", "192.0.2.9"),
+        )
+        .await;
+    assert_eq!(failed(&wrong), Some(false));
 }

@@ -13,9 +13,9 @@ use std::io;
 use std::time::Duration;
 
 use mailkeep_frontend::{ConnWriter, Retry, StorageError};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::storage as pb;
-use mailkeep_storage_rpc::storage::fetch_response::Item;
-use tonic::Streaming;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
 
 use super::{Entry, MAILBOX, Maildrop, fetch_failed};
 use crate::reply::{DotStuffer, Reply, TopCut};
@@ -27,13 +27,13 @@ pub(crate) const IDLE_AHEAD: Duration = Duration::from_millis(250);
 
 /// A Fetch stream positioned at the start of a message's item.
 pub(crate) struct ReadAhead {
-    stream: Streaming<pb::FetchResponse>,
+    stream: FetchItems,
 }
 
 /// How a message's bytes begin to come.
 enum Opened {
     /// The stream, after the message's item; its size.
-    Streaming(Box<Streaming<pb::FetchResponse>>, u64),
+    Streaming(Box<FetchItems>, u64),
     /// The message is no longer in the mailbox.
     Gone,
     /// Storage failed before anything was sent.
@@ -87,10 +87,8 @@ impl Maildrop {
         let mut piece = Vec::new();
         let mut left = served;
         while left > 0 {
-            let chunk = match stream.message().await {
-                Ok(Some(pb::FetchResponse {
-                    item: Some(Item::BodyChunk(chunk)),
-                })) => chunk,
+            let chunk = match stream.next().await {
+                Ok(Some(Item::BodyChunk(chunk))) => chunk,
                 other => {
                     tracing::warn!(uid, left, outcome = ?other.map(|_| ()), "message stream broke after +OK");
                     self.storage.forget_channel(self.storage.user());
@@ -144,13 +142,13 @@ impl Maildrop {
             })
             .await;
         let mut stream = match stream {
-            Ok(stream) => stream,
+            Ok(stream) => FetchItems::new(stream),
             Err(e) => return Opened::Failed(e),
         };
-        match stream.message().await {
-            Ok(Some(pb::FetchResponse {
-                item: Some(Item::Message(m)),
-            })) if m.uid == uid => Opened::Streaming(Box::new(stream), m.size),
+        match stream.next().await {
+            Ok(Some(Item::Message(m))) if m.uid == uid => {
+                Opened::Streaming(Box::new(stream), m.size)
+            }
             // Another first message: this one was expunged meanwhile.
             Ok(_) => Opened::Gone,
             Err(status) => Opened::Failed(StorageError::Status(status)),
@@ -178,11 +176,9 @@ impl Maildrop {
 impl ReadAhead {
     /// The stream after the next message's item, and its size, if that message is
     /// `uid`; `None` (the stream is dropped) otherwise, or at its end.
-    async fn next(mut self, uid: u32) -> Option<(Streaming<pb::FetchResponse>, u64)> {
-        match self.stream.message().await {
-            Ok(Some(pb::FetchResponse {
-                item: Some(Item::Message(m)),
-            })) if m.uid == uid => Some((self.stream, m.size)),
+    async fn next(mut self, uid: u32) -> Option<(FetchItems, u64)> {
+        match self.stream.next().await {
+            Ok(Some(Item::Message(m))) if m.uid == uid => Some((self.stream, m.size)),
             _ => None,
         }
     }

@@ -10,9 +10,9 @@ mod structure;
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, Fetch, FetchAttribute, SequenceSet, vanished};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::storage::{
-    ChangesRequest, FetchRequest, FetchStructureRequest, StoreFlagsRequest, StoreMode,
-    fetch_response,
+    ChangesRequest, FetchRequest, FetchStructureRequest, StoreFlagsRequest, StoreMode, fetch_item,
 };
 
 use crate::cmd::common::{own_call, ranges, resolve};
@@ -217,7 +217,7 @@ async fn fetch(
     })
     .await
     {
-        Ok(stream) => stream,
+        Ok(stream) => FetchItems::new(stream),
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
     };
     let mut structures = if plan.structure() {
@@ -245,11 +245,9 @@ async fn fetch(
     };
     let mut some_expunged = false;
     loop {
-        let message = match messages.message().await {
-            Ok(Some(response)) => match response.item {
-                Some(fetch_response::Item::Message(message)) => message,
-                _ => return Err(ImapError::Broken("body chunk without a message".into())),
-            },
+        let message = match messages.next().await {
+            Ok(Some(fetch_item::Item::Message(message))) => message,
+            Ok(Some(_)) => return Err(ImapError::Broken("body chunk without a message".into())),
             Ok(None) => {
                 return Ok(Ok(if some_expunged {
                     Fetched::SomeExpunged

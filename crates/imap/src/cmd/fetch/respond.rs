@@ -7,9 +7,8 @@ use std::collections::VecDeque;
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::DateTime;
 use mailkeep_storage_rpc::errors;
-use mailkeep_storage_rpc::storage::{
-    FetchResponse as FetchStreamItem, FetchedMessage, SectionChunk, StructureItem, fetch_response,
-};
+use mailkeep_storage_rpc::fetch_items::FetchItems;
+use mailkeep_storage_rpc::storage::{FetchedMessage, SectionChunk, StructureItem, fetch_item};
 use tonic::Streaming;
 
 use super::plan::{Cut, Item, Plan};
@@ -46,7 +45,7 @@ pub(super) async fn respond(
     plan: &Plan,
     message: FetchedMessage,
     structure: Option<StructureItem>,
-    messages: &mut Streaming<FetchStreamItem>,
+    messages: &mut FetchItems,
     changed_since: Option<u64>,
     enabled: Enabled,
 ) -> Result<Result<(), Reply>, ImapError> {
@@ -162,13 +161,13 @@ pub(super) async fn respond(
 /// order; `Err(reply)` when storage could not make them.
 async fn read_stream_cuts(
     plan: &Plan,
-    messages: &mut Streaming<FetchStreamItem>,
+    messages: &mut FetchItems,
 ) -> Result<Result<VecDeque<Opened>, Reply>, ImapError> {
     let mut cuts = VecDeque::new();
     for cut in plan.stream_cuts() {
         let total = match next_item(messages).await? {
-            fetch_response::Item::CutStart(start) => start.total_size,
-            fetch_response::Item::CutFailed(failed) => {
+            fetch_item::Item::CutStart(start) => start.total_size,
+            fetch_item::Item::CutFailed(failed) => {
                 let status = errors::status(failed.reason(), failed.message);
                 return Ok(Err(storage_reply(&status.into(), Target::Other)));
             }
@@ -177,7 +176,7 @@ async fn read_stream_cuts(
         let mut data = Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(MAX_RESERVE));
         while !cut.size_only && (data.len() as u64) < total {
             match next_item(messages).await? {
-                fetch_response::Item::CutChunk(chunk)
+                fetch_item::Item::CutChunk(chunk)
                     if !chunk.is_empty() && data.len() as u64 + chunk.len() as u64 <= total =>
                 {
                     data.extend_from_slice(&chunk);
@@ -199,11 +198,9 @@ async fn read_stream_cuts(
 }
 
 /// The next item of the Fetch stream, which must come.
-async fn next_item(
-    messages: &mut Streaming<FetchStreamItem>,
-) -> Result<fetch_response::Item, ImapError> {
-    match messages.message().await {
-        Ok(Some(FetchStreamItem { item: Some(item) })) => Ok(item),
+async fn next_item(messages: &mut FetchItems) -> Result<fetch_item::Item, ImapError> {
+    match messages.next().await {
+        Ok(Some(item)) => Ok(item),
         Ok(_) => Err(ImapError::Broken("the fetch stream ended early".into())),
         Err(status) => Err(ImapError::Broken(format!("fetch stream failed: {status}"))),
     }
@@ -307,7 +304,7 @@ async fn copy_cut(out: &mut OutputGuard<'_>, mut opened: Opened) -> Result<(), I
 /// Streams a message body of `size` bytes from the Fetch stream.
 async fn copy_body(
     out: &mut OutputGuard<'_>,
-    messages: &mut Streaming<FetchStreamItem>,
+    messages: &mut FetchItems,
     size: u64,
 ) -> Result<(), ImapError> {
     let mut left = size;
@@ -320,7 +317,7 @@ async fn copy_body(
 }
 
 /// Reads and drops a message body the response does not use.
-async fn skip_body(messages: &mut Streaming<FetchStreamItem>, size: u64) -> Result<(), ImapError> {
+async fn skip_body(messages: &mut FetchItems, size: u64) -> Result<(), ImapError> {
     let mut left = size;
     while left > 0 {
         left -= next_chunk(messages, left).await?.len() as u64;
@@ -330,14 +327,13 @@ async fn skip_body(messages: &mut Streaming<FetchStreamItem>, size: u64) -> Resu
 
 /// The next body chunk of a message with `left` bytes still to come. Any
 /// other answer breaks the response being sent, so the connection ends.
-async fn next_chunk(
-    messages: &mut Streaming<FetchStreamItem>,
-    left: u64,
-) -> Result<Vec<u8>, ImapError> {
-    match messages.message().await {
-        Ok(Some(FetchStreamItem {
-            item: Some(fetch_response::Item::BodyChunk(chunk)),
-        })) if !chunk.is_empty() && chunk.len() as u64 <= left => Ok(chunk),
+async fn next_chunk(messages: &mut FetchItems, left: u64) -> Result<Vec<u8>, ImapError> {
+    match messages.next().await {
+        Ok(Some(fetch_item::Item::BodyChunk(chunk)))
+            if !chunk.is_empty() && chunk.len() as u64 <= left =>
+        {
+            Ok(chunk)
+        }
         Ok(_) => Err(ImapError::Broken(
             "message body shorter or longer than its size".into(),
         )),
