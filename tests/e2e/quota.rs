@@ -7,9 +7,11 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use crate::harness::{BIN, DEADLINE, Options, Server, TestDir, require_root, run_python};
+use crate::harness::{
+    BIN, DEADLINE, Options, Server, TestDir, require_root, run_deliver, run_python,
+};
 use mailkeep_testkit::{BlockingClient, Listeners, Reply};
 
 const PASS: &str = "quota-secret-11";
@@ -253,26 +255,7 @@ fn lmtp_deliver(dir: &TestDir, user: &str, body: &[u8]) -> String {
 }
 
 fn deliver_cli(server: &Server<'_>, user: &str, body: &[u8]) -> (Option<i32>, String) {
-    let mut child = Command::new(BIN)
-        .args(["deliver", "--config"])
-        .arg(&server.config)
-        .args(["-u", user])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running mailkeep deliver");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body)
-        .expect("writing the message");
-    let out = crate::harness::wait_output(child, DEADLINE);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_deliver(&server.config, &["-u", user], body)
 }
 
 /// Delivery over quota: LMTP `552 5.2.2` and `mailkeep deliver` exit 77
