@@ -189,6 +189,18 @@ pub(crate) fn two_hosts_with<'a>(
     cluster_dir: &Path,
     at_a: &[&str],
 ) -> (Server<'a>, Server<'a>, String) {
+    two_hosts_configured(dir_a, dir_b, cluster_dir, at_a, "")
+}
+
+/// [`two_hosts_with`], with `more` config (whole sections, e.g.
+/// `[plugins]`) on both hosts.
+pub(crate) fn two_hosts_configured<'a>(
+    dir_a: &'a TestDir,
+    dir_b: &'a TestDir,
+    cluster_dir: &Path,
+    at_a: &[&str],
+    more: &str,
+) -> (Server<'a>, Server<'a>, String) {
     let (mut listen_a, gateway_a) = gateway_on([127, 0, 0, 2]);
     for name in at_a {
         listen_a
@@ -206,7 +218,7 @@ pub(crate) fn two_hosts_with<'a>(
     let server_b = start(
         dir_b,
         "b",
-        extra_config(cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]),
+        extra_config(cluster_dir, "b", Some(&gateway_b), &trusted_b, &[]) + more,
         listen_b,
     );
     server_b.add_user(USER, PASSWORD);
@@ -215,7 +227,7 @@ pub(crate) fn two_hosts_with<'a>(
     let server_a = start(
         dir_a,
         "a",
-        extra_config(cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts),
+        extra_config(cluster_dir, "a", Some(&gateway_a), &trusted_a, &hosts) + more,
         listen_a,
     );
     server_a.add_user(USER, PASSWORD);

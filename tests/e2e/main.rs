@@ -46,6 +46,7 @@ mod postfix;
 mod privileges;
 mod process_confinement;
 mod python_clients;
+mod quota;
 mod resilience;
 mod scram_plus;
 mod session_end;

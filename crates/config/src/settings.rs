@@ -33,6 +33,42 @@ pub struct Config {
     pub gateway: Gateway,
     /// The supervisor.
     pub master: Master,
+    /// Plugins (quota, ...): which run, and each one's own table.
+    pub plugins: Plugins,
+}
+
+/// `[plugins]`: the plugins that run, and their settings, each in its own
+/// table (`[plugins.quota]`) that only the plugin reads, so this crate
+/// names no plugin's settings.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
+#[serde(default)]
+pub struct Plugins {
+    /// The plugins to run, by name (`["quota"]`). Empty: none.
+    pub enabled: Vec<String>,
+    /// Every other key: the plugins' own tables.
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+impl Plugins {
+    /// The table of plugin `name` (`[plugins.NAME]`); empty if absent.
+    pub fn settings_of(&self, name: &str) -> toml::Table {
+        match self.settings.get(name) {
+            Some(toml::Value::Table(table)) => table.clone(),
+            _ => toml::Table::new(),
+        }
+    }
+
+    /// The section as TOML text, to hand to a process that does not read
+    /// the configuration file (a storage process).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The section back from [`Plugins::to_toml`]'s text.
+    pub fn from_toml(text: &str) -> Result<Plugins, toml::de::Error> {
+        toml::from_str(text)
+    }
 }
 
 /// Where data lives and what the host is called.

@@ -303,3 +303,17 @@ fn the_auth_socket_is_off_by_default_and_takes_unix_listeners_only() {
     assert!(err.contains("[[auth_socket.listener]]"), "{err}");
     assert!(err.contains("unix listener only"), "{err}");
 }
+
+#[test]
+fn plugin_tables_pass_through_to_the_storage_process_unchanged() {
+    let c = load_text(
+        "[plugins]\nenabled = [\"quota\"]\n[plugins.quota]\nstorage = \"1G\"\nadmins = [\"root\"]\n",
+    )
+    .expect("plugins parse");
+    assert_eq!(c.plugins.enabled, vec!["quota".to_owned()]);
+    let quota = c.plugins.settings_of("quota");
+    assert_eq!(quota.get("storage").and_then(|v| v.as_str()), Some("1G"));
+    assert!(c.plugins.settings_of("other").is_empty());
+    let back = crate::Plugins::from_toml(&c.plugins.to_toml()).expect("round trip");
+    assert_eq!(back, c.plugins);
+}

@@ -59,11 +59,11 @@ pub(crate) enum Head {
 /// Checks the tag and command name (and UID's sub-command) of a command
 /// that is still arriving against the dispatch table, so that a bad
 /// command is refused before its literal is read.
-pub(crate) fn check_head(buf: &[u8]) -> Head {
+pub(crate) fn check_head(buf: &[u8], extensions: &[String]) -> Head {
     let mut c = Cursor::new(buf);
-    match head(&mut c) {
+    match head(&mut c, extensions) {
         Ok((_, spec, _)) => Head::Fine {
-            streamed: matches!(spec.grammar, Grammar::Streamed),
+            streamed: matches!(spec.grammar, Grammar::Streamed) && !spec.name.is_empty(),
         },
         Err(Fail::Bad(msg)) => Head::Bad(msg),
         Err(_) => Head::Fine { streamed: false },

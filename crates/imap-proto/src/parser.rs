@@ -73,6 +73,8 @@ pub struct Parser {
     queue: VecDeque<Outcome>,
     /// UTF8=ACCEPT (or IMAP4rev2) is enabled.
     utf8: bool,
+    /// Command names plugins add, upper case.
+    extensions: std::sync::Arc<[String]>,
 }
 
 impl Parser {
@@ -84,7 +86,15 @@ impl Parser {
             frame: Frame::default(),
             queue: VecDeque::new(),
             utf8: false,
+            extensions: std::sync::Arc::from(Vec::new()),
         }
+    }
+
+    /// Makes the parser accept the commands `names` (plugins' commands,
+    /// e.g. GETQUOTA) as [`crate::CommandBody::Extension`], their
+    /// arguments read in generic form; other unknown names stay BAD.
+    pub fn set_extensions(&mut self, names: std::sync::Arc<[String]>) {
+        self.extensions = names;
     }
 
     /// The limits this parser enforces.
@@ -217,7 +227,7 @@ impl Parser {
         let bytes = &buf[..end];
         let result = match &self.mode {
             Mode::Append(progress) => append::resume(bytes, progress, self.utf8, &self.limits),
-            Mode::Command => match check_head(bytes) {
+            Mode::Command => match check_head(bytes, &self.extensions) {
                 Head::Fine { streamed: true } => append::begin(bytes, self.utf8, &self.limits),
                 _ => return Ok(None),
             },
@@ -260,7 +270,7 @@ impl Parser {
     fn literal(&mut self, buf: &[u8], after: usize, marker: Marker) -> Option<Outcome> {
         if self.frame.doom.is_none()
             && let Mode::Command = self.mode
-            && let Head::Bad(message) = check_head(buf)
+            && let Head::Bad(message) = check_head(buf, &self.extensions)
         {
             self.doom(buf, Fail::Bad(message));
         }
@@ -317,7 +327,10 @@ impl Parser {
         }
         let streamed = match &self.mode {
             Mode::Append(_) => true,
-            Mode::Command => matches!(check_head(&buf[..end]), Head::Fine { streamed: true }),
+            Mode::Command => matches!(
+                check_head(&buf[..end], &self.extensions),
+                Head::Fine { streamed: true }
+            ),
         };
         let result = if streamed {
             match self.segment(buf, end) {
@@ -326,9 +339,11 @@ impl Parser {
                 Err(fail) => Err(fail),
             }
         } else {
-            parse_command(&buf[..end], self.utf8).map(|command| Outcome::Command {
-                command,
-                consumed: end,
+            parse_command(&buf[..end], self.utf8, &self.extensions).map(|command| {
+                Outcome::Command {
+                    command,
+                    consumed: end,
+                }
             })
         };
         let tag = self.tag_of(buf);

@@ -60,6 +60,17 @@ pub(crate) struct Process {
 }
 
 impl Process {
+    /// A command parser for a new connection (or after STARTTLS): the
+    /// configured limits, and the plugins' command names.
+    pub(crate) fn parser(&self) -> mailkeep_imap_proto::Parser {
+        let mut parser = mailkeep_imap_proto::Parser::new(self.settings.limits);
+        let names = self.settings.plugins.imap_commands();
+        if !names.is_empty() {
+            parser.set_extensions(names.into());
+        }
+        parser
+    }
+
     /// Whether this connection may log in with a password in clear (the
     /// configured rule, TLS, and where the client is).
     pub(crate) fn plaintext_allowed(&self, conn: &ConnInfo) -> bool {
@@ -103,6 +114,7 @@ impl Process {
             if !conn.compressed {
                 caps.push("COMPRESS=DEFLATE".into());
             }
+            caps.extend(self.settings.plugins.imap_capabilities());
             for spec in crate::table::SPECS {
                 if let Some(cap) = spec.capability
                     && !caps.iter().any(|c| c == cap)

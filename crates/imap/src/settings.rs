@@ -16,6 +16,8 @@ pub struct ImapSettings {
     /// How often IDLE says it is still there, so that no NAT drops a quiet
     /// connection (2 min).
     pub idle_keepalive: Duration,
+    /// The protocol-side plugins: their capabilities and commands.
+    pub plugins: mailkeep_plugin_api::ProtocolPlugins,
 }
 
 impl Default for ImapSettings {
@@ -26,6 +28,7 @@ impl Default for ImapSettings {
             login_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30 * 60),
             idle_keepalive: Duration::from_secs(2 * 60),
+            plugins: mailkeep_plugin_api::ProtocolPlugins::default(),
         }
     }
 }

@@ -66,4 +66,5 @@ commands! {
     StartTls => p::StartTls,
     Compress => p::Compress,
     SetMetadata => p::SetMetadata,
+    Extension => p::Extension,
 }

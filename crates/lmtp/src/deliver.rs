@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
+use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::DeliverRequest;
 use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage::append_request::Part;
@@ -106,7 +107,14 @@ async fn detail_folder(storage: &Storage, user: &str, detail: &str) -> Result<St
 }
 
 /// Appends `prefix` + `body` to the mailbox; the recipient's reply.
-pub async fn append(mailbox: &Mailbox, prefix: Vec<u8>, body: Arc<Vec<u8>>) -> Reply {
+/// A refusal a plugin has its own reply for (quota: `452 4.2.2` when
+/// configured to tempfail) gets that reply.
+pub async fn append(
+    mailbox: &Mailbox,
+    prefix: Vec<u8>,
+    body: Arc<Vec<u8>>,
+    plugins: &ProtocolPlugins,
+) -> Reply {
     let size = u64::try_from(prefix.len() + body.len()).unwrap_or(u64::MAX);
     let owner = mailbox.user.clone();
     let folder = mailbox.folder.clone();
@@ -134,7 +142,10 @@ pub async fn append(mailbox: &Mailbox, prefix: Vec<u8>, body: Arc<Vec<u8>>) -> R
         Err(e) => {
             tracing::warn!(user = ?mailbox.user, folder = ?mailbox.folder, error = %e,
                 "delivery failed");
-            storage_refusal(&e)
+            match plugins.lmtp_refusal(e.reason()) {
+                Some(r) => Reply::new(r.code, r.enhanced, r.text),
+                None => storage_refusal(&e),
+            }
         }
     }
 }
@@ -170,5 +181,29 @@ fn storage_refusal(e: &StorageError) -> Reply {
         ErrorReason::NoSpace => Reply::no_space(),
         ErrorReason::TooBig => Reply::new(552, "5.3.4", "Message too big for this mailbox"),
         _ => Reply::temporary("Temporary storage failure, try again later"),
+    }
+}
+
+/// Recipient lookups for a plugin that serves a listener of this process
+/// (the quota policy service): RCPT TO's lookup, deliver ticket and all.
+pub(crate) struct Lookup(pub(crate) Arc<crate::process::Process>);
+
+impl mailkeep_plugin_api::RecipientLookup for Lookup {
+    fn lookup<'a>(
+        &'a self,
+        address: &'a str,
+    ) -> futures::future::BoxFuture<'a, mailkeep_plugin_api::Lookup> {
+        Box::pin(async move {
+            let process = &self.0;
+            let rcpt = Recipient::parse(address, &process.settings.recipient_delimiter);
+            match resolve(&process.auth, &process.clock, rcpt).await {
+                Ok(mailbox) => mailkeep_plugin_api::Lookup::Found(mailkeep_plugin_api::Recipient {
+                    user: mailbox.user,
+                    storage: mailbox.storage,
+                }),
+                Err(reply) if reply.code >= 500 => mailkeep_plugin_api::Lookup::Unknown,
+                Err(_) => mailkeep_plugin_api::Lookup::Failed,
+            }
+        })
     }
 }

@@ -48,6 +48,8 @@ pub struct LmtpSettings {
     pub recipient_delimiter: String,
     /// How long a client may be silent.
     pub timeout: Duration,
+    /// The protocol-side plugins (their replies for refused deliveries).
+    pub plugins: mailkeep_plugin_api::ProtocolPlugins,
 }
 
 impl Default for LmtpSettings {
@@ -58,6 +60,7 @@ impl Default for LmtpSettings {
             max_recipients: 100,
             recipient_delimiter: "+".into(),
             timeout: session::DEFAULT_TIMEOUT,
+            plugins: mailkeep_plugin_api::ProtocolPlugins::default(),
         }
     }
 }
@@ -73,11 +76,26 @@ pub async fn serve_accepted(settings: LmtpSettings, acceptor: Acceptor, connecto
     tokio::spawn(async move {
         mailkeep_frontend::report_sessions(reporter.auth.connector(), count).await;
     });
+    let lookup: Arc<dyn mailkeep_plugin_api::RecipientLookup> =
+        Arc::new(deliver::Lookup(Arc::clone(&process)));
     acceptor
         .serve(move |connection| {
             let process = Arc::clone(&process);
-            let span = tracing::info_span!("lmtp", peer = %connection.info().peer);
-            session::run(process, connection).instrument(span)
+            let peer = connection.info().peer.to_string();
+            // A listener a plugin serves (the quota policy service) speaks
+            // the plugin's protocol instead of LMTP.
+            let plugin = process
+                .settings
+                .plugins
+                .lmtp_listener(&connection.info().listener);
+            let lookup = Arc::clone(&lookup);
+            let work: futures::future::BoxFuture<'static, ()> = match plugin {
+                Some(plugin) => Box::pin(async move {
+                    plugin.serve_lmtp_listener(connection, lookup).await;
+                }),
+                None => Box::pin(session::run(process, connection)),
+            };
+            work.instrument(tracing::info_span!("lmtp", %peer))
         })
         .await;
 }

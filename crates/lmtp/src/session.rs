@@ -394,12 +394,13 @@ impl Session {
                 let prefix = trace::prefix(&transaction, &mailbox.recipient);
                 let body = Arc::clone(&body);
                 let mailbox = mailbox.clone();
+                let plugins = self.process.settings.plugins.clone();
                 async move {
                     if looped {
                         tracing::warn!(user = ?mailbox.user, "mail loop refused");
                         Reply::mail_loop()
                     } else {
-                        append(&mailbox, prefix, body).await
+                        append(&mailbox, prefix, body, &plugins).await
                     }
                 }
             })

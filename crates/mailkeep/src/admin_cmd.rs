@@ -1,5 +1,6 @@
-//! `mailkeep admin verify USER` and `mailkeep admin reindex USER`: check
-//! or rebuild one user's index against the files. Run as root, the command
+//! `mailkeep admin verify USER`, `mailkeep admin reindex USER` and
+//! `mailkeep admin quota get|recalc USER`: check or rebuild one user's
+//! index against the files, or read and recount their quota usage. Run as root, the command
 //! first becomes the user's uid/gid (no chroot), so every file it touches
 //! stays the owner's; run as the owner, it works as is.
 
@@ -20,6 +21,11 @@ pub enum Action {
     Verify,
     /// Rebuild the index from the files.
     Reindex,
+    /// Print usage (outside changes picked up first) and the limits in
+    /// force (the quota plugin's rules).
+    QuotaGet,
+    /// Recount usage from the files, store it, print it as QuotaGet does.
+    QuotaRecalc,
 }
 
 /// Looks `user` up in the users file, drops to their uid/gid when root,
@@ -85,6 +91,41 @@ pub fn run(config_path: Option<&Path>, user: &str, action: Action) -> anyhow::Re
                 bail!("the rebuilt index still has inconsistencies");
             }
         }
+        Action::QuotaGet | Action::QuotaRecalc => {
+            let (bytes, messages) = if matches!(action, Action::QuotaRecalc) {
+                store.recalc_quota().context("recounting quota usage")?
+            } else {
+                store
+                    .sync_all(false)
+                    .context("picking up outside changes")?;
+                store.quota_usage().context("reading quota usage")?
+            };
+            let limits = quota_limits(&config, user, &entry.extra, &store)?;
+            println!(
+                "user={user} bytes={bytes} messages={messages} storage_limit={} message_limit={}",
+                limits.storage.unwrap_or(0),
+                limits.messages.unwrap_or(0)
+            );
+        }
     }
     Ok(())
+}
+
+/// The limits the quota plugin applies to `user` (0: unlimited), from its
+/// settings, the user's entry and any override in the index.
+fn quota_limits(
+    config: &Config,
+    user: &str,
+    extra: &[(String, String)],
+    store: &Store,
+) -> anyhow::Result<mailkeep_quota_storage::Limits> {
+    use mailkeep_storage_server::plugin::{OwnerInfo, StoragePlugin};
+    let table = config.plugins.settings_of(mailkeep_quota_storage::NAME);
+    let settings = mailkeep_quota_storage::QuotaSettings::from_table(&table)?;
+    let plugin = mailkeep_quota_storage::QuotaPlugin::new(&settings);
+    plugin.owner_added(&OwnerInfo {
+        owner: user.to_owned(),
+        userdb: extra.to_vec(),
+    });
+    Ok(plugin.limits(user, store)?)
 }

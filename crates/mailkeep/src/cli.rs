@@ -90,6 +90,25 @@ pub enum AdminAction {
         /// The user name (as in the users file).
         user: String,
     },
+    /// USER's quota (the quota plugin): usage and the limits in force.
+    Quota {
+        #[command(subcommand)]
+        action: QuotaAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum QuotaAction {
+    /// Usage (after picking up files dropped in from outside) and limits.
+    Get {
+        /// The user name (as in the users file).
+        user: String,
+    },
+    /// Recount usage from the message files, store it, and print it.
+    Recalc {
+        /// The user name (as in the users file).
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -302,6 +321,14 @@ pub enum Role {
         /// Most mailboxes one owner may have, INBOX included.
         #[arg(long, default_value_t = 10_000)]
         max_mailboxes: u64,
+        /// The configuration's `[plugins]` section as TOML (the storage
+        /// process reads no configuration file).
+        #[arg(long)]
+        plugins: Option<String>,
+        /// An extra field of the first owner's users-file entry, as
+        /// KEY=VALUE (for plugins: quota rules); repeated.
+        #[arg(long = "userdb-field")]
+        userdb_field: Vec<String>,
         #[command(flatten)]
         identity: Identity,
         /// The control channel's descriptor.

@@ -8,6 +8,7 @@ mod cluster_cmd;
 mod cluster_roles;
 mod deliver_cmd;
 mod logging;
+mod plugins;
 mod protocol_role;
 mod roles;
 mod user_cmd;
@@ -32,6 +33,12 @@ fn main() -> std::process::ExitCode {
             cli::AdminAction::Reindex { user } => {
                 admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::Reindex)
             }
+            cli::AdminAction::Quota {
+                action: cli::QuotaAction::Get { user },
+            } => admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::QuotaGet),
+            cli::AdminAction::Quota {
+                action: cli::QuotaAction::Recalc { user },
+            } => admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::QuotaRecalc),
         },
         Command::Cluster { dir, action } => cluster_cmd::run(&dir, action),
         Command::Deliver {
@@ -59,6 +66,7 @@ fn serve(config_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     // manager's descriptors) may reach a child; each gets what it is passed.
     mailkeep_storage_rpc::fd::close_inherited_on_exec()?;
     let config = mailkeep_config::Config::load(config_path.as_deref())?;
+    plugins::check(&config.plugins)?;
     // One thread: the master forks children, and a child's parent-death
     // signal follows the thread that started it, so that thread must live
     // as long as the master does.

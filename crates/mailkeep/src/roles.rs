@@ -18,7 +18,8 @@ pub fn run(role: Role) -> anyhow::Result<()> {
         Role::Imap(process) => {
             crate::logging::init("imap");
             let start = ProtocolStart::prepare(process)?;
-            let settings = imap_settings(&start.config, start.hostname.clone());
+            let mut settings = imap_settings(&start.config, start.hostname.clone());
+            settings.plugins = crate::plugins::protocol(&start.config.plugins)?;
             let imap = &start.config.imap;
             let clients = client_policy(
                 imap.max_unauthenticated_per_address,
@@ -69,6 +70,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 max_recipients: lmtp.max_recipients,
                 recipient_delimiter: lmtp.recipient_delimiter.clone(),
                 timeout: std::time::Duration::from_secs(lmtp.timeout_secs),
+                plugins: crate::plugins::protocol(&start.config.plugins)?,
             };
             // MTAs are trusted peers on loopback or the socket: no
             // per-address limits, no logins.
@@ -191,6 +193,8 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             metadata_max_value_size,
             metadata_max_entries,
             max_mailboxes,
+            plugins,
+            userdb_field,
             identity,
             fd_control,
             fd_trusted,
@@ -202,6 +206,19 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let control = adopt_inherited(fd_control).context("control descriptor")?;
             let trusted = read_trusted(fd_trusted)?;
+            let section = match plugins {
+                Some(text) => mailkeep_config::Plugins::from_toml(&text)
+                    .context("--plugins is not a [plugins] section")?,
+                None => mailkeep_config::Plugins::default(),
+            };
+            let plugins = crate::plugins::storage(&section)?;
+            let userdb = userdb_field
+                .iter()
+                .map(|f| match f.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), v.to_owned()),
+                    None => (f.clone(), String::new()),
+                })
+                .collect();
             // Shared mode keeps root (no_new_privs and the parent-death
             // signal still apply); otherwise the process becomes the owner.
             let (run_uid, run_gid) = if shared {
@@ -260,6 +277,8 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                     },
                     auto_mailboxes,
                     max_mailboxes,
+                    plugins,
+                    userdb,
                 };
                 mailkeep_storage_server::serve_tuned(settings, tuning, trusted, control).await?;
                 anyhow::Ok(())

@@ -419,7 +419,8 @@ async fn ensure_owner(
                         let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));
                         // lookup_owner checked the mail location already.
                         let maildir = entry.maildir().ok().flatten();
-                        add_owner(shared, &control, owner, (&home, maildir.as_deref()), ids).await
+                        let location = (home.as_path(), maildir.as_deref());
+                        add_owner(shared, &control, owner, location, ids, &entry.extra).await
                     }
                     Err(e) => Err(e.to_string()),
                 };
@@ -520,6 +521,7 @@ async fn add_owner(
     owner: &str,
     (home, maildir): (&std::path::Path, Option<&std::path::Path>),
     (uid, gid): (u32, u32),
+    userdb: &[(String, String)],
 ) -> Result<(), String> {
     let request_id = shared.next_connection_id();
     let message = ControlMessage {
@@ -530,6 +532,7 @@ async fn add_owner(
             uid,
             gid,
             maildir: maildir.map(|m| m.display().to_string()).unwrap_or_default(),
+            userdb_fields: userdb.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         })),
     };
     let reply = control

@@ -247,6 +247,12 @@ impl Shared {
             args.push("--confine-to".into());
             args.push(root.display().to_string());
         }
+        if !self.config.plugins.enabled.is_empty() {
+            args.push(format!("--plugins={}", self.config.plugins.to_toml()));
+        }
+        for (key, value) in &entry.extra {
+            args.push(format!("--userdb-field={key}={value}"));
+        }
         args.extend(fd_args("--fd-trusted"));
         let mut child = spawn(
             &self.exe,

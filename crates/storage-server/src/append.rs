@@ -90,9 +90,14 @@ pub(crate) async fn append(
     let (owner, mailbox) = (header.owner, header.mailbox);
     let (done_tx, writer) = tokio::sync::oneshot::channel();
     {
-        let mailbox = mailbox.clone();
-        gate.spawn(&owner, move || {
-            let _ = done_tx.send(write_batch(&store, &mailbox, replace.as_ref(), rx));
+        let (owner, mailbox, plugins) = (owner.clone(), mailbox.clone(), gate.plugins());
+        gate.spawn(&owner.clone(), move || {
+            let target = Target {
+                owner: &owner,
+                mailbox: &mailbox,
+                plugins: &plugins,
+            };
+            let _ = done_tx.send(write_batch(&store, target, replace.as_ref(), rx));
         })?;
     }
     let replacing = header.replace.is_some();
@@ -186,13 +191,25 @@ async fn receive(
     }
 }
 
+/// Where a batch goes, and the plugins whose before-add hooks may refuse it.
+struct Target<'a> {
+    owner: &'a str,
+    mailbox: &'a str,
+    plugins: &'a crate::plugin::Plugins,
+}
+
 /// The writer thread: writes each message to its own temporary file,
 /// stages it, and commits all of them (with the REPLACE's expunge) on
-/// [`Piece::Commit`]. `Ok(None)` when the pieces stop without a commit:
+/// [`Piece::Commit`], once the plugins' before-add hooks (quota) allowed
+/// the batch. `Ok(None)` when the pieces stop without a commit:
 /// everything written is dropped and so removed.
 fn write_batch(
     store: &Store,
-    mailbox: &str,
+    Target {
+        owner,
+        mailbox,
+        plugins,
+    }: Target<'_>,
     replace: Option<&ReplaceTarget>,
     mut rx: mpsc::Receiver<Piece>,
 ) -> Result<Option<AppendedBatch>, StoreError> {
@@ -221,7 +238,17 @@ fn write_batch(
                 if let Some(done) = current.take() {
                     staged.push(done.finish()?);
                 }
-                return store.commit_appends(staged, replace).map(Some);
+                let adding = crate::plugin::Adding {
+                    owner,
+                    mailbox,
+                    kind: crate::plugin::AddKind::Append,
+                    messages: staged.len() as u64,
+                    bytes: staged.iter().map(StagedMessage::size).sum(),
+                };
+                plugins.before_add(store, &adding)?;
+                let batch = store.commit_appends(staged, replace)?;
+                plugins.after_add(store, &adding, &batch.uids);
+                return Ok(Some(batch));
             }
         }
     }

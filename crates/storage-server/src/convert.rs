@@ -86,6 +86,7 @@ pub(crate) fn status_msg(s: &MailboxStatus) -> pb::MailboxStatus {
         deleted: s.deleted,
         size: s.size,
         mailbox_id: s.mailbox_id.clone(),
+        deleted_size: s.deleted_size,
     }
 }
 

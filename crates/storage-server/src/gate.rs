@@ -40,6 +40,8 @@ pub(crate) struct Gate {
     /// reads go to a worker too, so that under load reads use every core
     /// instead of queueing on the one thread that decodes calls.
     working: Arc<AtomicUsize>,
+    /// The storage plugins, whose hooks the base services call.
+    plugins: std::sync::OnceLock<crate::plugin::Plugins>,
 }
 
 /// One piece of store work counted in [`Gate`]'s `working` from when it
@@ -96,6 +98,7 @@ impl Gate {
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
             working: Arc::default(),
+            plugins: std::sync::OnceLock::new(),
         }
     }
 
@@ -115,7 +118,20 @@ impl Gate {
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
             working: Arc::default(),
+            plugins: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Installs the plugins (once, before serving).
+    pub(crate) fn set_plugins(&self, plugins: crate::plugin::Plugins) {
+        if self.plugins.set(plugins).is_err() {
+            tracing::error!("storage plugins installed twice; the first set stays");
+        }
+    }
+
+    /// The plugins, for their hooks.
+    pub(crate) fn plugins(&self) -> crate::plugin::Plugins {
+        self.plugins.get().cloned().unwrap_or_default()
     }
 
     /// Where mutations announce their changes to watchers (Watch).

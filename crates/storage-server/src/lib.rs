@@ -23,6 +23,7 @@ mod maildrop;
 mod metadata;
 mod organize;
 mod owned;
+pub mod plugin;
 mod search;
 mod search_program;
 mod service;
@@ -143,6 +144,10 @@ pub struct Tuning {
     /// Most mailboxes one owner may have, INBOX included (CREATE beyond
     /// it: `ErrorReason::Limit`).
     pub max_mailboxes: u64,
+    /// The storage plugins the configuration enables.
+    pub plugins: plugin::Plugins,
+    /// The first owner's users-file extra fields, for the plugins.
+    pub userdb: Vec<(String, String)>,
 }
 
 /// What a shared-mode storage process needs: the first owner's ids and
@@ -166,6 +171,8 @@ impl Default for Tuning {
             metadata: mailkeep_store::MetadataLimits::default(),
             auto_mailboxes: Vec::new(),
             max_mailboxes: 10_000,
+            plugins: plugin::Plugins::default(),
+            userdb: Vec::new(),
         }
     }
 }
@@ -272,17 +279,19 @@ pub async fn serve_tuned(
         gate: std::sync::Arc::clone(&gate),
         max_mailboxes: tuning.max_mailboxes,
     };
+    gate.set_plugins(tuning.plugins.clone());
+    tuning.plugins.owner_added(&plugin::OwnerInfo {
+        owner: settings.owner.clone(),
+        userdb: tuning.userdb.clone(),
+    });
     let (tx, rx) =
         mpsc::channel::<Result<tracked::TrackedConn, std::io::Error>>(PENDING_CONNECTIONS);
     let count = std::sync::Arc::new(tracked::ConnectionCount::default());
-    // Every gRPC service of the storage process, all behind the same gate.
-    // Further services (one per area of the storage RPC, and plugins) are
-    // added here, one line each.
+    // Every gRPC service of the storage process, all behind the same gate:
+    // the base services, then each plugin's.
     let calls = std::sync::Arc::new(inflight::InFlight::default());
-    let server = tonic::transport::Server::builder()
-        .layer(inflight::InFlightLayer {
-            calls: std::sync::Arc::clone(&calls),
-        })
+    let mut routes = plugin::RoutesBuilder::default();
+    routes
         .add_service(
             StorageServer::new(service)
                 .max_decoding_message_size(MAX_GRPC_MESSAGE)
@@ -296,7 +305,13 @@ pub async fn serve_tuned(
         .add_service(metadata::server(
             std::sync::Arc::clone(&gate),
             tuning.metadata,
-        ))
+        ));
+    plugin::add_services(&gate, &tuning.plugins, &mut routes);
+    let server = tonic::transport::Server::builder()
+        .layer(inflight::InFlightLayer {
+            calls: std::sync::Arc::clone(&calls),
+        })
+        .add_routes(routes.routes())
         .serve_with_incoming(ReceiverStream::new(rx));
     let _release_idle = AbortOnDrop(tokio::spawn(release_idle_stores(
         std::sync::Arc::clone(&gate),
@@ -352,7 +367,7 @@ pub async fn serve_tuned(
                     }
                 }
                 Some(Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None))) => {
-                    let reply = add_owner(&gate, add, &tuning.auto_mailboxes).await;
+                    let reply = add_owner(&gate, add, &tuning).await;
                     let event = StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) };
                     if let Err(e) = send_frame(&control, &event, None).await {
                 tracing::info!("control socket unwritable ({e}); storage process exits");
@@ -408,7 +423,7 @@ fn read_frames(
 
 /// Opens the store of one more owner and starts serving it; the reply
 /// tells the broker when calls for that owner may come.
-async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> ControlReply {
+async fn add_owner(gate: &gate::Gate, add: AddOwner, tuning: &Tuning) -> ControlReply {
     let request_id = add.request_id;
     if gate.serves(&add.owner) {
         return ControlReply {
@@ -423,7 +438,7 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> Co
     };
     let shown = maildir.display().to_string();
     gate.set_ids(&add.owner, add.uid, add.gid);
-    let auto = auto.to_vec();
+    let auto = tuning.auto_mailboxes.clone();
     let opened = gate
         .run(&add.owner, move || open_store(&maildir, &auto))
         .await;
@@ -431,6 +446,17 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, auto: &[AutoMailbox]) -> Co
         Ok(store) => {
             tracing::info!(owner = %add.owner, home = %add.home, maildir = %shown,
                 "now serving one more owner");
+            tuning.plugins.owner_added(&plugin::OwnerInfo {
+                owner: add.owner.clone(),
+                userdb: add
+                    .userdb_fields
+                    .iter()
+                    .map(|f| match f.split_once('=') {
+                        Some((k, v)) => (k.to_owned(), v.to_owned()),
+                        None => (f.clone(), String::new()),
+                    })
+                    .collect(),
+            });
             gate.add_owner(add.owner, store);
             String::new()
         }

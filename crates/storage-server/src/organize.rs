@@ -1,5 +1,5 @@
 //! The Organize gRPC service: COPY/MOVE (announced to watchers like an
-//! append and an expunge), subscriptions (announced too), special-use and quota usage.
+//! append and an expunge), subscriptions (announced too) and special-use.
 //! Each call is admitted by the [`Gate`] before the store is touched, then
 //! runs on a blocking thread.
 
@@ -8,11 +8,11 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::organize_server::{Organize, OrganizeServer};
 use mailkeep_store::Copied;
-use mailkeep_ticket::Scope;
 use tonic::{Request, Response, Status};
 
 use crate::convert::ranges;
 use crate::gate::{Admitted, Gate};
+use crate::plugin::{AddKind, Adding};
 
 /// The Organize service, to be added to the storage process's server.
 pub(crate) fn server(gate: Arc<Gate>) -> OrganizeServer<OrganizeService> {
@@ -43,15 +43,32 @@ impl OrganizeService {
         let Admitted { owner, store, req } = self.gate.admit_call(request, method)?;
         let (source, source_uidvalidity, target) =
             (req.mailbox.clone(), req.uidvalidity, req.target.clone());
+        let plugins = self.gate.plugins();
+        let hook_owner = owner.clone();
         let copied = self
             .gate
             .run(&owner, move || {
                 let uids = ranges(&req.uids);
-                if is_move {
+                let (bytes, messages) = store.size_of(&req.mailbox, &uids)?;
+                let adding = Adding {
+                    owner: &hook_owner,
+                    mailbox: &req.target,
+                    kind: if is_move {
+                        AddKind::Move
+                    } else {
+                        AddKind::Copy
+                    },
+                    messages,
+                    bytes,
+                };
+                plugins.before_add(&store, &adding)?;
+                let copied = if is_move {
                     store.move_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
                 } else {
                     store.copy_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
-                }
+                }?;
+                plugins.after_add(&store, &adding, &copied.new_uids);
+                Ok(copied)
             })
             .await?;
         if let Some(last) = copied.new_uids.iter().max() {
@@ -62,6 +79,9 @@ impl OrganizeService {
             if is_move {
                 let (kind, modseq) = (pb::WatchChangeKind::Expunge, copied.source_highestmodseq);
                 changes.publish_mailbox(&owner, &source, source_uidvalidity, modseq, kind, None);
+                for plugin in self.gate.plugins().iter() {
+                    plugin.after_expunge(&owner, &source);
+                }
             }
         }
         Ok(Response::new(copied_msg(copied)))
@@ -154,19 +174,5 @@ impl Organize for OrganizeService {
             })
             .await?;
         Ok(Response::new(pb::SetSpecialUseResponse { mailbox_id }))
-    }
-
-    async fn quota_usage(
-        &self,
-        request: Request<pb::QuotaUsageRequest>,
-    ) -> Result<Response<pb::QuotaUsageResponse>, Status> {
-        let (bytes, messages) = self
-            .gate
-            // A delivery may check quota before it appends.
-            .serve_scoped(request, "QuotaUsage", Scope::Deliver, |store, _| {
-                store.quota_usage()
-            })
-            .await?;
-        Ok(Response::new(pb::QuotaUsageResponse { bytes, messages }))
     }
 }

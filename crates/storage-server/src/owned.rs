@@ -41,7 +41,6 @@ owned_requests!(
     SubscriptionRequest,
     ListSubscriptionsRequest,
     SetSpecialUseRequest,
-    QuotaUsageRequest,
     SearchRequest,
     SortRequest,
     ThreadRequest,

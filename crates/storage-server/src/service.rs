@@ -56,6 +56,9 @@ impl Storage for StorageService {
         self.gate
             .changes()
             .publish_list(&owner, pb::ListChangeKind::Created, &name, "");
+        for plugin in self.gate.plugins().iter() {
+            plugin.mailbox_created(&owner, &name);
+        }
         Ok(Response::new(pb::CreateMailboxResponse { mailbox_id }))
     }
 
@@ -71,6 +74,9 @@ impl Storage for StorageService {
         self.gate
             .changes()
             .publish_list(&owner, pb::ListChangeKind::Deleted, &name, "");
+        for plugin in self.gate.plugins().iter() {
+            plugin.mailbox_deleted(&owner, &name);
+        }
         Ok(Response::new(pb::DeleteMailboxResponse {}))
     }
 
@@ -90,6 +96,9 @@ impl Storage for StorageService {
         self.gate
             .changes()
             .publish_list(&owner, pb::ListChangeKind::Renamed, &from, &to);
+        for plugin in self.gate.plugins().iter() {
+            plugin.mailbox_renamed(&owner, &from, &to);
+        }
         Ok(Response::new(pb::RenameMailboxResponse {}))
     }
 
@@ -225,6 +234,9 @@ impl Storage for StorageService {
             self.gate
                 .changes()
                 .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None);
+            for plugin in self.gate.plugins().iter() {
+                plugin.after_expunge(&owner, &watched.0);
+            }
         }
         Ok(Response::new(pb::ExpungeResponse {
             expunged: expunged.uids,

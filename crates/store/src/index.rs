@@ -394,6 +394,7 @@ pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate
         unseen: counts.unseen,
         deleted: counts.deleted,
         size: counts.size,
+        deleted_size: counts.deleted_size,
         mailbox_id: mailbox.object_id.clone(),
     })
 }

@@ -31,6 +31,7 @@ mod mime;
 mod names;
 mod objectid;
 mod organize;
+mod plugin_state;
 mod readers;
 mod reindex;
 mod schema;
@@ -89,6 +90,9 @@ pub struct MailboxStatus {
     pub deleted: u32,
     /// Sum of the message sizes in bytes (CRLF line ends, as served).
     pub size: u64,
+    /// Sum of the sizes of the messages with `\Deleted` (RFC 9208
+    /// DELETED-STORAGE).
+    pub deleted_size: u64,
     /// The MAILBOXID (RFC 8474): kept by RENAME, new when a mailbox of the
     /// same name is created again.
     pub mailbox_id: String,

@@ -130,6 +130,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating the counts schema")?;
     tx.execute_batch(crate::counts::BACKFILL)
         .ctx("counting the messages of mailboxes not counted yet")?;
+    tx.execute_batch(crate::plugin_state::SCHEMA)
+        .ctx("creating plugin state schema")?;
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }

@@ -22,14 +22,20 @@ fn assert_counts(store: &Store, step: &str) {
             .filter(|m| m.flags.system & mailkeep_store::DELETED != 0)
             .count();
         let size: u64 = messages.iter().map(|m| m.size).sum();
+        let deleted_size: u64 = messages
+            .iter()
+            .filter(|m| m.flags.system & mailkeep_store::DELETED != 0)
+            .map(|m| m.size)
+            .sum();
         assert_eq!(
             (
                 status.messages as usize,
                 status.unseen as usize,
                 status.deleted as usize,
-                status.size
+                status.size,
+                status.deleted_size
             ),
-            (messages.len(), unseen, deleted, size),
+            (messages.len(), unseen, deleted, size, deleted_size),
             "{mailbox} after {step}"
         );
     }

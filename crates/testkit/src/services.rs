@@ -122,6 +122,7 @@ impl Drop for StorageProcess {
 pub struct ServicesBuilder {
     failure_delay: Duration,
     ticket_lifetime_secs: i64,
+    storage_plugins: mailkeep_storage_server::plugin::Plugins,
 }
 
 impl Default for ServicesBuilder {
@@ -129,6 +130,7 @@ impl Default for ServicesBuilder {
         ServicesBuilder {
             failure_delay: Duration::ZERO,
             ticket_lifetime_secs: 3600,
+            storage_plugins: mailkeep_storage_server::plugin::Plugins::default(),
         }
     }
 }
@@ -144,6 +146,16 @@ impl ServicesBuilder {
     /// How long issued session tickets are valid (default an hour).
     pub fn ticket_lifetime_secs(mut self, secs: i64) -> ServicesBuilder {
         self.ticket_lifetime_secs = secs;
+        self
+    }
+
+    /// Storage plugins every storage process runs (default none), for
+    /// tests of plugins.
+    pub fn storage_plugins(
+        mut self,
+        plugins: mailkeep_storage_server::plugin::Plugins,
+    ) -> ServicesBuilder {
+        self.storage_plugins = plugins;
         self
     }
 
@@ -189,6 +201,7 @@ impl ServicesBuilder {
                 storage: tokio::sync::Mutex::new(HashMap::new()),
                 attaches: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(1),
+                storage_plugins: self.storage_plugins,
                 dir,
             }),
         })
@@ -216,6 +229,8 @@ struct Inner {
     storage: tokio::sync::Mutex<HashMap<String, StorageProcess>>,
     attaches: Mutex<HashMap<String, usize>>,
     next_connection: AtomicU64,
+    /// What every storage process runs besides the base services.
+    storage_plugins: mailkeep_storage_server::plugin::Plugins,
     /// Dropped last: the processes above may still use it.
     dir: tempfile::TempDir,
 }
@@ -460,9 +475,12 @@ impl Services {
         }
         let process = match table.entry(owner.to_owned()) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(start_storage(owner, home, self.inner.verifier.trusted())?)
-            }
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(start_storage(
+                owner,
+                home,
+                self.inner.verifier.trusted(),
+                &self.inner.storage_plugins,
+            )?),
         };
         let (stream, kept) = self.pass(&process.control).await?;
         process.passed.push(kept);
@@ -485,6 +503,7 @@ fn start_storage(
     owner: &str,
     home: &Path,
     trusted: &TrustedHosts,
+    plugins: &mailkeep_storage_server::plugin::Plugins,
 ) -> Result<StorageProcess, ServicesError> {
     std::fs::create_dir_all(home).map_err(io(format!("making {}", home.display())))?;
     let (control, process_end) =
@@ -494,8 +513,13 @@ fn start_storage(
         home: home.to_owned(),
         maildir: None,
     };
-    let server = tokio::spawn(mailkeep_storage_server::serve(
+    let tuning = mailkeep_storage_server::Tuning {
+        plugins: plugins.clone(),
+        ..mailkeep_storage_server::Tuning::default()
+    };
+    let server = tokio::spawn(mailkeep_storage_server::serve_tuned(
         settings,
+        tuning,
         trusted.clone(),
         process_end,
     ));

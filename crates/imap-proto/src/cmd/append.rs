@@ -134,7 +134,7 @@ impl Events {
 /// one (a mailbox name, a URL), to be read before parsing again.
 pub(crate) fn begin(buf: &[u8], utf8: bool, limits: &Limits) -> Result<Segment, Fail> {
     let mut c = Cursor::with_utf8(buf, utf8);
-    let (tag, spec, uid) = head(&mut c)?;
+    let (tag, spec, uid) = head(&mut c, &[])?;
     let name = spec.name;
     let result = (|| {
         let replace = name == "REPLACE";

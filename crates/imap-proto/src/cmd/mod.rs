@@ -14,6 +14,7 @@ pub(crate) mod copy_move;
 pub(crate) mod create;
 pub(crate) mod enable;
 pub(crate) mod expunge;
+pub(crate) mod extension;
 pub(crate) mod fetch;
 pub(crate) mod id;
 pub(crate) mod idle;
@@ -42,6 +43,7 @@ pub use copy_move::CopyMove;
 pub use create::Create;
 pub use enable::Enable;
 pub use expunge::Expunge;
+pub use extension::{Extension, ExtensionArg};
 pub use fetch::Fetch;
 pub use id::Id;
 pub use idle::{Idle, IdleEnd};
@@ -156,6 +158,9 @@ pub enum CommandBody {
     Replace(Replace),
     /// CANCELUPDATE (RFC 5267)
     CancelUpdate(CancelUpdate),
+    /// A command a plugin adds (GETQUOTA, ...), named to the parser with
+    /// [`crate::Parser::set_extensions`]; its arguments in generic form.
+    Extension(Extension),
 }
 
 /// DELETE mailbox
@@ -200,6 +205,7 @@ impl CommandBody {
             CommandBody::Close(_) => ("CLOSE", None),
             CommandBody::Unselect(_) => ("UNSELECT", None),
             CommandBody::CancelUpdate(_) => ("CANCELUPDATE", None),
+            CommandBody::Extension(_) => ("EXTENSION", None),
             CommandBody::Expunge(e) => ("EXPUNGE", Some(e.uid_set.is_some())),
             CommandBody::Search(s) => ("SEARCH", Some(s.uid)),
             CommandBody::Sort(s) => ("SORT", Some(s.uid)),
@@ -413,6 +419,10 @@ fn delete(c: &mut Cursor<'_>, _uid: bool) -> PResult<CommandBody> {
     Ok(CommandBody::Delete(Delete { mailbox }))
 }
 
+/// The row that stands for every plugin command (see
+/// [`CommandBody::Extension`]).
+static EXTENSION: Spec = plain("", "<command> <arguments>", Streamed);
+
 /// The row of command `name` (any case).
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Spec> {
     COMMANDS
@@ -470,7 +480,10 @@ fn with_usage(fail: Fail, spec: &Spec, uid: bool) -> Fail {
 
 /// Reads the tag and the command name (and `UID`'s sub-command) at the
 /// start of a command: the row, whether it is a UID form.
-pub(crate) fn head(c: &mut Cursor<'_>) -> PResult<(String, &'static Spec, bool)> {
+pub(crate) fn head(
+    c: &mut Cursor<'_>,
+    extensions: &[String],
+) -> PResult<(String, &'static Spec, bool)> {
     let tag = c.tag()?;
     c.sp("command name")?;
     let name = c.atom("command name")?;
@@ -487,6 +500,12 @@ pub(crate) fn head(c: &mut Cursor<'_>) -> PResult<(String, &'static Spec, bool)>
     }
     match lookup(name) {
         Some(spec) => Ok((tag, spec, false)),
+        None if extensions
+            .iter()
+            .any(|e| e.as_bytes().eq_ignore_ascii_case(name)) =>
+        {
+            Ok((tag, &EXTENSION, false))
+        }
         None => bad(format!(
             "Unknown command {}",
             String::from_utf8_lossy(name).to_ascii_uppercase()
@@ -496,10 +515,19 @@ pub(crate) fn head(c: &mut Cursor<'_>) -> PResult<(String, &'static Spec, bool)>
 
 /// Parses a complete command (ending in CRLF, literals in place) that is
 /// not streamed; `utf8` is the connection's UTF8=ACCEPT switch.
-pub(crate) fn parse_command(buf: &[u8], utf8: bool) -> Result<Command, Fail> {
+pub(crate) fn parse_command(
+    buf: &[u8],
+    utf8: bool,
+    extensions: &[String],
+) -> Result<Command, Fail> {
     let mut c = Cursor::with_utf8(buf, utf8);
     let result = (|| {
-        let (tag, spec, uid) = head(&mut c)?;
+        let (tag, spec, uid) = head(&mut c, extensions)?;
+        if std::ptr::eq(spec, &EXTENSION) {
+            let name = extension::name_of(buf)?;
+            let body = extension::parse(name, &mut c)?;
+            return Ok(Command { tag, body });
+        }
         let body = match spec.grammar {
             Line(parse) => parse(&mut c, uid).map_err(|f| with_usage(f, spec, uid))?,
             Streamed => return bad(format!("{} is streamed", spec.name)),

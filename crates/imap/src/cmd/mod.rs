@@ -23,6 +23,7 @@ pub(crate) mod mailboxes;
 pub(crate) mod metadata;
 pub(crate) mod noop;
 pub(crate) mod notify;
+pub(crate) mod plugin;
 pub(crate) mod search;
 pub(crate) mod select;
 pub(crate) mod sort;

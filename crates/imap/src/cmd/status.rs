@@ -73,8 +73,11 @@ pub(crate) async fn write_status(
                 StatusItem::MailboxId if !status.mailbox_id.is_empty() => {
                     StatusValue::MailboxId(status.mailbox_id.clone())
                 }
-                // DELETED-STORAGE comes with the quota plugin.
-                StatusItem::MailboxId | StatusItem::DeletedStorage => return None,
+                // RFC 9208 §4.3: in units of 1024 octets, as STORAGE.
+                StatusItem::DeletedStorage => {
+                    StatusValue::DeletedStorage(status.deleted_size / 1024)
+                }
+                StatusItem::MailboxId => return None,
             })
         })
         .collect();

@@ -52,7 +52,7 @@ impl Command for StartTls {
         let transition = match input.reader.conn().start_tls(&tls).await {
             Ok(()) => {
                 // A fresh parser: nothing of the clear-text session counts.
-                input.parser = mailkeep_imap_proto::Parser::new(cx.process.settings.limits);
+                input.parser = cx.process.parser();
                 Transition::None
             }
             Err(e) => {

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use mailkeep_frontend::{Admission, ConnInfo, Traffic};
-use mailkeep_imap_proto::{Code, Outcome, Parser, StatusKind, status_response};
+use mailkeep_imap_proto::{Code, Outcome, StatusKind, status_response};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -84,7 +84,7 @@ impl Session {
         admission: Arc<Admission>,
         traffic: Arc<Traffic>,
     ) -> Session {
-        let parser = Parser::new(process.settings.limits);
+        let parser = process.parser();
         Session {
             process,
             out,

@@ -255,6 +255,11 @@ impl StagedMessage {
     pub fn mailbox(&self) -> &str {
         &self.mailbox
     }
+
+    /// Its size in bytes, as the quota counts it (CRLF line ends).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
 }
 
 impl Drop for StagedMessage {

@@ -1,9 +1,11 @@
 //! Quota usage: the owner's total message bytes and count, read from the
-//! trigger-maintained `quota_usage` row (see the module schema).
+//! trigger-maintained `quota_usage` row (see the module schema), and
+//! recounted from the files when asked.
 
 use crate::Store;
 use crate::error::{Result, SqlContext};
-use crate::index::cached_row;
+use crate::index::{UidRange, cached_row};
+use crate::mailbox::{NOSELECT, begin_write};
 
 impl Store {
     /// The owner's usage as `(bytes, messages)` over every mailbox, for
@@ -22,5 +24,67 @@ impl Store {
             u64::try_from(bytes).unwrap_or(0),
             u64::try_from(count).unwrap_or(0),
         ))
+    }
+
+    /// Picks up outside changes in every mailbox (see
+    /// [`Store::sync_mailbox`]; `full`: scan even folders whose stamp did
+    /// not change), so that usage counts files another program dropped in.
+    pub fn sync_all(&self, full: bool) -> Result<()> {
+        for mailbox in self.list()? {
+            if mailbox.attributes.iter().any(|a| a == NOSELECT) {
+                continue;
+            }
+            if full {
+                self.sync_mailbox_full(&mailbox.name)?;
+            } else {
+                self.sync_mailbox(&mailbox.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Recounts the usage from the files: a full sync of every mailbox,
+    /// then the `quota_usage` row set to the sums over the index's
+    /// messages, in one transaction. Returns `(bytes, messages)`.
+    pub fn recalc_quota(&self) -> Result<(u64, u64)> {
+        self.sync_all(true)?;
+        let mut conn = self.conn()?;
+        let tx = begin_write(&mut conn)?;
+        tx.execute(
+            "UPDATE quota_usage SET
+                bytes = (SELECT COALESCE(SUM(size), 0) FROM messages),
+                count = (SELECT COUNT(*) FROM messages)
+             WHERE id = 1",
+            [],
+        )
+        .ctx("recounting quota usage")?;
+        tx.commit().ctx("committing quota usage")?;
+        drop(conn);
+        self.quota_usage()
+    }
+
+    /// The bytes and count of the messages `uids` of `mailbox` (what a
+    /// COPY of them adds to the usage).
+    pub fn size_of(&self, mailbox: &str, uids: &[UidRange]) -> Result<(u64, u64)> {
+        let name = crate::names::canonical(mailbox)?;
+        let conn = self.conn()?;
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT m.uid, m.size FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+                 WHERE b.name = ?1",
+            )
+            .ctx("preparing a size query")?;
+        let rows = statement
+            .query_map([&name], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))
+            .ctx("reading message sizes")?;
+        let (mut bytes, mut count) = (0u64, 0u64);
+        for row in rows {
+            let (uid, size) = row.ctx("reading a message size")?;
+            if uids.iter().any(|r| (r.first..=r.last).contains(&uid)) {
+                bytes = bytes.saturating_add(u64::try_from(size).unwrap_or(0));
+                count += 1;
+            }
+        }
+        Ok((bytes, count))
     }
 }
