@@ -239,12 +239,12 @@ const BUSY_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
 /// [`serve`] with explicit [`Tuning`].
 pub async fn serve_tuned(
     settings: StorageSettings,
-    tuning: Tuning,
+    mut tuning: Tuning,
     trusted: TrustedHosts,
     control: UnixStream,
 ) -> Result<(), StorageServerError> {
     let maildir = settings.maildir();
-    let gate = match tuning.shared {
+    let gate = match tuning.shared.take() {
         None => {
             let auto = tuning.auto_mailboxes.clone();
             let store = tokio::task::spawn_blocking(move || open_store(&maildir, &auto))
