@@ -151,8 +151,8 @@ fn a_deliver_ticket_through_the_gateway_may_deliver_and_read_nothing() {
     let read = |path: std::path::PathBuf| std::fs::read(&path).expect("reading cluster material");
     let material = TlsMaterial {
         ca_pem: read(cluster_dir.join("ca.pem")),
-        cert_pem: read(host_a.join("gateway.pem")),
-        key_pem: read(host_a.join("gateway.key")),
+        cert_pem: read(host_a.join("relay.pem")),
+        key_pem: read(host_a.join("relay.key")),
     };
     let key_text = String::from_utf8(read(host_a.join("host.key"))).expect("key text");
     let key = HostKey::parse(&key_text).expect("A's ticket key");
