@@ -1,16 +1,15 @@
 //! One recipient's delivery: a deliver ticket from auth (a userdb lookup,
-//! no password), the `+detail` folder if the recipient has it, and the
-//! append through the storage path, answered only once the storage process
-//! says the message is durable (file and directory fsynced, index
-//! committed).
+//! no password) and the `+detail` folder if the recipient has it. The
+//! append itself streams through [`crate::fanout`], answered only once the
+//! storage process says the message is durable (file and directory
+//! fsynced, index committed).
 
 use std::sync::Arc;
 
 use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
 use mailkeep_storage_rpc::auth::DeliverRequest;
 use mailkeep_storage_rpc::errors::ErrorReason;
-use mailkeep_storage_rpc::storage::append_request::Part;
-use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, MailboxExistsRequest};
+use mailkeep_storage_rpc::storage::MailboxExistsRequest;
 use tonic::Code;
 
 use crate::address::Recipient;
@@ -25,7 +24,7 @@ pub struct Mailbox {
     pub user: String,
     /// The folder: the `+detail` one when it exists, else INBOX.
     pub folder: String,
-    storage: Storage,
+    pub(crate) storage: Storage,
 }
 
 /// Looks `rcpt` up and gets its deliver ticket and folder: the RCPT reply
@@ -105,66 +104,8 @@ async fn detail_folder(storage: &Storage, user: &str, detail: &str) -> Result<St
     })
 }
 
-/// Appends `prefix` + `body` to the mailbox; the recipient's reply.
-pub async fn append(mailbox: &Mailbox, prefix: Vec<u8>, body: Arc<Vec<u8>>) -> Reply {
-    let size = u64::try_from(prefix.len() + body.len()).unwrap_or(u64::MAX);
-    let owner = mailbox.user.clone();
-    let folder = mailbox.folder.clone();
-    let prefix = Arc::new(prefix);
-    let result = mailbox
-        .storage
-        .call(&mailbox.user, Retry::Once, |rpc| {
-            let header = AppendHeader {
-                owner: owner.clone(),
-                mailbox: folder.clone(),
-                size,
-                ..AppendHeader::default()
-            };
-            let parts = append_parts(header, &prefix, &body);
-            let request = rpc.request(tokio_stream::iter(parts));
-            async move { rpc.storage().append(request).await }
-        })
-        .await;
-    match result {
-        Ok(done) => {
-            tracing::info!(user = ?mailbox.user, folder = ?mailbox.folder, uid = done.uid,
-                size, "delivered");
-            Reply::ok("2.0.0", format!("<{}> Saved", mailbox.recipient.given))
-        }
-        Err(e) => {
-            tracing::warn!(user = ?mailbox.user, folder = ?mailbox.folder, error = %e,
-                "delivery failed");
-            storage_refusal(&e)
-        }
-    }
-}
-
-/// The Append stream: the header, the bytes in chunks, the commit.
-fn append_parts(header: AppendHeader, prefix: &[u8], body: &[u8]) -> Vec<AppendRequest> {
-    let chunk = mailkeep_storage_rpc::CHUNK_SIZE;
-    let mut parts = vec![AppendRequest {
-        part: Some(Part::Header(header)),
-    }];
-    let mut pending: Vec<u8> = prefix.to_vec();
-    for piece in body.chunks(chunk) {
-        pending.extend_from_slice(piece);
-        if pending.len() >= chunk {
-            parts.push(AppendRequest {
-                part: Some(Part::Chunk(std::mem::take(&mut pending))),
-            });
-        }
-    }
-    if !pending.is_empty() {
-        parts.push(AppendRequest {
-            part: Some(Part::Chunk(pending)),
-        });
-    }
-    parts.push(AppendRequest::commit());
-    parts
-}
-
 /// A storage failure as this recipient's reply.
-fn storage_refusal(e: &StorageError) -> Reply {
+pub(crate) fn storage_refusal(e: &StorageError) -> Reply {
     match e.reason() {
         ErrorReason::OverQuota => Reply::over_quota(),
         ErrorReason::NoSpace => Reply::no_space(),

@@ -20,6 +20,7 @@ pub mod address;
 pub mod command;
 pub mod data;
 mod deliver;
+mod fanout;
 mod process;
 pub mod reply;
 mod session;
