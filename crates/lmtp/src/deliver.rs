@@ -13,6 +13,7 @@ use mailkeep_storage_rpc::storage::MailboxExistsRequest;
 use tonic::Code;
 
 use crate::address::Recipient;
+use crate::recipients::RecipientCache;
 use crate::reply::Reply;
 
 /// Where an accepted recipient's copy goes.
@@ -28,12 +29,38 @@ pub struct Mailbox {
 }
 
 /// Looks `rcpt` up and gets its deliver ticket and folder: the RCPT reply
-/// when that fails (`550 5.1.1` unknown, `451 4.3.0` temporary).
+/// when that fails (`550 5.1.1` unknown, `451 4.3.0` temporary). A
+/// recipient in `cache` is not asked about again.
 pub async fn resolve(
     auth: &Arc<AuthLink>,
     clock: &Clock,
+    cache: &RecipientCache,
     rcpt: Recipient,
 ) -> Result<Mailbox, Reply> {
+    let (user, storage) = match cache.get(&rcpt.address, clock.now_unix()) {
+        Some(found) => found,
+        None => lookup(auth, clock, cache, &rcpt).await?,
+    };
+    let folder = match &rcpt.detail {
+        Some(detail) => detail_folder(&storage, &user, detail).await?,
+        None => "INBOX".to_owned(),
+    };
+    Ok(Mailbox {
+        recipient: rcpt,
+        user,
+        folder,
+        storage,
+    })
+}
+
+/// Asks auth for `rcpt`'s user and deliver ticket, and keeps the answer in
+/// `cache`.
+async fn lookup(
+    auth: &Arc<AuthLink>,
+    clock: &Clock,
+    cache: &RecipientCache,
+    rcpt: &Recipient,
+) -> Result<(String, Storage), Reply> {
     let request = DeliverRequest {
         recipient: rcpt.address.clone(),
     };
@@ -62,16 +89,14 @@ pub async fn resolve(
         got.expires_unix,
         clock.clone(),
     );
-    let folder = match &rcpt.detail {
-        Some(detail) => detail_folder(&storage, &got.user, detail).await?,
-        None => "INBOX".to_owned(),
-    };
-    Ok(Mailbox {
-        recipient: rcpt,
-        user: got.user,
-        folder,
-        storage,
-    })
+    cache.put(
+        &rcpt.address,
+        &got.user,
+        &storage,
+        clock.now_unix(),
+        got.expires_unix,
+    );
+    Ok((got.user, storage))
 }
 
 fn lookup_refusal(status: &tonic::Status) -> Reply {

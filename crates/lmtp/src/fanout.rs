@@ -175,7 +175,10 @@ impl Append {
 
     async fn send(&mut self, part: Part) {
         if let Some(parts) = &self.parts
-            && parts.send(AppendRequest { part: Some(part) }).await.is_err()
+            && parts
+                .send(AppendRequest { part: Some(part) })
+                .await
+                .is_err()
         {
             // The call ended early (an error): its reply says why.
             self.parts = None;

@@ -258,7 +258,8 @@ impl Session {
             return Reply::too_many_recipients(settings.max_recipients);
         }
         let rcpt = Recipient::parse(to, &settings.recipient_delimiter);
-        match resolve(&self.process.auth, &self.process.clock, rcpt).await {
+        let process = &self.process;
+        match resolve(&process.auth, &process.clock, &process.recipients, rcpt).await {
             Ok(mailbox) => {
                 envelope.recipients.push(mailbox);
                 Reply::ok("2.1.5", "Ok")
@@ -396,7 +397,16 @@ impl Session {
         // A refused message's fanout is dropped uncommitted: nothing stored.
         let replies: Vec<Reply> = match (received, fanout) {
             (Received::BareLf, _) => vec![Reply::bare_lf(); count],
-            (Received::Message(_), Some(fanout)) => fanout.commit().await,
+            (Received::Message(_), Some(fanout)) => {
+                let replies = fanout.commit().await;
+                for (mailbox, reply) in envelope.recipients.iter().zip(&replies) {
+                    if reply.is_temporary() {
+                        // Ask auth and the broker afresh next time.
+                        self.process.recipients.forget(&mailbox.recipient.address);
+                    }
+                }
+                replies
+            }
             (Received::TooBig | Received::Message(_), _) => vec![Reply::too_big(max); count],
         };
         for reply in &replies {
