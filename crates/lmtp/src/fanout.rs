@@ -139,16 +139,9 @@ impl Append {
             ..AppendHeader::default()
         };
         // The queue is empty: both fit without waiting.
-        let opened = parts
-            .try_send(AppendRequest {
-                part: Some(Part::Header(header)),
-            })
-            .and_then(|()| {
-                parts.try_send(AppendRequest {
-                    part: Some(Part::Chunk(prefix)),
-                })
-            })
-            .is_ok();
+        let opened = [Part::Header(header), Part::Chunk(prefix)]
+            .into_iter()
+            .all(|part| parts.try_send(AppendRequest { part: Some(part) }).is_ok());
         let storage = mailbox.storage.clone();
         let owner = mailbox.user.clone();
         let call = tokio::spawn(async move {

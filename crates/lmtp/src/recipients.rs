@@ -90,3 +90,7 @@ impl RecipientCache {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+#[path = "tests/recipients.rs"]
+mod tests;
