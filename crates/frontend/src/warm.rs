@@ -55,7 +55,10 @@ impl<C: Connector> Connector for KeepWarm<C> {
 
     async fn storage(&self, ticket: &str, owner: &str) -> Result<LeasedChannel, ConnectError> {
         let channel = self.inner.storage(ticket, owner).await?;
-        lock(&self.warm).insert(owner.to_owned(), (channel.clone(), Instant::now() + WARM_FOR));
+        lock(&self.warm).insert(
+            owner.to_owned(),
+            (channel.clone(), Instant::now() + WARM_FOR),
+        );
         Ok(channel)
     }
 
