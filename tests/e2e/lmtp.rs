@@ -17,6 +17,11 @@ const PASS: &str = "lmtp-secret-9";
 /// A server with an `lmtp` TCP listener, a 1 MiB message limit, and users
 /// alice and bob.
 fn start(dir: &TestDir) -> Server<'_> {
+    start_with_limit(dir, 1 << 20)
+}
+
+/// [`start`] with a message limit of `max` bytes.
+fn start_with_limit(dir: &TestDir, max: u64) -> Server<'_> {
     let mut listeners = Listeners::new();
     for name in ["imap", "lmtp"] {
         listeners
@@ -24,7 +29,7 @@ fn start(dir: &TestDir) -> Server<'_> {
             .expect("binding");
     }
     let options = Options {
-        extra_server: "max_message_size = 1048576".into(),
+        extra_server: format!("max_message_size = {max}"),
         ..Options::default()
     };
     let server = Server::start_opts(dir, options, listeners);
@@ -281,6 +286,62 @@ fn a_disconnect_mid_data_delivers_nothing() {
     let inbox = messages(&server, "alice", "INBOX");
     assert_eq!(inbox.len(), 1);
     assert!(inbox[0].ends_with(b"Subject: marker\r\n\r\nwhole\r\n"));
+}
+
+/// The peak resident memory of `pid` (`VmHWM`), in KiB.
+fn peak_memory_kib(server: &Server<'_>, pid: i32) -> u32 {
+    let proc = server
+        .children()
+        .into_iter()
+        .find(|p| p.pid == pid)
+        .expect("the lmtp process");
+    proc.status_numbers("VmHWM:")
+        .first()
+        .copied()
+        .expect("VmHWM in /proc/PID/status")
+}
+
+/// A 32 MiB message to two recipients streams through the lmtp process:
+/// both get it whole, and the process's peak memory grows by far less than
+/// one copy of the message (buffering it, let alone a copy per recipient,
+/// would raise the peak by at least 32 MiB).
+#[test]
+fn a_big_message_streams_to_every_recipient_in_bounded_memory() {
+    const BOUND_KIB: u32 = 16 * 1024;
+    let dir = TestDir::new();
+    let server = start_with_limit(&dir, 64 << 20);
+    let mut c = Lmtp::tcp(&server);
+    assert!(c.cmd("LHLO x").starts_with("250"));
+    let lmtp = server.wait_role("lmtp", None, None);
+    let before = peak_memory_kib(&server, lmtp.pid);
+    let mut message = b"Subject: big\r\n\r\n".to_vec();
+    let line = [b"x".repeat(998), b"\r\n".to_vec()].concat();
+    for _ in 0..(32 << 20) / line.len() {
+        message.extend_from_slice(&line);
+    }
+    let replies = c.envelope(&["alice", "bob"]);
+    assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
+    let replies = c.data(&message, 2);
+    assert!(replies.iter().all(|r| r.starts_with("250")), "{replies:?}");
+    let after = peak_memory_kib(&server, lmtp.pid);
+    assert!(
+        after.saturating_sub(before) < BOUND_KIB,
+        "peak memory grew from {before} KiB to {after} KiB"
+    );
+    for user in ["alice", "bob"] {
+        let mut imap = server.try_connect().expect("imap");
+        assert!(imap.login(user, PASS).expect("login").is_ok());
+        assert!(imap.run("EXAMINE INBOX").expect("examine").is_ok());
+        let reply = imap.run("FETCH 1 RFC822.SIZE").expect("fetch");
+        let size = reply.fetch(1).and_then(|f| f.number("RFC822.SIZE"));
+        let size = size.expect("RFC822.SIZE");
+        assert!(
+            size > message.len() as u64 && size < message.len() as u64 + 1024,
+            "{user}: {size} bytes stored for a {} byte message and its trace fields",
+            message.len()
+        );
+        imap.logout();
+    }
 }
 
 /// An IMAP client in IDLE is told of a message delivered over LMTP.

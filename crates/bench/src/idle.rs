@@ -184,8 +184,8 @@ pub async fn end_idle(mut c: Connection, tag: &str) -> Result<(), BenchError> {
 /// What [`measure`] found.
 #[derive(Debug, Default, Clone)]
 pub struct Delays {
-    /// From each APPEND's tagged OK to each idler's EXISTS (0 when the
-    /// EXISTS came first).
+    /// From each APPEND's tagged OK (or LMTP's 250) to each idler's
+    /// EXISTS (0 when the EXISTS came first).
     pub delays: Samples,
     /// EXISTS that arrived before the appender had its tagged OK.
     pub before_ok: usize,
@@ -219,16 +219,25 @@ pub async fn measure(
             });
         }
         *expected += 1;
-        for heard in idlers.wait_all(*expected, Duration::from_secs(10)).await {
+        found.record(idlers, *expected, ok_at).await;
+    }
+    Ok(found)
+}
+
+impl Delays {
+    /// Waits until every idler heard of `expected` messages and records how
+    /// long after `ok_at` (when the writer was told the message was
+    /// stored: APPEND's OK, LMTP's 250) each did.
+    pub async fn record(&mut self, idlers: &mut Idlers, expected: u32, ok_at: Instant) {
+        for heard in idlers.wait_all(expected, Duration::from_secs(10)).await {
             match heard {
                 Some(at) if at < ok_at => {
-                    found.before_ok += 1;
-                    found.delays.push(Duration::ZERO);
+                    self.before_ok += 1;
+                    self.delays.push(Duration::ZERO);
                 }
-                Some(at) => found.delays.push(at - ok_at),
-                None => found.missing += 1,
+                Some(at) => self.delays.push(at - ok_at),
+                None => self.missing += 1,
             }
         }
     }
-    Ok(found)
 }

@@ -1,11 +1,13 @@
 //! A blocking LMTP client for the delivery benchmark: one connection, one
-//! message at a time, each waited for until its per-recipient reply.
+//! message at a time, each waited for until its per-recipient reply; and
+//! the delay from a delivery's `250` to IMAP clients in IDLE seeing it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
+use crate::idle::{Delays, Idlers};
 
 /// One LMTP connection after LHLO.
 pub struct LmtpClient {
@@ -84,4 +86,28 @@ impl LmtpClient {
             .map_err(|e| BenchError::io("sending the message", e))?;
         self.expect("the message", "250")
     }
+}
+
+/// Delivers `deliveries` copies of `message` to `rcpt` over LMTP at
+/// `lmtp`, one at a time, each once every idler heard of the one before,
+/// and records the delays from each `250` to each idler's EXISTS. Needs a
+/// multi-threaded runtime (the LMTP client blocks its thread meanwhile).
+pub async fn idle_delays(
+    lmtp: SocketAddr,
+    rcpt: &str,
+    idlers: &mut Idlers,
+    deliveries: usize,
+    message: &[u8],
+) -> Result<Delays, BenchError> {
+    let mut expected = idlers.exists;
+    let mut found = Delays::default();
+    let mut client =
+        tokio::task::block_in_place(|| LmtpClient::connect(lmtp, Duration::from_secs(60)))?;
+    for _ in 0..deliveries {
+        tokio::task::block_in_place(|| client.deliver(rcpt, message))?;
+        let ok_at = Instant::now();
+        expected += 1;
+        found.record(idlers, expected, ok_at).await;
+    }
+    Ok(found)
 }

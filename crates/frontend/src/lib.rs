@@ -3,7 +3,7 @@
 //! (TCP, implicit TLS, UNIX), connections that can be upgraded in place
 //! (STARTTLS, COMPRESS), the SASL relay to auth, and the one path every
 //! storage call takes (ticket renewal, retry on a lost storage process, one
-//! channel per owner), which is also the project's async client API
+//! channel per owner, kept warm between short sessions), which is also the project's async client API
 //! ([`Storage`]).
 //!
 //! It runs without privileges: it never links the store, never holds a key,
@@ -57,6 +57,7 @@ pub mod sasl;
 pub mod session_end;
 pub mod storage;
 pub mod tls;
+pub mod warm;
 
 pub use accept::{AcceptSettings, Acceptor, ConnectionCount};
 pub use admission::{Admission, ClientPolicy, ClientTable, LimitExceeded};
@@ -76,3 +77,4 @@ pub use sasl::{AuthFailure, ChannelBinding, ClientFacts, LoggedIn, SaslExchange,
 pub use session_end::{SessionEnd, report_sessions, spawn_session_reports};
 pub use storage::{Retry, Rpc, Storage, StorageError};
 pub use tls::{CertificateError, ServerTls};
+pub use warm::KeepWarm;

@@ -8,13 +8,15 @@
 //! ambiguities are what "SMTP smuggling" uses); a bare LF marks the message,
 //! which is refused once it ends. The message is kept
 //! up to `max` bytes; past that the rest is read and dropped, and the
-//! message is refused as too big.
+//! message is refused as too big. A caller streaming the message takes the
+//! decoded bytes as they come with [`DotDecoder::take_decoded`], so only
+//! what it has not taken yet is held.
 
 /// The state of one DATA transfer.
 #[derive(Debug)]
 pub struct DotDecoder {
     state: LineState,
-    /// The message as received, leading dots removed.
+    /// The message as received and not yet taken, leading dots removed.
     message: Vec<u8>,
     max: u64,
     /// Bytes of the message seen, kept or not.
@@ -40,7 +42,8 @@ enum LineState {
 /// How a DATA transfer ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Received {
-    /// The message, leading dots removed.
+    /// The message (what [`DotDecoder::take_decoded`] did not take),
+    /// leading dots removed.
     Message(Vec<u8>),
     /// More than `max` bytes came (they were read and dropped).
     TooBig,
@@ -122,6 +125,18 @@ impl DotDecoder {
         } else if !self.message.is_empty() {
             self.message = Vec::new();
         }
+    }
+
+    /// How many decoded bytes are held, not yet taken.
+    pub fn decoded_len(&self) -> usize {
+        self.message.len()
+    }
+
+    /// Takes the decoded bytes held so far (empty once the message is over
+    /// the limit): the message streams on while the decoder keeps only
+    /// what came since.
+    pub fn take_decoded(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.message)
     }
 
     /// Whether `CRLF . CRLF` came.

@@ -1,8 +1,8 @@
 //! One recipient's delivery: a deliver ticket from auth (a userdb lookup,
-//! no password), the `+detail` folder if the recipient has it, and the
-//! append through the storage path, answered only once the storage process
-//! says the message is durable (file and directory fsynced, index
-//! committed).
+//! no password) and the `+detail` folder if the recipient has it. The
+//! append itself streams through [`crate::fanout`], answered only once the
+//! storage process says the message is durable (file and directory
+//! fsynced, index committed).
 
 use std::sync::Arc;
 
@@ -10,11 +10,11 @@ use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
 use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::DeliverRequest;
 use mailkeep_storage_rpc::errors::ErrorReason;
-use mailkeep_storage_rpc::storage::append_request::Part;
-use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, MailboxExistsRequest};
+use mailkeep_storage_rpc::storage::MailboxExistsRequest;
 use tonic::Code;
 
 use crate::address::Recipient;
+use crate::recipients::RecipientCache;
 use crate::reply::Reply;
 
 /// Where an accepted recipient's copy goes.
@@ -26,16 +26,42 @@ pub struct Mailbox {
     pub user: String,
     /// The folder: the `+detail` one when it exists, else INBOX.
     pub folder: String,
-    storage: Storage,
+    pub(crate) storage: Storage,
 }
 
 /// Looks `rcpt` up and gets its deliver ticket and folder: the RCPT reply
-/// when that fails (`550 5.1.1` unknown, `451 4.3.0` temporary).
+/// when that fails (`550 5.1.1` unknown, `451 4.3.0` temporary). A
+/// recipient in `cache` is not asked about again.
 pub async fn resolve(
     auth: &Arc<AuthLink>,
     clock: &Clock,
+    cache: &RecipientCache,
     rcpt: Recipient,
 ) -> Result<Mailbox, Reply> {
+    let (user, storage) = match cache.get(&rcpt.address, clock.now_unix()) {
+        Some(found) => found,
+        None => lookup(auth, clock, cache, &rcpt).await?,
+    };
+    let folder = match &rcpt.detail {
+        Some(detail) => detail_folder(&storage, &user, detail).await?,
+        None => "INBOX".to_owned(),
+    };
+    Ok(Mailbox {
+        recipient: rcpt,
+        user,
+        folder,
+        storage,
+    })
+}
+
+/// Asks auth for `rcpt`'s user and deliver ticket, and keeps the answer in
+/// `cache`.
+async fn lookup(
+    auth: &Arc<AuthLink>,
+    clock: &Clock,
+    cache: &RecipientCache,
+    rcpt: &Recipient,
+) -> Result<(String, Storage), Reply> {
     let request = DeliverRequest {
         recipient: rcpt.address.clone(),
     };
@@ -64,16 +90,14 @@ pub async fn resolve(
         got.expires_unix,
         clock.clone(),
     );
-    let folder = match &rcpt.detail {
-        Some(detail) => detail_folder(&storage, &got.user, detail).await?,
-        None => "INBOX".to_owned(),
-    };
-    Ok(Mailbox {
-        recipient: rcpt,
-        user: got.user,
-        folder,
-        storage,
-    })
+    cache.put(
+        &rcpt.address,
+        &got.user,
+        &storage,
+        clock.now_unix(),
+        got.expires_unix,
+    );
+    Ok((got.user, storage))
 }
 
 fn lookup_refusal(status: &tonic::Status) -> Reply {
@@ -106,76 +130,18 @@ async fn detail_folder(storage: &Storage, user: &str, detail: &str) -> Result<St
     })
 }
 
-/// Appends `prefix` + `body` to the mailbox; the recipient's reply.
-/// A refusal a plugin has its own reply for (quota: `452 4.2.2` when
-/// configured to tempfail) gets that reply.
-pub async fn append(
-    mailbox: &Mailbox,
-    prefix: Vec<u8>,
-    body: Arc<Vec<u8>>,
-    plugins: &ProtocolPlugins,
-) -> Reply {
-    let size = u64::try_from(prefix.len() + body.len()).unwrap_or(u64::MAX);
-    let owner = mailbox.user.clone();
-    let folder = mailbox.folder.clone();
-    let prefix = Arc::new(prefix);
-    let result = mailbox
-        .storage
-        .call(&mailbox.user, Retry::Once, |rpc| {
-            let header = AppendHeader {
-                owner: owner.clone(),
-                mailbox: folder.clone(),
-                size,
-                ..AppendHeader::default()
-            };
-            let parts = append_parts(header, &prefix, &body);
-            let request = rpc.request(tokio_stream::iter(parts));
-            async move { rpc.storage().append(request).await }
-        })
-        .await;
-    match result {
-        Ok(done) => {
-            tracing::info!(user = ?mailbox.user, folder = ?mailbox.folder, uid = done.uid,
-                size, "delivered");
-            Reply::ok("2.0.0", format!("<{}> Saved", mailbox.recipient.given))
-        }
-        Err(e) => {
-            tracing::warn!(user = ?mailbox.user, folder = ?mailbox.folder, error = %e,
-                "delivery failed");
-            match plugins.lmtp_refusal(e.reason()) {
-                Some(r) => Reply::new(r.code, r.enhanced, r.text),
-                None => storage_refusal(&e),
-            }
-        }
+/// A storage failure as this recipient's reply: the plugins' own reply for
+/// a refusal they know (quota: `452 4.2.2` when configured to tempfail),
+/// else the base one.
+pub(crate) fn refusal(e: &StorageError, plugins: &ProtocolPlugins) -> Reply {
+    match plugins.lmtp_refusal(e.reason()) {
+        Some(r) => Reply::new(r.code, r.enhanced, r.text),
+        None => storage_refusal(e),
     }
-}
-
-/// The Append stream: the header, the bytes in chunks, the commit.
-fn append_parts(header: AppendHeader, prefix: &[u8], body: &[u8]) -> Vec<AppendRequest> {
-    let chunk = mailkeep_storage_rpc::CHUNK_SIZE;
-    let mut parts = vec![AppendRequest {
-        part: Some(Part::Header(header)),
-    }];
-    let mut pending: Vec<u8> = prefix.to_vec();
-    for piece in body.chunks(chunk) {
-        pending.extend_from_slice(piece);
-        if pending.len() >= chunk {
-            parts.push(AppendRequest {
-                part: Some(Part::Chunk(std::mem::take(&mut pending))),
-            });
-        }
-    }
-    if !pending.is_empty() {
-        parts.push(AppendRequest {
-            part: Some(Part::Chunk(pending)),
-        });
-    }
-    parts.push(AppendRequest::commit());
-    parts
 }
 
 /// A storage failure as this recipient's reply.
-fn storage_refusal(e: &StorageError) -> Reply {
+pub(crate) fn storage_refusal(e: &StorageError) -> Reply {
     match e.reason() {
         ErrorReason::OverQuota => Reply::over_quota(),
         ErrorReason::NoSpace => Reply::no_space(),
@@ -196,7 +162,7 @@ impl mailkeep_plugin_api::RecipientLookup for Lookup {
         Box::pin(async move {
             let process = &self.0;
             let rcpt = Recipient::parse(address, &process.settings.recipient_delimiter);
-            match resolve(&process.auth, &process.clock, rcpt).await {
+            match resolve(&process.auth, &process.clock, &process.recipients, rcpt).await {
                 Ok(mailbox) => mailkeep_plugin_api::Lookup::Found(mailkeep_plugin_api::Recipient {
                     user: mailbox.user,
                     storage: mailbox.storage,

@@ -20,7 +20,9 @@ pub mod address;
 pub mod command;
 pub mod data;
 mod deliver;
+mod fanout;
 mod process;
+mod recipients;
 pub mod reply;
 mod session;
 pub mod trace;
@@ -71,6 +73,14 @@ impl Default for LmtpSettings {
 pub async fn serve_accepted(settings: LmtpSettings, acceptor: Acceptor, connector: impl Connector) {
     let auth = Arc::new(AuthLink::new(AnyConnector::new(connector)));
     let process = Arc::new(Process::new(settings, auth, Clock::system()));
+    let sweeper = Arc::clone(&process);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(recipients::SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            sweeper.recipients.sweep(sweeper.clock.now_unix());
+        }
+    });
     let reporter = Arc::clone(&process);
     let count = acceptor.connections();
     tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! What the sessions of one lmtp process share: settings, the link to auth
-//! (deliver tickets, and the connector storage comes from), the clock, and
-//! the transaction counter.
+//! (deliver tickets, and the connector storage comes from), the clock, the
+//! recipients looked up recently, and the transaction counter.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use mailkeep_frontend::{AuthLink, Clock};
 
 use crate::LmtpSettings;
+use crate::recipients::RecipientCache;
 
 /// Process-wide state.
 pub struct Process {
@@ -17,6 +18,8 @@ pub struct Process {
     pub auth: Arc<AuthLink>,
     /// Wall-clock time (ticket lifetimes, Received dates).
     pub clock: Clock,
+    /// Recipients looked up recently, with their warm storage channels.
+    pub recipients: RecipientCache,
     transactions: AtomicU64,
     started: i64,
 }
@@ -30,6 +33,7 @@ impl Process {
             settings,
             auth,
             clock,
+            recipients: RecipientCache::default(),
             transactions: AtomicU64::new(0),
             started,
         }

@@ -6,20 +6,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use mailkeep_frontend::{ConnReader, ConnWriter, Connection, ReadError};
 use tokio::time::Instant;
 
 use crate::address::Recipient;
 use crate::command::{Command, MAX_COMMAND_LINE, ParseError, parse};
 use crate::data::{DotDecoder, Received};
-use crate::deliver::{Mailbox, append, resolve};
+use crate::deliver::{Mailbox, resolve};
+use crate::fanout::Fanout;
 use crate::process::Process;
 use crate::reply::Reply;
-use crate::trace::{self, Transaction};
-
-/// Recipients delivered to at once.
-const PARALLEL_DELIVERIES: usize = 16;
+use crate::trace::Transaction;
 
 /// Where the session is (RFC 5321 §4.1.4).
 enum State {
@@ -37,10 +34,17 @@ struct Envelope {
     recipients: Vec<Mailbox>,
     /// RCPTs given, accepted or not (for the recipient limit).
     rcpt_count: usize,
-    /// BDAT chunks so far, `None` before the first.
-    chunks: Option<Vec<u8>>,
-    /// A BDAT chunk took the message over the limit.
-    chunks_too_big: bool,
+    /// The BDAT transfer, `None` before the first chunk.
+    chunks: Option<Chunks>,
+}
+
+/// A message coming in BDAT chunks.
+struct Chunks {
+    /// Where the chunks stream; `None` once they took the message over the
+    /// limit (the rest is read and dropped).
+    fanout: Option<Fanout>,
+    /// Bytes so far.
+    size: u64,
 }
 
 /// Why the session ends.
@@ -203,7 +207,6 @@ impl Session {
                         recipients: Vec::new(),
                         rcpt_count: 0,
                         chunks: None,
-                        chunks_too_big: false,
                     };
                     (Reply::ok("2.1.0", "Ok"), State::Mail(envelope))
                 }
@@ -229,12 +232,13 @@ impl Session {
                 ))
                 .await?;
                 self.writer.flush().await?;
-                let Some(received) = self.read_data().await else {
-                    // Gone mid-DATA: nothing was delivered.
+                let mut fanout = self.fanout(&envelope);
+                let Some(received) = self.read_data(&mut fanout).await else {
+                    // Gone mid-DATA: nothing was committed.
                     tracing::info!(peer = %self.peer, "client left during DATA; nothing delivered");
                     return Ok(None);
                 };
-                self.finish(envelope, received).await?;
+                self.finish(&envelope, Some(fanout), received).await?;
                 return Ok(Some(State::Ready));
             }
             (Command::Data, state) => (Reply::bad_sequence("Send MAIL first"), state),
@@ -254,7 +258,8 @@ impl Session {
             return Reply::too_many_recipients(settings.max_recipients);
         }
         let rcpt = Recipient::parse(to, &settings.recipient_delimiter);
-        match resolve(&self.process.auth, &self.process.clock, rcpt).await {
+        let process = &self.process;
+        match resolve(&process.auth, &process.clock, &process.recipients, rcpt).await {
             Ok(mailbox) => {
                 envelope.recipients.push(mailbox);
                 Reply::ok("2.1.5", "Ok")
@@ -263,12 +268,35 @@ impl Session {
         }
     }
 
-    /// Reads the message after DATA's 354; `None` if the client went away.
-    async fn read_data(&mut self) -> Option<Received> {
+    /// Starts streaming the message to every recipient of `envelope`.
+    fn fanout(&self, envelope: &Envelope) -> Fanout {
+        let id = self.process.next_id();
+        let date = self.process.clock_date();
+        let transaction = Transaction {
+            from: &envelope.from,
+            lhlo: &self.lhlo,
+            peer: &self.peer,
+            hostname: &self.process.settings.hostname,
+            id: &id,
+            date: &date,
+        };
+        Fanout::start(
+            &envelope.recipients,
+            &transaction,
+            self.process.settings.plugins.clone(),
+        )
+    }
+
+    /// Reads the message after DATA's 354 into `fanout` as it comes (so at
+    /// most a chunk is held here); `None` if the client went away.
+    async fn read_data(&mut self, fanout: &mut Fanout) -> Option<Received> {
         let mut decoder = DotDecoder::new(self.process.settings.max_message_size);
         loop {
             let used = decoder.feed(self.reader.buf());
             self.reader.consume(used);
+            if decoder.is_done() || decoder.decoded_len() >= mailkeep_storage_rpc::CHUNK_SIZE {
+                fanout.write(&decoder.take_decoded()).await;
+            }
             if decoder.is_done() {
                 return Some(decoder.finish());
             }
@@ -303,18 +331,21 @@ impl Session {
                 return Ok(Some(next));
             }
         };
-        let have = env.chunks.as_ref().map_or(0, Vec::len);
-        let total = u64::try_from(have).unwrap_or(u64::MAX).saturating_add(size);
-        let kept = if total > max || env.chunks_too_big {
-            env.chunks_too_big = true;
-            env.chunks = Some(Vec::new());
-            self.read_chunk(size, None).await
-        } else {
-            let mut chunks = env.chunks.take().unwrap_or_default();
-            let kept = self.read_chunk(size, Some(&mut chunks)).await;
-            env.chunks = Some(chunks);
-            kept
+        if env.chunks.is_none() {
+            env.chunks = Some(Chunks {
+                fanout: Some(self.fanout(&env)),
+                size: 0,
+            });
+        }
+        let Some(chunks) = env.chunks.as_mut() else {
+            return Ok(Some(State::Mail(env)));
         };
+        chunks.size = chunks.size.saturating_add(size);
+        if chunks.size > max {
+            // Dropped: nothing of it is stored.
+            chunks.fanout = None;
+        }
+        let kept = self.read_chunk(size, chunks.fanout.as_mut()).await;
         if !kept {
             tracing::info!(peer = %self.peer, "client left during BDAT; nothing delivered");
             return Ok(None);
@@ -324,24 +355,25 @@ impl Session {
                 .await?;
             return Ok(Some(State::Mail(env)));
         }
-        let received = if env.chunks_too_big {
-            Received::TooBig
+        let fanout = env.chunks.take().and_then(|c| c.fanout);
+        let received = if fanout.is_some() {
+            Received::Message(Vec::new())
         } else {
-            Received::Message(env.chunks.take().unwrap_or_default())
+            Received::TooBig
         };
-        self.finish(env, received).await?;
+        self.finish(&env, fanout, received).await?;
         Ok(Some(State::Ready))
     }
 
-    /// Reads `size` bytes of a BDAT chunk, into `keep` if given (else they
-    /// are dropped); false if the client went away first.
-    async fn read_chunk(&mut self, size: u64, mut keep: Option<&mut Vec<u8>>) -> bool {
+    /// Reads `size` bytes of a BDAT chunk, streaming them into `keep` if
+    /// given (else they are dropped); false if the client went away first.
+    async fn read_chunk(&mut self, size: u64, mut keep: Option<&mut Fanout>) -> bool {
         let mut left = size;
         loop {
             let buf = self.reader.buf();
             let n = usize::try_from(left).unwrap_or(usize::MAX).min(buf.len());
             if let Some(keep) = keep.as_deref_mut() {
-                keep.extend_from_slice(&buf[..n]);
+                keep.write(&buf[..n]).await;
             }
             self.reader.consume(n);
             left -= n as u64;
@@ -355,60 +387,36 @@ impl Session {
         }
     }
 
-    /// Delivers the received message to every accepted recipient and
-    /// writes one reply per recipient, in RCPT order (RFC 2033 §4.2).
-    async fn finish(&mut self, envelope: Envelope, received: Received) -> std::io::Result<()> {
+    /// Commits the received message to every accepted recipient (or
+    /// refuses it) and writes one reply per recipient, in RCPT order
+    /// (RFC 2033 §4.2).
+    async fn finish(
+        &mut self,
+        envelope: &Envelope,
+        fanout: Option<Fanout>,
+        received: Received,
+    ) -> std::io::Result<()> {
         let max = self.process.settings.max_message_size;
-        let replies: Vec<Reply> = match received {
-            Received::TooBig => vec![Reply::too_big(max); envelope.recipients.len()],
-            Received::BareLf => vec![Reply::bare_lf(); envelope.recipients.len()],
-            Received::Message(message) => self.deliver(&envelope, message).await,
+        let count = envelope.recipients.len();
+        // A refused message's fanout is dropped uncommitted: nothing stored.
+        let replies: Vec<Reply> = match (received, fanout) {
+            (Received::BareLf, _) => vec![Reply::bare_lf(); count],
+            (Received::Message(_), Some(fanout)) => {
+                let replies = fanout.commit().await;
+                for (mailbox, reply) in envelope.recipients.iter().zip(&replies) {
+                    if reply.is_temporary() {
+                        // Ask auth and the broker afresh next time.
+                        self.process.recipients.forget(&mailbox.recipient.address);
+                    }
+                }
+                replies
+            }
+            (Received::TooBig | Received::Message(_), _) => vec![Reply::too_big(max); count],
         };
         for reply in &replies {
             self.reply(reply).await?;
         }
         self.writer.flush().await
-    }
-
-    async fn deliver(&self, envelope: &Envelope, message: Vec<u8>) -> Vec<Reply> {
-        let delivered_to = trace::delivered_to(&message);
-        let body = Arc::new(message);
-        let id = self.process.next_id();
-        let date = self.process.clock_date();
-        let transaction = Transaction {
-            from: &envelope.from,
-            lhlo: &self.lhlo,
-            peer: &self.peer,
-            hostname: &self.process.settings.hostname,
-            id: &id,
-            date: &date,
-        };
-        // Owned futures (no borrow of the session crosses an await).
-        let jobs: Vec<_> = envelope
-            .recipients
-            .iter()
-            .map(|mailbox| {
-                let looped = delivered_to
-                    .iter()
-                    .any(|v| mailbox.recipient.is_named_by(v));
-                let prefix = trace::prefix(&transaction, &mailbox.recipient);
-                let body = Arc::clone(&body);
-                let mailbox = mailbox.clone();
-                let plugins = self.process.settings.plugins.clone();
-                async move {
-                    if looped {
-                        tracing::warn!(user = ?mailbox.user, "mail loop refused");
-                        Reply::mail_loop()
-                    } else {
-                        append(&mailbox, prefix, body, &plugins).await
-                    }
-                }
-            })
-            .collect();
-        futures::stream::iter(jobs)
-            .buffered(PARALLEL_DELIVERIES)
-            .collect()
-            .await
     }
 }
 

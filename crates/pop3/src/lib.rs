@@ -24,7 +24,7 @@ mod stls;
 
 use std::sync::Arc;
 
-use mailkeep_frontend::{Acceptor, AnyConnector, AuthLink, Clock, Connector};
+use mailkeep_frontend::{Acceptor, AnyConnector, AuthLink, Clock, Connector, KeepWarm};
 use tracing::Instrument;
 
 pub use parse::{Command, ParseError, parse};
@@ -36,7 +36,8 @@ pub use settings::Pop3Settings;
 pub async fn serve_accepted(settings: Pop3Settings, acceptor: Acceptor, connector: impl Connector) {
     let process = Arc::new(process::Process {
         settings,
-        auth: Arc::new(AuthLink::new(AnyConnector::new(connector))),
+        // Pollers log in again and again: keep their storage channel open.
+        auth: Arc::new(AuthLink::new(AnyConnector::new(KeepWarm::new(connector)))),
         clock: Clock::system(),
         tls: Some(acceptor.tls()),
     });

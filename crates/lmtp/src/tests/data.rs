@@ -83,3 +83,23 @@ fn long_lines_are_kept_whole() {
     want.extend_from_slice(b"\r\n");
     assert_eq!(decode(&input, 1000, 10_000).0, Received::Message(want));
 }
+
+#[test]
+fn taking_decoded_bytes_as_they_come_yields_the_same_message() {
+    let input = b"Subject: x\r\n\r\n..dot\r\nsecond line\r\n.\r\n";
+    for step in 1..input.len() {
+        let mut d = DotDecoder::new(1000);
+        let mut streamed = Vec::new();
+        let mut pending = Vec::new();
+        for piece in input.chunks(step) {
+            pending.extend_from_slice(piece);
+            let used = d.feed(&pending);
+            pending.drain(..used);
+            streamed.extend(d.take_decoded());
+            assert_eq!(d.decoded_len(), 0);
+        }
+        assert!(d.is_done(), "step {step}");
+        assert_eq!(d.finish(), Received::Message(Vec::new()));
+        assert_eq!(streamed, b"Subject: x\r\n\r\n.dot\r\nsecond line\r\n");
+    }
+}

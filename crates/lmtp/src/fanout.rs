@@ -1,0 +1,211 @@
+//! One message streamed to every recipient as it arrives: an Append stream
+//! per recipient is opened when DATA (or the first BDAT chunk) starts, each
+//! decoded chunk is handed to all of them (one read of the data, fanned
+//! out), and only the end of the message commits. Memory per connection is
+//! bounded by the chunk size times the queue depth times the recipients,
+//! whatever the message size.
+//!
+//! A message refused once it has ended (too big, bare LF, a loop for one
+//! recipient) is never committed: an Append stream that ends without its
+//! commit part stores nothing (storage.proto), so nothing is half-delivered.
+
+use mailkeep_frontend::StorageError;
+use mailkeep_storage_rpc::CHUNK_SIZE;
+use mailkeep_storage_rpc::errors::ErrorReason;
+use mailkeep_storage_rpc::storage::append_request::Part;
+use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, AppendResponse};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::ReceiverStream;
+
+use mailkeep_plugin_api::ProtocolPlugins;
+
+use crate::deliver::{Mailbox, refusal};
+use crate::reply::Reply;
+use crate::trace::{self, Transaction};
+
+/// Chunks queued per recipient before reading the client waits for its
+/// storage process (backpressure instead of buffering).
+const QUEUE: usize = 4;
+
+/// The most of the message's start kept for the Delivered-To loop check;
+/// a header section longer than this is checked on this much.
+const HEAD_LIMIT: usize = 64 * 1024;
+
+/// The message on its way to every accepted recipient.
+pub struct Fanout {
+    appends: Vec<Append>,
+    /// Bytes not yet sent (less than a chunk).
+    pending: Vec<u8>,
+    /// The plugins, for their replies to refusals they know.
+    plugins: ProtocolPlugins,
+    /// The start of the message, for the loop check.
+    head: Vec<u8>,
+}
+
+/// One recipient's Append stream.
+struct Append {
+    mailbox: Mailbox,
+    /// `None` once the stream refused more (its task has the reason).
+    parts: Option<mpsc::Sender<AppendRequest>>,
+    /// The message already went through this recipient (Delivered-To).
+    looped: bool,
+    call: JoinHandle<Result<AppendResponse, StorageError>>,
+}
+
+impl Fanout {
+    /// Opens an Append stream for each of `recipients`, starting with the
+    /// trace fields for that recipient.
+    pub fn start(
+        recipients: &[Mailbox],
+        transaction: &Transaction<'_>,
+        plugins: ProtocolPlugins,
+    ) -> Fanout {
+        let appends = recipients
+            .iter()
+            .map(|mailbox| {
+                let prefix = trace::prefix(transaction, &mailbox.recipient);
+                Append::open(mailbox.clone(), prefix)
+            })
+            .collect();
+        Fanout {
+            appends,
+            pending: Vec::with_capacity(CHUNK_SIZE),
+            head: Vec::new(),
+            plugins,
+        }
+    }
+
+    /// Takes `bytes` of the message; a full chunk goes out to every
+    /// recipient, waiting while their queues are full.
+    pub async fn write(&mut self, bytes: &[u8]) {
+        if self.head.len() < HEAD_LIMIT {
+            let room = HEAD_LIMIT - self.head.len();
+            self.head.extend_from_slice(&bytes[..room.min(bytes.len())]);
+        }
+        self.pending.extend_from_slice(bytes);
+        while self.pending.len() >= CHUNK_SIZE {
+            let rest = self.pending.split_off(CHUNK_SIZE);
+            let chunk = std::mem::replace(&mut self.pending, rest);
+            self.send(chunk).await;
+        }
+    }
+
+    async fn send(&mut self, chunk: Vec<u8>) {
+        for append in &mut self.appends {
+            append.send(Part::Chunk(chunk.clone())).await;
+        }
+    }
+
+    /// The message ended and is taken: sends what is left and commits each
+    /// recipient's copy (except where it would loop); one reply per
+    /// recipient, in RCPT order, each given only once that copy is durable.
+    pub async fn commit(mut self) -> Vec<Reply> {
+        let last = std::mem::take(&mut self.pending);
+        if !last.is_empty() {
+            self.send(last).await;
+        }
+        let delivered_to = trace::delivered_to(&self.head);
+        for append in &mut self.appends {
+            if delivered_to
+                .iter()
+                .any(|v| append.mailbox.recipient.is_named_by(v))
+            {
+                // Ends without its commit part: nothing is stored.
+                append.looped = true;
+                append.parts = None;
+                append.call.abort();
+            } else {
+                append.send(Part::Commit(Default::default())).await;
+                append.parts = None;
+            }
+        }
+        let mut replies = Vec::with_capacity(self.appends.len());
+        for append in &mut self.appends {
+            replies.push(append.reply(&self.plugins).await);
+        }
+        replies
+    }
+}
+
+impl Drop for Fanout {
+    /// A message not committed (refused, or the client left) stores
+    /// nothing: every Append stream is broken off without its commit.
+    fn drop(&mut self) {
+        for append in &self.appends {
+            append.call.abort();
+        }
+    }
+}
+
+impl Append {
+    fn open(mailbox: Mailbox, prefix: Vec<u8>) -> Append {
+        let (parts, queue) = mpsc::channel(QUEUE);
+        let header = AppendHeader {
+            owner: mailbox.user.clone(),
+            mailbox: mailbox.folder.clone(),
+            size_unknown: true,
+            ..AppendHeader::default()
+        };
+        // The queue is empty: both fit without waiting.
+        let opened = [Part::Header(header), Part::Chunk(prefix)]
+            .into_iter()
+            .all(|part| parts.try_send(AppendRequest { part: Some(part) }).is_ok());
+        let storage = mailbox.storage.clone();
+        let owner = mailbox.user.clone();
+        let call = tokio::spawn(async move {
+            let rpc = storage.rpc(&owner).await?;
+            let request = rpc.request(ReceiverStream::new(queue));
+            match rpc.storage().append(request).await {
+                Ok(done) => Ok(done.into_inner()),
+                Err(status) => {
+                    let e = StorageError::from(status);
+                    if e.reason() == ErrorReason::Unavailable {
+                        storage.forget_channel(&owner);
+                    }
+                    Err(e)
+                }
+            }
+        });
+        Append {
+            mailbox,
+            parts: opened.then_some(parts),
+            looped: false,
+            call,
+        }
+    }
+
+    async fn send(&mut self, part: Part) {
+        if let Some(parts) = &self.parts
+            && parts
+                .send(AppendRequest { part: Some(part) })
+                .await
+                .is_err()
+        {
+            // The call ended early (an error): its reply says why.
+            self.parts = None;
+        }
+    }
+
+    /// This recipient's reply once its call ended.
+    async fn reply(&mut self, plugins: &ProtocolPlugins) -> Reply {
+        let mailbox = &self.mailbox;
+        if self.looped {
+            tracing::warn!(user = ?mailbox.user, "mail loop refused");
+            return Reply::mail_loop();
+        }
+        match (&mut self.call).await {
+            Ok(Ok(done)) => {
+                tracing::info!(user = ?mailbox.user, folder = ?mailbox.folder, uid = done.uid,
+                    "delivered");
+                Reply::ok("2.0.0", format!("<{}> Saved", mailbox.recipient.given))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(user = ?mailbox.user, folder = ?mailbox.folder, error = %e,
+                    "delivery failed");
+                refusal(&e, plugins)
+            }
+            Err(_) => Reply::temporary("Temporary storage failure, try again later"),
+        }
+    }
+}
