@@ -101,9 +101,9 @@ impl GateCounters {
     /// pages back to the system.
     fn release_memory(&self) {
         if crate::argon2_memory::release() {
-            self.memory_holders.fetch_sub(1, Ordering::AcqRel);
             mailkeep_storage_rpc::fd::return_free_memory();
-            self.trims.fetch_add(1, Ordering::Relaxed);
+            self.trims.fetch_add(1, Ordering::AcqRel);
+            self.memory_holders.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
