@@ -10,7 +10,11 @@
 //! so hashes spread over dozens of pool threads held 19 MiB each (a burst
 //! of 45 logins grew auth to nearly 1 GiB, for good). On a few fixed
 //! threads the blocks are reused, and when the last hash of a burst ends
-//! the heap's free pages go back to the system.
+//! the heap's free pages go back to the system. Each hashing thread also
+//! keeps its argon2 block from one hash to the next while jobs are queued
+//! and frees it when the queue is empty (see `argon2_memory`): allocated
+//! per hash, the blocks of a burst did not fit each other's holes, and the
+//! peak grew by a block per admitted login instead of per worker.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
@@ -71,6 +75,37 @@ pub(crate) struct GateCounters {
     pub(crate) shed: AtomicUsize,
     /// Times the heap was trimmed after a burst.
     pub(crate) trims: AtomicUsize,
+    /// Times a hashing thread allocated argon2 memory (or grew it).
+    pub(crate) memory_allocations: AtomicUsize,
+    /// Hashing threads that keep argon2 memory now.
+    pub(crate) memory_holders: AtomicUsize,
+    /// The most hashing threads that ever kept argon2 memory at once.
+    pub(crate) memory_holders_peak: AtomicUsize,
+}
+
+impl GateCounters {
+    /// Notes that a job on this hashing thread went from `before` to
+    /// `after` kept argon2 blocks.
+    fn note_memory(&self, before: usize, after: usize) {
+        if after > before {
+            self.memory_allocations.fetch_add(1, Ordering::Relaxed);
+            if before == 0 {
+                let holders = self.memory_holders.fetch_add(1, Ordering::AcqRel) + 1;
+                self.memory_holders_peak
+                    .fetch_max(holders, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Frees this idle hashing thread's argon2 memory and hands the freed
+    /// pages back to the system.
+    fn release_memory(&self) {
+        if crate::argon2_memory::release() {
+            mailkeep_storage_rpc::fd::return_free_memory();
+            self.trims.fetch_add(1, Ordering::AcqRel);
+            self.memory_holders.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 /// A job for the hashing threads.
@@ -83,6 +118,8 @@ pub(crate) struct HashGate {
     jobs: Option<Mutex<mpsc::Sender<Job>>>,
     /// Jobs admitted (running or waiting).
     admitted: Arc<AtomicUsize>,
+    /// Jobs sent to the hashing threads and not yet taken by one.
+    queued: Arc<AtomicUsize>,
     capacity: usize,
     counters: Arc<GateCounters>,
 }
@@ -93,13 +130,22 @@ impl HashGate {
         let workers = limits.resolved_workers().max(1);
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let counters = Arc::new(GateCounters::default());
         let mut started = 0;
         for n in 0..workers {
             let receiver = Arc::clone(&receiver);
+            let queued = Arc::clone(&queued);
+            let counters = Arc::clone(&counters);
             let spawned = std::thread::Builder::new()
                 .name(format!("auth-hash-{n}"))
                 .spawn(move || {
+                    crate::argon2_memory::keep_on_this_thread();
                     loop {
+                        // Nothing waits: the kept block is not needed now.
+                        if queued.load(Ordering::Acquire) == 0 {
+                            counters.release_memory();
+                        }
                         // Only the receiving end lives here; a panic in a job
                         // is caught below, so the lock is never poisoned in use.
                         let job = receiver
@@ -107,7 +153,10 @@ impl HashGate {
                             .unwrap_or_else(PoisonError::into_inner)
                             .recv();
                         match job {
-                            Ok(job) => job(),
+                            Ok(job) => {
+                                queued.fetch_sub(1, Ordering::AcqRel);
+                                job();
+                            }
                             Err(_) => return, // the gate is gone
                         }
                     }
@@ -120,8 +169,9 @@ impl HashGate {
         HashGate {
             jobs: (started > 0).then(|| Mutex::new(sender)),
             admitted: Arc::new(AtomicUsize::new(0)),
+            queued,
             capacity: workers + limits.queue,
-            counters: Arc::new(GateCounters::default()),
+            counters,
         }
     }
 
@@ -157,16 +207,20 @@ impl HashGate {
             let running = counters.running.fetch_add(1, Ordering::AcqRel) + 1;
             counters.peak.fetch_max(running, Ordering::AcqRel);
             counters.started.fetch_add(1, Ordering::Relaxed);
+            let kept = crate::argon2_memory::kept_blocks();
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            counters.note_memory(kept, crate::argon2_memory::kept_blocks());
             counters.running.fetch_sub(1, Ordering::AcqRel);
             // The caller may have given up; the result is then dropped.
             let _ = reply.send(out);
         });
+        self.queued.fetch_add(1, Ordering::AcqRel);
         let sent = jobs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .send(wrapped);
         if sent.is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
             return Err(GateError::Task("the password hashing threads are gone"));
         }
         // Waited for on a blocking thread, not as a future: tokio then knows
@@ -260,5 +314,76 @@ mod tests {
         assert_eq!(counters.shed.load(Ordering::Acquire), 1);
         // The burst is over: the gate takes work again.
         gate.run(|| ()).await.unwrap();
+    }
+
+    /// An argon2id record (m=256 KiB) of the password "password".
+    const ARGON: &str = "{ARGON2ID}$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$\
+        nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4";
+
+    /// `workers` jobs hold every hashing thread while `checks` wrong-password
+    /// argon2 checks queue behind them; then all run. Returns the gate.
+    async fn burst_of_argon2_checks(workers: usize, checks: usize) -> Arc<HashGate> {
+        let gate = Arc::new(HashGate::new(HashLimits {
+            workers,
+            queue: checks,
+        }));
+        let (release, held) = mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let mut jobs = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let (gate, held) = (Arc::clone(&gate), Arc::clone(&held));
+            jobs.spawn(async move {
+                gate.run(move || held.lock().unwrap().recv().map(|()| false).unwrap())
+                    .await
+            });
+        }
+        while gate.counters().running.load(Ordering::Acquire) < workers {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..checks {
+            let gate = Arc::clone(&gate);
+            jobs.spawn(async move {
+                gate.run(|| crate::scheme::verify_password(ARGON, b"wrong").unwrap())
+                    .await
+            });
+        }
+        // Every check is admitted and waits before any runs.
+        while gate.admitted.load(Ordering::Acquire) < workers + checks {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            gate.counters().memory_allocations.load(Ordering::Acquire),
+            0
+        );
+        for _ in 0..workers {
+            release.send(()).unwrap();
+        }
+        while let Some(job) = jobs.join_next().await {
+            assert!(!job.unwrap().unwrap(), "a wrong password matched");
+        }
+        gate
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_argon2_checks_share_one_block_per_hashing_thread() {
+        // One worker, four waiting (the bench's hash_workers = 1,
+        // hash_queue = 4): the block is allocated once, not per login.
+        let gate = burst_of_argon2_checks(1, 4).await;
+        let counters = gate.counters();
+        assert_eq!(counters.started.load(Ordering::Acquire), 5);
+        assert_eq!(counters.memory_allocations.load(Ordering::Acquire), 1);
+        assert_eq!(counters.memory_holders_peak.load(Ordering::Acquire), 1);
+        // The queue is empty: the block is freed (waited for, not timed).
+        while counters.memory_holders.load(Ordering::Acquire) > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(counters.trims.load(Ordering::Acquire) >= 1);
+
+        // Two workers, twelve waiting: at most one block per worker.
+        let gate = burst_of_argon2_checks(2, 12).await;
+        let counters = gate.counters();
+        assert_eq!(counters.started.load(Ordering::Acquire), 14);
+        assert!(counters.memory_allocations.load(Ordering::Acquire) <= 2);
+        assert!(counters.memory_holders_peak.load(Ordering::Acquire) <= 2);
     }
 }

@@ -17,6 +17,7 @@ pub mod scheme;
 pub mod scram;
 pub mod userdb;
 
+mod argon2_memory;
 mod audit;
 mod conn;
 mod error;

@@ -18,7 +18,7 @@
 use std::str::FromStr;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -460,17 +460,32 @@ fn verify_argon2(scheme: Scheme, hash: &str, password: &[u8]) -> Result<bool, Sc
             format!("algorithm {algorithm:?} is not argon2i(d)"),
         ));
     }
-    if parsed.hash.is_none() || parsed.salt.is_none() {
+    let (Some(salt), Some(want)) = (parsed.salt, parsed.hash) else {
         return Err(malformed(
             scheme,
             "PHC string without salt or hash".to_owned(),
         ));
-    }
-    match Argon2::default().verify_password(password, &parsed) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(malformed(scheme, e.to_string())),
-    }
+    };
+    let bad = |e: argon2::password_hash::Error| malformed(scheme, e.to_string());
+    let params = Params::try_from(&parsed).map_err(bad)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(bad)?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| malformed(scheme, e.to_string()))?
+        .unwrap_or_default();
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(bad)?;
+    let mut computed = vec![0u8; want.len()];
+    // The hash runs in the hashing thread's kept memory (see argon2_memory).
+    let blocks = params.block_count();
+    let hasher = Argon2::new(algorithm, version, params);
+    crate::argon2_memory::with_blocks(blocks, |memory| {
+        hasher.hash_password_into_with_memory(password, salt, &mut computed, memory)
+    })
+    .map_err(|e| malformed(scheme, e.to_string()))?;
+    Ok(bool::from(computed.as_slice().ct_eq(want.as_bytes())))
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@
 //! There is no Dovecot figure (its auth worker processes hash one at a
 //! time by design); the figure compared is auth's own idle size.
 //! `MAILKEEP_BENCH_AUTH_CLIENTS` (45) and `MAILKEEP_BENCH_AUTH_ROUNDS` (3)
-//! change the load.
+//! change the load; `MAILKEEP_BENCH_AUTH_WORKERS` and
+//! `MAILKEEP_BENCH_AUTH_QUEUE` set `[auth] hash_workers` and `hash_queue`
+//! (the defaults when unset).
 
 use std::time::Duration;
 
@@ -52,14 +54,22 @@ fn main() {
     println!("auth memory: machine load {} at start", machine_load());
     let clients = setting("MAILKEEP_BENCH_AUTH_CLIENTS", 45);
     let rounds = setting("MAILKEEP_BENCH_AUTH_ROUNDS", 3);
+    let mut auth_config = String::from("[auth]\nfailure_delay_ms = 0\nmax_failure_delay_ms = 0\n");
+    for (var, key) in [
+        ("MAILKEEP_BENCH_AUTH_WORKERS", "hash_workers"),
+        ("MAILKEEP_BENCH_AUTH_QUEUE", "hash_queue"),
+    ] {
+        if let Some(n) = std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            auth_config.push_str(&format!("{key} = {n}\n"));
+            println!("auth memory: {key} = {n}");
+        }
+    }
     let dir = setup::workdir("auth-memory-").expect("work directory");
-    let server = Mailkeep::start(
-        BIN.as_ref(),
-        dir.path(),
-        "mailkeep",
-        "[auth]\nfailure_delay_ms = 0\nmax_failure_delay_ms = 0\n",
-    )
-    .expect("starting mailkeep");
+    let server = Mailkeep::start(BIN.as_ref(), dir.path(), "mailkeep", &auth_config)
+        .expect("starting mailkeep");
     let accounts = Account::numbered("argon", ACCOUNTS);
     for account in &accounts {
         server.add_user(account, "ARGON2ID").expect("user add");
@@ -89,6 +99,8 @@ fn main() {
             .expect("a good login");
         }
     });
+    // A hashing thread frees its argon2 block just after its last answer.
+    std::thread::sleep(SETTLE);
     let idle_rss = status_kib(auth, "VmRSS:");
     let (mut refused, mut shed) = (0usize, 0usize);
     for round in 0..rounds {
