@@ -11,7 +11,8 @@ use rusqlite::Connection;
 
 use crate::error::{Result, SqlContext};
 
-/// The counts table and its triggers. `unseen` counts messages without
+/// The counts table and its triggers (a message never changes mailbox in
+/// place: COPY and MOVE insert and delete rows). `unseen` counts messages without
 /// `\Seen` (bit 1 of `system_flags`), `deleted` those with `\Deleted`
 /// (bit 8).
 pub(crate) const SCHEMA: &str = "
@@ -47,21 +48,14 @@ BEGIN
         deleted_size = deleted_size - (((OLD.system_flags & 8) != 0) * OLD.size)
     WHERE mailbox_id = OLD.mailbox_id;
 END;
-CREATE TRIGGER IF NOT EXISTS counts_update AFTER UPDATE OF mailbox_id, system_flags, size ON messages
+CREATE TRIGGER IF NOT EXISTS counts_update AFTER UPDATE OF system_flags, size ON messages
 BEGIN
     UPDATE mailbox_counts SET
-        messages = messages - 1,
-        unseen = unseen - ((OLD.system_flags & 1) = 0),
-        deleted = deleted - ((OLD.system_flags & 8) != 0),
-        size = size - OLD.size,
-        deleted_size = deleted_size - (((OLD.system_flags & 8) != 0) * OLD.size)
-    WHERE mailbox_id = OLD.mailbox_id;
-    UPDATE mailbox_counts SET
-        messages = messages + 1,
-        unseen = unseen + ((NEW.system_flags & 1) = 0),
-        deleted = deleted + ((NEW.system_flags & 8) != 0),
-        size = size + NEW.size,
+        unseen = unseen + ((NEW.system_flags & 1) = 0) - ((OLD.system_flags & 1) = 0),
+        deleted = deleted + ((NEW.system_flags & 8) != 0) - ((OLD.system_flags & 8) != 0),
+        size = size + NEW.size - OLD.size,
         deleted_size = deleted_size + (((NEW.system_flags & 8) != 0) * NEW.size)
+                                    - (((OLD.system_flags & 8) != 0) * OLD.size)
     WHERE mailbox_id = NEW.mailbox_id;
 END;
 ";

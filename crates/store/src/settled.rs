@@ -73,14 +73,11 @@ impl Store {
         let Some(mut conn) = self.idle_reader() else {
             return Ok(None);
         };
-        if !sync::settled(self, &conn, name)? {
+        let Some(row) = sync::settled(self, &conn, name)? else {
             return Ok(None);
-        }
-        if size == Size::Small {
-            let row = crate::index::mailbox_row(&conn, name)?;
-            if crate::counts::of(&conn, row.id, name)?.messages > SMALL_MAILBOX {
-                return Ok(None);
-            }
+        };
+        if size == Size::Small && crate::counts::of(&conn, row.id, name)?.messages > SMALL_MAILBOX {
+            return Ok(None);
         }
         read(&mut conn).map(Some)
     }

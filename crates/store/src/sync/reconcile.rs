@@ -12,7 +12,7 @@ use super::filename::{base_name, system_flags_of};
 use super::own;
 use super::scan;
 use crate::error::{Result, SqlContext, StoreError};
-use crate::index::{self, cached_execute};
+use crate::index::{self, MailboxRow, cached_execute};
 use crate::mailbox::begin_write;
 use crate::maildir::fsync_dir;
 use crate::{Store, names};
@@ -112,21 +112,22 @@ fn sizes_of_unknown_files(
 }
 
 /// Syncs the canonical mailbox `name` (see [`Store::sync_mailbox`]).
-/// Whether mailbox `name`'s folder is as the index last saw it (its stamp
-/// is covered by the stored one), so a read needs no scan; read through
-/// `conn`, without the write connection.
-pub(crate) fn settled(store: &Store, conn: &Connection, name: &str) -> Result<bool> {
+/// Mailbox `name`'s row if its folder is as the index last saw it (its
+/// stamp is covered by the stored one), so a read needs no scan; `None`
+/// when it needs one. Read through `conn`, without the write connection.
+pub(crate) fn settled(store: &Store, conn: &Connection, name: &str) -> Result<Option<MailboxRow>> {
     let dir = names::mailbox_dir(store.root(), name);
     let row = index::mailbox_row(conn, name)?;
     let before = scan::stamp(&dir)?;
-    Ok(own::stored(conn, row.id)?.is_some_and(|s| s.covers(before, now_ns())))
+    let covered = own::stored(conn, row.id)?.is_some_and(|s| s.covers(before, now_ns()));
+    Ok(covered.then_some(row))
 }
 
 pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport> {
     let dir = names::mailbox_dir(store.root(), name);
     let mut report = SyncReport::default();
     // Cheap check without the write connection.
-    if !force && settled(store, &*store.reader()?, name)? {
+    if !force && settled(store, &*store.reader()?, name)?.is_some() {
         return Ok(report);
     }
     report.scanned = true;
