@@ -23,6 +23,8 @@ trait ErasedConnector: Send + Sync {
     ) -> Boxed<'a, Result<LeasedChannel, ConnectError>>;
     fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()>;
     fn end_session<'a>(&'a self, ticket: &'a str) -> Boxed<'a, ()>;
+    fn sharing_owners<'a>(&'a self, ticket: &'a str)
+    -> Boxed<'a, Result<Vec<String>, ConnectError>>;
 }
 
 impl<C: Connector> ErasedConnector for C {
@@ -44,6 +46,13 @@ impl<C: Connector> ErasedConnector for C {
 
     fn end_session<'a>(&'a self, ticket: &'a str) -> Boxed<'a, ()> {
         Box::pin(Connector::end_session(self, ticket))
+    }
+
+    fn sharing_owners<'a>(
+        &'a self,
+        ticket: &'a str,
+    ) -> Boxed<'a, Result<Vec<String>, ConnectError>> {
+        Box::pin(Connector::sharing_owners(self, ticket))
     }
 }
 
@@ -73,5 +82,9 @@ impl Connector for AnyConnector {
 
     async fn end_session(&self, ticket: &str) {
         self.0.end_session(ticket).await
+    }
+
+    async fn sharing_owners(&self, ticket: &str) -> Result<Vec<String>, ConnectError> {
+        self.0.sharing_owners(ticket).await
     }
 }

@@ -65,6 +65,17 @@ pub trait Connector: Clone + Send + Sync + 'static {
     fn end_session(&self, _ticket: &str) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// The owners who may share a mailbox with the user of `ticket` (they
+    /// granted the user, "anyone" or "authenticated" a right somewhere).
+    /// A hint only: each owner's storage process decides what the user
+    /// really sees. Sources that keep no such list answer none.
+    fn sharing_owners(
+        &self,
+        _ticket: &str,
+    ) -> impl Future<Output = Result<Vec<String>, ConnectError>> + Send {
+        async { Ok(Vec::new()) }
+    }
 }
 
 impl Connector for BrokerClient {

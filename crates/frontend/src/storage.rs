@@ -38,6 +38,7 @@ use mailkeep_storage_rpc::broker::RefusalCode;
 use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::storage::acl_client::AclClient;
 use mailkeep_storage_rpc::storage::content_client::ContentClient;
 use mailkeep_storage_rpc::storage::maildrop_client::MaildropClient;
 use mailkeep_storage_rpc::storage::metadata_client::MetadataClient;
@@ -154,6 +155,12 @@ impl Rpc {
     /// lock, QUIT's removals).
     pub fn maildrop(&self) -> MaildropClient<LeasedChannel> {
         MaildropClient::new(self.channel())
+            .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+    }
+
+    /// A client of the Acl service (RFC 4314 access control lists).
+    pub fn acl(&self) -> AclClient<LeasedChannel> {
+        AclClient::new(self.channel())
             .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
     }
 
@@ -281,6 +288,14 @@ impl Storage {
         let ticket = Arc::clone(&lock(&self.inner.credentials).ticket);
         self.inner.auth.connector().end_session(&ticket).await;
         lock(&self.inner.channels).clear();
+    }
+
+    /// The owners who may share a mailbox with this session's user, for
+    /// the shared namespace (see [`Connector::sharing_owners`]): each
+    /// owner's storage process lists what the user may really see.
+    pub async fn sharing_owners(&self) -> Result<Vec<String>, StorageError> {
+        let ticket = self.ticket().await;
+        Ok(self.inner.auth.connector().sharing_owners(&ticket).await?)
     }
 
     /// The logged-in user (the owner of their own mail).
