@@ -235,4 +235,25 @@ mod tests {
         );
         assert_eq!(sessions.revoked_all().len(), 2);
     }
+
+    #[test]
+    fn a_session_that_reached_other_owners_is_revoked_at_their_storage_too() {
+        let sessions = Sessions::default();
+        let bob = known("bob", 1000);
+        sessions.seen(1, bob.clone(), "bob");
+        sessions.seen(1, bob.clone(), "alice");
+        sessions.seen(1, bob.clone(), "carol");
+        // The end is told with the ticket alone; what it reached is known.
+        let ended = sessions.end(Some(1), &bob, 500).expect("news");
+        assert!(ended.reaches("alice") && ended.reaches("carol") && ended.reaches("bob"));
+        assert!(!ended.reaches("dave"));
+        for owner in ["alice", "carol", "bob"] {
+            assert_eq!(
+                sessions.revoked_of(owner).len(),
+                1,
+                "a storage process of {owner} starting now must refuse it"
+            );
+        }
+        assert!(sessions.revoked_of("dave").is_empty());
+    }
 }

@@ -490,16 +490,16 @@ impl Gate {
         method: &'static str,
         owner: &str,
         guest: &str,
-        refusal: GuestRefusal,
+        refused: GuestRefusal,
     ) -> Status {
         tracing::info!(
             method,
             owner,
             guest,
-            ?refusal,
+            ?refused,
             "guest call refused by the ACL"
         );
-        match refusal {
+        match refused {
             GuestRefusal::Hidden(mailbox) => mailkeep_storage_rpc::errors::status(
                 ErrorReason::Nonexistent,
                 format!("no mailbox {mailbox:?}"),
