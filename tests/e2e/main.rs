@@ -29,6 +29,7 @@ mod commands;
 mod compress;
 mod confinement;
 mod demo;
+mod expire;
 mod flow;
 mod limits;
 mod linger;

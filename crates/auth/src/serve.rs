@@ -103,8 +103,8 @@ pub async fn serve(
                         tracing::debug!(count = sessions.len(), "sessions revoked");
                         revocations.revoke(sessions);
                     }
-                    (Some(Kind::AddOwner(_)), _) => {
-                        tracing::warn!("control message AddOwner is for storage processes; ignored");
+                    (Some(Kind::AddOwner(_) | Kind::Expire(_)), _) => {
+                        tracing::warn!("control message for storage processes; ignored");
                     }
                     (None, _) => {
                         tracing::warn!("unknown control message ignored");

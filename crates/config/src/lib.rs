@@ -4,10 +4,12 @@
 //! each one. Unknown keys are errors, so a typo is reported instead of
 //! silently ignored.
 
+mod age;
 mod listeners;
 mod paths;
 mod settings;
 
+pub use age::parse_age;
 pub use settings::*;
 
 use std::path::{Path, PathBuf};
@@ -101,6 +103,14 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "privileges.mail_uid and mail_gid must not be 0: mail is never owned by root"
                     .into(),
+            ));
+        }
+        self.storage
+            .autoexpunge_rules()
+            .map_err(ConfigError::Invalid)?;
+        if self.storage.autoexpunge_every_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "storage.autoexpunge_every_secs must be at least 1".into(),
             ));
         }
         let folders = self.storage.special_use.enabled();

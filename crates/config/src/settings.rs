@@ -555,6 +555,28 @@ pub struct Storage {
     /// Most mailboxes one owner may have, INBOX included; a CREATE beyond
     /// it is refused with `NO [LIMIT]`.
     pub max_mailboxes: u64,
+    /// Per-folder autoexpunge: mailbox name to the age after which its
+    /// messages are removed (e.g. `{ Trash = "30d", Junk = "30d" }`; the
+    /// save date counts, as Dovecot's autoexpunge). Done by each owner's
+    /// storage process while it runs or lingers. Empty by default.
+    pub autoexpunge: std::collections::BTreeMap<String, String>,
+    /// How often, in seconds, the autoexpunge rules run (also once when a
+    /// storage process starts).
+    pub autoexpunge_every_secs: u64,
+}
+
+impl Storage {
+    /// The autoexpunge rules with their ages parsed.
+    pub fn autoexpunge_rules(&self) -> Result<Vec<(String, std::time::Duration)>, String> {
+        self.autoexpunge
+            .iter()
+            .map(|(mailbox, age)| {
+                crate::age::parse_age(age)
+                    .map(|age| (mailbox.clone(), age))
+                    .map_err(|e| format!("storage.autoexpunge.{mailbox}: {e}"))
+            })
+            .collect()
+    }
 }
 
 impl Default for Storage {
@@ -572,6 +594,8 @@ impl Default for Storage {
             metadata_max_value_size: 32 * 1024,
             metadata_max_entries: 1000,
             max_mailboxes: 10_000,
+            autoexpunge: std::collections::BTreeMap::new(),
+            autoexpunge_every_secs: 3600,
         }
     }
 }

@@ -95,6 +95,18 @@ pub enum AdminAction {
         #[command(subcommand)]
         action: QuotaAction,
     },
+    /// Remove messages of USER's MAILBOX, done by USER's storage process:
+    /// `savedbefore AGE` (30d, 12h, ...), flag conditions (seen, unseen,
+    /// deleted, undeleted, flagged, unflagged), or `all`; all must hold.
+    Expunge {
+        /// The owner (as in the users file).
+        user: String,
+        /// The owner's mailbox.
+        mailbox: String,
+        /// The conditions, e.g. `savedbefore 30d` or `seen deleted`.
+        #[arg(required = true, num_args = 1..)]
+        conditions: Vec<String>,
+    },
     /// The access control list of one of USER's mailboxes (RFC 4314).
     Acl {
         #[command(subcommand)]
@@ -361,6 +373,13 @@ pub enum Role {
         /// Most mailboxes one owner may have, INBOX included.
         #[arg(long, default_value_t = 10_000)]
         max_mailboxes: u64,
+        /// A per-folder autoexpunge rule, MAILBOX=SECONDS (messages saved
+        /// longer ago go); repeated.
+        #[arg(long = "autoexpunge")]
+        autoexpunge: Vec<String>,
+        /// How often the autoexpunge rules run.
+        #[arg(long, default_value_t = 3600)]
+        autoexpunge_every_secs: u64,
         /// The configuration's `[plugins]` section as TOML (the storage
         /// process reads no configuration file).
         #[arg(long)]

@@ -3,6 +3,7 @@
 
 mod admin_acl;
 mod admin_cmd;
+mod admin_expunge;
 mod admin_ps;
 mod cli;
 mod cluster_cmd;
@@ -40,6 +41,11 @@ fn main() -> std::process::ExitCode {
             cli::AdminAction::Quota {
                 action: cli::QuotaAction::Recalc { user },
             } => admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::QuotaRecalc),
+            cli::AdminAction::Expunge {
+                user,
+                mailbox,
+                conditions,
+            } => admin_expunge::run(config.as_deref(), &user, &mailbox, &conditions),
             cli::AdminAction::Acl { action } => {
                 let (user, mailbox, action) = match action {
                     cli::AclCli::Get { user, mailbox } => {

@@ -193,6 +193,8 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             metadata_max_value_size,
             metadata_max_entries,
             max_mailboxes,
+            autoexpunge,
+            autoexpunge_every_secs,
             plugins,
             userdb_field,
             identity,
@@ -203,6 +205,10 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             let auto_mailboxes = special_use
                 .iter()
                 .map(|arg| auto_mailbox(arg))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let autoexpunge = autoexpunge
+                .iter()
+                .map(|arg| autoexpunge_rule(arg))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let control = adopt_inherited(fd_control).context("control descriptor")?;
             let trusted = read_trusted(fd_trusted)?;
@@ -279,6 +285,10 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                     max_mailboxes,
                     plugins,
                     userdb,
+                    autoexpunge,
+                    autoexpunge_every: std::time::Duration::from_secs(
+                        autoexpunge_every_secs.max(1),
+                    ),
                 };
                 mailkeep_storage_server::serve_tuned(settings, tuning, trusted, control).await?;
                 anyhow::Ok(())
@@ -469,4 +479,18 @@ fn pop3_settings(config: &Config, hostname: String) -> mailkeep_pop3::Pop3Settin
         idle_timeout: std::time::Duration::from_secs(pop3.idle_timeout_secs),
         lock_session: pop3.lock_session,
     }
+}
+
+/// One `--autoexpunge MAILBOX=SECONDS` argument.
+fn autoexpunge_rule(arg: &str) -> anyhow::Result<mailkeep_storage_server::AutoExpunge> {
+    let (mailbox, secs) = arg
+        .rsplit_once('=')
+        .with_context(|| format!("--autoexpunge {arg:?} is not MAILBOX=SECONDS"))?;
+    let secs: u64 = secs
+        .parse()
+        .with_context(|| format!("--autoexpunge {arg:?}: seconds"))?;
+    Ok(mailkeep_storage_server::AutoExpunge {
+        mailbox: mailbox.to_owned(),
+        older_than: std::time::Duration::from_secs(secs),
+    })
 }

@@ -1,5 +1,6 @@
 //! The admin socket: a root-only UNIX socket on which `mailkeep admin`
-//! asks the master about its processes. One framed request and one framed
+//! asks the master about its processes, tells it of ACL changes made
+//! while it runs, and has an owner's storage process expire messages. One framed request and one framed
 //! reply per connection; peers that are not root (or the master's own uid,
 //! when it runs without root) are refused.
 
@@ -8,12 +9,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mailkeep_storage_rpc::broker::{AdminReply, AdminRequest, ProcessInfo, admin_request};
+use mailkeep_storage_rpc::broker::{
+    AdminReply, AdminRequest, ControlMessage, ExpireMessages, ProcessInfo, admin_request,
+    control_message,
+};
 use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
 use tokio::net::{UnixListener, UnixStream};
 
 use crate::MasterError;
 use crate::serve::Shared;
+
+/// How long an expiry may run in the owner's storage process.
+const EXPIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The admin socket's file name inside the run directory.
 pub const ADMIN_SOCKET: &str = "admin.sock";
@@ -46,13 +53,13 @@ pub async fn serve(shared: Arc<Shared>, listener: UnixListener) {
     }
 }
 
-async fn answer(shared: &Shared, stream: UnixStream) -> Result<(), String> {
+async fn answer(shared: &Arc<Shared>, stream: UnixStream) -> Result<(), String> {
     let peer = stream.peer_cred().map_err(|e| e.to_string())?;
     let own_uid = nix::unistd::Uid::effective().as_raw();
     if peer.uid() != 0 && peer.uid() != own_uid {
         let reply = AdminReply {
-            processes: Vec::new(),
             error: "the admin socket is for root only".into(),
+            ..AdminReply::default()
         };
         return send_frame(&stream, &reply, None)
             .await
@@ -62,20 +69,57 @@ async fn answer(shared: &Shared, stream: UnixStream) -> Result<(), String> {
     let reply = match request.kind {
         Some(admin_request::Kind::ListProcesses(_)) => AdminReply {
             processes: list_processes(shared).await,
-            error: String::new(),
+            ..AdminReply::default()
         },
         Some(admin_request::Kind::Shares(reported)) => {
             shared.shares.set(&reported.owner, reported.grantees);
             AdminReply::default()
         }
+        Some(admin_request::Kind::Expire(asked)) => expire(shared, asked).await,
         None => AdminReply {
-            processes: Vec::new(),
             error: "empty admin request".into(),
+            ..AdminReply::default()
         },
     };
     send_frame(&stream, &reply, None)
         .await
         .map_err(|e| e.to_string())
+}
+
+/// `mailkeep admin expunge`: done by the owner's storage process (started
+/// if none runs), as the owner; the master only passes it on.
+async fn expire(shared: &Arc<Shared>, mut asked: ExpireMessages) -> AdminReply {
+    let control = match crate::broker::storage_control_for(shared, &asked.owner).await {
+        Ok(control) => control,
+        Err(error) => {
+            return AdminReply {
+                error,
+                ..AdminReply::default()
+            };
+        }
+    };
+    asked.request_id = shared.next_connection_id();
+    let (request_id, owner) = (asked.request_id, asked.owner.clone());
+    let message = ControlMessage {
+        kind: Some(control_message::Kind::Expire(asked)),
+    };
+    match control.request(request_id, &message, EXPIRE_TIMEOUT).await {
+        Ok(reply) if reply.error.is_empty() => {
+            tracing::info!(%owner, count = reply.count, "admin expunge done by the owner's storage process");
+            AdminReply {
+                count: reply.count,
+                ..AdminReply::default()
+            }
+        }
+        Ok(reply) => AdminReply {
+            error: reply.error,
+            ..AdminReply::default()
+        },
+        Err(error) => AdminReply {
+            error,
+            ..AdminReply::default()
+        },
+    }
 }
 
 /// Every process: the master, its supervised children, and the storage

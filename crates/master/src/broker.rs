@@ -326,6 +326,31 @@ pub(crate) async fn attach_storage(
     Attached::Here(connect(shared, pid, client_id, owner, held).await)
 }
 
+/// The control channel of a storage process of this host serving
+/// `owner` (started if none runs), for work the master asks of it on an
+/// administrator's behalf (`mailkeep admin expunge`).
+pub(crate) async fn storage_control_for(
+    shared: &Arc<Shared>,
+    owner: &str,
+) -> Result<Arc<crate::storage_procs::ControlChannel>, String> {
+    let entry = shared.lookup_owner(owner).map_err(|r| r.message)?;
+    if let Ok(Some((address, _))) = crate::gateway::remote_home(&shared.config, &entry) {
+        return Err(format!(
+            "{owner:?} is homed on another host (gateway {address}); run it there"
+        ));
+    }
+    let client_id = shared.next_connection_id();
+    let pid = pick_process(shared, owner, &entry, client_id, &[])
+        .await
+        .map_err(|(kind, _)| format!("no storage process for {owner:?}: {kind:?}"))?;
+    ensure_owner(shared, pid, owner, &entry).await?;
+    let mut table = shared.storage.lock().await;
+    table
+        .by_pid_mut(pid)
+        .map(|p| Arc::clone(&p.control))
+        .ok_or_else(|| "the storage process vanished".to_owned())
+}
+
 /// Verifies `ticket` with the trusted hosts' keys and checks that its
 /// session has not ended.
 pub(crate) fn verify_live(

@@ -247,6 +247,14 @@ impl Shared {
         if self.shared_mode() {
             args.push("--shared".into());
         }
+        // Checked when the configuration was loaded.
+        for (mailbox, age) in self.config.storage.autoexpunge_rules().unwrap_or_default() {
+            args.push(format!("--autoexpunge={mailbox}={}", age.as_secs()));
+        }
+        args.push(format!(
+            "--autoexpunge-every-secs={}",
+            self.config.storage.autoexpunge_every_secs
+        ));
         for root in crate::storage_roots::storage_roots(&self.config) {
             args.push("--confine-to".into());
             args.push(root.display().to_string());

@@ -358,6 +358,32 @@ impl Gate {
         self.shared.is_some()
     }
 
+    /// The owners this process serves.
+    pub(crate) fn owners(&self) -> Vec<String> {
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        stores.keys().cloned().collect()
+    }
+
+    /// `owner`'s store, for work the process does on its own (expiry),
+    /// not for a call.
+    pub(crate) fn store_of(&self, owner: &str) -> Result<Store, Status> {
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        stores.get(owner).cloned().ok_or_else(|| {
+            refusal(
+                Code::PermissionDenied,
+                format!("this storage process does not serve owner {owner:?}"),
+            )
+        })
+    }
+
+    /// Sends `event` to the master on the control socket.
+    pub(crate) fn report(&self, event: StorageEvent) {
+        match self.reports.get() {
+            Some(reports) if reports.send(event).is_ok() => {}
+            _ => tracing::warn!("report to the master lost: no control channel"),
+        }
+    }
+
     /// Whether this process already serves `owner`.
     pub(crate) fn serves(&self, owner: &str) -> bool {
         match self.stores.read() {

@@ -17,6 +17,7 @@ mod append;
 mod content;
 mod convert;
 mod creds;
+mod expire;
 mod fetch;
 mod gate;
 mod guest;
@@ -26,6 +27,7 @@ mod metadata;
 mod organize;
 mod owned;
 pub mod plugin;
+pub use expire::AutoExpunge;
 mod search;
 mod search_program;
 mod service;
@@ -150,6 +152,10 @@ pub struct Tuning {
     pub plugins: plugin::Plugins,
     /// The first owner's users-file extra fields, for the plugins.
     pub userdb: Vec<(String, String)>,
+    /// Per-folder autoexpunge rules, applied to every owner served.
+    pub autoexpunge: Vec<AutoExpunge>,
+    /// How often the autoexpunge rules run (the first time at start).
+    pub autoexpunge_every: std::time::Duration,
 }
 
 /// What a shared-mode storage process needs: the first owner's ids and
@@ -175,6 +181,8 @@ impl Default for Tuning {
             max_mailboxes: 10_000,
             plugins: plugin::Plugins::default(),
             userdb: Vec::new(),
+            autoexpunge: Vec::new(),
+            autoexpunge_every: std::time::Duration::from_secs(3600),
         }
     }
 }
@@ -318,6 +326,11 @@ pub async fn serve_tuned(
         })
         .add_routes(routes.routes())
         .serve_with_incoming(ReceiverStream::new(rx));
+    let _autoexpunge = AbortOnDrop(tokio::spawn(expire::autoexpunge_loop(
+        std::sync::Arc::clone(&gate),
+        tuning.autoexpunge.clone(),
+        tuning.autoexpunge_every,
+    )));
     let _release_idle = AbortOnDrop(tokio::spawn(release_idle_stores(
         std::sync::Arc::clone(&gate),
         tuning.release_idle_every,
@@ -384,6 +397,14 @@ pub async fn serve_tuned(
                 tracing::info!("control socket unwritable ({e}); storage process exits");
                 return Ok(());
             }
+                }
+                Some(Ok((ControlMessage { kind: Some(Kind::Expire(asked)) }, None))) => {
+                    // Runs beside the loop; the reply goes out as a report.
+                    let gate = std::sync::Arc::clone(&gate);
+                    tokio::spawn(async move {
+                        let reply = expire::serve_request(&gate, asked).await;
+                        gate.report(StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) });
+                    });
                 }
                 Some(Ok((ControlMessage { kind: Some(Kind::Revoke(revoke)) }, None))) => {
                     gate.revoke(revoke.sessions.iter().filter_map(|r| {

@@ -21,6 +21,7 @@ mod counts;
 mod crlf;
 pub mod dovecot;
 mod error;
+mod expire;
 mod flags;
 mod index;
 mod mailbox;
@@ -54,6 +55,7 @@ pub use append::{
 pub use changes_probe::{ChangesProbe, MailboxCounters};
 pub use crlf::{CrlfReader, to_crlf};
 pub use error::{Result, StoreError};
+pub use expire::Expired;
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
 pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
