@@ -344,7 +344,7 @@ impl Session {
         self.state = match (transition, state) {
             (Transition::None, state) => state,
             (Transition::LoggedIn(authed), _) => {
-                self.user = Some(authed.owner().to_owned());
+                self.user = Some(authed.user().to_owned());
                 State::Authenticated(authed)
             }
             (Transition::Select(mailbox), State::Authenticated(a) | State::Selected(a, _)) => {
@@ -390,7 +390,14 @@ impl Session {
             self.notifier = None;
             return Ok(());
         };
-        let selected = self.state.mailbox().map(|m| m.name());
+        // The change stream is the user's own store's: a selected mailbox
+        // of another owner is never among its events.
+        let user = self.state.authed().map(|a| a.user().to_owned());
+        let selected = self
+            .state
+            .mailbox()
+            .filter(|m| Some(m.owner()) == user.as_deref())
+            .map(|m| m.name());
         let delays_expunges = notifier.delays_expunges();
         let notice = notifier.notice(&event, selected.as_deref(), self.enabled);
         let Some(authed) = self.state.authed() else {
