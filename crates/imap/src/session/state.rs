@@ -5,6 +5,8 @@
 use std::sync::Arc;
 
 use mailkeep_frontend::{Retry, Rpc, Storage, StorageError};
+use mailkeep_storage_rpc::broker::RefusalCode;
+use mailkeep_storage_rpc::errors::{ErrorReason, status};
 
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
@@ -27,7 +29,9 @@ impl Authed {
     }
 
     /// Makes a call to the storage of `owner` (the user's own, or an owner
-    /// who shares with the user).
+    /// who shares with the user). Another owner's storage that refuses
+    /// the user outright is, to the client, a mailbox that does not exist
+    /// (its existence is not revealed).
     pub(crate) async fn call<T, F, Fut>(
         &self,
         owner: &str,
@@ -38,7 +42,19 @@ impl Authed {
         F: Fn(Rpc) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        self.storage.call(owner, retry, f).await
+        let result = self.storage.call(owner, retry, f).await;
+        match result {
+            Err(StorageError::Connect(e))
+                if owner != self.user() && e.code == RefusalCode::Refused =>
+            {
+                tracing::debug!(owner, error = %e, "another owner's storage refused the user");
+                Err(StorageError::Status(status(
+                    ErrorReason::Nonexistent,
+                    "No such mailbox",
+                )))
+            }
+            other => other,
+        }
     }
 }
 
@@ -173,7 +189,7 @@ impl Selected {
         F: Fn(Rpc) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
-        self.authed.storage.call(self.owner(), retry, f).await
+        self.authed.call(self.owner(), retry, f).await
     }
 }
 
