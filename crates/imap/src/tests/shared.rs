@@ -82,6 +82,8 @@ async fn shared_names_without_sharers_reach_nothing() {
         .await
         .unwrap();
     assert!(reply.has_code("TRYCREATE"), "{reply:?}");
+    let appended = c.append("INBOX", &[], &message("x", "y")).await.unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
     ok(&mut c, "SELECT INBOX").await;
     no(&mut c, "COPY 1:* shared.bob.INBOX", "TRYCREATE").await;
     // SUBSCRIBE keeps any name in the user's own store.
