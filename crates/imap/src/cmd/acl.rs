@@ -233,3 +233,35 @@ impl Command for MyRights {
         Ok(Done::reply(Reply::ok("Myrights completed.")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mailkeep_imap_proto::{Code, StatusKind};
+    use mailkeep_storage_rpc::errors::status;
+
+    use super::*;
+
+    fn reply(reason: ErrorReason, message: &str) -> Reply {
+        refused(&StorageError::Status(status(reason, message)))
+    }
+
+    #[test]
+    fn an_invalid_argument_is_the_clients_mistake() {
+        let r = reply(ErrorReason::InvalidArgument, "unknown right Z");
+        assert_eq!(
+            (r.kind, r.code, r.text.as_ref()),
+            (StatusKind::Bad, None, "unknown right Z")
+        );
+        let r = reply(ErrorReason::InvalidArgument, "");
+        assert_eq!(r.kind, StatusKind::Bad);
+        assert!(!r.text.is_empty());
+    }
+
+    #[test]
+    fn other_refusals_keep_their_codes() {
+        let r = reply(ErrorReason::NoPermission, "x");
+        assert_eq!((r.kind, r.code), (StatusKind::No, Some(Code::NoPerm)));
+        let r = reply(ErrorReason::Nonexistent, "x");
+        assert_eq!((r.kind, r.code), (StatusKind::No, Some(Code::NonExistent)));
+    }
+}
