@@ -147,6 +147,9 @@ impl Session {
             let deadline = self.deadline();
             let want_input = self.wants_input();
             let idle = self.scheduler.is_idle();
+            // NOTIFY's change stream is the user's own store's; a selected
+            // mailbox of another owner is followed by its own watcher.
+            let shared_selected = self.notified_shared_mailbox().filter(|_| idle);
             tokio::select! {
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
                     match joined {
@@ -161,6 +164,9 @@ impl Session {
                 }
                 event = next_event(self.notifier.as_deref_mut()), if self.notifier.is_some() => {
                     self.notified(event).await?;
+                }
+                () = changed(shared_selected.as_deref()), if shared_selected.is_some() => {
+                    self.shared_selected_changed().await?;
                 }
                 filled = fill(self.input.as_mut(), deadline), if want_input => match filled {
                     Ok(()) => {}
@@ -429,6 +435,35 @@ impl Session {
         Ok(self.out.flush().await?)
     }
 
+    /// The selected mailbox, when NOTIFY is on and the mailbox is another
+    /// owner's (its changes come through its watcher, not the stream).
+    fn notified_shared_mailbox(&self) -> Option<Arc<mailbox::Mailbox>> {
+        self.notifier.as_ref()?;
+        let user = self.state.authed()?.user();
+        self.state.mailbox().filter(|m| m.owner() != user).cloned()
+    }
+
+    /// A selected mailbox of another owner changed while NOTIFY is on and
+    /// no command runs: reports the change as NOTIFY's SELECTED does.
+    async fn shared_selected_changed(&mut self) -> Result<(), ImapError> {
+        let delays_expunges = self.notifier.as_ref().is_some_and(|n| n.delays_expunges());
+        let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox()) else {
+            return Ok(());
+        };
+        if !mailbox.mark().take() {
+            return Ok(());
+        }
+        let synced = mailbox
+            .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
+            .await?;
+        if synced == Synced::Lost {
+            return self
+                .bye("The selected mailbox was deleted or renumbered; closing")
+                .await;
+        }
+        Ok(self.out.flush().await?)
+    }
+
     /// Sends a tagged reply.
     async fn tagged(&self, tag: &str, reply: &Reply) -> Result<(), ImapError> {
         let mut out = Vec::new();
@@ -467,6 +502,14 @@ async fn next_event(
 ) -> Option<mailkeep_storage_rpc::storage::MailboxEvent> {
     match notifier {
         Some(notifier) => notifier.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when `mailbox` may have changed; never without one.
+async fn changed(mailbox: Option<&mailbox::Mailbox>) {
+    match mailbox {
+        Some(mailbox) => mailbox.mark().changed().await,
         None => std::future::pending().await,
     }
 }

@@ -3,11 +3,17 @@
 //! storage decides by their ACLs), NAMESPACE, LIST's containers, and
 //! COPY/MOVE between owners.
 
+use std::time::Duration;
+
 use mailkeep_testkit::{Client, Reply, Services, Status};
 use tokio::io::DuplexStream;
 
 use super::{USER, login, login_as, message, ok, process, services};
 use crate::settings::ImapSettings;
+
+/// Long enough for anything that should arrive; never waited out when it
+/// does.
+const WAIT: Duration = Duration::from_secs(20);
 
 /// The second user, who is shared with.
 const BOB: &str = "bob";
@@ -271,4 +277,34 @@ async fn move_between_owners_both_ways() {
     assert!(reply.is_ok(), "{reply:?}");
     let reply = ok(&mut bob, "STATUS shared.alice.Projects (MESSAGES)").await;
     assert_eq!(reply.status_item("MESSAGES"), Some(2), "{reply:?}");
+}
+
+#[tokio::test]
+async fn changes_in_a_selected_shared_mailbox_reach_notify() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (selected (MessageNew MessageExpunge))",
+    )
+    .await;
+    // Alice adds a message to her mailbox, through her own session.
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    let appended = alice
+        .append("Projects", &[], &message("news", "x"))
+        .await
+        .unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
+    let exists = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = bob.read_response().await.expect("a notification");
+            if r.text() == "* 2 EXISTS" {
+                return r;
+            }
+        }
+    })
+    .await;
+    assert!(exists.is_ok(), "no EXISTS for the shared mailbox");
 }
