@@ -75,7 +75,8 @@ fn a_program_logs_in_on_the_client_socket_and_reads_mail_with_its_own_ticket() {
             .status
             .unwrap_or_default();
         assert_eq!(status.messages, 1);
-        // Its ticket is webby's: another owner's mail stays out of reach.
+        // Its ticket is webby's: at another owner's storage webby is a
+        // guest, who sees nothing demo's ACLs do not grant.
         let other = storage
             .call("demo", Retry::Idempotent, |rpc| {
                 let request = rpc.request(ListMailboxesRequest {
@@ -83,8 +84,23 @@ fn a_program_logs_in_on_the_client_socket_and_reads_mail_with_its_own_ticket() {
                 });
                 async move { rpc.storage().list_mailboxes(request).await }
             })
+            .await
+            .expect("a guest's listing");
+        assert!(other.mailboxes.is_empty(), "demo's mailboxes: {other:?}");
+        let inbox = storage
+            .call("demo", Retry::Idempotent, |rpc| {
+                let request = rpc.request(MailboxStatusRequest {
+                    owner: "demo".into(),
+                    name: "INBOX".into(),
+                });
+                async move { rpc.storage().mailbox_status(request).await }
+            })
             .await;
-        assert!(other.is_err(), "another owner's mail: {other:?}");
+        assert_eq!(
+            inbox.map(drop).map_err(|e| e.reason()),
+            Err(mailkeep_storage_rpc::errors::ErrorReason::Nonexistent),
+            "demo's INBOX"
+        );
     });
     let mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(&socket)

@@ -52,6 +52,7 @@ mod scram_plus;
 mod session_end;
 mod sessions;
 mod shared_privileges;
+mod sharing;
 mod side_by_side;
 mod starttls;
 mod tickets;

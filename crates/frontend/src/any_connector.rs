@@ -23,8 +23,10 @@ trait ErasedConnector: Send + Sync {
     ) -> Boxed<'a, Result<LeasedChannel, ConnectError>>;
     fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()>;
     fn end_session<'a>(&'a self, ticket: &'a str) -> Boxed<'a, ()>;
-    fn sharing_owners<'a>(&'a self, ticket: &'a str)
-    -> Boxed<'a, Result<Vec<String>, ConnectError>>;
+    fn sharing_owners<'a>(
+        &'a self,
+        ticket: &'a str,
+    ) -> Boxed<'a, Result<Vec<String>, ConnectError>>;
 }
 
 impl<C: Connector> ErasedConnector for C {

@@ -100,4 +100,8 @@ impl Connector for BrokerClient {
             tracing::warn!(error = %e, "session end not reported to the broker");
         }
     }
+
+    async fn sharing_owners(&self, ticket: &str) -> Result<Vec<String>, ConnectError> {
+        Ok(BrokerClient::sharing_owners(self, ticket).await?)
+    }
 }

@@ -28,48 +28,14 @@ pub enum Action {
     QuotaRecalc,
 }
 
-/// Looks `user` up in the users file, drops to their uid/gid when root,
-/// opens their Maildir (`<home>/Maildir`, or where the entry's
+/// Opens `user`'s store as [`open_as_owner`] does and runs `action`
+/// on it (`<home>/Maildir`, or where the entry's
 /// `userdb_mail` says) and runs `action`, printing the report on
 /// stdout. Verify fails (non-zero exit) when the report lists problems.
 pub fn run(config_path: Option<&Path>, user: &str, action: Action) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    let users = config.users_file();
-    let file = mailkeep_auth::PasswdFile::load(&users)
-        .with_context(|| format!("reading the users file {}", users.display()))?;
-    let Some(entry) = file.lookup(user) else {
-        bail!("no user {user:?} in {}", users.display());
-    };
-    let home: PathBuf = entry
-        .home
-        .clone()
-        .unwrap_or_else(|| config.home_base().join(&entry.name));
-    if running_as_root() {
-        let uid = entry.uid.unwrap_or(config.privileges.mail_uid);
-        let gid = entry.gid.unwrap_or(config.privileges.mail_gid);
-        if uid == 0 {
-            bail!("user {user:?} has uid 0; refusing to work on its mail as root");
-        }
-        drop_privileges(&DropTo {
-            uid,
-            gid,
-            chroot: None,
-        })
-        .with_context(|| format!("becoming uid {uid} gid {gid}"))?;
-    }
-    // Dovecot's userdb_mail=maildir:PATH, as the storage process serves it.
-    let maildir = match entry.maildir()? {
-        Some(maildir) => maildir,
-        None => home.join(MAILDIR),
-    };
-    // Not created here: a typo in a home must not make an empty store.
-    match std::fs::metadata(&maildir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => bail!("{} is not a directory", maildir.display()),
-        Err(e) => bail!("{}: {e}", maildir.display()),
-    }
-    let store = Store::open(&maildir)
-        .with_context(|| format!("opening the store {}", maildir.display()))?;
+    let (store, entry) = open_as_owner(&config, user)?;
+    let maildir = store.root().to_owned();
     match action {
         Action::Verify => {
             let report = store.verify().context("verifying")?;
@@ -128,4 +94,51 @@ fn quota_limits(
         userdb: extra.to_vec(),
     });
     Ok(plugin.limits(user, store)?)
+}
+
+/// Looks `user` up in the users file, drops to their uid/gid when root,
+/// and opens their Maildir (`<home>/Maildir`, or where the entry's
+/// `userdb_mail` says); never creates one (a typo in a home must not make
+/// an empty store). Returns the store and the user's entry.
+pub fn open_as_owner(
+    config: &Config,
+    user: &str,
+) -> anyhow::Result<(Store, mailkeep_auth::UserEntry)> {
+    let users = config.users_file();
+    let file = mailkeep_auth::PasswdFile::load(&users)
+        .with_context(|| format!("reading the users file {}", users.display()))?;
+    let Some(entry) = file.lookup(user) else {
+        bail!("no user {user:?} in {}", users.display());
+    };
+    let entry = entry.clone();
+    let home: PathBuf = entry
+        .home
+        .clone()
+        .unwrap_or_else(|| config.home_base().join(&entry.name));
+    if running_as_root() {
+        let uid = entry.uid.unwrap_or(config.privileges.mail_uid);
+        let gid = entry.gid.unwrap_or(config.privileges.mail_gid);
+        if uid == 0 {
+            bail!("user {user:?} has uid 0; refusing to work on its mail as root");
+        }
+        drop_privileges(&DropTo {
+            uid,
+            gid,
+            chroot: None,
+        })
+        .with_context(|| format!("becoming uid {uid} gid {gid}"))?;
+    }
+    // Dovecot's userdb_mail=maildir:PATH, as the storage process serves it.
+    let maildir = match entry.maildir()? {
+        Some(maildir) => maildir,
+        None => home.join(MAILDIR),
+    };
+    match std::fs::metadata(&maildir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("{} is not a directory", maildir.display()),
+        Err(e) => bail!("{}: {e}", maildir.display()),
+    }
+    let store = Store::open(&maildir)
+        .with_context(|| format!("opening the store {}", maildir.display()))?;
+    Ok((store, entry))
 }

@@ -95,6 +95,46 @@ pub enum AdminAction {
         #[command(subcommand)]
         action: QuotaAction,
     },
+    /// The access control list of one of USER's mailboxes (RFC 4314).
+    Acl {
+        #[command(subcommand)]
+        action: AclCli,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AclCli {
+    /// Print the ACL: one line per identifier and its rights.
+    Get {
+        /// The owner (as in the users file).
+        user: String,
+        /// The owner's mailbox, e.g. INBOX or Projects.Team.
+        mailbox: String,
+    },
+    /// Give IDENTIFIER (a user, anyone, authenticated; "-" in front for
+    /// negative rights) RIGHTS: letters of lrswipkxtea, "+..." to add,
+    /// "-..." to remove.
+    Set {
+        /// The owner (as in the users file).
+        user: String,
+        /// The owner's mailbox.
+        mailbox: String,
+        /// Who is granted.
+        identifier: String,
+        /// The rights, e.g. lr, +w, -k.
+        #[arg(allow_hyphen_values = true)]
+        rights: String,
+    },
+    /// Remove IDENTIFIER's entry.
+    Delete {
+        /// The owner (as in the users file).
+        user: String,
+        /// The owner's mailbox.
+        mailbox: String,
+        /// Whose entry.
+        #[arg(allow_hyphen_values = true)]
+        identifier: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,7 @@
 //! The `mailkeep` binary: the command line, and the dispatch of the roles
 //! the master re-executes this binary in. Nothing else lives here.
 
+mod admin_acl;
 mod admin_cmd;
 mod admin_ps;
 mod cli;
@@ -39,6 +40,29 @@ fn main() -> std::process::ExitCode {
             cli::AdminAction::Quota {
                 action: cli::QuotaAction::Recalc { user },
             } => admin_cmd::run(config.as_deref(), &user, admin_cmd::Action::QuotaRecalc),
+            cli::AdminAction::Acl { action } => {
+                let (user, mailbox, action) = match action {
+                    cli::AclCli::Get { user, mailbox } => {
+                        (user, mailbox, admin_acl::AclAction::Get)
+                    }
+                    cli::AclCli::Set {
+                        user,
+                        mailbox,
+                        identifier,
+                        rights,
+                    } => (
+                        user,
+                        mailbox,
+                        admin_acl::AclAction::Set { identifier, rights },
+                    ),
+                    cli::AclCli::Delete {
+                        user,
+                        mailbox,
+                        identifier,
+                    } => (user, mailbox, admin_acl::AclAction::Delete { identifier }),
+                };
+                admin_acl::run(config.as_deref(), &user, &mailbox, action)
+            }
         },
         Command::Cluster { dir, action } => cluster_cmd::run(&dir, action),
         Command::Deliver {

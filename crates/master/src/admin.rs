@@ -64,6 +64,10 @@ async fn answer(shared: &Shared, stream: UnixStream) -> Result<(), String> {
             processes: list_processes(shared).await,
             error: String::new(),
         },
+        Some(admin_request::Kind::Shares(reported)) => {
+            shared.shares.set(&reported.owner, reported.grantees);
+            AdminReply::default()
+        }
         None => AdminReply {
             processes: Vec::new(),
             error: "empty admin request".into(),

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use mailkeep_auth::userdb::UserEntry;
 use mailkeep_storage_rpc::broker::{
     Acknowledged, AddOwner, AttachStorage, AuthConnected, BrokerError, BrokerReply, BrokerRequest,
-    ControlMessage, NewConnection, RefusalCode, StorageAttached, broker_reply, broker_request,
-    control_message,
+    ControlMessage, NewConnection, RefusalCode, SharingOwnersReply, StorageAttached, broker_reply,
+    broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_ticket::Scope;
@@ -141,9 +141,24 @@ async fn answer(
         Some(broker_request::Kind::AttachStorage(a)) => {
             let answer = attach(shared, caller, client_id, &a).await;
             if caller == Caller::Protocol && !matches!(answer.0, broker_reply::Kind::Error(_)) {
-                note_session(shared, client_id, &a.ticket);
+                note_session(shared, client_id, &a.ticket, &a.owner);
             }
             answer
+        }
+        Some(broker_request::Kind::SharingOwners(asked)) => {
+            match verify_live(shared, &asked.ticket) {
+                Ok(claims) if claims.scope == Scope::Session => (
+                    broker_reply::Kind::SharingOwners(SharingOwnersReply {
+                        owners: shared.shares.owners_sharing_with(&claims.user),
+                    }),
+                    None,
+                ),
+                Ok(_) => (
+                    error(RefusalCode::Refused, "only a session has shared mailboxes"),
+                    None,
+                ),
+                Err(e) => (error(RefusalCode::Unauthenticated, e.to_string()), None),
+            }
         }
         Some(broker_request::Kind::EndSession(end)) => {
             // A session another host ended (through the gateway) is told
@@ -165,15 +180,17 @@ async fn answer(
     (reply, fd)
 }
 
-/// Remembers the session of a ticket protocol process `client_id` used,
-/// so that it ends when that process does.
-fn note_session(shared: &Shared, client_id: u64, ticket: &str) {
+/// Remembers the session of a ticket protocol process `client_id` used
+/// to reach `owner`, so that it ends when that process does, and its end
+/// reaches the storage processes of every owner it reached.
+fn note_session(shared: &Shared, client_id: u64, ticket: &str, owner: &str) {
     if let Ok(claims) = shared.verifier.verify(ticket, mailkeep_ticket::now_unix())
         && claims.scope == Scope::Session
     {
         shared.sessions.seen(
             client_id,
             crate::sessions::KnownSession::of(&claims, ticket),
+            owner,
         );
     }
 }
@@ -270,7 +287,11 @@ pub(crate) async fn attach_storage(
             return refuse(RefusalCode::Unauthenticated, e.to_string());
         }
     };
-    if let Err(e) = claims.authorize(owner, Scope::Deliver) {
+    // A session ticket may reach another owner's storage process: there
+    // the user is a guest, and every call is checked against the owner's
+    // ACLs (DESIGN §2). Any other ticket is for its own user only.
+    let guest = claims.scope == Scope::Session && claims.user != owner;
+    if !guest && let Err(e) = claims.authorize(owner, Scope::Deliver) {
         tracing::warn!(client_id, owner, "attach refused: {e}");
         return refuse(RefusalCode::Refused, e.to_string());
     }

@@ -27,6 +27,7 @@ pub mod relay;
 pub(crate) mod revoke;
 pub mod serve;
 pub mod sessions;
+pub mod shares;
 pub mod storage_procs;
 pub mod storage_roots;
 

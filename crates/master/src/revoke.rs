@@ -43,9 +43,9 @@ pub(crate) async fn end_session_of_ticket(
         _ => return,
     };
     let known = KnownSession::of(&claims, ticket);
-    if shared.sessions.end(client_id, &known, now_unix()) {
-        tracing::info!(user = %known.user, session = %known.session, "session ended; its tickets are revoked");
-        pass_on(shared, vec![known], forward).await;
+    if let Some(ended) = shared.sessions.end(client_id, &known, now_unix()) {
+        tracing::info!(user = %ended.user, session = %ended.session, "session ended; its tickets are revoked");
+        pass_on(shared, vec![ended], forward).await;
     }
 }
 
@@ -78,10 +78,13 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
         table
             .iter()
             .filter_map(|p| {
-                let theirs: Vec<RevokedSession> = wire
+                let theirs: Vec<RevokedSession> = ended
                     .iter()
-                    .filter(|r| p.owners.contains(&r.user) || p.adding.contains_key(&r.user))
-                    .cloned()
+                    .filter(|known| {
+                        p.owners.iter().any(|owner| known.reaches(owner))
+                            || p.adding.keys().any(|owner| known.reaches(owner))
+                    })
+                    .map(KnownSession::to_wire)
                     .collect();
                 (!theirs.is_empty()).then(|| (p.pid, Arc::clone(&p.control), theirs))
             })

@@ -75,6 +75,9 @@ pub struct Shared {
     pub verifier: Verifier,
     /// Live sessions by protocol process, and the ended ones (revoked).
     pub sessions: crate::sessions::Sessions,
+    /// Whom each owner's ACLs grant something (the shared namespace's
+    /// hint, reported by storage processes).
+    pub shares: crate::shares::Shares,
     /// Our executable.
     pub exe: PathBuf,
     /// The current auth process's control channel, while one runs.
@@ -111,6 +114,7 @@ impl Shared {
         Shared {
             verifier: Verifier::new(prepared.keys.trusted.clone()),
             sessions: Default::default(),
+            shares: crate::shares::Shares::load(&config.data_dir().join("shares")),
             prepared,
             config,
             config_path,
@@ -650,6 +654,22 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
                         (0, None) => Some(Instant::now()),
                         _ => None,
                     };
+                }
+            }
+            Some(storage_event::Kind::Shares(reported)) => {
+                // Only for an owner the process serves: a process speaks
+                // for its own owners' ACLs.
+                let serves = shared
+                    .storage
+                    .lock()
+                    .await
+                    .by_pid_mut(pid)
+                    .is_some_and(|p| p.owners.contains(&reported.owner));
+                if serves {
+                    shared.shares.set(&reported.owner, reported.grantees);
+                } else {
+                    tracing::warn!(pid, owner = %reported.owner,
+                        "ACL grantees reported for an owner the process does not serve; ignored");
                 }
             }
             None => {}

@@ -3,7 +3,7 @@
 //! when that process does, and the sessions that ended, kept until none of
 //! their tickets can be valid any more.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use mailkeep_storage_rpc::broker::RevokedSession;
@@ -23,6 +23,9 @@ pub struct KnownSession {
     pub until_unix: i64,
     /// Its latest ticket seen.
     pub ticket: Zeroizing<String>,
+    /// The other owners whose storage it reached as a guest (shared
+    /// mailboxes): their storage processes must refuse it too once it ends.
+    pub guest_of: BTreeSet<String>,
 }
 
 impl KnownSession {
@@ -33,7 +36,14 @@ impl KnownSession {
             user: claims.user.clone(),
             until_unix: claims.revocation_horizon(),
             ticket: Zeroizing::new(ticket.to_owned()),
+            guest_of: BTreeSet::new(),
         }
+    }
+
+    /// Whether the session's tickets may be used at `owner`'s storage (its
+    /// own user's, or an owner it reached as a guest).
+    pub fn reaches(&self, owner: &str) -> bool {
+        self.user == owner || self.guest_of.contains(owner)
     }
 
     /// Its wire form for a `Revoke` message.
@@ -46,10 +56,17 @@ impl KnownSession {
     }
 }
 
+/// An ended session, kept until its horizon.
+struct Ended {
+    user: String,
+    until: i64,
+    guest_of: BTreeSet<String>,
+}
+
 #[derive(Default)]
 struct Inner {
-    /// Ended sessions: user and horizon.
-    revoked: HashMap<SessionId, (String, i64)>,
+    /// Ended sessions: user, horizon, and the owners reached as a guest.
+    revoked: HashMap<SessionId, Ended>,
     /// Live sessions by the protocol process (broker client) that showed
     /// them.
     by_client: HashMap<u64, HashMap<SessionId, KnownSession>>,
@@ -71,43 +88,60 @@ impl Sessions {
         self.lock().revoked.contains_key(session)
     }
 
-    /// Notes that protocol process `client_id` uses `known`.
-    pub fn seen(&self, client_id: u64, known: KnownSession) {
+    /// Notes that protocol process `client_id` uses `known` to reach
+    /// `owner`'s storage.
+    pub fn seen(&self, client_id: u64, mut known: KnownSession, owner: &str) {
         let mut inner = self.lock();
         if inner.revoked.contains_key(&known.session) {
             return;
         }
-        inner
-            .by_client
-            .entry(client_id)
-            .or_default()
-            .insert(known.session, known);
+        let sessions = inner.by_client.entry(client_id).or_default();
+        if let Some(before) = sessions.get(&known.session) {
+            known.guest_of.extend(before.guest_of.iter().cloned());
+        }
+        if owner != known.user {
+            known.guest_of.insert(owner.to_owned());
+        }
+        sessions.insert(known.session, known);
     }
 
-    /// Ends `known` at `now`; returns whether that was news (it must then
-    /// be passed on).
-    pub fn end(&self, client_id: Option<u64>, known: &KnownSession, now: i64) -> bool {
+    /// Ends `known` at `now`; returns it, with every owner it reached as
+    /// a guest, when that was news (it must then be passed on).
+    pub fn end(
+        &self,
+        client_id: Option<u64>,
+        known: &KnownSession,
+        now: i64,
+    ) -> Option<KnownSession> {
+        let mut known = known.clone();
         let mut inner = self.lock();
         if let Some(id) = client_id
             && let Some(sessions) = inner.by_client.get_mut(&id)
+            && let Some(before) = sessions.remove(&known.session)
         {
-            sessions.remove(&known.session);
+            known.guest_of.extend(before.guest_of);
         }
         Self::prune(&mut inner, now);
         if known.until_unix <= now {
-            return false;
+            return None;
         }
         match inner.revoked.get_mut(&known.session) {
-            Some((_, until)) if *until >= known.until_unix => false,
-            Some((_, until)) => {
-                *until = known.until_unix;
-                true
+            Some(ended) if ended.until >= known.until_unix => None,
+            Some(ended) => {
+                ended.until = known.until_unix;
+                ended.guest_of.extend(known.guest_of.iter().cloned());
+                Some(known)
             }
             None => {
-                inner
-                    .revoked
-                    .insert(known.session, (known.user.clone(), known.until_unix));
-                true
+                inner.revoked.insert(
+                    known.session,
+                    Ended {
+                        user: known.user.clone(),
+                        until: known.until_unix,
+                        guest_of: known.guest_of.clone(),
+                    },
+                );
+                Some(known)
             }
         }
     }
@@ -118,14 +152,15 @@ impl Sessions {
         let sessions = self.lock().by_client.remove(&client_id).unwrap_or_default();
         sessions
             .into_values()
-            .filter(|known| self.end(None, known, now))
+            .filter_map(|known| self.end(None, &known, now))
             .collect()
     }
 
-    /// The ended sessions of `user`, for a storage process that starts
-    /// serving them.
-    pub fn revoked_of(&self, user: &str) -> Vec<RevokedSession> {
-        self.wire(|u| u == user)
+    /// The ended sessions that could be used at `owner`'s storage (the
+    /// owner's own, and other users' that reached it as guests), for a
+    /// storage process that starts serving them.
+    pub fn revoked_of(&self, owner: &str) -> Vec<RevokedSession> {
+        self.wire(|ended| ended.user == owner || ended.guest_of.contains(owner))
     }
 
     /// Every ended session, for an auth process that starts.
@@ -133,21 +168,21 @@ impl Sessions {
         self.wire(|_| true)
     }
 
-    fn wire(&self, pick: impl Fn(&str) -> bool) -> Vec<RevokedSession> {
+    fn wire(&self, pick: impl Fn(&Ended) -> bool) -> Vec<RevokedSession> {
         self.lock()
             .revoked
             .iter()
-            .filter(|(_, (user, _))| pick(user))
-            .map(|(session, (user, until))| RevokedSession {
+            .filter(|(_, ended)| pick(ended))
+            .map(|(session, ended)| RevokedSession {
                 session: session.0.to_vec(),
-                until_unix: *until,
-                user: user.clone(),
+                until_unix: ended.until,
+                user: ended.user.clone(),
             })
             .collect()
     }
 
     fn prune(inner: &mut Inner, now: i64) {
-        inner.revoked.retain(|_, (_, until)| *until > now);
+        inner.revoked.retain(|_, ended| ended.until > now);
         for sessions in inner.by_client.values_mut() {
             sessions.retain(|_, known| known.until_unix > now);
         }
@@ -170,13 +205,13 @@ mod tests {
     fn ended_sessions_are_revoked_until_their_horizon() {
         let sessions = Sessions::default();
         let a = known("alice", 1000);
-        assert!(sessions.end(Some(1), &a, 900));
-        assert!(!sessions.end(Some(1), &a, 901), "no news twice");
+        assert!(sessions.end(Some(1), &a, 900).is_some());
+        assert!(sessions.end(Some(1), &a, 901).is_none(), "no news twice");
         assert!(sessions.is_revoked(&a.session));
         assert_eq!(sessions.revoked_of("alice").len(), 1);
         assert!(sessions.revoked_of("bob").is_empty());
         // Another end after the horizon prunes it.
-        assert!(!sessions.end(None, &known("bob", 10), 1000));
+        assert!(sessions.end(None, &known("bob", 10), 1000).is_none());
         assert!(!sessions.is_revoked(&a.session));
     }
 
@@ -188,9 +223,9 @@ mod tests {
             known("bob", 1000),
             known("carol", 1000),
         );
-        sessions.seen(1, a.clone());
-        sessions.seen(1, b.clone());
-        sessions.seen(2, c.clone());
+        sessions.seen(1, a.clone(), "alice");
+        sessions.seen(1, b.clone(), "bob");
+        sessions.seen(2, c.clone(), "carol");
         let ended = sessions.client_gone(1, 500);
         assert_eq!(ended.len(), 2);
         assert!(sessions.is_revoked(&a.session) && sessions.is_revoked(&b.session));
@@ -199,5 +234,26 @@ mod tests {
             "another process's session lives"
         );
         assert_eq!(sessions.revoked_all().len(), 2);
+    }
+
+    #[test]
+    fn a_session_that_reached_other_owners_is_revoked_at_their_storage_too() {
+        let sessions = Sessions::default();
+        let bob = known("bob", 1000);
+        sessions.seen(1, bob.clone(), "bob");
+        sessions.seen(1, bob.clone(), "alice");
+        sessions.seen(1, bob.clone(), "carol");
+        // The end is told with the ticket alone; what it reached is known.
+        let ended = sessions.end(Some(1), &bob, 500).expect("news");
+        assert!(ended.reaches("alice") && ended.reaches("carol") && ended.reaches("bob"));
+        assert!(!ended.reaches("dave"));
+        for owner in ["alice", "carol", "bob"] {
+            assert_eq!(
+                sessions.revoked_of(owner).len(),
+                1,
+                "a storage process of {owner} starting now must refuse it"
+            );
+        }
+        assert!(sessions.revoked_of("dave").is_empty());
     }
 }

@@ -174,6 +174,25 @@ impl BrokerClient {
         .map(|_| ())
     }
 
+    /// The owners who may share a mailbox with the user of `ticket` (the
+    /// broker's hint for the shared namespace; each owner's storage
+    /// process decides by its ACLs what the user sees).
+    pub async fn sharing_owners(&self, ticket: &str) -> Result<Vec<String>, BrokerError> {
+        let (reply, _) = self
+            .request(broker_request::Kind::SharingOwners(
+                crate::broker::SharingOwners {
+                    ticket: ticket.to_owned(),
+                },
+            ))
+            .await?;
+        match reply.kind {
+            Some(broker_reply::Kind::SharingOwners(owners)) => Ok(owners.owners),
+            _ => Err(BrokerError::Protocol(
+                "sharing-owners request answered with something else".into(),
+            )),
+        }
+    }
+
     /// A new connection to the auth process.
     pub async fn auth(&self) -> Result<AuthClient<Channel>, BrokerError> {
         let (reply, fd) = self

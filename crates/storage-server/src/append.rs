@@ -24,6 +24,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{invalid, server_bug, status_of};
 use crate::gate::Gate;
+use crate::guest::{GuestNeed, flag_rights};
+use mailkeep_store::Rights;
 
 /// Chunks that may wait for the disk.
 const QUEUE: usize = 4;
@@ -79,7 +81,22 @@ pub(crate) async fn append(
     } else {
         Scope::Deliver
     };
-    let store = gate.admit(ticket.as_deref(), &header.owner, need, "Append")?;
+    let (store, actor) = gate.admit_actor(ticket.as_deref(), &header.owner, need, "Append")?;
+    if actor.guest().is_some() {
+        let rights = Rights::INSERT.union(flag_rights(&header.flags, false));
+        let guest_need = match &header.replace {
+            None => GuestNeed::Mailbox(header.mailbox.clone(), rights),
+            Some(replaced) => GuestNeed::Both(
+                (header.mailbox.clone(), rights),
+                (
+                    replaced.mailbox.clone(),
+                    Rights::DELETE_MESSAGES.union(Rights::EXPUNGE),
+                ),
+            ),
+        };
+        gate.check_guest(&header.owner, &store, &actor, "Append", guest_need)
+            .await?;
+    }
     let first = message_start(&header)?;
     let replace = header.replace.as_ref().map(|r| ReplaceTarget {
         mailbox: r.mailbox.clone(),

@@ -71,7 +71,8 @@ impl Content for ContentService {
             owner,
             store,
             req: r,
-        } = self.gate.admit_call(request, "FetchSection")?;
+            ..
+        } = self.gate.admit_call(request, "FetchSection").await?;
         let size_only = r.size_only;
         let cut = cut_spec(&pb::SectionCut {
             parts: r.parts.clone(),

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use mailkeep_store::{Store, StoreError};
 
+use mailkeep_storage_rpc::broker::{Shares, StorageEvent, storage_event};
 use mailkeep_storage_rpc::errors::{ErrorDetail, ErrorReason};
 use mailkeep_storage_rpc::metadata::ticket_of;
 use mailkeep_ticket::{
@@ -18,6 +19,7 @@ use prost::Message;
 use tonic::{Code, Request, Status};
 
 use crate::creds::CredentialPools;
+use crate::guest::{Actor, GuestNeed, GuestRefusal};
 use crate::owned::OwnedRequest;
 use crate::spawner::CredentialSpawner;
 
@@ -42,6 +44,9 @@ pub(crate) struct Gate {
     working: Arc<AtomicUsize>,
     /// The storage plugins, whose hooks the base services call.
     plugins: std::sync::OnceLock<crate::plugin::Plugins>,
+    /// Reports to the master (whom ACLs grant what), sent on the control
+    /// socket by the process's main loop.
+    reports: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<StorageEvent>>,
 }
 
 /// One piece of store work counted in [`Gate`]'s `working` from when it
@@ -75,6 +80,9 @@ pub(crate) struct Admitted<R> {
     pub(crate) owner: String,
     /// The owner's store.
     pub(crate) store: Store,
+    /// Who acts: the owner, or a guest whose rights were checked for
+    /// what the request needs.
+    pub(crate) actor: Actor,
     /// The request message, taken out of its envelope.
     pub(crate) req: R,
 }
@@ -99,6 +107,7 @@ impl Gate {
             activity: Mutex::default(),
             working: Arc::default(),
             plugins: std::sync::OnceLock::new(),
+            reports: std::sync::OnceLock::new(),
         }
     }
 
@@ -119,6 +128,7 @@ impl Gate {
             activity: Mutex::default(),
             working: Arc::default(),
             plugins: std::sync::OnceLock::new(),
+            reports: std::sync::OnceLock::new(),
         }
     }
 
@@ -126,6 +136,27 @@ impl Gate {
     pub(crate) fn set_plugins(&self, plugins: crate::plugin::Plugins) {
         if self.plugins.set(plugins).is_err() {
             tracing::error!("storage plugins installed twice; the first set stays");
+        }
+    }
+
+    /// Where reports to the master go (once, before serving).
+    pub(crate) fn set_reports(&self, reports: tokio::sync::mpsc::UnboundedSender<StorageEvent>) {
+        if self.reports.set(reports).is_err() {
+            tracing::error!("storage reports channel set twice; the first stays");
+        }
+    }
+
+    /// Tells the master whom `owner`'s ACLs grant something now.
+    pub(crate) fn report_shares(&self, owner: &str, grantees: Vec<String>) {
+        let event = StorageEvent {
+            kind: Some(storage_event::Kind::Shares(Shares {
+                owner: owner.to_owned(),
+                grantees,
+            })),
+        };
+        match self.reports.get() {
+            Some(reports) if reports.send(event).is_ok() => {}
+            _ => tracing::warn!(owner, "ACL grantees not reported: no control channel"),
         }
     }
 
@@ -335,19 +366,22 @@ impl Gate {
         }
     }
 
-    /// The store of `owner` if `ticket` allows `need` access to it. Every
+    /// The store of `owner` if `ticket` allows `need` access to it, with
+    /// who acts: the owner, or (a session ticket of another user, for a
+    /// session-scope call) a guest, whose calls the caller must then check
+    /// against the owner's ACLs (see [`Gate::admit_scoped`]). Every
     /// refusal carries [`ErrorReason::NoPermission`]; its gRPC code says
     /// which kind: a missing, bad, expired or forged ticket is
     /// UNAUTHENTICATED (the caller may renew it); a wrong scope, another
-    /// user's ticket or an owner not served here is PERMISSION_DENIED.
-    /// Every refusal is logged.
-    pub(crate) fn admit(
+    /// user's delivery ticket or an owner not served here is
+    /// PERMISSION_DENIED. Every refusal is logged.
+    pub(crate) fn admit_actor(
         &self,
         ticket: Option<&str>,
         owner: &str,
         need: Scope,
         method: &'static str,
-    ) -> Result<Store, Status> {
+    ) -> Result<(Store, Actor), Status> {
         let refuse = |status: Status| {
             tracing::warn!(method, owner, code = ?status.code(), reason = status.message(),
                 "storage call refused");
@@ -379,15 +413,21 @@ impl Gate {
                 format!("ticket refused: {}", TicketError::Revoked),
             ));
         }
-        if let Err(e) = claims.authorize(owner, need) {
-            let code = match e {
-                TicketError::WrongScope { .. } | TicketError::WrongOwner { .. } => {
-                    Code::PermissionDenied
+        let actor =
+            if claims.scope == Scope::Session && need != Scope::Admin && claims.user != owner {
+                Actor::Guest(claims.user)
+            } else {
+                if let Err(e) = claims.authorize(owner, need) {
+                    let code = match e {
+                        TicketError::WrongScope { .. } | TicketError::WrongOwner { .. } => {
+                            Code::PermissionDenied
+                        }
+                        _ => Code::Unauthenticated,
+                    };
+                    return refuse(refusal(code, format!("ticket refused: {e}")));
                 }
-                _ => Code::Unauthenticated,
+                Actor::Owner
             };
-            return refuse(refusal(code, format!("ticket refused: {e}")));
-        }
         let found = match self.stores.read() {
             Ok(stores) => stores.get(owner).cloned(),
             Err(poisoned) => poisoned.into_inner().get(owner).cloned(),
@@ -395,7 +435,7 @@ impl Gate {
         match found {
             Some(store) => {
                 self.touch(owner);
-                Ok(store)
+                Ok((store, actor))
             }
             None => refuse(refusal(
                 Code::PermissionDenied,
@@ -404,30 +444,109 @@ impl Gate {
         }
     }
 
+    /// [`Gate::admit_actor`] for calls only the owner (or an admin, or
+    /// the owner's delivery ticket) may make: a guest is refused.
+    pub(crate) fn admit(
+        &self,
+        ticket: Option<&str>,
+        owner: &str,
+        need: Scope,
+        method: &'static str,
+    ) -> Result<Store, Status> {
+        match self.admit_actor(ticket, owner, need, method)? {
+            (store, Actor::Owner) => Ok(store),
+            (_, Actor::Guest(user)) => {
+                Err(self.guest_refused(method, owner, &user, GuestRefusal::OwnerOnly))
+            }
+        }
+    }
+
+    /// Checks `need` for `actor` against `owner`'s ACLs, on the owner's
+    /// store thread; the owner passes at once.
+    pub(crate) async fn check_guest(
+        &self,
+        owner: &str,
+        store: &Store,
+        actor: &Actor,
+        method: &'static str,
+        need: GuestNeed,
+    ) -> Result<(), Status> {
+        let Some(guest) = actor.guest() else {
+            return Ok(());
+        };
+        let verdict = {
+            let (store, guest_name) = (store.clone(), guest.to_owned());
+            self.run(owner, move || {
+                crate::guest::check(&store, &guest_name, &need)
+            })
+            .await?
+        };
+        verdict.map_err(|refusal| self.guest_refused(method, owner, guest, refusal))
+    }
+
+    /// A guest's refused call, logged, as the status its client maps.
+    fn guest_refused(
+        &self,
+        method: &'static str,
+        owner: &str,
+        guest: &str,
+        refused: GuestRefusal,
+    ) -> Status {
+        tracing::info!(
+            method,
+            owner,
+            guest,
+            ?refused,
+            "guest call refused by the ACL"
+        );
+        match refused {
+            GuestRefusal::Hidden(mailbox) => mailkeep_storage_rpc::errors::status(
+                ErrorReason::Nonexistent,
+                format!("no mailbox {mailbox:?}"),
+            ),
+            GuestRefusal::Missing { mailbox, need } => mailkeep_storage_rpc::errors::status(
+                ErrorReason::NoPermission,
+                format!("the right(s) {need} on {mailbox:?} are not granted to {guest}"),
+            ),
+            GuestRefusal::OwnerOnly => refusal(
+                Code::PermissionDenied,
+                format!("{method} is for the owner {owner:?} only"),
+            ),
+        }
+    }
+
     /// Admits a session-scope call for the owner its request names (see
-    /// [`Gate::admit`]), logging a refusal under `method`.
-    pub(crate) fn admit_call<R: OwnedRequest>(
+    /// [`Gate::admit_scoped`]), logging a refusal under `method`.
+    pub(crate) async fn admit_call<R: OwnedRequest>(
         &self,
         request: Request<R>,
         method: &'static str,
     ) -> Result<Admitted<R>, Status> {
-        self.admit_scoped(request, method, Scope::Session)
+        self.admit_scoped(request, method, Scope::Session).await
     }
 
     /// Admits a call that needs only `need` access (a deliver ticket's
-    /// calls: Append, MailboxExists, QuotaUsage), as [`Gate::admit_call`].
-    pub(crate) fn admit_scoped<R: OwnedRequest>(
+    /// calls: Append, MailboxExists, QuotaUsage): the ticket (see
+    /// [`Gate::admit_actor`]) and, for a guest, the rights the request
+    /// needs on the owner's mailboxes ([`OwnedRequest::guest_needs`]).
+    pub(crate) async fn admit_scoped<R: OwnedRequest>(
         &self,
         request: Request<R>,
         method: &'static str,
         need: Scope,
     ) -> Result<Admitted<R>, Status> {
         let owner = request.get_ref().owner().to_owned();
-        let store = self.admit(ticket_of(&request), &owner, need, method)?;
+        let (store, actor) = self.admit_actor(ticket_of(&request), &owner, need, method)?;
+        let req = request.into_inner();
+        if actor.guest().is_some() {
+            self.check_guest(&owner, &store, &actor, method, req.guest_needs(method))
+                .await?;
+        }
         Ok(Admitted {
             owner,
             store,
-            req: request.into_inner(),
+            actor,
+            req,
         })
     }
 
@@ -465,8 +584,15 @@ impl Gate {
         Q: FnOnce(&Store, &R) -> Result<Option<T>, StoreError>,
         F: FnOnce(Store, R) -> Result<T, StoreError> + Send + 'static,
     {
-        let Admitted { owner, store, req } = self.admit_scoped(request, method, Scope::Session)?;
-        if let Some(answer) = self.run_settled(|| settled(&store, &req))? {
+        let Admitted {
+            owner,
+            store,
+            actor,
+            req,
+        } = self.admit_scoped(request, method, Scope::Session).await?;
+        if actor == Actor::Owner
+            && let Some(answer) = self.run_settled(|| settled(&store, &req))?
+        {
             return Ok(answer);
         }
         self.run(&owner, move || work(store, req)).await
@@ -485,7 +611,9 @@ impl Gate {
         T: Send + 'static,
         F: FnOnce(Store, R) -> Result<T, StoreError> + Send + 'static,
     {
-        let Admitted { owner, store, req } = self.admit_scoped(request, method, need)?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.admit_scoped(request, method, need).await?;
         self.run(&owner, move || work(store, req)).await
     }
 }

@@ -12,12 +12,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod acl;
 mod append;
 mod content;
 mod convert;
 mod creds;
 mod fetch;
 mod gate;
+mod guest;
 mod inflight;
 mod maildrop;
 mod metadata;
@@ -275,6 +277,8 @@ pub async fn serve_tuned(
         }
     };
     let gate = std::sync::Arc::new(gate);
+    let (reports_tx, mut reports) = tokio::sync::mpsc::unbounded_channel::<StorageEvent>();
+    gate.set_reports(reports_tx);
     let service = service::StorageService {
         gate: std::sync::Arc::clone(&gate),
         max_mailboxes: tuning.max_mailboxes,
@@ -298,6 +302,7 @@ pub async fn serve_tuned(
                 .max_encoding_message_size(MAX_GRPC_MESSAGE),
         )
         .add_service(watch::server(std::sync::Arc::clone(&gate)))
+        .add_service(acl::server(std::sync::Arc::clone(&gate)))
         .add_service(search::server(std::sync::Arc::clone(&gate)))
         .add_service(organize::server(std::sync::Arc::clone(&gate)))
         .add_service(content::server(std::sync::Arc::clone(&gate)))
@@ -352,6 +357,12 @@ pub async fn serve_tuned(
                 return Ok(());
             }
             () = count.changed() => {}
+            Some(report) = reports.recv() => {
+                if let Err(e) = send_frame(&control, &report, None).await {
+                    tracing::info!("control socket unwritable ({e}); storage process exits");
+                    return Ok(());
+                }
+            }
             frame = frames.recv() => match frame {
                 Some(Ok((ControlMessage { kind: Some(Kind::NewConnection(c)) }, Some(fd)))) => {
                     match into_unix_stream(fd) {

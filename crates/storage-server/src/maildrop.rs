@@ -76,7 +76,7 @@ impl Maildrop for MaildropService {
         &self,
         request: Request<pb::LockMaildropRequest>,
     ) -> Result<Response<HeldLock>, Status> {
-        let Admitted { owner, store, .. } = self.gate.admit_call(request, "LockMaildrop")?;
+        let Admitted { owner, store, .. } = self.gate.admit_call(request, "LockMaildrop").await?;
         let lock = self.gate.run(&owner, move || store.lock_maildrop()).await?;
         let Some(lock) = lock else {
             return Err(errors::status(
@@ -94,7 +94,9 @@ impl Maildrop for MaildropService {
         &self,
         request: Request<pb::CommitMaildropRequest>,
     ) -> Result<Response<pb::CommitMaildropResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "CommitMaildrop")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "CommitMaildrop").await?;
         let watched = (req.mailbox.clone(), req.uidvalidity);
         let expunged = self
             .gate

@@ -87,7 +87,9 @@ impl Metadata for MetadataService {
         &self,
         request: Request<pb::SetMetadataRequest>,
     ) -> Result<Response<pb::SetMetadataResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "SetMetadata")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "SetMetadata").await?;
         let limits = self.limits;
         let outcome = self
             .gate

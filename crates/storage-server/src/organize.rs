@@ -40,7 +40,9 @@ impl OrganizeService {
         is_move: bool,
     ) -> Result<Response<pb::CopyResponse>, Status> {
         let method = if is_move { "Move" } else { "Copy" };
-        let Admitted { owner, store, req } = self.gate.admit_call(request, method)?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, method).await?;
         let (source, source_uidvalidity, target) =
             (req.mailbox.clone(), req.uidvalidity, req.target.clone());
         let plugins = self.gate.plugins();
@@ -94,7 +96,9 @@ impl OrganizeService {
         method: &'static str,
         kind: pb::ListChangeKind,
     ) -> Result<Response<pb::SubscriptionResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, method)?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, method).await?;
         let subscribe = kind == pb::ListChangeKind::Subscribed;
         let mailbox = self
             .gate

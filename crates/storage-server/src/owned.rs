@@ -1,53 +1,105 @@
-//! Every storage request names the owner whose mail it concerns; the
-//! [`OwnedRequest`] trait lets the [`crate::gate::Gate`] admit any of them
-//! the same way.
+//! Every storage request names the owner whose mail it concerns, and says
+//! what a guest (a user other than the owner) needs of the owner's ACLs
+//! to make it; the [`OwnedRequest`] trait lets the [`crate::gate::Gate`]
+//! admit any of them the same way, so no call can skip the ACL check.
 
 use mailkeep_storage_rpc::storage as pb;
+use mailkeep_store::Rights;
+
+use crate::guest::{GuestNeed, flag_rights};
 
 /// A request message that names its owner (the `owner` field every
 /// storage RPC request carries), so one admission path serves every call.
 pub(crate) trait OwnedRequest {
     /// The user whose mail the request reads or changes.
     fn owner(&self) -> &str;
+
+    /// What a guest needs of the owner's ACLs to make this request as
+    /// `method` (RFC 4314 §4). Every request type must say.
+    fn guest_needs(&self, method: &str) -> GuestNeed;
 }
 
+/// Implements [`OwnedRequest`] for requests whose guest need is written
+/// as an expression of the request `r` (and the method name `m`).
 macro_rules! owned_requests {
-    ($($request:ident),* $(,)?) => {
+    ($($request:ident => |$r:ident, $m:ident| $need:expr;)*) => {
         $(
             impl OwnedRequest for pb::$request {
                 fn owner(&self) -> &str {
                     &self.owner
+                }
+
+                fn guest_needs(&self, method: &str) -> GuestNeed {
+                    let ($r, $m) = (self, method);
+                    let _ = $m;
+                    $need
                 }
             }
         )*
     };
 }
 
-owned_requests!(
-    ListMailboxesRequest,
-    CreateMailboxRequest,
-    DeleteMailboxRequest,
-    RenameMailboxRequest,
-    MailboxStatusRequest,
-    SelectMailboxRequest,
-    ChangesRequest,
-    FetchRequest,
-    StoreFlagsRequest,
-    ExpungeRequest,
-    MailboxExistsRequest,
-    FetchStructureRequest,
-    FetchSectionRequest,
-    CopyRequest,
-    SubscriptionRequest,
-    ListSubscriptionsRequest,
-    SetSpecialUseRequest,
-    SearchRequest,
-    SortRequest,
-    ThreadRequest,
-    WatchRequest,
-    GetMetadataRequest,
-    SetMetadataRequest,
-    OpenMaildropRequest,
-    LockMaildropRequest,
-    CommitMaildropRequest,
-);
+fn on(mailbox: &str, rights: Rights) -> GuestNeed {
+    GuestNeed::Mailbox(mailbox.to_owned(), rights)
+}
+
+owned_requests! {
+    ListMailboxesRequest => |_r, _m| GuestNeed::Filtered;
+    CreateMailboxRequest => |r, _m| GuestNeed::CreateUnder(r.name.clone());
+    DeleteMailboxRequest => |r, _m| on(&r.name, Rights::DELETE_MAILBOX);
+    RenameMailboxRequest => |r, _m| match crate::guest::parent_of(&r.to) {
+        Some(parent) => GuestNeed::Both(
+            (r.from.clone(), Rights::DELETE_MAILBOX),
+            (parent.to_owned(), Rights::CREATE),
+        ),
+        None => GuestNeed::OwnerOnly,
+    };
+    MailboxStatusRequest => |r, _m| on(&r.name, Rights::READ);
+    SelectMailboxRequest => |r, _m| on(&r.name, Rights::READ);
+    ChangesRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    FetchRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    StoreFlagsRequest => |r, _m| on(
+        &r.mailbox,
+        flag_rights(&r.flags, r.mode == pb::StoreMode::Replace as i32),
+    );
+    ExpungeRequest => |r, _m| on(&r.mailbox, Rights::EXPUNGE);
+    MailboxExistsRequest => |r, _m| on(&r.name, Rights::LOOKUP);
+    FetchStructureRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    FetchSectionRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    CopyRequest => |r, m| {
+        let source = if m == "Move" {
+            Rights::READ.union(Rights::DELETE_MESSAGES).union(Rights::EXPUNGE)
+        } else {
+            Rights::READ
+        };
+        GuestNeed::Both((r.mailbox.clone(), source), (r.target.clone(), Rights::INSERT))
+    };
+    SubscriptionRequest => |_r, _m| GuestNeed::OwnerOnly;
+    ListSubscriptionsRequest => |_r, _m| GuestNeed::OwnerOnly;
+    SetSpecialUseRequest => |_r, _m| GuestNeed::OwnerOnly;
+    SearchRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    SortRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    ThreadRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    WatchRequest => |r, _m| if r.mailbox.is_empty() {
+        GuestNeed::OwnerOnly
+    } else {
+        on(&r.mailbox, Rights::READ)
+    };
+    GetMetadataRequest => |r, _m| if r.mailbox.is_empty() {
+        GuestNeed::OwnerOnly
+    } else {
+        on(&r.mailbox, Rights::LOOKUP.union(Rights::READ))
+    };
+    SetMetadataRequest => |_r, _m| GuestNeed::OwnerOnly;
+    OpenMaildropRequest => |_r, _m| GuestNeed::OwnerOnly;
+    LockMaildropRequest => |_r, _m| GuestNeed::OwnerOnly;
+    CommitMaildropRequest => |_r, _m| GuestNeed::OwnerOnly;
+    MailboxAclRequest => |r, m| if m == "MyRights" {
+        GuestNeed::AnyRight(r.mailbox.clone())
+    } else {
+        on(&r.mailbox, Rights::ADMIN)
+    };
+    SetAclRequest => |r, _m| on(&r.mailbox, Rights::ADMIN);
+    DeleteAclRequest => |r, _m| on(&r.mailbox, Rights::ADMIN);
+    ListRightsRequest => |r, _m| on(&r.mailbox, Rights::ADMIN);
+}

@@ -72,7 +72,8 @@ impl Search for SearchService {
             owner,
             store,
             mut req,
-        } = self.gate.admit_call(request, "Search")?;
+            ..
+        } = self.gate.admit_call(request, "Search").await?;
         let key = request_key(std::mem::take(&mut req.program), &req.charset)?;
         let guard = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let cancel = Arc::clone(&guard.0);
@@ -100,7 +101,8 @@ impl Search for SearchService {
             owner,
             store,
             mut req,
-        } = self.gate.admit_call(request, "Sort")?;
+            ..
+        } = self.gate.admit_call(request, "Sort").await?;
         let key = request_key(std::mem::take(&mut req.program), &req.charset)?;
         let criteria = req
             .criteria
@@ -133,7 +135,8 @@ impl Search for SearchService {
             owner,
             store,
             mut req,
-        } = self.gate.admit_call(request, "Thread")?;
+            ..
+        } = self.gate.admit_call(request, "Thread").await?;
         let key = request_key(std::mem::take(&mut req.program), &req.charset)?;
         let algorithm = match A::try_from(req.algorithm).unwrap_or(A::Unspecified) {
             A::Orderedsubject => ThreadAlgorithm::OrderedSubject,

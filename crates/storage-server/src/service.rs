@@ -24,9 +24,27 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::ListMailboxesRequest>,
     ) -> Result<Response<pb::ListMailboxesResponse>, Status> {
+        let Admitted {
+            owner,
+            store,
+            actor,
+            ..
+        } = self.gate.admit_call(request, "ListMailboxes").await?;
         let list = self
             .gate
-            .serve(request, "ListMailboxes", |store, _| store.list())
+            .run(&owner, move || {
+                let mut list = store.list()?;
+                // A guest sees only the mailboxes the ACLs let them look up.
+                if let Some(guest) = actor.guest() {
+                    let visible: std::collections::HashSet<String> = store
+                        .mailboxes_visible_to(guest)?
+                        .into_iter()
+                        .map(|(name, _)| name)
+                        .collect();
+                    list.retain(|m| visible.contains(&m.name));
+                }
+                Ok(list)
+            })
             .await?;
         Ok(Response::new(pb::ListMailboxesResponse {
             mailboxes: list
@@ -45,7 +63,9 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::CreateMailboxRequest>,
     ) -> Result<Response<pb::CreateMailboxResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "CreateMailbox")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "CreateMailbox").await?;
         let max = self.max_mailboxes;
         let (name, mailbox_id) = self
             .gate
@@ -66,7 +86,9 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::DeleteMailboxRequest>,
     ) -> Result<Response<pb::DeleteMailboxResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "DeleteMailbox")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "DeleteMailbox").await?;
         let name = self
             .gate
             .run(&owner, move || store.delete(&req.name).map(|()| req.name))
@@ -84,7 +106,9 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::RenameMailboxRequest>,
     ) -> Result<Response<pb::RenameMailboxResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "RenameMailbox")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "RenameMailbox").await?;
         let (from, to) = self
             .gate
             .run(&owner, move || {
@@ -177,7 +201,7 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::FetchRequest>,
     ) -> Result<Response<Self::FetchStream>, Status> {
-        let call = self.gate.admit_call(request, "Fetch")?;
+        let call = self.gate.admit_call(request, "Fetch").await?;
         crate::fetch::fetch(&self.gate, call.store, call.req).await
     }
 
@@ -185,7 +209,9 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::StoreFlagsRequest>,
     ) -> Result<Response<pb::StoreFlagsResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "StoreFlags")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "StoreFlags").await?;
         let mode = store_mode(req.mode)?;
         let uids = ranges(&req.uids);
         let unchanged_since = (req.unchanged_since != 0).then_some(req.unchanged_since);
@@ -219,7 +245,9 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::ExpungeRequest>,
     ) -> Result<Response<pb::ExpungeResponse>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "Expunge")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "Expunge").await?;
         let uids = ranges(&req.uids);
         let watched = (req.mailbox.clone(), req.uidvalidity);
         let expunged = self

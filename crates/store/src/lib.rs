@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod acl;
 mod append;
 mod changes_probe;
 mod counts;
@@ -46,6 +47,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use acl::{AclChange, AclEntry, MAX_ACL_IDENTIFIER, Rights};
 pub use append::{
     AppendWriter, Appended, AppendedBatch, InternalDate, ReplaceTarget, Replaced, StagedMessage,
 };

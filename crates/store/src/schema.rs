@@ -132,6 +132,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("counting the messages of mailboxes not counted yet")?;
     tx.execute_batch(crate::plugin_state::SCHEMA)
         .ctx("creating plugin state schema")?;
+    tx.execute_batch(crate::acl::SCHEMA)
+        .ctx("creating the ACL schema")?;
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }

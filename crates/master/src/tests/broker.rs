@@ -122,9 +122,14 @@ impl Setup {
 
     /// A session ticket of `user` in a new session, issued by "test".
     fn ticket(&self, user: &str) -> String {
+        self.ticket_of_scope(user, Scope::Session)
+    }
+
+    /// A valid ticket of `user` with `scope`.
+    pub(super) fn ticket_of_scope(&self, user: &str, scope: Scope) -> String {
         sign(
             &self.key,
-            &Claims::new(user, Scope::Session, now_unix(), 3600, "test"),
+            &Claims::new(user, scope, now_unix(), 3600, "test"),
         )
         .to_string()
     }
@@ -330,7 +335,9 @@ async fn a_protocol_process_that_goes_away_ends_its_sessions() {
 
 /// What a compromised protocol process can make of its broker channel
 /// (DESIGN §3): a ticket signed with a key of its own under the trusted
-/// host's name, or a real ticket of another user, attaches nothing; the
+/// host's name, or a real delivery ticket of another user, attaches
+/// nothing (another user's session ticket does reach the storage process,
+/// which admits it as a guest limited by the owner's ACLs); the
 /// storage process hears nothing of either (the first message it gets is
 /// the AddOwner of the valid attach that follows).
 #[tokio::test]
@@ -346,10 +353,11 @@ async fn a_forged_or_another_users_ticket_attaches_nothing() {
         broker_reply::Kind::Error(e) => assert_eq!(e.code(), RefusalCode::Unauthenticated),
         other => panic!("a forged ticket: expected a refusal, got {other:?}"),
     }
-    s.attach_with(&client, 2, "a", s.ticket("b")).await;
+    s.attach_with(&client, 2, "a", s.ticket_of_scope("b", Scope::Deliver))
+        .await;
     match reply(&client).await {
         broker_reply::Kind::Error(e) => assert_eq!(e.code(), RefusalCode::Refused),
-        other => panic!("b's ticket for a's mail: expected a refusal, got {other:?}"),
+        other => panic!("b's delivery ticket for a's mail: expected a refusal, got {other:?}"),
     }
     s.attach_with(&client, 3, "a", "mk2.garbage.garbage".into())
         .await;

@@ -83,9 +83,16 @@ async fn an_owner_on_another_host_is_relayed_once_the_ticket_verifies_and_reused
     let s = Setup::new();
     let relay = s.relay();
     let client = s.client(1);
-    // A ticket of another user, or a forged one: refused, the relay hears
-    // nothing.
-    attach_holding(&client, 1, "d", s.ticket("a"), vec![]).await;
+    // A delivery ticket of another user, or a forged one: refused, the
+    // relay hears nothing.
+    attach_holding(
+        &client,
+        1,
+        "d",
+        s.ticket_of_scope("a", Scope::Deliver),
+        vec![],
+    )
+    .await;
     assert_eq!(refused(reply(&client).await), RefusalCode::Refused);
     let forged = sign(
         &HostKey::generate(),

@@ -32,7 +32,9 @@ impl pb::watch_server::Watch for WatchService {
         &self,
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<EventStream>, Status> {
-        let Admitted { owner, store, req } = self.gate.admit_call(request, "Watch")?;
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "Watch").await?;
         let mailbox = req.mailbox;
         let mailbox = (!mailbox.is_empty()).then(|| canonical(&mailbox));
         if let Some(name) = mailbox.clone() {
