@@ -582,7 +582,8 @@ fn start_storage(
 }
 
 /// Refuses as the broker does: a ticket that does not verify is
-/// `Unauthenticated`, one for someone else `Refused`, an unknown owner
+/// `Unauthenticated`, one for someone else `Refused` (but a session
+/// ticket, which reaches another owner as a guest), an unknown owner
 /// `Refused`, anything that breaks `Unavailable`.
 impl Connector for Services {
     async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
@@ -615,9 +616,15 @@ impl Connector for Services {
                 mailkeep_ticket::TicketError::Revoked.to_string(),
             ));
         }
-        claims
-            .authorize(owner, Scope::Deliver)
-            .map_err(|e| refused(RefusalCode::Refused, e.to_string()))?;
+        // As the broker: a session ticket may reach another owner's
+        // storage process as a guest (checked there against the owner's
+        // ACLs); any other ticket only its own user's.
+        let guest = claims.scope == Scope::Session && claims.user != owner;
+        if !guest {
+            claims
+                .authorize(owner, Scope::Deliver)
+                .map_err(|e| refused(RefusalCode::Refused, e.to_string()))?;
+        }
         let users = PasswdFile::load(&self.inner.passwd)
             .map_err(|e| ConnectError::unavailable(e.to_string()))?;
         let entry = users
