@@ -68,7 +68,7 @@ async fn the_owner_has_every_right() {
     let reply = ok(&mut c, "MYRIGHTS INBOX").await;
     assert_eq!(data(&reply, "MYRIGHTS"), ["INBOX", ALL_RIGHTS], "{reply:?}");
     ok(&mut c, "CREATE Projects").await;
-    let reply = ok(&mut c, "MYRIGHTS projects").await;
+    let reply = ok(&mut c, "MYRIGHTS Projects").await;
     assert_eq!(data(&reply, "MYRIGHTS")[1], ALL_RIGHTS, "{reply:?}");
     let reply = c.run("MYRIGHTS Nowhere").await.unwrap();
     assert_eq!(reply.status(), Status::No, "{reply:?}");
