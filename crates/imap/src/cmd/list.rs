@@ -334,6 +334,8 @@ async fn shared_mailboxes(authed: &Authed, patterns: &[String]) -> BTreeMap<Stri
     }))
     .await;
     let mut sharing = reached.is_empty();
+    // Which owner's a name is, by the length of the owner's name.
+    let mut rank: BTreeMap<String, usize> = BTreeMap::new();
     for (owner, result) in listings {
         let mailboxes = match result {
             Ok(listing) => listing.mailboxes,
@@ -346,7 +348,16 @@ async fn shared_mailboxes(authed: &Authed, patterns: &[String]) -> BTreeMap<Stri
             continue;
         }
         sharing = true;
-        found.insert(namespace::owner_container(owner), container());
+        // Owner names may contain the delimiter, so two owners' names can
+        // meet (`shared.carol.x.Box` of carol and of carol.x): the longer
+        // owner has the name, as the resolver decides.
+        let mut put = |name: String, known: Known| {
+            if rank.get(&name).is_none_or(|&len| len <= owner.len()) {
+                rank.insert(name.clone(), owner.len());
+                found.insert(name, known);
+            }
+        };
+        put(namespace::owner_container(owner), container());
         for m in mailboxes {
             let target = MailboxRef {
                 owner: owner.clone(),
@@ -356,7 +367,7 @@ async fn shared_mailboxes(authed: &Authed, patterns: &[String]) -> BTreeMap<Stri
                 attributes: m.attributes,
                 target: Some(target.clone()),
             };
-            found.insert(target.client_name(authed.user()), known);
+            put(target.client_name(authed.user()), known);
         }
     }
     if sharing {

@@ -308,3 +308,101 @@ async fn changes_in_a_selected_shared_mailbox_reach_notify() {
     .await;
     assert!(exists.is_ok(), "no EXISTS for the shared mailbox");
 }
+
+#[tokio::test]
+async fn idle_on_a_shared_mailbox_sees_the_owners_changes() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    let mut idle = bob.idle().await.expect("IDLE");
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    ok(&mut alice, "SELECT Projects").await;
+    ok(&mut alice, "STORE 1 +FLAGS (\\Answered)").await;
+    tokio::time::timeout(WAIT, idle.wait_for(|r| r.text().contains("\\Answered")))
+        .await
+        .expect("FETCH FLAGS while idling")
+        .expect("the idle stream");
+    ok(&mut alice, "STORE 1 +FLAGS (\\Deleted)").await;
+    ok(&mut alice, "EXPUNGE").await;
+    tokio::time::timeout(WAIT, idle.wait_for(|r| r.text() == "* 1 EXPUNGE"))
+        .await
+        .expect("EXPUNGE while idling")
+        .expect("the idle stream");
+    let reply = idle.done().await.expect("DONE");
+    assert!(reply.is_ok(), "{reply:?}");
+}
+
+#[tokio::test]
+async fn status_subscriptions_and_renames_in_the_shared_namespace() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lrk").await;
+    ok(&mut bob, "SUBSCRIBE shared.alice.Projects").await;
+    let reply = ok(
+        &mut bob,
+        "LIST (SUBSCRIBED) \"\" \"shared.*\" RETURN (STATUS (MESSAGES))",
+    )
+    .await;
+    let projects = attributes(&reply, "shared.alice.Projects");
+    assert!(projects.iter().any(|a| a == "\\Subscribed"), "{reply:?}");
+    assert!(!projects.iter().any(|a| a == "\\NonExistent"), "{reply:?}");
+    assert!(
+        reply
+            .responses
+            .iter()
+            .any(|r| r.text() == "* STATUS shared.alice.Projects (MESSAGES 1)"),
+        "{reply:?}"
+    );
+    // `k` lets bob make a mailbox in alice's store under Projects; a
+    // rename never crosses owners.
+    ok(&mut bob, "CREATE shared.alice.Projects.Sub").await;
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    let reply = ok(&mut alice, "LIST \"\" \"Projects.*\"").await;
+    assert_eq!(names(&reply), ["Projects.Sub"], "{reply:?}");
+    no(&mut bob, "RENAME shared.alice.Projects.Sub Mine", "CANNOT").await;
+    no(
+        &mut bob,
+        "RENAME INBOX shared.alice.Projects.Mine",
+        "CANNOT",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn owner_names_with_dots_resolve_to_the_longest_owner() {
+    let services = two_users().await;
+    for user in ["carol", "carol.x"] {
+        services.add_user(user, "c-secret").await.expect("a user");
+    }
+    let process = process(&services, ImapSettings::default());
+    for (user, mailbox) in [("carol", "x"), ("carol", "x.Box"), ("carol.x", "Box")] {
+        let mut owner = login_as(&process, user, "c-secret").await;
+        ok(&mut owner, &format!("CREATE {mailbox}")).await;
+        let message = message(user, user);
+        let reply = owner.append(mailbox, &[], &message).await.unwrap();
+        assert!(reply.is_ok(), "{reply:?}");
+        ok(&mut owner, &format!("SETACL {mailbox} {BOB} lr")).await;
+    }
+    services.set_sharing_owners(BOB, &["carol", "carol.x"]);
+    let mut bob = login_as(&process, BOB, BOB_PASSWORD).await;
+    // Both owners' mailboxes have the same client name; the longer owner
+    // wins, and the other's stays reachable only through LIST's view.
+    ok(&mut bob, "SELECT shared.carol.x.Box").await;
+    let reply = ok(&mut bob, "FETCH 1 BODY.PEEK[]").await;
+    let fetch = reply.fetch(1).expect("FETCH 1");
+    assert_eq!(
+        fetch.bytes("BODY[]"),
+        Some(&message("carol.x", "carol.x")[..])
+    );
+    let reply = ok(&mut bob, "LIST \"\" \"shared.carol*\"").await;
+    let listed = names(&reply);
+    for name in ["shared.carol", "shared.carol.x", "shared.carol.x.Box"] {
+        assert!(listed.contains(&name.to_owned()), "{name}: {reply:?}");
+    }
+    // carol's mailbox `x` and the container of carol.x share a name: the
+    // container it is, in LIST and in SELECT alike.
+    let container = attributes(&reply, "shared.carol.x");
+    assert!(container.iter().any(|a| a == "\\Noselect"), "{reply:?}");
+    no(&mut bob, "SELECT shared.carol.x", "CANNOT").await;
+}
