@@ -110,7 +110,13 @@ impl Command for Notify {
                     .collect(),
                 Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
             };
-            let selected = state.selected.as_ref().map(|m| m.name());
+            // The names are the user's own: a selected mailbox of another
+            // owner is none of them.
+            let selected = state
+                .selected
+                .as_ref()
+                .filter(|m| m.owner() == authed.user())
+                .map(|m| m.name());
             for name in notifier.status_mailboxes(&names, selected.as_deref()) {
                 send_status(authed, &cx.out, &name, cx.enabled).await?;
             }
