@@ -29,9 +29,7 @@ impl Authed {
     }
 
     /// Makes a call to the storage of `owner` (the user's own, or an owner
-    /// who shares with the user). Another owner's storage that refuses
-    /// the user outright is, to the client, a mailbox that does not exist
-    /// (its existence is not revealed).
+    /// who shares with the user); a refusal as [`Authed::as_seen`] says.
     pub(crate) async fn call<T, F, Fut>(
         &self,
         owner: &str,
@@ -43,15 +41,17 @@ impl Authed {
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let result = self.storage.call(owner, retry, f).await;
-        match result {
-            Err(StorageError::Connect(e))
-                if owner != self.user() && e.code == RefusalCode::Refused =>
-            {
+        result.map_err(|e| self.as_seen(owner, e))
+    }
+
+    /// A failed call to `owner`'s storage as the client may learn of it:
+    /// another owner's storage that refuses the user outright is a
+    /// mailbox that does not exist (its existence is not revealed).
+    pub(crate) fn as_seen(&self, owner: &str, error: StorageError) -> StorageError {
+        match error {
+            StorageError::Connect(e) if owner != self.user() && e.code == RefusalCode::Refused => {
                 tracing::debug!(owner, error = %e, "another owner's storage refused the user");
-                Err(StorageError::Status(status(
-                    ErrorReason::Nonexistent,
-                    "No such mailbox",
-                )))
+                StorageError::Status(status(ErrorReason::Nonexistent, "No such mailbox"))
             }
             other => other,
         }

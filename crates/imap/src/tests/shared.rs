@@ -157,6 +157,11 @@ async fn an_unreachable_owner_is_left_out() {
         "NONEXISTENT",
     )
     .await;
+    let reply = c
+        .append("shared.ghost.INBOX", &[], &message("x", "y"))
+        .await
+        .unwrap();
+    assert!(reply.has_code("TRYCREATE"), "{reply:?}");
     // The user's own mail is not affected.
     ok(&mut c, "SELECT INBOX").await;
 }

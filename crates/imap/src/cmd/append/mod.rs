@@ -344,7 +344,7 @@ impl Call {
             .storage
             .rpc(owner)
             .await
-            .map_err(|e| storage_reply(&e, Target::Destination))?;
+            .map_err(|e| storage_reply(&authed.as_seen(owner, e), Target::Destination))?;
         let (tx, rx) = mpsc::channel::<AppendRequest>(QUEUE);
         let task = tokio::spawn(send_append(rpc, rx));
         Ok(Call {
