@@ -53,6 +53,7 @@ mod session_end;
 mod sessions;
 mod shared_privileges;
 mod sharing;
+mod sharing_cluster;
 mod side_by_side;
 mod starttls;
 mod tickets;

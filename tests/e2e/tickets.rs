@@ -407,7 +407,8 @@ async fn forged_tickets() {
         Code::Unauthenticated,
     );
 
-    // --- valid signature, wrong scope or owner: PERMISSION_DENIED ---
+    // --- valid signature, wrong scope or owner: PERMISSION_DENIED, or for
+    // another user's session ticket only what ACLs grant ---
     let deliver = ticket(&key, OWNER, Scope::Deliver);
     assert_code(
         "deliver ticket on ListMailboxes",
@@ -419,19 +420,30 @@ async fn forged_tickets() {
         fetch_all(&client, &deliver, uidvalidity).await,
         Code::PermissionDenied,
     );
-    assert_code(
-        "bob's ticket on alice's mail",
-        list(&client, OWNER, Some(&bob)).await,
-        Code::PermissionDenied,
+    // bob's session ticket makes him a guest at alice's storage, who gets
+    // what alice's ACLs grant him: nothing here. Her mailboxes are hidden
+    // (not listed, "no such mailbox"), so nothing is read or added.
+    let listed = list(&client, OWNER, Some(&bob))
+        .await
+        .expect("a guest's listing");
+    assert!(
+        listed.is_empty(),
+        "alice's mailboxes listed to bob: {listed:?}"
     );
     assert_code(
         "bob's ticket on Fetch of alice's mail",
         fetch_all(&client, &bob, uidvalidity).await,
-        Code::PermissionDenied,
+        Code::NotFound,
     );
     assert_code(
         "bob's ticket on Append to alice's INBOX",
         append(&client, &bob, &message).await,
+        Code::NotFound,
+    );
+    let bob_deliver = ticket(&key, "bob", Scope::Deliver);
+    assert_code(
+        "bob's deliver ticket on Append to alice's INBOX",
+        append(&client, &bob_deliver, &message).await,
         Code::PermissionDenied,
     );
     // Alice's storage process must not serve bob, even with bob's own ticket.

@@ -10,7 +10,9 @@
 //! `GatewayReply` and splices bytes both ways. The storage process still
 //! checks the ticket on every call, so the gateway adds no trust: it only
 //! lets a remote host reach a UNIX socket it cannot reach. A hello that
-//! carries `revoke` instead passes each ended session to the broker.
+//! carries `revoke` instead passes each ended session to the broker; one
+//! with `sharing_owners` is answered with the owners here who share
+//! something with the ticket's user.
 
 use std::time::Duration;
 
@@ -88,6 +90,30 @@ async fn serve_connection(
         let _ = stream.shutdown().await;
         return Ok(());
     }
+    if hello.sharing_owners {
+        // Another host's user listing their shared namespace: the owners
+        // here who share with them (the broker verifies the ticket).
+        let reply = match broker.sharing_owners(&hello.ticket).await {
+            Ok(owners) => GatewayReply {
+                owners,
+                ..GatewayReply::default()
+            },
+            Err(e) => {
+                let (code, message) = match e {
+                    BrokerError::Refused { code, message } => (code, message),
+                    other => (RefusalCode::Unavailable, other.to_string()),
+                };
+                GatewayReply {
+                    code: code as i32,
+                    error: message,
+                    ..GatewayReply::default()
+                }
+            }
+        };
+        write_frame(&mut stream, &reply).await?;
+        let _ = stream.shutdown().await;
+        return Ok(());
+    }
     let mut local = match broker.storage_socket(&hello.ticket, &hello.owner).await {
         Ok(socket) => socket,
         Err(e) => {
@@ -99,6 +125,7 @@ async fn serve_connection(
             let reply = GatewayReply {
                 code: code as i32,
                 error: message.clone(),
+                ..GatewayReply::default()
             };
             // Best effort: the peer gets a clear refusal, not a hang.
             let _ = write_frame(&mut stream, &reply).await;

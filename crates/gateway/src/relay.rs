@@ -6,7 +6,9 @@
 //!   connection to another host's gateway, send the hello, answer, then
 //!   splice the socket with the TLS stream until either side ends, and say
 //!   `RelayClosed` so that the broker hands that connection out no more;
-//! * `RelayRevoke`: tell another host's gateway that sessions ended.
+//! * `RelayRevoke`: tell another host's gateway that sessions ended;
+//! * `RelaySharingOwners`: ask another host's gateway which owners there
+//!   share something with a user (the reply carries them).
 //!
 //! Every request is answered with a `ControlReply` of its id: empty on
 //! success, else the gateway's refusal (its code passed on) or why the
@@ -17,10 +19,10 @@ use std::sync::Arc;
 
 use mailkeep_storage_rpc::broker::{
     ControlReply, GatewayHello, RefusalCode, RelayClosed, RelayConnect, RelayControl, RelayEvent,
-    RelayRevoke, relay_control, relay_event,
+    RelayRevoke, RelaySharingOwners, relay_control, relay_event,
 };
 use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
-use mailkeep_storage_rpc::tls::{TlsError, open_gateway};
+use mailkeep_storage_rpc::tls::{TlsError, open_gateway, open_gateway_answered};
 use rustls::ClientConfig;
 use tokio::net::UnixStream;
 use tokio::sync::Mutex;
@@ -64,6 +66,7 @@ impl Control {
                     request_id,
                     error: e.to_string(),
                     code: code as i32,
+                    ..ControlReply::default()
                 }
             }
         };
@@ -92,6 +95,9 @@ pub async fn serve(control: UnixStream, tls: Arc<ClientConfig>) -> Result<(), Re
             }
             Some(relay_control::Kind::Revoke(revoke)) => {
                 tokio::spawn(pass_on_revocations(control, tls, revoke));
+            }
+            Some(relay_control::Kind::SharingOwners(asked)) => {
+                tokio::spawn(ask_sharing_owners(control, tls, asked));
             }
             None => tracing::warn!("relay: an empty request from the master; ignored"),
         }
@@ -143,6 +149,30 @@ async fn relay_one(
     control
         .say(relay_event::Kind::Closed(RelayClosed { connection_id: id }))
         .await;
+}
+
+/// Asks another host's gateway which owners there share with a user.
+async fn ask_sharing_owners(
+    control: Arc<Control>,
+    tls: Arc<ClientConfig>,
+    asked: RelaySharingOwners,
+) {
+    let hello = GatewayHello {
+        ticket: asked.ticket,
+        sharing_owners: true,
+        ..GatewayHello::default()
+    };
+    match open_gateway_answered(tls, &asked.address, &asked.server_name, &hello).await {
+        Ok((_, reply)) => {
+            let reply = ControlReply {
+                request_id: asked.request_id,
+                owners: reply.owners,
+                ..ControlReply::default()
+            };
+            control.say(relay_event::Kind::Reply(reply)).await;
+        }
+        Err(e) => control.reply(asked.request_id, Err(e)).await,
+    }
 }
 
 /// Tells another host's gateway that sessions ended.

@@ -147,12 +147,23 @@ async fn answer(
         }
         Some(broker_request::Kind::SharingOwners(asked)) => {
             match verify_live(shared, &asked.ticket) {
-                Ok(claims) if claims.scope == Scope::Session => (
-                    broker_reply::Kind::SharingOwners(SharingOwnersReply {
-                        owners: shared.shares.owners_sharing_with(&claims.user),
-                    }),
-                    None,
-                ),
+                Ok(claims) if claims.scope == Scope::Session => {
+                    let mut owners = shared.shares.owners_sharing_with(&claims.user);
+                    // A protocol process's user may be shared with by
+                    // owners on other hosts too; a gateway asks for this
+                    // host's owners only (no asking in circles).
+                    if caller == Caller::Protocol {
+                        owners.extend(
+                            crate::relay::sharing_owners_elsewhere(shared, &asked.ticket).await,
+                        );
+                        owners.sort_unstable();
+                        owners.dedup();
+                    }
+                    (
+                        broker_reply::Kind::SharingOwners(SharingOwnersReply { owners }),
+                        None,
+                    )
+                }
                 Ok(_) => (
                     error(RefusalCode::Refused, "only a session has shared mailboxes"),
                     None,

@@ -219,7 +219,7 @@ pub fn gateway_ports(config: &mailkeep_config::Config) -> Vec<u16> {
 
 /// The TLS name to verify for a gateway address: the host part of
 /// `host:port` (an IP address or a DNS name), brackets removed.
-fn server_name_of(address: &str) -> String {
+pub(crate) fn server_name_of(address: &str) -> String {
     let host = match address.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => address,

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use mailkeep_storage_rpc::broker::{
-    RefusalCode, RelayConnect, RelayControl, RelayEvent, RelayRevoke, StorageAttached,
-    broker_reply, relay_control, relay_event,
+    RefusalCode, RelayConnect, RelayControl, RelayEvent, RelayRevoke, RelaySharingOwners,
+    StorageAttached, broker_reply, relay_control, relay_event,
 };
 use mailkeep_storage_rpc::framing::recv_frame;
 
@@ -248,4 +248,62 @@ pub(crate) fn revoke(
             Err(e) => tracing::warn!(%address, "passing ended sessions on: {e}"),
         }
     });
+}
+
+/// Asks each other host of the cluster (`[cluster.hosts]`, this host left
+/// out) which of its owners share something with the user of `ticket`,
+/// through the relay, all at once; a host that does not answer adds
+/// nothing (its shared mailboxes are then missing from the listing, the
+/// user's own mail is not affected).
+pub(crate) async fn sharing_owners_elsewhere(shared: &Shared, ticket: &str) -> Vec<String> {
+    let hosts: Vec<String> = shared
+        .config
+        .cluster
+        .hosts
+        .iter()
+        .filter(|(name, _)| **name != shared.config.server.hostname)
+        .map(|(_, address)| address.clone())
+        .collect();
+    if hosts.is_empty() {
+        return Vec::new();
+    }
+    let Some(link) = link(shared) else {
+        tracing::warn!("cannot ask other hosts for shared mailboxes: the relay is not running");
+        return Vec::new();
+    };
+    let mut asks = tokio::task::JoinSet::new();
+    for address in hosts {
+        let link = Arc::clone(&link);
+        let request_id = shared.next_connection_id();
+        let request = RelayControl {
+            kind: Some(relay_control::Kind::SharingOwners(RelaySharingOwners {
+                request_id,
+                server_name: crate::gateway::server_name_of(&address),
+                address: address.clone(),
+                ticket: ticket.to_owned(),
+            })),
+        };
+        asks.spawn(async move {
+            match link
+                .control
+                .request_with(request_id, &request, None, CONNECT_TIMEOUT)
+                .await
+            {
+                Ok(r) if r.error.is_empty() => r.owners,
+                Ok(r) => {
+                    tracing::warn!(%address, "asking for shared mailboxes: {}", r.error);
+                    Vec::new()
+                }
+                Err(e) => {
+                    tracing::warn!(%address, "asking for shared mailboxes: {e}");
+                    Vec::new()
+                }
+            }
+        });
+    }
+    let mut owners = Vec::new();
+    while let Some(answer) = asks.join_next().await {
+        owners.extend(answer.unwrap_or_default());
+    }
+    owners
 }

@@ -313,6 +313,19 @@ pub async fn open_gateway(
     server_name: &str,
     hello: &GatewayHello,
 ) -> Result<GatewayStream, TlsError> {
+    open_gateway_answered(config, address, server_name, hello)
+        .await
+        .map(|(stream, _)| stream)
+}
+
+/// [`open_gateway`], also handing back the gateway's reply (for hellos
+/// the gateway answers with data, such as `sharing_owners`).
+pub async fn open_gateway_answered(
+    config: Arc<ClientConfig>,
+    address: &str,
+    server_name: &str,
+    hello: &GatewayHello,
+) -> Result<(GatewayStream, GatewayReply), TlsError> {
     let name = ServerName::try_from(server_name.to_owned())
         .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
     let exchange = async {
@@ -333,7 +346,7 @@ pub async fn open_gateway(
                 message: reply.error,
             });
         }
-        Ok(tls)
+        Ok((tls, reply))
     };
     tokio::time::timeout(HANDSHAKE_TIMEOUT, exchange)
         .await

@@ -53,6 +53,7 @@ async fn refusing_gateway(material: TlsMaterial) -> String {
                 let reply = GatewayReply {
                     code: crate::broker::RefusalCode::Unauthenticated as i32,
                     error: format!("ticket {}", hello.ticket),
+                    ..GatewayReply::default()
                 };
                 write_frame(&mut tls, &reply).await.unwrap();
             });
