@@ -82,7 +82,8 @@ def namespace_and_id(s):
     s.equal(untagged(lines, "ID"), [b'("name" "mailkeep" "version" "%s")' % VERSION.encode()],
             "ID NIL after login answers the same")
     data = s.ok(c.namespace(), "NAMESPACE")
-    s.equal(data, [b'(("" ".")) NIL NIL'], "NAMESPACE: one personal namespace, prefix \"\", delimiter \".\"")
+    s.equal(data, [b'(("" ".")) (("shared." ".")) NIL'],
+            "NAMESPACE: the personal namespace \"\" and other users' \"shared.\", delimiter \".\"")
 
 
 def special_use_and_list_extended(s):

@@ -16,6 +16,7 @@
 mod cmd;
 mod errors;
 mod io;
+mod namespace;
 mod pattern;
 mod process;
 mod reply;

@@ -123,6 +123,48 @@ fn match_from(p: &[char], n: &[char], delimiter: char) -> bool {
     next[0]
 }
 
+/// Whether `pattern` can match `prefix` or any name that starts with it
+/// (`*`, `shared.%` and `sh*` can reach `shared.alice`; `%` and `INBOX*`
+/// cannot): LIST asks other owners' storage only when this holds. Walks
+/// the pattern's positions over the prefix's characters, O(pattern ×
+/// prefix).
+pub(crate) fn reaches(pattern: &str, prefix: &str, delimiter: char) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    // A wildcard matches nothing too: stepping over it costs no character.
+    let close = |states: &mut Vec<bool>| {
+        for i in 0..p.len() {
+            if states[i] && matches!(p[i], '*' | '%') {
+                states[i + 1] = true;
+            }
+        }
+    };
+    let mut states = vec![false; p.len() + 1];
+    states[0] = true;
+    close(&mut states);
+    for c in prefix.chars() {
+        let mut next = vec![false; p.len() + 1];
+        for i in 0..p.len() {
+            if !states[i] {
+                continue;
+            }
+            match p[i] {
+                '*' => next[i] = true,
+                '%' if c != delimiter => next[i] = true,
+                '%' => {}
+                literal if literal == c => next[i + 1] = true,
+                _ => {}
+            }
+        }
+        close(&mut next);
+        if !next.contains(&true) {
+            return false;
+        }
+        states = next;
+    }
+    // Any pattern position left can go on to match some longer name.
+    states.contains(&true)
+}
+
 /// Collapses runs of consecutive wildcards (`**`, `*%`, `%*`) so that the
 /// backtracking stays polynomial.
 pub(crate) fn simplify(pattern: &str) -> String {
@@ -252,6 +294,24 @@ mod tests {
         // Alternating wildcards stay fast on long names.
         let hostile = "*a".repeat(200) + "b";
         assert!(!matches(&hostile, &"a".repeat(2000), '.'));
+    }
+
+    #[test]
+    fn what_a_pattern_can_reach() {
+        for pattern in ["*", "shared.%", "sh*", "%.alice.*", "shared", "s%d", "*e"] {
+            assert!(reaches(pattern, "shared", '.'), "{pattern}");
+        }
+        for pattern in ["INBOX*", "x%", "sharedx", "shared.b%", "shared.x"] {
+            assert!(!reaches(pattern, "shared.al", '.'), "{pattern}");
+        }
+        // `%` reaches the container but stops at its delimiter.
+        assert!(reaches("%", "shared", '.'));
+        assert!(!reaches("%", "shared.alice", '.'));
+        assert!(reaches("shared.%", "shared.alice", '.'));
+        assert!(!reaches("shared.%", "shared.alice.b", '.'));
+        assert!(reaches("shared.%.%", "shared.alice.b", '.'));
+        assert!(reaches("", "", '.'));
+        assert!(!reaches("", "s", '.'));
     }
 
     #[test]

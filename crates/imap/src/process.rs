@@ -40,6 +40,8 @@ const FEATURES: &[&str] = &[
     "CATENATE",
     "CONTEXT=SORT",
     "I18NLEVEL=1",
+    "RIGHTS=texk",
+    "LIST-MYRIGHTS",
 ];
 
 /// Capabilities announced before login, besides AUTH= and STARTTLS.

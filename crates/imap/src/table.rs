@@ -66,5 +66,10 @@ commands! {
     StartTls => p::StartTls,
     Compress => p::Compress,
     SetMetadata => p::SetMetadata,
+    SetAcl => p::SetAcl,
+    DeleteAcl => p::DeleteAcl,
+    GetAcl => p::GetAcl,
+    ListRights => p::ListRights,
+    MyRights => p::MyRights,
     Extension => p::Extension,
 }

@@ -200,6 +200,7 @@ impl ServicesBuilder {
                 _auth: AbortOnDrop(auth),
                 storage: tokio::sync::Mutex::new(HashMap::new()),
                 attaches: Mutex::new(HashMap::new()),
+                sharing: Mutex::new(Sharing::default()),
                 next_connection: AtomicU64::new(1),
                 storage_plugins: self.storage_plugins,
                 dir,
@@ -228,11 +229,21 @@ struct Inner {
     _auth: AbortOnDrop<Result<(), AuthError>>,
     storage: tokio::sync::Mutex<HashMap<String, StorageProcess>>,
     attaches: Mutex<HashMap<String, usize>>,
+    /// The sharing-owners hint per user (what the broker keeps from ACL
+    /// changes), as a test set it, and how often each user asked.
+    sharing: Mutex<Sharing>,
     next_connection: AtomicU64,
     /// What every storage process runs besides the base services.
     storage_plugins: mailkeep_storage_server::plugin::Plugins,
     /// Dropped last: the processes above may still use it.
     dir: tempfile::TempDir,
+}
+
+/// The sharing-owners hint of every user, and the questions asked.
+#[derive(Default)]
+struct Sharing {
+    owners: HashMap<String, Vec<String>>,
+    asked: HashMap<String, usize>,
 }
 
 /// A successful login through auth.
@@ -399,6 +410,32 @@ impl Services {
         Ok(client.append(request).await?.into_inner().uid)
     }
 
+    /// Sets the owners the connector names as sharing with `user` (see
+    /// [`Connector::sharing_owners`]; the broker keeps this list from ACL
+    /// changes, the services only as a test sets it). A hint only: each
+    /// owner's storage process decides what `user` sees.
+    pub fn set_sharing_owners(&self, user: &str, owners: &[&str]) {
+        let mut sharing = self
+            .inner
+            .sharing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        sharing.owners.insert(
+            user.to_owned(),
+            owners.iter().map(|o| (*o).to_owned()).collect(),
+        );
+    }
+
+    /// How many times a session of `user` asked for its sharing owners.
+    pub fn sharing_asks(&self, user: &str) -> usize {
+        let sharing = self
+            .inner
+            .sharing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        sharing.asked.get(user).copied().unwrap_or(0)
+    }
+
     /// How many storage connections were handed out for `owner`.
     pub fn attaches(&self, owner: &str) -> usize {
         let attaches = self
@@ -545,7 +582,8 @@ fn start_storage(
 }
 
 /// Refuses as the broker does: a ticket that does not verify is
-/// `Unauthenticated`, one for someone else `Refused`, an unknown owner
+/// `Unauthenticated`, one for someone else `Refused` (but a session
+/// ticket, which reaches another owner as a guest), an unknown owner
 /// `Refused`, anything that breaks `Unavailable`.
 impl Connector for Services {
     async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
@@ -578,9 +616,15 @@ impl Connector for Services {
                 mailkeep_ticket::TicketError::Revoked.to_string(),
             ));
         }
-        claims
-            .authorize(owner, Scope::Deliver)
-            .map_err(|e| refused(RefusalCode::Refused, e.to_string()))?;
+        // As the broker: a session ticket may reach another owner's
+        // storage process as a guest (checked there against the owner's
+        // ACLs); any other ticket only its own user's.
+        let guest = claims.scope == Scope::Session && claims.user != owner;
+        if !guest {
+            claims
+                .authorize(owner, Scope::Deliver)
+                .map_err(|e| refused(RefusalCode::Refused, e.to_string()))?;
+        }
         let users = PasswdFile::load(&self.inner.passwd)
             .map_err(|e| ConnectError::unavailable(e.to_string()))?;
         let entry = users
@@ -592,6 +636,31 @@ impl Connector for Services {
             .await
             .map_err(|e| ConnectError::unavailable(e.to_string()))?;
         Ok(LeasedChannel::new(channel))
+    }
+
+    /// The owners a test named with [`Services::set_sharing_owners`] for
+    /// the ticket's user (none by default); a ticket that does not verify
+    /// is refused as by the broker.
+    async fn sharing_owners(&self, ticket: &str) -> Result<Vec<String>, ConnectError> {
+        let claims = self
+            .inner
+            .verifier
+            .verify(ticket, now_unix())
+            .map_err(|e| ConnectError {
+                code: RefusalCode::Unauthenticated,
+                message: e.to_string(),
+            })?;
+        let mut sharing = self
+            .inner
+            .sharing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *sharing.asked.entry(claims.user.clone()).or_default() += 1;
+        Ok(sharing
+            .owners
+            .get(&claims.user)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Revokes the session as the broker does: refused here from now on,

@@ -110,8 +110,19 @@ async fn storage_is_refused_as_the_broker_refuses_it() {
         code(Connector::storage(&services, &forged, "alice").await),
         RefusalCode::Unauthenticated
     );
+    // A ticket of bob's that is not a session's reaches only bob's mail.
+    let bob_delivers = mailkeep_ticket::sign(
+        services.key(),
+        &mailkeep_ticket::Claims::new(
+            "bob",
+            mailkeep_ticket::Scope::Deliver,
+            mailkeep_ticket::now_unix(),
+            60,
+            "testkit",
+        ),
+    );
     assert_eq!(
-        code(Connector::storage(&services, &bob.ticket, "alice").await),
+        code(Connector::storage(&services, &bob_delivers, "alice").await),
         RefusalCode::Refused
     );
     let nobody = services.ticket("nobody");
@@ -120,6 +131,12 @@ async fn storage_is_refused_as_the_broker_refuses_it() {
         RefusalCode::Refused
     );
     assert_eq!(services.attaches("alice"), 0);
+    // Bob's session reaches alice's storage as a guest: there alice's
+    // ACLs decide what he sees.
+    Connector::storage(&services, &bob.ticket, "alice")
+        .await
+        .expect("a guest's connection");
+    assert_eq!(services.attaches("alice"), 1);
 }
 
 #[tokio::test]

@@ -5,9 +5,9 @@
 //! sequence sets, section names) wherever it has one.
 
 use mailkeep_imap_proto::{
-    Command, CommandBody, Encoder, EntryKind, FetchAttribute, PartialRange, QResync, SearchDate,
-    SearchKey, SearchReturn, Section, SectionText, SortKey, StoreMode, ThreadAlgorithm,
-    base64_encode,
+    AclModification, Command, CommandBody, Encoder, EntryKind, FetchAttribute, PartialRange,
+    QResync, SearchDate, SearchKey, SearchReturn, Section, SectionText, SortKey, StoreMode,
+    ThreadAlgorithm, base64_encode,
 };
 
 /// The command as a client sends it (CRLF included), or `None` for the
@@ -176,6 +176,30 @@ pub fn render(command: &Command, utf8: bool) -> Option<Vec<u8>> {
             }
         }
         CommandBody::Compress(compress) => w.text(&format!(" {}", compress.algorithm)),
+        CommandBody::SetAcl(set) => {
+            w.mailboxes(&[&set.mailbox]);
+            w.sp();
+            w.astring(set.identifier.as_bytes());
+            w.sp();
+            let prefix = match set.modification {
+                AclModification::Replace => "",
+                AclModification::Add => "+",
+                AclModification::Remove => "-",
+            };
+            w.astring(format!("{prefix}{}", set.rights).as_bytes());
+        }
+        CommandBody::DeleteAcl(delete) => {
+            w.mailboxes(&[&delete.mailbox]);
+            w.sp();
+            w.astring(delete.identifier.as_bytes());
+        }
+        CommandBody::ListRights(list) => {
+            w.mailboxes(&[&list.mailbox]);
+            w.sp();
+            w.astring(list.identifier.as_bytes());
+        }
+        CommandBody::GetAcl(get) => w.mailboxes(&[&get.mailbox]),
+        CommandBody::MyRights(my) => w.mailboxes(&[&my.mailbox]),
         _ => return None,
     }
     w.out.extend_from_slice(b"\r\n");

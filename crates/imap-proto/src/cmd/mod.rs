@@ -6,6 +6,7 @@
 //! message literals are streamed (see [`crate::Outcome`] and
 //! `append.rs`), so the parser hands them out piece by piece.
 
+pub(crate) mod acl;
 pub(crate) mod append;
 pub(crate) mod authenticate;
 pub(crate) mod cancel_update;
@@ -35,6 +36,7 @@ pub(crate) mod thread;
 
 use crate::grammar::{Cursor, Fail, PResult, bad};
 
+pub use acl::{AclModification, DeleteAcl, GetAcl, ListRights, MyRights, SetAcl};
 pub use append::{Append, AppendMessage, Literal, Replace};
 pub use authenticate::Authenticate;
 pub use cancel_update::CancelUpdate;
@@ -158,6 +160,16 @@ pub enum CommandBody {
     Replace(Replace),
     /// CANCELUPDATE (RFC 5267)
     CancelUpdate(CancelUpdate),
+    /// SETACL mailbox identifier [+|-]rights (RFC 4314)
+    SetAcl(SetAcl),
+    /// DELETEACL mailbox identifier (RFC 4314)
+    DeleteAcl(DeleteAcl),
+    /// GETACL mailbox (RFC 4314)
+    GetAcl(GetAcl),
+    /// LISTRIGHTS mailbox identifier (RFC 4314)
+    ListRights(ListRights),
+    /// MYRIGHTS mailbox (RFC 4314)
+    MyRights(MyRights),
     /// A command a plugin adds (GETQUOTA, ...), named to the parser with
     /// [`crate::Parser::set_extensions`]; its arguments in generic form.
     Extension(Extension),
@@ -205,6 +217,11 @@ impl CommandBody {
             CommandBody::Close(_) => ("CLOSE", None),
             CommandBody::Unselect(_) => ("UNSELECT", None),
             CommandBody::CancelUpdate(_) => ("CANCELUPDATE", None),
+            CommandBody::SetAcl(_) => ("SETACL", None),
+            CommandBody::DeleteAcl(_) => ("DELETEACL", None),
+            CommandBody::GetAcl(_) => ("GETACL", None),
+            CommandBody::ListRights(_) => ("LISTRIGHTS", None),
+            CommandBody::MyRights(_) => ("MYRIGHTS", None),
             CommandBody::Extension(_) => ("EXTENSION", None),
             CommandBody::Expunge(e) => ("EXPUNGE", Some(e.uid_set.is_some())),
             CommandBody::Search(s) => ("SEARCH", Some(s.uid)),
@@ -347,6 +364,23 @@ static COMMANDS: &[Spec] = &[
         "SETMETADATA <mailbox> (<entry> <value> ...)",
         Line(metadata::set),
     ),
+    plain(
+        "SETACL",
+        "SETACL <mailbox> <identifier> [+|-]<rights>",
+        Line(acl::set),
+    ),
+    plain(
+        "DELETEACL",
+        "DELETEACL <mailbox> <identifier>",
+        Line(acl::delete),
+    ),
+    plain("GETACL", "GETACL <mailbox>", Line(acl::get)),
+    plain(
+        "LISTRIGHTS",
+        "LISTRIGHTS <mailbox> <identifier>",
+        Line(acl::list_rights),
+    ),
+    plain("MYRIGHTS", "MYRIGHTS <mailbox>", Line(acl::my_rights)),
     plain("CHECK", "", Line(no_args::check)),
     plain("CLOSE", "", Line(no_args::close)),
     plain("UNSELECT", "", Line(no_args::unselect)),

@@ -1,6 +1,6 @@
 //! `* LIST` and `* LSUB` lines (RFC 9051 §7.3.1, RFC 3501 §7.2.3) with
 //! their attributes (RFC 5258, RFC 6154 special use) and extended data
-//! (CHILDINFO, RFC 5258 §4; OLDNAME, RFC 9051 §6.3.9).
+//! (CHILDINFO, RFC 5258 §4; OLDNAME, RFC 9051 §6.3.9; MYRIGHTS, RFC 8440).
 
 use super::strings::Encoder;
 
@@ -110,6 +110,9 @@ pub struct ListItem {
     pub child_info_subscribed: bool,
     /// OLDNAME: the name before a RENAME (RFC 9051 §6.3.9).
     pub old_name: Option<String>,
+    /// MYRIGHTS: the user's rights on the mailbox (`LIST ... RETURN
+    /// (MYRIGHTS)`, RFC 8440).
+    pub my_rights: Option<String>,
 }
 
 impl ListItem {
@@ -121,6 +124,7 @@ impl ListItem {
             name: name.into(),
             child_info_subscribed: false,
             old_name: None,
+            my_rights: None,
         }
     }
 }
@@ -159,7 +163,7 @@ fn mailbox_line(out: &mut Vec<u8>, enc: Encoder, kind: &str, item: &ListItem) {
     delimiter(out, item.delimiter);
     out.push(b' ');
     enc.mailbox(out, &item.name);
-    if item.child_info_subscribed || item.old_name.is_some() {
+    if item.child_info_subscribed || item.old_name.is_some() || item.my_rights.is_some() {
         out.extend_from_slice(b" (");
         let mut first = true;
         if item.child_info_subscribed {
@@ -173,6 +177,15 @@ fn mailbox_line(out: &mut Vec<u8>, enc: Encoder, kind: &str, item: &ListItem) {
             out.extend_from_slice(b"\"OLDNAME\" (");
             enc.mailbox(out, old);
             out.push(b')');
+            first = false;
+        }
+        if let Some(rights) = &item.my_rights {
+            if !first {
+                out.push(b' ');
+            }
+            // RFC 8440 §3: the rights as a string, as in MYRIGHTS.
+            out.extend_from_slice(b"\"MYRIGHTS\" ");
+            enc.string(out, rights.as_bytes());
         }
         out.push(b')');
     }

@@ -3,6 +3,7 @@
 //! the one quoter ([`Encoder`]) and literals through the one literal
 //! writer, so that the server crate never writes protocol syntax by hand.
 
+mod acl;
 mod capability;
 mod fetch;
 mod id;
@@ -17,6 +18,7 @@ mod strings;
 mod structure;
 mod thread;
 
+pub use acl::{acl, list_rights, my_rights};
 pub use capability::{capability_line, enabled};
 pub use fetch::FetchResponse;
 pub use id::id_response;

@@ -1,5 +1,6 @@
 //! Unit tests, one file per area, and the helpers they share.
 
+mod acl;
 mod append;
 mod commands;
 mod dates;

@@ -5,7 +5,6 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Close, Unselect};
 use mailkeep_storage_rpc::storage::ExpungeRequest;
 
-use crate::cmd::common::own_call;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::ImapError;
 use crate::reply::Reply;
@@ -23,16 +22,17 @@ impl Command for Close {
     async fn run(self, _cx: Cx, state: Selected) -> Result<Done, ImapError> {
         if !state.mailbox.read_only {
             let request = ExpungeRequest {
-                owner: state.authed.owner().to_owned(),
+                owner: state.owner().to_owned(),
                 mailbox: state.mailbox.name(),
                 uidvalidity: state.mailbox.uidvalidity,
                 uids: Vec::new(),
             };
-            let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-                let request = rpc.request(request.clone());
-                async move { rpc.storage().expunge(request).await }
-            })
-            .await;
+            let result = state
+                .call(Retry::Idempotent, |rpc| {
+                    let request = rpc.request(request.clone());
+                    async move { rpc.storage().expunge(request).await }
+                })
+                .await;
             if let Err(e) = result {
                 tracing::warn!(error = %e, "expunge on CLOSE failed");
             }

@@ -1,12 +1,10 @@
 //! Small things several commands need: mailbox names as storage wants
 //! them, UID ranges for requests, and the reply for a bad sequence set.
 
-use mailkeep_frontend::{Retry, StorageError};
 use mailkeep_imap_proto::SequenceSet;
 use mailkeep_storage_rpc::storage::UidRange;
 
 use crate::reply::Reply;
-use crate::session::state::Authed;
 use crate::view::{SetError, View, uid_ranges};
 
 /// The hierarchy delimiter (Maildir++, as Dovecot).
@@ -59,19 +57,6 @@ pub(crate) fn set_contains(set: &SequenceSet, uid: u32) -> bool {
         let (a, b) = (value(r.start), value(r.end));
         (a.min(b)..=a.max(b)).contains(&uid)
     })
-}
-
-/// Makes a call to the logged-in user's own storage.
-pub(crate) async fn own_call<T, F, Fut>(
-    authed: &Authed,
-    retry: Retry,
-    f: F,
-) -> Result<T, StorageError>
-where
-    F: Fn(mailkeep_frontend::Rpc) -> Fut,
-    Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-{
-    authed.storage.call(authed.owner(), retry, f).await
 }
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
 //! COPY and MOVE, and their UID forms (RFC 9051 §6.4.7–6.4.8, RFC 6851,
-//! COPYUID of RFC 4315): one storage call each, atomic there.
+//! COPYUID of RFC 4315): one storage call each, atomic there, when source
+//! and target have one owner; through this process otherwise (see
+//! `copy_across.rs`).
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, CopyMove, SequenceSet, StatusKind, status_response};
 use mailkeep_storage_rpc::storage::CopyRequest;
 
-use crate::cmd::common::{normalize, own_call, ranges, resolve};
+use crate::cmd::common::{ranges, resolve};
+use crate::cmd::copy_across::{copy_across, may_not_remove, remove_originals};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
+use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
 use crate::session::state::Selected;
 use crate::updates::write_updates;
@@ -74,25 +78,36 @@ async fn copy_or_move(
     if uids.is_empty() {
         return Ok(Done::reply(Reply::ok(format!("{verb} completed."))));
     }
+    let target = match Names::new(&state.authed)
+        .mailbox(&args.mailbox, Target::Destination)
+        .await
+    {
+        Ok(target) => target,
+        Err(reply) => return Ok(Done::reply(reply)),
+    };
+    if target.owner != state.owner() {
+        return across(&cx, &state, &uids, &target, moving).await;
+    }
     let request = CopyRequest {
-        owner: state.authed.owner().to_owned(),
+        owner: state.owner().to_owned(),
         mailbox: mailbox.name(),
         uidvalidity: mailbox.uidvalidity,
         uids: ranges(&uids),
-        target: normalize(&args.mailbox),
+        target: target.name.clone(),
     };
     // Not repeated after a lost storage process: the copy may have been made.
-    let result = own_call(&state.authed, Retry::Once, |rpc| {
-        let request = rpc.request(request.clone());
-        async move {
-            if moving {
-                rpc.organize().r#move(request).await
-            } else {
-                rpc.organize().copy(request).await
+    let result = state
+        .call(Retry::Once, |rpc| {
+            let request = rpc.request(request.clone());
+            async move {
+                if moving {
+                    rpc.organize().r#move(request).await
+                } else {
+                    rpc.organize().copy(request).await
+                }
             }
-        }
-    })
-    .await;
+        })
+        .await;
     let response = match result {
         Ok(response) => response,
         Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Destination))),
@@ -115,6 +130,53 @@ async fn copy_or_move(
         status_response(&mut out, None, StatusKind::Ok, Some(&code), "Moved.");
     }
     let updates = mailbox.view().expunge(&response.source_uids);
+    write_updates(&mut out, &updates, cx.enabled);
+    cx.out.send(&out).await?;
+    Ok(Done::reply(Reply::ok("Move completed.")))
+}
+
+/// COPY or MOVE into another owner's mailbox.
+async fn across(
+    cx: &Cx,
+    state: &Selected,
+    uids: &[u32],
+    target: &MailboxRef,
+    moving: bool,
+) -> Result<Done, ImapError> {
+    if moving && let Some(reply) = may_not_remove(state).await {
+        return Ok(Done::reply(reply));
+    }
+    let copied = match copy_across(state, uids, target).await {
+        Ok(copied) => copied,
+        Err(reply) => return Ok(Done::reply(reply)),
+    };
+    let copyuid = (!copied.source.is_empty()).then(|| Code::CopyUid {
+        uidvalidity: copied.uidvalidity,
+        source: SequenceSet::in_order(copied.source.clone()),
+        destination: SequenceSet::in_order(copied.new.clone()),
+    });
+    if !moving {
+        let reply = Reply::ok("Copy completed.");
+        return Ok(Done::reply(match copyuid {
+            Some(code) => reply.code(code),
+            None => reply,
+        }));
+    }
+    let mut out = Vec::new();
+    if let Some(code) = copyuid {
+        status_response(&mut out, None, StatusKind::Ok, Some(&code), "Moved.");
+    }
+    cx.out.send(&out).await?;
+    out.clear();
+    let expunged = if copied.source.is_empty() {
+        Vec::new()
+    } else {
+        match remove_originals(state, &copied.source).await {
+            Ok(expunged) => expunged,
+            Err(reply) => return Ok(Done::reply(reply)),
+        }
+    };
+    let updates = state.mailbox.view().expunge(&expunged);
     write_updates(&mut out, &updates, cx.enabled);
     cx.out.send(&out).await?;
     Ok(Done::reply(Reply::ok("Move completed.")))

@@ -4,7 +4,7 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, Expunge};
 use mailkeep_storage_rpc::storage::ExpungeRequest;
 
-use crate::cmd::common::{own_call, ranges, resolve};
+use crate::cmd::common::{ranges, resolve};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
@@ -38,16 +38,17 @@ impl Command for Expunge {
             None => Vec::new(),
         };
         let request = ExpungeRequest {
-            owner: state.authed.owner().to_owned(),
+            owner: state.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
             uids,
         };
-        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.storage().expunge(request).await }
-        })
-        .await;
+        let result = state
+            .call(Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.storage().expunge(request).await }
+            })
+            .await;
         let response = match result {
             Ok(response) => response,
             Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),

@@ -3,9 +3,8 @@
 
 use std::net::IpAddr;
 
-use mailkeep_imap_proto::{Id, Namespace, NamespaceDescr, id_response, namespace};
+use mailkeep_imap_proto::{Id, Namespace, id_response, namespace};
 
-use crate::cmd::common::DELIMITER;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::ImapError;
 use crate::reply::Reply;
@@ -74,12 +73,11 @@ impl Command for Namespace {
     };
 
     async fn run(self, cx: Cx, _state: Authenticated) -> Result<Done, ImapError> {
-        let personal = [NamespaceDescr {
-            prefix: String::new(),
-            delimiter: Some(DELIMITER),
-        }];
+        // The personal namespace and other users' (`shared.`); no public
+        // namespace yet.
+        let (personal, others) = crate::namespace::namespaces();
         let mut out = Vec::new();
-        namespace(&mut out, cx.enabled.encoder(), &personal, &[], &[]);
+        namespace(&mut out, cx.enabled.encoder(), &personal, &others, &[]);
         cx.out.send(&out).await?;
         Ok(Done::reply(Reply::ok("Namespace completed.")))
     }

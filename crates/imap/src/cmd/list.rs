@@ -1,16 +1,23 @@
 //! LIST (RFC 9051 §6.3.9) with LIST-EXTENDED (RFC 5258), LIST-STATUS
-//! (RFC 5819) and SPECIAL-USE (RFC 6154), and LSUB (RFC 3501 §6.3.9).
+//! (RFC 5819), SPECIAL-USE (RFC 6154) and LIST-MYRIGHTS (RFC 8440), and
+//! LSUB (RFC 3501 §6.3.9). The user's own mailboxes come from their
+//! storage; when a pattern can reach the shared namespace, the mailboxes
+//! each sharing owner's storage lists for the user come under
+//! `shared.<owner>.` (see `namespace.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{List, ListItem, ListSelect, Lsub, MailboxAttribute, list, lsub};
-use mailkeep_storage_rpc::storage::{ListMailboxesRequest, ListSubscriptionsRequest};
+use mailkeep_storage_rpc::storage::{
+    ListMailboxesRequest, ListSubscriptionsRequest, MailboxAclRequest,
+};
 
-use crate::cmd::common::{DELIMITER, own_call};
+use crate::cmd::common::DELIMITER;
 use crate::cmd::status::write_status;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
+use crate::namespace::{self, MailboxRef, Names, SHARED_ROOT};
 use crate::pattern;
 use crate::reply::Reply;
 use crate::session::state::{Authed, Authenticated};
@@ -26,10 +33,20 @@ const SPECIAL_USE: &[&str] = &[
     "\\Trash",
 ];
 
+/// A name some storage knows: its attributes, and the mailbox it is
+/// (none for the shared namespace's containers).
+#[derive(Debug, Default, Clone)]
+struct Known {
+    attributes: Vec<String>,
+    target: Option<MailboxRef>,
+}
+
 /// One mailbox of a listing: its attributes and extended data.
 #[derive(Debug, Default, Clone)]
 struct Listed {
     attributes: Vec<String>,
+    /// Whose mailbox it is, for LIST-STATUS and MYRIGHTS.
+    target: Option<MailboxRef>,
     /// CHILDINFO ("SUBSCRIBED"): a child matches the selection though this
     /// mailbox does not (RECURSIVEMATCH).
     child_subscribed: bool,
@@ -64,15 +81,23 @@ impl Command for List {
             let mut item = ListItem::new(name.clone(), Some(DELIMITER));
             item.attributes = listed.attributes.iter().map(|a| attribute(a)).collect();
             item.child_info_subscribed = listed.child_subscribed;
+            let target = listed.target.as_ref().filter(|_| listed.selectable);
+            if self.returns.my_rights
+                && let Some(target) = target
+            {
+                item.my_rights = my_rights(&state.authed, target).await;
+            }
             list(&mut out, cx.enabled.encoder(), &item);
             if let Some(items) = &self.returns.status
-                && listed.selectable
+                && let Some(target) = target
             {
                 cx.out.send(&out).await?;
                 out.clear();
                 // RFC 5819 §2: a mailbox whose status cannot be had is
                 // listed without it.
-                if let Err(reply) = write_status(&cx, &state.authed, name, items, &mut out).await? {
+                if let Err(reply) =
+                    write_status(&cx, &state.authed, target, name, items, &mut out).await?
+                {
                     tracing::debug!(mailbox = %name, text = %reply.text, "no status for LIST");
                 }
             }
@@ -128,34 +153,37 @@ impl Command for Lsub {
     }
 }
 
-/// The owner's subscriptions.
+/// The user's subscriptions (kept in their own store, shared names as
+/// the client gave them).
 async fn subscriptions(authed: &Authed) -> Result<BTreeSet<String>, Reply> {
     let request = ListSubscriptionsRequest {
-        owner: authed.owner().to_owned(),
+        owner: authed.user().to_owned(),
     };
-    own_call(authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.organize().list_subscriptions(request).await }
-    })
-    .await
-    .map(|r| r.names.into_iter().collect())
-    .map_err(|e| storage_reply(&e, Target::Other))
+    authed
+        .call(authed.user(), Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.organize().list_subscriptions(request).await }
+        })
+        .await
+        .map(|r| r.names.into_iter().collect())
+        .map_err(|e| storage_reply(&e, Target::Other))
 }
 
 /// What a LIST command lists, by name, with attributes.
 async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed>, Reply> {
     let patterns =
         pattern::checked(&list.reference, list.patterns.iter()).map_err(|l| l.reply())?;
-    let request = ListMailboxesRequest {
-        owner: authed.owner().to_owned(),
+    // Other owners are asked only when a pattern can reach their names.
+    let shared_too = patterns
+        .iter()
+        .any(|p| pattern::reaches(p, SHARED_ROOT, DELIMITER));
+    let (own, shared) = if shared_too {
+        tokio::join!(own_mailboxes(authed), shared_mailboxes(authed, &patterns))
+    } else {
+        (own_mailboxes(authed).await, BTreeMap::new())
     };
-    let mailboxes = own_call(authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().list_mailboxes(request).await }
-    })
-    .await
-    .map_err(|e| storage_reply(&e, Target::Other))?
-    .mailboxes;
+    let mut existing = own?;
+    existing.extend(shared);
     let select = &list.select;
     let want_subscribed = select.subscribed || list.returns.subscribed;
     let subscribed = if want_subscribed {
@@ -168,17 +196,14 @@ async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed
             .iter()
             .any(|p| pattern::matches(p, name, DELIMITER))
     };
-    let existing: BTreeMap<&str, &Vec<String>> = mailboxes
-        .iter()
-        .map(|m| (m.name.as_str(), &m.attributes))
-        .collect();
     let mut found: BTreeMap<String, Listed> = BTreeMap::new();
     // Every name the selection may consider: mailboxes, and subscribed
     // names that no longer exist.
-    let mut names: BTreeSet<&str> = existing.keys().copied().collect();
+    let mut names: BTreeSet<&str> = existing.keys().map(String::as_str).collect();
     names.extend(subscribed.iter().map(String::as_str));
     for name in names {
-        let attributes = existing.get(name);
+        let known = existing.get(name);
+        let attributes = known.map(|k| &k.attributes);
         let is_subscribed = subscribed.contains(name);
         let special = attributes.is_some_and(|a| a.iter().any(|x| is_special(x)));
         let chosen = selected_by(select, is_subscribed, special);
@@ -190,6 +215,7 @@ async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed
         }
         let mut listed = Listed {
             selectable: attributes.is_some_and(|a| !a.iter().any(|x| x == "\\Noselect")),
+            target: known.and_then(|k| k.target.clone()),
             ..Listed::default()
         };
         match attributes {
@@ -212,9 +238,10 @@ async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed
                         ..Listed::default()
                     };
                     match existing.get(parent) {
-                        Some(attributes) => {
-                            listed.selectable = !attributes.iter().any(|x| x == "\\Noselect");
-                            listed.attributes.extend(attributes.iter().cloned());
+                        Some(known) => {
+                            listed.selectable = !known.attributes.iter().any(|x| x == "\\Noselect");
+                            listed.target = known.target.clone();
+                            listed.attributes.extend(known.attributes.iter().cloned());
                         }
                         None => listed.attributes.push("\\NonExistent".into()),
                     }
@@ -226,6 +253,149 @@ async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed
         }
     }
     Ok(found)
+}
+
+/// The user's own mailboxes, by name. A name in the shared namespace is
+/// left out: the client's name for it reaches the shared namespace, never
+/// this mailbox.
+async fn own_mailboxes(authed: &Authed) -> Result<BTreeMap<String, Known>, Reply> {
+    let user = authed.user();
+    let request = ListMailboxesRequest {
+        owner: user.to_owned(),
+    };
+    let mailboxes = authed
+        .call(user, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().list_mailboxes(request).await }
+        })
+        .await
+        .map_err(|e| storage_reply(&e, Target::Other))?
+        .mailboxes;
+    Ok(mailboxes
+        .into_iter()
+        .filter(|m| !namespace::is_shared(&m.name))
+        .map(|m| {
+            let target = MailboxRef {
+                owner: user.to_owned(),
+                name: m.name.clone(),
+            };
+            let known = Known {
+                attributes: m.attributes,
+                target: Some(target),
+            };
+            (m.name, known)
+        })
+        .collect())
+}
+
+/// What other owners share with the user, by client name: for each
+/// sharing owner whose names a pattern can reach, the mailboxes its
+/// storage lists for the user (only those the user may see), under
+/// `shared.<owner>.`, with `shared.<owner>` as their container; `shared`
+/// itself when some owner shares anything. An owner whose storage cannot
+/// be reached is left out.
+async fn shared_mailboxes(authed: &Authed, patterns: &[String]) -> BTreeMap<String, Known> {
+    let mut names = Names::new(authed);
+    let owners = match names.owners().await {
+        Ok(owners) => owners.to_vec(),
+        Err(e) => {
+            tracing::info!(error = %e, "sharing owners unknown; LIST shows none");
+            return BTreeMap::new();
+        }
+    };
+    let container = || Known {
+        attributes: vec!["\\Noselect".into(), "\\HasChildren".into()],
+        target: None,
+    };
+    let mut found = BTreeMap::new();
+    if owners.is_empty() {
+        return found;
+    }
+    let reached: Vec<&String> = owners
+        .iter()
+        .filter(|owner| {
+            let prefix = namespace::owner_container(owner);
+            patterns
+                .iter()
+                .any(|p| pattern::reaches(p, &prefix, DELIMITER))
+        })
+        .collect();
+    let listings = futures::future::join_all(reached.iter().map(|owner| async move {
+        let request = ListMailboxesRequest {
+            owner: (*owner).clone(),
+        };
+        let result = authed
+            .call(owner, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.storage().list_mailboxes(request).await }
+            })
+            .await;
+        (*owner, result)
+    }))
+    .await;
+    let mut sharing = reached.is_empty();
+    // Which owner's a name is, by the length of the owner's name.
+    let mut rank: BTreeMap<String, usize> = BTreeMap::new();
+    for (owner, result) in listings {
+        let mailboxes = match result {
+            Ok(listing) => listing.mailboxes,
+            Err(e) => {
+                tracing::info!(owner, error = %e, "a sharing owner's mailboxes are not listed");
+                continue;
+            }
+        };
+        if mailboxes.is_empty() {
+            continue;
+        }
+        sharing = true;
+        // Owner names may contain the delimiter, so two owners' names can
+        // meet (`shared.carol.x.Box` of carol and of carol.x): the longer
+        // owner has the name, as the resolver decides.
+        let mut put = |name: String, known: Known| {
+            if rank.get(&name).is_none_or(|&len| len <= owner.len()) {
+                rank.insert(name.clone(), owner.len());
+                found.insert(name, known);
+            }
+        };
+        put(namespace::owner_container(owner), container());
+        for m in mailboxes {
+            let target = MailboxRef {
+                owner: owner.clone(),
+                name: m.name,
+            };
+            let known = Known {
+                attributes: m.attributes,
+                target: Some(target.clone()),
+            };
+            put(target.client_name(authed.user()), known);
+        }
+    }
+    if sharing {
+        found.insert(SHARED_ROOT.to_owned(), container());
+    }
+    found
+}
+
+/// The user's rights on `mailbox` (RETURN (MYRIGHTS)); none when its
+/// owner's storage does not say.
+async fn my_rights(authed: &Authed, mailbox: &MailboxRef) -> Option<String> {
+    let request = MailboxAclRequest {
+        owner: mailbox.owner.clone(),
+        mailbox: mailbox.name.clone(),
+    };
+    match authed
+        .call(&mailbox.owner, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.acl().my_rights(request).await }
+        })
+        .await
+    {
+        Ok(answer) => Some(answer.rights),
+        Err(e) => {
+            tracing::debug!(mailbox = %mailbox.name, error = %e, "no rights for LIST");
+            None
+        }
+    }
 }
 
 /// Whether the selection options choose a mailbox.

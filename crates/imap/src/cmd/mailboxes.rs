@@ -7,18 +7,20 @@ use mailkeep_storage_rpc::storage::{
     CreateMailboxRequest, DeleteMailboxRequest, RenameMailboxRequest, SetSpecialUseRequest,
 };
 
-use crate::cmd::common::{DELIMITER, normalize, own_call};
+use crate::cmd::common::DELIMITER;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
+use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
 use crate::session::state::{Authenticated, Transition};
 
-/// Checks a name a client wants to give a new mailbox.
-fn new_name(name: &str) -> Result<String, Reply> {
-    let name = normalize(name);
-    mailkeep_imap_proto::check_new_mailbox_name(&name, DELIMITER)
+/// Resolves a name a client wants to give a new mailbox, and checks it
+/// as its owner's storage will name it.
+async fn new_name(names: &mut Names<'_>, name: &str) -> Result<MailboxRef, Reply> {
+    let target = names.mailbox(name, Target::Other).await?;
+    mailkeep_imap_proto::check_new_mailbox_name(&target.name, DELIMITER)
         .map_err(|reason| Reply::no(reason.to_string()).code(Code::Cannot))?;
-    Ok(name)
+    Ok(target)
 }
 
 impl Command for Create {
@@ -31,40 +33,46 @@ impl Command for Create {
     };
 
     async fn run(self, _cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
-        let name = match new_name(&self.mailbox) {
-            Ok(name) => name,
+        let target = match new_name(&mut Names::new(&state.authed), &self.mailbox).await {
+            Ok(target) => target,
             Err(reply) => return Ok(Done::reply(reply)),
         };
-        let owner = state.authed.owner().to_owned();
+        let MailboxRef { owner, name } = target;
+        let authed = &state.authed;
         let result = if self.special_use.is_empty() {
-            let request = CreateMailboxRequest { owner, name };
-            own_call(&state.authed, Retry::Idempotent, |rpc| {
-                let request = rpc.request(request.clone());
-                async move {
-                    rpc.storage()
-                        .create_mailbox(request)
-                        .await
-                        .map(|r| r.map(|created| created.mailbox_id))
-                }
-            })
-            .await
+            let request = CreateMailboxRequest {
+                owner: owner.clone(),
+                name,
+            };
+            authed
+                .call(&owner, Retry::Idempotent, |rpc| {
+                    let request = rpc.request(request.clone());
+                    async move {
+                        rpc.storage()
+                            .create_mailbox(request)
+                            .await
+                            .map(|r| r.map(|created| created.mailbox_id))
+                    }
+                })
+                .await
         } else {
             let request = SetSpecialUseRequest {
-                owner,
+                owner: owner.clone(),
                 mailbox: name,
                 attributes: self.special_use,
                 create: true,
             };
-            own_call(&state.authed, Retry::Idempotent, |rpc| {
-                let request = rpc.request(request.clone());
-                async move {
-                    rpc.organize()
-                        .set_special_use(request)
-                        .await
-                        .map(|r| r.map(|created| created.mailbox_id))
-                }
-            })
-            .await
+            authed
+                .call(&owner, Retry::Idempotent, |rpc| {
+                    let request = rpc.request(request.clone());
+                    async move {
+                        rpc.organize()
+                            .set_special_use(request)
+                            .await
+                            .map(|r| r.map(|created| created.mailbox_id))
+                    }
+                })
+                .await
         };
         Ok(Done::reply(match result {
             // RFC 8474 §4.1: the new mailbox's id comes with the OK.
@@ -85,27 +93,35 @@ impl Command for Delete {
     };
 
     async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
-        let name = normalize(&self.mailbox);
-        if name == "INBOX" {
+        let target = match Names::new(&state.authed)
+            .mailbox(&self.mailbox, Target::Other)
+            .await
+        {
+            Ok(target) => target,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
+        if target.name == "INBOX" {
             return Ok(Done::reply(
                 Reply::no("INBOX cannot be deleted").code(Code::Cannot),
             ));
         }
         let request = DeleteMailboxRequest {
-            owner: state.authed.owner().to_owned(),
-            name: name.clone(),
+            owner: target.owner.clone(),
+            name: target.name.clone(),
         };
-        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.storage().delete_mailbox(request).await }
-        })
-        .await;
+        let result = state
+            .authed
+            .call(&target.owner, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.storage().delete_mailbox(request).await }
+            })
+            .await;
         if let Err(e) = result {
             return Ok(Done::reply(storage_reply(&e, Target::Other)));
         }
         // RFC 9051 allows deleting the selected mailbox; the session is
         // then back in the authenticated state.
-        if state.selected.as_ref().is_some_and(|m| m.name() == name) {
+        if state.selected.as_ref().is_some_and(|m| m.is(&target)) {
             let mut out = Vec::new();
             status_response(
                 &mut out,
@@ -131,30 +147,43 @@ impl Command for Rename {
     };
 
     async fn run(self, _cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
-        let from = normalize(&self.from);
-        let to = match new_name(&self.to) {
+        let mut names = Names::new(&state.authed);
+        let from = match names.mailbox(&self.from, Target::Other).await {
+            Ok(from) => from,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
+        let to = match new_name(&mut names, &self.to).await {
             Ok(to) => to,
             Err(reply) => return Ok(Done::reply(reply)),
         };
+        if from.owner != to.owner {
+            return Ok(Done::reply(
+                Reply::no("A mailbox cannot be renamed into another user's mailboxes")
+                    .code(Code::Cannot),
+            ));
+        }
         let request = RenameMailboxRequest {
-            owner: state.authed.owner().to_owned(),
-            from: from.clone(),
-            to: to.clone(),
+            owner: from.owner.clone(),
+            from: from.name.clone(),
+            to: to.name.clone(),
         };
-        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.storage().rename_mailbox(request).await }
-        })
-        .await;
+        let result = state
+            .authed
+            .call(&from.owner, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.storage().rename_mailbox(request).await }
+            })
+            .await;
         if let Err(e) = result {
             return Ok(Done::reply(storage_reply(&e, Target::Other)));
         }
         // A renamed selected mailbox (or parent) stays selected under its
         // new name: the session reselects nothing, storage keeps the UIDs.
-        if from != "INBOX"
+        if from.name != "INBOX"
             && let Some(mailbox) = &state.selected
+            && mailbox.owner() == from.owner
         {
-            mailbox.renamed(&from, &to);
+            mailbox.renamed(&from.name, &to.name);
         }
         Ok(Done::reply(Reply::ok("Rename completed.")))
     }

@@ -10,19 +10,22 @@ use mailkeep_storage_rpc::storage::{
 };
 use prost::Message;
 
-use crate::cmd::common::{normalize, own_call};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
+use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
-use crate::session::state::Authenticated;
+use crate::session::state::{Authed, Authenticated};
 
-/// The mailbox as storage names it; "" (the server's entries) stays "".
-fn target(mailbox: &str) -> String {
+/// The mailbox as its owner's storage names it; "" (the server's
+/// entries) is the user's own storage's "".
+async fn target(authed: &Authed, mailbox: &str) -> Result<MailboxRef, Reply> {
     if mailbox.is_empty() {
-        String::new()
-    } else {
-        normalize(mailbox)
+        return Ok(MailboxRef {
+            owner: authed.user().to_owned(),
+            name: String::new(),
+        });
     }
+    Names::new(authed).mailbox(mailbox, Target::Other).await
 }
 
 impl Command for GetMetadata {
@@ -35,9 +38,13 @@ impl Command for GetMetadata {
     };
 
     async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        let target = match target(&state.authed, &self.mailbox).await {
+            Ok(target) => target,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
         let request = GetMetadataRequest {
-            owner: state.authed.owner().to_owned(),
-            mailbox: target(&self.mailbox),
+            owner: target.owner.clone(),
+            mailbox: target.name.clone(),
             entries: self.entries.clone(),
             depth: match self.depth {
                 MetadataDepth::Zero => pb::MetadataDepth::Zero,
@@ -46,11 +53,13 @@ impl Command for GetMetadata {
             } as i32,
             max_size: self.max_size,
         };
-        let found = match own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.metadata().get_metadata(request).await }
-        })
-        .await
+        let found = match state
+            .authed
+            .call(&target.owner, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.metadata().get_metadata(request).await }
+            })
+            .await
         {
             Ok(found) => found,
             Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
@@ -94,9 +103,13 @@ impl Command for SetMetadata {
     };
 
     async fn run(self, _cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        let target = match target(&state.authed, &self.mailbox).await {
+            Ok(target) => target,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
         let request = SetMetadataRequest {
-            owner: state.authed.owner().to_owned(),
-            mailbox: target(&self.mailbox),
+            owner: target.owner.clone(),
+            mailbox: target.name.clone(),
             entries: self
                 .entries
                 .iter()
@@ -106,11 +119,13 @@ impl Command for SetMetadata {
                 })
                 .collect(),
         };
-        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.metadata().set_metadata(request).await }
-        })
-        .await;
+        let result = state
+            .authed
+            .call(&target.owner, Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.metadata().set_metadata(request).await }
+            })
+            .await;
         Ok(Done::reply(match result {
             Ok(_) => Reply::ok("SETMETADATA completed."),
             Err(e) => refusal(&e),

@@ -4,12 +4,14 @@
 //! selected-state command receives the selected mailbox and cannot run
 //! without one) and its handler. `table.rs` lists them, one line each.
 
+pub(crate) mod acl;
 pub(crate) mod append;
 pub(crate) mod authenticate;
 pub(crate) mod cancel_update;
 pub(crate) mod capability;
 pub(crate) mod close;
 pub(crate) mod common;
+pub(crate) mod copy_across;
 pub(crate) mod copy_move;
 pub(crate) mod enable;
 pub(crate) mod expunge;

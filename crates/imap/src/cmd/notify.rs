@@ -8,7 +8,6 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, Notify, NotifyEvent, NotifyMailboxes};
 use mailkeep_storage_rpc::storage::{ListMailboxesRequest, ListSubscriptionsRequest};
 
-use crate::cmd::common::own_call;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
@@ -61,13 +60,14 @@ impl Command for Notify {
             .any(|g| g.mailboxes == NotifyMailboxes::Subscribed)
         {
             let request = ListSubscriptionsRequest {
-                owner: authed.owner().to_owned(),
+                owner: authed.user().to_owned(),
             };
-            match own_call(authed, Retry::Idempotent, |rpc| {
-                let request = rpc.request(request.clone());
-                async move { rpc.organize().list_subscriptions(request).await }
-            })
-            .await
+            match authed
+                .call(authed.user(), Retry::Idempotent, |rpc| {
+                    let request = rpc.request(request.clone());
+                    async move { rpc.organize().list_subscriptions(request).await }
+                })
+                .await
             {
                 Ok(r) => r.names.into_iter().collect(),
                 Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
@@ -89,13 +89,14 @@ impl Command for Notify {
             // NOTIFY SET STATUS: the current state of every named mailbox
             // but the selected one (RFC 5465 §3.1).
             let request = ListMailboxesRequest {
-                owner: authed.owner().to_owned(),
+                owner: authed.user().to_owned(),
             };
-            let names: Vec<String> = match own_call(authed, Retry::Idempotent, |rpc| {
-                let request = rpc.request(request.clone());
-                async move { rpc.storage().list_mailboxes(request).await }
-            })
-            .await
+            let names: Vec<String> = match authed
+                .call(authed.user(), Retry::Idempotent, |rpc| {
+                    let request = rpc.request(request.clone());
+                    async move { rpc.storage().list_mailboxes(request).await }
+                })
+                .await
             {
                 Ok(listing) => listing
                     .mailboxes
@@ -109,7 +110,13 @@ impl Command for Notify {
                     .collect(),
                 Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
             };
-            let selected = state.selected.as_ref().map(|m| m.name());
+            // The names are the user's own: a selected mailbox of another
+            // owner is none of them.
+            let selected = state
+                .selected
+                .as_ref()
+                .filter(|m| m.owner() == authed.user())
+                .map(|m| m.name());
             for name in notifier.status_mailboxes(&names, selected.as_deref()) {
                 send_status(authed, &cx.out, &name, cx.enabled).await?;
             }

@@ -33,7 +33,7 @@ impl Command for Extension {
         let encoder = cx.enabled.encoder();
         let call = ImapCall {
             command: self,
-            user: state.authed.owner(),
+            user: state.authed.user(),
             storage: &state.authed.storage,
             encoder,
             utf8: encoder.utf8,

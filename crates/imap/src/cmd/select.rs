@@ -9,9 +9,9 @@ use mailkeep_imap_proto::{
 };
 use mailkeep_storage_rpc::storage::{ChangesRequest, SelectMailboxRequest};
 
-use crate::cmd::common::{normalize, own_call};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
+use crate::namespace::Names;
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
 use crate::session::mailbox::Mailbox;
@@ -79,17 +79,25 @@ async fn select(
         cx.out.send(&out).await?;
         out.clear();
     }
-    let name = normalize(&args.mailbox);
+    let target = match Names::new(&state.authed)
+        .mailbox(&args.mailbox, Target::Other)
+        .await
+    {
+        Ok(target) => target,
+        Err(reply) => return Ok(Done::reply(reply).with(Transition::Unselect)),
+    };
     let request = SelectMailboxRequest {
-        owner: state.authed.owner().to_owned(),
-        name: name.clone(),
+        owner: target.owner.clone(),
+        name: target.name.clone(),
         with_object_ids: false,
     };
-    let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().select_mailbox(request).await }
-    })
-    .await;
+    let result = state
+        .authed
+        .call(&target.owner, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().select_mailbox(request).await }
+        })
+        .await;
     let selected = match result {
         Ok(selected) => selected,
         Err(e) => {
@@ -107,7 +115,7 @@ async fn select(
     if args.condstore {
         enabled = enabled.union(Enabled::condstore());
     }
-    let mailbox = Arc::new(Mailbox::new(name, read_only, view, &selected.keywords));
+    let mailbox = Arc::new(Mailbox::new(target, read_only, view, &selected.keywords));
     mailbox.start_watching(state.authed.storage.clone());
     mailbox.write_flags(&mut out);
     {
@@ -171,16 +179,17 @@ async fn resync(
     enabled: Enabled,
 ) -> Result<(), ImapError> {
     let request = ChangesRequest {
-        owner: authed.owner().to_owned(),
+        owner: mailbox.owner().to_owned(),
         mailbox: mailbox.name(),
         uidvalidity: mailbox.uidvalidity,
         since_modseq: since,
     };
-    let changes = match own_call(authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().changes(request).await }
-    })
-    .await
+    let changes = match authed
+        .call(mailbox.owner(), Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().changes(request).await }
+        })
+        .await
     {
         Ok(changes) => changes,
         Err(e) => {

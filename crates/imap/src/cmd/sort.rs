@@ -5,7 +5,6 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Sort, SortKey};
 use mailkeep_storage_rpc::storage::{SortCriterion, SortKeyKind, SortRequest};
 
-use crate::cmd::common::own_call;
 use crate::cmd::search::results::{Found, keep_context, write_results};
 use crate::cmd::search::{check_charset, convert};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
@@ -56,18 +55,19 @@ impl Command for Sort {
             })
             .collect();
         let request = SortRequest {
-            owner: state.authed.owner().to_owned(),
+            owner: state.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
             criteria: criteria.clone(),
             program: key.clone(),
             charset: self.charset.clone(),
         };
-        let sorted = match own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.search().sort(request).await }
-        })
-        .await
+        let sorted = match state
+            .call(Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.search().sort(request).await }
+            })
+            .await
         {
             Ok(sorted) => sorted,
             Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),

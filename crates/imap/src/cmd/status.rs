@@ -5,9 +5,9 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Status, StatusItem, StatusValue, status_line};
 use mailkeep_storage_rpc::storage::MailboxStatusRequest;
 
-use crate::cmd::common::{normalize, own_call};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
+use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
 use crate::session::state::{Authed, Authenticated};
 
@@ -22,8 +22,15 @@ impl Command for Status {
 
     async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
         let mut out = Vec::new();
-        let name = normalize(&self.mailbox);
-        match write_status(&cx, &state.authed, &name, &self.items, &mut out).await? {
+        let target = match Names::new(&state.authed)
+            .mailbox(&self.mailbox, Target::Other)
+            .await
+        {
+            Ok(target) => target,
+            Err(reply) => return Ok(Done::reply(reply)),
+        };
+        let shown = target.client_name(state.authed.user());
+        match write_status(&cx, &state.authed, &target, &shown, &self.items, &mut out).await? {
             Ok(()) => {
                 cx.out.send(&out).await?;
                 Ok(Done::reply(Reply::ok("Status completed.")))
@@ -33,24 +40,27 @@ impl Command for Status {
     }
 }
 
-/// Asks storage for `name`'s status and appends `* STATUS name (...)`;
-/// the reply when storage refused.
+/// Asks `mailbox`'s owner's storage for its status and appends `* STATUS
+/// shown (...)` (`shown`: the name as the client knows it); the reply when
+/// storage refused.
 pub(crate) async fn write_status(
     cx: &Cx,
     authed: &Authed,
-    name: &str,
+    mailbox: &MailboxRef,
+    shown: &str,
     items: &[StatusItem],
     out: &mut Vec<u8>,
 ) -> Result<Result<(), Reply>, ImapError> {
     let request = MailboxStatusRequest {
-        owner: authed.owner().to_owned(),
-        name: name.to_owned(),
+        owner: mailbox.owner.clone(),
+        name: mailbox.name.clone(),
     };
-    let status = match own_call(authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().mailbox_status(request).await }
-    })
-    .await
+    let status = match authed
+        .call(&mailbox.owner, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().mailbox_status(request).await }
+        })
+        .await
     {
         Ok(response) => response.status.unwrap_or_default(),
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
@@ -81,6 +91,6 @@ pub(crate) async fn write_status(
             })
         })
         .collect();
-    status_line(out, cx.enabled.encoder(), name, &values);
+    status_line(out, cx.enabled.encoder(), shown, &values);
     Ok(Ok(()))
 }

@@ -5,7 +5,7 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, SequenceSet, Store, StoreMode};
 use mailkeep_storage_rpc::storage::{StoreFlagsRequest, StoreMode as RpcMode};
 
-use crate::cmd::common::{own_call, ranges, resolve};
+use crate::cmd::common::{ranges, resolve};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
@@ -68,7 +68,7 @@ impl Command for Store {
             StoreMode::Remove => RpcMode::Remove,
         };
         let request = StoreFlagsRequest {
-            owner: state.authed.owner().to_owned(),
+            owner: state.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
             uids: ranges(&uids),
@@ -76,11 +76,12 @@ impl Command for Store {
             flags: settable(&self.flags),
             unchanged_since: self.unchanged_since.unwrap_or(0),
         };
-        let response = match own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.storage().store_flags(request).await }
-        })
-        .await
+        let response = match state
+            .call(Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.storage().store_flags(request).await }
+            })
+            .await
         {
             Ok(response) => response,
             Err(e) => return Ok(done(storage_reply(&e, Target::Other))),

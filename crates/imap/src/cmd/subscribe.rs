@@ -5,7 +5,7 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Subscribe, Unsubscribe};
 use mailkeep_storage_rpc::storage::SubscriptionRequest;
 
-use crate::cmd::common::{normalize, own_call};
+use crate::cmd::common::normalize;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
@@ -22,14 +22,16 @@ impl Command for Subscribe {
 
     async fn run(self, _cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
         let request = SubscriptionRequest {
-            owner: state.authed.owner().to_owned(),
+            owner: state.authed.user().to_owned(),
             mailbox: normalize(&self.mailbox),
         };
-        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.organize().subscribe(request).await }
-        })
-        .await;
+        let result = state
+            .authed
+            .call(state.authed.user(), Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.organize().subscribe(request).await }
+            })
+            .await;
         Ok(Done::reply(match result {
             Ok(_) => Reply::ok("Subscribe completed."),
             Err(e) => storage_reply(&e, Target::Other),
@@ -48,14 +50,16 @@ impl Command for Unsubscribe {
 
     async fn run(self, _cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
         let request = SubscriptionRequest {
-            owner: state.authed.owner().to_owned(),
+            owner: state.authed.user().to_owned(),
             mailbox: normalize(&self.mailbox),
         };
-        let result = own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.organize().unsubscribe(request).await }
-        })
-        .await;
+        let result = state
+            .authed
+            .call(state.authed.user(), Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.organize().unsubscribe(request).await }
+            })
+            .await;
         Ok(Done::reply(match result {
             Ok(_) => Reply::ok("Unsubscribe completed."),
             Err(e) => storage_reply(&e, Target::Other),

@@ -5,7 +5,6 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Thread, ThreadAlgorithm, ThreadNode, thread_response};
 use mailkeep_storage_rpc::storage::{self as pb, ThreadRequest};
 
-use crate::cmd::common::own_call;
 use crate::cmd::search::{check_charset, convert};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
@@ -44,18 +43,19 @@ impl Command for Thread {
             ThreadAlgorithm::Refs => pb::ThreadAlgorithm::Refs,
         };
         let request = ThreadRequest {
-            owner: state.authed.owner().to_owned(),
+            owner: state.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
             algorithm: algorithm as i32,
             program: key,
             charset: self.charset.clone(),
         };
-        let threads = match own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.search().thread(request).await }
-        })
-        .await
+        let threads = match state
+            .call(Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.search().thread(request).await }
+            })
+            .await
         {
             Ok(response) => response.threads,
             Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),

@@ -20,7 +20,7 @@ impl Command for Unauthenticate {
     };
 
     async fn run(self, mut cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
-        tracing::info!(user = %state.authed.owner(), "unauthenticated");
+        tracing::info!(user = %state.authed.user(), "unauthenticated");
         state.authed.storage.end().await;
         Ok(
             Done::reply_with_input(Reply::ok("Unauthenticate completed."), &mut cx)

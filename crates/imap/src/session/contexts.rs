@@ -162,7 +162,7 @@ fn position(index: usize) -> u32 {
 /// Runs a context's query again; `None` when storage could not answer
 /// (the context is left as it was, to be tried at the next change).
 async fn run(mailbox: &Mailbox, storage: &Storage, query: &Query) -> Option<Vec<u32>> {
-    let owner = storage.user().to_owned();
+    let owner = mailbox.owner().to_owned();
     let (name, uidvalidity) = (mailbox.name(), mailbox.uidvalidity);
     let result = match query {
         Query::Search(program, charset) => {

@@ -12,6 +12,7 @@ use mailkeep_storage_rpc::storage::ChangesRequest;
 
 use crate::errors::ImapError;
 use crate::io::Output;
+use crate::namespace::MailboxRef;
 use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
 use crate::session::watcher::{ChangeMark, Watcher, watch};
@@ -34,7 +35,11 @@ pub(crate) enum Synced {
 
 /// A selected mailbox.
 pub(crate) struct Mailbox {
-    /// The name as storage knows it (UTF-8); changes with a RENAME.
+    /// Whose mailbox it is: every call about it goes to this owner's
+    /// storage (the user's own, or a sharing owner's).
+    owner: String,
+    /// The name as the owner's storage knows it (UTF-8); changes with a
+    /// RENAME.
     name: RwLock<String>,
     /// Selected with EXAMINE.
     pub(crate) read_only: bool,
@@ -54,9 +59,15 @@ pub(crate) struct Mailbox {
 impl Mailbox {
     /// A mailbox just selected, with its whole view and the keywords the
     /// SELECT announced.
-    pub(crate) fn new(name: String, read_only: bool, view: View, keywords: &[String]) -> Mailbox {
+    pub(crate) fn new(
+        mailbox: MailboxRef,
+        read_only: bool,
+        view: View,
+        keywords: &[String],
+    ) -> Mailbox {
         Mailbox {
-            name: RwLock::new(name),
+            owner: mailbox.owner,
+            name: RwLock::new(mailbox.name),
             read_only,
             uidvalidity: view.uidvalidity,
             view: Mutex::new(view),
@@ -112,7 +123,17 @@ impl Mailbox {
         lock(&self.contexts).retain(|c| !tags.contains(&c.tag));
     }
 
-    /// The mailbox's name now.
+    /// Whose mailbox it is.
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Whether this is `mailbox` (same owner, same name now).
+    pub(crate) fn is(&self, mailbox: &MailboxRef) -> bool {
+        self.owner == mailbox.owner && self.name() == mailbox.name
+    }
+
+    /// The mailbox's name now, in its owner's storage.
     pub(crate) fn name(&self) -> String {
         self.name
             .read()
@@ -218,14 +239,13 @@ impl Mailbox {
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
         let request = ChangesRequest {
-            owner: storage.user().to_owned(),
+            owner: self.owner.clone(),
             mailbox: self.name(),
             uidvalidity: self.uidvalidity,
             since_modseq: self.view().highest_modseq,
         };
-        let owner = storage.user().to_owned();
         let result = storage
-            .call(&owner, Retry::Idempotent, |rpc| {
+            .call(&self.owner, Retry::Idempotent, |rpc| {
                 let request = rpc.request(request.clone());
                 async move { rpc.storage().changes(request).await }
             })

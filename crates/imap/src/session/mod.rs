@@ -147,6 +147,9 @@ impl Session {
             let deadline = self.deadline();
             let want_input = self.wants_input();
             let idle = self.scheduler.is_idle();
+            // NOTIFY's change stream is the user's own store's; a selected
+            // mailbox of another owner is followed by its own watcher.
+            let shared_selected = self.notified_shared_mailbox().filter(|_| idle);
             tokio::select! {
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
                     match joined {
@@ -161,6 +164,9 @@ impl Session {
                 }
                 event = next_event(self.notifier.as_deref_mut()), if self.notifier.is_some() => {
                     self.notified(event).await?;
+                }
+                () = changed(shared_selected.as_deref()), if shared_selected.is_some() => {
+                    self.shared_selected_changed().await?;
                 }
                 filled = fill(self.input.as_mut(), deadline), if want_input => match filled {
                     Ok(()) => {}
@@ -344,7 +350,7 @@ impl Session {
         self.state = match (transition, state) {
             (Transition::None, state) => state,
             (Transition::LoggedIn(authed), _) => {
-                self.user = Some(authed.owner().to_owned());
+                self.user = Some(authed.user().to_owned());
                 State::Authenticated(authed)
             }
             (Transition::Select(mailbox), State::Authenticated(a) | State::Selected(a, _)) => {
@@ -390,7 +396,14 @@ impl Session {
             self.notifier = None;
             return Ok(());
         };
-        let selected = self.state.mailbox().map(|m| m.name());
+        // The change stream is the user's own store's: a selected mailbox
+        // of another owner is never among its events.
+        let user = self.state.authed().map(|a| a.user().to_owned());
+        let selected = self
+            .state
+            .mailbox()
+            .filter(|m| Some(m.owner()) == user.as_deref())
+            .map(|m| m.name());
         let delays_expunges = notifier.delays_expunges();
         let notice = notifier.notice(&event, selected.as_deref(), self.enabled);
         let Some(authed) = self.state.authed() else {
@@ -418,6 +431,35 @@ impl Session {
                 notifier::send_status(authed, &self.out, &mailbox, self.enabled).await?;
             }
             Notice::List(line) => self.out.send(&line).await?,
+        }
+        Ok(self.out.flush().await?)
+    }
+
+    /// The selected mailbox, when NOTIFY is on and the mailbox is another
+    /// owner's (its changes come through its watcher, not the stream).
+    fn notified_shared_mailbox(&self) -> Option<Arc<mailbox::Mailbox>> {
+        self.notifier.as_ref()?;
+        let user = self.state.authed()?.user();
+        self.state.mailbox().filter(|m| m.owner() != user).cloned()
+    }
+
+    /// A selected mailbox of another owner changed while NOTIFY is on and
+    /// no command runs: reports the change as NOTIFY's SELECTED does.
+    async fn shared_selected_changed(&mut self) -> Result<(), ImapError> {
+        let delays_expunges = self.notifier.as_ref().is_some_and(|n| n.delays_expunges());
+        let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox()) else {
+            return Ok(());
+        };
+        if !mailbox.mark().take() {
+            return Ok(());
+        }
+        let synced = mailbox
+            .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
+            .await?;
+        if synced == Synced::Lost {
+            return self
+                .bye("The selected mailbox was deleted or renumbered; closing")
+                .await;
         }
         Ok(self.out.flush().await?)
     }
@@ -460,6 +502,14 @@ async fn next_event(
 ) -> Option<mailkeep_storage_rpc::storage::MailboxEvent> {
     match notifier {
         Some(notifier) => notifier.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when `mailbox` may have changed; never without one.
+async fn changed(mailbox: Option<&mailbox::Mailbox>) {
+    match mailbox {
+        Some(mailbox) => mailbox.mark().changed().await,
         None => std::future::pending().await,
     }
 }

@@ -17,7 +17,7 @@ use mailkeep_storage_rpc::storage::{
 };
 use tonic::Streaming;
 
-use crate::cmd::common::{DELIMITER, own_call};
+use crate::cmd::common::DELIMITER;
 use crate::errors::ImapError;
 use crate::io::Output;
 use crate::session::enabled::Enabled;
@@ -52,15 +52,16 @@ impl Notifier {
         subscribed: BTreeSet<String>,
     ) -> Result<Notifier, crate::errors::ImapError> {
         let request = WatchRequest {
-            owner: authed.owner().to_owned(),
+            owner: authed.user().to_owned(),
             mailbox: String::new(),
         };
-        let watch = own_call(authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.watch().watch(request).await }
-        })
-        .await
-        .map_err(|e| ImapError::Broken(format!("no change stream for NOTIFY: {e}")))?;
+        let watch = authed
+            .call(authed.user(), Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.watch().watch(request).await }
+            })
+            .await
+            .map_err(|e| ImapError::Broken(format!("no change stream for NOTIFY: {e}")))?;
         Ok(Notifier {
             set,
             watch,
@@ -209,14 +210,15 @@ pub(crate) async fn send_status(
     enabled: Enabled,
 ) -> Result<(), ImapError> {
     let request = MailboxStatusRequest {
-        owner: authed.owner().to_owned(),
+        owner: authed.user().to_owned(),
         name: mailbox.to_owned(),
     };
-    let status = match own_call(authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().mailbox_status(request).await }
-    })
-    .await
+    let status = match authed
+        .call(authed.user(), Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().mailbox_status(request).await }
+        })
+        .await
     {
         Ok(response) => response.status.unwrap_or_default(),
         Err(e) => {

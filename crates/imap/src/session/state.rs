@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use mailkeep_frontend::Storage;
+use mailkeep_frontend::{Retry, Rpc, Storage, StorageError};
+use mailkeep_storage_rpc::broker::RefusalCode;
+use mailkeep_storage_rpc::errors::{ErrorReason, status};
 
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
@@ -18,9 +20,41 @@ pub(crate) struct Authed {
 }
 
 impl Authed {
-    /// The logged-in user, the owner of their own mail.
-    pub(crate) fn owner(&self) -> &str {
+    /// The logged-in user: the owner of the personal namespace and of the
+    /// subscriptions. A mailbox's owner comes from its
+    /// [`MailboxRef`](crate::namespace::MailboxRef) (or, when selected,
+    /// from [`Selected::owner`]), never from here.
+    pub(crate) fn user(&self) -> &str {
         self.storage.user()
+    }
+
+    /// Makes a call to the storage of `owner` (the user's own, or an owner
+    /// who shares with the user); a refusal as [`Authed::as_seen`] says.
+    pub(crate) async fn call<T, F, Fut>(
+        &self,
+        owner: &str,
+        retry: Retry,
+        f: F,
+    ) -> Result<T, StorageError>
+    where
+        F: Fn(Rpc) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let result = self.storage.call(owner, retry, f).await;
+        result.map_err(|e| self.as_seen(owner, e))
+    }
+
+    /// A failed call to `owner`'s storage as the client may learn of it:
+    /// another owner's storage that refuses the user outright is a
+    /// mailbox that does not exist (its existence is not revealed).
+    pub(crate) fn as_seen(&self, owner: &str, error: StorageError) -> StorageError {
+        match error {
+            StorageError::Connect(e) if owner != self.user() && e.code == RefusalCode::Refused => {
+                tracing::debug!(owner, error = %e, "another owner's storage refused the user");
+                StorageError::Status(status(ErrorReason::Nonexistent, "No such mailbox"))
+            }
+            other => other,
+        }
     }
 }
 
@@ -141,6 +175,22 @@ pub(crate) struct Selected {
     pub(crate) authed: Authed,
     /// The selected mailbox.
     pub(crate) mailbox: Arc<Mailbox>,
+}
+
+impl Selected {
+    /// The selected mailbox's owner: every call about it goes there.
+    pub(crate) fn owner(&self) -> &str {
+        self.mailbox.owner()
+    }
+
+    /// Makes a call to the storage of the selected mailbox's owner.
+    pub(crate) async fn call<T, F, Fut>(&self, retry: Retry, f: F) -> Result<T, StorageError>
+    where
+        F: Fn(Rpc) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.authed.call(self.owner(), retry, f).await
+    }
 }
 
 impl FromState for Selected {

@@ -74,11 +74,12 @@ impl Drop for Watcher {
 pub(crate) fn watch(mailbox: &Arc<Mailbox>, storage: Storage) -> Watcher {
     let weak = Arc::downgrade(mailbox);
     let name = mailbox.name();
-    Watcher(tokio::spawn(follow(weak, storage, name)))
+    let owner = mailbox.owner().to_owned();
+    Watcher(tokio::spawn(follow(weak, storage, owner, name)))
 }
 
-async fn follow(mailbox: Weak<Mailbox>, storage: Storage, name: String) {
-    let owner = storage.user().to_owned();
+/// Follows the Watch stream of `owner`'s mailbox `name`.
+async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
     let request = WatchRequest {
         owner: owner.clone(),
         mailbox: name.clone(),

@@ -2,11 +2,13 @@
 //! real auth service and the real storage server (the test kit's
 //! [`Services`]), checked with the kit's client and response parser.
 
+mod acl;
 mod extensions;
 mod fetch;
 mod mailboxes;
 mod search;
 mod session;
+mod shared;
 
 use std::sync::Arc;
 
@@ -86,6 +88,19 @@ pub(crate) async fn login(process: &Arc<Process>) -> Client<DuplexStream> {
     let mut client = connect(process).await;
     let reply = client.login(USER, PASSWORD).await.expect("LOGIN");
     assert!(reply.is_ok(), "LOGIN: {reply:?}");
+    client
+}
+
+/// A client logged in as `user` (who must have been added with
+/// `password`).
+pub(crate) async fn login_as(
+    process: &Arc<Process>,
+    user: &str,
+    password: &str,
+) -> Client<DuplexStream> {
+    let mut client = connect(process).await;
+    let reply = client.login(user, password).await.expect("LOGIN");
+    assert!(reply.is_ok(), "LOGIN {user}: {reply:?}");
     client
 }
 

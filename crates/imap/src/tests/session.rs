@@ -187,7 +187,7 @@ async fn id_enable_and_namespace() {
     let ns = reply.untagged("NAMESPACE").next().expect("NAMESPACE");
     assert_eq!(
         reply.responses[0].text(),
-        "* NAMESPACE ((\"\" \".\")) NIL NIL",
+        "* NAMESPACE ((\"\" \".\")) ((\"shared.\" \".\")) NIL",
         "{ns:?}"
     );
 }

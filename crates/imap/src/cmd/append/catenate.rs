@@ -6,8 +6,9 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, parse_imap_url};
 
 use super::Call;
-use crate::cmd::common::{normalize, own_call};
 use crate::cmd::fetch::plan::cut;
+use crate::errors::Target;
+use crate::namespace::Names;
 use crate::reply::Reply;
 use crate::session::state::Authed;
 
@@ -19,7 +20,7 @@ pub(super) async fn url_part(call: &mut Call, authed: &Authed, url: &str) -> Res
     if parsed
         .user
         .as_deref()
-        .is_some_and(|user| user != authed.owner())
+        .is_some_and(|user| user != authed.user())
     {
         return Err(bad("it names another user"));
     }
@@ -28,18 +29,25 @@ pub(super) async fn url_part(call: &mut Call, authed: &Authed, url: &str) -> Res
     if let Some((offset, length)) = parsed.partial {
         what.partial = Some((offset, length.unwrap_or(u64::MAX)));
     }
+    // The part may come from any mailbox the user can read, shared ones
+    // included: its owner's storage cuts it.
+    let source = Names::new(authed)
+        .mailbox(&parsed.mailbox, Target::Other)
+        .await
+        .map_err(|reply| bad(&reply.text))?;
     let request = what.section_request(
-        authed.owner().to_owned(),
-        normalize(&parsed.mailbox),
+        source.owner.clone(),
+        source.name.clone(),
         parsed.uidvalidity.unwrap_or(0),
         parsed.uid,
     );
-    let mut stream = own_call(authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.content().fetch_section(request).await }
-    })
-    .await
-    .map_err(|e| bad(&e.to_string()))?;
+    let mut stream = authed
+        .call(&source.owner, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.content().fetch_section(request).await }
+        })
+        .await
+        .map_err(|e| bad(&e.to_string()))?;
     loop {
         match stream.message().await {
             Ok(Some(chunk)) => {

@@ -20,11 +20,11 @@ use tokio_stream::wrappers::ReceiverStream;
 
 mod catenate;
 
-use crate::cmd::common::normalize;
 use crate::cmd::store::settable;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::io::ReadError;
+use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
 use crate::session::state::{AnyState, Authed, Transition};
 
@@ -62,7 +62,13 @@ impl Command for Append {
         let Some(authed) = state.authed else {
             return drain(&mut cx, Reply::bad("Log in first")).await;
         };
-        let target = normalize(&self.mailbox);
+        let target = match Names::new(&authed)
+            .mailbox(&self.mailbox, Target::Destination)
+            .await
+        {
+            Ok(target) => target,
+            Err(reply) => return drain(&mut cx, reply).await,
+        };
         match store_messages(&mut cx, &authed, &target, None).await? {
             Stored::Done(response) => {
                 let reply = Reply::ok("Append completed.").code(Code::AppendUid {
@@ -123,7 +129,19 @@ impl Command for Replace {
             uidvalidity: mailbox.uidvalidity,
             uid,
         };
-        let target = normalize(&self.mailbox);
+        let target = match Names::new(&authed)
+            .mailbox(&self.mailbox, Target::Destination)
+            .await
+        {
+            Ok(target) => target,
+            Err(reply) => return drain(&mut cx, reply).await,
+        };
+        if target.owner != mailbox.owner() {
+            // Storage replaces within one owner's store, in one transaction.
+            let reply = Reply::no("REPLACE into another user's mailbox is not supported")
+                .code(Code::Cannot);
+            return drain(&mut cx, reply).await;
+        }
         match store_messages(&mut cx, &authed, &target, Some(replace)).await? {
             Stored::Done(response) => {
                 // RFC 8508 §3.3: APPENDUID comes untagged, before the
@@ -177,7 +195,7 @@ enum Current {
 async fn store_messages(
     cx: &mut Cx,
     authed: &Authed,
-    target: &str,
+    target: &MailboxRef,
     mut replace: Option<ReplaceMessage>,
 ) -> Result<Stored, ImapError> {
     let mut call: Option<Call> = None;
@@ -189,11 +207,11 @@ async fn store_messages(
                     current = Some(Current::Plain(message));
                     continue;
                 }
-                let open = match opened(&mut call, authed).await {
+                let open = match opened(&mut call, authed, &target.owner).await {
                     Ok(open) => open,
                     Err(reply) => return Ok(Stored::Refused(reply)),
                 };
-                let mut header = header(authed, target, &message, 0, replace.take());
+                let mut header = header(target, &message, 0, replace.take());
                 header.size_unknown = true;
                 open.header(header).await;
                 current = Some(Current::Catenate);
@@ -215,12 +233,12 @@ async fn store_messages(
                     }
                 }
                 Some(Current::Plain(message)) => {
-                    let open = match opened(&mut call, authed).await {
+                    let open = match opened(&mut call, authed, &target.owner).await {
                         Ok(open) => open,
                         Err(reply) => return refuse_at(cx, literal, reply).await,
                     };
                     let size = literal.size;
-                    open.header(header(authed, target, &message, size, replace.take()))
+                    open.header(header(target, &message, size, replace.take()))
                         .await;
                     if let Err(e) = open.literal(cx, literal).await? {
                         abort(call).await;
@@ -262,9 +280,13 @@ async fn store_messages(
 }
 
 /// The open Append call, opening it first if this is the first message.
-async fn opened<'c>(call: &'c mut Option<Call>, authed: &Authed) -> Result<&'c mut Call, Reply> {
+async fn opened<'c>(
+    call: &'c mut Option<Call>,
+    authed: &Authed,
+    owner: &str,
+) -> Result<&'c mut Call, Reply> {
     if call.is_none() {
-        *call = Some(Call::open(authed).await?);
+        *call = Some(Call::open(authed, owner).await?);
     }
     call.as_mut()
         .ok_or_else(|| Reply::no("Append failed").code(Code::ServerBug))
@@ -272,15 +294,14 @@ async fn opened<'c>(call: &'c mut Option<Call>, authed: &Authed) -> Result<&'c m
 
 /// A message's header for storage.
 fn header(
-    authed: &Authed,
-    target: &str,
+    target: &MailboxRef,
     message: &AppendMessage,
     size: u64,
     replace: Option<ReplaceMessage>,
 ) -> AppendHeader {
     AppendHeader {
-        owner: authed.owner().to_owned(),
-        mailbox: target.to_owned(),
+        owner: target.owner.clone(),
+        mailbox: target.name.clone(),
         flags: settable(&message.flags),
         internal_date: message.date.map(|d| d.unix).unwrap_or(0),
         internal_date_offset_minutes: message.date.map(|d| d.offset_minutes).unwrap_or(0),
@@ -305,7 +326,9 @@ async fn refuse_at(cx: &mut Cx, literal: Literal, reply: Reply) -> Result<Stored
 }
 
 /// An Append call in progress, fed message by message.
-struct Call {
+pub(crate) struct Call {
+    /// Whose storage it goes to.
+    owner: String,
     tx: mpsc::Sender<AppendRequest>,
     task: tokio::task::JoinHandle<Result<AppendResponse, tonic::Status>>,
     /// Storage stopped taking data (it failed); the client's bytes are
@@ -314,16 +337,18 @@ struct Call {
 }
 
 impl Call {
-    /// Opens the call (no retry: nothing can be repeated once sent).
-    async fn open(authed: &Authed) -> Result<Call, Reply> {
+    /// Opens the call to `owner`'s storage (no retry: nothing can be
+    /// repeated once sent).
+    pub(crate) async fn open(authed: &Authed, owner: &str) -> Result<Call, Reply> {
         let rpc = authed
             .storage
-            .rpc(authed.owner())
+            .rpc(owner)
             .await
-            .map_err(|e| storage_reply(&e, Target::Destination))?;
+            .map_err(|e| storage_reply(&authed.as_seen(owner, e), Target::Destination))?;
         let (tx, rx) = mpsc::channel::<AppendRequest>(QUEUE);
         let task = tokio::spawn(send_append(rpc, rx));
         Ok(Call {
+            owner: owner.to_owned(),
             tx,
             task,
             storage_ok: true,
@@ -331,7 +356,7 @@ impl Call {
     }
 
     /// Starts a message.
-    async fn header(&mut self, header: AppendHeader) {
+    pub(crate) async fn header(&mut self, header: AppendHeader) {
         self.send(append_request::Part::Header(header)).await;
     }
 
@@ -373,7 +398,7 @@ impl Call {
     }
 
     /// Sends part of the current message.
-    async fn chunk(&mut self, data: Vec<u8>) {
+    pub(crate) async fn chunk(&mut self, data: Vec<u8>) {
         self.send(append_request::Part::Chunk(data)).await;
     }
 
@@ -391,7 +416,7 @@ impl Call {
     /// Ends the stream with its commit, which stores every message, and
     /// waits for storage. (If storage stopped taking parts, the commit is
     /// not sent and the task's result says why.)
-    async fn commit(self, authed: &Authed) -> Result<AppendResponse, Reply> {
+    pub(crate) async fn commit(self, authed: &Authed) -> Result<AppendResponse, Reply> {
         if self.storage_ok {
             let _ = self.tx.send(AppendRequest::commit()).await;
         }
@@ -405,7 +430,7 @@ impl Call {
         };
         result.map_err(|status| {
             if reason_of(&status) == ErrorReason::Unavailable {
-                authed.storage.forget_channel(authed.owner());
+                authed.storage.forget_channel(&self.owner);
             }
             storage_reply(&StorageError::Status(status), Target::Destination)
         })
@@ -414,7 +439,7 @@ impl Call {
 
 /// Abandons an Append call: the stream ends without its commit, so
 /// storage stores none of its messages.
-async fn abort(call: Option<Call>) {
+pub(crate) async fn abort(call: Option<Call>) {
     if let Some(Call { tx, task, .. }) = call {
         task.abort();
         let _ = task.await;

@@ -15,7 +15,7 @@ use mailkeep_storage_rpc::storage::{
     ChangesRequest, FetchRequest, FetchStructureRequest, StoreFlagsRequest, StoreMode, fetch_item,
 };
 
-use crate::cmd::common::{own_call, ranges, resolve};
+use crate::cmd::common::{ranges, resolve};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
@@ -124,7 +124,7 @@ async fn set_seen(state: &Selected, uids: &[u32]) -> Result<(), Reply> {
         return Ok(());
     }
     let request = StoreFlagsRequest {
-        owner: state.authed.owner().to_owned(),
+        owner: state.owner().to_owned(),
         mailbox: mailbox.name(),
         uidvalidity: mailbox.uidvalidity,
         uids: ranges(&unseen),
@@ -132,12 +132,13 @@ async fn set_seen(state: &Selected, uids: &[u32]) -> Result<(), Reply> {
         flags: vec!["\\Seen".into()],
         unchanged_since: 0,
     };
-    let response = own_call(&state.authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().store_flags(request).await }
-    })
-    .await
-    .map_err(|e| storage_reply(&e, Target::Other))?;
+    let response = state
+        .call(Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().store_flags(request).await }
+        })
+        .await
+        .map_err(|e| storage_reply(&e, Target::Other))?;
     let mut view = mailbox.view();
     for m in response.updated {
         view.set_flags(m.uid, m.flags);
@@ -155,16 +156,17 @@ async fn send_vanished(
 ) -> Result<Result<(), Reply>, ImapError> {
     let mailbox = &state.mailbox;
     let request = ChangesRequest {
-        owner: state.authed.owner().to_owned(),
+        owner: state.owner().to_owned(),
         mailbox: mailbox.name(),
         uidvalidity: mailbox.uidvalidity,
         since_modseq: since,
     };
-    let changes = match own_call(&state.authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().changes(request).await }
-    })
-    .await
+    let changes = match state
+        .call(Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().changes(request).await }
+        })
+        .await
     {
         Ok(changes) => changes,
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
@@ -202,7 +204,7 @@ async fn fetch(
     enabled: Enabled,
 ) -> Result<Result<Fetched, Reply>, ImapError> {
     let mailbox = &state.mailbox;
-    let owner = state.authed.owner().to_owned();
+    let owner = state.owner().to_owned();
     let request = FetchRequest {
         owner: owner.clone(),
         mailbox: mailbox.name(),
@@ -211,11 +213,12 @@ async fn fetch(
         body: plan.whole_body(),
         cuts: plan.stream_cuts().map(plan::Cut::to_rpc).collect(),
     };
-    let mut messages = match own_call(&state.authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.storage().fetch(request).await }
-    })
-    .await
+    let mut messages = match state
+        .call(Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().fetch(request).await }
+        })
+        .await
     {
         Ok(stream) => FetchItems::new(stream),
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
@@ -231,11 +234,12 @@ async fn fetch(
             want_body_structure: want(&Item::Body) || want(&Item::BodyStructure),
             want_preview: want(&Item::Preview),
         };
-        match own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.content().fetch_structure(request).await }
-        })
-        .await
+        match state
+            .call(Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.content().fetch_structure(request).await }
+            })
+            .await
         {
             Ok(stream) => Some(structure::Structures::new(stream)),
             Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),

@@ -14,7 +14,6 @@ use tonic::Streaming;
 use super::plan::{Cut, Item, Plan};
 use super::structure;
 use crate::cmd::Cx;
-use crate::cmd::common::own_call;
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::io::OutputGuard;
 use crate::reply::Reply;
@@ -240,17 +239,18 @@ async fn open_all(
 async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
     let mailbox = &state.mailbox;
     let request = cut.section_request(
-        state.authed.owner().to_owned(),
+        state.owner().to_owned(),
         mailbox.name(),
         mailbox.uidvalidity,
         uid,
     );
-    let mut stream = own_call(&state.authed, Retry::Idempotent, |rpc| {
-        let request = rpc.request(request.clone());
-        async move { rpc.content().fetch_section(request).await }
-    })
-    .await
-    .map_err(|e| storage_reply(&e, Target::Other))?;
+    let mut stream = state
+        .call(Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.content().fetch_section(request).await }
+        })
+        .await
+        .map_err(|e| storage_reply(&e, Target::Other))?;
     match stream.message().await {
         Ok(Some(first)) => Ok(Opened {
             total: first.total_size,

@@ -10,7 +10,6 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, Search, SearchKey, SearchReturn};
 use mailkeep_storage_rpc::storage::SearchRequest;
 
-use crate::cmd::common::own_call;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
@@ -86,17 +85,18 @@ impl Command for Search {
         };
         let charset = self.charset.clone().unwrap_or_default();
         let request = SearchRequest {
-            owner: state.authed.owner().to_owned(),
+            owner: state.owner().to_owned(),
             mailbox: mailbox.name(),
             uidvalidity: mailbox.uidvalidity,
             program: key.clone(),
             charset: charset.clone(),
         };
-        let found = match own_call(&state.authed, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.search().search(request).await }
-        })
-        .await
+        let found = match state
+            .call(Retry::Idempotent, |rpc| {
+                let request = rpc.request(request.clone());
+                async move { rpc.search().search(request).await }
+            })
+            .await
         {
             Ok(found) => found,
             Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
