@@ -62,12 +62,18 @@ fn admin_expunge_is_done_by_the_owners_storage_process() {
         },
     );
     assert_eq!(
-        expunged(&admin_expunge(&server, &["alice", "Trash", "savedbefore", "30d"])),
+        expunged(&admin_expunge(
+            &server,
+            &["alice", "Trash", "savedbefore", "30d"]
+        )),
         "expunged=0",
         "nothing is 30 days old"
     );
     assert_eq!(
-        expunged(&admin_expunge(&server, &["alice", "Trash", "savedbefore", "0s"])),
+        expunged(&admin_expunge(
+            &server,
+            &["alice", "Trash", "savedbefore", "0s"]
+        )),
         "expunged=2"
     );
     // The selected session is told of all three.
@@ -111,6 +117,10 @@ fn autoexpunge_empties_old_trash_while_the_storage_process_runs() {
     let trash = c.ok("STATUS Trash (MESSAGES)");
     assert_eq!(trash.status_item("MESSAGES"), Some(0));
     let inbox = c.ok("STATUS INBOX (MESSAGES)");
-    assert_eq!(inbox.status_item("MESSAGES"), Some(1), "only Trash has a rule");
+    assert_eq!(
+        inbox.status_item("MESSAGES"),
+        Some(1),
+        "only Trash has a rule"
+    );
     c.logout();
 }

@@ -145,10 +145,37 @@ fn bob_reaches_exactly_what_alice_granted(dir: &TestDir) {
     });
 }
 
+/// bob over IMAP: the shared namespace lists what alice shares with him
+/// (and not Private), he reads Team, and may not flag on Projects.
+fn bob_over_imap(server: &Server<'_>) {
+    let mut bob = server.login("bob", "b-secret");
+    let listed = bob.ok("LIST \"\" \"shared.*\"");
+    let names: Vec<String> = listed.list("LIST").into_iter().map(|l| l.name).collect();
+    for name in ["shared.alice", "shared.alice.Projects", "shared.alice.Team"] {
+        assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+    }
+    assert!(
+        !names.iter().any(|n| n.contains("Private") || n == "shared.alice.INBOX"),
+        "{names:?}"
+    );
+    let selected = bob.ok("SELECT shared.alice.Team");
+    assert_eq!(selected.exists(), Some(1));
+    let body = bob.ok("FETCH 1 BODY.PEEK[]");
+    assert!(format!("{body:?}").contains("for the Team folder"), "{body:?}");
+    bob.ok("STORE 1 +FLAGS (\\Flagged)");
+    bob.ok("SELECT shared.alice.Projects");
+    let refused = bob.run("STORE 1 +FLAGS (\\Flagged)").expect("STORE");
+    assert!(refused.has_code("NOPERM"), "{refused:?}");
+    let hidden = bob.run("SELECT shared.alice.Private").expect("SELECT");
+    assert!(hidden.has_code("NONEXISTENT"), "{hidden:?}");
+    bob.logout();
+}
+
 fn sharing_across_uids_in(mode: &str) {
     let dir = TestDir::new();
     let server = two_uids_sharing(&dir, mode);
     bob_reaches_exactly_what_alice_granted(&dir);
+    bob_over_imap(&server);
 
     // alice's mail was read and changed only by processes of her uid (or,
     // in shared mode, by threads working as her uid): her files stay hers

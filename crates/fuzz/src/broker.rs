@@ -177,10 +177,26 @@ fn expected(trusted: &TrustedHosts, request: &BrokerRequest) -> Option<&'static 
         None => Some(&[Invalid]),
         Some(broker_request::Kind::ConnectAuth(_)) => Some(&[Unavailable]),
         Some(broker_request::Kind::Status(_) | broker_request::Kind::EndSession(_)) => None,
+        // Answered with the owners (see `answers`) for a live session
+        // ticket; refused otherwise.
+        Some(broker_request::Kind::SharingOwners(asked)) => {
+            match trusted.verify(&asked.ticket, now_unix()) {
+                Err(_) => Some(&[Unauthenticated]),
+                Ok(claims) if claims.scope != Scope::Session => Some(&[Refused]),
+                // Revoked by an earlier EndSession, or answered.
+                Ok(_) => Some(&[Unauthenticated]),
+            }
+        }
         Some(broker_request::Kind::AttachStorage(a)) => {
             match trusted.verify(&a.ticket, now_unix()) {
                 Err(_) => Some(&[Unauthenticated]),
-                Ok(claims) if claims.authorize(&a.owner, Scope::Deliver).is_err() => {
+                // Another user's session ticket is a guest's, whom the
+                // owner's storage process admits by its ACLs: the broker
+                // treats it as valid. Any other ticket is for its user.
+                Ok(claims)
+                    if claims.scope != Scope::Session
+                        && claims.authorize(&a.owner, Scope::Deliver).is_err() =>
+                {
                     Some(&[Refused])
                 }
                 // Valid for the owner: revoked by an earlier EndSession,
@@ -195,6 +211,15 @@ fn expected(trusted: &TrustedHosts, request: &BrokerRequest) -> Option<&'static 
 fn answers(trusted: &TrustedHosts, request: &BrokerRequest, reply: &BrokerReply) -> bool {
     if reply.id != request.id {
         return false;
+    }
+    if let (
+        Some(broker_request::Kind::SharingOwners(asked)),
+        Some(broker_reply::Kind::SharingOwners(_)),
+    ) = (&request.kind, &reply.kind)
+    {
+        return trusted
+            .verify(&asked.ticket, now_unix())
+            .is_ok_and(|claims| claims.scope == Scope::Session);
     }
     match (expected(trusted, request), &reply.kind) {
         (None, Some(broker_reply::Kind::Acknowledged(_))) => true,

@@ -1,6 +1,7 @@
 //! Expiry (`Store::expire`): the messages that match and were saved early
 //! enough go, flagged `\Deleted` or not; nothing else does.
 
+#[allow(dead_code)]
 mod common;
 
 use common::{append, temp_store};
