@@ -45,6 +45,7 @@ mod pop3_python;
 mod pop3_tls;
 mod postfix;
 mod privileges;
+mod public_namespace;
 mod process_confinement;
 mod python_clients;
 mod quota;

@@ -155,13 +155,18 @@ fn bob_over_imap(server: &Server<'_>) {
         assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
     }
     assert!(
-        !names.iter().any(|n| n.contains("Private") || n == "shared.alice.INBOX"),
+        !names
+            .iter()
+            .any(|n| n.contains("Private") || n == "shared.alice.INBOX"),
         "{names:?}"
     );
     let selected = bob.ok("SELECT shared.alice.Team");
     assert_eq!(selected.exists(), Some(1));
     let body = bob.ok("FETCH 1 BODY.PEEK[]");
-    assert!(format!("{body:?}").contains("for the Team folder"), "{body:?}");
+    assert!(
+        format!("{body:?}").contains("for the Team folder"),
+        "{body:?}"
+    );
     bob.ok("STORE 1 +FLAGS (\\Flagged)");
     bob.ok("SELECT shared.alice.Projects");
     let refused = bob.run("STORE 1 +FLAGS (\\Flagged)").expect("STORE");

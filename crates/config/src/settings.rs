@@ -310,6 +310,10 @@ pub struct Imap {
     /// `x-originating-ip` before login. From anywhere else these are
     /// ignored (ID) or the connection is refused (PROXY).
     pub trusted_networks: Vec<String>,
+    /// The account whose mailboxes every user sees in the public
+    /// namespace `Public.` (RFC 2342), as far as its ACLs allow (e.g.
+    /// `mailkeep admin acl set public News anyone lr`); empty: none.
+    pub public_namespace_owner: String,
 }
 
 impl Default for Imap {
@@ -330,6 +334,7 @@ impl Default for Imap {
             max_connections_per_user_address: 10,
             exempt_networks: Vec::new(),
             trusted_networks: Vec::new(),
+            public_namespace_owner: String::new(),
         }
     }
 }

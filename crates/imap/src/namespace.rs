@@ -24,6 +24,17 @@ pub(crate) const SHARED_ROOT: &str = "shared";
 /// The shared namespace's prefix (root and delimiter).
 pub(crate) const SHARED_PREFIX: &str = "shared.";
 
+/// The public namespace's root, a container (when an owner is configured).
+pub(crate) const PUBLIC_ROOT: &str = "Public";
+
+/// The public namespace's prefix (root and delimiter).
+pub(crate) const PUBLIC_PREFIX: &str = "Public.";
+
+/// `Public.<name>`: a mailbox of the public namespace's owner.
+pub(crate) fn public_name(name: &str) -> String {
+    format!("{PUBLIC_PREFIX}{name}")
+}
+
 /// A mailbox of some owner: whose storage holds it, and its name there.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct MailboxRef {
@@ -74,6 +85,27 @@ pub(crate) fn is_shared(name: &str) -> bool {
     name == SHARED_ROOT || name.starts_with(SHARED_PREFIX)
 }
 
+/// Whether `name` is in the public namespace.
+pub(crate) fn is_public(name: &str) -> bool {
+    name == PUBLIC_ROOT || name.starts_with(PUBLIC_PREFIX)
+}
+
+/// Resolves a name of the public namespace (owned by `public`); `None`
+/// for a name outside it.
+pub(crate) fn resolve_public(name: &str, public: &str) -> Option<Resolved> {
+    if name == PUBLIC_ROOT {
+        return Some(Resolved::Container);
+    }
+    let rest = name.strip_prefix(PUBLIC_PREFIX)?;
+    if rest.is_empty() {
+        return Some(Resolved::Container);
+    }
+    Some(Resolved::Mailbox(MailboxRef {
+        owner: public.to_owned(),
+        name: normalize(rest),
+    }))
+}
+
 /// Resolves a client's mailbox name for `user`, given the owners who
 /// share with the user (ignored for a personal name). User names may
 /// contain the delimiter (`alice@example.com`), so the longest owner that
@@ -111,6 +143,18 @@ pub(crate) fn resolve(user: &str, name: &str, owners: &[String]) -> Resolved {
             owner: owner.to_owned(),
             name: normalize(mailbox),
         }),
+    }
+}
+
+/// The NAMESPACE answer's public namespace: `(("Public." "."))` when an
+/// owner is configured (and is not the user), else none.
+pub(crate) fn public_namespace(authed: &Authed) -> Vec<NamespaceDescr> {
+    match authed.public_owner() {
+        Some(_) => vec![NamespaceDescr {
+            prefix: PUBLIC_PREFIX.to_owned(),
+            delimiter: Some(DELIMITER),
+        }],
+        None => Vec::new(),
     }
 }
 
@@ -160,6 +204,11 @@ impl<'a> Names<'a> {
     /// What `name` stands for.
     pub(crate) async fn resolve(&mut self, name: &str) -> Result<Resolved, StorageError> {
         let user = self.authed.user().to_owned();
+        if let Some(public) = self.authed.public_owner()
+            && let Some(resolved) = resolve_public(name, public)
+        {
+            return Ok(resolved);
+        }
         if !is_shared(name) {
             return Ok(resolve(&user, name, &[]));
         }

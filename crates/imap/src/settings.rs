@@ -18,6 +18,9 @@ pub struct ImapSettings {
     pub idle_keepalive: Duration,
     /// The protocol-side plugins: their capabilities and commands.
     pub plugins: mailkeep_plugin_api::ProtocolPlugins,
+    /// The account whose mailboxes form the public namespace `Public.`
+    /// (RFC 2342); empty: no public namespace.
+    pub public_owner: String,
 }
 
 impl Default for ImapSettings {
@@ -29,6 +32,7 @@ impl Default for ImapSettings {
             idle_timeout: Duration::from_secs(30 * 60),
             idle_keepalive: Duration::from_secs(2 * 60),
             plugins: mailkeep_plugin_api::ProtocolPlugins::default(),
+            public_owner: String::new(),
         }
     }
 }

@@ -70,7 +70,9 @@ impl Storage for StorageService {
         let (name, mailbox_id) = self
             .gate
             .run(&owner, move || {
-                store.create_within(&req.name, max).map(|id| (req.name, id))
+                let id = store.create_within(&req.name, max)?;
+                inherit_acl(&store, &req.name)?;
+                Ok((req.name, id))
             })
             .await?;
         self.gate
@@ -288,4 +290,31 @@ impl Storage for StorageService {
             name: found.unwrap_or_default(),
         }))
     }
+}
+
+/// A new mailbox starts with its parent's ACL (as Dovecot's ACL
+/// inheritance does), so that what a user creates in a shared folder stays
+/// shared with the same people, the creator included. A top-level mailbox
+/// or one whose parent does not exist starts with none.
+fn inherit_acl(
+    store: &mailkeep_store::Store,
+    name: &str,
+) -> Result<(), mailkeep_store::StoreError> {
+    let Some(parent) = crate::guest::parent_of(name) else {
+        return Ok(());
+    };
+    let entries = match store.acl(parent) {
+        Ok(entries) => entries,
+        Err(mailkeep_store::StoreError::NotFound { .. }) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        store.set_acl(
+            name,
+            &entry.identifier,
+            entry.rights,
+            mailkeep_store::AclChange::Replace,
+        )?;
+    }
+    Ok(())
 }

@@ -340,3 +340,43 @@ async fn anyone_authenticated_and_negative_rights_combine() {
     // The owner may always delete what a guest could not.
     delete_mailbox(&mut c, &owner, "News").await.unwrap();
 }
+
+/// What a guest creates inside a shared folder (with 'k') inherits the
+/// folder's ACL, so the guest, and everyone the folder is shared with,
+/// sees it; a top-level mailbox starts unshared.
+#[tokio::test]
+async fn a_new_mailbox_inherits_its_parents_acl() {
+    let h = Harness::start();
+    let channel = h.channel(1).await;
+    let mut c = common::storage_client(channel.clone());
+    let mut acl = AclClient::new(channel.clone());
+    let owner = h.ticket();
+    let guest = h.ticket_for(GUEST, Scope::Session);
+    create_mailbox(&mut c, &owner, "Team").await.unwrap();
+    set_acl(&mut acl, &owner, "Team", GUEST, "lrk")
+        .await
+        .unwrap();
+    set_acl(&mut acl, &owner, "Team", "carol", "lr")
+        .await
+        .unwrap();
+    create_mailbox(&mut c, &guest, "Team.Minutes")
+        .await
+        .unwrap();
+    assert_eq!(
+        my_rights(&mut acl, &guest, "Team.Minutes").await.unwrap(),
+        "lrk"
+    );
+    let carol = h.ticket_for("carol", Scope::Session);
+    assert_eq!(
+        my_rights(&mut acl, &carol, "Team.Minutes").await.unwrap(),
+        "lr"
+    );
+    create_mailbox(&mut c, &owner, "Private").await.unwrap();
+    assert_eq!(
+        my_rights(&mut acl, &guest, "Private")
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+}

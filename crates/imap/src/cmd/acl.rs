@@ -145,7 +145,7 @@ impl Command for GetAcl {
             Err(e) => return Ok(Done::reply(refused(&e))),
         };
         let mut out = Vec::new();
-        let shown = target.client_name(state.authed.user());
+        let shown = state.authed.shown(&target);
         acl(&mut out, cx.enabled.encoder(), &shown, &entries);
         cx.out.send(&out).await?;
         Ok(Done::reply(Reply::ok("Getacl completed.")))
@@ -183,7 +183,7 @@ impl Command for ListRights {
             Err(e) => return Ok(Done::reply(refused(&e))),
         };
         let mut out = Vec::new();
-        let shown = target.client_name(state.authed.user());
+        let shown = state.authed.shown(&target);
         list_rights(
             &mut out,
             cx.enabled.encoder(),
@@ -227,7 +227,7 @@ impl Command for MyRights {
             Err(e) => return Ok(Done::reply(refused(&e))),
         };
         let mut out = Vec::new();
-        let shown = target.client_name(state.authed.user());
+        let shown = state.authed.shown(&target);
         my_rights(&mut out, cx.enabled.encoder(), &shown, &rights);
         cx.out.send(&out).await?;
         Ok(Done::reply(Reply::ok("Myrights completed.")))

@@ -72,12 +72,13 @@ impl Command for Namespace {
         capability: Some("NAMESPACE"),
     };
 
-    async fn run(self, cx: Cx, _state: Authenticated) -> Result<Done, ImapError> {
-        // The personal namespace and other users' (`shared.`); no public
-        // namespace yet.
+    async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
+        // The personal namespace, other users' (`shared.`) and, when an
+        // owner is configured, the public one (`Public.`).
         let (personal, others) = crate::namespace::namespaces();
+        let public = crate::namespace::public_namespace(&state.authed);
         let mut out = Vec::new();
-        namespace(&mut out, cx.enabled.encoder(), &personal, &others, &[]);
+        namespace(&mut out, cx.enabled.encoder(), &personal, &others, &public);
         cx.out.send(&out).await?;
         Ok(Done::reply(Reply::ok("Namespace completed.")))
     }

@@ -17,7 +17,7 @@ use crate::cmd::common::DELIMITER;
 use crate::cmd::status::write_status;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
-use crate::namespace::{self, MailboxRef, Names, SHARED_ROOT};
+use crate::namespace::{self, MailboxRef, Names, PUBLIC_ROOT, SHARED_ROOT};
 use crate::pattern;
 use crate::reply::Reply;
 use crate::session::state::{Authed, Authenticated};
@@ -177,13 +177,33 @@ async fn listing(authed: &Authed, list: &List) -> Result<BTreeMap<String, Listed
     let shared_too = patterns
         .iter()
         .any(|p| pattern::reaches(p, SHARED_ROOT, DELIMITER));
-    let (own, shared) = if shared_too {
-        tokio::join!(own_mailboxes(authed), shared_mailboxes(authed, &patterns))
-    } else {
-        (own_mailboxes(authed).await, BTreeMap::new())
+    let public_too = authed.public_owner().is_some()
+        && patterns
+            .iter()
+            .any(|p| pattern::reaches(p, PUBLIC_ROOT, DELIMITER));
+    let others = async {
+        let (shared, public) = tokio::join!(
+            async {
+                if shared_too {
+                    shared_mailboxes(authed, &patterns).await
+                } else {
+                    BTreeMap::new()
+                }
+            },
+            async {
+                if public_too {
+                    public_mailboxes(authed).await
+                } else {
+                    BTreeMap::new()
+                }
+            }
+        );
+        (shared, public)
     };
+    let (own, (shared, public)) = tokio::join!(own_mailboxes(authed), others);
     let mut existing = own?;
     existing.extend(shared);
+    existing.extend(public);
     let select = &list.select;
     let want_subscribed = select.subscribed || list.returns.subscribed;
     let subscribed = if want_subscribed {
@@ -273,7 +293,10 @@ async fn own_mailboxes(authed: &Authed) -> Result<BTreeMap<String, Known>, Reply
         .mailboxes;
     Ok(mailboxes
         .into_iter()
-        .filter(|m| !namespace::is_shared(&m.name))
+        .filter(|m| {
+            !namespace::is_shared(&m.name)
+                && !(authed.public_owner().is_some() && namespace::is_public(&m.name))
+        })
         .map(|m| {
             let target = MailboxRef {
                 owner: user.to_owned(),
@@ -367,11 +390,61 @@ async fn shared_mailboxes(authed: &Authed, patterns: &[String]) -> BTreeMap<Stri
                 attributes: m.attributes,
                 target: Some(target.clone()),
             };
-            put(target.client_name(authed.user()), known);
+            put(authed.shown(&target), known);
         }
     }
     if sharing {
         found.insert(SHARED_ROOT.to_owned(), container());
+    }
+    found
+}
+
+/// The public namespace: the mailboxes its owner's storage lists for the
+/// user (those the ACLs let the user look up), as `Public.<name>`, under
+/// the container `Public`; nothing when the owner cannot be reached.
+async fn public_mailboxes(authed: &Authed) -> BTreeMap<String, Known> {
+    let mut found = BTreeMap::new();
+    let Some(owner) = authed.public_owner() else {
+        return found;
+    };
+    let request = ListMailboxesRequest {
+        owner: owner.to_owned(),
+    };
+    let listed = authed
+        .call(owner, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.storage().list_mailboxes(request).await }
+        })
+        .await;
+    let mailboxes = match listed {
+        Ok(listing) => listing.mailboxes,
+        Err(e) => {
+            tracing::info!(owner, error = %e, "the public namespace is not listed");
+            return found;
+        }
+    };
+    if mailboxes.is_empty() {
+        return found;
+    }
+    found.insert(
+        PUBLIC_ROOT.to_owned(),
+        Known {
+            attributes: vec!["\\Noselect".into(), "\\HasChildren".into()],
+            target: None,
+        },
+    );
+    for m in mailboxes {
+        let target = MailboxRef {
+            owner: owner.to_owned(),
+            name: m.name,
+        };
+        found.insert(
+            authed.shown(&target),
+            Known {
+                attributes: m.attributes,
+                target: Some(target),
+            },
+        );
     }
     found
 }

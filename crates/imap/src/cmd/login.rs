@@ -77,8 +77,10 @@ fn logged_in(cx: &Cx, login: &LoggedIn) -> Done {
         );
     }
     tracing::info!(user = %login.user, peer = ?cx.conn.peer, "logged in");
+    let public = &cx.process.settings.public_owner;
     let authed = Authed {
         storage: Storage::new(cx.process.auth.clone(), login, cx.process.clock.clone()),
+        public_owner: (!public.is_empty()).then(|| std::sync::Arc::from(public.as_str())),
     };
     let caps = cx
         .process

@@ -29,7 +29,7 @@ impl Command for Status {
             Ok(target) => target,
             Err(reply) => return Ok(Done::reply(reply)),
         };
-        let shown = target.client_name(state.authed.user());
+        let shown = state.authed.shown(&target);
         match write_status(&cx, &state.authed, &target, &shown, &self.items, &mut out).await? {
             Ok(()) => {
                 cx.out.send(&out).await?;

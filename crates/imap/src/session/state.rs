@@ -17,6 +17,8 @@ use crate::session::mailbox::Mailbox;
 pub(crate) struct Authed {
     /// The storage path of this login.
     pub(crate) storage: Storage,
+    /// The owner of the public namespace (`Public.`), if there is one.
+    pub(crate) public_owner: Option<Arc<str>>,
 }
 
 impl Authed {
@@ -26,6 +28,23 @@ impl Authed {
     /// from [`Selected::owner`]), never from here.
     pub(crate) fn user(&self) -> &str {
         self.storage.user()
+    }
+
+    /// The public namespace's owner, unless it is the user (whose own
+    /// mailboxes are personal).
+    pub(crate) fn public_owner(&self) -> Option<&str> {
+        self.public_owner
+            .as_deref()
+            .filter(|owner| !owner.is_empty() && *owner != self.user())
+    }
+
+    /// The name the client sees for `mailbox`: personal, `Public.<name>`
+    /// for the public namespace's owner, else `shared.<owner>.<name>`.
+    pub(crate) fn shown(&self, mailbox: &crate::namespace::MailboxRef) -> String {
+        match self.public_owner() {
+            Some(public) if mailbox.owner == public => crate::namespace::public_name(&mailbox.name),
+            _ => mailbox.client_name(self.user()),
+        }
     }
 
     /// Makes a call to the storage of `owner` (the user's own, or an owner
