@@ -181,6 +181,7 @@ fn logins_and_recipients_name_accounts_the_same_way() {
     .with_local_domains(vec!["example.org".to_owned(), "Example.NET".to_owned()]);
     let login = |name: &str, password: &[u8]| {
         db.check_password(&Credentials {
+            authzid: None,
             authcid: name.to_owned(),
             password: password.to_vec(),
         })
@@ -201,6 +202,7 @@ fn logins_and_recipients_name_accounts_the_same_way() {
         );
         assert_eq!(
             db.check_password_if_cheap(&Credentials {
+                authzid: None,
                 authcid: name.to_owned(),
                 password: b"pencil".to_vec(),
             })
