@@ -164,8 +164,7 @@ mod tests {
             line.starts_with(" INFO login failed rip=2001:db8::1 user=\"x\\\" rip="),
             "{line}"
         );
-        let line =
-            logged(|| login_failed("1.2.3.4 rip=5.6.7.8", None, None, "r", "imap", "PLAIN"));
+        let line = logged(|| login_failed("1.2.3.4 rip=5.6.7.8", None, None, "r", "imap", "PLAIN"));
         assert!(line.contains("rip=invalid user=\"\""), "{line}");
     }
 

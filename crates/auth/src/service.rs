@@ -622,3 +622,7 @@ impl Auth for AuthService {
 #[cfg(test)]
 #[path = "tests/service.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tests/service_master.rs"]
+mod master_tests;
