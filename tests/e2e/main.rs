@@ -36,6 +36,7 @@ mod linger;
 mod lmtp;
 mod lmtp_durable;
 mod mail_location;
+mod master_users;
 mod mbsync;
 mod modes;
 mod pop3;

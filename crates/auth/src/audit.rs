@@ -10,23 +10,56 @@
 //! address, or `local` for a UNIX socket); the user name is quoted with
 //! its quotes and control characters escaped, so what a client sends as a
 //! name can never forge another field.
+//!
+//! A successful login is one line of the same shape:
+//!
+//! ```text
+//! login rip=192.0.2.7 user="alice" protocol="imap" mechanism="PLAIN"
+//! ```
+//!
+//! A master login (a master user acting as `user`, see `master.rs`)
+//! carries `master="admin"` after `user`, in successes and failures alike,
+//! so an operator sees who acted.
 
 /// Logs a failed login: from `remote`, on `user` (when the mechanism got
-/// as far as naming one), refused for `reason` (never shown to the client).
+/// as far as naming one), by `master` for a master login, refused for
+/// `reason` (never shown to the client).
 pub(crate) fn login_failed(
     remote: &str,
     user: Option<&str>,
+    master: Option<&str>,
     reason: &str,
+    protocol: &str,
+    mechanism: &str,
+) {
+    // A `None` master records no field: ordinary lines keep their shape.
+    tracing::info!(
+        rip = %Address(remote),
+        user = user.unwrap_or(""),
+        master,
+        reason,
+        protocol,
+        mechanism,
+        "login failed"
+    );
+}
+
+/// Logs a successful login from `remote` as `user`, by `master` for a
+/// master login.
+pub(crate) fn login_succeeded(
+    remote: &str,
+    user: &str,
+    master: Option<&str>,
     protocol: &str,
     mechanism: &str,
 ) {
     tracing::info!(
         rip = %Address(remote),
-        user = user.unwrap_or(""),
-        reason,
+        user,
+        master,
         protocol,
         mechanism,
-        "login failed"
+        "login"
     );
 }
 
@@ -101,6 +134,7 @@ mod tests {
             login_failed(
                 "192.0.2.7",
                 Some("alice"),
+                None,
                 "wrong password",
                 "imap",
                 "PLAIN",
@@ -119,6 +153,7 @@ mod tests {
             login_failed(
                 "2001:db8::1",
                 Some("x\" rip=203.0.113.9 user=\"y\n"),
+                None,
                 "unknown user",
                 "imap",
                 "LOGIN",
@@ -129,7 +164,41 @@ mod tests {
             line.starts_with(" INFO login failed rip=2001:db8::1 user=\"x\\\" rip="),
             "{line}"
         );
-        let line = logged(|| login_failed("1.2.3.4 rip=5.6.7.8", None, "r", "imap", "PLAIN"));
+        let line = logged(|| login_failed("1.2.3.4 rip=5.6.7.8", None, None, "r", "imap", "PLAIN"));
         assert!(line.contains("rip=invalid user=\"\""), "{line}");
+    }
+
+    #[test]
+    fn a_master_login_names_the_user_and_the_master() {
+        let line = logged(|| {
+            login_failed(
+                "192.0.2.7",
+                Some("alice"),
+                Some("admin"),
+                "wrong master password",
+                "imap",
+                "LOGIN",
+            )
+        });
+        assert_eq!(
+            line,
+            " INFO login failed rip=192.0.2.7 user=\"alice\" master=\"admin\" \
+             reason=\"wrong master password\" protocol=\"imap\" mechanism=\"LOGIN\"\n"
+        );
+        let line = logged(|| login_succeeded("192.0.2.7", "alice", Some("admin"), "imap", "PLAIN"));
+        assert_eq!(
+            line,
+            " INFO login rip=192.0.2.7 user=\"alice\" master=\"admin\" protocol=\"imap\" \
+             mechanism=\"PLAIN\"\n"
+        );
+    }
+
+    #[test]
+    fn an_own_login_is_one_line_without_a_master() {
+        let line = logged(|| login_succeeded("192.0.2.7", "alice", None, "pop3", "LOGIN"));
+        assert_eq!(
+            line,
+            " INFO login rip=192.0.2.7 user=\"alice\" protocol=\"pop3\" mechanism=\"LOGIN\"\n"
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! auth process's gRPC service that turns a successful login into a signed
 //! session ticket. Failed logins are penalised per address, network and
 //! account before anything is hashed, and password hashing runs on a
-//! bounded pool that sheds load with a temporary failure.
+//! bounded pool that sheds load with a temporary failure. Master users
+//! (`auth.master_users`) may log in as any other account with their own
+//! password (`user*master`, or PLAIN's authorization identity).
 //!
 //! The master uses [`userdb`] (owner lookups) and [`edit`] (the
 //! `mailkeep user` commands); the auth role runs [`serve`].
@@ -23,6 +25,7 @@ mod conn;
 mod error;
 mod exchanges;
 mod hashing;
+mod master;
 mod passdb;
 mod serve;
 mod service;

@@ -22,6 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::AuthError;
+use crate::master::MasterUsers;
 use crate::reload::WatchedPasswdFile;
 use crate::sasl::Credentials;
 use crate::scheme::{PasswordScheme, SchemeError, ScramSource, is_costly, scram_source};
@@ -34,6 +35,14 @@ use crate::userdb::{PasswdFile, UserEntry};
 pub(crate) enum Checked {
     /// The password matches; the canonical user name.
     Valid(String),
+    /// A master login: the password is the master user's, and the session
+    /// is the user's. Both canonical.
+    ValidMaster {
+        /// The user the session is for.
+        user: String,
+        /// The master user whose password it was.
+        master: String,
+    },
     /// Refused, with the reason for the log (never shown to the client).
     Refused(&'static str),
     /// Right credentials, but the account may not be used: the reason is
@@ -73,6 +82,8 @@ pub(crate) struct Passdb {
     /// This server's mail domains (`auth.local_domains`): `local@domain`
     /// with one of them also names the bare account `local`.
     local_domains: Vec<String>,
+    /// The accounts that may log in as others (`auth.master_users`).
+    masters: MasterUsers,
     /// Keys the made-up salts of unknown names (and of `{PLAIN}` accounts).
     fake_salt_key: [u8; 32],
     /// The tallies of the file version last counted, SHA-1 then SHA-256.
@@ -113,6 +124,7 @@ impl Passdb {
             decoy: decoy(),
             first_valid_uid,
             local_domains: Vec::new(),
+            masters: MasterUsers::default(),
             fake_salt_key: rand::random(),
             tallies: Mutex::new(None),
         }
@@ -123,6 +135,17 @@ impl Passdb {
     pub(crate) fn with_local_domains(mut self, domains: Vec<String>) -> Self {
         self.local_domains = domains;
         self
+    }
+
+    /// The same passdb, letting `masters` log in as other users.
+    pub(crate) fn with_master_users(mut self, masters: MasterUsers) -> Self {
+        self.masters = masters;
+        self
+    }
+
+    /// Who may log in as others, and how a login names them.
+    pub(crate) fn masters(&self) -> &MasterUsers {
+        &self.masters
     }
 
     /// The entry `name` names: logins and recipients name accounts the same
@@ -163,18 +186,37 @@ impl Passdb {
     /// deliberately slow hashes). Exactly one password check runs whatever
     /// the user: an unknown one, or one without a password, is checked
     /// against the decoy.
+    ///
+    /// With an authzid (a master login) the password is the authcid's, who
+    /// must be a master user, and the session is the authzid's, who must
+    /// exist; any of that wrong is refused as a wrong password is, after
+    /// the same one password check.
     pub(crate) fn check_password(&self, credentials: &Credentials) -> Result<Checked, AuthError> {
+        let master = credentials.authzid.is_some();
+        let reason = |own, of_master| if master { of_master } else { own };
         let Some(entry) = self.find(&credentials.authcid)? else {
             let _ = (self.verify)(&self.decoy, &credentials.password);
-            return Ok(Checked::Refused("unknown user"));
+            return Ok(Checked::Refused(reason(
+                "unknown user",
+                "unknown master user",
+            )));
         };
         if entry.password.is_empty() {
             let _ = (self.verify)(&self.decoy, &credentials.password);
-            return Ok(Checked::Refused("user has no password"));
+            return Ok(Checked::Refused(reason(
+                "user has no password",
+                "master user has no password",
+            )));
         }
         match (self.verify)(&entry.password, &credentials.password) {
-            Ok(true) => Ok(self.served(entry)),
-            Ok(false) => Ok(Checked::Refused("wrong password")),
+            Ok(true) => match &credentials.authzid {
+                None => Ok(self.served(entry)),
+                Some(user) => self.act_as(entry, user),
+            },
+            Ok(false) => Ok(Checked::Refused(reason(
+                "wrong password",
+                "wrong master password",
+            ))),
             Err(error) => {
                 // Fails closed; the administrator must fix the stored value.
                 tracing::warn!(user = ?entry.name, %error, path = %self.file.path().display(),
@@ -182,6 +224,25 @@ impl Passdb {
                 Ok(Checked::Refused("stored password cannot be checked"))
             }
         }
+    }
+
+    /// After `master`'s password matched in a login as `user`: the
+    /// session is `user`'s if `master` is a master user and `user` an
+    /// account that may be served. Blocking (file I/O).
+    fn act_as(&self, master: UserEntry, user: &str) -> Result<Checked, AuthError> {
+        if !self.masters.is_master(&master.name) {
+            return Ok(Checked::Refused("not a master user"));
+        }
+        let Some(entry) = self.find(user)? else {
+            return Ok(Checked::Refused("unknown user"));
+        };
+        Ok(match self.served(entry) {
+            Checked::Valid(user) => Checked::ValidMaster {
+                user,
+                master: master.name,
+            },
+            other => other,
+        })
     }
 
     /// After a SCRAM proof verified: whether `user` (still) exists and may

@@ -110,7 +110,13 @@ impl fmt::Debug for ChannelBinding {
 /// What a client claims at the end of an exchange, to be verified.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
-    /// The authentication identity (the user name typed).
+    /// The user to act as when that is not the authentication identity:
+    /// PLAIN's authorization identity (RFC 4616), or the user part of a
+    /// master login `user*master`. Only a master user may name one; the
+    /// passdb refuses everyone else as for a wrong password.
+    pub authzid: Option<String>,
+    /// The authentication identity (the user name typed), whose password
+    /// this is.
     pub authcid: String,
     /// The password, as sent (not normalised).
     pub password: Vec<u8>,
@@ -120,6 +126,7 @@ impl fmt::Debug for Credentials {
     // Never print the password, not even in a test failure.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
+            .field("authzid", &self.authzid)
             .field("authcid", &self.authcid)
             .field("password", &"<redacted>")
             .finish()
@@ -137,8 +144,9 @@ pub enum SaslError {
         /// What is wrong.
         detail: &'static str,
     },
-    /// The client asked to act as another user; proxy authorization is not
-    /// offered.
+    /// The client asked to act as another user where that is not offered
+    /// (SCRAM; PLAIN passes the authorization identity on to the passdb,
+    /// which allows it to master users only).
     #[error("authorization identity differs from authentication identity")]
     AuthzidMismatch,
     /// SCRAM channel binding is missing, of the wrong kind, or does not
@@ -264,6 +272,7 @@ impl Exchange {
                 (State::LoginWaitingPassword(user), data) => (
                     State::Done,
                     SaslStep::Verify(Credentials {
+                        authzid: None,
                         authcid: user,
                         password: data.unwrap_or_default().to_vec(),
                     }),
@@ -357,8 +366,9 @@ fn login_user(data: &[u8]) -> (State, SaslStep) {
     }
 }
 
-/// `[authzid] NUL authcid NUL passwd`; authzid must be empty or equal
-/// authcid (no proxy authorization).
+/// `[authzid] NUL authcid NUL passwd`. An authzid other than authcid is
+/// passed on (proxy authorization, RFC 4616 §2): the passdb allows it
+/// only when authcid is a master user.
 fn parse_plain(data: &[u8]) -> SaslStep {
     let malformed = |detail| {
         SaslStep::Fail(SaslError::Malformed {
@@ -382,10 +392,9 @@ fn parse_plain(data: &[u8]) -> SaslStep {
     if password.is_empty() {
         return malformed("empty password");
     }
-    if !authzid.is_empty() && authzid != authcid {
-        return SaslStep::Fail(SaslError::AuthzidMismatch);
-    }
+    let authzid = (!authzid.is_empty() && authzid != authcid).then(|| authzid.to_owned());
     SaslStep::Verify(Credentials {
+        authzid,
         authcid: authcid.to_owned(),
         password: password.to_vec(),
     })

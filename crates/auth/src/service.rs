@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 use crate::conn::{ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
 use crate::hashing::{GateError, HashGate};
+use crate::master::{MasterUsers, Who};
 use crate::passdb::{Checked, Passdb, ScramLookup, Verifier};
 use crate::penalty::Penalty;
 use crate::reload::WatchedPasswdFile;
@@ -98,7 +99,11 @@ impl AuthService {
                     settings.first_valid_uid,
                     verify,
                 )
-                .with_local_domains(settings.local_domains),
+                .with_local_domains(settings.local_domains)
+                .with_master_users(MasterUsers::new(
+                    settings.master_users,
+                    settings.master_user_separator,
+                )),
                 penalty: Penalty::new(settings.failure_delay, settings.max_failure_delay),
                 tickets,
                 hashing: HashGate::new(settings.hashing),
@@ -213,7 +218,8 @@ impl AuthService {
                 let checked =
                     tokio::task::spawn_blocking(move || shared.passdb.check_authenticated(&name))
                         .await;
-                self.conclude(attempt, &user, checked, final_data).await
+                self.conclude(attempt, &Who::user(&user), checked, final_data)
+                    .await
             }
         }
     }
@@ -266,10 +272,13 @@ impl AuthService {
     }
 
     /// Checks credentials (off the async threads: hashing is slow) and
-    /// answers with a ticket or, after the penalty, a failure.
+    /// answers with a ticket or, after the penalty, a failure. A master
+    /// login (`user*master`, or PLAIN naming an authzid) waits and counts
+    /// its failures on the master, whose password it carries.
     async fn verify(&self, attempt: &Attempt<'_>, credentials: Credentials) -> Outcome {
-        let user = credentials.authcid.clone();
-        self.wait_penalty(attempt, &user).await;
+        let credentials = self.shared.passdb.masters().resolve(credentials);
+        let who = Who::of(&credentials);
+        self.wait_penalty(attempt, who.account()).await;
         // Cheap schemes are checked at once; slow ones wait for the pool.
         let shared = Arc::clone(&self.shared);
         let first = credentials.clone();
@@ -278,16 +287,16 @@ impl AuthService {
         {
             Ok(Ok(Some(checked))) => {
                 return self
-                    .conclude(attempt, &user, Ok(Ok(checked)), Vec::new())
+                    .conclude(attempt, &who, Ok(Ok(checked)), Vec::new())
                     .await;
             }
             Ok(Ok(None)) => {}
             Ok(Err(error)) => {
                 return self
-                    .conclude(attempt, &user, Ok(Err(error)), Vec::new())
+                    .conclude(attempt, &who, Ok(Err(error)), Vec::new())
                     .await;
             }
-            Err(error) => return self.conclude(attempt, &user, Err(error), Vec::new()).await,
+            Err(error) => return self.conclude(attempt, &who, Err(error), Vec::new()).await,
         }
         let shared = Arc::clone(&self.shared);
         let checked = match self
@@ -297,9 +306,9 @@ impl AuthService {
             .await
         {
             Ok(checked) => checked,
-            Err(error) => return self.not_checked(attempt, &user, &error),
+            Err(error) => return self.not_checked(attempt, who.account(), &error),
         };
-        self.conclude(attempt, &user, Ok(checked), Vec::new()).await
+        self.conclude(attempt, &who, Ok(checked), Vec::new()).await
     }
 
     /// Waits what earlier failures of this address, its network and the
@@ -335,15 +344,25 @@ impl AuthService {
     async fn conclude(
         &self,
         attempt: &Attempt<'_>,
-        user: &str,
+        who: &Who,
         checked: Result<Result<Checked, crate::AuthError>, tokio::task::JoinError>,
         final_data: Vec<u8>,
     ) -> Outcome {
+        let user = who.user.as_str();
+        let master = who.master.as_deref();
         match checked {
-            Ok(Ok(Checked::Valid(canonical))) => self.succeed(attempt, canonical, final_data).await,
-            Ok(Ok(Checked::Refused(reason))) => self.refuse(attempt, Some(user), reason).await,
+            Ok(Ok(Checked::Valid(canonical))) => {
+                self.succeed(attempt, canonical, None, final_data).await
+            }
+            Ok(Ok(Checked::ValidMaster { user, master })) => {
+                self.succeed(attempt, user, Some(master), final_data).await
+            }
+            Ok(Ok(Checked::Refused(reason))) => {
+                self.refuse_as(attempt, Some(user), master, reason).await
+            }
             Ok(Ok(Checked::NotServed(reason))) => {
-                tracing::warn!(user = ?user, remote = attempt.remote, %reason, "login refused");
+                tracing::warn!(user = ?user, master, remote = attempt.remote, %reason,
+                    "login refused");
                 Outcome::Failure(Failure {
                     reason,
                     temporary: false,
@@ -364,7 +383,15 @@ impl AuthService {
         }
     }
 
-    async fn succeed(&self, attempt: &Attempt<'_>, user: String, final_data: Vec<u8>) -> Outcome {
+    /// Issues the ticket of `user`'s session (a master login's too: the
+    /// session and its mail are the user's, `master` is only logged).
+    async fn succeed(
+        &self,
+        attempt: &Attempt<'_>,
+        user: String,
+        master: Option<String>,
+        final_data: Vec<u8>,
+    ) -> Outcome {
         let shared = &self.shared;
         // The entry as it is now, for the ticket's password stamp.
         let lookup_shared = Arc::clone(shared);
@@ -373,7 +400,11 @@ impl AuthService {
             tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&name)).await;
         let entry = match entry {
             Ok(Ok(Some(entry))) => entry,
-            Ok(Ok(None)) => return self.refuse(attempt, Some(&user), "user removed").await,
+            Ok(Ok(None)) => {
+                return self
+                    .refuse_as(attempt, Some(&user), master.as_deref(), "user removed")
+                    .await;
+            }
             Ok(Err(error)) => {
                 tracing::error!(user = ?user, remote = attempt.remote, %error,
                     "login not possible: passdb unavailable");
@@ -385,14 +416,22 @@ impl AuthService {
                 return failure(UNAVAILABLE, true);
             }
         };
-        shared.penalty.record_success(attempt.remote, &user);
+        // Clears the failures of the account whose password it was.
+        shared
+            .penalty
+            .record_success(attempt.remote, master.as_deref().unwrap_or(&user));
         let (ticket, expires_unix) = if attempt.ticket {
             shared.tickets.issue_login(&entry, now_unix())
         } else {
             (String::new(), 0)
         };
-        tracing::info!(user = ?user, remote = attempt.remote, protocol = attempt.protocol,
-            mechanism = attempt.mechanism, "login");
+        crate::audit::login_succeeded(
+            attempt.remote,
+            &user,
+            master.as_deref(),
+            attempt.protocol,
+            attempt.mechanism,
+        );
         Outcome::Success(Success {
             user,
             ticket,
@@ -405,13 +444,27 @@ impl AuthService {
     /// (the next attempt on them waits), logs it in the line operators'
     /// tools match (README "Failed logins") and answers with the failure.
     async fn refuse(&self, attempt: &Attempt<'_>, user: Option<&str>, reason: &str) -> Outcome {
+        self.refuse_as(attempt, user, None, reason).await
+    }
+
+    /// [`AuthService::refuse`] of a login as `user` that `master` tried
+    /// with their password: the failure counts against the master's
+    /// account, and the line names both.
+    async fn refuse_as(
+        &self,
+        attempt: &Attempt<'_>,
+        user: Option<&str>,
+        master: Option<&str>,
+        reason: &str,
+    ) -> Outcome {
         let now = tokio::time::Instant::now();
         self.shared
             .penalty
-            .record_failure(attempt.remote, user, now);
+            .record_failure(attempt.remote, master.or(user), now);
         crate::audit::login_failed(
             attempt.remote,
             user,
+            master,
             reason,
             attempt.protocol,
             attempt.mechanism,
@@ -447,7 +500,8 @@ impl AuthService {
                 Status::unavailable(UNAVAILABLE)
             })?;
         match checked {
-            Checked::Valid(user) => {
+            // A recipient is never a master login; named for completeness.
+            Checked::Valid(user) | Checked::ValidMaster { user, .. } => {
                 let (ticket, expires_unix) = self.shared.tickets.issue_deliver(&user, now_unix());
                 tracing::debug!(recipient = ?req.recipient, user = ?user, "deliver ticket issued");
                 Ok(DeliverResponse {
@@ -568,3 +622,7 @@ impl Auth for AuthService {
 #[cfg(test)]
 #[path = "tests/service.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tests/service_master.rs"]
+mod master_tests;

@@ -30,11 +30,18 @@ pub struct AuthSettings {
     /// This server's mail domains: a recipient `local@domain` with one of
     /// these domains (any case) also matches the account named `local`.
     pub local_domains: Vec<String>,
+    /// Accounts of the passwd-file that may log in as any other account
+    /// with their own password (Dovecot's master users); empty: nobody.
+    pub master_users: Vec<String>,
+    /// What joins the user and the master in a master login's name:
+    /// `alice*admin` with the default `*`.
+    pub master_user_separator: String,
 }
 
 impl Default for AuthSettings {
     /// `/etc/mailkeep/passwd`, one-hour tickets in sessions of at most a week, issued as `localhost`
-    /// (the binary puts the real host name in), 2 s penalty up to 15 s.
+    /// (the binary puts the real host name in), 2 s penalty up to 15 s,
+    /// no master users (separator `*`).
     fn default() -> Self {
         AuthSettings {
             passwd_file: PathBuf::from("/etc/mailkeep/passwd"),
@@ -46,6 +53,8 @@ impl Default for AuthSettings {
             first_valid_uid: 0,
             hashing: crate::HashLimits::default(),
             local_domains: Vec::new(),
+            master_users: Vec::new(),
+            master_user_separator: "*".to_owned(),
         }
     }
 }

@@ -131,6 +131,29 @@ impl Config {
                 "auth.ticket_lifetime_secs must be at least 60".into(),
             ));
         }
+        self.validate_master_users()
+    }
+
+    /// The separator is one visible character, and no master user's name
+    /// is empty or holds it (such a name could never be given).
+    fn validate_master_users(&self) -> Result<(), ConfigError> {
+        let separator = &self.auth.master_user_separator;
+        let mut chars = separator.chars();
+        let one_visible = matches!((chars.next(), chars.next()),
+            (Some(c), None) if !c.is_whitespace() && !c.is_control());
+        if !one_visible {
+            return Err(ConfigError::Invalid(format!(
+                "auth.master_user_separator must be one visible character, not {separator:?}"
+            )));
+        }
+        for name in &self.auth.master_users {
+            if name.is_empty() || name.contains(separator.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.master_users: {name:?} is not an account name usable as a master \
+                     (empty, or holding the separator {separator:?})"
+                )));
+            }
+        }
         Ok(())
     }
 }

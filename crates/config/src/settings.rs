@@ -489,6 +489,14 @@ pub struct Auth {
     /// account `local` (logins and deliveries match the userdb the same
     /// way).
     pub local_domains: Vec<String>,
+    /// Master users (Dovecot's): accounts of the users file that may log
+    /// in as any other account with their own password, for support and
+    /// migration tools (imapsync). Empty (the default): nobody may.
+    pub master_users: Vec<String>,
+    /// What separates the user from the master in a master login's name:
+    /// `alice*admin` logs in to alice's mail with admin's password
+    /// (Dovecot's `auth_master_user_separator`). One character.
+    pub master_user_separator: String,
 }
 
 impl Default for Auth {
@@ -505,6 +513,8 @@ impl Default for Auth {
             hash_workers: 0,
             hash_queue: 16,
             local_domains: Vec::new(),
+            master_users: Vec::new(),
+            master_user_separator: "*".to_owned(),
         }
     }
 }

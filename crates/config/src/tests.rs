@@ -317,3 +317,26 @@ fn plugin_tables_pass_through_to_the_storage_process_unchanged() {
     let back = crate::Plugins::from_toml(&c.plugins.to_toml()).expect("round trip");
     assert_eq!(back, c.plugins);
 }
+
+#[test]
+fn master_users_are_off_by_default_and_the_separator_is_one_character() {
+    let c = load_text("").expect("load");
+    assert!(c.auth.master_users.is_empty());
+    assert_eq!(c.auth.master_user_separator, "*");
+    let c = load_text(
+        "[auth]\nmaster_users = [\"admin\", \"support\"]\nmaster_user_separator = \"%\"\n",
+    )
+    .expect("load");
+    assert_eq!(c.auth.master_users, ["admin", "support"]);
+    assert_eq!(c.auth.master_user_separator, "%");
+    for bad in [
+        "[auth]\nmaster_user_separator = \"\"\n",
+        "[auth]\nmaster_user_separator = \"**\"\n",
+        "[auth]\nmaster_user_separator = \" \"\n",
+        "[auth]\nmaster_users = [\"\"]\n",
+        "[auth]\nmaster_users = [\"ad*min\"]\n",
+    ] {
+        let err = load_text(bad).expect_err(bad).to_string();
+        assert!(err.contains("auth.master_user"), "{bad}: {err}");
+    }
+}

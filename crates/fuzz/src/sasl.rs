@@ -67,7 +67,10 @@ fn plainly(mechanism: Mechanism, credentials: &Credentials) -> SaslStep {
     let mut exchange = Exchange::new(mechanism, ChannelBinding::None);
     match mechanism {
         Mechanism::Plain => {
-            let mut response = vec![0];
+            // An authzid other than the authcid is handed out as sent
+            // (auth allows it to master users only).
+            let mut response = credentials.authzid.clone().unwrap_or_default().into_bytes();
+            response.push(0);
             response.extend_from_slice(credentials.authcid.as_bytes());
             response.push(0);
             response.extend_from_slice(&credentials.password);

@@ -174,6 +174,8 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                     queue: config.auth.hash_queue,
                 },
                 local_domains: config.auth.local_domains.clone(),
+                master_users: config.auth.master_users.clone(),
+                master_user_separator: config.auth.master_user_separator.clone(),
             };
             runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;

@@ -35,6 +35,9 @@ pub struct Options {
     pub extra_imap: String,
     /// TOML lines added to the `[server]` section (`hostname = ...`).
     pub extra_server: String,
+    /// TOML lines added to the `[auth]` section (`master_users = ...`),
+    /// which the harness opens itself, so a test cannot.
+    pub extra_auth: String,
     /// The master's stdout and stderr go straight to the log files instead
     /// of pipes copied into them.
     pub output_to_files: bool,
@@ -185,7 +188,8 @@ impl<'a> Server<'a> {
                 &options.extra_server,
                 &listeners.all(),
                 &options.extra_imap,
-            ),
+            )
+            .replacen("[auth]\n", &format!("[auth]\n{}\n", options.extra_auth), 1),
         )
         .expect("writing the config file");
         let stdout_log = dir.path().join(format!("stdout-{n}.log"));

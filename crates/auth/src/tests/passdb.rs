@@ -181,6 +181,7 @@ fn logins_and_recipients_name_accounts_the_same_way() {
     .with_local_domains(vec!["example.org".to_owned(), "Example.NET".to_owned()]);
     let login = |name: &str, password: &[u8]| {
         db.check_password(&Credentials {
+            authzid: None,
             authcid: name.to_owned(),
             password: password.to_vec(),
         })
@@ -201,6 +202,7 @@ fn logins_and_recipients_name_accounts_the_same_way() {
         );
         assert_eq!(
             db.check_password_if_cheap(&Credentials {
+                authzid: None,
                 authcid: name.to_owned(),
                 password: b"pencil".to_vec(),
             })
@@ -253,5 +255,61 @@ fn account_names_tries_exact_then_lower_domain_then_local_part() {
     assert_eq!(
         account_names("a@b@example.org", &domains),
         vec!["a@b@example.org", "a@b"]
+    );
+}
+
+/// A master login checks the master's password and opens the user's
+/// session, both named canonically; the user's uid floor applies, and
+/// only a listed master may act as anyone.
+#[test]
+fn a_master_acts_as_a_user_the_passdb_can_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = passdb(
+        dir.path(),
+        &[
+            "admin:{PLAIN}master:1000:1000".to_owned(),
+            "alice:{PLAIN}pencil:1000:1000".to_owned(),
+            "bob:{PLAIN}pen:1000:1000".to_owned(),
+            "low:{PLAIN}pencil:10:10".to_owned(),
+        ],
+    )
+    .with_local_domains(vec!["example.org".to_owned()])
+    .with_master_users(MasterUsers::new(vec!["admin".to_owned()], "*".to_owned()));
+    let as_user = |user: &str, master: &str, password: &[u8]| {
+        db.check_password(&Credentials {
+            authzid: Some(user.to_owned()),
+            authcid: master.to_owned(),
+            password: password.to_vec(),
+        })
+        .unwrap()
+    };
+    let acting = Checked::ValidMaster {
+        user: "alice".to_owned(),
+        master: "admin".to_owned(),
+    };
+    assert_eq!(as_user("alice", "admin", b"master"), acting);
+    assert_eq!(
+        as_user("alice@example.org", "admin@EXAMPLE.org", b"master"),
+        acting
+    );
+    assert!(matches!(
+        as_user("low", "admin", b"master"),
+        Checked::NotServed(_)
+    ));
+    assert_eq!(
+        as_user("alice", "admin", b"pencil"),
+        Checked::Refused("wrong master password")
+    );
+    assert_eq!(
+        as_user("alice", "bob", b"pen"),
+        Checked::Refused("not a master user")
+    );
+    assert_eq!(
+        as_user("alice", "nobody", b"pen"),
+        Checked::Refused("unknown master user")
+    );
+    assert_eq!(
+        as_user("nobody", "admin", b"master"),
+        Checked::Refused("unknown user")
     );
 }

@@ -67,6 +67,7 @@ pub async fn start_with(base: Duration, more: &str) -> Harness {
         first_valid_uid: 0,
         hashing: Default::default(),
         local_domains: vec!["example.org".to_owned()],
+        ..AuthSettings::default()
     };
     let server = tokio::spawn(serve(settings, auth_key, auth_end));
     Harness {
