@@ -20,7 +20,11 @@ fn the_public_accounts_mailboxes_are_everyones_as_its_acls_allow() {
         p.ok(&format!("CREATE {mailbox}"));
     }
     let r = p
-        .append("News", &[], b"Subject: opening hours\r\n\r\nfor everyone\r\n")
+        .append(
+            "News",
+            &[],
+            b"Subject: opening hours\r\n\r\nfor everyone\r\n",
+        )
         .expect("APPEND");
     assert!(r.is_ok(), "{r:?}");
     // The owner's own mailboxes are personal to it: no public namespace.
@@ -31,11 +35,17 @@ fn the_public_accounts_mailboxes_are_everyones_as_its_acls_allow() {
     );
     p.logout();
     let out = Command::new(BIN)
-        .args(["admin", "acl", "set", "public", "News", "anyone", "lr", "--config"])
+        .args([
+            "admin", "acl", "set", "public", "News", "anyone", "lr", "--config",
+        ])
         .arg(&server.config)
         .output()
         .expect("mailkeep admin acl");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut a = server.login("alice", "a-secret");
     let namespaces = a.ok("NAMESPACE");
@@ -48,7 +58,9 @@ fn the_public_accounts_mailboxes_are_everyones_as_its_acls_allow() {
     assert!(names.contains(&"Public".to_owned()), "{names:?}");
     assert!(names.contains(&"Public.News".to_owned()), "{names:?}");
     assert!(
-        !names.iter().any(|n| n.contains("Internal") || n == "Public.INBOX"),
+        !names
+            .iter()
+            .any(|n| n.contains("Internal") || n == "Public.INBOX"),
         "only what the ACLs let alice look up: {names:?}"
     );
     let selected = a.ok("SELECT Public.News");

@@ -294,8 +294,8 @@ async fn own_mailboxes(authed: &Authed) -> Result<BTreeMap<String, Known>, Reply
     Ok(mailboxes
         .into_iter()
         .filter(|m| {
-            !namespace::is_shared(&m.name)
-                && !(authed.public_owner().is_some() && namespace::is_public(&m.name))
+            let public = authed.public_owner().is_some() && namespace::is_public(&m.name);
+            !namespace::is_shared(&m.name) && !public
         })
         .map(|m| {
             let target = MailboxRef {
