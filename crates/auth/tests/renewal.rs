@@ -105,6 +105,7 @@ async fn renewal_of_a_revoked_session_is_refused() {
                 until_unix: claims.revocation_horizon(),
                 user: "bob".into(),
             }],
+            request_id: 0,
         })),
     };
     send_frame(&h.control, &revoke, None).await.unwrap();

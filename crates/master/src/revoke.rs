@@ -23,9 +23,15 @@ pub(crate) enum Forward {
     LocalOnly,
 }
 
+/// How long a storage process may take to confirm a revocation.
+const REVOKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 fn revoke_message(sessions: Vec<RevokedSession>) -> ControlMessage {
     ControlMessage {
-        kind: Some(control_message::Kind::Revoke(Revoke { sessions })),
+        kind: Some(control_message::Kind::Revoke(Revoke {
+            sessions,
+            request_id: 0,
+        })),
     }
 }
 
@@ -90,11 +96,22 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
             })
             .collect()
     };
+    // Each storage process answers once it refuses the sessions: a LOGOUT
+    // is acknowledged only after its tickets stopped working there.
+    let mut told = tokio::task::JoinSet::new();
     for (pid, control, theirs) in targets {
-        if let Err(e) = control.send(&revoke_message(theirs), None).await {
-            tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+        let request_id = shared.next_connection_id();
+        let mut message = revoke_message(theirs);
+        if let Some(control_message::Kind::Revoke(revoke)) = &mut message.kind {
+            revoke.request_id = request_id;
         }
+        told.spawn(async move {
+            if let Err(e) = control.request(request_id, &message, REVOKE_TIMEOUT).await {
+                tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+            }
+        });
     }
+    while told.join_next().await.is_some() {}
     if forward == Forward::ToHomeHost {
         forward_to_home_hosts(shared, ended);
     }

@@ -410,6 +410,13 @@ pub async fn serve_tuned(
                     gate.revoke(revoke.sessions.iter().filter_map(|r| {
                         Some((SessionId::from_slice(&r.session)?, r.until_unix))
                     }));
+                    if revoke.request_id != 0 {
+                        let reply = ControlReply {
+                            request_id: revoke.request_id,
+                            ..ControlReply::default()
+                        };
+                        gate.report(StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) });
+                    }
                 }
                 Some(Ok((message, fd))) => {
                     tracing::warn!(?message, has_fd = fd.is_some(),

@@ -55,6 +55,7 @@ async fn a_revoked_sessions_tickets_are_refused_and_other_sessions_go_on() {
                     until_unix: now_unix() + 7200,
                     user: OWNER.into(),
                 }],
+                request_id: 0,
             })),
         })
         .await;

@@ -681,6 +681,7 @@ impl Connector for Services {
                     until_unix: claims.revocation_horizon(),
                     user: claims.user.clone(),
                 }],
+                request_id: 0,
             })),
         };
         // Under the table's lock, as connections are passed: one writer

@@ -248,13 +248,15 @@ async fn one_channel_gets_each_reply_when_ready_and_one_add_serves_an_owners_log
     assert_eq!(attached(&client).await, (4, connection));
 }
 
-/// The next message the storage process gets: a Revoke, as session ids.
-async fn revoked(storage: &UnixStream) -> Vec<Vec<u8>> {
+/// The next message the storage process gets: a Revoke, as session ids,
+/// with the id the broker waits to hear confirmed.
+async fn revoked(storage: &UnixStream) -> (Vec<Vec<u8>>, u64) {
     let (message, _): (ControlMessage, _) = recv_frame(storage).await.unwrap();
     match message.kind {
-        Some(control_message::Kind::Revoke(r)) => {
-            r.sessions.into_iter().map(|s| s.session).collect()
-        }
+        Some(control_message::Kind::Revoke(r)) => (
+            r.sessions.into_iter().map(|s| s.session).collect(),
+            r.request_id,
+        ),
         other => panic!("expected Revoke, got {other:?}"),
     }
 }
@@ -293,11 +295,21 @@ async fn an_ended_session_is_revoked_at_the_broker_and_in_its_storage_process() 
         })),
     };
     send_frame(&client, &end, None).await.unwrap();
+    let (sessions, request_id) = revoked(&s.storage).await;
+    assert_eq!(sessions, vec![session_of(&s, &ticket)]);
+    // The end is acknowledged only once the storage process confirmed it
+    // refuses the session (so a LOGOUT answered means tickets refused).
+    assert_ne!(request_id, 0, "the revocation asks for a confirmation");
+    let early = tokio::time::timeout(std::time::Duration::from_millis(200), reply(&client)).await;
+    assert!(
+        early.is_err(),
+        "acknowledged before the storage process confirmed: {early:?}"
+    );
+    s.serves(request_id);
     assert!(matches!(
         reply(&client).await,
         broker_reply::Kind::Acknowledged(_)
     ));
-    assert_eq!(revoked(&s.storage).await, vec![session_of(&s, &ticket)]);
 
     // The captured ticket gets nothing from the broker any more.
     s.attach_with(&client, 3, "a", ticket).await;
@@ -321,7 +333,9 @@ async fn a_protocol_process_that_goes_away_ends_its_sessions() {
     s.new_connection().await;
     attached(&client).await;
     drop(client);
-    assert_eq!(revoked(&s.storage).await, vec![session_of(&s, &ticket)]);
+    let (sessions, request_id) = revoked(&s.storage).await;
+    assert_eq!(sessions, vec![session_of(&s, &ticket)]);
+    s.serves(request_id);
     assert!(
         s.shared.sessions.is_revoked(
             &s.shared
