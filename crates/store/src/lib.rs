@@ -34,6 +34,7 @@ mod names;
 mod objectid;
 mod organize;
 mod plugin_state;
+mod private_seen;
 mod readers;
 mod reindex;
 mod schema;
@@ -68,6 +69,7 @@ pub use mime::{
     UnknownCte, cut_all, cut_binary, cut_section, parse_structure,
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
+pub use private_seen::Viewer;
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
 pub use reindex::ReindexReport;
 pub use schema::INDEX_FILE;
