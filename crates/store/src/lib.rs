@@ -69,8 +69,8 @@ pub use mime::{
     UnknownCte, cut_all, cut_binary, cut_section, parse_structure,
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
-pub use private_seen::Viewer;
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
+pub use private_seen::Viewer;
 pub use reindex::ReindexReport;
 pub use schema::INDEX_FILE;
 pub use search::{

@@ -9,9 +9,9 @@ use mail_parser::{Address, MessageParser};
 use super::criteria::SearchKey;
 use super::subject::base_subject;
 use super::text::fold;
-use crate::{Store, Viewer};
 use crate::error::{Result, StoreError};
 use crate::index::MessageMeta;
+use crate::{Store, Viewer};
 
 /// A sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use std::sync::atomic::AtomicBool;
 use super::criteria::SearchKey;
 use super::sort::Envelope;
 use super::subject::base_subject;
-use crate::{Store, Viewer};
 use crate::error::Result;
+use crate::{Store, Viewer};
 
 /// A thread algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
