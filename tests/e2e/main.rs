@@ -45,6 +45,7 @@ mod pop3_migration;
 mod pop3_python;
 mod pop3_tls;
 mod postfix;
+mod private_seen;
 mod privileges;
 mod process_confinement;
 mod public_namespace;

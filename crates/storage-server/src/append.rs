@@ -108,11 +108,13 @@ pub(crate) async fn append(
     let (done_tx, writer) = tokio::sync::oneshot::channel();
     {
         let (owner, mailbox, plugins) = (owner.clone(), mailbox.clone(), gate.plugins());
+        let guest = actor.guest().map(str::to_owned);
         gate.spawn(&owner.clone(), move || {
             let target = Target {
                 owner: &owner,
                 mailbox: &mailbox,
                 plugins: &plugins,
+                guest: guest.as_deref(),
             };
             let _ = done_tx.send(write_batch(&store, target, replace.as_ref(), rx));
         })?;
@@ -208,11 +210,13 @@ async fn receive(
     }
 }
 
-/// Where a batch goes, and the plugins whose before-add hooks may refuse it.
+/// Where a batch goes, the plugins whose before-add hooks may refuse it,
+/// and the guest who appends (whose `\Seen` is their own), if not the owner.
 struct Target<'a> {
     owner: &'a str,
     mailbox: &'a str,
     plugins: &'a crate::plugin::Plugins,
+    guest: Option<&'a str>,
 }
 
 /// The writer thread: writes each message to its own temporary file,
@@ -226,6 +230,7 @@ fn write_batch(
         owner,
         mailbox,
         plugins,
+        guest,
     }: Target<'_>,
     replace: Option<&ReplaceTarget>,
     mut rx: mpsc::Receiver<Piece>,
@@ -238,10 +243,14 @@ fn write_batch(
                 if let Some(done) = current.take() {
                     staged.push(done.finish()?);
                 }
-                current = Some(match start.size {
+                let mut writer = match start.size {
                     Some(size) => store.begin_append(mailbox, start.flags, start.date, size)?,
                     None => store.begin_append_unsized(mailbox, start.flags, start.date)?,
-                });
+                };
+                if let Some(user) = guest {
+                    writer.seen_privately_by(user);
+                }
+                current = Some(writer);
             }
             Piece::Chunk(c) => match current.as_mut() {
                 Some(w) => w.write(&c)?,

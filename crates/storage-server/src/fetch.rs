@@ -18,6 +18,7 @@ use tonic::{Response, Status};
 
 use crate::convert::{cut_spec, fetched_msg, ranges, status_of};
 use crate::gate::Gate;
+use crate::guest::Actor;
 
 /// How many stream items may wait for the client.
 const QUEUE: usize = 4;
@@ -27,21 +28,28 @@ type Sender = mpsc::Sender<Result<pb::FetchResponse, Status>>;
 /// Serves one admitted Fetch. Index errors (no such mailbox, stale
 /// UIDVALIDITY) are the call's status; errors while streaming end the
 /// stream with a status (DATA_LOSS when a file's size is not the index's).
+/// The flags sent are those `actor` sees (a guest's own `\Seen`); a
+/// settled read, which shows the owner's, serves the owner only.
 pub(crate) async fn fetch(
     gate: &Gate,
     store: Store,
+    actor: Actor,
     req: pb::FetchRequest,
 ) -> Result<Response<ReceiverStream<Result<pb::FetchResponse, Status>>>, Status> {
     let uids = ranges(&req.uids);
     let lookup = store.clone();
     let mailbox = req.mailbox.clone();
     let owner = req.owner.clone();
-    let settled = gate.run_settled(|| store.fetch_if_settled(&mailbox, req.uidvalidity, &uids))?;
+    let settled = if actor == Actor::Owner {
+        gate.run_settled(|| store.fetch_if_settled(&mailbox, req.uidvalidity, &uids))?
+    } else {
+        None
+    };
     let metas = match settled {
         Some(metas) => metas,
         None => {
             gate.run(&owner, move || {
-                lookup.fetch(&mailbox, req.uidvalidity, &uids)
+                lookup.fetch_as(&mailbox, req.uidvalidity, &uids, actor.viewer())
             })
             .await?
         }

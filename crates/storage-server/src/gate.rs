@@ -596,7 +596,9 @@ impl Gate {
 
     /// [`Gate::serve`] for a read that may be answered at once when the
     /// mailbox is settled: `settled` runs first on the calling thread (see
-    /// [`Gate::run_settled`]), `work` only when it could not answer.
+    /// [`Gate::run_settled`]) for the owner only (settled reads show the
+    /// owner's flags), `work` when it could not answer or for a guest;
+    /// `work` is told who acts.
     pub(crate) async fn serve_settled<R, T, Q, F>(
         &self,
         request: Request<R>,
@@ -608,7 +610,7 @@ impl Gate {
         R: OwnedRequest + Send + 'static,
         T: Send + 'static,
         Q: FnOnce(&Store, &R) -> Result<Option<T>, StoreError>,
-        F: FnOnce(Store, R) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(Store, R, Actor) -> Result<T, StoreError> + Send + 'static,
     {
         let Admitted {
             owner,
@@ -621,7 +623,7 @@ impl Gate {
         {
             return Ok(answer);
         }
-        self.run(&owner, move || work(store, req)).await
+        self.run(&owner, move || work(store, req, actor)).await
     }
 
     /// [`Gate::serve`] for a call that needs only `need` access.

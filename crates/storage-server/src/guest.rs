@@ -3,7 +3,7 @@
 //! request needs of the owner's ACLs (RFC 4314 §4), checked by the gate
 //! before any store work runs. The protocol process never decides this.
 
-use mailkeep_store::{Rights, Store, StoreError};
+use mailkeep_store::{Rights, Store, StoreError, Viewer};
 
 /// Who a call acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,15 @@ impl Actor {
         match self {
             Actor::Owner => None,
             Actor::Guest(user) => Some(user),
+        }
+    }
+
+    /// Whose flags the store shows and changes for this actor: a guest
+    /// has a `\Seen` of their own on the owner's mailboxes.
+    pub(crate) fn viewer(&self) -> Viewer<'_> {
+        match self {
+            Actor::Owner => Viewer::Owner,
+            Actor::Guest(user) => Viewer::Guest(user),
         }
     }
 }

@@ -72,7 +72,7 @@ impl Search for SearchService {
             owner,
             store,
             mut req,
-            ..
+            actor,
         } = self.gate.admit_call(request, "Search").await?;
         let key = request_key(std::mem::take(&mut req.program), &req.charset)?;
         let guard = CancelOnDrop(Arc::new(AtomicBool::new(false)));
@@ -80,7 +80,8 @@ impl Search for SearchService {
         let found = self
             .gate
             .run(&owner, move || {
-                store.search(&req.mailbox, req.uidvalidity, &key, &cancel)
+                let viewer = actor.viewer();
+                store.search_as(&req.mailbox, req.uidvalidity, &key, &cancel, viewer)
             })
             .await?;
         drop(guard);
@@ -101,7 +102,7 @@ impl Search for SearchService {
             owner,
             store,
             mut req,
-            ..
+            actor,
         } = self.gate.admit_call(request, "Sort").await?;
         let key = request_key(std::mem::take(&mut req.program), &req.charset)?;
         let criteria = req
@@ -119,7 +120,15 @@ impl Search for SearchService {
         let uids = self
             .gate
             .run(&owner, move || {
-                store.sort(&req.mailbox, req.uidvalidity, &criteria, &key, &cancel)
+                let viewer = actor.viewer();
+                store.sort_as(
+                    &req.mailbox,
+                    req.uidvalidity,
+                    &criteria,
+                    &key,
+                    &cancel,
+                    viewer,
+                )
             })
             .await?;
         drop(guard);
@@ -135,7 +144,7 @@ impl Search for SearchService {
             owner,
             store,
             mut req,
-            ..
+            actor,
         } = self.gate.admit_call(request, "Thread").await?;
         let key = request_key(std::mem::take(&mut req.program), &req.charset)?;
         let algorithm = match A::try_from(req.algorithm).unwrap_or(A::Unspecified) {
@@ -149,7 +158,15 @@ impl Search for SearchService {
         let threads = self
             .gate
             .run(&owner, move || {
-                store.thread(&req.mailbox, req.uidvalidity, algorithm, &key, &cancel)
+                let viewer = actor.viewer();
+                store.thread_as(
+                    &req.mailbox,
+                    req.uidvalidity,
+                    algorithm,
+                    &key,
+                    &cancel,
+                    viewer,
+                )
             })
             .await?;
         drop(guard);

@@ -138,7 +138,7 @@ impl Storage for StorageService {
                 request,
                 "MailboxStatus",
                 |store, req| store.status_if_settled(&req.name),
-                |store, req| store.status(&req.name),
+                |store, req, actor| store.status_as(&req.name, actor.viewer()),
             )
             .await?;
         Ok(Response::new(pb::MailboxStatusResponse {
@@ -151,11 +151,15 @@ impl Storage for StorageService {
         request: Request<pb::SelectMailboxRequest>,
     ) -> Result<Response<pb::SelectMailboxResponse>, Status> {
         let with_ids = request.get_ref().with_object_ids;
+        let Admitted {
+            owner,
+            store,
+            actor,
+            req,
+        } = self.gate.admit_call(request, "SelectMailbox").await?;
         let selected = self
             .gate
-            .serve(request, "SelectMailbox", |store, req| {
-                store.select(&req.name)
-            })
+            .run(&owner, move || store.select_as(&req.name, actor.viewer()))
             .await?;
         Ok(Response::new(pb::SelectMailboxResponse {
             status: Some(status_msg(&selected.status)),
@@ -180,7 +184,14 @@ impl Storage for StorageService {
                 |store, req| {
                     store.changes_if_settled(&req.mailbox, req.uidvalidity, req.since_modseq)
                 },
-                |store, req| store.changes_since(&req.mailbox, req.uidvalidity, req.since_modseq),
+                |store, req, actor| {
+                    store.changes_since_as(
+                        &req.mailbox,
+                        req.uidvalidity,
+                        req.since_modseq,
+                        actor.viewer(),
+                    )
+                },
             )
             .await?;
         Ok(Response::new(pb::ChangesResponse {
@@ -204,7 +215,7 @@ impl Storage for StorageService {
         request: Request<pb::FetchRequest>,
     ) -> Result<Response<Self::FetchStream>, Status> {
         let call = self.gate.admit_call(request, "Fetch").await?;
-        crate::fetch::fetch(&self.gate, call.store, call.req).await
+        crate::fetch::fetch(&self.gate, call.store, call.actor, call.req).await
     }
 
     async fn store_flags(
@@ -212,7 +223,10 @@ impl Storage for StorageService {
         request: Request<pb::StoreFlagsRequest>,
     ) -> Result<Response<pb::StoreFlagsResponse>, Status> {
         let Admitted {
-            owner, store, req, ..
+            owner,
+            store,
+            actor,
+            req,
         } = self.gate.admit_call(request, "StoreFlags").await?;
         let mode = store_mode(req.mode)?;
         let uids = ranges(&req.uids);
@@ -221,7 +235,8 @@ impl Storage for StorageService {
         let stored = self
             .gate
             .run(&owner, move || {
-                store.store_flags(
+                store.store_flags_as(
+                    actor.viewer(),
                     &req.mailbox,
                     req.uidvalidity,
                     &uids,

@@ -36,6 +36,7 @@ impl Store {
             status.uidvalidity,
             key.unwrap_or(&all),
             &AtomicBool::new(false),
+            crate::Viewer::Owner,
         )?;
         let ranges: Vec<UidRange> = matched
             .iter()

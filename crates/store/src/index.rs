@@ -398,3 +398,17 @@ pub(crate) fn status_of(conn: &Connection, mailbox: &MailboxRow) -> Result<crate
         mailbox_id: mailbox.object_id.clone(),
     })
 }
+
+/// [`status_of`] as `viewer` sees it: a guest's unseen count is of the
+/// guest's own `\Seen` (see `private_seen`), the owner's the kept one.
+pub(crate) fn status_for(
+    conn: &Connection,
+    mailbox: &MailboxRow,
+    viewer: crate::Viewer<'_>,
+) -> Result<crate::MailboxStatus> {
+    let mut status = status_of(conn, mailbox)?;
+    if let Some(user) = viewer.guest() {
+        status.unseen = crate::private_seen::unseen(conn, mailbox.id, user, status.messages)?;
+    }
+    Ok(status)
+}

@@ -34,6 +34,7 @@ mod names;
 mod objectid;
 mod organize;
 mod plugin_state;
+mod private_seen;
 mod readers;
 mod reindex;
 mod schema;
@@ -69,6 +70,7 @@ pub use mime::{
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
+pub use private_seen::Viewer;
 pub use reindex::ReindexReport;
 pub use schema::INDEX_FILE;
 pub use search::{

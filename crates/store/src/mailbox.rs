@@ -325,18 +325,28 @@ impl Store {
 
     /// UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ and counts of a mailbox.
     pub fn status(&self, name: &str) -> Result<MailboxStatus> {
+        self.status_as(name, crate::Viewer::Owner)
+    }
+
+    /// [`Store::status`] as `viewer` sees it: a guest's unseen count is
+    /// of the guest's own `\Seen`.
+    pub fn status_as(&self, name: &str, viewer: crate::Viewer<'_>) -> Result<MailboxStatus> {
         let name = names::canonical(name)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        status_in(&mut *self.reader()?, &name)
+        status_in(&mut *self.reader()?, &name, viewer)
     }
 }
 
-/// The status of the mailbox with canonical name `name`, read through
-/// `conn` in one snapshot.
-pub(crate) fn status_in(conn: &mut Connection, name: &str) -> Result<MailboxStatus> {
+/// The status of the mailbox with canonical name `name` as `viewer` sees
+/// it, read through `conn` in one snapshot.
+pub(crate) fn status_in(
+    conn: &mut Connection,
+    name: &str,
+    viewer: crate::Viewer<'_>,
+) -> Result<MailboxStatus> {
     let tx = conn.transaction().ctx("starting a read")?;
     let row = index::mailbox_row(&tx, name)?;
-    index::status_of(&tx, &row)
+    index::status_for(&tx, &row, viewer)
 }
 
 /// Starts a write transaction that takes the database's write lock at once

@@ -1,15 +1,17 @@
 //! Reading and changing messages: select, changes since a MODSEQ, fetch,
 //! opening a message's file, storing flags and expunging.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 
 use rusqlite::{Connection, params};
 
 use crate::error::{Result, SqlContext, StoreError};
-use crate::flags::{DELETED, Flags, StoreMode};
+use crate::flags::{DELETED, Flags, SEEN, StoreMode};
 use crate::index::{self, MessageMeta, UidRange};
 use crate::mailbox::begin_write;
 use crate::names;
+use crate::private_seen::{self, Viewer};
 use crate::{MailboxStatus, Store};
 
 /// A message's UID, flags and MODSEQ: one entry of a mailbox view.
@@ -93,16 +95,23 @@ impl Store {
     /// The whole current view of a mailbox: status, every message's UID,
     /// flags and MODSEQ, and the keywords defined in it, from one snapshot.
     pub fn select(&self, mailbox: &str) -> Result<Selected> {
+        self.select_as(mailbox, Viewer::Owner)
+    }
+
+    /// [`Store::select`] as `viewer` sees it: for a guest, `\Seen` and the
+    /// unseen count are the guest's own.
+    pub fn select_as(&self, mailbox: &str, viewer: Viewer<'_>) -> Result<Selected> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
         let mut conn = self.reader()?;
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
-        let status = index::status_of(&tx, &row)?;
-        let messages = index::all_messages(&tx, &row)?
+        let status = index::status_for(&tx, &row, viewer)?;
+        let mut messages: Vec<MessageFlags> = index::all_messages(&tx, &row)?
             .iter()
             .map(MessageFlags::from)
             .collect();
+        private_seen::overlay(&tx, row.id, viewer, &mut messages)?;
         let mut stmt = tx
             .prepare_cached("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
             .ctx("reading keywords")?;
@@ -127,9 +136,28 @@ impl Store {
         uidvalidity: u32,
         since_modseq: u64,
     ) -> Result<Changes> {
+        self.changes_since_as(mailbox, uidvalidity, since_modseq, Viewer::Owner)
+    }
+
+    /// [`Store::changes_since`] as `viewer` sees it: for a guest, `\Seen`
+    /// and the unseen count are the guest's own (a guest's own `\Seen`
+    /// change gave the message a new MODSEQ, so it is among the changes).
+    pub fn changes_since_as(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        since_modseq: u64,
+        viewer: Viewer<'_>,
+    ) -> Result<Changes> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        changes_in(&mut *self.reader()?, &name, uidvalidity, since_modseq)
+        changes_in(
+            &mut *self.reader()?,
+            &name,
+            uidvalidity,
+            since_modseq,
+            viewer,
+        )
     }
 
     /// The index rows of the messages in `ranges`, ascending UID.
@@ -140,9 +168,21 @@ impl Store {
         uidvalidity: u32,
         ranges: &[UidRange],
     ) -> Result<Vec<MessageMeta>> {
+        self.fetch_as(mailbox, uidvalidity, ranges, Viewer::Owner)
+    }
+
+    /// [`Store::fetch`] as `viewer` sees it: for a guest, `\Seen` is the
+    /// guest's own.
+    pub fn fetch_as(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+        viewer: Viewer<'_>,
+    ) -> Result<Vec<MessageMeta>> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        fetch_in(&mut *self.reader()?, &name, uidvalidity, ranges)
+        fetch_in(&mut *self.reader()?, &name, uidvalidity, ranges, viewer)
     }
 
     /// Opens a message's file for reading (streaming its bytes), with its
@@ -209,7 +249,43 @@ impl Store {
         flags: &[S],
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored> {
+        self.store_flags_as(
+            Viewer::Owner,
+            mailbox,
+            uidvalidity,
+            ranges,
+            mode,
+            flags,
+            unchanged_since,
+        )
+    }
+
+    /// [`Store::store_flags`] made by `viewer`. A guest's `\Seen` is the
+    /// guest's own: adding, removing or replacing it changes only the
+    /// guest's record (never the shared flag, nor the file name), while
+    /// the other flags of the same call change the shared ones. A message
+    /// whose private `\Seen` changed gets a new MODSEQ all the same, so
+    /// that the guest's CONDSTORE/QRESYNC view sees the change (others see
+    /// a new MODSEQ with their flags as they were). `updated` carries the
+    /// flags as the viewer sees them.
+    #[allow(clippy::too_many_arguments)] // store_flags' arguments and who makes the call
+    pub fn store_flags_as<S: AsRef<str>>(
+        &self,
+        viewer: Viewer<'_>,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+        mode: StoreMode,
+        flags: &[S],
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsStored> {
         let mut given = Flags::parse(flags)?;
+        // A guest's `\Seen` goes to the guest's record, the rest is shared.
+        let guest = viewer.guest();
+        let private_given = given.system & SEEN != 0;
+        if guest.is_some() {
+            given.system &= !SEEN;
+        }
         let name = names::canonical(mailbox)?;
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
@@ -222,13 +298,37 @@ impl Store {
             let mut update = tx
                 .prepare_cached("UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = ?5, file = ?6 WHERE mailbox_id = ?1 AND uid = ?2")
                 .ctx(&context)?;
-            for m in index::messages_in(&tx, &row, ranges)? {
+            let metas = index::messages_in(&tx, &row, ranges)?;
+            let seen = match (guest, metas.first(), metas.last()) {
+                (Some(user), Some(first), Some(last)) => {
+                    private_seen::seen_between(&tx, row.id, user, first.uid, last.uid)?
+                }
+                _ => HashSet::new(),
+            };
+            for m in metas {
                 if unchanged_since.is_some_and(|limit| m.modseq > limit) {
                     out.failed.push(m.uid);
                     continue;
                 }
-                let new = m.flags.apply(mode, &given);
-                if new == m.flags {
+                let mut new = m.flags.apply(mode, &given);
+                // For a guest: the private `\Seen` before and after.
+                let mut private = None;
+                if let Some(user) = guest {
+                    // REPLACE leaves the shared `\Seen` as it was.
+                    new.system = (new.system & !SEEN) | (m.flags.system & SEEN);
+                    let was = seen.contains(&m.uid);
+                    let now = match mode {
+                        StoreMode::Add => was || private_given,
+                        StoreMode::Remove => was && !private_given,
+                        StoreMode::Replace => private_given,
+                    };
+                    private = Some(now);
+                    if was != now {
+                        private_seen::set(&tx, row.id, m.uid, user, now)?;
+                    } else if new == m.flags {
+                        continue;
+                    }
+                } else if new == m.flags {
                     continue;
                 }
                 row.highestmodseq += 1;
@@ -250,6 +350,9 @@ impl Store {
                         file
                     ])
                     .ctx(&context)?;
+                if let Some(now) = private {
+                    new.system = (new.system & !SEEN) | if now { SEEN } else { 0 };
+                }
                 out.updated.push(MessageFlags {
                     uid: m.uid,
                     flags: new,
@@ -383,10 +486,11 @@ pub(crate) fn changes_in(
     name: &str,
     uidvalidity: u32,
     since_modseq: u64,
+    viewer: Viewer<'_>,
 ) -> Result<Changes> {
     let tx = conn.transaction().ctx("starting a read")?;
     let row = index::mailbox_checked(&tx, name, uidvalidity)?;
-    let status = index::status_of(&tx, &row)?;
+    let status = index::status_for(&tx, &row, viewer)?;
     let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
     let context = format!("reading changes of {name:?}");
     let mut stmt = tx
@@ -395,12 +499,14 @@ pub(crate) fn changes_in(
             index::MESSAGE_COLUMNS
         ))
         .ctx(&context)?;
-    let changed = stmt
+    let mut changed = stmt
         .query_map(params![row.id, since], index::message_from_row)
         .ctx(&context)?
         .map(|m| m.map(|m| MessageFlags::from(&m)))
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx(&context)?;
+    drop(stmt);
+    private_seen::overlay(&tx, row.id, viewer, &mut changed)?;
     let mut stmt = tx
         .prepare_cached(
             "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
@@ -419,14 +525,18 @@ pub(crate) fn changes_in(
 }
 
 /// The index rows of the messages in `ranges` of the mailbox with
-/// canonical name `name` (see [`Store::fetch`]), read through `conn`.
+/// canonical name `name` as `viewer` sees them (see [`Store::fetch_as`]),
+/// read through `conn`.
 pub(crate) fn fetch_in(
     conn: &mut Connection,
     name: &str,
     uidvalidity: u32,
     ranges: &[UidRange],
+    viewer: Viewer<'_>,
 ) -> Result<Vec<MessageMeta>> {
     let tx = conn.transaction().ctx("starting a read")?;
     let row = index::mailbox_checked(&tx, name, uidvalidity)?;
-    index::messages_in(&tx, &row, ranges)
+    let mut metas = index::messages_in(&tx, &row, ranges)?;
+    private_seen::overlay(&tx, row.id, viewer, &mut metas)?;
+    Ok(metas)
 }

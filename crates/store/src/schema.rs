@@ -134,6 +134,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating plugin state schema")?;
     tx.execute_batch(crate::acl::SCHEMA)
         .ctx("creating the ACL schema")?;
+    tx.execute_batch(crate::private_seen::SCHEMA)
+        .ctx("creating the private seen schema")?;
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }

@@ -5,13 +5,15 @@
 //! thread and back (two thread wake-ups, the larger part of a settled
 //! call's cost). When the mailbox is not settled, or no reader is idle,
 //! they answer `None` and the caller makes the ordinary read, which syncs.
+//! They read the owner's view (shared `\Seen`): a guest's reads go the
+//! ordinary way with their [`Viewer`].
 
 use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::index::{MessageMeta, UidRange};
 use crate::messages::{Changes, changes_in, fetch_in};
-use crate::{MailboxStatus, Store, names, sync};
+use crate::{MailboxStatus, Store, Viewer, names, sync};
 
 /// The most messages a mailbox may hold for a read of a message list to
 /// be made at once (a millisecond or so at most, so the caller's thread is
@@ -32,7 +34,7 @@ impl Store {
     pub fn status_if_settled(&self, mailbox: &str) -> Result<Option<MailboxStatus>> {
         let name = names::canonical(mailbox)?;
         self.if_settled(&name, Size::Any, |conn| {
-            crate::mailbox::status_in(conn, &name)
+            crate::mailbox::status_in(conn, &name, Viewer::Owner)
         })
     }
 
@@ -45,7 +47,7 @@ impl Store {
     ) -> Result<Option<Changes>> {
         let name = names::canonical(mailbox)?;
         self.if_settled(&name, Size::Small, |conn| {
-            changes_in(conn, &name, uidvalidity, since_modseq)
+            changes_in(conn, &name, uidvalidity, since_modseq, Viewer::Owner)
         })
     }
 
@@ -58,7 +60,7 @@ impl Store {
     ) -> Result<Option<Vec<MessageMeta>>> {
         let name = names::canonical(mailbox)?;
         self.if_settled(&name, Size::Small, |conn| {
-            fetch_in(conn, &name, uidvalidity, ranges)
+            fetch_in(conn, &name, uidvalidity, ranges, Viewer::Owner)
         })
     }
 

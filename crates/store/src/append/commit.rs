@@ -283,6 +283,9 @@ pub(super) fn insert_rows(
         )
         .ctx(&context)?;
         index::add_keywords(tx, dst.id, &flags)?;
+        if let Some(user) = &m.seen_by {
+            crate::private_seen::set(tx, dst.id, uid, user, true)?;
+        }
         uids.push(uid);
     }
     index::update_counters(tx, dst)?;

@@ -62,6 +62,9 @@ pub struct AppendWriter {
     file: Option<File>,
     /// The message's first bytes, for its thread headers.
     head: Vec<u8>,
+    /// The guest whose private `\Seen` the message gets instead of the
+    /// shared one (see [`AppendWriter::seen_privately_by`]).
+    seen_by: Option<String>,
 }
 
 impl Store {
@@ -137,6 +140,7 @@ impl Store {
             tmp_path,
             file: Some(file),
             head: Vec::new(),
+            seen_by: None,
         })
     }
 }
@@ -193,6 +197,16 @@ impl AppendWriter {
         })
     }
 
+    /// Makes the message's `\Seen`, if it was given one, private to
+    /// `user`, a guest appending to the owner's mailbox: the message is
+    /// indexed without the shared `\Seen` and as seen by `user` alone.
+    pub fn seen_privately_by(&mut self, user: &str) {
+        if self.flags.seen() {
+            self.flags.system &= !crate::flags::SEEN;
+            self.seen_by = Some(user.to_owned());
+        }
+    }
+
     /// Ends the writing: checks that exactly the announced bytes came and
     /// fsyncs the file. The message then waits in `tmp/` until
     /// [`Store::commit_appends`] indexes it with the others of its batch;
@@ -227,6 +241,7 @@ impl AppendWriter {
             mailbox: std::mem::take(&mut self.mailbox),
             flags: std::mem::take(&mut self.flags),
             internal_date: self.internal_date,
+            seen_by: self.seen_by.take(),
             // The size as served: bare LFs count as CRLF.
             size: self.vsize,
             file_name,
@@ -241,6 +256,8 @@ pub struct StagedMessage {
     pub(crate) mailbox: String,
     pub(crate) flags: Flags,
     pub(crate) internal_date: InternalDate,
+    /// The guest who has seen it, when its `\Seen` is private.
+    pub(crate) seen_by: Option<String>,
     pub(crate) size: u64,
     /// The message ids it names, for its THREADID.
     pub(crate) thread: crate::objectid::ThreadHeaders,

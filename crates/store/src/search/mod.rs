@@ -19,7 +19,7 @@ pub use thread::{ThreadAlgorithm, ThreadNode};
 
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index::{self, MessageMeta};
-use crate::{Store, names};
+use crate::{Store, Viewer, names};
 
 /// The matches of a SEARCH: UIDs ascending and the highest MODSEQ among
 /// them (for CONDSTORE's `(MODSEQ n)` and ESEARCH).
@@ -54,27 +54,43 @@ impl Store {
         key: &SearchKey,
         cancel: &AtomicBool,
     ) -> Result<SearchResult> {
-        let matched = self.matching(mailbox, uidvalidity, key, cancel)?;
+        self.search_as(mailbox, uidvalidity, key, cancel, Viewer::Owner)
+    }
+
+    /// [`Store::search`] as `viewer` sees the mailbox: for a guest, SEEN
+    /// and UNSEEN test the guest's own `\Seen`.
+    pub fn search_as(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        key: &SearchKey,
+        cancel: &AtomicBool,
+        viewer: Viewer<'_>,
+    ) -> Result<SearchResult> {
+        let matched = self.matching(mailbox, uidvalidity, key, cancel, viewer)?;
         Ok(SearchResult {
             highest_modseq: matched.iter().map(|(m, _)| m.modseq).max().unwrap_or(0),
             uids: matched.into_iter().map(|(m, _)| m.uid).collect(),
         })
     }
 
-    /// The index rows (and mailbox directory) of the matches, ascending UID.
+    /// The index rows (and mailbox directory) of the matches, ascending
+    /// UID, with the flags `viewer` sees.
     pub(crate) fn matching(
         &self,
         mailbox: &str,
         uidvalidity: u32,
         key: &SearchKey,
         cancel: &AtomicBool,
+        viewer: Viewer<'_>,
     ) -> Result<Vec<(MessageMeta, std::path::PathBuf)>> {
         let name = names::canonical(mailbox)?;
         let (row, metas) = {
             let mut conn = self.reader()?;
             let tx = conn.transaction().ctx("starting a search")?;
             let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
-            let metas = index::all_messages(&tx, &row)?;
+            let mut metas = index::all_messages(&tx, &row)?;
+            crate::private_seen::overlay(&tx, row.id, viewer, &mut metas)?;
             (row, metas)
         };
         let dir = names::mailbox_dir(self.root(), &row.name).join("cur");

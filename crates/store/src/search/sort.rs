@@ -9,9 +9,9 @@ use mail_parser::{Address, MessageParser};
 use super::criteria::SearchKey;
 use super::subject::base_subject;
 use super::text::fold;
-use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::index::MessageMeta;
+use crate::{Store, Viewer};
 
 /// A sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,8 +132,9 @@ impl Store {
         uidvalidity: u32,
         key: &SearchKey,
         cancel: &AtomicBool,
+        viewer: Viewer<'_>,
     ) -> Result<Vec<(MessageMeta, Envelope)>> {
-        let matched = self.matching(mailbox, uidvalidity, key, cancel)?;
+        let matched = self.matching(mailbox, uidvalidity, key, cancel, viewer)?;
         let mut out = Vec::with_capacity(matched.len());
         for (meta, path) in matched {
             if cancel.load(Ordering::Relaxed) {
@@ -158,7 +159,21 @@ impl Store {
         key: &SearchKey,
         cancel: &AtomicBool,
     ) -> Result<Vec<u32>> {
-        let mut items = self.envelopes(mailbox, uidvalidity, key, cancel)?;
+        self.sort_as(mailbox, uidvalidity, criteria, key, cancel, Viewer::Owner)
+    }
+
+    /// [`Store::sort`] as `viewer` sees the mailbox (a guest's SEEN and
+    /// UNSEEN keys test the guest's own `\Seen`).
+    pub fn sort_as(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        criteria: &[SortCriterion],
+        key: &SearchKey,
+        cancel: &AtomicBool,
+        viewer: Viewer<'_>,
+    ) -> Result<Vec<u32>> {
+        let mut items = self.envelopes(mailbox, uidvalidity, key, cancel, viewer)?;
         items.sort_by(|a, b| {
             for c in criteria {
                 let o = compare(c.key, a, b);

@@ -8,8 +8,8 @@ use std::sync::atomic::AtomicBool;
 use super::criteria::SearchKey;
 use super::sort::Envelope;
 use super::subject::base_subject;
-use crate::Store;
 use crate::error::Result;
+use crate::{Store, Viewer};
 
 /// A thread algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,21 @@ impl Store {
         key: &SearchKey,
         cancel: &AtomicBool,
     ) -> Result<Vec<ThreadNode>> {
-        let items = self.envelopes(mailbox, uidvalidity, key, cancel)?;
+        self.thread_as(mailbox, uidvalidity, algorithm, key, cancel, Viewer::Owner)
+    }
+
+    /// [`Store::thread`] as `viewer` sees the mailbox (a guest's SEEN and
+    /// UNSEEN keys test the guest's own `\Seen`).
+    pub fn thread_as(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        algorithm: ThreadAlgorithm,
+        key: &SearchKey,
+        cancel: &AtomicBool,
+        viewer: Viewer<'_>,
+    ) -> Result<Vec<ThreadNode>> {
+        let items = self.envelopes(mailbox, uidvalidity, key, cancel, viewer)?;
         let envs: Vec<Envelope> = items.into_iter().map(|(_, e)| e).collect();
         Ok(match algorithm {
             ThreadAlgorithm::OrderedSubject => ordered_subject(&envs),
