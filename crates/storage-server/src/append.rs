@@ -272,7 +272,9 @@ fn write_batch(
                     bytes: staged.iter().map(StagedMessage::size).sum(),
                 };
                 plugins.before_add(store, &adding)?;
-                let batch = store.commit_appends(staged, replace)?;
+                let committed = store.commit_appends(staged, replace);
+                plugins.add_ended(&adding);
+                let batch = committed?;
                 plugins.after_add(store, &adding, &batch.uids);
                 return Ok(Some(batch));
             }

@@ -68,7 +68,9 @@ impl OrganizeService {
                     store.move_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
                 } else {
                     store.copy_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
-                }?;
+                };
+                plugins.add_ended(&adding);
+                let copied = copied?;
                 plugins.after_add(&store, &adding, &copied.new_uids);
                 Ok(copied)
             })

@@ -98,6 +98,12 @@ pub trait StoragePlugin: Send + Sync + 'static {
         Ok(())
     }
 
+    /// After an add that every `before_add` allowed has ended, committed
+    /// or not (before `after_add`): with `before_add` it brackets the add,
+    /// e.g. the quota plugin's reservation, so that concurrent adds cannot
+    /// all pass a check that only one of them fits.
+    fn add_ended(&self, _adding: &Adding<'_>) {}
+
     /// After the messages `adding` named were committed as `uids` (an
     /// append, a delivery, a COPY or MOVE's copies), on the owner's store
     /// thread; e.g. the quota plugin's warnings.
@@ -144,9 +150,21 @@ impl Plugins {
         self.0.iter().for_each(|p| p.owner_added(owner));
     }
 
-    /// Runs every before-add hook; the first refusal wins.
+    /// Runs every before-add hook; the first refusal wins, and the
+    /// plugins that had allowed the add hear that it ended.
     pub(crate) fn before_add(&self, store: &Store, adding: &Adding<'_>) -> Result<(), StoreError> {
-        self.0.iter().try_for_each(|p| p.before_add(store, adding))
+        for (allowed, plugin) in self.0.iter().enumerate() {
+            if let Err(refused) = plugin.before_add(store, adding) {
+                self.0[..allowed].iter().for_each(|p| p.add_ended(adding));
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every add-ended hook (see [`StoragePlugin::add_ended`]).
+    pub(crate) fn add_ended(&self, adding: &Adding<'_>) {
+        self.0.iter().for_each(|p| p.add_ended(adding));
     }
 
     /// Runs every after-add hook.

@@ -19,7 +19,7 @@ mod settings;
 pub mod warning;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use mailkeep_storage_server::plugin::{
     AddKind, Adding, OwnerInfo, PluginHost, RoutesBuilder, Scope, StoragePlugin,
@@ -64,6 +64,10 @@ pub(crate) struct Inner {
     warnings: Vec<u8>,
     /// Each owner's limits from their users-file rules.
     userdb: RwLock<HashMap<String, Limits>>,
+    /// What adds allowed but not yet ended will add, per owner (bytes,
+    /// messages): counted by the next check, so that concurrent appends
+    /// of one storage process cannot together pass a limit.
+    pending: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 /// The limits in force for one owner, and whether an override set them.
@@ -116,6 +120,7 @@ impl QuotaPlugin {
                 defaults: settings.defaults,
                 warnings: settings.warnings.clone(),
                 userdb: RwLock::default(),
+                pending: Mutex::default(),
             }),
         }
     }
@@ -194,12 +199,42 @@ impl StoragePlugin for QuotaPlugin {
         if limits == Limits::default() || adding.kind == AddKind::Move {
             return Ok(());
         }
-        match exceeds(limits, store.quota_usage()?, adding) {
-            None => Ok(()),
+        // The usage and the reservations are read, and this add reserved,
+        // under one lock: two adds cannot both pass on the same room. (An
+        // add that committed but has not ended yet counts twice for a
+        // moment: at the very edge a check may refuse, never overshoot.)
+        let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let (bytes, messages) = store.quota_usage()?;
+        let (held_bytes, held_messages) = pending.get(adding.owner).copied().unwrap_or_default();
+        let usage = (
+            bytes.saturating_add(held_bytes),
+            messages.saturating_add(held_messages),
+        );
+        match exceeds(limits, usage, adding) {
+            None => {
+                let held = pending.entry(adding.owner.to_owned()).or_default();
+                held.0 = held.0.saturating_add(adding.bytes);
+                held.1 = held.1.saturating_add(adding.messages);
+                Ok(())
+            }
             Some(context) => {
                 tracing::info!(owner = adding.owner, mailbox = adding.mailbox, %context,
                     "refused: over quota");
                 Err(StoreError::OverQuota { context })
+            }
+        }
+    }
+
+    fn add_ended(&self, adding: &Adding<'_>) {
+        if adding.kind == AddKind::Move {
+            return;
+        }
+        let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(held) = pending.get_mut(adding.owner) {
+            held.0 = held.0.saturating_sub(adding.bytes);
+            held.1 = held.1.saturating_sub(adding.messages);
+            if *held == (0, 0) {
+                pending.remove(adding.owner);
             }
         }
     }

@@ -154,3 +154,37 @@ fn crossing_a_warning_percentage_puts_one_warning_in_the_inbox() {
     );
     assert!(QuotaSettings::from_table(&toml::from_str("warnings = [0]").unwrap()).is_err());
 }
+
+/// Adds allowed but not yet ended count against the room left: two
+/// concurrent appends that each fit alone but not together cannot both
+/// pass; once the first ended, the room it did not use is free again.
+#[test]
+fn adds_under_way_hold_their_room_until_they_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_one_message(dir.path());
+    let table: toml::Table = toml::from_str("messages = 3").unwrap();
+    let plugin = QuotaPlugin::new(&QuotaSettings::from_table(&table).unwrap());
+    plugin.owner_added(&OwnerInfo {
+        owner: "alice".into(),
+        userdb: Vec::new(),
+    });
+    // One message stored, room for two more.
+    let first = adding(AddKind::Append, 2, 10);
+    plugin.before_add(&store, &first).unwrap();
+    let second = adding(AddKind::Append, 1, 10);
+    let err = plugin.before_add(&store, &second).unwrap_err();
+    assert!(
+        matches!(err, StoreError::OverQuota { .. }),
+        "the first add's room is taken: {err:?}"
+    );
+    // The first add failed (nothing committed): its room is free again.
+    plugin.add_ended(&first);
+    plugin.before_add(&store, &second).unwrap();
+    plugin.add_ended(&second);
+    // A MOVE reserves nothing and is never refused.
+    plugin
+        .before_add(&store, &adding(AddKind::Move, 5, 10))
+        .unwrap();
+    plugin.add_ended(&adding(AddKind::Move, 5, 10));
+    plugin.before_add(&store, &first).unwrap();
+}
