@@ -404,6 +404,9 @@ impl Session {
         let Some(authed) = self.state.authed() else {
             return Ok(());
         };
+        // Before the subscription's LIST goes out: once the client hears
+        // of it, the mailbox's changes are reported.
+        notifier.watch_subscribed(authed).await;
         match notice {
             Notice::Nothing => return Ok(()),
             Notice::Selected => {

@@ -23,7 +23,7 @@ use tonic::Streaming;
 use crate::cmd::common::DELIMITER;
 use crate::errors::ImapError;
 use crate::io::Output;
-use crate::namespace::MailboxRef;
+use crate::namespace::{MailboxRef, is_public, is_shared};
 use crate::session::enabled::Enabled;
 use crate::session::shared_notify::{self, SharedEvents, Watched, within};
 use crate::session::state::Authed;
@@ -62,6 +62,9 @@ pub(crate) struct Notifier {
     shared: SharedEvents,
     /// The user's subscriptions, for SUBSCRIBED (kept current by events).
     subscribed: BTreeSet<String>,
+    /// Names of other owners' mailboxes subscribed to since the last
+    /// [`Notifier::watch_subscribed`], while SUBSCRIBED is asked for.
+    newly_subscribed: Vec<String>,
 }
 
 impl Notifier {
@@ -91,21 +94,48 @@ impl Notifier {
             watched: Vec::new(),
             shared: SharedEvents::new(),
             subscribed,
+            newly_subscribed: Vec::new(),
         };
-        let wanted: Vec<Watched> =
-            shared_notify::named_mailboxes(authed, &notifier.set, &notifier.subscribed)
-                .await
-                .into_iter()
-                .filter(|w| {
-                    notifier
-                        .events_for(&w.shown, false, false)
-                        .is_some_and(|events| events.iter().any(NotifyEvent::is_message_event))
-                })
-                .collect();
-        if !wanted.is_empty() {
-            (notifier.watched, notifier.shared) = shared_notify::watch_each(authed, wanted).await;
-        }
+        let named =
+            shared_notify::named_mailboxes(authed, &notifier.set, &notifier.subscribed).await;
+        notifier.watch_shared(authed, named).await;
         Ok(notifier)
+    }
+
+    /// Starts watching those of `named` (other owners' mailboxes) whose
+    /// message events the set asks for and that are not watched yet.
+    async fn watch_shared(&mut self, authed: &Authed, named: Vec<Watched>) {
+        let wanted: Vec<Watched> = named
+            .into_iter()
+            .filter(|w| {
+                self.events_for(&w.shown, false, false)
+                    .is_some_and(|events| events.iter().any(NotifyEvent::is_message_event))
+            })
+            .filter(|w| {
+                !self.watched.iter().enumerate().any(|(key, watched)| {
+                    watched.mailbox == w.mailbox && self.shared.contains_key(&key)
+                })
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        for (watched, stream) in shared_notify::watch_each(authed, wanted).await {
+            self.shared.insert(self.watched.len(), stream);
+            self.watched.push(Arc::new(watched));
+        }
+    }
+
+    /// Starts watching the other owners' mailboxes subscribed to since
+    /// the last call (SUBSCRIBED covers them from now on); nothing to do,
+    /// and no call, otherwise.
+    pub(crate) async fn watch_subscribed(&mut self, authed: &Authed) {
+        if self.newly_subscribed.is_empty() {
+            return;
+        }
+        let names = std::mem::take(&mut self.newly_subscribed);
+        let named = shared_notify::subscribed_mailboxes(authed, &names).await;
+        self.watch_shared(authed, named).await;
     }
 
     /// The next event, or `None` when the user's own stream ended (other
@@ -220,6 +250,15 @@ impl Notifier {
                 match kind {
                     ListChangeKind::Subscribed => {
                         self.subscribed.insert(change.name.clone());
+                        if (is_shared(&change.name) || is_public(&change.name))
+                            && self
+                                .set
+                                .groups
+                                .iter()
+                                .any(|g| g.mailboxes == NotifyMailboxes::Subscribed)
+                        {
+                            self.newly_subscribed.push(change.name.clone());
+                        }
                     }
                     ListChangeKind::Unsubscribed => {
                         self.subscribed.remove(&change.name);
@@ -279,14 +318,21 @@ impl Notifier {
         event: &MailboxEvent,
         selected: Option<&MailboxRef>,
     ) -> Notice {
-        let Some(mailbox_event::Event::Changed(changed)) = &event.event else {
-            return Notice::Nothing;
-        };
-        if changed.mailbox != watched.mailbox.name || selected == Some(&watched.mailbox) {
+        if selected == Some(&watched.mailbox) {
             return Notice::Nothing;
         }
+        let kind = match &event.event {
+            Some(mailbox_event::Event::Changed(changed))
+                if changed.mailbox == watched.mailbox.name =>
+            {
+                changed.kind
+            }
+            // Events were lost: the mailbox may have changed in any way.
+            Some(mailbox_event::Event::Resync(_)) => WatchChangeKind::Changed as i32,
+            _ => return Notice::Nothing,
+        };
         match self.events_for(&watched.shown, false, false) {
-            Some(events) if wants(events, changed.kind) => Notice::Status(watched.mailbox.clone()),
+            Some(events) if wants(events, kind) => Notice::Status(watched.mailbox.clone()),
             _ => Notice::Nothing,
         }
     }

@@ -13,7 +13,6 @@
 //! what it always did.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{NotifyMailboxes, NotifySet};
@@ -88,11 +87,31 @@ pub(crate) async fn named_mailboxes(
             | NotifyMailboxes::Personal => {}
         }
     }
+    shown(authed, &mut names, found).await
+}
+
+/// The mailboxes of other owners that the client names `subscribed` (new
+/// subscriptions, while SUBSCRIBED is asked for) stand for.
+pub(crate) async fn subscribed_mailboxes(authed: &Authed, subscribed: &[String]) -> Vec<Watched> {
+    let mut names = Names::new(authed);
+    let mut found = BTreeSet::new();
+    for name in subscribed {
+        found.extend(foreign(authed, &mut names, name).await);
+    }
+    shown(authed, &mut names, found).await
+}
+
+/// `found` with the names the client sees for them, each only when that
+/// name leads back to it.
+async fn shown(
+    authed: &Authed,
+    names: &mut Names<'_>,
+    found: BTreeSet<MailboxRef>,
+) -> Vec<Watched> {
     let mut watched = Vec::new();
     for mailbox in found {
         let shown = authed.shown(&mailbox);
-        // The name must lead back to this mailbox.
-        if foreign(authed, &mut names, &shown).await.as_ref() == Some(&mailbox) {
+        if foreign(authed, names, &shown).await.as_ref() == Some(&mailbox) {
             watched.push(Watched { mailbox, shown });
         }
     }
@@ -191,12 +210,11 @@ async fn selectable(authed: &Authed, owner: &str) -> Vec<String> {
 }
 
 /// Starts a Watch stream for each of `wanted` at its owner's storage, all
-/// at once; the ones refused or unreachable are left out. Returns the
-/// mailboxes watched and their merged events.
+/// at once; the ones refused or unreachable are left out.
 pub(crate) async fn watch_each(
     authed: &Authed,
     wanted: Vec<Watched>,
-) -> (Vec<Arc<Watched>>, SharedEvents) {
+) -> Vec<(Watched, Streaming<MailboxEvent>)> {
     let started = futures::future::join_all(wanted.into_iter().map(|watched| async move {
         let owner = watched.mailbox.owner.clone();
         let request = WatchRequest {
@@ -212,24 +230,20 @@ pub(crate) async fn watch_each(
         (watched, stream)
     }))
     .await;
-    let mut watched = Vec::new();
-    let mut events = StreamMap::new();
-    for (mailbox, stream) in started {
-        match stream {
-            Ok(stream) => {
-                events.insert(watched.len(), stream);
-                watched.push(Arc::new(mailbox));
-            }
+    started
+        .into_iter()
+        .filter_map(|(mailbox, stream)| match stream {
+            Ok(stream) => Some((mailbox, stream)),
             Err(e) => {
                 tracing::debug!(
                     mailbox = %mailbox.shown,
                     error = %e,
                     "a shared mailbox is not watched for NOTIFY"
                 );
+                None
             }
-        }
-    }
-    (watched, events)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -163,6 +163,28 @@ async fn notify_subscribed_covers_subscribed_shared_mailboxes() {
 }
 
 #[tokio::test]
+async fn subscribing_while_notify_is_on_starts_watching() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (subscribed (MessageNew MessageExpunge SubscriptionChange))",
+    )
+    .await;
+    let reply = ok(&mut bob, "SUBSCRIBE shared.alice.Projects").await;
+    // The subscription's LIST goes out once the mailbox is watched (while
+    // the command runs, or after it).
+    let listed = |r: &Response| r.text().starts_with("* LIST") && r.text().contains("Projects");
+    if !reply.responses.iter().any(listed) {
+        let (list, _) = until(&mut bob, "* LIST").await;
+        assert!(listed(&list), "{}", list.text());
+    }
+    alice_appends(&services, "Projects").await;
+    let (status, _) = until(&mut bob, "* STATUS shared.alice.Projects").await;
+    assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
+}
+
+#[tokio::test]
 async fn notify_without_shared_names_asks_no_other_owner() {
     let services = two_users().await;
     let mut bob = shared_by_alice(&services, "lr").await;
