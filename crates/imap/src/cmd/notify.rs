@@ -10,6 +10,7 @@ use mailkeep_storage_rpc::storage::{ListMailboxesRequest, ListSubscriptionsReque
 
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
+use crate::namespace::MailboxRef;
 use crate::reply::Reply;
 use crate::session::notifier::{Notifier, send_status};
 use crate::session::state::{Authenticated, Transition};
@@ -110,15 +111,14 @@ impl Command for Notify {
                     .collect(),
                 Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
             };
-            // The names are the user's own: a selected mailbox of another
-            // owner is none of them.
-            let selected = state
-                .selected
-                .as_ref()
-                .filter(|m| m.owner() == authed.user())
-                .map(|m| m.name());
-            for name in notifier.status_mailboxes(&names, selected.as_deref()) {
-                send_status(authed, &cx.out, &name, cx.enabled).await?;
+            // The user's own mailboxes and the watched ones of other
+            // owners, but the selected one.
+            let selected = state.selected.as_ref().map(|m| MailboxRef {
+                owner: m.owner().to_owned(),
+                name: m.name(),
+            });
+            for mailbox in notifier.status_mailboxes(&names, selected.as_ref()) {
+                send_status(authed, &cx.out, &mailbox, cx.enabled).await?;
             }
         }
         Ok(Done::reply(Reply::ok("NOTIFY completed."))

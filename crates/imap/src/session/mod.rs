@@ -8,6 +8,7 @@ pub(crate) mod enabled;
 pub(crate) mod mailbox;
 pub(crate) mod notifier;
 pub(crate) mod scheduler;
+pub(crate) mod shared_notify;
 pub(crate) mod state;
 pub(crate) mod watcher;
 
@@ -22,11 +23,12 @@ use tokio::time::Instant;
 use crate::cmd::{Cx, Done, Input, Routed, Runs};
 use crate::errors::ImapError;
 use crate::io::{Output, ReadError, Reader};
+use crate::namespace::MailboxRef;
 use crate::process::Process;
 use crate::reply::Reply;
 use enabled::Enabled;
 use mailbox::Synced;
-use notifier::{Notice, Notifier};
+use notifier::{Arrival, Notice, Notifier};
 use scheduler::Scheduler;
 use state::{State, Transition};
 
@@ -147,8 +149,8 @@ impl Session {
             let deadline = self.deadline();
             let want_input = self.wants_input();
             let idle = self.scheduler.is_idle();
-            // NOTIFY's change stream is the user's own store's; a selected
-            // mailbox of another owner is followed by its own watcher.
+            // NOTIFY's streams leave the selected mailbox of another
+            // owner to its own watcher.
             let shared_selected = self.notified_shared_mailbox().filter(|_| idle);
             tokio::select! {
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
@@ -387,28 +389,24 @@ impl Session {
     }
 
     /// Reports what a NOTIFY event means, when the client asked for it.
-    async fn notified(
-        &mut self,
-        event: Option<mailkeep_storage_rpc::storage::MailboxEvent>,
-    ) -> Result<(), ImapError> {
-        let (Some(event), Some(notifier)) = (event, self.notifier.as_mut()) else {
+    async fn notified(&mut self, arrival: Option<Arrival>) -> Result<(), ImapError> {
+        let (Some(arrival), Some(notifier)) = (arrival, self.notifier.as_mut()) else {
             tracing::warn!("the NOTIFY change stream ended; notifications stop");
             self.notifier = None;
             return Ok(());
         };
-        // The change stream is the user's own store's: a selected mailbox
-        // of another owner is never among its events.
-        let user = self.state.authed().map(|a| a.user().to_owned());
-        let selected = self
-            .state
-            .mailbox()
-            .filter(|m| Some(m.owner()) == user.as_deref())
-            .map(|m| m.name());
+        let selected = self.state.mailbox().map(|m| MailboxRef {
+            owner: m.owner().to_owned(),
+            name: m.name(),
+        });
         let delays_expunges = notifier.delays_expunges();
-        let notice = notifier.notice(&event, selected.as_deref(), self.enabled);
+        let notice = notifier.notice(&arrival, selected.as_ref(), self.enabled);
         let Some(authed) = self.state.authed() else {
             return Ok(());
         };
+        // Before the subscription's LIST goes out: once the client hears
+        // of it, the mailbox's changes are reported.
+        notifier.watch_subscribed(authed).await;
         match notice {
             Notice::Nothing => return Ok(()),
             Notice::Selected => {
@@ -497,9 +495,7 @@ impl Session {
 }
 
 /// The next NOTIFY event; never ready without a notifier.
-async fn next_event(
-    notifier: Option<&mut Notifier>,
-) -> Option<mailkeep_storage_rpc::storage::MailboxEvent> {
+async fn next_event(notifier: Option<&mut Notifier>) -> Option<Arrival> {
     match notifier {
         Some(notifier) => notifier.next().await,
         None => std::future::pending().await,

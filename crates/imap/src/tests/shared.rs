@@ -13,14 +13,14 @@ use crate::settings::ImapSettings;
 
 /// Long enough for anything that should arrive; never waited out when it
 /// does.
-const WAIT: Duration = Duration::from_secs(20);
+pub(super) const WAIT: Duration = Duration::from_secs(20);
 
 /// The second user, who is shared with.
-const BOB: &str = "bob";
-const BOB_PASSWORD: &str = "bobsecret";
+pub(super) const BOB: &str = "bob";
+pub(super) const BOB_PASSWORD: &str = "bobsecret";
 
 /// Services with alice (the tests' user) and bob.
-async fn two_users() -> Services {
+pub(super) async fn two_users() -> Services {
     let services = services().await;
     services
         .add_user(BOB, BOB_PASSWORD)
@@ -45,7 +45,7 @@ fn attributes(reply: &Reply, name: &str) -> Vec<String> {
 }
 
 /// Runs a command that must fail with NO and `code`.
-async fn no(client: &mut Client<DuplexStream>, command: &str, code: &str) -> Reply {
+pub(super) async fn no(client: &mut Client<DuplexStream>, command: &str, code: &str) -> Reply {
     let reply = client.run(command).await.expect(command);
     assert_eq!(reply.status(), Status::No, "{command}: {reply:?}");
     assert!(reply.has_code(code), "{command}: want {code}: {reply:?}");
@@ -168,7 +168,7 @@ async fn an_unreachable_owner_is_left_out() {
 
 /// Alice has `Projects` with one message and grants bob `rights` on it;
 /// the broker's hint names alice to bob. Bob's client, logged in.
-async fn shared_by_alice(services: &Services, rights: &str) -> Client<DuplexStream> {
+pub(super) async fn shared_by_alice(services: &Services, rights: &str) -> Client<DuplexStream> {
     let process = process(services, ImapSettings::default());
     let mut alice = login(&process).await;
     ok(&mut alice, "CREATE Projects").await;

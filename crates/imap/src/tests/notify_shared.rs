@@ -1,0 +1,278 @@
+//! NOTIFY (RFC 5465) on other owners' mailboxes that are not selected:
+//! named by MAILBOXES, SUBTREE or SUBSCRIBED in the shared and public
+//! namespaces, each watched at its owner's storage (which decides, by its
+//! ACLs, what the user may watch), and reported as STATUS.
+
+use mailkeep_testkit::{Client, Response, Services};
+use tokio::io::DuplexStream;
+
+use super::shared::{BOB, BOB_PASSWORD, WAIT, shared_by_alice, two_users};
+use super::{USER, login, login_as, message, ok, process};
+use crate::settings::ImapSettings;
+
+/// Reads unsolicited responses until one's text starts with `start`;
+/// returns it and everything read before it.
+async fn until(client: &mut Client<DuplexStream>, start: &str) -> (Response, Vec<Response>) {
+    let mut before = Vec::new();
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = client.read_response().await.expect("a notification");
+            if r.text().starts_with(start) {
+                return r;
+            }
+            before.push(r);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {start:?}; read {before:?}"));
+    (found, before)
+}
+
+/// Alice appends a message to her `mailbox`, in a session of her own.
+async fn alice_appends(services: &Services, mailbox: &str) {
+    let process = process(services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    let appended = alice
+        .append(mailbox, &[], &message("news", "x"))
+        .await
+        .unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
+}
+
+/// The STATUS lines of a reply, by their text.
+fn statuses(reply: &mailkeep_testkit::Reply) -> Vec<String> {
+    reply
+        .responses
+        .iter()
+        .map(|r| r.text())
+        .filter(|t| t.starts_with("* STATUS"))
+        .collect()
+}
+
+#[tokio::test]
+async fn notify_reports_a_shared_mailbox_that_is_not_selected() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "CREATE Mine").await;
+    ok(&mut bob, "SELECT INBOX").await;
+    // Alice's INBOX is not shared with bob, and nobody is no owner: they
+    // are not watched, and do not break the command.
+    let reply = ok(
+        &mut bob,
+        "NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) \
+         (mailboxes (shared.alice.Projects shared.alice.INBOX shared.nobody.X) \
+         (MessageNew MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge))",
+    )
+    .await;
+    let now = statuses(&reply);
+    assert!(
+        now.iter()
+            .any(|s| s.starts_with("* STATUS shared.alice.Projects (MESSAGES 1 ")),
+        "{reply:?}"
+    );
+    assert!(
+        !now.iter().any(|s| s.contains("shared.alice.INBOX")),
+        "{now:?}"
+    );
+    assert!(!now.iter().any(|s| s.contains("nobody")), "{now:?}");
+    assert!(
+        now.iter().any(|s| s.starts_with("* STATUS Mine ")),
+        "{now:?}"
+    );
+    // The selected mailbox is none of them.
+    assert!(
+        !now.iter().any(|s| s.starts_with("* STATUS INBOX ")),
+        "{now:?}"
+    );
+
+    alice_appends(&services, "INBOX").await;
+    alice_appends(&services, "Projects").await;
+    let (status, before) = until(&mut bob, "* STATUS shared.alice.Projects").await;
+    assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
+    assert!(
+        !before
+            .iter()
+            .any(|r| r.text().contains("shared.alice.INBOX")),
+        "{before:?}"
+    );
+
+    // A flag change is one of the events asked for.
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    ok(&mut alice, "SELECT Projects").await;
+    ok(&mut alice, "STORE 1 +FLAGS (\\Answered)").await;
+    until(&mut bob, "* STATUS shared.alice.Projects").await;
+
+    // Bob's own mailboxes still notify.
+    let mut other = login_as(&process, BOB, BOB_PASSWORD).await;
+    let appended = other.append("Mine", &[], &message("m", "x")).await.unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
+    let (status, _) = until(&mut bob, "* STATUS Mine ").await;
+    assert!(status.text().contains("MESSAGES 1"), "{}", status.text());
+    let appended = other
+        .append("INBOX", &[], &message("i", "x"))
+        .await
+        .unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
+    until(&mut bob, "* 1 EXISTS").await;
+    ok(&mut bob, "NOTIFY NONE").await;
+}
+
+#[tokio::test]
+async fn notify_subtree_of_an_owner_reports_what_it_shares_only() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    let reply = ok(
+        &mut bob,
+        "NOTIFY SET STATUS (subtree shared.alice (MessageNew MessageExpunge MailboxName))",
+    )
+    .await;
+    let now = statuses(&reply);
+    assert_eq!(now.len(), 1, "{reply:?}");
+    assert!(
+        now[0].starts_with("* STATUS shared.alice.Projects (MESSAGES 1 "),
+        "{now:?}"
+    );
+    // Alice's mailbox list is hers: a mailbox she makes (and does not
+    // share) is not announced, ahead of the change that is.
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    ok(&mut alice, "CREATE Secret").await;
+    alice_appends(&services, "Projects").await;
+    let (status, before) = until(&mut bob, "* STATUS shared.alice.Projects").await;
+    assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
+    assert!(
+        !before.iter().any(|r| r.text().contains("Secret")),
+        "{before:?}"
+    );
+}
+
+#[tokio::test]
+async fn notify_subscribed_covers_subscribed_shared_mailboxes() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "SUBSCRIBE shared.alice.Projects").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (subscribed (MessageNew MessageExpunge))",
+    )
+    .await;
+    alice_appends(&services, "Projects").await;
+    let (status, _) = until(&mut bob, "* STATUS shared.alice.Projects").await;
+    assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
+}
+
+#[tokio::test]
+async fn subscribing_while_notify_is_on_starts_watching() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (subscribed (MessageNew MessageExpunge SubscriptionChange))",
+    )
+    .await;
+    let reply = ok(&mut bob, "SUBSCRIBE shared.alice.Projects").await;
+    // The subscription's LIST goes out once the mailbox is watched (while
+    // the command runs, or after it).
+    let listed = |r: &Response| r.text().starts_with("* LIST") && r.text().contains("Projects");
+    if !reply.responses.iter().any(listed) {
+        let (list, _) = until(&mut bob, "* LIST").await;
+        assert!(listed(&list), "{}", list.text());
+    }
+    alice_appends(&services, "Projects").await;
+    let (status, _) = until(&mut bob, "* STATUS shared.alice.Projects").await;
+    assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
+}
+
+#[tokio::test]
+async fn notify_without_shared_names_asks_no_other_owner() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    let asked = services.sharing_asks(BOB);
+    let attached = services.attaches(USER);
+    ok(
+        &mut bob,
+        "NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName)) \
+         (subtree Lists (MessageNew MessageExpunge)) (mailboxes INBOX (MessageNew MessageExpunge))",
+    )
+    .await;
+    assert_eq!(services.sharing_asks(BOB), asked);
+    assert_eq!(services.attaches(USER), attached);
+}
+
+#[tokio::test]
+async fn an_unreachable_owner_does_not_break_notify() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    // "ghost" is no user: its storage cannot be reached.
+    services.set_sharing_owners(BOB, &[USER, "ghost"]);
+    let reply = ok(
+        &mut bob,
+        "NOTIFY SET STATUS (mailboxes shared.ghost.INBOX (MessageNew MessageExpunge)) \
+         (subtree shared (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))",
+    )
+    .await;
+    let now = statuses(&reply);
+    assert!(!now.iter().any(|s| s.contains("ghost")), "{now:?}");
+    assert!(
+        now.iter()
+            .any(|s| s.starts_with("* STATUS shared.alice.Projects ")),
+        "{now:?}"
+    );
+    let process = process(&services, ImapSettings::default());
+    let mut other = login_as(&process, BOB, BOB_PASSWORD).await;
+    let appended = other
+        .append("INBOX", &[], &message("i", "x"))
+        .await
+        .unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
+    let (status, _) = until(&mut bob, "* STATUS INBOX ").await;
+    assert!(status.text().contains("MESSAGES 1"), "{}", status.text());
+    alice_appends(&services, "Projects").await;
+    until(&mut bob, "* STATUS shared.alice.Projects").await;
+}
+
+#[tokio::test]
+async fn a_selected_shared_mailbox_gets_no_status() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    let reply = ok(
+        &mut bob,
+        "NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) (subtree shared.alice (MessageNew MessageExpunge))",
+    )
+    .await;
+    assert_eq!(statuses(&reply), Vec::<String>::new(), "{reply:?}");
+    alice_appends(&services, "Projects").await;
+    let (_, before) = until(&mut bob, "* 2 EXISTS").await;
+    assert!(
+        !before.iter().any(|r| r.text().starts_with("* STATUS")),
+        "{before:?}"
+    );
+}
+
+#[tokio::test]
+async fn notify_on_the_public_namespace() {
+    let services = two_users().await;
+    let _ = shared_by_alice(&services, "lr").await;
+    let settings = ImapSettings {
+        public_owner: USER.to_owned(),
+        ..ImapSettings::default()
+    };
+    let public = process(&services, settings);
+    let mut bob = login_as(&public, BOB, BOB_PASSWORD).await;
+    let reply = ok(
+        &mut bob,
+        "NOTIFY SET STATUS (subtree Public (MessageNew MessageExpunge))",
+    )
+    .await;
+    let now = statuses(&reply);
+    assert!(
+        now.iter()
+            .any(|s| s.starts_with("* STATUS Public.Projects (MESSAGES 1 ")),
+        "{reply:?}"
+    );
+    alice_appends(&services, "Projects").await;
+    let (status, _) = until(&mut bob, "* STATUS Public.Projects").await;
+    assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
+}
