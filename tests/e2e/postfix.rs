@@ -193,3 +193,35 @@ fn postfix_bounces_an_unknown_recipient_with_5_1_1() {
         "{bounce}"
     );
 }
+
+/// Postfix's `lmtp:unix:` transport on mailkeep's LMTP UNIX socket (under
+/// the data directory, what Postfix on the same host uses): the message
+/// arrives with the same bytes, and Postfix logs it sent.
+#[test]
+fn postfix_delivers_over_the_lmtp_unix_socket() {
+    if !available("postfix_delivers_over_the_lmtp_unix_socket") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = start(&dir);
+    let socket = dir.data_dir().join("lmtp.sock");
+    assert!(socket.exists(), "no LMTP socket at {}", socket.display());
+    let transport = format!("lmtp:unix:{}", socket.display());
+    let postfix = Postfix::start_with_transport(&dir, &transport, None);
+    let from = format!("alice@{DOMAIN}");
+    let rcpt = format!("bob@{DOMAIN}");
+    let message = make_message("postfix-unix", 3000);
+    let out = postfix.swaks(postfix.smtp, &from, &rcpt, &message, &[]);
+    let transcript = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && transcript.contains("250 2.0.0 Ok: queued"),
+        "swaks: {}\n{transcript}",
+        out.status
+    );
+    let inbox = wait_messages(&server, "bob", "INBOX", 1);
+    assert_eq!(inbox.len(), 1);
+    assert_sent_plus_trace(&inbox[0], &message, &from, &rcpt);
+    postfix.wait_log("Postfix logging the delivery over the socket", |l| {
+        l.contains(&format!("to=<{rcpt}>")) && l.contains("status=sent") && l.contains("lmtp.sock")
+    });
+}

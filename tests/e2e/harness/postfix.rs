@@ -49,6 +49,16 @@ impl Postfix {
     /// `sasl_socket` (mailkeep's Dovecot-protocol auth socket) a second
     /// smtpd, the submission port, offers SMTP AUTH through it.
     pub fn start(dir: &TestDir, lmtp: SocketAddr, sasl_socket: Option<&Path>) -> Postfix {
+        Self::start_with_transport(dir, &format!("lmtp:inet:{lmtp}"), sasl_socket)
+    }
+
+    /// [`Postfix::start`] delivering `example.org` through `transport`
+    /// (`lmtp:inet:HOST:PORT` or `lmtp:unix:/path/to/lmtp.sock`).
+    pub fn start_with_transport(
+        dir: &TestDir,
+        transport: &str,
+        sasl_socket: Option<&Path>,
+    ) -> Postfix {
         let config_dir = dir.path().join("postfix");
         let queue = config_dir.join("queue");
         let data = config_dir.join("data");
@@ -65,8 +75,11 @@ impl Postfix {
         let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let submission = sasl_socket.map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())));
         let log = config_dir.join("maillog");
-        fs::write(config_dir.join("main.cf"), main_cf(&config_dir, &log, lmtp))
-            .expect("writing main.cf");
+        fs::write(
+            config_dir.join("main.cf"),
+            main_cf(&config_dir, &log, transport),
+        )
+        .expect("writing main.cf");
         fs::write(
             config_dir.join("master.cf"),
             master_cf(smtp, submission.zip(sasl_socket)),
@@ -208,9 +221,9 @@ fn wait_until_exit(child: &mut Child, timeout: Duration) -> bool {
 }
 
 /// `main.cf`: loopback only, no local delivery, `example.org` virtual and
-/// delivered over LMTP to mailkeep, `+` as the recipient delimiter, the log
+/// delivered over LMTP (`transport`) to mailkeep, `+` as the recipient delimiter, the log
 /// in a file of its own.
-fn main_cf(config_dir: &Path, log: &Path, lmtp: SocketAddr) -> String {
+fn main_cf(config_dir: &Path, log: &Path, transport: &str) -> String {
     let dir = config_dir.display();
     format!(
         "compatibility_level = 3.6\n\
@@ -231,7 +244,7 @@ fn main_cf(config_dir: &Path, log: &Path, lmtp: SocketAddr) -> String {
          alias_database =\n\
          local_recipient_maps =\n\
          virtual_mailbox_domains = {DOMAIN}\n\
-         virtual_transport = lmtp:inet:{lmtp}\n\
+         virtual_transport = {transport}\n\
          recipient_delimiter = +\n\
          smtputf8_enable = no\n\
          biff = no\n\
