@@ -26,6 +26,11 @@ use crate::storage_procs::ControlChannel;
 const FD_CONTROL: i32 = 3;
 const FD_TLS: i32 = 4;
 
+/// How long a LIST waits for another host to say who shares with the
+/// user: a host that does not answer in time only leaves its owners out
+/// (its late answer is dropped).
+const SHARING_ASK_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How long a connect may take in the relay: its own bound (connecting,
 /// TLS, hello) and a little more.
 const CONNECT_TIMEOUT: Duration =
@@ -286,7 +291,7 @@ pub(crate) async fn sharing_owners_elsewhere(shared: &Shared, ticket: &str) -> V
         asks.spawn(async move {
             match link
                 .control
-                .request_with(request_id, &request, None, CONNECT_TIMEOUT)
+                .request_with(request_id, &request, None, SHARING_ASK_TIMEOUT)
                 .await
             {
                 Ok(r) if r.error.is_empty() => r.owners,
