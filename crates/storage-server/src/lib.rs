@@ -202,7 +202,11 @@ const FILE_PRESSURE_PERCENT: u64 = 50;
 /// holds more than [`FILE_PRESSURE_PERCENT`] of its open-file limit. An
 /// owner released costs a reopen (well under a millisecond) at its next
 /// call.
-async fn release_idle_stores(gate: std::sync::Arc<gate::Gate>, idle_for: std::time::Duration) {
+async fn release_idle_stores(
+    gate: std::sync::Arc<gate::Gate>,
+    idle_for: std::time::Duration,
+    file_pressure: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     let mut tick = tokio::time::interval(RELEASE_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -212,6 +216,12 @@ async fn release_idle_stores(gate: std::sync::Arc<gate::Gate>, idle_for: std::ti
         let pressed = tokio::task::spawn_blocking(under_file_pressure)
             .await
             .unwrap_or(false);
+        // While it holds much of its open-file limit the process says it
+        // is busy, so that the broker sends owners new to it to another
+        // process of its key instead of letting it run out of files.
+        if file_pressure.swap(pressed, std::sync::atomic::Ordering::Relaxed) != pressed {
+            tracing::info!(pressed, "open-file pressure changed");
+        }
         let released = gate
             .release_idle(if pressed { RELEASE_CHECK } else { idle_for })
             .await;
@@ -331,9 +341,11 @@ pub async fn serve_tuned(
         tuning.autoexpunge.clone(),
         tuning.autoexpunge_every,
     )));
+    let file_pressure = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let _release_idle = AbortOnDrop(tokio::spawn(release_idle_stores(
         std::sync::Arc::clone(&gate),
         tuning.release_idle_every,
+        std::sync::Arc::clone(&file_pressure),
     )));
     // The server runs as its own task so that it keeps accepting while this
     // loop waits on the control socket or on the channel.
@@ -347,6 +359,7 @@ pub async fn serve_tuned(
     loop {
         let open = count.open();
         let (in_flight, busy) = calls.state(tuning.busy_after);
+        let busy = busy || file_pressure.load(std::sync::atomic::Ordering::Relaxed);
         if reported != Some((open, busy)) {
             let event = StorageEvent {
                 kind: Some(storage_event::Kind::Load(Load {
