@@ -2,9 +2,8 @@
 //! appear to every user as `Public.<name>`, as far as that account's ACLs
 //! allow; its storage process decides, as for any shared mailbox.
 
-use std::process::Command;
-
-use crate::harness::{BIN, Server, TestDir, require_root};
+use crate::harness::{Server, TestDir, require_root};
+use crate::sharing::admin_acl;
 
 #[test]
 fn the_public_accounts_mailboxes_are_everyones_as_its_acls_allow() {
@@ -34,18 +33,7 @@ fn the_public_accounts_mailboxes_are_everyones_as_its_acls_allow() {
         "{own:?}"
     );
     p.logout();
-    let out = Command::new(BIN)
-        .args([
-            "admin", "acl", "set", "public", "News", "anyone", "lr", "--config",
-        ])
-        .arg(&server.config)
-        .output()
-        .expect("mailkeep admin acl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    admin_acl(&server, &["set", "public", "News", "anyone", "lr"]);
 
     let mut a = server.login("alice", "a-secret");
     let namespaces = a.ok("NAMESPACE");

@@ -18,7 +18,8 @@ use mailkeep_storage_rpc::storage::{
 
 use crate::harness::{Server, TestDir, require_root, run_user_cmd};
 
-fn admin_acl(server: &Server<'_>, args: &[&str]) -> Output {
+/// `mailkeep admin acl ARGS` against `server`, which must succeed.
+pub(crate) fn admin_acl(server: &Server<'_>, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_mailkeep"))
         .args(["admin", "acl"])
         .args(args)

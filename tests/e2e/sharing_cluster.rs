@@ -16,23 +16,8 @@ use mailkeep_storage_rpc::storage::{
 };
 
 use crate::cluster::{set_home_host, two_hosts};
-use crate::harness::{BIN, Server, TestDir, require_root};
-
-/// `mailkeep admin acl ARGS` against `server`, which must succeed.
-fn admin_acl(server: &Server<'_>, args: &[&str]) {
-    let out = std::process::Command::new(BIN)
-        .args(["admin", "acl"])
-        .args(args)
-        .arg("--config")
-        .arg(&server.config)
-        .output()
-        .expect("running mailkeep admin acl");
-    assert!(
-        out.status.success(),
-        "admin acl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use crate::harness::{TestDir, require_root};
+use crate::sharing::admin_acl;
 
 /// The number of messages in `owner`'s `mailbox` as `storage`'s user
 /// sees it, or the reason it was refused.

@@ -12,8 +12,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use mailkeep_config::Config;
-use mailkeep_storage_rpc::broker::{AdminReply, AdminRequest, Shares, admin_request};
-use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
+use mailkeep_storage_rpc::broker::{AdminRequest, Shares, admin_request};
 use mailkeep_store::{AclChange, Rights, Store};
 
 /// What to do with the mailbox's ACL.
@@ -37,8 +36,7 @@ enum ShareReport {
 impl ShareReport {
     /// Opened as root, before the command becomes the owner's uid.
     fn open(config: &Config) -> anyhow::Result<ShareReport> {
-        let socket = config.run_dir().join(mailkeep_master::admin::ADMIN_SOCKET);
-        if let Ok(stream) = std::os::unix::net::UnixStream::connect(&socket) {
+        if let Ok(stream) = crate::admin_socket::connect(config) {
             return Ok(ShareReport::Master(stream));
         }
         let path = config.data_dir().join("shares");
@@ -60,26 +58,15 @@ impl ShareReport {
                     .context("updating the list of shares")
             }
             ShareReport::Master(stream) => {
-                stream.set_nonblocking(true)?;
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                let reply = runtime.block_on(async {
-                    let stream = tokio::net::UnixStream::from_std(stream)?;
-                    let request = AdminRequest {
-                        kind: Some(admin_request::Kind::Shares(Shares {
-                            owner: owner.to_owned(),
-                            grantees,
-                        })),
-                    };
-                    send_frame(&stream, &request, None).await?;
-                    let (reply, _fd): (AdminReply, _) = recv_frame(&stream).await?;
-                    anyhow::Ok(reply)
-                })?;
-                if !reply.error.is_empty() {
-                    bail!("the server refused the new shares: {}", reply.error);
-                }
-                Ok(())
+                let request = AdminRequest {
+                    kind: Some(admin_request::Kind::Shares(Shares {
+                        owner: owner.to_owned(),
+                        grantees,
+                    })),
+                };
+                crate::admin_socket::ask(stream, request)
+                    .map(drop)
+                    .context("telling the server of the new shares")
             }
         }
     }

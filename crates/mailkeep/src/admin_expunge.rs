@@ -7,9 +7,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use mailkeep_config::Config;
-use mailkeep_storage_rpc::broker::{AdminReply, AdminRequest, ExpireMessages, admin_request};
-use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
+use mailkeep_storage_rpc::broker::{AdminRequest, ExpireMessages, admin_request};
 
 /// The flag conditions the storage process knows.
 const FLAG_CONDITIONS: [&str; 6] = [
@@ -67,31 +65,14 @@ pub fn run(
     mailbox: &str,
     conditions: &[String],
 ) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
     let asked = request(owner, mailbox, conditions, mailkeep_ticket::now_unix())?;
-    let socket = config.run_dir().join(mailkeep_master::admin::ADMIN_SOCKET);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let reply = runtime.block_on(async {
-        let stream = tokio::net::UnixStream::connect(&socket)
-            .await
-            .with_context(|| {
-                format!(
-                    "connecting to {} (is the server running, and are you root?)",
-                    socket.display()
-                )
-            })?;
-        let request = AdminRequest {
+    let reply = crate::admin_socket::request(
+        config_path,
+        AdminRequest {
             kind: Some(admin_request::Kind::Expire(asked)),
-        };
-        send_frame(&stream, &request, None).await?;
-        let (reply, _fd): (AdminReply, _) = recv_frame(&stream).await?;
-        anyhow::Ok(reply)
-    })?;
-    if !reply.error.is_empty() {
-        bail!("expunge refused: {}", reply.error);
-    }
+        },
+    )
+    .context("expunge")?;
     println!("expunged={}", reply.count);
     Ok(())
 }

@@ -3,36 +3,15 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
-use mailkeep_config::Config;
 use mailkeep_storage_rpc::broker::{AdminReply, AdminRequest, ListProcesses, admin_request};
-use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
 
 pub fn run(config_path: Option<&Path>) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
-    let socket = config.run_dir().join(mailkeep_master::admin::ADMIN_SOCKET);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let reply = runtime.block_on(async {
-        let stream = tokio::net::UnixStream::connect(&socket)
-            .await
-            .with_context(|| {
-                format!(
-                    "connecting to {} (is the server running, and are you root?)",
-                    socket.display()
-                )
-            })?;
-        let request = AdminRequest {
+    let reply = crate::admin_socket::request(
+        config_path,
+        AdminRequest {
             kind: Some(admin_request::Kind::ListProcesses(ListProcesses {})),
-        };
-        send_frame(&stream, &request, None).await?;
-        let (reply, _fd): (AdminReply, _) = recv_frame(&stream).await?;
-        anyhow::Ok(reply)
-    })?;
-    if !reply.error.is_empty() {
-        bail!("the server refused: {}", reply.error);
-    }
+        },
+    )?;
     print!("{}", render(&reply));
     Ok(())
 }

@@ -5,6 +5,7 @@ mod admin_acl;
 mod admin_cmd;
 mod admin_expunge;
 mod admin_ps;
+mod admin_socket;
 mod cli;
 mod cluster_cmd;
 mod cluster_roles;

@@ -148,16 +148,12 @@ impl Gate {
 
     /// Tells the master whom `owner`'s ACLs grant something now.
     pub(crate) fn report_shares(&self, owner: &str, grantees: Vec<String>) {
-        let event = StorageEvent {
+        self.report(StorageEvent {
             kind: Some(storage_event::Kind::Shares(Shares {
                 owner: owner.to_owned(),
                 grantees,
             })),
-        };
-        match self.reports.get() {
-            Some(reports) if reports.send(event).is_ok() => {}
-            _ => tracing::warn!(owner, "ACL grantees not reported: no control channel"),
-        }
+        });
     }
 
     /// The plugins, for their hooks.
