@@ -120,8 +120,8 @@ pub(crate) fn shared_server_with_two_uids(
     (server, a, e)
 }
 
-/// In shared mode ONE storage process serves users of two uids: it keeps
-/// root, does each owner's work on threads whose file-system uid is that
+/// In shared mode ONE storage process serves users of two uids: it runs as
+/// its own uid (`[storage] shared_uid`), does each owner's work on threads whose file-system uid is that
 /// owner's (seen in /proc/PID/task/*/status), and each user's new files are
 /// owned by that user's uid with mode 0600.
 #[test]
@@ -140,8 +140,8 @@ fn shared_mode_serves_two_uids_from_one_process() {
     );
     assert_eq!(
         storage[0].status_numbers("Uid:")[..3],
-        [0, 0, 0],
-        "it keeps root"
+        [64_992; 3],
+        "it runs as [storage] shared_uid"
     );
     let fsuids = thread_fsuids(storage[0].pid);
     assert!(

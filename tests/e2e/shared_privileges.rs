@@ -1,12 +1,12 @@
-//! Shared mode's storage process keeps root's uid but not its power
-//! (issue 10): its bounding set holds only CAP_SETUID and CAP_SETGID, the
-//! one thread that keeps them starts the per-uid workers and does nothing
-//! else, every other thread (the one that decodes gRPC requests, the
+//! Shared mode's storage process has neither root's uid (see
+//! `shared_mode_privileges.rs`) nor its power (issue 10): its bounding
+//! set holds only CAP_SETUID and CAP_SETGID, the one thread that keeps
+//! them starts the per-uid workers and does nothing else, every other thread (the one that decodes gRPC requests, the
 //! runtime's, the workers once they took their owner's credentials) holds
 //! no capability at all, and a `setuid` run inside the decoding thread, as
 //! an attacker who took it over would, fails with EPERM, as does a
-//! `setfsuid(0)` in a worker. Landlock keeps
-//! what uid 0 still owns out of reach: root's files outside the homes.
+//! `setfsuid(0)` in a worker. Landlock keeps root's files outside the
+//! homes out of reach.
 
 use std::fs;
 
@@ -121,10 +121,9 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
         -i64::from(nix::libc::EPERM),
         "setuid(5001) in the decoding thread"
     );
-    assert_eq!(status_numbers(&storage[0].status(), "Uid:"), vec![0; 4]);
-    // uid 0 still owns root's files; Landlock keeps them out of reach:
-    // neither a world-readable file nor a new file in a root-owned
-    // directory outside the homes (the owner bits would allow both).
+    // Not root (`shared_mode_privileges.rs` has the rest); Landlock keeps
+    // files outside the homes out of reach too: neither a world-readable
+    // file nor a new file in a root-owned directory outside the homes.
     let eacces = -i64::from(nix::libc::EACCES);
     assert_eq!(open_in(pid, "/etc/passwd", nix::libc::O_RDONLY), eacces);
     let planted = dir.path().join("planted").display().to_string();
@@ -132,7 +131,7 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
     assert_eq!(open_in(pid, &planted, create), eacces, "creating {planted}");
 
     // A worker, taken over (a bug in mail parsing), cannot go back to
-    // root's file-system uid, which its real uid 0 would otherwise allow.
+    // root's file-system uid.
     let worker = all
         .iter()
         .find(|t| t.name.starts_with("uid-5001-"))

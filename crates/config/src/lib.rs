@@ -105,6 +105,16 @@ impl Config {
                     .into(),
             ));
         }
+        if self.storage.shared_uid == 0
+            || self.storage.shared_gid == 0
+            || self.storage.shared_uid == self.privileges.mail_uid
+        {
+            return Err(ConfigError::Invalid(
+                "storage.shared_uid and shared_gid must not be 0, nor shared_uid the mail uid: \
+                 a shared-mode storage process owns no file"
+                    .into(),
+            ));
+        }
         self.storage
             .autoexpunge_rules()
             .map_err(ConfigError::Invalid)?;

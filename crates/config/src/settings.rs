@@ -578,6 +578,14 @@ pub struct Storage {
     /// How often, in seconds, the autoexpunge rules run (also once when a
     /// storage process starts).
     pub autoexpunge_every_secs: u64,
+    /// The uid a shared-mode storage process runs as (real, effective and
+    /// saved; started as root): its own, unprivileged, needing no system
+    /// account, owning no file. Only its spawner thread keeps CAP_SETUID
+    /// and CAP_SETGID, to start the threads that work as each owner, so no
+    /// thread of it is root. Must not be 0 nor a mail uid.
+    pub shared_uid: u32,
+    /// The gid that goes with `shared_uid` (its only group).
+    pub shared_gid: u32,
 }
 
 impl Storage {
@@ -611,6 +619,8 @@ impl Default for Storage {
             max_mailboxes: 10_000,
             autoexpunge: std::collections::BTreeMap::new(),
             autoexpunge_every_secs: 3600,
+            shared_uid: 64_992,
+            shared_gid: 64_992,
         }
     }
 }

@@ -350,10 +350,17 @@ pub enum Role {
         /// Close the index connections of owners idle this long.
         #[arg(long, default_value_t = 30)]
         release_idle_secs: u64,
-        /// Shared mode: keep root and work as each owner (--uid/--gid are
-        /// the first owner's) on threads with the owner's credentials.
+        /// Shared mode: run as --shared-uid/--shared-gid and work as each
+        /// owner (--uid/--gid are the first owner's) on threads with the
+        /// owner's file-system credentials.
         #[arg(long)]
         shared: bool,
+        /// Shared mode: the process's own uid (real, effective, saved).
+        #[arg(long, default_value_t = 64_992)]
+        shared_uid: u32,
+        /// Shared mode: the process's own gid.
+        #[arg(long, default_value_t = 64_992)]
+        shared_gid: u32,
         /// A directory beneath which the homes and Maildirs of owners sent
         /// later may lie (per-uid and shared modes; repeated): with the
         /// first owner's home, the only places the process can touch a

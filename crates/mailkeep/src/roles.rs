@@ -190,6 +190,8 @@ pub fn run(role: Role) -> anyhow::Result<()> {
             busy_after_ms,
             release_idle_secs,
             shared,
+            shared_uid,
+            shared_gid,
             confine_to,
             special_use,
             metadata_max_value_size,
@@ -227,13 +229,13 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                     None => (f.clone(), String::new()),
                 })
                 .collect();
-            // Shared mode keeps root (no_new_privs and the parent-death
-            // signal still apply); otherwise the process becomes the owner.
+            // Shared mode runs as its own unprivileged uid, keeping only
+            // CAP_SETUID/SETGID (bounding set shrunk while still root);
+            // otherwise the process becomes the owner. no_new_privs and the
+            // parent-death signal apply either way.
             let (run_uid, run_gid) = if shared {
-                (
-                    nix::unistd::Uid::effective().as_raw(),
-                    nix::unistd::Gid::effective().as_raw(),
-                )
+                mailkeep_storage_server::become_shared_user(shared_uid, shared_gid)?;
+                (shared_uid, shared_gid)
             } else {
                 (identity.uid, identity.gid)
             };

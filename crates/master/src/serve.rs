@@ -191,8 +191,8 @@ impl Shared {
         }
     }
 
-    /// Whether storage processes keep root and work as each owner on
-    /// dedicated threads (shared mode, started as root).
+    /// Whether one storage process, running as `storage.shared_uid`, works
+    /// as each owner on dedicated threads (shared mode, started as root).
     pub fn shared_mode(&self) -> bool {
         self.prepared.privileged && self.config.storage.mode == mailkeep_config::StorageMode::Shared
     }
@@ -246,6 +246,8 @@ impl Shared {
         }
         if self.shared_mode() {
             args.push("--shared".into());
+            args.push(format!("--shared-uid={}", self.config.storage.shared_uid));
+            args.push(format!("--shared-gid={}", self.config.storage.shared_gid));
         }
         // Checked when the configuration was loaded.
         for (mailbox, age) in self.config.storage.autoexpunge_rules().unwrap_or_default() {
@@ -275,7 +277,11 @@ impl Shared {
             },
         )?;
         let pid = child.id().unwrap_or(0);
-        let runs_as = if self.shared_mode() { 0 } else { uid };
+        let runs_as = if self.shared_mode() {
+            self.config.storage.shared_uid
+        } else {
+            uid
+        };
         tracing::info!(owner, pid, uid = runs_as, "started storage process");
         self.live_add(pid, "storage", runs_as);
         let shared = Arc::clone(self);

@@ -52,9 +52,10 @@ pub struct Allowances {
     /// and symbolic links, beneath these directories only.
     pub write_dirs: Vec<std::path::PathBuf>,
     /// Changing the calling thread's own credentials and capabilities:
-    /// `setfsuid`, `setfsgid`, `setgroups`, `capget`/`capset`, and the
-    /// `prctl`s that drop capabilities (shared-mode storage, whose worker
-    /// threads take their owner's file-system credentials).
+    /// `setfsuid` and `setfsgid` to any id but 0 (not `setgroups`),
+    /// `capget`/`capset`, and the `prctl`s that drop capabilities
+    /// (shared-mode storage, whose worker threads take their owner's
+    /// file-system credentials).
     pub switch_credentials: bool,
     /// Create TCP sockets and connect them: the relay, which reaches
     /// other hosts' storage gateways for this host's sessions. Off (every
@@ -99,8 +100,8 @@ pub enum SandboxError {
 /// its credentials or capabilities again (`setuid`, `setfsuid`,
 /// `setgroups`, `capset` and the like fail with `EPERM`), on top of the
 /// filter the process is under: for a shared-mode storage worker once it
-/// took its owner's file-system credentials, which its real uid (0) would
-/// otherwise let it set back to root's.
+/// took its owner's file-system credentials, which its real uid (the
+/// process's) would otherwise let it set back to that uid.
 pub fn lock_thread_credentials() -> Result<(), SandboxError> {
     let program = syscalls::credential_lock()?;
     seccompiler::apply_filter(&program).map_err(|e| SandboxError::Install(e.to_string()))

@@ -159,15 +159,11 @@ const READ_FILES_LEGACY: &[libc::c_long] = &[libc::SYS_stat, libc::SYS_lstat];
 const READ_FILES_LEGACY: &[libc::c_long] = &[];
 
 /// A thread changing its own credentials and dropping capabilities, then
-/// adding a filter of its own (which can only forbid more).
-const SWITCH_CREDENTIALS: &[libc::c_long] = &[
-    libc::SYS_setfsuid,
-    libc::SYS_setfsgid,
-    libc::SYS_setgroups,
-    libc::SYS_capget,
-    libc::SYS_capset,
-    libc::SYS_seccomp,
-];
+/// adding a filter of its own (which can only forbid more). `setfsuid` and
+/// `setfsgid` are allowed apart from these, with any id but root's; not
+/// `setgroups`, whose list a filter cannot see (it could hold group 0).
+const SWITCH_CREDENTIALS: &[libc::c_long] =
+    &[libc::SYS_capget, libc::SYS_capset, libc::SYS_seccomp];
 
 /// Every call that changes a thread's credentials or capabilities.
 const CREDENTIAL_CHANGES: &[libc::c_long] = &[
@@ -237,6 +233,13 @@ fn build(allow: &Allowances, pid: u32, arch: &str) -> Result<BpfProgram, Backend
         for &call in SWITCH_CREDENTIALS {
             rules.insert(call.into(), Vec::new());
         }
+        // A file-system uid or gid of 0 is never taken, even by a thread
+        // that holds CAP_SETUID/CAP_SETGID: the process serves no root file.
+        let not_root = || -> Result<Vec<SeccompRule>, BackendError> {
+            Ok(vec![SeccompRule::new(vec![when(0, Op::Ne, 0)?])?])
+        };
+        rules.insert(libc::SYS_setfsuid.into(), not_root()?);
+        rules.insert(libc::SYS_setfsgid.into(), not_root()?);
         prctls.extend([
             libc::PR_CAPBSET_READ as u64,
             libc::PR_CAPBSET_DROP as u64,

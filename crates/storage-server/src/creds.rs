@@ -1,8 +1,9 @@
-//! Shared mode (DESIGN §1): one storage process, running as root, serves
-//! owners of many uids. Every piece of store work of an owner runs on an OS
+//! Shared mode (DESIGN §1): one storage process, running as an
+//! unprivileged uid of its own with CAP_SETUID and CAP_SETGID kept on one
+//! thread, serves owners of many uids. Every piece of store work of an owner runs on an OS
 //! thread dedicated to that owner's uid, whose file-system credentials
-//! (fsuid, fsgid, supplementary groups) were set for that thread alone with
-//! the thread-level calls when it started, and never change. So files are
+//! (fsuid, fsgid) were set for that thread alone with the thread-level
+//! calls when it started, and never change. So files are
 //! created and checked as the owner, and no tokio worker or blocking-pool
 //! thread ever changes credentials; nothing process-wide changes either.
 //!
@@ -34,6 +35,15 @@ pub(crate) enum CredsError {
     /// Root's mail is never served, not even in shared mode.
     #[error("refusing to serve uid 0")]
     Root,
+    /// The process's own uid or gid: its request-decoding threads have
+    /// it, so an owner with it would have no thread boundary.
+    #[error("refusing to serve {uid}:{gid}, the storage process's own uid or gid")]
+    OwnIds {
+        /// The uid.
+        uid: u32,
+        /// The gid.
+        gid: u32,
+    },
     /// The worker thread could not be started or could not take the
     /// owner's credentials.
     #[error("worker thread for uid {uid}: {reason}")]
@@ -111,6 +121,9 @@ impl CredentialPools {
         if uid == 0 || gid == 0 {
             return Err(CredsError::Root);
         }
+        if uid == nix::unistd::getuid().as_raw() || gid == nix::unistd::getgid().as_raw() {
+            return Err(CredsError::OwnIds { uid, gid });
+        }
         let mut pools = match self.pools.lock() {
             Ok(p) => p,
             Err(poisoned) => poisoned.into_inner(),
@@ -149,7 +162,8 @@ fn worker(uid: u32, gid: u32, jobs: &Mutex<Receiver<Job>>) {
         tracing::error!(uid, gid, error = %e, "worker thread cannot drop its capabilities");
         return;
     }
-    // Its real uid is root's: without this, setfsuid(0) would work.
+    // It still could set its fsuid back to its real uid (the process's,
+    // whose threads decode requests), or its groups: no longer.
     if let Err(e) = mailkeep_sandbox::lock_thread_credentials() {
         tracing::error!(uid, gid, error = %e, "worker thread cannot lock its credentials");
         return;
@@ -166,11 +180,11 @@ fn worker(uid: u32, gid: u32, jobs: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Sets this thread's supplementary groups, fsgid and fsuid, and checks
-/// that they took.
+/// Sets this thread's fsgid and fsuid, and checks that they took. Its
+/// supplementary groups stay the process's (its own gid alone, which no
+/// owner has: `pool` refuses it), so no thread ever calls `setgroups`
+/// and the process's filter forbids it.
 fn take_credentials(uid: u32, gid: u32) -> Result<(), String> {
-    rustix::thread::set_thread_groups(&[rustix::process::Gid::from_raw(gid)])
-        .map_err(|e| format!("setgroups for this thread: {e}"))?;
     setfsgid(Gid::from_raw(gid));
     setfsuid(Uid::from_raw(uid));
     // Both calls return the previous value: calling again reads it back.

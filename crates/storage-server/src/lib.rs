@@ -52,7 +52,7 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-pub use spawner::{CredentialSpawner, SPAWNER_THREAD, prepare_shared_mode};
+pub use spawner::{CredentialSpawner, SPAWNER_THREAD, become_shared_user, prepare_shared_mode};
 pub use thread_caps::{CapsError, drop_thread_capabilities};
 
 /// The directory under an owner's home that holds the Maildir++ root.
@@ -137,8 +137,9 @@ pub struct Tuning {
     /// How often the index connections of owners that had no call since
     /// the last time are closed (see `Store::release_idle`).
     pub release_idle_every: std::time::Duration,
-    /// Shared mode: the process keeps root and serves owners of many uids,
-    /// each owner's store work on threads with the owner's credentials.
+    /// Shared mode: the process runs as its own unprivileged uid and serves
+    /// owners of many uids, each owner's store work on threads with the
+    /// owner's file-system credentials.
     pub shared: Option<SharedMode>,
     /// Limits on each owner's METADATA entries.
     pub metadata: mailkeep_store::MetadataLimits,

@@ -2,12 +2,12 @@
 //!
 //! On Linux the capability sets (and the bounding set) belong to each
 //! thread, and a new thread starts with a copy of its creator's. A
-//! shared-mode process is root, so it starts with every capability; before
-//! it starts any other thread it shrinks its bounding set to
-//! [`SWITCH_CAPS`], so that no thread can ever hold more, and the threads
+//! shared-mode process is started as root; while it still is, and before
+//! it starts any other thread, it shrinks its bounding set to
+//! [`SWITCH_CAPS`], so that no thread can ever hold more, and becomes its
+//! own unprivileged uid keeping those two (see `spawner.rs`). The threads
 //! that decode requests end with no capability at all. Only the spawner
-//! thread (see `spawner.rs`) and, for a moment, each per-uid worker hold
-//! [`SWITCH_CAPS`].
+//! thread and, for a moment, each per-uid worker hold [`SWITCH_CAPS`].
 
 use rustix::thread::{
     CapabilitySet, CapabilitySets, capabilities, clear_ambient_capability_set,
@@ -42,6 +42,16 @@ fn failed(step: &'static str) -> impl FnOnce(rustix::io::Errno) -> CapsError {
     move |e| CapsError {
         step,
         source: e.into(),
+    }
+}
+
+impl CapsError {
+    /// A failure of `step` for a reason the kernel did not give.
+    pub(crate) fn other(step: &'static str, why: String) -> CapsError {
+        CapsError {
+            step,
+            source: std::io::Error::other(why),
+        }
     }
 }
 
