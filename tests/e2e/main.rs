@@ -31,6 +31,7 @@ mod confinement;
 mod demo;
 mod expire;
 mod flow;
+mod homes_added_later;
 mod limits;
 mod linger;
 mod lmtp;

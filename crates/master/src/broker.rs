@@ -376,16 +376,18 @@ async fn pick_process(
     held: &[u64],
 ) -> Result<u32, Answer> {
     let key = shared.storage_key(owner, entry);
+    let places = crate::serve::owner_places(entry);
     let mut table = shared.storage.lock().await;
     let max_per_key = shared.config.storage.max_processes_per_key;
-    match table.pick(&key, client_id, held, max_per_key) {
+    match table.pick(&key, client_id, held, max_per_key, &places) {
         Pick::Existing(pid) => Ok(pid),
         Pick::StartNew => {
             if table.count(&key) > 0 {
                 tracing::info!(
                     owner,
                     key,
-                    "every storage process of this key is busy: starting another"
+                    "every storage process of this key is busy, or none can reach the owner's \
+                     home (started before it was in the users file): starting another"
                 );
             }
             match shared.start_storage(owner, entry) {

@@ -234,10 +234,10 @@ impl Shared {
             "--max-mailboxes".into(),
             self.config.storage.max_mailboxes.to_string(),
         ];
-        if let Some(maildir) = entry
+        let maildir = entry
             .maildir()
-            .map_err(|e| MasterError::Setup(e.to_string()))?
-        {
+            .map_err(|e| MasterError::Setup(e.to_string()))?;
+        if let Some(maildir) = &maildir {
             args.push("--maildir".into());
             args.push(maildir.display().to_string());
         }
@@ -257,10 +257,15 @@ impl Shared {
             "--autoexpunge-every-secs={}",
             self.config.storage.autoexpunge_every_secs
         ));
+        // Where it can touch files (the role drops what is no directory).
+        let mut reach: Vec<PathBuf> = vec![home.clone()];
+        reach.extend(maildir.as_deref().and_then(|m| m.parent()).map(Into::into));
         for root in crate::storage_roots::storage_roots(&self.config) {
             args.push("--confine-to".into());
             args.push(root.display().to_string());
+            reach.push(root);
         }
+        reach.retain(|dir| dir.is_dir());
         if !self.config.plugins.enabled.is_empty() {
             args.push(format!("--plugins={}", self.config.plugins.to_toml()));
         }
@@ -312,6 +317,7 @@ impl Shared {
             in_flight: 0,
             busy: false,
             adding: Default::default(),
+            reach,
         })
     }
 
@@ -391,6 +397,15 @@ fn fd_args(key_flag: &str) -> Vec<String> {
         key_flag.into(),
         fds::KEY.to_string(),
     ]
+}
+
+/// Where `entry`'s mail lives: its home and, when the users file names
+/// one elsewhere, its Maildir. A storage process serves the owner only if
+/// it can reach both.
+pub(crate) fn owner_places(entry: &UserEntry) -> Vec<PathBuf> {
+    let mut places: Vec<PathBuf> = entry.home.iter().cloned().collect();
+    places.extend(entry.maildir().ok().flatten());
+    places
 }
 
 fn owner_ids(entry: &UserEntry) -> Result<(u32, u32, PathBuf), String> {

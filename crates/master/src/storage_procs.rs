@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -127,6 +128,28 @@ pub struct StorageProc {
     /// of such an owner wait for that reply instead of sending another,
     /// without holding the table.
     pub adding: HashMap<String, PendingAdd>,
+    /// The directories beneath which it can touch files (its Landlock
+    /// rules, fixed when it started): an owner whose home or Maildir lies
+    /// elsewhere goes to another process. Empty: anywhere.
+    pub reach: Vec<PathBuf>,
+}
+
+impl StorageProc {
+    /// Whether every one of `places` (an owner's home and Maildir) lies
+    /// beneath a directory it can touch.
+    pub fn reaches(&self, places: &[PathBuf]) -> bool {
+        self.reach.is_empty()
+            || places
+                .iter()
+                .all(|place| self.reach.iter().any(|dir| beneath(place, dir)))
+    }
+}
+
+/// Whether `place` is `dir` or lies beneath it, by path components (a
+/// `..` in either never counts as beneath).
+fn beneath(place: &Path, dir: &Path) -> bool {
+    let dots = |p: &Path| p.components().any(|c| c == std::path::Component::ParentDir);
+    !dots(place) && !dots(dir) && place.starts_with(dir)
 }
 
 /// The outcome of an AddOwner in flight: `None` until the process
@@ -156,12 +179,25 @@ impl StorageTable {
     /// (which still holds the connections `held`) under `key`: one that is
     /// not busy, preferring one the client is already connected to, then
     /// the least connected; if all are busy, a new one while fewer than
-    /// `max_per_key` run; else the least loaded.
-    pub fn pick(&self, key: &str, client: u64, held: &[u64], max_per_key: usize) -> Pick {
-        let Some(procs) = self.by_key.get(key).filter(|v| !v.is_empty()) else {
+    /// `max_per_key` run; else the least loaded. Only processes that can
+    /// reach the owner's `places` (home and Maildir) count: with none, a
+    /// new one (which is started for that owner, so reaches them).
+    pub fn pick(
+        &self,
+        key: &str,
+        client: u64,
+        held: &[u64],
+        max_per_key: usize,
+        places: &[PathBuf],
+    ) -> Pick {
+        let Some(all) = self.by_key.get(key) else {
             return Pick::StartNew;
         };
-        let holds = |p: &&StorageProc| {
+        let procs: Vec<&StorageProc> = all.iter().filter(|p| p.reaches(places)).collect();
+        if procs.is_empty() {
+            return Pick::StartNew;
+        }
+        let holds = |p: &&&StorageProc| {
             p.connections
                 .get(&client)
                 .is_some_and(|id| held.contains(id))
@@ -252,12 +288,16 @@ mod tests {
             in_flight: u32::from(busy),
             busy,
             adding: HashMap::new(),
+            reach: Vec::new(),
         }
     }
 
     #[test]
     fn empty_key_starts_a_process() {
-        assert_eq!(StorageTable::default().pick("k", 1, &[], 4), Pick::StartNew);
+        assert_eq!(
+            StorageTable::default().pick("k", 1, &[], 4, &[]),
+            Pick::StartNew
+        );
     }
 
     #[test]
@@ -265,14 +305,14 @@ mod tests {
         let mut t = StorageTable::default();
         t.insert("k".into(), proc_(10, false, 3, Some((1, 100))));
         t.insert("k".into(), proc_(11, false, 1, None));
-        assert_eq!(t.pick("k", 1, &[100], 4), Pick::Existing(10));
+        assert_eq!(t.pick("k", 1, &[100], 4, &[]), Pick::Existing(10));
         // The client no longer holds its connection: least connected wins.
-        assert_eq!(t.pick("k", 1, &[], 4), Pick::Existing(11));
+        assert_eq!(t.pick("k", 1, &[], 4, &[]), Pick::Existing(11));
         let mut busy = StorageTable::default();
         busy.insert("k".into(), proc_(10, true, 1, Some((1, 100))));
-        assert_eq!(busy.pick("k", 1, &[100], 4), Pick::StartNew);
+        assert_eq!(busy.pick("k", 1, &[100], 4, &[]), Pick::StartNew);
         busy.insert("k".into(), proc_(11, false, 5, None));
-        assert_eq!(busy.pick("k", 1, &[100], 4), Pick::Existing(11));
+        assert_eq!(busy.pick("k", 1, &[100], 4, &[]), Pick::Existing(11));
     }
 
     #[test]
@@ -280,10 +320,55 @@ mod tests {
         let mut t = StorageTable::default();
         t.insert("k".into(), proc_(10, true, 1, None));
         t.insert("k".into(), proc_(11, true, 0, None));
-        assert_eq!(t.pick("k", 1, &[], 2), Pick::Existing(11));
-        assert_eq!(t.pick("k", 1, &[], 3), Pick::StartNew);
+        assert_eq!(t.pick("k", 1, &[], 2, &[]), Pick::Existing(11));
+        assert_eq!(t.pick("k", 1, &[], 3, &[]), Pick::StartNew);
         t.remove_pid(10);
         t.remove_pid(11);
         assert_eq!(t.count("k"), 0);
+    }
+
+    #[test]
+    fn an_owner_beyond_every_process_reach_gets_a_new_process() {
+        let mut t = StorageTable::default();
+        let mut p = proc_(10, false, 0, None);
+        p.reach = vec!["/srv/mail/home".into(), "/srv/other".into()];
+        t.insert("k".into(), p);
+        let home = |h: &str| vec![PathBuf::from(h), PathBuf::from(h).join("Maildir")];
+        assert_eq!(
+            t.pick("k", 1, &[], 4, &home("/srv/mail/home/a")),
+            Pick::Existing(10)
+        );
+        assert_eq!(
+            t.pick("k", 1, &[], 4, &home("/srv/other/b")),
+            Pick::Existing(10)
+        );
+        for far in [
+            "/srv/elsewhere/c",
+            "/srv/mail/homes/d",
+            "/srv/mail/home/../../x",
+        ] {
+            assert_eq!(t.pick("k", 1, &[], 4, &home(far)), Pick::StartNew, "{far}");
+        }
+        // A Maildir outside counts too.
+        let split = [PathBuf::from("/srv/other/e"), PathBuf::from("/var/mail/e")];
+        assert_eq!(t.pick("k", 1, &[], 4, &split), Pick::StartNew);
+        // Even at the maximum: the process cannot serve that owner.
+        assert_eq!(
+            t.pick("k", 1, &[], 1, &home("/srv/elsewhere/c")),
+            Pick::StartNew
+        );
+        // The new one, started for that owner, reaches it; the old one is
+        // still picked for owners it reaches.
+        let mut q = proc_(11, false, 3, None);
+        q.reach = vec!["/srv/elsewhere".into()];
+        t.insert("k".into(), q);
+        assert_eq!(
+            t.pick("k", 1, &[], 4, &home("/srv/elsewhere/c")),
+            Pick::Existing(11)
+        );
+        assert_eq!(
+            t.pick("k", 1, &[], 4, &home("/srv/mail/home/a")),
+            Pick::Existing(10)
+        );
     }
 }

@@ -87,6 +87,7 @@ impl Setup {
             in_flight: 0,
             busy: false,
             adding: Default::default(),
+            reach: Vec::new(),
         };
         shared
             .storage
