@@ -4,8 +4,9 @@
 //! itself; a per-uid or shared process is sent more owners as they
 //! attach, so it gets the base of new homes and the parent directory of
 //! every home and Maildir the users file names when it starts. An account
-//! added later with a home outside all of these is served by the next
-//! storage process started for it (documented in SECURITY.md).
+//! added later with a home outside all of these is sent to a new storage
+//! process of its key, started for it (`StorageTable::pick` checks each
+//! process's `reach`; documented in SECURITY.md).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

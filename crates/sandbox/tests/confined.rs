@@ -104,9 +104,10 @@ fn probe(mode: &str) {
             _ => Vec::new(),
         },
         write_dirs: match mode {
-            "write" => vec![dir.join("home")],
+            "write" | "switch" => vec![dir.join("home")],
             _ => Vec::new(),
         },
+        switch_credentials: mode == "switch",
         ..Allowances::default()
     };
     let confinement = confine_protocol_process(&allow).expect("confining");
@@ -224,6 +225,32 @@ fn probe(mode: &str) {
     report(
         "home_unlink",
         io_outcome(std::fs::remove_file(home.join("new/m1"))),
+    );
+    // Credentials (shared-mode storage): setfsuid/setfsgid answer the
+    // previous id, or -1 when the filter refused the call; -1 as the
+    // argument only reads the current one.
+    let fs_id = |previous: u32| match previous {
+        u32::MAX => "EPERM".to_owned(),
+        _ => "ok".to_owned(),
+    };
+    use nix::unistd::{Gid, Uid, setfsgid, setfsuid};
+    report("setfsuid_0", fs_id(setfsuid(Uid::from_raw(0)).as_raw()));
+    report("setfsgid_0", fs_id(setfsgid(Gid::from_raw(0)).as_raw()));
+    report(
+        "setfsuid_other",
+        fs_id(setfsuid(Uid::from_raw(u32::MAX)).as_raw()),
+    );
+    report(
+        "setfsgid_other",
+        fs_id(setfsgid(Gid::from_raw(u32::MAX)).as_raw()),
+    );
+    report(
+        "setgroups",
+        outcome(nix::unistd::setgroups(&[nix::unistd::getgid()])),
+    );
+    report(
+        "setuid",
+        outcome(nix::unistd::setuid(nix::unistd::getuid())),
     );
     // Allowed: what it held, threads, a runtime.
     let mut text = String::new();
@@ -431,4 +458,32 @@ fn changing_files_is_allowed_beneath_the_write_directories_only() {
     );
     assert!(dir.path().join("secret").exists(), "the file was removed");
     assert!(dir.path().join("home/.Sent").is_dir(), "no folder was made");
+}
+
+/// Allowed to switch credentials (shared-mode storage), a process may set
+/// its file-system uid and gid to anything but root's, and never its
+/// groups (whose list a filter cannot see) nor its uid.
+#[test]
+fn switching_credentials_never_reaches_root_ids_nor_groups() {
+    if let Ok(mode) = std::env::var(PROBE_MODE) {
+        return probe(&mode);
+    }
+    let dir = probe_dir();
+    let (_, outcomes) = run_child(
+        "switching_credentials_never_reaches_root_ids_nor_groups",
+        "switch",
+        dir.path(),
+    );
+    assert_outcomes(
+        &outcomes,
+        &[
+            ("setfsuid_0", "EPERM"),
+            ("setfsgid_0", "EPERM"),
+            ("setfsuid_other", "ok"),
+            ("setfsgid_other", "ok"),
+            ("setgroups", "EPERM"),
+            ("setuid", "EPERM"),
+            ("home_create", "ok"),
+        ],
+    );
 }
