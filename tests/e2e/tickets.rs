@@ -201,6 +201,7 @@ async fn fetch_all(
         }],
         body: true,
         cuts: Vec::new(),
+        ..Default::default()
     };
     tokio::time::timeout(DEADLINE, async {
         let mut stream = client

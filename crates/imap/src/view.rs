@@ -224,6 +224,18 @@ impl View {
         out
     }
 
+    /// The session's own change (a STORE or EXPUNGE whose effect the view
+    /// already holds) moved the mailbox from `previous` to `highest`
+    /// MODSEQ: when the view knew everything up to `previous`, it now knows
+    /// everything up to `highest`, and the change's own event asks storage
+    /// for nothing. Otherwise others changed the mailbox in between, and
+    /// the view stays where it was until a sync brings their changes.
+    pub fn own_change(&mut self, previous: u64, highest: u64) {
+        if previous != 0 && self.highest_modseq == previous {
+            self.highest_modseq = self.highest_modseq.max(highest);
+        }
+    }
+
     /// Applies what `Changes` reported: `vanished` UIDs, `changed` messages
     /// (new ones and flag changes), and the mailbox's highest MODSEQ. With
     /// `allow_expunge` false (FETCH, STORE, SEARCH by sequence number) the
@@ -326,6 +338,19 @@ mod tests {
 
     fn view(uids: &[u32]) -> View {
         View::new(7, 10, uids.iter().map(|&u| (u, vec![])).collect())
+    }
+
+    #[test]
+    fn an_own_change_moves_the_known_modseq_only_from_where_the_view_was() {
+        let mut v = view(&[1, 2]);
+        v.own_change(10, 11);
+        assert_eq!(v.highest_modseq, 11);
+        // Someone else changed the mailbox (to 12) before this change (13).
+        v.own_change(12, 13);
+        assert_eq!(v.highest_modseq, 11);
+        // An older server that does not say (0) moves nothing.
+        v.own_change(0, 20);
+        assert_eq!(v.highest_modseq, 11);
     }
 
     fn set(ranges: &[(SeqNumber, SeqNumber)]) -> SequenceSet {

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::{cut_spec, ranges};
 use crate::gate::{Admitted, Gate};
-use crate::structure::{body_structure_msg, envelope_msg};
+use crate::structure::Wanted;
 
 /// Section data is sent in chunks of this size.
 const CHUNK: usize = 256 * 1024;
@@ -45,17 +45,13 @@ impl Content for ContentService {
                 let metas = store.fetch(&r.mailbox, r.uidvalidity, &ranges(&r.uids))?;
                 let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
                 let mut items = Vec::with_capacity(uids.len());
+                let wanted = Wanted {
+                    envelope: r.want_envelope,
+                    body_structure: r.want_body_structure,
+                    preview: r.want_preview,
+                };
                 for (uid, s) in store.message_structures(&r.mailbox, r.uidvalidity, &uids)? {
-                    items.push(Ok(pb::StructureItem {
-                        uid,
-                        envelope: r.want_envelope.then(|| envelope_msg(s.envelope)),
-                        body_structure: r.want_body_structure.then(|| body_structure_msg(s.body)),
-                        preview: if r.want_preview {
-                            s.preview
-                        } else {
-                            String::new()
-                        },
-                    }));
+                    items.push(Ok(wanted.item(uid, s)));
                 }
                 Ok(items)
             })

@@ -11,7 +11,9 @@ use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::fetch_item::Item;
-use mailkeep_store::{CrlfReader, CutSpec, MessageMeta, Store, StoreError, UnknownCte};
+use std::collections::HashMap;
+
+use mailkeep_store::{CrlfReader, CutSpec, MessageMeta, Store, StoreError, Structure, UnknownCte};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
@@ -19,6 +21,7 @@ use tonic::{Response, Status};
 use crate::convert::{cut_spec, fetched_msg, ranges, status_of};
 use crate::gate::Gate;
 use crate::guest::Actor;
+use crate::structure::Wanted;
 
 /// How many stream items may wait for the client.
 const QUEUE: usize = 4;
@@ -57,8 +60,21 @@ pub(crate) async fn fetch(
     let (tx, rx) = mpsc::channel(QUEUE);
     let with_body = req.body;
     let cuts = Cuts::new(&req.cuts);
+    let wanted = Wanted {
+        envelope: req.want_envelope,
+        body_structure: req.want_body_structure,
+        preview: req.want_preview,
+    };
     gate.spawn(&owner, move || {
-        if let Err(status) = stream_messages(&store, &req.mailbox, metas, with_body, &cuts, &tx) {
+        let parts = Parts {
+            with_body,
+            cuts: &cuts,
+            wanted,
+        };
+        let streamed = structures(wanted, &store, &req.mailbox, req.uidvalidity, &metas).and_then(
+            |structures| stream_messages(&store, &req.mailbox, metas, &parts, structures, &tx),
+        );
+        if let Err(status) = streamed {
             // The client may be gone already; nothing more to do then.
             let _ = tx.blocking_send(Err(status));
         }
@@ -94,6 +110,7 @@ impl<'a> Batch<'a> {
             Item::BodyChunk(data) | Item::CutChunk(data) => data.len(),
             Item::Message(m) => 64 + m.flags.iter().map(String::len).sum::<usize>(),
             Item::CutStart(_) | Item::CutFailed(_) => 16,
+            Item::Structure(_) => 512,
         };
         self.items.push(pb::FetchItem { item: Some(item) });
         if self.bytes >= CHUNK_SIZE || self.items.len() >= BATCH_ITEMS {
@@ -115,16 +132,42 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// What a Fetch sends of every message besides its metadata.
+struct Parts<'a> {
+    with_body: bool,
+    cuts: &'a Cuts,
+    wanted: Wanted,
+}
+
+/// The structures of `metas` when any part is `wanted` (cached ones in
+/// one read, the rest parsed once), by UID.
+fn structures(
+    wanted: Wanted,
+    store: &Store,
+    mailbox: &str,
+    uidvalidity: u32,
+    metas: &[MessageMeta],
+) -> Result<HashMap<u32, Structure>, Status> {
+    if !wanted.any() {
+        return Ok(HashMap::new());
+    }
+    let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
+    let found = store
+        .message_structures(mailbox, uidvalidity, &uids)
+        .map_err(status_of)?;
+    Ok(found.into_iter().collect())
+}
+
 fn stream_messages(
     store: &Store,
     mailbox: &str,
     metas: Vec<MessageMeta>,
-    with_body: bool,
-    cuts: &Cuts,
+    parts: &Parts<'_>,
+    structures: HashMap<u32, Structure>,
     tx: &Sender,
 ) -> Result<(), Status> {
     let mut batch = Batch::new(tx);
-    let streamed = stream_batched(store, mailbox, metas, with_body, cuts, &mut batch);
+    let streamed = stream_batched(store, mailbox, metas, parts, structures, &mut batch);
     // What came before an error is the client's too.
     batch.flush();
     streamed
@@ -135,10 +178,11 @@ fn stream_batched(
     store: &Store,
     mailbox: &str,
     metas: Vec<MessageMeta>,
-    with_body: bool,
-    cuts: &Cuts,
+    parts: &Parts<'_>,
+    mut structures: HashMap<u32, Structure>,
     batch: &mut Batch<'_>,
 ) -> Result<(), Status> {
+    let (with_body, cuts) = (parts.with_body, parts.cuts);
     for meta in metas {
         let cut = if cuts.specs.is_empty() {
             None
@@ -160,6 +204,11 @@ fn stream_batched(
             (None, meta)
         };
         if !batch.push(Item::Message(fetched_msg(&meta))) {
+            return Ok(());
+        }
+        if let Some(s) = structures.remove(&meta.uid)
+            && !batch.push(Item::Structure(parts.wanted.item(meta.uid, s)))
+        {
             return Ok(());
         }
         if let Some(cut) = cut

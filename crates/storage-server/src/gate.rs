@@ -111,9 +111,10 @@ impl Gate {
         }
     }
 
-    /// A gate for shared mode: the process keeps root, and each owner's
-    /// store work runs on threads with that owner's file-system
-    /// credentials, started by `spawner`. Owners are added with [`Gate::add_owner`] and
+    /// A gate for shared mode: the process runs as its own unprivileged
+    /// uid, and each owner's store work runs on threads with that owner's
+    /// file-system credentials, started by `spawner` (the only thread
+    /// allowed to switch them). Owners are added with [`Gate::add_owner`] and
     /// [`Gate::set_ids`].
     pub(crate) fn new_shared(trusted: TrustedHosts, spawner: CredentialSpawner) -> Gate {
         Gate {

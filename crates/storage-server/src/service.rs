@@ -255,6 +255,8 @@ impl Storage for StorageService {
         Ok(Response::new(pb::StoreFlagsResponse {
             updated: stored.updated.iter().map(|m| flags_msg(m, true)).collect(),
             failed: stored.failed,
+            previous_highestmodseq: stored.previous_highestmodseq,
+            highestmodseq: stored.highestmodseq,
         }))
     }
 
@@ -286,6 +288,7 @@ impl Storage for StorageService {
         Ok(Response::new(pb::ExpungeResponse {
             expunged: expunged.uids,
             highestmodseq: expunged.highestmodseq,
+            previous_highestmodseq: expunged.previous_highestmodseq,
         }))
     }
 

@@ -96,3 +96,36 @@ pub(crate) fn body_structure_msg(b: store::BodyStructure) -> pb::BodyStructure {
         content: Some(content),
     }
 }
+
+/// The structure parts a call asked for (Fetch's or FetchStructure's
+/// `want_*` fields).
+#[derive(Clone, Copy)]
+pub(crate) struct Wanted {
+    /// ENVELOPE.
+    pub(crate) envelope: bool,
+    /// BODY or BODYSTRUCTURE.
+    pub(crate) body_structure: bool,
+    /// PREVIEW.
+    pub(crate) preview: bool,
+}
+
+impl Wanted {
+    /// Whether any part is asked for.
+    pub(crate) fn any(self) -> bool {
+        self.envelope || self.body_structure || self.preview
+    }
+
+    /// The item for one message's structure, with the wanted parts only.
+    pub(crate) fn item(self, uid: u32, s: store::Structure) -> pb::StructureItem {
+        pb::StructureItem {
+            uid,
+            envelope: self.envelope.then(|| envelope_msg(s.envelope)),
+            body_structure: self.body_structure.then(|| body_structure_msg(s.body)),
+            preview: if self.preview {
+                s.preview
+            } else {
+                String::new()
+            },
+        }
+    }
+}

@@ -94,6 +94,7 @@ async fn try_op(op: &str, channel: &Channel, ticket: &str, mailbox: &str) -> Res
                 uids: all_uids(),
                 body: true,
                 cuts: Vec::new(),
+                ..Default::default()
             };
             let mut stream = c.fetch(with_ticket(request, ticket)).await?.into_inner();
             while stream.message().await?.is_some() {}

@@ -76,6 +76,7 @@ async fn multiappend_indexes_every_message_and_returns_their_uids() {
         uids: all_uids(),
         body: true,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let stream = c
         .fetch(with_ticket(request, &t))

@@ -45,6 +45,7 @@ async fn bare_lf_messages_stream_with_crlf_and_crlf_sizes() {
         uids: all_uids(),
         body: true,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let stream = storage
         .fetch(with_ticket(req, &t))

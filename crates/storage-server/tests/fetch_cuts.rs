@@ -52,6 +52,7 @@ async fn cuts_follow_each_message_in_order_and_fail_per_message() {
         uids: all_uids(),
         body: true,
         cuts: vec![subject_cut(), binary_size_of_part_one()],
+        ..Default::default()
     };
     let mut stream = FetchItems::new(
         storage
@@ -123,6 +124,7 @@ async fn small_items_come_in_batches_in_order() {
         uids: all_uids(),
         body: false,
         cuts: vec![subject_cut()],
+        ..Default::default()
     };
     let mut stream = storage
         .fetch(with_ticket(req, &t))

@@ -25,6 +25,7 @@ async fn fetched(c: &mut StorageClient<Channel>, t: &str, mailbox: &str) -> Vec<
         uids: all_uids(),
         body: false,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let stream = c.fetch(with_ticket(request, t)).await.unwrap().into_inner();
     let mut out = Vec::new();

@@ -32,6 +32,7 @@ async fn fetched_seen(c: &mut StorageClient<Channel>, ticket: &str) -> Vec<(u32,
         uids: all_uids(),
         body: false,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let mut stream = c
         .fetch(with_ticket(request, ticket))

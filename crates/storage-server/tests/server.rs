@@ -47,6 +47,7 @@ async fn fetch_all(
         uids: all_uids(),
         body: true,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let stream = client.fetch(with_ticket(req, ticket)).await?.into_inner();
     let mut out: Vec<(FetchedMessage, Vec<u8>)> = Vec::new();
@@ -324,6 +325,7 @@ async fn tickets_are_checked_before_anything() {
         uids: all_uids(),
         body: true,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let err = c.fetch(with_ticket(req, &deliver)).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);

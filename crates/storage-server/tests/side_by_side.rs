@@ -90,6 +90,7 @@ async fn short_calls_are_answered_while_a_search_is_running() {
                 uids: all_uids(),
                 body: false,
                 cuts: Vec::new(),
+                ..Default::default()
             },
             &t,
         ))

@@ -51,6 +51,7 @@ impl Store {
             return Ok(Expired {
                 expunged: Expunged {
                     uids: Vec::new(),
+                    previous_highestmodseq: status.highestmodseq,
                     highestmodseq: status.highestmodseq,
                 },
                 uidvalidity: status.uidvalidity,

@@ -70,6 +70,12 @@ pub struct FlagsStored {
     pub updated: Vec<MessageFlags>,
     /// Messages left alone because their MODSEQ was above `unchanged_since`.
     pub failed: Vec<u32>,
+    /// The mailbox's HIGHESTMODSEQ just before this change: a session
+    /// that knew the mailbox up to it knows it, after this reply, up to
+    /// [`FlagsStored::highestmodseq`] without asking what changed.
+    pub previous_highestmodseq: u64,
+    /// The mailbox's HIGHESTMODSEQ afterwards.
+    pub highestmodseq: u64,
 }
 
 /// The outcome of [`Store::expunge`].
@@ -77,6 +83,9 @@ pub struct FlagsStored {
 pub struct Expunged {
     /// The UIDs removed, ascending.
     pub uids: Vec<u32>,
+    /// The mailbox's HIGHESTMODSEQ just before (see
+    /// [`FlagsStored::previous_highestmodseq`]).
+    pub previous_highestmodseq: u64,
     /// The mailbox's HIGHESTMODSEQ afterwards.
     pub highestmodseq: u64,
 }
@@ -291,7 +300,10 @@ impl Store {
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         index::canonical_keywords(&tx, row.id, &mut given)?;
-        let mut out = FlagsStored::default();
+        let mut out = FlagsStored {
+            previous_highestmodseq: row.highestmodseq,
+            ..FlagsStored::default()
+        };
         let context = format!("storing flags in {name:?}");
         let mut renames: Vec<(String, String)> = Vec::new();
         {
@@ -382,6 +394,7 @@ impl Store {
             crate::sync::undo_renames(&done);
             return Err(StoreError::sqlite(context, e));
         }
+        out.highestmodseq = row.highestmodseq;
         Ok(out)
     }
 
@@ -426,10 +439,12 @@ impl Store {
         if doomed.is_empty() {
             return Ok(Expunged {
                 uids: Vec::new(),
+                previous_highestmodseq: row.highestmodseq,
                 highestmodseq: row.highestmodseq,
             });
         }
         let context = format!("expunging in {name:?}");
+        let previous_highestmodseq = row.highestmodseq;
         row.highestmodseq += 1;
         {
             let mut delete = tx
@@ -473,6 +488,7 @@ impl Store {
         drop(conn);
         Ok(Expunged {
             uids: doomed.iter().map(|m| m.uid).collect(),
+            previous_highestmodseq,
             highestmodseq: row.highestmodseq,
         })
     }

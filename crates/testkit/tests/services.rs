@@ -52,6 +52,7 @@ async fn a_login_attaches_real_storage_that_appends_and_fetches() {
         }],
         body: true,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let stream = client
         .fetch(with_ticket(request, &login.ticket))

@@ -47,6 +47,7 @@ pub(crate) async fn copy_across(
         uids: ranges(uids),
         body: true,
         cuts: Vec::new(),
+        ..Default::default()
     };
     let stream = state
         .call(Retry::Idempotent, |rpc| {

@@ -53,7 +53,12 @@ impl Command for Expunge {
             Ok(response) => response,
             Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
         };
-        let updates = mailbox.view().expunge(&response.expunged);
+        let updates = {
+            let mut view = mailbox.view();
+            let updates = view.expunge(&response.expunged);
+            view.own_change(response.previous_highestmodseq, response.highestmodseq);
+            updates
+        };
         let mut out = Vec::new();
         write_updates(&mut out, &updates, cx.enabled);
         cx.out.send(&out).await?;

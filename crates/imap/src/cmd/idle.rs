@@ -68,7 +68,7 @@ impl Command for Idle {
                 }
                 () = changes(state.selected.as_deref()) => {
                     if let Some(mailbox) = &state.selected
-                        && mailbox.mark().take()
+                        && mailbox.take_change()
                     {
                         let synced = mailbox
                             .sync(&state.authed.storage, &cx.out, true, cx.enabled)

@@ -97,6 +97,7 @@ impl Command for Store {
             for m in &response.updated {
                 view.set_flags(m.uid, m.flags.clone());
             }
+            view.own_change(response.previous_highestmodseq, response.highestmodseq);
             for &u in &uids {
                 if response.failed.contains(&u) {
                     continue;

@@ -94,6 +94,13 @@ impl Mailbox {
         &self.mark
     }
 
+    /// Whether storage must be asked what changed (clearing the mark): an
+    /// event came for a change the view does not hold yet.
+    pub(crate) fn take_change(&self) -> bool {
+        let known = self.view().highest_modseq;
+        self.mark.take(known)
+    }
+
     /// The live search contexts.
     pub(crate) fn contexts(&self) -> Vec<Context> {
         lock(&self.contexts).clone()

@@ -331,7 +331,7 @@ impl Session {
         if !selected_now
             && let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox())
             && (polls
-                || mailbox.mark().take()
+                || mailbox.take_change()
                 || (allow_expunge && mailbox.view().has_pending_expunges()))
         {
             let synced = mailbox
@@ -448,7 +448,7 @@ impl Session {
         let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox()) else {
             return Ok(());
         };
-        if !mailbox.mark().take() {
+        if !mailbox.take_change() {
             return Ok(());
         }
         let synced = mailbox

@@ -4,7 +4,7 @@
 //! mailbox changed. Commands then ask storage for changes only when
 //! something did change, and IDLE wakes up at once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use mailkeep_frontend::{Retry, Storage};
@@ -15,10 +15,19 @@ use tokio::task::JoinHandle;
 use crate::session::mailbox::Mailbox;
 
 /// Whether the selected mailbox may have changed since it was last synced.
+///
+/// Events name the mailbox's HIGHESTMODSEQ after the change, so an event
+/// for a change the session knows already (its own STORE or EXPUNGE,
+/// whose reply moved the view's MODSEQ on) asks storage for nothing.
 #[derive(Default)]
 pub(crate) struct ChangeMark {
     /// An event came since the last sync.
     dirty: AtomicBool,
+    /// An event came whose MODSEQ cannot be compared (a resync, another
+    /// UIDVALIDITY, the watch's start): the next sync must ask.
+    forced: AtomicBool,
+    /// The highest MODSEQ an event named.
+    latest_modseq: AtomicU64,
     /// The watch runs; without it every command syncs.
     watching: AtomicBool,
     /// Wakes an IDLE.
@@ -26,18 +35,35 @@ pub(crate) struct ChangeMark {
 }
 
 impl ChangeMark {
-    /// Marks a change and wakes a waiter.
+    /// Marks a change the session cannot place, and wakes a waiter.
     fn mark(&self) {
+        self.forced.store(true, Ordering::SeqCst);
+        self.mark_dirty();
+    }
+
+    /// Marks a change that brought the mailbox to `modseq`.
+    fn mark_modseq(&self, modseq: u64) {
+        self.latest_modseq.fetch_max(modseq, Ordering::SeqCst);
+        self.mark_dirty();
+    }
+
+    fn mark_dirty(&self) {
         self.dirty.store(true, Ordering::SeqCst);
         // One waiter at most (an IDLE); a permit is kept if none waits yet.
         self.notify.notify_one();
     }
 
-    /// Whether the mailbox must be asked for changes now (clearing the
-    /// mark): a change came, or no watch tells us of changes.
-    pub(crate) fn take(&self) -> bool {
+    /// Whether the mailbox must be asked for changes now, the view knowing
+    /// it up to `known_modseq` (clearing the mark): a change came that the
+    /// view does not hold, or no watch tells us of changes.
+    pub(crate) fn take(&self, known_modseq: u64) -> bool {
         let dirty = self.dirty.swap(false, Ordering::SeqCst);
-        dirty || !self.watching.load(Ordering::SeqCst)
+        if !self.watching.load(Ordering::SeqCst) {
+            return true;
+        }
+        dirty
+            && (self.forced.swap(false, Ordering::SeqCst)
+                || self.latest_modseq.load(Ordering::SeqCst) > known_modseq)
     }
 
     /// Stops trusting the watch (the mailbox was renamed under it): every
@@ -111,16 +137,17 @@ async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: S
             return;
         };
         match event {
-            Ok(Some(event)) => {
-                let concerns = match &event.event {
-                    Some(mailbox_event::Event::Changed(c)) => c.mailbox == name,
-                    Some(mailbox_event::Event::Resync(_)) => true,
-                    Some(mailbox_event::Event::List(_)) | None => false,
-                };
-                if concerns {
-                    m.mark().mark();
+            Ok(Some(event)) => match &event.event {
+                Some(mailbox_event::Event::Changed(c)) if c.mailbox == name => {
+                    if c.uidvalidity == m.uidvalidity && c.highestmodseq != 0 {
+                        m.mark().mark_modseq(c.highestmodseq);
+                    } else {
+                        m.mark().mark();
+                    }
                 }
-            }
+                Some(mailbox_event::Event::Resync(_)) => m.mark().mark(),
+                Some(mailbox_event::Event::Changed(_) | mailbox_event::Event::List(_)) | None => {}
+            },
             Ok(None) | Err(_) => {
                 // The storage process went away: fall back to asking.
                 tracing::info!("the change stream ended; every command will ask storage");
@@ -138,5 +165,50 @@ impl std::fmt::Debug for ChangeMark {
             .field("dirty", &self.dirty.load(Ordering::Relaxed))
             .field("watching", &self.watching.load(Ordering::Relaxed))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn watched() -> ChangeMark {
+        let mark = ChangeMark::default();
+        mark.watching.store(true, Ordering::SeqCst);
+        mark
+    }
+
+    #[test]
+    fn an_event_the_view_already_holds_asks_for_nothing() {
+        let mark = watched();
+        mark.mark_modseq(11);
+        assert!(!mark.take(11));
+        // The mark is cleared either way.
+        assert!(!mark.take(10));
+    }
+
+    #[test]
+    fn an_event_beyond_the_view_asks() {
+        let mark = watched();
+        mark.mark_modseq(11);
+        mark.mark_modseq(12);
+        assert!(mark.take(11));
+        assert!(!mark.take(11));
+    }
+
+    #[test]
+    fn an_event_without_a_modseq_always_asks() {
+        let mark = watched();
+        mark.mark_modseq(5);
+        mark.mark();
+        assert!(mark.take(100));
+        assert!(!mark.take(100));
+    }
+
+    #[test]
+    fn without_a_watch_every_command_asks() {
+        let mark = ChangeMark::default();
+        assert!(mark.take(0));
+        assert!(mark.take(0));
     }
 }

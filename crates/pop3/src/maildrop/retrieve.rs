@@ -137,6 +137,7 @@ impl Maildrop {
                     uids: uids.clone(),
                     body: true,
                     cuts: Vec::new(),
+                    ..Default::default()
                 });
                 async move { rpc.storage().fetch(request).await }
             })

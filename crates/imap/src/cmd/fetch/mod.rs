@@ -12,7 +12,7 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{Code, Fetch, FetchAttribute, SequenceSet, vanished};
 use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::storage::{
-    ChangesRequest, FetchRequest, FetchStructureRequest, StoreFlagsRequest, StoreMode, fetch_item,
+    ChangesRequest, FetchRequest, StoreFlagsRequest, StoreMode, fetch_item,
 };
 
 use crate::cmd::common::{ranges, resolve};
@@ -204,14 +204,17 @@ async fn fetch(
     enabled: Enabled,
 ) -> Result<Result<Fetched, Reply>, ImapError> {
     let mailbox = &state.mailbox;
-    let owner = state.owner().to_owned();
+    let want = |item: &Item| plan.structure() && plan.items.contains(item);
     let request = FetchRequest {
-        owner: owner.clone(),
+        owner: state.owner().to_owned(),
         mailbox: mailbox.name(),
         uidvalidity: mailbox.uidvalidity,
         uids: ranges(uids),
         body: plan.whole_body(),
         cuts: plan.stream_cuts().map(plan::Cut::to_rpc).collect(),
+        want_envelope: want(&Item::Envelope),
+        want_body_structure: want(&Item::Body) || want(&Item::BodyStructure),
+        want_preview: want(&Item::Preview),
     };
     let mut messages = match state
         .call(Retry::Idempotent, |rpc| {
@@ -222,30 +225,6 @@ async fn fetch(
     {
         Ok(stream) => FetchItems::new(stream),
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
-    };
-    let mut structures = if plan.structure() {
-        let want = |item: &Item| plan.items.contains(item);
-        let request = FetchStructureRequest {
-            owner,
-            mailbox: mailbox.name(),
-            uidvalidity: mailbox.uidvalidity,
-            uids: ranges(uids),
-            want_envelope: want(&Item::Envelope),
-            want_body_structure: want(&Item::Body) || want(&Item::BodyStructure),
-            want_preview: want(&Item::Preview),
-        };
-        match state
-            .call(Retry::Idempotent, |rpc| {
-                let request = rpc.request(request.clone());
-                async move { rpc.content().fetch_structure(request).await }
-            })
-            .await
-        {
-            Ok(stream) => Some(structure::Structures::new(stream)),
-            Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
-        }
-    } else {
-        None
     };
     let mut some_expunged = false;
     loop {
@@ -263,12 +242,13 @@ async fn fetch(
                 return Ok(Err(storage_reply(&status.into(), Target::Other)));
             }
         };
-        let structure = match structures.as_mut() {
-            Some(s) => match s.take(message.uid).await {
+        let structure = if plan.structure() {
+            match messages.structure_of(message.uid).await {
                 Ok(item) => item,
                 Err(status) => return Ok(Err(storage_reply(&status.into(), Target::Other))),
-            },
-            None => None,
+            }
+        } else {
+            None
         };
         if let Err(reply) = respond(
             cx,
