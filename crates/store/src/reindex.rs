@@ -55,11 +55,15 @@ impl Store {
     /// the same base name; else the UID a `dovecot-uidlist` gives it (if
     /// unused; and an empty mailbox takes the uidlist's UIDVALIDITY); else
     /// it gets a new one. Every row gets one new MODSEQ; rows whose file
-    /// is gone become expunged. One transaction per mailbox.
+    /// is gone become expunged. One transaction per mailbox. The append
+    /// journal is flushed first (files a crash lost written again).
     ///
     /// An index that cannot be opened at all is not handled here: move it
     /// away and open the store (a new index), then reindex.
     pub fn reindex(&self) -> Result<ReindexReport> {
+        // Every journaled message's file in place and durable first: the
+        // rebuild reads the files, and drops the rows the journal hangs on.
+        self.recover_journal()?;
         let mut report = ReindexReport::default();
         let all = {
             let conn = self.conn()?;

@@ -1,0 +1,270 @@
+//! The append journal (DESIGN §5): the index commit that acknowledges an
+//! append also holds the message's bytes, so that commit — one fsync of
+//! the WAL — is the append's only durable point. The message file is
+//! written into `tmp/` and renamed into `cur/` without an fsync; until a
+//! flush has made the file and its directory entry durable, its bytes wait
+//! in `pending_bodies`, keyed by the message's row.
+//!
+//! * [`flusher`]: off the acknowledgement path, fsyncs pending files and
+//!   their `cur/` directories in bulk and then deletes their rows: when
+//!   enough is pending, when the store goes idle, before it is released or
+//!   closed.
+//! * [`recover`]: when a store is opened (after a crash or power loss),
+//!   every pending row whose file is missing, short or different gets its
+//!   file written again from the journal, before anything is read.
+//!
+//! A row goes with its message: a trigger deletes it when the message row
+//! is deleted (EXPUNGE, MOVE, a deleted mailbox, REPLACE), and the flusher
+//! deletes a row only if the message still has the file name it fsynced.
+
+pub(crate) mod flusher;
+mod recover;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, params};
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index::cached_execute;
+use crate::mailbox::begin_write;
+use crate::{Store, maildir, names};
+
+pub(crate) use flusher::Flusher;
+pub(crate) use recover::recover;
+
+/// A message larger than this is not journaled: its file is fsynced
+/// before the commit instead (big messages are bound by their writing,
+/// not by the flushes, and would make the WAL grow).
+pub(crate) const JOURNAL_MAX: u64 = 512 * 1024;
+
+/// The journal's table and the trigger that keeps it to live messages.
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pending_bodies (
+    id         INTEGER PRIMARY KEY,
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    body       BLOB NOT NULL,
+    UNIQUE (mailbox_id, uid)
+);
+CREATE TRIGGER IF NOT EXISTS pending_bodies_follow_messages
+AFTER DELETE ON messages
+BEGIN
+    DELETE FROM pending_bodies WHERE mailbox_id = old.mailbox_id AND uid = old.uid;
+END;
+";
+
+/// Journals the bytes of message `uid` of mailbox `mailbox_id`, in the
+/// transaction that indexes it.
+pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) -> Result<()> {
+    cached_execute(
+        conn,
+        "INSERT OR REPLACE INTO pending_bodies (mailbox_id, uid, body) VALUES (?1, ?2, ?3)",
+        params![mailbox_id, uid, body],
+    )
+    .ctx("journaling an appended message")?;
+    Ok(())
+}
+
+/// Makes the next commits on `conn` durable (an fsync of the WAL), which
+/// the connection's usual `synchronous = NORMAL` does not: call before
+/// beginning a transaction that journals messages (SQLite refuses the
+/// change inside one), and [`normal_commits`] after it ends.
+pub(crate) fn durable_commits(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")
+        .ctx("making the append commit durable")
+}
+
+/// Puts `conn` back to commits without an fsync (see [`durable_commits`]).
+pub(crate) fn normal_commits(conn: &Connection) {
+    if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
+        tracing::warn!(error = %e, "index connection could not go back to synchronous = NORMAL");
+    }
+}
+
+/// fsyncs the files of the messages among `uids` of `mailbox_id` (in
+/// `cur`) that are still journaled, so that a hard link or copy of them is
+/// durable once its own directory is fsynced (COPY, MOVE).
+pub(crate) fn sync_pending_files(
+    conn: &Connection,
+    mailbox_id: i64,
+    files: &[(u32, &str)],
+    cur: &Path,
+) -> Result<()> {
+    let pending: HashSet<u32> = {
+        let mut stmt = conn
+            .prepare_cached("SELECT uid FROM pending_bodies WHERE mailbox_id = ?1")
+            .ctx("reading journaled messages")?;
+        let rows = stmt
+            .query_map([mailbox_id], |r| r.get(0))
+            .ctx("reading journaled messages")?;
+        rows.collect::<std::result::Result<_, _>>()
+            .ctx("reading journaled messages")?
+    };
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for (uid, file) in files {
+        if pending.contains(uid) {
+            sync_file(&cur.join(file))?;
+        }
+    }
+    Ok(())
+}
+
+/// fsyncs one file.
+fn sync_file(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StoreError::io(format!("fsync of {}", path.display()), e))
+}
+
+/// A journaled message and where its file is now.
+struct Pending {
+    id: i64,
+    mailbox_id: i64,
+    uid: u32,
+    /// Its file name in `cur/`, as the index has it.
+    file: String,
+    /// Its mailbox's folder.
+    dir: PathBuf,
+}
+
+/// The journaled messages (at most `limit`), oldest first.
+fn pending(conn: &Connection, root: &Path, limit: i64) -> Result<Vec<Pending>> {
+    let context = "reading the append journal";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.id, p.mailbox_id, p.uid, m.file, b.name
+               FROM pending_bodies p
+               JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
+               JOIN mailboxes b ON b.id = p.mailbox_id
+              ORDER BY p.id LIMIT ?1",
+        )
+        .ctx(context)?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            let name: String = r.get(4)?;
+            Ok(Pending {
+                id: r.get(0)?,
+                mailbox_id: r.get(1)?,
+                uid: r.get(2)?,
+                file: r.get(3)?,
+                dir: names::mailbox_dir(root, &name),
+            })
+        })
+        .ctx(context)?;
+    rows.collect::<std::result::Result<_, _>>().ctx(context)
+}
+
+/// Rows flushed per round, so a long journal does not hold much memory.
+const ROUND: i64 = 1024;
+
+/// The number of rows in the journal.
+pub(crate) fn count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM pending_bodies", [], |r| r.get(0))
+        .ctx("counting journaled messages")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Deletes the rows of `done` whose message still has the file that was
+/// made durable (one renamed meanwhile for its flags waits for the next
+/// flush).
+fn forget(conn: &mut Connection, done: &[&Pending]) -> Result<usize> {
+    if done.is_empty() {
+        return Ok(0);
+    }
+    let context = "deleting flushed rows of the append journal";
+    let tx = begin_write(conn)?;
+    let mut deleted = 0;
+    for p in done {
+        deleted += cached_execute(
+            &tx,
+            "DELETE FROM pending_bodies WHERE id = ?1 AND EXISTS (
+                 SELECT 1 FROM messages WHERE mailbox_id = ?2 AND uid = ?3 AND file = ?4)",
+            params![p.id, p.mailbox_id, p.uid, p.file],
+        )
+        .ctx(context)?;
+    }
+    tx.commit().ctx(context)?;
+    Ok(deleted)
+}
+
+/// One flush round over `rows`: fsyncs each file, then each touched `cur/`
+/// once; returns the rows now durable. A file that is gone (expunged or
+/// renamed for its flags meanwhile) is skipped.
+fn sync_rows(rows: &[Pending]) -> Result<Vec<&Pending>> {
+    let mut done = Vec::with_capacity(rows.len());
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    for p in rows {
+        let cur = p.dir.join("cur");
+        let path = cur.join(&p.file);
+        match std::fs::File::open(&path).and_then(|f| f.sync_all()) {
+            Ok(()) => {
+                dirs.insert(cur);
+                done.push(p);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(format!("fsync of {}", path.display()), e)),
+        }
+    }
+    for dir in &dirs {
+        maildir::fsync_dir(dir)?;
+    }
+    Ok(done)
+}
+
+impl Store {
+    /// Makes every journaled append's file durable (file and `cur/`
+    /// fsynced) and empties the journal of them; returns how many rows
+    /// were deleted. The write lock is held only to read and to delete the
+    /// rows, never across the fsyncs, and readers are never held up. Runs
+    /// by itself in the background (see [`Store::set_auto_flush`]); call
+    /// it to have the journal empty now.
+    pub fn flush_journal(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let rows = {
+                let conn = self.conn()?;
+                pending(&conn, self.root(), ROUND)?
+            };
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            let done = sync_rows(&rows)?;
+            let deleted = {
+                let mut conn = self.conn()?;
+                forget(&mut conn, &done)?
+            };
+            total += deleted;
+            if deleted == 0 || rows.len() < ROUND as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The number of messages whose bytes are still journaled (appended
+    /// and acknowledged, their files not yet flushed): for tests and
+    /// monitoring.
+    pub fn journal_len(&self) -> Result<u64> {
+        let conn = self.conn()?;
+        count(&conn)
+    }
+
+    /// Turns the background flush of the journal on (the default) or off.
+    /// Off, journaled files are flushed only by [`Store::flush_journal`]
+    /// or by the recovery of the next open — not in the background, nor
+    /// when the store is released or dropped: what a test that simulates
+    /// a crash needs, and a tool that flushes when it chooses.
+    pub fn set_auto_flush(&self, on: bool) {
+        self.inner.journal.set_enabled(on);
+    }
+
+    /// Repairs and flushes the whole journal now, under the write lock
+    /// (see [`recover`]): before a rebuild of the index from the files.
+    pub(crate) fn recover_journal(&self) -> Result<()> {
+        let mut conn = self.conn()?;
+        recover(&mut conn, self.root())
+    }
+}
