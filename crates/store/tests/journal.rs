@@ -10,11 +10,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use common::{append, read_message, root_of, temp_store};
-use mailkeep_store::{Flags, StoreMode, Store, UidRange};
+use mailkeep_store::{Flags, Store, StoreMode, UidRange};
 
 /// A message of about `len` bytes, CRLF line ends, different per `tag`.
 fn body(tag: &str, len: usize) -> Vec<u8> {
-    let mut out = format!("Subject: {tag}\r\nMessage-ID: <{tag}@journal.test>\r\n\r\n").into_bytes();
+    let mut out =
+        format!("Subject: {tag}\r\nMessage-ID: <{tag}@journal.test>\r\n\r\n").into_bytes();
     let mut i = 0u32;
     while out.len() < len {
         out.extend_from_slice(format!("{tag} line {i} of the body\r\n").as_bytes());
@@ -62,7 +63,14 @@ fn acknowledged_append_survives_losing_its_unflushed_file() {
     // A flag change renames d's file; the crash loses that rename.
     let old_d = file_of(&store, &root, "INBOX", d.uid);
     store
-        .store_flags("INBOX", 0, &[UidRange::single(d.uid)], StoreMode::Add, &["\\Flagged"], None)
+        .store_flags(
+            "INBOX",
+            0,
+            &[UidRange::single(d.uid)],
+            StoreMode::Add,
+            &["\\Flagged"],
+            None,
+        )
         .unwrap();
     let new_d = file_of(&store, &root, "INBOX", d.uid);
     assert_ne!(old_d, new_d);
@@ -88,14 +96,26 @@ fn acknowledged_append_survives_losing_its_unflushed_file() {
     fs::rename(&new_d, &old_d).unwrap();
 
     let store = Store::open(&root).unwrap();
-    assert_eq!(store.journal_len().unwrap(), 0, "recovery empties the journal");
+    assert_eq!(
+        store.journal_len().unwrap(),
+        0,
+        "recovery empties the journal"
+    );
     assert_eq!(fs::read(&pa).unwrap(), gone);
     assert_eq!(fs::read(&pb).unwrap(), short);
     assert_eq!(fs::read(&pc).unwrap(), changed);
-    assert_eq!(fs::read(&new_d).unwrap(), renamed);
-    // One file for d, at the name the index has: no duplicate for a sync
-    // to pick up.
-    let base = new_d.file_name().unwrap().to_str().unwrap().split(':').next().unwrap().to_owned();
+    // d's bytes are intact at its old name: kept there (the sync takes the
+    // flags from it: a flag change lost with the crash), not written twice.
+    assert_eq!(fs::read(&old_d).unwrap(), renamed);
+    let base = new_d
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(names_with_base(&root.join("cur"), &base).len(), 1);
     assert_eq!(read_message(&store, "INBOX", a.uid), gone);
     assert_eq!(read_message(&store, "Work", b.uid), short);
@@ -103,6 +123,7 @@ fn acknowledged_append_survives_losing_its_unflushed_file() {
     assert_eq!(read_message(&store, "INBOX", d.uid), renamed);
     let inbox = store.select("INBOX").unwrap();
     assert_eq!(inbox.messages.len(), 3);
+    assert_eq!(read_message(&store, "INBOX", d.uid), renamed);
     assert_eq!(store.select("Work").unwrap().messages.len(), 1);
     assert!(store.verify().unwrap().is_ok());
 }
@@ -162,18 +183,37 @@ fn the_journal_follows_expunge_copy_and_move() {
         .collect();
     assert_eq!(store.journal_len().unwrap(), 3);
     store
-        .store_flags("INBOX", 0, &[UidRange::single(uids[0])], StoreMode::Add, &["\\Deleted"], None)
+        .store_flags(
+            "INBOX",
+            0,
+            &[UidRange::single(uids[0])],
+            StoreMode::Add,
+            &["\\Deleted"],
+            None,
+        )
         .unwrap();
     store.expunge("INBOX", 0, None).unwrap();
-    assert_eq!(store.journal_len().unwrap(), 2, "an expunged message leaves the journal");
+    assert_eq!(
+        store.journal_len().unwrap(),
+        2,
+        "an expunged message leaves the journal"
+    );
     let copied = store
         .copy_messages("INBOX", 0, &[UidRange::single(uids[1])], "Work")
         .unwrap();
-    assert_eq!(store.journal_len().unwrap(), 2, "the source of a COPY stays journaled");
+    assert_eq!(
+        store.journal_len().unwrap(),
+        2,
+        "the source of a COPY stays journaled"
+    );
     let moved = store
         .move_messages("INBOX", 0, &[UidRange::single(uids[2])], "Archive")
         .unwrap();
-    assert_eq!(store.journal_len().unwrap(), 1, "a moved message leaves the journal");
+    assert_eq!(
+        store.journal_len().unwrap(),
+        1,
+        "a moved message leaves the journal"
+    );
     // The source of the COPY is still recovered after a crash.
     let p1 = file_of(&store, &root, "INBOX", uids[1]);
     drop(store);
@@ -182,7 +222,10 @@ fn the_journal_follows_expunge_copy_and_move() {
     assert_eq!(store.journal_len().unwrap(), 0);
     assert_eq!(read_message(&store, "INBOX", uids[1]), bodies[1]);
     assert_eq!(read_message(&store, "Work", copied.new_uids[0]), bodies[1]);
-    assert_eq!(read_message(&store, "Archive", moved.new_uids[0]), bodies[2]);
+    assert_eq!(
+        read_message(&store, "Archive", moved.new_uids[0]),
+        bodies[2]
+    );
 }
 
 #[test]
@@ -198,19 +241,23 @@ fn a_deleted_mailbox_takes_its_journal_rows() {
 }
 
 #[test]
-fn reindex_keeps_journaled_messages() {
-    let (dir, store) = temp_store();
-    let root = root_of(&dir);
+fn reindex_flushes_the_journal_and_keeps_the_messages() {
+    let (_dir, store) = temp_store();
     store.set_auto_flush(false);
-    let b = body("r", 4096);
-    let a = append(&store, "INBOX", &b, &[]);
-    // Lost before the reindex: the journal brings it back first.
-    fs::remove_file(file_of(&store, &root, "INBOX", a.uid)).unwrap();
+    let bodies: Vec<Vec<u8>> = (0..3).map(|i| body(&format!("r{i}"), 4096)).collect();
+    let uids: Vec<u32> = bodies
+        .iter()
+        .map(|b| append(&store, "INBOX", b, &[]).uid)
+        .collect();
+    assert_eq!(store.journal_len().unwrap(), 3);
     let report = store.reindex().unwrap();
-    assert_eq!(report.messages, 1);
+    assert_eq!(report.messages, 3);
+    assert_eq!(report.kept_from_index, 3);
     assert_eq!(report.expunged, 0);
     assert_eq!(store.journal_len().unwrap(), 0);
-    assert_eq!(read_message(&store, "INBOX", a.uid), b);
+    for (uid, b) in uids.iter().zip(&bodies) {
+        assert_eq!(&read_message(&store, "INBOX", *uid), b);
+    }
 }
 
 #[test]

@@ -181,16 +181,16 @@ fn commit_in_tx(
         Ok(()) => {
             store.inner.journal.noted(store, journaled.0, journaled.1);
             applied
-            .into_iter()
-            .map(|a| {
-                a.map(|a| AppendedBatch {
-                    uidvalidity: a.uidvalidity,
-                    uids: a.uids,
-                    modseq: a.modseq,
-                    replaced: None,
+                .into_iter()
+                .map(|a| {
+                    a.map(|a| AppendedBatch {
+                        uidvalidity: a.uidvalidity,
+                        uids: a.uids,
+                        modseq: a.modseq,
+                        replaced: None,
+                    })
                 })
-            })
-            .collect()
+                .collect()
         }
         Err(e) => {
             for a in applied.iter().flatten() {

@@ -173,7 +173,7 @@ impl Drop for Inner {
         }
         let Some(conn) = guard.as_mut() else { return };
         // Under the lock throughout: nobody else holds this store now.
-        if let Err(e) = super::recover(conn, &self.root) {
+        if let Err(e) = super::flush_held(conn, &self.root) {
             tracing::warn!(root = %self.root.display(), error = %e,
                 "flushing the append journal at close failed; the next open recovers it");
         }

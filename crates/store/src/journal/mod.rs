@@ -260,11 +260,22 @@ impl Store {
     pub fn set_auto_flush(&self, on: bool) {
         self.inner.journal.set_enabled(on);
     }
+}
 
-    /// Repairs and flushes the whole journal now, under the write lock
-    /// (see [`recover`]): before a rebuild of the index from the files.
-    pub(crate) fn recover_journal(&self) -> Result<()> {
-        let mut conn = self.conn()?;
-        recover(&mut conn, self.root())
+/// [`Store::flush_journal`] on a connection held throughout (a store
+/// being dropped: nobody else holds it any more).
+pub(crate) fn flush_held(conn: &mut Connection, root: &Path) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let rows = pending(conn, root, ROUND)?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let done = sync_rows(&rows)?;
+        let deleted = forget(conn, &done)?;
+        total += deleted;
+        if deleted == 0 || rows.len() < ROUND as usize {
+            return Ok(total);
+        }
     }
 }

@@ -46,12 +46,12 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
             )
             .ctx(context)?;
         let cur = p.dir.join("cur");
-        let path = cur.join(&p.file);
-        if holds(&path, &body) {
-            sync_file(&path)?;
-        } else {
-            rewrite(root, p, &body)?;
-            rewritten += 1;
+        match intact(&cur, &p.file, &body) {
+            Some(path) => sync_file(&path)?,
+            None => {
+                rewrite(root, p, &body)?;
+                rewritten += 1;
+            }
         }
         dirs.insert(cur);
     }
@@ -69,6 +69,23 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The message's file in `cur` if one holds exactly `body`: at the name
+/// the index has, else at another name of the same base (an older flag
+/// name whose rename a crash lost, or a newer one another program gave
+/// it: the next sync reads the flags back from it either way).
+fn intact(cur: &Path, file: &str, body: &[u8]) -> Option<PathBuf> {
+    let path = cur.join(file);
+    if holds(&path, body) {
+        return Some(path);
+    }
+    let base = base_name(file);
+    fs::read_dir(cur).ok()?.flatten().find_map(|e| {
+        let name = e.file_name();
+        let name = name.to_str()?;
+        (base_name(name) == base && name != file && holds(&e.path(), body)).then(|| e.path())
+    })
+}
+
 /// Whether the file at `path` holds exactly `body`.
 fn holds(path: &Path, body: &[u8]) -> bool {
     let Ok(mut file) = fs::File::open(path) else {
@@ -81,8 +98,8 @@ fn holds(path: &Path, body: &[u8]) -> bool {
     file.read_to_end(&mut found).is_ok() && found == body
 }
 
-/// Writes message `p`'s file again from `body`: any other name of it (an
-/// older flag name, in `cur/` or `new/`) is removed, the bytes go to
+/// Writes message `p`'s file again from `body`: any other name of it (a
+/// damaged copy, in `cur/` or `new/`) is removed, the bytes go to
 /// `tmp/`, are fsynced and renamed to the name the index has.
 fn rewrite(root: &Path, p: &Pending, body: &[u8]) -> Result<()> {
     let cur = p.dir.join("cur");
