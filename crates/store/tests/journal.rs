@@ -238,6 +238,9 @@ fn a_deleted_mailbox_takes_its_journal_rows() {
     assert_eq!(store.journal_len().unwrap(), 2);
     store.delete("Work").unwrap();
     assert_eq!(store.journal_len().unwrap(), 1);
+    // A flush of a few files (an fsync each) empties it too.
+    assert_eq!(store.flush_journal().unwrap(), 1);
+    assert_eq!(store.journal_len().unwrap(), 0);
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod recover;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::{Connection, params};
 
@@ -191,16 +192,48 @@ fn forget(conn: &mut Connection, done: &[&Pending]) -> Result<usize> {
     Ok(deleted)
 }
 
-/// One flush round over `rows`: fsyncs each file, then each touched `cur/`
-/// once; returns the rows now durable. A file that is gone (expunged or
-/// renamed for its flags meanwhile) is skipped.
-fn sync_rows(rows: &[Pending]) -> Result<Vec<&Pending>> {
+/// Rows from which one `syncfs` is cheaper than an fsync per file.
+const SYNCFS_FROM: usize = 8;
+
+/// Set once `syncfs` failed (a sandbox may refuse it): fsync per file.
+static NO_SYNCFS: AtomicBool = AtomicBool::new(false);
+
+/// Flushes the whole file system holding `root` (one flush for every
+/// pending file); false if that is not possible here.
+fn sync_file_system(root: &Path) -> bool {
+    if NO_SYNCFS.load(Ordering::Relaxed) {
+        return false;
+    }
+    let Ok(dir) = std::fs::File::open(root) else {
+        return false;
+    };
+    match nix::unistd::syncfs(&dir) {
+        Ok(()) => true,
+        Err(e) => {
+            NO_SYNCFS.store(true, Ordering::Relaxed);
+            tracing::info!(error = %e, "syncfs is not available: the journal flusher fsyncs each file");
+            false
+        }
+    }
+}
+
+/// One flush round over `rows`: makes each file durable (one `syncfs`
+/// for many, else an fsync each), then each touched `cur/` once; returns
+/// the rows now durable. A file that is gone (expunged or renamed for its
+/// flags meanwhile) is skipped.
+fn sync_rows<'a>(root: &Path, rows: &'a [Pending]) -> Result<Vec<&'a Pending>> {
     let mut done = Vec::with_capacity(rows.len());
     let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let whole = rows.len() >= SYNCFS_FROM && sync_file_system(root);
     for p in rows {
         let cur = p.dir.join("cur");
         let path = cur.join(&p.file);
-        match std::fs::File::open(&path).and_then(|f| f.sync_all()) {
+        let synced = if whole {
+            std::fs::symlink_metadata(&path).map(|_| ())
+        } else {
+            std::fs::File::open(&path).and_then(|f| f.sync_all())
+        };
+        match synced {
             Ok(()) => {
                 dirs.insert(cur);
                 done.push(p);
@@ -232,7 +265,7 @@ impl Store {
             if rows.is_empty() {
                 return Ok(total);
             }
-            let done = sync_rows(&rows)?;
+            let done = sync_rows(self.root(), &rows)?;
             let deleted = {
                 let mut conn = self.conn()?;
                 forget(&mut conn, &done)?
@@ -271,7 +304,7 @@ pub(crate) fn flush_held(conn: &mut Connection, root: &Path) -> Result<usize> {
         if rows.is_empty() {
             return Ok(total);
         }
-        let done = sync_rows(&rows)?;
+        let done = sync_rows(root, &rows)?;
         let deleted = forget(conn, &done)?;
         total += deleted;
         if deleted == 0 || rows.len() < ROUND as usize {
