@@ -95,14 +95,8 @@ impl Store {
             None => None,
         };
         let mut conn = self.conn()?;
-        let journaling = staged.iter().any(|m| m.body.is_some());
-        if journaling {
-            crate::journal::durable_commits(&conn)?;
-        }
         // The write lock is held across the renames so that the mailbox
         // cannot be renamed or deleted under us.
-        // (If this fails the connection stays durable until the next
-        // journaling commit puts it back: slower, never less safe.)
         let tx = begin_write(&mut conn)?;
         let mut dst = index::mailbox_row(&tx, &target)?;
         let source = match &replace {
@@ -145,8 +139,10 @@ impl Store {
                 .ctx(&format!("committing append to {:?}", dst.name))?;
             Ok((uids, replaced))
         })();
-        if journaling {
-            crate::journal::normal_commits(&conn);
+        // Durable before it is acknowledged (committed already: a failure
+        // here leaves the rows and files, and answers an error).
+        if result.is_ok() && journaled.0 > 0 {
+            crate::journal::sync_wal(self.root())?;
         }
         drop(conn);
         match result {

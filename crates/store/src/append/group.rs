@@ -112,24 +112,6 @@ fn commit_together(
     batches: Vec<Vec<StagedMessage>>,
 ) -> Vec<Result<AppendedBatch>> {
     let count = batches.len();
-    let journaling = batches.iter().flatten().any(|m| m.body.is_some());
-    if journaling && let Err(e) = crate::journal::durable_commits(conn) {
-        return vec_of(&e, count);
-    }
-    let answers = commit_in_tx(store, conn, batches);
-    if journaling {
-        crate::journal::normal_commits(conn);
-    }
-    answers
-}
-
-/// [`commit_together`] once the connection's commits are durable.
-fn commit_in_tx(
-    store: &Store,
-    conn: &mut rusqlite::Connection,
-    batches: Vec<Vec<StagedMessage>>,
-) -> Vec<Result<AppendedBatch>> {
-    let count = batches.len();
     let mut tx = match begin_write(conn) {
         Ok(tx) => tx,
         Err(e) => return vec_of(&e, count),
@@ -177,6 +159,14 @@ fn commit_in_tx(
         }
         tx.commit().ctx("committing appends")
     })();
+    // The commit with the journaled bytes made durable (committed already:
+    // a failure leaves rows and files, and answers an error).
+    if shared.is_ok()
+        && journaled.0 > 0
+        && let Err(e) = crate::journal::sync_wal(store.root())
+    {
+        return vec_of(&e, count);
+    }
     match shared {
         Ok(()) => {
             store.inner.journal.noted(store, journaled.0, journaled.1);

@@ -67,19 +67,20 @@ pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) 
     Ok(())
 }
 
-/// Makes the next commits on `conn` durable (an fsync of the WAL), which
-/// the connection's usual `synchronous = NORMAL` does not: call before
-/// beginning a transaction that journals messages (SQLite refuses the
-/// change inside one), and [`normal_commits`] after it ends.
-pub(crate) fn durable_commits(conn: &Connection) -> Result<()> {
-    conn.pragma_update(None, "synchronous", "FULL")
-        .ctx("making the append commit durable")
-}
-
-/// Puts `conn` back to commits without an fsync (see [`durable_commits`]).
-pub(crate) fn normal_commits(conn: &Connection) {
-    if let Err(e) = conn.pragma_update(None, "synchronous", "NORMAL") {
-        tracing::warn!(error = %e, "index connection could not go back to synchronous = NORMAL");
+/// Makes the commits made so far on the index at `root` durable: an
+/// `fdatasync` of its WAL, which the connections' `synchronous = NORMAL`
+/// leaves to checkpoints. Called after a commit that journaled messages,
+/// before they are acknowledged. (Not SQLite's `synchronous = FULL`: that
+/// is an `fsync`, which also writes the WAL's new mtime — a file system
+/// journal commit more per append.) A WAL that is gone was checkpointed
+/// into the database, which the checkpoint fsynced; one replaced by a new
+/// WAL likewise.
+pub(crate) fn sync_wal(root: &Path) -> Result<()> {
+    let wal = root.join(format!("{}-wal", crate::schema::INDEX_FILE));
+    match std::fs::File::open(&wal).and_then(|f| f.sync_data()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(format!("fdatasync of {}", wal.display()), e)),
     }
 }
 
