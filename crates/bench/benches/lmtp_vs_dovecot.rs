@@ -8,8 +8,9 @@
 //! (p50 and p99 of a series of deliveries, one at a time).
 //!
 //! Both servers store Maildir and acknowledge a message only once it is
-//! durable (Dovecot's default `mail_fsync = optimized`; mailkeep: file and
-//! folder fsynced, index committed). Without Dovecot (or root) the
+//! durable (Dovecot's default `mail_fsync = optimized`; mailkeep: the index
+//! commit that journals the message's bytes is fsynced, the files are
+//! flushed in bulk afterwards, DESIGN §5). Without Dovecot (or root) the
 //! baseline is skipped with a note.
 
 use std::io::Write;

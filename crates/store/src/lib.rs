@@ -24,6 +24,7 @@ mod error;
 mod expire;
 mod flags;
 mod index;
+mod journal;
 mod mailbox;
 mod maildir;
 mod maildrop;
@@ -122,6 +123,8 @@ struct Inner {
     readers: readers::Readers,
     /// Appends waiting to be committed together (group commit).
     commits: append::CommitQueue,
+    /// The background flusher of the append journal.
+    journal: journal::Flusher,
 }
 
 impl Store {
@@ -131,6 +134,8 @@ impl Store {
     pub fn open(maildir: &Path) -> Result<Store> {
         maildir::ensure_maildir(maildir, false)?;
         let mut conn = schema::open_index(maildir)?;
+        // Before anything is read: files a crash lost come back.
+        journal::recover(&mut conn, maildir)?;
         crlf::upgrade_sizes(&mut conn, maildir)?;
         maildir::clean_tmp(maildir);
         let store = Store {
@@ -140,6 +145,7 @@ impl Store {
                 conn: Mutex::new(Some(conn)),
                 readers: readers::Readers::new(maildir),
                 commits: append::CommitQueue::default(),
+                journal: journal::Flusher::default(),
             }),
         };
         // Messages of a migrated or imported index get their threads.
@@ -175,8 +181,9 @@ impl Store {
     /// keeps thousands of owners open for their watchers calls this for
     /// the owners without calls; the next call opens what it needs again.
     /// Returns whether anything was closed. A connection in use is left
-    /// alone.
+    /// alone. Appends this store journaled are flushed first.
     pub fn release_idle(&self) -> bool {
+        self.flush_owed();
         let writer = match self.inner.conn.try_lock() {
             Ok(mut guard) => guard.take().is_some(),
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().take().is_some(),

@@ -55,11 +55,17 @@ impl Store {
     /// the same base name; else the UID a `dovecot-uidlist` gives it (if
     /// unused; and an empty mailbox takes the uidlist's UIDVALIDITY); else
     /// it gets a new one. Every row gets one new MODSEQ; rows whose file
-    /// is gone become expunged. One transaction per mailbox.
+    /// is gone become expunged. One transaction per mailbox. The append
+    /// journal is flushed first.
     ///
     /// An index that cannot be opened at all is not handled here: move it
     /// away and open the store (a new index), then reindex.
     pub fn reindex(&self) -> Result<ReindexReport> {
+        // Every journaled message's file durable first: the rebuild reads
+        // the files and replaces the rows the journal hangs on. (A file
+        // gone by now was removed by another program since the open's
+        // recovery: its row is expunged like any other.)
+        self.flush_journal()?;
         let mut report = ReindexReport::default();
         let all = {
             let conn = self.conn()?;

@@ -21,7 +21,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The schema version this code writes (`PRAGMA user_version`).
 /// 2: object ids (RFC 8474): `mailboxes.object_id`, `messages.email_id`
 /// and `messages.thread_id`, and the `thread_refs` table.
-const SCHEMA_VERSION: i64 = 2;
+/// 3: the append journal (`pending_bodies` and its trigger; see
+/// `crate::journal`), created by the schema statements like any new table.
+const SCHEMA_VERSION: i64 = 3;
 
 /// What a version-1 index lacks of version 2; the new columns are filled
 /// in by [`BACKFILL`] and, for thread ids, by the store once open.
@@ -136,6 +138,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating the ACL schema")?;
     tx.execute_batch(crate::private_seen::SCHEMA)
         .ctx("creating the private seen schema")?;
+    tx.execute_batch(crate::journal::SCHEMA)
+        .ctx("creating the append journal")?;
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }
@@ -175,9 +179,11 @@ pub(crate) fn reopen_writer(root: &Path) -> Result<Connection> {
 /// `synchronous = NORMAL` in WAL mode: a commit is in the WAL, so in the
 /// OS, before it returns — a killed process loses nothing — but the WAL
 /// is fsynced at checkpoints only, so a power loss may undo the last
-/// commits. The Maildir carries what must survive that: an appended file
-/// is fsynced with its directory before the append is acknowledged and
-/// is picked up again by the next sync if the index forgot it; flags live
+/// commits. An append's commit is the exception: it carries the message's
+/// bytes in the append journal and is made durable (`synchronous = FULL`
+/// for that transaction, see `crate::journal`), as is a big message's
+/// file, fsynced with its directory, which the next sync picks up again
+/// if the index forgot it. Otherwise the Maildir carries what must survive: flags live
 /// in the file names and expunges are unlinks, which the sync reads back
 /// too. A commit per flag change is then no fsync (as Dovecot does not
 /// fsync its index for one).

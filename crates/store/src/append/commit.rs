@@ -1,8 +1,10 @@
 //! Committing staged messages: one transaction indexes every message of a
 //! batch (MULTIAPPEND, RFC 3502: all or none) and may expunge the message
 //! the batch replaces (REPLACE, RFC 8508). Files are renamed into `cur/`
-//! and the directory fsynced while the write lock is held, before the
-//! commit; a failure removes them again, so nothing unacknowledged stays.
+//! while the write lock is held, before the commit, which journals their
+//! bytes and is made durable (`crate::journal`; an unjournaled big
+//! message's `cur/` is fsynced instead); a failure removes the files
+//! again, so nothing unacknowledged stays.
 
 use std::fs;
 use std::path::PathBuf;
@@ -57,8 +59,9 @@ pub struct AppendedBatch {
 
 impl Store {
     /// Indexes `staged` (all for one mailbox) in one transaction: each
-    /// file is moved into the mailbox's `cur/`, `cur/` is fsynced, then
-    /// every row is added with consecutive UIDs and one new MODSEQ. With
+    /// file is moved into the mailbox's `cur/`, then every row is added
+    /// with consecutive UIDs and one new MODSEQ and its bytes journaled,
+    /// and the commit is fsynced (the one durable point). With
     /// `replace`, that message is expunged in the same transaction
     /// ([`StoreError::Expunged`] if it is already gone, and then nothing
     /// is appended). Either every message is indexed or none is, and no
@@ -66,7 +69,7 @@ impl Store {
     ///
     /// Batches without `replace` that arrive while another commit runs
     /// are committed together by the next one (group commit: one
-    /// directory fsync per folder and one index commit for all of them;
+    /// durable index commit for all of them;
     /// see [`super::group`]), each with its own UIDs and MODSEQ and its
     /// own success or failure.
     pub fn commit_appends(
@@ -110,11 +113,15 @@ impl Store {
         let cur = dir.join("cur");
         let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dir)?;
         let mut moved: Vec<PathBuf> = Vec::with_capacity(staged.len());
+        let mut journaled = (0, 0);
         let result = (|| {
             move_into(&mut staged, &cur, &mut moved)?;
-            maildir::fsync_dir(&cur)?;
+            if staged.iter().any(|m| m.body.is_none()) {
+                maildir::fsync_dir(&cur)?;
+            }
             own.record(&tx)?;
             let uids = insert_rows(&tx, &mut dst, &staged)?;
+            journaled = journal_rows(&tx, dst.id, &staged, &uids)?;
             let replaced = match source {
                 Some((mut src, uid)) => {
                     if src.id == dst.id {
@@ -132,9 +139,15 @@ impl Store {
                 .ctx(&format!("committing append to {:?}", dst.name))?;
             Ok((uids, replaced))
         })();
+        // Durable before it is acknowledged (committed already: a failure
+        // here leaves the rows and files, and answers an error).
+        if result.is_ok() && journaled.0 > 0 {
+            crate::journal::sync_wal(self.root())?;
+        }
         drop(conn);
         match result {
             Ok((uids, replaced)) => {
+                self.inner.journal.noted(self, journaled.0, journaled.1);
                 let replaced = replaced.map(|(src, uid, file)| {
                     // Acknowledged: the expunged message's file goes now (a
                     // crash first leaves it to the next sync, DESIGN §5).
@@ -290,6 +303,25 @@ pub(super) fn insert_rows(
     }
     index::update_counters(tx, dst)?;
     Ok(uids)
+}
+
+/// Journals the bytes of each of `staged` that has them, as message
+/// `uids[i]` of `mailbox_id`; returns how many messages and bytes.
+pub(super) fn journal_rows(
+    tx: &rusqlite::Connection,
+    mailbox_id: i64,
+    staged: &[StagedMessage],
+    uids: &[u32],
+) -> Result<(u64, u64)> {
+    let (mut count, mut bytes) = (0, 0);
+    for (m, uid) in staged.iter().zip(uids) {
+        if let Some(body) = &m.body {
+            crate::journal::record(tx, mailbox_id, *uid, body)?;
+            count += 1;
+            bytes += body.len() as u64;
+        }
+    }
+    Ok((count, bytes))
 }
 
 /// Expunges message `uid` of `src` (a tombstone with a new MODSEQ, as

@@ -1,13 +1,14 @@
 //! Group commit of appends (DESIGN §5). Every append must be durable
-//! before it is acknowledged: its file fsynced (done by each writer on its
-//! own thread), then renamed into `cur/`, `cur/` fsynced and the index
-//! committed (an fsync of the WAL). Done one append at a time, the last
-//! two fsyncs bound a store to one append per pair of disk flushes however
-//! many clients deliver at once.
+//! before it is acknowledged: its file renamed into `cur/` and the index
+//! committed with the message's bytes in the append journal, an fsync of
+//! the WAL (`crate::journal`; a message too big for the journal has its
+//! file fsynced by its writer and its `cur/` before the commit). Done one
+//! append at a time, that fsync bounds a store to one append per disk
+//! flush however many clients deliver at once.
 //!
 //! So appends that come while a commit runs wait for the write lock
 //! together, and the first of them to get it commits them all: their
-//! renames, one fsync per folder, one transaction with a savepoint per
+//! renames, one transaction with a savepoint per
 //! batch (a batch that fails is rolled back and its files removed, the
 //! others go on), one commit. Each batch keeps its own UIDs and MODSEQ
 //! and gets its own answer; none is answered before the commit that made
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::StagedMessage;
-use super::commit::{AppendedBatch, insert_rows, move_into, target_of};
+use super::commit::{AppendedBatch, insert_rows, journal_rows, move_into, target_of};
 use crate::Store;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index;
@@ -91,6 +92,17 @@ struct Applied {
     uids: Vec<u32>,
     modseq: u64,
     moved: Vec<PathBuf>,
+    /// Messages and bytes it journaled.
+    journaled: (u64, u64),
+}
+
+/// A folder the transaction renames into: its directory, the stamp
+/// change to record, and whether `cur/` needs an fsync (an unjournaled
+/// message went in).
+struct Folder {
+    dir: PathBuf,
+    own: Option<OwnChange>,
+    fsync: bool,
 }
 
 /// Commits `batches` in one transaction; one answer per batch, in order.
@@ -105,7 +117,7 @@ fn commit_together(
         Err(e) => return vec_of(&e, count),
     };
     let mut applied: Vec<Result<Applied>> = Vec::with_capacity(count);
-    let mut folders: HashMap<i64, (PathBuf, Option<OwnChange>)> = HashMap::new();
+    let mut folders: HashMap<i64, Folder> = HashMap::new();
     for staged in batches {
         let result = match tx.savepoint().ctx("starting an append's savepoint") {
             Ok(sp) => {
@@ -130,30 +142,46 @@ fn commit_together(
         };
         applied.push(result);
     }
-    // Durable: the renames of every batch, then the index.
+    let journaled = applied
+        .iter()
+        .flatten()
+        .fold((0, 0), |(c, b), a| (c + a.journaled.0, b + a.journaled.1));
+    // Durable: the renames of unjournaled messages, then the index with
+    // the journaled bytes.
     let shared = (|| {
-        for (dir, _) in folders.values() {
-            maildir::fsync_dir(&dir.join("cur"))?;
+        for f in folders.values().filter(|f| f.fsync) {
+            maildir::fsync_dir(&f.dir.join("cur"))?;
         }
-        for (_, own) in folders.values_mut() {
-            if let Some(own) = own.take() {
+        for f in folders.values_mut() {
+            if let Some(own) = f.own.take() {
                 own.record(&tx)?;
             }
         }
         tx.commit().ctx("committing appends")
     })();
+    // The commit with the journaled bytes made durable (committed already:
+    // a failure leaves rows and files, and answers an error).
+    if shared.is_ok()
+        && journaled.0 > 0
+        && let Err(e) = crate::journal::sync_wal(store.root())
+    {
+        return vec_of(&e, count);
+    }
     match shared {
-        Ok(()) => applied
-            .into_iter()
-            .map(|a| {
-                a.map(|a| AppendedBatch {
-                    uidvalidity: a.uidvalidity,
-                    uids: a.uids,
-                    modseq: a.modseq,
-                    replaced: None,
+        Ok(()) => {
+            store.inner.journal.noted(store, journaled.0, journaled.1);
+            applied
+                .into_iter()
+                .map(|a| {
+                    a.map(|a| AppendedBatch {
+                        uidvalidity: a.uidvalidity,
+                        uids: a.uids,
+                        modseq: a.modseq,
+                        replaced: None,
+                    })
                 })
-            })
-            .collect(),
+                .collect()
+        }
         Err(e) => {
             for a in applied.iter().flatten() {
                 remove(&a.moved);
@@ -168,7 +196,7 @@ fn apply(
     store: &Store,
     conn: &rusqlite::Connection,
     mut staged: Vec<StagedMessage>,
-    folders: &mut HashMap<i64, (PathBuf, Option<OwnChange>)>,
+    folders: &mut HashMap<i64, Folder>,
     moved: &mut Vec<PathBuf>,
 ) -> Result<Applied> {
     let target = target_of(&staged)?;
@@ -178,18 +206,28 @@ fn apply(
         return Err(StoreError::out_of_uids(&dst.name));
     }
     let dir = names::mailbox_dir(store.root(), &dst.name);
-    if let std::collections::hash_map::Entry::Vacant(entry) = folders.entry(dst.id) {
-        // Before the first rename into this folder in the transaction.
-        let own = OwnChange::begin(conn, dst.id, &dir)?;
-        entry.insert((dir.clone(), Some(own)));
-    }
+    let folder = match folders.entry(dst.id) {
+        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+        std::collections::hash_map::Entry::Vacant(entry) => {
+            // Before the first rename into this folder in the transaction.
+            let own = OwnChange::begin(conn, dst.id, &dir)?;
+            entry.insert(Folder {
+                dir: dir.clone(),
+                own: Some(own),
+                fsync: false,
+            })
+        }
+    };
+    folder.fsync |= staged.iter().any(|m| m.body.is_none());
     move_into(&mut staged, &dir.join("cur"), moved)?;
     let uids = insert_rows(conn, &mut dst, &staged)?;
+    let journaled = journal_rows(conn, dst.id, &staged, &uids)?;
     Ok(Applied {
         uidvalidity: dst.uidvalidity,
         uids,
         modseq: dst.highestmodseq,
         moved: std::mem::take(moved),
+        journaled,
     })
 }
 

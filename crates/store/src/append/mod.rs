@@ -1,8 +1,11 @@
 //! Durable, streaming appends: bytes go to a file in `tmp/` as they come;
-//! finishing checks the size and fsyncs; committing renames the messages
-//! of one batch into the mailbox's `cur/`, fsyncs the directory and only
-//! then indexes them, all in one transaction (MULTIAPPEND, RFC 3502), and
-//! may expunge a message in that same transaction (REPLACE, RFC 8508).
+//! finishing checks the size; committing renames the messages of one
+//! batch into the mailbox's `cur/` and indexes them, all in one
+//! transaction (MULTIAPPEND, RFC 3502), and may expunge a message in that
+//! same transaction (REPLACE, RFC 8508). The commit is the durable point:
+//! it journals each message's bytes with its row and fsyncs the WAL (see
+//! `crate::journal`); a message too big for the journal is fsynced with
+//! its directory before the commit instead.
 
 mod commit;
 mod group;
@@ -62,6 +65,9 @@ pub struct AppendWriter {
     file: Option<File>,
     /// The message's first bytes, for its thread headers.
     head: Vec<u8>,
+    /// All its bytes while it may still go into the append journal (at
+    /// most [`crate::journal::JOURNAL_MAX`]); `None` once it is bigger.
+    body: Option<Vec<u8>>,
     /// The guest whose private `\Seen` the message gets instead of the
     /// shared one (see [`AppendWriter::seen_privately_by`]).
     seen_by: Option<String>,
@@ -140,6 +146,11 @@ impl Store {
             tmp_path,
             file: Some(file),
             head: Vec::new(),
+            body: match expected_size {
+                Some(n) if n > crate::journal::JOURNAL_MAX => None,
+                Some(n) => Some(Vec::with_capacity(usize::try_from(n).unwrap_or(0))),
+                None => Some(Vec::new()),
+            },
             seen_by: None,
         })
     }
@@ -165,6 +176,13 @@ impl AppendWriter {
             .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
         file.write_all(data)
             .map_err(|e| StoreError::io(format!("writing {}", self.tmp_path.display()), e))?;
+        if let Some(body) = &mut self.body {
+            if (body.len() + data.len()) as u64 > crate::journal::JOURNAL_MAX {
+                self.body = None;
+            } else {
+                body.extend_from_slice(data);
+            }
+        }
         let room = crate::objectid::HEAD_MAX.saturating_sub(self.head.len());
         self.head.extend_from_slice(&data[..room.min(data.len())]);
         self.vsize += data.len() as u64 + crate::crlf::bare_line_feeds(self.last_byte, data);
@@ -207,8 +225,10 @@ impl AppendWriter {
         }
     }
 
-    /// Ends the writing: checks that exactly the announced bytes came and
-    /// fsyncs the file. The message then waits in `tmp/` until
+    /// Ends the writing: checks that exactly the announced bytes came and,
+    /// for a message too big for the append journal, fsyncs the file (a
+    /// journaled one is made durable by its commit, see `crate::journal`).
+    /// The message then waits in `tmp/` until
     /// [`Store::commit_appends`] indexes it with the others of its batch;
     /// dropping the [`StagedMessage`] instead removes it.
     pub fn finish(mut self) -> Result<StagedMessage> {
@@ -225,8 +245,10 @@ impl AppendWriter {
             .file
             .take()
             .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
-        file.sync_all()
-            .map_err(|e| StoreError::io(format!("fsync of {}", self.tmp_path.display()), e))?;
+        if self.body.is_none() {
+            file.sync_all()
+                .map_err(|e| StoreError::io(format!("fsync of {}", self.tmp_path.display()), e))?;
+        }
         drop(file);
         let file_name = maildir::final_name(
             &self.base,
@@ -242,6 +264,7 @@ impl AppendWriter {
             flags: std::mem::take(&mut self.flags),
             internal_date: self.internal_date,
             seen_by: self.seen_by.take(),
+            body: self.body.take(),
             // The size as served: bare LFs count as CRLF.
             size: self.vsize,
             file_name,
@@ -250,8 +273,9 @@ impl AppendWriter {
     }
 }
 
-/// A message written and fsynced in `tmp/`, not yet in its mailbox (see
-/// [`AppendWriter::finish`]). Dropping it uncommitted removes the file.
+/// A message written in `tmp/` (fsynced, or its bytes kept for the append
+/// journal), not yet in its mailbox (see [`AppendWriter::finish`]).
+/// Dropping it uncommitted removes the file.
 pub struct StagedMessage {
     pub(crate) mailbox: String,
     pub(crate) flags: Flags,
@@ -265,6 +289,9 @@ pub struct StagedMessage {
     pub(crate) file_name: String,
     /// Where it waits; emptied once it has been moved into `cur/`.
     pub(crate) tmp_path: PathBuf,
+    /// Its bytes, to journal with its index row; `None`: too big, so its
+    /// file was fsynced and its `cur/` must be before the commit.
+    pub(crate) body: Option<Vec<u8>>,
 }
 
 impl StagedMessage {

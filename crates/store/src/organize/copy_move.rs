@@ -126,6 +126,13 @@ impl Store {
         let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dst_dir)?;
         let mut created = Vec::with_capacity(messages.len());
         let result = (|| {
+            // A link shares its source's data: a source whose bytes are
+            // still only in the append journal is fsynced first, so the
+            // copy is durable with its directory below (and a MOVE, which
+            // drops the source's journal row, loses nothing).
+            let sources: Vec<(u32, &str)> =
+                messages.iter().map(|m| (m.uid, m.file.as_str())).collect();
+            crate::journal::sync_pending_files(&tx, src.id, &sources, &src_cur)?;
             let mut files = Vec::with_capacity(messages.len());
             for m in &messages {
                 let name = new_file_name(self.host(), &m.file);

@@ -1,0 +1,315 @@
+//! The append journal (DESIGN §5): the index commit that acknowledges an
+//! append also holds the message's bytes, so that commit — one fsync of
+//! the WAL — is the append's only durable point. The message file is
+//! written into `tmp/` and renamed into `cur/` without an fsync; until a
+//! flush has made the file and its directory entry durable, its bytes wait
+//! in `pending_bodies`, keyed by the message's row.
+//!
+//! * [`flusher`]: off the acknowledgement path, fsyncs pending files and
+//!   their `cur/` directories in bulk and then deletes their rows: when
+//!   enough is pending, when the store goes idle, before it is released or
+//!   closed.
+//! * [`recover`]: when a store is opened (after a crash or power loss),
+//!   every pending row whose file is missing, short or different gets its
+//!   file written again from the journal, before anything is read.
+//!
+//! A row goes with its message: a trigger deletes it when the message row
+//! is deleted (EXPUNGE, MOVE, a deleted mailbox, REPLACE), and the flusher
+//! deletes a row only if the message still has the file name it fsynced.
+
+pub(crate) mod flusher;
+mod recover;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rusqlite::{Connection, params};
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index::cached_execute;
+use crate::mailbox::begin_write;
+use crate::{Store, maildir, names};
+
+pub(crate) use flusher::Flusher;
+pub(crate) use recover::recover;
+
+/// A message larger than this is not journaled: its file is fsynced
+/// before the commit instead (big messages are bound by their writing,
+/// not by the flushes, and would make the WAL grow).
+pub(crate) const JOURNAL_MAX: u64 = 512 * 1024;
+
+/// The journal's table and the trigger that keeps it to live messages.
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pending_bodies (
+    id         INTEGER PRIMARY KEY,
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid        INTEGER NOT NULL,
+    body       BLOB NOT NULL,
+    UNIQUE (mailbox_id, uid)
+);
+CREATE TRIGGER IF NOT EXISTS pending_bodies_follow_messages
+AFTER DELETE ON messages
+BEGIN
+    DELETE FROM pending_bodies WHERE mailbox_id = old.mailbox_id AND uid = old.uid;
+END;
+";
+
+/// Journals the bytes of message `uid` of mailbox `mailbox_id`, in the
+/// transaction that indexes it.
+pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) -> Result<()> {
+    cached_execute(
+        conn,
+        "INSERT OR REPLACE INTO pending_bodies (mailbox_id, uid, body) VALUES (?1, ?2, ?3)",
+        params![mailbox_id, uid, body],
+    )
+    .ctx("journaling an appended message")?;
+    Ok(())
+}
+
+/// Makes the commits made so far on the index at `root` durable: an
+/// `fdatasync` of its WAL, which the connections' `synchronous = NORMAL`
+/// leaves to checkpoints. Called after a commit that journaled messages,
+/// before they are acknowledged. (Not SQLite's `synchronous = FULL`: that
+/// is an `fsync`, which also writes the WAL's new mtime — a file system
+/// journal commit more per append.) A WAL that is gone was checkpointed
+/// into the database, which the checkpoint fsynced; one replaced by a new
+/// WAL likewise.
+pub(crate) fn sync_wal(root: &Path) -> Result<()> {
+    let wal = root.join(format!("{}-wal", crate::schema::INDEX_FILE));
+    match std::fs::File::open(&wal).and_then(|f| f.sync_data()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::io(format!("fdatasync of {}", wal.display()), e)),
+    }
+}
+
+/// fsyncs the files of the messages among `uids` of `mailbox_id` (in
+/// `cur`) that are still journaled, so that a hard link or copy of them is
+/// durable once its own directory is fsynced (COPY, MOVE).
+pub(crate) fn sync_pending_files(
+    conn: &Connection,
+    mailbox_id: i64,
+    files: &[(u32, &str)],
+    cur: &Path,
+) -> Result<()> {
+    let pending: HashSet<u32> = {
+        let mut stmt = conn
+            .prepare_cached("SELECT uid FROM pending_bodies WHERE mailbox_id = ?1")
+            .ctx("reading journaled messages")?;
+        let rows = stmt
+            .query_map([mailbox_id], |r| r.get(0))
+            .ctx("reading journaled messages")?;
+        rows.collect::<std::result::Result<_, _>>()
+            .ctx("reading journaled messages")?
+    };
+    if pending.is_empty() {
+        return Ok(());
+    }
+    for (uid, file) in files {
+        if pending.contains(uid) {
+            sync_file(&cur.join(file))?;
+        }
+    }
+    Ok(())
+}
+
+/// fsyncs one file.
+fn sync_file(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StoreError::io(format!("fsync of {}", path.display()), e))
+}
+
+/// A journaled message and where its file is now.
+struct Pending {
+    id: i64,
+    mailbox_id: i64,
+    uid: u32,
+    /// Its file name in `cur/`, as the index has it.
+    file: String,
+    /// Its mailbox's folder.
+    dir: PathBuf,
+}
+
+/// The journaled messages (at most `limit`), oldest first.
+fn pending(conn: &Connection, root: &Path, limit: i64) -> Result<Vec<Pending>> {
+    let context = "reading the append journal";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.id, p.mailbox_id, p.uid, m.file, b.name
+               FROM pending_bodies p
+               JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
+               JOIN mailboxes b ON b.id = p.mailbox_id
+              ORDER BY p.id LIMIT ?1",
+        )
+        .ctx(context)?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            let name: String = r.get(4)?;
+            Ok(Pending {
+                id: r.get(0)?,
+                mailbox_id: r.get(1)?,
+                uid: r.get(2)?,
+                file: r.get(3)?,
+                dir: names::mailbox_dir(root, &name),
+            })
+        })
+        .ctx(context)?;
+    rows.collect::<std::result::Result<_, _>>().ctx(context)
+}
+
+/// Rows flushed per round, so a long journal does not hold much memory.
+const ROUND: i64 = 1024;
+
+/// The number of rows in the journal.
+pub(crate) fn count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM pending_bodies", [], |r| r.get(0))
+        .ctx("counting journaled messages")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Deletes the rows of `done` whose message still has the file that was
+/// made durable (one renamed meanwhile for its flags waits for the next
+/// flush).
+fn forget(conn: &mut Connection, done: &[&Pending]) -> Result<usize> {
+    if done.is_empty() {
+        return Ok(0);
+    }
+    let context = "deleting flushed rows of the append journal";
+    let tx = begin_write(conn)?;
+    let mut deleted = 0;
+    for p in done {
+        deleted += cached_execute(
+            &tx,
+            "DELETE FROM pending_bodies WHERE id = ?1 AND EXISTS (
+                 SELECT 1 FROM messages WHERE mailbox_id = ?2 AND uid = ?3 AND file = ?4)",
+            params![p.id, p.mailbox_id, p.uid, p.file],
+        )
+        .ctx(context)?;
+    }
+    tx.commit().ctx(context)?;
+    Ok(deleted)
+}
+
+/// Rows from which one `syncfs` is cheaper than an fsync per file.
+const SYNCFS_FROM: usize = 8;
+
+/// Set once `syncfs` failed (a sandbox may refuse it): fsync per file.
+static NO_SYNCFS: AtomicBool = AtomicBool::new(false);
+
+/// Flushes the whole file system holding `root` (one flush for every
+/// pending file); false if that is not possible here.
+fn sync_file_system(root: &Path) -> bool {
+    if NO_SYNCFS.load(Ordering::Relaxed) {
+        return false;
+    }
+    let Ok(dir) = std::fs::File::open(root) else {
+        return false;
+    };
+    match nix::unistd::syncfs(&dir) {
+        Ok(()) => true,
+        Err(e) => {
+            NO_SYNCFS.store(true, Ordering::Relaxed);
+            tracing::info!(error = %e, "syncfs is not available: the journal flusher fsyncs each file");
+            false
+        }
+    }
+}
+
+/// One flush round over `rows`: makes each file durable (one `syncfs`
+/// for many, else an fsync each), then each touched `cur/` once; returns
+/// the rows now durable. A file that is gone (expunged or renamed for its
+/// flags meanwhile) is skipped.
+fn sync_rows<'a>(root: &Path, rows: &'a [Pending]) -> Result<Vec<&'a Pending>> {
+    let mut done = Vec::with_capacity(rows.len());
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let whole = rows.len() >= SYNCFS_FROM && sync_file_system(root);
+    for p in rows {
+        let cur = p.dir.join("cur");
+        let path = cur.join(&p.file);
+        let synced = if whole {
+            std::fs::symlink_metadata(&path).map(|_| ())
+        } else {
+            std::fs::File::open(&path).and_then(|f| f.sync_all())
+        };
+        match synced {
+            Ok(()) => {
+                dirs.insert(cur);
+                done.push(p);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(format!("fsync of {}", path.display()), e)),
+        }
+    }
+    for dir in &dirs {
+        maildir::fsync_dir(dir)?;
+    }
+    Ok(done)
+}
+
+impl Store {
+    /// Makes every journaled append's file durable (file and `cur/`
+    /// fsynced) and empties the journal of them; returns how many rows
+    /// were deleted. The write lock is held only to read and to delete the
+    /// rows, never across the fsyncs, and readers are never held up. Runs
+    /// by itself in the background (see [`Store::set_auto_flush`]); call
+    /// it to have the journal empty now.
+    pub fn flush_journal(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let rows = {
+                let conn = self.conn()?;
+                pending(&conn, self.root(), ROUND)?
+            };
+            if rows.is_empty() {
+                return Ok(total);
+            }
+            let done = sync_rows(self.root(), &rows)?;
+            let deleted = {
+                let mut conn = self.conn()?;
+                forget(&mut conn, &done)?
+            };
+            total += deleted;
+            if deleted == 0 || rows.len() < ROUND as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The number of messages whose bytes are still journaled (appended
+    /// and acknowledged, their files not yet flushed): for tests and
+    /// monitoring.
+    pub fn journal_len(&self) -> Result<u64> {
+        let conn = self.conn()?;
+        count(&conn)
+    }
+
+    /// Turns the background flush of the journal on (the default) or off.
+    /// Off, journaled files are flushed only by [`Store::flush_journal`]
+    /// or by the recovery of the next open — not in the background, nor
+    /// when the store is released or dropped: what a test that simulates
+    /// a crash needs, and a tool that flushes when it chooses.
+    pub fn set_auto_flush(&self, on: bool) {
+        self.inner.journal.set_enabled(on);
+    }
+}
+
+/// [`Store::flush_journal`] on a connection held throughout (a store
+/// being dropped: nobody else holds it any more).
+pub(crate) fn flush_held(conn: &mut Connection, root: &Path) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let rows = pending(conn, root, ROUND)?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let done = sync_rows(root, &rows)?;
+        let deleted = forget(conn, &done)?;
+        total += deleted;
+        if deleted == 0 || rows.len() < ROUND as usize {
+            return Ok(total);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Recovery of the append journal when a store is opened: a crash or power
+//! loss may have lost a journaled message's file (never fsynced), its
+//! directory entry (the rename into `cur/`) or part of its bytes. Each
+//! such file is written again from the journal — to `tmp/`, fsynced,
+//! renamed into place, the directory fsynced — and a file that is intact
+//! is fsynced; then the rows go. All under the write lock, so no other
+//! process appends, renames or expunges meanwhile.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+use super::{Pending, count, pending, sync_file};
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index::cached_execute;
+use crate::mailbox::begin_write;
+use crate::maildir;
+use crate::sync::filename::base_name;
+
+/// Repairs and flushes every journaled message (see the module docs).
+pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
+    if count(conn)? == 0 {
+        return Ok(());
+    }
+    let context = "recovering the append journal";
+    let tx = begin_write(conn)?;
+    // Rows whose message is gone are not mail any more.
+    tx.execute(
+        "DELETE FROM pending_bodies WHERE NOT EXISTS (SELECT 1 FROM messages m
+             WHERE m.mailbox_id = pending_bodies.mailbox_id AND m.uid = pending_bodies.uid)",
+        [],
+    )
+    .ctx(context)?;
+    let rows = pending(&tx, root, i64::MAX)?;
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    let mut rewritten = 0usize;
+    for p in &rows {
+        let body: Vec<u8> = tx
+            .query_row(
+                "SELECT body FROM pending_bodies WHERE id = ?1",
+                [p.id],
+                |r| r.get(0),
+            )
+            .ctx(context)?;
+        let cur = p.dir.join("cur");
+        match intact(&cur, &p.file, &body) {
+            Some(path) => sync_file(&path)?,
+            None => {
+                rewrite(root, p, &body)?;
+                rewritten += 1;
+            }
+        }
+        dirs.insert(cur);
+    }
+    for dir in &dirs {
+        maildir::fsync_dir(dir)?;
+    }
+    for p in &rows {
+        cached_execute(&tx, "DELETE FROM pending_bodies WHERE id = ?1", [p.id]).ctx(context)?;
+    }
+    tx.commit().ctx(context)?;
+    if rewritten > 0 {
+        tracing::warn!(root = %root.display(), rewritten, flushed = rows.len(),
+            "message files lost by a crash were written again from the append journal");
+    }
+    Ok(())
+}
+
+/// The message's file in `cur` if one holds exactly `body`: at the name
+/// the index has, else at another name of the same base (an older flag
+/// name whose rename a crash lost, or a newer one another program gave
+/// it: the next sync reads the flags back from it either way).
+fn intact(cur: &Path, file: &str, body: &[u8]) -> Option<PathBuf> {
+    let path = cur.join(file);
+    if holds(&path, body) {
+        return Some(path);
+    }
+    let base = base_name(file);
+    fs::read_dir(cur).ok()?.flatten().find_map(|e| {
+        let name = e.file_name();
+        let name = name.to_str()?;
+        (base_name(name) == base && name != file && holds(&e.path(), body)).then(|| e.path())
+    })
+}
+
+/// Whether the file at `path` holds exactly `body`.
+fn holds(path: &Path, body: &[u8]) -> bool {
+    let Ok(mut file) = fs::File::open(path) else {
+        return false;
+    };
+    if file.metadata().map(|m| m.len()).ok() != Some(body.len() as u64) {
+        return false;
+    }
+    let mut found = Vec::with_capacity(body.len());
+    file.read_to_end(&mut found).is_ok() && found == body
+}
+
+/// Writes message `p`'s file again from `body`: any other name of it (a
+/// damaged copy, in `cur/` or `new/`) is removed, the bytes go to
+/// `tmp/`, are fsynced and renamed to the name the index has.
+fn rewrite(root: &Path, p: &Pending, body: &[u8]) -> Result<()> {
+    let cur = p.dir.join("cur");
+    if !cur.is_dir() {
+        maildir::ensure_maildir(&p.dir, p.dir != root)?;
+    }
+    let base = base_name(&p.file);
+    for sub in ["cur", "new"] {
+        let Ok(entries) = fs::read_dir(p.dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if base_name(name) == base && !(sub == "cur" && name == p.file) {
+                fs::remove_file(entry.path()).map_err(|e| {
+                    StoreError::io(format!("removing {}", entry.path().display()), e)
+                })?;
+            }
+        }
+    }
+    let tmp = root.join("tmp").join(format!("{base}.journal"));
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io(format!("removing {}", tmp.display()), e)),
+    }
+    let mut file = maildir::create_private_file(&tmp, true)?;
+    file.write_all(body)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))?;
+    drop(file);
+    let path = cur.join(&p.file);
+    fs::rename(&tmp, &path).map_err(|e| {
+        StoreError::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
+    })
+}
