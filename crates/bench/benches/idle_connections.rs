@@ -85,7 +85,10 @@ impl Outcome {
             self.per_connection_kb()
         );
         println!("{name}: while idling: {}", self.idle.breakdown());
-        println!("{name}: growth per connection by kind: {}", self.growth_by_kind());
+        println!(
+            "{name}: growth per connection by kind: {}",
+            self.growth_by_kind()
+        );
     }
 
     /// `kind +x KB` for each kind of process: how much its PSS grew per

@@ -52,7 +52,9 @@ pub(crate) struct Session {
     process: Arc<Process>,
     out: Output,
     /// The connection's input; `None` while an exclusive command has it.
-    input: Option<Input>,
+    /// Boxed: an idle session lends it to IDLE, and would otherwise keep
+    /// an empty slot its size.
+    input: Option<Box<Input>>,
     state: State,
     enabled: Enabled,
     facts: Arc<ConnInfo>,
@@ -91,7 +93,7 @@ impl Session {
         Session {
             process,
             out,
-            input: Some(Input { reader, parser }),
+            input: Some(Box::new(Input { reader, parser })),
             state: State::NotAuthenticated,
             enabled: Enabled::default(),
             facts: Arc::new(facts),
@@ -173,7 +175,7 @@ impl Session {
                 () = changed(shared_selected.as_deref()), if shared_selected.is_some() => {
                     Box::pin(self.shared_selected_changed()).await?;
                 }
-                filled = fill(self.input.as_mut(), deadline), if want_input => match filled {
+                filled = fill(self.input.as_deref_mut(), deadline), if want_input => match filled {
                     Ok(()) => {}
                     Err(ReadError::Eof) => return Ok(()),
                     Err(ReadError::Timeout) if idle => {
