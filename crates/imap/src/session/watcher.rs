@@ -80,7 +80,7 @@ pub(crate) fn watch(mailbox: &Arc<Mailbox>, storage: Storage) -> Watcher {
 }
 
 /// Follows the Watch stream of `owner`'s mailbox `name`.
-async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
+pub(crate) async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
     // Opening is boxed: the task keeps only what following needs while it
     // waits for events, for as long as the mailbox stays selected.
     let stream = Box::pin(open(storage, owner, name.clone())).await;

@@ -6,6 +6,7 @@ mod acl;
 mod extensions;
 mod fetch;
 mod mailboxes;
+mod memory;
 mod notify_shared;
 mod search;
 mod session;
