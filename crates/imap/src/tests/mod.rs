@@ -47,6 +47,7 @@ pub(crate) fn process(services: &Services, settings: ImapSettings) -> Arc<Proces
         auth: Arc::new(AuthLink::new(AnyConnector::new(services.clone()))),
         clock: Clock::system(),
         tls: None,
+        plugin_commands: Default::default(),
     })
 }
 
