@@ -83,7 +83,7 @@ async fn a_flushed_writer_holds_no_buffer() {
     writer.flush().await.expect("flush");
     assert_eq!(writer.state.lock().await.buf.capacity(), 0);
     // Everything arrived, in order.
-    let mut got = vec![0u8; 100];
+    let mut got = [0u8; 100];
     client.read_exact(&mut got[..15]).await.expect("read");
     assert_eq!(&got[..15], b"* 0 FETCH (FLAG");
     // Writing again after the flush works as before.
