@@ -85,6 +85,28 @@ impl Outcome {
             self.per_connection_kb()
         );
         println!("{name}: while idling: {}", self.idle.breakdown());
+        println!(
+            "{name}: growth per connection by kind: {}",
+            self.growth_by_kind()
+        );
+    }
+
+    /// `kind +x KB` for each kind of process: how much its PSS grew per
+    /// connection (the imap process's share is what its sessions hold).
+    fn growth_by_kind(&self) -> String {
+        self.idle
+            .by_kind
+            .iter()
+            .map(|(kind, (_, kib))| {
+                let before = self.before.by_kind.get(kind).map_or(0, |(_, k)| *k);
+                let grown = *kib as f64 - before as f64;
+                format!(
+                    "{kind} {:+.1} KB",
+                    grown * 1.024 / self.connections.max(1) as f64
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

@@ -42,10 +42,10 @@ type Boxed = Box<dyn Transport>;
 /// The most the reader asks the socket for at once.
 pub const READ_SIZE: usize = 16 * 1024;
 
-/// What [`ConnReader::fill`] reads when nothing is buffered: a command
-/// line usually fits, and the connection holds no buffer while it waits
-/// (an idle client, of which a server keeps thousands, costs no
-/// [`READ_SIZE`] buffer).
+/// What [`ConnReader::fill`] reads when nothing is buffered, into a
+/// buffer on the stack of one poll: a command line usually fits, and the
+/// connection holds no buffer while it waits (an idle client, of which a
+/// server keeps thousands, costs no [`READ_SIZE`] buffer).
 const FIRST_READ: usize = 1024;
 
 /// The most the writer holds before writing through to the socket.
@@ -363,19 +363,33 @@ impl ConnReader {
         }
     }
 
-    /// [`ConnReader::fill`] with nothing buffered: the old buffer is freed
-    /// and the read goes to the stack until bytes come. Cancel-safe too.
+    /// [`ConnReader::fill`] with nothing buffered: the old buffer is freed,
+    /// and each poll reads into a buffer on its own stack, so that the
+    /// waiting future holds no buffer either (an idle client, of which a
+    /// server keeps thousands, costs no input buffer). Cancel-safe too: a
+    /// poll that finds nothing has read nothing.
     async fn fill_empty(&mut self, deadline: Instant) -> Result<usize, ReadError> {
         self.buf = Vec::new();
         self.start = 0;
-        let mut first = [0u8; FIRST_READ];
         let room = FIRST_READ.min(self.max_input);
         let half = self.half.as_mut().ok_or(ReadError::Closed)?;
-        match tokio::time::timeout_at(deadline, half.read(&mut first[..room])).await {
+        let buf = &mut self.buf;
+        let read = std::future::poll_fn(|cx| {
+            let mut first = [0u8; FIRST_READ];
+            let mut landed = ReadBuf::new(&mut first[..room]);
+            match Pin::new(&mut *half).poll_read(cx, &mut landed) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {
+                    buf.extend_from_slice(landed.filled());
+                    Poll::Ready(Ok(landed.filled().len()))
+                }
+            }
+        });
+        match tokio::time::timeout_at(deadline, read).await {
             Err(_) => Err(ReadError::Timeout),
             Ok(Ok(0)) => Err(ReadError::Eof),
             Ok(Ok(n)) => {
-                self.buf.extend_from_slice(&first[..n]);
                 self.traffic.count_received(n);
                 Ok(n)
             }
@@ -558,8 +572,12 @@ impl WriteState {
         self.settle(result)
     }
 
+    /// Sends everything queued, and frees the buffer: a flush ends a
+    /// batch of responses, after which a session usually waits for its
+    /// client (an idle connection holds no output buffer).
     async fn flush(&mut self, timeout: Duration) -> io::Result<()> {
         self.drain(timeout).await?;
+        self.buf = Vec::new();
         let result = match self.half.as_mut() {
             None => Err(closed()),
             Some(h) => timed(timeout, h.flush()).await,
@@ -627,3 +645,7 @@ impl ConnWriter {
         self.state.lock().await.shutdown(self.timeout).await
     }
 }
+
+#[cfg(test)]
+#[path = "connection_tests.rs"]
+mod tests;

@@ -46,6 +46,7 @@ pub async fn serve_accepted(settings: ImapSettings, acceptor: Acceptor, connecto
         auth: Arc::new(AuthLink::new(AnyConnector::new(connector))),
         clock: Clock::system(),
         tls: Some(acceptor.tls()),
+        plugin_commands: Default::default(),
     });
     server::serve(process, acceptor).await;
 }

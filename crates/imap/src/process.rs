@@ -59,6 +59,9 @@ pub(crate) struct Process {
     /// The TLS configuration STARTTLS uses; `None` where there is none
     /// (in-memory tests).
     pub(crate) tls: Option<ServerTls>,
+    /// The plugins' command names, made once and shared by every
+    /// connection's parser (not a copy per connection).
+    pub(crate) plugin_commands: std::sync::OnceLock<Arc<[String]>>,
 }
 
 impl Process {
@@ -66,9 +69,11 @@ impl Process {
     /// configured limits, and the plugins' command names.
     pub(crate) fn parser(&self) -> mailkeep_imap_proto::Parser {
         let mut parser = mailkeep_imap_proto::Parser::new(self.settings.limits);
-        let names = self.settings.plugins.imap_commands();
+        let names = self
+            .plugin_commands
+            .get_or_init(|| self.settings.plugins.imap_commands().into());
         if !names.is_empty() {
-            parser.set_extensions(names.into());
+            parser.set_extensions(Arc::clone(names));
         }
         parser
     }

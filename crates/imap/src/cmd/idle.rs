@@ -28,17 +28,18 @@ impl Command for Idle {
         capability: Some("IDLE"),
     };
 
+    // Every await but the wait itself is boxed: the command's future is
+    // kept for as long as the client idles, so it holds only what the
+    // wait needs, not the largest of the calls it makes now and then.
     async fn run(self, mut cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
-        cx.out.send(b"+ idling\r\n").await?;
+        Box::pin(cx.out.send(b"+ idling\r\n")).await?;
         if let Some(mailbox) = &state.selected
-            && mailbox
-                .sync(&state.authed.storage, &cx.out, true, cx.enabled)
-                .await?
+            && Box::pin(mailbox.sync(&state.authed.storage, &cx.out, true, cx.enabled)).await?
                 == Synced::Lost
         {
             return Ok(lost(cx));
         }
-        cx.out.flush().await?;
+        Box::pin(cx.out.flush()).await?;
         let keepalive = cx.process.settings.idle_keepalive;
         let mut next_keepalive = Instant::now() + keepalive;
         let deadline = Instant::now() + cx.process.settings.idle_timeout;
@@ -55,10 +56,8 @@ impl Command for Idle {
                         Ok(_) => Done::reply_with_input(Reply::bad("Expected DONE"), &mut cx),
                         Err(ReadError::Io(e)) => return Err(e.into()),
                         Err(ReadError::Timeout) => {
-                            let mut out = Vec::new();
-                            status_response(&mut out, None, StatusKind::Bye, None,
-                                "Autologout; idle for too long");
-                            cx.out.send(&out).await?;
+                            Box::pin(untagged(&cx, StatusKind::Bye,
+                                "Autologout; idle for too long")).await?;
                             Done::reply_with_input(Reply::no("Timed out"), &mut cx)
                                 .with(Transition::Logout)
                         }
@@ -67,28 +66,42 @@ impl Command for Idle {
                     });
                 }
                 () = changes(state.selected.as_deref()) => {
-                    if let Some(mailbox) = &state.selected
-                        && mailbox.take_change()
-                    {
-                        let synced = mailbox
-                            .sync(&state.authed.storage, &cx.out, true, cx.enabled)
-                            .await?;
-                        if synced == Synced::Lost {
-                            return Ok(lost(cx));
-                        }
-                        cx.out.flush().await?;
+                    if Box::pin(report_changes(&state, &cx)).await? == Synced::Lost {
+                        return Ok(lost(cx));
                     }
                 }
                 _ = tokio::time::sleep_until(next_keepalive) => {
-                    let mut out = Vec::new();
-                    status_response(&mut out, None, StatusKind::Ok, None, "Still here");
-                    cx.out.send(&out).await?;
-                    cx.out.flush().await?;
+                    Box::pin(untagged(&cx, StatusKind::Ok, "Still here")).await?;
+                    Box::pin(cx.out.flush()).await?;
                     next_keepalive = Instant::now() + keepalive;
                 }
             }
         }
     }
+}
+
+/// Tells the client what changed in the selected mailbox, if its watch
+/// marked a change, and flushes.
+async fn report_changes(state: &Authenticated, cx: &Cx) -> Result<Synced, ImapError> {
+    if let Some(mailbox) = &state.selected
+        && mailbox.take_change()
+    {
+        let synced = mailbox
+            .sync(&state.authed.storage, &cx.out, true, cx.enabled)
+            .await?;
+        if synced == Synced::Lost {
+            return Ok(Synced::Lost);
+        }
+        cx.out.flush().await?;
+    }
+    Ok(Synced::Current)
+}
+
+/// Sends an untagged status response.
+async fn untagged(cx: &Cx, kind: StatusKind, text: &str) -> Result<(), ImapError> {
+    let mut out = Vec::new();
+    status_response(&mut out, None, kind, None, text);
+    Ok(cx.out.send(&out).await?)
 }
 
 /// Resolves when the selected mailbox may have changed: at once when its

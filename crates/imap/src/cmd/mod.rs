@@ -86,7 +86,7 @@ pub(crate) struct Cx {
     /// The extensions the client has enabled.
     pub(crate) enabled: Enabled,
     /// The input, for an exclusive command; `None` otherwise.
-    pub(crate) input: Option<Input>,
+    pub(crate) input: Option<Box<Input>>,
     /// The connection's place under the per-address limits, and the
     /// client's address as auth knows it.
     pub(crate) admission: Arc<Admission>,
@@ -104,7 +104,7 @@ pub(crate) struct Done {
     /// MODSEQ), applied before the transition.
     pub(crate) enable: Option<Enabled>,
     /// The input an exclusive command was lent.
-    pub(crate) input: Option<Input>,
+    pub(crate) input: Option<Box<Input>>,
 }
 
 impl Done {

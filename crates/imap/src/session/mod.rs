@@ -10,6 +10,7 @@ pub(crate) mod notifier;
 pub(crate) mod scheduler;
 pub(crate) mod shared_notify;
 pub(crate) mod state;
+pub(crate) mod watch_call;
 pub(crate) mod watcher;
 
 use std::collections::VecDeque;
@@ -51,7 +52,9 @@ pub(crate) struct Session {
     process: Arc<Process>,
     out: Output,
     /// The connection's input; `None` while an exclusive command has it.
-    input: Option<Input>,
+    /// Boxed: an idle session lends it to IDLE, and would otherwise keep
+    /// an empty slot its size.
+    input: Option<Box<Input>>,
     state: State,
     enabled: Enabled,
     facts: Arc<ConnInfo>,
@@ -90,7 +93,7 @@ impl Session {
         Session {
             process,
             out,
-            input: Some(Input { reader, parser }),
+            input: Some(Box::new(Input { reader, parser })),
             state: State::NotAuthenticated,
             enabled: Enabled::default(),
             facts: Arc::new(facts),
@@ -139,9 +142,11 @@ impl Session {
 
     /// The read, parse, start and finish loop.
     async fn serve(&mut self) -> Result<(), ImapError> {
+        // What runs between waits is boxed: the session's task keeps only
+        // what the wait itself needs, for as long as the client is idle.
         loop {
-            self.parse_buffered().await?;
-            self.start_ready().await?;
+            Box::pin(self.parse_buffered()).await?;
+            Box::pin(self.start_ready()).await?;
             if self.closing || (matches!(self.state, State::Logout) && self.scheduler.is_idle()) {
                 return Ok(());
             }
@@ -155,26 +160,26 @@ impl Session {
             tokio::select! {
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
                     match joined {
-                        Ok(ended) => self.finish(ended).await?,
+                        Ok(ended) => Box::pin(self.finish(ended)).await?,
                         Err(e) => {
                             // A command task panicked: the connection's state is
                             // unknown, so it ends.
                             tracing::error!(error = %e, "command task failed");
-                            self.bye("Internal error, closing").await?;
+                            Box::pin(self.bye("Internal error, closing")).await?;
                         }
                     }
                 }
                 event = next_event(self.notifier.as_deref_mut()), if self.notifier.is_some() => {
-                    self.notified(event).await?;
+                    Box::pin(self.notified(event)).await?;
                 }
                 () = changed(shared_selected.as_deref()), if shared_selected.is_some() => {
-                    self.shared_selected_changed().await?;
+                    Box::pin(self.shared_selected_changed()).await?;
                 }
-                filled = fill(self.input.as_mut(), deadline), if want_input => match filled {
+                filled = fill(self.input.as_deref_mut(), deadline), if want_input => match filled {
                     Ok(()) => {}
                     Err(ReadError::Eof) => return Ok(()),
                     Err(ReadError::Timeout) if idle => {
-                        self.bye("Autologout; idle for too long").await?;
+                        Box::pin(self.bye("Autologout; idle for too long")).await?;
                     }
                     Err(ReadError::Timeout) => {}
                     Err(ReadError::Io(e)) => return Err(e.into()),

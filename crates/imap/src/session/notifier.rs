@@ -83,7 +83,7 @@ impl Notifier {
         let watch = authed
             .call(authed.user(), Retry::Idempotent, |rpc| {
                 let request = rpc.request(request.clone());
-                async move { rpc.watch().watch(request).await }
+                crate::session::watch_call::watch(rpc, request)
             })
             .await
             .map_err(|e| ImapError::Broken(format!("no change stream for NOTIFY: {e}")))?;

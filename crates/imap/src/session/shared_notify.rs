@@ -224,7 +224,7 @@ pub(crate) async fn watch_each(
         let stream = authed
             .call(&owner, Retry::Idempotent, |rpc| {
                 let request = rpc.request(request.clone());
-                async move { rpc.watch().watch(request).await }
+                crate::session::watch_call::watch(rpc, request)
             })
             .await;
         (watched, stream)

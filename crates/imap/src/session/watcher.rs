@@ -7,10 +7,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-use mailkeep_frontend::{Retry, Storage};
-use mailkeep_storage_rpc::storage::{WatchRequest, mailbox_event};
+use mailkeep_frontend::{Retry, Storage, StorageError};
+use mailkeep_storage_rpc::storage::{MailboxEvent, WatchRequest, mailbox_event};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tonic::codec::Streaming;
 
 use crate::session::mailbox::Mailbox;
 
@@ -105,17 +106,10 @@ pub(crate) fn watch(mailbox: &Arc<Mailbox>, storage: Storage) -> Watcher {
 }
 
 /// Follows the Watch stream of `owner`'s mailbox `name`.
-async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
-    let request = WatchRequest {
-        owner: owner.clone(),
-        mailbox: name.clone(),
-    };
-    let stream = storage
-        .call(&owner, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.watch().watch(request).await }
-        })
-        .await;
+pub(crate) async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
+    // Opening is boxed: the task keeps only what following needs while it
+    // waits for events, for as long as the mailbox stays selected.
+    let stream = Box::pin(open(storage, owner, name.clone())).await;
     let mut stream = match stream {
         Ok(stream) => stream,
         Err(e) => {
@@ -157,6 +151,24 @@ async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: S
             }
         }
     }
+}
+
+/// Opens the Watch stream of `owner`'s mailbox `name`.
+async fn open(
+    storage: Storage,
+    owner: String,
+    name: String,
+) -> Result<Streaming<MailboxEvent>, StorageError> {
+    let request = WatchRequest {
+        owner: owner.clone(),
+        mailbox: name,
+    };
+    storage
+        .call(&owner, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            crate::session::watch_call::watch(rpc, request)
+        })
+        .await
 }
 
 impl std::fmt::Debug for ChangeMark {

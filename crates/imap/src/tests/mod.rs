@@ -6,6 +6,7 @@ mod acl;
 mod extensions;
 mod fetch;
 mod mailboxes;
+mod memory;
 mod notify_shared;
 mod search;
 mod session;
@@ -46,6 +47,7 @@ pub(crate) fn process(services: &Services, settings: ImapSettings) -> Arc<Proces
         auth: Arc::new(AuthLink::new(AnyConnector::new(services.clone()))),
         clock: Clock::system(),
         tls: None,
+        plugin_commands: Default::default(),
     })
 }
 

@@ -1,0 +1,92 @@
+//! What an idle connection holds: no input or output buffer while it
+//! waits for its client.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+use super::*;
+use crate::conn_info::Endpoint;
+use crate::listen::ListenerKind;
+
+fn pair() -> (ConnReader, ConnWriter, DuplexStream) {
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    let info = ConnInfo {
+        peer: Endpoint::Unix,
+        local: Endpoint::Unix,
+        listener: "test".into(),
+        kind: ListenerKind::Unix,
+        loopback: true,
+        tls: None,
+        compressed: false,
+        plaintext_logins: Default::default(),
+    };
+    let (reader, writer) = Connection::new(server, info, ConnLimits::default()).split();
+    (reader, writer, client)
+}
+
+fn later() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+/// Polls `reader.fill` once (the client sent nothing, so it waits) and
+/// drops it, as a session's `select!` does when another branch wins.
+async fn wait_once(reader: &mut ConnReader) {
+    tokio::select! {
+        biased;
+        r = reader.fill(later()) => panic!("nothing was sent: {r:?}"),
+        () = std::future::ready(()) => {}
+    }
+}
+
+#[tokio::test]
+async fn a_reader_waiting_for_its_client_holds_no_buffer() {
+    let (mut reader, _writer, mut client) = pair();
+    // A long command, read in several fills, grows the buffer.
+    let long = [b'x'; 40_000];
+    client.write_all(&long).await.expect("send");
+    client.write_all(b"\r\n").await.expect("send");
+    let line = reader
+        .read_line(100_000, later())
+        .await
+        .expect("read")
+        .expect("a line");
+    assert_eq!(line.len(), 40_002);
+    assert!(reader.buf.capacity() >= READ_SIZE);
+    // Everything consumed, waiting: the buffer is gone.
+    wait_once(&mut reader).await;
+    assert_eq!(reader.buf.capacity(), 0);
+    // And the waiting read keeps no buffer of its own.
+    let waiting = reader.fill(later());
+    assert!(
+        std::mem::size_of_val(&waiting) < FIRST_READ,
+        "a waiting fill is {} bytes",
+        std::mem::size_of_val(&waiting)
+    );
+    drop(waiting);
+    // What comes next is read whole.
+    client.write_all(b"a1 NOOP\r\n").await.expect("send");
+    let line = reader.read_line(100, later()).await.expect("read");
+    assert_eq!(line.as_deref(), Some(&b"a1 NOOP\r\n"[..]));
+}
+
+#[tokio::test]
+async fn a_flushed_writer_holds_no_buffer() {
+    let (_reader, writer, mut client) = pair();
+    for n in 0..100 {
+        writer
+            .write(format!("* {n} FETCH (FLAGS (\\Seen))\r\n").as_bytes())
+            .await
+            .expect("write");
+    }
+    assert!(writer.state.lock().await.buf.capacity() > 0);
+    writer.flush().await.expect("flush");
+    assert_eq!(writer.state.lock().await.buf.capacity(), 0);
+    // Everything arrived, in order.
+    let mut got = [0u8; 100];
+    client.read_exact(&mut got[..15]).await.expect("read");
+    assert_eq!(&got[..15], b"* 0 FETCH (FLAG");
+    // Writing again after the flush works as before.
+    writer.write(b"* OK again\r\n").await.expect("write");
+    writer.flush().await.expect("flush");
+}
