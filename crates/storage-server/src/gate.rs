@@ -285,7 +285,9 @@ impl Gate {
         }
     }
 
-    fn touch(&self, owner: &str) {
+    /// Records a call (or store work done for the owner without one) now:
+    /// the owner's index connections are released again once it is idle.
+    pub(crate) fn touch(&self, owner: &str) {
         let now = Instant::now();
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         let entry = Activity {

@@ -68,11 +68,11 @@ pub use mime::{
     Disposition, EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure,
     UnknownCte, cut_all, cut_binary, cut_section, parse_structure,
 };
-pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
+pub use names::{DELIMITER, INBOX, MAX_NAME_LEN, mailbox_dir};
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
 pub use private_seen::Viewer;
 pub use reindex::ReindexReport;
-pub use schema::INDEX_FILE;
+pub use schema::{INDEX_FILE, INDEX_WAL_FILE};
 pub use search::{
     SearchKey, SearchResult, SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject,
 };
@@ -189,6 +189,12 @@ impl Store {
     /// A read-only connection of its own for one read (see `readers`).
     pub(crate) fn reader(&self) -> Result<readers::Reader<'_>> {
         self.inner.readers.get()
+    }
+
+    /// A read connection for one read, closed after it unless it was an
+    /// idle pooled one (see [`readers::Readers::get_transient`]).
+    pub(crate) fn transient_reader(&self) -> Result<readers::Reader<'_>> {
+        self.inner.readers.get_transient()
     }
 
     /// An idle read connection, if one is open (see [`readers::Readers::try_idle`]).

@@ -57,6 +57,22 @@ impl Readers {
         Ok(Reader {
             conn: Some(conn),
             pool: self,
+            keep: true,
+        })
+    }
+
+    /// An idle reader, or else a new one that is closed (not kept for
+    /// reuse) when dropped: for reads made on behalf of an owner that has
+    /// no calls (change detection for its watchers), which should leave
+    /// nothing open behind them.
+    pub(crate) fn get_transient(&self) -> Result<Reader<'_>> {
+        if let Some(idle) = self.try_idle() {
+            return Ok(idle);
+        }
+        Ok(Reader {
+            conn: Some(self.open()?),
+            pool: self,
+            keep: false,
         })
     }
 
@@ -67,6 +83,7 @@ impl Readers {
         Some(Reader {
             conn: Some(conn),
             pool: self,
+            keep: true,
         })
     }
 
@@ -92,10 +109,13 @@ impl Readers {
 }
 
 /// A read-only connection borrowed from the pool; it goes back when
-/// dropped. Any transaction left open is rolled back first.
+/// dropped (unless it was opened for one read, see
+/// [`Readers::get_transient`]). One left inside a transaction is closed.
 pub(crate) struct Reader<'a> {
     conn: Option<Connection>,
     pool: &'a Readers,
+    /// Whether it goes back to the pool.
+    keep: bool,
 }
 
 impl Deref for Reader<'_> {
@@ -118,7 +138,7 @@ impl Drop for Reader<'_> {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if !conn.is_autocommit() {
+        if !self.keep || !conn.is_autocommit() {
             // A read left mid-transaction would pin an old snapshot.
             return;
         }
