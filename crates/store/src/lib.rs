@@ -186,6 +186,17 @@ impl Store {
         writer || readers
     }
 
+    /// Whether a connection of the store is in use now (the write
+    /// connection held, or a read connection lent out): such a one is
+    /// kept open by [`Store::release_idle`] and goes back to the pool
+    /// after, so the caller should release the store again later.
+    pub fn in_use(&self) -> bool {
+        matches!(
+            self.inner.conn.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        ) || self.inner.readers.lent() > 0
+    }
+
     /// A read-only connection of its own for one read (see `readers`).
     pub(crate) fn reader(&self) -> Result<readers::Reader<'_>> {
         self.inner.readers.get()
