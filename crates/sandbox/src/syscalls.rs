@@ -137,6 +137,12 @@ const CHANGE_FILES: &[libc::c_long] = &[
     libc::SYS_fstatfs,
     libc::SYS_statfs,
     libc::SYS_umask,
+    // Telling watchers of other processes' commits and of mail dropped
+    // into the Maildir (inotify on directories beneath the homes; the
+    // events are read from the inotify descriptor with `read`).
+    libc::SYS_inotify_init1,
+    libc::SYS_inotify_add_watch,
+    libc::SYS_inotify_rm_watch,
 ];
 
 /// The older forms of [`CHANGE_FILES`] and [`READ_FILES`] on x86_64.

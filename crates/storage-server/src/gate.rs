@@ -213,6 +213,21 @@ impl Gate {
         T: Send + 'static,
         F: FnOnce() -> Result<T, StoreError> + Send + 'static,
     {
+        let result = self.run_quietly(owner, work).await;
+        // Idle counts from the end of the owner's last store work, not
+        // from its call's admission: a release between the two would
+        // find nothing to close, and what the work opened would stay.
+        self.touch(owner);
+        result
+    }
+
+    /// [`Gate::run_store`] without counting as activity of the owner (for
+    /// the release of idle owners itself).
+    async fn run_quietly<T, F>(&self, owner: &str, work: F) -> Result<Result<T, StoreError>, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+    {
         let working = Working::start(&self.working);
         let work = move || {
             let _working = working;
@@ -286,7 +301,9 @@ impl Gate {
         }
     }
 
-    fn touch(&self, owner: &str) {
+    /// Records a call (or store work done for the owner without one) now:
+    /// the owner's index connections are released again once it is idle.
+    pub(crate) fn touch(&self, owner: &str) {
         let now = Instant::now();
         let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
         let entry = Activity {
@@ -332,8 +349,22 @@ impl Gate {
         for (owner, store) in idle {
             // On the owner's kind of thread: closing the last connection
             // of an index checkpoints it, as the owner.
-            if let Ok(true) = self.run(&owner, move || Ok(store.release_idle())).await {
+            let done = self
+                .run_quietly(&owner, move || Ok((store.release_idle(), store.in_use())))
+                .await;
+            let Ok(Ok((closed, in_use))) = done else {
+                continue;
+            };
+            if closed {
                 released += 1;
+            }
+            if in_use {
+                // A call (or a watcher's read) still runs: what it holds
+                // goes back to the pool after, so look again next time.
+                let mut activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(a) = activity.get_mut(&owner) {
+                    a.released = false;
+                }
             }
         }
         released
@@ -686,6 +717,10 @@ mod tests {
             gate.release_idle(Duration::ZERO).await,
             0,
             "released owners with no call since are skipped"
+        );
+        assert!(
+            gate.activity.lock().unwrap().values().all(|a| a.released),
+            "the release itself is no call"
         );
         // A call makes the owner a candidate again.
         gate.touch("bob");

@@ -71,6 +71,17 @@ impl crate::Store {
         let reader = self.reader()?;
         read_counters(&reader)
     }
+
+    /// [`Store::mailbox_counters`] for change detection on behalf of an
+    /// owner that may have no calls at all (its sessions only watch): the
+    /// read uses an idle pooled connection if one is open and otherwise
+    /// opens one that it closes again, so that it leaves nothing open (a
+    /// read-only connection never checkpoints or touches the WAL when it
+    /// closes, so closing it causes no change of its own).
+    pub fn mailbox_counters_transient(&self) -> Result<Vec<MailboxCounters>> {
+        let reader = self.transient_reader()?;
+        read_counters(&reader)
+    }
 }
 
 /// Every mailbox with its counters, in name order, through `conn`.

@@ -69,11 +69,11 @@ pub use mime::{
     Disposition, EnclosedMessage, Envelope, SectionSpec, SectionText, SinglePart, Structure,
     UnknownCte, cut_all, cut_binary, cut_section, parse_structure,
 };
-pub use names::{DELIMITER, INBOX, MAX_NAME_LEN};
+pub use names::{DELIMITER, INBOX, MAX_NAME_LEN, mailbox_dir};
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
 pub use private_seen::Viewer;
 pub use reindex::ReindexReport;
-pub use schema::INDEX_FILE;
+pub use schema::{INDEX_FILE, INDEX_WAL_FILE};
 pub use search::{
     SearchKey, SearchResult, SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject,
 };
@@ -193,9 +193,26 @@ impl Store {
         writer || readers
     }
 
+    /// Whether a connection of the store is in use now (the write
+    /// connection held, or a read connection lent out): such a one is
+    /// kept open by [`Store::release_idle`] and goes back to the pool
+    /// after, so the caller should release the store again later.
+    pub fn in_use(&self) -> bool {
+        matches!(
+            self.inner.conn.try_lock(),
+            Err(std::sync::TryLockError::WouldBlock)
+        ) || self.inner.readers.lent() > 0
+    }
+
     /// A read-only connection of its own for one read (see `readers`).
     pub(crate) fn reader(&self) -> Result<readers::Reader<'_>> {
         self.inner.readers.get()
+    }
+
+    /// A read connection for one read, closed after it unless it was an
+    /// idle pooled one (see [`readers::Readers::get_transient`]).
+    pub(crate) fn transient_reader(&self) -> Result<readers::Reader<'_>> {
+        self.inner.readers.get_transient()
     }
 
     /// An idle read connection, if one is open (see [`readers::Readers::try_idle`]).

@@ -9,6 +9,7 @@
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -36,6 +37,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Readers {
     index: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Readers lent out now (in use by a read).
+    lent: AtomicUsize,
 }
 
 impl Readers {
@@ -44,6 +47,22 @@ impl Readers {
         Readers {
             index: root.join(INDEX_FILE),
             idle: Mutex::new(Vec::new()),
+            lent: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many readers are in use now (a release leaves them open).
+    pub(crate) fn lent(&self) -> usize {
+        self.lent.load(Ordering::Relaxed)
+    }
+
+    /// A reader lent out over `conn`.
+    fn lend(&self, conn: Connection, keep: bool) -> Reader<'_> {
+        self.lent.fetch_add(1, Ordering::Relaxed);
+        Reader {
+            conn: Some(conn),
+            pool: self,
+            keep,
         }
     }
 
@@ -54,20 +73,25 @@ impl Readers {
             Some(conn) => conn,
             None => self.open()?,
         };
-        Ok(Reader {
-            conn: Some(conn),
-            pool: self,
-        })
+        Ok(self.lend(conn, true))
+    }
+
+    /// An idle reader, or else a new one that is closed (not kept for
+    /// reuse) when dropped: for reads made on behalf of an owner that has
+    /// no calls (change detection for its watchers), which should leave
+    /// nothing open behind them.
+    pub(crate) fn get_transient(&self) -> Result<Reader<'_>> {
+        if let Some(idle) = self.try_idle() {
+            return Ok(idle);
+        }
+        Ok(self.lend(self.open()?, false))
     }
 
     /// An idle reader, if one is open (never opens one: for reads made
     /// where opening a file would be too slow).
     pub(crate) fn try_idle(&self) -> Option<Reader<'_>> {
         let conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()?;
-        Some(Reader {
-            conn: Some(conn),
-            pool: self,
-        })
+        Some(self.lend(conn, true))
     }
 
     /// Closes the idle connections; returns whether there were any.
@@ -92,10 +116,13 @@ impl Readers {
 }
 
 /// A read-only connection borrowed from the pool; it goes back when
-/// dropped. Any transaction left open is rolled back first.
+/// dropped (unless it was opened for one read, see
+/// [`Readers::get_transient`]). One left inside a transaction is closed.
 pub(crate) struct Reader<'a> {
     conn: Option<Connection>,
     pool: &'a Readers,
+    /// Whether it goes back to the pool.
+    keep: bool,
 }
 
 impl Deref for Reader<'_> {
@@ -115,10 +142,11 @@ impl DerefMut for Reader<'_> {
 
 impl Drop for Reader<'_> {
     fn drop(&mut self) {
+        self.pool.lent.fetch_sub(1, Ordering::Relaxed);
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if !conn.is_autocommit() {
+        if !self.keep || !conn.is_autocommit() {
             // A read left mid-transaction would pin an old snapshot.
             return;
         }
@@ -126,5 +154,36 @@ impl Drop for Reader<'_> {
         if idle.len() < KEEP_IDLE {
             idle.push(conn);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A reader in use when the store is released stays open and goes
+    /// back to the pool after; the store says it is in use meanwhile, so
+    /// that its owner is released again later rather than never.
+    #[test]
+    fn a_reader_lent_out_outlives_a_release_and_the_store_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(&dir.path().join("Maildir")).unwrap();
+        assert!(store.release_idle(), "the writer closes");
+        assert!(!store.in_use());
+        let reader = store.reader().unwrap();
+        assert!(store.in_use(), "a reader is lent out");
+        assert!(!store.release_idle(), "a reader in use is left alone");
+        drop(reader);
+        assert!(!store.in_use());
+        assert!(
+            store.release_idle(),
+            "back in the pool, the next release closes it"
+        );
+        let transient = store.transient_reader().unwrap();
+        assert!(store.in_use());
+        drop(transient);
+        assert!(!store.in_use());
+        assert!(
+            !store.release_idle(),
+            "a one-read connection was closed after its read"
+        );
     }
 }

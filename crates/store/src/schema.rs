@@ -12,6 +12,10 @@ use crate::maildir::create_private_file;
 /// The index file's name inside the Maildir root.
 pub const INDEX_FILE: &str = "mailkeep.index.sqlite";
 
+/// The index's write-ahead log, beside it: every commit, by any process,
+/// writes to it (watchers of the owner learn of commits by its changes).
+pub const INDEX_WAL_FILE: &str = "mailkeep.index.sqlite-wal";
+
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
 

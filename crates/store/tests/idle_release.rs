@@ -83,3 +83,42 @@ fn a_bare_probe_sees_commits_of_another_store_and_counters_show_them() {
     assert!(inbox_now.highestmodseq > inbox.highestmodseq);
     assert_eq!(inbox_now.uidvalidity, inbox.uidvalidity);
 }
+
+/// The counters read made for watchers of an owner without calls leaves
+/// no connection open, changes nothing on disk when it closes (so it
+/// cannot wake the watchers that caused it), and sees other stores'
+/// commits.
+#[test]
+fn a_transient_counters_read_leaves_nothing_open_and_the_wal_untouched() {
+    let (dir, store) = temp_store();
+    let root = root_of(&dir);
+    let other = Store::open(&root).unwrap();
+    let before = store.mailbox_counters_transient().unwrap();
+    assert!(store.release_idle());
+    append(&other, INBOX, b"Subject: new\r\n\r\ndelivered\r\n", &[]);
+    // The other store's files only.
+    let others = open_files_under(&root, "mailkeep.index");
+    let wal = root.join(mailkeep_store::INDEX_WAL_FILE);
+    let stamp = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        (m.len(), m.modified().unwrap())
+    };
+    let wal_before = stamp(&wal);
+    let now = store.mailbox_counters_transient().unwrap();
+    assert_eq!(
+        open_files_under(&root, "mailkeep.index"),
+        others,
+        "the read closed its connection"
+    );
+    assert_eq!(stamp(&wal), wal_before, "closing the reader wrote nothing");
+    let inbox =
+        |c: &[mailkeep_store::MailboxCounters]| c.iter().find(|m| m.name == INBOX).unwrap().clone();
+    assert_eq!(inbox(&now).uidnext, inbox(&before).uidnext + 1);
+
+    // With an idle pooled reader open, the read uses it and keeps it.
+    store.mailbox_counters().unwrap();
+    let pooled = open_files_under(&root, "mailkeep.index");
+    store.mailbox_counters_transient().unwrap();
+    assert_eq!(open_files_under(&root, "mailkeep.index"), pooled);
+    assert!(store.release_idle(), "the pooled reader was still there");
+}

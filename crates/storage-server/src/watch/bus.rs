@@ -3,26 +3,39 @@
 //! only what this process has not already announced.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_store::{INBOX, MailboxCounters};
 use tokio::sync::broadcast;
 
+use super::kernel::Notifier;
+
 /// Events kept for the slowest watcher of an owner; a watcher further
-/// behind gets a resync event instead (memory stays bounded).
-pub(crate) const CAPACITY: usize = 64;
+/// behind gets a resync event instead (memory stays bounded). The slots
+/// are allocated with the channel, for as long as anyone watches the
+/// owner: few, and each a pointer (an [`Event`]), because a storage
+/// process keeps thousands of owners watched whose channels stay empty.
+pub(crate) const CAPACITY: usize = 16;
+
+/// An event as the channel carries it: shared by its receivers, each of
+/// which clones what it sends on.
+pub(crate) type Event = Arc<pb::MailboxEvent>;
 
 /// Every watched owner's channel. Owners nobody watches have no entry, so
 /// publishing for them costs one map lookup.
 #[derive(Default)]
 pub(crate) struct ChangeBus {
     owners: Mutex<HashMap<String, Arc<OwnerChanges>>>,
+    /// The process's inotify watches of other processes' changes, started
+    /// by the first watcher; `None` where inotify is not available (the
+    /// owners' changes are then polled).
+    kernel: OnceLock<Option<Arc<Notifier>>>,
 }
 
 /// One owner's channel and announced state.
 pub(crate) struct OwnerChanges {
-    tx: broadcast::Sender<pb::MailboxEvent>,
+    tx: broadcast::Sender<Event>,
     seen: Mutex<Seen>,
 }
 
@@ -30,8 +43,11 @@ pub(crate) struct OwnerChanges {
 #[derive(Default)]
 struct Seen {
     mailboxes: HashMap<String, Announced>,
-    /// Whether a poller runs for this owner.
+    /// Whether a change source (inotify watches or a poller) runs for
+    /// this owner.
     polling: bool,
+    /// Whether that source is the process's inotify [`Notifier`].
+    kernel: bool,
     /// How many changes this process has published: a poller's read of the
     /// index taken before the latest of them may be older than what
     /// watchers were told, and is not reconciled.
@@ -91,11 +107,7 @@ impl ChangeBus {
     pub(crate) fn subscribe(
         &self,
         owner: &str,
-    ) -> (
-        Arc<OwnerChanges>,
-        broadcast::Receiver<pb::MailboxEvent>,
-        bool,
-    ) {
+    ) -> (Arc<OwnerChanges>, broadcast::Receiver<Event>, bool) {
         let mut owners = lock(&self.owners);
         let changes = owners
             .entry(owner.to_owned())
@@ -114,15 +126,35 @@ impl ChangeBus {
         (changes, rx, start)
     }
 
+    /// The process's inotify notifier, started at the first call; `None`
+    /// (logged once) where the kernel or the sandbox refuses inotify.
+    pub(crate) fn notifier(&self) -> Option<Arc<Notifier>> {
+        self.kernel
+            .get_or_init(|| match Notifier::start() {
+                Ok(notifier) => Some(notifier),
+                Err(e) => {
+                    tracing::warn!(error = %e,
+                        "no inotify: watched owners' indexes are polled for other processes' changes");
+                    None
+                }
+            })
+            .clone()
+    }
+
     /// Called by the poller at each tick: when nobody watches `owner` any
-    /// more, forgets the owner and returns true (the poller stops). Checked
-    /// under the map's lock so that a watcher arriving meanwhile either
-    /// finds the running poller or starts a new one.
-    pub(crate) fn stop_if_unwatched(&self, owner: &str) -> bool {
+    /// more, forgets the owner and returns true (the poller stops); true
+    /// too when `changes` is no longer the owner's channel (the owner was
+    /// forgotten, and maybe watched again with a poller of its own).
+    /// Checked under the map's lock so that a watcher arriving meanwhile
+    /// either finds the running poller or starts a new one.
+    pub(crate) fn stop_if_unwatched(&self, owner: &str, changes: &Arc<OwnerChanges>) -> bool {
         let mut owners = lock(&self.owners);
-        let Some(changes) = owners.get(owner) else {
+        let Some(current) = owners.get(owner) else {
             return true;
         };
+        if !Arc::ptr_eq(current, changes) {
+            return true;
+        }
         if changes.tx.receiver_count() > 0 {
             return false;
         }
@@ -130,11 +162,33 @@ impl ChangeBus {
         true
     }
 
-    /// The poller of `owner` could not start or failed: the next watcher
-    /// starts another.
+    /// A watcher of `owner` went away (its receiver is dropped): with none
+    /// left, the owner is forgotten and its inotify watches removed at
+    /// once (a poller notices at its next tick).
+    pub(crate) fn watcher_left(&self, owner: &str) {
+        let forgotten = {
+            let mut owners = lock(&self.owners);
+            match owners.get(owner) {
+                Some(changes) if changes.tx.receiver_count() == 0 => owners.remove(owner),
+                _ => None,
+            }
+        };
+        if let Some(changes) = forgotten
+            && let Some(Some(notifier)) = self.kernel.get()
+        {
+            // Only the watches of this channel: a watcher arriving since
+            // registered new ones.
+            notifier.unwatch(owner, &changes);
+        }
+    }
+
+    /// The change source of `owner` could not start or failed: the next
+    /// watcher starts another.
     pub(crate) fn polling_stopped(&self, owner: &str) {
         if let Some(changes) = lock(&self.owners).get(owner) {
-            lock(&changes.seen).polling = false;
+            let mut seen = lock(&changes.seen);
+            seen.polling = false;
+            seen.kernel = false;
         }
     }
 
@@ -170,7 +224,7 @@ impl ChangeBus {
         }
         let event = changed(&name, *entry, kind);
         // No receiver left is not an error: the poller forgets the owner.
-        let _ = changes.tx.send(event);
+        let _ = changes.tx.send(Arc::new(event));
     }
 
     /// Announces a mailbox list change made in this process.
@@ -208,11 +262,22 @@ impl ChangeBus {
                 }
             }
         }
-        let _ = changes.tx.send(listed(kind, &name, &new_name));
+        let _ = changes.tx.send(Arc::new(listed(kind, &name, &new_name)));
     }
 }
 
 impl OwnerChanges {
+    /// Records that the owner's change source is the process's inotify
+    /// notifier (later watchers add their mailbox's `new/` to it).
+    pub(crate) fn set_kernel(&self) {
+        lock(&self.seen).kernel = true;
+    }
+
+    /// Whether the owner's change source is the inotify notifier.
+    pub(crate) fn is_kernel(&self) -> bool {
+        lock(&self.seen).kernel
+    }
+
     /// Records the index's state when watching starts, announcing nothing.
     pub(crate) fn baseline(&self, now: &[MailboxCounters]) {
         let mut seen = lock(&self.seen);
@@ -305,7 +370,7 @@ impl OwnerChanges {
             }
         }
         for event in events {
-            let _ = self.tx.send(event);
+            let _ = self.tx.send(Arc::new(event));
         }
         true
     }
@@ -334,8 +399,36 @@ mod tests {
         }
     }
 
-    fn drain(rx: &mut broadcast::Receiver<pb::MailboxEvent>) -> Vec<pb::MailboxEvent> {
+    fn drain(rx: &mut broadcast::Receiver<Event>) -> Vec<Event> {
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    /// The last watcher leaving forgets the owner at once; a poller of a
+    /// channel that was forgotten (and maybe replaced by a new watcher's)
+    /// stops, so two never run for one owner.
+    #[test]
+    fn the_last_watcher_leaving_forgets_the_owner_and_stops_an_old_poller() {
+        let bus = ChangeBus::default();
+        let (old, rx1, start) = bus.subscribe("alice");
+        assert!(start);
+        let (_, rx2, start) = bus.subscribe("alice");
+        assert!(!start, "one source per owner");
+        drop(rx1);
+        bus.watcher_left("alice");
+        assert!(bus.watched("alice").is_some(), "one watcher is left");
+        assert!(!bus.stop_if_unwatched("alice", &old));
+        drop(rx2);
+        bus.watcher_left("alice");
+        assert!(
+            bus.watched("alice").is_none(),
+            "forgotten with its last watcher"
+        );
+
+        let (new, _rx3, start) = bus.subscribe("alice");
+        assert!(start, "a new watcher starts a new source");
+        assert!(bus.stop_if_unwatched("alice", &old), "the old poller stops");
+        assert!(!bus.stop_if_unwatched("alice", &new), "the new one goes on");
+        assert!(bus.watched("alice").is_some());
     }
 
     /// A poller's read taken before this process created a mailbox must

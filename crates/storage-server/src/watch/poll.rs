@@ -1,4 +1,5 @@
-//! Cross-process change detection: while anyone watches an owner, read
+//! Cross-process change detection where inotify is not available (see
+//! `kernel.rs`, used everywhere else): while anyone watches an owner, read
 //! the owner's index `data_version` on a dedicated connection every
 //! [`POLL_EVERY`]; when another connection committed, read every
 //! mailbox's counters (one small query) and announce what differs from
@@ -66,7 +67,7 @@ async fn run(
     let mut stale_reads = 0;
     loop {
         tick.tick().await;
-        if gate.changes().stop_if_unwatched(&owner) {
+        if gate.changes().stop_if_unwatched(&owner, &changes) {
             tracing::debug!(owner, "no watcher left; change polling stops");
             return;
         }

@@ -12,7 +12,9 @@ use mailkeep_storage_rpc::storage::mailbox_event::Event;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tonic::{Request, Response, Status};
 
-use super::bus::canonical;
+use mailkeep_store::Store;
+
+use super::bus::{OwnerChanges, canonical};
 use super::poll;
 use crate::gate::{Admitted, Gate};
 
@@ -45,21 +47,101 @@ impl pb::watch_server::Watch for WatchService {
         // Subscribed before the response goes out: once the caller has the
         // stream, no later change can be missed.
         let (changes, rx, start) = self.gate.changes().subscribe(&owner);
-        if start {
-            let started = poll::start(
-                Arc::clone(&self.gate),
-                owner.clone(),
-                store.clone(),
-                changes,
-            )
-            .await;
-            if let Err(status) = started {
-                self.gate.changes().polling_stopped(&owner);
-                return Err(status);
+        let sourced = if start {
+            self.start_source(&owner, &store, &changes, mailbox.as_deref())
+                .await
+        } else {
+            if changes.is_kernel()
+                && let Some(notifier) = self.gate.changes().notifier()
+            {
+                // Adds this watcher's mailbox's new/ to the owner's watches.
+                let added =
+                    notifier.watch(&self.gate, &owner, &store, &changes, mailbox.as_deref());
+                if let Err(e) = added {
+                    tracing::debug!(owner, error = %e, "cannot add the mailbox's inotify watch");
+                }
             }
+            Ok(())
+        };
+        if let Err(status) = sourced {
+            self.gate.changes().polling_stopped(&owner);
+            drop(rx);
+            self.gate.changes().watcher_left(&owner);
+            return Err(status);
         }
         tracing::debug!(owner, mailbox = ?mailbox, "watcher added");
-        Ok(Response::new(Box::pin(events(rx, mailbox))))
+        let leaving = Leaving {
+            gate: Arc::clone(&self.gate),
+            owner,
+        };
+        Ok(Response::new(Box::pin(events(rx, mailbox, leaving))))
+    }
+}
+
+impl WatchService {
+    /// Starts telling `owner`'s watchers of other processes' changes: by
+    /// inotify where the kernel allows, else by polling. Records what
+    /// watchers know now as the baseline (after the watches exist, so that
+    /// nothing committed after it is missed).
+    async fn start_source(
+        &self,
+        owner: &str,
+        store: &Store,
+        changes: &Arc<OwnerChanges>,
+        mailbox: Option<&str>,
+    ) -> Result<(), Status> {
+        let kernel = self.gate.changes().notifier().and_then(|notifier| {
+            match notifier.watch(&self.gate, owner, store, changes, mailbox) {
+                Ok(checker) => Some((notifier, checker)),
+                Err(e) => {
+                    // Out of inotify watches, most likely
+                    // (fs.inotify.max_user_watches).
+                    tracing::warn!(owner, error = %e, "cannot watch the index by inotify; polling it");
+                    None
+                }
+            }
+        });
+        let Some((notifier, checker)) = kernel else {
+            return poll::start(
+                Arc::clone(&self.gate),
+                owner.to_owned(),
+                store.clone(),
+                Arc::clone(changes),
+            )
+            .await;
+        };
+        let now = {
+            let store = store.clone();
+            self.gate
+                .run(owner, move || store.mailbox_counters_transient())
+                .await
+        };
+        match now {
+            Ok(now) => {
+                changes.baseline(&now);
+                changes.set_kernel();
+                checker.baseline_taken();
+                Ok(())
+            }
+            Err(status) => {
+                notifier.unwatch(owner, changes);
+                Err(status)
+            }
+        }
+    }
+}
+
+/// Held by a watcher's event stream: when the stream is dropped (the
+/// client went away), after its receiver, the owner is forgotten if that
+/// was its last watcher.
+struct Leaving {
+    gate: Arc<Gate>,
+    owner: String,
+}
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        self.gate.changes().watcher_left(&self.owner);
     }
 }
 
@@ -68,14 +150,23 @@ impl pb::watch_server::Watch for WatchService {
 /// the watcher fell behind. Ends when the client goes away (tonic drops
 /// the stream, which drops the receiver).
 fn events(
-    rx: broadcast::Receiver<pb::MailboxEvent>,
+    rx: broadcast::Receiver<super::bus::Event>,
     mailbox: Option<String>,
+    leaving: Leaving,
 ) -> impl Stream<Item = Result<pb::MailboxEvent, Status>> + Send {
-    futures::stream::unfold((rx, mailbox), |(mut rx, mailbox)| async move {
+    // The receiver comes first in the state, so it is dropped before
+    // `leaving` runs.
+    let state = Watcher {
+        rx,
+        mailbox,
+        _leaving: leaving,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        let Watcher { rx, mailbox, .. } = &mut state;
         loop {
             match rx.recv().await {
                 Ok(event) if concerns(&event, mailbox.as_deref()) => {
-                    return Some((Ok(event), (rx, mailbox)));
+                    return Some((Ok(Arc::unwrap_or_clone(event)), state));
                 }
                 Ok(_) => {}
                 Err(RecvError::Lagged(dropped)) => {
@@ -83,12 +174,20 @@ fn events(
                     let resync = pb::MailboxEvent {
                         event: Some(Event::Resync(pb::WatchResync {})),
                     };
-                    return Some((Ok(resync), (rx, mailbox)));
+                    return Some((Ok(resync), state));
                 }
                 Err(RecvError::Closed) => return None,
             }
         }
     })
+}
+
+/// One watcher's stream state. Fields drop in order: the receiver before
+/// the [`Leaving`] that checks whether any receiver is left.
+struct Watcher {
+    rx: broadcast::Receiver<super::bus::Event>,
+    mailbox: Option<String>,
+    _leaving: Leaving,
 }
 
 /// Whether a watcher of `mailbox` wants `event`: list and resync events
