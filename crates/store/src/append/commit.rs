@@ -142,7 +142,7 @@ impl Store {
         // Durable before it is acknowledged (committed already: a failure
         // here leaves the rows and files, and answers an error).
         if result.is_ok() && journaled.0 > 0 {
-            crate::journal::sync_wal(self.root())?;
+            crate::journal::sync_wal(self)?;
         }
         drop(conn);
         match result {

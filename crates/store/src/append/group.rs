@@ -163,7 +163,7 @@ fn commit_together(
     // a failure leaves rows and files, and answers an error).
     if shared.is_ok()
         && journaled.0 > 0
-        && let Err(e) = crate::journal::sync_wal(store.root())
+        && let Err(e) = crate::journal::sync_wal(store)
     {
         return vec_of(&e, count);
     }

@@ -36,6 +36,9 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Flusher {
     shared: Arc<(Mutex<State>, Condvar)>,
+    /// The inode of the WAL whose directory entry was last made durable
+    /// (0: none yet): see [`crate::journal::sync_wal`].
+    pub(crate) wal_inode: std::sync::atomic::AtomicU64,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {

@@ -67,21 +67,34 @@ pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) 
     Ok(())
 }
 
-/// Makes the commits made so far on the index at `root` durable: an
+/// Makes the commits made so far on `store`'s index durable: an
 /// `fdatasync` of its WAL, which the connections' `synchronous = NORMAL`
 /// leaves to checkpoints. Called after a commit that journaled messages,
 /// before they are acknowledged. (Not SQLite's `synchronous = FULL`: that
 /// is an `fsync`, which also writes the WAL's new mtime — a file system
-/// journal commit more per append.) A WAL that is gone was checkpointed
-/// into the database, which the checkpoint fsynced; one replaced by a new
-/// WAL likewise.
-pub(crate) fn sync_wal(root: &Path) -> Result<()> {
+/// journal commit more per append.) A WAL file new since the last call
+/// (SQLite removes it when the last connection closes and makes a new one
+/// at the next write) also gets its folder fsynced once, as SQLite does
+/// for a new journal, so that its name survives a power loss. A WAL that
+/// is gone was checkpointed into the database, which the checkpoint
+/// fsynced.
+pub(crate) fn sync_wal(store: &Store) -> Result<()> {
+    let root = store.root();
     let wal = root.join(format!("{}-wal", crate::schema::INDEX_FILE));
-    match std::fs::File::open(&wal).and_then(|f| f.sync_data()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(StoreError::io(format!("fdatasync of {}", wal.display()), e)),
+    let io = |e| StoreError::io(format!("fdatasync of {}", wal.display()), e);
+    let file = match std::fs::File::open(&wal) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    file.sync_data().map_err(io)?;
+    let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata().map_err(io)?);
+    let known = &store.inner.journal.wal_inode;
+    if known.load(Ordering::SeqCst) != inode {
+        maildir::fsync_dir(root)?;
+        known.store(inode, Ordering::SeqCst);
     }
+    Ok(())
 }
 
 /// fsyncs the files of the messages among `uids` of `mailbox_id` (in
