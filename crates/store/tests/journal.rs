@@ -298,3 +298,33 @@ fn an_index_of_the_previous_schema_upgrades() {
     assert_eq!(read_message(&store, "INBOX", 1), before);
     assert_eq!(read_message(&store, "INBOX", a.uid), after);
 }
+
+#[test]
+fn the_background_flusher_empties_the_journal_by_itself() {
+    let (dir, store) = temp_store();
+    let root = root_of(&dir);
+    let messages: Vec<Vec<u8>> = (0..130).map(|i| body(&format!("bg{i}"), 2048)).collect();
+    let mut uids = Vec::new();
+    for m in &messages {
+        uids.push(append(&store, "INBOX", m, &[]).uid);
+    }
+    // Nobody calls flush_journal: the flusher thread (woken by the count
+    // of journaled messages) must empty the journal on its own. Waits on
+    // the condition, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while store.journal_len().unwrap() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background flusher left {} rows",
+            store.journal_len().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(store);
+    let store = Store::open(&root).unwrap();
+    for (uid, m) in uids.iter().zip(&messages) {
+        assert_eq!(&read_message(&store, "INBOX", *uid), m);
+    }
+    // Flushed, not recovered: nothing was left for the reopen to rewrite.
+    assert_eq!(store.journal_len().unwrap(), 0);
+}
