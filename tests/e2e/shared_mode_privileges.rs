@@ -13,56 +13,11 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use crate::harness::inject::{open_in, syscall_in_thread};
-use crate::harness::{TestDir, require_root, status_numbers};
+use crate::harness::{SPAWNER, SWITCH_CAPS, Task, TestDir, require_root, status_numbers, tasks};
 use crate::modes::shared_server_with_two_uids;
 
 /// The default `[storage] shared_uid` and `shared_gid`.
 const SHARED_ID: u32 = 64_992;
-
-/// CAP_SETGID (6) and CAP_SETUID (7).
-const SWITCH_CAPS: u64 = (1 << 6) | (1 << 7);
-
-/// The spawner thread's name (`mailkeep_storage_server::SPAWNER_THREAD`).
-const SPAWNER: &str = "cred-spawner";
-
-/// One thread of a process: its tid, name and `/proc/PID/task/TID/status`.
-struct Task {
-    tid: i32,
-    name: String,
-    status: String,
-}
-
-impl Task {
-    /// A capability set line (`CapEff:`, hexadecimal).
-    fn caps(&self, field: &str) -> u64 {
-        let line = self
-            .status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .unwrap_or_else(|| panic!("no {field} for thread {}", self.name));
-        u64::from_str_radix(line.trim(), 16).expect("a hexadecimal capability set")
-    }
-
-    /// `Uid:` or `Gid:`: real, effective, saved, file-system.
-    fn ids(&self, field: &str) -> Vec<u32> {
-        status_numbers(&self.status, field)
-    }
-}
-
-fn tasks(pid: i32) -> Vec<Task> {
-    fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("listing the threads")
-        .filter_map(Result::ok)
-        .map(|t| Task {
-            tid: t.file_name().to_string_lossy().parse().expect("a tid"),
-            name: fs::read_to_string(t.path().join("comm"))
-                .expect("comm")
-                .trim()
-                .to_owned(),
-            status: fs::read_to_string(t.path().join("status")).expect("status"),
-        })
-        .collect()
-}
 
 /// Runs `nr(args)` in thread `tid`, retried until the thread is caught in
 /// a system call (it waits in one nearly all the time).

@@ -11,54 +11,8 @@
 use std::fs;
 
 use crate::harness::inject::{open_in, syscall_in_thread};
-use crate::harness::{TestDir, require_root, status_numbers};
+use crate::harness::{SPAWNER, SWITCH_CAPS, Task, TestDir, require_root, status_numbers, tasks};
 use crate::modes::shared_server_with_two_uids;
-
-/// CAP_SETGID (6) and CAP_SETUID (7).
-const SWITCH_CAPS: u64 = (1 << 6) | (1 << 7);
-
-/// The spawner thread's name (`mailkeep_storage_server::SPAWNER_THREAD`).
-const SPAWNER: &str = "cred-spawner";
-
-/// One thread of a process as `/proc/PID/task/TID` shows it.
-#[derive(Debug)]
-struct Task {
-    tid: i32,
-    name: String,
-    status: String,
-}
-
-impl Task {
-    /// A capability set line (`CapEff:`, hexadecimal) of its status.
-    fn caps(&self, field: &str) -> u64 {
-        let line = self
-            .status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .unwrap_or_else(|| panic!("no {field} in the status of {self:?}"));
-        u64::from_str_radix(line.trim(), 16).expect("a hexadecimal capability set")
-    }
-
-    /// Its file-system uid (fourth field of `Uid:`).
-    fn fsuid(&self) -> u32 {
-        status_numbers(&self.status, "Uid:")[3]
-    }
-}
-
-fn tasks(pid: i32) -> Vec<Task> {
-    fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("listing the threads")
-        .filter_map(Result::ok)
-        .map(|t| Task {
-            tid: t.file_name().to_string_lossy().parse().expect("a tid"),
-            name: fs::read_to_string(t.path().join("comm"))
-                .expect("comm")
-                .trim()
-                .to_owned(),
-            status: fs::read_to_string(t.path().join("status")).expect("status"),
-        })
-        .collect()
-}
 
 #[test]
 fn shared_storage_threads_hold_no_capability_but_the_spawner() {
@@ -104,7 +58,7 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
             .collect();
         assert!(!workers.is_empty(), "no worker for {user}: {all:#?}");
         for w in workers {
-            assert_eq!(w.fsuid(), uid, "{} works as {user}", w.name);
+            assert_eq!(w.ids("Uid:")[3], uid, "{} works as {user}", w.name);
         }
     }
 

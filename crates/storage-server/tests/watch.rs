@@ -8,7 +8,10 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Harness, OWNER, Process, create_mailbox, delete_mailbox, one_uid, rename_mailbox};
+use common::{
+    Harness, OWNER, Process, create_mailbox, delete_mailbox, next_event, one_uid, rename_mailbox,
+    watch,
+};
 use hyper_util::rt::TokioIo;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::mailbox_event::Event;
@@ -17,8 +20,8 @@ use mailkeep_storage_rpc::storage::watch_client::WatchClient;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_ticket::Scope;
 use tokio::time::{Instant, timeout};
+use tonic::Code;
 use tonic::transport::{Channel, Endpoint};
-use tonic::{Code, Streaming};
 
 /// A channel to `process` whose streams accept only `window` unread bytes:
 /// a watcher that does not read stalls the server's sending quickly.
@@ -37,29 +40,6 @@ async fn slow_channel(process: &Process, id: u64, window: u32) -> Channel {
             }
         }))
         .await
-        .unwrap()
-}
-
-async fn watch(channel: Channel, ticket: &str, mailbox: &str) -> Streaming<MailboxEvent> {
-    let request = WatchRequest {
-        owner: OWNER.into(),
-        mailbox: mailbox.into(),
-    };
-    WatchClient::new(channel)
-        .watch(with_ticket(request, ticket))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-/// The next event, within `limit`.
-async fn next(events: &mut Streaming<MailboxEvent>, limit: Duration) -> Event {
-    timeout(limit, events.message())
-        .await
-        .expect("no event in time")
-        .unwrap()
-        .expect("stream ended")
-        .event
         .unwrap()
 }
 
@@ -106,7 +86,7 @@ async fn watcher_sees_append_flags_and_expunge_of_another_connection_at_once() {
 
     let started = Instant::now();
     let a = append(&mut c, &t, "INBOX").await;
-    let e = changed(next(&mut events, AT_ONCE).await);
+    let e = changed(next_event(&mut events, AT_ONCE).await);
     assert_eq!(e.mailbox, "INBOX");
     assert_eq!(e.uidvalidity, a.uidvalidity);
     assert_eq!(e.highestmodseq, a.modseq);
@@ -114,7 +94,7 @@ async fn watcher_sees_append_flags_and_expunge_of_another_connection_at_once() {
     let appended_in = started.elapsed();
 
     let stored = store_flags(&mut c, &t, a.uid, StoreMode::Add, "\\Deleted").await;
-    let e = changed(next(&mut events, AT_ONCE).await);
+    let e = changed(next_event(&mut events, AT_ONCE).await);
     assert_eq!(e.kind(), WatchChangeKind::Flags);
     assert_eq!(e.uidvalidity, a.uidvalidity);
     assert_eq!(e.highestmodseq, stored.updated[0].modseq);
@@ -123,7 +103,7 @@ async fn watcher_sees_append_flags_and_expunge_of_another_connection_at_once() {
         .await
         .unwrap();
     assert_eq!(expunged.expunged, [a.uid]);
-    let e = changed(next(&mut events, AT_ONCE).await);
+    let e = changed(next_event(&mut events, AT_ONCE).await);
     assert_eq!(e.kind(), WatchChangeKind::Expunge);
     assert_eq!(e.highestmodseq, expunged.highestmodseq);
 
@@ -147,7 +127,7 @@ async fn append_through_a_second_process_reaches_a_watcher_of_the_first_within_a
 
     let started = Instant::now();
     let a = append(&mut c, &t, "INBOX").await;
-    let e = changed(next(&mut events, Duration::from_secs(1)).await);
+    let e = changed(next_event(&mut events, Duration::from_secs(1)).await);
     let took = started.elapsed();
     assert_eq!(e.mailbox, "INBOX");
     assert_eq!(e.uidvalidity, a.uidvalidity);
@@ -156,7 +136,7 @@ async fn append_through_a_second_process_reaches_a_watcher_of_the_first_within_a
 
     // A mailbox created through the second process is a list event.
     create_mailbox(&mut c, &t, "Elsewhere").await.unwrap();
-    let l = list(next(&mut events, Duration::from_secs(1)).await);
+    let l = list(next_event(&mut events, Duration::from_secs(1)).await);
     assert_eq!(l.kind(), ListChangeKind::Created);
     assert_eq!(l.name, "Elsewhere");
     eprintln!("cross-process append reached the watcher in {took:?}");
@@ -170,19 +150,19 @@ async fn mailbox_create_rename_delete_give_list_events() {
     let mut c = h.client(2).await;
 
     create_mailbox(&mut c, &t, "Work").await.unwrap();
-    let l = list(next(&mut events, AT_ONCE).await);
+    let l = list(next_event(&mut events, AT_ONCE).await);
     assert_eq!(
         (l.kind(), l.name.as_str()),
         (ListChangeKind::Created, "Work")
     );
 
     rename_mailbox(&mut c, &t, "Work", "Done").await.unwrap();
-    let l = list(next(&mut events, AT_ONCE).await);
+    let l = list(next_event(&mut events, AT_ONCE).await);
     assert_eq!(l.kind(), ListChangeKind::Renamed);
     assert_eq!((l.name.as_str(), l.new_name.as_str()), ("Work", "Done"));
 
     delete_mailbox(&mut c, &t, "Done").await.unwrap();
-    let l = list(next(&mut events, AT_ONCE).await);
+    let l = list(next_event(&mut events, AT_ONCE).await);
     assert_eq!(
         (l.kind(), l.name.as_str()),
         (ListChangeKind::Deleted, "Done")
@@ -239,7 +219,7 @@ async fn a_watcher_that_does_not_read_gets_resync_and_memory_stays_bounded() {
 
     // After the resync the watcher is current again.
     store_flags(&mut c, &t, a.uid, StoreMode::Add, "\\Flagged").await;
-    let e = changed(next(&mut events, Duration::from_secs(1)).await);
+    let e = changed(next_event(&mut events, Duration::from_secs(1)).await);
     assert_eq!(e.kind(), WatchChangeKind::Flags);
 }
 
@@ -308,7 +288,7 @@ async fn copy_move_and_subscriptions_reach_the_watchers_at_once() {
     };
 
     let copied = o.copy(request(a.uid)).await.unwrap().into_inner();
-    let e = changed(next(&mut archive, AT_ONCE).await);
+    let e = changed(next_event(&mut archive, AT_ONCE).await);
     let status = common::mailbox_status(&mut c, &t, "Archive").await.unwrap();
     assert_eq!(e.mailbox, "Archive");
     assert_eq!(e.kind(), WatchChangeKind::NewMessages);
@@ -316,10 +296,10 @@ async fn copy_move_and_subscriptions_reach_the_watchers_at_once() {
     assert_eq!(e.highestmodseq, status.highestmodseq);
 
     let moved = o.r#move(request(b.uid)).await.unwrap().into_inner();
-    let e = changed(next(&mut archive, AT_ONCE).await);
+    let e = changed(next_event(&mut archive, AT_ONCE).await);
     assert_eq!(e.kind(), WatchChangeKind::NewMessages);
     assert!(e.highestmodseq > status.highestmodseq, "{e:?}");
-    let e = changed(next(&mut inbox, AT_ONCE).await);
+    let e = changed(next_event(&mut inbox, AT_ONCE).await);
     assert_eq!(e.mailbox, "INBOX");
     assert_eq!(e.kind(), WatchChangeKind::Expunge);
     assert_eq!(e.uidvalidity, a.uidvalidity);
@@ -343,7 +323,7 @@ async fn copy_move_and_subscriptions_reach_the_watchers_at_once() {
         }
         // List events go to every watcher, whatever mailbox it watches.
         for events in [&mut archive, &mut inbox] {
-            let l = list(next(events, AT_ONCE).await);
+            let l = list(next_event(events, AT_ONCE).await);
             assert_eq!((l.kind(), l.name.as_str()), (kind, "Archive"), "{call}");
         }
     }
@@ -370,6 +350,6 @@ async fn watching_again_after_the_watcher_left_still_sees_other_processes() {
     let second = h.another_process();
     let mut c = second.client(1).await;
     let a = append(&mut c, &t, "INBOX").await;
-    let e = changed(next(&mut events, Duration::from_secs(1)).await);
+    let e = changed(next_event(&mut events, Duration::from_secs(1)).await);
     assert_eq!(e.highestmodseq, a.modseq);
 }

@@ -12,42 +12,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Harness, OWNER, Process, TestKey, append, mailbox_status};
-use mailkeep_storage_rpc::metadata::with_ticket;
+use common::{Harness, OWNER, Process, TestKey, append, mailbox_status, next_event, watch};
 use mailkeep_storage_rpc::storage::mailbox_event::Event;
-use mailkeep_storage_rpc::storage::watch_client::WatchClient;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_storage_server::{StorageSettings, Tuning};
-use tokio::time::{Instant, timeout};
-use tonic::Streaming;
-use tonic::transport::Channel;
+use tokio::time::Instant;
 
 /// Longest wait for something the server does by itself (a release at
 /// its next check, a watcher's stream noticed gone).
 const PATIENCE: Duration = Duration::from_secs(20);
-
-async fn watch(channel: Channel, ticket: &str, mailbox: &str) -> Streaming<MailboxEvent> {
-    let request = WatchRequest {
-        owner: OWNER.into(),
-        mailbox: mailbox.into(),
-    };
-    WatchClient::new(channel)
-        .watch(with_ticket(request, ticket))
-        .await
-        .unwrap()
-        .into_inner()
-}
-
-/// The next event, within `limit`.
-async fn next(events: &mut Streaming<MailboxEvent>, limit: Duration) -> Event {
-    timeout(limit, events.message())
-        .await
-        .expect("no event in time")
-        .unwrap()
-        .expect("stream ended")
-        .event
-        .expect("empty event")
-}
 
 /// Open descriptors of this (test) process on the index files under
 /// `root`.
@@ -132,7 +105,7 @@ async fn a_watched_owner_without_calls_holds_no_index_file_and_still_hears_other
     let second = Process::start(home.path(), &key);
     let mut c = second.client(1).await;
     let a = append(&mut c, &t, "INBOX", b"Subject: x\r\n\r\nbody\r\n").await;
-    let e = changed(next(&mut events, Duration::from_secs(5)).await);
+    let e = changed(next_event(&mut events, Duration::from_secs(5)).await);
     assert_eq!(e.mailbox, "INBOX");
     assert_eq!(e.highestmodseq, a.modseq);
     assert_eq!(e.kind(), WatchChangeKind::NewMessages);
@@ -162,7 +135,7 @@ async fn mail_another_program_drops_into_new_reaches_a_watcher() {
     )
     .unwrap();
 
-    let e = changed(next(&mut events, Duration::from_secs(5)).await);
+    let e = changed(next_event(&mut events, Duration::from_secs(5)).await);
     assert_eq!(e.mailbox, "INBOX");
     assert_eq!(e.kind(), WatchChangeKind::NewMessages);
     let mut c = h.client(2).await;
@@ -192,6 +165,6 @@ async fn the_last_watcher_leaving_removes_the_owners_inotify_watches() {
     let other = h.another_process();
     let mut c = other.client(1).await;
     let a = append(&mut c, &t, "INBOX", b"Subject: y\r\n\r\nbody\r\n").await;
-    let e = changed(next(&mut events, Duration::from_secs(5)).await);
+    let e = changed(next_event(&mut events, Duration::from_secs(5)).await);
     assert_eq!(e.highestmodseq, a.modseq);
 }

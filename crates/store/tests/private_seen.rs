@@ -142,16 +142,7 @@ fn a_guests_seen_is_visible_to_that_guest_only() {
 #[test]
 fn the_owners_seen_is_invisible_to_guests() {
     let (_dir, store) = shared_store();
-    store
-        .store_flags(
-            "Shared",
-            0,
-            &[UidRange::single(2)],
-            StoreMode::Add,
-            &["\\Seen"],
-            None,
-        )
-        .unwrap();
+    store_as(&store, Viewer::Owner, 2, StoreMode::Add, &["\\Seen"]);
     assert_eq!(seen_by(&store, "Shared", Viewer::Owner), [2]);
     assert!(seen_by(&store, "Shared", BOB).is_empty());
     assert!(selected_seen(&store, "Shared", BOB).is_empty());
@@ -218,16 +209,7 @@ fn search_and_counts_follow_the_viewers_seen() {
     let (_dir, store) = shared_store();
     store_as(&store, BOB, 1, StoreMode::Add, &["\\Seen"]);
     store_as(&store, BOB, 3, StoreMode::Add, &["\\Seen"]);
-    store
-        .store_flags(
-            "Shared",
-            0,
-            &[UidRange::single(2)],
-            StoreMode::Add,
-            &["\\Seen"],
-            None,
-        )
-        .unwrap();
+    store_as(&store, Viewer::Owner, 2, StoreMode::Add, &["\\Seen"]);
 
     assert_eq!(search_as(&store, SearchKey::Seen, BOB), [1, 3]);
     assert_eq!(search_as(&store, SearchKey::Unseen, BOB), [2]);

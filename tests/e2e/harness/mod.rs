@@ -33,7 +33,9 @@ use nix::unistd::Pid;
 
 pub use dir::TestDir;
 pub use output::wait_output;
-pub use procs::{ProcInfo, alive, children_of, proc_info, status_numbers};
+pub use procs::{
+    ProcInfo, SPAWNER, SWITCH_CAPS, Task, alive, children_of, proc_info, status_numbers, tasks,
+};
 pub use server::{INHERITED_FD, Options, Server};
 
 /// The binary under test.

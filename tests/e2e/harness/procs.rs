@@ -99,3 +99,55 @@ pub fn children_of(ppid: i32) -> Vec<ProcInfo> {
 pub fn alive(pid: i32) -> bool {
     proc_info(pid).is_some_and(|p| !p.is_zombie())
 }
+
+/// CAP_SETGID (6) and CAP_SETUID (7): all a shared-mode storage
+/// process's spawner thread may hold.
+pub const SWITCH_CAPS: u64 = (1 << 6) | (1 << 7);
+
+/// The spawner thread's name (`mailkeep_storage_server::SPAWNER_THREAD`).
+pub const SPAWNER: &str = "cred-spawner";
+
+/// One thread of a process as `/proc/PID/task/TID` shows it.
+#[derive(Debug)]
+pub struct Task {
+    /// Its thread id.
+    pub tid: i32,
+    /// Its name (`comm`).
+    pub name: String,
+    /// Its `status` file.
+    pub status: String,
+}
+
+impl Task {
+    /// A capability set line of its status (`CapEff:`, hexadecimal).
+    pub fn caps(&self, field: &str) -> u64 {
+        let line = self
+            .status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .unwrap_or_else(|| panic!("no {field} in the status of {self:?}"));
+        u64::from_str_radix(line.trim(), 16).expect("a hexadecimal capability set")
+    }
+
+    /// A line of numbers of its status: `Uid:` or `Gid:` (real,
+    /// effective, saved, file-system), `Groups:`.
+    pub fn ids(&self, field: &str) -> Vec<u32> {
+        status_numbers(&self.status, field)
+    }
+}
+
+/// Every thread of process `pid`.
+pub fn tasks(pid: i32) -> Vec<Task> {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("listing the threads")
+        .filter_map(Result::ok)
+        .map(|t| Task {
+            tid: t.file_name().to_string_lossy().parse().expect("a tid"),
+            name: fs::read_to_string(t.path().join("comm"))
+                .expect("comm")
+                .trim()
+                .to_owned(),
+            status: fs::read_to_string(t.path().join("status")).expect("status"),
+        })
+        .collect()
+}

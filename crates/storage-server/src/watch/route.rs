@@ -1,32 +1,23 @@
 //! The Watch service's route on the storage process's gRPC server: what
-//! the generated `WatchServer` does, but with an encoder that starts each
-//! watcher's response buffer small. tonic's default allocates 8 KiB per
-//! streaming response for its whole life; a storage process keeps one
-//! Watch stream per selected mailbox of every session (thousands, nearly
-//! all silent), whose events are a few dozen bytes, so the default alone
-//! would cost more than everything else an idle watcher holds.
+//! the generated `WatchServer` does, but with a codec that starts each
+//! watcher's buffers small (`mailkeep_storage_rpc::small_codec`): tonic's
+//! default allocates 8 KiB per streaming response for its whole life, and
+//! a storage process keeps one Watch stream per selected mailbox of every
+//! session (thousands, nearly all silent), so the default alone would cost
+//! more than everything else an idle watcher holds.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use mailkeep_storage_rpc::small_codec::SmallCodec;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::watch_server::{SERVICE_NAME, Watch};
-use prost::Message;
 use tonic::Status;
-use tonic::codec::{BufferSettings, Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{Body, BoxFuture, StdError, http};
 use tonic::server::NamedService;
 
 use super::service::WatchService;
-
-/// Bytes a watcher's response buffer starts with (it grows when an event
-/// needs more).
-const ENCODE_BUFFER: usize = 256;
-
-/// tonic's default: encoded events are sent once this many are buffered
-/// (or the stream has nothing more ready).
-const YIELD_THRESHOLD: usize = 32 * 1024;
 
 /// The route of the Watch service.
 #[derive(Clone)]
@@ -77,7 +68,9 @@ where
                 let service = Arc::clone(&service);
                 async move { service.watch(request).await }
             });
-            let mut grpc = tonic::server::Grpc::new(WatchCodec);
+            let mut grpc = tonic::server::Grpc::new(
+                SmallCodec::<pb::MailboxEvent, pb::WatchRequest>::default(),
+            );
             Ok(grpc.server_streaming(method, req).await)
         })
     }
@@ -97,60 +90,6 @@ fn unimplemented() -> http::Response<tonic::body::Body> {
         tonic::metadata::GRPC_CONTENT_TYPE,
     );
     response
-}
-
-/// Protobuf encoding of events and decoding of the request, with a small
-/// encode buffer.
-#[derive(Debug, Clone, Copy, Default)]
-struct WatchCodec;
-
-impl Codec for WatchCodec {
-    type Encode = pb::MailboxEvent;
-    type Decode = pb::WatchRequest;
-    type Encoder = EventEncoder;
-    type Decoder = RequestDecoder;
-
-    fn encoder(&mut self) -> EventEncoder {
-        EventEncoder
-    }
-
-    fn decoder(&mut self) -> RequestDecoder {
-        RequestDecoder
-    }
-}
-
-/// Encodes events into a buffer that starts at [`ENCODE_BUFFER`] bytes.
-#[derive(Debug, Clone, Copy, Default)]
-struct EventEncoder;
-
-impl Encoder for EventEncoder {
-    type Item = pb::MailboxEvent;
-    type Error = Status;
-
-    fn encode(&mut self, item: pb::MailboxEvent, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        // The buffer grows as needed, so encoding cannot run out of room.
-        item.encode(buf)
-            .map_err(|e| Status::internal(format!("encoding a change event: {e}")))
-    }
-
-    fn buffer_settings(&self) -> BufferSettings {
-        BufferSettings::new(ENCODE_BUFFER, YIELD_THRESHOLD)
-    }
-}
-
-/// Decodes the Watch request.
-#[derive(Debug, Clone, Copy, Default)]
-struct RequestDecoder;
-
-impl Decoder for RequestDecoder {
-    type Item = pb::WatchRequest;
-    type Error = Status;
-
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<pb::WatchRequest>, Status> {
-        pb::WatchRequest::decode(buf)
-            .map(Some)
-            .map_err(|e| Status::internal(format!("decoding a Watch request: {e}")))
-    }
 }
 
 #[cfg(test)]

@@ -382,3 +382,34 @@ pub async fn expunge_deleted(
     let response = client.expunge(with_ticket(request, ticket)).await?;
     Ok(response.into_inner())
 }
+
+/// A Watch stream of `mailbox` of [`OWNER`], opened with `ticket`.
+pub async fn watch(
+    channel: Channel,
+    ticket: &str,
+    mailbox: &str,
+) -> tonic::Streaming<MailboxEvent> {
+    let request = WatchRequest {
+        owner: OWNER.into(),
+        mailbox: mailbox.into(),
+    };
+    watch_client::WatchClient::new(channel)
+        .watch(with_ticket(request, ticket))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The next event of a Watch stream, within `limit`.
+pub async fn next_event(
+    events: &mut tonic::Streaming<MailboxEvent>,
+    limit: std::time::Duration,
+) -> mailbox_event::Event {
+    tokio::time::timeout(limit, events.message())
+        .await
+        .expect("no event in time")
+        .unwrap()
+        .expect("stream ended")
+        .event
+        .expect("empty event")
+}
