@@ -524,9 +524,7 @@ async fn connect(
     if let Ok(mut policy) = shared.linger.lock() {
         policy.record_attach(owner, std::time::Instant::now());
     }
-    if let Some(&connection_id) = proc_.connections.get(&client_id)
-        && held.contains(&connection_id)
-    {
+    if let Some(connection_id) = proc_.connections.held_by(client_id, held) {
         return (
             broker_reply::Kind::Storage(StorageAttached {
                 connection_id,
@@ -541,7 +539,7 @@ async fn connect(
     };
     let connection_id = shared.next_connection_id();
     let control = Arc::clone(&proc_.control);
-    proc_.connections.insert(client_id, connection_id);
+    proc_.connections.record(client_id, connection_id);
     // Busy from now on, before the process itself reports the connection,
     // so that the reaper does not stop it meanwhile.
     proc_.idle_since = None;

@@ -3,7 +3,7 @@
 //! (so the broker can say "reuse"), and how many connections it has open
 //! (so an idle one can linger and then exit).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex as StdMutex};
@@ -111,8 +111,8 @@ pub struct StorageProc {
     pub pid: u32,
     /// The channel on which it receives new connections and owners.
     pub control: Arc<ControlChannel>,
-    /// Protocol-process id → the connection id handed to it.
-    pub connections: HashMap<u64, u64>,
+    /// The connections handed to each protocol process.
+    pub connections: HandedConnections,
     /// The owners it serves (one in per-user mode; all who attached with
     /// its uid in per-uid mode).
     pub owners: HashSet<String>,
@@ -150,6 +150,52 @@ impl StorageProc {
 fn beneath(place: &Path, dir: &Path) -> bool {
     let dots = |p: &Path| p.components().any(|c| c == std::path::Component::ParentDir);
     !dots(place) && !dots(dir) && place.starts_with(dir)
+}
+
+/// How many connection ids a storage process remembers per protocol
+/// process: enough for the connections a burst of logins opens before the
+/// first of them is known to the protocol process, few enough to stay
+/// small; forgetting an id only costs a new connection.
+const CONNECTIONS_KEPT: usize = 16;
+
+/// The connections a storage process was handed for each protocol process,
+/// newest last. A protocol process reports the connections it still holds
+/// with each attach; any of them that goes to the chosen process is
+/// reused. Remembering several matters under a burst of logins: an
+/// attach's list of held connections was made before the broker opened
+/// the owner's store, so it often lacks the newest connection, but holds
+/// an older one to the same process.
+#[derive(Default)]
+pub struct HandedConnections {
+    by_client: HashMap<u64, VecDeque<u64>>,
+}
+
+impl HandedConnections {
+    /// Notes that connection `id` was handed to protocol process `client`.
+    pub fn record(&mut self, client: u64, id: u64) {
+        let ids = self.by_client.entry(client).or_default();
+        if ids.len() == CONNECTIONS_KEPT {
+            ids.pop_front();
+        }
+        ids.push_back(id);
+    }
+
+    /// The newest connection handed to `client` that it says it still
+    /// holds (`held`).
+    pub fn held_by(&self, client: u64, held: &[u64]) -> Option<u64> {
+        self.by_client
+            .get(&client)?
+            .iter()
+            .rev()
+            .copied()
+            .find(|id| held.contains(id))
+    }
+
+    /// Forgets every connection handed to `client` (it exited, or the
+    /// connection could not be passed).
+    pub fn forget_client(&mut self, client: u64) {
+        self.by_client.remove(&client);
+    }
 }
 
 /// The outcome of an AddOwner in flight: `None` until the process
@@ -197,11 +243,7 @@ impl StorageTable {
         if procs.is_empty() {
             return Pick::StartNew;
         }
-        let holds = |p: &&&StorageProc| {
-            p.connections
-                .get(&client)
-                .is_some_and(|id| held.contains(id))
-        };
+        let holds = |p: &&&StorageProc| p.connections.held_by(client, held).is_some();
         let calm = || procs.iter().filter(|p| !p.busy);
         if let Some(p) = calm().find(holds) {
             return Pick::Existing(p.pid);
@@ -242,7 +284,7 @@ impl StorageTable {
     /// Forgets the connections held by protocol process `client` (it exited).
     pub fn forget_client(&mut self, client: u64) {
         for p in self.by_key.values_mut().flatten() {
-            p.connections.remove(&client);
+            p.connections.forget_client(client);
         }
     }
 
@@ -281,7 +323,13 @@ mod tests {
         StorageProc {
             pid,
             control: Arc::new(ControlChannel::new(stream)),
-            connections: client_conn.into_iter().collect(),
+            connections: {
+                let mut handed = HandedConnections::default();
+                if let Some((client, id)) = client_conn {
+                    handed.record(client, id);
+                }
+                handed
+            },
             owners: HashSet::new(),
             open_connections: open,
             idle_since: None,
@@ -313,6 +361,34 @@ mod tests {
         assert_eq!(busy.pick("k", 1, &[100], 4, &[]), Pick::StartNew);
         busy.insert("k".into(), proc_(11, false, 5, None));
         assert_eq!(busy.pick("k", 1, &[100], 4, &[]), Pick::Existing(11));
+    }
+
+    #[test]
+    fn an_older_held_connection_is_reused_when_the_newest_is_not_yet_held() {
+        let mut t = StorageTable::default();
+        let mut p = proc_(10, false, 2, Some((1, 100)));
+        p.connections.record(1, 101);
+        t.insert("k".into(), p);
+        t.insert("k".into(), proc_(11, false, 0, None));
+        // The attach's list was made before connection 101 reached the
+        // protocol process: it holds 100, which goes to the same process.
+        assert_eq!(t.pick("k", 1, &[100, 7], 4, &[]), Pick::Existing(10));
+        let handed = &t.by_pid_mut(10).expect("process 10").connections;
+        assert_eq!(handed.held_by(1, &[100, 7]), Some(100));
+        assert_eq!(handed.held_by(1, &[100, 101]), Some(101));
+        assert_eq!(handed.held_by(2, &[100, 101]), None);
+    }
+
+    #[test]
+    fn a_protocol_process_keeps_a_bounded_list_of_handed_connections() {
+        let mut handed = HandedConnections::default();
+        for id in 0..(CONNECTIONS_KEPT as u64 + 4) {
+            handed.record(1, id);
+        }
+        assert_eq!(handed.held_by(1, &[0, 1, 2, 3]), None);
+        assert_eq!(handed.held_by(1, &[4]), Some(4));
+        handed.forget_client(1);
+        assert_eq!(handed.held_by(1, &[4]), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use prost::Message;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
+use zeroize::Zeroizing;
 
 /// The largest frame accepted, so a peer cannot make us allocate more.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -39,14 +40,18 @@ pub async fn send_frame<M: Message>(
     message: &M,
     fd: Option<&OwnedFd>,
 ) -> Result<(), FrameError> {
-    let body = message.encode_to_vec();
-    if body.len() > MAX_FRAME {
-        return Err(FrameError::TooLarge(body.len()));
+    let body_len = message.encoded_len();
+    if body_len > MAX_FRAME {
+        return Err(FrameError::TooLarge(body_len));
     }
-    let len = u32::try_from(body.len()).map_err(|_| FrameError::TooLarge(body.len()))?;
-    let mut frame = Vec::with_capacity(4 + body.len());
+    let len = u32::try_from(body_len).map_err(|_| FrameError::TooLarge(body_len))?;
+    // Frames carry tickets: wiped when sent (a ticket must not outlive its
+    // holder in freed memory).
+    let mut frame = Zeroizing::new(Vec::with_capacity(4 + body_len));
     frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(&body);
+    message
+        .encode(&mut *frame)
+        .map_err(|_| FrameError::TooLarge(body_len))?;
     let mut sent = 0usize;
     let mut fd_pending = fd.map(|f| f.as_raw_fd());
     while sent < frame.len() {
@@ -96,7 +101,8 @@ pub async fn recv_frame<M: Message + Default>(
     if len > MAX_FRAME {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = vec![0u8; len];
+    // Wiped once decoded, as a sent frame is.
+    let mut body = Zeroizing::new(vec![0u8; len]);
     read_exact_with_fds(stream, &mut body, &mut fds).await?;
     if fds.len() > 1 {
         return Err(FrameError::TooManyFds(fds.len()));

@@ -12,7 +12,11 @@ pub const TICKET_KEY: &str = "x-mailkeep-ticket";
 /// forgery) is sent empty and so refused by the server.
 pub fn with_ticket<T>(message: T, ticket: &str) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    let value = MetadataValue::try_from(ticket).unwrap_or_else(|_| MetadataValue::from_static(""));
+    let mut value =
+        MetadataValue::try_from(ticket).unwrap_or_else(|_| MetadataValue::from_static(""));
+    // Never indexed by HPACK: a ticket must not stay in either end's
+    // header table (memory nobody wipes) after its session ended.
+    value.set_sensitive(true);
     request.metadata_mut().insert(TICKET_KEY, value);
     request
 }
@@ -23,4 +27,17 @@ pub fn ticket_of<T>(request: &tonic::Request<T>) -> Option<&str> {
         .metadata()
         .get(TICKET_KEY)
         .and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticket_travels_as_a_header_hpack_never_indexes() {
+        let request = with_ticket((), "mk2.claims.signature");
+        let value = request.metadata().get(TICKET_KEY).expect("ticket header");
+        assert!(value.is_sensitive());
+        assert_eq!(ticket_of(&request), Some("mk2.claims.signature"));
+    }
 }

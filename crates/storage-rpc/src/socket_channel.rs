@@ -27,10 +27,16 @@ use tonic::codegen::http;
 use crate::channel::ChannelError;
 
 /// The HTTP/2 window of each call: a whole 64 KiB body chunk and more fit,
-/// so streamed fetches and appends do not wait for window updates.
-const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
-/// The window of the whole connection, shared by the calls on it.
-const CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+/// so streamed fetches and appends do not wait for window updates. It
+/// bounds what a call whose reader is slow (an IMAP client fetching a big
+/// message over a slow link) leaves buffered.
+pub const STREAM_WINDOW: u32 = 2 * 1024 * 1024;
+/// The window of the whole connection, shared by the calls on it: as
+/// large as HTTP/2 allows, so that the calls of a few slow readers never
+/// use it up and stall everyone else's on the connection (one connection
+/// serves every owner a protocol process reaches on a storage process).
+/// What stays buffered is bounded per call by [`STREAM_WINDOW`].
+pub const CONNECTION_WINDOW: u32 = (1 << 31) - 1;
 /// The largest frame the peer may send us: a body chunk in one frame
 /// instead of four of the 16 KiB default.
 const MAX_FRAME: u32 = 256 * 1024;

@@ -331,7 +331,11 @@ pub async fn serve_tuned(
             tuning.metadata,
         ));
     plugin::add_services(&gate, &tuning.plugins, &mut routes);
+    // The protocol process's windows (appends stream into this process):
+    // one connection carries every owner's calls.
     let server = tonic::transport::Server::builder()
+        .initial_stream_window_size(mailkeep_storage_rpc::socket_channel::STREAM_WINDOW)
+        .initial_connection_window_size(mailkeep_storage_rpc::socket_channel::CONNECTION_WINDOW)
         .layer(inflight::InFlightLayer {
             calls: std::sync::Arc::clone(&calls),
         })
