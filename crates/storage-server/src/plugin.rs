@@ -8,6 +8,10 @@
 //! handler admits each call with [`PluginHost::admit`], which runs the
 //! gate's own check (ticket, revocation, scope, owner served here) with
 //! the declared scope. A method a plugin did not declare is refused.
+//! Another user (a guest) is refused too, except for the read methods a
+//! plugin declares in [`StoragePlugin::guest_methods`], which
+//! [`PluginHost::admit_shared_read`] lets through only when the owner's
+//! ACLs grant the guest `l` or `r` (the gate's guest check).
 //!
 //! The binary fills the list of plugins from the configuration
 //! (`[plugins] enabled`); the storage process knows none of their messages.

@@ -9,6 +9,14 @@
 //! Usage is the store's own count, kept by index triggers in the same
 //! transaction as every change (so a killed process cannot leave it
 //! wrong), with outside changes picked up by a sync before it is read.
+//! The hook checks early and hands the limits to the store
+//! ([`Store::set_usage_cap`]), whose commit checks them again inside the
+//! index write transaction: exact across an owner's storage processes.
+//!
+//! GetQuota also answers a guest (another user's session ticket) who
+//! holds `l` or `r` on the mailbox asked about, or on some mailbox of the
+//! owner: RFC 9208 GETQUOTAROOT of a shared mailbox names the owner's
+//! root. SetQuota and Recalc stay the owner's.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
