@@ -99,3 +99,36 @@ fn a_guests_seen_on_a_shared_mailbox_is_their_own() {
     assert!(!seen_by(&server, "carol", "c-secret", TEAM));
     assert!(seen_by(&server, "bob", "b-secret", TEAM));
 }
+
+/// bob's COPY from alice's Team into her Archive (both in alice's store)
+/// gives the copy bob's own `\Seen`, not alice's or carol's shared view.
+#[test]
+fn a_guests_copy_carries_the_guests_seen() {
+    if !require_root("a_guests_copy_carries_the_guests_seen") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = alice_shares_team(&dir);
+    let mut a = server.login("alice", "a-secret");
+    a.ok("CREATE Archive");
+    a.logout();
+    for user in ["bob", "carol"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailkeep"))
+            .args(["admin", "acl", "set", "alice", "Archive", user, "lrsi"])
+            .arg("--config")
+            .arg(&server.config)
+            .output()
+            .expect("running mailkeep admin acl");
+        assert!(out.status.success(), "{out:?}");
+    }
+    let mut bob = server.login("bob", "b-secret");
+    bob.ok(&format!("SELECT {TEAM}"));
+    bob.ok("FETCH 1 BODY[]");
+    let copied = bob.ok("COPY 1 shared.alice.Archive");
+    assert!(copied.has_code("COPYUID"), "{copied:?}");
+    bob.logout();
+    let archive = "shared.alice.Archive";
+    assert!(seen_by(&server, "bob", "b-secret", archive), "bob's copy");
+    assert!(!seen_by(&server, "carol", "c-secret", archive));
+    assert!(!seen_by(&server, "alice", "a-secret", "Archive"));
+}

@@ -499,3 +499,73 @@ fn quota_of_a_user_homed_on_another_host_goes_through_the_gateway() {
         "the message is on B"
     );
 }
+
+/// RFC 9208 on mailboxes shared across uids: alice (uid 5000) grants bob
+/// (uid 5001) `lr` on Team. bob's GETQUOTAROOT of `shared.alice.Team`
+/// names alice's root, `alice:` (Dovecot's `user:root`), never his own
+/// `""`, with alice's usage; GETQUOTA of `alice:` answers the same. Her
+/// unshared Private has no root for him, a root of nobody's is none, and
+/// his SETQUOTA of her root (he is a quota admin) is refused by her
+/// storage process, which leaves her limits as they were.
+#[test]
+fn quota_roots_of_shared_mailboxes_are_their_owners() {
+    if !require_root("quota_roots_of_shared_mailboxes_are_their_owners") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(
+        &dir,
+        "\n[storage]\nmode = \"per-uid\"\n\n[plugins]\nenabled = [\"quota\"]\n\n\
+         [plugins.quota]\nadmins = [\"bob\"]\nstorage = \"1M\"\nmessages = 100\n",
+    );
+    server.add_user("alice", PASS);
+    crate::harness::run_user_cmd(
+        &server.config,
+        &["add", "bob", "--uid", "5001", "--gid", "5001"],
+        Some(PASS),
+    );
+    let mut a = server.login("alice", PASS);
+    for mailbox in ["Team", "Private"] {
+        run(&mut a, &format!("CREATE {mailbox}"));
+        let r = a.append(mailbox, &[], &message(3000)).expect("APPEND");
+        assert!(r.is_ok(), "{r:?}");
+    }
+    a.logout();
+    crate::sharing::admin_acl(&server, &["set", "alice", "Team", "bob", "lr"]);
+
+    let alice_line = "* QUOTA alice: (STORAGE 5 1024 MESSAGE 2 100)".to_owned();
+    let mut b = server.login("bob", PASS);
+    let root = run(&mut b, "GETQUOTAROOT shared.alice.Team");
+    assert!(root.is_ok(), "{root:?}");
+    assert_eq!(
+        untagged(&root),
+        vec![
+            "* QUOTAROOT shared.alice.Team alice:".to_owned(),
+            alice_line.clone()
+        ]
+    );
+    let quota = run(&mut b, "GETQUOTA alice:");
+    assert!(quota.is_ok(), "{quota:?}");
+    assert_eq!(untagged(&quota), vec![alice_line.clone()]);
+    // His own root is his own.
+    let own = run(&mut b, "GETQUOTAROOT INBOX");
+    assert_eq!(
+        untagged(&own),
+        vec![
+            "* QUOTAROOT INBOX \"\"".to_owned(),
+            "* QUOTA \"\" (STORAGE 0 1024 MESSAGE 0 100)".to_owned()
+        ]
+    );
+    for refused in [
+        "GETQUOTAROOT shared.alice.Private",
+        "GETQUOTAROOT shared.alice.Nope",
+        "GETQUOTA nobody:",
+    ] {
+        let r = run(&mut b, refused);
+        assert!(r.has_code("NONEXISTENT"), "{refused}: {r:?}");
+    }
+    let set = run(&mut b, "SETQUOTA alice: (STORAGE 1)");
+    assert!(set.has_code("NOPERM"), "{set:?}");
+    assert_eq!(untagged(&run(&mut b, "GETQUOTA alice:")), vec![alice_line]);
+    b.logout();
+}

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use mailkeep_frontend::{Connection, Storage};
+use mailkeep_frontend::{Connection, Storage, StorageError};
 use mailkeep_imap_proto::encode::Encoder;
 use mailkeep_imap_proto::{Code, Extension};
 use mailkeep_storage_rpc::errors::ErrorReason;
@@ -36,6 +36,35 @@ pub struct ImapCall<'a> {
     /// Whether the client enabled UTF8=ACCEPT or IMAP4rev2 (mailbox names
     /// in arguments are then UTF-8, else modified UTF-7).
     pub utf8: bool,
+    /// The session's namespaces: whose mailbox a client's name is (the
+    /// user's own, a shared one `shared.<owner>.<name>`, a public one).
+    pub namespaces: &'a dyn Namespaces,
+}
+
+/// A mailbox of some owner, as a client's name resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxAt {
+    /// The owner, whose storage process serves the mailbox (the user for
+    /// their own).
+    pub owner: String,
+    /// The mailbox's name in the owner's storage (UTF-8, `INBOX` in one
+    /// spelling).
+    pub name: String,
+}
+
+/// Resolves a client's mailbox names through the session's namespaces
+/// (RFC 2342), as the imap process does for its own commands, so that a
+/// plugin's command addresses the storage of the right owner. Whether
+/// the user may do anything there stays that owner's storage process's
+/// decision.
+pub trait Namespaces: Send + Sync {
+    /// The mailbox `name` (decoded: UTF-8) stands for; `None` when it
+    /// names none (a namespace container, or an owner who shares nothing
+    /// with the user).
+    fn resolve<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<MailboxAt>, StorageError>>;
 }
 
 /// How a plugin's IMAP command ended: untagged responses already encoded

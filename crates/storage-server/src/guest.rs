@@ -44,6 +44,10 @@ pub(crate) enum GuestNeed {
     Mailbox(String, Rights),
     /// At least one right on this mailbox (MYRIGHTS).
     AnyRight(String),
+    /// At least one of these rights on this mailbox, or, with none named,
+    /// on some mailbox of the owner (a plugin's read for a guest, e.g.
+    /// the quota of the root a shared mailbox is in).
+    AnyOf(Option<String>, Rights),
     /// Rights on two mailboxes (COPY: read the source, insert into the
     /// target; RENAME: delete the old name, create under the new parent).
     Both((String, Rights), (String, Rights)),
@@ -103,6 +107,15 @@ pub(crate) fn check(
         GuestNeed::AnyRight(mailbox) => Ok(match store.rights_of(mailbox, guest)? {
             Some(have) if !have.is_empty() => Ok(()),
             _ => Err(GuestRefusal::Hidden(mailbox.clone())),
+        }),
+        GuestNeed::AnyOf(Some(mailbox), any) => Ok(match store.rights_of(mailbox, guest)? {
+            Some(have) if have.intersects(*any) => Ok(()),
+            _ => Err(GuestRefusal::Hidden(mailbox.clone())),
+        }),
+        GuestNeed::AnyOf(None, any) => Ok(if store.holds_any_of(guest, *any)? {
+            Ok(())
+        } else {
+            Err(GuestRefusal::OwnerOnly)
         }),
         GuestNeed::Both((a, need_a), (b, need_b)) => {
             if let Err(refusal) = one(store, guest, a, *need_a)? {

@@ -41,7 +41,10 @@ impl OrganizeService {
     ) -> Result<Response<pb::CopyResponse>, Status> {
         let method = if is_move { "Move" } else { "Copy" };
         let Admitted {
-            owner, store, req, ..
+            owner,
+            store,
+            req,
+            actor,
         } = self.gate.admit_call(request, method).await?;
         let (source, source_uidvalidity, target) =
             (req.mailbox.clone(), req.uidvalidity, req.target.clone());
@@ -64,10 +67,12 @@ impl OrganizeService {
                     bytes,
                 };
                 plugins.before_add(&store, &adding)?;
+                // A guest's private \Seen follows the copies.
+                let (from, validity, to) = (&req.mailbox, req.uidvalidity, &req.target);
                 let copied = if is_move {
-                    store.move_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
+                    store.move_messages_as(from, validity, &uids, to, actor.viewer())
                 } else {
-                    store.copy_messages(&req.mailbox, req.uidvalidity, &uids, &req.target)
+                    store.copy_messages_as(from, validity, &uids, to, actor.viewer())
                 };
                 plugins.add_ended(&adding);
                 let copied = copied?;

@@ -8,20 +8,25 @@
 //! handler admits each call with [`PluginHost::admit`], which runs the
 //! gate's own check (ticket, revocation, scope, owner served here) with
 //! the declared scope. A method a plugin did not declare is refused.
+//! Another user (a guest) is refused too, except for the read methods a
+//! plugin declares in [`StoragePlugin::guest_methods`], which
+//! [`PluginHost::admit_shared_read`] lets through only when the owner's
+//! ACLs grant the guest `l` or `r` (the gate's guest check).
 //!
 //! The binary fills the list of plugins from the configuration
 //! (`[plugins] enabled`); the storage process knows none of their messages.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::metadata::ticket_of;
-use mailkeep_store::{Store, StoreError};
+use mailkeep_store::{Rights, Store, StoreError};
 pub use mailkeep_ticket::Scope;
 pub use tonic::service::RoutesBuilder;
 use tonic::{Request, Status};
 
 use crate::gate::Gate;
+use crate::guest::GuestNeed;
 
 /// What a before-append hook is asked about: messages about to be added to
 /// an owner's mailbox.
@@ -83,6 +88,15 @@ pub trait StoragePlugin: Send + Sync + 'static {
     /// (`/mailkeep.quota.v1.Quota/GetQuota`), with the ticket scope a call
     /// needs.
     fn methods(&self) -> &'static [(&'static str, Scope)];
+
+    /// The methods among [`StoragePlugin::methods`] that another user (a
+    /// guest, by their session ticket) may call too: reads of what the
+    /// owner shares with them, whose handlers admit each call with
+    /// [`PluginHost::admit_shared_read`]. Every other method refuses
+    /// guests.
+    fn guest_methods(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Adds the plugin's gRPC services; their handlers admit each call with
     /// `host`.
@@ -188,6 +202,8 @@ impl Plugins {
 pub struct PluginHost {
     gate: Arc<Gate>,
     scopes: Arc<HashMap<&'static str, Scope>>,
+    /// The methods a guest may call ([`StoragePlugin::guest_methods`]).
+    guest_methods: Arc<HashSet<&'static str>>,
 }
 
 impl PluginHost {
@@ -200,14 +216,50 @@ impl PluginHost {
         owner: &str,
         path: &'static str,
     ) -> Result<Store, Status> {
-        let Some(&scope) = self.scopes.get(path) else {
+        let scope = self.scope_of(path)?;
+        self.gate.admit(ticket_of(request), owner, scope, path)
+    }
+
+    /// Admits a call to the read method `path` as [`PluginHost::admit`]
+    /// does, and also, when the plugin declared `path` among its
+    /// [`StoragePlugin::guest_methods`], another user's session ticket if
+    /// the owner's ACLs grant that guest `l` or `r` on `mailbox` (with
+    /// `None`: on some mailbox of the owner), checked by the gate as
+    /// every guest call is. Returns the owner's store and, when a guest
+    /// acts, the guest's name.
+    pub async fn admit_shared_read<R>(
+        &self,
+        request: &Request<R>,
+        owner: &str,
+        mailbox: Option<&str>,
+        path: &'static str,
+    ) -> Result<(Store, Option<String>), Status> {
+        let scope = self.scope_of(path)?;
+        if !self.guest_methods.contains(path) {
+            return self.admit(request, owner, path).map(|store| (store, None));
+        }
+        let ticket = ticket_of(request);
+        let (store, actor) = self.gate.admit_actor(ticket, owner, scope, path)?;
+        let need = GuestNeed::AnyOf(
+            mailbox.map(str::to_owned),
+            Rights::LOOKUP.union(Rights::READ),
+        );
+        self.gate
+            .check_guest(owner, &store, &actor, path, need)
+            .await?;
+        Ok((store, actor.guest().map(str::to_owned)))
+    }
+
+    /// The scope the plugin declared for `path`; an undeclared method is
+    /// refused.
+    fn scope_of(&self, path: &'static str) -> Result<Scope, Status> {
+        self.scopes.get(path).copied().ok_or_else(|| {
             tracing::error!(path, "plugin method not declared; refused");
-            return Err(mailkeep_storage_rpc::errors::status(
+            mailkeep_storage_rpc::errors::status(
                 mailkeep_storage_rpc::errors::ErrorReason::NoPermission,
                 format!("plugin method {path} declares no scope"),
-            ));
-        };
-        self.gate.admit(ticket_of(request), owner, scope, path)
+            )
+        })
     }
 
     /// Runs `owner`'s store work off the async threads (see the gate).
@@ -235,6 +287,12 @@ pub(crate) fn add_services(gate: &Arc<Gate>, plugins: &Plugins, routes: &mut Rou
     let host = PluginHost {
         gate: Arc::clone(gate),
         scopes: Arc::new(plugins.scopes()),
+        guest_methods: Arc::new(
+            plugins
+                .iter()
+                .flat_map(|p| p.guest_methods().iter().copied())
+                .collect(),
+        ),
     };
     for plugin in plugins.iter() {
         plugin.add_services(host.clone(), routes);

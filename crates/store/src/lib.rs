@@ -36,6 +36,7 @@ mod objectid;
 mod organize;
 mod plugin_state;
 mod private_seen;
+mod quota_cap;
 mod readers;
 mod reindex;
 mod schema;
@@ -72,6 +73,7 @@ pub use mime::{
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN, mailbox_dir};
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
 pub use private_seen::Viewer;
+pub use quota_cap::UsageCap;
 pub use reindex::ReindexReport;
 pub use schema::{INDEX_FILE, INDEX_WAL_FILE};
 pub use search::{
@@ -125,6 +127,8 @@ struct Inner {
     commits: append::CommitQueue,
     /// The background flusher of the append journal.
     journal: journal::Flusher,
+    /// The quota limits adding commits check (see `quota_cap`).
+    usage_cap: Mutex<quota_cap::UsageCap>,
 }
 
 impl Store {
@@ -146,6 +150,7 @@ impl Store {
                 readers: readers::Readers::new(maildir),
                 commits: append::CommitQueue::default(),
                 journal: journal::Flusher::default(),
+                usage_cap: Mutex::default(),
             }),
         };
         // Messages of a migrated or imported index get their threads.

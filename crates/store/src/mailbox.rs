@@ -157,7 +157,8 @@ impl Store {
 
     /// Renames a mailbox and its children. Renaming INBOX moves its
     /// messages into a new mailbox `to` and leaves INBOX empty (RFC 9051
-    /// §6.3.6); INBOX's children stay where they are.
+    /// §6.3.6); INBOX's children stay where they are. The guests' private
+    /// `\Seen` stays with the messages either way.
     pub fn rename(&self, from: &str, to: &str) -> Result<()> {
         let from = names::canonical(from)?;
         let to = names::canonical(to)?;
@@ -277,6 +278,10 @@ impl Store {
             )
             .ctx("recording INBOX messages as expunged")?;
         }
+        // The same messages under the same UIDs: every guest's private
+        // \Seen goes with them, before INBOX's rows (and so its) go.
+        let pairs: Vec<(u32, u32)> = messages.iter().map(|m| (m.uid, m.uid)).collect();
+        crate::private_seen::carry(conn, inbox.id, target.id, &pairs, None)?;
         cached_execute(
             conn,
             "DELETE FROM messages WHERE mailbox_id = ?1",

@@ -164,3 +164,65 @@ pub(crate) fn set(
         .ctx(&format!("recording what {user:?} has seen"))?;
     Ok(())
 }
+
+/// Every `(uid, user)` row of the mailbox with id `mailbox_id`: what a
+/// rebuild of its message rows (reindex) takes out first and puts back
+/// with [`restore`] (deleting the rows drops them, by the trigger).
+pub(crate) fn all_rows(conn: &Connection, mailbox_id: i64) -> Result<Vec<(u32, String)>> {
+    let context = "reading the private \\Seen of a mailbox";
+    let mut stmt = conn
+        .prepare_cached("SELECT uid, user FROM private_seen WHERE mailbox_id = ?1")
+        .ctx(context)?;
+    let rows = stmt
+        .query_map([mailbox_id], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+        })
+        .ctx(context)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(context)?;
+    Ok(rows)
+}
+
+/// Puts `rows` (taken with [`all_rows`]) back into the mailbox with id
+/// `mailbox_id`, each under the UID `uid_of` gives its old one now;
+/// a message `uid_of` does not know any more (gone) loses its rows.
+pub(crate) fn restore(
+    conn: &Connection,
+    mailbox_id: i64,
+    rows: &[(u32, String)],
+    uid_of: impl Fn(u32) -> Option<u32>,
+) -> Result<()> {
+    for (old, user) in rows {
+        if let Some(uid) = uid_of(*old) {
+            set(conn, mailbox_id, uid, user, true)?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives the messages `pairs` (source UID, new UID) copied or moved from
+/// the mailbox `from` into `to` the private `\Seen` they had there: of
+/// `user` alone (a guest's COPY or MOVE carries the guest's own), or with
+/// `None` of every user (a move by the owner, or RENAME INBOX: the same
+/// messages in a new place). Runs before the sources' rows are deleted.
+pub(crate) fn carry(
+    conn: &Connection,
+    from: i64,
+    to: i64,
+    pairs: &[(u32, u32)],
+    user: Option<&str>,
+) -> Result<()> {
+    let context = "carrying private \\Seen to copied messages";
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO private_seen (mailbox_id, uid, user)
+             SELECT ?2, ?4, user FROM private_seen
+             WHERE mailbox_id = ?1 AND uid = ?3 AND (?5 IS NULL OR user = ?5)",
+        )
+        .ctx(context)?;
+    for (source, new) in pairs {
+        stmt.execute(params![from, to, source, new, user])
+            .ctx(context)?;
+    }
+    Ok(())
+}

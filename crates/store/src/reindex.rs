@@ -55,7 +55,8 @@ impl Store {
     /// the same base name; else the UID a `dovecot-uidlist` gives it (if
     /// unused; and an empty mailbox takes the uidlist's UIDVALIDITY); else
     /// it gets a new one. Every row gets one new MODSEQ; rows whose file
-    /// is gone become expunged. One transaction per mailbox. The append
+    /// is gone become expunged. The guests' private `\Seen` of a message
+    /// the old index knew stays. One transaction per mailbox. The append
     /// journal is flushed first.
     ///
     /// An index that cannot be opened at all is not handled here: move it
@@ -158,6 +159,10 @@ impl Store {
         row.uidnext = row.uidnext.max(max_used.saturating_add(1));
         row.highestmodseq += 1;
         let modseq = row.highestmodseq as i64;
+        // The guests' private \Seen goes with the rows deleted here; it is
+        // put back on the messages the old index knew, under their UIDs.
+        let private_seen = crate::private_seen::all_rows(&tx, row.id)?;
+        let mut uid_now: HashMap<u32, u32> = HashMap::new();
         tx.execute("DELETE FROM messages WHERE mailbox_id = ?1", [row.id])
             .ctx(&context)?;
         {
@@ -181,6 +186,9 @@ impl Store {
                         u
                     }
                 };
+                if let Some(m) = meta {
+                    uid_now.insert(m.uid, uid);
+                }
                 let system = system_flags_of(&e.name)
                     .or(meta.map(|m| m.flags.system))
                     .unwrap_or(0);
@@ -222,6 +230,7 @@ impl Store {
                 }
             }
         }
+        crate::private_seen::restore(&tx, row.id, &private_seen, |old| uid_now.get(&old).copied())?;
         // The rebuilt rows are the truth now: nothing is pending removal,
         // and the next sync scans again.
         tx.execute("DELETE FROM sync_gone WHERE mailbox_id = ?1", [row.id])

@@ -312,3 +312,99 @@ fn the_records_go_with_their_messages_and_mailboxes() {
     assert!(seen_by(&store, "Shared", BOB).is_empty());
     assert_eq!(store.status_as("Shared", BOB).unwrap().unseen, 1);
 }
+
+/// `mailkeep admin reindex` rebuilds the message rows from the files: the
+/// guests' private `\Seen` stays on the messages that keep their UIDs,
+/// and a message whose file went meanwhile takes its records with it.
+#[test]
+fn a_reindex_keeps_the_guests_seen() {
+    let (dir, store) = shared_store();
+    store_as(&store, BOB, 1, StoreMode::Add, &["\\Seen"]);
+    store_as(&store, BOB, 3, StoreMode::Add, &["\\Seen"]);
+    store_as(&store, CAROL, 2, StoreMode::Add, &["\\Seen"]);
+    // Message 3's file is removed by another program.
+    let cur = mailkeep_store::mailbox_dir(&root_of(&dir), "Shared").join("cur");
+    let third = store.fetch("Shared", 0, &[UidRange::single(3)]).unwrap()[0]
+        .file
+        .clone();
+    std::fs::remove_file(cur.join(third)).unwrap();
+    let report = store.reindex().unwrap();
+    assert_eq!(report.expunged, 1, "{report}");
+    assert_eq!(seen_by(&store, "Shared", BOB), [1]);
+    assert_eq!(seen_by(&store, "Shared", CAROL), [2]);
+    assert!(seen_by(&store, "Shared", Viewer::Owner).is_empty());
+    assert_eq!(private_rows(&dir), 2);
+}
+
+/// RENAME keeps the mailbox and so the records; RENAME INBOX moves the
+/// messages into a new mailbox, and every guest's records go with them
+/// (INBOX, empty, has none left).
+#[test]
+fn rename_and_rename_inbox_keep_the_guests_seen() {
+    let (dir, store) = shared_store();
+    store_as(&store, BOB, 2, StoreMode::Add, &["\\Seen"]);
+    store.rename("Shared", "Team").unwrap();
+    assert_eq!(seen_by(&store, "Team", BOB), [2]);
+
+    for i in 0..2 {
+        append(
+            &store,
+            "INBOX",
+            format!("Subject: in {i}\r\n\r\nx\r\n").as_bytes(),
+            &[],
+        );
+    }
+    store
+        .store_flags_as(
+            CAROL,
+            "INBOX",
+            0,
+            &[UidRange::single(2)],
+            StoreMode::Add,
+            &["\\Seen"],
+            None,
+        )
+        .unwrap();
+    assert_eq!(private_rows(&dir), 2);
+    store.rename("INBOX", "Old").unwrap();
+    assert_eq!(seen_by(&store, "Old", CAROL), [2]);
+    assert!(seen_by(&store, "Old", BOB).is_empty());
+    assert_eq!(store.status_as("Old", CAROL).unwrap().unseen, 1);
+    assert_eq!(store.status("INBOX").unwrap().messages, 0);
+    assert_eq!(private_rows(&dir), 2, "bob's in Team, carol's in Old");
+}
+
+/// A guest's COPY gives the copies the guest's own `\Seen` (never the
+/// others'); a MOVE takes every guest's along; the shared flags of the
+/// copies stay as the sources' (unseen for the owner).
+#[test]
+fn copy_and_move_carry_the_private_seen() {
+    let (_dir, store) = shared_store();
+    store.create("Archive").unwrap();
+    store.create("Later").unwrap();
+    store_as(&store, BOB, 1, StoreMode::Add, &["\\Seen"]);
+    store_as(&store, CAROL, 2, StoreMode::Add, &["\\Seen"]);
+    let all = [UidRange::all()];
+    let copied = store
+        .copy_messages_as("Shared", 0, &all, "Archive", BOB)
+        .unwrap();
+    assert_eq!(copied.new_uids, [1, 2, 3]);
+    assert_eq!(seen_by(&store, "Archive", BOB), [1]);
+    assert!(
+        seen_by(&store, "Archive", CAROL).is_empty(),
+        "carol's stays"
+    );
+    assert!(seen_by(&store, "Archive", Viewer::Owner).is_empty());
+    // The owner's copy carries nobody's.
+    store.copy_messages("Shared", 0, &all, "Later").unwrap();
+    assert!(seen_by(&store, "Later", BOB).is_empty());
+
+    let moved = store
+        .move_messages_as("Shared", 0, &all, "Later", CAROL)
+        .unwrap();
+    assert_eq!(moved.new_uids, [4, 5, 6]);
+    assert_eq!(seen_by(&store, "Later", BOB), [4]);
+    assert_eq!(seen_by(&store, "Later", CAROL), [5]);
+    assert_eq!(store.status_as("Later", CAROL).unwrap().unseen, 5);
+    assert_eq!(store.status("Shared").unwrap().messages, 0);
+}

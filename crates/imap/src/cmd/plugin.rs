@@ -4,13 +4,36 @@
 //! hands each to its plugin with the session's storage path; the imap
 //! process never sees a plugin's messages.
 
+use futures::future::BoxFuture;
+use mailkeep_frontend::StorageError;
 use mailkeep_imap_proto::Extension;
-use mailkeep_plugin_api::{ImapCall, Tagged};
+use mailkeep_plugin_api::{ImapCall, MailboxAt, Namespaces, Tagged};
 
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::ImapError;
+use crate::namespace::{Names, Resolved};
 use crate::reply::Reply;
-use crate::session::state::Authenticated;
+use crate::session::state::{Authed, Authenticated};
+
+/// The session's namespaces as a plugin sees them.
+struct SessionNamespaces<'a>(&'a Authed);
+
+impl Namespaces for SessionNamespaces<'_> {
+    fn resolve<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<MailboxAt>, StorageError>> {
+        Box::pin(async move {
+            Ok(match Names::new(self.0).resolve(name).await? {
+                Resolved::Mailbox(m) => Some(MailboxAt {
+                    owner: m.owner,
+                    name: m.name,
+                }),
+                Resolved::Container | Resolved::NoOwner => None,
+            })
+        })
+    }
+}
 
 impl Command for Extension {
     type State = Authenticated;
@@ -31,12 +54,14 @@ impl Command for Extension {
             ))));
         };
         let encoder = cx.enabled.encoder();
+        let namespaces = SessionNamespaces(&state.authed);
         let call = ImapCall {
             command: self,
             user: state.authed.user(),
             storage: &state.authed.storage,
             encoder,
             utf8: encoder.utf8,
+            namespaces: &namespaces,
         };
         let answer = plugin.run_imap(call).await;
         if !answer.untagged.is_empty() {

@@ -11,7 +11,9 @@
 //!
 //! Each user has one quota root, `""`, holding every mailbox (as
 //! Dovecot's default "User quota" root): STORAGE counts 1024-octet units
-//! of the messages' sizes, MESSAGE the messages.
+//! of the messages' sizes, MESSAGE the messages. A mailbox another owner
+//! shares with the user (or a public one) is in that owner's root, shown
+//! as `<owner>:` (see `imap`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

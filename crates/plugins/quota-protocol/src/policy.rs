@@ -82,6 +82,7 @@ async fn decide(
         .call(&owner, Retry::Idempotent, |rpc| {
             let request = rpc.request(pb::GetQuotaRequest {
                 owner: owner.clone(),
+                ..Default::default()
             });
             async move { QuotaClient::new(rpc.channel()).get_quota(request).await }
         })

@@ -9,6 +9,14 @@
 //! Usage is the store's own count, kept by index triggers in the same
 //! transaction as every change (so a killed process cannot leave it
 //! wrong), with outside changes picked up by a sync before it is read.
+//! The hook checks early and hands the limits to the store
+//! ([`Store::set_usage_cap`]), whose commit checks them again inside the
+//! index write transaction: exact across an owner's storage processes.
+//!
+//! GetQuota also answers a guest (another user's session ticket) who
+//! holds `l` or `r` on the mailbox asked about, or on some mailbox of the
+//! owner: RFC 9208 GETQUOTAROOT of a shared mailbox names the owner's
+//! root. SetQuota and Recalc stay the owner's.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -24,7 +32,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use mailkeep_storage_server::plugin::{
     AddKind, Adding, OwnerInfo, PluginHost, RoutesBuilder, Scope, StoragePlugin,
 };
-use mailkeep_store::{Store, StoreError};
+use mailkeep_store::{Store, StoreError, UsageCap};
 
 pub use rules::Limits;
 pub use settings::{QuotaSettings, SettingsError};
@@ -43,10 +51,20 @@ pub const NAME: &str = "quota";
 /// recounting needs a session (the protocol side lets quota admins only)
 /// or the admin CLI.
 pub const METHODS: &[(&str, Scope)] = &[
-    ("/mailkeep.quota.v1.Quota/GetQuota", Scope::Deliver),
+    (GET_QUOTA, Scope::Deliver),
     ("/mailkeep.quota.v1.Quota/SetQuota", Scope::Session),
     ("/mailkeep.quota.v1.Quota/Recalc", Scope::Session),
 ];
+
+/// The path of the read method.
+pub(crate) const GET_QUOTA: &str = "/mailkeep.quota.v1.Quota/GetQuota";
+
+/// The methods a guest may call too: reading the quota of another owner's
+/// root, with `l` or `r` on the mailbox asked about (RFC 9208
+/// GETQUOTAROOT of a shared mailbox) or on some mailbox of the owner
+/// (GETQUOTA of that root). Changing limits and recounting stay the
+/// owner's (and the admin's).
+pub const GUEST_METHODS: &[&str] = &[GET_QUOTA];
 
 /// The keys of the override in the owner's index (plugin state).
 const OVERRIDE_STORAGE: &str = "storage";
@@ -177,6 +195,10 @@ impl StoragePlugin for QuotaPlugin {
         METHODS
     }
 
+    fn guest_methods(&self) -> &'static [&'static str] {
+        GUEST_METHODS
+    }
+
     fn add_services(&self, host: PluginHost, routes: &mut RoutesBuilder) {
         routes.add_service(service::server(host, Arc::clone(&self.inner)));
     }
@@ -196,11 +218,21 @@ impl StoragePlugin for QuotaPlugin {
 
     fn before_add(&self, store: &Store, adding: &Adding<'_>) -> Result<(), StoreError> {
         let limits = self.inner.in_force(adding.owner, store)?.limits;
+        // The exact check: the store's commit refuses, in the index write
+        // transaction every process of the owner serialises on, an add
+        // that takes the usage past these limits (two processes can both
+        // pass the early check below, never both commit).
+        store.set_usage_cap(UsageCap {
+            bytes: limits.storage,
+            messages: limits.messages,
+        });
         if limits == Limits::default() || adding.kind == AddKind::Move {
             return Ok(());
         }
-        // The usage and the reservations are read, and this add reserved,
-        // under one lock: two adds cannot both pass on the same room. (An
+        // The early check, before the commit's work: the usage and this
+        // process's reservations are read, and this add reserved, under
+        // one lock, so two adds of this process cannot both pass on the
+        // same room. (An
         // add that committed but has not ended yet counts twice for a
         // moment: at the very edge a check may refuse, never overshoot.)
         let mut pending = self.inner.pending.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,6 +1,7 @@
 //! The `mailkeep.quota.v1.Quota` service. Each call is admitted through
-//! the storage process's gate with the scope [`crate::METHODS`] declares,
-//! then runs on the owner's store thread.
+//! the storage process's gate with the scope [`crate::METHODS`] declares
+//! (GetQuota also for guests, [`crate::GUEST_METHODS`]), then runs on the
+//! owner's store thread.
 
 use std::sync::Arc;
 
@@ -24,8 +25,8 @@ pub(crate) struct QuotaService {
 }
 
 impl QuotaService {
-    /// Admits the call to `path` for `owner` and answers with the owner's
-    /// usage and limits after `work` ran on the store.
+    /// Admits the call to `path` for `owner` (the owner's alone) and
+    /// answers with the owner's usage and limits after `work` ran.
     async fn answer<R, F>(
         &self,
         request: Request<R>,
@@ -37,6 +38,19 @@ impl QuotaService {
         F: FnOnce(&Store) -> Result<(u64, u64), mailkeep_store::StoreError> + Send + 'static,
     {
         let store = self.host.admit(&request, &owner, path)?;
+        self.reply(store, owner, work).await
+    }
+
+    /// The owner's usage and limits after `work` ran on `store`.
+    async fn reply<F>(
+        &self,
+        store: Store,
+        owner: String,
+        work: F,
+    ) -> Result<Response<pb::QuotaReply>, Status>
+    where
+        F: FnOnce(&Store) -> Result<(u64, u64), mailkeep_store::StoreError> + Send + 'static,
+    {
         let inner = Arc::clone(&self.inner);
         let who = owner.clone();
         let reply = self
@@ -63,17 +77,26 @@ impl Quota for QuotaService {
         &self,
         request: Request<pb::GetQuotaRequest>,
     ) -> Result<Response<pb::QuotaReply>, Status> {
-        let owner = request.get_ref().owner.clone();
-        self.answer(
-            request,
-            owner,
-            "/mailkeep.quota.v1.Quota/GetQuota",
-            |store| {
-                // Files another program dropped in count from now on.
-                store.sync_all(false)?;
-                store.quota_usage()
-            },
-        )
+        let pb::GetQuotaRequest { owner, mailbox } = request.get_ref().clone();
+        let named = (!mailbox.is_empty()).then_some(mailbox.as_str());
+        // A guest with 'l' or 'r' on the mailbox (or, none named, on some
+        // mailbox of the owner) may read the owner's root: RFC 9208
+        // GETQUOTAROOT of a shared mailbox.
+        let (store, _guest) = self
+            .host
+            .admit_shared_read(&request, &owner, named, crate::GET_QUOTA)
+            .await?;
+        self.reply(store, owner, move |store| {
+            if !mailbox.is_empty() && store.mailbox_exists(&mailbox)?.is_none() {
+                // RFC 9208 §4.1.2: a mailbox that does not exist has no root.
+                return Err(mailkeep_store::StoreError::NotFound {
+                    what: format!("mailbox {mailbox:?}"),
+                });
+            }
+            // Files another program dropped in count from now on.
+            store.sync_all(false)?;
+            store.quota_usage()
+        })
         .await
     }
 

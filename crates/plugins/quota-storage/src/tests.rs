@@ -188,3 +188,41 @@ fn adds_under_way_hold_their_room_until_they_end() {
     plugin.add_ended(&adding(AddKind::Move, 5, 10));
     plugin.before_add(&store, &first).unwrap();
 }
+
+/// Two storage processes of one owner (two plugins, two store handles on
+/// one Maildir, as a busy owner's second process has): each one's early
+/// check sees room for the last message and allows its add; the commits
+/// then check in the index transaction both serialise on, and only the
+/// first passes.
+#[test]
+fn two_processes_of_one_owner_cannot_both_fill_the_last_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_store = store_with_one_message(dir.path());
+    let second_store = Store::open(&dir.path().join("Maildir")).unwrap();
+    let table: toml::Table = toml::from_str("messages = 2").unwrap();
+    let settings = QuotaSettings::from_table(&table).unwrap();
+    let (first, second) = (QuotaPlugin::new(&settings), QuotaPlugin::new(&settings));
+    let one = adding(AddKind::Append, 1, 10);
+    first.before_add(&first_store, &one).unwrap();
+    second.before_add(&second_store, &one).unwrap();
+    let body = b"Subject: y\r\n\r\nlast room\r\n";
+    let stage = |store: &Store| {
+        let mut w = store
+            .begin_append("INBOX", Flags::default(), None, body.len() as u64)
+            .unwrap();
+        w.write(body).unwrap();
+        w.finish().unwrap()
+    };
+    let (a, b) = (stage(&first_store), stage(&second_store));
+    first_store.commit_appends(vec![a], None).unwrap();
+    first.add_ended(&one);
+    let err = second_store.commit_appends(vec![b], None).unwrap_err();
+    second.add_ended(&one);
+    assert!(matches!(err, StoreError::OverQuota { .. }), "{err:?}");
+    assert_eq!(second_store.quota_usage().unwrap().1, 2);
+    // A COPY by the second process is refused the same way.
+    let err = second
+        .before_add(&second_store, &adding(AddKind::Copy, 1, 10))
+        .unwrap_err();
+    assert!(matches!(err, StoreError::OverQuota { .. }), "{err:?}");
+}

@@ -160,6 +160,16 @@ impl Store {
         Ok(visible)
     }
 
+    /// Whether `user`, who is not the owner, holds at least one of `any`
+    /// on some mailbox of the owner (a guest's read of what belongs to
+    /// the owner as a whole, as the quota of the owner's root).
+    pub fn holds_any_of(&self, user: &str, any: Rights) -> Result<bool> {
+        let conn = self.reader()?;
+        Ok(table::rights_by_mailbox(&conn, user)?
+            .iter()
+            .any(|(_, rights)| rights.intersects(any)))
+    }
+
     /// Every identifier that holds some positive right on some mailbox of
     /// the owner (not the `-` ones), sorted, `anyone` and `authenticated`
     /// included when they have entries: the master keeps, per user, the

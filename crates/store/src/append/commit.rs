@@ -135,6 +135,8 @@ impl Store {
                 }
                 None => None,
             };
+            // After the REPLACE's expunge: what it frees counts.
+            check_cap(self, &tx, &staged)?;
             tx.commit()
                 .ctx(&format!("committing append to {:?}", dst.name))?;
             Ok((uids, replaced))
@@ -303,6 +305,21 @@ pub(super) fn insert_rows(
     }
     index::update_counters(tx, dst)?;
     Ok(uids)
+}
+
+/// Refuses a batch whose messages, just indexed in `conn`'s transaction,
+/// take the owner's usage past the store's cap (see `crate::quota_cap`);
+/// a batch of messages all [`super::AppendWriter::outside_quota`] passes.
+pub(super) fn check_cap(
+    store: &Store,
+    conn: &rusqlite::Connection,
+    staged: &[StagedMessage],
+) -> Result<()> {
+    if staged.iter().all(|m| m.outside_quota) {
+        return Ok(());
+    }
+    let bytes = staged.iter().map(|m| m.size).sum();
+    crate::quota_cap::check(conn, store.usage_cap(), (bytes, staged.len() as u64))
 }
 
 /// Journals the bytes of each of `staged` that has them, as message

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::StagedMessage;
-use super::commit::{AppendedBatch, insert_rows, journal_rows, move_into, target_of};
+use super::commit::{AppendedBatch, check_cap, insert_rows, journal_rows, move_into, target_of};
 use crate::Store;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index;
@@ -221,6 +221,7 @@ fn apply(
     folder.fsync |= staged.iter().any(|m| m.body.is_none());
     move_into(&mut staged, &dir.join("cur"), moved)?;
     let uids = insert_rows(conn, &mut dst, &staged)?;
+    check_cap(store, conn, &staged)?;
     let journaled = journal_rows(conn, dst.id, &staged, &uids)?;
     Ok(Applied {
         uidvalidity: dst.uidvalidity,

@@ -71,6 +71,8 @@ pub struct AppendWriter {
     /// The guest whose private `\Seen` the message gets instead of the
     /// shared one (see [`AppendWriter::seen_privately_by`]).
     seen_by: Option<String>,
+    /// Never refused by the usage cap (see [`AppendWriter::outside_quota`]).
+    outside_quota: bool,
 }
 
 impl Store {
@@ -152,6 +154,7 @@ impl Store {
                 None => Some(Vec::new()),
             },
             seen_by: None,
+            outside_quota: false,
         })
     }
 }
@@ -225,6 +228,13 @@ impl AppendWriter {
         }
     }
 
+    /// Exempts the message from the usage cap (see [`crate::UsageCap`]):
+    /// its commit is never refused for quota. For what the server itself
+    /// must put in a full mailbox, as the quota plugin's warning.
+    pub fn outside_quota(&mut self) {
+        self.outside_quota = true;
+    }
+
     /// Ends the writing: checks that exactly the announced bytes came and,
     /// for a message too big for the append journal, fsyncs the file (a
     /// journaled one is made durable by its commit, see `crate::journal`).
@@ -264,6 +274,7 @@ impl AppendWriter {
             flags: std::mem::take(&mut self.flags),
             internal_date: self.internal_date,
             seen_by: self.seen_by.take(),
+            outside_quota: self.outside_quota,
             body: self.body.take(),
             // The size as served: bare LFs count as CRLF.
             size: self.vsize,
@@ -282,6 +293,8 @@ pub struct StagedMessage {
     pub(crate) internal_date: InternalDate,
     /// The guest who has seen it, when its `\Seen` is private.
     pub(crate) seen_by: Option<String>,
+    /// Exempt from the usage cap (see [`AppendWriter::outside_quota`]).
+    pub(crate) outside_quota: bool,
     pub(crate) size: u64,
     /// The message ids it names, for its THREADID.
     pub(crate) thread: crate::objectid::ThreadHeaders,

@@ -13,7 +13,7 @@ use rusqlite::params;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index::{self, MailboxRow, MessageMeta, UidRange};
 use crate::mailbox::begin_write;
-use crate::{Store, maildir, names};
+use crate::{Store, Viewer, maildir, names};
 
 /// What a COPY or MOVE did, for the COPYUID response code (RFC 4315).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,12 +78,26 @@ impl Store {
         ranges: &[UidRange],
         target: &str,
     ) -> Result<Copied> {
-        self.copy_or_move(source, uidvalidity, ranges, target, false)
+        self.copy_or_move(source, uidvalidity, ranges, target, false, Viewer::Owner)
+    }
+
+    /// [`Store::copy_messages`] done by `viewer`: a guest's copies get
+    /// the guest's private `\Seen` of their sources.
+    pub fn copy_messages_as(
+        &self,
+        source: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+        target: &str,
+        viewer: Viewer<'_>,
+    ) -> Result<Copied> {
+        self.copy_or_move(source, uidvalidity, ranges, target, false, viewer)
     }
 
     /// Moves messages like [`Store::copy_messages`], expunging the sources
     /// (tombstones with a new MODSEQ) in the same transaction; the source
-    /// files are removed after commit.
+    /// files are removed after commit. Every guest's private `\Seen`
+    /// moves with the messages.
     pub fn move_messages(
         &self,
         source: &str,
@@ -91,7 +105,21 @@ impl Store {
         ranges: &[UidRange],
         target: &str,
     ) -> Result<Copied> {
-        self.copy_or_move(source, uidvalidity, ranges, target, true)
+        self.copy_or_move(source, uidvalidity, ranges, target, true, Viewer::Owner)
+    }
+
+    /// [`Store::move_messages`] done by `viewer` (the private `\Seen`
+    /// moves the same whoever acts; the viewer is kept for symmetry with
+    /// [`Store::copy_messages_as`]).
+    pub fn move_messages_as(
+        &self,
+        source: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+        target: &str,
+        viewer: Viewer<'_>,
+    ) -> Result<Copied> {
+        self.copy_or_move(source, uidvalidity, ranges, target, true, viewer)
     }
 
     fn copy_or_move(
@@ -101,6 +129,7 @@ impl Store {
         ranges: &[UidRange],
         target: &str,
         is_move: bool,
+        viewer: Viewer<'_>,
     ) -> Result<Copied> {
         let source = names::canonical(source)?;
         let target = names::canonical(target)?;
@@ -144,6 +173,28 @@ impl Store {
             maildir::fsync_dir(&dst_cur)?;
             own.record(&tx)?;
             let new_uids = insert_copies(&tx, &mut dst, &messages, &files)?;
+            if !is_move {
+                // A MOVE leaves the usage as it was; a COPY adds to it.
+                let bytes = messages.iter().map(|m| m.size).sum();
+                let added = (bytes, messages.len() as u64);
+                crate::quota_cap::check(&tx, self.usage_cap(), added)?;
+            }
+            // The private \Seen of the sources: a MOVE takes every user's
+            // along (the same messages, elsewhere), a guest's COPY the
+            // guest's own; before the sources' rows (and so theirs) go.
+            let carried = if is_move {
+                Some(None)
+            } else {
+                viewer.guest().map(Some)
+            };
+            if let Some(user) = carried {
+                let pairs: Vec<(u32, u32)> = messages
+                    .iter()
+                    .map(|m| m.uid)
+                    .zip(new_uids.iter().copied())
+                    .collect();
+                crate::private_seen::carry(&tx, src.id, dst.id, &pairs, user)?;
+            }
             if is_move {
                 if same {
                     src = dst.clone();
