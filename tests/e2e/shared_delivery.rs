@@ -15,11 +15,11 @@ use std::os::unix::net::UnixStream;
 use crate::harness::{DEADLINE, Server, TestDir, require_root, run_deliver, run_user_cmd};
 use crate::sharing::admin_acl;
 
-const SENDER: &str = "sender@example.net";
+pub(crate) const SENDER: &str = "sender@example.net";
 
 /// A message that only arrives intact if every byte is kept: 8-bit text,
 /// a line that needs dot-stuffing, a bare empty line, a long line.
-fn message(subject: &str) -> Vec<u8> {
+pub(crate) fn message(subject: &str) -> Vec<u8> {
     let mut m = format!(
         "From: carol@example.net\r\nSubject: {subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
     )
@@ -31,12 +31,12 @@ fn message(subject: &str) -> Vec<u8> {
 }
 
 /// A plain LMTP client on the server's UNIX socket.
-struct Lmtp {
+pub(crate) struct Lmtp {
     reader: BufReader<UnixStream>,
 }
 
 impl Lmtp {
-    fn connect(dir: &TestDir) -> Lmtp {
+    pub(crate) fn connect(dir: &TestDir) -> Lmtp {
         let s = UnixStream::connect(dir.data_dir().join("lmtp.sock")).expect("the LMTP socket");
         s.set_read_timeout(Some(DEADLINE)).expect("timeout");
         let mut c = Lmtp {
@@ -63,14 +63,14 @@ impl Lmtp {
         self.reader.get_mut().write_all(bytes).expect("writing");
     }
 
-    fn cmd(&mut self, line: &str) -> String {
+    pub(crate) fn cmd(&mut self, line: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes());
         self.reply()
     }
 
     /// One transaction of `message` to `rcpts`: RCPT's replies, then one
     /// reply per accepted recipient after DATA.
-    fn deliver(&mut self, rcpts: &[&str], message: &[u8]) -> (Vec<String>, Vec<String>) {
+    pub(crate) fn deliver(&mut self, rcpts: &[&str], message: &[u8]) -> (Vec<String>, Vec<String>) {
         assert!(
             self.cmd(&format!("MAIL FROM:<{SENDER}>"))
                 .starts_with("250")
@@ -95,7 +95,12 @@ impl Lmtp {
 
 /// The full text of every message in `user`'s `mailbox`, in UID order,
 /// read over IMAP as `user`.
-fn messages(server: &Server<'_>, user: &str, password: &str, mailbox: &str) -> Vec<Vec<u8>> {
+pub(crate) fn messages(
+    server: &Server<'_>,
+    user: &str,
+    password: &str,
+    mailbox: &str,
+) -> Vec<Vec<u8>> {
     let mut c = server.login(user, password);
     let examined = c.run(&format!("EXAMINE {mailbox}")).expect("EXAMINE");
     assert!(
@@ -118,16 +123,17 @@ fn messages(server: &Server<'_>, user: &str, password: &str, mailbox: &str) -> V
 }
 
 /// Asserts that `stored` is exactly the trace fields LMTP adds for `rcpt`
-/// (Return-Path, Delivered-To naming bob, Received with `for <rcpt>`)
+/// (Return-Path, Delivered-To naming `user`, Received with `for <rcpt>`)
 /// followed by `sent`, byte for byte.
-fn is_delivered_copy(stored: &[u8], rcpt: &str, sent: &[u8]) {
+pub(crate) fn is_delivered_copy(stored: &[u8], user: &str, rcpt: &str, sent: &[u8]) {
     assert!(
         stored.ends_with(sent) && stored.len() > sent.len(),
         "the message came back changed:\n{}",
         String::from_utf8_lossy(stored)
     );
     let trace = String::from_utf8_lossy(&stored[..stored.len() - sent.len()]).into_owned();
-    let expected_start = format!("Return-Path: <{SENDER}>\r\nDelivered-To: bob\r\nReceived: from ");
+    let expected_start =
+        format!("Return-Path: <{SENDER}>\r\nDelivered-To: {user}\r\nReceived: from ");
     assert!(trace.starts_with(&expected_start), "{trace}");
     assert!(trace.contains(&format!("\tfor <{rcpt}>; ")), "{trace}");
     assert!(
@@ -207,14 +213,14 @@ fn delivery_into_shared_mailboxes_in(mode: &str) {
 
     let team = messages(&server, "alice", "a-secret", "Team");
     assert_eq!(team.len(), 1, "{}", server.logs());
-    is_delivered_copy(&team[0], "bob+shared.alice.Team", &sent);
+    is_delivered_copy(&team[0], "bob", "bob+shared.alice.Team", &sent);
     assert!(
         messages(&server, "alice", "a-secret", "Projects").is_empty(),
         "'i' is not 'p': no delivery into Projects"
     );
     let news = messages(&server, "public", "p-secret", "News");
     assert_eq!(news.len(), 1);
-    is_delivered_copy(&news[0], "bob+Public.News", &sent);
+    is_delivered_copy(&news[0], "bob", "bob+Public.News", &sent);
     // Projects (no 'p'), a mailbox alice does not have, an owner who
     // does not exist: bob's INBOX, as for an unknown folder of his own.
     let inbox = messages(&server, "bob", "b-secret", "INBOX");
@@ -226,7 +232,7 @@ fn delivery_into_shared_mailboxes_in(mode: &str) {
             .iter()
             .find(|m| String::from_utf8_lossy(m).contains(&needle))
             .unwrap_or_else(|| panic!("no copy for {rcpt} in bob's INBOX"));
-        is_delivered_copy(stored, rcpt, &sent);
+        is_delivered_copy(stored, "bob", rcpt, &sent);
     }
 
     // `mailkeep deliver -m`: the same ways.
