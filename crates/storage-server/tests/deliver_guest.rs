@@ -310,7 +310,6 @@ async fn another_users_deliver_ticket_reads_nothing() {
         pb::WatchRequest {
             owner: owner_name(),
             mailbox: team(),
-            ..Default::default()
         }
     );
     // An append that would expunge (REPLACE) is no delivery, on Team too.
