@@ -56,6 +56,8 @@ mod resilience;
 mod scram_plus;
 mod session_end;
 mod sessions;
+mod shared_delivery;
+mod shared_delivery_cluster;
 mod shared_mode_privileges;
 mod shared_privileges;
 mod sharing;

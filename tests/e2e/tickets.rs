@@ -441,10 +441,18 @@ async fn forged_tickets() {
         append(&client, &bob, &message).await,
         Code::NotFound,
     );
+    // bob's deliver ticket may post only where alice grants bob 'p'
+    // (a delivery into a shared mailbox): not into her INBOX, which stays
+    // hidden from him; and it reads nothing.
     let bob_deliver = ticket(&key, "bob", Scope::Deliver);
     assert_code(
         "bob's deliver ticket on Append to alice's INBOX",
         append(&client, &bob_deliver, &message).await,
+        Code::NotFound,
+    );
+    assert_code(
+        "bob's deliver ticket on ListMailboxes of alice's",
+        list(&client, OWNER, Some(&bob_deliver)).await,
         Code::PermissionDenied,
     );
     // Alice's storage process must not serve bob, even with bob's own ticket.

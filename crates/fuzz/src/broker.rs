@@ -177,12 +177,12 @@ fn expected(trusted: &TrustedHosts, request: &BrokerRequest) -> Option<&'static 
         None => Some(&[Invalid]),
         Some(broker_request::Kind::ConnectAuth(_)) => Some(&[Unavailable]),
         Some(broker_request::Kind::Status(_) | broker_request::Kind::EndSession(_)) => None,
-        // Answered with the owners (see `answers`) for a live session
-        // ticket; refused otherwise.
+        // Answered with the owners (see `answers`) for a live session or
+        // deliver ticket; refused otherwise (an admin's).
         Some(broker_request::Kind::SharingOwners(asked)) => {
             match trusted.verify(&asked.ticket, now_unix()) {
                 Err(_) => Some(&[Unauthenticated]),
-                Ok(claims) if claims.scope != Scope::Session => Some(&[Refused]),
+                Ok(claims) if claims.scope == Scope::Admin => Some(&[Refused]),
                 // Revoked by an earlier EndSession, or answered.
                 Ok(_) => Some(&[Unauthenticated]),
             }
@@ -190,11 +190,11 @@ fn expected(trusted: &TrustedHosts, request: &BrokerRequest) -> Option<&'static 
         Some(broker_request::Kind::AttachStorage(a)) => {
             match trusted.verify(&a.ticket, now_unix()) {
                 Err(_) => Some(&[Unauthenticated]),
-                // Another user's session ticket is a guest's, whom the
-                // owner's storage process admits by its ACLs: the broker
-                // treats it as valid. Any other ticket is for its user.
+                // Another user's session or deliver ticket is a guest's,
+                // whom the owner's storage process admits by its ACLs: the
+                // broker treats it as valid. An admin ticket is for its user.
                 Ok(claims)
-                    if claims.scope != Scope::Session
+                    if claims.scope == Scope::Admin
                         && claims.authorize(&a.owner, Scope::Deliver).is_err() =>
                 {
                     Some(&[Refused])
@@ -219,7 +219,7 @@ fn answers(trusted: &TrustedHosts, request: &BrokerRequest, reply: &BrokerReply)
     {
         return trusted
             .verify(&asked.ticket, now_unix())
-            .is_ok_and(|claims| claims.scope == Scope::Session);
+            .is_ok_and(|claims| claims.scope != Scope::Admin);
     }
     match (expected(trusted, request), &reply.kind) {
         (None, Some(broker_reply::Kind::Acknowledged(_))) => true,

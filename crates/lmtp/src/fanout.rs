@@ -142,7 +142,7 @@ impl Append {
     fn open(mailbox: Mailbox, prefix: Vec<u8>) -> Append {
         let (parts, queue) = mpsc::channel(QUEUE);
         let header = AppendHeader {
-            owner: mailbox.user.clone(),
+            owner: mailbox.owner.clone(),
             mailbox: mailbox.folder.clone(),
             size_unknown: true,
             ..AppendHeader::default()
@@ -152,7 +152,9 @@ impl Append {
             .into_iter()
             .all(|part| parts.try_send(AppendRequest { part: Some(part) }).is_ok());
         let storage = mailbox.storage.clone();
-        let owner = mailbox.user.clone();
+        // The owner's storage process, reached with the recipient's
+        // deliver ticket (another owner's admits it where it may post).
+        let owner = mailbox.owner.clone();
         let call = tokio::spawn(async move {
             let rpc = storage.rpc(&owner).await?;
             let request = rpc.request(ReceiverStream::new(queue));
@@ -196,13 +198,13 @@ impl Append {
         }
         match (&mut self.call).await {
             Ok(Ok(done)) => {
-                tracing::info!(user = ?mailbox.user, folder = ?mailbox.folder, uid = done.uid,
-                    "delivered");
+                tracing::info!(user = ?mailbox.user, owner = ?mailbox.owner,
+                    folder = ?mailbox.folder, uid = done.uid, "delivered");
                 Reply::ok("2.0.0", format!("<{}> Saved", mailbox.recipient.given))
             }
             Ok(Err(e)) => {
-                tracing::warn!(user = ?mailbox.user, folder = ?mailbox.folder, error = %e,
-                    "delivery failed");
+                tracing::warn!(user = ?mailbox.user, owner = ?mailbox.owner,
+                    folder = ?mailbox.folder, error = %e, "delivery failed");
                 refusal(&e, plugins)
             }
             Err(_) => Reply::temporary("Temporary storage failure, try again later"),

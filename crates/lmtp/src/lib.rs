@@ -8,7 +8,10 @@
 //! lookup, no password; auth gives them to the lmtp role only). Such a
 //! ticket lets a storage process append new messages, say whether a named
 //! folder exists (`+detail`) and read quota, nothing else: a compromised
-//! lmtp process can deliver mail but read none.
+//! lmtp process can deliver mail but read none. A detail naming another
+//! owner's mailbox (`bob+shared.alice.Team`) is delivered through that
+//! owner's storage process with the recipient's ticket, which it admits
+//! only to post where the owner granted the recipient 'p'.
 //!
 //! Syntax is [`command::parse`], a pure function over one line (fuzzed);
 //! DATA's dot-unstuffing is [`data::DotDecoder`], a pure state machine.
@@ -25,6 +28,7 @@ mod process;
 mod recipients;
 pub mod reply;
 mod session;
+pub mod shared;
 pub mod trace;
 
 use std::sync::Arc;
@@ -52,6 +56,9 @@ pub struct LmtpSettings {
     pub timeout: Duration,
     /// The protocol-side plugins (their replies for refused deliveries).
     pub plugins: mailkeep_plugin_api::ProtocolPlugins,
+    /// The public namespace's account (`+Public.<folder>` delivers into its
+    /// folder where it lets the recipient post); empty: none.
+    pub public_owner: String,
 }
 
 impl Default for LmtpSettings {
@@ -63,6 +70,7 @@ impl Default for LmtpSettings {
             recipient_delimiter: "+".into(),
             timeout: session::DEFAULT_TIMEOUT,
             plugins: mailkeep_plugin_api::ProtocolPlugins::default(),
+            public_owner: String::new(),
         }
     }
 }

@@ -259,7 +259,7 @@ impl Session {
         }
         let rcpt = Recipient::parse(to, &settings.recipient_delimiter);
         let process = &self.process;
-        match resolve(&process.auth, &process.clock, &process.recipients, rcpt).await {
+        match resolve(process, rcpt).await {
             Ok(mailbox) => {
                 envelope.recipients.push(mailbox);
                 Reply::ok("2.1.5", "Ok")

@@ -61,7 +61,8 @@ pub enum Command {
         #[arg(short = 'u', long = "user")]
         user: String,
         /// The folder to deliver into when it exists (as `user+FOLDER`);
-        /// INBOX otherwise.
+        /// INBOX otherwise. Another owner's mailbox (`shared.alice.Team`,
+        /// `Public.News`) takes it when its owner granted USER 'p'.
         #[arg(short = 'm', long = "mailbox")]
         mailbox: Option<String>,
         /// The envelope sender (Return-Path); default: the null sender.

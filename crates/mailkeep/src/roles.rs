@@ -71,6 +71,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 recipient_delimiter: lmtp.recipient_delimiter.clone(),
                 timeout: std::time::Duration::from_secs(lmtp.timeout_secs),
                 plugins: crate::plugins::protocol(&start.config.plugins)?,
+                public_owner: start.config.imap.public_namespace_owner.clone(),
             };
             // MTAs are trusted peers on loopback or the socket: no
             // per-address limits, no logins.

@@ -147,7 +147,9 @@ async fn answer(
         }
         Some(broker_request::Kind::SharingOwners(asked)) => {
             match verify_live(shared, &asked.ticket) {
-                Ok(claims) if claims.scope == Scope::Session => {
+                // A delivery to `+shared.<owner>.<folder>` asks too, to
+                // tell the owner from the folder as IMAP does.
+                Ok(claims) if reaches_others(claims.scope) => {
                     let mut owners = shared.shares.owners_sharing_with(&claims.user);
                     // A protocol process's user may be shared with by
                     // owners on other hosts too; a gateway asks for this
@@ -165,7 +167,10 @@ async fn answer(
                     )
                 }
                 Ok(_) => (
-                    error(RefusalCode::Refused, "only a session has shared mailboxes"),
+                    error(
+                        RefusalCode::Refused,
+                        "only a session or a delivery has shared mailboxes",
+                    ),
                     None,
                 ),
                 Err(e) => (error(RefusalCode::Unauthenticated, e.to_string()), None),
@@ -269,6 +274,14 @@ async fn attach(shared: &Arc<Shared>, caller: Caller, client_id: u64, a: &Attach
     }
 }
 
+/// Whether a ticket of `scope` may reach other owners' storage processes
+/// (as a guest, whom they admit by their ACLs) and ask who shares with
+/// its user: a session's (IMAP guest access) and a delivery's (posting
+/// into a shared mailbox, where the owner granted 'p').
+pub(crate) fn reaches_others(scope: Scope) -> bool {
+    matches!(scope, Scope::Session | Scope::Deliver)
+}
+
 /// What [`attach_storage`] found.
 pub(crate) enum Attached {
     /// The answer: a local connection, or a refusal.
@@ -298,10 +311,12 @@ pub(crate) async fn attach_storage(
             return refuse(RefusalCode::Unauthenticated, e.to_string());
         }
     };
-    // A session ticket may reach another owner's storage process: there
-    // the user is a guest, and every call is checked against the owner's
-    // ACLs (DESIGN §2). Any other ticket is for its own user only.
-    let guest = claims.scope == Scope::Session && claims.user != owner;
+    // A session or deliver ticket may reach another owner's storage
+    // process: there the user is a guest, and every call is checked
+    // against the owner's ACLs (DESIGN §2); a deliver ticket's user may
+    // only post where granted 'p' (a delivery into a shared mailbox).
+    // An admin ticket is for its own user only here.
+    let guest = claims.user != owner && reaches_others(claims.scope);
     if !guest && let Err(e) = claims.authorize(owner, Scope::Deliver) {
         tracing::warn!(client_id, owner, "attach refused: {e}");
         return refuse(RefusalCode::Refused, e.to_string());

@@ -14,7 +14,6 @@ use mailkeep_store::{AclChange, Rights, Store, StoreError};
 use tonic::{Request, Response, Status};
 
 use crate::gate::{Admitted, Gate};
-use crate::guest::Actor;
 
 /// The Acl service, to be added to the storage process's server.
 pub(crate) fn server(gate: Arc<Gate>) -> AclServer<AclService> {
@@ -141,12 +140,12 @@ impl Acl for AclService {
         } = self.gate.admit_call(request, "MyRights").await?;
         let rights = self
             .gate
-            .run(&owner, move || match &actor {
-                Actor::Owner => store
+            .run(&owner, move || match actor.guest() {
+                None => store
                     .rights_of(&req.mailbox, "")?
                     .map(|_| Rights::ALL)
                     .ok_or_else(|| missing(&req.mailbox)),
-                Actor::Guest(guest) => store
+                Some(guest) => store
                     .rights_of(&req.mailbox, guest)?
                     .ok_or_else(|| missing(&req.mailbox)),
             })

@@ -24,7 +24,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{invalid, server_bug, status_of};
 use crate::gate::Gate;
-use crate::guest::{GuestNeed, flag_rights};
+use crate::guest::{Actor, GuestNeed, flag_rights};
 use mailkeep_store::Rights;
 
 /// Chunks that may wait for the disk.
@@ -82,18 +82,7 @@ pub(crate) async fn append(
         Scope::Deliver
     };
     let (store, actor) = gate.admit_actor(ticket.as_deref(), &header.owner, need, "Append")?;
-    if actor.guest().is_some() {
-        let rights = Rights::INSERT.union(flag_rights(&header.flags, false));
-        let guest_need = match &header.replace {
-            None => GuestNeed::Mailbox(header.mailbox.clone(), rights),
-            Some(replaced) => GuestNeed::Both(
-                (header.mailbox.clone(), rights),
-                (
-                    replaced.mailbox.clone(),
-                    Rights::DELETE_MESSAGES.union(Rights::EXPUNGE),
-                ),
-            ),
-        };
+    if let Some(guest_need) = guest_need(&actor, &header) {
         gate.check_guest(&header.owner, &store, &actor, "Append", guest_need)
             .await?;
     }
@@ -138,6 +127,31 @@ pub(crate) async fn append(
         }
         (Ok(()), Ok(None)) => Err(server_bug("append ended without a commit")),
     }
+}
+
+/// What a guest needs of the owner's ACLs for the Append `header` starts
+/// (`None` for the owner): 'i' (insert) for a session's APPEND, 'p' (post)
+/// for a delivery by another user's deliver ticket (see [`crate::guest`]),
+/// and the rights of the flags it sets; a REPLACE also needs to expunge
+/// the replaced message, and is no delivery.
+fn guest_need(actor: &Actor, header: &pb::AppendHeader) -> Option<GuestNeed> {
+    let adding = match actor {
+        Actor::Owner => return None,
+        Actor::Guest(_) => Rights::INSERT,
+        Actor::Deliverer(_) if header.replace.is_some() => return Some(GuestNeed::OwnerOnly),
+        Actor::Deliverer(_) => Rights::POST,
+    };
+    let rights = adding.union(flag_rights(&header.flags, false));
+    Some(match &header.replace {
+        None => GuestNeed::Mailbox(header.mailbox.clone(), rights),
+        Some(replaced) => GuestNeed::Both(
+            (header.mailbox.clone(), rights),
+            (
+                replaced.mailbox.clone(),
+                Rights::DELETE_MESSAGES.union(Rights::EXPUNGE),
+            ),
+        ),
+    })
 }
 
 /// Passes the stream's messages to the writer: `first` (from the header

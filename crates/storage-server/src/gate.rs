@@ -421,9 +421,11 @@ impl Gate {
     }
 
     /// The store of `owner` if `ticket` allows `need` access to it, with
-    /// who acts: the owner, or (a session ticket of another user, for a
-    /// session-scope call) a guest, whose calls the caller must then check
-    /// against the owner's ACLs (see [`Gate::admit_scoped`]). Every
+    /// who acts: the owner, a guest (a session ticket of another user, for
+    /// a call that is no admin's), or a deliverer (a deliver ticket of
+    /// another user, for a call a deliver ticket may make), whose calls the
+    /// caller must then check against the owner's ACLs (see
+    /// [`Gate::admit_scoped`]). Every
     /// refusal carries [`ErrorReason::NoPermission`]; its gRPC code says
     /// which kind: a missing, bad, expired or forged ticket is
     /// UNAUTHENTICATED (the caller may renew it); a wrong scope, another
@@ -467,10 +469,9 @@ impl Gate {
                 format!("ticket refused: {}", TicketError::Revoked),
             ));
         }
-        let actor =
-            if claims.scope == Scope::Session && need != Scope::Admin && claims.user != owner {
-                Actor::Guest(claims.user)
-            } else {
+        let actor = match guest_of(&claims, owner, need) {
+            Some(guest) => guest,
+            None => {
                 if let Err(e) = claims.authorize(owner, need) {
                     let code = match e {
                         TicketError::WrongScope { .. } | TicketError::WrongOwner { .. } => {
@@ -481,7 +482,8 @@ impl Gate {
                     return refuse(refusal(code, format!("ticket refused: {e}")));
                 }
                 Actor::Owner
-            };
+            }
+        };
         let found = match self.stores.read() {
             Ok(stores) => stores.get(owner).cloned(),
             Err(poisoned) => poisoned.into_inner().get(owner).cloned(),
@@ -509,7 +511,7 @@ impl Gate {
     ) -> Result<Store, Status> {
         match self.admit_actor(ticket, owner, need, method)? {
             (store, Actor::Owner) => Ok(store),
-            (_, Actor::Guest(user)) => {
+            (_, Actor::Guest(user) | Actor::Deliverer(user)) => {
                 Err(self.guest_refused(method, owner, &user, GuestRefusal::OwnerOnly))
             }
         }
@@ -582,7 +584,8 @@ impl Gate {
     /// Admits a call that needs only `need` access (a deliver ticket's
     /// calls: Append, MailboxExists, QuotaUsage): the ticket (see
     /// [`Gate::admit_actor`]) and, for a guest, the rights the request
-    /// needs on the owner's mailboxes ([`OwnedRequest::guest_needs`]).
+    /// needs on the owner's mailboxes ([`OwnedRequest::guest_needs`], or
+    /// for another user's deliver ticket [`OwnedRequest::deliverer_needs`]).
     pub(crate) async fn admit_scoped<R: OwnedRequest>(
         &self,
         request: Request<R>,
@@ -592,8 +595,13 @@ impl Gate {
         let owner = request.get_ref().owner().to_owned();
         let (store, actor) = self.admit_actor(ticket_of(&request), &owner, need, method)?;
         let req = request.into_inner();
-        if actor.guest().is_some() {
-            self.check_guest(&owner, &store, &actor, method, req.guest_needs(method))
+        let guest_need = match &actor {
+            Actor::Owner => None,
+            Actor::Guest(_) => Some(req.guest_needs(method)),
+            Actor::Deliverer(_) => Some(req.deliverer_needs(method)),
+        };
+        if let Some(guest_need) = guest_need {
+            self.check_guest(&owner, &store, &actor, method, guest_need)
                 .await?;
         }
         Ok(Admitted {
@@ -671,6 +679,25 @@ impl Gate {
             owner, store, req, ..
         } = self.admit_scoped(request, method, need).await?;
         self.run(&owner, move || work(store, req)).await
+    }
+}
+
+/// The guest a verified ticket of another user than `owner` acts as for a
+/// call that needs `need`: a session ticket's user for any call but an
+/// admin's; a deliver ticket's user (a delivery into a shared mailbox) for
+/// a call a deliver ticket may make at all. `None`: the ticket must be
+/// for the owner itself (or an admin's), which [`Claims::authorize`]
+/// decides.
+///
+/// [`Claims::authorize`]: mailkeep_ticket::Claims::authorize
+fn guest_of(claims: &mailkeep_ticket::Claims, owner: &str, need: Scope) -> Option<Actor> {
+    if claims.user == owner || need == Scope::Admin {
+        return None;
+    }
+    match (claims.scope, need) {
+        (Scope::Session, _) => Some(Actor::Guest(claims.user.clone())),
+        (Scope::Deliver, Scope::Deliver) => Some(Actor::Deliverer(claims.user.clone())),
+        _ => None,
     }
 }
 

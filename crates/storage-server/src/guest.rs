@@ -2,6 +2,14 @@
 //! ticket "allows what ACLs grant on others' mailboxes"): what each
 //! request needs of the owner's ACLs (RFC 4314 §4), checked by the gate
 //! before any store work runs. The protocol process never decides this.
+//!
+//! A recipient's deliver ticket is a guest too ([`Actor::Deliverer`]) when
+//! a delivery names another owner's mailbox (`bob+shared.alice.Team`):
+//! it may only ask whether that mailbox exists and append to it, and only
+//! where the owner's ACL grants it 'p' (post). 'i' (insert) is IMAP
+//! APPEND's right and does not suffice, as in Dovecot, whose ACL plugin
+//! asks for 'p' when saving in a post session (LMTP, LDA, Sieve's
+//! fileinto) and for 'i' otherwise.
 
 use mailkeep_store::{Rights, Store, StoreError, Viewer};
 
@@ -13,14 +21,19 @@ pub(crate) enum Actor {
     /// Another user, by their session ticket: only what the owner's ACLs
     /// grant them.
     Guest(String),
+    /// Another user's deliver ticket (a delivery into a shared mailbox):
+    /// only a delivery's calls, into a mailbox where the owner's ACLs
+    /// grant that user 'p'; never a read.
+    Deliverer(String),
 }
 
 impl Actor {
-    /// The guest's name, `None` for the owner.
+    /// The guest's name (a session's or a deliverer's), `None` for the
+    /// owner.
     pub(crate) fn guest(&self) -> Option<&str> {
         match self {
             Actor::Owner => None,
-            Actor::Guest(user) => Some(user),
+            Actor::Guest(user) | Actor::Deliverer(user) => Some(user),
         }
     }
 
@@ -29,7 +42,7 @@ impl Actor {
     pub(crate) fn viewer(&self) -> Viewer<'_> {
         match self {
             Actor::Owner => Viewer::Owner,
-            Actor::Guest(user) => Viewer::Guest(user),
+            Actor::Guest(user) | Actor::Deliverer(user) => Viewer::Guest(user),
         }
     }
 }

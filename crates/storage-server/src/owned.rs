@@ -17,12 +17,22 @@ pub(crate) trait OwnedRequest {
     /// What a guest needs of the owner's ACLs to make this request as
     /// `method` (RFC 4314 §4). Every request type must say.
     fn guest_needs(&self, method: &str) -> GuestNeed;
+
+    /// What another user's deliver ticket (a delivery into a shared
+    /// mailbox) needs to make this request as `method`: nothing it may do
+    /// ([`GuestNeed::OwnerOnly`]) unless the request says otherwise below.
+    /// (Append, the one other call a deliverer makes, is a stream and
+    /// checks its header itself, in `append`.)
+    fn deliverer_needs(&self, method: &str) -> GuestNeed;
 }
 
 /// Implements [`OwnedRequest`] for requests whose guest need is written
 /// as an expression of the request `r` (and the method name `m`).
+/// A request may add `, deliver: EXPR` for what a deliverer needs
+/// (see [`OwnedRequest::deliverer_needs`]); without it a deliverer is
+/// refused.
 macro_rules! owned_requests {
-    ($($request:ident => |$r:ident, $m:ident| $need:expr;)*) => {
+    ($($request:ident => |$r:ident, $m:ident| $need:expr $(, deliver: $deliver:expr)?;)*) => {
         $(
             impl OwnedRequest for pb::$request {
                 fn owner(&self) -> &str {
@@ -34,8 +44,25 @@ macro_rules! owned_requests {
                     let _ = $m;
                     $need
                 }
+
+                fn deliverer_needs(&self, method: &str) -> GuestNeed {
+                    let ($r, $m) = (self, method);
+                    let _ = ($r, $m);
+                    deliverer_need!($($deliver)?)
+                }
             }
         )*
+    };
+}
+
+/// A deliverer's need as a request declares it, [`GuestNeed::OwnerOnly`]
+/// when it declares none.
+macro_rules! deliverer_need {
+    () => {
+        GuestNeed::OwnerOnly
+    };
+    ($deliver:expr) => {
+        $deliver
     };
 }
 
@@ -63,7 +90,10 @@ owned_requests! {
         flag_rights(&r.flags, r.mode == pb::StoreMode::Replace as i32),
     );
     ExpungeRequest => |r, _m| on(&r.mailbox, Rights::EXPUNGE);
-    MailboxExistsRequest => |r, _m| on(&r.name, Rights::LOOKUP);
+    // A delivery's `+shared.alice.Team`: whether the deliverer may post
+    // there; a mailbox without 'p' for them is answered as missing or
+    // refused, and the delivery falls back to the recipient's INBOX.
+    MailboxExistsRequest => |r, _m| on(&r.name, Rights::LOOKUP), deliver: on(&r.name, Rights::POST);
     FetchStructureRequest => |r, _m| on(&r.mailbox, Rights::READ);
     FetchSectionRequest => |r, _m| on(&r.mailbox, Rights::READ);
     CopyRequest => |r, m| {

@@ -616,10 +616,11 @@ impl Connector for Services {
                 mailkeep_ticket::TicketError::Revoked.to_string(),
             ));
         }
-        // As the broker: a session ticket may reach another owner's
-        // storage process as a guest (checked there against the owner's
-        // ACLs); any other ticket only its own user's.
-        let guest = claims.scope == Scope::Session && claims.user != owner;
+        // As the broker: a session or deliver ticket may reach another
+        // owner's storage process as a guest (checked there against the
+        // owner's ACLs; a delivery only posts where granted 'p'); an admin
+        // ticket only its own user's.
+        let guest = matches!(claims.scope, Scope::Session | Scope::Deliver) && claims.user != owner;
         if !guest {
             claims
                 .authorize(owner, Scope::Deliver)
