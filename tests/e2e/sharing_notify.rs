@@ -45,7 +45,9 @@ fn until_list(
     name: &str,
     attribute: Option<&str>,
 ) -> (Response, Vec<Response>) {
-    until(bob, &format!("LIST {name}"), |r| is_list(r, name, attribute))
+    until(bob, &format!("LIST {name}"), |r| {
+        is_list(r, name, attribute)
+    })
 }
 
 /// alice's one storage process (per-user mode), by its pid.
