@@ -114,11 +114,17 @@ impl Others {
         }
         let mut names = Names::new(authed);
         let wanted = owners_named(authed, &mut names, set, subscribed).await;
-        others.sharing = names
-            .owners()
-            .await
-            .map(<[String]>::to_vec)
-            .unwrap_or_default();
+        if wanted
+            .iter()
+            .any(|owner| Some(owner.as_str()) != authed.public_owner())
+        {
+            // Asked already to find them: no second call.
+            others.sharing = names
+                .owners()
+                .await
+                .map(<[String]>::to_vec)
+                .unwrap_or_default();
+        }
         for owner in wanted {
             others.watch_owner(authed, &owner).await;
         }

@@ -1,4 +1,6 @@
-//! A guest's Watch stream: a user watching another owner's mailboxes sees
+//! A guest's Watch stream of every mailbox of an owner (a guest watching
+//! one mailbox gets that mailbox's events only): a user watching another
+//! owner's mailboxes sees
 //! the owner's changes only as the ACLs let them see the owner's mail.
 //! Message events pass for the mailboxes the guest may look up and read;
 //! list events are recomputed from the mailboxes the guest may look up,
@@ -55,20 +57,15 @@ impl GuestView {
         self.pending.pop_front()
     }
 
-    /// Works out what the guest is told of `event` (`mailbox`: the one
-    /// the stream watches, `None` for all); take them with
+    /// Works out what the guest is told of `event`; take them with
     /// [`GuestView::pending`].
-    pub(crate) async fn take(&mut self, event: &pb::MailboxEvent, mailbox: Option<&str>) {
+    pub(crate) async fn take(&mut self, event: &pb::MailboxEvent) {
         match &event.event {
             Some(Event::Changed(c)) => {
-                let shown = match mailbox {
-                    // Admission checked the right to read it.
-                    Some(name) => c.mailbox == name,
-                    None => self
-                        .visible
-                        .get(&c.mailbox)
-                        .is_some_and(|rights| rights.contains(Rights::READ)),
-                };
+                let shown = self
+                    .visible
+                    .get(&c.mailbox)
+                    .is_some_and(|rights| rights.contains(Rights::READ));
                 if shown {
                     self.pending.push_back(event.clone());
                 }

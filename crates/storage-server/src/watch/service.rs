@@ -76,7 +76,10 @@ impl pb::watch_server::Watch for WatchService {
         }
         // A guest's view is read once subscribed: a change after the read
         // is a difference from it, one before it is already in it.
-        let guest = match actor.guest() {
+        // A guest watching one mailbox (a selected shared mailbox) hears
+        // of that mailbox only: no list events, so no view to keep.
+        let lists = actor.guest().is_none() || mailbox.is_none();
+        let guest = match actor.guest().filter(|_| mailbox.is_none()) {
             Some(guest) => {
                 let view = GuestView::start(
                     Arc::clone(&self.gate),
@@ -101,7 +104,9 @@ impl pb::watch_server::Watch for WatchService {
             gate: Arc::clone(&self.gate),
             owner,
         };
-        Ok(Response::new(Box::pin(events(rx, mailbox, guest, leaving))))
+        Ok(Response::new(Box::pin(events(
+            rx, mailbox, lists, guest, leaving,
+        ))))
     }
 }
 
@@ -179,6 +184,7 @@ impl Drop for Leaving {
 fn events(
     rx: broadcast::Receiver<super::bus::Event>,
     mailbox: Option<String>,
+    lists: bool,
     guest: Option<GuestView>,
     leaving: Leaving,
 ) -> impl Stream<Item = Result<pb::MailboxEvent, Status>> + Send {
@@ -187,12 +193,17 @@ fn events(
     let state = Watcher {
         rx,
         mailbox,
+        lists,
         guest: guest.map(Box::new),
         _leaving: leaving,
     };
     futures::stream::unfold(state, |mut state| async move {
         let Watcher {
-            rx, mailbox, guest, ..
+            rx,
+            mailbox,
+            lists,
+            guest,
+            ..
         } = &mut state;
         loop {
             if let Some(event) = guest.as_mut().and_then(|g| g.pending()) {
@@ -201,10 +212,10 @@ fn events(
             match rx.recv().await {
                 Ok(event) if guest.is_some() => {
                     if let Some(guest) = guest.as_mut() {
-                        guest.take(&event, mailbox.as_deref()).await;
+                        guest.take(&event).await;
                     }
                 }
-                Ok(event) if concerns(&event, mailbox.as_deref()) => {
+                Ok(event) if concerns(&event, mailbox.as_deref(), *lists) => {
                     return Some((Ok(Arc::unwrap_or_clone(event)), state));
                 }
                 Ok(_) => {}
@@ -216,7 +227,7 @@ fn events(
                     match guest.as_mut() {
                         // The guest's view is re-read too: list events
                         // may be among the dropped ones.
-                        Some(guest) => guest.take(&resync, mailbox.as_deref()).await,
+                        Some(guest) => guest.take(&resync).await,
                         None => return Some((Ok(resync), state)),
                     }
                 }
@@ -231,16 +242,22 @@ fn events(
 struct Watcher {
     rx: broadcast::Receiver<super::bus::Event>,
     mailbox: Option<String>,
-    /// A guest's stream: what the guest may see of the events.
+    /// Whether list events are sent (not to a guest watching one
+    /// mailbox).
+    lists: bool,
+    /// A guest's stream of every mailbox: what the guest may see of the
+    /// events.
     guest: Option<Box<GuestView>>,
     _leaving: Leaving,
 }
 
-/// Whether a watcher of `mailbox` wants `event`: list and resync events
-/// always, mailbox events only for its mailbox.
-fn concerns(event: &pb::MailboxEvent, mailbox: Option<&str>) -> bool {
+/// Whether a watcher of `mailbox` wants `event`: resync events always,
+/// list events when it takes them (`lists`), mailbox events only for its
+/// mailbox.
+fn concerns(event: &pb::MailboxEvent, mailbox: Option<&str>, lists: bool) -> bool {
     match (&event.event, mailbox) {
         (Some(Event::Changed(c)), Some(name)) => c.mailbox == name,
+        (Some(Event::List(_)), _) => lists,
         _ => true,
     }
 }
