@@ -32,11 +32,6 @@ use crate::namespace::{
 };
 use crate::session::state::Authed;
 
-/// How often the owners who share with the user are asked again while a
-/// subtree of the shared namespace is watched, so that an owner who
-/// shares with the user for the first time after NOTIFY SET is picked up.
-pub(crate) const OWNERS_REFRESH: Duration = Duration::from_secs(60);
-
 /// The longest pause between two tries to start an ended stream again.
 const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 
@@ -92,8 +87,10 @@ pub(crate) struct Others {
     restarts: BTreeMap<String, Retrying>,
     /// Who shares with the user, as last asked (to resolve shown names).
     sharing: Vec<String>,
-    /// When to ask again who shares with the user; `None`: never (no
-    /// subtree of the shared namespace is watched).
+    /// When to ask again who shares with the user (so that an owner who
+    /// shares with them for the first time after NOTIFY SET is picked
+    /// up); `None`: never (no subtree of the shared namespace is
+    /// watched).
     refresh_at: Option<Instant>,
 }
 
@@ -110,7 +107,7 @@ impl Others {
             return others;
         }
         if subtrees(set).any(|root| is_shared(root)) {
-            others.refresh_at = Some(Instant::now() + OWNERS_REFRESH);
+            others.refresh_at = Some(Instant::now() + authed.owners_refresh);
         }
         let mut names = Names::new(authed);
         let wanted = owners_named(authed, &mut names, set, subscribed).await;
@@ -182,7 +179,7 @@ impl Others {
         set: &NotifySet,
         subscribed: &BTreeSet<String>,
     ) -> Vec<ListDiff> {
-        self.refresh_at = Some(Instant::now() + OWNERS_REFRESH);
+        self.refresh_at = Some(Instant::now() + authed.owners_refresh);
         let mut names = Names::new(authed);
         let wanted = owners_named(authed, &mut names, set, subscribed).await;
         if let Ok(sharing) = names.owners().await {

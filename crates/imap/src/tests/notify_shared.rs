@@ -438,3 +438,40 @@ async fn subscriptions_to_shared_mailboxes_are_not_personal() {
     }
     assert!(!heard.iter().any(|r| is_list(r, "Mine", None)), "{heard:?}");
 }
+
+/// An owner who shares with the user for the first time after NOTIFY SET
+/// is picked up when the sharing owners are asked again, and what they
+/// share arrives as LIST (the refresh is made short here; the wait is
+/// bounded, not a pause).
+#[tokio::test]
+async fn an_owner_sharing_after_notify_set_is_picked_up() {
+    let services = two_users().await;
+    let _ = shared_by_alice(&services, "lr").await;
+    services.add_user("carol", "c-secret").await.unwrap();
+    let settings = ImapSettings {
+        notify_owners_refresh: std::time::Duration::from_millis(20),
+        ..ImapSettings::default()
+    };
+    let quick = process(&services, settings);
+    let mut bob = login_as(&quick, BOB, BOB_PASSWORD).await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (subtree shared (MessageNew MessageExpunge MailboxName))",
+    )
+    .await;
+    let mut carol = login_as(&quick, "carol", "c-secret").await;
+    ok(&mut carol, "CREATE Team").await;
+    ok(&mut carol, "CREATE Hers").await;
+    ok(&mut carol, &format!("SETACL Team {BOB} lr")).await;
+    services.set_sharing_owners(BOB, &[USER, "carol"]);
+    let (_, before) = until_list(&mut bob, "shared.carol.Team", None).await;
+    assert!(
+        !before.iter().any(|r| r.text().contains("Hers")),
+        "{before:?}"
+    );
+    // Watched from now on.
+    let appended = carol.append("Team", &[], &message("t", "x")).await.unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
+    let (status, _) = until(&mut bob, "* STATUS shared.carol.Team").await;
+    assert!(status.text().contains("MESSAGES 1"), "{}", status.text());
+}
