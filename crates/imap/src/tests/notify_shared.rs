@@ -475,3 +475,24 @@ async fn an_owner_sharing_after_notify_set_is_picked_up() {
     let (status, _) = until(&mut bob, "* STATUS shared.carol.Team").await;
     assert!(status.text().contains("MESSAGES 1"), "{}", status.text());
 }
+
+/// The selected shared mailbox's change stream starts again after its
+/// owner's storage went away: under NOTIFY (which has no polling), the
+/// owner's new mail after the restart still reaches the user.
+#[tokio::test]
+async fn a_selected_shared_mailbox_is_followed_again_after_its_storage_stopped() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (selected (MessageNew MessageExpunge))",
+    )
+    .await;
+    assert!(services.stop_storage(USER).await, "alice's storage ran");
+    alice_appends(&services, "Projects").await;
+    until(&mut bob, "* 2 EXISTS").await;
+    // Once more: only a stream started again can tell of this one.
+    alice_appends(&services, "Projects").await;
+    until(&mut bob, "* 3 EXISTS").await;
+}
