@@ -62,6 +62,7 @@ mod shared_mode_privileges;
 mod shared_privileges;
 mod sharing;
 mod sharing_cluster;
+mod sharing_notify;
 mod side_by_side;
 mod starttls;
 mod tickets;

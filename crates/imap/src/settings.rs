@@ -21,6 +21,11 @@ pub struct ImapSettings {
     /// The account whose mailboxes form the public namespace `Public.`
     /// (RFC 2342); empty: no public namespace.
     pub public_owner: String,
+    /// How often a NOTIFY that watches a subtree of the shared namespace
+    /// asks again who shares with the user, so that an owner who shares
+    /// with them after NOTIFY SET is picked up (60 s; other hosts'
+    /// answers are cached by the master, see DESIGN §3).
+    pub notify_owners_refresh: Duration,
 }
 
 impl Default for ImapSettings {
@@ -33,6 +38,7 @@ impl Default for ImapSettings {
             idle_keepalive: Duration::from_secs(2 * 60),
             plugins: mailkeep_plugin_api::ProtocolPlugins::default(),
             public_owner: String::new(),
+            notify_owners_refresh: Duration::from_secs(60),
         }
     }
 }

@@ -72,7 +72,7 @@ async fn answer(shared: &Arc<Shared>, stream: UnixStream) -> Result<(), String> 
             ..AdminReply::default()
         },
         Some(admin_request::Kind::Shares(reported)) => {
-            shared.shares.set(&reported.owner, reported.grantees);
+            shared.shares_changed(&reported.owner, reported.grantees);
             AdminReply::default()
         }
         Some(admin_request::Kind::Expire(asked)) => expire(shared, asked).await,

@@ -156,7 +156,12 @@ async fn answer(
                     // host's owners only (no asking in circles).
                     if caller == Caller::Protocol {
                         owners.extend(
-                            crate::relay::sharing_owners_elsewhere(shared, &asked.ticket).await,
+                            crate::relay::sharing_owners_elsewhere(
+                                shared,
+                                &claims.user,
+                                &asked.ticket,
+                            )
+                            .await,
                         );
                         owners.sort_unstable();
                         owners.dedup();

@@ -28,6 +28,7 @@ pub(crate) mod revoke;
 pub mod serve;
 pub mod sessions;
 pub mod shares;
+pub mod shares_elsewhere;
 pub mod storage_procs;
 pub mod storage_roots;
 

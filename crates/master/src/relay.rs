@@ -256,26 +256,38 @@ pub(crate) fn revoke(
 }
 
 /// Asks each other host of the cluster (`[cluster.hosts]`, this host left
-/// out) which of its owners share something with the user of `ticket`,
-/// through the relay, all at once; a host that does not answer adds
-/// nothing (its shared mailboxes are then missing from the listing, the
-/// user's own mail is not affected).
-pub(crate) async fn sharing_owners_elsewhere(shared: &Shared, ticket: &str) -> Vec<String> {
-    let hosts: Vec<String> = shared
+/// out) which of its owners share something with `user` (whose session
+/// `ticket` is), through the relay, all at once; a host that answered
+/// lately is not asked again (`shares_elsewhere.rs`). A host that does
+/// not answer adds nothing (its shared mailboxes are then missing from
+/// the listing, the user's own mail is not affected).
+pub(crate) async fn sharing_owners_elsewhere(
+    shared: &Shared,
+    user: &str,
+    ticket: &str,
+) -> Vec<String> {
+    let mut owners = Vec::new();
+    let mut hosts: Vec<String> = Vec::new();
+    for (_, address) in shared
         .config
         .cluster
         .hosts
         .iter()
         .filter(|(name, _)| **name != shared.config.server.hostname)
-        .map(|(_, address)| address.clone())
-        .collect();
+    {
+        match shared.shares_elsewhere.get(user, address) {
+            Some(cached) => owners.extend(cached),
+            None => hosts.push(address.clone()),
+        }
+    }
     if hosts.is_empty() {
-        return Vec::new();
+        return owners;
     }
     let Some(link) = link(shared) else {
         tracing::warn!("cannot ask other hosts for shared mailboxes: the relay is not running");
-        return Vec::new();
+        return owners;
     };
+    let generation = shared.shares_elsewhere.generation();
     let mut asks = tokio::task::JoinSet::new();
     for address in hosts {
         let link = Arc::clone(&link);
@@ -294,21 +306,25 @@ pub(crate) async fn sharing_owners_elsewhere(shared: &Shared, ticket: &str) -> V
                 .request_with(request_id, &request, None, SHARING_ASK_TIMEOUT)
                 .await
             {
-                Ok(r) if r.error.is_empty() => r.owners,
+                Ok(r) if r.error.is_empty() => Some((address, r.owners)),
                 Ok(r) => {
                     tracing::warn!(%address, "asking for shared mailboxes: {}", r.error);
-                    Vec::new()
+                    None
                 }
                 Err(e) => {
                     tracing::warn!(%address, "asking for shared mailboxes: {e}");
-                    Vec::new()
+                    None
                 }
             }
         });
     }
-    let mut owners = Vec::new();
     while let Some(answer) = asks.join_next().await {
-        owners.extend(answer.unwrap_or_default());
+        if let Ok(Some((address, answered))) = answer {
+            shared
+                .shares_elsewhere
+                .keep(user, &address, answered.clone(), generation);
+            owners.extend(answered);
+        }
     }
     owners
 }

@@ -78,6 +78,9 @@ pub struct Shared {
     /// Whom each owner's ACLs grant something (the shared namespace's
     /// hint, reported by storage processes).
     pub shares: crate::shares::Shares,
+    /// What other hosts said of who shares with each user, for a short
+    /// while (dropped when this host learns of an ACL change).
+    pub shares_elsewhere: crate::shares_elsewhere::SharesElsewhere,
     /// Our executable.
     pub exe: PathBuf,
     /// The current auth process's control channel, while one runs.
@@ -98,6 +101,15 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// `owner`'s ACLs now grant something to exactly `grantees` (a
+    /// storage process or `mailkeep admin acl` said so): the shared
+    /// namespace's hint changes, and what other hosts said is asked
+    /// again.
+    pub fn shares_changed(&self, owner: &str, grantees: Vec<String>) {
+        self.shares.set(owner, grantees);
+        self.shares_elsewhere.invalidate();
+    }
+
     /// What the broker and supervisors of a master with `config` share,
     /// before any child runs. `exe` is the binary children are started
     /// from.
@@ -115,6 +127,9 @@ impl Shared {
             verifier: Verifier::new(prepared.keys.trusted.clone()),
             sessions: Default::default(),
             shares: crate::shares::Shares::load(&config.data_dir().join("shares")),
+            shares_elsewhere: crate::shares_elsewhere::SharesElsewhere::new(
+                mailkeep_frontend::Clock::system(),
+            ),
             prepared,
             config,
             config_path,
@@ -695,7 +710,7 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
                     .by_pid_mut(pid)
                     .is_some_and(|p| p.owners.contains(&reported.owner));
                 if serves {
-                    shared.shares.set(&reported.owner, reported.grantees);
+                    shared.shares_changed(&reported.owner, reported.grantees);
                 } else {
                     tracing::warn!(pid, owner = %reported.owner,
                         "ACL grantees reported for an owner the process does not serve; ignored");

@@ -42,7 +42,17 @@ impl AclService {
         Ok(())
     }
 
-    /// After a change: the owner's grantees, to the master.
+    /// After a change of `mailbox`'s ACL: its watchers are told (a
+    /// guest's stream shows the mailbox appear or disappear), and the
+    /// owner's grantees go to the master.
+    async fn changed(&self, owner: &str, mailbox: &str, store: Store) {
+        self.gate
+            .changes()
+            .publish_list(owner, pb::ListChangeKind::Rights, mailbox, "");
+        self.report_grantees(owner, store).await;
+    }
+
+    /// The owner's grantees, to the master.
     async fn report_grantees(&self, owner: &str, store: Store) {
         match self.gate.run(owner, move || store.grantees()).await {
             Ok(grantees) => self.gate.report_shares(owner, grantees),
@@ -98,6 +108,7 @@ impl Acl for AclService {
             Err(_) => return Err(crate::convert::invalid("unknown ACL change")),
         };
         let kept = store.clone();
+        let mailbox = req.mailbox.clone();
         self.gate
             .run(&owner, move || {
                 let rights = Rights::parse(&req.rights)?;
@@ -106,7 +117,7 @@ impl Acl for AclService {
                     .map(|_| ())
             })
             .await?;
-        self.report_grantees(&owner, kept).await;
+        self.changed(&owner, &mailbox, kept).await;
         Ok(Response::new(pb::SetAclResponse {}))
     }
 
@@ -119,12 +130,13 @@ impl Acl for AclService {
         } = self.gate.admit_call(request, "DeleteAcl").await?;
         Self::refuse_owner_entry(&owner, &req.identifier)?;
         let kept = store.clone();
+        let mailbox = req.mailbox.clone();
         self.gate
             .run(&owner, move || {
                 store.delete_acl(&req.mailbox, &req.identifier)
             })
             .await?;
-        self.report_grantees(&owner, kept).await;
+        self.changed(&owner, &mailbox, kept).await;
         Ok(Response::new(pb::DeleteAclResponse {}))
     }
 

@@ -110,8 +110,10 @@ owned_requests! {
     SearchRequest => |r, _m| on(&r.mailbox, Rights::READ);
     SortRequest => |r, _m| on(&r.mailbox, Rights::READ);
     ThreadRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    // Every mailbox: the stream shows a guest only what the ACLs let
+    // them see (`watch/guest.rs`).
     WatchRequest => |r, _m| if r.mailbox.is_empty() {
-        GuestNeed::OwnerOnly
+        GuestNeed::Filtered
     } else {
         on(&r.mailbox, Rights::READ)
     };

@@ -81,6 +81,7 @@ fn logged_in(cx: &Cx, login: &LoggedIn) -> Done {
     let authed = Authed {
         storage: Storage::new(cx.process.auth.clone(), login, cx.process.clock.clone()),
         public_owner: (!public.is_empty()).then(|| std::sync::Arc::from(public.as_str())),
+        owners_refresh: cx.process.settings.notify_owners_refresh,
     };
     let caps = cx
         .process

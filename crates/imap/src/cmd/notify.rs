@@ -117,7 +117,7 @@ impl Command for Notify {
                 owner: m.owner().to_owned(),
                 name: m.name(),
             });
-            for mailbox in notifier.status_mailboxes(&names, selected.as_ref()) {
+            for mailbox in notifier.status_mailboxes(&names, selected.as_ref(), authed) {
                 send_status(authed, &cx.out, &mailbox, cx.enabled).await?;
             }
         }

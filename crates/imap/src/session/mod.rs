@@ -404,36 +404,42 @@ impl Session {
             owner: m.owner().to_owned(),
             name: m.name(),
         });
-        let delays_expunges = notifier.delays_expunges();
-        let notice = notifier.notice(&arrival, selected.as_ref(), self.enabled);
         let Some(authed) = self.state.authed() else {
             return Ok(());
         };
+        let delays_expunges = notifier.delays_expunges();
+        let notices = notifier
+            .notices(authed, arrival, selected.as_ref(), self.enabled)
+            .await;
         // Before the subscription's LIST goes out: once the client hears
         // of it, the mailbox's changes are reported.
         notifier.watch_subscribed(authed).await;
-        match notice {
-            Notice::Nothing => return Ok(()),
-            Notice::Selected => {
-                // While commands run, their end reports the change.
-                if !self.scheduler.is_idle() {
-                    return Ok(());
-                }
-                if let Some(mailbox) = self.state.mailbox() {
-                    let synced = mailbox
-                        .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
-                        .await?;
-                    if synced == Synced::Lost {
-                        return self
-                            .bye("The selected mailbox was deleted or renumbered; closing")
-                            .await;
+        if notices.is_empty() {
+            return Ok(());
+        }
+        for notice in notices {
+            match notice {
+                Notice::Selected => {
+                    // While commands run, their end reports the change.
+                    if !self.scheduler.is_idle() {
+                        continue;
+                    }
+                    if let Some(mailbox) = self.state.mailbox() {
+                        let synced = mailbox
+                            .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
+                            .await?;
+                        if synced == Synced::Lost {
+                            return self
+                                .bye("The selected mailbox was deleted or renumbered; closing")
+                                .await;
+                        }
                     }
                 }
+                Notice::Status(mailbox) => {
+                    notifier::send_status(authed, &self.out, &mailbox, self.enabled).await?;
+                }
+                Notice::List(line) => self.out.send(&line).await?,
             }
-            Notice::Status(mailbox) => {
-                notifier::send_status(authed, &self.out, &mailbox, self.enabled).await?;
-            }
-            Notice::List(line) => self.out.send(&line).await?,
         }
         Ok(self.out.flush().await?)
     }

@@ -1,12 +1,11 @@
 //! NOTIFY (RFC 5465): what the client asked to hear about, and turning the
-//! user's change stream (Watch over every own mailbox), and one stream per
-//! named mailbox of other owners (`shared_notify.rs`), into unsolicited
+//! user's change stream (Watch over every own mailbox), and one stream of
+//! every other owner the set covers (`shared_notify.rs`), into unsolicited
 //! responses: the selected mailbox's changes as usual (EXISTS, EXPUNGE or
-//! VANISHED, FETCH), other mailboxes' as STATUS, and the mailbox list's as
-//! LIST.
+//! VANISHED, FETCH), other mailboxes' as STATUS, and the mailbox list's
+//! (the user's own, and other owners' as the user sees them) as LIST.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{
@@ -17,15 +16,14 @@ use mailkeep_storage_rpc::storage::{
     ListChangeKind, MailboxEvent, MailboxStatusRequest, WatchChangeKind, WatchRequest,
     mailbox_event,
 };
-use tokio_stream::StreamExt;
 use tonic::Streaming;
 
 use crate::cmd::common::DELIMITER;
 use crate::errors::ImapError;
 use crate::io::Output;
-use crate::namespace::{MailboxRef, is_public, is_shared};
+use crate::namespace::MailboxRef;
 use crate::session::enabled::Enabled;
-use crate::session::shared_notify::{self, SharedEvents, Watched, within};
+use crate::session::shared_notify::{ListDiff, OtherArrival, Others, elsewhere, within};
 use crate::session::state::Authed;
 
 /// What one event means for the client.
@@ -37,17 +35,15 @@ pub(crate) enum Notice {
     Status(MailboxRef),
     /// The mailbox list changed: send this LIST line.
     List(Vec<u8>),
-    /// Nothing the client asked for.
-    Nothing,
 }
 
-/// An event from one of the notifier's change streams.
+/// What arrived on one of the notifier's change streams.
 #[derive(Debug)]
 pub(crate) enum Arrival {
     /// From the user's own change stream.
     Own(MailboxEvent),
-    /// From the stream of another owner's mailbox.
-    Shared(Arc<Watched>, MailboxEvent),
+    /// From the streams of other owners (`shared_notify.rs`).
+    Other(OtherArrival),
 }
 
 /// A session's active NOTIFY SET.
@@ -56,10 +52,9 @@ pub(crate) struct Notifier {
     user: String,
     set: NotifySet,
     watch: Streaming<MailboxEvent>,
-    /// Other owners' mailboxes the set names and their storage let the
-    /// user watch; empty (and never polled) for a set that names none.
-    watched: Vec<Arc<Watched>>,
-    shared: SharedEvents,
+    /// Other owners the set covers, one stream each; empty (and never
+    /// polled) for a set that names none.
+    others: Others,
     /// The user's subscriptions, for SUBSCRIBED (kept current by events).
     subscribed: BTreeSet<String>,
     /// Names of other owners' mailboxes subscribed to since the last
@@ -68,9 +63,9 @@ pub(crate) struct Notifier {
 }
 
 impl Notifier {
-    /// Starts watching every mailbox of the user for `set`, and each
-    /// mailbox of other owners it names that their storage lets the user
-    /// watch. Fails only when the user's own stream cannot start.
+    /// Starts watching every mailbox of the user for `set`, and every
+    /// other owner it covers whose storage lets the user watch. Fails only
+    /// when the user's own stream cannot start.
     pub(crate) async fn start(
         authed: &Authed,
         set: NotifySet,
@@ -87,78 +82,37 @@ impl Notifier {
             })
             .await
             .map_err(|e| ImapError::Broken(format!("no change stream for NOTIFY: {e}")))?;
-        let mut notifier = Notifier {
+        let others = Others::start(authed, &set, &subscribed).await;
+        Ok(Notifier {
             user: authed.user().to_owned(),
             set,
             watch,
-            watched: Vec::new(),
-            shared: SharedEvents::new(),
+            others,
             subscribed,
             newly_subscribed: Vec::new(),
-        };
-        let named =
-            shared_notify::named_mailboxes(authed, &notifier.set, &notifier.subscribed).await;
-        notifier.watch_shared(authed, named).await;
-        Ok(notifier)
+        })
     }
 
-    /// Starts watching those of `named` (other owners' mailboxes) whose
-    /// message events the set asks for and that are not watched yet.
-    async fn watch_shared(&mut self, authed: &Authed, named: Vec<Watched>) {
-        let wanted: Vec<Watched> = named
-            .into_iter()
-            .filter(|w| {
-                self.events_for(&w.shown, false, false)
-                    .is_some_and(|events| events.iter().any(NotifyEvent::is_message_event))
-            })
-            .filter(|w| {
-                !self.watched.iter().enumerate().any(|(key, watched)| {
-                    watched.mailbox == w.mailbox && self.shared.contains_key(&key)
-                })
-            })
-            .collect();
-        if wanted.is_empty() {
-            return;
-        }
-        for (watched, stream) in shared_notify::watch_each(authed, wanted).await {
-            self.shared.insert(self.watched.len(), stream);
-            self.watched.push(Arc::new(watched));
-        }
-    }
-
-    /// Starts watching the other owners' mailboxes subscribed to since
-    /// the last call (SUBSCRIBED covers them from now on); nothing to do,
-    /// and no call, otherwise.
+    /// Starts watching the owners of the other owners' mailboxes
+    /// subscribed to since the last call (SUBSCRIBED covers them from now
+    /// on); nothing to do, and no call, otherwise.
     pub(crate) async fn watch_subscribed(&mut self, authed: &Authed) {
         if self.newly_subscribed.is_empty() {
             return;
         }
         let names = std::mem::take(&mut self.newly_subscribed);
-        let named = shared_notify::subscribed_mailboxes(authed, &names).await;
-        self.watch_shared(authed, named).await;
+        self.others.watch_names(authed, &names).await;
     }
 
-    /// The next event, or `None` when the user's own stream ended (other
-    /// owners' streams that end or fail just stop).
+    /// The next arrival, or `None` when the user's own stream ended
+    /// (other owners' streams that end are started again). Cancel-safe.
     pub(crate) async fn next(&mut self) -> Option<Arrival> {
-        loop {
-            if self.shared.is_empty() {
-                return self.watch.message().await.ok().flatten().map(Arrival::Own);
-            }
-            let (key, event) = tokio::select! {
-                own = self.watch.message() => return own.ok().flatten().map(Arrival::Own),
-                Some(shared) = self.shared.next() => shared,
-            };
-            let Some(mailbox) = self.watched.get(key) else {
-                continue;
-            };
-            match event {
-                Ok(event) => return Some(Arrival::Shared(Arc::clone(mailbox), event)),
-                Err(e) => {
-                    tracing::debug!(mailbox = %mailbox.shown, error = %e, "a shared mailbox's change stream ended");
-                    self.shared.remove(&key);
-                }
-            }
+        if self.others.is_idle() {
+            return self.watch.message().await.ok().flatten().map(Arrival::Own);
+        }
+        tokio::select! {
+            own = self.watch.message() => own.ok().flatten().map(Arrival::Own),
+            other = self.others.next() => Some(Arrival::Other(other)),
         }
     }
 
@@ -172,12 +126,13 @@ impl Notifier {
     }
 
     /// The mailboxes the STATUS option names now (NOTIFY SET STATUS): of
-    /// `all` (the user's own mailboxes), and the watched mailboxes of other
-    /// owners, but never `selected`.
+    /// `all` (the user's own mailboxes), and of the other owners watched,
+    /// those the set asks message events for, but never `selected`.
     pub(crate) fn status_mailboxes(
         &self,
         all: &[String],
         selected: Option<&MailboxRef>,
+        authed: &Authed,
     ) -> Vec<MailboxRef> {
         let own = all
             .iter()
@@ -189,8 +144,20 @@ impl Notifier {
                 self.events_for(&m.name, false, true)
                     .is_some_and(|e| !e.is_empty())
             });
-        let shared = self.watched.iter().map(|w| w.mailbox.clone());
-        own.chain(shared).filter(|m| Some(m) != selected).collect()
+        let others: Vec<MailboxRef> = self
+            .others
+            .mailboxes()
+            .filter(|m| self.other_wants_messages(authed, m))
+            .collect();
+        own.chain(others).filter(|m| Some(m) != selected).collect()
+    }
+
+    /// Whether the set asks message events of `mailbox`, another owner's.
+    fn other_wants_messages(&self, authed: &Authed, mailbox: &MailboxRef) -> bool {
+        self.others.shown(authed, mailbox).is_some_and(|shown| {
+            self.events_for(&shown, false, false)
+                .is_some_and(|events| events.iter().any(NotifyEvent::is_message_event))
+        })
     }
 
     /// The events asked for `mailbox` (a client name; `own`: one of the
@@ -214,43 +181,155 @@ impl Notifier {
         None
     }
 
-    /// What `arrival` means for a client with `selected` selected.
-    pub(crate) fn notice(
+    /// What `arrival` means for a client with `selected` selected: none,
+    /// one or (after lost events) several notices.
+    pub(crate) async fn notices(
         &mut self,
-        arrival: &Arrival,
+        authed: &Authed,
+        arrival: Arrival,
         selected: Option<&MailboxRef>,
         enabled: Enabled,
-    ) -> Notice {
-        let event = match arrival {
-            Arrival::Own(event) => event,
-            Arrival::Shared(watched, event) => return self.shared_notice(watched, event, selected),
+    ) -> Vec<Notice> {
+        match arrival {
+            Arrival::Own(event) => self
+                .own_notice(&event, selected, enabled)
+                .into_iter()
+                .collect(),
+            Arrival::Other(OtherArrival::Event(owner, event)) => {
+                self.other_event(authed, &owner, &event, selected, enabled)
+                    .await
+            }
+            Arrival::Other(OtherArrival::Restart(owner)) => {
+                let Some((diff, now)) = self.others.restart(authed, &owner).await else {
+                    return Vec::new();
+                };
+                // Anything may have changed while the stream was down.
+                let mut notices = self.diff_notices(authed, diff, selected, enabled);
+                notices.extend(self.statuses(authed, now.into_iter(), selected));
+                notices
+            }
+            Arrival::Other(OtherArrival::Refresh) => {
+                let diff = self
+                    .others
+                    .refresh(authed, &self.set, &self.subscribed)
+                    .await;
+                self.diff_notices(authed, diff, selected, enabled)
+            }
+        }
+    }
+
+    /// STATUS notices of those of `mailboxes` (other owners') the set asks
+    /// message events for, but the selected one.
+    fn statuses(
+        &self,
+        authed: &Authed,
+        mailboxes: impl Iterator<Item = MailboxRef>,
+        selected: Option<&MailboxRef>,
+    ) -> Vec<Notice> {
+        mailboxes
+            .filter(|m| Some(m) != selected && self.other_wants_messages(authed, m))
+            .map(Notice::Status)
+            .collect()
+    }
+
+    /// LIST notices of changes of the user's view of other owners' lists
+    /// that the set asks MailboxName for.
+    fn diff_notices(
+        &self,
+        authed: &Authed,
+        diff: Vec<ListDiff>,
+        selected: Option<&MailboxRef>,
+        enabled: Enabled,
+    ) -> Vec<Notice> {
+        diff.into_iter()
+            .filter_map(|change| {
+                let (mailbox, kind) = match change {
+                    ListDiff::Created(m) => (m, ListChangeKind::Created),
+                    ListDiff::Deleted(m) => (m, ListChangeKind::Deleted),
+                };
+                let shown = self.others.shown(authed, &mailbox)?;
+                self.list_notice(
+                    &shown,
+                    None,
+                    kind,
+                    Some(&mailbox) == selected,
+                    false,
+                    enabled,
+                )
+            })
+            .collect()
+    }
+
+    /// The LIST notice of a change of kind `kind` of the mailbox the
+    /// client names `name` (`old`: its name before a rename), when the
+    /// set asks the event for it.
+    fn list_notice(
+        &self,
+        name: &str,
+        old: Option<&str>,
+        kind: ListChangeKind,
+        selected: bool,
+        own: bool,
+        enabled: Enabled,
+    ) -> Option<Notice> {
+        let event = match kind {
+            ListChangeKind::Subscribed | ListChangeKind::Unsubscribed => {
+                NotifyEvent::SubscriptionChange
+            }
+            ListChangeKind::Created | ListChangeKind::Deleted | ListChangeKind::Renamed => {
+                NotifyEvent::MailboxName
+            }
+            ListChangeKind::Rights => return None,
         };
-        // The user's own stream: a selected mailbox of another owner is
-        // never among its events.
+        let asked = self
+            .events_for(name, selected, own)
+            .is_some_and(|events| events.contains(&event));
+        if !asked {
+            return None;
+        }
+        let mut item = ListItem::new(name.to_owned(), Some(DELIMITER));
+        match kind {
+            ListChangeKind::Deleted => item.attributes.push(MailboxAttribute::NonExistent),
+            ListChangeKind::Renamed => item.old_name = old.map(str::to_owned),
+            ListChangeKind::Subscribed => item.attributes.push(MailboxAttribute::Subscribed),
+            ListChangeKind::Created | ListChangeKind::Unsubscribed | ListChangeKind::Rights => {}
+        }
+        let mut out = Vec::new();
+        list(&mut out, enabled.encoder(), &item);
+        Some(Notice::List(out))
+    }
+
+    /// What an event of the user's own stream means.
+    fn own_notice(
+        &mut self,
+        event: &MailboxEvent,
+        selected: Option<&MailboxRef>,
+        enabled: Enabled,
+    ) -> Option<Notice> {
+        // A selected mailbox of another owner is never among its events.
         let selected = selected
             .filter(|m| m.owner == self.user)
             .map(|m| m.name.as_str());
         match &event.event {
             Some(mailbox_event::Event::Changed(changed)) => {
                 let is_selected = Some(changed.mailbox.as_str()) == selected;
-                let Some(events) = self.events_for(&changed.mailbox, is_selected, true) else {
-                    return Notice::Nothing;
-                };
+                let events = self.events_for(&changed.mailbox, is_selected, true)?;
                 match (wants(events, changed.kind), is_selected) {
-                    (false, _) => Notice::Nothing,
-                    (true, true) => Notice::Selected,
-                    (true, false) => Notice::Status(MailboxRef {
+                    (false, _) => None,
+                    (true, true) => Some(Notice::Selected),
+                    (true, false) => Some(Notice::Status(MailboxRef {
                         owner: self.user.clone(),
                         name: changed.mailbox.clone(),
-                    }),
+                    })),
                 }
             }
             Some(mailbox_event::Event::List(change)) => {
-                let kind = ListChangeKind::try_from(change.kind).unwrap_or(ListChangeKind::Created);
+                // An unknown kind (a newer storage) is nothing to report.
+                let kind = ListChangeKind::try_from(change.kind).ok()?;
                 match kind {
                     ListChangeKind::Subscribed => {
                         self.subscribed.insert(change.name.clone());
-                        if (is_shared(&change.name) || is_public(&change.name))
+                        if elsewhere(&change.name)
                             && self
                                 .set
                                 .groups
@@ -265,75 +344,107 @@ impl Notifier {
                     }
                     _ => {}
                 }
-                let name = if kind == ListChangeKind::Renamed {
-                    &change.new_name
+                let (name, old) = if kind == ListChangeKind::Renamed {
+                    (&change.new_name, Some(change.name.as_str()))
                 } else {
-                    &change.name
+                    (&change.name, None)
                 };
-                let event = match kind {
-                    ListChangeKind::Subscribed | ListChangeKind::Unsubscribed => {
-                        NotifyEvent::SubscriptionChange
-                    }
-                    _ => NotifyEvent::MailboxName,
-                };
-                let asked = self
-                    .events_for(name, Some(name.as_str()) == selected, true)
-                    .is_some_and(|events| events.contains(&event));
-                if !asked {
-                    return Notice::Nothing;
-                }
-                let mut item = ListItem::new(name.clone(), Some(DELIMITER));
-                match kind {
-                    ListChangeKind::Deleted => item.attributes.push(MailboxAttribute::NonExistent),
-                    ListChangeKind::Renamed => item.old_name = Some(change.name.clone()),
-                    ListChangeKind::Subscribed => {
-                        item.attributes.push(MailboxAttribute::Subscribed)
-                    }
-                    ListChangeKind::Created | ListChangeKind::Unsubscribed => {}
-                }
-                let mut out = Vec::new();
-                list(&mut out, enabled.encoder(), &item);
-                Notice::List(out)
+                // The user's subscriptions name other owners' mailboxes
+                // too (`shared.…`): those are not personal.
+                let own = !elsewhere(name);
+                let is_selected = own && Some(name.as_str()) == selected;
+                self.list_notice(name, old, kind, is_selected, own, enabled)
             }
             // Events were lost: the selected mailbox is synced; other
             // mailboxes' states are not resent (the client may STATUS).
-            Some(mailbox_event::Event::Resync(_)) => {
-                if selected.is_some() {
-                    Notice::Selected
-                } else {
-                    Notice::Nothing
-                }
-            }
-            None => Notice::Nothing,
+            Some(mailbox_event::Event::Resync(_)) => selected.map(|_| Notice::Selected),
+            None => None,
         }
     }
 
-    /// What an event of another owner's watched mailbox means: its
-    /// message changes as STATUS. The selected mailbox is followed by its
-    /// own watcher, so nothing here; the owner's mailbox list and
-    /// subscriptions are the owner's, never reported.
-    fn shared_notice(
-        &self,
-        watched: &Watched,
+    /// What an event of another owner's stream means: message changes as
+    /// STATUS (the selected mailbox is followed by its own watcher, so
+    /// nothing for it), changes of the list as the user sees it as LIST.
+    async fn other_event(
+        &mut self,
+        authed: &Authed,
+        owner: &str,
         event: &MailboxEvent,
         selected: Option<&MailboxRef>,
-    ) -> Notice {
-        if selected == Some(&watched.mailbox) {
-            return Notice::Nothing;
-        }
-        let kind = match &event.event {
-            Some(mailbox_event::Event::Changed(changed))
-                if changed.mailbox == watched.mailbox.name =>
-            {
-                changed.kind
-            }
-            // Events were lost: the mailbox may have changed in any way.
-            Some(mailbox_event::Event::Resync(_)) => WatchChangeKind::Changed as i32,
-            _ => return Notice::Nothing,
+        enabled: Enabled,
+    ) -> Vec<Notice> {
+        let mailbox = |name: &str| MailboxRef {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
         };
-        match self.events_for(&watched.shown, false, false) {
-            Some(events) if wants(events, kind) => Notice::Status(watched.mailbox.clone()),
-            _ => Notice::Nothing,
+        match &event.event {
+            Some(mailbox_event::Event::Changed(changed)) => {
+                let changed_mailbox = mailbox(&changed.mailbox);
+                if selected == Some(&changed_mailbox) {
+                    return Vec::new();
+                }
+                let Some(shown) = self.others.shown(authed, &changed_mailbox) else {
+                    return Vec::new();
+                };
+                match self.events_for(&shown, false, false) {
+                    Some(events) if wants(events, changed.kind) => {
+                        vec![Notice::Status(changed_mailbox)]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            Some(mailbox_event::Event::List(change)) => {
+                let Ok(kind) = ListChangeKind::try_from(change.kind) else {
+                    return Vec::new();
+                };
+                let (now, old) = match kind {
+                    ListChangeKind::Created => (mailbox(&change.name), None),
+                    ListChangeKind::Deleted => (mailbox(&change.name), None),
+                    ListChangeKind::Renamed => {
+                        (mailbox(&change.new_name), Some(mailbox(&change.name)))
+                    }
+                    // The owner's subscriptions are the owner's.
+                    _ => return Vec::new(),
+                };
+                let old_shown = old.as_ref().and_then(|m| self.others.shown(authed, m));
+                match kind {
+                    ListChangeKind::Created => self.others.listed(owner, Some(&now.name), None),
+                    ListChangeKind::Deleted => self.others.listed(owner, None, Some(&now.name)),
+                    _ => self.others.listed(
+                        owner,
+                        Some(&now.name),
+                        old.as_ref().map(|m| m.name.as_str()),
+                    ),
+                }
+                let Some(shown) = self.others.shown(authed, &now) else {
+                    return Vec::new();
+                };
+                let is_selected = Some(&now) == selected;
+                self.list_notice(
+                    &shown,
+                    old_shown.as_deref(),
+                    kind,
+                    is_selected,
+                    false,
+                    enabled,
+                )
+                .into_iter()
+                .collect()
+            }
+            // Events were lost: the list is read again, and every mailbox
+            // may have changed.
+            Some(mailbox_event::Event::Resync(_)) => {
+                let diff = self.others.relist(authed, owner).await;
+                let mut notices = self.diff_notices(authed, diff, selected, enabled);
+                let now: Vec<MailboxRef> = self
+                    .others
+                    .mailboxes()
+                    .filter(|m| m.owner == owner)
+                    .collect();
+                notices.extend(self.statuses(authed, now.into_iter(), selected));
+                notices
+            }
+            None => Vec::new(),
         }
     }
 }

@@ -19,6 +19,9 @@ pub(crate) struct Authed {
     pub(crate) storage: Storage,
     /// The owner of the public namespace (`Public.`), if there is one.
     pub(crate) public_owner: Option<Arc<str>>,
+    /// How often NOTIFY asks again who shares with the user
+    /// ([`crate::ImapSettings::notify_owners_refresh`]).
+    pub(crate) owners_refresh: std::time::Duration,
 }
 
 impl Authed {

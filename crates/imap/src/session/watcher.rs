@@ -2,18 +2,24 @@
 //! mailbox is selected, a task follows its Watch stream (changes by any
 //! session or delivery, in any storage process of the owner) and marks the
 //! mailbox changed. Commands then ask storage for changes only when
-//! something did change, and IDLE wakes up at once.
+//! something did change, and IDLE wakes up at once. A stream that ends
+//! (the owner's storage process went away) is started again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use mailkeep_frontend::{Retry, Storage, StorageError};
+use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage::{MailboxEvent, WatchRequest, mailbox_event};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tonic::codec::Streaming;
 
 use crate::session::mailbox::Mailbox;
+
+/// The longest pause between two tries to start an ended stream again.
+const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 
 /// Whether the selected mailbox may have changed since it was last synced.
 ///
@@ -105,30 +111,85 @@ pub(crate) fn watch(mailbox: &Arc<Mailbox>, storage: Storage) -> Watcher {
     Watcher(tokio::spawn(follow(weak, storage, owner, name)))
 }
 
-/// Follows the Watch stream of `owner`'s mailbox `name`.
+/// Follows the Watch stream of `owner`'s mailbox `name`; when it ends
+/// (the owner's storage process went away), commands ask storage until a
+/// new stream starts, tried at once and then after growing pauses, and
+/// the next sync asks for everything missed meanwhile.
 pub(crate) async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
+    let mut tries: u32 = 0;
+    loop {
+        let pause = match follow_one(&mailbox, &storage, &owner, &name, tries > 0).await {
+            Followed::Deselected => return,
+            // A new storage process serves the owner: at once.
+            Followed::Ended => {
+                tracing::info!(
+                    "the change stream ended; commands ask storage until it starts again"
+                );
+                tries = 1;
+                continue;
+            }
+            Followed::NotOpened(reason) => {
+                let first = tries == 0 && reason != ErrorReason::Unavailable;
+                // A mailbox that went away: the next sync finds out.
+                if first || reason == ErrorReason::Nonexistent || mailbox.strong_count() == 0 {
+                    return;
+                }
+                tries = tries.saturating_add(1);
+                Duration::from_secs(1u64 << tries.min(6)).min(MOST_BETWEEN_TRIES)
+            }
+        };
+        tracing::debug!(?pause, "the change stream not started again yet");
+        Box::pin(tokio::time::sleep(pause)).await;
+    }
+}
+
+/// How following one stream ended.
+enum Followed {
+    /// The mailbox is no longer selected.
+    Deselected,
+    /// The stream ended (the owner's storage process went away).
+    Ended,
+    /// No stream could be opened, for this reason.
+    NotOpened(ErrorReason),
+}
+
+/// Opens a stream of `name` and marks `mailbox` changed at each of its
+/// events (`again`: an earlier stream ended).
+async fn follow_one(
+    mailbox: &Weak<Mailbox>,
+    storage: &Storage,
+    owner: &str,
+    name: &str,
+    again: bool,
+) -> Followed {
     // Opening is boxed: the task keeps only what following needs while it
     // waits for events, for as long as the mailbox stays selected.
-    let stream = Box::pin(open(storage, owner, name.clone())).await;
-    let mut stream = match stream {
+    let opened = Box::pin(open(storage.clone(), owner.to_owned(), name.to_owned())).await;
+    let mut stream = match opened {
         Ok(stream) => stream,
         Err(e) => {
-            tracing::warn!(error = %e, "no change stream; every command will ask storage");
-            return;
+            if !again {
+                tracing::warn!(error = %e, "no change stream; every command will ask storage");
+            }
+            return Followed::NotOpened(e.reason());
         }
     };
     match mailbox.upgrade() {
         Some(m) => {
             m.mark().watching.store(true, Ordering::SeqCst);
-            // Anything between SELECT's answer and the watch starting.
+            // Anything between SELECT's answer (or the last stream's end)
+            // and the watch starting.
             m.mark().mark();
         }
-        None => return,
+        None => return Followed::Deselected,
+    }
+    if again {
+        tracing::info!("the change stream started again");
     }
     loop {
         let event = stream.message().await;
         let Some(m) = mailbox.upgrade() else {
-            return;
+            return Followed::Deselected;
         };
         match event {
             Ok(Some(event)) => match &event.event {
@@ -143,11 +204,10 @@ pub(crate) async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: Stri
                 Some(mailbox_event::Event::Changed(_) | mailbox_event::Event::List(_)) | None => {}
             },
             Ok(None) | Err(_) => {
-                // The storage process went away: fall back to asking.
-                tracing::info!("the change stream ended; every command will ask storage");
+                // Commands ask storage until a stream starts again.
                 m.mark().unwatch();
                 m.mark().mark();
-                return;
+                return Followed::Ended;
             }
         }
     }

@@ -276,3 +276,223 @@ async fn notify_on_the_public_namespace() {
     let (status, _) = until(&mut bob, "* STATUS Public.Projects").await;
     assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
 }
+
+/// Whether `r` is the LIST line of `name` (with `attribute` among its
+/// attributes, when one is given).
+fn is_list(r: &Response, name: &str, attribute: Option<&str>) -> bool {
+    let text = r.text();
+    text.starts_with("* LIST")
+        && (text.contains(&format!(" {name}\r\n"))
+            || text.contains(&format!(" {name} "))
+            || text.ends_with(&format!(" {name}"))
+            || text.contains(&format!(" \"{name}\"")))
+        && attribute.is_none_or(|a| text.contains(a))
+}
+
+/// Reads unsolicited responses until the LIST line of `name`; returns it
+/// and everything read before it.
+async fn until_list(
+    client: &mut Client<DuplexStream>,
+    name: &str,
+    attribute: Option<&str>,
+) -> (Response, Vec<Response>) {
+    let mut before = Vec::new();
+    let found = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = client.read_response().await.expect("a notification");
+            if is_list(&r, name, attribute) {
+                return r;
+            }
+            before.push(r);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no LIST {name}; read {before:?}"));
+    (found, before)
+}
+
+/// RFC 5465 MailboxName on the shared namespace: mailboxes the owner
+/// creates under a shared one (which inherit its ACL), renames and
+/// deletes, and those a grant shows or a revocation hides, arrive as
+/// LIST; a mailbox the user may not see is never named.
+#[tokio::test]
+async fn notify_reports_shared_mailbox_names_as_the_user_sees_them() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (subtree shared (MessageNew MessageExpunge MailboxName))",
+    )
+    .await;
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+
+    ok(&mut alice, "CREATE Secret").await;
+    ok(&mut alice, "CREATE Projects.2026").await;
+    let (_, before) = until_list(&mut bob, "shared.alice.Projects.2026", None).await;
+    assert!(
+        !before.iter().any(|r| r.text().contains("Secret")),
+        "{before:?}"
+    );
+
+    ok(&mut alice, "RENAME Projects.2026 Projects.2027").await;
+    let (renamed, _) = until_list(&mut bob, "shared.alice.Projects.2027", None).await;
+    assert!(
+        renamed.text().contains("OLDNAME") && renamed.text().contains("shared.alice.Projects.2026"),
+        "{}",
+        renamed.text()
+    );
+    ok(&mut alice, "DELETE Projects.2027").await;
+    until_list(
+        &mut bob,
+        "shared.alice.Projects.2027",
+        Some("\\NonExistent"),
+    )
+    .await;
+
+    // A grant shows a mailbox, a revocation hides it.
+    ok(&mut alice, &format!("SETACL Secret {BOB} lr")).await;
+    until_list(&mut bob, "shared.alice.Secret", None).await;
+    alice_appends(&services, "Secret").await;
+    let (status, _) = until(&mut bob, "* STATUS shared.alice.Secret").await;
+    assert!(status.text().contains("MESSAGES 1"), "{}", status.text());
+    ok(&mut alice, &format!("DELETEACL Secret {BOB}")).await;
+    until_list(&mut bob, "shared.alice.Secret", Some("\\NonExistent")).await;
+}
+
+/// An owner's storage that goes away (a crash) does not end the user's
+/// notifications of that owner for good: the stream starts again, and
+/// what changed meanwhile is told (the list's difference, STATUS).
+#[tokio::test]
+async fn a_shared_owners_stream_starts_again_after_its_storage_stopped() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (subtree shared.alice (MessageNew MessageExpunge MailboxName))",
+    )
+    .await;
+    assert!(services.stop_storage(USER).await, "alice's storage ran");
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    ok(&mut alice, "CREATE Projects.After").await;
+    until_list(&mut bob, "shared.alice.Projects.After", None).await;
+    alice_appends(&services, "Projects").await;
+    let (status, _) = until(&mut bob, "* STATUS shared.alice.Projects ").await;
+    assert!(status.text().contains("MESSAGES 2"), "{}", status.text());
+    // And once more: not only the first stop is survived.
+    assert!(
+        services.stop_storage(USER).await,
+        "alice's storage ran again"
+    );
+    let mut alice = login(&process).await;
+    ok(&mut alice, "DELETE Projects.After").await;
+    until_list(
+        &mut bob,
+        "shared.alice.Projects.After",
+        Some("\\NonExistent"),
+    )
+    .await;
+}
+
+/// The user's subscriptions to other owners' mailboxes are not personal
+/// (RFC 5465 §6): PERSONAL does not report them, a subtree of the shared
+/// namespace does.
+#[tokio::test]
+async fn subscriptions_to_shared_mailboxes_are_not_personal() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "CREATE Mine").await;
+    ok(&mut bob, "NOTIFY SET (personal (SubscriptionChange))").await;
+    // The LIST may come with the command's reply or after it.
+    let mut heard = ok(&mut bob, "SUBSCRIBE shared.alice.Projects")
+        .await
+        .responses;
+    heard.extend(ok(&mut bob, "SUBSCRIBE Mine").await.responses);
+    if !heard
+        .iter()
+        .any(|r| is_list(r, "Mine", Some("\\Subscribed")))
+    {
+        let (list, before) = until_list(&mut bob, "Mine", Some("\\Subscribed")).await;
+        heard.extend(before);
+        heard.push(list);
+    }
+    assert!(
+        !heard.iter().any(|r| r.text().contains("shared.alice")),
+        "{heard:?}"
+    );
+    ok(&mut bob, "NOTIFY SET (subtree shared (SubscriptionChange))").await;
+    let mut heard = ok(&mut bob, "UNSUBSCRIBE Mine").await.responses;
+    heard.extend(
+        ok(&mut bob, "UNSUBSCRIBE shared.alice.Projects")
+            .await
+            .responses,
+    );
+    if !heard
+        .iter()
+        .any(|r| is_list(r, "shared.alice.Projects", None))
+    {
+        let (list, before) = until_list(&mut bob, "shared.alice.Projects", None).await;
+        heard.extend(before);
+        heard.push(list);
+    }
+    assert!(!heard.iter().any(|r| is_list(r, "Mine", None)), "{heard:?}");
+}
+
+/// An owner who shares with the user for the first time after NOTIFY SET
+/// is picked up when the sharing owners are asked again, and what they
+/// share arrives as LIST (the refresh is made short here; the wait is
+/// bounded, not a pause).
+#[tokio::test]
+async fn an_owner_sharing_after_notify_set_is_picked_up() {
+    let services = two_users().await;
+    let _ = shared_by_alice(&services, "lr").await;
+    services.add_user("carol", "c-secret").await.unwrap();
+    let settings = ImapSettings {
+        notify_owners_refresh: std::time::Duration::from_millis(20),
+        ..ImapSettings::default()
+    };
+    let quick = process(&services, settings);
+    let mut bob = login_as(&quick, BOB, BOB_PASSWORD).await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (subtree shared (MessageNew MessageExpunge MailboxName))",
+    )
+    .await;
+    let mut carol = login_as(&quick, "carol", "c-secret").await;
+    ok(&mut carol, "CREATE Team").await;
+    ok(&mut carol, "CREATE Hers").await;
+    ok(&mut carol, &format!("SETACL Team {BOB} lr")).await;
+    services.set_sharing_owners(BOB, &[USER, "carol"]);
+    let (_, before) = until_list(&mut bob, "shared.carol.Team", None).await;
+    assert!(
+        !before.iter().any(|r| r.text().contains("Hers")),
+        "{before:?}"
+    );
+    // Watched from now on.
+    let appended = carol.append("Team", &[], &message("t", "x")).await.unwrap();
+    assert!(appended.is_ok(), "{appended:?}");
+    let (status, _) = until(&mut bob, "* STATUS shared.carol.Team").await;
+    assert!(status.text().contains("MESSAGES 1"), "{}", status.text());
+}
+
+/// The selected shared mailbox's change stream starts again after its
+/// owner's storage went away: under NOTIFY (which has no polling), the
+/// owner's new mail after the restart still reaches the user.
+#[tokio::test]
+async fn a_selected_shared_mailbox_is_followed_again_after_its_storage_stopped() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    ok(
+        &mut bob,
+        "NOTIFY SET (selected (MessageNew MessageExpunge))",
+    )
+    .await;
+    assert!(services.stop_storage(USER).await, "alice's storage ran");
+    alice_appends(&services, "Projects").await;
+    until(&mut bob, "* 2 EXISTS").await;
+    // Once more: only a stream started again can tell of this one.
+    alice_appends(&services, "Projects").await;
+    until(&mut bob, "* 3 EXISTS").await;
+}

@@ -261,6 +261,8 @@ impl ChangeBus {
                     entry.subscribed = kind == pb::ListChangeKind::Subscribed;
                 }
             }
+            // Who sees the mailbox: nothing the poller compares.
+            pb::ListChangeKind::Rights => {}
         }
         let _ = changes.tx.send(Arc::new(listed(kind, &name, &new_name)));
     }

@@ -9,6 +9,7 @@
 //! a poller reads the index's `data_version` instead (`poll.rs`).
 
 pub(crate) mod bus;
+mod guest;
 mod kernel;
 mod poll;
 mod route;

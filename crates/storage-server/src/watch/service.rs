@@ -1,7 +1,8 @@
 //! The Watch gRPC service: admits the call like every other, subscribes
 //! the caller to its owner's changes (starting cross-process polling for
 //! the first watcher), and streams the events of the watched mailbox (or
-//! of all) plus every mailbox list event.
+//! of all) plus every mailbox list event; a guest's stream shows only
+//! what the owner's ACLs let the guest see (`guest.rs`).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tonic::{Request, Response, Status};
 use mailkeep_store::Store;
 
 use super::bus::{OwnerChanges, canonical};
+use super::guest::GuestView;
 use super::poll;
 use crate::gate::{Admitted, Gate};
 
@@ -35,7 +37,10 @@ impl pb::watch_server::Watch for WatchService {
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<EventStream>, Status> {
         let Admitted {
-            owner, store, req, ..
+            owner,
+            store,
+            req,
+            actor,
         } = self.gate.admit_call(request, "Watch").await?;
         let mailbox = req.mailbox;
         let mailbox = (!mailbox.is_empty()).then(|| canonical(&mailbox));
@@ -69,12 +74,39 @@ impl pb::watch_server::Watch for WatchService {
             self.gate.changes().watcher_left(&owner);
             return Err(status);
         }
+        // A guest's view is read once subscribed: a change after the read
+        // is a difference from it, one before it is already in it.
+        // A guest watching one mailbox (a selected shared mailbox) hears
+        // of that mailbox only: no list events, so no view to keep.
+        let lists = actor.guest().is_none() || mailbox.is_none();
+        let guest = match actor.guest().filter(|_| mailbox.is_none()) {
+            Some(guest) => {
+                let view = GuestView::start(
+                    Arc::clone(&self.gate),
+                    owner.clone(),
+                    store.clone(),
+                    guest.to_owned(),
+                )
+                .await;
+                match view {
+                    Ok(view) => Some(view),
+                    Err(status) => {
+                        drop(rx);
+                        self.gate.changes().watcher_left(&owner);
+                        return Err(status);
+                    }
+                }
+            }
+            None => None,
+        };
         tracing::debug!(owner, mailbox = ?mailbox, "watcher added");
         let leaving = Leaving {
             gate: Arc::clone(&self.gate),
             owner,
         };
-        Ok(Response::new(Box::pin(events(rx, mailbox, leaving))))
+        Ok(Response::new(Box::pin(events(
+            rx, mailbox, lists, guest, leaving,
+        ))))
     }
 }
 
@@ -152,6 +184,8 @@ impl Drop for Leaving {
 fn events(
     rx: broadcast::Receiver<super::bus::Event>,
     mailbox: Option<String>,
+    lists: bool,
+    guest: Option<GuestView>,
     leaving: Leaving,
 ) -> impl Stream<Item = Result<pb::MailboxEvent, Status>> + Send {
     // The receiver comes first in the state, so it is dropped before
@@ -159,13 +193,29 @@ fn events(
     let state = Watcher {
         rx,
         mailbox,
+        lists,
+        guest: guest.map(Box::new),
         _leaving: leaving,
     };
     futures::stream::unfold(state, |mut state| async move {
-        let Watcher { rx, mailbox, .. } = &mut state;
+        let Watcher {
+            rx,
+            mailbox,
+            lists,
+            guest,
+            ..
+        } = &mut state;
         loop {
+            if let Some(event) = guest.as_mut().and_then(|g| g.pending()) {
+                return Some((Ok(event), state));
+            }
             match rx.recv().await {
-                Ok(event) if concerns(&event, mailbox.as_deref()) => {
+                Ok(event) if guest.is_some() => {
+                    if let Some(guest) = guest.as_mut() {
+                        guest.take(&event).await;
+                    }
+                }
+                Ok(event) if concerns(&event, mailbox.as_deref(), *lists) => {
                     return Some((Ok(Arc::unwrap_or_clone(event)), state));
                 }
                 Ok(_) => {}
@@ -174,7 +224,12 @@ fn events(
                     let resync = pb::MailboxEvent {
                         event: Some(Event::Resync(pb::WatchResync {})),
                     };
-                    return Some((Ok(resync), state));
+                    match guest.as_mut() {
+                        // The guest's view is re-read too: list events
+                        // may be among the dropped ones.
+                        Some(guest) => guest.take(&resync).await,
+                        None => return Some((Ok(resync), state)),
+                    }
                 }
                 Err(RecvError::Closed) => return None,
             }
@@ -187,14 +242,22 @@ fn events(
 struct Watcher {
     rx: broadcast::Receiver<super::bus::Event>,
     mailbox: Option<String>,
+    /// Whether list events are sent (not to a guest watching one
+    /// mailbox).
+    lists: bool,
+    /// A guest's stream of every mailbox: what the guest may see of the
+    /// events.
+    guest: Option<Box<GuestView>>,
     _leaving: Leaving,
 }
 
-/// Whether a watcher of `mailbox` wants `event`: list and resync events
-/// always, mailbox events only for its mailbox.
-fn concerns(event: &pb::MailboxEvent, mailbox: Option<&str>) -> bool {
+/// Whether a watcher of `mailbox` wants `event`: resync events always,
+/// list events when it takes them (`lists`), mailbox events only for its
+/// mailbox.
+fn concerns(event: &pb::MailboxEvent, mailbox: Option<&str>, lists: bool) -> bool {
     match (&event.event, mailbox) {
         (Some(Event::Changed(c)), Some(name)) => c.mailbox == name,
+        (Some(Event::List(_)), _) => lists,
         _ => true,
     }
 }
