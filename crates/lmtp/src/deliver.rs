@@ -260,7 +260,11 @@ pub(crate) fn storage_refusal(e: &StorageError) -> Reply {
 }
 
 /// Recipient lookups for a plugin that serves a listener of this process
-/// (the quota policy service): RCPT TO's lookup, deliver ticket and all.
+/// (the quota policy service): RCPT TO's lookup, deliver ticket and all,
+/// of the recipient itself: a `+detail` is not followed (into another
+/// owner's shared mailbox, whose quota the recipient's deliver ticket may
+/// not read; that owner's storage process judges it at delivery), so the
+/// policy judges the recipient's own quota root, as Dovecot's does.
 pub(crate) struct Lookup(pub(crate) Arc<crate::process::Process>);
 
 impl mailkeep_plugin_api::RecipientLookup for Lookup {
@@ -270,7 +274,8 @@ impl mailkeep_plugin_api::RecipientLookup for Lookup {
     ) -> futures::future::BoxFuture<'a, mailkeep_plugin_api::Lookup> {
         Box::pin(async move {
             let process = &self.0;
-            let rcpt = Recipient::parse(address, &process.settings.recipient_delimiter);
+            let mut rcpt = Recipient::parse(address, &process.settings.recipient_delimiter);
+            rcpt.detail = None;
             match resolve(process, rcpt).await {
                 Ok(mailbox) => mailkeep_plugin_api::Lookup::Found(mailkeep_plugin_api::Recipient {
                     user: mailbox.user,

@@ -109,7 +109,20 @@ pub(crate) async fn append(
         })?;
     }
     let replacing = header.replace.is_some();
-    let outcome = receive(&mut stream, &tx, first, (&owner, &mailbox), replacing).await;
+    // A guest's further messages may set only flags whose rights the first
+    // header's check covered.
+    let flags_checked = match actor {
+        Actor::Owner => None,
+        Actor::Guest(_) | Actor::Deliverer(_) => Some(flag_rights(&header.flags, false)),
+    };
+    let outcome = receive(
+        &mut stream,
+        &tx,
+        first,
+        (&owner, &mailbox),
+        (replacing, flags_checked),
+    )
+    .await;
     drop(tx);
     let written = writer.await.map_err(|_| server_bug("append task failed"))?;
     match (outcome, written) {
@@ -158,13 +171,14 @@ fn guest_need(actor: &Actor, header: &pb::AppendHeader) -> Option<GuestNeed> {
 /// already read), then chunks and further headers, then the commit. A
 /// stream that breaks or ends without AppendCommit, or a bad header, stops
 /// without a commit; so does a second message when `replacing` (REPLACE
-/// takes one).
+/// takes one), and, for a guest (`flags_checked` is the rights its first
+/// header was checked for), a further message whose flags need more.
 async fn receive(
     stream: &mut Streaming<pb::AppendRequest>,
     tx: &mpsc::Sender<Piece>,
     first: MessageStart,
     (owner, mailbox): (&str, &str),
-    replacing: bool,
+    (replacing, flags_checked): (bool, Option<Rights>),
 ) -> Result<(), Status> {
     if tx.send(Piece::Start(first)).await.is_err() {
         // The writer stopped on an error; it is reported by the caller.
@@ -188,6 +202,14 @@ async fn receive(
                 }
                 if replacing || h.replace.is_some() {
                     return Err(invalid("REPLACE appends exactly one message"));
+                }
+                if let Some(checked) = flags_checked
+                    && !checked.contains(flag_rights(&h.flags, false))
+                {
+                    return Err(errors::status(
+                        ErrorReason::NoPermission,
+                        "a further message sets flags the owner's ACL does not grant",
+                    ));
                 }
                 messages += 1;
                 if messages > MAX_MESSAGES {

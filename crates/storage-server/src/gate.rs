@@ -469,7 +469,7 @@ impl Gate {
                 format!("ticket refused: {}", TicketError::Revoked),
             ));
         }
-        let actor = match guest_of(&claims, owner, need) {
+        let actor = match guest_of(&claims, owner, need, method) {
             Some(guest) => guest,
             None => {
                 if let Err(e) = claims.authorize(owner, need) {
@@ -682,21 +682,33 @@ impl Gate {
     }
 }
 
-/// The guest a verified ticket of another user than `owner` acts as for a
-/// call that needs `need`: a session ticket's user for any call but an
-/// admin's; a deliver ticket's user (a delivery into a shared mailbox) for
-/// a call a deliver ticket may make at all. `None`: the ticket must be
-/// for the owner itself (or an admin's), which [`Claims::authorize`]
-/// decides.
+/// The only calls another user's deliver ticket may make on an owner's
+/// storage (a delivery into a shared mailbox): whether the folder exists,
+/// and the append. Other calls a deliver ticket may make for its own user
+/// (quota reads among them) stay its own user's.
+const DELIVERER_METHODS: [&str; 2] = ["MailboxExists", "Append"];
+
+/// The guest a verified ticket of another user than `owner` acts as for
+/// `method`, a call that needs `need`: a session ticket's user for any call
+/// but an admin's; a deliver ticket's user (a delivery into a shared
+/// mailbox) only for [`DELIVERER_METHODS`]. `None`: the ticket must be for
+/// the owner itself (or an admin's), which [`Claims::authorize`] decides.
 ///
 /// [`Claims::authorize`]: mailkeep_ticket::Claims::authorize
-fn guest_of(claims: &mailkeep_ticket::Claims, owner: &str, need: Scope) -> Option<Actor> {
+fn guest_of(
+    claims: &mailkeep_ticket::Claims,
+    owner: &str,
+    need: Scope,
+    method: &str,
+) -> Option<Actor> {
     if claims.user == owner || need == Scope::Admin {
         return None;
     }
     match (claims.scope, need) {
         (Scope::Session, _) => Some(Actor::Guest(claims.user.clone())),
-        (Scope::Deliver, Scope::Deliver) => Some(Actor::Deliverer(claims.user.clone())),
+        (Scope::Deliver, Scope::Deliver) if DELIVERER_METHODS.contains(&method) => {
+            Some(Actor::Deliverer(claims.user.clone()))
+        }
         _ => None,
     }
 }

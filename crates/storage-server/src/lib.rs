@@ -113,6 +113,12 @@ pub enum StorageServerError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// The HTTP/2 window of each call this process receives (an Append's
+/// message bytes): what a call whose writer waits for the disk may leave
+/// buffered here, so a burst of appends over one connection stays bounded
+/// per call while the connection's window is unbounded.
+const RECEIVE_STREAM_WINDOW: u32 = 512 * 1024;
+
 /// How many passed connections may wait for the gRPC server to take them.
 const PENDING_CONNECTIONS: usize = 64;
 
@@ -331,10 +337,11 @@ pub async fn serve_tuned(
             tuning.metadata,
         ));
     plugin::add_services(&gate, &tuning.plugins, &mut routes);
-    // The protocol process's windows (appends stream into this process):
-    // one connection carries every owner's calls.
+    // One connection carries every owner's calls from a protocol process:
+    // its window is as large as HTTP/2 allows, so appends waiting for the
+    // disk do not stall the others; each call's is small.
     let server = tonic::transport::Server::builder()
-        .initial_stream_window_size(mailkeep_storage_rpc::socket_channel::STREAM_WINDOW)
+        .initial_stream_window_size(RECEIVE_STREAM_WINDOW)
         .initial_connection_window_size(mailkeep_storage_rpc::socket_channel::CONNECTION_WINDOW)
         .layer(inflight::InFlightLayer {
             calls: std::sync::Arc::clone(&calls),

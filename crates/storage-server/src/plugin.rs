@@ -240,6 +240,15 @@ impl PluginHost {
         }
         let ticket = ticket_of(request);
         let (store, actor) = self.gate.admit_actor(ticket, owner, scope, path)?;
+        if matches!(actor, crate::guest::Actor::Deliverer(_)) {
+            // The gate admits another user's delivery to nothing but
+            // MailboxExists and Append; refused here as well, so that a
+            // plugin's guest read never serves a delivery.
+            return Err(mailkeep_storage_rpc::errors::status(
+                mailkeep_storage_rpc::errors::ErrorReason::NoPermission,
+                format!("a delivery may not call {path} on another owner's storage"),
+            ));
+        }
         let need = GuestNeed::AnyOf(
             mailbox.map(str::to_owned),
             Rights::LOOKUP.union(Rights::READ),

@@ -147,6 +147,20 @@ async fn another_users_deliver_ticket_posts_only_where_it_holds_p() {
         deliver(&mut c, &bob, "Team", &["\\Flagged"]).await,
         ErrorReason::Nonexistent,
     );
+    // Nor may a further message of the same Append set flags the first
+    // header's check did not cover: the whole Append is refused.
+    let body = b"Subject: two\r\n\r\nsecond\r\n";
+    let mut parts = common::message_parts(append_header("Team", &[], body.len() as u64), body);
+    let mut flagged = append_header("Team", &["\\Deleted", "\\Flagged"], body.len() as u64);
+    flagged.owner = String::new();
+    flagged.mailbox = String::new();
+    parts.extend(common::message_parts(flagged, body));
+    parts.push(pb::AppendRequest::commit());
+    refused_as(
+        "a second message with \\Deleted \\Flagged into Team",
+        send_append(&mut c, &bob, parts).await,
+        ErrorReason::NoPermission,
+    );
     for (mailbox, count) in [("Listed", 1), ("Inserts", 1), ("Hidden", 1), ("INBOX", 1)] {
         assert_eq!(messages(&mut c, &owner, mailbox).await, count, "{mailbox}");
     }

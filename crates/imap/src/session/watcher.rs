@@ -21,6 +21,10 @@ use crate::session::mailbox::Mailbox;
 /// The longest pause between two tries to start an ended stream again.
 const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 
+/// A stream that lived this long before it ended is started again at
+/// once; one that ended sooner waits as a failed start does.
+const LIVED_LONG: Duration = Duration::from_secs(10);
+
 /// Whether the selected mailbox may have changed since it was last synced.
 ///
 /// Events name the mailbox's HIGHESTMODSEQ after the change, so an event
@@ -118,15 +122,22 @@ pub(crate) fn watch(mailbox: &Arc<Mailbox>, storage: Storage) -> Watcher {
 pub(crate) async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
     let mut tries: u32 = 0;
     loop {
+        let opened = tokio::time::Instant::now();
         let pause = match follow_one(&mailbox, &storage, &owner, &name, tries > 0).await {
             Followed::Deselected => return,
-            // A new storage process serves the owner: at once.
-            Followed::Ended => {
+            // A new storage process serves the owner: at once, unless
+            // the stream it gave ended soon too (a process that keeps
+            // failing must not be asked in a tight loop).
+            Followed::Ended if opened.elapsed() >= LIVED_LONG => {
                 tracing::info!(
                     "the change stream ended; commands ask storage until it starts again"
                 );
                 tries = 1;
                 continue;
+            }
+            Followed::Ended => {
+                tries = tries.saturating_add(1);
+                Duration::from_secs(1u64 << tries.min(6)).min(MOST_BETWEEN_TRIES)
             }
             Followed::NotOpened(reason) => {
                 let first = tries == 0 && reason != ErrorReason::Unavailable;

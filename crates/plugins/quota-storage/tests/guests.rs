@@ -99,6 +99,35 @@ async fn guests_with_l_or_r_read_the_owners_quota_and_change_nothing() {
         "{refused:?}"
     );
 
+    // A delivery to bob (his deliver ticket, as a compromised lmtp process
+    // holds one for any user) reads none of alice's quota, not even where
+    // bob himself may read.
+    let bob_delivers = mailkeep_ticket::sign(
+        services.key(),
+        &mailkeep_ticket::Claims::new(
+            "bob",
+            mailkeep_ticket::Scope::Deliver,
+            mailkeep_ticket::now_unix(),
+            60,
+            "testkit",
+        ),
+    );
+    let channel = Connector::storage(&services, &bob_delivers, "alice")
+        .await
+        .unwrap();
+    let mut delivering = QuotaClient::new(channel);
+    for mailbox in ["Team", ""] {
+        let refused = delivering
+            .get_quota(with_ticket(get(mailbox), &bob_delivers))
+            .await
+            .expect_err(mailbox);
+        assert_eq!(
+            reason_of(&refused),
+            ErrorReason::NoPermission,
+            "{mailbox:?}: {refused:?}"
+        );
+    }
+
     // Without 'l' or 'r' anywhere, alice's root is none of bob's business.
     grant("Team", Rights::READ, AclChange::Remove);
     grant("Lists", Rights::LOOKUP, AclChange::Remove);
