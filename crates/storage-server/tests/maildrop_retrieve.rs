@@ -62,7 +62,10 @@ async fn messages_come_in_the_order_listed_with_crlf_and_big_ones_in_pieces() {
     }
     let first = common::append(&mut storage, &t, "INBOX", &small).await;
     let second = common::append(&mut storage, &t, "INBOX", &big).await;
-    let uidvalidity = mailbox_status(&mut storage, &t, "INBOX").await.unwrap().uidvalidity;
+    let uidvalidity = mailbox_status(&mut storage, &t, "INBOX")
+        .await
+        .unwrap()
+        .uidvalidity;
     let mut maildrop = maildrop_client(h.channel(2).await);
 
     let got = retrieve(&mut maildrop, &t, uidvalidity, &[second.uid, first.uid])
@@ -85,7 +88,10 @@ async fn a_message_removed_since_is_left_out_and_a_stale_uidvalidity_refused() {
     let mut storage = common::storage_client(h.channel(1).await);
     let a = common::append(&mut storage, &t, "INBOX", b"Subject: a\r\n\r\na\r\n").await;
     let b = common::append(&mut storage, &t, "INBOX", b"Subject: b\r\n\r\nb\r\n").await;
-    let uidvalidity = mailbox_status(&mut storage, &t, "INBOX").await.unwrap().uidvalidity;
+    let uidvalidity = mailbox_status(&mut storage, &t, "INBOX")
+        .await
+        .unwrap()
+        .uidvalidity;
     let mut maildrop = maildrop_client(h.channel(2).await);
     let request = CommitMaildropRequest {
         owner: OWNER.into(),
@@ -113,7 +119,10 @@ async fn only_the_owner_retrieves() {
     let t = h.ticket();
     let mut storage = common::storage_client(h.channel(1).await);
     let a = common::append(&mut storage, &t, "INBOX", b"Subject: a\r\n\r\na\r\n").await;
-    let uidvalidity = mailbox_status(&mut storage, &t, "INBOX").await.unwrap().uidvalidity;
+    let uidvalidity = mailbox_status(&mut storage, &t, "INBOX")
+        .await
+        .unwrap()
+        .uidvalidity;
     let mut maildrop = maildrop_client(h.channel(2).await);
     for ticket in [
         h.ticket_for("bob", Scope::Session),

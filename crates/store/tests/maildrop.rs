@@ -32,7 +32,15 @@ fn maildrop_lists_every_message_with_its_served_size() {
 fn maildrop_files_come_in_the_order_asked_from_one_listing() {
     let (_dir, store) = temp_store();
     let uids: Vec<u32> = (0..3)
-        .map(|i| append(&store, INBOX, format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(), &[]).uid)
+        .map(|i| {
+            append(
+                &store,
+                INBOX,
+                format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(),
+                &[],
+            )
+            .uid
+        })
         .collect();
     let uidvalidity = store.maildrop(INBOX).unwrap().uidvalidity;
     // An unknown UID is left out; the order is the caller's.
@@ -47,7 +55,12 @@ fn maildrop_files_come_in_the_order_asked_from_one_listing() {
         .read_to_string(&mut text)
         .unwrap();
     assert_eq!(text, "Subject: 2\r\n\r\nx\r\n");
-    assert!(store.maildrop_files(INBOX, uidvalidity, &[]).unwrap().is_empty());
+    assert!(
+        store
+            .maildrop_files(INBOX, uidvalidity, &[])
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         store.maildrop_files(INBOX, uidvalidity + 1, &uids),
         Err(StoreError::UidValidityChanged { .. })
@@ -64,7 +77,14 @@ fn a_listed_file_renamed_since_is_found_and_an_expunged_one_is_reported() {
         .unwrap();
     // A flag change renames a's file; b is removed.
     store
-        .store_flags(INBOX, a.uidvalidity, &[UidRange::single(a.uid)], StoreMode::Add, &["\\Seen"], None)
+        .store_flags(
+            INBOX,
+            a.uidvalidity,
+            &[UidRange::single(a.uid)],
+            StoreMode::Add,
+            &["\\Seen"],
+            None,
+        )
         .unwrap();
     assert!(!files[0].path.exists(), "the flag change renamed the file");
     store.remove_listed(INBOX, b.uidvalidity, &[b.uid]).unwrap();

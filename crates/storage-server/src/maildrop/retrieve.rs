@@ -131,7 +131,11 @@ fn send_message(
             Cow::Owned(crlf) => crlf,
         };
         if data.len() != size {
-            return Err(data_loss(if data.len() < size { "shorter" } else { "longer" }));
+            return Err(data_loss(if data.len() < size {
+                "shorter"
+            } else {
+                "longer"
+            }));
         }
         return Ok(batch.push(Item::Message(pb::RetrievedMessage {
             uid: listed.uid,
