@@ -5,11 +5,16 @@
 //! Dovecot (dovecot-pop3d) in the same run. Sessions/s with 1 and with 4
 //! pollers at once (each its own account), blocks alternating between
 //! the servers so that the machine's load hits both alike; the ratio
-//! mailkeep/dovecot is the figure (goal: at least 3).
+//! mailkeep/dovecot is the figure (goal: at least 3). Beside it, the CPU
+//! time each server's process tree used per measured session (mailkeep's
+//! by kind of process), which load from other programs does not change
+//! as much as the rates.
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use mailkeep_bench::procs::{cpu_used, tree_cpu_by_kind};
 use mailkeep_bench::report::{Better, line, machine_load};
 use mailkeep_bench::servers::Account;
 use mailkeep_bench::setup;
@@ -109,12 +114,17 @@ fn main() {
     let dovecot = dovecot
         .map_err(|e| println!("Dovecot baseline skipped: {e}"))
         .ok();
-    let mut servers = vec![("mailkeep", mailkeep.process().addr(), mailkeep.pop3_addr())];
+    let mut servers = vec![(
+        "mailkeep",
+        mailkeep.process().addr(),
+        mailkeep.pop3_addr(),
+        mailkeep.process().pid(),
+    )];
     if let Some(d) = &dovecot {
         match d.pop3_addr() {
             Some(pop3) => {
                 println!("baseline: Dovecot {}", d.version());
-                servers.push(("dovecot", d.process().addr(), pop3));
+                servers.push(("dovecot", d.process().addr(), pop3, d.process().pid()));
             }
             None => println!("Dovecot baseline skipped: apt-get install dovecot-pop3d"),
         }
@@ -124,7 +134,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    for (name, imap, _) in &servers {
+    for (name, imap, _, _) in &servers {
         runtime
             .block_on(setup::fill_all(*imap, &accounts, "INBOX", &messages))
             .unwrap_or_else(|e| {
@@ -140,13 +150,18 @@ fn main() {
     );
     for pollers in [1usize, 4] {
         let group = &accounts[..pollers];
-        for (_, _, pop3) in &servers {
+        for (_, _, pop3, _) in &servers {
             block(*pop3, group, WARMUP);
         }
         let mut elapsed = vec![Duration::ZERO; servers.len()];
+        let mut cpu: Vec<BTreeMap<String, Duration>> = vec![BTreeMap::new(); servers.len()];
         for _ in 0..BLOCKS {
-            for (i, (_, _, pop3)) in servers.iter().enumerate() {
+            for (i, (_, _, pop3, pid)) in servers.iter().enumerate() {
+                let before = tree_cpu_by_kind(*pid);
                 elapsed[i] += block(*pop3, group, BLOCK);
+                for (kind, used) in cpu_used(&before, &tree_cpu_by_kind(*pid)) {
+                    *cpu[i].entry(kind).or_default() += used;
+                }
             }
         }
         let total = (pollers * BLOCK * BLOCKS) as f64;
@@ -161,6 +176,26 @@ fn main() {
                 Better::Higher
             )
         );
+        for ((name, ..), used) in servers.iter().zip(&cpu) {
+            println!("  {}", cpu_per_session(name, used, total));
+        }
     }
     println!("pop3 poller: machine load {} at the end", machine_load());
+}
+
+/// "NAME: X ms CPU per session (kind Y, ...)": what a server's process
+/// tree used over `sessions` measured sessions.
+fn cpu_per_session(name: &str, used: &BTreeMap<String, Duration>, sessions: f64) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0 / sessions;
+    let total: Duration = used.values().sum();
+    let kinds: Vec<String> = used
+        .iter()
+        .filter(|(_, d)| !d.is_zero())
+        .map(|(kind, d)| format!("{kind} {:.2}", ms(*d)))
+        .collect();
+    format!(
+        "{name}: {:.2} ms CPU per session ({})",
+        ms(total),
+        kinds.join(", ")
+    )
 }

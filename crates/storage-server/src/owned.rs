@@ -128,6 +128,7 @@ owned_requests! {
     OpenMaildropRequest => |_r, _m| GuestNeed::OwnerOnly;
     LockMaildropRequest => |_r, _m| GuestNeed::OwnerOnly;
     CommitMaildropRequest => |_r, _m| GuestNeed::OwnerOnly;
+    RetrieveMaildropRequest => |_r, _m| GuestNeed::OwnerOnly;
     MailboxAclRequest => |r, m| if m == "MyRights" {
         GuestNeed::AnyRight(r.mailbox.clone())
     } else {

@@ -62,7 +62,7 @@ pub use expire::Expired;
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MessageMeta, UidRange};
 pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
-pub use maildrop::{Maildrop, MaildropLock, MaildropMessage, POP3_LOCK_FILE};
+pub use maildrop::{Maildrop, MaildropFile, MaildropLock, MaildropMessage, POP3_LOCK_FILE};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
 pub use metadata::{MAX_ENTRY_NAME, MetadataDepth, MetadataEntry, MetadataFound, MetadataLimits};
 pub use mime::{

@@ -8,7 +8,9 @@
 //! the file anew), and the kernel releases it when its holder closes the
 //! file or dies, so a crashed session never leaves the maildrop locked.
 
+use std::collections::HashMap;
 use std::fs::File;
+use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -52,6 +54,18 @@ pub struct Maildrop {
     pub uidvalidity: u32,
     /// Every message, ascending UID.
     pub messages: Vec<MaildropMessage>,
+}
+
+/// Where one message of a maildrop is, for streaming its bytes (see
+/// [`Store::maildrop_files`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaildropFile {
+    /// The UID.
+    pub uid: u32,
+    /// Its size as served, with CRLF line ends.
+    pub size: u64,
+    /// Its file as the index named it when the list was made.
+    pub path: PathBuf,
 }
 
 /// The held POP3 session lock of one owner; dropping it releases it.
@@ -102,6 +116,73 @@ impl Store {
             uidvalidity: row.uidvalidity,
             messages,
         })
+    }
+
+    /// The files of the messages `uids` of `mailbox`, in the order given,
+    /// from one read of the index (POP3 RETR: a session retrieves message
+    /// after message, and one lookup for all of them costs a fraction of
+    /// one per message). UIDs not in the index (expunged) are left out;
+    /// a UIDVALIDITY other than `uidvalidity` is
+    /// [`StoreError::UidValidityChanged`]. A file may be renamed or
+    /// removed after the list is made: open it with
+    /// [`Store::open_maildrop_file`].
+    pub fn maildrop_files(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uids: &[u32],
+    ) -> Result<Vec<MaildropFile>> {
+        let (Some(&low), Some(&high)) = (uids.iter().min(), uids.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        let name = names::canonical(mailbox)?;
+        let mut conn = self.reader()?;
+        let tx = conn.transaction().ctx("starting a read")?;
+        let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
+        let cur = names::mailbox_dir(self.root(), &row.name).join("cur");
+        let context = format!("listing the files of the maildrop {name:?}");
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT uid, size, file FROM messages
+                 WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3",
+            )
+            .ctx(&context)?;
+        let mut found: HashMap<u32, (u64, String)> = stmt
+            .query_map(params![row.id, low, high], |r| {
+                let size = u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
+                Ok((r.get::<_, u32>(0)?, (size, r.get::<_, String>(2)?)))
+            })
+            .ctx(&context)?
+            .collect::<rusqlite::Result<_>>()
+            .ctx(&context)?;
+        Ok(uids
+            .iter()
+            .filter_map(|uid| {
+                let (size, file) = found.remove(uid)?;
+                Some(MaildropFile {
+                    uid: *uid,
+                    size,
+                    path: cur.join(file),
+                })
+            })
+            .collect())
+    }
+
+    /// Opens a file [`Store::maildrop_files`] listed. One renamed since
+    /// (its flags changed) is found through a fresh lookup; one whose
+    /// message was expunged since is [`StoreError::Expunged`]; a row
+    /// whose file is gone is [`StoreError::MessageFileMissing`].
+    pub fn open_maildrop_file(&self, mailbox: &str, listed: &MaildropFile) -> Result<File> {
+        match File::open(&listed.path) {
+            Ok(file) => Ok(file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(self.open_message(mailbox, listed.uid)?.0)
+            }
+            Err(e) => Err(StoreError::io(
+                format!("opening {}", listed.path.display()),
+                e,
+            )),
+        }
     }
 
     /// Removes exactly the messages `uids` of `mailbox`, whatever their

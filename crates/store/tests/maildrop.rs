@@ -8,7 +8,9 @@ mod common;
 use std::fs;
 
 use common::{append, root_of, temp_store};
-use mailkeep_store::{INBOX, Store, StoreError};
+use std::io::Read;
+
+use mailkeep_store::{INBOX, Store, StoreError, StoreMode, UidRange};
 
 #[test]
 fn maildrop_lists_every_message_with_its_served_size() {
@@ -24,6 +26,79 @@ fn maildrop_lists_every_message_with_its_served_size() {
         .map(|m| (m.uid, m.size, m.uidl.clone()))
         .collect();
     assert_eq!(got, vec![(a.uid, 20, None), (b.uid, 20, None)]);
+}
+
+#[test]
+fn maildrop_files_come_in_the_order_asked_from_one_listing() {
+    let (_dir, store) = temp_store();
+    let uids: Vec<u32> = (0..3)
+        .map(|i| {
+            append(
+                &store,
+                INBOX,
+                format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(),
+                &[],
+            )
+            .uid
+        })
+        .collect();
+    let uidvalidity = store.maildrop(INBOX).unwrap().uidvalidity;
+    // An unknown UID is left out; the order is the caller's.
+    let asked = [uids[2], 999, uids[0]];
+    let files = store.maildrop_files(INBOX, uidvalidity, &asked).unwrap();
+    let got: Vec<(u32, u64)> = files.iter().map(|f| (f.uid, f.size)).collect();
+    assert_eq!(got, vec![(uids[2], 17), (uids[0], 17)]);
+    let mut text = String::new();
+    store
+        .open_maildrop_file(INBOX, &files[0])
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "Subject: 2\r\n\r\nx\r\n");
+    assert!(
+        store
+            .maildrop_files(INBOX, uidvalidity, &[])
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.maildrop_files(INBOX, uidvalidity + 1, &uids),
+        Err(StoreError::UidValidityChanged { .. })
+    ));
+}
+
+#[test]
+fn a_listed_file_renamed_since_is_found_and_an_expunged_one_is_reported() {
+    let (_dir, store) = temp_store();
+    let a = append(&store, INBOX, b"Subject: a\r\n\r\nbody a\r\n", &[]);
+    let b = append(&store, INBOX, b"Subject: b\r\n\r\nbody b\r\n", &[]);
+    let files = store
+        .maildrop_files(INBOX, a.uidvalidity, &[a.uid, b.uid])
+        .unwrap();
+    // A flag change renames a's file; b is removed.
+    store
+        .store_flags(
+            INBOX,
+            a.uidvalidity,
+            &[UidRange::single(a.uid)],
+            StoreMode::Add,
+            &["\\Seen"],
+            None,
+        )
+        .unwrap();
+    assert!(!files[0].path.exists(), "the flag change renamed the file");
+    store.remove_listed(INBOX, b.uidvalidity, &[b.uid]).unwrap();
+    let mut text = String::new();
+    store
+        .open_maildrop_file(INBOX, &files[0])
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "Subject: a\r\n\r\nbody a\r\n");
+    assert!(matches!(
+        store.open_maildrop_file(INBOX, &files[1]),
+        Err(StoreError::Expunged { .. })
+    ));
 }
 
 #[test]

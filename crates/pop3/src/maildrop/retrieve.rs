@@ -2,20 +2,22 @@
 //! line ends), dot-stuffed, and the final dot.
 //!
 //! A poller retrieves one message after another. So a RETR asks storage
-//! for its message *and every live message after it* in one streamed
-//! Fetch, sends its own, and keeps the stream: the next RETR, if it asks
-//! for the next message, reads on instead of making a call of its own
-//! (one storage round trip per session instead of one per message). The
-//! stream is flow-controlled, so storage reads only a few chunks ahead; a
-//! RETR out of order, a TOP, or a client idle for [`IDLE_AHEAD`] drops it.
+//! (Maildrop.Retrieve) for its message *and every live message after it*
+//! in one stream, sends its own, and keeps the stream: the next RETR, if
+//! it asks for the next message, reads on instead of making a call of its
+//! own (one storage round trip per session instead of one per message).
+//! The stream is flow-controlled, so storage reads only a few batches
+//! ahead; a RETR out of order, a TOP, or a client idle for [`IDLE_AHEAD`]
+//! drops it.
 
+use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
 use mailkeep_frontend::{ConnWriter, Retry, StorageError};
-use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::storage as pb;
-use mailkeep_storage_rpc::storage::fetch_item::Item;
+use mailkeep_storage_rpc::storage::retrieve_maildrop_item::Item;
+use tonic::{Status, Streaming};
 
 use super::{Entry, MAILBOX, Maildrop, fetch_failed};
 use crate::reply::{DotStuffer, Reply, TopCut};
@@ -25,15 +27,56 @@ use crate::session::Flow;
 /// for nothing.
 pub(crate) const IDLE_AHEAD: Duration = Duration::from_millis(250);
 
-/// A Fetch stream positioned at the start of a message's item.
+/// A Retrieve stream read item by item, whatever batches storage grouped
+/// the items in.
+pub(crate) struct Items {
+    stream: Streaming<pb::RetrieveMaildropResponse>,
+    queue: VecDeque<Item>,
+}
+
+impl Items {
+    fn new(stream: Streaming<pb::RetrieveMaildropResponse>) -> Items {
+        Items {
+            stream,
+            queue: VecDeque::new(),
+        }
+    }
+
+    /// The next item; `None` at the end of the stream.
+    async fn next(&mut self) -> Result<Option<Item>, Status> {
+        loop {
+            if let Some(item) = self.queue.pop_front() {
+                return Ok(Some(item));
+            }
+            match self.stream.message().await? {
+                None => return Ok(None),
+                Some(batch) => self
+                    .queue
+                    .extend(batch.items.into_iter().filter_map(|i| i.item)),
+            }
+        }
+    }
+
+    /// The start of the next message if it is `uid`: its size and first
+    /// bytes; `None` for another message, the end, or an error.
+    async fn start_of(&mut self, uid: u32) -> Result<Option<(u64, Vec<u8>)>, Status> {
+        match self.next().await? {
+            Some(Item::Message(m)) if m.uid == uid => Ok(Some((m.size, m.data))),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A Retrieve stream positioned at the start of a message's item.
 pub(crate) struct ReadAhead {
-    stream: FetchItems,
+    items: Items,
 }
 
 /// How a message's bytes begin to come.
 enum Opened {
-    /// The stream, after the message's item; its size.
-    Streaming(Box<FetchItems>, u64),
+    /// The stream after the message's first item: its size and the
+    /// bytes that item carried.
+    Streaming(Box<Items>, u64, Vec<u8>),
     /// The message is no longer in the mailbox.
     Gone,
     /// Storage failed before anything was sent.
@@ -58,14 +101,17 @@ impl Maildrop {
         };
         let ahead = self.ahead.take();
         let opened = match ahead {
-            Some(ahead) if cut.is_none() => match ahead.next(uid).await {
-                Some((stream, served)) => Opened::Streaming(Box::new(stream), served),
-                None => self.fetch_from(n, uid, true).await,
+            Some(mut ahead) if cut.is_none() => match ahead.items.start_of(uid).await {
+                Ok(Some((served, first))) => {
+                    Opened::Streaming(Box::new(ahead.items), served, first)
+                }
+                // Out of order, or the stream ended: a call of its own.
+                _ => self.retrieve_from(n, uid, true).await,
             },
-            _ => self.fetch_from(n, uid, cut.is_none()).await,
+            _ => self.retrieve_from(n, uid, cut.is_none()).await,
         };
-        let (mut stream, served) = match opened {
-            Opened::Streaming(stream, served) => (stream, served),
+        let (mut items, served, first) = match opened {
+            Opened::Streaming(items, served, first) => (items, served, first),
             Opened::Gone => {
                 let reply = Reply::err(format!("Message {n} was removed by another session"));
                 out.write(&reply.encode()).await?;
@@ -76,19 +122,25 @@ impl Maildrop {
                 return Ok(Flow::Continue);
             }
         };
-        let mut guard = out.lock().await;
         let head = match cut {
             None => Reply::ok(format!("{size} octets")),
             Some(_) => Reply::ok("Top of message follows"),
         };
-        guard.write(&head.encode()).await?;
         let mut cut = cut;
         let mut stuffer = DotStuffer::default();
-        let mut piece = Vec::new();
-        let mut left = served;
-        while left > 0 {
-            let chunk = match stream.next().await {
-                Ok(Some(Item::BodyChunk(chunk))) => chunk,
+        // The status line and the first bytes go out in one write (and,
+        // for most messages, the whole reply does).
+        let mut piece = head.encode();
+        piece.reserve(first.len() + first.len() / 64 + 8);
+        let mut left = served.saturating_sub(first.len() as u64);
+        let keep = cut.as_mut().map_or(first.len(), |c| c.keep(&first));
+        stuffer.push(&first[..keep], &mut piece);
+        let mut guard = out.lock().await;
+        while left > 0 && !cut.as_ref().is_some_and(TopCut::done) {
+            guard.write(&piece).await?;
+            piece.clear();
+            let chunk = match items.next().await {
+                Ok(Some(Item::More(chunk))) => chunk,
                 other => {
                     tracing::warn!(uid, left, outcome = ?other.map(|_| ()), "message stream broke after +OK");
                     self.storage.forget_channel(self.storage.user());
@@ -97,90 +149,60 @@ impl Maildrop {
             };
             left = left.saturating_sub(chunk.len() as u64);
             let keep = cut.as_mut().map_or(chunk.len(), |c| c.keep(&chunk));
-            piece.clear();
             stuffer.push(&chunk[..keep], &mut piece);
-            guard.write(&piece).await?;
-            if cut.as_ref().is_some_and(TopCut::done) {
-                // The rest is not wanted: dropping the stream cancels it.
-                break;
-            }
         }
-        piece.clear();
+        // A TOP done early drops the stream, which cancels the rest.
         stuffer.finish(&mut piece);
         guard.write(&piece).await?;
         if cut.is_none() && left == 0 {
-            self.ahead = Some(ReadAhead { stream: *stream });
+            self.ahead = Some(ReadAhead { items: *items });
         }
         Ok(Flow::Continue)
     }
 
-    /// A Fetch of message `n` (UID `uid`) and, with `onward`, every live
-    /// message after it, read up to the first message's item.
-    async fn fetch_from(&self, n: u32, uid: u32, onward: bool) -> Opened {
+    /// A Retrieve of message `n` (UID `uid`) and, with `onward`, every
+    /// live message after it, read up to the first message's item.
+    async fn retrieve_from(&self, n: u32, uid: u32, onward: bool) -> Opened {
         let owner = self.storage.user().to_owned();
         let uidvalidity = self.uidvalidity;
         let uids = if onward {
-            self.live_ranges_from(n)
+            self.live_uids_from(n)
         } else {
-            vec![pb::UidRange {
-                first: uid,
-                last: uid,
-            }]
+            vec![uid]
         };
         let stream = self
             .storage
             .call(&owner, Retry::Idempotent, |rpc| {
-                let request = rpc.request(pb::FetchRequest {
+                let request = rpc.request(pb::RetrieveMaildropRequest {
                     owner: owner.clone(),
                     mailbox: MAILBOX.into(),
                     uidvalidity,
                     uids: uids.clone(),
-                    body: true,
-                    cuts: Vec::new(),
-                    ..Default::default()
                 });
-                async move { rpc.storage().fetch(request).await }
+                async move { rpc.maildrop().retrieve(request).await }
             })
             .await;
-        let mut stream = match stream {
-            Ok(stream) => FetchItems::new(stream),
+        let mut items = match stream {
+            Ok(stream) => Items::new(stream),
             Err(e) => return Opened::Failed(e),
         };
-        match stream.next().await {
-            Ok(Some(Item::Message(m))) if m.uid == uid => {
-                Opened::Streaming(Box::new(stream), m.size)
-            }
-            // Another first message: this one was expunged meanwhile.
-            Ok(_) => Opened::Gone,
+        match items.start_of(uid).await {
+            Ok(Some((served, first))) => Opened::Streaming(Box::new(items), served, first),
+            // Another first message, or none: this one was expunged
+            // meanwhile.
+            Ok(None) => Opened::Gone,
             Err(status) => Opened::Failed(StorageError::Status(status)),
         }
     }
 
-    /// The UIDs of message `n` and the live messages after it, as ranges
-    /// of consecutive UIDs.
-    fn live_ranges_from(&self, n: u32) -> Vec<pb::UidRange> {
+    /// The UIDs of message `n` and the live messages after it.
+    fn live_uids_from(&self, n: u32) -> Vec<u32> {
         let from = usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(1);
-        let mut ranges: Vec<pb::UidRange> = Vec::new();
-        for e in self.messages.iter().skip(from).filter(|e| !e.deleted) {
-            match ranges.last_mut() {
-                Some(r) if r.last.checked_add(1) == Some(e.uid) => r.last = e.uid,
-                _ => ranges.push(pb::UidRange {
-                    first: e.uid,
-                    last: e.uid,
-                }),
-            }
-        }
-        ranges
-    }
-}
-
-impl ReadAhead {
-    /// The stream after the next message's item, and its size, if that message is
-    /// `uid`; `None` (the stream is dropped) otherwise, or at its end.
-    async fn next(mut self, uid: u32) -> Option<(FetchItems, u64)> {
-        match self.stream.next().await {
-            Ok(Some(Item::Message(m))) if m.uid == uid => Some((self.stream, m.size)),
-            _ => None,
-        }
+        self.messages
+            .iter()
+            .skip(from)
+            .filter(|e| !e.deleted)
+            .map(|e| e.uid)
+            .collect()
     }
 }

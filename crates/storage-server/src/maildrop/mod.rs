@@ -1,7 +1,10 @@
 //! The Maildrop gRPC service (POP3, RFC 1939): the maildrop at login, the
 //! session lock held for as long as the caller keeps its stream open, and
 //! QUIT's removal of the deleted messages (announced to watchers like an
-//! expunge). Each call is admitted by the [`Gate`] with a session ticket.
+//! expunge), and the bytes of the messages RETR sends (`retrieve.rs`).
+//! Each call is admitted by the [`Gate`] with a session ticket.
+
+mod retrieve;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -88,6 +91,19 @@ impl Maildrop for MaildropService {
             first: Some(pb::LockMaildropEvent { held: true }),
             _lock: lock,
         }))
+    }
+
+    type RetrieveStream = retrieve::Retrieved;
+
+    async fn retrieve(
+        &self,
+        request: Request<pb::RetrieveMaildropRequest>,
+    ) -> Result<Response<retrieve::Retrieved>, Status> {
+        let Admitted {
+            owner, store, req, ..
+        } = self.gate.admit_call(request, "RetrieveMaildrop").await?;
+        let stream = retrieve::retrieve(&self.gate, &owner, store, req).await?;
+        Ok(Response::new(stream))
     }
 
     async fn commit(
