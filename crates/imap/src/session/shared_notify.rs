@@ -32,6 +32,11 @@ use crate::namespace::{
 };
 use crate::session::state::Authed;
 
+/// How many other owners one session's NOTIFY follows at most: each is a
+/// stream (and, in per-user mode, a storage process kept alive), and
+/// owners who grant `anyone` could otherwise make the list long.
+const MOST_OWNERS_WATCHED: usize = 64;
+
 /// The longest pause between two tries to start an ended stream again.
 const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 
@@ -134,6 +139,15 @@ impl Others {
     /// start is left out.
     async fn watch_owner(&mut self, authed: &Authed, owner: &str) -> Vec<ListDiff> {
         if self.known.contains_key(owner) {
+            return Vec::new();
+        }
+        if self.known.len() >= MOST_OWNERS_WATCHED {
+            // RFC 5465 §6 lets a server leave out what it cannot watch.
+            tracing::warn!(
+                owner,
+                most = MOST_OWNERS_WATCHED,
+                "NOTIFY watches no more owners for this session"
+            );
             return Vec::new();
         }
         match open(authed, owner).await {
