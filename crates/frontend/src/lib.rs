@@ -51,6 +51,7 @@ pub mod connector;
 pub mod control;
 mod deflate;
 pub mod listen;
+pub mod namespaces;
 pub mod networks;
 mod proxy_header;
 pub mod sasl;

@@ -18,17 +18,9 @@ use crate::errors::{Target, storage_reply};
 use crate::reply::Reply;
 use crate::session::state::Authed;
 
-/// The shared namespace's root, a container.
-pub(crate) const SHARED_ROOT: &str = "shared";
-
-/// The shared namespace's prefix (root and delimiter).
-pub(crate) const SHARED_PREFIX: &str = "shared.";
-
-/// The public namespace's root, a container (when an owner is configured).
-pub(crate) const PUBLIC_ROOT: &str = "Public";
-
-/// The public namespace's prefix (root and delimiter).
-pub(crate) const PUBLIC_PREFIX: &str = "Public.";
+pub(crate) use mailkeep_frontend::namespaces::{
+    PUBLIC_PREFIX, PUBLIC_ROOT, SHARED_PREFIX, SHARED_ROOT,
+};
 
 /// `Public.<name>`: a mailbox of the public namespace's owner.
 pub(crate) fn public_name(name: &str) -> String {
@@ -120,23 +112,7 @@ pub(crate) fn resolve(user: &str, name: &str, owners: &[String]) -> Resolved {
             name: normalize(name),
         });
     };
-    let mut best: Option<(&str, &str)> = None;
-    for owner in owners.iter().filter(|o| !o.is_empty() && *o != user) {
-        let Some(after) = rest.strip_prefix(owner.as_str()) else {
-            continue;
-        };
-        let mailbox = if after.is_empty() {
-            ""
-        } else if let Some(m) = after.strip_prefix(DELIMITER) {
-            m
-        } else {
-            continue;
-        };
-        if best.is_none_or(|(o, _)| owner.len() > o.len()) {
-            best = Some((owner, mailbox));
-        }
-    }
-    match best {
+    match mailkeep_frontend::namespaces::sharing_owner_of(user, rest, owners) {
         None => Resolved::NoOwner,
         Some((_, "")) => Resolved::Container,
         Some((owner, mailbox)) => Resolved::Mailbox(MailboxRef {

@@ -9,14 +9,9 @@
 //! account and the owners sharing with the recipient; it decides only
 //! where to ask, never whether the delivery is allowed.
 
-/// The hierarchy delimiter, the personal namespace's ('.', as IMAP's).
-pub const DELIMITER: char = '.';
-
-/// The shared namespace's prefix (root and delimiter).
-pub const SHARED_PREFIX: &str = "shared.";
-
-/// The public namespace's prefix (root and delimiter).
-pub const PUBLIC_PREFIX: &str = "Public.";
+use mailkeep_frontend::namespaces::{
+    DELIMITER, PUBLIC_PREFIX, SHARED_PREFIX, normalize, sharing_owner_of,
+};
 
 /// Where a detail points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +58,7 @@ pub fn target(user: &str, detail: &str, public_owner: &str, owners: &[String]) -
         }
         return Target::Other {
             owner: public_owner.to_owned(),
-            mailbox: rest.to_owned(),
+            mailbox: normalize(rest),
         };
     }
     Target::Own(detail.to_owned())
@@ -71,14 +66,9 @@ pub fn target(user: &str, detail: &str, public_owner: &str, owners: &[String]) -
 
 /// `rest` of `shared.<rest>` for `user`.
 fn shared(user: &str, rest: &str, owners: &[String]) -> Target {
-    let listed = owners
-        .iter()
-        .filter(|o| !o.is_empty())
-        .filter_map(|owner| {
-            let mailbox = rest.strip_prefix(owner.as_str())?.strip_prefix(DELIMITER)?;
-            Some((owner.as_str(), mailbox))
-        })
-        .max_by_key(|(owner, _)| owner.len());
+    // An owner not listed (its host did not answer, or it shares nothing
+    // with the recipient) is still asked: the first component.
+    let listed = sharing_owner_of(user, rest, owners);
     let (owner, mailbox) = match listed.or_else(|| rest.split_once(DELIMITER)) {
         Some(found) => found,
         None => return Target::Nowhere("a shared name without a mailbox"),
@@ -91,7 +81,7 @@ fn shared(user: &str, rest: &str, owners: &[String]) -> Target {
     }
     Target::Other {
         owner: owner.to_owned(),
-        mailbox: mailbox.to_owned(),
+        mailbox: normalize(mailbox),
     }
 }
 

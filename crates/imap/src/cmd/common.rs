@@ -7,19 +7,7 @@ use mailkeep_storage_rpc::storage::UidRange;
 use crate::reply::Reply;
 use crate::view::{SetError, View, uid_ranges};
 
-/// The hierarchy delimiter (Maildir++, as Dovecot).
-pub(crate) const DELIMITER: char = '.';
-
-/// A mailbox name as storage wants it: `INBOX` in any case is `INBOX`, and
-/// a trailing delimiter is dropped.
-pub(crate) fn normalize(name: &str) -> String {
-    let name = name.strip_suffix(DELIMITER).unwrap_or(name);
-    if name.eq_ignore_ascii_case("INBOX") {
-        "INBOX".to_string()
-    } else {
-        name.to_string()
-    }
-}
+pub(crate) use mailkeep_frontend::namespaces::{DELIMITER, normalize};
 
 /// UID ranges for a storage request.
 pub(crate) fn ranges(uids: &[u32]) -> Vec<UidRange> {
