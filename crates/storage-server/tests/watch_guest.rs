@@ -135,3 +135,34 @@ async fn a_guest_watching_one_mailbox_hears_of_that_mailbox_only() {
     append(&mut c, &owner, "Projects").await;
     assert_eq!(next(&mut events).await, "Changed Projects");
 }
+
+/// A guest watching one mailbox (a selected shared mailbox) hears nothing
+/// more of it once the owner takes the right to read it away: the stream
+/// ends at the ACL change.
+#[tokio::test]
+async fn a_guests_watch_of_one_mailbox_ends_when_its_read_right_goes() {
+    let h = Harness::start();
+    let owner = h.ticket();
+    let bob = h.ticket_for("bob", Scope::Session);
+    let mut c = h.client(1).await;
+    let mut a = AclClient::new(h.channel(2).await);
+    create_mailbox(&mut c, &owner, "Projects").await.unwrap();
+    acl(&mut a, &owner, "Projects", Some("lr")).await;
+    let mut events = watch(h.channel(3).await, &bob, "Projects").await;
+    append(&mut c, &owner, "Projects").await;
+    assert_eq!(next(&mut events).await, "Changed Projects");
+
+    // Still 'r' (another right added): the stream goes on.
+    acl(&mut a, &owner, "Projects", Some("lrs")).await;
+    append(&mut c, &owner, "Projects").await;
+    assert_eq!(next(&mut events).await, "Changed Projects");
+
+    acl(&mut a, &owner, "Projects", Some("l")).await;
+    let ended = tokio::time::timeout(LIMIT, events.message())
+        .await
+        .expect("the stream neither ended nor said anything in time");
+    assert!(
+        matches!(ended, Ok(None)),
+        "the stream went on after 'r' was taken away: {ended:?}"
+    );
+}

@@ -13,7 +13,7 @@ use mailkeep_storage_rpc::storage::mailbox_event::Event;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tonic::{Request, Response, Status};
 
-use mailkeep_store::Store;
+use mailkeep_store::{Rights, Store};
 
 use super::bus::{OwnerChanges, canonical};
 use super::guest::GuestView;
@@ -99,13 +99,27 @@ impl pb::watch_server::Watch for WatchService {
             }
             None => None,
         };
+        let recheck = match (actor.guest(), &mailbox) {
+            (Some(guest), Some(name)) => Some(Box::new(Recheck {
+                gate: Arc::clone(&self.gate),
+                owner: owner.clone(),
+                store: store.clone(),
+                guest: guest.to_owned(),
+                mailbox: name.clone(),
+            })),
+            _ => None,
+        };
         tracing::debug!(owner, mailbox = ?mailbox, "watcher added");
         let leaving = Leaving {
             gate: Arc::clone(&self.gate),
             owner,
         };
         Ok(Response::new(Box::pin(events(
-            rx, mailbox, lists, guest, leaving,
+            rx,
+            mailbox,
+            lists,
+            (guest, recheck),
+            leaving,
         ))))
     }
 }
@@ -185,7 +199,7 @@ fn events(
     rx: broadcast::Receiver<super::bus::Event>,
     mailbox: Option<String>,
     lists: bool,
-    guest: Option<GuestView>,
+    (guest, recheck): (Option<GuestView>, Option<Box<Recheck>>),
     leaving: Leaving,
 ) -> impl Stream<Item = Result<pb::MailboxEvent, Status>> + Send {
     // The receiver comes first in the state, so it is dropped before
@@ -195,6 +209,7 @@ fn events(
         mailbox,
         lists,
         guest: guest.map(Box::new),
+        recheck,
         _leaving: leaving,
     };
     futures::stream::unfold(state, |mut state| async move {
@@ -203,6 +218,7 @@ fn events(
             mailbox,
             lists,
             guest,
+            recheck,
             ..
         } = &mut state;
         loop {
@@ -215,26 +231,74 @@ fn events(
                         guest.take(&event).await;
                     }
                 }
-                Ok(event) if concerns(&event, mailbox.as_deref(), *lists) => {
-                    return Some((Ok(Arc::unwrap_or_clone(event)), state));
+                Ok(event) => {
+                    if let Some(recheck) = recheck.as_ref()
+                        && recheck.concerned_by(&event)
+                        && !recheck.still_reads().await
+                    {
+                        return None;
+                    }
+                    if concerns(&event, mailbox.as_deref(), *lists) {
+                        return Some((Ok(Arc::unwrap_or_clone(event)), state));
+                    }
                 }
-                Ok(_) => {}
                 Err(RecvError::Lagged(dropped)) => {
                     tracing::debug!(dropped, "watcher fell behind; sending resync");
                     let resync = pb::MailboxEvent {
                         event: Some(Event::Resync(pb::WatchResync {})),
                     };
-                    match guest.as_mut() {
+                    match (guest.as_mut(), recheck.as_ref()) {
                         // The guest's view is re-read too: list events
                         // may be among the dropped ones.
-                        Some(guest) => guest.take(&resync).await,
-                        None => return Some((Ok(resync), state)),
+                        (Some(guest), _) => guest.take(&resync).await,
+                        // So may a change of the watched mailbox's ACL.
+                        (None, Some(recheck)) if !recheck.still_reads().await => return None,
+                        (None, _) => return Some((Ok(resync), state)),
                     }
                 }
                 Err(RecvError::Closed) => return None,
             }
         }
     })
+}
+
+/// A guest's watch of one mailbox (a selected shared mailbox): the guest's
+/// right to read it was checked when the watch started, and is checked
+/// again after each change of the mailbox's ACL made here (and after a
+/// resync, which may hide one); the stream ends once the guest may no
+/// longer read the mailbox, so it tells nothing more of it.
+struct Recheck {
+    gate: Arc<Gate>,
+    owner: String,
+    store: Store,
+    guest: String,
+    mailbox: String,
+}
+
+impl Recheck {
+    /// Whether `event` may have changed the guest's rights on the mailbox.
+    fn concerned_by(&self, event: &pb::MailboxEvent) -> bool {
+        match &event.event {
+            Some(Event::List(l)) => {
+                l.kind() == pb::ListChangeKind::Rights && canonical(&l.name) == self.mailbox
+            }
+            Some(Event::Resync(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the guest may still read the mailbox (a failed check counts
+    /// as no: the stream ends, and the watch, if asked again, is admitted
+    /// again or not).
+    async fn still_reads(&self) -> bool {
+        let (store, mailbox, guest) =
+            (self.store.clone(), self.mailbox.clone(), self.guest.clone());
+        let rights = self
+            .gate
+            .run(&self.owner, move || store.rights_of(&mailbox, &guest))
+            .await;
+        matches!(rights, Ok(Some(r)) if r.contains(Rights::READ))
+    }
 }
 
 /// One watcher's stream state. Fields drop in order: the receiver before
@@ -248,6 +312,9 @@ struct Watcher {
     /// A guest's stream of every mailbox: what the guest may see of the
     /// events.
     guest: Option<Box<GuestView>>,
+    /// A guest's stream of one mailbox: its right to read it, checked
+    /// again when that may have changed.
+    recheck: Option<Box<Recheck>>,
     _leaving: Leaving,
 }
 
