@@ -18,13 +18,21 @@ const SYSCALL_INSN: u64 = 0x050f;
 /// raw result (a negative errno on failure). Panics if no thread of the
 /// process is stopped in a system call.
 pub fn syscall_in(pid: i32, nr: i64, args: [u64; 3]) -> i64 {
+    syscall_in_with(pid, nr, &[], |_| args)
+}
+
+/// Like [`syscall_in`], with `data` (a multiple of 8 bytes long) written
+/// below the chosen thread's stack pointer first, in the same stop, so
+/// that the thread cannot overwrite it before the call reads it; `args`
+/// gets the data's address.
+fn syscall_in_with(pid: i32, nr: i64, data: &[u8], args: impl Fn(u64) -> [u64; 3]) -> i64 {
     let mut tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
         .expect("listing the threads")
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     tids.sort();
     tids.into_iter()
-        .find_map(|tid| syscall_in_thread(tid, nr, args))
+        .find_map(|tid| syscall_with_data(tid, nr, data, &args))
         .unwrap_or_else(|| panic!("no thread of {pid} is stopped in a system call"))
 }
 
@@ -32,6 +40,18 @@ pub fn syscall_in(pid: i32, nr: i64, args: [u64; 3]) -> i64 {
 /// result (a negative errno on failure); `None` if the thread could not
 /// be attached or was not stopped in a system call (nothing was run).
 pub fn syscall_in_thread(tid: i32, nr: i64, args: [u64; 3]) -> Option<i64> {
+    syscall_with_data(tid, nr, &[], &|_| args)
+}
+
+/// [`syscall_in_thread`] with `data` written 4 KiB below the stopped
+/// thread's stack pointer (beyond the red zone, unused while it is
+/// stopped) and its address passed to `args`.
+fn syscall_with_data(
+    tid: i32,
+    nr: i64,
+    data: &[u8],
+    args: &dyn Fn(u64) -> [u64; 3],
+) -> Option<i64> {
     let t = Pid::from_raw(tid);
     ptrace::seize(t, ptrace::Options::empty()).ok()?;
     ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
@@ -45,6 +65,9 @@ pub fn syscall_in_thread(tid: i32, nr: i64, args: [u64; 3]) -> Option<i64> {
         ptrace::detach(t, None).expect("PTRACE_DETACH");
         return None;
     }
+    let scratch = (saved.rsp - 4096) & !15;
+    poke(t, scratch, data);
+    let args = args(scratch);
     let mut regs = saved;
     regs.rip = at;
     regs.rax = nr as u64;
@@ -70,9 +93,9 @@ pub fn connect_in(pid: i32, fd: i64, to: SocketAddrV4) -> i64 {
     sockaddr[..2].copy_from_slice(&(nix::libc::AF_INET as u16).to_ne_bytes());
     sockaddr[2..4].copy_from_slice(&to.port().to_be_bytes());
     sockaddr[4..8].copy_from_slice(&to.ip().octets());
-    let scratch = (stack_pointer(pid) - 2048) & !15;
-    write_memory(pid, scratch, &sockaddr);
-    syscall_in(pid, nix::libc::SYS_connect, [fd as u64, scratch, 16])
+    syscall_in_with(pid, nix::libc::SYS_connect, &sockaddr, |at| {
+        [fd as u64, at, 16]
+    })
 }
 
 /// Runs `socket(AF_INET, SOCK_STREAM, 0)` in `pid`; returns the raw
@@ -89,27 +112,19 @@ pub fn open_in(pid: i32, path: &str, flags: i32) -> i64 {
     let mut bytes = path.as_bytes().to_vec();
     bytes.resize(bytes.len() + 8 - bytes.len() % 8, 0);
     assert!(bytes.len() < 2048, "path too long for the scratch space");
-    let scratch = (stack_pointer(pid) - 4096) & !15;
-    write_memory(pid, scratch, &bytes);
     let at_fdcwd = nix::libc::AT_FDCWD as i64 as u64;
-    let fd = syscall_in(
-        pid,
-        nix::libc::SYS_openat,
-        [at_fdcwd, scratch, flags as u64],
-    );
+    let fd = syscall_in_with(pid, nix::libc::SYS_openat, &bytes, |at| {
+        [at_fdcwd, at, flags as u64]
+    });
     if fd >= 0 {
         syscall_in(pid, nix::libc::SYS_close, [fd as u64, 0, 0]);
     }
     fd
 }
 
-/// Writes `bytes` (a multiple of 8 long) at `addr` in `pid`'s memory,
-/// through a ptrace attach of its main thread.
-fn write_memory(pid: i32, addr: u64, bytes: &[u8]) {
-    let t = Pid::from_raw(pid);
-    ptrace::seize(t, ptrace::Options::empty()).expect("PTRACE_SEIZE");
-    ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
-    wait_stop(t);
+/// Writes `bytes` (a multiple of 8 long) at `addr` in the memory of
+/// thread `t`, which is stopped under ptrace.
+fn poke(t: Pid, addr: u64, bytes: &[u8]) {
     for (i, word) in bytes.chunks(8).enumerate() {
         let mut w = [0u8; 8];
         w[..word.len()].copy_from_slice(word);
@@ -120,18 +135,6 @@ fn write_memory(pid: i32, addr: u64, bytes: &[u8]) {
         )
         .expect("PTRACE_POKEDATA");
     }
-    ptrace::detach(t, None).expect("PTRACE_DETACH");
-}
-
-/// The stack pointer of `pid`'s main thread (stopped for the reading).
-fn stack_pointer(pid: i32) -> u64 {
-    let t = Pid::from_raw(pid);
-    ptrace::seize(t, ptrace::Options::empty()).expect("PTRACE_SEIZE");
-    ptrace::interrupt(t).expect("PTRACE_INTERRUPT");
-    wait_stop(t);
-    let rsp = ptrace::getregs(t).expect("PTRACE_GETREGS").rsp;
-    ptrace::detach(t, None).expect("PTRACE_DETACH");
-    rsp
 }
 
 fn wait_stop(t: Pid) {
