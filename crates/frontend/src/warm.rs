@@ -69,6 +69,10 @@ impl<C: Connector> Connector for KeepWarm<C> {
     async fn end_session(&self, ticket: &str) {
         self.inner.end_session(ticket).await;
     }
+
+    async fn sharing_owners(&self, ticket: &str) -> Result<Vec<String>, ConnectError> {
+        self.inner.sharing_owners(ticket).await
+    }
 }
 
 /// Drops held channels past their time, every [`WARM_FOR`] / 4.
@@ -86,4 +90,36 @@ async fn sweep(warm: Weak<Warm>) {
 
 fn lock(warm: &Warm) -> MutexGuard<'_, HashMap<String, (LeasedChannel, Instant)>> {
     warm.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that only knows who shares with whom.
+    #[derive(Clone)]
+    struct Sharing;
+
+    impl Connector for Sharing {
+        async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+            Err(ConnectError::unavailable("no auth here"))
+        }
+
+        async fn storage(&self, _: &str, _: &str) -> Result<LeasedChannel, ConnectError> {
+            Err(ConnectError::unavailable("no storage here"))
+        }
+
+        async fn sharing_owners(&self, ticket: &str) -> Result<Vec<String>, ConnectError> {
+            Ok(vec![format!("owner-for-{ticket}")])
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sharing_owners_come_from_the_wrapped_source() {
+        let warm = KeepWarm::new(Sharing);
+        assert_eq!(
+            warm.sharing_owners("t").await.expect("owners"),
+            vec!["owner-for-t".to_owned()]
+        );
+    }
 }
