@@ -12,7 +12,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 
-use crate::harness::{DEADLINE, Server, TestDir, require_root, run_deliver, run_user_cmd};
+use crate::harness::{
+    DEADLINE, Server, TestDir, files_under, require_root, run_deliver, run_user_cmd,
+};
 use crate::sharing::admin_acl;
 
 pub(crate) const SENDER: &str = "sender@example.net";
@@ -140,23 +142,6 @@ pub(crate) fn is_delivered_copy(stored: &[u8], user: &str, rcpt: &str, sent: &[u
         trace.ends_with("\r\n") && !trace.contains("\r\n\r\n"),
         "{trace}"
     );
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("reading a directory") {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 /// A server in `mode` with alice (uid 5000: Team, on which bob may post,

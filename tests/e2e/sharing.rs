@@ -16,7 +16,7 @@ use mailkeep_storage_rpc::storage::{
     ListMailboxesRequest, MailboxStatusRequest, StoreFlagsRequest, StoreMode, UidRange,
 };
 
-use crate::harness::{Server, TestDir, require_root, run_user_cmd};
+use crate::harness::{Server, TestDir, files_under, require_root, run_user_cmd};
 
 /// `mailkeep admin acl ARGS` against `server`, which must succeed.
 pub(crate) fn admin_acl(server: &Server<'_>, args: &[&str]) -> Output {
@@ -198,7 +198,7 @@ fn sharing_across_uids_in(mode: &str) {
             "alice's mail is served as 5000: {uids:?}"
         ),
     }
-    for entry in walk(&dir.maildir("alice")) {
+    for entry in files_under(&dir.maildir("alice")) {
         let meta = std::fs::metadata(&entry).expect("stat");
         assert_eq!(meta.uid(), 5000, "{} is alice's", entry.display());
         assert_eq!(
@@ -208,23 +208,6 @@ fn sharing_across_uids_in(mode: &str) {
             entry.display()
         );
     }
-}
-
-/// Every file under `dir`, recursively.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("reading a Maildir directory") {
-            let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }
 
 #[test]

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
 
+use crate::batch::{Batch, Batched};
+use crate::body::IndexedMessage;
 use crate::convert::{cut_spec, fetched_msg, ranges, status_of};
 use crate::gate::Gate;
 use crate::guest::Actor;
@@ -26,7 +28,7 @@ use crate::structure::Wanted;
 /// How many stream items may wait for the client.
 const QUEUE: usize = 4;
 
-type Sender = mpsc::Sender<Result<pb::FetchResponse, Status>>;
+type Sender = crate::batch::Sender<Item>;
 
 /// Serves one admitted Fetch. Index errors (no such mailbox, stale
 /// UIDVALIDITY) are the call's status; errors while streaming end the
@@ -82,53 +84,25 @@ pub(crate) async fn fetch(
     Ok(Response::new(ReceiverStream::new(rx)))
 }
 
-/// Items on their way to the client, sent in batches of about
-/// [`CHUNK_SIZE`] bytes (one stream message, one HTTP/2 frame and one
-/// wake-up per batch rather than per item).
-struct Batch<'a> {
-    tx: &'a Sender,
-    items: Vec<pb::FetchItem>,
-    bytes: usize,
-}
+impl Batched for Item {
+    type Response = pb::FetchResponse;
 
-/// Items per batch at most, whatever their size.
-const BATCH_ITEMS: usize = 512;
-
-impl<'a> Batch<'a> {
-    fn new(tx: &'a Sender) -> Batch<'a> {
-        Batch {
-            tx,
-            items: Vec::new(),
-            bytes: 0,
-        }
-    }
-
-    /// Adds `item`, sending the batch once it is full; `false` when the
-    /// client has gone away.
-    fn push(&mut self, item: Item) -> bool {
-        self.bytes += match &item {
+    fn weight(&self) -> usize {
+        match self {
             Item::BodyChunk(data) | Item::CutChunk(data) => data.len(),
             Item::Message(m) => 64 + m.flags.iter().map(String::len).sum::<usize>(),
             Item::CutStart(_) | Item::CutFailed(_) => 16,
             Item::Structure(_) => 512,
-        };
-        self.items.push(pb::FetchItem { item: Some(item) });
-        if self.bytes >= CHUNK_SIZE || self.items.len() >= BATCH_ITEMS {
-            return self.flush();
         }
-        true
     }
 
-    /// Sends what is waiting; `false` when the client has gone away.
-    fn flush(&mut self) -> bool {
-        if self.items.is_empty() {
-            return true;
+    fn response(items: Vec<Item>) -> pb::FetchResponse {
+        pb::FetchResponse {
+            items: items
+                .into_iter()
+                .map(|item| pb::FetchItem { item: Some(item) })
+                .collect(),
         }
-        let items = std::mem::take(&mut self.items);
-        self.bytes = 0;
-        self.tx
-            .blocking_send(Ok(pb::FetchResponse { items }))
-            .is_ok()
     }
 }
 
@@ -180,7 +154,7 @@ fn stream_batched(
     metas: Vec<MessageMeta>,
     parts: &Parts<'_>,
     mut structures: HashMap<u32, Structure>,
-    batch: &mut Batch<'_>,
+    batch: &mut Batch<'_, Item>,
 ) -> Result<(), Status> {
     let (with_body, cuts) = (parts.with_body, parts.cuts);
     for meta in metas {
@@ -259,7 +233,7 @@ fn cut_message(
 /// wanted) or why they could not be made; `false` when the client has
 /// gone away.
 fn send_cuts(
-    batch: &mut Batch<'_>,
+    batch: &mut Batch<'_, Item>,
     cut: Result<Vec<Vec<u8>>, UnknownCte>,
     size_only: &[bool],
 ) -> bool {
@@ -295,57 +269,17 @@ fn send_cuts(
 /// client has gone away, DATA_LOSS when the file's size is not the
 /// index's.
 fn send_body(
-    batch: &mut Batch<'_>,
+    batch: &mut Batch<'_, Item>,
     mut file: CrlfReader<std::fs::File>,
     mailbox: &str,
     meta: &MessageMeta,
 ) -> Result<bool, Status> {
-    let mut left = meta.size;
-    let data_loss = |what: &str| {
-        let message = format!(
-            "message UID {} in {mailbox:?}: file is {what} than the index's {} bytes (with CRLF line ends)",
-            meta.uid, meta.size
-        );
-        tracing::error!(error = %message, "index and Maildir disagree");
-        Status::data_loss(message)
+    let message = IndexedMessage {
+        mailbox,
+        uid: meta.uid,
+        size: meta.size,
     };
-    let io_error = |e| {
-        status_of(StoreError::io(
-            format!("reading UID {} in {mailbox:?}", meta.uid),
-            e,
-        ))
-    };
-    while left > 0 {
-        let want = usize::try_from(left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
-        let mut buf = vec![0u8; want];
-        let n = read_full(&mut file, &mut buf).map_err(io_error)?;
-        if n == 0 {
-            return Err(data_loss("shorter"));
-        }
-        buf.truncate(n);
-        left -= n as u64;
-        if !batch.push(Item::BodyChunk(buf)) {
-            return Ok(false);
-        }
-    }
-    let mut probe = [0u8; 1];
-    match file.read(&mut probe) {
-        Ok(0) => Ok(true),
-        Ok(_) => Err(data_loss("longer")),
-        Err(e) => Err(io_error(e)),
-    }
-}
-
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
+    message.stream(&mut file, meta.size, |chunk| {
+        batch.push(Item::BodyChunk(chunk))
+    })
 }

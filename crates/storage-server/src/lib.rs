@@ -14,6 +14,8 @@
 
 mod acl;
 mod append;
+mod batch;
+mod body;
 mod content;
 mod convert;
 mod creds;

@@ -60,6 +60,26 @@ async fn append(c: &mut storage_client::StorageClient<Channel>, ticket: &str, ma
     common::append(c, ticket, mailbox, b"Subject: hi\r\n\r\nhello\r\n").await;
 }
 
+/// alice's Projects, on which bob holds `lr`, and bob's Watch of it:
+/// alice's ticket, her Storage and Acl clients, bob's events.
+async fn bob_watching_projects(
+    h: &Harness,
+) -> (
+    String,
+    storage_client::StorageClient<Channel>,
+    AclClient<Channel>,
+    tonic::Streaming<MailboxEvent>,
+) {
+    let owner = h.ticket();
+    let bob = h.ticket_for("bob", Scope::Session);
+    let mut c = h.client(1).await;
+    let mut a = AclClient::new(h.channel(2).await);
+    create_mailbox(&mut c, &owner, "Projects").await.unwrap();
+    acl(&mut a, &owner, "Projects", Some("lr")).await;
+    let events = watch(h.channel(3).await, &bob, "Projects").await;
+    (owner, c, a, events)
+}
+
 #[tokio::test]
 async fn a_guest_watching_every_mailbox_sees_what_the_acls_show_them() {
     let h = Harness::start();
@@ -118,13 +138,7 @@ async fn a_guest_watching_every_mailbox_sees_what_the_acls_show_them() {
 #[tokio::test]
 async fn a_guest_watching_one_mailbox_hears_of_that_mailbox_only() {
     let h = Harness::start();
-    let owner = h.ticket();
-    let bob = h.ticket_for("bob", Scope::Session);
-    let mut c = h.client(1).await;
-    let mut a = AclClient::new(h.channel(2).await);
-    create_mailbox(&mut c, &owner, "Projects").await.unwrap();
-    acl(&mut a, &owner, "Projects", Some("lr")).await;
-    let mut events = watch(h.channel(3).await, &bob, "Projects").await;
+    let (owner, mut c, mut a, mut events) = bob_watching_projects(&h).await;
 
     create_mailbox(&mut c, &owner, "Secret").await.unwrap();
     create_mailbox(&mut c, &owner, "Projects.Sub")
@@ -142,13 +156,7 @@ async fn a_guest_watching_one_mailbox_hears_of_that_mailbox_only() {
 #[tokio::test]
 async fn a_guests_watch_of_one_mailbox_ends_when_its_read_right_goes() {
     let h = Harness::start();
-    let owner = h.ticket();
-    let bob = h.ticket_for("bob", Scope::Session);
-    let mut c = h.client(1).await;
-    let mut a = AclClient::new(h.channel(2).await);
-    create_mailbox(&mut c, &owner, "Projects").await.unwrap();
-    acl(&mut a, &owner, "Projects", Some("lr")).await;
-    let mut events = watch(h.channel(3).await, &bob, "Projects").await;
+    let (owner, mut c, mut a, mut events) = bob_watching_projects(&h).await;
     append(&mut c, &owner, "Projects").await;
     assert_eq!(next(&mut events).await, "Changed Projects");
 

@@ -28,20 +28,25 @@ fn maildrop_lists_every_message_with_its_served_size() {
     assert_eq!(got, vec![(a.uid, 20, None), (b.uid, 20, None)]);
 }
 
-#[test]
-fn maildrop_files_come_in_the_order_asked_from_one_listing() {
-    let (_dir, store) = temp_store();
-    let uids: Vec<u32> = (0..3)
+/// Three small messages appended to INBOX; their UIDs.
+fn append_three(store: &Store) -> Vec<u32> {
+    (0..3)
         .map(|i| {
             append(
-                &store,
+                store,
                 INBOX,
                 format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(),
                 &[],
             )
             .uid
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn maildrop_files_come_in_the_order_asked_from_one_listing() {
+    let (_dir, store) = temp_store();
+    let uids = append_three(&store);
     let uidvalidity = store.maildrop(INBOX).unwrap().uidvalidity;
     // An unknown UID is left out; the order is the caller's.
     let asked = [uids[2], 999, uids[0]];
@@ -104,17 +109,7 @@ fn a_listed_file_renamed_since_is_found_and_an_expunged_one_is_reported() {
 #[test]
 fn remove_listed_removes_exactly_those_messages_whatever_their_flags() {
     let (dir, store) = temp_store();
-    let uids: Vec<u32> = (0..3)
-        .map(|i| {
-            append(
-                &store,
-                INBOX,
-                format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(),
-                &[],
-            )
-            .uid
-        })
-        .collect();
+    let uids = append_three(&store);
     let uidvalidity = store.maildrop(INBOX).unwrap().uidvalidity;
     let gone = store
         .remove_listed(INBOX, uidvalidity, &[uids[0], uids[2], 999])

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-pub use dir::TestDir;
+pub use dir::{TestDir, files_under};
 pub use output::wait_output;
 pub use procs::{
     ProcInfo, SPAWNER, SWITCH_CAPS, Task, alive, children_of, proc_info, status_numbers, tasks,

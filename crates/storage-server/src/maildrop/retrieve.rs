@@ -18,6 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
+use crate::batch::{Batch, Batched};
+use crate::body::IndexedMessage;
 use crate::convert::status_of;
 use crate::gate::Gate;
 
@@ -26,8 +28,6 @@ const QUEUE: usize = 4;
 
 /// The stream of a Retrieve call.
 pub(crate) type Retrieved = ReceiverStream<Result<pb::RetrieveMaildropResponse, Status>>;
-
-type Sender = mpsc::Sender<Result<pb::RetrieveMaildropResponse, Status>>;
 
 /// Serves one admitted Retrieve: the list is read first, and its failure
 /// (no such mailbox, another UIDVALIDITY) is the call's status; the
@@ -73,7 +73,7 @@ fn stream_files(
     store: &Store,
     mailbox: &str,
     files: &[MaildropFile],
-    batch: &mut Batch<'_>,
+    batch: &mut Batch<'_, Item>,
 ) -> Result<(), Status> {
     for listed in files {
         let file = match store.open_maildrop_file(mailbox, listed) {
@@ -98,24 +98,15 @@ fn stream_files(
 /// `Ok(false)` when the client has gone away, DATA_LOSS when the file's
 /// size is not the index's.
 fn send_message(
-    batch: &mut Batch<'_>,
+    batch: &mut Batch<'_, Item>,
     mut file: File,
     mailbox: &str,
     listed: &MaildropFile,
 ) -> Result<bool, Status> {
-    let data_loss = |what: &str| {
-        let message = format!(
-            "message UID {} in {mailbox:?}: file is {what} than the index's {} bytes (with CRLF line ends)",
-            listed.uid, listed.size
-        );
-        tracing::error!(error = %message, "index and Maildir disagree");
-        Status::data_loss(message)
-    };
-    let io_error = |e| {
-        status_of(StoreError::io(
-            format!("reading UID {} in {mailbox:?}", listed.uid),
-            e,
-        ))
+    let message = IndexedMessage {
+        mailbox,
+        uid: listed.uid,
+        size: listed.size,
     };
     let size = usize::try_from(listed.size).unwrap_or(usize::MAX);
     if size <= CHUNK_SIZE {
@@ -125,13 +116,13 @@ fn send_message(
         (&mut file)
             .take(listed.size + 1)
             .read_to_end(&mut raw)
-            .map_err(io_error)?;
+            .map_err(|e| message.io_error(e))?;
         let data = match to_crlf(&raw) {
             Cow::Borrowed(_) => raw,
             Cow::Owned(crlf) => crlf,
         };
         if data.len() != size {
-            return Err(data_loss(if data.len() < size {
+            return Err(message.data_loss(if data.len() < size {
                 "shorter"
             } else {
                 "longer"
@@ -143,84 +134,40 @@ fn send_message(
             data,
         })));
     }
+    // A bigger one: its first chunk in the message's item, the rest as
+    // more of it.
     let mut file = CrlfReader::new(file);
-    let mut left = listed.size;
     let mut first = true;
-    while left > 0 {
-        let want = usize::try_from(left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
-        let mut buf = Vec::with_capacity(want);
-        let n = (&mut file)
-            .take(want as u64)
-            .read_to_end(&mut buf)
-            .map_err(io_error)?;
-        if n < want {
-            return Err(data_loss("shorter"));
-        }
-        left -= n as u64;
-        let item = if first {
-            first = false;
+    message.stream(&mut file, listed.size, |data| {
+        let item = if std::mem::take(&mut first) {
             Item::Message(pb::RetrievedMessage {
                 uid: listed.uid,
                 size: listed.size,
-                data: buf,
+                data,
             })
         } else {
-            Item::More(buf)
+            Item::More(data)
         };
-        if !batch.push(item) {
-            return Ok(false);
-        }
-    }
-    let mut probe = [0u8; 1];
-    match file.read(&mut probe) {
-        Ok(0) => Ok(true),
-        Ok(_) => Err(data_loss("longer")),
-        Err(e) => Err(io_error(e)),
-    }
+        batch.push(item)
+    })
 }
 
-/// Items on their way to the client, sent in batches of about
-/// [`CHUNK_SIZE`] bytes.
-struct Batch<'a> {
-    tx: &'a Sender,
-    items: Vec<pb::RetrieveMaildropItem>,
-    bytes: usize,
-}
+impl Batched for Item {
+    type Response = pb::RetrieveMaildropResponse;
 
-impl<'a> Batch<'a> {
-    fn new(tx: &'a Sender) -> Batch<'a> {
-        Batch {
-            tx,
-            items: Vec::new(),
-            bytes: 0,
+    fn weight(&self) -> usize {
+        16 + match self {
+            Item::Message(m) => m.data.len(),
+            Item::More(data) => data.len(),
         }
     }
 
-    /// Adds `item`, sending the batch once it is full; `false` when the
-    /// client has gone away.
-    fn push(&mut self, item: Item) -> bool {
-        self.bytes += 16
-            + match &item {
-                Item::Message(m) => m.data.len(),
-                Item::More(data) => data.len(),
-            };
-        self.items
-            .push(pb::RetrieveMaildropItem { item: Some(item) });
-        if self.bytes >= CHUNK_SIZE {
-            return self.flush();
+    fn response(items: Vec<Item>) -> pb::RetrieveMaildropResponse {
+        pb::RetrieveMaildropResponse {
+            items: items
+                .into_iter()
+                .map(|item| pb::RetrieveMaildropItem { item: Some(item) })
+                .collect(),
         }
-        true
-    }
-
-    /// Sends what is waiting; `false` when the client has gone away.
-    fn flush(&mut self) -> bool {
-        if self.items.is_empty() {
-            return true;
-        }
-        let items = std::mem::take(&mut self.items);
-        self.bytes = 0;
-        self.tx
-            .blocking_send(Ok(pb::RetrieveMaildropResponse { items }))
-            .is_ok()
     }
 }

@@ -1,0 +1,88 @@
+//! A message's bytes as streamed answers send them (Fetch, Maildrop.Retrieve):
+//! the file read as CRLF in chunks of at most [`CHUNK_SIZE`], checked
+//! against the size the index holds, so that a file changed behind the
+//! index's back is reported as DATA_LOSS instead of sent cut or padded.
+
+use std::io::Read;
+
+use mailkeep_storage_rpc::CHUNK_SIZE;
+use mailkeep_store::{CrlfReader, StoreError};
+use tonic::Status;
+
+use crate::convert::status_of;
+
+/// One message of a mailbox, as the index knows it.
+pub(crate) struct IndexedMessage<'a> {
+    /// The mailbox, for messages about it.
+    pub(crate) mailbox: &'a str,
+    /// Its UID.
+    pub(crate) uid: u32,
+    /// Its size with CRLF line ends, as the index has it.
+    pub(crate) size: u64,
+}
+
+impl IndexedMessage<'_> {
+    /// DATA_LOSS: the file is `what` ("shorter", "longer") than the index
+    /// says (logged, as the index and the Maildir disagree).
+    pub(crate) fn data_loss(&self, what: &str) -> Status {
+        let message = format!(
+            "message UID {} in {:?}: file is {what} than the index's {} bytes (with CRLF line ends)",
+            self.uid, self.mailbox, self.size
+        );
+        tracing::error!(error = %message, "index and Maildir disagree");
+        Status::data_loss(message)
+    }
+
+    /// A failed read of the file.
+    pub(crate) fn io_error(&self, e: std::io::Error) -> Status {
+        status_of(StoreError::io(
+            format!("reading UID {} in {:?}", self.uid, self.mailbox),
+            e,
+        ))
+    }
+
+    /// Reads `file` (the rest of it: `left` bytes are still due) in chunks
+    /// handed to `chunk`, which answers `false` when the client has gone
+    /// away; `Ok(false)` then. DATA_LOSS when the file ends early or goes
+    /// on past the index's size.
+    pub(crate) fn stream<R: Read>(
+        &self,
+        file: &mut CrlfReader<R>,
+        mut left: u64,
+        mut chunk: impl FnMut(Vec<u8>) -> bool,
+    ) -> Result<bool, Status> {
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
+            let mut buf = vec![0u8; want];
+            let n = read_full(file, &mut buf).map_err(|e| self.io_error(e))?;
+            if n == 0 {
+                return Err(self.data_loss("shorter"));
+            }
+            buf.truncate(n);
+            left -= n as u64;
+            if !chunk(buf) {
+                return Ok(false);
+            }
+        }
+        let mut probe = [0u8; 1];
+        match file.read(&mut probe) {
+            Ok(0) => Ok(true),
+            Ok(_) => Err(self.data_loss("longer")),
+            Err(e) => Err(self.io_error(e)),
+        }
+    }
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full(file: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
