@@ -10,14 +10,14 @@
 //! ahead; a RETR out of order, a TOP, or a client idle for [`IDLE_AHEAD`]
 //! drops it.
 
-use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
 use mailkeep_frontend::{ConnWriter, Retry, StorageError};
+use mailkeep_storage_rpc::fetch_items::BatchedItems;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::retrieve_maildrop_item::Item;
-use tonic::{Status, Streaming};
+use tonic::Status;
 
 use super::{Entry, MAILBOX, Maildrop, fetch_failed};
 use crate::reply::{DotStuffer, Reply, TopCut};
@@ -29,41 +29,14 @@ pub(crate) const IDLE_AHEAD: Duration = Duration::from_millis(250);
 
 /// A Retrieve stream read item by item, whatever batches storage grouped
 /// the items in.
-pub(crate) struct Items {
-    stream: Streaming<pb::RetrieveMaildropResponse>,
-    queue: VecDeque<Item>,
-}
+pub(crate) type Items = BatchedItems<pb::RetrieveMaildropResponse>;
 
-impl Items {
-    fn new(stream: Streaming<pb::RetrieveMaildropResponse>) -> Items {
-        Items {
-            stream,
-            queue: VecDeque::new(),
-        }
-    }
-
-    /// The next item; `None` at the end of the stream.
-    async fn next(&mut self) -> Result<Option<Item>, Status> {
-        loop {
-            if let Some(item) = self.queue.pop_front() {
-                return Ok(Some(item));
-            }
-            match self.stream.message().await? {
-                None => return Ok(None),
-                Some(batch) => self
-                    .queue
-                    .extend(batch.items.into_iter().filter_map(|i| i.item)),
-            }
-        }
-    }
-
-    /// The start of the next message if it is `uid`: its size and first
-    /// bytes; `None` for another message, the end, or an error.
-    async fn start_of(&mut self, uid: u32) -> Result<Option<(u64, Vec<u8>)>, Status> {
-        match self.next().await? {
-            Some(Item::Message(m)) if m.uid == uid => Ok(Some((m.size, m.data))),
-            _ => Ok(None),
-        }
+/// The start of the next message of `items` if it is `uid`: its size and
+/// first bytes; `None` for another message, the end, or an error.
+async fn start_of(items: &mut Items, uid: u32) -> Result<Option<(u64, Vec<u8>)>, Status> {
+    match items.next().await? {
+        Some(Item::Message(m)) if m.uid == uid => Ok(Some((m.size, m.data))),
+        _ => Ok(None),
     }
 }
 
@@ -101,7 +74,7 @@ impl Maildrop {
         };
         let ahead = self.ahead.take();
         let opened = match ahead {
-            Some(mut ahead) if cut.is_none() => match ahead.items.start_of(uid).await {
+            Some(mut ahead) if cut.is_none() => match start_of(&mut ahead.items, uid).await {
                 Ok(Some((served, first))) => {
                     Opened::Streaming(Box::new(ahead.items), served, first)
                 }
@@ -186,7 +159,7 @@ impl Maildrop {
             Ok(stream) => Items::new(stream),
             Err(e) => return Opened::Failed(e),
         };
-        match items.start_of(uid).await {
+        match start_of(&mut items, uid).await {
             Ok(Some((served, first))) => Opened::Streaming(Box::new(items), served, first),
             // Another first message, or none: this one was expunged
             // meanwhile.
