@@ -67,10 +67,11 @@ impl OrganizeService {
                     bytes,
                 };
                 plugins.before_add(&store, &adding)?;
-                // A guest's private \Seen follows the copies.
+                // A guest's private \Seen follows the guest's copies;
+                // every user's moves with the messages.
                 let (from, validity, to) = (&req.mailbox, req.uidvalidity, &req.target);
                 let copied = if is_move {
-                    store.move_messages_as(from, validity, &uids, to, actor.viewer())
+                    store.move_messages(from, validity, &uids, to)
                 } else {
                     store.copy_messages_as(from, validity, &uids, to, actor.viewer())
                 };

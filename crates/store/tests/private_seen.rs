@@ -399,9 +399,7 @@ fn copy_and_move_carry_the_private_seen() {
     store.copy_messages("Shared", 0, &all, "Later").unwrap();
     assert!(seen_by(&store, "Later", BOB).is_empty());
 
-    let moved = store
-        .move_messages_as("Shared", 0, &all, "Later", CAROL)
-        .unwrap();
+    let moved = store.move_messages("Shared", 0, &all, "Later").unwrap();
     assert_eq!(moved.new_uids, [4, 5, 6]);
     assert_eq!(seen_by(&store, "Later", BOB), [4]);
     assert_eq!(seen_by(&store, "Later", CAROL), [5]);

@@ -108,20 +108,6 @@ impl Store {
         self.copy_or_move(source, uidvalidity, ranges, target, true, Viewer::Owner)
     }
 
-    /// [`Store::move_messages`] done by `viewer` (the private `\Seen`
-    /// moves the same whoever acts; the viewer is kept for symmetry with
-    /// [`Store::copy_messages_as`]).
-    pub fn move_messages_as(
-        &self,
-        source: &str,
-        uidvalidity: u32,
-        ranges: &[UidRange],
-        target: &str,
-        viewer: Viewer<'_>,
-    ) -> Result<Copied> {
-        self.copy_or_move(source, uidvalidity, ranges, target, true, viewer)
-    }
-
     fn copy_or_move(
         &self,
         source: &str,
