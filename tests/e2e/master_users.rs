@@ -2,6 +2,7 @@
 //! account logs in as another with its own password, and the session is
 //! the other's in every way; the log names both.
 
+use mailkeep_testkit::scram::{Hash, ScramClient};
 use mailkeep_testkit::{BlockingClient, Status};
 
 use crate::harness::{DEADLINE, Options, Server, TestDir};
@@ -92,4 +93,62 @@ fn a_master_user_logs_in_to_another_users_mailbox() {
         ))
         .then_some(())
     });
+}
+
+/// SCRAM-SHA-256 master logins: `alice*keeper` as the SCRAM user name, or
+/// keeper authorising as `alice` (`a=alice`), proved with keeper's SCRAM
+/// keys, open alice's mailbox; bob (no master) cannot, even with his own
+/// right SCRAM keys.
+#[test]
+fn a_master_user_logs_in_as_another_by_scram() {
+    let dir = TestDir::new();
+    let options = Options {
+        extra_auth: "master_users = [\"keeper\"]\n".to_owned(),
+        ..Options::default()
+    };
+    let server = Server::start_opts(&dir, options, mailkeep_testkit::Listeners::new());
+    server.add_user("alice", "alice-secret");
+    server.add_user_with_scheme("keeper", "keeper-secret", "SCRAM-SHA-256");
+    server.add_user_with_scheme("bob", "bob-secret", "SCRAM-SHA-256");
+    let mut alice = server.login("alice", "alice-secret");
+    alice
+        .append("INBOX", &[], b"Subject: alice's\r\n\r\nhers\r\n")
+        .expect("APPEND for alice");
+    alice.logout();
+
+    let scram = |gs2: &str, user: &str, password: &str| {
+        let mut client = server.connect();
+        let mut scram = ScramClient::new(Hash::Sha256, user, password, gs2, b"");
+        let first = scram.first_message();
+        let mut step = 0;
+        let reply = client
+            .authenticate("SCRAM-SHA-256", Some(&first), |challenge| {
+                step += 1;
+                match step {
+                    1 => Some(scram.final_message(challenge)),
+                    2 => Some(Vec::new()),
+                    _ => None,
+                }
+            })
+            .expect("AUTHENTICATE");
+        (client, reply)
+    };
+    for (gs2, user) in [("n,,", "alice*keeper"), ("n,a=alice,", "keeper")] {
+        let (mut client, reply) = scram(gs2, user, "keeper-secret");
+        assert!(reply.is_ok(), "SCRAM {gs2}{user}: {reply:?}");
+        assert_eq!(only_subject(&mut client), "Subject: alice's");
+        client.logout();
+    }
+    server.wait_for_output("the SCRAM master login's line", DEADLINE, |out| {
+        out.contains(
+            "INFO login rip=127.0.0.1 user=\"alice\" master=\"keeper\" protocol=\"imap\" \
+             mechanism=\"SCRAM-SHA-256\"",
+        )
+        .then_some(())
+    });
+    for (gs2, user) in [("n,,", "alice*bob"), ("n,a=alice,", "bob")] {
+        let (_client, reply) = scram(gs2, user, "bob-secret");
+        assert_eq!(reply.status(), Status::No, "SCRAM {gs2}{user}: {reply:?}");
+        assert!(reply.has_code("AUTHENTICATIONFAILED"), "{reply:?}");
+    }
 }

@@ -52,6 +52,18 @@ impl MasterUsers {
             _ => credentials,
         }
     }
+
+    /// Who a login without a password in hand is for (SCRAM): the user
+    /// name of its first message, `user*master` taken apart as
+    /// [`MasterUsers::resolve`] does, and the authorization identity it
+    /// named, if any.
+    pub(crate) fn who(&self, username: &str, authzid: Option<&str>) -> Who {
+        Who::of(&self.resolve(Credentials {
+            authzid: authzid.map(str::to_owned),
+            authcid: username.to_owned(),
+            password: Vec::new(),
+        }))
+    }
 }
 
 /// Who a login is for: the user whose session it opens and, for a master
@@ -77,14 +89,6 @@ impl Who {
                 user: credentials.authcid.clone(),
                 master: None,
             },
-        }
-    }
-
-    /// A login by `user` with their own password.
-    pub(crate) fn user(user: &str) -> Who {
-        Who {
-            user: user.to_owned(),
-            master: None,
         }
     }
 
@@ -158,7 +162,13 @@ mod tests {
         assert_eq!(who.master.as_deref(), Some("admin"));
         assert_eq!(who.account(), "admin");
         let own = Who::of(&creds(None, "alice"));
-        assert_eq!(own, Who::user("alice"));
+        assert_eq!(
+            own,
+            Who {
+                user: "alice".into(),
+                master: None
+            }
+        );
         assert_eq!(own.account(), "alice");
     }
 }

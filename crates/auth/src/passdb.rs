@@ -22,7 +22,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::AuthError;
-use crate::master::MasterUsers;
+use crate::master::{MasterUsers, Who};
 use crate::reload::WatchedPasswdFile;
 use crate::sasl::Credentials;
 use crate::scheme::{PasswordScheme, SchemeError, ScramSource, is_costly, scram_source};
@@ -252,6 +252,20 @@ impl Passdb {
             Some(entry) => self.served(entry),
             None => Checked::Refused("user deleted during the exchange"),
         })
+    }
+
+    /// After a SCRAM proof made with `who`'s master's keys verified: the
+    /// session is the user's if the master is (still) a master user and
+    /// the user an account that may be served, as for a PLAIN master
+    /// login ([`Passdb::check_password`]). Blocking (file I/O).
+    pub(crate) fn check_authenticated_as(&self, who: &Who) -> Result<Checked, AuthError> {
+        let Some(master) = &who.master else {
+            return self.check_authenticated(&who.user);
+        };
+        match self.find(master)? {
+            Some(entry) => self.act_as(entry, &who.user),
+            None => Ok(Checked::Refused("master user deleted during the exchange")),
+        }
     }
 
     /// The account a delivery to `recipient` (no `+detail`) is for, named

@@ -144,11 +144,6 @@ pub enum SaslError {
         /// What is wrong.
         detail: &'static str,
     },
-    /// The client asked to act as another user where that is not offered
-    /// (SCRAM; PLAIN passes the authorization identity on to the passdb,
-    /// which allows it to master users only).
-    #[error("authorization identity differs from authentication identity")]
-    AuthzidMismatch,
     /// SCRAM channel binding is missing, of the wrong kind, or does not
     /// match the connection.
     #[error("channel binding refused: {0}")]
@@ -177,14 +172,19 @@ pub enum SaslStep {
     NeedScramCredentials {
         /// The user name from the client-first message.
         user: String,
+        /// The identity the client asks to act as, if other than `user`
+        /// (allowed to master users only, as PLAIN's).
+        authzid: Option<String>,
         /// The hash whose keys are needed.
         hash: ScramHash,
     },
     /// SCRAM verified the client's proof: the user is authenticated, and
     /// `final_data` (server-final) goes to the client with the success.
     Authenticated {
-        /// The user name.
+        /// The user name (whose keys the proof was made with).
         user: String,
+        /// The identity the session is to act as, if other than `user`.
+        authzid: Option<String>,
         /// The SCRAM server-final message.
         final_data: Vec<u8>,
     },
@@ -218,6 +218,8 @@ pub struct Exchange {
     binding: ChannelBinding,
     /// The user a SCRAM client-first message named, for the log.
     user: Option<String>,
+    /// The identity that message asked to act as, if other than `user`.
+    authzid: Option<String>,
     state: State,
 }
 
@@ -230,6 +232,7 @@ impl Exchange {
             mechanism,
             binding,
             user: None,
+            authzid: None,
             state: State::Start,
         }
     }
@@ -243,6 +246,12 @@ impl Exchange {
     /// failure that comes later).
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
+    }
+
+    /// The identity a SCRAM client asked to act as, if it named one other
+    /// than [`Exchange::user`] (a master login).
+    pub fn authzid(&self) -> Option<&str> {
+        self.authzid.as_deref()
     }
 
     /// Processes the client's next response. The first call takes the
@@ -284,8 +293,9 @@ impl Exchange {
             }
         };
         self.state = next;
-        if let SaslStep::NeedScramCredentials { user, .. } = &outcome {
+        if let SaslStep::NeedScramCredentials { user, authzid, .. } = &outcome {
             self.user = Some(user.clone());
+            self.authzid = authzid.clone();
         }
         outcome
     }
@@ -306,9 +316,13 @@ impl Exchange {
                 let plus = self.mechanism.needs_channel_binding();
                 let mut server = Box::new(ScramServer::new(hash, plus, binding));
                 match server.client_first(data.unwrap_or_default()) {
-                    Ok(user) => (
+                    Ok(names) => (
                         State::Scram(server),
-                        SaslStep::NeedScramCredentials { user, hash },
+                        SaslStep::NeedScramCredentials {
+                            user: names.username,
+                            authzid: names.authzid,
+                            hash,
+                        },
                     ),
                     Err(error) => (State::Done, SaslStep::Fail(error)),
                 }
@@ -318,7 +332,8 @@ impl Exchange {
                     Ok(verified) => (
                         State::Done,
                         SaslStep::Authenticated {
-                            user: verified.username,
+                            user: verified.names.username,
+                            authzid: verified.names.authzid,
                             final_data: verified.server_final,
                         },
                     ),

@@ -177,23 +177,40 @@ impl AuthService {
         match step {
             SaslStep::Challenge(challenge) => self.keep(conn, id, attempt, exchange, challenge),
             SaslStep::Fail(error) => {
-                let user = exchange.user().map(str::to_owned);
-                self.refuse(attempt, user.as_deref(), &error.to_string())
-                    .await
+                let masters = self.shared.passdb.masters();
+                match exchange.user().map(|u| masters.who(u, exchange.authzid())) {
+                    Some(who) => {
+                        let master = who.master.as_deref();
+                        self.refuse_as(attempt, Some(&who.user), master, &error.to_string())
+                            .await
+                    }
+                    None => self.refuse(attempt, None, &error.to_string()).await,
+                }
             }
             SaslStep::Verify(credentials) => self.verify(attempt, credentials).await,
-            SaslStep::NeedScramCredentials { user, hash } => {
-                match self.scram_lookup(attempt, &user, hash).await {
+            SaslStep::NeedScramCredentials {
+                user,
+                authzid,
+                hash,
+            } => {
+                // A master login runs on the master's keys.
+                let who = self.shared.passdb.masters().who(&user, authzid.as_deref());
+                let (user, master) = (who.user.as_str(), who.master.as_deref());
+                match self.scram_lookup(attempt, who.account(), hash).await {
                     Ok(ScramLookup::Credentials(credentials)) => {
                         match exchange.scram_credentials(credentials) {
                             SaslStep::Challenge(challenge) => {
                                 self.keep(conn, id, attempt, exchange, challenge)
                             }
                             SaslStep::Fail(error) => {
-                                self.refuse(attempt, Some(&user), &error.to_string()).await
+                                self.refuse_as(attempt, Some(user), master, &error.to_string())
+                                    .await
                             }
                             // Server-first is the only other answer there is.
-                            _ => self.refuse(attempt, Some(&user), "SCRAM state").await,
+                            _ => {
+                                self.refuse_as(attempt, Some(user), master, "SCRAM state")
+                                    .await
+                            }
                         }
                     }
                     Ok(ScramLookup::Unavailable(reason)) => {
@@ -212,14 +229,19 @@ impl AuthService {
                     Err(outcome) => outcome,
                 }
             }
-            SaslStep::Authenticated { user, final_data } => {
+            SaslStep::Authenticated {
+                user,
+                authzid,
+                final_data,
+            } => {
+                let who = self.shared.passdb.masters().who(&user, authzid.as_deref());
                 let shared = Arc::clone(&self.shared);
-                let name = user.clone();
-                let checked =
-                    tokio::task::spawn_blocking(move || shared.passdb.check_authenticated(&name))
-                        .await;
-                self.conclude(attempt, &Who::user(&user), checked, final_data)
-                    .await
+                let asked = who.clone();
+                let checked = tokio::task::spawn_blocking(move || {
+                    shared.passdb.check_authenticated_as(&asked)
+                })
+                .await;
+                self.conclude(attempt, &who, checked, final_data).await
             }
         }
     }

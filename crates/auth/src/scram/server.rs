@@ -1,8 +1,10 @@
 //! The server side of one SCRAM exchange (RFC 5802 §5, §7), as a state
 //! machine that never sees the passdb: the client-first message yields the
-//! user name, the caller answers with that account's keys (or a made-up
-//! salt when there are none to use), and the client-final message is
-//! checked against them.
+//! user name (and the authorization identity, if the client named one),
+//! the caller answers with that account's keys (or a made-up salt when
+//! there are none to use), and the client-final message is checked
+//! against them. Whether the user may act as the authorization identity
+//! (a master user) is the caller's decision, as it is for PLAIN.
 //!
 //! Channel binding (RFC 5802 §6, RFC 9266): a -PLUS exchange must bind to
 //! the connection's `tls-exporter` data, and a client that says `y` ("I
@@ -40,11 +42,34 @@ pub(crate) enum ScramCredentials {
     },
 }
 
+/// Who a client-first message names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ScramNames {
+    /// The user whose keys the proof is made with (authentication
+    /// identity).
+    pub(crate) username: String,
+    /// The user to act as, when the client named one other than
+    /// `username` (authorization identity, `a=` of the GS2 header).
+    pub(crate) authzid: Option<String>,
+}
+
+impl ScramNames {
+    fn of(first: &ClientFirst) -> ScramNames {
+        ScramNames {
+            username: first.username.clone(),
+            authzid: first
+                .authzid
+                .clone()
+                .filter(|a| !a.is_empty() && *a != first.username),
+        }
+    }
+}
+
 /// A verified exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verified {
-    /// The authenticated user name.
-    pub(crate) username: String,
+    /// The authenticated user name and the identity it acts as.
+    pub(crate) names: ScramNames,
     /// server-final-message (`v=…`), for the client to check the server.
     pub(crate) server_final: Vec<u8>,
 }
@@ -101,8 +126,9 @@ impl ScramServer {
     }
 
     /// Takes the client-first message; gives the user name whose
-    /// credentials [`ScramServer::server_first`] needs.
-    pub(crate) fn client_first(&mut self, data: &[u8]) -> Result<String, SaslError> {
+    /// credentials [`ScramServer::server_first`] needs, and the identity
+    /// the client asks to act as.
+    pub(crate) fn client_first(&mut self, data: &[u8]) -> Result<ScramNames, SaslError> {
         let state = std::mem::replace(&mut self.state, State::Done);
         if !matches!(state, State::WaitingClientFirst) {
             return Err(SaslError::Finished);
@@ -143,12 +169,9 @@ impl ScramServer {
             }
             (CbindFlag::NotSupported, false) => {}
         }
-        if first.authzid.as_ref().is_some_and(|a| *a != first.username) {
-            return Err(SaslError::AuthzidMismatch);
-        }
-        let username = first.username.clone();
+        let names = ScramNames::of(&first);
         self.state = State::WaitingCredentials(first);
-        Ok(username)
+        Ok(names)
     }
 
     /// Answers client-first with `credentials`: the server-first message.
@@ -243,7 +266,7 @@ impl ScramServer {
         }
         let server_signature = self.hash.hmac(&keys.server_key, &auth_message);
         Ok(Verified {
-            username: first.username,
+            names: ScramNames::of(&first),
             server_final: format!("v={}", STANDARD.encode(server_signature)).into_bytes(),
         })
     }

@@ -178,6 +178,7 @@ fn scram_exchange_asks_for_keys_and_ends_authenticated() {
         ex.step(Some(b"n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL")),
         SaslStep::NeedScramCredentials {
             user: "user".to_owned(),
+            authzid: None,
             hash: ScramHash::Sha1
         }
     );

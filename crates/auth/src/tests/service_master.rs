@@ -1,5 +1,6 @@
-//! Master logins through the service: `user*master` by PLAIN and LOGIN,
-//! PLAIN's authzid, and every way one is refused (as a wrong password).
+//! Master logins through the service: `user*master` by PLAIN, LOGIN and
+//! SCRAM, PLAIN's and SCRAM's authzid, and every way one is refused (as a
+//! wrong password).
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{Failure, StepRequest, Success};
+use mailkeep_testkit::scram::{Hash, ScramClient};
 use mailkeep_ticket::{HostKey, TrustedHosts, now_unix};
 
 use super::*;
@@ -110,6 +112,33 @@ impl Fixture {
             .await
     }
 
+    /// A SCRAM-SHA-256 exchange naming `user` after the GS2 header `gs2`
+    /// (`n,,`, or `n,a=AUTHZID,` to act as another), proving `password`.
+    async fn scram(&self, gs2: &str, user: &str, password: &str) -> Outcome {
+        let mut client = ScramClient::new(Hash::Sha256, user, password, gs2, b"");
+        let first = self
+            .service
+            .step_on(
+                ConnectionKey(3),
+                PeerRole::Other,
+                request("SCRAM-SHA-256", &client.first_message(), "192.0.2.3"),
+            )
+            .await;
+        let Outcome::Challenge(server_first) = first else {
+            return first;
+        };
+        let mut next = request("", &client.final_message(&server_first), "192.0.2.3");
+        next.mechanism.clear();
+        let outcome = self
+            .service
+            .step_on(ConnectionKey(3), PeerRole::Other, next)
+            .await;
+        if let Outcome::Success(success) = &outcome {
+            assert_eq!(success.final_data, client.expected_server_final());
+        }
+        outcome
+    }
+
     /// The success of `outcome`, its ticket checked to be `user`'s.
     #[track_caller]
     fn success_as(&self, outcome: Outcome, user: &str) -> Success {
@@ -183,6 +212,65 @@ async fn every_refused_master_login_looks_like_a_wrong_password() {
             "LOGIN {name}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_master_logs_in_as_the_user_by_scram() {
+    let f = fixture(&["admin"], Duration::ZERO);
+    // `user*master` as the SCRAM user name, proved with the master's keys.
+    f.success_as(f.scram("n,,", "alice*admin", "admin-pw").await, "alice");
+    // SCRAM's own authorization identity (the GS2 header's `a=`).
+    f.success_as(f.scram("n,a=alice,", "admin", "admin-pw").await, "alice");
+    // An authzid equal to the user is an ordinary login.
+    f.success_as(f.scram("n,a=bob,", "bob", "bob-pw").await, "bob");
+    f.success_as(f.scram("n,,", "admin", "admin-pw").await, "admin");
+}
+
+#[tokio::test]
+async fn every_refused_scram_master_login_looks_like_a_wrong_password() {
+    let f = fixture(&["admin"], Duration::ZERO);
+    for (gs2, name, password) in [
+        // Not a master, with his own right password.
+        ("n,,", "alice*bob", "bob-pw"),
+        ("n,a=alice,", "bob", "bob-pw"),
+        // The master's password wrong, or the target's given instead.
+        ("n,,", "alice*admin", "wrong"),
+        ("n,,", "alice*admin", "alice-pw"),
+        ("n,a=alice,", "admin", "alice-pw"),
+        // No such master, no such target.
+        ("n,,", "alice*nobody", "admin-pw"),
+        ("n,,", "nobody*admin", "admin-pw"),
+        ("n,a=nobody,", "admin", "admin-pw"),
+    ] {
+        assert_eq!(
+            f.scram(gs2, name, password).await,
+            wrong_password(),
+            "SCRAM {gs2}{name}"
+        );
+    }
+    let off = fixture(&[], Duration::ZERO);
+    assert_eq!(
+        off.scram("n,a=alice,", "admin", "admin-pw").await,
+        wrong_password()
+    );
+    assert_eq!(
+        off.scram("n,,", "alice*admin", "admin-pw").await,
+        wrong_password()
+    );
+}
+
+/// A SCRAM master login's failure, too, counts against the master.
+#[tokio::test]
+async fn a_failed_scram_master_login_counts_against_the_master() {
+    let f = fixture(&["admin"], Duration::from_secs(2));
+    assert_eq!(
+        f.scram("n,,", "alice*admin", "wrong").await,
+        wrong_password()
+    );
+    let penalty = &f.service.shared.penalty;
+    let now = tokio::time::Instant::now();
+    assert!(!penalty.admit("203.0.113.9", Some("admin"), now).is_zero());
+    assert!(penalty.admit("203.0.113.9", Some("alice"), now).is_zero());
 }
 
 #[tokio::test]
