@@ -3,8 +3,9 @@
 //! while bob has NOTIFY SET on the shared namespace, the folders alice
 //! creates under it, renames and deletes, and those she grants him, reach
 //! him as `* LIST` (and their new mail as `* STATUS`), each decided by
-//! alice's storage process from her ACLs; a SIGKILLed storage process of
-//! alice's does not end bob's notifications.
+//! alice's storage process from her ACLs, as does one hidden again by
+//! `mailkeep admin acl`; a SIGKILLed storage process of alice's does not
+//! end bob's notifications.
 
 use mailkeep_testkit::{BlockingClient, Response};
 use nix::sys::signal::Signal;
@@ -115,6 +116,12 @@ fn notify_on_the_shared_namespace_across_uids() {
         r.text().starts_with("* STATUS shared.alice.Private ")
     });
     assert!(status.text().contains("MESSAGES 1"), "{}", status.text());
+
+    // Hidden again by `mailkeep admin acl`, which writes alice's index
+    // itself, not through her storage process: bob hears of it as of a
+    // DELETEACL of alice's.
+    admin_acl(&server, &["delete", "alice", "Private", "bob"]);
+    until_list(&mut bob, "shared.alice.Private", Some("\\NonExistent"));
 
     // alice's storage process dies (SIGKILL): bob's notifications go on
     // once a new one serves alice, and nothing done meanwhile is missed.

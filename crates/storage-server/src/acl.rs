@@ -43,12 +43,11 @@ impl AclService {
     }
 
     /// After a change of `mailbox`'s ACL: its watchers are told (a
-    /// guest's stream shows the mailbox appear or disappear), and the
-    /// owner's grantees go to the master.
-    async fn changed(&self, owner: &str, mailbox: &str, store: Store) {
-        self.gate
-            .changes()
-            .publish_list(owner, pb::ListChangeKind::Rights, mailbox, "");
+    /// guest's stream shows the mailbox appear or disappear), with the
+    /// mailbox's ACL stamp read after the change (`None`: not read), and
+    /// the owner's grantees go to the master.
+    async fn changed(&self, owner: &str, mailbox: &str, stamp: Option<u64>, store: Store) {
+        self.gate.changes().publish_rights(owner, mailbox, stamp);
         self.report_grantees(owner, store).await;
     }
 
@@ -109,15 +108,15 @@ impl Acl for AclService {
         };
         let kept = store.clone();
         let mailbox = req.mailbox.clone();
-        self.gate
+        let stamp = self
+            .gate
             .run(&owner, move || {
                 let rights = Rights::parse(&req.rights)?;
-                store
-                    .set_acl(&req.mailbox, &req.identifier, rights, change)
-                    .map(|_| ())
+                store.set_acl(&req.mailbox, &req.identifier, rights, change)?;
+                Ok(stamp_after_change(&store, &req.mailbox))
             })
             .await?;
-        self.changed(&owner, &mailbox, kept).await;
+        self.changed(&owner, &mailbox, stamp, kept).await;
         Ok(Response::new(pb::SetAclResponse {}))
     }
 
@@ -131,12 +130,14 @@ impl Acl for AclService {
         Self::refuse_owner_entry(&owner, &req.identifier)?;
         let kept = store.clone();
         let mailbox = req.mailbox.clone();
-        self.gate
+        let stamp = self
+            .gate
             .run(&owner, move || {
-                store.delete_acl(&req.mailbox, &req.identifier)
+                store.delete_acl(&req.mailbox, &req.identifier)?;
+                Ok(stamp_after_change(&store, &req.mailbox))
             })
             .await?;
-        self.changed(&owner, &mailbox, kept).await;
+        self.changed(&owner, &mailbox, stamp, kept).await;
         Ok(Response::new(pb::DeleteAclResponse {}))
     }
 
@@ -193,6 +194,16 @@ impl Acl for AclService {
             optional: EACH_RIGHT.chars().map(String::from).collect(),
         }))
     }
+}
+
+/// `mailbox`'s ACL stamp, read after a change committed (so it covers the
+/// change, and any made before it elsewhere); `None` if it cannot be read:
+/// the change is made, and is announced without it.
+fn stamp_after_change(store: &Store, mailbox: &str) -> Option<u64> {
+    store
+        .acl_stamp(mailbox)
+        .inspect_err(|e| tracing::debug!(mailbox, error = %e, "ACL stamp not read"))
+        .ok()
 }
 
 /// The store's error for a mailbox that does not exist.

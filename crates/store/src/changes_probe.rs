@@ -2,7 +2,8 @@
 //! process (a second storage process of the same owner, an LDA) committed
 //! to an owner's index: a dedicated read-only connection whose
 //! `PRAGMA data_version` moves whenever any other connection commits, and
-//! a one-query snapshot of every mailbox's counters to compare against.
+//! a one-query snapshot of every mailbox's counters (and ACL stamp) to
+//! compare against.
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +32,11 @@ pub struct MailboxCounters {
     pub highestmodseq: u64,
     /// Whether the owner subscribes to it.
     pub subscribed: bool,
+    /// The mailbox's ACL stamp: it moves with every change of the
+    /// mailbox's ACL, whoever makes it (triggers on the ACL table bump
+    /// it), so that a change of who may see the mailbox is noticed like
+    /// a change of its messages. 0 while the ACL never changed.
+    pub acl_stamp: u64,
 }
 
 /// A connection, used only for reading, to one owner's index used only to detect
@@ -89,8 +95,10 @@ fn read_counters(conn: &Connection) -> Result<Vec<MailboxCounters>> {
     let context = "reading mailbox counters for change detection";
     let mut stmt = conn
         .prepare_cached(
-            "SELECT name, uidvalidity, uidnext, highestmodseq, subscribed \
-             FROM mailboxes ORDER BY name",
+            "SELECT m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.subscribed, \
+                    COALESCE(s.stamp, 0) \
+             FROM mailboxes m LEFT JOIN acl_stamps s ON s.mailbox_id = m.id \
+             ORDER BY m.name",
         )
         .ctx(context)?;
     let rows = stmt
@@ -101,6 +109,7 @@ fn read_counters(conn: &Connection) -> Result<Vec<MailboxCounters>> {
                 uidnext: r.get(2)?,
                 highestmodseq: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
                 subscribed: r.get::<_, i64>(4)? != 0,
+                acl_stamp: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
             })
         })
         .ctx(context)?;

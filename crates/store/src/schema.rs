@@ -140,6 +140,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating plugin state schema")?;
     tx.execute_batch(crate::acl::SCHEMA)
         .ctx("creating the ACL schema")?;
+    tx.execute_batch(crate::acl::STAMP_SCHEMA)
+        .ctx("creating the ACL stamps")?;
     tx.execute_batch(crate::private_seen::SCHEMA)
         .ctx("creating the private seen schema")?;
     tx.execute_batch(crate::journal::SCHEMA)

@@ -1,6 +1,7 @@
 //! Per-owner broadcast of change events, and the last state of every
-//! mailbox that was announced, so that the cross-process poller announces
-//! only what this process has not already announced.
+//! mailbox that was announced (counters, subscription, ACL stamp), so
+//! that the cross-process poller announces only what this process has
+//! not already announced.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -62,6 +63,9 @@ struct Announced {
     uidnext: u32,
     highestmodseq: u64,
     subscribed: bool,
+    /// The mailbox's ACL stamp (`MailboxCounters::acl_stamp`): when the
+    /// index has another, its ACL changed, maybe in another process.
+    acl: u64,
 }
 
 /// The canonical spelling of a mailbox name (INBOX is case-insensitive).
@@ -261,10 +265,31 @@ impl ChangeBus {
                     entry.subscribed = kind == pb::ListChangeKind::Subscribed;
                 }
             }
-            // Who sees the mailbox: nothing the poller compares.
+            // Without the ACL stamp (see `publish_rights`), the next
+            // read announces the change once more: harmless.
             pb::ListChangeKind::Rights => {}
         }
         let _ = changes.tx.send(Arc::new(listed(kind, &name, &new_name)));
+    }
+
+    /// Announces a change of `mailbox`'s ACL made in this process (who may
+    /// see the mailbox may have changed). `stamp` is the mailbox's ACL
+    /// stamp read after the change: recorded as announced, so that the
+    /// cross-process read does not announce the change again (`None`: it
+    /// could not be read, and the change may be announced twice).
+    pub(crate) fn publish_rights(&self, owner: &str, mailbox: &str, stamp: Option<u64>) {
+        let Some(changes) = self.watched(owner) else {
+            return;
+        };
+        let name = canonical(mailbox);
+        let mut seen = lock(&changes.seen);
+        seen.published += 1;
+        if let (Some(stamp), Some(entry)) = (stamp, seen.mailboxes.get_mut(&name)) {
+            entry.acl = stamp;
+        }
+        let _ = changes
+            .tx
+            .send(Arc::new(listed(pb::ListChangeKind::Rights, &name, "")));
     }
 }
 
@@ -293,7 +318,10 @@ impl OwnerChanges {
     }
 
     /// Compares the index's state (read after another process committed)
-    /// with what was announced, and announces the difference. With
+    /// with what was announced, and announces the difference: messages
+    /// as mailbox events, mailboxes created, renamed and deleted,
+    /// subscriptions, and ACL changes (another ACL stamp, or another
+    /// mailbox under the name) as RIGHTS. With
     /// `read_after` (the [`OwnerChanges::published`] count taken before the
     /// read), a read that this process published a change after is stale:
     /// it could make a mailbox just created here look deleted. It is then
@@ -332,9 +360,23 @@ impl OwnerChanges {
                             None => events.push(listed(pb::ListChangeKind::Created, &m.name, "")),
                         }
                     }
-                    // Created here; its counters are read now.
-                    Some(a) if a.uidvalidity == 0 => {}
+                    // Created here; its counters are read now. Its ACL
+                    // was announced empty (the creation): one that has
+                    // changed since (given the parent's, or set by another
+                    // process before this read) is announced.
+                    Some(a) if a.uidvalidity == 0 => {
+                        if current.acl != 0 {
+                            events.push(listed(pb::ListChangeKind::Rights, &m.name, ""));
+                        }
+                    }
                     Some(a) => {
+                        // Who may see it changed (its ACL, or it is
+                        // another mailbox under the name): first, so that
+                        // a guest who lost the right to read it is not
+                        // told of its messages read with it.
+                        if a.acl != current.acl || a.uidvalidity != current.uidvalidity {
+                            events.push(listed(pb::ListChangeKind::Rights, &m.name, ""));
+                        }
                         if a.uidvalidity != current.uidvalidity
                             || current.highestmodseq > a.highestmodseq
                         {
@@ -365,6 +407,7 @@ impl OwnerChanges {
                     *entry = current;
                 } else {
                     entry.subscribed = current.subscribed;
+                    entry.acl = current.acl;
                 }
             }
             for name in gone.keys() {
@@ -384,6 +427,7 @@ fn counters(m: &MailboxCounters) -> Announced {
         uidnext: m.uidnext,
         highestmodseq: m.highestmodseq,
         subscribed: m.subscribed,
+        acl: m.acl_stamp,
     }
 }
 
@@ -398,7 +442,22 @@ mod tests {
             uidnext: 1,
             highestmodseq: 1,
             subscribed: false,
+            acl_stamp: 0,
         }
+    }
+
+    /// The events as text: `Rights Work`, `Changed Work`.
+    fn text(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match &e.event {
+                Some(pb::mailbox_event::Event::List(l)) => format!("{:?} {}", l.kind(), l.name),
+                Some(pb::mailbox_event::Event::Changed(c)) => {
+                    format!("{:?} {}", c.kind(), c.mailbox)
+                }
+                other => format!("{other:?}"),
+            })
+            .collect()
     }
 
     fn drain(rx: &mut broadcast::Receiver<Event>) -> Vec<Event> {
@@ -467,5 +526,63 @@ mod tests {
             Some(pb::mailbox_event::Event::List(l))
                 if l.kind() == pb::ListChangeKind::Deleted && l.name == "Archive"
         ));
+    }
+
+    /// An ACL changed by another process (a new ACL stamp in the index) is
+    /// announced as RIGHTS of exactly that mailbox, once, and before what
+    /// the same read says of its messages; one changed here and announced
+    /// with its stamp is not announced again; a mailbox created here is
+    /// announced with an empty ACL, and the first read tells whether it
+    /// has one.
+    #[test]
+    fn a_new_acl_stamp_is_announced_as_rights_of_that_mailbox() {
+        let bus = ChangeBus::default();
+        let (changes, mut rx, _) = bus.subscribe("alice");
+        changes.baseline(&[mailbox("INBOX", 10), mailbox("Work", 11)]);
+
+        let mut work = mailbox("Work", 11);
+        work.acl_stamp = 3;
+        let now = [mailbox("INBOX", 10), work.clone()];
+        assert!(changes.reconcile(&now, Some(changes.published())));
+        assert_eq!(text(&drain(&mut rx)), ["Rights Work"]);
+        assert!(changes.reconcile(&now, Some(changes.published())));
+        assert!(drain(&mut rx).is_empty(), "announced once");
+
+        // Changed here: announced with the stamp read after the change.
+        bus.publish_rights("alice", "Work", Some(4));
+        assert_eq!(text(&drain(&mut rx)), ["Rights Work"]);
+        work.acl_stamp = 4;
+        let now = [mailbox("INBOX", 10), work.clone()];
+        assert!(changes.reconcile(&now, Some(changes.published())));
+        assert!(drain(&mut rx).is_empty(), "not announced again");
+
+        // An ACL change and new mail in one read: the rights first.
+        work.acl_stamp = 5;
+        work.uidnext = 2;
+        work.highestmodseq = 2;
+        let now = [mailbox("INBOX", 10), work];
+        assert!(changes.reconcile(&now, Some(changes.published())));
+        assert_eq!(text(&drain(&mut rx)), ["Rights Work", "NewMessages Work"]);
+
+        // Another mailbox under the name has an ACL of its own.
+        let now = [mailbox("INBOX", 10), mailbox("Work", 12)];
+        assert!(changes.reconcile(&now, Some(changes.published())));
+        assert_eq!(text(&drain(&mut rx)), ["Rights Work", "Changed Work"]);
+
+        // Created here, then given an ACL elsewhere before the first read:
+        // the creation was announced, the ACL is.
+        bus.publish_list("alice", pb::ListChangeKind::Created, "Team", "");
+        bus.publish_list("alice", pb::ListChangeKind::Created, "Plain", "");
+        assert_eq!(text(&drain(&mut rx)), ["Created Team", "Created Plain"]);
+        let mut team = mailbox("Team", 13);
+        team.acl_stamp = 1;
+        let now = [
+            mailbox("INBOX", 10),
+            mailbox("Plain", 14),
+            team,
+            mailbox("Work", 12),
+        ];
+        assert!(changes.reconcile(&now, Some(changes.published())));
+        assert_eq!(text(&drain(&mut rx)), ["Rights Team"]);
     }
 }

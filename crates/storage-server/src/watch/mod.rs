@@ -4,9 +4,11 @@
 //! while anyone watches an owner, the kernel (inotify on the owner's index
 //! WAL and on `new/` of the watched mailboxes, `kernel.rs`) tells this
 //! process of commits made by other processes of the same owner (a second
-//! storage process, an LDA) and of mail other programs drop into the
-//! Maildir, and what changed is published; where inotify is not available
-//! a poller reads the index's `data_version` instead (`poll.rs`).
+//! storage process, an LDA, `mailkeep admin acl`) and of mail other
+//! programs drop into the Maildir, and what changed is published (an ACL
+//! change too: each mailbox's ACL stamp in the index moves with it, see
+//! `bus.rs`); where inotify is not available a poller reads the index's
+//! `data_version` instead (`poll.rs`).
 
 pub(crate) mod bus;
 mod guest;

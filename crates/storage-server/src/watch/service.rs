@@ -264,9 +264,10 @@ fn events(
 
 /// A guest's watch of one mailbox (a selected shared mailbox): the guest's
 /// right to read it was checked when the watch started, and is checked
-/// again after each change of the mailbox's ACL made here (and after a
-/// resync, which may hide one); the stream ends once the guest may no
-/// longer read the mailbox, so it tells nothing more of it.
+/// again after each change of the mailbox's ACL (made here, or elsewhere
+/// and noticed by its ACL stamp in the index) and after a resync, which
+/// may hide one; the stream ends once the guest may no longer read the
+/// mailbox, so it tells nothing more of it.
 struct Recheck {
     gate: Arc<Gate>,
     owner: String,

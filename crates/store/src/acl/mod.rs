@@ -16,9 +16,11 @@
 //! entries (as any new mailbox), and INBOX keeps its own.
 
 mod rights;
+mod stamp;
 mod table;
 
 pub use rights::Rights;
+pub(crate) use stamp::SCHEMA as STAMP_SCHEMA;
 pub(crate) use table::SCHEMA;
 
 use crate::Store;
@@ -86,6 +88,20 @@ impl Store {
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         table::entries(&tx, row.id)
+    }
+
+    /// The ACL stamp of `mailbox`: it moves with every change of the
+    /// mailbox's ACL, made by any process (see
+    /// [`crate::MailboxCounters::acl_stamp`]). Read after a change made
+    /// here, it is what watchers of the owner were told along with the
+    /// change, so that the change is not announced again as one made
+    /// elsewhere. A missing mailbox is [`StoreError::NotFound`].
+    pub fn acl_stamp(&self, mailbox: &str) -> Result<u64> {
+        let name = names::canonical(mailbox)?;
+        let mut conn = self.reader()?;
+        let tx = conn.transaction().ctx("starting a read")?;
+        let row = index::mailbox_row(&tx, &name)?;
+        stamp::of(&tx, row.id)
     }
 
     /// Changes `identifier`'s rights on `mailbox` (SETACL): `change` says
