@@ -29,15 +29,16 @@ fn row(table: &str, role: &str, needle: &str) -> Vec<String> {
 /// With a session open, the table lists the master, auth, the imap process
 /// (one session) and alice's storage process (key, owner, one connection,
 /// not idle) with their real pids and uids; after logout the storage
-/// process shows as idle with linger time left. A non-root caller is
-/// refused.
+/// process shows as idle with linger time left (no connection is kept
+/// warm here, so it is idle as soon as the session ends). A non-root
+/// caller is refused.
 #[test]
 fn admin_ps_lists_every_process() {
     if !require_root("admin_ps_lists_every_process") {
         return;
     }
     let dir = TestDir::new();
-    let server = Server::start(&dir);
+    let server = Server::start_with(&dir, "\n[storage]\nkeep_warm_secs = 0\n");
     server.add_user("alice", "a-secret");
     let mut c = server.login("alice", "a-secret");
     c.ok("SELECT INBOX");

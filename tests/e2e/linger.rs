@@ -1,10 +1,12 @@
 //! Lingering storage processes: an idle storage process stays for a while
 //! after its last client, longer for owners who come back at a steady
-//! rhythm, and then exits.
+//! rhythm, and then exits. Protocol processes keep their connection to it
+//! open for a while (`keep_warm_secs`), within that time.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Server, TestDir, wait_until};
+use crate::harness::{Server, TestDir, require_root, wait_until};
 
 const LINGER: &str = "\n[storage]\nlinger_min_secs = 1\nlinger_max_secs = 5\n";
 
@@ -77,4 +79,47 @@ fn a_regular_reconnecter_keeps_a_warm_process() {
         &[pids[1], pids[1]],
         "a steady 2 s rhythm should keep the process warm: {pids:?}"
     );
+}
+
+/// The sockets `pid` has open (their inodes).
+fn sockets(pid: i32) -> BTreeSet<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("reading the storage process's descriptors")
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .map(|target| target.to_string_lossy().into_owned())
+        .filter(|target| target.starts_with("socket:"))
+        .collect()
+}
+
+/// The IMAP process keeps its storage connection open after the session
+/// (`keep_warm_secs`): the owner's next login is served over it, the
+/// storage process accepting no new connection.
+#[test]
+fn the_next_login_reuses_the_kept_storage_connection() {
+    if !require_root("the_next_login_reuses_the_kept_storage_connection") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(
+        &dir,
+        "\n[storage]\nlinger_min_secs = 60\nkeep_warm_secs = 60\n",
+    );
+    server.add_user("alice", "a-secret");
+    let mut c = server.login("alice", "a-secret");
+    c.ok("SELECT INBOX");
+    let storage = server.wait_role("storage", Some("alice"), None);
+    let during = sockets(storage.pid);
+    c.logout();
+    let mut c = server.login("alice", "a-secret");
+    c.ok("SELECT INBOX");
+    assert_eq!(
+        server.role_procs("storage", Some("alice"))[0].pid,
+        storage.pid
+    );
+    assert_eq!(
+        sockets(storage.pid),
+        during,
+        "the storage process accepted a new connection"
+    );
+    c.logout();
 }

@@ -547,6 +547,15 @@ pub struct Storage {
     pub linger_min_secs: u64,
     /// Longest time it stays, in seconds, however regular its owners are.
     pub linger_max_secs: u64,
+    /// How long, in seconds, an IMAP or POP3 process keeps its connection
+    /// to a storage process open after the last session there ended, so
+    /// that the next login of the same owner skips making a new one. Part
+    /// of the linger time, not added to it: at most `linger_min_secs`
+    /// (see [`Storage::keep_warm`]), and the master counts a process's
+    /// linger from its last connection's close less this, so a process
+    /// whose last client kept nothing (a delivery, an admin command)
+    /// lingers that much less. 0: no connection is kept.
+    pub keep_warm_secs: u64,
     /// Most idle storage processes kept at once; beyond it the least
     /// recently used exits first.
     pub max_lingering: usize,
@@ -589,6 +598,14 @@ pub struct Storage {
 }
 
 impl Storage {
+    /// How long protocol processes keep an idle storage connection open:
+    /// `keep_warm_secs`, capped at `linger_min_secs` so that a kept
+    /// connection never holds a storage process longer than its linger
+    /// time (the broker counts the kept time as part of it).
+    pub fn keep_warm(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.keep_warm_secs.min(self.linger_min_secs))
+    }
+
     /// The autoexpunge rules with their ages parsed.
     pub fn autoexpunge_rules(&self) -> Result<Vec<(String, std::time::Duration)>, String> {
         self.autoexpunge
@@ -609,6 +626,7 @@ impl Default for Storage {
             home_base: None,
             linger_min_secs: 10,
             linger_max_secs: 900,
+            keep_warm_secs: 5,
             max_lingering: 200,
             busy_after_ms: 500,
             release_idle_secs: 30,

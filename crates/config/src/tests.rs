@@ -345,3 +345,19 @@ fn master_users_are_off_by_default_and_the_separator_is_one_character() {
         assert!(err.contains("auth.master_user"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_kept_warm_time_is_at_most_the_shortest_linger() {
+    use std::time::Duration;
+    let c = load_text("[storage]\nlinger_min_secs = 8\nkeep_warm_secs = 3\n").expect("config");
+    assert_eq!(c.storage.keep_warm(), Duration::from_secs(3));
+    // Never longer than the shortest linger, which it is part of.
+    let c = load_text("[storage]\nlinger_min_secs = 2\nkeep_warm_secs = 30\n").expect("config");
+    assert_eq!(c.storage.keep_warm(), Duration::from_secs(2));
+    let c = load_text("[storage]\nkeep_warm_secs = 0\n").expect("config");
+    assert_eq!(c.storage.keep_warm(), Duration::ZERO);
+    assert_eq!(
+        Config::load(None).expect("defaults").storage.keep_warm(),
+        Duration::from_secs(5)
+    );
+}

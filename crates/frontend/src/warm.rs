@@ -1,16 +1,20 @@
 //! Storage connections kept open for a while after their last session
 //! ended. A process holds its connection to a storage process only while
-//! some session uses it (the broker's leases are weak), so a POP3 poller
-//! or an MTA opening short session after short session paid, each time, a
-//! new socket pair from the broker, a new HTTP/2 connection, and a storage
-//! process accepting it. [`KeepWarm`] wraps a [`Connector`] and holds the
-//! last channel it got for each owner for [`WARM_FOR`] after its last use;
-//! the broker then answers "reuse" (DESIGN.md §3, step 4).
+//! some session uses it (the broker's leases are weak), so a POP3 poller,
+//! an IMAP client that logs in per check or a webmail opening short
+//! session after short session paid, each time, a new socket pair from the
+//! broker, a new HTTP/2 connection, and a storage process accepting it.
+//! [`KeepWarm`] wraps a [`Connector`] and holds the last channel it got for
+//! each owner for a configured time after its last use (`[storage]
+//! keep_warm_secs`); the broker then answers "reuse" (DESIGN.md §3, step 4).
 //!
 //! Holding a channel keeps nothing else alive: tickets are checked on every
-//! call, and a storage process that exits closes it (the next attach gets
-//! a new one). Entries past their time are dropped by a sweep, so an idle
-//! storage process still lingers out.
+//! call, every session still asks the broker (which picks the process, and
+//! may pick another when this one is busy), and a storage process that
+//! exits closes it (the next attach gets a new one). A held channel is
+//! dropped as soon as its time is up, and the broker counts that time as
+//! part of the storage process's linger time, so an idle storage process
+//! does not stay longer for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -18,33 +22,30 @@ use std::time::Duration;
 
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::leased::LeasedChannel;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
 use crate::connector::{ConnectError, Connector};
 
-/// How long a storage channel is held after it was last handed out.
-pub const WARM_FOR: Duration = Duration::from_secs(60);
-
-type Warm = Mutex<HashMap<String, (LeasedChannel, Instant)>>;
-
-/// A [`Connector`] that keeps each owner's storage channel open for
-/// [`WARM_FOR`] after its last use.
+/// A [`Connector`] that keeps each owner's storage channel open for a
+/// while after its last use.
 #[derive(Clone)]
 pub struct KeepWarm<C> {
     inner: C,
-    warm: Arc<Warm>,
+    held: Held<LeasedChannel>,
 }
 
 impl<C: Connector> KeepWarm<C> {
-    /// Wraps `inner`; inside a Tokio runtime it also starts the sweep that
-    /// drops channels past their time (it ends when the last clone goes).
-    pub fn new(inner: C) -> KeepWarm<C> {
-        let warm: Arc<Warm> = Arc::default();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(sweep(Arc::downgrade(&warm)));
+    /// Wraps `inner`, keeping each owner's last channel open for
+    /// `warm_for` after it was last handed out (zero: keeps nothing).
+    /// Inside a Tokio runtime it also starts the task that drops channels
+    /// whose time is up (it ends when the last clone goes).
+    pub fn new(inner: C, warm_for: Duration) -> KeepWarm<C> {
+        KeepWarm {
+            inner,
+            held: Held::new(warm_for),
         }
-        KeepWarm { inner, warm }
     }
 }
 
@@ -55,10 +56,7 @@ impl<C: Connector> Connector for KeepWarm<C> {
 
     async fn storage(&self, ticket: &str, owner: &str) -> Result<LeasedChannel, ConnectError> {
         let channel = self.inner.storage(ticket, owner).await?;
-        lock(&self.warm).insert(
-            owner.to_owned(),
-            (channel.clone(), Instant::now() + WARM_FOR),
-        );
+        self.held.hold(owner, channel.clone());
         Ok(channel)
     }
 
@@ -75,21 +73,99 @@ impl<C: Connector> Connector for KeepWarm<C> {
     }
 }
 
-/// Drops held channels past their time, every [`WARM_FOR`] / 4.
-async fn sweep(warm: Weak<Warm>) {
-    let mut every = tokio::time::interval(WARM_FOR / 4);
-    loop {
-        every.tick().await;
-        let Some(warm) = warm.upgrade() else {
-            return;
-        };
-        let now = Instant::now();
-        lock(&warm).retain(|_, (_, until)| now < *until);
+/// One value per key, each kept until `warm_for` after it was last put in.
+struct Held<T> {
+    holds: Arc<Holds<T>>,
+    warm_for: Duration,
+}
+
+impl<T> Clone for Held<T> {
+    fn clone(&self) -> Self {
+        Held {
+            holds: Arc::clone(&self.holds),
+            warm_for: self.warm_for,
+        }
     }
 }
 
-fn lock(warm: &Warm) -> MutexGuard<'_, HashMap<String, (LeasedChannel, Instant)>> {
-    warm.lock().unwrap_or_else(PoisonError::into_inner)
+/// The values and their times, shared by every clone of a [`Held`]; the
+/// drop task sees them through a weak reference.
+struct Holds<T> {
+    values: Mutex<HashMap<String, (T, Instant)>>,
+    /// Wakes the drop task: a value was put in, or the last [`Held`] went.
+    wake: Arc<Notify>,
+}
+
+impl<T> Drop for Holds<T> {
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
+}
+
+impl<T: Send + 'static> Held<T> {
+    fn new(warm_for: Duration) -> Held<T> {
+        let wake = Arc::new(Notify::new());
+        let holds = Arc::new(Holds {
+            values: Mutex::default(),
+            wake: Arc::clone(&wake),
+        });
+        if !warm_for.is_zero()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(drop_when_due(Arc::downgrade(&holds), wake));
+        }
+        Held { holds, warm_for }
+    }
+
+    /// Keeps `value` for `key` (instead of the one before) until
+    /// `warm_for` from now.
+    fn hold(&self, key: &str, value: T) {
+        if self.warm_for.is_zero() {
+            return;
+        }
+        let until = Instant::now() + self.warm_for;
+        let previous = lock(&self.holds.values).insert(key.to_owned(), (value, until));
+        self.holds.wake.notify_one();
+        drop(previous);
+    }
+}
+
+/// Drops each value when its time is up, to the tick (a held storage
+/// channel past its time would keep its process from lingering out);
+/// returns when the last [`Held`] has gone.
+async fn drop_when_due<T>(holds: Weak<Holds<T>>, wake: Arc<Notify>) {
+    loop {
+        let next = {
+            let Some(holds) = holds.upgrade() else {
+                return;
+            };
+            let now = Instant::now();
+            let mut values = lock(&holds.values);
+            let due: Vec<String> = values
+                .iter()
+                .filter(|(_, (_, until))| *until <= now)
+                .map(|(key, _)| key.clone())
+                .collect();
+            let dropped: Vec<_> = due.iter().filter_map(|key| values.remove(key)).collect();
+            let next = values.values().map(|(_, until)| *until).min();
+            drop(values);
+            drop(dropped);
+            next
+        };
+        match next {
+            Some(until) => {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => {}
+                    () = wake.notified() => {}
+                }
+            }
+            None => wake.notified().await,
+        }
+    }
+}
+
+fn lock<T>(values: &Mutex<T>) -> MutexGuard<'_, T> {
+    values.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -116,10 +192,92 @@ mod tests {
 
     #[tokio::test]
     async fn the_sharing_owners_come_from_the_wrapped_source() {
-        let warm = KeepWarm::new(Sharing);
+        let warm = KeepWarm::new(Sharing, Duration::from_secs(5));
         assert_eq!(
             warm.sharing_owners("t").await.expect("owners"),
             vec!["owner-for-t".to_owned()]
         );
+    }
+
+    /// Puts a fresh value in for `key` and returns a weak reference that
+    /// lives exactly as long as the hold.
+    fn hold_new(held: &Held<Arc<()>>, key: &str) -> Weak<()> {
+        let value = Arc::new(());
+        let weak = Arc::downgrade(&value);
+        held.hold(key, value);
+        weak
+    }
+
+    /// Lets the runtime advance its paused clock to `at` (after the start),
+    /// running every timer due before then.
+    async fn until(start: Instant, at: Duration) {
+        tokio::time::sleep_until(start + at).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_value_is_held_for_the_configured_time_and_dropped_then() {
+        let start = Instant::now();
+        let held = Held::new(Duration::from_secs(3));
+        let value = hold_new(&held, "alice");
+        until(start, Duration::from_millis(2_999)).await;
+        assert!(value.upgrade().is_some(), "dropped before its time");
+        until(start, Duration::from_millis(3_001)).await;
+        assert!(value.upgrade().is_none(), "still held after its time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_use_restarts_the_time_and_owners_have_their_own() {
+        let start = Instant::now();
+        let held = Held::new(Duration::from_secs(3));
+        let alice = Arc::new(());
+        let bob = hold_new(&held, "bob");
+        held.hold("alice", Arc::clone(&alice));
+        until(start, Duration::from_secs(2)).await;
+        held.hold("alice", Arc::clone(&alice));
+        let alice = {
+            let weak = Arc::downgrade(&alice);
+            drop(alice);
+            weak
+        };
+        until(start, Duration::from_millis(3_001)).await;
+        assert!(bob.upgrade().is_none(), "bob's value outlived its time");
+        assert!(alice.upgrade().is_some(), "alice's second use was ignored");
+        until(start, Duration::from_millis(5_001)).await;
+        assert!(alice.upgrade().is_none(), "alice's value outlived its time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_value_replaces_the_one_before() {
+        let held = Held::new(Duration::from_secs(3));
+        let first = hold_new(&held, "alice");
+        let second = hold_new(&held, "alice");
+        assert!(
+            first.upgrade().is_none(),
+            "the replaced value is still held"
+        );
+        assert!(second.upgrade().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_time_holds_nothing() {
+        let held = Held::new(Duration::ZERO);
+        let value = hold_new(&held, "alice");
+        assert!(value.upgrade().is_none(), "held with a zero time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_drop_task_ends_with_the_last_holder() {
+        let start = Instant::now();
+        let held = Held::<Arc<()>>::new(Duration::from_secs(3));
+        let value = hold_new(&held, "alice");
+        // The task and the values share the wake-up signal: it is gone
+        // once both are.
+        let wake = Arc::downgrade(&held.holds.wake);
+        until(start, Duration::from_secs(1)).await;
+        assert!(wake.upgrade().is_some(), "no drop task is waiting");
+        drop(held);
+        until(start, Duration::from_millis(1_001)).await;
+        assert!(value.upgrade().is_none(), "the value outlived its holder");
+        assert!(wake.upgrade().is_none(), "the drop task did not end");
     }
 }

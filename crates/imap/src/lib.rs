@@ -32,7 +32,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use mailkeep_frontend::{Acceptor, AnyConnector, AuthLink, Clock, Connector};
+use mailkeep_frontend::{Acceptor, AnyConnector, AuthLink, Clock, Connector, KeepWarm};
 
 pub use errors::ImapError;
 pub use settings::ImapSettings;
@@ -41,6 +41,9 @@ pub use settings::ImapSettings;
 /// storage through `connector` (the broker in production), until the
 /// listeners fail for good.
 pub async fn serve_accepted(settings: ImapSettings, acceptor: Acceptor, connector: impl Connector) {
+    // Clients that log in per check (and webmails, per page) would
+    // otherwise open a new storage connection for every session.
+    let connector = KeepWarm::new(connector, settings.keep_warm);
     let process = Arc::new(process::Process {
         settings,
         auth: Arc::new(AuthLink::new(AnyConnector::new(connector))),

@@ -26,6 +26,10 @@ pub struct ImapSettings {
     /// with them after NOTIFY SET is picked up (60 s; other hosts'
     /// answers are cached by the master, see DESIGN §3).
     pub notify_owners_refresh: Duration,
+    /// How long a storage channel stays open after its last session
+    /// (`[storage] keep_warm_secs`, capped at the linger time): clients
+    /// that log in per check then reuse it. Zero keeps nothing.
+    pub keep_warm: Duration,
 }
 
 impl Default for ImapSettings {
@@ -39,6 +43,7 @@ impl Default for ImapSettings {
             plugins: mailkeep_plugin_api::ProtocolPlugins::default(),
             public_owner: String::new(),
             notify_owners_refresh: Duration::from_secs(60),
+            keep_warm: Duration::from_secs(5),
         }
     }
 }

@@ -472,6 +472,7 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
         login_timeout: std::time::Duration::from_secs(config.imap.login_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout_secs),
         public_owner: config.imap.public_namespace_owner.clone(),
+        keep_warm: config.storage.keep_warm(),
         ..mailkeep_imap::ImapSettings::default()
     }
 }
@@ -484,6 +485,7 @@ fn pop3_settings(config: &Config, hostname: String) -> mailkeep_pop3::Pop3Settin
         login_timeout: std::time::Duration::from_secs(pop3.login_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(pop3.idle_timeout_secs),
         lock_session: pop3.lock_session,
+        keep_warm: config.storage.keep_warm(),
     }
 }
 

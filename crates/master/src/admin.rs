@@ -161,7 +161,7 @@ async fn list_processes(shared: &Shared) -> Vec<ProcessInfo> {
             info.busy = p.busy;
             if let Some(since) = p.idle_since {
                 let idle = now.saturating_duration_since(since);
-                let linger = policy.linger_for_all(p.owners.iter());
+                let linger = policy.after_close_for_all(p.owners.iter());
                 info.idle_secs = idle.as_secs_f64();
                 info.linger_left_secs = linger.saturating_sub(idle).as_secs_f64();
             }

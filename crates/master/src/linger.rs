@@ -12,6 +12,7 @@ const HISTORY: usize = 8;
 pub struct LingerPolicy {
     min: Duration,
     max: Duration,
+    kept_warm: Duration,
     attaches: HashMap<String, VecDeque<Instant>>,
 }
 
@@ -21,8 +22,18 @@ impl LingerPolicy {
         LingerPolicy {
             min,
             max: max.max(min),
+            kept_warm: Duration::ZERO,
             attaches: HashMap::new(),
         }
+    }
+
+    /// Protocol processes keep an idle storage connection open for
+    /// `kept_warm` after their last session there (`[storage]
+    /// keep_warm_secs`): that time is part of the linger time, so a
+    /// process lingers that much less once its last connection closes.
+    pub fn kept_warm(mut self, kept_warm: Duration) -> LingerPolicy {
+        self.kept_warm = kept_warm;
+        self
     }
 
     /// Notes that `owner` attached at `now`.
@@ -57,6 +68,14 @@ impl LingerPolicy {
     /// The linger time of a process serving several owners: the longest.
     pub fn linger_for_all<'a>(&self, owners: impl Iterator<Item = &'a String>) -> Duration {
         owners.map(|o| self.linger_for(o)).max().unwrap_or(self.min)
+    }
+
+    /// How long a process serving `owners` stays once its last connection
+    /// has closed: its linger time less the time a protocol process kept
+    /// that connection open after its last session, so that keeping it
+    /// warm never makes the process stay longer than its linger time.
+    pub fn after_close_for_all<'a>(&self, owners: impl Iterator<Item = &'a String>) -> Duration {
+        self.linger_for_all(owners).saturating_sub(self.kept_warm)
     }
 }
 
@@ -98,6 +117,26 @@ mod tests {
             q.record_attach("rare", t0 + Duration::from_secs(at));
         }
         assert_eq!(q.linger_for("rare"), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn the_kept_warm_time_counts_as_part_of_the_linger() {
+        let mut p = LingerPolicy::new(Duration::from_secs(10), Duration::from_secs(600))
+            .kept_warm(Duration::from_secs(4));
+        let owners = ["once".to_string()];
+        assert_eq!(p.after_close_for_all(owners.iter()), Duration::from_secs(6));
+        let t0 = Instant::now();
+        for i in 0..4 {
+            p.record_attach("poller", t0 + Duration::from_secs(60 * i));
+        }
+        let owners = ["poller".to_string()];
+        assert_eq!(
+            p.after_close_for_all(owners.iter()),
+            Duration::from_secs(116)
+        );
+        let p = LingerPolicy::new(Duration::from_secs(2), Duration::from_secs(5))
+            .kept_warm(Duration::from_secs(30));
+        assert_eq!(p.after_close_for_all(owners.iter()), Duration::ZERO);
     }
 
     #[test]

@@ -122,7 +122,8 @@ impl Shared {
         let linger = LingerPolicy::new(
             Duration::from_secs(config.storage.linger_min_secs),
             Duration::from_secs(config.storage.linger_max_secs),
-        );
+        )
+        .kept_warm(config.storage.keep_warm());
         Shared {
             verifier: Verifier::new(prepared.keys.trusted.clone()),
             sessions: Default::default(),
@@ -741,7 +742,7 @@ async fn reap_idle_storage(shared: Arc<Shared>) {
                 .iter()
                 .filter_map(|p| {
                     p.idle_since
-                        .map(|since| (since, p.pid, policy.linger_for_all(p.owners.iter())))
+                        .map(|since| (since, p.pid, policy.after_close_for_all(p.owners.iter())))
                 })
                 .collect()
         };

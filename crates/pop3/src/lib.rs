@@ -34,10 +34,11 @@ pub use settings::Pop3Settings;
 /// storage through `connector` (the broker in production), until the
 /// listeners fail for good.
 pub async fn serve_accepted(settings: Pop3Settings, acceptor: Acceptor, connector: impl Connector) {
+    // Pollers log in again and again: keep their storage channel open.
+    let connector = KeepWarm::new(connector, settings.keep_warm);
     let process = Arc::new(process::Process {
         settings,
-        // Pollers log in again and again: keep their storage channel open.
-        auth: Arc::new(AuthLink::new(AnyConnector::new(KeepWarm::new(connector)))),
+        auth: Arc::new(AuthLink::new(AnyConnector::new(connector))),
         clock: Clock::system(),
         tls: Some(acceptor.tls()),
     });

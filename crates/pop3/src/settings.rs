@@ -17,6 +17,10 @@ pub struct Pop3Settings {
     /// One session per maildrop at a time (Dovecot's `pop3_lock_session`):
     /// a second gets `-ERR [IN-USE]`.
     pub lock_session: bool,
+    /// How long a storage channel stays open after its last session
+    /// (`[storage] keep_warm_secs`, capped at the linger time): pollers
+    /// then reuse it. Zero keeps nothing.
+    pub keep_warm: Duration,
 }
 
 impl Default for Pop3Settings {
@@ -27,6 +31,7 @@ impl Default for Pop3Settings {
             login_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(10 * 60),
             lock_session: false,
+            keep_warm: Duration::from_secs(5),
         }
     }
 }
