@@ -127,6 +127,9 @@ struct Inner {
     commits: append::CommitQueue,
     /// The background flusher of the append journal.
     journal: journal::Flusher,
+    /// The syncs that make journaled commits durable, outside the write
+    /// lock (see `journal::durable`).
+    durable: journal::Durability,
     /// The quota limits adding commits check (see `quota_cap`).
     usage_cap: Mutex<quota_cap::UsageCap>,
 }
@@ -150,6 +153,7 @@ impl Store {
                 readers: readers::Readers::new(maildir),
                 commits: append::CommitQueue::default(),
                 journal: journal::Flusher::default(),
+                durable: journal::Durability::default(),
                 usage_cap: Mutex::default(),
             }),
         };

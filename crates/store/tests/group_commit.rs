@@ -93,3 +93,59 @@ fn concurrent_appends_each_get_their_uids_and_all_are_durable() {
     let tmp = std::fs::read_dir(store.root().join("tmp")).unwrap().count();
     assert_eq!(tmp, 0, "no file left in tmp/");
 }
+
+#[test]
+fn each_journaled_commit_alone_is_made_durable_by_a_sync_of_its_own() {
+    let (_dir, store) = temp_store();
+    store.set_auto_flush(false);
+    let before = store.journal_syncs();
+    for i in 0..3 {
+        let m = staged(
+            &store,
+            "INBOX",
+            format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(),
+        );
+        store.commit_appends(vec![m], None).unwrap();
+        // Acknowledged only after a sync that began after its commit: one
+        // commit at a time shares none.
+        assert_eq!(store.journal_syncs(), before + i + 1);
+    }
+    assert_eq!(store.journal_len().unwrap(), 3);
+    // A message too big for the journal is fsynced before its commit:
+    // its commit needs no sync of the WAL.
+    let big = vec![b'x'; 600 * 1024];
+    let m = staged(&store, "INBOX", &big);
+    store.commit_appends(vec![m], None).unwrap();
+    assert_eq!(store.journal_syncs(), before + 3);
+    assert_eq!(store.journal_len().unwrap(), 3);
+}
+
+#[test]
+fn concurrent_commits_never_take_more_syncs_than_commits() {
+    let (_dir, store) = temp_store();
+    let before = store.journal_syncs();
+    let threads = 8;
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let m = staged(
+                    &store,
+                    "INBOX",
+                    format!("Subject: c{i}\r\n\r\nx\r\n").as_bytes(),
+                );
+                barrier.wait();
+                store.commit_appends(vec![m], None).unwrap().uids[0]
+            })
+        })
+        .collect();
+    let mut uids: Vec<u32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    uids.sort_unstable();
+    assert_eq!(uids, (1..=threads as u32).collect::<Vec<_>>());
+    let syncs = store.journal_syncs() - before;
+    assert!(
+        (1..=threads as u64).contains(&syncs),
+        "{syncs} syncs for {threads} commits"
+    );
+}

@@ -142,11 +142,13 @@ impl Store {
             Ok((uids, replaced))
         })();
         // Durable before it is acknowledged (committed already: a failure
-        // here leaves the rows and files, and answers an error).
-        if result.is_ok() && journaled.0 > 0 {
-            crate::journal::sync_wal(self)?;
-        }
+        // here leaves the rows and files, and answers an error). Numbered
+        // under the write lock, synced after it (see `crate::journal`).
+        let ticket = (result.is_ok() && journaled.0 > 0).then(|| self.inner.durable.committed());
         drop(conn);
+        if let Some(ticket) = ticket {
+            self.inner.durable.wait(self, ticket)?;
+        }
         match result {
             Ok((uids, replaced)) => {
                 self.inner.journal.noted(self, journaled.0, journaled.1);

@@ -13,6 +13,13 @@
 //! others go on), one commit. Each batch keeps its own UIDs and MODSEQ
 //! and gets its own answer; none is answered before the commit that made
 //! it durable. One append alone commits exactly as before.
+//!
+//! The sync that makes a commit durable runs after the write lock is
+//! released (`crate::journal::Durability`): the next appends' transaction
+//! is built and committed while the disk flushes, and one sync then makes
+//! every commit made meanwhile durable. The lock is held for the
+//! transaction only, so the flush is no longer what the next commit
+//! queues behind.
 
 use std::collections::HashMap;
 use std::fs;
@@ -24,6 +31,7 @@ use super::commit::{AppendedBatch, check_cap, insert_rows, journal_rows, move_in
 use crate::Store;
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index;
+use crate::journal::Ticket;
 use crate::mailbox::begin_write;
 use crate::sync::own::OwnChange;
 use crate::{maildir, names};
@@ -34,10 +42,14 @@ pub(crate) struct CommitQueue {
     waiting: Mutex<Vec<Arc<Job>>>,
 }
 
+/// A batch committed, and the commit's number if it must still be made
+/// durable (see `crate::journal::Durability`).
+type Committed = (AppendedBatch, Option<Ticket>);
+
 /// One batch in the queue, and its answer once committed.
 struct Job {
     staged: Mutex<Option<Vec<StagedMessage>>>,
-    answer: Mutex<Option<Result<AppendedBatch>>>,
+    answer: Mutex<Option<Result<Committed>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -56,7 +68,8 @@ impl Store {
         // Blocks while another thread commits (maybe this batch too).
         let conn = self.conn();
         if let Some(answer) = lock(&job.answer).take() {
-            return answer;
+            drop(conn);
+            return self.made_durable(answer);
         }
         let mut conn = match conn {
             Ok(conn) => conn,
@@ -78,11 +91,23 @@ impl Store {
             *lock(&j.answer) = Some(answer);
         }
         drop(conn);
-        lock(&job.answer).take().unwrap_or_else(|| {
+        let answer = lock(&job.answer).take().unwrap_or_else(|| {
             Err(StoreError::InvalidArgument(
                 "group commit lost a batch".into(),
             ))
-        })
+        });
+        self.made_durable(answer)
+    }
+
+    /// `answer` once its commit is durable: the write lock is not held
+    /// meanwhile, so the next appends commit while the disk flushes, and
+    /// share the next sync.
+    fn made_durable(&self, answer: Result<Committed>) -> Result<AppendedBatch> {
+        let (batch, ticket) = answer?;
+        if let Some(ticket) = ticket {
+            self.inner.durable.wait(self, ticket)?;
+        }
+        Ok(batch)
     }
 }
 
@@ -105,12 +130,14 @@ struct Folder {
     fsync: bool,
 }
 
-/// Commits `batches` in one transaction; one answer per batch, in order.
+/// Commits `batches` in one transaction; one answer per batch, in order,
+/// with the commit's number for the sync that must make it durable
+/// before any is acknowledged.
 fn commit_together(
     store: &Store,
     conn: &mut rusqlite::Connection,
     batches: Vec<Vec<StagedMessage>>,
-) -> Vec<Result<AppendedBatch>> {
+) -> Vec<Result<Committed>> {
     let count = batches.len();
     let mut tx = match begin_write(conn) {
         Ok(tx) => tx,
@@ -159,25 +186,25 @@ fn commit_together(
         }
         tx.commit().ctx("committing appends")
     })();
-    // The commit with the journaled bytes made durable (committed already:
-    // a failure leaves rows and files, and answers an error).
-    if shared.is_ok()
-        && journaled.0 > 0
-        && let Err(e) = crate::journal::sync_wal(store)
-    {
-        return vec_of(&e, count);
-    }
     match shared {
         Ok(()) => {
+            // Numbered while the write lock is held: the sync that makes
+            // the journaled bytes durable runs after it is released
+            // (committed already: a failed sync leaves rows and files,
+            // and answers an error).
+            let ticket = (journaled.0 > 0).then(|| store.inner.durable.committed());
             store.inner.journal.noted(store, journaled.0, journaled.1);
             applied
                 .into_iter()
                 .map(|a| {
-                    a.map(|a| AppendedBatch {
-                        uidvalidity: a.uidvalidity,
-                        uids: a.uids,
-                        modseq: a.modseq,
-                        replaced: None,
+                    a.map(|a| {
+                        let batch = AppendedBatch {
+                            uidvalidity: a.uidvalidity,
+                            uids: a.uids,
+                            modseq: a.modseq,
+                            replaced: None,
+                        };
+                        (batch, ticket)
                     })
                 })
                 .collect()
@@ -244,7 +271,7 @@ fn remove(paths: &[PathBuf]) {
 }
 
 /// `e` as the answer of each of `count` batches.
-fn vec_of(e: &StoreError, count: usize) -> Vec<Result<AppendedBatch>> {
+fn vec_of(e: &StoreError, count: usize) -> Vec<Result<Committed>> {
     (0..count).map(|_| Err(each(e))).collect()
 }
 

@@ -9,6 +9,9 @@
 //!   their `cur/` directories in bulk and then deletes their rows: when
 //!   enough is pending, when the store goes idle, before it is released or
 //!   closed.
+//! * [`durable`]: the WAL syncs that make commits durable, run outside
+//!   the write lock, one at a time, each for every commit made before it
+//!   began.
 //! * [`recover`]: when a store is opened (after a crash or power loss),
 //!   every pending row whose file is missing, short or different gets its
 //!   file written again from the journal, before anything is read.
@@ -17,6 +20,7 @@
 //! is deleted (EXPUNGE, MOVE, a deleted mailbox, REPLACE), and the flusher
 //! deletes a row only if the message still has the file name it fsynced.
 
+mod durable;
 pub(crate) mod flusher;
 mod recover;
 
@@ -31,6 +35,7 @@ use crate::index::cached_execute;
 use crate::mailbox::begin_write;
 use crate::{Store, maildir, names};
 
+pub(crate) use durable::{Durability, Ticket};
 pub(crate) use flusher::Flusher;
 pub(crate) use recover::recover;
 
@@ -297,6 +302,13 @@ impl Store {
     pub fn journal_len(&self) -> Result<u64> {
         let conn = self.conn()?;
         count(&conn)
+    }
+
+    /// How many syncs of the index's WAL made journaled commits durable
+    /// so far (several commits share one when they come while another
+    /// runs): for tests and monitoring.
+    pub fn journal_syncs(&self) -> u64 {
+        self.inner.durable.syncs()
     }
 
     /// Turns the background flush of the journal on (the default) or off.
