@@ -1,10 +1,10 @@
 //! Master users, Dovecot's convention: accounts of the users file that may
 //! log in as any other account with their own password, for support and
 //! migration tools (imapsync). A login names both as `user*master` (the
-//! separator is `auth.master_user_separator`), or with SASL PLAIN as
-//! authorization identity `user` and authentication identity `master`
-//! (RFC 4616 proxy authorization). The session, its ticket and its mail
-//! are the user's; the log names both.
+//! separator is `auth.master_user_separator`), or with SASL PLAIN or SCRAM
+//! as authorization identity `user` and authentication identity `master`
+//! (RFC 4616 proxy authorization, SCRAM's `a=`). The session, its ticket
+//! and its mail are the user's; the log names both.
 //!
 //! With no master users configured the feature is off: `alice*admin` is
 //! an ordinary (unknown) name, and an authzid other than the authcid is

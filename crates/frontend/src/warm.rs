@@ -5,16 +5,17 @@
 //! session after short session paid, each time, a new socket pair from the
 //! broker, a new HTTP/2 connection, and a storage process accepting it.
 //! [`KeepWarm`] wraps a [`Connector`] and holds the last channel it got for
-//! each owner for a configured time after its last use (`[storage]
-//! keep_warm_secs`); the broker then answers "reuse" (DESIGN.md §3, step 4).
+//! each owner for a configured time after the last session let go of its
+//! connection (`[storage] keep_warm_secs`); the broker then answers "reuse"
+//! (DESIGN.md §3, step 4).
 //!
 //! Holding a channel keeps nothing else alive: tickets are checked on every
 //! call, every session still asks the broker (which picks the process, and
 //! may pick another when this one is busy), and a storage process that
 //! exits closes it (the next attach gets a new one). A held channel is
-//! dropped as soon as its time is up, and the broker counts that time as
-//! part of the storage process's linger time, so an idle storage process
-//! does not stay longer for it.
+//! dropped once its time is up (checked every tenth of it, so at most that
+//! late), and the broker counts that time as part of the storage process's
+//! linger time, so an idle storage process does not stay longer for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -73,10 +74,41 @@ impl<C: Connector> Connector for KeepWarm<C> {
     }
 }
 
-/// One value per key, each kept until `warm_for` after it was last put in.
+/// A value a [`Held`] keeps while others use it and for a while after:
+/// it counts who holds it.
+trait Shared {
+    /// How many hold it now, the [`Held`]'s own holds included.
+    fn holders(&self) -> usize;
+    /// Equal for values that share what they hold (one storage
+    /// connection serves many owners' channels).
+    fn identity(&self) -> usize;
+    /// Whether it is of no use any more (an ended connection): dropped at
+    /// the next look, however recently used.
+    fn ended(&self) -> bool;
+}
+
+impl Shared for LeasedChannel {
+    fn holders(&self) -> usize {
+        LeasedChannel::holders(self)
+    }
+
+    fn identity(&self) -> usize {
+        self.connection_id()
+    }
+
+    fn ended(&self) -> bool {
+        self.is_ended()
+    }
+}
+
+/// One value per key, each kept while anyone else holds it and until
+/// `warm_for` after nobody did any more.
 struct Held<T> {
     holds: Arc<Holds<T>>,
     warm_for: Duration,
+    /// Whether a drop task runs (none without a Tokio runtime, or with a
+    /// zero time): without one nothing is held.
+    dropping: bool,
 }
 
 impl<T> Clone for Held<T> {
@@ -84,15 +116,26 @@ impl<T> Clone for Held<T> {
         Held {
             holds: Arc::clone(&self.holds),
             warm_for: self.warm_for,
+            dropping: self.dropping,
         }
     }
+}
+
+/// A held value and when it is looked at next.
+struct Hold<T> {
+    value: T,
+    /// When the drop task looks at it next.
+    until: Instant,
+    /// Whether someone else held it when it was last looked at.
+    was_used: bool,
 }
 
 /// The values and their times, shared by every clone of a [`Held`]; the
 /// drop task sees them through a weak reference.
 struct Holds<T> {
-    values: Mutex<HashMap<String, (T, Instant)>>,
-    /// Wakes the drop task: a value was put in, or the last [`Held`] went.
+    values: Mutex<HashMap<String, Hold<T>>>,
+    /// Wakes the drop task: a value was put in when none was held, or the
+    /// last [`Held`] went.
     wake: Arc<Notify>,
 }
 
@@ -102,58 +145,96 @@ impl<T> Drop for Holds<T> {
     }
 }
 
-impl<T: Send + 'static> Held<T> {
+impl<T: Shared + Send + 'static> Held<T> {
     fn new(warm_for: Duration) -> Held<T> {
         let wake = Arc::new(Notify::new());
         let holds = Arc::new(Holds {
             values: Mutex::default(),
             wake: Arc::clone(&wake),
         });
+        let mut dropping = false;
         if !warm_for.is_zero()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            runtime.spawn(drop_when_due(Arc::downgrade(&holds), wake));
+            runtime.spawn(drop_when_due(Arc::downgrade(&holds), wake, warm_for));
+            dropping = true;
         }
-        Held { holds, warm_for }
+        Held {
+            holds,
+            warm_for,
+            dropping,
+        }
     }
 
-    /// Keeps `value` for `key` (instead of the one before) until
-    /// `warm_for` from now.
+    /// Keeps `value` for `key` (instead of the one before) while others
+    /// hold it and until `warm_for` after they let go.
     fn hold(&self, key: &str, value: T) {
-        if self.warm_for.is_zero() {
+        if !self.dropping {
             return;
         }
-        let until = Instant::now() + self.warm_for;
-        let previous = lock(&self.holds.values).insert(key.to_owned(), (value, until));
-        self.holds.wake.notify_one();
+        let hold = Hold {
+            value,
+            until: Instant::now() + self.warm_for,
+            was_used: false,
+        };
+        let (previous, alone) = {
+            let mut values = lock(&self.holds.values);
+            let previous = values.insert(key.to_owned(), hold);
+            (previous, values.len() == 1)
+        };
+        // A new value is due after every other one: the drop task needs
+        // waking only if it waits with nothing held.
+        if alone {
+            self.holds.wake.notify_one();
+        }
         drop(previous);
     }
 }
 
-/// Drops each value when its time is up, to the tick (a held storage
-/// channel past its time would keep its process from lingering out);
-/// returns when the last [`Held`] has gone.
-async fn drop_when_due<T>(holds: Weak<Holds<T>>, wake: Arc<Notify>) {
+/// Looks at each value when its time is up: one still held by others is
+/// looked at again a tick (a tenth of `warm_for`) later; one that others
+/// let go of since the last look gets `warm_for` more; any other is
+/// dropped (a held storage channel past its time would keep its process
+/// from lingering out). Looks happen at most once a tick, so that many
+/// owners' values cost one pass, not one each. Returns when the last
+/// [`Held`] has gone.
+async fn drop_when_due<T: Shared>(holds: Weak<Holds<T>>, wake: Arc<Notify>, warm_for: Duration) {
+    let tick = (warm_for / 10).max(Duration::from_millis(1));
     loop {
-        let next = {
+        let (next, passed) = {
             let Some(holds) = holds.upgrade() else {
                 return;
             };
             let now = Instant::now();
             let mut values = lock(&holds.values);
-            let due: Vec<String> = values
-                .iter()
-                .filter(|(_, (_, until))| *until <= now)
-                .map(|(key, _)| key.clone())
-                .collect();
+            let mut ours: HashMap<usize, usize> = HashMap::new();
+            for hold in values.values() {
+                *ours.entry(hold.value.identity()).or_default() += 1;
+            }
+            let mut due = Vec::new();
+            for (key, hold) in values.iter_mut().filter(|(_, h)| h.until <= now) {
+                let own = ours.get(&hold.value.identity()).copied().unwrap_or(0);
+                if hold.value.ended() {
+                    due.push(key.clone());
+                } else if hold.value.holders() > own {
+                    hold.until = now + tick;
+                    hold.was_used = true;
+                } else if hold.was_used {
+                    hold.until = now + warm_for;
+                    hold.was_used = false;
+                } else {
+                    due.push(key.clone());
+                }
+            }
             let dropped: Vec<_> = due.iter().filter_map(|key| values.remove(key)).collect();
-            let next = values.values().map(|(_, until)| *until).min();
+            let next = values.values().map(|hold| hold.until).min();
             drop(values);
             drop(dropped);
-            next
+            (next, now)
         };
         match next {
             Some(until) => {
+                let until = until.max(passed + tick);
                 tokio::select! {
                     () = tokio::time::sleep_until(until) => {}
                     () = wake.notified() => {}
@@ -171,6 +252,20 @@ fn lock<T>(values: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Shared for Arc<()> {
+        fn holders(&self) -> usize {
+            Arc::strong_count(self)
+        }
+
+        fn identity(&self) -> usize {
+            Arc::as_ptr(self) as usize
+        }
+
+        fn ended(&self) -> bool {
+            false
+        }
+    }
 
     /// A source that only knows who shares with whom.
     #[derive(Clone)]
@@ -244,6 +339,51 @@ mod tests {
         assert!(alice.upgrade().is_some(), "alice's second use was ignored");
         until(start, Duration::from_millis(5_001)).await;
         assert!(alice.upgrade().is_none(), "alice's value outlived its time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_value_in_use_is_held_until_its_time_after_the_last_user_let_go() {
+        let start = Instant::now();
+        let held = Held::new(Duration::from_secs(3));
+        let session = Arc::new(());
+        held.hold("alice", Arc::clone(&session));
+        let value = Arc::downgrade(&session);
+        // The session outlives the hold's time many times over.
+        until(start, Duration::from_secs(20)).await;
+        assert!(value.upgrade().is_some());
+        drop(session);
+        until(start, Duration::from_millis(22_900)).await;
+        assert!(
+            value.upgrade().is_some(),
+            "dropped before its time after the last user let go"
+        );
+        // Looked at every tenth of the time: at most that late.
+        until(start, Duration::from_millis(23_301)).await;
+        assert!(
+            value.upgrade().is_none(),
+            "held too long after the last use"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn values_sharing_a_connection_count_only_others_as_users() {
+        let start = Instant::now();
+        let held = Held::new(Duration::from_secs(3));
+        // Two owners' channels over one connection, and nobody else.
+        let connection = Arc::new(());
+        held.hold("alice", Arc::clone(&connection));
+        held.hold("bob", Arc::clone(&connection));
+        let value = Arc::downgrade(&connection);
+        drop(connection);
+        until(start, Duration::from_millis(3_001)).await;
+        assert!(value.upgrade().is_none(), "the holds kept each other");
+    }
+
+    #[test]
+    fn without_a_runtime_nothing_is_held() {
+        let held = Held::new(Duration::from_secs(3));
+        let value = hold_new(&held, "alice");
+        assert!(value.upgrade().is_none(), "held with no task to drop it");
     }
 
     #[tokio::test(start_paused = true)]

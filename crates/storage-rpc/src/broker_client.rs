@@ -224,8 +224,11 @@ impl BrokerClient {
         let held: Vec<(u64, Arc<Lease>)> = {
             let mut map = self.inner.storage.lock().await;
             map.retain(|_, lease| lease.strong_count() > 0);
+            // An ended connection is not offered for reuse: the broker
+            // would hand it back, and every call on it fails.
             map.iter()
                 .filter_map(|(id, lease)| lease.upgrade().map(|l| (*id, l)))
+                .filter(|(_, lease)| !lease.channel.is_ended())
                 .collect()
         };
         let (reply, fd) = self

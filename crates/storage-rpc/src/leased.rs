@@ -31,6 +31,24 @@ impl LeasedChannel {
         LeasedChannel::from_lease(Arc::new(Lease { channel }))
     }
 
+    /// How many [`LeasedChannel`]s hold this one's connection now (this
+    /// one included): a holder that keeps a channel only while others use
+    /// it (`KeepWarm`) compares it with its own holds.
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self._lease)
+    }
+
+    /// Whether the connection has ended (see [`SocketChannel::is_ended`]).
+    pub fn is_ended(&self) -> bool {
+        self.channel.is_ended()
+    }
+
+    /// What tells this channel's connection from others: equal for every
+    /// channel over the same connection (one serves many owners).
+    pub fn connection_id(&self) -> usize {
+        Arc::as_ptr(&self._lease) as usize
+    }
+
     pub(crate) fn from_lease(lease: Arc<Lease>) -> LeasedChannel {
         LeasedChannel {
             channel: lease.channel.clone(),

@@ -52,6 +52,8 @@ const AUTHORITY: &str = "mailkeep.invalid";
 pub struct SocketChannel {
     send: SendRequest<Bytes>,
     _open: Arc<KeepOpen>,
+    /// Set when the connection has ended (broken, or closed by the peer).
+    ended: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for SocketChannel {
@@ -84,9 +86,12 @@ where
         .await
         .map_err(ChannelError::Http2)?;
     let (signal, mut all_dropped) = oneshot::channel::<Infallible>();
+    let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ends = Arc::clone(&ended);
     tokio::spawn(async move {
         tokio::select! {
             result = &mut connection => {
+                ends.store(true, std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "storage connection ended");
                 }
@@ -103,7 +108,17 @@ where
     Ok(SocketChannel {
         send,
         _open: Arc::new(KeepOpen { _signal: signal }),
+        ended,
     })
+}
+
+impl SocketChannel {
+    /// Whether the connection has ended while clones still held it (the
+    /// storage process closed it, or the socket broke): such a channel
+    /// only fails, so it is neither reused nor kept.
+    pub fn is_ended(&self) -> bool {
+        self.ended.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The future of one call: the response head, while the request body is

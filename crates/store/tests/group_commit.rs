@@ -120,8 +120,11 @@ fn each_journaled_commit_alone_is_made_durable_by_a_sync_of_its_own() {
     assert_eq!(store.journal_len().unwrap(), 3);
 }
 
+/// A sanity check under real threads: every concurrent commit lands, with at
+/// most one sync each (that commits made during a sync share the next one
+/// is shown deterministically by `journal::durable`'s unit tests).
 #[test]
-fn concurrent_commits_never_take_more_syncs_than_commits() {
+fn concurrent_commits_all_land_with_at_most_one_sync_each() {
     let (_dir, store) = temp_store();
     let before = store.journal_syncs();
     let threads = 8;

@@ -354,8 +354,12 @@ impl OwnerChanges {
                             .map(|(name, _)| name.clone());
                         match renamed {
                             Some(old) => {
-                                gone.remove(&old);
+                                let before = gone.remove(&old);
                                 events.push(listed(pb::ListChangeKind::Renamed, &old, &m.name));
+                                // Its ACL changed too since the last read.
+                                if before.is_some_and(|a| a.acl != current.acl) {
+                                    events.push(listed(pb::ListChangeKind::Rights, &m.name, ""));
+                                }
                             }
                             None => events.push(listed(pb::ListChangeKind::Created, &m.name, "")),
                         }
@@ -365,7 +369,7 @@ impl OwnerChanges {
                     // changed since (given the parent's, or set by another
                     // process before this read) is announced.
                     Some(a) if a.uidvalidity == 0 => {
-                        if current.acl != 0 {
+                        if current.acl != a.acl {
                             events.push(listed(pb::ListChangeKind::Rights, &m.name, ""));
                         }
                     }
@@ -534,6 +538,23 @@ mod tests {
     /// with its stamp is not announced again; a mailbox created here is
     /// announced with an empty ACL, and the first read tells whether it
     /// has one.
+    #[test]
+    fn a_rename_and_an_acl_change_in_one_read_announce_both() {
+        let bus = ChangeBus::default();
+        let (changes, mut rx, _) = bus.subscribe("alice");
+        changes.baseline(&[mailbox("INBOX", 10), mailbox("Work", 11)]);
+        let mut moved = mailbox("Archive", 11);
+        moved.acl_stamp = 2;
+        let now = [mailbox("INBOX", 10), moved];
+        assert!(changes.reconcile(&now, Some(changes.published())));
+        assert_eq!(text(&drain(&mut rx)), ["Renamed Work", "Rights Archive"]);
+        // A rename alone says nothing of rights.
+        let mut again = mailbox("Old", 11);
+        again.acl_stamp = 2;
+        assert!(changes.reconcile(&[mailbox("INBOX", 10), again], Some(changes.published())));
+        assert_eq!(text(&drain(&mut rx)), ["Renamed Archive"]);
+    }
+
     #[test]
     fn a_new_acl_stamp_is_announced_as_rights_of_that_mailbox() {
         let bus = ChangeBus::default();

@@ -145,7 +145,17 @@ impl Store {
         // here leaves the rows and files, and answers an error). Numbered
         // under the write lock, synced after it (see `crate::journal`).
         let ticket = (result.is_ok() && journaled.0 > 0).then(|| self.inner.durable.committed());
-        drop(conn);
+        // A REPLACE keeps the write lock until the replaced message's file
+        // is gone: a folder scan of another process (which runs under it)
+        // would otherwise find that file without its row and take it for
+        // new mail. Others' appends wait meanwhile; REPLACE is rare.
+        let replacing = matches!(&result, Ok((_, Some(_))));
+        let conn = if replacing {
+            Some(conn)
+        } else {
+            drop(conn);
+            None
+        };
         if let Some(ticket) = ticket {
             self.inner.durable.wait(self, ticket)?;
         }
@@ -169,6 +179,7 @@ impl Store {
                         highestmodseq: src.highestmodseq,
                     }
                 });
+                drop(conn);
                 let modseq = uids_modseq(&dst, replaced.as_ref());
                 Ok(AppendedBatch {
                     uidvalidity: dst.uidvalidity,

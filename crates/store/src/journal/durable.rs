@@ -8,11 +8,15 @@
 //! many commits durable as came during the one before (group commit
 //! across commits, not only within one).
 //!
-//! A failed sync fails every commit it was to cover (their rows and files
-//! stay, as after any failure past the commit: see `crate::append`), and
-//! also every commit made before it that no successful sync covered yet:
-//! after a failed fsync, Linux may have dropped the dirty pages, so a later
-//! successful sync proves nothing about them.
+//! A failed sync (or one that panicked) breaks this store's durability
+//! for good: it fails every commit not yet made durable, and every later
+//! one too (their rows and files stay, as after any failure past the
+//! commit: see `crate::append`). After a failed fsync Linux may have
+//! dropped the dirty pages of the WAL, and SQLite's recovery stops at the
+//! first frame whose cumulative checksum does not hold, so a later
+//! successful sync proves nothing about any commit after the lost pages:
+//! only a new process that opens the index again (and recovers what the
+//! disk holds) acknowledges journaled mail again.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -34,12 +38,10 @@ struct State {
     committed: u64,
     /// Every commit up to this one is durable.
     durable: u64,
-    /// The commits (first and last number) that failed their sync: never
-    /// made durable by a later one (failures are rare, so the list stays
-    /// short).
-    failed: Vec<(u64, u64)>,
-    /// The error of the latest failed sync.
-    error: Option<String>,
+    /// Once a sync failed: its OS error number (kept, so that ENOSPC
+    /// still answers as a full disk) and its message. Every commit not
+    /// durable then, and every later one, fails.
+    broken: Option<(Option<i32>, String)>,
     /// A sync runs now.
     syncing: bool,
     /// Syncs run (for tests and monitoring).
@@ -76,15 +78,21 @@ impl Durability {
     fn wait_with(&self, Ticket(n): Ticket, sync: impl Fn() -> Result<()>) -> Result<()> {
         let mut st = lock(&self.state);
         loop {
-            if st.failed.iter().any(|&(from, to)| (from..=to).contains(&n)) {
-                let why = st.error.clone().unwrap_or_default();
-                return Err(StoreError::io(
-                    "making the append journal durable",
-                    std::io::Error::other(why),
-                ));
-            }
             if st.durable >= n {
                 return Ok(());
+            }
+            if let Some((errno, why)) = &st.broken {
+                let source = match errno {
+                    Some(errno) => std::io::Error::from_raw_os_error(*errno),
+                    None => std::io::Error::other(why.clone()),
+                };
+                return Err(StoreError::io(
+                    format!(
+                        "making the append journal durable (a sync failed before, {why}: \
+                         the index must be opened again)"
+                    ),
+                    source,
+                ));
             }
             if !st.syncing {
                 break;
@@ -95,19 +103,19 @@ impl Durability {
         let upto = st.committed;
         st.syncing = true;
         drop(st);
+        let running = Running(self);
         let result = sync();
+        std::mem::forget(running);
         let mut st = lock(&self.state);
         st.syncing = false;
         st.syncs += 1;
         match &result {
             Ok(()) => st.durable = st.durable.max(upto),
             Err(e) => {
-                // Everything not yet durable up to `upto`: nothing later
-                // makes it so.
-                let from = st.durable + 1;
-                st.durable = upto;
-                st.failed.push((from, upto));
-                st.error = Some(e.to_string());
+                tracing::error!(error = %e,
+                    "the append journal's sync failed: no journaled mail of this store is \
+                     acknowledged any more until its index is opened again");
+                st.broken = Some((os_error(e), e.to_string()));
             }
         }
         drop(st);
@@ -115,9 +123,40 @@ impl Durability {
         result
     }
 
+    /// Breaks durability for good (see the module) when a sync panicked,
+    /// and wakes the commits waiting for it, which would wait forever.
+    fn break_on_panic(&self) {
+        let mut st = lock(&self.state);
+        st.syncing = false;
+        st.broken = Some((None, "the sync panicked".to_owned()));
+        drop(st);
+        self.synced.notify_all();
+    }
+
     /// How many syncs ran so far.
     pub(crate) fn syncs(&self) -> u64 {
         lock(&self.state).syncs
+    }
+}
+
+/// The OS error number behind a failed sync, when there is one.
+fn os_error(e: &StoreError) -> Option<i32> {
+    match e {
+        StoreError::Io { source, .. } => source.raw_os_error(),
+        StoreError::NoSpace { .. } => Some(nix::libc::ENOSPC),
+        StoreError::OverQuota { .. } => Some(nix::libc::EDQUOT),
+        StoreError::TooBig { .. } => Some(nix::libc::EFBIG),
+        _ => None,
+    }
+}
+
+/// A sync under way: dropped only if the sync panicked (a sync that ends
+/// forgets it).
+struct Running<'a>(&'a Durability);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.break_on_panic();
     }
 }
 
@@ -204,11 +243,27 @@ mod tests {
         let ok = || -> Result<()> { panic!("no sync for a failed commit") };
         let e = d.wait_with(b, ok).unwrap_err();
         assert!(e.to_string().contains("disk gone"), "{e}");
-        // A commit after the failure is made durable by a new sync, and
-        // that does not make the failed ones durable.
+        // A commit after the failure fails too, even though a sync would
+        // now succeed: the lost pages may cut the WAL before it.
         let c = d.committed();
-        d.wait_with(c, || Ok(())).unwrap();
+        let e = d.wait_with(c, ok).unwrap_err();
+        assert!(e.to_string().contains("disk gone"), "{e}");
         assert!(d.wait_with(a, ok).is_err());
         assert!(d.wait_with(b, ok).is_err());
+    }
+
+    #[test]
+    fn a_sync_that_panicked_fails_its_waiters_instead_of_hanging_them() {
+        let d = Arc::new(Durability::default());
+        let first = d.committed();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            d.wait_with(first, || -> Result<()> { panic!("sync panicked") })
+        }));
+        assert!(panicked.is_err());
+        let next = d.committed();
+        let e = d
+            .wait_with(next, || -> Result<()> { panic!("no sync once broken") })
+            .unwrap_err();
+        assert!(e.to_string().contains("panicked"), "{e}");
     }
 }
