@@ -372,6 +372,7 @@ impl ConnReader {
         self.buf = Vec::new();
         self.start = 0;
         let room = FIRST_READ.min(self.max_input);
+        let most = READ_SIZE.min(self.max_input);
         let half = self.half.as_mut().ok_or(ReadError::Closed)?;
         let buf = &mut self.buf;
         let read = std::future::poll_fn(|cx| {
@@ -382,7 +383,24 @@ impl ConnReader {
                 Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
                 Poll::Ready(Ok(())) => {
                     buf.extend_from_slice(landed.filled());
-                    Poll::Ready(Ok(landed.filled().len()))
+                    let got = landed.filled().len();
+                    if got < room || got >= most {
+                        return Poll::Ready(Ok(got));
+                    }
+                    // The first read was full: a message body or a
+                    // pipelined burst is streaming in. Read on into the
+                    // heap buffer without waiting, so that a body does not
+                    // come in first-read pieces. Nothing more yet, an end
+                    // or an error: what came is returned (the end or the
+                    // error shows at the next read).
+                    buf.resize(got + (most - got), 0);
+                    let mut more = ReadBuf::new(&mut buf[got..]);
+                    let extra = match Pin::new(&mut *half).poll_read(cx, &mut more) {
+                        Poll::Ready(Ok(())) => more.filled().len(),
+                        Poll::Pending | Poll::Ready(Err(_)) => 0,
+                    };
+                    buf.truncate(got + extra);
+                    Poll::Ready(Ok(got + extra))
                 }
             }
         });

@@ -71,6 +71,30 @@ async fn a_reader_waiting_for_its_client_holds_no_buffer() {
 }
 
 #[tokio::test]
+async fn input_streaming_in_is_read_in_big_pieces_not_first_read_ones() {
+    let (mut reader, _writer, mut client) = pair();
+    // A message body that arrived whole: one fill takes it all.
+    let body = [b'y'; 5_000];
+    client.write_all(&body).await.expect("send");
+    assert_eq!(reader.fill(later()).await.expect("read"), 5_000);
+    assert_eq!(reader.buf(), &body[..]);
+    reader.consume(5_000);
+    // More than one read's worth: the first fill takes READ_SIZE.
+    let big = vec![b'z'; 3 * READ_SIZE];
+    client.write_all(&big).await.expect("send");
+    assert_eq!(reader.fill(later()).await.expect("read"), READ_SIZE);
+    // A short line stays a short read.
+    reader.consume(READ_SIZE);
+    let mut rest = reader.buf().len();
+    while rest < 2 * READ_SIZE {
+        rest += reader.fill(later()).await.expect("read");
+    }
+    reader.consume(rest);
+    client.write_all(b"a1 NOOP\r\n").await.expect("send");
+    assert_eq!(reader.fill(later()).await.expect("read"), 9);
+}
+
+#[tokio::test]
 async fn a_flushed_writer_holds_no_buffer() {
     let (_reader, writer, mut client) = pair();
     for n in 0..100 {
