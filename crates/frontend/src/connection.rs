@@ -416,8 +416,10 @@ impl ConnReader {
     }
 
     /// Reads one line, up to and including its LF, and consumes it.
-    /// `Ok(None)` when `max` bytes came without an LF (the bytes stay in
-    /// the buffer; the session decides what to answer).
+    /// `Ok(None)` when the line is longer than `max` bytes: `max` bytes
+    /// came without an LF, or the LF came after them (the bytes stay in
+    /// the buffer; the session decides what to answer). The same line is
+    /// too long however it was split into reads.
     pub async fn read_line(
         &mut self,
         max: usize,
@@ -428,6 +430,9 @@ impl ConnReader {
             let buf = self.buf();
             if let Some(i) = buf[scanned..].iter().position(|&b| b == b'\n') {
                 let end = scanned + i + 1;
+                if end > max {
+                    return Ok(None);
+                }
                 let line = buf[..end].to_vec();
                 self.consume(end);
                 return Ok(Some(line));

@@ -95,6 +95,23 @@ async fn input_streaming_in_is_read_in_big_pieces_not_first_read_ones() {
 }
 
 #[tokio::test]
+async fn a_line_over_the_limit_is_too_long_however_it_arrived() {
+    let (mut reader, _writer, mut client) = pair();
+    // Arrived whole, its LF with it: too long all the same.
+    let long = format!("NOOP {}\r\n", "x".repeat(5_000));
+    client.write_all(long.as_bytes()).await.expect("send");
+    assert_eq!(reader.read_line(512, later()).await.expect("read"), None);
+    reader.consume(reader.buf().len());
+    client.write_all(b"a1 NOOP\r\n").await.expect("send");
+    let line = reader.read_line(9, later()).await.expect("read");
+    assert_eq!(
+        line.as_deref(),
+        Some(&b"a1 NOOP\r\n"[..]),
+        "a line of the limit"
+    );
+}
+
+#[tokio::test]
 async fn a_flushed_writer_holds_no_buffer() {
     let (_reader, writer, mut client) = pair();
     for n in 0..100 {

@@ -14,7 +14,6 @@ use std::time::Duration;
 use common::{Harness, OWNER, append, create_mailbox, next_event, watch};
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::acl_client::AclClient;
-use mailkeep_storage_rpc::storage::mailbox_event::Event;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_store::{AclChange, Rights, Store};
 use mailkeep_ticket::Scope;
@@ -24,15 +23,9 @@ const LIMIT: Duration = Duration::from_secs(10);
 
 const MESSAGE: &[u8] = b"Subject: hi\r\n\r\nhello\r\n";
 
-/// The next event as text: `Created X`, `Deleted X`, `Changed X`.
+/// The next event as text (see [`common::event_text`]).
 async fn next(events: &mut tonic::Streaming<MailboxEvent>) -> String {
-    match next_event(events, LIMIT).await {
-        Event::List(l) => format!("{:?} {} {}", l.kind(), l.name, l.new_name)
-            .trim_end()
-            .to_owned(),
-        Event::Changed(c) => format!("Changed {}", c.mailbox),
-        Event::Resync(_) => "Resync".to_owned(),
-    }
+    common::event_text(next_event(events, LIMIT).await)
 }
 
 /// The owner's index opened by a store of its own, as `mailkeep admin

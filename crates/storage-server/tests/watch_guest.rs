@@ -13,7 +13,6 @@ use std::time::Duration;
 use common::{Harness, OWNER, create_mailbox, delete_mailbox, next_event, rename_mailbox, watch};
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::acl_client::AclClient;
-use mailkeep_storage_rpc::storage::mailbox_event::Event;
 use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
 use mailkeep_storage_rpc::storage::*;
 use mailkeep_ticket::Scope;
@@ -45,15 +44,9 @@ async fn acl(acl: &mut AclClient<Channel>, ticket: &str, mailbox: &str, rights: 
     }
 }
 
-/// The next event as text: `Created X`, `Renamed X Y`, `Changed X`.
+/// The next event as text (see [`common::event_text`]).
 async fn next(events: &mut tonic::Streaming<MailboxEvent>) -> String {
-    match next_event(events, LIMIT).await {
-        Event::List(l) => format!("{:?} {} {}", l.kind(), l.name, l.new_name)
-            .trim_end()
-            .to_owned(),
-        Event::Changed(c) => format!("Changed {}", c.mailbox),
-        Event::Resync(_) => "Resync".to_owned(),
-    }
+    common::event_text(next_event(events, LIMIT).await)
 }
 
 async fn append(c: &mut storage_client::StorageClient<Channel>, ticket: &str, mailbox: &str) {

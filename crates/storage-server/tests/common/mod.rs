@@ -413,3 +413,15 @@ pub async fn next_event(
         .event
         .expect("empty event")
 }
+
+/// A Watch event as text, for comparing streams: `Created X`, `Renamed X
+/// Y`, `Deleted X`, `Rights X`, `Changed X`, `Resync`.
+pub fn event_text(event: mailbox_event::Event) -> String {
+    match event {
+        mailbox_event::Event::List(l) => format!("{:?} {} {}", l.kind(), l.name, l.new_name)
+            .trim_end()
+            .to_owned(),
+        mailbox_event::Event::Changed(c) => format!("Changed {}", c.mailbox),
+        mailbox_event::Event::Resync(_) => "Resync".to_owned(),
+    }
+}
