@@ -27,6 +27,17 @@ fn auth_runs_as_its_own_uid_without_capabilities_chrooted_to_the_users_file() {
     }
     let dir = TestDir::new();
     let server = Server::start(&dir);
+    // A login answered by auth: it has confined itself and serves (its
+    // process exists a moment earlier, still setting up).
+    let refused = server
+        .connect()
+        .login("nobody", "wrong")
+        .expect("LOGIN answered");
+    assert_eq!(
+        refused.status(),
+        mailkeep_testkit::Status::No,
+        "{refused:?}"
+    );
     let auth: Vec<_> = children_of(server.pid())
         .into_iter()
         .filter(|p| p.role() == Some("auth"))
