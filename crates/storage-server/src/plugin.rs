@@ -225,8 +225,10 @@ impl PluginHost {
     /// [`StoragePlugin::guest_methods`], another user's session ticket if
     /// the owner's ACLs grant that guest `l` or `r` on `mailbox` (with
     /// `None`: on some mailbox of the owner), checked by the gate as
-    /// every guest call is. Returns the owner's store and, when a guest
-    /// acts, the guest's name.
+    /// every guest call is (another user's deliver ticket is refused by
+    /// the gate itself: it admits deliverers to MailboxExists and Append
+    /// only). Returns the owner's store and, when a guest acts, the
+    /// guest's name.
     pub async fn admit_shared_read<R>(
         &self,
         request: &Request<R>,
@@ -240,15 +242,6 @@ impl PluginHost {
         }
         let ticket = ticket_of(request);
         let (store, actor) = self.gate.admit_actor(ticket, owner, scope, path)?;
-        if matches!(actor, crate::guest::Actor::Deliverer(_)) {
-            // The gate admits another user's delivery to nothing but
-            // MailboxExists and Append; refused here as well, so that a
-            // plugin's guest read never serves a delivery.
-            return Err(mailkeep_storage_rpc::errors::status(
-                mailkeep_storage_rpc::errors::ErrorReason::NoPermission,
-                format!("a delivery may not call {path} on another owner's storage"),
-            ));
-        }
         let need = GuestNeed::AnyOf(
             mailbox.map(str::to_owned),
             Rights::LOOKUP.union(Rights::READ),

@@ -10,7 +10,7 @@ use std::fs;
 use common::{append, root_of, temp_store};
 use std::io::Read;
 
-use mailkeep_store::{INBOX, Store, StoreError, StoreMode, UidRange};
+use mailkeep_store::{INBOX, MaildropFile, Store, StoreError, StoreMode, UidRange};
 
 #[test]
 fn maildrop_lists_every_message_with_its_served_size() {
@@ -43,6 +43,17 @@ fn append_three(store: &Store) -> Vec<u32> {
         .collect()
 }
 
+/// The text of a listed message's file, opened as RETR opens it.
+fn read(store: &Store, file: &MaildropFile) -> String {
+    let mut text = String::new();
+    store
+        .open_maildrop_file(INBOX, file)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
 #[test]
 fn maildrop_files_come_in_the_order_asked_from_one_listing() {
     let (_dir, store) = temp_store();
@@ -53,13 +64,7 @@ fn maildrop_files_come_in_the_order_asked_from_one_listing() {
     let files = store.maildrop_files(INBOX, uidvalidity, &asked).unwrap();
     let got: Vec<(u32, u64)> = files.iter().map(|f| (f.uid, f.size)).collect();
     assert_eq!(got, vec![(uids[2], 17), (uids[0], 17)]);
-    let mut text = String::new();
-    store
-        .open_maildrop_file(INBOX, &files[0])
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    assert_eq!(text, "Subject: 2\r\n\r\nx\r\n");
+    assert_eq!(read(&store, &files[0]), "Subject: 2\r\n\r\nx\r\n");
     assert!(
         store
             .maildrop_files(INBOX, uidvalidity, &[])
@@ -93,13 +98,7 @@ fn a_listed_file_renamed_since_is_found_and_an_expunged_one_is_reported() {
         .unwrap();
     assert!(!files[0].path.exists(), "the flag change renamed the file");
     store.remove_listed(INBOX, b.uidvalidity, &[b.uid]).unwrap();
-    let mut text = String::new();
-    store
-        .open_maildrop_file(INBOX, &files[0])
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    assert_eq!(text, "Subject: a\r\n\r\nbody a\r\n");
+    assert_eq!(read(&store, &files[0]), "Subject: a\r\n\r\nbody a\r\n");
     assert!(matches!(
         store.open_maildrop_file(INBOX, &files[1]),
         Err(StoreError::Expunged { .. })

@@ -332,9 +332,19 @@ impl Services {
     /// A session ticket for `user`, signed with the services' key, as
     /// auth issues after a login (for storage calls a test makes itself).
     pub fn ticket(&self, user: &str) -> String {
+        self.ticket_of(user, Scope::Session)
+    }
+
+    /// A deliver ticket for `user`, as auth issues to the lmtp process for
+    /// one recipient (and a compromised lmtp process holds).
+    pub fn deliver_ticket(&self, user: &str) -> String {
+        self.ticket_of(user, Scope::Deliver)
+    }
+
+    fn ticket_of(&self, user: &str, scope: Scope) -> String {
         sign(
             &self.inner.key,
-            &Claims::new(user, Scope::Session, now_unix(), 3600, ISSUER),
+            &Claims::new(user, scope, now_unix(), 3600, ISSUER),
         )
         .to_string()
     }

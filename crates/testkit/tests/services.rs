@@ -125,16 +125,7 @@ async fn storage_is_refused_as_the_broker_refuses_it() {
     assert_eq!(services.attaches("alice"), 1);
     // So does a delivery to bob: it may post into a mailbox of alice's
     // where she granted bob 'p' (her storage process decides).
-    let bob_delivers = mailkeep_ticket::sign(
-        services.key(),
-        &mailkeep_ticket::Claims::new(
-            "bob",
-            mailkeep_ticket::Scope::Deliver,
-            mailkeep_ticket::now_unix(),
-            60,
-            "testkit",
-        ),
-    );
+    let bob_delivers = services.deliver_ticket("bob");
     Connector::storage(&services, &bob_delivers, "alice")
         .await
         .expect("a deliverer's connection");

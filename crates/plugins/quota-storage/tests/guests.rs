@@ -102,16 +102,7 @@ async fn guests_with_l_or_r_read_the_owners_quota_and_change_nothing() {
     // A delivery to bob (his deliver ticket, as a compromised lmtp process
     // holds one for any user) reads none of alice's quota, not even where
     // bob himself may read.
-    let bob_delivers = mailkeep_ticket::sign(
-        services.key(),
-        &mailkeep_ticket::Claims::new(
-            "bob",
-            mailkeep_ticket::Scope::Deliver,
-            mailkeep_ticket::now_unix(),
-            60,
-            "testkit",
-        ),
-    );
+    let bob_delivers = services.deliver_ticket("bob");
     let channel = Connector::storage(&services, &bob_delivers, "alice")
         .await
         .unwrap();
