@@ -318,6 +318,17 @@ impl Gate {
         }
     }
 
+    /// How many owners may hold open index connections now: those called
+    /// (or opened) and not released since.
+    pub(crate) fn open_owners(&self) -> usize {
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        let activity = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        stores
+            .keys()
+            .filter(|owner| activity.get(*owner).is_none_or(|a| !a.released))
+            .count()
+    }
+
     /// Closes the index connections of every owner that was admitted no
     /// call for `idle_for` (see [`Store::release_idle`]): an owner whose
     /// sessions only watch, or that lingers after its last session, then
@@ -766,5 +777,18 @@ mod tests {
         let bob = gate.stores.read().unwrap().get("bob").cloned().unwrap();
         bob.status("INBOX").unwrap();
         assert_eq!(gate.release_idle(Duration::ZERO).await, 1);
+    }
+
+    #[tokio::test]
+    async fn open_owners_are_those_called_or_opened_and_not_released_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = gate_with_two_owners(dir.path());
+        assert_eq!(gate.open_owners(), 2, "opened, never called");
+        gate.touch("alice");
+        assert_eq!(gate.open_owners(), 2);
+        assert_eq!(gate.release_idle(Duration::ZERO).await, 2);
+        assert_eq!(gate.open_owners(), 0);
+        gate.touch("bob");
+        assert_eq!(gate.open_owners(), 1);
     }
 }
