@@ -56,7 +56,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 pop3.max_line_length,
                 clients,
             );
-            serve_protocol(start, accept, |acceptor, broker| {
+            serve_protocol_on(pop3_runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_pop3::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -316,11 +316,41 @@ where
     ) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    runtime()?.block_on(async move {
+    serve_protocol_on(runtime()?, start, accept, serve)
+}
+
+/// [`serve_protocol`] on a runtime of the caller's choice.
+fn serve_protocol_on<F, Fut>(
+    runtime: tokio::runtime::Runtime,
+    start: ProtocolStart,
+    accept: mailkeep_frontend::AcceptSettings,
+    serve: F,
+) -> anyhow::Result<()>
+where
+    F: FnOnce(
+        mailkeep_frontend::Acceptor,
+        mailkeep_storage_rpc::broker_client::BrokerClient,
+    ) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    runtime.block_on(async move {
         let (acceptor, broker) = start.connect(accept).await?;
         serve(acceptor, broker).await;
         anyhow::Ok(())
     })
+}
+
+/// The pop3 process's runtime: one thread, like a storage process's. A
+/// POP3 session is a ping-pong of small commands and one reply each
+/// (a poller's RETRs), with no CPU-heavy work of its own (passwords are
+/// checked by auth), so a second worker thread only added wakeups and
+/// work-stealing between the two on every command: about a tenth of the
+/// process's CPU per poller session (`cargo bench --bench pop3_poller`).
+/// More cores are used with `pop3.processes`.
+fn pop3_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// The directories of `places` that exist (a rule needs one); a missing

@@ -226,18 +226,21 @@ impl Session {
         if !maildrop.reads_ahead() || !self.reader.buf().is_empty() {
             return Ok(Flow::Continue);
         }
-        let deadline = Instant::now() + self.process.settings.idle_timeout;
-        // `fill` is cancel-safe: a timeout loses no byte.
-        match tokio::time::timeout(IDLE_AHEAD, self.reader.fill(deadline)).await {
-            Ok(Ok(_)) => Ok(Flow::Continue),
-            Ok(Err(e)) => match ended(e)? {
-                Line::Closed | Line::TimedOut => Ok(Flow::Close),
-                _ => Ok(Flow::Continue),
-            },
-            Err(_) => {
+        let now = Instant::now();
+        let deadline = now + self.process.settings.idle_timeout;
+        let ahead_until = now + IDLE_AHEAD;
+        // One timer, for whichever comes first (this runs before every
+        // command of a poller); a timeout loses no byte.
+        match self.reader.fill(ahead_until.min(deadline)).await {
+            Ok(_) => Ok(Flow::Continue),
+            Err(ReadError::Timeout) if ahead_until < deadline => {
                 maildrop.stop_reading_ahead();
                 Ok(Flow::Continue)
             }
+            Err(e) => match ended(e)? {
+                Line::Closed | Line::TimedOut => Ok(Flow::Close),
+                _ => Ok(Flow::Continue),
+            },
         }
     }
 

@@ -28,7 +28,11 @@ const MAILBOX: &str = "INBOX";
 struct Entry {
     uid: u32,
     size: u64,
-    uidl: String,
+    /// The UIDL another server gave the message (kept after a migration);
+    /// `None` for the default one, written out only when asked for
+    /// ([`write_uidl`]): a poller that never sends UIDL costs no string
+    /// per message at login.
+    kept_uidl: Option<String>,
     deleted: bool,
 }
 
@@ -83,13 +87,7 @@ impl Maildrop {
             .map(|m| Entry {
                 uid: m.uid,
                 size: m.size,
-                // Dovecot's default pop3_uidl_format, %08Xu%08Xv, unless
-                // another server's UIDL was kept for the message.
-                uidl: if m.uidl.is_empty() {
-                    format!("{:08X}{:08X}", m.uid, uidvalidity)
-                } else {
-                    m.uidl
-                },
+                kept_uidl: (!m.uidl.is_empty()).then_some(m.uidl),
                 deleted: false,
             })
             .collect();
@@ -150,24 +148,29 @@ impl Maildrop {
             }
             Command::List(None) => {
                 let (n, size) = self.stat();
-                let lines = self.live().map(|(i, e)| format!("{i} {}", e.size));
-                return multiline(
-                    out,
-                    &Reply::ok(format!("{n} messages ({size} octets)")),
-                    lines,
-                )
-                .await;
+                let mut text = Reply::ok(format!("{n} messages ({size} octets)")).encode();
+                for (i, e) in self.live() {
+                    listing_line(&mut text, i, |t| push_decimal(t, e.size));
+                }
+                return multiline(out, text).await;
             }
             Command::List(Some(n)) => match self.entry(n) {
                 Ok(e) => Reply::ok(format!("{n} {}", e.size)),
                 Err(reply) => reply,
             },
             Command::Uidl(None) => {
-                let lines = self.live().map(|(i, e)| format!("{i} {}", e.uidl));
-                return multiline(out, &Reply::ok(""), lines).await;
+                let mut text = Reply::ok("").encode();
+                for (i, e) in self.live() {
+                    listing_line(&mut text, i, |t| write_uidl(t, e, self.uidvalidity));
+                }
+                return multiline(out, text).await;
             }
             Command::Uidl(Some(n)) => match self.entry(n) {
-                Ok(e) => Reply::ok(format!("{n} {}", e.uidl)),
+                Ok(e) => {
+                    let mut uidl = Vec::with_capacity(16);
+                    write_uidl(&mut uidl, e, self.uidvalidity);
+                    Reply::ok(format!("{n} {}", String::from_utf8_lossy(&uidl)))
+                }
                 Err(reply) => reply,
             },
             Command::Retr(n) => return self.retrieve(n, None, out).await,
@@ -274,18 +277,101 @@ fn fetch_failed(e: &StorageError) -> Reply {
     }
 }
 
-/// Queues a status line and its multi-line body.
-async fn multiline(
-    out: &ConnWriter,
-    reply: &Reply,
-    lines: impl Iterator<Item = String>,
-) -> io::Result<Flow> {
-    let mut text = reply.encode();
-    for line in lines {
-        text.extend_from_slice(line.as_bytes());
-        text.extend_from_slice(b"\r\n");
-    }
+/// Queues a status line and the lines of a listing after it (`text`
+/// holds both; none of the lines starts with a dot), ended by the dot.
+async fn multiline(out: &ConnWriter, mut text: Vec<u8>) -> io::Result<Flow> {
     text.extend_from_slice(b".\r\n");
     out.write(&text).await?;
     Ok(Flow::Continue)
+}
+
+/// Appends the listing line `n VALUE` and its CRLF, `value` writing the
+/// value: a whole LIST or UIDL is written into one buffer, with no
+/// string per line.
+fn listing_line(text: &mut Vec<u8>, n: usize, value: impl FnOnce(&mut Vec<u8>)) {
+    push_decimal(text, n as u64);
+    text.push(b' ');
+    value(text);
+    text.extend_from_slice(b"\r\n");
+}
+
+/// Appends `value` in decimal.
+fn push_decimal(text: &mut Vec<u8>, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        // A digit: always below 10.
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    text.extend_from_slice(&digits[at..]);
+}
+
+/// Appends a message's UIDL: the one kept from another server, or
+/// Dovecot's default `pop3_uidl_format`, `%08Xu%08Xv` (UID and
+/// UIDVALIDITY in eight upper-case hex digits each).
+fn write_uidl(text: &mut Vec<u8>, entry: &Entry, uidvalidity: u32) {
+    match &entry.kept_uidl {
+        Some(kept) => text.extend_from_slice(kept.as_bytes()),
+        None => {
+            push_hex8(text, entry.uid);
+            push_hex8(text, uidvalidity);
+        }
+    }
+}
+
+/// Appends `value` as eight upper-case hex digits.
+fn push_hex8(text: &mut Vec<u8>, value: u32) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for shift in (0..8).rev() {
+        text.push(HEX[((value >> (shift * 4)) & 0xF) as usize]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(uid: u32, kept: Option<&str>) -> Entry {
+        Entry {
+            uid,
+            size: 0,
+            kept_uidl: kept.map(str::to_owned),
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn decimals_are_written_as_format_writes_them() {
+        for value in [0, 7, 10, 99, 100, 5120, 4_294_967_295, u64::MAX] {
+            let mut text = b"x".to_vec();
+            push_decimal(&mut text, value);
+            assert_eq!(text, format!("x{value}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn default_uidls_are_dovecots_format_and_kept_ones_stay() {
+        for (uid, uidvalidity) in [(1, 1), (0x2A, 0x6543_21AB), (u32::MAX, 0), (0, u32::MAX)] {
+            let mut text = Vec::new();
+            write_uidl(&mut text, &entry(uid, None), uidvalidity);
+            assert_eq!(text, format!("{uid:08X}{uidvalidity:08X}").into_bytes());
+        }
+        let mut text = Vec::new();
+        write_uidl(&mut text, &entry(5, Some("00000005abcdef12")), 9);
+        assert_eq!(text, b"00000005abcdef12");
+    }
+
+    #[test]
+    fn listing_lines_are_number_space_value_crlf() {
+        let mut text = b"+OK\r\n".to_vec();
+        listing_line(&mut text, 1, |t| push_decimal(t, 5120));
+        listing_line(&mut text, 12, |t| write_uidl(t, &entry(3, None), 0x10));
+        assert_eq!(text, b"+OK\r\n1 5120\r\n12 0000000300000010\r\n");
+    }
 }

@@ -19,7 +19,7 @@ use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::retrieve_maildrop_item::Item;
 use tonic::Status;
 
-use super::{Entry, MAILBOX, Maildrop, fetch_failed};
+use super::{Entry, MAILBOX, Maildrop, fetch_failed, push_decimal};
 use crate::reply::{DotStuffer, Reply, TopCut};
 use crate::session::Flow;
 
@@ -95,16 +95,20 @@ impl Maildrop {
                 return Ok(Flow::Continue);
             }
         };
-        let head = match cut {
-            None => Reply::ok(format!("{size} octets")),
-            Some(_) => Reply::ok("Top of message follows"),
-        };
         let mut cut = cut;
         let mut stuffer = DotStuffer::default();
         // The status line and the first bytes go out in one write (and,
-        // for most messages, the whole reply does).
-        let mut piece = head.encode();
-        piece.reserve(first.len() + first.len() / 64 + 8);
+        // for most messages, the whole reply does), from one buffer big
+        // enough for a few stuffed dots and the end.
+        let mut piece = Vec::with_capacity(first.len() + first.len() / 64 + 48);
+        match cut {
+            None => {
+                piece.extend_from_slice(b"+OK ");
+                push_decimal(&mut piece, size);
+                piece.extend_from_slice(b" octets\r\n");
+            }
+            Some(_) => piece.extend_from_slice(b"+OK Top of message follows\r\n"),
+        }
         let mut left = served.saturating_sub(first.len() as u64);
         let keep = cut.as_mut().map_or(first.len(), |c| c.keep(&first));
         stuffer.push(&first[..keep], &mut piece);
