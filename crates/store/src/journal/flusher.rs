@@ -36,9 +36,10 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Flusher {
     shared: Arc<(Mutex<State>, Condvar)>,
-    /// The inode of the WAL whose directory entry was last made durable
-    /// (0: none yet): see [`crate::journal::sync_wal`].
-    pub(crate) wal_inode: std::sync::atomic::AtomicU64,
+    /// The WAL last synced, open, with its inode number (its directory
+    /// entry was made durable when it was opened): see
+    /// [`crate::journal::sync_wal`].
+    pub(crate) wal: Mutex<Option<(std::fs::File, u64)>>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
