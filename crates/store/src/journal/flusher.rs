@@ -94,6 +94,17 @@ impl Flusher {
         st.bytes = 0;
     }
 
+    /// Closes the WAL kept open for syncs (an idle store holds no file
+    /// of its index; the next sync opens it again); whether one was open.
+    /// A sync running now keeps it.
+    pub(crate) fn close_wal(&self) -> bool {
+        match self.wal.try_lock() {
+            Ok(mut held) => held.take().is_some(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().take().is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
+    }
+
     /// Turns background flushing on or off (see [`Store::set_auto_flush`]).
     pub(crate) fn set_enabled(&self, on: bool) {
         let (state, wake) = &*self.shared;
