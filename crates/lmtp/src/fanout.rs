@@ -50,6 +50,9 @@ struct Append {
     parts: Option<mpsc::Sender<AppendRequest>>,
     /// The message already went through this recipient (Delivered-To).
     looped: bool,
+    /// The trace fields for this recipient, until they go out with the
+    /// first chunk.
+    prefix: Option<Vec<u8>>,
     call: JoinHandle<Result<AppendResponse, StorageError>>,
 }
 
@@ -93,7 +96,16 @@ impl Fanout {
 
     async fn send(&mut self, chunk: Vec<u8>) {
         for append in &mut self.appends {
-            append.send(Part::Chunk(chunk.clone())).await;
+            let part = match append.prefix.take() {
+                // The trace fields and the message's first chunk in one
+                // part: a small message goes as one chunk.
+                Some(mut prefix) => {
+                    prefix.extend_from_slice(&chunk);
+                    prefix
+                }
+                None => chunk.clone(),
+            };
+            append.send(Part::Chunk(part)).await;
         }
     }
 
@@ -102,7 +114,8 @@ impl Fanout {
     /// recipient, in RCPT order, each given only once that copy is durable.
     pub async fn commit(mut self) -> Vec<Reply> {
         let last = std::mem::take(&mut self.pending);
-        if !last.is_empty() {
+        // An empty message still gets its trace fields.
+        if !last.is_empty() || self.appends.iter().any(|a| a.prefix.is_some()) {
             self.send(last).await;
         }
         let delivered_to = trace::delivered_to(&self.head);
@@ -147,10 +160,12 @@ impl Append {
             size_unknown: true,
             ..AppendHeader::default()
         };
-        // The queue is empty: both fit without waiting.
-        let opened = [Part::Header(header), Part::Chunk(prefix)]
-            .into_iter()
-            .all(|part| parts.try_send(AppendRequest { part: Some(part) }).is_ok());
+        // The queue is empty: the header fits without waiting.
+        let opened = parts
+            .try_send(AppendRequest {
+                part: Some(Part::Header(header)),
+            })
+            .is_ok();
         let storage = mailbox.storage.clone();
         // The owner's storage process, reached with the recipient's
         // deliver ticket (another owner's admits it where it may post).
@@ -173,6 +188,7 @@ impl Append {
             mailbox,
             parts: opened.then_some(parts),
             looped: false,
+            prefix: Some(prefix),
             call,
         }
     }

@@ -34,7 +34,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 imap.max_line_length,
                 clients,
             );
-            serve_protocol(start, accept, |acceptor, broker| {
+            serve_protocol(runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_imap::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -56,7 +56,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 pop3.max_line_length,
                 clients,
             );
-            serve_protocol_on(pop3_runtime()?, start, accept, |acceptor, broker| {
+            serve_protocol(one_thread_runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_pop3::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -82,7 +82,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 mailkeep_lmtp::command::MAX_COMMAND_LINE,
                 mailkeep_frontend::ClientPolicy::default(),
             );
-            serve_protocol(start, accept, |acceptor, broker| {
+            serve_protocol(one_thread_runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_lmtp::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -103,7 +103,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 mailkeep_auth_socket::protocol::MAX_LINE,
                 mailkeep_frontend::ClientPolicy::default(),
             );
-            serve_protocol(start, accept, |acceptor, broker| {
+            serve_protocol(runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_auth_socket::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -302,25 +302,9 @@ pub fn run(role: Role) -> anyhow::Result<()> {
     }
 }
 
-/// Runs a protocol process's runtime: its acceptor and broker client
+/// Runs a protocol process on `runtime`: its acceptor and broker client
 /// once the master's certificates came, then `serve` until it ends.
 fn serve_protocol<F, Fut>(
-    start: ProtocolStart,
-    accept: mailkeep_frontend::AcceptSettings,
-    serve: F,
-) -> anyhow::Result<()>
-where
-    F: FnOnce(
-        mailkeep_frontend::Acceptor,
-        mailkeep_storage_rpc::broker_client::BrokerClient,
-    ) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    serve_protocol_on(runtime()?, start, accept, serve)
-}
-
-/// [`serve_protocol`] on a runtime of the caller's choice.
-fn serve_protocol_on<F, Fut>(
     runtime: tokio::runtime::Runtime,
     start: ProtocolStart,
     accept: mailkeep_frontend::AcceptSettings,
@@ -338,19 +322,6 @@ where
         serve(acceptor, broker).await;
         anyhow::Ok(())
     })
-}
-
-/// The pop3 process's runtime: one thread, like a storage process's. A
-/// POP3 session is a ping-pong of small commands and one reply each
-/// (a poller's RETRs), with no CPU-heavy work of its own (passwords are
-/// checked by auth), so a second worker thread only added wakeups and
-/// work-stealing between the two on every command: about a tenth of the
-/// process's CPU per poller session (`cargo bench --bench pop3_poller`).
-/// More cores are used with `pop3.processes`.
-fn pop3_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
 }
 
 /// The directories of `places` that exist (a rule needs one); a missing
@@ -383,6 +354,22 @@ fn auto_mailbox(arg: &str) -> anyhow::Result<mailkeep_store::AutoMailbox> {
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// The pop3 and lmtp processes' runtime: one thread, like a storage
+/// process's. A POP3 session is a ping-pong of small commands (a poller's
+/// RETRs); a delivery passes through several tasks (the session, the
+/// Append call per recipient, the storage channel's connection). Neither
+/// does CPU-heavy work of its own (auth checks passwords, storage
+/// processes do the disk work), so a second worker only turned hand-overs
+/// into cross-thread wakeups and work-stealing: about a tenth of pop3's
+/// CPU per poller session and a fifth of lmtp's per message (`cargo bench
+/// --bench pop3_poller`, `lmtp_vs_dovecot`). More cores are used with
+/// `pop3.processes` and `lmtp.processes`.
+fn one_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }

@@ -1,7 +1,10 @@
 //! Append: for each message an AppendHeader, then its chunks, written to
 //! the store's [`AppendWriter`](mailkeep_store::AppendWriter) on a blocking
-//! thread as they arrive (a bounded channel keeps memory bounded; no
-//! message is buffered whole). Several messages (MULTIAPPEND) wait fsynced
+//! thread. The first [`GATHER`] bytes are gathered here before that thread
+//! starts, so a small append (a delivery, most APPENDs) is handed over
+//! once, whole, instead of waking the thread for every part; a bigger one
+//! then streams as it arrives (a bounded channel keeps memory bounded; no
+//! big message is buffered whole). Several messages (MULTIAPPEND) wait fsynced
 //! in `tmp/` and are committed together at the stream's AppendCommit, with
 //! the message a REPLACE names expunged in the same transaction; the reply
 //! comes after that commit. A stream that ends without AppendCommit (the
@@ -29,6 +32,11 @@ use mailkeep_store::Rights;
 
 /// Chunks that may wait for the disk.
 const QUEUE: usize = 4;
+
+/// Bytes of chunks gathered before the store thread starts: every part of
+/// an append up to this size goes over in one hand-over (each hand-over
+/// is a thread wakeup, a good part of a small delivery's cost).
+const GATHER: usize = 256 * 1024;
 
 /// Most messages one Append call may carry.
 pub(crate) const MAX_MESSAGES: usize = 10_000;
@@ -92,22 +100,23 @@ pub(crate) async fn append(
         uidvalidity: r.uidvalidity,
         uid: r.uid,
     });
-    let (tx, rx) = mpsc::channel::<Piece>(QUEUE);
     let (owner, mailbox) = (header.owner, header.mailbox);
     let (done_tx, writer) = tokio::sync::oneshot::channel();
-    {
+    let launch = {
         let (owner, mailbox, plugins) = (owner.clone(), mailbox.clone(), gate.plugins());
         let guest = actor.guest().map(str::to_owned);
-        gate.spawn(&owner.clone(), move || {
-            let target = Target {
-                owner: &owner,
-                mailbox: &mailbox,
-                plugins: &plugins,
-                guest: guest.as_deref(),
-            };
-            let _ = done_tx.send(write_batch(&store, target, replace.as_ref(), rx));
-        })?;
-    }
+        move |pieces: Vec<Piece>, rx: Option<mpsc::Receiver<Piece>>| {
+            gate.spawn(&owner.clone(), move || {
+                let target = Target {
+                    owner: &owner,
+                    mailbox: &mailbox,
+                    plugins: &plugins,
+                    guest: guest.as_deref(),
+                };
+                let _ = done_tx.send(write_batch(&store, target, replace.as_ref(), pieces, rx));
+            })
+        }
+    };
     let replacing = header.replace.is_some();
     // A guest's further messages may set only flags whose rights the first
     // header's check covered.
@@ -115,17 +124,32 @@ pub(crate) async fn append(
         Actor::Owner => None,
         Actor::Guest(_) | Actor::Deliverer(_) => Some(flag_rights(&header.flags, false)),
     };
+    let mut feed = Feed::Gathering {
+        pieces: Vec::new(),
+        bytes: 0,
+        launch: Some(Box::new(launch)),
+    };
     let outcome = receive(
         &mut stream,
-        &tx,
+        &mut feed,
         first,
         (&owner, &mailbox),
         (replacing, flags_checked),
     )
     .await;
-    drop(tx);
-    let written = writer.await.map_err(|_| server_bug("append task failed"))?;
-    match (outcome, written) {
+    let launched = feed.launched();
+    drop(feed);
+    let written = match (launched, outcome) {
+        (Err(status), _) => return Err(status),
+        // Nothing was handed to the store: nothing was written.
+        (Ok(false), Err(status)) => return Err(status),
+        (Ok(false), Ok(())) => return Err(server_bug("append ended without a commit")),
+        (Ok(true), outcome) => (
+            outcome,
+            writer.await.map_err(|_| server_bug("append task failed"))?,
+        ),
+    };
+    match written {
         (_, Err(e)) => Err(status_of(e)),
         (Err(status), Ok(_)) => Err(status),
         (Ok(()), Ok(Some(batch))) => {
@@ -139,6 +163,85 @@ pub(crate) async fn append(
             }))
         }
         (Ok(()), Ok(None)) => Err(server_bug("append ended without a commit")),
+    }
+}
+
+/// Starts the store thread with the pieces gathered so far and, when more
+/// are to come, the channel that brings them.
+type Launch<'a> =
+    Box<dyn FnOnce(Vec<Piece>, Option<mpsc::Receiver<Piece>>) -> Result<(), Status> + Send + 'a>;
+
+/// How the pieces of an Append reach the store thread: gathered here up
+/// to [`GATHER`] bytes (the thread does not run yet), then, if the append
+/// is bigger, streamed over a bounded channel.
+enum Feed<'a> {
+    /// The thread does not run yet; `launch` starts it.
+    Gathering {
+        pieces: Vec<Piece>,
+        bytes: usize,
+        launch: Option<Launch<'a>>,
+    },
+    /// The thread runs and takes further pieces from this channel.
+    Streaming(mpsc::Sender<Piece>),
+    /// The thread runs and takes nothing more: it had the commit, or it
+    /// stopped on an error (which it reports).
+    Closed,
+    /// Starting the thread failed.
+    Failed(Status),
+}
+
+impl Feed<'_> {
+    /// Passes `piece` on; false once the store thread takes no more (it
+    /// stopped on an error, or had the commit).
+    async fn send(&mut self, piece: Piece) -> bool {
+        match self {
+            Feed::Gathering {
+                pieces,
+                bytes,
+                launch,
+            } => {
+                let commit = matches!(piece, Piece::Commit);
+                if let Piece::Chunk(c) = &piece {
+                    *bytes += c.len();
+                }
+                pieces.push(piece);
+                if !commit && *bytes <= GATHER {
+                    return true;
+                }
+                let (pieces, launch) = (std::mem::take(pieces), launch.take());
+                let Some(launch) = launch else {
+                    *self = Feed::Failed(server_bug("append started twice"));
+                    return false;
+                };
+                if commit {
+                    // All of it: the thread needs no channel.
+                    *self = match launch(pieces, None) {
+                        Ok(()) => Feed::Closed,
+                        Err(status) => Feed::Failed(status),
+                    };
+                    return false;
+                }
+                let (tx, rx) = mpsc::channel::<Piece>(QUEUE);
+                *self = match launch(pieces, Some(rx)) {
+                    Ok(()) => Feed::Streaming(tx),
+                    Err(status) => Feed::Failed(status),
+                };
+                matches!(self, Feed::Streaming(_))
+            }
+            Feed::Streaming(tx) => tx.send(piece).await.is_ok(),
+            Feed::Closed | Feed::Failed(_) => false,
+        }
+    }
+
+    /// Whether the store thread was started (`Ok(false)`: the pieces
+    /// never got as far, so nothing was written), or why starting it
+    /// failed.
+    fn launched(&mut self) -> Result<bool, Status> {
+        match std::mem::replace(self, Feed::Closed) {
+            Feed::Gathering { .. } => Ok(false),
+            Feed::Streaming(_) | Feed::Closed => Ok(true),
+            Feed::Failed(status) => Err(status),
+        }
     }
 }
 
@@ -175,12 +278,12 @@ fn guest_need(actor: &Actor, header: &pb::AppendHeader) -> Option<GuestNeed> {
 /// header was checked for), a further message whose flags need more.
 async fn receive(
     stream: &mut Streaming<pb::AppendRequest>,
-    tx: &mpsc::Sender<Piece>,
+    feed: &mut Feed<'_>,
     first: MessageStart,
     (owner, mailbox): (&str, &str),
     (replacing, flags_checked): (bool, Option<Rights>),
 ) -> Result<(), Status> {
-    if tx.send(Piece::Start(first)).await.is_err() {
+    if !feed.send(Piece::Start(first)).await {
         // The writer stopped on an error; it is reported by the caller.
         return Ok(());
     }
@@ -240,7 +343,7 @@ async fn receive(
             }
         };
         let commit = matches!(piece, Piece::Commit);
-        if tx.send(piece).await.is_err() || commit {
+        if !feed.send(piece).await || commit {
             return Ok(());
         }
     }
@@ -258,8 +361,9 @@ struct Target<'a> {
 /// The writer thread: writes each message to its own temporary file,
 /// stages it, and commits all of them (with the REPLACE's expunge) on
 /// [`Piece::Commit`], once the plugins' before-add hooks (quota) allowed
-/// the batch. `Ok(None)` when the pieces stop without a commit:
-/// everything written is dropped and so removed.
+/// the batch. Takes `gathered` first, then what comes over `rx`.
+/// `Ok(None)` when the pieces stop without a commit: everything written
+/// is dropped and so removed.
 fn write_batch(
     store: &Store,
     Target {
@@ -269,11 +373,18 @@ fn write_batch(
         guest,
     }: Target<'_>,
     replace: Option<&ReplaceTarget>,
-    mut rx: mpsc::Receiver<Piece>,
+    gathered: Vec<Piece>,
+    mut rx: Option<mpsc::Receiver<Piece>>,
 ) -> Result<Option<AppendedBatch>, StoreError> {
     let mut staged: Vec<StagedMessage> = Vec::new();
     let mut current: Option<AppendWriter> = None;
-    while let Some(piece) = rx.blocking_recv() {
+    let mut gathered = gathered.into_iter();
+    let mut next = || {
+        gathered
+            .next()
+            .or_else(|| rx.as_mut().and_then(mpsc::Receiver::blocking_recv))
+    };
+    while let Some(piece) = next() {
         match piece {
             Piece::Start(start) => {
                 if let Some(done) = current.take() {

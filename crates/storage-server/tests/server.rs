@@ -235,11 +235,15 @@ async fn bad_appends_leave_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    // A client that goes away mid-append.
-    let (tx, rx) = tokio::sync::mpsc::channel::<AppendRequest>(4);
-    let mut parts = append_stream("INBOX", &[], &[b'y'; 100_000], 100_000).into_iter();
-    tx.send(parts.next().unwrap()).await.unwrap();
-    tx.send(parts.next().unwrap()).await.unwrap();
+    // A client that goes away mid-append, past the first 256 KB (which
+    // the server gathers before it starts writing): its file is being
+    // written, and goes.
+    let (tx, rx) = tokio::sync::mpsc::channel::<AppendRequest>(8);
+    let mut parts = append_stream("INBOX", &[], &[b'y'; 600_000], 600_000).into_iter();
+    // The header and five chunks of 64 KB.
+    for _ in 0..6 {
+        tx.send(parts.next().unwrap()).await.unwrap();
+    }
     let mut c2 = c.clone();
     let t2 = t.clone();
     let call = tokio::spawn(async move {

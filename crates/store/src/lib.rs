@@ -186,7 +186,8 @@ impl Store {
 
     /// Closes what an idle owner need not hold: the write connection and
     /// the idle read connections, with their page caches and prepared
-    /// statements (tens to hundreds of KB each). A storage process that
+    /// statements (tens to hundreds of KB each), and the WAL file kept
+    /// open for the append journal's syncs. A storage process that
     /// keeps thousands of owners open for their watchers calls this for
     /// the owners without calls; the next call opens what it needs again.
     /// Returns whether anything was closed. A connection in use is left
@@ -199,7 +200,8 @@ impl Store {
             Err(std::sync::TryLockError::WouldBlock) => false,
         };
         let readers = self.inner.readers.close_idle();
-        writer || readers
+        let wal = self.inner.journal.close_wal();
+        writer || readers || wal
     }
 
     /// Whether a connection of the store is in use now (the write

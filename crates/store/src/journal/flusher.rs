@@ -36,9 +36,10 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Flusher {
     shared: Arc<(Mutex<State>, Condvar)>,
-    /// The inode of the WAL whose directory entry was last made durable
-    /// (0: none yet): see [`crate::journal::sync_wal`].
-    pub(crate) wal_inode: std::sync::atomic::AtomicU64,
+    /// The WAL last synced, open, with its inode number (its directory
+    /// entry was made durable when it was opened): see
+    /// [`crate::journal::sync_wal`].
+    pub(crate) wal: Mutex<Option<(std::fs::File, u64)>>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -91,6 +92,17 @@ impl Flusher {
         let mut st = lock(&self.shared.0);
         st.count = 0;
         st.bytes = 0;
+    }
+
+    /// Closes the WAL kept open for syncs (an idle store holds no file
+    /// of its index; the next sync opens it again); whether one was open.
+    /// A sync running now keeps it.
+    pub(crate) fn close_wal(&self) -> bool {
+        match self.wal.try_lock() {
+            Ok(mut held) => held.take().is_some(),
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner().take().is_some(),
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
     }
 
     /// Turns background flushing on or off (see [`Store::set_auto_flush`]).
