@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use mailkeep_auth::userdb::{PasswdFile, UserEntry};
+use mailkeep_auth::WatchedPasswdFile;
+use mailkeep_auth::userdb::UserEntry;
 use mailkeep_config::Config;
 use mailkeep_storage_rpc::broker::RefusalCode;
 use mailkeep_ticket::Verifier;
@@ -97,6 +98,9 @@ pub struct Shared {
     pub stopping: AtomicBool,
     /// The relay to other hosts' gateways, while one runs.
     pub relay: StdMutex<Option<Arc<crate::relay::RelayLink>>>,
+    /// The users file, read again only when it changed: every login
+    /// looks its owner up here.
+    users: WatchedPasswdFile,
     next_id: AtomicU64,
 }
 
@@ -125,6 +129,7 @@ impl Shared {
         )
         .kept_warm(config.storage.keep_warm());
         Shared {
+            users: WatchedPasswdFile::new(config.users_file()),
             verifier: Verifier::new(prepared.keys.trusted.clone()),
             sessions: Default::default(),
             shares: crate::shares::Shares::load(&config.data_dir().join("shares")),
@@ -167,7 +172,7 @@ impl Shared {
             code: RefusalCode::Refused,
             message,
         };
-        let users = PasswdFile::load(self.config.users_file()).map_err(|e| Refusal {
+        let users = self.users.current().map_err(|e| Refusal {
             code: RefusalCode::Unavailable,
             message: e.to_string(),
         })?;
