@@ -4,7 +4,10 @@
 //! broker and to the storage process through the client socket. While the
 //! session lives one of them reads the mail (the capture is real); after
 //! LOGOUT, after UNAUTHENTICATE, and after the connection simply closes,
-//! none does.
+//! none does. And after LOGOUT no ticket is left in the process's memory at
+//! all, not even in the read buffer of its long-lived auth connection,
+//! where auth's last reply stays until the next one: auth seals tickets to
+//! a key of the request's own, wiped once the reply is opened.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom};
@@ -24,6 +27,12 @@ const PASSWORD: &str = "erin-secret-1";
 /// Every ticket-shaped string (`mk2.<claims>.<86-character signature>`)
 /// in the readable, writable memory of process `pid`.
 fn tickets_in_memory(pid: i32) -> BTreeSet<String> {
+    tickets_found(pid).into_iter().map(|(ticket, _)| ticket).collect()
+}
+
+/// [`tickets_in_memory`] with the mapping each copy was found in (its
+/// line of `/proc/PID/maps`, for a failure message).
+fn tickets_found(pid: i32) -> BTreeSet<(String, String)> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("reading maps");
     let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("opening mem");
     let mut found = BTreeSet::new();
@@ -56,7 +65,7 @@ fn tickets_in_memory(pid: i32) -> BTreeSet<String> {
             let text = String::from_utf8_lossy(&bytes[begin..begin + len]).into_owned();
             let parts: Vec<&str> = text.split('.').collect();
             if parts.len() == 3 && parts[2].len() == 86 && !parts[1].is_empty() {
-                found.insert(text);
+                found.insert((text, line.to_owned()));
             }
             at = begin + 4;
         }
@@ -197,4 +206,43 @@ fn tickets_captured_from_the_imap_process_read_no_mail_once_the_session_ended() 
             ),
         }
     }
+}
+
+/// After LOGOUT nothing of the session's ticket is left in the imap
+/// process: not the copies the session held (wiped when dropped), and not
+/// the one in the read buffer of the process's auth connection, which
+/// outlives every session (auth's reply carried the ticket sealed to a key
+/// the process made for that request and wiped once it opened it).
+#[test]
+fn no_ticket_is_left_in_the_imap_process_after_logout() {
+    if !require_root("no_ticket_is_left_in_the_imap_process_after_logout") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, "processes = 1\n");
+    server.add_user(USER, PASSWORD);
+    let mut client = server.login(USER, PASSWORD);
+    client.ok("SELECT INBOX");
+    let pid = imap_pid(&server);
+    // The search finds the session's ticket while the session lives.
+    assert!(
+        !tickets_in_memory(pid).is_empty(),
+        "no ticket in the imap process's memory during the session"
+    );
+    client.logout();
+    // The session's state is dropped once the connection is done with,
+    // which may be a moment after the client saw the reply: look until
+    // nothing is found, or the deadline passed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let left = loop {
+        let left = tickets_found(pid);
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        left.is_empty(),
+        "tickets left in the imap process after LOGOUT: {left:#?}"
+    );
 }

@@ -3,11 +3,10 @@
 //! while the password is unchanged and the session not revoked, and keeps
 //! the list of revoked sessions the master sends.
 
-use std::mem::take;
 use std::sync::Mutex;
 
 use mailkeep_ticket::{
-    Claims, HostKey, Revocations, Scope, SessionId, TicketError, TrustedHosts, sign,
+    Claims, HostKey, Revocations, Scope, SessionId, TicketError, TrustedHosts, Zeroizing, sign,
 };
 
 use crate::userdb::UserEntry;
@@ -83,7 +82,7 @@ impl TicketOffice {
     /// A session ticket for `entry`'s user after a login at `now`: a new
     /// session, capped at the configured maximum. Returns the ticket and
     /// its expiry.
-    pub(crate) fn issue_login(&self, entry: &UserEntry, now: i64) -> (String, i64) {
+    pub(crate) fn issue_login(&self, entry: &UserEntry, now: i64) -> (Zeroizing<String>, i64) {
         let claims = Claims::new(
             &entry.name,
             Scope::Session,
@@ -96,16 +95,15 @@ impl TicketOffice {
             now.saturating_add(self.session_max_secs),
         )
         .with_password_stamp(self.stamp(entry));
-        // Moved out of its wiping buffer, not copied: the reply message
-        // that carries it to the protocol process is not wiped.
-        (take(&mut *sign(&self.key, &claims)), claims.expires_unix)
+        // Kept in its wiping buffer: the reply carries it sealed.
+        (sign(&self.key, &claims), claims.expires_unix)
     }
 
     /// A deliver ticket for `user` at `now`: scope `deliver`, a session
     /// of its own, valid [`DELIVER_TICKET_SECS`]; never renewed.
-    pub(crate) fn issue_deliver(&self, user: &str, now: i64) -> (String, i64) {
+    pub(crate) fn issue_deliver(&self, user: &str, now: i64) -> (Zeroizing<String>, i64) {
         let claims = Claims::new(user, Scope::Deliver, now, DELIVER_TICKET_SECS, &self.issuer);
-        (take(&mut *sign(&self.key, &claims)), claims.expires_unix)
+        (sign(&self.key, &claims), claims.expires_unix)
     }
 
     /// Checks that `old` may be renewed at `now` before the user is looked
@@ -136,7 +134,7 @@ impl TicketOffice {
         claims: &Claims,
         entry: Option<&UserEntry>,
         now: i64,
-    ) -> Result<(String, i64), RenewRefused> {
+    ) -> Result<(Zeroizing<String>, i64), RenewRefused> {
         let entry = entry.ok_or(RenewRefused::UserGone)?;
         let stamp = self.stamp(entry);
         // Constant time is not needed: the stamp is no secret to the
@@ -153,7 +151,7 @@ impl TicketOffice {
         )
         .in_session(claims.session, claims.session_ends_unix)
         .with_password_stamp(stamp);
-        Ok((take(&mut *sign(&self.key, &renewed)), renewed.expires_unix))
+        Ok((sign(&self.key, &renewed), renewed.expires_unix))
     }
 
     /// Records ended sessions (from the master) and drops the entries past

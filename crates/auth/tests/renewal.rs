@@ -6,7 +6,6 @@ mod harness;
 
 use harness::{BASE, ISSUER, first, start, step, success};
 use mailkeep_auth::set_password;
-use mailkeep_storage_rpc::auth::RenewRequest;
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{ControlMessage, Revoke, RevokedSession};
 use mailkeep_storage_rpc::framing::send_frame;
@@ -29,12 +28,9 @@ async fn renew(
     client: &mut harness::AuthClientChannel,
     ticket: &str,
 ) -> Result<String, tonic::Status> {
-    client
-        .renew(RenewRequest {
-            ticket: ticket.to_owned(),
-        })
+    harness::renew(client, ticket)
         .await
-        .map(|r| r.into_inner().ticket)
+        .map(|(ticket, _)| ticket)
 }
 
 #[tokio::test]

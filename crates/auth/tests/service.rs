@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use harness::{BASE, challenge, failure, first, next, start, step, success};
 use mailkeep_auth::{add_user, delete_user};
-use mailkeep_storage_rpc::auth::RenewRequest;
-use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
+use mailkeep_storage_rpc::auth::{RenewRequest, step_response};
+use mailkeep_ticket::{Claims, HostKey, Purpose, ReplyKey, Scope, now_unix, sign};
+use prost::Message;
 
 #[tokio::test]
 async fn plain_login_issues_a_ticket_that_verifies() {
@@ -214,27 +215,18 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         .await,
     );
 
-    let renewed = client
-        .renew(RenewRequest {
-            ticket: ok.ticket.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (renewed, renewed_expiry) = harness::renew(&mut client, &ok.ticket).await.unwrap();
     // Same session (a renewal in the same second may even be the same
     // ticket: the signature is deterministic).
-    let claims = h.verify(&renewed.ticket).unwrap();
+    let claims = h.verify(&renewed).unwrap();
     assert_eq!(claims.session, h.verify(&ok.ticket).unwrap().session);
     assert_eq!(
         (claims.user.as_str(), claims.scope),
         ("bob", Scope::Session)
     );
-    assert_eq!(claims.expires_unix, renewed.expires_unix);
+    assert_eq!(claims.expires_unix, renewed_expiry);
 
-    let status = client
-        .renew(RenewRequest {
-            ticket: "mk2.garbage.x".to_owned(),
-        })
+    let status = harness::renew(&mut client, "mk2.garbage.x")
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -244,12 +236,7 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &HostKey::generate(),
         &Claims::new("bob", Scope::Session, now_unix(), 60, "h"),
     );
-    let status = client
-        .renew(RenewRequest {
-            ticket: foreign.to_string(),
-        })
-        .await
-        .unwrap_err();
+    let status = harness::renew(&mut client, &foreign).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 
     // A deliver ticket never becomes a session ticket.
@@ -257,22 +244,12 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &h.key,
         &Claims::new("bob", Scope::Deliver, now_unix(), 60, harness::ISSUER),
     );
-    let status = client
-        .renew(RenewRequest {
-            ticket: deliver.to_string(),
-        })
-        .await
-        .unwrap_err();
+    let status = harness::renew(&mut client, &deliver).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
 
     // Deleted users cannot renew.
     delete_user(&h.passwd, "bob").unwrap();
-    let status = client
-        .renew(RenewRequest {
-            ticket: renewed.ticket,
-        })
-        .await
-        .unwrap_err();
+    let status = harness::renew(&mut client, &renewed).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 }
 
@@ -293,4 +270,104 @@ async fn serve_returns_ok_when_the_control_socket_closes() {
         .unwrap()
         .unwrap();
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// Tickets never cross the auth connection in clear (DESIGN §2): the
+/// Step and Renew replies, as encoded for the wire, hold the ticket sealed
+/// to the request's reply key, which opens it; nothing of it is readable
+/// in the bytes a transport buffer would keep.
+#[tokio::test]
+async fn replies_carry_tickets_sealed_to_the_reply_key_never_in_clear() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let key = ReplyKey::generate();
+    let mut req = first(1, "PLAIN", Some(b"\0alice\0secret"), "192.0.2.30");
+    req.reply_key = key.public_bytes();
+    let response = client.step(req).await.unwrap().into_inner();
+    let wire = response.encode_to_vec();
+    let Some(step_response::Outcome::Success(success)) = response.outcome else {
+        panic!("expected a success, got {response:?}");
+    };
+    let ticket = key
+        .open(&success.sealed_ticket, Purpose::Login, "alice")
+        .unwrap();
+    h.verify(&ticket).unwrap();
+    assert_no_ticket_in(&wire, &ticket);
+
+    let key = ReplyKey::generate();
+    let response = client
+        .renew(RenewRequest {
+            ticket: ticket.to_string(),
+            reply_key: key.public_bytes(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let wire = response.encode_to_vec();
+    let renewed = key
+        .open(&response.sealed_ticket, Purpose::Renew, "")
+        .unwrap();
+    assert_eq!(
+        h.verify(&renewed).unwrap().session,
+        h.verify(&ticket).unwrap().session
+    );
+    assert_no_ticket_in(&wire, &renewed);
+}
+
+#[track_caller]
+fn assert_no_ticket_in(wire: &[u8], ticket: &str) {
+    assert!(
+        !wire.windows(4).any(|w| w == b"mk2."),
+        "a ticket prefix in the reply"
+    );
+    for piece in ticket.as_bytes().windows(16) {
+        assert!(
+            !wire.windows(16).any(|w| w == piece),
+            "a piece of the ticket in clear in the reply"
+        );
+    }
+}
+
+/// A request that could be answered with a ticket but brings no usable
+/// key to seal it to is refused before anything is checked; an abort
+/// needs none, nor does the auth-socket role, which gets no ticket.
+#[tokio::test]
+async fn steps_and_renewals_without_a_usable_reply_key_are_refused() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let ip = "192.0.2.31";
+    for reply_key in [Vec::new(), vec![0; 32], vec![5; 33]] {
+        let mut req = first(1, "PLAIN", Some(b"\0alice\0secret"), ip);
+        req.reply_key = reply_key;
+        let status = client.step(req).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    }
+    let mut abort = first(2, "", None, ip);
+    abort.abort = true;
+    let aborted = client.step(abort).await.unwrap().into_inner();
+    assert!(matches!(
+        aborted.outcome,
+        Some(step_response::Outcome::Failure(_))
+    ));
+    let ok = success(step(&mut client, first(3, "PLAIN", Some(b"\0alice\0secret"), ip)).await);
+
+    let status = client
+        .renew(RenewRequest {
+            ticket: ok.ticket.clone(),
+            reply_key: Vec::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+
+    let mut socket = h.connect_as(2, "auth-socket").await;
+    let response = socket
+        .step(first(1, "PLAIN", Some(b"\0alice\0secret"), ip))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(step_response::Outcome::Success(success)) = response.outcome else {
+        panic!("expected a success, got {response:?}");
+    };
+    assert!(success.sealed_ticket.is_empty(), "a ticket for the MTA");
 }

@@ -1,6 +1,11 @@
 //! The protocol process's connection to auth, shared by all its sessions:
 //! made on first use, replaced when it breaks, and the source of SASL
 //! exchange ids and ticket renewals.
+//!
+//! Every request that is answered with a ticket carries a [`ReplyKey`]
+//! made for it alone, and the ticket comes back sealed to it: the
+//! connection's buffers, which keep the last reply's bytes for as long as
+//! the process lives, never hold a ticket in clear (DESIGN §2).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,6 +14,10 @@ use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use tokio::sync::Mutex;
 use tonic::Code;
 use tonic::transport::Channel;
+
+/// The key a request's ticket is sealed to, and what it is sealed for
+/// (re-exported for the callers of Auth.Deliver).
+pub use mailkeep_ticket::{Purpose, ReplyKey};
 
 use crate::any_connector::AnyConnector;
 use crate::connector::{ConnectError, Connector};
@@ -69,16 +78,21 @@ impl AuthLink {
     pub async fn renew(&self, ticket: &str) -> Result<Renewed, ConnectError> {
         // The request's own copy is not wiped: prost messages are plain
         // Strings (and tonic copies the bytes into its buffers anyway).
+        let reply_key = ReplyKey::generate();
         let request = RenewRequest {
             ticket: ticket.to_owned(),
+            reply_key: reply_key.public_bytes(),
         };
         for fresh in [false, true] {
             let mut client = self.client(fresh).await?;
             match client.renew(request.clone()).await {
                 Ok(response) => {
                     let response = response.into_inner();
+                    let ticket = reply_key
+                        .open(&response.sealed_ticket, Purpose::Renew, "")
+                        .map_err(|e| ConnectError::unavailable(format!("ticket renewal: {e}")))?;
                     return Ok(Renewed {
-                        ticket: zeroize::Zeroizing::new(response.ticket),
+                        ticket,
                         expires_unix: response.expires_unix,
                     });
                 }

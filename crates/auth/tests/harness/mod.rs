@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use mailkeep_auth::{AuthError, AuthSettings, add_user, serve};
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
-use mailkeep_storage_rpc::auth::step_response::Outcome;
-use mailkeep_storage_rpc::auth::{Failure, StepRequest, Success};
+use mailkeep_storage_rpc::auth::step_response;
+use mailkeep_storage_rpc::auth::{DeliverRequest, Failure, RenewRequest, StepRequest};
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
 use mailkeep_storage_rpc::channel::channel_over;
 use mailkeep_storage_rpc::framing::send_frame;
-use mailkeep_ticket::{Claims, HostKey, TicketError, TrustedHosts, now_unix};
+use mailkeep_ticket::{Claims, HostKey, Purpose, ReplyKey, TicketError, TrustedHosts, now_unix};
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -128,17 +128,97 @@ pub fn next(id: u64, data: &[u8], ip: &str) -> StepRequest {
     first(id, "", Some(data), ip)
 }
 
-pub async fn step(client: &mut AuthClient<Channel>, req: StepRequest) -> Outcome {
-    client
+/// A step's outcome as a protocol process sees it: a success's ticket
+/// opened with the step's reply key.
+#[derive(Debug)]
+pub enum Outcome {
+    Challenge(Vec<u8>),
+    Success(LoggedIn),
+    Failure(Failure),
+}
+
+/// A success with its ticket opened (empty when auth sent none).
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub user: String,
+    pub ticket: String,
+    pub expires_unix: i64,
+    pub final_data: Vec<u8>,
+}
+
+/// One step with a reply key of its own, as the frontend sends it.
+pub async fn step(client: &mut AuthClient<Channel>, mut req: StepRequest) -> Outcome {
+    let key = ReplyKey::generate();
+    req.reply_key = key.public_bytes();
+    match client
         .step(req)
         .await
         .unwrap()
         .into_inner()
         .outcome
         .unwrap()
+    {
+        step_response::Outcome::Challenge(c) => Outcome::Challenge(c),
+        step_response::Outcome::Failure(f) => Outcome::Failure(f),
+        step_response::Outcome::Success(s) => {
+            let ticket = if s.sealed_ticket.is_empty() {
+                String::new()
+            } else {
+                key.open(&s.sealed_ticket, Purpose::Login, &s.user)
+                    .expect("the ticket opens with the step's reply key")
+                    .to_string()
+            };
+            Outcome::Success(LoggedIn {
+                user: s.user,
+                ticket,
+                expires_unix: s.expires_unix,
+                final_data: s.final_data,
+            })
+        }
+    }
 }
 
-pub fn success(outcome: Outcome) -> Success {
+/// Renews `ticket` with a reply key: the new ticket, opened, and its
+/// expiry.
+pub async fn renew(
+    client: &mut AuthClient<Channel>,
+    ticket: &str,
+) -> Result<(String, i64), tonic::Status> {
+    let key = ReplyKey::generate();
+    let got = client
+        .renew(RenewRequest {
+            ticket: ticket.to_owned(),
+            reply_key: key.public_bytes(),
+        })
+        .await?
+        .into_inner();
+    let ticket = key
+        .open(&got.sealed_ticket, Purpose::Renew, "")
+        .expect("the renewed ticket opens with the request's reply key");
+    Ok((ticket.to_string(), got.expires_unix))
+}
+
+/// Asks for `recipient`'s deliver ticket with a reply key: the user and
+/// the ticket, opened.
+pub async fn deliver(
+    client: &mut AuthClient<Channel>,
+    recipient: &str,
+) -> Result<(String, String), tonic::Status> {
+    let key = ReplyKey::generate();
+    let got = client
+        .deliver(DeliverRequest {
+            recipient: recipient.to_owned(),
+            reply_key: key.public_bytes(),
+        })
+        .await?
+        .into_inner();
+    let ticket = key
+        .open(&got.sealed_ticket, Purpose::Deliver, &got.user)
+        .expect("the deliver ticket opens with the request's reply key");
+    Ok((got.user, ticket.to_string()))
+}
+
+pub fn success(outcome: Outcome) -> LoggedIn {
     match outcome {
         Outcome::Success(s) => s,
         other => panic!("expected success, got {other:?}"),
