@@ -27,7 +27,10 @@ const PASSWORD: &str = "erin-secret-1";
 /// Every ticket-shaped string (`mk2.<claims>.<86-character signature>`)
 /// in the readable, writable memory of process `pid`.
 fn tickets_in_memory(pid: i32) -> BTreeSet<String> {
-    tickets_found(pid).into_iter().map(|(ticket, _)| ticket).collect()
+    tickets_found(pid)
+        .into_iter()
+        .map(|(ticket, _)| ticket)
+        .collect()
 }
 
 /// [`tickets_in_memory`] with the mapping each copy was found in (its

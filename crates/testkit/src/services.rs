@@ -37,8 +37,7 @@ use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, append_request};
 use mailkeep_storage_server::{StorageServerError, StorageSettings};
 use mailkeep_ticket::{
-    Claims, HostKey, Purpose, ReplyKey, Revocations, Scope, TrustedHosts, Verifier, now_unix,
-    sign,
+    Claims, HostKey, Purpose, ReplyKey, Revocations, Scope, TrustedHosts, Verifier, now_unix, sign,
 };
 use tokio::net::UnixStream;
 use tokio::sync::watch;
