@@ -9,7 +9,8 @@ use mailkeep_storage_rpc::auth::{
     DeliverRequest, DeliverResponse, Failure, RenewRequest, RenewResponse, StepRequest,
     StepResponse, Success,
 };
-use mailkeep_ticket::{HostKey, Purpose, SealTo, now_unix};
+use mailkeep_ticket::{HostKey, now_unix};
+use mailkeep_ticket_seal::{Purpose, SealTo};
 use tonic::{Request, Response, Status};
 
 use crate::conn::{ConnectionTag, PeerRole};

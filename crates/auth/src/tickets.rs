@@ -164,3 +164,15 @@ impl TicketOffice {
         revoked.prune(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The seal takes every ticket there can be, and no more.
+    #[test]
+    fn the_seal_and_the_ticket_agree_on_the_longest_ticket() {
+        assert_eq!(
+            mailkeep_ticket_seal::MAX_TICKET_LEN,
+            mailkeep_ticket::MAX_TICKET_LEN
+        );
+    }
+}

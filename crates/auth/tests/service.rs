@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use harness::{BASE, challenge, failure, first, next, start, step, success};
 use mailkeep_auth::{add_user, delete_user};
 use mailkeep_storage_rpc::auth::{RenewRequest, step_response};
-use mailkeep_ticket::{Claims, HostKey, Purpose, ReplyKey, Scope, now_unix, sign};
+use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
+use mailkeep_ticket_seal::{Purpose, ReplyKey};
 use prost::Message;
 
 #[tokio::test]

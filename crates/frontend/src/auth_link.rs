@@ -17,7 +17,7 @@ use tonic::transport::Channel;
 
 /// The key a request's ticket is sealed to, and what it is sealed for
 /// (re-exported for the callers of Auth.Deliver).
-pub use mailkeep_ticket::{Purpose, ReplyKey};
+pub use mailkeep_ticket_seal::{Purpose, ReplyKey};
 
 use crate::any_connector::AnyConnector;
 use crate::connector::{ConnectError, Connector};

@@ -275,3 +275,7 @@ fn outcome(response: StepResponse, reply_key: ReplyKey) -> SaslStep {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tests/sasl.rs"]
+mod tests;

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mailkeep_auth::{AuthError, AuthSettings, PasswdFile};
+use mailkeep_frontend::auth_link::{Purpose, ReplyKey};
 use mailkeep_frontend::{ConnectError, Connector};
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::auth::{StepRequest, step_response};
@@ -37,7 +38,7 @@ use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, append_request};
 use mailkeep_storage_server::{StorageServerError, StorageSettings};
 use mailkeep_ticket::{
-    Claims, HostKey, Purpose, ReplyKey, Revocations, Scope, TrustedHosts, Verifier, now_unix, sign,
+    Claims, HostKey, Revocations, Scope, TrustedHosts, Verifier, now_unix, sign,
 };
 use tokio::net::UnixStream;
 use tokio::sync::watch;

@@ -12,14 +12,12 @@
 mod claims;
 mod key;
 mod revocations;
-mod seal;
 mod trusted;
 mod verifier;
 
 pub use claims::{Claims, Scope, SessionId};
 pub use key::{HostKey, KeyError, PublicKey};
 pub use revocations::Revocations;
-pub use seal::{MAX_SEALED_LEN, Purpose, REPLY_KEY_LEN, ReplyKey, SealError, SealTo};
 pub use trusted::TrustedHosts;
 pub use verifier::Verifier;
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use mailkeep_storage_rpc::auth::StepRequest;
 use mailkeep_storage_rpc::auth::step_response::Outcome;
-use mailkeep_ticket::{HostKey, ReplyKey};
+use mailkeep_ticket::HostKey;
+use mailkeep_ticket_seal::ReplyKey;
 
 use super::*;
 use crate::hashing::HashLimits;

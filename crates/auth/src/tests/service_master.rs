@@ -10,7 +10,8 @@ use std::time::Duration;
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{Failure, StepRequest, Success};
 use mailkeep_testkit::scram::{Hash, ScramClient};
-use mailkeep_ticket::{HostKey, Purpose, ReplyKey, TrustedHosts, now_unix};
+use mailkeep_ticket::{HostKey, TrustedHosts, now_unix};
+use mailkeep_ticket_seal::{Purpose, ReplyKey};
 
 use super::*;
 

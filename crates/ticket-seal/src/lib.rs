@@ -1,5 +1,7 @@
 //! Sealed tickets: how a ticket travels from auth to the process that
 //! asked for it without ever being in clear on the connection (DESIGN §2).
+//! A crate of its own, apart from `mailkeep-ticket`, so that the protocol
+//! processes, which open sealed tickets, still link no ticket signing.
 //! A protocol process keeps its auth connection open for its whole life,
 //! and the transport's read buffer keeps the last reply's bytes until the
 //! next reply overwrites them; a ticket in clear there would outlive the
@@ -19,6 +21,9 @@
 //!
 //! Wire form: `0x01 || auth's public key (32) || ciphertext || tag (16)`.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use hkdf::Hkdf;
@@ -27,7 +32,9 @@ use sha2::Sha256;
 use x25519_dalek::{EphemeralSecret, PublicKey as X25519Public, SharedSecret};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::MAX_TICKET_LEN;
+/// The longest ticket sealed or opened: `mailkeep-ticket`'s
+/// `MAX_TICKET_LEN` (auth's tests check they agree).
+pub const MAX_TICKET_LEN: usize = 4096;
 
 /// The length of a reply key (an X25519 public key) in a request.
 pub const REPLY_KEY_LEN: usize = 32;
@@ -244,5 +251,4 @@ fn associated_data(purpose: Purpose, user: &str) -> Vec<u8> {
 }
 
 #[cfg(test)]
-#[path = "seal_tests.rs"]
 mod tests;
