@@ -1,7 +1,5 @@
 //! Sealed tickets: how a ticket travels from auth to the process that
 //! asked for it without ever being in clear on the connection (DESIGN §2).
-//! A crate of its own, apart from `mailkeep-ticket`, so that the protocol
-//! processes, which open sealed tickets, still link no ticket signing.
 //! A protocol process keeps its auth connection open for its whole life,
 //! and the transport's read buffer keeps the last reply's bytes until the
 //! next reply overwrites them; a ticket in clear there would outlive the
@@ -20,6 +18,14 @@
 //! message, so the nonce is fixed (zero).
 //!
 //! Wire form: `0x01 || auth's public key (32) || ciphertext || tag (16)`.
+//!
+//! The X25519 secrets, the shared secret, the derived key (and the cipher
+//! holding it) and the opened plaintext are wiped when dropped; HKDF's
+//! working state is not (the hkdf crate cannot wipe it) and, like every
+//! value moved on a stack, may leave a copy there until overwritten.
+//!
+//! A crate of its own, apart from `mailkeep-ticket`, so that the protocol
+//! processes, which open sealed tickets, still link no ticket signing.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
