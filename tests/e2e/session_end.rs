@@ -7,7 +7,9 @@
 //! none does. And after LOGOUT no ticket is left in the process's memory at
 //! all, not even in the read buffer of its long-lived auth connection,
 //! where auth's last reply stays until the next one: auth seals tickets to
-//! a key of the request's own, wiped once the reply is opened.
+//! a key of the request's own, wiped once the reply is opened. Nor, after
+//! a renewal, in its write buffer, where the renewal's request stays: the
+//! old ticket travels sealed to auth's request key.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom};
@@ -19,7 +21,7 @@ use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::ListMailboxesRequest;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 
-use crate::harness::{Server, TestDir, children_of, require_root, wait_until};
+use crate::harness::{Options, Server, TestDir, children_of, require_root, wait_until};
 
 const USER: &str = "erin";
 const PASSWORD: &str = "erin-secret-1";
@@ -233,19 +235,89 @@ fn no_ticket_is_left_in_the_imap_process_after_logout() {
         "no ticket in the imap process's memory during the session"
     );
     client.logout();
-    // The session's state is dropped once the connection is done with,
-    // which may be a moment after the client saw the reply: look until
-    // nothing is found, or the deadline passed.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let left = loop {
-        let left = tickets_found(pid);
-        if left.is_empty() || std::time::Instant::now() >= deadline {
-            break left;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let left = tickets_left(pid);
     assert!(
         left.is_empty(),
         "tickets left in the imap process after LOGOUT: {left:#?}"
+    );
+}
+
+/// The tickets (with their mappings) found in process `pid` once a session
+/// ended. The session's state is dropped once the connection is done with,
+/// which may be a moment after the client saw the reply: look until
+/// nothing is found, or the deadline passed.
+fn tickets_left(pid: i32) -> BTreeSet<(String, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = tickets_found(pid);
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A renewal does not leave the old ticket behind either: its request
+/// carries the old ticket sealed to auth's request key (with a key made
+/// for that seal alone), never in clear, so the write buffer of the auth
+/// connection, which keeps the last request's bytes, holds nothing a
+/// LOGOUT would have to wipe. The session's ticket is renewed for real:
+/// tickets live the shortest time the configuration allows (60 s), and the
+/// session is renewed once half of that has gone, when a command next
+/// needs storage.
+#[test]
+fn no_ticket_is_left_in_the_imap_process_after_a_renewal_and_logout() {
+    if !require_root("no_ticket_is_left_in_the_imap_process_after_a_renewal_and_logout") {
+        return;
+    }
+    let dir = TestDir::new();
+    let options = Options {
+        extra_imap: "processes = 1\n".to_owned(),
+        extra_auth: "ticket_lifetime_secs = 60\n".to_owned(),
+        ..Options::default()
+    };
+    let server = Server::start_opts(&dir, options, mailkeep_testkit::Listeners::new());
+    server.add_user(USER, PASSWORD);
+    let mut client = server.login(USER, PASSWORD);
+    client.ok("SELECT INBOX");
+    let pid = imap_pid(&server);
+    let at_login = tickets_in_memory(pid);
+    assert!(
+        !at_login.is_empty(),
+        "no ticket in the imap process's memory during the session"
+    );
+    // Storage calls until one of them renewed the ticket (auth logs each
+    // renewal), which takes half the ticket's life.
+    wait_until(
+        Duration::from_secs(90),
+        "auth to renew the session's ticket",
+        || {
+            client.ok("STATUS INBOX (MESSAGES)");
+            server.logs().contains("ticket renewed").then_some(())
+        },
+    );
+    client.ok("STATUS INBOX (MESSAGES)");
+    let renewed: Vec<String> = tickets_in_memory(pid)
+        .into_iter()
+        .filter(|ticket| !at_login.contains(ticket))
+        .collect();
+    assert!(
+        !renewed.is_empty(),
+        "the session holds no renewed ticket\n{}",
+        server.logs()
+    );
+    client.logout();
+    let left = tickets_left(pid);
+    let old_left: Vec<_> = left
+        .iter()
+        .filter(|(ticket, _)| at_login.contains(ticket))
+        .collect();
+    assert!(
+        old_left.is_empty(),
+        "the renewed-away ticket is left in the imap process after LOGOUT: {old_left:#?}"
+    );
+    assert!(
+        left.is_empty(),
+        "tickets left in the imap process after a renewal and LOGOUT: {left:#?}"
     );
 }

@@ -10,8 +10,9 @@ use mailkeep_storage_rpc::auth::{
     StepResponse, Success,
 };
 use mailkeep_ticket::{HostKey, now_unix};
-use mailkeep_ticket_seal::{Purpose, SealTo};
+use mailkeep_ticket_seal::{Purpose, SealError, SealTo};
 use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
 
 use crate::conn::{ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
@@ -495,6 +496,7 @@ impl AuthService {
             sealed_ticket,
             expires_unix,
             final_data,
+            request_key: shared.tickets.request_key(),
         })
     }
 
@@ -584,6 +586,35 @@ impl AuthService {
     }
 }
 
+impl AuthService {
+    /// The old ticket of a renewal, opened from its seal to auth's request
+    /// key: a request without one (an old client's, whose ticket came in
+    /// clear in a field no longer read) or with a malformed one is
+    /// INVALID_ARGUMENT; one that does not open (sealed to another key,
+    /// for another user or another reply key), UNAUTHENTICATED.
+    fn old_ticket(&self, request: &RenewRequest) -> Result<Zeroizing<String>, Status> {
+        if request.sealed_ticket.is_empty() {
+            tracing::warn!(user = ?request.user,
+                "ticket renewal refused: no sealed old ticket (a ticket is never sent in clear)");
+            return Err(Status::invalid_argument(
+                "renewal without a sealed old ticket",
+            ));
+        }
+        self.shared
+            .tickets
+            .open_renewal(&request.sealed_ticket, &request.user, &request.reply_key)
+            .map_err(|error| {
+                tracing::info!(user = ?request.user, %error, "ticket renewal refused");
+                match error {
+                    SealError::WontOpen => {
+                        Status::unauthenticated(format!("ticket refused: {error}"))
+                    }
+                    _ => Status::invalid_argument(error.to_string()),
+                }
+            })
+    }
+}
+
 /// The channel binding the first step offers: the connection's
 /// tls-exporter data, or none (no TLS, or a type this server does not
 /// know, which is logged).
@@ -656,7 +687,7 @@ impl Auth for AuthService {
         let shared = &self.shared;
         let request = request.into_inner();
         let seal_to = reply_key(&request.reply_key, "Renew")?;
-        let old = request.ticket;
+        let old = self.old_ticket(&request)?;
         let refused = |error: RenewRefused| match error {
             RenewRefused::NotSession => Status::permission_denied(error.to_string()),
             _ => Status::unauthenticated(error.to_string()),
@@ -668,6 +699,14 @@ impl Auth for AuthService {
                 tracing::info!(%error, "ticket renewal refused");
                 refused(error)
             })?;
+        drop(old);
+        if claims.user != request.user {
+            tracing::warn!(user = ?request.user, owner = ?claims.user, session = %claims.session,
+                "ticket renewal refused: the old ticket is another user's");
+            return Err(Status::unauthenticated(
+                "ticket refused: not the named user's",
+            ));
+        }
         let lookup_shared = Arc::clone(shared);
         let user = claims.user.clone();
         let entry = tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&user))

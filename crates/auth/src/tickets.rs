@@ -9,6 +9,8 @@ use mailkeep_ticket::{
     Claims, HostKey, Revocations, Scope, SessionId, TicketError, TrustedHosts, Zeroizing, sign,
 };
 
+use mailkeep_ticket_seal::{RequestKey, SealError};
+
 use crate::userdb::UserEntry;
 
 /// What the password stamp digests, so the digest serves nothing else.
@@ -48,6 +50,9 @@ pub(crate) struct TicketOffice {
     lifetime_secs: i64,
     session_max_secs: i64,
     revoked: Mutex<Revocations>,
+    /// What a renewal's old ticket is sealed to: derived from `key`, so
+    /// the same after a restart with the same key file.
+    request_key: RequestKey,
 }
 
 impl TicketOffice {
@@ -61,7 +66,13 @@ impl TicketOffice {
         let mut own = TrustedHosts::new();
         // A fresh list cannot conflict.
         let _ = own.insert(issuer, key.public());
+        // The key file's contents (the Ed25519 seed in hex, wiped when
+        // dropped) are the material: HKDF under a label of its own makes an
+        // X25519 key independent of the signing key, and the same for as
+        // long as the key file is.
+        let request_key = RequestKey::derive(key.to_file_contents().as_bytes());
         TicketOffice {
+            request_key,
             key,
             own,
             issuer: issuer.to_owned(),
@@ -154,6 +165,23 @@ impl TicketOffice {
         Ok((sign(&self.key, &renewed), renewed.expires_unix))
     }
 
+    /// The public half of the request key, for every login's success: the
+    /// requester seals a renewal's old ticket to it.
+    pub(crate) fn request_key(&self) -> Vec<u8> {
+        self.request_key.public_bytes()
+    }
+
+    /// The old ticket of a renewal of `user`'s session, sealed to the
+    /// request key for the renewal's `reply_key` (wiped when dropped).
+    pub(crate) fn open_renewal(
+        &self,
+        sealed: &[u8],
+        user: &str,
+        reply_key: &[u8],
+    ) -> Result<Zeroizing<String>, SealError> {
+        self.request_key.open_renewal(sealed, user, reply_key)
+    }
+
     /// Records ended sessions (from the master) and drops the entries past
     /// their horizon.
     pub(crate) fn revoke(&self, sessions: impl IntoIterator<Item = (SessionId, i64)>, now: i64) {
@@ -167,6 +195,42 @@ impl TicketOffice {
 
 #[cfg(test)]
 mod tests {
+    use mailkeep_ticket::HostKey;
+    use mailkeep_ticket_seal::{ReplyKey, SealTo};
+
+    use super::TicketOffice;
+
+    /// An office for `key`, as auth makes one at start.
+    fn office(key: &HostKey) -> TicketOffice {
+        let key = HostKey::parse(&key.to_file_contents()).expect("a key file's contents");
+        TicketOffice::new(key, "test-host", 3600, 7200)
+    }
+
+    /// A restarted auth (a new office with the same key file) has the same
+    /// request key and opens what was sealed to the old one; another
+    /// signing key has another request key.
+    #[test]
+    fn the_request_key_survives_a_restart_with_the_same_signing_key() {
+        let key = HostKey::generate();
+        let before = office(&key);
+        let after = office(&key);
+        assert_eq!(before.request_key(), after.request_key());
+        assert_eq!(before.request_key().len(), 32);
+        let other = office(&HostKey::generate());
+        assert_ne!(other.request_key(), before.request_key());
+
+        let reply = ReplyKey::generate().public_bytes();
+        let sealed = SealTo::from_bytes(&before.request_key())
+            .expect("a usable key")
+            .seal_renewal("mk2.a.b", "bob", &reply)
+            .expect("sealing");
+        let opened = after
+            .open_renewal(&sealed, "bob", &reply)
+            .expect("the restarted office opens it");
+        assert_eq!(opened.as_str(), "mk2.a.b");
+        assert!(other.open_renewal(&sealed, "bob", &reply).is_err());
+    }
+
     /// The seal takes every ticket there can be, and no more.
     #[test]
     fn the_seal_and_the_ticket_agree_on_the_longest_ticket() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use harness::{BASE, challenge, failure, first, next, start, step, success};
 use mailkeep_auth::{add_user, delete_user};
-use mailkeep_storage_rpc::auth::{RenewRequest, step_response};
+use mailkeep_storage_rpc::auth::step_response;
 use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
 use mailkeep_ticket_seal::{Purpose, ReplyKey};
 use prost::Message;
@@ -216,7 +216,9 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         .await,
     );
 
-    let (renewed, renewed_expiry) = harness::renew(&mut client, &ok.ticket).await.unwrap();
+    let (renewed, renewed_expiry) = harness::renew(&mut client, &ok.request_key, "bob", &ok.ticket)
+        .await
+        .unwrap();
     // Same session (a renewal in the same second may even be the same
     // ticket: the signature is deterministic).
     let claims = h.verify(&renewed).unwrap();
@@ -227,7 +229,7 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
     );
     assert_eq!(claims.expires_unix, renewed_expiry);
 
-    let status = harness::renew(&mut client, "mk2.garbage.x")
+    let status = harness::renew(&mut client, &ok.request_key, "bob", "mk2.garbage.x")
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -237,7 +239,9 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &HostKey::generate(),
         &Claims::new("bob", Scope::Session, now_unix(), 60, "h"),
     );
-    let status = harness::renew(&mut client, &foreign).await.unwrap_err();
+    let status = harness::renew(&mut client, &ok.request_key, "bob", &foreign)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 
     // A deliver ticket never becomes a session ticket.
@@ -245,12 +249,16 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &h.key,
         &Claims::new("bob", Scope::Deliver, now_unix(), 60, harness::ISSUER),
     );
-    let status = harness::renew(&mut client, &deliver).await.unwrap_err();
+    let status = harness::renew(&mut client, &ok.request_key, "bob", &deliver)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
 
     // Deleted users cannot renew.
     delete_user(&h.passwd, "bob").unwrap();
-    let status = harness::renew(&mut client, &renewed).await.unwrap_err();
+    let status = harness::renew(&mut client, &ok.request_key, "bob", &renewed)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 }
 
@@ -295,15 +303,12 @@ async fn replies_carry_tickets_sealed_to_the_reply_key_never_in_clear() {
     h.verify(&ticket).unwrap();
     assert_no_ticket_in(&wire, &ticket);
 
+    assert_eq!(success.request_key.len(), 32, "auth's request key");
     let key = ReplyKey::generate();
-    let response = client
-        .renew(RenewRequest {
-            ticket: ticket.to_string(),
-            reply_key: key.public_bytes(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let request = harness::renew_request(&success.request_key, "alice", &ticket, &key);
+    // The request as written to the wire holds the old ticket sealed too.
+    assert_no_ticket_in(&request.encode_to_vec(), &ticket);
+    let response = client.renew(request).await.unwrap().into_inner();
     let wire = response.encode_to_vec();
     let renewed = key
         .open(&response.sealed_ticket, Purpose::Renew, "")
@@ -352,13 +357,10 @@ async fn steps_and_renewals_without_a_usable_reply_key_are_refused() {
     ));
     let ok = success(step(&mut client, first(3, "PLAIN", Some(b"\0alice\0secret"), ip)).await);
 
-    let status = client
-        .renew(RenewRequest {
-            ticket: ok.ticket.clone(),
-            reply_key: Vec::new(),
-        })
-        .await
-        .unwrap_err();
+    let mut request =
+        harness::renew_request(&ok.request_key, "alice", &ok.ticket, &ReplyKey::generate());
+    request.reply_key = Vec::new();
+    let status = client.renew(request).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
 
     let mut socket = h.connect_as(2, "auth-socket").await;

@@ -68,6 +68,11 @@ pub struct LoggedIn {
     pub expires_unix: i64,
     /// Additional data with success (SCRAM's server-final), may be empty.
     pub final_data: Vec<u8>,
+    /// Auth's request key (an X25519 public key): a renewal of the
+    /// session's ticket seals the old ticket to it, so that no ticket is
+    /// ever written in clear to the auth connection. Public: kept with the
+    /// session, nothing to wipe.
+    pub request_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for LoggedIn {
@@ -258,6 +263,7 @@ fn outcome(response: StepResponse, reply_key: ReplyKey) -> SaslStep {
                 ticket,
                 expires_unix: success.expires_unix,
                 final_data: success.final_data,
+                request_key: success.request_key,
             })
         }
         Some(step_response::Outcome::Failure(failure)) => SaslStep::Failure(if failure.temporary {

@@ -105,7 +105,7 @@ fn the_seal_binds_the_requester_key_in_its_key_derivation() {
     let sealer = X25519Public::from(&secret);
     let shared = secret.diffie_hellman(&to.0);
     let other = X25519Public::from([9u8; 32]);
-    let wrong = cipher(&shared, &other, &sealer).expect("cipher");
+    let wrong = cipher(REPLY_INFO_LABEL, &shared, &other, &sealer).expect("cipher");
     let mut body = TICKET.as_bytes().to_vec();
     let tag = wrong
         .encrypt_in_place_detached(
@@ -174,4 +174,135 @@ fn an_over_long_ticket_is_not_sealed() {
         to.seal(&long, Purpose::Login, "alice"),
         Err(SealError::TooLong)
     );
+}
+
+// The other direction: a renewal's old ticket sealed to auth's request key.
+
+const MATERIAL: &[u8] = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn auth_key() -> RequestKey {
+    RequestKey::derive(MATERIAL)
+}
+
+fn renewal_sealed(to: &RequestKey, user: &str, reply_key: &[u8]) -> Vec<u8> {
+    SealTo::from_bytes(&to.public_bytes())
+        .expect("auth's request key")
+        .seal_renewal(TICKET, user, reply_key)
+        .expect("sealing")
+}
+
+#[test]
+fn a_renewals_old_ticket_opens_with_auths_request_key() {
+    let auth = auth_key();
+    let reply = ReplyKey::generate().public_bytes();
+    let sealed = renewal_sealed(&auth, "alice", &reply);
+    assert_eq!(sealed.len(), HEADER_LEN + TICKET.len() + TAG_LEN);
+    for piece in TICKET.as_bytes().windows(8) {
+        assert!(!sealed.windows(8).any(|w| w == piece), "ticket in clear");
+    }
+    // The key is static: it opens any number of seals.
+    for _ in 0..2 {
+        let opened = auth
+            .open_renewal(&sealed, "alice", &reply)
+            .expect("opening");
+        assert_eq!(opened.as_str(), TICKET);
+    }
+}
+
+#[test]
+fn the_request_key_is_the_same_for_the_same_material_only() {
+    assert_eq!(auth_key().public_bytes(), auth_key().public_bytes());
+    let other = RequestKey::derive(b"another signing key's material");
+    assert_ne!(other.public_bytes(), auth_key().public_bytes());
+    // A restarted auth (a key derived anew) opens what was sealed before.
+    let reply = ReplyKey::generate().public_bytes();
+    let sealed = renewal_sealed(&auth_key(), "alice", &reply);
+    let restarted = RequestKey::derive(MATERIAL);
+    assert_eq!(
+        restarted
+            .open_renewal(&sealed, "alice", &reply)
+            .expect("opening")
+            .as_str(),
+        TICKET
+    );
+    assert_eq!(
+        other.open_renewal(&sealed, "alice", &reply),
+        Err(SealError::WontOpen)
+    );
+}
+
+#[test]
+fn any_changed_byte_of_a_renewal_seal_keeps_it_shut() {
+    let auth = auth_key();
+    let reply = ReplyKey::generate().public_bytes();
+    let sealed = renewal_sealed(&auth, "alice", &reply);
+    for at in 1..sealed.len() {
+        let mut tampered = sealed.clone();
+        tampered[at] ^= 0x01;
+        assert_eq!(
+            auth.open_renewal(&tampered, "alice", &reply),
+            Err(SealError::WontOpen),
+            "byte {at} changed"
+        );
+    }
+    let mut tampered = sealed;
+    tampered[0] = 2;
+    assert_eq!(
+        auth.open_renewal(&tampered, "alice", &reply),
+        Err(SealError::Malformed)
+    );
+}
+
+#[test]
+fn a_renewal_seal_binds_its_user_and_reply_key() {
+    let auth = auth_key();
+    let reply = ReplyKey::generate().public_bytes();
+    let sealed = renewal_sealed(&auth, "alice", &reply);
+    assert_eq!(
+        auth.open_renewal(&sealed, "mallory", &reply),
+        Err(SealError::WontOpen)
+    );
+    // Replayed in a request whose answer would go to another key.
+    let other_reply = ReplyKey::generate().public_bytes();
+    assert_eq!(
+        auth.open_renewal(&sealed, "alice", &other_reply),
+        Err(SealError::WontOpen)
+    );
+    assert_eq!(
+        auth.open_renewal(&sealed, "alice", &reply[..31]),
+        Err(SealError::BadReplyKey)
+    );
+}
+
+#[test]
+fn the_two_directions_do_not_open_each_others_seals() {
+    // A reply sealed to a key pair open as a renewal's old ticket: the
+    // request key cannot be handed a reply (different label and data),
+    // and a renewal seal is not a reply under any purpose.
+    let auth = auth_key();
+    let reply = ReplyKey::generate().public_bytes();
+    let to_auth = SealTo::from_bytes(&auth.public_bytes()).expect("key");
+    for purpose in [Purpose::Login, Purpose::Renew, Purpose::Deliver] {
+        let as_reply = to_auth.seal(TICKET, purpose, "alice").expect("seal");
+        assert_eq!(
+            auth.open_renewal(&as_reply, "alice", &reply),
+            Err(SealError::WontOpen),
+            "{purpose:?}"
+        );
+    }
+    let key = ReplyKey::generate();
+    let to_requester = SealTo::from_bytes(&key.public_bytes()).expect("key");
+    let renewal = to_requester.seal_renewal(TICKET, "", &reply).expect("seal");
+    assert_eq!(
+        key.open(&renewal, Purpose::Renew, ""),
+        Err(SealError::WontOpen)
+    );
+}
+
+#[test]
+fn the_request_key_debug_shows_no_secret() {
+    let auth = auth_key();
+    let shown = format!("{auth:?}");
+    assert!(shown.starts_with("RequestKey"), "{shown}");
+    assert!(!shown.contains("secret"), "{shown}");
 }

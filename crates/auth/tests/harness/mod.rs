@@ -17,7 +17,7 @@ use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
 use mailkeep_storage_rpc::channel::channel_over;
 use mailkeep_storage_rpc::framing::send_frame;
 use mailkeep_ticket::{Claims, HostKey, TicketError, TrustedHosts, now_unix};
-use mailkeep_ticket_seal::{Purpose, ReplyKey};
+use mailkeep_ticket_seal::{Purpose, ReplyKey, SealTo};
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -43,6 +43,12 @@ pub async fn start(base: Duration) -> Harness {
 
 /// [`start`] with `more` lines appended to the passwd-file.
 pub async fn start_with(base: Duration, more: &str) -> Harness {
+    start_keyed(base, more, HostKey::generate()).await
+}
+
+/// [`start_with`] signing with `key` (a copy of it), as an auth restarted
+/// with the same key file would.
+pub async fn start_keyed(base: Duration, more: &str, key: HostKey) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let passwd = dir.path().join("passwd");
     std::fs::write(
@@ -54,7 +60,6 @@ pub async fn start_with(base: Duration, more: &str) -> Harness {
     .unwrap();
     add_user(&passwd, "bob", "bob-pw", 1001, 1001, "/home/bob".as_ref()).unwrap();
     let (control, auth_end) = UnixStream::pair().unwrap();
-    let key = HostKey::generate();
     let auth_key = HostKey::parse(&key.to_file_contents()).unwrap();
     let mut trusted = TrustedHosts::new();
     trusted.insert(ISSUER, key.public()).unwrap();
@@ -143,6 +148,8 @@ pub enum Outcome {
 pub struct LoggedIn {
     pub user: String,
     pub ticket: String,
+    /// Auth's request key, which a renewal seals the old ticket to.
+    pub request_key: Vec<u8>,
     pub expires_unix: i64,
     pub final_data: Vec<u8>,
 }
@@ -172,6 +179,7 @@ pub async fn step(client: &mut AuthClient<Channel>, mut req: StepRequest) -> Out
             Outcome::Success(LoggedIn {
                 user: s.user,
                 ticket,
+                request_key: s.request_key,
                 expires_unix: s.expires_unix,
                 final_data: s.final_data,
             })
@@ -179,18 +187,35 @@ pub async fn step(client: &mut AuthClient<Channel>, mut req: StepRequest) -> Out
     }
 }
 
-/// Renews `ticket` with a reply key: the new ticket, opened, and its
-/// expiry.
+/// The renewal request of `user`'s `ticket` as the frontend makes it:
+/// the old ticket sealed to auth's `request_key` for `reply_key`.
+pub fn renew_request(
+    request_key: &[u8],
+    user: &str,
+    ticket: &str,
+    reply_key: &ReplyKey,
+) -> RenewRequest {
+    RenewRequest {
+        sealed_ticket: SealTo::from_bytes(request_key)
+            .expect("auth's request key")
+            .seal_renewal(ticket, user, &reply_key.public_bytes())
+            .expect("sealing the old ticket"),
+        user: user.to_owned(),
+        reply_key: reply_key.public_bytes(),
+    }
+}
+
+/// Renews `user`'s `ticket`, sealed to auth's `request_key`, with a reply
+/// key: the new ticket, opened, and its expiry.
 pub async fn renew(
     client: &mut AuthClient<Channel>,
+    request_key: &[u8],
+    user: &str,
     ticket: &str,
 ) -> Result<(String, i64), tonic::Status> {
     let key = ReplyKey::generate();
     let got = client
-        .renew(RenewRequest {
-            ticket: ticket.to_owned(),
-            reply_key: key.public_bytes(),
-        })
+        .renew(renew_request(request_key, user, ticket, &key))
         .await?
         .into_inner();
     let ticket = key

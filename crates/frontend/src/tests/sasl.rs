@@ -22,6 +22,7 @@ fn success(user: &str, sealed_ticket: Vec<u8>) -> StepResponse {
             sealed_ticket,
             expires_unix: 1_700_000_000,
             final_data: Vec::new(),
+            request_key: vec![7; 32],
         })),
     }
 }
@@ -35,6 +36,8 @@ fn a_success_opens_with_the_steps_reply_key() {
             assert_eq!(logged_in.user, "alice");
             assert_eq!(logged_in.ticket.as_str(), TICKET);
             assert_eq!(logged_in.expires_unix, 1_700_000_000);
+            // Auth's request key stays with the login, for its renewals.
+            assert_eq!(logged_in.request_key, vec![7; 32]);
         }
         other => panic!("expected a success, got {other:?}"),
     }
