@@ -63,19 +63,32 @@ fn tickets_found(pid: i32) -> BTreeSet<(String, String)> {
         let mut at = 0;
         while let Some(i) = memchr_mk2(&bytes[at..]) {
             let begin = at + i;
-            let len = bytes[begin..]
-                .iter()
-                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-                .count();
-            let text = String::from_utf8_lossy(&bytes[begin..begin + len]).into_owned();
-            let parts: Vec<&str> = text.split('.').collect();
-            if parts.len() == 3 && parts[2].len() == 86 && !parts[1].is_empty() {
-                found.insert((text, line.to_owned()));
+            if let Some(ticket) = ticket_at(&bytes[begin..]) {
+                found.insert((ticket, line.to_owned()));
             }
             at = begin + 4;
         }
     }
     found
+}
+
+/// The ticket that `bytes` (which start with `mk2.`) begin with: the
+/// claims in base64url, a dot, and the 86 base64url characters of the
+/// signature. Whatever follows is not looked at: a heap block holding a
+/// ticket may be followed by leftover bytes of an earlier use, which must
+/// not hide it.
+fn ticket_at(bytes: &[u8]) -> Option<String> {
+    let base64url = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+    let claims = bytes[4..].iter().take_while(|b| base64url(b)).count();
+    let dot = 4 + claims;
+    if claims == 0 || bytes.get(dot) != Some(&b'.') {
+        return None;
+    }
+    let signature = bytes.get(dot + 1..dot + 1 + 86)?;
+    if !signature.iter().all(base64url) {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&bytes[..dot + 1 + 86]).into_owned())
 }
 
 fn memchr_mk2(hay: &[u8]) -> Option<usize> {
