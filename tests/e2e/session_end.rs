@@ -4,7 +4,12 @@
 //! broker and to the storage process through the client socket. While the
 //! session lives one of them reads the mail (the capture is real); after
 //! LOGOUT, after UNAUTHENTICATE, and after the connection simply closes,
-//! none does.
+//! none does. And after LOGOUT no ticket is left in the process's memory at
+//! all, not even in the read buffer of its long-lived auth connection,
+//! where auth's last reply stays until the next one: auth seals tickets to
+//! a key of the request's own, wiped once the reply is opened. Nor, after
+//! a renewal, in its write buffer, where the renewal's request stays: the
+//! old ticket travels sealed to auth's request key.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom};
@@ -16,7 +21,7 @@ use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::ListMailboxesRequest;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 
-use crate::harness::{Server, TestDir, children_of, require_root, wait_until};
+use crate::harness::{Options, Server, TestDir, children_of, require_root, wait_until};
 
 const USER: &str = "erin";
 const PASSWORD: &str = "erin-secret-1";
@@ -24,6 +29,15 @@ const PASSWORD: &str = "erin-secret-1";
 /// Every ticket-shaped string (`mk2.<claims>.<86-character signature>`)
 /// in the readable, writable memory of process `pid`.
 fn tickets_in_memory(pid: i32) -> BTreeSet<String> {
+    tickets_found(pid)
+        .into_iter()
+        .map(|(ticket, _)| ticket)
+        .collect()
+}
+
+/// [`tickets_in_memory`] with the mapping each copy was found in (its
+/// line of `/proc/PID/maps`, for a failure message).
+fn tickets_found(pid: i32) -> BTreeSet<(String, String)> {
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("reading maps");
     let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("opening mem");
     let mut found = BTreeSet::new();
@@ -49,19 +63,32 @@ fn tickets_in_memory(pid: i32) -> BTreeSet<String> {
         let mut at = 0;
         while let Some(i) = memchr_mk2(&bytes[at..]) {
             let begin = at + i;
-            let len = bytes[begin..]
-                .iter()
-                .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-                .count();
-            let text = String::from_utf8_lossy(&bytes[begin..begin + len]).into_owned();
-            let parts: Vec<&str> = text.split('.').collect();
-            if parts.len() == 3 && parts[2].len() == 86 && !parts[1].is_empty() {
-                found.insert(text);
+            if let Some(ticket) = ticket_at(&bytes[begin..]) {
+                found.insert((ticket, line.to_owned()));
             }
             at = begin + 4;
         }
     }
     found
+}
+
+/// The ticket that `bytes` (which start with `mk2.`) begin with: the
+/// claims in base64url, a dot, and the 86 base64url characters of the
+/// signature. Whatever follows is not looked at: a heap block holding a
+/// ticket may be followed by leftover bytes of an earlier use, which must
+/// not hide it.
+fn ticket_at(bytes: &[u8]) -> Option<String> {
+    let base64url = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+    let claims = bytes[4..].iter().take_while(|b| base64url(b)).count();
+    let dot = 4 + claims;
+    if claims == 0 || bytes.get(dot) != Some(&b'.') {
+        return None;
+    }
+    let signature = bytes.get(dot + 1..dot + 1 + 86)?;
+    if !signature.iter().all(base64url) {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&bytes[..dot + 1 + 86]).into_owned())
 }
 
 fn memchr_mk2(hay: &[u8]) -> Option<usize> {
@@ -197,4 +224,113 @@ fn tickets_captured_from_the_imap_process_read_no_mail_once_the_session_ended() 
             ),
         }
     }
+}
+
+/// After LOGOUT nothing of the session's ticket is left in the imap
+/// process: not the copies the session held (wiped when dropped), and not
+/// the one in the read buffer of the process's auth connection, which
+/// outlives every session (auth's reply carried the ticket sealed to a key
+/// the process made for that request and wiped once it opened it).
+#[test]
+fn no_ticket_is_left_in_the_imap_process_after_logout() {
+    if !require_root("no_ticket_is_left_in_the_imap_process_after_logout") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, "processes = 1\n");
+    server.add_user(USER, PASSWORD);
+    let mut client = server.login(USER, PASSWORD);
+    client.ok("SELECT INBOX");
+    let pid = imap_pid(&server);
+    // The search finds the session's ticket while the session lives.
+    assert!(
+        !tickets_in_memory(pid).is_empty(),
+        "no ticket in the imap process's memory during the session"
+    );
+    client.logout();
+    let left = tickets_left(pid);
+    assert!(
+        left.is_empty(),
+        "tickets left in the imap process after LOGOUT: {left:#?}"
+    );
+}
+
+/// The tickets (with their mappings) found in process `pid` once a session
+/// ended. The session's state is dropped once the connection is done with,
+/// which may be a moment after the client saw the reply: look until
+/// nothing is found, or the deadline passed.
+fn tickets_left(pid: i32) -> BTreeSet<(String, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = tickets_found(pid);
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A renewal does not leave the old ticket behind either: its request
+/// carries the old ticket sealed to auth's request key (with a key made
+/// for that seal alone), never in clear, so the write buffer of the auth
+/// connection, which keeps the last request's bytes, holds nothing a
+/// LOGOUT would have to wipe. The session's ticket is renewed for real:
+/// tickets live the shortest time the configuration allows (60 s), and the
+/// session is renewed once half of that has gone, when a command next
+/// needs storage.
+#[test]
+fn no_ticket_is_left_in_the_imap_process_after_a_renewal_and_logout() {
+    if !require_root("no_ticket_is_left_in_the_imap_process_after_a_renewal_and_logout") {
+        return;
+    }
+    let dir = TestDir::new();
+    let options = Options {
+        extra_imap: "processes = 1\n".to_owned(),
+        extra_auth: "ticket_lifetime_secs = 60\n".to_owned(),
+        ..Options::default()
+    };
+    let server = Server::start_opts(&dir, options, mailkeep_testkit::Listeners::new());
+    server.add_user(USER, PASSWORD);
+    let mut client = server.login(USER, PASSWORD);
+    client.ok("SELECT INBOX");
+    let pid = imap_pid(&server);
+    let at_login = tickets_in_memory(pid);
+    assert!(
+        !at_login.is_empty(),
+        "no ticket in the imap process's memory during the session"
+    );
+    // Storage calls until one of them renewed the ticket (auth logs each
+    // renewal), which takes half the ticket's life.
+    wait_until(
+        Duration::from_secs(90),
+        "auth to renew the session's ticket",
+        || {
+            client.ok("STATUS INBOX (MESSAGES)");
+            server.logs().contains("ticket renewed").then_some(())
+        },
+    );
+    client.ok("STATUS INBOX (MESSAGES)");
+    let renewed: Vec<String> = tickets_in_memory(pid)
+        .into_iter()
+        .filter(|ticket| !at_login.contains(ticket))
+        .collect();
+    assert!(
+        !renewed.is_empty(),
+        "the session holds no renewed ticket\n{}",
+        server.logs()
+    );
+    client.logout();
+    let left = tickets_left(pid);
+    let old_left: Vec<_> = left
+        .iter()
+        .filter(|(ticket, _)| at_login.contains(ticket))
+        .collect();
+    assert!(
+        old_left.is_empty(),
+        "the renewed-away ticket is left in the imap process after LOGOUT: {old_left:#?}"
+    );
+    assert!(
+        left.is_empty(),
+        "tickets left in the imap process after a renewal and LOGOUT: {left:#?}"
+    );
 }

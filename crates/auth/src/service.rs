@@ -10,7 +10,9 @@ use mailkeep_storage_rpc::auth::{
     StepResponse, Success,
 };
 use mailkeep_ticket::{HostKey, now_unix};
+use mailkeep_ticket_seal::{Purpose, SealError, SealTo};
 use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
 
 use crate::conn::{ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
@@ -55,9 +57,10 @@ struct Attempt<'a> {
     remote: &'a str,
     protocol: &'a str,
     mechanism: &'a str,
-    /// Whether a success gets a session ticket: not for the auth-socket
-    /// role, whose MTA only needs to know that the password was right.
-    ticket: bool,
+    /// Whom a success's session ticket is sealed to; `None`: no ticket,
+    /// for the auth-socket role, whose MTA only needs to know that the
+    /// password was right.
+    seal_to: Option<SealTo>,
 }
 
 impl AuthService {
@@ -112,8 +115,16 @@ impl AuthService {
         }
     }
 
-    /// One SASL step on connection `conn`.
-    async fn step_on(&self, conn: ConnectionKey, role: PeerRole, req: StepRequest) -> Outcome {
+    /// One SASL step on connection `conn`. Every step but an abort must
+    /// carry the key a success's ticket is sealed to (INVALID_ARGUMENT
+    /// otherwise, before anything is checked), except on the auth-socket
+    /// role's connections, which get no ticket.
+    async fn step_on(
+        &self,
+        conn: ConnectionKey,
+        role: PeerRole,
+        req: StepRequest,
+    ) -> Result<Outcome, Status> {
         let exchanges = &self.shared.exchanges;
         let remote = if req.remote_ip.is_empty() {
             "unknown"
@@ -122,8 +133,25 @@ impl AuthService {
         };
         if req.abort {
             exchanges.take(conn, req.exchange_id);
-            return failure("Authentication aborted.", false);
+            return Ok(failure("Authentication aborted.", false));
         }
+        let seal_to = if role == PeerRole::AuthSocket {
+            None
+        } else {
+            Some(reply_key(&req.reply_key, "Step")?)
+        };
+        Ok(self.step_with(conn, seal_to, remote, &req).await)
+    }
+
+    /// [`AuthService::step_on`] once the reply key is known.
+    async fn step_with(
+        &self,
+        conn: ConnectionKey,
+        seal_to: Option<SealTo>,
+        remote: &str,
+        req: &StepRequest,
+    ) -> Outcome {
+        let exchanges = &self.shared.exchanges;
         let mut exchange = if req.mechanism.is_empty() {
             match exchanges.take(conn, req.exchange_id) {
                 Some(exchange) => exchange,
@@ -132,7 +160,7 @@ impl AuthService {
         } else {
             // A new first step under an id in use restarts that exchange.
             exchanges.take(conn, req.exchange_id);
-            let binding = channel_binding(&req, remote);
+            let binding = channel_binding(req, remote);
             match Mechanism::from_name(&req.mechanism) {
                 Some(mechanism)
                     if mechanism.needs_channel_binding() && binding == ChannelBinding::None =>
@@ -153,7 +181,7 @@ impl AuthService {
             remote,
             protocol: &req.protocol,
             mechanism: exchange.mechanism().name(),
-            ticket: role != PeerRole::AuthSocket,
+            seal_to,
         };
         if req.data.len() > MAX_RESPONSE {
             return self.refuse(&attempt, None, "SASL response too long").await;
@@ -442,10 +470,19 @@ impl AuthService {
         shared
             .penalty
             .record_success(attempt.remote, master.as_deref().unwrap_or(&user));
-        let (ticket, expires_unix) = if attempt.ticket {
-            shared.tickets.issue_login(&entry, now_unix())
-        } else {
-            (String::new(), 0)
+        let (sealed_ticket, expires_unix) = match &attempt.seal_to {
+            Some(seal_to) => {
+                let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
+                match seal_to.seal(&ticket, Purpose::Login, &user) {
+                    Ok(sealed) => (sealed, expires_unix),
+                    Err(error) => {
+                        tracing::error!(user = ?user, remote = attempt.remote, %error,
+                            "login not possible: the ticket could not be sealed");
+                        return failure(UNAVAILABLE, true);
+                    }
+                }
+            }
+            None => (Vec::new(), 0),
         };
         crate::audit::login_succeeded(
             attempt.remote,
@@ -456,9 +493,10 @@ impl AuthService {
         );
         Outcome::Success(Success {
             user,
-            ticket,
+            sealed_ticket,
             expires_unix,
             final_data,
+            request_key: shared.tickets.request_key(),
         })
     }
 
@@ -511,6 +549,7 @@ impl AuthService {
                 "deliver tickets are issued to the lmtp role only",
             ));
         }
+        let seal_to = reply_key(&req.reply_key, "Deliver")?;
         let shared = Arc::clone(&self.shared);
         let recipient = req.recipient.clone();
         let checked = tokio::task::spawn_blocking(move || shared.passdb.recipient(&recipient))
@@ -525,10 +564,13 @@ impl AuthService {
             // A recipient is never a master login; named for completeness.
             Checked::Valid(user) | Checked::ValidMaster { user, .. } => {
                 let (ticket, expires_unix) = self.shared.tickets.issue_deliver(&user, now_unix());
+                let sealed_ticket = seal_to
+                    .seal(&ticket, Purpose::Deliver, &user)
+                    .map_err(|error| Status::internal(format!("sealing the ticket: {error}")))?;
                 tracing::debug!(recipient = ?req.recipient, user = ?user, "deliver ticket issued");
                 Ok(DeliverResponse {
                     user,
-                    ticket,
+                    sealed_ticket,
                     expires_unix,
                 })
             }
@@ -541,6 +583,35 @@ impl AuthService {
                 Err(Status::failed_precondition(reason))
             }
         }
+    }
+}
+
+impl AuthService {
+    /// The old ticket of a renewal, opened from its seal to auth's request
+    /// key: a request without one (an old client's, whose ticket came in
+    /// clear in a field no longer read) or with a malformed one is
+    /// INVALID_ARGUMENT; one that does not open (sealed to another key,
+    /// for another user or another reply key), UNAUTHENTICATED.
+    fn old_ticket(&self, request: &RenewRequest) -> Result<Zeroizing<String>, Status> {
+        if request.sealed_ticket.is_empty() {
+            tracing::warn!(user = ?request.user,
+                "ticket renewal refused: no sealed old ticket (a ticket is never sent in clear)");
+            return Err(Status::invalid_argument(
+                "renewal without a sealed old ticket",
+            ));
+        }
+        self.shared
+            .tickets
+            .open_renewal(&request.sealed_ticket, &request.user, &request.reply_key)
+            .map_err(|error| {
+                tracing::info!(user = ?request.user, %error, "ticket renewal refused");
+                match error {
+                    SealError::WontOpen => {
+                        Status::unauthenticated(format!("ticket refused: {error}"))
+                    }
+                    _ => Status::invalid_argument(error.to_string()),
+                }
+            })
     }
 }
 
@@ -559,6 +630,16 @@ fn channel_binding(req: &StepRequest, remote: &str) -> ChannelBinding {
             ChannelBinding::None
         }
     }
+}
+
+/// The key a request's ticket is to be sealed to: a request without a
+/// usable one is refused, whatever else it asks (every client of ours
+/// sends one; a ticket is never sent in clear).
+fn reply_key(bytes: &[u8], request: &str) -> Result<SealTo, Status> {
+    SealTo::from_bytes(bytes).map_err(|error| {
+        tracing::warn!(request, %error, "request refused: no usable reply key");
+        Status::invalid_argument(error.to_string())
+    })
 }
 
 fn failure(reason: &str, temporary: bool) -> Outcome {
@@ -580,7 +661,7 @@ impl Auth for AuthService {
         };
         let outcome = self
             .step_on(conn.key, conn.role, request.into_inner())
-            .await;
+            .await?;
         Ok(Response::new(StepResponse {
             outcome: Some(outcome),
         }))
@@ -604,7 +685,9 @@ impl Auth for AuthService {
         request: Request<RenewRequest>,
     ) -> Result<Response<RenewResponse>, Status> {
         let shared = &self.shared;
-        let old = request.into_inner().ticket;
+        let request = request.into_inner();
+        let seal_to = reply_key(&request.reply_key, "Renew")?;
+        let old = self.old_ticket(&request)?;
         let refused = |error: RenewRefused| match error {
             RenewRefused::NotSession => Status::permission_denied(error.to_string()),
             _ => Status::unauthenticated(error.to_string()),
@@ -616,6 +699,14 @@ impl Auth for AuthService {
                 tracing::info!(%error, "ticket renewal refused");
                 refused(error)
             })?;
+        drop(old);
+        if claims.user != request.user {
+            tracing::warn!(user = ?request.user, owner = ?claims.user, session = %claims.session,
+                "ticket renewal refused: the old ticket is another user's");
+            return Err(Status::unauthenticated(
+                "ticket refused: not the named user's",
+            ));
+        }
         let lookup_shared = Arc::clone(shared);
         let user = claims.user.clone();
         let entry = tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&user))
@@ -633,9 +724,12 @@ impl Auth for AuthService {
                     "ticket renewal refused");
                 refused(error)
             })?;
+        let sealed_ticket = seal_to
+            .seal(&ticket, Purpose::Renew, "")
+            .map_err(|error| Status::internal(format!("sealing the ticket: {error}")))?;
         tracing::info!(user = ?claims.user, session = %claims.session, "ticket renewed");
         Ok(Response::new(RenewResponse {
-            ticket,
+            sealed_ticket,
             expires_unix,
         }))
     }

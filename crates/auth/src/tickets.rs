@@ -3,12 +3,13 @@
 //! while the password is unchanged and the session not revoked, and keeps
 //! the list of revoked sessions the master sends.
 
-use std::mem::take;
 use std::sync::Mutex;
 
 use mailkeep_ticket::{
-    Claims, HostKey, Revocations, Scope, SessionId, TicketError, TrustedHosts, sign,
+    Claims, HostKey, Revocations, Scope, SessionId, TicketError, TrustedHosts, Zeroizing, sign,
 };
+
+use mailkeep_ticket_seal::{RequestKey, SealError};
 
 use crate::userdb::UserEntry;
 
@@ -49,6 +50,9 @@ pub(crate) struct TicketOffice {
     lifetime_secs: i64,
     session_max_secs: i64,
     revoked: Mutex<Revocations>,
+    /// What a renewal's old ticket is sealed to: derived from `key`, so
+    /// the same after a restart with the same key file.
+    request_key: RequestKey,
 }
 
 impl TicketOffice {
@@ -62,7 +66,13 @@ impl TicketOffice {
         let mut own = TrustedHosts::new();
         // A fresh list cannot conflict.
         let _ = own.insert(issuer, key.public());
+        // The key file's contents (the Ed25519 seed in hex, wiped when
+        // dropped) are the material: HKDF under a label of its own makes an
+        // X25519 key independent of the signing key, and the same for as
+        // long as the key file is.
+        let request_key = RequestKey::derive(key.to_file_contents().as_bytes());
         TicketOffice {
+            request_key,
             key,
             own,
             issuer: issuer.to_owned(),
@@ -83,7 +93,7 @@ impl TicketOffice {
     /// A session ticket for `entry`'s user after a login at `now`: a new
     /// session, capped at the configured maximum. Returns the ticket and
     /// its expiry.
-    pub(crate) fn issue_login(&self, entry: &UserEntry, now: i64) -> (String, i64) {
+    pub(crate) fn issue_login(&self, entry: &UserEntry, now: i64) -> (Zeroizing<String>, i64) {
         let claims = Claims::new(
             &entry.name,
             Scope::Session,
@@ -96,16 +106,15 @@ impl TicketOffice {
             now.saturating_add(self.session_max_secs),
         )
         .with_password_stamp(self.stamp(entry));
-        // Moved out of its wiping buffer, not copied: the reply message
-        // that carries it to the protocol process is not wiped.
-        (take(&mut *sign(&self.key, &claims)), claims.expires_unix)
+        // Kept in its wiping buffer: the reply carries it sealed.
+        (sign(&self.key, &claims), claims.expires_unix)
     }
 
     /// A deliver ticket for `user` at `now`: scope `deliver`, a session
     /// of its own, valid [`DELIVER_TICKET_SECS`]; never renewed.
-    pub(crate) fn issue_deliver(&self, user: &str, now: i64) -> (String, i64) {
+    pub(crate) fn issue_deliver(&self, user: &str, now: i64) -> (Zeroizing<String>, i64) {
         let claims = Claims::new(user, Scope::Deliver, now, DELIVER_TICKET_SECS, &self.issuer);
-        (take(&mut *sign(&self.key, &claims)), claims.expires_unix)
+        (sign(&self.key, &claims), claims.expires_unix)
     }
 
     /// Checks that `old` may be renewed at `now` before the user is looked
@@ -136,7 +145,7 @@ impl TicketOffice {
         claims: &Claims,
         entry: Option<&UserEntry>,
         now: i64,
-    ) -> Result<(String, i64), RenewRefused> {
+    ) -> Result<(Zeroizing<String>, i64), RenewRefused> {
         let entry = entry.ok_or(RenewRefused::UserGone)?;
         let stamp = self.stamp(entry);
         // Constant time is not needed: the stamp is no secret to the
@@ -153,7 +162,24 @@ impl TicketOffice {
         )
         .in_session(claims.session, claims.session_ends_unix)
         .with_password_stamp(stamp);
-        Ok((take(&mut *sign(&self.key, &renewed)), renewed.expires_unix))
+        Ok((sign(&self.key, &renewed), renewed.expires_unix))
+    }
+
+    /// The public half of the request key, for every login's success: the
+    /// requester seals a renewal's old ticket to it.
+    pub(crate) fn request_key(&self) -> Vec<u8> {
+        self.request_key.public_bytes()
+    }
+
+    /// The old ticket of a renewal of `user`'s session, sealed to the
+    /// request key for the renewal's `reply_key` (wiped when dropped).
+    pub(crate) fn open_renewal(
+        &self,
+        sealed: &[u8],
+        user: &str,
+        reply_key: &[u8],
+    ) -> Result<Zeroizing<String>, SealError> {
+        self.request_key.open_renewal(sealed, user, reply_key)
     }
 
     /// Records ended sessions (from the master) and drops the entries past
@@ -164,5 +190,53 @@ impl TicketOffice {
             revoked.revoke(session, until);
         }
         revoked.prune(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mailkeep_ticket::HostKey;
+    use mailkeep_ticket_seal::{ReplyKey, SealTo};
+
+    use super::TicketOffice;
+
+    /// An office for `key`, as auth makes one at start.
+    fn office(key: &HostKey) -> TicketOffice {
+        let key = HostKey::parse(&key.to_file_contents()).expect("a key file's contents");
+        TicketOffice::new(key, "test-host", 3600, 7200)
+    }
+
+    /// A restarted auth (a new office with the same key file) has the same
+    /// request key and opens what was sealed to the old one; another
+    /// signing key has another request key.
+    #[test]
+    fn the_request_key_survives_a_restart_with_the_same_signing_key() {
+        let key = HostKey::generate();
+        let before = office(&key);
+        let after = office(&key);
+        assert_eq!(before.request_key(), after.request_key());
+        assert_eq!(before.request_key().len(), 32);
+        let other = office(&HostKey::generate());
+        assert_ne!(other.request_key(), before.request_key());
+
+        let reply = ReplyKey::generate().public_bytes();
+        let sealed = SealTo::from_bytes(&before.request_key())
+            .expect("a usable key")
+            .seal_renewal("mk2.a.b", "bob", &reply)
+            .expect("sealing");
+        let opened = after
+            .open_renewal(&sealed, "bob", &reply)
+            .expect("the restarted office opens it");
+        assert_eq!(opened.as_str(), "mk2.a.b");
+        assert!(other.open_renewal(&sealed, "bob", &reply).is_err());
+    }
+
+    /// The seal takes every ticket there can be, and no more.
+    #[test]
+    fn the_seal_and_the_ticket_agree_on_the_longest_ticket() {
+        assert_eq!(
+            mailkeep_ticket_seal::MAX_TICKET_LEN,
+            mailkeep_ticket::MAX_TICKET_LEN
+        );
     }
 }

@@ -3,24 +3,18 @@
 
 mod harness;
 
-use harness::{BASE, start_with};
+use harness::{BASE, deliver, start_with};
 use mailkeep_storage_rpc::auth::DeliverRequest;
 use mailkeep_ticket::Scope;
 use tonic::Code;
-
-fn to(recipient: &str) -> DeliverRequest {
-    DeliverRequest {
-        recipient: recipient.to_owned(),
-    }
-}
 
 #[tokio::test]
 async fn the_lmtp_role_gets_a_short_lived_deliver_ticket_for_one_recipient() {
     let h = start_with(BASE, "dora@example.net:{PLAIN}x:1002:1002::/home/dora\n").await;
     let mut lmtp = h.connect_as(1, "lmtp").await;
-    let got = lmtp.deliver(to("alice")).await.unwrap().into_inner();
-    assert_eq!(got.user, "alice");
-    let claims = h.verify(&got.ticket).unwrap();
+    let (user, ticket) = deliver(&mut lmtp, "alice").await.unwrap();
+    assert_eq!(user, "alice");
+    let claims = h.verify(&ticket).unwrap();
     assert_eq!(claims.scope, Scope::Deliver);
     assert_eq!(claims.user, "alice");
     assert!(claims.expires_unix - claims.issued_unix <= 600);
@@ -30,13 +24,15 @@ async fn the_lmtp_role_gets_a_short_lived_deliver_ticket_for_one_recipient() {
 
     // A local domain (any case) reaches the bare account; a full address
     // matches with its domain in any case; other domains do not.
-    let got = lmtp.deliver(to("alice@EXAMPLE.org")).await.unwrap();
-    assert_eq!(got.into_inner().user, "alice");
-    let got = lmtp.deliver(to("dora@Example.NET")).await.unwrap();
-    assert_eq!(got.into_inner().user, "dora@example.net");
-    let err = lmtp.deliver(to("alice@elsewhere.test")).await.unwrap_err();
+    let (user, _) = deliver(&mut lmtp, "alice@EXAMPLE.org").await.unwrap();
+    assert_eq!(user, "alice");
+    let (user, _) = deliver(&mut lmtp, "dora@Example.NET").await.unwrap();
+    assert_eq!(user, "dora@example.net");
+    let err = deliver(&mut lmtp, "alice@elsewhere.test")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = lmtp.deliver(to("nobody")).await.unwrap_err();
+    let err = deliver(&mut lmtp, "nobody").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
 
@@ -45,7 +41,28 @@ async fn other_roles_asking_for_a_deliver_ticket_are_refused() {
     let h = start_with(BASE, "").await;
     for role in ["imap", "pop3", ""] {
         let mut other = h.connect_as(7, role).await;
-        let err = other.deliver(to("alice")).await.unwrap_err();
+        let err = deliver(&mut other, "alice").await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "role {role:?}");
     }
+}
+
+/// The ticket is sealed to the request's reply key: a request without one
+/// (or with a key of small order, which would make the seal public) is
+/// refused before any lookup.
+#[tokio::test]
+async fn a_deliver_request_without_a_usable_reply_key_is_refused() {
+    let h = start_with(BASE, "").await;
+    let mut lmtp = h.connect_as(1, "lmtp").await;
+    for reply_key in [Vec::new(), vec![0; 32], vec![9; 31]] {
+        let err = lmtp
+            .deliver(DeliverRequest {
+                recipient: "alice".to_owned(),
+                reply_key,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+    }
+    // With a key, the same request is answered.
+    assert_eq!(deliver(&mut lmtp, "alice").await.unwrap().0, "alice");
 }

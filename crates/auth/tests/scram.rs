@@ -6,8 +6,7 @@ mod harness;
 
 use std::time::Instant;
 
-use harness::{BASE, Harness, challenge, failure, first, next, start_with, step, success};
-use mailkeep_storage_rpc::auth::step_response::Outcome;
+use harness::{BASE, Harness, Outcome, challenge, failure, first, next, start_with, step, success};
 use mailkeep_storage_rpc::auth::{Failure, StepRequest};
 use mailkeep_testkit::scram::{Hash, ScramClient};
 use mailkeep_ticket::Scope;

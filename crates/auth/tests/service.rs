@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use harness::{BASE, challenge, failure, first, next, start, step, success};
 use mailkeep_auth::{add_user, delete_user};
-use mailkeep_storage_rpc::auth::RenewRequest;
+use mailkeep_storage_rpc::auth::step_response;
 use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
+use mailkeep_ticket_seal::{Purpose, ReplyKey};
+use prost::Message;
 
 #[tokio::test]
 async fn plain_login_issues_a_ticket_that_verifies() {
@@ -214,27 +216,20 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         .await,
     );
 
-    let renewed = client
-        .renew(RenewRequest {
-            ticket: ok.ticket.clone(),
-        })
+    let (renewed, renewed_expiry) = harness::renew(&mut client, &ok.request_key, "bob", &ok.ticket)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     // Same session (a renewal in the same second may even be the same
     // ticket: the signature is deterministic).
-    let claims = h.verify(&renewed.ticket).unwrap();
+    let claims = h.verify(&renewed).unwrap();
     assert_eq!(claims.session, h.verify(&ok.ticket).unwrap().session);
     assert_eq!(
         (claims.user.as_str(), claims.scope),
         ("bob", Scope::Session)
     );
-    assert_eq!(claims.expires_unix, renewed.expires_unix);
+    assert_eq!(claims.expires_unix, renewed_expiry);
 
-    let status = client
-        .renew(RenewRequest {
-            ticket: "mk2.garbage.x".to_owned(),
-        })
+    let status = harness::renew(&mut client, &ok.request_key, "bob", "mk2.garbage.x")
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -244,10 +239,7 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &HostKey::generate(),
         &Claims::new("bob", Scope::Session, now_unix(), 60, "h"),
     );
-    let status = client
-        .renew(RenewRequest {
-            ticket: foreign.to_string(),
-        })
+    let status = harness::renew(&mut client, &ok.request_key, "bob", &foreign)
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -257,20 +249,14 @@ async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
         &h.key,
         &Claims::new("bob", Scope::Deliver, now_unix(), 60, harness::ISSUER),
     );
-    let status = client
-        .renew(RenewRequest {
-            ticket: deliver.to_string(),
-        })
+    let status = harness::renew(&mut client, &ok.request_key, "bob", &deliver)
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
 
     // Deleted users cannot renew.
     delete_user(&h.passwd, "bob").unwrap();
-    let status = client
-        .renew(RenewRequest {
-            ticket: renewed.ticket,
-        })
+    let status = harness::renew(&mut client, &ok.request_key, "bob", &renewed)
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
@@ -293,4 +279,98 @@ async fn serve_returns_ok_when_the_control_socket_closes() {
         .unwrap()
         .unwrap();
     assert!(result.is_ok(), "{result:?}");
+}
+
+/// Tickets never cross the auth connection in clear (DESIGN §2): the
+/// Step and Renew replies, as encoded for the wire, hold the ticket sealed
+/// to the request's reply key, which opens it; nothing of it is readable
+/// in the bytes a transport buffer would keep.
+#[tokio::test]
+async fn replies_carry_tickets_sealed_to_the_reply_key_never_in_clear() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let key = ReplyKey::generate();
+    let mut req = first(1, "PLAIN", Some(b"\0alice\0secret"), "192.0.2.30");
+    req.reply_key = key.public_bytes();
+    let response = client.step(req).await.unwrap().into_inner();
+    let wire = response.encode_to_vec();
+    let Some(step_response::Outcome::Success(success)) = response.outcome else {
+        panic!("expected a success, got {response:?}");
+    };
+    let ticket = key
+        .open(&success.sealed_ticket, Purpose::Login, "alice")
+        .unwrap();
+    h.verify(&ticket).unwrap();
+    assert_no_ticket_in(&wire, &ticket);
+
+    assert_eq!(success.request_key.len(), 32, "auth's request key");
+    let key = ReplyKey::generate();
+    let request = harness::renew_request(&success.request_key, "alice", &ticket, &key);
+    // The request as written to the wire holds the old ticket sealed too.
+    assert_no_ticket_in(&request.encode_to_vec(), &ticket);
+    let response = client.renew(request).await.unwrap().into_inner();
+    let wire = response.encode_to_vec();
+    let renewed = key
+        .open(&response.sealed_ticket, Purpose::Renew, "")
+        .unwrap();
+    assert_eq!(
+        h.verify(&renewed).unwrap().session,
+        h.verify(&ticket).unwrap().session
+    );
+    assert_no_ticket_in(&wire, &renewed);
+}
+
+#[track_caller]
+fn assert_no_ticket_in(wire: &[u8], ticket: &str) {
+    assert!(
+        !wire.windows(4).any(|w| w == b"mk2."),
+        "a ticket prefix in the reply"
+    );
+    for piece in ticket.as_bytes().windows(16) {
+        assert!(
+            !wire.windows(16).any(|w| w == piece),
+            "a piece of the ticket in clear in the reply"
+        );
+    }
+}
+
+/// A request that could be answered with a ticket but brings no usable
+/// key to seal it to is refused before anything is checked; an abort
+/// needs none, nor does the auth-socket role, which gets no ticket.
+#[tokio::test]
+async fn steps_and_renewals_without_a_usable_reply_key_are_refused() {
+    let h = start(BASE).await;
+    let mut client = h.connect(1).await;
+    let ip = "192.0.2.31";
+    for reply_key in [Vec::new(), vec![0; 32], vec![5; 33]] {
+        let mut req = first(1, "PLAIN", Some(b"\0alice\0secret"), ip);
+        req.reply_key = reply_key;
+        let status = client.step(req).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    }
+    let mut abort = first(2, "", None, ip);
+    abort.abort = true;
+    let aborted = client.step(abort).await.unwrap().into_inner();
+    assert!(matches!(
+        aborted.outcome,
+        Some(step_response::Outcome::Failure(_))
+    ));
+    let ok = success(step(&mut client, first(3, "PLAIN", Some(b"\0alice\0secret"), ip)).await);
+
+    let mut request =
+        harness::renew_request(&ok.request_key, "alice", &ok.ticket, &ReplyKey::generate());
+    request.reply_key = Vec::new();
+    let status = client.renew(request).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+
+    let mut socket = h.connect_as(2, "auth-socket").await;
+    let response = socket
+        .step(first(1, "PLAIN", Some(b"\0alice\0secret"), ip))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(step_response::Outcome::Success(success)) = response.outcome else {
+        panic!("expected a success, got {response:?}");
+    };
+    assert!(success.sealed_ticket.is_empty(), "a ticket for the MTA");
 }

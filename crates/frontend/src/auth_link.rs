@@ -1,6 +1,14 @@
 //! The protocol process's connection to auth, shared by all its sessions:
 //! made on first use, replaced when it breaks, and the source of SASL
 //! exchange ids and ticket renewals.
+//!
+//! Every request that is answered with a ticket carries a [`ReplyKey`]
+//! made for it alone, and the ticket comes back sealed to it: the
+//! connection's buffers, which keep the last reply's bytes for as long as
+//! the process lives, never hold a ticket in clear (DESIGN §2). The other
+//! way too: a renewal's old ticket is sealed to auth's request key (named
+//! in the login's success), since the write buffer keeps the last
+//! request's bytes just as long.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,6 +17,11 @@ use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use tokio::sync::Mutex;
 use tonic::Code;
 use tonic::transport::Channel;
+
+/// The key a request's ticket is sealed to, and what it is sealed for
+/// (re-exported for the callers of Auth.Deliver).
+pub use mailkeep_ticket_seal::{Purpose, ReplyKey};
+use mailkeep_ticket_seal::{SealError, SealTo};
 
 use crate::any_connector::AnyConnector;
 use crate::connector::{ConnectError, Connector};
@@ -64,21 +77,32 @@ impl AuthLink {
         self.exchange.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Exchanges a still valid session ticket for a fresh one. A broken
-    /// connection is replaced and the renewal tried once more.
-    pub async fn renew(&self, ticket: &str) -> Result<Renewed, ConnectError> {
-        // The request's own copy is not wiped: prost messages are plain
-        // Strings (and tonic copies the bytes into its buffers anyway).
-        let request = RenewRequest {
-            ticket: ticket.to_owned(),
-        };
+    /// Exchanges `user`'s still valid session ticket for a fresh one; the
+    /// old ticket goes sealed to auth's `request_key` (from the login's
+    /// success). A broken connection is replaced and the renewal tried
+    /// once more.
+    pub async fn renew(
+        &self,
+        user: &str,
+        ticket: &str,
+        request_key: &[u8],
+    ) -> Result<Renewed, ConnectError> {
+        let reply_key = ReplyKey::generate();
+        let request =
+            renew_request(user, ticket, request_key, &reply_key).map_err(|e| ConnectError {
+                code: mailkeep_storage_rpc::broker::RefusalCode::Refused,
+                message: format!("ticket renewal: sealing the old ticket to auth: {e}"),
+            })?;
         for fresh in [false, true] {
             let mut client = self.client(fresh).await?;
             match client.renew(request.clone()).await {
                 Ok(response) => {
                     let response = response.into_inner();
+                    let ticket = reply_key
+                        .open(&response.sealed_ticket, Purpose::Renew, "")
+                        .map_err(|e| ConnectError::unavailable(format!("ticket renewal: {e}")))?;
                     return Ok(Renewed {
-                        ticket: zeroize::Zeroizing::new(response.ticket),
+                        ticket,
                         expires_unix: response.expires_unix,
                     });
                 }
@@ -101,3 +125,27 @@ impl AuthLink {
         ))
     }
 }
+
+/// The renewal request of `user`'s `ticket`: the old ticket sealed to
+/// auth's `request_key`, bound to `reply_key` (whose public half the
+/// request names). The seal is made in one buffer, encrypted where it lies
+/// (see `mailkeep-ticket-seal`), so no clear copy of the old ticket is
+/// built here, and none goes to the connection's write buffer.
+fn renew_request(
+    user: &str,
+    ticket: &str,
+    request_key: &[u8],
+    reply_key: &ReplyKey,
+) -> Result<RenewRequest, SealError> {
+    let reply = reply_key.public_bytes();
+    let sealed_ticket = SealTo::from_bytes(request_key)?.seal_renewal(ticket, user, &reply)?;
+    Ok(RenewRequest {
+        sealed_ticket,
+        user: user.to_owned(),
+        reply_key: reply,
+    })
+}
+
+#[cfg(test)]
+#[path = "tests/auth_link.rs"]
+mod tests;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::auth::{StepRequest, StepResponse, step_response};
 use tonic::Code;
 
-use crate::auth_link::AuthLink;
+use crate::auth_link::{AuthLink, Purpose, ReplyKey};
 
 /// Mechanisms that send the password itself (only over TLS, or where the
 /// configuration allows plaintext logins).
@@ -61,12 +61,18 @@ pub struct ChannelBinding {
 pub struct LoggedIn {
     /// The canonical user name (also the owner of their mail).
     pub user: String,
-    /// The session ticket, opaque; wiped from memory when dropped.
+    /// The session ticket, opaque; wiped from memory when dropped. Empty
+    /// on an auth-socket connection, which gets none.
     pub ticket: zeroize::Zeroizing<String>,
     /// When the ticket expires (Unix seconds).
     pub expires_unix: i64,
     /// Additional data with success (SCRAM's server-final), may be empty.
     pub final_data: Vec<u8>,
+    /// Auth's request key (an X25519 public key): a renewal of the
+    /// session's ticket seals the old ticket to it, so that no ticket is
+    /// ever written in clear to the auth connection. Public: kept with the
+    /// session, nothing to wipe.
+    pub request_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for LoggedIn {
@@ -130,11 +136,14 @@ impl SaslExchange {
     }
 
     /// Sends the client's data (`None`: the client sent none, e.g. no
-    /// initial response) and says what comes next.
+    /// initial response) and says what comes next. Each step carries a
+    /// reply key of its own: whichever step succeeds, its ticket comes
+    /// back sealed to that step's key.
     pub async fn step(&mut self, data: Option<Vec<u8>>) -> SaslStep {
         let first = !self.started;
         self.started = true;
         let binding = self.facts.channel_binding.as_ref().filter(|_| first);
+        let reply_key = ReplyKey::generate();
         let request = StepRequest {
             exchange_id: self.id,
             mechanism: if first {
@@ -149,9 +158,10 @@ impl SaslExchange {
             abort: false,
             channel_binding_type: binding.map(|b| b.kind.clone()).unwrap_or_default(),
             channel_binding: binding.map(|b| b.data.clone()).unwrap_or_default(),
+            reply_key: reply_key.public_bytes(),
         };
         match send(&self.link, request, first).await {
-            Some(response) => outcome(response),
+            Some(response) => outcome(response, reply_key),
             None => SaslStep::Failure(AuthFailure::Temporary),
         }
     }
@@ -231,16 +241,31 @@ async fn send(link: &AuthLink, request: StepRequest, first: bool) -> Option<Step
     None
 }
 
-/// What a step response means.
-fn outcome(response: StepResponse) -> SaslStep {
+/// What a step response means; a success's ticket is opened with the
+/// step's `reply_key` (none comes on an auth-socket connection).
+fn outcome(response: StepResponse, reply_key: ReplyKey) -> SaslStep {
     match response.outcome {
         Some(step_response::Outcome::Challenge(challenge)) => SaslStep::Challenge(challenge),
-        Some(step_response::Outcome::Success(success)) => SaslStep::Success(LoggedIn {
-            user: success.user,
-            ticket: zeroize::Zeroizing::new(success.ticket),
-            expires_unix: success.expires_unix,
-            final_data: success.final_data,
-        }),
+        Some(step_response::Outcome::Success(success)) => {
+            let ticket = if success.sealed_ticket.is_empty() {
+                zeroize::Zeroizing::new(String::new())
+            } else {
+                match reply_key.open(&success.sealed_ticket, Purpose::Login, &success.user) {
+                    Ok(ticket) => ticket,
+                    Err(error) => {
+                        tracing::warn!(%error, user = ?success.user, "auth's sealed ticket does not open");
+                        return SaslStep::Failure(AuthFailure::Temporary);
+                    }
+                }
+            };
+            SaslStep::Success(LoggedIn {
+                user: success.user,
+                ticket,
+                expires_unix: success.expires_unix,
+                final_data: success.final_data,
+                request_key: success.request_key,
+            })
+        }
         Some(step_response::Outcome::Failure(failure)) => SaslStep::Failure(if failure.temporary {
             AuthFailure::Temporary
         } else if failure.contact_admin {
@@ -256,3 +281,7 @@ fn outcome(response: StepResponse) -> SaslStep {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tests/sasl.rs"]
+mod tests;

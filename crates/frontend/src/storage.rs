@@ -182,6 +182,9 @@ struct Credentials {
 struct Inner {
     user: String,
     auth: Arc<AuthLink>,
+    /// Auth's request key, which a renewal seals the old ticket to (empty
+    /// for a delivery, never renewed).
+    request_key: Vec<u8>,
     clock: Clock,
     credentials: Mutex<Credentials>,
     /// One channel per owner reached.
@@ -236,6 +239,7 @@ impl Storage {
             inner: Arc::new(Inner {
                 user: login.user.clone(),
                 auth,
+                request_key: login.request_key.clone(),
                 clock,
                 credentials: Mutex::new(Credentials {
                     ticket: Arc::new(login.ticket.clone()),
@@ -264,6 +268,7 @@ impl Storage {
             inner: Arc::new(Inner {
                 user: user.to_owned(),
                 auth,
+                request_key: Vec::new(),
                 clock,
                 credentials: Mutex::new(Credentials {
                     ticket: Arc::new(ticket),
@@ -394,7 +399,11 @@ impl Storage {
             }
             credentials.ticket.clone()
         };
-        let renewed = self.inner.auth.renew(&old).await;
+        let renewed = self
+            .inner
+            .auth
+            .renew(&self.inner.user, &old, &self.inner.request_key)
+            .await;
         let mut credentials = lock(&self.inner.credentials);
         match renewed {
             Ok(renewed) => {

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use mailkeep_frontend::auth_link::{Purpose, ReplyKey};
 use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
 use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::DeliverRequest;
@@ -171,8 +172,11 @@ async fn lookup(
     cache: &RecipientCache,
     rcpt: &Recipient,
 ) -> Result<(String, Storage), Reply> {
+    // The ticket comes back sealed to a key made for this request.
+    let reply_key = ReplyKey::generate();
     let request = DeliverRequest {
         recipient: rcpt.address.clone(),
+        reply_key: reply_key.public_bytes(),
     };
     let mut answer = None;
     for fresh in [false, true] {
@@ -192,10 +196,16 @@ async fn lookup(
     let Some(got) = answer else {
         return Err(Reply::temporary("Temporary lookup failure"));
     };
+    let ticket = reply_key
+        .open(&got.sealed_ticket, Purpose::Deliver, &got.user)
+        .map_err(|error| {
+            tracing::warn!(%error, user = ?got.user, "auth's sealed deliver ticket does not open");
+            Reply::temporary("Temporary lookup failure")
+        })?;
     let storage = Storage::for_delivery(
         Arc::clone(auth),
         &got.user,
-        zeroize::Zeroizing::new(got.ticket),
+        ticket,
         got.expires_unix,
         clock.clone(),
     );

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use mailkeep_auth::{AuthError, AuthSettings, PasswdFile};
+use mailkeep_frontend::auth_link::{Purpose, ReplyKey};
 use mailkeep_frontend::{ConnectError, Connector};
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::auth::{StepRequest, step_response};
@@ -352,6 +353,7 @@ impl Services {
     /// Logs `user` in through auth with SASL PLAIN.
     pub async fn login(&self, user: &str, password: &str) -> Result<Login, ServicesError> {
         let mut auth = Connector::auth(self).await?;
+        let reply_key = ReplyKey::generate();
         let request = StepRequest {
             exchange_id: 1,
             mechanism: "PLAIN".into(),
@@ -359,14 +361,23 @@ impl Services {
             has_data: true,
             remote_ip: "127.0.0.1".into(),
             protocol: "imap".into(),
+            reply_key: reply_key.public_bytes(),
             ..StepRequest::default()
         };
         let outcome = auth.step(request).await?.into_inner().outcome;
         match outcome {
-            Some(step_response::Outcome::Success(s)) => Ok(Login {
-                user: s.user,
-                ticket: s.ticket,
-            }),
+            Some(step_response::Outcome::Success(s)) => {
+                match reply_key.open(&s.sealed_ticket, Purpose::Login, &s.user) {
+                    Ok(ticket) => Ok(Login {
+                        user: s.user,
+                        ticket: ticket.to_string(),
+                    }),
+                    Err(error) => Err(ServicesError::LoginFailed {
+                        user: user.to_owned(),
+                        reason: format!("the sealed ticket does not open: {error}"),
+                    }),
+                }
+            }
             other => Err(ServicesError::LoginFailed {
                 user: user.to_owned(),
                 reason: format!("{other:?}"),

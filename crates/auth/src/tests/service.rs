@@ -8,6 +8,7 @@ use std::time::Duration;
 use mailkeep_storage_rpc::auth::StepRequest;
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_ticket::HostKey;
+use mailkeep_ticket_seal::ReplyKey;
 
 use super::*;
 use crate::hashing::HashLimits;
@@ -72,6 +73,7 @@ fn plain(user: &str, password: &str, ip: &str) -> StepRequest {
         has_data: true,
         remote_ip: ip.into(),
         protocol: "imap".into(),
+        reply_key: ReplyKey::generate().public_bytes(),
         ..StepRequest::default()
     }
 }
@@ -95,7 +97,8 @@ async fn an_unknown_user_costs_one_hash_like_an_account() {
             PeerRole::Other,
             plain("bob", "wrong", "192.0.2.1"),
         )
-        .await;
+        .await
+        .unwrap();
     assert_eq!(failed(&outcome), Some(false));
     assert_eq!(f.hashes.load(Ordering::SeqCst), before + 1);
     let outcome = f
@@ -105,7 +108,8 @@ async fn an_unknown_user_costs_one_hash_like_an_account() {
             PeerRole::Other,
             plain("nobody", "wrong", "192.0.2.2"),
         )
-        .await;
+        .await
+        .unwrap();
     assert_eq!(failed(&outcome), Some(false));
     assert_eq!(
         f.hashes.load(Ordering::SeqCst),
@@ -144,6 +148,7 @@ async fn parallel_wrong_logins_keep_hashing_at_the_bound_and_shed_the_rest() {
                     plain("bob", "guess", &ip),
                 )
                 .await
+                .unwrap()
         });
     }
     // Two hash, three wait, the other seven are shed at once.
@@ -173,7 +178,8 @@ async fn parallel_wrong_logins_keep_hashing_at_the_bound_and_shed_the_rest() {
             PeerRole::Other,
             plain("alice", "secret", "10.99.0.1"),
         )
-        .await;
+        .await
+        .unwrap();
     assert!(matches!(outcome, Outcome::Success(_)), "{outcome:?}");
 }
 
@@ -184,7 +190,8 @@ async fn a_penalised_client_cannot_make_auth_hash_until_its_delay_passed() {
     let before = f.hashes.load(Ordering::SeqCst);
     f.service
         .step_on(ConnectionKey(1), PeerRole::Other, plain("bob", "wrong", ip))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(f.hashes.load(Ordering::SeqCst), before + 1);
     let service = f.service.clone();
     let next = tokio::spawn(async move {
@@ -195,6 +202,7 @@ async fn a_penalised_client_cannot_make_auth_hash_until_its_delay_passed() {
                 plain("bob", "wrong-again", ip),
             )
             .await
+            .unwrap()
     });
     // Just before the delay is over, nothing was hashed for it.
     tokio::time::sleep(Duration::from_millis(1999)).await;
@@ -217,11 +225,12 @@ async fn an_auth_socket_login_gets_no_ticket() {
             PeerRole::AuthSocket,
             plain("alice", "secret", "192.0.2.9"),
         )
-        .await;
+        .await
+        .unwrap();
     match socket {
         Outcome::Success(s) => {
             assert_eq!(s.user, "alice");
-            assert!(s.ticket.is_empty(), "a ticket for the auth socket");
+            assert!(s.sealed_ticket.is_empty(), "a ticket for the auth socket");
             assert_eq!(s.expires_unix, 0);
         }
         other => panic!("expected a success, got {other:?}"),
@@ -233,9 +242,10 @@ async fn an_auth_socket_login_gets_no_ticket() {
             PeerRole::Other,
             plain("alice", "secret", "192.0.2.9"),
         )
-        .await;
+        .await
+        .unwrap();
     assert!(
-        matches!(&imap, Outcome::Success(s) if !s.ticket.is_empty()),
+        matches!(&imap, Outcome::Success(s) if !s.sealed_ticket.is_empty()),
         "{imap:?}"
     );
     let wrong = f
@@ -245,6 +255,7 @@ async fn an_auth_socket_login_gets_no_ticket() {
             PeerRole::AuthSocket,
             plain("alice", "nope", "192.0.2.9"),
         )
-        .await;
+        .await
+        .unwrap();
     assert_eq!(failed(&wrong), Some(false));
 }

@@ -11,6 +11,7 @@ use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{Failure, StepRequest, Success};
 use mailkeep_testkit::scram::{Hash, ScramClient};
 use mailkeep_ticket::{HostKey, TrustedHosts, now_unix};
+use mailkeep_ticket_seal::{Purpose, ReplyKey};
 
 use super::*;
 
@@ -23,6 +24,8 @@ struct Fixture {
     /// Verifies the tickets the service signs.
     trusted: TrustedHosts,
     hashes: Arc<AtomicUsize>,
+    /// The reply key of the last step, which opens a success's ticket.
+    reply: Mutex<Option<ReplyKey>>,
     _dir: tempfile::TempDir,
 }
 
@@ -65,6 +68,7 @@ fn fixture(masters: &[&str], delay: Duration) -> Fixture {
         service,
         trusted,
         hashes,
+        reply: Mutex::new(None),
         _dir: dir,
     }
 }
@@ -82,34 +86,40 @@ fn request(mechanism: &str, data: &[u8], ip: &str) -> StepRequest {
 }
 
 impl Fixture {
+    /// One step on connection `conn` with a reply key of its own, kept to
+    /// open the ticket of a success.
+    async fn step(&self, conn: ConnectionKey, mut req: StepRequest) -> Outcome {
+        let key = ReplyKey::generate();
+        req.reply_key = key.public_bytes();
+        *self.reply.lock().unwrap() = Some(key);
+        self.service
+            .step_on(conn, PeerRole::Other, req)
+            .await
+            .unwrap()
+    }
+
     /// A PLAIN login with `authzid`, `authcid` and `password`.
     async fn plain(&self, authzid: &str, authcid: &str, password: &str) -> Outcome {
         let data = format!("{authzid}\0{authcid}\0{password}");
-        self.service
-            .step_on(
-                ConnectionKey(1),
-                PeerRole::Other,
-                request("PLAIN", data.as_bytes(), "192.0.2.1"),
-            )
-            .await
+        self.step(
+            ConnectionKey(1),
+            request("PLAIN", data.as_bytes(), "192.0.2.1"),
+        )
+        .await
     }
 
     /// A LOGIN exchange (user name as the initial response).
     async fn login(&self, user: &str, password: &str) -> Outcome {
         let first = self
-            .service
-            .step_on(
+            .step(
                 ConnectionKey(2),
-                PeerRole::Other,
                 request("LOGIN", user.as_bytes(), "192.0.2.2"),
             )
             .await;
         assert_eq!(first, Outcome::Challenge(b"Password:".to_vec()));
         let mut next = request("", password.as_bytes(), "192.0.2.2");
         next.mechanism.clear();
-        self.service
-            .step_on(ConnectionKey(2), PeerRole::Other, next)
-            .await
+        self.step(ConnectionKey(2), next).await
     }
 
     /// A SCRAM-SHA-256 exchange naming `user` after the GS2 header `gs2`
@@ -117,10 +127,8 @@ impl Fixture {
     async fn scram(&self, gs2: &str, user: &str, password: &str) -> Outcome {
         let mut client = ScramClient::new(Hash::Sha256, user, password, gs2, b"");
         let first = self
-            .service
-            .step_on(
+            .step(
                 ConnectionKey(3),
-                PeerRole::Other,
                 request("SCRAM-SHA-256", &client.first_message(), "192.0.2.3"),
             )
             .await;
@@ -129,10 +137,7 @@ impl Fixture {
         };
         let mut next = request("", &client.final_message(&server_first), "192.0.2.3");
         next.mechanism.clear();
-        let outcome = self
-            .service
-            .step_on(ConnectionKey(3), PeerRole::Other, next)
-            .await;
+        let outcome = self.step(ConnectionKey(3), next).await;
         if let Outcome::Success(success) = &outcome {
             assert_eq!(success.final_data, client.expected_server_final());
         }
@@ -146,7 +151,16 @@ impl Fixture {
             panic!("expected a success as {user}, got {outcome:?}");
         };
         assert_eq!(success.user, user);
-        let claims = self.trusted.verify(&success.ticket, now_unix()).unwrap();
+        let key = self
+            .reply
+            .lock()
+            .unwrap()
+            .take()
+            .expect("a step's reply key");
+        let ticket = key
+            .open(&success.sealed_ticket, Purpose::Login, user)
+            .unwrap();
+        let claims = self.trusted.verify(&ticket, now_unix()).unwrap();
         assert_eq!(claims.user, user, "the ticket is for the wrong user");
         success
     }

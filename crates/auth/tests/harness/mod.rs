@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use mailkeep_auth::{AuthError, AuthSettings, add_user, serve};
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
-use mailkeep_storage_rpc::auth::step_response::Outcome;
-use mailkeep_storage_rpc::auth::{Failure, StepRequest, Success};
+use mailkeep_storage_rpc::auth::step_response;
+use mailkeep_storage_rpc::auth::{DeliverRequest, Failure, RenewRequest, StepRequest};
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
 use mailkeep_storage_rpc::channel::channel_over;
 use mailkeep_storage_rpc::framing::send_frame;
 use mailkeep_ticket::{Claims, HostKey, TicketError, TrustedHosts, now_unix};
+use mailkeep_ticket_seal::{Purpose, ReplyKey, SealTo};
 use tokio::net::UnixStream;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -42,6 +43,12 @@ pub async fn start(base: Duration) -> Harness {
 
 /// [`start`] with `more` lines appended to the passwd-file.
 pub async fn start_with(base: Duration, more: &str) -> Harness {
+    start_keyed(base, more, HostKey::generate()).await
+}
+
+/// [`start_with`] signing with `key` (a copy of it), as an auth restarted
+/// with the same key file would.
+pub async fn start_keyed(base: Duration, more: &str, key: HostKey) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let passwd = dir.path().join("passwd");
     std::fs::write(
@@ -53,7 +60,6 @@ pub async fn start_with(base: Duration, more: &str) -> Harness {
     .unwrap();
     add_user(&passwd, "bob", "bob-pw", 1001, 1001, "/home/bob".as_ref()).unwrap();
     let (control, auth_end) = UnixStream::pair().unwrap();
-    let key = HostKey::generate();
     let auth_key = HostKey::parse(&key.to_file_contents()).unwrap();
     let mut trusted = TrustedHosts::new();
     trusted.insert(ISSUER, key.public()).unwrap();
@@ -128,17 +134,117 @@ pub fn next(id: u64, data: &[u8], ip: &str) -> StepRequest {
     first(id, "", Some(data), ip)
 }
 
-pub async fn step(client: &mut AuthClient<Channel>, req: StepRequest) -> Outcome {
-    client
+/// A step's outcome as a protocol process sees it: a success's ticket
+/// opened with the step's reply key.
+#[derive(Debug)]
+pub enum Outcome {
+    Challenge(Vec<u8>),
+    Success(LoggedIn),
+    Failure(Failure),
+}
+
+/// A success with its ticket opened (empty when auth sent none).
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub user: String,
+    pub ticket: String,
+    /// Auth's request key, which a renewal seals the old ticket to.
+    pub request_key: Vec<u8>,
+    pub expires_unix: i64,
+    pub final_data: Vec<u8>,
+}
+
+/// One step with a reply key of its own, as the frontend sends it.
+pub async fn step(client: &mut AuthClient<Channel>, mut req: StepRequest) -> Outcome {
+    let key = ReplyKey::generate();
+    req.reply_key = key.public_bytes();
+    match client
         .step(req)
         .await
         .unwrap()
         .into_inner()
         .outcome
         .unwrap()
+    {
+        step_response::Outcome::Challenge(c) => Outcome::Challenge(c),
+        step_response::Outcome::Failure(f) => Outcome::Failure(f),
+        step_response::Outcome::Success(s) => {
+            let ticket = if s.sealed_ticket.is_empty() {
+                String::new()
+            } else {
+                key.open(&s.sealed_ticket, Purpose::Login, &s.user)
+                    .expect("the ticket opens with the step's reply key")
+                    .to_string()
+            };
+            Outcome::Success(LoggedIn {
+                user: s.user,
+                ticket,
+                request_key: s.request_key,
+                expires_unix: s.expires_unix,
+                final_data: s.final_data,
+            })
+        }
+    }
 }
 
-pub fn success(outcome: Outcome) -> Success {
+/// The renewal request of `user`'s `ticket` as the frontend makes it:
+/// the old ticket sealed to auth's `request_key` for `reply_key`.
+pub fn renew_request(
+    request_key: &[u8],
+    user: &str,
+    ticket: &str,
+    reply_key: &ReplyKey,
+) -> RenewRequest {
+    RenewRequest {
+        sealed_ticket: SealTo::from_bytes(request_key)
+            .expect("auth's request key")
+            .seal_renewal(ticket, user, &reply_key.public_bytes())
+            .expect("sealing the old ticket"),
+        user: user.to_owned(),
+        reply_key: reply_key.public_bytes(),
+    }
+}
+
+/// Renews `user`'s `ticket`, sealed to auth's `request_key`, with a reply
+/// key: the new ticket, opened, and its expiry.
+pub async fn renew(
+    client: &mut AuthClient<Channel>,
+    request_key: &[u8],
+    user: &str,
+    ticket: &str,
+) -> Result<(String, i64), tonic::Status> {
+    let key = ReplyKey::generate();
+    let got = client
+        .renew(renew_request(request_key, user, ticket, &key))
+        .await?
+        .into_inner();
+    let ticket = key
+        .open(&got.sealed_ticket, Purpose::Renew, "")
+        .expect("the renewed ticket opens with the request's reply key");
+    Ok((ticket.to_string(), got.expires_unix))
+}
+
+/// Asks for `recipient`'s deliver ticket with a reply key: the user and
+/// the ticket, opened.
+pub async fn deliver(
+    client: &mut AuthClient<Channel>,
+    recipient: &str,
+) -> Result<(String, String), tonic::Status> {
+    let key = ReplyKey::generate();
+    let got = client
+        .deliver(DeliverRequest {
+            recipient: recipient.to_owned(),
+            reply_key: key.public_bytes(),
+        })
+        .await?
+        .into_inner();
+    let ticket = key
+        .open(&got.sealed_ticket, Purpose::Deliver, &got.user)
+        .expect("the deliver ticket opens with the request's reply key");
+    Ok((got.user, ticket.to_string()))
+}
+
+pub fn success(outcome: Outcome) -> LoggedIn {
     match outcome {
         Outcome::Success(s) => s,
         other => panic!("expected success, got {other:?}"),
