@@ -164,7 +164,8 @@ impl Session {
             },
             channel_binding: None,
         };
-        let exchange = SaslExchange::new(Arc::clone(&self.process.auth), &request.mechanism, facts);
+        let exchange = SaslExchange::new(Arc::clone(&self.process.auth), &request.mechanism, facts)
+            .without_ticket();
         self.step(id, exchange, request.initial).await
     }
 

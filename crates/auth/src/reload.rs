@@ -1,5 +1,6 @@
 //! A passwd-file that follows edits: every use `stat`s the file and reads it
-//! again only when its inode, size or modification time changed, so
+//! again only when its inode, size or modification time changed (or it
+//! changed in the last two seconds, when a stamp proves nothing), so
 //! `mailkeep user add` takes effect without a restart and a lookup costs one
 //! `stat` otherwise.
 
@@ -51,7 +52,11 @@ impl WatchedPasswdFile {
         }
         *slot = None;
         let fresh = Arc::new(PasswdFile::load(&self.path)?);
-        *slot = Some(Arc::clone(&fresh));
+        // A file changed a moment ago is read again next time: a rewrite
+        // in place within the same tick of its clock would keep its stamp.
+        if fresh.stamp.is_some_and(|stamp| stamp.is_settled()) {
+            *slot = Some(Arc::clone(&fresh));
+        }
         Ok(fresh)
     }
 

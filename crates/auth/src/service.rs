@@ -725,7 +725,7 @@ impl Auth for AuthService {
                 refused(error)
             })?;
         let sealed_ticket = seal_to
-            .seal(&ticket, Purpose::Renew, "")
+            .seal(&ticket, Purpose::Renew, &claims.user)
             .map_err(|error| Status::internal(format!("sealing the ticket: {error}")))?;
         tracing::info!(user = ?claims.user, session = %claims.session, "ticket renewed");
         Ok(Response::new(RenewResponse {

@@ -197,7 +197,21 @@ impl FileStamp {
             mtime_nsec: meta.mtime_nsec(),
         }
     }
+
+    /// Whether the file was last changed long enough ago that a change in
+    /// place since could not have kept this stamp: file times advance in
+    /// coarse steps (a few milliseconds), so a same-size rewrite just after
+    /// the read can leave size and time as they were.
+    pub(crate) fn is_settled(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        now.saturating_sub(self.mtime) >= SETTLED_SECS
+    }
 }
+
+/// How old a file's last change must be before a parse of it is kept.
+const SETTLED_SECS: i64 = 2;
 
 /// A parsed passwd-file: its users, looked up by exact name.
 #[derive(Debug, Clone)]

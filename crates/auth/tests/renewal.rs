@@ -246,7 +246,7 @@ async fn the_request_key_is_the_same_across_an_auth_restart() {
         .open(
             &renewed.sealed_ticket,
             mailkeep_ticket_seal::Purpose::Renew,
-            "",
+            "alice",
         )
         .unwrap();
     assert_eq!(

@@ -311,7 +311,7 @@ async fn replies_carry_tickets_sealed_to_the_reply_key_never_in_clear() {
     let response = client.renew(request).await.unwrap().into_inner();
     let wire = response.encode_to_vec();
     let renewed = key
-        .open(&response.sealed_ticket, Purpose::Renew, "")
+        .open(&response.sealed_ticket, Purpose::Renew, "alice")
         .unwrap();
     assert_eq!(
         h.verify(&renewed).unwrap().session,

@@ -99,7 +99,7 @@ impl AuthLink {
                 Ok(response) => {
                     let response = response.into_inner();
                     let ticket = reply_key
-                        .open(&response.sealed_ticket, Purpose::Renew, "")
+                        .open(&response.sealed_ticket, Purpose::Renew, user)
                         .map_err(|e| ConnectError::unavailable(format!("ticket renewal: {e}")))?;
                     return Ok(Renewed {
                         ticket,

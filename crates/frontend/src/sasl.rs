@@ -119,6 +119,9 @@ pub struct SaslExchange {
     mechanism: String,
     facts: ClientFacts,
     started: bool,
+    /// Whether a success must bring a ticket (every protocol process but
+    /// the auth socket, which gets none).
+    needs_ticket: bool,
 }
 
 impl SaslExchange {
@@ -132,7 +135,15 @@ impl SaslExchange {
             mechanism: mechanism.to_owned(),
             facts,
             started: false,
+            needs_ticket: true,
         }
+    }
+
+    /// The same exchange for a caller that gets no ticket on success (the
+    /// auth socket, which only answers an MTA whether a login is good).
+    pub fn without_ticket(mut self) -> SaslExchange {
+        self.needs_ticket = false;
+        self
     }
 
     /// Sends the client's data (`None`: the client sent none, e.g. no
@@ -161,7 +172,7 @@ impl SaslExchange {
             reply_key: reply_key.public_bytes(),
         };
         match send(&self.link, request, first).await {
-            Some(response) => outcome(response, reply_key),
+            Some(response) => outcome(response, reply_key, self.needs_ticket),
             None => SaslStep::Failure(AuthFailure::Temporary),
         }
     }
@@ -242,13 +253,19 @@ async fn send(link: &AuthLink, request: StepRequest, first: bool) -> Option<Step
 }
 
 /// What a step response means; a success's ticket is opened with the
-/// step's `reply_key` (none comes on an auth-socket connection).
-fn outcome(response: StepResponse, reply_key: ReplyKey) -> SaslStep {
+/// step's `reply_key`. Without `needs_ticket` (the auth socket) none comes;
+/// with it, a success without one is no login: the session could reach
+/// no mail, and an auth that answers so is not ours (an older one would
+/// send the ticket in clear).
+fn outcome(response: StepResponse, reply_key: ReplyKey, needs_ticket: bool) -> SaslStep {
     match response.outcome {
         Some(step_response::Outcome::Challenge(challenge)) => SaslStep::Challenge(challenge),
         Some(step_response::Outcome::Success(success)) => {
-            let ticket = if success.sealed_ticket.is_empty() {
+            let ticket = if !needs_ticket {
                 zeroize::Zeroizing::new(String::new())
+            } else if success.sealed_ticket.is_empty() {
+                tracing::warn!(user = ?success.user, "auth's login success brought no sealed ticket");
+                return SaslStep::Failure(AuthFailure::Temporary);
             } else {
                 match reply_key.open(&success.sealed_ticket, Purpose::Login, &success.user) {
                     Ok(ticket) => ticket,

@@ -56,7 +56,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 pop3.max_line_length,
                 clients,
             );
-            serve_protocol(one_thread_runtime()?, start, accept, |acceptor, broker| {
+            serve_protocol(runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_pop3::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -358,16 +358,15 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The pop3 and lmtp processes' runtime: one thread, like a storage
-/// process's. A POP3 session is a ping-pong of small commands (a poller's
-/// RETRs); a delivery passes through several tasks (the session, the
-/// Append call per recipient, the storage channel's connection). Neither
-/// does CPU-heavy work of its own (auth checks passwords, storage
-/// processes do the disk work), so a second worker only turned hand-overs
-/// into cross-thread wakeups and work-stealing: about a tenth of pop3's
-/// CPU per poller session and a fifth of lmtp's per message (`cargo bench
-/// --bench pop3_poller`, `lmtp_vs_dovecot`). More cores are used with
-/// `pop3.processes` and `lmtp.processes`.
+/// The lmtp process's runtime: one thread, like a storage process's. A
+/// delivery passes through several tasks (the session, the Append call per
+/// recipient, the storage channel's connection) and does no CPU-heavy work
+/// of its own (no TLS; storage processes do the disk work), so a second
+/// worker only turned hand-overs into cross-thread wakeups: about a fifth
+/// of the process's CPU per message (`cargo bench --bench
+/// lmtp_vs_dovecot`). More cores are used with `lmtp.processes`. pop3
+/// keeps the multi-threaded runtime: its TLS handshakes (a millisecond or
+/// two of CPU each) would hold up every other session of the process.
 fn one_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -56,6 +56,24 @@ enum Piece {
     Commit,
 }
 
+/// What a message's start counts for in [`GATHER`] beside its keywords:
+/// a MULTIAPPEND of many empty messages is gathered no further than one
+/// of few big ones.
+const START_SIZE: usize = 256;
+
+impl Piece {
+    /// The bytes this piece counts for while gathered.
+    fn gathered_size(&self) -> usize {
+        match self {
+            Piece::Start(start) => {
+                START_SIZE + start.flags.keywords.iter().map(String::len).sum::<usize>()
+            }
+            Piece::Chunk(chunk) => chunk.len(),
+            Piece::Commit => 0,
+        }
+    }
+}
+
 /// The checked start of a message from its header.
 fn message_start(header: &pb::AppendHeader) -> Result<MessageStart, Status> {
     Ok(MessageStart {
@@ -201,9 +219,7 @@ impl Feed<'_> {
                 launch,
             } => {
                 let commit = matches!(piece, Piece::Commit);
-                if let Piece::Chunk(c) = &piece {
-                    *bytes += c.len();
-                }
+                *bytes += piece.gathered_size();
                 pieces.push(piece);
                 if !commit && *bytes <= GATHER {
                     return true;
@@ -442,5 +458,29 @@ fn announce(gate: &Gate, owner: &str, mailbox: &str, batch: &AppendedBatch) {
         let kind = pb::WatchChangeKind::Expunge;
         let (uidvalidity, modseq) = (r.uidvalidity, r.highestmodseq);
         changes.publish_mailbox(owner, &r.mailbox, uidvalidity, modseq, kind, None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MessageStart, Piece, START_SIZE};
+    use mailkeep_store::Flags;
+
+    #[test]
+    fn a_start_counts_with_its_keywords_and_a_chunk_with_its_bytes() {
+        let start = |keywords: &[&str]| {
+            Piece::Start(MessageStart {
+                flags: Flags {
+                    system: 0,
+                    keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+                },
+                date: None,
+                size: Some(0),
+            })
+        };
+        assert_eq!(start(&[]).gathered_size(), START_SIZE);
+        assert_eq!(start(&["$Junk", "work"]).gathered_size(), START_SIZE + 9);
+        assert_eq!(Piece::Chunk(vec![0; 1000]).gathered_size(), 1000);
+        assert_eq!(Piece::Commit.gathered_size(), 0);
     }
 }

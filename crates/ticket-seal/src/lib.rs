@@ -14,8 +14,11 @@
 //! this one seal, HKDF-SHA256 of the shared secret (with both public keys
 //! in its info) to a ChaCha20-Poly1305 key, and the purpose and user as
 //! associated data, so a sealed ticket opens only for the request it
-//! answers and only as what it claims to be. Every key is used for one
-//! message, so the nonce is fixed (zero).
+//! answers and only as what it claims to be. The sealing side makes a key
+//! pair for each seal alone, so no cipher key ever serves two messages
+//! (even toward auth's static request key) and the nonce can be fixed
+//! (zero). The version byte is in the key derivation too, so a later form
+//! cannot be taken for this one.
 //!
 //! Wire form: `0x01 || auth's public key (32) || ciphertext || tag (16)`.
 //!
@@ -365,8 +368,8 @@ fn open_with(
 }
 
 /// The AEAD of one seal: its key is HKDF-SHA256 of the shared secret, with
-/// the direction's label and both public keys (the recipient's first) as
-/// info. The cipher wipes its key when dropped; the derived bytes are
+/// the wire form's version, the direction's label and both public keys
+/// (the recipient's first) as info. The cipher wipes its key when dropped; the derived bytes are
 /// wiped here.
 fn cipher(
     label: &[u8],
@@ -377,7 +380,7 @@ fn cipher(
     let mut key = Zeroizing::new([0u8; 32]);
     Hkdf::<Sha256>::new(None, shared.as_bytes())
         .expand_multi_info(
-            &[label, recipient.as_bytes(), sealer.as_bytes()],
+            &[&[VERSION], label, recipient.as_bytes(), sealer.as_bytes()],
             key.as_mut_slice(),
         )
         // 32 bytes are always within HKDF's limit.

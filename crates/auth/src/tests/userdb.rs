@@ -114,6 +114,7 @@ fn watched_file_reloads_after_change() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("passwd");
     std::fs::write(&path, "alice:{PLAIN}a\n").unwrap();
+    set_modified_ago(&path, 10);
     let watched = crate::reload::WatchedPasswdFile::new(&path);
     let first = watched.current().unwrap();
     assert!(watched.lookup("alice").unwrap().is_some());
@@ -128,6 +129,36 @@ fn watched_file_reloads_after_change() {
     // A broken file fails closed instead of serving the old users.
     std::fs::write(&path, "bob:{PLAIN}b:notanumber\n").unwrap();
     assert!(watched.lookup("bob").is_err());
+}
+
+/// Sets `path`'s modification time `secs` seconds back.
+fn set_modified_ago(path: &std::path::Path, secs: u64) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(secs))
+        .unwrap();
+}
+
+#[test]
+fn a_file_changed_in_place_under_the_same_stamp_is_not_served_stale() {
+    use std::io::{Seek, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("passwd");
+    std::fs::write(&path, "alice:{PLAIN}a\n").unwrap();
+    let watched = crate::reload::WatchedPasswdFile::new(&path);
+    assert!(watched.lookup("alice").unwrap().is_some());
+    let before = std::fs::metadata(&path).unwrap().modified().unwrap();
+    // Rewritten in place, same size, and its time put back: the stamp is
+    // the one read, as after a rewrite within one tick of the file clock.
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.seek(std::io::SeekFrom::Start(0)).unwrap();
+    file.write_all(b"carol:{PLAIN}c").unwrap();
+    file.set_modified(before).unwrap();
+    drop(file);
+    assert!(
+        watched.lookup("alice").unwrap().is_none(),
+        "a file changed a moment ago is read again"
+    );
+    assert!(watched.lookup("carol").unwrap().is_some());
 }
 
 #[test]

@@ -219,7 +219,7 @@ pub async fn renew(
         .await?
         .into_inner();
     let ticket = key
-        .open(&got.sealed_ticket, Purpose::Renew, "")
+        .open(&got.sealed_ticket, Purpose::Renew, user)
         .expect("the renewed ticket opens with the request's reply key");
     Ok((ticket.to_string(), got.expires_unix))
 }

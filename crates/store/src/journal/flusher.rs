@@ -36,10 +36,10 @@ struct State {
 #[derive(Default)]
 pub(crate) struct Flusher {
     shared: Arc<(Mutex<State>, Condvar)>,
-    /// The WAL last synced, open, with its inode number (its directory
+    /// The WAL last synced, open, with its device and inode (its directory
     /// entry was made durable when it was opened): see
     /// [`crate::journal::sync_wal`].
-    pub(crate) wal: Mutex<Option<(std::fs::File, u64)>>,
+    pub(crate) wal: Mutex<Option<(std::fs::File, super::FileId)>>,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {

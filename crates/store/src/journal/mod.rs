@@ -72,6 +72,23 @@ pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) 
     Ok(())
 }
 
+/// Which file a WAL name stood for: device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+}
+
 /// Makes the commits made so far on `store`'s index durable: an
 /// `fdatasync` of its WAL, which the connections' `synchronous = NORMAL`
 /// leaves to checkpoints. Called after a commit that journaled messages,
@@ -94,7 +111,7 @@ pub(crate) fn sync_wal(store: &Store) -> Result<()> {
     let wal = root.join(crate::schema::INDEX_WAL_FILE);
     let io = |e| StoreError::io(format!("fdatasync of {}", wal.display()), e);
     let inode = match std::fs::symlink_metadata(&wal) {
-        Ok(meta) => std::os::unix::fs::MetadataExt::ino(&meta),
+        Ok(meta) => FileId::of(&meta),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io(e)),
     };
@@ -116,7 +133,7 @@ pub(crate) fn sync_wal(store: &Store) -> Result<()> {
         Err(e) => return Err(io(e)),
     };
     file.sync_data().map_err(io)?;
-    let inode = std::os::unix::fs::MetadataExt::ino(&file.metadata().map_err(io)?);
+    let inode = FileId::of(&file.metadata().map_err(io)?);
     maildir::fsync_dir(root)?;
     *held = Some((file, inode));
     Ok(())
