@@ -275,6 +275,24 @@ async fn bad_appends_leave_nothing() {
 }
 
 #[tokio::test]
+async fn a_client_that_leaves_within_the_gathered_bytes_leaves_nothing() {
+    // The server gathers an append's first 256 KB before its store thread
+    // starts: a client whose stream ends there without the commit never
+    // started a write, and gets an error, not a message.
+    let h = Harness::start();
+    let mut c = h.client(8).await;
+    let t = h.ticket();
+    let mut parts = append_stream("INBOX", &[], &[b'z'; 100_000], 100_000);
+    // Everything but the commit, which is the last part.
+    parts.pop();
+    let err = send_append(&mut c, &t, parts).await.unwrap_err();
+    assert_eq!(err.code(), Code::Cancelled, "{err:?}");
+    assert_eq!(tmp_files(&h), 0);
+    let st = mailbox_status(&mut c, &t, "INBOX").await.unwrap();
+    assert_eq!(st.messages, 0);
+}
+
+#[tokio::test]
 async fn tickets_are_checked_before_anything() {
     let h = Harness::start();
     let mut c = h.client(3).await;
