@@ -189,19 +189,17 @@ impl std::fmt::Debug for ReplyKey {
 pub struct SealTo(X25519Public);
 
 impl SealTo {
-    /// Reads a request's `reply_key`: 32 bytes, and not a point of small
-    /// order (checked with a throwaway exchange, so that sealing to it
-    /// cannot fail later).
+    /// Reads a request's `reply_key`: 32 bytes, and not one of the
+    /// encodings of a point of small order ([`SMALL_ORDER`]), refused here
+    /// before any work for the request. (A trial exchange would tell the
+    /// same at the cost of a scalar multiplication per login; a seal still
+    /// refuses any key whose exchange is not contributory.)
     pub fn from_bytes(bytes: &[u8]) -> Result<SealTo, SealError> {
         let bytes: [u8; REPLY_KEY_LEN] = bytes.try_into().map_err(|_| SealError::BadReplyKey)?;
-        let key = X25519Public::from(bytes);
-        if !EphemeralSecret::random_from_rng(OsRng)
-            .diffie_hellman(&key)
-            .was_contributory()
-        {
+        if is_small_order(&bytes) {
             return Err(SealError::BadReplyKey);
         }
-        Ok(SealTo(key))
+        Ok(SealTo(X25519Public::from(bytes)))
     }
 
     /// Seals `ticket` for `purpose` and `user` (empty for a renewal) to
@@ -296,6 +294,47 @@ impl std::fmt::Debug for RequestKey {
             .field("public", self.public.as_bytes())
             .finish_non_exhaustive()
     }
+}
+
+/// The encodings of the Montgomery u-coordinates of the points of small
+/// order on Curve25519 (bit 255 ignored, as X25519 ignores it): 0, 1, the
+/// two of order 8, and p−1, p, p+1. An exchange with any of them gives a
+/// shared secret that anyone can compute.
+const SMALL_ORDER: [[u8; REPLY_KEY_LEN]; 7] = [
+    [0; 32],
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+        0xb8, 0x00,
+    ],
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
+        0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
+        0x11, 0x57,
+    ],
+    prime_plus(-1),
+    prime_plus(0),
+    prime_plus(1),
+];
+
+/// The little-endian encoding of p + `delta` (p = 2^255 − 19), for a
+/// `delta` in −1..=1.
+const fn prime_plus(delta: i8) -> [u8; REPLY_KEY_LEN] {
+    let mut bytes = [0xff; REPLY_KEY_LEN];
+    bytes[0] = (0xed_i16 + delta as i16) as u8;
+    bytes[REPLY_KEY_LEN - 1] = 0x7f;
+    bytes
+}
+
+/// Whether `key` (bit 255 ignored) is one of [`SMALL_ORDER`].
+fn is_small_order(key: &[u8; REPLY_KEY_LEN]) -> bool {
+    let mut masked = *key;
+    masked[REPLY_KEY_LEN - 1] &= 0x7f;
+    SMALL_ORDER.contains(&masked)
 }
 
 /// Seals `ticket` to `recipient` with a key pair made for this seal alone:

@@ -166,6 +166,30 @@ fn reply_keys_of_the_wrong_length_or_small_order_are_refused() {
 }
 
 #[test]
+fn every_refused_encoding_is_a_key_whose_exchange_is_not_contributory() {
+    // Each listed encoding, with bit 255 clear or set: the library agrees
+    // that an exchange with it gives a secret known to anyone.
+    for listed in super::SMALL_ORDER {
+        for high in [0u8, 0x80] {
+            let mut key = listed;
+            key[31] |= high;
+            assert_eq!(
+                SealTo::from_bytes(&key),
+                Err(SealError::BadReplyKey),
+                "{key:?}"
+            );
+            let shared = x25519_dalek::EphemeralSecret::random_from_rng(rand::rngs::OsRng)
+                .diffie_hellman(&x25519_dalek::PublicKey::from(key));
+            assert!(!shared.was_contributory(), "{key:?}");
+        }
+    }
+    // A real key is taken and sealed to.
+    let key = ReplyKey::generate();
+    let to = SealTo::from_bytes(&key.public_bytes()).expect("a real key");
+    assert!(to.seal("t", Purpose::Login, "alice").is_ok());
+}
+
+#[test]
 fn an_over_long_ticket_is_not_sealed() {
     let key = ReplyKey::generate();
     let to = SealTo::from_bytes(&key.public_bytes()).expect("key");
