@@ -13,6 +13,10 @@ use mailkeep_ticket_seal::{RequestKey, SealError};
 
 use crate::userdb::UserEntry;
 
+/// What auth's request key is derived from (a digest of the signing key
+/// for this context alone).
+const REQUEST_KEY: &str = "mailkeep auth request key";
+
 /// What the password stamp digests, so the digest serves nothing else.
 const PASSWORD_STAMP: &str = "mailkeep password stamp v1";
 
@@ -66,11 +70,10 @@ impl TicketOffice {
         let mut own = TrustedHosts::new();
         // A fresh list cannot conflict.
         let _ = own.insert(issuer, key.public());
-        // The key file's contents (the Ed25519 seed in hex, wiped when
-        // dropped) are the material: HKDF under a label of its own makes an
-        // X25519 key independent of the signing key, and the same for as
-        // long as the key file is.
-        let request_key = RequestKey::derive(key.to_file_contents().as_bytes());
+        // A keyed digest only this signing key can make is the material:
+        // independent of the signing key's use, of how its file is written,
+        // and the same for as long as the key is.
+        let request_key = RequestKey::derive(&key.digest(REQUEST_KEY, &[]));
         TicketOffice {
             request_key,
             key,

@@ -248,11 +248,10 @@ pub struct RequestKey {
 }
 
 impl RequestKey {
-    /// The request key of the signing key whose secret material is
-    /// `material` (auth's host key file contents): HKDF-SHA256 of it with
-    /// a label of its own, so the X25519 key is independent of the Ed25519
-    /// key (which is SHA-512 of the same seed) and of anything else
-    /// derived from it.
+    /// The request key whose secret material is `material` (auth passes a
+    /// keyed digest that only its signing key can make): HKDF-SHA256 of it
+    /// with a label of its own, so the X25519 key is independent of
+    /// anything else derived from the same material.
     pub fn derive(material: &[u8]) -> RequestKey {
         let mut bytes = Zeroizing::new([0u8; 32]);
         // 32 bytes are always within HKDF's limit, so this cannot fail;
