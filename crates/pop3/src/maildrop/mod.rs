@@ -11,6 +11,7 @@ mod retrieve;
 pub(crate) use retrieve::IDLE_AHEAD;
 
 use std::io;
+use std::io::Write;
 
 use mailkeep_frontend::{ConnWriter, Retry, Storage, StorageError};
 use mailkeep_storage_rpc::errors::ErrorReason;
@@ -150,7 +151,8 @@ impl Maildrop {
                 let (n, size) = self.stat();
                 let mut text = Reply::ok(format!("{n} messages ({size} octets)")).encode();
                 for (i, e) in self.live() {
-                    listing_line(&mut text, i, |t| push_decimal(t, e.size));
+                    // Writing to a Vec cannot fail.
+                    let _ = write!(text, "{i} {}\r\n", e.size);
                 }
                 return multiline(out, text).await;
             }
@@ -161,7 +163,9 @@ impl Maildrop {
             Command::Uidl(None) => {
                 let mut text = Reply::ok("").encode();
                 for (i, e) in self.live() {
-                    listing_line(&mut text, i, |t| write_uidl(t, e, self.uidvalidity));
+                    let _ = write!(text, "{i} ");
+                    write_uidl(&mut text, e, self.uidvalidity);
+                    text.extend_from_slice(b"\r\n");
                 }
                 return multiline(out, text).await;
             }
@@ -285,33 +289,6 @@ async fn multiline(out: &ConnWriter, mut text: Vec<u8>) -> io::Result<Flow> {
     Ok(Flow::Continue)
 }
 
-/// Appends the listing line `n VALUE` and its CRLF, `value` writing the
-/// value: a whole LIST or UIDL is written into one buffer, with no
-/// string per line.
-fn listing_line(text: &mut Vec<u8>, n: usize, value: impl FnOnce(&mut Vec<u8>)) {
-    push_decimal(text, n as u64);
-    text.push(b' ');
-    value(text);
-    text.extend_from_slice(b"\r\n");
-}
-
-/// Appends `value` in decimal.
-fn push_decimal(text: &mut Vec<u8>, value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = value;
-    loop {
-        at -= 1;
-        // A digit: always below 10.
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    text.extend_from_slice(&digits[at..]);
-}
-
 /// Appends a message's UIDL: the one kept from another server, or
 /// Dovecot's default `pop3_uidl_format`, `%08Xu%08Xv` (UID and
 /// UIDVALIDITY in eight upper-case hex digits each).
@@ -319,17 +296,9 @@ fn write_uidl(text: &mut Vec<u8>, entry: &Entry, uidvalidity: u32) {
     match &entry.kept_uidl {
         Some(kept) => text.extend_from_slice(kept.as_bytes()),
         None => {
-            push_hex8(text, entry.uid);
-            push_hex8(text, uidvalidity);
+            // Writing to a Vec cannot fail.
+            let _ = write!(text, "{:08X}{uidvalidity:08X}", entry.uid);
         }
-    }
-}
-
-/// Appends `value` as eight upper-case hex digits.
-fn push_hex8(text: &mut Vec<u8>, value: u32) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    for shift in (0..8).rev() {
-        text.push(HEX[((value >> (shift * 4)) & 0xF) as usize]);
     }
 }
 
@@ -347,31 +316,18 @@ mod tests {
     }
 
     #[test]
-    fn decimals_are_written_as_format_writes_them() {
-        for value in [0, 7, 10, 99, 100, 5120, 4_294_967_295, u64::MAX] {
-            let mut text = b"x".to_vec();
-            push_decimal(&mut text, value);
-            assert_eq!(text, format!("x{value}").into_bytes());
-        }
-    }
-
-    #[test]
     fn default_uidls_are_dovecots_format_and_kept_ones_stay() {
-        for (uid, uidvalidity) in [(1, 1), (0x2A, 0x6543_21AB), (u32::MAX, 0), (0, u32::MAX)] {
+        for (uid, uidvalidity, uidl) in [
+            (1, 1, "0000000100000001"),
+            (0x2A, 0x6543_21AB, "0000002A654321AB"),
+            (u32::MAX, 0, "FFFFFFFF00000000"),
+        ] {
             let mut text = Vec::new();
             write_uidl(&mut text, &entry(uid, None), uidvalidity);
-            assert_eq!(text, format!("{uid:08X}{uidvalidity:08X}").into_bytes());
+            assert_eq!(text, uidl.as_bytes());
         }
         let mut text = Vec::new();
         write_uidl(&mut text, &entry(5, Some("00000005abcdef12")), 9);
         assert_eq!(text, b"00000005abcdef12");
-    }
-
-    #[test]
-    fn listing_lines_are_number_space_value_crlf() {
-        let mut text = b"+OK\r\n".to_vec();
-        listing_line(&mut text, 1, |t| push_decimal(t, 5120));
-        listing_line(&mut text, 12, |t| write_uidl(t, &entry(3, None), 0x10));
-        assert_eq!(text, b"+OK\r\n1 5120\r\n12 0000000300000010\r\n");
     }
 }

@@ -11,6 +11,7 @@
 //! drops it.
 
 use std::io;
+use std::io::Write;
 use std::time::Duration;
 
 use mailkeep_frontend::{ConnWriter, Retry, StorageError};
@@ -19,7 +20,7 @@ use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::retrieve_maildrop_item::Item;
 use tonic::Status;
 
-use super::{Entry, MAILBOX, Maildrop, fetch_failed, push_decimal};
+use super::{Entry, MAILBOX, Maildrop, fetch_failed};
 use crate::reply::{DotStuffer, Reply, TopCut};
 use crate::session::Flow;
 
@@ -103,9 +104,8 @@ impl Maildrop {
         let mut piece = Vec::with_capacity(first.len() + first.len() / 64 + 48);
         match cut {
             None => {
-                piece.extend_from_slice(b"+OK ");
-                push_decimal(&mut piece, size);
-                piece.extend_from_slice(b" octets\r\n");
+                // Writing to a Vec cannot fail.
+                let _ = write!(piece, "+OK {size} octets\r\n");
             }
             Some(_) => piece.extend_from_slice(b"+OK Top of message follows\r\n"),
         }
