@@ -34,7 +34,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 imap.max_line_length,
                 clients,
             );
-            serve_protocol(runtime()?, start, accept, |acceptor, broker| {
+            serve_protocol(one_thread_runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_imap::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -56,7 +56,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 pop3.max_line_length,
                 clients,
             );
-            serve_protocol(runtime()?, start, accept, |acceptor, broker| {
+            serve_protocol(one_thread_runtime()?, start, accept, |acceptor, broker| {
                 mailkeep_pop3::serve_accepted(settings, acceptor, broker)
             })
         }
@@ -358,15 +358,18 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// The lmtp process's runtime: one thread, like a storage process's. A
-/// delivery passes through several tasks (the session, the Append call per
-/// recipient, the storage channel's connection) and does no CPU-heavy work
-/// of its own (no TLS; storage processes do the disk work), so a second
-/// worker only turned hand-overs into cross-thread wakeups: about a fifth
-/// of the process's CPU per message (`cargo bench --bench
-/// lmtp_vs_dovecot`). More cores are used with `lmtp.processes`. pop3
-/// keeps the multi-threaded runtime: its TLS handshakes (a millisecond or
-/// two of CPU each) would hold up every other session of the process.
+/// The runtime of the imap, pop3 and lmtp processes: one thread, like a
+/// storage process's. A command passes through several tasks (the
+/// session, its storage call, the storage channel's connection) that do
+/// little CPU work each, so a second worker only turned those hand-overs
+/// into cross-thread wakeups: with two workers an IMAP command cost about
+/// twelve context switches in the imap process, with one about five
+/// (`mailkeep-load`, one client), and lmtp used a fifth less CPU per
+/// message (`cargo bench --bench lmtp_vs_dovecot`). The price is that a
+/// TLS handshake (a millisecond or two of CPU) holds up the process's
+/// other sessions while it runs, as in Dovecot's login processes; more
+/// cores are used with `imap.processes`, `pop3.processes` and
+/// `lmtp.processes`, which share the listeners.
 fn one_thread_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -46,7 +46,7 @@ impl<'a, I: Batched> Batch<'a, I> {
     pub(crate) fn push(&mut self, item: I) -> bool {
         self.bytes += item.weight();
         self.items.push(item);
-        if self.bytes >= CHUNK_SIZE || self.items.len() >= BATCH_ITEMS {
+        if full(self.bytes, self.items.len()) {
             return self.flush();
         }
         true
@@ -60,5 +60,63 @@ impl<'a, I: Batched> Batch<'a, I> {
         let items = std::mem::take(&mut self.items);
         self.bytes = 0;
         self.tx.blocking_send(Ok(I::response(items))).is_ok()
+    }
+}
+
+/// Whether a batch of `items` items weighing `bytes` is to be sent.
+fn full(bytes: usize, items: usize) -> bool {
+    bytes >= CHUNK_SIZE || items >= BATCH_ITEMS
+}
+
+/// `items` cut into the stream messages [`Batch`] would send, for an
+/// answer that is whole in memory before it is sent.
+pub(crate) fn batches<I: Batched>(items: impl IntoIterator<Item = I>) -> Vec<I::Response> {
+    let mut out = Vec::new();
+    let (mut batch, mut bytes) = (Vec::new(), 0);
+    for item in items {
+        bytes += item.weight();
+        batch.push(item);
+        if full(bytes, batch.len()) {
+            out.push(I::response(std::mem::take(&mut batch)));
+            bytes = 0;
+        }
+    }
+    if !batch.is_empty() {
+        out.push(I::response(batch));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An item of a given weight; a batch is the weights it carries.
+    struct Weighing(usize);
+
+    impl Batched for Weighing {
+        type Response = Vec<usize>;
+
+        fn weight(&self) -> usize {
+            self.0
+        }
+
+        fn response(items: Vec<Self>) -> Vec<usize> {
+            items.into_iter().map(|w| w.0).collect()
+        }
+    }
+
+    #[test]
+    fn an_answer_in_memory_is_cut_where_a_streamed_batch_would_be_sent() {
+        // Heavy items: a batch ends with the item that reaches CHUNK_SIZE.
+        let half = CHUNK_SIZE / 2;
+        let heavy = batches((0..5).map(|_| Weighing(half)));
+        assert_eq!(heavy, vec![vec![half, half], vec![half, half], vec![half]]);
+        // Light items: a batch ends at BATCH_ITEMS items.
+        let light = batches((0..BATCH_ITEMS * 2 + 3).map(|_| Weighing(1)));
+        let sizes: Vec<usize> = light.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![BATCH_ITEMS, BATCH_ITEMS, 3]);
+        // Nothing: no stream message at all.
+        assert!(batches(std::iter::empty::<Weighing>()).is_empty());
     }
 }

@@ -59,7 +59,6 @@ pub(crate) async fn fetch(
             .await?
         }
     };
-    let (tx, rx) = mpsc::channel(QUEUE);
     let with_body = req.body;
     let cuts = Cuts::new(&req.cuts);
     let wanted = Wanted {
@@ -67,6 +66,10 @@ pub(crate) async fn fetch(
         body_structure: req.want_body_structure,
         preview: req.want_preview,
     };
+    if !with_body && cuts.specs.is_empty() && !wanted.any() {
+        return Ok(Response::new(index_only(metas)));
+    }
+    let (tx, rx) = mpsc::channel(QUEUE);
     gate.spawn(&owner, move || {
         let parts = Parts {
             with_body,
@@ -82,6 +85,23 @@ pub(crate) async fn fetch(
         }
     })?;
     Ok(Response::new(ReceiverStream::new(rx)))
+}
+
+/// The answer to a Fetch of index data alone (flags, sizes, dates,
+/// MODSEQ, object ids: no bytes, sections or structures), as a stream.
+/// It is whole in memory already, so it is queued here at once instead of
+/// on a store thread: a `FETCH 1:* (FLAGS)` costs no hand-over to a thread
+/// and back.
+fn index_only(metas: Vec<MessageMeta>) -> ReceiverStream<Result<pb::FetchResponse, Status>> {
+    let responses = crate::batch::batches(metas.iter().map(|m| Item::Message(fetched_msg(m))));
+    let (tx, rx) = mpsc::channel(responses.len().max(1));
+    for response in responses {
+        // Room for every one was made above, and the receiver is here.
+        if tx.try_send(Ok(response)).is_err() {
+            break;
+        }
+    }
+    ReceiverStream::new(rx)
 }
 
 impl Batched for Item {
@@ -161,7 +181,7 @@ fn stream_batched(
         let cut = if cuts.specs.is_empty() {
             None
         } else {
-            match cut_message(store, mailbox, meta.uid, &cuts.specs) {
+            match cut_message(store, mailbox, &meta, &cuts.specs) {
                 Ok(cut) => Some(cut),
                 // Expunged since the lookup: it is simply not there any more.
                 Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
@@ -169,7 +189,7 @@ fn stream_batched(
             }
         };
         let (body, meta) = if with_body {
-            match store.open_message(mailbox, meta.uid) {
+            match store.open_listed(mailbox, &meta) {
                 Ok((file, meta)) => (Some(CrlfReader::new(file)), meta),
                 Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
                 Err(e) => return Err(status_of(e)),
@@ -215,14 +235,15 @@ impl Cuts {
     }
 }
 
-/// Reads message `uid` once and cuts every spec out of it.
+/// Reads the message `listed` once and cuts every spec out of it.
 fn cut_message(
     store: &Store,
     mailbox: &str,
-    uid: u32,
+    listed: &MessageMeta,
     specs: &[CutSpec],
 ) -> Result<Result<Vec<Vec<u8>>, UnknownCte>, StoreError> {
-    let (mut file, meta) = store.open_message(mailbox, uid)?;
+    let uid = listed.uid;
+    let (mut file, meta) = store.open_listed(mailbox, listed)?;
     let mut raw = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0).min(64 << 20));
     file.read_to_end(&mut raw)
         .map_err(|e| StoreError::io(format!("reading UID {uid} in {mailbox:?}"), e))?;

@@ -41,6 +41,35 @@ impl From<&MessageMeta> for MessageFlags {
     }
 }
 
+/// Every message of a mailbox as a view holds it, ascending UID: only the
+/// columns of [`MessageFlags`] (SELECT reads every message, and the file
+/// names, sizes and dates of a full [`MessageMeta`] would be read and
+/// dropped).
+fn view_of(conn: &Connection, mailbox: &index::MailboxRow) -> Result<Vec<MessageFlags>> {
+    let context = format!("reading the view of {:?}", mailbox.name);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT uid, system_flags, keywords, modseq, COALESCE(email_id, ''),
+                    COALESCE(thread_id, '')
+             FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+        )
+        .ctx(&context)?;
+    let rows = stmt
+        .query_map([mailbox.id], |r| {
+            let system: u8 = r.get(1)?;
+            let keywords: String = r.get(2)?;
+            Ok(MessageFlags {
+                uid: r.get(0)?,
+                flags: Flags::from_columns(system, &keywords),
+                modseq: r.get::<_, i64>(3)? as u64,
+                email_id: r.get(4)?,
+                thread_id: r.get(5)?,
+            })
+        })
+        .ctx(&context)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().ctx(&context)
+}
+
 /// The whole view of a mailbox, for SELECT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selected {
@@ -116,10 +145,7 @@ impl Store {
         let tx = conn.transaction().ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         let status = index::status_for(&tx, &row, viewer)?;
-        let mut messages: Vec<MessageFlags> = index::all_messages(&tx, &row)?
-            .iter()
-            .map(MessageFlags::from)
-            .collect();
+        let mut messages = view_of(&tx, &row)?;
         private_seen::overlay(&tx, row.id, viewer, &mut messages)?;
         let mut stmt = tx
             .prepare_cached("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
@@ -192,6 +218,26 @@ impl Store {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
         fetch_in(&mut *self.reader()?, &name, uidvalidity, ranges, viewer)
+    }
+
+    /// Opens the file of a message whose index row the caller read moments
+    /// ago (a Fetch's [`Store::fetch_as`]), without reading the index
+    /// again: a Fetch of 20 messages' header fields or bodies then makes
+    /// no index lookups beyond its first. A file renamed since (its flags
+    /// changed) or a message expunged since is looked up afresh as
+    /// [`Store::open_message`] does; the row returned is then the fresh one.
+    pub fn open_listed(&self, mailbox: &str, meta: &MessageMeta) -> Result<(File, MessageMeta)> {
+        let name = names::canonical(mailbox)?;
+        let path = names::mailbox_dir(self.root(), &name)
+            .join("cur")
+            .join(&meta.file);
+        match File::open(&path) {
+            Ok(file) => Ok((file, meta.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.open_message(mailbox, meta.uid)
+            }
+            Err(e) => Err(StoreError::io(format!("opening {}", path.display()), e)),
+        }
     }
 
     /// Opens a message's file for reading (streaming its bytes), with its

@@ -1,6 +1,7 @@
 //! The POP3 maildrop: sizes as served, UIDLs kept from a Dovecot
 //! uidlist's `P` fields, QUIT's removal of exactly the listed messages,
-//! and the per-owner session lock.
+//! and the per-owner session lock; and a fetched row's file opened
+//! without a second lookup.
 
 #[allow(dead_code)]
 mod common;
@@ -189,4 +190,44 @@ fn uidls_of_a_dovecot_uidlist_are_kept_at_import() {
         .map(|m| (m.uid, m.uidl.as_deref()))
         .collect();
     assert_eq!(got, vec![(7, Some("from-old-server-1")), (8, None)]);
+}
+
+#[test]
+fn a_fetched_message_opens_from_its_row_even_after_a_rename_and_not_after_an_expunge() {
+    let (_dir, store) = temp_store();
+    let a = append(&store, INBOX, b"Subject: a\r\n\r\nbody a\r\n", &[]);
+    let b = append(&store, INBOX, b"Subject: b\r\n\r\nbody b\r\n", &[]);
+    let rows = store
+        .fetch(INBOX, a.uidvalidity, &[UidRange::new(a.uid, b.uid)])
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let text = |mut f: fs::File| {
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        s
+    };
+    // Straight from the row, before anything changed.
+    let (file, meta) = store.open_listed(INBOX, &rows[1]).unwrap();
+    assert_eq!(text(file), "Subject: b\r\n\r\nbody b\r\n");
+    assert_eq!(meta, rows[1]);
+    // A flag change renames a's file: found afresh, with the fresh row.
+    store
+        .store_flags(
+            INBOX,
+            a.uidvalidity,
+            &[UidRange::single(a.uid)],
+            StoreMode::Add,
+            &["\\Seen"],
+            None,
+        )
+        .unwrap();
+    let (file, fresh) = store.open_listed(INBOX, &rows[0]).unwrap();
+    assert_eq!(text(file), "Subject: a\r\n\r\nbody a\r\n");
+    assert!(fresh.flags.names().iter().any(|f| f == "\\Seen"));
+    // b is expunged: its row opens nothing.
+    store.remove_listed(INBOX, b.uidvalidity, &[b.uid]).unwrap();
+    assert!(matches!(
+        store.open_listed(INBOX, &rows[1]),
+        Err(StoreError::Expunged { .. })
+    ));
 }
