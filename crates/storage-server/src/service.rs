@@ -151,15 +151,14 @@ impl Storage for StorageService {
         request: Request<pb::SelectMailboxRequest>,
     ) -> Result<Response<pb::SelectMailboxResponse>, Status> {
         let with_ids = request.get_ref().with_object_ids;
-        let Admitted {
-            owner,
-            store,
-            actor,
-            req,
-        } = self.gate.admit_call(request, "SelectMailbox").await?;
         let selected = self
             .gate
-            .run(&owner, move || store.select_as(&req.name, actor.viewer()))
+            .serve_settled(
+                request,
+                "SelectMailbox",
+                |store, req| store.select_if_settled(&req.name),
+                |store, req, actor| store.select_as(&req.name, actor.viewer()),
+            )
             .await?;
         Ok(Response::new(pb::SelectMailboxResponse {
             status: Some(status_msg(&selected.status)),

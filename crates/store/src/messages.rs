@@ -141,25 +141,7 @@ impl Store {
     pub fn select_as(&self, mailbox: &str, viewer: Viewer<'_>) -> Result<Selected> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
-        let row = index::mailbox_row(&tx, &name)?;
-        let status = index::status_for(&tx, &row, viewer)?;
-        let mut messages = view_of(&tx, &row)?;
-        private_seen::overlay(&tx, row.id, viewer, &mut messages)?;
-        let mut stmt = tx
-            .prepare_cached("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
-            .ctx("reading keywords")?;
-        let keywords = stmt
-            .query_map([row.id], |r| r.get::<_, String>(0))
-            .ctx("reading keywords")?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .ctx("reading keywords")?;
-        Ok(Selected {
-            status,
-            messages,
-            keywords,
-        })
+        select_in(&mut *self.reader()?, &name, viewer)
     }
 
     /// Messages added or changed, and UIDs expunged, after `since_modseq`.
@@ -583,6 +565,29 @@ pub(crate) fn changes_in(
         status,
         changed,
         vanished,
+    })
+}
+
+/// SELECT's read of mailbox `name` (canonical) as `viewer` sees it, in one
+/// read transaction on `conn`.
+pub(crate) fn select_in(conn: &mut Connection, name: &str, viewer: Viewer<'_>) -> Result<Selected> {
+    let tx = conn.transaction().ctx("starting a read")?;
+    let row = index::mailbox_row(&tx, name)?;
+    let status = index::status_for(&tx, &row, viewer)?;
+    let mut messages = view_of(&tx, &row)?;
+    private_seen::overlay(&tx, row.id, viewer, &mut messages)?;
+    let mut stmt = tx
+        .prepare_cached("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")
+        .ctx("reading keywords")?;
+    let keywords = stmt
+        .query_map([row.id], |r| r.get::<_, String>(0))
+        .ctx("reading keywords")?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx("reading keywords")?;
+    Ok(Selected {
+        status,
+        messages,
+        keywords,
     })
 }
 

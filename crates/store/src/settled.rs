@@ -12,7 +12,7 @@ use rusqlite::Connection;
 
 use crate::error::Result;
 use crate::index::{MessageMeta, UidRange};
-use crate::messages::{Changes, changes_in, fetch_in};
+use crate::messages::{Changes, Selected, changes_in, fetch_in, select_in};
 use crate::{MailboxStatus, Store, Viewer, names, sync};
 
 /// The most messages a mailbox may hold for a read of a message list to
@@ -48,6 +48,14 @@ impl Store {
         let name = names::canonical(mailbox)?;
         self.if_settled(&name, Size::Small, |conn| {
             changes_in(conn, &name, uidvalidity, since_modseq, Viewer::Owner)
+        })
+    }
+
+    /// [`Store::select`], if `mailbox` is settled.
+    pub fn select_if_settled(&self, mailbox: &str) -> Result<Option<Selected>> {
+        let name = names::canonical(mailbox)?;
+        self.if_settled(&name, Size::Small, |conn| {
+            select_in(conn, &name, Viewer::Owner)
         })
     }
 

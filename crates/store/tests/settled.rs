@@ -23,6 +23,8 @@ fn a_settled_read_declines_after_an_outside_change_until_a_sync() {
     assert_eq!(fetched.map(|m| m.len()), Some(1));
     let changes = store.changes_if_settled("INBOX", uv, 0).unwrap();
     assert_eq!(changes.map(|c| c.changed.len()), Some(1));
+    let selected = store.select_if_settled("INBOX").unwrap();
+    assert_eq!(selected, Some(store.select("INBOX").unwrap()));
 
     // Another program drops a message in: the settled reads decline...
     std::fs::write(
@@ -38,6 +40,7 @@ fn a_settled_read_declines_after_an_outside_change_until_a_sync() {
             .is_none()
     );
     assert!(store.changes_if_settled("INBOX", uv, 0).unwrap().is_none());
+    assert!(store.select_if_settled("INBOX").unwrap().is_none());
     // ...the ordinary read picks it up, and then they answer again.
     assert_eq!(store.status("INBOX").unwrap().messages, 2);
     assert_eq!(
