@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use mailkeep_bench::procs::{cpu_used, tree_cpu_by_kind};
+use mailkeep_bench::procs::{cpu_used, own_cpu, tree_cpu_by_kind};
 use mailkeep_bench::report::{Better, line, machine_load};
 use mailkeep_bench::servers::Account;
 use mailkeep_bench::setup;
@@ -155,10 +155,13 @@ fn main() {
         }
         let mut elapsed = vec![Duration::ZERO; servers.len()];
         let mut cpu: Vec<BTreeMap<String, Duration>> = vec![BTreeMap::new(); servers.len()];
+        let mut client_cpu = vec![Duration::ZERO; servers.len()];
         for _ in 0..BLOCKS {
             for (i, (_, _, pop3, pid)) in servers.iter().enumerate() {
                 let before = tree_cpu_by_kind(*pid);
+                let ours_before = own_cpu();
                 elapsed[i] += block(*pop3, group, BLOCK);
+                client_cpu[i] += own_cpu().saturating_sub(ours_before);
                 for (kind, used) in cpu_used(&before, &tree_cpu_by_kind(*pid)) {
                     *cpu[i].entry(kind).or_default() += used;
                 }
@@ -176,8 +179,14 @@ fn main() {
                 Better::Higher
             )
         );
-        for ((name, ..), used) in servers.iter().zip(&cpu) {
+        for (((name, ..), used), client) in servers.iter().zip(&cpu).zip(&client_cpu) {
             println!("  {}", cpu_per_session(name, used, total));
+            // The pollers run on the same cores: at saturation their CPU
+            // per session, the same for both servers, bounds the ratio.
+            println!(
+                "  {name}: the pollers (this process) used {:.2} ms CPU per session",
+                client.as_secs_f64() * 1000.0 / total
+            );
         }
     }
     println!("pop3 poller: machine load {} at the end", machine_load());

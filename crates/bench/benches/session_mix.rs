@@ -104,14 +104,14 @@ fn main() {
         for _ in 0..ALTERNATIONS {
             for ((_, addr, pid), phase) in servers.iter().zip(runs.iter_mut()) {
                 let cpu_before = procs::tree_cpu_by_kind(*pid);
-                let ours_before = own_cpu();
+                let ours_before = procs::own_cpu();
                 let run = runtime.block_on(mix::run(&mix(*addr)));
                 let used = procs::cpu_used(&cpu_before, &procs::tree_cpu_by_kind(*pid));
                 phase.server_cpu += used.values().sum::<Duration>();
                 for (kind, t) in used {
                     *phase.cpu_by_kind.entry(kind).or_default() += t;
                 }
-                phase.client_cpu += own_cpu().saturating_sub(ours_before);
+                phase.client_cpu += procs::own_cpu().saturating_sub(ours_before);
                 phase.run.merge(&run);
             }
         }
@@ -209,19 +209,6 @@ fn settings(
         timeout: Duration::from_secs(60),
         seed: 8,
     }
-}
-
-/// CPU time of this process (the load generator) so far.
-fn own_cpu() -> Duration {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF)
-        .map(|u| {
-            let t = |tv: nix::sys::time::TimeVal| {
-                Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
-            };
-            t(u.user_time()) + t(u.system_time())
-        })
-        .unwrap_or_default()
 }
 
 /// The goal: at least 3× Dovecot's commands per second, at most a
