@@ -184,6 +184,24 @@ pub fn cpu_used(
         .collect()
 }
 
+/// CPU time (user and system) this process, the load generator, used so
+/// far: it shares the machine's cores with the server under test, so a
+/// report shows it beside the server's.
+pub fn own_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    getrusage(UsageWho::RUSAGE_SELF)
+        .map(|u| {
+            let t = |tv: nix::sys::time::TimeVal| {
+                Duration::new(
+                    u64::try_from(tv.tv_sec()).unwrap_or(0),
+                    u32::try_from(tv.tv_usec()).unwrap_or(0) * 1000,
+                )
+            };
+            t(u.user_time()) + t(u.system_time())
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,22 +261,4 @@ mod tests {
         );
         assert_eq!(used, at(&[("auth", 7), ("imap", 60), ("storage", 0)]));
     }
-}
-
-/// CPU time (user and system) this process, the load generator, used so
-/// far: it shares the machine's cores with the server under test, so a
-/// report shows it beside the server's.
-pub fn own_cpu() -> Duration {
-    use nix::sys::resource::{UsageWho, getrusage};
-    getrusage(UsageWho::RUSAGE_SELF)
-        .map(|u| {
-            let t = |tv: nix::sys::time::TimeVal| {
-                Duration::new(
-                    u64::try_from(tv.tv_sec()).unwrap_or(0),
-                    u32::try_from(tv.tv_usec()).unwrap_or(0) * 1000,
-                )
-            };
-            t(u.user_time()) + t(u.system_time())
-        })
-        .unwrap_or_default()
 }
