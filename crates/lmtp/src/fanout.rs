@@ -191,6 +191,9 @@ impl Append {
 
     /// Starts the call with the parts queued so far (see [`Call`]).
     fn start(&mut self) {
+        if !matches!(self.call, Call::Waiting(_)) {
+            return;
+        }
         let Call::Waiting(parts) = std::mem::replace(&mut self.call, Call::Gone) else {
             return;
         };

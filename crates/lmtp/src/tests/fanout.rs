@@ -107,6 +107,14 @@ async fn a_big_message_starts_its_call_with_its_first_chunk() {
         1,
         "streaming from the first chunk"
     );
+    // Later chunks go to the same call, which keeps its answer.
+    fanout.write(&vec![b'a'; 2 * CHUNK_SIZE]).await;
+    let_others_run().await;
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "one call for the message");
+    assert!(
+        matches!(fanout.appends[0].call, Call::Started(_)),
+        "the call is kept for its answer"
+    );
     drop(fanout);
 }
 
