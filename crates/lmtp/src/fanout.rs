@@ -53,7 +53,21 @@ struct Append {
     /// The trace fields for this recipient, until they go out with the
     /// first chunk.
     prefix: Option<Vec<u8>>,
-    call: JoinHandle<Result<AppendResponse, StorageError>>,
+    call: Call,
+}
+
+/// An Append call: not started until the message's first chunk is
+/// queued behind its header, so that a small message (one chunk) goes to
+/// the storage process whole — header, chunk, commit and the stream's
+/// end in one write, read there in one wakeup — instead of its header
+/// first and the rest once the client has sent it.
+enum Call {
+    /// Not started: what the call will read its parts from.
+    Waiting(ReceiverStream<AppendRequest>),
+    Started(JoinHandle<Result<AppendResponse, StorageError>>),
+    /// Never started, and never will be (broken off before its first
+    /// chunk).
+    Gone,
 }
 
 impl Fanout {
@@ -127,7 +141,7 @@ impl Fanout {
                 // Ends without its commit part: nothing is stored.
                 append.looped = true;
                 append.parts = None;
-                append.call.abort();
+                append.abort();
             } else {
                 append.send(Part::Commit(Default::default())).await;
                 append.parts = None;
@@ -145,8 +159,8 @@ impl Drop for Fanout {
     /// A message not committed (refused, or the client left) stores
     /// nothing: every Append stream is broken off without its commit.
     fn drop(&mut self) {
-        for append in &self.appends {
-            append.call.abort();
+        for append in &mut self.appends {
+            append.abort();
         }
     }
 }
@@ -166,13 +180,30 @@ impl Append {
                 part: Some(Part::Header(header)),
             })
             .is_ok();
-        let storage = mailbox.storage.clone();
+        Append {
+            mailbox,
+            parts: opened.then_some(parts),
+            looped: false,
+            prefix: Some(prefix),
+            call: Call::Waiting(ReceiverStream::new(queue)),
+        }
+    }
+
+    /// Starts the call with the parts queued so far (see [`Call`]).
+    fn start(&mut self) {
+        if !matches!(self.call, Call::Waiting(_)) {
+            return;
+        }
+        let Call::Waiting(parts) = std::mem::replace(&mut self.call, Call::Gone) else {
+            return;
+        };
+        let storage = self.mailbox.storage.clone();
         // The owner's storage process, reached with the recipient's
         // deliver ticket (another owner's admits it where it may post).
-        let owner = mailbox.owner.clone();
-        let call = tokio::spawn(async move {
+        let owner = self.mailbox.owner.clone();
+        self.call = Call::Started(tokio::spawn(async move {
             let rpc = storage.rpc(&owner).await?;
-            let request = rpc.request(ReceiverStream::new(queue));
+            let request = rpc.request(parts);
             match rpc.storage().append(request).await {
                 Ok(done) => Ok(done.into_inner()),
                 Err(status) => {
@@ -183,17 +214,26 @@ impl Append {
                     Err(e)
                 }
             }
-        });
-        Append {
-            mailbox,
-            parts: opened.then_some(parts),
-            looped: false,
-            prefix: Some(prefix),
-            call,
+        }));
+    }
+
+    /// Breaks the call off without its commit part: nothing is stored.
+    fn abort(&mut self) {
+        match std::mem::replace(&mut self.call, Call::Gone) {
+            Call::Started(call) => call.abort(),
+            Call::Waiting(_) | Call::Gone => {}
         }
     }
 
     async fn send(&mut self, part: Part) {
+        let chunk = matches!(part, Part::Chunk(_));
+        self.send_queued(part).await;
+        if chunk {
+            self.start();
+        }
+    }
+
+    async fn send_queued(&mut self, part: Part) {
         if let Some(parts) = &self.parts
             && parts
                 .send(AppendRequest { part: Some(part) })
@@ -212,7 +252,13 @@ impl Append {
             tracing::warn!(user = ?mailbox.user, "mail loop refused");
             return Reply::mail_loop();
         }
-        match (&mut self.call).await {
+        let call = match &mut self.call {
+            Call::Started(call) => call,
+            Call::Waiting(_) | Call::Gone => {
+                return Reply::temporary("Temporary storage failure, try again later");
+            }
+        };
+        match call.await {
             Ok(Ok(done)) => {
                 tracing::info!(user = ?mailbox.user, owner = ?mailbox.owner,
                     folder = ?mailbox.folder, uid = done.uid, "delivered");
@@ -227,3 +273,7 @@ impl Append {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tests/fanout.rs"]
+mod tests;

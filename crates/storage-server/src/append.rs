@@ -42,7 +42,7 @@ const GATHER: usize = 256 * 1024;
 pub(crate) const MAX_MESSAGES: usize = 10_000;
 
 /// What one AppendHeader asks for, checked.
-struct MessageStart {
+pub(crate) struct MessageStart {
     flags: Flags,
     date: Option<InternalDate>,
     /// `None`: announced as unknown (CATENATE).
@@ -50,7 +50,7 @@ struct MessageStart {
 }
 
 /// What the receiving side hands the writer thread.
-enum Piece {
+pub(crate) enum Piece {
     Start(MessageStart),
     Chunk(Vec<u8>),
     Commit,
@@ -124,6 +124,22 @@ pub(crate) async fn append(
         let (owner, mailbox, plugins) = (owner.clone(), mailbox.clone(), gate.plugins());
         let guest = actor.guest().map(str::to_owned);
         move |pieces: Vec<Piece>, rx: Option<mpsc::Receiver<Piece>>| {
+            if rx.is_none() && replace.is_none() {
+                // Whole, and no REPLACE: committed with the others that
+                // wait (see `crate::committer`).
+                return crate::committer::enqueue(
+                    gate,
+                    crate::committer::Whole {
+                        store,
+                        owner,
+                        mailbox,
+                        plugins,
+                        guest,
+                        pieces,
+                        done: done_tx,
+                    },
+                );
+            }
             gate.spawn(&owner.clone(), move || {
                 let target = Target {
                     owner: &owner,
@@ -367,31 +383,59 @@ async fn receive(
 
 /// Where a batch goes, the plugins whose before-add hooks may refuse it,
 /// and the guest who appends (whose `\Seen` is their own), if not the owner.
-struct Target<'a> {
-    owner: &'a str,
-    mailbox: &'a str,
-    plugins: &'a crate::plugin::Plugins,
-    guest: Option<&'a str>,
+pub(crate) struct Target<'a> {
+    pub(crate) owner: &'a str,
+    pub(crate) mailbox: &'a str,
+    pub(crate) plugins: &'a crate::plugin::Plugins,
+    pub(crate) guest: Option<&'a str>,
 }
 
-/// The writer thread: writes each message to its own temporary file,
-/// stages it, and commits all of them (with the REPLACE's expunge) on
-/// [`Piece::Commit`], once the plugins' before-add hooks (quota) allowed
-/// the batch. Takes `gathered` first, then what comes over `rx`.
-/// `Ok(None)` when the pieces stop without a commit: everything written
-/// is dropped and so removed.
+impl Target<'_> {
+    /// What the plugins' add hooks are told of `staged` going in.
+    pub(crate) fn adding(&self, staged: &[StagedMessage]) -> crate::plugin::Adding<'_> {
+        crate::plugin::Adding {
+            owner: self.owner,
+            mailbox: self.mailbox,
+            kind: crate::plugin::AddKind::Append,
+            messages: staged.len() as u64,
+            bytes: staged.iter().map(StagedMessage::size).sum(),
+        }
+    }
+}
+
+/// The writer thread: stages the batch ([`stage`]) and commits all of
+/// its messages (with the REPLACE's expunge) once the plugins' before-add
+/// hooks (quota) allowed the batch. `Ok(None)` when the pieces stop
+/// without a commit: everything written is dropped and so removed.
 fn write_batch(
     store: &Store,
-    Target {
-        owner,
-        mailbox,
-        plugins,
-        guest,
-    }: Target<'_>,
+    target: Target<'_>,
     replace: Option<&ReplaceTarget>,
     gathered: Vec<Piece>,
-    mut rx: Option<mpsc::Receiver<Piece>>,
+    rx: Option<mpsc::Receiver<Piece>>,
 ) -> Result<Option<AppendedBatch>, StoreError> {
+    let Some(staged) = stage(store, &target, gathered, rx)? else {
+        return Ok(None);
+    };
+    let adding = target.adding(&staged);
+    target.plugins.before_add(store, &adding)?;
+    let committed = store.commit_appends(staged, replace);
+    target.plugins.add_ended(&adding);
+    let batch = committed?;
+    target.plugins.after_add(store, &adding, &batch.uids);
+    Ok(Some(batch))
+}
+
+/// Writes each message of a batch to its own temporary file and stages
+/// it, taking `gathered` first, then what comes over `rx`; the staged
+/// messages once [`Piece::Commit`] comes, `Ok(None)` when the pieces stop
+/// without it (everything written is dropped and so removed).
+pub(crate) fn stage(
+    store: &Store,
+    target: &Target<'_>,
+    gathered: Vec<Piece>,
+    mut rx: Option<mpsc::Receiver<Piece>>,
+) -> Result<Option<Vec<StagedMessage>>, StoreError> {
     let mut staged: Vec<StagedMessage> = Vec::new();
     let mut current: Option<AppendWriter> = None;
     let mut gathered = gathered.into_iter();
@@ -407,10 +451,12 @@ fn write_batch(
                     staged.push(done.finish()?);
                 }
                 let mut writer = match start.size {
-                    Some(size) => store.begin_append(mailbox, start.flags, start.date, size)?,
-                    None => store.begin_append_unsized(mailbox, start.flags, start.date)?,
+                    Some(size) => {
+                        store.begin_append(target.mailbox, start.flags, start.date, size)?
+                    }
+                    None => store.begin_append_unsized(target.mailbox, start.flags, start.date)?,
                 };
-                if let Some(user) = guest {
+                if let Some(user) = target.guest {
                     writer.seen_privately_by(user);
                 }
                 current = Some(writer);
@@ -427,19 +473,7 @@ fn write_batch(
                 if let Some(done) = current.take() {
                     staged.push(done.finish()?);
                 }
-                let adding = crate::plugin::Adding {
-                    owner,
-                    mailbox,
-                    kind: crate::plugin::AddKind::Append,
-                    messages: staged.len() as u64,
-                    bytes: staged.iter().map(StagedMessage::size).sum(),
-                };
-                plugins.before_add(store, &adding)?;
-                let committed = store.commit_appends(staged, replace);
-                plugins.add_ended(&adding);
-                let batch = committed?;
-                plugins.after_add(store, &adding, &batch.uids);
-                return Ok(Some(batch));
+                return Ok(Some(staged));
             }
         }
     }

@@ -152,3 +152,46 @@ fn concurrent_commits_all_land_with_at_most_one_sync_each() {
         "{syncs} syncs for {threads} commits"
     );
 }
+
+#[test]
+fn batches_committed_together_share_one_sync_and_fail_alone() {
+    let (_dir, store) = temp_store();
+    store.create("Work").unwrap();
+    store.create("Gone").unwrap();
+    let doomed = staged(&store, "Gone", b"Subject: doomed\r\n\r\nx\r\n");
+    store.delete("Gone").unwrap();
+    let batches = vec![
+        vec![
+            staged(&store, "INBOX", b"Subject: 1\r\n\r\nx\r\n"),
+            staged(&store, "INBOX", b"Subject: 2\r\n\r\nx\r\n"),
+        ],
+        vec![doomed],
+        vec![staged(&store, "Work", b"Subject: 3\r\n\r\nx\r\n")],
+        vec![staged(&store, "INBOX", b"Subject: 4\r\n\r\nx\r\n")],
+    ];
+    let syncs = store.journal_syncs();
+    let results = store.commit_appends_together(batches);
+    assert_eq!(results.len(), 4, "one answer per batch, in order");
+    assert_eq!(store.journal_syncs(), syncs + 1, "one sync for all of them");
+    let uids = |i: usize| results[i].as_ref().unwrap().uids.clone();
+    assert_eq!(uids(0), vec![1, 2]);
+    assert!(
+        matches!(results[1], Err(StoreError::NotFound { .. })),
+        "{:?}",
+        results[1].as_ref().err()
+    );
+    assert_eq!(uids(2), vec![1]);
+    assert_eq!(uids(3), vec![3]);
+    assert!(
+        results[3].as_ref().unwrap().modseq > results[0].as_ref().unwrap().modseq,
+        "each batch its own MODSEQ"
+    );
+    assert_eq!(store.select("INBOX").unwrap().messages.len(), 3);
+    assert_eq!(store.select("Work").unwrap().messages.len(), 1);
+    assert!(store.commit_appends_together(Vec::new()).is_empty());
+    assert_eq!(
+        store.journal_syncs(),
+        syncs + 1,
+        "nothing to commit, no sync"
+    );
+}

@@ -60,43 +60,81 @@ impl Store {
     /// Commits `staged` together with whatever else waits (see the module
     /// documentation).
     pub(super) fn commit_grouped(&self, staged: Vec<StagedMessage>) -> Result<AppendedBatch> {
-        let job = Arc::new(Job {
-            staged: Mutex::new(Some(staged)),
-            answer: Mutex::new(None),
-        });
-        lock(&self.inner.commits.waiting).push(Arc::clone(&job));
-        // Blocks while another thread commits (maybe this batch too).
-        let conn = self.conn();
-        if let Some(answer) = lock(&job.answer).take() {
-            drop(conn);
-            return self.made_durable(answer);
+        self.commit_appends_together(vec![staged])
+            .pop()
+            .unwrap_or_else(|| {
+                Err(StoreError::InvalidArgument(
+                    "group commit lost a batch".into(),
+                ))
+            })
+    }
+
+    /// Commits several batches (each as [`Store::commit_appends`] without
+    /// a REPLACE would: its own UIDs and MODSEQ, its own success or
+    /// failure) in one transaction, with whatever else waits, and makes
+    /// them durable with one sync: for a caller that gathered appends
+    /// itself (a store's committer thread) rather than one thread per
+    /// append. One answer per batch, in order.
+    pub fn commit_appends_together(
+        &self,
+        batches: Vec<Vec<StagedMessage>>,
+    ) -> Vec<Result<AppendedBatch>> {
+        if batches.is_empty() {
+            return Vec::new();
         }
-        let mut conn = match conn {
-            Ok(conn) => conn,
-            Err(e) => {
-                // Nobody took this batch: no one else holds the lock.
-                lock(&self.inner.commits.waiting).retain(|j| !Arc::ptr_eq(j, &job));
-                return Err(e);
-            }
-        };
-        let jobs = std::mem::take(&mut *lock(&self.inner.commits.waiting));
-        let batches: Vec<Vec<StagedMessage>> = jobs
-            .iter()
-            .map(|j| lock(&j.staged).take().unwrap_or_default())
+        let jobs: Vec<Arc<Job>> = batches
+            .into_iter()
+            .map(|staged| {
+                Arc::new(Job {
+                    staged: Mutex::new(Some(staged)),
+                    answer: Mutex::new(None),
+                })
+            })
             .collect();
-        let answers = commit_together(self, &mut conn, batches);
-        // Every batch taken from the queue is answered before the lock
-        // goes: a waiter that gets it next must find its answer.
-        for (j, answer) in jobs.iter().zip(answers) {
-            *lock(&j.answer) = Some(answer);
+        lock(&self.inner.commits.waiting).extend(jobs.iter().cloned());
+        // Blocks while another thread commits (maybe these batches too:
+        // it takes every waiting one, so all of them or none).
+        let conn = self.conn();
+        let answered = jobs.iter().all(|j| lock(&j.answer).is_some());
+        match conn {
+            Ok(_) if answered => {}
+            Err(e) if answered => drop(e),
+            Ok(mut conn) => {
+                let taken = std::mem::take(&mut *lock(&self.inner.commits.waiting));
+                let batches: Vec<Vec<StagedMessage>> = taken
+                    .iter()
+                    .map(|j| lock(&j.staged).take().unwrap_or_default())
+                    .collect();
+                let answers = commit_together(self, &mut conn, batches);
+                // Every batch taken from the queue is answered before the
+                // lock goes: a waiter that gets it next must find its
+                // answer.
+                for (j, answer) in taken.iter().zip(answers) {
+                    *lock(&j.answer) = Some(answer);
+                }
+            }
+            Err(e) => {
+                // Nobody took these batches: no one else holds the lock.
+                lock(&self.inner.commits.waiting)
+                    .retain(|j| !jobs.iter().any(|mine| Arc::ptr_eq(j, mine)));
+                let copies: Vec<StoreError> = jobs.iter().skip(1).map(|_| each(&e)).collect();
+                for (j, e) in jobs.iter().zip(std::iter::once(e).chain(copies)) {
+                    *lock(&j.answer) = Some(Err(e));
+                }
+            }
         }
-        drop(conn);
-        let answer = lock(&job.answer).take().unwrap_or_else(|| {
-            Err(StoreError::InvalidArgument(
-                "group commit lost a batch".into(),
-            ))
-        });
-        self.made_durable(answer)
+        // One sync makes them all durable: the first wait runs it, the
+        // others find their commit covered.
+        jobs.iter()
+            .map(|j| {
+                let answer = lock(&j.answer).take().unwrap_or_else(|| {
+                    Err(StoreError::InvalidArgument(
+                        "group commit lost a batch".into(),
+                    ))
+                });
+                self.made_durable(answer)
+            })
+            .collect()
     }
 
     /// `answer` once its commit is durable: the write lock is not held

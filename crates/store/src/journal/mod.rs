@@ -75,17 +75,45 @@ pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) 
 /// Which file a WAL name stood for: device and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FileId {
-    dev: u64,
+    dev: (u32, u32),
     ino: u64,
 }
 
 impl FileId {
-    fn of(meta: &std::fs::Metadata) -> FileId {
-        use std::os::unix::fs::MetadataExt;
+    fn of(st: &rustix::fs::Statx) -> FileId {
         FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
+            dev: (st.stx_dev_major, st.stx_dev_minor),
+            ino: st.stx_ino,
         }
+    }
+
+    /// The file `path` names (a symlink itself, not followed).
+    ///
+    /// Asked for its inode alone, never its times: a stat that reads a
+    /// file's times makes its next write stamp it with a fine-grained new
+    /// mtime (Linux's multigrain timestamps), which dirties its inode, and
+    /// a `fdatasync` on ext4 without a journal then writes that inode too
+    /// — a second disk write per sync, had every sync of the WAL begun
+    /// with a plain `stat` of it.
+    fn at(path: &Path) -> std::io::Result<FileId> {
+        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+        Ok(FileId::of(&statx(
+            CWD,
+            path,
+            AtFlags::SYMLINK_NOFOLLOW,
+            StatxFlags::INO,
+        )?))
+    }
+
+    /// The open `file` (asked, as [`FileId::at`], for its inode alone).
+    fn open(file: &std::fs::File) -> std::io::Result<FileId> {
+        use rustix::fs::{AtFlags, StatxFlags, statx};
+        Ok(FileId::of(&statx(
+            file,
+            "",
+            AtFlags::EMPTY_PATH,
+            StatxFlags::INO,
+        )?))
     }
 }
 
@@ -101,17 +129,17 @@ impl FileId {
 /// is gone was checkpointed into the database, which the checkpoint
 /// fsynced.
 ///
-/// The WAL is kept open between calls (one `stat` of its name tells
-/// whether it is still the same file), so a sync is two system calls, not
-/// five. The file seen by that `stat` holds every commit numbered before
+/// The WAL is kept open between calls (one `statx` of its name, for its
+/// inode only, tells whether it is still the same file), so a sync is two
+/// system calls, not five. The file seen by that `statx` holds every commit numbered before
 /// the sync began: a WAL made after it holds later commits only (and the
 /// one it replaced was checkpointed into the database first).
 pub(crate) fn sync_wal(store: &Store) -> Result<()> {
     let root = store.root();
     let wal = root.join(crate::schema::INDEX_WAL_FILE);
     let io = |e| StoreError::io(format!("fdatasync of {}", wal.display()), e);
-    let inode = match std::fs::symlink_metadata(&wal) {
-        Ok(meta) => FileId::of(&meta),
+    let inode = match FileId::at(&wal) {
+        Ok(id) => id,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(io(e)),
     };
@@ -133,7 +161,7 @@ pub(crate) fn sync_wal(store: &Store) -> Result<()> {
         Err(e) => return Err(io(e)),
     };
     file.sync_data().map_err(io)?;
-    let inode = FileId::of(&file.metadata().map_err(io)?);
+    let inode = FileId::open(&file).map_err(io)?;
     maildir::fsync_dir(root)?;
     *held = Some((file, inode));
     Ok(())
