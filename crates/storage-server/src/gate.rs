@@ -356,13 +356,19 @@ impl Gate {
                 })
                 .collect()
         };
-        let mut released = 0;
-        for (owner, store) in idle {
+        // Side by side (on the blocking pool): closing the last connection
+        // of an index checkpoints it, a write and a sync each, and a storm
+        // of logins leaves hundreds to close at once.
+        let closes = idle.into_iter().map(|(owner, store)| async move {
             // On the owner's kind of thread: closing the last connection
             // of an index checkpoints it, as the owner.
             let done = self
                 .run_quietly(&owner, move || Ok((store.release_idle(), store.in_use())))
                 .await;
+            (owner, done)
+        });
+        let mut released = 0;
+        for (owner, done) in futures::future::join_all(closes).await {
             let Ok(Ok((closed, in_use))) = done else {
                 continue;
             };
