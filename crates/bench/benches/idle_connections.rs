@@ -18,6 +18,12 @@
 //! `MAILKEEP_BENCH_IDLE_USERS` (default 5000) and
 //! `MAILKEEP_BENCH_DOVECOT_IDLE_USERS` (default 500) set the users;
 //! `MAILKEEP_BENCH_IDLE_PER_USER` (default 2) the connections of each.
+//!
+//! The master hands `MALLOC_ARENA_MAX` (2 unless set) and `GLIBC_TUNABLES`
+//! of its environment, which it inherits from this benchmark, to every
+//! process it starts, so glibc's allocator settings can be compared
+//! without a rebuild, e.g. `MALLOC_ARENA_MAX=16
+//! GLIBC_TUNABLES=glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

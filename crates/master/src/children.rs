@@ -41,7 +41,15 @@ pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, Maste
     // Two malloc arenas instead of glibc's eight per core: a storage
     // process runs store work on many short-lived blocking threads, and
     // memory freed in one thread's arena is otherwise kept there, idle.
-    cmd.env("MALLOC_ARENA_MAX", "2");
+    // The master's own setting, or glibc's tunables, when it has them
+    // (to measure the allocator's settings without a rebuild).
+    cmd.env(
+        "MALLOC_ARENA_MAX",
+        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
+    );
+    if let Ok(tunables) = std::env::var("GLIBC_TUNABLES") {
+        cmd.env("GLIBC_TUNABLES", tunables);
+    }
     cmd.stdin(std::process::Stdio::null());
     let output = OutputPipe::new()?;
     cmd.stdout(output.stdout).stderr(output.stderr);

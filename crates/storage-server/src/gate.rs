@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use mailkeep_store::{Store, StoreError};
 
 use mailkeep_storage_rpc::broker::{Shares, StorageEvent, storage_event};
@@ -22,6 +23,10 @@ use crate::creds::CredentialPools;
 use crate::guest::{Actor, GuestNeed, GuestRefusal};
 use crate::owned::OwnedRequest;
 use crate::spawner::CredentialSpawner;
+
+/// Idle owners whose connections a release closes at once (see
+/// [`Gate::release_idle`]).
+const RELEASES_AT_ONCE: usize = 8;
 
 /// The trusted hosts' public keys, the revoked sessions, and the stores
 /// of the owners this process serves, and where their store work runs.
@@ -356,13 +361,25 @@ impl Gate {
                 })
                 .collect()
         };
-        let mut released = 0;
-        for (owner, store) in idle {
+        // A few side by side (on the blocking pool): closing the last
+        // connection of an index checkpoints it, a write and a sync each,
+        // and a storm of logins leaves hundreds to close at once; a few at
+        // a time, so that calls queued for the pool meanwhile wait for no
+        // more than those few.
+        let closes = idle.into_iter().map(|(owner, store)| async move {
             // On the owner's kind of thread: closing the last connection
             // of an index checkpoints it, as the owner.
             let done = self
                 .run_quietly(&owner, move || Ok((store.release_idle(), store.in_use())))
                 .await;
+            (owner, done)
+        });
+        let mut released = 0;
+        let done: Vec<_> = futures::stream::iter(closes)
+            .buffer_unordered(RELEASES_AT_ONCE)
+            .collect()
+            .await;
+        for (owner, done) in done {
             let Ok(Ok((closed, in_use))) = done else {
                 continue;
             };

@@ -201,55 +201,92 @@ impl Default for Tuning {
 /// at its count of open files.
 const RELEASE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often, and after how long without a call, owners are released
+/// while more than [`OPEN_OWNERS`] are open. A login runs its calls
+/// within milliseconds of each other; once it idles, what its owner holds
+/// open is only cost. A storm of logins (a thousand within seconds, as
+/// after a restart) kept hundreds of owners open at the one-second pace
+/// (SQLite at 244 MB for 1,000 owners in IDLE), and the heap that peak
+/// left behind stayed (see [`OPEN_OWNERS`]).
+const CROWDED_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Above this share of the open-file limit, owners idle for one check
 /// are released at once (each open index takes two to seven descriptors;
 /// a process serving thousands of owners would otherwise run out while
 /// they log in).
 const FILE_PRESSURE_PERCENT: u64 = 50;
 
-/// Owners with open index connections above which those idle for one
-/// check are released at once. An open index holds its SQLite caches
-/// (tens to hundreds of KB); when a thousand owners log in within the
-/// idle time, they would all be open together, and the heap that peak
-/// leaves behind stays: glibc cannot give back pages on which a few
-/// long-lived objects (watchers, sessions) were placed among the freed
-/// caches. Measured with 1,000 owners in IDLE: about 50 KB per owner kept
-/// that way. Busy owners (a call in the last second) stay open.
+/// Owners with open index connections above which those idle for
+/// [`CROWDED_CHECK`] are released at once. An open index holds its SQLite
+/// caches, schema and statements (about 250 KB with a writer and a
+/// reader); when a thousand owners log in within the idle time, they
+/// would all be open together, and the heap that peak leaves behind
+/// stays: glibc cannot give back pages on which a few long-lived objects
+/// (watchers, sessions) were placed among the freed caches. Measured with
+/// 1,000 owners in IDLE: about 50 KB per owner kept that way. Busy owners
+/// (a call in the last [`CROWDED_CHECK`]) stay open.
 const OPEN_OWNERS: usize = 64;
+
+/// What the idle sweep does at one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sweep {
+    /// Nothing: not crowded, and a full check is not due.
+    Skip,
+    /// Release the owners idle for this long.
+    Release(std::time::Duration),
+}
+
+/// The sweep at a tick: a full check (open files read, owners idle for
+/// `idle_for` released, or for one check under pressure) once per
+/// [`RELEASE_CHECK`]; between those, only while `crowded`, the owners
+/// idle for [`CROWDED_CHECK`].
+fn sweep(full_check: bool, pressed: bool, crowded: bool, idle_for: std::time::Duration) -> Sweep {
+    match (full_check, pressed || crowded) {
+        (_, true) if crowded => Sweep::Release(CROWDED_CHECK),
+        (true, true) => Sweep::Release(RELEASE_CHECK),
+        (true, false) => Sweep::Release(idle_for),
+        (false, _) => Sweep::Skip,
+    }
+}
 
 /// Closes the index connections of owners idle for `idle_for` (see
 /// [`gate::Gate::release_idle`]), or idle for one check when the process
-/// holds more than [`FILE_PRESSURE_PERCENT`] of its open-file limit or
-/// more than [`OPEN_OWNERS`] owners are open. An owner released costs a
-/// reopen (well under a millisecond) at its next call.
+/// holds more than [`FILE_PRESSURE_PERCENT`] of its open-file limit, or
+/// for [`CROWDED_CHECK`] when more than [`OPEN_OWNERS`] owners are open.
+/// An owner released costs a reopen (well under a millisecond) at its
+/// next call.
 async fn release_idle_stores(
     gate: std::sync::Arc<gate::Gate>,
     idle_for: std::time::Duration,
     file_pressure: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let mut tick = tokio::time::interval(RELEASE_CHECK);
+    let mut tick = tokio::time::interval(CROWDED_CHECK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_full = tokio::time::Instant::now();
+    let mut pressed = false;
     loop {
         tick.tick().await;
-        // Reading /proc/self/fd takes milliseconds with thousands open:
-        // not on the one async thread.
-        let pressed = tokio::task::spawn_blocking(under_file_pressure)
-            .await
-            .unwrap_or(false);
-        // While it holds much of its open-file limit the process says it
-        // is busy, so that the broker sends owners new to it to another
-        // process of its key instead of letting it run out of files.
-        if file_pressure.swap(pressed, std::sync::atomic::Ordering::Relaxed) != pressed {
-            tracing::info!(pressed, "open-file pressure changed");
+        let full_check = last_full.elapsed() >= RELEASE_CHECK;
+        if full_check {
+            last_full = tokio::time::Instant::now();
+            // Reading /proc/self/fd takes milliseconds with thousands
+            // open: not on the one async thread.
+            pressed = tokio::task::spawn_blocking(under_file_pressure)
+                .await
+                .unwrap_or(false);
+            // While it holds much of its open-file limit the process says
+            // it is busy, so that the broker sends owners new to it to
+            // another process of its key instead of letting it run out of
+            // files.
+            if file_pressure.swap(pressed, std::sync::atomic::Ordering::Relaxed) != pressed {
+                tracing::info!(pressed, "open-file pressure changed");
+            }
         }
         let crowded = gate.open_owners() > OPEN_OWNERS;
-        let released = gate
-            .release_idle(if pressed || crowded {
-                RELEASE_CHECK
-            } else {
-                idle_for
-            })
-            .await;
+        let Sweep::Release(idle) = sweep(full_check, pressed, crowded, idle_for) else {
+            continue;
+        };
+        let released = gate.release_idle(idle).await;
         if released > 0 {
             let trimmed = tokio::task::spawn_blocking(mailkeep_storage_rpc::fd::return_free_memory)
                 .await
@@ -576,5 +613,36 @@ struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{CROWDED_CHECK, RELEASE_CHECK, Sweep, sweep};
+
+    #[test]
+    fn a_crowded_process_releases_at_every_tick_and_others_at_full_checks() {
+        let idle_for = Duration::from_secs(30);
+        // Crowded: owners idle for the short check, full check or not.
+        for (full, pressed) in [(true, false), (false, false), (true, true), (false, true)] {
+            assert_eq!(
+                sweep(full, pressed, true, idle_for),
+                Sweep::Release(CROWDED_CHECK)
+            );
+        }
+        // Under file pressure only: idle for one full check, at full checks.
+        assert_eq!(
+            sweep(true, true, false, idle_for),
+            Sweep::Release(RELEASE_CHECK)
+        );
+        assert_eq!(sweep(false, true, false, idle_for), Sweep::Skip);
+        // Neither: the configured idle time, at full checks.
+        assert_eq!(
+            sweep(true, false, false, idle_for),
+            Sweep::Release(idle_for)
+        );
+        assert_eq!(sweep(false, false, false, idle_for), Sweep::Skip);
     }
 }
