@@ -25,7 +25,8 @@ pub fn own_executable() -> Result<PathBuf, MasterError> {
     std::env::current_exe().map_err(|e| MasterError::io("finding our own executable", e))
 }
 
-/// Starts a child. Its environment is cleared except for logging settings;
+/// Starts a child. Its environment is cleared except for logging settings
+/// and glibc's allocator settings (see [`malloc_tunables`]);
 /// it gets exactly the descriptors in `spec`, stdin from /dev/null, and
 /// stdout and stderr on a pipe of its own whose lines the master copies to
 /// its own stderr (see `child_output`).
@@ -47,7 +48,10 @@ pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, Maste
         "MALLOC_ARENA_MAX",
         std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
     );
-    if let Ok(tunables) = std::env::var("GLIBC_TUNABLES") {
+    if let Some(tunables) = std::env::var("GLIBC_TUNABLES")
+        .ok()
+        .and_then(|t| malloc_tunables(&t))
+    {
         cmd.env("GLIBC_TUNABLES", tunables);
     }
     cmd.stdin(std::process::Stdio::null());
@@ -85,4 +89,33 @@ pub fn socket_pair() -> Result<(tokio::net::UnixStream, OwnedFd), MasterError> {
     let ours =
         tokio::net::UnixStream::from_std(ours).map_err(|e| MasterError::io("socket pair", e))?;
     Ok((ours, OwnedFd::from(theirs)))
+}
+
+/// The allocator's entries of a `GLIBC_TUNABLES` value (`glibc.malloc.*`),
+/// the only ones a child gets: the others reach into the loader, CPU
+/// features and lock elision, none of which is the master's to hand on.
+fn malloc_tunables(value: &str) -> Option<String> {
+    let kept: Vec<&str> = value
+        .split(':')
+        .filter(|t| t.starts_with("glibc.malloc."))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(":"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::malloc_tunables;
+
+    #[test]
+    fn a_child_gets_the_allocators_tunables_only() {
+        assert_eq!(
+            malloc_tunables(
+                "glibc.malloc.mxfast=0:glibc.cpu.hwcaps=-AVX2:glibc.malloc.tcache_count=0"
+            )
+            .as_deref(),
+            Some("glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0")
+        );
+        assert_eq!(malloc_tunables("glibc.rtld.nns=8"), None);
+        assert_eq!(malloc_tunables(""), None);
+    }
 }

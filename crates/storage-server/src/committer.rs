@@ -12,7 +12,8 @@
 //! thread of their own.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::sync::{LazyLock, Mutex, MutexGuard, PoisonError};
 
 use mailkeep_store::{AppendedBatch, StagedMessage, Store, StoreError};
@@ -49,52 +50,54 @@ impl Whole {
     }
 }
 
-/// The appends waiting, by store (its root): a store has an entry exactly
-/// while its committer runs.
-static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Vec<Whole>>>> = LazyLock::new(Mutex::default);
+/// Whose appends one committer takes: an owner's store, by its root (two
+/// owners whose stores share a root each get their own committer, which
+/// commits through its own owner's store, as that owner).
+type QueueKey = (String, PathBuf);
 
-fn queues() -> MutexGuard<'static, HashMap<PathBuf, Vec<Whole>>> {
+/// The appends waiting, by store: a store has an entry exactly while its
+/// committer is started or runs.
+static QUEUES: LazyLock<Mutex<HashMap<QueueKey, Vec<Whole>>>> = LazyLock::new(Mutex::default);
+
+fn queues() -> MutexGuard<'static, HashMap<QueueKey, Vec<Whole>>> {
     QUEUES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Queues `append` for its store's committer, starting one on the owner's
 /// kind of store thread (see [`Gate::spawn`]) if none runs.
 pub(crate) fn enqueue(gate: &Gate, append: Whole) -> Result<(), Status> {
-    let root = append.store.root().to_path_buf();
-    let owner = append.owner.clone();
+    let key = (append.owner.clone(), append.store.root().to_path_buf());
     {
         let mut queues = queues();
-        if let Some(waiting) = queues.get_mut(&root) {
+        if let Some(waiting) = queues.get_mut(&key) {
             waiting.push(append);
             return Ok(());
         }
-        queues.insert(root.clone(), vec![append]);
+        queues.insert(key.clone(), vec![append]);
     }
-    let started = gate.spawn(&owner, {
-        let root = root.clone();
-        move || run(&root)
-    });
-    if let Err(status) = started {
-        // No committer: what waits for it is answered by its dropped
-        // sender (a failed append), this one by the error.
-        drop(queues().remove(&root));
-        return Err(status);
-    }
-    Ok(())
+    // Made before the thread is asked for: if the work is dropped without
+    // running (no thread could take it, or its pool went away), the
+    // entry goes with it and what waits is answered (failed) instead of
+    // waiting for a committer that never comes.
+    let running = Running(Some(key.clone()));
+    gate.spawn(&key.0, move || run(running))
 }
 
-/// The committer of the store at `root`: commits what waits until nothing
-/// does.
-fn run(root: &Path) {
-    let running = Running(root);
+/// The committer of one store: commits what waits until nothing does.
+fn run(mut running: Running) {
+    let Some(key) = running.0.clone() else {
+        return;
+    };
     loop {
         let appends = {
             let mut queues = queues();
-            match queues.get_mut(root) {
+            match queues.get_mut(&key) {
                 Some(waiting) if !waiting.is_empty() => std::mem::take(waiting),
                 _ => {
-                    queues.remove(root);
-                    std::mem::forget(running);
+                    queues.remove(&key);
+                    // Done: a committer started from now on has an entry
+                    // of its own, which this one must not remove.
+                    running.0 = None;
                     return;
                 }
             }
@@ -103,41 +106,34 @@ fn run(root: &Path) {
     }
 }
 
-/// A committer under way: dropped only if it panicked, when it drops what
-/// waits for it (each append fails, answered by its dropped sender)
-/// rather than leave it waiting for a committer that is gone.
-struct Running<'a>(&'a Path);
+/// A committer started or under way: dropped before it is done only if it
+/// never ran or panicked, when it drops what waits for it (each append
+/// fails, answered by its dropped sender) rather than leave it waiting.
+struct Running(Option<QueueKey>);
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
-        drop(queues().remove(self.0));
+        if let Some(key) = self.0.take() {
+            drop(queues().remove(&key));
+        }
     }
 }
 
 /// Stages each of `appends`, asks the plugins' before-add hooks, commits
-/// those allowed together, and answers each.
+/// those allowed together, and answers each. One append whose staging or
+/// hooks panic fails alone.
 fn commit(appends: Vec<Whole>) {
     let mut ready: Vec<(Whole, Vec<StagedMessage>)> = Vec::with_capacity(appends.len());
     for mut append in appends {
         let pieces = std::mem::take(&mut append.pieces);
-        let staged = match stage(&append.store, &append.target(), pieces, None) {
-            Ok(Some(staged)) => staged,
+        let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&append, pieces)))
+            .unwrap_or_else(|_| Err(panicked("staging an append")));
+        match prepared {
+            Ok(Some(staged)) => ready.push((append, staged)),
             other => {
                 let _ = append.done.send(other.map(|_| None));
-                continue;
             }
-        };
-        let target = append.target();
-        if let Err(e) = append
-            .plugins
-            .before_add(&append.store, &target.adding(&staged))
-        {
-            // Dropped: its files are removed.
-            drop(staged);
-            let _ = append.done.send(Err(e));
-            continue;
         }
-        ready.push((append, staged));
     }
     let (appends, batches): (Vec<Whole>, Vec<Vec<StagedMessage>>) = ready.into_iter().unzip();
     let sizes: Vec<(u64, u64)> = batches
@@ -149,18 +145,43 @@ fn commit(appends: Vec<Whole>) {
     };
     let results = store.commit_appends_together(batches);
     for ((append, (messages, bytes)), result) in appends.into_iter().zip(sizes).zip(results) {
-        let target = append.target();
-        let adding = crate::plugin::Adding {
-            messages,
-            bytes,
-            ..target.adding(&[])
-        };
-        append.plugins.add_ended(&adding);
-        if let Ok(batch) = &result {
-            append
-                .plugins
-                .after_add(&append.store, &adding, &batch.uids);
+        // The commit stands whatever the hooks do: its answer goes out.
+        let hooks = catch_unwind(AssertUnwindSafe(|| {
+            let target = append.target();
+            let adding = crate::plugin::Adding {
+                messages,
+                bytes,
+                ..target.adding(&[])
+            };
+            append.plugins.add_ended(&adding);
+            if let Ok(batch) = &result {
+                append
+                    .plugins
+                    .after_add(&append.store, &adding, &batch.uids);
+            }
+        }));
+        if hooks.is_err() {
+            tracing::error!(owner = %append.owner, "a plugin's hook panicked after an append");
         }
         let _ = append.done.send(result.map(Some));
     }
+}
+
+/// Stages one append's messages and asks the plugins' before-add hooks
+/// (`None`: its pieces ended without a commit). A refused append's files
+/// are removed with its staged messages.
+fn prepare(append: &Whole, pieces: Vec<Piece>) -> Result<Option<Vec<StagedMessage>>, StoreError> {
+    let Some(staged) = stage(&append.store, &append.target(), pieces, None)? else {
+        return Ok(None);
+    };
+    append
+        .plugins
+        .before_add(&append.store, &append.target().adding(&staged))?;
+    Ok(Some(staged))
+}
+
+/// The error of an append whose work panicked while `doing`.
+fn panicked(doing: &str) -> StoreError {
+    tracing::error!("panic while {doing}");
+    StoreError::Cannot(format!("internal error while {doing}"))
 }

@@ -107,6 +107,13 @@ impl CredentialPools {
         F: FnOnce() + Send + 'static,
     {
         let pool = self.pool(uid, gid)?;
+        // A panic ends the work, not the worker: the pool keeps its threads
+        // (the work's own guards answer whoever waited for it).
+        let work = move || {
+            if catch_unwind(AssertUnwindSafe(work)).is_err() {
+                tracing::error!(uid, "store work panicked");
+            }
+        };
         let sent = match pool.jobs.lock() {
             Ok(jobs) => jobs.send(Box::new(work)),
             Err(poisoned) => poisoned.into_inner().send(Box::new(work)),

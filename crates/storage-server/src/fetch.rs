@@ -45,20 +45,6 @@ pub(crate) async fn fetch(
     let lookup = store.clone();
     let mailbox = req.mailbox.clone();
     let owner = req.owner.clone();
-    let settled = if actor == Actor::Owner {
-        gate.run_settled(|| store.fetch_if_settled(&mailbox, req.uidvalidity, &uids))?
-    } else {
-        None
-    };
-    let metas = match settled {
-        Some(metas) => metas,
-        None => {
-            gate.run(&owner, move || {
-                lookup.fetch_as(&mailbox, req.uidvalidity, &uids, actor.viewer())
-            })
-            .await?
-        }
-    };
     let with_body = req.body;
     let cuts = Cuts::new(&req.cuts);
     let wanted = Wanted {
@@ -66,9 +52,35 @@ pub(crate) async fn fetch(
         body_structure: req.want_body_structure,
         preview: req.want_preview,
     };
-    if !with_body && cuts.specs.is_empty() && !wanted.any() {
-        return Ok(Response::new(index_only(metas)));
-    }
+    let only_index = !with_body && cuts.specs.is_empty() && !wanted.any();
+    let settled = if actor == Actor::Owner {
+        gate.run_settled(|| store.fetch_if_settled(&mailbox, req.uidvalidity, &uids))?
+    } else {
+        None
+    };
+    let metas = match settled {
+        // A settled read is of a small mailbox: its answer is made here.
+        Some(metas) if only_index => return Ok(Response::new(index_only(answer_of(&metas)))),
+        Some(metas) => metas,
+        None if only_index => {
+            // Any number of messages: the answer is made on the store
+            // thread, not on the process's one async thread.
+            let answer = gate
+                .run(&owner, move || {
+                    lookup
+                        .fetch_as(&mailbox, req.uidvalidity, &uids, actor.viewer())
+                        .map(|metas| answer_of(&metas))
+                })
+                .await?;
+            return Ok(Response::new(index_only(answer)));
+        }
+        None => {
+            gate.run(&owner, move || {
+                lookup.fetch_as(&mailbox, req.uidvalidity, &uids, actor.viewer())
+            })
+            .await?
+        }
+    };
     let (tx, rx) = mpsc::channel(QUEUE);
     gate.spawn(&owner, move || {
         let parts = Parts {
@@ -88,12 +100,17 @@ pub(crate) async fn fetch(
 }
 
 /// The answer to a Fetch of index data alone (flags, sizes, dates,
-/// MODSEQ, object ids: no bytes, sections or structures), as a stream.
-/// It is whole in memory already, so it is queued here at once instead of
-/// on a store thread: a `FETCH 1:* (FLAGS)` costs no hand-over to a thread
-/// and back.
-fn index_only(metas: Vec<MessageMeta>) -> ReceiverStream<Result<pb::FetchResponse, Status>> {
-    let responses = crate::batch::batches(metas.iter().map(|m| Item::Message(fetched_msg(m))));
+/// MODSEQ, object ids: no bytes, sections or structures) about `metas`.
+fn answer_of(metas: &[MessageMeta]) -> Vec<pb::FetchResponse> {
+    crate::batch::batches(metas.iter().map(|m| Item::Message(fetched_msg(m))))
+}
+
+/// The answer to a Fetch of index data alone, as a stream. It is whole in
+/// memory already, so it is queued at once instead of from a store thread:
+/// a `FETCH 1:* (FLAGS)` costs no hand-over to a thread and back.
+fn index_only(
+    responses: Vec<pb::FetchResponse>,
+) -> ReceiverStream<Result<pb::FetchResponse, Status>> {
     let (tx, rx) = mpsc::channel(responses.len().max(1));
     for response in responses {
         // Room for every one was made above, and the receiver is here.

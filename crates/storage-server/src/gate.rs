@@ -26,7 +26,7 @@ use crate::spawner::CredentialSpawner;
 
 /// Idle owners whose connections a release closes at once (see
 /// [`Gate::release_idle`]).
-const RELEASES_AT_ONCE: usize = 8;
+const RELEASES_AT_ONCE: usize = 4;
 
 /// The trusted hosts' public keys, the revoked sessions, and the stores
 /// of the owners this process serves, and where their store work runs.

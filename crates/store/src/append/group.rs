@@ -114,12 +114,26 @@ impl Store {
                 }
             }
             Err(e) => {
-                // Nobody took these batches: no one else holds the lock.
-                lock(&self.inner.commits.waiting)
-                    .retain(|j| !jobs.iter().any(|mine| Arc::ptr_eq(j, mine)));
-                let copies: Vec<StoreError> = jobs.iter().skip(1).map(|_| each(&e)).collect();
-                for (j, e) in jobs.iter().zip(std::iter::once(e).chain(copies)) {
-                    *lock(&j.answer) = Some(Err(e));
+                // The lock is free again once the reopening failed: another
+                // thread may have taken these batches since (it takes every
+                // waiting one, so all of them or none) and be committing
+                // them. Still queued, they are withdrawn and fail here.
+                let mut waiting = lock(&self.inner.commits.waiting);
+                let queued = jobs
+                    .iter()
+                    .all(|mine| waiting.iter().any(|j| Arc::ptr_eq(j, mine)));
+                if queued {
+                    waiting.retain(|j| !jobs.iter().any(|mine| Arc::ptr_eq(j, mine)));
+                    drop(waiting);
+                    let copies: Vec<StoreError> = jobs.iter().skip(1).map(|_| each(&e)).collect();
+                    for (j, e) in jobs.iter().zip(std::iter::once(e).chain(copies)) {
+                        *lock(&j.answer) = Some(Err(e));
+                    }
+                } else {
+                    drop(waiting);
+                    // Taken: their committer answers them before it lets
+                    // the lock go, so waiting for the lock waits for that.
+                    drop(self.conn());
                 }
             }
         }

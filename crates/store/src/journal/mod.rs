@@ -72,19 +72,26 @@ pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) 
     Ok(())
 }
 
-/// Which file a WAL name stood for: device and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which file a WAL name stood for: device and inode (`None`: the file
+/// system did not tell it, and the file is never taken for the same).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct FileId {
     dev: (u32, u32),
-    ino: u64,
+    ino: Option<u64>,
 }
 
 impl FileId {
     fn of(st: &rustix::fs::Statx) -> FileId {
+        let told = st.stx_mask & rustix::fs::StatxFlags::INO.bits() != 0;
         FileId {
             dev: (st.stx_dev_major, st.stx_dev_minor),
-            ino: st.stx_ino,
+            ino: told.then_some(st.stx_ino),
         }
+    }
+
+    /// Whether both name the same file, as far as is known.
+    fn same(&self, other: &FileId) -> bool {
+        self.dev == other.dev && self.ino.is_some() && self.ino == other.ino
     }
 
     /// The file `path` names (a symlink itself, not followed).
@@ -150,7 +157,7 @@ pub(crate) fn sync_wal(store: &Store) -> Result<()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((file, known)) = held.as_ref()
-        && *known == inode
+        && known.same(&inode)
     {
         // Open: its inode cannot have been reused for another file.
         return file.sync_data().map_err(io);
