@@ -21,19 +21,46 @@ pub fn syscall_in(pid: i32, nr: i64, args: [u64; 3]) -> i64 {
     syscall_in_with(pid, nr, &[], |_| args)
 }
 
+/// How often a process is looked at for a thread asleep in a system call
+/// before giving up.
+const TRIES: usize = 1000;
+
 /// Like [`syscall_in`], with `data` (a multiple of 8 bytes long) written
 /// below the chosen thread's stack pointer first, in the same stop, so
 /// that the thread cannot overwrite it before the call reads it; `args`
 /// gets the data's address.
+///
+/// Only a thread asleep (state `S`) is tried: an interrupt ends the
+/// call a thread sleeps in, and a process on one thread (imap, pop3) just
+/// interrupted by the call before is still on its way back into
+/// `epoll_wait`, in user space, where no call can be run again.
 fn syscall_in_with(pid: i32, nr: i64, data: &[u8], args: impl Fn(u64) -> [u64; 3]) -> i64 {
-    let mut tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .expect("listing the threads")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    tids.sort();
-    tids.into_iter()
-        .find_map(|tid| syscall_with_data(tid, nr, data, &args))
-        .unwrap_or_else(|| panic!("no thread of {pid} is stopped in a system call"))
+    for _ in 0..TRIES {
+        let mut tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("listing the threads")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        tids.sort();
+        if let Some(result) = tids
+            .into_iter()
+            .filter(|&tid| asleep(pid, tid))
+            .find_map(|tid| syscall_with_data(tid, nr, data, &args))
+        {
+            return result;
+        }
+        std::thread::yield_now();
+    }
+    panic!("no thread of {pid} is stopped in a system call")
+}
+
+/// Whether thread `tid` of `pid` sleeps (in a system call, for a thread of
+/// ours that is not running).
+fn asleep(pid: i32, tid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).is_ok_and(|stat| {
+        // The state follows the command name, which ends with the last ')'.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
+    })
 }
 
 /// Runs system call `nr` with `args` in thread `tid` and returns its raw
