@@ -486,12 +486,12 @@ fn announce(gate: &Gate, owner: &str, mailbox: &str, batch: &AppendedBatch) {
     if let Some(last) = batch.uids.last() {
         let kind = pb::WatchChangeKind::NewMessages;
         let (next, modseq) = (last.checked_add(1), batch.modseq);
-        changes.publish_mailbox(owner, mailbox, batch.uidvalidity, modseq, kind, next);
+        changes.publish_mailbox(owner, mailbox, batch.uidvalidity, modseq, kind, next, None);
     }
     if let Some(r) = &batch.replaced {
         let kind = pb::WatchChangeKind::Expunge;
         let (uidvalidity, modseq) = (r.uidvalidity, r.highestmodseq);
-        changes.publish_mailbox(owner, &r.mailbox, uidvalidity, modseq, kind, None);
+        changes.publish_mailbox(owner, &r.mailbox, uidvalidity, modseq, kind, None, None);
     }
 }
 

@@ -70,6 +70,7 @@ async fn expire(
             expired.expunged.highestmodseq,
             pb::WatchChangeKind::Expunge,
             None,
+            None,
         );
         for plugin in gate.plugins().iter() {
             plugin.after_expunge(owner, mailbox);

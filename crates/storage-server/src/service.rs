@@ -10,6 +10,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::convert::{flags_msg, ranges, status_msg, store_mode};
 use crate::gate::{Admitted, Gate};
+use crate::guest::Actor;
+use crate::watch::bus::delta as watch_delta;
 
 /// The Storage service over the stores of the owners this process serves.
 pub(crate) struct StorageService {
@@ -231,6 +233,7 @@ impl Storage for StorageService {
         let uids = ranges(&req.uids);
         let unchanged_since = (req.unchanged_since != 0).then_some(req.unchanged_since);
         let watched = (req.mailbox.clone(), req.uidvalidity);
+        let by_owner = matches!(actor, Actor::Owner);
         let stored = self
             .gate
             .run(&owner, move || {
@@ -245,14 +248,25 @@ impl Storage for StorageService {
                 )
             })
             .await?;
+        let updated: Vec<pb::MessageFlags> =
+            stored.updated.iter().map(|m| flags_msg(m, true)).collect();
         if let Some(modseq) = stored.updated.iter().map(|m| m.modseq).max() {
             let kind = pb::WatchChangeKind::Flags;
+            // The owner's watchers see the owner's flags: a guest's change
+            // (its own `\Seen`) goes without a delta.
+            let delta = by_owner
+                .then(|| {
+                    let changed = updated.iter().cloned();
+                    let (from, to) = (stored.previous_highestmodseq, stored.highestmodseq);
+                    watch_delta(from, to, changed, &[])
+                })
+                .flatten();
             self.gate
                 .changes()
-                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None);
+                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None, delta);
         }
         Ok(Response::new(pb::StoreFlagsResponse {
-            updated: stored.updated.iter().map(|m| flags_msg(m, true)).collect(),
+            updated,
             failed: stored.failed,
             previous_highestmodseq: stored.previous_highestmodseq,
             highestmodseq: stored.highestmodseq,
@@ -264,7 +278,10 @@ impl Storage for StorageService {
         request: Request<pb::ExpungeRequest>,
     ) -> Result<Response<pb::ExpungeResponse>, Status> {
         let Admitted {
-            owner, store, req, ..
+            owner,
+            store,
+            req,
+            actor,
         } = self.gate.admit_call(request, "Expunge").await?;
         let uids = ranges(&req.uids);
         let watched = (req.mailbox.clone(), req.uidvalidity);
@@ -277,9 +294,13 @@ impl Storage for StorageService {
             .await?;
         if !expunged.uids.is_empty() {
             let (modseq, kind) = (expunged.highestmodseq, pb::WatchChangeKind::Expunge);
+            let (from, uids) = (expunged.previous_highestmodseq, &expunged.uids);
+            let delta = matches!(actor, Actor::Owner)
+                .then(|| watch_delta(from, modseq, std::iter::empty(), uids))
+                .flatten();
             self.gate
                 .changes()
-                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None);
+                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None, delta);
             for plugin in self.gate.plugins().iter() {
                 plugin.after_expunge(&owner, &watched.0);
             }

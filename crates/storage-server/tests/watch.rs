@@ -77,6 +77,53 @@ fn list(event: Event) -> MailboxListChanged {
 
 const AT_ONCE: Duration = Duration::from_millis(100);
 
+/// A bound on waiting for an event that must come (not a pause).
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// The owner's flag change and expunge come whole: a watcher whose view
+/// is where a delta starts is where it ends once it applies it, without
+/// asking Changes. An append comes without one (call Changes).
+#[tokio::test]
+async fn an_owners_flag_change_and_expunge_come_to_the_owners_watcher_whole() {
+    let h = Harness::start();
+    let t = h.ticket();
+    let mut events = watch(h.channel(1).await, &t, "INBOX").await;
+    let mut c = h.client(2).await;
+
+    let a = append(&mut c, &t, "INBOX").await;
+    let e = changed(next_event(&mut events, LIMIT).await);
+    assert_eq!(e.kind(), WatchChangeKind::NewMessages);
+    assert_eq!(e.delta, None, "an append is announced without a delta");
+
+    let stored = store_flags(&mut c, &t, a.uid, StoreMode::Add, "$Later").await;
+    let e = changed(next_event(&mut events, LIMIT).await);
+    let delta = e.delta.expect("a flag change by the owner comes whole");
+    assert_eq!(delta.previous_highestmodseq, stored.previous_highestmodseq);
+    assert_eq!(delta.highestmodseq, stored.highestmodseq);
+    assert_eq!(delta.previous_highestmodseq, a.modseq);
+    assert_eq!(delta.changed.len(), 1);
+    assert_eq!(delta.changed[0].uid, a.uid);
+    assert_eq!(delta.changed[0].flags, ["$Later"]);
+    assert_eq!(delta.changed[0].modseq, stored.highestmodseq);
+    assert!(delta.vanished.is_empty());
+
+    store_flags(&mut c, &t, a.uid, StoreMode::Add, "\\Deleted").await;
+    let before = changed(next_event(&mut events, LIMIT).await)
+        .delta
+        .expect("a delta")
+        .highestmodseq;
+    let expunged = common::expunge_deleted(&mut c, &t, "INBOX", a.uidvalidity)
+        .await
+        .unwrap();
+    let e = changed(next_event(&mut events, LIMIT).await);
+    assert_eq!(e.kind(), WatchChangeKind::Expunge);
+    let delta = e.delta.expect("an expunge by the owner comes whole");
+    assert_eq!(delta.previous_highestmodseq, before);
+    assert_eq!(delta.highestmodseq, expunged.highestmodseq);
+    assert_eq!(delta.vanished, [a.uid]);
+    assert!(delta.changed.is_empty());
+}
+
 #[tokio::test]
 async fn watcher_sees_append_flags_and_expunge_of_another_connection_at_once() {
     let h = Harness::start();

@@ -143,6 +143,36 @@ async fn a_guest_watching_one_mailbox_hears_of_that_mailbox_only() {
     assert_eq!(next(&mut events).await, "Changed Projects");
 }
 
+/// A guest is told of the owner's flag changes without their delta: its
+/// `\Seen` is its own, so it asks Changes for what it sees.
+#[tokio::test]
+async fn a_guest_hears_of_the_owners_flag_change_without_its_delta() {
+    let h = Harness::start();
+    let (owner, mut c, _a, mut events) = bob_watching_projects(&h).await;
+    let appended =
+        common::append(&mut c, &owner, "Projects", b"Subject: hi\r\n\r\nhello\r\n").await;
+    assert_eq!(next(&mut events).await, "Changed Projects");
+    common::store_flags(
+        &mut c,
+        &owner,
+        "Projects",
+        0,
+        appended.uid,
+        StoreMode::Add,
+        &["\\Seen"],
+    )
+    .await
+    .unwrap();
+    match next_event(&mut events, LIMIT).await {
+        mailbox_event::Event::Changed(changed) => {
+            assert_eq!(changed.mailbox, "Projects");
+            assert_eq!(changed.kind(), WatchChangeKind::Flags);
+            assert_eq!(changed.delta, None, "a guest gets no delta");
+        }
+        other => panic!("expected the flag change, got {other:?}"),
+    }
+}
+
 /// A guest watching one mailbox (a selected shared mailbox) hears nothing
 /// more of it once the owner takes the right to read it away: the stream
 /// ends at the ACL change.

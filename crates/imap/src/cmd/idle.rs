@@ -87,7 +87,7 @@ async fn report_changes(state: &Authenticated, cx: &Cx) -> Result<Synced, ImapEr
         && mailbox.take_change()
     {
         let synced = mailbox
-            .sync(&state.authed.storage, &cx.out, true, cx.enabled)
+            .catch_up(&state.authed.storage, &cx.out, true, cx.enabled)
             .await?;
         if synced == Synced::Lost {
             return Ok(Synced::Lost);

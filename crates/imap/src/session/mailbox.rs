@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 use mailkeep_frontend::{Retry, Storage, StorageError};
 use mailkeep_imap_proto::{Code, StatusKind, status_response};
 use mailkeep_storage_rpc::errors::ErrorReason;
-use mailkeep_storage_rpc::storage::ChangesRequest;
+use mailkeep_storage_rpc::storage::{ChangeDelta, ChangesRequest, MessageFlags};
 
 use crate::errors::ImapError;
 use crate::io::Output;
@@ -17,7 +17,7 @@ use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
 use crate::session::watcher::{ChangeMark, Watcher, watch};
 use crate::updates::write_updates;
-use crate::view::{FlagUpdate, View};
+use crate::view::{FlagUpdate, Update, View};
 
 /// The system flags every mailbox supports.
 pub(crate) const SYSTEM_FLAGS: &[&str] =
@@ -235,6 +235,29 @@ impl Mailbox {
         }
     }
 
+    /// Brings the view up to the changes the watch told of and tells the
+    /// client, as [`Mailbox::sync`] does, from the changes that came whole
+    /// when they continue the view, else by asking storage.
+    pub(crate) async fn catch_up(
+        &self,
+        storage: &Storage,
+        out: &Output,
+        allow_expunge: bool,
+        enabled: Enabled,
+    ) -> Result<Synced, ImapError> {
+        let mut bytes = Vec::new();
+        let updates = {
+            let mut view = self.view();
+            self.mark
+                .deltas_from(view.highest_modseq)
+                .map(|deltas| self.take_deltas(&mut view, deltas, allow_expunge, &mut bytes))
+        };
+        let Some(updates) = updates else {
+            return self.sync(storage, out, allow_expunge, enabled).await;
+        };
+        self.report(storage, out, &updates, bytes, enabled).await
+    }
+
     /// Asks storage what changed since the view's MODSEQ and tells the
     /// client (EXISTS, EXPUNGE or VANISHED, FETCH FLAGS), expunges only when
     /// `allow_expunge` (no command using sequence numbers runs).
@@ -245,6 +268,7 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
+        self.mark.asking();
         let request = ChangesRequest {
             owner: self.owner.clone(),
             mailbox: self.name(),
@@ -262,8 +286,57 @@ impl Mailbox {
             Err(e) => return Ok(lost_or_current(&e)),
         };
         let highest = changes.status.map(|s| s.highestmodseq).unwrap_or(0);
-        let changed: Vec<FlagUpdate> = changes
-            .changed
+        let mut bytes = Vec::new();
+        let updates = self.apply(
+            &mut self.view(),
+            &changes.vanished,
+            changes.changed,
+            highest,
+            allow_expunge,
+            &mut bytes,
+        );
+        self.report(storage, out, &updates, bytes, enabled).await
+    }
+
+    /// Applies `deltas` in order to `view` (and the expunges it held back,
+    /// when `allow_expunge`).
+    fn take_deltas(
+        &self,
+        view: &mut View,
+        deltas: Vec<ChangeDelta>,
+        allow_expunge: bool,
+        bytes: &mut Vec<u8>,
+    ) -> Vec<Update> {
+        let mut updates = Vec::new();
+        for delta in deltas {
+            updates.extend(self.apply(
+                view,
+                &delta.vanished,
+                delta.changed,
+                delta.highestmodseq,
+                allow_expunge,
+                bytes,
+            ));
+        }
+        if allow_expunge && view.has_pending_expunges() {
+            let modseq = view.highest_modseq;
+            updates.extend(view.apply_changes(&[], Vec::new(), modseq, true));
+        }
+        updates
+    }
+
+    /// Applies one set of changes to `view`, writing to `bytes` the FLAGS
+    /// a new keyword needs first.
+    fn apply(
+        &self,
+        view: &mut View,
+        vanished: &[u32],
+        changed: Vec<MessageFlags>,
+        highest_modseq: u64,
+        allow_expunge: bool,
+        bytes: &mut Vec<u8>,
+    ) -> Vec<Update> {
+        let changed: Vec<FlagUpdate> = changed
             .into_iter()
             .map(|m| FlagUpdate {
                 uid: m.uid,
@@ -271,14 +344,23 @@ impl Mailbox {
                 modseq: m.modseq,
             })
             .collect();
-        let mut bytes = Vec::new();
         for change in &changed {
-            self.announce_keywords(&change.flags, &mut bytes);
+            self.announce_keywords(&change.flags, bytes);
         }
-        let updates = self
-            .view()
-            .apply_changes(&changes.vanished, changed, highest, allow_expunge);
-        write_updates(&mut bytes, &updates, enabled);
+        view.apply_changes(vanished, changed, highest_modseq, allow_expunge)
+    }
+
+    /// Tells the client `updates` (after `bytes`), and refreshes the live
+    /// searches when something changed.
+    async fn report(
+        &self,
+        storage: &Storage,
+        out: &Output,
+        updates: &[Update],
+        mut bytes: Vec<u8>,
+        enabled: Enabled,
+    ) -> Result<Synced, ImapError> {
+        write_updates(&mut bytes, updates, enabled);
         if !bytes.is_empty() {
             out.send(&bytes).await?;
         }

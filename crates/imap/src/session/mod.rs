@@ -339,9 +339,17 @@ impl Session {
                 || mailbox.take_change()
                 || (allow_expunge && mailbox.view().has_pending_expunges()))
         {
-            let synced = mailbox
-                .sync(&authed.storage, &self.out, allow_expunge, self.enabled)
-                .await?;
+            // NOOP and CHECK ask storage; other commands take what the
+            // watch brought whole when they can.
+            let synced = if polls {
+                mailbox
+                    .sync(&authed.storage, &self.out, allow_expunge, self.enabled)
+                    .await?
+            } else {
+                mailbox
+                    .catch_up(&authed.storage, &self.out, allow_expunge, self.enabled)
+                    .await?
+            };
             if synced == Synced::Lost {
                 self.bye("The selected mailbox was deleted or renumbered; closing")
                     .await?;
@@ -463,7 +471,7 @@ impl Session {
             return Ok(());
         }
         let synced = mailbox
-            .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
+            .catch_up(&authed.storage, &self.out, !delays_expunges, self.enabled)
             .await?;
         if synced == Synced::Lost {
             return self

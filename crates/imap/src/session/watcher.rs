@@ -2,16 +2,18 @@
 //! mailbox is selected, a task follows its Watch stream (changes by any
 //! session or delivery, in any storage process of the owner) and marks the
 //! mailbox changed. Commands then ask storage for changes only when
-//! something did change, and IDLE wakes up at once. A stream that ends
-//! (the owner's storage process went away) is started again.
+//! something did change, and IDLE wakes up at once; an event that carries
+//! its change whole (a delta) is kept, and a view it continues takes it
+//! without asking storage at all. A stream that ends (the owner's storage
+//! process went away) is started again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use mailkeep_frontend::{Retry, Storage, StorageError};
 use mailkeep_storage_rpc::errors::ErrorReason;
-use mailkeep_storage_rpc::storage::{MailboxEvent, WatchRequest, mailbox_event};
+use mailkeep_storage_rpc::storage::{ChangeDelta, MailboxEvent, WatchRequest, mailbox_event};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tonic::codec::Streaming;
@@ -24,6 +26,10 @@ const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 /// A stream that lived this long before it ended is started again at
 /// once; one that ended sooner waits as a failed start does.
 const LIVED_LONG: Duration = Duration::from_secs(10);
+
+/// Deltas kept for a view that has not taken them yet; beyond these the
+/// oldest go (the view then asks storage, as without deltas).
+const MOST_DELTAS: usize = 32;
 
 /// Whether the selected mailbox may have changed since it was last synced.
 ///
@@ -43,9 +49,58 @@ pub(crate) struct ChangeMark {
     watching: AtomicBool,
     /// Wakes an IDLE.
     notify: Notify,
+    /// Changes that came whole, not yet taken by the view.
+    deltas: Mutex<Vec<ChangeDelta>>,
 }
 
 impl ChangeMark {
+    /// Keeps `delta` and marks the change it brings.
+    fn mark_delta(&self, delta: ChangeDelta) {
+        let modseq = delta.highestmodseq;
+        {
+            let mut deltas = self.deltas();
+            if deltas.len() >= MOST_DELTAS {
+                deltas.remove(0);
+            }
+            deltas.push(delta);
+        }
+        self.mark_modseq(modseq);
+    }
+
+    fn deltas(&self) -> std::sync::MutexGuard<'_, Vec<ChangeDelta>> {
+        self.deltas
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The deltas that bring a view at `known_modseq` to the latest change
+    /// the watch told of, in order, when the kept ones do (none when the
+    /// view holds it already); `None` when storage must be asked: a change
+    /// came without its delta, one is missing, or no watch runs. Deltas the
+    /// view has passed are dropped.
+    pub(crate) fn deltas_from(&self, known_modseq: u64) -> Option<Vec<ChangeDelta>> {
+        if !self.watching.load(Ordering::SeqCst) || self.forced.load(Ordering::SeqCst) {
+            return None;
+        }
+        let latest = self.latest_modseq.load(Ordering::SeqCst);
+        let mut deltas = self.deltas();
+        deltas.retain(|d| d.highestmodseq > known_modseq);
+        let mut chain = Vec::new();
+        let mut at = known_modseq;
+        while at < latest {
+            let next = deltas.iter().find(|d| d.previous_highestmodseq == at)?;
+            at = next.highestmodseq;
+            chain.push(next.clone());
+        }
+        Some(chain)
+    }
+
+    /// Storage is being asked for everything since the view's MODSEQ: an
+    /// earlier change that could not be placed is covered by the answer.
+    pub(crate) fn asking(&self) {
+        self.forced.store(false, Ordering::SeqCst);
+    }
+
     /// Marks a change the session cannot place, and wakes a waiter.
     fn mark(&self) {
         self.forced.store(true, Ordering::SeqCst);
@@ -73,7 +128,7 @@ impl ChangeMark {
             return true;
         }
         dirty
-            && (self.forced.swap(false, Ordering::SeqCst)
+            && (self.forced.load(Ordering::SeqCst)
                 || self.latest_modseq.load(Ordering::SeqCst) > known_modseq)
     }
 
@@ -206,7 +261,10 @@ async fn follow_one(
             Ok(Some(event)) => match &event.event {
                 Some(mailbox_event::Event::Changed(c)) if c.mailbox == name => {
                     if c.uidvalidity == m.uidvalidity && c.highestmodseq != 0 {
-                        m.mark().mark_modseq(c.highestmodseq);
+                        match c.delta.clone() {
+                            Some(delta) => m.mark().mark_delta(delta),
+                            None => m.mark().mark_modseq(c.highestmodseq),
+                        }
                     } else {
                         m.mark().mark();
                     }
@@ -286,6 +344,72 @@ mod tests {
         mark.mark();
         assert!(mark.take(100));
         assert!(!mark.take(100));
+    }
+
+    fn delta(from: u64, to: u64) -> ChangeDelta {
+        ChangeDelta {
+            previous_highestmodseq: from,
+            highestmodseq: to,
+            ..ChangeDelta::default()
+        }
+    }
+
+    fn ends(chain: Option<Vec<ChangeDelta>>) -> Option<Vec<(u64, u64)>> {
+        chain.map(|c| {
+            c.iter()
+                .map(|d| (d.previous_highestmodseq, d.highestmodseq))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn deltas_that_continue_the_view_are_taken_in_order_whatever_their_arrival() {
+        let mark = watched();
+        mark.mark_delta(delta(6, 7));
+        mark.mark_delta(delta(5, 6));
+        assert!(mark.take(5));
+        assert_eq!(ends(mark.deltas_from(5)), Some(vec![(5, 6), (6, 7)]));
+        // A view that holds some of them takes the rest; one that holds
+        // all of them takes none, and the passed ones are dropped.
+        assert_eq!(ends(mark.deltas_from(6)), Some(vec![(6, 7)]));
+        assert_eq!(ends(mark.deltas_from(7)), Some(vec![]));
+        assert!(mark.deltas().is_empty());
+    }
+
+    #[test]
+    fn a_change_without_its_delta_or_a_missing_delta_asks_storage() {
+        let mark = watched();
+        mark.mark_delta(delta(5, 6));
+        mark.mark_modseq(7);
+        assert_eq!(ends(mark.deltas_from(5)), None);
+        let mark = watched();
+        mark.mark_delta(delta(6, 7));
+        assert_eq!(ends(mark.deltas_from(5)), None);
+    }
+
+    #[test]
+    fn a_change_that_cannot_be_placed_asks_storage_until_it_was_asked() {
+        let mark = watched();
+        mark.mark_delta(delta(5, 6));
+        mark.mark();
+        assert!(mark.take(6));
+        assert_eq!(ends(mark.deltas_from(5)), None);
+        mark.asking();
+        assert_eq!(ends(mark.deltas_from(5)), Some(vec![(5, 6)]));
+        // Without a watch, never from deltas.
+        mark.unwatch();
+        assert_eq!(ends(mark.deltas_from(5)), None);
+    }
+
+    #[test]
+    fn the_oldest_deltas_go_beyond_the_most_kept() {
+        let mark = watched();
+        for at in 0..u64::try_from(MOST_DELTAS).unwrap_or(0) + 1 {
+            mark.mark_delta(delta(at, at + 1));
+        }
+        assert_eq!(mark.deltas().len(), MOST_DELTAS);
+        assert_eq!(ends(mark.deltas_from(0)), None, "the first one is gone");
+        assert_eq!(mark.deltas_from(1).map(|c| c.len()), Some(MOST_DELTAS));
     }
 
     #[test]

@@ -81,16 +81,51 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Messages a [`pb::ChangeDelta`] may name at most: a bigger change is
+/// announced without it (watchers call Changes), so that the few events
+/// an owner's channel keeps stay small.
+pub(crate) const MOST_IN_DELTA: usize = 256;
+
 /// A mailbox event.
-fn changed(mailbox: &str, a: Announced, kind: pb::WatchChangeKind) -> pb::MailboxEvent {
+fn changed(
+    mailbox: &str,
+    a: Announced,
+    kind: pb::WatchChangeKind,
+    delta: Option<pb::ChangeDelta>,
+) -> pb::MailboxEvent {
     pb::MailboxEvent {
         event: Some(pb::mailbox_event::Event::Changed(pb::MailboxChanged {
             mailbox: mailbox.to_owned(),
             uidvalidity: a.uidvalidity,
             highestmodseq: a.highestmodseq,
             kind: kind as i32,
+            delta,
         })),
     }
+}
+
+/// The delta of a change made by the owner, unless it is too big to carry.
+pub(crate) fn delta(
+    previous_highestmodseq: u64,
+    highestmodseq: u64,
+    changed: impl ExactSizeIterator<Item = pb::MessageFlags>,
+    vanished: &[u32],
+) -> Option<pb::ChangeDelta> {
+    (changed.len() + vanished.len() <= MOST_IN_DELTA).then(|| pb::ChangeDelta {
+        previous_highestmodseq,
+        highestmodseq,
+        changed: changed.collect(),
+        vanished: vanished.to_vec(),
+    })
+}
+
+/// `event` without its delta: what a guest may be told (a delta's flags
+/// are the owner's, and a guest's `\Seen` is its own).
+pub(crate) fn without_delta(mut event: pb::MailboxEvent) -> pb::MailboxEvent {
+    if let Some(pb::mailbox_event::Event::Changed(c)) = &mut event.event {
+        c.delta = None;
+    }
+    event
 }
 
 /// A mailbox list event.
@@ -202,7 +237,9 @@ impl ChangeBus {
 
     /// Announces a change of `mailbox`'s messages made in this process.
     /// `uidvalidity` 0 (the caller did not name one) takes the last known
-    /// one; `uidnext` is the next UID after an append.
+    /// one; `uidnext` is the next UID after an append; `delta` is the
+    /// change whole, when the owner made it (see [`delta`]).
+    #[allow(clippy::too_many_arguments)] // what one change event says
     pub(crate) fn publish_mailbox(
         &self,
         owner: &str,
@@ -211,6 +248,7 @@ impl ChangeBus {
         highestmodseq: u64,
         kind: pb::WatchChangeKind,
         uidnext: Option<u32>,
+        delta: Option<pb::ChangeDelta>,
     ) {
         let Some(changes) = self.watched(owner) else {
             return;
@@ -226,7 +264,7 @@ impl ChangeBus {
         if let Some(next) = uidnext {
             entry.uidnext = entry.uidnext.max(next);
         }
-        let event = changed(&name, *entry, kind);
+        let event = changed(&name, *entry, kind, delta);
         // No receiver left is not an error: the poller forgets the owner.
         let _ = changes.tx.send(Arc::new(event));
     }
@@ -391,7 +429,7 @@ impl OwnerChanges {
                             } else {
                                 pb::WatchChangeKind::Changed
                             };
-                            events.push(changed(&m.name, current, kind));
+                            events.push(changed(&m.name, current, kind, None));
                         }
                         if a.subscribed != current.subscribed {
                             let kind = if current.subscribed {

@@ -67,7 +67,9 @@ impl GuestView {
                     .get(&c.mailbox)
                     .is_some_and(|rights| rights.contains(Rights::READ));
                 if shown {
-                    self.pending.push_back(event.clone());
+                    // A delta's flags are the owner's: the guest asks.
+                    let event = super::bus::without_delta(event.clone());
+                    self.pending.push_back(event);
                 }
             }
             Some(Event::List(l)) => {

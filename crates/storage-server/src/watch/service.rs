@@ -239,7 +239,14 @@ fn events(
                         return None;
                     }
                     if concerns(&event, mailbox.as_deref(), *lists) {
-                        return Some((Ok(Arc::unwrap_or_clone(event)), state));
+                        let event = Arc::unwrap_or_clone(event);
+                        // A guest watching a shared mailbox: no delta.
+                        let event = if recheck.is_some() {
+                            super::bus::without_delta(event)
+                        } else {
+                            event
+                        };
+                        return Some((Ok(event), state));
                     }
                 }
                 Err(RecvError::Lagged(dropped)) => {
