@@ -108,6 +108,7 @@ pub(crate) async fn append(
         Scope::Deliver
     };
     let (store, actor) = gate.admit_actor(ticket.as_deref(), &header.owner, need, "Append")?;
+    let by_owner = matches!(actor, Actor::Owner);
     if let Some(guest_need) = guest_need(&actor, &header) {
         gate.check_guest(&header.owner, &store, &actor, "Append", guest_need)
             .await?;
@@ -187,7 +188,7 @@ pub(crate) async fn append(
         (_, Err(e)) => Err(status_of(e)),
         (Err(status), Ok(_)) => Err(status),
         (Ok(()), Ok(Some(batch))) => {
-            announce(gate, &owner, &mailbox, &batch);
+            announce(gate, &owner, &mailbox, &batch, by_owner);
             Ok(Response::new(pb::AppendResponse {
                 uidvalidity: batch.uidvalidity,
                 uid: batch.uids.first().copied().unwrap_or(0),
@@ -480,13 +481,31 @@ pub(crate) fn stage(
     Ok(None)
 }
 
-/// Tells watchers of the new messages and of the replaced one's expunge.
-fn announce(gate: &Gate, owner: &str, mailbox: &str, batch: &AppendedBatch) {
+/// Tells watchers of the new messages and of the replaced one's expunge;
+/// new messages the owner added (no REPLACE) come whole: the append took
+/// the mailbox's HIGHESTMODSEQ one step on.
+fn announce(gate: &Gate, owner: &str, mailbox: &str, batch: &AppendedBatch, by_owner: bool) {
     let changes = gate.changes();
     if let Some(last) = batch.uids.last() {
         let kind = pb::WatchChangeKind::NewMessages;
         let (next, modseq) = (last.checked_add(1), batch.modseq);
-        changes.publish_mailbox(owner, mailbox, batch.uidvalidity, modseq, kind, next, None);
+        let delta = (by_owner && batch.replaced.is_none())
+            .then(|| {
+                let added =
+                    batch
+                        .uids
+                        .iter()
+                        .zip(&batch.flags)
+                        .map(|(&uid, flags)| pb::MessageFlags {
+                            uid,
+                            flags: flags.clone(),
+                            modseq,
+                            ..pb::MessageFlags::default()
+                        });
+                crate::watch::bus::delta(modseq.saturating_sub(1), modseq, added, &[])
+            })
+            .flatten();
+        changes.publish_mailbox(owner, mailbox, batch.uidvalidity, modseq, kind, next, delta);
     }
     if let Some(r) = &batch.replaced {
         let kind = pb::WatchChangeKind::Expunge;

@@ -80,11 +80,11 @@ const AT_ONCE: Duration = Duration::from_millis(100);
 /// A bound on waiting for an event that must come (not a pause).
 const LIMIT: Duration = Duration::from_secs(10);
 
-/// The owner's flag change and expunge come whole: a watcher whose view
-/// is where a delta starts is where it ends once it applies it, without
-/// asking Changes. An append comes without one (call Changes).
+/// The owner's new message, flag change and expunge come whole: a watcher
+/// whose view is where a delta starts is where it ends once it applies
+/// it, without asking Changes.
 #[tokio::test]
-async fn an_owners_flag_change_and_expunge_come_to_the_owners_watcher_whole() {
+async fn an_owners_append_flag_change_and_expunge_come_to_the_owners_watcher_whole() {
     let h = Harness::start();
     let t = h.ticket();
     let mut events = watch(h.channel(1).await, &t, "INBOX").await;
@@ -93,7 +93,14 @@ async fn an_owners_flag_change_and_expunge_come_to_the_owners_watcher_whole() {
     let a = append(&mut c, &t, "INBOX").await;
     let e = changed(next_event(&mut events, LIMIT).await);
     assert_eq!(e.kind(), WatchChangeKind::NewMessages);
-    assert_eq!(e.delta, None, "an append is announced without a delta");
+    let delta = e.delta.expect("an append by the owner comes whole");
+    assert_eq!(delta.previous_highestmodseq + 1, a.modseq);
+    assert_eq!(delta.highestmodseq, a.modseq);
+    assert_eq!(delta.changed.len(), 1);
+    assert_eq!(delta.changed[0].uid, a.uid);
+    assert!(delta.changed[0].flags.is_empty());
+    assert_eq!(delta.changed[0].modseq, a.modseq);
+    assert!(delta.vanished.is_empty());
 
     let stored = store_flags(&mut c, &t, a.uid, StoreMode::Add, "$Later").await;
     let e = changed(next_event(&mut events, LIMIT).await);

@@ -50,6 +50,9 @@ pub struct AppendedBatch {
     pub uidvalidity: u32,
     /// The new UIDs, in the order the messages were given.
     pub uids: Vec<u32>,
+    /// The new messages' flags as stored (keywords spelled as the mailbox
+    /// already knows them), in the order of `uids`.
+    pub flags: Vec<Vec<String>>,
     /// The MODSEQ the new messages share (the target's HIGHESTMODSEQ then,
     /// unless the replaced message was in the same mailbox).
     pub modseq: u64,
@@ -120,7 +123,7 @@ impl Store {
                 maildir::fsync_dir(&cur)?;
             }
             own.record(&tx)?;
-            let uids = insert_rows(&tx, &mut dst, &staged)?;
+            let (uids, flags) = insert_rows(&tx, &mut dst, &staged)?;
             journaled = journal_rows(&tx, dst.id, &staged, &uids)?;
             let replaced = match source {
                 Some((mut src, uid)) => {
@@ -139,7 +142,7 @@ impl Store {
             check_cap(self, &tx, &staged)?;
             tx.commit()
                 .ctx(&format!("committing append to {:?}", dst.name))?;
-            Ok((uids, replaced))
+            Ok((uids, flags, replaced))
         })();
         // Durable before it is acknowledged (committed already: a failure
         // here leaves the rows and files, and answers an error). Numbered
@@ -149,7 +152,7 @@ impl Store {
         // is gone: a folder scan of another process (which runs under it)
         // would otherwise find that file without its row and take it for
         // new mail. Others' appends wait meanwhile; REPLACE is rare.
-        let replacing = matches!(&result, Ok((_, Some(_))));
+        let replacing = matches!(&result, Ok((_, _, Some(_))));
         let conn = if replacing {
             Some(conn)
         } else {
@@ -160,7 +163,7 @@ impl Store {
             self.inner.durable.wait(self, ticket)?;
         }
         match result {
-            Ok((uids, replaced)) => {
+            Ok((uids, flags, replaced)) => {
                 self.inner.journal.noted(self, journaled.0, journaled.1);
                 let replaced = replaced.map(|(src, uid, file)| {
                     // Acknowledged: the expunged message's file goes now (a
@@ -184,6 +187,7 @@ impl Store {
                 Ok(AppendedBatch {
                     uidvalidity: dst.uidvalidity,
                     uids,
+                    flags,
                     modseq,
                     replaced,
                 })
@@ -273,16 +277,18 @@ fn replaced_row(
 }
 
 /// Indexes the staged messages in `dst` with consecutive new UIDs and one
-/// new MODSEQ; returns the UIDs in the order of `staged`.
+/// new MODSEQ; returns the UIDs and the flags as stored, in the order of
+/// `staged`.
 pub(super) fn insert_rows(
     tx: &rusqlite::Connection,
     dst: &mut MailboxRow,
     staged: &[StagedMessage],
-) -> Result<Vec<u32>> {
+) -> Result<(Vec<u32>, Vec<Vec<String>>)> {
     let context = format!("indexing new messages in {:?}", dst.name);
     dst.highestmodseq += 1;
     let now = crate::now_secs();
     let mut uids = Vec::with_capacity(staged.len());
+    let mut names = Vec::with_capacity(staged.len());
     for m in staged {
         let uid = dst.uidnext;
         dst.uidnext += 1;
@@ -317,9 +323,10 @@ pub(super) fn insert_rows(
             crate::private_seen::set(tx, dst.id, uid, user, true)?;
         }
         uids.push(uid);
+        names.push(flags.names());
     }
     index::update_counters(tx, dst)?;
-    Ok(uids)
+    Ok((uids, names))
 }
 
 /// Refuses a batch whose messages, just indexed in `conn`'s transaction,

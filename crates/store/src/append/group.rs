@@ -167,6 +167,7 @@ impl Store {
 struct Applied {
     uidvalidity: u32,
     uids: Vec<u32>,
+    flags: Vec<Vec<String>>,
     modseq: u64,
     moved: Vec<PathBuf>,
     /// Messages and bytes it journaled.
@@ -253,6 +254,7 @@ fn commit_together(
                         let batch = AppendedBatch {
                             uidvalidity: a.uidvalidity,
                             uids: a.uids,
+                            flags: a.flags,
                             modseq: a.modseq,
                             replaced: None,
                         };
@@ -299,12 +301,13 @@ fn apply(
     };
     folder.fsync |= staged.iter().any(|m| m.body.is_none());
     move_into(&mut staged, &dir.join("cur"), moved)?;
-    let uids = insert_rows(conn, &mut dst, &staged)?;
+    let (uids, flags) = insert_rows(conn, &mut dst, &staged)?;
     check_cap(store, conn, &staged)?;
     let journaled = journal_rows(conn, dst.id, &staged, &uids)?;
     Ok(Applied {
         uidvalidity: dst.uidvalidity,
         uids,
+        flags,
         modseq: dst.highestmodseq,
         moved: std::mem::take(moved),
         journaled,
