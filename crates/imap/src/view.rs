@@ -67,6 +67,15 @@ pub(crate) struct View {
     /// The saved search result `$` (RFC 5182), as UIDs; `None` before any
     /// SEARCH ... RETURN (SAVE).
     pub saved: Option<Vec<u32>>,
+    /// The highest MODSEQ of what the session's own replies put in the
+    /// view (flags a STORE or FETCH read, a message its EXPUNGE or MOVE
+    /// removed), which may be above `highest_modseq`: a change older than
+    /// that must not be applied over it from a delta (see
+    /// [`View::holds_from`]).
+    newest_held: u64,
+    /// The highest UID the view ever held: a message at or below it that
+    /// is not in the view was expunged, never new.
+    highest_uid: u32,
 }
 
 impl View {
@@ -75,15 +84,30 @@ impl View {
         let mut messages = messages;
         messages.sort_by_key(|(uid, _)| *uid);
         messages.dedup_by_key(|(uid, _)| *uid);
-        let (uids, flags) = messages.into_iter().unzip();
+        let (uids, flags): (Vec<u32>, Vec<Vec<String>>) = messages.into_iter().unzip();
         View {
             uidvalidity,
             highest_modseq,
+            highest_uid: uids.last().copied().unwrap_or(0),
             uids,
             flags,
             pending_expunge: HashSet::new(),
             saved: None,
+            newest_held: highest_modseq,
         }
+    }
+
+    /// Records that the session's own reply put into the view what the
+    /// mailbox held at `modseq`. (A reply whose MODSEQ is not known must
+    /// have the next sync ask storage instead: `ChangeMark::force`.)
+    pub fn held(&mut self, modseq: u64) {
+        self.newest_held = self.newest_held.max(modseq);
+    }
+
+    /// The MODSEQ that changes applied from deltas must reach before the
+    /// view is current: the newest state the session's replies put in it.
+    pub fn holds_from(&self) -> u64 {
+        self.newest_held
     }
 
     /// EXISTS: the number of messages in the view.
@@ -231,6 +255,7 @@ impl View {
     /// for nothing. Otherwise others changed the mailbox in between, and
     /// the view stays where it was until a sync brings their changes.
     pub fn own_change(&mut self, previous: u64, highest: u64) {
+        self.held(highest);
         if previous != 0 && self.highest_modseq == previous {
             self.highest_modseq = self.highest_modseq.max(highest);
         }
@@ -260,7 +285,7 @@ impl View {
             out.extend(self.expunge(&pending));
         }
         let mut max_modseq = highest_modseq;
-        let last_known = self.uids.last().copied().unwrap_or(0);
+        let last_known = self.highest_uid;
         let mut new = Vec::new();
         for change in changed {
             max_modseq = max_modseq.max(change.modseq);
@@ -288,6 +313,7 @@ impl View {
             new.sort_by_key(|c| c.uid);
             new.dedup_by_key(|c| c.uid);
             for change in new {
+                self.highest_uid = self.highest_uid.max(change.uid);
                 self.uids.push(change.uid);
                 self.flags.push(change.flags);
             }
@@ -338,6 +364,40 @@ mod tests {
 
     fn view(uids: &[u32]) -> View {
         View::new(7, 10, uids.iter().map(|&u| (u, vec![])).collect())
+    }
+
+    #[test]
+    fn a_message_the_view_held_and_lost_never_comes_back_as_new() {
+        let mut v = view(&[1, 2, 3]);
+        v.expunge(&[3]);
+        let stale = FlagUpdate {
+            uid: 3,
+            flags: vec!["\\Deleted".into()],
+            modseq: 11,
+        };
+        let updates = v.apply_changes(&[], vec![stale], 11, true);
+        assert!(updates.is_empty(), "{updates:?}");
+        assert_eq!(v.exists(), 2);
+        let new = FlagUpdate {
+            uid: 4,
+            flags: vec![],
+            modseq: 12,
+        };
+        v.apply_changes(&[], vec![new], 12, true);
+        assert_eq!(v.uids(), [1, 2, 4]);
+    }
+
+    #[test]
+    fn what_the_sessions_replies_put_in_the_view_is_remembered() {
+        let mut v = view(&[1]);
+        assert_eq!(v.holds_from(), 10);
+        v.held(13);
+        v.held(12);
+        assert_eq!(v.holds_from(), 13);
+        // Its own change raises it too, even when the view stays behind.
+        v.own_change(11, 14);
+        assert_eq!(v.holds_from(), 14);
+        assert_eq!(v.highest_modseq, 10);
     }
 
     #[test]

@@ -254,7 +254,9 @@ impl Storage for StorageService {
             let kind = pb::WatchChangeKind::Flags;
             // The owner's watchers see the owner's flags: a guest's change
             // (its own `\Seen`) goes without a delta.
-            let delta = by_owner
+            // Only when the call named the UIDVALIDITY the store checked:
+            // the event's may be the bus's last known one.
+            let delta = (by_owner && watched.1 != 0)
                 .then(|| {
                     let changed = updated.iter().cloned();
                     let (from, to) = (stored.previous_highestmodseq, stored.highestmodseq);
@@ -295,7 +297,7 @@ impl Storage for StorageService {
         if !expunged.uids.is_empty() {
             let (modseq, kind) = (expunged.highestmodseq, pb::WatchChangeKind::Expunge);
             let (from, uids) = (expunged.previous_highestmodseq, &expunged.uids);
-            let delta = matches!(actor, Actor::Owner)
+            let delta = (matches!(actor, Actor::Owner) && watched.1 != 0)
                 .then(|| watch_delta(from, modseq, std::iter::empty(), uids))
                 .flatten();
             self.gate

@@ -48,7 +48,9 @@ fn syscall_in_with(pid: i32, nr: i64, data: &[u8], args: impl Fn(u64) -> [u64; 3
         {
             return result;
         }
-        std::thread::yield_now();
+        // A bounded retry, not a wait for an event: the thread goes back
+        // to sleep on its own.
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     panic!("no thread of {pid} is stopped in a system call")
 }

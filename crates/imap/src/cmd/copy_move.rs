@@ -129,7 +129,11 @@ async fn copy_or_move(
     if let Some(code) = copyuid {
         status_response(&mut out, None, StatusKind::Ok, Some(&code), "Moved.");
     }
-    let updates = mailbox.view().expunge(&response.source_uids);
+    let updates = {
+        let mut view = mailbox.view();
+        view.held(response.source_highestmodseq);
+        view.expunge(&response.source_uids)
+    };
     write_updates(&mut out, &updates, cx.enabled);
     cx.out.send(&out).await?;
     Ok(Done::reply(Reply::ok("Move completed.")))
@@ -176,6 +180,8 @@ async fn across(
             Err(reply) => return Ok(Done::reply(reply)),
         }
     };
+    // Their MODSEQ is not known here: the next sync asks storage.
+    state.mailbox.mark().force();
     let updates = state.mailbox.view().expunge(&expunged);
     write_updates(&mut out, &updates, cx.enabled);
     cx.out.send(&out).await?;

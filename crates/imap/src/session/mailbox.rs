@@ -249,7 +249,7 @@ impl Mailbox {
         let updates = {
             let mut view = self.view();
             self.mark
-                .deltas_from(view.highest_modseq)
+                .deltas_from(view.highest_modseq, view.holds_from())
                 .map(|deltas| self.take_deltas(&mut view, deltas, allow_expunge, &mut bytes))
         };
         let Some(updates) = updates else {
@@ -283,7 +283,11 @@ impl Mailbox {
             .await;
         let changes = match result {
             Ok(changes) => changes,
-            Err(e) => return Ok(lost_or_current(&e)),
+            Err(e) => {
+                // Not asked after all: the next sync asks again.
+                self.mark.force();
+                return Ok(lost_or_current(&e));
+            }
         };
         let highest = changes.status.map(|s| s.highestmodseq).unwrap_or(0);
         let mut bytes = Vec::new();

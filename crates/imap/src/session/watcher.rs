@@ -54,8 +54,13 @@ pub(crate) struct ChangeMark {
 }
 
 impl ChangeMark {
-    /// Keeps `delta` and marks the change it brings.
+    /// Keeps `delta` and marks the change it brings (one that does not
+    /// move the MODSEQ on cannot be placed).
     fn mark_delta(&self, delta: ChangeDelta) {
+        if delta.highestmodseq <= delta.previous_highestmodseq {
+            self.mark();
+            return;
+        }
         let modseq = delta.highestmodseq;
         {
             let mut deltas = self.deltas();
@@ -74,15 +79,16 @@ impl ChangeMark {
     }
 
     /// The deltas that bring a view at `known_modseq` to the latest change
-    /// the watch told of, in order, when the kept ones do (none when the
-    /// view holds it already); `None` when storage must be asked: a change
-    /// came without its delta, one is missing, or no watch runs. Deltas the
-    /// view has passed are dropped.
-    pub(crate) fn deltas_from(&self, known_modseq: u64) -> Option<Vec<ChangeDelta>> {
+    /// the watch told of and to `held` (the newest state the session's own
+    /// replies put in the view), in order, when the kept ones do (none when
+    /// the view is there already); `None` when storage must be asked: a
+    /// change came without its delta, one is missing, or no watch runs.
+    /// Deltas the view has passed are dropped.
+    pub(crate) fn deltas_from(&self, known_modseq: u64, held: u64) -> Option<Vec<ChangeDelta>> {
         if !self.watching.load(Ordering::SeqCst) || self.forced.load(Ordering::SeqCst) {
             return None;
         }
-        let latest = self.latest_modseq.load(Ordering::SeqCst);
+        let latest = self.latest_modseq.load(Ordering::SeqCst).max(held);
         let mut deltas = self.deltas();
         deltas.retain(|d| d.highestmodseq > known_modseq);
         let mut chain = Vec::new();
@@ -99,6 +105,12 @@ impl ChangeMark {
     /// earlier change that could not be placed is covered by the answer.
     pub(crate) fn asking(&self) {
         self.forced.store(false, Ordering::SeqCst);
+    }
+
+    /// Marks a change the session cannot place, and wakes a waiter: the
+    /// next sync asks storage.
+    pub(crate) fn force(&self) {
+        self.mark();
     }
 
     /// Marks a change the session cannot place, and wakes a waiter.
@@ -241,11 +253,14 @@ async fn follow_one(
         }
     };
     match mailbox.upgrade() {
+        // Renamed meanwhile: this stream follows the old name, and every
+        // command asks storage from now on.
+        Some(m) if m.name() != name => return Followed::Deselected,
         Some(m) => {
-            m.mark().watching.store(true, Ordering::SeqCst);
             // Anything between SELECT's answer (or the last stream's end)
             // and the watch starting.
             m.mark().mark();
+            m.mark().watching.store(true, Ordering::SeqCst);
         }
         None => return Followed::Deselected,
     }
@@ -368,11 +383,11 @@ mod tests {
         mark.mark_delta(delta(6, 7));
         mark.mark_delta(delta(5, 6));
         assert!(mark.take(5));
-        assert_eq!(ends(mark.deltas_from(5)), Some(vec![(5, 6), (6, 7)]));
+        assert_eq!(ends(mark.deltas_from(5, 0)), Some(vec![(5, 6), (6, 7)]));
         // A view that holds some of them takes the rest; one that holds
         // all of them takes none, and the passed ones are dropped.
-        assert_eq!(ends(mark.deltas_from(6)), Some(vec![(6, 7)]));
-        assert_eq!(ends(mark.deltas_from(7)), Some(vec![]));
+        assert_eq!(ends(mark.deltas_from(6, 0)), Some(vec![(6, 7)]));
+        assert_eq!(ends(mark.deltas_from(7, 0)), Some(vec![]));
         assert!(mark.deltas().is_empty());
     }
 
@@ -381,10 +396,10 @@ mod tests {
         let mark = watched();
         mark.mark_delta(delta(5, 6));
         mark.mark_modseq(7);
-        assert_eq!(ends(mark.deltas_from(5)), None);
+        assert_eq!(ends(mark.deltas_from(5, 0)), None);
         let mark = watched();
         mark.mark_delta(delta(6, 7));
-        assert_eq!(ends(mark.deltas_from(5)), None);
+        assert_eq!(ends(mark.deltas_from(5, 0)), None);
     }
 
     #[test]
@@ -393,12 +408,31 @@ mod tests {
         mark.mark_delta(delta(5, 6));
         mark.mark();
         assert!(mark.take(6));
-        assert_eq!(ends(mark.deltas_from(5)), None);
+        assert_eq!(ends(mark.deltas_from(5, 0)), None);
         mark.asking();
-        assert_eq!(ends(mark.deltas_from(5)), Some(vec![(5, 6)]));
+        assert_eq!(ends(mark.deltas_from(5, 0)), Some(vec![(5, 6)]));
         // Without a watch, never from deltas.
         mark.unwatch();
-        assert_eq!(ends(mark.deltas_from(5)), None);
+        assert_eq!(ends(mark.deltas_from(5, 0)), None);
+    }
+
+    #[test]
+    fn deltas_must_reach_what_the_sessions_own_replies_put_in_the_view() {
+        let mark = watched();
+        mark.mark_delta(delta(5, 6));
+        // A reply put the state at 7 in the view: (5, 6) alone would take
+        // the view back.
+        assert_eq!(ends(mark.deltas_from(5, 7)), None);
+        mark.mark_delta(delta(6, 7));
+        assert_eq!(ends(mark.deltas_from(5, 7)), Some(vec![(5, 6), (6, 7)]));
+    }
+
+    #[test]
+    fn a_delta_that_does_not_move_the_modseq_on_asks_storage() {
+        let mark = watched();
+        mark.mark_delta(delta(6, 6));
+        assert!(mark.take(5));
+        assert_eq!(ends(mark.deltas_from(5, 0)), None);
     }
 
     #[test]
@@ -408,8 +442,8 @@ mod tests {
             mark.mark_delta(delta(at, at + 1));
         }
         assert_eq!(mark.deltas().len(), MOST_DELTAS);
-        assert_eq!(ends(mark.deltas_from(0)), None, "the first one is gone");
-        assert_eq!(mark.deltas_from(1).map(|c| c.len()), Some(MOST_DELTAS));
+        assert_eq!(ends(mark.deltas_from(0, 0)), None, "the first one is gone");
+        assert_eq!(mark.deltas_from(1, 0).map(|c| c.len()), Some(MOST_DELTAS));
     }
 
     #[test]

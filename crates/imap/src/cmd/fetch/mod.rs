@@ -142,6 +142,7 @@ async fn set_seen(state: &Selected, uids: &[u32]) -> Result<(), Reply> {
     let mut view = mailbox.view();
     for m in response.updated {
         view.set_flags(m.uid, m.flags);
+        view.held(m.modseq);
     }
     Ok(())
 }

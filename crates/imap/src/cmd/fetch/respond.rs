@@ -72,7 +72,9 @@ pub(super) async fn respond(
     let mut head = Vec::new();
     if plan.items.contains(&Item::Flags) {
         mailbox.announce_keywords(&message.flags, &mut head);
-        mailbox.view().set_flags(message.uid, message.flags.clone());
+        let mut view = mailbox.view();
+        view.set_flags(message.uid, message.flags.clone());
+        view.held(message.modseq);
     }
     let mut out = cx.out.lock().await;
     if !head.is_empty() {
