@@ -191,11 +191,12 @@ impl Append {
 
     /// Starts the call with the parts queued so far (see [`Call`]).
     fn start(&mut self) {
-        if !matches!(self.call, Call::Waiting(_)) {
-            return;
-        }
-        let Call::Waiting(parts) = std::mem::replace(&mut self.call, Call::Gone) else {
-            return;
+        let parts = match std::mem::replace(&mut self.call, Call::Gone) {
+            Call::Waiting(parts) => parts,
+            started_or_gone => {
+                self.call = started_or_gone;
+                return;
+            }
         };
         let storage = self.mailbox.storage.clone();
         // The owner's storage process, reached with the recipient's
@@ -225,15 +226,9 @@ impl Append {
         }
     }
 
+    /// Queues `part`; the first chunk starts the call.
     async fn send(&mut self, part: Part) {
         let chunk = matches!(part, Part::Chunk(_));
-        self.send_queued(part).await;
-        if chunk {
-            self.start();
-        }
-    }
-
-    async fn send_queued(&mut self, part: Part) {
         if let Some(parts) = &self.parts
             && parts
                 .send(AppendRequest { part: Some(part) })
@@ -242,6 +237,9 @@ impl Append {
         {
             // The call ended early (an error): its reply says why.
             self.parts = None;
+        }
+        if chunk {
+            self.start();
         }
     }
 

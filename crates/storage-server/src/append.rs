@@ -404,9 +404,9 @@ impl Target<'_> {
     }
 }
 
-/// The writer thread: stages the batch ([`stage`]) and commits all of
-/// its messages (with the REPLACE's expunge) once the plugins' before-add
-/// hooks (quota) allowed the batch. `Ok(None)` when the pieces stop
+/// The writer thread: stages the batch and commits all of its messages
+/// (with the REPLACE's expunge) once the plugins' before-add hooks (quota)
+/// allowed it ([`stage_allowed`]). `Ok(None)` when the pieces stop
 /// without a commit: everything written is dropped and so removed.
 fn write_batch(
     store: &Store,
@@ -415,11 +415,10 @@ fn write_batch(
     gathered: Vec<Piece>,
     rx: Option<mpsc::Receiver<Piece>>,
 ) -> Result<Option<AppendedBatch>, StoreError> {
-    let Some(staged) = stage(store, &target, gathered, rx)? else {
+    let Some(staged) = stage_allowed(store, &target, gathered, rx)? else {
         return Ok(None);
     };
     let adding = target.adding(&staged);
-    target.plugins.before_add(store, &adding)?;
     let committed = store.commit_appends(staged, replace);
     target.plugins.add_ended(&adding);
     let batch = committed?;
@@ -427,11 +426,27 @@ fn write_batch(
     Ok(Some(batch))
 }
 
+/// [`stage`], then the plugins' before-add hooks (quota): the staged
+/// messages they allow. A refused batch's files are removed with its
+/// staged messages.
+pub(crate) fn stage_allowed(
+    store: &Store,
+    target: &Target<'_>,
+    gathered: Vec<Piece>,
+    rx: Option<mpsc::Receiver<Piece>>,
+) -> Result<Option<Vec<StagedMessage>>, StoreError> {
+    let Some(staged) = stage(store, target, gathered, rx)? else {
+        return Ok(None);
+    };
+    target.plugins.before_add(store, &target.adding(&staged))?;
+    Ok(Some(staged))
+}
+
 /// Writes each message of a batch to its own temporary file and stages
 /// it, taking `gathered` first, then what comes over `rx`; the staged
 /// messages once [`Piece::Commit`] comes, `Ok(None)` when the pieces stop
 /// without it (everything written is dropped and so removed).
-pub(crate) fn stage(
+fn stage(
     store: &Store,
     target: &Target<'_>,
     gathered: Vec<Piece>,
@@ -489,28 +504,25 @@ fn announce(gate: &Gate, owner: &str, mailbox: &str, batch: &AppendedBatch, by_o
     if let Some(last) = batch.uids.last() {
         let kind = pb::WatchChangeKind::NewMessages;
         let (next, modseq) = (last.checked_add(1), batch.modseq);
-        let delta = (by_owner && batch.replaced.is_none())
-            .then(|| {
-                let added =
-                    batch
-                        .uids
-                        .iter()
-                        .zip(&batch.flags)
-                        .map(|(&uid, flags)| pb::MessageFlags {
-                            uid,
-                            flags: flags.clone(),
-                            modseq,
-                            ..pb::MessageFlags::default()
-                        });
-                crate::watch::bus::delta(modseq.saturating_sub(1), modseq, added, &[])
-            })
-            .flatten();
-        changes.publish_mailbox(owner, mailbox, batch.uidvalidity, modseq, kind, next, delta);
+        let delta = || {
+            if !by_owner || batch.replaced.is_some() {
+                return None;
+            }
+            let added = batch.uids.iter().zip(&batch.flags);
+            let added = added.map(|(&uid, flags)| pb::MessageFlags {
+                uid,
+                flags: flags.clone(),
+                modseq,
+                ..pb::MessageFlags::default()
+            });
+            crate::watch::bus::delta(modseq.saturating_sub(1), modseq, added, &[])
+        };
+        changes.publish_whole(owner, mailbox, batch.uidvalidity, modseq, kind, next, delta);
     }
     if let Some(r) = &batch.replaced {
         let kind = pb::WatchChangeKind::Expunge;
         let (uidvalidity, modseq) = (r.uidvalidity, r.highestmodseq);
-        changes.publish_mailbox(owner, &r.mailbox, uidvalidity, modseq, kind, None, None);
+        changes.publish_mailbox(owner, &r.mailbox, uidvalidity, modseq, kind, None);
     }
 }
 

@@ -20,7 +20,7 @@ use mailkeep_store::{AppendedBatch, StagedMessage, Store, StoreError};
 use tokio::sync::oneshot;
 use tonic::Status;
 
-use crate::append::{Piece, Target, stage};
+use crate::append::{Piece, Target, stage_allowed};
 use crate::gate::Gate;
 use crate::plugin::Plugins;
 
@@ -126,8 +126,10 @@ fn commit(appends: Vec<Whole>) {
     let mut ready: Vec<(Whole, Vec<StagedMessage>)> = Vec::with_capacity(appends.len());
     for mut append in appends {
         let pieces = std::mem::take(&mut append.pieces);
-        let prepared = catch_unwind(AssertUnwindSafe(|| prepare(&append, pieces)))
-            .unwrap_or_else(|_| Err(panicked("staging an append")));
+        let prepared = catch_unwind(AssertUnwindSafe(|| {
+            stage_allowed(&append.store, &append.target(), pieces, None)
+        }))
+        .unwrap_or_else(|_| Err(panicked("staging an append")));
         match prepared {
             Ok(Some(staged)) => ready.push((append, staged)),
             other => {
@@ -165,19 +167,6 @@ fn commit(appends: Vec<Whole>) {
         }
         let _ = append.done.send(result.map(Some));
     }
-}
-
-/// Stages one append's messages and asks the plugins' before-add hooks
-/// (`None`: its pieces ended without a commit). A refused append's files
-/// are removed with its staged messages.
-fn prepare(append: &Whole, pieces: Vec<Piece>) -> Result<Option<Vec<StagedMessage>>, StoreError> {
-    let Some(staged) = stage(&append.store, &append.target(), pieces, None)? else {
-        return Ok(None);
-    };
-    append
-        .plugins
-        .before_add(&append.store, &append.target().adding(&staged))?;
-    Ok(Some(staged))
 }
 
 /// The error of an append whose work panicked while `doing`.

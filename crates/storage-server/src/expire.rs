@@ -70,7 +70,6 @@ async fn expire(
             expired.expunged.highestmodseq,
             pb::WatchChangeKind::Expunge,
             None,
-            None,
         );
         for plugin in gate.plugins().iter() {
             plugin.after_expunge(owner, mailbox);

@@ -227,25 +227,25 @@ const FILE_PRESSURE_PERCENT: u64 = 50;
 /// (a call in the last [`CROWDED_CHECK`]) stay open.
 const OPEN_OWNERS: usize = 64;
 
-/// What the idle sweep does at one tick.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sweep {
-    /// Nothing: not crowded, and a full check is not due.
-    Skip,
-    /// Release the owners idle for this long.
-    Release(std::time::Duration),
-}
-
-/// The sweep at a tick: a full check (open files read, owners idle for
-/// `idle_for` released, or for one check under pressure) once per
-/// [`RELEASE_CHECK`]; between those, only while `crowded`, the owners
-/// idle for [`CROWDED_CHECK`].
-fn sweep(full_check: bool, pressed: bool, crowded: bool, idle_for: std::time::Duration) -> Sweep {
-    match (full_check, pressed || crowded) {
-        (_, true) if crowded => Sweep::Release(CROWDED_CHECK),
-        (true, true) => Sweep::Release(RELEASE_CHECK),
-        (true, false) => Sweep::Release(idle_for),
-        (false, _) => Sweep::Skip,
+/// How long owners must have been idle to be released at a tick, if any
+/// are: while `crowded`, those idle for [`CROWDED_CHECK`], at every tick;
+/// otherwise only at a full check (open files read, once per
+/// [`RELEASE_CHECK`]): those idle for one check under file pressure, else
+/// for `idle_for`.
+fn sweep(
+    full_check: bool,
+    pressed: bool,
+    crowded: bool,
+    idle_for: std::time::Duration,
+) -> Option<std::time::Duration> {
+    if crowded {
+        Some(CROWDED_CHECK)
+    } else if !full_check {
+        None
+    } else if pressed {
+        Some(RELEASE_CHECK)
+    } else {
+        Some(idle_for)
     }
 }
 
@@ -283,7 +283,7 @@ async fn release_idle_stores(
             }
         }
         let crowded = gate.open_owners() > OPEN_OWNERS;
-        let Sweep::Release(idle) = sweep(full_check, pressed, crowded, idle_for) else {
+        let Some(idle) = sweep(full_check, pressed, crowded, idle_for) else {
             continue;
         };
         let released = gate.release_idle(idle).await;
@@ -620,29 +620,20 @@ impl<T> Drop for AbortOnDrop<T> {
 mod tests {
     use std::time::Duration;
 
-    use super::{CROWDED_CHECK, RELEASE_CHECK, Sweep, sweep};
+    use super::{CROWDED_CHECK, RELEASE_CHECK, sweep};
 
     #[test]
     fn a_crowded_process_releases_at_every_tick_and_others_at_full_checks() {
         let idle_for = Duration::from_secs(30);
         // Crowded: owners idle for the short check, full check or not.
         for (full, pressed) in [(true, false), (false, false), (true, true), (false, true)] {
-            assert_eq!(
-                sweep(full, pressed, true, idle_for),
-                Sweep::Release(CROWDED_CHECK)
-            );
+            assert_eq!(sweep(full, pressed, true, idle_for), Some(CROWDED_CHECK));
         }
         // Under file pressure only: idle for one full check, at full checks.
-        assert_eq!(
-            sweep(true, true, false, idle_for),
-            Sweep::Release(RELEASE_CHECK)
-        );
-        assert_eq!(sweep(false, true, false, idle_for), Sweep::Skip);
+        assert_eq!(sweep(true, true, false, idle_for), Some(RELEASE_CHECK));
+        assert_eq!(sweep(false, true, false, idle_for), None);
         // Neither: the configured idle time, at full checks.
-        assert_eq!(
-            sweep(true, false, false, idle_for),
-            Sweep::Release(idle_for)
-        );
-        assert_eq!(sweep(false, false, false, idle_for), Sweep::Skip);
+        assert_eq!(sweep(true, false, false, idle_for), Some(idle_for));
+        assert_eq!(sweep(false, false, false, idle_for), None);
     }
 }

@@ -85,26 +85,10 @@ impl OrganizeService {
             let changes = self.gate.changes();
             let (kind, next) = (pb::WatchChangeKind::NewMessages, last.checked_add(1));
             let modseq = copied.target_highestmodseq;
-            changes.publish_mailbox(
-                &owner,
-                &target,
-                copied.uidvalidity,
-                modseq,
-                kind,
-                next,
-                None,
-            );
+            changes.publish_mailbox(&owner, &target, copied.uidvalidity, modseq, kind, next);
             if is_move {
                 let (kind, modseq) = (pb::WatchChangeKind::Expunge, copied.source_highestmodseq);
-                changes.publish_mailbox(
-                    &owner,
-                    &source,
-                    source_uidvalidity,
-                    modseq,
-                    kind,
-                    None,
-                    None,
-                );
+                changes.publish_mailbox(&owner, &source, source_uidvalidity, modseq, kind, None);
                 for plugin in self.gate.plugins().iter() {
                     plugin.after_expunge(&owner, &source);
                 }

@@ -252,20 +252,15 @@ impl Storage for StorageService {
             stored.updated.iter().map(|m| flags_msg(m, true)).collect();
         if let Some(modseq) = stored.updated.iter().map(|m| m.modseq).max() {
             let kind = pb::WatchChangeKind::Flags;
-            // The owner's watchers see the owner's flags: a guest's change
-            // (its own `\Seen`) goes without a delta.
-            // Only when the call named the UIDVALIDITY the store checked:
-            // the event's may be the bus's last known one.
-            let delta = (by_owner && watched.1 != 0)
-                .then(|| {
-                    let changed = updated.iter().cloned();
-                    let (from, to) = (stored.previous_highestmodseq, stored.highestmodseq);
-                    watch_delta(from, to, changed, &[])
-                })
-                .flatten();
+            let (from, to) = (stored.previous_highestmodseq, stored.highestmodseq);
+            let delta = || {
+                whole_for_owner(by_owner, watched.1)
+                    .then(|| watch_delta(from, to, updated.iter().cloned(), &[]))
+                    .flatten()
+            };
             self.gate
                 .changes()
-                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None, delta);
+                .publish_whole(&owner, &watched.0, watched.1, modseq, kind, None, delta);
         }
         Ok(Response::new(pb::StoreFlagsResponse {
             updated,
@@ -297,12 +292,14 @@ impl Storage for StorageService {
         if !expunged.uids.is_empty() {
             let (modseq, kind) = (expunged.highestmodseq, pb::WatchChangeKind::Expunge);
             let (from, uids) = (expunged.previous_highestmodseq, &expunged.uids);
-            let delta = (matches!(actor, Actor::Owner) && watched.1 != 0)
-                .then(|| watch_delta(from, modseq, std::iter::empty(), uids))
-                .flatten();
+            let delta = || {
+                whole_for_owner(matches!(actor, Actor::Owner), watched.1)
+                    .then(|| watch_delta(from, modseq, std::iter::empty(), uids))
+                    .flatten()
+            };
             self.gate
                 .changes()
-                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None, delta);
+                .publish_whole(&owner, &watched.0, watched.1, modseq, kind, None, delta);
             for plugin in self.gate.plugins().iter() {
                 plugin.after_expunge(&owner, &watched.0);
             }
@@ -357,4 +354,13 @@ fn inherit_acl(
         )?;
     }
     Ok(())
+}
+
+/// Whether a change to messages is announced whole (see
+/// `crate::watch::bus::delta`): made by the owner, whose watchers see the
+/// owner's flags (a guest's `\Seen` is its own), and in a call that named
+/// the UIDVALIDITY the store checked (otherwise the event's is only the
+/// last one announced).
+fn whole_for_owner(by_owner: bool, uidvalidity: u32) -> bool {
+    by_owner && uidvalidity != 0
 }

@@ -57,6 +57,15 @@ fn transaction() -> Transaction<'static> {
     }
 }
 
+/// A delivery to one recipient whose storage connections `asked` counts.
+fn fanout_to(asked: &Arc<AtomicUsize>) -> Fanout {
+    Fanout::start(
+        &[mailbox(asked)],
+        &transaction(),
+        ProtocolPlugins::new(Vec::new()),
+    )
+}
+
 /// Lets every other task of this (one-thread) runtime run as far as it
 /// can.
 async fn let_others_run() {
@@ -68,11 +77,7 @@ async fn let_others_run() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_small_message_reaches_storage_only_once_it_has_ended() {
     let asked = Arc::new(AtomicUsize::new(0));
-    let mut fanout = Fanout::start(
-        &[mailbox(&asked)],
-        &transaction(),
-        ProtocolPlugins::new(Vec::new()),
-    );
+    let mut fanout = fanout_to(&asked);
     fanout
         .write(b"Subject: hi\r\n\r\nless than a chunk\r\n")
         .await;
@@ -95,11 +100,7 @@ async fn a_small_message_reaches_storage_only_once_it_has_ended() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_big_message_starts_its_call_with_its_first_chunk() {
     let asked = Arc::new(AtomicUsize::new(0));
-    let mut fanout = Fanout::start(
-        &[mailbox(&asked)],
-        &transaction(),
-        ProtocolPlugins::new(Vec::new()),
-    );
+    let mut fanout = fanout_to(&asked);
     fanout.write(&vec![b'a'; CHUNK_SIZE + 1]).await;
     let_others_run().await;
     assert_eq!(
@@ -121,11 +122,7 @@ async fn a_big_message_starts_its_call_with_its_first_chunk() {
 #[tokio::test(flavor = "current_thread")]
 async fn a_message_broken_off_before_its_first_chunk_makes_no_call() {
     let asked = Arc::new(AtomicUsize::new(0));
-    let mut fanout = Fanout::start(
-        &[mailbox(&asked)],
-        &transaction(),
-        ProtocolPlugins::new(Vec::new()),
-    );
+    let mut fanout = fanout_to(&asked);
     fanout.write(b"Subject: hi\r\n").await;
     drop(fanout);
     let_others_run().await;

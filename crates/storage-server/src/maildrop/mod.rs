@@ -124,7 +124,7 @@ impl Maildrop for MaildropService {
             let (modseq, kind) = (expunged.highestmodseq, pb::WatchChangeKind::Expunge);
             self.gate
                 .changes()
-                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None, None);
+                .publish_mailbox(&owner, &watched.0, watched.1, modseq, kind, None);
         }
         Ok(Response::new(pb::CommitMaildropResponse {
             expunged: expunged.uids,

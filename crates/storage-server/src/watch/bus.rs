@@ -237,9 +237,7 @@ impl ChangeBus {
 
     /// Announces a change of `mailbox`'s messages made in this process.
     /// `uidvalidity` 0 (the caller did not name one) takes the last known
-    /// one; `uidnext` is the next UID after an append; `delta` is the
-    /// change whole, when the owner made it (see [`delta`]).
-    #[allow(clippy::too_many_arguments)] // what one change event says
+    /// one; `uidnext` is the next UID after an append.
     pub(crate) fn publish_mailbox(
         &self,
         owner: &str,
@@ -248,7 +246,30 @@ impl ChangeBus {
         highestmodseq: u64,
         kind: pb::WatchChangeKind,
         uidnext: Option<u32>,
-        delta: Option<pb::ChangeDelta>,
+    ) {
+        self.publish_whole(
+            owner,
+            mailbox,
+            uidvalidity,
+            highestmodseq,
+            kind,
+            uidnext,
+            || None,
+        );
+    }
+
+    /// [`ChangeBus::publish_mailbox`] with the change whole, made by
+    /// `delta` (see [`delta`]) only when somebody watches the owner.
+    #[allow(clippy::too_many_arguments)] // what one change event says
+    pub(crate) fn publish_whole(
+        &self,
+        owner: &str,
+        mailbox: &str,
+        uidvalidity: u32,
+        highestmodseq: u64,
+        kind: pb::WatchChangeKind,
+        uidnext: Option<u32>,
+        delta: impl FnOnce() -> Option<pb::ChangeDelta>,
     ) {
         let Some(changes) = self.watched(owner) else {
             return;
@@ -264,7 +285,7 @@ impl ChangeBus {
         if let Some(next) = uidnext {
             entry.uidnext = entry.uidnext.max(next);
         }
-        let event = changed(&name, *entry, kind, delta);
+        let event = changed(&name, *entry, kind, delta());
         // No receiver left is not an error: the poller forgets the owner.
         let _ = changes.tx.send(Arc::new(event));
     }

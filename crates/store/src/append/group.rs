@@ -52,6 +52,11 @@ struct Job {
     answer: Mutex<Option<Result<Committed>>>,
 }
 
+/// The answer of a batch that got none (a defect, never expected).
+fn lost_batch() -> StoreError {
+    StoreError::InvalidArgument("group commit lost a batch".into())
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -62,11 +67,7 @@ impl Store {
     pub(super) fn commit_grouped(&self, staged: Vec<StagedMessage>) -> Result<AppendedBatch> {
         self.commit_appends_together(vec![staged])
             .pop()
-            .unwrap_or_else(|| {
-                Err(StoreError::InvalidArgument(
-                    "group commit lost a batch".into(),
-                ))
-            })
+            .unwrap_or_else(|| Err(lost_batch()))
     }
 
     /// Commits several batches (each as [`Store::commit_appends`] without
@@ -141,11 +142,7 @@ impl Store {
         // others find their commit covered.
         jobs.iter()
             .map(|j| {
-                let answer = lock(&j.answer).take().unwrap_or_else(|| {
-                    Err(StoreError::InvalidArgument(
-                        "group commit lost a batch".into(),
-                    ))
-                });
+                let answer = lock(&j.answer).take().unwrap_or_else(|| Err(lost_batch()));
                 self.made_durable(answer)
             })
             .collect()

@@ -138,9 +138,10 @@ impl FileId {
 ///
 /// The WAL is kept open between calls (one `statx` of its name, for its
 /// inode only, tells whether it is still the same file), so a sync is two
-/// system calls, not five. The file seen by that `statx` holds every commit numbered before
-/// the sync began: a WAL made after it holds later commits only (and the
-/// one it replaced was checkpointed into the database first).
+/// system calls, not five. The file seen by that `statx` holds every
+/// commit numbered before the sync began: a WAL made after it holds later
+/// commits only (and the one it replaced was checkpointed into the
+/// database first).
 pub(crate) fn sync_wal(store: &Store) -> Result<()> {
     let root = store.root();
     let wal = root.join(crate::schema::INDEX_WAL_FILE);
