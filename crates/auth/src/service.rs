@@ -26,6 +26,7 @@ use crate::scram::ScramHash;
 use crate::scram::server::TLS_EXPORTER;
 use crate::settings::AuthSettings;
 use crate::tickets::{RenewRefused, TicketOffice};
+use crate::userdb::UserEntry;
 
 /// The one reason shown for wrong credentials of any kind, so a client
 /// cannot tell an unknown user from a wrong password.
@@ -330,17 +331,28 @@ impl AuthService {
         let who = Who::of(&credentials);
         self.wait_penalty(attempt, who.account()).await;
         // Cheap schemes are checked at once; slow ones wait for the pool.
+        // A valid login's entry (for its ticket) is read in the same trip
+        // off the async threads: one hand-over instead of two.
         let shared = Arc::clone(&self.shared);
         let first = credentials.clone();
-        match tokio::task::spawn_blocking(move || shared.passdb.check_password_if_cheap(&first))
-            .await
-        {
-            Ok(Ok(Some(checked))) => {
+        let cheap = tokio::task::spawn_blocking(move || {
+            let checked = shared.passdb.check_password_if_cheap(&first)?;
+            let entry = match &checked {
+                Some(Checked::Valid(user) | Checked::ValidMaster { user, .. }) => {
+                    shared.passdb.file().lookup(user)?
+                }
+                _ => None,
+            };
+            Ok((checked, entry))
+        })
+        .await;
+        match cheap {
+            Ok(Ok((Some(checked), entry))) => {
                 return self
-                    .conclude(attempt, &who, Ok(Ok(checked)), Vec::new())
+                    .conclude_with(attempt, &who, Ok(Ok(checked)), Vec::new(), entry)
                     .await;
             }
-            Ok(Ok(None)) => {}
+            Ok(Ok((None, _))) => {}
             Ok(Err(error)) => {
                 return self
                     .conclude(attempt, &who, Ok(Err(error)), Vec::new())
@@ -398,14 +410,30 @@ impl AuthService {
         checked: Result<Result<Checked, crate::AuthError>, tokio::task::JoinError>,
         final_data: Vec<u8>,
     ) -> Outcome {
+        self.conclude_with(attempt, who, checked, final_data, None)
+            .await
+    }
+
+    /// [`AuthService::conclude`] with the session user's entry when it was
+    /// read already (else it is read now).
+    async fn conclude_with(
+        &self,
+        attempt: &Attempt<'_>,
+        who: &Who,
+        checked: Result<Result<Checked, crate::AuthError>, tokio::task::JoinError>,
+        final_data: Vec<u8>,
+        entry: Option<UserEntry>,
+    ) -> Outcome {
         let user = who.user.as_str();
         let master = who.master.as_deref();
         match checked {
             Ok(Ok(Checked::Valid(canonical))) => {
-                self.succeed(attempt, canonical, None, final_data).await
+                self.succeed(attempt, canonical, None, final_data, entry)
+                    .await
             }
             Ok(Ok(Checked::ValidMaster { user, master })) => {
-                self.succeed(attempt, user, Some(master), final_data).await
+                self.succeed(attempt, user, Some(master), final_data, entry)
+                    .await
             }
             Ok(Ok(Checked::Refused(reason))) => {
                 self.refuse_as(attempt, Some(user), master, reason).await
@@ -441,13 +469,18 @@ impl AuthService {
         user: String,
         master: Option<String>,
         final_data: Vec<u8>,
+        known: Option<UserEntry>,
     ) -> Outcome {
         let shared = &self.shared;
         // The entry as it is now, for the ticket's password stamp.
-        let lookup_shared = Arc::clone(shared);
-        let name = user.clone();
-        let entry =
-            tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&name)).await;
+        let entry = match known {
+            Some(entry) => Ok(Ok(Some(entry))),
+            None => {
+                let lookup_shared = Arc::clone(shared);
+                let name = user.clone();
+                tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&name)).await
+            }
+        };
         let entry = match entry {
             Ok(Ok(Some(entry))) => entry,
             Ok(Ok(None)) => {

@@ -46,6 +46,7 @@ use mailkeep_storage_rpc::storage::organize_client::OrganizeClient;
 use mailkeep_storage_rpc::storage::search_client::SearchClient;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::watch_client::WatchClient;
+use tokio::sync::OnceCell;
 use tonic::Status;
 use zeroize::Zeroizing;
 
@@ -187,8 +188,10 @@ struct Inner {
     request_key: Vec<u8>,
     clock: Clock,
     credentials: Mutex<Credentials>,
-    /// One channel per owner reached.
-    channels: Mutex<HashMap<String, LeasedChannel>>,
+    /// One channel per owner reached, each got from the broker once:
+    /// calls that need it while the broker is asked wait for that answer
+    /// instead of asking again (an empty cell is asked again).
+    channels: Mutex<HashMap<String, Arc<OnceCell<LeasedChannel>>>>,
     /// The session ended and was reported so: nothing more to revoke.
     ended: AtomicBool,
 }
@@ -379,12 +382,40 @@ impl Storage {
         ticket: &str,
         fresh: bool,
     ) -> Result<LeasedChannel, ConnectError> {
-        if !fresh && let Some(channel) = lock(&self.inner.channels).get(owner) {
-            return Ok(channel.clone());
-        }
-        let channel = self.inner.auth.connector().storage(ticket, owner).await?;
-        lock(&self.inner.channels).insert(owner.to_owned(), channel.clone());
-        Ok(channel)
+        let cell = {
+            let mut channels = lock(&self.inner.channels);
+            if fresh {
+                channels.remove(owner);
+            }
+            Arc::clone(channels.entry(owner.to_owned()).or_default())
+        };
+        let connector = self.inner.auth.connector();
+        let channel = cell
+            .get_or_try_init(|| connector.storage(ticket, owner))
+            .await?;
+        Ok(channel.clone())
+    }
+
+    /// Asks the broker for the channel to the user's own storage now, in
+    /// the background, so that the session's first call (nearly always
+    /// one to the user's own mail, right after the login's OK) finds it
+    /// on its way or ready instead of asking only then. A failure is not
+    /// reported here: the first call asks again and reports it.
+    pub fn attach_ahead(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let storage = self.clone();
+        runtime.spawn(async move {
+            // After the task that spawned this one has run on: the login's
+            // OK goes out first.
+            tokio::task::yield_now().await;
+            let owner = storage.user().to_owned();
+            let ticket = storage.ticket().await;
+            if let Err(e) = storage.channel(&owner, &ticket, false).await {
+                tracing::debug!(owner, error = %e, "attaching ahead of the first call");
+            }
+        });
     }
 
     /// The current ticket, renewed through auth first when more than half

@@ -99,17 +99,25 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
     // Each storage process answers once it refuses the sessions: a LOGOUT
     // is acknowledged only after its tickets stopped working there.
     let mut told = tokio::task::JoinSet::new();
+    let alone = targets.len() == 1;
     for (pid, control, theirs) in targets {
         let request_id = shared.next_connection_id();
         let mut message = revoke_message(theirs);
         if let Some(control_message::Kind::Revoke(revoke)) = &mut message.kind {
             revoke.request_id = request_id;
         }
-        told.spawn(async move {
+        let tell = async move {
             if let Err(e) = control.request(request_id, &message, REVOKE_TIMEOUT).await {
                 tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
             }
-        });
+        };
+        // One process (a LOGOUT's usual case) is waited for here: a task
+        // of its own would add a hand-over to the LOGOUT's answer.
+        if alone {
+            tell.await;
+        } else {
+            told.spawn(tell);
+        }
     }
     while told.join_next().await.is_some() {}
     if forward == Forward::ToHomeHost {

@@ -40,6 +40,12 @@ pub const CONNECTION_WINDOW: u32 = (1 << 31) - 1;
 /// The largest frame the peer may send us: a body chunk in one frame
 /// instead of four of the 16 KiB default.
 const MAX_FRAME: u32 = 256 * 1024;
+/// A request body's first chunk up to this size is queued at once, without
+/// waiting for window: it then leaves in the same write as the request's
+/// headers, so a unary call costs the storage process one wake-up instead
+/// of two. Later chunks wait for window, so what a call buffers beyond its
+/// window stays bounded by this.
+const FIRST_CHUNK_AT_ONCE: usize = 64 * 1024;
 /// The authority every request names; never resolved, the socket is
 /// already connected.
 const AUTHORITY: &str = "mailkeep.invalid";
@@ -211,6 +217,8 @@ struct Upload<B> {
     stream: SendStream<Bytes>,
     /// A chunk taken from the body, waiting for window.
     waiting: Option<(Bytes, bool)>,
+    /// Whether no chunk has been taken from the body yet.
+    first: bool,
 }
 
 impl<B> Upload<B>
@@ -223,6 +231,7 @@ where
             body,
             stream,
             waiting: None,
+            first: true,
         }
     }
 
@@ -260,7 +269,10 @@ where
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(chunk) => {
                         let last = self.body.is_end_stream();
-                        if chunk.is_empty() {
+                        let first = std::mem::replace(&mut self.first, false);
+                        if chunk.is_empty() || (first && chunk.len() <= FIRST_CHUNK_AT_ONCE) {
+                            // h2 claims the window for it and sends it as
+                            // soon as there is some (with the headers).
                             self.stream.send_data(chunk, last)?;
                             if last {
                                 return Poll::Ready(Ok(()));

@@ -81,6 +81,21 @@ impl AsyncWrite for TrackedConn {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
+    /// Passed on, so that HTTP/2 writes a frame's head and its payload in
+    /// one system call (without it, h2 writes them one after the other,
+    /// and a protocol process wakes for each).
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_flush(cx)
     }

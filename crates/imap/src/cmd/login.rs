@@ -83,6 +83,9 @@ fn logged_in(cx: &Cx, login: &LoggedIn) -> Done {
         public_owner: (!public.is_empty()).then(|| std::sync::Arc::from(public.as_str())),
         owners_refresh: cx.process.settings.notify_owners_refresh,
     };
+    // The broker is asked while the OK travels and the client sends its
+    // first command (nearly always one on the user's own mail).
+    authed.storage.attach_ahead();
     let caps = cx
         .process
         .capabilities(&State::Authenticated(authed.clone()), &cx.conn, false);

@@ -223,6 +223,26 @@ async fn pipelined_commands_all_get_their_answers_in_a_usable_order() {
 }
 
 #[tokio::test]
+async fn a_session_asks_the_broker_once_for_its_owner() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let before = services.attaches(USER);
+    let mut c = login(&process).await;
+    // Sent together right after the login's OK: they run side by side,
+    // while the channel the login asked for ahead may still be on its
+    // way; all wait for that one answer.
+    let tags = [
+        c.send_command("STATUS INBOX (MESSAGES)").await.unwrap(),
+        c.send_command("LIST \"\" \"*\"").await.unwrap(),
+        c.send_command("STATUS INBOX (UIDNEXT)").await.unwrap(),
+    ];
+    for tag in &tags {
+        assert!(c.read_reply(tag).await.unwrap().is_ok());
+    }
+    assert_eq!(services.attaches(USER), before + 1);
+}
+
+#[tokio::test]
 async fn scram_sha_256_logs_in_and_proves_the_server() {
     use mailkeep_testkit::scram::{Hash, ScramClient};
     let services = services().await;

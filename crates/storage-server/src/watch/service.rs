@@ -45,9 +45,17 @@ impl pb::watch_server::Watch for WatchService {
         let mailbox = req.mailbox;
         let mailbox = (!mailbox.is_empty()).then(|| canonical(&mailbox));
         if let Some(name) = mailbox.clone() {
-            // NOT_FOUND now rather than a stream that never says anything.
-            let store = store.clone();
-            self.gate.run(&owner, move || store.status(&name)).await?;
+            // NOT_FOUND now rather than a stream that never says anything;
+            // settled, the check costs no store thread (a watch starts with
+            // every SELECT).
+            if self
+                .gate
+                .run_settled(|| store.status_if_settled(&name))?
+                .is_none()
+            {
+                let store = store.clone();
+                self.gate.run(&owner, move || store.status(&name)).await?;
+            }
         }
         // Subscribed before the response goes out: once the caller has the
         // stream, no later change can be missed.
