@@ -43,6 +43,7 @@ mod schema;
 mod search;
 mod settled;
 mod sync;
+mod txn;
 mod verify;
 mod writer;
 

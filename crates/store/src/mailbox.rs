@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::PathBuf;
 
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, params};
 
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index::{self, MailboxRow, cached_execute};
@@ -320,7 +320,7 @@ impl Store {
             Err(e) => return Err(e),
         }
         let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
+        let tx = crate::txn::Txn::read(&mut conn).ctx("starting a read")?;
         match index::mailbox_row(&tx, &name) {
             Ok(row) => Ok(Some(row.name)),
             Err(StoreError::NotFound { .. }) => Ok(None),
@@ -349,7 +349,7 @@ pub(crate) fn status_in(
     name: &str,
     viewer: crate::Viewer<'_>,
 ) -> Result<MailboxStatus> {
-    let tx = conn.transaction().ctx("starting a read")?;
+    let tx = crate::txn::Txn::read(conn).ctx("starting a read")?;
     let row = index::mailbox_row(&tx, name)?;
     index::status_for(&tx, &row, viewer)
 }
@@ -357,7 +357,6 @@ pub(crate) fn status_in(
 /// Starts a write transaction that takes the database's write lock at once
 /// (`BEGIN IMMEDIATE`), so concurrent processes serialise instead of failing
 /// on lock upgrades.
-pub(crate) fn begin_write(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .ctx("starting a write transaction")
+pub(crate) fn begin_write(conn: &mut Connection) -> Result<crate::txn::Txn<'_>> {
+    crate::txn::Txn::write(conn).ctx("starting a write transaction")
 }

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use rusqlite::{Transaction, params};
+use rusqlite::params;
 
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index::{self, UidRange};
@@ -75,7 +75,12 @@ pub struct MaildropLock {
 }
 
 /// Records the UIDL another server gave `uid` in a mailbox.
-pub(crate) fn keep_uidl(tx: &Transaction<'_>, mailbox_id: i64, uid: u32, uidl: &str) -> Result<()> {
+pub(crate) fn keep_uidl(
+    tx: &rusqlite::Connection,
+    mailbox_id: i64,
+    uid: u32,
+    uidl: &str,
+) -> Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO pop3_uidls (mailbox_id, uid, uidl) VALUES (?1, ?2, ?3)",
         params![mailbox_id, uid, uidl],
@@ -91,7 +96,7 @@ impl Store {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
         let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
+        let tx = crate::txn::Txn::read(&mut conn).ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         let context = format!("reading the maildrop {name:?}");
         let mut stmt = tx
@@ -137,7 +142,7 @@ impl Store {
         };
         let name = names::canonical(mailbox)?;
         let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
+        let tx = crate::txn::Txn::read(&mut conn).ctx("starting a read")?;
         let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         let cur = names::mailbox_dir(self.root(), &row.name).join("cur");
         let context = format!("listing the files of the maildrop {name:?}");

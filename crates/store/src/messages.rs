@@ -532,7 +532,7 @@ pub(crate) fn changes_in(
     since_modseq: u64,
     viewer: Viewer<'_>,
 ) -> Result<Changes> {
-    let tx = conn.transaction().ctx("starting a read")?;
+    let tx = crate::txn::Txn::read(conn).ctx("starting a read")?;
     let row = index::mailbox_checked(&tx, name, uidvalidity)?;
     let status = index::status_for(&tx, &row, viewer)?;
     let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
@@ -571,7 +571,7 @@ pub(crate) fn changes_in(
 /// SELECT's read of mailbox `name` (canonical) as `viewer` sees it, in one
 /// read transaction on `conn`.
 pub(crate) fn select_in(conn: &mut Connection, name: &str, viewer: Viewer<'_>) -> Result<Selected> {
-    let tx = conn.transaction().ctx("starting a read")?;
+    let tx = crate::txn::Txn::read(conn).ctx("starting a read")?;
     let row = index::mailbox_row(&tx, name)?;
     let status = index::status_for(&tx, &row, viewer)?;
     let mut messages = view_of(&tx, &row)?;
@@ -601,7 +601,7 @@ pub(crate) fn fetch_in(
     ranges: &[UidRange],
     viewer: Viewer<'_>,
 ) -> Result<Vec<MessageMeta>> {
-    let tx = conn.transaction().ctx("starting a read")?;
+    let tx = crate::txn::Txn::read(conn).ctx("starting a read")?;
     let row = index::mailbox_checked(&tx, name, uidvalidity)?;
     let mut metas = index::messages_in(&tx, &row, ranges)?;
     private_seen::overlay(&tx, row.id, viewer, &mut metas)?;

@@ -85,7 +85,7 @@ impl Store {
     pub fn acl(&self, mailbox: &str) -> Result<Vec<AclEntry>> {
         let name = names::canonical(mailbox)?;
         let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
+        let tx = crate::txn::Txn::read(&mut conn).ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         table::entries(&tx, row.id)
     }
@@ -99,7 +99,7 @@ impl Store {
     pub fn acl_stamp(&self, mailbox: &str) -> Result<u64> {
         let name = names::canonical(mailbox)?;
         let mut conn = self.reader()?;
-        let tx = conn.transaction().ctx("starting a read")?;
+        let tx = crate::txn::Txn::read(&mut conn).ctx("starting a read")?;
         let row = index::mailbox_row(&tx, &name)?;
         stamp::of(&tx, row.id)
     }

@@ -262,7 +262,7 @@ fn uids_modseq(dst: &MailboxRow, replaced: Option<&Replaced>) -> u64 {
 /// the caller's UIDVALIDITY; [`StoreError::Expunged`] if the message is
 /// not there any more.
 fn replaced_row(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     mailbox: &str,
     uidvalidity: u32,
     uid: u32,
@@ -365,7 +365,7 @@ pub(super) fn journal_rows(
 
 /// Expunges message `uid` of `src` (a tombstone with a new MODSEQ, as
 /// EXPUNGE leaves); returns its file name for removal after the commit.
-fn expunge_one(tx: &rusqlite::Transaction<'_>, src: &mut MailboxRow, uid: u32) -> Result<String> {
+fn expunge_one(tx: &rusqlite::Connection, src: &mut MailboxRow, uid: u32) -> Result<String> {
     let context = format!("expunging the replaced message in {:?}", src.name);
     let file: String = index::cached_row(
         tx,

@@ -184,7 +184,7 @@ impl Store {
         let mut found: Vec<(u32, Option<Structure>)> = Vec::with_capacity(uids.len());
         let id = {
             let mut conn = self.reader()?;
-            let tx = conn.transaction().ctx("reading the MIME cache")?;
+            let tx = crate::txn::Txn::read(&mut conn).ctx("reading the MIME cache")?;
             let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
             for &uid in uids {
                 found.push((uid, cache::get(&tx, row.id, uid)?));

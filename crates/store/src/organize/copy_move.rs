@@ -221,7 +221,7 @@ impl Store {
 /// Indexes the copies in `dst` with consecutive new UIDs and one new
 /// MODSEQ; returns the new UIDs in the order of `messages`.
 fn insert_copies(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     dst: &mut MailboxRow,
     messages: &[MessageMeta],
     files: &[String],
@@ -272,7 +272,7 @@ fn insert_copies(
 /// Deletes the moved messages' rows from `src`, leaving tombstones with one
 /// new MODSEQ (as expunge does).
 fn expunge_rows(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     src: &mut MailboxRow,
     messages: &[MessageMeta],
 ) -> Result<()> {

@@ -43,11 +43,7 @@ pub(crate) fn canonical_attributes<S: AsRef<str>>(attributes: &[S]) -> Result<Ve
 }
 
 /// Replaces a mailbox's attributes inside an open transaction.
-pub(crate) fn store_attributes(
-    tx: &rusqlite::Transaction<'_>,
-    id: i64,
-    attrs: &[&str],
-) -> Result<()> {
+pub(crate) fn store_attributes(tx: &rusqlite::Connection, id: i64, attrs: &[&str]) -> Result<()> {
     let context = "storing special-use attributes";
     cached_execute(tx, "DELETE FROM special_use WHERE mailbox_id = ?1", [id]).ctx(context)?;
     for a in attrs {

@@ -87,7 +87,7 @@ impl Store {
         let name = names::canonical(mailbox)?;
         let (row, metas) = {
             let mut conn = self.reader()?;
-            let tx = conn.transaction().ctx("starting a search")?;
+            let tx = crate::txn::Txn::read(&mut conn).ctx("starting a search")?;
             let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
             let mut metas = index::all_messages(&tx, &row)?;
             crate::private_seen::overlay(&tx, row.id, viewer, &mut metas)?;
