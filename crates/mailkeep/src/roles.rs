@@ -178,7 +178,12 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 master_users: config.auth.master_users.clone(),
                 master_user_separator: config.auth.master_user_separator.clone(),
             };
-            runtime()?.block_on(async move {
+            // One async thread, as the protocol processes: password hashes
+            // and users-file reads run on the blocking pool, so what is
+            // left (gRPC, SASL steps, signing a ticket) is short, and a
+            // second worker only turned a login's hand-overs into
+            // cross-thread wake-ups.
+            one_thread_runtime()?.block_on(async move {
                 let control = mailkeep_storage_rpc::framing::into_unix_stream(control)?;
                 mailkeep_auth::serve(settings, key, control).await?;
                 anyhow::Ok(())
