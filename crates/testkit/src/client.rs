@@ -309,6 +309,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 
+    /// Reads the replies of commands sent together, which may end in any
+    /// order (RFC 9051 §5.5); returned in the order of `tags`. Each untagged
+    /// response goes with the first reply that ends after it.
+    pub async fn read_replies(&mut self, tags: &[String]) -> Result<Vec<Reply>, ClientError> {
+        let mut replies: Vec<Option<Reply>> = tags.iter().map(|_| None).collect();
+        let mut responses = Vec::new();
+        while replies.iter().any(Option::is_none) {
+            let r = self.read_response().await?;
+            let Some(i) = tags.iter().position(|t| r.is_tagged(t)) else {
+                responses.push(r);
+                continue;
+            };
+            let reply = Reply::new(std::mem::take(&mut responses), r)
+                .ok_or_else(|| ClientError::Unexpected("a tagged response without tag".into()))?;
+            if replies[i].replace(reply).is_some() {
+                return Err(ClientError::Unexpected(format!("{} ended twice", tags[i])));
+            }
+        }
+        Ok(replies.into_iter().flatten().collect())
+    }
+
     /// Runs one command (without literals) and reads its reply.
     pub async fn run(&mut self, command: &str) -> Result<Reply, ClientError> {
         let tag = self.send_command(command).await?;

@@ -228,12 +228,17 @@ async fn a_session_asks_the_broker_once_for_its_owner() {
     let process = process(&services, ImapSettings::default());
     let before = services.attaches(USER);
     let mut c = login(&process).await;
-    // The login asked for the channel ahead; the first call, made while
-    // that answer may still be on its way, waits for it instead of asking
-    // again, and later calls use it.
-    ok(&mut c, "STATUS INBOX (MESSAGES)").await;
-    ok(&mut c, "LIST \"\" \"*\"").await;
-    ok(&mut c, "STATUS INBOX (UIDNEXT)").await;
+    // Sent together right after the login's OK: they run side by side,
+    // while the channel the login asked for ahead may still be on its
+    // way; all wait for that one answer. They may end in any order.
+    let tags = [
+        c.send_command("STATUS INBOX (MESSAGES)").await.unwrap(),
+        c.send_command("LIST \"\" \"*\"").await.unwrap(),
+        c.send_command("STATUS INBOX (UIDNEXT)").await.unwrap(),
+    ];
+    for (tag, reply) in tags.iter().zip(c.read_replies(&tags).await.unwrap()) {
+        assert!(reply.is_ok(), "{tag}: {reply:?}");
+    }
     assert_eq!(services.attaches(USER), before + 1);
 }
 
