@@ -21,7 +21,7 @@ use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::ListMailboxesRequest;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 
-use crate::harness::{Options, Server, TestDir, children_of, require_root, wait_until};
+use crate::harness::{Options, Server, TestDir, children_of, pop3, require_root, wait_until};
 
 const USER: &str = "erin";
 const PASSWORD: &str = "erin-secret-1";
@@ -224,6 +224,60 @@ fn tickets_captured_from_the_imap_process_read_no_mail_once_the_session_ended() 
             ),
         }
     }
+}
+
+/// POP3's QUIT is answered only once the session's tickets are revoked,
+/// as IMAP's LOGOUT: a ticket captured from the pop3 process while the
+/// session lived reads no mail as soon as the client has QUIT's `+OK`.
+#[test]
+fn tickets_captured_from_the_pop3_process_read_no_mail_once_quit_is_answered() {
+    if !require_root("tickets_captured_from_the_pop3_process_read_no_mail_once_quit_is_answered") {
+        return;
+    }
+    let dir = TestDir::new();
+    let (server, _) = pop3::start(&dir, "");
+    server.add_user(USER, PASSWORD);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let socket = dir.data_dir().join("run/client.sock");
+    let broker = runtime
+        .block_on(BrokerClient::connect(&socket))
+        .expect("connecting to the client socket");
+
+    let mut client = pop3::login(&server, USER, PASSWORD);
+    let stolen: BTreeSet<String> = children_of(server.pid())
+        .into_iter()
+        .filter(|p| p.role() == Some("pop3"))
+        .flat_map(|p| tickets_in_memory(p.pid))
+        .collect();
+    assert!(!stolen.is_empty(), "no ticket in the pop3 process's memory");
+    let (working, channel) = runtime
+        .block_on(async {
+            for ticket in &stolen {
+                if let Ok(channel) = broker.storage_channel(ticket, USER).await
+                    && list_on(&channel, ticket).await.is_ok()
+                {
+                    return Some((ticket.clone(), channel));
+                }
+            }
+            None
+        })
+        .expect("no captured ticket works during the session");
+
+    let status = client.command("QUIT").expect("QUIT");
+    assert!(status.is_ok(), "QUIT: {status:?}");
+    let (via_broker, on_channel) = runtime.block_on(async {
+        (
+            reads_mail(&broker, &working).await,
+            list_on(&channel, &working).await,
+        )
+    });
+    let message = via_broker.expect_err("the broker honoured a ticket after QUIT's +OK");
+    assert!(message.contains("revoked"), "{message}");
+    let message = on_channel.expect_err("storage honoured a ticket after QUIT's +OK");
+    assert!(message.contains("revoked"), "{message}");
 }
 
 /// After LOGOUT nothing of the session's ticket is left in the imap

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use mailkeep_bench::procs::{cpu_used, own_cpu, tree_cpu_by_kind};
 use mailkeep_bench::report::{Better, line, machine_load};
 use mailkeep_bench::servers::Account;
+use mailkeep_bench::servers::mailkeep::Mailkeep;
 use mailkeep_bench::setup;
 use mailkeep_testkit::Pop3Client;
 
@@ -129,6 +130,23 @@ fn main() {
             None => println!("Dovecot baseline skipped: apt-get install dovecot-pop3d"),
         }
     }
+    // An A/B of two builds in one run: the blocks of the other binary's
+    // server alternate with these, so that the machine's load hits all
+    // alike (runs of a shared machine differ by more than most changes).
+    let other = std::env::var_os("MAILKEEP_BENCH_AB_BIN").map(|bin| {
+        let other = Mailkeep::start(bin.as_ref(), dir.path(), "mailkeep-ab", "")
+            .expect("starting the A/B binary's mailkeep");
+        other.add_plain_users(&accounts).expect("A/B accounts");
+        other
+    });
+    if let Some(other) = &other {
+        servers.push((
+            "mailkeep-ab",
+            other.process().addr(),
+            other.pop3_addr(),
+            other.process().pid(),
+        ));
+    }
     let messages: Vec<Vec<u8>> = (0..MESSAGES).map(message).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -175,10 +193,22 @@ fn main() {
                 &format!("pop3 poller sessions, {pollers} at once"),
                 "sessions/s",
                 rate(elapsed[0]),
-                elapsed.get(1).map(|d| rate(*d)),
+                servers
+                    .iter()
+                    .position(|(name, ..)| *name == "dovecot")
+                    .map(|i| rate(elapsed[i])),
                 Better::Higher
             )
         );
+        if let Some(i) = servers.iter().position(|(name, ..)| *name == "mailkeep-ab") {
+            println!(
+                "  A/B: this build {:.1} sessions/s, MAILKEEP_BENCH_AB_BIN {:.1} sessions/s, \
+                 ratio {:.3}",
+                rate(elapsed[0]),
+                rate(elapsed[i]),
+                rate(elapsed[0]) / rate(elapsed[i])
+            );
+        }
         for (((name, ..), used), client) in servers.iter().zip(&cpu).zip(&client_cpu) {
             println!("  {}", cpu_per_session(name, used, total));
             // The pollers run on the same cores: at saturation their CPU

@@ -5,7 +5,12 @@
 //! output is), only send lines that arrive stamped with its role and pid
 //! by its own logging, among everyone else's.
 
-use std::os::fd::OwnedFd;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use nix::sys::stat::SFlag;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -55,8 +60,61 @@ pub(crate) async fn relay(read: OwnedFd, role: &'static str) {
             return;
         }
     };
-    if let Err(e) = copy_lines(pipe, tokio::io::stderr()).await {
+    if let Err(e) = copy_lines(pipe, MasterStderr::new()).await {
         tracing::warn!(role, "reading a child's output: {e}");
+    }
+}
+
+/// The master's stderr, where copied lines go. When it is a regular file
+/// a line is written at once, as the master's own log lines are (a write
+/// to a file waits for no reader); otherwise through tokio's stderr, which
+/// writes on the blocking pool, so that a stalled pipe or terminal holds
+/// the copying task but never the master's thread. A line copied at once
+/// saves a hand-over to a pool thread: a POP3 session's three lines cost
+/// the master about three context switches less (12-13 per session
+/// before, 9-10 with this and auth's one-thread runtime).
+enum MasterStderr {
+    File(std::io::Stderr),
+    Other(tokio::io::Stderr),
+}
+
+impl MasterStderr {
+    fn new() -> MasterStderr {
+        let stderr = std::io::stderr();
+        let is_file = nix::sys::stat::fstat(stderr.as_fd())
+            .is_ok_and(|stat| stat.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits());
+        if is_file {
+            MasterStderr::File(stderr)
+        } else {
+            MasterStderr::Other(tokio::io::stderr())
+        }
+    }
+}
+
+impl AsyncWrite for MasterStderr {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            MasterStderr::File(file) => Poll::Ready(file.write(buf)),
+            MasterStderr::Other(other) => Pin::new(other).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            MasterStderr::File(file) => Poll::Ready(file.flush()),
+            MasterStderr::Other(other) => Pin::new(other).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            MasterStderr::File(_) => Poll::Ready(Ok(())),
+            MasterStderr::Other(other) => Pin::new(other).poll_shutdown(cx),
+        }
     }
 }
 

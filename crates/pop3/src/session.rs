@@ -178,7 +178,10 @@ impl Session {
     }
 
     /// QUIT in TRANSACTION: the UPDATE state removes the deleted messages
-    /// at once and durably, then the session ends.
+    /// at once and durably, then the session ends: its ticket is revoked
+    /// before the client is told so (as IMAP's LOGOUT), so that a ticket
+    /// taken from this process reads no mail once the client has seen
+    /// the `+OK`.
     async fn quit(&mut self) -> io::Result<Flow> {
         let State::Transaction(maildrop) = &self.state else {
             return Ok(Flow::Close);
@@ -192,19 +195,27 @@ impl Session {
                     .code(RespCode::SysTemp)
             }
         };
+        self.log_out().await;
         self.send(&reply).await?;
         Ok(Flow::Close)
     }
 
-    /// The session's end: a logged-in session's ticket is revoked (its
-    /// maildrop lock, if any, goes with it), and the line is logged.
-    async fn end(&mut self) {
+    /// Ends a logged-in session's login: its ticket is revoked (its
+    /// maildrop lock, if any, goes with it). Nothing for a session not
+    /// logged in (or logged out already).
+    async fn log_out(&mut self) {
         if let State::Transaction(maildrop) =
             std::mem::replace(&mut self.state, State::Authorization(None))
         {
             maildrop.close().await;
             self.admission.log_out();
         }
+    }
+
+    /// The session's end: a logged-in session is logged out (see
+    /// [`Session::log_out`]), and the line is logged.
+    async fn end(&mut self) {
+        self.log_out().await;
         SessionEnd {
             user: self.user.as_deref(),
             admission: &self.admission,

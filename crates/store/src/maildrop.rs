@@ -10,11 +10,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use rusqlite::params;
+use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Result, SqlContext, StoreError};
 use crate::index::{self, UidRange};
@@ -58,7 +61,7 @@ pub struct Maildrop {
 
 /// Where one message of a maildrop is, for streaming its bytes (see
 /// [`Store::maildrop_files`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MaildropFile {
     /// The UID.
     pub uid: u32,
@@ -66,6 +69,12 @@ pub struct MaildropFile {
     pub size: u64,
     /// Its file as the index named it when the list was made.
     pub path: PathBuf,
+    /// The listing's `cur/` folder, open and shared by every file of the
+    /// listing: a file opened by its name in it costs the kernel one name
+    /// lookup instead of a walk of the whole path (a POP3 session opens
+    /// one file per message). `None` if the folder could not be opened:
+    /// the path is used.
+    cur: Option<Arc<OwnedFd>>,
 }
 
 /// The held POP3 session lock of one owner; dropping it releases it.
@@ -89,38 +98,43 @@ pub(crate) fn keep_uidl(
     Ok(())
 }
 
+/// The maildrop of the canonical mailbox `name` as `conn` reads it, from
+/// one snapshot (see [`Store::maildrop`]).
+pub(crate) fn maildrop_in(conn: &mut rusqlite::Connection, name: &str) -> Result<Maildrop> {
+    let tx = crate::txn::Txn::read(conn).ctx("starting a read")?;
+    let row = index::mailbox_row(&tx, name)?;
+    let context = format!("reading the maildrop {name:?}");
+    let mut stmt = tx
+        .prepare_cached(
+            "SELECT m.uid, m.size, p.uidl FROM messages m
+             LEFT JOIN pop3_uidls p ON p.mailbox_id = m.mailbox_id AND p.uid = m.uid
+             WHERE m.mailbox_id = ?1 ORDER BY m.uid",
+        )
+        .ctx(&context)?;
+    let messages = stmt
+        .query_map([row.id], |r| {
+            Ok(MaildropMessage {
+                uid: r.get(0)?,
+                size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                uidl: r.get(2)?,
+            })
+        })
+        .ctx(&context)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .ctx(&context)?;
+    Ok(Maildrop {
+        uidvalidity: row.uidvalidity,
+        messages,
+    })
+}
+
 impl Store {
     /// Every message of `mailbox` now, with the UIDLs kept for them, from
     /// one snapshot (after picking up outside changes).
     pub fn maildrop(&self, mailbox: &str) -> Result<Maildrop> {
         let name = names::canonical(mailbox)?;
         self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        let mut conn = self.reader()?;
-        let tx = crate::txn::Txn::read(&mut conn).ctx("starting a read")?;
-        let row = index::mailbox_row(&tx, &name)?;
-        let context = format!("reading the maildrop {name:?}");
-        let mut stmt = tx
-            .prepare_cached(
-                "SELECT m.uid, m.size, p.uidl FROM messages m
-                 LEFT JOIN pop3_uidls p ON p.mailbox_id = m.mailbox_id AND p.uid = m.uid
-                 WHERE m.mailbox_id = ?1 ORDER BY m.uid",
-            )
-            .ctx(&context)?;
-        let messages = stmt
-            .query_map([row.id], |r| {
-                Ok(MaildropMessage {
-                    uid: r.get(0)?,
-                    size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                    uidl: r.get(2)?,
-                })
-            })
-            .ctx(&context)?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .ctx(&context)?;
-        Ok(Maildrop {
-            uidvalidity: row.uidvalidity,
-            messages,
-        })
+        maildrop_in(&mut *self.reader()?, &name)
     }
 
     /// The files of the messages `uids` of `mailbox`, in the order given,
@@ -145,6 +159,13 @@ impl Store {
         let tx = crate::txn::Txn::read(&mut conn).ctx("starting a read")?;
         let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         let cur = names::mailbox_dir(self.root(), &row.name).join("cur");
+        let cur_dir = rustix::fs::open(
+            &cur,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
+        .map(Arc::new);
         let context = format!("listing the files of the maildrop {name:?}");
         let mut stmt = tx
             .prepare_cached(
@@ -168,6 +189,7 @@ impl Store {
                     uid: *uid,
                     size,
                     path: cur.join(file),
+                    cur: cur_dir.clone(),
                 })
             })
             .collect())
@@ -178,7 +200,15 @@ impl Store {
     /// message was expunged since is [`StoreError::Expunged`]; a row
     /// whose file is gone is [`StoreError::MessageFileMissing`].
     pub fn open_maildrop_file(&self, mailbox: &str, listed: &MaildropFile) -> Result<File> {
-        match File::open(&listed.path) {
+        let opened = match (&listed.cur, listed.path.file_name()) {
+            (Some(cur), Some(name)) => {
+                rustix::fs::openat(cur, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+                    .map(File::from)
+                    .map_err(std::io::Error::from)
+            }
+            _ => File::open(&listed.path),
+        };
+        match opened {
             Ok(file) => Ok(file),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(self.open_message(mailbox, listed.uid)?.0)

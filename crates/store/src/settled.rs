@@ -13,7 +13,7 @@ use rusqlite::Connection;
 use crate::error::Result;
 use crate::index::{MessageMeta, UidRange};
 use crate::messages::{Changes, Selected, changes_in, fetch_in, select_in};
-use crate::{MailboxStatus, Store, Viewer, names, sync};
+use crate::{MailboxStatus, Maildrop, Store, Viewer, names, sync};
 
 /// The most messages a mailbox may hold for a read of a message list to
 /// be made at once (a millisecond or so at most, so the caller's thread is
@@ -69,6 +69,15 @@ impl Store {
         let name = names::canonical(mailbox)?;
         self.if_settled(&name, Size::Small, |conn| {
             fetch_in(conn, &name, uidvalidity, ranges, Viewer::Owner)
+        })
+    }
+
+    /// [`Store::maildrop`], if `mailbox` is settled (a POP3 login: the
+    /// listing is one indexed read).
+    pub fn maildrop_if_settled(&self, mailbox: &str) -> Result<Option<Maildrop>> {
+        let name = names::canonical(mailbox)?;
+        self.if_settled(&name, Size::Small, |conn| {
+            crate::maildrop::maildrop_in(conn, &name)
         })
     }
 

@@ -29,6 +29,22 @@ fn maildrop_lists_every_message_with_its_served_size() {
     assert_eq!(got, vec![(a.uid, 20, None), (b.uid, 20, None)]);
 }
 
+/// A settled maildrop is listed as the ordinary read lists it; one whose
+/// folder has mail no read has seen yet is not listed that way (the
+/// ordinary read picks the mail up first).
+#[test]
+fn a_settled_maildrop_is_listed_at_once_and_an_unsettled_one_is_not() {
+    let (dir, store) = temp_store();
+    append(&store, INBOX, b"Subject: a\r\n\r\nbody\r\n", &[]);
+    let listed = store.maildrop(INBOX).unwrap();
+    assert_eq!(store.maildrop_if_settled(INBOX).unwrap(), Some(listed));
+    // Another program delivers into new/.
+    let new = root_of(&dir).join("new");
+    fs::write(new.join("1700000000.M1P1.host"), "Subject: b\r\n\r\nx\r\n").unwrap();
+    assert_eq!(store.maildrop_if_settled(INBOX).unwrap(), None);
+    assert_eq!(store.maildrop(INBOX).unwrap().messages.len(), 2);
+}
+
 /// Three small messages appended to INBOX; their UIDs.
 fn append_three(store: &Store) -> Vec<u32> {
     (0..3)

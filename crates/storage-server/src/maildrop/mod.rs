@@ -53,11 +53,16 @@ impl Maildrop for MaildropService {
         &self,
         request: Request<pb::OpenMaildropRequest>,
     ) -> Result<Response<pb::OpenMaildropResponse>, Status> {
+        // A settled maildrop is listed on this thread: a POP3 login then
+        // costs the process no hand-over to a store thread and back.
         let drop = self
             .gate
-            .serve(request, "OpenMaildrop", |store, req| {
-                store.maildrop(&req.mailbox)
-            })
+            .serve_settled(
+                request,
+                "OpenMaildrop",
+                |store, req| store.maildrop_if_settled(&req.mailbox),
+                |store, req, _actor| store.maildrop(&req.mailbox),
+            )
             .await?;
         Ok(Response::new(pb::OpenMaildropResponse {
             uidvalidity: drop.uidvalidity,

@@ -48,13 +48,16 @@ pub(crate) async fn retrieve(
                 return;
             }
         };
-        if listed_tx.send(Ok(())).is_err() {
-            return; // The call was given up meanwhile.
-        }
+        let mut answer = Answer(Some(listed_tx));
         let mut batch = Batch::new(&tx);
-        let streamed = stream_files(&store, &req.mailbox, &files, &mut batch);
+        let streamed = stream_files(&store, &req.mailbox, &files, &mut batch, &mut answer);
         // What came before an error is the client's too.
         batch.flush();
+        // Nothing was sent (every message gone, or a failure first): the
+        // call is answered now, and a failure ends its stream.
+        if !answer.give() {
+            return; // The call was given up meanwhile.
+        }
         if let Err(status) = streamed {
             let _ = tx.blocking_send(Err(status));
         }
@@ -68,12 +71,33 @@ pub(crate) async fn retrieve(
     }
 }
 
-/// Sends every listed message that is still there.
+/// The call's answer (its stream may be read from then on), until it is
+/// given.
+struct Answer(Option<oneshot::Sender<Result<(), Status>>>);
+
+impl Answer {
+    /// Answers the call if it is not answered yet; `false` when it was
+    /// given up meanwhile.
+    fn give(&mut self) -> bool {
+        match self.0.take() {
+            Some(listed) => listed.send(Ok(())).is_ok(),
+            None => true,
+        }
+    }
+}
+
+/// Sends every listed message that is still there. The first goes out
+/// alone and before the call is answered, when it fits in one batch: its
+/// bytes then leave in the same write as the response's headers (the
+/// caller wakes once, not twice), and a RETR 1 waits for one file, not a
+/// batch of them. A bigger one is answered first: its chunks could fill
+/// the queue before anybody reads it.
 fn stream_files(
     store: &Store,
     mailbox: &str,
     files: &[MaildropFile],
     batch: &mut Batch<'_, Item>,
+    answer: &mut Answer,
 ) -> Result<(), Status> {
     for listed in files {
         let file = match store.open_maildrop_file(mailbox, listed) {
@@ -87,7 +111,14 @@ fn stream_files(
             ) => continue,
             Err(e) => return Err(status_of(e)),
         };
+        let alone = usize::try_from(listed.size).is_ok_and(|size| size <= CHUNK_SIZE);
+        if !alone && !answer.give() {
+            return Ok(());
+        }
         if !send_message(batch, file, mailbox, listed)? {
+            return Ok(());
+        }
+        if answer.0.is_some() && !(batch.flush() && answer.give()) {
             return Ok(());
         }
     }
@@ -112,11 +143,7 @@ fn send_message(
     if size <= CHUNK_SIZE {
         // Most mail: the whole file in one read (it is no bigger than its
         // CRLF size), made CRLF only if it has bare LFs.
-        let mut raw = Vec::with_capacity(size + 1);
-        (&mut file)
-            .take(listed.size + 1)
-            .read_to_end(&mut raw)
-            .map_err(|e| message.io_error(e))?;
+        let raw = read_small(&mut file, size + 1).map_err(|e| message.io_error(e))?;
         let data = match to_crlf(&raw) {
             Cow::Borrowed(_) => raw,
             Cow::Owned(crlf) => crlf,
@@ -152,6 +179,32 @@ fn send_message(
     })
 }
 
+/// The first `limit` bytes of `file`, a regular file, or all of it when
+/// it is shorter: one read for a message smaller than `limit`. A read of
+/// a regular file that returns fewer bytes than asked for has reached its
+/// end (the kernel fills a read up to the end of the file), so the read
+/// that would return nothing is not made: a retrieval reads each of its
+/// files with one system call instead of two.
+fn read_small(file: &mut File, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut raw = vec![0; limit];
+    let mut got = 0;
+    while got < limit {
+        match file.read(&mut raw[got..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if got < limit {
+                    break; // A short read: the end.
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    raw.truncate(got);
+    Ok(raw)
+}
+
 impl Batched for Item {
     type Response = pb::RetrieveMaildropResponse;
 
@@ -168,6 +221,31 @@ impl Batched for Item {
                 .into_iter()
                 .map(|item| pb::RetrieveMaildropItem { item: Some(item) })
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::read_small;
+
+    /// A file shorter than the limit comes whole (one read), one as long
+    /// or longer comes cut at the limit, so that the caller sees it is
+    /// longer than the index says.
+    #[test]
+    fn a_small_read_takes_the_whole_file_up_to_the_limit() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        for (len, limit) in [(0, 6), (5, 6), (6, 6), (9, 6)] {
+            let path = dir.path().join(format!("m{len}"));
+            let bytes: Vec<u8> = (0..len).map(|i| b'a' + i).collect();
+            std::fs::File::create(&path)
+                .and_then(|mut f| f.write_all(&bytes))
+                .expect("writing the file");
+            let mut file = std::fs::File::open(&path).expect("opening the file");
+            let read = read_small(&mut file, limit).expect("reading");
+            assert_eq!(read, bytes[..len.min(limit as u8) as usize], "{len} bytes");
         }
     }
 }
