@@ -19,6 +19,10 @@
 //! `MAILKEEP_BENCH_DOVECOT_IDLE_USERS` (default 500) set the users;
 //! `MAILKEEP_BENCH_IDLE_PER_USER` (default 2) the connections of each.
 //!
+//! `MAILKEEP_BENCH_IDLE_BIN` runs another mailkeep binary than this
+//! worktree's release build (a baseline copied aside, for an A/B run of
+//! alternating binaries on the same machine).
+//!
 //! The master hands `MALLOC_ARENA_MAX` (2 unless set) and `GLIBC_TUNABLES`
 //! of its environment, which it inherits from this benchmark, to every
 //! process it starts, so glibc's allocator settings can be compared
@@ -155,7 +159,8 @@ fn main() {
             if changed.is_empty() { "" } else { ", " },
             changed.join(", ")
         );
-        let mailkeep = Mailkeep::start(BIN.as_ref(), dir.path(), "mailkeep", &extra)
+        let bin = std::env::var("MAILKEEP_BENCH_IDLE_BIN").unwrap_or_else(|_| BIN.to_owned());
+        let mailkeep = Mailkeep::start(bin.as_ref(), dir.path(), "mailkeep", &extra)
             .expect("starting mailkeep");
         mailkeep.add_plain_users(&accounts).expect("adding users");
         let pid = mailkeep.process().pid();
