@@ -541,9 +541,11 @@ async fn connect(
             None,
         );
     };
+    let now = std::time::Instant::now();
     if let Ok(mut policy) = shared.linger.lock() {
-        policy.record_attach(owner, std::time::Instant::now());
+        policy.record_attach(owner, now);
     }
+    proc_.connections.forget_unheld(client_id, held, now);
     if let Some(connection_id) = proc_.connections.held_by(client_id, held) {
         return (
             broker_reply::Kind::Storage(StorageAttached {
@@ -559,7 +561,7 @@ async fn connect(
     };
     let connection_id = shared.next_connection_id();
     let control = Arc::clone(&proc_.control);
-    proc_.connections.record(client_id, connection_id);
+    proc_.connections.record(client_id, connection_id, now);
     // Busy from now on, before the process itself reports the connection,
     // so that the reaper does not stop it meanwhile.
     proc_.idle_since = None;

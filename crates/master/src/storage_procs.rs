@@ -152,32 +152,50 @@ fn beneath(place: &Path, dir: &Path) -> bool {
     !dots(place) && !dots(dir) && place.starts_with(dir)
 }
 
-/// How many connection ids a storage process remembers per protocol
-/// process: enough for the connections a burst of logins opens before the
-/// first of them is known to the protocol process, few enough to stay
-/// small; forgetting an id only costs a new connection.
-const CONNECTIONS_KEPT: usize = 16;
+/// How long a connection handed to a protocol process is remembered
+/// while that process does not list it as held: an attach's list is made
+/// when the login starts, so under a burst of logins it lacks the
+/// connections handed to the logins still in flight. Past this, a
+/// connection it does not list is one it let go of.
+const UNLISTED_KEPT_FOR: Duration = Duration::from_secs(60);
+
+/// The most connection ids remembered per protocol process, whatever it
+/// lists: a bound, far above the connections a protocol process holds to
+/// one storage process (one, plus those opened by the logins of the first
+/// burst before any was held).
+const CONNECTIONS_KEPT: usize = 1024;
 
 /// The connections a storage process was handed for each protocol process,
-/// newest last. A protocol process reports the connections it still holds
+/// oldest first. A protocol process reports the connections it still holds
 /// with each attach; any of them that goes to the chosen process is
-/// reused. Remembering several matters under a burst of logins: an
-/// attach's list of held connections was made before the broker opened
-/// the owner's store, so it often lacks the newest connection, but holds
-/// an older one to the same process.
+/// reused. A connection is remembered for as long as the protocol process
+/// lists it, not merely while it is among the newest: under a burst of
+/// logins every attach's list was made before the connections of the
+/// logins then in flight reached the protocol process, and if only the
+/// newest were remembered, each attach would miss them, open one more,
+/// and push the held ones out (one connection per owner, about 30 KB of
+/// HTTP/2 buffers on each side, was what 5,000 idle users cost).
 #[derive(Default)]
 pub struct HandedConnections {
-    by_client: HashMap<u64, VecDeque<u64>>,
+    by_client: HashMap<u64, VecDeque<Handed>>,
+}
+
+/// A connection handed to a protocol process, and when.
+#[derive(Debug, Clone, Copy)]
+struct Handed {
+    id: u64,
+    at: Instant,
 }
 
 impl HandedConnections {
-    /// Notes that connection `id` was handed to protocol process `client`.
-    pub fn record(&mut self, client: u64, id: u64) {
+    /// Notes that connection `id` was handed to protocol process `client`
+    /// at `now`.
+    pub fn record(&mut self, client: u64, id: u64, now: Instant) {
         let ids = self.by_client.entry(client).or_default();
-        if ids.len() == CONNECTIONS_KEPT {
+        if ids.len() >= CONNECTIONS_KEPT {
             ids.pop_front();
         }
-        ids.push_back(id);
+        ids.push_back(Handed { id, at: now });
     }
 
     /// The newest connection handed to `client` that it says it still
@@ -187,8 +205,25 @@ impl HandedConnections {
             .get(&client)?
             .iter()
             .rev()
-            .copied()
+            .map(|h| h.id)
             .find(|id| held.contains(id))
+    }
+
+    /// Forgets the connections `client` does not list in `held` (its list
+    /// of every connection it holds, made when its attach started) and
+    /// was handed longer than [`UNLISTED_KEPT_FOR`] before `now`: it let
+    /// go of them.
+    pub fn forget_unheld(&mut self, client: u64, held: &[u64], now: Instant) {
+        let Some(ids) = self.by_client.get_mut(&client) else {
+            return;
+        };
+        let held: HashSet<u64> = held.iter().copied().collect();
+        ids.retain(|h| {
+            held.contains(&h.id) || now.saturating_duration_since(h.at) < UNLISTED_KEPT_FOR
+        });
+        if ids.is_empty() {
+            self.by_client.remove(&client);
+        }
     }
 
     /// Forgets every connection handed to `client` (it exited, or the
@@ -326,7 +361,7 @@ mod tests {
             connections: {
                 let mut handed = HandedConnections::default();
                 if let Some((client, id)) = client_conn {
-                    handed.record(client, id);
+                    handed.record(client, id, Instant::now());
                 }
                 handed
             },
@@ -367,7 +402,7 @@ mod tests {
     fn an_older_held_connection_is_reused_when_the_newest_is_not_yet_held() {
         let mut t = StorageTable::default();
         let mut p = proc_(10, false, 2, Some((1, 100)));
-        p.connections.record(1, 101);
+        p.connections.record(1, 101, Instant::now());
         t.insert("k".into(), p);
         t.insert("k".into(), proc_(11, false, 0, None));
         // The attach's list was made before connection 101 reached the
@@ -382,13 +417,50 @@ mod tests {
     #[test]
     fn a_protocol_process_keeps_a_bounded_list_of_handed_connections() {
         let mut handed = HandedConnections::default();
+        let now = Instant::now();
         for id in 0..(CONNECTIONS_KEPT as u64 + 4) {
-            handed.record(1, id);
+            handed.record(1, id, now);
         }
         assert_eq!(handed.held_by(1, &[0, 1, 2, 3]), None);
         assert_eq!(handed.held_by(1, &[4]), Some(4));
         handed.forget_client(1);
         assert_eq!(handed.held_by(1, &[4]), None);
+    }
+
+    #[test]
+    fn a_held_connection_stays_reusable_under_a_burst_of_new_ones() {
+        // The attaches of a burst list only the first connection: those
+        // handed to the logins in flight have not reached the protocol
+        // process yet. However many are handed meanwhile, the one it
+        // lists is still found.
+        let mut handed = HandedConnections::default();
+        let start = Instant::now();
+        handed.record(1, 1, start);
+        for id in 2..200 {
+            handed.forget_unheld(1, &[1], start);
+            handed.record(1, id, start);
+        }
+        assert_eq!(handed.held_by(1, &[1]), Some(1));
+        assert_eq!(handed.held_by(1, &[1, 150]), Some(150));
+    }
+
+    #[test]
+    fn connections_no_longer_listed_are_forgotten_after_a_while() {
+        let mut handed = HandedConnections::default();
+        let start = Instant::now();
+        handed.record(1, 1, start);
+        handed.record(1, 2, start);
+        // Within the time a login may take, an unlisted one is kept (its
+        // attach may be in flight).
+        handed.forget_unheld(1, &[1], start + UNLISTED_KEPT_FOR / 2);
+        assert_eq!(handed.held_by(1, &[2]), Some(2));
+        // Later it is one the protocol process let go of.
+        let later = start + UNLISTED_KEPT_FOR * 2;
+        handed.forget_unheld(1, &[1], later);
+        assert_eq!(handed.held_by(1, &[2]), None);
+        assert_eq!(handed.held_by(1, &[1]), Some(1));
+        handed.forget_unheld(1, &[], later);
+        assert_eq!(handed.held_by(1, &[1]), None);
     }
 
     #[test]
