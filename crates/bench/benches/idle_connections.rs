@@ -23,7 +23,8 @@
 //! worktree's release build (a baseline copied aside, for an A/B run of
 //! alternating binaries on the same machine).
 //!
-//! The master hands `MALLOC_ARENA_MAX` (2 unless set) and `GLIBC_TUNABLES`
+//! The master hands `MALLOC_ARENA_MAX` (its own setting, if any, in place
+//! of 72 for a storage process and 2 for the others) and `GLIBC_TUNABLES`
 //! of its environment, which it inherits from this benchmark, to every
 //! process it starts, so glibc's allocator settings can be compared
 //! without a rebuild, e.g. `MALLOC_ARENA_MAX=16

@@ -395,6 +395,11 @@ fn auth_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// whose idle threads each keep a stack and heap of their own.
 const STORAGE_BLOCKING_THREADS: usize = 64;
 
+// Each blocking thread gets a malloc arena of its own, none the async
+// thread's (see `STORAGE_MALLOC_ARENAS`).
+const _: () =
+    assert!(mailkeep_master::children::STORAGE_MALLOC_ARENAS > STORAGE_BLOCKING_THREADS + 1);
+
 /// How long an idle store-work thread waits for more before it ends.
 const STORAGE_THREAD_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(5);
 

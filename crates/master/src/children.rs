@@ -40,14 +40,12 @@ pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, Maste
             cmd.env(var, v);
         }
     }
-    // Two malloc arenas instead of glibc's eight per core: a storage
-    // process runs store work on many short-lived blocking threads, and
-    // memory freed in one thread's arena is otherwise kept there, idle.
-    // The master's own setting, or glibc's tunables, when it has them
-    // (to measure the allocator's settings without a rebuild).
+    // The malloc arenas (see [`malloc_arenas`]); the master's own setting,
+    // or glibc's tunables, when it has them (to measure the allocator's
+    // settings without a rebuild).
     cmd.env(
         "MALLOC_ARENA_MAX",
-        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| "2".to_owned()),
+        std::env::var("MALLOC_ARENA_MAX").unwrap_or_else(|_| malloc_arenas(spec.role).to_string()),
     );
     let tunables = std::env::var("GLIBC_TUNABLES")
         .ok()
@@ -77,6 +75,35 @@ pub fn spawn(exe: &Path, spec: ChildSpec) -> Result<tokio::process::Child, Maste
     drop(cmd);
     tokio::spawn(relay(output.read, spec.role));
     Ok(child)
+}
+
+/// glibc malloc arenas of a storage process: its async thread's (the main
+/// arena) and one for each thread of its blocking pool (64 threads, see
+/// `STORAGE_BLOCKING_THREADS` in the mailkeep crate, which checks that
+/// this is more), and a few for its other threads. With fewer, glibc
+/// gives the blocking threads beyond the limit arenas in turn, the main
+/// one among them, and the SQLite caches and statements that store work
+/// allocates and frees then lie between the async thread's long-lived
+/// allocations (each watched mailbox's stream state), whose pages they
+/// keep: with two arenas, 5,000 owners in IDLE kept about 3 KB more per
+/// connection. An arena that no thread uses costs nothing; a blocking
+/// thread's, once its owner's connections are closed, is given back by
+/// `malloc_trim`.
+pub const STORAGE_MALLOC_ARENAS: usize = 72;
+
+/// Two malloc arenas instead of glibc's eight per core for every other
+/// process: their threads are few (auth's hashing threads; the protocol
+/// processes have one), and memory freed in one thread's arena is
+/// otherwise kept there, idle.
+const MALLOC_ARENAS: usize = 2;
+
+/// The malloc arenas a child of `role` may have.
+fn malloc_arenas(role: &str) -> usize {
+    if role == "storage" {
+        STORAGE_MALLOC_ARENAS
+    } else {
+        MALLOC_ARENAS
+    }
 }
 
 /// A connected pair of UNIX stream sockets: one end for us (as a tokio
@@ -121,7 +148,14 @@ fn malloc_tunables(value: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::malloc_tunables;
+    use super::{STORAGE_MALLOC_ARENAS, malloc_arenas, malloc_tunables};
+
+    #[test]
+    fn a_storage_process_gets_an_arena_per_blocking_thread_others_two() {
+        assert_eq!(malloc_arenas("storage"), STORAGE_MALLOC_ARENAS);
+        assert_eq!(malloc_arenas("imap"), 2);
+        assert_eq!(malloc_arenas("auth"), 2);
+    }
 
     #[test]
     fn a_child_gets_the_allocators_tunables_only() {

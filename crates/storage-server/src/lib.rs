@@ -49,7 +49,7 @@ use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, storage_event};
 use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
-use mailkeep_store::{AutoMailbox, Store, StoreError};
+use mailkeep_store::{AutoMailbox, Store, StoreError, Unopened};
 use mailkeep_ticket::{SessionId, TrustedHosts};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -330,7 +330,8 @@ pub async fn serve_tuned(
     let gate = match tuning.shared.take() {
         None => {
             let auto = tuning.auto_mailboxes.clone();
-            let store = tokio::task::spawn_blocking(move || open_store(&maildir, &auto))
+            let unopened = Store::unopened(&maildir);
+            let store = tokio::task::spawn_blocking(move || open_store(unopened, &auto))
                 .await?
                 .map_err(|source| StorageServerError::Store {
                     owner: settings.owner.clone(),
@@ -346,7 +347,8 @@ pub async fn serve_tuned(
             let store = gate
                 .run(&settings.owner, {
                     let auto = tuning.auto_mailboxes.clone();
-                    move || open_store(&maildir, &auto)
+                    let unopened = Store::unopened(&maildir);
+                    move || open_store(unopened, &auto)
                 })
                 .await
                 .map_err(|status| StorageServerError::Shared {
@@ -559,8 +561,10 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, tuning: &Tuning) -> Control
     let shown = maildir.display().to_string();
     gate.set_ids(&add.owner, add.uid, add.gid);
     let auto = tuning.auto_mailboxes.clone();
+    // The handle is made here, on the async thread (see Store::unopened).
+    let unopened = Store::unopened(&maildir);
     let opened = gate
-        .run(&add.owner, move || open_store(&maildir, &auto))
+        .run(&add.owner, move || open_store(unopened, &auto))
         .await;
     let error = match opened {
         Ok(store) => {
@@ -595,12 +599,12 @@ async fn add_owner(gate: &gate::Gate, add: AddOwner, tuning: &Tuning) -> Control
 /// Opens an owner's store and gives it the mailboxes every owner gets. A
 /// failure to make those is logged, not fatal: the owner's mail is served
 /// all the same.
-fn open_store(maildir: &std::path::Path, auto: &[AutoMailbox]) -> Result<Store, StoreError> {
-    let store = Store::open(maildir)?;
+fn open_store(unopened: Unopened, auto: &[AutoMailbox]) -> Result<Store, StoreError> {
+    let store = unopened.open()?;
     if !auto.is_empty()
         && let Err(e) = store.ensure_auto_mailboxes(auto)
     {
-        tracing::warn!(maildir = %maildir.display(), error = %e,
+        tracing::warn!(maildir = %store.root().display(), error = %e,
             "the mailboxes every owner gets could not all be made");
     }
     Ok(store)
