@@ -12,7 +12,9 @@
 //! so that a change in the machine's load hits both alike.
 //!
 //! `MAILKEEP_BENCH_MIX_SESSIONS` sets the sessions per phase (default
-//! 200, spread over the clients).
+//! 200, spread over the clients). `MAILKEEP_BENCH_MIX_BIN` runs another
+//! mailkeep binary than this worktree's release build (a baseline copied
+//! aside, for A/B runs alternating binaries).
 
 use std::time::Duration;
 
@@ -42,8 +44,10 @@ fn main() {
         .unwrap_or(200);
     let dir = setup::workdir("session-mix-").expect("work directory");
     let accounts = Account::numbered("mix", ACCOUNTS);
+    let bin = std::env::var("MAILKEEP_BENCH_MIX_BIN").unwrap_or_else(|_| BIN.to_owned());
+    println!("mailkeep binary: {bin}");
     let (mailkeep, dovecot) =
-        setup::both_with_plain_accounts(BIN.as_ref(), dir.path(), "", &accounts, 200)
+        setup::both_with_plain_accounts(bin.as_ref(), dir.path(), "", &accounts, 200)
             .expect("starting mailkeep");
     let dovecot = match dovecot {
         Ok(d) => {
