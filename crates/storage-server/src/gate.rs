@@ -254,14 +254,21 @@ impl Gate {
     /// Runs a settled read (see `mailkeep_store`'s `*_if_settled`) on the
     /// calling thread, saving the hop to a store thread and back; `None`
     /// when it could not answer (the caller then runs the ordinary read
-    /// with [`Gate::run`]), while other store work runs (so that under load
-    /// reads spread over the cores), and always in shared mode, where store
+    /// with [`Gate::run`]), while other store work runs on a core (so that
+    /// under load reads spread over the cores; work waiting for the disk
+    /// does not count), and always in shared mode, where store
     /// work must run on a thread that carries the owner's credentials.
     pub(crate) fn run_settled<T>(
         &self,
         read: impl FnOnce() -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, Status> {
-        if self.shared.is_some() || self.working.load(Ordering::Relaxed) > 0 {
+        // Store threads that wait for an append's commit to reach the
+        // disk use no core: they do not count.
+        let busy = self
+            .working
+            .load(Ordering::Relaxed)
+            .saturating_sub(mailkeep_store::threads_waiting_for_disk());
+        if self.shared.is_some() || busy > 0 {
             return Ok(None);
         }
         read().map_err(crate::convert::status_of)

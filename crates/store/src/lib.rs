@@ -19,6 +19,7 @@ mod append;
 mod changes_probe;
 mod counts;
 mod crlf;
+mod disk_wait;
 pub mod dovecot;
 mod error;
 mod expire;
@@ -58,6 +59,7 @@ pub use append::{
 };
 pub use changes_probe::{ChangesProbe, MailboxCounters};
 pub use crlf::{CrlfReader, to_crlf};
+pub use disk_wait::threads_waiting_for_disk;
 pub use error::{Result, StoreError};
 pub use expire::Expired;
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};

@@ -337,8 +337,8 @@ impl Store {
     /// of the guest's own `\Seen`.
     pub fn status_as(&self, name: &str, viewer: crate::Viewer<'_>) -> Result<MailboxStatus> {
         let name = names::canonical(name)?;
-        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        status_in(&mut *self.reader()?, &name, viewer)
+        // After outside changes are picked up (DESIGN §5).
+        self.read_synced(&name, |conn| status_in(conn, &name, viewer))
     }
 }
 

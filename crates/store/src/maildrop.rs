@@ -133,8 +133,8 @@ impl Store {
     /// one snapshot (after picking up outside changes).
     pub fn maildrop(&self, mailbox: &str) -> Result<Maildrop> {
         let name = names::canonical(mailbox)?;
-        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        maildrop_in(&mut *self.reader()?, &name)
+        // After outside changes are picked up (DESIGN §5).
+        self.read_synced(&name, |conn| maildrop_in(conn, &name))
     }
 
     /// The files of the messages `uids` of `mailbox`, in the order given,

@@ -140,8 +140,8 @@ impl Store {
     /// unseen count are the guest's own.
     pub fn select_as(&self, mailbox: &str, viewer: Viewer<'_>) -> Result<Selected> {
         let name = names::canonical(mailbox)?;
-        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        select_in(&mut *self.reader()?, &name, viewer)
+        // After outside changes are picked up (DESIGN §5).
+        self.read_synced(&name, |conn| select_in(conn, &name, viewer))
     }
 
     /// Messages added or changed, and UIDs expunged, after `since_modseq`.
@@ -167,14 +167,10 @@ impl Store {
         viewer: Viewer<'_>,
     ) -> Result<Changes> {
         let name = names::canonical(mailbox)?;
-        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        changes_in(
-            &mut *self.reader()?,
-            &name,
-            uidvalidity,
-            since_modseq,
-            viewer,
-        )
+        // After outside changes are picked up (DESIGN §5).
+        self.read_synced(&name, |conn| {
+            changes_in(conn, &name, uidvalidity, since_modseq, viewer)
+        })
     }
 
     /// The index rows of the messages in `ranges`, ascending UID.
@@ -198,8 +194,10 @@ impl Store {
         viewer: Viewer<'_>,
     ) -> Result<Vec<MessageMeta>> {
         let name = names::canonical(mailbox)?;
-        self.sync_mailbox(&name)?; // outside changes (DESIGN §5)
-        fetch_in(&mut *self.reader()?, &name, uidvalidity, ranges, viewer)
+        // After outside changes are picked up (DESIGN §5).
+        self.read_synced(&name, |conn| {
+            fetch_in(conn, &name, uidvalidity, ranges, viewer)
+        })
     }
 
     /// Opens the file of a message whose index row the caller read moments

@@ -10,7 +10,8 @@
 
 use rusqlite::Connection;
 
-use crate::error::Result;
+use crate::error::{Result, SqlContext};
+use crate::txn::Txn;
 use crate::index::{MessageMeta, UidRange};
 use crate::messages::{Changes, Selected, changes_in, fetch_in, select_in};
 use crate::{MailboxStatus, Maildrop, Store, Viewer, names, sync};
@@ -82,7 +83,8 @@ impl Store {
     }
 
     /// Runs `read` on an idle reader if mailbox `name` (canonical) is
-    /// settled and, for reads whose cost grows with the mailbox, small.
+    /// settled and, for reads whose cost grows with the mailbox, small;
+    /// the check and the read in one read transaction.
     fn if_settled<T>(
         &self,
         name: &str,
@@ -92,12 +94,14 @@ impl Store {
         let Some(mut conn) = self.idle_reader() else {
             return Ok(None);
         };
-        let Some(row) = sync::settled(self, &conn, name)? else {
+        // One snapshot for the check and the read (the read joins it).
+        let mut tx = Txn::read(&mut conn).ctx("starting a read")?;
+        let Some(row) = sync::settled(self, &tx, name)? else {
             return Ok(None);
         };
-        if size == Size::Small && crate::counts::of(&conn, row.id, name)?.messages > SMALL_MAILBOX {
+        if size == Size::Small && crate::counts::of(&tx, row.id, name)?.messages > SMALL_MAILBOX {
             return Ok(None);
         }
-        read(&mut conn).map(Some)
+        read(&mut tx).map(Some)
     }
 }

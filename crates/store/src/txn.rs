@@ -31,8 +31,16 @@ pub(crate) struct Txn<'c> {
 }
 
 impl<'c> Txn<'c> {
-    /// Starts a read transaction (`BEGIN`, deferred).
+    /// Starts a read transaction (`BEGIN`, deferred), or joins the one
+    /// `conn` has open already: a read made inside a caller's snapshot
+    /// (a settled check followed by the read, see `crate::settled`) reads
+    /// that snapshot and leaves its end to the caller. Each transaction
+    /// costs SQLite a WAL read lock taken and given back and, when another
+    /// connection wrote meanwhile, its page cache dropped and read again.
     pub(crate) fn read(conn: &'c mut Connection) -> rusqlite::Result<Txn<'c>> {
+        if !conn.is_autocommit() {
+            return Ok(Txn { conn, ended: true });
+        }
         Self::begin(conn, Begin::Deferred)
     }
 
@@ -124,6 +132,20 @@ mod tests {
         let tx = Txn::read(&mut conn).unwrap();
         assert_eq!(count(&tx), 3);
         drop(tx);
+        assert!(conn.is_autocommit());
+    }
+
+    #[test]
+    fn a_read_inside_an_open_transaction_joins_it_and_leaves_its_end_to_it() {
+        let mut conn = table();
+        let mut outer = Txn::read(&mut conn).unwrap();
+        assert_eq!(count(&outer), 0);
+        {
+            let inner = Txn::read(&mut outer).unwrap();
+            assert_eq!(count(&inner), 0);
+        }
+        assert!(!outer.is_autocommit(), "the outer one is still open");
+        drop(outer);
         assert!(conn.is_autocommit());
     }
 

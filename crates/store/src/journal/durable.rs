@@ -70,6 +70,9 @@ impl Durability {
     /// none runs, else waits for the one running and, if that began before
     /// the commit, for the next.
     pub(crate) fn wait(&self, store: &Store, ticket: Ticket) -> Result<()> {
+        // Counted as idle by the storage process's choice of where short
+        // reads run (see `crate::disk_wait`).
+        let _waiting = crate::disk_wait::DiskWait::start();
         self.wait_with(ticket, || super::sync_wal(store))
     }
 

@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 pub use reconcile::SyncReport;
 pub(crate) use reconcile::settled;
 
-use crate::error::Result;
+use rusqlite::Connection;
+
+use crate::error::{Result, SqlContext};
+use crate::txn::Txn;
 use crate::{Store, names};
 
 /// The tables of the sync: the folder stamp at the last sync (and when an
@@ -90,6 +93,29 @@ impl Store {
     pub fn sync_mailbox_full(&self, mailbox: &str) -> Result<SyncReport> {
         let name = names::canonical(mailbox)?;
         self.threaded(reconcile::sync(self, &name, true)?)
+    }
+
+    /// Runs `read` once the canonical mailbox `name` is synced (outside
+    /// changes picked up, DESIGN §5). When its folder is settled (as the
+    /// index last saw it), the check and the read share one read
+    /// transaction: one WAL read lock, and one look at what other
+    /// connections committed, instead of one for each of the check's two
+    /// queries and one for the read. Otherwise the mailbox is synced
+    /// first and `read` makes its own.
+    pub(crate) fn read_synced<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        {
+            let mut conn = self.reader()?;
+            let mut tx = Txn::read(&mut conn).ctx("starting a read")?;
+            if reconcile::settled(self, &tx, name)?.is_some() {
+                return read(&mut tx);
+            }
+        }
+        self.sync_mailbox(name)?;
+        read(&mut *self.reader()?)
     }
 
     /// Gives messages a sync found their threads (they were indexed
