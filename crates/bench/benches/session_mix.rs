@@ -14,7 +14,11 @@
 //! `MAILKEEP_BENCH_MIX_SESSIONS` sets the sessions per phase (default
 //! 200, spread over the clients). `MAILKEEP_BENCH_MIX_BIN` runs another
 //! mailkeep binary than this worktree's release build (a baseline copied
-//! aside, for A/B runs alternating binaries).
+//! aside, for A/B runs alternating binaries). `MAILKEEP_BENCH_AB_BIN`
+//! starts a second mailkeep from another binary beside this one, with
+//! the same accounts and mail, its phases alternating with the others,
+//! so that one run compares two builds under the same load ("A/B" lines:
+//! commands/s and server CPU per command of this build over the other's).
 
 use std::time::Duration;
 
@@ -22,6 +26,7 @@ use mailkeep_bench::messages::mixed_message;
 use mailkeep_bench::mix::{self, MixRun, MixSettings};
 use mailkeep_bench::report::{Better, line, machine_load, num, ratio};
 use mailkeep_bench::servers::Account;
+use mailkeep_bench::servers::mailkeep::Mailkeep;
 use mailkeep_bench::{procs, setup};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
@@ -62,6 +67,14 @@ fn main() {
             None
         }
     };
+    // An A/B of two builds in one run (see the module doc).
+    let other = std::env::var_os("MAILKEEP_BENCH_AB_BIN").map(|bin| {
+        println!("A/B binary: {}", bin.to_string_lossy());
+        let other = Mailkeep::start(bin.as_ref(), dir.path(), "mailkeep-ab", "")
+            .expect("starting the A/B binary's mailkeep");
+        other.add_plain_users(&accounts).expect("A/B accounts");
+        other
+    });
     // One thread for every client: each does little between waits, and
     // with two workers the hand-overs between them (wakeups, work
     // stealing) made the load generator itself a large share of the two
@@ -91,6 +104,11 @@ fn main() {
         dovecot
             .iter()
             .map(|d| ("dovecot", d.process().addr(), d.process().pid())),
+    )
+    .chain(
+        other
+            .iter()
+            .map(|o| ("mailkeep-ab", o.process().addr(), o.process().pid())),
     )
     .collect();
     for (name, addr, _) in &servers {
@@ -131,7 +149,10 @@ fn main() {
             machine_load()
         );
         let ours = &runs[0];
-        let theirs = runs.get(1);
+        let theirs = servers
+            .iter()
+            .position(|s| s.0 == "dovecot")
+            .map(|i| &runs[i]);
         for l in mix::report(
             &ours.run,
             theirs.map(|t| &t.run),
@@ -181,6 +202,19 @@ fn main() {
         }
         if let Some(theirs) = theirs {
             goal(clients, &ours.run, &theirs.run);
+        }
+        if let Some(i) = servers.iter().position(|s| s.0 == "mailkeep-ab") {
+            let ab = &runs[i];
+            println!(
+                "{clients} clients, A/B: this build {:.0} cmd/s and {:.0} us CPU per command, \
+                 MAILKEEP_BENCH_AB_BIN {:.0} cmd/s and {:.0} us; rate ratio {}, CPU ratio {}",
+                ours.run.rate(),
+                ours.cpu_per_command(),
+                ab.run.rate(),
+                ab.cpu_per_command(),
+                num(ratio(ours.run.rate(), ab.run.rate())),
+                num(ratio(ours.cpu_per_command(), ab.cpu_per_command())),
+            );
         }
     }
     println!();

@@ -26,18 +26,48 @@ pub(crate) type Sender<I> = mpsc::Sender<Result<<I as Batched>::Response, Status
 
 /// The items waiting to be sent.
 pub(crate) struct Batch<'a, I: Batched> {
-    tx: &'a Sender<I>,
+    sink: Sink<'a, I>,
     items: Vec<I>,
     bytes: usize,
+}
+
+/// Where full batches go.
+enum Sink<'a, I: Batched> {
+    /// To the client as they fill, from a store thread (waits while the
+    /// client is behind).
+    Channel(&'a Sender<I>),
+    /// Kept, for a small answer made whole on the async thread (which
+    /// must never block).
+    Memory(Vec<I::Response>),
 }
 
 impl<'a, I: Batched> Batch<'a, I> {
     /// An empty batch for `tx`.
     pub(crate) fn new(tx: &'a Sender<I>) -> Batch<'a, I> {
         Batch {
-            tx,
+            sink: Sink::Channel(tx),
             items: Vec::new(),
             bytes: 0,
+        }
+    }
+
+    /// An empty batch whose stream messages are kept in memory, for
+    /// [`Batch::into_responses`].
+    pub(crate) fn in_memory() -> Batch<'static, I> {
+        Batch {
+            sink: Sink::Memory(Vec::new()),
+            items: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// The stream messages of an in-memory batch, what waits included
+    /// (none for a batch that sends to a channel).
+    pub(crate) fn into_responses(mut self) -> Vec<I::Response> {
+        self.flush();
+        match self.sink {
+            Sink::Memory(kept) => kept,
+            Sink::Channel(_) => Vec::new(),
         }
     }
 
@@ -59,7 +89,13 @@ impl<'a, I: Batched> Batch<'a, I> {
         }
         let items = std::mem::take(&mut self.items);
         self.bytes = 0;
-        self.tx.blocking_send(Ok(I::response(items))).is_ok()
+        match &mut self.sink {
+            Sink::Channel(tx) => tx.blocking_send(Ok(I::response(items))).is_ok(),
+            Sink::Memory(kept) => {
+                kept.push(I::response(items));
+                true
+            }
+        }
     }
 }
 
@@ -118,5 +154,18 @@ mod tests {
         assert_eq!(sizes, vec![BATCH_ITEMS, BATCH_ITEMS, 3]);
         // Nothing: no stream message at all.
         assert!(batches(std::iter::empty::<Weighing>()).is_empty());
+    }
+
+    #[test]
+    fn an_in_memory_batch_keeps_what_a_streamed_one_would_send() {
+        let half = CHUNK_SIZE / 2;
+        let mut batch = Batch::in_memory();
+        for _ in 0..5 {
+            assert!(batch.push(Weighing(half)));
+        }
+        assert_eq!(
+            batch.into_responses(),
+            batches((0..5).map(|_| Weighing(half)))
+        );
     }
 }

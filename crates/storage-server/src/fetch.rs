@@ -1,7 +1,9 @@
 //! Fetch: streams each requested message's metadata, the sections asked
 //! of every message and, if asked, its bytes in `CHUNK_SIZE` chunks, read
 //! from the file on a blocking thread as the client takes them (bounded
-//! channel: no whole-message buffering; a cut is made in memory).
+//! channel: no whole-message buffering; a cut is made in memory). A small
+//! Fetch of a settled mailbox whose structures are cached is answered
+//! whole on the async thread instead (see [`INLINE_READ_BYTES`]).
 //! Bytes are served with CRLF line ends whatever the file has, and the
 //! size announced is that of the CRLF form (the index's size).
 
@@ -28,6 +30,13 @@ use crate::structure::Wanted;
 /// How many stream items may wait for the client.
 const QUEUE: usize = 4;
 
+/// The most message bytes (bodies, or whole messages read for their
+/// sections) a settled Fetch may read on the async thread: the three
+/// bodies or twenty header sections of a mail client's usual fetches, a
+/// few hundred microseconds of the one thread that decodes every call;
+/// more goes to a store thread.
+const INLINE_READ_BYTES: u64 = 256 * 1024;
+
 type Sender = crate::batch::Sender<Item>;
 
 /// Serves one admitted Fetch. Index errors (no such mailbox, stale
@@ -53,15 +62,48 @@ pub(crate) async fn fetch(
         preview: req.want_preview,
     };
     let only_index = !with_body && cuts.specs.is_empty() && !wanted.any();
-    let settled = if actor == Actor::Owner {
-        gate.run_settled(|| store.fetch_if_settled(&mailbox, req.uidvalidity, &uids))?
-    } else {
-        None
+    let settled = match actor {
+        Actor::Owner if wanted.any() => gate.run_settled(|| {
+            store.fetch_with_structures_if_settled(&mailbox, req.uidvalidity, &uids)
+        })?,
+        Actor::Owner => gate
+            .run_settled(|| store.fetch_if_settled(&mailbox, req.uidvalidity, &uids))?
+            .map(|metas| (metas, None)),
+        _ => None,
     };
     let metas = match settled {
         // A settled read is of a small mailbox: its answer is made here.
-        Some(metas) if only_index => return Ok(Response::new(index_only(answer_of(&metas)))),
-        Some(metas) => metas,
+        Some((metas, _)) if only_index => {
+            return Ok(Response::new(index_only(answer_of(&metas))));
+        }
+        Some((metas, cached)) => {
+            let reads = if with_body || !cuts.specs.is_empty() {
+                metas.iter().map(|m| m.size).sum()
+            } else {
+                0
+            };
+            // Small, and every structure wanted is cached: made here too
+            // (the settled read ran here, so no other store work is on a
+            // core), saving the hand-over to a store thread and the
+            // wake-ups of its batches.
+            if reads <= INLINE_READ_BYTES && (cached.is_some() || !wanted.any()) {
+                let parts = Parts {
+                    with_body,
+                    cuts: &cuts,
+                    wanted,
+                };
+                let structures = cached.unwrap_or_default().into_iter().collect();
+                let mut batch = Batch::in_memory();
+                let streamed =
+                    stream_batched(&store, &req.mailbox, metas, &parts, structures, &mut batch);
+                let mut answer: Vec<_> = batch.into_responses().into_iter().map(Ok).collect();
+                if let Err(status) = streamed {
+                    answer.push(Err(status));
+                }
+                return Ok(Response::new(queued(answer)));
+            }
+            metas
+        }
         None if only_index => {
             // Any number of messages: the answer is made on the store
             // thread, not on the process's one async thread.
@@ -111,10 +153,17 @@ fn answer_of(metas: &[MessageMeta]) -> Vec<pb::FetchResponse> {
 fn index_only(
     responses: Vec<pb::FetchResponse>,
 ) -> ReceiverStream<Result<pb::FetchResponse, Status>> {
-    let (tx, rx) = mpsc::channel(responses.len().max(1));
-    for response in responses {
+    queued(responses.into_iter().map(Ok).collect())
+}
+
+/// An answer whole in memory, as a stream.
+fn queued(
+    answer: Vec<Result<pb::FetchResponse, Status>>,
+) -> ReceiverStream<Result<pb::FetchResponse, Status>> {
+    let (tx, rx) = mpsc::channel(answer.len().max(1));
+    for response in answer {
         // Room for every one was made above, and the receiver is here.
-        if tx.try_send(Ok(response)).is_err() {
+        if tx.try_send(response).is_err() {
             break;
         }
     }

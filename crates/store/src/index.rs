@@ -337,6 +337,18 @@ pub(crate) fn messages_in(
     mailbox: &MailboxRow,
     ranges: &[UidRange],
 ) -> Result<Vec<MessageMeta>> {
+    messages_flagged_in(conn, mailbox, ranges, 0)
+}
+
+/// [`messages_in`], only those with one of the system flags `flags` set
+/// (0: all): EXPUNGE reads the few `\Deleted` rows of a mailbox, not every
+/// row of it.
+pub(crate) fn messages_flagged_in(
+    conn: &Connection,
+    mailbox: &MailboxRow,
+    ranges: &[UidRange],
+    flags: u8,
+) -> Result<Vec<MessageMeta>> {
     let context = format!("reading messages of {:?}", mailbox.name);
     let max_uid: Option<u32> = cached_row(
         conn,
@@ -348,11 +360,17 @@ pub(crate) fn messages_in(
     let Some(max_uid) = max_uid else {
         return Ok(Vec::new());
     };
-    let mut stmt = conn
-        .prepare_cached(&format!(
+    let mut stmt = if flags == 0 {
+        conn.prepare_cached(&format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid"
         ))
-        .ctx(&context)?;
+    } else {
+        conn.prepare_cached(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3
+               AND (system_flags & {flags}) != 0 ORDER BY uid"
+        ))
+    }
+    .ctx(&context)?;
     let mut found = BTreeMap::new();
     for range in ranges {
         let (low, high) = range.resolve(max_uid);

@@ -82,6 +82,7 @@ pub use schema::{INDEX_FILE, INDEX_WAL_FILE};
 pub use search::{
     SearchKey, SearchResult, SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject,
 };
+pub use settled::FetchedWithStructures;
 pub use sync::SyncReport;
 pub use verify::VerifyReport;
 

@@ -458,10 +458,8 @@ impl Store {
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
-        let doomed: Vec<MessageMeta> = index::messages_in(&tx, &row, which.ranges)?
-            .into_iter()
-            .filter(|m| !which.flagged_only || m.flags.system & DELETED != 0)
-            .collect();
+        let only = if which.flagged_only { DELETED } else { 0 };
+        let doomed = index::messages_flagged_in(&tx, &row, which.ranges, only)?;
         if doomed.is_empty() {
             return Ok(Expunged {
                 uids: Vec::new(),

@@ -11,15 +11,19 @@
 use rusqlite::Connection;
 
 use crate::error::{Result, SqlContext};
-use crate::txn::Txn;
 use crate::index::{MessageMeta, UidRange};
 use crate::messages::{Changes, Selected, changes_in, fetch_in, select_in};
-use crate::{MailboxStatus, Maildrop, Store, Viewer, names, sync};
+use crate::txn::Txn;
+use crate::{MailboxStatus, Maildrop, Store, Structure, Viewer, names, sync};
 
 /// The most messages a mailbox may hold for a read of a message list to
 /// be made at once (a millisecond or so at most, so the caller's thread is
 /// never held long); bigger ones go the ordinary way.
 const SMALL_MAILBOX: u32 = 2000;
+
+/// A settled Fetch's rows and, when every one is cached, the messages'
+/// structures by UID (see [`Store::fetch_with_structures_if_settled`]).
+pub type FetchedWithStructures = (Vec<MessageMeta>, Option<Vec<(u32, Structure)>>);
 
 /// Whether a settled read's cost grows with the mailbox.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,32 @@ impl Store {
         let name = names::canonical(mailbox)?;
         self.if_settled(&name, Size::Small, |conn| {
             fetch_in(conn, &name, uidvalidity, ranges, Viewer::Owner)
+        })
+    }
+
+    /// [`Store::fetch`] together with the messages' cached structures
+    /// (envelope, body structure, preview), if `mailbox` is settled: one
+    /// snapshot for both. The structures are `None` when any message's
+    /// is not cached yet (parsing it is work for a store thread, see
+    /// [`Store::message_structures`]).
+    pub fn fetch_with_structures_if_settled(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: &[UidRange],
+    ) -> Result<Option<FetchedWithStructures>> {
+        let name = names::canonical(mailbox)?;
+        self.if_settled(&name, Size::Small, |conn| {
+            let metas = fetch_in(conn, &name, uidvalidity, ranges, Viewer::Owner)?;
+            let id = crate::index::mailbox_row(conn, &name)?.id;
+            let mut structures = Vec::with_capacity(metas.len());
+            for m in &metas {
+                match crate::mime::cache::get(conn, id, m.uid)? {
+                    Some(s) => structures.push((m.uid, s)),
+                    None => return Ok((metas, None)),
+                }
+            }
+            Ok((metas, Some(structures)))
         })
     }
 
