@@ -83,8 +83,8 @@ pub(crate) async fn fetch(
                 0
             };
             // Small, and every structure wanted is cached: made here too
-            // (the settled read ran here, so no other store work is on a
-            // core), saving the hand-over to a store thread and the
+            // (the settled read ran here, so a core is free for it),
+            // saving the hand-over to a store thread and the
             // wake-ups of its batches.
             if reads <= INLINE_READ_BYTES && (cached.is_some() || !wanted.any()) {
                 let parts = Parts {

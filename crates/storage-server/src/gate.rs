@@ -43,15 +43,23 @@ pub(crate) struct Gate {
     /// When each owner was last admitted a call, and whether its index
     /// connections were released since (see [`Gate::release_idle`]).
     activity: Mutex<HashMap<String, Activity>>,
-    /// Store work running on worker threads now: while any runs, settled
-    /// reads go to a worker too, so that under load reads use every core
-    /// instead of queueing on the one thread that decodes calls.
+    /// Store work running on worker threads now: while it keeps every
+    /// core busy, settled reads go to a worker too, so that under load
+    /// reads use every core instead of queueing on the one thread that
+    /// decodes calls.
     working: Arc<AtomicUsize>,
+    /// The cores this process may run on (see [`Gate::run_settled`]).
+    cores: usize,
     /// The storage plugins, whose hooks the base services call.
     plugins: std::sync::OnceLock<crate::plugin::Plugins>,
     /// Reports to the master (whom ACLs grant what), sent on the control
     /// socket by the process's main loop.
     reports: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<StorageEvent>>,
+}
+
+/// The cores this process may run on (1 if that cannot be told).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// One piece of store work counted in [`Gate`]'s `working` from when it
@@ -111,6 +119,7 @@ impl Gate {
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
             working: Arc::default(),
+            cores: cores(),
             plugins: std::sync::OnceLock::new(),
             reports: std::sync::OnceLock::new(),
         }
@@ -133,6 +142,7 @@ impl Gate {
             changes: crate::watch::ChangeBus::default(),
             activity: Mutex::default(),
             working: Arc::default(),
+            cores: cores(),
             plugins: std::sync::OnceLock::new(),
             reports: std::sync::OnceLock::new(),
         }
@@ -254,21 +264,23 @@ impl Gate {
     /// Runs a settled read (see `mailkeep_store`'s `*_if_settled`) on the
     /// calling thread, saving the hop to a store thread and back; `None`
     /// when it could not answer (the caller then runs the ordinary read
-    /// with [`Gate::run`]), while other store work runs on a core (so that
-    /// under load reads spread over the cores; work waiting for the disk
-    /// does not count), and always in shared mode, where store
+    /// with [`Gate::run`]), while other store work keeps every core busy
+    /// (so that under load reads spread over the cores; work waiting for
+    /// the disk does not count), and always in shared mode, where store
     /// work must run on a thread that carries the owner's credentials.
     pub(crate) fn run_settled<T>(
         &self,
         read: impl FnOnce() -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, Status> {
         // Store threads that wait for an append's commit to reach the
-        // disk use no core: they do not count.
+        // disk use no core: they do not count. While a core is left for
+        // this thread, the read is made here: handing it to a store
+        // thread and back costs more than the read itself.
         let busy = self
             .working
             .load(Ordering::Relaxed)
             .saturating_sub(mailkeep_store::threads_waiting_for_disk());
-        if self.shared.is_some() || busy > 0 {
+        if self.shared.is_some() || busy >= self.cores {
             return Ok(None);
         }
         read().map_err(crate::convert::status_of)
