@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use mailkeep_frontend::{Acceptor, Connection};
-use tracing::Instrument;
 
 use crate::io::{Output, Reader};
 use crate::process::Process;
@@ -20,30 +19,33 @@ pub(crate) async fn serve(process: Arc<Process>, acceptor: Acceptor) {
     });
     acceptor
         .serve(move |connection| {
-            let process = process.clone();
-            let span = tracing::info_span!("imap", peer = ?connection.info().peer);
+            // The session is made here, not in the future: what an async
+            // block captures stays in its state for as long as it runs,
+            // so a connection moved in would be kept twice. (The
+            // acceptor's span names the listener and the peer already.)
+            let session = session_on(process.clone(), connection);
             async move {
-                if let Err(e) = session_on(process, connection).run().await {
+                if let Err(e) = session.run().await {
                     tracing::debug!(error = %e, "session ended with an error");
                 }
             }
-            .instrument(span)
         })
         .await;
 }
 
-/// A session on an accepted connection.
-pub(crate) fn session_on(process: Arc<Process>, connection: Connection) -> Session {
+/// A session on an accepted connection, boxed: its task keeps only the
+/// pointer across the session's waits.
+pub(crate) fn session_on(process: Arc<Process>, connection: Connection) -> Box<Session> {
     let info = connection.info().clone();
     let admission = connection.admission();
     let traffic = connection.traffic();
     let (reader, writer) = connection.split();
-    Session::new(
+    Box::new(Session::new(
         process,
         Reader::new(reader),
         Output::new(writer),
         info,
         admission,
         traffic,
-    )
+    ))
 }

@@ -129,3 +129,102 @@ pub fn return_free_memory() -> bool {
     // any time.
     unsafe { libc::malloc_trim(0) != 0 }
 }
+
+/// glibc's trim threshold when the environment names none
+/// (`DEFAULT_TRIM_THRESHOLD`).
+const GLIBC_DEFAULT_TRIM_THRESHOLD: usize = 128 * 1024;
+
+/// A block freed to make glibc look at the top of the calling thread's
+/// arena: freeing 64 KiB or more (`FASTBIN_CONSOLIDATION_THRESHOLD`)
+/// trims the arena's top; below glibc's smallest mmap threshold (128 KiB),
+/// so that it comes from the arena, not a mapping of its own.
+const TRIM_PROBE: usize = 96 * 1024;
+
+/// How many [`EagerTrim`]s live: the trim threshold is 0 while any does.
+static EAGER_TRIMS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// The trim threshold this process was started with: the one
+/// `GLIBC_TUNABLES` sets (the master gives its children one), else glibc's
+/// default.
+fn configured_trim_threshold() -> libc::c_int {
+    static CONFIGURED: std::sync::OnceLock<libc::c_int> = std::sync::OnceLock::new();
+    *CONFIGURED.get_or_init(|| {
+        let bytes = std::env::var("GLIBC_TUNABLES")
+            .ok()
+            .and_then(|tunables| {
+                tunables.split(':').find_map(|t| {
+                    t.strip_prefix("glibc.malloc.trim_threshold=")
+                        .and_then(|v| v.parse::<usize>().ok())
+                })
+            })
+            .unwrap_or(GLIBC_DEFAULT_TRIM_THRESHOLD);
+        libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX)
+    })
+}
+
+/// Sets glibc's trim threshold (`M_TRIM_THRESHOLD`).
+fn set_trim_threshold(bytes: libc::c_int) {
+    // SAFETY: mallopt changes a setting of the allocator under its own
+    // lock; it takes no pointers.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, bytes);
+    }
+}
+
+/// While one lives, every arena gives back the free memory at its top as
+/// soon as a large block (64 KiB or more, after merging) is freed in it,
+/// whatever the configured trim threshold (see [`eager_trim`]).
+#[must_use = "the trimming stops when this is dropped"]
+pub struct EagerTrim(());
+
+/// Lowers glibc's trim threshold to 0 until the returned guard (and every
+/// other live one) is dropped, when the configured one comes back.
+///
+/// [`return_free_memory`] cannot do this part: glibc's `malloc_trim`
+/// gives back free pages between live blocks in every arena, but shrinks
+/// only the main arena's top; a thread's arena gives its top back only
+/// when a large block is freed in it while the top is over the trim
+/// threshold. Storage processes keep that threshold high (a batch's
+/// buffers are kept for the next batch instead of being faulted in
+/// again), so each of the 64 blocking threads' arenas could keep up to
+/// that much (2 MiB) at its top after a burst of work, for good. A
+/// storage process closing idle owners' index connections (whose page
+/// caches are most of what its blocking threads' arenas hold) does so
+/// under this guard. Other work freeing meanwhile gives memory back as it
+/// would under the lower threshold, which costs only a later page fault.
+pub fn eager_trim() -> EagerTrim {
+    let mut live = EAGER_TRIMS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if *live == 0 {
+        set_trim_threshold(0);
+    }
+    *live += 1;
+    EagerTrim(())
+}
+
+impl Drop for EagerTrim {
+    fn drop(&mut self) {
+        let mut live = EAGER_TRIMS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *live = live.saturating_sub(1);
+        if *live == 0 {
+            set_trim_threshold(configured_trim_threshold());
+        }
+    }
+}
+
+/// Hands the free top of the calling thread's malloc arena back to the
+/// system, for a thread that is about to end: under [`eager_trim`], frees
+/// a large block in the thread's arena, which shrinks the arena's top to
+/// glibc's top pad.
+pub fn return_thread_arena_memory() {
+    let _eager = eager_trim();
+    // SAFETY: a block that nothing else sees: its pointer is only passed
+    // back to free, which accepts the null pointer of a failed malloc.
+    unsafe {
+        let probe = libc::malloc(TRIM_PROBE);
+        libc::free(probe);
+    }
+}

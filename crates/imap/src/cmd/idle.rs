@@ -28,52 +28,72 @@ impl Command for Idle {
         capability: Some("IDLE"),
     };
 
-    // Every await but the wait itself is boxed: the command's future is
-    // kept for as long as the client idles, so it holds only what the
-    // wait needs, not the largest of the calls it makes now and then.
-    async fn run(self, mut cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
-        Box::pin(cx.out.send(b"+ idling\r\n")).await?;
-        if let Some(mailbox) = &state.selected
-            && Box::pin(mailbox.sync(&state.authed.storage, &cx.out, true, cx.enabled)).await?
-                == Synced::Lost
-        {
-            return Ok(lost(cx));
-        }
-        Box::pin(cx.out.flush()).await?;
-        let keepalive = cx.process.settings.idle_keepalive;
-        let mut next_keepalive = Instant::now() + keepalive;
-        let deadline = Instant::now() + cx.process.settings.idle_timeout;
-        loop {
-            let Some(input) = cx.input.as_mut() else {
-                return Ok(Done::reply(Reply::bad("IDLE without input")));
-            };
-            tokio::select! {
-                line = input.reader.read_line(MAX_DONE_LINE, deadline) => {
-                    return Ok(match line {
-                        Ok(Some(line)) if is_done(&line) => {
-                            Done::reply_with_input(Reply::ok("IDLE terminated."), &mut cx)
-                        }
-                        Ok(_) => Done::reply_with_input(Reply::bad("Expected DONE"), &mut cx),
-                        Err(ReadError::Io(e)) => return Err(e.into()),
-                        Err(ReadError::Timeout) => {
-                            Box::pin(untagged(&cx, StatusKind::Bye,
-                                "Autologout; idle for too long")).await?;
-                            Done::reply_with_input(Reply::no("Timed out"), &mut cx)
-                                .with(Transition::Logout)
-                        }
-                        Err(ReadError::Eof) => Done::reply_with_input(Reply::no("Closed"), &mut cx)
-                            .with(Transition::Logout),
-                    });
-                }
-                () = changes(state.selected.as_deref()) => {
-                    if Box::pin(report_changes(&state, &cx)).await? == Synced::Lost {
-                        return Ok(lost(cx));
+    fn run(
+        self,
+        cx: Cx,
+        state: Authenticated,
+    ) -> impl std::future::Future<Output = Result<Done, ImapError>> + Send {
+        idle(Box::new(Idling { cx, state }))
+    }
+}
+
+/// What an IDLE works with, boxed: an async fn keeps its arguments twice
+/// (as given and as bound), for as long as the client idles.
+struct Idling {
+    cx: Cx,
+    state: Authenticated,
+}
+
+/// Runs IDLE. Every await but the wait itself is boxed: the command's
+/// future is kept for as long as the client idles, so it holds only what
+/// the wait needs, not the largest of the calls it makes now and then.
+/// One timer serves the keepalive and the idle timeout (the read's).
+async fn idle(mut idling: Box<Idling>) -> Result<Done, ImapError> {
+    let Idling { cx, state } = &mut *idling;
+    Box::pin(cx.out.send(b"+ idling\r\n")).await?;
+    if let Some(mailbox) = &state.selected
+        && Box::pin(mailbox.sync(&state.authed.storage, &cx.out, true, cx.enabled)).await?
+            == Synced::Lost
+    {
+        return Ok(lost(cx));
+    }
+    Box::pin(cx.out.flush()).await?;
+    let keepalive = cx.process.settings.idle_keepalive;
+    let mut next_keepalive = Instant::now() + keepalive;
+    let deadline = Instant::now() + cx.process.settings.idle_timeout;
+    loop {
+        let Some(input) = cx.input.as_mut() else {
+            return Ok(Done::reply(Reply::bad("IDLE without input")));
+        };
+        tokio::select! {
+            line = input.reader.read_line(MAX_DONE_LINE, next_keepalive.min(deadline)) => {
+                return Ok(match line {
+                    Ok(Some(line)) if is_done(&line) => {
+                        Done::reply_with_input(Reply::ok("IDLE terminated."), cx)
                     }
-                }
-                _ = tokio::time::sleep_until(next_keepalive) => {
-                    Box::pin(untagged(&cx, StatusKind::Ok, "Still here")).await?;
-                    Box::pin(cx.out.flush()).await?;
-                    next_keepalive = Instant::now() + keepalive;
+                    Ok(_) => Done::reply_with_input(Reply::bad("Expected DONE"), cx),
+                    Err(ReadError::Io(e)) => return Err(e.into()),
+                    Err(ReadError::Timeout) if Instant::now() < deadline => {
+                        // The keepalive's time (a line begun stays in
+                        // the buffer for the next read).
+                        Box::pin(untagged(cx, StatusKind::Ok, "Still here")).await?;
+                        Box::pin(cx.out.flush()).await?;
+                        next_keepalive = Instant::now() + keepalive;
+                        continue;
+                    }
+                    Err(ReadError::Timeout) => {
+                        Box::pin(untagged(cx, StatusKind::Bye,
+                            "Autologout; idle for too long")).await?;
+                        Done::reply_with_input(Reply::no("Timed out"), cx)
+                            .with(Transition::Logout)
+                    }
+                    Err(ReadError::Eof) => Done::reply_with_input(Reply::no("Closed"), cx)
+                        .with(Transition::Logout),
+                });
+            }
+            () = changes(state.selected.as_deref()) => {
+                if Box::pin(report_changes(state, cx)).await? == Synced::Lost {
+                    return Ok(lost(cx));
                 }
             }
         }
@@ -124,6 +144,6 @@ fn is_done(line: &[u8]) -> bool {
 }
 
 /// The selected mailbox went away while idling.
-fn lost(mut cx: Cx) -> Done {
-    Done::reply_with_input(Reply::no("Mailbox lost"), &mut cx).with(Transition::Logout)
+fn lost(cx: &mut Cx) -> Done {
+    Done::reply_with_input(Reply::no("Mailbox lost"), cx).with(Transition::Logout)
 }

@@ -47,6 +47,25 @@ struct Queued {
 /// whether it polls for changes, and how it ended.
 type Ended = (u64, String, bool, Result<Done, ImapError>);
 
+/// What woke the session's loop.
+enum Woke {
+    /// A command's task ended.
+    Ended(Result<Ended, tokio::task::JoinError>),
+    /// NOTIFY's change stream had an event (`None`: it ended).
+    Notified(Option<Arrival>),
+    /// The selected mailbox of another owner changed (NOTIFY on).
+    SharedSelectedChanged,
+    /// Input arrived, or reading it failed.
+    Filled(Result<(), ReadError>),
+}
+
+/// Whether the session's loop goes on.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
 /// One client session.
 pub(crate) struct Session {
     process: Arc<Process>,
@@ -111,8 +130,10 @@ impl Session {
         }
     }
 
-    /// Serves the connection until LOGOUT, a close, or a failure.
-    pub(crate) async fn run(mut self) -> Result<(), ImapError> {
+    /// Serves the connection until LOGOUT, a close, or a failure. Boxed:
+    /// the session's task keeps a pointer, not the session (twice: an
+    /// async fn keeps its argument and the binding it moves to).
+    pub(crate) async fn run(mut self: Box<Self>) -> Result<(), ImapError> {
         let caps = self.process.capabilities(&self.state, &self.facts, false);
         self.untagged(
             StatusKind::Ok,
@@ -157,35 +178,49 @@ impl Session {
             // NOTIFY's streams leave the selected mailbox of another
             // owner to its own watcher.
             let shared_selected = self.notified_shared_mailbox().filter(|_| idle);
-            tokio::select! {
+            let woke = tokio::select! {
                 Some(joined) = self.running.join_next(), if !self.running.is_empty() => {
-                    match joined {
-                        Ok(ended) => Box::pin(self.finish(ended)).await?,
-                        Err(e) => {
-                            // A command task panicked: the connection's state is
-                            // unknown, so it ends.
-                            tracing::error!(error = %e, "command task failed");
-                            Box::pin(self.bye("Internal error, closing")).await?;
-                        }
-                    }
+                    Woke::Ended(joined)
                 }
                 event = next_event(self.notifier.as_deref_mut()), if self.notifier.is_some() => {
-                    Box::pin(self.notified(event)).await?;
+                    Woke::Notified(event)
                 }
                 () = changed(shared_selected.as_deref()), if shared_selected.is_some() => {
-                    Box::pin(self.shared_selected_changed()).await?;
+                    Woke::SharedSelectedChanged
                 }
-                filled = fill(self.input.as_deref_mut(), deadline), if want_input => match filled {
-                    Ok(()) => {}
-                    Err(ReadError::Eof) => return Ok(()),
-                    Err(ReadError::Timeout) if idle => {
-                        Box::pin(self.bye("Autologout; idle for too long")).await?;
-                    }
-                    Err(ReadError::Timeout) => {}
-                    Err(ReadError::Io(e)) => return Err(e.into()),
-                },
+                filled = fill(self.input.as_deref_mut(), deadline), if want_input => {
+                    Woke::Filled(filled)
+                }
+            };
+            // Handled in a box of its own: what woke the loop is not kept
+            // in the loop's future while the client idles.
+            if Box::pin(self.woke(woke, idle)).await? == Flow::Stop {
+                return Ok(());
             }
         }
+    }
+
+    /// Handles what woke the loop.
+    async fn woke(&mut self, woke: Woke, idle: bool) -> Result<Flow, ImapError> {
+        match woke {
+            Woke::Ended(Ok(ended)) => self.finish(ended).await?,
+            Woke::Ended(Err(e)) => {
+                // A command task panicked: the connection's state is
+                // unknown, so it ends.
+                tracing::error!(error = %e, "command task failed");
+                self.bye("Internal error, closing").await?;
+            }
+            Woke::Notified(event) => self.notified(event).await?,
+            Woke::SharedSelectedChanged => self.shared_selected_changed().await?,
+            Woke::Filled(Ok(())) => {}
+            Woke::Filled(Err(ReadError::Eof)) => return Ok(Flow::Stop),
+            Woke::Filled(Err(ReadError::Timeout)) if idle => {
+                self.bye("Autologout; idle for too long").await?;
+            }
+            Woke::Filled(Err(ReadError::Timeout)) => {}
+            Woke::Filled(Err(ReadError::Io(e))) => return Err(e.into()),
+        }
+        Ok(Flow::Continue)
     }
 
     /// Whether the loop should read more input now.

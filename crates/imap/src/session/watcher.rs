@@ -242,8 +242,10 @@ async fn follow_one(
 ) -> Followed {
     // Opening is boxed: the task keeps only what following needs while it
     // waits for events, for as long as the mailbox stays selected.
-    let opened = Box::pin(open(storage.clone(), owner.to_owned(), name.to_owned())).await;
-    let mut stream = match opened {
+    // (Matched at once: a binding of the result would be kept beside the
+    // stream.)
+    let mut stream = match Box::pin(open(storage.clone(), owner.to_owned(), name.to_owned())).await
+    {
         Ok(stream) => stream,
         Err(e) => {
             if !again {
