@@ -420,12 +420,7 @@ fn storage_runtime(shared: bool) -> anyhow::Result<tokio::runtime::Runtime> {
     builder
         .enable_all()
         .max_blocking_threads(STORAGE_BLOCKING_THREADS)
-        .thread_keep_alive(STORAGE_THREAD_KEEP_ALIVE)
-        // A store-work thread that ends (idle for the keep-alive) gives
-        // back the free top of its malloc arena, which glibc keeps for
-        // good otherwise: after a burst of logins, most of an idle
-        // process's memory.
-        .on_thread_stop(mailkeep_storage_rpc::fd::return_thread_arena_memory);
+        .thread_keep_alive(STORAGE_THREAD_KEEP_ALIVE);
     if shared {
         builder.on_thread_start(|| {
             if let Err(e) = mailkeep_storage_server::drop_thread_capabilities() {

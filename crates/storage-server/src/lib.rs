@@ -286,12 +286,7 @@ async fn release_idle_stores(
         let Some(idle) = sweep(full_check, pressed, crowded, idle_for) else {
             continue;
         };
-        // The closed connections' page caches are most of what the
-        // blocking threads' arenas hold: given back as they are freed,
-        // tops included (see `eager_trim`).
-        let eager = mailkeep_storage_rpc::fd::eager_trim();
         let released = gate.release_idle(idle).await;
-        drop(eager);
         if released > 0 {
             let trimmed = tokio::task::spawn_blocking(mailkeep_storage_rpc::fd::return_free_memory)
                 .await
