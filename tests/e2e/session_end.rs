@@ -124,6 +124,23 @@ async fn list_on(channel: &LeasedChannel, ticket: &str) -> Result<usize, String>
         .map_err(|s| format!("storage: {:?} {}", s.code(), s.message()))
 }
 
+/// The first of the `stolen` tickets that reads the user's mail through
+/// the broker while its session lives (proof the capture is real), with
+/// the channel it got, to try again once the session ended.
+async fn working_ticket(
+    broker: &BrokerClient,
+    stolen: &BTreeSet<String>,
+) -> Option<(String, LeasedChannel)> {
+    for ticket in stolen {
+        if let Ok(channel) = broker.storage_channel(ticket, USER).await
+            && list_on(&channel, ticket).await.is_ok()
+        {
+            return Some((ticket.clone(), channel));
+        }
+    }
+    None
+}
+
 /// How a session ends in each round of the test.
 #[derive(Debug, Clone, Copy)]
 enum Ending {
@@ -167,16 +184,7 @@ fn tickets_captured_from_the_imap_process_read_no_mail_once_the_session_ended() 
         // The capture is real: while the session lives, a stolen ticket
         // reads the mail; keep its channel to try again after the end.
         let (working, channel) = runtime
-            .block_on(async {
-                for ticket in &stolen {
-                    if let Ok(channel) = broker.storage_channel(ticket, USER).await
-                        && list_on(&channel, ticket).await.is_ok()
-                    {
-                        return Some((ticket.clone(), channel));
-                    }
-                }
-                None
-            })
+            .block_on(working_ticket(&broker, &stolen))
             .unwrap_or_else(|| panic!("{ending:?}: no captured ticket works during the session"));
 
         match ending {
@@ -254,16 +262,7 @@ fn tickets_captured_from_the_pop3_process_read_no_mail_once_quit_is_answered() {
         .collect();
     assert!(!stolen.is_empty(), "no ticket in the pop3 process's memory");
     let (working, channel) = runtime
-        .block_on(async {
-            for ticket in &stolen {
-                if let Ok(channel) = broker.storage_channel(ticket, USER).await
-                    && list_on(&channel, ticket).await.is_ok()
-                {
-                    return Some((ticket.clone(), channel));
-                }
-            }
-            None
-        })
+        .block_on(working_ticket(&broker, &stolen))
         .expect("no captured ticket works during the session");
 
     let status = client.command("QUIT").expect("QUIT");
