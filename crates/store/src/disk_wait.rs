@@ -52,13 +52,21 @@ mod tests {
 
     #[test]
     fn a_thread_counts_once_while_it_waits() {
-        let before = threads_waiting_for_disk();
+        // Other tests' threads may wait meanwhile, so the shared count is
+        // only checked to include this thread; which wait counted it, and
+        // that the inner one did not count it again, is checked exactly.
         {
-            let _outer = DiskWait::start();
-            let _inner = DiskWait::start();
-            // Other tests' threads may wait meanwhile: at least this one.
-            assert!(threads_waiting_for_disk() > before.saturating_sub(1));
+            let outer = DiskWait::start();
+            let inner = DiskWait::start();
+            assert!(outer.counted, "the first wait counts the thread");
+            assert!(!inner.counted, "a nested wait does not count it again");
+            assert!(threads_waiting_for_disk() >= 1);
             assert!(COUNTED.with(Cell::get));
+            drop(inner);
+            assert!(
+                COUNTED.with(Cell::get),
+                "still counted while the outer wait lives"
+            );
         }
         assert!(!COUNTED.with(Cell::get));
     }
