@@ -138,14 +138,18 @@ fn with_big_inbox(server: &Server<'_>, user: &str, password: &str) -> BlockingCl
 /// One storage process serves several users (per-uid mode, the default,
 /// for accounts that share the mail uid). While two of them keep long
 /// FETCHes in flight there (unread, so they cannot finish), a third user
-/// already attached to it is answered, and a user who logs in now is
-/// served by a second storage process (another pid).
+/// already attached to it is answered, and a user who logs in while no
+/// other call finishes there is served by a second storage process
+/// (another pid).
 #[test]
 fn other_users_are_answered_while_their_shared_process_is_busy() {
     let dir = TestDir::new();
     let server = Server::start_with(
         &dir,
-        "\n[storage]\nbusy_after_ms = 200\nmax_processes_per_key = 2\n",
+        // The threshold is also how long the process reports itself not busy
+        // after Bob's FETCH finishes: long against its 100 ms load checks,
+        // so that the test sees that report.
+        "\n[storage]\nbusy_after_ms = 500\nmax_processes_per_key = 2\n",
     );
     for (user, password) in [
         ("alice", "a-secret"),
@@ -181,6 +185,13 @@ fn other_users_are_answered_while_their_shared_process_is_busy() {
     let r = b.ok("FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
     assert_eq!(r.fetches().len(), 1, "bob's FETCH: {r:?}");
 
+    // A call that finished shows the process is not held up: it is busy
+    // again once no call has finished for the threshold.
+    server.wait_for_another(
+        "busy=true",
+        server.count_in_output("busy=true"),
+        Duration::from_secs(15),
+    );
     // Dave, logging in now, gets a process of his own.
     let mut d = server.login("dave", "d-secret");
     d.ok("SELECT INBOX");

@@ -15,12 +15,17 @@ use crate::servers::mailkeep::Mailkeep;
 
 /// A temporary directory searchable by the mail uid (storage processes
 /// and Dovecot's imap processes run as uid 5000 and must reach their
-/// homes under it).
+/// homes under it). With `MAILKEEP_BENCH_KEEP_DIR` set it is kept after
+/// the run (its path printed), so that the servers' logs can be read.
 pub fn workdir(prefix: &str) -> Result<tempfile::TempDir, BenchError> {
-    let dir = tempfile::Builder::new()
+    let mut dir = tempfile::Builder::new()
         .prefix(prefix)
         .tempdir()
         .map_err(|e| BenchError::io("creating a temporary directory", e))?;
+    if std::env::var_os("MAILKEEP_BENCH_KEEP_DIR").is_some() {
+        dir.disable_cleanup(true);
+        println!("kept: {}", dir.path().display());
+    }
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
         .map_err(|e| BenchError::io("chmod of the temporary directory", e))?;
     Ok(dir)

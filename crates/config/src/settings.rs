@@ -560,7 +560,8 @@ pub struct Storage {
     /// recently used exits first.
     pub max_lingering: usize,
     /// A storage process whose oldest running call is older than this, in
-    /// milliseconds, is busy: new sessions of its owners go to another.
+    /// milliseconds, while no call has finished for as long, is busy: new
+    /// sessions of its owners go to another.
     pub busy_after_ms: u64,
     /// An owner with no call for this long, in seconds, has its index
     /// connections closed (sooner when the process nears its open-file

@@ -3,6 +3,17 @@
 //! "busy" (a long SEARCH, a big FETCH); it tells the broker, which then
 //! sends new sessions of its owners to another process (DESIGN §1).
 //! Change subscriptions (Watch) are not counted: they wait, not work.
+//!
+//! A long call alone does not make the process busy while other calls
+//! keep finishing: they are not held up by it. When many clients call at
+//! once (thousands logging in after a restart), every call waits its turn
+//! for the cores and the disk, the oldest past the threshold too, and a
+//! second process on the same cores would only split that load while
+//! keeping a second heap for as long as its sessions last (3-4 KB per
+//! idle connection in `idle_connections`). Busy is a long call and no
+//! call finished for as long: a long SEARCH or FETCH with nothing else
+//! asked, or long calls holding the store threads (streamed FETCHes
+//! stalled on clients that do not read do).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -14,35 +25,56 @@ use std::time::{Duration, Instant};
 
 use tonic::codegen::{Body, http};
 
-/// The calls running now, by a sequence number, with their start times.
+/// The calls running now, and when the last one finished.
 #[derive(Default)]
 pub(crate) struct InFlight {
     next: AtomicU64,
-    running: Mutex<BTreeMap<u64, Instant>>,
+    running: Mutex<Running>,
+}
+
+/// What [`InFlight`] keeps under its lock.
+#[derive(Default)]
+struct Running {
+    /// The calls running, by a sequence number, with their start times.
+    calls: BTreeMap<u64, Instant>,
+    /// When the last call finished (none yet: `None`).
+    last_finish: Option<Instant>,
+}
+
+/// Whether a process is busy: it has a `long` call and no call has
+/// finished for as long (`stalled`).
+fn is_busy(long: bool, stalled: bool) -> bool {
+    long && stalled
 }
 
 impl InFlight {
-    /// How many calls run now, and whether the oldest has run longer than
-    /// `threshold`.
+    /// How many calls run now, and whether the process is busy (see
+    /// [`is_busy`]): a call running longer than `threshold` is long.
     pub(crate) fn state(&self, threshold: Duration) -> (u32, bool) {
-        let running = match self.running.lock() {
+        self.state_at(threshold, Instant::now())
+    }
+
+    /// [`InFlight::state`] as of `now`.
+    fn state_at(&self, threshold: Duration, now: Instant) -> (u32, bool) {
+        let running = self.lock();
+        let count = u32::try_from(running.calls.len()).unwrap_or(u32::MAX);
+        let past = |at: &Instant| now.saturating_duration_since(*at) >= threshold;
+        // Sequence numbers grow with time, so the first call is the oldest.
+        let long = running.calls.values().next().is_some_and(past);
+        let stalled = running.last_finish.as_ref().is_none_or(past);
+        (count, is_busy(long, stalled))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
+        match self.running.lock() {
             Ok(r) => r,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        let count = u32::try_from(running.len()).unwrap_or(u32::MAX);
-        // Sequence numbers grow with time, so the first entry is the oldest.
-        let busy = running
-            .values()
-            .next()
-            .is_some_and(|start| start.elapsed() >= threshold);
-        (count, busy)
+        }
     }
 
     fn begin(self: &Arc<Self>) -> CallGuard {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut r) = self.running.lock() {
-            r.insert(id, Instant::now());
-        }
+        self.lock().calls.insert(id, Instant::now());
         CallGuard {
             id,
             calls: Arc::clone(self),
@@ -59,14 +91,9 @@ struct CallGuard {
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        match self.calls.running.lock() {
-            Ok(mut r) => {
-                r.remove(&self.id);
-            }
-            Err(poisoned) => {
-                poisoned.into_inner().remove(&self.id);
-            }
-        }
+        let mut running = self.calls.lock();
+        running.calls.remove(&self.id);
+        running.last_finish = Some(Instant::now());
     }
 }
 
@@ -168,6 +195,38 @@ impl<B: Body + Unpin> Body for CountedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_call_makes_the_process_busy_only_while_no_call_finishes() {
+        assert!(!is_busy(false, true));
+        assert!(!is_busy(true, false));
+        assert!(is_busy(true, true));
+    }
+
+    #[test]
+    fn the_state_sees_long_calls_and_when_one_last_finished() {
+        let calls = Arc::new(InFlight::default());
+        let hour = Duration::from_secs(3600);
+        let first = calls.begin();
+        let now = Instant::now();
+        assert_eq!(calls.state_at(hour, now), (1, false));
+        assert_eq!(calls.state_at(hour, now + 2 * hour), (1, true));
+        let crowd: Vec<CallGuard> = (0..16).map(|_| calls.begin()).collect();
+        let now = Instant::now();
+        let later = now + 2 * hour;
+        // Calls in which none has finished yet are held up.
+        assert_eq!(calls.state_at(hour, later), (17, true));
+        // One finished half an hour before: they are moving.
+        calls.lock().last_finish = Some(later - hour / 2);
+        assert_eq!(calls.state_at(hour, later), (17, false));
+        // The last finished two hours before: held up again.
+        calls.lock().last_finish = Some(now);
+        assert_eq!(calls.state_at(hour, later), (17, true));
+        drop((first, crowd));
+        let (count, busy) = calls.state_at(hour, later);
+        assert_eq!((count, busy), (0, false));
+        assert!(calls.lock().last_finish.is_some_and(|f| f >= now));
+    }
 
     #[test]
     fn watch_streams_are_subscriptions_and_fetches_are_work() {

@@ -140,8 +140,9 @@ pub async fn serve(
 /// Knobs of a storage process that the master sets from its configuration.
 #[derive(Debug, Clone)]
 pub struct Tuning {
-    /// A process whose oldest running call is older than this reports
-    /// itself busy, so that the broker sends new sessions elsewhere.
+    /// A process whose oldest running call is older than this, while no
+    /// call has finished for as long, reports itself busy, so that the
+    /// broker sends new sessions elsewhere.
     pub busy_after: std::time::Duration,
     /// How often the index connections of owners that had no call since
     /// the last time are closed (see `Store::release_idle`).
