@@ -633,6 +633,27 @@ impl WriteGuard<'_> {
         Ok(())
     }
 
+    /// Queues what `fill` appends to the output buffer, made in place:
+    /// a response built piece by piece (a message dot-stuffed as it
+    /// streams) needs no buffer of its own and no copy into this one.
+    /// `fill` may only append; once the buffer holds [`WRITE_BUFFER`]
+    /// bytes or more, it is written through, so it stays within
+    /// [`WRITE_BUFFER`] plus what one call appends.
+    pub async fn append(&mut self, fill: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
+        let state = &mut *self.state;
+        if state.half.is_none() {
+            return Err(closed());
+        }
+        let before = state.buf.len();
+        fill(&mut state.buf);
+        self.traffic
+            .count_sent(state.buf.len().saturating_sub(before));
+        if state.buf.len() >= WRITE_BUFFER {
+            state.drain(self.timeout).await?;
+        }
+        Ok(())
+    }
+
     /// Sends everything queued, and ends a compressed batch so the client
     /// can read all of it.
     pub async fn flush(&mut self) -> io::Result<()> {

@@ -131,3 +131,75 @@ async fn a_flushed_writer_holds_no_buffer() {
     writer.write(b"* OK again\r\n").await.expect("write");
     writer.flush().await.expect("flush");
 }
+
+#[tokio::test]
+async fn appended_pieces_arrive_in_order_and_count_as_sent() {
+    let (reader, writer, mut client) = pair();
+    let traffic = Arc::clone(&reader.traffic);
+    {
+        let mut guard = writer.lock().await;
+        guard
+            .append(|buf| buf.extend_from_slice(b"+OK 3 octets\r\n"))
+            .await
+            .expect("append");
+        guard.write(b"abc").await.expect("write");
+        guard
+            .append(|buf| buf.extend_from_slice(b"\r\n.\r\n"))
+            .await
+            .expect("append");
+        // Nothing appended is nothing sent.
+        guard.append(|_| {}).await.expect("append");
+    }
+    writer.flush().await.expect("flush");
+    let mut got = [0u8; 22];
+    client.read_exact(&mut got).await.expect("read");
+    assert_eq!(&got, b"+OK 3 octets\r\nabc\r\n.\r\n");
+    assert_eq!(traffic.sent(), 22);
+    assert_eq!(writer.state.lock().await.buf.capacity(), 0);
+}
+
+#[tokio::test]
+async fn appending_past_the_write_buffer_writes_through() {
+    let (_reader, writer, mut client) = pair();
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.expect("read");
+        got
+    });
+    let piece = vec![b'p'; WRITE_BUFFER / 3 + 1];
+    {
+        let mut guard = writer.lock().await;
+        for _ in 0..3 {
+            guard
+                .append(|buf| buf.extend_from_slice(&piece))
+                .await
+                .expect("append");
+        }
+        // The third piece took the buffer past its bound: written through,
+        // so what is queued now is only what came after.
+        assert!(guard.state.buf.is_empty());
+        guard
+            .append(|buf| buf.extend_from_slice(b"end"))
+            .await
+            .expect("append");
+        assert_eq!(guard.state.buf.len(), 3);
+    }
+    writer.shutdown().await.expect("shutdown");
+    let got = reader.await.expect("the reader");
+    assert_eq!(got.len(), 3 * piece.len() + 3);
+    assert!(got.ends_with(b"pend"));
+}
+
+#[tokio::test]
+async fn appending_to_a_dead_connection_fails() {
+    let (_reader, writer, _client) = pair();
+    writer.state.lock().await.half = None;
+    let mut guard = writer.lock().await;
+    let called = std::cell::Cell::new(false);
+    let result = guard.append(|_| called.set(true)).await;
+    assert_eq!(
+        result.map_err(|e| e.kind()),
+        Err(io::ErrorKind::NotConnected)
+    );
+    assert!(!called.get(), "nothing is made for a dead connection");
+}

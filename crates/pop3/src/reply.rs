@@ -237,6 +237,47 @@ mod tests {
         assert_eq!(stuffed(&[b"no end"]), b"no end\r\n.\r\n");
     }
 
+    /// RETR stuffs straight into the connection's output buffer, after
+    /// the status line and whatever replies are queued before it: what
+    /// the buffer held must not count as the body's start or end.
+    #[test]
+    fn stuffing_into_a_buffer_that_holds_other_bytes() {
+        let mut out = b"+OK 1 messages\r\n1 9\r\n.\r\n+OK 9 octets\r\n".to_vec();
+        let queued = out.len();
+        let mut s = DotStuffer::default();
+        s.push(b".a\r\n", &mut out);
+        s.push(b"..b\r\n.", &mut out);
+        s.push(b"\nc\n.d", &mut out);
+        s.finish(&mut out);
+        assert_eq!(&out[queued..], b"..a\r\n...b\r\n..\nc\n..d\r\n.\r\n");
+        // A buffer ending mid-line (no CRLF) does not make the body's
+        // first byte a line start, nor the reverse.
+        let mut out = b"no line end".to_vec();
+        let mut s = DotStuffer::default();
+        s.push(b"x.", &mut out);
+        s.finish(&mut out);
+        assert_eq!(out, b"no line endx.\r\n.\r\n");
+        let mut out = b"line\r\n".to_vec();
+        let s = DotStuffer::default();
+        s.finish(&mut out);
+        assert_eq!(out, b"line\r\n.\r\n", "an empty body is the dot alone");
+    }
+
+    /// Bare LFs are passed on as they are (storage serves CRLF; a bare LF
+    /// left in a message still starts a line for stuffing), and a body
+    /// ending in a bare LF gets no CRLF before the dot.
+    #[test]
+    fn bare_line_feeds_start_lines_and_end_the_body() {
+        assert_eq!(stuffed(&[b"a\n.b\n"]), b"a\n..b\n.\r\n");
+        assert_eq!(stuffed(&[b"a\n", b".b"]), b"a\n..b\r\n.\r\n");
+        assert_eq!(stuffed(&[b"a\r"]), b"a\r\r\n.\r\n");
+        assert_eq!(stuffed(&[b".", b".", b"\r\n"]), b"...\r\n.\r\n");
+        // Chunked byte by byte, the same as whole.
+        let body = b".x\r\ny\n.\r\n..z\n.";
+        let chunks: Vec<&[u8]> = body.chunks(1).collect();
+        assert_eq!(stuffed(&chunks), stuffed(&[body]));
+    }
+
     fn top(message: &[u8], lines: u32, chunk: usize) -> Vec<u8> {
         let mut cut = TopCut::new(lines);
         let mut out = Vec::new();

@@ -98,24 +98,26 @@ impl Maildrop {
         };
         let mut cut = cut;
         let mut stuffer = DotStuffer::default();
-        // The status line and the first bytes go out in one write (and,
-        // for most messages, the whole reply does), from one buffer big
-        // enough for a few stuffed dots and the end.
-        let mut piece = Vec::with_capacity(first.len() + first.len() / 64 + 48);
-        match cut {
-            None => {
-                // Writing to a Vec cannot fail.
-                let _ = write!(piece, "+OK {size} octets\r\n");
-            }
-            Some(_) => piece.extend_from_slice(b"+OK Top of message follows\r\n"),
-        }
         let mut left = served.saturating_sub(first.len() as u64);
-        let keep = cut.as_mut().map_or(first.len(), |c| c.keep(&first));
-        stuffer.push(&first[..keep], &mut piece);
         let mut guard = out.lock().await;
+        // The status line and the stuffed bytes go straight into the
+        // connection's output buffer (no buffer of their own, no copy):
+        // for most messages the whole reply leaves in one write.
+        guard
+            .append(|buf| {
+                buf.reserve(first.len() + first.len() / 64 + 48);
+                match cut {
+                    None => {
+                        // Writing to a Vec cannot fail.
+                        let _ = write!(buf, "+OK {size} octets\r\n");
+                    }
+                    Some(_) => buf.extend_from_slice(b"+OK Top of message follows\r\n"),
+                }
+                let keep = cut.as_mut().map_or(first.len(), |c| c.keep(&first));
+                stuffer.push(&first[..keep], buf);
+            })
+            .await?;
         while left > 0 && !cut.as_ref().is_some_and(TopCut::done) {
-            guard.write(&piece).await?;
-            piece.clear();
             let chunk = match items.next().await {
                 Ok(Some(Item::More(chunk))) => chunk,
                 other => {
@@ -126,11 +128,12 @@ impl Maildrop {
             };
             left = left.saturating_sub(chunk.len() as u64);
             let keep = cut.as_mut().map_or(chunk.len(), |c| c.keep(&chunk));
-            stuffer.push(&chunk[..keep], &mut piece);
+            guard
+                .append(|buf| stuffer.push(&chunk[..keep], buf))
+                .await?;
         }
         // A TOP done early drops the stream, which cancels the rest.
-        stuffer.finish(&mut piece);
-        guard.write(&piece).await?;
+        guard.append(|buf| stuffer.finish(buf)).await?;
         if cut.is_none() && left == 0 {
             self.ahead = Some(ReadAhead { items: *items });
         }
