@@ -399,7 +399,7 @@ async fn pick_process(
     let places = crate::serve::owner_places(entry);
     let mut table = shared.storage.lock().await;
     let max_per_key = shared.config.storage.max_processes_per_key;
-    match table.pick(&key, client_id, held, max_per_key, &places) {
+    match table.pick(&key, owner, client_id, held, max_per_key, &places) {
         Pick::Existing(pid) => Ok(pid),
         Pick::StartNew => {
             if table.count(&key) > 0 {

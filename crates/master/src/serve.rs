@@ -337,6 +337,7 @@ impl Shared {
             idle_since: Some(Instant::now()),
             in_flight: 0,
             busy: false,
+            pressed: false,
             adding: Default::default(),
             reach,
         })
@@ -689,15 +690,17 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
                 let mut table = shared.storage.lock().await;
                 if let Some(p) = table.by_pid_mut(pid) {
                     p.in_flight = load.in_flight;
-                    if p.busy != load.busy {
+                    if (p.busy, p.pressed) != (load.busy, load.pressed) {
                         tracing::info!(
                             pid,
                             busy = load.busy,
+                            pressed = load.pressed,
                             in_flight = load.in_flight,
                             "storage process load changed"
                         );
                     }
                     p.busy = load.busy;
+                    p.pressed = load.pressed;
                     p.open_connections = load.connections;
                     p.idle_since = match (load.connections, p.idle_since) {
                         (0, Some(since)) => Some(since),

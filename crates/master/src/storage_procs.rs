@@ -122,8 +122,13 @@ pub struct StorageProc {
     pub idle_since: Option<Instant>,
     /// Calls running now, as last reported.
     pub in_flight: u32,
-    /// Its oldest call has run past the busy threshold (last report).
+    /// Its oldest call has run past the busy threshold while no call
+    /// finished for as long (last report).
     pub busy: bool,
+    /// It holds more than half its open-file limit (last report): owners
+    /// it does not serve yet go elsewhere; its owners' sessions, which
+    /// open no more files, still come.
+    pub pressed: bool,
     /// Owners being added (AddOwner sent, no reply yet): later attaches
     /// of such an owner wait for that reply instead of sending another,
     /// without holding the table.
@@ -256,16 +261,18 @@ pub struct StorageTable {
 }
 
 impl StorageTable {
-    /// Chooses the process for a new session of protocol process `client`
-    /// (which still holds the connections `held`) under `key`: one that is
-    /// not busy, preferring one the client is already connected to, then
-    /// the least connected; if all are busy, a new one while fewer than
-    /// `max_per_key` run; else the least loaded. Only processes that can
-    /// reach the owner's `places` (home and Maildir) count: with none, a
-    /// new one (which is started for that owner, so reaches them).
+    /// Chooses the process for a new session of `owner` from protocol
+    /// process `client` (which still holds the connections `held`) under
+    /// `key`: one that is not busy (nor under open-file pressure, unless it
+    /// serves the owner already), preferring one the client is already
+    /// connected to, then the least connected; if none is, a new one while
+    /// fewer than `max_per_key` run; else the least loaded. Only processes
+    /// that can reach the owner's `places` (home and Maildir) count: with
+    /// none, a new one (which is started for that owner, so reaches them).
     pub fn pick(
         &self,
         key: &str,
+        owner: &str,
         client: u64,
         held: &[u64],
         max_per_key: usize,
@@ -279,7 +286,12 @@ impl StorageTable {
             return Pick::StartNew;
         }
         let holds = |p: &&&StorageProc| p.connections.held_by(client, held).is_some();
-        let calm = || procs.iter().filter(|p| !p.busy);
+        let serves = |p: &StorageProc| p.owners.contains(owner) || p.adding.contains_key(owner);
+        let calm = || {
+            procs
+                .iter()
+                .filter(|p| !p.busy && (!p.pressed || serves(p)))
+        };
         if let Some(p) = calm().find(holds) {
             return Pick::Existing(p.pid);
         }
@@ -370,6 +382,7 @@ mod tests {
             idle_since: None,
             in_flight: u32::from(busy),
             busy,
+            pressed: false,
             adding: HashMap::new(),
             reach: Vec::new(),
         }
@@ -378,7 +391,7 @@ mod tests {
     #[test]
     fn empty_key_starts_a_process() {
         assert_eq!(
-            StorageTable::default().pick("k", 1, &[], 4, &[]),
+            StorageTable::default().pick("k", "o", 1, &[], 4, &[]),
             Pick::StartNew
         );
     }
@@ -388,14 +401,14 @@ mod tests {
         let mut t = StorageTable::default();
         t.insert("k".into(), proc_(10, false, 3, Some((1, 100))));
         t.insert("k".into(), proc_(11, false, 1, None));
-        assert_eq!(t.pick("k", 1, &[100], 4, &[]), Pick::Existing(10));
+        assert_eq!(t.pick("k", "o", 1, &[100], 4, &[]), Pick::Existing(10));
         // The client no longer holds its connection: least connected wins.
-        assert_eq!(t.pick("k", 1, &[], 4, &[]), Pick::Existing(11));
+        assert_eq!(t.pick("k", "o", 1, &[], 4, &[]), Pick::Existing(11));
         let mut busy = StorageTable::default();
         busy.insert("k".into(), proc_(10, true, 1, Some((1, 100))));
-        assert_eq!(busy.pick("k", 1, &[100], 4, &[]), Pick::StartNew);
+        assert_eq!(busy.pick("k", "o", 1, &[100], 4, &[]), Pick::StartNew);
         busy.insert("k".into(), proc_(11, false, 5, None));
-        assert_eq!(busy.pick("k", 1, &[100], 4, &[]), Pick::Existing(11));
+        assert_eq!(busy.pick("k", "o", 1, &[100], 4, &[]), Pick::Existing(11));
     }
 
     #[test]
@@ -407,7 +420,7 @@ mod tests {
         t.insert("k".into(), proc_(11, false, 0, None));
         // The attach's list was made before connection 101 reached the
         // protocol process: it holds 100, which goes to the same process.
-        assert_eq!(t.pick("k", 1, &[100, 7], 4, &[]), Pick::Existing(10));
+        assert_eq!(t.pick("k", "o", 1, &[100, 7], 4, &[]), Pick::Existing(10));
         let handed = &t.by_pid_mut(10).expect("process 10").connections;
         assert_eq!(handed.held_by(1, &[100, 7]), Some(100));
         assert_eq!(handed.held_by(1, &[100, 101]), Some(101));
@@ -464,12 +477,31 @@ mod tests {
     }
 
     #[test]
+    fn a_process_short_of_files_takes_sessions_of_its_owners_only() {
+        let mut t = StorageTable::default();
+        let mut p = proc_(10, false, 0, None);
+        p.pressed = true;
+        p.owners.insert("served".into());
+        t.insert("k".into(), p);
+        assert_eq!(t.pick("k", "served", 1, &[], 4, &[]), Pick::Existing(10));
+        assert_eq!(t.pick("k", "new", 1, &[], 4, &[]), Pick::StartNew);
+        // One being added counts as served.
+        let pending = t.by_pid_mut(10).expect("process 10");
+        let (_tell, pending_add) = tokio::sync::watch::channel(None);
+        pending.adding.insert("joining".into(), pending_add);
+        assert_eq!(t.pick("k", "joining", 1, &[], 4, &[]), Pick::Existing(10));
+        // Busy, it takes none of them.
+        t.by_pid_mut(10).expect("process 10").busy = true;
+        assert_eq!(t.pick("k", "served", 1, &[], 4, &[]), Pick::StartNew);
+    }
+
+    #[test]
     fn at_the_maximum_the_least_loaded_busy_process_is_used() {
         let mut t = StorageTable::default();
         t.insert("k".into(), proc_(10, true, 1, None));
         t.insert("k".into(), proc_(11, true, 0, None));
-        assert_eq!(t.pick("k", 1, &[], 2, &[]), Pick::Existing(11));
-        assert_eq!(t.pick("k", 1, &[], 3, &[]), Pick::StartNew);
+        assert_eq!(t.pick("k", "o", 1, &[], 2, &[]), Pick::Existing(11));
+        assert_eq!(t.pick("k", "o", 1, &[], 3, &[]), Pick::StartNew);
         t.remove_pid(10);
         t.remove_pid(11);
         assert_eq!(t.count("k"), 0);
@@ -483,11 +515,11 @@ mod tests {
         t.insert("k".into(), p);
         let home = |h: &str| vec![PathBuf::from(h), PathBuf::from(h).join("Maildir")];
         assert_eq!(
-            t.pick("k", 1, &[], 4, &home("/srv/mail/home/a")),
+            t.pick("k", "o", 1, &[], 4, &home("/srv/mail/home/a")),
             Pick::Existing(10)
         );
         assert_eq!(
-            t.pick("k", 1, &[], 4, &home("/srv/other/b")),
+            t.pick("k", "o", 1, &[], 4, &home("/srv/other/b")),
             Pick::Existing(10)
         );
         for far in [
@@ -495,14 +527,18 @@ mod tests {
             "/srv/mail/homes/d",
             "/srv/mail/home/../../x",
         ] {
-            assert_eq!(t.pick("k", 1, &[], 4, &home(far)), Pick::StartNew, "{far}");
+            assert_eq!(
+                t.pick("k", "o", 1, &[], 4, &home(far)),
+                Pick::StartNew,
+                "{far}"
+            );
         }
         // A Maildir outside counts too.
         let split = [PathBuf::from("/srv/other/e"), PathBuf::from("/var/mail/e")];
-        assert_eq!(t.pick("k", 1, &[], 4, &split), Pick::StartNew);
+        assert_eq!(t.pick("k", "o", 1, &[], 4, &split), Pick::StartNew);
         // Even at the maximum: the process cannot serve that owner.
         assert_eq!(
-            t.pick("k", 1, &[], 1, &home("/srv/elsewhere/c")),
+            t.pick("k", "o", 1, &[], 1, &home("/srv/elsewhere/c")),
             Pick::StartNew
         );
         // The new one, started for that owner, reaches it; the old one is
@@ -511,11 +547,11 @@ mod tests {
         q.reach = vec!["/srv/elsewhere".into()];
         t.insert("k".into(), q);
         assert_eq!(
-            t.pick("k", 1, &[], 4, &home("/srv/elsewhere/c")),
+            t.pick("k", "o", 1, &[], 4, &home("/srv/elsewhere/c")),
             Pick::Existing(11)
         );
         assert_eq!(
-            t.pick("k", 1, &[], 4, &home("/srv/mail/home/a")),
+            t.pick("k", "o", 1, &[], 4, &home("/srv/mail/home/a")),
             Pick::Existing(10)
         );
     }

@@ -276,9 +276,8 @@ async fn release_idle_stores(
                 .await
                 .unwrap_or(false);
             // While it holds much of its open-file limit the process says
-            // it is busy, so that the broker sends owners new to it to
-            // another process of its key instead of letting it run out of
-            // files.
+            // so, and the broker sends owners new to it to another process
+            // of its key instead of letting it run out of files.
             if file_pressure.swap(pressed, std::sync::atomic::Ordering::Relaxed) != pressed {
                 tracing::info!(pressed, "open-file pressure changed");
             }
@@ -430,20 +429,21 @@ pub async fn serve_tuned(
     loop {
         let open = count.open();
         let (in_flight, busy) = calls.state(tuning.busy_after);
-        let busy = busy || file_pressure.load(std::sync::atomic::Ordering::Relaxed);
-        if reported != Some((open, busy)) {
+        let pressed = file_pressure.load(std::sync::atomic::Ordering::Relaxed);
+        if reported != Some((open, busy, pressed)) {
             let event = StorageEvent {
                 kind: Some(storage_event::Kind::Load(Load {
                     connections: open,
                     in_flight,
                     busy,
+                    pressed,
                 })),
             };
             if let Err(e) = send_frame(&control, &event, None).await {
                 tracing::info!("control socket unwritable ({e}); storage process exits");
                 return Ok(());
             }
-            reported = Some((open, busy));
+            reported = Some((open, busy, pressed));
         }
         tokio::select! {
             _ = busy_check.tick() => {}

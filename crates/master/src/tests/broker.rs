@@ -86,6 +86,7 @@ impl Setup {
             idle_since: None,
             in_flight: 0,
             busy: false,
+            pressed: false,
             adding: Default::default(),
             reach: Vec::new(),
         };
