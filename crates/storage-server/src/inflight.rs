@@ -41,15 +41,9 @@ struct Running {
     last_finish: Option<Instant>,
 }
 
-/// Whether a process is busy: it has a `long` call and no call has
-/// finished for as long (`stalled`).
-fn is_busy(long: bool, stalled: bool) -> bool {
-    long && stalled
-}
-
 impl InFlight {
-    /// How many calls run now, and whether the process is busy (see
-    /// [`is_busy`]): a call running longer than `threshold` is long.
+    /// How many calls run now, and whether the process is busy: a call has
+    /// run longer than `threshold` and none has finished for as long.
     pub(crate) fn state(&self, threshold: Duration) -> (u32, bool) {
         self.state_at(threshold, Instant::now())
     }
@@ -62,7 +56,7 @@ impl InFlight {
         // Sequence numbers grow with time, so the first call is the oldest.
         let long = running.calls.values().next().is_some_and(past);
         let stalled = running.last_finish.as_ref().is_none_or(past);
-        (count, is_busy(long, stalled))
+        (count, long && stalled)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
@@ -195,13 +189,6 @@ impl<B: Body + Unpin> Body for CountedBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_long_call_makes_the_process_busy_only_while_no_call_finishes() {
-        assert!(!is_busy(false, true));
-        assert!(!is_busy(true, false));
-        assert!(is_busy(true, true));
-    }
 
     #[test]
     fn the_state_sees_long_calls_and_when_one_last_finished() {
