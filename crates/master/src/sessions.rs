@@ -63,13 +63,26 @@ struct Ended {
     guest_of: BTreeSet<String>,
 }
 
-#[derive(Default)]
 struct Inner {
     /// Ended sessions: user, horizon, and the owners reached as a guest.
     revoked: HashMap<SessionId, Ended>,
     /// Live sessions by the protocol process (broker client) that showed
     /// them.
     by_client: HashMap<u64, HashMap<SessionId, KnownSession>>,
+    /// No entry of either map has an earlier horizon (`i64::MAX` when
+    /// both are empty): every session's end prunes, and walks the maps
+    /// only once something may have passed its horizon.
+    earliest: i64,
+}
+
+impl Default for Inner {
+    fn default() -> Inner {
+        Inner {
+            revoked: HashMap::new(),
+            by_client: HashMap::new(),
+            earliest: i64::MAX,
+        }
+    }
 }
 
 /// Live and ended sessions.
@@ -102,7 +115,9 @@ impl Sessions {
         if owner != known.user {
             known.guest_of.insert(owner.to_owned());
         }
+        let until = known.until_unix;
         sessions.insert(known.session, known);
+        inner.earliest = inner.earliest.min(until);
     }
 
     /// Ends `known` at `now`; returns it, with every owner it reached as
@@ -141,6 +156,7 @@ impl Sessions {
                         guest_of: known.guest_of.clone(),
                     },
                 );
+                inner.earliest = inner.earliest.min(known.until_unix);
                 Some(known)
             }
         }
@@ -182,11 +198,23 @@ impl Sessions {
     }
 
     fn prune(inner: &mut Inner, now: i64) {
+        if now < inner.earliest {
+            return;
+        }
         inner.revoked.retain(|_, ended| ended.until > now);
         for sessions in inner.by_client.values_mut() {
             sessions.retain(|_, known| known.until_unix > now);
         }
         inner.by_client.retain(|_, sessions| !sessions.is_empty());
+        let ended = inner.revoked.values().map(|ended| ended.until);
+        let live = inner
+            .by_client
+            .values()
+            .flat_map(|sessions| sessions.values());
+        inner.earliest = ended
+            .chain(live.map(|known| known.until_unix))
+            .min()
+            .unwrap_or(i64::MAX);
     }
 }
 
@@ -255,5 +283,27 @@ mod tests {
             );
         }
         assert!(sessions.revoked_of("dave").is_empty());
+    }
+
+    #[test]
+    fn live_and_ended_sessions_are_each_dropped_at_their_own_horizon() {
+        let sessions = Sessions::default();
+        let (short, long) = (known("alice", 100), known("bob", 300));
+        sessions.seen(1, short.clone(), "alice");
+        sessions.seen(1, long.clone(), "bob");
+        // An end at 150 prunes the live session whose horizon passed.
+        let carol = known("carol", 200);
+        assert!(sessions.end(None, &carol, 150).is_some());
+        let gone = sessions.client_gone(1, 160);
+        assert_eq!(gone.len(), 1, "only the session still alive ends");
+        assert_eq!(gone[0].session, long.session);
+        // Ended later, with a horizon before every other's.
+        let dave = known("dave", 170);
+        assert!(sessions.end(None, &dave, 165).is_some());
+        assert!(sessions.end(None, &known("erin", 400), 169).is_some());
+        assert!(sessions.is_revoked(&dave.session));
+        assert!(sessions.end(None, &known("frank", 400), 170).is_some());
+        assert!(!sessions.is_revoked(&dave.session));
+        assert!(sessions.is_revoked(&carol.session));
     }
 }

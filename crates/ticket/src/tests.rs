@@ -211,3 +211,28 @@ fn revocations_expire_at_their_horizon() {
     assert!(!r.is_revoked(&s));
     assert!(r.is_empty());
 }
+
+#[test]
+fn pruning_drops_each_entry_at_its_own_horizon_whatever_the_order_of_revoking() {
+    let mut r = Revocations::new();
+    let (a, b, c, d) = (
+        SessionId::random(),
+        SessionId::random(),
+        SessionId::random(),
+        SessionId::random(),
+    );
+    r.revoke(a, 100);
+    r.revoke(b, 200);
+    r.revoke(c, 150);
+    r.prune(150);
+    assert!(!r.is_revoked(&a) && !r.is_revoked(&c));
+    assert!(r.is_revoked(&b));
+    // Revoked after a prune, with a horizon before every other's.
+    r.revoke(d, 120);
+    r.prune(119);
+    assert!(r.is_revoked(&d));
+    r.prune(120);
+    assert!(!r.is_revoked(&d) && r.is_revoked(&b));
+    r.prune(200);
+    assert!(r.is_empty());
+}
