@@ -50,7 +50,9 @@ pub(crate) async fn end_session_of_ticket(
     };
     let known = KnownSession::of(&claims, ticket);
     if let Some(ended) = shared.sessions.end(client_id, &known, now_unix()) {
-        tracing::info!(user = %ended.user, session = %ended.session, "session ended; its tickets are revoked");
+        // At debug: the protocol process logs each session's end, and a
+        // revocation that fails is a warning of its own below.
+        tracing::debug!(user = %ended.user, session = %ended.session, "session ended; its tickets are revoked");
         pass_on(shared, vec![ended], forward).await;
     }
 }

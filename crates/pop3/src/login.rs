@@ -203,7 +203,8 @@ impl Session {
         let lock = self.process.settings.lock_session;
         match Maildrop::open(storage, lock).await {
             Ok(maildrop) => {
-                tracing::info!(user = %login.user, peer = ?self.info.peer, "logged in");
+                // At debug: auth's audit line records the login.
+                tracing::debug!(user = %login.user, peer = ?self.info.peer, "logged in");
                 let (count, size) = maildrop.stat();
                 self.user = Some(login.user.clone());
                 self.state = State::Transaction(Box::new(maildrop));
