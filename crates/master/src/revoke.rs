@@ -89,8 +89,11 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
                 let theirs: Vec<RevokedSession> = ended
                     .iter()
                     .filter(|known| {
-                        p.owners.iter().any(|owner| known.reaches(owner))
-                            || p.adding.keys().any(|owner| known.reaches(owner))
+                        // Looked up by the session's owners, not by each of
+                        // the process's (thousands in per-uid mode).
+                        known
+                            .owners()
+                            .any(|owner| p.owners.contains(owner) || p.adding.contains_key(owner))
                     })
                     .map(KnownSession::to_wire)
                     .collect();

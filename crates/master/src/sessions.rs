@@ -46,6 +46,12 @@ impl KnownSession {
         self.user == owner || self.guest_of.contains(owner)
     }
 
+    /// Every owner whose storage its tickets may be used at (see
+    /// [`KnownSession::reaches`]).
+    pub fn owners(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.user.as_str()).chain(self.guest_of.iter().map(String::as_str))
+    }
+
     /// Its wire form for a `Revoke` message.
     pub fn to_wire(&self) -> RevokedSession {
         RevokedSession {
@@ -275,6 +281,8 @@ mod tests {
         let ended = sessions.end(Some(1), &bob, 500).expect("news");
         assert!(ended.reaches("alice") && ended.reaches("carol") && ended.reaches("bob"));
         assert!(!ended.reaches("dave"));
+        let owners: BTreeSet<&str> = ended.owners().collect();
+        assert_eq!(owners, BTreeSet::from(["alice", "bob", "carol"]));
         for owner in ["alice", "carol", "bob"] {
             assert_eq!(
                 sessions.revoked_of(owner).len(),
