@@ -518,6 +518,19 @@ impl Store {
     }
 }
 
+/// The messages of mailbox `?1` changed after MODSEQ `?2`, found through
+/// their MODSEQ index. Told so: with `ORDER BY uid` and no statistics,
+/// SQLite walks the whole mailbox by its primary key instead, and a poll
+/// (NOOP, the end of IDLE) cost time in proportion to the mailbox, not to
+/// what changed.
+pub(crate) const CHANGED_SINCE: &str =
+    "INDEXED BY messages_by_modseq WHERE mailbox_id = ?1 AND modseq > ?2";
+
+/// The UIDs of mailbox `?1` expunged after MODSEQ `?2` (kept for QRESYNC
+/// for the mailbox's whole life), likewise through their MODSEQ index.
+pub(crate) const EXPUNGED_SINCE: &str =
+    "INDEXED BY expunged_by_modseq WHERE mailbox_id = ?1 AND modseq > ?2";
+
 /// What changed after `since_modseq` in the mailbox with canonical name
 /// `name` (see [`Store::changes_since`]), read through `conn` in one
 /// snapshot.
@@ -535,7 +548,7 @@ pub(crate) fn changes_in(
     let context = format!("reading changes of {name:?}");
     let mut stmt = tx
         .prepare_cached(&format!(
-            "SELECT {} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
+            "SELECT {} FROM messages {CHANGED_SINCE} ORDER BY uid",
             index::MESSAGE_COLUMNS
         ))
         .ctx(&context)?;
@@ -548,9 +561,9 @@ pub(crate) fn changes_in(
     drop(stmt);
     private_seen::overlay(&tx, row.id, viewer, &mut changed)?;
     let mut stmt = tx
-        .prepare_cached(
-            "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
-        )
+        .prepare_cached(&format!(
+            "SELECT uid FROM expunged {EXPUNGED_SINCE} ORDER BY uid"
+        ))
         .ctx(&context)?;
     let vanished = stmt
         .query_map(params![row.id, since], |r| r.get::<_, u32>(0))

@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS expunged (
     modseq     INTEGER NOT NULL,
     PRIMARY KEY (mailbox_id, uid)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS expunged_by_modseq ON expunged (mailbox_id, modseq);
 CREATE TABLE IF NOT EXISTS keywords (
     mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     name       TEXT NOT NULL,

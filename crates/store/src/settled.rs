@@ -8,11 +8,13 @@
 //! They read the owner's view (shared `\Seen`): a guest's reads go the
 //! ordinary way with their [`Viewer`].
 
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
 
 use crate::error::{Result, SqlContext};
 use crate::index::{MessageMeta, UidRange};
-use crate::messages::{Changes, Selected, changes_in, fetch_in, select_in};
+use crate::messages::{
+    CHANGED_SINCE, Changes, EXPUNGED_SINCE, Selected, changes_in, fetch_in, select_in,
+};
 use crate::txn::Txn;
 use crate::{MailboxStatus, Maildrop, Store, Structure, Viewer, names, sync};
 
@@ -32,6 +34,10 @@ enum Size {
     Any,
     /// It does (a message list): only for small mailboxes.
     Small,
+    /// It grows with what changed after this MODSEQ (a poll's changes,
+    /// read through the MODSEQ indexes): for any mailbox where that is
+    /// little, as it is between one command and the next.
+    ChangedSince(i64),
 }
 
 impl Store {
@@ -51,7 +57,8 @@ impl Store {
         since_modseq: u64,
     ) -> Result<Option<Changes>> {
         let name = names::canonical(mailbox)?;
-        self.if_settled(&name, Size::Small, |conn| {
+        let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
+        self.if_settled(&name, Size::ChangedSince(since), |conn| {
             changes_in(conn, &name, uidvalidity, since_modseq, Viewer::Owner)
         })
     }
@@ -72,7 +79,7 @@ impl Store {
         ranges: &[UidRange],
     ) -> Result<Option<Vec<MessageMeta>>> {
         let name = names::canonical(mailbox)?;
-        self.if_settled(&name, Size::Small, |conn| {
+        self.if_settled(&name, size_of_ranges(ranges), |conn| {
             fetch_in(conn, &name, uidvalidity, ranges, Viewer::Owner)
         })
     }
@@ -89,7 +96,7 @@ impl Store {
         ranges: &[UidRange],
     ) -> Result<Option<FetchedWithStructures>> {
         let name = names::canonical(mailbox)?;
-        self.if_settled(&name, Size::Small, |conn| {
+        self.if_settled(&name, size_of_ranges(ranges), |conn| {
             let metas = fetch_in(conn, &name, uidvalidity, ranges, Viewer::Owner)?;
             let id = crate::index::mailbox_row(conn, &name)?.id;
             let mut structures = Vec::with_capacity(metas.len());
@@ -129,9 +136,54 @@ impl Store {
         let Some(row) = sync::settled(self, &tx, name)? else {
             return Ok(None);
         };
-        if size == Size::Small && crate::counts::of(&tx, row.id, name)?.messages > SMALL_MAILBOX {
+        let big = match size {
+            Size::Any => false,
+            Size::Small => crate::counts::of(&tx, row.id, name)?.messages > SMALL_MAILBOX,
+            Size::ChangedSince(since) => changed_since_over(&tx, row.id, since, SMALL_MAILBOX)?,
+        };
+        if big {
             return Ok(None);
         }
         read(&mut tx).map(Some)
     }
+}
+
+/// How a read of the messages in `ranges` grows: with the ranges alone
+/// when each has two ends and together they span few UIDs (a client
+/// opening one message of a big mailbox), else with the mailbox.
+fn size_of_ranges(ranges: &[UidRange]) -> Size {
+    let mut spanned: u64 = 0;
+    for range in ranges {
+        if range.first == u32::MAX || range.last == u32::MAX {
+            return Size::Small;
+        }
+        spanned += u64::from(range.first.abs_diff(range.last)) + 1;
+    }
+    if spanned <= u64::from(SMALL_MAILBOX) {
+        Size::Any
+    } else {
+        Size::Small
+    }
+}
+
+/// Whether more than `limit` messages of mailbox `id` changed, or more
+/// than `limit` were expunged, after MODSEQ `since`: counted through the
+/// MODSEQ indexes and never past `limit + 1` rows.
+fn changed_since_over(conn: &Connection, id: i64, since: i64, limit: u32) -> Result<bool> {
+    let over = i64::from(limit) + 1;
+    for from in [
+        format!("messages {CHANGED_SINCE}"),
+        format!("expunged {EXPUNGED_SINCE}"),
+    ] {
+        let counted: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {from} LIMIT ?3)"
+            ))
+            .and_then(|mut stmt| stmt.query_row(params![id, since, over], |r| r.get(0)))
+            .ctx("counting a mailbox's changes")?;
+        if counted >= over {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

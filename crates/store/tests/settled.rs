@@ -1,12 +1,32 @@
 //! Settled reads answer only when no scan is needed: right after an
 //! outside change they decline (the ordinary read then syncs), and they
-//! decline message lists of big mailboxes.
+//! decline reads that grow with a big mailbox (a whole message list),
+//! but not reads of a few of its messages or of its few recent changes.
 
 #[allow(dead_code)]
 mod common;
 
 use common::{root_of, temp_store};
-use mailkeep_store::UidRange;
+use mailkeep_store::{Flags, Store, UidRange};
+
+/// More messages than a settled read lists at once (the store's
+/// `SMALL_MAILBOX` is 2,000).
+const BIG: u32 = 2_050;
+
+/// Appends `count` small messages to the INBOX in one commit.
+fn fill(store: &Store, count: u32) {
+    let staged = (0..count)
+        .map(|n| {
+            let body = format!("Subject: {n}\r\n\r\nbody {n}\r\n");
+            let mut w = store
+                .begin_append("INBOX", Flags::default(), None, body.len() as u64)
+                .unwrap();
+            w.write(body.as_bytes()).unwrap();
+            w.finish().unwrap()
+        })
+        .collect();
+    store.commit_appends(staged, None).unwrap();
+}
 
 #[test]
 fn a_settled_read_declines_after_an_outside_change_until_a_sync() {
@@ -64,4 +84,80 @@ fn settled_reads_keep_their_errors() {
         store.fetch_if_settled("INBOX", uv + 1, &[UidRange::all()]),
         Err(mailkeep_store::StoreError::UidValidityChanged { .. })
     ));
+}
+
+#[test]
+fn a_big_mailbox_answers_settled_reads_of_a_few_messages_and_of_recent_changes() {
+    let (_dir, store) = temp_store();
+    fill(&store, BIG);
+    let status = store.status("INBOX").unwrap();
+    assert_eq!(status.messages, BIG);
+    let uv = status.uidvalidity;
+    // The whole list grows with the mailbox: declined.
+    assert!(
+        store
+            .fetch_if_settled("INBOX", uv, &[UidRange::all()])
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.select_if_settled("INBOX").unwrap().is_none());
+    assert!(store.changes_if_settled("INBOX", uv, 0).unwrap().is_none());
+    // One message, and what changed since the last poll: answered.
+    let one = store
+        .fetch_if_settled("INBOX", uv, &[UidRange::new(7, 7)])
+        .unwrap()
+        .expect("a fetch of one message answers at once");
+    assert_eq!(one.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![7]);
+    let quiet = store
+        .changes_if_settled("INBOX", uv, status.highestmodseq)
+        .unwrap()
+        .expect("a poll with nothing new answers at once");
+    assert!(quiet.changed.is_empty() && quiet.vanished.is_empty());
+    // A flag change and an expunge since: both reported.
+    store
+        .store_flags(
+            "INBOX",
+            uv,
+            &[UidRange::new(3, 3)],
+            mailkeep_store::StoreMode::Add,
+            &["\\Deleted"],
+            None,
+        )
+        .unwrap();
+    let before_expunge = store.status("INBOX").unwrap().highestmodseq;
+    store.expunge("INBOX", uv, None).unwrap();
+    let since = store
+        .changes_if_settled("INBOX", uv, status.highestmodseq)
+        .unwrap()
+        .expect("a few changes answer at once");
+    assert!(since.changed.is_empty(), "the flagged message is gone");
+    assert_eq!(since.vanished, vec![3]);
+    let after = store
+        .changes_if_settled("INBOX", uv, before_expunge)
+        .unwrap()
+        .expect("answered");
+    assert_eq!(after.vanished, vec![3]);
+}
+
+#[test]
+fn an_index_made_before_the_expunged_modseq_index_gets_it_when_opened() {
+    let (dir, store) = temp_store();
+    common::append(
+        &store,
+        "INBOX",
+        b"Subject: a\r\n\r\none\r\n",
+        &["\\Deleted"],
+    );
+    let status = store.status("INBOX").unwrap();
+    store.expunge("INBOX", status.uidvalidity, None).unwrap();
+    drop(store);
+    let index = root_of(&dir).join(mailkeep_store::INDEX_FILE);
+    let conn = rusqlite::Connection::open(&index).unwrap();
+    conn.execute_batch("DROP INDEX expunged_by_modseq").unwrap();
+    drop(conn);
+    let store = Store::open(&root_of(&dir)).unwrap();
+    let changes = store
+        .changes_since("INBOX", status.uidvalidity, status.highestmodseq)
+        .unwrap();
+    assert_eq!(changes.vanished, vec![1]);
 }
