@@ -18,9 +18,10 @@ use crate::messages::{
 use crate::txn::Txn;
 use crate::{MailboxStatus, Maildrop, Store, Structure, Viewer, names, sync};
 
-/// The most messages a mailbox may hold for a read of a message list to
-/// be made at once (a millisecond or so at most, so the caller's thread is
-/// never held long); bigger ones go the ordinary way.
+/// The most messages a read made at once may list (a millisecond or so at
+/// most, so the caller's thread is never held long): the mailbox's size
+/// for a whole list, the UIDs spanned for a list of given ranges, the
+/// changed rows for a poll. Bigger reads go the ordinary way.
 const SMALL_MAILBOX: u32 = 2000;
 
 /// A settled Fetch's rows and, when every one is cached, the messages'
@@ -157,7 +158,7 @@ fn size_of_ranges(ranges: &[UidRange]) -> Size {
         if range.first == u32::MAX || range.last == u32::MAX {
             return Size::Small;
         }
-        spanned += u64::from(range.first.abs_diff(range.last)) + 1;
+        spanned = spanned.saturating_add(u64::from(range.first.abs_diff(range.last)) + 1);
     }
     if spanned <= u64::from(SMALL_MAILBOX) {
         Size::Any
