@@ -1,10 +1,12 @@
-//! File-descriptor plumbing: adopting descriptors inherited from the master
-//! and receiving descriptors passed with SCM_RIGHTS; and handing freed
-//! heap memory back to the system.
+//! File-descriptor plumbing: adopting descriptors inherited from the master,
+//! receiving descriptors passed with SCM_RIGHTS, registering an owned
+//! descriptor with the runtime for the readiness it needs; and handing
+//! freed heap memory back to the system.
 //!
 //! This is mailkeep's one module with `unsafe` code: each block turns a raw
-//! descriptor number into an owned one, or calls libc where no safe wrapper
-//! exists, and says why that is sound.
+//! descriptor number into an owned one, registers one whose owner promises
+//! to keep it, or calls libc where no safe wrapper exists, and says why
+//! that is sound.
 
 use std::io::{self, IoSliceMut};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -129,3 +131,32 @@ pub fn return_free_memory() -> bool {
     // any time.
     unsafe { libc::malloc_trim(0) != 0 }
 }
+
+/// Registers `io`, which owns its descriptor, with the current tokio
+/// runtime for `interest` alone: what tokio's `AsyncFd::new` did, which it
+/// deprecated as unsound for values that may change their descriptor.
+/// Must be called inside a tokio runtime.
+pub fn register_with_interest<T: OwnsOneFd>(
+    io: T,
+    interest: tokio::io::Interest,
+) -> io::Result<tokio::io::unix::AsyncFd<T>> {
+    // SAFETY: `OwnsOneFd` is an unsafe trait whose implementors promise
+    // to own one descriptor from creation to drop and never to hand out
+    // another number from `as_raw_fd`, which is all tokio asks: the
+    // descriptor stays open and the same while the `AsyncFd` holds it.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(io, interest) }
+        .map_err(io::Error::from)
+}
+
+/// Types that own one descriptor for their whole life, the same number
+/// from creation to drop: what [`register_with_interest`] needs to be
+/// sound.
+///
+/// # Safety
+///
+/// An implementor's `as_raw_fd` must return, for the value's whole life,
+/// one open descriptor that the value owns and closes only when dropped.
+pub unsafe trait OwnsOneFd: std::os::fd::AsRawFd {}
+
+// SAFETY: an `OwnedFd` is exactly one owned descriptor, closed on drop.
+unsafe impl OwnsOneFd for OwnedFd {}

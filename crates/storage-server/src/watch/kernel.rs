@@ -115,12 +115,9 @@ impl Notifier {
     /// refuses inotify.
     pub(crate) fn start() -> std::io::Result<Arc<Notifier>> {
         let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?;
-        // `AsyncFd::new` is deprecated because an arbitrary `AsRawFd` may
-        // hand out another descriptor later; an `OwnedFd` owns its one
-        // descriptor for its whole life, which is all its replacement
-        // (`register`, an unsafe fn) asks the caller to promise.
-        #[allow(deprecated)]
-        let fd = AsyncFd::new(fd)?;
+        // Read only: nothing is ever written to an inotify descriptor.
+        let fd =
+            mailkeep_storage_rpc::fd::register_with_interest(fd, tokio::io::Interest::READABLE)?;
         let notifier = Arc::new(Notifier {
             fd,
             state: Mutex::default(),
