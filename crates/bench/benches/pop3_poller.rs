@@ -133,8 +133,15 @@ fn main() {
     // An A/B of two builds in one run: the blocks of the other binary's
     // server alternate with these, so that the machine's load hits all
     // alike (runs of a shared machine differ by more than most changes).
-    let other = std::env::var_os("MAILKEEP_BENCH_AB_BIN").map(|bin| {
-        let other = Mailkeep::start(bin.as_ref(), dir.path(), "mailkeep-ab", "")
+    // Or of one build under two configurations: `MAILKEEP_BENCH_AB_EXTRA`
+    // (TOML tables) goes into the other server's configuration, whose
+    // binary is this build's unless `MAILKEEP_BENCH_AB_BIN` names one.
+    let ab_extra = std::env::var("MAILKEEP_BENCH_AB_EXTRA").ok();
+    let ab_bin =
+        std::env::var_os("MAILKEEP_BENCH_AB_BIN").or_else(|| ab_extra.as_ref().map(|_| BIN.into()));
+    let other = ab_bin.map(|bin| {
+        let extra = ab_extra.as_deref().unwrap_or("");
+        let other = Mailkeep::start(bin.as_ref(), dir.path(), "mailkeep-ab", extra)
             .expect("starting the A/B binary's mailkeep");
         other.add_plain_users(&accounts).expect("A/B accounts");
         other
