@@ -459,7 +459,15 @@ impl Store {
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         let only = if which.flagged_only { DELETED } else { 0 };
-        let doomed = index::messages_flagged_in(&tx, &row, which.ranges, only)?;
+        // Nothing marked \Deleted (the common EXPUNGE and CLOSE): known
+        // from the mailbox's counts without reading its messages.
+        let none_marked = which.flagged_only
+            && crate::counts::of(&tx, row.id, &name).is_ok_and(|counts| counts.deleted == 0);
+        let doomed = if none_marked {
+            Vec::new()
+        } else {
+            index::messages_flagged_in(&tx, &row, which.ranges, only)?
+        };
         if doomed.is_empty() {
             return Ok(Expunged {
                 uids: Vec::new(),

@@ -452,3 +452,38 @@ fn open_clears_crash_leftovers_in_tmp() {
         .collect();
     assert_eq!(left, ["123.M1P1Q1.host"]);
 }
+
+#[test]
+fn an_expunge_with_nothing_marked_deleted_changes_nothing_and_a_mark_is_seen_at_once() {
+    let (_d, store) = temp_store();
+    let a = append(&store, "INBOX", b"a", &["\\Seen"]);
+    let b = append(&store, "INBOX", b"b", &[]);
+    let v = a.uidvalidity;
+    let before = store.status("INBOX").unwrap();
+    let e = store.expunge("INBOX", v, None).unwrap();
+    assert!(e.uids.is_empty());
+    assert_eq!(e.highestmodseq, before.highestmodseq);
+    assert_eq!(store.status("INBOX").unwrap().messages, 2);
+    // Marked, then unmarked and marked again: the counts the quick
+    // answer relies on follow every change.
+    for (mode, expunged) in [
+        (StoreMode::Add, None),
+        (StoreMode::Remove, Some(Vec::new())),
+        (StoreMode::Add, Some(vec![b.uid])),
+    ] {
+        store
+            .store_flags(
+                "INBOX",
+                v,
+                &[UidRange::single(b.uid)],
+                mode,
+                &["\\Deleted"],
+                None,
+            )
+            .unwrap();
+        if let Some(uids) = expunged {
+            assert_eq!(store.expunge("INBOX", v, None).unwrap().uids, uids);
+        }
+    }
+    assert_eq!(store.status("INBOX").unwrap().messages, 1);
+}
