@@ -224,3 +224,33 @@ fn quota_follows_every_change() {
     let store = Store::open(&common::root_of(&dir)).unwrap();
     assert_eq!(store.quota_usage().unwrap(), (2250, 3));
 }
+
+#[test]
+fn the_size_of_a_copy_counts_each_message_once_whatever_its_ranges() {
+    let (_d, store) = temp_store();
+    let bodies: [&[u8]; 3] = [b"one", b"three", b"fifteen chars!!"];
+    let uids: Vec<u32> = bodies
+        .iter()
+        .map(|b| common::append(&store, "INBOX", b, &[]).uid)
+        .collect();
+    let (first, last) = (uids[0], uids[2]);
+    let all = (3 + 5 + 15, 3);
+    // Overlapping ranges, and `*` at either end (`*:first` is `first:*`).
+    let cases = [
+        (
+            vec![UidRange::new(first, uids[1]), UidRange::new(uids[1], last)],
+            all,
+        ),
+        (vec![UidRange::new(u32::MAX, first)], all),
+        (vec![UidRange::new(u32::MAX, u32::MAX)], (15, 1)),
+        (vec![UidRange::new(last, first)], all),
+        (vec![UidRange::new(last + 1, last + 9)], (0, 0)),
+    ];
+    for (ranges, expected) in cases {
+        assert_eq!(
+            store.size_of("INBOX", &ranges).unwrap(),
+            expected,
+            "{ranges:?}"
+        );
+    }
+}

@@ -68,23 +68,13 @@ impl Store {
     pub fn size_of(&self, mailbox: &str, uids: &[UidRange]) -> Result<(u64, u64)> {
         let name = crate::names::canonical(mailbox)?;
         let conn = self.conn()?;
-        let mut statement = conn
-            .prepare_cached(
-                "SELECT m.uid, m.size FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
-                 WHERE b.name = ?1",
-            )
-            .ctx("preparing a size query")?;
-        let rows = statement
-            .query_map([&name], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))
-            .ctx("reading message sizes")?;
-        let (mut bytes, mut count) = (0u64, 0u64);
-        for row in rows {
-            let (uid, size) = row.ctx("reading a message size")?;
-            if uids.iter().any(|r| (r.first..=r.last).contains(&uid)) {
-                bytes = bytes.saturating_add(u64::try_from(size).unwrap_or(0));
-                count += 1;
-            }
-        }
-        Ok((bytes, count))
+        let row = crate::index::mailbox_row(&conn, &name)?;
+        // Read by UID range (each message once, `*` at either end): a
+        // COPY of a few messages reads those, not the whole mailbox.
+        let messages = crate::index::messages_flagged_in(&conn, &row, uids, 0)?;
+        let bytes = messages
+            .iter()
+            .fold(0u64, |sum, m| sum.saturating_add(m.size));
+        Ok((bytes, messages.len() as u64))
     }
 }
