@@ -234,17 +234,26 @@ impl View {
         uids.sort_unstable_by(|a, b| b.cmp(a));
         uids.dedup();
         let mut out = Vec::new();
+        let mut gone = vec![false; self.uids.len()];
         for uid in uids {
             self.pending_expunge.remove(&uid);
             if let Ok(i) = self.uids.binary_search(&uid) {
-                self.uids.remove(i);
-                self.flags.remove(i);
+                // Highest first, so each number is the one the message
+                // has once the higher ones are gone: its own place.
+                gone[i] = true;
                 out.push(Update::Expunge {
                     seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
                     uid,
                 });
             }
         }
+        // One pass for all (removing one at a time moved the rest of the
+        // view each time: the oldest half of a big mailbox expunged took
+        // seconds of the process's one thread).
+        let mut keep = gone.iter().map(|gone| !gone);
+        self.uids.retain(|_| keep.next().unwrap_or(true));
+        let mut keep = gone.iter().map(|gone| !gone);
+        self.flags.retain(|_| keep.next().unwrap_or(true));
         out
     }
 
@@ -466,6 +475,21 @@ mod tests {
             Err(SetError::InvalidSequence)
         );
         assert_eq!(v.resolve(&SequenceSet::Saved, true), Err(SetError::Saved));
+    }
+
+    #[test]
+    fn an_expunge_keeps_each_remaining_message_with_its_own_flags() {
+        let messages = (1..=6u32)
+            .map(|uid| (uid, vec![format!("k{uid}")]))
+            .collect();
+        let mut v = View::new(1, 1, messages);
+        let out = v.expunge(&[4, 1, 2, 9]);
+        assert_eq!(out.len(), 3, "the UID outside the view is ignored");
+        assert_eq!(v.uids(), &[3, 5, 6]);
+        for uid in [3, 5, 6] {
+            assert_eq!(v.flags_of(uid), Some(&[format!("k{uid}")][..]));
+        }
+        assert_eq!(v.seq_of(5), Some(2));
     }
 
     #[test]
