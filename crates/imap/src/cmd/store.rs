@@ -98,8 +98,11 @@ impl Command for Store {
                 view.set_flags(m.uid, m.flags.clone());
             }
             view.own_change(response.previous_highestmodseq, response.highestmodseq);
+            // Looked up once per message of the set, which may be the
+            // whole mailbox.
+            let failed: std::collections::HashSet<u32> = response.failed.iter().copied().collect();
             for &u in &uids {
-                if response.failed.contains(&u) {
+                if failed.contains(&u) {
                     continue;
                 }
                 let (Some(seq), Some(flags)) = (view.seq_of(u), view.flags_of(u)) else {
