@@ -4,7 +4,7 @@
 //! (TAG ..) ADDTO / REMOVEFROM`), until CANCELUPDATE or the mailbox is
 //! closed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use mailkeep_frontend::{Retry, Storage};
 use mailkeep_imap_proto::{Esearch, SequenceSet, esearch};
@@ -129,16 +129,20 @@ fn diff(
         }
         Query::Sort(..) => {
             let mut remove_from = Vec::new();
-            let mut kept: Vec<u32> = context
+            // Each removed message's position among those still there.
+            // Removed from the last, none is moved by the ones before it:
+            // its position is the one it has in the old result.
+            let kept: HashMap<u32, usize> = context
                 .uids
                 .iter()
                 .copied()
                 .filter(|u| still_there(*u))
+                .enumerate()
+                .map(|(i, u)| (u, i))
                 .collect();
             for u in removed.iter().rev() {
-                if let (Some(i), Some(n)) = (kept.iter().position(|k| k == u), number(*u)) {
+                if let (Some(&i), Some(n)) = (kept.get(u), number(*u)) {
                     remove_from.push((position(i), SequenceSet::from_numbers([n])));
-                    kept.remove(i);
                 }
             }
             let mut add_to = Vec::new();

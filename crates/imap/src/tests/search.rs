@@ -136,3 +136,30 @@ async fn a_search_context_follows_the_mailbox_until_cancelled() {
         "{reply:?}"
     );
 }
+
+#[tokio::test]
+async fn a_sort_context_removes_from_the_last_position_first() {
+    let (services, mut c) = five().await;
+    let process = process(&services, ImapSettings::default());
+    let mut other = login(&process).await;
+    ok(&mut other, "SELECT INBOX").await;
+    // Unflagged, by subject: charlie (5), delta (1), echo (3).
+    let reply = ok(&mut c, "UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 UNFLAGGED").await;
+    let tag = reply.done().tag.clone().expect("a tag");
+    ok(&mut other, "STORE 1 +FLAGS (\\Flagged)").await;
+    ok(&mut other, "STORE 3 +FLAGS (\\Flagged)").await;
+    let reply = ok(&mut c, "NOOP").await;
+    let update: Vec<String> = reply
+        .responses
+        .iter()
+        .map(|r| r.text())
+        .filter(|t| t.starts_with("* ESEARCH"))
+        .collect();
+    assert_eq!(
+        update,
+        [format!(
+            "* ESEARCH (TAG \"{tag}\") UID REMOVEFROM (3 3 2 1)"
+        )],
+        "echo at 3 leaves first, then delta at 2"
+    );
+}
