@@ -82,12 +82,23 @@ async fn sort_and_thread() {
     assert!(reply.untagged("THREAD").next().is_some(), "{reply:?}");
 }
 
-#[tokio::test]
-async fn a_search_context_follows_the_mailbox_until_cancelled() {
-    let (services, mut c) = five().await;
+/// [`five`], and a second session of the same user with INBOX selected
+/// (the one that changes what the first one's contexts follow).
+async fn five_and_another() -> (
+    mailkeep_testkit::Services,
+    mailkeep_testkit::Client<tokio::io::DuplexStream>,
+    mailkeep_testkit::Client<tokio::io::DuplexStream>,
+) {
+    let (services, c) = five().await;
     let process = process(&services, ImapSettings::default());
     let mut other = login(&process).await;
     ok(&mut other, "SELECT INBOX").await;
+    (services, c, other)
+}
+
+#[tokio::test]
+async fn a_search_context_follows_the_mailbox_until_cancelled() {
+    let (_services, mut c, mut other) = five_and_another().await;
     let reply = ok(&mut c, "SEARCH RETURN (UPDATE) FLAGGED").await;
     let tag = reply.done().tag.clone().expect("a tag");
     let initial = reply.esearch().expect("ESEARCH");
@@ -139,10 +150,7 @@ async fn a_search_context_follows_the_mailbox_until_cancelled() {
 
 #[tokio::test]
 async fn a_sort_context_removes_from_the_last_position_first() {
-    let (services, mut c) = five().await;
-    let process = process(&services, ImapSettings::default());
-    let mut other = login(&process).await;
-    ok(&mut other, "SELECT INBOX").await;
+    let (_services, mut c, mut other) = five_and_another().await;
     // Unflagged, by subject: charlie (5), delta (1), echo (3).
     let reply = ok(&mut c, "UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 UNFLAGGED").await;
     let tag = reply.done().tag.clone().expect("a tag");
