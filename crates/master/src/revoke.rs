@@ -91,9 +91,7 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
                     .filter(|known| {
                         // Looked up by the session's owners, not by each of
                         // the process's (thousands in per-uid mode).
-                        known
-                            .owners()
-                            .any(|owner| p.owners.contains(owner) || p.adding.contains_key(owner))
+                        known.owners().any(|owner| p.serves(owner))
                     })
                     .map(KnownSession::to_wire)
                     .collect();

@@ -40,14 +40,8 @@ impl KnownSession {
         }
     }
 
-    /// Whether the session's tickets may be used at `owner`'s storage (its
-    /// own user's, or an owner it reached as a guest).
-    pub fn reaches(&self, owner: &str) -> bool {
-        self.user == owner || self.guest_of.contains(owner)
-    }
-
-    /// Every owner whose storage its tickets may be used at (see
-    /// [`KnownSession::reaches`]).
+    /// Every owner whose storage its tickets may be used at: its own
+    /// user's, and the owners it reached as a guest.
     pub fn owners(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.user.as_str()).chain(self.guest_of.iter().map(String::as_str))
     }
@@ -279,8 +273,6 @@ mod tests {
         sessions.seen(1, bob.clone(), "carol");
         // The end is told with the ticket alone; what it reached is known.
         let ended = sessions.end(Some(1), &bob, 500).expect("news");
-        assert!(ended.reaches("alice") && ended.reaches("carol") && ended.reaches("bob"));
-        assert!(!ended.reaches("dave"));
         let owners: BTreeSet<&str> = ended.owners().collect();
         assert_eq!(owners, BTreeSet::from(["alice", "bob", "carol"]));
         for owner in ["alice", "carol", "bob"] {

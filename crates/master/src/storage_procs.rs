@@ -140,6 +140,11 @@ pub struct StorageProc {
 }
 
 impl StorageProc {
+    /// Whether it serves `owner` (or is being told to: AddOwner sent).
+    pub fn serves(&self, owner: &str) -> bool {
+        self.owners.contains(owner) || self.adding.contains_key(owner)
+    }
+
     /// Whether every one of `places` (an owner's home and Maildir) lies
     /// beneath a directory it can touch.
     pub fn reaches(&self, places: &[PathBuf]) -> bool {
@@ -286,11 +291,10 @@ impl StorageTable {
             return Pick::StartNew;
         }
         let holds = |p: &&&StorageProc| p.connections.held_by(client, held).is_some();
-        let serves = |p: &StorageProc| p.owners.contains(owner) || p.adding.contains_key(owner);
         let calm = || {
             procs
                 .iter()
-                .filter(|p| !p.busy && (!p.pressed || serves(p)))
+                .filter(|p| !p.busy && (!p.pressed || p.serves(owner)))
         };
         if let Some(p) = calm().find(holds) {
             return Pick::Existing(p.pid);
