@@ -1,15 +1,16 @@
 //! A throwaway Postfix (Debian's package) for one test: its own `main.cf`
 //! and `master.cf`, queue and log under the test's directory, listening on
-//! 127.0.0.1 only and relaying every recipient in `example.org` to
+//! a loopback address of its own (127.0.88.N) and relaying every recipient in `example.org` to
 //! mailkeep over LMTP. Its `master` runs in the foreground as the test's
 //! child (`master -c DIR`, no `postfix start`), so dropping the guard stops
 //! it and its daemons. Mail goes in with swaks over SMTP.
 
 use std::fs;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use super::{DEADLINE, STOP_GRACE, TestDir, free_port, wait_output, wait_until};
@@ -71,9 +72,13 @@ impl Postfix {
             .expect("looking up the postfix user")
             .expect("the postfix user (made by Debian's postfix package)");
         nix::unistd::chown(&data, Some(postfix.uid), None).expect("chown of the data directory");
-        // Each port was free a moment ago; master binds it itself.
-        let smtp = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let submission = sasl_socket.map(|_| SocketAddr::from(([127, 0, 0, 1], free_port())));
+        // Master binds its ports itself, so they cannot be bound first and
+        // passed: on an address of this instance's own, no other test's
+        // listener can take one between the choice and master's bind (one
+        // did on 127.0.0.1, and swaks met an imap greeting).
+        let address = own_address();
+        let smtp = SocketAddr::from((address, port_free_on(address)));
+        let submission = sasl_socket.map(|_| SocketAddr::from((address, port_free_on(address))));
         let log = config_dir.join("maillog");
         fs::write(
             config_dir.join("main.cf"),
@@ -252,6 +257,20 @@ fn main_cf(config_dir: &Path, log: &Path, transport: &str) -> String {
          maillog_file = {log}\n",
         log = log.display(),
     )
+}
+
+/// A loopback address for one Postfix instance, 127.0.88.N: no other
+/// listener of the test run uses these.
+fn own_address() -> Ipv4Addr {
+    static NEXT: AtomicU8 = AtomicU8::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Ipv4Addr::new(127, 0, 88, n.clamp(1, 254))
+}
+
+/// A port free on `address` a moment ago.
+fn port_free_on(address: Ipv4Addr) -> u16 {
+    let listener = TcpListener::bind((address, 0)).expect("binding an ephemeral port");
+    listener.local_addr().expect("local address").port()
 }
 
 /// `master.cf`: the daemons a relay needs, none chrooted; smtpd on `smtp`,
