@@ -219,6 +219,10 @@ struct Upload<B> {
     waiting: Option<(Bytes, bool)>,
     /// Whether no chunk has been taken from the body yet.
     first: bool,
+    /// What the body gave when it was asked ahead, after a chunk, whether
+    /// it had ended (see [`Upload::end_follows`]): to be taken before the
+    /// body is asked again.
+    ahead: Option<Option<Result<Frame<Bytes>, String>>>,
 }
 
 impl<B> Upload<B>
@@ -232,6 +236,40 @@ where
             stream,
             waiting: None,
             first: true,
+            ahead: None,
+        }
+    }
+
+    /// The body's next frame (a failure as its text): the one asked
+    /// ahead, if any.
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, String>>> {
+        match self.ahead.take() {
+            Some(frame) => Poll::Ready(frame),
+            None => Pin::new(&mut self.body)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(|e| e.to_string()))),
+        }
+    }
+
+    /// Whether the chunk just taken from the body is its last. tonic's
+    /// request bodies do not say so until they are asked again, so they
+    /// are asked at once: a body that has ended then has its last chunk
+    /// sent with the end of the stream flagged on it, instead of an empty
+    /// frame after it (which, behind a chunk too big to be copied into
+    /// the connection's buffer, left in a write of its own and woke the
+    /// storage process a second time per delivery). What a body gives
+    /// instead is kept for the next ask.
+    fn end_follows(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.body.is_end_stream() {
+            return true;
+        }
+        match Pin::new(&mut self.body).poll_frame(cx) {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(next)) => {
+                self.ahead = Some(Some(next.map_err(|e| e.to_string())));
+                false
+            }
+            Poll::Pending => false,
         }
     }
 
@@ -265,10 +303,10 @@ where
                 }
                 continue;
             }
-            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+            match ready!(self.poll_frame(cx)) {
                 Some(Ok(frame)) => match frame.into_data() {
                     Ok(chunk) => {
-                        let last = self.body.is_end_stream();
+                        let last = self.end_follows(cx);
                         let first = std::mem::replace(&mut self.first, false);
                         if chunk.is_empty() || (first && chunk.len() <= FIRST_CHUNK_AT_ONCE) {
                             // h2 claims the window for it and sends it as

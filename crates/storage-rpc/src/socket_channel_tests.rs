@@ -480,3 +480,70 @@ async fn a_stream_outlives_the_channel_it_was_started_on() {
     drop(stream);
     (&mut peer.closed).await.unwrap();
 }
+
+/// HTTP/2 frame types and flags the tests below read.
+const DATA: u8 = 0;
+const END_STREAM: u8 = 1;
+
+/// The frames a client sent on `io` after its preface, each as (type,
+/// flags, stream, payload length), read until a request stream ended.
+async fn frames_until_a_request_ends(io: &mut UnixStream) -> Vec<(u8, u8, u32, usize)> {
+    use tokio::io::AsyncReadExt;
+    let mut preface = [0u8; 24];
+    io.read_exact(&mut preface).await.unwrap();
+    assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    let mut frames = Vec::new();
+    loop {
+        let mut head = [0u8; 9];
+        io.read_exact(&mut head).await.unwrap();
+        let length = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let (kind, flags) = (head[3], head[4]);
+        let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+        let mut payload = vec![0; length];
+        io.read_exact(&mut payload).await.unwrap();
+        frames.push((kind, flags, stream, length));
+        if stream != 0 && flags & END_STREAM != 0 {
+            return frames;
+        }
+    }
+}
+
+/// Checks that the request's body ended on a frame that carried data:
+/// no empty DATA frame only to end it.
+fn ends_on_its_data(frames: &[(u8, u8, u32, usize)]) {
+    let data: Vec<_> = frames.iter().filter(|f| f.0 == DATA && f.2 != 0).collect();
+    assert!(!data.is_empty(), "no DATA frame: {frames:?}");
+    assert!(
+        data.iter().all(|f| f.3 > 0),
+        "an empty DATA frame: {frames:?}"
+    );
+    assert_eq!(data.last().map(|f| f.1 & END_STREAM), Some(END_STREAM));
+}
+
+#[tokio::test]
+async fn a_client_stream_ends_on_its_last_chunk() {
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    let mut client = StorageClient::new(socket_channel(ours).await.unwrap());
+    // A chunk bigger than what HTTP/2 copies into its write buffer: an
+    // empty frame after it would leave in a write of its own.
+    let parts = vec![
+        AppendRequest {
+            part: Some(append_request::Part::Chunk(vec![7; 4096])),
+        },
+        AppendRequest::commit(),
+    ];
+    let call = tokio::spawn(async move { client.append(tokio_stream::iter(parts)).await });
+    let frames = frames_until_a_request_ends(&mut theirs).await;
+    call.abort();
+    ends_on_its_data(&frames);
+}
+
+#[tokio::test]
+async fn a_unary_request_ends_on_its_message() {
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    let mut client = StorageClient::new(socket_channel(ours).await.unwrap());
+    let call = tokio::spawn(async move { client.mailbox_status(status_of("INBOX")).await });
+    let frames = frames_until_a_request_ends(&mut theirs).await;
+    call.abort();
+    ends_on_its_data(&frames);
+}
