@@ -17,7 +17,6 @@
 mod acl;
 mod append;
 mod changes_probe;
-mod checkpoint;
 mod counts;
 mod crlf;
 mod disk_wait;
@@ -137,8 +136,6 @@ struct Inner {
     durable: journal::Durability,
     /// The quota limits adding commits check (see `quota_cap`).
     usage_cap: Mutex<quota_cap::UsageCap>,
-    /// The WAL checkpoints, run off the committing thread.
-    checkpoints: checkpoint::Checkpointer,
 }
 
 /// A store whose handle exists but whose files were not opened yet (see
@@ -192,7 +189,6 @@ impl Store {
                 journal: journal::Flusher::default(),
                 durable: journal::Durability::default(),
                 usage_cap: Mutex::default(),
-                checkpoints: checkpoint::Checkpointer::default(),
             }),
         })
     }
@@ -216,11 +212,7 @@ impl Store {
         if guard.is_none() {
             *guard = Some(schema::reopen_writer(&self.inner.root)?);
         }
-        Ok(writer::Writer::new(
-            guard,
-            &self.inner.checkpoints,
-            &self.inner.root,
-        ))
+        Ok(writer::Writer::new(guard))
     }
 
     /// Closes what an idle owner need not hold: the write connection and

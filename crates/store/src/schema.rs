@@ -204,9 +204,6 @@ fn set_writer_options(conn: &Connection, context: &str) -> Result<()> {
         .ctx(context)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx(context)?;
-    // In place of SQLite's automatic checkpoint, which would run inside
-    // the commit that crosses its limit (see `crate::checkpoint`).
-    conn.wal_hook(Some(crate::checkpoint::wal_grew));
     // Temporary tables, sorts and statement journals stay in memory: a
     // storage process may open no file outside the homes it serves
     // (Landlock), so not SQLite's temporary directory either.
