@@ -3,7 +3,14 @@
 //! connections, and beside them the machine's serial rate of "write 5 KB,
 //! fsync, rename, fsync the directory" — what one delivery at a time
 //! cannot beat, and only group commit gets past (issue 9). Printed as
-//! messages per second and ratios mailkeep/dovecot. Then the delay from
+//! messages per second and ratios mailkeep/dovecot.
+//!
+//! Both servers run at once and the deliveries go in blocks that
+//! alternate between them (which goes first alternates too), with a block
+//! of the serial fsync test before each pair: a disk whose sync time
+//! drifts by half within minutes (as this kind of machine's does) then
+//! slows both servers alike instead of whichever ran in the slow minutes.
+//! Each server keeps its connections across its blocks. Then the delay from
 //! LMTP's `250` to an IMAP client in IDLE seeing the new message's EXISTS
 //! (p50 and p99 of a series of deliveries, one at a time).
 //!
@@ -27,8 +34,13 @@ use mailkeep_bench::setup;
 use mailkeep_bench::stats::Samples;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
-/// Messages per run (split among the connections).
-const N: usize = 400;
+/// Blocks per number of connections, each of [`BLOCK`] messages per
+/// server.
+const BLOCKS: usize = 8;
+/// Messages per block (split among the connections: a multiple of 4).
+const BLOCK: usize = 48;
+/// Messages of each block of the serial fsync test.
+const SERIAL_BLOCK: usize = 24;
 const USER: &str = "bench";
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Deliveries whose IDLE delay is measured (after one unmeasured).
@@ -46,29 +58,80 @@ fn message(i: usize) -> Vec<u8> {
     m.into_bytes()
 }
 
-/// Messages per second delivering `N` messages over `connections`
-/// connections at once.
-fn rate(addr: SocketAddr, connections: usize) -> f64 {
-    // Warm up: the user's storage process runs, the index exists.
+/// `connections` LMTP connections to `addr`, after one delivery that
+/// warms the server up (the user's storage process runs, the index
+/// exists).
+fn open(addr: SocketAddr, connections: usize) -> Vec<LmtpClient> {
     LmtpClient::connect(addr, TIMEOUT)
         .and_then(|mut c| c.deliver(USER, &message(usize::MAX)))
         .expect("first delivery");
-    let per = N / connections;
+    (0..connections)
+        .map(|_| LmtpClient::connect(addr, TIMEOUT).expect("connecting"))
+        .collect()
+}
+
+/// Delivers one block of [`BLOCK`] messages (numbered from `first`) over
+/// `clients` at once; the clients back and the time it took.
+fn block(clients: Vec<LmtpClient>, first: usize) -> (Vec<LmtpClient>, Duration) {
+    let per = BLOCK / clients.len();
     let start = Instant::now();
-    let threads: Vec<_> = (0..connections)
-        .map(|t| {
+    let threads: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(t, mut c)| {
             std::thread::spawn(move || {
-                let mut c = LmtpClient::connect(addr, TIMEOUT).expect("connecting");
                 for i in 0..per {
-                    c.deliver(USER, &message(t * per + i)).expect("delivery");
+                    c.deliver(USER, &message(first + t * per + i))
+                        .expect("delivery");
                 }
+                c
             })
         })
         .collect();
-    for t in threads {
-        t.join().expect("a delivering thread");
+    let clients = threads
+        .into_iter()
+        .map(|t| t.join().expect("a delivering thread"))
+        .collect();
+    (clients, start.elapsed())
+}
+
+/// Messages per second of each server over `connections` connections
+/// (the baseline's `None` without one), and the serial fsync rate
+/// measured between their blocks, in `dir`.
+fn rates(
+    ours: SocketAddr,
+    theirs: Option<SocketAddr>,
+    connections: usize,
+    dir: &std::path::Path,
+) -> (f64, Option<f64>, f64) {
+    let mut ours = (open(ours, connections), Duration::ZERO);
+    let mut theirs = theirs.map(|addr| (open(addr, connections), Duration::ZERO));
+    let mut serial = Duration::ZERO;
+    for b in 0..BLOCKS {
+        serial += serial_fsync_block(dir, b);
+        let first = b * BLOCK;
+        let run = |side: &mut (Vec<LmtpClient>, Duration)| {
+            let (clients, took) = block(std::mem::take(&mut side.0), first);
+            side.0 = clients;
+            side.1 += took;
+        };
+        // Which server goes first alternates.
+        if b % 2 == 0 {
+            run(&mut ours);
+        }
+        if let Some(theirs) = theirs.as_mut() {
+            run(theirs);
+        }
+        if b % 2 == 1 {
+            run(&mut ours);
+        }
     }
-    (per * connections) as f64 / start.elapsed().as_secs_f64()
+    let per_second = |took: Duration| (BLOCKS * BLOCK) as f64 / took.as_secs_f64();
+    (
+        per_second(ours.1),
+        theirs.map(|t| per_second(t.1)),
+        (BLOCKS * SERIAL_BLOCK) as f64 / serial.as_secs_f64(),
+    )
 }
 
 /// The IDLE delays of `IDLE_DELIVERIES` deliveries over LMTP at `lmtp` to
@@ -97,37 +160,33 @@ fn idle_delay(lmtp: SocketAddr, imap: SocketAddr, account: &Account) -> Delays {
     })
 }
 
-/// The serial rate of write 5 KB + fsync + rename + fsync dir, in `dir`.
-fn serial_fsync_rate(dir: &std::path::Path) -> f64 {
+/// The time of one block of the serial fsync test (numbered `b`) in
+/// `dir`: [`SERIAL_BLOCK`] times write 5 KB, fsync, rename, fsync the
+/// directory.
+fn serial_fsync_block(dir: &std::path::Path, b: usize) -> Duration {
     let tmp = dir.join("fsync-tmp");
     let cur = dir.join("fsync-cur");
     std::fs::create_dir_all(&tmp).expect("tmp");
     std::fs::create_dir_all(&cur).expect("cur");
     let body = message(0);
-    let n = 200;
     let start = Instant::now();
-    for i in 0..n {
-        let path = tmp.join(format!("m{i}"));
+    for i in 0..SERIAL_BLOCK {
+        let name = format!("m{b}-{i}");
+        let path = tmp.join(&name);
         let mut f = std::fs::File::create(&path).expect("create");
         f.write_all(&body).expect("write");
         f.sync_all().expect("fsync");
-        std::fs::rename(&path, cur.join(format!("m{i}"))).expect("rename");
+        std::fs::rename(&path, cur.join(&name)).expect("rename");
         std::fs::File::open(&cur)
             .and_then(|d| d.sync_all())
             .expect("fsync dir");
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    start.elapsed()
 }
 
 fn main() {
     println!("machine load {} at start", report::machine_load());
     let dir = setup::workdir("lmtp-vs-dovecot-").expect("work directory");
-    let serial = serial_fsync_rate(dir.path());
-    println!(
-        "serial write 5 KB + fsync + rename + fsync dir: {} /s",
-        report::num(serial)
-    );
-
     let mailkeep = Mailkeep::start(
         BIN.as_ref(),
         dir.path(),
@@ -140,46 +199,49 @@ fn main() {
         password: "secret".into(),
     };
     let hash = mailkeep.add_user(&account, "PLAIN").expect("user add");
-    let ours_1 = rate(mailkeep.lmtp_addr(), 1);
-    let ours_4 = rate(mailkeep.lmtp_addr(), 4);
-    let ours_idle = idle_delay(mailkeep.lmtp_addr(), mailkeep.process().addr(), &account);
-    drop(mailkeep);
-
     let lmtp_port = free_port().expect("a port");
-    let theirs =
+    let dovecot =
         match Dovecot::start_with(dir.path(), &[(USER.to_owned(), hash)], 10, Some(lmtp_port)) {
             Ok(dovecot) => {
                 println!("baseline: {}", dovecot.version());
-                let addr = SocketAddr::from(([127, 0, 0, 1], lmtp_port));
-                let theirs = (
-                    rate(addr, 1),
-                    rate(addr, 4),
-                    idle_delay(addr, dovecot.process().addr(), &account),
-                );
-                drop(dovecot);
-                Some(theirs)
+                Some(dovecot)
             }
             Err(e) => {
                 println!("note: {e}");
                 None
             }
         };
-    println!("LMTP delivery of {N} messages of 5 KB to one user:");
-    for (what, ours, theirs) in [
-        ("1 connection", ours_1, theirs.as_ref().map(|t| t.0)),
-        ("4 connections", ours_4, theirs.as_ref().map(|t| t.1)),
-    ] {
+    let theirs_addr = dovecot
+        .as_ref()
+        .map(|_| SocketAddr::from(([127, 0, 0, 1], lmtp_port)));
+    println!(
+        "LMTP delivery of {} messages of 5 KB to one user, per server and number of \
+         connections, in {BLOCKS} blocks alternating between the servers; the serial rate of \
+         write 5 KB + fsync + rename + fsync dir measured between the blocks:",
+        BLOCKS * BLOCK
+    );
+    for (what, connections) in [("1 connection", 1), ("4 connections", 4)] {
+        let (ours, theirs, serial) =
+            rates(mailkeep.lmtp_addr(), theirs_addr, connections, dir.path());
         println!(
             "{}",
             report::line(what, "msg/s", ours, theirs, Better::Higher)
         );
         println!(
-            "  {what}: mailkeep / serial fsync rate = {:.2}",
+            "  {what}: serial fsync rate {} /s; mailkeep / serial fsync rate = {:.2}",
+            report::num(serial),
             report::ratio(ours, serial)
         );
     }
+    let ours_idle = idle_delay(mailkeep.lmtp_addr(), mailkeep.process().addr(), &account);
+    let theirs = dovecot
+        .as_ref()
+        .zip(theirs_addr)
+        .map(|(dovecot, addr)| idle_delay(addr, dovecot.process().addr(), &account));
+    drop(mailkeep);
+    drop(dovecot);
     println!("From LMTP's 250 to EXISTS in IDLE, {IDLE_DELIVERIES} deliveries:");
-    let theirs_idle = theirs.as_ref().map(|t| &t.2);
+    let theirs_idle = theirs.as_ref();
     for (what, pick) in [
         ("p50", Samples::p50 as fn(&Samples) -> Option<Duration>),
         ("p99", Samples::p99),
