@@ -12,20 +12,12 @@
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use crate::harness::inject::{open_in, syscall_in_thread};
+use crate::harness::inject::{open_in, syscall_in_sleeping_thread};
 use crate::harness::{SPAWNER, SWITCH_CAPS, Task, TestDir, require_root, status_numbers, tasks};
 use crate::modes::shared_server_with_two_uids;
 
 /// The default `[storage] shared_uid` and `shared_gid`.
 const SHARED_ID: u32 = 64_992;
-
-/// Runs `nr(args)` in thread `tid`, retried until the thread is caught in
-/// a system call (it waits in one nearly all the time).
-fn in_thread(tid: i32, nr: i64, args: [u64; 3]) -> i64 {
-    (0..1000)
-        .find_map(|_| syscall_in_thread(tid, nr, args))
-        .unwrap_or_else(|| panic!("thread {tid} was never in a system call"))
-}
 
 #[test]
 fn shared_storage_runs_as_its_own_uid_with_no_root_thread() {
@@ -119,27 +111,27 @@ fn shared_storage_runs_as_its_own_uid_with_no_root_thread() {
     let eperm = -i64::from(nix::libc::EPERM);
     let t = spawner.tid;
     assert_eq!(
-        in_thread(t, nix::libc::SYS_setfsuid, [0, 0, 0]),
+        syscall_in_sleeping_thread(pid, t, nix::libc::SYS_setfsuid, [0, 0, 0]),
         eperm,
         "setfsuid(0)"
     );
     assert_eq!(
-        in_thread(t, nix::libc::SYS_setfsgid, [0, 0, 0]),
+        syscall_in_sleeping_thread(pid, t, nix::libc::SYS_setfsgid, [0, 0, 0]),
         eperm,
         "setfsgid(0)"
     );
     assert_eq!(
-        in_thread(t, nix::libc::SYS_setgroups, [0, 0, 0]),
+        syscall_in_sleeping_thread(pid, t, nix::libc::SYS_setgroups, [0, 0, 0]),
         eperm,
         "setgroups"
     );
     assert_eq!(
-        in_thread(t, nix::libc::SYS_setresuid, [0, 0, 0]),
+        syscall_in_sleeping_thread(pid, t, nix::libc::SYS_setresuid, [0, 0, 0]),
         eperm,
         "setresuid(0)"
     );
     assert_eq!(
-        in_thread(t, nix::libc::SYS_setuid, [5001, 0, 0]),
+        syscall_in_sleeping_thread(pid, t, nix::libc::SYS_setuid, [5001, 0, 0]),
         eperm,
         "setuid(5001)"
     );
@@ -151,7 +143,7 @@ fn shared_storage_runs_as_its_own_uid_with_no_root_thread() {
     );
     // The decoding thread cannot even become an owner.
     assert_eq!(
-        in_thread(pid, nix::libc::SYS_setuid, [5001, 0, 0]),
+        syscall_in_sleeping_thread(pid, pid, nix::libc::SYS_setuid, [5001, 0, 0]),
         eperm,
         "setuid in main"
     );

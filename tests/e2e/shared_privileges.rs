@@ -10,7 +10,7 @@
 
 use std::fs;
 
-use crate::harness::inject::{open_in, syscall_in_thread};
+use crate::harness::inject::{open_in, syscall_in_sleeping_thread};
 use crate::harness::{SPAWNER, SWITCH_CAPS, Task, TestDir, require_root, status_numbers, tasks};
 use crate::modes::shared_server_with_two_uids;
 
@@ -63,13 +63,11 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
     }
 
     // The main thread decodes the requests: taken over, it cannot become
-    // another user. Retried until it is caught inside a system call (it
-    // waits in epoll nearly all the time).
+    // another user (caught asleep in a system call: it waits in epoll
+    // nearly all the time).
     let main = all.iter().find(|t| t.tid == pid).expect("the main thread");
     assert_eq!(main.caps("CapEff:"), 0);
-    let setuid = (0..1000)
-        .find_map(|_| syscall_in_thread(pid, nix::libc::SYS_setuid, [5001, 0, 0]))
-        .expect("the main thread was never in a system call");
+    let setuid = syscall_in_sleeping_thread(pid, pid, nix::libc::SYS_setuid, [5001, 0, 0]);
     assert_eq!(
         setuid,
         -i64::from(nix::libc::EPERM),
@@ -90,9 +88,7 @@ fn shared_storage_threads_hold_no_capability_but_the_spawner() {
         .iter()
         .find(|t| t.name.starts_with("uid-5001-"))
         .expect("a worker of erin's");
-    let setfsuid = (0..1000)
-        .find_map(|_| syscall_in_thread(worker.tid, nix::libc::SYS_setfsuid, [0, 0, 0]))
-        .expect("the worker was never in a system call");
+    let setfsuid = syscall_in_sleeping_thread(pid, worker.tid, nix::libc::SYS_setfsuid, [0, 0, 0]);
     assert_eq!(
         setfsuid,
         -i64::from(nix::libc::EPERM),

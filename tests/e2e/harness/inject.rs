@@ -65,10 +65,31 @@ fn asleep(pid: i32, tid: i32) -> bool {
     })
 }
 
+/// Runs system call `nr` with `args` in thread `tid` of `pid` once it is
+/// asleep in a system call and returns its raw result (a negative errno
+/// on failure). Looked at again, a millisecond apart ([`TRIES`] times at
+/// most), while it is not: after a call was run in it, a thread needs a
+/// turn on a CPU to go back into the call it was interrupted in, which a
+/// loaded machine may not give it at once (immediate retries all found
+/// it still on its way back). Panics if it never is.
+pub fn syscall_in_sleeping_thread(pid: i32, tid: i32, nr: i64, args: [u64; 3]) -> i64 {
+    for _ in 0..TRIES {
+        if asleep(pid, tid)
+            && let Some(result) = syscall_in_thread(tid, nr, args)
+        {
+            return result;
+        }
+        // A bounded retry, not a wait for an event: the thread goes back
+        // to sleep on its own.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    panic!("thread {tid} of {pid} was never asleep in a system call")
+}
+
 /// Runs system call `nr` with `args` in thread `tid` and returns its raw
 /// result (a negative errno on failure); `None` if the thread could not
 /// be attached or was not stopped in a system call (nothing was run).
-pub fn syscall_in_thread(tid: i32, nr: i64, args: [u64; 3]) -> Option<i64> {
+fn syscall_in_thread(tid: i32, nr: i64, args: [u64; 3]) -> Option<i64> {
     syscall_with_data(tid, nr, &[], &|_| args)
 }
 
