@@ -219,10 +219,10 @@ struct Upload<B> {
     waiting: Option<(Bytes, bool)>,
     /// Whether no chunk has been taken from the body yet.
     first: bool,
-    /// What the body gave when it was asked ahead, after a chunk, whether
-    /// it had ended (see [`Upload::end_follows`]): to be taken before the
-    /// body is asked again.
-    ahead: Option<Option<Result<Frame<Bytes>, String>>>,
+    /// The frame the body gave when it was asked ahead, after a chunk,
+    /// whether it had ended (see [`Upload::end_follows`]): taken before
+    /// the body is asked again.
+    ahead: Option<Result<Frame<Bytes>, String>>,
 }
 
 impl<B> Upload<B>
@@ -244,7 +244,7 @@ where
     /// ahead, if any.
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, String>>> {
         match self.ahead.take() {
-            Some(frame) => Poll::Ready(frame),
+            Some(frame) => Poll::Ready(Some(frame)),
             None => Pin::new(&mut self.body)
                 .poll_frame(cx)
                 .map(|f| f.map(|f| f.map_err(|e| e.to_string()))),
@@ -266,7 +266,7 @@ where
         match Pin::new(&mut self.body).poll_frame(cx) {
             Poll::Ready(None) => true,
             Poll::Ready(Some(next)) => {
-                self.ahead = Some(Some(next.map_err(|e| e.to_string())));
+                self.ahead = Some(next.map_err(|e| e.to_string()));
                 false
             }
             Poll::Pending => false,
