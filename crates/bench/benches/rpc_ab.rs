@@ -14,7 +14,8 @@
 //! build of another commit copied aside), list them in
 //! `MAILKEEP_AB_BINS=/path/a:/path/b`; `MAILKEEP_AB_CALLS` sets the calls per
 //! variant (default 4000); `MAILKEEP_AB_CLIENT=current` runs the client on a
-//! current-thread runtime instead of the multi-threaded one imap uses.
+//! current-thread runtime, as the protocol processes run today, instead of
+//! a multi-threaded one.
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -190,8 +191,9 @@ fn main() {
         )
     };
 
-    // `MAILKEEP_AB_CLIENT=current`: the client on a current-thread runtime
-    // (the imap process runs a multi-threaded one, the default here).
+    // `MAILKEEP_AB_CLIENT=current`: the client on a current-thread runtime,
+    // as the protocol processes run today; the default is a
+    // multi-threaded one, as the imap process ran when this was written.
     let runtime = match std::env::var("MAILKEEP_AB_CLIENT").as_deref() {
         Ok("current") => tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -4,8 +4,9 @@
 //! 1. LOGIN + SELECT with a lingering (warm) storage process, against the
 //!    same with a cold start (a user whose storage process does not run).
 //! 2. A `MailboxStatus` round trip over the storage RPC on a passed UNIX
-//!    socket (the frontend's channel, from a task of a multi-threaded
-//!    runtime as a session calls), against the same store call made
+//!    socket (the frontend's channel, from a task of a one-thread runtime
+//!    as a session of the imap, pop3 or lmtp process calls), against the
+//!    same store call made
 //!    in-process: per-call p50 and p99 of both, measured in alternating
 //!    blocks so that a neighbour's load falls on both alike, and what the
 //!    RPC adds at p50.
@@ -221,7 +222,13 @@ fn rpc_round_trip(dir: &Path) {
     )
     .expect("fd mappings");
     let child = Server(cmd.spawn().expect("storage process"));
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // One thread, as the protocol processes run (see `one_thread_runtime`
+    // in the mailkeep crate): the call's task and the channel's connection
+    // task hand over on one thread, not across two workers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     // The calls run in a task of the runtime, as a session's do, over the
     // channel the frontend's storage path uses.
     let measure = async move {
