@@ -78,7 +78,7 @@ pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};
 pub use private_seen::Viewer;
 pub use quota_cap::UsageCap;
 pub use reindex::ReindexReport;
-pub use schema::{INDEX_FILE, INDEX_WAL_FILE, WAL_CHECKPOINT_PAGES};
+pub use schema::{INDEX_FILE, INDEX_WAL_FILE};
 pub use search::{
     SearchKey, SearchResult, SortCriterion, SortKey, ThreadAlgorithm, ThreadNode, base_subject,
 };

@@ -180,19 +180,8 @@ pub(crate) fn reopen_writer(root: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-/// WAL pages after which the commit that passes them checkpoints the WAL
-/// into the database (SQLite's default is 1,000). A delivery commits
-/// about a dozen pages, most of them the same index pages again, so a
-/// longer WAL copies each of those once for more deliveries and syncs the
-/// database less often: at one LMTP connection a delivery took 3-4% less
-/// time in four in-run A/B runs, and the WAL of a busy owner stays within
-/// 16 MB (it starts over after each checkpoint, and goes when the owner's
-/// connections are closed).
-pub const WAL_CHECKPOINT_PAGES: u32 = 4000;
-
-/// The write connection's settings: WAL, normal sync, the checkpoint
-/// threshold, foreign keys, the busy timeout and a statement cache for
-/// the hot paths.
+/// The write connection's settings: WAL, normal sync, foreign keys, the
+/// busy timeout and a statement cache for the hot paths.
 ///
 /// `synchronous = NORMAL` in WAL mode: a commit is in the WAL, so in the
 /// OS, before it returns — a killed process loses nothing — but the WAL
@@ -212,8 +201,6 @@ fn set_writer_options(conn: &Connection, context: &str) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")
         .ctx(context)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
-        .ctx(context)?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
         .ctx(context)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx(context)?;
