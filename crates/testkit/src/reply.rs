@@ -104,6 +104,16 @@ impl Reply {
             .filter(move |d| d.is(name))
     }
 
+    /// The text of the untagged data responses named `name`, as received
+    /// (without the final CRLF): for a test that compares whole lines.
+    pub fn lines_of(&self, name: &str) -> Vec<String> {
+        self.responses
+            .iter()
+            .filter(|r| r.data().is_some_and(|d| d.is(name)))
+            .map(Response::text)
+            .collect()
+    }
+
     /// The untagged status responses (`* OK [...]`, `* NO`, `* BYE`).
     pub fn untagged_status(&self) -> impl Iterator<Item = &StatusResponse> {
         self.responses

@@ -145,12 +145,7 @@ async fn list_returns_myrights() {
     let mut c = login(&process).await;
     ok(&mut c, "CREATE Projects").await;
     let reply = ok(&mut c, "LIST \"\" \"*\" RETURN (MYRIGHTS)").await;
-    let lines: Vec<String> = reply
-        .responses
-        .iter()
-        .map(|r| r.text())
-        .filter(|t| t.starts_with("* LIST"))
-        .collect();
+    let lines = reply.lines_of("LIST");
     for name in ["INBOX", "Projects"] {
         let expected = format!("{name} (\"MYRIGHTS\" \"{ALL_RIGHTS}\")");
         assert!(

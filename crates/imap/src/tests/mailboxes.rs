@@ -60,12 +60,7 @@ async fn list_status_and_special_use() {
     let listed = reply.list("LIST");
     let outbox = listed.iter().find(|l| l.name == "Outbox").expect("Outbox");
     assert!(outbox.attributes.iter().any(|a| a == "\\Sent"), "{reply:?}");
-    let statuses: Vec<String> = reply
-        .responses
-        .iter()
-        .map(|r| r.text())
-        .filter(|t| t.starts_with("* STATUS"))
-        .collect();
+    let statuses = reply.lines_of("STATUS");
     assert!(
         statuses
             .iter()

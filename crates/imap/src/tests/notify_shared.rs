@@ -39,16 +39,6 @@ async fn alice_appends(services: &Services, mailbox: &str) {
     assert!(appended.is_ok(), "{appended:?}");
 }
 
-/// The STATUS lines of a reply, by their text.
-fn statuses(reply: &mailkeep_testkit::Reply) -> Vec<String> {
-    reply
-        .responses
-        .iter()
-        .map(|r| r.text())
-        .filter(|t| t.starts_with("* STATUS"))
-        .collect()
-}
-
 #[tokio::test]
 async fn notify_reports_a_shared_mailbox_that_is_not_selected() {
     let services = two_users().await;
@@ -64,7 +54,7 @@ async fn notify_reports_a_shared_mailbox_that_is_not_selected() {
          (MessageNew MessageExpunge FlagChange)) (personal (MessageNew MessageExpunge))",
     )
     .await;
-    let now = statuses(&reply);
+    let now = reply.lines_of("STATUS");
     assert!(
         now.iter()
             .any(|s| s.starts_with("* STATUS shared.alice.Projects (MESSAGES 1 ")),
@@ -127,7 +117,7 @@ async fn notify_subtree_of_an_owner_reports_what_it_shares_only() {
         "NOTIFY SET STATUS (subtree shared.alice (MessageNew MessageExpunge MailboxName))",
     )
     .await;
-    let now = statuses(&reply);
+    let now = reply.lines_of("STATUS");
     assert_eq!(now.len(), 1, "{reply:?}");
     assert!(
         now[0].starts_with("* STATUS shared.alice.Projects (MESSAGES 1 "),
@@ -212,7 +202,7 @@ async fn an_unreachable_owner_does_not_break_notify() {
          (subtree shared (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))",
     )
     .await;
-    let now = statuses(&reply);
+    let now = reply.lines_of("STATUS");
     assert!(!now.iter().any(|s| s.contains("ghost")), "{now:?}");
     assert!(
         now.iter()
@@ -242,7 +232,7 @@ async fn a_selected_shared_mailbox_gets_no_status() {
         "NOTIFY SET STATUS (selected (MessageNew MessageExpunge)) (subtree shared.alice (MessageNew MessageExpunge))",
     )
     .await;
-    assert_eq!(statuses(&reply), Vec::<String>::new(), "{reply:?}");
+    assert_eq!(reply.lines_of("STATUS"), Vec::<String>::new(), "{reply:?}");
     alice_appends(&services, "Projects").await;
     let (_, before) = until(&mut bob, "* 2 EXISTS").await;
     assert!(
@@ -266,7 +256,7 @@ async fn notify_on_the_public_namespace() {
         "NOTIFY SET STATUS (subtree Public (MessageNew MessageExpunge))",
     )
     .await;
-    let now = statuses(&reply);
+    let now = reply.lines_of("STATUS");
     assert!(
         now.iter()
             .any(|s| s.starts_with("* STATUS Public.Projects (MESSAGES 1 ")),

@@ -110,10 +110,9 @@ async fn a_search_context_follows_the_mailbox_until_cancelled() {
     ok(&mut other, "STORE 2 -FLAGS (\\Flagged)").await;
     let reply = ok(&mut c, "NOOP").await;
     let update = reply
-        .responses
-        .iter()
-        .map(|r| r.text())
-        .find(|t| t.starts_with("* ESEARCH"))
+        .lines_of("ESEARCH")
+        .into_iter()
+        .next()
         .expect("an update");
     assert_eq!(
         update,
@@ -157,14 +156,8 @@ async fn a_sort_context_removes_from_the_last_position_first() {
     ok(&mut other, "STORE 1 +FLAGS (\\Flagged)").await;
     ok(&mut other, "STORE 3 +FLAGS (\\Flagged)").await;
     let reply = ok(&mut c, "NOOP").await;
-    let update: Vec<String> = reply
-        .responses
-        .iter()
-        .map(|r| r.text())
-        .filter(|t| t.starts_with("* ESEARCH"))
-        .collect();
     assert_eq!(
-        update,
+        reply.lines_of("ESEARCH"),
         [format!(
             "* ESEARCH (TAG \"{tag}\") UID REMOVEFROM (3 3 2 1)"
         )],
