@@ -486,8 +486,18 @@ const DATA: u8 = 0;
 const END_STREAM: u8 = 1;
 
 /// The frames a client sent on `io` after its preface, each as (type,
-/// flags, stream, payload length), read until a request stream ended.
+/// flags, stream, payload length), read until a request stream ended; a
+/// request that never ends fails the test instead of hanging it.
 async fn frames_until_a_request_ends(io: &mut UnixStream) -> Vec<(u8, u8, u32, usize)> {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        read_frames_until_a_request_ends(io),
+    )
+    .await
+    .expect("a request stream that ends")
+}
+
+async fn read_frames_until_a_request_ends(io: &mut UnixStream) -> Vec<(u8, u8, u32, usize)> {
     use tokio::io::AsyncReadExt;
     let mut preface = [0u8; 24];
     io.read_exact(&mut preface).await.unwrap();

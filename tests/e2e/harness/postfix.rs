@@ -1,7 +1,7 @@
 //! A throwaway Postfix (Debian's package) for one test: its own `main.cf`
 //! and `master.cf`, queue and log under the test's directory, listening on
-//! a loopback address of its own (127.0.88.N) and relaying every recipient in `example.org` to
-//! mailkeep over LMTP. Its `master` runs in the foreground as the test's
+//! a loopback address of its own (127.0.88.N) and relaying every recipient
+//! in `example.org` to mailkeep over LMTP. Its `master` runs in the foreground as the test's
 //! child (`master -c DIR`, no `postfix start`), so dropping the guard stops
 //! it and its daemons. Mail goes in with swaks over SMTP.
 
