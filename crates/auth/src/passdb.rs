@@ -167,18 +167,21 @@ impl Passdb {
         &self.file
     }
 
-    /// [`Passdb::check_password`] when that is cheap (a `{PLAIN}` or plain
-    /// digest account); `Ok(None)` when it would hash slowly, which the
-    /// caller then does in the bounded pool. Blocking (file I/O).
-    pub(crate) fn check_password_if_cheap(
+    /// [`Passdb::check_password`] in the file version `file` when that is
+    /// cheap (a `{PLAIN}` or plain digest account); `None` when it would
+    /// hash slowly (an unknown user is checked against the decoy, as
+    /// slowly as a real password), which the caller then does in the
+    /// bounded pool. No file I/O.
+    pub(crate) fn check_password_if_cheap_in(
         &self,
+        file: &PasswdFile,
         credentials: &Credentials,
-    ) -> Result<Option<Checked>, AuthError> {
-        match self.find(&credentials.authcid)? {
+    ) -> Option<Checked> {
+        match self.find_in(file, &credentials.authcid) {
             Some(entry) if !entry.password.is_empty() && !is_costly(&entry.password) => {
-                self.check_password(credentials).map(Some)
+                Some(self.check_password_in(file, credentials))
             }
-            _ => Ok(None),
+            _ => None,
         }
     }
 
@@ -192,57 +195,58 @@ impl Passdb {
     /// exist; any of that wrong is refused as a wrong password is, after
     /// the same one password check.
     pub(crate) fn check_password(&self, credentials: &Credentials) -> Result<Checked, AuthError> {
+        let file = self.file.current()?;
+        Ok(self.check_password_in(&file, credentials))
+    }
+
+    /// [`Passdb::check_password`] in the file version `file` (no file
+    /// I/O; the hash may still be slow).
+    fn check_password_in(&self, file: &PasswdFile, credentials: &Credentials) -> Checked {
         let master = credentials.authzid.is_some();
         let reason = |own, of_master| if master { of_master } else { own };
-        let Some(entry) = self.find(&credentials.authcid)? else {
+        let Some(entry) = self.find_in(file, &credentials.authcid) else {
             let _ = (self.verify)(&self.decoy, &credentials.password);
-            return Ok(Checked::Refused(reason(
-                "unknown user",
-                "unknown master user",
-            )));
+            return Checked::Refused(reason("unknown user", "unknown master user"));
         };
         if entry.password.is_empty() {
             let _ = (self.verify)(&self.decoy, &credentials.password);
-            return Ok(Checked::Refused(reason(
+            return Checked::Refused(reason(
                 "user has no password",
                 "master user has no password",
-            )));
+            ));
         }
         match (self.verify)(&entry.password, &credentials.password) {
             Ok(true) => match &credentials.authzid {
-                None => Ok(self.served(entry)),
-                Some(user) => self.act_as(entry, user),
+                None => self.served(entry.clone()),
+                Some(user) => self.act_as(file, entry.clone(), user),
             },
-            Ok(false) => Ok(Checked::Refused(reason(
-                "wrong password",
-                "wrong master password",
-            ))),
+            Ok(false) => Checked::Refused(reason("wrong password", "wrong master password")),
             Err(error) => {
                 // Fails closed; the administrator must fix the stored value.
                 tracing::warn!(user = ?entry.name, %error, path = %self.file.path().display(),
                     "stored password cannot be checked");
-                Ok(Checked::Refused("stored password cannot be checked"))
+                Checked::Refused("stored password cannot be checked")
             }
         }
     }
 
     /// After `master`'s password matched in a login as `user`: the
     /// session is `user`'s if `master` is a master user and `user` an
-    /// account that may be served. Blocking (file I/O).
-    fn act_as(&self, master: UserEntry, user: &str) -> Result<Checked, AuthError> {
+    /// account (of the file version `file`) that may be served.
+    fn act_as(&self, file: &PasswdFile, master: UserEntry, user: &str) -> Checked {
         if !self.masters.is_master(&master.name) {
-            return Ok(Checked::Refused("not a master user"));
+            return Checked::Refused("not a master user");
         }
-        let Some(entry) = self.find(user)? else {
-            return Ok(Checked::Refused("unknown user"));
+        let Some(entry) = self.find_in(file, user) else {
+            return Checked::Refused("unknown user");
         };
-        Ok(match self.served(entry) {
+        match self.served(entry.clone()) {
             Checked::Valid(user) => Checked::ValidMaster {
                 user,
                 master: master.name,
             },
             other => other,
-        })
+        }
     }
 
     /// After a SCRAM proof verified: whether `user` (still) exists and may
@@ -262,10 +266,11 @@ impl Passdb {
         let Some(master) = &who.master else {
             return self.check_authenticated(&who.user);
         };
-        match self.find(master)? {
-            Some(entry) => self.act_as(entry, &who.user),
-            None => Ok(Checked::Refused("master user deleted during the exchange")),
-        }
+        let file = self.file.current()?;
+        Ok(match self.find_in(&file, master) {
+            Some(entry) => self.act_as(&file, entry.clone(), &who.user),
+            None => Checked::Refused("master user deleted during the exchange"),
+        })
     }
 
     /// The account a delivery to `recipient` (no `+detail`) is for, named

@@ -60,6 +60,21 @@ impl WatchedPasswdFile {
         Ok(fresh)
     }
 
+    /// The cached parse, if the file is unchanged since it was read: one
+    /// `stat` and never a read, so a login may look here on the async
+    /// thread (a `stat` of a local file costs what a clock read does),
+    /// where reading a large file could hold up every other login.
+    /// `None` when nothing is cached, the file changed or it cannot be
+    /// inspected: [`WatchedPasswdFile::current`] then reads it, off the
+    /// async thread, and reports what went wrong.
+    pub fn cached_if_unchanged(&self) -> Option<Arc<PasswdFile>> {
+        let stamp = FileStamp::of(&fs::metadata(&self.path).ok()?);
+        let slot = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.as_ref()
+            .filter(|cached| cached.stamp == Some(stamp))
+            .map(Arc::clone)
+    }
+
     /// Looks `name` up in the current version of the file.
     pub fn lookup(&self, name: &str) -> Result<Option<UserEntry>, AuthError> {
         Ok(self.current()?.lookup(name).cloned())

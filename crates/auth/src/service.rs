@@ -26,7 +26,7 @@ use crate::scram::ScramHash;
 use crate::scram::server::TLS_EXPORTER;
 use crate::settings::AuthSettings;
 use crate::tickets::{RenewRefused, TicketOffice};
-use crate::userdb::UserEntry;
+use crate::userdb::{PasswdFile, UserEntry};
 
 /// The one reason shown for wrong credentials of any kind, so a client
 /// cannot tell an unknown user from a wrong password.
@@ -331,19 +331,26 @@ impl AuthService {
         let who = Who::of(&credentials);
         self.wait_penalty(attempt, who.account()).await;
         // Cheap schemes are checked at once; slow ones wait for the pool.
-        // A valid login's entry (for its ticket) is read in the same trip
-        // off the async threads: one hand-over instead of two.
+        // While the users file is as it was last read, that is here, on
+        // the async thread: a hand-over to the blocking pool and back cost
+        // two thread wake-ups, more than the check. Else the file is read
+        // off the async threads, and a valid login's entry (for its
+        // ticket) with it: one hand-over instead of two.
+        if let Some(file) = self.shared.passdb.file().cached_if_unchanged()
+            && let Some((checked, entry)) = cheap_check(&self.shared.passdb, &file, &credentials)
+        {
+            return self
+                .conclude_with(attempt, &who, Ok(Ok(checked)), Vec::new(), entry)
+                .await;
+        }
         let shared = Arc::clone(&self.shared);
         let first = credentials.clone();
         let cheap = tokio::task::spawn_blocking(move || {
-            let checked = shared.passdb.check_password_if_cheap(&first)?;
-            let entry = match &checked {
-                Some(Checked::Valid(user) | Checked::ValidMaster { user, .. }) => {
-                    shared.passdb.file().lookup(user)?
-                }
-                _ => None,
-            };
-            Ok((checked, entry))
+            let file = shared.passdb.file().current()?;
+            Ok(match cheap_check(&shared.passdb, &file, &first) {
+                Some((checked, entry)) => (Some(checked), entry),
+                None => (None, None),
+            })
         })
         .await;
         match cheap {
@@ -775,3 +782,20 @@ mod tests;
 #[cfg(test)]
 #[path = "tests/service_master.rs"]
 mod master_tests;
+
+/// A cheap scheme's check of `credentials` in the users file version
+/// `file`, with a valid login's entry (for its ticket); `None` when the
+/// check would hash slowly (or the user is unknown: the decoy is hashed
+/// as slowly as a real password would be).
+fn cheap_check(
+    passdb: &Passdb,
+    file: &PasswdFile,
+    credentials: &Credentials,
+) -> Option<(Checked, Option<UserEntry>)> {
+    let checked = passdb.check_password_if_cheap_in(file, credentials)?;
+    let entry = match &checked {
+        Checked::Valid(user) | Checked::ValidMaster { user, .. } => file.lookup(user).cloned(),
+        _ => None,
+    };
+    Some((checked, entry))
+}

@@ -204,6 +204,55 @@ async fn users_added_while_running_can_log_in() {
     assert_eq!(ok.user, "dave");
 }
 
+/// Sets `path`'s modification time well in the past, so that auth keeps
+/// its parse and checks cheap passwords on its async thread.
+fn settle(path: &std::path::Path) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+}
+
+/// A users file left alone is parsed once and then checked where the login
+/// arrives (no hand-over to the blocking pool): right and wrong passwords
+/// are told apart there as anywhere, and a change of the file (a new
+/// password, a removed user) is seen by the next login, settled or not.
+#[tokio::test]
+async fn logins_on_a_settled_users_file_follow_its_changes() {
+    let h = start(BASE).await;
+    settle(&h.passwd);
+    let mut client = h.connect(1).await;
+    let login = |id: u64, data: &'static [u8], ip: &'static str| first(id, "PLAIN", Some(data), ip);
+    for id in 1..=3 {
+        let ok = success(step(&mut client, login(id, b"\0alice\0secret", "192.0.2.10")).await);
+        assert_eq!(ok.user, "alice");
+    }
+    let refused = failure(step(&mut client, login(4, b"\0alice\0wrong", "192.0.2.11")).await);
+    assert!(!refused.temporary, "{refused:?}");
+
+    // Rewritten by rename, as the editor does, with another password.
+    let text = std::fs::read_to_string(&h.passwd).unwrap();
+    let changed = text.replace("alice:{PLAIN}secret", "alice:{PLAIN}changed");
+    assert_ne!(text, changed);
+    let tmp = h.passwd.with_extension("new");
+    std::fs::write(&tmp, changed).unwrap();
+    std::fs::rename(&tmp, &h.passwd).unwrap();
+    settle(&h.passwd);
+    let refused = failure(step(&mut client, login(5, b"\0alice\0secret", "192.0.2.12")).await);
+    assert!(
+        !refused.temporary,
+        "the old password still works: {refused:?}"
+    );
+    let ok = success(step(&mut client, login(6, b"\0alice\0changed", "192.0.2.13")).await);
+    assert_eq!(ok.user, "alice");
+    let ok = success(step(&mut client, login(7, b"\0alice\0changed", "192.0.2.13")).await);
+    assert_eq!(ok.user, "alice");
+
+    delete_user(&h.passwd, "alice").unwrap();
+    settle(&h.passwd);
+    let refused = failure(step(&mut client, login(8, b"\0alice\0changed", "192.0.2.14")).await);
+    assert!(!refused.temporary, "a removed user logs in: {refused:?}");
+}
+
 #[tokio::test]
 async fn renew_issues_a_fresh_ticket_for_existing_users_only() {
     let h = start(BASE).await;

@@ -201,12 +201,14 @@ fn logins_and_recipients_name_accounts_the_same_way() {
             keys(db.scram_lookup(name, ScramHash::Sha256).unwrap()).matches_password(b"pencil")
         );
         assert_eq!(
-            db.check_password_if_cheap(&Credentials {
-                authzid: None,
-                authcid: name.to_owned(),
-                password: b"pencil".to_vec(),
-            })
-            .unwrap(),
+            db.check_password_if_cheap_in(
+                &db.file().current().unwrap(),
+                &Credentials {
+                    authzid: None,
+                    authcid: name.to_owned(),
+                    password: b"pencil".to_vec(),
+                }
+            ),
             Some(valid("alice"))
         );
     }
