@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::leased::LeasedChannel;
-use tonic::transport::Channel;
+use mailkeep_storage_rpc::socket_channel::SocketChannel;
 
 use crate::connector::{ConnectError, Connector};
 
@@ -15,7 +15,7 @@ type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The object-safe form of [`Connector`].
 trait ErasedConnector: Send + Sync {
-    fn auth(&self) -> Boxed<'_, Result<AuthClient<Channel>, ConnectError>>;
+    fn auth(&self) -> Boxed<'_, Result<AuthClient<SocketChannel>, ConnectError>>;
     fn storage<'a>(
         &'a self,
         ticket: &'a str,
@@ -30,7 +30,7 @@ trait ErasedConnector: Send + Sync {
 }
 
 impl<C: Connector> ErasedConnector for C {
-    fn auth(&self) -> Boxed<'_, Result<AuthClient<Channel>, ConnectError>> {
+    fn auth(&self) -> Boxed<'_, Result<AuthClient<SocketChannel>, ConnectError>> {
         Box::pin(Connector::auth(self))
     }
 
@@ -70,7 +70,7 @@ impl AnyConnector {
 }
 
 impl Connector for AnyConnector {
-    async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+    async fn auth(&self) -> Result<AuthClient<SocketChannel>, ConnectError> {
         self.0.auth().await
     }
 

@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use mailkeep_storage_rpc::auth::RenewRequest;
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
+use mailkeep_storage_rpc::socket_channel::SocketChannel;
 use tokio::sync::Mutex;
 use tonic::Code;
-use tonic::transport::Channel;
 
 /// The key a request's ticket is sealed to, and what it is sealed for
 /// (re-exported for the callers of Auth.Deliver).
@@ -38,7 +38,7 @@ pub struct Renewed {
 /// The auth connection of one protocol process.
 pub struct AuthLink {
     connector: AnyConnector,
-    client: Mutex<Option<AuthClient<Channel>>>,
+    client: Mutex<Option<AuthClient<SocketChannel>>>,
     exchange: AtomicU64,
 }
 
@@ -59,7 +59,7 @@ impl AuthLink {
 
     /// The auth client, connecting if there is none. With `fresh`, the
     /// current one is dropped first (a call on it failed with UNAVAILABLE).
-    pub async fn client(&self, fresh: bool) -> Result<AuthClient<Channel>, ConnectError> {
+    pub async fn client(&self, fresh: bool) -> Result<AuthClient<SocketChannel>, ConnectError> {
         let mut guard = self.client.lock().await;
         if fresh {
             *guard = None;

@@ -8,7 +8,7 @@ use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::broker::RefusalCode;
 use mailkeep_storage_rpc::broker_client::{BrokerClient, BrokerError};
 use mailkeep_storage_rpc::leased::LeasedChannel;
-use tonic::transport::Channel;
+use mailkeep_storage_rpc::socket_channel::SocketChannel;
 
 /// Why no connection could be had.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -43,7 +43,7 @@ impl From<BrokerError> for ConnectError {
 /// A source of connections to auth and to the storage process of an owner.
 pub trait Connector: Clone + Send + Sync + 'static {
     /// A new connection to the auth process.
-    fn auth(&self) -> impl Future<Output = Result<AuthClient<Channel>, ConnectError>> + Send;
+    fn auth(&self) -> impl Future<Output = Result<AuthClient<SocketChannel>, ConnectError>> + Send;
 
     /// A channel to the storage process serving `owner`, authorised by
     /// `ticket`; several sessions of one owner share one connection.
@@ -79,7 +79,7 @@ pub trait Connector: Clone + Send + Sync + 'static {
 }
 
 impl Connector for BrokerClient {
-    async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+    async fn auth(&self) -> Result<AuthClient<SocketChannel>, ConnectError> {
         Ok(BrokerClient::auth(self).await?)
     }
 

@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::leased::LeasedChannel;
+use mailkeep_storage_rpc::socket_channel::SocketChannel;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-use tonic::transport::Channel;
 
 use crate::connector::{ConnectError, Connector};
 
@@ -51,7 +51,7 @@ impl<C: Connector> KeepWarm<C> {
 }
 
 impl<C: Connector> Connector for KeepWarm<C> {
-    async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+    async fn auth(&self) -> Result<AuthClient<SocketChannel>, ConnectError> {
         self.inner.auth().await
     }
 
@@ -272,7 +272,7 @@ mod tests {
     struct Sharing;
 
     impl Connector for Sharing {
-        async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+        async fn auth(&self) -> Result<AuthClient<SocketChannel>, ConnectError> {
             Err(ConnectError::unavailable("no auth here"))
         }
 

@@ -8,17 +8,16 @@ use std::sync::{Arc, Weak};
 
 use tokio::net::UnixStream;
 use tokio::sync::{Mutex, oneshot};
-use tonic::transport::Channel;
 
 use crate::auth::auth_client::AuthClient;
 use crate::broker::{
     AttachStorage, BrokerReply, BrokerRequest, ConnectAuth, RefusalCode, broker_reply,
     broker_request,
 };
-use crate::channel::{ChannelError, channel_over};
+use crate::channel::ChannelError;
 use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use crate::leased::{Lease, LeasedChannel};
-use crate::socket_channel::socket_channel;
+use crate::socket_channel::{SocketChannel, socket_channel};
 use crate::storage::storage_client::StorageClient;
 
 /// Why the broker could not give a connection.
@@ -194,13 +193,13 @@ impl BrokerClient {
     }
 
     /// A new connection to the auth process.
-    pub async fn auth(&self) -> Result<AuthClient<Channel>, BrokerError> {
+    pub async fn auth(&self) -> Result<AuthClient<SocketChannel>, BrokerError> {
         let (reply, fd) = self
             .request(broker_request::Kind::ConnectAuth(ConnectAuth {}))
             .await?;
         match (reply.kind, fd) {
             (Some(broker_reply::Kind::Auth(_)), Some(fd)) => {
-                let channel = channel_over(into_unix_stream(fd)?).await?;
+                let channel = socket_channel(into_unix_stream(fd)?).await?;
                 Ok(AuthClient::new(channel))
             }
             _ => Err(BrokerError::Protocol(

@@ -29,7 +29,7 @@ use mailkeep_storage_rpc::broker::{
     ControlMessage, Load, NewConnection, RefusalCode, Revoke, RevokedSession, StorageEvent,
     storage_event,
 };
-use mailkeep_storage_rpc::channel::{ChannelError, channel_over};
+use mailkeep_storage_rpc::channel::ChannelError;
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
@@ -43,7 +43,6 @@ use mailkeep_ticket::{
 use tokio::net::UnixStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
 
 /// Why the services could not do what a test asked.
 #[derive(Debug, thiserror::Error)]
@@ -607,12 +606,12 @@ fn start_storage(
 /// ticket, which reaches another owner as a guest), an unknown owner
 /// `Refused`, anything that breaks `Unavailable`.
 impl Connector for Services {
-    async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+    async fn auth(&self) -> Result<AuthClient<SocketChannel>, ConnectError> {
         let (stream, _) = self
             .pass(&self.inner.auth_control)
             .await
             .map_err(|e| ConnectError::unavailable(e.to_string()))?;
-        let channel = channel_over(stream)
+        let channel = socket_channel(stream)
             .await
             .map_err(|e| ConnectError::unavailable(e.to_string()))?;
         Ok(AuthClient::new(channel))

@@ -5,7 +5,7 @@ use mailkeep_frontend::{AnyConnector, AuthLink, Clock, ConnectError, Connector, 
 use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::leased::LeasedChannel;
-use tonic::transport::Channel;
+use mailkeep_storage_rpc::socket_channel::SocketChannel;
 
 use super::*;
 use crate::address::Recipient;
@@ -17,7 +17,7 @@ use crate::trace::Transaction;
 struct Counting(Arc<AtomicUsize>);
 
 impl Connector for Counting {
-    async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+    async fn auth(&self) -> Result<AuthClient<SocketChannel>, ConnectError> {
         Err(ConnectError::unavailable("no auth in this test"))
     }
 

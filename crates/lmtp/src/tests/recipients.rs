@@ -3,7 +3,7 @@ use std::sync::Arc;
 use mailkeep_frontend::{AnyConnector, AuthLink, Clock, ConnectError, Connector};
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::leased::LeasedChannel;
-use tonic::transport::Channel;
+use mailkeep_storage_rpc::socket_channel::SocketChannel;
 
 use super::*;
 
@@ -12,7 +12,7 @@ use super::*;
 struct Nowhere;
 
 impl Connector for Nowhere {
-    async fn auth(&self) -> Result<AuthClient<Channel>, ConnectError> {
+    async fn auth(&self) -> Result<AuthClient<SocketChannel>, ConnectError> {
         Err(ConnectError::unavailable("no auth in this test"))
     }
 
