@@ -160,7 +160,6 @@ impl View {
     }
 
     /// Whether a UID is known to be expunged but not yet reported.
-    #[cfg(test)]
     pub fn is_pending_expunge(&self, uid: u32) -> bool {
         self.pending_expunge.contains(&uid)
     }

@@ -297,3 +297,55 @@ async fn catenate_builds_a_message_from_text_and_parts_of_others() {
         "{reply:?}"
     );
 }
+
+/// FLAGS alone come from the session's view, brought up to storage first:
+/// a flag resync shows what another session changed a moment before (a
+/// new keyword announced in FLAGS before the FETCH that carries it), and
+/// a message the other session expunged is left out of a FETCH by
+/// sequence number, whose OK says so; its EXPUNGE comes after the FETCH.
+#[tokio::test]
+async fn a_flag_resync_shows_what_another_session_just_changed() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut a = login(&process).await;
+    for i in 1..=3 {
+        let m = message(&format!("m{i}"), "body");
+        assert!(a.append("INBOX", &[], &m).await.unwrap().is_ok());
+    }
+    ok(&mut a, "SELECT INBOX").await;
+    let mut b = login(&process).await;
+    ok(&mut b, "SELECT INBOX").await;
+    ok(&mut b, "UID STORE 2 +FLAGS (\\Flagged $Work)").await;
+    ok(&mut b, "UID STORE 1 +FLAGS (\\Deleted)").await;
+    ok(&mut b, "EXPUNGE").await;
+
+    let reply = a.run("FETCH 1:3 (FLAGS)").await.expect("FETCH");
+    assert_eq!(reply.status(), Status::Ok, "{reply:?}");
+    assert!(reply.has_code("EXPUNGEISSUED"), "{reply:?}");
+    assert!(
+        reply.expunged().is_empty(),
+        "EXPUNGE inside a FETCH: {reply:?}"
+    );
+    assert!(reply.fetch(1).is_none(), "the expunged message: {reply:?}");
+    let second = reply.fetch(2).expect("FETCH 2");
+    assert!(
+        second.has_flag("\\Flagged") && second.has_flag("$Work"),
+        "{reply:?}"
+    );
+    let third = reply.fetch(3).expect("FETCH 3");
+    assert_eq!(third.flags(), Some(Vec::new()), "{reply:?}");
+    let position =
+        |found: &dyn Fn(&str) -> bool| reply.responses.iter().position(|r| found(&r.text()));
+    let announced = position(&|t: &str| t.starts_with("* FLAGS") && t.contains("$Work"));
+    let carried = position(&|t: &str| t.contains("FETCH") && t.contains("$Work"));
+    assert!(
+        announced.is_some() && announced < carried,
+        "$Work announced in FLAGS after a FETCH carried it: {reply:?}"
+    );
+
+    let reply = ok(&mut a, "NOOP").await;
+    assert_eq!(reply.expunged(), vec![1], "{reply:?}");
+    let reply = ok(&mut a, "UID FETCH 1:* (UID FLAGS)").await;
+    let uids: Vec<Option<u32>> = reply.fetches().iter().map(|f| f.uid()).collect();
+    assert_eq!(uids, vec![Some(2), Some(3)], "{reply:?}");
+}

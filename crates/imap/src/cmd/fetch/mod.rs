@@ -2,8 +2,9 @@
 //! its extensions: structure (ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW) from
 //! the Content service, sections and BINARY cut by it, whole messages
 //! streamed by Storage.Fetch with the metadata; CHANGEDSINCE and VANISHED
-//! (RFC 7162).
+//! (RFC 7162). FLAGS alone come from the session's view (`from_view`).
 
+mod from_view;
 pub(crate) mod plan;
 mod respond;
 mod structure;
@@ -94,13 +95,14 @@ impl Command for Fetch {
         {
             return Ok(done(reply));
         }
+        if from_view::answers_from_view(&plan, self.changed_since)
+            && let Some(fetched) =
+                from_view::fetch_from_view(&cx, &state, &plan, &uids, enabled).await?
+        {
+            return Ok(done(fetched.reply()));
+        }
         match fetch(&cx, &state, &plan, &uids, self.changed_since, enabled).await? {
-            Ok(Fetched::All) => Ok(done(Reply::ok("Fetch completed."))),
-            // RFC 2180 §4.1: the rest was sent; the client learns of the
-            // expunge at its next NOOP.
-            Ok(Fetched::SomeExpunged) => Ok(done(
-                Reply::ok("Some messages were already expunged.").code(Code::ExpungeIssued),
-            )),
+            Ok(fetched) => Ok(done(fetched.reply())),
             Err(reply) => Ok(done(reply)),
         }
     }
@@ -192,6 +194,20 @@ enum Fetched {
     /// Some messages were expunged (by another session) between the
     /// client's view and the reading of their parts: they were left out.
     SomeExpunged,
+}
+
+impl Fetched {
+    /// The tagged OK.
+    fn reply(self) -> Reply {
+        match self {
+            Fetched::All => Reply::ok("Fetch completed."),
+            // RFC 2180 §4.1: the rest was sent; the client learns of the
+            // expunge at its next NOOP.
+            Fetched::SomeExpunged => {
+                Reply::ok("Some messages were already expunged.").code(Code::ExpungeIssued)
+            }
+        }
+    }
 }
 
 /// Fetches the messages and sends one response each; a NO reply when

@@ -1,0 +1,104 @@
+//! FETCH of FLAGS alone (with UID at most): the flag resync every client
+//! makes after SELECT and at each check (`UID FETCH 1:* (FLAGS)`). The
+//! session's view holds every message's flags, so once it is brought up
+//! to storage's MODSEQ (one Changes call, which carries nothing when
+//! nothing changed) the answers come from it: storage no longer reads and
+//! streams a record per message, and the answers leave in large writes.
+//!
+//! What the client gets is what the Fetch stream gave: the flags storage
+//! has now, FLAGS first for a keyword not announced yet, and a message
+//! another session expunged is left out (`OK [EXPUNGEISSUED]`, RFC 2180
+//! §4.1); the expunge itself is told when expunges may be (never inside a
+//! FETCH by sequence number).
+
+use crate::cmd::Cx;
+use crate::cmd::fetch::Fetched;
+use crate::cmd::fetch::plan::{Item, Plan};
+use crate::errors::ImapError;
+use crate::session::enabled::Enabled;
+use crate::session::mailbox::Synced;
+use crate::session::state::Selected;
+use crate::updates::fetch_head;
+
+/// Answers are written in pieces of about this size, so that a resync of a
+/// large mailbox does not build its whole answer first.
+const WRITE_AT: usize = 64 * 1024;
+
+/// Whether `plan` asks for nothing the view does not hold: FLAGS, with or
+/// without UID, and no MODSEQ, CHANGEDSINCE or `\Seen` to set.
+pub(super) fn answers_from_view(plan: &Plan, changed_since: Option<u64>) -> bool {
+    changed_since.is_none()
+        && !plan.set_seen
+        && plan.items.contains(&Item::Flags)
+        && plan
+            .items
+            .iter()
+            .all(|item| matches!(item, Item::Flags | Item::Uid))
+}
+
+/// Brings the view up to storage and answers for `uids` from it; `None`
+/// when the mailbox is gone (the Fetch call then answers, with the reason).
+pub(super) async fn fetch_from_view(
+    cx: &Cx,
+    state: &Selected,
+    plan: &Plan,
+    uids: &[u32],
+    enabled: Enabled,
+) -> Result<Option<Fetched>, ImapError> {
+    let mailbox = &state.mailbox;
+    // Expunges wait: this FETCH may name messages by sequence number, and
+    // the session tells them once no such command runs.
+    if mailbox
+        .sync(&state.authed.storage, &cx.out, false, enabled)
+        .await?
+        == Synced::Lost
+    {
+        return Ok(None);
+    }
+    let mut some_expunged = false;
+    let mut bytes = Vec::new();
+    // Sequence numbers are read while no other response can go out: an
+    // EXPUNGE sent meanwhile would change them.
+    let mut out = cx.out.lock().await;
+    for &uid in uids {
+        let answer = {
+            let view = mailbox.view();
+            if view.is_pending_expunge(uid) {
+                None
+            } else {
+                view.seq_of(uid).zip(view.flags_of(uid).map(|f| f.to_vec()))
+            }
+        };
+        let Some((seq, flags)) = answer else {
+            some_expunged = true;
+            continue;
+        };
+        mailbox.announce_keywords(&flags, &mut bytes);
+        let mut response = fetch_head(enabled, seq, uid, false);
+        for item in &plan.items {
+            match item {
+                // UIDONLY's UIDFETCH response carries the UID in its head.
+                Item::Uid if !enabled.uidonly => {
+                    response.uid(uid);
+                }
+                Item::Flags => {
+                    response.flags(&flags);
+                }
+                _ => {}
+            }
+        }
+        bytes.extend_from_slice(&response.finish());
+        if bytes.len() >= WRITE_AT {
+            out.write(&bytes).await?;
+            bytes.clear();
+        }
+    }
+    if !bytes.is_empty() {
+        out.write(&bytes).await?;
+    }
+    Ok(Some(if some_expunged {
+        Fetched::SomeExpunged
+    } else {
+        Fetched::All
+    }))
+}
