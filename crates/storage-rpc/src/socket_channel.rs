@@ -99,7 +99,7 @@ where
             result = &mut connection => {
                 ends.store(true, std::sync::atomic::Ordering::Relaxed);
                 if let Err(e) = result {
-                    tracing::debug!(error = %e, "storage connection ended");
+                    tracing::debug!(error = %e, "gRPC connection ended");
                 }
                 return;
             }
@@ -108,7 +108,7 @@ where
         // No channel is left; the connection closes once the response
         // streams still being read are done.
         if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "storage connection ended");
+            tracing::debug!(error = %e, "gRPC connection ended");
         }
     });
     Ok(SocketChannel {
