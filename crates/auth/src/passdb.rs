@@ -273,14 +273,22 @@ impl Passdb {
         })
     }
 
-    /// The account a delivery to `recipient` (no `+detail`) is for, named
-    /// as a login names it (see [`account_names`]). `Checked::Refused` for
-    /// no such account. Blocking (file I/O).
+    /// [`Passdb::recipient_in`] in the file as it is now. Blocking (file
+    /// I/O).
+    #[cfg(test)]
     pub(crate) fn recipient(&self, recipient: &str) -> Result<Checked, AuthError> {
-        Ok(match self.find(recipient)? {
-            Some(entry) => self.served(entry),
+        let file = self.file.current()?;
+        Ok(self.recipient_in(&file, recipient))
+    }
+
+    /// The account a delivery to `recipient` (no `+detail`) is for, named
+    /// as a login names it (see [`account_names`]), in the file version
+    /// `file`. `Checked::Refused` for no such account. No file I/O.
+    pub(crate) fn recipient_in(&self, file: &PasswdFile, recipient: &str) -> Checked {
+        match self.find_in(file, recipient) {
+            Some(entry) => self.served(entry.clone()),
             None => Checked::Refused("unknown recipient"),
-        })
+        }
     }
 
     /// The keys a SCRAM-`hash` exchange for `user` runs on. Blocking (file

@@ -330,36 +330,20 @@ impl AuthService {
         let credentials = self.shared.passdb.masters().resolve(credentials);
         let who = Who::of(&credentials);
         self.wait_penalty(attempt, who.account()).await;
-        // Cheap schemes are checked at once; slow ones wait for the pool.
-        // While the users file is as it was last read, that is here, on
-        // the async thread: a hand-over to the blocking pool and back cost
-        // two thread wake-ups, more than the check. Else the file is read
-        // off the async threads, and a valid login's entry (for its
-        // ticket) with it: one hand-over instead of two.
-        if let Some(file) = self.shared.passdb.file().cached_if_unchanged()
-            && let Some((checked, entry)) = cheap_check(&self.shared.passdb, &file, &credentials)
-        {
-            return self
-                .conclude_with(attempt, &who, Ok(Ok(checked)), Vec::new(), entry)
-                .await;
-        }
-        let shared = Arc::clone(&self.shared);
+        // Cheap schemes are checked at once (see `on_users_file`), and a
+        // valid login's entry (for its ticket) is read with the check;
+        // slow ones wait for the pool.
         let first = credentials.clone();
-        let cheap = tokio::task::spawn_blocking(move || {
-            let file = shared.passdb.file().current()?;
-            Ok(match cheap_check(&shared.passdb, &file, &first) {
-                Some((checked, entry)) => (Some(checked), entry),
-                None => (None, None),
-            })
-        })
-        .await;
+        let cheap = self
+            .on_users_file(move |passdb, file| cheap_check(passdb, file, &first))
+            .await;
         match cheap {
-            Ok(Ok((Some(checked), entry))) => {
+            Ok(Ok(Some((checked, entry)))) => {
                 return self
                     .conclude_with(attempt, &who, Ok(Ok(checked)), Vec::new(), entry)
                     .await;
             }
-            Ok(Ok((None, _))) => {}
+            Ok(Ok(None)) => {}
             Ok(Err(error)) => {
                 return self
                     .conclude(attempt, &who, Ok(Err(error)), Vec::new())
@@ -378,6 +362,27 @@ impl AuthService {
             Err(error) => return self.not_checked(attempt, who.account(), &error),
         };
         self.conclude(attempt, &who, Ok(checked), Vec::new()).await
+    }
+
+    /// Runs `read` on the users file as it is now: here, on the async
+    /// thread, while the file is as last read (one `stat`: a hand-over to
+    /// the blocking pool and back costs two thread wake-ups, more than any
+    /// lookup); else on the blocking pool, which reads the file again (a
+    /// large file takes long, and must not hold up the other logins).
+    /// `read` must not hash slowly: that is the hashing pool's.
+    async fn on_users_file<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Passdb, &PasswdFile) -> T + Send + 'static,
+    ) -> Result<Result<T, crate::AuthError>, tokio::task::JoinError> {
+        if let Some(file) = self.shared.passdb.file().cached_if_unchanged() {
+            return Ok(Ok(read(&self.shared.passdb, &file)));
+        }
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || {
+            let file = shared.passdb.file().current()?;
+            Ok(read(&shared.passdb, &file))
+        })
+        .await
     }
 
     /// Waits what earlier failures of this address, its network and the
@@ -483,9 +488,9 @@ impl AuthService {
         let entry = match known {
             Some(entry) => Ok(Ok(Some(entry))),
             None => {
-                let lookup_shared = Arc::clone(shared);
                 let name = user.clone();
-                tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&name)).await
+                self.on_users_file(move |_, file| file.lookup(&name).cloned())
+                    .await
             }
         };
         let entry = match entry {
@@ -590,9 +595,9 @@ impl AuthService {
             ));
         }
         let seal_to = reply_key(&req.reply_key, "Deliver")?;
-        let shared = Arc::clone(&self.shared);
         let recipient = req.recipient.clone();
-        let checked = tokio::task::spawn_blocking(move || shared.passdb.recipient(&recipient))
+        let checked = self
+            .on_users_file(move |passdb, file| passdb.recipient_in(file, &recipient))
             .await
             .map_err(|error| Status::internal(format!("recipient lookup task failed: {error}")))?
             .map_err(|error| {
@@ -747,9 +752,9 @@ impl Auth for AuthService {
                 "ticket refused: not the named user's",
             ));
         }
-        let lookup_shared = Arc::clone(shared);
         let user = claims.user.clone();
-        let entry = tokio::task::spawn_blocking(move || lookup_shared.passdb.file().lookup(&user))
+        let entry = self
+            .on_users_file(move |_, file| file.lookup(&user).cloned())
             .await
             .map_err(|error| Status::internal(format!("user lookup task failed: {error}")))?
             .map_err(|error| {

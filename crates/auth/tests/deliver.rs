@@ -66,3 +66,37 @@ async fn a_deliver_request_without_a_usable_reply_key_is_refused() {
     // With a key, the same request is answered.
     assert_eq!(deliver(&mut lmtp, "alice").await.unwrap().0, "alice");
 }
+
+/// A users file left alone is looked up where the request arrives (its
+/// parse kept): recipients resolve there as anywhere, and one removed from
+/// the file is unknown at the next request.
+#[tokio::test]
+async fn recipients_on_a_settled_users_file_follow_its_changes() {
+    let h = start_with(BASE, "dora@example.net:{PLAIN}x:1002:1002::/home/dora\n").await;
+    let settle = || {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&h.passwd)
+            .unwrap();
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+            .unwrap();
+    };
+    settle();
+    let mut lmtp = h.connect_as(1, "lmtp").await;
+    for _ in 0..2 {
+        let (user, _) = deliver(&mut lmtp, "dora@Example.NET").await.unwrap();
+        assert_eq!(user, "dora@example.net");
+        let err = deliver(&mut lmtp, "nobody").await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+    }
+    mailkeep_auth::delete_user(&h.passwd, "dora@example.net").unwrap();
+    settle();
+    let err = deliver(&mut lmtp, "dora@example.net").await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        Code::NotFound,
+        "a removed recipient still resolves"
+    );
+    let (user, _) = deliver(&mut lmtp, "alice").await.unwrap();
+    assert_eq!(user, "alice");
+}
