@@ -98,6 +98,38 @@ async fn qresync_reports_what_vanished_since() {
     );
 }
 
+/// An expunge held back while a FETCH by sequence number ran is told as
+/// IDLE starts, though no change is marked any more (the FETCH's own
+/// resync took the mark): IDLE then asks storage for nothing else.
+#[tokio::test]
+async fn idle_tells_an_expunge_held_back_by_an_earlier_command() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut watcher = login(&process).await;
+    for subject in ["one", "two"] {
+        let m = message(subject, "x");
+        assert!(watcher.append("INBOX", &[], &m).await.unwrap().is_ok());
+    }
+    ok(&mut watcher, "SELECT INBOX").await;
+    let mut other = login(&process).await;
+    ok(&mut other, "SELECT INBOX").await;
+    ok(&mut other, "STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    ok(&mut other, "EXPUNGE").await;
+    let reply = ok(&mut watcher, "FETCH 1:2 (FLAGS)").await;
+    assert!(reply.has_code("EXPUNGEISSUED"), "{reply:?}");
+    assert!(reply.expunged().is_empty(), "{reply:?}");
+    let mut idle = watcher.idle().await.expect("IDLE");
+    let seen = tokio::time::timeout(WAIT, idle.wait_for(|r| r.text() == "* 1 EXPUNGE"))
+        .await
+        .expect("the held-back EXPUNGE while idling")
+        .expect("the idle stream");
+    assert!(seen.iter().any(|r| r.text() == "* 1 EXPUNGE"), "{seen:?}");
+    let reply = idle.done().await.expect("DONE");
+    assert!(reply.is_ok(), "{reply:?}");
+    let reply = ok(&mut watcher, "FETCH 1 (UID)").await;
+    assert_eq!(reply.fetch(1).and_then(|f| f.uid()), Some(2), "{reply:?}");
+}
+
 #[tokio::test]
 async fn idle_sees_another_sessions_changes_as_they_happen() {
     let services = services().await;
