@@ -3,7 +3,7 @@
 
 mod harness;
 
-use harness::{BASE, deliver, start_with};
+use harness::{BASE, deliver, settle, start_with};
 use mailkeep_storage_rpc::auth::DeliverRequest;
 use mailkeep_ticket::Scope;
 use tonic::Code;
@@ -73,15 +73,7 @@ async fn a_deliver_request_without_a_usable_reply_key_is_refused() {
 #[tokio::test]
 async fn recipients_on_a_settled_users_file_follow_its_changes() {
     let h = start_with(BASE, "dora@example.net:{PLAIN}x:1002:1002::/home/dora\n").await;
-    let settle = || {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&h.passwd)
-            .unwrap();
-        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
-            .unwrap();
-    };
-    settle();
+    settle(&h.passwd);
     let mut lmtp = h.connect_as(1, "lmtp").await;
     for _ in 0..2 {
         let (user, _) = deliver(&mut lmtp, "dora@Example.NET").await.unwrap();
@@ -90,7 +82,7 @@ async fn recipients_on_a_settled_users_file_follow_its_changes() {
         assert_eq!(err.code(), Code::NotFound);
     }
     mailkeep_auth::delete_user(&h.passwd, "dora@example.net").unwrap();
-    settle();
+    settle(&h.passwd);
     let err = deliver(&mut lmtp, "dora@example.net").await.unwrap_err();
     assert_eq!(
         err.code(),

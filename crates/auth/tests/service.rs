@@ -6,7 +6,7 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use harness::{BASE, challenge, failure, first, next, start, step, success};
+use harness::{BASE, challenge, failure, first, next, settle, start, step, success};
 use mailkeep_auth::{add_user, delete_user};
 use mailkeep_storage_rpc::auth::step_response;
 use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
@@ -202,14 +202,6 @@ async fn users_added_while_running_can_log_in() {
         .await,
     );
     assert_eq!(ok.user, "dave");
-}
-
-/// Sets `path`'s modification time well in the past, so that auth keeps
-/// its parse and checks cheap passwords on its async thread.
-fn settle(path: &std::path::Path) {
-    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    file.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
-        .unwrap();
 }
 
 /// A users file left alone is parsed once and then checked where the login

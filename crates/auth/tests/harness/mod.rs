@@ -267,3 +267,12 @@ pub fn challenge(outcome: Outcome) -> Vec<u8> {
 
 /// The gRPC client type the tests use.
 pub type AuthClientChannel = AuthClient<Channel>;
+
+/// Sets `path`'s modification time a minute back, so that auth keeps its
+/// parse of the users file and looks accounts up where a request arrives
+/// (a file changed in the last two seconds is read again every time).
+pub fn settle(path: &std::path::Path) {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+}

@@ -3,7 +3,7 @@
 
 use mailkeep_testkit::{LiteralMode, Part, Status};
 
-use super::{login, message, ok, process, services};
+use super::{login, message, ok, process, selected_with, services};
 use crate::settings::ImapSettings;
 
 /// A multipart message: a text part and a base64 attachment.
@@ -307,12 +307,7 @@ async fn catenate_builds_a_message_from_text_and_parts_of_others() {
 async fn a_flag_resync_shows_what_another_session_just_changed() {
     let services = services().await;
     let process = process(&services, ImapSettings::default());
-    let mut a = login(&process).await;
-    for i in 1..=3 {
-        let m = message(&format!("m{i}"), "body");
-        assert!(a.append("INBOX", &[], &m).await.unwrap().is_ok());
-    }
-    ok(&mut a, "SELECT INBOX").await;
+    let mut a = selected_with(&process, &["m1", "m2", "m3"]).await;
     let mut b = login(&process).await;
     ok(&mut b, "SELECT INBOX").await;
     ok(&mut b, "UID STORE 2 +FLAGS (\\Flagged $Work)").await;

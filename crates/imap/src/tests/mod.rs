@@ -107,6 +107,22 @@ pub(crate) async fn login_as(
     client
 }
 
+/// A logged-in client with INBOX selected, holding one small message per
+/// subject (appended in order: UIDs 1, 2, ...).
+pub(crate) async fn selected_with(
+    process: &Arc<Process>,
+    subjects: &[&str],
+) -> Client<DuplexStream> {
+    let mut client = login(process).await;
+    for subject in subjects {
+        let m = message(subject, "body");
+        let reply = client.append("INBOX", &[], &m).await.expect("APPEND");
+        assert!(reply.is_ok(), "APPEND {subject}: {reply:?}");
+    }
+    ok(&mut client, "SELECT INBOX").await;
+    client
+}
+
 /// Runs a command that must succeed.
 pub(crate) async fn ok(client: &mut Client<DuplexStream>, command: &str) -> Reply {
     let reply = client.run(command).await.expect(command);
