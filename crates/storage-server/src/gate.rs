@@ -32,7 +32,7 @@ use crate::spawner::CredentialSpawner;
 /// owners stayed open until the storm ended: the storage process peaked
 /// at 6,600 open files and 520 MB (15,000 and 1.1 GB while SQLite kept
 /// memory statistics), and the heap that peak left behind stayed. With
-/// 16: 1,250-1,700 files and 175-195 MB, leaving 48 of the 64 store
+/// 16: 1,250-1,850 files and 175-195 MB, leaving 48 of the 64 store
 /// threads to calls.
 const RELEASES_AT_ONCE: usize = 16;
 
