@@ -19,6 +19,9 @@
 //! the same accounts and mail, its phases alternating with the others,
 //! so that one run compares two builds under the same load ("A/B" lines:
 //! commands/s and server CPU per command of this build over the other's).
+//! `MAILKEEP_BENCH_AB_EXTRA` (TOML tables) goes into that second server's
+//! configuration, whose binary is this build's unless
+//! `MAILKEEP_BENCH_AB_BIN` names one: an A/B of two configurations.
 
 use std::time::Duration;
 
@@ -67,10 +70,18 @@ fn main() {
             None
         }
     };
-    // An A/B of two builds in one run (see the module doc).
-    let other = std::env::var_os("MAILKEEP_BENCH_AB_BIN").map(|bin| {
-        println!("A/B binary: {}", bin.to_string_lossy());
-        let other = Mailkeep::start(bin.as_ref(), dir.path(), "mailkeep-ab", "")
+    // An A/B of two builds, or of two configurations, in one run (see the
+    // module doc).
+    let ab_extra = std::env::var("MAILKEEP_BENCH_AB_EXTRA").ok();
+    let ab_bin = std::env::var_os("MAILKEEP_BENCH_AB_BIN")
+        .or_else(|| ab_extra.as_ref().map(|_| bin.clone().into()));
+    let other = ab_bin.map(|ab_bin| {
+        println!("A/B binary: {}", ab_bin.to_string_lossy());
+        let extra = ab_extra.as_deref().unwrap_or("");
+        if !extra.is_empty() {
+            println!("A/B configuration adds: {extra:?}");
+        }
+        let other = Mailkeep::start(ab_bin.as_ref(), dir.path(), "mailkeep-ab", extra)
             .expect("starting the A/B binary's mailkeep");
         other.add_plain_users(&accounts).expect("A/B accounts");
         other
