@@ -344,3 +344,38 @@ async fn a_flag_resync_shows_what_another_session_just_changed() {
     let uids: Vec<Option<u32>> = reply.fetches().iter().map(|f| f.uid()).collect();
     assert_eq!(uids, vec![Some(2), Some(3)], "{reply:?}");
 }
+
+/// An APPEND into the selected mailbox reports the new message (EXISTS)
+/// before its tagged OK (RFC 9051 §6.3.12), so that a UID STORE of its
+/// APPENDUID sent right after acts on it, as a client removing what it
+/// just saved does. Before, the view took the message in only when the
+/// watch's event came: a STORE sent sooner found no such UID and did
+/// nothing, and the EXPUNGE after it left the message in place. A hundred
+/// rounds on two worker threads, where the event came after the OK within
+/// the first few rounds (three runs without the fix failed at rounds 2-6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_into_the_selected_mailbox_is_reported_before_its_ok() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = selected_with(&process, &["kept"]).await;
+    for round in 0..100 {
+        let m = message(&format!("round{round}"), "x");
+        let reply = c.append("INBOX", &[], &m).await.expect("APPEND");
+        assert!(reply.is_ok(), "round {round}: {reply:?}");
+        assert_eq!(reply.exists(), Some(2), "round {round}: {reply:?}");
+        let (_, uid) = reply.appenduid().expect("APPENDUID");
+        let reply = ok(&mut c, &format!("UID STORE {uid} +FLAGS (\\Deleted)")).await;
+        assert_eq!(
+            reply.fetch(2).and_then(|f| f.uid()),
+            Some(uid),
+            "round {round}: {reply:?}"
+        );
+        let reply = ok(&mut c, "EXPUNGE").await;
+        assert_eq!(reply.expunged(), vec![2], "round {round}: {reply:?}");
+    }
+    let reply = ok(&mut c, "STATUS INBOX (MESSAGES)").await;
+    assert!(
+        reply.responses[0].text().contains("MESSAGES 1"),
+        "{reply:?}"
+    );
+}
