@@ -379,3 +379,26 @@ async fn an_append_into_the_selected_mailbox_is_reported_before_its_ok() {
         "{reply:?}"
     );
 }
+
+/// A COPY into the selected mailbox reports the copies (EXISTS) before
+/// its tagged OK, as an APPEND does, so that a UID STORE of a COPYUID
+/// destination sent right after acts on it. Rounds on two worker threads,
+/// as for the APPEND.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_into_the_selected_mailbox_is_reported_before_its_ok() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = selected_with(&process, &["kept"]).await;
+    for round in 0..100 {
+        let reply = ok(&mut c, "COPY 1 INBOX").await;
+        assert_eq!(reply.exists(), Some(2), "round {round}: {reply:?}");
+        let (_, _, copied) = reply.copyuid().expect("COPYUID");
+        let [copied] = copied[..] else {
+            panic!("round {round}: one copy expected: {copied:?}");
+        };
+        let reply = ok(&mut c, &format!("UID STORE {copied} +FLAGS (\\Deleted)")).await;
+        assert!(reply.fetch(2).is_some(), "round {round}: {reply:?}");
+        let reply = ok(&mut c, "EXPUNGE").await;
+        assert_eq!(reply.expunged(), vec![2], "round {round}: {reply:?}");
+    }
+}
