@@ -117,12 +117,7 @@ async fn copy_or_move(
         source: SequenceSet::from_numbers(response.source_uids.iter().copied()),
         destination: SequenceSet::from_numbers(response.new_uids.iter().copied()),
     });
-    if mailbox.is(&target) {
-        // Copies into the selected mailbox are reported (EXISTS) before
-        // the OK, as an APPEND's are (see `append`): their COPYUID may be
-        // used at once.
-        mailbox.mark().force();
-    }
+    mailbox.added_to(&target);
     if !moving {
         let reply = Reply::ok("Copy completed.");
         return Ok(Done::reply(match copyuid {

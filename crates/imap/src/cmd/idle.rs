@@ -51,8 +51,15 @@ struct Idling {
 async fn idle(mut idling: Box<Idling>) -> Result<Done, ImapError> {
     let Idling { cx, state } = &mut *idling;
     Box::pin(cx.out.send(b"+ idling\r\n")).await?;
+    // Up to date as IDLE starts. A watched mailbox tells of its changes as
+    // they come: one made before IDLE was marked (and is asked for now) or
+    // is on its way (and is told while idling), so storage is asked only
+    // for a marked change or for expunges held back by an earlier command.
+    // An unwatched one (its stream not open yet, or ended) is asked.
     if let Some(mailbox) = &state.selected
-        && Box::pin(start_current(mailbox, state, cx)).await? == Synced::Lost
+        && Box::pin(mailbox.catch_up_if_behind(&state.authed.storage, &cx.out, true, cx.enabled))
+            .await?
+            == Synced::Lost
     {
         return Ok(lost(cx));
     }
@@ -97,26 +104,6 @@ async fn idle(mut idling: Box<Idling>) -> Result<Done, ImapError> {
             }
         }
     }
-}
-
-/// Brings the client up to date as IDLE starts. A watched mailbox tells of
-/// its changes as they come: one made before IDLE was marked (and is asked
-/// for now) or is on its way (and is told while idling), so storage is
-/// asked only for a marked change or for expunges held back by an earlier
-/// command. An unwatched one (its stream not open yet, or ended) is asked.
-async fn start_current(
-    mailbox: &Mailbox,
-    state: &Authenticated,
-    cx: &Cx,
-) -> Result<Synced, ImapError> {
-    let storage = &state.authed.storage;
-    if !mailbox.mark().watching() {
-        return mailbox.sync(storage, &cx.out, true, cx.enabled).await;
-    }
-    if mailbox.take_change() || mailbox.view().has_pending_expunges() {
-        return mailbox.catch_up(storage, &cx.out, true, cx.enabled).await;
-    }
-    Ok(Synced::Current)
 }
 
 /// Tells the client what changed in the selected mailbox, if its watch

@@ -235,6 +235,33 @@ impl Mailbox {
         }
     }
 
+    /// Records that the session's own command added messages to `target`
+    /// (APPEND, COPY): when that is this mailbox, the command's end asks
+    /// storage, so that the client hears of them (EXISTS) before the OK and
+    /// may use their UIDs at once (RFC 9051 §6.3.12), instead of whenever
+    /// the watch's event comes.
+    pub(crate) fn added_to(&self, target: &MailboxRef) {
+        if self.is(target) {
+            self.mark.force();
+        }
+    }
+
+    /// [`Mailbox::catch_up`] when the client is behind: a change the watch
+    /// marked (always, unwatched) or, when `allow_expunge`, expunges an
+    /// earlier command held back.
+    pub(crate) async fn catch_up_if_behind(
+        &self,
+        storage: &Storage,
+        out: &Output,
+        allow_expunge: bool,
+        enabled: Enabled,
+    ) -> Result<Synced, ImapError> {
+        if self.take_change() || (allow_expunge && self.view().has_pending_expunges()) {
+            return self.catch_up(storage, out, allow_expunge, enabled).await;
+        }
+        Ok(Synced::Current)
+    }
+
     /// Brings the view up to the changes the watch told of and tells the
     /// client, as [`Mailbox::sync`] does, from the changes that came whole
     /// when they continue the view, else by asking storage.

@@ -370,9 +370,6 @@ impl Session {
         let allow_expunge = !used_sequence_numbers && self.scheduler.expunge_allowed();
         if !selected_now
             && let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox())
-            && (polls
-                || mailbox.take_change()
-                || (allow_expunge && mailbox.view().has_pending_expunges()))
         {
             // NOOP and CHECK ask storage; other commands take what the
             // watch brought whole when they can.
@@ -382,7 +379,7 @@ impl Session {
                     .await?
             } else {
                 mailbox
-                    .catch_up(&authed.storage, &self.out, allow_expunge, self.enabled)
+                    .catch_up_if_behind(&authed.storage, &self.out, allow_expunge, self.enabled)
                     .await?
             };
             if synced == Synced::Lost {

@@ -4,8 +4,6 @@
 //! command takes the connection's input and reads its own pieces from the
 //! parser (see imap-proto's `Outcome` for the sequence).
 
-use std::sync::Arc;
-
 use mailkeep_frontend::{Rpc, StorageError};
 use mailkeep_imap_proto::{
     Append, AppendMessage, Code, Literal, Outcome, Replace, SequenceSet, StatusKind,
@@ -28,7 +26,6 @@ use crate::errors::{ImapError, Target, storage_reply};
 use crate::io::ReadError;
 use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
-use crate::session::mailbox::Mailbox;
 use crate::session::state::{AnyState, Authed, Transition};
 
 /// Chunks buffered between the client reader and the storage call.
@@ -74,7 +71,9 @@ impl Command for Append {
         };
         match store_messages(&mut cx, &authed, &target, None).await? {
             Stored::Done(response) => {
-                report_into_selected(state.selected.as_ref(), &target);
+                if let Some(mailbox) = &state.selected {
+                    mailbox.added_to(&target);
+                }
                 let reply = Reply::ok("Append completed.").code(Code::AppendUid {
                     uidvalidity: response.uidvalidity,
                     uids: SequenceSet::in_order(response.uids),
@@ -148,7 +147,7 @@ impl Command for Replace {
         }
         match store_messages(&mut cx, &authed, &target, Some(replace)).await? {
             Stored::Done(response) => {
-                report_into_selected(Some(&mailbox), &target);
+                mailbox.added_to(&target);
                 // RFC 8508 §3.3: APPENDUID comes untagged, before the
                 // expunge of the replaced message is reported.
                 let mut out = Vec::new();
@@ -171,17 +170,6 @@ impl Command for Replace {
             Stored::Refused(reply) => drain(&mut cx, reply).await,
             Stored::Over(done) => Ok(*done),
         }
-    }
-}
-
-/// RFC 9051 §6.3.12: a message appended to the selected mailbox is
-/// reported (EXISTS) as the command completes, so that a client may use
-/// its APPENDUID at once: a UID STORE or UID FETCH of it must find it in
-/// the session's view. The view is brought up to storage at the command's
-/// end instead of whenever the watch's event comes.
-fn report_into_selected(selected: Option<&Arc<Mailbox>>, target: &MailboxRef) {
-    if let Some(mailbox) = selected.filter(|m| m.is(target)) {
-        mailbox.mark().force();
     }
 }
 
