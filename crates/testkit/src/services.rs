@@ -203,7 +203,7 @@ impl ServicesBuilder {
                 sharing: Mutex::new(Sharing::default()),
                 next_connection: AtomicU64::new(1),
                 storage_plugins: self.storage_plugins,
-                dir: ServicesDir(dir),
+                dir,
             }),
         })
     }
@@ -236,38 +236,7 @@ struct Inner {
     /// What every storage process runs besides the base services.
     storage_plugins: mailkeep_storage_server::plugin::Plugins,
     /// Dropped last: the processes above may still use it.
-    dir: ServicesDir,
-}
-
-/// How often the services' directory is tried to be removed (see
-/// [`ServicesDir`]), and the pause between tries.
-const REMOVAL_TRIES: usize = 20;
-const REMOVAL_PAUSE: Duration = Duration::from_millis(50);
-
-/// The services' temporary directory, removed when the services end. A
-/// store open still running on the blocking pool as a test ends may
-/// write under it while it is removed: the removal then fails part-way
-/// ("directory not empty"), and `TempDir`, which ignores that, left the
-/// rest in /tmp. So the removal is tried again a few times. (An open that
-/// starts after the removal still makes the owner's empty Maildir again.)
-struct ServicesDir(tempfile::TempDir);
-
-impl ServicesDir {
-    fn path(&self) -> &Path {
-        self.0.path()
-    }
-}
-
-impl Drop for ServicesDir {
-    fn drop(&mut self) {
-        for _ in 0..REMOVAL_TRIES {
-            match std::fs::remove_dir_all(self.0.path()) {
-                Ok(()) => return,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-                Err(_) => std::thread::sleep(REMOVAL_PAUSE),
-            }
-        }
-    }
+    dir: tempfile::TempDir,
 }
 
 /// The sharing-owners hint of every user, and the questions asked.
