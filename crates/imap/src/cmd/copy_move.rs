@@ -117,7 +117,7 @@ async fn copy_or_move(
         source: SequenceSet::from_numbers(response.source_uids.iter().copied()),
         destination: SequenceSet::from_numbers(response.new_uids.iter().copied()),
     });
-    mailbox.added_to(&target);
+    mailbox.added_to(&target, None);
     if !moving {
         let reply = Reply::ok("Copy completed.");
         return Ok(Done::reply(match copyuid {

@@ -23,6 +23,11 @@ use crate::view::{FlagUpdate, Update, View};
 pub(crate) const SYSTEM_FLAGS: &[&str] =
     &["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
 
+/// How long a command's end waits for the watch's event of the session's
+/// own APPEND before it asks storage instead (the event comes through
+/// another storage process of the owner, or not at all, only rarely).
+const OWN_CHANGE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// How a sync ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Synced {
@@ -236,13 +241,18 @@ impl Mailbox {
     }
 
     /// Records that the session's own command added messages to `target`
-    /// (APPEND, COPY): when that is this mailbox, the command's end asks
-    /// storage, so that the client hears of them (EXISTS) before the OK and
-    /// may use their UIDs at once (RFC 9051 §6.3.12), instead of whenever
-    /// the watch's event comes.
-    pub(crate) fn added_to(&self, target: &MailboxRef) {
+    /// (APPEND, COPY): when that is this mailbox, the command's end brings
+    /// the view up to them, so that the client hears of them (EXISTS)
+    /// before the OK and may use their UIDs at once (RFC 9051 §6.3.12).
+    /// With `modseq`, the MODSEQ the addition brought the mailbox to (an
+    /// APPEND's reply names it), the watch's delta of it is waited for and
+    /// taken, as it is on its way; without, storage is asked.
+    pub(crate) fn added_to(&self, target: &MailboxRef, modseq: Option<u64>) {
         if self.is(target) {
-            self.mark.force();
+            match modseq {
+                Some(modseq) if modseq > 0 => self.mark.expect(modseq),
+                _ => self.mark.force(),
+            }
         }
     }
 
@@ -264,7 +274,10 @@ impl Mailbox {
 
     /// Brings the view up to the changes the watch told of and tells the
     /// client, as [`Mailbox::sync`] does, from the changes that came whole
-    /// when they continue the view, else by asking storage.
+    /// when they continue the view, else by asking storage. The event of
+    /// the session's own APPEND ([`Mailbox::added_to`]) is waited for, at
+    /// most [`OWN_CHANGE_WAIT`]; it comes within a millisecond when the
+    /// watch and the APPEND reach one storage process.
     pub(crate) async fn catch_up(
         &self,
         storage: &Storage,
@@ -272,17 +285,28 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
-        let mut bytes = Vec::new();
-        let updates = {
-            let mut view = self.view();
-            self.mark
-                .deltas_from(view.highest_modseq, view.holds_from())
-                .map(|deltas| self.take_deltas(&mut view, deltas, allow_expunge, &mut bytes))
-        };
-        let Some(updates) = updates else {
-            return self.sync(storage, out, allow_expunge, enabled).await;
-        };
-        self.report(storage, out, &updates, bytes, enabled).await
+        let deadline = tokio::time::Instant::now() + OWN_CHANGE_WAIT;
+        loop {
+            let mut bytes = Vec::new();
+            let (updates, awaited) = {
+                let mut view = self.view();
+                let updates = self
+                    .mark
+                    .deltas_from(view.highest_modseq, view.holds_from())
+                    .map(|deltas| self.take_deltas(&mut view, deltas, allow_expunge, &mut bytes));
+                (updates, self.mark.awaits_own_change(view.highest_modseq))
+            };
+            if let Some(updates) = updates {
+                return self.report(storage, out, &updates, bytes, enabled).await;
+            }
+            if !awaited
+                || tokio::time::timeout_at(deadline, self.mark.next_event())
+                    .await
+                    .is_err()
+            {
+                return self.sync(storage, out, allow_expunge, enabled).await;
+            }
+        }
     }
 
     /// Asks storage what changed since the view's MODSEQ and tells the

@@ -51,6 +51,9 @@ pub(crate) struct ChangeMark {
     notify: Notify,
     /// Changes that came whole, not yet taken by the view.
     deltas: Mutex<Vec<ChangeDelta>>,
+    /// The MODSEQ the session's own APPEND into the mailbox brought it to:
+    /// the view must reach it before the command's OK.
+    expected_modseq: AtomicU64,
 }
 
 impl ChangeMark {
@@ -88,7 +91,11 @@ impl ChangeMark {
         if !self.watching.load(Ordering::SeqCst) || self.forced.load(Ordering::SeqCst) {
             return None;
         }
-        let latest = self.latest_modseq.load(Ordering::SeqCst).max(held);
+        let latest = self
+            .latest_modseq
+            .load(Ordering::SeqCst)
+            .max(held)
+            .max(self.expected_modseq.load(Ordering::SeqCst));
         let mut deltas = self.deltas();
         deltas.retain(|d| d.highestmodseq > known_modseq);
         let mut chain = Vec::new();
@@ -99,6 +106,31 @@ impl ChangeMark {
             chain.push(next.clone());
         }
         Some(chain)
+    }
+
+    /// Records that the session's own command brought the mailbox to
+    /// `modseq` (an APPEND into it, whose reply names the MODSEQ): the
+    /// view is behind until it reaches that, from the watch's delta, which
+    /// is on its way, or else by asking storage.
+    pub(crate) fn expect(&self, modseq: u64) {
+        self.expected_modseq.fetch_max(modseq, Ordering::SeqCst);
+    }
+
+    /// Whether the event of the session's own change (see
+    /// [`ChangeMark::expect`]) is still to come to a view at
+    /// `known_modseq`: worth waiting for rather than asking storage.
+    pub(crate) fn awaits_own_change(&self, known_modseq: u64) -> bool {
+        let expected = self.expected_modseq.load(Ordering::SeqCst);
+        self.watching.load(Ordering::SeqCst)
+            && !self.forced.load(Ordering::SeqCst)
+            && expected > known_modseq
+            && self.latest_modseq.load(Ordering::SeqCst) < expected
+    }
+
+    /// Resolves at the next event (or at once, for one that came since the
+    /// last wait).
+    pub(crate) async fn next_event(&self) {
+        self.notify.notified().await;
     }
 
     /// Storage is being asked for everything since the view's MODSEQ: an
@@ -133,10 +165,13 @@ impl ChangeMark {
 
     /// Whether the mailbox must be asked for changes now, the view knowing
     /// it up to `known_modseq` (clearing the mark): a change came that the
-    /// view does not hold, or no watch tells us of changes.
+    /// view does not hold, the session's own APPEND is not in it yet, or no
+    /// watch tells us of changes.
     pub(crate) fn take(&self, known_modseq: u64) -> bool {
         let dirty = self.dirty.swap(false, Ordering::SeqCst);
-        if !self.watching.load(Ordering::SeqCst) {
+        if !self.watching.load(Ordering::SeqCst)
+            || self.expected_modseq.load(Ordering::SeqCst) > known_modseq
+        {
             return true;
         }
         dirty
@@ -446,6 +481,39 @@ mod tests {
         assert_eq!(mark.deltas().len(), MOST_DELTAS);
         assert_eq!(ends(mark.deltas_from(0, 0)), None, "the first one is gone");
         assert_eq!(mark.deltas_from(1, 0).map(|c| c.len()), Some(MOST_DELTAS));
+    }
+
+    #[test]
+    fn an_own_append_is_awaited_until_its_delta_came_and_then_taken_from_it() {
+        let mark = watched();
+        // The APPEND's reply said 8; the view is at 7, the event not here.
+        mark.expect(8);
+        assert!(mark.take(7), "the view is behind the APPEND");
+        assert!(mark.awaits_own_change(7));
+        assert_eq!(ends(mark.deltas_from(7, 0)), None);
+        mark.mark_delta(delta(7, 8));
+        assert!(!mark.awaits_own_change(7), "the event came");
+        assert_eq!(ends(mark.deltas_from(7, 0)), Some(vec![(7, 8)]));
+        // Once the view holds it, nothing more is asked for it.
+        assert!(!mark.awaits_own_change(8));
+        assert!(!mark.take(8));
+    }
+
+    #[test]
+    fn an_own_append_whose_event_came_without_its_delta_asks_storage() {
+        let mark = watched();
+        mark.expect(8);
+        mark.mark_modseq(8);
+        assert!(!mark.awaits_own_change(7));
+        assert_eq!(ends(mark.deltas_from(7, 0)), None);
+        // Unwatched or forced: never waited for.
+        let mark = watched();
+        mark.expect(8);
+        mark.mark();
+        assert!(!mark.awaits_own_change(7));
+        let mark = ChangeMark::default();
+        mark.expect(8);
+        assert!(!mark.awaits_own_change(7));
     }
 
     #[test]

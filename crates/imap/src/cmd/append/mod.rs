@@ -72,7 +72,7 @@ impl Command for Append {
         match store_messages(&mut cx, &authed, &target, None).await? {
             Stored::Done(response) => {
                 if let Some(mailbox) = &state.selected {
-                    mailbox.added_to(&target);
+                    mailbox.added_to(&target, Some(response.modseq));
                 }
                 let reply = Reply::ok("Append completed.").code(Code::AppendUid {
                     uidvalidity: response.uidvalidity,
@@ -147,7 +147,7 @@ impl Command for Replace {
         }
         match store_messages(&mut cx, &authed, &target, Some(replace)).await? {
             Stored::Done(response) => {
-                mailbox.added_to(&target);
+                mailbox.added_to(&target, None);
                 // RFC 8508 §3.3: APPENDUID comes untagged, before the
                 // expunge of the replaced message is reported.
                 let mut out = Vec::new();
