@@ -106,6 +106,7 @@ impl Readers {
         let conn = Connection::open_with_flags(&self.index, flags).ctx(&context)?;
         conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        crate::schema::keep_plans(&conn, &context)?;
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
             .ctx(&context)?;
         // Sorts in memory, as the writer's (see schema.rs).
@@ -184,6 +185,38 @@ mod tests {
         assert!(
             !store.release_idle(),
             "a one-read connection was closed after its read"
+        );
+    }
+
+    /// A statement whose plan looks at a bound value (`LIMIT ?`, as in the
+    /// count of a mailbox's changes every settled Changes call makes) is
+    /// prepared once on the writer and on a reader, not again at every
+    /// binding (see `schema::keep_plans`): without the setting, three
+    /// runs with new bindings re-prepared it three times.
+    #[test]
+    fn a_statement_with_a_bound_limit_keeps_its_plan_on_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(&dir.path().join("Maildir")).unwrap();
+        let sql = "SELECT count(*) FROM (SELECT 1 FROM messages \
+                   WHERE mailbox_id = ?1 AND modseq > ?2 LIMIT ?3)";
+        let reprepared = |conn: &rusqlite::Connection| {
+            let mut stmt = conn.prepare_cached(sql).unwrap();
+            for since in 0..3_i64 {
+                let n: i64 = stmt
+                    .query_row(rusqlite::params![1, since, 2001 + since], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(n, 0);
+            }
+            stmt.get_status(rusqlite::StatementStatus::RePrepare)
+        };
+        assert_eq!(reprepared(&store.reader().unwrap()), 0, "reader");
+        assert_eq!(reprepared(&store.conn().unwrap()), 0, "writer");
+        // What the setting prevents, on a connection without it.
+        let bare =
+            rusqlite::Connection::open(dir.path().join("Maildir/mailkeep.index.sqlite")).unwrap();
+        assert!(
+            reprepared(&bare) > 0,
+            "a bound LIMIT re-prepares without the setting"
         );
     }
 }
