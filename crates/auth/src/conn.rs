@@ -11,8 +11,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::UnixStream;
 use tonic::transport::server::Connected;
 
 use crate::exchanges::{ConnectionKey, Exchanges};
@@ -54,7 +54,7 @@ pub(crate) struct ConnectionTag {
 /// A protocol process's connection to auth.
 #[derive(Debug)]
 pub(crate) struct AuthConnection {
-    stream: UnixStream,
+    stream: QuietStream,
     tag: ConnectionTag,
     exchanges: Arc<Exchanges>,
 }
@@ -62,7 +62,7 @@ pub(crate) struct AuthConnection {
 impl AuthConnection {
     /// Wraps `stream`, which will be known by `tag`; its open exchanges
     /// live in `exchanges` until it closes.
-    pub(crate) fn new(stream: UnixStream, tag: ConnectionTag, exchanges: Arc<Exchanges>) -> Self {
+    pub(crate) fn new(stream: QuietStream, tag: ConnectionTag, exchanges: Arc<Exchanges>) -> Self {
         AuthConnection {
             stream,
             tag,
@@ -133,8 +133,8 @@ mod tests {
     #[tokio::test]
     async fn closing_a_connection_forgets_its_exchanges() {
         let exchanges = Arc::new(Exchanges::default());
-        let (a, _peer) = UnixStream::pair().unwrap();
-        let (b, _peer_b) = UnixStream::pair().unwrap();
+        let (a, _peer) = QuietStream::pair().unwrap();
+        let (b, _peer_b) = QuietStream::pair().unwrap();
         let tag = |key| ConnectionTag {
             key: ConnectionKey(key),
             role: PeerRole::Other,

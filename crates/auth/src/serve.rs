@@ -7,7 +7,8 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::auth::auth_server::AuthServer;
 use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame};
+use mailkeep_storage_rpc::framing::{FrameError, recv_frame};
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::{HostKey, SessionId};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -70,7 +71,7 @@ pub async fn serve(
                 };
                 match (message.kind, fd) {
                     (Some(Kind::NewConnection(new)), Some(fd)) => {
-                        let stream = match into_unix_stream(fd) {
+                        let stream = match QuietStream::new(fd) {
                             Ok(stream) => stream,
                             Err(error) => {
                                 tracing::warn!(connection_id = new.connection_id, %error,

@@ -17,6 +17,7 @@ use crate::broker::{
 use crate::channel::ChannelError;
 use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use crate::leased::{Lease, LeasedChannel};
+use crate::quiet_stream::QuietStream;
 use crate::socket_channel::{SocketChannel, socket_channel};
 use crate::storage::storage_client::StorageClient;
 
@@ -199,7 +200,7 @@ impl BrokerClient {
             .await?;
         match (reply.kind, fd) {
             (Some(broker_reply::Kind::Auth(_)), Some(fd)) => {
-                let channel = socket_channel(into_unix_stream(fd)?).await?;
+                let channel = socket_channel(QuietStream::new(fd)?).await?;
                 Ok(AuthClient::new(channel))
             }
             _ => Err(BrokerError::Protocol(
@@ -256,7 +257,7 @@ impl BrokerClient {
             let fd = fd.ok_or_else(|| {
                 BrokerError::Protocol("new storage connection without a socket".into())
             })?;
-            let channel = socket_channel(into_unix_stream(fd)?).await?;
+            let channel = socket_channel(QuietStream::new(fd)?).await?;
             let lease = Arc::new(Lease { channel });
             self.inner
                 .storage

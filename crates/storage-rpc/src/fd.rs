@@ -160,3 +160,7 @@ pub unsafe trait OwnsOneFd: std::os::fd::AsRawFd {}
 
 // SAFETY: an `OwnedFd` is exactly one owned descriptor, closed on drop.
 unsafe impl OwnsOneFd for OwnedFd {}
+
+// SAFETY: a std `UnixStream` wraps exactly one owned descriptor, which it
+// never replaces and closes on drop.
+unsafe impl OwnsOneFd for std::os::unix::net::UnixStream {}

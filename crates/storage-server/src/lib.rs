@@ -47,7 +47,8 @@ use mailkeep_storage_rpc::MAX_GRPC_MESSAGE;
 use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, storage_event};
-use mailkeep_storage_rpc::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
+use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
 use mailkeep_store::{AutoMailbox, Store, StoreError, Unopened};
 use mailkeep_ticket::{SessionId, TrustedHosts};
@@ -462,7 +463,7 @@ pub async fn serve_tuned(
             }
             frame = frames.recv() => match frame {
                 Some(Ok((ControlMessage { kind: Some(Kind::NewConnection(c)) }, Some(fd)))) => {
-                    match into_unix_stream(fd) {
+                    match QuietStream::new(fd) {
                         Ok(stream) => {
                             tracing::debug!(connection = c.connection_id, "new connection");
                             let conn = tracked::TrackedConn::new(stream, std::sync::Arc::clone(&count));

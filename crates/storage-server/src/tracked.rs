@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::UnixStream;
 use tokio::sync::Notify;
 use tonic::transport::server::Connected;
 
@@ -34,13 +34,13 @@ impl ConnectionCount {
 
 /// A passed connection, counted while it is open.
 pub(crate) struct TrackedConn {
-    stream: UnixStream,
+    stream: QuietStream,
     count: Arc<ConnectionCount>,
 }
 
 impl TrackedConn {
     /// Counts `stream` as open until it is dropped.
-    pub(crate) fn new(stream: UnixStream, count: Arc<ConnectionCount>) -> TrackedConn {
+    pub(crate) fn new(stream: QuietStream, count: Arc<ConnectionCount>) -> TrackedConn {
         count.open.fetch_add(1, Ordering::SeqCst);
         count.changed.notify_one();
         TrackedConn { stream, count }
@@ -54,12 +54,12 @@ impl Drop for TrackedConn {
     }
 }
 
+/// Nothing is read from a connection's peer: every call carries its
+/// ticket, and the broker knows who holds the connection.
 impl Connected for TrackedConn {
-    type ConnectInfo = <UnixStream as Connected>::ConnectInfo;
+    type ConnectInfo = ();
 
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.stream.connect_info()
-    }
+    fn connect_info(&self) -> Self::ConnectInfo {}
 }
 
 impl AsyncRead for TrackedConn {

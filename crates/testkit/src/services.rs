@@ -33,6 +33,7 @@ use mailkeep_storage_rpc::channel::ChannelError;
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::socket_channel::{SocketChannel, socket_channel};
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::{AppendHeader, AppendRequest, append_request};
@@ -505,9 +506,11 @@ impl Services {
     async fn pass(
         &self,
         control: &UnixStream,
-    ) -> Result<(UnixStream, std::os::unix::net::UnixStream), ServicesError> {
-        let (ours, theirs) = UnixStream::pair().map_err(io("making a socket pair"))?;
-        let theirs = theirs.into_std().map_err(io("taking the passed socket"))?;
+    ) -> Result<(QuietStream, std::os::unix::net::UnixStream), ServicesError> {
+        let (ours, theirs) =
+            std::os::unix::net::UnixStream::pair().map_err(io("making a socket pair"))?;
+        // As the protocol processes take theirs from the broker.
+        let ours = QuietStream::new(OwnedFd::from(ours)).map_err(io("registering our end"))?;
         let kept = theirs
             .try_clone()
             .map_err(io("duplicating the passed socket"))?;
