@@ -244,9 +244,10 @@ fn rpc_round_trip(dir: &Path) {
         mailkeep_storage_rpc::framing::send_frame(&control, &message, Some(&OwnedFd::from(theirs)))
             .await
             .expect("passing the connection");
-        ours.set_nonblocking(true).expect("nonblocking");
+        // Registered as the protocol processes register theirs.
         let channel = mailkeep_storage_rpc::socket_channel::socket_channel(
-            tokio::net::UnixStream::from_std(ours).expect("stream"),
+            mailkeep_storage_rpc::quiet_stream::QuietStream::new(OwnedFd::from(ours))
+                .expect("stream"),
         )
         .await
         .expect("channel");
