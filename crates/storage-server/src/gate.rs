@@ -546,6 +546,9 @@ impl Gate {
         match found {
             Some(store) => {
                 self.touch(owner);
+                // One line per admitted call at trace level: what a
+                // client's commands cost in calls (tests count them).
+                tracing::trace!(method, owner, "storage call admitted");
                 Ok((store, actor))
             }
             None => refuse(refusal(

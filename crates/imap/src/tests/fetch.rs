@@ -390,3 +390,99 @@ async fn a_message_added_to_the_selected_mailbox_is_reported_before_the_ok() {
         "{reply:?}"
     );
 }
+
+/// The storage calls admitted while it is installed on this thread, by
+/// method (the storage server's trace line per admitted call).
+#[derive(Clone, Default)]
+struct StorageCalls(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl StorageCalls {
+    fn count(&self, method: &str) -> usize {
+        let calls = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        calls.iter().filter(|m| *m == method).count()
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StorageCalls {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        /// The call's method, if the event is the admitted-call line.
+        #[derive(Default)]
+        struct Admitted {
+            method: Option<String>,
+            admitted: bool,
+        }
+        impl tracing::field::Visit for Admitted {
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                if field.name() == "method" {
+                    self.method = Some(value.to_owned());
+                }
+            }
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.admitted = format!("{value:?}") == "storage call admitted";
+                }
+            }
+        }
+        let mut seen = Admitted::default();
+        event.record(&mut seen);
+        if let (true, Some(method)) = (seen.admitted, seen.method) {
+            self.0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(method);
+        }
+    }
+}
+
+/// An APPEND into the selected, watched mailbox takes its own message
+/// from the watch's delta: its EXISTS comes before the OK without a
+/// Changes call (the last session's fix asked storage at every such
+/// APPEND: ten Changes calls here). One thread, so that the storage
+/// server's tasks report to this test's subscriber.
+#[tokio::test]
+async fn an_append_into_the_watched_mailbox_makes_no_changes_call() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let calls = StorageCalls::default();
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("mailkeep_storage_server", tracing::Level::TRACE);
+    let _installed = tracing::subscriber::set_default(tracing_subscriber::registry().with(
+        tracing_subscriber::Layer::with_filter(calls.clone(), filter),
+    ));
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = selected_with(&process, &["kept"]).await;
+    // The watch is up once another session's APPEND reaches an IDLE.
+    let mut other = login(&process).await;
+    let mut idle = c.idle().await.expect("IDLE");
+    let reply = other
+        .append("INBOX", &[], &message("other", "x"))
+        .await
+        .expect("APPEND");
+    assert!(reply.is_ok(), "{reply:?}");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        idle.wait_for(|r| r.text() == "* 2 EXISTS"),
+    )
+    .await
+    .expect("EXISTS while idling")
+    .expect("the idle stream");
+    assert!(idle.done().await.expect("DONE").is_ok());
+    let before = calls.count("Changes");
+    for round in 0..10u32 {
+        let reply = c
+            .append("INBOX", &[], &message(&format!("round{round}"), "x"))
+            .await
+            .expect("APPEND");
+        assert!(reply.is_ok(), "round {round}: {reply:?}");
+        assert_eq!(reply.exists(), Some(round + 3), "round {round}: {reply:?}");
+    }
+    assert!(calls.count("Append") >= 10, "the counting sees the calls");
+    assert_eq!(
+        calls.count("Changes"),
+        before,
+        "Changes calls made by the APPENDs"
+    );
+}
