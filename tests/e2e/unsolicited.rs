@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use mailkeep_testkit::{BlockingClient, Response, Status};
+use mailkeep_testkit::{BlockingClient, Listeners, Response, Status};
 
-use crate::harness::{Server, TestDir, make_message};
+use crate::harness::{DEADLINE, Options, Server, TestDir, make_message};
 
 fn raw(r: &Response) -> String {
     String::from_utf8_lossy(r.raw()).into_owned()
@@ -272,4 +272,58 @@ fn idle_hears_new_mail_after_its_idle_owner_was_released() {
     );
     a.logout();
     b.logout();
+}
+
+/// An APPEND into the selected mailbox, watched: its EXISTS comes before
+/// the OK from the watch's delta of it, with no Changes call (the fix
+/// before asked storage at every such APPEND: ten calls here). Counted in
+/// the storage process's trace line per admitted call.
+#[test]
+fn an_append_into_the_watched_mailbox_makes_no_changes_call() {
+    let dir = TestDir::new();
+    let options = Options {
+        log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
+        ..Options::default()
+    };
+    let server = Server::start_opts(&dir, options, Listeners::new());
+    server.add_user("alice", "alice-secret-1");
+    let mut a = server.login("alice", "alice-secret-1");
+    a.ok("SELECT INBOX");
+    // The watch is up once another session's APPEND reaches a's IDLE.
+    let mut b = server.login("alice", "alice-secret-1");
+    let mut idle = a.idle().expect("IDLE");
+    let r = b
+        .append("INBOX", &[], &make_message("from-b", 500))
+        .expect("B's APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    idle.wait_for(|r| r.is_data("EXISTS"))
+        .expect("A hears the new message");
+    assert!(idle.done().expect("DONE").is_ok());
+
+    let admitted = |method: &str| {
+        server.count_in_output(&format!("storage call admitted method=\"{method}\""))
+    };
+    let changes_before = admitted("Changes");
+    for round in 0..10u32 {
+        let r = a
+            .append("INBOX", &[], &make_message(&format!("round-{round}"), 500))
+            .expect("APPEND");
+        assert!(r.is_ok(), "round {round}: {r:?}");
+        assert_eq!(r.exists(), Some(round + 2), "round {round}: {r:?}");
+    }
+    // A call after them: once its line is out, so are theirs (one
+    // process, one pipe).
+    let status_before = admitted("MailboxStatus");
+    a.ok("STATUS Drafts (MESSAGES)");
+    server.wait_for_another(
+        "storage call admitted method=\"MailboxStatus\"",
+        status_before,
+        DEADLINE,
+    );
+    assert!(admitted("Append") >= 11, "{}", server.logs());
+    assert_eq!(
+        admitted("Changes"),
+        changes_before,
+        "Changes calls made by the APPENDs"
+    );
 }

@@ -46,6 +46,10 @@ pub struct Options {
     /// A file the master inherits open (at [`INHERITED_FD`]), as from a
     /// careless parent: none of its children may get it.
     pub inherited_file: Option<PathBuf>,
+    /// `RUST_LOG` for the server's processes (the master hands it on),
+    /// e.g. to read a trace line the test counts; the inherited one
+    /// otherwise.
+    pub log_filter: Option<String>,
 }
 
 /// The descriptor number of [`Options::inherited_file`] in the master.
@@ -216,6 +220,9 @@ impl<'a> Server<'a> {
             c
         };
         cmd.current_dir(dir.path()).stdin(Stdio::null());
+        if let Some(filter) = &options.log_filter {
+            cmd.env("RUST_LOG", filter);
+        }
         if let Some(path) = &options.inherited_file {
             let file = fs::File::open(path).expect("opening the file to inherit");
             // Above every number the listeners are mapped to, so the two
