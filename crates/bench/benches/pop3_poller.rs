@@ -48,8 +48,28 @@ fn message(i: usize) -> Vec<u8> {
     m
 }
 
-/// One poller session; returns the bytes retrieved.
-fn session(addr: SocketAddr, account: &Account) -> Result<usize, String> {
+/// How long each phase of one poller session took.
+#[derive(Default, Clone, Copy)]
+struct Phases {
+    /// Connect, greeting, USER and PASS.
+    login: Duration,
+    /// LIST.
+    list: Duration,
+    /// Every RETR, together.
+    retrieve: Duration,
+    /// QUIT.
+    quit: Duration,
+}
+
+/// One poller session; returns how long its phases took.
+fn session(addr: SocketAddr, account: &Account) -> Result<Phases, String> {
+    let mut phases = Phases::default();
+    let mut started = Instant::now();
+    let mut lap = |into: &mut Duration| {
+        let now = Instant::now();
+        *into = now - started;
+        started = now;
+    };
     let stream = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     stream
@@ -64,45 +84,67 @@ fn session(addr: SocketAddr, account: &Account) -> Result<usize, String> {
     if !status.is_ok() {
         return Err(format!("login {status:?}"));
     }
+    lap(&mut phases.login);
     let (status, listing) = c.multiline("LIST").map_err(io)?;
     let count = Pop3Client::<TcpStream>::lines(&listing).len();
     if !status.is_ok() || count != MESSAGES {
         return Err(format!("LIST {status:?}: {count} messages"));
     }
-    let mut bytes = 0;
+    lap(&mut phases.list);
     for n in 1..=count {
         let (status, body) = c.multiline(&format!("RETR {n}")).map_err(io)?;
         if !status.is_ok() || body.len() != MESSAGE_SIZE {
             return Err(format!("RETR {n}: {status:?}, {} bytes", body.len()));
         }
-        bytes += body.len();
     }
+    lap(&mut phases.retrieve);
     let status = c.command("QUIT").map_err(io)?;
     if !status.is_ok() {
         return Err(format!("QUIT {status:?}"));
     }
-    Ok(bytes)
+    lap(&mut phases.quit);
+    Ok(phases)
 }
 
-/// `pollers` pollers at once, `sessions` sessions each; the time taken.
-fn block(addr: SocketAddr, accounts: &[Account], sessions: usize) -> Duration {
+/// `pollers` pollers at once, `sessions` sessions each; the time taken
+/// and the phases of every session.
+fn block(addr: SocketAddr, accounts: &[Account], sessions: usize) -> (Duration, Vec<Phases>) {
     let started = Instant::now();
-    std::thread::scope(|scope| {
+    let phases = std::thread::scope(|scope| {
         let handles: Vec<_> = accounts
             .iter()
             .map(|account| {
                 scope.spawn(move || {
-                    for _ in 0..sessions {
-                        session(addr, account).unwrap_or_else(|e| panic!("{}: {e}", addr));
-                    }
+                    (0..sessions)
+                        .map(|_| session(addr, account).unwrap_or_else(|e| panic!("{addr}: {e}")))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
-        for h in handles {
-            h.join().expect("a poller thread");
-        }
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a poller thread"))
+            .collect()
     });
-    started.elapsed()
+    (started.elapsed(), phases)
+}
+
+/// "login X ms, LIST X ms, 100 RETR X ms, QUIT X ms": the median of each
+/// phase over `phases`.
+fn phase_medians(phases: &[Phases]) -> String {
+    let median = |pick: fn(&Phases) -> Duration| {
+        let mut all: Vec<Duration> = phases.iter().map(pick).collect();
+        all.sort();
+        all.get(all.len() / 2)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    format!(
+        "login {:.3} ms, LIST {:.3} ms, {MESSAGES} RETR {:.3} ms, QUIT {:.3} ms",
+        median(|p| p.login),
+        median(|p| p.list),
+        median(|p| p.retrieve),
+        median(|p| p.quit)
+    )
 }
 
 fn main() {
@@ -181,11 +223,14 @@ fn main() {
         let mut elapsed = vec![Duration::ZERO; servers.len()];
         let mut cpu: Vec<BTreeMap<String, Duration>> = vec![BTreeMap::new(); servers.len()];
         let mut client_cpu = vec![Duration::ZERO; servers.len()];
+        let mut phases: Vec<Vec<Phases>> = vec![Vec::new(); servers.len()];
         for _ in 0..BLOCKS {
             for (i, (_, _, pop3, pid)) in servers.iter().enumerate() {
                 let before = tree_cpu_by_kind(*pid);
                 let ours_before = own_cpu();
-                elapsed[i] += block(*pop3, group, BLOCK);
+                let (took, of_block) = block(*pop3, group, BLOCK);
+                elapsed[i] += took;
+                phases[i].extend(of_block);
                 client_cpu[i] += own_cpu().saturating_sub(ours_before);
                 for (kind, used) in cpu_used(&before, &tree_cpu_by_kind(*pid)) {
                     *cpu[i].entry(kind).or_default() += used;
@@ -216,8 +261,11 @@ fn main() {
                 rate(elapsed[0]) / rate(elapsed[i])
             );
         }
-        for (((name, ..), used), client) in servers.iter().zip(&cpu).zip(&client_cpu) {
+        for ((((name, ..), used), client), phases) in
+            servers.iter().zip(&cpu).zip(&client_cpu).zip(&phases)
+        {
             println!("  {}", cpu_per_session(name, used, total));
+            println!("  {name}: median {}", phase_medians(phases));
             // The pollers run on the same cores: at saturation their CPU
             // per session, the same for both servers, bounds the ratio.
             println!(

@@ -20,6 +20,7 @@
 //!   could make the master start a storage process it can reach);
 //! * the broker's task ends when the channel does, without a panic.
 
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, OnceLock};
 
@@ -236,7 +237,9 @@ fn shut_write(stream: &UnixStream) {
 }
 
 async fn exchange(fx: &'static Fixture, data: &[u8]) {
-    let (ours, theirs) = UnixStream::pair().expect("a socket pair");
+    let (theirs, ours) = QuietSocket::pair().expect("a socket pair");
+    ours.set_nonblocking(true).expect("a non-blocking socket");
+    let ours = UnixStream::from_std(ours).expect("a tokio socket");
     let client_id = fx.shared.next_connection_id();
     let broker = tokio::spawn(serve_client(
         Arc::clone(&fx.shared),

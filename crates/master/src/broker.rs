@@ -12,8 +12,8 @@ use mailkeep_storage_rpc::broker::{
     broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_ticket::Scope;
-use tokio::net::UnixStream;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -45,20 +45,20 @@ pub async fn serve_client(
     shared: Arc<Shared>,
     client_id: u64,
     role: &'static str,
-    stream: UnixStream,
+    stream: QuietSocket,
 ) {
     serve(shared, client_id, stream, Caller::Protocol, role).await;
 }
 
 /// Serves the storage gateway's broker channel until it closes.
-pub async fn serve_gateway(shared: Arc<Shared>, client_id: u64, stream: UnixStream) {
+pub async fn serve_gateway(shared: Arc<Shared>, client_id: u64, stream: QuietSocket) {
     serve(shared, client_id, stream, Caller::Gateway, "").await;
 }
 
 async fn serve(
     shared: Arc<Shared>,
     client_id: u64,
-    stream: UnixStream,
+    stream: QuietSocket,
     caller: Caller,
     role: &'static str,
 ) {
@@ -70,7 +70,7 @@ async fn serve(
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             break;
         };
-        let request: BrokerRequest = match recv_frame(&stream).await {
+        let request: BrokerRequest = match recv_frame(&*stream).await {
             Ok((request, None)) => request,
             Ok((_, Some(_))) => {
                 tracing::warn!(
@@ -94,7 +94,7 @@ async fn serve(
             let _slot = slot;
             let (reply, fd) = answer(&shared, caller, client_id, role, request).await;
             let _writing = writing.lock().await;
-            match send_frame(&stream, &reply, fd.as_ref()).await {
+            match send_frame(&*stream, &reply, fd.as_ref()).await {
                 Ok(()) => true,
                 Err(e) => {
                     tracing::warn!(client_id, "broker reply: {e}");
@@ -244,7 +244,7 @@ async fn connect_auth(shared: &Shared, role: &'static str) -> Answer {
     };
     let sent = {
         let guard = control.lock().await;
-        send_frame(&guard, &message, Some(&theirs)).await
+        send_frame(&*guard, &message, Some(&theirs)).await
     };
     if let Err(e) = sent {
         return (

@@ -1,6 +1,7 @@
 //! Starting children: re-executing our own binary with a role and the
 //! descriptors it needs at fixed numbers, with a clean environment.
 
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
@@ -106,15 +107,11 @@ fn malloc_arenas(role: &str) -> usize {
     }
 }
 
-/// A connected pair of UNIX stream sockets: one end for us (as a tokio
-/// stream), one to pass on.
-pub fn socket_pair() -> Result<(tokio::net::UnixStream, OwnedFd), MasterError> {
-    let (ours, theirs) = std::os::unix::net::UnixStream::pair()
-        .map_err(|e| MasterError::io("creating a socket pair", e))?;
-    ours.set_nonblocking(true)
-        .map_err(|e| MasterError::io("socket pair", e))?;
-    let ours =
-        tokio::net::UnixStream::from_std(ours).map_err(|e| MasterError::io("socket pair", e))?;
+/// A connected pair of UNIX stream sockets: one end for us (woken for
+/// reading only, see `QuietSocket`), one to pass on.
+pub fn socket_pair() -> Result<(QuietSocket, OwnedFd), MasterError> {
+    let (ours, theirs) =
+        QuietSocket::pair().map_err(|e| MasterError::io("creating a socket pair", e))?;
     Ok((ours, OwnedFd::from(theirs)))
 }
 

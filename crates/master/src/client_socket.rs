@@ -5,6 +5,7 @@
 //! with the ticket auth gave them — nothing is done for them that the
 //! ticket does not allow. See `mailkeep_frontend::Storage`.
 
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
@@ -39,6 +40,13 @@ pub async fn serve(shared: Arc<Shared>, listener: UnixListener) {
             Err(e) => {
                 tracing::warn!(error = %e, "client socket accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let stream = match stream.into_std().and_then(QuietSocket::from_std) {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "client socket connection unusable");
                 continue;
             }
         };

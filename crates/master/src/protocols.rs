@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use mailkeep_frontend::ListenerSpec;
 use mailkeep_frontend::control::write_message;
 use mailkeep_storage_rpc::broker::{ProtocolControl, ServerCertificates, protocol_control};
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use tokio::net::UnixStream;
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -160,9 +161,14 @@ async fn start(
     shared: &Arc<Shared>,
     protocols: &Protocols,
     service: &ProtocolService,
-) -> Result<(tokio::process::Child, u64, UnixStream), MasterError> {
+) -> Result<(tokio::process::Child, u64, QuietSocket), MasterError> {
     let (broker, broker_theirs) = socket_pair()?;
-    let (mut control, control_theirs) = socket_pair()?;
+    let (control, control_theirs) = socket_pair()?;
+    // Its messages are written as a stream (certificates), not framed.
+    let mut control = control
+        .into_std()
+        .and_then(UnixStream::from_std)
+        .map_err(|e| MasterError::io("protocol control socket", e))?;
     let mut fds: Vec<(OwnedFd, i32)> = vec![
         (broker_theirs, fds::CHANNEL),
         (control_theirs, fds::PROTOCOL_CONTROL),

@@ -77,7 +77,7 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
     let auth = shared.auth_control.lock().await.clone();
     if let Some(control) = auth {
         let guard = control.lock().await;
-        if let Err(e) = send_frame(&guard, &revoke_message(wire.clone()), None).await {
+        if let Err(e) = send_frame(&*guard, &revoke_message(wire.clone()), None).await {
             tracing::warn!("telling auth of ended sessions: {e}");
         }
     }

@@ -1,6 +1,7 @@
 //! `mailkeep serve`: prepare, bind, start and supervise every process, and
 //! stop them all on SIGTERM or SIGINT.
 
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,7 +86,7 @@ pub struct Shared {
     /// Our executable.
     pub exe: PathBuf,
     /// The current auth process's control channel, while one runs.
-    pub auth_control: AsyncMutex<Option<Arc<AsyncMutex<tokio::net::UnixStream>>>>,
+    pub auth_control: AsyncMutex<Option<Arc<AsyncMutex<QuietSocket>>>>,
     /// Running storage processes.
     pub storage: AsyncMutex<StorageTable>,
     /// How long idle storage processes stay.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mailkeep_storage_rpc::broker::{ControlMessage, ControlReply};
 use mailkeep_storage_rpc::framing::{FrameError, send_frame};
-use tokio::net::UnixStream;
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use tokio::sync::{Mutex as AsyncMutex, oneshot, watch};
 
 /// The master's end of a storage process's (or the relay's) control
@@ -19,14 +19,14 @@ use tokio::sync::{Mutex as AsyncMutex, oneshot, watch};
 /// `relay`) routes the process's replies to whoever waits for them.
 pub struct ControlChannel {
     /// The socket.
-    pub stream: UnixStream,
+    pub stream: QuietSocket,
     write: AsyncMutex<()>,
     pending: StdMutex<HashMap<u64, oneshot::Sender<ControlReply>>>,
 }
 
 impl ControlChannel {
     /// Wraps the master's end of a control socket.
-    pub fn new(stream: UnixStream) -> ControlChannel {
+    pub fn new(stream: QuietSocket) -> ControlChannel {
         ControlChannel {
             stream,
             write: AsyncMutex::new(()),
@@ -362,15 +362,13 @@ mod tests {
     use super::*;
 
     fn proc_(pid: u32, busy: bool, open: u32, client_conn: Option<(u64, u64)>) -> StorageProc {
-        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
-        ours.set_nonblocking(true).expect("nonblocking");
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let stream = rt
-            .block_on(async { UnixStream::from_std(ours) })
-            .expect("tokio stream");
+        let (stream, _theirs) = rt
+            .block_on(async { QuietSocket::pair() })
+            .expect("a socket pair");
         StorageProc {
             pid,
             control: Arc::new(ControlChannel::new(stream)),

@@ -2,14 +2,97 @@
 //! a 4-byte big-endian length, the encoded protobuf message, and at most one
 //! file descriptor riding on the same `sendmsg`.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
 use prost::Message;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
 use zeroize::Zeroizing;
+
+use crate::quiet_socket::QuietSocket;
+
+/// A UNIX stream socket that frames travel on: the channels of the
+/// broker and of the master's control ([`QuietSocket`], woken for reading
+/// only), or a tokio `UnixStream` (tests, the admin socket).
+pub trait FrameSocket: Sync {
+    /// Runs `io`, a non-blocking read of the socket, until it does not
+    /// find the socket empty.
+    fn read_with<R: Send>(
+        &self,
+        io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send;
+
+    /// Runs `io`, a non-blocking send on the socket, until it does not
+    /// find the buffer full.
+    fn write_with<R: Send>(
+        &self,
+        io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send;
+}
+
+impl FrameSocket for QuietSocket {
+    fn read_with<R: Send>(
+        &self,
+        io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        QuietSocket::read_with(self, io)
+    }
+
+    fn write_with<R: Send>(
+        &self,
+        io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        QuietSocket::write_with(self, io)
+    }
+}
+
+/// A shared socket, as the tasks that read and write one channel hold it.
+impl<T: FrameSocket + Send> FrameSocket for std::sync::Arc<T> {
+    fn read_with<R: Send>(
+        &self,
+        io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        T::read_with(self, io)
+    }
+
+    fn write_with<R: Send>(
+        &self,
+        io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> impl Future<Output = io::Result<R>> + Send {
+        T::write_with(self, io)
+    }
+}
+
+impl FrameSocket for UnixStream {
+    async fn read_with<R: Send>(
+        &self,
+        mut io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> io::Result<R> {
+        loop {
+            self.readable().await?;
+            match self.try_io(Interest::READABLE, || io(self.as_fd())) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        }
+    }
+
+    async fn write_with<R: Send>(
+        &self,
+        mut io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
+    ) -> io::Result<R> {
+        loop {
+            self.writable().await?;
+            match self.try_io(Interest::WRITABLE, || io(self.as_fd())) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        }
+    }
+}
 
 /// The largest frame accepted, so a peer cannot make us allocate more.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -36,7 +119,7 @@ pub enum FrameError {
 
 /// Sends one message, with `fd` attached if given.
 pub async fn send_frame<M: Message>(
-    stream: &UnixStream,
+    stream: &impl FrameSocket,
     message: &M,
     fd: Option<&OwnedFd>,
 ) -> Result<(), FrameError> {
@@ -55,34 +138,31 @@ pub async fn send_frame<M: Message>(
     let mut sent = 0usize;
     let mut fd_pending = fd.map(|f| f.as_raw_fd());
     while sent < frame.len() {
-        stream.writable().await?;
-        let result = stream.try_io(Interest::WRITABLE, || {
-            let iov = [IoSlice::new(&frame[sent..])];
-            let fds;
-            let cmsgs: &[ControlMessage<'_>] = match &fd_pending {
-                Some(raw) => {
-                    fds = [*raw];
-                    &[ControlMessage::ScmRights(&fds)]
-                }
-                None => &[],
-            };
-            sendmsg::<()>(
-                stream.as_raw_fd(),
-                &iov,
-                cmsgs,
-                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-                None,
-            )
-            .map_err(io::Error::from)
-        });
-        match result {
-            Ok(n) => {
-                sent += n;
-                fd_pending = None;
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e.into()),
-        }
+        let unsent = &frame[sent..];
+        let fd = fd_pending;
+        let n = stream
+            .write_with(|socket| {
+                let iov = [IoSlice::new(unsent)];
+                let fds;
+                let cmsgs: &[ControlMessage<'_>] = match &fd {
+                    Some(raw) => {
+                        fds = [*raw];
+                        &[ControlMessage::ScmRights(&fds)]
+                    }
+                    None => &[],
+                };
+                sendmsg::<()>(
+                    socket.as_raw_fd(),
+                    &iov,
+                    cmsgs,
+                    MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+                    None,
+                )
+                .map_err(io::Error::from)
+            })
+            .await?;
+        sent += n;
+        fd_pending = None;
     }
     Ok(())
 }
@@ -92,7 +172,7 @@ pub async fn send_frame<M: Message>(
 /// Reads exactly one frame: the length first, then the body, so that
 /// descriptors belonging to a later frame are never taken early.
 pub async fn recv_frame<M: Message + Default>(
-    stream: &UnixStream,
+    stream: &impl FrameSocket,
 ) -> Result<(M, Option<OwnedFd>), FrameError> {
     let mut fds = Vec::new();
     let mut header = [0u8; 4];
@@ -112,27 +192,23 @@ pub async fn recv_frame<M: Message + Default>(
 }
 
 async fn read_exact_with_fds(
-    stream: &UnixStream,
+    stream: &impl FrameSocket,
     buf: &mut [u8],
     fds: &mut Vec<OwnedFd>,
 ) -> Result<(), FrameError> {
     let mut filled = 0usize;
     while filled < buf.len() {
-        stream.readable().await?;
-        let result = stream.try_io(Interest::READABLE, || {
-            crate::fd::recv_with_fds(stream.as_fd(), &mut buf[filled..])
-        });
-        match result {
-            Ok((0, _)) => return Err(FrameError::Closed),
-            Ok((n, mut got)) => {
-                filled += n;
-                fds.append(&mut got);
-                if fds.len() > 1 {
-                    return Err(FrameError::TooManyFds(fds.len()));
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e.into()),
+        let unfilled = &mut buf[filled..];
+        let (n, mut got) = stream
+            .read_with(|socket| crate::fd::recv_with_fds(socket, unfilled))
+            .await?;
+        if n == 0 {
+            return Err(FrameError::Closed);
+        }
+        filled += n;
+        fds.append(&mut got);
+        if fds.len() > 1 {
+            return Err(FrameError::TooManyFds(fds.len()));
         }
     }
     Ok(())

@@ -48,11 +48,11 @@ use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, storage_event};
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
 use mailkeep_store::{AutoMailbox, Store, StoreError, Unopened};
 use mailkeep_ticket::{SessionId, TrustedHosts};
-use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -133,7 +133,7 @@ const PENDING_CONNECTIONS: usize = 64;
 pub async fn serve(
     settings: StorageSettings,
     trusted: TrustedHosts,
-    control: UnixStream,
+    control: QuietSocket,
 ) -> Result<(), StorageServerError> {
     serve_tuned(settings, Tuning::default(), trusted, control).await
 }
@@ -325,7 +325,7 @@ pub async fn serve_tuned(
     settings: StorageSettings,
     mut tuning: Tuning,
     trusted: TrustedHosts,
-    control: UnixStream,
+    control: QuietSocket,
 ) -> Result<(), StorageServerError> {
     let maildir = settings.maildir();
     let gate = match tuning.shared.take() {
@@ -440,7 +440,7 @@ pub async fn serve_tuned(
                     pressed,
                 })),
             };
-            if let Err(e) = send_frame(&control, &event, None).await {
+            if let Err(e) = send_frame(&*control, &event, None).await {
                 tracing::info!("control socket unwritable ({e}); storage process exits");
                 return Ok(());
             }
@@ -456,7 +456,7 @@ pub async fn serve_tuned(
             }
             () = count.changed() => {}
             Some(report) = reports.recv() => {
-                if let Err(e) = send_frame(&control, &report, None).await {
+                if let Err(e) = send_frame(&*control, &report, None).await {
                     tracing::info!("control socket unwritable ({e}); storage process exits");
                     return Ok(());
                 }
@@ -478,7 +478,7 @@ pub async fn serve_tuned(
                 Some(Ok((ControlMessage { kind: Some(Kind::AddOwner(add)) }, None))) => {
                     let reply = add_owner(&gate, add, &tuning).await;
                     let event = StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) };
-                    if let Err(e) = send_frame(&control, &event, None).await {
+                    if let Err(e) = send_frame(&*control, &event, None).await {
                 tracing::info!("control socket unwritable ({e}); storage process exits");
                 return Ok(());
             }
@@ -530,12 +530,12 @@ pub async fn serve_tuned(
 /// Frames from the master, read by a task of their own so that waiting for
 /// them can be abandoned (in `select!`) without losing half a frame.
 fn read_frames(
-    control: std::sync::Arc<UnixStream>,
+    control: std::sync::Arc<QuietSocket>,
 ) -> mpsc::Receiver<Result<(ControlMessage, Option<std::os::fd::OwnedFd>), FrameError>> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
         loop {
-            let frame = recv_frame::<ControlMessage>(&control).await;
+            let frame = recv_frame::<ControlMessage>(&*control).await;
             let last = frame.is_err();
             if tx.send(frame).await.is_err() || last {
                 return;

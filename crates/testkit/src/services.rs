@@ -33,6 +33,7 @@ use mailkeep_storage_rpc::channel::ChannelError;
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::socket_channel::{SocketChannel, socket_channel};
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
@@ -179,8 +180,8 @@ impl ServicesBuilder {
         trusted
             .insert(ISSUER, key.public())
             .map_err(|e| io("trusting the key")(std::io::Error::other(e)))?;
-        let (auth_control, auth_end) =
-            UnixStream::pair().map_err(io("making auth's control socket"))?;
+        let (auth_end, auth_control) =
+            control_pair().map_err(io("making auth's control socket"))?;
         let settings = AuthSettings {
             passwd_file: passwd.clone(),
             ticket_lifetime_secs: self.ticket_lifetime_secs,
@@ -566,8 +567,7 @@ fn start_storage(
     plugins: &mailkeep_storage_server::plugin::Plugins,
 ) -> Result<StorageProcess, ServicesError> {
     std::fs::create_dir_all(home).map_err(io(format!("making {}", home.display())))?;
-    let (control, process_end) =
-        UnixStream::pair().map_err(io("making a storage control socket"))?;
+    let (process_end, control) = control_pair().map_err(io("making a storage control socket"))?;
     let settings = StorageSettings {
         owner: owner.to_owned(),
         home: home.to_owned(),
@@ -715,4 +715,12 @@ impl Connector for Services {
             let _ = send_frame(&process.control, &message, None).await;
         }
     }
+}
+
+/// A control channel as the master makes one: the process's end (a
+/// [`QuietSocket`], as the real processes get) and the test's end.
+fn control_pair() -> std::io::Result<(QuietSocket, UnixStream)> {
+    let (process_end, ours) = QuietSocket::pair()?;
+    ours.set_nonblocking(true)?;
+    Ok((process_end, UnixStream::from_std(ours)?))
 }

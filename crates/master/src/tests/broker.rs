@@ -11,6 +11,7 @@ use mailkeep_storage_rpc::broker::{
     RefusalCode, broker_reply, broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_ticket::{Claims, HostKey, Scope, TrustedHosts, now_unix, sign};
 use tokio::net::UnixStream;
 
@@ -18,6 +19,14 @@ use super::serve_client;
 use crate::layout::Prepared;
 use crate::serve::Shared;
 use crate::storage_procs::{ControlChannel, StorageProc};
+
+/// A channel as the master makes one: its end (woken for reading only,
+/// as `children::socket_pair` gives) and the test's end.
+fn quiet_pair() -> (QuietSocket, UnixStream) {
+    let (master_end, ours) = QuietSocket::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    (master_end, UnixStream::from_std(ours).unwrap())
+}
 
 /// A master in per-uid mode whose users a, b and c share uid 5000, with
 /// one storage process of that uid in its table that serves none of them
@@ -75,7 +84,7 @@ impl Setup {
             demo_password: None,
         };
         let shared = Arc::new(Shared::new(config, None, prepared, "/nonexistent".into()));
-        let (master_end, storage) = UnixStream::pair().unwrap();
+        let (master_end, storage) = quiet_pair();
         let control = Arc::new(ControlChannel::new(master_end));
         let process = StorageProc {
             pid: 4242,
@@ -106,7 +115,7 @@ impl Setup {
 
     /// A protocol process's broker channel, served by the broker.
     fn client(&self, client_id: u64) -> UnixStream {
-        let (ours, theirs) = UnixStream::pair().unwrap();
+        let (theirs, ours) = quiet_pair();
         tokio::spawn(serve_client(
             Arc::clone(&self.shared),
             client_id,

@@ -15,7 +15,7 @@ use super::*;
 impl Setup {
     /// Installs a relay whose control channel the test holds.
     fn relay(&self) -> UnixStream {
-        let (master_end, relay_end) = UnixStream::pair().unwrap();
+        let (master_end, relay_end) = quiet_pair();
         let link = Arc::new(crate::relay::RelayLink::new(ControlChannel::new(
             master_end,
         )));
@@ -26,7 +26,7 @@ impl Setup {
 
     /// The storage gateway's broker channel, served by the broker.
     fn gateway(&self, client_id: u64) -> UnixStream {
-        let (ours, theirs) = UnixStream::pair().unwrap();
+        let (theirs, ours) = quiet_pair();
         tokio::spawn(crate::broker::serve_gateway(
             Arc::clone(&self.shared),
             client_id,
