@@ -20,7 +20,6 @@
 //!   could make the master start a storage process it can reach);
 //! * the broker's task ends when the channel does, without a panic.
 
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::os::fd::AsRawFd;
 use std::sync::{Arc, OnceLock};
 
@@ -31,6 +30,7 @@ use mailkeep_storage_rpc::broker::{
     BrokerReply, BrokerRequest, RefusalCode, broker_reply, broker_request,
 };
 use mailkeep_storage_rpc::framing::{FrameError, MAX_FRAME, recv_frame};
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_ticket::{HostKey, Scope, TrustedHosts, now_unix};
 use prost::Message;
 use tokio::net::UnixStream;

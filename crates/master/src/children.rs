@@ -1,11 +1,11 @@
 //! Starting children: re-executing our own binary with a role and the
 //! descriptors it needs at fixed numbers, with a clean environment.
 
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use command_fds::{CommandFdExt, FdMapping};
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 
 use crate::MasterError;
 use crate::child_output::{OutputPipe, relay};

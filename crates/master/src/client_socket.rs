@@ -5,11 +5,11 @@
 //! with the ticket auth gave them — nothing is done for them that the
 //! ticket does not allow. See `mailkeep_frontend::Storage`.
 
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use tokio::net::UnixListener;
 
 use crate::MasterError;

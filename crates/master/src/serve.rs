@@ -1,7 +1,6 @@
 //! `mailkeep serve`: prepare, bind, start and supervise every process, and
 //! stop them all on SIGTERM or SIGINT.
 
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,6 +11,7 @@ use mailkeep_auth::WatchedPasswdFile;
 use mailkeep_auth::userdb::UserEntry;
 use mailkeep_config::Config;
 use mailkeep_storage_rpc::broker::RefusalCode;
+use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_ticket::Verifier;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
