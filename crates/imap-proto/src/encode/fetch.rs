@@ -32,18 +32,24 @@ pub struct FetchResponse {
 impl FetchResponse {
     /// Starts `* seq FETCH (`.
     pub fn new(seq: u32, enc: Encoder) -> FetchResponse {
-        FetchResponse {
-            buf: format!("* {seq} FETCH (").into_bytes(),
-            first: true,
-            enc,
-        }
+        FetchResponse::head(seq, b" FETCH (", enc)
     }
 
     /// Starts `* uid UIDFETCH (` for a client that enabled UIDONLY
     /// (RFC 9586 §3.3); such a response carries no UID item.
     pub fn uid_only(uid: u32, enc: Encoder) -> FetchResponse {
+        FetchResponse::head(uid, b" UIDFETCH (", enc)
+    }
+
+    /// `* n` and `rest`, in a buffer with room for a usual response (a
+    /// flag resync writes one per message).
+    fn head(n: u32, rest: &[u8], enc: Encoder) -> FetchResponse {
+        let mut buf = Vec::with_capacity(64);
+        buf.extend_from_slice(b"* ");
+        push_number(&mut buf, u64::from(n));
+        buf.extend_from_slice(rest);
         FetchResponse {
-            buf: format!("* {uid} UIDFETCH (").into_bytes(),
+            buf,
             first: true,
             enc,
         }
@@ -164,8 +170,9 @@ impl FetchResponse {
     /// `NAME n`, e.g. `BINARY.SIZE[1] 5`; `name` from
     /// [`FetchResponse::section_name`].
     pub fn number(&mut self, name: &str, value: u64) -> &mut Self {
-        self.item(name)
-            .extend_from_slice(format!(" {value}").as_bytes());
+        let out = self.item(name);
+        out.push(b' ');
+        push_number(out, value);
         self
     }
 
@@ -315,4 +322,11 @@ fn push_origin(out: &mut Vec<u8>, partial: Option<(u64, u64)>) {
     if let Some((offset, _)) = partial {
         out.extend_from_slice(format!("<{offset}>").as_bytes());
     }
+}
+
+/// Appends `n` in decimal, without a `String` in between.
+fn push_number(out: &mut Vec<u8>, n: u64) {
+    use std::io::Write;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{n}");
 }

@@ -221,6 +221,11 @@ impl Mailbox {
     /// Remembers the keywords in `flags`; writes FLAGS/PERMANENTFLAGS to
     /// `out` first if one of them is new to the client.
     pub(crate) fn announce_keywords(&self, flags: &[String], out: &mut Vec<u8>) {
+        // System flags are announced from the start (a FETCH of flags
+        // alone asks this for every message it answers).
+        if flags.iter().all(|f| f.starts_with('\\')) {
+            return;
+        }
         let mut new = false;
         {
             let mut keywords = self

@@ -390,3 +390,33 @@ async fn a_message_added_to_the_selected_mailbox_is_reported_before_the_ok() {
         "{reply:?}"
     );
 }
+
+/// A flag resync larger than one write of the answer (64 KB: 300 messages
+/// with two 200-byte keywords each) is answered in pieces, each under its
+/// own hold of the view: every message once, in order, with its flags.
+#[tokio::test]
+async fn a_flag_resync_larger_than_one_write_answers_every_message_once() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let names: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    let subjects: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut c = selected_with(&process, &subjects).await;
+    let first = format!("$A{}", "a".repeat(200));
+    let second = format!("$B{}", "b".repeat(200));
+    ok(
+        &mut c,
+        &format!("STORE 1:* +FLAGS.SILENT ({first} {second})"),
+    )
+    .await;
+    ok(&mut c, "STORE 7 +FLAGS.SILENT (\\Flagged)").await;
+
+    let reply = ok(&mut c, "FETCH 1:* (FLAGS)").await;
+    let written: usize = reply.responses.iter().map(|r| r.text().len()).sum();
+    assert!(written > 64 * 1024, "{written} bytes: not over one write");
+    let seqs: Vec<u32> = reply.fetches().iter().map(|f| f.seq).collect();
+    assert_eq!(seqs, (1..=300).collect::<Vec<u32>>());
+    for f in reply.fetches() {
+        assert!(f.has_flag(&first) && f.has_flag(&second), "{f:?}");
+        assert_eq!(f.has_flag("\\Flagged"), f.seq == 7, "{f:?}");
+    }
+}

@@ -60,34 +60,45 @@ pub(super) async fn fetch_from_view(
     // Sequence numbers are read while no other response can go out: an
     // EXPUNGE sent meanwhile would change them.
     let mut out = cx.out.lock().await;
-    for &uid in uids {
-        let answer = {
+    let mut rest = uids;
+    while !rest.is_empty() {
+        // A piece of the answer is made under one hold of the view (not
+        // across a write: the hold cannot wait), from its flags as they
+        // are, without copying them.
+        {
             let view = mailbox.view();
-            if view.is_pending_expunge(uid) {
-                None
-            } else {
-                view.seq_of(uid).zip(view.flags_of(uid).map(|f| f.to_vec()))
-            }
-        };
-        let Some((seq, flags)) = answer else {
-            some_expunged = true;
-            continue;
-        };
-        mailbox.announce_keywords(&flags, &mut bytes);
-        let mut response = fetch_head(enabled, seq, uid, false);
-        for item in &plan.items {
-            match item {
-                // UIDONLY's UIDFETCH response carries the UID in its head.
-                Item::Uid if !enabled.uidonly => {
-                    response.uid(uid);
+            while let Some((&uid, later)) = rest.split_first() {
+                rest = later;
+                let answer = if view.is_pending_expunge(uid) {
+                    None
+                } else {
+                    view.seq_of(uid).zip(view.flags_of(uid))
+                };
+                let Some((seq, flags)) = answer else {
+                    some_expunged = true;
+                    continue;
+                };
+                mailbox.announce_keywords(flags, &mut bytes);
+                let mut response = fetch_head(enabled, seq, uid, false);
+                for item in &plan.items {
+                    match item {
+                        // UIDONLY's UIDFETCH response carries the UID in
+                        // its head.
+                        Item::Uid if !enabled.uidonly => {
+                            response.uid(uid);
+                        }
+                        Item::Flags => {
+                            response.flags(flags);
+                        }
+                        _ => {}
+                    }
                 }
-                Item::Flags => {
-                    response.flags(&flags);
+                bytes.extend_from_slice(&response.finish());
+                if bytes.len() >= WRITE_AT {
+                    break;
                 }
-                _ => {}
             }
         }
-        bytes.extend_from_slice(&response.finish());
         if bytes.len() >= WRITE_AT {
             out.write(&bytes).await?;
             bytes.clear();
