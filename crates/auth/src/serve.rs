@@ -8,7 +8,6 @@ use mailkeep_storage_rpc::auth::auth_server::AuthServer;
 use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::{HostKey, SessionId};
 use tokio::sync::mpsc;
@@ -34,7 +33,7 @@ const MAX_REQUEST: usize = 64 * 1024;
 pub async fn serve(
     settings: AuthSettings,
     key: HostKey,
-    control: QuietSocket,
+    control: QuietStream,
 ) -> Result<(), AuthError> {
     let exchanges = Arc::new(Exchanges::default());
     tracing::info!(passwd_file = %settings.passwd_file.display(), issuer = %settings.issuer,

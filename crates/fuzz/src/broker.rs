@@ -30,7 +30,7 @@ use mailkeep_storage_rpc::broker::{
     BrokerReply, BrokerRequest, RefusalCode, broker_reply, broker_request,
 };
 use mailkeep_storage_rpc::framing::{FrameError, MAX_FRAME, recv_frame};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::{HostKey, Scope, TrustedHosts, now_unix};
 use prost::Message;
 use tokio::net::UnixStream;
@@ -237,7 +237,7 @@ fn shut_write(stream: &UnixStream) {
 }
 
 async fn exchange(fx: &'static Fixture, data: &[u8]) {
-    let (theirs, ours) = QuietSocket::pair().expect("a socket pair");
+    let (theirs, ours) = QuietStream::with_peer().expect("a socket pair");
     ours.set_nonblocking(true).expect("a non-blocking socket");
     let ours = UnixStream::from_std(ours).expect("a tokio socket");
     let client_id = fx.shared.next_connection_id();

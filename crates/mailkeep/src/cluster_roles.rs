@@ -16,7 +16,7 @@ use mailkeep_sandbox::Allowances;
 use mailkeep_storage_rpc::broker_client::BrokerClient;
 use mailkeep_storage_rpc::fd::adopt_inherited;
 use mailkeep_storage_rpc::framing::into_unix_stream;
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::tls::TlsMaterial;
 use zeroize::Zeroizing;
 
@@ -37,7 +37,7 @@ pub fn gateway(link: ClusterLink, fd_broker: i32, fd_listener: i32) -> anyhow::R
         let listener = std::net::TcpListener::from(listener);
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let broker = BrokerClient::new(QuietSocket::new(broker)?);
+        let broker = BrokerClient::new(QuietStream::new(broker)?);
         mailkeep_gateway::inbound::serve(listener, acceptor, broker).await;
         anyhow::Ok(())
     })

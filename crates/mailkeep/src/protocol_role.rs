@@ -18,7 +18,7 @@ use mailkeep_master::privileges::{DropTo, drop_privileges, limit_protocol_proces
 use mailkeep_storage_rpc::broker_client::BrokerClient;
 use mailkeep_storage_rpc::fd::adopt_inherited;
 use mailkeep_storage_rpc::framing::into_unix_stream;
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 
 use crate::cli::ProtocolProcess;
 
@@ -77,7 +77,7 @@ impl ProtocolStart {
         self,
         settings: AcceptSettings,
     ) -> anyhow::Result<(Acceptor, BrokerClient)> {
-        let broker = BrokerClient::new(QuietSocket::new(self.broker)?);
+        let broker = BrokerClient::new(QuietStream::new(self.broker)?);
         let mut control = ControlChannel::new(into_unix_stream(self.control)?);
         let certificates = control.first_certificates().await?;
         let handshake_timeout = Duration::from_secs(self.config.tls.handshake_timeout_secs);

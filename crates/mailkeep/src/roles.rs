@@ -179,7 +179,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 master_user_separator: config.auth.master_user_separator.clone(),
             };
             auth_runtime()?.block_on(async move {
-                let control = mailkeep_storage_rpc::quiet_socket::QuietSocket::new(control)?;
+                let control = mailkeep_storage_rpc::quiet_stream::QuietStream::new(control)?;
                 mailkeep_auth::serve(settings, key, control).await?;
                 anyhow::Ok(())
             })
@@ -273,7 +273,7 @@ pub fn run(role: Role) -> anyhow::Result<()> {
                 maildir,
             };
             storage_runtime(spawner.is_some())?.block_on(async move {
-                let control = mailkeep_storage_rpc::quiet_socket::QuietSocket::new(control)?;
+                let control = mailkeep_storage_rpc::quiet_stream::QuietStream::new(control)?;
                 let tuning = mailkeep_storage_server::Tuning {
                     busy_after: std::time::Duration::from_millis(busy_after_ms),
                     release_idle_every: std::time::Duration::from_secs(release_idle_secs.max(1)),

@@ -12,7 +12,7 @@ use mailkeep_storage_rpc::broker::{
     broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::Scope;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore, watch};
 use tokio::task::JoinSet;
@@ -45,20 +45,20 @@ pub async fn serve_client(
     shared: Arc<Shared>,
     client_id: u64,
     role: &'static str,
-    stream: QuietSocket,
+    stream: QuietStream,
 ) {
     serve(shared, client_id, stream, Caller::Protocol, role).await;
 }
 
 /// Serves the storage gateway's broker channel until it closes.
-pub async fn serve_gateway(shared: Arc<Shared>, client_id: u64, stream: QuietSocket) {
+pub async fn serve_gateway(shared: Arc<Shared>, client_id: u64, stream: QuietStream) {
     serve(shared, client_id, stream, Caller::Gateway, "").await;
 }
 
 async fn serve(
     shared: Arc<Shared>,
     client_id: u64,
-    stream: QuietSocket,
+    stream: QuietStream,
     caller: Caller,
     role: &'static str,
 ) {

@@ -5,7 +5,7 @@ use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use command_fds::{CommandFdExt, FdMapping};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 
 use crate::MasterError;
 use crate::child_output::{OutputPipe, relay};
@@ -108,10 +108,10 @@ fn malloc_arenas(role: &str) -> usize {
 }
 
 /// A connected pair of UNIX stream sockets: one end for us (woken for
-/// reading only, see `QuietSocket`), one to pass on.
-pub fn socket_pair() -> Result<(QuietSocket, OwnedFd), MasterError> {
+/// reading only, see `QuietStream`), one to pass on.
+pub fn socket_pair() -> Result<(QuietStream, OwnedFd), MasterError> {
     let (ours, theirs) =
-        QuietSocket::pair().map_err(|e| MasterError::io("creating a socket pair", e))?;
+        QuietStream::with_peer().map_err(|e| MasterError::io("creating a socket pair", e))?;
     Ok((ours, OwnedFd::from(theirs)))
 }
 

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::net::UnixListener;
 
 use crate::MasterError;
@@ -43,7 +43,7 @@ pub async fn serve(shared: Arc<Shared>, listener: UnixListener) {
                 continue;
             }
         };
-        let stream = match stream.into_std().and_then(QuietSocket::from_std) {
+        let stream = match stream.into_std().and_then(QuietStream::from_std) {
             Ok(stream) => stream,
             Err(e) => {
                 tracing::warn!(error = %e, "client socket connection unusable");

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use mailkeep_frontend::ListenerSpec;
 use mailkeep_frontend::control::write_message;
 use mailkeep_storage_rpc::broker::{ProtocolControl, ServerCertificates, protocol_control};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::net::UnixStream;
 use tokio::sync::Mutex as AsyncMutex;
 
@@ -161,7 +161,7 @@ async fn start(
     shared: &Arc<Shared>,
     protocols: &Protocols,
     service: &ProtocolService,
-) -> Result<(tokio::process::Child, u64, QuietSocket), MasterError> {
+) -> Result<(tokio::process::Child, u64, QuietStream), MasterError> {
     let (broker, broker_theirs) = socket_pair()?;
     let (control, control_theirs) = socket_pair()?;
     // Its messages are written as a stream (certificates), not framed.

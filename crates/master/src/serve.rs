@@ -11,7 +11,7 @@ use mailkeep_auth::WatchedPasswdFile;
 use mailkeep_auth::userdb::UserEntry;
 use mailkeep_config::Config;
 use mailkeep_storage_rpc::broker::RefusalCode;
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::Verifier;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -86,7 +86,7 @@ pub struct Shared {
     /// Our executable.
     pub exe: PathBuf,
     /// The current auth process's control channel, while one runs.
-    pub auth_control: AsyncMutex<Option<Arc<AsyncMutex<QuietSocket>>>>,
+    pub auth_control: AsyncMutex<Option<Arc<AsyncMutex<QuietStream>>>>,
     /// Running storage processes.
     pub storage: AsyncMutex<StorageTable>,
     /// How long idle storage processes stay.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use mailkeep_storage_rpc::broker::{ControlMessage, ControlReply};
 use mailkeep_storage_rpc::framing::{FrameError, send_frame};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::sync::{Mutex as AsyncMutex, oneshot, watch};
 
 /// The master's end of a storage process's (or the relay's) control
@@ -19,14 +19,14 @@ use tokio::sync::{Mutex as AsyncMutex, oneshot, watch};
 /// `relay`) routes the process's replies to whoever waits for them.
 pub struct ControlChannel {
     /// The socket.
-    pub stream: QuietSocket,
+    pub stream: QuietStream,
     write: AsyncMutex<()>,
     pending: StdMutex<HashMap<u64, oneshot::Sender<ControlReply>>>,
 }
 
 impl ControlChannel {
     /// Wraps the master's end of a control socket.
-    pub fn new(stream: QuietSocket) -> ControlChannel {
+    pub fn new(stream: QuietStream) -> ControlChannel {
         ControlChannel {
             stream,
             write: AsyncMutex::new(()),
@@ -367,7 +367,7 @@ mod tests {
             .build()
             .expect("runtime");
         let (stream, _theirs) = rt
-            .block_on(async { QuietSocket::pair() })
+            .block_on(async { QuietStream::with_peer() })
             .expect("a socket pair");
         StorageProc {
             pid,

@@ -17,7 +17,6 @@ use crate::broker::{
 use crate::channel::ChannelError;
 use crate::framing::{FrameError, into_unix_stream, recv_frame, send_frame};
 use crate::leased::{Lease, LeasedChannel};
-use crate::quiet_socket::QuietSocket;
 use crate::quiet_stream::QuietStream;
 use crate::socket_channel::{SocketChannel, socket_channel};
 use crate::storage::storage_client::StorageClient;
@@ -60,7 +59,7 @@ pub struct BrokerClient {
 type Reply = (BrokerReply, Option<std::os::fd::OwnedFd>);
 
 struct Inner {
-    stream: QuietSocket,
+    stream: QuietStream,
     /// The last request id; held while a request is written, so that
     /// frames never interleave.
     sending: Mutex<u64>,
@@ -76,7 +75,7 @@ struct Inner {
 
 impl BrokerClient {
     /// Wraps the broker channel inherited from the master.
-    pub fn new(stream: QuietSocket) -> BrokerClient {
+    pub fn new(stream: QuietStream) -> BrokerClient {
         BrokerClient {
             inner: Arc::new(Inner {
                 stream,
@@ -92,7 +91,7 @@ impl BrokerClient {
     /// dir>/client.sock`), for a program that is not one of the server's
     /// own processes (a webmail backend, an admin tool).
     pub async fn connect(path: impl AsRef<std::path::Path>) -> Result<BrokerClient, BrokerError> {
-        let stream = QuietSocket::connect(path)?;
+        let stream = QuietStream::connect(path)?;
         Ok(BrokerClient::new(stream))
     }
 
@@ -335,7 +334,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_waiting_for_its_reply_holds_up_no_other() {
-        let (ours, broker) = QuietSocket::pair().unwrap();
+        let (ours, broker) = QuietStream::with_peer().unwrap();
         broker.set_nonblocking(true).unwrap();
         let broker = UnixStream::from_std(broker).unwrap();
         let client = BrokerClient::new(ours);

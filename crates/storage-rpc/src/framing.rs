@@ -12,10 +12,10 @@ use tokio::io::Interest;
 use tokio::net::UnixStream;
 use zeroize::Zeroizing;
 
-use crate::quiet_socket::QuietSocket;
+use crate::quiet_stream::QuietStream;
 
 /// A UNIX stream socket that frames travel on: the channels of the
-/// broker and of the master's control ([`QuietSocket`], woken for reading
+/// broker and of the master's control ([`QuietStream`], woken for reading
 /// only), or a tokio `UnixStream` (tests, the admin socket).
 pub trait FrameSocket: Sync {
     /// Runs `io`, a non-blocking read of the socket, until it does not
@@ -33,19 +33,19 @@ pub trait FrameSocket: Sync {
     ) -> impl Future<Output = io::Result<R>> + Send;
 }
 
-impl FrameSocket for QuietSocket {
+impl FrameSocket for QuietStream {
     fn read_with<R: Send>(
         &self,
         io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
     ) -> impl Future<Output = io::Result<R>> + Send {
-        QuietSocket::read_with(self, io)
+        QuietStream::read_with(self, io)
     }
 
     fn write_with<R: Send>(
         &self,
         io: impl FnMut(BorrowedFd<'_>) -> io::Result<R> + Send,
     ) -> impl Future<Output = io::Result<R>> + Send {
-        QuietSocket::write_with(self, io)
+        QuietStream::write_with(self, io)
     }
 }
 

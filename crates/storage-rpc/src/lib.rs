@@ -13,7 +13,6 @@ pub mod fetch_items;
 pub mod framing;
 pub mod leased;
 pub mod metadata;
-pub mod quiet_socket;
 pub mod quiet_stream;
 pub mod small_codec;
 pub mod socket_channel;

@@ -1,5 +1,7 @@
 //! A UNIX stream socket whose task is woken only when there is something
-//! to read, for the gRPC connections between processes on one host.
+//! to read, for every connection between processes on one host: the gRPC
+//! connections (as `AsyncRead`/`AsyncWrite`) and the framed broker and
+//! control channels (`read_with`/`write_with`, see `crate::framing`).
 //!
 //! A tokio `UnixStream` is registered with epoll for reading and writing,
 //! edge-triggered. On a UNIX socket the kernel signals "writable" every
@@ -18,8 +20,9 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -60,43 +63,117 @@ impl QuietStream {
         ))
     }
 
+    /// Takes over a connected std socket (made non-blocking here). Must be
+    /// called inside a tokio runtime.
+    pub fn from_std(socket: UnixStream) -> io::Result<QuietStream> {
+        QuietStream::new(OwnedFd::from(socket))
+    }
+
+    /// Connects to the socket at `path` (a UNIX socket connects at once or
+    /// fails: nothing to wait for).
+    pub fn connect(path: impl AsRef<Path>) -> io::Result<QuietStream> {
+        QuietStream::from_std(UnixStream::connect(path)?)
+    }
+
+    /// A connected pair: this end, and the other as a plain std socket, to
+    /// pass on to another process (the master's channels to its children)
+    /// or to drive from a test.
+    pub fn with_peer() -> io::Result<(QuietStream, UnixStream)> {
+        let (ours, theirs) = UnixStream::pair()?;
+        Ok((QuietStream::from_std(ours)?, theirs))
+    }
+
+    /// The socket back as a std one (still non-blocking), no longer
+    /// registered.
+    pub fn into_std(self) -> io::Result<UnixStream> {
+        Ok(self.socket.into_inner())
+    }
+
+    /// Runs `io` (a non-blocking read of the socket, `recvmsg` with
+    /// descriptors for the framed channels) until it does not find the
+    /// socket empty, waiting for readability in between. Takes `&self`:
+    /// one task may read while others send.
+    pub async fn read_with<R>(
+        &self,
+        mut io: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            let mut guard = self.socket.readable().await?;
+            match guard.try_io(|socket| io(socket.get_ref().as_fd())) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Runs `io` (a non-blocking send, `sendmsg` for the framed channels)
+    /// until it does not find the buffer full, waiting for room as writes
+    /// do. Takes `&self`: the registration for room, if one is needed,
+    /// lives only as long as this send.
+    pub async fn write_with<R>(
+        &self,
+        mut io: impl FnMut(BorrowedFd<'_>) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let mut room = None;
+        std::future::poll_fn(|cx| {
+            poll_with_room(self.socket.get_ref(), &mut room, cx, |s| io(s.as_fd()))
+        })
+        .await
+    }
+
     /// Runs `write` until it goes through, waiting for room in the
     /// socket's buffer when it is full.
     fn poll_write_with(
         &mut self,
         cx: &mut Context<'_>,
-        mut write: impl FnMut(&UnixStream) -> io::Result<usize>,
+        write: impl FnMut(&UnixStream) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        loop {
-            let Some(room) = &self.room else {
-                match write(self.socket.get_ref()) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        // Registered after the write failed: a buffer freed
-                        // meanwhile shows as ready at once.
-                        let second = self.socket.get_ref().try_clone()?;
-                        self.room = Some(register_with_interest(
-                            OwnedFd::from(second),
-                            Interest::WRITABLE,
-                        )?);
-                        continue;
-                    }
-                    result => return Poll::Ready(result),
-                }
-            };
-            let mut guard = ready!(room.poll_write_ready(cx))?;
-            match write(self.socket.get_ref()) {
+        poll_with_room(self.socket.get_ref(), &mut self.room, cx, write)
+    }
+}
+
+/// Runs `write` on `socket` until it goes through. Only when it finds the
+/// buffer full is a second descriptor of the socket registered for
+/// writability (in `room`, kept across polls) and waited on; it is
+/// dropped again once a write went through.
+fn poll_with_room<R>(
+    socket: &UnixStream,
+    room: &mut Option<AsyncFd<OwnedFd>>,
+    cx: &mut Context<'_>,
+    mut write: impl FnMut(&UnixStream) -> io::Result<R>,
+) -> Poll<io::Result<R>> {
+    loop {
+        let Some(registered) = room.as_ref() else {
+            match write(socket) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    guard.clear_ready();
+                    // Registered after the write failed: a buffer freed
+                    // meanwhile shows as ready at once.
+                    *room = Some(register_with_interest(
+                        OwnedFd::from(socket.try_clone()?),
+                        Interest::WRITABLE,
+                    )?);
+                    continue;
                 }
-                result => {
-                    drop(guard);
-                    // Deregistered before its descriptor closes (AsyncFd's
-                    // drop), so epoll forgets it.
-                    self.room = None;
-                    return Poll::Ready(result);
-                }
+                result => return Poll::Ready(result),
+            }
+        };
+        let mut guard = ready!(registered.poll_write_ready(cx))?;
+        match write(socket) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => guard.clear_ready(),
+            result => {
+                drop(guard);
+                // Deregistered before its descriptor closes (AsyncFd's
+                // drop), so epoll forgets it.
+                *room = None;
+                return Poll::Ready(result);
             }
         }
+    }
+}
+
+impl AsFd for QuietStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.get_ref().as_fd()
     }
 }
 
@@ -218,5 +295,67 @@ mod tests {
         tokio::task::yield_now().await;
         a.write_all(b"hello").await.unwrap();
         assert_eq!(&reader.await.unwrap(), b"hello");
+    }
+}
+
+#[cfg(test)]
+mod framed_tests {
+    use std::os::fd::OwnedFd;
+
+    use crate::broker::{BrokerRequest, Status, broker_request};
+    use crate::framing::{recv_frame, send_frame};
+
+    use super::QuietStream;
+
+    fn report(sessions: u32) -> BrokerRequest {
+        BrokerRequest {
+            id: u64::from(sessions),
+            kind: Some(broker_request::Kind::Status(Status { sessions })),
+        }
+    }
+
+    /// Frames both ways, one with a descriptor riding on it, which arrives
+    /// as a working socket.
+    #[tokio::test]
+    async fn carries_frames_and_a_descriptor_both_ways() {
+        let (a, b) = QuietStream::with_peer().unwrap();
+        let b = QuietStream::from_std(b).unwrap();
+        let (passed, kept) = std::os::unix::net::UnixStream::pair().unwrap();
+        send_frame(&a, &report(1), Some(&OwnedFd::from(passed)))
+            .await
+            .unwrap();
+        let (got, fd): (BrokerRequest, _) = recv_frame(&b).await.unwrap();
+        assert_eq!(got, report(1));
+        let passed = std::os::unix::net::UnixStream::from(fd.expect("the descriptor"));
+        std::io::Write::write_all(&mut &passed, b"x").unwrap();
+        let mut byte = [0u8; 1];
+        std::io::Read::read_exact(&mut &kept, &mut byte).unwrap();
+        assert_eq!(&byte, b"x");
+
+        send_frame(&b, &report(2), None).await.unwrap();
+        let (got, fd): (BrokerRequest, _) = recv_frame(&a).await.unwrap();
+        assert_eq!((got, fd.is_none()), (report(2), true));
+    }
+
+    /// Frames sent faster than the peer reads fill the socket's buffer:
+    /// the sender then waits for room (the second registration) and every
+    /// frame still arrives, in order, once the peer reads.
+    #[tokio::test]
+    async fn a_sender_that_fills_the_buffer_waits_for_room() {
+        const FRAMES: u32 = 20_000;
+        let (a, b) = QuietStream::with_peer().unwrap();
+        let b = QuietStream::from_std(b).unwrap();
+        let sender = tokio::spawn(async move {
+            for n in 0..FRAMES {
+                send_frame(&a, &report(n), None).await.unwrap();
+            }
+        });
+        // Far more than a socket buffer holds before anything is read.
+        tokio::task::yield_now().await;
+        for n in 0..FRAMES {
+            let (got, _): (BrokerRequest, _) = recv_frame(&b).await.unwrap();
+            assert_eq!(got, report(n));
+        }
+        sender.await.unwrap();
     }
 }

@@ -48,7 +48,6 @@ use mailkeep_storage_rpc::broker::ControlMessage;
 use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{AddOwner, ControlReply, Load, StorageEvent, storage_event};
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::storage::storage_server::StorageServer;
 use mailkeep_store::{AutoMailbox, Store, StoreError, Unopened};
@@ -133,7 +132,7 @@ const PENDING_CONNECTIONS: usize = 64;
 pub async fn serve(
     settings: StorageSettings,
     trusted: TrustedHosts,
-    control: QuietSocket,
+    control: QuietStream,
 ) -> Result<(), StorageServerError> {
     serve_tuned(settings, Tuning::default(), trusted, control).await
 }
@@ -325,7 +324,7 @@ pub async fn serve_tuned(
     settings: StorageSettings,
     mut tuning: Tuning,
     trusted: TrustedHosts,
-    control: QuietSocket,
+    control: QuietStream,
 ) -> Result<(), StorageServerError> {
     let maildir = settings.maildir();
     let gate = match tuning.shared.take() {
@@ -530,7 +529,7 @@ pub async fn serve_tuned(
 /// Frames from the master, read by a task of their own so that waiting for
 /// them can be abandoned (in `select!`) without losing half a frame.
 fn read_frames(
-    control: std::sync::Arc<QuietSocket>,
+    control: std::sync::Arc<QuietStream>,
 ) -> mpsc::Receiver<Result<(ControlMessage, Option<std::os::fd::OwnedFd>), FrameError>> {
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {

@@ -33,7 +33,6 @@ use mailkeep_storage_rpc::channel::ChannelError;
 use mailkeep_storage_rpc::framing::{FrameError, recv_frame, send_frame};
 use mailkeep_storage_rpc::leased::LeasedChannel;
 use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::socket_channel::{SocketChannel, socket_channel};
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
@@ -718,9 +717,9 @@ impl Connector for Services {
 }
 
 /// A control channel as the master makes one: the process's end (a
-/// [`QuietSocket`], as the real processes get) and the test's end.
-fn control_pair() -> std::io::Result<(QuietSocket, UnixStream)> {
-    let (process_end, ours) = QuietSocket::pair()?;
+/// [`QuietStream`], as the real processes get) and the test's end.
+fn control_pair() -> std::io::Result<(QuietStream, UnixStream)> {
+    let (process_end, ours) = QuietStream::with_peer()?;
     ours.set_nonblocking(true)?;
     Ok((process_end, UnixStream::from_std(ours)?))
 }

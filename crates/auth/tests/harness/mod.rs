@@ -16,7 +16,7 @@ use mailkeep_storage_rpc::broker::control_message::Kind;
 use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
 use mailkeep_storage_rpc::channel::channel_over;
 use mailkeep_storage_rpc::framing::send_frame;
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::{Claims, HostKey, TicketError, TrustedHosts, now_unix};
 use mailkeep_ticket_seal::{Purpose, ReplyKey, SealTo};
 use tokio::net::UnixStream;
@@ -60,7 +60,7 @@ pub async fn start_keyed(base: Duration, more: &str, key: HostKey) -> Harness {
     )
     .unwrap();
     add_user(&passwd, "bob", "bob-pw", 1001, 1001, "/home/bob".as_ref()).unwrap();
-    let (auth_end, control) = QuietSocket::pair().unwrap();
+    let (auth_end, control) = QuietStream::with_peer().unwrap();
     control.set_nonblocking(true).unwrap();
     let control = UnixStream::from_std(control).unwrap();
     let auth_key = HostKey::parse(&key.to_file_contents()).unwrap();

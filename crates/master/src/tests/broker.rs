@@ -11,7 +11,7 @@ use mailkeep_storage_rpc::broker::{
     RefusalCode, broker_reply, broker_request, control_message,
 };
 use mailkeep_storage_rpc::framing::{recv_frame, send_frame};
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::{Claims, HostKey, Scope, TrustedHosts, now_unix, sign};
 use tokio::net::UnixStream;
 
@@ -22,8 +22,8 @@ use crate::storage_procs::{ControlChannel, StorageProc};
 
 /// A channel as the master makes one: its end (woken for reading only,
 /// as `children::socket_pair` gives) and the test's end.
-fn quiet_pair() -> (QuietSocket, UnixStream) {
-    let (master_end, ours) = QuietSocket::pair().unwrap();
+fn quiet_pair() -> (QuietStream, UnixStream) {
+    let (master_end, ours) = QuietStream::with_peer().unwrap();
     ours.set_nonblocking(true).unwrap();
     (master_end, UnixStream::from_std(ours).unwrap())
 }

@@ -14,7 +14,7 @@ use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
 use mailkeep_storage_rpc::channel::channel_over;
 use mailkeep_storage_rpc::framing::send_frame;
 use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::quiet_socket::QuietSocket;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::storage::append_request::Part;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_storage_rpc::storage::*;
@@ -77,7 +77,7 @@ impl Process {
     /// Starts serving `OWNER`'s mail under `home`, taking tickets signed
     /// with `key`.
     pub fn start(home: &Path, key: &TestKey) -> Process {
-        let (control, master) = QuietSocket::pair().unwrap();
+        let (control, master) = QuietStream::with_peer().unwrap();
         master.set_nonblocking(true).unwrap();
         let master = UnixStream::from_std(master).unwrap();
         let settings = StorageSettings {
@@ -94,7 +94,7 @@ impl Process {
 
     /// Like [`Process::start`], with `tuning` and `settings` as given.
     pub fn start_with(settings: StorageSettings, tuning: Tuning, key: &TestKey) -> Process {
-        let (control, master) = QuietSocket::pair().unwrap();
+        let (control, master) = QuietStream::with_peer().unwrap();
         master.set_nonblocking(true).unwrap();
         let master = UnixStream::from_std(master).unwrap();
         let server = tokio::spawn(serve_tuned(settings, tuning, key.trusted(), control));
