@@ -10,6 +10,15 @@
 //!    in-process: per-call p50 and p99 of both, measured in alternating
 //!    blocks so that a neighbour's load falls on both alike, and what the
 //!    RPC adds at p50.
+//! 3. What the machine itself charges for a round trip between two
+//!    processes: the same request and reply sizes over a UNIX socket
+//!    between two one-thread runtimes, with no RPC and no store call,
+//!    with the processes free to run on any CPU and both held on one CPU;
+//!    and the RPC's round trip again with both on one CPU. On a virtual
+//!    machine that halts an idle virtual CPU (no halt polling), waking a
+//!    process on the other CPU costs tens of microseconds each way, which
+//!    no program on it can avoid; these lines say how much of what the
+//!    RPC adds is that.
 //!
 //! Runs the real `mailkeep` binary on loopback; every loop is bounded.
 //! `cargo bench --bench storage_processes -- rpc` runs only the benchmarks
@@ -34,8 +43,53 @@ const RPC_CALLS: usize = 4000;
 const RPC_BLOCKS: usize = 20;
 /// Longer than the store's window in which a changed folder is rescanned.
 const SETTLE: Duration = Duration::from_millis(2100);
+/// Set (to the socket's path) when this program runs again as the peer
+/// of [`machine_round_trip`].
+const ECHO_PEER_ENV: &str = "MAILKEEP_BENCH_ECHO_PEER";
+/// The sizes of a settled `MailboxStatus` call on the wire: its request
+/// (headers and message) and its reply (headers, message and trailers).
+const REQUEST_BYTES: usize = 219;
+const REPLY_BYTES: usize = 75;
+
+/// Where the processes of a round trip may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Wherever the scheduler puts them, as the server runs.
+    AnyCpu,
+    /// Both held on the first CPU: a wake-up is a switch on that CPU, not
+    /// one CPU waking the other.
+    OneCpu,
+}
+
+impl Placement {
+    /// Holds the calling thread (and the processes it starts) to this
+    /// placement.
+    fn apply(self) {
+        let mut set = nix::sched::CpuSet::new();
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let allowed = match self {
+            Placement::AnyCpu => 0..cpus,
+            Placement::OneCpu => 0..1,
+        };
+        for cpu in allowed {
+            set.set(cpu).expect("cpu in set");
+        }
+        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).expect("affinity");
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Placement::AnyCpu => "any CPU",
+            Placement::OneCpu => "both on one CPU",
+        }
+    }
+}
 
 fn main() {
+    if let Some(path) = std::env::var_os(ECHO_PEER_ENV) {
+        echo_peer(Path::new(&path));
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let filter: Vec<String> = std::env::args()
@@ -47,7 +101,15 @@ fn main() {
         login_latency(dir.path());
     }
     if wanted("rpc") {
-        rpc_round_trip(dir.path());
+        let any = rpc_round_trip(dir.path(), Placement::AnyCpu);
+        let machine = machine_round_trip(dir.path());
+        let one = rpc_round_trip(dir.path(), Placement::OneCpu);
+        println!(
+            "of the {any:?} the RPC adds at p50, a bare round trip between two processes \
+             (no RPC, no store call) takes {:?}; with both processes on one CPU the bare \
+             round trip takes {:?} and the RPC adds {one:?}",
+            machine.any_cpu, machine.one_cpu
+        );
     }
 }
 
@@ -165,14 +227,107 @@ fn login_latency(dir: &Path) {
     drop(server);
 }
 
-fn rpc_round_trip(dir: &Path) {
+/// A bare round trip's p50 under each [`Placement`].
+struct MachineRoundTrip {
+    any_cpu: Duration,
+    one_cpu: Duration,
+}
+
+/// The round trip between two processes that the machine charges: this
+/// program, run again as [`echo_peer`], answers each request of the RPC's
+/// size with a reply of the RPC's size over a UNIX socket; both sides wait
+/// in a one-thread runtime on sockets registered as the frontend's are.
+fn machine_round_trip(dir: &Path) -> MachineRoundTrip {
+    let mut measured = Vec::new();
+    for placement in [Placement::AnyCpu, Placement::OneCpu] {
+        placement.apply();
+        let path = dir.join(format!("echo-{}.sock", measured.len()));
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("echo socket");
+        let peer = Server(
+            Command::new(std::env::current_exe().expect("this program"))
+                .env(ECHO_PEER_ENV, &path)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("echo peer"),
+        );
+        let (socket, _) = listener.accept().expect("echo peer's connection");
+        let times = one_thread_runtime().block_on(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut stream =
+                mailkeep_storage_rpc::quiet_stream::QuietStream::from_std(socket).expect("stream");
+            let request = [0u8; REQUEST_BYTES];
+            let mut reply = [0u8; REPLY_BYTES];
+            let mut times = Vec::with_capacity(rpc_calls());
+            for i in 0..rpc_calls() + 50 {
+                let started = Instant::now();
+                stream.write_all(&request).await.expect("request");
+                stream.read_exact(&mut reply).await.expect("reply");
+                // The first calls warm up.
+                if i >= 50 {
+                    times.push(started.elapsed());
+                }
+            }
+            times
+        });
+        drop(peer);
+        Placement::AnyCpu.apply();
+        println!(
+            "bare round trip between two processes ({}; {REQUEST_BYTES} bytes there, \
+             {REPLY_BYTES} back, {} times): p50 {:?} p99 {:?}",
+            placement.label(),
+            times.len(),
+            percentile(times.clone(), 50),
+            percentile(times.clone(), 99)
+        );
+        measured.push(percentile(times, 50));
+    }
+    MachineRoundTrip {
+        any_cpu: measured[0],
+        one_cpu: measured[1],
+    }
+}
+
+/// The peer of [`machine_round_trip`]: connects to `path` and answers
+/// every whole request until the socket closes.
+fn echo_peer(path: &Path) {
+    one_thread_runtime().block_on(async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream =
+            mailkeep_storage_rpc::quiet_stream::QuietStream::connect(path).expect("connect");
+        let mut request = [0u8; REQUEST_BYTES];
+        let reply = [0u8; REPLY_BYTES];
+        while stream.read_exact(&mut request).await.is_ok() {
+            if stream.write_all(&reply).await.is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// One thread, as the protocol processes run (see `one_thread_runtime`
+/// in the mailkeep crate): a call's task and the channel's connection
+/// task hand over on one thread, not across two workers.
+fn one_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// What the storage RPC adds to a settled `MailboxStatus` at p50, with the
+/// bench and the storage process placed as `placement` says.
+fn rpc_round_trip(dir: &Path, placement: Placement) -> Duration {
     use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection, control_message};
     use mailkeep_storage_rpc::metadata::with_ticket;
     use mailkeep_storage_rpc::storage::MailboxStatusRequest;
     use mailkeep_storage_rpc::storage::storage_client::StorageClient;
     use mailkeep_ticket::{Claims, HostKey, Scope, now_unix, sign};
 
-    let home = dir.join("rpc-home");
+    let run = match placement {
+        Placement::AnyCpu => "any",
+        Placement::OneCpu => "one",
+    };
+    let home = dir.join(format!("rpc-home-{run}"));
     std::fs::create_dir(&home).expect("home");
     let (uid, gid) = (
         nix::unistd::Uid::current().as_raw(),
@@ -180,7 +335,7 @@ fn rpc_round_trip(dir: &Path) {
     );
 
     // In-process baseline on a store of its own (same size: empty INBOX).
-    let local = dir.join("local-home");
+    let local = dir.join(format!("local-home-{run}"));
     std::fs::create_dir(&local).expect("local home");
     let store = mailkeep_store::Store::open(&local.join("Maildir")).expect("store");
     store.status("INBOX").expect("status");
@@ -191,7 +346,7 @@ fn rpc_round_trip(dir: &Path) {
     store.status("INBOX").expect("status");
 
     let key = HostKey::generate();
-    let key_path = dir.join("rpc.key");
+    let key_path = dir.join(format!("rpc-{run}.key"));
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -221,14 +376,10 @@ fn rpc_round_trip(dir: &Path) {
         ],
     )
     .expect("fd mappings");
+    // The storage process inherits the placement.
+    placement.apply();
     let child = Server(cmd.spawn().expect("storage process"));
-    // One thread, as the protocol processes run (see `one_thread_runtime`
-    // in the mailkeep crate): the call's task and the channel's connection
-    // task hand over on one thread, not across two workers.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = one_thread_runtime();
     // The calls run in a task of the runtime, as a session's do, over the
     // channel the frontend's storage path uses.
     let measure = async move {
@@ -293,17 +444,20 @@ fn rpc_round_trip(dir: &Path) {
         .block_on(async { tokio::spawn(measure).await })
         .expect("measuring task");
     drop(child);
+    Placement::AnyCpu.apply();
     let (local50, rpc50) = (
         percentile(in_process.clone(), 50),
         percentile(over_rpc.clone(), 50),
     );
     let (local99, rpc99) = (percentile(in_process, 99), percentile(over_rpc, 99));
+    let adds = rpc50.saturating_sub(local50);
     println!(
-        "MailboxStatus ({} calls each side): in-process p50 {local50:?} p99 {local99:?}; \
-         over the storage RPC p50 {rpc50:?} p99 {rpc99:?}; the RPC adds {:?} at p50 \
+        "MailboxStatus ({}, {} calls each side): in-process p50 {local50:?} p99 {local99:?}; \
+         over the storage RPC p50 {rpc50:?} p99 {rpc99:?}; the RPC adds {adds:?} at p50 \
          (rpc/in-process = {:.1}x)",
+        placement.label(),
         rpc_calls(),
-        rpc50.saturating_sub(local50),
         rpc50.as_secs_f64() / local50.as_secs_f64().max(1e-9)
     );
+    adds
 }
