@@ -231,7 +231,7 @@ async fn connect_auth(shared: &Shared, role: &'static str) -> Answer {
     let Some(control) = shared.auth_control.lock().await.clone() else {
         return (error(RefusalCode::Unavailable, "auth is restarting"), None);
     };
-    let (ours, theirs) = match crate::children::socket_pair() {
+    let (ours, theirs) = match crate::children::passed_pair() {
         Ok(p) => p,
         Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
     };
@@ -252,10 +252,6 @@ async fn connect_auth(shared: &Shared, role: &'static str) -> Answer {
             None,
         );
     }
-    let ours = match ours.into_std().map(std::os::fd::OwnedFd::from) {
-        Ok(fd) => fd,
-        Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
-    };
     (broker_reply::Kind::Auth(AuthConnected {}), Some(ours))
 }
 
@@ -555,7 +551,7 @@ async fn connect(
             None,
         );
     }
-    let (ours, theirs) = match crate::children::socket_pair() {
+    let (ours, theirs) = match crate::children::passed_pair() {
         Ok(p) => p,
         Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
     };
@@ -579,10 +575,6 @@ async fn connect(
             None,
         );
     }
-    let ours = match ours.into_std().map(std::os::fd::OwnedFd::from) {
-        Ok(fd) => fd,
-        Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
-    };
     (
         broker_reply::Kind::Storage(StorageAttached {
             connection_id,

@@ -115,6 +115,20 @@ pub fn socket_pair() -> Result<(QuietStream, OwnedFd), MasterError> {
     Ok((ours, OwnedFd::from(theirs)))
 }
 
+/// A connected pair of UNIX stream sockets that the master passes on
+/// whole (one end to a child, the other to a protocol process): neither is
+/// registered with the runtime, which would cost two `epoll_ctl` calls for
+/// an end the master never reads. The first end is non-blocking, as
+/// [`socket_pair`]'s own end is; the second is as it comes.
+pub fn passed_pair() -> Result<(OwnedFd, OwnedFd), MasterError> {
+    let (first, second) = std::os::unix::net::UnixStream::pair()
+        .map_err(|e| MasterError::io("creating a socket pair", e))?;
+    first
+        .set_nonblocking(true)
+        .map_err(|e| MasterError::io("making a socket non-blocking", e))?;
+    Ok((OwnedFd::from(first), OwnedFd::from(second)))
+}
+
 /// The allocator settings a child gets unless the master's own
 /// `GLIBC_TUNABLES` has some: free memory at the top of the heap is
 /// returned to the system only past 2 MiB (glibc's default is 128 KiB),

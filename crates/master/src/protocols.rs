@@ -20,7 +20,7 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::MasterError;
 use crate::certificates::CertificateWatch;
-use crate::children::{ChildSpec, socket_pair, spawn};
+use crate::children::{ChildSpec, passed_pair, socket_pair, spawn};
 use crate::listeners::BoundListener;
 use crate::serve::{Backoff, Shared, fds};
 
@@ -163,11 +163,9 @@ async fn start(
     service: &ProtocolService,
 ) -> Result<(tokio::process::Child, u64, QuietStream), MasterError> {
     let (broker, broker_theirs) = socket_pair()?;
-    let (control, control_theirs) = socket_pair()?;
+    let (control, control_theirs) = passed_pair()?;
     // Its messages are written as a stream (certificates), not framed.
-    let mut control = control
-        .into_std()
-        .and_then(UnixStream::from_std)
+    let mut control = UnixStream::from_std(std::os::unix::net::UnixStream::from(control))
         .map_err(|e| MasterError::io("protocol control socket", e))?;
     let mut fds: Vec<(OwnedFd, i32)> = vec![
         (broker_theirs, fds::CHANNEL),

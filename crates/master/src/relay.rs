@@ -6,7 +6,6 @@
 //! to pass ended sessions on to their users' home hosts.
 
 use std::collections::HashMap;
-use std::os::fd::OwnedFd;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use mailkeep_storage_rpc::framing::recv_frame;
 
 use crate::MasterError;
 use crate::broker::{Answer, error};
-use crate::children::socket_pair;
+use crate::children::{passed_pair, socket_pair};
 use crate::serve::Shared;
 use crate::storage_procs::ControlChannel;
 
@@ -167,7 +166,7 @@ pub(crate) async fn connect(
         };
         return (broker_reply::Kind::Storage(attached), None);
     }
-    let (ours, theirs) = match socket_pair() {
+    let (ours, theirs) = match passed_pair() {
         Ok(p) => p,
         Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
     };
@@ -197,10 +196,6 @@ pub(crate) async fn connect(
         }
         Err(message) => return (error(RefusalCode::Unavailable, message), None),
     }
-    let ours: OwnedFd = match ours.into_std() {
-        Ok(s) => s.into(),
-        Err(e) => return (error(RefusalCode::Unavailable, e.to_string()), None),
-    };
     link.record(client_id, owner, connection_id);
     let attached = StorageAttached {
         connection_id,
