@@ -63,18 +63,24 @@ enum Placement {
 
 impl Placement {
     /// Holds the calling thread (and the processes it starts) to this
-    /// placement.
+    /// placement, within the CPUs the bench was given.
     fn apply(self) {
-        let mut set = nix::sched::CpuSet::new();
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let allowed = match self {
-            Placement::AnyCpu => 0..cpus,
-            Placement::OneCpu => 0..1,
+        static GIVEN: std::sync::OnceLock<nix::sched::CpuSet> = std::sync::OnceLock::new();
+        let this_thread = nix::unistd::Pid::from_raw(0);
+        let given =
+            *GIVEN.get_or_init(|| nix::sched::sched_getaffinity(this_thread).expect("affinity"));
+        let set = match self {
+            Placement::AnyCpu => given,
+            Placement::OneCpu => {
+                let first = (0..nix::sched::CpuSet::count())
+                    .find(|&cpu| given.is_set(cpu).unwrap_or(false))
+                    .expect("a CPU to run on");
+                let mut one = nix::sched::CpuSet::new();
+                one.set(first).expect("cpu in set");
+                one
+            }
         };
-        for cpu in allowed {
-            set.set(cpu).expect("cpu in set");
-        }
-        nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).expect("affinity");
+        nix::sched::sched_setaffinity(this_thread, &set).expect("affinity");
     }
 
     fn label(self) -> &'static str {
@@ -243,6 +249,7 @@ fn machine_round_trip(dir: &Path) -> MachineRoundTrip {
         placement.apply();
         let path = dir.join(format!("echo-{}.sock", measured.len()));
         let listener = std::os::unix::net::UnixListener::bind(&path).expect("echo socket");
+        listener.set_nonblocking(true).expect("nonblocking");
         let peer = Server(
             Command::new(std::env::current_exe().expect("this program"))
                 .env(ECHO_PEER_ENV, &path)
@@ -250,11 +257,17 @@ fn machine_round_trip(dir: &Path) -> MachineRoundTrip {
                 .spawn()
                 .expect("echo peer"),
         );
-        let (socket, _) = listener.accept().expect("echo peer's connection");
         let times = one_thread_runtime().block_on(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut stream =
-                mailkeep_storage_rpc::quiet_stream::QuietStream::from_std(socket).expect("stream");
+            let listener = tokio::net::UnixListener::from_std(listener).expect("listener");
+            let (socket, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
+                .await
+                .expect("the echo peer did not connect")
+                .expect("echo peer's connection");
+            let mut stream = mailkeep_storage_rpc::quiet_stream::QuietStream::from_std(
+                socket.into_std().expect("std socket"),
+            )
+            .expect("stream");
             let request = [0u8; REQUEST_BYTES];
             let mut reply = [0u8; REPLY_BYTES];
             let mut times = Vec::with_capacity(rpc_calls());
