@@ -272,3 +272,34 @@ fn an_unknown_transfer_encoding_is_refused_for_binary_only() {
     );
     assert!(cut_section(&raw, &spec).is_ok());
 }
+
+#[test]
+fn a_part_the_message_does_not_have_reads_as_empty() {
+    // 04: multipart/mixed with two parts; 01: one text part. (N.1 of a
+    // part that is not multipart is that part itself: not in these lists.)
+    for (file, sections) in [
+        (
+            "04-mixed-attach.eml",
+            &["3", "3.MIME", "2.2", "0", "3.TEXT", "3.HEADER"][..],
+        ),
+        ("01-plain.eml", &["2", "2.MIME", "1.2", "5.TEXT"][..]),
+    ] {
+        let raw = fs::read(data_dir().join(file)).unwrap();
+        for section in sections {
+            let spec = parse_spec(section);
+            assert_eq!(
+                cut_section(&raw, &spec).unwrap(),
+                Vec::<u8>::new(),
+                "{file} BODY[{section}]"
+            );
+            assert_eq!(
+                cut_binary(&raw, &spec).unwrap(),
+                Ok(Vec::new()),
+                "{file} BINARY[{section}]"
+            );
+        }
+    }
+    // The parts it has are still found.
+    let raw = fs::read(data_dir().join("04-mixed-attach.eml")).unwrap();
+    assert!(!cut_section(&raw, &parse_spec("2")).unwrap().is_empty());
+}

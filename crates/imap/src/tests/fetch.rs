@@ -75,6 +75,55 @@ async fn fetch_structure_sections_and_binary() {
 }
 
 #[tokio::test]
+async fn a_part_the_message_does_not_have_is_empty_not_an_error() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    assert!(c.append("INBOX", &[], &multipart()).await.unwrap().is_ok());
+    ok(&mut c, "SELECT INBOX").await;
+    // Each item in a command of its own (by its own call, a whole part)
+    // and all of them in one (in the Fetch stream): every item is
+    // answered, empty, and the command is OK (as Dovecot answers). Before,
+    // a whole part answered "NO [NONEXISTENT] Mailbox does not exist" and
+    // the others left the message out of the answer.
+    let items = [
+        ("BODY.PEEK[3]", "BODY[3]"),
+        ("BODY.PEEK[1.2]", "BODY[1.2]"),
+        ("BODY.PEEK[3.MIME]", "BODY[3.MIME]"),
+        ("BODY.PEEK[3.TEXT]", "BODY[3.TEXT]"),
+        ("BINARY.PEEK[3]", "BINARY[3]"),
+        ("BODY.PEEK[3]<0.10>", "BODY[3]<0>"),
+    ];
+    for (asked, answered) in items {
+        let reply = ok(&mut c, &format!("FETCH 1 ({asked})")).await;
+        let f = reply.fetch(1).expect("FETCH 1");
+        assert_eq!(f.bytes(answered), Some(&b""[..]), "{asked}: {reply:?}");
+    }
+    let reply = ok(&mut c, "FETCH 1 (BINARY.SIZE[3])").await;
+    assert_eq!(
+        reply.fetch(1).expect("FETCH 1").number("BINARY.SIZE[3]"),
+        Some(0)
+    );
+    let all: Vec<&str> = items.iter().map(|(asked, _)| *asked).collect();
+    let reply = ok(
+        &mut c,
+        &format!("FETCH 1 ({} BINARY.SIZE[3] UID)", all.join(" ")),
+    )
+    .await;
+    let f = reply.fetch(1).expect("FETCH 1");
+    for (asked, answered) in items {
+        assert_eq!(f.bytes(answered), Some(&b""[..]), "{asked}: {reply:?}");
+    }
+    assert_eq!(f.number("BINARY.SIZE[3]"), Some(0));
+    // The parts the message has are still there.
+    let reply = ok(&mut c, "FETCH 1 (BODY.PEEK[1])").await;
+    assert_eq!(
+        reply.fetch(1).expect("FETCH 1").bytes("BODY[1]"),
+        Some(&b"The text part."[..])
+    );
+}
+
+#[tokio::test]
 async fn a_section_of_an_unknown_encoding_is_unknown_cte() {
     let services = services().await;
     let process = process(&services, ImapSettings::default());

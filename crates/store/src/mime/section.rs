@@ -54,7 +54,13 @@ pub(crate) fn section(raw: &[u8], spec: &SectionSpec) -> Result<Cut> {
             text => text_of(raw, 0, h, raw.len(), text),
         }));
     }
-    let e = locate(raw, 0, raw.len(), &spec.parts)?;
+    let Some(e) = locate(raw, 0, raw.len(), &spec.parts) else {
+        // A part the message does not have reads as empty, whatever of it
+        // was asked (its MIME header, its text, its decoded size), as
+        // Dovecot and Cyrus answer: a client that guessed a part number
+        // from another message's structure gets an answer, not an error.
+        return Ok(Cut::plain(Vec::new()));
+    };
     Ok(match &spec.text {
         SectionText::Full => {
             let fields = headers::fields(&raw[e.header_start..e.body_start]);
@@ -76,13 +82,6 @@ pub(crate) fn section(raw: &[u8], spec: &SectionSpec) -> Result<Cut> {
 
 fn invalid(what: &str) -> StoreError {
     StoreError::InvalidArgument(format!("section: {what}"))
-}
-
-fn not_found(path: &[u32]) -> StoreError {
-    let p: Vec<String> = path.iter().map(u32::to_string).collect();
-    StoreError::NotFound {
-        what: format!("body part {}", p.join(".")),
-    }
 }
 
 /// HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT or TEXT of the message at
@@ -111,20 +110,21 @@ fn text_of(raw: &[u8], start: usize, h: usize, end: usize, text: &SectionText) -
     }
 }
 
-/// Follows `path` from the message at `start..end` of `raw`.
-fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> {
+/// Follows `path` from the message at `start..end` of `raw`; `None` when
+/// the message has no such part.
+fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Option<Entity> {
     let bytes = &raw[start..end];
     let Some(msg) = parse(bytes) else {
         // The structure shows a message mail-parser gives up on as one
         // text part (bodystructure.rs): that part is its body.
         return match path {
-            [1] => Ok(Entity {
+            [1] => Some(Entity {
                 header_start: start,
                 body_start: start + headers::header_len(bytes),
                 body_end: end,
                 is_message: false,
             }),
-            _ => Err(not_found(path)),
+            _ => None,
         };
     };
     let at = |v: u32| (v as usize).min(bytes.len()) + start;
@@ -137,7 +137,7 @@ fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> 
     // (RFC 2046 §5.1.5), as the structure shows it.
     let mut in_digest = false;
     for (i, &n) in path.iter().enumerate() {
-        let p = msg.parts.get(id).ok_or_else(|| not_found(path))?;
+        let p = msg.parts.get(id)?;
         match &p.body {
             PartType::Multipart(children)
                 if children.is_empty() && n == 1 && i + 1 == path.len() =>
@@ -145,7 +145,7 @@ fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> 
                 // The structure gives a multipart without parts one empty
                 // text part (RFC 9051's grammar needs one): empty here too.
                 let here = at(p.offset_body);
-                return Ok(Entity {
+                return Some(Entity {
                     header_start: here,
                     body_start: here,
                     body_end: here,
@@ -153,10 +153,7 @@ fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> 
                 });
             }
             PartType::Multipart(children) => {
-                let child = n
-                    .checked_sub(1)
-                    .and_then(|k| children.get(k as usize))
-                    .ok_or_else(|| not_found(path))?;
+                let child = n.checked_sub(1).and_then(|k| children.get(k as usize))?;
                 in_digest = is_digest(p);
                 id = *child as usize;
             }
@@ -164,15 +161,15 @@ fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Result<Entity> 
                 return locate(raw, at(p.offset_body), enclosed_end(p), &path[i..]);
             }
             _ if n == 1 => {}
-            _ => return Err(not_found(path)),
+            _ => return None,
         }
         root = false;
     }
-    let p = msg.parts.get(id).ok_or_else(|| not_found(path))?;
+    let p = msg.parts.get(id)?;
     let header_start = at(p.offset_header);
     let body_start = at(p.offset_body).max(header_start);
     let body_end = at(super::bodystructure::end_of(bytes, p)).max(body_start);
-    Ok(Entity {
+    Some(Entity {
         header_start,
         body_start,
         body_end,
