@@ -138,6 +138,15 @@ fn simple(keyword: &str, args: &[&str]) -> Result<Command, ParseError> {
         }
         arg.parse().map_err(|_| ParseError::BadNumber(name))
     };
+    // TOP's line count: more lines than the body has is the whole body
+    // (RFC 1939), so a count past u32 is as good as u32::MAX.
+    let lines = |i: usize| -> Result<u32, ParseError> {
+        let arg = args.get(i).ok_or(ParseError::MissingArgument(name))?;
+        if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::BadNumber(name));
+        }
+        Ok(arg.parse().unwrap_or(u32::MAX))
+    };
     let optional = |i: usize| args.get(i).map(|_| number(i)).transpose();
     Ok(match name {
         "STLS" => Command::Stls,
@@ -146,7 +155,7 @@ fn simple(keyword: &str, args: &[&str]) -> Result<Command, ParseError> {
         "LIST" => Command::List(optional(0)?),
         "UIDL" => Command::Uidl(optional(0)?),
         "RETR" => Command::Retr(number(0)?),
-        "TOP" => Command::Top(number(0)?, number(1)?),
+        "TOP" => Command::Top(number(0)?, lines(1)?),
         "DELE" => Command::Dele(number(0)?),
         "NOOP" => Command::Noop,
         "RSET" => Command::Rset,
@@ -208,6 +217,15 @@ mod tests {
         assert_eq!(parse(b"UIDL  12\r\n"), Ok(Command::Uidl(Some(12))));
         assert_eq!(parse(b"RETR 1\r\n"), Ok(Command::Retr(1)));
         assert_eq!(parse(b"TOP 2 0\r\n"), Ok(Command::Top(2, 0)));
+        assert_eq!(
+            parse(b"TOP 2 99999999999999999999\r\n"),
+            Ok(Command::Top(2, u32::MAX))
+        );
+        assert_eq!(parse(b"TOP 2 -1\r\n"), Err(ParseError::BadNumber("TOP")));
+        assert_eq!(
+            parse(b"TOP 99999999999 1\r\n"),
+            Err(ParseError::BadNumber("TOP"))
+        );
         assert_eq!(parse(b"DELE 7\r\n"), Ok(Command::Dele(7)));
         assert_eq!(parse(b"RETR\r\n"), Err(ParseError::MissingArgument("RETR")));
         assert_eq!(parse(b"TOP 1\r\n"), Err(ParseError::MissingArgument("TOP")));
