@@ -104,9 +104,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     }
     let request = match Request::parse(&mut line.iter()) {
         Ok(request) => request,
-        Err(smtp_proto::Error::InvalidRecipientAddress) => {
-            return bare_recipient(line).ok_or(ParseError::BadRecipient);
-        }
+        Err(smtp_proto::Error::InvalidRecipientAddress) => return bare_recipient(line),
         Err(e) => return Err(from_proto(e)),
     };
     Ok(match request {
@@ -154,21 +152,35 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
 
 /// `RCPT TO:<local-part>` without a domain, which RFC 5321 has no room
 /// for but LMTP setups with bare user names use (Dovecot takes it too):
-/// a dot-atom local part and nothing after the `>`.
-fn bare_recipient(line: &[u8]) -> Option<Command> {
-    let text = std::str::from_utf8(line).ok()?.trim_end();
-    let (verb, rest) = text.split_at_checked(8)?;
+/// a dot-atom local part, and after the `>` the parameters an address
+/// with a domain may have, judged the same way (an unknown one is `555
+/// 5.5.4`, as it would be after `<user@domain>`).
+fn bare_recipient(line: &[u8]) -> Result<Command, ParseError> {
+    let bad = || ParseError::BadRecipient;
+    let text = std::str::from_utf8(line).map_err(|_| bad())?.trim_end();
+    let (verb, rest) = text.split_at_checked(8).ok_or_else(bad)?;
     if !verb.eq_ignore_ascii_case("RCPT TO:") {
-        return None;
+        return Err(bad());
     }
-    let local = rest.trim_start().strip_prefix('<')?.strip_suffix('>')?;
+    let (local, parameters) = rest
+        .trim_start()
+        .strip_prefix('<')
+        .and_then(|r| r.split_once('>'))
+        .ok_or_else(bad)?;
     let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
     let valid = !local.is_empty()
         && local.len() <= 64
         && local
             .split('.')
             .all(|atom| !atom.is_empty() && atom.chars().all(atext));
-    valid.then(|| Command::Rcpt {
+    if !valid {
+        return Err(bad());
+    }
+    if !parameters.is_empty() {
+        let judged = format!("RCPT TO:<{local}@bare.invalid>{parameters}\r\n");
+        Request::parse(&mut judged.as_bytes().iter()).map_err(from_proto)?;
+    }
+    Ok(Command::Rcpt {
         to: local.to_owned(),
     })
 }

@@ -42,6 +42,12 @@ fn parses_the_lmtp_commands() {
             to: "bob+work".into()
         })
     );
+    // A bare local part takes the parameters an address with a domain
+    // takes (DSN's, which the parser knows, are accepted and ignored).
+    assert_eq!(
+        p("RCPT TO:<bob> NOTIFY=NEVER\r\n"),
+        Ok(Command::Rcpt { to: "bob".into() })
+    );
     assert_eq!(p("DATA\r\n"), Ok(Command::Data));
     assert_eq!(
         p("BDAT 100 LAST\r\n"),
@@ -80,6 +86,21 @@ fn refuses_bad_lines_with_a_typed_error() {
         Err(ParseError::BadRecipient)
     ));
     assert!(matches!(p("RCPT alice\r\n"), Err(ParseError::Syntax(_))));
+    // An unknown parameter is the same refusal with or without a domain.
+    for rcpt in [
+        "RCPT TO:<bob> FOO=BAR\r\n",
+        "RCPT TO:<bob@example.org> FOO=BAR\r\n",
+    ] {
+        assert!(
+            matches!(p(rcpt), Err(ParseError::UnsupportedParameter(_))),
+            "{rcpt}: {:?}",
+            p(rcpt)
+        );
+    }
+    assert!(matches!(
+        p("RCPT TO:<a b> FOO=BAR\r\n"),
+        Err(ParseError::BadRecipient)
+    ));
     assert!(matches!(
         p("MAIL FROM:<a@b> BODY=BINARYMIME\r\n"),
         Err(ParseError::UnsupportedParameter(_))
