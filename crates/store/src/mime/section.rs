@@ -57,7 +57,7 @@ pub(crate) fn section(raw: &[u8], spec: &SectionSpec) -> Result<Cut> {
     let Some(e) = locate(raw, 0, raw.len(), &spec.parts) else {
         // A part the message does not have reads as empty, whatever of it
         // was asked (its MIME header, its text, its decoded size), as
-        // Dovecot and Cyrus answer: a client that guessed a part number
+        // Dovecot answers: a client that guessed a part number
         // from another message's structure gets an answer, not an error.
         return Ok(Cut::plain(Vec::new()));
     };
