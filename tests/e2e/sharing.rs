@@ -131,7 +131,7 @@ fn bob_reaches_exactly_what_alice_granted(dir: &TestDir) {
                         uids: vec![UidRange { first: 1, last: 1 }],
                         mode: StoreMode::Add as i32,
                         flags: vec!["\\Flagged".into()],
-                        unchanged_since: 0,
+                        unchanged_since: None,
                     });
                     async move { rpc.storage().store_flags(request).await }
                 })

@@ -115,7 +115,7 @@ fn a_folder_shared_across_hosts_is_read_through_the_owners_gateway() {
                     uids: vec![UidRange { first: 1, last: 1 }],
                     mode: StoreMode::Add as i32,
                     flags: vec!["\\Flagged".into()],
-                    unchanged_since: 0,
+                    unchanged_since: None,
                 });
                 async move { rpc.storage().store_flags(request).await }
             })

@@ -231,7 +231,7 @@ impl Storage for StorageService {
         } = self.gate.admit_call(request, "StoreFlags").await?;
         let mode = store_mode(req.mode)?;
         let uids = ranges(&req.uids);
-        let unchanged_since = (req.unchanged_since != 0).then_some(req.unchanged_since);
+        let unchanged_since = req.unchanged_since;
         let watched = (req.mailbox.clone(), req.uidvalidity);
         let by_owner = matches!(actor, Actor::Owner);
         let stored = self

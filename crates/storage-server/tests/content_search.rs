@@ -472,7 +472,7 @@ async fn a_section_of_an_expunged_message_is_refused_as_expunged() {
                 uids: all_uids(),
                 mode: StoreMode::Add as i32,
                 flags: vec!["\\Deleted".into()],
-                unchanged_since: 0,
+                unchanged_since: None,
             },
             &t,
         ))

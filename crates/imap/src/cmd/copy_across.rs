@@ -142,7 +142,7 @@ pub(crate) async fn remove_originals(state: &Selected, uids: &[u32]) -> Result<V
         uids: ranges(uids),
         mode: StoreMode::Add as i32,
         flags: vec!["\\Deleted".into()],
-        unchanged_since: 0,
+        unchanged_since: None,
     };
     let failed = |e| {
         let reply = storage_reply(&e, Target::Other);

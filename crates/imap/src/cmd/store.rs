@@ -74,7 +74,7 @@ impl Command for Store {
             uids: ranges(&uids),
             mode: mode as i32,
             flags: settable(&self.flags),
-            unchanged_since: self.unchanged_since.unwrap_or(0),
+            unchanged_since: self.unchanged_since,
         };
         let response = match state
             .call(Retry::Idempotent, |rpc| {

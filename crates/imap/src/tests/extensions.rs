@@ -51,6 +51,15 @@ async fn condstore_modseqs_and_unchangedsince() {
     .await;
     let changed: Vec<u32> = reply.fetches().iter().map(|f| f.seq).collect();
     assert_eq!(changed, vec![1, 2], "{reply:?}");
+    // UNCHANGEDSINCE 0 changes nothing: a flag always exists, so its MODSEQ
+    // is above 0 (RFC 7162 §3.1.3). It was taken for no UNCHANGEDSINCE.
+    let reply = ok(&mut c, "STORE 3 (UNCHANGEDSINCE 0) +FLAGS (\\Deleted)").await;
+    assert!(reply.has_code("MODIFIED"), "{reply:?}");
+    let reply = ok(&mut c, "FETCH 3 (FLAGS)").await;
+    assert!(
+        !reply.fetch(3).expect("FETCH 3").has_flag("\\Deleted"),
+        "{reply:?}"
+    );
 }
 
 #[tokio::test]

@@ -365,7 +365,7 @@ pub async fn store_flags(
         uids: one_uid(uid),
         mode: mode as i32,
         flags: flags.iter().map(|s| s.to_string()).collect(),
-        unchanged_since: 0,
+        unchanged_since: None,
     };
     let response = client.store_flags(with_ticket(request, ticket)).await?;
     Ok(response.into_inner())

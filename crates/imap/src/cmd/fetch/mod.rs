@@ -132,7 +132,7 @@ async fn set_seen(state: &Selected, uids: &[u32]) -> Result<(), Reply> {
         uids: ranges(&unseen),
         mode: StoreMode::Add as i32,
         flags: vec!["\\Seen".into()],
-        unchanged_since: 0,
+        unchanged_since: None,
     };
     let response = state
         .call(Retry::Idempotent, |rpc| {
