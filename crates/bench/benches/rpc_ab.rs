@@ -5,7 +5,8 @@
 //!
 //! The client channels: `tonic` (tonic's `Channel` over the passed socket,
 //! what the frontend used before) and `socket` (the frontend's channel
-//! today, `LeasedChannel` over a `SocketChannel`). Besides p50 and p99 it
+//! today, `LeasedChannel` over a `SocketChannel` over a `QuietStream`).
+//! Besides p50 and p99 it
 //! reports the client process's CPU time and context switches per call,
 //! which a busy machine disturbs less than wall time.
 //!
@@ -140,8 +141,9 @@ fn start_storage(bin: &str, home: &Path, key_path: &Path) -> (Server, tokio::net
     )
 }
 
-/// Passes a new connection to the storage process over `control`; our end.
-async fn connect(control: &tokio::net::UnixStream) -> tokio::net::UnixStream {
+/// Passes a new connection to the storage process over `control`; our end
+/// (non-blocking).
+async fn connect(control: &tokio::net::UnixStream) -> std::os::unix::net::UnixStream {
     let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("pair");
     let message = ControlMessage {
         kind: Some(control_message::Kind::NewConnection(NewConnection {
@@ -153,7 +155,7 @@ async fn connect(control: &tokio::net::UnixStream) -> tokio::net::UnixStream {
         .await
         .expect("passing the connection");
     ours.set_nonblocking(true).expect("nonblocking");
-    tokio::net::UnixStream::from_std(ours).expect("stream")
+    ours
 }
 
 fn main() {
@@ -210,17 +212,21 @@ fn main() {
         let (server, control) = start_storage(bin, &dir.path().join(format!("home{i}")), &key_path);
         servers.push(server);
         runtime.block_on(async {
-            let tonic = mailkeep_storage_rpc::channel::channel_over(connect(&control).await)
+            let stream = tokio::net::UnixStream::from_std(connect(&control).await).expect("stream");
+            let tonic = mailkeep_storage_rpc::channel::channel_over(stream)
                 .await
                 .expect("tonic channel");
             variants.push((
                 format!("{bin} tonic"),
                 Client::Tonic(StorageClient::new(tonic)),
             ));
-            let socket =
-                mailkeep_storage_rpc::socket_channel::socket_channel(connect(&control).await)
-                    .await
-                    .expect("socket channel");
+            // Registered as the protocol processes register theirs.
+            let stream =
+                mailkeep_storage_rpc::quiet_stream::QuietStream::from_std(connect(&control).await)
+                    .expect("stream");
+            let socket = mailkeep_storage_rpc::socket_channel::socket_channel(stream)
+                .await
+                .expect("socket channel");
             variants.push((
                 format!("{bin} socket"),
                 Client::Socket(StorageClient::new(LeasedChannel::new(socket))),

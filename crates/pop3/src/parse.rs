@@ -131,22 +131,18 @@ fn simple(keyword: &str, args: &[&str]) -> Result<Command, ParseError> {
     if args.len() > most {
         return Err(ParseError::TooManyArguments(name));
     }
-    let number = |i: usize| -> Result<u32, ParseError> {
+    // An argument of digits only, as a number if it fits in 32 bits.
+    let digits = |i: usize| -> Result<Option<u32>, ParseError> {
         let arg = args.get(i).ok_or(ParseError::MissingArgument(name))?;
         if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::BadNumber(name));
         }
-        arg.parse().map_err(|_| ParseError::BadNumber(name))
+        Ok(arg.parse().ok())
     };
+    let number = |i: usize| digits(i)?.ok_or(ParseError::BadNumber(name));
     // TOP's line count: more lines than the body has is the whole body
     // (RFC 1939), so a count past u32 is as good as u32::MAX.
-    let lines = |i: usize| -> Result<u32, ParseError> {
-        let arg = args.get(i).ok_or(ParseError::MissingArgument(name))?;
-        if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ParseError::BadNumber(name));
-        }
-        Ok(arg.parse().unwrap_or(u32::MAX))
-    };
+    let lines = |i: usize| Ok::<u32, ParseError>(digits(i)?.unwrap_or(u32::MAX));
     let optional = |i: usize| args.get(i).map(|_| number(i)).transpose();
     Ok(match name {
         "STLS" => Command::Stls,

@@ -83,12 +83,6 @@ impl QuietStream {
         Ok((QuietStream::from_std(ours)?, theirs))
     }
 
-    /// The socket back as a std one (still non-blocking), no longer
-    /// registered.
-    pub fn into_std(self) -> io::Result<UnixStream> {
-        Ok(self.socket.into_inner())
-    }
-
     /// Runs `io` (a non-blocking read of the socket, `recvmsg` with
     /// descriptors for the framed channels) until it does not find the
     /// socket empty, waiting for readability in between. Takes `&self`:
