@@ -155,7 +155,8 @@ impl Store {
         Ok(())
     }
 
-    /// Renames a mailbox and its children. Renaming INBOX moves its
+    /// Renames a mailbox and its children; a name that exists only as the
+    /// parent of others renames those. Renaming INBOX moves its
     /// messages into a new mailbox `to` and leaves INBOX empty (RFC 9051
     /// §6.3.6); INBOX's children stay where they are. The guests' private
     /// `\Seen` stays with the messages either way.
@@ -172,20 +173,36 @@ impl Store {
         }
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
-        let row = index::mailbox_row(&tx, &from)?;
+        // A name that only holds children (`\Noselect` in LIST) is renamed
+        // by renaming its children, as a client that shows it as a folder
+        // expects.
+        let row = match index::mailbox_row(&tx, &from) {
+            Ok(row) => Some(row),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
         if index::mailbox_exists(&tx, &to)? {
             return Err(StoreError::AlreadyExists { mailbox: to });
         }
-        if from == INBOX {
-            let moved = self.move_inbox(&tx, &row, &to)?;
+        if from == INBOX
+            && let Some(row) = &row
+        {
+            let moved = self.move_inbox(&tx, row, &to)?;
             if let Err(e) = tx.commit() {
                 self.unmove_files(&moved);
                 return Err(StoreError::sqlite("committing rename of INBOX", e));
             }
             return Ok(());
         }
-        let mut plan = vec![(from.clone(), to.clone())];
-        for child in index::children(&tx, &from)? {
+        let children = index::children(&tx, &from)?;
+        if row.is_none() && children.is_empty() {
+            return Err(StoreError::mailbox_not_found(&from));
+        }
+        let mut plan = Vec::with_capacity(children.len() + 1);
+        if row.is_some() {
+            plan.push((from.clone(), to.clone()));
+        }
+        for child in children {
             let new = format!("{to}{}", &child[from.len()..]);
             names::check_length(&new)?;
             if index::mailbox_exists(&tx, &new)? {

@@ -157,6 +157,32 @@ fn rename_with_children_and_inbox() {
         Err(StoreError::AlreadyExists { .. })
     ));
 
+    // A name that exists only as its children's parent (`\Noselect`) is
+    // renamed with them, and stays a name of no mailbox.
+    store.create("Old.Year.Month").unwrap();
+    let b = append(&store, "Old.Year.Month", b"archived\r\n", &[]);
+    store.rename("Old", "Archive").unwrap();
+    let listed: Vec<String> = names(&store).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        listed,
+        [
+            "INBOX",
+            "Archive",
+            "Archive.Year",
+            "Archive.Year.Month",
+            "Job",
+            "Job.Projects"
+        ]
+    );
+    assert_eq!(
+        read_message(&store, "Archive.Year.Month", b.uid),
+        b"archived\r\n"
+    );
+    assert!(matches!(
+        store.select("Archive"),
+        Err(StoreError::NotFound { .. })
+    ));
+
     // Renaming INBOX moves its messages and leaves it empty.
     let m1 = append(&store, "INBOX", b"one\r\n", &[]);
     let m2 = append(&store, "inbox", b"two\r\n", &["\\Flagged"]);
