@@ -322,3 +322,28 @@ U3ViamVjdDogaW5uZXIKCnNhcGhpcmUgbGFnb29uCg==\r\n\
     assert_eq!(search(&st, K::Text(s("plans"))), vec![forwarded]);
     assert_eq!(search(&st, K::Body(s("nothing"))), vec![other]);
 }
+
+#[test]
+fn east_asian_charsets_are_decoded() {
+    let (_d, st) = temp_store();
+    // An ISO-2022-JP encoded word ("日本語の件名"), a Shift_JIS 8bit part
+    // ("こんにちは世界"), a GB2312 base64 part ("中文邮件正文") and an
+    // EUC-KR 8bit part ("한국어 본문").
+    let mut raw: Vec<u8> = b"From: a@example.jp\r\nSubject: =?ISO-2022-JP?B?GyRCRnxLXDhsJE43b0w+GyhC?=\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=Shift_JIS\r\nContent-Transfer-Encoding: 8bit\r\n\r\n".to_vec();
+    raw.extend_from_slice(b"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd\x90\xa2\x8aE\r\n");
+    raw.extend_from_slice(b"--b\r\nContent-Type: text/plain; charset=gb2312\r\nContent-Transfer-Encoding: base64\r\n\r\n1tDOxNPKvP7V/c7E\r\n");
+    raw.extend_from_slice(b"--b\r\nContent-Type: text/plain; charset=euc-kr\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+    raw.extend_from_slice(b"\xc7\xd1\xb1\xb9\xbe\xee \xba\xbb\xb9\xae\r\n--b--\r\n");
+    let date = InternalDate {
+        secs: T0,
+        offset_minutes: 0,
+    };
+    let uid = common::append_dated(&st, "INBOX", &raw, &[], date).uid;
+    assert_eq!(search(&st, K::Subject(s("件名"))), vec![uid]);
+    assert_eq!(search(&st, K::Body(s("世界"))), vec![uid]);
+    assert_eq!(search(&st, K::Body(s("邮件正文"))), vec![uid]);
+    assert_eq!(search(&st, K::Text(s("본문"))), vec![uid]);
+    let v = st.status("INBOX").unwrap().uidvalidity;
+    let structure = st.message_structure("INBOX", v, uid).unwrap();
+    assert_eq!(structure.preview, "こんにちは世界");
+}
