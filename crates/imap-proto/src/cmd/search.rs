@@ -3,7 +3,7 @@
 //! RFC 5267: CONTEXT UPDATE). The keys are in [`crate::SearchKey`].
 
 use super::CommandBody;
-use crate::grammar::search_key::{SearchKey, charset, check_charset, search_keys};
+use crate::grammar::search_key::{SearchKey, TextCharset, charset, check_charset, search_keys};
 use crate::grammar::{Cursor, PResult, bad};
 
 /// SEARCH: the messages matching a key.
@@ -14,7 +14,8 @@ pub struct Search {
     /// The RETURN options; `None` without RETURN (a classic `* SEARCH`
     /// answer); `RETURN ()` is given as `[All]` (RFC 4731 §3.1).
     pub returns: Option<Vec<SearchReturn>>,
-    /// The CHARSET argument, upper-cased, when given.
+    /// The CHARSET argument, upper-cased, when given (UTF-8 when the
+    /// parser decoded the strings from another charset: the key holds UTF-8).
     pub charset: Option<String>,
     /// The criteria (several top-level keys are an [`SearchKey::And`]).
     pub key: SearchKey,
@@ -125,11 +126,13 @@ pub(crate) fn parse(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
         charset_name = Some(charset(c)?);
         c.sp("search key")?;
     }
-    let key = search_keys(c)?;
+    let text = TextCharset::named(charset_name.as_deref());
+    let key = search_keys(c, text)?;
     c.eol()?;
     if let Some(name) = charset_name.as_deref() {
         check_charset(name)?;
     }
+    let charset_name = charset_name.map(|name| text.reported(name));
     Ok(CommandBody::Search(Search {
         uid,
         returns,

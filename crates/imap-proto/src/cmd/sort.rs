@@ -3,7 +3,7 @@
 
 use super::CommandBody;
 use super::search::{SearchReturn, return_options};
-use crate::grammar::search_key::{SearchKey, charset, check_charset, search_keys};
+use crate::grammar::search_key::{SearchKey, TextCharset, charset, check_charset, search_keys};
 use crate::grammar::{Cursor, PResult, bad};
 
 /// SORT: matching messages in an order.
@@ -15,7 +15,8 @@ pub struct Sort {
     pub returns: Option<Vec<SearchReturn>>,
     /// The order, most significant first.
     pub criteria: Vec<SortCriterion>,
-    /// The charset of the search strings, upper-cased.
+    /// The charset of the search strings, upper-cased (UTF-8 when the
+    /// parser decoded the strings from another charset: the key holds UTF-8).
     pub charset: String,
     /// The search criteria.
     pub key: SearchKey,
@@ -88,11 +89,11 @@ pub(crate) fn parse(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
     c.sp("charset")?;
     let charset = charset(c)?;
     c.sp("search key")?;
-    let key = search_keys(c)?;
+    let text = TextCharset::named(Some(&charset));
+    let key = search_keys(c, text)?;
     c.eol()?;
-    if let Some(name) = Some(charset.as_str()) {
-        check_charset(name)?;
-    }
+    check_charset(&charset)?;
+    let charset = text.reported(charset);
     Ok(CommandBody::Sort(Sort {
         uid,
         returns,

@@ -2,7 +2,7 @@
 //! draft-ietf-morg-inthread).
 
 use super::CommandBody;
-use crate::grammar::search_key::{SearchKey, charset, check_charset, search_keys};
+use crate::grammar::search_key::{SearchKey, TextCharset, charset, check_charset, search_keys};
 use crate::grammar::{Cursor, PResult, bad};
 
 /// THREAD: matching messages as conversation trees.
@@ -12,7 +12,8 @@ pub struct Thread {
     pub uid: bool,
     /// How to build the threads.
     pub algorithm: ThreadAlgorithm,
-    /// The charset of the search strings, upper-cased.
+    /// The charset of the search strings, upper-cased (UTF-8 when the
+    /// parser decoded the strings from another charset: the key holds UTF-8).
     pub charset: String,
     /// The search criteria.
     pub key: SearchKey,
@@ -48,11 +49,11 @@ pub(crate) fn parse(c: &mut Cursor<'_>, uid: bool) -> PResult<CommandBody> {
     c.sp("charset")?;
     let charset = charset(c)?;
     c.sp("search key")?;
-    let key = search_keys(c)?;
+    let text = TextCharset::named(Some(&charset));
+    let key = search_keys(c, text)?;
     c.eol()?;
-    if let Some(name) = Some(charset.as_str()) {
-        check_charset(name)?;
-    }
+    check_charset(&charset)?;
+    let charset = text.reported(charset);
     Ok(CommandBody::Thread(Thread {
         uid,
         algorithm,

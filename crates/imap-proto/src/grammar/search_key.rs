@@ -16,8 +16,9 @@ use crate::types::{SearchDate, SequenceSet};
 /// nested more than 100 deep, so a deeper search would fail there instead.
 pub const MAX_SEARCH_DEPTH: usize = 32;
 
-/// The charsets SEARCH, SORT and THREAD accept (RFC 9051 requires these
-/// two; others get `NO [BADCHARSET (UTF-8 US-ASCII)]`).
+/// The charsets whose strings SEARCH, SORT and THREAD take as they are
+/// (RFC 9051 requires these two). Others with a decoder are decoded to
+/// UTF-8 while parsing; the rest get `NO [BADCHARSET (UTF-8 US-ASCII)]`.
 pub const SEARCH_CHARSETS: [&str; 2] = ["UTF-8", "US-ASCII"];
 
 /// A SEARCH key.
@@ -155,10 +156,66 @@ pub(crate) fn charset(c: &mut Cursor<'_>) -> PResult<String> {
     Ok(String::from_utf8_lossy(&raw).to_ascii_uppercase())
 }
 
-/// Refuses a charset outside [`SEARCH_CHARSETS`] with
+/// How the strings of a search are read: in the charset the client named
+/// with CHARSET, decoded to UTF-8 while parsing, so that everything after
+/// the parser (and the storage RPC) sees UTF-8 only.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TextCharset {
+    /// No CHARSET, UTF-8 or US-ASCII: the strings must be UTF-8.
+    Utf8,
+    /// Another charset with a decoder (ISO-8859-*, windows-*, KOI8-R,
+    /// Shift_JIS, GB18030, Big5, EUC-KR, ...).
+    Decoded(&'static encoding_rs::Encoding),
+    /// A charset nothing decodes: the strings are read as UTF-8 where they
+    /// are, and [`check_charset`] refuses the command once it has parsed.
+    Unknown,
+}
+
+impl TextCharset {
+    /// The reading of strings for the CHARSET `name` (none: UTF-8).
+    pub(crate) fn named(name: Option<&str>) -> TextCharset {
+        let Some(name) = name else {
+            return TextCharset::Utf8;
+        };
+        if SEARCH_CHARSETS.contains(&name) {
+            return TextCharset::Utf8;
+        }
+        match encoding_rs::Encoding::for_label(name.as_bytes()) {
+            Some(encoding) if encoding == encoding_rs::UTF_8 => TextCharset::Utf8,
+            Some(encoding) => TextCharset::Decoded(encoding),
+            None => TextCharset::Unknown,
+        }
+    }
+
+    /// The charset's name as the parsed command reports it: UTF-8 once the
+    /// strings have been decoded from another one.
+    pub(crate) fn reported(self, name: String) -> String {
+        match self {
+            TextCharset::Decoded(_) => "UTF-8".to_owned(),
+            TextCharset::Utf8 | TextCharset::Unknown => name,
+        }
+    }
+
+    /// `raw` as UTF-8 text; bytes that are not text in the charset are a
+    /// BAD.
+    fn decode(self, raw: Vec<u8>, what: &str) -> PResult<String> {
+        match self {
+            TextCharset::Utf8 => {
+                String::from_utf8(raw).map_err(|_| Fail::Bad(format!("Invalid UTF-8 in {what}")))
+            }
+            TextCharset::Unknown => Ok(String::from_utf8_lossy(&raw).into_owned()),
+            TextCharset::Decoded(encoding) => encoding
+                .decode_without_bom_handling_and_without_replacement(&raw)
+                .map(|text| text.into_owned())
+                .ok_or_else(|| Fail::Bad(format!("Invalid {} in {what}", encoding.name()))),
+        }
+    }
+}
+
+/// Refuses a charset that has no decoder with
 /// `NO [BADCHARSET (UTF-8 US-ASCII)]`.
 pub(crate) fn check_charset(name: &str) -> PResult<()> {
-    if SEARCH_CHARSETS.contains(&name) {
+    if !matches!(TextCharset::named(Some(name)), TextCharset::Unknown) {
         return Ok(());
     }
     Err(Fail::No(
@@ -169,11 +226,11 @@ pub(crate) fn check_charset(name: &str) -> PResult<()> {
 
 /// `search-key *(SP search-key)`, stopping before the end of the line:
 /// one key, or several as an [`SearchKey::And`].
-pub(crate) fn search_keys(c: &mut Cursor<'_>) -> PResult<SearchKey> {
-    let mut keys = vec![key(c, 0)?];
+pub(crate) fn search_keys(c: &mut Cursor<'_>, text: TextCharset) -> PResult<SearchKey> {
+    let mut keys = vec![key(c, text, 0)?];
     while !c.at_eol() {
         c.sp("search key")?;
-        keys.push(key(c, 0)?);
+        keys.push(key(c, text, 0)?);
     }
     Ok(match keys.pop() {
         Some(only) if keys.is_empty() => only,
@@ -185,10 +242,11 @@ pub(crate) fn search_keys(c: &mut Cursor<'_>) -> PResult<SearchKey> {
     })
 }
 
-/// SP and an astring that must be UTF-8.
-fn string(c: &mut Cursor<'_>, what: &str) -> PResult<String> {
+/// SP and an astring in the search's charset, as UTF-8.
+fn string(c: &mut Cursor<'_>, text: TextCharset, what: &str) -> PResult<String> {
     c.sp(what)?;
-    c.astring_utf8(what)
+    let raw = c.astring(what)?;
+    text.decode(raw, what)
 }
 
 /// SP and a number.
@@ -281,7 +339,7 @@ fn modseq(c: &mut Cursor<'_>) -> PResult<SearchKey> {
 }
 
 /// One search key at nesting `depth`.
-fn key(c: &mut Cursor<'_>, depth: usize) -> PResult<SearchKey> {
+fn key(c: &mut Cursor<'_>, text: TextCharset, depth: usize) -> PResult<SearchKey> {
     if depth > MAX_SEARCH_DEPTH {
         return bad(format!(
             "Search keys nest too deeply (NOT, OR and parentheses at most {MAX_SEARCH_DEPTH} deep)"
@@ -291,10 +349,10 @@ fn key(c: &mut Cursor<'_>, depth: usize) -> PResult<SearchKey> {
         None => return Err(Fail::Incomplete),
         Some(b'(') => {
             c.eat(b'(');
-            let mut keys = vec![key(c, depth + 1)?];
+            let mut keys = vec![key(c, text, depth + 1)?];
             while !c.eat(b')') {
                 c.sp("search key")?;
-                keys.push(key(c, depth + 1)?);
+                keys.push(key(c, text, depth + 1)?);
             }
             return Ok(SearchKey::And(keys));
         }
@@ -328,16 +386,16 @@ fn key(c: &mut Cursor<'_>, depth: usize) -> PResult<SearchKey> {
                 SearchKey::Unkeyword(k)
             }
         }
-        "BCC" => SearchKey::Bcc(string(c, "BCC string")?),
-        "CC" => SearchKey::Cc(string(c, "CC string")?),
-        "FROM" => SearchKey::From(string(c, "FROM string")?),
-        "TO" => SearchKey::To(string(c, "TO string")?),
-        "SUBJECT" => SearchKey::Subject(string(c, "SUBJECT string")?),
-        "BODY" => SearchKey::Body(string(c, "BODY string")?),
-        "TEXT" => SearchKey::Text(string(c, "TEXT string")?),
+        "BCC" => SearchKey::Bcc(string(c, text, "BCC string")?),
+        "CC" => SearchKey::Cc(string(c, text, "CC string")?),
+        "FROM" => SearchKey::From(string(c, text, "FROM string")?),
+        "TO" => SearchKey::To(string(c, text, "TO string")?),
+        "SUBJECT" => SearchKey::Subject(string(c, text, "SUBJECT string")?),
+        "BODY" => SearchKey::Body(string(c, text, "BODY string")?),
+        "TEXT" => SearchKey::Text(string(c, text, "TEXT string")?),
         "HEADER" => {
-            let field = string(c, "header field name")?;
-            let value = string(c, "header value")?;
+            let field = string(c, text, "header field name")?;
+            let value = string(c, text, "header value")?;
             SearchKey::Header(field, value)
         }
         "BEFORE" => SearchKey::Before(date(c)?),
@@ -372,13 +430,13 @@ fn key(c: &mut Cursor<'_>, depth: usize) -> PResult<SearchKey> {
         }
         "NOT" => {
             c.sp("search key after NOT")?;
-            SearchKey::Not(Box::new(key(c, depth + 1)?))
+            SearchKey::Not(Box::new(key(c, text, depth + 1)?))
         }
         "OR" => {
             c.sp("first search key of OR")?;
-            let a = key(c, depth + 1)?;
+            let a = key(c, text, depth + 1)?;
             c.sp("second search key of OR")?;
-            let b = key(c, depth + 1)?;
+            let b = key(c, text, depth + 1)?;
             SearchKey::Or(Box::new(a), Box::new(b))
         }
         other => return bad(format!("Unknown search key {other}")),

@@ -232,21 +232,81 @@ fn return_options_and_charset() {
 }
 
 #[test]
-fn unsupported_charset_is_no_badcharset() {
-    let outs = super::outcomes(b"a SEARCH CHARSET KOI8-R TEXT x\r\n");
-    match outs.as_slice() {
-        [
-            crate::Outcome::Error {
-                tag: Some(tag),
-                code: Some(crate::Code::BadCharset(supported)),
-                close: false,
-                ..
-            },
-        ] => {
-            assert_eq!(tag, "a");
-            assert_eq!(supported, &["UTF-8", "US-ASCII"]);
+fn unknown_charset_is_no_badcharset() {
+    // Also when a string is not UTF-8: the client said it is not.
+    for input in [
+        &b"a SEARCH CHARSET X-NO-SUCH TEXT x\r\n"[..],
+        b"a SEARCH CHARSET X-NO-SUCH TEXT {2+}\r\n\xc1\xc2\r\n",
+        b"a SORT (DATE) X-NO-SUCH ALL\r\n",
+        b"a THREAD REFS X-NO-SUCH ALL\r\n",
+    ] {
+        let outs = super::outcomes(input);
+        match outs.as_slice() {
+            [
+                crate::Outcome::Error {
+                    tag: Some(tag),
+                    code: Some(crate::Code::BadCharset(supported)),
+                    close: false,
+                    ..
+                },
+            ] => {
+                assert_eq!(tag, "a");
+                assert_eq!(supported, &["UTF-8", "US-ASCII"]);
+            }
+            other => panic!("{input:?}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn other_charsets_are_decoded_to_utf8() {
+    // KOI8-R: "аб" and "caf" + "И" (0xE9 there), the strings UTF-8 after.
+    match body(&b"a SEARCH CHARSET KOI8-R TEXT {2}\r\n\xc1\xc2 SUBJECT {4}\r\ncaf\xe9\r\n"[..]) {
+        CommandBody::Search(Search { charset, key, .. }) => {
+            assert_eq!(charset.as_deref(), Some("UTF-8"));
+            assert_eq!(
+                key,
+                SearchKey::And(vec![
+                    SearchKey::Text("\u{430}\u{431}".into()),
+                    SearchKey::Subject("caf\u{418}".into()),
+                ])
+            );
         }
         other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        key_bytes(b"a SEARCH CHARSET iso-8859-1 HEADER X-Note \"caf\xe9\"\r\n"),
+        SearchKey::Header("X-Note".into(), "caf\u{e9}".into())
+    );
+    assert_eq!(
+        key_bytes(b"a SEARCH CHARSET \"Shift_JIS\" BODY {4}\r\n\x90\xa2\x8aE\r\n"),
+        SearchKey::Body("\u{4e16}\u{754c}".into())
+    );
+    match body(&b"a SORT (SUBJECT) windows-1252 FROM \"\x80\"\r\n"[..]) {
+        CommandBody::Sort(sort) => {
+            assert_eq!(sort.charset, "UTF-8");
+            assert_eq!(sort.key, SearchKey::From("\u{20ac}".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    match body(&b"a THREAD REFS ISO-8859-15 TO \"\xa4\"\r\n"[..]) {
+        CommandBody::Thread(thread) => {
+            assert_eq!(thread.charset, "UTF-8");
+            assert_eq!(thread.key, SearchKey::To("\u{20ac}".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Bytes that are not text in the named charset are a BAD.
+    let (_, msg) = bad(&b"a SEARCH CHARSET Shift_JIS TEXT {1}\r\n\x82\r\n"[..]);
+    assert!(msg.contains("Invalid Shift_JIS in TEXT string"), "{msg}");
+    let (_, msg) = bad(&b"a SEARCH CHARSET UTF-8 TEXT {1}\r\n\xe9\r\n"[..]);
+    assert!(msg.contains("Invalid UTF-8 in TEXT string"), "{msg}");
+}
+
+fn key_bytes(input: &[u8]) -> SearchKey {
+    match body(input) {
+        CommandBody::Search(Search { key, .. }) => key,
+        other => panic!("{input:?} gave {other:?}"),
     }
 }
 

@@ -1,5 +1,7 @@
 //! SEARCH with ESEARCH and SEARCHRES, SORT with ESORT, THREAD.
 
+use mailkeep_testkit::{LiteralMode, Part};
+
 use super::{login, message, ok, process, services};
 use crate::settings::ImapSettings;
 
@@ -41,8 +43,25 @@ async fn search_answers_in_the_form_asked() {
     c.send(b"echo\r\n").await.unwrap();
     let reply = c.read_reply(&tag).await.unwrap();
     assert_eq!(reply.search(), vec![3], "{reply:?}");
-    let reply = c.run("SEARCH CHARSET KOI8-R ALL").await.unwrap();
+    let reply = c.run("SEARCH CHARSET X-NO-SUCH ALL").await.unwrap();
     assert!(reply.has_code("BADCHARSET"), "{reply:?}");
+    // Another charset's strings are decoded: "café" in ISO-8859-1 finds
+    // the message whose subject is that word in an RFC 2047 encoded word;
+    // the same bytes in KOI8-R are "cafИ" and find nothing.
+    let m = "Subject: =?UTF-8?Q?caf=C3=A9?=\r\n\r\nbody\r\n";
+    assert!(c.append("INBOX", &[], m.as_bytes()).await.unwrap().is_ok());
+    for (charset, found) in [("ISO-8859-1", vec![6]), ("KOI8-R", vec![])] {
+        let command = format!("SEARCH CHARSET {charset} SUBJECT ");
+        let reply = c
+            .run_parts(&[
+                Part::Text(&command),
+                Part::Literal(b"caf\xe9", LiteralMode::NonSync),
+            ])
+            .await
+            .unwrap();
+        assert!(reply.is_ok(), "{charset}: {reply:?}");
+        assert_eq!(reply.search(), found, "{charset}: {reply:?}");
+    }
 }
 
 #[tokio::test]
