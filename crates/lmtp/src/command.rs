@@ -120,8 +120,13 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
                 // BODY=7BIT, or nothing said.
                 Body::SevenBit
             };
+            let address = if from.address.is_empty() && names_postmaster(line) {
+                POSTMASTER.to_owned()
+            } else {
+                from.address.into_owned()
+            };
             Command::Mail {
-                from: from.address.into_owned(),
+                from: address,
                 size: u64::try_from(from.size).unwrap_or(u64::MAX),
                 body,
                 smtputf8: from.flags & MAIL_SMTPUTF8 != 0,
@@ -129,7 +134,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         }
         Request::Rcpt { to } => {
             if to.address.is_empty() {
-                return Err(ParseError::BadRecipient);
+                // `<>`, refused; or `<Postmaster>`, a bare name.
+                return bare_recipient(line);
             }
             Command::Rcpt {
                 to: to.address.into_owned(),
@@ -148,6 +154,21 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         Request::Quit => Command::Quit,
         other => Command::NotImplemented(other.name()),
     })
+}
+
+/// The address without a domain that RFC 5321 §4.5.1 has every server
+/// take.
+const POSTMASTER: &str = "postmaster";
+
+/// Whether the path in a MAIL or RCPT line is `<Postmaster>` (any case):
+/// the SMTP parser gives it as the empty path, like `<>`.
+fn names_postmaster(line: &[u8]) -> bool {
+    let Some(start) = line.iter().position(|&b| b == b'<') else {
+        return false;
+    };
+    line.get(start + 1..start + 1 + POSTMASTER.len())
+        .is_some_and(|name| name.eq_ignore_ascii_case(POSTMASTER.as_bytes()))
+        && line.get(start + 1 + POSTMASTER.len()) == Some(&b'>')
 }
 
 /// `RCPT TO:<local-part>` without a domain, which RFC 5321 has no room

@@ -48,6 +48,22 @@ fn parses_the_lmtp_commands() {
         p("RCPT TO:<bob> NOTIFY=NEVER\r\n"),
         Ok(Command::Rcpt { to: "bob".into() })
     );
+    // `<Postmaster>` (RFC 5321 §4.5.1) is not the null path.
+    assert_eq!(
+        p("RCPT TO:<Postmaster>\r\n"),
+        Ok(Command::Rcpt {
+            to: "Postmaster".into()
+        })
+    );
+    assert_eq!(
+        p("MAIL FROM:<POSTMASTER>\r\n"),
+        Ok(Command::Mail {
+            from: "postmaster".into(),
+            size: 0,
+            body: Body::SevenBit,
+            smtputf8: false,
+        })
+    );
     assert_eq!(p("DATA\r\n"), Ok(Command::Data));
     assert_eq!(
         p("BDAT 100 LAST\r\n"),
