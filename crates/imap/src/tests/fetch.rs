@@ -124,6 +124,48 @@ async fn a_part_the_message_does_not_have_is_empty_not_an_error() {
 }
 
 #[tokio::test]
+async fn nul_goes_out_as_0x80_except_in_binary_literals() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let raw = b"Subject: nul\r\n\r\nNUL\x00byte\r\n";
+    let reply = c
+        .run_parts(&[
+            Part::Text("APPEND INBOX "),
+            Part::Literal(raw, LiteralMode::BinaryNonSync),
+        ])
+        .await
+        .unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    ok(&mut c, "SELECT INBOX").await;
+    // A literal must not carry NUL (RFC 9051 §4.3): the whole message, a
+    // section of it, alone (its own call) and with others (the Fetch
+    // stream).
+    let served = b"Subject: nul\r\n\r\nNUL\x80byte\r\n";
+    for command in [
+        "FETCH 1 (BODY.PEEK[])",
+        "FETCH 1 (BODY.PEEK[TEXT])",
+        "FETCH 1 (BODY.PEEK[TEXT] BODY.PEEK[HEADER])",
+        "FETCH 1 (RFC822)",
+    ] {
+        let reply = ok(&mut c, command).await;
+        let f = reply.fetch(1).expect("FETCH 1");
+        let (name, want) = if command.contains("TEXT") {
+            ("BODY[TEXT]", &served[16..])
+        } else if command.contains("RFC822") {
+            ("RFC822", &served[..])
+        } else {
+            ("BODY[]", &served[..])
+        };
+        assert_eq!(f.bytes(name), Some(want), "{command}: {reply:?}");
+    }
+    // BINARY sends the bytes as they are, in a binary literal.
+    let reply = ok(&mut c, "FETCH 1 (BINARY.PEEK[1])").await;
+    let f = reply.fetch(1).expect("FETCH 1");
+    assert_eq!(f.bytes("BINARY[1]"), Some(&b"NUL\x00byte\r\n"[..]));
+}
+
+#[tokio::test]
 async fn a_section_of_an_unknown_encoding_is_unknown_cte() {
     let services = services().await;
     let process = process(&services, ImapSettings::default());

@@ -141,7 +141,7 @@ pub(super) async fn respond(
                     response.literal_header(name, o.total);
                 }
                 out.write(&response.take()).await?;
-                copy_cut(&mut out, o).await?;
+                copy_cut(&mut out, o, cut.binary).await?;
             }
             Item::BinarySize { name, .. } => {
                 let Some(o) = opened.next() else {
@@ -269,10 +269,17 @@ async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
 }
 
 /// Streams an opened cut: exactly `total` bytes, or the connection breaks.
-async fn copy_cut(out: &mut OutputGuard<'_>, mut opened: Opened) -> Result<(), ImapError> {
+async fn copy_cut(
+    out: &mut OutputGuard<'_>,
+    mut opened: Opened,
+    binary: bool,
+) -> Result<(), ImapError> {
     let mut sent = opened.first.len() as u64;
     if sent > opened.total {
         return Err(ImapError::Broken("section longer than its size".into()));
+    }
+    if !binary {
+        without_nul(&mut opened.first);
     }
     out.write(&opened.first).await?;
     while sent < opened.total {
@@ -282,10 +289,13 @@ async fn copy_cut(out: &mut OutputGuard<'_>, mut opened: Opened) -> Result<(), I
             ));
         };
         match rest.message().await {
-            Ok(Some(chunk))
+            Ok(Some(mut chunk))
                 if !chunk.data.is_empty() && sent + chunk.data.len() as u64 <= opened.total =>
             {
                 sent += chunk.data.len() as u64;
+                if !binary {
+                    without_nul(&mut chunk.data);
+                }
                 out.write(&chunk.data).await?;
             }
             Ok(_) => {
@@ -303,6 +313,17 @@ async fn copy_cut(out: &mut OutputGuard<'_>, mut opened: Opened) -> Result<(), I
     Ok(())
 }
 
+/// Turns NUL bytes into 0x80, as Dovecot does: a literal (not a binary
+/// literal) must not carry NUL (RFC 9051 §4.3), and a stored message may
+/// hold some (APPEND and LMTP keep the bytes they were given).
+fn without_nul(data: &mut [u8]) {
+    if data.contains(&0) {
+        for byte in data.iter_mut().filter(|b| **b == 0) {
+            *byte = 0x80;
+        }
+    }
+}
+
 /// Streams a message body of `size` bytes from the Fetch stream.
 async fn copy_body(
     out: &mut OutputGuard<'_>,
@@ -311,8 +332,9 @@ async fn copy_body(
 ) -> Result<(), ImapError> {
     let mut left = size;
     while left > 0 {
-        let chunk = next_chunk(messages, left).await?;
+        let mut chunk = next_chunk(messages, left).await?;
         left -= chunk.len() as u64;
+        without_nul(&mut chunk);
         out.write(&chunk).await?;
     }
     Ok(())
