@@ -267,6 +267,7 @@ impl Storage for StorageService {
             failed: stored.failed,
             previous_highestmodseq: stored.previous_highestmodseq,
             highestmodseq: stored.highestmodseq,
+            found: stored.found,
         }))
     }
 

@@ -105,6 +105,9 @@ pub struct FlagsStored {
     pub previous_highestmodseq: u64,
     /// The mailbox's HIGHESTMODSEQ afterwards.
     pub highestmodseq: u64,
+    /// How many messages in the ranges exist: a caller that knows of more
+    /// learns that some were expunged meanwhile.
+    pub found: u64,
 }
 
 /// The outcome of [`Store::expunge`].
@@ -337,6 +340,7 @@ impl Store {
                 .prepare_cached("UPDATE messages SET system_flags = ?3, keywords = ?4, modseq = ?5, file = ?6 WHERE mailbox_id = ?1 AND uid = ?2")
                 .ctx(&context)?;
             let metas = index::messages_in(&tx, &row, ranges)?;
+            out.found = metas.len() as u64;
             let seen = match (guest, metas.first(), metas.last()) {
                 (Some(user), Some(first), Some(last)) => {
                     private_seen::seen_between(&tx, row.id, user, first.uid, last.uid)?

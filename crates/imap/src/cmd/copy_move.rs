@@ -57,6 +57,12 @@ impl Command for Move {
     }
 }
 
+/// The reply when none of the messages asked for exists any more: another
+/// session expunged them after this one last heard (as Dovecot answers).
+fn all_expunged() -> Reply {
+    Reply::no("Some of the requested messages no longer exist.").code(Code::ExpungeIssued)
+}
+
 /// COPY or MOVE.
 async fn copy_or_move(
     args: CopyMove,
@@ -112,24 +118,21 @@ async fn copy_or_move(
         Ok(response) => response,
         Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Destination))),
     };
-    let copyuid = (!response.source_uids.is_empty()).then(|| Code::CopyUid {
+    if response.source_uids.is_empty() {
+        return Ok(Done::reply(all_expunged()));
+    }
+    let copyuid = Code::CopyUid {
         uidvalidity: response.uidvalidity,
         source: SequenceSet::from_numbers(response.source_uids.iter().copied()),
         destination: SequenceSet::from_numbers(response.new_uids.iter().copied()),
-    });
+    };
     mailbox.added_to(&target, None);
     if !moving {
-        let reply = Reply::ok("Copy completed.");
-        return Ok(Done::reply(match copyuid {
-            Some(code) => reply.code(code),
-            None => reply,
-        }));
+        return Ok(Done::reply(Reply::ok("Copy completed.").code(copyuid)));
     }
     // RFC 6851 §4.3: COPYUID goes in an untagged OK before the expunges.
     let mut out = Vec::new();
-    if let Some(code) = copyuid {
-        status_response(&mut out, None, StatusKind::Ok, Some(&code), "Moved.");
-    }
+    status_response(&mut out, None, StatusKind::Ok, Some(&copyuid), "Moved.");
     let updates = {
         let mut view = mailbox.view();
         view.held(response.source_highestmodseq);
@@ -155,22 +158,19 @@ async fn across(
         Ok(copied) => copied,
         Err(reply) => return Ok(Done::reply(reply)),
     };
-    let copyuid = (!copied.source.is_empty()).then(|| Code::CopyUid {
+    if copied.source.is_empty() {
+        return Ok(Done::reply(all_expunged()));
+    }
+    let copyuid = Code::CopyUid {
         uidvalidity: copied.uidvalidity,
         source: SequenceSet::in_order(copied.source.clone()),
         destination: SequenceSet::in_order(copied.new.clone()),
-    });
+    };
     if !moving {
-        let reply = Reply::ok("Copy completed.");
-        return Ok(Done::reply(match copyuid {
-            Some(code) => reply.code(code),
-            None => reply,
-        }));
+        return Ok(Done::reply(Reply::ok("Copy completed.").code(copyuid)));
     }
     let mut out = Vec::new();
-    if let Some(code) = copyuid {
-        status_response(&mut out, None, StatusKind::Ok, Some(&code), "Moved.");
-    }
+    status_response(&mut out, None, StatusKind::Ok, Some(&copyuid), "Moved.");
     cx.out.send(&out).await?;
     out.clear();
     let expunged = if copied.source.is_empty() {

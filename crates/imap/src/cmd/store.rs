@@ -92,6 +92,7 @@ impl Command for Store {
         }
         let modseqs: std::collections::HashMap<u32, u64> =
             response.updated.iter().map(|m| (m.uid, m.modseq)).collect();
+        let some_expunged = response.found < uids.len() as u64;
         let failed: Vec<u32> = {
             let mut view = mailbox.view();
             for m in &response.updated {
@@ -103,6 +104,12 @@ impl Command for Store {
             let failed: std::collections::HashSet<u32> = response.failed.iter().copied().collect();
             for &u in &uids {
                 if failed.contains(&u) {
+                    continue;
+                }
+                // Another session expunged some of them: only the messages
+                // that changed are known to exist (the others' flags in the
+                // view might be a message's that is gone).
+                if some_expunged && !modseqs.contains_key(&u) {
                     continue;
                 }
                 let (Some(seq), Some(flags)) = (view.seq_of(u), view.flags_of(u)) else {
@@ -135,6 +142,13 @@ impl Command for Store {
         };
         cx.out.send(&out).await?;
         if response.failed.is_empty() {
+            // RFC 2180 §4.2.1: the others were stored; the client learns of
+            // the expunge at its next NOOP.
+            if some_expunged {
+                return Ok(done(
+                    Reply::ok("Some messages were already expunged.").code(Code::ExpungeIssued),
+                ));
+            }
             return Ok(done(Reply::ok("Store completed.")));
         }
         Ok(done(

@@ -436,6 +436,59 @@ async fn a_flag_resync_shows_what_another_session_just_changed() {
     assert_eq!(uids, vec![Some(2), Some(3)], "{reply:?}");
 }
 
+/// Commands on a message another session expunged, before this session
+/// has heard of it: a FETCH of its parts and a STORE say so in their OK
+/// (a STORE used to answer `FETCH (FLAGS ())` for it, as if its flags had
+/// been cleared; a FETCH of parts answered a plain OK with nothing), and
+/// a COPY or MOVE of it alone is NO (it answered OK, copying nothing).
+#[tokio::test]
+async fn commands_on_a_message_expunged_elsewhere_say_so() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut a = selected_with(&process, &["m1", "m2", "m3"]).await;
+    let mut b = login(&process).await;
+    ok(&mut b, "SELECT INBOX").await;
+    ok(&mut b, "UID STORE 1 +FLAGS (\\Deleted)").await;
+    ok(&mut b, "EXPUNGE").await;
+
+    let reply = a.run("FETCH 1 (BODY.PEEK[TEXT])").await.expect("FETCH");
+    assert_eq!(reply.status(), Status::Ok, "{reply:?}");
+    assert!(reply.has_code("EXPUNGEISSUED"), "{reply:?}");
+    assert!(reply.fetch(1).is_none(), "{reply:?}");
+
+    for command in ["STORE 1 +FLAGS (\\Seen)", "STORE 1:2 +FLAGS (\\Flagged)"] {
+        let reply = a.run(command).await.expect("STORE");
+        assert_eq!(reply.status(), Status::Ok, "{command}: {reply:?}");
+        assert!(reply.has_code("EXPUNGEISSUED"), "{command}: {reply:?}");
+        assert!(reply.fetch(1).is_none(), "{command}: {reply:?}");
+    }
+    let reply = ok(&mut a, "FETCH 2 (FLAGS)").await;
+    assert!(
+        reply.fetch(2).expect("FETCH 2").has_flag("\\Flagged"),
+        "{reply:?}"
+    );
+
+    let reply = a.run("COPY 1 INBOX").await.expect("COPY");
+    assert_eq!(reply.status(), Status::No, "{reply:?}");
+    assert!(reply.has_code("EXPUNGEISSUED"), "{reply:?}");
+    let reply = ok(&mut b, "STATUS INBOX (MESSAGES)").await;
+    assert!(
+        reply.responses[0].text().contains("MESSAGES 2"),
+        "{reply:?}"
+    );
+    // With a message that exists, the copy is made of it.
+    let reply = ok(&mut a, "COPY 1:2 INBOX").await;
+    assert!(reply.has_code("COPYUID"), "{reply:?}");
+    // MOVE may tell of the expunge (its own are told) before its NO.
+    let moved = a.run("MOVE 1 INBOX").await.expect("MOVE");
+    assert_eq!(moved.status(), Status::No, "{moved:?}");
+    assert!(moved.has_code("EXPUNGEISSUED"), "{moved:?}");
+    let reply = ok(&mut a, "NOOP").await;
+    let mut expunged = moved.expunged();
+    expunged.extend(reply.expunged());
+    assert_eq!(expunged, vec![1], "{moved:?} {reply:?}");
+}
+
 /// An APPEND or a COPY into the selected mailbox reports the new message
 /// (EXISTS) before its tagged OK (RFC 9051 §6.3.12 for APPEND), so that a
 /// UID STORE of its APPENDUID or COPYUID sent right after acts on it, as

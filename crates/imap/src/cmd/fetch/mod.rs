@@ -244,12 +244,18 @@ async fn fetch(
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
     };
     let mut some_expunged = false;
+    // Storage sends the messages that still exist: one the client knows
+    // and storage did not send was expunged by another session.
+    let mut received = 0usize;
     loop {
         let message = match messages.next().await {
-            Ok(Some(fetch_item::Item::Message(message))) => message,
+            Ok(Some(fetch_item::Item::Message(message))) => {
+                received += 1;
+                message
+            }
             Ok(Some(_)) => return Err(ImapError::Broken("body chunk without a message".into())),
             Ok(None) => {
-                return Ok(Ok(if some_expunged {
+                return Ok(Ok(if some_expunged || received < uids.len() {
                     Fetched::SomeExpunged
                 } else {
                     Fetched::All
