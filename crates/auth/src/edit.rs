@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::AuthError;
 use crate::scheme::PasswordScheme;
-use crate::userdb::{PasswdFile, UserEntry, parse_line, validate_name};
+use crate::userdb::{PasswdFile, UserEntry, lookup_key, parse_line, validate_name};
 
 /// The mode of the passwd-file and of the temporary file it is written as.
 const FILE_MODE: u32 = 0o600;
@@ -173,7 +173,7 @@ fn find_user(path: &Path, lines: &[String], name: &str) -> Result<Option<usize>,
             line: index + 1,
             reason,
         })?;
-        if found.is_none() && entry.is_some_and(|e| e.name == name) {
+        if found.is_none() && entry.is_some_and(|e| lookup_key(&e.name) == lookup_key(name)) {
             found = Some(index);
         }
     }

@@ -398,21 +398,18 @@ impl Passdb {
 }
 
 /// The userdb names `name` may stand for, in the order tried: `name`
-/// exactly; for `local@domain`, `local@domain` with the domain in lower
-/// case (domains are case-insensitive), then the bare `local` when the
-/// domain is one of `domains` (this server's own, in any case). One rule
-/// for logins and LMTP recipients (issue 9), so that an account is reached
-/// by the same names whichever way.
+/// (the file is looked up with the domain in any case, see
+/// [`crate::userdb::lookup_key`]), then for `local@domain` the bare
+/// `local` when the domain is one of `domains` (this server's own, in any
+/// case). One rule for logins and LMTP recipients (issue 9), so that an
+/// account is reached by the same names whichever way.
 pub(crate) fn account_names(name: &str, domains: &[String]) -> Vec<String> {
     let mut names = vec![name.to_owned()];
-    if let Some((local, domain)) = name.rsplit_once('@') {
-        let lower = format!("{local}@{}", domain.to_ascii_lowercase());
-        if lower != name {
-            names.push(lower);
-        }
-        if !local.is_empty() && domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
-            names.push(local.to_owned());
-        }
+    if let Some((local, domain)) = name.rsplit_once('@')
+        && !local.is_empty()
+        && domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    {
+        names.push(local.to_owned());
     }
     names
 }

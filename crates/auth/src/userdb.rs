@@ -213,7 +213,21 @@ impl FileStamp {
 /// How old a file's last change must be before a parse of it is kept.
 const SETTLED_SECS: i64 = 2;
 
-/// A parsed passwd-file: its users, looked up by exact name.
+/// The key an account name is looked up by: the name with the domain
+/// after its last `@` in lower case (domains are case-insensitive; the
+/// local part is not), so that `alice@Example.ORG` in the file is reached
+/// as `alice@example.org` and two spellings of one account conflict.
+pub(crate) fn lookup_key(name: &str) -> std::borrow::Cow<'_, str> {
+    match name.rsplit_once('@') {
+        Some((local, domain)) if domain.bytes().any(|b| b.is_ascii_uppercase()) => {
+            std::borrow::Cow::Owned(format!("{local}@{}", domain.to_ascii_lowercase()))
+        }
+        _ => std::borrow::Cow::Borrowed(name),
+    }
+}
+
+/// A parsed passwd-file: its users, looked up by name (the domain in any
+/// case, see [`lookup_key`]).
 #[derive(Debug, Clone)]
 pub struct PasswdFile {
     path: PathBuf,
@@ -255,15 +269,16 @@ impl PasswdFile {
                 reason,
             })?;
             let Some(entry) = entry else { continue };
-            if let Some(first) = first_line.get(&entry.name) {
+            let key = lookup_key(&entry.name).into_owned();
+            if let Some(first) = first_line.get(&key) {
                 return Err(AuthError::Parse {
                     path: path.to_owned(),
                     line: number,
                     reason: format!("user {:?} already defined on line {first}", entry.name),
                 });
             }
-            first_line.insert(entry.name.clone(), number);
-            by_name.insert(entry.name.clone(), entries.len());
+            first_line.insert(key.clone(), number);
+            by_name.insert(key, entries.len());
             entries.push(entry);
         }
         Ok(PasswdFile {
@@ -274,9 +289,11 @@ impl PasswdFile {
         })
     }
 
-    /// The user named exactly `name`, if any.
+    /// The user named `name` (its domain in any case), if any.
     pub fn lookup(&self, name: &str) -> Option<&UserEntry> {
-        self.by_name.get(name).and_then(|&i| self.entries.get(i))
+        self.by_name
+            .get(lookup_key(name).as_ref())
+            .and_then(|&i| self.entries.get(i))
     }
 
     /// Every user, in file order.

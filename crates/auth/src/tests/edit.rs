@@ -94,6 +94,14 @@ fn duplicates_and_bad_names_are_refused() {
         add_user(&path, "carol", "", 1, 1, Path::new("/h")),
         Err(AuthError::BadField { .. })
     ));
+    // Another spelling of an account's domain names the same account.
+    add_user(&path, "dan@Example.ORG", "pw", 1, 1, Path::new("/h")).unwrap();
+    assert!(matches!(
+        add_user(&path, "dan@example.org", "pw", 1, 1, Path::new("/h")),
+        Err(AuthError::DuplicateUser { .. })
+    ));
+    set_password(&path, "dan@EXAMPLE.org", "new").unwrap();
+    delete_user(&path, "dan@example.org").unwrap();
     assert_eq!(list_users(&path).unwrap().len(), 1);
 }
 

@@ -67,6 +67,21 @@ fn parse_error(text: &str) -> (usize, String) {
     }
 }
 
+/// Domains are case-insensitive, local parts are not: an account written
+/// with an upper-case domain (by hand, or `mailkeep user add`) is found
+/// with the domain in any case. It was found only as written.
+#[test]
+fn the_domain_is_looked_up_in_any_case() {
+    let file = PasswdFile::parse("Ann@Example.ORG:{PLAIN}x\nbob:{PLAIN}y\n", "/p").unwrap();
+    for name in ["Ann@Example.ORG", "Ann@example.org", "Ann@EXAMPLE.ORG"] {
+        let entry = file.lookup(name).unwrap_or_else(|| panic!("{name}"));
+        assert_eq!(entry.name, "Ann@Example.ORG");
+    }
+    for name in ["ann@example.org", "Ann", "BOB", "Ann@Example.ORG.x"] {
+        assert!(file.lookup(name).is_none(), "{name}");
+    }
+}
+
 #[test]
 fn malformed_lines_name_their_line_number() {
     let (line, reason) = parse_error("# c\nalice:{PLAIN}x\nbob\n");
@@ -87,6 +102,11 @@ fn malformed_lines_name_their_line_number() {
 
     let (line, reason) = parse_error("a:{PLAIN}x\nb:{PLAIN}y\na:{PLAIN}z\n");
     assert_eq!(line, 3);
+    assert!(reason.contains("line 1"), "{reason}");
+
+    // One account in two spellings of its domain.
+    let (line, reason) = parse_error("a@example.org:{PLAIN}x\na@Example.ORG:{PLAIN}y\n");
+    assert_eq!(line, 2);
     assert!(reason.contains("line 1"), "{reason}");
 
     let message = PasswdFile::parse("x\n", "/etc/p").unwrap_err().to_string();
