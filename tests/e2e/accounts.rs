@@ -212,4 +212,19 @@ fn user_commands_store_the_password_scheme_asked_for() {
     );
     let listing = run_user_cmd(&config, &["list"], None);
     assert!(!listing.contains("rex"), "{listing}");
+
+    // An error says its cause once (it was printed twice: by the error's
+    // own message and again as the next link of its chain).
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_mailkeep"))
+        .args(["user", "list", "--config", "/nonexistent/mailkeep.toml"])
+        .output()
+        .expect("running user list");
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("/nonexistent/mailkeep.toml"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
 }

@@ -86,10 +86,26 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("mailkeep: {e:#}");
+            eprintln!("mailkeep: {}", report(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line. A cause is left out when the text
+/// before it already ends with it: the libraries' errors print their
+/// source in their own message ("binding ...: Address already in use"),
+/// which the chain would print a second time.
+fn report(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.ends_with(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn serve(config_path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
