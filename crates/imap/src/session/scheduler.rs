@@ -22,6 +22,15 @@ pub(crate) enum Runs {
     Exclusive,
 }
 
+/// Commands of one connection running side by side, at most. Each may
+/// hold a storage call's window of buffered data (2 MiB for a FETCH of
+/// bodies) while it waits for the output: without a bound, one client
+/// pipelining thousands of FETCHes made the imap and storage processes
+/// hold hundreds of megabytes. Later commands wait their turn, the queue
+/// fills and the session stops reading. Two are enough for a FETCH to
+/// pass a long SEARCH (RFC 9051 §5.5).
+pub(crate) const MAX_BESIDE: usize = 4;
+
 /// A running command as the scheduler sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Running {
@@ -42,7 +51,10 @@ impl Scheduler {
     /// the queue).
     pub(crate) fn may_start(&self, runs: Runs) -> bool {
         match runs {
-            Runs::Beside => self.running.iter().all(|r| r.runs == Runs::Beside),
+            Runs::Beside => {
+                self.running.len() < MAX_BESIDE
+                    && self.running.iter().all(|r| r.runs == Runs::Beside)
+            }
             Runs::Alone | Runs::Exclusive => self.running.is_empty(),
         }
     }
@@ -99,6 +111,17 @@ mod tests {
         assert!(!s.end(search));
         assert!(s.may_start(Runs::Alone));
         assert!(s.is_idle());
+    }
+
+    #[test]
+    fn side_by_side_is_bounded() {
+        let mut s = Scheduler::default();
+        let ids: Vec<u64> = (0..MAX_BESIDE)
+            .map(|_| s.start(Runs::Beside, false))
+            .collect();
+        assert!(!s.may_start(Runs::Beside), "a fifth waits");
+        s.end(ids[0]);
+        assert!(s.may_start(Runs::Beside), "and starts when one ends");
     }
 
     #[test]
