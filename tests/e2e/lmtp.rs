@@ -1,6 +1,6 @@
 //! LMTP end to end (issue 9): the real binary, Python's smtplib.LMTP and a
 //! raw client over TCP and the UNIX socket; replies per recipient, +detail,
-//! loops, the size limit, bad input; IDLE seeing a delivery; the lmtp
+//! loops, the size limit, bad input, a full disk; IDLE seeing a delivery; the lmtp
 //! process confined like imap; `mailkeep deliver` and its exit codes.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,7 +9,9 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::harness::{DEADLINE, NOBODY_UID, Options, Server, TestDir, require_root, run_python};
+use crate::harness::{
+    DEADLINE, MAIL_UID, NOBODY_UID, Options, Server, TestDir, require_root, run_python,
+};
 use mailkeep_testkit::Listeners;
 
 const PASS: &str = "lmtp-secret-9";
@@ -22,6 +24,14 @@ fn start(dir: &TestDir) -> Server<'_> {
 
 /// [`start`] with a message limit of `max` bytes.
 fn start_with_limit(dir: &TestDir, max: u64) -> Server<'_> {
+    let server = start_without_users(dir, max);
+    server.add_user("alice", PASS);
+    server.add_user("bob", PASS);
+    server
+}
+
+/// [`start_with_limit`] on a data directory whose users exist already.
+fn start_without_users(dir: &TestDir, max: u64) -> Server<'_> {
     let mut listeners = Listeners::new();
     for name in ["imap", "lmtp"] {
         listeners
@@ -32,10 +42,7 @@ fn start_with_limit(dir: &TestDir, max: u64) -> Server<'_> {
         extra_server: format!("max_message_size = {max}"),
         ..Options::default()
     };
-    let server = Server::start_opts(dir, options, listeners);
-    server.add_user("alice", PASS);
-    server.add_user("bob", PASS);
-    server
+    Server::start_opts(dir, options, listeners)
 }
 
 fn socket_path(dir: &TestDir) -> PathBuf {
@@ -426,4 +433,119 @@ fn lmtp_process_runs_as_nobody_in_the_empty_chroot() {
     assert!(c.cmd("LHLO x").starts_with("250"));
     c.envelope(&["alice"]);
     assert!(c.data(b"Subject: confined\r\n\r\nok\r\n", 1)[0].starts_with("250"));
+}
+
+/// A tmpfs mounted for the length of a test; detached when dropped, so the
+/// test directory can go even after a failure.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `bytes` on `dir` (created if missing), owned by
+    /// the mail uid.
+    fn mount(dir: PathBuf, bytes: u64) -> SmallDisk {
+        std::fs::create_dir_all(&dir).expect("home");
+        let options = format!("size={bytes},mode=0700");
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .expect("mounting a tmpfs");
+        let disk = SmallDisk(dir);
+        let id = Some(nix::unistd::Uid::from_raw(MAIL_UID));
+        let gid = Some(nix::unistd::Gid::from_raw(MAIL_UID));
+        nix::unistd::chown(&disk.0, id, gid).expect("chown");
+        disk
+    }
+
+    /// Fills what room is left with a file of its own; returns its path.
+    fn fill(&self) -> PathBuf {
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        // Bounded: the disk is a few MiB.
+        for _ in 0..1024 {
+            if file.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        let _ = file.write_all(&[0u8; 1]);
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A full disk: APPEND gets `NO [OVERQUOTA]` and LMTP `452 4.3.1`, and
+/// nothing acknowledged is lost: after a restart on the full disk, with
+/// the folder changed by another program meanwhile, the mail reads back
+/// whole. With room again, mail is accepted as before. (The store's
+/// `disk_full` test covers the index on a full disk in detail.)
+#[test]
+fn a_full_disk_refuses_new_mail_and_still_serves_what_is_there() {
+    if !require_root("a_full_disk_refuses_new_mail_and_still_serves_what_is_there") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = start(&dir);
+    let disk = SmallDisk::mount(dir.home("alice"), 2 << 20);
+
+    let mut c = server.login("alice", PASS);
+    let mut acked: Vec<Vec<u8>> = Vec::new();
+    let refused = loop {
+        assert!(acked.len() < 100, "a 2 MiB disk took 100 messages");
+        let message = crate::harness::make_message(&format!("full-{}", acked.len()), 100_000);
+        let reply = c.append("INBOX", &[], &message).expect("APPEND");
+        if !reply.is_ok() {
+            break reply;
+        }
+        acked.push(message);
+    };
+    assert!(refused.has_code("OVERQUOTA"), "{refused:?}");
+    assert!(!acked.is_empty());
+    c.logout();
+
+    // The server stops, the disk fills up, and another program marks a
+    // message seen (a rename in cur/, which the next SELECT's sync would
+    // write down in the index); the server starts on the full disk.
+    let mut server = server;
+    server.stop();
+    let filler = disk.fill();
+    let cur = dir.maildir("alice").join("cur");
+    let file = std::fs::read_dir(&cur)
+        .expect("cur")
+        .map(|e| e.expect("entry").file_name().into_string().expect("name"))
+        .next()
+        .expect("a message file");
+    let seen = if file.ends_with(":2,") {
+        format!("{file}S")
+    } else {
+        format!("{file}:2,S")
+    };
+    std::fs::rename(cur.join(&file), cur.join(seen)).expect("renaming");
+    let server = start_without_users(&dir, 1 << 20);
+
+    let mut l = Lmtp::tcp(&server);
+    assert!(l.cmd("LHLO x").starts_with("250"));
+    l.envelope(&["alice"]);
+    let replies = l.data(b"Subject: no room\r\n\r\nx\r\n", 1);
+    assert!(replies[0].starts_with("452 4.3.1"), "{replies:?}");
+    let bodies = messages(&server, "alice", "INBOX");
+    assert_eq!(bodies.len(), acked.len());
+    assert!(bodies == acked, "the messages read back differ");
+
+    std::fs::remove_file(filler).expect("removing the filler");
+    let mut c = server.login("alice", PASS);
+    let reply = c
+        .append("INBOX", &[], b"Subject: room again\r\n\r\nx\r\n")
+        .expect("APPEND");
+    assert!(reply.is_ok(), "{reply:?}");
+    c.logout();
+    assert_eq!(messages(&server, "alice", "INBOX").len(), acked.len() + 1);
 }

@@ -151,8 +151,12 @@ pub fn open_index(root: &Path) -> Result<Connection> {
     if version == 1 {
         tx.execute_batch(BACKFILL).ctx("giving rows object ids")?;
     }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-        .ctx("setting schema version")?;
+    // Written only when it changes: an index already at this version then
+    // commits nothing, so a store opens on a full disk.
+    if version != SCHEMA_VERSION {
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .ctx("setting schema version")?;
+    }
     let has_inbox: bool = tx
         .query_row(
             "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE name = 'INBOX')",

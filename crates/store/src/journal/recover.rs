@@ -58,10 +58,24 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
     for dir in &dirs {
         maildir::fsync_dir(dir)?;
     }
-    for p in &rows {
-        cached_execute(&tx, "DELETE FROM pending_bodies WHERE id = ?1", [p.id]).ctx(context)?;
+    let forget = || -> Result<()> {
+        for p in &rows {
+            cached_execute(&tx, "DELETE FROM pending_bodies WHERE id = ?1", [p.id]).ctx(context)?;
+        }
+        tx.commit().ctx(context)
+    };
+    match forget() {
+        Ok(()) => {}
+        // Every file is whole and durable by now: the rows may stay until
+        // a flush can delete them, and the store opens on a full disk. (A
+        // file that could not be written again fails the opening above.)
+        Err(StoreError::NoSpace { context }) => {
+            tracing::warn!(root = %root.display(), %context,
+                "disk full: the journal's rows of durable messages stay until a flush");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     }
-    tx.commit().ctx(context)?;
     if rewritten > 0 {
         tracing::warn!(root = %root.display(), rewritten, flushed = rows.len(),
             "message files lost by a crash were written again from the append journal");

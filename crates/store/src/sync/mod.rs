@@ -18,7 +18,7 @@ pub(crate) use reconcile::settled;
 
 use rusqlite::Connection;
 
-use crate::error::{Result, SqlContext};
+use crate::error::{Result, SqlContext, StoreError};
 use crate::txn::Txn;
 use crate::{Store, names};
 
@@ -101,7 +101,10 @@ impl Store {
     /// transaction: one WAL read lock, and one look at what other
     /// connections committed, instead of one for each of the check's two
     /// queries and one for the read. Otherwise the mailbox is synced
-    /// first and `read` makes its own.
+    /// first and `read` makes its own. A sync that cannot write for lack
+    /// of disk space leaves the outside changes to the next one and the
+    /// read sees the index as it is: a user whose disk is full can still
+    /// open a mailbox, read it and expunge mail to make room.
     pub(crate) fn read_synced<T>(
         &self,
         name: &str,
@@ -114,7 +117,14 @@ impl Store {
                 return read(&mut tx);
             }
         }
-        self.sync_mailbox(name)?;
+        match self.sync_mailbox(name) {
+            Ok(_) => {}
+            Err(StoreError::NoSpace { context }) => {
+                tracing::warn!(mailbox = %name, %context,
+                    "disk full: outside changes are picked up later; reading the index as it is");
+            }
+            Err(e) => return Err(e),
+        }
         read(&mut *self.reader()?)
     }
 

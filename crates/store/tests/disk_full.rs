@@ -1,0 +1,118 @@
+//! A full disk: a store still opens and serves the mail it has; what
+//! needs room is refused as [`StoreError::NoSpace`]. Runs as root (it
+//! mounts a small tmpfs); not root, it fails when `CI=true` and is skipped
+//! with a note otherwise.
+
+#[allow(dead_code)]
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use mailkeep_store::{Store, StoreError};
+
+/// Whether the test may go on: true as root.
+fn as_root(test: &str) -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test} must run as root in CI (it mounts a tmpfs)"
+    );
+    eprintln!("note: {test} needs root; skipped");
+    false
+}
+
+/// A tmpfs of `bytes` at `dir`, detached when dropped.
+struct Disk(PathBuf);
+
+impl Disk {
+    fn mount(dir: &Path, bytes: u64) -> Disk {
+        std::fs::create_dir_all(dir).unwrap();
+        let options = format!("size={bytes}");
+        nix::mount::mount(
+            Some("tmpfs"),
+            dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            Some(options.as_str()),
+        )
+        .expect("mounting a tmpfs");
+        Disk(dir.to_owned())
+    }
+
+    /// Takes every byte left.
+    fn fill(&self) -> PathBuf {
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        // Bounded: the disk is a few MiB.
+        for _ in 0..1024 {
+            if file.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+        while file.write_all(&[0]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for Disk {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// A disk that fills up under a running store: a SELECT whose folder
+/// another program changed reads the index as it is (its sync could not
+/// write, and the SELECT failed with it), the store opens again (opening
+/// wrote the schema version, and failed, as after a restart on the full
+/// disk), and what needs room is refused as `NoSpace`. The change is
+/// picked up once there is room.
+#[test]
+fn a_full_disk_leaves_the_mail_readable() {
+    if !as_root("a_full_disk_leaves_the_mail_readable") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Disk::mount(&dir.path().join("disk"), 1 << 20);
+    let root = disk.0.join("Maildir");
+    let store = Store::open(&root).unwrap();
+    let uids: Vec<u32> = (0..3)
+        .map(|i| {
+            let body = format!("Subject: {i}\r\n\r\nx\r\n");
+            common::append(&store, "INBOX", body.as_bytes(), &[]).uid
+        })
+        .collect();
+
+    // Another program marks the first message seen; the disk fills up.
+    let cur = root.join("cur");
+    let file = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .min()
+        .unwrap();
+    let (base, _) = file.split_once(":2,").unwrap();
+    std::fs::rename(cur.join(&file), cur.join(format!("{base}:2,S"))).unwrap();
+    let filler = disk.fill();
+
+    let selected = store.select("INBOX").expect("selecting on a full disk");
+    let found: Vec<u32> = selected.messages.iter().map(|m| m.uid).collect();
+    assert_eq!(found, uids);
+    assert_eq!(
+        common::read_message(&store, "INBOX", uids[1]),
+        b"Subject: 1\r\n\r\nx\r\n"
+    );
+    assert!(matches!(
+        store.create("More"),
+        Err(StoreError::NoSpace { .. })
+    ));
+    let again = Store::open(&root).expect("opening on a full disk");
+    assert_eq!(again.select("INBOX").unwrap().messages.len(), 3);
+    drop(again);
+
+    std::fs::remove_file(filler).unwrap();
+    let selected = store.select("INBOX").unwrap();
+    assert_eq!(selected.messages[0].flags.names(), ["\\Seen"]);
+}
