@@ -173,13 +173,9 @@ async fn across(
     status_response(&mut out, None, StatusKind::Ok, Some(&copyuid), "Moved.");
     cx.out.send(&out).await?;
     out.clear();
-    let expunged = if copied.source.is_empty() {
-        Vec::new()
-    } else {
-        match remove_originals(state, &copied.source).await {
-            Ok(expunged) => expunged,
-            Err(reply) => return Ok(Done::reply(reply)),
-        }
+    let expunged = match remove_originals(state, &copied.source).await {
+        Ok(expunged) => expunged,
+        Err(reply) => return Ok(Done::reply(reply)),
     };
     // Their MODSEQ is not known here: the next sync asks storage.
     state.mailbox.mark().force();
