@@ -320,7 +320,47 @@ pub(crate) fn canonical_keywords(
     Ok(())
 }
 
+/// Keywords one mailbox may define, at most. Every SELECT lists them all
+/// (FLAGS, PERMANENTFLAGS), so an unbounded set (a client storing
+/// thousands of made-up keywords) would make each one slower for every
+/// session; Cyrus allows 128, real clients use a handful.
+pub const MAX_KEYWORDS: u64 = 1000;
+
+/// Records the keywords of `flags` as defined in the mailbox. Refused as
+/// [`StoreError::Limit`] (IMAP: `NO [LIMIT]`) when new ones would take
+/// the mailbox past [`MAX_KEYWORDS`].
 pub(crate) fn add_keywords(conn: &Connection, mailbox_id: i64, flags: &Flags) -> Result<()> {
+    if flags.keywords.is_empty() {
+        return Ok(());
+    }
+    let defined: i64 = cached_row(
+        conn,
+        "SELECT COUNT(*) FROM keywords WHERE mailbox_id = ?1",
+        [mailbox_id],
+        |r| r.get(0),
+    )
+    .ctx("counting keywords")?;
+    let defined = u64::try_from(defined).unwrap_or(0);
+    if defined + flags.keywords.len() as u64 > MAX_KEYWORDS {
+        let mut known = conn
+            .prepare_cached("SELECT 1 FROM keywords WHERE mailbox_id = ?1 AND name = ?2")
+            .ctx("looking keywords up")?;
+        let mut new = 0u64;
+        for k in &flags.keywords {
+            if !known
+                .exists(params![mailbox_id, k])
+                .ctx("looking keywords up")?
+            {
+                new += 1;
+            }
+        }
+        if defined + new > MAX_KEYWORDS {
+            return Err(StoreError::Limit {
+                what: "keywords defined in one mailbox".into(),
+                max: MAX_KEYWORDS,
+            });
+        }
+    }
     let mut stmt = conn
         .prepare_cached("INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?1, ?2)")
         .ctx("recording keywords")?;

@@ -63,7 +63,7 @@ pub use disk_wait::threads_waiting_for_disk;
 pub use error::{Result, StoreError};
 pub use expire::Expired;
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
-pub use index::{MessageMeta, UidRange};
+pub use index::{MAX_KEYWORDS, MessageMeta, UidRange};
 pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
 pub use maildrop::{Maildrop, MaildropFile, MaildropLock, MaildropMessage, POP3_LOCK_FILE};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};

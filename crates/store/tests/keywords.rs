@@ -4,7 +4,7 @@
 #[allow(dead_code)]
 mod common;
 
-use mailkeep_store::{Store, StoreMode, UidRange};
+use mailkeep_store::{MAX_KEYWORDS, Store, StoreError, StoreMode, UidRange};
 
 fn append(store: &Store, flags: &[&str]) -> u32 {
     common::append(store, "INBOX", b"Subject: k\r\n\r\nk\r\n", flags).uid
@@ -78,4 +78,57 @@ fn keywords_match_whatever_their_case() {
         .copy_messages("INBOX", uv, &[UidRange::single(first)], "Other")
         .unwrap();
     assert_eq!(store.select("Other").unwrap().keywords, ["$junk"]);
+}
+
+/// A mailbox defines at most `MAX_KEYWORDS` keywords: past it a new one
+/// is refused (`NO [LIMIT]` over IMAP) by STORE and APPEND alike, while
+/// the keywords it has go on being set, and another mailbox has its own.
+/// Without the bound a client could make every SELECT list thousands.
+#[test]
+fn a_mailbox_defines_a_bounded_number_of_keywords() {
+    let (_dir, store) = common::temp_store();
+    let uid = append(&store, &[]);
+    let uv = store.status("INBOX").unwrap().uidvalidity;
+    let max = usize::try_from(MAX_KEYWORDS).unwrap();
+    let names: Vec<String> = (0..max).map(|i| format!("k{i}")).collect();
+    for chunk in names.chunks(100) {
+        store
+            .store_flags(
+                "INBOX",
+                uv,
+                &[UidRange::single(uid)],
+                StoreMode::Add,
+                chunk,
+                None,
+            )
+            .unwrap();
+    }
+    assert_eq!(store.select("INBOX").unwrap().keywords.len(), max);
+    let over = store.store_flags(
+        "INBOX",
+        uv,
+        &[UidRange::single(uid)],
+        StoreMode::Add,
+        &["k0", "one-more"],
+        None,
+    );
+    assert!(matches!(over, Err(StoreError::Limit { .. })), "{over:?}");
+    let body = b"Subject: x\r\n\r\nx\r\n";
+    let flags = mailkeep_store::Flags::parse(&["one-more"]).unwrap();
+    let refused = store
+        .begin_append("INBOX", flags, None, body.len() as u64)
+        .and_then(|mut w| {
+            w.write(body)?;
+            w.commit()
+        });
+    assert!(
+        matches!(refused, Err(StoreError::Limit { .. })),
+        "{refused:?}"
+    );
+    // What is defined can still be set, on another message too.
+    let other = append(&store, &["k5", "K7"]);
+    assert_eq!(keywords_of(&store, other), ["k5", "k7"]);
+    assert_eq!(store.select("INBOX").unwrap().keywords.len(), max);
+    store.create("Other").unwrap();
+    common::append(&store, "Other", b"Subject: y\r\n\r\ny\r\n", &["one-more"]);
 }
