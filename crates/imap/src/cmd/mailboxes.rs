@@ -162,6 +162,15 @@ impl Command for Rename {
                     .code(Code::Cannot),
             ));
         }
+        if to
+            .name
+            .strip_prefix(from.name.as_str())
+            .is_some_and(|rest| rest.starts_with(DELIMITER))
+        {
+            return Ok(Done::reply(
+                Reply::no("A mailbox cannot be renamed below itself").code(Code::Cannot),
+            ));
+        }
         let request = RenameMailboxRequest {
             owner: from.owner.clone(),
             from: from.name.clone(),

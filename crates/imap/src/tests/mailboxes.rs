@@ -119,6 +119,11 @@ async fn rename_keeps_the_selected_mailbox() {
     assert_eq!(reply.fetch(1).and_then(|f| f.uid()), Some(1), "{reply:?}");
     let reply = c.run("STATUS Before (MESSAGES)").await.unwrap();
     assert!(reply.has_code("NONEXISTENT"), "{reply:?}");
+    // Below itself: refused with a reason (it said "Not possible").
+    let reply = c.run("RENAME After After.Inside").await.unwrap();
+    assert_eq!(reply.status(), Status::No, "{reply:?}");
+    assert!(reply.has_code("CANNOT"), "{reply:?}");
+    assert!(reply.tagged.text().contains("below itself"), "{reply:?}");
 }
 
 #[tokio::test]
