@@ -435,53 +435,6 @@ fn lmtp_process_runs_as_nobody_in_the_empty_chroot() {
     assert!(c.data(b"Subject: confined\r\n\r\nok\r\n", 1)[0].starts_with("250"));
 }
 
-/// A tmpfs mounted for the length of a test; detached when dropped, so the
-/// test directory can go even after a failure.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    /// Mounts a tmpfs of `bytes` on `dir` (created if missing), owned by
-    /// the mail uid.
-    fn mount(dir: PathBuf, bytes: u64) -> SmallDisk {
-        std::fs::create_dir_all(&dir).expect("home");
-        let options = format!("size={bytes},mode=0700");
-        nix::mount::mount(
-            Some("tmpfs"),
-            &dir,
-            Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
-            Some(options.as_str()),
-        )
-        .expect("mounting a tmpfs");
-        let disk = SmallDisk(dir);
-        let id = Some(nix::unistd::Uid::from_raw(MAIL_UID));
-        let gid = Some(nix::unistd::Gid::from_raw(MAIL_UID));
-        nix::unistd::chown(&disk.0, id, gid).expect("chown");
-        disk
-    }
-
-    /// Fills what room is left with a file of its own; returns its path.
-    fn fill(&self) -> PathBuf {
-        let path = self.0.join("filler");
-        let mut file = std::fs::File::create(&path).expect("filler");
-        let chunk = vec![0u8; 64 * 1024];
-        // Bounded: the disk is a few MiB.
-        for _ in 0..1024 {
-            if file.write_all(&chunk).is_err() {
-                break;
-            }
-        }
-        let _ = file.write_all(&[0u8; 1]);
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
 /// A full disk: APPEND gets `NO [OVERQUOTA]` and LMTP `452 4.3.1`, and
 /// nothing acknowledged is lost: after a restart on the full disk, with
 /// the folder changed by another program meanwhile, the mail reads back
@@ -494,7 +447,7 @@ fn a_full_disk_refuses_new_mail_and_still_serves_what_is_there() {
     }
     let dir = TestDir::new();
     let server = start(&dir);
-    let disk = SmallDisk::mount(dir.home("alice"), 2 << 20);
+    let disk = crate::tmpfs::Tmpfs::mount(&dir.home("alice"), 2 << 20, Some(MAIL_UID));
 
     let mut c = server.login("alice", PASS);
     let mut acked: Vec<Vec<u8>> = Vec::new();

@@ -11,6 +11,9 @@
 //! Run: `cargo test -p mailkeep --test e2e` (as root for all of them).
 
 mod harness;
+#[allow(dead_code)] // shared with the store's tests, which use all of it
+#[path = "../../crates/store/tests/tmpfs/mod.rs"]
+mod tmpfs;
 
 mod abuse;
 mod accounts;

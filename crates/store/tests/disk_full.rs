@@ -5,11 +5,10 @@
 
 #[allow(dead_code)]
 mod common;
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod tmpfs;
 
 use mailkeep_store::{Store, StoreError};
+use tmpfs::Tmpfs;
 
 /// Whether the test may go on: true as root.
 fn as_root(test: &str) -> bool {
@@ -24,46 +23,6 @@ fn as_root(test: &str) -> bool {
     false
 }
 
-/// A tmpfs of `bytes` at `dir`, detached when dropped.
-struct Disk(PathBuf);
-
-impl Disk {
-    fn mount(dir: &Path, bytes: u64) -> Disk {
-        std::fs::create_dir_all(dir).unwrap();
-        let options = format!("size={bytes}");
-        nix::mount::mount(
-            Some("tmpfs"),
-            dir,
-            Some("tmpfs"),
-            nix::mount::MsFlags::empty(),
-            Some(options.as_str()),
-        )
-        .expect("mounting a tmpfs");
-        Disk(dir.to_owned())
-    }
-
-    /// Takes every byte left.
-    fn fill(&self) -> PathBuf {
-        let path = self.0.join("filler");
-        let mut file = std::fs::File::create(&path).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        // Bounded: the disk is a few MiB.
-        for _ in 0..1024 {
-            if file.write_all(&chunk).is_err() {
-                break;
-            }
-        }
-        while file.write_all(&[0]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for Disk {
-    fn drop(&mut self) {
-        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
-    }
-}
-
 /// A disk that fills up under a running store: a SELECT whose folder
 /// another program changed reads the index as it is (its sync could not
 /// write, and the SELECT failed with it), the store opens again (opening
@@ -76,8 +35,8 @@ fn a_full_disk_leaves_the_mail_readable() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let disk = Disk::mount(&dir.path().join("disk"), 1 << 20);
-    let root = disk.0.join("Maildir");
+    let disk = Tmpfs::mount(&dir.path().join("disk"), 1 << 20, None);
+    let root = disk.path().join("Maildir");
     let store = Store::open(&root).unwrap();
     let uids: Vec<u32> = (0..3)
         .map(|i| {

@@ -1,9 +1,13 @@
 //! FETCH of every kind of item, STORE, EXPUNGE, COPY, MOVE and APPEND
 //! (MULTIAPPEND, REPLACE) through real storage.
 
-use mailkeep_testkit::{LiteralMode, Part, Status};
+use std::sync::Arc;
+
+use mailkeep_testkit::{Client, LiteralMode, Part, Status};
+use tokio::io::DuplexStream;
 
 use super::{login, message, ok, process, selected_with, services};
+use crate::process::Process;
 use crate::settings::ImapSettings;
 
 /// A multipart message: a text part and a base64 attachment.
@@ -389,6 +393,24 @@ async fn catenate_builds_a_message_from_text_and_parts_of_others() {
     );
 }
 
+/// Session A with INBOX (m1, m2, m3) selected, and session B, which has it
+/// selected too, runs `first` and then expunges message 1: A has not
+/// heard of it yet.
+async fn expunged_elsewhere(
+    process: &Arc<Process>,
+    first: &[&str],
+) -> (Client<DuplexStream>, Client<DuplexStream>) {
+    let a = selected_with(process, &["m1", "m2", "m3"]).await;
+    let mut b = login(process).await;
+    ok(&mut b, "SELECT INBOX").await;
+    for command in first {
+        ok(&mut b, command).await;
+    }
+    ok(&mut b, "UID STORE 1 +FLAGS (\\Deleted)").await;
+    ok(&mut b, "EXPUNGE").await;
+    (a, b)
+}
+
 /// FLAGS alone come from the session's view, brought up to storage first:
 /// a flag resync shows what another session changed a moment before (a
 /// new keyword announced in FLAGS before the FETCH that carries it), and
@@ -398,12 +420,7 @@ async fn catenate_builds_a_message_from_text_and_parts_of_others() {
 async fn a_flag_resync_shows_what_another_session_just_changed() {
     let services = services().await;
     let process = process(&services, ImapSettings::default());
-    let mut a = selected_with(&process, &["m1", "m2", "m3"]).await;
-    let mut b = login(&process).await;
-    ok(&mut b, "SELECT INBOX").await;
-    ok(&mut b, "UID STORE 2 +FLAGS (\\Flagged $Work)").await;
-    ok(&mut b, "UID STORE 1 +FLAGS (\\Deleted)").await;
-    ok(&mut b, "EXPUNGE").await;
+    let (mut a, _b) = expunged_elsewhere(&process, &["UID STORE 2 +FLAGS (\\Flagged $Work)"]).await;
 
     let reply = a.run("FETCH 1:3 (FLAGS)").await.expect("FETCH");
     assert_eq!(reply.status(), Status::Ok, "{reply:?}");
@@ -445,11 +462,7 @@ async fn a_flag_resync_shows_what_another_session_just_changed() {
 async fn commands_on_a_message_expunged_elsewhere_say_so() {
     let services = services().await;
     let process = process(&services, ImapSettings::default());
-    let mut a = selected_with(&process, &["m1", "m2", "m3"]).await;
-    let mut b = login(&process).await;
-    ok(&mut b, "SELECT INBOX").await;
-    ok(&mut b, "UID STORE 1 +FLAGS (\\Deleted)").await;
-    ok(&mut b, "EXPUNGE").await;
+    let (mut a, mut b) = expunged_elsewhere(&process, &[]).await;
 
     let reply = a.run("FETCH 1 (BODY.PEEK[TEXT])").await.expect("FETCH");
     assert_eq!(reply.status(), Status::Ok, "{reply:?}");
