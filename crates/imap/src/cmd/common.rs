@@ -1,10 +1,13 @@
 //! Small things several commands need: mailbox names as storage wants
 //! them, UID ranges for requests, and the reply for a bad sequence set.
 
+use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::SequenceSet;
-use mailkeep_storage_rpc::storage::UidRange;
+use mailkeep_storage_rpc::storage::{MailboxAclRequest, UidRange};
 
+use crate::namespace::MailboxRef;
 use crate::reply::Reply;
+use crate::session::state::Authed;
 use crate::view::{SetError, View, uid_ranges};
 
 pub(crate) use mailkeep_frontend::namespaces::{DELIMITER, normalize};
@@ -45,6 +48,29 @@ pub(crate) fn set_contains(set: &SequenceSet, uid: u32) -> bool {
         let (a, b) = (value(r.start), value(r.end));
         (a.min(b)..=a.max(b)).contains(&uid)
     })
+}
+
+/// The user's rights on `mailbox` (LIST's RETURN (MYRIGHTS), what a
+/// SELECT of another owner's mailbox lets change); none when its owner's
+/// storage does not say.
+pub(crate) async fn my_rights(authed: &Authed, mailbox: &MailboxRef) -> Option<String> {
+    let request = MailboxAclRequest {
+        owner: mailbox.owner.clone(),
+        mailbox: mailbox.name.clone(),
+    };
+    match authed
+        .call(&mailbox.owner, Retry::Idempotent, |rpc| {
+            let request = rpc.request(request.clone());
+            async move { rpc.acl().my_rights(request).await }
+        })
+        .await
+    {
+        Ok(answer) => Some(answer.rights),
+        Err(e) => {
+            tracing::debug!(mailbox = %mailbox.name, error = %e, "no rights known");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

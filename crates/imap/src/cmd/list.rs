@@ -9,11 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{List, ListItem, ListSelect, Lsub, MailboxAttribute, list, lsub};
-use mailkeep_storage_rpc::storage::{
-    ListMailboxesRequest, ListSubscriptionsRequest, MailboxAclRequest,
-};
+use mailkeep_storage_rpc::storage::{ListMailboxesRequest, ListSubscriptionsRequest};
 
-use crate::cmd::common::DELIMITER;
+use crate::cmd::common::{DELIMITER, my_rights};
 use crate::cmd::status::write_status;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
@@ -447,28 +445,6 @@ async fn public_mailboxes(authed: &Authed) -> BTreeMap<String, Known> {
         );
     }
     found
-}
-
-/// The user's rights on `mailbox` (RETURN (MYRIGHTS)); none when its
-/// owner's storage does not say.
-async fn my_rights(authed: &Authed, mailbox: &MailboxRef) -> Option<String> {
-    let request = MailboxAclRequest {
-        owner: mailbox.owner.clone(),
-        mailbox: mailbox.name.clone(),
-    };
-    match authed
-        .call(&mailbox.owner, Retry::Idempotent, |rpc| {
-            let request = rpc.request(request.clone());
-            async move { rpc.acl().my_rights(request).await }
-        })
-        .await
-    {
-        Ok(answer) => Some(answer.rights),
-        Err(e) => {
-            tracing::debug!(mailbox = %mailbox.name, error = %e, "no rights for LIST");
-            None
-        }
-    }
 }
 
 /// Whether the selection options choose a mailbox.

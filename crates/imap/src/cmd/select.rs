@@ -9,12 +9,13 @@ use mailkeep_imap_proto::{
 };
 use mailkeep_storage_rpc::storage::{ChangesRequest, SelectMailboxRequest};
 
+use crate::cmd::common::my_rights;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::namespace::Names;
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
-use crate::session::mailbox::Mailbox;
+use crate::session::mailbox::{Mailbox, Settable};
 use crate::session::state::{Authed, Authenticated, Transition};
 use crate::updates::fetch_head;
 use crate::view::View;
@@ -115,7 +116,21 @@ async fn select(
     if args.condstore {
         enabled = enabled.union(Enabled::condstore());
     }
-    let mailbox = Arc::new(Mailbox::new(target, read_only, view, &selected.keywords));
+    // A guest changes only the flags its rights allow (RFC 4314 §4).
+    let settable = if target.owner == state.authed.user() {
+        Settable::ALL
+    } else {
+        my_rights(&state.authed, &target)
+            .await
+            .map_or(Settable::ALL, |rights| Settable::from_rights(&rights))
+    };
+    let mailbox = Arc::new(Mailbox::new(
+        target,
+        read_only,
+        settable,
+        view,
+        &selected.keywords,
+    ));
     mailbox.start_watching(state.authed.storage.clone());
     mailbox.write_flags(&mut out);
     {

@@ -38,6 +38,46 @@ pub(crate) enum Synced {
     Lost,
 }
 
+/// Which flags the user may change in a mailbox (RFC 4314 §4): its
+/// owner all of them; a guest `\Seen` with the `s` right, `\Deleted` with
+/// `t`, the others and new keywords with `w`. PERMANENTFLAGS lists those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Settable {
+    seen: bool,
+    deleted: bool,
+    others: bool,
+}
+
+impl Settable {
+    /// Every flag: the owner's, or when the rights are not known (storage
+    /// checks each change anyway).
+    pub(crate) const ALL: Settable = Settable {
+        seen: true,
+        deleted: true,
+        others: true,
+    };
+
+    /// What the rights letters `rights` (as MYRIGHTS gives them) allow.
+    pub(crate) fn from_rights(rights: &str) -> Settable {
+        Settable {
+            seen: rights.contains('s'),
+            deleted: rights.contains('t'),
+            others: rights.contains('w'),
+        }
+    }
+
+    /// Whether `flag` (a FLAGS name) may be changed.
+    fn allows(self, flag: &str) -> bool {
+        if flag.eq_ignore_ascii_case("\\Seen") {
+            self.seen
+        } else if flag.eq_ignore_ascii_case("\\Deleted") {
+            self.deleted
+        } else {
+            self.others
+        }
+    }
+}
+
 /// A selected mailbox.
 pub(crate) struct Mailbox {
     /// Whose mailbox it is: every call about it goes to this owner's
@@ -48,6 +88,8 @@ pub(crate) struct Mailbox {
     name: RwLock<String>,
     /// Selected with EXAMINE.
     pub(crate) read_only: bool,
+    /// The flags the user may change.
+    settable: Settable,
     /// Its UIDVALIDITY.
     pub(crate) uidvalidity: u32,
     view: Mutex<View>,
@@ -67,6 +109,7 @@ impl Mailbox {
     pub(crate) fn new(
         mailbox: MailboxRef,
         read_only: bool,
+        settable: Settable,
         view: View,
         keywords: &[String],
     ) -> Mailbox {
@@ -74,6 +117,7 @@ impl Mailbox {
             owner: mailbox.owner,
             name: RwLock::new(mailbox.name),
             read_only,
+            settable,
             uidvalidity: view.uidvalidity,
             view: Mutex::new(view),
             keywords: Mutex::new(
@@ -192,17 +236,23 @@ impl Mailbox {
             .collect()
     }
 
-    /// Writes `* FLAGS` and `* OK [PERMANENTFLAGS]` (with `\*`: clients may
-    /// make new keywords), as SELECT does and as any FETCH needs first when
-    /// a keyword appears that the client has not been told of.
+    /// Writes `* FLAGS` and `* OK [PERMANENTFLAGS]` (the flags the user
+    /// may change, and `\*` when that includes new keywords), as SELECT
+    /// does and as any FETCH needs first when a keyword appears that the
+    /// client has not been told of.
     pub(crate) fn write_flags(&self, out: &mut Vec<u8>) {
         let flags = self.flag_names();
         mailkeep_imap_proto::flags_line(out, &flags);
         let permanent = if self.read_only {
             Vec::new()
         } else {
-            let mut p = flags;
-            p.push("\\*".to_owned());
+            let mut p: Vec<String> = flags
+                .into_iter()
+                .filter(|f| self.settable.allows(f))
+                .collect();
+            if self.settable.others {
+                p.push("\\*".to_owned());
+            }
             p
         };
         status_response(

@@ -411,3 +411,37 @@ async fn owner_names_with_dots_resolve_to_the_longest_owner() {
     assert!(container.iter().any(|a| a == "\\Noselect"), "{reply:?}");
     no(&mut bob, "SELECT shared.carol.x", "CANNOT").await;
 }
+
+/// PERMANENTFLAGS at a guest's SELECT lists the flags its rights let it
+/// change (RFC 4314 §4): `\Seen` with `s`, `\Deleted` with `t`, the others
+/// and `\*` with `w`. It listed every flag and `\*` whatever the rights,
+/// and a client offered changes that storage then refused.
+#[tokio::test]
+async fn a_guest_is_offered_the_flags_its_rights_allow() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lrs").await;
+    let mut alice = login(&process(&services, ImapSettings::default())).await;
+    let permanent = |reply: &Reply| {
+        reply
+            .responses
+            .iter()
+            .map(|r| r.text())
+            .find(|t| t.contains("[PERMANENTFLAGS"))
+            .unwrap_or_else(|| panic!("no PERMANENTFLAGS: {reply:?}"))
+    };
+    for (rights, offered) in [
+        ("lrs", "[PERMANENTFLAGS (\\Seen)]"),
+        ("lrst", "[PERMANENTFLAGS (\\Deleted \\Seen)]"),
+        (
+            "lrswt",
+            "[PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]",
+        ),
+    ] {
+        ok(&mut alice, &format!("SETACL Projects {BOB} {rights}")).await;
+        let reply = ok(&mut bob, "SELECT shared.alice.Projects").await;
+        assert!(permanent(&reply).contains(offered), "{rights}: {reply:?}");
+    }
+    // The owner is offered everything.
+    let reply = ok(&mut alice, "SELECT Projects").await;
+    assert!(permanent(&reply).contains("\\Draft \\*)]"), "{reply:?}");
+}
