@@ -239,9 +239,14 @@ async fn uidonly_refuses_sequence_numbers_and_answers_by_uid() {
         reply
             .responses
             .iter()
-            .any(|r| r.text().starts_with("* 1 UIDFETCH")),
+            .any(|r| r.text().starts_with("* 1 UIDFETCH (FLAGS")),
         "{reply:?}"
     );
+    // UID alone: the item stays, since an item list may not be empty (it
+    // answered `* 1 UIDFETCH ()`).
+    let reply = ok(&mut c, "UID FETCH 1:* (UID)").await;
+    let texts: Vec<String> = reply.responses.iter().map(|r| r.text()).collect();
+    assert_eq!(texts, ["* 1 UIDFETCH (UID 1)"], "{reply:?}");
 }
 
 #[tokio::test]

@@ -83,8 +83,9 @@ pub(super) async fn fetch_from_view(
                 for item in &plan.items {
                     match item {
                         // UIDONLY's UIDFETCH response carries the UID in
-                        // its head.
-                        Item::Uid if !enabled.uidonly => {
+                        // its head (and the item alone when nothing else
+                        // was asked for: the item list may not be empty).
+                        Item::Uid if !enabled.uidonly || plan.uid_alone() => {
                             response.uid(uid);
                         }
                         Item::Flags => {

@@ -150,6 +150,11 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Whether UID is the only item asked for.
+    pub(crate) fn uid_alone(&self) -> bool {
+        self.items.iter().all(|i| matches!(i, Item::Uid))
+    }
+
     /// Whether the whole message is streamed with the metadata.
     pub(crate) fn whole_body(&self) -> bool {
         self.items.iter().any(|i| matches!(i, Item::Whole { .. }))

@@ -87,8 +87,10 @@ pub(super) async fn respond(
     for item in &plan.items {
         match item {
             Item::Uid => {
-                // UIDONLY's UIDFETCH response carries the UID in its head.
-                if !enabled.uidonly {
+                // UIDONLY's UIDFETCH response carries the UID in its head,
+                // and the item only when nothing else was asked for (a
+                // response's item list may not be empty).
+                if !enabled.uidonly || plan.uid_alone() {
                     response.uid(message.uid);
                 }
             }
