@@ -169,6 +169,7 @@ impl Storage for StorageService {
                 .iter()
                 .map(|m| flags_msg(m, with_ids))
                 .collect(),
+            keywords_full: selected.keywords.len() as u64 >= mailkeep_store::MAX_KEYWORDS,
             keywords: selected.keywords,
         }))
     }

@@ -124,6 +124,11 @@ async fn select(
             .await
             .map_or(Settable::ALL, |rights| Settable::from_rights(&rights))
     };
+    let settable = if selected.keywords_full {
+        settable.without_new_keywords()
+    } else {
+        settable
+    };
     let mailbox = Arc::new(Mailbox::new(
         target,
         read_only,

@@ -40,12 +40,14 @@ pub(crate) enum Synced {
 
 /// Which flags the user may change in a mailbox (RFC 4314 §4): its
 /// owner all of them; a guest `\Seen` with the `s` right, `\Deleted` with
-/// `t`, the others and new keywords with `w`. PERMANENTFLAGS lists those.
+/// `t`, the others and new keywords with `w`. PERMANENTFLAGS lists those,
+/// and `\*` when new keywords may be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Settable {
     seen: bool,
     deleted: bool,
     others: bool,
+    new_keywords: bool,
 }
 
 impl Settable {
@@ -55,14 +57,25 @@ impl Settable {
         seen: true,
         deleted: true,
         others: true,
+        new_keywords: true,
     };
 
     /// What the rights letters `rights` (as MYRIGHTS gives them) allow.
     pub(crate) fn from_rights(rights: &str) -> Settable {
+        let others = rights.contains('w');
         Settable {
             seen: rights.contains('s'),
             deleted: rights.contains('t'),
-            others: rights.contains('w'),
+            others,
+            new_keywords: others,
+        }
+    }
+
+    /// These, without new keywords (the mailbox has as many as it may).
+    pub(crate) fn without_new_keywords(self) -> Settable {
+        Settable {
+            new_keywords: false,
+            ..self
         }
     }
 
@@ -250,7 +263,7 @@ impl Mailbox {
                 .into_iter()
                 .filter(|f| self.settable.allows(f))
                 .collect();
-            if self.settable.others {
+            if self.settable.new_keywords {
                 p.push("\\*".to_owned());
             }
             p

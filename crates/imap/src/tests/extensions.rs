@@ -344,3 +344,39 @@ async fn metadata_is_kept_per_mailbox_and_for_the_server() {
         "{reply:?}"
     );
 }
+
+/// A mailbox that defines as many keywords as it may (1,000) is selected
+/// without `\*` in PERMANENTFLAGS, and a new keyword is `NO [LIMIT]`.
+#[tokio::test]
+async fn a_mailbox_full_of_keywords_offers_no_new_ones() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    assert!(
+        c.append("INBOX", &[], &message("k", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    ok(&mut c, "SELECT INBOX").await;
+    for chunk in 0..10 {
+        let names: Vec<String> = (0..100).map(|i| format!("k{}", chunk * 100 + i)).collect();
+        ok(
+            &mut c,
+            &format!("STORE 1 +FLAGS.SILENT ({})", names.join(" ")),
+        )
+        .await;
+    }
+    let reply = c.run("STORE 1 +FLAGS (one-more)").await.unwrap();
+    assert_eq!(reply.status(), Status::No, "{reply:?}");
+    assert!(reply.has_code("LIMIT"), "{reply:?}");
+    let reply = ok(&mut c, "SELECT INBOX").await;
+    let permanent = reply
+        .responses
+        .iter()
+        .map(|r| r.text())
+        .find(|t| t.contains("[PERMANENTFLAGS"))
+        .expect("PERMANENTFLAGS");
+    assert!(permanent.contains(" k999"), "{permanent}");
+    assert!(!permanent.contains("\\*"), "{permanent}");
+}
