@@ -351,14 +351,7 @@ async fn metadata_is_kept_per_mailbox_and_for_the_server() {
 async fn a_mailbox_full_of_keywords_offers_no_new_ones() {
     let services = services().await;
     let process = process(&services, ImapSettings::default());
-    let mut c = login(&process).await;
-    assert!(
-        c.append("INBOX", &[], &message("k", "x"))
-            .await
-            .unwrap()
-            .is_ok()
-    );
-    ok(&mut c, "SELECT INBOX").await;
+    let mut c = selected_with(&process, &["k"]).await;
     for chunk in 0..10 {
         let names: Vec<String> = (0..100).map(|i| format!("k{}", chunk * 100 + i)).collect();
         ok(
