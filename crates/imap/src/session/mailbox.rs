@@ -249,6 +249,11 @@ impl Mailbox {
             .collect()
     }
 
+    /// Whether the user may change `flag` here (a guest by its rights).
+    pub(crate) fn may_change(&self, flag: &str) -> bool {
+        self.settable.allows(flag)
+    }
+
     /// Writes `* FLAGS` and `* OK [PERMANENTFLAGS]` (the flags the user
     /// may change, and `\*` when that includes new keywords), as SELECT
     /// does and as any FETCH needs first when a keyword appears that the

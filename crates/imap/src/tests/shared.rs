@@ -445,3 +445,35 @@ async fn a_guest_is_offered_the_flags_its_rights_allow() {
     let reply = ok(&mut alice, "SELECT Projects").await;
     assert!(permanent(&reply).contains("\\Draft \\*)]"), "{reply:?}");
 }
+
+/// A guest who may read but not keep `\Seen` (no `s` right) reads a body
+/// with FETCH BODY[] and the message stays unseen (RFC 4314 §4); the
+/// FETCH failed with `NO [NOPERM]`, the implicit `\Seen` being refused.
+/// With `s`, the same FETCH marks it seen.
+#[tokio::test]
+async fn reading_without_the_seen_right_leaves_the_message_unseen() {
+    let services = two_users().await;
+    let mut bob = shared_by_alice(&services, "lr").await;
+    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    let reply = ok(&mut bob, "FETCH 1 (BODY[])").await;
+    let f = reply.fetch(1).expect("FETCH 1");
+    assert!(
+        f.bytes("BODY[]").is_some_and(|b| !b.is_empty()),
+        "{reply:?}"
+    );
+    let reply = ok(&mut bob, "FETCH 1 (FLAGS)").await;
+    assert!(
+        !reply.fetch(1).expect("FETCH 1").has_flag("\\Seen"),
+        "{reply:?}"
+    );
+
+    let mut alice = login(&process(&services, ImapSettings::default())).await;
+    ok(&mut alice, &format!("SETACL Projects {BOB} lrs")).await;
+    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    ok(&mut bob, "FETCH 1 (BODY[])").await;
+    let reply = ok(&mut bob, "FETCH 1 (FLAGS)").await;
+    assert!(
+        reply.fetch(1).expect("FETCH 1").has_flag("\\Seen"),
+        "{reply:?}"
+    );
+}

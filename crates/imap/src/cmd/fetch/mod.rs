@@ -90,7 +90,10 @@ impl Command for Fetch {
         if uids.is_empty() {
             return Ok(done(Reply::ok("Fetch completed.")));
         }
+        // Reading a body sets \Seen only where the user may set it (RFC
+        // 4314 §4: a guest without the `s` right reads without marking).
         if plan.set_seen
+            && mailbox.may_change("\\Seen")
             && let Err(reply) = set_seen(&state, &uids).await
         {
             return Ok(done(reply));
