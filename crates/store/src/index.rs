@@ -327,10 +327,20 @@ pub(crate) fn canonical_keywords(
 pub const MAX_KEYWORDS: u64 = 1000;
 
 /// Records the keywords of `flags` as defined in the mailbox. Refused as
-/// [`StoreError::Limit`] (IMAP: `NO [LIMIT]`) when new ones would take
-/// the mailbox past [`MAX_KEYWORDS`].
+/// [`StoreError::Limit`] (IMAP: `NO [LIMIT]`) when new ones take the
+/// mailbox past [`MAX_KEYWORDS`]; the caller's transaction (or savepoint)
+/// then undoes what was recorded. Counted only when a keyword is new.
 pub(crate) fn add_keywords(conn: &Connection, mailbox_id: i64, flags: &Flags) -> Result<()> {
-    if flags.keywords.is_empty() {
+    let mut stmt = conn
+        .prepare_cached("INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?1, ?2)")
+        .ctx("recording keywords")?;
+    let mut added = 0usize;
+    for k in &flags.keywords {
+        added += stmt
+            .execute(params![mailbox_id, k])
+            .ctx("recording keywords")?;
+    }
+    if added == 0 {
         return Ok(());
     }
     let defined: i64 = cached_row(
@@ -340,33 +350,11 @@ pub(crate) fn add_keywords(conn: &Connection, mailbox_id: i64, flags: &Flags) ->
         |r| r.get(0),
     )
     .ctx("counting keywords")?;
-    let defined = u64::try_from(defined).unwrap_or(0);
-    if defined + flags.keywords.len() as u64 > MAX_KEYWORDS {
-        let mut known = conn
-            .prepare_cached("SELECT 1 FROM keywords WHERE mailbox_id = ?1 AND name = ?2")
-            .ctx("looking keywords up")?;
-        let mut new = 0u64;
-        for k in &flags.keywords {
-            if !known
-                .exists(params![mailbox_id, k])
-                .ctx("looking keywords up")?
-            {
-                new += 1;
-            }
-        }
-        if defined + new > MAX_KEYWORDS {
-            return Err(StoreError::Limit {
-                what: "keywords defined in one mailbox".into(),
-                max: MAX_KEYWORDS,
-            });
-        }
-    }
-    let mut stmt = conn
-        .prepare_cached("INSERT OR IGNORE INTO keywords (mailbox_id, name) VALUES (?1, ?2)")
-        .ctx("recording keywords")?;
-    for k in &flags.keywords {
-        stmt.execute(params![mailbox_id, k])
-            .ctx("recording keywords")?;
+    if u64::try_from(defined).unwrap_or(0) > MAX_KEYWORDS {
+        return Err(StoreError::Limit {
+            what: "keywords defined in one mailbox".into(),
+            max: MAX_KEYWORDS,
+        });
     }
     Ok(())
 }

@@ -104,7 +104,7 @@ impl Store {
     /// first and `read` makes its own. A sync that cannot write for lack
     /// of disk space leaves the outside changes to the next one and the
     /// read sees the index as it is: a user whose disk is full can still
-    /// open a mailbox, read it and expunge mail to make room.
+    /// open a mailbox and read it.
     pub(crate) fn read_synced<T>(
         &self,
         name: &str,
