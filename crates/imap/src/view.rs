@@ -127,7 +127,6 @@ impl View {
     }
 
     /// The UIDs in sequence order.
-    #[cfg(test)]
     pub fn uids(&self) -> &[u32] {
         &self.uids
     }

@@ -6,12 +6,15 @@
 use mailkeep_imap_proto::{Idle, StatusKind, status_response};
 use tokio::time::Instant;
 
+use std::sync::Arc;
+
+use crate::cmd::fetch::announce::{announce_new, known_uid};
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::ImapError;
 use crate::io::ReadError;
 use crate::reply::Reply;
 use crate::session::mailbox::{Mailbox, Synced};
-use crate::session::state::{Authenticated, Transition};
+use crate::session::state::{Authenticated, Selected, Transition};
 
 /// The longest line accepted while idling (DONE and a little slack).
 const MAX_DONE_LINE: usize = 1024;
@@ -56,12 +59,15 @@ async fn idle(mut idling: Box<Idling>) -> Result<Done, ImapError> {
     // is on its way (and is told while idling), so storage is asked only
     // for a marked change or for expunges held back by an earlier command.
     // An unwatched one (its stream not open yet, or ended) is asked.
-    if let Some(mailbox) = &state.selected
-        && Box::pin(mailbox.catch_up_if_behind(&state.authed.storage, &cx.out, true, cx.enabled))
+    if let Some(mailbox) = &state.selected {
+        let known = known_uid(mailbox);
+        if Box::pin(mailbox.catch_up_if_behind(&state.authed.storage, &cx.out, true, cx.enabled))
             .await?
             == Synced::Lost
-    {
-        return Ok(lost(cx));
+        {
+            return Ok(lost(cx));
+        }
+        Box::pin(announce(state, cx, mailbox, known)).await?;
     }
     Box::pin(cx.out.flush()).await?;
     let keepalive = cx.process.settings.idle_keepalive;
@@ -112,15 +118,34 @@ async fn report_changes(state: &Authenticated, cx: &Cx) -> Result<Synced, ImapEr
     if let Some(mailbox) = &state.selected
         && mailbox.take_change()
     {
+        let known = known_uid(mailbox);
         let synced = mailbox
             .catch_up(&state.authed.storage, &cx.out, true, cx.enabled)
             .await?;
         if synced == Synced::Lost {
             return Ok(Synced::Lost);
         }
+        announce(state, cx, mailbox, known).await?;
         cx.out.flush().await?;
     }
     Ok(Synced::Current)
+}
+
+/// NOTIFY's MessageNew items of the messages above `known`, if asked for.
+async fn announce(
+    state: &Authenticated,
+    cx: &Cx,
+    mailbox: &Arc<Mailbox>,
+    known: u32,
+) -> Result<(), ImapError> {
+    if cx.new_message_items.is_none() {
+        return Ok(());
+    }
+    let selected = Selected {
+        authed: state.authed.clone(),
+        mailbox: Arc::clone(mailbox),
+    };
+    announce_new(cx, &selected, cx.new_message_items.as_ref(), known).await
 }
 
 /// Sends an untagged status response.

@@ -40,7 +40,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use mailkeep_frontend::{Admission, ConnInfo};
-use mailkeep_imap_proto::Parser;
+use mailkeep_imap_proto::{FetchAttribute, Parser};
 
 use crate::errors::ImapError;
 use crate::io::{Output, Reader};
@@ -90,6 +90,10 @@ pub(crate) struct Cx {
     /// The connection's place under the per-address limits, and the
     /// client's address as auth knows it.
     pub(crate) admission: Arc<Admission>,
+    /// What NOTIFY's MessageNew asks to be fetched of each message that
+    /// arrives in the selected mailbox, if anything (for IDLE, which
+    /// reports arrivals itself).
+    pub(crate) new_message_items: Option<Arc<[FetchAttribute]>>,
 }
 
 /// How a command ended.

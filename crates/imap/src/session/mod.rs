@@ -17,10 +17,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use mailkeep_frontend::{Admission, ConnInfo, Traffic};
-use mailkeep_imap_proto::{Code, Outcome, StatusKind, status_response};
+use mailkeep_imap_proto::{Code, FetchAttribute, Outcome, StatusKind, status_response};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::cmd::fetch::announce::{announce_new, known_uid};
 use crate::cmd::{Cx, Done, Input, Routed, Runs};
 use crate::errors::ImapError;
 use crate::io::{Output, ReadError, Reader};
@@ -31,7 +32,7 @@ use enabled::Enabled;
 use mailbox::Synced;
 use notifier::{Arrival, Notice, Notifier};
 use scheduler::Scheduler;
-use state::{State, Transition};
+use state::{FromState, Selected, State, Transition};
 
 /// Parsed commands waiting to start, at most; the session stops reading
 /// while this many wait.
@@ -321,15 +322,7 @@ impl Session {
             } else {
                 None
             };
-            let cx = Cx {
-                tag: tag.clone(),
-                out: self.out.clone(),
-                process: self.process.clone(),
-                conn: self.facts.clone(),
-                enabled: self.enabled,
-                input,
-                admission: Arc::clone(&self.admission),
-            };
+            let cx = self.context(tag.clone(), input);
             match command.start(cx, &self.state) {
                 Ok(future) => {
                     let id = self.scheduler.start(runs, uses_sequence_numbers);
@@ -371,6 +364,7 @@ impl Session {
         if !selected_now
             && let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox())
         {
+            let known = known_uid(mailbox);
             // NOOP and CHECK ask storage; other commands take what the
             // watch brought whole when they can.
             let synced = if polls {
@@ -387,6 +381,7 @@ impl Session {
                     .await?;
                 return Ok(());
             }
+            self.announce_new(known).await?;
         }
         self.tagged(&tag, &reply).await
     }
@@ -465,6 +460,7 @@ impl Session {
                         continue;
                     }
                     if let Some(mailbox) = self.state.mailbox() {
+                        let known = known_uid(mailbox);
                         let synced = mailbox
                             .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
                             .await?;
@@ -473,6 +469,7 @@ impl Session {
                                 .bye("The selected mailbox was deleted or renumbered; closing")
                                 .await;
                         }
+                        self.announce_new(known).await?;
                     }
                 }
                 Notice::Status(mailbox) => {
@@ -502,6 +499,7 @@ impl Session {
         if !mailbox.take_change() {
             return Ok(());
         }
+        let known = known_uid(mailbox);
         let synced = mailbox
             .catch_up(&authed.storage, &self.out, !delays_expunges, self.enabled)
             .await?;
@@ -510,7 +508,50 @@ impl Session {
                 .bye("The selected mailbox was deleted or renumbered; closing")
                 .await;
         }
+        self.announce_new(known).await?;
         Ok(self.out.flush().await?)
+    }
+
+    /// A context for a command, or (tag empty, no input) for what the
+    /// session sends unasked.
+    fn context(&self, tag: String, input: Option<Box<Input>>) -> Cx {
+        Cx {
+            tag,
+            out: self.out.clone(),
+            process: self.process.clone(),
+            conn: self.facts.clone(),
+            enabled: self.enabled,
+            input,
+            admission: Arc::clone(&self.admission),
+            new_message_items: self.new_message_items(),
+        }
+    }
+
+    /// What NOTIFY's MessageNew asks to be fetched of the messages that
+    /// arrive in the selected mailbox, if anything.
+    fn new_message_items(&self) -> Option<Arc<[FetchAttribute]>> {
+        let notifier = self.notifier.as_ref()?;
+        let authed = self.state.authed()?;
+        let mailbox = self.state.mailbox()?;
+        let shown = authed.shown(&MailboxRef {
+            owner: mailbox.owner().to_owned(),
+            name: mailbox.name(),
+        });
+        notifier.new_message_items(&shown, mailbox.owner() == authed.user())
+    }
+
+    /// After the selected mailbox was synced: the items NOTIFY's
+    /// MessageNew asks for, of the messages above `known` (none asked, or
+    /// none new: nothing is sent).
+    async fn announce_new(&self, known: u32) -> Result<(), ImapError> {
+        let Some(items) = self.new_message_items() else {
+            return Ok(());
+        };
+        let Ok(selected) = Selected::from_state(&self.state) else {
+            return Ok(());
+        };
+        let cx = self.context(String::new(), None);
+        announce_new(&cx, &selected, Some(&items), known).await
     }
 
     /// Sends a tagged reply.

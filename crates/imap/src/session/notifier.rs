@@ -6,11 +6,12 @@
 //! (the user's own, and other owners' as the user sees them) as LIST.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{
-    ListItem, MailboxAttribute, NotifyEvent, NotifyMailboxes, NotifySet, StatusValue, list,
-    status_line,
+    FetchAttribute, ListItem, MailboxAttribute, NotifyEvent, NotifyMailboxes, NotifySet,
+    StatusValue, list, status_line,
 };
 use mailkeep_storage_rpc::storage::{
     ListChangeKind, MailboxEvent, MailboxStatusRequest, WatchChangeKind, WatchRequest,
@@ -114,6 +115,24 @@ impl Notifier {
             own = self.watch.message() => own.ok().flatten().map(Arrival::Own),
             other = self.others.next() => Some(Arrival::Other(other)),
         }
+    }
+
+    /// The items NOTIFY's MessageNew asks to be fetched of each message
+    /// that arrives in the selected mailbox (RFC 5465 §5.2), given its
+    /// client name; `None` when the group naming it asks none.
+    pub(crate) fn new_message_items(
+        &self,
+        selected: &str,
+        own: bool,
+    ) -> Option<Arc<[FetchAttribute]>> {
+        self.events_for(selected, true, own)?
+            .iter()
+            .find_map(|event| match event {
+                NotifyEvent::MessageNew(items) if !items.is_empty() => {
+                    Some(items.as_slice().into())
+                }
+                _ => None,
+            })
     }
 
     /// Whether the selected mailbox's expunges wait for a command

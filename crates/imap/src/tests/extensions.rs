@@ -218,6 +218,78 @@ async fn notify_reports_other_mailboxes_and_the_list() {
     ok(&mut c, "NOTIFY NONE").await;
 }
 
+/// Reads `c`'s responses until a FETCH comes, and returns it.
+async fn next_fetch(c: &mut mailkeep_testkit::Client<tokio::io::DuplexStream>) -> String {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let r = c.read_response().await.expect("a notification");
+            if r.text().contains(" FETCH (") {
+                return r.text();
+            }
+        }
+    })
+    .await
+    .expect("an unsolicited FETCH")
+}
+
+#[tokio::test]
+async fn notify_message_new_fetches_the_items_asked_for() {
+    // RFC 5465 §5.2: MessageNew's fetch items come for every message that
+    // arrives in the selected mailbox, after its EXISTS, without a FETCH
+    // and without marking it read. They were parsed and never sent.
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let mut other = login(&process).await;
+    ok(&mut c, "SELECT INBOX").await;
+    ok(
+        &mut c,
+        "NOTIFY SET (selected (MessageNew (UID FLAGS BODY[HEADER.FIELDS (SUBJECT)]) MessageExpunge))",
+    )
+    .await;
+    assert!(
+        other
+            .append("INBOX", &[], &message("first news", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let fetch = next_fetch(&mut c).await;
+    assert!(
+        fetch.starts_with("* 1 FETCH (UID 1 FLAGS () BODY[HEADER.FIELDS (SUBJECT)] {")
+            && fetch.contains("Subject: first news"),
+        "{fetch}"
+    );
+    // While idling as well.
+    let mut idle = c.idle().await.expect("IDLE");
+    assert!(
+        other
+            .append("INBOX", &[], &message("second news", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let seen = tokio::time::timeout(WAIT, idle.wait_for(|r| r.text().contains(" FETCH (")))
+        .await
+        .expect("FETCH while idling")
+        .expect("the idle stream");
+    let fetch = seen.last().map(|r| r.text()).unwrap_or_default();
+    assert!(
+        fetch.starts_with("* 2 FETCH (UID 2 FLAGS () ") && fetch.contains("Subject: second news"),
+        "{seen:?}"
+    );
+    assert!(idle.done().await.expect("DONE").is_ok());
+    // BODY[...] in the set does not mark the messages read.
+    ok(&mut other, "SELECT INBOX").await;
+    let reply = ok(&mut other, "FETCH 1:2 (FLAGS)").await;
+    assert!(
+        reply.fetches().iter().all(|f| f
+            .item("FLAGS")
+            .is_some_and(|flags| !format!("{flags:?}").contains("Seen"))),
+        "{reply:?}"
+    );
+}
+
 #[tokio::test]
 async fn uidonly_refuses_sequence_numbers_and_answers_by_uid() {
     let services = services().await;

@@ -4,6 +4,7 @@
 //! streamed by Storage.Fetch with the metadata; CHANGEDSINCE and VANISHED
 //! (RFC 7162). FLAGS alone come from the session's view (`from_view`).
 
+pub(crate) mod announce;
 mod from_view;
 pub(crate) mod plan;
 mod respond;
