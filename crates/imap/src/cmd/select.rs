@@ -117,13 +117,18 @@ async fn select(
         enabled = enabled.union(Enabled::condstore());
     }
     // A guest changes only the flags its rights allow (RFC 4314 §4).
-    let settable = if target.owner == state.authed.user() {
-        Settable::ALL
+    let rights = if target.owner == state.authed.user() {
+        None
     } else {
-        my_rights(&state.authed, &target)
-            .await
-            .map_or(Settable::ALL, |rights| Settable::from_rights(&rights))
+        my_rights(&state.authed, &target).await
     };
+    let settable = rights
+        .as_deref()
+        .map_or(Settable::ALL, Settable::from_rights);
+    // RFC 4314 §5.2: a guest who may neither insert, expunge nor change a
+    // flag has the mailbox read-only, and is told so. What it tries
+    // anyway storage refuses with NOPERM, as for any guest.
+    let changes_nothing = rights.is_some_and(|r| !r.contains(['i', 'e', 's', 'w', 't']));
     let settable = if selected.keywords_full {
         settable.without_new_keywords()
     } else {
@@ -178,6 +183,8 @@ async fn select(
     }
     let reply = if read_only {
         Reply::ok("Examine completed.").code(Code::ReadOnly)
+    } else if changes_nothing {
+        Reply::ok("Select completed; your rights change nothing here.").code(Code::ReadOnly)
     } else {
         Reply::ok("Select completed.").code(Code::ReadWrite)
     };

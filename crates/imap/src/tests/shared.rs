@@ -213,7 +213,10 @@ async fn a_granted_mailbox_is_listed_read_but_not_changed() {
     let reply = ok(&mut bob, "STATUS shared.alice.Projects (MESSAGES)").await;
     assert_eq!(reply.status_item("MESSAGES"), Some(1), "{reply:?}");
     no(&mut bob, "SELECT shared.alice.INBOX", "NONEXISTENT").await;
-    ok(&mut bob, "SELECT shared.alice.Projects").await;
+    // With no right to change anything, the mailbox is read-only (RFC
+    // 4314 §5.2: a MUST; it said READ-WRITE).
+    let reply = ok(&mut bob, "SELECT shared.alice.Projects").await;
+    assert!(reply.has_code("READ-ONLY"), "{reply:?}");
     let reply = ok(&mut bob, "FETCH 1 (FLAGS BODY.PEEK[])").await;
     let fetch = reply.fetch(1).expect("FETCH 1");
     assert!(fetch.has_flag("\\Flagged"), "{reply:?}");
@@ -440,7 +443,13 @@ async fn a_guest_is_offered_the_flags_its_rights_allow() {
         ok(&mut alice, &format!("SETACL Projects {BOB} {rights}")).await;
         let reply = ok(&mut bob, "SELECT shared.alice.Projects").await;
         assert!(permanent(&reply).contains(offered), "{rights}: {reply:?}");
+        // A flag it may change makes the mailbox read-write.
+        assert!(reply.has_code("READ-WRITE"), "{rights}: {reply:?}");
     }
+    // Inserting alone as well (RFC 4314 §5.2).
+    ok(&mut alice, &format!("SETACL Projects {BOB} lri")).await;
+    let reply = ok(&mut bob, "SELECT shared.alice.Projects").await;
+    assert!(reply.has_code("READ-WRITE"), "{reply:?}");
     // The owner is offered everything.
     let reply = ok(&mut alice, "SELECT Projects").await;
     assert!(permanent(&reply).contains("\\Draft \\*)]"), "{reply:?}");
