@@ -36,7 +36,8 @@ impl AclService {
         if identifier == owner {
             return Err(status(
                 ErrorReason::Cannot,
-                format!("the owner {owner:?} always holds every right"),
+                // Said to the client as it is (the IMAP SETACL's NO).
+                "The mailbox's owner always holds every right",
             ));
         }
         Ok(())
@@ -184,15 +185,17 @@ impl Acl for AclService {
                     .ok_or_else(|| missing(&mailbox))
             })
             .await?;
-        let required = if req.identifier == owner {
-            Rights::ALL.to_string()
+        // The owner always holds every right: none is left to grant, and a
+        // right may not be listed twice (RFC 4314 §3.7).
+        let (required, optional) = if req.identifier == owner {
+            (Rights::ALL.to_string(), Vec::new())
         } else {
-            String::new()
+            (
+                String::new(),
+                EACH_RIGHT.chars().map(String::from).collect(),
+            )
         };
-        Ok(Response::new(pb::ListRightsResponse {
-            required,
-            optional: EACH_RIGHT.chars().map(String::from).collect(),
-        }))
+        Ok(Response::new(pb::ListRightsResponse { required, optional }))
     }
 }
 

@@ -185,7 +185,7 @@ fn mailbox_line(out: &mut Vec<u8>, enc: Encoder, kind: &str, item: &ListItem) {
             }
             // RFC 8440 §3: the rights as a string, as in MYRIGHTS.
             out.extend_from_slice(b"\"MYRIGHTS\" ");
-            enc.string(out, rights.as_bytes());
+            enc.string(out, super::acl::with_virtual_rights(rights).as_bytes());
         }
         out.push(b')');
     }

@@ -171,6 +171,35 @@ fn acl_responses_render_as_rfc_4314_writes_them() {
         text(|o| list_rights(o, Encoder::ASCII, "INBOX", "bob", "", &["l".into()])),
         "* LISTRIGHTS INBOX bob \"\" l\r\n"
     );
+    // The virtual c and d of RFC 4314 §2.1.1 come with their members:
+    // grantable alone when the members are, shown where a member is held.
+    assert_eq!(
+        text(|o| list_rights(
+            o,
+            Encoder::ASCII,
+            "x",
+            "bob",
+            "",
+            &["l".into(), "k".into(), "x".into(), "t".into()]
+        )),
+        "* LISTRIGHTS x bob \"\" l k x t c d\r\n"
+    );
+    assert_eq!(
+        text(|o| list_rights(o, Encoder::ASCII, "x", "me", "lrkxte", &[])),
+        "* LISTRIGHTS x me lrkxtecd\r\n"
+    );
+    assert_eq!(
+        text(|o| my_rights(o, Encoder::ASCII, "x", "lrk")),
+        "* MYRIGHTS x lrkc\r\n"
+    );
+    assert_eq!(
+        text(|o| my_rights(o, Encoder::ASCII, "x", "lre")),
+        "* MYRIGHTS x lred\r\n"
+    );
+    assert_eq!(
+        text(|o| acl(o, Encoder::ASCII, "x", &[("-bob".into(), "w".into())])),
+        "* ACL x -bob w\r\n"
+    );
     // RFC 4314 §3.8, and a name in modified UTF-7.
     assert_eq!(
         text(|o| my_rights(o, Encoder::ASCII, "INBOX", "rwiptsldaex")),
@@ -189,7 +218,7 @@ fn list_carries_myrights_as_extended_data() {
     item.my_rights = Some("lrswipkxte".into());
     assert_eq!(
         text(|o| list(o, Encoder::ASCII, &item)),
-        "* LIST () \".\" INBOX (\"MYRIGHTS\" \"lrswipkxte\")\r\n"
+        "* LIST () \".\" INBOX (\"MYRIGHTS\" \"lrswipkxtecd\")\r\n"
     );
     item.child_info_subscribed = true;
     item.my_rights = Some(String::new());

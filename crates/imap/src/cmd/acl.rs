@@ -21,16 +21,26 @@ use crate::session::state::{Authed, Authenticated};
 
 /// The reply for a refused ACL call: an unknown right letter (or
 /// identifier storage cannot take) is the client's mistake, BAD (RFC 4314
-/// §3.1); anything else as any storage error.
+/// §3.1); a change storage cannot make (the owner's own entry) is NO
+/// [CANNOT] with storage's reason; anything else as any storage error.
 fn refused(error: &StorageError) -> Reply {
-    if error.reason() == ErrorReason::InvalidArgument {
-        let detail = match error {
-            StorageError::Status(status) if !status.message().is_empty() => status.message(),
-            _ => "Invalid rights or identifier",
-        };
-        return Reply::bad(detail.to_owned());
+    let detail = match error {
+        StorageError::Status(status) if !status.message().is_empty() => Some(status.message()),
+        _ => None,
+    };
+    match error.reason() {
+        ErrorReason::InvalidArgument => {
+            Reply::bad(detail.unwrap_or("Invalid rights or identifier").to_owned())
+        }
+        ErrorReason::Cannot => Reply {
+            text: detail
+                .unwrap_or("The ACL cannot be changed so")
+                .to_owned()
+                .into(),
+            ..storage_reply(error, Target::Other)
+        },
+        _ => storage_reply(error, Target::Other),
     }
-    storage_reply(error, Target::Other)
 }
 
 /// The mailbox a command names, resolved; the NO reply if it cannot be.
@@ -263,5 +273,22 @@ mod tests {
         assert_eq!((r.kind, r.code), (StatusKind::No, Some(Code::NoPerm)));
         let r = reply(ErrorReason::Nonexistent, "x");
         assert_eq!((r.kind, r.code), (StatusKind::No, Some(Code::NonExistent)));
+    }
+
+    #[test]
+    fn a_change_storage_cannot_make_says_why() {
+        // It said "Not possible" when the owner's own entry was set.
+        let r = reply(
+            ErrorReason::Cannot,
+            "The mailbox's owner always holds every right",
+        );
+        assert_eq!(
+            (r.kind, r.code, r.text.as_ref()),
+            (
+                StatusKind::No,
+                Some(Code::Cannot),
+                "The mailbox's owner always holds every right"
+            )
+        );
     }
 }

@@ -6,8 +6,9 @@ use mailkeep_testkit::{Reply, Status};
 use super::{login, ok, process, services};
 use crate::settings::ImapSettings;
 
-/// Every right of RFC 4314 with RIGHTS=texk.
-const ALL_RIGHTS: &str = "lrswipkxtea";
+/// Every right of RFC 4314 with RIGHTS=texk as IMAP shows it: the owner's, with the virtual `c` and `d`
+/// of RFC 4314 §2.1.1.
+const ALL_RIGHTS: &str = "lrswipkxteacd";
 
 /// The words of the one untagged `name` response.
 fn data(reply: &Reply, name: &str) -> Vec<String> {
@@ -117,6 +118,26 @@ async fn setacl_getacl_deleteacl_and_listrights_round_trip() {
     // The owner's own rights stay whole whatever the ACL says.
     let reply = ok(&mut c, "MYRIGHTS Projects").await;
     assert_eq!(data(&reply, "MYRIGHTS")[1], ALL_RIGHTS, "{reply:?}");
+    // And none is left to grant: a right is listed once (RFC 4314 §3.7).
+    let reply = ok(&mut c, &format!("LISTRIGHTS Projects {}", super::USER)).await;
+    assert_eq!(data(&reply, "LISTRIGHTS")[2..], [ALL_RIGHTS], "{reply:?}");
+    let reply = c
+        .run(&format!("SETACL Projects {} lr", super::USER))
+        .await
+        .unwrap();
+    assert!(
+        reply.has_code("CANNOT") && reply.text().contains("owner always holds every right"),
+        "{reply:?}"
+    );
+    // RFC 2086's c and d are read and shown (RFC 4314 §2.1.1).
+    ok(&mut c, "SETACL Projects carol lrcd").await;
+    let reply = ok(&mut c, "GETACL Projects").await;
+    let carol = entries(&reply).into_iter().find(|(id, _)| id == "carol");
+    assert_eq!(
+        carol.map(|(_, r)| r).as_deref(),
+        Some("lrkxtecd"),
+        "{reply:?}"
+    );
 }
 
 #[tokio::test]

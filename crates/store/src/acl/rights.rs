@@ -95,7 +95,8 @@ impl Rights {
     }
 
     /// Parses right letters, in any order, repeated or not: `lrswipkxtea`
-    /// and the obsolete `c` (= `kx`) and `d` (= `xte`) of RFC 4314 §2.1.1.
+    /// and the obsolete `c` (= `k`) and `d` (= `xte`) of RFC 4314 §2.1.1
+    /// (its second reading, where `d` controls DELETE).
     /// The empty string is no right. Any other character is
     /// [`StoreError::InvalidArgument`] (rights are lower case; digits, the
     /// rights a server may define itself, are not defined here).
@@ -103,7 +104,7 @@ impl Rights {
         let mut rights = Rights::NONE;
         for c in text.chars() {
             let right = match c {
-                'c' => Rights::CREATE.union(Rights::DELETE_MAILBOX),
+                'c' => Rights::CREATE,
                 'd' => Rights::DELETE_MAILBOX
                     .union(Rights::DELETE_MESSAGES)
                     .union(Rights::EXPUNGE),
@@ -221,9 +222,10 @@ mod tests {
 
     #[test]
     fn obsolete_c_and_d_expand_per_rfc_4314() {
-        assert_eq!(parse("c").to_string(), "kx");
+        assert_eq!(parse("c").to_string(), "k");
         assert_eq!(parse("d").to_string(), "xte");
         assert_eq!(parse("lrcd").to_string(), "lrkxte");
+        assert_eq!(parse("lrc").to_string(), "lrk");
     }
 
     #[test]
