@@ -6,8 +6,10 @@ use super::cursor::{Cursor, Fail, PResult, bad, is_atom_char};
 /// The system flags in their canonical spelling.
 const SYSTEM_FLAGS: [&str; 5] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
 
-/// One flag: `\Seen` etc. (any case, canonicalised), another `\atom`
-/// (flag-extension, kept as sent) or a keyword atom.
+/// One flag: `\Seen` etc. or `\Recent` (any case, canonicalised), or a
+/// keyword atom. Another `\atom` (a flag-extension of RFC 9051, for
+/// future standards) is BAD: no system flag of that name exists here, and
+/// the client should hear so at once, not from storage.
 pub(crate) fn flag(c: &mut Cursor<'_>) -> PResult<String> {
     let backslash = c.eat(b'\\');
     let name = c.atom("flag")?;
@@ -21,12 +23,12 @@ pub(crate) fn flag(c: &mut Cursor<'_>) -> PResult<String> {
         }
         return Ok(name.into_owned());
     }
-    for canonical in SYSTEM_FLAGS {
+    for canonical in SYSTEM_FLAGS.iter().chain(&["\\Recent"]) {
         if canonical[1..].eq_ignore_ascii_case(&name) {
-            return Ok(canonical.to_string());
+            return Ok((*canonical).to_string());
         }
     }
-    Ok(format!("\\{name}"))
+    bad(format!("Unknown system flag \\{name}"))
 }
 
 /// `"(" [flag *(SP flag)] ")"`.

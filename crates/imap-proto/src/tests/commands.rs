@@ -285,7 +285,7 @@ fn store() {
         })
     );
     match body(
-        "a UID STORE 1 (UNCHANGEDSINCE 12) -flags \\Flagged \\answered \\draft \\Custom kw\r\n",
+        "a UID STORE 1 (UNCHANGEDSINCE 12) -flags \\Flagged \\answered \\draft \\recent kw\r\n",
     ) {
         B::Store(Store {
             mode,
@@ -300,7 +300,7 @@ fn store() {
             assert_eq!(unchanged_since, Some(12));
             assert_eq!(
                 flags,
-                ["\\Flagged", "\\Answered", "\\Draft", "\\Custom", "kw"]
+                ["\\Flagged", "\\Answered", "\\Draft", "\\Recent", "kw"]
             );
         }
         other => panic!("{other:?}"),
@@ -435,6 +435,15 @@ fn store_unchangedsince_and_keyword_rules() {
         assert_eq!(tag.as_deref(), Some("a"));
         assert!(msg.contains("NIL is not a valid keyword"), "{input}: {msg}");
     }
-    // \Nil is a flag extension, not the keyword.
-    assert!(matches!(body("a STORE 1 +FLAGS (\\Nil)\r\n"), B::Store(_)));
+    // \Nil is a flag extension, not the keyword; and no system flag of
+    // that name (or any other unknown one) exists: BAD, not storage's NO
+    // [CANNOT] "Invalid argument" after the fact.
+    for input in [
+        "a STORE 1 +FLAGS (\\Nil)\r\n",
+        "a STORE 1 +FLAGS (\\Seen \\Foo)\r\n",
+        "a APPEND INBOX (\\Draft \\Foo) {1+}\r\nx\r\n",
+    ] {
+        let (_, msg) = bad(input);
+        assert!(msg.contains("Unknown system flag \\"), "{input}: {msg}");
+    }
 }
