@@ -46,6 +46,12 @@ const MAX_FRAME: u32 = 256 * 1024;
 /// of two. Later chunks wait for window, so what a call buffers beyond its
 /// window stays bounded by this.
 const FIRST_CHUNK_AT_ONCE: usize = 64 * 1024;
+/// How many streams this side reset (a response dropped before its end:
+/// a POP3 read-ahead given up, an IDLE's watch ended) HTTP/2 remembers, so
+/// that what the peer had already sent on them is ignored. h2 remembers 50
+/// by default; one connection carries every session of the process, which
+/// may give up more than that within the 30 s they are remembered.
+const REMEMBERED_RESETS: usize = 4096;
 /// The authority every request names; never resolved, the socket is
 /// already connected.
 const AUTHORITY: &str = "mailkeep.invalid";
@@ -88,6 +94,14 @@ where
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME)
         .enable_push(false)
+        .max_concurrent_reset_streams(REMEMBERED_RESETS)
+        // Frames for a reset stream no longer remembered count as the
+        // peer's errors, and at 1,024 over the connection's whole life h2
+        // closes it (a guard against hostile servers). The peer is a
+        // storage process or gateway of this installation, and the count
+        // never decays: on a connection every session shares, a long-lived
+        // process would reach it from ordinary cancellations.
+        .max_local_error_reset_streams(None)
         .handshake::<_, Bytes>(io)
         .await
         .map_err(ChannelError::Http2)?;
@@ -412,3 +426,7 @@ impl Body for CallBody {
 #[cfg(test)]
 #[path = "socket_channel_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "socket_channel_reset_tests.rs"]
+mod reset_tests;

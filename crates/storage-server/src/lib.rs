@@ -399,6 +399,13 @@ pub async fn serve_tuned(
     // its window is as large as HTTP/2 allows, so appends waiting for the
     // disk do not stall the others; each call's is small.
     let server = tonic::transport::Server::builder()
+        // h2 counts frames that come for streams it reset and no longer
+        // remembers (an append refused while its chunks were on their
+        // way) as the peer's errors, and closes the connection at the
+        // 1,024th over its whole life: a guard against internet clients,
+        // while this peer is one protocol process of the installation,
+        // whose every session would lose its calls.
+        .http2_max_local_error_reset_streams(None)
         .initial_stream_window_size(RECEIVE_STREAM_WINDOW)
         .initial_connection_window_size(mailkeep_storage_rpc::socket_channel::CONNECTION_WINDOW)
         .layer(inflight::InFlightLayer {

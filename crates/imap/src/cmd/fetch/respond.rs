@@ -271,6 +271,11 @@ async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
 }
 
 /// Streams an opened cut: exactly `total` bytes, or the connection breaks.
+/// The call's stream is read to its end (its status): one dropped before
+/// it is reset, and HTTP/2 takes the end that still comes for a reset
+/// stream it no longer remembers for the peer's mistake; enough of those
+/// and it closes the connection every session shares with the storage
+/// process.
 async fn copy_cut(
     out: &mut OutputGuard<'_>,
     mut opened: Opened,
@@ -308,6 +313,19 @@ async fn copy_cut(
             Err(status) => {
                 return Err(ImapError::Broken(format!(
                     "section stream failed: {status}"
+                )));
+            }
+        }
+    }
+    if let Some(rest) = opened.rest.as_mut() {
+        match rest.message().await {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return Err(ImapError::Broken("section longer than its size".into()));
+            }
+            Err(status) => {
+                return Err(ImapError::Broken(format!(
+                    "section stream failed at its end: {status}"
                 )));
             }
         }
