@@ -56,7 +56,18 @@ pub fn reason_of(status: &Status) -> ErrorReason {
     // one that came over the wire never has one.
     let transport = std::error::Error::source(status).is_some();
     match status.code() {
-        Code::Unknown | Code::Internal | Code::Cancelled if transport => ErrorReason::Unavailable,
+        // ENHANCE_YOUR_CALM and INADEQUATE_SECURITY of a closed
+        // connection read as exhausted and denied: the connection is
+        // gone all the same.
+        Code::Unknown
+        | Code::Internal
+        | Code::Cancelled
+        | Code::ResourceExhausted
+        | Code::PermissionDenied
+            if transport =>
+        {
+            ErrorReason::Unavailable
+        }
         Code::Unavailable => ErrorReason::Unavailable,
         Code::NotFound => ErrorReason::Nonexistent,
         Code::AlreadyExists => ErrorReason::AlreadyExists,
@@ -116,5 +127,23 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "peer gone");
         let status = Status::from_error(Box::new(io));
         assert_eq!(reason_of(&status), ErrorReason::Unavailable);
+    }
+
+    #[test]
+    fn a_connection_the_peer_calmed_down_is_unavailable() {
+        // It read as a server limit (NO [LIMIT]), so the call was not made
+        // again on a new connection.
+        for reason in [
+            h2::Reason::ENHANCE_YOUR_CALM,
+            h2::Reason::INADEQUATE_SECURITY,
+        ] {
+            let status = Status::from_error(Box::new(h2::Error::from(reason)));
+            assert_eq!(reason_of(&status), ErrorReason::Unavailable, "{reason:?}");
+        }
+        // Over the wire, the codes keep their meaning.
+        assert_eq!(
+            reason_of(&Status::resource_exhausted("x")),
+            ErrorReason::Limit
+        );
     }
 }
