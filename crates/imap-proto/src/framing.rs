@@ -51,6 +51,9 @@ pub(crate) enum Head {
     Fine {
         /// The command is APPEND, REPLACE or UID REPLACE.
         streamed: bool,
+        /// The command's name as the table has it; empty when the head
+        /// has not all arrived.
+        name: &'static str,
     },
     /// The tag or command name is bad, or the command unknown.
     Bad(String),
@@ -64,8 +67,12 @@ pub(crate) fn check_head(buf: &[u8], extensions: &[String]) -> Head {
     match head(&mut c, extensions) {
         Ok((_, spec, _)) => Head::Fine {
             streamed: matches!(spec.grammar, Grammar::Streamed) && !spec.name.is_empty(),
+            name: spec.name,
         },
         Err(Fail::Bad(msg)) => Head::Bad(msg),
-        Err(_) => Head::Fine { streamed: false },
+        Err(_) => Head::Fine {
+            streamed: false,
+            name: "",
+        },
     }
 }

@@ -17,17 +17,22 @@ pub struct Limits {
     pub max_append: u64,
     /// Size of all the messages of one APPEND together (MULTIAPPEND).
     pub max_append_total: u64,
+    /// Size of one SETMETADATA value: a synchronizing literal over it is
+    /// refused with `NO [METADATA MAXSIZE n]` before it is sent. The
+    /// storage process's limit (it checks every value itself).
+    pub max_metadata_value: u64,
 }
 
 impl Default for Limits {
     /// 64 KiB of text, 64 KiB of inline literals, 64 MiB messages, 256 MiB
-    /// per MULTIAPPEND.
+    /// per MULTIAPPEND, 32 KiB metadata values (the storage default).
     fn default() -> Self {
         Limits {
             max_line: 64 * 1024,
             max_inline_literal: 64 * 1024,
             max_append: 64 * 1024 * 1024,
             max_append_total: 256 * 1024 * 1024,
+            max_metadata_value: 32 * 1024,
         }
     }
 }

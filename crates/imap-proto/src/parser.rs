@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use crate::cmd::append::{self, AppendProgress, Segment};
 use crate::cmd::idle::{IdleEnd, idle_end};
 use crate::cmd::parse_command;
-use crate::code::Code;
+use crate::code::{Code, MetadataCode};
 use crate::error::ParseError;
 use crate::framing::{Head, Marker, check_head, extract_tag, literal_marker};
 use crate::grammar::Fail;
@@ -228,7 +228,7 @@ impl Parser {
         let result = match &self.mode {
             Mode::Append(progress) => append::resume(bytes, progress, self.utf8, &self.limits),
             Mode::Command => match check_head(bytes, &self.extensions) {
-                Head::Fine { streamed: true } => append::begin(bytes, self.utf8, &self.limits),
+                Head::Fine { streamed: true, .. } => append::begin(bytes, self.utf8, &self.limits),
                 _ => return Ok(None),
             },
         };
@@ -270,9 +270,26 @@ impl Parser {
     fn literal(&mut self, buf: &[u8], after: usize, marker: Marker) -> Option<Outcome> {
         if self.frame.doom.is_none()
             && let Mode::Command = self.mode
-            && let Head::Bad(message) = check_head(buf, &self.extensions)
         {
-            self.doom(buf, Fail::Bad(message));
+            match check_head(buf, &self.extensions) {
+                Head::Bad(message) => self.doom(buf, Fail::Bad(message)),
+                // A metadata value over the limit is refused before it is
+                // sent, as RFC 5464 §4.3 has it (a non-synchronizing one
+                // comes anyway: storage refuses it the same way).
+                Head::Fine {
+                    name: "SETMETADATA",
+                    ..
+                } if !marker.non_sync
+                    && marker
+                        .size
+                        .is_none_or(|size| size > self.limits.max_metadata_value) =>
+                {
+                    let max = self.limits.max_metadata_value;
+                    let code = Code::Metadata(MetadataCode::MaxSize(max));
+                    return Some(self.fail(buf, "Value too big", after, false, Some(code)));
+                }
+                Head::Fine { .. } => {}
+            }
         }
         if self.frame.doom.is_none() {
             match self.segment(buf, after) {
@@ -329,7 +346,7 @@ impl Parser {
             Mode::Append(_) => true,
             Mode::Command => matches!(
                 check_head(&buf[..end], &self.extensions),
-                Head::Fine { streamed: true }
+                Head::Fine { streamed: true, .. }
             ),
         };
         let result = if streamed {

@@ -503,6 +503,7 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
                 .imap
                 .max_literal_size
                 .min(config.server.max_message_size),
+            max_metadata_value: config.storage.metadata_max_value_size,
             ..mailkeep_imap_proto::Limits::default()
         },
         hostname,

@@ -33,6 +33,7 @@ const TIGHT: Limits = Limits {
     max_inline_literal: 50,
     max_append: 40,
     max_append_total: 60,
+    max_metadata_value: 30,
 };
 
 /// Runs one client byte stream through the parser in several ways and

@@ -1,7 +1,7 @@
 //! Literals: continuations, LITERAL+, limits, byte-by-byte arrival.
 
 use super::drive;
-use crate::{CommandBody, Limits, Login, Outcome, Parser};
+use crate::{Code, CommandBody, Limits, Login, MetadataCode, Outcome, Parser};
 
 #[test]
 fn continuation_requested_exactly_once_per_sync_literal() {
@@ -93,6 +93,39 @@ fn sync_literal_over_limit_is_refused_without_continuation() {
         "{:?}",
         run.outcomes
     );
+}
+
+/// RFC 5464 §4.3: a metadata value over the limit is `NO [METADATA
+/// MAXSIZE n]`, and a synchronizing one is refused before it is sent. It
+/// was `BAD Literal too big` past the inline limit, and read first below.
+#[test]
+fn a_metadata_value_over_its_limit_is_refused_before_it_is_sent() {
+    let limits = Limits {
+        max_metadata_value: 10,
+        ..Limits::default()
+    };
+    let line = b"a SETMETADATA INBOX (/private/comment {11}\r\n";
+    let run = drive(limits, line, 1);
+    match run.outcomes.as_slice() {
+        [
+            Outcome::Error {
+                tag: Some(t),
+                close: false,
+                code: Some(Code::Metadata(MetadataCode::MaxSize(10))),
+                consumed,
+                ..
+            },
+        ] => {
+            assert_eq!(t, "a");
+            assert_eq!(*consumed, line.len());
+        }
+        other => panic!("{other:?}"),
+    }
+    // Within the limit it is read; other commands keep the inline limit.
+    let run = drive(limits, b"a SETMETADATA INBOX (/private/comment {10}\r\n", 1);
+    assert_eq!(run.outcomes, [Outcome::SendContinuation]);
+    let run = drive(limits, b"a LOGIN {11}\r\n", 1);
+    assert_eq!(run.outcomes, [Outcome::SendContinuation]);
 }
 
 #[test]
