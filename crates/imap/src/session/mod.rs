@@ -364,7 +364,8 @@ impl Session {
         if !selected_now
             && let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox())
         {
-            let known = known_uid(mailbox);
+            // What the client knew, when NOTIFY may want new messages told.
+            let known = self.notifier.is_some().then(|| known_uid(mailbox));
             // NOOP and CHECK ask storage; other commands take what the
             // watch brought whole when they can.
             let synced = if polls {
@@ -381,7 +382,9 @@ impl Session {
                     .await?;
                 return Ok(());
             }
-            self.announce_new(known).await?;
+            if let Some(known) = known {
+                self.announce_new(known).await?;
+            }
         }
         self.tagged(&tag, &reply).await
     }
