@@ -33,6 +33,7 @@ mod compress;
 mod confinement;
 mod demo;
 mod expire;
+mod fetchmail;
 mod flow;
 mod homes_added_later;
 mod limits;
