@@ -105,6 +105,7 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     let request = match Request::parse(&mut line.iter()) {
         Ok(request) => request,
         Err(smtp_proto::Error::InvalidRecipientAddress) => return bare_recipient(line),
+        Err(smtp_proto::Error::InvalidSenderAddress) => return literal_sender(line),
         Err(e) => return Err(from_proto(e)),
     };
     Ok(match request {
@@ -171,10 +172,14 @@ fn names_postmaster(line: &[u8]) -> bool {
         && line.get(start + 1 + POSTMASTER.len()) == Some(&b'>')
 }
 
-/// `RCPT TO:<local-part>` without a domain, which RFC 5321 has no room
-/// for but LMTP setups with bare user names use (Dovecot takes it too):
-/// a dot-atom local part, and after the `>` the parameters an address
-/// with a domain may have, judged the same way (an unknown one is `555
+/// The recipients `smtp-proto` does not read: `RCPT TO:<local-part>`
+/// without a domain, which RFC 5321 has no room for but LMTP setups with
+/// bare user names use (Dovecot takes it too), and an address literal
+/// for the domain (`<user@[192.0.2.1]>`, `<user@[IPv6:2001:db8::1]>`,
+/// RFC 5321 §4.1.3), which is valid syntax and then an address like any
+/// other (no account has one: `550 5.1.1`, as Dovecot answers; it was a
+/// syntax error). A dot-atom local part, and after the `>` the parameters
+/// an address may have, judged the same way (an unknown one is `555
 /// 5.5.4`, as it would be after `<user@domain>`).
 fn bare_recipient(line: &[u8]) -> Result<Command, ParseError> {
     let bad = || ParseError::BadRecipient;
@@ -183,11 +188,16 @@ fn bare_recipient(line: &[u8]) -> Result<Command, ParseError> {
     if !verb.eq_ignore_ascii_case("RCPT TO:") {
         return Err(bad());
     }
-    let (local, parameters) = rest
+    let (address, parameters) = rest
         .trim_start()
         .strip_prefix('<')
         .and_then(|r| r.split_once('>'))
         .ok_or_else(bad)?;
+    let (local, literal) = match address.split_once('@') {
+        Some((local, domain)) if is_address_literal(domain) => (local, Some(domain)),
+        Some(_) => return Err(bad()),
+        None => (address, None),
+    };
     let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
     let valid = !local.is_empty()
         && local.len() <= 64
@@ -202,8 +212,68 @@ fn bare_recipient(line: &[u8]) -> Result<Command, ParseError> {
         Request::parse(&mut judged.as_bytes().iter()).map_err(from_proto)?;
     }
     Ok(Command::Rcpt {
-        to: local.to_owned(),
+        to: match literal {
+            Some(domain) => format!("{local}@{domain}"),
+            None => local.to_owned(),
+        },
     })
+}
+
+/// `MAIL FROM:<user@[192.0.2.1]>`: a sender whose domain is an address
+/// literal (RFC 5321 §4.1.3), which `smtp-proto` does not read. The line
+/// is read with a stand-in domain, so its parameters are judged as
+/// usual, and the sender keeps its literal. Any other sender it refused
+/// stays refused.
+fn literal_sender(line: &[u8]) -> Result<Command, ParseError> {
+    let refused = Err(ParseError::BadSender);
+    let Ok(text) = std::str::from_utf8(line) else {
+        return refused;
+    };
+    let (Some(open), Some(close)) = (text.find('<'), text.find('>')) else {
+        return refused;
+    };
+    let Some((local, domain)) = text
+        .get(open + 1..close)
+        .and_then(|address| address.rsplit_once('@'))
+    else {
+        return refused;
+    };
+    if local.is_empty() || local.contains(['<', ' ', '@']) || !is_address_literal(domain) {
+        return refused;
+    }
+    let stand_in = format!(
+        "{}<{local}@literal.invalid{}",
+        &text[..open],
+        &text[close..]
+    );
+    match parse(stand_in.as_bytes())? {
+        Command::Mail {
+            size,
+            body,
+            smtputf8,
+            ..
+        } => Ok(Command::Mail {
+            from: format!("{local}@{domain}"),
+            size,
+            body,
+            smtputf8,
+        }),
+        _ => refused,
+    }
+}
+
+/// Whether `domain` is an IPv4 or IPv6 address literal of RFC 5321
+/// §4.1.3: `[192.0.2.1]`, `[IPv6:2001:db8::1]` (the tag in any case).
+fn is_address_literal(domain: &str) -> bool {
+    let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) else {
+        return false;
+    };
+    match inner.split_at_checked(5) {
+        Some((tag, v6)) if tag.eq_ignore_ascii_case("IPv6:") => {
+            v6.parse::<std::net::Ipv6Addr>().is_ok()
+        }
+        _ => inner.parse::<std::net::Ipv4Addr>().is_ok(),
+    }
 }
 
 fn from_proto(e: smtp_proto::Error) -> ParseError {

@@ -48,6 +48,36 @@ fn parses_the_lmtp_commands() {
         p("RCPT TO:<bob> NOTIFY=NEVER\r\n"),
         Ok(Command::Rcpt { to: "bob".into() })
     );
+    // An address literal is a domain (RFC 5321 §4.1.3); it was refused as
+    // bad syntax (501) where Dovecot answers that no such user exists.
+    for (line, to) in [
+        ("RCPT TO:<bob@[192.0.2.1]>\r\n", "bob@[192.0.2.1]"),
+        (
+            "RCPT TO:<bob@[IPv6:2001:db8::1]> NOTIFY=NEVER\r\n",
+            "bob@[IPv6:2001:db8::1]",
+        ),
+        ("RCPT TO:<bob@[ipv6:::1]>\r\n", "bob@[ipv6:::1]"),
+    ] {
+        assert_eq!(p(line), Ok(Command::Rcpt { to: to.into() }), "{line}");
+    }
+    // And so of a sender, with its parameters read as usual.
+    assert_eq!(
+        p("MAIL FROM:<amy@[192.0.2.7]> SIZE=100 BODY=8BITMIME\r\n"),
+        Ok(Command::Mail {
+            from: "amy@[192.0.2.7]".into(),
+            size: 100,
+            body: Body::EightBitMime,
+            smtputf8: false,
+        })
+    );
+    assert!(matches!(
+        p("MAIL FROM:<amy@[192.0.2.777]>\r\n"),
+        Err(ParseError::BadSender)
+    ));
+    assert!(matches!(
+        p("MAIL FROM:<amy@[192.0.2.7]> FOO=1\r\n"),
+        Err(ParseError::UnsupportedParameter(_))
+    ));
     // `<Postmaster>` (RFC 5321 §4.5.1) is not the null path.
     assert_eq!(
         p("RCPT TO:<Postmaster>\r\n"),
@@ -102,6 +132,14 @@ fn refuses_bad_lines_with_a_typed_error() {
         Err(ParseError::BadRecipient)
     ));
     assert!(matches!(p("RCPT alice\r\n"), Err(ParseError::Syntax(_))));
+    for bad_literal in ["<a@[1.2.3]>", "<a@[IPv6:zz]>", "<a@[x]>", "<a b@[1.2.3.4]>"] {
+        let line = format!("RCPT TO:{bad_literal}\r\n");
+        assert!(
+            matches!(p(&line), Err(ParseError::BadRecipient)),
+            "{line}: {:?}",
+            p(&line)
+        );
+    }
     // An unknown parameter is the same refusal with or without a domain.
     for rcpt in [
         "RCPT TO:<bob> FOO=BAR\r\n",
