@@ -62,6 +62,14 @@ impl Command for Expunge {
         let mut out = Vec::new();
         write_updates(&mut out, &updates, cx.enabled);
         cx.out.send(&out).await?;
-        Ok(Done::reply(Reply::ok("Expunge completed.")))
+        let reply = Reply::ok("Expunge completed.");
+        // VANISHED carries no mod-sequence: with QRESYNC the tagged OK
+        // tells the one the expunge made (RFC 7162 §3.2.10), for the
+        // client's next resynchronization.
+        Ok(Done::reply(if cx.enabled.qresync {
+            reply.code(Code::HighestModSeq(response.highestmodseq))
+        } else {
+            reply
+        }))
     }
 }

@@ -94,6 +94,25 @@ async fn qresync_reports_what_vanished_since() {
         vec![2],
         "VANISHED, not EXPUNGE: {reply:?}"
     );
+    // VANISHED carries no mod-sequence: the tagged OK tells the one the
+    // expunge made (RFC 7162 §3.2.10), which the client keeps for its next
+    // QRESYNC. It was missing: interimap then took a message changed on
+    // its side alone for a conflict.
+    let after = reply.code_number("HIGHESTMODSEQ").expect("HIGHESTMODSEQ");
+    let status = ok(&mut c, "STATUS INBOX (HIGHESTMODSEQ)").await;
+    assert_eq!(
+        status.status_item("HIGHESTMODSEQ"),
+        Some(after),
+        "{reply:?}"
+    );
+    ok(&mut c, "UID STORE 3 +FLAGS (\\Deleted)").await;
+    let reply = ok(&mut c, "UID EXPUNGE 3").await;
+    assert!(
+        reply
+            .code_number("HIGHESTMODSEQ")
+            .is_some_and(|n| n > after),
+        "{reply:?}"
+    );
     ok(&mut c, "UNSELECT").await;
     let reply = ok(
         &mut c,
@@ -102,7 +121,7 @@ async fn qresync_reports_what_vanished_since() {
     .await;
     let text: Vec<String> = reply.responses.iter().map(|r| r.text()).collect();
     assert!(
-        text.iter().any(|l| l == "* VANISHED (EARLIER) 2"),
+        text.iter().any(|l| l == "* VANISHED (EARLIER) 2:3"),
         "{text:?}"
     );
 }
