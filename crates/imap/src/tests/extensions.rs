@@ -96,8 +96,7 @@ async fn qresync_reports_what_vanished_since() {
     );
     // VANISHED carries no mod-sequence: the tagged OK tells the one the
     // expunge made (RFC 7162 §3.2.10), which the client keeps for its next
-    // QRESYNC. It was missing: interimap then took a message changed on
-    // its side alone for a conflict.
+    // QRESYNC. It was missing.
     let after = reply.code_number("HIGHESTMODSEQ").expect("HIGHESTMODSEQ");
     let status = ok(&mut c, "STATUS INBOX (HIGHESTMODSEQ)").await;
     assert_eq!(
