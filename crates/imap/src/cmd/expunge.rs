@@ -53,11 +53,16 @@ impl Command for Expunge {
             Ok(response) => response,
             Err(e) => return Ok(Done::reply(storage_reply(&e, Target::Other))),
         };
-        let updates = {
+        let (updates, highest) = {
             let mut view = mailbox.view();
             let updates = view.expunge(&response.expunged);
             view.own_change(response.previous_highestmodseq, response.highestmodseq);
-            updates
+            // What the view knows everything up to: the expunge's own
+            // MODSEQ unless others changed the mailbox in between, which
+            // a sync tells first (a client keeping a higher value would
+            // never hear of those changes).
+            let highest = (!view.has_pending_expunges()).then_some(view.highest_modseq);
+            (updates, highest)
         };
         let mut out = Vec::new();
         write_updates(&mut out, &updates, cx.enabled);
@@ -66,10 +71,9 @@ impl Command for Expunge {
         // VANISHED carries no mod-sequence: with QRESYNC the tagged OK
         // tells the one the expunge made (RFC 7162 §3.2.10), for the
         // client's next resynchronization.
-        Ok(Done::reply(if cx.enabled.qresync {
-            reply.code(Code::HighestModSeq(response.highestmodseq))
-        } else {
-            reply
+        Ok(Done::reply(match highest {
+            Some(highest) if cx.enabled.qresync => reply.code(Code::HighestModSeq(highest)),
+            _ => reply,
         }))
     }
 }

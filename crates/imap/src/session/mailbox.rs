@@ -489,6 +489,9 @@ impl Mailbox {
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
         write_updates(&mut bytes, updates, enabled);
+        if enabled.condstore && updates.iter().any(|u| matches!(u, Update::Exists(_))) {
+            self.tell_highest_modseq(&mut bytes);
+        }
         if !bytes.is_empty() {
             out.send(&bytes).await?;
         }
@@ -496,6 +499,29 @@ impl Mailbox {
             contexts::refresh(self, storage, out).await?;
         }
         Ok(Synced::Current)
+    }
+}
+
+impl Mailbox {
+    /// `* OK [HIGHESTMODSEQ n]` after new messages were told by EXISTS,
+    /// which carries no mod-sequence (as Dovecot does): a CONDSTORE client
+    /// keeps `n` for its next CHANGEDSINCE or QRESYNC, and without it
+    /// took the messages it had just appended for changed since (interimap
+    /// then saw conflicts with its own changes). `n` is what the view
+    /// knows everything up to; nothing is said while expunges wait to be
+    /// told, as a client that keeps `n` would never hear of them.
+    fn tell_highest_modseq(&self, bytes: &mut Vec<u8>) {
+        let view = self.view();
+        if view.has_pending_expunges() {
+            return;
+        }
+        status_response(
+            bytes,
+            None,
+            StatusKind::Ok,
+            Some(&Code::HighestModSeq(view.highest_modseq)),
+            "Highest modseq.",
+        );
     }
 }
 

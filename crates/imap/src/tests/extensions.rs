@@ -62,6 +62,55 @@ async fn condstore_modseqs_and_unchangedsince() {
     );
 }
 
+/// New messages come as EXISTS, which carries no mod-sequence: with
+/// CONDSTORE, `* OK [HIGHESTMODSEQ n]` follows, for the session's own
+/// APPEND as for another's, so a client that keeps `n` does not take
+/// those messages for changed at its next CHANGEDSINCE. Without it
+/// interimap saw its own appended messages as changed and reported
+/// conflicts with the changes it made to them on the other side.
+#[tokio::test]
+async fn new_messages_come_with_the_highest_modseq() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut c = login(&process).await;
+    let mut other = login(&process).await;
+    ok(&mut c, "SELECT INBOX (CONDSTORE)").await;
+    let highest_now = |reply: &mailkeep_testkit::Reply| {
+        reply.untagged_status().find_map(|s| {
+            s.code
+                .as_ref()
+                .filter(|c| c.is("HIGHESTMODSEQ"))
+                .and_then(|c| c.number(0))
+        })
+    };
+    let reply = c.append("INBOX", &[], &message("own", "x")).await.unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    let own = highest_now(&reply).unwrap_or_else(|| panic!("no HIGHESTMODSEQ: {reply:?}"));
+    let status = ok(&mut other, "STATUS INBOX (HIGHESTMODSEQ)").await;
+    assert_eq!(status.status_item("HIGHESTMODSEQ"), Some(own), "{reply:?}");
+    assert!(
+        other
+            .append("INBOX", &[], &message("theirs", "x"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let reply = ok(&mut c, "NOOP").await;
+    assert!(
+        reply.responses.iter().any(|r| r.text() == "* 2 EXISTS"),
+        "{reply:?}"
+    );
+    let theirs = highest_now(&reply).unwrap_or_else(|| panic!("no HIGHESTMODSEQ: {reply:?}"));
+    assert!(theirs > own, "{reply:?}");
+    // Nothing changed since: nothing comes.
+    let reply = ok(
+        &mut c,
+        &format!("UID FETCH 1:* (FLAGS) (CHANGEDSINCE {theirs})"),
+    )
+    .await;
+    assert!(reply.fetches().is_empty(), "{reply:?}");
+}
+
 #[tokio::test]
 async fn qresync_reports_what_vanished_since() {
     let services = services().await;
