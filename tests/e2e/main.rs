@@ -36,6 +36,7 @@ mod expire;
 mod fetchmail;
 mod flow;
 mod homes_added_later;
+mod interimap;
 mod limits;
 mod linger;
 mod lmtp;
