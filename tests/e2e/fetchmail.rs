@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{TestDir, pop3, require_program};
+use crate::harness::{DEADLINE, TestDir, pop3, require_program, run_client};
 
 /// Messages in the account: a few hundred, as a poller finds after a
 /// holiday, yet quick in a debug build.
@@ -49,19 +49,14 @@ fn rc(home: &Path, name: &str, port: u16, protocol: &str, options: &str, out: &P
 /// Runs fetchmail with `rc`, its state (UIDs seen, lock) kept in `home`;
 /// returns its exit code and output.
 fn fetchmail(home: &Path, rc: &Path) -> (Option<i32>, String) {
-    let output = Command::new("fetchmail")
-        .arg("-f")
-        .arg(rc)
-        .env("FETCHMAILHOME", home)
-        .env("HOME", home)
-        .output()
-        .expect("running fetchmail");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code(), text)
+    run_client(
+        Command::new("fetchmail")
+            .arg("-f")
+            .arg(rc)
+            .env("FETCHMAILHOME", home)
+            .env("HOME", home),
+        DEADLINE * 6,
+    )
 }
 
 /// The messages the MDA wrote under `out`, each as the numbers its

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use mailkeep_testkit::BlockingClient;
 
-use crate::harness::{Server, TestDir, require_program};
+use crate::harness::{DEADLINE, Server, TestDir, require_program, run_client};
 
 const LOCAL: &str = "near";
 const REMOTE: &str = "far";
@@ -40,17 +40,13 @@ fn config(dir: &Path, port: u16) -> std::path::PathBuf {
 
 /// Runs interimap once; returns its output, after checking it succeeded.
 fn sync(config: &Path, server: &Server) -> String {
-    let output = Command::new("interimap")
-        .arg(format!("--config={}", config.display()))
-        .output()
-        .expect("running interimap");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let (code, text) = run_client(
+        Command::new("interimap").arg(format!("--config={}", config.display())),
+        DEADLINE * 3,
     );
-    assert!(
-        output.status.success(),
+    assert_eq!(
+        code,
+        Some(0),
         "interimap failed:\n{text}\n{}",
         server.logs()
     );

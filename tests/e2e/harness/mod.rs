@@ -216,6 +216,25 @@ pub fn run_python(
     stdout
 }
 
+/// Runs a real client from the system (fetchmail, interimap) to its end,
+/// bounded by `timeout` (a client that hangs fails the test instead of
+/// hanging it); returns its exit code and its stdout and stderr together.
+pub fn run_client(command: &mut Command, timeout: Duration) -> (Option<i32>, String) {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    let out = wait_output(child, timeout);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
 /// Sends `sig` to `pid`, ignoring errors (the process may be gone).
 pub fn signal(pid: i32, sig: Signal) {
     let _ = kill(Pid::from_raw(pid), sig);
