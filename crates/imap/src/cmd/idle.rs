@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use std::sync::Arc;
 
-use crate::cmd::fetch::announce::{announce_new, known_uid};
+use crate::cmd::fetch::announce::NewMessages;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::ImapError;
 use crate::io::ReadError;
@@ -60,14 +60,14 @@ async fn idle(mut idling: Box<Idling>) -> Result<Done, ImapError> {
     // for a marked change or for expunges held back by an earlier command.
     // An unwatched one (its stream not open yet, or ended) is asked.
     if let Some(mailbox) = &state.selected {
-        let known = known_uid(mailbox);
+        let new = NewMessages::before(cx.new_message_items.clone(), mailbox);
         if Box::pin(mailbox.catch_up_if_behind(&state.authed.storage, &cx.out, true, cx.enabled))
             .await?
             == Synced::Lost
         {
             return Ok(lost(cx));
         }
-        Box::pin(announce(state, cx, mailbox, known)).await?;
+        Box::pin(announce(state, cx, mailbox, new)).await?;
     }
     Box::pin(cx.out.flush()).await?;
     let keepalive = cx.process.settings.idle_keepalive;
@@ -118,34 +118,34 @@ async fn report_changes(state: &Authenticated, cx: &Cx) -> Result<Synced, ImapEr
     if let Some(mailbox) = &state.selected
         && mailbox.take_change()
     {
-        let known = known_uid(mailbox);
+        let new = NewMessages::before(cx.new_message_items.clone(), mailbox);
         let synced = mailbox
             .catch_up(&state.authed.storage, &cx.out, true, cx.enabled)
             .await?;
         if synced == Synced::Lost {
             return Ok(Synced::Lost);
         }
-        announce(state, cx, mailbox, known).await?;
+        announce(state, cx, mailbox, new).await?;
         cx.out.flush().await?;
     }
     Ok(Synced::Current)
 }
 
-/// NOTIFY's MessageNew items of the messages above `known`, if asked for.
+/// NOTIFY's MessageNew items of the messages a sync brought, if asked for.
 async fn announce(
     state: &Authenticated,
     cx: &Cx,
     mailbox: &Arc<Mailbox>,
-    known: u32,
+    new: Option<NewMessages>,
 ) -> Result<(), ImapError> {
-    if cx.new_message_items.is_none() {
+    let Some(new) = new else {
         return Ok(());
-    }
+    };
     let selected = Selected {
         authed: state.authed.clone(),
         mailbox: Arc::clone(mailbox),
     };
-    announce_new(cx, &selected, cx.new_message_items.as_ref(), known).await
+    new.announce(cx, &selected).await
 }
 
 /// Sends an untagged status response.

@@ -500,9 +500,7 @@ impl Mailbox {
         }
         Ok(Synced::Current)
     }
-}
 
-impl Mailbox {
     /// `* OK [HIGHESTMODSEQ n]` after new messages were told by EXISTS,
     /// which carries no mod-sequence (as Dovecot does): a CONDSTORE client
     /// keeps `n` for its next CHANGEDSINCE or QRESYNC, and without it

@@ -21,7 +21,7 @@ use mailkeep_imap_proto::{Code, FetchAttribute, Outcome, StatusKind, status_resp
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cmd::fetch::announce::{announce_new, known_uid};
+use crate::cmd::fetch::announce::NewMessages;
 use crate::cmd::{Cx, Done, Input, Routed, Runs};
 use crate::errors::ImapError;
 use crate::io::{Output, ReadError, Reader};
@@ -364,8 +364,7 @@ impl Session {
         if !selected_now
             && let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox())
         {
-            // What the client knew, when NOTIFY may want new messages told.
-            let known = self.notifier.is_some().then(|| known_uid(mailbox));
+            let new = NewMessages::before(self.new_message_items(), mailbox);
             // NOOP and CHECK ask storage; other commands take what the
             // watch brought whole when they can.
             let synced = if polls {
@@ -382,8 +381,8 @@ impl Session {
                     .await?;
                 return Ok(());
             }
-            if let Some(known) = known {
-                self.announce_new(known).await?;
+            if let Some(new) = new {
+                self.announce(new).await?;
             }
         }
         self.tagged(&tag, &reply).await
@@ -463,7 +462,7 @@ impl Session {
                         continue;
                     }
                     if let Some(mailbox) = self.state.mailbox() {
-                        let known = known_uid(mailbox);
+                        let new = NewMessages::before(self.new_message_items(), mailbox);
                         let synced = mailbox
                             .sync(&authed.storage, &self.out, !delays_expunges, self.enabled)
                             .await?;
@@ -472,7 +471,9 @@ impl Session {
                                 .bye("The selected mailbox was deleted or renumbered; closing")
                                 .await;
                         }
-                        self.announce_new(known).await?;
+                        if let Some(new) = new {
+                            self.announce(new).await?;
+                        }
                     }
                 }
                 Notice::Status(mailbox) => {
@@ -502,7 +503,7 @@ impl Session {
         if !mailbox.take_change() {
             return Ok(());
         }
-        let known = known_uid(mailbox);
+        let new = NewMessages::before(self.new_message_items(), mailbox);
         let synced = mailbox
             .catch_up(&authed.storage, &self.out, !delays_expunges, self.enabled)
             .await?;
@@ -511,7 +512,9 @@ impl Session {
                 .bye("The selected mailbox was deleted or renumbered; closing")
                 .await;
         }
-        self.announce_new(known).await?;
+        if let Some(new) = new {
+            self.announce(new).await?;
+        }
         Ok(self.out.flush().await?)
     }
 
@@ -544,17 +547,13 @@ impl Session {
     }
 
     /// After the selected mailbox was synced: the items NOTIFY's
-    /// MessageNew asks for, of the messages above `known` (none asked, or
-    /// none new: nothing is sent).
-    async fn announce_new(&self, known: u32) -> Result<(), ImapError> {
-        let Some(items) = self.new_message_items() else {
-            return Ok(());
-        };
+    /// MessageNew asks for, of the messages the sync brought.
+    async fn announce(&self, new: NewMessages) -> Result<(), ImapError> {
         let Ok(selected) = Selected::from_state(&self.state) else {
             return Ok(());
         };
-        let cx = self.context(String::new(), None);
-        announce_new(&cx, &selected, Some(&items), known).await
+        new.announce(&self.context(String::new(), None), &selected)
+            .await
     }
 
     /// Sends a tagged reply.
