@@ -24,15 +24,7 @@ async fn condstore_modseqs_and_unchangedsince() {
         );
     }
     let reply = ok(&mut c, "SELECT INBOX (CONDSTORE)").await;
-    let highest = reply
-        .untagged_status()
-        .find_map(|s| {
-            s.code
-                .as_ref()
-                .filter(|c| c.is("HIGHESTMODSEQ"))
-                .and_then(|c| c.number(0))
-        })
-        .expect("HIGHESTMODSEQ");
+    let highest = reply.code_number("HIGHESTMODSEQ").expect("HIGHESTMODSEQ");
     let reply = ok(&mut c, "FETCH 1:3 (MODSEQ)").await;
     assert_eq!(reply.fetches().len(), 3);
     let reply = ok(&mut c, "STORE 1 +FLAGS (\\Seen)").await;
@@ -75,17 +67,11 @@ async fn new_messages_come_with_the_highest_modseq() {
     let mut c = login(&process).await;
     let mut other = login(&process).await;
     ok(&mut c, "SELECT INBOX (CONDSTORE)").await;
-    let highest_now = |reply: &mailkeep_testkit::Reply| {
-        reply.untagged_status().find_map(|s| {
-            s.code
-                .as_ref()
-                .filter(|c| c.is("HIGHESTMODSEQ"))
-                .and_then(|c| c.number(0))
-        })
-    };
     let reply = c.append("INBOX", &[], &message("own", "x")).await.unwrap();
     assert!(reply.is_ok(), "{reply:?}");
-    let own = highest_now(&reply).unwrap_or_else(|| panic!("no HIGHESTMODSEQ: {reply:?}"));
+    let own = reply
+        .code_number("HIGHESTMODSEQ")
+        .unwrap_or_else(|| panic!("no HIGHESTMODSEQ: {reply:?}"));
     let status = ok(&mut other, "STATUS INBOX (HIGHESTMODSEQ)").await;
     assert_eq!(status.status_item("HIGHESTMODSEQ"), Some(own), "{reply:?}");
     assert!(
@@ -100,7 +86,9 @@ async fn new_messages_come_with_the_highest_modseq() {
         reply.responses.iter().any(|r| r.text() == "* 2 EXISTS"),
         "{reply:?}"
     );
-    let theirs = highest_now(&reply).unwrap_or_else(|| panic!("no HIGHESTMODSEQ: {reply:?}"));
+    let theirs = reply
+        .code_number("HIGHESTMODSEQ")
+        .unwrap_or_else(|| panic!("no HIGHESTMODSEQ: {reply:?}"));
     assert!(theirs > own, "{reply:?}");
     // Nothing changed since: nothing comes.
     let reply = ok(
@@ -127,15 +115,7 @@ async fn qresync_reports_what_vanished_since() {
     ok(&mut c, "ENABLE QRESYNC").await;
     let reply = ok(&mut c, "SELECT INBOX").await;
     let uidvalidity = reply.code_number("UIDVALIDITY").unwrap_or_default();
-    let highest = reply
-        .untagged_status()
-        .find_map(|s| {
-            s.code
-                .as_ref()
-                .filter(|c| c.is("HIGHESTMODSEQ"))
-                .and_then(|c| c.number(0))
-        })
-        .expect("HIGHESTMODSEQ");
+    let highest = reply.code_number("HIGHESTMODSEQ").expect("HIGHESTMODSEQ");
     ok(&mut c, "STORE 2 +FLAGS (\\Deleted)").await;
     let reply = ok(&mut c, "EXPUNGE").await;
     assert_eq!(
