@@ -273,6 +273,60 @@ fn stale_uidvalidity_is_refused() {
 /// in its header fields, its text, a base64 part inside it, and in a
 /// forwarded message that is itself base64-encoded; words of the outer
 /// header stay header-only (BODY does not find them).
+/// What mail-parser reads out of a structured field (a Received's hosts,
+/// a Content-Type's parameters, a Date as written) is still found by
+/// HEADER and TEXT, and TEXT covers the header fields of the MIME parts
+/// (RFC 9051 §6.4.4: the header or body of the message), as Dovecot's
+/// does; BODY stays the decoded text.
+#[test]
+fn header_and_text_match_fields_as_written_and_part_headers() {
+    let (_dir, st) = temp_store();
+    let relayed = add(
+        &st,
+        "Received: from mx.example.net (mx.example.net [192.0.2.7])\r\n\
+\tby mail.example.org with ESMTPS id 42; Wed, 03 Jan 2024 12:00:00 +0000\r\n\
+Date: Wed, 03 Jan 2024 12:00:00 +0100\r\nFrom: a@example.org\r\n\
+Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?= relayed\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed;\r\n boundary=\"Sep-XYZ\"\r\n\r\n\
+--Sep-XYZ\r\nContent-Type: text/plain\r\n\r\nhello text\r\n\
+--Sep-XYZ\r\nContent-Type: application/octet-stream; name=\"d.bin\"\r\n\
+Content-Disposition: attachment; filename=\"d.bin\"; creation-date=\"Mon, 01 Jan 2024\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--Sep-XYZ--\r\n",
+        &[],
+        T0,
+        0,
+    );
+    let plain = add(
+        &st,
+        "From: b@example.org\r\nSubject: plain\r\nContent-Type: text/plain\r\n\r\nnothing\r\n",
+        &[],
+        T0,
+        0,
+    );
+    let header = |name: &str, value: &str| search(&st, K::Header(s(name), s(value)));
+    assert_eq!(header("Received", "MX.example.net"), vec![relayed]);
+    assert_eq!(header("received", "[192.0.2.7]"), vec![relayed]);
+    assert_eq!(header("Date", "Wed, 03 Jan"), vec![relayed]);
+    assert_eq!(
+        header("Content-Type", "boundary=\"sep-xyz\""),
+        vec![relayed]
+    );
+    // Both forms: the parsed type, and RFC 2047 words decoded as written.
+    assert_eq!(header("Content-Type", "text/plain"), vec![plain]);
+    assert_eq!(header("Subject", "grüße relayed"), vec![relayed]);
+    for word in [
+        "ESMTPS",
+        "application/octet-stream",
+        "creation-date",
+        "attachment",
+    ] {
+        assert_eq!(search(&st, K::Text(s(word))), vec![relayed], "TEXT {word}");
+        assert!(search(&st, K::Body(s(word))).is_empty(), "BODY {word}");
+    }
+    assert_eq!(search(&st, K::Text(s("text/plain"))), vec![relayed, plain]);
+    assert!(search(&st, K::Text(s("=?UTF-8?Q?"))).is_empty());
+}
+
 #[test]
 fn body_and_text_find_words_inside_forwarded_messages() {
     let (_dir, st) = temp_store();

@@ -138,7 +138,7 @@ pub(crate) fn eval_full(
         K::Body(s) => t.body().contains(&fold(s)),
         K::Text(s) => {
             let s = fold(s);
-            t.any_header_contains(&s) || t.body().contains(&s)
+            t.any_header_contains(&s) || t.part_headers().contains(&s) || t.body().contains(&s)
         }
         K::SentBefore(d) => sent_day(t) < epoch_day(*d),
         K::SentOn(d) => sent_day(t) == epoch_day(*d),

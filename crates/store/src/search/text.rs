@@ -5,7 +5,8 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{Address, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::parsers::MessageStream;
+use mail_parser::{Address, Header, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 /// Folds text for case-insensitive matching and ordering as the
 /// `i;unicode-casemap` comparator (RFC 5051) does, which I18NLEVEL=1 (RFC
@@ -48,6 +49,8 @@ pub(crate) struct MessageText<'a> {
     raw: &'a [u8],
     parsed: Option<Message<'a>>,
     headers: Option<Vec<(String, String)>>,
+    written_headers: Option<Vec<(String, String)>>,
+    part_headers: Option<String>,
     body: Option<String>,
 }
 
@@ -58,6 +61,8 @@ impl<'a> MessageText<'a> {
             raw,
             parsed: None,
             headers: None,
+            written_headers: None,
+            part_headers: None,
             body: None,
         }
     }
@@ -85,6 +90,50 @@ impl<'a> MessageText<'a> {
         self.headers.as_deref().unwrap_or(&[])
     }
 
+    /// The top-level header fields as written: (lower-cased name, folded
+    /// value unfolded with RFC 2047 words decoded). The parsed values of
+    /// [`Self::headers`] keep only what mail-parser understood (a Received
+    /// field's hosts, a Content-Type's parameters and a Date as written
+    /// are not in them); a search must find those too.
+    fn written_headers(&mut self) -> &[(String, String)] {
+        if self.written_headers.is_none() {
+            let list = match self.message() {
+                // An unstructured field's parsed value is already its
+                // text as written.
+                Some(m) => m
+                    .headers()
+                    .iter()
+                    .filter(|h| !matches!(h.value(), HeaderValue::Text(_)))
+                    .map(|h| {
+                        (
+                            h.name().to_ascii_lowercase(),
+                            fold(&written_value(&m.raw_message, h)),
+                        )
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            self.written_headers = Some(list);
+        }
+        self.written_headers.as_deref().unwrap_or(&[])
+    }
+
+    /// The folded header fields, as written, of every MIME part below
+    /// the top level (a part's Content-Type and Content-Disposition, a
+    /// forwarded message's own fields), one "name: value" per line: part
+    /// of the message's text for TEXT (RFC 9051 §6.4.4: "header or body"),
+    /// as the body of a multipart message holds them.
+    pub(crate) fn part_headers(&mut self) -> &str {
+        if self.part_headers.is_none() {
+            let mut out = String::new();
+            if let Some(m) = self.message() {
+                part_header_text(m, &mut out, 0);
+            }
+            self.part_headers = Some(fold(&out));
+        }
+        self.part_headers.as_deref().unwrap_or("")
+    }
+
     /// The folded decoded text of every text part (HTML without tags) and
     /// the attachments' file names, joined by newlines; a forwarded
     /// message (`message/rfc822`) is body text of the message that carries
@@ -102,17 +151,22 @@ impl<'a> MessageText<'a> {
 
     /// Whether any header named `name` (lower-case) contains `needle`
     /// (folded); an empty needle matches if the field exists.
+    /// Both forms of the value count: parsed ([`Self::headers`]) and as
+    /// written.
     pub(crate) fn header_contains(&mut self, name: &str, needle: &str) -> bool {
-        self.headers()
-            .iter()
-            .any(|(n, v)| n == name && v.contains(needle))
+        let found =
+            |list: &[(String, String)]| list.iter().any(|(n, v)| n == name && v.contains(needle));
+        found(self.headers()) || found(self.written_headers())
     }
 
-    /// Whether any header contains `needle` (folded), name or value.
+    /// Whether any header contains `needle` (folded), name or value, in
+    /// either form of the value.
     pub(crate) fn any_header_contains(&mut self, needle: &str) -> bool {
-        self.headers()
-            .iter()
-            .any(|(n, v)| n.contains(needle) || v.contains(needle))
+        let found = |list: &[(String, String)]| {
+            list.iter()
+                .any(|(n, v)| n.contains(needle) || v.contains(needle))
+        };
+        found(self.headers()) || found(self.written_headers())
     }
 
     /// The Date: header as (UTC timestamp, its date in its own zone as
@@ -149,6 +203,52 @@ fn body_text(m: &Message<'_>, out: &mut String, depth: usize) {
         if let Some(name) = part.attachment_name() {
             push_line(out, name);
         }
+    }
+}
+
+/// Appends the header fields of `m`'s parts below its top level, and of
+/// forwarded messages within it, as written (see
+/// [`MessageText::part_headers`]).
+fn part_header_text(m: &Message<'_>, out: &mut String, depth: usize) {
+    for (i, part) in m.parts.iter().enumerate() {
+        if i > 0 {
+            for h in &part.headers {
+                out.push_str(h.name());
+                out.push_str(": ");
+                push_line(out, &written_value(&m.raw_message, h));
+            }
+        }
+        if let PartType::Message(enclosed) = &part.body
+            && depth < MAX_ENCLOSED
+        {
+            for h in enclosed.headers() {
+                out.push_str(h.name());
+                out.push_str(": ");
+                push_line(out, &written_value(&enclosed.raw_message, h));
+            }
+            part_header_text(enclosed, out, depth + 1);
+        }
+    }
+}
+
+/// A header field's value as written in `raw` (the bytes its offsets
+/// point into): unfolded, RFC 2047 words decoded, nothing else parsed.
+fn written_value(raw: &[u8], h: &Header<'_>) -> String {
+    let Some(bytes) = raw.get(h.offset_start as usize..h.offset_end as usize) else {
+        return String::new();
+    };
+    // The reader ends a value at a line end; the last field of a
+    // message cut short may lack one.
+    let owned;
+    let bytes = if bytes.ends_with(b"\n") {
+        bytes
+    } else {
+        owned = [bytes, b"\n"].concat();
+        &owned
+    };
+    match MessageStream::new(bytes).parse_unstructured() {
+        HeaderValue::Text(t) => t.into_owned(),
+        _ => String::new(),
     }
 }
 
