@@ -79,6 +79,32 @@ fn sort_ties_and_reverse() {
     assert_eq!(sort(&st, &[(SortKey::Size, true)]), vec![1, 2, 3]);
 }
 
+/// A group's start is the first address of its field (RFC 9051 §7.5.2's
+/// envelope), so its name is what TO and CC sort by.
+#[test]
+fn sort_by_a_group_uses_its_name() {
+    let (_d, st) = temp_store();
+    let undisclosed = add(
+        &st,
+        "From: a@x.org\r\nTo: undisclosed-recipients:;\r\nCc: Team: zed@x.org;\r\n\r\nb\r\n",
+        BASE,
+    );
+    let bob = add(
+        &st,
+        "From: a@x.org\r\nTo: bob@x.org\r\nCc: carl@x.org\r\n\r\nb\r\n",
+        BASE,
+    );
+    let nobody = add(&st, "From: a@x.org\r\n\r\nb\r\n", BASE);
+    assert_eq!(
+        sort(&st, &[(SortKey::To, false)]),
+        vec![nobody, bob, undisclosed]
+    );
+    assert_eq!(
+        sort(&st, &[(SortKey::Cc, false)]),
+        vec![nobody, bob, undisclosed]
+    );
+}
+
 fn msg(id: &str, refs: &str, subject: &str, day: u32) -> String {
     let mut s = format!("Message-ID: {id}\r\nSubject: {subject}\r\n");
     if !refs.is_empty() {

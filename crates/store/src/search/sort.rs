@@ -61,7 +61,16 @@ pub(crate) struct Envelope {
     pub in_reply_to: Option<String>,
 }
 
+/// The mailbox (local part) of the first address, as the envelope lists
+/// it: a group's first entry is its start, whose mailbox is the group's
+/// name (RFC 9051 §7.5.2), so `To: undisclosed-recipients:;` sorts by
+/// that name, as Dovecot's SORT does, not as an empty address.
 fn mailbox_of(a: Option<&Address<'_>>) -> String {
+    if let Some(Address::Group(groups)) = a
+        && let Some(name) = groups.first().and_then(|g| g.name.as_deref())
+    {
+        return fold(name);
+    }
     a.and_then(|a| a.first())
         .and_then(|f| f.address())
         .map(|e| fold(e.split('@').next().unwrap_or("")))
