@@ -67,6 +67,7 @@ fn a_program_logs_in_on_the_client_socket_and_reads_mail_with_its_own_ticket() {
                 let request = rpc.request(MailboxStatusRequest {
                     owner: owner.clone(),
                     name: "INBOX".into(),
+                    ..Default::default()
                 });
                 async move { rpc.storage().mailbox_status(request).await }
             })
@@ -92,6 +93,7 @@ fn a_program_logs_in_on_the_client_socket_and_reads_mail_with_its_own_ticket() {
                 let request = rpc.request(MailboxStatusRequest {
                     owner: "demo".into(),
                     name: "INBOX".into(),
+                    ..Default::default()
                 });
                 async move { rpc.storage().mailbox_status(request).await }
             })

@@ -216,6 +216,7 @@ fn a_deliver_ticket_through_the_gateway_may_deliver_and_read_nothing() {
                     pb::MailboxStatusRequest {
                         owner: USER.into(),
                         name: "INBOX".into(),
+                        ..Default::default()
                     },
                     &deliver,
                 ))

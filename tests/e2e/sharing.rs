@@ -109,6 +109,7 @@ fn bob_reaches_exactly_what_alice_granted(dir: &TestDir) {
                     let request = rpc.request(MailboxStatusRequest {
                         owner: "alice".into(),
                         name: mailbox.into(),
+                        ..Default::default()
                     });
                     async move { rpc.storage().mailbox_status(request).await }
                 })

@@ -27,6 +27,7 @@ async fn messages(storage: &Storage, owner: &str, mailbox: &str) -> Result<u32, 
             let request = rpc.request(MailboxStatusRequest {
                 owner: owner.into(),
                 name: mailbox.into(),
+                ..Default::default()
             });
             async move { rpc.storage().mailbox_status(request).await }
         })

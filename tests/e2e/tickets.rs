@@ -295,6 +295,7 @@ async fn forged_tickets() {
             MailboxStatusRequest {
                 owner: OWNER.into(),
                 name: "INBOX".into(),
+                ..Default::default()
             },
             &good,
         )),

@@ -15,7 +15,8 @@ fn raw(r: &Response) -> String {
     String::from_utf8_lossy(r.raw()).into_owned()
 }
 
-/// Session `a` has INBOX selected with one message (UID 1, no flags) and
+/// Session `a` has INBOX selected with one message (UID 1, no flags but
+/// `\Recent`: `a` selected it first) and
 /// waits in IDLE; session `b` appends a message, flags the first one, and
 /// gives it a keyword `a` has never seen. `a` hears each, in order: the
 /// new message count, the flag, then the keyword in `* FLAGS` before the
@@ -39,7 +40,7 @@ fn idle_hears_what_the_other_session_does(a: &mut BlockingClient, b: &mut Blocki
         .expect("A hears the flag");
     assert_eq!(
         raw(seen.last().expect("one")),
-        "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n",
+        "* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))\r\n",
         "{seen:?}"
     );
 
@@ -57,7 +58,7 @@ fn idle_hears_what_the_other_session_does(a: &mut BlockingClient, b: &mut Blocki
     );
     assert_eq!(
         raw(seen.last().expect("one")),
-        "* 1 FETCH (UID 1 FLAGS (\\Flagged $Project))\r\n",
+        "* 1 FETCH (UID 1 FLAGS (\\Flagged $Project \\Recent))\r\n",
         "{seen:?}"
     );
 
@@ -169,7 +170,7 @@ fn a_new_keyword_is_announced_in_flags_before_the_fetch_that_carries_it() {
     assert_flags_then_fetch(
         &r,
         "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own)\r\n",
-        "* 1 FETCH (FLAGS ($Own))\r\n",
+        "* 1 FETCH (FLAGS ($Own \\Recent))\r\n",
     );
 
     let mut b = server.login("alice", "a-secret");
@@ -179,14 +180,14 @@ fn a_new_keyword_is_announced_in_flags_before_the_fetch_that_carries_it() {
     assert_flags_then_fetch(
         &r,
         "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Own $Theirs)\r\n",
-        "* 1 FETCH (UID 1 FLAGS ($Own $Theirs))\r\n",
+        "* 1 FETCH (UID 1 FLAGS ($Own $Theirs \\Recent))\r\n",
     );
 
     // Known now: no second announcement.
     b.ok("STORE 1 -FLAGS.SILENT ($Own)");
     let r = a.ok("NOOP");
     let lines: Vec<String> = r.responses.iter().map(raw).collect();
-    assert_eq!(lines, ["* 1 FETCH (UID 1 FLAGS ($Theirs))\r\n"]);
+    assert_eq!(lines, ["* 1 FETCH (UID 1 FLAGS ($Theirs \\Recent))\r\n"]);
     a.logout();
     b.logout();
 }

@@ -188,6 +188,7 @@ fn main() {
             MailboxStatusRequest {
                 owner: "bench".into(),
                 name: "INBOX".into(),
+                ..Default::default()
             },
             &ticket,
         )

@@ -426,6 +426,7 @@ fn rpc_round_trip(dir: &Path, placement: Placement) -> Duration {
                 MailboxStatusRequest {
                     owner: "bench".into(),
                     name: "INBOX".into(),
+                    ..Default::default()
                 },
                 &ticket,
             )

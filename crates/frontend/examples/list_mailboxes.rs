@@ -39,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let request = rpc.request(MailboxStatusRequest {
                     owner: owner.clone(),
                     name: name.clone(),
+                    ..Default::default()
                 });
                 async move { rpc.storage().mailbox_status(request).await }
             })

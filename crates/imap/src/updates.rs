@@ -27,11 +27,12 @@ pub(crate) fn write_updates(out: &mut Vec<u8>, updates: &[Update], enabled: Enab
                 seq,
                 uid,
                 flags,
+                recent,
                 modseq,
             } => {
                 flush_vanished(out, &mut vanished_uids);
                 let mut response = fetch_head(enabled, *seq, *uid, true);
-                response.flags(flags);
+                response.flags_recent(flags, *recent);
                 if enabled.condstore {
                     response.modseq(*modseq);
                 }

@@ -38,6 +38,8 @@ pub(crate) enum Update {
         uid: u32,
         /// The new flags.
         flags: Vec<String>,
+        /// Whether the message is recent in this session (`\Recent`).
+        recent: bool,
         /// The message's MODSEQ (sent with CONDSTORE).
         modseq: u64,
     },
@@ -82,6 +84,13 @@ pub(crate) struct View {
     /// The highest UID the view ever held: a message at or below it that
     /// is not in the view was expunged, never new.
     highest_uid: u32,
+    /// The UIDs (inclusive ranges, ascending) recent in this session
+    /// (IMAP4rev1's `\Recent`, RFC 3501 §2.3.2): claimed for it at SELECT
+    /// and as they arrived. Empty in IMAP4rev2.
+    recent: Vec<(u32, u32)>,
+    /// The highest UID whose being recent here is decided: the new
+    /// messages above it are still to be claimed.
+    recent_decided: u32,
 }
 
 impl View {
@@ -95,10 +104,13 @@ impl View {
             .into_iter()
             .map(|(uid, flags)| (uid, sets.share(flags)))
             .unzip();
+        let highest_uid = uids.last().copied().unwrap_or(0);
         View {
             uidvalidity,
             highest_modseq,
-            highest_uid: uids.last().copied().unwrap_or(0),
+            highest_uid,
+            recent: Vec::new(),
+            recent_decided: highest_uid,
             uids,
             flags,
             sets,
@@ -106,6 +118,52 @@ impl View {
             saved: None,
             newest_held: highest_modseq,
         }
+    }
+
+    /// Makes the messages from UID `first` to `last` recent in this
+    /// session (what it claimed).
+    pub fn mark_recent(&mut self, first: u32, last: u32) {
+        if first <= last {
+            self.recent.push((first, last));
+        }
+    }
+
+    /// Whether message `uid` is recent in this session.
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&uid))
+    }
+
+    /// The view's messages recent in this session, ascending.
+    pub fn recent_uids(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        for &(first, last) in &self.recent {
+            let from = self.uids.partition_point(|&u| u < first);
+            let to = self.uids.partition_point(|&u| u <= last);
+            out.extend_from_slice(&self.uids[from..to]);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// How many of the view's messages are recent in this session (the
+    /// RECENT count).
+    pub fn recent_count(&self) -> u32 {
+        u32::try_from(self.recent_uids().len()).unwrap_or(u32::MAX)
+    }
+
+    /// The new messages (first and last UID) whose being recent here is
+    /// not decided yet; [`View::decide_recent`] once it is.
+    pub fn undecided_recent(&self) -> Option<(u32, u32)> {
+        (self.highest_uid > self.recent_decided)
+            .then(|| (self.recent_decided.saturating_add(1), self.highest_uid))
+    }
+
+    /// Records that being recent is decided up to UID `up_to`.
+    pub fn decide_recent(&mut self, up_to: u32) {
+        self.recent_decided = self.recent_decided.max(up_to);
     }
 
     /// Records that the session's own reply put into the view what the
@@ -316,6 +374,7 @@ impl View {
                             seq,
                             uid: change.uid,
                             flags: change.flags,
+                            recent: self.is_recent(change.uid),
                             modseq: change.modseq,
                         });
                     }
@@ -595,6 +654,7 @@ mod tests {
                     seq: 2,
                     uid: 3,
                     flags: vec!["\\Seen".into()],
+                    recent: false,
                     modseq: 12
                 },
                 Update::Exists(3),

@@ -15,13 +15,13 @@ use crate::errors::{ErrorReason, reason_of};
 use crate::storage::storage_client::StorageClient;
 use crate::storage::storage_server::{Storage, StorageServer};
 use crate::storage::{
-    AppendRequest, AppendResponse, ChangesRequest, ChangesResponse, CreateMailboxRequest,
-    CreateMailboxResponse, DeleteMailboxRequest, DeleteMailboxResponse, ExpungeRequest,
-    ExpungeResponse, FetchItem, FetchRequest, FetchResponse, ListMailboxesRequest,
-    ListMailboxesResponse, MailboxExistsRequest, MailboxExistsResponse, MailboxStatus,
-    MailboxStatusRequest, MailboxStatusResponse, RenameMailboxRequest, RenameMailboxResponse,
-    SelectMailboxRequest, SelectMailboxResponse, StoreFlagsRequest, StoreFlagsResponse,
-    append_request, fetch_item,
+    AppendRequest, AppendResponse, ChangesRequest, ChangesResponse, ClaimRecentRequest,
+    ClaimRecentResponse, CreateMailboxRequest, CreateMailboxResponse, DeleteMailboxRequest,
+    DeleteMailboxResponse, ExpungeRequest, ExpungeResponse, FetchItem, FetchRequest, FetchResponse,
+    ListMailboxesRequest, ListMailboxesResponse, MailboxExistsRequest, MailboxExistsResponse,
+    MailboxStatus, MailboxStatusRequest, MailboxStatusResponse, RenameMailboxRequest,
+    RenameMailboxResponse, SelectMailboxRequest, SelectMailboxResponse, StoreFlagsRequest,
+    StoreFlagsResponse, append_request, fetch_item,
 };
 
 /// The size of the body chunks both ways: the size the storage server
@@ -178,6 +178,13 @@ impl Storage for Echo {
     ) -> Result<Response<MailboxExistsResponse>, Status> {
         unused()
     }
+
+    async fn claim_recent(
+        &self,
+        _: Request<ClaimRecentRequest>,
+    ) -> Result<Response<ClaimRecentResponse>, Status> {
+        unused()
+    }
 }
 
 /// The server's end of the socket, which tells when the server lets go of
@@ -301,6 +308,7 @@ fn status_of(name: &str) -> Request<MailboxStatusRequest> {
     Request::new(MailboxStatusRequest {
         owner: "dora".into(),
         name: name.into(),
+        with_recent: false,
     })
 }
 

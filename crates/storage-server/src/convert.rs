@@ -87,6 +87,7 @@ pub(crate) fn status_msg(s: &MailboxStatus) -> pb::MailboxStatus {
         size: s.size,
         mailbox_id: s.mailbox_id.clone(),
         deleted_size: s.deleted_size,
+        recent: 0,
     }
 }
 

@@ -84,6 +84,7 @@ owned_requests! {
     MailboxStatusRequest => |r, _m| on(&r.name, Rights::READ);
     SelectMailboxRequest => |r, _m| on(&r.name, Rights::READ);
     ChangesRequest => |r, _m| on(&r.mailbox, Rights::READ);
+    ClaimRecentRequest => |r, _m| on(&r.mailbox, Rights::READ);
     FetchRequest => |r, _m| on(&r.mailbox, Rights::READ);
     StoreFlagsRequest => |r, _m| on(
         &r.mailbox,

@@ -134,17 +134,35 @@ impl Storage for StorageService {
         &self,
         request: Request<pb::MailboxStatusRequest>,
     ) -> Result<Response<pb::MailboxStatusResponse>, Status> {
-        let status = self
+        // STATUS RECENT counts rows: on a store thread.
+        let with_recent = request.get_ref().with_recent;
+        let (status, recent) = self
             .gate
             .serve_settled(
                 request,
                 "MailboxStatus",
-                |store, req| store.status_if_settled(&req.name),
-                |store, req, actor| store.status_as(&req.name, actor.viewer()),
+                move |store, req| {
+                    if with_recent {
+                        return Ok(None);
+                    }
+                    Ok(store.status_if_settled(&req.name)?.map(|s| (s, 0)))
+                },
+                move |store, req, actor| {
+                    let status = store.status_as(&req.name, actor.viewer())?;
+                    let recent = if with_recent {
+                        store.recent_count(&req.name)?
+                    } else {
+                        0
+                    };
+                    Ok((status, recent))
+                },
             )
             .await?;
         Ok(Response::new(pb::MailboxStatusResponse {
-            status: Some(status_msg(&status)),
+            status: Some(pb::MailboxStatus {
+                recent,
+                ..status_msg(&status)
+            }),
         }))
     }
 
@@ -153,13 +171,35 @@ impl Storage for StorageService {
         request: Request<pb::SelectMailboxRequest>,
     ) -> Result<Response<pb::SelectMailboxResponse>, Status> {
         let with_ids = request.get_ref().with_object_ids;
+        let recent = request.get_ref().recent();
+        // Whether this view's messages hold some that are not claimed
+        // yet, and the SELECT is to claim them: a write, on a store
+        // thread (the settled read runs on the caller's).
+        let claims = move |selected: &mailkeep_store::Selected| {
+            recent == pb::RecentMode::RecentClaim && selected.first_recent < selected.status.uidnext
+        };
         let selected = self
             .gate
             .serve_settled(
                 request,
                 "SelectMailbox",
-                |store, req| store.select_if_settled(&req.name),
-                |store, req, actor| store.select_as(&req.name, actor.viewer()),
+                move |store, req| {
+                    Ok(store
+                        .select_if_settled(&req.name)?
+                        .filter(|selected| !claims(selected)))
+                },
+                move |store, req, actor| {
+                    let mut selected = store.select_as(&req.name, actor.viewer())?;
+                    if claims(&selected) {
+                        let status = &selected.status;
+                        selected.first_recent = store.claim_recent(
+                            &req.name,
+                            status.uidvalidity,
+                            status.uidnext.saturating_sub(1),
+                        )?;
+                    }
+                    Ok(selected)
+                },
             )
             .await?;
         Ok(Response::new(pb::SelectMailboxResponse {
@@ -171,6 +211,10 @@ impl Storage for StorageService {
                 .collect(),
             keywords_full: selected.keywords.len() as u64 >= mailkeep_store::MAX_KEYWORDS,
             keywords: selected.keywords,
+            first_recent_uid: match recent {
+                pb::RecentMode::RecentNone => 0,
+                pb::RecentMode::RecentPeek | pb::RecentMode::RecentClaim => selected.first_recent,
+            },
         }))
     }
 
@@ -311,6 +355,19 @@ impl Storage for StorageService {
             highestmodseq: expunged.highestmodseq,
             previous_highestmodseq: expunged.previous_highestmodseq,
         }))
+    }
+
+    async fn claim_recent(
+        &self,
+        request: Request<pb::ClaimRecentRequest>,
+    ) -> Result<Response<pb::ClaimRecentResponse>, Status> {
+        let first_recent_uid = self
+            .gate
+            .serve(request, "ClaimRecent", |store, req| {
+                store.claim_recent(&req.mailbox, req.uidvalidity, req.up_to_uid)
+            })
+            .await?;
+        Ok(Response::new(pb::ClaimRecentResponse { first_recent_uid }))
     }
 
     async fn mailbox_exists(

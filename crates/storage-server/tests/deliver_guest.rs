@@ -210,7 +210,8 @@ async fn another_users_deliver_ticket_reads_nothing() {
         c.mailbox_status,
         pb::MailboxStatusRequest {
             owner: owner_name(),
-            name: team()
+            name: team(),
+            ..Default::default()
         }
     );
     refuse!(

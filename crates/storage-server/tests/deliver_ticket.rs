@@ -96,7 +96,8 @@ async fn a_deliver_ticket_delivers_and_every_read_call_is_refused() {
         c.mailbox_status,
         pb::MailboxStatusRequest {
             owner: owner(),
-            name
+            name,
+            ..Default::default()
         }
     );
     let name = inbox();
@@ -113,6 +114,15 @@ async fn a_deliver_ticket_delivers_and_every_read_call_is_refused() {
         pb::ChangesRequest {
             owner: owner(),
             mailbox,
+            ..Default::default()
+        }
+    );
+    refuse!(
+        c.claim_recent,
+        pb::ClaimRecentRequest {
+            owner: owner(),
+            mailbox: inbox(),
+            up_to_uid: 1,
             ..Default::default()
         }
     );

@@ -48,6 +48,7 @@ async fn select(
         owner: OWNER.into(),
         name: name.into(),
         with_object_ids,
+        ..Default::default()
     };
     c.select_mailbox(with_ticket(request, t))
         .await

@@ -129,6 +129,7 @@ async fn mailbox_append_fetch_flags_expunge_changes() {
                 owner: OWNER.into(),
                 name: "Work".into(),
                 with_object_ids: false,
+                ..Default::default()
             },
             &t,
         ))

@@ -39,6 +39,7 @@ mod plugin_state;
 mod private_seen;
 mod quota_cap;
 mod readers;
+mod recent;
 mod reindex;
 mod schema;
 mod search;

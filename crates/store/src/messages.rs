@@ -79,6 +79,9 @@ pub struct Selected {
     pub messages: Vec<MessageFlags>,
     /// Keywords defined in the mailbox.
     pub keywords: Vec<String>,
+    /// The first UID no session has claimed as recent (see
+    /// [`Store::claim_recent`]).
+    pub first_recent: u32,
 }
 
 /// What changed in a mailbox since a MODSEQ.
@@ -605,10 +608,12 @@ pub(crate) fn select_in(conn: &mut Connection, name: &str, viewer: Viewer<'_>) -
         .ctx("reading keywords")?
         .collect::<rusqlite::Result<Vec<_>>>()
         .ctx("reading keywords")?;
+    let first_recent = crate::recent::first_unclaimed(&tx, &row)?;
     Ok(Selected {
         status,
         messages,
         keywords,
+        first_recent,
     })
 }
 

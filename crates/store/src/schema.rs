@@ -146,6 +146,8 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating the ACL stamps")?;
     tx.execute_batch(crate::private_seen::SCHEMA)
         .ctx("creating the private seen schema")?;
+    tx.execute_batch(crate::recent::SCHEMA)
+        .ctx("creating the recent claims")?;
     tx.execute_batch(crate::journal::SCHEMA)
         .ctx("creating the append journal")?;
     if version == 1 {

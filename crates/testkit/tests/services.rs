@@ -32,6 +32,7 @@ async fn a_login_attaches_real_storage_that_appends_and_fetches() {
             MailboxStatusRequest {
                 owner: "alice".into(),
                 name: "INBOX".into(),
+                ..Default::default()
             },
             &login.ticket,
         ))
@@ -143,6 +144,7 @@ async fn a_stopped_storage_process_breaks_its_connections_and_the_next_attach_st
             MailboxStatusRequest {
                 owner: "alice".into(),
                 name: "INBOX".into(),
+                ..Default::default()
             },
             ticket,
         )
@@ -204,6 +206,7 @@ async fn the_services_run_on_the_paused_clock() {
             MailboxStatusRequest {
                 owner: "alice".into(),
                 name: "INBOX".into(),
+                ..Default::default()
             },
             &login.ticket,
         ))

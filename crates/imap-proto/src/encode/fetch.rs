@@ -77,6 +77,22 @@ impl FetchResponse {
         self
     }
 
+    /// `FLAGS (...)`, with `\Recent` after the stored flags when the
+    /// message is recent in this session (IMAP4rev1, RFC 3501 §2.3.2: a
+    /// session's flag, never stored).
+    pub fn flags_recent(&mut self, flags: &[String], recent: bool) -> &mut Self {
+        let out = self.item("FLAGS ");
+        flag_list(out, flags);
+        if recent {
+            out.pop();
+            if !flags.is_empty() {
+                out.push(b' ');
+            }
+            out.extend_from_slice(b"\\Recent)");
+        }
+        self
+    }
+
     /// `RFC822.SIZE n`.
     pub fn rfc822_size(&mut self, size: u64) -> &mut Self {
         self.number("RFC822.SIZE", size)

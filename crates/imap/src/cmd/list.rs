@@ -93,8 +93,16 @@ impl Command for List {
                 out.clear();
                 // RFC 5819 §2: a mailbox whose status cannot be had is
                 // listed without it.
-                if let Err(reply) =
-                    write_status(&cx, &state.authed, target, name, items, &mut out).await?
+                if let Err(reply) = write_status(
+                    &cx,
+                    &state.authed,
+                    state.selected.as_deref(),
+                    target,
+                    name,
+                    items,
+                    &mut out,
+                )
+                .await?
                 {
                     tracing::debug!(mailbox = %name, text = %reply.text, "no status for LIST");
                 }

@@ -7,7 +7,7 @@ use mailkeep_frontend::Retry;
 use mailkeep_imap_proto::{
     Code, Select, SequenceSet, StatusKind, exists, recent, status_response, vanished,
 };
-use mailkeep_storage_rpc::storage::{ChangesRequest, SelectMailboxRequest};
+use mailkeep_storage_rpc::storage::{ChangesRequest, RecentMode, SelectMailboxRequest};
 
 use crate::cmd::common::my_rights;
 use crate::cmd::{Command, Cx, Done, Runs, Spec};
@@ -87,10 +87,21 @@ async fn select(
         Ok(target) => target,
         Err(reply) => return Ok(Done::reply(reply).with(Transition::Unselect)),
     };
+    // IMAP4rev1's \Recent (RFC 3501 §2.3.2): a read-write SELECT claims
+    // the messages no session has been told of; EXAMINE shows them as
+    // recent and leaves them to the next.
+    let recent_mode = if cx.enabled.rev2 {
+        RecentMode::RecentNone
+    } else if read_only {
+        RecentMode::RecentPeek
+    } else {
+        RecentMode::RecentClaim
+    };
     let request = SelectMailboxRequest {
         owner: target.owner.clone(),
         name: target.name.clone(),
         with_object_ids: false,
+        recent: recent_mode as i32,
     };
     let result = state
         .authed
@@ -111,7 +122,10 @@ async fn select(
         .into_iter()
         .map(|m| (m.uid, m.flags))
         .collect();
-    let view = View::new(status.uidvalidity, status.highestmodseq, messages);
+    let mut view = View::new(status.uidvalidity, status.highestmodseq, messages);
+    if selected.first_recent_uid != 0 {
+        view.mark_recent(selected.first_recent_uid, status.uidnext.saturating_sub(1));
+    }
     let mut enabled = cx.enabled;
     if args.condstore {
         enabled = enabled.union(Enabled::condstore());
@@ -147,7 +161,7 @@ async fn select(
         let view = mailbox.view();
         exists(&mut out, view.exists());
         if !enabled.rev2 {
-            recent(&mut out, 0);
+            recent(&mut out, view.recent_count());
             if let Some(unseen) = view.first_unseen() {
                 ok_code(&mut out, Code::Unseen(unseen), "First unseen.");
             }
@@ -235,7 +249,7 @@ async fn resync(
         for m in &changes.changed {
             if let Some(seq) = view.seq_of(m.uid) {
                 let mut response = fetch_head(enabled, seq, m.uid, true);
-                response.flags(&m.flags);
+                response.flags_recent(&m.flags, view.is_recent(m.uid));
                 if enabled.condstore {
                     response.modseq(m.modseq);
                 }

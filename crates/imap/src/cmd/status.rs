@@ -9,6 +9,7 @@ use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
+use crate::session::mailbox::Mailbox;
 use crate::session::state::{Authed, Authenticated};
 
 impl Command for Status {
@@ -30,7 +31,18 @@ impl Command for Status {
             Err(reply) => return Ok(Done::reply(reply)),
         };
         let shown = state.authed.shown(&target);
-        match write_status(&cx, &state.authed, &target, &shown, &self.items, &mut out).await? {
+        let selected = state.selected.as_deref();
+        match write_status(
+            &cx,
+            &state.authed,
+            selected,
+            &target,
+            &shown,
+            &self.items,
+            &mut out,
+        )
+        .await?
+        {
             Ok(()) => {
                 cx.out.send(&out).await?;
                 Ok(Done::reply(Reply::ok("Status completed.")))
@@ -42,10 +54,13 @@ impl Command for Status {
 
 /// Asks `mailbox`'s owner's storage for its status and appends `* STATUS
 /// shown (...)` (`shown`: the name as the client knows it); the reply when
-/// storage refused.
+/// storage refused. RECENT counts the messages no session has claimed
+/// and, when `mailbox` is the session's `selected` one, those recent in
+/// it (as Dovecot does).
 pub(crate) async fn write_status(
     cx: &Cx,
     authed: &Authed,
+    selected: Option<&Mailbox>,
     mailbox: &MailboxRef,
     shown: &str,
     items: &[StatusItem],
@@ -54,6 +69,8 @@ pub(crate) async fn write_status(
     let request = MailboxStatusRequest {
         owner: mailbox.owner.clone(),
         name: mailbox.name.clone(),
+        // IMAP4rev2 has no RECENT item: asked only in IMAP4rev1.
+        with_recent: items.contains(&StatusItem::Recent),
     };
     let status = match authed
         .call(&mailbox.owner, Retry::Idempotent, |rpc| {
@@ -70,7 +87,12 @@ pub(crate) async fn write_status(
         .filter_map(|&item| {
             Some(match item {
                 StatusItem::Messages => StatusValue::Messages(status.messages),
-                StatusItem::Recent => StatusValue::Recent(0),
+                StatusItem::Recent => StatusValue::Recent(
+                    selected
+                        .filter(|s| s.is(mailbox))
+                        .map_or(0, |s| s.view().recent_count())
+                        .saturating_add(status.recent),
+                ),
                 StatusItem::UidNext => StatusValue::UidNext(status.uidnext),
                 StatusItem::UidValidity => StatusValue::UidValidity(status.uidvalidity),
                 StatusItem::Unseen => StatusValue::Unseen(status.unseen),

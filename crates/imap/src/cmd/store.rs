@@ -123,7 +123,7 @@ impl Command for Store {
                 }
                 let mut fetch = fetch_head(enabled, seq, u, self.uid);
                 if !self.silent {
-                    fetch.flags(flags);
+                    fetch.flags_recent(flags, view.is_recent(u));
                 }
                 if let Some(modseq) = modseq {
                     fetch.modseq(*modseq);

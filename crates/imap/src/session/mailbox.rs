@@ -488,7 +488,9 @@ impl Mailbox {
         mut bytes: Vec<u8>,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
+        self.settle_recent(storage, enabled).await;
         write_updates(&mut bytes, updates, enabled);
+        self.tell_recent(&mut bytes, updates, enabled);
         if enabled.condstore && updates.iter().any(|u| matches!(u, Update::Exists(_))) {
             self.tell_highest_modseq(&mut bytes);
         }

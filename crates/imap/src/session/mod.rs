@@ -7,6 +7,7 @@ pub(crate) mod contexts;
 pub(crate) mod enabled;
 pub(crate) mod mailbox;
 pub(crate) mod notifier;
+pub(crate) mod recent;
 pub(crate) mod scheduler;
 pub(crate) mod shared_notify;
 pub(crate) mod state;

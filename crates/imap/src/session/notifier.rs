@@ -493,6 +493,7 @@ pub(crate) async fn send_status(
     let request = MailboxStatusRequest {
         owner: mailbox.owner.clone(),
         name: mailbox.name.clone(),
+        with_recent: false,
     };
     let shown = authed.shown(mailbox);
     let status = match authed

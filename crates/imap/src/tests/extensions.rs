@@ -303,7 +303,7 @@ async fn notify_message_new_fetches_the_items_asked_for() {
     );
     let fetch = next_fetch(&mut c).await;
     assert!(
-        fetch.starts_with("* 1 FETCH (UID 1 FLAGS () BODY[HEADER.FIELDS (SUBJECT)] {")
+        fetch.starts_with("* 1 FETCH (UID 1 FLAGS (\\Recent) BODY[HEADER.FIELDS (SUBJECT)] {")
             && fetch.contains("Subject: first news"),
         "{fetch}"
     );
@@ -322,7 +322,8 @@ async fn notify_message_new_fetches_the_items_asked_for() {
         .expect("the idle stream");
     let fetch = seen.last().map(|r| r.text()).unwrap_or_default();
     assert!(
-        fetch.starts_with("* 2 FETCH (UID 2 FLAGS () ") && fetch.contains("Subject: second news"),
+        fetch.starts_with("* 2 FETCH (UID 2 FLAGS (\\Recent) ")
+            && fetch.contains("Subject: second news"),
         "{seen:?}"
     );
     assert!(idle.done().await.expect("DONE").is_ok());

@@ -8,6 +8,7 @@ mod fetch;
 mod mailboxes;
 mod memory;
 mod notify_shared;
+mod recent;
 mod search;
 mod session;
 mod shared;

@@ -342,6 +342,7 @@ pub async fn mailbox_status(
     let request = MailboxStatusRequest {
         owner: OWNER.into(),
         name: name.into(),
+        ..Default::default()
     };
     let response = client.mailbox_status(with_ticket(request, ticket)).await?;
     Ok(response.into_inner().status.unwrap())

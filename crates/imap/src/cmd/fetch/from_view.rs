@@ -89,7 +89,7 @@ pub(super) async fn fetch_from_view(
                             response.uid(uid);
                         }
                         Item::Flags => {
-                            response.flags(flags);
+                            response.flags_recent(flags, view.is_recent(uid));
                         }
                         _ => {}
                     }

@@ -70,11 +70,13 @@ pub(super) async fn respond(
         }
     };
     let mut head = Vec::new();
+    let mut recent = false;
     if plan.items.contains(&Item::Flags) {
         mailbox.announce_keywords(&message.flags, &mut head);
         let mut view = mailbox.view();
         view.set_flags(message.uid, message.flags.clone());
         view.held(message.modseq);
+        recent = view.is_recent(message.uid);
     }
     let mut out = cx.out.lock().await;
     if !head.is_empty() {
@@ -95,7 +97,7 @@ pub(super) async fn respond(
                 }
             }
             Item::Flags => {
-                response.flags(&message.flags);
+                response.flags_recent(&message.flags, recent);
             }
             Item::Size => {
                 response.rfc822_size(message.size);

@@ -57,6 +57,19 @@ fn push(key: &SearchKey, view: &View, program: &mut Vec<pb::SearchKey>) -> Resul
             })));
             keys.iter().try_for_each(|k| push(k, view, program))
         }
+        // `\Recent` is the session's (RFC 3501 §6.4.4): NEW is RECENT
+        // UNSEEN, OLD is NOT RECENT.
+        S::New => {
+            program.push(wrap(Key::And(SearchAnd { count: 2 })));
+            program.push(recent(view));
+            program.push(flag(SearchFlagKey::Unseen));
+            Ok(())
+        }
+        S::Old => {
+            program.push(wrap(Key::Not(SearchNot {})));
+            program.push(recent(view));
+            Ok(())
+        }
         leaf => {
             program.push(to_leaf(leaf, view)?);
             Ok(())
@@ -64,16 +77,22 @@ fn push(key: &SearchKey, view: &View, program: &mut Vec<pb::SearchKey>) -> Resul
     }
 }
 
+/// The messages recent in this session (none in IMAP4rev2), as a UID
+/// set.
+fn recent(view: &View) -> pb::SearchKey {
+    wrap(Key::Uid(SearchUidSet {
+        ranges: ranges(&view.recent_uids()),
+    }))
+}
+
 /// The RPC form of a key that is not an operator.
 fn to_leaf(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Reply> {
     use SearchFlagKey as F;
     use SearchKey as S;
     Ok(match key {
-        // No message is ever \Recent here, so OLD is every message and
-        // RECENT and NEW (RECENT UNSEEN) none; every message has a save date.
-        S::All | S::Old | S::SaveDateSupported => flag(F::All),
-        // No message is ever \Recent here.
-        S::Recent | S::New => wrap(Key::Uid(SearchUidSet { ranges: Vec::new() })),
+        // Every message has a save date.
+        S::All | S::SaveDateSupported => flag(F::All),
+        S::Recent => recent(view),
         S::EmailId(id) => wrap(Key::Emailid(id.clone())),
         S::ThreadId(id) => wrap(Key::Threadid(id.clone())),
         S::Answered => flag(F::Answered),
@@ -121,7 +140,7 @@ fn to_leaf(key: &SearchKey, view: &View) -> Result<pb::SearchKey, Reply> {
                 ranges: ranges(&uids),
             }))
         }
-        S::Not(_) | S::Or(..) | S::And(_) => {
+        S::Not(_) | S::Or(..) | S::And(_) | S::New | S::Old => {
             return Err(Reply::bad("Internal error: operator as a leaf"));
         }
     })

@@ -1,0 +1,62 @@
+//! IMAP4rev1's `\Recent` for the messages that arrive while a mailbox is
+//! selected (RFC 3501 §2.3.2): a read-write session claims them from
+//! storage, so that each is recent in one session only (the SELECT claimed
+//! those before it); a read-only one shows them as recent and claims
+//! nothing. IMAP4rev2 has no `\Recent` (RFC 9051 §A): nothing is claimed.
+
+use mailkeep_frontend::{Retry, Storage};
+use mailkeep_imap_proto::recent;
+use mailkeep_storage_rpc::storage::ClaimRecentRequest;
+
+use crate::session::enabled::Enabled;
+use crate::session::mailbox::Mailbox;
+use crate::view::Update;
+
+impl Mailbox {
+    /// Decides which of the view's new messages are recent here, claiming
+    /// them in a read-write IMAP4rev1 session. When storage cannot say,
+    /// they count as recent (RFC 3501 §2.3.2: "SHOULD be considered
+    /// recent").
+    pub(crate) async fn settle_recent(&self, storage: &Storage, enabled: Enabled) {
+        let Some((first, last)) = self.view().undecided_recent() else {
+            return;
+        };
+        let from = if enabled.rev2 {
+            None
+        } else if self.read_only {
+            Some(first)
+        } else {
+            let request = ClaimRecentRequest {
+                owner: self.owner().to_owned(),
+                mailbox: self.name(),
+                uidvalidity: self.uidvalidity,
+                up_to_uid: last,
+            };
+            let claimed = storage
+                .call(self.owner(), Retry::Idempotent, |rpc| {
+                    let request = rpc.request(request.clone());
+                    async move { rpc.storage().claim_recent(request).await }
+                })
+                .await;
+            match claimed {
+                Ok(reply) => Some(reply.first_recent_uid.max(first)),
+                Err(error) => {
+                    tracing::warn!(%error, "could not claim recent messages");
+                    Some(first)
+                }
+            }
+        };
+        let mut view = self.view();
+        if let Some(from) = from {
+            view.mark_recent(from, last);
+        }
+        view.decide_recent(last);
+    }
+
+    /// `* n RECENT` after new messages were told by EXISTS (IMAP4rev1).
+    pub(crate) fn tell_recent(&self, bytes: &mut Vec<u8>, updates: &[Update], enabled: Enabled) {
+        if !enabled.rev2 && updates.iter().any(|u| matches!(u, Update::Exists(_))) {
+            recent(bytes, self.view().recent_count());
+        }
+    }
+}
