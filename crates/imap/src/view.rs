@@ -121,10 +121,18 @@ impl View {
     }
 
     /// Makes the messages from UID `first` to `last` recent in this
-    /// session (what it claimed).
+    /// session (what it claimed). Claims come in ascending UID order; one
+    /// that continues the last range extends it, so a session idling for
+    /// days keeps a few ranges, not one per arrival.
     pub fn mark_recent(&mut self, first: u32, last: u32) {
-        if first <= last {
-            self.recent.push((first, last));
+        if first > last {
+            return;
+        }
+        match self.recent.last_mut() {
+            Some(range) if first <= range.1.saturating_add(1) && first >= range.0 => {
+                range.1 = range.1.max(last);
+            }
+            _ => self.recent.push((first, last)),
         }
     }
 
@@ -149,9 +157,20 @@ impl View {
     }
 
     /// How many of the view's messages are recent in this session (the
-    /// RECENT count).
+    /// RECENT count), counted without listing them: the ranges hold no
+    /// view message twice (a claim starts above every UID decided
+    /// before, and what lies between a SELECT's last message and its
+    /// UIDNEXT was expunged before it).
     pub fn recent_count(&self) -> u32 {
-        u32::try_from(self.recent_uids().len()).unwrap_or(u32::MAX)
+        let count: usize = self
+            .recent
+            .iter()
+            .map(|&(first, last)| {
+                self.uids.partition_point(|&u| u <= last)
+                    - self.uids.partition_point(|&u| u < first)
+            })
+            .sum();
+        u32::try_from(count).unwrap_or(u32::MAX)
     }
 
     /// The new messages (first and last UID) whose being recent here is
@@ -468,6 +487,43 @@ mod tests {
 
     fn view(uids: &[u32]) -> View {
         View::new(7, 10, uids.iter().map(|&u| (u, vec![])).collect())
+    }
+
+    #[test]
+    fn recent_claims_that_follow_on_merge_and_are_counted_once() {
+        // SELECT saw 2..=4 (UIDNEXT 7: 5 and 6 were expunged before).
+        let mut v = view(&[1, 2, 3, 4]);
+        v.mark_recent(2, 6);
+        for uid in 7..=9 {
+            let new = FlagUpdate {
+                uid,
+                flags: vec![],
+                modseq: 10 + u64::from(uid),
+            };
+            v.apply_changes(&[], vec![new], 10 + u64::from(uid), true);
+            let (first, last) = v.undecided_recent().expect("a new message");
+            assert_eq!((first, last), (if uid == 7 { 5 } else { uid }, uid));
+            v.mark_recent(first, last);
+            v.decide_recent(last);
+        }
+        assert_eq!(v.recent.len(), 1, "{:?}", v.recent);
+        assert_eq!(v.recent_uids(), [2, 3, 4, 7, 8, 9]);
+        assert_eq!(v.recent_count(), 6);
+        // Another session claimed 10; this one gets 11 only.
+        for uid in [10, 11] {
+            let new = FlagUpdate {
+                uid,
+                flags: vec![],
+                modseq: 30 + u64::from(uid),
+            };
+            v.apply_changes(&[], vec![new], 30 + u64::from(uid), true);
+        }
+        v.mark_recent(11, 11);
+        v.decide_recent(11);
+        v.expunge(&[3, 8]);
+        assert_eq!(v.recent_uids(), [2, 4, 7, 9, 11]);
+        assert_eq!(v.recent_count(), 5);
+        assert!(!v.is_recent(10) && v.is_recent(11) && !v.is_recent(1));
     }
 
     #[test]
