@@ -235,6 +235,7 @@ async fn append(
             size: message.len() as u64,
             replace: None,
             size_unknown: false,
+            ..AppendHeader::default()
         })),
     };
     let chunk = AppendRequest {

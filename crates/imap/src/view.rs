@@ -91,6 +91,10 @@ pub(crate) struct View {
     /// The highest UID whose being recent here is decided: the new
     /// messages above it are still to be claimed.
     recent_decided: u32,
+    /// Every message up to this UID is known to be claimed as recent by
+    /// some session (this one's claims are in `recent`): new messages up
+    /// to it need not be claimed.
+    claimed_through: u32,
 }
 
 impl View {
@@ -111,6 +115,7 @@ impl View {
             highest_uid,
             recent: Vec::new(),
             recent_decided: highest_uid,
+            claimed_through: 0,
             uids,
             flags,
             sets,
@@ -178,6 +183,17 @@ impl View {
     pub fn undecided_recent(&self) -> Option<(u32, u32)> {
         (self.highest_uid > self.recent_decided)
             .then(|| (self.recent_decided.saturating_add(1), self.highest_uid))
+    }
+
+    /// Records that every message up to UID `through` has been claimed as
+    /// recent by some session (a delta or this session's APPEND said so).
+    pub fn note_claimed(&mut self, through: u32) {
+        self.claimed_through = self.claimed_through.max(through);
+    }
+
+    /// The UID up to which every message is known to be claimed.
+    pub fn claimed_through(&self) -> u32 {
+        self.claimed_through
     }
 
     /// Records that being recent is decided up to UID `up_to`.

@@ -47,6 +47,9 @@ pub(crate) struct MessageStart {
     date: Option<InternalDate>,
     /// `None`: announced as unknown (CATENATE).
     size: Option<u64>,
+    /// The batch claims the recent messages (the first header's
+    /// `claim_recent`; further headers' is not read).
+    claim_recent: bool,
 }
 
 /// What the receiving side hands the writer thread.
@@ -83,6 +86,7 @@ fn message_start(header: &pb::AppendHeader) -> Result<MessageStart, Status> {
             offset_minutes: header.internal_date_offset_minutes,
         }),
         size: (!header.size_unknown).then_some(header.size),
+        claim_recent: false,
     })
 }
 
@@ -101,8 +105,9 @@ pub(crate) async fn append(
             return Err(invalid("the first Append message must be the AppendHeader"));
         }
     };
-    // Delivery tickets may add messages; only a session may expunge one.
-    let need = if header.replace.is_some() {
+    // Delivery tickets may add messages; only a session may expunge one,
+    // or claim recent messages (as only it may ask ClaimRecent).
+    let need = if header.replace.is_some() || header.claim_recent {
         Scope::Session
     } else {
         Scope::Deliver
@@ -113,7 +118,10 @@ pub(crate) async fn append(
         gate.check_guest(&header.owner, &store, &actor, "Append", guest_need)
             .await?;
     }
-    let first = message_start(&header)?;
+    let first = MessageStart {
+        claim_recent: header.claim_recent,
+        ..message_start(&header)?
+    };
     let replace = header.replace.as_ref().map(|r| ReplaceTarget {
         mailbox: r.mailbox.clone(),
         uidvalidity: r.uidvalidity,
@@ -194,6 +202,7 @@ pub(crate) async fn append(
                 uid: batch.uids.first().copied().unwrap_or(0),
                 modseq: batch.modseq,
                 replaced_highestmodseq: batch.replaced.as_ref().map_or(0, |r| r.highestmodseq),
+                first_recent_uid: batch.first_recent.unwrap_or(0),
                 uids: batch.uids,
             }))
         }
@@ -282,12 +291,16 @@ impl Feed<'_> {
 /// (`None` for the owner): 'i' (insert) for a session's APPEND, 'p' (post)
 /// for a delivery by another user's deliver ticket (see [`crate::guest`]),
 /// and the rights of the flags it sets; a REPLACE also needs to expunge
-/// the replaced message, and is no delivery.
+/// the replaced message, and is no delivery; claiming recent messages
+/// needs 'r', as ClaimRecent does, and is no delivery either.
 fn guest_need(actor: &Actor, header: &pb::AppendHeader) -> Option<GuestNeed> {
     let adding = match actor {
         Actor::Owner => return None,
+        Actor::Guest(_) if header.claim_recent => Rights::INSERT.union(Rights::READ),
         Actor::Guest(_) => Rights::INSERT,
-        Actor::Deliverer(_) if header.replace.is_some() => return Some(GuestNeed::OwnerOnly),
+        Actor::Deliverer(_) if header.replace.is_some() || header.claim_recent => {
+            return Some(GuestNeed::OwnerOnly);
+        }
         Actor::Deliverer(_) => Rights::POST,
     };
     let rights = adding.union(flag_rights(&header.flags, false));
@@ -475,6 +488,9 @@ fn stage(
                 if let Some(user) = target.guest {
                     writer.seen_privately_by(user);
                 }
+                if start.claim_recent {
+                    writer.claim_recent();
+                }
                 current = Some(writer);
             }
             Piece::Chunk(c) => match current.as_mut() {
@@ -515,7 +531,13 @@ fn announce(gate: &Gate, owner: &str, mailbox: &str, batch: &AppendedBatch, by_o
                 modseq,
                 ..pb::MessageFlags::default()
             });
-            crate::watch::bus::delta(modseq.saturating_sub(1), modseq, added, &[])
+            let mut delta = crate::watch::bus::delta(modseq.saturating_sub(1), modseq, added, &[])?;
+            // Claimed by the appender in the commit: the other sessions
+            // need not ask.
+            if batch.first_recent.is_some() {
+                delta.recent_claimed_through = *last;
+            }
+            Some(delta)
         };
         changes.publish_whole(owner, mailbox, batch.uidvalidity, modseq, kind, next, delta);
     }
@@ -541,6 +563,7 @@ mod tests {
                 },
                 date: None,
                 size: Some(0),
+                claim_recent: false,
             })
         };
         assert_eq!(start(&[]).gathered_size(), START_SIZE);

@@ -195,6 +195,15 @@ async fn a_deliver_ticket_delivers_and_every_read_call_is_refused() {
         "Append REPLACE",
         common::send_append(&mut c, &t, parts).await,
     );
+    // Nor is one that claims the recent messages (a session's APPEND).
+    let mut header = append_header("INBOX", &[], 1);
+    header.claim_recent = true;
+    let mut parts = message_parts(header, b"x");
+    parts.push(pb::AppendRequest::commit());
+    refused(
+        "Append claiming recent",
+        common::send_append(&mut c, &t, parts).await,
+    );
     let mut content = ContentClient::new(channel.clone());
     let mailbox = inbox();
     refuse!(

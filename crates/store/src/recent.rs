@@ -41,6 +41,45 @@ pub(crate) fn first_unclaimed(conn: &Connection, mailbox: &MailboxRow) -> Result
     })
 }
 
+/// Claims, inside the write transaction `tx`, the messages of `mailbox`
+/// up to `up_to` that no session has claimed; returns the first of them
+/// (above `up_to`: none were left to claim, and nothing is written).
+pub(crate) fn claim_in(tx: &Connection, mailbox: &MailboxRow, up_to: u32) -> Result<u32> {
+    let first = first_unclaimed(tx, mailbox)?;
+    if first <= up_to {
+        cached_execute(
+            tx,
+            "INSERT INTO recent_claims (mailbox_id, uidvalidity, first_uid)
+             VALUES (?1, ?2, ?3)
+             ON CONFLICT (mailbox_id) DO UPDATE
+             SET uidvalidity = excluded.uidvalidity, first_uid = excluded.first_uid",
+            params![mailbox.id, mailbox.uidvalidity, up_to.saturating_add(1)],
+        )
+        .ctx(&format!(
+            "claiming the recent messages of {:?}",
+            mailbox.name
+        ))?;
+    }
+    Ok(first)
+}
+
+/// The claim an append batch asked for ([`crate::AppendWriter::claim_recent`]),
+/// in its transaction: up to its last new UID (`uids`, just indexed in
+/// `mailbox`); the first UID claimed, `None` when it did not ask.
+pub(crate) fn claim_for_append(
+    tx: &Connection,
+    mailbox: &MailboxRow,
+    staged: &[crate::StagedMessage],
+    uids: &[u32],
+) -> Result<Option<u32>> {
+    match uids.iter().max() {
+        Some(&last) if staged.iter().any(|m| m.claims_recent) => {
+            claim_in(tx, mailbox, last).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 impl Store {
     /// Claims for the calling session the messages of `mailbox` up to
     /// `up_to` (a UID it has been told of) that no session has claimed,
@@ -59,18 +98,7 @@ impl Store {
         // Again under the write lock: another process may have claimed
         // in between.
         let row = mailbox_checked(&tx, &name, uidvalidity)?;
-        let first = first_unclaimed(&tx, &row)?;
-        if first <= up_to {
-            cached_execute(
-                &tx,
-                "INSERT INTO recent_claims (mailbox_id, uidvalidity, first_uid)
-                 VALUES (?1, ?2, ?3)
-                 ON CONFLICT (mailbox_id) DO UPDATE
-                 SET uidvalidity = excluded.uidvalidity, first_uid = excluded.first_uid",
-                params![row.id, row.uidvalidity, up_to.saturating_add(1)],
-            )
-            .ctx(&format!("claiming the recent messages of {name:?}"))?;
-        }
+        let first = claim_in(&tx, &row, up_to)?;
         tx.commit()
             .ctx(&format!("claiming the recent messages of {name:?}"))?;
         Ok(first)

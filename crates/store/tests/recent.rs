@@ -1,12 +1,26 @@
 //! `\Recent` claims: each message goes to one claimer; a claim with
 //! nothing new writes nothing; a new UIDVALIDITY starts over; the count
-//! of what no one claimed.
+//! of what no one claimed; an append that claims in its own commit.
 
 #[allow(dead_code)]
 mod common;
 
 use common::temp_store;
-use mailkeep_store::StoreError;
+use mailkeep_store::{Flags, StagedMessage, Store, StoreError};
+
+/// A message staged for `mailbox`, its batch claiming the recent
+/// messages when `claim`.
+fn staged(store: &Store, mailbox: &str, claim: bool) -> StagedMessage {
+    let body = b"Subject: s\r\n\r\nx\r\n";
+    let mut w = store
+        .begin_append(mailbox, Flags::default(), None, body.len() as u64)
+        .unwrap();
+    if claim {
+        w.claim_recent();
+    }
+    w.write(body).unwrap();
+    w.finish().unwrap()
+}
 
 #[test]
 fn each_message_is_claimed_once() {
@@ -47,4 +61,61 @@ fn a_mailbox_made_again_starts_with_nothing_claimed() {
     let again = st.select("Work").unwrap();
     assert_eq!(again.first_recent, 1);
     assert_eq!(st.recent_count("Work").unwrap(), 1);
+}
+
+#[test]
+fn an_append_claims_in_its_own_commit_up_to_its_last_message() {
+    let (_dir, st) = temp_store();
+    // Delivered (nothing claimed), then appended by a session that has
+    // INBOX selected: its claim takes the delivered message too.
+    common::append(&st, "INBOX", b"Subject: x\r\n\r\nx\r\n", &[]);
+    let uidvalidity = st.select("INBOX").unwrap().status.uidvalidity;
+    let batch = st
+        .commit_appends(
+            vec![staged(&st, "INBOX", true), staged(&st, "INBOX", false)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(batch.uids, [2, 3]);
+    assert_eq!(batch.first_recent, Some(1));
+    assert_eq!(st.recent_count("INBOX").unwrap(), 0);
+    assert_eq!(
+        st.claim_recent("INBOX", uidvalidity, 3).unwrap(),
+        4,
+        "all claimed"
+    );
+    // Without asking, nothing is claimed.
+    let plain = st
+        .commit_appends(vec![staged(&st, "INBOX", false)], None)
+        .unwrap();
+    assert_eq!(plain.first_recent, None);
+    assert_eq!(st.recent_count("INBOX").unwrap(), 1);
+    // Committed together: each batch claims what is left up to its own
+    // last message, in the order they are indexed.
+    st.create("Work").unwrap();
+    let results = st.commit_appends_together(vec![
+        vec![staged(&st, "INBOX", false)],
+        vec![staged(&st, "INBOX", true)],
+        vec![staged(&st, "Work", true)],
+        vec![staged(&st, "INBOX", true)],
+    ]);
+    let batch = |i: usize| results[i].as_ref().unwrap();
+    assert_eq!(
+        (batch(0).uids.clone(), batch(0).first_recent),
+        (vec![5], None)
+    );
+    assert_eq!(
+        (batch(1).uids.clone(), batch(1).first_recent),
+        (vec![6], Some(4))
+    );
+    assert_eq!(
+        (batch(2).uids.clone(), batch(2).first_recent),
+        (vec![1], Some(1))
+    );
+    assert_eq!(
+        (batch(3).uids.clone(), batch(3).first_recent),
+        (vec![7], Some(7))
+    );
+    assert_eq!(st.recent_count("INBOX").unwrap(), 0);
+    assert_eq!(st.recent_count("Work").unwrap(), 0);
 }

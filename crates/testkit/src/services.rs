@@ -419,6 +419,7 @@ impl Services {
                 size: message.len() as u64,
                 replace: None,
                 size_unknown: false,
+                ..AppendHeader::default()
             })),
         }];
         for chunk in message.chunks(mailkeep_storage_rpc::CHUNK_SIZE) {

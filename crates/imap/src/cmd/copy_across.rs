@@ -78,6 +78,8 @@ pub(crate) async fn copy_across(
                     replace: None,
                     // The message ends where the next one starts.
                     size_unknown: true,
+                    // Recent to whichever session hears of it first.
+                    claim_recent: false,
                 })
                 .await;
             }

@@ -56,7 +56,8 @@ impl Command for Status {
 /// shown (...)` (`shown`: the name as the client knows it); the reply when
 /// storage refused. RECENT counts the messages no session has claimed
 /// and, when `mailbox` is the session's `selected` one, those recent in
-/// it (as Dovecot does).
+/// it (as Dovecot does; in a read-only session those are unclaimed ones,
+/// so the larger count).
 pub(crate) async fn write_status(
     cx: &Cx,
     authed: &Authed,
@@ -87,12 +88,17 @@ pub(crate) async fn write_status(
         .filter_map(|&item| {
             Some(match item {
                 StatusItem::Messages => StatusValue::Messages(status.messages),
-                StatusItem::Recent => StatusValue::Recent(
-                    selected
-                        .filter(|s| s.is(mailbox))
-                        .map_or(0, |s| s.view().recent_count())
-                        .saturating_add(status.recent),
-                ),
+                StatusItem::Recent => StatusValue::Recent(match selected {
+                    // A read-only session's recent messages are ones no
+                    // session claimed: counted once.
+                    Some(s) if s.is(mailbox) && s.read_only => {
+                        s.view().recent_count().max(status.recent)
+                    }
+                    Some(s) if s.is(mailbox) => {
+                        s.view().recent_count().saturating_add(status.recent)
+                    }
+                    _ => status.recent,
+                }),
                 StatusItem::UidNext => StatusValue::UidNext(status.uidnext),
                 StatusItem::UidValidity => StatusValue::UidValidity(status.uidvalidity),
                 StatusItem::Unseen => StatusValue::Unseen(status.unseen),

@@ -437,6 +437,7 @@ impl Mailbox {
     ) -> Vec<Update> {
         let mut updates = Vec::new();
         for delta in deltas {
+            view.note_claimed(delta.recent_claimed_through);
             updates.extend(self.apply(
                 view,
                 &delta.vanished,

@@ -8,6 +8,7 @@ use mailkeep_frontend::{Retry, Storage};
 use mailkeep_imap_proto::recent;
 use mailkeep_storage_rpc::storage::ClaimRecentRequest;
 
+use crate::namespace::MailboxRef;
 use crate::session::enabled::Enabled;
 use crate::session::mailbox::Mailbox;
 use crate::view::Update;
@@ -25,6 +26,10 @@ impl Mailbox {
             None
         } else if self.read_only {
             Some(first)
+        } else if last <= self.view().claimed_through() {
+            // Claimed already: by this session's APPEND (marked then) or
+            // by the other session a delta names.
+            None
         } else {
             let request = ClaimRecentRequest {
                 owner: self.owner().to_owned(),
@@ -51,6 +56,26 @@ impl Mailbox {
             view.mark_recent(from, last);
         }
         view.decide_recent(last);
+    }
+
+    /// Whether an APPEND into `target` claims its messages as recent to
+    /// this session in its commit: the mailbox is the one selected,
+    /// read-write, in IMAP4rev1.
+    pub(crate) fn claims_appended(&self, target: &MailboxRef, enabled: Enabled) -> bool {
+        !enabled.rev2 && !self.read_only && self.is(target)
+    }
+
+    /// Records what this session's APPEND claimed in its commit: the
+    /// messages from `first_recent` (the first UID the claim took; 0: it
+    /// claimed nothing) to `last` (its last new UID) are recent here, and
+    /// none up to `last` needs claiming.
+    pub(crate) fn appended_recent(&self, first_recent: u32, last: u32) {
+        if first_recent == 0 {
+            return;
+        }
+        let mut view = self.view();
+        view.mark_recent(first_recent, last);
+        view.note_claimed(last);
     }
 
     /// `* n RECENT` after new messages were told by EXISTS (IMAP4rev1).

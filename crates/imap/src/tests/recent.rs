@@ -99,6 +99,52 @@ async fn each_message_is_recent_in_one_session_only() {
     assert_eq!(recent(&reply), Some(0), "{reply:?}");
 }
 
+/// An APPEND into the selected mailbox claims in its own commit: its
+/// messages (and those before them no one claimed) are recent to the
+/// appender, not to the other sessions, which are told they are taken.
+#[tokio::test]
+async fn an_append_into_the_selected_mailbox_is_recent_to_the_appender() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let mut writer = login(&process).await;
+    append(&mut writer, "delivered").await;
+    let mut a = login(&process).await;
+    let mut b = login(&process).await;
+    ok(&mut a, "SELECT INBOX").await;
+    ok(&mut b, "SELECT INBOX").await;
+    // Nobody has heard of this one yet when A appends: A's claim takes it.
+    append(&mut writer, "unseen by all").await;
+    append(&mut a, "sent copy").await;
+    let reply = ok(&mut a, "FETCH 1:3 (FLAGS)").await;
+    assert_eq!(flagged_recent(&reply), vec![1, 2, 3], "{reply:?}");
+    let reply = ok(&mut b, "NOOP").await;
+    assert_eq!(reply.exists(), Some(3), "{reply:?}");
+    assert_eq!(recent(&reply), Some(0), "{reply:?}");
+    let reply = ok(&mut b, "FETCH 1:3 (FLAGS)").await;
+    assert!(flagged_recent(&reply).is_empty(), "{reply:?}");
+    // A MULTIAPPEND too, and a message after it is claimed as before.
+    let reply = ok(
+        &mut b,
+        "APPEND INBOX {12+}\r\nSubject: 4\r\n {12+}\r\nSubject: 5\r\n",
+    )
+    .await;
+    assert!(reply.is_ok(), "{reply:?}");
+    let reply = ok(&mut b, "SEARCH RECENT").await;
+    assert_eq!(reply.search(), vec![4, 5], "{reply:?}");
+    append(&mut writer, "six").await;
+    let reply = ok(&mut a, "NOOP").await;
+    assert_eq!(reply.exists(), Some(6), "{reply:?}");
+    assert_eq!(recent(&reply), Some(4), "{reply:?}");
+    let reply = ok(&mut b, "SEARCH RECENT").await;
+    assert_eq!(reply.search(), vec![4, 5], "{reply:?}");
+    // EXAMINE claims nothing by appending either.
+    let mut c = login(&process).await;
+    ok(&mut c, "EXAMINE INBOX").await;
+    append(&mut c, "seven").await;
+    let reply = ok(&mut c, "STATUS INBOX (RECENT)").await;
+    assert_eq!(reply.status_item("RECENT"), Some(1), "{reply:?}");
+}
+
 #[tokio::test]
 async fn imap4rev2_neither_shows_nor_takes_recent_messages() {
     let services = services().await;

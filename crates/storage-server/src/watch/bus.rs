@@ -116,6 +116,7 @@ pub(crate) fn delta(
         highestmodseq,
         changed: changed.collect(),
         vanished: vanished.to_vec(),
+        recent_claimed_through: 0,
     })
 }
 

@@ -242,6 +242,7 @@ pub fn append_header(mailbox: &str, flags: &[&str], size: u64) -> AppendHeader {
         size,
         replace: None,
         size_unknown: false,
+        claim_recent: false,
     }
 }
 

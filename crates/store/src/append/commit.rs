@@ -58,6 +58,10 @@ pub struct AppendedBatch {
     pub modseq: u64,
     /// The message expunged by a REPLACE.
     pub replaced: Option<Replaced>,
+    /// When the batch claimed the recent messages
+    /// ([`crate::AppendWriter::claim_recent`]): the first UID it claimed;
+    /// those from it to the last new UID are recent to the appender.
+    pub first_recent: Option<u32>,
 }
 
 impl Store {
@@ -124,6 +128,7 @@ impl Store {
             }
             own.record(&tx)?;
             let (uids, flags) = insert_rows(&tx, &mut dst, &staged)?;
+            let first_recent = crate::recent::claim_for_append(&tx, &dst, &staged, &uids)?;
             journaled = journal_rows(&tx, dst.id, &staged, &uids)?;
             let replaced = match source {
                 Some((mut src, uid)) => {
@@ -142,7 +147,7 @@ impl Store {
             check_cap(self, &tx, &staged)?;
             tx.commit()
                 .ctx(&format!("committing append to {:?}", dst.name))?;
-            Ok((uids, flags, replaced))
+            Ok((uids, flags, replaced, first_recent))
         })();
         // Durable before it is acknowledged (committed already: a failure
         // here leaves the rows and files, and answers an error). Numbered
@@ -152,7 +157,7 @@ impl Store {
         // is gone: a folder scan of another process (which runs under it)
         // would otherwise find that file without its row and take it for
         // new mail. Others' appends wait meanwhile; REPLACE is rare.
-        let replacing = matches!(&result, Ok((_, _, Some(_))));
+        let replacing = matches!(&result, Ok((_, _, Some(_), _)));
         let conn = if replacing {
             Some(conn)
         } else {
@@ -163,7 +168,7 @@ impl Store {
             self.inner.durable.wait(self, ticket)?;
         }
         match result {
-            Ok((uids, flags, replaced)) => {
+            Ok((uids, flags, replaced, first_recent)) => {
                 self.inner.journal.noted(self, journaled.0, journaled.1);
                 let replaced = replaced.map(|(src, uid, file)| {
                     // Acknowledged: the expunged message's file goes now (a
@@ -190,6 +195,7 @@ impl Store {
                     flags,
                     modseq,
                     replaced,
+                    first_recent,
                 })
             }
             Err(e) => {

@@ -166,6 +166,8 @@ struct Applied {
     uids: Vec<u32>,
     flags: Vec<Vec<String>>,
     modseq: u64,
+    /// The first UID its claim of recent messages took, if it asked.
+    first_recent: Option<u32>,
     moved: Vec<PathBuf>,
     /// Messages and bytes it journaled.
     journaled: (u64, u64),
@@ -254,6 +256,7 @@ fn commit_together(
                             flags: a.flags,
                             modseq: a.modseq,
                             replaced: None,
+                            first_recent: a.first_recent,
                         };
                         (batch, ticket)
                     })
@@ -299,6 +302,7 @@ fn apply(
     folder.fsync |= staged.iter().any(|m| m.body.is_none());
     move_into(&mut staged, &dir.join("cur"), moved)?;
     let (uids, flags) = insert_rows(conn, &mut dst, &staged)?;
+    let first_recent = crate::recent::claim_for_append(conn, &dst, &staged, &uids)?;
     check_cap(store, conn, &staged)?;
     let journaled = journal_rows(conn, dst.id, &staged, &uids)?;
     Ok(Applied {
@@ -306,6 +310,7 @@ fn apply(
         uids,
         flags,
         modseq: dst.highestmodseq,
+        first_recent,
         moved: std::mem::take(moved),
         journaled,
     })

@@ -73,6 +73,8 @@ pub struct AppendWriter {
     seen_by: Option<String>,
     /// Never refused by the usage cap (see [`AppendWriter::outside_quota`]).
     outside_quota: bool,
+    /// Its commit claims the recent messages (see [`AppendWriter::claim_recent`]).
+    claims_recent: bool,
 }
 
 impl Store {
@@ -154,6 +156,7 @@ impl Store {
                 None => Some(Vec::new()),
             },
             seen_by: None,
+            claims_recent: false,
             outside_quota: false,
         })
     }
@@ -228,6 +231,17 @@ impl AppendWriter {
         }
     }
 
+    /// Makes the commit claim the mailbox's recent messages (IMAP4rev1's
+    /// `\Recent`, RFC 3501 §2.3.2) up to the batch's last new one, in
+    /// the same transaction, for an appender that has the mailbox
+    /// selected read-write: its new messages are recent to it, and no
+    /// other session must claim them (see [`Store::claim_recent`];
+    /// [`AppendedBatch::first_recent`] is the first UID claimed). One
+    /// message of a batch asking is enough.
+    pub fn claim_recent(&mut self) {
+        self.claims_recent = true;
+    }
+
     /// Exempts the message from the usage cap (see [`crate::UsageCap`]):
     /// its commit is never refused for quota. For what the server itself
     /// must put in a full mailbox, as the quota plugin's warning.
@@ -274,6 +288,7 @@ impl AppendWriter {
             flags: std::mem::take(&mut self.flags),
             internal_date: self.internal_date,
             seen_by: self.seen_by.take(),
+            claims_recent: self.claims_recent,
             outside_quota: self.outside_quota,
             body: self.body.take(),
             // The size as served: bare LFs count as CRLF.
@@ -293,6 +308,9 @@ pub struct StagedMessage {
     pub(crate) internal_date: InternalDate,
     /// The guest who has seen it, when its `\Seen` is private.
     pub(crate) seen_by: Option<String>,
+    /// Its batch's commit claims the recent messages up to the batch's
+    /// last one (see [`AppendWriter::claim_recent`]).
+    pub(crate) claims_recent: bool,
     /// Exempt from the usage cap (see [`AppendWriter::outside_quota`]).
     pub(crate) outside_quota: bool,
     pub(crate) size: u64,

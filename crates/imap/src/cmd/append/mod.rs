@@ -69,10 +69,21 @@ impl Command for Append {
             Ok(target) => target,
             Err(reply) => return drain(&mut cx, reply).await,
         };
-        match store_messages(&mut cx, &authed, &target, None).await? {
+        let claim = state
+            .selected
+            .as_ref()
+            .is_some_and(|m| m.claims_appended(&target, cx.enabled));
+        let first = FirstHeader {
+            replace: None,
+            claim_recent: claim,
+        };
+        match store_messages(&mut cx, &authed, &target, first).await? {
             Stored::Done(response) => {
                 if let Some(mailbox) = &state.selected {
                     mailbox.added_to(&target, Some(response.modseq));
+                    if claim {
+                        mailbox.appended_recent(response.first_recent_uid, last_uid(&response));
+                    }
                 }
                 let reply = Reply::ok("Append completed.").code(Code::AppendUid {
                     uidvalidity: response.uidvalidity,
@@ -145,9 +156,17 @@ impl Command for Replace {
                 .code(Code::Cannot);
             return drain(&mut cx, reply).await;
         }
-        match store_messages(&mut cx, &authed, &target, Some(replace)).await? {
+        let claim = mailbox.claims_appended(&target, cx.enabled);
+        let first = FirstHeader {
+            replace: Some(replace),
+            claim_recent: claim,
+        };
+        match store_messages(&mut cx, &authed, &target, first).await? {
             Stored::Done(response) => {
                 mailbox.added_to(&target, None);
+                if claim {
+                    mailbox.appended_recent(response.first_recent_uid, last_uid(&response));
+                }
                 // RFC 8508 §3.3: APPENDUID comes untagged, before the
                 // expunge of the replaced message is reported.
                 let mut out = Vec::new();
@@ -191,17 +210,31 @@ enum Current {
     Catenate,
 }
 
+/// What the first message's header carries for the whole call: the
+/// message REPLACE replaces, and whether the commit claims the new
+/// messages as recent to this session.
+struct FirstHeader {
+    replace: Option<ReplaceMessage>,
+    claim_recent: bool,
+}
+
+/// The last new UID of an Append's `response`.
+fn last_uid(response: &AppendResponse) -> u32 {
+    response.uids.iter().copied().max().unwrap_or(response.uid)
+}
+
 /// Reads the command's messages and streams them, all into one storage
 /// Append call that commits them together at the end (MULTIAPPEND is all
-/// or none, RFC 3502), the first one replacing `replace` (REPLACE). A
+/// or none, RFC 3502), the first one carrying `first` (REPLACE, \Recent). A
 /// CATENATE message (RFC 4469) is assembled from its parts as they come:
 /// text literals from the client, URL parts from the user's own mail.
 async fn store_messages(
     cx: &mut Cx,
     authed: &Authed,
     target: &MailboxRef,
-    mut replace: Option<ReplaceMessage>,
+    first: FirstHeader,
 ) -> Result<Stored, ImapError> {
+    let mut first = Some(first);
     let mut call: Option<Call> = None;
     let mut current: Option<Current> = None;
     loop {
@@ -215,7 +248,7 @@ async fn store_messages(
                     Ok(open) => open,
                     Err(reply) => return Ok(Stored::Refused(reply)),
                 };
-                let mut header = header(target, &message, 0, replace.take());
+                let mut header = header(target, &message, 0, first.take());
                 header.size_unknown = true;
                 open.header(header).await;
                 current = Some(Current::Catenate);
@@ -242,7 +275,7 @@ async fn store_messages(
                         Err(reply) => return refuse_at(cx, literal, reply).await,
                     };
                     let size = literal.size;
-                    open.header(header(target, &message, size, replace.take()))
+                    open.header(header(target, &message, size, first.take()))
                         .await;
                     if let Err(e) = open.literal(cx, literal).await? {
                         abort(call).await;
@@ -301,8 +334,9 @@ fn header(
     target: &MailboxRef,
     message: &AppendMessage,
     size: u64,
-    replace: Option<ReplaceMessage>,
+    first: Option<FirstHeader>,
 ) -> AppendHeader {
+    let (replace, claim_recent) = first.map_or((None, false), |f| (f.replace, f.claim_recent));
     AppendHeader {
         owner: target.owner.clone(),
         mailbox: target.name.clone(),
@@ -312,6 +346,7 @@ fn header(
         size,
         replace,
         size_unknown: false,
+        claim_recent,
     }
 }
 
