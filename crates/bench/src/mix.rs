@@ -146,6 +146,14 @@ pub struct MixRun {
     pub first_errors: Vec<String>,
     /// Sessions that ran to their LOGOUT.
     pub sessions_completed: usize,
+    /// From each session's connect to the server's greeting: no
+    /// command, so in no command figure, but time a client waits (a
+    /// server that starts processes per connection spends it there).
+    pub connects: Samples,
+    /// Every client's wall time together (clients times the run's wall
+    /// time), the whole of which a client spends waiting for the server
+    /// or deciding (see [`MixRun::share_in_connects`]).
+    pub client_time: Duration,
 }
 
 /// Failures kept as text.
@@ -176,6 +184,13 @@ impl MixRun {
         all
     }
 
+    /// The part of the clients' time spent waiting for connections and
+    /// greetings: where it is large, the command latencies are those of
+    /// a server that few clients reach at once.
+    pub fn share_in_connects(&self) -> f64 {
+        self.connects.total().as_secs_f64() / self.client_time.as_secs_f64().max(1e-9)
+    }
+
     /// Adds `other`'s figures (another round of the same settings):
     /// elapsed times add up, so that [`MixRun::rate`] is over both.
     pub fn merge(&mut self, other: &MixRun) {
@@ -192,6 +207,8 @@ impl MixRun {
             }
         }
         self.sessions_completed += other.sessions_completed;
+        self.connects.extend(&other.connects);
+        self.client_time += other.client_time;
     }
 
     fn record(&mut self, kind: Kind, took: Duration) {
@@ -222,6 +239,7 @@ pub async fn run(settings: &MixSettings) -> MixRun {
         }
     }
     total.elapsed = started.elapsed();
+    total.client_time = total.elapsed * u32::try_from(settings.clients).unwrap_or(u32::MAX);
     total
 }
 
@@ -298,8 +316,12 @@ impl Session<'_> {
 
     /// The session of the module doc.
     async fn play(&mut self, settings: &MixSettings, account: &Account) -> Result<(), SessionLost> {
+        let started = Instant::now();
         let mut c = match client::connect(settings.addr, settings.timeout).await {
-            Ok(c) => c,
+            Ok(c) => {
+                self.run.connects.push(started.elapsed());
+                c
+            }
             Err(e) => {
                 self.run.fail(Kind::Login, format!("connecting: {e}"));
                 return Err(SessionLost);
@@ -428,6 +450,11 @@ pub fn report(ours: &MixRun, theirs: Option<&MixRun>, label: &str) -> Vec<String
             theirs.and_then(|t| t.samples.get(&kind).cloned()),
         ));
     }
+    kinds.push((
+        "CONNECT+GREETING (no command)".into(),
+        ours.connects.clone(),
+        theirs.map(|t| t.connects.clone()),
+    ));
     for (name, s, t) in kinds {
         for (p, pick) in [("p50", 50.0), ("p99", 99.0)] {
             let Some(o) = s.percentile(pick) else {
@@ -442,5 +469,12 @@ pub fn report(ours: &MixRun, theirs: Option<&MixRun>, label: &str) -> Vec<String
             ));
         }
     }
+    out.push(line(
+        &format!("{label}: clients' time in connect+greeting"),
+        "%",
+        ours.share_in_connects() * 100.0,
+        theirs.map(|t| t.share_in_connects() * 100.0),
+        Better::Lower,
+    ));
     out
 }
