@@ -32,6 +32,7 @@ mod commands;
 mod compress;
 mod confinement;
 mod demo;
+mod dsync;
 mod expire;
 mod fetchmail;
 mod flow;

@@ -31,23 +31,26 @@ pub(crate) fn flag(c: &mut Cursor<'_>) -> PResult<String> {
     bad(format!("Unknown system flag \\{name}"))
 }
 
-/// `"(" [flag *(SP flag)] ")"`.
+/// `"(" [flag *(SP flag)] ")"`, read as Dovecot reads it: spaces after
+/// `(`, before `)` and more than one between flags are let pass, since
+/// Dovecot's own IMAP client (imapc, which `doveadm sync` uses to
+/// migrate mail) sends `( $Label1 Junk)` for keywords without system
+/// flags, and refusing it would stop a migration.
 pub(crate) fn flag_list(c: &mut Cursor<'_>) -> PResult<Vec<String>> {
     c.expect(b'(', "'(' to start the flag list")?;
     let mut flags = Vec::new();
-    if c.eat(b')') {
-        return Ok(flags);
-    }
     loop {
-        flags.push(flag(c)?);
+        while c.eat(b' ') {}
         match c.peek() {
             Some(b')') => {
                 c.eat(b')');
                 return Ok(flags);
             }
-            Some(b' ') => {
-                c.sp("flag")?;
-            }
+            None => return Err(Fail::Incomplete),
+            Some(_) => flags.push(flag(c)?),
+        }
+        match c.peek() {
+            Some(b' ' | b')') => {}
             None => return Err(Fail::Incomplete),
             Some(_) => return bad("Expected ')' or another flag in the flag list"),
         }

@@ -313,6 +313,14 @@ fn store() {
         }) => assert!(flags.is_empty()),
         other => panic!("{other:?}"),
     }
+    // Spaces inside the parentheses pass, as Dovecot lets them (its
+    // imapc client sends "( $Label1 Junk)").
+    match body("a STORE 1 +FLAGS ( $Label1  Junk )\r\n") {
+        B::Store(Store { flags, .. }) => assert_eq!(flags, ["$Label1", "Junk"]),
+        other => panic!("{other:?}"),
+    }
+    let (_, msg) = bad("a STORE 1 FLAGS (\\Seen\\Draft)\r\n");
+    assert!(msg.contains("Expected ')' or another flag"), "{msg}");
     let (_, msg) = bad("a STORE 1 FLAGS\r\n");
     assert!(msg.contains("Missing flags"), "{msg}");
     let (_, msg) = bad("a STORE 1 XFLAGS (\\Seen)\r\n");
