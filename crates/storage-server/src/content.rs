@@ -94,17 +94,20 @@ impl Content for ContentService {
             .await?
             .map_err(|e| errors::status(ErrorReason::UnknownCte, e.to_string()))?;
         let total_size = data.len() as u64;
+        let contains_nul = data.contains(&0);
         let mut chunks = Vec::with_capacity(data.len() / CHUNK + 1);
         if size_only || data.is_empty() {
             chunks.push(Ok(pb::SectionChunk {
                 total_size,
                 data: Vec::new(),
+                contains_nul,
             }));
         } else {
             for (i, c) in data.chunks(CHUNK).enumerate() {
                 chunks.push(Ok(pb::SectionChunk {
                     total_size: if i == 0 { total_size } else { 0 },
                     data: c.to_vec(),
+                    contains_nul: i == 0 && contains_nul,
                 }));
             }
         }

@@ -336,6 +336,7 @@ fn send_cuts(
     for (data, &size_only) in cuts.into_iter().zip(size_only) {
         let start = pb::CutStart {
             total_size: data.len() as u64,
+            contains_nul: data.contains(&0),
         };
         if !batch.push(Item::CutStart(start)) {
             return false;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use mailkeep_testkit::{Client, LiteralMode, Part, Status};
+use mailkeep_testkit::{Client, LiteralMode, Part, Status, Value};
 use tokio::io::DuplexStream;
 
 use super::{login, message, ok, process, selected_with, services};
@@ -163,10 +163,39 @@ async fn nul_goes_out_as_0x80_except_in_binary_literals() {
         };
         assert_eq!(f.bytes(name), Some(want), "{command}: {reply:?}");
     }
-    // BINARY sends the bytes as they are, in a binary literal.
-    let reply = ok(&mut c, "FETCH 1 (BINARY.PEEK[1])").await;
-    let f = reply.fetch(1).expect("FETCH 1");
-    assert_eq!(f.bytes("BINARY[1]"), Some(&b"NUL\x00byte\r\n"[..]));
+    // BINARY sends the bytes as they are, in a binary literal; BINARY
+    // without NUL in a plain one (as Dovecot: clients that cannot read
+    // literal8, Python's IMAPClient, read it), alone (its own call) and
+    // with others (the Fetch stream).
+    let plain = b"Subject: text\r\n\r\nplain text\r\n";
+    let reply = c.append("INBOX", &[], plain).await.unwrap();
+    assert!(reply.is_ok(), "{reply:?}");
+    for (command, seq, want, literal8) in [
+        ("FETCH 1 (BINARY.PEEK[1])", 1, &b"NUL\x00byte\r\n"[..], true),
+        (
+            "FETCH 1 (BINARY.PEEK[1] BODY.PEEK[HEADER])",
+            1,
+            &b"NUL\x00byte\r\n"[..],
+            true,
+        ),
+        ("FETCH 2 (BINARY.PEEK[1])", 2, &b"plain text\r\n"[..], false),
+        (
+            "FETCH 2 (BINARY.PEEK[1] BODY.PEEK[HEADER])",
+            2,
+            &b"plain text\r\n"[..],
+            false,
+        ),
+    ] {
+        let reply = ok(&mut c, command).await;
+        let f = reply.fetch(seq).expect("FETCH");
+        assert_eq!(f.bytes("BINARY[1]"), Some(want), "{command}: {reply:?}");
+        let kind = f.item("BINARY[1]");
+        assert_eq!(
+            matches!(kind, Some(Value::Literal8(_))),
+            literal8,
+            "{command}: {kind:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -24,6 +24,8 @@ use crate::updates::fetch_head;
 /// A cut opened in storage: its size and the stream of its bytes.
 struct Opened {
     total: u64,
+    /// The cut holds a NUL byte (storage said so with its size).
+    contains_nul: bool,
     /// The first chunk's data, already read (all of it for a cut that came
     /// in the Fetch stream).
     first: Vec<u8>,
@@ -139,7 +141,11 @@ pub(super) async fn respond(
                 let Some(o) = opened.next() else {
                     return Err(ImapError::Broken("a cut was not opened".into()));
                 };
-                if cut.binary {
+                // A literal8 only where a literal cannot carry the bytes
+                // (RFC 3516 allows either): clients that do not read
+                // literal8 (Python's IMAPClient) still read BINARY of text,
+                // as they do from Dovecot.
+                if cut.binary && o.contains_nul {
                     response.literal8_header(name, o.total);
                 } else {
                     response.literal_header(name, o.total);
@@ -170,8 +176,8 @@ async fn read_stream_cuts(
 ) -> Result<Result<VecDeque<Opened>, Reply>, ImapError> {
     let mut cuts = VecDeque::new();
     for cut in plan.stream_cuts() {
-        let total = match next_item(messages).await? {
-            fetch_item::Item::CutStart(start) => start.total_size,
+        let (total, contains_nul) = match next_item(messages).await? {
+            fetch_item::Item::CutStart(start) => (start.total_size, start.contains_nul),
             fetch_item::Item::CutFailed(failed) => {
                 let status = errors::status(failed.reason(), failed.message);
                 return Ok(Err(storage_reply(&status.into(), Target::Other)));
@@ -195,6 +201,7 @@ async fn read_stream_cuts(
         }
         cuts.push_back(Opened {
             total,
+            contains_nul,
             first: data,
             rest: None,
         });
@@ -260,11 +267,13 @@ async fn open(state: &Selected, uid: u32, cut: &Cut) -> Result<Opened, Reply> {
     match stream.message().await {
         Ok(Some(first)) => Ok(Opened {
             total: first.total_size,
+            contains_nul: first.contains_nul,
             first: first.data,
             rest: Some(stream),
         }),
         Ok(None) => Ok(Opened {
             total: 0,
+            contains_nul: false,
             first: Vec::new(),
             rest: Some(stream),
         }),
