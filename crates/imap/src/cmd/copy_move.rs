@@ -139,6 +139,7 @@ async fn copy_or_move(
         view.expunge(&response.source_uids)
     };
     write_updates(&mut out, &updates, cx.enabled);
+    mailbox.tell_recent(&mut out, &updates, cx.enabled);
     cx.out.send(&out).await?;
     Ok(Done::reply(Reply::ok("Move completed.")))
 }
@@ -181,6 +182,7 @@ async fn across(
     state.mailbox.mark().force();
     let updates = state.mailbox.view().expunge(&expunged);
     write_updates(&mut out, &updates, cx.enabled);
+    state.mailbox.tell_recent(&mut out, &updates, cx.enabled);
     cx.out.send(&out).await?;
     Ok(Done::reply(Reply::ok("Move completed.")))
 }

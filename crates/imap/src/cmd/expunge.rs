@@ -66,6 +66,7 @@ impl Command for Expunge {
         };
         let mut out = Vec::new();
         write_updates(&mut out, &updates, cx.enabled);
+        mailbox.tell_recent(&mut out, &updates, cx.enabled);
         cx.out.send(&out).await?;
         let reply = Reply::ok("Expunge completed.");
         // VANISHED carries no mod-sequence: with QRESYNC the tagged OK

@@ -78,10 +78,21 @@ impl Mailbox {
         view.note_claimed(last);
     }
 
-    /// `* n RECENT` after new messages were told by EXISTS (IMAP4rev1).
+    /// `* n RECENT` after new messages were told by EXISTS, or recent
+    /// ones by EXPUNGE (IMAP4rev1; the count changed either way, and
+    /// Dovecot tells it too).
     pub(crate) fn tell_recent(&self, bytes: &mut Vec<u8>, updates: &[Update], enabled: Enabled) {
-        if !enabled.rev2 && updates.iter().any(|u| matches!(u, Update::Exists(_))) {
-            recent(bytes, self.view().recent_count());
+        if enabled.rev2 {
+            return;
+        }
+        let view = self.view();
+        let changed = updates.iter().any(|u| match u {
+            Update::Exists(_) => true,
+            Update::Expunge { uid, .. } => view.is_recent(*uid),
+            Update::Flags { .. } => false,
+        });
+        if changed {
+            recent(bytes, view.recent_count());
         }
     }
 }

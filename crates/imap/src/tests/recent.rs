@@ -93,6 +93,15 @@ async fn each_message_is_recent_in_one_session_only() {
     let reply = ok(&mut b, "STORE 1 +FLAGS (\\Recent)").await;
     assert!(flagged_recent(&reply).is_empty(), "{reply:?}");
 
+    // Expunging a recent message tells the new count; another does not.
+    ok(&mut b, "STORE 3 +FLAGS.SILENT (\\Deleted)").await;
+    let reply = ok(&mut b, "EXPUNGE").await;
+    assert_eq!(reply.expunged(), vec![3], "{reply:?}");
+    assert_eq!(recent(&reply), Some(0), "{reply:?}");
+    let reply = ok(&mut a, "NOOP").await;
+    assert_eq!(reply.expunged(), vec![3], "{reply:?}");
+    assert_eq!(recent(&reply), None, "{reply:?}");
+
     // A session selecting later finds none.
     let mut c = login(&process).await;
     let reply = ok(&mut c, "SELECT INBOX").await;
