@@ -332,6 +332,28 @@ async fn multiappend_is_all_or_nothing_and_replace_swaps_a_message() {
         .await
         .unwrap();
     assert_ne!(reply.status(), Status::Ok, "{reply:?}");
+    // A message of zero bytes is refused, alone or in a MULTIAPPEND,
+    // and nothing of the command is stored; the stream stays in step.
+    for parts in [
+        vec![
+            Part::Text("APPEND INBOX "),
+            Part::Literal(b"", LiteralMode::NonSync),
+        ],
+        vec![
+            Part::Text("APPEND INBOX "),
+            Part::Literal(b"", LiteralMode::Sync),
+        ],
+        vec![
+            Part::Text("APPEND INBOX "),
+            Part::Literal(&a, LiteralMode::NonSync),
+            Part::Text(" "),
+            Part::Literal(b"", LiteralMode::NonSync),
+        ],
+    ] {
+        let reply = c.run_parts(&parts).await.unwrap();
+        assert_eq!(reply.status(), Status::No, "{reply:?}");
+        assert!(reply.text().contains("zero bytes"), "{reply:?}");
+    }
     let reply = ok(&mut c, "STATUS INBOX (MESSAGES)").await;
     assert!(
         reply.responses[0].text().contains("MESSAGES 2"),

@@ -270,6 +270,14 @@ async fn store_messages(
                     }
                 }
                 Some(Current::Plain(message)) => {
+                    if literal.size == 0 {
+                        // An empty file is no message (no header, not
+                        // even a line); Dovecot refuses it too. A
+                        // MULTIAPPEND stores none of its messages.
+                        abort(call).await;
+                        let reply = Reply::no("A message of zero bytes cannot be saved");
+                        return refuse_at(cx, literal, reply).await;
+                    }
                     let open = match opened(&mut call, authed, &target.owner).await {
                         Ok(open) => open,
                         Err(reply) => return refuse_at(cx, literal, reply).await,
