@@ -65,7 +65,7 @@ pub use error::{Result, StoreError};
 pub use expire::Expired;
 pub use flags::{ANSWERED, DELETED, DRAFT, FLAGGED, Flags, SEEN, StoreMode};
 pub use index::{MAX_KEYWORDS, MessageMeta, UidRange};
-pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MailboxInfo, NOSELECT};
+pub use mailbox::{HAS_CHILDREN, HAS_NO_CHILDREN, MARKED, MailboxInfo, NOSELECT, UNMARKED};
 pub use maildrop::{Maildrop, MaildropFile, MaildropLock, MaildropMessage, POP3_LOCK_FILE};
 pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
 pub use metadata::{MAX_ENTRY_NAME, MetadataDepth, MetadataEntry, MetadataFound, MetadataLimits};

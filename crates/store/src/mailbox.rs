@@ -18,6 +18,11 @@ pub const HAS_CHILDREN: &str = "\\HasChildren";
 pub const HAS_NO_CHILDREN: &str = "\\HasNoChildren";
 /// `\Noselect`: given to a parent that does not exist as a mailbox itself.
 pub const NOSELECT: &str = "\\Noselect";
+/// `\Marked`: the mailbox holds messages added since a session last
+/// selected it (no session has claimed them as recent).
+pub const MARKED: &str = "\\Marked";
+/// `\Unmarked`: nothing was added since a session last selected it.
+pub const UNMARKED: &str = "\\Unmarked";
 
 /// A mailbox as LIST shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +30,8 @@ pub struct MailboxInfo {
     /// The canonical name, `.` as delimiter.
     pub name: String,
     /// IMAP attributes: `\HasChildren` or `\HasNoChildren`, and `\Noselect`
-    /// for a parent that only exists because it has children.
+    /// for a parent that only exists because it has children, `\Marked`
+    /// or `\Unmarked` for a mailbox.
     pub attributes: Vec<String>,
     /// The MAILBOXID (RFC 8474); empty for a `\Noselect` parent, which is
     /// no mailbox.
@@ -40,6 +46,7 @@ impl Store {
         let conn = self.conn()?;
         let existing: BTreeMap<String, String> =
             index::all_mailbox_ids(&conn)?.into_iter().collect();
+        let marked = crate::recent::marked_mailboxes(&conn)?;
         drop(conn);
         let mut all: BTreeSet<String> = existing.keys().cloned().collect();
         for name in existing.keys() {
@@ -66,6 +73,14 @@ impl Store {
                     }
                     .to_owned(),
                 );
+                if mailbox_id.is_some() {
+                    let mark = if marked.contains(name) {
+                        MARKED
+                    } else {
+                        UNMARKED
+                    };
+                    attributes.push(mark.to_owned());
+                }
                 MailboxInfo {
                     name: name.clone(),
                     attributes,

@@ -63,6 +63,26 @@ pub(crate) fn claim_in(tx: &Connection, mailbox: &MailboxRow, up_to: u32) -> Res
     Ok(first)
 }
 
+/// The mailboxes that hold messages no session has claimed: LIST's
+/// `\Marked` (RFC 9051 §7.3.1: messages added since the mailbox was last
+/// selected), one index probe per mailbox.
+pub(crate) fn marked_mailboxes(conn: &Connection) -> Result<std::collections::BTreeSet<String>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT m.name FROM mailboxes m
+             LEFT JOIN recent_claims r ON r.mailbox_id = m.id AND r.uidvalidity = m.uidvalidity
+             WHERE EXISTS (SELECT 1 FROM messages
+                           WHERE mailbox_id = m.id AND uid >= COALESCE(r.first_uid, 1))",
+        )
+        .ctx("listing the mailboxes with recent messages")?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .ctx("listing the mailboxes with recent messages")?
+        .collect::<rusqlite::Result<_>>()
+        .ctx("listing the mailboxes with recent messages")?;
+    Ok(names)
+}
+
 /// The claim an append batch asked for ([`crate::AppendWriter::claim_recent`]),
 /// in its transaction: up to its last new UID (`uids`, just indexed in
 /// `mailbox`); the first UID claimed, `None` when it did not ask.

@@ -119,3 +119,29 @@ fn an_append_claims_in_its_own_commit_up_to_its_last_message() {
     assert_eq!(st.recent_count("INBOX").unwrap(), 0);
     assert_eq!(st.recent_count("Work").unwrap(), 0);
 }
+
+#[test]
+fn list_marks_the_mailboxes_with_unclaimed_messages() {
+    let (_dir, st) = temp_store();
+    st.create("Work").unwrap();
+    let mark = |name: &str| {
+        let listed = st.list().unwrap();
+        let info = listed.iter().find(|m| m.name == name).expect("listed");
+        let marked = info.attributes.iter().any(|a| a == mailkeep_store::MARKED);
+        let unmarked = info
+            .attributes
+            .iter()
+            .any(|a| a == mailkeep_store::UNMARKED);
+        assert!(marked != unmarked, "{info:?}");
+        marked
+    };
+    assert!(!mark("Work") && !mark("INBOX"), "empty: nothing added");
+    common::append(&st, "Work", b"Subject: x\r\n\r\nx\r\n", &[]);
+    assert!(mark("Work") && !mark("INBOX"));
+    // A session told of it (the SELECT's claim) unmarks it.
+    let uidvalidity = st.select("Work").unwrap().status.uidvalidity;
+    st.claim_recent("Work", uidvalidity, 1).unwrap();
+    assert!(!mark("Work"));
+    common::append(&st, "Work", b"Subject: y\r\n\r\ny\r\n", &[]);
+    assert!(mark("Work"));
+}

@@ -69,7 +69,7 @@ fn create_list_delete() {
     let (_d, store) = temp_store();
     assert_eq!(
         names(&store),
-        [("INBOX".into(), attrs(&["\\HasNoChildren"]))]
+        [("INBOX".into(), attrs(&["\\HasNoChildren", "\\Unmarked"]))]
     );
     store.create("Work").unwrap();
     store.create("Work.Projects").unwrap();
@@ -95,12 +95,15 @@ fn create_list_delete() {
     assert_eq!(
         names(&store),
         [
-            ("INBOX".into(), attrs(&["\\HasNoChildren"])),
-            ("Work".into(), attrs(&["\\HasChildren"])),
-            ("Work.Projects".into(), attrs(&["\\HasNoChildren"])),
+            ("INBOX".into(), attrs(&["\\HasNoChildren", "\\Unmarked"])),
+            ("Work".into(), attrs(&["\\HasChildren", "\\Unmarked"])),
+            (
+                "Work.Projects".into(),
+                attrs(&["\\HasNoChildren", "\\Unmarked"])
+            ),
             ("a".into(), attrs(&["\\Noselect", "\\HasChildren"])),
             ("a.b".into(), attrs(&["\\Noselect", "\\HasChildren"])),
-            ("a.b.c".into(), attrs(&["\\HasNoChildren"])),
+            ("a.b.c".into(), attrs(&["\\HasNoChildren", "\\Unmarked"])),
         ]
     );
     assert!(matches!(
