@@ -143,11 +143,8 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             }
         }
         Request::Data => Command::Data,
-        Request::Bdat {
-            chunk_size,
-            is_last,
-        } => Command::Bdat {
-            size: u64::try_from(chunk_size).unwrap_or(u64::MAX),
+        Request::Bdat { is_last, .. } => Command::Bdat {
+            size: bdat_size(line).ok_or(ParseError::BadParameter("chunk size"))?,
             last: is_last,
         },
         Request::Rset => Command::Rset,
@@ -155,6 +152,21 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         Request::Quit => Command::Quit,
         other => Command::NotImplemented(other.name()),
     })
+}
+
+/// The chunk size of a BDAT line, read here: `smtp-proto` turns a size
+/// with more digits than a `usize` holds into a small number (it starts
+/// over after saturating), and the session would wait for bytes that
+/// never come. `None` for a size that is no number or does not fit.
+fn bdat_size(line: &[u8]) -> Option<u64> {
+    let size = line
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+        .nth(1)?;
+    if !size.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(size).ok()?.parse().ok()
 }
 
 /// The address without a domain that RFC 5321 §4.5.1 has every server

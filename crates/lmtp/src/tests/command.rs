@@ -118,6 +118,19 @@ fn parses_the_lmtp_commands() {
 #[test]
 fn refuses_bad_lines_with_a_typed_error() {
     assert_eq!(p("FOO\r\n"), Err(ParseError::Unknown));
+    // A chunk size no u64 holds is refused, not read as a smaller number
+    // (the session would wait for bytes that never come).
+    assert_eq!(
+        p("BDAT 99999999999999999999999999 LAST\r\n"),
+        Err(ParseError::BadParameter("chunk size"))
+    );
+    assert_eq!(
+        p("BDAT 12345678901234567890\r\n"),
+        Ok(Command::Bdat {
+            size: 12_345_678_901_234_567_890,
+            last: false
+        })
+    );
     assert_eq!(p("DATA\n"), Err(ParseError::BadLineEnd));
     assert_eq!(p("NOOP a\nb\r\n"), Err(ParseError::BadLineEnd));
     let long = format!("NOOP {}\r\n", "x".repeat(MAX_COMMAND_LINE));
