@@ -13,7 +13,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use mailkeep_testkit::{Append, BlockingClient, LiteralMode};
+use mailkeep_testkit::{Append, BlockingClient, LiteralMode, Reply};
 use sha2::Digest;
 
 use crate::harness::{DEADLINE, Server, TestDir, require_program, run_client, wait_until};
@@ -201,6 +201,24 @@ impl Drop for Dovecot {
     }
 }
 
+/// The mailboxes the seeds fill.
+const MAILBOXES: [&str; 3] = ["INBOX", "Work", "Work.Reports"];
+
+/// `FETCH 1:* items` in each of [`MAILBOXES`], examined in turn: each
+/// mailbox with its answer.
+fn fetch_all(c: &mut BlockingClient, items: &str) -> Vec<(&'static str, Reply)> {
+    MAILBOXES
+        .iter()
+        .map(|&mailbox| {
+            let reply = c.run(&format!("EXAMINE {mailbox}")).expect("EXAMINE");
+            assert!(reply.is_ok(), "EXAMINE {mailbox}: {reply:?}");
+            let reply = c.run(&format!("FETCH 1:* {items}")).expect("FETCH");
+            assert!(reply.is_ok(), "FETCH in {mailbox}: {reply:?}");
+            (mailbox, reply)
+        })
+        .collect()
+}
+
 /// What the mailkeep account `c` is logged in to holds, in the form of
 /// [`Dovecot::local_contents`] (the date as Dovecot prints it, in the
 /// machine's zone, so it is taken from Dovecot's side: here the subject
@@ -208,13 +226,7 @@ impl Drop for Dovecot {
 /// and INTERNALDATE of both mailkeep accounts).
 fn server_contents(c: &mut BlockingClient) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for mailbox in ["INBOX", "Work", "Work.Reports"] {
-        let reply = c.run(&format!("EXAMINE {mailbox}")).expect("EXAMINE");
-        assert!(reply.is_ok(), "EXAMINE {mailbox}: {reply:?}");
-        let reply = c
-            .run("FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-            .expect("FETCH");
-        assert!(reply.is_ok(), "FETCH in {mailbox}: {reply:?}");
+    for (mailbox, reply) in fetch_all(c, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])") {
         for f in reply.fetches() {
             let subject = f
                 .bytes("BODY[HEADER.FIELDS (SUBJECT)]")
@@ -244,13 +256,7 @@ fn messages(c: &mut BlockingClient) -> Vec<String> {
          [offset_hour sign:mandatory][offset_minute]"
     );
     let mut out = Vec::new();
-    for mailbox in ["INBOX", "Work", "Work.Reports"] {
-        let reply = c.run(&format!("EXAMINE {mailbox}")).expect("EXAMINE");
-        assert!(reply.is_ok(), "EXAMINE {mailbox}: {reply:?}");
-        let reply = c
-            .run("FETCH 1:* (INTERNALDATE BODY.PEEK[])")
-            .expect("FETCH");
-        assert!(reply.is_ok(), "FETCH in {mailbox}: {reply:?}");
+    for (mailbox, reply) in fetch_all(c, "(INTERNALDATE BODY.PEEK[])") {
         for f in reply.fetches() {
             let body = f.bytes("BODY[]").unwrap_or_default();
             let date = f.bytes("INTERNALDATE").unwrap_or_default();
