@@ -11,6 +11,10 @@
 //! otherwise. The phases alternate (mailkeep, Dovecot, mailkeep, Dovecot)
 //! so that a change in the machine's load hits both alike.
 //!
+//! A last, paced phase starts sessions at one fixed pace on every server
+//! (an open loop, see `mix::run_paced`), so that latencies are compared
+//! at the same load.
+//!
 //! `MAILKEEP_BENCH_MIX_SESSIONS` sets the sessions per phase (default
 //! 200, spread over the clients). `MAILKEEP_BENCH_MIX_BIN` runs another
 //! mailkeep binary than this worktree's release build (a baseline copied
@@ -43,6 +47,8 @@ const CLIENTS: [usize; 2] = [10, 50];
 const ALTERNATIONS: usize = 2;
 /// Check-mail rounds per session.
 const ROUNDS: usize = 2;
+/// The most sessions open at once in the paced phase.
+const PACED_MAX_OPEN: usize = 100;
 
 fn main() {
     println!("session mix: machine load {} at start", machine_load());
@@ -228,8 +234,88 @@ fn main() {
             );
         }
     }
+    paced(&runtime, &servers, &accounts);
     println!();
     println!("session mix: machine load {} at the end", machine_load());
+}
+
+/// The open-loop phase: sessions started at the same pace on every
+/// server, a pace each sustains, so that latencies are compared at one
+/// load (the closed loops above give the faster server more commands
+/// at once). `MAILKEEP_BENCH_PACED_RATE` sessions a second (default
+/// 20, about 740 commands a second, a third of what Dovecot does at 10
+/// clients here), `MAILKEEP_BENCH_PACED_SESSIONS` of them (default 200).
+fn paced(
+    runtime: &tokio::runtime::Runtime,
+    servers: &[(&str, std::net::SocketAddr, u32)],
+    accounts: &[Account],
+) {
+    let env = |name: &str, default: f64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(default)
+    };
+    let rate = env("MAILKEEP_BENCH_PACED_RATE", 20.0);
+    let total = env("MAILKEEP_BENCH_PACED_SESSIONS", 200.0) as usize;
+    let mut runs: Vec<Phase> = servers.iter().map(|_| Phase::default()).collect();
+    for ((_, addr, pid), phase) in servers.iter().zip(runs.iter_mut()) {
+        let cpu_before = procs::tree_cpu_by_kind(*pid);
+        let run = runtime.block_on(mix::run_paced(
+            &settings(*addr, accounts, 1, 1),
+            rate,
+            total,
+            PACED_MAX_OPEN,
+        ));
+        let used = procs::cpu_used(&cpu_before, &procs::tree_cpu_by_kind(*pid));
+        phase.server_cpu += used.values().sum::<Duration>();
+        phase.run = run;
+    }
+    println!();
+    println!(
+        "paced: {rate} sessions a second, {total} sessions, at most {PACED_MAX_OPEN} open, \
+         machine load {}:",
+        machine_load()
+    );
+    let ours = &runs[0];
+    let theirs = servers
+        .iter()
+        .position(|s| s.0 == "dovecot")
+        .map(|i| &runs[i]);
+    for l in mix::report(&ours.run, theirs.map(|t| &t.run), "paced") {
+        println!("{l}");
+    }
+    for (name, phase) in servers.iter().map(|s| s.0).zip(&runs) {
+        println!(
+            "paced, {name}: {} commands ({} failed), {} sessions completed, {} started late, \
+             server CPU {:.2} s in {:.2} s, {:.0} us per command",
+            phase.run.commands(),
+            phase.run.failed(),
+            phase.run.sessions_completed,
+            phase.run.late_starts,
+            phase.server_cpu.as_secs_f64(),
+            phase.run.elapsed.as_secs_f64(),
+            phase.cpu_per_command(),
+        );
+        for e in &phase.run.first_errors {
+            println!("  failure: {e}");
+        }
+    }
+    if let Some(theirs) = theirs {
+        let (o, t) = (ours.run.overall(), theirs.run.overall());
+        let pick = |s: &mailkeep_bench::stats::Samples, p| s.percentile(p).unwrap_or_default();
+        let p50 = ratio(pick(&o, 50.0).as_secs_f64(), pick(&t, 50.0).as_secs_f64());
+        let p99 = ratio(pick(&o, 99.0).as_secs_f64(), pick(&t, 99.0).as_secs_f64());
+        let met = |ok: bool| if ok { "met" } else { "NOT met" };
+        println!(
+            "paced, goal (<= 1/3 of Dovecot's p50 and p99 at the same load): p50 {}x ({}), \
+             p99 {}x ({})",
+            num(p50),
+            met(p50 <= 1.0 / 3.0),
+            num(p99),
+            met(p99 <= 1.0 / 3.0)
+        );
+    }
 }
 
 /// One server's figures for one client count.

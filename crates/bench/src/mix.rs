@@ -154,6 +154,9 @@ pub struct MixRun {
     /// time), the whole of which a client spends waiting for the server
     /// or deciding (see [`MixRun::share_in_connects`]).
     pub client_time: Duration,
+    /// Paced runs ([`run_paced`]): sessions that started later than the
+    /// pace said, because as many as allowed were still open.
+    pub late_starts: usize,
 }
 
 /// Failures kept as text.
@@ -209,6 +212,7 @@ impl MixRun {
         self.sessions_completed += other.sessions_completed;
         self.connects.extend(&other.connects);
         self.client_time += other.client_time;
+        self.late_starts += other.late_starts;
     }
 
     fn record(&mut self, kind: Kind, took: Duration) {
@@ -241,6 +245,74 @@ pub async fn run(settings: &MixSettings) -> MixRun {
     total.elapsed = started.elapsed();
     total.client_time = total.elapsed * u32::try_from(settings.clients).unwrap_or(u32::MAX);
     total
+}
+
+/// Runs `total` sessions started at a fixed pace, `per_second` of them a
+/// second, whatever the server answers: an open loop, whose load does not
+/// ease when the server slows, so that two servers are compared at the
+/// same load (in [`run`]'s closed loop a faster server gets more
+/// commands at once, and its latencies are those of a busier server).
+/// Session `i` logs in as account `i` modulo their number. At most
+/// `max_open` sessions are open at once; one that must wait for that
+/// counts as late ([`MixRun::late_starts`]), a sign the pace is more
+/// than the server sustains. `settings.clients` and
+/// `settings.sessions_per_client` are not used.
+pub async fn run_paced(
+    settings: &MixSettings,
+    per_second: f64,
+    total: usize,
+    max_open: usize,
+) -> MixRun {
+    let open = std::sync::Arc::new(tokio::sync::Semaphore::new(max_open.max(1)));
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second.max(0.001)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut total_run = MixRun::default();
+    for i in 0..total {
+        tick.tick().await;
+        let permit = match std::sync::Arc::clone(&open).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                total_run.late_starts += 1;
+                match std::sync::Arc::clone(&open).acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                }
+            }
+        };
+        let settings = settings.clone();
+        tasks.spawn(async move {
+            let mut run = MixRun::default();
+            let accounts = settings.accounts.len().max(1);
+            let Some(account) = settings.accounts.get(i % accounts) else {
+                run.fail(Kind::Login, "no accounts".into());
+                return run;
+            };
+            let mut rng =
+                Rng::new(settings.seed ^ (i as u64 + 1).wrapping_mul(0x5851_f42d_4c95_7f2d));
+            let opened = Instant::now();
+            let mut session = Session {
+                run: &mut run,
+                rng: &mut rng,
+            };
+            if session.play(&settings, account).await.is_ok() {
+                run.sessions_completed += 1;
+            }
+            // The clients' time is the sessions' own here.
+            run.client_time = opened.elapsed();
+            drop(permit);
+            run
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok(run) => total_run.merge(&run),
+            Err(e) => total_run.fail(Kind::Logout, format!("a session task failed: {e}")),
+        }
+    }
+    total_run.elapsed = started.elapsed();
+    total_run
 }
 
 /// Client `k`'s sessions.
