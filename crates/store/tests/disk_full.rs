@@ -75,3 +75,59 @@ fn a_full_disk_leaves_the_mail_readable() {
     let selected = store.select("INBOX").unwrap();
     assert_eq!(selected.messages[0].flags.names(), ["\\Seen"]);
 }
+
+/// EXPUNGE on a full disk: the index's commit needs room in the WAL, so
+/// it either goes through or is refused as `NoSpace` (on this tmpfs it
+/// is refused); either way no message it did not remove is lost, and
+/// none it removed comes back. Once there is room it goes through.
+#[test]
+fn expunging_on_a_full_disk_loses_nothing_it_did_not_remove() {
+    if !as_root("expunging_on_a_full_disk_loses_nothing_it_did_not_remove") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let disk = Tmpfs::mount(&dir.path().join("disk"), 1 << 20, None);
+    let root = disk.path().join("Maildir");
+    let store = Store::open(&root).unwrap();
+    let uids: Vec<u32> = (0..3)
+        .map(|i| {
+            let body = format!("Subject: {i}\r\n\r\nx\r\n");
+            common::append(&store, "INBOX", body.as_bytes(), &[]).uid
+        })
+        .collect();
+    let uidvalidity = store.select("INBOX").unwrap().status.uidvalidity;
+    store
+        .store_flags(
+            "INBOX",
+            uidvalidity,
+            &[mailkeep_store::UidRange::single(uids[0])],
+            mailkeep_store::StoreMode::Add,
+            &["\\Deleted"],
+            None,
+        )
+        .unwrap();
+    let filler = disk.fill();
+
+    let kept = |store: &Store| -> Vec<u32> {
+        let listed = store.select("INBOX").unwrap().messages;
+        listed.iter().map(|m| m.uid).collect()
+    };
+    match store.expunge("INBOX", uidvalidity, None) {
+        Ok(expunged) => {
+            assert_eq!(expunged.uids, [uids[0]]);
+            assert_eq!(kept(&store), uids[1..]);
+        }
+        Err(StoreError::NoSpace { .. }) => assert_eq!(kept(&store), uids),
+        Err(other) => panic!("expunge on a full disk: {other:?}"),
+    }
+    for (i, &uid) in uids.iter().enumerate().skip(1) {
+        let want = format!("Subject: {i}\r\n\r\nx\r\n");
+        assert_eq!(common::read_message(&store, "INBOX", uid), want.as_bytes());
+    }
+
+    std::fs::remove_file(filler).unwrap();
+    store.expunge("INBOX", uidvalidity, None).unwrap();
+    assert_eq!(kept(&store), uids[1..]);
+    let again = Store::open(&root).unwrap();
+    assert_eq!(kept(&again), uids[1..], "after opening again");
+}
