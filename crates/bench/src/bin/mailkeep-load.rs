@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! mailkeep-load --addr 127.0.0.1:1143 --prefix mix --accounts 10 --clients 50
+//! mailkeep-load --prefix mix --clients 10 --sessions 20 --pace 20   # paced: 200 sessions, 20 a second
 //! ```
 
 use std::net::SocketAddr;
@@ -40,6 +41,11 @@ struct Args {
     /// `mixed_message`) to each account's INBOX.
     #[arg(long, default_value_t = 0)]
     fill: usize,
+    /// Instead of clients in a closed loop, start this many sessions a
+    /// second whatever the server answers (`mix::run_paced`), `--clients`
+    /// times `--sessions` of them, at most 100 open at once.
+    #[arg(long)]
+    pace: Option<f64>,
     /// Longest wait for any one answer, in seconds.
     #[arg(long, default_value_t = 60)]
     timeout_secs: u64,
@@ -78,7 +84,15 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     }
-    let run = runtime.block_on(mix::run(&settings));
+    let run = match args.pace {
+        Some(per_second) => runtime.block_on(mix::run_paced(
+            &settings,
+            per_second,
+            args.clients * args.sessions,
+            100,
+        )),
+        None => runtime.block_on(mix::run(&settings)),
+    };
     for line in mix::report(&run, None, &format!("{} clients", args.clients)) {
         println!("{line}");
     }
