@@ -166,10 +166,7 @@ fn main() {
             machine_load()
         );
         let ours = &runs[0];
-        let theirs = servers
-            .iter()
-            .position(|s| s.0 == "dovecot")
-            .map(|i| &runs[i]);
+        let theirs = dovecot_phase(&servers, &runs);
         for l in mix::report(
             &ours.run,
             theirs.map(|t| &t.run),
@@ -278,10 +275,7 @@ fn paced(
         machine_load()
     );
     let ours = &runs[0];
-    let theirs = servers
-        .iter()
-        .position(|s| s.0 == "dovecot")
-        .map(|i| &runs[i]);
+    let theirs = dovecot_phase(servers, &runs);
     for l in mix::report(&ours.run, theirs.map(|t| &t.run), "paced") {
         println!("{l}");
     }
@@ -302,11 +296,7 @@ fn paced(
         }
     }
     if let Some(theirs) = theirs {
-        let (o, t) = (ours.run.overall(), theirs.run.overall());
-        let pick = |s: &mailkeep_bench::stats::Samples, p| s.percentile(p).unwrap_or_default();
-        let p50 = ratio(pick(&o, 50.0).as_secs_f64(), pick(&t, 50.0).as_secs_f64());
-        let p99 = ratio(pick(&o, 99.0).as_secs_f64(), pick(&t, 99.0).as_secs_f64());
-        let met = |ok: bool| if ok { "met" } else { "NOT met" };
+        let (p50, p99) = latency_ratios(&ours.run, &theirs.run);
         println!(
             "paced, goal (<= 1/3 of Dovecot's p50 and p99 at the same load): p50 {}x ({}), \
              p99 {}x ({})",
@@ -355,11 +345,7 @@ fn settings(
 /// third of its p50 and p99.
 fn goal(clients: usize, ours: &MixRun, theirs: &MixRun) {
     let rate = ratio(ours.rate(), theirs.rate());
-    let (o, t) = (ours.overall(), theirs.overall());
-    let pick = |s: &mailkeep_bench::stats::Samples, p| s.percentile(p).unwrap_or_default();
-    let p50 = ratio(pick(&o, 50.0).as_secs_f64(), pick(&t, 50.0).as_secs_f64());
-    let p99 = ratio(pick(&o, 99.0).as_secs_f64(), pick(&t, 99.0).as_secs_f64());
-    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    let (p50, p99) = latency_ratios(ours, theirs);
     println!(
         "{clients} clients, goal (>= 3x commands/s, <= 1/3 p50 and p99): commands/s {}x ({}), \
          p50 {}x ({}), p99 {}x ({})",
@@ -370,4 +356,31 @@ fn goal(clients: usize, ours: &MixRun, theirs: &MixRun) {
         num(p99),
         met(p99 <= 1.0 / 3.0)
     );
+}
+
+/// Our p50 and p99 over all commands, each over the other server's.
+fn latency_ratios(ours: &MixRun, theirs: &MixRun) -> (f64, f64) {
+    let (o, t) = (ours.overall(), theirs.overall());
+    let pick = |s: &mailkeep_bench::stats::Samples, p| s.percentile(p).unwrap_or_default();
+    (
+        ratio(pick(&o, 50.0).as_secs_f64(), pick(&t, 50.0).as_secs_f64()),
+        ratio(pick(&o, 99.0).as_secs_f64(), pick(&t, 99.0).as_secs_f64()),
+    )
+}
+
+/// How a goal line says whether a goal is met.
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+/// Dovecot's phase among `runs` (one per server, in `servers`' order),
+/// when it ran.
+fn dovecot_phase<'a>(
+    servers: &[(&str, std::net::SocketAddr, u32)],
+    runs: &'a [Phase],
+) -> Option<&'a Phase> {
+    servers
+        .iter()
+        .position(|s| s.0 == "dovecot")
+        .and_then(|i| runs.get(i))
 }

@@ -284,21 +284,11 @@ pub async fn run_paced(
         let settings = settings.clone();
         tasks.spawn(async move {
             let mut run = MixRun::default();
-            let accounts = settings.accounts.len().max(1);
-            let Some(account) = settings.accounts.get(i % accounts) else {
-                run.fail(Kind::Login, "no accounts".into());
+            let Some((account, mut rng)) = account_and_rng(&settings, i, &mut run) else {
                 return run;
             };
-            let mut rng =
-                Rng::new(settings.seed ^ (i as u64 + 1).wrapping_mul(0x5851_f42d_4c95_7f2d));
             let opened = Instant::now();
-            let mut session = Session {
-                run: &mut run,
-                rng: &mut rng,
-            };
-            if session.play(&settings, account).await.is_ok() {
-                run.sessions_completed += 1;
-            }
+            play_one(&settings, account, &mut run, &mut rng).await;
             // The clients' time is the sessions' own here.
             run.client_time = opened.elapsed();
             drop(permit);
@@ -318,23 +308,38 @@ pub async fn run_paced(
 /// Client `k`'s sessions.
 async fn client_loop(settings: &MixSettings, k: usize) -> MixRun {
     let mut run = MixRun::default();
-    let Some(account) = settings.accounts.get(k % settings.accounts.len().max(1)) else {
-        run.fail(Kind::Login, "no accounts".into());
+    let Some((account, mut rng)) = account_and_rng(settings, k, &mut run) else {
         return run;
     };
-    let mut rng = Rng::new(settings.seed ^ (k as u64 + 1).wrapping_mul(0x5851_f42d_4c95_7f2d));
     for _ in 0..settings.sessions_per_client {
-        let mut session = Session {
-            run: &mut run,
-            rng: &mut rng,
-        };
-        // A failure is counted where it happened; the next session
-        // starts on a new connection.
-        if session.play(settings, account).await.is_ok() {
-            run.sessions_completed += 1;
-        }
+        play_one(settings, account, &mut run, &mut rng).await;
     }
     run
+}
+
+/// Client `k`'s account (the accounts in turn) and its seeded choices;
+/// `None`, counted as a failure in `run`, when there are no accounts.
+fn account_and_rng<'s>(
+    settings: &'s MixSettings,
+    k: usize,
+    run: &mut MixRun,
+) -> Option<(&'s Account, Rng)> {
+    let Some(account) = settings.accounts.get(k % settings.accounts.len().max(1)) else {
+        run.fail(Kind::Login, "no accounts".into());
+        return None;
+    };
+    let rng = Rng::new(settings.seed ^ (k as u64 + 1).wrapping_mul(0x5851_f42d_4c95_7f2d));
+    Some((account, rng))
+}
+
+/// Plays one session as `account`, counting it in `run` when it ran to
+/// its LOGOUT. A failure is counted where it happened; the next session
+/// starts on a new connection.
+async fn play_one(settings: &MixSettings, account: &Account, run: &mut MixRun, rng: &mut Rng) {
+    let mut session = Session { run, rng };
+    if session.play(settings, account).await.is_ok() {
+        run.sessions_completed += 1;
+    }
 }
 
 /// A failure that ends a session (its command is counted already).

@@ -80,6 +80,56 @@ const AT_ONCE: Duration = Duration::from_millis(100);
 /// A bound on waiting for an event that must come (not a pause).
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// An append that claims its messages as recent (a session appending to
+/// the mailbox it has selected) says from which UID it claimed, and its
+/// delta tells the other watchers everything up to its message is
+/// claimed, so that none of them asks ClaimRecent; a plain append (a
+/// delivery) says neither, and the next claiming append takes it too.
+#[tokio::test]
+async fn a_claiming_append_says_so_in_its_answer_and_its_delta() {
+    let h = Harness::start();
+    let t = h.ticket();
+    let mut events = watch(h.channel(1).await, &t, "INBOX").await;
+    let mut c = h.client(2).await;
+    let body = b"Subject: sent\r\n\r\ncopy\r\n";
+    let claiming = || {
+        let mut header = common::append_header("INBOX", &[], body.len() as u64);
+        header.claim_recent = true;
+        common::append_stream(header, body)
+    };
+
+    let delivered = append(&mut c, &t, "INBOX").await;
+    assert_eq!(delivered.first_recent_uid, 0, "not asked, not claimed");
+    let delta = changed(next_event(&mut events, LIMIT).await)
+        .delta
+        .expect("whole");
+    assert_eq!(delta.recent_claimed_through, 0);
+
+    let sent = common::send_append(&mut c, &t, claiming()).await.unwrap();
+    assert_eq!(
+        sent.first_recent_uid, delivered.uid,
+        "the delivery is taken too"
+    );
+    let delta = changed(next_event(&mut events, LIMIT).await)
+        .delta
+        .expect("whole");
+    assert_eq!(delta.recent_claimed_through, sent.uid);
+
+    // Nothing is left to claim.
+    let claim = ClaimRecentRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        uidvalidity: sent.uidvalidity,
+        up_to_uid: sent.uid,
+    };
+    let left = c
+        .claim_recent(with_ticket(claim, &t))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(left.first_recent_uid, sent.uid + 1);
+}
+
 /// The owner's new message, flag change and expunge come whole: a watcher
 /// whose view is where a delta starts is where it ends once it applies
 /// it, without asking Changes.

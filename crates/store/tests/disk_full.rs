@@ -23,6 +23,24 @@ fn as_root(test: &str) -> bool {
     false
 }
 
+/// A store on a 1 MiB tmpfs under `dir` whose INBOX holds three
+/// messages, `Subject: 0` to `Subject: 2`: the disk, the Maildir's root,
+/// the store and the UIDs.
+fn three_messages_on_a_small_disk(
+    dir: &std::path::Path,
+) -> (Tmpfs, std::path::PathBuf, Store, Vec<u32>) {
+    let disk = Tmpfs::mount(&dir.join("disk"), 1 << 20, None);
+    let root = disk.path().join("Maildir");
+    let store = Store::open(&root).unwrap();
+    let uids: Vec<u32> = (0..3)
+        .map(|i| {
+            let body = format!("Subject: {i}\r\n\r\nx\r\n");
+            common::append(&store, "INBOX", body.as_bytes(), &[]).uid
+        })
+        .collect();
+    (disk, root, store, uids)
+}
+
 /// A disk that fills up under a running store: a SELECT whose folder
 /// another program changed reads the index as it is (its sync could not
 /// write, and the SELECT failed with it), the store opens again (opening
@@ -35,15 +53,7 @@ fn a_full_disk_leaves_the_mail_readable() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let disk = Tmpfs::mount(&dir.path().join("disk"), 1 << 20, None);
-    let root = disk.path().join("Maildir");
-    let store = Store::open(&root).unwrap();
-    let uids: Vec<u32> = (0..3)
-        .map(|i| {
-            let body = format!("Subject: {i}\r\n\r\nx\r\n");
-            common::append(&store, "INBOX", body.as_bytes(), &[]).uid
-        })
-        .collect();
+    let (disk, root, store, uids) = three_messages_on_a_small_disk(dir.path());
 
     // Another program marks the first message seen; the disk fills up.
     let cur = root.join("cur");
@@ -86,15 +96,7 @@ fn expunging_on_a_full_disk_loses_nothing_it_did_not_remove() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let disk = Tmpfs::mount(&dir.path().join("disk"), 1 << 20, None);
-    let root = disk.path().join("Maildir");
-    let store = Store::open(&root).unwrap();
-    let uids: Vec<u32> = (0..3)
-        .map(|i| {
-            let body = format!("Subject: {i}\r\n\r\nx\r\n");
-            common::append(&store, "INBOX", body.as_bytes(), &[]).uid
-        })
-        .collect();
+    let (disk, root, store, uids) = three_messages_on_a_small_disk(dir.path());
     let uidvalidity = store.select("INBOX").unwrap().status.uidvalidity;
     store
         .store_flags(

@@ -14,7 +14,6 @@ use crate::errors::{ImapError, Target, storage_reply};
 use crate::namespace::{MailboxRef, Names};
 use crate::reply::Reply;
 use crate::session::state::Selected;
-use crate::updates::write_updates;
 
 /// MOVE: COPY, then expunge the originals, in one storage transaction.
 pub(crate) struct Move(pub(crate) CopyMove);
@@ -138,8 +137,7 @@ async fn copy_or_move(
         view.held(response.source_highestmodseq);
         view.expunge(&response.source_uids)
     };
-    write_updates(&mut out, &updates, cx.enabled);
-    mailbox.tell_recent(&mut out, &updates, cx.enabled);
+    mailbox.write_updates(&mut out, &updates, cx.enabled);
     cx.out.send(&out).await?;
     Ok(Done::reply(Reply::ok("Move completed.")))
 }
@@ -181,8 +179,7 @@ async fn across(
     // Their MODSEQ is not known here: the next sync asks storage.
     state.mailbox.mark().force();
     let updates = state.mailbox.view().expunge(&expunged);
-    write_updates(&mut out, &updates, cx.enabled);
-    state.mailbox.tell_recent(&mut out, &updates, cx.enabled);
+    state.mailbox.write_updates(&mut out, &updates, cx.enabled);
     cx.out.send(&out).await?;
     Ok(Done::reply(Reply::ok("Move completed.")))
 }

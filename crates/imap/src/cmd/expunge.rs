@@ -9,7 +9,6 @@ use crate::cmd::{Command, Cx, Done, Runs, Spec};
 use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
 use crate::session::state::Selected;
-use crate::updates::write_updates;
 
 impl Command for Expunge {
     type State = Selected;
@@ -65,8 +64,7 @@ impl Command for Expunge {
             (updates, highest)
         };
         let mut out = Vec::new();
-        write_updates(&mut out, &updates, cx.enabled);
-        mailbox.tell_recent(&mut out, &updates, cx.enabled);
+        mailbox.write_updates(&mut out, &updates, cx.enabled);
         cx.out.send(&out).await?;
         let reply = Reply::ok("Expunge completed.");
         // VANISHED carries no mod-sequence: with QRESYNC the tagged OK

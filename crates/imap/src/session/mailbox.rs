@@ -16,7 +16,6 @@ use crate::namespace::MailboxRef;
 use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
 use crate::session::watcher::{ChangeMark, Watcher, watch};
-use crate::updates::write_updates;
 use crate::view::{FlagUpdate, Update, View};
 
 /// The system flags every mailbox supports.
@@ -490,8 +489,7 @@ impl Mailbox {
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
         self.settle_recent(storage, enabled).await;
-        write_updates(&mut bytes, updates, enabled);
-        self.tell_recent(&mut bytes, updates, enabled);
+        self.write_updates(&mut bytes, updates, enabled);
         if enabled.condstore && updates.iter().any(|u| matches!(u, Update::Exists(_))) {
             self.tell_highest_modseq(&mut bytes);
         }

@@ -78,10 +78,19 @@ impl Mailbox {
         view.note_claimed(last);
     }
 
+    /// Appends the untagged responses for `updates` (see
+    /// [`crate::updates::write_updates`]) and, in IMAP4rev1, the RECENT
+    /// count when they changed it: every place that tells a client of
+    /// changes to its selected mailbox goes through here.
+    pub(crate) fn write_updates(&self, out: &mut Vec<u8>, updates: &[Update], enabled: Enabled) {
+        crate::updates::write_updates(out, updates, enabled);
+        self.tell_recent(out, updates, enabled);
+    }
+
     /// `* n RECENT` after new messages were told by EXISTS, or recent
     /// ones by EXPUNGE (IMAP4rev1; the count changed either way, and
     /// Dovecot tells it too).
-    pub(crate) fn tell_recent(&self, bytes: &mut Vec<u8>, updates: &[Update], enabled: Enabled) {
+    fn tell_recent(&self, bytes: &mut Vec<u8>, updates: &[Update], enabled: Enabled) {
         if enabled.rev2 {
             return;
         }
