@@ -7,8 +7,6 @@
 //! Bytes are served with CRLF line ends whatever the file has, and the
 //! size announced is that of the CRLF form (the index's size).
 
-use std::io::Read;
-
 use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage as pb;
@@ -247,7 +245,7 @@ fn stream_batched(
         let cut = if cuts.specs.is_empty() {
             None
         } else {
-            match cut_message(store, mailbox, &meta, &cuts.specs) {
+            match store.cut_listed(mailbox, &meta, &cuts.specs) {
                 Ok(cut) => Some(cut),
                 // Expunged since the lookup: it is simply not there any more.
                 Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
@@ -299,21 +297,6 @@ impl Cuts {
             size_only: cuts.iter().map(|c| c.size_only).collect(),
         }
     }
-}
-
-/// Reads the message `listed` once and cuts every spec out of it.
-fn cut_message(
-    store: &Store,
-    mailbox: &str,
-    listed: &MessageMeta,
-    specs: &[CutSpec],
-) -> Result<Result<Vec<Vec<u8>>, UnknownCte>, StoreError> {
-    let uid = listed.uid;
-    let (mut file, meta) = store.open_listed(mailbox, listed)?;
-    let mut raw = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0).min(64 << 20));
-    file.read_to_end(&mut raw)
-        .map_err(|e| StoreError::io(format!("reading UID {uid} in {mailbox:?}"), e))?;
-    mailkeep_store::cut_all(&raw, specs)
 }
 
 /// Sends one message's cuts (sizes, then data unless only the size is

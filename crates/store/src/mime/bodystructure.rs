@@ -8,7 +8,7 @@ use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use super::envelope::envelope;
 use super::headers;
 use super::types::{
-    BodyContent, BodyParam, BodyStructure, Disposition, EnclosedMessage, SinglePart,
+    BodyContent, BodyParam, BodyStructure, Disposition, EnclosedMessage, PartSpan, SinglePart,
 };
 
 /// How deep multiparts and enclosed messages may nest before a part is
@@ -25,15 +25,29 @@ pub(crate) fn parse(raw: &[u8]) -> Option<Message<'_>> {
 
 /// The body structure of the message `raw`, which parsed as `parsed`.
 pub(crate) fn structure(parsed: Option<&Message<'_>>, raw: &[u8]) -> BodyStructure {
-    structure_at(parsed, raw, 0)
+    structure_at(parsed, raw, 0, 0)
 }
 
-fn structure_at(parsed: Option<&Message<'_>>, raw: &[u8], depth: usize) -> BodyStructure {
+/// The structure of the message `raw`, which starts at `base` in the
+/// whole message (an enclosed message's spans count from the outermost).
+fn structure_at(
+    parsed: Option<&Message<'_>>,
+    raw: &[u8],
+    depth: usize,
+    base: u64,
+) -> BodyStructure {
     match parsed {
-        Some(msg) if !msg.parts.is_empty() => part(msg, raw, 0, depth, false),
+        Some(msg) if !msg.parts.is_empty() => part(msg, raw, 0, depth, false, base),
         _ => {
-            let body = &raw[headers::header_len(raw)..];
-            plain_text(body.len() as u64, lines(body))
+            let h = headers::header_len(raw);
+            let body = &raw[h..];
+            let mut part = plain_text(body.len() as u64, lines(body));
+            part.span = PartSpan {
+                header_start: base,
+                body_start: base + h as u64,
+                body_end: base + raw.len() as u64,
+            };
+            part
         }
     }
 }
@@ -54,6 +68,19 @@ fn plain_text(size: u64, lines: u64) -> BodyStructure {
             lines,
             ..SinglePart::default()
         }),
+        span: PartSpan::default(),
+    }
+}
+
+/// An empty part at `at` (the child an empty multipart is given).
+fn empty_at(at: u64) -> BodyStructure {
+    BodyStructure {
+        span: PartSpan {
+            header_start: at,
+            body_start: at,
+            body_end: at,
+        },
+        ..plain_text(0, 0)
     }
 }
 
@@ -74,10 +101,18 @@ fn slice(raw: &[u8], from: u32, to: u32) -> &[u8] {
     &raw[from..to]
 }
 
-fn part(msg: &Message<'_>, raw: &[u8], id: usize, depth: usize, in_digest: bool) -> BodyStructure {
+fn part(
+    msg: &Message<'_>,
+    raw: &[u8],
+    id: usize,
+    depth: usize,
+    in_digest: bool,
+    base: u64,
+) -> BodyStructure {
     let Some(p) = msg.parts.get(id) else {
-        return plain_text(0, 0);
+        return empty_at(base);
     };
+    let span = span_of(raw, p, base);
     let fields = headers::fields(slice(raw, p.offset_header, p.offset_body));
     let sent_type = headers::first(&fields, "Content-Type").unwrap_or_default();
     let (ctype, csub) = match p.content_type() {
@@ -96,10 +131,11 @@ fn part(msg: &Message<'_>, raw: &[u8], id: usize, depth: usize, in_digest: bool)
         let digest = csub.eq_ignore_ascii_case(b"digest");
         let mut parts: Vec<BodyStructure> = children
             .iter()
-            .map(|&child| part(msg, raw, child as usize, depth + 1, digest))
+            .map(|&child| part(msg, raw, child as usize, depth + 1, digest, base))
             .collect();
         if parts.is_empty() {
-            parts.push(plain_text(0, 0));
+            let body_start = (p.offset_body as usize).min(raw.len()) as u64;
+            parts.push(empty_at(base + body_start));
         }
         return BodyStructure {
             media_type: ctype,
@@ -109,6 +145,7 @@ fn part(msg: &Message<'_>, raw: &[u8], id: usize, depth: usize, in_digest: bool)
             language,
             location,
             content: BodyContent::Multipart(parts),
+            span,
         };
     }
     let body = slice(raw, p.offset_body, end_of(raw, p));
@@ -124,10 +161,12 @@ fn part(msg: &Message<'_>, raw: &[u8], id: usize, depth: usize, in_digest: bool)
     if params.is_empty() && ctype.eq_ignore_ascii_case(b"text") {
         params.push(us_ascii());
     }
+    // The enclosed message starts where `body` does in the whole message.
+    let enclosed_at = base + (p.offset_body as usize).min(raw.len()) as u64;
     let message = (is_message && !too_deep).then(|| {
         Box::new(EnclosedMessage {
             envelope: envelope(&body[..headers::header_len(body)]),
-            body: structure_at(parse(body).as_ref(), body, depth + 1),
+            body: structure_at(parse(body).as_ref(), body, depth + 1, enclosed_at),
         })
     });
     let value = |name: &str| headers::first(&fields, name).map(<[u8]>::to_vec);
@@ -147,6 +186,21 @@ fn part(msg: &Message<'_>, raw: &[u8], id: usize, depth: usize, in_digest: bool)
             md5: value("Content-MD5"),
             message,
         }),
+        span,
+    }
+}
+
+/// Where the part `p` of the message `raw` (at `base` in the whole
+/// message) lies, clamped to the message.
+fn span_of(raw: &[u8], p: &MessagePart<'_>, base: u64) -> PartSpan {
+    let at = |v: u32| (v as usize).min(raw.len()) as u64;
+    let header_start = at(p.offset_header);
+    let body_start = at(p.offset_body).max(header_start);
+    let body_end = at(end_of(raw, p)).max(body_start);
+    PartSpan {
+        header_start: base + header_start,
+        body_start: base + body_start,
+        body_end: base + body_end,
     }
 }
 

@@ -7,11 +7,11 @@
 
 use super::types::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
-    EnclosedMessage, Envelope, SinglePart,
+    EnclosedMessage, Envelope, PartSpan, SinglePart,
 };
 
 /// The first byte of every encoded value; bumped when the layout changes.
-pub(crate) const FORMAT: u8 = 1;
+pub(crate) const FORMAT: u8 = 2;
 
 /// Encodes an envelope and a body structure.
 pub(crate) fn encode(envelope: &Envelope, body: &BodyStructure) -> Vec<u8> {
@@ -123,6 +123,9 @@ impl Writer {
             self.bytes(l);
         }
         self.optional(b.location.as_ref());
+        self.number(b.span.header_start);
+        self.number(b.span.body_start);
+        self.number(b.span.body_end);
         match &b.content {
             BodyContent::Multipart(parts) => {
                 self.0.push(0);
@@ -283,6 +286,11 @@ impl Reader<'_> {
             language.push(self.bytes()?);
         }
         let location = self.optional()?;
+        let span = PartSpan {
+            header_start: self.number()?,
+            body_start: self.number()?,
+            body_end: self.number()?,
+        };
         let content = match self.byte()? {
             0 => {
                 let n = self.count()?;
@@ -318,6 +326,7 @@ impl Reader<'_> {
             language,
             location,
             content,
+            span,
         })
     }
 }

@@ -1,13 +1,16 @@
 //! MIME content for FETCH (issue 3, item 1): the envelope, body structure
-//! and PREVIEW (parsed once, then cached in the index) and BODY[section] /
-//! BINARY[section] (cut from the message file each time). Values only: the
-//! IMAP process renders them (ENVELOPE, BODY, BODYSTRUCTURE).
+//! and PREVIEW (parsed once, then cached in the index, with where each
+//! part lies) and BODY[section] / BINARY[section] (cut from the message
+//! file at those offsets, reading only as much of it as the cuts need).
+//! Values only: the IMAP process renders them (ENVELOPE, BODY,
+//! BODYSTRUCTURE).
 
 mod binary;
 mod bodystructure;
 pub(crate) mod cache;
 mod codec;
 mod envelope;
+mod extent;
 mod headers;
 mod preview;
 mod section;
@@ -16,12 +19,13 @@ mod types;
 use std::io::Read;
 
 use crate::error::SqlContext;
+use crate::index::MessageMeta;
 use crate::{Result, Store, StoreError, index, names};
 
 pub use binary::UnknownCte;
 pub use types::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
-    EnclosedMessage, Envelope, SinglePart,
+    EnclosedMessage, Envelope, PartSpan, SinglePart,
 };
 
 /// The parsed structure of one message.
@@ -78,9 +82,10 @@ pub fn parse_structure(raw: &[u8]) -> Structure {
 
 /// Cuts `spec` (partial range included) out of the raw message `raw` as
 /// served, with CRLF line ends: offsets and sizes count bare LFs as CRLF.
+/// A section that names a part parses the message for its structure
+/// (the store keeps structures: see [`Store::section`]).
 pub fn cut_section(raw: &[u8], spec: &SectionSpec) -> Result<Vec<u8>> {
-    let raw = &*crate::crlf::to_crlf(raw);
-    Ok(partial(section::section(raw, spec)?.bytes, spec))
+    Ok(partial(cut_one(raw, None, spec)?.bytes, spec))
 }
 
 /// [`cut_section`] with the part's transfer encoding undone (BINARY,
@@ -89,10 +94,35 @@ pub fn cut_binary(
     raw: &[u8],
     spec: &SectionSpec,
 ) -> Result<std::result::Result<Vec<u8>, UnknownCte>> {
-    let raw = &*crate::crlf::to_crlf(raw);
-    Ok(section::section(raw, spec)?
+    Ok(cut_one(raw, None, spec)?
         .decoded()
         .map(|bytes| partial(bytes, spec)))
+}
+
+/// The section `spec` of the raw message `raw` before its partial range,
+/// found in the structure `known` or in the message parsed.
+fn cut_one(raw: &[u8], known: Option<&BodyStructure>, spec: &SectionSpec) -> Result<section::Cut> {
+    let raw = &*crate::crlf::to_crlf(raw);
+    let body = structure_for(raw, known, std::slice::from_ref(&spec.parts));
+    section::section(raw, &body, spec)
+}
+
+/// The structure the cuts need: `known` (from the MIME cache), else the
+/// message parsed, unless no section names a part (then none is needed
+/// and an empty one stands in).
+fn structure_for<'a>(
+    raw: &[u8],
+    known: Option<&'a BodyStructure>,
+    paths: &[Vec<u32>],
+) -> std::borrow::Cow<'a, BodyStructure> {
+    match known {
+        Some(body) => std::borrow::Cow::Borrowed(body),
+        None if paths.iter().any(|p| !p.is_empty()) => {
+            let parsed = bodystructure::parse(raw);
+            std::borrow::Cow::Owned(bodystructure::structure(parsed.as_ref(), raw))
+        }
+        None => std::borrow::Cow::Owned(bodystructure::structure(None, b"")),
+    }
 }
 
 /// One section asked of every message of a FETCH: what to cut and
@@ -105,18 +135,29 @@ pub struct CutSpec {
     pub binary: bool,
 }
 
+/// Whether any of `specs` names a part, and so needs the message's
+/// structure (kept by [`Store::message_structure`]) to be cut.
+pub fn cuts_need_structure(specs: &[CutSpec]) -> bool {
+    specs.iter().any(|s| !s.section.parts.is_empty())
+}
+
 /// Cuts every spec of `specs` out of the raw message `raw`, converting it
 /// to CRLF once for all of them (a FETCH of several sections reads and
-/// converts each message once). The inner error is a BINARY cut of a part
-/// whose encoding is unknown: then none of the cuts is returned.
+/// converts each message once). `body` is the message's structure, if
+/// known (else it is parsed when a spec names a part). The inner error is
+/// a BINARY cut of a part whose encoding is unknown: then none of the
+/// cuts is returned.
 pub fn cut_all(
     raw: &[u8],
+    body: Option<&BodyStructure>,
     specs: &[CutSpec],
 ) -> Result<std::result::Result<Vec<Vec<u8>>, UnknownCte>> {
     let raw = &*crate::crlf::to_crlf(raw);
+    let paths: Vec<Vec<u32>> = specs.iter().map(|s| s.section.parts.clone()).collect();
+    let body = structure_for(raw, body, &paths);
     let mut cuts = Vec::with_capacity(specs.len());
     for spec in specs {
-        let found = section::section(raw, &spec.section)?;
+        let found = section::section(raw, &body, &spec.section)?;
         let bytes = if spec.binary {
             match found.decoded() {
                 Ok(bytes) => bytes,
@@ -142,6 +183,24 @@ fn partial(bytes: Vec<u8>, spec: &SectionSpec) -> Vec<u8> {
         .saturating_add(usize::try_from(count).unwrap_or(usize::MAX))
         .min(bytes.len());
     bytes[start..end].to_vec()
+}
+
+/// Reads what `specs` need of the message file `file` and cuts them.
+fn cut_file(
+    mut file: std::fs::File,
+    meta: &MessageMeta,
+    body: Option<&BodyStructure>,
+    specs: &[CutSpec],
+    mailbox: &str,
+) -> Result<std::result::Result<Vec<Vec<u8>>, UnknownCte>> {
+    let need = extent::extent(specs, body);
+    let raw = extent::read(&mut file, need, meta.size).map_err(|e| {
+        StoreError::io(
+            format!("reading message UID {} in {mailbox:?}", meta.uid),
+            e,
+        )
+    })?;
+    cut_all(&raw, body, specs)
 }
 
 impl Store {
@@ -233,8 +292,14 @@ impl Store {
         uid: u32,
         spec: &SectionSpec,
     ) -> Result<Vec<u8>> {
-        let raw = self.checked_message(mailbox, uidvalidity, uid)?;
-        cut_section(&raw, spec)
+        let cut = CutSpec {
+            section: spec.clone(),
+            binary: false,
+        };
+        // Only a BINARY cut can meet an unknown encoding.
+        Ok(self
+            .cut_uid(mailbox, uidvalidity, uid, cut)?
+            .unwrap_or_default())
     }
 
     /// The bytes of `spec` in one message with the part's transfer
@@ -247,8 +312,11 @@ impl Store {
         uid: u32,
         spec: &SectionSpec,
     ) -> Result<std::result::Result<Vec<u8>, UnknownCte>> {
-        let raw = self.checked_message(mailbox, uidvalidity, uid)?;
-        cut_binary(&raw, spec)
+        let cut = CutSpec {
+            section: spec.clone(),
+            binary: true,
+        };
+        self.cut_uid(mailbox, uidvalidity, uid, cut)
     }
 
     /// BINARY.SIZE[section]: the decoded size of a section.
@@ -269,12 +337,54 @@ impl Store {
             .map(|bytes| bytes.len() as u64))
     }
 
-    /// The raw bytes of one message after checking its mailbox's
+    /// Cuts every spec of `specs` out of the message `listed` of
+    /// `mailbox` (as an index read listed it): at the offsets of its cached
+    /// structure when a spec names a part, reading only as much of the file
+    /// as the cuts need. The inner error is [`cut_all`]'s.
+    pub fn cut_listed(
+        &self,
+        mailbox: &str,
+        listed: &MessageMeta,
+        specs: &[CutSpec],
+    ) -> Result<std::result::Result<Vec<Vec<u8>>, UnknownCte>> {
+        let body = self.structure_for_cuts(mailbox, 0, listed.uid, specs)?;
+        let (file, meta) = self.open_listed(mailbox, listed)?;
+        cut_file(file, &meta, body.as_ref(), specs, mailbox)
+    }
+
+    /// One cut of the message `uid` after checking its mailbox's
     /// UIDVALIDITY.
-    fn checked_message(&self, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<Vec<u8>> {
+    fn cut_uid(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        cut: CutSpec,
+    ) -> Result<std::result::Result<Vec<u8>, UnknownCte>> {
+        let specs = [cut];
+        let body = self.structure_for_cuts(mailbox, uidvalidity, uid, &specs)?;
         let name = names::canonical(mailbox)?;
         index::mailbox_checked(&*self.reader()?, &name, uidvalidity)?;
-        self.read_message(&name, uid)
+        let (file, meta) = self.open_message(&name, uid)?;
+        Ok(cut_file(file, &meta, body.as_ref(), &specs, &name)?
+            .map(|cuts| cuts.into_iter().next().unwrap_or_default()))
+    }
+
+    /// The structure `specs` need (from the MIME cache, or parsed and
+    /// cached): `None` when no spec names a part.
+    fn structure_for_cuts(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        specs: &[CutSpec],
+    ) -> Result<Option<BodyStructure>> {
+        if !cuts_need_structure(specs) {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.message_structure(mailbox, uidvalidity, uid)?.body,
+        ))
     }
 
     fn read_message(&self, name: &str, uid: u32) -> Result<Vec<u8>> {

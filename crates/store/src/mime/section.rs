@@ -1,10 +1,9 @@
 //! BODY[section] and BINARY[section] (RFC 9051 §6.4.5, RFC 3516): finds
-//! the part a section names, through nested message/rfc822 parts, and
-//! cuts its bytes from the raw message.
+//! the part a section names in the message's structure, through nested
+//! message/rfc822 parts, and cuts its bytes from the raw message at the
+//! offsets the structure keeps (no parsing, no decoding of other parts).
 
-use mail_parser::{MimeHeaders, PartType};
-
-use super::bodystructure::parse;
+use super::types::{BodyContent, BodyStructure, SinglePart};
 use super::{SectionSpec, SectionText, binary, headers};
 use crate::{Result, StoreError};
 
@@ -44,8 +43,9 @@ impl Cut {
     }
 }
 
-/// Finds `spec` in the message `raw` (before any partial range).
-pub(crate) fn section(raw: &[u8], spec: &SectionSpec) -> Result<Cut> {
+/// Finds `spec` in the message `raw` (CRLF, as served) whose structure is
+/// `body` (before any partial range).
+pub(crate) fn section(raw: &[u8], body: &BodyStructure, spec: &SectionSpec) -> Result<Cut> {
     if spec.parts.is_empty() {
         let h = headers::header_len(raw);
         return Ok(Cut::plain(match &spec.text {
@@ -54,7 +54,7 @@ pub(crate) fn section(raw: &[u8], spec: &SectionSpec) -> Result<Cut> {
             text => text_of(raw, 0, h, raw.len(), text),
         }));
     }
-    let Some(e) = locate(raw, 0, raw.len(), &spec.parts) else {
+    let Some(e) = locate(raw, body, &spec.parts) else {
         // A part the message does not have reads as empty, whatever of it
         // was asked (its MIME header, its text, its decoded size), as
         // Dovecot answers: a client that guessed a part number
@@ -110,97 +110,61 @@ fn text_of(raw: &[u8], start: usize, h: usize, end: usize, text: &SectionText) -
     }
 }
 
-/// Follows `path` from the message at `start..end` of `raw`; `None` when
-/// the message has no such part.
-fn locate(raw: &[u8], start: usize, end: usize, path: &[u32]) -> Option<Entity> {
-    let bytes = &raw[start..end];
-    let Some(msg) = parse(bytes) else {
-        // The structure shows a message mail-parser gives up on as one
-        // text part (bodystructure.rs): that part is its body.
-        return match path {
-            [1] => Some(Entity {
-                header_start: start,
-                body_start: start + headers::header_len(bytes),
-                body_end: end,
-                is_message: false,
-            }),
-            _ => None,
-        };
-    };
-    let at = |v: u32| (v as usize).min(bytes.len()) + start;
-    // Where an enclosed message's bytes end: as the structure counts them.
-    let enclosed_end =
-        |p: &mail_parser::MessagePart<'_>| at(super::bodystructure::end_of(bytes, p));
-    let mut id = 0usize;
-    let mut root = true;
-    // A part of a multipart/digest without a Content-Type is a message
-    // (RFC 2046 §5.1.5), as the structure shows it.
-    let mut in_digest = false;
-    for (i, &n) in path.iter().enumerate() {
-        let p = msg.parts.get(id)?;
-        match &p.body {
-            PartType::Multipart(children)
-                if children.is_empty() && n == 1 && i + 1 == path.len() =>
-            {
-                // The structure gives a multipart without parts one empty
-                // text part (RFC 9051's grammar needs one): empty here too.
-                let here = at(p.offset_body);
-                return Some(Entity {
-                    header_start: here,
-                    body_start: here,
-                    body_end: here,
-                    is_message: false,
-                });
-            }
-            PartType::Multipart(children) => {
-                let child = n.checked_sub(1).and_then(|k| children.get(k as usize))?;
-                in_digest = is_digest(p);
-                id = *child as usize;
-            }
-            _ if !root && is_message(p, in_digest) => {
-                return locate(raw, at(p.offset_body), enclosed_end(p), &path[i..]);
-            }
-            _ if n == 1 => {}
-            _ => return None,
-        }
-        root = false;
-    }
-    let p = msg.parts.get(id)?;
-    let header_start = at(p.offset_header);
-    let body_start = at(p.offset_body).max(header_start);
-    let body_end = at(super::bodystructure::end_of(bytes, p)).max(body_start);
+/// Where the part `path` of the message whose structure is `body` lies in
+/// the message `raw`; `None` when the message has no such part.
+fn locate(raw: &[u8], body: &BodyStructure, path: &[u32]) -> Option<Entity> {
+    let part = part_at(body, path)?;
+    // Offsets come from the cache too: clamped, never trusted.
+    let at = |v: u64| usize::try_from(v).unwrap_or(usize::MAX).min(raw.len());
+    let header_start = at(part.span.header_start);
+    let body_start = at(part.span.body_start).max(header_start);
+    let body_end = at(part.span.body_end).max(body_start);
     Some(Entity {
         header_start,
         body_start,
         body_end,
-        is_message: is_message(p, in_digest),
+        is_message: is_message(part),
     })
 }
 
-/// Whether the part holds a message: mail-parser parsed one, or its type
-/// says so, or it is an untyped part of a digest.
-fn is_message(p: &mail_parser::MessagePart<'_>, in_digest: bool) -> bool {
-    matches!(p.body, PartType::Message(_))
-        || is_rfc822(p)
-        || (in_digest && p.content_type().is_none())
+/// Follows `path` through the structure `body`; `None` when the message
+/// has no such part. Numbers restart inside an enclosed message; a part
+/// that is not a multipart is its own part 1.
+pub(super) fn part_at<'a>(body: &'a BodyStructure, path: &[u32]) -> Option<&'a BodyStructure> {
+    let mut part = body;
+    let mut root = true;
+    for &n in path {
+        if !root
+            && let BodyContent::Single(SinglePart {
+                message: Some(m), ..
+            }) = &part.content
+        {
+            part = &m.body;
+        }
+        match &part.content {
+            BodyContent::Multipart(children) => {
+                part = n.checked_sub(1).and_then(|k| children.get(k as usize))?;
+            }
+            BodyContent::Single(_) if n == 1 => {}
+            BodyContent::Single(_) => return None,
+        }
+        root = false;
+    }
+    Some(part)
 }
 
-fn is_digest(p: &mail_parser::MessagePart<'_>) -> bool {
-    p.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("digest"))
-    })
-}
-
-fn is_rfc822(p: &mail_parser::MessagePart<'_>) -> bool {
-    p.content_type().is_some_and(|ct| {
-        ct.ctype().eq_ignore_ascii_case("message")
-            && ct.subtype().is_some_and(|s| {
-                s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
-            })
-    })
+/// Whether the part holds a message: its type says so (an untyped part
+/// of a digest is given message/rfc822 by the structure).
+fn is_message(part: &BodyStructure) -> bool {
+    matches!(
+        &part.content,
+        BodyContent::Single(SinglePart {
+            message: Some(_),
+            ..
+        })
+    ) || (part.media_type.eq_ignore_ascii_case(b"message")
+        && (part.media_subtype.eq_ignore_ascii_case(b"rfc822")
+            || part.media_subtype.eq_ignore_ascii_case(b"global")))
 }
 
 #[cfg(test)]

@@ -103,6 +103,25 @@ pub struct BodyStructure {
     pub location: Option<Vec<u8>>,
     /// What the part holds.
     pub content: BodyContent,
+    /// Where the part lies in the message as served, so that a section
+    /// is cut without parsing the message again.
+    pub span: PartSpan,
+}
+
+/// Byte offsets of one part in the whole message as served (CRLF line
+/// ends): its header from `header_start` to `body_start`, its body to
+/// `body_end`. A part a section names is cut from these (BODY[2],
+/// BODY[2.MIME], BODY[2.TEXT]); the MIME cache keeps them beside the
+/// structure, so fetching a small part of a large message neither parses
+/// nor decodes the rest of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartSpan {
+    /// Where the part's header starts (its body, when it has none).
+    pub header_start: u64,
+    /// Where its body starts.
+    pub body_start: u64,
+    /// Where its body ends.
+    pub body_end: u64,
 }
 
 /// The content of a part: child parts, or a body of its own.
