@@ -3,7 +3,7 @@
 //! offsets; values (id, description, encoding, md5, location) come from
 //! the raw header fields as sent.
 
-use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use super::envelope::envelope;
 use super::headers;
@@ -17,10 +17,23 @@ use super::types::{
 /// nest two levels per part level, under protobuf's limit of 100).
 pub(crate) const MAX_NESTING: usize = 32;
 
-/// Parses `raw` as a message; `None` only if mail-parser gives up, which
-/// callers treat as a message without MIME structure.
+/// Parses `raw` for its structure: parts, their types and where they lie,
+/// with every body left as sent. Only Content-Type and
+/// Content-Disposition are parsed (every other value is read from the
+/// header as sent); Content-Transfer-Encoding above all is skipped, since
+/// mail-parser decodes every body whose encoding it reads, and decoding a
+/// 25 MB attachment only to learn where it ends took most of the time and
+/// memory of a first FETCH BODYSTRUCTURE. `None` only if mail-parser
+/// gives up, which callers treat as a message without MIME structure.
 pub(crate) fn parse(raw: &[u8]) -> Option<Message<'_>> {
-    MessageParser::default().parse(raw)
+    static UNDECODED: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
+        MessageParser::new()
+            .header_content_type(HeaderName::ContentType)
+            .header_content_type(HeaderName::ContentDisposition)
+            .ignore_header(HeaderName::ContentTransferEncoding)
+            .default_header_ignore()
+    });
+    UNDECODED.parse(raw)
 }
 
 /// The body structure of the message `raw`, which parsed as `parsed`.

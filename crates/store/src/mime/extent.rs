@@ -26,6 +26,9 @@ pub(super) struct Extent {
     prefix: Option<u64>,
     /// A cut needs the message's own header (HEADER, HEADER.FIELDS).
     header: bool,
+    /// Bytes after the header a cut needs (a window of TEXT); with
+    /// `header`.
+    after_header: u64,
 }
 
 /// What `specs` need of the message whose structure is `body` (`None`
@@ -34,6 +37,7 @@ pub(super) fn extent(specs: &[CutSpec], body: Option<&BodyStructure>) -> Extent 
     let mut need = Extent {
         prefix: Some(0),
         header: false,
+        after_header: 0,
     };
     for spec in specs {
         let section = &spec.section;
@@ -41,12 +45,16 @@ pub(super) fn extent(specs: &[CutSpec], body: Option<&BodyStructure>) -> Extent 
         // ones) ends `offset + count` after the section's start.
         let window = section
             .partial
-            .filter(|_| !spec.binary && section.text == SectionText::Full)
+            .filter(|_| !spec.binary)
             .map(|(offset, count)| offset.saturating_add(count));
         let end = if section.parts.is_empty() {
             match section.text {
                 SectionText::Full => window,
-                SectionText::Text => None,
+                SectionText::Text => window.map(|w| {
+                    need.header = true;
+                    need.after_header = need.after_header.max(w);
+                    0
+                }),
                 // MIME of no part is refused whatever is read.
                 SectionText::Header
                 | SectionText::HeaderFields(_)
@@ -60,11 +68,13 @@ pub(super) fn extent(specs: &[CutSpec], body: Option<&BodyStructure>) -> Extent 
             // Without the structure, the whole message is read.
             body.map(|body| {
                 // A part the message does not have reads as empty.
-                part_at(body, &section.parts).map_or(0, |p| match window {
-                    Some(w) => p.span.body_end.min(p.span.body_start.saturating_add(w)),
-                    // A part's MIME header ends where its body starts.
-                    None if section.text == SectionText::Mime => p.span.body_start,
-                    None => p.span.body_end,
+                part_at(body, &section.parts).map_or(0, |p| {
+                    match window.filter(|_| section.text == SectionText::Full) {
+                        Some(w) => p.span.body_end.min(p.span.body_start.saturating_add(w)),
+                        // A part's MIME header ends where its body starts.
+                        None if section.text == SectionText::Mime => p.span.body_start,
+                        None => p.span.body_end,
+                    }
                 })
             })
         };
@@ -83,7 +93,7 @@ pub(super) fn read(file: &mut impl Read, need: Extent, size: u64) -> std::io::Re
         return read_rest(file, Vec::new(), size);
     };
     let want = if need.header {
-        prefix.max(HEADER_PROBE)
+        prefix.max(HEADER_PROBE.saturating_add(need.after_header))
     } else {
         prefix
     };
@@ -91,9 +101,13 @@ pub(super) fn read(file: &mut impl Read, need: Extent, size: u64) -> std::io::Re
     file.take(want).read_to_end(&mut raw)?;
     let at_end = (raw.len() as u64) < want;
     // The header's empty line must be inside what was read, its line end
-    // included, unless the file ends first.
-    if need.header && !at_end && headers::header_len(&raw) >= raw.len() {
-        return read_rest(file, raw, size);
+    // included, and what follows it as far as a cut needs, unless the file
+    // ends first. (Bare LFs made CRLF only lengthen what follows.)
+    if need.header && !at_end {
+        let h = headers::header_len(&raw);
+        if h >= raw.len() || (h as u64).saturating_add(need.after_header) > raw.len() as u64 {
+            return read_rest(file, raw, size);
+        }
     }
     Ok(raw)
 }
@@ -178,6 +192,13 @@ mod tests {
             assert_eq!(from_prefix, from_all);
             assert_eq!(from_prefix[0].len(), 2048);
             assert_eq!(from_prefix[1].len(), 50);
+
+            let mut text = spec(&[], SectionText::Text);
+            text.section.partial = Some((10, 100));
+            let (read, from_prefix, from_all) = cut_both(&raw, &[text]);
+            assert!(read as u64 <= HEADER_PROBE + 110, "read {read} bytes");
+            assert_eq!(from_prefix, from_all);
+            assert_eq!(from_prefix[0].len(), 100);
 
             let (read, from_prefix, from_all) = cut_both(&raw, &[window(&[2], 100, 50, true)]);
             assert!(read + 16 >= raw.len(), "{read} of {}", raw.len());

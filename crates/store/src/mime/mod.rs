@@ -76,7 +76,10 @@ pub fn parse_structure(raw: &[u8]) -> Structure {
     Structure {
         envelope: envelope::envelope(&raw[..h]),
         body: bodystructure::structure(parsed.as_ref(), raw),
-        preview: parsed.as_ref().map(preview::preview).unwrap_or_default(),
+        preview: parsed
+            .as_ref()
+            .map(|m| preview::preview(m, raw))
+            .unwrap_or_default(),
     }
 }
 
