@@ -112,6 +112,18 @@ pub(super) fn read(file: &mut impl Read, need: Extent, size: u64) -> std::io::Re
     Ok(raw)
 }
 
+/// Reads the start of the message file `file` up to the end of its
+/// header, or all of it when the header is longer than the probe (SEARCH
+/// by header fields).
+pub(crate) fn read_header(file: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let need = Extent {
+        prefix: Some(0),
+        header: true,
+        after_header: 0,
+    };
+    read(file, need, HEADER_PROBE)
+}
+
 fn read_rest(file: &mut impl Read, mut raw: Vec<u8>, size: u64) -> std::io::Result<Vec<u8>> {
     let size = usize::try_from(size).unwrap_or(0).min(64 << 20);
     raw.reserve(size.saturating_sub(raw.len()));

@@ -118,4 +118,43 @@ impl SearchKey {
             _ => false,
         }
     }
+
+    /// Whether evaluating this key may need more of the message file than
+    /// its top-level header (BODY, TEXT).
+    pub fn needs_body(&self) -> bool {
+        match self {
+            SearchKey::Body(_) | SearchKey::Text(_) => true,
+            SearchKey::Not(k) => k.needs_body(),
+            SearchKey::Or(a, b) => a.needs_body() || b.needs_body(),
+            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_body),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SearchKey as K;
+
+    #[test]
+    fn only_body_and_text_keys_need_more_than_the_header() {
+        let header_keys = K::And(vec![
+            K::Subject("a".into()),
+            K::Not(Box::new(K::From("b".into()))),
+            K::Or(
+                Box::new(K::Header("X-A".into(), "c".into())),
+                Box::new(K::Larger(0)),
+            ),
+        ]);
+        assert!(header_keys.needs_file());
+        assert!(!header_keys.needs_body());
+        for body in [K::Body("x".into()), K::Text("x".into())] {
+            let nested = K::Or(
+                Box::new(K::Subject("a".into())),
+                Box::new(K::Not(Box::new(body))),
+            );
+            assert!(nested.needs_body());
+        }
+        assert!(!K::And(vec![]).needs_body());
+    }
 }

@@ -96,6 +96,7 @@ impl Store {
         let dir = names::mailbox_dir(self.root(), &row.name).join("cur");
         let max_uid = metas.last().map(|m| m.uid).unwrap_or(0);
         let now = crate::now_secs();
+        let header_only = !key.needs_body();
         let mut out = Vec::new();
         for meta in metas {
             if cancel.load(Ordering::Relaxed) {
@@ -105,7 +106,12 @@ impl Store {
             let hit = match eval::eval_meta(key, &meta, now, max_uid) {
                 Some(answer) => answer,
                 None => {
-                    let Some(raw) = read_message(&path, &row.name, meta.uid)? else {
+                    let read = if header_only {
+                        read_header
+                    } else {
+                        read_message
+                    };
+                    let Some(raw) = read(&path, &row.name, meta.uid)? else {
                         continue;
                     };
                     let mut t = text::MessageText::new(&raw);
@@ -126,7 +132,23 @@ pub(crate) fn read_message(
     mailbox: &str,
     uid: u32,
 ) -> Result<Option<Vec<u8>>> {
-    match std::fs::read(path) {
+    gone_is_none(std::fs::read(path), path, mailbox, uid)
+}
+
+/// Reads the start of a message file up to the end of its header (header
+/// keys need nothing else); `None` if it vanished.
+fn read_header(path: &std::path::Path, mailbox: &str, uid: u32) -> Result<Option<Vec<u8>>> {
+    let read = std::fs::File::open(path).and_then(|mut f| crate::mime::read_header(&mut f));
+    gone_is_none(read, path, mailbox, uid)
+}
+
+fn gone_is_none(
+    read: std::io::Result<Vec<u8>>,
+    path: &std::path::Path,
+    mailbox: &str,
+    uid: u32,
+) -> Result<Option<Vec<u8>>> {
+    match read {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::debug!(mailbox, uid, "message file gone during search");

@@ -48,6 +48,9 @@ pub(crate) fn fold(s: &str) -> String {
 pub(crate) struct MessageText<'a> {
     raw: &'a [u8],
     parsed: Option<Message<'a>>,
+    /// The top-level header alone, for keys that read nothing else (a
+    /// SUBJECT or FROM search must not decode a 25 MB attachment).
+    header_only: Option<Message<'a>>,
     headers: Option<Vec<(String, String)>>,
     written_headers: Option<Vec<(String, String)>>,
     part_headers: Option<String>,
@@ -60,6 +63,7 @@ impl<'a> MessageText<'a> {
         MessageText {
             raw,
             parsed: None,
+            header_only: None,
             headers: None,
             written_headers: None,
             part_headers: None,
@@ -74,10 +78,22 @@ impl<'a> MessageText<'a> {
         self.parsed.as_ref()
     }
 
+    /// The message parsed as far as its top-level header: the whole
+    /// message if that was parsed already.
+    fn top(&mut self) -> Option<&Message<'a>> {
+        if self.parsed.is_some() {
+            return self.parsed.as_ref();
+        }
+        if self.header_only.is_none() {
+            self.header_only = MessageParser::default().parse_headers(self.raw);
+        }
+        self.header_only.as_ref()
+    }
+
     /// The top-level header fields: (lower-cased name, folded decoded value).
     pub(crate) fn headers(&mut self) -> &[(String, String)] {
         if self.headers.is_none() {
-            let list = match self.message() {
+            let list = match self.top() {
                 Some(m) => m
                     .headers()
                     .iter()
@@ -97,7 +113,7 @@ impl<'a> MessageText<'a> {
     /// are not in them); a search must find those too.
     fn written_headers(&mut self) -> &[(String, String)] {
         if self.written_headers.is_none() {
-            let list = match self.message() {
+            let list = match self.top() {
                 // An unstructured field's parsed value is already its
                 // text as written.
                 Some(m) => m
@@ -172,7 +188,7 @@ impl<'a> MessageText<'a> {
     /// The Date: header as (UTC timestamp, its date in its own zone as
     /// days since the epoch), if present and parseable.
     pub(crate) fn sent_date(&mut self) -> Option<(i64, i64)> {
-        let d = self.message()?.date()?;
+        let d = self.top()?.date()?;
         let local = d.to_timestamp_local();
         Some((d.to_timestamp(), local.div_euclid(86_400)))
     }
