@@ -23,8 +23,11 @@ pub(crate) const MAX_NESTING: usize = 32;
 /// header as sent); Content-Transfer-Encoding above all is skipped, since
 /// mail-parser decodes every body whose encoding it reads, and decoding a
 /// 25 MB attachment only to learn where it ends took most of the time and
-/// memory of a first FETCH BODYSTRUCTURE. `None` only if mail-parser
-/// gives up, which callers treat as a message without MIME structure.
+/// memory of a first FETCH BODYSTRUCTURE. A message that forwards another
+/// in base64 or quoted-printable (rare) is parsed with decoding: undecoded,
+/// mail-parser would read the encoded text as the forwarded message and
+/// lose where the part ends. `None` only if mail-parser gives up, which
+/// callers treat as a message without MIME structure.
 pub(crate) fn parse(raw: &[u8]) -> Option<Message<'_>> {
     static UNDECODED: std::sync::LazyLock<MessageParser> = std::sync::LazyLock::new(|| {
         MessageParser::new()
@@ -33,7 +36,38 @@ pub(crate) fn parse(raw: &[u8]) -> Option<Message<'_>> {
             .ignore_header(HeaderName::ContentTransferEncoding)
             .default_header_ignore()
     });
-    UNDECODED.parse(raw)
+    let parsed = UNDECODED.parse(raw)?;
+    if forwards_encoded(&parsed, 0) {
+        return MessageParser::default().parse(raw);
+    }
+    Some(parsed)
+}
+
+/// Whether a message/rfc822 or message/global part of `m`, or of a
+/// message forwarded in it, is sent with a transfer encoding.
+fn forwards_encoded(m: &Message<'_>, depth: usize) -> bool {
+    m.parts.iter().any(|p| {
+        let encoded = p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct.subtype().is_some_and(|s| {
+                    s.eq_ignore_ascii_case("rfc822") || s.eq_ignore_ascii_case("global")
+                })
+        }) && p.headers.iter().any(|h| {
+            matches!(h.name, HeaderName::ContentTransferEncoding)
+                && m.raw_message
+                    .get(h.offset_start as usize..h.offset_end as usize)
+                    .is_some_and(|v| {
+                        let v = headers::trim(v);
+                        !(v.is_empty()
+                            || ["7bit", "8bit", "binary"]
+                                .iter()
+                                .any(|plain| v.eq_ignore_ascii_case(plain.as_bytes())))
+                    })
+        });
+        encoded
+            || matches!(&p.body, PartType::Message(inner)
+                if depth < MAX_NESTING && forwards_encoded(inner, depth + 1))
+    })
 }
 
 /// The body structure of the message `raw`, which parsed as `parsed`.

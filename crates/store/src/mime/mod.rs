@@ -23,6 +23,7 @@ use crate::index::MessageMeta;
 use crate::{Result, Store, StoreError, index, names};
 
 pub use binary::UnknownCte;
+pub(crate) use bodystructure::parse as parse_undecoded;
 pub(crate) use extent::read_header;
 pub use types::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,

@@ -1,6 +1,9 @@
 //! Decoded text of a message for string keys: headers with RFC 2047 words
-//! decoded, bodies with transfer encoding and charset undone (mail-parser
-//! does both), HTML with tags stripped, attachment names. Everything is
+//! decoded, text bodies with transfer encoding and charset undone
+//! (mail-parser does both), HTML with tags stripped, attachment names.
+//! Only what a key reads is parsed: the top-level header for header keys,
+//! and for BODY and TEXT the parts with their bodies as sent, then each
+//! text part alone; an attachment is never decoded. Everything is
 //! lower-cased once so matching is a plain substring test.
 
 use std::borrow::Cow;
@@ -47,10 +50,12 @@ pub(crate) fn fold(s: &str) -> String {
 /// The lazily built, lower-cased text of one message.
 pub(crate) struct MessageText<'a> {
     raw: &'a [u8],
-    parsed: Option<Message<'a>>,
     /// The top-level header alone, for keys that read nothing else (a
     /// SUBJECT or FROM search must not decode a 25 MB attachment).
     header_only: Option<Message<'a>>,
+    /// The parts with their bodies left as sent, for finding the text
+    /// parts without decoding the others.
+    undecoded: Option<Option<Message<'a>>>,
     headers: Option<Vec<(String, String)>>,
     written_headers: Option<Vec<(String, String)>>,
     part_headers: Option<String>,
@@ -62,8 +67,8 @@ impl<'a> MessageText<'a> {
     pub(crate) fn new(raw: &'a [u8]) -> MessageText<'a> {
         MessageText {
             raw,
-            parsed: None,
             header_only: None,
+            undecoded: None,
             headers: None,
             written_headers: None,
             part_headers: None,
@@ -71,19 +76,16 @@ impl<'a> MessageText<'a> {
         }
     }
 
-    fn message(&mut self) -> Option<&Message<'a>> {
-        if self.parsed.is_none() {
-            self.parsed = MessageParser::default().parse(self.raw);
-        }
-        self.parsed.as_ref()
+    /// The message's parts with their bodies left as sent.
+    fn parts(&mut self) -> Option<&Message<'a>> {
+        let raw = self.raw;
+        self.undecoded
+            .get_or_insert_with(|| crate::mime::parse_undecoded(raw))
+            .as_ref()
     }
 
-    /// The message parsed as far as its top-level header: the whole
-    /// message if that was parsed already.
+    /// The message parsed as far as its top-level header.
     fn top(&mut self) -> Option<&Message<'a>> {
-        if self.parsed.is_some() {
-            return self.parsed.as_ref();
-        }
         if self.header_only.is_none() {
             self.header_only = MessageParser::default().parse_headers(self.raw);
         }
@@ -142,7 +144,7 @@ impl<'a> MessageText<'a> {
     pub(crate) fn part_headers(&mut self) -> &str {
         if self.part_headers.is_none() {
             let mut out = String::new();
-            if let Some(m) = self.message() {
+            if let Some(m) = self.parts() {
                 part_header_text(m, &mut out, 0);
             }
             self.part_headers = Some(fold(&out));
@@ -157,8 +159,9 @@ impl<'a> MessageText<'a> {
     pub(crate) fn body(&mut self) -> &str {
         if self.body.is_none() {
             let mut out = String::new();
-            if let Some(m) = self.message() {
-                body_text(m, &mut out, 0);
+            let raw = self.raw;
+            if let Some(m) = self.parts() {
+                text_parts(m, raw, &mut out);
             }
             self.body = Some(fold(&out));
         }
@@ -203,18 +206,77 @@ fn body_text(m: &Message<'_>, out: &mut String, depth: usize) {
         if i == 0 && part.is_multipart() {
             continue;
         }
-        match &part.body {
-            PartType::Text(t) => push_line(out, t),
-            PartType::Html(h) => push_line(out, &strip_tags(h)),
-            PartType::Message(enclosed) if depth < MAX_ENCLOSED => {
-                for h in enclosed.headers() {
-                    out.push_str(h.name());
-                    out.push_str(": ");
-                    push_line(out, &value_text(h.value()));
+        body_part(part, out, depth);
+        if let Some(name) = part.attachment_name() {
+            push_line(out, name);
+        }
+    }
+}
+
+/// Appends the text of one part (not its attachment name) of a message
+/// `depth` levels of forwarding deep.
+fn body_part(part: &mail_parser::MessagePart<'_>, out: &mut String, depth: usize) {
+    match &part.body {
+        PartType::Text(t) => push_line(out, t),
+        PartType::Html(h) => push_line(out, &strip_tags(h)),
+        PartType::Message(enclosed) => enclosed_text(enclosed, out, depth),
+        _ => {}
+    }
+}
+
+/// Appends the header fields and body text of a message forwarded inside
+/// one `depth` levels deep.
+fn enclosed_text(enclosed: &Message<'_>, out: &mut String, depth: usize) {
+    if depth >= MAX_ENCLOSED {
+        return;
+    }
+    for h in enclosed.headers() {
+        out.push_str(h.name());
+        out.push_str(": ");
+        push_line(out, &value_text(h.value()));
+    }
+    body_text(enclosed, out, depth + 1);
+}
+
+fn is_message(part: &mail_parser::MessagePart<'_>) -> bool {
+    matches!(part.body, PartType::Message(_))
+}
+
+/// Appends the body text of the message `raw`, parsed as `m` with its
+/// bodies left as sent, as [`body_text`] does: each text part and each
+/// forwarded message is parsed again alone, its transfer encoding and
+/// charset undone; other parts (attachments) are never decoded.
+fn text_parts(m: &Message<'_>, raw: &[u8], out: &mut String) {
+    for (i, part) in m.parts.iter().enumerate() {
+        if i == 0 && part.is_multipart() {
+            continue;
+        }
+        if matches!(
+            part.body,
+            PartType::Text(_) | PartType::Html(_) | PartType::Message(_)
+        ) {
+            let at = |offset: u32| (offset as usize).min(raw.len());
+            let (start, body, end) = (
+                at(part.offset_header),
+                at(part.offset_body),
+                at(part.offset_end),
+            );
+            let alone = MessageParser::default().parse(&raw[start..end.max(start)]);
+            match alone.as_ref().and_then(|a| a.parts.first()) {
+                Some(first) if matches!(part.body, PartType::Message(_)) == is_message(first) => {
+                    body_part(first, out, 0);
                 }
-                body_text(enclosed, out, depth + 1);
+                // A part of a digest is a message without saying so (RFC
+                // 2046 §5.1.5); alone, its header does not tell.
+                _ if matches!(part.body, PartType::Message(_)) => {
+                    if let Some(enclosed) =
+                        MessageParser::default().parse(&raw[body.min(end)..end.max(body)])
+                    {
+                        enclosed_text(&enclosed, out, 0);
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
         if let Some(name) = part.attachment_name() {
             push_line(out, name);
