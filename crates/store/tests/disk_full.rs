@@ -133,3 +133,34 @@ fn expunging_on_a_full_disk_loses_nothing_it_did_not_remove() {
     let again = Store::open(&root).unwrap();
     assert_eq!(kept(&again), uids[1..], "after opening again");
 }
+
+/// FETCH of a message's structure or of one of its parts on a full disk:
+/// parsing it would cache the structure, which needs room; the answer
+/// comes all the same (the cache only saves parsing again), also once
+/// there is room again.
+#[test]
+fn a_full_disk_still_serves_structures_and_parts() {
+    if !as_root("a_full_disk_still_serves_structures_and_parts") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, _root, store, _) = three_messages_on_a_small_disk(dir.path());
+    let two_parts = b"Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nfirst\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--b--\r\n";
+    let uid = common::append(&store, "INBOX", two_parts, &[]).uid;
+    let filler = disk.fill();
+
+    let part = |n: u32| mailkeep_store::SectionSpec {
+        parts: vec![n],
+        text: mailkeep_store::SectionText::Full,
+        partial: None,
+    };
+    assert_eq!(store.section("INBOX", 0, uid, &part(2)).unwrap(), b"second");
+    let s = store.message_structure("INBOX", 0, uid).unwrap();
+    assert!(
+        matches!(s.body.content, mailkeep_store::BodyContent::Multipart(ref p) if p.len() == 2)
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(store.section("INBOX", 0, uid, &part(1)).unwrap(), b"first");
+}

@@ -229,9 +229,30 @@ impl Store {
         };
         let raw = self.read_message(&name, uid)?;
         let s = parse_structure(&raw);
-        let conn = self.conn()?;
-        cache::put(&conn, id, uid, &s)?;
+        self.keep_in_cache(id, [(uid, &s)]);
         Ok(s)
+    }
+
+    /// Caches structures just parsed, in one transaction. A failure (a
+    /// full disk, a locked index) is logged and the message served all the
+    /// same: the cache only saves parsing it again.
+    fn keep_in_cache<'s>(
+        &self,
+        mailbox_id: i64,
+        parsed: impl IntoIterator<Item = (u32, &'s Structure)>,
+    ) {
+        let write = || -> Result<()> {
+            let mut conn = self.conn()?;
+            let tx = crate::mailbox::begin_write(&mut conn)?;
+            for (uid, s) in parsed {
+                cache::put(&tx, mailbox_id, uid, s)?;
+            }
+            tx.commit()
+                .map_err(|e| StoreError::sqlite("committing the MIME cache", e))
+        };
+        if let Err(e) = write() {
+            tracing::warn!(error = %e, "MIME structures not cached");
+        }
     }
 
     /// [`Store::message_structure`] for many messages at once: cached ones
@@ -274,13 +295,7 @@ impl Store {
             }
         }
         if !parsed.is_empty() {
-            let mut conn = self.conn()?;
-            let tx = crate::mailbox::begin_write(&mut conn)?;
-            for (uid, s) in &parsed {
-                cache::put(&tx, id, *uid, s)?;
-            }
-            tx.commit()
-                .map_err(|e| StoreError::sqlite("committing the MIME cache", e))?;
+            self.keep_in_cache(id, parsed.iter().map(|(uid, s)| (*uid, s)));
         }
         Ok(found
             .into_iter()
