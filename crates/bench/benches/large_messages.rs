@@ -1,0 +1,189 @@
+//! Messages with a large attachment, against Debian's Dovecot (2.3) on the
+//! same machine in the same run, printed as ratios mailkeep/dovecot: what
+//! a mail client does with them that should not cost the attachment's
+//! size. [`M`] messages, each a short text part and an attachment of about
+//! [`ATTACHMENT_MB`] MB in base64, are appended; then, one server at a
+//! time: the first FETCH BODYSTRUCTURE (parsing), again (cached), the text
+//! part (BODY[1]), a header list (HEADER.FIELDS), a window of the
+//! attachment (BODY[2]<0.100>), SEARCH SUBJECT, SEARCH BODY of a word in
+//! the text parts and of a word in none, and the whole messages for scale.
+//!
+//! Dovecot runs from a throwaway configuration (as in `imap_vs_dovecot`)
+//! with the very password hash mailkeep's `user add` wrote; without it
+//! (or root) the baseline is skipped with a note. Every read is bounded;
+//! both servers are stopped at the end.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use mailkeep_bench::report::{self, Better, ms};
+use mailkeep_bench::servers::Account;
+use mailkeep_bench::servers::dovecot::Dovecot;
+use mailkeep_bench::servers::mailkeep::Mailkeep;
+use mailkeep_bench::setup;
+use mailkeep_testkit::{Append, BlockingClient, Reply};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailkeep");
+/// Messages appended.
+const M: usize = 5;
+/// Size of each attachment, in MB of base64.
+const ATTACHMENT_MB: usize = 20;
+/// Repetitions of every step but the first BODYSTRUCTURE (median).
+const REPS: usize = 5;
+const USER: &str = "bench";
+const PASSWORD: &str = "secret";
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The steps, each an IMAP command run on the selected INBOX.
+const STEPS: [(&str, &str); 8] = [
+    ("BODYSTRUCTURE, again", "FETCH 1:* (BODYSTRUCTURE)"),
+    ("ENVELOPE", "FETCH 1:* (ENVELOPE)"),
+    ("text part BODY.PEEK[1]", "FETCH 1:* (BODY.PEEK[1])"),
+    (
+        "header list HEADER.FIELDS",
+        "FETCH 1:* (BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE)])",
+    ),
+    (
+        "attachment window BODY.PEEK[2]<0.100>",
+        "FETCH 1:* (BODY.PEEK[2]<0.100>)",
+    ),
+    ("SEARCH SUBJECT", "UID SEARCH SUBJECT \"quarterly\""),
+    (
+        "SEARCH BODY (in the text parts)",
+        "UID SEARCH BODY \"periwinkle\"",
+    ),
+    ("SEARCH BODY (in none)", "UID SEARCH BODY \"xylophonist\""),
+];
+
+fn main() {
+    println!("machine load {} at start", report::machine_load());
+    let dir = setup::workdir("large-messages-").expect("work directory");
+    let message = large_message();
+    println!(
+        "workload: {M} messages of {:.1} MB (a text part and a base64 attachment)",
+        message.len() as f64 / 1e6
+    );
+
+    let mailkeep = Mailkeep::start(
+        BIN.as_ref(),
+        dir.path(),
+        "mailkeep",
+        "[storage]\nlinger_min_secs = 600\n",
+    )
+    .expect("starting mailkeep");
+    let account = Account {
+        name: USER.into(),
+        password: PASSWORD.into(),
+    };
+    let hash = mailkeep
+        .add_user(&account, "ARGON2ID")
+        .expect("mailkeep user add");
+    let ours = workload(mailkeep.process().port(), &message);
+    drop(mailkeep);
+
+    let theirs = match Dovecot::start(dir.path(), &[(USER.to_owned(), hash)], 100) {
+        Ok(dovecot) => {
+            println!("Dovecot {}: maildir, default settings", dovecot.version());
+            let run = workload(dovecot.process().port(), &message);
+            drop(dovecot);
+            Some(run)
+        }
+        Err(why) => {
+            println!("Dovecot baseline skipped: {why}");
+            None
+        }
+    };
+    println!();
+    for (i, (step, ours)) in ours.steps.iter().enumerate() {
+        let theirs = theirs.as_ref().map(|t| ms(t.steps[i].1));
+        println!(
+            "{}",
+            report::line(step, "ms", ms(*ours), theirs, Better::Lower)
+        );
+    }
+    if let Some(theirs) = &theirs {
+        for (i, (step, answer)) in ours.answers.iter().enumerate() {
+            let same = *answer == theirs.answers[i].1;
+            println!("check, {step}: same answer on both servers: {same}");
+        }
+    }
+    println!("machine load {} at the end", report::machine_load());
+}
+
+/// A message with a short text part (with the word the BODY search finds)
+/// and an attachment of [`ATTACHMENT_MB`] MB of base64.
+fn large_message() -> Vec<u8> {
+    let mut m = b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\n\
+Subject: quarterly figures\r\nDate: Mon, 1 Jan 2024 10:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=part\r\n\r\n--part\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nThe periwinkle report is attached.\r\n\
+--part\r\nContent-Type: application/octet-stream; name=figures.bin\r\n\
+Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=figures.bin\r\n\r\n"
+        .to_vec();
+    let line = format!("{}\r\n", "QUJD".repeat(19));
+    for _ in 0..ATTACHMENT_MB * 1_000_000 / line.len() {
+        m.extend_from_slice(line.as_bytes());
+    }
+    m.extend_from_slice(b"--part--\r\n");
+    m
+}
+
+/// What one server took per step and answered (the answer's FETCH count
+/// or SEARCH result, to check both servers answered alike).
+struct Run {
+    steps: Vec<(String, Duration)>,
+    answers: Vec<(String, String)>,
+}
+
+fn workload(port: u16, message: &[u8]) -> Run {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut imap = BlockingClient::connect(addr, READ_TIMEOUT).expect("connecting");
+    ok(&mut imap, &format!("LOGIN {USER} {PASSWORD}"));
+    for _ in 0..M {
+        let reply = imap
+            .append_with(&Append::new("INBOX", message))
+            .unwrap_or_else(|e| panic!("APPEND: {e}"));
+        assert!(reply.is_ok(), "APPEND: {:?}", reply.tagged);
+    }
+    ok(&mut imap, "SELECT INBOX");
+    let mut steps = Vec::new();
+    let mut answers = Vec::new();
+    let (first, _) = timed(|| ok(&mut imap, "FETCH 1:* (BODYSTRUCTURE)"));
+    steps.push(("BODYSTRUCTURE, first (parsing)".to_string(), first));
+    for (step, command) in STEPS {
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..REPS {
+            let (took, reply) = timed(|| ok(&mut imap, command));
+            times.push(took);
+            last = Some(reply);
+        }
+        times.sort();
+        steps.push((step.to_string(), times[times.len() / 2]));
+        let reply = last.expect("a reply");
+        let answer = if command.contains("SEARCH") {
+            format!("{:?}", reply.search())
+        } else {
+            format!("{} messages", reply.fetches().len())
+        };
+        answers.push((step.to_string(), answer));
+    }
+    let (whole, _) = timed(|| ok(&mut imap, "FETCH 1:* (BODY.PEEK[])"));
+    steps.push(("whole messages BODY.PEEK[] (for scale)".to_string(), whole));
+    imap.logout();
+    Run { steps, answers }
+}
+
+fn ok(imap: &mut BlockingClient, command: &str) -> Reply {
+    let reply = imap
+        .run(command)
+        .unwrap_or_else(|e| panic!("{command}: {e}"));
+    assert!(reply.is_ok(), "{command}: {:?}", reply.tagged);
+    reply
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let started = Instant::now();
+    let value = f();
+    (started.elapsed(), value)
+}
