@@ -401,3 +401,60 @@ fn east_asian_charsets_are_decoded() {
     let structure = st.message_structure("INBOX", v, uid).unwrap();
     assert_eq!(structure.preview, "こんにちは世界");
 }
+
+/// BODY over messages whose structure is cached (fetched before) reads
+/// only the parts that hold text, found from the structure, and finds
+/// what it found before: text of plain and encoded parts, forwarded
+/// messages and attachment names, never the attachment's encoded bytes;
+/// with bare LFs too (the structure counts CRLF).
+#[test]
+fn body_finds_the_same_once_the_structure_is_cached() {
+    let (_dir, st) = temp_store();
+    let attachment = "--b\r\nContent-Type: application/octet-stream; name=\"ledger.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"ledger.bin\"\r\n\r\n\
+cGVyaXdpbmtsZSBpbiB0aGUgYXR0YWNobWVudAo=\r\n";
+    let with_attachment = format!(
+        "Subject: report\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+marmalade caf=C3=A9 figures\r\n{attachment}--b\r\nContent-Type: message/rfc822\r\n\r\n\
+From: Zebediah <z@example.net>\r\nSubject: aardvark\r\n\r\nforwarded lagoon\r\n--b--\r\n"
+    );
+    let uids = [
+        add(&st, &with_attachment, &[], T0, 0),
+        add(&st, &with_attachment.replace("\r\n", "\n"), &[], T0, 0),
+        add(&st, "Subject: plain\r\n\r\nmarmalade only\r\n", &[], T0, 0),
+    ];
+    let words = [
+        "marmalade",
+        "café",
+        "ledger.bin",
+        "Zebediah",
+        "aardvark",
+        "lagoon",
+        "attachment",
+        "cGVyaXdpbmtsZ",
+        "report",
+    ];
+    let before: Vec<Vec<u32>> = words.iter().map(|w| search(&st, K::Body(s(w)))).collect();
+    for uid in uids {
+        st.message_structure("INBOX", 0, uid).unwrap();
+    }
+    let after: Vec<Vec<u32>> = words.iter().map(|w| search(&st, K::Body(s(w)))).collect();
+    assert_eq!(after, before);
+    let both = uids[..2].to_vec();
+    assert_eq!(
+        after[..6],
+        [
+            uids.to_vec(),
+            both.clone(),
+            both.clone(),
+            both.clone(),
+            both.clone(),
+            both
+        ]
+    );
+    assert!(after[6].is_empty() && after[7].is_empty() && after[8].is_empty());
+    // A header key beside BODY reads the header from the same start.
+    let subject_and_body = K::And(vec![K::Subject(s("report")), K::Body(s("lagoon"))]);
+    assert_eq!(search(&st, subject_and_body), uids[..2]);
+}

@@ -119,6 +119,18 @@ impl SearchKey {
         }
     }
 
+    /// Whether evaluating this key may need every part's header fields
+    /// (TEXT), not only the text of the parts that hold text.
+    pub fn needs_part_headers(&self) -> bool {
+        match self {
+            SearchKey::Text(_) => true,
+            SearchKey::Not(k) => k.needs_part_headers(),
+            SearchKey::Or(a, b) => a.needs_part_headers() || b.needs_part_headers(),
+            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_part_headers),
+            _ => false,
+        }
+    }
+
     /// Whether evaluating this key may need more of the message file than
     /// its top-level header (BODY, TEXT).
     pub fn needs_body(&self) -> bool {
@@ -156,5 +168,7 @@ mod tests {
             assert!(nested.needs_body());
         }
         assert!(!K::And(vec![]).needs_body());
+        assert!(!K::Body("x".into()).needs_part_headers());
+        assert!(K::Not(Box::new(K::Text("x".into()))).needs_part_headers());
     }
 }

@@ -97,6 +97,8 @@ impl Store {
         let max_uid = metas.last().map(|m| m.uid).unwrap_or(0);
         let now = crate::now_secs();
         let header_only = !key.needs_body();
+        // BODY finds the text parts from the cached structure, if any.
+        let by_structure = key.needs_body() && !key.needs_part_headers();
         let mut out = Vec::new();
         for meta in metas {
             if cancel.load(Ordering::Relaxed) {
@@ -105,6 +107,19 @@ impl Store {
             let path = dir.join(&meta.file);
             let hit = match eval::eval_meta(key, &meta, now, max_uid) {
                 Some(answer) => answer,
+                None if by_structure
+                    && let Some(s) =
+                        crate::mime::cache::get(&*self.reader()?, row.id, meta.uid)? =>
+                {
+                    let need = text::body_extent(&s.body);
+                    let Some(raw) = read_prefix(&path, &row.name, meta.uid, need)? else {
+                        continue;
+                    };
+                    // The structure counts line ends as CRLF.
+                    let raw = crate::crlf::to_crlf(&raw);
+                    let mut t = text::MessageText::with_structure(&raw, &s.body);
+                    eval::eval_full(key, &meta, &mut t, now, max_uid)
+                }
                 None => {
                     let read = if header_only {
                         read_header
@@ -139,6 +154,22 @@ pub(crate) fn read_message(
 /// keys need nothing else); `None` if it vanished.
 fn read_header(path: &std::path::Path, mailbox: &str, uid: u32) -> Result<Option<Vec<u8>>> {
     let read = std::fs::File::open(path).and_then(|mut f| crate::mime::read_header(&mut f));
+    gone_is_none(read, path, mailbox, uid)
+}
+
+/// Reads the first `len` bytes of a message file (as many as a cached
+/// structure says its text needs); `None` if it vanished.
+fn read_prefix(
+    path: &std::path::Path,
+    mailbox: &str,
+    uid: u32,
+    len: u64,
+) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let read = std::fs::File::open(path).and_then(|f| {
+        let mut raw = Vec::new();
+        f.take(len).read_to_end(&mut raw).map(|_| raw)
+    });
     gone_is_none(read, path, mailbox, uid)
 }
 

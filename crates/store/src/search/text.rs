@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{Address, Header, HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
+use crate::mime::{BodyContent, BodyStructure};
+
 /// Folds text for case-insensitive matching and ordering as the
 /// `i;unicode-casemap` comparator (RFC 5051) does, which I18NLEVEL=1 (RFC
 /// 5255) makes the default of SEARCH and SORT: compatibility decomposition
@@ -56,6 +58,10 @@ pub(crate) struct MessageText<'a> {
     /// The parts with their bodies left as sent, for finding the text
     /// parts without decoding the others.
     undecoded: Option<Option<Message<'a>>>,
+    /// The message's cached structure, which tells where the parts lie
+    /// without parsing; `raw` then holds as much of the file as the body
+    /// text needs (see [`body_extent`]).
+    structure: Option<&'a BodyStructure>,
     headers: Option<Vec<(String, String)>>,
     written_headers: Option<Vec<(String, String)>>,
     part_headers: Option<String>,
@@ -69,10 +75,23 @@ impl<'a> MessageText<'a> {
             raw,
             header_only: None,
             undecoded: None,
+            structure: None,
             headers: None,
             written_headers: None,
             part_headers: None,
             body: None,
+        }
+    }
+
+    /// Wraps the start of a message (as much as [`body_extent`] of its
+    /// structure `root` says, with CRLF line ends as the structure counts
+    /// them) for its header and body text: nothing is parsed yet, and its
+    /// parts are found from the structure. Not for TEXT, which reads every
+    /// part's header fields.
+    pub(crate) fn with_structure(raw: &'a [u8], root: &'a BodyStructure) -> MessageText<'a> {
+        MessageText {
+            structure: Some(root),
+            ..MessageText::new(raw)
         }
     }
 
@@ -160,8 +179,12 @@ impl<'a> MessageText<'a> {
         if self.body.is_none() {
             let mut out = String::new();
             let raw = self.raw;
-            if let Some(m) = self.parts() {
-                text_parts(m, raw, &mut out);
+            let parts = match self.structure {
+                Some(root) => Some(structure_parts(root)),
+                None => self.parts().map(|m| parsed_parts(m, raw)),
+            };
+            if let Some(parts) = parts {
+                parts_text(&parts, raw, &mut out);
             }
             self.body = Some(fold(&out));
         }
@@ -242,43 +265,132 @@ fn is_message(part: &mail_parser::MessagePart<'_>) -> bool {
     matches!(part.body, PartType::Message(_))
 }
 
-/// Appends the body text of the message `raw`, parsed as `m` with its
-/// bodies left as sent, as [`body_text`] does: each text part and each
-/// forwarded message is parsed again alone, its transfer encoding and
-/// charset undone; other parts (attachments) are never decoded.
-fn text_parts(m: &Message<'_>, raw: &[u8], out: &mut String) {
-    for (i, part) in m.parts.iter().enumerate() {
-        if i == 0 && part.is_multipart() {
-            continue;
+/// How much of a message whose structure is `root` its header and body
+/// text need: up to the end of its last text part or forwarded message,
+/// and of its last part's header (for attachment names).
+pub(crate) fn body_extent(root: &BodyStructure) -> u64 {
+    let mut end = root.span.body_start;
+    for part in structure_parts(root) {
+        let needed = if part.holds == Holds::Other {
+            part.body
+        } else {
+            part.end
+        };
+        end = end.max(needed as u64);
+    }
+    end
+}
+
+/// What a part holds, as far as body text goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    /// Text (plain, HTML or other): decoded and searched.
+    Text,
+    /// A forwarded message: its header fields and text searched.
+    Message,
+    /// A multipart inside the message, or an attachment: only its name.
+    Other,
+}
+
+/// One part for [`parts_text`]: where its header, its body and its end
+/// lie in the message, and what it holds.
+struct PartAt {
+    header: usize,
+    body: usize,
+    end: usize,
+    holds: Holds,
+}
+
+/// The parts of the message `raw` as mail-parser found them with their
+/// bodies left as sent (`m`), the top-level multipart left out.
+fn parsed_parts(m: &Message<'_>, raw: &[u8]) -> Vec<PartAt> {
+    let at = |offset: u32| (offset as usize).min(raw.len());
+    m.parts
+        .iter()
+        .enumerate()
+        .filter(|(i, part)| !(*i == 0 && part.is_multipart()))
+        .map(|(_, part)| PartAt {
+            header: at(part.offset_header),
+            body: at(part.offset_body),
+            end: at(part.offset_end),
+            holds: match part.body {
+                PartType::Text(_) | PartType::Html(_) => Holds::Text,
+                PartType::Message(_) => Holds::Message,
+                _ => Holds::Other,
+            },
+        })
+        .collect()
+}
+
+/// The parts of a message whose cached structure is `root`, the
+/// top-level multipart left out, in the order they are written.
+fn structure_parts(root: &BodyStructure) -> Vec<PartAt> {
+    fn visit(part: &BodyStructure, root: bool, out: &mut Vec<PartAt>) {
+        let at = |offset: u64| usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut here = PartAt {
+            header: at(part.span.header_start),
+            body: at(part.span.body_start),
+            end: at(part.span.body_end),
+            holds: Holds::Other,
+        };
+        let kind = |t: &[u8]| part.media_type.eq_ignore_ascii_case(t);
+        match &part.content {
+            BodyContent::Multipart(children) => {
+                if !root {
+                    out.push(here);
+                }
+                for child in children {
+                    visit(child, false, out);
+                }
+            }
+            BodyContent::Single(_) => {
+                let sub = |t: &[u8]| part.media_subtype.eq_ignore_ascii_case(t);
+                here.holds = if kind(b"text") || kind(b"multipart") {
+                    // A multipart without a boundary is read as text.
+                    Holds::Text
+                } else if kind(b"message") && (sub(b"rfc822") || sub(b"global")) {
+                    Holds::Message
+                } else {
+                    Holds::Other
+                };
+                out.push(here);
+            }
         }
-        if matches!(
-            part.body,
-            PartType::Text(_) | PartType::Html(_) | PartType::Message(_)
-        ) {
-            let at = |offset: u32| (offset as usize).min(raw.len());
-            let (start, body, end) = (
-                at(part.offset_header),
-                at(part.offset_body),
-                at(part.offset_end),
-            );
-            let alone = MessageParser::default().parse(&raw[start..end.max(start)]);
+    }
+    let mut out = Vec::new();
+    visit(root, true, &mut out);
+    out
+}
+
+/// Appends the body text of the message `raw` whose parts are `parts`, as
+/// [`body_text`] does: each text part and each forwarded message is
+/// parsed again alone, its transfer encoding and charset undone; other
+/// parts (attachments) are never decoded, only their names read.
+fn parts_text(parts: &[PartAt], raw: &[u8], out: &mut String) {
+    for part in parts {
+        let end = part.end.min(raw.len());
+        let (start, body) = (
+            part.header.min(end),
+            part.body.clamp(part.header.min(end), end),
+        );
+        if part.holds != Holds::Other {
+            let alone = MessageParser::default().parse(&raw[start..end]);
             match alone.as_ref().and_then(|a| a.parts.first()) {
-                Some(first) if matches!(part.body, PartType::Message(_)) == is_message(first) => {
+                Some(first) if (part.holds == Holds::Message) == is_message(first) => {
                     body_part(first, out, 0);
                 }
                 // A part of a digest is a message without saying so (RFC
                 // 2046 §5.1.5); alone, its header does not tell.
-                _ if matches!(part.body, PartType::Message(_)) => {
-                    if let Some(enclosed) =
-                        MessageParser::default().parse(&raw[body.min(end)..end.max(body)])
-                    {
+                _ if part.holds == Holds::Message => {
+                    if let Some(enclosed) = MessageParser::default().parse(&raw[body..end]) {
                         enclosed_text(&enclosed, out, 0);
                     }
                 }
                 _ => {}
             }
         }
-        if let Some(name) = part.attachment_name() {
+        let header = MessageParser::default().parse_headers(&raw[start..body]);
+        if let Some(name) = header.as_ref().and_then(|h| h.attachment_name()) {
             push_line(out, name);
         }
     }
@@ -438,5 +550,34 @@ mod tests {
         assert_eq!(fold("Ｍ"), "m");
         assert_eq!(fold("HELLO World"), "hello world");
         assert_ne!(fold("ß"), fold("SS"));
+    }
+}
+
+#[cfg(test)]
+mod structure_tests {
+    use super::*;
+
+    #[test]
+    fn body_text_from_the_structure_reads_up_to_the_last_text_and_equals_the_parsed() {
+        let mut raw = b"Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+caf=C3=A9 periwinkle\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nlagoon\r\n\
+--b\r\nContent-Type: application/pdf; name=r.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            .to_vec();
+        let attachment_at = raw.len();
+        for _ in 0..1000 {
+            raw.extend_from_slice(b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n");
+        }
+        raw.extend_from_slice(b"--b--\r\n");
+        let s = crate::mime::parse_structure(&raw);
+        let extent = body_extent(&s.body) as usize;
+        assert_eq!(extent, attachment_at, "up to the attachment's body");
+        let from_structure = MessageText::with_structure(&raw[..extent], &s.body)
+            .body()
+            .to_string();
+        let parsed = MessageText::new(&raw).body().to_string();
+        assert_eq!(from_structure, parsed);
+        assert!(parsed.contains(&fold("café periwinkle")) && parsed.contains("lagoon"));
+        assert!(parsed.contains("r.pdf") && !parsed.contains("qujd"));
     }
 }
