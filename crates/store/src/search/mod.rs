@@ -97,8 +97,13 @@ impl Store {
         let max_uid = metas.last().map(|m| m.uid).unwrap_or(0);
         let now = crate::now_secs();
         let header_only = !key.needs_body();
-        // BODY finds the text parts from the cached structure, if any.
-        let by_structure = key.needs_body() && !key.needs_part_headers();
+        // BODY finds the text parts from the cached structure, if any,
+        // read on one connection for the whole search.
+        let structures = if key.needs_body() && !key.needs_part_headers() {
+            Some(self.reader()?)
+        } else {
+            None
+        };
         let mut out = Vec::new();
         for meta in metas {
             if cancel.load(Ordering::Relaxed) {
@@ -107,9 +112,8 @@ impl Store {
             let path = dir.join(&meta.file);
             let hit = match eval::eval_meta(key, &meta, now, max_uid) {
                 Some(answer) => answer,
-                None if by_structure
-                    && let Some(s) =
-                        crate::mime::cache::get(&*self.reader()?, row.id, meta.uid)? =>
+                None if let Some(conn) = &structures
+                    && let Some(s) = crate::mime::cache::get(conn, row.id, meta.uid)? =>
                 {
                     let need = text::body_extent(&s.body);
                     let Some(raw) = read_prefix(&path, &row.name, meta.uid, need)? else {
