@@ -98,16 +98,25 @@ fn text_of(raw: &[u8], start: usize, h: usize, end: usize, text: &SectionText) -
                 let listed = names.iter().any(|n| n.eq_ignore_ascii_case(&f.name));
                 if listed == keep {
                     out.extend_from_slice(&header[f.start..f.end]);
-                    if !out.ends_with(b"\n") {
-                        out.extend_from_slice(b"\r\n");
-                    }
                 }
             }
-            out.extend_from_slice(b"\r\n");
+            // A header fetch ends in the blank line, "except in the case
+            // of a message which has no body and no blank line" (RFC 9051
+            // §6.4.5). Fields are given as the message has them, a last
+            // one cut short by its end included (as HEADER gives them).
+            if ends_in_blank_line(header) {
+                out.extend_from_slice(b"\r\n");
+            }
             out
         }
         SectionText::Full | SectionText::Mime => raw[start..end].to_vec(),
     }
+}
+
+/// Whether a header block (as [`headers::header_len`] ends it) ends with
+/// the blank line that separates it from a body.
+fn ends_in_blank_line(header: &[u8]) -> bool {
+    matches!(header, b"\n" | b"\r\n") || header.ends_with(b"\n\n") || header.ends_with(b"\n\r\n")
 }
 
 /// Where the part `path` of the message whose structure is `body` lies in
@@ -192,6 +201,51 @@ mod tests {
                     None => return single.size,
                 },
             }
+        }
+    }
+
+    #[test]
+    fn header_fields_end_in_the_blank_line_only_when_the_message_has_it() {
+        let fields = |raw: &[u8], not: bool| {
+            let names = vec!["subject".to_string()];
+            let text = if not {
+                SectionText::HeaderFieldsNot(names)
+            } else {
+                SectionText::HeaderFields(names)
+            };
+            let spec = SectionSpec {
+                parts: Vec::new(),
+                text,
+                partial: None,
+            };
+            cut_section(raw, &spec).unwrap()
+        };
+        // HEADER.FIELDS.NOT as Dovecot 2.3.19 answers; its HEADER.FIELDS
+        // adds a line end to the first three and a blank line to the next
+        // two, which have none (see known_differences.txt).
+        for (raw, by_name, others) in [
+            (&b"Subject: hi"[..], &b"Subject: hi"[..], &b""[..]),
+            (b"X-A: b\r\nSubject: hi", b"Subject: hi", b"X-A: b\r\n"),
+            (b"X-A: b", b"", b"X-A: b"),
+            (
+                b"Subject: hi\r\nX-A: b\r\n",
+                b"Subject: hi\r\n",
+                b"X-A: b\r\n",
+            ),
+            (b"Subject: hi\nX-A: b\n", b"Subject: hi\r\n", b"X-A: b\r\n"),
+            (
+                b"Subject: hi\r\nX-A: b\r\n\r\n",
+                b"Subject: hi\r\n\r\n",
+                b"X-A: b\r\n\r\n",
+            ),
+            (
+                b"Subject: hi\nX-A: b\n\nbody",
+                b"Subject: hi\r\n\r\n",
+                b"X-A: b\r\n\r\n",
+            ),
+        ] {
+            assert_eq!(fields(raw, false), by_name, "{raw:?}");
+            assert_eq!(fields(raw, true), others, "{raw:?}");
         }
     }
 
