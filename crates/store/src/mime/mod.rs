@@ -177,7 +177,7 @@ pub fn cut_all(
 }
 
 /// The `<offset.count>` window of `bytes`, if `spec` asks for one.
-fn partial(bytes: Vec<u8>, spec: &SectionSpec) -> Vec<u8> {
+fn partial(mut bytes: Vec<u8>, spec: &SectionSpec) -> Vec<u8> {
     let Some((offset, count)) = spec.partial else {
         return bytes;
     };
@@ -187,7 +187,14 @@ fn partial(bytes: Vec<u8>, spec: &SectionSpec) -> Vec<u8> {
     let end = start
         .saturating_add(usize::try_from(count).unwrap_or(usize::MAX))
         .min(bytes.len());
-    bytes[start..end].to_vec()
+    // In place: a large window is not copied out of its section, and a
+    // small one does not keep the section's memory.
+    bytes.truncate(end);
+    bytes.drain(..start);
+    if bytes.capacity() > 2 * bytes.len() {
+        bytes.shrink_to_fit();
+    }
+    bytes
 }
 
 /// Reads what `specs` need of the message file `file` and cuts them.
