@@ -64,20 +64,13 @@ fn main() {
         message.len() as f64 / 1e6
     );
 
-    let mailkeep = Mailkeep::start(
-        BIN.as_ref(),
-        dir.path(),
-        "mailkeep",
-        "[storage]\nlinger_min_secs = 600\n",
-    )
-    .expect("starting mailkeep");
     let account = Account {
         name: USER.into(),
         password: PASSWORD.into(),
     };
-    let hash = mailkeep
-        .add_user(&account, "ARGON2ID")
-        .expect("mailkeep user add");
+    let (mailkeep, hash) =
+        Mailkeep::start_lingering_with(BIN.as_ref(), dir.path(), &account, "ARGON2ID")
+            .expect("starting mailkeep with its account");
     let ours = workload(mailkeep.process().port(), &message);
     drop(mailkeep);
 

@@ -206,18 +206,13 @@ fn serial_fsync_block(dir: &std::path::Path, b: usize) -> Duration {
 fn main() {
     println!("machine load {} at start", report::machine_load());
     let dir = setup::workdir("lmtp-vs-dovecot-").expect("work directory");
-    let mailkeep = Mailkeep::start(
-        BIN.as_ref(),
-        dir.path(),
-        "mailkeep",
-        "[storage]\nlinger_min_secs = 600\n",
-    )
-    .expect("starting mailkeep");
     let account = Account {
         name: USER.into(),
         password: "secret".into(),
     };
-    let hash = mailkeep.add_user(&account, "PLAIN").expect("user add");
+    let (mailkeep, hash) =
+        Mailkeep::start_lingering_with(BIN.as_ref(), dir.path(), &account, "PLAIN")
+            .expect("starting mailkeep with its account");
     let lmtp_port = free_port().expect("a port");
     let dovecot =
         match Dovecot::start_with(dir.path(), &[(USER.to_owned(), hash)], 10, Some(lmtp_port)) {

@@ -107,6 +107,21 @@ impl Mailkeep {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.pop3_port))
     }
 
+    /// [`Mailkeep::start`] with storage processes that linger ten minutes
+    /// (a benchmark's steps must not pay for starting them again) and
+    /// `account` added under `scheme`: the server and the stored password
+    /// field, for the baseline's users file.
+    pub fn start_lingering_with(
+        bin: &Path,
+        dir: &Path,
+        account: &Account,
+        scheme: &str,
+    ) -> Result<(Mailkeep, String), BenchError> {
+        let mailkeep = Mailkeep::start(bin, dir, "mailkeep", "[storage]\nlinger_min_secs = 600\n")?;
+        let hash = mailkeep.add_user(account, scheme)?;
+        Ok((mailkeep, hash))
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data
