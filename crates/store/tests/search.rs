@@ -457,4 +457,20 @@ From: Zebediah <z@example.net>\r\nSubject: aardvark\r\n\r\nforwarded lagoon\r\n-
     // A header key beside BODY reads the header from the same start.
     let subject_and_body = K::And(vec![K::Subject(s("report")), K::Body(s("lagoon"))]);
     assert_eq!(search(&st, subject_and_body), uids[..2]);
+
+    // The parts are the cached structure's: retype the first message's
+    // attachment as text in its file (same length, so the cached offsets
+    // still hold). BODY, which goes by the structure, still skips it;
+    // TEXT, which parses the message, now reads it decoded.
+    let cur = st.root().join("cur");
+    let file = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read(p).unwrap() == with_attachment.as_bytes())
+        .expect("the first message's file");
+    let retyped = with_attachment.replace("application/octet-stream", "text/plain              ");
+    assert_eq!(retyped.len(), with_attachment.len());
+    std::fs::write(&file, retyped).unwrap();
+    assert_eq!(search(&st, K::Body(s("periwinkle"))), Vec::<u32>::new());
+    assert_eq!(search(&st, K::Text(s("periwinkle"))), [uids[0]]);
 }

@@ -196,8 +196,7 @@ fn part(
         };
     }
     let body = slice(raw, p.offset_body, end_of(raw, p));
-    let is_message = ctype.eq_ignore_ascii_case(b"message")
-        && (csub.eq_ignore_ascii_case(b"rfc822") || csub.eq_ignore_ascii_case(b"global"));
+    let is_message = super::types::is_message_type(&ctype, &csub);
     let (ctype, csub) = if too_deep && (is_message || matches!(p.body, PartType::Multipart(_))) {
         // Past the nesting limit a container is opaque data.
         params.clear();

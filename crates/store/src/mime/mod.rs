@@ -108,25 +108,27 @@ pub fn cut_binary(
 /// found in the structure `known` or in the message parsed.
 fn cut_one(raw: &[u8], known: Option<&BodyStructure>, spec: &SectionSpec) -> Result<section::Cut> {
     let raw = &*crate::crlf::to_crlf(raw);
-    let body = structure_for(raw, known, std::slice::from_ref(&spec.parts));
-    section::section(raw, &body, spec)
+    let body = structure_for(raw, known, !spec.parts.is_empty());
+    section::section(raw, body.as_deref(), spec)
 }
 
 /// The structure the cuts need: `known` (from the MIME cache), else the
-/// message parsed, unless no section names a part (then none is needed
-/// and an empty one stands in).
+/// message parsed; none when no section names a part (`needed` false).
 fn structure_for<'a>(
     raw: &[u8],
     known: Option<&'a BodyStructure>,
-    paths: &[Vec<u32>],
-) -> std::borrow::Cow<'a, BodyStructure> {
+    needed: bool,
+) -> Option<std::borrow::Cow<'a, BodyStructure>> {
     match known {
-        Some(body) => std::borrow::Cow::Borrowed(body),
-        None if paths.iter().any(|p| !p.is_empty()) => {
+        Some(body) => Some(std::borrow::Cow::Borrowed(body)),
+        None if needed => {
             let parsed = bodystructure::parse(raw);
-            std::borrow::Cow::Owned(bodystructure::structure(parsed.as_ref(), raw))
+            Some(std::borrow::Cow::Owned(bodystructure::structure(
+                parsed.as_ref(),
+                raw,
+            )))
         }
-        None => std::borrow::Cow::Owned(bodystructure::structure(None, b"")),
+        None => None,
     }
 }
 
@@ -158,11 +160,10 @@ pub fn cut_all(
     specs: &[CutSpec],
 ) -> Result<std::result::Result<Vec<Vec<u8>>, UnknownCte>> {
     let raw = &*crate::crlf::to_crlf(raw);
-    let paths: Vec<Vec<u32>> = specs.iter().map(|s| s.section.parts.clone()).collect();
-    let body = structure_for(raw, body, &paths);
+    let body = structure_for(raw, body, cuts_need_structure(specs));
     let mut cuts = Vec::with_capacity(specs.len());
     for spec in specs {
-        let found = section::section(raw, &body, &spec.section)?;
+        let found = section::section(raw, body.as_deref(), &spec.section)?;
         let bytes = if spec.binary {
             match found.decoded() {
                 Ok(bytes) => bytes,

@@ -44,8 +44,9 @@ impl Cut {
 }
 
 /// Finds `spec` in the message `raw` (CRLF, as served) whose structure is
-/// `body` (before any partial range).
-pub(crate) fn section(raw: &[u8], body: &BodyStructure, spec: &SectionSpec) -> Result<Cut> {
+/// `body` (before any partial range). The structure is needed only when
+/// the section names a part; without it, no part is found.
+pub(crate) fn section(raw: &[u8], body: Option<&BodyStructure>, spec: &SectionSpec) -> Result<Cut> {
     if spec.parts.is_empty() {
         let h = headers::header_len(raw);
         return Ok(Cut::plain(match &spec.text {
@@ -54,7 +55,7 @@ pub(crate) fn section(raw: &[u8], body: &BodyStructure, spec: &SectionSpec) -> R
             text => text_of(raw, 0, h, raw.len(), text),
         }));
     }
-    let Some(e) = locate(raw, body, &spec.parts) else {
+    let Some(e) = body.and_then(|body| locate(raw, body, &spec.parts)) else {
         // A part the message does not have reads as empty, whatever of it
         // was asked (its MIME header, its text, its decoded size), as
         // Dovecot answers: a client that guessed a part number
@@ -132,7 +133,7 @@ fn locate(raw: &[u8], body: &BodyStructure, path: &[u32]) -> Option<Entity> {
         header_start,
         body_start,
         body_end,
-        is_message: is_message(part),
+        is_message: part.is_message_type(),
     })
 }
 
@@ -160,20 +161,6 @@ pub(super) fn part_at<'a>(body: &'a BodyStructure, path: &[u32]) -> Option<&'a B
         root = false;
     }
     Some(part)
-}
-
-/// Whether the part holds a message: its type says so (an untyped part
-/// of a digest is given message/rfc822 by the structure).
-fn is_message(part: &BodyStructure) -> bool {
-    matches!(
-        &part.content,
-        BodyContent::Single(SinglePart {
-            message: Some(_),
-            ..
-        })
-    ) || (part.media_type.eq_ignore_ascii_case(b"message")
-        && (part.media_subtype.eq_ignore_ascii_case(b"rfc822")
-            || part.media_subtype.eq_ignore_ascii_case(b"global")))
 }
 
 #[cfg(test)]

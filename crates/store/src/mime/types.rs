@@ -108,6 +108,21 @@ pub struct BodyStructure {
     pub span: PartSpan,
 }
 
+impl BodyStructure {
+    /// Whether the part's type says it holds a message (message/rfc822 or
+    /// message/global; the structure gives an untyped part of a digest
+    /// message/rfc822): its sections name the enclosed message's parts.
+    pub fn is_message_type(&self) -> bool {
+        is_message_type(&self.media_type, &self.media_subtype)
+    }
+}
+
+/// Whether `media_type/subtype` is one that holds a message.
+pub(crate) fn is_message_type(media_type: &[u8], subtype: &[u8]) -> bool {
+    media_type.eq_ignore_ascii_case(b"message")
+        && (subtype.eq_ignore_ascii_case(b"rfc822") || subtype.eq_ignore_ascii_case(b"global"))
+}
+
 /// Byte offsets of one part in the whole message as served (CRLF line
 /// ends): its header from `header_start` to `body_start`, its body to
 /// `body_end`. A part a section names is cut from these (BODY[2],

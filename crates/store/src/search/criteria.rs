@@ -100,46 +100,44 @@ impl SearchKey {
     /// Whether evaluating this key may need the message file (text keys),
     /// as opposed to the index row alone.
     pub fn needs_file(&self) -> bool {
-        match self {
-            SearchKey::Bcc(_)
-            | SearchKey::Cc(_)
-            | SearchKey::From(_)
-            | SearchKey::To(_)
-            | SearchKey::Subject(_)
-            | SearchKey::Header(..)
-            | SearchKey::Body(_)
-            | SearchKey::Text(_)
-            | SearchKey::SentBefore(_)
-            | SearchKey::SentOn(_)
-            | SearchKey::SentSince(_) => true,
-            SearchKey::Not(k) => k.needs_file(),
-            SearchKey::Or(a, b) => a.needs_file() || b.needs_file(),
-            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_file),
-            _ => false,
-        }
+        self.has(&|k| {
+            matches!(
+                k,
+                SearchKey::Bcc(_)
+                    | SearchKey::Cc(_)
+                    | SearchKey::From(_)
+                    | SearchKey::To(_)
+                    | SearchKey::Subject(_)
+                    | SearchKey::Header(..)
+                    | SearchKey::Body(_)
+                    | SearchKey::Text(_)
+                    | SearchKey::SentBefore(_)
+                    | SearchKey::SentOn(_)
+                    | SearchKey::SentSince(_)
+            )
+        })
     }
 
     /// Whether evaluating this key may need every part's header fields
     /// (TEXT), not only the text of the parts that hold text.
     pub fn needs_part_headers(&self) -> bool {
-        match self {
-            SearchKey::Text(_) => true,
-            SearchKey::Not(k) => k.needs_part_headers(),
-            SearchKey::Or(a, b) => a.needs_part_headers() || b.needs_part_headers(),
-            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_part_headers),
-            _ => false,
-        }
+        self.has(&|k| matches!(k, SearchKey::Text(_)))
     }
 
     /// Whether evaluating this key may need more of the message file than
     /// its top-level header (BODY, TEXT).
     pub fn needs_body(&self) -> bool {
+        self.has(&|k| matches!(k, SearchKey::Body(_) | SearchKey::Text(_)))
+    }
+
+    /// Whether this key, or one inside it (NOT, OR, a list), is one that
+    /// `is` picks.
+    fn has(&self, is: &impl Fn(&SearchKey) -> bool) -> bool {
         match self {
-            SearchKey::Body(_) | SearchKey::Text(_) => true,
-            SearchKey::Not(k) => k.needs_body(),
-            SearchKey::Or(a, b) => a.needs_body() || b.needs_body(),
-            SearchKey::And(keys) => keys.iter().any(SearchKey::needs_body),
-            _ => false,
+            SearchKey::Not(k) => k.has(is),
+            SearchKey::Or(a, b) => a.has(is) || b.has(is),
+            SearchKey::And(keys) => keys.iter().any(|k| k.has(is)),
+            leaf => is(leaf),
         }
     }
 }

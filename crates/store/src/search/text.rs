@@ -344,11 +344,10 @@ fn structure_parts(root: &BodyStructure) -> Vec<PartAt> {
                 }
             }
             BodyContent::Single(_) => {
-                let sub = |t: &[u8]| part.media_subtype.eq_ignore_ascii_case(t);
                 here.holds = if kind(b"text") || kind(b"multipart") {
                     // A multipart without a boundary is read as text.
                     Holds::Text
-                } else if kind(b"message") && (sub(b"rfc822") || sub(b"global")) {
+                } else if part.is_message_type() {
                     Holds::Message
                 } else {
                     Holds::Other
