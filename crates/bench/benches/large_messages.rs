@@ -6,7 +6,10 @@
 //! time: the first FETCH BODYSTRUCTURE (parsing), again (cached), the text
 //! part (BODY[1]), a header list (HEADER.FIELDS), a window of the
 //! attachment (BODY[2]<0.100>), SEARCH SUBJECT, SEARCH BODY of a word in
-//! the text parts and of a word in none, and the whole messages for scale.
+//! the text parts and of a word in none, the attachments themselves
+//! (BODY[2], BINARY[2] decoded, BINARY.SIZE[2]) with the most any server
+//! process's memory rose while it sent them, and the whole messages for
+//! scale.
 //!
 //! Dovecot runs from a throwaway configuration (as in `imap_vs_dovecot`)
 //! with the very password hash mailkeep's `user add` wrote; without it
@@ -16,10 +19,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use mailkeep_bench::procs::PeakWatch;
 use mailkeep_bench::report::{self, Better, ms};
-use mailkeep_bench::servers::Account;
 use mailkeep_bench::servers::dovecot::Dovecot;
 use mailkeep_bench::servers::mailkeep::Mailkeep;
+use mailkeep_bench::servers::{Account, ServerProcess};
 use mailkeep_bench::setup;
 use mailkeep_testkit::{Append, BlockingClient, Reply};
 
@@ -55,6 +59,17 @@ const STEPS: [(&str, &str); 8] = [
     ("SEARCH BODY (in none)", "UID SEARCH BODY \"xylophonist\""),
 ];
 
+/// The steps that send or measure the attachments, after which the peak
+/// memory growth is read.
+const DOWNLOADS: [(&str, &str); 3] = [
+    ("attachment BODY.PEEK[2]", "FETCH 1:* (BODY.PEEK[2])"),
+    (
+        "attachment BINARY.PEEK[2] (decoded)",
+        "FETCH 1:* (BINARY.PEEK[2])",
+    ),
+    ("attachment BINARY.SIZE[2]", "FETCH 1:* (BINARY.SIZE[2])"),
+];
+
 fn main() {
     println!("machine load {} at start", report::machine_load());
     let dir = setup::workdir("large-messages-").expect("work directory");
@@ -71,13 +86,13 @@ fn main() {
     let (mailkeep, hash) =
         Mailkeep::start_lingering_with(BIN.as_ref(), dir.path(), &account, "ARGON2ID")
             .expect("starting mailkeep with its account");
-    let ours = workload(mailkeep.process().port(), &message);
+    let ours = workload(mailkeep.process(), &message);
     drop(mailkeep);
 
     let theirs = match Dovecot::start(dir.path(), &[(USER.to_owned(), hash)], 100) {
         Ok(dovecot) => {
             println!("Dovecot {}: maildir, default settings", dovecot.version());
-            let run = workload(dovecot.process().port(), &message);
+            let run = workload(dovecot.process(), &message);
             drop(dovecot);
             Some(run)
         }
@@ -92,6 +107,19 @@ fn main() {
         println!(
             "{}",
             report::line(step, "ms", ms(*ours), theirs, Better::Lower)
+        );
+    }
+    let peak = |run: &Run| run.peak_kib.map(|kib| kib as f64 / 1024.0);
+    if let Some(ours) = peak(&ours) {
+        println!(
+            "{}",
+            report::line(
+                "peak memory growth of a server process while sending the attachments",
+                "MB",
+                ours,
+                theirs.as_ref().and_then(peak),
+                Better::Lower
+            )
         );
     }
     if let Some(theirs) = &theirs {
@@ -126,10 +154,13 @@ Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=f
 struct Run {
     steps: Vec<(String, Duration)>,
     answers: Vec<(String, String)>,
+    /// The most a server process's memory rose while the attachments were
+    /// sent, KiB; `None` when peaks could not be reset (not root).
+    peak_kib: Option<u64>,
 }
 
-fn workload(port: u16, message: &[u8]) -> Run {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+fn workload(server: &ServerProcess, message: &[u8]) -> Run {
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
     let mut imap = BlockingClient::connect(addr, READ_TIMEOUT).expect("connecting");
     ok(&mut imap, &format!("LOGIN {USER} {PASSWORD}"));
     for _ in 0..M {
@@ -143,28 +174,47 @@ fn workload(port: u16, message: &[u8]) -> Run {
     let mut answers = Vec::new();
     let (first, _) = timed(|| ok(&mut imap, "FETCH 1:* (BODYSTRUCTURE)"));
     steps.push(("BODYSTRUCTURE, first (parsing)".to_string(), first));
-    for (step, command) in STEPS {
-        let mut times = Vec::new();
-        let mut last = None;
-        for _ in 0..REPS {
-            let (took, reply) = timed(|| ok(&mut imap, command));
-            times.push(took);
-            last = Some(reply);
+    let mut run_steps = |imap: &mut BlockingClient, list: &[(&str, &str)]| {
+        for &(step, command) in list {
+            let (took, answer) = median_of(imap, command);
+            steps.push((step.to_string(), took));
+            answers.push((step.to_string(), answer));
         }
-        times.sort();
-        steps.push((step.to_string(), times[times.len() / 2]));
-        let reply = last.expect("a reply");
-        let answer = if command.contains("SEARCH") {
-            format!("{:?}", reply.search())
-        } else {
-            format!("{} messages", reply.fetches().len())
-        };
-        answers.push((step.to_string(), answer));
-    }
+    };
+    run_steps(&mut imap, &STEPS);
+    let watch = PeakWatch::start(server.pid())
+        .map_err(|why| println!("peak memory not measured: {why}"))
+        .ok();
+    run_steps(&mut imap, &DOWNLOADS);
+    let peak_kib = watch.map(|w| w.grown_kib());
     let (whole, _) = timed(|| ok(&mut imap, "FETCH 1:* (BODY.PEEK[])"));
     steps.push(("whole messages BODY.PEEK[] (for scale)".to_string(), whole));
     imap.logout();
-    Run { steps, answers }
+    Run {
+        steps,
+        answers,
+        peak_kib,
+    }
+}
+
+/// The median time of [`REPS`] runs of `command`, and the last answer
+/// (its FETCH count or SEARCH result, compared between the servers).
+fn median_of(imap: &mut BlockingClient, command: &str) -> (Duration, String) {
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..REPS {
+        let (took, reply) = timed(|| ok(imap, command));
+        times.push(took);
+        last = Some(reply);
+    }
+    times.sort();
+    let reply = last.expect("a reply");
+    let answer = if command.contains("SEARCH") {
+        format!("{:?}", reply.search())
+    } else {
+        format!("{} messages", reply.fetches().len())
+    };
+    (times[times.len() / 2], answer)
 }
 
 fn ok(imap: &mut BlockingClient, command: &str) -> Reply {

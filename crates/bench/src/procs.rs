@@ -262,3 +262,52 @@ mod tests {
         assert_eq!(used, at(&[("auth", 7), ("imap", 60), ("storage", 0)]));
     }
 }
+
+/// A figure of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`); `None` if
+/// the process is gone.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_ascii_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+/// A mark from which [`PeakWatch::grown_kib`] tells how far the
+/// resident memory of any process of a tree rose: what a step costs in
+/// memory at its peak, not only what it leaves behind.
+#[derive(Debug)]
+pub struct PeakWatch {
+    /// Each process's resident memory at the mark, KiB.
+    resident: Vec<(u32, u64)>,
+}
+
+impl PeakWatch {
+    /// Resets the peak (`VmHWM`) of every process of `root`'s tree to its
+    /// resident memory now (writing `5` to `/proc/PID/clear_refs`, which
+    /// takes the right to trace the process: root, or its owner); `Err`
+    /// names a process whose peak could not be reset.
+    pub fn start(root: u32) -> Result<PeakWatch, String> {
+        let mut resident = Vec::new();
+        for p in tree(root) {
+            std::fs::write(format!("/proc/{}/clear_refs", p.pid), "5")
+                .map_err(|e| format!("resetting the peak memory of {} {}: {e}", p.kind, p.pid))?;
+            if let Some(kib) = status_kib(p.pid, "VmRSS:") {
+                resident.push((p.pid, kib));
+            }
+        }
+        Ok(PeakWatch { resident })
+    }
+
+    /// The most any process of the tree (present at the mark) rose above
+    /// its resident memory at the mark, KiB.
+    pub fn grown_kib(&self) -> u64 {
+        self.resident
+            .iter()
+            .filter_map(|&(pid, at_mark)| {
+                status_kib(pid, "VmHWM:").map(|peak| peak.saturating_sub(at_mark))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+}

@@ -1,21 +1,31 @@
 //! The Content gRPC service (issue 3, item 1): the envelope, body
 //! structure and preview of messages as typed values, and body sections,
 //! computed by the store on a blocking thread after the call is admitted
-//! by the [`Gate`].
+//! by the [`Gate`]. A large body section is read from its file as the
+//! client takes it (at most [`QUEUE`] chunks wait), not held whole.
 
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::content_server::{Content, ContentServer};
+use mailkeep_store::{OpenedSection, SectionReader};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+
+use crate::body::IndexedMessage;
 
 use crate::convert::{cut_spec, ranges};
 use crate::gate::{Admitted, Gate};
 use crate::structure::Wanted;
 
-/// Section data is sent in chunks of this size.
+/// Section data cut in memory is sent in chunks of this size.
 const CHUNK: usize = 256 * 1024;
+
+/// How many chunks of a section read from its file may wait for the
+/// client: the memory a large section holds while it is sent.
+const QUEUE: usize = 4;
 
 /// The Content service, for registration in the storage server.
 pub(crate) fn server(gate: Arc<Gate>) -> ContentServer<ContentService> {
@@ -28,7 +38,7 @@ pub(crate) struct ContentService {
 }
 
 type ItemStream = tokio_stream::Iter<std::vec::IntoIter<Result<pb::StructureItem, Status>>>;
-type ChunkStream = tokio_stream::Iter<std::vec::IntoIter<Result<pb::SectionChunk, Status>>>;
+type ChunkStream = ReceiverStream<Result<pb::SectionChunk, Status>>;
 
 #[tonic::async_trait]
 impl Content for ContentService {
@@ -80,37 +90,95 @@ impl Content for ContentService {
             partial_count: r.partial_count,
             size_only,
         });
-        let data = self
+        let (mailbox, uid) = (r.mailbox.clone(), r.uid);
+        let opened = self
             .gate
             .run(&owner, move || {
-                if cut.binary {
-                    store.binary_section(&r.mailbox, r.uidvalidity, r.uid, &cut.section)
-                } else {
-                    store
-                        .section(&r.mailbox, r.uidvalidity, r.uid, &cut.section)
-                        .map(Ok)
-                }
+                store.open_section(&r.mailbox, r.uidvalidity, r.uid, cut)
             })
             .await?
             .map_err(|e| errors::status(ErrorReason::UnknownCte, e.to_string()))?;
-        let total_size = data.len() as u64;
-        let contains_nul = data.contains(&0);
-        let mut chunks = Vec::with_capacity(data.len() / CHUNK + 1);
-        if size_only || data.is_empty() {
-            chunks.push(Ok(pb::SectionChunk {
-                total_size,
-                data: Vec::new(),
-                contains_nul,
-            }));
-        } else {
-            for (i, c) in data.chunks(CHUNK).enumerate() {
-                chunks.push(Ok(pb::SectionChunk {
-                    total_size: if i == 0 { total_size } else { 0 },
-                    data: c.to_vec(),
-                    contains_nul: i == 0 && contains_nul,
-                }));
-            }
+        let reader = match opened {
+            OpenedSection::Cut(data) => return Ok(Response::new(in_memory(data, size_only))),
+            OpenedSection::Streamed(reader) => reader,
+        };
+        let first = pb::SectionChunk {
+            total_size: reader.total(),
+            data: Vec::new(),
+            contains_nul: reader.contains_nul(),
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        // Room for it was made, and the receiver is here.
+        let _ = tx.try_send(Ok(first));
+        if !size_only {
+            self.gate.spawn(&owner, move || {
+                let message = IndexedMessage {
+                    mailbox: &mailbox,
+                    uid,
+                    size: reader.message_size(),
+                };
+                send_from_file(reader, &tx, &message);
+            })?;
         }
-        Ok(Response::new(tokio_stream::iter(chunks)))
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
+}
+
+/// A section cut in memory as its chunks (only its size when that is all
+/// that is wanted).
+fn in_memory(data: Vec<u8>, size_only: bool) -> ChunkStream {
+    let total_size = data.len() as u64;
+    let contains_nul = data.contains(&0);
+    let chunks: Vec<_> = if size_only || data.is_empty() {
+        vec![pb::SectionChunk {
+            total_size,
+            data: Vec::new(),
+            contains_nul,
+        }]
+    } else {
+        data.chunks(CHUNK)
+            .enumerate()
+            .map(|(i, c)| pb::SectionChunk {
+                total_size: if i == 0 { total_size } else { 0 },
+                data: c.to_vec(),
+                contains_nul: i == 0 && contains_nul,
+            })
+            .collect()
+    };
+    let (tx, rx) = mpsc::channel(chunks.len());
+    for chunk in chunks {
+        // Room for every one was made, and the receiver is here.
+        let _ = tx.try_send(Ok(chunk));
+    }
+    ReceiverStream::new(rx)
+}
+
+/// Sends a streamed section's bytes as the client takes them, on a store
+/// thread; a file that ends early ends the stream with DATA_LOSS.
+fn send_from_file(
+    mut reader: SectionReader,
+    tx: &mpsc::Sender<Result<pb::SectionChunk, Status>>,
+    message: &IndexedMessage<'_>,
+) {
+    let status = loop {
+        match reader.next_chunk() {
+            Ok(Some(data)) => {
+                let chunk = pb::SectionChunk {
+                    total_size: 0,
+                    data,
+                    contains_nul: false,
+                };
+                if tx.blocking_send(Ok(chunk)).is_err() {
+                    // The client has gone away.
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break message.data_loss("shorter");
+            }
+            Err(e) => break message.io_error(e),
+        }
+    };
+    let _ = tx.blocking_send(Err(status));
 }

@@ -13,7 +13,9 @@ use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::fetch_item::Item;
 use std::collections::HashMap;
 
-use mailkeep_store::{CrlfReader, CutSpec, MessageMeta, Store, StoreError, Structure, UnknownCte};
+use mailkeep_store::{
+    CrlfReader, CutSpec, ListedCut, MessageMeta, Store, StoreError, Structure, UnknownCte,
+};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
@@ -245,7 +247,7 @@ fn stream_batched(
         let cut = if cuts.specs.is_empty() {
             None
         } else {
-            match store.cut_listed(mailbox, &meta, &cuts.specs) {
+            match store.cut_listed(mailbox, &meta, &cuts.specs, &cuts.size_only) {
                 Ok(cut) => Some(cut),
                 // Expunged since the lookup: it is simply not there any more.
                 Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
@@ -304,7 +306,7 @@ impl Cuts {
 /// gone away.
 fn send_cuts(
     batch: &mut Batch<'_, Item>,
-    cut: Result<Vec<Vec<u8>>, UnknownCte>,
+    cut: Result<Vec<ListedCut>, UnknownCte>,
     size_only: &[bool],
 ) -> bool {
     let cuts = match cut {
@@ -316,10 +318,25 @@ fn send_cuts(
             }));
         }
     };
-    for (data, &size_only) in cuts.into_iter().zip(size_only) {
-        let start = pb::CutStart {
-            total_size: data.len() as u64,
-            contains_nul: data.contains(&0),
+    for (cut, &size_only) in cuts.into_iter().zip(size_only) {
+        let (start, data) = match cut {
+            ListedCut::Bytes(data) => (
+                pb::CutStart {
+                    total_size: data.len() as u64,
+                    contains_nul: data.contains(&0),
+                },
+                data,
+            ),
+            ListedCut::Measured {
+                total,
+                contains_nul,
+            } => (
+                pb::CutStart {
+                    total_size: total,
+                    contains_nul,
+                },
+                Vec::new(),
+            ),
         };
         if !batch.push(Item::CutStart(start)) {
             return false;

@@ -71,8 +71,9 @@ pub use messages::{Changes, Expunged, FlagsStored, MessageFlags, Selected};
 pub use metadata::{MAX_ENTRY_NAME, MetadataDepth, MetadataEntry, MetadataFound, MetadataLimits};
 pub use mime::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, CutSpec,
-    Disposition, EnclosedMessage, Envelope, PartSpan, SectionSpec, SectionText, SinglePart,
-    Structure, UnknownCte, cut_all, cut_binary, cut_section, cuts_need_structure, parse_structure,
+    Disposition, EnclosedMessage, Envelope, ListedCut, OpenedSection, PartSpan, SectionReader,
+    SectionSpec, SectionText, SinglePart, Structure, UnknownCte, cut_all, cut_binary, cut_section,
+    cuts_need_structure, parse_structure,
 };
 pub use names::{DELIMITER, INBOX, MAX_NAME_LEN, mailbox_dir};
 pub use organize::{AutoMailbox, Copied, SPECIAL_USE_ATTRIBUTES};

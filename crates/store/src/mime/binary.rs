@@ -13,53 +13,143 @@ pub struct UnknownCte {
 
 /// Decodes `body` sent with encoding `cte` (None: 7bit).
 pub(crate) fn decode(body: &[u8], cte: Option<&[u8]>) -> Result<Vec<u8>, UnknownCte> {
-    let cte = cte.map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase());
-    match cte.as_deref() {
-        None | Some("7bit" | "8bit" | "binary" | "") => Ok(body.to_vec()),
-        Some("base64") => Ok(base64(body)),
-        Some("quoted-printable") => Ok(quoted_printable(body)),
-        Some(other) => Err(UnknownCte {
-            encoding: other.to_owned(),
-        }),
+    let mut decoder = Decoder::new(cte)?;
+    let mut out = Vec::with_capacity(body.len());
+    decoder.feed(body, &mut out);
+    decoder.finish(&mut out);
+    Ok(out)
+}
+
+/// A transfer-encoding decoder fed a body piece by piece: a large part is
+/// decoded as it is read from its file, never whole in memory. Fed in any
+/// pieces, it gives the bytes [`decode`] gives for the whole body (which
+/// is this decoder fed once).
+#[derive(Debug)]
+pub(crate) enum Decoder {
+    /// 7bit, 8bit, binary: the bytes as they are.
+    Identity,
+    /// Base64, skipping anything outside the alphabet; stops at `=`.
+    Base64 {
+        /// Bits read but not yet given out (fewer than 8 of them).
+        acc: u32,
+        bits: u32,
+        /// An `=` was read: the rest is padding or garbage.
+        ended: bool,
+    },
+    /// Quoted-printable: `=XX` escapes and soft line breaks; a bad escape
+    /// is kept as is.
+    QuotedPrintable {
+        /// The end of the last piece when it was an `=` whose meaning
+        /// depends on what comes next (at most two bytes).
+        held: Vec<u8>,
+    },
+}
+
+impl Decoder {
+    /// The decoder of encoding `cte` (None: 7bit).
+    pub(crate) fn new(cte: Option<&[u8]>) -> Result<Decoder, UnknownCte> {
+        let cte = cte.map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase());
+        match cte.as_deref() {
+            None | Some("7bit" | "8bit" | "binary" | "") => Ok(Decoder::Identity),
+            Some("base64") => Ok(Decoder::Base64 {
+                acc: 0,
+                bits: 0,
+                ended: false,
+            }),
+            Some("quoted-printable") => Ok(Decoder::QuotedPrintable { held: Vec::new() }),
+            Some(other) => Err(UnknownCte {
+                encoding: other.to_owned(),
+            }),
+        }
+    }
+
+    /// Decodes the next piece of the body onto `out`.
+    pub(crate) fn feed(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Decoder::Identity => out.extend_from_slice(piece),
+            Decoder::Base64 { acc, bits, ended } => base64(piece, acc, bits, ended, out),
+            Decoder::QuotedPrintable { held } => {
+                let mut piece = piece;
+                if !held.is_empty() {
+                    // The held `=` with the first bytes of this piece.
+                    let before = held.len();
+                    let take = piece.len().min(3);
+                    held.extend_from_slice(&piece[..take]);
+                    let used = quoted_printable(held, false, out);
+                    if used < before {
+                        // Still undecided: this piece was shorter than
+                        // what the `=` needs, and is all held now.
+                        held.drain(..used);
+                        return;
+                    }
+                    held.clear();
+                    piece = &piece[used - before..];
+                }
+                let used = quoted_printable(piece, false, out);
+                held.extend_from_slice(&piece[used..]);
+            }
+        }
+    }
+
+    /// Ends the body: what was held for the next piece is decoded as the
+    /// body's end.
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>) {
+        if let Decoder::QuotedPrintable { held } = self {
+            quoted_printable(held, true, out);
+            held.clear();
+        }
     }
 }
 
-/// Base64, skipping anything outside the alphabet; stops at `=`.
-fn base64(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &b in body {
+/// Base64 of one piece onto `out`, carrying the bits left over.
+fn base64(piece: &[u8], acc: &mut u32, bits: &mut u32, ended: &mut bool, out: &mut Vec<u8>) {
+    if *ended {
+        return;
+    }
+    for &b in piece {
         let v = match b {
             b'A'..=b'Z' => b - b'A',
             b'a'..=b'z' => b - b'a' + 26,
             b'0'..=b'9' => b - b'0' + 52,
             b'+' => 62,
             b'/' => 63,
-            b'=' => break,
+            b'=' => {
+                *ended = true;
+                return;
+            }
             _ => continue,
         };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
+        *acc = (*acc << 6) | u32::from(v);
+        *bits += 6;
+        if *bits >= 8 {
+            *bits -= 8;
+            out.push((*acc >> *bits) as u8);
+            *acc &= (1 << *bits) - 1;
         }
     }
-    out
 }
 
-/// Quoted-printable: `=XX` escapes and soft line breaks; a bad escape is
-/// kept as is.
-fn quoted_printable(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
+/// Quoted-printable of `body` onto `out`; returns how much of `body` was
+/// decoded. Unless `last`, an `=` too near the end to be understood
+/// (what follows decides) is left with what comes after it.
+fn quoted_printable(body: &[u8], last: bool, out: &mut Vec<u8>) -> usize {
     let mut i = 0;
     while i < body.len() {
         let b = body[i];
         if b != b'=' {
-            out.push(b);
-            i += 1;
+            // Up to the next `=` in one step.
+            let next = memchr::memchr(b'=', &body[i..]).map_or(body.len(), |k| i + k);
+            out.extend_from_slice(&body[i..next]);
+            i = next;
             continue;
+        }
+        let undecided = match body.get(i + 1) {
+            None => true,
+            Some(b'\n') => false,
+            Some(_) => body.get(i + 2).is_none(),
+        };
+        if undecided && !last {
+            return i;
         }
         match body.get(i + 1..i + 3) {
             Some([b'\r', b'\n']) => i += 3,
@@ -76,7 +166,7 @@ fn quoted_printable(body: &[u8]) -> Vec<u8> {
             }
         }
     }
-    out
+    body.len()
 }
 
 #[cfg(test)]
@@ -94,5 +184,49 @@ mod tests {
             b"a=bc"
         );
         assert!(decode(b"x", Some(b"x-uuencode")).is_err());
+    }
+
+    /// Every way of cutting `body` in two or three pieces decodes as the
+    /// whole does.
+    fn same_in_pieces(body: &[u8], cte: &[u8]) {
+        let whole = decode(body, Some(cte)).unwrap();
+        for a in 0..=body.len() {
+            for b in a..=body.len() {
+                let mut decoder = Decoder::new(Some(cte)).unwrap();
+                let mut out = Vec::new();
+                for piece in [&body[..a], &body[a..b], &body[b..]] {
+                    decoder.feed(piece, &mut out);
+                }
+                decoder.finish(&mut out);
+                assert_eq!(out, whole, "{cte:?} {body:?} cut at {a} and {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_decode_as_the_whole() {
+        for body in [
+            &b"a=3Db=\r\nc=\nd=4"[..],
+            b"=",
+            b"==",
+            b"=\r",
+            b"=\n",
+            b"=4",
+            b"=4g",
+            b"x=\r\n",
+            b"=3D=3d=ZZ=\r\n=\n=",
+            b"caf=C3=A9 =\r\nlong line=0D=0A",
+        ] {
+            same_in_pieces(body, b"quoted-printable");
+        }
+        for body in [
+            &b"aGVs\r\nbG8=\r\n"[..],
+            b"aGVsbG8gd29ybGQ=",
+            b"a G V s !! b G 8",
+            b"aGVs=bG8=",
+            b"",
+        ] {
+            same_in_pieces(body, b"base64");
+        }
     }
 }

@@ -14,6 +14,7 @@ mod extent;
 mod headers;
 mod preview;
 mod section;
+mod stream;
 mod types;
 
 use std::io::Read;
@@ -25,6 +26,7 @@ use crate::{Result, Store, StoreError, index, names};
 pub use binary::UnknownCte;
 pub(crate) use bodystructure::parse as parse_undecoded;
 pub(crate) use extent::read_header;
+pub use stream::SectionReader;
 pub use types::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
     EnclosedMessage, Envelope, PartSpan, SinglePart,
@@ -140,6 +142,36 @@ pub struct CutSpec {
     pub section: SectionSpec,
     /// Decode the part's transfer encoding.
     pub binary: bool,
+}
+
+/// Sections of messages at least this large are read from the file as
+/// they are sent when they can be (see [`SectionReader`]), not cut whole
+/// in memory.
+const STREAM_FROM: u64 = 1 << 20;
+
+/// A section opened for sending: cut in memory, or read from its file as
+/// it is sent (a large body).
+#[derive(Debug)]
+pub enum OpenedSection {
+    /// The section's bytes.
+    Cut(Vec<u8>),
+    /// The section, to be read chunk by chunk.
+    Streamed(SectionReader),
+}
+
+/// One cut of a message listed for a Fetch.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ListedCut {
+    /// The cut's bytes.
+    Bytes(Vec<u8>),
+    /// Only the size was asked (BINARY.SIZE), and the cut was measured
+    /// without being kept: its size and whether it holds NUL.
+    Measured {
+        /// The cut's size.
+        total: u64,
+        /// The cut holds a NUL byte.
+        contains_nul: bool,
+    },
 }
 
 /// Whether any of `specs` names a part, and so needs the message's
@@ -368,16 +400,91 @@ impl Store {
     /// Cuts every spec of `specs` out of the message `listed` of
     /// `mailbox` (as an index read listed it): at the offsets of its cached
     /// structure when a spec names a part, reading only as much of the file
-    /// as the cuts need. The inner error is [`cut_all`]'s.
+    /// as the cuts need. A spec whose `size_only` is set (BINARY.SIZE) of a
+    /// large message is measured as it is read, not kept. The inner error
+    /// is [`cut_all`]'s.
     pub fn cut_listed(
         &self,
         mailbox: &str,
         listed: &MessageMeta,
         specs: &[CutSpec],
-    ) -> Result<std::result::Result<Vec<Vec<u8>>, UnknownCte>> {
+        size_only: &[bool],
+    ) -> Result<std::result::Result<Vec<ListedCut>, UnknownCte>> {
         let body = self.structure_for_cuts(mailbox, 0, listed.uid, specs)?;
         let (file, meta) = self.open_listed(mailbox, listed)?;
-        cut_file(file, &meta, body.as_ref(), specs, mailbox)
+        let io = |e| {
+            StoreError::io(
+                format!("reading message UID {} in {mailbox:?}", meta.uid),
+                e,
+            )
+        };
+        let mut measured: Vec<Option<ListedCut>> = Vec::with_capacity(specs.len());
+        for (spec, &size_only) in specs
+            .iter()
+            .zip(size_only.iter().chain(std::iter::repeat(&false)))
+        {
+            let streamable = size_only && meta.size >= STREAM_FROM;
+            let opened = if streamable {
+                stream::open(&file, meta.size, body.as_ref(), spec).map_err(io)?
+            } else {
+                None
+            };
+            measured.push(match opened {
+                Some(Ok(reader)) => Some(ListedCut::Measured {
+                    total: reader.total(),
+                    contains_nul: reader.contains_nul(),
+                }),
+                Some(Err(unknown)) => return Ok(Err(unknown)),
+                None => None,
+            });
+        }
+        let rest: Vec<CutSpec> = specs
+            .iter()
+            .zip(&measured)
+            .filter(|(_, m)| m.is_none())
+            .map(|(spec, _)| spec.clone())
+            .collect();
+        let mut cut = if rest.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            match cut_file(file, &meta, body.as_ref(), &rest, mailbox)? {
+                Ok(cuts) => cuts.into_iter(),
+                Err(unknown) => return Ok(Err(unknown)),
+            }
+        };
+        Ok(Ok(measured
+            .into_iter()
+            .map(|m| m.unwrap_or_else(|| ListedCut::Bytes(cut.next().unwrap_or_default())))
+            .collect()))
+    }
+
+    /// Opens one section of the message `uid` for sending (FetchSection):
+    /// a large body read from its file as it is sent, anything else cut in
+    /// memory. The inner error is a BINARY section whose encoding is
+    /// unknown, found before any byte is sent.
+    pub fn open_section(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        cut: CutSpec,
+    ) -> Result<std::result::Result<OpenedSection, UnknownCte>> {
+        let specs = [cut];
+        let body = self.structure_for_cuts(mailbox, uidvalidity, uid, &specs)?;
+        let name = names::canonical(mailbox)?;
+        index::mailbox_checked(&*self.reader()?, &name, uidvalidity)?;
+        let (file, meta) = self.open_message(&name, uid)?;
+        if meta.size >= STREAM_FROM {
+            let opened = stream::open(&file, meta.size, body.as_ref(), &specs[0])
+                .map_err(|e| StoreError::io(format!("reading message UID {uid} in {name:?}"), e))?;
+            match opened {
+                Some(Ok(reader)) => return Ok(Ok(OpenedSection::Streamed(reader))),
+                Some(Err(unknown)) => return Ok(Err(unknown)),
+                None => {}
+            }
+        }
+        Ok(cut_file(file, &meta, body.as_ref(), &specs, &name)?
+            .map(|cuts| OpenedSection::Cut(cuts.into_iter().next().unwrap_or_default())))
     }
 
     /// One cut of the message `uid` after checking its mailbox's

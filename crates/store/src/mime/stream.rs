@@ -1,0 +1,427 @@
+//! Large sections read from their file as the client takes them: a part's
+//! body, a message's TEXT, the whole message, a BINARY part decoded on the
+//! way. A storage process serving many users would otherwise hold each
+//! cut whole in memory (and the file's bytes beside it), so that a few
+//! clients opening 40 MB attachments cost gigabytes.
+//!
+//! A section is streamed only when it is one run of the file's bytes: the
+//! file has CRLF line ends throughout (its size is the size served, so no
+//! byte is added on the way), and the section is a body or a TEXT (headers
+//! and HEADER.FIELDS are small and cut in memory). Anything else goes the
+//! in-memory way, which gives the same bytes.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use super::binary::{Decoder, UnknownCte};
+use super::section::part_at;
+use super::{BodyStructure, CutSpec, SectionText, headers};
+
+/// How much of the file is read per step.
+const STEP: usize = 256 * 1024;
+
+/// How much of a header is read to find its end; a longer one is cut in
+/// memory.
+const HEADER_PROBE: usize = 64 * 1024;
+
+/// Where a section lies in the message (as served), and the transfer
+/// encoding BINARY would undo (`Some` for a part's body only).
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    start: u64,
+    end: u64,
+    encoding: Option<Option<Vec<u8>>>,
+}
+
+/// A section being read from its message file, `STEP` by `STEP`.
+#[derive(Debug)]
+pub struct SectionReader {
+    file: File,
+    /// Next byte of the file to read, and where the section's bytes end.
+    pos: u64,
+    end: u64,
+    /// BINARY: the decoder, and how many decoded bytes to drop before
+    /// the window; `None`: bytes as they are.
+    decoder: Option<Decoder>,
+    skip: u64,
+    /// Bytes still to give out.
+    left: u64,
+    total: u64,
+    contains_nul: bool,
+    /// The whole message's size as served (for messages about it).
+    message_size: u64,
+}
+
+impl SectionReader {
+    /// The size of the message the section is of, as served.
+    pub fn message_size(&self) -> u64 {
+        self.message_size
+    }
+
+    /// The section's size as it will be given out.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Whether the decoded bytes of a BINARY section hold a NUL (looked
+    /// at before the first byte is given out); always `false` for a
+    /// section given as it is, which is not looked at in advance.
+    pub fn contains_nul(&self) -> bool {
+        self.contains_nul
+    }
+
+    /// The next bytes of the section; `None` at its end. A file that ends
+    /// before the section does is an error.
+    pub fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        while self.left > 0 {
+            let mut out = Vec::new();
+            if self.pos < self.end {
+                let want = usize::try_from(self.end - self.pos)
+                    .unwrap_or(STEP)
+                    .min(STEP);
+                let mut piece = vec![0; want];
+                self.file.read_exact_at(&mut piece, self.pos)?;
+                self.pos += want as u64;
+                match self.decoder.as_mut() {
+                    Some(decoder) => decoder.feed(&piece, &mut out),
+                    None => out = piece,
+                }
+            }
+            if self.pos >= self.end {
+                match self.decoder.as_mut() {
+                    Some(decoder) => decoder.finish(&mut out),
+                    // Nothing more will come, whatever `left` says.
+                    None if out.is_empty() => self.left = 0,
+                    None => {}
+                }
+            }
+            let drop = usize::try_from(self.skip)
+                .unwrap_or(usize::MAX)
+                .min(out.len());
+            out.drain(..drop);
+            self.skip -= drop as u64;
+            out.truncate(usize::try_from(self.left).unwrap_or(usize::MAX));
+            self.left -= out.len() as u64;
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+            if self.pos >= self.end {
+                // A decoder's last bytes are out: the section ends short
+                // of its window.
+                self.left = 0;
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Opens `spec` of the message file `file` (`size` bytes as served, the
+/// structure `body` when the spec names a part) as a [`SectionReader`],
+/// if it can be streamed (see the module's text); `Ok(None)` when it is
+/// to be cut in memory. A BINARY section is decoded once here to learn
+/// its size (and whether it holds NUL) before any byte goes out.
+pub(super) fn open(
+    file: &File,
+    size: u64,
+    body: Option<&BodyStructure>,
+    spec: &CutSpec,
+) -> std::io::Result<Option<Result<SectionReader, UnknownCte>>> {
+    if file.metadata()?.len() != size {
+        // Bare LFs are made CRLF when served: offsets are not the file's.
+        return Ok(None);
+    }
+    let Some(run) = run_of(file, size, body, spec)? else {
+        return Ok(None);
+    };
+    let window = spec.section.partial;
+    let reader = |file: File| -> Result<SectionReader, UnknownCte> {
+        if !spec.binary {
+            let len = run.end - run.start;
+            let (offset, count) = window.unwrap_or((0, len));
+            let start = run.start + offset.min(len);
+            let end = start.saturating_add(count).min(run.end);
+            return Ok(SectionReader {
+                file,
+                pos: start,
+                end,
+                decoder: None,
+                skip: 0,
+                left: end - start,
+                total: end - start,
+                contains_nul: false,
+                message_size: size,
+            });
+        }
+        let decoder = match &run.encoding {
+            Some(cte) => Decoder::new(cte.as_deref())?,
+            None => Decoder::Identity,
+        };
+        let (skip, left) = window.unwrap_or((0, u64::MAX));
+        Ok(SectionReader {
+            file,
+            pos: run.start,
+            end: run.end,
+            decoder: Some(decoder),
+            skip,
+            left,
+            total: 0,
+            contains_nul: false,
+            message_size: size,
+        })
+    };
+    let mut section = match reader(file.try_clone()?) {
+        Ok(section) => section,
+        Err(unknown) => return Ok(Some(Err(unknown))),
+    };
+    if spec.binary {
+        // Decoded once to count; the reader then starts over.
+        let (mut total, mut contains_nul) = (0, false);
+        while let Some(chunk) = section.next_chunk()? {
+            total += chunk.len() as u64;
+            contains_nul |= chunk.contains(&0);
+        }
+        section = match reader(file.try_clone()?) {
+            Ok(section) => section,
+            Err(unknown) => return Ok(Some(Err(unknown))),
+        };
+        section.left = total;
+        section.total = total;
+        section.contains_nul = contains_nul;
+    }
+    Ok(Some(Ok(section)))
+}
+
+/// Where `spec` lies in the message, when it is a body or a TEXT that the
+/// structure (and a look at a header) can place.
+fn run_of(
+    file: &File,
+    size: u64,
+    body: Option<&BodyStructure>,
+    spec: &CutSpec,
+) -> std::io::Result<Option<Run>> {
+    let section = &spec.section;
+    if section.parts.is_empty() {
+        return Ok(match section.text {
+            SectionText::Full => Some(Run {
+                start: 0,
+                end: size,
+                encoding: None,
+            }),
+            SectionText::Text => header_end(file, 0, size)?.map(|h| Run {
+                start: h,
+                end: size,
+                encoding: None,
+            }),
+            _ => None,
+        });
+    }
+    let Some(part) = body.and_then(|b| part_at(b, &section.parts)) else {
+        return Ok(None);
+    };
+    // Offsets come from the cache: clamped, as the in-memory cut does.
+    let header_start = part.span.header_start.min(size);
+    let body_start = part.span.body_start.min(size).max(header_start);
+    let body_end = part.span.body_end.min(size).max(body_start);
+    Ok(match section.text {
+        SectionText::Full => {
+            let Ok(len) = usize::try_from(body_start - header_start) else {
+                return Ok(None);
+            };
+            if len > HEADER_PROBE {
+                return Ok(None);
+            }
+            let mut header = vec![0; len];
+            file.read_exact_at(&mut header, header_start)?;
+            let fields = headers::fields(&header);
+            let cte = headers::first(&fields, "Content-Transfer-Encoding").map(<[u8]>::to_vec);
+            Some(Run {
+                start: body_start,
+                end: body_end,
+                encoding: Some(cte),
+            })
+        }
+        SectionText::Text if part.is_message_type() => {
+            header_end(file, body_start, body_end)?.map(|h| Run {
+                start: h,
+                end: body_end,
+                encoding: None,
+            })
+        }
+        _ => None,
+    })
+}
+
+/// Where the header of the message at `start..end` of the file ends (its
+/// empty line included); `None` when that is not within the probe.
+fn header_end(file: &File, start: u64, end: u64) -> std::io::Result<Option<u64>> {
+    let len = usize::try_from(end - start)
+        .unwrap_or(HEADER_PROBE)
+        .min(HEADER_PROBE);
+    let mut probe = vec![0; len];
+    file.read_exact_at(&mut probe, start)?;
+    let h = headers::header_len(&probe);
+    // A header running to the probe's end may go on past it.
+    let whole = (len as u64) == end - start;
+    Ok((h < len || whole).then_some(start + h as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::mime::{BodyContent, CutSpec, SectionSpec, cut_all, parse_structure};
+
+    /// Every part path of `body`, the enclosed messages' parts included.
+    fn paths(body: &BodyStructure, prefix: Vec<u32>, out: &mut Vec<Vec<u32>>) {
+        match &body.content {
+            BodyContent::Multipart(children) => {
+                for (i, child) in children.iter().enumerate() {
+                    let mut path = prefix.clone();
+                    path.push(i as u32 + 1);
+                    out.push(path.clone());
+                    paths(child, path, out);
+                }
+            }
+            BodyContent::Single(single) => {
+                if prefix.is_empty() {
+                    out.push(vec![1]);
+                }
+                if let Some(m) = &single.message {
+                    paths(&m.body, prefix, out);
+                }
+            }
+        }
+    }
+
+    /// The bytes (or refusal) of `spec` streamed from `file`, `None` when
+    /// it would be cut in memory.
+    fn streamed(
+        file: &File,
+        size: u64,
+        body: &BodyStructure,
+        spec: &CutSpec,
+    ) -> Option<Result<Vec<u8>, UnknownCte>> {
+        let opened = open(file, size, Some(body), spec).unwrap()?;
+        Some(opened.map(|mut reader| {
+            let total = reader.total();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = reader.next_chunk().unwrap() {
+                assert!(!chunk.is_empty());
+                bytes.extend_from_slice(&chunk);
+            }
+            assert_eq!(bytes.len() as u64, total, "{spec:?}");
+            if spec.binary {
+                assert_eq!(reader.contains_nul(), bytes.contains(&0));
+            }
+            bytes
+        }))
+    }
+
+    #[test]
+    fn streamed_sections_are_the_cut_ones() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mime");
+        let mut messages: Vec<Vec<u8>> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .map(|p| crate::crlf::to_crlf(&std::fs::read(p).unwrap()).into_owned())
+            .collect();
+        // Each also forwarded, so that parts lie inside an enclosed message.
+        let forwarded: Vec<Vec<u8>> = messages
+            .iter()
+            .map(|m| {
+                let mut f = b"Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\n".to_vec();
+                f.extend_from_slice(m);
+                f
+            })
+            .collect();
+        messages.extend(forwarded);
+        let windows = [
+            None,
+            Some((0, 10)),
+            Some((7, 100_000)),
+            Some((3, 0)),
+            Some((1 << 40, 5)),
+        ];
+        let mut compared = 0;
+        for raw in &messages {
+            let mut file = tempfile::tempfile().unwrap();
+            file.write_all(raw).unwrap();
+            let size = raw.len() as u64;
+            let body = parse_structure(raw).body;
+            let mut all = vec![Vec::new()];
+            paths(&body, Vec::new(), &mut all);
+            for parts in all {
+                for text in [SectionText::Full, SectionText::Text, SectionText::Header] {
+                    for partial in windows {
+                        for binary in [false, true] {
+                            let spec = CutSpec {
+                                section: SectionSpec {
+                                    parts: parts.clone(),
+                                    text: text.clone(),
+                                    partial,
+                                },
+                                binary,
+                            };
+                            let Some(got) = streamed(&file, size, &body, &spec) else {
+                                continue;
+                            };
+                            let cut = cut_all(raw, Some(&body), std::slice::from_ref(&spec))
+                                .unwrap()
+                                .map(|mut cuts| cuts.remove(0));
+                            assert_eq!(got, cut, "{spec:?} of {}", String::from_utf8_lossy(raw));
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 1_000, "only {compared} sections streamed");
+    }
+
+    #[test]
+    fn a_file_with_bare_line_feeds_is_cut_in_memory() {
+        let raw = b"Subject: a\n\nbody\n";
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(raw).unwrap();
+        let served = crate::crlf::to_crlf(raw).len() as u64;
+        let body = parse_structure(raw).body;
+        let spec = CutSpec {
+            section: SectionSpec {
+                parts: Vec::new(),
+                text: SectionText::Text,
+                partial: None,
+            },
+            binary: false,
+        };
+        assert!(open(&file, served, Some(&body), &spec).unwrap().is_none());
+        assert!(
+            open(&file, raw.len() as u64, Some(&body), &spec)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_file_cut_short_is_an_error_not_a_short_section() {
+        let raw = b"Subject: a\r\n\r\nbody\r\n";
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(raw).unwrap();
+        let body = parse_structure(raw).body;
+        let spec = CutSpec {
+            section: SectionSpec {
+                parts: Vec::new(),
+                text: SectionText::Text,
+                partial: None,
+            },
+            binary: false,
+        };
+        let mut reader = open(&file, raw.len() as u64, Some(&body), &spec)
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        file.set_len(16).unwrap();
+        assert!(reader.next_chunk().is_err());
+    }
+}
