@@ -26,7 +26,88 @@ CREATE TABLE IF NOT EXISTS mime_structure (
 CREATE TRIGGER IF NOT EXISTS mime_structure_expunge AFTER DELETE ON messages BEGIN
     DELETE FROM mime_structure WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
 END;
+CREATE TABLE IF NOT EXISTS mime_decoded (
+    mailbox_id   INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid          INTEGER NOT NULL,
+    part         TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    contains_nul INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid, part)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS mime_decoded_expunge AFTER DELETE ON messages BEGIN
+    DELETE FROM mime_decoded WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+END;
 ";
+
+/// A part's body with its transfer encoding undone, measured once (a
+/// BINARY or BINARY.SIZE of a large part decodes it all) and kept beside
+/// the structure, as Dovecot keeps it, so that the next BINARY.SIZE is a
+/// lookup and the next BINARY needs no measuring pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Decoded {
+    /// Bytes, decoded.
+    pub size: u64,
+    /// The decoded bytes hold a NUL.
+    pub contains_nul: bool,
+}
+
+/// The part path as the cache keys it (`2.1`).
+fn part_key(parts: &[u32]) -> String {
+    parts
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The kept decoded size of part `parts` of one message, if measured.
+pub(crate) fn get_decoded(
+    conn: &Connection,
+    mailbox_id: i64,
+    uid: u32,
+    parts: &[u32],
+) -> Result<Option<Decoded>> {
+    conn.prepare_cached(
+        "SELECT size, contains_nul FROM mime_decoded
+         WHERE mailbox_id = ?1 AND uid = ?2 AND part = ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![mailbox_id, uid, part_key(parts)], |r| {
+            Ok(Decoded {
+                size: r.get(0)?,
+                contains_nul: r.get(1)?,
+            })
+        })
+        .optional()
+    })
+    .ctx("reading the decoded sizes")
+}
+
+/// Keeps the decoded size of part `parts`, while the message exists.
+pub(crate) fn put_decoded(
+    conn: &Connection,
+    mailbox_id: i64,
+    uid: u32,
+    parts: &[u32],
+    decoded: Decoded,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO mime_decoded (mailbox_id, uid, part, size, contains_nul)
+         SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS
+           (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            mailbox_id,
+            uid,
+            part_key(parts),
+            decoded.size,
+            decoded.contains_nul
+        ])
+    })
+    .ctx("writing the decoded sizes")?;
+    Ok(())
+}
 
 /// The cached structure of one message, if any (and readable).
 pub(crate) fn get(conn: &Connection, mailbox_id: i64, uid: u32) -> Result<Option<Structure>> {

@@ -412,20 +412,13 @@ impl Store {
     ) -> Result<std::result::Result<Vec<ListedCut>, UnknownCte>> {
         let body = self.structure_for_cuts(mailbox, 0, listed.uid, specs)?;
         let (file, meta) = self.open_listed(mailbox, listed)?;
-        let io = |e| {
-            StoreError::io(
-                format!("reading message UID {} in {mailbox:?}", meta.uid),
-                e,
-            )
-        };
         let mut measured: Vec<Option<ListedCut>> = Vec::with_capacity(specs.len());
         for (spec, &size_only) in specs
             .iter()
             .zip(size_only.iter().chain(std::iter::repeat(&false)))
         {
-            let streamable = size_only && meta.size >= STREAM_FROM;
-            let opened = if streamable {
-                stream::open(&file, meta.size, body.as_ref(), spec).map_err(io)?
+            let opened = if size_only {
+                self.stream_cut(mailbox, &file, &meta, body.as_ref(), spec)?
             } else {
                 None
             };
@@ -474,17 +467,72 @@ impl Store {
         let name = names::canonical(mailbox)?;
         index::mailbox_checked(&*self.reader()?, &name, uidvalidity)?;
         let (file, meta) = self.open_message(&name, uid)?;
-        if meta.size >= STREAM_FROM {
-            let opened = stream::open(&file, meta.size, body.as_ref(), &specs[0])
-                .map_err(|e| StoreError::io(format!("reading message UID {uid} in {name:?}"), e))?;
-            match opened {
-                Some(Ok(reader)) => return Ok(Ok(OpenedSection::Streamed(reader))),
-                Some(Err(unknown)) => return Ok(Err(unknown)),
-                None => {}
-            }
+        match self.stream_cut(&name, &file, &meta, body.as_ref(), &specs[0])? {
+            Some(Ok(reader)) => return Ok(Ok(OpenedSection::Streamed(reader))),
+            Some(Err(unknown)) => return Ok(Err(unknown)),
+            None => {}
         }
         Ok(cut_file(file, &meta, body.as_ref(), &specs, &name)?
             .map(|cuts| OpenedSection::Cut(cuts.into_iter().next().unwrap_or_default())))
+    }
+
+    /// `spec` of a message of at least [`STREAM_FROM`] bytes opened for
+    /// reading from its file `file`, when it can be (see
+    /// [`SectionReader`]); `None`: cut it in memory. The decoded size of
+    /// a BINARY part is taken from the cache when it was measured before,
+    /// and kept when it is measured now.
+    fn stream_cut(
+        &self,
+        mailbox: &str,
+        file: &std::fs::File,
+        meta: &MessageMeta,
+        body: Option<&BodyStructure>,
+        spec: &CutSpec,
+    ) -> Result<Option<std::result::Result<SectionReader, UnknownCte>>> {
+        if meta.size < STREAM_FROM {
+            return Ok(None);
+        }
+        let part = &spec.section.parts;
+        let keyed = spec.binary && !part.is_empty() && spec.section.text == SectionText::Full;
+        let mailbox_id = if keyed {
+            let name = names::canonical(mailbox)?;
+            Some(index::mailbox_row(&*self.reader()?, &name)?.id)
+        } else {
+            None
+        };
+        let known = match mailbox_id {
+            Some(id) => cache::get_decoded(&*self.reader()?, id, meta.uid, part)?,
+            None => None,
+        };
+        let opened = stream::open(file, meta.size, body, spec, known).map_err(|e| {
+            StoreError::io(
+                format!("reading message UID {} in {mailbox:?}", meta.uid),
+                e,
+            )
+        })?;
+        Ok(opened.map(|opened| {
+            opened.map(|opened| {
+                if let (Some(id), Some(measured)) = (mailbox_id, opened.measured) {
+                    self.keep_decoded(id, meta.uid, part, measured);
+                }
+                opened.reader
+            })
+        }))
+    }
+
+    /// Keeps a part's decoded size; a failure (a full disk) is logged, as
+    /// for [`Store::keep_in_cache`].
+    fn keep_decoded(&self, mailbox_id: i64, uid: u32, part: &[u32], decoded: cache::Decoded) {
+        let write = || -> Result<()> {
+            let mut conn = self.conn()?;
+            let tx = crate::mailbox::begin_write(&mut conn)?;
+            cache::put_decoded(&tx, mailbox_id, uid, part, decoded)?;
+            tx.commit()
+                .map_err(|e| StoreError::sqlite("keeping a decoded size", e))
+        };
+        if let Err(e) = write() {
+            tracing::warn!(error = %e, "decoded size not kept");
+        }
     }
 
     /// One cut of the message `uid` after checking its mailbox's

@@ -14,6 +14,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 use super::binary::{Decoder, UnknownCte};
+use super::cache::Decoded;
 use super::section::part_at;
 use super::{BodyStructure, CutSpec, SectionText, headers};
 
@@ -115,17 +116,29 @@ impl SectionReader {
     }
 }
 
+/// A section opened by [`open`], and what was learnt of its part.
+#[derive(Debug)]
+pub(super) struct Opened {
+    pub(super) reader: SectionReader,
+    /// A BINARY section of a part's body that was decoded to be measured:
+    /// the whole body's decoded size, to be kept.
+    pub(super) measured: Option<Decoded>,
+}
+
 /// Opens `spec` of the message file `file` (`size` bytes as served, the
 /// structure `body` when the spec names a part) as a [`SectionReader`],
 /// if it can be streamed (see the module's text); `Ok(None)` when it is
-/// to be cut in memory. A BINARY section is decoded once here to learn
-/// its size (and whether it holds NUL) before any byte goes out.
+/// to be cut in memory. A BINARY section must be measured (its decoded
+/// size, whether it holds NUL) before any byte goes out: from `known`,
+/// the part's decoded size kept from an earlier measure, when that says
+/// enough, else by decoding it once here.
 pub(super) fn open(
     file: &File,
     size: u64,
     body: Option<&BodyStructure>,
     spec: &CutSpec,
-) -> std::io::Result<Option<Result<SectionReader, UnknownCte>>> {
+    known: Option<Decoded>,
+) -> std::io::Result<Option<Result<Opened, UnknownCte>>> {
     if file.metadata()?.len() != size {
         // Bare LFs are made CRLF when served: offsets are not the file's.
         return Ok(None);
@@ -134,61 +147,97 @@ pub(super) fn open(
         return Ok(None);
     };
     let window = spec.section.partial;
-    let reader = |file: File| -> Result<SectionReader, UnknownCte> {
-        if !spec.binary {
-            let len = run.end - run.start;
-            let (offset, count) = window.unwrap_or((0, len));
-            let start = run.start + offset.min(len);
-            let end = start.saturating_add(count).min(run.end);
-            return Ok(SectionReader {
-                file,
-                pos: start,
-                end,
-                decoder: None,
-                skip: 0,
-                left: end - start,
-                total: end - start,
-                contains_nul: false,
-                message_size: size,
-            });
-        }
-        let decoder = match &run.encoding {
-            Some(cte) => Decoder::new(cte.as_deref())?,
-            None => Decoder::Identity,
-        };
-        let (skip, left) = window.unwrap_or((0, u64::MAX));
-        Ok(SectionReader {
-            file,
-            pos: run.start,
-            end: run.end,
-            decoder: Some(decoder),
-            skip,
-            left,
-            total: 0,
+    if !spec.binary {
+        let len = run.end - run.start;
+        let (offset, count) = window.unwrap_or((0, len));
+        let start = run.start + offset.min(len);
+        let end = start.saturating_add(count).min(run.end);
+        let reader = SectionReader {
+            file: file.try_clone()?,
+            pos: start,
+            end,
+            decoder: None,
+            skip: 0,
+            left: end - start,
+            total: end - start,
             contains_nul: false,
             message_size: size,
-        })
+        };
+        return Ok(Some(Ok(Opened {
+            reader,
+            measured: None,
+        })));
+    }
+    let decoder = match &run.encoding {
+        Some(cte) => Decoder::new(cte.as_deref()),
+        None => Ok(Decoder::Identity),
     };
-    let mut section = match reader(file.try_clone()?) {
-        Ok(section) => section,
+    let decoder = match decoder {
+        Ok(decoder) => decoder,
         Err(unknown) => return Ok(Some(Err(unknown))),
     };
-    if spec.binary {
-        // Decoded once to count; the reader then starts over.
-        let (mut total, mut contains_nul) = (0, false);
-        while let Some(chunk) = section.next_chunk()? {
-            total += chunk.len() as u64;
-            contains_nul |= chunk.contains(&0);
+    let whole = |file: File, decoder: Decoder| SectionReader {
+        file,
+        pos: run.start,
+        end: run.end,
+        decoder: Some(decoder),
+        skip: 0,
+        left: u64::MAX,
+        total: 0,
+        contains_nul: false,
+        message_size: size,
+    };
+    // Only a part's body has an encoding worth keeping the measure of.
+    let keepable = run.encoding.is_some();
+    let known = known.filter(|_| keepable);
+    let (decoded, window_nul, measured) = match known {
+        // The whole part's NUL flag tells about a window only if it has none.
+        Some(k) if window.is_none() || !k.contains_nul => (k, false, None),
+        _ => {
+            let mut reader = whole(file.try_clone()?, decoder.clone());
+            let measure = measure(&mut reader, window)?;
+            (measure.0, measure.1, Some(measure.0).filter(|_| keepable))
         }
-        section = match reader(file.try_clone()?) {
-            Ok(section) => section,
-            Err(unknown) => return Ok(Some(Err(unknown))),
-        };
-        section.left = total;
-        section.total = total;
-        section.contains_nul = contains_nul;
+    };
+    let (skip, left, contains_nul) = match window {
+        None => (0, decoded.size, decoded.contains_nul),
+        Some((offset, count)) => {
+            let skip = offset.min(decoded.size);
+            (skip, count.min(decoded.size - skip), window_nul)
+        }
+    };
+    let mut reader = whole(file.try_clone()?, decoder);
+    reader.skip = skip;
+    reader.left = left;
+    reader.total = left;
+    reader.contains_nul = contains_nul;
+    Ok(Some(Ok(Opened { reader, measured })))
+}
+/// Decodes the whole section `reader` reads: its size and NUL flag, and
+/// whether the bytes of `window` hold a NUL.
+fn measure(
+    reader: &mut SectionReader,
+    window: Option<(u64, u64)>,
+) -> std::io::Result<(Decoded, bool)> {
+    let (from, to) = window.map_or((0, u64::MAX), |(o, c)| (o, o.saturating_add(c)));
+    let (mut at, mut contains_nul, mut window_nul) = (0u64, false, false);
+    while let Some(chunk) = reader.next_chunk()? {
+        let end = at + chunk.len() as u64;
+        if chunk.contains(&0) {
+            contains_nul = true;
+            if from < end && to > at {
+                let lo = usize::try_from(from.saturating_sub(at)).unwrap_or(0);
+                let hi = usize::try_from(to.min(end) - at).unwrap_or(chunk.len());
+                window_nul |= chunk[lo..hi].contains(&0);
+            }
+        }
+        at = end;
     }
-    Ok(Some(Ok(section)))
+    let decoded = Decoded {
+        size: at,
+        contains_nul,
+    };
+    Ok((decoded, window_nul))
 }
 
 /// Where `spec` lies in the message, when it is a body or a TEXT that the
@@ -295,27 +344,49 @@ mod tests {
     }
 
     /// The bytes (or refusal) of `spec` streamed from `file`, `None` when
-    /// it would be cut in memory.
+    /// it would be cut in memory; a BINARY part's is read twice, measured
+    /// and then with that measure known, and must be the same.
     fn streamed(
         file: &File,
         size: u64,
         body: &BodyStructure,
         spec: &CutSpec,
     ) -> Option<Result<Vec<u8>, UnknownCte>> {
-        let opened = open(file, size, Some(body), spec).unwrap()?;
-        Some(opened.map(|mut reader| {
-            let total = reader.total();
-            let mut bytes = Vec::new();
-            while let Some(chunk) = reader.next_chunk().unwrap() {
-                assert!(!chunk.is_empty());
-                bytes.extend_from_slice(&chunk);
-            }
-            assert_eq!(bytes.len() as u64, total, "{spec:?}");
-            if spec.binary {
-                assert_eq!(reader.contains_nul(), bytes.contains(&0));
-            }
-            bytes
-        }))
+        let opened = open(file, size, Some(body), spec, None).unwrap()?;
+        let (bytes, measured) = match opened {
+            Ok(opened) => (read_all(opened.reader, spec), opened.measured),
+            Err(unknown) => return Some(Err(unknown)),
+        };
+        if let Some(measured) = measured {
+            let again = open(file, size, Some(body), spec, Some(measured))
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            assert!(
+                again.measured.is_none() || spec.section.partial.is_some() && measured.contains_nul
+            );
+            assert_eq!(
+                read_all(again.reader, spec),
+                bytes,
+                "{spec:?} with its measure known"
+            );
+        }
+        Some(Ok(bytes))
+    }
+
+    /// What `reader` gives, checked against its announced size and flag.
+    fn read_all(mut reader: SectionReader, spec: &CutSpec) -> Vec<u8> {
+        let total = reader.total();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = reader.next_chunk().unwrap() {
+            assert!(!chunk.is_empty());
+            bytes.extend_from_slice(&chunk);
+        }
+        assert_eq!(bytes.len() as u64, total, "{spec:?}");
+        if spec.binary {
+            assert_eq!(reader.contains_nul(), bytes.contains(&0), "{spec:?}");
+        }
+        bytes
     }
 
     #[test]
@@ -327,6 +398,12 @@ mod tests {
             .filter(|p| p.extension().is_some_and(|e| e == "eml"))
             .map(|p| crate::crlf::to_crlf(&std::fs::read(p).unwrap()).into_owned())
             .collect();
+        // A part whose decoded bytes hold NUL past the first window only.
+        messages.push(
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJD\r\n--b--\r\n"
+                .to_vec(),
+        );
         // Each also forwarded, so that parts lie inside an enclosed message.
         let forwarded: Vec<Vec<u8>> = messages
             .iter()
@@ -395,9 +472,13 @@ mod tests {
             },
             binary: false,
         };
-        assert!(open(&file, served, Some(&body), &spec).unwrap().is_none());
         assert!(
-            open(&file, raw.len() as u64, Some(&body), &spec)
+            open(&file, served, Some(&body), &spec, None)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            open(&file, raw.len() as u64, Some(&body), &spec, None)
                 .unwrap()
                 .is_some()
         );
@@ -417,10 +498,11 @@ mod tests {
             },
             binary: false,
         };
-        let mut reader = open(&file, raw.len() as u64, Some(&body), &spec)
+        let mut reader = open(&file, raw.len() as u64, Some(&body), &spec, None)
             .unwrap()
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .reader;
         file.set_len(16).unwrap();
         assert!(reader.next_chunk().is_err());
     }

@@ -1,0 +1,156 @@
+//! Sections of a large message read from its file (`Store::open_section`,
+//! `Store::cut_listed`): the same bytes as the in-memory cut, and the
+//! decoded size of a BINARY part measured once and kept (as Dovecot keeps
+//! it) until the message is expunged.
+
+#[allow(dead_code)]
+mod common;
+
+use mailkeep_store::{
+    CutSpec, ListedCut, OpenedSection, SectionSpec, SectionText, Store, UidRange, cut_all,
+    parse_structure,
+};
+
+/// Decoded bytes of the attachment: 1.5 MB, one NUL near the end.
+fn attachment() -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..1_500_000u32).map(|i| b'A' + (i % 26) as u8).collect();
+    bytes[1_400_000] = 0;
+    bytes
+}
+
+/// A text part and the attachment in base64 lines of 76.
+fn message() -> Vec<u8> {
+    let encoded = base64_lines(&attachment());
+    let mut m = b"Subject: big\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n"
+        .to_vec();
+    m.extend_from_slice(&encoded);
+    m.extend_from_slice(b"--b--\r\n");
+    m
+}
+
+/// Base64 in lines of 76 letters, each ending in CRLF.
+fn base64_lines(data: &[u8]) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut letters = Vec::new();
+    for quantum in data.chunks(3) {
+        let n = quantum
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for k in 0..4 {
+            letters.push(if k <= quantum.len() {
+                alphabet[(n >> (18 - 6 * k) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for line in letters.chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn spec(parts: &[u32], binary: bool, partial: Option<(u64, u64)>) -> CutSpec {
+    CutSpec {
+        section: SectionSpec {
+            parts: parts.to_vec(),
+            text: SectionText::Full,
+            partial,
+        },
+        binary,
+    }
+}
+
+/// The bytes of a section opened from the file; it must be streamed.
+fn streamed(store: &Store, uid: u32, cut: CutSpec) -> (Vec<u8>, bool) {
+    match store.open_section("INBOX", 0, uid, cut).unwrap().unwrap() {
+        OpenedSection::Streamed(mut reader) => {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = reader.next_chunk().unwrap() {
+                bytes.extend_from_slice(&chunk);
+            }
+            assert_eq!(bytes.len() as u64, reader.total());
+            (bytes, reader.contains_nul())
+        }
+        OpenedSection::Cut(_) => panic!("a section of a large message was cut in memory"),
+    }
+}
+
+/// BINARY.SIZE[2] as the Fetch stream asks for it.
+fn binary_size(store: &Store, uid: u32) -> ListedCut {
+    let listed = store
+        .fetch("INBOX", 0, &[UidRange::single(uid)])
+        .unwrap()
+        .remove(0);
+    store
+        .cut_listed("INBOX", &listed, &[spec(&[2], true, None)], &[true])
+        .unwrap()
+        .unwrap()
+        .remove(0)
+}
+
+#[test]
+fn large_sections_are_streamed_as_cut_and_decoded_sizes_kept() {
+    let (dir, store) = common::temp_store();
+    let raw = message();
+    let uid = common::append(&store, "INBOX", &raw, &["\\Deleted"]).uid;
+    let body = parse_structure(&raw).body;
+    for cut in [
+        spec(&[2], false, None),
+        spec(&[2], true, None),
+        spec(&[2], true, Some((1_399_990, 20))),
+        spec(&[2], true, Some((10, 20))),
+        spec(&[], false, Some((5, 1_200_000))),
+    ] {
+        let expected = cut_all(&raw, Some(&body), std::slice::from_ref(&cut))
+            .unwrap()
+            .unwrap()
+            .remove(0);
+        let (bytes, nul) = streamed(&store, uid, cut.clone());
+        assert!(bytes == expected, "{cut:?}: not the in-memory cut");
+        if cut.binary {
+            assert_eq!(nul, expected.contains(&0), "{cut:?}");
+        }
+    }
+    assert_eq!(
+        streamed(&store, uid, spec(&[2], true, None)).0,
+        attachment()
+    );
+    let size = ListedCut::Measured {
+        total: attachment().len() as u64,
+        contains_nul: true,
+    };
+    assert_eq!(binary_size(&store, uid), size);
+
+    // The measure is kept: blank out a line of the attachment in its file
+    // (same length, so the structure's offsets hold). BINARY.SIZE still
+    // gives the kept size, while the bytes are read anew.
+    let cur = common::root_of(&dir).join("cur");
+    let file = std::fs::read_dir(&cur)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read(p).unwrap() == raw)
+        .expect("the message's file");
+    let line = base64_lines(&attachment())[..76].to_vec();
+    let at = raw.windows(76).position(|w| w == line).unwrap();
+    let mut changed = raw.clone();
+    changed[at..at + 76].fill(b' ');
+    std::fs::write(&file, &changed).unwrap();
+    assert_eq!(binary_size(&store, uid), size);
+    let window = spec(&[2], true, Some((0, 10)));
+    assert_eq!(streamed(&store, uid, window).0, &attachment()[57..67]);
+
+    // Expunged: the kept size goes with the message.
+    store.expunge("INBOX", 0, None).unwrap();
+    let index = common::root_of(&dir).join(mailkeep_store::INDEX_FILE);
+    let conn = rusqlite::Connection::open(&index).unwrap();
+    let kept: i64 = conn
+        .query_row("SELECT count(*) FROM mime_decoded", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 0);
+}
