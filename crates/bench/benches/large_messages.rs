@@ -8,7 +8,8 @@
 //! attachment (BODY[2]<0.100>), SEARCH SUBJECT, SEARCH BODY of a word in
 //! the text parts and of a word in none, the attachments themselves
 //! (BODY[2], BINARY[2] decoded, BINARY.SIZE[2]) with the most any server
-//! process's memory rose while it sent them, and the whole messages for
+//! process's memory rose while it sent them, one message downloaded in
+//! windows of 64 KiB (as Thunderbird does), and the whole messages for
 //! scale.
 //!
 //! Dovecot runs from a throwaway configuration (as in `imap_vs_dovecot`)
@@ -37,6 +38,8 @@ const REPS: usize = 5;
 const USER: &str = "bench";
 const PASSWORD: &str = "secret";
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
+/// The window of a download by windows (Thunderbird's default chunk).
+const WINDOW: usize = 65_536;
 
 /// The steps, each an IMAP command run on the selected INBOX.
 const STEPS: [(&str, &str); 8] = [
@@ -188,6 +191,14 @@ fn workload(server: &ServerProcess, message: &[u8]) -> Run {
         .ok();
     run_steps(&mut imap, &DOWNLOADS);
     let peak_kib = watch.map(|w| w.grown_kib());
+    // The first message in windows of 64 KiB, as Thunderbird downloads a
+    // message by default: each window should cost its own bytes.
+    let (windows, got) = timed(|| in_windows(&mut imap, message.len()));
+    steps.push((
+        format!("one message in {WINDOW} byte windows BODY.PEEK[]<n.{WINDOW}>"),
+        windows,
+    ));
+    answers.push(("one message in windows".to_string(), format!("{got} bytes")));
     let (whole, _) = timed(|| ok(&mut imap, "FETCH 1:* (BODY.PEEK[])"));
     steps.push(("whole messages BODY.PEEK[] (for scale)".to_string(), whole));
     imap.logout();
@@ -216,6 +227,16 @@ fn median_of(imap: &mut BlockingClient, command: &str) -> (Duration, String) {
         format!("{} messages", reply.fetches().len())
     };
     (times[times.len() / 2], answer)
+}
+
+/// Fetches message 1 (`size` bytes) window by window; the bytes received.
+fn in_windows(imap: &mut BlockingClient, size: usize) -> usize {
+    let mut received = 0;
+    for offset in (0..size).step_by(WINDOW) {
+        let reply = ok(imap, &format!("FETCH 1 (BODY.PEEK[]<{offset}.{WINDOW}>)"));
+        received += reply.literal_bytes() as usize;
+    }
+    received
 }
 
 fn ok(imap: &mut BlockingClient, command: &str) -> Reply {

@@ -94,6 +94,66 @@ fn binary_size(store: &Store, uid: u32) -> ListedCut {
         .remove(0)
 }
 
+/// Bytes this thread has read from files so far (`rchar`).
+fn read_by_this_thread() -> u64 {
+    let io = std::fs::read_to_string("/proc/thread-self/io").unwrap();
+    let line = io.lines().find(|l| l.starts_with("rchar:")).unwrap();
+    line["rchar:".len()..].trim().parse().unwrap()
+}
+
+#[test]
+fn a_window_is_read_where_it_lies() {
+    let (_dir, store) = common::temp_store();
+    let raw = message();
+    let uid = common::append(&store, "INBOX", &raw, &[]).uid;
+    let body = parse_structure(&raw).body;
+    let listed = store
+        .fetch("INBOX", 0, &[UidRange::single(uid)])
+        .unwrap()
+        .remove(0);
+    // A client downloading the message (or its attachment) in windows of
+    // 64 KiB, as Thunderbird does: each window far into it costs its own
+    // bytes (and a header or two), not the message up to it. (The
+    // structure, which part windows go by, is parsed once first, as a
+    // client's BODYSTRUCTURE does.)
+    store.message_structure("INBOX", 0, uid).unwrap();
+    let far = 1_400_000;
+    for (parts, text) in [
+        (&[][..], SectionText::Full),
+        (&[][..], SectionText::Text),
+        (&[2][..], SectionText::Full),
+    ] {
+        let cut = CutSpec {
+            section: SectionSpec {
+                parts: parts.to_vec(),
+                text,
+                partial: Some((far, 65_536)),
+            },
+            binary: false,
+        };
+        let expected = cut_all(&raw, Some(&body), std::slice::from_ref(&cut))
+            .unwrap()
+            .unwrap()
+            .remove(0);
+        assert_eq!(expected.len(), 65_536);
+        let before = read_by_this_thread();
+        let got = store
+            .cut_listed("INBOX", &listed, std::slice::from_ref(&cut), &[false])
+            .unwrap()
+            .unwrap()
+            .remove(0);
+        let read = read_by_this_thread() - before;
+        assert!(
+            got == ListedCut::Bytes(expected),
+            "{cut:?}: not the in-memory cut"
+        );
+        assert!(
+            read < 200_000,
+            "{cut:?}: a 64 KiB window read {read} bytes of the file"
+        );
+    }
+}
+
 #[test]
 fn large_sections_are_streamed_as_cut_and_decoded_sizes_kept() {
     let (dir, store) = common::temp_store();

@@ -412,28 +412,36 @@ impl Store {
     ) -> Result<std::result::Result<Vec<ListedCut>, UnknownCte>> {
         let body = self.structure_for_cuts(mailbox, 0, listed.uid, specs)?;
         let (file, meta) = self.open_listed(mailbox, listed)?;
-        let mut measured: Vec<Option<ListedCut>> = Vec::with_capacity(specs.len());
+        // Sizes measured and windows read from the file, by spec; the
+        // rest is cut in memory below.
+        let mut from_file: Vec<Option<ListedCut>> = Vec::with_capacity(specs.len());
         for (spec, &size_only) in specs
             .iter()
             .zip(size_only.iter().chain(std::iter::repeat(&false)))
         {
-            let opened = if size_only {
+            let opened = if size_only || spec.section.partial.is_some() {
                 self.stream_cut(mailbox, &file, &meta, body.as_ref(), spec)?
             } else {
                 None
             };
-            measured.push(match opened {
-                Some(Ok(reader)) => Some(ListedCut::Measured {
+            from_file.push(match opened {
+                Some(Ok(reader)) if size_only => Some(ListedCut::Measured {
                     total: reader.total(),
                     contains_nul: reader.contains_nul(),
                 }),
+                Some(Ok(reader)) => Some(ListedCut::Bytes(reader.read_all().map_err(|e| {
+                    StoreError::io(
+                        format!("reading message UID {} in {mailbox:?}", meta.uid),
+                        e,
+                    )
+                })?)),
                 Some(Err(unknown)) => return Ok(Err(unknown)),
                 None => None,
             });
         }
         let rest: Vec<CutSpec> = specs
             .iter()
-            .zip(&measured)
+            .zip(&from_file)
             .filter(|(_, m)| m.is_none())
             .map(|(spec, _)| spec.clone())
             .collect();
@@ -445,7 +453,7 @@ impl Store {
                 Err(unknown) => return Ok(Err(unknown)),
             }
         };
-        Ok(Ok(measured
+        Ok(Ok(from_file
             .into_iter()
             .map(|m| m.unwrap_or_else(|| ListedCut::Bytes(cut.next().unwrap_or_default())))
             .collect()))
@@ -476,11 +484,14 @@ impl Store {
             .map(|cuts| OpenedSection::Cut(cuts.into_iter().next().unwrap_or_default())))
     }
 
-    /// `spec` of a message of at least [`STREAM_FROM`] bytes opened for
-    /// reading from its file `file`, when it can be (see
-    /// [`SectionReader`]); `None`: cut it in memory. The decoded size of
-    /// a BINARY part is taken from the cache when it was measured before,
-    /// and kept when it is measured now.
+    /// `spec` opened for reading from the message's file `file`, when it
+    /// can be (see [`SectionReader`]) and it pays: a section of a message
+    /// of at least [`STREAM_FROM`] bytes, or a window of bytes as they are
+    /// of any message (read where it lies, not from the message's start:
+    /// a client that downloads a message in windows, as Thunderbird does
+    /// by default, reads each byte once). `None`: cut it in memory. The
+    /// decoded size of a BINARY part is taken from the cache when it was
+    /// measured before, and kept when it is measured now.
     fn stream_cut(
         &self,
         mailbox: &str,
@@ -489,7 +500,8 @@ impl Store {
         body: Option<&BodyStructure>,
         spec: &CutSpec,
     ) -> Result<Option<std::result::Result<SectionReader, UnknownCte>>> {
-        if meta.size < STREAM_FROM {
+        let window = spec.section.partial.is_some() && !spec.binary;
+        if meta.size < STREAM_FROM && !window {
             return Ok(None);
         }
         let part = &spec.section.parts;

@@ -71,6 +71,19 @@ impl SectionReader {
         self.contains_nul
     }
 
+    /// The whole section, read at once (a small window).
+    pub fn read_all(mut self) -> std::io::Result<Vec<u8>> {
+        let mut all = Vec::with_capacity(usize::try_from(self.total).unwrap_or(0).min(STEP));
+        while let Some(chunk) = self.next_chunk()? {
+            if all.is_empty() {
+                all = chunk;
+            } else {
+                all.extend_from_slice(&chunk);
+            }
+        }
+        Ok(all)
+    }
+
     /// The next bytes of the section; `None` at its end. A file that ends
     /// before the section does is an error.
     pub fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
