@@ -41,7 +41,7 @@ pub fn to_crlf(raw: &[u8]) -> Cow<'_, [u8]> {
 
 /// Appends `data` to `out` with bare LFs made CRLF; `prev` is the byte
 /// before `data` and becomes its last byte.
-fn expand(data: &[u8], prev: &mut u8, out: &mut Vec<u8>) {
+pub(crate) fn expand(data: &[u8], prev: &mut u8, out: &mut Vec<u8>) {
     let mut from = 0;
     for i in memchr::memchr_iter(b'\n', data) {
         let before = if i == 0 { *prev } else { data[i - 1] };

@@ -138,6 +138,9 @@ struct Inner {
     durable: journal::Durability,
     /// The quota limits adding commits check (see `quota_cap`).
     usage_cap: Mutex<quota_cap::UsageCap>,
+    /// Where the bytes of large files with bare LFs are served (see
+    /// `mime::crlf_map`).
+    crlf_maps: mime::CrlfMaps,
 }
 
 /// A store whose handle exists but whose files were not opened yet (see
@@ -191,6 +194,7 @@ impl Store {
                 journal: journal::Flusher::default(),
                 durable: journal::Durability::default(),
                 usage_cap: Mutex::default(),
+                crlf_maps: mime::CrlfMaps::default(),
             }),
         })
     }
@@ -234,6 +238,7 @@ impl Store {
         };
         let readers = self.inner.readers.close_idle();
         let wal = self.inner.journal.close_wal();
+        self.inner.crlf_maps.clear();
         writer || readers || wal
     }
 

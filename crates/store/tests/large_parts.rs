@@ -155,6 +155,53 @@ fn a_window_is_read_where_it_lies() {
 }
 
 #[test]
+fn a_large_file_with_bare_line_feeds_is_streamed_through_its_map() {
+    // As Dovecot stores mail: every line end a bare LF, served as CRLF.
+    let (_dir, store) = common::temp_store();
+    let served = message();
+    let stored = String::from_utf8(served.clone())
+        .unwrap()
+        .replace("\r\n", "\n")
+        .into_bytes();
+    let uid = common::append(&store, "INBOX", &stored, &[]).uid;
+    let body = parse_structure(&served).body;
+    store.message_structure("INBOX", 0, uid).unwrap();
+    for cut in [
+        spec(&[2], false, None),
+        spec(&[2], true, None),
+        spec(&[2], true, Some((1_399_990, 20))),
+        spec(&[], false, None),
+    ] {
+        let expected = cut_all(&served, Some(&body), std::slice::from_ref(&cut))
+            .unwrap()
+            .unwrap()
+            .remove(0);
+        let (bytes, _) = streamed(&store, uid, cut.clone());
+        assert!(bytes == expected, "{cut:?}: not the in-memory cut");
+    }
+    // Windows far into it, once the file is mapped: each reads its own
+    // bytes and some of the mark before it.
+    let listed = store
+        .fetch("INBOX", 0, &[UidRange::single(uid)])
+        .unwrap()
+        .remove(0);
+    for far in [1_400_000, 700_001, 1_900_000] {
+        let cut = spec(&[], false, Some((far, 65_536)));
+        let before = read_by_this_thread();
+        let got = store
+            .cut_listed("INBOX", &listed, std::slice::from_ref(&cut), &[false])
+            .unwrap()
+            .unwrap()
+            .remove(0);
+        let read = read_by_this_thread() - before;
+        let far = far as usize;
+        let expected = served[far..(far + 65_536).min(served.len())].to_vec();
+        assert!(got == ListedCut::Bytes(expected), "window at {far}");
+        assert!(read < 300_000, "a 64 KiB window at {far} read {read} bytes");
+    }
+}
+
+#[test]
 fn large_sections_are_streamed_as_cut_and_decoded_sizes_kept() {
     let (dir, store) = common::temp_store();
     let raw = message();

@@ -9,6 +9,7 @@ mod binary;
 mod bodystructure;
 pub(crate) mod cache;
 mod codec;
+mod crlf_map;
 mod envelope;
 mod extent;
 mod headers;
@@ -25,6 +26,7 @@ use crate::{Result, Store, StoreError, index, names};
 
 pub use binary::UnknownCte;
 pub(crate) use bodystructure::parse as parse_undecoded;
+pub(crate) use crlf_map::CrlfMaps;
 pub(crate) use extent::read_header;
 pub use stream::SectionReader;
 pub use types::{
@@ -516,12 +518,22 @@ impl Store {
             Some(id) => cache::get_decoded(&*self.reader()?, id, meta.uid, part)?,
             None => None,
         };
-        let opened = stream::open(file, meta.size, body, spec, known).map_err(|e| {
+        let io = |e| {
             StoreError::io(
                 format!("reading message UID {} in {mailbox:?}", meta.uid),
                 e,
             )
-        })?;
+        };
+        // A file with bare LFs (as Dovecot stores mail) is read through its
+        // map; only a large one gets one.
+        let bare_lfs = file.metadata().map_err(io)?.len() != meta.size;
+        let map = if bare_lfs && meta.size >= STREAM_FROM {
+            let key = format!("{mailbox}/{}", meta.file);
+            Some(self.inner.crlf_maps.of(&key, file).map_err(io)?)
+        } else {
+            None
+        };
+        let opened = stream::open(file, meta.size, body, spec, known, map).map_err(io)?;
         Ok(opened.map(|opened| {
             opened.map(|opened| {
                 if let (Some(id), Some(measured)) = (mailbox_id, opened.measured) {

@@ -11,10 +11,11 @@
 //! in-memory way, which gives the same bytes.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use super::binary::{Decoder, UnknownCte};
 use super::cache::Decoded;
+use super::crlf_map::{CrlfMap, read_served};
 use super::section::part_at;
 use super::{BodyStructure, CutSpec, SectionText, headers};
 
@@ -38,6 +39,8 @@ struct Run {
 #[derive(Debug)]
 pub struct SectionReader {
     file: File,
+    /// Where the file's bytes are served, when it has bare LFs.
+    map: Option<Arc<CrlfMap>>,
     /// Next byte of the file to read, and where the section's bytes end.
     pos: u64,
     end: u64,
@@ -93,8 +96,7 @@ impl SectionReader {
                 let want = usize::try_from(self.end - self.pos)
                     .unwrap_or(STEP)
                     .min(STEP);
-                let mut piece = vec![0; want];
-                self.file.read_exact_at(&mut piece, self.pos)?;
+                let piece = read_served(&self.file, self.map.as_deref(), self.pos, want)?;
                 self.pos += want as u64;
                 match self.decoder.as_mut() {
                     Some(decoder) => decoder.feed(&piece, &mut out),
@@ -141,7 +143,8 @@ pub(super) struct Opened {
 /// Opens `spec` of the message file `file` (`size` bytes as served, the
 /// structure `body` when the spec names a part) as a [`SectionReader`],
 /// if it can be streamed (see the module's text); `Ok(None)` when it is
-/// to be cut in memory. A BINARY section must be measured (its decoded
+/// to be cut in memory. A file with bare LFs needs its `map` (whose
+/// served size must be `size`). A BINARY section must be measured (its decoded
 /// size, whether it holds NUL) before any byte goes out: from `known`,
 /// the part's decoded size kept from an earlier measure, when that says
 /// enough, else by decoding it once here.
@@ -151,12 +154,19 @@ pub(super) fn open(
     body: Option<&BodyStructure>,
     spec: &CutSpec,
     known: Option<Decoded>,
+    map: Option<Arc<CrlfMap>>,
 ) -> std::io::Result<Option<Result<Opened, UnknownCte>>> {
-    if file.metadata()?.len() != size {
-        // Bare LFs are made CRLF when served: offsets are not the file's.
-        return Ok(None);
-    }
-    let Some(run) = run_of(file, size, body, spec)? else {
+    let map = if file.metadata()?.len() == size {
+        None
+    } else {
+        // Bare LFs are made CRLF when served: offsets are not the file's,
+        // and only its map says where they are.
+        match map {
+            Some(map) if map.served_len() == size => Some(map),
+            _ => return Ok(None),
+        }
+    };
+    let Some(run) = run_of(file, map.as_deref(), size, body, spec)? else {
         return Ok(None);
     };
     let window = spec.section.partial;
@@ -167,6 +177,7 @@ pub(super) fn open(
         let end = start.saturating_add(count).min(run.end);
         let reader = SectionReader {
             file: file.try_clone()?,
+            map,
             pos: start,
             end,
             decoder: None,
@@ -191,6 +202,7 @@ pub(super) fn open(
     };
     let whole = |file: File, decoder: Decoder| SectionReader {
         file,
+        map: map.clone(),
         pos: run.start,
         end: run.end,
         decoder: Some(decoder),
@@ -257,6 +269,7 @@ fn measure(
 /// structure (and a look at a header) can place.
 fn run_of(
     file: &File,
+    map: Option<&CrlfMap>,
     size: u64,
     body: Option<&BodyStructure>,
     spec: &CutSpec,
@@ -269,7 +282,7 @@ fn run_of(
                 end: size,
                 encoding: None,
             }),
-            SectionText::Text => header_end(file, 0, size)?.map(|h| Run {
+            SectionText::Text => header_end(file, map, 0, size)?.map(|h| Run {
                 start: h,
                 end: size,
                 encoding: None,
@@ -292,8 +305,7 @@ fn run_of(
             if len > HEADER_PROBE {
                 return Ok(None);
             }
-            let mut header = vec![0; len];
-            file.read_exact_at(&mut header, header_start)?;
+            let header = read_served(file, map, header_start, len)?;
             let fields = headers::fields(&header);
             let cte = headers::first(&fields, "Content-Transfer-Encoding").map(<[u8]>::to_vec);
             Some(Run {
@@ -302,25 +314,28 @@ fn run_of(
                 encoding: Some(cte),
             })
         }
-        SectionText::Text if part.is_message_type() => {
-            header_end(file, body_start, body_end)?.map(|h| Run {
+        SectionText::Text if part.is_message_type() => header_end(file, map, body_start, body_end)?
+            .map(|h| Run {
                 start: h,
                 end: body_end,
                 encoding: None,
-            })
-        }
+            }),
         _ => None,
     })
 }
 
 /// Where the header of the message at `start..end` of the file ends (its
 /// empty line included); `None` when that is not within the probe.
-fn header_end(file: &File, start: u64, end: u64) -> std::io::Result<Option<u64>> {
+fn header_end(
+    file: &File,
+    map: Option<&CrlfMap>,
+    start: u64,
+    end: u64,
+) -> std::io::Result<Option<u64>> {
     let len = usize::try_from(end - start)
         .unwrap_or(HEADER_PROBE)
         .min(HEADER_PROBE);
-    let mut probe = vec![0; len];
-    file.read_exact_at(&mut probe, start)?;
+    let probe = read_served(file, map, start, len)?;
     let h = headers::header_len(&probe);
     // A header running to the probe's end may go on past it.
     let whole = (len as u64) == end - start;
@@ -364,14 +379,15 @@ mod tests {
         size: u64,
         body: &BodyStructure,
         spec: &CutSpec,
+        map: Option<&Arc<CrlfMap>>,
     ) -> Option<Result<Vec<u8>, UnknownCte>> {
-        let opened = open(file, size, Some(body), spec, None).unwrap()?;
+        let opened = open(file, size, Some(body), spec, None, map.cloned()).unwrap()?;
         let (bytes, measured) = match opened {
             Ok(opened) => (read_all(opened.reader, spec), opened.measured),
             Err(unknown) => return Some(Err(unknown)),
         };
         if let Some(measured) = measured {
-            let again = open(file, size, Some(body), spec, Some(measured))
+            let again = open(file, size, Some(body), spec, Some(measured), map.cloned())
                 .unwrap()
                 .unwrap()
                 .unwrap();
@@ -427,6 +443,19 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             })
             .collect();
         messages.extend(forwarded);
+        // Each also with bare LFs, as Dovecot stores mail: read through
+        // its map (marks every 7 bytes, so that sections start and end on
+        // every side of a mark).
+        let bare: Vec<Vec<u8>> = messages
+            .iter()
+            .map(|m| {
+                String::from_utf8_lossy(m)
+                    .replace("\r\n", "\n")
+                    .into_bytes()
+            })
+            .filter(|m| !messages.contains(m))
+            .collect();
+        messages.extend(bare);
         let windows = [
             None,
             Some((0, 10)),
@@ -435,10 +464,13 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             Some((1 << 40, 5)),
         ];
         let mut compared = 0;
-        for raw in &messages {
+        let mut mapped = 0;
+        for stored in &messages {
             let mut file = tempfile::tempfile().unwrap();
-            file.write_all(raw).unwrap();
+            file.write_all(stored).unwrap();
+            let raw = &*crate::crlf::to_crlf(stored);
             let size = raw.len() as u64;
+            let map = (raw != &stored[..]).then(|| Arc::new(CrlfMap::build(&file, 7).unwrap()));
             let body = parse_structure(raw).body;
             let mut all = vec![Vec::new()];
             paths(&body, Vec::new(), &mut all);
@@ -454,9 +486,11 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
                                 },
                                 binary,
                             };
-                            let Some(got) = streamed(&file, size, &body, &spec) else {
+                            let Some(got) = streamed(&file, size, &body, &spec, map.as_ref())
+                            else {
                                 continue;
                             };
+                            mapped += usize::from(map.is_some());
                             let cut = cut_all(raw, Some(&body), std::slice::from_ref(&spec))
                                 .unwrap()
                                 .map(|mut cuts| cuts.remove(0));
@@ -468,10 +502,14 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             }
         }
         assert!(compared > 1_000, "only {compared} sections streamed");
+        assert!(
+            mapped > 500,
+            "only {mapped} sections streamed through a map"
+        );
     }
 
     #[test]
-    fn a_file_with_bare_line_feeds_is_cut_in_memory() {
+    fn a_file_with_bare_line_feeds_is_read_through_its_map_only() {
         let raw = b"Subject: a\n\nbody\n";
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(raw).unwrap();
@@ -486,15 +524,27 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             binary: false,
         };
         assert!(
-            open(&file, served, Some(&body), &spec, None)
+            open(&file, served, Some(&body), &spec, None, None)
                 .unwrap()
                 .is_none()
         );
+        // A map whose served size is not the index's (the file changed
+        // behind it) is not used either.
+        let mut other = tempfile::tempfile().unwrap();
+        other.write_all(b"Subject: a\n\nbody\n\n").unwrap();
+        let wrong = Arc::new(CrlfMap::build(&other, 4).unwrap());
         assert!(
-            open(&file, raw.len() as u64, Some(&body), &spec, None)
+            open(&file, served, Some(&body), &spec, None, Some(wrong))
                 .unwrap()
-                .is_some()
+                .is_none()
         );
+        let map = Arc::new(CrlfMap::build(&file, 4).unwrap());
+        let reader = open(&file, served, Some(&body), &spec, None, Some(map))
+            .unwrap()
+            .unwrap()
+            .unwrap()
+            .reader;
+        assert_eq!(reader.read_all().unwrap(), b"body\r\n");
     }
 
     #[test]
@@ -511,7 +561,7 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             },
             binary: false,
         };
-        let mut reader = open(&file, raw.len() as u64, Some(&body), &spec, None)
+        let mut reader = open(&file, raw.len() as u64, Some(&body), &spec, None, None)
             .unwrap()
             .unwrap()
             .unwrap()
