@@ -103,3 +103,148 @@ async fn bare_lf_messages_stream_with_crlf_and_crlf_sizes() {
     assert_eq!(first.total_size, 6);
     assert_eq!(first.data, b"lo\r\nwo");
 }
+
+/// A 2 MB message as Dovecot stores mail: bare LFs, a text part and a
+/// base64 attachment.
+fn large_dovecot_message() -> Vec<u8> {
+    let mut m = b"From: a@example.org\nSubject: large\nMIME-Version: 1.0\n\
+Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nsee attached\n\
+--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        .to_vec();
+    for i in 0..27_000u32 {
+        // 76 letters a line, "QUJD" (ABC) with the line's number in it.
+        let line = format!("{:0>8}{}\n", i, "QUJD".repeat(17));
+        m.extend_from_slice(line.as_bytes());
+    }
+    m.extend_from_slice(b"--b--\n");
+    m
+}
+
+/// Reads a FetchSection answer whole: its announced size and its bytes.
+async fn section(
+    content: &mut ContentClient<tonic::transport::Channel>,
+    t: &str,
+    req: FetchSectionRequest,
+) -> (u64, Vec<u8>) {
+    let mut chunks = content
+        .fetch_section(with_ticket(req, t))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = chunks.message().await.unwrap().unwrap();
+    let mut data = first.data;
+    while let Some(more) = chunks.message().await.unwrap() {
+        data.extend_from_slice(&more.data);
+    }
+    (first.total_size, data)
+}
+
+#[tokio::test]
+async fn a_large_bare_lf_message_is_cut_in_crlf_coordinates_from_its_file() {
+    let h = Harness::start();
+    let stored = large_dovecot_message();
+    let cur = h.maildir().join("cur");
+    std::fs::create_dir_all(&cur).unwrap();
+    std::fs::write(cur.join("1700000001.M2P2.dovecot:2,S"), &stored).unwrap();
+    let served = to_crlf(&stored).into_owned();
+    let body = mailkeep_store::parse_structure(&served).body;
+    let ch = h.channel(1).await;
+    let t = h.ticket();
+    let mut storage = common::storage_client(ch.clone());
+    let mut content = ContentClient::new(ch);
+    let status = mailbox_status(&mut storage, &t, "INBOX").await.unwrap();
+    assert_eq!(status.size, served.len() as u64);
+    let far = served.len() as u64 - 100_000;
+    let cases = [
+        (vec![2], SectionTextKind::Full, false, None),
+        (vec![2], SectionTextKind::Full, true, None),
+        (vec![], SectionTextKind::Text, false, None),
+        (vec![], SectionTextKind::Full, false, Some((far, 65_536))),
+        (
+            vec![2],
+            SectionTextKind::Full,
+            false,
+            Some((far - 500, 200_000)),
+        ),
+        (
+            vec![2],
+            SectionTextKind::Full,
+            true,
+            Some((1_000_001, 65_536)),
+        ),
+    ];
+    for (parts, text, binary, partial) in cases {
+        let req = FetchSectionRequest {
+            owner: OWNER.into(),
+            mailbox: "INBOX".into(),
+            uidvalidity: status.uidvalidity,
+            uid: 1,
+            parts: parts.clone(),
+            text: text as i32,
+            header_names: vec![],
+            binary,
+            partial: partial.is_some(),
+            partial_offset: partial.map_or(0, |p| p.0),
+            partial_count: partial.map_or(0, |p| p.1),
+            size_only: false,
+        };
+        let spec = mailkeep_store::CutSpec {
+            section: mailkeep_store::SectionSpec {
+                parts,
+                text: match text {
+                    SectionTextKind::Text => mailkeep_store::SectionText::Text,
+                    _ => mailkeep_store::SectionText::Full,
+                },
+                partial,
+            },
+            binary,
+        };
+        let expected = mailkeep_store::cut_all(&served, Some(&body), std::slice::from_ref(&spec))
+            .unwrap()
+            .unwrap()
+            .remove(0);
+        // By its own call (FetchSection) ...
+        let (total, data) = section(&mut content, &t, req.clone()).await;
+        assert_eq!(total, expected.len() as u64, "{spec:?}");
+        assert!(
+            data == expected,
+            "{spec:?}: not the section of the CRLF message"
+        );
+        // ... and in the Fetch stream, as small windows come.
+        let fetch = FetchRequest {
+            owner: OWNER.into(),
+            mailbox: "INBOX".into(),
+            uidvalidity: status.uidvalidity,
+            uids: all_uids(),
+            cuts: vec![SectionCut {
+                parts: req.parts,
+                text: req.text,
+                binary: req.binary,
+                partial: req.partial,
+                partial_offset: req.partial_offset,
+                partial_count: req.partial_count,
+                ..SectionCut::default()
+            }],
+            ..Default::default()
+        };
+        let mut items = FetchItems::new(
+            storage
+                .fetch(with_ticket(fetch, &t))
+                .await
+                .unwrap()
+                .into_inner(),
+        );
+        let mut streamed = Vec::new();
+        while let Some(item) = items.next().await.unwrap() {
+            if let Item::CutChunk(c) = item {
+                streamed.extend_from_slice(&c);
+            }
+        }
+        assert!(streamed == expected, "{spec:?} in the Fetch stream");
+    }
+    // The file is as Dovecot left it.
+    assert_eq!(
+        std::fs::read(cur.join("1700000001.M2P2.dovecot:2,S")).unwrap(),
+        stored
+    );
+}
