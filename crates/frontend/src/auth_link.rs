@@ -11,6 +11,7 @@
 //! request's bytes just as long.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 
 use mailkeep_storage_rpc::auth::RenewRequest;
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
@@ -40,6 +41,9 @@ pub struct AuthLink {
     connector: AnyConnector,
     client: Mutex<Option<AuthClient<SocketChannel>>>,
     exchange: AtomicU64,
+    /// The next request's reply key, made while the last request waited
+    /// for auth (see [`AuthLink::reply_key`]).
+    spare_key: std::sync::Mutex<Option<ReplyKey>>,
 }
 
 impl AuthLink {
@@ -49,7 +53,38 @@ impl AuthLink {
             connector,
             client: Mutex::new(None),
             exchange: AtomicU64::new(0),
+            spare_key: std::sync::Mutex::new(None),
         }
+    }
+
+    /// A reply key for one request. Making one is a scalar multiplication
+    /// on the login's path; so the key made ahead is taken, and the next
+    /// one is made in the background once the request is on its way, while
+    /// it waits for auth. Each key still serves one request alone and is
+    /// wiped when used.
+    pub fn reply_key(self: &Arc<Self>) -> ReplyKey {
+        let made_ahead = self
+            .spare_key
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let link = Arc::clone(self);
+            runtime.spawn(async move {
+                // Behind the connection's task, which sends the request
+                // this key is taken for.
+                tokio::task::yield_now().await;
+                let next = ReplyKey::generate();
+                let mut spare = link
+                    .spare_key
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if spare.is_none() {
+                    *spare = Some(next);
+                }
+            });
+        }
+        made_ahead.unwrap_or_else(ReplyKey::generate)
     }
 
     /// Where this link gets its connections (also the storage path's).
@@ -82,12 +117,12 @@ impl AuthLink {
     /// success). A broken connection is replaced and the renewal tried
     /// once more.
     pub async fn renew(
-        &self,
+        self: &Arc<Self>,
         user: &str,
         ticket: &str,
         request_key: &[u8],
     ) -> Result<Renewed, ConnectError> {
-        let reply_key = ReplyKey::generate();
+        let reply_key = self.reply_key();
         let request =
             renew_request(user, ticket, request_key, &reply_key).map_err(|e| ConnectError {
                 code: mailkeep_storage_rpc::broker::RefusalCode::Refused,

@@ -154,7 +154,7 @@ impl SaslExchange {
         let first = !self.started;
         self.started = true;
         let binding = self.facts.channel_binding.as_ref().filter(|_| first);
-        let reply_key = ReplyKey::generate();
+        let reply_key = self.link.reply_key();
         let request = StepRequest {
             exchange_id: self.id,
             mechanism: if first {
