@@ -161,7 +161,17 @@ async fn a_large_part_is_sent_from_its_file_not_held_in_memory() {
         .await
         .unwrap()
         .into_inner();
-    let mut window = Vec::new();
+    let first = stream.message().await.unwrap().expect("a first chunk");
+    assert_eq!(
+        first.total_size,
+        3 << 20,
+        "the window's size, announced first"
+    );
+    assert!(
+        first.contains_nul,
+        "the window holds NUL bytes, announced first"
+    );
+    let mut window = first.data;
     while let Some(chunk) = stream.message().await.unwrap() {
         window.extend_from_slice(&chunk.data);
     }

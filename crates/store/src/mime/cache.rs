@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS mime_decoded (
     mailbox_id   INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     uid          INTEGER NOT NULL,
     part         TEXT NOT NULL,
+    body_start   INTEGER NOT NULL,
+    body_end     INTEGER NOT NULL,
     size         INTEGER NOT NULL,
     contains_nul INTEGER NOT NULL,
     PRIMARY KEY (mailbox_id, uid, part)
@@ -51,28 +53,45 @@ pub(crate) struct Decoded {
     pub contains_nul: bool,
 }
 
-/// The part path as the cache keys it (`2.1`).
-fn part_key(parts: &[u32]) -> String {
-    parts
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+/// Which part's decoded size: the message, its part numbers and where
+/// the part's body lies in it (from the structure it was found by: a row
+/// measured for a part that lies elsewhere is not taken).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DecodedKey {
+    pub mailbox_id: i64,
+    pub uid: u32,
+    pub parts: Vec<u32>,
+    pub body_start: u64,
+    pub body_end: u64,
 }
 
-/// The kept decoded size of part `parts` of one message, if measured.
-pub(crate) fn get_decoded(
-    conn: &Connection,
-    mailbox_id: i64,
-    uid: u32,
-    parts: &[u32],
-) -> Result<Option<Decoded>> {
+impl DecodedKey {
+    /// The part path as the cache keys it (`2.1`).
+    fn part(&self) -> String {
+        self.parts
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+/// The kept decoded size of the part `key` names, if measured.
+pub(crate) fn get_decoded(conn: &Connection, key: &DecodedKey) -> Result<Option<Decoded>> {
     conn.prepare_cached(
         "SELECT size, contains_nul FROM mime_decoded
-         WHERE mailbox_id = ?1 AND uid = ?2 AND part = ?3",
+         WHERE mailbox_id = ?1 AND uid = ?2 AND part = ?3
+           AND body_start = ?4 AND body_end = ?5",
     )
     .and_then(|mut s| {
-        s.query_row(params![mailbox_id, uid, part_key(parts)], |r| {
+        let at = params![
+            key.mailbox_id,
+            key.uid,
+            key.part(),
+            key.body_start,
+            key.body_end
+        ];
+        s.query_row(at, |r| {
             Ok(Decoded {
                 size: r.get(0)?,
                 contains_nul: r.get(1)?,
@@ -83,24 +102,22 @@ pub(crate) fn get_decoded(
     .ctx("reading the decoded sizes")
 }
 
-/// Keeps the decoded size of part `parts`, while the message exists.
-pub(crate) fn put_decoded(
-    conn: &Connection,
-    mailbox_id: i64,
-    uid: u32,
-    parts: &[u32],
-    decoded: Decoded,
-) -> Result<()> {
+/// Keeps the decoded size of the part `key` names, while the message
+/// exists.
+pub(crate) fn put_decoded(conn: &Connection, key: &DecodedKey, decoded: Decoded) -> Result<()> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO mime_decoded (mailbox_id, uid, part, size, contains_nul)
-         SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS
+        "INSERT OR REPLACE INTO mime_decoded
+           (mailbox_id, uid, part, body_start, body_end, size, contains_nul)
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS
            (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
     )
     .and_then(|mut st| {
         st.execute(params![
-            mailbox_id,
-            uid,
-            part_key(parts),
+            key.mailbox_id,
+            key.uid,
+            key.part(),
+            key.body_start,
+            key.body_end,
             decoded.size,
             decoded.contains_nul
         ])
@@ -133,6 +150,10 @@ pub(crate) fn get(conn: &Connection, mailbox_id: i64, uid: u32) -> Result<Option
 /// Caches `s`, but only while the message still exists (an expunge in
 /// between must not leave a row behind).
 pub(crate) fn put(conn: &Connection, mailbox_id: i64, uid: u32, s: &Structure) -> Result<()> {
+    // Sizes measured by a former parse's part numbers go with it.
+    conn.prepare_cached("DELETE FROM mime_decoded WHERE mailbox_id = ?1 AND uid = ?2")
+        .and_then(|mut st| st.execute(params![mailbox_id, uid]))
+        .ctx("dropping decoded sizes of a former parse")?;
     let bytes = codec::encode(&s.envelope, &s.body);
     conn.prepare_cached(
         "INSERT OR REPLACE INTO mime_structure (mailbox_id, uid, structure, preview)

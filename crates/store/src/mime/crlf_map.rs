@@ -140,15 +140,24 @@ pub(crate) struct CrlfMaps {
 }
 
 impl CrlfMaps {
+    /// The map of the file at `path`, if one is kept.
+    pub(crate) fn kept(&self, path: &str) -> Option<Arc<CrlfMap>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, map)| Arc::clone(map))
+    }
+
     /// The map of the file at `path` (opened as `file`), made now unless
     /// kept from before.
     pub(crate) fn of(&self, path: &str, file: &File) -> std::io::Result<Arc<CrlfMap>> {
-        let lock = || self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, map)) = lock().iter().find(|(p, _)| p == path) {
-            return Ok(Arc::clone(map));
+        if let Some(map) = self.kept(path) {
+            return Ok(map);
         }
         let map = Arc::new(CrlfMap::build(file, MARK_EVERY)?);
-        let mut kept = lock();
+        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
         if kept.len() >= KEPT {
             kept.pop_front();
         }

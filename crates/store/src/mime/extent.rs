@@ -31,6 +31,20 @@ pub(super) struct Extent {
     after_header: u64,
 }
 
+impl Extent {
+    /// How many bytes from the message's start [`read`] reads for the
+    /// cuts (unless the header is longer than its probe); `None`: the
+    /// whole message.
+    pub(super) fn reads(&self) -> Option<u64> {
+        let prefix = self.prefix?;
+        Some(if self.header {
+            prefix.max(HEADER_PROBE.saturating_add(self.after_header))
+        } else {
+            prefix
+        })
+    }
+}
+
 /// What `specs` need of the message whose structure is `body` (`None`
 /// when no spec names a part, or the structure is not known).
 pub(super) fn extent(specs: &[CutSpec], body: Option<&BodyStructure>) -> Extent {

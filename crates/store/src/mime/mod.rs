@@ -13,6 +13,7 @@ mod crlf_map;
 mod envelope;
 mod extent;
 mod headers;
+mod listed;
 mod preview;
 mod section;
 mod stream;
@@ -28,6 +29,7 @@ pub use binary::UnknownCte;
 pub(crate) use bodystructure::parse as parse_undecoded;
 pub(crate) use crlf_map::CrlfMaps;
 pub(crate) use extent::read_header;
+pub use listed::{ListedCut, OpenedSection};
 pub use stream::SectionReader;
 pub use types::{
     Address, AddressEntry, AddressGroup, BodyContent, BodyParam, BodyStructure, Disposition,
@@ -144,36 +146,6 @@ pub struct CutSpec {
     pub section: SectionSpec,
     /// Decode the part's transfer encoding.
     pub binary: bool,
-}
-
-/// Sections of messages at least this large are read from the file as
-/// they are sent when they can be (see [`SectionReader`]), not cut whole
-/// in memory.
-const STREAM_FROM: u64 = 1 << 20;
-
-/// A section opened for sending: cut in memory, or read from its file as
-/// it is sent (a large body).
-#[derive(Debug)]
-pub enum OpenedSection {
-    /// The section's bytes.
-    Cut(Vec<u8>),
-    /// The section, to be read chunk by chunk.
-    Streamed(SectionReader),
-}
-
-/// One cut of a message listed for a Fetch.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ListedCut {
-    /// The cut's bytes.
-    Bytes(Vec<u8>),
-    /// Only the size was asked (BINARY.SIZE), and the cut was measured
-    /// without being kept: its size and whether it holds NUL.
-    Measured {
-        /// The cut's size.
-        total: u64,
-        /// The cut holds a NUL byte.
-        contains_nul: bool,
-    },
 }
 
 /// Whether any of `specs` names a part, and so needs the message's
@@ -397,166 +369,6 @@ impl Store {
         Ok(self
             .binary_section(mailbox, uidvalidity, uid, &spec)?
             .map(|bytes| bytes.len() as u64))
-    }
-
-    /// Cuts every spec of `specs` out of the message `listed` of
-    /// `mailbox` (as an index read listed it): at the offsets of its cached
-    /// structure when a spec names a part, reading only as much of the file
-    /// as the cuts need. A spec whose `size_only` is set (BINARY.SIZE) of a
-    /// large message is measured as it is read, not kept. The inner error
-    /// is [`cut_all`]'s.
-    pub fn cut_listed(
-        &self,
-        mailbox: &str,
-        listed: &MessageMeta,
-        specs: &[CutSpec],
-        size_only: &[bool],
-    ) -> Result<std::result::Result<Vec<ListedCut>, UnknownCte>> {
-        let body = self.structure_for_cuts(mailbox, 0, listed.uid, specs)?;
-        let (file, meta) = self.open_listed(mailbox, listed)?;
-        // Sizes measured and windows read from the file, by spec; the
-        // rest is cut in memory below.
-        let mut from_file: Vec<Option<ListedCut>> = Vec::with_capacity(specs.len());
-        for (spec, &size_only) in specs
-            .iter()
-            .zip(size_only.iter().chain(std::iter::repeat(&false)))
-        {
-            let opened = if size_only || spec.section.partial.is_some() {
-                self.stream_cut(mailbox, &file, &meta, body.as_ref(), spec)?
-            } else {
-                None
-            };
-            from_file.push(match opened {
-                Some(Ok(reader)) if size_only => Some(ListedCut::Measured {
-                    total: reader.total(),
-                    contains_nul: reader.contains_nul(),
-                }),
-                Some(Ok(reader)) => Some(ListedCut::Bytes(reader.read_all().map_err(|e| {
-                    StoreError::io(
-                        format!("reading message UID {} in {mailbox:?}", meta.uid),
-                        e,
-                    )
-                })?)),
-                Some(Err(unknown)) => return Ok(Err(unknown)),
-                None => None,
-            });
-        }
-        let rest: Vec<CutSpec> = specs
-            .iter()
-            .zip(&from_file)
-            .filter(|(_, m)| m.is_none())
-            .map(|(spec, _)| spec.clone())
-            .collect();
-        let mut cut = if rest.is_empty() {
-            Vec::new().into_iter()
-        } else {
-            match cut_file(file, &meta, body.as_ref(), &rest, mailbox)? {
-                Ok(cuts) => cuts.into_iter(),
-                Err(unknown) => return Ok(Err(unknown)),
-            }
-        };
-        Ok(Ok(from_file
-            .into_iter()
-            .map(|m| m.unwrap_or_else(|| ListedCut::Bytes(cut.next().unwrap_or_default())))
-            .collect()))
-    }
-
-    /// Opens one section of the message `uid` for sending (FetchSection):
-    /// a large body read from its file as it is sent, anything else cut in
-    /// memory. The inner error is a BINARY section whose encoding is
-    /// unknown, found before any byte is sent.
-    pub fn open_section(
-        &self,
-        mailbox: &str,
-        uidvalidity: u32,
-        uid: u32,
-        cut: CutSpec,
-    ) -> Result<std::result::Result<OpenedSection, UnknownCte>> {
-        let specs = [cut];
-        let body = self.structure_for_cuts(mailbox, uidvalidity, uid, &specs)?;
-        let name = names::canonical(mailbox)?;
-        index::mailbox_checked(&*self.reader()?, &name, uidvalidity)?;
-        let (file, meta) = self.open_message(&name, uid)?;
-        match self.stream_cut(&name, &file, &meta, body.as_ref(), &specs[0])? {
-            Some(Ok(reader)) => return Ok(Ok(OpenedSection::Streamed(reader))),
-            Some(Err(unknown)) => return Ok(Err(unknown)),
-            None => {}
-        }
-        Ok(cut_file(file, &meta, body.as_ref(), &specs, &name)?
-            .map(|cuts| OpenedSection::Cut(cuts.into_iter().next().unwrap_or_default())))
-    }
-
-    /// `spec` opened for reading from the message's file `file`, when it
-    /// can be (see [`SectionReader`]) and it pays: a section of a message
-    /// of at least [`STREAM_FROM`] bytes, or a window of bytes as they are
-    /// of any message (read where it lies, not from the message's start:
-    /// a client that downloads a message in windows, as Thunderbird does
-    /// by default, reads each byte once). `None`: cut it in memory. The
-    /// decoded size of a BINARY part is taken from the cache when it was
-    /// measured before, and kept when it is measured now.
-    fn stream_cut(
-        &self,
-        mailbox: &str,
-        file: &std::fs::File,
-        meta: &MessageMeta,
-        body: Option<&BodyStructure>,
-        spec: &CutSpec,
-    ) -> Result<Option<std::result::Result<SectionReader, UnknownCte>>> {
-        let window = spec.section.partial.is_some() && !spec.binary;
-        if meta.size < STREAM_FROM && !window {
-            return Ok(None);
-        }
-        let part = &spec.section.parts;
-        let keyed = spec.binary && !part.is_empty() && spec.section.text == SectionText::Full;
-        let mailbox_id = if keyed {
-            let name = names::canonical(mailbox)?;
-            Some(index::mailbox_row(&*self.reader()?, &name)?.id)
-        } else {
-            None
-        };
-        let known = match mailbox_id {
-            Some(id) => cache::get_decoded(&*self.reader()?, id, meta.uid, part)?,
-            None => None,
-        };
-        let io = |e| {
-            StoreError::io(
-                format!("reading message UID {} in {mailbox:?}", meta.uid),
-                e,
-            )
-        };
-        // A file with bare LFs (as Dovecot stores mail) is read through its
-        // map; only a large one gets one.
-        let bare_lfs = file.metadata().map_err(io)?.len() != meta.size;
-        let map = if bare_lfs && meta.size >= STREAM_FROM {
-            let key = format!("{mailbox}/{}", meta.file);
-            Some(self.inner.crlf_maps.of(&key, file).map_err(io)?)
-        } else {
-            None
-        };
-        let opened = stream::open(file, meta.size, body, spec, known, map).map_err(io)?;
-        Ok(opened.map(|opened| {
-            opened.map(|opened| {
-                if let (Some(id), Some(measured)) = (mailbox_id, opened.measured) {
-                    self.keep_decoded(id, meta.uid, part, measured);
-                }
-                opened.reader
-            })
-        }))
-    }
-
-    /// Keeps a part's decoded size; a failure (a full disk) is logged, as
-    /// for [`Store::keep_in_cache`].
-    fn keep_decoded(&self, mailbox_id: i64, uid: u32, part: &[u32], decoded: cache::Decoded) {
-        let write = || -> Result<()> {
-            let mut conn = self.conn()?;
-            let tx = crate::mailbox::begin_write(&mut conn)?;
-            cache::put_decoded(&tx, mailbox_id, uid, part, decoded)?;
-            tx.commit()
-                .map_err(|e| StoreError::sqlite("keeping a decoded size", e))
-        };
-        if let Err(e) = write() {
-            tracing::warn!(error = %e, "decoded size not kept");
-        }
     }
 
     /// One cut of the message `uid` after checking its mailbox's

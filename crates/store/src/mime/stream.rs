@@ -131,6 +131,19 @@ impl SectionReader {
     }
 }
 
+/// How a BINARY section's size is known before its bytes are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Measure {
+    /// Exactly, before the first byte goes out (a size announced ahead
+    /// of a stream, or BINARY.SIZE): from the kept size, else by decoding
+    /// once first.
+    Exact,
+    /// The caller reads the section whole and measures what it read (a
+    /// small window): a window is not decoded twice, and
+    /// [`SectionReader::total`] is then only its upper bound.
+    AsRead,
+}
+
 /// A section opened by [`open`], and what was learnt of its part.
 #[derive(Debug)]
 pub(super) struct Opened {
@@ -155,6 +168,7 @@ pub(super) fn open(
     spec: &CutSpec,
     known: Option<Decoded>,
     map: Option<Arc<CrlfMap>>,
+    measure: Measure,
 ) -> std::io::Result<Option<Result<Opened, UnknownCte>>> {
     let map = if file.metadata()?.len() == size {
         None
@@ -212,6 +226,16 @@ pub(super) fn open(
         contains_nul: false,
         message_size: size,
     };
+    if let (Measure::AsRead, Some((offset, count))) = (measure, window) {
+        let mut reader = whole(file.try_clone()?, decoder);
+        reader.skip = offset;
+        reader.left = count;
+        reader.total = count;
+        return Ok(Some(Ok(Opened {
+            reader,
+            measured: None,
+        })));
+    }
     // Only a part's body has an encoding worth keeping the measure of.
     let keepable = run.encoding.is_some();
     let known = known.filter(|_| keepable);
@@ -220,8 +244,11 @@ pub(super) fn open(
         Some(k) if window.is_none() || !k.contains_nul => (k, false, None),
         _ => {
             let mut reader = whole(file.try_clone()?, decoder.clone());
-            let measure = measure(&mut reader, window)?;
-            (measure.0, measure.1, Some(measure.0).filter(|_| keepable))
+            let (decoded, window_nul) = self::measure(&mut reader, window)?;
+            // Kept unless it was known already (a window measured for its
+            // own NUL flag).
+            let measured = Some(decoded).filter(|_| keepable && known.is_none());
+            (decoded, window_nul, measured)
         }
     };
     let (skip, left, contains_nul) = match window {
@@ -381,16 +408,33 @@ mod tests {
         spec: &CutSpec,
         map: Option<&Arc<CrlfMap>>,
     ) -> Option<Result<Vec<u8>, UnknownCte>> {
-        let opened = open(file, size, Some(body), spec, None, map.cloned()).unwrap()?;
+        let opened = open(
+            file,
+            size,
+            Some(body),
+            spec,
+            None,
+            map.cloned(),
+            Measure::Exact,
+        )
+        .unwrap()?;
         let (bytes, measured) = match opened {
             Ok(opened) => (read_all(opened.reader, spec), opened.measured),
             Err(unknown) => return Some(Err(unknown)),
         };
         if let Some(measured) = measured {
-            let again = open(file, size, Some(body), spec, Some(measured), map.cloned())
-                .unwrap()
-                .unwrap()
-                .unwrap();
+            let again = open(
+                file,
+                size,
+                Some(body),
+                spec,
+                Some(measured),
+                map.cloned(),
+                Measure::Exact,
+            )
+            .unwrap()
+            .unwrap()
+            .unwrap();
             assert!(
                 again.measured.is_none() || spec.section.partial.is_some() && measured.contains_nul
             );
@@ -524,9 +568,17 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             binary: false,
         };
         assert!(
-            open(&file, served, Some(&body), &spec, None, None)
-                .unwrap()
-                .is_none()
+            open(
+                &file,
+                served,
+                Some(&body),
+                &spec,
+                None,
+                None,
+                Measure::Exact
+            )
+            .unwrap()
+            .is_none()
         );
         // A map whose served size is not the index's (the file changed
         // behind it) is not used either.
@@ -534,16 +586,32 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
         other.write_all(b"Subject: a\n\nbody\n\n").unwrap();
         let wrong = Arc::new(CrlfMap::build(&other, 4).unwrap());
         assert!(
-            open(&file, served, Some(&body), &spec, None, Some(wrong))
-                .unwrap()
-                .is_none()
+            open(
+                &file,
+                served,
+                Some(&body),
+                &spec,
+                None,
+                Some(wrong),
+                Measure::Exact
+            )
+            .unwrap()
+            .is_none()
         );
         let map = Arc::new(CrlfMap::build(&file, 4).unwrap());
-        let reader = open(&file, served, Some(&body), &spec, None, Some(map))
-            .unwrap()
-            .unwrap()
-            .unwrap()
-            .reader;
+        let reader = open(
+            &file,
+            served,
+            Some(&body),
+            &spec,
+            None,
+            Some(map),
+            Measure::Exact,
+        )
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .reader;
         assert_eq!(reader.read_all().unwrap(), b"body\r\n");
     }
 
@@ -561,11 +629,19 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             },
             binary: false,
         };
-        let mut reader = open(&file, raw.len() as u64, Some(&body), &spec, None, None)
-            .unwrap()
-            .unwrap()
-            .unwrap()
-            .reader;
+        let mut reader = open(
+            &file,
+            raw.len() as u64,
+            Some(&body),
+            &spec,
+            None,
+            None,
+            Measure::Exact,
+        )
+        .unwrap()
+        .unwrap()
+        .unwrap()
+        .reader;
         file.set_len(16).unwrap();
         assert!(reader.next_chunk().is_err());
     }
