@@ -259,6 +259,57 @@ mod tests {
         out
     }
 
+    /// Quoted-printable one byte at a time over the whole body.
+    fn quoted_printable_plainly(body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < body.len() {
+            if body[i] != b'=' {
+                out.push(body[i]);
+                i += 1;
+                continue;
+            }
+            match body.get(i + 1..i + 3) {
+                Some([b'\r', b'\n']) => i += 3,
+                Some([b'\n', _]) => i += 2,
+                Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                    let hex = |c: u8| (c as char).to_digit(16).unwrap() as u8;
+                    out.push(hex(*h) << 4 | hex(*l));
+                    i += 3;
+                }
+                _ if body.get(i + 1) == Some(&b'\n') => i += 2,
+                _ => {
+                    out.push(b'=');
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn quoted_printable_in_random_pieces_decodes_as_one_byte_at_a_time() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let bytes = b"==\r\n3DaFfGz \t.";
+        for _ in 0..2_000 {
+            let len = rng.gen_range(0..60);
+            let body: Vec<u8> = (0..len)
+                .map(|_| bytes[rng.gen_range(0..bytes.len())])
+                .collect();
+            let mut decoder = Decoder::new(Some(b"quoted-printable")).unwrap();
+            let mut out = Vec::new();
+            let mut rest = &body[..];
+            while !rest.is_empty() {
+                let n = rng.gen_range(1..=rest.len().min(4));
+                decoder.feed(&rest[..n], &mut out);
+                rest = &rest[n..];
+            }
+            decoder.finish(&mut out);
+            assert_eq!(out, quoted_printable_plainly(&body), "{body:?}");
+        }
+    }
+
     #[test]
     fn base64_runs_decode_as_one_letter_at_a_time() {
         use rand::{Rng, SeedableRng};
