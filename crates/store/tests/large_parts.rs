@@ -267,7 +267,7 @@ fn large_sections_are_streamed_as_cut_and_decoded_sizes_kept() {
     let index = common::root_of(&dir).join(mailkeep_store::INDEX_FILE);
     let conn = rusqlite::Connection::open(&index).unwrap();
     let kept: i64 = conn
-        .query_row("SELECT count(*) FROM mime_decoded", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM mime_binary_size", [], |r| r.get(0))
         .unwrap();
     assert_eq!(kept, 0);
 }

@@ -10,9 +10,12 @@ use super::{Structure, codec};
 use crate::Result;
 use crate::error::SqlContext;
 
-/// The cache table and the trigger that drops rows of expunged messages.
-/// `mime_cache`, which held IMAP text, is dropped: its rows are parsed
-/// again into the new table as messages are fetched.
+/// The cache tables (structures, and BINARY parts' decoded sizes) and
+/// the triggers that drop rows of expunged messages. `mime_cache`, which
+/// held IMAP text, is dropped: its rows are parsed again into the new
+/// table as messages are fetched. So is `mime_decoded`, the decoded sizes
+/// as a development build kept them (without where the part lies):
+/// sizes are measured again.
 pub(crate) const SCHEMA: &str = "
 DROP TRIGGER IF EXISTS mime_cache_expunge;
 DROP TABLE IF EXISTS mime_cache;
@@ -26,7 +29,9 @@ CREATE TABLE IF NOT EXISTS mime_structure (
 CREATE TRIGGER IF NOT EXISTS mime_structure_expunge AFTER DELETE ON messages BEGIN
     DELETE FROM mime_structure WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
 END;
-CREATE TABLE IF NOT EXISTS mime_decoded (
+DROP TRIGGER IF EXISTS mime_decoded_expunge;
+DROP TABLE IF EXISTS mime_decoded;
+CREATE TABLE IF NOT EXISTS mime_binary_size (
     mailbox_id   INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     uid          INTEGER NOT NULL,
     part         TEXT NOT NULL,
@@ -36,8 +41,8 @@ CREATE TABLE IF NOT EXISTS mime_decoded (
     contains_nul INTEGER NOT NULL,
     PRIMARY KEY (mailbox_id, uid, part)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS mime_decoded_expunge AFTER DELETE ON messages BEGIN
-    DELETE FROM mime_decoded WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+CREATE TRIGGER IF NOT EXISTS mime_binary_size_expunge AFTER DELETE ON messages BEGIN
+    DELETE FROM mime_binary_size WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
 END;
 ";
 
@@ -79,7 +84,7 @@ impl DecodedKey {
 /// The kept decoded size of the part `key` names, if measured.
 pub(crate) fn get_decoded(conn: &Connection, key: &DecodedKey) -> Result<Option<Decoded>> {
     conn.prepare_cached(
-        "SELECT size, contains_nul FROM mime_decoded
+        "SELECT size, contains_nul FROM mime_binary_size
          WHERE mailbox_id = ?1 AND uid = ?2 AND part = ?3
            AND body_start = ?4 AND body_end = ?5",
     )
@@ -106,7 +111,7 @@ pub(crate) fn get_decoded(conn: &Connection, key: &DecodedKey) -> Result<Option<
 /// exists.
 pub(crate) fn put_decoded(conn: &Connection, key: &DecodedKey, decoded: Decoded) -> Result<()> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO mime_decoded
+        "INSERT OR REPLACE INTO mime_binary_size
            (mailbox_id, uid, part, body_start, body_end, size, contains_nul)
          SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS
            (SELECT 1 FROM messages WHERE mailbox_id = ?1 AND uid = ?2)",
@@ -151,7 +156,7 @@ pub(crate) fn get(conn: &Connection, mailbox_id: i64, uid: u32) -> Result<Option
 /// between must not leave a row behind).
 pub(crate) fn put(conn: &Connection, mailbox_id: i64, uid: u32, s: &Structure) -> Result<()> {
     // Sizes measured by a former parse's part numbers go with it.
-    conn.prepare_cached("DELETE FROM mime_decoded WHERE mailbox_id = ?1 AND uid = ?2")
+    conn.prepare_cached("DELETE FROM mime_binary_size WHERE mailbox_id = ?1 AND uid = ?2")
         .and_then(|mut st| st.execute(params![mailbox_id, uid]))
         .ctx("dropping decoded sizes of a former parse")?;
     let bytes = codec::encode(&s.envelope, &s.body);

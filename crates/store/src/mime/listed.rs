@@ -183,10 +183,14 @@ impl Store {
         };
         let name = names::canonical(mailbox)?;
         let key = self.decoded_key(&name, meta.uid, body, spec)?;
-        let known = match &key {
-            Some(key) => cache::get_decoded(&*self.reader()?, key)?,
-            None => None,
-        };
+        // A cache: one that cannot be read is measured again, not fatal.
+        let known = key.as_ref().and_then(|key| {
+            let read = || cache::get_decoded(&*self.reader()?, key);
+            read().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "decoded size not read");
+                None
+            })
+        });
         let opened = stream::open(file, meta.size, body, spec, known, map, measure).map_err(io)?;
         Ok(opened.map(|opened| {
             opened.map(|opened| {
