@@ -59,7 +59,9 @@ fn imaplib_checks_the_extensions_clients_use() {
 /// BINARY.SIZE of a multipart message with an attachment and a forwarded
 /// message/rfc822 part; SEARCH TEXT of a word only inside the forwarded
 /// message; SORT and THREAD; an APPEND with bare LF line ends served with
-/// CRLF and sized by them.
+/// CRLF and sized by them; a message with a 2.4 MB attachment, stored
+/// with CRLF and with bare LFs, read in 64 KiB windows, by part, by
+/// windows of a part and of TEXT, and decoded (BINARY, BINARY.SIZE).
 #[test]
 fn imaplib_checks_message_structure_and_order() {
     run_script("imap_mime.py");

@@ -5,7 +5,8 @@ ENVELOPE, BODY.PEEK[1.MIME], BINARY.PEEK[n] and BINARY.SIZE of a multipart
 message with an attachment and a forwarded message/rfc822 part; SEARCH
 TEXT of a word found only inside the forwarded message; SORT and THREAD;
 a message appended with bare LF line ends, which comes back with CRLF and
-an RFC822.SIZE that counts them.
+an RFC822.SIZE that counts them; a message with a 2.4 MB attachment,
+stored with CRLF and with bare LFs, read in windows, by part and decoded.
 
 Environment: MK_HOST, MK_PORT, MK_USER, MK_PASS (a new account). Exits 0
 and prints "imap_mime: all checks passed" when every check holds;
@@ -271,5 +272,53 @@ def bare_lf_append(s):
     s.equal(data, [b""], "SEARCH SMALLER uses the CRLF size")
 
 
+def large_attachment(s):
+    """A message with a 2.4 MB attachment, stored once with CRLF and once
+    with bare LFs (as Dovecot stores mail), read as clients read large
+    messages: in 64 KiB windows of the whole (Thunderbird's default), the
+    attachment's body, windows of it and of TEXT, BINARY.SIZE and BINARY.
+    Large sections are sent from the file (and bare-LF files through a
+    map of their offsets): every byte must still be the message's."""
+    c = s.connect()
+    s.ok(c.create("Large"), "CREATE Large")
+    attachment = bytes((i * 7 ^ (i >> 11)) & 0xFF for i in range(2_400_000))
+    b64 = base64.b64encode(attachment)
+    body = b"".join(b64[i:i + 76] + CRLF for i in range(0, len(b64), 76))
+    crlf = (b"From: big@mailkeep.test\r\nSubject: large\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+            b"Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+            b"Content-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + body + b"--b--\r\n")
+    for stored in (crlf, crlf.replace(CRLF, b"\n")):
+        c.literal = stored
+        typ, data = c._simple_command("APPEND", "Large")
+        s.equal(typ, "OK", "APPEND of a large message: %r" % data)
+    s.ok(c.select("Large"), "SELECT Large")
+    text = crlf.partition(b"\r\n\r\n")[2]
+    for n, form in ((1, "CRLF"), (2, "bare LF")):
+        def item(fetch, name):
+            responses, done = c.fetch_raw("FETCH %d (%s)" % (n, fetch))
+            s.check(done.split(b" ")[1] == b"OK", "%s of the %s message: %r" % (fetch, form, done))
+            return fetch_items(responses[0])[1].get(name)
+        whole, offset = b"", 0
+        while offset < len(crlf) + 65536:
+            window = item("BODY.PEEK[]<%d.65536>" % offset, "BODY[]<%d>" % offset) or b""
+            whole += window
+            offset += 65536
+            if len(window) < 65536:
+                break
+        s.check(whole == crlf, "the %s message in 64 KiB windows is the message" % form)
+        s.check(item("BODY.PEEK[2]", "BODY[2]") == body[:-2],
+                "BODY[2] of the %s message is the attachment's body as sent" % form)
+        s.check(item("BODY.PEEK[2]<1000001.70000>", "BODY[2]<1000001>") == body[1000001:1070001],
+                "a window of part 2 of the %s message" % form)
+        s.check(item("BODY.PEEK[TEXT]<2000000.70000>", "BODY[TEXT]<2000000>")
+                == text[2000000:2070000], "a window of TEXT of the %s message" % form)
+        s.equal(item("BINARY.SIZE[2]", "BINARY.SIZE[2]"), len(attachment),
+                "BINARY.SIZE[2] of the %s message" % form)
+        s.check(item("BINARY.PEEK[2]", "BINARY[2]") == attachment,
+                "BINARY[2] of the %s message is the attachment" % form)
+
+
 if __name__ == "__main__":
-    Suite("imap_mime").run([fetch_structure, sort_and_thread, bare_lf_append])
+    Suite("imap_mime").run([fetch_structure, sort_and_thread, bare_lf_append, large_attachment])
