@@ -7,8 +7,8 @@
 mod common;
 
 use mailkeep_store::{
-    CutSpec, ListedCut, OpenedSection, SectionSpec, SectionText, Store, UidRange, cut_all,
-    parse_structure,
+    CutSpec, ListedCut, MessageMeta, OpenedSection, SectionSpec, SectionText, Store, UidRange,
+    cut_all, parse_structure,
 };
 
 /// Decoded bytes of the attachment: 1.5 MB, one NUL near the end.
@@ -101,6 +101,18 @@ fn read_by_this_thread() -> u64 {
     line["rchar:".len()..].trim().parse().unwrap()
 }
 
+/// A window cut as the Fetch stream cuts it, and the bytes of the file
+/// this thread read for it.
+fn window_of(store: &Store, listed: &MessageMeta, cut: &CutSpec) -> (ListedCut, u64) {
+    let before = read_by_this_thread();
+    let got = store
+        .cut_listed("INBOX", listed, std::slice::from_ref(cut), &[false])
+        .unwrap()
+        .unwrap()
+        .remove(0);
+    (got, read_by_this_thread() - before)
+}
+
 #[test]
 fn a_window_is_read_where_it_lies() {
     let (_dir, store) = common::temp_store();
@@ -136,13 +148,7 @@ fn a_window_is_read_where_it_lies() {
             .unwrap()
             .remove(0);
         assert_eq!(expected.len(), 65_536);
-        let before = read_by_this_thread();
-        let got = store
-            .cut_listed("INBOX", &listed, std::slice::from_ref(&cut), &[false])
-            .unwrap()
-            .unwrap()
-            .remove(0);
-        let read = read_by_this_thread() - before;
+        let (got, read) = window_of(&store, &listed, &cut);
         assert!(
             got == ListedCut::Bytes(expected),
             "{cut:?}: not the in-memory cut"
@@ -197,13 +203,7 @@ fn a_large_file_with_bare_line_feeds_is_streamed_through_its_map() {
         .remove(0);
     for far in [1_400_000, 700_001, 1_900_000] {
         let cut = spec(&[], false, Some((far, 65_536)));
-        let before = read_by_this_thread();
-        let got = store
-            .cut_listed("INBOX", &listed, std::slice::from_ref(&cut), &[false])
-            .unwrap()
-            .unwrap()
-            .remove(0);
-        let read = read_by_this_thread() - before;
+        let (got, read) = window_of(&store, &listed, &cut);
         let far = far as usize;
         let expected = served[far..(far + 65_536).min(served.len())].to_vec();
         assert!(got == ListedCut::Bytes(expected), "window at {far}");

@@ -552,13 +552,10 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
         );
     }
 
-    #[test]
-    fn a_file_with_bare_line_feeds_is_read_through_its_map_only() {
-        let raw = b"Subject: a\n\nbody\n";
+    /// `raw` in a file, its structure, and the spec of its TEXT.
+    fn text_of(raw: &[u8]) -> (File, BodyStructure, CutSpec) {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(raw).unwrap();
-        let served = crate::crlf::to_crlf(raw).len() as u64;
-        let body = parse_structure(raw).body;
         let spec = CutSpec {
             section: SectionSpec {
                 parts: Vec::new(),
@@ -567,6 +564,14 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
             },
             binary: false,
         };
+        (file, parse_structure(raw).body, spec)
+    }
+
+    #[test]
+    fn a_file_with_bare_line_feeds_is_read_through_its_map_only() {
+        let raw = b"Subject: a\n\nbody\n";
+        let (file, body, spec) = text_of(raw);
+        let served = crate::crlf::to_crlf(raw).len() as u64;
         assert!(
             open(
                 &file,
@@ -618,17 +623,7 @@ Content-Transfer-Encoding: base64\r\n\r\nQUJDQUJDQUJDQUJDQUJD\r\nAAAA\r\nQUJDQUJ
     #[test]
     fn a_file_cut_short_is_an_error_not_a_short_section() {
         let raw = b"Subject: a\r\n\r\nbody\r\n";
-        let mut file = tempfile::tempfile().unwrap();
-        file.write_all(raw).unwrap();
-        let body = parse_structure(raw).body;
-        let spec = CutSpec {
-            section: SectionSpec {
-                parts: Vec::new(),
-                text: SectionText::Text,
-                partial: None,
-            },
-            binary: false,
-        };
+        let (file, body, spec) = text_of(raw);
         let mut reader = open(
             &file,
             raw.len() as u64,
