@@ -100,14 +100,14 @@ impl Store {
         self.if_settled(&name, size_of_ranges(ranges), |conn| {
             let metas = fetch_in(conn, &name, uidvalidity, ranges, Viewer::Owner)?;
             let id = crate::index::mailbox_row(conn, &name)?.id;
-            let mut structures = Vec::with_capacity(metas.len());
-            for m in &metas {
-                match crate::mime::cache::get(conn, id, m.uid)? {
-                    Some(s) => structures.push((m.uid, s)),
-                    None => return Ok((metas, None)),
-                }
-            }
-            Ok((metas, Some(structures)))
+            let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
+            let cached = crate::mime::cache::get_all(conn, id, &uids)?;
+            let structures: Option<Vec<_>> = uids
+                .into_iter()
+                .zip(cached)
+                .map(|(uid, s)| s.map(|s| (uid, s)))
+                .collect();
+            Ok((metas, structures))
         })
     }
 

@@ -161,3 +161,65 @@ fn an_index_made_before_the_expunged_modseq_index_gets_it_when_opened() {
         .unwrap();
     assert_eq!(changes.vanished, vec![1]);
 }
+
+/// The cached structures of a message list are read in one pass over its
+/// rows: every message gets its own, in the order asked, whether the
+/// list has gaps (expunged messages), messages not cached yet, or lies
+/// spread out (read one by one then) or out of order.
+#[test]
+fn cached_structures_of_a_list_are_each_messages_own() {
+    let (_dir, store) = temp_store();
+    fill(&store, 12);
+    let v = store.status("INBOX").unwrap().uidvalidity;
+    store
+        .store_flags(
+            "INBOX",
+            v,
+            &[UidRange::new(4, 4), UidRange::new(7, 7)],
+            mailkeep_store::StoreMode::Add,
+            &["\\Deleted"],
+            None,
+        )
+        .unwrap();
+    store.expunge("INBOX", v, None).unwrap();
+    let subject = |s: &mailkeep_store::Structure| s.envelope.subject.clone();
+    // Some cached, some not: the settled read declines to parse.
+    for uid in [1, 2, 5, 9] {
+        store.message_structure("INBOX", v, uid).unwrap();
+    }
+    let partly = store
+        .fetch_with_structures_if_settled("INBOX", v, &[UidRange::all()])
+        .unwrap()
+        .expect("a small settled mailbox");
+    assert!(partly.1.is_none(), "structures of messages not cached yet");
+    let all: Vec<u32> = (1..=12).filter(|u| *u != 4 && *u != 7).collect();
+    let listed = store.message_structures("INBOX", v, &all).unwrap();
+    assert_eq!(listed.iter().map(|(u, _)| *u).collect::<Vec<_>>(), all);
+    for (uid, s) in &listed {
+        let alone = store.message_structure("INBOX", v, *uid).unwrap();
+        assert_eq!(subject(s), alone.envelope.subject, "UID {uid}");
+        assert_eq!(s, &alone, "UID {uid}");
+    }
+    let settled = store
+        .fetch_with_structures_if_settled("INBOX", v, &[UidRange::all()])
+        .unwrap()
+        .expect("a small settled mailbox")
+        .1
+        .expect("every structure cached now");
+    assert_eq!(settled, listed);
+    // Expunged UIDs in the list are left out; spread out and out of
+    // order, each still gets its own.
+    for uids in [vec![1, 4, 12], vec![12, 3, 1], vec![2, 3, 5, 6, 7, 8]] {
+        let got = store.message_structures("INBOX", v, &uids).unwrap();
+        let want: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| *u != 4 && *u != 7)
+            .collect();
+        assert_eq!(got.iter().map(|(u, _)| *u).collect::<Vec<_>>(), want);
+        for (uid, s) in got {
+            let expected = Some(format!("{}", uid - 1).into_bytes());
+            assert_eq!(subject(&s), expected, "UID {uid} of {uids:?}");
+        }
+    }
+}

@@ -152,6 +152,54 @@ pub(crate) fn get(conn: &Connection, mailbox_id: i64, uid: u32) -> Result<Option
     }))
 }
 
+/// The cached structures of the messages `uids` (ascending), in their
+/// order: read in one pass over the rows between the first and the last
+/// when the UIDs lie close together (a FETCH of a message list), one by
+/// one otherwise.
+pub(crate) fn get_all(
+    conn: &Connection,
+    mailbox_id: i64,
+    uids: &[u32],
+) -> Result<Vec<Option<Structure>>> {
+    let (Some(&first), Some(&last)) = (uids.first(), uids.last()) else {
+        return Ok(Vec::new());
+    };
+    let span = u64::from(last.saturating_sub(first)) + 1;
+    if span > 2 * uids.len() as u64 || !uids.is_sorted() {
+        return uids.iter().map(|&uid| get(conn, mailbox_id, uid)).collect();
+    }
+    let mut rows = conn
+        .prepare_cached(
+            "SELECT uid, structure, preview FROM mime_structure
+             WHERE mailbox_id = ?1 AND uid >= ?2 AND uid <= ?3 ORDER BY uid",
+        )
+        .ctx("reading the MIME cache")?;
+    let mut found = rows
+        .query(params![mailbox_id, first, last])
+        .ctx("reading the MIME cache")?;
+    let mut out = Vec::with_capacity(uids.len());
+    let mut wanted = uids.iter().peekable();
+    while let Some(row) = found.next().ctx("reading the MIME cache")? {
+        let uid: u32 = row.get(0).ctx("reading the MIME cache")?;
+        while wanted.next_if(|&&w| w < uid).is_some() {
+            out.push(None);
+        }
+        if wanted.next_if(|&&w| w == uid).is_none() {
+            continue;
+        }
+        let bytes = row.get_ref(1).ctx("reading the MIME cache")?;
+        let structure = bytes.as_blob().ok().and_then(codec::decode);
+        let preview: String = row.get(2).ctx("reading the MIME cache")?;
+        out.push(structure.map(|(envelope, body)| Structure {
+            envelope,
+            body,
+            preview,
+        }));
+    }
+    out.extend(wanted.map(|_| None));
+    Ok(out)
+}
+
 /// Caches `s`, but only while the message still exists (an expunge in
 /// between must not leave a row behind).
 pub(crate) fn put(conn: &Connection, mailbox_id: i64, uid: u32, s: &Structure) -> Result<()> {

@@ -285,9 +285,8 @@ impl Store {
             let mut conn = self.reader()?;
             let tx = crate::txn::Txn::read(&mut conn).ctx("reading the MIME cache")?;
             let row = index::mailbox_checked(&tx, &name, uidvalidity)?;
-            for &uid in uids {
-                found.push((uid, cache::get(&tx, row.id, uid)?));
-            }
+            let cached = cache::get_all(&tx, row.id, uids)?;
+            found.extend(uids.iter().copied().zip(cached));
             row.id
         };
         let mut parsed = Vec::new();
