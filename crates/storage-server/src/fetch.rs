@@ -11,7 +11,7 @@ use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::errors::ErrorReason;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::fetch_item::Item;
-use std::collections::HashMap;
+use std::collections::VecDeque;
 
 use mailkeep_store::{
     CrlfReader, CutSpec, ListedCut, MessageMeta, Store, StoreError, Structure, UnknownCte,
@@ -92,7 +92,7 @@ pub(crate) async fn fetch(
                     cuts: &cuts,
                     wanted,
                 };
-                let structures = cached.unwrap_or_default().into_iter().collect();
+                let structures = cached.unwrap_or_default().into();
                 let mut batch = Batch::in_memory();
                 let streamed =
                     stream_batched(&store, &req.mailbox, metas, &parts, structures, &mut batch);
@@ -200,16 +200,17 @@ struct Parts<'a> {
 }
 
 /// The structures of `metas` when any part is `wanted` (cached ones in
-/// one read, the rest parsed once), by UID.
+/// one read, the rest parsed once), in the order of `metas` (a message
+/// gone meanwhile has none).
 fn structures(
     wanted: Wanted,
     store: &Store,
     mailbox: &str,
     uidvalidity: u32,
     metas: &[MessageMeta],
-) -> Result<HashMap<u32, Structure>, Status> {
+) -> Result<VecDeque<(u32, Structure)>, Status> {
     if !wanted.any() {
-        return Ok(HashMap::new());
+        return Ok(VecDeque::new());
     }
     let uids: Vec<u32> = metas.iter().map(|m| m.uid).collect();
     let found = store
@@ -223,7 +224,7 @@ fn stream_messages(
     mailbox: &str,
     metas: Vec<MessageMeta>,
     parts: &Parts<'_>,
-    structures: HashMap<u32, Structure>,
+    structures: VecDeque<(u32, Structure)>,
     tx: &Sender,
 ) -> Result<(), Status> {
     let mut batch = Batch::new(tx);
@@ -239,7 +240,7 @@ fn stream_batched(
     mailbox: &str,
     metas: Vec<MessageMeta>,
     parts: &Parts<'_>,
-    mut structures: HashMap<u32, Structure>,
+    mut structures: VecDeque<(u32, Structure)>,
     batch: &mut Batch<'_, Item>,
 ) -> Result<(), Status> {
     let (with_body, cuts) = (parts.with_body, parts.cuts);
@@ -266,7 +267,7 @@ fn stream_batched(
         if !batch.push(Item::Message(fetched_msg(&meta))) {
             return Ok(());
         }
-        if let Some(s) = structures.remove(&meta.uid)
+        if let Some(s) = next_structure(&mut structures, meta.uid)
             && !batch.push(Item::Structure(parts.wanted.item(meta.uid, s)))
         {
             return Ok(());
@@ -283,6 +284,20 @@ fn stream_batched(
         }
     }
     Ok(())
+}
+
+/// The structure of message `uid` from `structures` (in the order of the
+/// messages streamed, so it is at the front; those of messages passed
+/// over are dropped), without a map of them all.
+fn next_structure(structures: &mut VecDeque<(u32, Structure)>, uid: u32) -> Option<Structure> {
+    while structures.front().is_some_and(|(u, _)| *u != uid) {
+        let skipped = structures.front().map(|(u, _)| *u);
+        if skipped.is_some_and(|u| u > uid) {
+            return None;
+        }
+        structures.pop_front();
+    }
+    structures.pop_front().map(|(_, s)| s)
 }
 
 /// The cuts every message of a Fetch is asked for.
