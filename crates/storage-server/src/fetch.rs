@@ -386,3 +386,30 @@ fn send_body(
         batch.push(Item::BodyChunk(chunk))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn structure(n: u32) -> Structure {
+        mailkeep_store::parse_structure(format!("Subject: {n}\r\n\r\nbody\r\n").as_bytes())
+    }
+
+    #[test]
+    fn each_message_gets_its_own_structure_or_none() {
+        let mut queue: VecDeque<(u32, Structure)> = [1, 3, 5, 7]
+            .into_iter()
+            .map(|u| (u, structure(u)))
+            .collect();
+        let subject = |s: Option<Structure>| s.and_then(|s| s.envelope.subject);
+        assert_eq!(subject(next_structure(&mut queue, 1)), Some(b"1".to_vec()));
+        // A message without one (gone before it was parsed).
+        assert_eq!(subject(next_structure(&mut queue, 2)), None);
+        assert_eq!(subject(next_structure(&mut queue, 3)), Some(b"3".to_vec()));
+        // Message 5 was passed over (expunged while streaming): 7 still
+        // gets its own.
+        assert_eq!(subject(next_structure(&mut queue, 7)), Some(b"7".to_vec()));
+        assert!(queue.is_empty());
+        assert_eq!(subject(next_structure(&mut queue, 9)), None);
+    }
+}
