@@ -123,6 +123,21 @@ pub(crate) fn batches<I: Batched>(items: impl IntoIterator<Item = I>) -> Vec<I::
     out
 }
 
+/// An answer whole in memory, as a stream (a channel that holds it all,
+/// filled at once, so no task needs to feed it).
+pub(crate) fn queued<T>(
+    answer: Vec<Result<T, Status>>,
+) -> tokio_stream::wrappers::ReceiverStream<Result<T, Status>> {
+    let (tx, rx) = mpsc::channel(answer.len().max(1));
+    for item in answer {
+        // Room for every one was made above, and the receiver is here.
+        if tx.try_send(item).is_err() {
+            break;
+        }
+    }
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

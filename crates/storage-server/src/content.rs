@@ -14,8 +14,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use crate::batch::queued;
 use crate::body::IndexedMessage;
-
 use crate::convert::{cut_spec, ranges};
 use crate::gate::{Admitted, Gate};
 use crate::structure::Wanted;
@@ -145,12 +145,7 @@ fn in_memory(data: Vec<u8>, size_only: bool) -> ChunkStream {
             })
             .collect()
     };
-    let (tx, rx) = mpsc::channel(chunks.len());
-    for chunk in chunks {
-        // Room for every one was made, and the receiver is here.
-        let _ = tx.try_send(Ok(chunk));
-    }
-    ReceiverStream::new(rx)
+    queued(chunks.into_iter().map(Ok).collect())
 }
 
 /// Sends a streamed section's bytes as the client takes them, on a store

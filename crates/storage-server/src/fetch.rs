@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
 
-use crate::batch::{Batch, Batched};
+use crate::batch::{Batch, Batched, queued};
 use crate::body::IndexedMessage;
 use crate::convert::{cut_spec, fetched_msg, ranges, status_of};
 use crate::gate::Gate;
@@ -156,20 +156,6 @@ fn index_only(
     queued(responses.into_iter().map(Ok).collect())
 }
 
-/// An answer whole in memory, as a stream.
-fn queued(
-    answer: Vec<Result<pb::FetchResponse, Status>>,
-) -> ReceiverStream<Result<pb::FetchResponse, Status>> {
-    let (tx, rx) = mpsc::channel(answer.len().max(1));
-    for response in answer {
-        // Room for every one was made above, and the receiver is here.
-        if tx.try_send(response).is_err() {
-            break;
-        }
-    }
-    ReceiverStream::new(rx)
-}
-
 impl Batched for Item {
     type Response = pb::FetchResponse;
 
@@ -290,14 +276,13 @@ fn stream_batched(
 /// messages streamed, so it is at the front; those of messages passed
 /// over are dropped), without a map of them all.
 fn next_structure(structures: &mut VecDeque<(u32, Structure)>, uid: u32) -> Option<Structure> {
-    while structures.front().is_some_and(|(u, _)| *u != uid) {
-        let skipped = structures.front().map(|(u, _)| *u);
-        if skipped.is_some_and(|u| u > uid) {
-            return None;
+    loop {
+        match structures.front().map(|(u, _)| *u) {
+            Some(u) if u < uid => drop(structures.pop_front()),
+            Some(u) if u == uid => return structures.pop_front().map(|(_, s)| s),
+            _ => return None,
         }
-        structures.pop_front();
     }
-    structures.pop_front().map(|(_, s)| s)
 }
 
 /// The cuts every message of a Fetch is asked for.

@@ -227,15 +227,8 @@ async fn a_large_bare_lf_message_is_cut_in_crlf_coordinates_from_its_file() {
             }],
             ..Default::default()
         };
-        let mut items = FetchItems::new(
-            storage
-                .fetch(with_ticket(fetch, &t))
-                .await
-                .unwrap()
-                .into_inner(),
-        );
         let mut streamed = Vec::new();
-        while let Some(item) = items.next().await.unwrap() {
+        for item in common::fetch_all(&mut storage, &t, fetch).await {
             if let Item::CutChunk(c) = item {
                 streamed.extend_from_slice(&c);
             }

@@ -7,7 +7,6 @@
 mod common;
 
 use common::{Harness, OWNER, all_uids, mailbox_status};
-use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_storage_rpc::storage::*;
@@ -54,18 +53,7 @@ async fn cuts_follow_each_message_in_order_and_fail_per_message() {
         cuts: vec![subject_cut(), binary_size_of_part_one()],
         ..Default::default()
     };
-    let mut stream = FetchItems::new(
-        storage
-            .fetch(with_ticket(req, &t))
-            .await
-            .unwrap()
-            .into_inner(),
-    );
-    let mut items = Vec::new();
-    while let Some(item) = stream.next().await.unwrap() {
-        items.push(item);
-    }
-    let mut items = items.into_iter();
+    let mut items = common::fetch_all(&mut storage, &t, req).await.into_iter();
 
     // The first message: its metadata, the Subject field (CRLF, with the
     // blank line that ends a HEADER.FIELDS section), the size of part 1

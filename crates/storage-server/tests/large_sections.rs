@@ -10,7 +10,6 @@ mod common;
 
 use base64::Engine;
 use common::{Harness, OWNER, one_uid};
-use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::content_client::ContentClient;
 use mailkeep_storage_rpc::storage::fetch_item::Item;
@@ -203,19 +202,11 @@ async fn a_large_part_is_sent_from_its_file_not_held_in_memory() {
         }],
         ..Default::default()
     };
-    let mut items = FetchItems::new(
-        storage
-            .fetch(with_ticket(fetch, &t))
-            .await
-            .unwrap()
-            .into_inner(),
-    );
-    assert!(matches!(items.next().await.unwrap(), Some(Item::Message(m)) if m.uid == uid));
-    assert!(matches!(
-        items.next().await.unwrap(),
-        Some(Item::CutStart(CutStart { total_size, contains_nul: true })) if total_size == DECODED as u64
-    ));
-    assert!(items.next().await.unwrap().is_none());
+    let items = common::fetch_all(&mut storage, &t, fetch).await;
+    assert!(matches!(&items[..], [
+        Item::Message(m),
+        Item::CutStart(CutStart { total_size, contains_nul: true }),
+    ] if m.uid == uid && *total_size == DECODED as u64));
 
     let grew_mb = (status_kb("VmHWM:") - before) as f64 / 1024.0;
     let part_mb = encoded_len as f64 / (1 << 20) as f64;

@@ -432,3 +432,23 @@ pub fn event_text(event: mailbox_event::Event) -> String {
         mailbox_event::Event::Resync(_) => "Resync".to_owned(),
     }
 }
+
+/// Every item of a Fetch of `req` with `ticket`, in order; the Fetch must
+/// succeed.
+pub async fn fetch_all(
+    client: &mut StorageClient<Channel>,
+    ticket: &str,
+    req: FetchRequest,
+) -> Vec<fetch_item::Item> {
+    let stream = client
+        .fetch(with_ticket(req, ticket))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stream = mailkeep_storage_rpc::fetch_items::FetchItems::new(stream);
+    let mut items = Vec::new();
+    while let Some(item) = stream.next().await.unwrap() {
+        items.push(item);
+    }
+    items
+}

@@ -142,14 +142,17 @@ pub(crate) fn get(conn: &Connection, mailbox_id: i64, uid: u32) -> Result<Option
                 .optional()
         })
         .ctx("reading the MIME cache")?;
-    Ok(row.and_then(|(bytes, preview)| {
-        let (envelope, body) = codec::decode(&bytes)?;
-        Some(Structure {
-            envelope,
-            body,
-            preview,
-        })
-    }))
+    Ok(row.and_then(|(bytes, preview)| structure_of(&bytes, preview)))
+}
+
+/// A row's structure, if its bytes are of this program's format.
+fn structure_of(bytes: &[u8], preview: String) -> Option<Structure> {
+    let (envelope, body) = codec::decode(bytes)?;
+    Some(Structure {
+        envelope,
+        body,
+        preview,
+    })
 }
 
 /// The cached structures of the messages `uids` (ascending), in their
@@ -188,13 +191,13 @@ pub(crate) fn get_all(
             continue;
         }
         let bytes = row.get_ref(1).ctx("reading the MIME cache")?;
-        let structure = bytes.as_blob().ok().and_then(codec::decode);
         let preview: String = row.get(2).ctx("reading the MIME cache")?;
-        out.push(structure.map(|(envelope, body)| Structure {
-            envelope,
-            body,
-            preview,
-        }));
+        out.push(
+            bytes
+                .as_blob()
+                .ok()
+                .and_then(|bytes| structure_of(bytes, preview)),
+        );
     }
     out.extend(wanted.map(|_| None));
     Ok(out)
@@ -203,10 +206,6 @@ pub(crate) fn get_all(
 /// Caches `s`, but only while the message still exists (an expunge in
 /// between must not leave a row behind).
 pub(crate) fn put(conn: &Connection, mailbox_id: i64, uid: u32, s: &Structure) -> Result<()> {
-    // Sizes measured by a former parse's part numbers go with it.
-    conn.prepare_cached("DELETE FROM mime_binary_size WHERE mailbox_id = ?1 AND uid = ?2")
-        .and_then(|mut st| st.execute(params![mailbox_id, uid]))
-        .ctx("dropping decoded sizes of a former parse")?;
     let bytes = codec::encode(&s.envelope, &s.body);
     conn.prepare_cached(
         "INSERT OR REPLACE INTO mime_structure (mailbox_id, uid, structure, preview)

@@ -16,7 +16,7 @@ use super::{BodyStructure, CutSpec, SectionText, headers};
 
 /// How much of a header is read first when only the header is wanted; a
 /// header longer than this is read whole.
-const HEADER_PROBE: u64 = 64 * 1024;
+pub(super) const HEADER_PROBE: u64 = 64 * 1024;
 
 /// How much of a message the cuts need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

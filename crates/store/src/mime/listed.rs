@@ -165,9 +165,11 @@ impl Store {
             return Ok(None);
         }
         let io = |e| read_error(mailbox, meta, e);
+        let name = names::canonical(mailbox)?;
         let bare_lfs = file.metadata().map_err(io)?.len() != meta.size;
         let map = if bare_lfs {
-            let path = self.map_key(mailbox, meta);
+            // Kept by the file's place (its name changes with its flags).
+            let path = format!("{name}/{}", meta.file);
             match self.inner.crlf_maps.kept(&path) {
                 Some(map) => Some(map),
                 None => {
@@ -181,7 +183,6 @@ impl Store {
         } else {
             None
         };
-        let name = names::canonical(mailbox)?;
         let key = self.decoded_key(&name, meta.uid, body, spec)?;
         // A cache: one that cannot be read is measured again, not fatal.
         let known = key.as_ref().and_then(|key| {
@@ -200,12 +201,6 @@ impl Store {
                 opened.reader
             })
         }))
-    }
-
-    /// What the map of a message's file is kept by.
-    fn map_key(&self, mailbox: &str, meta: &MessageMeta) -> String {
-        let name = names::canonical(mailbox).unwrap_or_else(|_| mailbox.to_owned());
-        format!("{name}/{}", meta.file)
     }
 
     /// Where the decoded size of `spec` is kept: for BINARY of a part's

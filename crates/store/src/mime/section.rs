@@ -3,7 +3,7 @@
 //! message/rfc822 parts, and cuts its bytes from the raw message at the
 //! offsets the structure keeps (no parsing, no decoding of other parts).
 
-use super::types::{BodyContent, BodyStructure, SinglePart};
+use super::types::{BodyContent, BodyStructure, PartSpan, SinglePart};
 use super::{SectionSpec, SectionText, binary, headers};
 use crate::{Result, StoreError};
 
@@ -124,17 +124,24 @@ fn ends_in_blank_line(header: &[u8]) -> bool {
 /// the message `raw`; `None` when the message has no such part.
 fn locate(raw: &[u8], body: &BodyStructure, path: &[u32]) -> Option<Entity> {
     let part = part_at(body, path)?;
-    // Offsets come from the cache too: clamped, never trusted.
-    let at = |v: u64| usize::try_from(v).unwrap_or(usize::MAX).min(raw.len());
-    let header_start = at(part.span.header_start);
-    let body_start = at(part.span.body_start).max(header_start);
-    let body_end = at(part.span.body_end).max(body_start);
+    let [header_start, body_start, body_end] =
+        clamped(&part.span, raw.len() as u64).map(|v| usize::try_from(v).unwrap_or(raw.len()));
     Some(Entity {
         header_start,
         body_start,
         body_end,
         is_message: part.is_message_type(),
     })
+}
+
+/// Where a part lies in a message of `len` bytes (header start, body
+/// start, body end): its span held within the message and in order, as
+/// offsets that come from the cache are never trusted.
+pub(super) fn clamped(span: &PartSpan, len: u64) -> [u64; 3] {
+    let header_start = span.header_start.min(len);
+    let body_start = span.body_start.min(len).max(header_start);
+    let body_end = span.body_end.min(len).max(body_start);
+    [header_start, body_start, body_end]
 }
 
 /// Follows `path` through the structure `body`; `None` when the message

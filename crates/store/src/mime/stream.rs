@@ -4,11 +4,12 @@
 //! cut whole in memory (and the file's bytes beside it), so that a few
 //! clients opening 40 MB attachments cost gigabytes.
 //!
-//! A section is streamed only when it is one run of the file's bytes: the
-//! file has CRLF line ends throughout (its size is the size served, so no
-//! byte is added on the way), and the section is a body or a TEXT (headers
-//! and HEADER.FIELDS are small and cut in memory). Anything else goes the
-//! in-memory way, which gives the same bytes.
+//! A section is streamed only when it is one run of the message as
+//! served: a body or a TEXT (headers and HEADER.FIELDS are small and cut
+//! in memory), in a file with CRLF line ends throughout (its size is the
+//! size served, so its offsets are the file's) or with the file's map of
+//! served offsets (`crlf_map`) when it has bare LFs. Anything else goes
+//! the in-memory way, which gives the same bytes.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -16,15 +17,15 @@ use std::sync::Arc;
 use super::binary::{Decoder, UnknownCte};
 use super::cache::Decoded;
 use super::crlf_map::{CrlfMap, read_served};
-use super::section::part_at;
+use super::section::{clamped, part_at};
 use super::{BodyStructure, CutSpec, SectionText, headers};
 
 /// How much of the file is read per step.
 const STEP: usize = 256 * 1024;
 
-/// How much of a header is read to find its end; a longer one is cut in
-/// memory.
-const HEADER_PROBE: usize = 64 * 1024;
+/// How much of a header is read to find its end (the in-memory cut's
+/// probe too); a longer one is cut in memory.
+const HEADER_PROBE: usize = super::extent::HEADER_PROBE as usize;
 
 /// Where a section lies in the message (as served), and the transfer
 /// encoding BINARY would undo (`Some` for a part's body only).
@@ -57,6 +58,31 @@ pub struct SectionReader {
 }
 
 impl SectionReader {
+    /// A reader of the served bytes `pos..end`, decoded by `decoder` if
+    /// any (its size is then learnt by reading).
+    fn new(
+        file: File,
+        map: Option<Arc<CrlfMap>>,
+        (pos, end): (u64, u64),
+        decoder: Option<Decoder>,
+        message_size: u64,
+    ) -> SectionReader {
+        let decoded = decoder.is_some();
+        let left = if decoded { u64::MAX } else { end - pos };
+        SectionReader {
+            file,
+            map,
+            pos,
+            end,
+            decoder,
+            skip: 0,
+            left,
+            total: if decoded { 0 } else { left },
+            contains_nul: false,
+            message_size,
+        }
+    }
+
     /// The size of the message the section is of, as served.
     pub fn message_size(&self) -> u64 {
         self.message_size
@@ -189,18 +215,7 @@ pub(super) fn open(
         let (offset, count) = window.unwrap_or((0, len));
         let start = run.start + offset.min(len);
         let end = start.saturating_add(count).min(run.end);
-        let reader = SectionReader {
-            file: file.try_clone()?,
-            map,
-            pos: start,
-            end,
-            decoder: None,
-            skip: 0,
-            left: end - start,
-            total: end - start,
-            contains_nul: false,
-            message_size: size,
-        };
+        let reader = SectionReader::new(file.try_clone()?, map, (start, end), None, size);
         return Ok(Some(Ok(Opened {
             reader,
             measured: None,
@@ -214,17 +229,8 @@ pub(super) fn open(
         Ok(decoder) => decoder,
         Err(unknown) => return Ok(Some(Err(unknown))),
     };
-    let whole = |file: File, decoder: Decoder| SectionReader {
-        file,
-        map: map.clone(),
-        pos: run.start,
-        end: run.end,
-        decoder: Some(decoder),
-        skip: 0,
-        left: u64::MAX,
-        total: 0,
-        contains_nul: false,
-        message_size: size,
+    let whole = |file: File, decoder: Decoder| {
+        SectionReader::new(file, map.clone(), (run.start, run.end), Some(decoder), size)
     };
     if let (Measure::AsRead, Some((offset, count))) = (measure, window) {
         let mut reader = whole(file.try_clone()?, decoder);
@@ -265,6 +271,7 @@ pub(super) fn open(
     reader.contains_nul = contains_nul;
     Ok(Some(Ok(Opened { reader, measured })))
 }
+
 /// Decodes the whole section `reader` reads: its size and NUL flag, and
 /// whether the bytes of `window` hold a NUL.
 fn measure(
@@ -320,10 +327,7 @@ fn run_of(
     let Some(part) = body.and_then(|b| part_at(b, &section.parts)) else {
         return Ok(None);
     };
-    // Offsets come from the cache: clamped, as the in-memory cut does.
-    let header_start = part.span.header_start.min(size);
-    let body_start = part.span.body_start.min(size).max(header_start);
-    let body_end = part.span.body_end.min(size).max(body_start);
+    let [header_start, body_start, body_end] = clamped(&part.span, size);
     Ok(match section.text {
         SectionText::Full => {
             let Ok(len) = usize::try_from(body_start - header_start) else {
