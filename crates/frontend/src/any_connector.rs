@@ -21,6 +21,7 @@ trait ErasedConnector: Send + Sync {
         ticket: &'a str,
         owner: &'a str,
     ) -> Boxed<'a, Result<LeasedChannel, ConnectError>>;
+    fn warm_storage(&self, owner: &str) -> Option<LeasedChannel>;
     fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()>;
     fn end_session<'a>(&'a self, ticket: &'a str) -> Boxed<'a, ()>;
     fn sharing_owners<'a>(
@@ -40,6 +41,10 @@ impl<C: Connector> ErasedConnector for C {
         owner: &'a str,
     ) -> Boxed<'a, Result<LeasedChannel, ConnectError>> {
         Box::pin(Connector::storage(self, ticket, owner))
+    }
+
+    fn warm_storage(&self, owner: &str) -> Option<LeasedChannel> {
+        Connector::warm_storage(self, owner)
     }
 
     fn report_sessions(&self, sessions: u32) -> Boxed<'_, ()> {
@@ -76,6 +81,10 @@ impl Connector for AnyConnector {
 
     async fn storage(&self, ticket: &str, owner: &str) -> Result<LeasedChannel, ConnectError> {
         self.0.storage(ticket, owner).await
+    }
+
+    fn warm_storage(&self, owner: &str) -> Option<LeasedChannel> {
+        self.0.warm_storage(owner)
     }
 
     async fn report_sessions(&self, sessions: u32) {

@@ -53,6 +53,15 @@ pub trait Connector: Clone + Send + Sync + 'static {
         owner: &str,
     ) -> impl Future<Output = Result<LeasedChannel, ConnectError>> + Send;
 
+    /// A channel to a storage process that served `owner` a moment ago and
+    /// is still open (kept warm), for a session's first call to go out on
+    /// while the broker is still asked for the owner's process: a call it
+    /// no longer serves `owner` for is refused as unavailable and goes to
+    /// the broker's answer. Sources that keep no channels have none.
+    fn warm_storage(&self, _owner: &str) -> Option<LeasedChannel> {
+        None
+    }
+
     /// Tells whoever supervises this process how many client sessions it
     /// serves (for `mailkeep admin ps`). Sources without a supervisor ignore it.
     fn report_sessions(&self, _sessions: u32) -> impl Future<Output = ()> + Send {

@@ -192,6 +192,10 @@ struct Inner {
     /// calls that need it while the broker is asked wait for that answer
     /// instead of asking again (an empty cell is asked again).
     channels: Mutex<HashMap<String, Arc<OnceCell<LeasedChannel>>>>,
+    /// A warm channel a call went out on before the broker answered, kept
+    /// for the session's life as the broker's channels are: a stream the
+    /// call opened (POP3's session lock) lives as long as its connection.
+    warm_used: Mutex<Option<LeasedChannel>>,
     /// The session ended and was reported so: nothing more to revoke.
     ended: AtomicBool,
 }
@@ -251,6 +255,7 @@ impl Storage {
                     retry_renew_unix: 0,
                 }),
                 channels: Mutex::new(HashMap::new()),
+                warm_used: Mutex::new(None),
                 ended: AtomicBool::new(false),
             }),
         }
@@ -280,6 +285,7 @@ impl Storage {
                     retry_renew_unix: i64::MAX,
                 }),
                 channels: Mutex::new(HashMap::new()),
+                warm_used: Mutex::new(None),
                 ended: AtomicBool::new(true),
             }),
         }
@@ -296,6 +302,7 @@ impl Storage {
         let ticket = Arc::clone(&lock(&self.inner.credentials).ticket);
         self.inner.auth.connector().end_session(&ticket).await;
         lock(&self.inner.channels).clear();
+        lock(&self.inner.warm_used).take();
     }
 
     /// The owners who may share a mailbox with this session's user, for
@@ -315,12 +322,31 @@ impl Storage {
     /// the request with the given [`Rpc`]. A lost storage process (reason
     /// [`ErrorReason::Unavailable`]) drops the channel; with
     /// [`Retry::Idempotent`] the call is then made once more on a new one.
+    /// An idempotent call made while the broker is still being asked for
+    /// the owner's channel goes out on a warm one if this process keeps
+    /// one (see [`Connector::warm_storage`]), and to the broker's answer
+    /// only if that process no longer serves the owner.
     pub async fn call<T, F, Fut>(&self, owner: &str, retry: Retry, f: F) -> Result<T, StorageError>
     where
         F: Fn(Rpc) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
     {
         let ticket = self.ticket().await;
+        if retry == Retry::Idempotent
+            && let Some(warm) = self.warm_while_asking(owner)
+        {
+            let rpc = Rpc {
+                channel: warm,
+                ticket: ticket.clone(),
+            };
+            match f(rpc).await {
+                Ok(response) => return Ok(response.into_inner()),
+                // The process no longer serves the owner, or is gone: the
+                // broker's answer is waited for below.
+                Err(status) if reason_of(&status) == ErrorReason::Unavailable => {}
+                Err(status) => return Err(status.into()),
+            }
+        }
         let rpc = Rpc {
             channel: self.channel(owner, &ticket, false).await?,
             ticket: ticket.clone(),
@@ -396,15 +422,41 @@ impl Storage {
         Ok(channel.clone())
     }
 
+    /// A warm channel to `owner`'s storage while the broker is being asked
+    /// for the session's own (a session's first call, which would
+    /// otherwise wait for the rest of [`Storage::attach_ahead`]'s round
+    /// trip): the storage process checks the ticket on every call as it
+    /// does on any channel, and one that no longer serves the owner
+    /// refuses the call as unavailable. `None` once the broker answered,
+    /// or when no channel is warm.
+    fn warm_while_asking(&self, owner: &str) -> Option<LeasedChannel> {
+        let asking = lock(&self.inner.channels)
+            .get(owner)
+            .is_some_and(|cell| !cell.initialized());
+        if !asking {
+            return None;
+        }
+        let warm = self.inner.auth.connector().warm_storage(owner)?;
+        *lock(&self.inner.warm_used) = Some(warm.clone());
+        Some(warm)
+    }
+
     /// Asks the broker for the channel to the user's own storage now, in
     /// the background, so that the session's first call (nearly always
     /// one to the user's own mail, right after the login's OK) finds it
     /// on its way or ready instead of asking only then. A failure is not
-    /// reported here: the first call asks again and reports it.
+    /// reported here: the first call asks again and reports it. Until the
+    /// broker answers, that call may go out on a warm channel instead
+    /// (see [`Storage::call`]).
     pub fn attach_ahead(&self) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // Marked as being asked now: a call made before the task below runs
+        // (POP3 opens the maildrop at once) does not wait for it either.
+        lock(&self.inner.channels)
+            .entry(self.inner.user.clone())
+            .or_default();
         let storage = self.clone();
         runtime.spawn(async move {
             // After the task that spawned this one has run on: the login's

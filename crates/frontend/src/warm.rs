@@ -12,7 +12,9 @@
 //! Holding a channel keeps nothing else alive: tickets are checked on every
 //! call, every session still asks the broker (which picks the process, and
 //! may pick another when this one is busy), and a storage process that
-//! exits closes it (the next attach gets a new one). A held channel is
+//! exits closes it (the next attach gets a new one). A session's first
+//! call may go out on the held channel while the broker is still being
+//! asked ([`Connector::warm_storage`]); the rest use the broker's answer. A held channel is
 //! dropped once its time is up (checked every tenth of it, so at most that
 //! late), and the broker counts that time as part of the storage process's
 //! linger time, so an idle storage process does not stay longer for it.
@@ -59,6 +61,10 @@ impl<C: Connector> Connector for KeepWarm<C> {
         let channel = self.inner.storage(ticket, owner).await?;
         self.held.hold(owner, channel.clone());
         Ok(channel)
+    }
+
+    fn warm_storage(&self, owner: &str) -> Option<LeasedChannel> {
+        self.held.get(owner)
     }
 
     async fn report_sessions(&self, sessions: u32) {
@@ -188,6 +194,18 @@ impl<T: Shared + Send + 'static> Held<T> {
             self.holds.wake.notify_one();
         }
         drop(previous);
+    }
+
+    /// The value held for `key`, unless it is of no use any more.
+    fn get(&self, key: &str) -> Option<T>
+    where
+        T: Clone,
+    {
+        let values = lock(&self.holds.values);
+        values
+            .get(key)
+            .filter(|hold| !hold.value.ended())
+            .map(|hold| hold.value.clone())
     }
 }
 

@@ -200,6 +200,9 @@ impl Session {
                 .code(RespCode::SysTemp);
         }
         let storage = Storage::new(self.process.auth.clone(), login, self.process.clock.clone());
+        // The maildrop's opening may go out on a warm channel while the
+        // broker is asked for the user's storage.
+        storage.attach_ahead();
         let lock = self.process.settings.lock_session;
         match Maildrop::open(storage, lock).await {
             Ok(maildrop) => {

@@ -205,12 +205,7 @@ impl Gate {
             Ok(ids) => ids.get(owner).copied(),
             Err(poisoned) => poisoned.into_inner().get(owner).copied(),
         };
-        ids.ok_or_else(|| {
-            refusal(
-                Code::PermissionDenied,
-                format!("this storage process does not serve owner {owner:?}"),
-            )
-        })
+        ids.ok_or_else(|| not_served(owner))
     }
 
     /// Runs `owner`'s store work off the async threads: on the blocking
@@ -551,10 +546,7 @@ impl Gate {
                 tracing::trace!(method, owner, "storage call admitted");
                 Ok((store, actor))
             }
-            None => refuse(refusal(
-                Code::PermissionDenied,
-                format!("this storage process does not serve owner {owner:?}"),
-            )),
+            None => refuse(not_served(owner)),
         }
     }
 
@@ -774,6 +766,21 @@ fn guest_of(
 /// A refused call: [`ErrorReason::NoPermission`] with `code`, which keeps
 /// telling a caller whether renewing its ticket may help
 /// (UNAUTHENTICATED) or not (PERMISSION_DENIED).
+/// A call for an owner this process does not serve (any more: it let the
+/// owner go when idle, or a warm channel of another owner's process was
+/// tried): unavailable here, so the caller asks the broker for the owner's
+/// process and calls again, as after a lost process.
+fn not_served(owner: &str) -> Status {
+    let detail = ErrorDetail {
+        reason: ErrorReason::Unavailable as i32,
+    };
+    Status::with_details(
+        Code::Unavailable,
+        format!("this storage process does not serve owner {owner:?}"),
+        detail.encode_to_vec().into(),
+    )
+}
+
 fn refusal(code: Code, message: impl Into<String>) -> Status {
     let detail = ErrorDetail {
         reason: ErrorReason::NoPermission as i32,

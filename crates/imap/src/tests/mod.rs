@@ -12,6 +12,7 @@ mod recent;
 mod search;
 mod session;
 mod shared;
+mod warm_first_call;
 
 use std::sync::Arc;
 
