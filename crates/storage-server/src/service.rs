@@ -183,13 +183,22 @@ impl Storage for StorageService {
             .serve_settled(
                 request,
                 "SelectMailbox",
+                // Without object ids the store may answer from the view
+                // it read last, if the mailbox did not change since.
                 move |store, req| {
-                    Ok(store
-                        .select_if_settled(&req.name)?
-                        .filter(|selected| !claims(selected)))
+                    let selected = if with_ids {
+                        store.select_if_settled(&req.name)?
+                    } else {
+                        store.select_flags_if_settled(&req.name)?
+                    };
+                    Ok(selected.filter(|selected| !claims(selected)))
                 },
                 move |store, req, actor| {
-                    let mut selected = store.select_as(&req.name, actor.viewer())?;
+                    let mut selected = if with_ids {
+                        store.select_as(&req.name, actor.viewer())?
+                    } else {
+                        store.select_flags_as(&req.name, actor.viewer())?
+                    };
                     if claims(&selected) {
                         let status = &selected.status;
                         selected.first_recent = store.claim_recent(

@@ -47,6 +47,7 @@ mod settled;
 mod sync;
 mod txn;
 mod verify;
+mod view_cache;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -141,6 +142,8 @@ struct Inner {
     /// Where the bytes of large files with bare LFs are served (see
     /// `mime::crlf_map`).
     crlf_maps: mime::CrlfMaps,
+    /// The flags view of the mailbox selected last (see `view_cache`).
+    views: view_cache::ViewCache,
 }
 
 /// A store whose handle exists but whose files were not opened yet (see
@@ -195,6 +198,7 @@ impl Store {
                 durable: journal::Durability::default(),
                 usage_cap: Mutex::default(),
                 crlf_maps: mime::CrlfMaps::default(),
+                views: view_cache::ViewCache::default(),
             }),
         })
     }
@@ -239,6 +243,7 @@ impl Store {
         let readers = self.inner.readers.close_idle();
         let wal = self.inner.journal.close_wal();
         self.inner.crlf_maps.clear();
+        self.inner.views.clear();
         writer || readers || wal
     }
 

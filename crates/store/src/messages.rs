@@ -12,6 +12,7 @@ use crate::index::{self, MessageMeta, UidRange};
 use crate::mailbox::begin_write;
 use crate::names;
 use crate::private_seen::{self, Viewer};
+use crate::view_cache::{ViewCache, ViewKey};
 use crate::{MailboxStatus, Store};
 
 /// A message's UID, flags and MODSEQ: one entry of a mailbox view.
@@ -45,29 +46,66 @@ impl From<&MessageMeta> for MessageFlags {
 /// columns of [`MessageFlags`] (SELECT reads every message, and the file
 /// names, sizes and dates of a full [`MessageMeta`] would be read and
 /// dropped).
-fn view_of(conn: &Connection, mailbox: &index::MailboxRow) -> Result<Vec<MessageFlags>> {
+/// With `object_ids` false the EMAILIDs and THREADIDs are left empty.
+fn view_of(
+    conn: &Connection,
+    mailbox: &index::MailboxRow,
+    object_ids: bool,
+) -> Result<Vec<MessageFlags>> {
     let context = format!("reading the view of {:?}", mailbox.name);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT uid, system_flags, keywords, modseq, COALESCE(email_id, ''),
-                    COALESCE(thread_id, '')
-             FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
-        )
-        .ctx(&context)?;
+    let sql = if object_ids {
+        "SELECT uid, system_flags, keywords, modseq, COALESCE(email_id, ''),
+                COALESCE(thread_id, '')
+         FROM messages WHERE mailbox_id = ?1 ORDER BY uid"
+    } else {
+        "SELECT uid, system_flags, keywords, modseq
+         FROM messages WHERE mailbox_id = ?1 ORDER BY uid"
+    };
+    let mut stmt = conn.prepare_cached(sql).ctx(&context)?;
     let rows = stmt
         .query_map([mailbox.id], |r| {
             let system: u8 = r.get(1)?;
-            let keywords: String = r.get(2)?;
+            let keywords: rusqlite::types::ValueRef<'_> = r.get_ref(2)?;
+            let id = |column| {
+                if object_ids {
+                    r.get(column)
+                } else {
+                    Ok(String::new())
+                }
+            };
             Ok(MessageFlags {
                 uid: r.get(0)?,
-                flags: Flags::from_columns(system, &keywords),
+                flags: Flags::from_columns(system, keywords.as_str().unwrap_or_default()),
                 modseq: r.get::<_, i64>(3)? as u64,
-                email_id: r.get(4)?,
-                thread_id: r.get(5)?,
+                email_id: id(4)?,
+                thread_id: id(5)?,
             })
         })
         .ctx(&context)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().ctx(&context)
+}
+
+/// The flags view of a mailbox (no object ids), from `views` when the
+/// mailbox's counters are still those it was read at (see `view_cache`).
+fn flags_view(
+    conn: &Connection,
+    row: &index::MailboxRow,
+    messages: u32,
+    views: &ViewCache,
+) -> Result<Vec<MessageFlags>> {
+    let key = ViewKey {
+        mailbox_id: row.id,
+        uidvalidity: row.uidvalidity,
+        uidnext: row.uidnext,
+        highestmodseq: row.highestmodseq,
+        messages,
+    };
+    if let Some(view) = views.get(&key) {
+        return Ok(view.as_ref().clone());
+    }
+    let view = view_of(conn, row, false)?;
+    views.put(key, std::sync::Arc::new(view.clone()));
+    Ok(view)
 }
 
 /// The whole view of a mailbox, for SELECT.
@@ -147,7 +185,16 @@ impl Store {
     pub fn select_as(&self, mailbox: &str, viewer: Viewer<'_>) -> Result<Selected> {
         let name = names::canonical(mailbox)?;
         // After outside changes are picked up (DESIGN §5).
-        self.read_synced(&name, |conn| select_in(conn, &name, viewer))
+        self.read_synced(&name, |conn| select_in(conn, &name, viewer, None))
+    }
+
+    /// [`Store::select_as`] without the messages' object ids (EMAILID and
+    /// THREADID left empty), which lets the view read last be used again
+    /// while the mailbox has not changed (see `view_cache`).
+    pub fn select_flags_as(&self, mailbox: &str, viewer: Viewer<'_>) -> Result<Selected> {
+        let name = names::canonical(mailbox)?;
+        let views = &self.inner.views;
+        self.read_synced(&name, |conn| select_in(conn, &name, viewer, Some(views)))
     }
 
     /// Messages added or changed, and UIDs expunged, after `since_modseq`.
@@ -594,11 +641,19 @@ pub(crate) fn changes_in(
 
 /// SELECT's read of mailbox `name` (canonical) as `viewer` sees it, in one
 /// read transaction on `conn`.
-pub(crate) fn select_in(conn: &mut Connection, name: &str, viewer: Viewer<'_>) -> Result<Selected> {
+pub(crate) fn select_in(
+    conn: &mut Connection,
+    name: &str,
+    viewer: Viewer<'_>,
+    views: Option<&ViewCache>,
+) -> Result<Selected> {
     let tx = crate::txn::Txn::read(conn).ctx("starting a read")?;
     let row = index::mailbox_row(&tx, name)?;
     let status = index::status_for(&tx, &row, viewer)?;
-    let mut messages = view_of(&tx, &row)?;
+    let mut messages = match views {
+        Some(views) => flags_view(&tx, &row, status.messages, views)?,
+        None => view_of(&tx, &row, true)?,
+    };
     private_seen::overlay(&tx, row.id, viewer, &mut messages)?;
     let mut stmt = tx
         .prepare_cached("SELECT name FROM keywords WHERE mailbox_id = ?1 ORDER BY name")

@@ -68,7 +68,16 @@ impl Store {
     pub fn select_if_settled(&self, mailbox: &str) -> Result<Option<Selected>> {
         let name = names::canonical(mailbox)?;
         self.if_settled(&name, Size::Small, |conn| {
-            select_in(conn, &name, Viewer::Owner)
+            select_in(conn, &name, Viewer::Owner, None)
+        })
+    }
+
+    /// [`Store::select_flags_as`] for the owner, if `mailbox` is settled.
+    pub fn select_flags_if_settled(&self, mailbox: &str) -> Result<Option<Selected>> {
+        let name = names::canonical(mailbox)?;
+        let views = &self.inner.views;
+        self.if_settled(&name, Size::Small, |conn| {
+            select_in(conn, &name, Viewer::Owner, Some(views))
         })
     }
 
