@@ -111,14 +111,10 @@ impl Content for ContentService {
         // Room for it was made, and the receiver is here.
         let _ = tx.try_send(Ok(first));
         if !size_only {
-            self.gate.spawn(&owner, move || {
-                let message = IndexedMessage {
-                    mailbox: &mailbox,
-                    uid,
-                    size: reader.message_size(),
-                };
-                send_from_file(reader, &tx, &message);
-            })?;
+            let gate = Arc::clone(&self.gate);
+            tokio::spawn(async move {
+                send_from_file(&gate, &owner, reader, &tx, &mailbox, uid).await;
+            });
         }
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -148,32 +144,54 @@ fn in_memory(data: Vec<u8>, size_only: bool) -> ChunkStream {
     queued(chunks.into_iter().map(Ok).collect())
 }
 
-/// Sends a streamed section's bytes as the client takes them, on a store
-/// thread; a file that ends early ends the stream with DATA_LOSS.
-fn send_from_file(
+/// Sends a streamed section's bytes as the client takes them: each chunk
+/// is read on a store thread only once the client has room for it, so a
+/// slow client holds no store thread while it takes its time (it would
+/// count as work and keep settled reads of every session off the calling
+/// thread). A file that ends early ends the stream with DATA_LOSS.
+async fn send_from_file(
+    gate: &Gate,
+    owner: &str,
     mut reader: SectionReader,
     tx: &mpsc::Sender<Result<pb::SectionChunk, Status>>,
-    message: &IndexedMessage<'_>,
+    mailbox: &str,
+    uid: u32,
 ) {
-    let status = loop {
-        match reader.next_chunk() {
-            Ok(Some(data)) => {
-                let chunk = pb::SectionChunk {
-                    total_size: 0,
-                    data,
-                    contains_nul: false,
-                };
-                if tx.blocking_send(Ok(chunk)).is_err() {
-                    // The client has gone away.
-                    return;
-                }
+    let message = IndexedMessage {
+        mailbox,
+        uid,
+        size: reader.message_size(),
+    };
+    loop {
+        let Ok(room) = tx.reserve().await else {
+            // The client has gone away.
+            return;
+        };
+        let read = gate
+            .run_store(owner, move || {
+                let chunk = reader.next_chunk();
+                Ok((reader, chunk))
+            })
+            .await;
+        let chunk = match read {
+            Ok(Ok((back, chunk))) => {
+                reader = back;
+                chunk
             }
+            Ok(Err(e)) => return room.send(Err(crate::convert::status_of(e))),
+            Err(status) => return room.send(Err(status)),
+        };
+        match chunk {
+            Ok(Some(data)) => room.send(Ok(pb::SectionChunk {
+                total_size: 0,
+                data,
+                contains_nul: false,
+            })),
             Ok(None) => return,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                break message.data_loss("shorter");
+                return room.send(Err(message.data_loss("shorter")));
             }
-            Err(e) => break message.io_error(e),
+            Err(e) => return room.send(Err(message.io_error(e))),
         }
-    };
-    let _ = tx.blocking_send(Err(status));
+    }
 }

@@ -1,0 +1,123 @@
+//! A client that takes a large section slowly holds no store thread while
+//! it does: the section is read from its file a chunk at a time, each once
+//! the client has room for it. Before, each such stream kept a store thread
+//! waiting on the client; a few slow downloads took every store thread of
+//! the process (and counted as work, sending every session's settled
+//! reads to the threads too). Here the process has two store threads and
+//! three clients stop reading their sections; another call must still be
+//! answered.
+
+#[allow(dead_code)]
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, OWNER};
+use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::storage::content_client::ContentClient;
+use mailkeep_storage_rpc::storage::*;
+
+/// The attachment: more than a stalled stream's queue and the transport's
+/// windows hold, so that its reader must wait for the client.
+const PART: usize = 12 << 20;
+
+/// How long the calls may take before the test fails instead of hanging
+/// (they are answered at once when the test passes).
+const GUARD: Duration = Duration::from_secs(60);
+
+fn message() -> Vec<u8> {
+    let mut raw = b"From: a@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n\
+Content-Type: text/plain\r\n\r\nsee attached\r\n--B\r\n\
+Content-Type: application/octet-stream\r\n\r\n"
+        .to_vec();
+    for i in 0..PART / 64 {
+        raw.extend_from_slice(format!("{i:062}\r\n").as_bytes());
+    }
+    raw.extend_from_slice(b"--B--\r\n");
+    raw
+}
+
+fn section(uidvalidity: u32, uid: u32, part: u32) -> FetchSectionRequest {
+    FetchSectionRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        uidvalidity,
+        uid,
+        parts: vec![part],
+        text: SectionTextKind::Full as i32,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn clients_that_stop_reading_large_sections_hold_no_store_thread() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    // A failure leaves store threads blocked for good: it is reported
+    // after a shutdown that does not wait for them.
+    let outcome =
+        runtime.block_on(async { tokio::time::timeout(GUARD, stalled_and_one_more()).await });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    assert!(
+        outcome.is_ok(),
+        "the calls waited for store threads the stalled streams hold"
+    );
+}
+
+/// Three clients stop reading the attachment after its first chunk; then
+/// another section is asked for and read, and the three read theirs to
+/// the end.
+async fn stalled_and_one_more() {
+    let h = Harness::start();
+    let t = h.ticket();
+    let channel = h.channel(1).await;
+    let mut storage = common::storage_client(channel.clone());
+    let appended = common::append(&mut storage, &t, "INBOX", &message()).await;
+    let (uid, uidvalidity) = (appended.uid, appended.uidvalidity);
+
+    // Three clients ask for the attachment and take its first chunk
+    // only, each on a connection of its own.
+    let mut stalled = Vec::new();
+    for id in 2..5 {
+        let mut content = ContentClient::new(h.channel(id).await);
+        let mut stream = content
+            .fetch_section(with_ticket(section(uidvalidity, uid, 2), &t))
+            .await
+            .expect("FetchSection")
+            .into_inner();
+        let first = stream.message().await.expect("a chunk").expect("a chunk");
+        assert_eq!(
+            first.total_size,
+            PART as u64 - 2,
+            "the part, without the CRLF before the boundary"
+        );
+        stalled.push((content, stream));
+    }
+
+    // Another section (read on a store thread) is answered all the same.
+    let mut content = ContentClient::new(channel);
+    let mut stream = content
+        .fetch_section(with_ticket(section(uidvalidity, uid, 1), &t))
+        .await
+        .expect("FetchSection")
+        .into_inner();
+    let mut text = Vec::new();
+    while let Some(chunk) = stream.message().await.expect("a chunk") {
+        text.extend_from_slice(&chunk.data);
+    }
+    assert_eq!(text, b"see attached");
+
+    // The stalled streams go on where they stopped, and end whole.
+    for (_, mut stream) in stalled {
+        let mut len = 0;
+        while let Some(chunk) = stream.message().await.expect("a chunk") {
+            len += chunk.data.len();
+        }
+        assert!(len > PART - (1 << 20), "{len}");
+    }
+}
