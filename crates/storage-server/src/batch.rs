@@ -34,7 +34,7 @@ pub(crate) struct Batch<'a, I: Batched> {
 /// Where full batches go.
 enum Sink<'a, I: Batched> {
     /// To the client as they fill, from a store thread (waits while the
-    /// client is behind).
+    /// client is behind, counted as waiting, not working).
     Channel(&'a Sender<I>),
     /// Kept, for a small answer made whole on the async thread (which
     /// must never block).
@@ -90,7 +90,7 @@ impl<'a, I: Batched> Batch<'a, I> {
         let items = std::mem::take(&mut self.items);
         self.bytes = 0;
         match &mut self.sink {
-            Sink::Channel(tx) => tx.blocking_send(Ok(I::response(items))).is_ok(),
+            Sink::Channel(tx) => crate::client_wait::send_waiting(tx, Ok(I::response(items))),
             Sink::Memory(kept) => {
                 kept.push(I::response(items));
                 true

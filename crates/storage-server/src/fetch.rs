@@ -135,7 +135,7 @@ pub(crate) async fn fetch(
         );
         if let Err(status) = streamed {
             // The client may be gone already; nothing more to do then.
-            let _ = tx.blocking_send(Err(status));
+            let _ = crate::client_wait::send_waiting(&tx, Err(status));
         }
     })?;
     Ok(Response::new(ReceiverStream::new(rx)))

@@ -16,6 +16,7 @@ mod acl;
 mod append;
 mod batch;
 mod body;
+mod client_wait;
 mod committer;
 mod content;
 mod convert;

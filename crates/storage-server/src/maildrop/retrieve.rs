@@ -59,7 +59,7 @@ pub(crate) async fn retrieve(
             return; // The call was given up meanwhile.
         }
         if let Err(status) = streamed {
-            let _ = tx.blocking_send(Err(status));
+            let _ = crate::client_wait::send_waiting(&tx, Err(status));
         }
     })?;
     match listed_rx.await {
