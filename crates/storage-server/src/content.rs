@@ -167,31 +167,69 @@ async fn send_from_file(
             // The client has gone away.
             return;
         };
+        // As many chunks as there is room for now, in one visit to a store
+        // thread (this task is the channel's only sender, so the room
+        // stays): a client that keeps up costs a visit per queue, not per
+        // chunk.
+        let wanted = 1 + tx.capacity();
         let read = gate
             .run_store(owner, move || {
-                let chunk = reader.next_chunk();
-                Ok((reader, chunk))
+                let mut chunks = Vec::with_capacity(wanted);
+                let end = loop {
+                    match reader.next_chunk() {
+                        Ok(Some(data)) => {
+                            chunks.push(data);
+                            if chunks.len() == wanted {
+                                break Ok(false);
+                            }
+                        }
+                        Ok(None) => break Ok(true),
+                        Err(e) => break Err(e),
+                    }
+                };
+                Ok((reader, chunks, end))
             })
             .await;
-        let chunk = match read {
-            Ok(Ok((back, chunk))) => {
+        let (chunks, end) = match read {
+            Ok(Ok((back, chunks, end))) => {
                 reader = back;
-                chunk
+                (chunks, end)
             }
             Ok(Err(e)) => return room.send(Err(crate::convert::status_of(e))),
             Err(status) => return room.send(Err(status)),
         };
-        match chunk {
-            Ok(Some(data)) => room.send(Ok(pb::SectionChunk {
-                total_size: 0,
-                data,
-                contains_nul: false,
-            })),
-            Ok(None) => return,
+        let mut room = Some(room);
+        let finished = !matches!(end, Ok(false));
+        let failure = match end {
+            Ok(_) => None,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return room.send(Err(message.data_loss("shorter")));
+                Some(message.data_loss("shorter"))
             }
-            Err(e) => return room.send(Err(message.io_error(e))),
+            Err(e) => Some(message.io_error(e)),
+        };
+        let items = chunks
+            .into_iter()
+            .map(|data| {
+                Ok(pb::SectionChunk {
+                    total_size: 0,
+                    data,
+                    contains_nul: false,
+                })
+            })
+            .chain(failure.map(Err));
+        for item in items {
+            match room.take() {
+                Some(permit) => permit.send(item),
+                // Room was there when the chunks were asked for.
+                None => {
+                    if tx.send(item).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if finished {
+            return;
         }
     }
 }

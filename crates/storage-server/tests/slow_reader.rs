@@ -5,7 +5,8 @@
 //! the process (and counted as work, sending every session's settled
 //! reads to the threads too). Here the process has two store threads and
 //! three clients stop reading their sections; another call must still be
-//! answered.
+//! answered. And a file cut short while it is streamed still ends the
+//! stream with DATA_LOSS.
 
 #[allow(dead_code)]
 mod common;
@@ -120,4 +121,52 @@ async fn stalled_and_one_more() {
         }
         assert!(len > PART - (1 << 20), "{len}");
     }
+}
+
+/// A file cut short while its section is read ends the stream with
+/// DATA_LOSS after the bytes that were there (the index and the Maildir
+/// disagree), however many chunks a visit to the store reads.
+#[tokio::test]
+async fn a_file_cut_short_while_streamed_ends_with_data_loss() {
+    let h = Harness::start();
+    let t = h.ticket();
+    let channel = h.channel(1).await;
+    let mut storage = common::storage_client(channel.clone());
+    let appended = common::append(&mut storage, &t, "INBOX", &message()).await;
+    let mut content = ContentClient::new(channel);
+    let mut stream = content
+        .fetch_section(with_ticket(
+            section(appended.uidvalidity, appended.uid, 2),
+            &t,
+        ))
+        .await
+        .expect("FetchSection")
+        .into_inner();
+    let first = stream.message().await.expect("a chunk").expect("a chunk");
+    let total = first.total_size;
+
+    let cur = h.maildir().join("cur");
+    let file = std::fs::read_dir(&cur)
+        .expect("cur")
+        .next()
+        .expect("the message's file")
+        .expect("an entry")
+        .path();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .expect("the file")
+        .set_len((PART / 2) as u64)
+        .expect("cut short");
+
+    let mut len = first.data.len() as u64;
+    let status = loop {
+        match stream.message().await {
+            Ok(Some(chunk)) => len += chunk.data.len() as u64,
+            Ok(None) => panic!("the stream ended without an error after {len} of {total} bytes"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::DataLoss, "{status:?}");
+    assert!(len < total, "{len} of {total}");
 }
