@@ -27,6 +27,10 @@ const CHUNK: usize = 256 * 1024;
 /// client: the memory a large section holds while it is sent.
 const QUEUE: usize = 4;
 
+/// How much of the queue a streamed section's client must have taken
+/// before its file is read on.
+const REFILL: usize = QUEUE / 2;
+
 /// The Content service, for registration in the storage server.
 pub(crate) fn server(gate: Arc<Gate>) -> ContentServer<ContentService> {
     ContentServer::new(ContentService { gate })
@@ -144,11 +148,14 @@ fn in_memory(data: Vec<u8>, size_only: bool) -> ChunkStream {
     queued(chunks.into_iter().map(Ok).collect())
 }
 
-/// Sends a streamed section's bytes as the client takes them: each chunk
-/// is read on a store thread only once the client has room for it, so a
-/// slow client holds no store thread while it takes its time (it would
-/// count as work and keep settled reads of every session off the calling
-/// thread). A file that ends early ends the stream with DATA_LOSS.
+/// Sends a streamed section's bytes as the client takes them. A store
+/// thread reads chunk after chunk into the queue while the client keeps
+/// up; when the queue is full it hands the reader back and is free, and
+/// this task waits (on no thread) for the client to take one before the
+/// next visit. So a slow client holds no store thread (it would count as
+/// work and keep settled reads of every session off the calling thread),
+/// while a fast one is sent to as before. A file that ends early ends the
+/// stream with DATA_LOSS.
 async fn send_from_file(
     gate: &Gate,
     owner: &str,
@@ -163,73 +170,68 @@ async fn send_from_file(
         size: reader.message_size(),
     };
     loop {
-        let Ok(room) = tx.reserve().await else {
-            // The client has gone away.
-            return;
-        };
-        // As many chunks as there is room for now, in one visit to a store
-        // thread (this task is the channel's only sender, so the room
-        // stays): a client that keeps up costs a visit per queue, not per
-        // chunk.
-        let wanted = 1 + tx.capacity();
-        let read = gate
+        let queue = tx.clone();
+        let visit = gate
             .run_store(owner, move || {
-                let mut chunks = Vec::with_capacity(wanted);
-                let end = loop {
-                    match reader.next_chunk() {
-                        Ok(Some(data)) => {
-                            chunks.push(data);
-                            if chunks.len() == wanted {
-                                break Ok(false);
-                            }
-                        }
-                        Ok(None) => break Ok(true),
-                        Err(e) => break Err(e),
-                    }
-                };
-                Ok((reader, chunks, end))
+                let step = fill(&mut reader, &queue);
+                Ok((reader, step))
             })
             .await;
-        let (chunks, end) = match read {
-            Ok(Ok((back, chunks, end))) => {
+        let last = match visit {
+            Ok(Ok((back, Visit::Full(chunk)))) => {
+                // Waits for the client, on no thread, then reads on once
+                // there is room for a few chunks (a visit per chunk would
+                // cost a thread hand-over each while a client keeps up).
                 reader = back;
-                (chunks, end)
-            }
-            Ok(Err(e)) => return room.send(Err(crate::convert::status_of(e))),
-            Err(status) => return room.send(Err(status)),
-        };
-        let mut room = Some(room);
-        let finished = !matches!(end, Ok(false));
-        let failure = match end {
-            Ok(_) => None,
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                Some(message.data_loss("shorter"))
-            }
-            Err(e) => Some(message.io_error(e)),
-        };
-        let items = chunks
-            .into_iter()
-            .map(|data| {
-                Ok(pb::SectionChunk {
-                    total_size: 0,
-                    data,
-                    contains_nul: false,
-                })
-            })
-            .chain(failure.map(Err));
-        for item in items {
-            match room.take() {
-                Some(permit) => permit.send(item),
-                // Room was there when the chunks were asked for.
-                None => {
-                    if tx.send(item).await.is_err() {
-                        return;
-                    }
+                if tx.send(chunk).await.is_err() || tx.reserve_many(REFILL).await.is_err() {
+                    return;
                 }
+                continue;
             }
-        }
-        if finished {
-            return;
+            Ok(Ok((_, Visit::Ended))) => return,
+            Ok(Ok((_, Visit::Unreadable(e)))) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(message.data_loss("shorter"))
+            }
+            Ok(Ok((_, Visit::Unreadable(e)))) => Err(message.io_error(e)),
+            Ok(Err(e)) => Err(crate::convert::status_of(e)),
+            Err(status) => Err(status),
+        };
+        let _ = tx.send(last).await;
+        return;
+    }
+}
+
+/// How a store thread's visit to a streamed section ended.
+enum Visit {
+    /// The queue was full: this chunk waits for room.
+    Full(Result<pb::SectionChunk, Status>),
+    /// The section was sent whole, or the client went away.
+    Ended,
+    /// The file could not be read on.
+    Unreadable(std::io::Error),
+}
+
+/// Reads `reader`'s chunks into `queue` while it has room (on a store
+/// thread, never waiting).
+fn fill(
+    reader: &mut SectionReader,
+    queue: &mpsc::Sender<Result<pb::SectionChunk, Status>>,
+) -> Visit {
+    loop {
+        let data = match reader.next_chunk() {
+            Ok(Some(data)) => data,
+            Ok(None) => return Visit::Ended,
+            Err(e) => return Visit::Unreadable(e),
+        };
+        let chunk = Ok(pb::SectionChunk {
+            total_size: 0,
+            data,
+            contains_nul: false,
+        });
+        match queue.try_send(chunk) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(chunk)) => return Visit::Full(chunk),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Visit::Ended,
         }
     }
 }
