@@ -24,50 +24,23 @@ pub(crate) trait Batched: Sized {
 /// Where a streamed answer's messages go.
 pub(crate) type Sender<I> = mpsc::Sender<Result<<I as Batched>::Response, Status>>;
 
-/// The items waiting to be sent.
+/// The items waiting to be sent to the client from a store thread (which
+/// waits while the client is behind, counted as waiting, not working):
+/// Maildrop.Retrieve's answer. (A Fetch's is made a piece at a time and
+/// waits on no thread, see `fetch_producer`.)
 pub(crate) struct Batch<'a, I: Batched> {
-    sink: Sink<'a, I>,
+    tx: &'a Sender<I>,
     items: Vec<I>,
     bytes: usize,
-}
-
-/// Where full batches go.
-enum Sink<'a, I: Batched> {
-    /// To the client as they fill, from a store thread (waits while the
-    /// client is behind, counted as waiting, not working).
-    Channel(&'a Sender<I>),
-    /// Kept, for a small answer made whole on the async thread (which
-    /// must never block).
-    Memory(Vec<I::Response>),
 }
 
 impl<'a, I: Batched> Batch<'a, I> {
     /// An empty batch for `tx`.
     pub(crate) fn new(tx: &'a Sender<I>) -> Batch<'a, I> {
         Batch {
-            sink: Sink::Channel(tx),
+            tx,
             items: Vec::new(),
             bytes: 0,
-        }
-    }
-
-    /// An empty batch whose stream messages are kept in memory, for
-    /// [`Batch::into_responses`].
-    pub(crate) fn in_memory() -> Batch<'static, I> {
-        Batch {
-            sink: Sink::Memory(Vec::new()),
-            items: Vec::new(),
-            bytes: 0,
-        }
-    }
-
-    /// The stream messages of an in-memory batch, what waits included
-    /// (none for a batch that sends to a channel).
-    pub(crate) fn into_responses(mut self) -> Vec<I::Response> {
-        self.flush();
-        match self.sink {
-            Sink::Memory(kept) => kept,
-            Sink::Channel(_) => Vec::new(),
         }
     }
 
@@ -89,18 +62,12 @@ impl<'a, I: Batched> Batch<'a, I> {
         }
         let items = std::mem::take(&mut self.items);
         self.bytes = 0;
-        match &mut self.sink {
-            Sink::Channel(tx) => crate::client_wait::send_waiting(tx, Ok(I::response(items))),
-            Sink::Memory(kept) => {
-                kept.push(I::response(items));
-                true
-            }
-        }
+        crate::client_wait::send_waiting(self.tx, Ok(I::response(items)))
     }
 }
 
 /// Whether a batch of `items` items weighing `bytes` is to be sent.
-fn full(bytes: usize, items: usize) -> bool {
+pub(crate) fn full(bytes: usize, items: usize) -> bool {
     bytes >= CHUNK_SIZE || items >= BATCH_ITEMS
 }
 
@@ -172,15 +139,20 @@ mod tests {
     }
 
     #[test]
-    fn an_in_memory_batch_keeps_what_a_streamed_one_would_send() {
+    fn a_streamed_batch_sends_what_an_answer_in_memory_holds() {
         let half = CHUNK_SIZE / 2;
-        let mut batch = Batch::in_memory();
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut batch = Batch::new(&tx);
         for _ in 0..5 {
             assert!(batch.push(Weighing(half)));
         }
-        assert_eq!(
-            batch.into_responses(),
-            batches((0..5).map(|_| Weighing(half)))
-        );
+        assert!(batch.flush());
+        drop(batch);
+        drop(tx);
+        let mut sent = Vec::new();
+        while let Ok(response) = rx.try_recv() {
+            sent.push(response.expect("a batch"));
+        }
+        assert_eq!(sent, batches((0..5).map(|_| Weighing(half))));
     }
 }

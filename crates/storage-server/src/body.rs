@@ -51,22 +51,49 @@ impl IndexedMessage<'_> {
         mut left: u64,
         mut chunk: impl FnMut(Vec<u8>) -> bool,
     ) -> Result<bool, Status> {
-        while left > 0 {
-            let want = usize::try_from(left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
-            let mut buf = vec![0u8; want];
-            let n = read_full(file, &mut buf).map_err(|e| self.io_error(e))?;
-            if n == 0 {
-                return Err(self.data_loss("shorter"));
-            }
-            buf.truncate(n);
-            left -= n as u64;
-            if !chunk(buf) {
+        if left == 0 {
+            self.check_ends(file)?;
+        }
+        while let Some(data) = self.next_chunk(file, &mut left)? {
+            if !chunk(data) {
                 return Ok(false);
             }
         }
+        Ok(true)
+    }
+
+    /// The next chunk of `file` (`left` bytes are still due, counted down);
+    /// `None` once none are. The last chunk is given only after the file
+    /// was found to end there. DATA_LOSS when the file ends early or goes
+    /// on past the index's size.
+    pub(crate) fn next_chunk<R: Read>(
+        &self,
+        file: &mut CrlfReader<R>,
+        left: &mut u64,
+    ) -> Result<Option<Vec<u8>>, Status> {
+        if *left == 0 {
+            return Ok(None);
+        }
+        let want = usize::try_from(*left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
+        let mut buf = vec![0u8; want];
+        let n = read_full(file, &mut buf).map_err(|e| self.io_error(e))?;
+        if n == 0 {
+            return Err(self.data_loss("shorter"));
+        }
+        buf.truncate(n);
+        *left -= n as u64;
+        if *left == 0 {
+            self.check_ends(file)?;
+        }
+        Ok(Some(buf))
+    }
+
+    /// DATA_LOSS unless `file` has no more bytes (all that was due was
+    /// read: a message of size 0 before any).
+    pub(crate) fn check_ends<R: Read>(&self, file: &mut CrlfReader<R>) -> Result<(), Status> {
         let mut probe = [0u8; 1];
         match file.read(&mut probe) {
-            Ok(0) => Ok(true),
+            Ok(0) => Ok(()),
             Ok(_) => Err(self.data_loss("longer")),
             Err(e) => Err(self.io_error(e)),
         }

@@ -1,34 +1,36 @@
 //! Fetch: streams each requested message's metadata, the sections asked
 //! of every message and, if asked, its bytes in `CHUNK_SIZE` chunks, read
-//! from the file on a blocking thread as the client takes them (bounded
-//! channel: no whole-message buffering; a cut is made in memory). A small
+//! from the file on store threads as the client takes them (bounded
+//! channel: no whole-message buffering, and no thread waits for a slow
+//! client, see `fetch_producer`; a cut is made in memory). A small
 //! Fetch of a settled mailbox whose structures are cached is answered
 //! whole on the async thread instead (see [`INLINE_READ_BYTES`]).
 //! Bytes are served with CRLF line ends whatever the file has, and the
 //! size announced is that of the CRLF form (the index's size).
 
-use mailkeep_storage_rpc::CHUNK_SIZE;
-use mailkeep_storage_rpc::errors::ErrorReason;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::fetch_item::Item;
-use std::collections::VecDeque;
-
-use mailkeep_store::{
-    CrlfReader, CutSpec, ListedCut, MessageMeta, Store, StoreError, Structure, UnknownCte,
-};
+use mailkeep_store::{MessageMeta, Store, Structure};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
 
-use crate::batch::{Batch, Batched, queued};
-use crate::body::IndexedMessage;
-use crate::convert::{cut_spec, fetched_msg, ranges, status_of};
+use crate::batch::{Batched, queued};
+use crate::convert::{fetched_msg, ranges, status_of};
+use crate::fetch_producer::{Cuts, Parts, Producer, Sender, Visit};
 use crate::gate::Gate;
 use crate::guest::Actor;
 use crate::structure::Wanted;
 
 /// How many stream items may wait for the client.
 const QUEUE: usize = 4;
+
+/// How many of them the client must have taken before a streamed answer
+/// is made on.
+const REFILL: usize = QUEUE / 2;
 
 /// The most message bytes (bodies, or whole messages read for their
 /// sections) a settled Fetch may read on the async thread: the three
@@ -37,15 +39,13 @@ const QUEUE: usize = 4;
 /// more goes to a store thread.
 const INLINE_READ_BYTES: u64 = 256 * 1024;
 
-type Sender = crate::batch::Sender<Item>;
-
 /// Serves one admitted Fetch. Index errors (no such mailbox, stale
 /// UIDVALIDITY) are the call's status; errors while streaming end the
 /// stream with a status (DATA_LOSS when a file's size is not the index's).
 /// The flags sent are those `actor` sees (a guest's own `\Seen`); a
 /// settled read, which shows the owner's, serves the owner only.
 pub(crate) async fn fetch(
-    gate: &Gate,
+    gate: &Arc<Gate>,
     store: Store,
     actor: Actor,
     req: pb::FetchRequest,
@@ -89,18 +89,12 @@ pub(crate) async fn fetch(
             if reads <= INLINE_READ_BYTES && (cached.is_some() || !wanted.any()) {
                 let parts = Parts {
                     with_body,
-                    cuts: &cuts,
+                    cuts,
                     wanted,
                 };
                 let structures = cached.unwrap_or_default().into();
-                let mut batch = Batch::in_memory();
-                let streamed =
-                    stream_batched(&store, &req.mailbox, metas, &parts, structures, &mut batch);
-                let mut answer: Vec<_> = batch.into_responses().into_iter().map(Ok).collect();
-                if let Err(status) = streamed {
-                    answer.push(Err(status));
-                }
-                return Ok(Response::new(queued(answer)));
+                let producer = Producer::new(store, req.mailbox, metas, parts, structures);
+                return Ok(Response::new(queued(producer.all())));
             }
             metas
         }
@@ -124,20 +118,20 @@ pub(crate) async fn fetch(
         }
     };
     let (tx, rx) = mpsc::channel(QUEUE);
-    gate.spawn(&owner, move || {
+    let gate = Arc::clone(gate);
+    tokio::spawn(async move {
         let parts = Parts {
             with_body,
-            cuts: &cuts,
+            cuts,
             wanted,
         };
-        let streamed = structures(wanted, &store, &req.mailbox, req.uidvalidity, &metas).and_then(
-            |structures| stream_messages(&store, &req.mailbox, metas, &parts, structures, &tx),
-        );
-        if let Err(status) = streamed {
-            // The client may be gone already; nothing more to do then.
-            let _ = crate::client_wait::send_waiting(&tx, Err(status));
-        }
-    })?;
+        let (uidvalidity, mailbox) = (req.uidvalidity, req.mailbox);
+        send(&gate, &owner, &tx, move || {
+            let structures = structures(wanted, &store, &mailbox, uidvalidity, &metas)?;
+            Ok(Producer::new(store, mailbox, metas, parts, structures))
+        })
+        .await;
+    });
     Ok(Response::new(ReceiverStream::new(rx)))
 }
 
@@ -178,13 +172,6 @@ impl Batched for Item {
     }
 }
 
-/// What a Fetch sends of every message besides its metadata.
-struct Parts<'a> {
-    with_body: bool,
-    cuts: &'a Cuts,
-    wanted: Wanted,
-}
-
 /// The structures of `metas` when any part is `wanted` (cached ones in
 /// one read, the rest parsed once), in the order of `metas` (a message
 /// gone meanwhile has none).
@@ -205,196 +192,50 @@ fn structures(
     Ok(found.into_iter().collect())
 }
 
-fn stream_messages(
-    store: &Store,
-    mailbox: &str,
-    metas: Vec<MessageMeta>,
-    parts: &Parts<'_>,
-    structures: VecDeque<(u32, Structure)>,
+/// Sends a streamed Fetch's answer to `tx`: the producer `make` gives
+/// (on a store thread: it may parse structures) fills the queue on store
+/// threads while the client has room, and waits on none while it has not
+/// (see `fetch_producer`).
+async fn send(
+    gate: &Gate,
+    owner: &str,
     tx: &Sender,
-) -> Result<(), Status> {
-    let mut batch = Batch::new(tx);
-    let streamed = stream_batched(store, mailbox, metas, parts, structures, &mut batch);
-    // What came before an error is the client's too.
-    batch.flush();
-    streamed
-}
-
-/// Adds each message's items to `batch` (see [`stream_messages`]).
-fn stream_batched(
-    store: &Store,
-    mailbox: &str,
-    metas: Vec<MessageMeta>,
-    parts: &Parts<'_>,
-    mut structures: VecDeque<(u32, Structure)>,
-    batch: &mut Batch<'_, Item>,
-) -> Result<(), Status> {
-    let (with_body, cuts) = (parts.with_body, parts.cuts);
-    for meta in metas {
-        let cut = if cuts.specs.is_empty() {
-            None
-        } else {
-            match store.cut_listed(mailbox, &meta, &cuts.specs, &cuts.size_only) {
-                Ok(cut) => Some(cut),
-                // Expunged since the lookup: it is simply not there any more.
-                Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
-                Err(e) => return Err(status_of(e)),
-            }
-        };
-        let (body, meta) = if with_body {
-            match store.open_listed(mailbox, &meta) {
-                Ok((file, meta)) => (Some(CrlfReader::new(file)), meta),
-                Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => continue,
-                Err(e) => return Err(status_of(e)),
-            }
-        } else {
-            (None, meta)
-        };
-        if !batch.push(Item::Message(fetched_msg(&meta))) {
-            return Ok(());
-        }
-        if let Some(s) = next_structure(&mut structures, meta.uid)
-            && !batch.push(Item::Structure(parts.wanted.item(meta.uid, s)))
-        {
-            return Ok(());
-        }
-        if let Some(cut) = cut
-            && !send_cuts(batch, cut, &cuts.size_only)
-        {
-            return Ok(());
-        }
-        if let Some(file) = body
-            && !send_body(batch, file, mailbox, &meta)?
-        {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// The structure of message `uid` from `structures` (in the order of the
-/// messages streamed, so it is at the front; those of messages passed
-/// over are dropped), without a map of them all.
-fn next_structure(structures: &mut VecDeque<(u32, Structure)>, uid: u32) -> Option<Structure> {
+    make: impl FnOnce() -> Result<Producer, Status> + Send + 'static,
+) {
+    let mut producer: Option<Producer> = None;
+    let mut make = Some(make);
     loop {
-        match structures.front().map(|(u, _)| *u) {
-            Some(u) if u < uid => drop(structures.pop_front()),
-            Some(u) if u == uid => return structures.pop_front().map(|(_, s)| s),
-            _ => return None,
-        }
-    }
-}
-
-/// The cuts every message of a Fetch is asked for.
-struct Cuts {
-    specs: Vec<CutSpec>,
-    /// Per cut: only its size is wanted (BINARY.SIZE).
-    size_only: Vec<bool>,
-}
-
-impl Cuts {
-    fn new(cuts: &[pb::SectionCut]) -> Cuts {
-        Cuts {
-            specs: cuts.iter().map(cut_spec).collect(),
-            size_only: cuts.iter().map(|c| c.size_only).collect(),
-        }
-    }
-}
-
-/// Sends one message's cuts (sizes, then data unless only the size is
-/// wanted) or why they could not be made; `false` when the client has
-/// gone away.
-fn send_cuts(
-    batch: &mut Batch<'_, Item>,
-    cut: Result<Vec<ListedCut>, UnknownCte>,
-    size_only: &[bool],
-) -> bool {
-    let cuts = match cut {
-        Ok(cuts) => cuts,
-        Err(e) => {
-            return batch.push(Item::CutFailed(pb::CutFailed {
-                reason: ErrorReason::UnknownCte as i32,
-                message: e.to_string(),
-            }));
-        }
-    };
-    for (cut, &size_only) in cuts.into_iter().zip(size_only) {
-        let (start, data) = match cut {
-            ListedCut::Bytes(data) => (
-                pb::CutStart {
-                    total_size: data.len() as u64,
-                    contains_nul: data.contains(&0),
-                },
-                data,
-            ),
-            ListedCut::Measured {
-                total,
-                contains_nul,
-            } => (
-                pb::CutStart {
-                    total_size: total,
-                    contains_nul,
-                },
-                Vec::new(),
-            ),
-        };
-        if !batch.push(Item::CutStart(start)) {
-            return false;
-        }
-        if size_only {
-            continue;
-        }
-        for chunk in data.chunks(CHUNK_SIZE) {
-            if !batch.push(Item::CutChunk(chunk.to_vec())) {
-                return false;
+        let queue = tx.clone();
+        let (made, start) = (producer.take(), make.take());
+        let visit = gate
+            .run_store(owner, move || {
+                let mut producer = match (made, start) {
+                    (Some(producer), _) => producer,
+                    (None, Some(start)) => match start() {
+                        Ok(producer) => producer,
+                        Err(status) => return Ok(Err(status)),
+                    },
+                    (None, None) => return Ok(Err(crate::convert::server_bug("no Fetch to send"))),
+                };
+                let visit = producer.fill(&queue);
+                Ok(Ok((producer, visit)))
+            })
+            .await;
+        let last = match visit {
+            Ok(Ok(Ok((back, Visit::Full)))) => {
+                producer = Some(back);
+                // On no thread until the client has taken some.
+                if tx.reserve_many(REFILL).await.is_err() {
+                    return;
+                }
+                continue;
             }
-        }
-    }
-    true
-}
-
-/// Streams one message's bytes (CRLF) in chunks; `Ok(false)` when the
-/// client has gone away, DATA_LOSS when the file's size is not the
-/// index's.
-fn send_body(
-    batch: &mut Batch<'_, Item>,
-    mut file: CrlfReader<std::fs::File>,
-    mailbox: &str,
-    meta: &MessageMeta,
-) -> Result<bool, Status> {
-    let message = IndexedMessage {
-        mailbox,
-        uid: meta.uid,
-        size: meta.size,
-    };
-    message.stream(&mut file, meta.size, |chunk| {
-        batch.push(Item::BodyChunk(chunk))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn structure(n: u32) -> Structure {
-        mailkeep_store::parse_structure(format!("Subject: {n}\r\n\r\nbody\r\n").as_bytes())
-    }
-
-    #[test]
-    fn each_message_gets_its_own_structure_or_none() {
-        let mut queue: VecDeque<(u32, Structure)> = [1, 3, 5, 7]
-            .into_iter()
-            .map(|u| (u, structure(u)))
-            .collect();
-        let subject = |s: Option<Structure>| s.and_then(|s| s.envelope.subject);
-        assert_eq!(subject(next_structure(&mut queue, 1)), Some(b"1".to_vec()));
-        // A message without one (gone before it was parsed).
-        assert_eq!(subject(next_structure(&mut queue, 2)), None);
-        assert_eq!(subject(next_structure(&mut queue, 3)), Some(b"3".to_vec()));
-        // Message 5 was passed over (expunged while streaming): 7 still
-        // gets its own.
-        assert_eq!(subject(next_structure(&mut queue, 7)), Some(b"7".to_vec()));
-        assert!(queue.is_empty());
-        assert_eq!(subject(next_structure(&mut queue, 9)), None);
+            Ok(Ok(Ok((_, Visit::Done)))) => return,
+            Ok(Ok(Err(status))) | Err(status) => status,
+            Ok(Err(e)) => status_of(e),
+        };
+        // The client may be gone already; nothing more to do then.
+        let _ = tx.send(Err(last)).await;
+        return;
     }
 }

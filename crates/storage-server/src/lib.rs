@@ -23,6 +23,7 @@ mod convert;
 mod creds;
 mod expire;
 mod fetch;
+mod fetch_producer;
 mod gate;
 mod guest;
 mod inflight;

@@ -51,8 +51,28 @@ fn section(uidvalidity: u32, uid: u32, part: u32) -> FetchSectionRequest {
     }
 }
 
+/// What the stalled clients ask for.
+#[derive(Clone, Copy)]
+enum Stall {
+    /// The attachment (FetchSection of part 2).
+    Section,
+    /// The whole message (Fetch with its body).
+    Message,
+}
+
 #[test]
 fn clients_that_stop_reading_large_sections_hold_no_store_thread() {
+    stalled_clients_leave_room(Stall::Section);
+}
+
+#[test]
+fn clients_that_stop_reading_large_messages_hold_no_store_thread() {
+    stalled_clients_leave_room(Stall::Message);
+}
+
+/// Three clients stall (see [`Stall`]) on a process of two store
+/// threads; another call is answered all the same.
+fn stalled_clients_leave_room(stall: Stall) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(2)
@@ -62,7 +82,7 @@ fn clients_that_stop_reading_large_sections_hold_no_store_thread() {
     // A failure leaves store threads blocked for good: it is reported
     // after a shutdown that does not wait for them.
     let outcome =
-        runtime.block_on(async { tokio::time::timeout(GUARD, stalled_and_one_more()).await });
+        runtime.block_on(async { tokio::time::timeout(GUARD, stalled_and_one_more(stall)).await });
     runtime.shutdown_timeout(Duration::from_secs(1));
     assert!(
         outcome.is_ok(),
@@ -70,10 +90,10 @@ fn clients_that_stop_reading_large_sections_hold_no_store_thread() {
     );
 }
 
-/// Three clients stop reading the attachment after its first chunk; then
+/// Three clients stop reading after the first stream message; then
 /// another section is asked for and read, and the three read theirs to
 /// the end.
-async fn stalled_and_one_more() {
+async fn stalled_and_one_more(stall: Stall) {
     let h = Harness::start();
     let t = h.ticket();
     let channel = h.channel(1).await;
@@ -81,23 +101,47 @@ async fn stalled_and_one_more() {
     let appended = common::append(&mut storage, &t, "INBOX", &message()).await;
     let (uid, uidvalidity) = (appended.uid, appended.uidvalidity);
 
-    // Three clients ask for the attachment and take its first chunk
-    // only, each on a connection of its own.
+    // Three clients ask and take the first stream message only, each on
+    // a connection of its own.
     let mut stalled = Vec::new();
     for id in 2..5 {
-        let mut content = ContentClient::new(h.channel(id).await);
-        let mut stream = content
-            .fetch_section(with_ticket(section(uidvalidity, uid, 2), &t))
-            .await
-            .expect("FetchSection")
-            .into_inner();
-        let first = stream.message().await.expect("a chunk").expect("a chunk");
-        assert_eq!(
-            first.total_size,
-            PART as u64 - 2,
-            "the part, without the CRLF before the boundary"
-        );
-        stalled.push((content, stream));
+        let channel = h.channel(id).await;
+        let stream = match stall {
+            Stall::Section => {
+                let mut content = ContentClient::new(channel);
+                let mut stream = content
+                    .fetch_section(with_ticket(section(uidvalidity, uid, 2), &t))
+                    .await
+                    .expect("FetchSection")
+                    .into_inner();
+                let first = stream.message().await.expect("a chunk").expect("a chunk");
+                assert_eq!(
+                    first.total_size,
+                    PART as u64 - 2,
+                    "the part, without the CRLF before the boundary"
+                );
+                Stalled::Section(stream)
+            }
+            Stall::Message => {
+                let mut storage = common::storage_client(channel);
+                let request = FetchRequest {
+                    owner: OWNER.into(),
+                    mailbox: "INBOX".into(),
+                    uidvalidity,
+                    uids: common::one_uid(uid),
+                    body: true,
+                    ..Default::default()
+                };
+                let mut stream = storage
+                    .fetch(with_ticket(request, &t))
+                    .await
+                    .expect("Fetch")
+                    .into_inner();
+                let first = stream.message().await.expect("a batch").expect("a batch");
+                Stalled::Message(stream, body_bytes(&first))
+            }
+        };
+        stalled.push(stream);
     }
 
     // Another section (read on a store thread) is answered all the same.
@@ -114,13 +158,43 @@ async fn stalled_and_one_more() {
     assert_eq!(text, b"see attached");
 
     // The stalled streams go on where they stopped, and end whole.
-    for (_, mut stream) in stalled {
-        let mut len = 0;
-        while let Some(chunk) = stream.message().await.expect("a chunk") {
-            len += chunk.data.len();
-        }
+    for stream in stalled {
+        let len = match stream {
+            Stalled::Section(mut stream) => {
+                let mut len = 0;
+                while let Some(chunk) = stream.message().await.expect("a chunk") {
+                    len += chunk.data.len();
+                }
+                len
+            }
+            Stalled::Message(mut stream, mut len) => {
+                while let Some(batch) = stream.message().await.expect("a batch") {
+                    len += body_bytes(&batch);
+                }
+                len
+            }
+        };
         assert!(len > PART - (1 << 20), "{len}");
     }
+}
+
+/// A stalled client's stream.
+enum Stalled {
+    Section(tonic::Streaming<SectionChunk>),
+    /// With the body bytes read so far.
+    Message(tonic::Streaming<FetchResponse>, usize),
+}
+
+/// The message bytes a Fetch stream message carries.
+fn body_bytes(batch: &FetchResponse) -> usize {
+    batch
+        .items
+        .iter()
+        .map(|item| match &item.item {
+            Some(fetch_item::Item::BodyChunk(data)) => data.len(),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// A file cut short while its section is read ends the stream with

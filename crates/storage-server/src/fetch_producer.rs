@@ -1,0 +1,367 @@
+//! A Fetch's answer made a piece at a time: each message's metadata,
+//! structure and cuts, then its bytes chunk by chunk, batched into stream
+//! messages (see `batch`). A streamed answer is made on a store thread
+//! while the client has room for it and put aside when it has none
+//! ([`Producer::fill`]): the thread is then free, and the next visit goes
+//! on where this one stopped, so a slow client holds no store thread. A
+//! small answer is made whole at once ([`Producer::all`]).
+
+use std::collections::VecDeque;
+use std::fs::File;
+
+use mailkeep_storage_rpc::CHUNK_SIZE;
+use mailkeep_storage_rpc::errors::ErrorReason;
+use mailkeep_storage_rpc::storage as pb;
+use mailkeep_storage_rpc::storage::fetch_item::Item;
+use mailkeep_store::{
+    CrlfReader, CutSpec, ListedCut, MessageMeta, Store, StoreError, Structure, UnknownCte,
+};
+use tokio::sync::mpsc::error::TrySendError;
+use tonic::Status;
+
+use crate::batch::{Batched, full};
+use crate::body::IndexedMessage;
+use crate::convert::{cut_spec, fetched_msg, status_of};
+use crate::structure::Wanted;
+
+/// Where a streamed answer's messages go.
+pub(crate) type Sender = crate::batch::Sender<Item>;
+
+/// The cuts every message of a Fetch is asked for.
+pub(crate) struct Cuts {
+    pub(crate) specs: Vec<CutSpec>,
+    /// Per cut: only its size is wanted (BINARY.SIZE).
+    pub(crate) size_only: Vec<bool>,
+}
+
+impl Cuts {
+    pub(crate) fn new(cuts: &[pb::SectionCut]) -> Cuts {
+        Cuts {
+            specs: cuts.iter().map(cut_spec).collect(),
+            size_only: cuts.iter().map(|c| c.size_only).collect(),
+        }
+    }
+}
+
+/// What a Fetch sends of every message besides its metadata.
+pub(crate) struct Parts {
+    pub(crate) with_body: bool,
+    pub(crate) cuts: Cuts,
+    pub(crate) wanted: Wanted,
+}
+
+/// How a visit of [`Producer::fill`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Visit {
+    /// The client is behind: call again once it has taken some.
+    Full,
+    /// All was sent (or the client went away).
+    Done,
+}
+
+/// A Fetch's answer still to be made and sent.
+pub(crate) struct Producer {
+    store: Store,
+    mailbox: String,
+    /// Messages not started yet.
+    metas: VecDeque<MessageMeta>,
+    parts: Parts,
+    /// The wanted structures, in the order of `metas`.
+    structures: VecDeque<(u32, Structure)>,
+    /// The message whose bytes are being sent.
+    body: Option<Body>,
+    /// The stream message being filled, and what it weighs.
+    batch: Vec<Item>,
+    bytes: usize,
+    /// Stream messages made and not sent yet.
+    ready: VecDeque<pb::FetchResponse>,
+    /// What ends the stream after `ready` (what came before an error is
+    /// the client's too).
+    failed: Option<Status>,
+    /// Nothing more to make.
+    made: bool,
+}
+
+/// A message's bytes still to be sent.
+struct Body {
+    file: CrlfReader<File>,
+    left: u64,
+    uid: u32,
+    size: u64,
+}
+
+impl Producer {
+    /// The answer about `metas` (in UID order) of `mailbox`, with
+    /// `structures` (those wanted, in the same order; a message without
+    /// one gets none).
+    pub(crate) fn new(
+        store: Store,
+        mailbox: String,
+        metas: Vec<MessageMeta>,
+        parts: Parts,
+        structures: VecDeque<(u32, Structure)>,
+    ) -> Producer {
+        Producer {
+            store,
+            mailbox,
+            metas: metas.into(),
+            parts,
+            structures,
+            body: None,
+            batch: Vec::new(),
+            bytes: 0,
+            ready: VecDeque::new(),
+            failed: None,
+            made: false,
+        }
+    }
+
+    /// The whole answer, its error (if any) last.
+    pub(crate) fn all(mut self) -> Vec<Result<pb::FetchResponse, Status>> {
+        while self.failed.is_none() && self.step() {}
+        self.seal();
+        let mut answer: Vec<_> = self.ready.drain(..).map(Ok).collect();
+        answer.extend(self.failed.take().map(Err));
+        answer
+    }
+
+    /// Makes the answer and sends it to `tx` while it has room, never
+    /// waiting for the client.
+    pub(crate) fn fill(&mut self, tx: &Sender) -> Visit {
+        loop {
+            while let Some(response) = self.ready.pop_front() {
+                match tx.try_send(Ok(response)) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(back)) => {
+                        if let Ok(response) = back {
+                            self.ready.push_front(response);
+                        }
+                        return Visit::Full;
+                    }
+                    Err(TrySendError::Closed(_)) => return Visit::Done,
+                }
+            }
+            if let Some(status) = self.failed.take() {
+                return match tx.try_send(Err(status)) {
+                    Err(TrySendError::Full(back)) => {
+                        self.failed = back.err();
+                        Visit::Full
+                    }
+                    Ok(()) | Err(TrySendError::Closed(_)) => Visit::Done,
+                };
+            }
+            if self.made {
+                return Visit::Done;
+            }
+            if !self.step() {
+                self.seal();
+                self.made = true;
+            }
+        }
+    }
+
+    /// Makes the next piece: a chunk of the bytes being sent, or the next
+    /// message's items. `false` when nothing is left to make, or when a
+    /// failure ends the answer (then in `failed`).
+    fn step(&mut self) -> bool {
+        if let Some(body) = &mut self.body {
+            let message = IndexedMessage {
+                mailbox: &self.mailbox,
+                uid: body.uid,
+                size: body.size,
+            };
+            let chunk = message.next_chunk(&mut body.file, &mut body.left);
+            let done = body.left == 0;
+            match chunk {
+                Ok(Some(data)) => self.push(Item::BodyChunk(data)),
+                Ok(None) => {}
+                Err(status) => {
+                    self.fail(status);
+                    return false;
+                }
+            }
+            if done {
+                self.body = None;
+            }
+            return true;
+        }
+        let Some(meta) = self.metas.pop_front() else {
+            return false;
+        };
+        match self.start(meta) {
+            Ok(()) => true,
+            Err(status) => {
+                self.fail(status);
+                false
+            }
+        }
+    }
+
+    /// One message's metadata, structure and cuts, and its file to send
+    /// (with the body); nothing for a message expunged meanwhile.
+    fn start(&mut self, meta: MessageMeta) -> Result<(), Status> {
+        let Parts {
+            with_body, cuts, ..
+        } = &self.parts;
+        let cut = if cuts.specs.is_empty() {
+            None
+        } else {
+            match self
+                .store
+                .cut_listed(&self.mailbox, &meta, &cuts.specs, &cuts.size_only)
+            {
+                Ok(cut) => Some(cut),
+                // Expunged since the lookup: it is simply not there any more.
+                Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => return Ok(()),
+                Err(e) => return Err(status_of(e)),
+            }
+        };
+        let (file, meta) = if *with_body {
+            match self.store.open_listed(&self.mailbox, &meta) {
+                Ok((file, meta)) => (Some(CrlfReader::new(file)), meta),
+                Err(StoreError::Expunged { .. } | StoreError::NotFound { .. }) => return Ok(()),
+                Err(e) => return Err(status_of(e)),
+            }
+        } else {
+            (None, meta)
+        };
+        self.push(Item::Message(fetched_msg(&meta)));
+        if let Some(s) = next_structure(&mut self.structures, meta.uid) {
+            let item = self.parts.wanted.item(meta.uid, s);
+            self.push(Item::Structure(item));
+        }
+        if let Some(cut) = cut {
+            self.push_cuts(cut);
+        }
+        if let Some(mut file) = file {
+            if meta.size == 0 {
+                let message = IndexedMessage {
+                    mailbox: &self.mailbox,
+                    uid: meta.uid,
+                    size: 0,
+                };
+                message.check_ends(&mut file)?;
+            } else {
+                self.body = Some(Body {
+                    file,
+                    left: meta.size,
+                    uid: meta.uid,
+                    size: meta.size,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// One message's cuts (sizes, then data unless only the size is
+    /// wanted), or why they could not be made.
+    fn push_cuts(&mut self, cut: Result<Vec<ListedCut>, UnknownCte>) {
+        let cuts = match cut {
+            Ok(cuts) => cuts,
+            Err(e) => {
+                return self.push(Item::CutFailed(pb::CutFailed {
+                    reason: ErrorReason::UnknownCte as i32,
+                    message: e.to_string(),
+                }));
+            }
+        };
+        let size_only = self.parts.cuts.size_only.clone();
+        for (cut, size_only) in cuts.into_iter().zip(size_only) {
+            let (start, data) = match cut {
+                ListedCut::Bytes(data) => (
+                    pb::CutStart {
+                        total_size: data.len() as u64,
+                        contains_nul: data.contains(&0),
+                    },
+                    data,
+                ),
+                ListedCut::Measured {
+                    total,
+                    contains_nul,
+                } => (
+                    pb::CutStart {
+                        total_size: total,
+                        contains_nul,
+                    },
+                    Vec::new(),
+                ),
+            };
+            self.push(Item::CutStart(start));
+            if size_only {
+                continue;
+            }
+            for chunk in data.chunks(CHUNK_SIZE) {
+                self.push(Item::CutChunk(chunk.to_vec()));
+            }
+        }
+    }
+
+    /// Adds `item` to the stream message being filled, which is set aside
+    /// to be sent once full.
+    fn push(&mut self, item: Item) {
+        self.bytes += item.weight();
+        self.batch.push(item);
+        if full(self.bytes, self.batch.len()) {
+            self.seal();
+        }
+    }
+
+    /// Sets the stream message being filled aside to be sent.
+    fn seal(&mut self) {
+        if !self.batch.is_empty() {
+            self.ready
+                .push_back(Item::response(std::mem::take(&mut self.batch)));
+            self.bytes = 0;
+        }
+    }
+
+    /// Ends the answer with `status`, after what was made before it.
+    fn fail(&mut self, status: Status) {
+        self.seal();
+        self.body = None;
+        self.failed = Some(status);
+    }
+}
+
+/// The structure of message `uid` from `structures` (in the order of the
+/// messages streamed, so it is at the front; those of messages passed
+/// over are dropped), without a map of them all.
+pub(crate) fn next_structure(
+    structures: &mut VecDeque<(u32, Structure)>,
+    uid: u32,
+) -> Option<Structure> {
+    loop {
+        match structures.front().map(|(u, _)| *u) {
+            Some(u) if u < uid => drop(structures.pop_front()),
+            Some(u) if u == uid => return structures.pop_front().map(|(_, s)| s),
+            _ => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn structure(n: u32) -> Structure {
+        mailkeep_store::parse_structure(format!("Subject: {n}\r\n\r\nbody\r\n").as_bytes())
+    }
+
+    #[test]
+    fn each_message_gets_its_own_structure_or_none() {
+        let mut queue: VecDeque<(u32, Structure)> = [1, 3, 5, 7]
+            .into_iter()
+            .map(|u| (u, structure(u)))
+            .collect();
+        let subject = |s: Option<Structure>| s.and_then(|s| s.envelope.subject);
+        assert_eq!(subject(next_structure(&mut queue, 1)), Some(b"1".to_vec()));
+        // A message without one (gone before it was parsed).
+        assert_eq!(subject(next_structure(&mut queue, 2)), None);
+        assert_eq!(subject(next_structure(&mut queue, 3)), Some(b"3".to_vec()));
+        // Message 5 was passed over (expunged while streaming): 7 still
+        // gets its own.
+        assert_eq!(subject(next_structure(&mut queue, 7)), Some(b"7".to_vec()));
+        assert!(queue.is_empty());
+        assert_eq!(subject(next_structure(&mut queue, 9)), None);
+    }
+}
