@@ -38,6 +38,20 @@ fn check(store: &Store, step: &str) {
     }
 }
 
+/// Adds `flags` to message `uid` of the INBOX through `store`.
+fn add_flags(store: &Store, uidvalidity: u32, uid: u32, flags: &[&str]) {
+    store
+        .store_flags(
+            "INBOX",
+            uidvalidity,
+            &[UidRange::new(uid, uid)],
+            StoreMode::Add,
+            flags,
+            None,
+        )
+        .expect("flags");
+}
+
 #[test]
 fn the_kept_view_follows_every_change() {
     let (dir, store) = temp_store();
@@ -52,41 +66,14 @@ fn the_kept_view_follows_every_change() {
     check(&store, "three messages");
     let uv = store.status("INBOX").expect("status").uidvalidity;
 
-    store
-        .store_flags(
-            "INBOX",
-            uv,
-            &[UidRange::new(2, 2)],
-            StoreMode::Add,
-            &["\\Seen", "$Work"],
-            None,
-        )
-        .expect("flags");
+    add_flags(&store, uv, 2, &["\\Seen", "$Work"]);
     check(&store, "flags of this store");
 
     // Another store on the same files: a second storage process.
     let other = Store::open(&root_of(&dir)).expect("a second store");
-    other
-        .store_flags(
-            "INBOX",
-            uv,
-            &[UidRange::new(1, 1)],
-            StoreMode::Add,
-            &["\\Flagged"],
-            None,
-        )
-        .expect("flags");
+    add_flags(&other, uv, 1, &["\\Flagged"]);
     check(&store, "flags of another store");
-    other
-        .store_flags(
-            "INBOX",
-            uv,
-            &[UidRange::new(1, 1)],
-            StoreMode::Add,
-            &["\\Deleted"],
-            None,
-        )
-        .expect("flags");
+    add_flags(&other, uv, 1, &["\\Deleted"]);
     other.expunge("INBOX", uv, None).expect("expunge");
     check(&store, "an expunge by another store");
     common::append(&other, "INBOX", b"Subject: 4\r\n\r\nx\r\n", &["\\Answered"]);
