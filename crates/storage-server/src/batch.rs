@@ -3,8 +3,11 @@
 //! message, one HTTP/2 frame and one wake-up per batch rather than per
 //! item.
 
+use std::collections::VecDeque;
+
 use mailkeep_storage_rpc::CHUNK_SIZE;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tonic::Status;
 
 /// Items per batch at most, whatever their size.
@@ -66,8 +69,124 @@ impl<'a, I: Batched> Batch<'a, I> {
     }
 }
 
+/// A streamed answer's stream messages made and not sent yet, for an
+/// answer made a piece at a time on store threads that never wait for the
+/// client (Fetch, Maildrop.Retrieve): items are batched as [`Batch`] does,
+/// full batches wait here, and [`Outbox::send`] hands over what the
+/// client has room for. At most one piece's batches wait when its maker
+/// asks for room before making the next piece.
+pub(crate) struct Outbox<I: Batched> {
+    batch: Vec<I>,
+    bytes: usize,
+    ready: VecDeque<I::Response>,
+    /// What ends the stream after `ready` (what came before an error is
+    /// the client's too).
+    failed: Option<Status>,
+    /// Nothing more will be added.
+    closed: bool,
+}
+
+/// How a hand-over of [`Outbox::send`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Handed {
+    /// All that waited went out; more may be made.
+    All,
+    /// The client is behind: hand over again once it has taken some.
+    Full,
+    /// The answer was sent whole (or the client went away).
+    Done,
+}
+
+impl<I: Batched> Outbox<I> {
+    /// An empty outbox.
+    pub(crate) fn new() -> Outbox<I> {
+        Outbox {
+            batch: Vec::new(),
+            bytes: 0,
+            ready: VecDeque::new(),
+            failed: None,
+            closed: false,
+        }
+    }
+
+    /// Adds `item` to the stream message being filled, which waits to be
+    /// sent once full.
+    pub(crate) fn push(&mut self, item: I) {
+        self.bytes += item.weight();
+        self.batch.push(item);
+        if full(self.bytes, self.batch.len()) {
+            self.seal();
+        }
+    }
+
+    /// Ends the answer: what is being filled waits to be sent, nothing
+    /// more comes.
+    pub(crate) fn close(&mut self) {
+        self.seal();
+        self.closed = true;
+    }
+
+    /// Ends the answer with `status`, after what was made before it.
+    pub(crate) fn fail(&mut self, status: Status) {
+        self.close();
+        self.failed = Some(status);
+    }
+
+    /// Whether the answer was ended.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Hands over to `tx` what waits, while it has room.
+    pub(crate) fn send(&mut self, tx: &Sender<I>) -> Handed {
+        while let Some(response) = self.ready.pop_front() {
+            match tx.try_send(Ok(response)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(back)) => {
+                    if let Ok(response) = back {
+                        self.ready.push_front(response);
+                    }
+                    return Handed::Full;
+                }
+                Err(TrySendError::Closed(_)) => return Handed::Done,
+            }
+        }
+        if let Some(status) = self.failed.take() {
+            return match tx.try_send(Err(status)) {
+                Err(TrySendError::Full(back)) => {
+                    self.failed = back.err();
+                    Handed::Full
+                }
+                Ok(()) | Err(TrySendError::Closed(_)) => Handed::Done,
+            };
+        }
+        if self.closed {
+            Handed::Done
+        } else {
+            Handed::All
+        }
+    }
+
+    /// The whole answer, once closed, its error (if any) last.
+    pub(crate) fn into_answer(mut self) -> Vec<Result<I::Response, Status>> {
+        self.seal();
+        let mut answer: Vec<_> = self.ready.drain(..).map(Ok).collect();
+        answer.extend(self.failed.take().map(Err));
+        answer
+    }
+
+    /// Sets the stream message being filled aside to be sent.
+    fn seal(&mut self) {
+        if !self.batch.is_empty() {
+            self.ready
+                .push_back(I::response(std::mem::take(&mut self.batch)));
+            self.bytes = 0;
+        }
+    }
+}
+
 /// Whether a batch of `items` items weighing `bytes` is to be sent.
-pub(crate) fn full(bytes: usize, items: usize) -> bool {
+fn full(bytes: usize, items: usize) -> bool {
     bytes >= CHUNK_SIZE || items >= BATCH_ITEMS
 }
 

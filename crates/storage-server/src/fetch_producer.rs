@@ -16,10 +16,9 @@ use mailkeep_storage_rpc::storage::fetch_item::Item;
 use mailkeep_store::{
     CrlfReader, CutSpec, ListedCut, MessageMeta, Store, StoreError, Structure, UnknownCte,
 };
-use tokio::sync::mpsc::error::TrySendError;
 use tonic::Status;
 
-use crate::batch::{Batched, full};
+use crate::batch::{Handed, Outbox};
 use crate::body::IndexedMessage;
 use crate::convert::{cut_spec, fetched_msg, status_of};
 use crate::structure::Wanted;
@@ -70,16 +69,7 @@ pub(crate) struct Producer {
     structures: VecDeque<(u32, Structure)>,
     /// The message whose bytes are being sent.
     body: Option<Body>,
-    /// The stream message being filled, and what it weighs.
-    batch: Vec<Item>,
-    bytes: usize,
-    /// Stream messages made and not sent yet.
-    ready: VecDeque<pb::FetchResponse>,
-    /// What ends the stream after `ready` (what came before an error is
-    /// the client's too).
-    failed: Option<Status>,
-    /// Nothing more to make.
-    made: bool,
+    out: Outbox<Item>,
 }
 
 /// A message's bytes still to be sent.
@@ -108,62 +98,34 @@ impl Producer {
             parts,
             structures,
             body: None,
-            batch: Vec::new(),
-            bytes: 0,
-            ready: VecDeque::new(),
-            failed: None,
-            made: false,
+            out: Outbox::new(),
         }
     }
 
     /// The whole answer, its error (if any) last.
     pub(crate) fn all(mut self) -> Vec<Result<pb::FetchResponse, Status>> {
-        while self.failed.is_none() && self.step() {}
-        self.seal();
-        let mut answer: Vec<_> = self.ready.drain(..).map(Ok).collect();
-        answer.extend(self.failed.take().map(Err));
-        answer
+        while !self.out.is_closed() {
+            self.step();
+        }
+        self.out.into_answer()
     }
 
-    /// Makes the answer and sends it to `tx` while it has room, never
+    /// Makes the answer and hands it to `tx` while it has room, never
     /// waiting for the client.
     pub(crate) fn fill(&mut self, tx: &Sender) -> Visit {
         loop {
-            while let Some(response) = self.ready.pop_front() {
-                match tx.try_send(Ok(response)) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(back)) => {
-                        if let Ok(response) = back {
-                            self.ready.push_front(response);
-                        }
-                        return Visit::Full;
-                    }
-                    Err(TrySendError::Closed(_)) => return Visit::Done,
-                }
-            }
-            if let Some(status) = self.failed.take() {
-                return match tx.try_send(Err(status)) {
-                    Err(TrySendError::Full(back)) => {
-                        self.failed = back.err();
-                        Visit::Full
-                    }
-                    Ok(()) | Err(TrySendError::Closed(_)) => Visit::Done,
-                };
-            }
-            if self.made {
-                return Visit::Done;
-            }
-            if !self.step() {
-                self.seal();
-                self.made = true;
+            match self.out.send(tx) {
+                Handed::All => self.step(),
+                Handed::Full => return Visit::Full,
+                Handed::Done => return Visit::Done,
             }
         }
     }
 
     /// Makes the next piece: a chunk of the bytes being sent, or the next
-    /// message's items. `false` when nothing is left to make, or when a
-    /// failure ends the answer (then in `failed`).
-    fn step(&mut self) -> bool {
+    /// message's items; closes the answer when nothing is left to make, or
+    /// ends it with a failure.
+    fn step(&mut self) {
         if let Some(body) = &mut self.body {
             let message = IndexedMessage {
                 mailbox: &self.mailbox,
@@ -173,27 +135,20 @@ impl Producer {
             let chunk = message.next_chunk(&mut body.file, &mut body.left);
             let done = body.left == 0;
             match chunk {
-                Ok(Some(data)) => self.push(Item::BodyChunk(data)),
+                Ok(Some(data)) => self.out.push(Item::BodyChunk(data)),
                 Ok(None) => {}
-                Err(status) => {
-                    self.fail(status);
-                    return false;
-                }
+                Err(status) => return self.fail(status),
             }
             if done {
                 self.body = None;
             }
-            return true;
+            return;
         }
         let Some(meta) = self.metas.pop_front() else {
-            return false;
+            return self.out.close();
         };
-        match self.start(meta) {
-            Ok(()) => true,
-            Err(status) => {
-                self.fail(status);
-                false
-            }
+        if let Err(status) = self.start(meta) {
+            self.fail(status);
         }
     }
 
@@ -225,10 +180,10 @@ impl Producer {
         } else {
             (None, meta)
         };
-        self.push(Item::Message(fetched_msg(&meta)));
+        self.out.push(Item::Message(fetched_msg(&meta)));
         if let Some(s) = next_structure(&mut self.structures, meta.uid) {
             let item = self.parts.wanted.item(meta.uid, s);
-            self.push(Item::Structure(item));
+            self.out.push(Item::Structure(item));
         }
         if let Some(cut) = cut {
             self.push_cuts(cut);
@@ -259,7 +214,7 @@ impl Producer {
         let cuts = match cut {
             Ok(cuts) => cuts,
             Err(e) => {
-                return self.push(Item::CutFailed(pb::CutFailed {
+                return self.out.push(Item::CutFailed(pb::CutFailed {
                     reason: ErrorReason::UnknownCte as i32,
                     message: e.to_string(),
                 }));
@@ -286,40 +241,20 @@ impl Producer {
                     Vec::new(),
                 ),
             };
-            self.push(Item::CutStart(start));
+            self.out.push(Item::CutStart(start));
             if size_only {
                 continue;
             }
             for chunk in data.chunks(CHUNK_SIZE) {
-                self.push(Item::CutChunk(chunk.to_vec()));
+                self.out.push(Item::CutChunk(chunk.to_vec()));
             }
-        }
-    }
-
-    /// Adds `item` to the stream message being filled, which is set aside
-    /// to be sent once full.
-    fn push(&mut self, item: Item) {
-        self.bytes += item.weight();
-        self.batch.push(item);
-        if full(self.bytes, self.batch.len()) {
-            self.seal();
-        }
-    }
-
-    /// Sets the stream message being filled aside to be sent.
-    fn seal(&mut self) {
-        if !self.batch.is_empty() {
-            self.ready
-                .push_back(Item::response(std::mem::take(&mut self.batch)));
-            self.bytes = 0;
         }
     }
 
     /// Ends the answer with `status`, after what was made before it.
     fn fail(&mut self, status: Status) {
-        self.seal();
         self.body = None;
-        self.failed = Some(status);
+        self.out.fail(status);
     }
 }
 
