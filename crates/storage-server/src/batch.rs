@@ -1,7 +1,9 @@
 //! Items of a streamed answer (Fetch, Maildrop.Retrieve) on their way to
 //! the client, sent in batches of about [`CHUNK_SIZE`] bytes: one stream
 //! message, one HTTP/2 frame and one wake-up per batch rather than per
-//! item.
+//! item. A streamed answer is made a piece at a time on store threads
+//! while the client has room ([`send_piecewise`]): no thread waits for a
+//! slow client.
 
 use std::collections::VecDeque;
 
@@ -9,6 +11,9 @@ use mailkeep_storage_rpc::CHUNK_SIZE;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tonic::Status;
+
+use crate::convert::{server_bug, status_of};
+use crate::gate::Gate;
 
 /// Items per batch at most, whatever their size.
 const BATCH_ITEMS: usize = 512;
@@ -26,48 +31,6 @@ pub(crate) trait Batched: Sized {
 
 /// Where a streamed answer's messages go.
 pub(crate) type Sender<I> = mpsc::Sender<Result<<I as Batched>::Response, Status>>;
-
-/// The items waiting to be sent to the client from a store thread (which
-/// waits while the client is behind, counted as waiting, not working):
-/// Maildrop.Retrieve's answer. (A Fetch's is made a piece at a time and
-/// waits on no thread, see `fetch_producer`.)
-pub(crate) struct Batch<'a, I: Batched> {
-    tx: &'a Sender<I>,
-    items: Vec<I>,
-    bytes: usize,
-}
-
-impl<'a, I: Batched> Batch<'a, I> {
-    /// An empty batch for `tx`.
-    pub(crate) fn new(tx: &'a Sender<I>) -> Batch<'a, I> {
-        Batch {
-            tx,
-            items: Vec::new(),
-            bytes: 0,
-        }
-    }
-
-    /// Adds `item`, sending the batch once it is full; `false` when the
-    /// client has gone away.
-    pub(crate) fn push(&mut self, item: I) -> bool {
-        self.bytes += item.weight();
-        self.items.push(item);
-        if full(self.bytes, self.items.len()) {
-            return self.flush();
-        }
-        true
-    }
-
-    /// Sends what is waiting; `false` when the client has gone away.
-    pub(crate) fn flush(&mut self) -> bool {
-        if self.items.is_empty() {
-            return true;
-        }
-        let items = std::mem::take(&mut self.items);
-        self.bytes = 0;
-        crate::client_wait::send_waiting(self.tx, Ok(I::response(items)))
-    }
-}
 
 /// A streamed answer's stream messages made and not sent yet, for an
 /// answer made a piece at a time on store threads that never wait for the
@@ -117,6 +80,11 @@ impl<I: Batched> Outbox<I> {
         if full(self.bytes, self.batch.len()) {
             self.seal();
         }
+    }
+
+    /// Lets the stream message being filled go out as it is, not full.
+    pub(crate) fn flush(&mut self) {
+        self.seal();
     }
 
     /// Ends the answer: what is being filled waits to be sent, nothing
@@ -182,6 +150,68 @@ impl<I: Batched> Outbox<I> {
                 .push_back(I::response(std::mem::take(&mut self.batch)));
             self.bytes = 0;
         }
+    }
+}
+
+/// An answer made a piece at a time into an [`Outbox`] (see
+/// [`send_piecewise`]).
+pub(crate) trait Piecewise: Send + 'static {
+    /// The items of its stream messages.
+    type Item: Batched;
+    /// Makes the answer and hands it to `tx` while it has room, never
+    /// waiting for the client: [`Handed::Full`] or [`Handed::Done`].
+    fn fill(&mut self, tx: &Sender<Self::Item>) -> Handed;
+}
+
+/// Sends a streamed answer to `tx`: the producer `make` gives (on a store
+/// thread, as it may read or parse) fills the queue on store threads
+/// while the client has room, and waits on none while it has not, until
+/// half the queue is free: a client that keeps up costs a visit to a
+/// store thread per few stream messages, a slow one holds no thread.
+pub(crate) async fn send_piecewise<P: Piecewise>(
+    gate: &Gate,
+    owner: &str,
+    tx: &Sender<P::Item>,
+    make: impl FnOnce() -> Result<P, Status> + Send + 'static,
+) where
+    <P::Item as Batched>::Response: Send,
+{
+    let refill = (tx.max_capacity() / 2).max(1);
+    let mut producer: Option<P> = None;
+    let mut make = Some(make);
+    loop {
+        let queue = tx.clone();
+        let (made, start) = (producer.take(), make.take());
+        let visit = gate
+            .run_store(owner, move || {
+                let mut producer = match (made, start) {
+                    (Some(producer), _) => producer,
+                    (None, Some(start)) => match start() {
+                        Ok(producer) => producer,
+                        Err(status) => return Ok(Err(status)),
+                    },
+                    (None, None) => return Ok(Err(server_bug("a stream with no producer"))),
+                };
+                let handed = producer.fill(&queue);
+                Ok(Ok((producer, handed)))
+            })
+            .await;
+        let last = match visit {
+            Ok(Ok(Ok((_, Handed::Done)))) => return,
+            Ok(Ok(Ok((back, _)))) => {
+                producer = Some(back);
+                // On no thread until the client has taken some.
+                if tx.reserve_many(refill).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(Ok(Err(status))) | Err(status) => status,
+            Ok(Err(e)) => status_of(e),
+        };
+        // The client may be gone already; nothing more to do then.
+        let _ = tx.send(Err(last)).await;
+        return;
     }
 }
 
@@ -258,20 +288,31 @@ mod tests {
     }
 
     #[test]
-    fn a_streamed_batch_sends_what_an_answer_in_memory_holds() {
+    fn an_outbox_hands_over_what_an_answer_in_memory_holds() {
         let half = CHUNK_SIZE / 2;
-        let (tx, mut rx) = mpsc::channel(8);
-        let mut batch = Batch::new(&tx);
+        let (tx, mut rx) = mpsc::channel(2);
+        let mut out = Outbox::new();
         for _ in 0..5 {
-            assert!(batch.push(Weighing(half)));
+            out.push(Weighing(half));
         }
-        assert!(batch.flush());
-        drop(batch);
-        drop(tx);
+        out.close();
+        // Room for two of the three stream messages: the third waits.
+        assert_eq!(out.send(&tx), Handed::Full);
         let mut sent = Vec::new();
         while let Ok(response) = rx.try_recv() {
             sent.push(response.expect("a batch"));
         }
+        assert_eq!(out.send(&tx), Handed::Done);
+        while let Ok(response) = rx.try_recv() {
+            sent.push(response.expect("a batch"));
+        }
         assert_eq!(sent, batches((0..5).map(|_| Weighing(half))));
+        // A failure goes last, after what came before it.
+        let mut out = Outbox::new();
+        out.push(Weighing(1));
+        out.fail(Status::data_loss("cut short"));
+        let answer = out.into_answer();
+        assert_eq!(answer.len(), 2);
+        assert!(answer[1].is_err());
     }
 }

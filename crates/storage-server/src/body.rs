@@ -41,27 +41,6 @@ impl IndexedMessage<'_> {
         ))
     }
 
-    /// Reads `file` (the rest of it: `left` bytes are still due) in chunks
-    /// handed to `chunk`, which answers `false` when the client has gone
-    /// away; `Ok(false)` then. DATA_LOSS when the file ends early or goes
-    /// on past the index's size.
-    pub(crate) fn stream<R: Read>(
-        &self,
-        file: &mut CrlfReader<R>,
-        mut left: u64,
-        mut chunk: impl FnMut(Vec<u8>) -> bool,
-    ) -> Result<bool, Status> {
-        if left == 0 {
-            self.check_ends(file)?;
-        }
-        while let Some(data) = self.next_chunk(file, &mut left)? {
-            if !chunk(data) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
     /// The next chunk of `file` (`left` bytes are still due, counted down);
     /// `None` once none are. The last chunk is given only after the file
     /// was found to end there. DATA_LOSS when the file ends early or goes

@@ -18,19 +18,15 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Response, Status};
 
-use crate::batch::{Batched, queued};
+use crate::batch::{Batched, queued, send_piecewise};
 use crate::convert::{fetched_msg, ranges, status_of};
-use crate::fetch_producer::{Cuts, Parts, Producer, Sender, Visit};
+use crate::fetch_producer::{Cuts, Parts, Producer};
 use crate::gate::Gate;
 use crate::guest::Actor;
 use crate::structure::Wanted;
 
 /// How many stream items may wait for the client.
 const QUEUE: usize = 4;
-
-/// How many of them the client must have taken before a streamed answer
-/// is made on.
-const REFILL: usize = QUEUE / 2;
 
 /// The most message bytes (bodies, or whole messages read for their
 /// sections) a settled Fetch may read on the async thread: the three
@@ -126,7 +122,7 @@ pub(crate) async fn fetch(
             wanted,
         };
         let (uidvalidity, mailbox) = (req.uidvalidity, req.mailbox);
-        send(&gate, &owner, &tx, move || {
+        send_piecewise(&gate, &owner, &tx, move || {
             let structures = structures(wanted, &store, &mailbox, uidvalidity, &metas)?;
             Ok(Producer::new(store, mailbox, metas, parts, structures))
         })
@@ -190,52 +186,4 @@ fn structures(
         .message_structures(mailbox, uidvalidity, &uids)
         .map_err(status_of)?;
     Ok(found.into_iter().collect())
-}
-
-/// Sends a streamed Fetch's answer to `tx`: the producer `make` gives
-/// (on a store thread: it may parse structures) fills the queue on store
-/// threads while the client has room, and waits on none while it has not
-/// (see `fetch_producer`).
-async fn send(
-    gate: &Gate,
-    owner: &str,
-    tx: &Sender,
-    make: impl FnOnce() -> Result<Producer, Status> + Send + 'static,
-) {
-    let mut producer: Option<Producer> = None;
-    let mut make = Some(make);
-    loop {
-        let queue = tx.clone();
-        let (made, start) = (producer.take(), make.take());
-        let visit = gate
-            .run_store(owner, move || {
-                let mut producer = match (made, start) {
-                    (Some(producer), _) => producer,
-                    (None, Some(start)) => match start() {
-                        Ok(producer) => producer,
-                        Err(status) => return Ok(Err(status)),
-                    },
-                    (None, None) => return Ok(Err(crate::convert::server_bug("no Fetch to send"))),
-                };
-                let visit = producer.fill(&queue);
-                Ok(Ok((producer, visit)))
-            })
-            .await;
-        let last = match visit {
-            Ok(Ok(Ok((back, Visit::Full)))) => {
-                producer = Some(back);
-                // On no thread until the client has taken some.
-                if tx.reserve_many(REFILL).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-            Ok(Ok(Ok((_, Visit::Done)))) => return,
-            Ok(Ok(Err(status))) | Err(status) => status,
-            Ok(Err(e)) => status_of(e),
-        };
-        // The client may be gone already; nothing more to do then.
-        let _ = tx.send(Err(last)).await;
-        return;
-    }
 }

@@ -2,7 +2,7 @@
 //! structure and cuts, then its bytes chunk by chunk, batched into stream
 //! messages (see `batch`). A streamed answer is made on a store thread
 //! while the client has room for it and put aside when it has none
-//! ([`Producer::fill`]): the thread is then free, and the next visit goes
+//! ([`Piecewise::fill`]): the thread is then free, and the next visit goes
 //! on where this one stopped, so a slow client holds no store thread. A
 //! small answer is made whole at once ([`Producer::all`]).
 
@@ -18,7 +18,7 @@ use mailkeep_store::{
 };
 use tonic::Status;
 
-use crate::batch::{Handed, Outbox};
+use crate::batch::{Handed, Outbox, Piecewise};
 use crate::body::IndexedMessage;
 use crate::convert::{cut_spec, fetched_msg, status_of};
 use crate::structure::Wanted;
@@ -47,15 +47,6 @@ pub(crate) struct Parts {
     pub(crate) with_body: bool,
     pub(crate) cuts: Cuts,
     pub(crate) wanted: Wanted,
-}
-
-/// How a visit of [`Producer::fill`] ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Visit {
-    /// The client is behind: call again once it has taken some.
-    Full,
-    /// All was sent (or the client went away).
-    Done,
 }
 
 /// A Fetch's answer still to be made and sent.
@@ -108,18 +99,6 @@ impl Producer {
             self.step();
         }
         self.out.into_answer()
-    }
-
-    /// Makes the answer and hands it to `tx` while it has room, never
-    /// waiting for the client.
-    pub(crate) fn fill(&mut self, tx: &Sender) -> Visit {
-        loop {
-            match self.out.send(tx) {
-                Handed::All => self.step(),
-                Handed::Full => return Visit::Full,
-                Handed::Done => return Visit::Done,
-            }
-        }
     }
 
     /// Makes the next piece: a chunk of the bytes being sent, or the next
@@ -255,6 +234,19 @@ impl Producer {
     fn fail(&mut self, status: Status) {
         self.body = None;
         self.out.fail(status);
+    }
+}
+
+impl Piecewise for Producer {
+    type Item = Item;
+
+    fn fill(&mut self, tx: &Sender) -> Handed {
+        loop {
+            match self.out.send(tx) {
+                Handed::All => self.step(),
+                handed => return handed,
+            }
+        }
     }
 }
 

@@ -276,15 +276,14 @@ impl Gate {
         read: impl FnOnce() -> Result<Option<T>, StoreError>,
     ) -> Result<Option<T>, Status> {
         // Store threads that wait for an append's commit to reach the
-        // disk, or for a slow client to take a streamed answer, use no
-        // core: they do not count. While a core is left for
+        // disk use no core: they do not count (none waits for a client:
+        // streamed answers are made a piece at a time, see `batch`). While a core is left for
         // this thread, the read is made here: handing it to a store
         // thread and back costs more than the read itself.
         let busy = self
             .working
             .load(Ordering::Relaxed)
-            .saturating_sub(mailkeep_store::threads_waiting_for_disk())
-            .saturating_sub(crate::client_wait::threads_waiting_for_clients());
+            .saturating_sub(mailkeep_store::threads_waiting_for_disk());
         if self.shared.is_some() || busy >= self.cores {
             return Ok(None);
         }

@@ -16,7 +16,6 @@ mod acl;
 mod append;
 mod batch;
 mod body;
-mod client_wait;
 mod committer;
 mod content;
 mod convert;

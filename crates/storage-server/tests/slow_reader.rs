@@ -16,6 +16,7 @@ use std::time::Duration;
 use common::{Harness, OWNER};
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::storage::content_client::ContentClient;
+use mailkeep_storage_rpc::storage::maildrop_client::MaildropClient;
 use mailkeep_storage_rpc::storage::*;
 
 /// The attachment: more than a stalled stream's queue and the transport's
@@ -58,6 +59,8 @@ enum Stall {
     Section,
     /// The whole message (Fetch with its body).
     Message,
+    /// The whole message as POP3 takes it (Maildrop.Retrieve).
+    Maildrop,
 }
 
 #[test]
@@ -68,6 +71,11 @@ fn clients_that_stop_reading_large_sections_hold_no_store_thread() {
 #[test]
 fn clients_that_stop_reading_large_messages_hold_no_store_thread() {
     stalled_clients_leave_room(Stall::Message);
+}
+
+#[test]
+fn pop3_clients_that_stop_reading_large_messages_hold_no_store_thread() {
+    stalled_clients_leave_room(Stall::Maildrop);
 }
 
 /// Three clients stall (see [`Stall`]) on a process of two store
@@ -140,6 +148,22 @@ async fn stalled_and_one_more(stall: Stall) {
                 let first = stream.message().await.expect("a batch").expect("a batch");
                 Stalled::Message(stream, body_bytes(&first))
             }
+            Stall::Maildrop => {
+                let mut maildrop = MaildropClient::new(channel);
+                let request = RetrieveMaildropRequest {
+                    owner: OWNER.into(),
+                    mailbox: "INBOX".into(),
+                    uidvalidity,
+                    uids: vec![uid],
+                };
+                let mut stream = maildrop
+                    .retrieve(with_ticket(request, &t))
+                    .await
+                    .expect("Retrieve")
+                    .into_inner();
+                let first = stream.message().await.expect("a batch").expect("a batch");
+                Stalled::Maildrop(stream, retrieved_bytes(&first))
+            }
         };
         stalled.push(stream);
     }
@@ -173,6 +197,12 @@ async fn stalled_and_one_more(stall: Stall) {
                 }
                 len
             }
+            Stalled::Maildrop(mut stream, mut len) => {
+                while let Some(batch) = stream.message().await.expect("a batch") {
+                    len += retrieved_bytes(&batch);
+                }
+                len
+            }
         };
         assert!(len > PART - (1 << 20), "{len}");
     }
@@ -183,6 +213,21 @@ enum Stalled {
     Section(tonic::Streaming<SectionChunk>),
     /// With the body bytes read so far.
     Message(tonic::Streaming<FetchResponse>, usize),
+    /// With the message bytes read so far.
+    Maildrop(tonic::Streaming<RetrieveMaildropResponse>, usize),
+}
+
+/// The message bytes a Retrieve stream message carries.
+fn retrieved_bytes(batch: &RetrieveMaildropResponse) -> usize {
+    batch
+        .items
+        .iter()
+        .map(|item| match &item.item {
+            Some(retrieve_maildrop_item::Item::Message(m)) => m.data.len(),
+            Some(retrieve_maildrop_item::Item::More(data)) => data.len(),
+            None => 0,
+        })
+        .sum()
 }
 
 /// The message bytes a Fetch stream message carries.

@@ -1,24 +1,27 @@
 //! Maildrop.Retrieve: the bytes of a POP3 session's messages, one after
 //! another in one stream. The files come from one index read for the
-//! whole list ([`Store::maildrop_files`]); each is read on a store thread
-//! as the client takes them (bounded channel) with CRLF line ends, and
+//! whole list ([`Store::maildrop_files`]); each is read on store threads
+//! as the client takes them (bounded channel, no thread waiting for a
+//! slow client) with CRLF line ends, and
 //! the items go out in batches of about [`CHUNK_SIZE`] bytes. A message
 //! up to a chunk long (most mail) is read whole in one go; a bigger one
 //! streams in chunks, never held whole.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
+use std::sync::Arc;
 
 use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::retrieve_maildrop_item::Item;
 use mailkeep_store::{CrlfReader, MaildropFile, Store, StoreError, to_crlf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use crate::batch::{Batch, Batched};
+use crate::batch::{Batched, Handed, Outbox, Piecewise, Sender, send_piecewise};
 use crate::body::IndexedMessage;
 use crate::convert::status_of;
 use crate::gate::Gate;
@@ -31,118 +34,154 @@ pub(crate) type Retrieved = ReceiverStream<Result<pb::RetrieveMaildropResponse, 
 
 /// Serves one admitted Retrieve: the list is read first, and its failure
 /// (no such mailbox, another UIDVALIDITY) is the call's status; the
-/// bytes then stream, and a failure while streaming ends the stream.
+/// bytes then stream, made a piece at a time on store threads while the
+/// client has room (a slow one holds no thread), and a failure while
+/// streaming ends the stream. The first message goes out alone and before
+/// the call is answered: its bytes leave in the same write as the
+/// response's headers (the caller wakes once, not twice), and a RETR 1
+/// waits for one file, not a batch of them.
 pub(crate) async fn retrieve(
-    gate: &Gate,
+    gate: &Arc<Gate>,
     owner: &str,
     store: Store,
     req: pb::RetrieveMaildropRequest,
 ) -> Result<Retrieved, Status> {
-    let (listed_tx, listed_rx) = oneshot::channel();
     let (tx, rx) = mpsc::channel(QUEUE);
-    gate.spawn(owner, move || {
-        let files = match store.maildrop_files(&req.mailbox, req.uidvalidity, &req.uids) {
-            Ok(files) => files,
-            Err(e) => {
-                let _ = listed_tx.send(Err(status_of(e)));
-                return;
+    let queue = tx.clone();
+    let first = gate
+        .run_store(owner, move || {
+            let files = store.maildrop_files(&req.mailbox, req.uidvalidity, &req.uids)?;
+            let mut retriever = Retriever {
+                store,
+                mailbox: req.mailbox,
+                files: files.into(),
+                big: None,
+                started: 0,
+                out: Outbox::new(),
+            };
+            retriever.first(&queue);
+            Ok(retriever)
+        })
+        .await?
+        .map_err(status_of)?;
+    let (gate, owner) = (Arc::clone(gate), owner.to_owned());
+    tokio::spawn(async move {
+        send_piecewise(&gate, &owner, &tx, move || Ok(first)).await;
+    });
+    Ok(ReceiverStream::new(rx))
+}
+
+/// A Retrieve's answer still to be made and sent.
+struct Retriever {
+    store: Store,
+    mailbox: String,
+    /// Messages not started yet.
+    files: VecDeque<MaildropFile>,
+    /// A message bigger than a chunk whose bytes are being sent.
+    big: Option<Big>,
+    /// Messages started (their first bytes made).
+    started: usize,
+    out: Outbox<Item>,
+}
+
+/// A big message's bytes still to be sent.
+struct Big {
+    file: CrlfReader<File>,
+    left: u64,
+    uid: u32,
+    size: u64,
+    /// None sent yet: the first chunk goes in the message's item.
+    first: bool,
+}
+
+impl Retriever {
+    /// Makes the first message's item (the whole message, or a big one's
+    /// first chunk) and hands it over alone.
+    fn first(&mut self, tx: &Sender<Item>) {
+        while self.started == 0 && !self.out.is_closed() {
+            self.step();
+        }
+        self.out.flush();
+        self.out.send(tx);
+    }
+
+    /// Makes the next piece: a chunk of the big message being sent, or the
+    /// next message (a small one whole); closes the answer when nothing is
+    /// left, or ends it with a failure. A message gone since the maildrop
+    /// was opened is left out (the session tells its client so).
+    fn step(&mut self) {
+        if let Some(big) = &mut self.big {
+            let message = IndexedMessage {
+                mailbox: &self.mailbox,
+                uid: big.uid,
+                size: big.size,
+            };
+            let chunk = message.next_chunk(&mut big.file, &mut big.left);
+            let first = std::mem::take(&mut big.first);
+            let item = |data| {
+                if first {
+                    Item::Message(pb::RetrievedMessage {
+                        uid: big.uid,
+                        size: big.size,
+                        data,
+                    })
+                } else {
+                    Item::More(data)
+                }
+            };
+            let item = match chunk {
+                Ok(Some(data)) => Some(item(data)),
+                Ok(None) => None,
+                Err(status) => return self.fail(status),
+            };
+            if big.left == 0 {
+                self.big = None;
             }
+            if let Some(item) = item {
+                self.out.push(item);
+            }
+            return;
+        }
+        let Some(listed) = self.files.pop_front() else {
+            return self.out.close();
         };
-        let mut answer = Answer(Some(listed_tx));
-        let mut batch = Batch::new(&tx);
-        let streamed = stream_files(&store, &req.mailbox, &files, &mut batch, &mut answer);
-        // What came before an error is the client's too.
-        batch.flush();
-        // Nothing was sent (every message gone, or a failure first): the
-        // call is answered now, and a failure ends its stream.
-        if !answer.give() {
-            return; // The call was given up meanwhile.
-        }
-        if let Err(status) = streamed {
-            let _ = crate::client_wait::send_waiting(&tx, Err(status));
-        }
-    })?;
-    match listed_rx.await {
-        Ok(Ok(())) => Ok(ReceiverStream::new(rx)),
-        Ok(Err(status)) => Err(status),
-        Err(_) => Err(crate::convert::server_bug(
-            "the retrieval stopped before it began",
-        )),
-    }
-}
-
-/// The call's answer (its stream may be read from then on), until it is
-/// given.
-struct Answer(Option<oneshot::Sender<Result<(), Status>>>);
-
-impl Answer {
-    /// Answers the call if it is not answered yet; `false` when it was
-    /// given up meanwhile.
-    fn give(&mut self) -> bool {
-        match self.0.take() {
-            Some(listed) => listed.send(Ok(())).is_ok(),
-            None => true,
-        }
-    }
-}
-
-/// Sends every listed message that is still there. The first goes out
-/// alone and before the call is answered, when it fits in one batch: its
-/// bytes then leave in the same write as the response's headers (the
-/// caller wakes once, not twice), and a RETR 1 waits for one file, not a
-/// batch of them. A bigger one is answered first: its chunks could fill
-/// the queue before anybody reads it.
-fn stream_files(
-    store: &Store,
-    mailbox: &str,
-    files: &[MaildropFile],
-    batch: &mut Batch<'_, Item>,
-    answer: &mut Answer,
-) -> Result<(), Status> {
-    for listed in files {
-        let file = match store.open_maildrop_file(mailbox, listed) {
+        let file = match self.store.open_maildrop_file(&self.mailbox, &listed) {
             Ok(file) => file,
-            // Gone since the maildrop was opened: left out, and the
-            // session tells its client so.
             Err(
                 StoreError::Expunged { .. }
                 | StoreError::NotFound { .. }
                 | StoreError::MessageFileMissing { .. },
-            ) => continue,
-            Err(e) => return Err(status_of(e)),
+            ) => return,
+            Err(e) => return self.fail(status_of(e)),
         };
-        let alone = usize::try_from(listed.size).is_ok_and(|size| size <= CHUNK_SIZE);
-        if !alone && !answer.give() {
-            return Ok(());
-        }
-        if !send_message(batch, file, mailbox, listed)? {
-            return Ok(());
-        }
-        if answer.0.is_some() && !(batch.flush() && answer.give()) {
-            return Ok(());
+        self.started += 1;
+        if let Err(status) = self.start(file, &listed) {
+            self.fail(status);
         }
     }
-    Ok(())
-}
 
-/// Streams one message (its item with the first bytes, then the rest);
-/// `Ok(false)` when the client has gone away, DATA_LOSS when the file's
-/// size is not the index's.
-fn send_message(
-    batch: &mut Batch<'_, Item>,
-    mut file: File,
-    mailbox: &str,
-    listed: &MaildropFile,
-) -> Result<bool, Status> {
-    let message = IndexedMessage {
-        mailbox,
-        uid: listed.uid,
-        size: listed.size,
-    };
-    let size = usize::try_from(listed.size).unwrap_or(usize::MAX);
-    if size <= CHUNK_SIZE {
-        // Most mail: the whole file in one read (it is no bigger than its
-        // CRLF size), made CRLF only if it has bare LFs.
+    /// A message up to a chunk long (most mail) read whole in one go; a
+    /// bigger one set to stream in chunks. DATA_LOSS when the file's size
+    /// is not the index's.
+    fn start(&mut self, mut file: File, listed: &MaildropFile) -> Result<(), Status> {
+        let message = IndexedMessage {
+            mailbox: &self.mailbox,
+            uid: listed.uid,
+            size: listed.size,
+        };
+        let size = usize::try_from(listed.size).unwrap_or(usize::MAX);
+        if size > CHUNK_SIZE {
+            self.big = Some(Big {
+                file: CrlfReader::new(file),
+                left: listed.size,
+                uid: listed.uid,
+                size: listed.size,
+                first: true,
+            });
+            return Ok(());
+        }
+        // The whole file in one read (it is no bigger than its CRLF size),
+        // made CRLF only if it has bare LFs.
         let raw = read_small(&mut file, size + 1).map_err(|e| message.io_error(e))?;
         let data = match to_crlf(&raw) {
             Cow::Borrowed(_) => raw,
@@ -155,28 +194,32 @@ fn send_message(
                 "longer"
             }));
         }
-        return Ok(batch.push(Item::Message(pb::RetrievedMessage {
+        self.out.push(Item::Message(pb::RetrievedMessage {
             uid: listed.uid,
             size: listed.size,
             data,
-        })));
+        }));
+        Ok(())
     }
-    // A bigger one: its first chunk in the message's item, the rest as
-    // more of it.
-    let mut file = CrlfReader::new(file);
-    let mut first = true;
-    message.stream(&mut file, listed.size, |data| {
-        let item = if std::mem::take(&mut first) {
-            Item::Message(pb::RetrievedMessage {
-                uid: listed.uid,
-                size: listed.size,
-                data,
-            })
-        } else {
-            Item::More(data)
-        };
-        batch.push(item)
-    })
+
+    /// Ends the answer with `status`, after what was made before it.
+    fn fail(&mut self, status: Status) {
+        self.big = None;
+        self.out.fail(status);
+    }
+}
+
+impl Piecewise for Retriever {
+    type Item = Item;
+
+    fn fill(&mut self, tx: &Sender<Item>) -> Handed {
+        loop {
+            match self.out.send(tx) {
+                Handed::All => self.step(),
+                handed => return handed,
+            }
+        }
+    }
 }
 
 /// The first `limit` bytes of `file`, a regular file, or all of it when
