@@ -17,7 +17,7 @@ use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::retrieve_maildrop_item::Item;
 use mailkeep_store::{CrlfReader, MaildropFile, Store, StoreError, to_crlf};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
@@ -47,28 +47,42 @@ pub(crate) async fn retrieve(
     req: pb::RetrieveMaildropRequest,
 ) -> Result<Retrieved, Status> {
     let (tx, rx) = mpsc::channel(QUEUE);
+    let (listed_tx, listed_rx) = oneshot::channel();
     let queue = tx.clone();
-    let first = gate
-        .run_store(owner, move || {
-            let files = store.maildrop_files(&req.mailbox, req.uidvalidity, &req.uids)?;
-            let mut retriever = Retriever {
-                store,
-                mailbox: req.mailbox,
-                files: files.into(),
-                big: None,
-                started: 0,
-                out: Outbox::new(),
-            };
-            retriever.first(&queue);
-            Ok(retriever)
-        })
-        .await?
-        .map_err(status_of)?;
+    let make = move || {
+        let files = match store.maildrop_files(&req.mailbox, req.uidvalidity, &req.uids) {
+            Ok(files) => files,
+            Err(e) => {
+                let status = status_of(e);
+                let _ = listed_tx.send(Err(status.clone()));
+                return Err(status);
+            }
+        };
+        let mut retriever = Retriever {
+            store,
+            mailbox: req.mailbox,
+            files: files.into(),
+            big: None,
+            started: 0,
+            out: Outbox::new(),
+        };
+        // The call is answered once the first message waits in the queue;
+        // the same visit goes on with the rest.
+        retriever.first(&queue);
+        let _ = listed_tx.send(Ok(()));
+        Ok(retriever)
+    };
     let (gate, owner) = (Arc::clone(gate), owner.to_owned());
     tokio::spawn(async move {
-        send_piecewise(&gate, &owner, &tx, move || Ok(first)).await;
+        send_piecewise(&gate, &owner, &tx, make).await;
     });
-    Ok(ReceiverStream::new(rx))
+    match listed_rx.await {
+        Ok(Ok(())) => Ok(ReceiverStream::new(rx)),
+        Ok(Err(status)) => Err(status),
+        Err(_) => Err(crate::convert::server_bug(
+            "the retrieval stopped before it began",
+        )),
+    }
 }
 
 /// A Retrieve's answer still to be made and sent.
