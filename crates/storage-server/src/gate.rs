@@ -362,8 +362,10 @@ impl Gate {
     /// sessions only watch, or that lingers after its last session, then
     /// costs its watchers' state and little else. Owners released before
     /// and not called since are skipped. Returns how many owners' stores
-    /// closed something.
+    /// closed something. Owners nobody has watched for `idle_for` stop
+    /// being followed (see [`crate::watch::ChangeBus::forget_lingering`]).
     pub(crate) async fn release_idle(&self, idle_for: Duration) -> usize {
+        self.changes().forget_lingering(idle_for);
         let now = Instant::now();
         let idle: Vec<(String, Store)> = {
             let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());

@@ -2,8 +2,8 @@
 //! that its watchers still hear everything: no index file stays open once
 //! the owner is released (changes of other processes come by inotify on
 //! the index's WAL, not through a probe connection), mail that another
-//! program drops into `new/` is announced, and the watches go away with
-//! the last watcher.
+//! program drops into `new/` is announced, and the watches go away once
+//! nobody watched the owner for the idle time.
 
 #[allow(dead_code)]
 mod common;
@@ -143,13 +143,27 @@ async fn mail_another_program_drops_into_new_reaches_a_watcher() {
     assert_eq!(status.messages, 1, "{status:?}");
 }
 
+/// The owner's watches outlive its last watcher until the owner is idle
+/// (here: released at every check), so a session that selects and leaves
+/// again and again does not add and remove them each time; then they go.
 #[tokio::test]
-async fn the_last_watcher_leaving_removes_the_owners_inotify_watches() {
-    let h = Harness::start();
-    let t = h.ticket();
-    let root = h.maildir();
-    let first = watch(h.channel(1).await, &t, "INBOX").await;
-    let second = watch(h.channel(2).await, &t, "").await;
+async fn the_owners_inotify_watches_go_once_nobody_watched_it_for_the_idle_time() {
+    let home = tempfile::tempdir().unwrap();
+    let key = TestKey::generate();
+    let settings = StorageSettings {
+        owner: OWNER.into(),
+        home: home.path().to_path_buf(),
+        maildir: None,
+    };
+    let tuning = Tuning {
+        release_idle_every: Duration::ZERO,
+        ..Tuning::default()
+    };
+    let process = Process::start_with(settings, tuning, &key);
+    let t = common::ticket_signed_with(&key, OWNER, mailkeep_ticket::Scope::Session);
+    let root = home.path().join("Maildir");
+    let first = watch(process.channel(1).await, &t, "INBOX").await;
+    let second = watch(process.channel(2).await, &t, "").await;
     assert_eq!(inotify_watches_on(&root), 1, "one watch for both watchers");
 
     drop(first);
@@ -160,11 +174,33 @@ async fn the_last_watcher_leaving_removes_the_owners_inotify_watches() {
     .await;
 
     // Watching again watches again, and hears another process.
-    let mut events = watch(h.channel(3).await, &t, "INBOX").await;
+    let mut events = watch(process.channel(3).await, &t, "INBOX").await;
     assert_eq!(inotify_watches_on(&root), 1);
-    let other = h.another_process();
+    let other = Process::start(home.path(), &key);
     let mut c = other.client(1).await;
     let a = append(&mut c, &t, "INBOX", b"Subject: y\r\n\r\nbody\r\n").await;
+    let e = changed(next_event(&mut events, Duration::from_secs(5)).await);
+    assert_eq!(e.highestmodseq, a.modseq);
+}
+
+/// A watcher that comes while the owner's watches linger (its last
+/// watcher left moments ago) starts nothing new and hears another
+/// process's change; the watches are still one per directory.
+#[tokio::test]
+async fn a_watcher_after_the_last_one_left_reuses_the_lingering_watches() {
+    let h = Harness::start();
+    let t = h.ticket();
+    let root = h.maildir();
+    let first = watch(h.channel(1).await, &t, "INBOX").await;
+    assert_eq!(inotify_watches_on(&root), 1);
+    drop(first);
+
+    let mut events = watch(h.channel(2).await, &t, "INBOX").await;
+    assert_eq!(inotify_watches_on(&root), 1, "not added twice");
+    assert_eq!(inotify_watches_on(&root.join("new")), 1, "not added twice");
+    let other = h.another_process();
+    let mut c = other.client(1).await;
+    let a = append(&mut c, &t, "INBOX", b"Subject: z\r\n\r\nbody\r\n").await;
     let e = changed(next_event(&mut events, Duration::from_secs(5)).await);
     assert_eq!(e.highestmodseq, a.modseq);
 }

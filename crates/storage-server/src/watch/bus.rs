@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_store::{INBOX, MailboxCounters};
@@ -23,8 +24,10 @@ pub(crate) const CAPACITY: usize = 16;
 /// which clones what it sends on.
 pub(crate) type Event = Arc<pb::MailboxEvent>;
 
-/// Every watched owner's channel. Owners nobody watches have no entry, so
-/// publishing for them costs one map lookup.
+/// Every watched owner's channel. Owners nobody watches have no entry
+/// (beyond the while an inotify-followed one lingers, see
+/// [`ChangeBus::watcher_left`]), so publishing for them costs one map
+/// lookup.
 #[derive(Default)]
 pub(crate) struct ChangeBus {
     owners: Mutex<HashMap<String, Arc<OwnerChanges>>>,
@@ -53,6 +56,9 @@ struct Seen {
     /// index taken before the latest of them may be older than what
     /// watchers were told, and is not reconciled.
     published: u64,
+    /// Since when nobody watches the owner whose inotify watches are kept
+    /// (see [`ChangeBus::watcher_left`]); `None` while someone does.
+    unwatched_since: Option<Instant>,
 }
 
 /// A mailbox's counters as last announced; `uidvalidity == 0` marks a
@@ -161,6 +167,7 @@ impl ChangeBus {
         let rx = changes.tx.subscribe();
         let start = {
             let mut seen = lock(&changes.seen);
+            seen.unwatched_since = None;
             !std::mem::replace(&mut seen.polling, true)
         };
         (changes, rx, start)
@@ -202,24 +209,69 @@ impl ChangeBus {
         true
     }
 
-    /// A watcher of `owner` went away (its receiver is dropped): with none
-    /// left, the owner is forgotten and its inotify watches removed at
-    /// once (a poller notices at its next tick).
+    /// A watcher of `owner` went away (its receiver is dropped). With none
+    /// left, an owner followed by polling is forgotten (its poller notices
+    /// at its next tick); one followed by inotify keeps its watches and
+    /// what watchers were told, until [`ChangeBus::forget_lingering`]: a
+    /// session that selects a mailbox and logs out, again and again (a
+    /// webmail request, a client that polls), then finds the source
+    /// running instead of starting one (inotify watches added and removed,
+    /// every mailbox's counters read on a store thread) at every SELECT.
+    /// Watches cost nothing while nothing changes.
     pub(crate) fn watcher_left(&self, owner: &str) {
         let forgotten = {
             let mut owners = lock(&self.owners);
-            match owners.get(owner) {
-                Some(changes) if changes.tx.receiver_count() == 0 => owners.remove(owner),
-                _ => None,
+            let Some(changes) = owners.get(owner) else {
+                return;
+            };
+            if changes.tx.receiver_count() > 0 {
+                return;
             }
+            {
+                let mut seen = lock(&changes.seen);
+                if seen.kernel {
+                    seen.unwatched_since.get_or_insert_with(Instant::now);
+                    return;
+                }
+            }
+            owners.remove(owner)
         };
         if let Some(changes) = forgotten
             && let Some(Some(notifier)) = self.kernel.get()
         {
-            // Only the watches of this channel: a watcher arriving since
-            // registered new ones.
+            // A source that was still starting may have added watches.
             notifier.unwatch(owner, &changes);
         }
+    }
+
+    /// Forgets the owners nobody has watched for `idle_for` (see
+    /// [`ChangeBus::watcher_left`]) and removes their inotify watches, as
+    /// their stores are released; returns how many.
+    pub(crate) fn forget_lingering(&self, idle_for: Duration) -> usize {
+        let forgotten: Vec<(String, Arc<OwnerChanges>)> = {
+            let mut owners = lock(&self.owners);
+            let gone: Vec<String> = owners
+                .iter()
+                .filter(|(_, changes)| {
+                    changes.tx.receiver_count() == 0
+                        && lock(&changes.seen)
+                            .unwatched_since
+                            .is_some_and(|since| since.elapsed() >= idle_for)
+                })
+                .map(|(owner, _)| owner.clone())
+                .collect();
+            gone.into_iter()
+                .filter_map(|owner| owners.remove(&owner).map(|changes| (owner, changes)))
+                .collect()
+        };
+        if let Some(Some(notifier)) = self.kernel.get() {
+            for (owner, changes) in &forgotten {
+                // Only the watches of this channel: a watcher arriving
+                // since registered new ones.
+                notifier.unwatch(owner, changes);
+            }
+        }
+        forgotten.len()
     }
 
     /// The change source of `owner` could not start or failed: the next
@@ -554,6 +606,40 @@ mod tests {
         assert!(bus.stop_if_unwatched("alice", &old), "the old poller stops");
         assert!(!bus.stop_if_unwatched("alice", &new), "the new one goes on");
         assert!(bus.watched("alice").is_some());
+    }
+
+    /// An owner followed by inotify stays followed after its last watcher
+    /// left: the next watcher starts no source and hears what is published
+    /// meanwhile; only after the idle time is the owner forgotten.
+    #[test]
+    fn an_inotify_followed_owner_lingers_until_forgotten_after_idle() {
+        let bus = ChangeBus::default();
+        let (changes, rx, start) = bus.subscribe("alice");
+        assert!(start);
+        changes.set_kernel();
+        drop(rx);
+        bus.watcher_left("alice");
+        assert!(bus.watched("alice").is_some(), "kept after the last watcher");
+        assert_eq!(bus.forget_lingering(Duration::from_secs(3600)), 0);
+
+        let (again, mut rx, start) = bus.subscribe("alice");
+        assert!(!start, "the running source is reused");
+        assert!(Arc::ptr_eq(&changes, &again));
+        assert!(again.is_kernel());
+        bus.publish_list("alice", pb::ListChangeKind::Created, "Archive", "");
+        assert_eq!(drain(&mut rx).len(), 1, "the new watcher hears");
+        assert_eq!(
+            bus.forget_lingering(Duration::ZERO),
+            0,
+            "a watched owner is never forgotten"
+        );
+
+        drop(rx);
+        bus.watcher_left("alice");
+        assert_eq!(bus.forget_lingering(Duration::ZERO), 1);
+        assert!(bus.watched("alice").is_none());
+        let (_, _rx, start) = bus.subscribe("alice");
+        assert!(start, "a watcher after that starts a new source");
     }
 
     /// A poller's read taken before this process created a mailbox must
