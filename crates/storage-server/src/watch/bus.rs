@@ -619,7 +619,10 @@ mod tests {
         changes.set_kernel();
         drop(rx);
         bus.watcher_left("alice");
-        assert!(bus.watched("alice").is_some(), "kept after the last watcher");
+        assert!(
+            bus.watched("alice").is_some(),
+            "kept after the last watcher"
+        );
         assert_eq!(bus.forget_lingering(Duration::from_secs(3600)), 0);
 
         let (again, mut rx, start) = bus.subscribe("alice");
