@@ -164,12 +164,14 @@ fn list(f: &mut fmt::Formatter<'_>, name: &str, items: &[String]) -> fmt::Result
     f.write_str(")")
 }
 
-/// Writes an atom-like word, dropping characters that would end it.
+/// Writes an atom-like word, dropping characters that would end it. The
+/// runs between such characters are written whole (a word is nearly
+/// always one run): every login's CAPABILITY code is some sixty of them.
 fn atom(f: &mut fmt::Formatter<'_>, word: &str) -> fmt::Result {
-    for c in word.chars() {
-        if c.is_ascii_graphic() && !matches!(c, '(' | ')' | '{' | '"' | ']' | '%') {
-            write!(f, "{c}")?;
-        }
+    let ends_atom =
+        |c: char| !c.is_ascii_graphic() || matches!(c, '(' | ')' | '{' | '"' | ']' | '%');
+    for run in word.split(ends_atom) {
+        f.write_str(run)?;
     }
     Ok(())
 }

@@ -153,6 +153,11 @@ fn response_codes_render_as_the_rfcs_write_them() {
             Code::Capability(vec!["IMAP4rev2".into(), "AUTH=PLAIN".into()]),
             "CAPABILITY IMAP4rev2 AUTH=PLAIN",
         ),
+        // What would end an atom is dropped, the rest kept in order.
+        (
+            Code::Capability(vec!["X-(A]B\"C{D%E)".into(), " é\r\nF ".into()]),
+            "CAPABILITY X-ABCDE F",
+        ),
         (Code::ClientBug, "CLIENTBUG"),
         (Code::Closed, "CLOSED"),
         (Code::CompressionActive, "COMPRESSIONACTIVE"),
