@@ -14,10 +14,11 @@
 //! may pick another when this one is busy), and a storage process that
 //! exits closes it (the next attach gets a new one). A session's first
 //! call may go out on the held channel while the broker is still being
-//! asked ([`Connector::warm_storage`]); the rest use the broker's answer. A held channel is
-//! dropped once its time is up (checked every tenth of it, so at most that
-//! late), and the broker counts that time as part of the storage process's
-//! linger time, so an idle storage process does not stay longer for it.
+//! asked ([`Connector::warm_storage`]); the rest use the broker's answer.
+//! A held channel is dropped once its time is up (checked every tenth of
+//! it, so at most that late), and the broker counts that time as part of
+//! the storage process's linger time, so an idle storage process does not
+//! stay longer for it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};

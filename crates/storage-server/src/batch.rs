@@ -34,9 +34,9 @@ pub(crate) type Sender<I> = mpsc::Sender<Result<<I as Batched>::Response, Status
 
 /// A streamed answer's stream messages made and not sent yet, for an
 /// answer made a piece at a time on store threads that never wait for the
-/// client (Fetch, Maildrop.Retrieve): items are batched as [`Batch`] does,
-/// full batches wait here, and [`Outbox::send`] hands over what the
-/// client has room for. At most one piece's batches wait when its maker
+/// client (Fetch, Maildrop.Retrieve): items are gathered into stream
+/// messages, full ones wait here, and [`Outbox::send`] hands over what
+/// the client has room for. At most one piece's batches wait when its maker
 /// asks for room before making the next piece.
 pub(crate) struct Outbox<I: Batched> {
     batch: Vec<I>,
@@ -78,19 +78,14 @@ impl<I: Batched> Outbox<I> {
         self.bytes += item.weight();
         self.batch.push(item);
         if full(self.bytes, self.batch.len()) {
-            self.seal();
+            self.flush();
         }
-    }
-
-    /// Lets the stream message being filled go out as it is, not full.
-    pub(crate) fn flush(&mut self) {
-        self.seal();
     }
 
     /// Ends the answer: what is being filled waits to be sent, nothing
     /// more comes.
     pub(crate) fn close(&mut self) {
-        self.seal();
+        self.flush();
         self.closed = true;
     }
 
@@ -137,14 +132,14 @@ impl<I: Batched> Outbox<I> {
 
     /// The whole answer, once closed, its error (if any) last.
     pub(crate) fn into_answer(mut self) -> Vec<Result<I::Response, Status>> {
-        self.seal();
+        self.flush();
         let mut answer: Vec<_> = self.ready.drain(..).map(Ok).collect();
         answer.extend(self.failed.take().map(Err));
         answer
     }
 
-    /// Sets the stream message being filled aside to be sent.
-    fn seal(&mut self) {
+    /// Lets the stream message being filled go out as it is, not full.
+    pub(crate) fn flush(&mut self) {
         if !self.batch.is_empty() {
             self.ready
                 .push_back(I::response(std::mem::take(&mut self.batch)));
@@ -158,9 +153,20 @@ impl<I: Batched> Outbox<I> {
 pub(crate) trait Piecewise: Send + 'static {
     /// The items of its stream messages.
     type Item: Batched;
+    /// Where the pieces made wait to be sent.
+    fn outbox(&mut self) -> &mut Outbox<Self::Item>;
+    /// Makes the next piece into the outbox, or closes or fails it.
+    fn step(&mut self);
     /// Makes the answer and hands it to `tx` while it has room, never
     /// waiting for the client: [`Handed::Full`] or [`Handed::Done`].
-    fn fill(&mut self, tx: &Sender<Self::Item>) -> Handed;
+    fn fill(&mut self, tx: &Sender<Self::Item>) -> Handed {
+        loop {
+            match self.outbox().send(tx) {
+                Handed::All => self.step(),
+                handed => return handed,
+            }
+        }
+    }
 }
 
 /// Sends a streamed answer to `tx`: the producer `make` gives (on a store
@@ -220,23 +226,15 @@ fn full(bytes: usize, items: usize) -> bool {
     bytes >= CHUNK_SIZE || items >= BATCH_ITEMS
 }
 
-/// `items` cut into the stream messages [`Batch`] would send, for an
+/// `items` cut into the stream messages an [`Outbox`] sends, for an
 /// answer that is whole in memory before it is sent.
 pub(crate) fn batches<I: Batched>(items: impl IntoIterator<Item = I>) -> Vec<I::Response> {
-    let mut out = Vec::new();
-    let (mut batch, mut bytes) = (Vec::new(), 0);
+    let mut out = Outbox::new();
     for item in items {
-        bytes += item.weight();
-        batch.push(item);
-        if full(bytes, batch.len()) {
-            out.push(I::response(std::mem::take(&mut batch)));
-            bytes = 0;
-        }
+        out.push(item);
     }
-    if !batch.is_empty() {
-        out.push(I::response(batch));
-    }
-    out
+    out.flush();
+    out.ready.into()
 }
 
 /// An answer whole in memory, as a stream (a channel that holds it all,

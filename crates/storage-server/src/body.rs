@@ -3,6 +3,7 @@
 //! against the size the index holds, so that a file changed behind the
 //! index's back is reported as DATA_LOSS instead of sent cut or padded.
 
+use std::fs::File;
 use std::io::Read;
 
 use mailkeep_storage_rpc::CHUNK_SIZE;
@@ -41,32 +42,6 @@ impl IndexedMessage<'_> {
         ))
     }
 
-    /// The next chunk of `file` (`left` bytes are still due, counted down);
-    /// `None` once none are. The last chunk is given only after the file
-    /// was found to end there. DATA_LOSS when the file ends early or goes
-    /// on past the index's size.
-    pub(crate) fn next_chunk<R: Read>(
-        &self,
-        file: &mut CrlfReader<R>,
-        left: &mut u64,
-    ) -> Result<Option<Vec<u8>>, Status> {
-        if *left == 0 {
-            return Ok(None);
-        }
-        let want = usize::try_from(*left).unwrap_or(CHUNK_SIZE).min(CHUNK_SIZE);
-        let mut buf = vec![0u8; want];
-        let n = read_full(file, &mut buf).map_err(|e| self.io_error(e))?;
-        if n == 0 {
-            return Err(self.data_loss("shorter"));
-        }
-        buf.truncate(n);
-        *left -= n as u64;
-        if *left == 0 {
-            self.check_ends(file)?;
-        }
-        Ok(Some(buf))
-    }
-
     /// DATA_LOSS unless `file` has no more bytes (all that was due was
     /// read: a message of size 0 before any).
     pub(crate) fn check_ends<R: Read>(&self, file: &mut CrlfReader<R>) -> Result<(), Status> {
@@ -76,6 +51,62 @@ impl IndexedMessage<'_> {
             Ok(_) => Err(self.data_loss("longer")),
             Err(e) => Err(self.io_error(e)),
         }
+    }
+}
+
+/// A message's bytes still to be sent, read from its file chunk by chunk
+/// (Fetch's whole messages, Retrieve's big ones).
+pub(crate) struct Unsent {
+    file: CrlfReader<File>,
+    left: u64,
+    /// The message's UID.
+    pub(crate) uid: u32,
+    /// Its size with CRLF line ends, as the index has it.
+    pub(crate) size: u64,
+}
+
+impl Unsent {
+    /// All `size` bytes of message `uid`'s `file` still to be sent.
+    pub(crate) fn new(file: CrlfReader<File>, uid: u32, size: u64) -> Unsent {
+        Unsent {
+            file,
+            left: size,
+            uid,
+            size,
+        }
+    }
+
+    /// The next chunk; `None` once nothing is due. The last chunk is given
+    /// only after the file was found to end there. DATA_LOSS when the file
+    /// ends early or goes on past the index's size.
+    pub(crate) fn next_chunk(&mut self, mailbox: &str) -> Result<Option<Vec<u8>>, Status> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let message = IndexedMessage {
+            mailbox,
+            uid: self.uid,
+            size: self.size,
+        };
+        let want = usize::try_from(self.left)
+            .unwrap_or(CHUNK_SIZE)
+            .min(CHUNK_SIZE);
+        let mut buf = vec![0u8; want];
+        let n = read_full(&mut self.file, &mut buf).map_err(|e| message.io_error(e))?;
+        if n == 0 {
+            return Err(message.data_loss("shorter"));
+        }
+        buf.truncate(n);
+        self.left -= n as u64;
+        if self.left == 0 {
+            message.check_ends(&mut self.file)?;
+        }
+        Ok(Some(buf))
+    }
+
+    /// Whether every byte was sent.
+    pub(crate) fn is_done(&self) -> bool {
+        self.left == 0
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::errors::{self, ErrorReason};
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::content_server::{Content, ContentServer};
@@ -14,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::batch::queued;
+use crate::batch::{Batched, Outbox, Piecewise, queued, send_piecewise};
 use crate::body::IndexedMessage;
 use crate::convert::{cut_spec, ranges};
 use crate::gate::{Admitted, Gate};
@@ -26,10 +27,6 @@ const CHUNK: usize = 256 * 1024;
 /// How many chunks of a section read from its file may wait for the
 /// client: the memory a large section holds while it is sent.
 const QUEUE: usize = 4;
-
-/// How much of the queue a streamed section's client must have taken
-/// before its file is read on.
-const REFILL: usize = QUEUE / 2;
 
 /// The Content service, for registration in the storage server.
 pub(crate) fn server(gate: Arc<Gate>) -> ContentServer<ContentService> {
@@ -115,9 +112,17 @@ impl Content for ContentService {
         // Room for it was made, and the receiver is here.
         let _ = tx.try_send(Ok(first));
         if !size_only {
+            // Read as the client takes it, on store threads that never
+            // wait for it (a slow client holds none).
             let gate = Arc::clone(&self.gate);
+            let section = SectionFromFile {
+                reader,
+                mailbox,
+                uid,
+                out: Outbox::new(),
+            };
             tokio::spawn(async move {
-                send_from_file(&gate, &owner, reader, &tx, &mailbox, uid).await;
+                send_piecewise(&gate, &owner, &tx, move || Ok(section)).await;
             });
         }
         Ok(Response::new(ReceiverStream::new(rx)))
@@ -148,90 +153,65 @@ fn in_memory(data: Vec<u8>, size_only: bool) -> ChunkStream {
     queued(chunks.into_iter().map(Ok).collect())
 }
 
-/// Sends a streamed section's bytes as the client takes them. A store
-/// thread reads chunk after chunk into the queue while the client keeps
-/// up; when the queue is full it hands the reader back and is free, and
-/// this task waits (on no thread) for the client to take one before the
-/// next visit. So a slow client holds no store thread (it would count as
-/// work and keep settled reads of every session off the calling thread),
-/// while a fast one is sent to as before. A file that ends early ends the
-/// stream with DATA_LOSS.
-async fn send_from_file(
-    gate: &Gate,
-    owner: &str,
-    mut reader: SectionReader,
-    tx: &mpsc::Sender<Result<pb::SectionChunk, Status>>,
-    mailbox: &str,
+/// A section read from its file, a chunk at a time (see
+/// [`send_piecewise`]); a file that ends early ends the stream with
+/// DATA_LOSS.
+struct SectionFromFile {
+    reader: SectionReader,
+    mailbox: String,
     uid: u32,
-) {
-    let message = IndexedMessage {
-        mailbox,
-        uid,
-        size: reader.message_size(),
-    };
-    loop {
-        let queue = tx.clone();
-        let visit = gate
-            .run_store(owner, move || {
-                let step = fill(&mut reader, &queue);
-                Ok((reader, step))
-            })
-            .await;
-        let last = match visit {
-            Ok(Ok((back, Visit::Full(chunk)))) => {
-                // Waits for the client, on no thread, then reads on once
-                // there is room for a few chunks (a visit per chunk would
-                // cost a thread hand-over each while a client keeps up).
-                reader = back;
-                if tx.send(chunk).await.is_err() || tx.reserve_many(REFILL).await.is_err() {
-                    return;
-                }
-                continue;
+    out: Outbox<SectionPiece>,
+}
+
+impl Piecewise for SectionFromFile {
+    type Item = SectionPiece;
+
+    fn outbox(&mut self) -> &mut Outbox<SectionPiece> {
+        &mut self.out
+    }
+
+    fn step(&mut self) {
+        match self.reader.next_chunk() {
+            Ok(Some(data)) => self.out.push(SectionPiece(data)),
+            Ok(None) => self.out.close(),
+            Err(e) => {
+                let message = IndexedMessage {
+                    mailbox: &self.mailbox,
+                    uid: self.uid,
+                    size: self.reader.message_size(),
+                };
+                let status = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    message.data_loss("shorter")
+                } else {
+                    message.io_error(e)
+                };
+                self.out.fail(status);
             }
-            Ok(Ok((_, Visit::Ended))) => return,
-            Ok(Ok((_, Visit::Unreadable(e)))) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                Err(message.data_loss("shorter"))
-            }
-            Ok(Ok((_, Visit::Unreadable(e)))) => Err(message.io_error(e)),
-            Ok(Err(e)) => Err(crate::convert::status_of(e)),
-            Err(status) => Err(status),
-        };
-        let _ = tx.send(last).await;
-        return;
+        }
     }
 }
 
-/// How a store thread's visit to a streamed section ended.
-enum Visit {
-    /// The queue was full: this chunk waits for room.
-    Full(Result<pb::SectionChunk, Status>),
-    /// The section was sent whole, or the client went away.
-    Ended,
-    /// The file could not be read on.
-    Unreadable(std::io::Error),
-}
+/// A chunk of a streamed section: a stream message of its own (it
+/// outweighs a batch).
+struct SectionPiece(Vec<u8>);
 
-/// Reads `reader`'s chunks into `queue` while it has room (on a store
-/// thread, never waiting).
-fn fill(
-    reader: &mut SectionReader,
-    queue: &mpsc::Sender<Result<pb::SectionChunk, Status>>,
-) -> Visit {
-    loop {
-        let data = match reader.next_chunk() {
-            Ok(Some(data)) => data,
-            Ok(None) => return Visit::Ended,
-            Err(e) => return Visit::Unreadable(e),
-        };
-        let chunk = Ok(pb::SectionChunk {
+impl Batched for SectionPiece {
+    type Response = pb::SectionChunk;
+
+    fn weight(&self) -> usize {
+        self.0.len().max(CHUNK_SIZE)
+    }
+
+    fn response(pieces: Vec<SectionPiece>) -> pb::SectionChunk {
+        let mut pieces = pieces.into_iter();
+        let mut data = pieces.next().map(|p| p.0).unwrap_or_default();
+        for piece in pieces {
+            data.extend(piece.0);
+        }
+        pb::SectionChunk {
             total_size: 0,
             data,
             contains_nul: false,
-        });
-        match queue.try_send(chunk) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(chunk)) => return Visit::Full(chunk),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Visit::Ended,
         }
     }
 }

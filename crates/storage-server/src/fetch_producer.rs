@@ -7,7 +7,6 @@
 //! small answer is made whole at once ([`Producer::all`]).
 
 use std::collections::VecDeque;
-use std::fs::File;
 
 use mailkeep_storage_rpc::CHUNK_SIZE;
 use mailkeep_storage_rpc::errors::ErrorReason;
@@ -18,13 +17,10 @@ use mailkeep_store::{
 };
 use tonic::Status;
 
-use crate::batch::{Handed, Outbox, Piecewise};
-use crate::body::IndexedMessage;
+use crate::batch::{Outbox, Piecewise};
+use crate::body::{IndexedMessage, Unsent};
 use crate::convert::{cut_spec, fetched_msg, status_of};
 use crate::structure::Wanted;
-
-/// Where a streamed answer's messages go.
-pub(crate) type Sender = crate::batch::Sender<Item>;
 
 /// The cuts every message of a Fetch is asked for.
 pub(crate) struct Cuts {
@@ -59,16 +55,8 @@ pub(crate) struct Producer {
     /// The wanted structures, in the order of `metas`.
     structures: VecDeque<(u32, Structure)>,
     /// The message whose bytes are being sent.
-    body: Option<Body>,
+    body: Option<Unsent>,
     out: Outbox<Item>,
-}
-
-/// A message's bytes still to be sent.
-struct Body {
-    file: CrlfReader<File>,
-    left: u64,
-    uid: u32,
-    size: u64,
 }
 
 impl Producer {
@@ -96,7 +84,7 @@ impl Producer {
     /// The whole answer, its error (if any) last.
     pub(crate) fn all(mut self) -> Vec<Result<pb::FetchResponse, Status>> {
         while !self.out.is_closed() {
-            self.step();
+            self.next_piece();
         }
         self.out.into_answer()
     }
@@ -104,21 +92,14 @@ impl Producer {
     /// Makes the next piece: a chunk of the bytes being sent, or the next
     /// message's items; closes the answer when nothing is left to make, or
     /// ends it with a failure.
-    fn step(&mut self) {
+    fn next_piece(&mut self) {
         if let Some(body) = &mut self.body {
-            let message = IndexedMessage {
-                mailbox: &self.mailbox,
-                uid: body.uid,
-                size: body.size,
-            };
-            let chunk = message.next_chunk(&mut body.file, &mut body.left);
-            let done = body.left == 0;
-            match chunk {
+            match body.next_chunk(&self.mailbox) {
                 Ok(Some(data)) => self.out.push(Item::BodyChunk(data)),
                 Ok(None) => {}
                 Err(status) => return self.fail(status),
             }
-            if done {
+            if body.is_done() {
                 self.body = None;
             }
             return;
@@ -176,12 +157,7 @@ impl Producer {
                 };
                 message.check_ends(&mut file)?;
             } else {
-                self.body = Some(Body {
-                    file,
-                    left: meta.size,
-                    uid: meta.uid,
-                    size: meta.size,
-                });
+                self.body = Some(Unsent::new(file, meta.uid, meta.size));
             }
         }
         Ok(())
@@ -240,13 +216,12 @@ impl Producer {
 impl Piecewise for Producer {
     type Item = Item;
 
-    fn fill(&mut self, tx: &Sender) -> Handed {
-        loop {
-            match self.out.send(tx) {
-                Handed::All => self.step(),
-                handed => return handed,
-            }
-        }
+    fn outbox(&mut self) -> &mut Outbox<Item> {
+        &mut self.out
+    }
+
+    fn step(&mut self) {
+        self.next_piece();
     }
 }
 

@@ -277,9 +277,10 @@ impl Gate {
     ) -> Result<Option<T>, Status> {
         // Store threads that wait for an append's commit to reach the
         // disk use no core: they do not count (none waits for a client:
-        // streamed answers are made a piece at a time, see `batch`). While a core is left for
-        // this thread, the read is made here: handing it to a store
-        // thread and back costs more than the read itself.
+        // streamed answers are made a piece at a time, see `batch`).
+        // While a core is left for this thread, the read is made here:
+        // handing it to a store thread and back costs more than the read
+        // itself.
         let busy = self
             .working
             .load(Ordering::Relaxed)
@@ -766,24 +767,20 @@ fn guest_of(
     }
 }
 
-/// A refused call: [`ErrorReason::NoPermission`] with `code`, which keeps
-/// telling a caller whether renewing its ticket may help
-/// (UNAUTHENTICATED) or not (PERMISSION_DENIED).
 /// A call for an owner this process does not serve (any more: it let the
 /// owner go when idle, or a warm channel of another owner's process was
 /// tried): unavailable here, so the caller asks the broker for the owner's
 /// process and calls again, as after a lost process.
 fn not_served(owner: &str) -> Status {
-    let detail = ErrorDetail {
-        reason: ErrorReason::Unavailable as i32,
-    };
-    Status::with_details(
-        Code::Unavailable,
+    mailkeep_storage_rpc::errors::status(
+        ErrorReason::Unavailable,
         format!("this storage process does not serve owner {owner:?}"),
-        detail.encode_to_vec().into(),
     )
 }
 
+/// A refused call: [`ErrorReason::NoPermission`] with `code`, which keeps
+/// telling a caller whether renewing its ticket may help
+/// (UNAUTHENTICATED) or not (PERMISSION_DENIED).
 fn refusal(code: Code, message: impl Into<String>) -> Status {
     let detail = ErrorDetail {
         reason: ErrorReason::NoPermission as i32,

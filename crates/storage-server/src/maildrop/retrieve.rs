@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use crate::batch::{Batched, Handed, Outbox, Piecewise, Sender, send_piecewise};
-use crate::body::IndexedMessage;
+use crate::batch::{Batched, Outbox, Piecewise, Sender, send_piecewise};
+use crate::body::{IndexedMessage, Unsent};
 use crate::convert::status_of;
 use crate::gate::Gate;
 
@@ -100,10 +100,7 @@ struct Retriever {
 
 /// A big message's bytes still to be sent.
 struct Big {
-    file: CrlfReader<File>,
-    left: u64,
-    uid: u32,
-    size: u64,
+    unsent: Unsent,
     /// None sent yet: the first chunk goes in the message's item.
     first: bool,
 }
@@ -113,7 +110,7 @@ impl Retriever {
     /// first chunk) and hands it over alone.
     fn first(&mut self, tx: &Sender<Item>) {
         while self.started == 0 && !self.out.is_closed() {
-            self.step();
+            self.next_piece();
         }
         self.out.flush();
         self.out.send(tx);
@@ -123,20 +120,15 @@ impl Retriever {
     /// next message (a small one whole); closes the answer when nothing is
     /// left, or ends it with a failure. A message gone since the maildrop
     /// was opened is left out (the session tells its client so).
-    fn step(&mut self) {
+    fn next_piece(&mut self) {
         if let Some(big) = &mut self.big {
-            let message = IndexedMessage {
-                mailbox: &self.mailbox,
-                uid: big.uid,
-                size: big.size,
-            };
-            let chunk = message.next_chunk(&mut big.file, &mut big.left);
+            let chunk = big.unsent.next_chunk(&self.mailbox);
             let first = std::mem::take(&mut big.first);
             let item = |data| {
                 if first {
                     Item::Message(pb::RetrievedMessage {
-                        uid: big.uid,
-                        size: big.size,
+                        uid: big.unsent.uid,
+                        size: big.unsent.size,
                         data,
                     })
                 } else {
@@ -148,7 +140,7 @@ impl Retriever {
                 Ok(None) => None,
                 Err(status) => return self.fail(status),
             };
-            if big.left == 0 {
+            if big.unsent.is_done() {
                 self.big = None;
             }
             if let Some(item) = item {
@@ -186,10 +178,7 @@ impl Retriever {
         let size = usize::try_from(listed.size).unwrap_or(usize::MAX);
         if size > CHUNK_SIZE {
             self.big = Some(Big {
-                file: CrlfReader::new(file),
-                left: listed.size,
-                uid: listed.uid,
-                size: listed.size,
+                unsent: Unsent::new(CrlfReader::new(file), listed.uid, listed.size),
                 first: true,
             });
             return Ok(());
@@ -226,13 +215,12 @@ impl Retriever {
 impl Piecewise for Retriever {
     type Item = Item;
 
-    fn fill(&mut self, tx: &Sender<Item>) -> Handed {
-        loop {
-            match self.out.send(tx) {
-                Handed::All => self.step(),
-                handed => return handed,
-            }
-        }
+    fn outbox(&mut self) -> &mut Outbox<Item> {
+        &mut self.out
+    }
+
+    fn step(&mut self) {
+        self.next_piece();
     }
 }
 
