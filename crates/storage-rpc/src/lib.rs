@@ -7,6 +7,7 @@
 
 pub mod broker_client;
 pub mod channel;
+pub mod coalesce;
 pub mod errors;
 pub mod fd;
 pub mod fetch_items;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll};
 
+use mailkeep_storage_rpc::coalesce::Coalesced;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
@@ -32,9 +33,11 @@ impl ConnectionCount {
     }
 }
 
-/// A passed connection, counted while it is open.
+/// A passed connection, counted while it is open. Its writes are
+/// gathered per turn of the HTTP/2 connection, so that an answer and its
+/// trailers reach the protocol process in one write (see `Coalesced`).
 pub(crate) struct TrackedConn {
-    stream: QuietStream,
+    stream: Coalesced<QuietStream>,
     count: Arc<ConnectionCount>,
 }
 
@@ -43,7 +46,10 @@ impl TrackedConn {
     pub(crate) fn new(stream: QuietStream, count: Arc<ConnectionCount>) -> TrackedConn {
         count.open.fetch_add(1, Ordering::SeqCst);
         count.changed.notify_one();
-        TrackedConn { stream, count }
+        TrackedConn {
+            stream: Coalesced::new(stream),
+            count,
+        }
     }
 }
 
@@ -81,9 +87,8 @@ impl AsyncWrite for TrackedConn {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
-    /// Passed on, so that HTTP/2 writes a frame's head and its payload in
-    /// one system call (without it, h2 writes them one after the other,
-    /// and a protocol process wakes for each).
+    /// Passed on, so that a frame's head and its payload are gathered
+    /// without h2 copying the payload first.
     fn poll_write_vectored(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
