@@ -11,12 +11,12 @@
 //!
 //! [`Coalesced`] keeps what is written (up to [`GATHER_LIMIT`]). The
 //! first flush after a big DATA frame only asks for another turn (it
-//! wakes the connection's task); what waits goes out at the next flush, at the next
-//! read (the connection reads first thing in every turn), when a write
-//! would not fit, or at the shutdown, whichever comes first. So a message
-//! and its trailers, flushed one after the other in one turn, go in one
-//! system call, and nothing waits past the next turn (a poll of the
-//! task, no timer).
+//! wakes the connection's task); what waits goes out at the next flush,
+//! at the next read (the connection reads first thing in every turn),
+//! when a write would not fit, or at the shutdown, whichever comes first.
+//! So a message and its trailers, flushed one after the other in one
+//! turn, go in one system call, and nothing waits past the next turn (a
+//! poll of the task, no timer). A small flush goes out at once.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
