@@ -57,11 +57,6 @@ impl<T> Coalesced<T> {
             put_off: false,
         }
     }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &T {
-        &self.inner
-    }
 }
 
 impl<T: AsyncWrite + Unpin> Coalesced<T> {
