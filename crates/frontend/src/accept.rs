@@ -234,15 +234,24 @@ async fn establish(
         compressed: false,
         plaintext_logins: settings.plaintext_logins,
     };
+    let tcp = accepted.stream.tcp_socket();
     let stream = accepted.stream.into_transport();
     if kind != ListenerKind::ImplicitTls {
-        return Some(Connection::new(stream, info, settings.limits).with_admission(admission));
+        return Some(
+            Connection::new(stream, info, settings.limits)
+                .with_admission(admission)
+                .with_tcp_socket(tcp),
+        );
     }
     let timeout = tls.handshake_timeout();
     match tokio::time::timeout(timeout, tls.acceptor().accept(stream)).await {
         Ok(Ok(stream)) => {
             info.tls = Some(tls_info(stream.get_ref().1));
-            Some(Connection::new(stream, info, settings.limits).with_admission(admission))
+            Some(
+                Connection::new(stream, info, settings.limits)
+                    .with_admission(admission)
+                    .with_tcp_socket(tcp),
+            )
         }
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "TLS handshake failed");

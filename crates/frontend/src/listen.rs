@@ -299,6 +299,15 @@ impl AcceptedStream {
         };
     }
 
+    /// The TCP socket's descriptor, if it is one (see
+    /// [`crate::Connection::with_tcp_socket`]).
+    pub(crate) fn tcp_socket(&self) -> Option<std::os::fd::RawFd> {
+        match self {
+            AcceptedStream::Tcp(s) => Some(std::os::fd::AsRawFd::as_raw_fd(s)),
+            AcceptedStream::Unix(_) => None,
+        }
+    }
+
     pub(crate) fn into_transport(self) -> Box<dyn Transport> {
         match self {
             AcceptedStream::Tcp(s) => Box::new(s),

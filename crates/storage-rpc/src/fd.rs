@@ -120,6 +120,35 @@ pub fn recv_with_fds(
     Ok((msg.bytes, fds))
 }
 
+/// Makes the TCP socket `socket` acknowledge what it received now rather
+/// than when its delayed-ACK timer fires (up to 40 ms on Linux), and stay
+/// in its interactive mode (`TCP_QUICKACK` set to 2: the ACK that is due
+/// goes out, later ones are delayed as before). For a server waiting for
+/// the rest of a command: a client with Nagle's algorithm on (the
+/// default; Python's imaplib among them) holds the rest of its command
+/// line after a literal until the literal is acknowledged.
+pub fn acknowledge_now(socket: RawFd) -> io::Result<()> {
+    let value: libc::c_int = 2;
+    // SAFETY: setsockopt only reads the int it is pointed at, which lives
+    // across the call, for the length given; it changes nothing but the
+    // socket's acknowledgement timing, and on a number that is no TCP
+    // socket (or not open) it fails without effect.
+    let done = unsafe {
+        libc::setsockopt(
+            socket,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            std::ptr::from_ref(&value).cast(),
+            libc::socklen_t::try_from(std::mem::size_of::<libc::c_int>()).unwrap_or(4),
+        )
+    };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Hands the heap's free pages back to the system (glibc's `malloc_trim`).
 /// A storage process that just closed the index connections of many idle
 /// owners calls it: the freed page caches and statements lie scattered
@@ -164,3 +193,7 @@ unsafe impl OwnsOneFd for OwnedFd {}
 // SAFETY: a std `UnixStream` wraps exactly one owned descriptor, which it
 // never replaces and closes on drop.
 unsafe impl OwnsOneFd for std::os::unix::net::UnixStream {}
+
+#[cfg(test)]
+#[path = "fd_tests.rs"]
+mod tests;

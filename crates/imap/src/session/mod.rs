@@ -252,7 +252,14 @@ impl Session {
                 return Ok(());
             };
             match input.parser.next(input.reader.buf()) {
-                Outcome::Incomplete => return Ok(()),
+                Outcome::Incomplete => {
+                    // Part of a command came (a literal, say): the client
+                    // may hold the rest until that part is acknowledged.
+                    if !input.reader.buf().is_empty() {
+                        input.reader.conn().acknowledge_received();
+                    }
+                    return Ok(());
+                }
                 Outcome::SendContinuation => self.out.send(b"+ OK\r\n").await?,
                 Outcome::Command { command, consumed }
                 | Outcome::AppendBegin { command, consumed } => {

@@ -512,6 +512,9 @@ async fn next_step(cx: &mut Cx) -> Result<Step, ImapError> {
     loop {
         match input.parser.next(input.reader.buf()) {
             Outcome::Incomplete => {
+                // In the middle of APPEND: the client may be holding the
+                // rest until what it sent is acknowledged.
+                input.reader.conn().acknowledge_received();
                 if let Err(e) = input.reader.fill(deadline).await {
                     return Ok(Step::Gone(e));
                 }
