@@ -300,6 +300,9 @@ impl Session {
             if decoder.is_done() {
                 return Some(decoder.finish());
             }
+            // The client may hold the end of the message (the dot line)
+            // until what it sent is acknowledged.
+            self.reader.acknowledge_received();
             let deadline = self.deadline();
             if self.reader.fill(deadline).await.is_err() {
                 return None;
@@ -380,6 +383,7 @@ impl Session {
             if left == 0 {
                 return true;
             }
+            self.reader.acknowledge_received();
             let deadline = self.deadline();
             if self.reader.fill(deadline).await.is_err() {
                 return false;
