@@ -5,6 +5,9 @@ use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{Coalesced, GATHER_LIMIT};
+
+/// How long a test waits before it calls a stuck stream a failure.
+const GUARD: std::time::Duration = std::time::Duration::from_secs(10);
 use crate::quiet_stream::QuietStream;
 
 /// How many times the peer's reads found data: one per system call that
@@ -61,27 +64,38 @@ async fn two_flushes_in_one_turn_go_out_in_one_write() {
     assert_eq!(&got[600..], b"trailers");
 }
 
+/// A flush put off (a big frame) and no second flush: what waits goes out
+/// when the connection reads next, not later.
 #[tokio::test]
 async fn a_put_off_flush_goes_out_at_the_next_read() {
-    let (a, b) = QuietStream::pair().expect("pair");
-    let mut a = Coalesced::new(a);
-    let mut b = Coalesced::new(b);
-    a.write_all(b"ping").await.expect("write");
-    a.flush().await.expect("flush put off");
-    // The next turn reads first: that sends the ping, and b answers.
-    let answer = async {
-        let mut got = [0u8; 4];
-        b.read_exact(&mut got).await.expect("b reads");
-        assert_eq!(&got, b"ping");
-        b.write_all(b"pong").await.expect("b writes");
-        b.flush().await.expect("b flush");
-        b.flush().await.expect("b flush again");
-    };
-    let mut got = [0u8; 4];
-    let ask = a.read_exact(&mut got);
-    let (asked, ()) = tokio::join!(ask, answer);
-    asked.expect("a reads");
-    assert_eq!(&got, b"pong");
+    let (ours, mut peer) = QuietStream::with_peer().expect("pair");
+    let mut ours = Coalesced::new(ours);
+    let message = vec![b'm'; 600];
+    ours.write_all(&message).await.expect("write");
+    ours.flush().await.expect("flush put off");
+    peer.set_nonblocking(true).expect("nonblocking");
+    let mut probe = [0u8; 1];
+    assert_eq!(
+        peer.read(&mut probe).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "sent before the next turn"
+    );
+    peer.set_nonblocking(false).expect("blocking");
+    // The peer answers once it has the message: the read that waits for
+    // the answer is what sends it.
+    let answering = tokio::task::spawn_blocking(move || {
+        let (got, _) = reads_until(&mut peer, 600);
+        std::io::Write::write_all(&mut peer, b"pong").expect("answer");
+        got
+    });
+    let mut answer = [0u8; 4];
+    // Bounded only so that a message left waiting fails instead of hanging.
+    tokio::time::timeout(GUARD, ours.read_exact(&mut answer))
+        .await
+        .expect("the message was left waiting")
+        .expect("read the answer");
+    assert_eq!(&answer, b"pong");
+    assert_eq!(answering.await.expect("peer"), message);
 }
 
 #[tokio::test]

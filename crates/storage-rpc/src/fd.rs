@@ -121,9 +121,11 @@ pub fn recv_with_fds(
 }
 
 /// Makes the TCP socket `socket` acknowledge what it received now rather
-/// than when its delayed-ACK timer fires (up to 40 ms on Linux), and stay
-/// in its interactive mode (`TCP_QUICKACK` set to 2: the ACK that is due
-/// goes out, later ones are delayed as before). For a server waiting for
+/// than when its delayed-ACK timer fires (up to 40 ms on Linux):
+/// `TCP_QUICKACK` set to 2, so that when an ACK was due it goes out and
+/// the socket goes back to delaying later ones; when none was due the
+/// socket only acknowledges its next data sooner, until its next
+/// exchange makes it interactive again. For a server waiting for
 /// the rest of a command: a client with Nagle's algorithm on (the
 /// default; Python's imaplib among them) holds the rest of its command
 /// line after a literal until the literal is acknowledged.
