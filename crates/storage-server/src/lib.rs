@@ -438,20 +438,22 @@ pub async fn serve_tuned(
         let open = count.open();
         let (in_flight, busy) = calls.state(tuning.busy_after);
         let pressed = file_pressure.load(std::sync::atomic::Ordering::Relaxed);
-        if reported != Some((open, busy, pressed)) {
+        let watchers = gate.changes().watchers();
+        if reported != Some((open, busy, pressed, watchers)) {
             let event = StorageEvent {
                 kind: Some(storage_event::Kind::Load(Load {
                     connections: open,
                     in_flight,
                     busy,
                     pressed,
+                    watchers,
                 })),
             };
             if let Err(e) = send_frame(&*control, &event, None).await {
                 tracing::info!("control socket unwritable ({e}); storage process exits");
                 return Ok(());
             }
-            reported = Some((open, busy, pressed));
+            reported = Some((open, busy, pressed, watchers));
         }
         tokio::select! {
             _ = busy_check.tick() => {}

@@ -19,6 +19,10 @@ impl Command for Close {
         capability: None,
     };
 
+    fn ends_selection(&self) -> bool {
+        true
+    }
+
     async fn run(self, _cx: Cx, state: Selected) -> Result<Done, ImapError> {
         if !state.mailbox.read_only {
             let request = ExpungeRequest {
@@ -49,6 +53,10 @@ impl Command for Unselect {
         runs: Runs::Alone,
         capability: Some("UNSELECT"),
     };
+
+    fn ends_selection(&self) -> bool {
+        true
+    }
 
     async fn run(self, _cx: Cx, _state: Selected) -> Result<Done, ImapError> {
         Ok(Done::reply(Reply::ok("Unselect completed.")).with(Transition::Unselect))

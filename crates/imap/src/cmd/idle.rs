@@ -157,12 +157,22 @@ async fn untagged(cx: &Cx, kind: StatusKind, text: &str) -> Result<(), ImapError
 
 /// Resolves when the selected mailbox may have changed: at once when its
 /// change stream said so, every few seconds when it has none (the storage
-/// process went away; asking is the only way to know), never without a
-/// selected mailbox.
+/// process went away; asking is the only way to know) or when the stream
+/// starts (IDLE right after SELECT opens it), never without a selected
+/// mailbox.
 async fn changes(selected: Option<&Mailbox>) {
     match selected {
         Some(mailbox) if mailbox.mark().watching() => mailbox.mark().changed().await,
-        Some(_) => tokio::time::sleep(UNWATCHED_POLL).await,
+        // Boxed: only an unwatched IDLE holds both waits.
+        Some(mailbox) => {
+            Box::pin(async {
+                tokio::select! {
+                    () = mailbox.mark().changed() => {}
+                    () = tokio::time::sleep(UNWATCHED_POLL) => {}
+                }
+            })
+            .await;
+        }
         None => std::future::pending().await,
     }
 }

@@ -16,6 +16,10 @@ impl Command for Logout {
         capability: None,
     };
 
+    fn ends_selection(&self) -> bool {
+        true
+    }
+
     async fn run(self, cx: Cx, state: AnyState) -> Result<Done, ImapError> {
         // Before the client hears it is logged out: a ticket left in this
         // process's memory must read no mail after that (DESIGN §2).

@@ -172,6 +172,14 @@ pub(crate) trait Command: Send + Sync + Sized + 'static {
         false
     }
 
+    /// Whether it ends or replaces the selection (SELECT, EXAMINE, CLOSE,
+    /// UNSELECT, LOGOUT, UNAUTHENTICATE): the selected mailbox's changes
+    /// are not worth following for it, so a session that selects and
+    /// leaves opens no change stream.
+    fn ends_selection(&self) -> bool {
+        false
+    }
+
     /// Runs the command.
     fn run(
         self,
@@ -190,6 +198,8 @@ pub(crate) trait Routed: Send + Sync {
     fn uses_sequence_numbers(&self) -> bool;
     /// Whether the client sends it to hear of changes.
     fn polls(&self) -> bool;
+    /// Whether it ends or replaces the selection.
+    fn ends_selection(&self) -> bool;
     /// Checks the state and makes the future that runs the command.
     fn start(
         self: Box<Self>,
@@ -224,6 +234,10 @@ impl<C: Command> Routed for Route<C> {
 
     fn polls(&self) -> bool {
         self.0.polls()
+    }
+
+    fn ends_selection(&self) -> bool {
+        self.0.ends_selection()
     }
 
     fn start(

@@ -38,6 +38,10 @@ impl Command for Select {
         capability: None,
     };
 
+    fn ends_selection(&self) -> bool {
+        true
+    }
+
     async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
         select(self, false, cx, state).await
     }
@@ -51,6 +55,10 @@ impl Command for Examine {
         runs: Runs::Alone,
         capability: None,
     };
+
+    fn ends_selection(&self) -> bool {
+        true
+    }
 
     async fn run(self, cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
         select(self.0, true, cx, state).await
@@ -155,7 +163,6 @@ async fn select(
         view,
         &selected.keywords,
     ));
-    mailbox.start_watching(state.authed.storage.clone());
     mailbox.write_flags(&mut out);
     {
         let view = mailbox.view();

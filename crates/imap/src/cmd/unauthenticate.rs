@@ -19,6 +19,10 @@ impl Command for Unauthenticate {
         capability: Some("UNAUTHENTICATE"),
     };
 
+    fn ends_selection(&self) -> bool {
+        true
+    }
+
     async fn run(self, mut cx: Cx, state: Authenticated) -> Result<Done, ImapError> {
         tracing::info!(user = %state.authed.user(), "unauthenticated");
         state.authed.storage.end().await;

@@ -144,10 +144,16 @@ impl Mailbox {
         }
     }
 
-    /// Starts following the mailbox's changes (after SELECT).
-    pub(crate) fn start_watching(self: &std::sync::Arc<Self>, storage: Storage) {
-        let watcher = watch(self, storage);
-        *lock(&self.watcher) = Some(watcher);
+    /// Starts following the mailbox's changes, unless that started
+    /// already: at the first command after SELECT that can use them (a
+    /// session that selects and leaves opens no stream), or at once under
+    /// NOTIFY. Until the stream opens, every command asks storage.
+    pub(crate) fn follow_changes(self: &std::sync::Arc<Self>, storage: &Storage) {
+        let mut watcher = lock(&self.watcher);
+        if watcher.is_none() {
+            self.mark.opening();
+            *watcher = Some(watch(self, storage.clone()));
+        }
     }
 
     /// What the watcher knows about changes.
@@ -338,6 +344,7 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
+        self.mark.opening_settled().await;
         if self.take_change() || (allow_expunge && self.view().has_pending_expunges()) {
             return self.catch_up(storage, out, allow_expunge, enabled).await;
         }
@@ -391,6 +398,7 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
+        self.mark.opening_settled().await;
         self.mark.asking();
         let request = ChangesRequest {
             owner: self.owner.clone(),

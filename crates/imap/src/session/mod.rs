@@ -177,6 +177,11 @@ impl Session {
             let deadline = self.deadline();
             let want_input = self.wants_input();
             let idle = self.scheduler.is_idle();
+            if self.notifier.is_some() {
+                // NOTIFY reports the selected mailbox's changes between
+                // commands, as they come.
+                self.follow_selected();
+            }
             // NOTIFY's streams leave the selected mailbox of another
             // owner to its own watcher.
             let shared_selected = self.notified_shared_mailbox().filter(|_| idle);
@@ -330,6 +335,9 @@ impl Session {
             } else {
                 None
             };
+            if !command.ends_selection() {
+                self.follow_selected();
+            }
             let cx = self.context(tag.clone(), input);
             match command.start(cx, &self.state) {
                 Ok(future) => {
@@ -491,6 +499,14 @@ impl Session {
             }
         }
         Ok(self.out.flush().await?)
+    }
+
+    /// Starts following the selected mailbox's changes, if one is
+    /// selected and they are not followed yet.
+    fn follow_selected(&self) {
+        if let (Some(authed), Some(mailbox)) = (self.state.authed(), self.state.mailbox()) {
+            mailbox.follow_changes(&authed.storage);
+        }
     }
 
     /// The selected mailbox, when NOTIFY is on and the mailbox is another

@@ -27,6 +27,9 @@ const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 /// once; one that ended sooner waits as a failed start does.
 const LIVED_LONG: Duration = Duration::from_secs(10);
 
+/// The longest a sync waits for the first stream to open.
+const MOST_OPENING_WAIT: Duration = Duration::from_secs(1);
+
 /// Deltas kept for a view that has not taken them yet; beyond these the
 /// oldest go (the view then asks storage, as without deltas).
 const MOST_DELTAS: usize = 32;
@@ -54,6 +57,11 @@ pub(crate) struct ChangeMark {
     /// The MODSEQ the session's own APPEND into the mailbox brought it to:
     /// the view must reach it before the command's OK.
     expected_modseq: AtomicU64,
+    /// The first stream is being opened: a sync waits for it, so that it
+    /// covers everything before the stream and the next does not ask again.
+    opening: AtomicBool,
+    /// Wakes the syncs waiting for the first stream.
+    opened: Notify,
 }
 
 impl ChangeMark {
@@ -185,6 +193,34 @@ impl ChangeMark {
         self.watching.store(false, Ordering::SeqCst);
     }
 
+    /// The first stream is about to be opened.
+    pub(crate) fn opening(&self) {
+        self.opening.store(true, Ordering::SeqCst);
+    }
+
+    /// The first stream opened (its start marked), or could not be.
+    fn opening_ended(&self) {
+        self.opening.store(false, Ordering::SeqCst);
+        self.opened.notify_waiters();
+    }
+
+    /// Resolves once the first stream opened or could not be, or after
+    /// [`MOST_OPENING_WAIT`] (a storage process slow to answer the watch
+    /// must not hold the command's reply).
+    pub(crate) async fn opening_settled(&self) {
+        let settled = async {
+            loop {
+                let opened = self.opened.notified();
+                if !self.opening.load(Ordering::SeqCst) {
+                    return;
+                }
+                opened.await;
+            }
+        };
+        // Timing out only means asking storage without the stream.
+        let _ = tokio::time::timeout(MOST_OPENING_WAIT, settled).await;
+    }
+
     /// Whether a watch tells of changes.
     pub(crate) fn watching(&self) -> bool {
         self.watching.load(Ordering::SeqCst)
@@ -286,18 +322,25 @@ async fn follow_one(
             if !again {
                 tracing::warn!(error = %e, "no change stream; every command will ask storage");
             }
+            if let Some(m) = mailbox.upgrade() {
+                m.mark().opening_ended();
+            }
             return Followed::NotOpened(e.reason());
         }
     };
     match mailbox.upgrade() {
         // Renamed meanwhile: this stream follows the old name, and every
         // command asks storage from now on.
-        Some(m) if m.name() != name => return Followed::Deselected,
+        Some(m) if m.name() != name => {
+            m.mark().opening_ended();
+            return Followed::Deselected;
+        }
         Some(m) => {
             // Anything between SELECT's answer (or the last stream's end)
             // and the watch starting.
             m.mark().mark();
             m.mark().watching.store(true, Ordering::SeqCst);
+            m.mark().opening_ended();
         }
         None => return Followed::Deselected,
     }

@@ -10,6 +10,7 @@ mod memory;
 mod notify_shared;
 mod recent;
 mod search;
+mod selection_watch;
 mod session;
 mod shared;
 mod warm_first_call;

@@ -173,6 +173,13 @@ impl ChangeBus {
         (changes, rx, start)
     }
 
+    /// How many Watch streams are open (each holds one receiver).
+    pub(crate) fn watchers(&self) -> u32 {
+        let owners = lock(&self.owners);
+        let open: usize = owners.values().map(|c| c.tx.receiver_count()).sum();
+        u32::try_from(open).unwrap_or(u32::MAX)
+    }
+
     /// The process's inotify notifier, started at the first call; `None`
     /// (logged once) where the kernel or the sandbox refuses inotify.
     pub(crate) fn notifier(&self) -> Option<Arc<Notifier>> {
@@ -213,10 +220,11 @@ impl ChangeBus {
     /// left, an owner followed by polling is forgotten (its poller notices
     /// at its next tick); one followed by inotify keeps its watches and
     /// what watchers were told, until [`ChangeBus::forget_lingering`]: a
-    /// session that selects a mailbox and logs out, again and again (a
-    /// webmail request, a client that polls), then finds the source
-    /// running instead of starting one (inotify watches added and removed,
-    /// every mailbox's counters read on a store thread) at every SELECT.
+    /// session that selects a mailbox, reads and logs out, again and
+    /// again (a webmail request, a client that polls), then finds the
+    /// source running instead of starting one (inotify watches added and
+    /// removed, every mailbox's counters read on a store thread) at every
+    /// selection it follows.
     /// Watches cost nothing while nothing changes.
     pub(crate) fn watcher_left(&self, owner: &str) {
         let forgotten = {

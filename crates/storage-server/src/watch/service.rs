@@ -47,7 +47,7 @@ impl pb::watch_server::Watch for WatchService {
         if let Some(name) = mailbox.clone() {
             // NOT_FOUND now rather than a stream that never says anything;
             // settled, the check costs no store thread (a watch starts with
-            // every SELECT).
+            // nearly every selection: at its first command).
             if self
                 .gate
                 .run_settled(|| store.status_if_settled(&name))?
