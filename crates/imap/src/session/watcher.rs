@@ -208,6 +208,9 @@ impl ChangeMark {
     /// [`MOST_OPENING_WAIT`] (a storage process slow to answer the watch
     /// must not hold the command's reply).
     pub(crate) async fn opening_settled(&self) {
+        if !self.opening.load(Ordering::SeqCst) {
+            return;
+        }
         let settled = async {
             loop {
                 let opened = self.opened.notified();
