@@ -28,7 +28,7 @@ const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 const LIVED_LONG: Duration = Duration::from_secs(10);
 
 /// The longest a sync waits for the first stream to open.
-const MOST_OPENING_WAIT: Duration = Duration::from_secs(1);
+const MOST_OPENING_WAIT: Duration = Duration::from_millis(250);
 
 /// Deltas kept for a view that has not taken them yet; beyond these the
 /// oldest go (the view then asks storage, as without deltas).
