@@ -19,7 +19,8 @@ use crate::session::state::{Authenticated, Selected, Transition};
 /// The longest line accepted while idling (DONE and a little slack).
 const MAX_DONE_LINE: usize = 1024;
 
-/// How often an IDLE without a change stream asks storage.
+/// How often an IDLE without a change stream asks storage (besides when
+/// a stream starts).
 const UNWATCHED_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Command for Idle {
@@ -163,11 +164,12 @@ async fn untagged(cx: &Cx, kind: StatusKind, text: &str) -> Result<(), ImapError
 async fn changes(selected: Option<&Mailbox>) {
     match selected {
         Some(mailbox) if mailbox.mark().watching() => mailbox.mark().changed().await,
-        // Boxed: only an unwatched IDLE holds both waits.
+        // Boxed: only an unwatched IDLE holds both waits. Not woken by a
+        // mere mark: a failed sync marks too, and would spin.
         Some(mailbox) => {
             Box::pin(async {
                 tokio::select! {
-                    () = mailbox.mark().changed() => {}
+                    () = mailbox.mark().stream_started() => {}
                     () = tokio::time::sleep(UNWATCHED_POLL) => {}
                 }
             })

@@ -1,7 +1,8 @@
-//! Knowing when the selected mailbox changed without asking: while a
-//! mailbox is selected, a task follows its Watch stream (changes by any
-//! session or delivery, in any storage process of the owner) and marks the
-//! mailbox changed. Commands then ask storage for changes only when
+//! Knowing when the selected mailbox changed without asking: from the
+//! first command after SELECT that can use it (a session that selects and
+//! leaves opens none) until the selection ends, a task follows the
+//! mailbox's Watch stream (changes by any session or delivery, in any
+//! storage process of the owner) and marks the mailbox changed. Commands then ask storage for changes only when
 //! something did change, and IDLE wakes up at once; an event that carries
 //! its change whole (a delta) is kept, and a view it continues takes it
 //! without asking storage at all. A stream that ends (the owner's storage
@@ -57,10 +58,12 @@ pub(crate) struct ChangeMark {
     /// The MODSEQ the session's own APPEND into the mailbox brought it to:
     /// the view must reach it before the command's OK.
     expected_modseq: AtomicU64,
-    /// The first stream is being opened: a sync waits for it, so that it
-    /// covers everything before the stream and the next does not ask again.
-    opening: AtomicBool,
-    /// Wakes the syncs waiting for the first stream.
+    /// When the first stream began to open, while it opens: a sync waits
+    /// for it (until [`MOST_OPENING_WAIT`] past this), so that it covers
+    /// everything before the stream and the next does not ask again.
+    opening: Mutex<Option<tokio::time::Instant>>,
+    /// Wakes whoever waits for a stream to start (or fail to): the syncs
+    /// waiting for the first, an IDLE without one.
     opened: Notify,
 }
 
@@ -195,33 +198,52 @@ impl ChangeMark {
 
     /// The first stream is about to be opened.
     pub(crate) fn opening(&self) {
-        self.opening.store(true, Ordering::SeqCst);
+        *self.opening_since() = Some(tokio::time::Instant::now());
     }
 
-    /// The first stream opened (its start marked), or could not be.
+    /// A stream opened (its start marked), or could not be.
     fn opening_ended(&self) {
-        self.opening.store(false, Ordering::SeqCst);
+        *self.opening_since() = None;
         self.opened.notify_waiters();
     }
 
-    /// Resolves once the first stream opened or could not be, or after
-    /// [`MOST_OPENING_WAIT`] (a storage process slow to answer the watch
-    /// must not hold the command's reply).
+    fn opening_since(&self) -> std::sync::MutexGuard<'_, Option<tokio::time::Instant>> {
+        self.opening
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Resolves once the first stream opened or could not be, or at
+    /// [`MOST_OPENING_WAIT`] after it began to open (a storage process
+    /// slow to answer the watch must not hold the commands' replies: past
+    /// that, they ask storage without waiting).
     pub(crate) async fn opening_settled(&self) {
-        if !self.opening.load(Ordering::SeqCst) {
+        let Some(since) = *self.opening_since() else {
             return;
-        }
+        };
         let settled = async {
             loop {
                 let opened = self.opened.notified();
-                if !self.opening.load(Ordering::SeqCst) {
+                if self.opening_since().is_none() {
                     return;
                 }
                 opened.await;
             }
         };
         // Timing out only means asking storage without the stream.
-        let _ = tokio::time::timeout(MOST_OPENING_WAIT, settled).await;
+        let _ = tokio::time::timeout_at(since + MOST_OPENING_WAIT, settled).await;
+    }
+
+    /// Resolves when a stream starts or fails to (not at a mere change):
+    /// what an IDLE without a stream waits for besides its slow poll. A
+    /// stream that starts marks the mailbox, so the IDLE then asks
+    /// storage for anything it missed meanwhile.
+    pub(crate) async fn stream_started(&self) {
+        let opened = self.opened.notified();
+        if self.watching() {
+            return;
+        }
+        opened.await;
     }
 
     /// Whether a watch tells of changes.
@@ -331,22 +353,23 @@ async fn follow_one(
             return Followed::NotOpened(e.reason());
         }
     };
-    match mailbox.upgrade() {
-        // Renamed meanwhile: this stream follows the old name, and every
-        // command asks storage from now on.
-        Some(m) if m.name() != name => {
-            m.mark().opening_ended();
-            return Followed::Deselected;
-        }
-        Some(m) => {
-            // Anything between SELECT's answer (or the last stream's end)
-            // and the watch starting.
-            m.mark().mark();
-            m.mark().watching.store(true, Ordering::SeqCst);
-            m.mark().opening_ended();
-        }
-        None => return Followed::Deselected,
+    let Some(m) = mailbox.upgrade() else {
+        return Followed::Deselected;
+    };
+    // Anything between SELECT's answer (or the last stream's end) and the
+    // watch starting.
+    m.mark().mark();
+    m.mark().watching.store(true, Ordering::SeqCst);
+    // Renamed meanwhile (checked after the stream is trusted, so that a
+    // RENAME's `unwatch` cannot come between): this stream follows the old
+    // name, and every command asks storage from now on.
+    if m.name() != name {
+        m.mark().unwatch();
+        m.mark().opening_ended();
+        return Followed::Deselected;
     }
+    m.mark().opening_ended();
+    drop(m);
     if again {
         tracing::info!("the change stream started again");
     }
@@ -415,6 +438,53 @@ mod tests {
         let mark = ChangeMark::default();
         mark.watching.store(true, Ordering::SeqCst);
         mark
+    }
+
+    /// Whether `future` is still pending after `wait` of (paused) time.
+    async fn pending_after(future: impl Future<Output = ()>, wait: Duration) -> bool {
+        tokio::time::timeout(wait, future).await.is_err()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sync_waits_for_the_first_stream_until_it_opens() {
+        let mark = ChangeMark::default();
+        mark.opening();
+        let settled = mark.opening_settled();
+        tokio::pin!(settled);
+        assert!(pending_after(&mut settled, MOST_OPENING_WAIT / 2).await);
+        mark.opening_ended();
+        assert!(!pending_after(&mut settled, Duration::ZERO).await);
+        // Opened: nothing waits any more.
+        assert!(!pending_after(mark.opening_settled(), Duration::ZERO).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_slow_to_open_holds_syncs_once_and_only_until_its_deadline() {
+        let mark = ChangeMark::default();
+        mark.opening();
+        let started = tokio::time::Instant::now();
+        mark.opening_settled().await;
+        assert_eq!(started.elapsed(), MOST_OPENING_WAIT);
+        // The next sync of the same opening does not wait again.
+        let again = tokio::time::Instant::now();
+        mark.opening_settled().await;
+        assert_eq!(again.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_without_a_stream_wakes_when_one_starts_not_at_a_mark() {
+        let mark = ChangeMark::default();
+        // A failed sync marks the mailbox: no wake-up for that.
+        mark.force();
+        let started = mark.stream_started();
+        tokio::pin!(started);
+        assert!(pending_after(&mut started, Duration::from_secs(60)).await);
+        // The stream starts.
+        mark.watching.store(true, Ordering::SeqCst);
+        mark.opening_ended();
+        assert!(!pending_after(&mut started, Duration::ZERO).await);
+        // Watched already: at once.
+        assert!(!pending_after(mark.stream_started(), Duration::ZERO).await);
     }
 
     #[test]

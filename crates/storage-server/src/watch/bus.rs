@@ -4,6 +4,7 @@
 //! not already announced.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,8 @@ pub(crate) struct ChangeBus {
     /// by the first watcher; `None` where inotify is not available (the
     /// owners' changes are then polled).
     kernel: OnceLock<Option<Arc<Notifier>>>,
+    /// Watch streams open now (reported to the master with the load).
+    streams: AtomicU32,
 }
 
 /// One owner's channel and announced state.
@@ -173,11 +176,22 @@ impl ChangeBus {
         (changes, rx, start)
     }
 
-    /// How many Watch streams are open (each holds one receiver).
+    /// How many Watch streams are open.
     pub(crate) fn watchers(&self) -> u32 {
-        let owners = lock(&self.owners);
-        let open: usize = owners.values().map(|c| c.tx.receiver_count()).sum();
-        u32::try_from(open).unwrap_or(u32::MAX)
+        self.streams.load(Ordering::Relaxed)
+    }
+
+    /// A Watch stream was handed to its caller.
+    pub(crate) fn stream_opened(&self) {
+        self.streams.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A Watch stream ended (its caller went away).
+    pub(crate) fn stream_closed(&self) {
+        // Never below zero, whatever a caller does.
+        let _ = self
+            .streams
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     /// The process's inotify notifier, started at the first call; `None`

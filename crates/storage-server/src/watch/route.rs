@@ -3,8 +3,9 @@
 //! watcher's buffers small (`mailkeep_storage_rpc::small_codec`): tonic's
 //! default allocates 8 KiB per streaming response for its whole life, and
 //! a storage process keeps one Watch stream per selected mailbox of every
-//! session that used its selection (thousands, nearly all silent), so the default alone would cost
-//! more than everything else an idle watcher holds.
+//! session that used its selection (thousands, nearly all silent), so the
+//! default alone would cost more than everything else an idle watcher
+//! holds.
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -118,10 +118,7 @@ impl pb::watch_server::Watch for WatchService {
             _ => None,
         };
         tracing::debug!(owner, mailbox = ?mailbox, "watcher added");
-        let leaving = Leaving {
-            gate: Arc::clone(&self.gate),
-            owner,
-        };
+        let leaving = Leaving::new(Arc::clone(&self.gate), owner);
         Ok(Response::new(Box::pin(events(
             rx,
             mailbox,
@@ -185,16 +182,24 @@ impl WatchService {
     }
 }
 
-/// Held by a watcher's event stream: when the stream is dropped (the
-/// client went away), after its receiver, the owner is forgotten if that
-/// was its last watcher.
+/// Held by a watcher's event stream, and counted as an open stream while
+/// it lives: when the stream is dropped (the client went away), after its
+/// receiver, the owner is forgotten if that was its last watcher.
 struct Leaving {
     gate: Arc<Gate>,
     owner: String,
 }
 
+impl Leaving {
+    fn new(gate: Arc<Gate>, owner: String) -> Leaving {
+        gate.changes().stream_opened();
+        Leaving { gate, owner }
+    }
+}
+
 impl Drop for Leaving {
     fn drop(&mut self) {
+        self.gate.changes().stream_closed();
         self.gate.changes().watcher_left(&self.owner);
     }
 }
