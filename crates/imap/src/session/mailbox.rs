@@ -344,7 +344,6 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
-        self.mark.opening_settled().await;
         if self.take_change() || (allow_expunge && self.view().has_pending_expunges()) {
             return self.catch_up(storage, out, allow_expunge, enabled).await;
         }

@@ -1,8 +1,8 @@
 //! The Watch call (a mailbox's or an owner's change stream) with small
-//! buffers. A session keeps its stream open for as long as a mailbox
-//! stays selected after its first command (and NOTIFY keeps more), so a server holds one per idle
-//! client; the generated client's codec would give each stream an 8 KiB
-//! receive buffer for events of a few dozen bytes (see
+//! buffers. A session keeps its stream open for as long as a mailbox stays
+//! selected after its first command (and NOTIFY keeps more), so a server
+//! holds one per idle client; the generated client's codec would give each
+//! stream an 8 KiB receive buffer for events of a few dozen bytes (see
 //! `mailkeep_storage_rpc::small_codec`).
 
 use mailkeep_frontend::Rpc;

@@ -1,12 +1,12 @@
-//! Knowing when the selected mailbox changed without asking: from the
-//! first command after SELECT that can use it (a session that selects and
-//! leaves opens none) until the selection ends, a task follows the
-//! mailbox's Watch stream (changes by any session or delivery, in any
-//! storage process of the owner) and marks the mailbox changed. Commands then ask storage for changes only when
-//! something did change, and IDLE wakes up at once; an event that carries
-//! its change whole (a delta) is kept, and a view it continues takes it
-//! without asking storage at all. A stream that ends (the owner's storage
-//! process went away) is started again.
+//! Knowing when the selected mailbox changed without asking: from the first
+//! command after SELECT that can use it (a session that selects and leaves
+//! opens none) until the selection ends, a task follows the mailbox's Watch
+//! stream (changes by any session or delivery, in any storage process of
+//! the owner) and marks the mailbox changed. Commands then ask storage for
+//! changes only when something did change, and IDLE wakes up at once; an
+//! event that carries its change whole (a delta) is kept, and a view it
+//! continues takes it without asking storage at all. A stream that ends
+//! (the owner's storage process went away) is started again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -369,6 +369,7 @@ async fn follow_one(
         return Followed::Deselected;
     }
     m.mark().opening_ended();
+    // Held weakly from here on: the task must not keep the selection alive.
     drop(m);
     if again {
         tracing::info!("the change stream started again");
