@@ -15,6 +15,7 @@ use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::Connected;
 
+use crate::chains::ReplyChains;
 use crate::exchanges::{ConnectionKey, Exchanges};
 
 /// The role of the protocol process a connection serves, as the master
@@ -57,16 +58,24 @@ pub(crate) struct AuthConnection {
     stream: QuietStream,
     tag: ConnectionTag,
     exchanges: Arc<Exchanges>,
+    chains: Arc<ReplyChains>,
 }
 
 impl AuthConnection {
     /// Wraps `stream`, which will be known by `tag`; its open exchanges
-    /// live in `exchanges` until it closes.
-    pub(crate) fn new(stream: QuietStream, tag: ConnectionTag, exchanges: Arc<Exchanges>) -> Self {
+    /// live in `exchanges` and its reply chain in `chains` until it
+    /// closes.
+    pub(crate) fn new(
+        stream: QuietStream,
+        tag: ConnectionTag,
+        exchanges: Arc<Exchanges>,
+        chains: Arc<ReplyChains>,
+    ) -> Self {
         AuthConnection {
             stream,
             tag,
             exchanges,
+            chains,
         }
     }
 }
@@ -74,6 +83,7 @@ impl AuthConnection {
 impl Drop for AuthConnection {
     fn drop(&mut self) {
         self.exchanges.forget_connection(self.tag.key);
+        self.chains.forget_connection(self.tag.key);
     }
 }
 
@@ -139,8 +149,9 @@ mod tests {
             key: ConnectionKey(key),
             role: PeerRole::Other,
         };
-        let conn_a = AuthConnection::new(a, tag(1), Arc::clone(&exchanges));
-        let conn_b = AuthConnection::new(b, tag(2), Arc::clone(&exchanges));
+        let chains = Arc::new(ReplyChains::default());
+        let conn_a = AuthConnection::new(a, tag(1), Arc::clone(&exchanges), Arc::clone(&chains));
+        let conn_b = AuthConnection::new(b, tag(2), Arc::clone(&exchanges), Arc::clone(&chains));
         assert_eq!(conn_a.connect_info(), tag(1));
         exchanges
             .put(

@@ -21,6 +21,7 @@ pub mod userdb;
 
 mod argon2_memory;
 mod audit;
+mod chains;
 mod conn;
 mod error;
 mod exchanges;

@@ -40,6 +40,7 @@ pub async fn serve(
         "auth service starting");
     let service = AuthService::new(settings, key, Arc::clone(&exchanges));
     let revocations = service.clone();
+    let chains = service.chains();
     let (connections, incoming) = mpsc::channel::<Result<AuthConnection, io::Error>>(16);
     let server = Server::builder()
         .add_service(AuthServer::new(service).max_decoding_message_size(MAX_REQUEST))
@@ -85,7 +86,12 @@ pub async fn serve(
                         next_key = next_key.wrapping_add(1);
                         tracing::debug!(connection_id = new.connection_id, role = %new.role,
                             "new auth connection");
-                        let connection = AuthConnection::new(stream, tag, Arc::clone(&exchanges));
+                        let connection = AuthConnection::new(
+                            stream,
+                            tag,
+                            Arc::clone(&exchanges),
+                            Arc::clone(&chains),
+                        );
                         // Fails only when the server has ended; the next turn
                         // of the loop reports why.
                         let _ = connections.send(Ok(connection)).await;

@@ -6,14 +6,15 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::auth::auth_server::Auth;
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::{
-    DeliverRequest, DeliverResponse, Failure, RenewRequest, RenewResponse, StepRequest,
-    StepResponse, Success,
+    DeliverRequest, DeliverResponse, Failure, OpenChainRequest, OpenChainResponse, RenewRequest,
+    RenewResponse, StepRequest, StepResponse, Success,
 };
 use mailkeep_ticket::{HostKey, now_unix};
 use mailkeep_ticket_seal::{Purpose, SealError, SealTo};
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
+use crate::chains::{ReplyChains, ReplyTo};
 use crate::conn::{ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
 use crate::hashing::{GateError, HashGate};
@@ -51,6 +52,7 @@ struct Shared {
     penalty: Penalty,
     hashing: HashGate,
     exchanges: Arc<Exchanges>,
+    chains: Arc<ReplyChains>,
 }
 
 /// Context of one step for the log lines.
@@ -58,10 +60,10 @@ struct Attempt<'a> {
     remote: &'a str,
     protocol: &'a str,
     mechanism: &'a str,
-    /// Whom a success's session ticket is sealed to; `None`: no ticket,
+    /// Where a success's session ticket is sealed to; `None`: no ticket,
     /// for the auth-socket role, whose MTA only needs to know that the
     /// password was right.
-    seal_to: Option<SealTo>,
+    seal_to: Option<ReplyTo>,
 }
 
 impl AuthService {
@@ -112,14 +114,49 @@ impl AuthService {
                 tickets,
                 hashing: HashGate::new(settings.hashing),
                 exchanges,
+                chains: Arc::new(ReplyChains::default()),
             }),
         }
     }
 
+    /// The reply chains of the connections, which each connection forgets
+    /// its own from when it closes.
+    pub(crate) fn chains(&self) -> Arc<ReplyChains> {
+        Arc::clone(&self.shared.chains)
+    }
+
+    /// Where the ticket of a request on `conn` goes: under the message key
+    /// of its `index` in the connection's chain, or else sealed to its
+    /// `key`. A request with neither, or whose index gives no key, is
+    /// refused (INVALID_ARGUMENT) before anything else is done.
+    fn reply_to(
+        &self,
+        conn: Option<ConnectionKey>,
+        key: &[u8],
+        index: u64,
+        request: &str,
+    ) -> Result<ReplyTo, Status> {
+        if index == 0 {
+            return reply_key(key, request).map(ReplyTo::Key);
+        }
+        let Some(conn) = conn else {
+            return Err(Status::internal("request without a connection key"));
+        };
+        self.shared
+            .chains
+            .key_for(conn, index)
+            .map(ReplyTo::Chained)
+            .map_err(|error| {
+                tracing::warn!(request, index, %error, "request refused: no key for its reply index");
+                Status::invalid_argument(error.to_string())
+            })
+    }
+
     /// One SASL step on connection `conn`. Every step but an abort must
-    /// carry the key a success's ticket is sealed to (INVALID_ARGUMENT
-    /// otherwise, before anything is checked), except on the auth-socket
-    /// role's connections, which get no ticket.
+    /// carry the key a success's ticket is sealed to, or its index in the
+    /// connection's reply chain (INVALID_ARGUMENT otherwise, before
+    /// anything is checked), except on the auth-socket role's
+    /// connections, which get no ticket.
     async fn step_on(
         &self,
         conn: ConnectionKey,
@@ -139,7 +176,7 @@ impl AuthService {
         let seal_to = if role == PeerRole::AuthSocket {
             None
         } else {
-            Some(reply_key(&req.reply_key, "Step")?)
+            Some(self.reply_to(Some(conn), &req.reply_key, req.reply_index, "Step")?)
         };
         Ok(self.step_with(conn, seal_to, remote, &req).await)
     }
@@ -148,7 +185,7 @@ impl AuthService {
     async fn step_with(
         &self,
         conn: ConnectionKey,
-        seal_to: Option<SealTo>,
+        seal_to: Option<ReplyTo>,
         remote: &str,
         req: &StepRequest,
     ) -> Outcome {
@@ -584,6 +621,7 @@ impl AuthService {
     /// recipient (a compromised imap process must not get one).
     pub(crate) async fn deliver_for(
         &self,
+        conn: Option<ConnectionKey>,
         role: PeerRole,
         req: DeliverRequest,
     ) -> Result<DeliverResponse, Status> {
@@ -594,7 +632,7 @@ impl AuthService {
                 "deliver tickets are issued to the lmtp role only",
             ));
         }
-        let seal_to = reply_key(&req.reply_key, "Deliver")?;
+        let seal_to = self.reply_to(conn, &req.reply_key, req.reply_index, "Deliver")?;
         let recipient = req.recipient.clone();
         let checked = self
             .on_users_file(move |passdb, file| passdb.recipient_in(file, &recipient))
@@ -716,13 +754,29 @@ impl Auth for AuthService {
         &self,
         request: Request<DeliverRequest>,
     ) -> Result<Response<DeliverResponse>, Status> {
-        let role = request
-            .extensions()
-            .get::<ConnectionTag>()
-            .map_or(PeerRole::Other, |tag| tag.role);
-        self.deliver_for(role, request.into_inner())
+        let tag = request.extensions().get::<ConnectionTag>().copied();
+        let role = tag.map_or(PeerRole::Other, |tag| tag.role);
+        self.deliver_for(tag.map(|tag| tag.key), role, request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn open_chain(
+        &self,
+        request: Request<OpenChainRequest>,
+    ) -> Result<Response<OpenChainResponse>, Status> {
+        let Some(conn) = request.extensions().get::<ConnectionTag>().copied() else {
+            return Err(Status::internal("request without a connection key"));
+        };
+        let sealer_key = self
+            .shared
+            .chains
+            .open(conn.key, &request.get_ref().requester_key)
+            .map_err(|error| {
+                tracing::warn!(%error, "reply chain refused");
+                Status::invalid_argument(error.to_string())
+            })?;
+        Ok(Response::new(OpenChainResponse { sealer_key }))
     }
 
     async fn renew(

@@ -58,6 +58,7 @@ async fn a_deliver_request_without_a_usable_reply_key_is_refused() {
             .deliver(DeliverRequest {
                 recipient: "alice".to_owned(),
                 reply_key,
+                reply_index: 0,
             })
             .await
             .unwrap_err();

@@ -2,27 +2,31 @@
 //! made on first use, replaced when it breaks, and the source of SASL
 //! exchange ids and ticket renewals.
 //!
-//! Every request that is answered with a ticket carries a [`ReplyKey`]
-//! made for it alone, and the ticket comes back sealed to it: the
-//! connection's buffers, which keep the last reply's bytes for as long as
-//! the process lives, never hold a ticket in clear (DESIGN §2). The other
-//! way too: a renewal's old ticket is sealed to auth's request key (named
-//! in the login's success), since the write buffer keeps the last
+//! Every request that is answered with a ticket says where the ticket is
+//! to be sealed ([`ReplyTo`]): under the message key of its index in the
+//! connection's reply chain, begun with one exchange when the link
+//! connects, or, if auth begins none, to a [`ReplyKey`] made for it alone.
+//! Either way the connection's buffers, which keep the last reply's bytes
+//! for as long as the process lives, never hold a ticket in clear, nor
+//! anything that opens one once its request is over (DESIGN §2). The
+//! other way too: a renewal's old ticket is sealed to auth's request key
+//! (named in the login's success), since the write buffer keeps the last
 //! request's bytes just as long.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
-use mailkeep_storage_rpc::auth::RenewRequest;
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
+use mailkeep_storage_rpc::auth::{OpenChainRequest, RenewRequest};
 use mailkeep_storage_rpc::socket_channel::SocketChannel;
 use tokio::sync::Mutex;
 use tonic::Code;
 
+use mailkeep_ticket_seal::{ChainedKey, RequesterChain, SealError, SealTo};
 /// The key a request's ticket is sealed to, and what it is sealed for
 /// (re-exported for the callers of Auth.Deliver).
 pub use mailkeep_ticket_seal::{Purpose, ReplyKey};
-use mailkeep_ticket_seal::{SealError, SealTo};
+use zeroize::Zeroizing;
 
 use crate::any_connector::AnyConnector;
 use crate::connector::{ConnectError, Connector};
@@ -36,10 +40,72 @@ pub struct Renewed {
     pub expires_unix: i64,
 }
 
+/// Where one request's ticket is to be sealed, and what opens it: the
+/// fields the request carries for it, and the key that opens the reply
+/// (wiped when dropped or used).
+#[derive(Debug)]
+pub struct ReplyTo(Opener);
+
+#[derive(Debug)]
+enum Opener {
+    /// A reply key made for the request alone.
+    Key(ReplyKey),
+    /// The message key of the request's index in its connection's chain.
+    Chained(ChainedKey),
+}
+
+impl From<ReplyKey> for ReplyTo {
+    /// A request's own reply key, for a request made without the link's
+    /// chain.
+    fn from(key: ReplyKey) -> ReplyTo {
+        ReplyTo(Opener::Key(key))
+    }
+}
+
+impl ReplyTo {
+    /// The request's `reply_key` field (empty when it names a chain index).
+    pub fn reply_key(&self) -> Vec<u8> {
+        match &self.0 {
+            Opener::Key(key) => key.public_bytes(),
+            Opener::Chained(_) => Vec::new(),
+        }
+    }
+
+    /// The request's `reply_index` field (0 when it carries a reply key).
+    pub fn reply_index(&self) -> u64 {
+        match &self.0 {
+            Opener::Key(_) => 0,
+            Opener::Chained(key) => key.index(),
+        }
+    }
+
+    /// Opens the reply's ticket, sealed for `purpose` and `user`; the key
+    /// is used up.
+    pub fn open(
+        self,
+        sealed: &[u8],
+        purpose: Purpose,
+        user: &str,
+    ) -> Result<Zeroizing<String>, SealError> {
+        match self.0 {
+            Opener::Key(key) => key.open(sealed, purpose, user),
+            Opener::Chained(key) => key.open(sealed, purpose, user),
+        }
+    }
+}
+
+/// The current connection to auth and its reply chain.
+struct Linked {
+    client: AuthClient<SocketChannel>,
+    /// `None` when auth began no chain on this connection: each request
+    /// then carries a reply key of its own.
+    chain: Option<Arc<std::sync::Mutex<RequesterChain>>>,
+}
+
 /// The auth connection of one protocol process.
 pub struct AuthLink {
     connector: AnyConnector,
-    client: Mutex<Option<AuthClient<SocketChannel>>>,
+    client: Mutex<Option<Linked>>,
     exchange: AtomicU64,
     /// The next request's reply key, made while the last request waited
     /// for auth (see [`AuthLink::reply_key`]).
@@ -95,16 +161,70 @@ impl AuthLink {
     /// The auth client, connecting if there is none. With `fresh`, the
     /// current one is dropped first (a call on it failed with UNAVAILABLE).
     pub async fn client(&self, fresh: bool) -> Result<AuthClient<SocketChannel>, ConnectError> {
+        self.linked(fresh).await.map(|(client, _)| client)
+    }
+
+    /// The auth client as [`AuthLink::client`] gives it, and where the
+    /// ticket of one request on it is to be sealed: the next index of the
+    /// connection's chain, or a reply key of its own.
+    pub async fn client_for_ticket(
+        self: &Arc<Self>,
+        fresh: bool,
+    ) -> Result<(AuthClient<SocketChannel>, ReplyTo), ConnectError> {
+        let (client, chain) = self.linked(fresh).await?;
+        let reply = match chain {
+            Some(chain) => ReplyTo(Opener::Chained(
+                chain
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .next_key(),
+            )),
+            None => ReplyTo(Opener::Key(self.reply_key())),
+        };
+        Ok((client, reply))
+    }
+
+    /// The index the next request on the current connection's reply chain
+    /// will have; `None` when not connected or the connection has no chain
+    /// (for the log and tests).
+    pub async fn next_chain_index(&self) -> Option<u64> {
+        let guard = self.client.lock().await;
+        let chain = guard.as_ref()?.chain.as_ref()?;
+        let next = chain
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next_index();
+        Some(next)
+    }
+
+    /// The current client and its chain, connecting (and beginning the
+    /// chain) if there is none.
+    async fn linked(
+        &self,
+        fresh: bool,
+    ) -> Result<
+        (
+            AuthClient<SocketChannel>,
+            Option<Arc<std::sync::Mutex<RequesterChain>>>,
+        ),
+        ConnectError,
+    > {
         let mut guard = self.client.lock().await;
         if fresh {
             *guard = None;
         }
-        if let Some(client) = guard.as_ref() {
-            return Ok(client.clone());
+        if let Some(linked) = guard.as_ref() {
+            return Ok((linked.client.clone(), linked.chain.clone()));
         }
-        let client = self.connector.auth().await?;
-        *guard = Some(client.clone());
-        Ok(client)
+        let mut client = self.connector.auth().await?;
+        let chain = begin_chain(&mut client)
+            .await?
+            .map(|c| Arc::new(std::sync::Mutex::new(c)));
+        *guard = Some(Linked {
+            client: client.clone(),
+            chain: chain.clone(),
+        });
+        Ok((client, chain))
     }
 
     /// A new SASL exchange id, unique on this process's auth connections.
@@ -158,6 +278,35 @@ impl AuthLink {
         Err(ConnectError::unavailable(
             "auth unavailable for ticket renewal",
         ))
+    }
+}
+
+/// Begins the reply chain of a new connection to auth (one exchange).
+/// `None` when auth refuses one for a reason other than being gone: the
+/// link then makes a reply key for each request, as before chains.
+async fn begin_chain(
+    client: &mut AuthClient<SocketChannel>,
+) -> Result<Option<RequesterChain>, ConnectError> {
+    let key = ReplyKey::generate();
+    let request = OpenChainRequest {
+        requester_key: key.public_bytes(),
+    };
+    match client.open_chain(request).await {
+        Ok(response) => match RequesterChain::begin(key, &response.into_inner().sealer_key) {
+            Ok(chain) => Ok(Some(chain)),
+            Err(error) => {
+                tracing::warn!(%error, "auth's reply chain key is unusable; a reply key per request");
+                Ok(None)
+            }
+        },
+        Err(status) if status.code() == Code::Unavailable => Err(ConnectError::unavailable(
+            format!("auth unavailable: {}", status.message()),
+        )),
+        Err(status) => {
+            tracing::warn!(code = ?status.code(), message = status.message(),
+                "auth began no reply chain; a reply key per request");
+            Ok(None)
+        }
     }
 }
 

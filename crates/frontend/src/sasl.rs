@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mailkeep_storage_rpc::auth::{StepRequest, StepResponse, step_response};
 use tonic::Code;
 
-use crate::auth_link::{AuthLink, Purpose, ReplyKey};
+use crate::auth_link::{AuthLink, Purpose, ReplyTo};
 
 /// Mechanisms that send the password itself (only over TLS, or where the
 /// configuration allows plaintext logins).
@@ -147,14 +147,13 @@ impl SaslExchange {
     }
 
     /// Sends the client's data (`None`: the client sent none, e.g. no
-    /// initial response) and says what comes next. Each step carries a
-    /// reply key of its own: whichever step succeeds, its ticket comes
-    /// back sealed to that step's key.
+    /// initial response) and says what comes next. Each step says where
+    /// its ticket is to be sealed (a chain index or a reply key of its
+    /// own): whichever step succeeds, its ticket comes back sealed so.
     pub async fn step(&mut self, data: Option<Vec<u8>>) -> SaslStep {
         let first = !self.started;
         self.started = true;
         let binding = self.facts.channel_binding.as_ref().filter(|_| first);
-        let reply_key = self.link.reply_key();
         let request = StepRequest {
             exchange_id: self.id,
             mechanism: if first {
@@ -169,10 +168,10 @@ impl SaslExchange {
             abort: false,
             channel_binding_type: binding.map(|b| b.kind.clone()).unwrap_or_default(),
             channel_binding: binding.map(|b| b.data.clone()).unwrap_or_default(),
-            reply_key: reply_key.public_bytes(),
+            ..StepRequest::default()
         };
-        match send(&self.link, request, first).await {
-            Some(response) => outcome(response, reply_key, self.needs_ticket),
+        match send(&self.link, request, first, self.needs_ticket).await {
+            Some((response, reply)) => outcome(response, reply, self.needs_ticket),
             None => SaslStep::Failure(AuthFailure::Temporary),
         }
     }
@@ -190,7 +189,7 @@ impl SaslExchange {
             protocol: self.facts.protocol.clone(),
             ..StepRequest::default()
         };
-        let _ = send(&self.link, request, false).await;
+        let _ = send(&self.link, request, false, false).await;
     }
 }
 
@@ -221,21 +220,39 @@ pub async fn login_with_password(
     }
 }
 
-/// One step to auth. The first step of an exchange is retried once on a
-/// new auth connection when the old one is UNAVAILABLE; later steps are not
-/// (the exchange lived in the lost connection's process). `None`: auth
-/// could not be reached.
-async fn send(link: &AuthLink, request: StepRequest, first: bool) -> Option<StepResponse> {
+/// One step to auth, with where its ticket is to be sealed when
+/// `sealed` (on the connection it goes over: a retry on a new one gets a
+/// new place). The first step of an exchange is retried once on a new auth
+/// connection when the old one is UNAVAILABLE; later steps are not (the
+/// exchange lived in the lost connection's process). `None`: auth could
+/// not be reached.
+async fn send(
+    link: &Arc<AuthLink>,
+    mut request: StepRequest,
+    first: bool,
+    sealed: bool,
+) -> Option<(StepResponse, Option<ReplyTo>)> {
     for fresh in [false, true] {
-        let mut client = match link.client(fresh).await {
-            Ok(client) => client,
+        let connected = if sealed {
+            link.client_for_ticket(fresh)
+                .await
+                .map(|(client, reply)| (client, Some(reply)))
+        } else {
+            link.client(fresh).await.map(|client| (client, None))
+        };
+        let (mut client, reply) = match connected {
+            Ok(connected) => connected,
             Err(e) => {
                 tracing::warn!(error = %e, "no auth connection");
                 return None;
             }
         };
+        if let Some(reply) = &reply {
+            request.reply_key = reply.reply_key();
+            request.reply_index = reply.reply_index();
+        }
         match client.step(request.clone()).await {
-            Ok(response) => return Some(response.into_inner()),
+            Ok(response) => return Some((response.into_inner(), reply)),
             Err(status) if status.code() == Code::Unavailable && first && !fresh => {
                 tracing::info!(message = status.message(), "auth unavailable, reconnecting");
             }
@@ -253,11 +270,11 @@ async fn send(link: &AuthLink, request: StepRequest, first: bool) -> Option<Step
 }
 
 /// What a step response means; a success's ticket is opened with the
-/// step's `reply_key`. Without `needs_ticket` (the auth socket) none comes;
+/// step's `reply`. Without `needs_ticket` (the auth socket) none comes;
 /// with it, a success without one is no login: the session could reach
 /// no mail, and an auth that answers so is not ours (an older one would
 /// send the ticket in clear).
-fn outcome(response: StepResponse, reply_key: ReplyKey, needs_ticket: bool) -> SaslStep {
+fn outcome(response: StepResponse, reply: Option<ReplyTo>, needs_ticket: bool) -> SaslStep {
     match response.outcome {
         Some(step_response::Outcome::Challenge(challenge)) => SaslStep::Challenge(challenge),
         Some(step_response::Outcome::Success(success)) => {
@@ -266,14 +283,18 @@ fn outcome(response: StepResponse, reply_key: ReplyKey, needs_ticket: bool) -> S
             } else if success.sealed_ticket.is_empty() {
                 tracing::warn!(user = ?success.user, "auth's login success brought no sealed ticket");
                 return SaslStep::Failure(AuthFailure::Temporary);
-            } else {
-                match reply_key.open(&success.sealed_ticket, Purpose::Login, &success.user) {
+            } else if let Some(reply) = reply {
+                match reply.open(&success.sealed_ticket, Purpose::Login, &success.user) {
                     Ok(ticket) => ticket,
                     Err(error) => {
                         tracing::warn!(%error, user = ?success.user, "auth's sealed ticket does not open");
                         return SaslStep::Failure(AuthFailure::Temporary);
                     }
                 }
+            } else {
+                // A ticket asked for always has a place to be sealed.
+                tracing::warn!(user = ?success.user, "a login success with nowhere to open its ticket");
+                return SaslStep::Failure(AuthFailure::Temporary);
             };
             SaslStep::Success(LoggedIn {
                 user: success.user,

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use mailkeep_frontend::auth_link::{Purpose, ReplyKey};
+use mailkeep_frontend::auth_link::Purpose;
 use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
 use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::DeliverRequest;
@@ -172,31 +172,32 @@ async fn lookup(
     cache: &RecipientCache,
     rcpt: &Recipient,
 ) -> Result<(String, Storage), Reply> {
-    // The ticket comes back sealed to a key made for this request.
-    let reply_key = ReplyKey::generate();
-    let request = DeliverRequest {
-        recipient: rcpt.address.clone(),
-        reply_key: reply_key.public_bytes(),
-    };
     let mut answer = None;
     for fresh in [false, true] {
-        let mut client = auth
-            .client(fresh)
+        // The ticket comes back sealed to where this request says (a chain
+        // index of the connection it goes over, or a key of its own).
+        let (mut client, reply) = auth
+            .client_for_ticket(fresh)
             .await
             .map_err(|e| Reply::temporary(format!("Temporary lookup failure ({e})")))?;
-        match client.deliver(request.clone()).await {
+        let request = DeliverRequest {
+            recipient: rcpt.address.clone(),
+            reply_key: reply.reply_key(),
+            reply_index: reply.reply_index(),
+        };
+        match client.deliver(request).await {
             Ok(got) => {
-                answer = Some(got.into_inner());
+                answer = Some((got.into_inner(), reply));
                 break;
             }
             Err(status) if status.code() == Code::Unavailable && !fresh => {}
             Err(status) => return Err(lookup_refusal(&status)),
         }
     }
-    let Some(got) = answer else {
+    let Some((got, reply)) = answer else {
         return Err(Reply::temporary("Temporary lookup failure"));
     };
-    let ticket = reply_key
+    let ticket = reply
         .open(&got.sealed_ticket, Purpose::Deliver, &got.user)
         .map_err(|error| {
             tracing::warn!(%error, user = ?got.user, "auth's sealed deliver ticket does not open");

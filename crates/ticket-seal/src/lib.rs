@@ -22,6 +22,13 @@
 //!
 //! Wire form: `0x01 || auth's public key (32) || ciphertext || tag (16)`.
 //!
+//! That costs two X25519 scalar multiplications per request on the
+//! login's path (auth's key pair and exchange, the requester's exchange).
+//! A requester that keeps one connection to auth begins a reply chain on
+//! it instead ([`RequesterChain`], [`SealerChain`]: one exchange per
+//! connection, then a one-way key chain with one key per request; see the
+//! `chain` module), whose seals say so in their version byte (2).
+//!
 //! The other direction: a renewal must show auth the old ticket, and the
 //! request's bytes stay in the connection's write buffer just as a reply's
 //! stay in its read buffer. So auth has a static key of its own
@@ -353,17 +360,32 @@ fn seal_with(
     if !shared.was_contributory() {
         return Err(SealError::BadReplyKey);
     }
-    let cipher = cipher(label, &shared, recipient, &sealer)?;
-    let mut sealed = Vec::with_capacity(HEADER_LEN + ticket.len() + TAG_LEN);
-    sealed.push(VERSION);
-    sealed.extend_from_slice(sealer.as_bytes());
+    let key = seal_key(label, &shared, recipient, &sealer)?;
+    let mut header = [0u8; HEADER_LEN];
+    header[0] = VERSION;
+    header[1..].copy_from_slice(sealer.as_bytes());
+    seal_in(&header, key.as_slice(), ticket, data)
+}
+
+/// `header`, then `ticket` encrypted under `key` (ChaCha20-Poly1305, nonce
+/// zero: every key seals one message) with `data` as associated data,
+/// then the tag.
+pub(crate) fn seal_in(
+    header: &[u8],
+    key: &[u8],
+    ticket: &str,
+    data: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
+    let mut sealed = Vec::with_capacity(header.len() + ticket.len() + TAG_LEN);
+    sealed.extend_from_slice(header);
     // Within the capacity: never reallocated, so no copy of the clear
     // ticket is left behind in a freed buffer.
     sealed.extend_from_slice(ticket.as_bytes());
     // Encrypted where it lies: the buffer never holds the clear ticket
     // once this returns.
     let tag = cipher
-        .encrypt_in_place_detached(&Nonce::default(), data, &mut sealed[HEADER_LEN..])
+        .encrypt_in_place_detached(&Nonce::default(), data, &mut sealed[header.len()..])
         .map_err(|_| SealError::TooLong)?;
     sealed.extend_from_slice(&tag);
     Ok(sealed)
@@ -389,8 +411,22 @@ fn open_with(
     if !shared.was_contributory() {
         return Err(SealError::WontOpen);
     }
-    let cipher = cipher(label, &shared, recipient, &sealer)?;
-    let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+    let key = seal_key(label, &shared, recipient, &sealer)?;
+    open_in(rest, key.as_slice(), data)
+}
+
+/// Decrypts `body` (ciphertext, then the tag) under `key` with `data` as
+/// associated data, into a string that is wiped when dropped.
+pub(crate) fn open_in(
+    body: &[u8],
+    key: &[u8],
+    data: &[u8],
+) -> Result<Zeroizing<String>, SealError> {
+    if body.len() < TAG_LEN {
+        return Err(SealError::Malformed);
+    }
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
+    let (body, tag) = body.split_at(body.len() - TAG_LEN);
     let mut plain = Zeroizing::new(body.to_vec());
     cipher
         .decrypt_in_place_detached(&Nonce::default(), data, &mut plain, Tag::from_slice(tag))
@@ -405,16 +441,15 @@ fn open_with(
     }
 }
 
-/// The AEAD of one seal: its key is HKDF-SHA256 of the shared secret, with
-/// the wire form's version, the direction's label and both public keys
-/// (the recipient's first) as info. The cipher wipes its key when dropped; the derived bytes are
-/// wiped here.
-fn cipher(
+/// The AEAD key of one seal: HKDF-SHA256 of the shared secret, with the
+/// wire form's version, the direction's label and both public keys (the
+/// recipient's first) as info; wiped when dropped.
+fn seal_key(
     label: &[u8],
     shared: &SharedSecret,
     recipient: &X25519Public,
     sealer: &X25519Public,
-) -> Result<ChaCha20Poly1305, SealError> {
+) -> Result<Zeroizing<[u8; 32]>, SealError> {
     let mut key = Zeroizing::new([0u8; 32]);
     Hkdf::<Sha256>::new(None, shared.as_bytes())
         .expand_multi_info(
@@ -423,7 +458,7 @@ fn cipher(
         )
         // 32 bytes are always within HKDF's limit.
         .map_err(|_| SealError::Malformed)?;
-    Ok(ChaCha20Poly1305::new(Key::from_slice(key.as_slice())))
+    Ok(key)
 }
 
 /// The associated data of a renewal's old ticket: the purpose label, a
@@ -442,13 +477,16 @@ fn renewal_data(user: &str, reply_key: &[u8]) -> Result<Vec<u8>, SealError> {
 }
 
 /// The purpose's label, a NUL, and the user.
-fn associated_data(purpose: Purpose, user: &str) -> Vec<u8> {
+pub(crate) fn associated_data(purpose: Purpose, user: &str) -> Vec<u8> {
     let mut data = Vec::with_capacity(purpose.label().len() + 1 + user.len());
     data.extend_from_slice(purpose.label());
     data.push(0);
     data.extend_from_slice(user.as_bytes());
     data
 }
+
+mod chain;
+pub use chain::{ChainError, ChainedKey, MAX_AHEAD, MAX_SKIPPED, RequesterChain, SealerChain};
 
 #[cfg(test)]
 mod tests;

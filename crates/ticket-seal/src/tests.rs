@@ -105,7 +105,8 @@ fn the_seal_binds_the_requester_key_in_its_key_derivation() {
     let sealer = X25519Public::from(&secret);
     let shared = secret.diffie_hellman(&to.0);
     let other = X25519Public::from([9u8; 32]);
-    let wrong = cipher(REPLY_INFO_LABEL, &shared, &other, &sealer).expect("cipher");
+    let wrong_key = seal_key(REPLY_INFO_LABEL, &shared, &other, &sealer).expect("key");
+    let wrong = ChaCha20Poly1305::new(Key::from_slice(wrong_key.as_slice()));
     let mut body = TICKET.as_bytes().to_vec();
     let tag = wrong
         .encrypt_in_place_detached(

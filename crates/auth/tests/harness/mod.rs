@@ -238,6 +238,7 @@ pub async fn deliver(
         .deliver(DeliverRequest {
             recipient: recipient.to_owned(),
             reply_key: key.public_bytes(),
+            reply_index: 0,
         })
         .await?
         .into_inner();

@@ -9,6 +9,7 @@ mod mailboxes;
 mod memory;
 mod notify_shared;
 mod recent;
+mod reply_chain;
 mod search;
 mod selection_watch;
 mod session;

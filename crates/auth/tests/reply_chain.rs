@@ -1,0 +1,151 @@
+//! Reply chains: a connection begins one with OpenChain, and its requests
+//! then name an index in it instead of carrying a reply key; each index's
+//! ticket opens with that index's message key alone, and is answered once.
+
+mod harness;
+
+use harness::{BASE, first, start};
+use mailkeep_storage_rpc::auth::auth_client::AuthClient;
+use mailkeep_storage_rpc::auth::{DeliverRequest, OpenChainRequest, StepRequest, step_response};
+use mailkeep_ticket::Scope;
+use mailkeep_ticket_seal::{ChainedKey, Purpose, ReplyKey, RequesterChain};
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// Begins a chain on `client`'s connection, as the frontend's link does
+/// when it connects.
+async fn begin(client: &mut AuthClient<Channel>) -> RequesterChain {
+    let key = ReplyKey::generate();
+    let answer = client
+        .open_chain(OpenChainRequest {
+            requester_key: key.public_bytes(),
+        })
+        .await
+        .expect("OpenChain")
+        .into_inner();
+    RequesterChain::begin(key, &answer.sealer_key).expect("auth's chain key")
+}
+
+/// alice's PLAIN login, naming `index` in the connection's chain.
+fn login(index: u64) -> StepRequest {
+    StepRequest {
+        reply_index: index,
+        ..first(index, "PLAIN", Some(b"\0alice\0secret"), "192.0.2.7")
+    }
+}
+
+/// The sealed ticket of a successful step.
+async fn sealed_login(
+    client: &mut AuthClient<Channel>,
+    index: u64,
+) -> Result<(String, Vec<u8>), tonic::Status> {
+    let response = client.step(login(index)).await?.into_inner();
+    match response.outcome {
+        Some(step_response::Outcome::Success(s)) => Ok((s.user, s.sealed_ticket)),
+        other => panic!("expected a success, got {other:?}"),
+    }
+}
+
+fn open(key: ChainedKey, user: &str, sealed: &[u8]) -> String {
+    key.open(sealed, Purpose::Login, user)
+        .expect("the ticket opens with its index's key")
+        .to_string()
+}
+
+#[tokio::test]
+async fn logins_on_a_chain_get_tickets_that_open_with_their_index_keys() {
+    let h = start(BASE).await;
+    let mut imap = h.connect(1).await;
+    let mut chain = begin(&mut imap).await;
+    let (one, two, three) = (chain.next_key(), chain.next_key(), chain.next_key());
+    // Answered out of order: 2 before 1, as two sessions' logins may be.
+    let (user, sealed_two) = sealed_login(&mut imap, 2).await.unwrap();
+    assert_eq!(user, "alice");
+    let (_, sealed_one) = sealed_login(&mut imap, 1).await.unwrap();
+    let ticket_two = open(two, "alice", &sealed_two);
+    let ticket_one = open(one, "alice", &sealed_one);
+    assert_ne!(ticket_one, ticket_two);
+    for ticket in [&ticket_one, &ticket_two] {
+        let claims = h.verify(ticket).expect("a valid ticket");
+        assert_eq!(claims.user, "alice");
+        assert_eq!(claims.scope, Scope::Session);
+    }
+    // The third index's key does not open the first's reply.
+    assert!(three.open(&sealed_one, Purpose::Login, "alice").is_err());
+}
+
+#[tokio::test]
+async fn an_index_is_answered_once_and_only_on_a_connection_with_a_chain() {
+    let h = start(BASE).await;
+    let mut imap = h.connect(1).await;
+    // No chain on this connection yet: refused before the password is
+    // looked at.
+    let error = imap.step(login(1)).await.unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    let mut chain = begin(&mut imap).await;
+    let key = chain.next_key();
+    let (_, sealed) = sealed_login(&mut imap, 1).await.unwrap();
+    open(key, "alice", &sealed);
+    // The same index again is refused, as is one far beyond the chain.
+    let error = imap.step(login(1)).await.unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    let error = imap.step(login(1 << 40)).await.unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    // Another connection's chain is its own: index 2 of this chain is not
+    // answered on a connection that began none.
+    let mut other = h.connect(2).await;
+    let error = other.step(login(2)).await.unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    // And a new chain on the first connection starts again at 1.
+    let mut again = begin(&mut imap).await;
+    let key = again.next_key();
+    let (_, sealed) = sealed_login(&mut imap, 1).await.unwrap();
+    open(key, "alice", &sealed);
+}
+
+#[tokio::test]
+async fn a_chain_begins_only_with_a_usable_key() {
+    let h = start(BASE).await;
+    let mut imap = h.connect(1).await;
+    for requester_key in [Vec::new(), vec![0; 32], vec![9; 31]] {
+        let error = imap
+            .open_chain(OpenChainRequest { requester_key })
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+    }
+}
+
+#[tokio::test]
+async fn a_deliver_ticket_comes_sealed_under_the_chain_too() {
+    let h = start(BASE).await;
+    let mut lmtp = h.connect_as(1, "lmtp").await;
+    let mut chain = begin(&mut lmtp).await;
+    let key = chain.next_key();
+    let got = lmtp
+        .deliver(DeliverRequest {
+            recipient: "alice".to_owned(),
+            reply_key: Vec::new(),
+            reply_index: key.index(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ticket = key
+        .open(&got.sealed_ticket, Purpose::Deliver, &got.user)
+        .expect("opens with the index's key");
+    let claims = h.verify(&ticket).unwrap();
+    assert_eq!(claims.scope, Scope::Deliver);
+    // The role still decides: an imap connection with a chain gets none.
+    let mut imap = h.connect(2).await;
+    let mut chain = begin(&mut imap).await;
+    let error = imap
+        .deliver(DeliverRequest {
+            recipient: "alice".to_owned(),
+            reply_key: Vec::new(),
+            reply_index: chain.next_key().index(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::PermissionDenied);
+}
