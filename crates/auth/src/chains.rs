@@ -5,16 +5,22 @@
 //! as long as its connection, like the connection's SASL exchanges.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use mailkeep_ticket_seal::{ChainError, ChainedKey, Purpose, SealError, SealTo, SealerChain};
 
 use crate::exchanges::ConnectionKey;
 
-/// Every open connection's reply chain.
+/// The most chains kept at once: one per connection, which the master
+/// limits; a chain begun for a connection that closed while it was being
+/// begun is left behind, so the map is bounded too.
+const MAX_CHAINS: usize = 16 * 1024;
+
+/// Every open connection's reply chain, each behind a lock of its own (a
+/// requester that jumps ahead makes only its own requests wait).
 #[derive(Debug, Default)]
 pub(crate) struct ReplyChains {
-    chains: Mutex<HashMap<ConnectionKey, SealerChain>>,
+    chains: Mutex<HashMap<ConnectionKey, Arc<Mutex<SealerChain>>>>,
 }
 
 /// Why a request's chain index gives no key.
@@ -23,23 +29,37 @@ pub(crate) enum ChainRefused {
     /// The connection has begun no chain.
     #[error("no reply chain on this connection")]
     NoChain,
+    /// No room for another chain.
+    #[error("too many reply chains")]
+    TooMany,
     /// The chain has no key for the index.
     #[error(transparent)]
     Index(#[from] ChainError),
+    /// The requester's key cannot begin a chain.
+    #[error(transparent)]
+    Key(#[from] SealError),
 }
 
 impl ReplyChains {
-    fn lock(&self) -> MutexGuard<'_, HashMap<ConnectionKey, SealerChain>> {
-        // Each call is one insert, remove or key derivation: the map stays
+    fn lock(&self) -> MutexGuard<'_, HashMap<ConnectionKey, Arc<Mutex<SealerChain>>>> {
+        // Each call is one insert, remove or lookup: the map stays
         // consistent across a panic.
         self.chains.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Begins `conn`'s chain (replacing any) with the requester's key;
     /// returns auth's public key for it.
-    pub(crate) fn open(&self, conn: ConnectionKey, requester: &[u8]) -> Result<Vec<u8>, SealError> {
+    pub(crate) fn open(
+        &self,
+        conn: ConnectionKey,
+        requester: &[u8],
+    ) -> Result<Vec<u8>, ChainRefused> {
         let (chain, sealer) = SealerChain::begin(requester)?;
-        self.lock().insert(conn, chain);
+        let mut chains = self.lock();
+        if chains.len() >= MAX_CHAINS && !chains.contains_key(&conn) {
+            return Err(ChainRefused::TooMany);
+        }
+        chains.insert(conn, Arc::new(Mutex::new(chain)));
         Ok(sealer)
     }
 
@@ -49,9 +69,17 @@ impl ReplyChains {
         conn: ConnectionKey,
         index: u64,
     ) -> Result<ChainedKey, ChainRefused> {
-        let mut chains = self.lock();
-        let chain = chains.get_mut(&conn).ok_or(ChainRefused::NoChain)?;
-        Ok(chain.key_for(index)?)
+        let chain = self
+            .lock()
+            .get(&conn)
+            .cloned()
+            .ok_or(ChainRefused::NoChain)?;
+        // A derivation either completes or leaves the chain as it was.
+        let key = chain
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .key_for(index)?;
+        Ok(key)
     }
 
     /// Forgets a closed connection's chain.
@@ -71,9 +99,10 @@ pub(crate) enum ReplyTo {
 }
 
 impl ReplyTo {
-    /// Seals `ticket` for `purpose` and `user` to wherever it goes.
+    /// Seals `ticket` for `purpose` and `user` to wherever it goes; used
+    /// up, as a chain's message key seals one reply.
     pub(crate) fn seal(
-        &self,
+        self,
         ticket: &str,
         purpose: Purpose,
         user: &str,

@@ -14,7 +14,7 @@ use mailkeep_ticket_seal::{Purpose, SealError, SealTo};
 use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
-use crate::chains::{ReplyChains, ReplyTo};
+use crate::chains::{ChainRefused, ReplyChains, ReplyTo};
 use crate::conn::{ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
 use crate::hashing::{GateError, HashGate};
@@ -60,10 +60,12 @@ struct Attempt<'a> {
     remote: &'a str,
     protocol: &'a str,
     mechanism: &'a str,
-    /// Where a success's session ticket is sealed to; `None`: no ticket,
-    /// for the auth-socket role, whose MTA only needs to know that the
-    /// password was right.
-    seal_to: Option<ReplyTo>,
+    /// Where a success's session ticket is sealed to, taken when it is;
+    /// `None` from the start: no ticket, for the auth-socket role, whose
+    /// MTA only needs to know that the password was right.
+    seal_to: std::sync::Mutex<Option<ReplyTo>>,
+    /// Whether a success brings a ticket.
+    wants_ticket: bool,
 }
 
 impl AuthService {
@@ -219,7 +221,8 @@ impl AuthService {
             remote,
             protocol: &req.protocol,
             mechanism: exchange.mechanism().name(),
-            seal_to,
+            wants_ticket: seal_to.is_some(),
+            seal_to: std::sync::Mutex::new(seal_to),
         };
         if req.data.len() > MAX_RESPONSE {
             return self.refuse(&attempt, None, "SASL response too long").await;
@@ -552,7 +555,12 @@ impl AuthService {
         shared
             .penalty
             .record_success(attempt.remote, master.as_deref().unwrap_or(&user));
-        let (sealed_ticket, expires_unix) = match &attempt.seal_to {
+        let seal_to = attempt
+            .seal_to
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let (sealed_ticket, expires_unix) = match seal_to {
             Some(seal_to) => {
                 let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
                 match seal_to.seal(&ticket, Purpose::Login, &user) {
@@ -563,6 +571,12 @@ impl AuthService {
                         return failure(UNAVAILABLE, true);
                     }
                 }
+            }
+            None if attempt.wants_ticket => {
+                // One step, one success: never reached.
+                tracing::error!(user = ?user, remote = attempt.remote,
+                    "login not possible: the step's reply was sealed already");
+                return failure(UNAVAILABLE, true);
             }
             None => (Vec::new(), 0),
         };
@@ -774,7 +788,10 @@ impl Auth for AuthService {
             .open(conn.key, &request.get_ref().requester_key)
             .map_err(|error| {
                 tracing::warn!(%error, "reply chain refused");
-                Status::invalid_argument(error.to_string())
+                match error {
+                    ChainRefused::TooMany => Status::resource_exhausted(error.to_string()),
+                    _ => Status::invalid_argument(error.to_string()),
+                }
             })?;
         Ok(Response::new(OpenChainResponse { sealer_key }))
     }

@@ -4,7 +4,7 @@
 
 mod harness;
 
-use harness::{BASE, first, start};
+use harness::{BASE, first, next, start};
 use mailkeep_storage_rpc::auth::auth_client::AuthClient;
 use mailkeep_storage_rpc::auth::{DeliverRequest, OpenChainRequest, StepRequest, step_response};
 use mailkeep_ticket::Scope;
@@ -78,8 +78,7 @@ async fn logins_on_a_chain_get_tickets_that_open_with_their_index_keys() {
 async fn an_index_is_answered_once_and_only_on_a_connection_with_a_chain() {
     let h = start(BASE).await;
     let mut imap = h.connect(1).await;
-    // No chain on this connection yet: refused before the password is
-    // looked at.
+    // No chain on this connection yet: refused.
     let error = imap.step(login(1)).await.unwrap_err();
     assert_eq!(error.code(), Code::InvalidArgument);
     let mut chain = begin(&mut imap).await;
@@ -101,6 +100,54 @@ async fn an_index_is_answered_once_and_only_on_a_connection_with_a_chain() {
     let key = again.next_key();
     let (_, sealed) = sealed_login(&mut imap, 1).await.unwrap();
     open(key, "alice", &sealed);
+}
+
+/// A step refused for its index leaves the SASL exchange as it was: the
+/// same step with a good index carries it on.
+#[tokio::test]
+async fn a_step_refused_for_its_index_leaves_the_exchange_alone() {
+    let h = start(BASE).await;
+    let mut imap = h.connect(1).await;
+    let mut chain = begin(&mut imap).await;
+    let challenge = |outcome: Option<step_response::Outcome>| match outcome {
+        Some(step_response::Outcome::Challenge(c)) => c,
+        other => panic!("expected a challenge, got {other:?}"),
+    };
+    let step = |request: StepRequest, index: u64| StepRequest {
+        reply_index: index,
+        ..request
+    };
+    let ip = "192.0.2.9";
+    let _ = chain.next_key();
+    let asked = imap
+        .step(step(first(5, "LOGIN", None, ip), 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(challenge(asked.outcome), b"Username:");
+    // Index 1 again: refused, and the exchange still waits for the user.
+    let error = imap.step(step(next(5, b"alice", ip), 1)).await.unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    let _ = chain.next_key();
+    let asked = imap
+        .step(step(next(5, b"alice", ip), 2))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(challenge(asked.outcome), b"Password:");
+    let key = chain.next_key();
+    let done = imap
+        .step(step(next(5, b"secret", ip), 3))
+        .await
+        .unwrap()
+        .into_inner();
+    match done.outcome {
+        Some(step_response::Outcome::Success(s)) => {
+            let ticket = open(key, &s.user, &s.sealed_ticket);
+            assert_eq!(h.verify(&ticket).unwrap().user, "alice");
+        }
+        other => panic!("expected a success, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -62,6 +62,13 @@ impl From<ReplyKey> for ReplyTo {
     }
 }
 
+impl From<ChainedKey> for ReplyTo {
+    /// The message key of a request's index in a chain.
+    fn from(key: ChainedKey) -> ReplyTo {
+        ReplyTo(Opener::Chained(key))
+    }
+}
+
 impl ReplyTo {
     /// The request's `reply_key` field (empty when it names a chain index).
     pub fn reply_key(&self) -> Vec<u8> {

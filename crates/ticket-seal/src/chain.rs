@@ -13,10 +13,13 @@
 //!   chain's first chain key from the exchange with HKDF-SHA256 (both
 //!   public keys in the info).
 //! - Request `i` (from 1) names its index. The chain key of `i` gives the
-//!   message key of `i` and the chain key of `i + 1`, each an HKDF-Expand
-//!   of it with a label of its own; a chain key is wiped once the next one
-//!   and its message key are made. Nothing derives an earlier key from a
-//!   later one.
+//!   message key of `i` and the chain key of `i + 1`: the 64 bytes of
+//!   ChaCha20 keystream under the chain key with the index as nonce, the
+//!   first half the message key, the second the next chain key, written
+//!   over the old one ("fast key erasure": the cipher's state is wiped
+//!   when dropped, as HKDF's is not, so a step leaves nothing behind that
+//!   makes its keys again). Nothing derives an earlier key from a later
+//!   one.
 //! - Auth seals request `i`'s ticket with message key `i` (ChaCha20-
 //!   Poly1305, nonce zero: each message key seals one reply and is wiped
 //!   once used), the purpose and user as associated data as in a
@@ -27,13 +30,15 @@
 //!   abandoned. Auth keeps its next chain key and the message keys of
 //!   indexes skipped because their requests come later than a later one
 //!   (requests on one connection run side by side), at most
-//!   [`MAX_SKIPPED`] of them and no more than [`MAX_AHEAD`] ahead; a
+//!   [`MAX_SKIPPED`] of them, never deriving more than that many ahead; a
 //!   message key is taken when used, so an index is answered once.
 //!
 //! Wire form: `0x02 || index (8 bytes, big-endian) || ciphertext || tag (16)`.
 
 use std::collections::BTreeMap;
 
+use chacha20::ChaCha20;
+use chacha20::cipher::{KeyIvInit, StreamCipher};
 use hkdf::Hkdf;
 use rand::rngs::OsRng;
 use sha2::Sha256;
@@ -53,18 +58,15 @@ const CHAIN_HEADER_LEN: usize = 1 + 8;
 
 /// The HKDF info label of a chain's first chain key.
 const ROOT_LABEL: &[u8] = b"mailkeep reply chain v1";
-/// The HKDF-Expand labels of a chain step: the next chain key, and the
-/// index's message key.
-const NEXT_LABEL: &[u8] = b"chain";
-const MESSAGE_LABEL: &[u8] = b"message";
 
 /// The most message keys auth keeps for skipped indexes of one chain;
 /// beyond it the oldest goes (its request, if it ever comes, is refused).
 pub const MAX_SKIPPED: usize = 256;
 
 /// How far beyond the next expected index a request may be: further is
-/// refused without deriving anything.
-pub const MAX_AHEAD: u64 = 1024;
+/// refused without deriving anything. No more than [`MAX_SKIPPED`], so a
+/// jump ahead never derives keys only to drop them.
+pub const MAX_AHEAD: u64 = MAX_SKIPPED as u64;
 
 /// A chain key or message key, wiped when dropped.
 type Secret = Zeroizing<[u8; 32]>;
@@ -97,22 +99,16 @@ impl ChainedKey {
         self.index
     }
 
-    /// Seals `ticket` for `purpose` and `user`. Auth seals one reply with
-    /// a key (the one answer to the index's request) and drops it with
-    /// the request.
-    pub fn seal(&self, ticket: &str, purpose: Purpose, user: &str) -> Result<Vec<u8>, SealError> {
+    /// Seals `ticket` for `purpose` and `user`; the key is used up (it
+    /// seals the one answer to its index's request).
+    pub fn seal(self, ticket: &str, purpose: Purpose, user: &str) -> Result<Vec<u8>, SealError> {
         if ticket.len() > MAX_TICKET_LEN {
             return Err(SealError::TooLong);
         }
         let mut header = [0u8; CHAIN_HEADER_LEN];
         header[0] = CHAIN_VERSION;
         header[1..].copy_from_slice(&self.index.to_be_bytes());
-        seal_in(
-            &header,
-            self.key.as_slice(),
-            ticket,
-            &associated_data(purpose, user),
-        )
+        seal_in(&header, &self.key, ticket, &associated_data(purpose, user))
     }
 
     /// Opens the reply sealed under this key for `purpose` and `user`; the
@@ -134,7 +130,7 @@ impl ChainedKey {
         }
         open_in(
             &sealed[CHAIN_HEADER_LEN..],
-            self.key.as_slice(),
+            &self.key,
             &associated_data(purpose, user),
         )
     }
@@ -149,44 +145,43 @@ impl std::fmt::Debug for ChainedKey {
     }
 }
 
-/// One step of a chain: the message key of `index` and the next chain key,
-/// from the chain key of `index` (which the caller then drops).
-fn step(chain_key: &Secret, index: u64) -> (ChainedKey, Secret) {
-    let mut message = Zeroizing::new([0u8; 32]);
-    let mut next = Zeroizing::new([0u8; 32]);
-    // A 32-byte PRK is always long enough and 32 bytes are always within
-    // HKDF's limit, so neither call can fail.
-    if let Ok(prk) = Hkdf::<Sha256>::from_prk(chain_key.as_slice()) {
-        let _ = prk.expand_multi_info(
-            &[&[CHAIN_VERSION], MESSAGE_LABEL, &index.to_be_bytes()],
-            message.as_mut_slice(),
-        );
-        let _ = prk.expand_multi_info(&[&[CHAIN_VERSION], NEXT_LABEL], next.as_mut_slice());
-    }
-    (
-        ChainedKey {
-            index,
-            key: message,
-        },
-        next,
-    )
+/// One step of a chain: the message key of `index`, with `chain_key` (the
+/// chain key of `index`) overwritten by the next chain key.
+fn step(chain_key: &mut Secret, index: u64) -> ChainedKey {
+    let mut nonce = [0u8; 12];
+    nonce[4..].copy_from_slice(&index.to_be_bytes());
+    let mut stream = Zeroizing::new([0u8; 64]);
+    // Wiped when dropped (the crate's zeroize feature).
+    let mut cipher = ChaCha20::new(chain_key.as_ref().into(), &nonce.into());
+    cipher.apply_keystream(stream.as_mut_slice());
+    drop(cipher);
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&stream[..32]);
+    chain_key.copy_from_slice(&stream[32..]);
+    ChainedKey { index, key }
 }
 
 /// The first chain key, from the exchange between the requester's key
 /// (`requester`) and auth's (`sealer`).
-fn root(shared: &[u8; 32], requester: &X25519Public, sealer: &X25519Public) -> Secret {
+fn root(
+    shared: &[u8; 32],
+    requester: &X25519Public,
+    sealer: &X25519Public,
+) -> Result<Secret, SealError> {
     let mut key = Zeroizing::new([0u8; 32]);
-    // 32 bytes are always within HKDF's limit.
-    let _ = Hkdf::<Sha256>::new(None, shared).expand_multi_info(
-        &[
-            &[CHAIN_VERSION],
-            ROOT_LABEL,
-            requester.as_bytes(),
-            sealer.as_bytes(),
-        ],
-        key.as_mut_slice(),
-    );
-    key
+    Hkdf::<Sha256>::new(None, shared)
+        .expand_multi_info(
+            &[
+                &[CHAIN_VERSION],
+                ROOT_LABEL,
+                requester.as_bytes(),
+                sealer.as_bytes(),
+            ],
+            key.as_mut_slice(),
+        )
+        // 32 bytes are always within HKDF's limit.
+        .map_err(|_| SealError::Malformed)?;
+    Ok(key)
 }
 
 /// The requester's side of a chain: the chain key of the next request.
@@ -208,7 +203,7 @@ impl RequesterChain {
         }
         Ok(RequesterChain {
             next: 1,
-            chain_key: root(shared.as_bytes(), &public, &sealer),
+            chain_key: root(shared.as_bytes(), &public, &sealer)?,
         })
     }
 
@@ -220,8 +215,7 @@ impl RequesterChain {
     /// The message key of the next request (its index goes in the
     /// request); the chain moves past it.
     pub fn next_key(&mut self) -> ChainedKey {
-        let (key, next) = step(&self.chain_key, self.next);
-        self.chain_key = next;
+        let key = step(&mut self.chain_key, self.next);
         self.next += 1;
         key
     }
@@ -258,7 +252,7 @@ impl SealerChain {
         }
         let chain = SealerChain {
             next: 1,
-            chain_key: root(shared.as_bytes(), &requester, &sealer),
+            chain_key: root(shared.as_bytes(), &requester, &sealer)?,
             skipped: BTreeMap::new(),
         };
         Ok((chain, sealer.as_bytes().to_vec()))
@@ -281,8 +275,7 @@ impl SealerChain {
             return Err(ChainError::TooFarAhead(index));
         }
         loop {
-            let (key, next) = step(&self.chain_key, self.next);
-            self.chain_key = next;
+            let key = step(&mut self.chain_key, self.next);
             self.next += 1;
             if key.index == index {
                 return Ok(key);

@@ -90,13 +90,18 @@ fn an_index_too_far_ahead_is_refused_and_moves_nothing() {
     let key = requester.next_key();
     let reply = sealed(&mut sealer, 1, Purpose::Login, "alice");
     assert!(key.open(&reply, Purpose::Login, "alice").is_ok());
-    // The farthest allowed still works, and keeps at most MAX_SKIPPED keys.
+    // The farthest allowed still works, keeping every key it skipped.
     sealer.key_for(2 + MAX_AHEAD).expect("at the limit");
     assert_eq!(sealer.skipped(), MAX_SKIPPED);
-    assert_eq!(sealer.key_for(2).map(|_| ()), Err(ChainError::Used(2)));
+    sealer.key_for(2).expect("the first skipped key is kept");
     sealer
         .key_for(2 + MAX_AHEAD - 1)
-        .expect("a recent skipped key is kept");
+        .expect("the last skipped key is kept");
+    // Past MAX_SKIPPED kept keys, the oldest goes.
+    let next = 3 + MAX_AHEAD;
+    sealer.key_for(next + MAX_AHEAD).expect("another jump");
+    assert_eq!(sealer.skipped(), MAX_SKIPPED);
+    assert_eq!(sealer.key_for(3).map(|_| ()), Err(ChainError::Used(3)));
 }
 
 #[test]
@@ -114,6 +119,18 @@ fn a_reply_opens_only_with_its_index_purpose_and_user() {
     relabelled[8] = 2;
     assert_eq!(
         one.open(&relabelled, Purpose::Login, "alice").map(|_| ()),
+        Err(SealError::WontOpen)
+    );
+    // Nor does it open a reply sealed under another index's key whose
+    // header was made to name its own index: the key differs.
+    let (mut requester, mut sealer) = chain();
+    let (first_key, _) = (requester.next_key(), requester.next_key());
+    let mut misnamed = sealed(&mut sealer, 2, Purpose::Login, "alice");
+    misnamed[8] = 1;
+    assert_eq!(
+        first_key
+            .open(&misnamed, Purpose::Login, "alice")
+            .map(|_| ()),
         Err(SealError::WontOpen)
     );
     // A changed ciphertext, another purpose or another user: none opens.

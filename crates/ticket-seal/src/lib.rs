@@ -45,7 +45,9 @@
 //! The X25519 secrets, the shared secret, the derived key (and the cipher
 //! holding it) and the opened plaintext are wiped when dropped; HKDF's
 //! working state is not (the hkdf crate cannot wipe it) and, like every
-//! value moved on a stack, may leave a copy there until overwritten.
+//! value moved on a stack, may leave a copy there until overwritten. A
+//! reply chain's steps, made for every request, use no HKDF (see the
+//! `chain` module); its first chain key, derived once per connection, does.
 //!
 //! A crate of its own, apart from `mailkeep-ticket`, so that the protocol
 //! processes, which open sealed tickets, still link no ticket signing.
@@ -364,7 +366,7 @@ fn seal_with(
     let mut header = [0u8; HEADER_LEN];
     header[0] = VERSION;
     header[1..].copy_from_slice(sealer.as_bytes());
-    seal_in(&header, key.as_slice(), ticket, data)
+    seal_in(&header, &key, ticket, data)
 }
 
 /// `header`, then `ticket` encrypted under `key` (ChaCha20-Poly1305, nonce
@@ -372,11 +374,11 @@ fn seal_with(
 /// then the tag.
 pub(crate) fn seal_in(
     header: &[u8],
-    key: &[u8],
+    key: &[u8; 32],
     ticket: &str,
     data: &[u8],
 ) -> Result<Vec<u8>, SealError> {
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key.as_slice()));
     let mut sealed = Vec::with_capacity(header.len() + ticket.len() + TAG_LEN);
     sealed.extend_from_slice(header);
     // Within the capacity: never reallocated, so no copy of the clear
@@ -412,20 +414,20 @@ fn open_with(
         return Err(SealError::WontOpen);
     }
     let key = seal_key(label, &shared, recipient, &sealer)?;
-    open_in(rest, key.as_slice(), data)
+    open_in(rest, &key, data)
 }
 
 /// Decrypts `body` (ciphertext, then the tag) under `key` with `data` as
 /// associated data, into a string that is wiped when dropped.
 pub(crate) fn open_in(
     body: &[u8],
-    key: &[u8],
+    key: &[u8; 32],
     data: &[u8],
 ) -> Result<Zeroizing<String>, SealError> {
     if body.len() < TAG_LEN {
         return Err(SealError::Malformed);
     }
-    let cipher = ChaCha20Poly1305::new(Key::from_slice(key));
+    let cipher = ChaCha20Poly1305::new(Key::from_slice(key.as_slice()));
     let (body, tag) = body.split_at(body.len() - TAG_LEN);
     let mut plain = Zeroizing::new(body.to_vec());
     cipher

@@ -43,6 +43,30 @@ fn a_success_opens_with_the_steps_reply_key() {
     }
 }
 
+#[test]
+fn a_success_opens_with_the_steps_chain_key_alone() {
+    use mailkeep_ticket_seal::{RequesterChain, SealerChain};
+    let start = ReplyKey::generate();
+    let (mut sealer, sealer_key) = SealerChain::begin(&start.public_bytes()).unwrap();
+    let mut chain = RequesterChain::begin(start, &sealer_key).unwrap();
+    let (one, two) = (chain.next_key(), chain.next_key());
+    let sealed = sealer
+        .key_for(2)
+        .unwrap()
+        .seal(TICKET, Purpose::Login, "alice")
+        .unwrap();
+    // Index 1's key does not open index 2's reply.
+    no_login(outcome(
+        success("alice", sealed.clone()),
+        Some(one.into()),
+        true,
+    ));
+    match outcome(success("alice", sealed), Some(two.into()), true) {
+        SaslStep::Success(logged_in) => assert_eq!(logged_in.ticket.as_str(), TICKET),
+        other => panic!("expected a success, got {other:?}"),
+    }
+}
+
 #[track_caller]
 fn no_login(step: SaslStep) {
     assert!(
