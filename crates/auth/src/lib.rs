@@ -32,6 +32,7 @@ mod serve;
 mod service;
 mod settings;
 mod tickets;
+mod vouch;
 
 pub use edit::{
     add_user, add_user_with_scheme, delete_user, list_users, set_password, set_password_with_scheme,

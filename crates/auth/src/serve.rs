@@ -19,6 +19,7 @@ use crate::conn::{AuthConnection, ConnectionTag, PeerRole};
 use crate::exchanges::{ConnectionKey, Exchanges};
 use crate::service::AuthService;
 use crate::settings::AuthSettings;
+use crate::vouch::Vouching;
 
 /// The largest Auth request accepted: SASL responses are small.
 const MAX_REQUEST: usize = 64 * 1024;
@@ -38,7 +39,9 @@ pub async fn serve(
     let exchanges = Arc::new(Exchanges::default());
     tracing::info!(passwd_file = %settings.passwd_file.display(), issuer = %settings.issuer,
         "auth service starting");
-    let service = AuthService::new(settings, key, Arc::clone(&exchanges));
+    let control = Arc::new(control);
+    let service = AuthService::new(settings, key, Arc::clone(&exchanges))
+        .vouching_through(Vouching::new(Arc::clone(&control)));
     let revocations = service.clone();
     let chains = service.chains();
     let (connections, incoming) = mpsc::channel::<Result<AuthConnection, io::Error>>(16);
@@ -56,9 +59,16 @@ pub async fn serve(
                     Err(error) => Err(AuthError::Task(error.to_string())),
                 };
             }
-            frame = recv_frame::<ControlMessage>(&control) => {
+            frame = recv_frame::<ControlMessage>(&*control) => {
                 let (message, fd) = match frame {
                     Ok(frame) => frame,
+                    Err(FrameError::Io(error))
+                        if error.kind() == std::io::ErrorKind::ConnectionReset =>
+                    {
+                        tracing::info!("control channel closed with events unread; auth service stops");
+                        server.abort();
+                        return Ok(());
+                    }
                     Err(FrameError::Closed) => {
                         tracing::info!("control channel closed; auth service stops");
                         server.abort();
@@ -109,7 +119,7 @@ pub async fn serve(
                         tracing::debug!(count = sessions.len(), "sessions revoked");
                         revocations.revoke(sessions);
                     }
-                    (Some(Kind::AddOwner(_) | Kind::Expire(_)), _) => {
+                    (Some(Kind::AddOwner(_) | Kind::Expire(_) | Kind::TicketIssued(_)), _) => {
                         tracing::warn!("control message for storage processes; ignored");
                     }
                     (None, _) => {

@@ -28,6 +28,7 @@ use crate::scram::server::TLS_EXPORTER;
 use crate::settings::AuthSettings;
 use crate::tickets::{RenewRefused, TicketOffice};
 use crate::userdb::{PasswdFile, UserEntry};
+use crate::vouch::Vouching;
 
 /// The one reason shown for wrong credentials of any kind, so a client
 /// cannot tell an unknown user from a wrong password.
@@ -43,6 +44,9 @@ const BUSY: &str = "Too many logins at once; try again shortly.";
 #[derive(Debug, Clone)]
 pub(crate) struct AuthService {
     shared: Arc<Shared>,
+    /// Where login tickets are vouched for to the master; `None` in tests
+    /// that run the service without a control socket.
+    vouching: Option<Arc<Vouching>>,
 }
 
 #[derive(Debug)]
@@ -118,7 +122,15 @@ impl AuthService {
                 exchanges,
                 chains: Arc::new(ReplyChains::default()),
             }),
+            vouching: None,
         }
+    }
+
+    /// The service, vouching for the login tickets it signs through
+    /// `vouching` (see `crate::vouch`).
+    pub(crate) fn vouching_through(mut self, vouching: Vouching) -> Self {
+        self.vouching = Some(Arc::new(vouching));
+        self
     }
 
     /// The reply chains of the connections, which each connection forgets
@@ -563,6 +575,11 @@ impl AuthService {
         let (sealed_ticket, expires_unix) = match seal_to {
             Some(seal_to) => {
                 let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
+                // Before the login is answered, so that the master and
+                // the storage process know it before its first use.
+                if let Some(vouching) = &self.vouching {
+                    vouching.issued(&ticket).await;
+                }
                 match seal_to.seal(&ticket, Purpose::Login, &user) {
                     Ok(sealed) => (sealed, expires_unix),
                     Err(error) => {

@@ -196,3 +196,45 @@ async fn a_deliver_ticket_comes_sealed_under_the_chain_too() {
         .unwrap_err();
     assert_eq!(error.code(), Code::PermissionDenied);
 }
+
+/// Auth vouches for each login ticket it signs on its control socket
+/// (`TicketIssued`, read by the master), before it answers the login; a
+/// failed login vouches for nothing.
+#[tokio::test]
+async fn each_login_ticket_is_vouched_for_to_the_master_before_the_answer() {
+    use mailkeep_storage_rpc::broker::{AuthEvent, auth_event};
+    use mailkeep_storage_rpc::framing::recv_frame;
+    let h = start(BASE).await;
+    let mut imap = h.connect(1).await;
+    let mut chain = begin(&mut imap).await;
+    let key = chain.next_key();
+    let (user, sealed) = sealed_login(&mut imap, 1).await.unwrap();
+    let ticket = open(key, &user, &sealed);
+    // Sent before the answer: already waiting on the socket.
+    let (event, fd) = recv_frame::<AuthEvent>(&h.control).await.unwrap();
+    assert!(fd.is_none());
+    match event.kind {
+        Some(auth_event::Kind::TicketIssued(issued)) => assert_eq!(issued.ticket, ticket),
+        other => panic!("expected a vouch, got {other:?}"),
+    }
+    // A wrong password: no ticket, no vouch (the next event is the next
+    // good login's).
+    let wrong = StepRequest {
+        reply_index: 2,
+        ..first(2, "PLAIN", Some(b"\0alice\0wrong"), "192.0.2.8")
+    };
+    let _ = chain.next_key();
+    let answer = imap.step(wrong).await.unwrap().into_inner();
+    assert!(matches!(
+        answer.outcome,
+        Some(step_response::Outcome::Failure(_))
+    ));
+    let key = chain.next_key();
+    let (user, sealed) = sealed_login(&mut imap, 3).await.unwrap();
+    let ticket = open(key, &user, &sealed);
+    let (event, _) = recv_frame::<AuthEvent>(&h.control).await.unwrap();
+    match event.kind {
+        Some(auth_event::Kind::TicketIssued(issued)) => assert_eq!(issued.ticket, ticket),
+        other => panic!("expected a vouch, got {other:?}"),
+    }
+}

@@ -31,6 +31,7 @@ pub mod shares;
 pub mod shares_elsewhere;
 pub mod storage_procs;
 pub mod storage_roots;
+mod vouched;
 
 pub use serve::serve;
 

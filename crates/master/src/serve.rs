@@ -666,6 +666,19 @@ async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, Maste
     {
         tracing::warn!("telling auth of ended sessions: {e}");
     }
+    // Auth's events come on the same socket, read through a descriptor of
+    // its own (the one above is locked while a message is sent).
+    match std::os::fd::AsFd::as_fd(&control)
+        .try_clone_to_owned()
+        .map(QuietStream::new)
+    {
+        Ok(Ok(events)) => {
+            tokio::spawn(crate::vouched::read_auth_events(Arc::clone(shared), events));
+        }
+        Ok(Err(error)) | Err(error) => {
+            tracing::warn!(%error, "auth's events will not be read (tickets are verified in full)");
+        }
+    }
     *shared.auth_control.lock().await = Some(Arc::new(AsyncMutex::new(control)));
     Ok(child)
 }

@@ -424,6 +424,16 @@ impl Gate {
         released
     }
 
+    /// Keeps a ticket its issuer vouched for (passed on by the master, see
+    /// `TicketIssued` in broker.proto) as verified, so its first call waits
+    /// for no signature check; revocation and every other check still
+    /// apply to its calls.
+    pub(crate) fn vouched(&self, ticket: &str) {
+        if let Err(error) = self.verifier.vouched(ticket, now_unix()) {
+            tracing::warn!(%error, "a ticket the master passed on is not usable");
+        }
+    }
+
     /// Refuses from now on every ticket of `sessions` (each until its
     /// horizon), and forgets entries whose horizon passed.
     pub(crate) fn revoke(&self, sessions: impl IntoIterator<Item = (SessionId, i64)>) {

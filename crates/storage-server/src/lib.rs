@@ -500,6 +500,9 @@ pub async fn serve_tuned(
                         gate.report(StorageEvent { kind: Some(storage_event::Kind::Reply(reply)) });
                     });
                 }
+                Some(Ok((ControlMessage { kind: Some(Kind::TicketIssued(issued)) }, None))) => {
+                    gate.vouched(&zeroize::Zeroizing::new(issued.ticket));
+                }
                 Some(Ok((ControlMessage { kind: Some(Kind::Revoke(revoke)) }, None))) => {
                     gate.revoke(revoke.sessions.iter().filter_map(|r| {
                         Some((SessionId::from_slice(&r.session)?, r.until_unix))

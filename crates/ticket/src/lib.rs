@@ -90,28 +90,7 @@ impl TrustedHosts {
     /// Scope and owner are checked by [`Claims::authorize`], revocation by
     /// the caller.
     pub fn verify(&self, ticket: &str, now_unix: i64) -> Result<Claims, TicketError> {
-        if ticket.len() > MAX_TICKET_LEN {
-            return Err(TicketError::Malformed);
-        }
-        let (signed_part, signature_b64) = ticket.rsplit_once('.').ok_or(TicketError::Malformed)?;
-        let (prefix, payload_b64) = signed_part.split_once('.').ok_or(TicketError::Malformed)?;
-        if prefix != PREFIX {
-            return Err(TicketError::Malformed);
-        }
-        let signature: [u8; 64] = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| TicketError::Malformed)?
-            .try_into()
-            .map_err(|_| TicketError::Malformed)?;
-        // The claims are read before the signature is checked because they
-        // name the key to check it with; nothing in them is used otherwise
-        // until it verifies.
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| TicketError::Malformed)?;
-        let wire =
-            claims::WireClaims::decode(payload.as_slice()).map_err(|_| TicketError::Malformed)?;
-        let claims = Claims::from_wire(wire).ok_or(TicketError::Malformed)?;
+        let (signed_part, signature, claims) = parse(ticket)?;
         let key = self
             .get(&claims.issuer)
             .ok_or_else(|| TicketError::UnknownIssuer(claims.issuer.clone()))?;
@@ -123,6 +102,33 @@ impl TrustedHosts {
         }
         Ok(claims)
     }
+}
+
+/// A ticket's signed part, signature and claims, read without checking
+/// the signature: the claims name the key to check it with, and nothing in
+/// them may be used otherwise until it verifies (or, see
+/// [`Verifier::vouched`], until its issuer vouched for it).
+fn parse(ticket: &str) -> Result<(&str, [u8; 64], Claims), TicketError> {
+    if ticket.len() > MAX_TICKET_LEN {
+        return Err(TicketError::Malformed);
+    }
+    let (signed_part, signature_b64) = ticket.rsplit_once('.').ok_or(TicketError::Malformed)?;
+    let (prefix, payload_b64) = signed_part.split_once('.').ok_or(TicketError::Malformed)?;
+    if prefix != PREFIX {
+        return Err(TicketError::Malformed);
+    }
+    let signature: [u8; 64] = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| TicketError::Malformed)?
+        .try_into()
+        .map_err(|_| TicketError::Malformed)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| TicketError::Malformed)?;
+    let wire =
+        claims::WireClaims::decode(payload.as_slice()).map_err(|_| TicketError::Malformed)?;
+    let claims = Claims::from_wire(wire).ok_or(TicketError::Malformed)?;
+    Ok((signed_part, signature, claims))
 }
 
 /// The current time as seconds since the epoch, for verification.

@@ -1,0 +1,101 @@
+//! A ticket its issuer vouched for (`TicketIssued` from the master on the
+//! control socket) is kept as verified without its signature checked, so
+//! a session's first call waits for no Ed25519 check; nothing else about
+//! the ticket is taken on trust: a revoked session's vouched ticket is
+//! refused, and a ticket nobody vouched for is checked in full.
+
+#[allow(dead_code)]
+mod common;
+
+use common::{Harness, ISSUER, OWNER, TestKey};
+use mailkeep_storage_rpc::broker::control_message::Kind;
+use mailkeep_storage_rpc::broker::{ControlMessage, Revoke, RevokedSession, TicketIssued};
+use mailkeep_storage_rpc::metadata::with_ticket;
+use mailkeep_storage_rpc::storage::ListMailboxesRequest;
+use mailkeep_storage_rpc::storage::storage_client::StorageClient;
+use mailkeep_ticket::{Claims, Scope, SessionId, now_unix, sign};
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// A ticket of `OWNER` in `session` whose signature does not verify (its
+/// first character changed): what only a vouch makes acceptable.
+fn badly_signed(key: &TestKey, session: SessionId) -> String {
+    let now = now_unix();
+    let claims =
+        Claims::new(OWNER, Scope::Session, now, 3600, ISSUER).in_session(session, now + 7200);
+    let ticket = sign(key, &claims).to_string();
+    let (signed, signature) = ticket.rsplit_once('.').expect("a signature");
+    let swapped = if signature.starts_with('A') { "B" } else { "A" };
+    format!("{signed}.{swapped}{}", &signature[1..])
+}
+
+async fn list(c: &mut StorageClient<Channel>, ticket: &str) -> Result<(), tonic::Status> {
+    c.list_mailboxes(with_ticket(
+        ListMailboxesRequest {
+            owner: OWNER.into(),
+        },
+        ticket,
+    ))
+    .await
+    .map(|_| ())
+}
+
+#[tokio::test]
+async fn a_vouched_ticket_is_taken_without_its_signature_and_still_revocable() {
+    let h = Harness::start();
+    let mut c = h.client(1).await;
+    let session = SessionId::random();
+    let vouched = badly_signed(&h.key, session);
+    let other = badly_signed(&h.key, SessionId::random());
+    let refused = list(&mut c, &vouched).await.expect_err("not vouched yet");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(
+        refused.message().contains("signature"),
+        "{}",
+        refused.message()
+    );
+
+    h.process
+        .control(&ControlMessage {
+            kind: Some(Kind::TicketIssued(TicketIssued {
+                ticket: vouched.clone(),
+            })),
+        })
+        .await;
+    // The control socket is read apart from the calls: wait for it to land.
+    while list(&mut c, &vouched).await.is_err() {
+        tokio::task::yield_now().await;
+    }
+    // A ticket nobody vouched for is still checked in full.
+    let refused = list(&mut c, &other).await.expect_err("not vouched");
+    assert!(
+        refused.message().contains("signature"),
+        "{}",
+        refused.message()
+    );
+
+    // Revoking its session ends the vouched ticket too.
+    h.process
+        .control(&ControlMessage {
+            kind: Some(Kind::Revoke(Revoke {
+                sessions: vec![RevokedSession {
+                    session: session.0.to_vec(),
+                    until_unix: now_unix() + 7200,
+                    user: OWNER.into(),
+                }],
+                request_id: 0,
+            })),
+        })
+        .await;
+    let refused = loop {
+        match list(&mut c, &vouched).await {
+            Ok(()) => tokio::task::yield_now().await,
+            Err(status) => break status,
+        }
+    };
+    assert!(
+        refused.message().contains("revoked"),
+        "{}",
+        refused.message()
+    );
+}
