@@ -41,7 +41,7 @@ pub async fn serve(
         "auth service starting");
     let control = Arc::new(control);
     let service = AuthService::new(settings, key, Arc::clone(&exchanges))
-        .vouching_through(Vouching::new(Arc::clone(&control)));
+        .vouching_through(Vouching::start(Arc::clone(&control)));
     let revocations = service.clone();
     let chains = service.chains();
     let (connections, incoming) = mpsc::channel::<Result<AuthConnection, io::Error>>(16);

@@ -46,7 +46,7 @@ pub(crate) struct AuthService {
     shared: Arc<Shared>,
     /// Where login tickets are vouched for to the master; `None` in tests
     /// that run the service without a control socket.
-    vouching: Option<Arc<Vouching>>,
+    vouching: Option<Vouching>,
 }
 
 #[derive(Debug)]
@@ -129,7 +129,7 @@ impl AuthService {
     /// The service, vouching for the login tickets it signs through
     /// `vouching` (see `crate::vouch`).
     pub(crate) fn vouching_through(mut self, vouching: Vouching) -> Self {
-        self.vouching = Some(Arc::new(vouching));
+        self.vouching = Some(vouching);
         self
     }
 
@@ -575,10 +575,9 @@ impl AuthService {
         let (sealed_ticket, expires_unix) = match seal_to {
             Some(seal_to) => {
                 let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
-                // Before the login is answered, so that the master and
-                // the storage process know it before its first use.
+                // Queued before the login is answered (see crate::vouch).
                 if let Some(vouching) = &self.vouching {
-                    vouching.issued(&ticket).await;
+                    vouching.issued(&ticket);
                 }
                 match seal_to.seal(&ticket, Purpose::Login, &user) {
                     Ok(sealed) => (sealed, expires_unix),

@@ -198,8 +198,8 @@ async fn a_deliver_ticket_comes_sealed_under_the_chain_too() {
 }
 
 /// Auth vouches for each login ticket it signs on its control socket
-/// (`TicketIssued`, read by the master), before it answers the login; a
-/// failed login vouches for nothing.
+/// (`TicketIssued`, read by the master); a failed login vouches for
+/// nothing.
 #[tokio::test]
 async fn each_login_ticket_is_vouched_for_to_the_master_before_the_answer() {
     use mailkeep_storage_rpc::broker::{AuthEvent, auth_event};
@@ -210,7 +210,6 @@ async fn each_login_ticket_is_vouched_for_to_the_master_before_the_answer() {
     let key = chain.next_key();
     let (user, sealed) = sealed_login(&mut imap, 1).await.unwrap();
     let ticket = open(key, &user, &sealed);
-    // Sent before the answer: already waiting on the socket.
     let (event, fd) = recv_frame::<AuthEvent>(&h.control).await.unwrap();
     assert!(fd.is_none());
     match event.kind {

@@ -1,10 +1,11 @@
 //! Login tickets auth vouches for (`TicketIssued`, broker.proto): read
 //! from auth's control socket, kept as verified in the broker's verifier
 //! without an Ed25519 check, and passed on to the storage processes that
-//! serve the ticket's user, which keep them the same way. Auth sends one
+//! serve the ticket's user, which keep them the same way. Auth queues one
 //! before it answers the login, so the session's attach and first storage
-//! call find the ticket known. Only an optimisation: a ticket that was not
-//! passed on is verified in full where it is used.
+//! call usually find the ticket known. Only an optimisation: a ticket that
+//! was not passed on (a storage process started after the login, say) is
+//! verified in full where it is used.
 
 use std::sync::Arc;
 
@@ -22,19 +23,22 @@ use crate::serve::Shared;
 /// socket of its own) until auth closes it.
 pub(crate) async fn read_auth_events(shared: Arc<Shared>, events: QuietStream) {
     loop {
-        let event = match recv_frame::<AuthEvent>(&events).await {
-            Ok((event, None)) => event,
-            Ok((_, Some(_))) => {
-                tracing::warn!("auth sent a descriptor on its control socket; ignoring it");
-                continue;
+        let (event, fd) = match recv_frame::<AuthEvent>(&events).await {
+            Ok(frame) => frame,
+            Err(error) => {
+                tracing::info!(%error, "auth's events end");
+                return;
             }
-            Err(_) => return,
         };
-        match event.kind {
-            Some(auth_event::Kind::TicketIssued(issued)) => {
+        match (event.kind, fd) {
+            (Some(auth_event::Kind::TicketIssued(issued)), None) => {
                 vouched(&shared, Zeroizing::new(issued.ticket)).await;
             }
-            None => tracing::warn!("unknown event from auth ignored"),
+            (Some(auth_event::Kind::TicketIssued(issued)), Some(_)) => {
+                drop(Zeroizing::new(issued.ticket));
+                tracing::warn!("auth sent a descriptor on its control socket; ignoring it");
+            }
+            (None, _) => tracing::warn!("unknown event from auth ignored"),
         }
     }
 }
@@ -43,7 +47,11 @@ pub(crate) async fn read_auth_events(shared: Arc<Shared>, events: QuietStream) {
 /// processes serving its user.
 pub(crate) async fn vouched(shared: &Arc<Shared>, ticket: Zeroizing<String>) {
     let claims = match shared.verifier.vouched(&ticket, now_unix()) {
-        Ok(claims) => claims,
+        Ok(claims) if claims.issuer == shared.prepared.keys.name => claims,
+        Ok(claims) => {
+            tracing::warn!(issuer = %claims.issuer, "auth vouched for a ticket of another host; ignored");
+            return;
+        }
         Err(error) => {
             tracing::warn!(%error, "a ticket auth vouched for is not usable");
             return;
@@ -57,23 +65,24 @@ pub(crate) async fn vouched(shared: &Arc<Shared>, ticket: Zeroizing<String>) {
             .map(|p| (p.pid, Arc::clone(&p.control)))
             .collect()
     };
+    if targets.is_empty() {
+        return;
+    }
+    let message = ControlMessage {
+        kind: Some(control_message::Kind::TicketIssued(TicketIssued {
+            ticket: ticket.as_str().to_owned(),
+        })),
+    };
+    // In turn, here: a process whose socket is full holds up only the
+    // vouches behind it (auth drops what it cannot queue), and never cuts
+    // a frame short.
     for (pid, control) in targets {
-        let message = ControlMessage {
-            kind: Some(control_message::Kind::TicketIssued(TicketIssued {
-                ticket: ticket.as_str().to_owned(),
-            })),
-        };
-        // A task of its own: a process whose socket is full holds up
-        // neither auth's next events nor a frame cut short (which would
-        // garble the revocations that follow on that socket).
-        tokio::spawn(async move {
-            if let Err(error) = control.send(&message, None).await {
-                tracing::warn!(pid, %error, "passing on a vouched ticket");
-            }
-            // The message's copy of the ticket: wiped, as every other.
-            if let Some(control_message::Kind::TicketIssued(issued)) = message.kind {
-                drop(Zeroizing::new(issued.ticket));
-            }
-        });
+        if let Err(error) = control.send(&message, None).await {
+            tracing::warn!(pid, %error, "passing on a vouched ticket");
+        }
+    }
+    // The message's copy of the ticket: wiped, as every other.
+    if let Some(control_message::Kind::TicketIssued(issued)) = message.kind {
+        drop(Zeroizing::new(issued.ticket));
     }
 }

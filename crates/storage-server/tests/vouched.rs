@@ -29,6 +29,10 @@ fn badly_signed(key: &TestKey, session: SessionId) -> String {
     format!("{signed}.{swapped}{}", &signature[1..])
 }
 
+/// How long a wait for the control socket may take before the test fails
+/// (a guard against a hang, not a measure: it lands in microseconds).
+const HANG: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn list(c: &mut StorageClient<Channel>, ticket: &str) -> Result<(), tonic::Status> {
     c.list_mailboxes(with_ticket(
         ListMailboxesRequest {
@@ -62,10 +66,15 @@ async fn a_vouched_ticket_is_taken_without_its_signature_and_still_revocable() {
             })),
         })
         .await;
-    // The control socket is read apart from the calls: wait for it to land.
-    while list(&mut c, &vouched).await.is_err() {
-        tokio::task::yield_now().await;
-    }
+    // The control socket is read apart from the calls: wait for it to land
+    // (bounded, so that a broken vouch fails rather than hangs).
+    tokio::time::timeout(HANG, async {
+        while list(&mut c, &vouched).await.is_err() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the vouched ticket is accepted");
     // A ticket nobody vouched for is still checked in full.
     let refused = list(&mut c, &other).await.expect_err("not vouched");
     assert!(
@@ -87,12 +96,16 @@ async fn a_vouched_ticket_is_taken_without_its_signature_and_still_revocable() {
             })),
         })
         .await;
-    let refused = loop {
-        match list(&mut c, &vouched).await {
-            Ok(()) => tokio::task::yield_now().await,
-            Err(status) => break status,
+    let refused = tokio::time::timeout(HANG, async {
+        loop {
+            match list(&mut c, &vouched).await {
+                Ok(()) => tokio::task::yield_now().await,
+                Err(status) => break status,
+            }
         }
-    };
+    })
+    .await
+    .expect("the revocation lands");
     assert!(
         refused.message().contains("revoked"),
         "{}",

@@ -8,9 +8,9 @@
 //! login ticket it signs, over the control socket only the two of them
 //! hold, and the master tells the owner's storage processes over theirs.
 //! Their word is as good as the signature (auth made it; the master, root,
-//! could read the key), and it comes before the session's first call, so
-//! that call waits for no Ed25519 check in the master or the storage
-//! process.
+//! could read the key), and it usually comes before the session's first
+//! call, so that call waits for no Ed25519 check in the master or the
+//! storage process. Only session tickets are taken so.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -63,10 +63,13 @@ impl Verifier {
     /// because its issuer vouched for it. Only for what comes over a
     /// channel from auth (to the master) or from the master (to a storage
     /// process), never for anything a protocol process or a client sent:
-    /// the ticket must still be well formed, from a trusted host and
-    /// unexpired at `now_unix`.
+    /// the ticket must still be a well-formed session ticket, from a
+    /// trusted host and unexpired at `now_unix`.
     pub fn vouched(&self, ticket: &str, now_unix: i64) -> Result<Claims, TicketError> {
         let (_, _, claims) = parse(ticket)?;
+        if claims.scope != crate::Scope::Session {
+            return Err(TicketError::Malformed);
+        }
         if self.trusted.get(&claims.issuer).is_none() {
             return Err(TicketError::UnknownIssuer(claims.issuer));
         }
