@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use mailkeep_storage_rpc::coalesce::Coalesced;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::transport::server::Connected;
@@ -52,10 +53,13 @@ pub(crate) struct ConnectionTag {
     pub(crate) role: PeerRole,
 }
 
-/// A protocol process's connection to auth.
+/// A protocol process's connection to auth. Its writes are gathered per
+/// turn of the HTTP/2 connection, so that an answer and its trailers reach
+/// the protocol process in one write (see `Coalesced`): a login's answer
+/// is bigger than what h2 sends with its trailers.
 #[derive(Debug)]
 pub(crate) struct AuthConnection {
-    stream: QuietStream,
+    stream: Coalesced<QuietStream>,
     tag: ConnectionTag,
     exchanges: Arc<Exchanges>,
     chains: Arc<ReplyChains>,
@@ -72,7 +76,7 @@ impl AuthConnection {
         chains: Arc<ReplyChains>,
     ) -> Self {
         AuthConnection {
-            stream,
+            stream: Coalesced::new(stream),
             tag,
             exchanges,
             chains,

@@ -3,7 +3,10 @@
 //! while the password is unchanged and the session not revoked, and keeps
 //! the list of revoked sessions the master sends.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
 
 use mailkeep_ticket::{
     Claims, HostKey, Revocations, Scope, SessionId, TicketError, TrustedHosts, Zeroizing, sign,
@@ -57,7 +60,15 @@ pub(crate) struct TicketOffice {
     /// What a renewal's old ticket is sealed to: derived from `key`, so
     /// the same after a restart with the same key file.
     request_key: RequestKey,
+    /// Password stamps made so far, by a SHA-256 of the user and stored
+    /// password they stamp: a stamp is an Ed25519 signature's worth of
+    /// work (`HostKey::digest`), the same for every login until the
+    /// password changes, and was half the signing work of each login.
+    stamps: Mutex<HashMap<[u8; 32], Vec<u8>>>,
 }
+
+/// Password stamps kept at most; when full the cache starts over.
+const KEPT_STAMPS: usize = 4096;
 
 impl TicketOffice {
     /// An office signing as `issuer` with `key`.
@@ -82,6 +93,7 @@ impl TicketOffice {
             lifetime_secs,
             session_max_secs,
             revoked: Mutex::new(Revocations::new()),
+            stamps: Mutex::new(HashMap::new()),
         }
     }
 
@@ -90,7 +102,17 @@ impl TicketOffice {
         data.extend_from_slice(entry.name.as_bytes());
         data.push(0);
         data.extend_from_slice(entry.password.as_bytes());
-        self.key.digest(PASSWORD_STAMP, &data).to_vec()
+        let known: [u8; 32] = Sha256::digest(data.as_slice()).into();
+        let mut stamps = self.stamps.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(stamp) = stamps.get(&known) {
+            return stamp.clone();
+        }
+        let stamp = self.key.digest(PASSWORD_STAMP, &data).to_vec();
+        if stamps.len() >= KEPT_STAMPS {
+            stamps.clear();
+        }
+        stamps.insert(known, stamp.clone());
+        stamp
     }
 
     /// A session ticket for `entry`'s user after a login at `now`: a new
@@ -232,6 +254,35 @@ mod tests {
             .expect("the restarted office opens it");
         assert_eq!(opened.as_str(), "mk2.a.b");
         assert!(other.open_renewal(&sealed, "bob", &reply).is_err());
+    }
+
+    /// A stamp made again for the same user and stored password is the
+    /// one kept, the same as a fresh office makes; another password (or
+    /// user) gets another.
+    #[test]
+    fn password_stamps_are_kept_until_the_password_changes() {
+        let key = HostKey::generate();
+        let first = office(&key);
+        let entry = |name: &str, password: &str| crate::userdb::UserEntry {
+            name: name.to_owned(),
+            password: password.to_owned(),
+            uid: None,
+            gid: None,
+            home: None,
+            extra: Vec::new(),
+        };
+        let alice = entry("alice", "{PLAIN}one");
+        let made = first.stamp(&alice);
+        assert_eq!(first.stamp(&alice), made);
+        assert_eq!(first.stamps.lock().unwrap().len(), 1);
+        assert_eq!(
+            office(&key).stamp(&alice),
+            made,
+            "as a fresh office makes it"
+        );
+        assert_ne!(first.stamp(&entry("alice", "{PLAIN}two")), made);
+        assert_ne!(first.stamp(&entry("bob", "{PLAIN}one")), made);
+        assert_ne!(office(&HostKey::generate()).stamp(&alice), made);
     }
 
     /// The seal takes every ticket there can be, and no more.

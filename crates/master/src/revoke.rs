@@ -73,14 +73,6 @@ pub(crate) async fn end_sessions_of_client(shared: &Arc<Shared>, client_id: u64)
 /// Tells auth, the storage processes of the sessions' users and (with
 /// [`Forward::ToHomeHost`]) the users' home hosts.
 async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forward) {
-    let wire: Vec<RevokedSession> = ended.iter().map(KnownSession::to_wire).collect();
-    let auth = shared.auth_control.lock().await.clone();
-    if let Some(control) = auth {
-        let guard = control.lock().await;
-        if let Err(e) = send_frame(&*guard, &revoke_message(wire.clone()), None).await {
-            tracing::warn!("telling auth of ended sessions: {e}");
-        }
-    }
     let targets: Vec<_> = {
         let table = shared.storage.lock().await;
         table
@@ -101,28 +93,44 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
     };
     // Each storage process answers once it refuses the sessions: a LOGOUT
     // is acknowledged only after its tickets stopped working there.
-    let mut told = tokio::task::JoinSet::new();
-    let alone = targets.len() == 1;
-    for (pid, control, theirs) in targets {
-        let request_id = shared.next_connection_id();
-        let mut message = revoke_message(theirs);
-        if let Some(control_message::Kind::Revoke(revoke)) = &mut message.kind {
-            revoke.request_id = request_id;
-        }
-        let tell = async move {
-            if let Err(e) = control.request(request_id, &message, REVOKE_TIMEOUT).await {
-                tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+    let tell_storage = async {
+        let mut told = tokio::task::JoinSet::new();
+        let alone = targets.len() == 1;
+        for (pid, control, theirs) in targets {
+            let request_id = shared.next_connection_id();
+            let mut message = revoke_message(theirs);
+            if let Some(control_message::Kind::Revoke(revoke)) = &mut message.kind {
+                revoke.request_id = request_id;
             }
-        };
-        // One process (a LOGOUT's usual case) is waited for here: a task
-        // of its own would add a hand-over to the LOGOUT's answer.
-        if alone {
-            tell.await;
-        } else {
-            told.spawn(tell);
+            let tell = async move {
+                if let Err(e) = control.request(request_id, &message, REVOKE_TIMEOUT).await {
+                    tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                }
+            };
+            // One process (a LOGOUT's usual case) is waited for here: a
+            // task of its own would add a hand-over to the LOGOUT's answer.
+            if alone {
+                tell.await;
+            } else {
+                told.spawn(tell);
+            }
         }
-    }
-    while told.join_next().await.is_some() {}
+        while told.join_next().await.is_some() {}
+    };
+    // Auth refuses their renewals; told while the storage processes'
+    // answers are awaited (polled second: the request that is waited for
+    // goes out first).
+    let tell_auth = async {
+        let wire: Vec<RevokedSession> = ended.iter().map(KnownSession::to_wire).collect();
+        let auth = shared.auth_control.lock().await.clone();
+        if let Some(control) = auth {
+            let guard = control.lock().await;
+            if let Err(e) = send_frame(&*guard, &revoke_message(wire), None).await {
+                tracing::warn!("telling auth of ended sessions: {e}");
+            }
+        }
+    };
+    tokio::join!(tell_storage, tell_auth);
     if forward == Forward::ToHomeHost {
         forward_to_home_hosts(shared, ended);
     }
