@@ -288,6 +288,47 @@ fn kill_imap_restarts() {
     );
 }
 
+/// Killing auth (SIGKILL) costs no more than the logins in flight: the
+/// master runs a new auth process, and the imap process, which keeps one
+/// connection to auth for all its logins, notices the old one broke (a
+/// transport error, not a refusal) and makes a new one, so logins work
+/// again through the same imap process. (They once failed with
+/// UNAVAILABLE until the imap process itself was restarted.)
+#[test]
+fn kill_auth_logins_work_again() {
+    if !require_root("kill_auth_logins_work_again") {
+        return;
+    }
+    let dir = TestDir::new();
+    let server = Server::start(&dir);
+    server.add_user(USER, PASS);
+    let mut before = server.login(USER, PASS);
+    before.ok("SELECT INBOX");
+    let imap = server.wait_role("imap", None, None);
+
+    let old = server.wait_role("auth", None, None);
+    signal(old.pid, Signal::SIGKILL);
+    let new = server.wait_role_within("auth", None, Some(old.pid), Duration::from_secs(10));
+    assert_ne!(new.pid, old.pid);
+
+    // A login right after may be told to try again while the master
+    // readies the new auth; one soon works.
+    let mut c = wait_until(
+        Duration::from_secs(10),
+        "a login after auth's restart",
+        || try_login(&server).ok(),
+    );
+    c.ok("SELECT INBOX");
+    c.logout();
+    // Through the imap process that ran before: its auth link reconnected.
+    assert!(alive(imap.pid), "the imap process {} died", imap.pid);
+    assert_eq!(server.wait_role("imap", None, None).pid, imap.pid);
+    // A session begun before auth died goes on: its ticket is the storage
+    // process's business, not auth's.
+    before.ok("NOOP");
+    before.logout();
+}
+
 /// SIGTERM to the master stops everything: the master exits with status 0
 /// within 10 s (the harness's stop grace), every child it had (imap, auth and the user's storage
 /// process, all seen running first) is gone, no process of ours is left

@@ -31,6 +31,14 @@ use zeroize::Zeroizing;
 use crate::any_connector::AnyConnector;
 use crate::connector::{ConnectError, Connector};
 
+/// Whether a failed auth call says the connection to auth is gone (auth
+/// restarting, or killed: the call then fails in the transport, which
+/// tonic reports as UNKNOWN, never a code auth answers with), so that a
+/// new connection should be made and a first step tried again on it.
+pub fn connection_lost(status: &tonic::Status) -> bool {
+    matches!(status.code(), Code::Unavailable | Code::Unknown)
+}
+
 /// A renewed ticket.
 #[derive(Clone)]
 pub struct Renewed {
@@ -268,14 +276,17 @@ impl AuthLink {
                         expires_unix: response.expires_unix,
                     });
                 }
-                Err(status) if status.code() == Code::Unavailable && !fresh => {}
+                Err(status) if connection_lost(&status) && !fresh => {}
                 Err(status) => {
+                    if connection_lost(&status) {
+                        // The next request makes a new connection.
+                        let _ = self.client(true).await;
+                    }
                     return Err(ConnectError {
-                        code: match status.code() {
-                            Code::Unavailable => {
-                                mailkeep_storage_rpc::broker::RefusalCode::Unavailable
-                            }
-                            _ => mailkeep_storage_rpc::broker::RefusalCode::Refused,
+                        code: if connection_lost(&status) {
+                            mailkeep_storage_rpc::broker::RefusalCode::Unavailable
+                        } else {
+                            mailkeep_storage_rpc::broker::RefusalCode::Refused
                         },
                         message: format!("ticket renewal: {}", status.message()),
                     });
@@ -306,9 +317,10 @@ async fn begin_chain(
                 Ok(None)
             }
         },
-        Err(status) if status.code() == Code::Unavailable => Err(ConnectError::unavailable(
-            format!("auth unavailable: {}", status.message()),
-        )),
+        Err(status) if connection_lost(&status) => Err(ConnectError::unavailable(format!(
+            "auth unavailable: {}",
+            status.message()
+        ))),
         Err(status) => {
             tracing::warn!(code = ?status.code(), message = status.message(),
                 "auth began no reply chain; a reply key per request");

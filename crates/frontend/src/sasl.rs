@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::auth::{StepRequest, StepResponse, step_response};
-use tonic::Code;
 
-use crate::auth_link::{AuthLink, Purpose, ReplyTo};
+use crate::auth_link::{AuthLink, Purpose, ReplyTo, connection_lost};
 
 /// Mechanisms that send the password itself (only over TLS, or where the
 /// configuration allows plaintext logins).
@@ -253,12 +252,12 @@ async fn send(
         }
         match client.step(request.clone()).await {
             Ok(response) => return Some((response.into_inner(), reply)),
-            Err(status) if status.code() == Code::Unavailable && first && !fresh => {
+            Err(status) if connection_lost(&status) && first && !fresh => {
                 tracing::info!(message = status.message(), "auth unavailable, reconnecting");
             }
             Err(status) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "auth step failed");
-                if status.code() == Code::Unavailable {
+                if connection_lost(&status) {
                     // Make the next exchange use a new connection.
                     let _ = link.client(true).await;
                 }

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use mailkeep_frontend::auth_link::Purpose;
+use mailkeep_frontend::auth_link::{Purpose, connection_lost};
 use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
 use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::DeliverRequest;
@@ -190,8 +190,14 @@ async fn lookup(
                 answer = Some((got.into_inner(), reply));
                 break;
             }
-            Err(status) if status.code() == Code::Unavailable && !fresh => {}
-            Err(status) => return Err(lookup_refusal(&status)),
+            Err(status) if connection_lost(&status) && !fresh => {}
+            Err(status) => {
+                if connection_lost(&status) {
+                    // The next lookup makes a new connection.
+                    let _ = auth.client(true).await;
+                }
+                return Err(lookup_refusal(&status));
+            }
         }
     }
     let Some((got, reply)) = answer else {
