@@ -352,3 +352,7 @@ fn renew_request(
 #[cfg(test)]
 #[path = "tests/auth_link.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "tests/auth_link_chain.rs"]
+mod chain_tests;
