@@ -7,10 +7,6 @@
 mod common;
 
 use common::{Harness, ISSUER, OWNER, TestKey};
-use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{ControlMessage, Revoke, RevokedSession};
-use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::storage::ListMailboxesRequest;
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_ticket::{Claims, Scope, SessionId, now_unix, sign};
 use tonic::Code;
@@ -25,14 +21,7 @@ fn in_session(key: &TestKey, session: SessionId, age: i64) -> String {
 }
 
 async fn list(c: &mut StorageClient<Channel>, ticket: &str) -> Result<(), tonic::Status> {
-    c.list_mailboxes(with_ticket(
-        ListMailboxesRequest {
-            owner: OWNER.into(),
-        },
-        ticket,
-    ))
-    .await
-    .map(|_| ())
+    common::list_with(c, ticket).await
 }
 
 #[tokio::test]
@@ -47,18 +36,7 @@ async fn a_revoked_sessions_tickets_are_refused_and_other_sessions_go_on() {
         .await
         .expect("valid before the revocation");
 
-    h.process
-        .control(&ControlMessage {
-            kind: Some(Kind::Revoke(Revoke {
-                sessions: vec![RevokedSession {
-                    session: ended.0.to_vec(),
-                    until_unix: now_unix() + 7200,
-                    user: OWNER.into(),
-                }],
-                request_id: 0,
-            })),
-        })
-        .await;
+    h.process.control(&common::revoke_session(ended)).await;
     // The control socket is read apart from the calls: wait for it to land.
     let refused = loop {
         match list(&mut c, &first).await {

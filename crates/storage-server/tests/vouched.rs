@@ -9,9 +9,7 @@ mod common;
 
 use common::{Harness, ISSUER, OWNER, TestKey};
 use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{ControlMessage, Revoke, RevokedSession, TicketIssued};
-use mailkeep_storage_rpc::metadata::with_ticket;
-use mailkeep_storage_rpc::storage::ListMailboxesRequest;
+use mailkeep_storage_rpc::broker::{ControlMessage, TicketIssued};
 use mailkeep_storage_rpc::storage::storage_client::StorageClient;
 use mailkeep_ticket::{Claims, Scope, SessionId, now_unix, sign};
 use tonic::Code;
@@ -34,14 +32,29 @@ fn badly_signed(key: &TestKey, session: SessionId) -> String {
 const HANG: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn list(c: &mut StorageClient<Channel>, ticket: &str) -> Result<(), tonic::Status> {
-    c.list_mailboxes(with_ticket(
-        ListMailboxesRequest {
-            owner: OWNER.into(),
-        },
-        ticket,
-    ))
+    common::list_with(c, ticket).await
+}
+
+/// Calls with `ticket` until one is answered (`Ok`) or refused (`Err`),
+/// as `wanted` says, and returns that answer: the control socket is read
+/// apart from the calls, so a message sent on it lands a moment later.
+/// Bounded by [`HANG`], so that one that never lands fails the test.
+async fn until(
+    c: &mut StorageClient<Channel>,
+    ticket: &str,
+    wanted: bool,
+) -> Result<(), tonic::Status> {
+    tokio::time::timeout(HANG, async {
+        loop {
+            let answer = list(c, ticket).await;
+            if answer.is_ok() == wanted {
+                return answer;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
     .await
-    .map(|_| ())
+    .expect("the control message lands")
 }
 
 #[tokio::test]
@@ -66,15 +79,9 @@ async fn a_vouched_ticket_is_taken_without_its_signature_and_still_revocable() {
             })),
         })
         .await;
-    // The control socket is read apart from the calls: wait for it to land
-    // (bounded, so that a broken vouch fails rather than hangs).
-    tokio::time::timeout(HANG, async {
-        while list(&mut c, &vouched).await.is_err() {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("the vouched ticket is accepted");
+    until(&mut c, &vouched, true)
+        .await
+        .expect("the vouched ticket is accepted");
     // A ticket nobody vouched for is still checked in full.
     let refused = list(&mut c, &other).await.expect_err("not vouched");
     assert!(
@@ -84,28 +91,10 @@ async fn a_vouched_ticket_is_taken_without_its_signature_and_still_revocable() {
     );
 
     // Revoking its session ends the vouched ticket too.
-    h.process
-        .control(&ControlMessage {
-            kind: Some(Kind::Revoke(Revoke {
-                sessions: vec![RevokedSession {
-                    session: session.0.to_vec(),
-                    until_unix: now_unix() + 7200,
-                    user: OWNER.into(),
-                }],
-                request_id: 0,
-            })),
-        })
-        .await;
-    let refused = tokio::time::timeout(HANG, async {
-        loop {
-            match list(&mut c, &vouched).await {
-                Ok(()) => tokio::task::yield_now().await,
-                Err(status) => break status,
-            }
-        }
-    })
-    .await
-    .expect("the revocation lands");
+    h.process.control(&common::revoke_session(session)).await;
+    let refused = until(&mut c, &vouched, false)
+        .await
+        .expect_err("the revocation lands");
     assert!(
         refused.message().contains("revoked"),
         "{}",

@@ -452,3 +452,31 @@ pub async fn fetch_all(
     }
     items
 }
+
+/// Lists `OWNER`'s mailboxes with `ticket`: whether the storage process
+/// takes the ticket.
+pub async fn list_with(c: &mut StorageClient<Channel>, ticket: &str) -> Result<(), Status> {
+    c.list_mailboxes(with_ticket(
+        ListMailboxesRequest {
+            owner: OWNER.into(),
+        },
+        ticket,
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// The master's message that `session` (of `OWNER`) ended, for two hours.
+pub fn revoke_session(session: mailkeep_ticket::SessionId) -> ControlMessage {
+    use mailkeep_storage_rpc::broker::{Revoke, RevokedSession};
+    ControlMessage {
+        kind: Some(Kind::Revoke(Revoke {
+            sessions: vec![RevokedSession {
+                session: session.0.to_vec(),
+                until_unix: now_unix() + 7200,
+                user: OWNER.into(),
+            }],
+            request_id: 0,
+        })),
+    }
+}
