@@ -99,10 +99,9 @@ pub(crate) enum ReplyTo {
 }
 
 impl ReplyTo {
-    /// Seals `ticket` for `purpose` and `user` to wherever it goes; used
-    /// up, as a chain's message key seals one reply.
+    /// Seals `ticket` for `purpose` and `user` to wherever it goes.
     pub(crate) fn seal(
-        self,
+        &self,
         ticket: &str,
         purpose: Purpose,
         user: &str,

@@ -62,14 +62,9 @@ pub async fn serve(
             frame = recv_frame::<ControlMessage>(&*control) => {
                 let (message, fd) = match frame {
                     Ok(frame) => frame,
-                    Err(FrameError::Io(error))
-                        if error.kind() == std::io::ErrorKind::ConnectionReset =>
-                    {
-                        tracing::info!("control channel closed with events unread; auth service stops");
-                        server.abort();
-                        return Ok(());
-                    }
-                    Err(FrameError::Closed) => {
+                    // Reset: the master closed it with events of ours
+                    // (`crate::vouch`) unread, a close all the same.
+                    Err(error) if closed(&error) => {
                         tracing::info!("control channel closed; auth service stops");
                         server.abort();
                         return Ok(());
@@ -128,5 +123,14 @@ pub async fn serve(
                 }
             }
         }
+    }
+}
+
+/// Whether a control socket error is the master closing it.
+fn closed(error: &FrameError) -> bool {
+    match error {
+        FrameError::Closed => true,
+        FrameError::Io(error) => error.kind() == io::ErrorKind::ConnectionReset,
+        _ => false,
     }
 }

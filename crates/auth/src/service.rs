@@ -64,12 +64,10 @@ struct Attempt<'a> {
     remote: &'a str,
     protocol: &'a str,
     mechanism: &'a str,
-    /// Where a success's session ticket is sealed to, taken when it is;
-    /// `None` from the start: no ticket, for the auth-socket role, whose
-    /// MTA only needs to know that the password was right.
-    seal_to: std::sync::Mutex<Option<ReplyTo>>,
-    /// Whether a success brings a ticket.
-    wants_ticket: bool,
+    /// Where a success's session ticket is sealed to; `None`: no ticket,
+    /// for the auth-socket role, whose MTA only needs to know that the
+    /// password was right.
+    seal_to: Option<ReplyTo>,
 }
 
 impl AuthService {
@@ -233,8 +231,7 @@ impl AuthService {
             remote,
             protocol: &req.protocol,
             mechanism: exchange.mechanism().name(),
-            wants_ticket: seal_to.is_some(),
-            seal_to: std::sync::Mutex::new(seal_to),
+            seal_to,
         };
         if req.data.len() > MAX_RESPONSE {
             return self.refuse(&attempt, None, "SASL response too long").await;
@@ -567,12 +564,7 @@ impl AuthService {
         shared
             .penalty
             .record_success(attempt.remote, master.as_deref().unwrap_or(&user));
-        let seal_to = attempt
-            .seal_to
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        let (sealed_ticket, expires_unix) = match seal_to {
+        let (sealed_ticket, expires_unix) = match &attempt.seal_to {
             Some(seal_to) => {
                 let (ticket, expires_unix) = shared.tickets.issue_login(&entry, now_unix());
                 // Queued before the login is answered (see crate::vouch).
@@ -587,12 +579,6 @@ impl AuthService {
                         return failure(UNAVAILABLE, true);
                     }
                 }
-            }
-            None if attempt.wants_ticket => {
-                // One step, one success: never reached.
-                tracing::error!(user = ?user, remote = attempt.remote,
-                    "login not possible: the step's reply was sealed already");
-                return failure(UNAVAILABLE, true);
             }
             None => (Vec::new(), 0),
         };

@@ -122,9 +122,6 @@ pub struct AuthLink {
     connector: AnyConnector,
     client: Mutex<Option<Linked>>,
     exchange: AtomicU64,
-    /// The next request's reply key, made while the last request waited
-    /// for auth (see [`AuthLink::reply_key`]).
-    spare_key: std::sync::Mutex<Option<ReplyKey>>,
 }
 
 impl AuthLink {
@@ -134,38 +131,7 @@ impl AuthLink {
             connector,
             client: Mutex::new(None),
             exchange: AtomicU64::new(0),
-            spare_key: std::sync::Mutex::new(None),
         }
-    }
-
-    /// A reply key for one request. Making one is a scalar multiplication
-    /// on the login's path; so the key made ahead is taken, and the next
-    /// one is made in the background once the request is on its way, while
-    /// it waits for auth. Each key still serves one request alone and is
-    /// wiped when used.
-    pub fn reply_key(self: &Arc<Self>) -> ReplyKey {
-        let made_ahead = self
-            .spare_key
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let link = Arc::clone(self);
-            runtime.spawn(async move {
-                // Behind the connection's task, which sends the request
-                // this key is taken for.
-                tokio::task::yield_now().await;
-                let next = ReplyKey::generate();
-                let mut spare = link
-                    .spare_key
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if spare.is_none() {
-                    *spare = Some(next);
-                }
-            });
-        }
-        made_ahead.unwrap_or_else(ReplyKey::generate)
     }
 
     /// Where this link gets its connections (also the storage path's).
@@ -183,7 +149,7 @@ impl AuthLink {
     /// ticket of one request on it is to be sealed: the next index of the
     /// connection's chain, or a reply key of its own.
     pub async fn client_for_ticket(
-        self: &Arc<Self>,
+        &self,
         fresh: bool,
     ) -> Result<(AuthClient<SocketChannel>, ReplyTo), ConnectError> {
         let (client, chain) = self.linked(fresh).await?;
@@ -194,9 +160,18 @@ impl AuthLink {
                     .unwrap_or_else(PoisonError::into_inner)
                     .next_key(),
             )),
-            None => ReplyTo(Opener::Key(self.reply_key())),
+            None => ReplyTo(Opener::Key(ReplyKey::generate())),
         };
         Ok((client, reply))
+    }
+
+    /// After a call that failed with `status`: when it says the connection
+    /// to auth is gone ([`connection_lost`]), forgets it, so that the next
+    /// request makes a new one (and a new chain).
+    pub async fn forget_if_lost(&self, status: &tonic::Status) {
+        if connection_lost(status) {
+            *self.client.lock().await = None;
+        }
     }
 
     /// The index the next request on the current connection's reply chain
@@ -257,7 +232,7 @@ impl AuthLink {
         ticket: &str,
         request_key: &[u8],
     ) -> Result<Renewed, ConnectError> {
-        let reply_key = self.reply_key();
+        let reply_key = ReplyKey::generate();
         let request =
             renew_request(user, ticket, request_key, &reply_key).map_err(|e| ConnectError {
                 code: mailkeep_storage_rpc::broker::RefusalCode::Refused,
@@ -278,10 +253,7 @@ impl AuthLink {
                 }
                 Err(status) if connection_lost(&status) && !fresh => {}
                 Err(status) => {
-                    if connection_lost(&status) {
-                        // The next request makes a new connection.
-                        let _ = self.client(true).await;
-                    }
+                    self.forget_if_lost(&status).await;
                     return Err(ConnectError {
                         code: if connection_lost(&status) {
                             mailkeep_storage_rpc::broker::RefusalCode::Unavailable

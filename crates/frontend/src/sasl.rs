@@ -170,7 +170,7 @@ impl SaslExchange {
             ..StepRequest::default()
         };
         match send(&self.link, request, first, self.needs_ticket).await {
-            Some((response, reply)) => outcome(response, reply, self.needs_ticket),
+            Some((response, reply)) => outcome(response, reply),
             None => SaslStep::Failure(AuthFailure::Temporary),
         }
     }
@@ -226,7 +226,7 @@ pub async fn login_with_password(
 /// exchange lived in the lost connection's process). `None`: auth could
 /// not be reached.
 async fn send(
-    link: &Arc<AuthLink>,
+    link: &AuthLink,
     mut request: StepRequest,
     first: bool,
     sealed: bool,
@@ -257,10 +257,8 @@ async fn send(
             }
             Err(status) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "auth step failed");
-                if connection_lost(&status) {
-                    // Make the next exchange use a new connection.
-                    let _ = link.client(true).await;
-                }
+                // The next exchange makes a new connection if this one is gone.
+                link.forget_if_lost(&status).await;
                 return None;
             }
         }
@@ -269,31 +267,29 @@ async fn send(
 }
 
 /// What a step response means; a success's ticket is opened with the
-/// step's `reply`. Without `needs_ticket` (the auth socket) none comes;
-/// with it, a success without one is no login: the session could reach
-/// no mail, and an auth that answers so is not ours (an older one would
-/// send the ticket in clear).
-fn outcome(response: StepResponse, reply: Option<ReplyTo>, needs_ticket: bool) -> SaslStep {
+/// step's `reply`. A step that asked for no ticket (the auth socket) has
+/// no `reply`, and gets none; one that did, a success without one is no
+/// login: the session could reach no mail, and an auth that answers so is
+/// not ours (an older one would send the ticket in clear).
+fn outcome(response: StepResponse, reply: Option<ReplyTo>) -> SaslStep {
     match response.outcome {
         Some(step_response::Outcome::Challenge(challenge)) => SaslStep::Challenge(challenge),
         Some(step_response::Outcome::Success(success)) => {
-            let ticket = if !needs_ticket {
-                zeroize::Zeroizing::new(String::new())
-            } else if success.sealed_ticket.is_empty() {
-                tracing::warn!(user = ?success.user, "auth's login success brought no sealed ticket");
-                return SaslStep::Failure(AuthFailure::Temporary);
-            } else if let Some(reply) = reply {
-                match reply.open(&success.sealed_ticket, Purpose::Login, &success.user) {
-                    Ok(ticket) => ticket,
-                    Err(error) => {
-                        tracing::warn!(%error, user = ?success.user, "auth's sealed ticket does not open");
-                        return SaslStep::Failure(AuthFailure::Temporary);
+            let ticket = match reply {
+                None => zeroize::Zeroizing::new(String::new()),
+                Some(_) if success.sealed_ticket.is_empty() => {
+                    tracing::warn!(user = ?success.user, "auth's login success brought no sealed ticket");
+                    return SaslStep::Failure(AuthFailure::Temporary);
+                }
+                Some(reply) => {
+                    match reply.open(&success.sealed_ticket, Purpose::Login, &success.user) {
+                        Ok(ticket) => ticket,
+                        Err(error) => {
+                            tracing::warn!(%error, user = ?success.user, "auth's sealed ticket does not open");
+                            return SaslStep::Failure(AuthFailure::Temporary);
+                        }
                     }
                 }
-            } else {
-                // A ticket asked for always has a place to be sealed.
-                tracing::warn!(user = ?success.user, "a login success with nowhere to open its ticket");
-                return SaslStep::Failure(AuthFailure::Temporary);
             };
             SaslStep::Success(LoggedIn {
                 user: success.user,

@@ -192,10 +192,7 @@ async fn lookup(
             }
             Err(status) if connection_lost(&status) && !fresh => {}
             Err(status) => {
-                if connection_lost(&status) {
-                    // The next lookup makes a new connection.
-                    let _ = auth.client(true).await;
-                }
+                auth.forget_if_lost(&status).await;
                 return Err(lookup_refusal(&status));
             }
         }

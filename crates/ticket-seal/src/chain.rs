@@ -21,8 +21,8 @@
 //!   makes its keys again). Nothing derives an earlier key from a later
 //!   one.
 //! - Auth seals request `i`'s ticket with message key `i` (ChaCha20-
-//!   Poly1305, nonce zero: each message key seals one reply and is wiped
-//!   once used), the purpose and user as associated data as in a
+//!   Poly1305, nonce zero: the chain gives each index's key once, it seals
+//!   that request's one reply and is wiped with it), the purpose and user as associated data as in a
 //!   reply-key seal, and the index in the key's derivation and the wire
 //!   form, whose version byte (2) differs from a reply-key seal's (1).
 //! - The requester keeps only the next chain key and each pending
@@ -99,9 +99,10 @@ impl ChainedKey {
         self.index
     }
 
-    /// Seals `ticket` for `purpose` and `user`; the key is used up (it
-    /// seals the one answer to its index's request).
-    pub fn seal(self, ticket: &str, purpose: Purpose, user: &str) -> Result<Vec<u8>, SealError> {
+    /// Seals `ticket` for `purpose` and `user`: auth seals the one answer
+    /// to the index's request with it, and drops it with the request (the
+    /// chain gives no index's key twice).
+    pub fn seal(&self, ticket: &str, purpose: Purpose, user: &str) -> Result<Vec<u8>, SealError> {
         if ticket.len() > MAX_TICKET_LEN {
             return Err(SealError::TooLong);
         }

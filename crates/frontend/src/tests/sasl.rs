@@ -31,7 +31,7 @@ fn success(user: &str, sealed_ticket: Vec<u8>) -> StepResponse {
 fn a_success_opens_with_the_steps_reply_key() {
     let key = ReplyKey::generate();
     let sealed = sealed_to(&key, Purpose::Login, "alice");
-    match outcome(success("alice", sealed), Some(key.into()), true) {
+    match outcome(success("alice", sealed), Some(key.into())) {
         SaslStep::Success(logged_in) => {
             assert_eq!(logged_in.user, "alice");
             assert_eq!(logged_in.ticket.as_str(), TICKET);
@@ -56,12 +56,8 @@ fn a_success_opens_with_the_steps_chain_key_alone() {
         .seal(TICKET, Purpose::Login, "alice")
         .unwrap();
     // Index 1's key does not open index 2's reply.
-    no_login(outcome(
-        success("alice", sealed.clone()),
-        Some(one.into()),
-        true,
-    ));
-    match outcome(success("alice", sealed), Some(two.into()), true) {
+    no_login(outcome(success("alice", sealed.clone()), Some(one.into())));
+    match outcome(success("alice", sealed), Some(two.into())) {
         SaslStep::Success(logged_in) => assert_eq!(logged_in.ticket.as_str(), TICKET),
         other => panic!("expected a success, got {other:?}"),
     }
@@ -82,22 +78,21 @@ fn a_ticket_sealed_for_another_key_user_or_purpose_is_no_login() {
     no_login(outcome(
         success("alice", other),
         Some(ReplyKey::generate().into()),
-        true,
     ));
     // To the step's key, for a user other than the one the reply names.
     let key = ReplyKey::generate();
     let sealed = sealed_to(&key, Purpose::Login, "alice");
-    no_login(outcome(success("bob", sealed), Some(key.into()), true));
+    no_login(outcome(success("bob", sealed), Some(key.into())));
     // To the step's key, as a renewal's answer.
     let key = ReplyKey::generate();
     let sealed = sealed_to(&key, Purpose::Renew, "alice");
-    no_login(outcome(success("alice", sealed), Some(key.into()), true));
+    no_login(outcome(success("alice", sealed), Some(key.into())));
 }
 
 #[test]
 fn a_success_without_a_sealed_ticket_is_a_login_only_where_none_is_wanted() {
     // What auth answers on an auth-socket connection.
-    match outcome(success("alice", Vec::new()), None, false) {
+    match outcome(success("alice", Vec::new()), None) {
         SaslStep::Success(logged_in) => assert!(logged_in.ticket.is_empty()),
         other => panic!("expected a success, got {other:?}"),
     }
@@ -105,6 +100,5 @@ fn a_success_without_a_sealed_ticket_is_a_login_only_where_none_is_wanted() {
     no_login(outcome(
         success("alice", Vec::new()),
         Some(ReplyKey::generate().into()),
-        true,
     ));
 }
