@@ -275,6 +275,90 @@ fn idle_hears_new_mail_after_its_idle_owner_was_released() {
     b.logout();
 }
 
+/// The first command after SELECT starts the watch, which tells the
+/// mailbox's MODSEQ once it began: when nothing changed since SELECT, the
+/// flag resync (`UID FETCH 1:* (FLAGS)`) and the commands after it ask
+/// storage for no changes; when another session changed the mailbox
+/// between SELECT and that command (before the watch began), the command
+/// still tells of the change. Counted in the storage process's trace line
+/// per admitted call.
+#[test]
+fn the_watch_start_tells_whether_anything_changed_since_select() {
+    let dir = TestDir::new();
+    let options = Options {
+        log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
+        ..Options::default()
+    };
+    let server = Server::start_opts(&dir, options, Listeners::new());
+    server.add_user("alice", "alice-secret-1");
+    let mut a = server.login("alice", "alice-secret-1");
+    let mut b = server.login("alice", "alice-secret-1");
+    for n in 0..3 {
+        let r = b
+            .append("INBOX", &[], &make_message(&format!("m{n}"), 300))
+            .expect("APPEND");
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let admitted = |method: &str| {
+        server.count_in_output(&format!("storage call admitted method=\"{method}\""))
+    };
+    // A call after the others: once its line is out, so are theirs (one
+    // process, one pipe).
+    let settle = |a: &mut BlockingClient| {
+        let before = admitted("MailboxStatus");
+        a.ok("STATUS Drafts (MESSAGES)");
+        server.wait_for_another(
+            "storage call admitted method=\"MailboxStatus\"",
+            before,
+            DEADLINE,
+        );
+    };
+
+    // Nothing changed since SELECT: no Changes call.
+    settle(&mut a);
+    let changes_before = admitted("Changes");
+    let watches_before = admitted("Watch");
+    a.ok("SELECT INBOX");
+    let r = a.ok("UID FETCH 1:* (FLAGS)");
+    assert_eq!(r.fetches().len(), 3, "{r:?}");
+    a.ok("UID FETCH 1:* (FLAGS)");
+    a.ok("UID FETCH 1 (ENVELOPE)");
+    settle(&mut a);
+    assert_eq!(admitted("Watch"), watches_before + 1, "{}", server.logs());
+    assert_eq!(
+        admitted("Changes"),
+        changes_before,
+        "Changes calls after a SELECT nothing followed"
+    );
+
+    // Changed between SELECT and the first command (no watch yet): the
+    // first command tells of it.
+    a.ok("SELECT INBOX");
+    b.ok("SELECT INBOX");
+    b.ok("UID STORE 2 +FLAGS.SILENT (\\Flagged)");
+    let r = a.ok("UID FETCH 1:* (FLAGS)");
+    let flagged: Vec<String> = r
+        .lines_of("FETCH")
+        .into_iter()
+        .filter(|l| l.contains("\\Flagged"))
+        .collect();
+    // (Told once as the change and once as the answer, or once.)
+    assert!(!flagged.is_empty(), "{r:?}");
+    assert!(flagged.iter().all(|l| l.contains("UID 2")), "{r:?}");
+    // And a message added meanwhile, told at the first command.
+    a.ok("SELECT INBOX");
+    let r = b
+        .append("INBOX", &[], &make_message("late", 300))
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    let r = a.ok("UID FETCH 1:* (FLAGS)");
+    assert_eq!(r.exists(), Some(4), "{r:?}");
+    let r = a.ok("UID FETCH 1:* (FLAGS)");
+    assert_eq!(r.fetches().len(), 4, "{r:?}");
+    a.logout();
+    b.logout();
+}
+
 /// An APPEND into the selected mailbox, watched: its EXISTS comes before
 /// the OK from the watch's delta of it, with no Changes call (the fix
 /// before asked storage at every such APPEND: ten calls here). Counted in

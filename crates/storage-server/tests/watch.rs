@@ -386,6 +386,47 @@ async fn watch_refuses_bad_tickets_and_unknown_mailboxes() {
     assert_eq!(err.code(), Code::NotFound);
 }
 
+/// A watch of one mailbox tells the mailbox's UIDVALIDITY and MODSEQ as
+/// they were once the watcher was subscribed (what a watcher compares its
+/// view with instead of asking for changes); a watch of every mailbox
+/// tells none.
+#[tokio::test]
+async fn a_watch_of_one_mailbox_tells_its_modseq_at_the_start() {
+    use mailkeep_storage_rpc::metadata::{WatchStart, watch_start_of};
+    let h = Harness::start();
+    let t = h.ticket();
+    let mut c = h.client(2).await;
+    let a = append(&mut c, &t, "INBOX").await;
+    let mut w = WatchClient::new(h.channel(1).await);
+    let one = |mailbox: &str| {
+        with_ticket(
+            WatchRequest {
+                owner: OWNER.into(),
+                mailbox: mailbox.into(),
+            },
+            &t,
+        )
+    };
+    let response = w.watch(one("INBOX")).await.expect("watch of INBOX");
+    assert_eq!(
+        watch_start_of(&response),
+        Some(WatchStart {
+            uidvalidity: a.uidvalidity,
+            highest_modseq: a.modseq,
+        })
+    );
+    // A change since: the next watch starts from it.
+    let b = append(&mut c, &t, "INBOX").await;
+    assert!(b.modseq > a.modseq);
+    let again = w.watch(one("INBOX")).await.expect("watch of INBOX");
+    assert_eq!(
+        watch_start_of(&again).map(|s| s.highest_modseq),
+        Some(b.modseq)
+    );
+    let every = w.watch(one("")).await.expect("watch of every mailbox");
+    assert_eq!(watch_start_of(&every), None);
+}
+
 /// COPY, MOVE and subscription changes made through the Organize service
 /// reach watchers at once, like appends and expunges, and the poller does
 /// not announce them a second time.

@@ -336,7 +336,8 @@ impl Mailbox {
 
     /// [`Mailbox::catch_up`] when the client is behind: a change the watch
     /// marked (always, unwatched) or, when `allow_expunge`, expunges an
-    /// earlier command held back.
+    /// earlier command held back. The first stream is waited for while it
+    /// opens: it tells whether anything changed before it began.
     pub(crate) async fn catch_up_if_behind(
         &self,
         storage: &Storage,
@@ -344,6 +345,7 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
+        self.mark.opening_settled().await;
         if self.take_change() || (allow_expunge && self.view().has_pending_expunges()) {
             return self.catch_up(storage, out, allow_expunge, enabled).await;
         }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use mailkeep_frontend::{Retry, Storage, StorageError};
 use mailkeep_storage_rpc::errors::ErrorReason;
+use mailkeep_storage_rpc::metadata::{WatchStart, watch_start_of};
 use mailkeep_storage_rpc::storage::{ChangeDelta, MailboxEvent, WatchRequest, mailbox_event};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -337,40 +338,55 @@ async fn follow_one(
     again: bool,
 ) -> Followed {
     // Opening is boxed: the task keeps only what following needs while it
-    // waits for events, for as long as the mailbox stays selected.
-    // (Matched at once: a binding of the result would be kept beside the
-    // stream.)
-    let mut stream = match Box::pin(open(storage.clone(), owner.to_owned(), name.to_owned())).await
-    {
-        Ok(stream) => stream,
-        Err(e) => {
-            if !again {
-                tracing::warn!(error = %e, "no change stream; every command will ask storage");
+    // waits for events, for as long as the mailbox stays selected. (What
+    // came with the stream is used up within this block: a binding kept
+    // beside the stream would be kept with it.)
+    let mut stream = {
+        let (stream, start) = match Box::pin(open(
+            storage.clone(),
+            owner.to_owned(),
+            name.to_owned(),
+        ))
+        .await
+        {
+            Ok(opened) => opened,
+            Err(e) => {
+                if !again {
+                    tracing::warn!(error = %e, "no change stream; every command will ask storage");
+                }
+                if let Some(m) = mailbox.upgrade() {
+                    m.mark().opening_ended();
+                }
+                return Followed::NotOpened(e.reason());
             }
-            if let Some(m) = mailbox.upgrade() {
-                m.mark().opening_ended();
+        };
+        let Some(m) = mailbox.upgrade() else {
+            return Followed::Deselected;
+        };
+        // Anything between SELECT's answer (or the last stream's end) and
+        // the watch starting: storage tells the mailbox's MODSEQ once the
+        // stream began, and a view that is there already asks nothing; it
+        // is asked when that is not known.
+        match start {
+            Some(start) if start.uidvalidity == m.uidvalidity && start.highest_modseq != 0 => {
+                m.mark().mark_modseq(start.highest_modseq);
             }
-            return Followed::NotOpened(e.reason());
+            _ => m.mark().mark(),
         }
-    };
-    let Some(m) = mailbox.upgrade() else {
-        return Followed::Deselected;
-    };
-    // Anything between SELECT's answer (or the last stream's end) and the
-    // watch starting.
-    m.mark().mark();
-    m.mark().watching.store(true, Ordering::SeqCst);
-    // Renamed meanwhile (checked after the stream is trusted, so that a
-    // RENAME's `unwatch` cannot come between): this stream follows the old
-    // name, and every command asks storage from now on.
-    if m.name() != name {
-        m.mark().unwatch();
+        m.mark().watching.store(true, Ordering::SeqCst);
+        // Renamed meanwhile (checked after the stream is trusted, so that a
+        // RENAME's `unwatch` cannot come between): this stream follows the
+        // old name, and every command asks storage from now on.
+        if m.name() != name {
+            m.mark().unwatch();
+            m.mark().opening_ended();
+            return Followed::Deselected;
+        }
         m.mark().opening_ended();
-        return Followed::Deselected;
-    }
-    m.mark().opening_ended();
-    // Held weakly from here on: the task must not keep the selection alive.
-    drop(m);
+        // Held weakly from here on: the task must not keep the selection
+        // alive.
+        stream
+    };
     if again {
         tracing::info!("the change stream started again");
     }
@@ -404,12 +420,13 @@ async fn follow_one(
     }
 }
 
-/// Opens the Watch stream of `owner`'s mailbox `name`.
+/// Opens the Watch stream of `owner`'s mailbox `name`, with the mailbox's
+/// state once the stream was subscribed when storage tells it.
 async fn open(
     storage: Storage,
     owner: String,
     name: String,
-) -> Result<Streaming<MailboxEvent>, StorageError> {
+) -> Result<(Streaming<MailboxEvent>, Option<WatchStart>), StorageError> {
     let request = WatchRequest {
         owner: owner.clone(),
         mailbox: name,
@@ -417,7 +434,11 @@ async fn open(
     storage
         .call(&owner, Retry::Idempotent, |rpc| {
             let request = rpc.request(request.clone());
-            crate::session::watch_call::watch(rpc, request)
+            async move {
+                let response = crate::session::watch_call::watch(rpc, request).await?;
+                let start = watch_start_of(&response);
+                Ok(tonic::Response::new((response.into_inner(), start)))
+            }
         })
         .await
 }

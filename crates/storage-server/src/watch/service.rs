@@ -13,7 +13,8 @@ use mailkeep_storage_rpc::storage::mailbox_event::Event;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tonic::{Request, Response, Status};
 
-use mailkeep_store::{Rights, Store};
+use mailkeep_storage_rpc::metadata::{WatchStart, set_watch_start};
+use mailkeep_store::{MailboxStatus, Rights, Store};
 
 use super::bus::{OwnerChanges, canonical};
 use super::guest::GuestView;
@@ -44,19 +45,6 @@ impl pb::watch_server::Watch for WatchService {
         } = self.gate.admit_call(request, "Watch").await?;
         let mailbox = req.mailbox;
         let mailbox = (!mailbox.is_empty()).then(|| canonical(&mailbox));
-        if let Some(name) = mailbox.clone() {
-            // NOT_FOUND now rather than a stream that never says anything;
-            // settled, the check costs no store thread (a watch starts with
-            // nearly every selection: at its first command).
-            if self
-                .gate
-                .run_settled(|| store.status_if_settled(&name))?
-                .is_none()
-            {
-                let store = store.clone();
-                self.gate.run(&owner, move || store.status(&name)).await?;
-            }
-        }
         // Subscribed before the response goes out: once the caller has the
         // stream, no later change can be missed.
         let (changes, rx, start) = self.gate.changes().subscribe(&owner);
@@ -82,6 +70,21 @@ impl pb::watch_server::Watch for WatchService {
             self.gate.changes().watcher_left(&owner);
             return Err(status);
         }
+        // The watched mailbox as it is now that every later change reaches
+        // the stream (NOT_FOUND now rather than a stream that never says
+        // anything): a watcher whose view is at it need not ask storage
+        // what it missed before the stream began.
+        let begun = match &mailbox {
+            Some(name) => match self.start_state(&owner, &store, name).await {
+                Ok(status) => Some(status),
+                Err(status) => {
+                    drop(rx);
+                    self.gate.changes().watcher_left(&owner);
+                    return Err(status);
+                }
+            },
+            None => None,
+        };
         // A guest's view is read once subscribed: a change after the read
         // is a difference from it, one before it is already in it.
         // A guest watching one mailbox (a selected shared mailbox) hears
@@ -119,17 +122,40 @@ impl pb::watch_server::Watch for WatchService {
         };
         tracing::debug!(owner, mailbox = ?mailbox, "watcher added");
         let leaving = Leaving::new(Arc::clone(&self.gate), owner);
-        Ok(Response::new(Box::pin(events(
-            rx,
-            mailbox,
-            lists,
-            (guest, recheck),
-            leaving,
-        ))))
+        let mut response =
+            Response::new(
+                Box::pin(events(rx, mailbox, lists, (guest, recheck), leaving)) as EventStream,
+            );
+        if let Some(status) = begun {
+            set_watch_start(
+                &mut response,
+                WatchStart {
+                    uidvalidity: status.uidvalidity,
+                    highest_modseq: status.highestmodseq,
+                },
+            );
+        }
+        Ok(response)
     }
 }
 
 impl WatchService {
+    /// `owner`'s mailbox `name` as it is: settled, read on this thread
+    /// (a watch starts with nearly every selection, at its first
+    /// command), else on a store thread.
+    async fn start_state(
+        &self,
+        owner: &str,
+        store: &Store,
+        name: &str,
+    ) -> Result<MailboxStatus, Status> {
+        if let Some(status) = self.gate.run_settled(|| store.status_if_settled(name))? {
+            return Ok(status);
+        }
+        let (store, name) = (store.clone(), name.to_owned());
+        self.gate.run(owner, move || store.status(&name)).await
+    }
+
     /// Starts telling `owner`'s watchers of other processes' changes: by
     /// inotify where the kernel allows, else by polling. Records what
     /// watchers know now as the baseline (after the watches exist, so that

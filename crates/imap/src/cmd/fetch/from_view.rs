@@ -1,9 +1,10 @@
 //! FETCH of FLAGS alone (with UID at most): the flag resync every client
 //! makes after SELECT and at each check (`UID FETCH 1:* (FLAGS)`). The
-//! session's view holds every message's flags, so once it is brought up
-//! to storage's MODSEQ (one Changes call, which carries nothing when
-//! nothing changed) the answers come from it: storage no longer reads and
-//! streams a record per message, and the answers leave in large writes.
+//! session's view holds every message's flags, so once it has taken the
+//! changes the watch told of (storage is asked only when a change came
+//! without its delta, or no watch runs) the answers come from it: storage
+//! reads and streams no record per message, and the answers leave in
+//! large writes.
 //!
 //! What the client gets is what the Fetch stream gave: the flags storage
 //! has now, FLAGS first for a keyword not announced yet, and a message
@@ -49,7 +50,7 @@ pub(super) async fn fetch_from_view(
     // Expunges wait: this FETCH may name messages by sequence number, and
     // the session tells them once no such command runs.
     if mailbox
-        .sync(&state.authed.storage, &cx.out, false, enabled)
+        .catch_up_if_behind(&state.authed.storage, &cx.out, false, enabled)
         .await?
         == Synced::Lost
     {
