@@ -359,6 +359,87 @@ fn the_watch_start_tells_whether_anything_changed_since_select() {
     b.logout();
 }
 
+/// SELECT of the mailbox selected already goes on with the stream that
+/// follows it (no Watch call and no Changes call for the new selection),
+/// and that stream still tells the new selection of other sessions'
+/// changes; a selection of another mailbox in between ends it.
+#[test]
+fn selecting_the_same_mailbox_again_keeps_its_watch() {
+    let dir = TestDir::new();
+    let options = Options {
+        log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
+        ..Options::default()
+    };
+    let server = Server::start_opts(&dir, options, Listeners::new());
+    server.add_user("alice", "alice-secret-1");
+    let mut a = server.login("alice", "alice-secret-1");
+    let mut b = server.login("alice", "alice-secret-1");
+    b.ok("CREATE Other");
+    for n in 0..3 {
+        let r = b
+            .append("INBOX", &[], &make_message(&format!("m{n}"), 300))
+            .expect("APPEND");
+        assert!(r.is_ok(), "{r:?}");
+    }
+    let admitted = |method: &str| {
+        server.count_in_output(&format!("storage call admitted method=\"{method}\""))
+    };
+    let settle = |a: &mut BlockingClient| {
+        let before = admitted("MailboxStatus");
+        a.ok("STATUS Drafts (MESSAGES)");
+        server.wait_for_another(
+            "storage call admitted method=\"MailboxStatus\"",
+            before,
+            DEADLINE,
+        );
+    };
+    a.ok("SELECT INBOX");
+    a.ok("UID FETCH 1:* (FLAGS)");
+    // (b's own watch starts here, before the count.)
+    b.ok("SELECT INBOX");
+    b.ok("UID FETCH 1:* (FLAGS)");
+    settle(&mut a);
+    let watches = admitted("Watch");
+    let changes = admitted("Changes");
+
+    // Another session's change between the two selections is in the new
+    // one's view; one after it comes by the same stream.
+    b.ok("UID STORE 1 +FLAGS.SILENT (\\Flagged)");
+    let r = a.ok("SELECT INBOX");
+    assert_eq!(r.exists(), Some(3), "{r:?}");
+    let r = a.ok("UID FETCH 1:* (FLAGS)");
+    let flagged: Vec<String> = r
+        .lines_of("FETCH")
+        .into_iter()
+        .filter(|l| l.contains("\\Flagged"))
+        .collect();
+    assert!(!flagged.is_empty(), "{r:?}");
+    assert!(flagged.iter().all(|l| l.contains("UID 1 ")), "{r:?}");
+    let mut idle = a.idle().expect("IDLE");
+    let r = b
+        .append("INBOX", &[], &make_message("later", 300))
+        .expect("APPEND");
+    assert!(r.is_ok(), "{r:?}");
+    let seen = idle
+        .wait_for(|r| r.is_data("EXISTS"))
+        .expect("A hears the new message");
+    assert_eq!(raw(seen.last().expect("one")), "* 4 EXISTS\r\n", "{seen:?}");
+    assert!(idle.done().expect("DONE").is_ok());
+    settle(&mut a);
+    assert_eq!(admitted("Watch"), watches, "{}", server.logs());
+    assert_eq!(admitted("Changes"), changes, "{}", server.logs());
+
+    // Another mailbox in between: the stream ends, the next selection
+    // opens one at its first command.
+    a.ok("SELECT Other");
+    a.ok("SELECT INBOX");
+    a.ok("UID FETCH 1:* (FLAGS)");
+    settle(&mut a);
+    assert_eq!(admitted("Watch"), watches + 1, "{}", server.logs());
+    a.logout();
+    b.logout();
+}
+
 /// An APPEND into the selected mailbox, watched: its EXISTS comes before
 /// the OK from the watch's delta of it, with no Changes call (the fix
 /// before asked storage at every such APPEND: ten calls here). Counted in

@@ -156,13 +156,13 @@ async fn select(
     } else {
         settable
     };
-    let mailbox = Arc::new(Mailbox::new(
-        target,
-        read_only,
-        settable,
-        view,
-        &selected.keywords,
-    ));
+    let mailbox = Mailbox::new(target, read_only, settable, view, &selected.keywords);
+    // The same mailbox selected again goes on with the stream that
+    // follows it.
+    let mailbox = Arc::new(match &state.selected {
+        Some(earlier) => mailbox.following_on(earlier),
+        None => mailbox,
+    });
     mailbox.write_flags(&mut out);
     {
         let view = mailbox.view();

@@ -3,7 +3,7 @@
 //! current by asking storage what changed and telling the client.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use mailkeep_frontend::{Retry, Storage, StorageError};
 use mailkeep_imap_proto::{Code, StatusKind, status_response};
@@ -15,7 +15,7 @@ use crate::io::Output;
 use crate::namespace::MailboxRef;
 use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
-use crate::session::watcher::{ChangeMark, Watcher, watch};
+use crate::session::watcher::{ChangeMark, FollowedMailbox, Watcher, watch};
 use crate::view::{FlagUpdate, Update, View};
 
 /// The system flags every mailbox supports.
@@ -95,9 +95,10 @@ pub(crate) struct Mailbox {
     /// Whose mailbox it is: every call about it goes to this owner's
     /// storage (the user's own, or a sharing owner's).
     owner: String,
-    /// The name as the owner's storage knows it (UTF-8); changes with a
-    /// RENAME.
-    name: RwLock<String>,
+    /// The name as the owner's storage knows it (UTF-8; changes with a
+    /// RENAME), and whether changes came since the last sync (fed by the
+    /// watcher): shared with the task that follows the mailbox's changes.
+    followed: Arc<FollowedMailbox>,
     /// Selected with EXAMINE.
     pub(crate) read_only: bool,
     /// The flags the user may change.
@@ -109,8 +110,6 @@ pub(crate) struct Mailbox {
     keywords: Mutex<BTreeMap<String, String>>,
     /// Live search results (RFC 5267 contexts).
     contexts: Mutex<Vec<Context>>,
-    /// Whether changes came since the last sync (fed by the watcher).
-    mark: ChangeMark,
     /// The task following the mailbox's changes, while selected.
     watcher: Mutex<Option<Watcher>>,
 }
@@ -127,7 +126,7 @@ impl Mailbox {
     ) -> Mailbox {
         Mailbox {
             owner: mailbox.owner,
-            name: RwLock::new(mailbox.name),
+            followed: Arc::new(FollowedMailbox::new(mailbox.name, view.uidvalidity)),
             read_only,
             settable,
             uidvalidity: view.uidvalidity,
@@ -139,9 +138,27 @@ impl Mailbox {
                     .collect(),
             ),
             contexts: Mutex::new(Vec::new()),
-            mark: ChangeMark::default(),
             watcher: Mutex::new(None),
         }
+    }
+
+    /// This new selection of the mailbox `earlier` had selected (the same
+    /// owner, name and UIDVALIDITY), which takes over the stream that
+    /// follows it instead of closing it and opening another at its first
+    /// command; as it was when that stream does not follow the mailbox now
+    /// (none opened yet, ended, or renamed under it).
+    pub(crate) fn following_on(mut self, earlier: &Mailbox) -> Mailbox {
+        if earlier.owner != self.owner
+            || !earlier.followed.continues(&self.name(), self.uidvalidity)
+        {
+            return self;
+        }
+        let Some(watcher) = lock(&earlier.watcher).take() else {
+            return self;
+        };
+        self.followed = Arc::clone(&earlier.followed);
+        self.watcher = Mutex::new(Some(watcher));
+        self
     }
 
     /// Starts following the mailbox's changes, unless that started
@@ -151,21 +168,21 @@ impl Mailbox {
     pub(crate) fn follow_changes(self: &std::sync::Arc<Self>, storage: &Storage) {
         let mut watcher = lock(&self.watcher);
         if watcher.is_none() {
-            self.mark.opening();
-            *watcher = Some(watch(self, storage.clone()));
+            self.mark().opening();
+            *watcher = Some(watch(&self.followed, &self.owner, storage.clone()));
         }
     }
 
     /// What the watcher knows about changes.
     pub(crate) fn mark(&self) -> &ChangeMark {
-        &self.mark
+        self.followed.mark()
     }
 
     /// Whether storage must be asked what changed (clearing the mark): an
     /// event came for a change the view does not hold yet.
     pub(crate) fn take_change(&self) -> bool {
         let known = self.view().highest_modseq;
-        self.mark.take(known)
+        self.mark().take(known)
     }
 
     /// The live search contexts.
@@ -209,21 +226,15 @@ impl Mailbox {
 
     /// The mailbox's name now, in its owner's storage.
     pub(crate) fn name(&self) -> String {
-        self.name
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.followed.name()
     }
 
     /// Follows a RENAME of the mailbox or of a parent of it from `from` to
     /// `to`.
     pub(crate) fn renamed(&self, from: &str, to: &str) {
-        let mut name = self
-            .name
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut name = self.followed.name_mut();
         // The watch follows the old name: ask storage at every command.
-        self.mark.unwatch();
+        self.mark().unwatch();
         if *name == from {
             *name = to.to_owned();
         } else if let Some(rest) = name.strip_prefix(from)
@@ -328,8 +339,8 @@ impl Mailbox {
     pub(crate) fn added_to(&self, target: &MailboxRef, modseq: Option<u64>) {
         if self.is(target) {
             match modseq {
-                Some(modseq) if modseq > 0 => self.mark.expect(modseq),
-                _ => self.mark.force(),
+                Some(modseq) if modseq > 0 => self.mark().expect(modseq),
+                _ => self.mark().force(),
             }
         }
     }
@@ -345,7 +356,7 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
-        self.mark.opening_settled().await;
+        self.mark().opening_settled().await;
         if self.take_change() || (allow_expunge && self.view().has_pending_expunges()) {
             return self.catch_up(storage, out, allow_expunge, enabled).await;
         }
@@ -371,16 +382,16 @@ impl Mailbox {
             let (updates, awaited) = {
                 let mut view = self.view();
                 let updates = self
-                    .mark
+                    .mark()
                     .deltas_from(view.highest_modseq, view.holds_from())
                     .map(|deltas| self.take_deltas(&mut view, deltas, allow_expunge, &mut bytes));
-                (updates, self.mark.awaits_own_change(view.highest_modseq))
+                (updates, self.mark().awaits_own_change(view.highest_modseq))
             };
             if let Some(updates) = updates {
                 return self.report(storage, out, &updates, bytes, enabled).await;
             }
             if !awaited
-                || tokio::time::timeout_at(deadline, self.mark.next_event())
+                || tokio::time::timeout_at(deadline, self.mark().next_event())
                     .await
                     .is_err()
             {
@@ -399,8 +410,8 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
-        self.mark.opening_settled().await;
-        self.mark.asking();
+        self.mark().opening_settled().await;
+        self.mark().asking();
         let request = ChangesRequest {
             owner: self.owner.clone(),
             mailbox: self.name(),
@@ -417,7 +428,7 @@ impl Mailbox {
             Ok(changes) => changes,
             Err(e) => {
                 // Not asked after all: the next sync asks again.
-                self.mark.force();
+                self.mark().force();
                 return Ok(lost_or_current(&e));
             }
         };

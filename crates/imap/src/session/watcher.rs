@@ -9,7 +9,7 @@
 //! (the owner's storage process went away) is started again.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use mailkeep_frontend::{Retry, Storage, StorageError};
@@ -19,8 +19,6 @@ use mailkeep_storage_rpc::storage::{ChangeDelta, MailboxEvent, WatchRequest, mai
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tonic::codec::Streaming;
-
-use crate::session::mailbox::Mailbox;
 
 /// The longest pause between two tries to start an ended stream again.
 const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
@@ -261,6 +259,59 @@ impl ChangeMark {
     }
 }
 
+/// What a selection shares with the task following its mailbox: the name
+/// (which a RENAME changes), the UIDVALIDITY, and the mark the task sets.
+/// A SELECT of the same mailbox again takes it over with the task (see
+/// [`FollowedMailbox::continues`]), so the stream goes on instead of being closed
+/// and opened again.
+#[derive(Debug)]
+pub(crate) struct FollowedMailbox {
+    name: RwLock<String>,
+    uidvalidity: u32,
+    mark: ChangeMark,
+}
+
+impl FollowedMailbox {
+    /// The mailbox `name` of this UIDVALIDITY, no change known yet.
+    pub(crate) fn new(name: String, uidvalidity: u32) -> FollowedMailbox {
+        FollowedMailbox {
+            name: RwLock::new(name),
+            uidvalidity,
+            mark: ChangeMark::default(),
+        }
+    }
+
+    /// The name as the owner's storage knows it now.
+    pub(crate) fn name(&self) -> String {
+        self.name
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The name, to change (a RENAME).
+    pub(crate) fn name_mut(&self) -> std::sync::RwLockWriteGuard<'_, String> {
+        self.name
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What the watch knows about changes.
+    pub(crate) fn mark(&self) -> &ChangeMark {
+        &self.mark
+    }
+
+    /// Whether a new selection of `name` at `uidvalidity` may take this
+    /// over: the same mailbox, and a stream that follows it now. Every
+    /// change after the stream began comes as its event, so a view read
+    /// at any time since is continued by the events, as the view the
+    /// stream began with was; what the view holds already is skipped by
+    /// its MODSEQ.
+    pub(crate) fn continues(&self, name: &str, uidvalidity: u32) -> bool {
+        self.uidvalidity == uidvalidity && self.mark.watching() && self.name() == name
+    }
+}
+
 /// The task following a mailbox's Watch stream; stops when dropped.
 pub(crate) struct Watcher(JoinHandle<()>);
 
@@ -270,20 +321,24 @@ impl Drop for Watcher {
     }
 }
 
-/// Starts following `mailbox`'s changes. The task holds the mailbox
-/// weakly, so it ends with the selection.
-pub(crate) fn watch(mailbox: &Arc<Mailbox>, storage: Storage) -> Watcher {
-    let weak = Arc::downgrade(mailbox);
-    let name = mailbox.name();
-    let owner = mailbox.owner().to_owned();
-    Watcher(tokio::spawn(follow(weak, storage, owner, name)))
+/// Starts following the changes of `owner`'s mailbox `followed`. The task
+/// holds it weakly, so it ends with the last selection that shares it.
+pub(crate) fn watch(followed: &Arc<FollowedMailbox>, owner: &str, storage: Storage) -> Watcher {
+    let weak = Arc::downgrade(followed);
+    let name = followed.name();
+    Watcher(tokio::spawn(follow(weak, storage, owner.to_owned(), name)))
 }
 
 /// Follows the Watch stream of `owner`'s mailbox `name`; when it ends
 /// (the owner's storage process went away), commands ask storage until a
 /// new stream starts, tried at once and then after growing pauses, and
 /// the next sync asks for everything missed meanwhile.
-pub(crate) async fn follow(mailbox: Weak<Mailbox>, storage: Storage, owner: String, name: String) {
+pub(crate) async fn follow(
+    mailbox: Weak<FollowedMailbox>,
+    storage: Storage,
+    owner: String,
+    name: String,
+) {
     let mut tries: u32 = 0;
     loop {
         let opened = tokio::time::Instant::now();
@@ -331,7 +386,7 @@ enum Followed {
 /// Opens a stream of `name` and marks `mailbox` changed at each of its
 /// events (`again`: an earlier stream ended).
 async fn follow_one(
-    mailbox: &Weak<Mailbox>,
+    mailbox: &Weak<FollowedMailbox>,
     storage: &Storage,
     owner: &str,
     name: &str,
@@ -465,6 +520,21 @@ mod tests {
     /// Whether `future` is still pending after `wait` of (paused) time.
     async fn pending_after(future: impl Future<Output = ()>, wait: Duration) -> bool {
         tokio::time::timeout(wait, future).await.is_err()
+    }
+
+    #[test]
+    fn a_new_selection_takes_over_only_a_live_stream_of_the_same_mailbox() {
+        let followed = FollowedMailbox::new("INBOX".to_owned(), 7);
+        // No stream follows it yet.
+        assert!(!followed.continues("INBOX", 7));
+        followed.mark().watching.store(true, Ordering::SeqCst);
+        assert!(followed.continues("INBOX", 7));
+        assert!(!followed.continues("INBOX", 8), "another UIDVALIDITY");
+        assert!(!followed.continues("Other", 7), "another mailbox");
+        // Renamed under the stream: it follows the old name.
+        *followed.name_mut() = "Renamed".to_owned();
+        followed.mark().unwatch();
+        assert!(!followed.continues("Renamed", 7));
     }
 
     #[tokio::test(start_paused = true)]

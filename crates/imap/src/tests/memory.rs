@@ -18,7 +18,7 @@ use mailkeep_imap_proto::Idle;
 
 use crate::cmd::{Command, Cx};
 use crate::session::Session;
-use crate::session::mailbox::Mailbox;
+use crate::session::watcher::FollowedMailbox;
 use crate::session::state::Authenticated;
 
 /// The size of the future `make` would return (never called).
@@ -50,7 +50,7 @@ fn a_session_loop_keeps_a_small_future() {
 fn a_mailbox_watcher_keeps_a_small_future() {
     let size = print(
         "watcher",
-        future_size(|m: Weak<Mailbox>, s: Storage| {
+        future_size(|m: Weak<FollowedMailbox>, s: Storage| {
             crate::session::watcher::follow(m, s, String::new(), String::new())
         }),
     );
