@@ -3,7 +3,7 @@
 
 use mailkeep_storage_rpc::storage as pb;
 use mailkeep_storage_rpc::storage::storage_server::Storage;
-use mailkeep_store::DELIMITER;
+use mailkeep_store::{DELIMITER, UidRange};
 use mailkeep_ticket::Scope;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -288,10 +288,12 @@ impl Storage for StorageService {
         let unchanged_since = req.unchanged_since;
         let watched = (req.mailbox.clone(), req.uidvalidity);
         let by_owner = matches!(actor, Actor::Owner);
-        let stored = self
-            .gate
-            .run(&owner, move || {
-                store.store_flags_as(
+        // A change of a few messages is made on this thread when nothing
+        // makes it wait (see `mailkeep_store::flags_now`): the hand-over to
+        // a store thread and back costs more than the change.
+        let now = if few_messages(&uids) {
+            self.gate.run_settled(|| {
+                store.store_flags_now(
                     actor.viewer(),
                     &req.mailbox,
                     req.uidvalidity,
@@ -300,8 +302,31 @@ impl Storage for StorageService {
                     &req.flags,
                     unchanged_since,
                 )
-            })
-            .await?;
+            })?
+        } else {
+            None
+        };
+        let stored = match now {
+            Some(stored) => {
+                self.gate.touch(&owner);
+                stored
+            }
+            None => {
+                self.gate
+                    .run(&owner, move || {
+                        store.store_flags_as(
+                            actor.viewer(),
+                            &req.mailbox,
+                            req.uidvalidity,
+                            &uids,
+                            mode,
+                            &req.flags,
+                            unchanged_since,
+                        )
+                    })
+                    .await?
+            }
+        };
         let updated: Vec<pb::MessageFlags> =
             stored.updated.iter().map(|m| flags_msg(m, true)).collect();
         if let Some(modseq) = stored.updated.iter().map(|m| m.modseq).max() {
@@ -431,4 +456,16 @@ fn inherit_acl(
 /// last one announced).
 fn whole_for_owner(by_owner: bool, uidvalidity: u32) -> bool {
     by_owner && uidvalidity != 0
+}
+
+/// A STORE of at most this many messages may be made on the async thread.
+const FEW_MESSAGES: u64 = 8;
+
+/// Whether `uids` name at most [`FEW_MESSAGES`] UIDs (a range to `*`
+/// names many).
+fn few_messages(uids: &[UidRange]) -> bool {
+    uids.iter()
+        .map(|r| u64::from(r.last.saturating_sub(r.first)) + 1)
+        .sum::<u64>()
+        <= FEW_MESSAGES
 }

@@ -24,6 +24,7 @@ pub mod dovecot;
 mod error;
 mod expire;
 mod flags;
+mod flags_now;
 mod index;
 mod journal;
 mod mailbox;
@@ -144,6 +145,8 @@ struct Inner {
     crlf_maps: mime::CrlfMaps,
     /// The flags view of the mailbox selected last (see `view_cache`).
     views: view_cache::ViewCache,
+    /// Flag changes made at once lately (see `flags_now`).
+    flags_now: flags_now::InARow,
 }
 
 /// A store whose handle exists but whose files were not opened yet (see
@@ -199,6 +202,7 @@ impl Store {
                 usage_cap: Mutex::default(),
                 crlf_maps: mime::CrlfMaps::default(),
                 views: view_cache::ViewCache::default(),
+                flags_now: flags_now::InARow::default(),
             }),
         })
     }

@@ -367,16 +367,28 @@ impl Store {
         flags: &[S],
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored> {
-        let mut given = Flags::parse(flags)?;
-        // A guest's `\Seen` goes to the guest's record, the rest is shared.
-        let guest = viewer.guest();
-        let private_given = given.system & SEEN != 0;
-        if guest.is_some() {
-            given.system &= !SEEN;
-        }
-        let name = names::canonical(mailbox)?;
+        let change = FlagChange::parse(viewer, mailbox, uidvalidity, ranges, mode, flags)?;
         let mut conn = self.conn()?;
-        let tx = begin_write(&mut conn)?;
+        self.store_flags_on(&mut conn, change, unchanged_since)
+    }
+
+    /// Applies `change` on `conn` (the write connection, held).
+    pub(crate) fn store_flags_on(
+        &self,
+        conn: &mut Connection,
+        change: FlagChange<'_>,
+        unchanged_since: Option<u64>,
+    ) -> Result<FlagsStored> {
+        let FlagChange {
+            name,
+            uidvalidity,
+            ranges,
+            mode,
+            mut given,
+            guest,
+            private_given,
+        } = change;
+        let tx = begin_write(conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         index::canonical_keywords(&tx, row.id, &mut given)?;
         let mut out = FlagsStored {
@@ -687,4 +699,49 @@ pub(crate) fn fetch_in(
     let mut metas = index::messages_in(&tx, &row, ranges)?;
     private_seen::overlay(&tx, row.id, viewer, &mut metas)?;
     Ok(metas)
+}
+
+/// A flag change, parsed and checked: what [`Store::store_flags_as`] and
+/// [`Store::store_flags_now`] apply.
+pub(crate) struct FlagChange<'a> {
+    name: String,
+    uidvalidity: u32,
+    ranges: &'a [UidRange],
+    mode: StoreMode,
+    /// The flags given, without a guest's `\Seen`.
+    given: Flags,
+    /// The guest making the change, if not the owner.
+    guest: Option<&'a str>,
+    /// Whether `\Seen` was given (a guest's goes to the guest's record).
+    private_given: bool,
+}
+
+impl<'a> FlagChange<'a> {
+    /// The change `viewer` asks for: `flags` set by `mode` on the messages
+    /// of `ranges` in `mailbox` (at `uidvalidity`).
+    pub(crate) fn parse<S: AsRef<str>>(
+        viewer: Viewer<'a>,
+        mailbox: &str,
+        uidvalidity: u32,
+        ranges: &'a [UidRange],
+        mode: StoreMode,
+        flags: &[S],
+    ) -> Result<FlagChange<'a>> {
+        let mut given = Flags::parse(flags)?;
+        // A guest's `\Seen` goes to the guest's record, the rest is shared.
+        let guest = viewer.guest();
+        let private_given = given.system & SEEN != 0;
+        if guest.is_some() {
+            given.system &= !SEEN;
+        }
+        Ok(FlagChange {
+            name: names::canonical(mailbox)?,
+            uidvalidity,
+            ranges,
+            mode,
+            given,
+            guest,
+            private_given,
+        })
+    }
 }

@@ -21,7 +21,7 @@ pub const INDEX_WAL_FILE: &str = "mailkeep.index.sqlite-wal";
 const STATEMENT_CACHE: usize = 64;
 
 /// How long a writer waits for another process's transaction.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The schema version this code writes (`PRAGMA user_version`).
 /// 2: object ids (RFC 8474): `mailboxes.object_id`, `messages.email_id`

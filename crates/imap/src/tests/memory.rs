@@ -18,8 +18,8 @@ use mailkeep_imap_proto::Idle;
 
 use crate::cmd::{Command, Cx};
 use crate::session::Session;
-use crate::session::watcher::FollowedMailbox;
 use crate::session::state::Authenticated;
+use crate::session::watcher::FollowedMailbox;
 
 /// The size of the future `make` would return (never called).
 fn future_size<A, B, F: Future>(_make: impl FnOnce(A, B) -> F) -> usize {
