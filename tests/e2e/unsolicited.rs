@@ -331,8 +331,10 @@ fn the_watch_start_tells_whether_anything_changed_since_select() {
         "Changes calls after a SELECT nothing followed"
     );
 
-    // Changed between SELECT and the first command (no watch yet): the
-    // first command tells of it.
+    // Changed between SELECT and the first command (no watch yet: the
+    // earlier selection ended first, so none goes on): the first command,
+    // with a new watch, tells of it.
+    a.ok("UNSELECT");
     a.ok("SELECT INBOX");
     b.ok("SELECT INBOX");
     b.ok("UID STORE 2 +FLAGS.SILENT (\\Flagged)");
@@ -346,6 +348,7 @@ fn the_watch_start_tells_whether_anything_changed_since_select() {
     assert!(!flagged.is_empty(), "{r:?}");
     assert!(flagged.iter().all(|l| l.contains("UID 2")), "{r:?}");
     // And a message added meanwhile, told at the first command.
+    a.ok("UNSELECT");
     a.ok("SELECT INBOX");
     let r = b
         .append("INBOX", &[], &make_message("late", 300))
@@ -355,6 +358,11 @@ fn the_watch_start_tells_whether_anything_changed_since_select() {
     assert_eq!(r.exists(), Some(4), "{r:?}");
     let r = a.ok("UID FETCH 1:* (FLAGS)");
     assert_eq!(r.fetches().len(), 4, "{r:?}");
+    settle(&mut a);
+    // Each of the two selections opened a watch of its own (b's is one
+    // more), and asked storage what changed before it began.
+    assert_eq!(admitted("Watch"), watches_before + 4, "{}", server.logs());
+    assert!(admitted("Changes") > changes_before, "{}", server.logs());
     a.logout();
     b.logout();
 }

@@ -289,8 +289,8 @@ impl Storage for StorageService {
         let watched = (req.mailbox.clone(), req.uidvalidity);
         let by_owner = matches!(actor, Actor::Owner);
         // A change of a few messages is made on this thread when nothing
-        // makes it wait (see `mailkeep_store::flags_now`): the hand-over to
-        // a store thread and back costs more than the change.
+        // makes it wait (see `Store::store_flags_now`): the hand-over to a
+        // store thread and back costs more than the change.
         let now = if few_messages(&uids) {
             self.gate.run_settled(|| {
                 store.store_flags_now(
@@ -461,11 +461,32 @@ fn whole_for_owner(by_owner: bool, uidvalidity: u32) -> bool {
 /// A STORE of at most this many messages may be made on the async thread.
 const FEW_MESSAGES: u64 = 8;
 
-/// Whether `uids` name at most [`FEW_MESSAGES`] UIDs (a range to `*`
-/// names many).
+/// Whether `uids` name at most [`FEW_MESSAGES`] UIDs (a range that ends at
+/// `*`, at either end, names many; a range may be given high end first).
 fn few_messages(uids: &[UidRange]) -> bool {
-    uids.iter()
-        .map(|r| u64::from(r.last.saturating_sub(r.first)) + 1)
-        .sum::<u64>()
-        <= FEW_MESSAGES
+    let mut named: u64 = 0;
+    for range in uids {
+        if range.first == u32::MAX || range.last == u32::MAX {
+            return false;
+        }
+        named = named.saturating_add(u64::from(range.first.abs_diff(range.last)) + 1);
+    }
+    named <= FEW_MESSAGES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn few_messages_counts_ranges_either_way_round_and_star_as_many() {
+        assert!(few_messages(&[UidRange::new(5, 5)]));
+        assert!(few_messages(&[UidRange::new(1, 4), UidRange::new(10, 13)]));
+        assert!(!few_messages(&[UidRange::new(1, 9)]));
+        assert!(!few_messages(&[UidRange::new(1000, 1)]), "high end first");
+        assert!(few_messages(&[UidRange::new(8, 1)]));
+        assert!(!few_messages(&[UidRange::new(u32::MAX, 1)]), "*:1");
+        assert!(!few_messages(&[UidRange::new(7, u32::MAX)]), "7:*");
+        assert!(!few_messages(&[UidRange::new(u32::MAX, u32::MAX)]), "*");
+    }
 }

@@ -2,10 +2,12 @@
 //! lets a storage process answer a STORE of a few messages on its async
 //! thread instead of handing it to a store thread and back (the hand-over
 //! and the two wake-ups cost a STORE more than its commit). It is made
-//! only when nothing would make the calling thread wait: the write
-//! connection is free, no other process holds the index's write lock, and
-//! the commit runs no checkpoint (which writes and syncs the database
-//! file); otherwise the caller makes the change the ordinary way.
+//! only when it waits for nothing: the write connection is open and free,
+//! no other process holds the index's write lock, the mailbox's folder is
+//! as the index last saw it (so its files are where the index says, and
+//! renaming them takes no search of the folder), and the commit runs no
+//! checkpoint (which writes and syncs the database file). Otherwise the
+//! caller makes the change the ordinary way, on a store thread.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -13,18 +15,19 @@ use std::time::Duration;
 use crate::error::{Result, SqlContext};
 use crate::flags::StoreMode;
 use crate::index::UidRange;
+use crate::mailbox::begin_write;
 use crate::messages::{FlagChange, FlagsStored};
 use crate::private_seen::Viewer;
-use crate::{Store, schema, writer};
+use crate::{Store, schema, sync, writer};
 
 /// Changes made at once in a row, at most, before one is left to the
 /// caller's ordinary way, whose commit checkpoints the WAL when it has
 /// grown past SQLite's threshold: at a few pages a change, the WAL grows
-/// by a few thousand pages at most between checkpoints.
-const MOST_IN_A_ROW: u32 = 512;
+/// by some hundreds of pages at most between two chances to checkpoint.
+const MOST_IN_A_ROW: u32 = 128;
 
-/// SQLite's own automatic checkpoint threshold, in WAL pages, which the
-/// write connection keeps outside these changes.
+/// SQLite's automatic checkpoint threshold, in WAL pages: its default,
+/// which the write connection keeps outside these changes.
 const AUTOCHECKPOINT_PAGES: u32 = 1000;
 
 /// How many changes were made at once since one was left to the caller.
@@ -51,38 +54,70 @@ impl Store {
             return Ok(None);
         }
         let change = FlagChange::parse(viewer, mailbox, uidvalidity, ranges, mode, flags)?;
-        let Some(mut conn) = self.free_conn()? else {
+        let Some(conn) = self.open_free_conn() else {
             return Ok(None);
         };
-        let context = "making a flag change at once";
-        conn.busy_timeout(Duration::ZERO).ctx(context)?;
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .ctx(context)?;
-        let stored = self.store_flags_on(&mut conn, change, unchanged_since);
-        conn.busy_timeout(schema::BUSY_TIMEOUT).ctx(context)?;
-        conn.pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
-            .ctx(context)?;
-        match stored {
-            // Another process holds the index's write lock: nothing was
-            // changed (the transaction never began).
-            Err(e) if e.is_transient() => Ok(None),
-            Err(e) => Err(e),
-            Ok(stored) => Ok(Some(stored)),
+        let mut conn = AtOnce::new(conn)?;
+        let tx = match begin_write(conn.connection()) {
+            Ok(tx) => tx,
+            // Another process holds the index's write lock.
+            Err(e) if e.is_transient() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if sync::settled(self, &tx, &change.name)?.is_none() {
+            return Ok(None);
         }
+        self.store_flags_in(tx, change, unchanged_since).map(Some)
     }
 
-    /// The write connection if no other thread holds it now (opened again
-    /// if [`Store::release_idle`] closed it).
-    fn free_conn(&self) -> Result<Option<writer::Writer<'_>>> {
-        let mut guard = match self.inner.conn.try_lock() {
+    /// The write connection if it is open and no other thread holds it
+    /// now.
+    fn open_free_conn(&self) -> Option<writer::Writer<'_>> {
+        let guard = match self.inner.conn.try_lock() {
             Ok(guard) => guard,
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
         };
-        if guard.is_none() {
-            *guard = Some(schema::reopen_writer(&self.inner.root)?);
+        guard.is_some().then(|| writer::Writer::new(guard))
+    }
+}
+
+/// The write connection with the settings of a change made at once: no
+/// wait for another process's write lock, no automatic checkpoint. They
+/// are put back when this drops, after the change or a failure or panic;
+/// a connection whose settings cannot be put back is closed (the next
+/// write opens it again with its own).
+struct AtOnce<'a> {
+    conn: writer::Writer<'a>,
+}
+
+impl<'a> AtOnce<'a> {
+    fn new(conn: writer::Writer<'a>) -> Result<AtOnce<'a>> {
+        let context = "making a flag change at once";
+        conn.busy_timeout(Duration::ZERO).ctx(context)?;
+        let conn = AtOnce { conn };
+        conn.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .ctx(context)?;
+        Ok(conn)
+    }
+
+    fn connection(&mut self) -> &mut rusqlite::Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for AtOnce<'_> {
+    fn drop(&mut self) {
+        let restored = self.conn.busy_timeout(schema::BUSY_TIMEOUT).is_ok()
+            && self
+                .conn
+                .pragma_update(None, "wal_autocheckpoint", AUTOCHECKPOINT_PAGES)
+                .is_ok();
+        if !restored {
+            tracing::warn!("cannot restore the index's write connection settings; closing it");
+            self.conn.close();
         }
-        Ok(Some(writer::Writer::new(guard)))
     }
 }
 
@@ -101,6 +136,8 @@ mod tests {
         w.write(body).expect("write");
         let staged = w.finish().expect("finish");
         let batch = store.commit_appends(vec![staged], None).expect("commit");
+        // A read syncs the folder: from then on it is settled.
+        store.status("INBOX").expect("status");
         (dir, store, batch.uids[0], batch.uidvalidity)
     }
 

@@ -12,6 +12,7 @@ use crate::index::{self, MessageMeta, UidRange};
 use crate::mailbox::begin_write;
 use crate::names;
 use crate::private_seen::{self, Viewer};
+use crate::txn::Txn;
 use crate::view_cache::{ViewCache, ViewKey};
 use crate::{MailboxStatus, Store};
 
@@ -369,13 +370,14 @@ impl Store {
     ) -> Result<FlagsStored> {
         let change = FlagChange::parse(viewer, mailbox, uidvalidity, ranges, mode, flags)?;
         let mut conn = self.conn()?;
-        self.store_flags_on(&mut conn, change, unchanged_since)
+        let tx = begin_write(&mut conn)?;
+        self.store_flags_in(tx, change, unchanged_since)
     }
 
-    /// Applies `change` on `conn` (the write connection, held).
-    pub(crate) fn store_flags_on(
+    /// Applies `change` in `tx` (a write transaction) and commits it.
+    pub(crate) fn store_flags_in(
         &self,
-        conn: &mut Connection,
+        tx: Txn<'_>,
         change: FlagChange<'_>,
         unchanged_since: Option<u64>,
     ) -> Result<FlagsStored> {
@@ -388,7 +390,6 @@ impl Store {
             guest,
             private_given,
         } = change;
-        let tx = begin_write(conn)?;
         let mut row = index::mailbox_checked(&tx, &name, uidvalidity)?;
         index::canonical_keywords(&tx, row.id, &mut given)?;
         let mut out = FlagsStored {
@@ -704,7 +705,8 @@ pub(crate) fn fetch_in(
 /// A flag change, parsed and checked: what [`Store::store_flags_as`] and
 /// [`Store::store_flags_now`] apply.
 pub(crate) struct FlagChange<'a> {
-    name: String,
+    /// The mailbox (canonical name).
+    pub(crate) name: String,
     uidvalidity: u32,
     ranges: &'a [UidRange],
     mode: StoreMode,

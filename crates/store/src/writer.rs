@@ -20,6 +20,14 @@ impl<'a> Writer<'a> {
     }
 }
 
+impl Writer<'_> {
+    /// Closes the connection (the next write opens it again). The value
+    /// must not be used as a connection afterwards, only dropped.
+    pub(crate) fn close(&mut self) {
+        *self.guard = None;
+    }
+}
+
 impl Deref for Writer<'_> {
     type Target = Connection;
 

@@ -3,6 +3,7 @@
 //! current by asking storage what changed and telling the client.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mailkeep_frontend::{Retry, Storage, StorageError};
@@ -112,6 +113,9 @@ pub(crate) struct Mailbox {
     contexts: Mutex<Vec<Context>>,
     /// The task following the mailbox's changes, while selected.
     watcher: Mutex<Option<Watcher>>,
+    /// A new selection of the mailbox took the task over (see
+    /// [`Mailbox::following_on`]): this one starts none any more.
+    handed_over: AtomicBool,
 }
 
 impl Mailbox {
@@ -139,6 +143,7 @@ impl Mailbox {
             ),
             contexts: Mutex::new(Vec::new()),
             watcher: Mutex::new(None),
+            handed_over: AtomicBool::new(false),
         }
     }
 
@@ -153,8 +158,17 @@ impl Mailbox {
         {
             return self;
         }
-        let Some(watcher) = lock(&earlier.watcher).take() else {
-            return self;
+        let watcher = {
+            let mut slot = lock(&earlier.watcher);
+            let Some(watcher) = slot.take() else {
+                return self;
+            };
+            // The earlier selection may still be asked to follow (NOTIFY's
+            // loop, until the new one takes its place): it must not start
+            // a second task on the stream's shared mark (marked under the
+            // lock that `follow_changes` takes).
+            earlier.handed_over.store(true, Ordering::SeqCst);
+            watcher
         };
         self.followed = Arc::clone(&earlier.followed);
         self.watcher = Mutex::new(Some(watcher));
@@ -167,7 +181,7 @@ impl Mailbox {
     /// NOTIFY. Until the stream opens, every command asks storage.
     pub(crate) fn follow_changes(self: &std::sync::Arc<Self>, storage: &Storage) {
         let mut watcher = lock(&self.watcher);
-        if watcher.is_none() {
+        if watcher.is_none() && !self.handed_over.load(Ordering::SeqCst) {
             self.mark().opening();
             *watcher = Some(watch(&self.followed, &self.owner, storage.clone()));
         }

@@ -44,7 +44,8 @@ pub(crate) struct ChangeMark {
     /// An event came since the last sync.
     dirty: AtomicBool,
     /// An event came whose MODSEQ cannot be compared (a resync, another
-    /// UIDVALIDITY, the watch's start): the next sync must ask.
+    /// UIDVALIDITY, a stream that began without telling the mailbox's
+    /// MODSEQ): the next sync must ask.
     forced: AtomicBool,
     /// The highest MODSEQ an event named.
     latest_modseq: AtomicU64,
@@ -235,7 +236,8 @@ impl ChangeMark {
 
     /// Resolves when a stream starts or fails to (not at a mere change):
     /// what an IDLE without a stream waits for besides its slow poll. A
-    /// stream that starts marks the mailbox, so the IDLE then asks
+    /// stream that starts marks the mailbox with the MODSEQ it began at
+    /// (or as changed, when it tells none), so the IDLE then takes or asks
     /// storage for anything it missed meanwhile.
     pub(crate) async fn stream_started(&self) {
         let opened = self.opened.notified();

@@ -6,11 +6,15 @@
 //! reads and streams no record per message, and the answers leave in
 //! large writes.
 //!
-//! What the client gets is what the Fetch stream gave: the flags storage
-//! has now, FLAGS first for a keyword not announced yet, and a message
-//! another session expunged is left out (`OK [EXPUNGEISSUED]`, RFC 2180
-//! §4.1); the expunge itself is told when expunges may be (never inside a
-//! FETCH by sequence number).
+//! What the client gets is what a Fetch call would give: the flags as the
+//! session knows them from its own commands and the watch (which tells of
+//! every change made through any storage process of the owner, and of
+//! messages another program delivers into the folder; flags another
+//! program changes in the folder itself are seen at NOOP, CHECK or the
+//! next SELECT, as they are read again then), FLAGS first for a keyword
+//! not announced yet, and a message another session expunged is left out
+//! (`OK [EXPUNGEISSUED]`, RFC 2180 §4.1); the expunge itself is told when
+//! expunges may be (never inside a FETCH by sequence number).
 
 use crate::cmd::Cx;
 use crate::cmd::fetch::Fetched;
