@@ -275,6 +275,45 @@ fn idle_hears_new_mail_after_its_idle_owner_was_released() {
     b.logout();
 }
 
+/// A server whose storage processes log each call they admit (what the
+/// tests below count), with the account `alice`.
+fn traced_server(dir: &TestDir) -> Server<'_> {
+    let options = Options {
+        log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
+        ..Options::default()
+    };
+    let server = Server::start_opts(dir, options, Listeners::new());
+    server.add_user("alice", "alice-secret-1");
+    server
+}
+
+/// The storage calls of `method` admitted so far.
+fn admitted(server: &Server<'_>, method: &str) -> usize {
+    server.count_in_output(&format!("storage call admitted method=\"{method}\""))
+}
+
+/// Returns once the log holds every call `client` made so far: a STATUS
+/// after them, whose line comes after theirs (one process, one pipe).
+fn settle(server: &Server<'_>, client: &mut BlockingClient) {
+    let before = admitted(server, "MailboxStatus");
+    client.ok("STATUS Drafts (MESSAGES)");
+    server.wait_for_another(
+        "storage call admitted method=\"MailboxStatus\"",
+        before,
+        DEADLINE,
+    );
+}
+
+/// Three small messages appended to INBOX by `client`.
+fn append_three(client: &mut BlockingClient) {
+    for n in 0..3 {
+        let r = client
+            .append("INBOX", &[], &make_message(&format!("m{n}"), 300))
+            .expect("APPEND");
+        assert!(r.is_ok(), "{r:?}");
+    }
+}
+
 /// The first command after SELECT starts the watch, which tells the
 /// mailbox's MODSEQ once it began: when nothing changed since SELECT, the
 /// flag resync (`UID FETCH 1:* (FLAGS)`) and the commands after it ask
@@ -285,34 +324,12 @@ fn idle_hears_new_mail_after_its_idle_owner_was_released() {
 #[test]
 fn the_watch_start_tells_whether_anything_changed_since_select() {
     let dir = TestDir::new();
-    let options = Options {
-        log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
-        ..Options::default()
-    };
-    let server = Server::start_opts(&dir, options, Listeners::new());
-    server.add_user("alice", "alice-secret-1");
+    let server = traced_server(&dir);
     let mut a = server.login("alice", "alice-secret-1");
     let mut b = server.login("alice", "alice-secret-1");
-    for n in 0..3 {
-        let r = b
-            .append("INBOX", &[], &make_message(&format!("m{n}"), 300))
-            .expect("APPEND");
-        assert!(r.is_ok(), "{r:?}");
-    }
-    let admitted = |method: &str| {
-        server.count_in_output(&format!("storage call admitted method=\"{method}\""))
-    };
-    // A call after the others: once its line is out, so are theirs (one
-    // process, one pipe).
-    let settle = |a: &mut BlockingClient| {
-        let before = admitted("MailboxStatus");
-        a.ok("STATUS Drafts (MESSAGES)");
-        server.wait_for_another(
-            "storage call admitted method=\"MailboxStatus\"",
-            before,
-            DEADLINE,
-        );
-    };
+    append_three(&mut b);
+    let admitted = |method: &str| admitted(&server, method);
+    let settle = |client: &mut BlockingClient| settle(&server, client);
 
     // Nothing changed since SELECT: no Changes call.
     settle(&mut a);
@@ -374,33 +391,13 @@ fn the_watch_start_tells_whether_anything_changed_since_select() {
 #[test]
 fn selecting_the_same_mailbox_again_keeps_its_watch() {
     let dir = TestDir::new();
-    let options = Options {
-        log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
-        ..Options::default()
-    };
-    let server = Server::start_opts(&dir, options, Listeners::new());
-    server.add_user("alice", "alice-secret-1");
+    let server = traced_server(&dir);
     let mut a = server.login("alice", "alice-secret-1");
     let mut b = server.login("alice", "alice-secret-1");
     b.ok("CREATE Other");
-    for n in 0..3 {
-        let r = b
-            .append("INBOX", &[], &make_message(&format!("m{n}"), 300))
-            .expect("APPEND");
-        assert!(r.is_ok(), "{r:?}");
-    }
-    let admitted = |method: &str| {
-        server.count_in_output(&format!("storage call admitted method=\"{method}\""))
-    };
-    let settle = |a: &mut BlockingClient| {
-        let before = admitted("MailboxStatus");
-        a.ok("STATUS Drafts (MESSAGES)");
-        server.wait_for_another(
-            "storage call admitted method=\"MailboxStatus\"",
-            before,
-            DEADLINE,
-        );
-    };
+    append_three(&mut b);
+    let admitted = |method: &str| admitted(&server, method);
+    let settle = |client: &mut BlockingClient| settle(&server, client);
     a.ok("SELECT INBOX");
     a.ok("UID FETCH 1:* (FLAGS)");
     // (b's own watch starts here, before the count.)
@@ -455,12 +452,7 @@ fn selecting_the_same_mailbox_again_keeps_its_watch() {
 #[test]
 fn an_append_into_the_watched_mailbox_makes_no_changes_call() {
     let dir = TestDir::new();
-    let options = Options {
-        log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
-        ..Options::default()
-    };
-    let server = Server::start_opts(&dir, options, Listeners::new());
-    server.add_user("alice", "alice-secret-1");
+    let server = traced_server(&dir);
     let mut a = server.login("alice", "alice-secret-1");
     a.ok("SELECT INBOX");
     // The watch is up once another session's APPEND reaches a's IDLE.
@@ -474,9 +466,7 @@ fn an_append_into_the_watched_mailbox_makes_no_changes_call() {
         .expect("A hears the new message");
     assert!(idle.done().expect("DONE").is_ok());
 
-    let admitted = |method: &str| {
-        server.count_in_output(&format!("storage call admitted method=\"{method}\""))
-    };
+    let admitted = |method: &str| admitted(&server, method);
     let changes_before = admitted("Changes");
     for round in 0..10u32 {
         let r = a
@@ -485,15 +475,7 @@ fn an_append_into_the_watched_mailbox_makes_no_changes_call() {
         assert!(r.is_ok(), "round {round}: {r:?}");
         assert_eq!(r.exists(), Some(round + 2), "round {round}: {r:?}");
     }
-    // A call after them: once its line is out, so are theirs (one
-    // process, one pipe).
-    let status_before = admitted("MailboxStatus");
-    a.ok("STATUS Drafts (MESSAGES)");
-    server.wait_for_another(
-        "storage call admitted method=\"MailboxStatus\"",
-        status_before,
-        DEADLINE,
-    );
+    settle(&server, &mut a);
     assert!(admitted("Append") >= 11, "{}", server.logs());
     assert_eq!(
         admitted("Changes"),

@@ -10,108 +10,112 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{root_of, temp_store};
-use mailkeep_store::{SEEN, StoreMode, UidRange, Viewer};
+use mailkeep_store::{FlagsStored, SEEN, Store, StoreMode, UidRange, Viewer};
 
-fn flags_of(store: &mailkeep_store::Store, uid: u32) -> u8 {
-    let uv = store.status("INBOX").unwrap().uidvalidity;
-    store
-        .fetch("INBOX", uv, &[UidRange::new(uid, uid)])
-        .unwrap()
-        .into_iter()
-        .find(|m| m.uid == uid)
-        .map(|m| m.flags.system)
-        .unwrap()
+/// A store with one message in INBOX, synced (so its folder is settled).
+struct One {
+    dir: tempfile::TempDir,
+    store: Store,
+    uid: u32,
+    uidvalidity: u32,
+}
+
+impl One {
+    fn new() -> One {
+        let (dir, store) = temp_store();
+        let a = common::append(&store, "INBOX", b"Subject: a\r\n\r\none\r\n", &[]);
+        let uidvalidity = store.status("INBOX").unwrap().uidvalidity;
+        One {
+            dir,
+            store,
+            uid: a.uid,
+            uidvalidity,
+        }
+    }
+
+    /// `store_flags_now` of `flag` by `mode` on the message.
+    fn now(&self, mode: StoreMode, flag: &str) -> Option<FlagsStored> {
+        let one = [UidRange::new(self.uid, self.uid)];
+        self.store
+            .store_flags_now(
+                Viewer::Owner,
+                "INBOX",
+                self.uidvalidity,
+                &one,
+                mode,
+                &[flag],
+                None,
+            )
+            .unwrap()
+    }
+
+    /// `store_flags` (the ordinary way) of `flag` by `mode` on the message.
+    fn ordinary(&self, mode: StoreMode, flag: &str) {
+        let one = [UidRange::new(self.uid, self.uid)];
+        self.store
+            .store_flags("INBOX", self.uidvalidity, &one, mode, &[flag], None)
+            .unwrap();
+    }
+
+    /// The message's system flags.
+    fn flags(&self) -> u8 {
+        self.store
+            .fetch(
+                "INBOX",
+                self.uidvalidity,
+                &[UidRange::new(self.uid, self.uid)],
+            )
+            .unwrap()
+            .into_iter()
+            .find(|m| m.uid == self.uid)
+            .map(|m| m.flags.system)
+            .unwrap()
+    }
 }
 
 #[test]
 fn a_flag_change_is_made_at_once_unless_another_connection_holds_the_write_lock() {
-    let (dir, store) = temp_store();
-    let a = common::append(&store, "INBOX", b"Subject: a\r\n\r\none\r\n", &[]);
-    let uv = store.status("INBOX").unwrap().uidvalidity;
-    let one = [UidRange::new(a.uid, a.uid)];
-
-    let stored = store
-        .store_flags_now(
-            Viewer::Owner,
-            "INBOX",
-            uv,
-            &one,
-            StoreMode::Add,
-            &["\\Seen"],
-            None,
-        )
-        .unwrap()
-        .expect("made at once");
+    let one = One::new();
+    let stored = one.now(StoreMode::Add, "\\Seen").expect("made at once");
     assert_eq!(stored.updated.len(), 1);
-    assert_ne!(flags_of(&store, a.uid) & SEEN, 0);
+    assert_ne!(one.flags() & SEEN, 0);
 
     // Another connection (as another process would) holds the write lock:
     // declined at once, not after the busy timeout, and nothing changed.
-    let other = rusqlite::Connection::open(root_of(&dir).join("mailkeep.index.sqlite")).unwrap();
+    let other =
+        rusqlite::Connection::open(root_of(&one.dir).join("mailkeep.index.sqlite")).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let started = Instant::now();
-    let declined = store
-        .store_flags_now(
-            Viewer::Owner,
-            "INBOX",
-            uv,
-            &one,
-            StoreMode::Remove,
-            &["\\Seen"],
-            None,
-        )
-        .unwrap();
-    assert!(declined.is_none());
+    assert!(one.now(StoreMode::Remove, "\\Seen").is_none());
     assert!(started.elapsed() < Duration::from_secs(5), "it waited");
     other.execute_batch("ROLLBACK").unwrap();
-    assert_ne!(flags_of(&store, a.uid) & SEEN, 0, "declined, yet changed");
+    assert_ne!(one.flags() & SEEN, 0, "declined, yet changed");
 }
 
 #[test]
 fn declined_while_the_folder_changed_outside_or_the_writer_is_closed() {
-    let (dir, store) = temp_store();
-    let a = common::append(&store, "INBOX", b"Subject: a\r\n\r\none\r\n", &[]);
-    let uv = store.status("INBOX").unwrap().uidvalidity;
-    let one = [UidRange::new(a.uid, a.uid)];
-    let now = |store: &mailkeep_store::Store| {
-        store
-            .store_flags_now(
-                Viewer::Owner,
-                "INBOX",
-                uv,
-                &one,
-                StoreMode::Add,
-                &["\\Seen"],
-                None,
-            )
-            .unwrap()
-    };
+    let one = One::new();
     // Another program dropped a message in: the folder is not as the
     // index saw it, and the change is left to the ordinary way.
     std::fs::write(
-        root_of(&dir).join("new").join("outside.1"),
+        root_of(&one.dir).join("new").join("outside.1"),
         b"Subject: b\r\n\r\ntwo\r\n",
     )
     .unwrap();
-    assert!(now(&store).is_none());
-    assert_eq!(flags_of(&store, a.uid) & SEEN, 0, "declined, yet changed");
+    assert!(one.now(StoreMode::Add, "\\Seen").is_none());
+    assert_eq!(one.flags() & SEEN, 0, "declined, yet changed");
     // (The ordinary read above synced the folder.)
-    assert!(now(&store).is_some());
+    assert!(one.now(StoreMode::Add, "\\Seen").is_some());
     // An idle owner's write connection was closed: not opened here.
-    store.release_idle();
-    assert!(now(&store).is_none());
-    store
-        .store_flags("INBOX", uv, &one, StoreMode::Remove, &["\\Seen"], None)
-        .unwrap();
-    assert!(now(&store).is_some());
+    one.store.release_idle();
+    assert!(one.now(StoreMode::Remove, "\\Seen").is_none());
+    one.ordinary(StoreMode::Remove, "\\Seen");
+    assert!(one.now(StoreMode::Add, "\\Seen").is_some());
 }
 
 #[test]
 fn every_so_often_a_change_is_left_to_the_ordinary_way() {
-    let (_dir, store) = temp_store();
-    let a = common::append(&store, "INBOX", b"Subject: a\r\n\r\none\r\n", &[]);
-    let uv = store.status("INBOX").unwrap().uidvalidity;
-    let one = [UidRange::new(a.uid, a.uid)];
+    let one = One::new();
     let mut declined = 0;
     for n in 0..1200u32 {
         let mode = if n % 2 == 0 {
@@ -119,14 +123,9 @@ fn every_so_often_a_change_is_left_to_the_ordinary_way() {
         } else {
             StoreMode::Remove
         };
-        let now = store
-            .store_flags_now(Viewer::Owner, "INBOX", uv, &one, mode, &["\\Flagged"], None)
-            .unwrap();
-        if now.is_none() {
+        if one.now(mode, "\\Flagged").is_none() {
             declined += 1;
-            store
-                .store_flags("INBOX", uv, &one, mode, &["\\Flagged"], None)
-                .unwrap();
+            one.ordinary(mode, "\\Flagged");
         }
     }
     assert_eq!(
