@@ -12,7 +12,8 @@ use mailkeep_testkit::BlockingClient;
 use nix::sys::signal::Signal;
 
 use crate::harness::{
-    NOBODY_UID, Server, TestDir, alive, children_of, make_message, require_root, signal, wait_until,
+    NOBODY_UID, ProcInfo, Server, TestDir, alive, children_of, make_message, require_root, signal,
+    wait_until,
 };
 
 const USER: &str = "alice";
@@ -239,6 +240,16 @@ fn kill_storage_during_appends() {
     c.logout();
 }
 
+/// SIGKILLs the process running `role` and waits, at most 10 s, for the
+/// one the master runs in its place; both, the killed one first.
+fn kill_and_replace(server: &Server<'_>, role: &str) -> (ProcInfo, ProcInfo) {
+    let old = server.wait_role(role, None, None);
+    signal(old.pid, Signal::SIGKILL);
+    let new = server.wait_role_within(role, None, Some(old.pid), Duration::from_secs(10));
+    assert_ne!(new.pid, old.pid, "the {role} process was not replaced");
+    (old, new)
+}
+
 /// Killing the imap process (SIGKILL) drops its connections, and within
 /// 10 s the master runs a new one (another pid, again as nobody) on the
 /// same listening socket, through which a new login, SELECT and APPEND
@@ -254,10 +265,7 @@ fn kill_imap_restarts() {
     let mut before = server.login(USER, PASS);
     before.ok("SELECT INBOX");
 
-    let old = server.wait_role("imap", None, None);
-    signal(old.pid, Signal::SIGKILL);
-    let new = server.wait_role_within("imap", None, Some(old.pid), Duration::from_secs(10));
-    assert_ne!(new.pid, old.pid);
+    let (old, new) = kill_and_replace(&server, "imap");
     assert!(
         !alive(old.pid),
         "the killed imap process {} still runs",
@@ -306,10 +314,7 @@ fn kill_auth_logins_work_again() {
     before.ok("SELECT INBOX");
     let imap = server.wait_role("imap", None, None);
 
-    let old = server.wait_role("auth", None, None);
-    signal(old.pid, Signal::SIGKILL);
-    let new = server.wait_role_within("auth", None, Some(old.pid), Duration::from_secs(10));
-    assert_ne!(new.pid, old.pid);
+    kill_and_replace(&server, "auth");
 
     // A login right after may be told to try again while the master
     // readies the new auth; one soon works.

@@ -461,17 +461,10 @@ fn whole_for_owner(by_owner: bool, uidvalidity: u32) -> bool {
 /// A STORE of at most this many messages may be made on the async thread.
 const FEW_MESSAGES: u64 = 8;
 
-/// Whether `uids` name at most [`FEW_MESSAGES`] UIDs (a range that ends at
-/// `*`, at either end, names many; a range may be given high end first).
+/// Whether `uids` name at most [`FEW_MESSAGES`] UIDs (a range to `*`
+/// names many).
 fn few_messages(uids: &[UidRange]) -> bool {
-    let mut named: u64 = 0;
-    for range in uids {
-        if range.first == u32::MAX || range.last == u32::MAX {
-            return false;
-        }
-        named = named.saturating_add(u64::from(range.first.abs_diff(range.last)) + 1);
-    }
-    named <= FEW_MESSAGES
+    UidRange::spanned(uids).is_some_and(|n| n <= FEW_MESSAGES)
 }
 
 #[cfg(test)]

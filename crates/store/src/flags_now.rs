@@ -165,21 +165,31 @@ mod tests {
         assert!(now(&store, uv, uid).is_some());
     }
 
-    #[test]
-    fn the_write_connection_waits_and_checkpoints_as_before_afterwards() {
-        let (_dir, store, uid, uv) = store_with_one();
-        assert!(now(&store, uv, uid).is_some());
-        let conn = store.conn().expect("writer");
-        let timeout: i64 = conn
+    /// The write connection's busy timeout (ms) and checkpoint threshold.
+    fn settings(conn: &rusqlite::Connection) -> (i64, i64) {
+        let timeout = conn
             .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
             .expect("busy_timeout");
-        let pages: i64 = conn
+        let pages = conn
             .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
             .expect("wal_autocheckpoint");
-        assert_eq!(
-            u128::try_from(timeout).expect("positive"),
-            schema::BUSY_TIMEOUT.as_millis()
+        (timeout, pages)
+    }
+
+    #[test]
+    fn a_change_at_once_waits_for_no_lock_and_runs_no_checkpoint_and_the_writer_is_as_before_after()
+    {
+        let (_dir, store, uid, uv) = store_with_one();
+        let usual = (
+            i64::try_from(schema::BUSY_TIMEOUT.as_millis()).expect("small"),
+            i64::from(AUTOCHECKPOINT_PAGES),
         );
-        assert_eq!(pages, i64::from(AUTOCHECKPOINT_PAGES));
+        {
+            let mut at_once = AtOnce::new(store.conn().expect("writer")).expect("settings");
+            assert_eq!(settings(at_once.connection()), (0, 0));
+        }
+        assert_eq!(settings(&store.conn().expect("writer")), usual);
+        assert!(now(&store, uv, uid).is_some());
+        assert_eq!(settings(&store.conn().expect("writer")), usual);
     }
 }

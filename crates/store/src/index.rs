@@ -52,6 +52,20 @@ impl UidRange {
         }
     }
 
+    /// How many UIDs `ranges` span together (a range may be given high
+    /// end first); `None` when one of them ends at `*`, which reaches as
+    /// far as the mailbox does.
+    pub fn spanned(ranges: &[UidRange]) -> Option<u64> {
+        let mut spanned: u64 = 0;
+        for range in ranges {
+            if range.first == u32::MAX || range.last == u32::MAX {
+                return None;
+            }
+            spanned = spanned.saturating_add(u64::from(range.first.abs_diff(range.last)) + 1);
+        }
+        Some(spanned)
+    }
+
     /// The concrete `(low, high)` given the mailbox's highest UID, per
     /// RFC 9051: `*` is the highest UID and `n:*` always includes it.
     fn resolve(self, max_uid: u32) -> (u32, u32) {

@@ -162,17 +162,9 @@ impl Store {
 /// when each has two ends and together they span few UIDs (a client
 /// opening one message of a big mailbox), else with the mailbox.
 fn size_of_ranges(ranges: &[UidRange]) -> Size {
-    let mut spanned: u64 = 0;
-    for range in ranges {
-        if range.first == u32::MAX || range.last == u32::MAX {
-            return Size::Small;
-        }
-        spanned = spanned.saturating_add(u64::from(range.first.abs_diff(range.last)) + 1);
-    }
-    if spanned <= u64::from(SMALL_MAILBOX) {
-        Size::Any
-    } else {
-        Size::Small
+    match UidRange::spanned(ranges) {
+        Some(spanned) if spanned <= u64::from(SMALL_MAILBOX) => Size::Any,
+        _ => Size::Small,
     }
 }
 

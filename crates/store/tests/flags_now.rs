@@ -7,8 +7,6 @@
 #[allow(dead_code)]
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{root_of, temp_store};
 use mailkeep_store::{FlagsStored, SEEN, Store, StoreMode, UidRange, Viewer};
 
@@ -81,13 +79,12 @@ fn a_flag_change_is_made_at_once_unless_another_connection_holds_the_write_lock(
     assert_ne!(one.flags() & SEEN, 0);
 
     // Another connection (as another process would) holds the write lock:
-    // declined at once, not after the busy timeout, and nothing changed.
+    // declined, and nothing changed. (That it waits for no lock meanwhile:
+    // the unit tests of `flags_now`.)
     let other =
         rusqlite::Connection::open(root_of(&one.dir).join("mailkeep.index.sqlite")).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let started = Instant::now();
     assert!(one.now(StoreMode::Remove, "\\Seen").is_none());
-    assert!(started.elapsed() < Duration::from_secs(5), "it waited");
     other.execute_batch("ROLLBACK").unwrap();
     assert_ne!(one.flags() & SEEN, 0, "declined, yet changed");
 }

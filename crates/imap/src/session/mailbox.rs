@@ -3,7 +3,6 @@
 //! current by asking storage what changed and telling the client.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use mailkeep_frontend::{Retry, Storage, StorageError};
@@ -16,7 +15,7 @@ use crate::io::Output;
 use crate::namespace::MailboxRef;
 use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
-use crate::session::watcher::{ChangeMark, FollowedMailbox, Watcher, watch};
+use crate::session::watcher::{ChangeMark, FollowedMailbox};
 use crate::view::{FlagUpdate, Update, View};
 
 /// The system flags every mailbox supports.
@@ -111,11 +110,6 @@ pub(crate) struct Mailbox {
     keywords: Mutex<BTreeMap<String, String>>,
     /// Live search results (RFC 5267 contexts).
     contexts: Mutex<Vec<Context>>,
-    /// The task following the mailbox's changes, while selected.
-    watcher: Mutex<Option<Watcher>>,
-    /// A new selection of the mailbox took the task over (see
-    /// [`Mailbox::following_on`]): this one starts none any more.
-    handed_over: AtomicBool,
 }
 
 impl Mailbox {
@@ -142,36 +136,19 @@ impl Mailbox {
                     .collect(),
             ),
             contexts: Mutex::new(Vec::new()),
-            watcher: Mutex::new(None),
-            handed_over: AtomicBool::new(false),
         }
     }
 
     /// This new selection of the mailbox `earlier` had selected (the same
-    /// owner, name and UIDVALIDITY), which takes over the stream that
-    /// follows it instead of closing it and opening another at its first
-    /// command; as it was when that stream does not follow the mailbox now
-    /// (none opened yet, ended, or renamed under it).
+    /// owner, name and UIDVALIDITY), which shares the stream that follows
+    /// it instead of closing it and opening another at its first command;
+    /// as it was when that stream does not follow the mailbox now (none
+    /// opened yet, ended, or renamed under it).
     pub(crate) fn following_on(mut self, earlier: &Mailbox) -> Mailbox {
-        if earlier.owner != self.owner
-            || !earlier.followed.continues(&self.name(), self.uidvalidity)
+        if earlier.owner == self.owner && earlier.followed.continues(&self.name(), self.uidvalidity)
         {
-            return self;
+            self.followed = Arc::clone(&earlier.followed);
         }
-        let watcher = {
-            let mut slot = lock(&earlier.watcher);
-            let Some(watcher) = slot.take() else {
-                return self;
-            };
-            // The earlier selection may still be asked to follow (NOTIFY's
-            // loop, until the new one takes its place): it must not start
-            // a second task on the stream's shared mark (marked under the
-            // lock that `follow_changes` takes).
-            earlier.handed_over.store(true, Ordering::SeqCst);
-            watcher
-        };
-        self.followed = Arc::clone(&earlier.followed);
-        self.watcher = Mutex::new(Some(watcher));
         self
     }
 
@@ -179,12 +156,8 @@ impl Mailbox {
     /// already: at the first command after SELECT that can use them (a
     /// session that selects and leaves opens no stream), or at once under
     /// NOTIFY. Until the stream opens, every command asks storage.
-    pub(crate) fn follow_changes(self: &std::sync::Arc<Self>, storage: &Storage) {
-        let mut watcher = lock(&self.watcher);
-        if watcher.is_none() && !self.handed_over.load(Ordering::SeqCst) {
-            self.mark().opening();
-            *watcher = Some(watch(&self.followed, &self.owner, storage.clone()));
-        }
+    pub(crate) fn follow_changes(&self, storage: &Storage) {
+        self.followed.follow(&self.owner, storage);
     }
 
     /// What the watcher knows about changes.

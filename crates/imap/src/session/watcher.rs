@@ -261,25 +261,30 @@ impl ChangeMark {
     }
 }
 
-/// What a selection shares with the task following its mailbox: the name
-/// (which a RENAME changes), the UIDVALIDITY, and the mark the task sets.
-/// A SELECT of the same mailbox again takes it over with the task (see
-/// [`FollowedMailbox::continues`]), so the stream goes on instead of being closed
-/// and opened again.
+/// What the selections of a mailbox share with the task that follows its
+/// changes: the name (which a RENAME changes), the UIDVALIDITY, the mark
+/// the task sets, and the task itself, which ends when the last selection
+/// holding this lets go (the task holds it weakly). A SELECT of the same
+/// mailbox again shares it (see [`FollowedMailbox::continues`]), so the
+/// stream goes on instead of being closed and opened again.
 #[derive(Debug)]
 pub(crate) struct FollowedMailbox {
     name: RwLock<String>,
     uidvalidity: u32,
     mark: ChangeMark,
+    /// The task, once started.
+    watcher: Mutex<Option<Watcher>>,
 }
 
 impl FollowedMailbox {
-    /// The mailbox `name` of this UIDVALIDITY, no change known yet.
+    /// The mailbox `name` of this UIDVALIDITY, no change known yet and no
+    /// task started.
     pub(crate) fn new(name: String, uidvalidity: u32) -> FollowedMailbox {
         FollowedMailbox {
             name: RwLock::new(name),
             uidvalidity,
             mark: ChangeMark::default(),
+            watcher: Mutex::new(None),
         }
     }
 
@@ -303,32 +308,39 @@ impl FollowedMailbox {
         &self.mark
     }
 
-    /// Whether a new selection of `name` at `uidvalidity` may take this
-    /// over: the same mailbox, and a stream that follows it now. Every
-    /// change after the stream began comes as its event, so a view read
-    /// at any time since is continued by the events, as the view the
-    /// stream began with was; what the view holds already is skipped by
-    /// its MODSEQ.
+    /// Whether a new selection of `name` at `uidvalidity` may share this:
+    /// the same mailbox, and a stream that follows it now. Every change
+    /// after the stream began comes as its event, so a view read at any
+    /// time since is continued by the events, as the view the stream began
+    /// with was; what the view holds already is skipped by its MODSEQ.
     pub(crate) fn continues(&self, name: &str, uidvalidity: u32) -> bool {
         self.uidvalidity == uidvalidity && self.mark.watching() && self.name() == name
+    }
+
+    /// Starts the task following `owner`'s mailbox on `storage`, unless it
+    /// started already.
+    pub(crate) fn follow(self: &Arc<Self>, owner: &str, storage: &Storage) {
+        let mut watcher = self
+            .watcher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if watcher.is_none() {
+            self.mark.opening();
+            let weak = Arc::downgrade(self);
+            let task = follow(weak, storage.clone(), owner.to_owned(), self.name());
+            *watcher = Some(Watcher(tokio::spawn(task)));
+        }
     }
 }
 
 /// The task following a mailbox's Watch stream; stops when dropped.
-pub(crate) struct Watcher(JoinHandle<()>);
+#[derive(Debug)]
+struct Watcher(JoinHandle<()>);
 
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// Starts following the changes of `owner`'s mailbox `followed`. The task
-/// holds it weakly, so it ends with the last selection that shares it.
-pub(crate) fn watch(followed: &Arc<FollowedMailbox>, owner: &str, storage: Storage) -> Watcher {
-    let weak = Arc::downgrade(followed);
-    let name = followed.name();
-    Watcher(tokio::spawn(follow(weak, storage, owner.to_owned(), name)))
 }
 
 /// Follows the Watch stream of `owner`'s mailbox `name`; when it ends
