@@ -321,7 +321,9 @@ fn sync_rows<'a>(root: &Path, rows: &'a [Pending]) -> Result<Vec<&'a Pending>> {
         let cur = p.dir.join("cur");
         let path = cur.join(&p.file);
         let synced = if whole {
-            std::fs::symlink_metadata(&path).map(|_| ())
+            // Whether it is there, asked without its times (see
+            // `FileId::at`).
+            FileId::at(&path).map(|_| ())
         } else {
             std::fs::File::open(&path).and_then(|f| f.sync_all())
         };
