@@ -198,6 +198,21 @@ fn commit_together(
     let mut applied: Vec<Result<Applied>> = Vec::with_capacity(count);
     let mut folders: HashMap<i64, Folder> = HashMap::new();
     for staged in batches {
+        if count == 1 {
+            // Alone, a batch needs no savepoint (whose statement journal
+            // copies every page it touches): if it fails, the whole
+            // transaction is rolled back as it is dropped.
+            let mut moved = Vec::new();
+            match apply(store, &tx, staged, &mut folders, &mut moved) {
+                Ok(a) => applied.push(Ok(a)),
+                Err(e) => {
+                    drop(tx);
+                    remove(&moved);
+                    return vec![Err(e)];
+                }
+            }
+            continue;
+        }
         let result = match tx.savepoint().ctx("starting an append's savepoint") {
             Ok(sp) => {
                 let mut moved = Vec::new();
