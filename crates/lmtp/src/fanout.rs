@@ -125,8 +125,9 @@ impl Fanout {
 
     /// The message ended and is taken: sends what is left and commits each
     /// recipient's copy (except where it would loop); one reply per
-    /// recipient, in RCPT order, each given only once that copy is durable.
-    pub async fn commit(mut self) -> Vec<Reply> {
+    /// recipient, in RCPT order, each given only once that copy is durable,
+    /// and the copies stored, to be logged once the replies are written.
+    pub async fn commit(mut self) -> (Vec<Reply>, Vec<Delivered>) {
         let last = std::mem::take(&mut self.pending);
         // An empty message still gets its trace fields.
         if !last.is_empty() || self.appends.iter().any(|a| a.prefix.is_some()) {
@@ -148,10 +149,33 @@ impl Fanout {
             }
         }
         let mut replies = Vec::with_capacity(self.appends.len());
+        let mut delivered = Vec::with_capacity(self.appends.len());
         for append in &mut self.appends {
-            replies.push(append.reply(&self.plugins).await);
+            let (reply, stored) = append.reply(&self.plugins).await;
+            replies.push(reply);
+            delivered.extend(stored);
         }
-        replies
+        (replies, delivered)
+    }
+}
+
+/// A recipient's copy stored. Its log line is written once the replies
+/// are: the line goes through the master (a pipe and a wake-up of
+/// another process), which would otherwise stand between the commit and
+/// the client's `250` (by hand, one connection: 0.68 ms a delivery with
+/// the line before the reply, 0.60 without any line).
+pub struct Delivered {
+    user: String,
+    owner: String,
+    folder: String,
+    uid: u32,
+}
+
+impl Delivered {
+    /// Logs the delivery.
+    pub fn log(&self) {
+        tracing::info!(user = ?self.user, owner = ?self.owner,
+            folder = ?self.folder, uid = self.uid, "delivered");
     }
 }
 
@@ -243,31 +267,41 @@ impl Append {
         }
     }
 
-    /// This recipient's reply once its call ended.
-    async fn reply(&mut self, plugins: &ProtocolPlugins) -> Reply {
+    /// This recipient's reply once its call ended, and the copy if it was
+    /// stored.
+    async fn reply(&mut self, plugins: &ProtocolPlugins) -> (Reply, Option<Delivered>) {
         let mailbox = &self.mailbox;
         if self.looped {
             tracing::warn!(user = ?mailbox.user, "mail loop refused");
-            return Reply::mail_loop();
+            return (Reply::mail_loop(), None);
         }
         let call = match &mut self.call {
             Call::Started(call) => call,
             Call::Waiting(_) | Call::Gone => {
-                return Reply::temporary("Temporary storage failure, try again later");
+                let reply = Reply::temporary("Temporary storage failure, try again later");
+                return (reply, None);
             }
         };
         match call.await {
             Ok(Ok(done)) => {
-                tracing::info!(user = ?mailbox.user, owner = ?mailbox.owner,
-                    folder = ?mailbox.folder, uid = done.uid, "delivered");
-                Reply::ok("2.0.0", format!("<{}> Saved", mailbox.recipient.given))
+                let reply = Reply::ok("2.0.0", format!("<{}> Saved", mailbox.recipient.given));
+                let stored = Delivered {
+                    user: mailbox.user.clone(),
+                    owner: mailbox.owner.clone(),
+                    folder: mailbox.folder.clone(),
+                    uid: done.uid,
+                };
+                (reply, Some(stored))
             }
             Ok(Err(e)) => {
                 tracing::warn!(user = ?mailbox.user, owner = ?mailbox.owner,
                     folder = ?mailbox.folder, error = %e, "delivery failed");
-                refusal(&e, plugins)
+                (refusal(&e, plugins), None)
             }
-            Err(_) => Reply::temporary("Temporary storage failure, try again later"),
+            Err(_) => (
+                Reply::temporary("Temporary storage failure, try again later"),
+                None,
+            ),
         }
     }
 }

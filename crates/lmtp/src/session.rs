@@ -403,21 +403,33 @@ impl Session {
         let max = self.process.settings.max_message_size;
         let count = envelope.recipients.len();
         // A refused message's fanout is dropped uncommitted: nothing stored.
-        let replies: Vec<Reply> = match (received, fanout) {
-            (Received::BareLf, _) => vec![Reply::bare_lf(); count],
+        let (replies, delivered) = match (received, fanout) {
+            (Received::BareLf, _) => (vec![Reply::bare_lf(); count], Vec::new()),
             (Received::Message(_), Some(fanout)) => {
-                let replies = fanout.commit().await;
+                let (replies, delivered) = fanout.commit().await;
                 for (mailbox, reply) in envelope.recipients.iter().zip(&replies) {
                     if reply.is_temporary() {
                         // Ask auth and the broker afresh next time.
                         self.process.recipients.forget(&mailbox.recipient.address);
                     }
                 }
-                replies
+                (replies, delivered)
             }
-            (Received::TooBig | Received::Message(_), _) => vec![Reply::too_big(max); count],
+            (Received::TooBig | Received::Message(_), _) => {
+                (vec![Reply::too_big(max); count], Vec::new())
+            }
         };
-        for reply in &replies {
+        let written = self.write_replies(&replies).await;
+        // Stored whether or not the client is still there to hear it.
+        for copy in &delivered {
+            copy.log();
+        }
+        written
+    }
+
+    /// Writes `replies` and flushes them.
+    async fn write_replies(&mut self, replies: &[Reply]) -> std::io::Result<()> {
+        for reply in replies {
             self.reply(reply).await?;
         }
         self.writer.flush().await

@@ -87,7 +87,8 @@ async fn a_small_message_reaches_storage_only_once_it_has_ended() {
         0,
         "no Append call before the message's first chunk is complete"
     );
-    let replies = fanout.commit().await;
+    let (replies, delivered) = fanout.commit().await;
+    assert!(delivered.is_empty(), "nothing was stored");
     assert_eq!(asked.load(Ordering::SeqCst), 1, "one call at the end");
     assert_eq!(replies.len(), 1);
     assert!(
