@@ -272,6 +272,24 @@ fn replies_per_recipient_and_bad_input_get_clear_answers() {
     let bob = messages(&server, "bob", "INBOX");
     assert_eq!(bob.len(), 3, "first, the loop alice refused, chunked");
     assert!(bob[1].windows(5).any(|w| w == b"again"));
+
+    // One log line per stored copy (written after the replies), none for
+    // the refused ones.
+    let delivered = |out: &str| out.matches(": delivered user=").count();
+    let stored = alice.len() + bob.len();
+    server.wait_for_output(
+        "a log line per stored copy",
+        Duration::from_secs(30),
+        |out| (delivered(out) >= stored).then_some(()),
+    );
+    assert_eq!(delivered(&server.output()), stored, "{}", server.logs());
+    assert_eq!(
+        server
+            .output()
+            .matches(": delivered user=\"alice\"")
+            .count(),
+        alice.len()
+    );
 }
 
 /// A client that goes away in the middle of DATA gets nothing delivered:

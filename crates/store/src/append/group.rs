@@ -10,7 +10,7 @@
 //! together, and the first of them to get it commits them all: their
 //! renames, one transaction with a savepoint per
 //! batch (a batch that fails is rolled back and its files removed, the
-//! others go on), one commit. Each batch keeps its own UIDs and MODSEQ
+//! others go on; a batch alone needs none), one commit. Each batch keeps its own UIDs and MODSEQ
 //! and gets its own answer; none is answered before the commit that made
 //! it durable. One append alone commits exactly as before.
 //!
