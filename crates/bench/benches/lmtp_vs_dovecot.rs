@@ -31,7 +31,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mailkeep_bench::idle::{Delays, Idlers};
-use mailkeep_bench::lmtp::{LmtpClient, idle_delays};
+use mailkeep_bench::lmtp::{LmtpClient, delivery_message, idle_delays};
 use mailkeep_bench::report::{self, Better};
 use mailkeep_bench::servers::dovecot::Dovecot;
 use mailkeep_bench::servers::mailkeep::Mailkeep;
@@ -54,14 +54,7 @@ const IDLE_DELIVERIES: usize = 50;
 
 /// A 5 KB message numbered `i`, no line starting with a dot.
 fn message(i: usize) -> Vec<u8> {
-    let mut m = format!(
-        "From: Sender <sender@example.org>\r\nTo: <{USER}@example.org>\r\n\
-         Subject: delivery {i}\r\nMessage-ID: <{i}@bench.test>\r\n\r\n"
-    );
-    while m.len() < 5000 {
-        m.push_str("The quick brown fox jumps over the lazy dog, message body line.\r\n");
-    }
-    m.into_bytes()
+    delivery_message(i, USER, 5000)
 }
 
 /// `connections` LMTP connections to `addr`, after one delivery that

@@ -9,6 +9,20 @@ use std::time::{Duration, Instant};
 use crate::error::BenchError;
 use crate::idle::{Delays, Idlers};
 
+/// A delivery of about `size` bytes (at least 5,000 in the benchmark)
+/// numbered `i`, to `user@example.org`: CRLF lines, none starting with a
+/// dot.
+pub fn delivery_message(i: usize, user: &str, size: usize) -> Vec<u8> {
+    let mut m = format!(
+        "From: Sender <sender@example.org>\r\nTo: <{user}@example.org>\r\n\
+         Subject: delivery {i}\r\nMessage-ID: <{i}@bench.test>\r\n\r\n"
+    );
+    while m.len() < size {
+        m.push_str("The quick brown fox jumps over the lazy dog, message body line.\r\n");
+    }
+    m.into_bytes()
+}
+
 /// One LMTP connection after LHLO.
 pub struct LmtpClient {
     reader: BufReader<TcpStream>,
