@@ -70,45 +70,41 @@ impl pb::watch_server::Watch for WatchService {
             self.gate.changes().watcher_left(&owner);
             return Err(status);
         }
-        // The watched mailbox as it is now that every later change reaches
-        // the stream (NOT_FOUND now rather than a stream that never says
-        // anything): a watcher whose view is at it need not ask storage
-        // what it missed before the stream began.
-        let begun = match &mailbox {
-            Some(name) => match self.start_state(&owner, &store, name).await {
-                Ok(status) => Some(status),
-                Err(status) => {
-                    drop(rx);
-                    self.gate.changes().watcher_left(&owner);
-                    return Err(status);
-                }
-            },
-            None => None,
-        };
-        // A guest's view is read once subscribed: a change after the read
-        // is a difference from it, one before it is already in it.
         // A guest watching one mailbox (a selected shared mailbox) hears
         // of that mailbox only: no list events, so no view to keep.
         let lists = actor.guest().is_none() || mailbox.is_none();
-        let guest = match actor.guest().filter(|_| mailbox.is_none()) {
-            Some(guest) => {
-                let view = GuestView::start(
-                    Arc::clone(&self.gate),
-                    owner.clone(),
-                    store.clone(),
-                    guest.to_owned(),
-                )
-                .await;
-                match view {
-                    Ok(view) => Some(view),
-                    Err(status) => {
-                        drop(rx);
-                        self.gate.changes().watcher_left(&owner);
-                        return Err(status);
-                    }
-                }
+        // Read once subscribed, so that a change after a read is a
+        // difference from it and one before it is already in it: the
+        // watched mailbox's state (NOT_FOUND now rather than a stream that
+        // never says anything; a watcher whose view is at it need not ask
+        // storage what it missed before the stream began), and a guest's
+        // view. A failed read ends the watch as a failed source does.
+        let read = async {
+            let begun = match &mailbox {
+                Some(name) => Some(self.start_state(&owner, &store, name).await?),
+                None => None,
+            };
+            let guest = match actor.guest().filter(|_| mailbox.is_none()) {
+                Some(guest) => Some(
+                    GuestView::start(
+                        Arc::clone(&self.gate),
+                        owner.clone(),
+                        store.clone(),
+                        guest.to_owned(),
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            Ok::<_, Status>((begun, guest))
+        };
+        let (begun, guest) = match read.await {
+            Ok(read) => read,
+            Err(status) => {
+                drop(rx);
+                self.gate.changes().watcher_left(&owner);
+                return Err(status);
             }
-            None => None,
         };
         let recheck = match (actor.guest(), &mailbox) {
             (Some(guest), Some(name)) => Some(Box::new(Recheck {
