@@ -154,6 +154,16 @@ pub fn cuts_need_structure(specs: &[CutSpec]) -> bool {
     specs.iter().any(|s| !s.section.parts.is_empty())
 }
 
+/// Whether `spec` cuts the message's own header or fields of it, and
+/// nothing of its body.
+fn cuts_only_the_header(spec: &CutSpec) -> bool {
+    spec.section.parts.is_empty()
+        && matches!(
+            spec.section.text,
+            SectionText::Header | SectionText::HeaderFields(_) | SectionText::HeaderFieldsNot(_)
+        )
+}
+
 /// Cuts every spec of `specs` out of the raw message `raw`, converting it
 /// to CRLF once for all of them (a FETCH of several sections reads and
 /// converts each message once). `body` is the message's structure, if
@@ -165,6 +175,13 @@ pub fn cut_all(
     body: Option<&BodyStructure>,
     specs: &[CutSpec],
 ) -> Result<std::result::Result<Vec<Vec<u8>>, UnknownCte>> {
+    // Cuts of the message's own header (a client's message list) need
+    // nothing past its empty line: the rest is not converted.
+    let raw = if specs.iter().all(cuts_only_the_header) {
+        &raw[..headers::header_len(raw)]
+    } else {
+        raw
+    };
     let raw = &*crate::crlf::to_crlf(raw);
     let body = structure_for(raw, body, cuts_need_structure(specs));
     let mut cuts = Vec::with_capacity(specs.len());

@@ -95,8 +95,10 @@ fn text_of(raw: &[u8], start: usize, h: usize, end: usize, text: &SectionText) -
         SectionText::HeaderFields(names) | SectionText::HeaderFieldsNot(names) => {
             let keep = matches!(text, SectionText::HeaderFields(_));
             let mut out = Vec::new();
-            for f in headers::fields(header) {
-                let listed = names.iter().any(|n| n.eq_ignore_ascii_case(&f.name));
+            for f in headers::spans(header) {
+                let listed = names
+                    .iter()
+                    .any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
                 if listed == keep {
                     out.extend_from_slice(&header[f.start..f.end]);
                 }
