@@ -48,6 +48,26 @@ pub struct Renewed {
     pub expires_unix: i64,
 }
 
+/// The fields of a request that say where the ticket of its answer is
+/// to be sealed ([`ReplyTo::reply_key`] and [`ReplyTo::reply_index`]);
+/// empty and 0 for a request that asks for no ticket.
+#[derive(Clone, Debug, Default)]
+pub struct SealFields {
+    /// The request's `reply_key` field.
+    pub reply_key: Vec<u8>,
+    /// The request's `reply_index` field.
+    pub reply_index: u64,
+}
+
+/// Why a call over the link ([`AuthLink::call`]) got no answer.
+#[derive(Debug)]
+pub enum CallError {
+    /// No connection to auth could be made.
+    NoConnection(ConnectError),
+    /// Auth answered with this error, or the connection broke (again).
+    Failed(tonic::Status),
+}
+
 /// Where one request's ticket is to be sealed, and what opens it: the
 /// fields the request carries for it, and the key that opens the reply
 /// (wiped when dropped or used).
@@ -141,14 +161,14 @@ impl AuthLink {
 
     /// The auth client, connecting if there is none. With `fresh`, the
     /// current one is dropped first (a call on it failed with UNAVAILABLE).
-    pub async fn client(&self, fresh: bool) -> Result<AuthClient<SocketChannel>, ConnectError> {
+    async fn client(&self, fresh: bool) -> Result<AuthClient<SocketChannel>, ConnectError> {
         self.linked(fresh).await.map(|(client, _)| client)
     }
 
     /// The auth client as [`AuthLink::client`] gives it, and where the
     /// ticket of one request on it is to be sealed: the next index of the
     /// connection's chain, or a reply key of its own.
-    pub async fn client_for_ticket(
+    async fn client_for_ticket(
         &self,
         fresh: bool,
     ) -> Result<(AuthClient<SocketChannel>, ReplyTo), ConnectError> {
@@ -217,6 +237,56 @@ impl AuthLink {
         Ok((client, chain))
     }
 
+    /// Makes one call to auth on the current connection (connecting if
+    /// there is none): `call` gets the client and, when `sealed`, where
+    /// the ticket of its answer is to be sealed, whose opener comes back
+    /// with the answer. When the call fails because the connection is gone
+    /// ([`connection_lost`]: auth restarted) and `retry` (a call that
+    /// continues nothing auth kept, such as the first step of an exchange),
+    /// it is made once more on a new connection. Any other failure that
+    /// says the connection is gone makes the next call connect afresh.
+    pub async fn call<T, F, Fut>(
+        &self,
+        sealed: bool,
+        retry: bool,
+        mut call: F,
+    ) -> Result<(T, Option<ReplyTo>), CallError>
+    where
+        F: FnMut(AuthClient<SocketChannel>, SealFields) -> Fut,
+        Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+    {
+        let mut fresh = false;
+        loop {
+            let (client, reply) = if sealed {
+                let (client, reply) = self
+                    .client_for_ticket(fresh)
+                    .await
+                    .map_err(CallError::NoConnection)?;
+                (client, Some(reply))
+            } else {
+                let client = self.client(fresh).await.map_err(CallError::NoConnection)?;
+                (client, None)
+            };
+            let fields = reply
+                .as_ref()
+                .map_or_else(SealFields::default, |r| SealFields {
+                    reply_key: r.reply_key(),
+                    reply_index: r.reply_index(),
+                });
+            match call(client, fields).await {
+                Ok(answer) => return Ok((answer, reply)),
+                Err(status) if retry && !fresh && connection_lost(&status) => {
+                    tracing::info!(message = status.message(), "auth unavailable, reconnecting");
+                    fresh = true;
+                }
+                Err(status) => {
+                    self.forget_if_lost(&status).await;
+                    return Err(CallError::Failed(status));
+                }
+            }
+        }
+    }
+
     /// A new SASL exchange id, unique on this process's auth connections.
     pub fn next_exchange(&self) -> u64 {
         self.exchange.fetch_add(1, Ordering::Relaxed) + 1
@@ -238,36 +308,33 @@ impl AuthLink {
                 code: mailkeep_storage_rpc::broker::RefusalCode::Refused,
                 message: format!("ticket renewal: sealing the old ticket to auth: {e}"),
             })?;
-        for fresh in [false, true] {
-            let mut client = self.client(fresh).await?;
-            match client.renew(request.clone()).await {
-                Ok(response) => {
-                    let response = response.into_inner();
-                    let ticket = reply_key
-                        .open(&response.sealed_ticket, Purpose::Renew, user)
-                        .map_err(|e| ConnectError::unavailable(format!("ticket renewal: {e}")))?;
-                    return Ok(Renewed {
-                        ticket,
-                        expires_unix: response.expires_unix,
-                    });
-                }
-                Err(status) if connection_lost(&status) && !fresh => {}
-                Err(status) => {
-                    self.forget_if_lost(&status).await;
-                    return Err(ConnectError {
-                        code: if connection_lost(&status) {
-                            mailkeep_storage_rpc::broker::RefusalCode::Unavailable
-                        } else {
-                            mailkeep_storage_rpc::broker::RefusalCode::Refused
-                        },
-                        message: format!("ticket renewal: {}", status.message()),
-                    });
-                }
+        let renewal = self
+            .call(false, true, |mut client, _| {
+                let request = request.clone();
+                async move { client.renew(request).await }
+            })
+            .await;
+        let response = match renewal {
+            Ok((response, _)) => response.into_inner(),
+            Err(CallError::NoConnection(e)) => return Err(e),
+            Err(CallError::Failed(status)) => {
+                return Err(ConnectError {
+                    code: if connection_lost(&status) {
+                        mailkeep_storage_rpc::broker::RefusalCode::Unavailable
+                    } else {
+                        mailkeep_storage_rpc::broker::RefusalCode::Refused
+                    },
+                    message: format!("ticket renewal: {}", status.message()),
+                });
             }
-        }
-        Err(ConnectError::unavailable(
-            "auth unavailable for ticket renewal",
-        ))
+        };
+        let ticket = reply_key
+            .open(&response.sealed_ticket, Purpose::Renew, user)
+            .map_err(|e| ConnectError::unavailable(format!("ticket renewal: {e}")))?;
+        Ok(Renewed {
+            ticket,
+            expires_unix: response.expires_unix,
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use mailkeep_storage_rpc::auth::{StepRequest, StepResponse, step_response};
 
-use crate::auth_link::{AuthLink, Purpose, ReplyTo, connection_lost};
+use crate::auth_link::{AuthLink, CallError, Purpose, ReplyTo};
 
 /// Mechanisms that send the password itself (only over TLS, or where the
 /// configuration allows plaintext logins).
@@ -227,43 +227,32 @@ pub async fn login_with_password(
 /// not be reached.
 async fn send(
     link: &AuthLink,
-    mut request: StepRequest,
+    request: StepRequest,
     first: bool,
     sealed: bool,
 ) -> Option<(StepResponse, Option<ReplyTo>)> {
-    for fresh in [false, true] {
-        let connected = if sealed {
-            link.client_for_ticket(fresh)
-                .await
-                .map(|(client, reply)| (client, Some(reply)))
-        } else {
-            link.client(fresh).await.map(|client| (client, None))
-        };
-        let (mut client, reply) = match connected {
-            Ok(connected) => connected,
-            Err(e) => {
-                tracing::warn!(error = %e, "no auth connection");
-                return None;
+    let sent = link
+        .call(sealed, first, |mut client, seal| {
+            let mut request = request.clone();
+            if sealed {
+                request.reply_key = seal.reply_key;
+                request.reply_index = seal.reply_index;
             }
-        };
-        if let Some(reply) = &reply {
-            request.reply_key = reply.reply_key();
-            request.reply_index = reply.reply_index();
+            async move { client.step(request).await }
+        })
+        .await;
+    match sent {
+        Ok((response, reply)) => Some((response.into_inner(), reply)),
+        Err(CallError::NoConnection(e)) => {
+            tracing::warn!(error = %e, "no auth connection");
+            None
         }
-        match client.step(request.clone()).await {
-            Ok(response) => return Some((response.into_inner(), reply)),
-            Err(status) if connection_lost(&status) && first && !fresh => {
-                tracing::info!(message = status.message(), "auth unavailable, reconnecting");
-            }
-            Err(status) => {
-                tracing::warn!(code = ?status.code(), message = status.message(), "auth step failed");
-                // The next exchange makes a new connection if this one is gone.
-                link.forget_if_lost(&status).await;
-                return None;
-            }
+        Err(CallError::Failed(status)) => {
+            // The next exchange makes a new connection if this one is gone.
+            tracing::warn!(code = ?status.code(), message = status.message(), "auth step failed");
+            None
         }
     }
-    None
 }
 
 /// What a step response means; a success's ticket is opened with the

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use mailkeep_frontend::auth_link::{Purpose, connection_lost};
+use mailkeep_frontend::auth_link::{CallError, Purpose};
 use mailkeep_frontend::{AuthLink, Clock, Retry, Storage, StorageError};
 use mailkeep_plugin_api::ProtocolPlugins;
 use mailkeep_storage_rpc::auth::DeliverRequest;
@@ -172,33 +172,25 @@ async fn lookup(
     cache: &RecipientCache,
     rcpt: &Recipient,
 ) -> Result<(String, Storage), Reply> {
-    let mut answer = None;
-    for fresh in [false, true] {
-        // The ticket comes back sealed to where this request says (a chain
-        // index of the connection it goes over, or a key of its own).
-        let (mut client, reply) = auth
-            .client_for_ticket(fresh)
-            .await
-            .map_err(|e| Reply::temporary(format!("Temporary lookup failure ({e})")))?;
-        let request = DeliverRequest {
-            recipient: rcpt.address.clone(),
-            reply_key: reply.reply_key(),
-            reply_index: reply.reply_index(),
-        };
-        match client.deliver(request).await {
-            Ok(got) => {
-                answer = Some((got.into_inner(), reply));
-                break;
-            }
-            Err(status) if connection_lost(&status) && !fresh => {}
-            Err(status) => {
-                auth.forget_if_lost(&status).await;
-                return Err(lookup_refusal(&status));
-            }
+    // The ticket comes back sealed to where the request says (a chain
+    // index of the connection it goes over, or a key of its own).
+    let looked_up = auth
+        .call(true, true, |mut client, seal| {
+            let request = DeliverRequest {
+                recipient: rcpt.address.clone(),
+                reply_key: seal.reply_key,
+                reply_index: seal.reply_index,
+            };
+            async move { client.deliver(request).await }
+        })
+        .await;
+    let (got, reply) = match looked_up {
+        Ok((got, Some(reply))) => (got.into_inner(), reply),
+        Ok((_, None)) => return Err(Reply::temporary("Temporary lookup failure")),
+        Err(CallError::NoConnection(e)) => {
+            return Err(Reply::temporary(format!("Temporary lookup failure ({e})")));
         }
-    }
-    let Some((got, reply)) = answer else {
-        return Err(Reply::temporary("Temporary lookup failure"));
+        Err(CallError::Failed(status)) => return Err(lookup_refusal(&status)),
     };
     let ticket = reply
         .open(&got.sealed_ticket, Purpose::Deliver, &got.user)

@@ -2,7 +2,8 @@
 //! is in `mailkeep-auth`, which the imap tests drive): a link begins one
 //! chain per connection and names an index per step; an auth that begins
 //! none gets a reply key per step; a connection that broke is replaced,
-//! with a new chain, by the next login.
+//! with a new chain, by the next login; a call that may not be retried
+//! fails once on a broken connection, and the next one connects afresh.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -227,4 +228,44 @@ async fn a_broken_connection_is_replaced_with_a_new_chain() {
     let steps = auth.steps.lock().unwrap().clone();
     assert_eq!(steps.last(), Some(&(Vec::new(), 1)));
     assert_eq!(link.next_chain_index().await, Some(2));
+}
+
+#[tokio::test]
+async fn a_call_that_may_not_be_retried_fails_once_and_the_next_connects_afresh() {
+    let auth = FakeAuth {
+        chains: true,
+        ..FakeAuth::default()
+    };
+    let connector = ToFake::new(auth.clone());
+    let link = Arc::new(AuthLink::new(AnyConnector::new(connector.clone())));
+    let step = |link: Arc<AuthLink>, retry: bool| async move {
+        link.call(true, retry, |mut client, seal| async move {
+            let request = StepRequest {
+                reply_key: seal.reply_key,
+                reply_index: seal.reply_index,
+                ..StepRequest::default()
+            };
+            client.step(request).await
+        })
+        .await
+    };
+    let (_, reply) = step(Arc::clone(&link), false).await.expect("a first call");
+    assert_eq!(reply.map(|r| r.reply_index()), Some(1));
+    connector.kill();
+    // A later step of an exchange continues what the lost auth kept: it
+    // is not made again on a new connection...
+    match step(Arc::clone(&link), false).await {
+        Err(crate::auth_link::CallError::Failed(status)) => {
+            assert!(crate::auth_link::connection_lost(&status), "{status:?}");
+        }
+        other => panic!("expected the lost connection's failure, got {other:?}"),
+    }
+    assert_eq!(auth.opened.load(Ordering::SeqCst), 1);
+    // ...but the next call connects afresh, with a chain of its own.
+    let (_, reply) = step(Arc::clone(&link), false)
+        .await
+        .expect("a call after it");
+    assert_eq!(reply.map(|r| r.reply_index()), Some(1));
+    assert_eq!(auth.opened.load(Ordering::SeqCst), 2);
+    assert_eq!(auth.steps.lock().unwrap().len(), 2);
 }
