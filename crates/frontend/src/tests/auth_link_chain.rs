@@ -44,6 +44,16 @@ struct FakeAuth {
     sealer: Arc<Mutex<Option<SealerChain>>>,
 }
 
+impl FakeAuth {
+    /// An auth that begins a reply chain on every connection.
+    fn with_chains() -> FakeAuth {
+        FakeAuth {
+            chains: true,
+            ..FakeAuth::default()
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl Auth for FakeAuth {
     async fn step(&self, request: Request<StepRequest>) -> Result<Response<StepResponse>, Status> {
@@ -181,10 +191,7 @@ async fn login(link: &Arc<AuthLink>) {
 
 #[tokio::test]
 async fn a_link_begins_one_chain_and_names_an_index_per_step() {
-    let auth = FakeAuth {
-        chains: true,
-        ..FakeAuth::default()
-    };
+    let auth = FakeAuth::with_chains();
     let link = Arc::new(AuthLink::new(AnyConnector::new(ToFake::new(auth.clone()))));
     login(&link).await;
     login(&link).await;
@@ -213,10 +220,7 @@ async fn without_a_chain_each_step_carries_a_reply_key_of_its_own() {
 
 #[tokio::test]
 async fn a_broken_connection_is_replaced_with_a_new_chain() {
-    let auth = FakeAuth {
-        chains: true,
-        ..FakeAuth::default()
-    };
+    let auth = FakeAuth::with_chains();
     let connector = ToFake::new(auth.clone());
     let link = Arc::new(AuthLink::new(AnyConnector::new(connector.clone())));
     login(&link).await;
@@ -232,10 +236,7 @@ async fn a_broken_connection_is_replaced_with_a_new_chain() {
 
 #[tokio::test]
 async fn a_call_that_may_not_be_retried_fails_once_and_the_next_connects_afresh() {
-    let auth = FakeAuth {
-        chains: true,
-        ..FakeAuth::default()
-    };
+    let auth = FakeAuth::with_chains();
     let connector = ToFake::new(auth.clone());
     let link = Arc::new(AuthLink::new(AnyConnector::new(connector.clone())));
     let step = |link: Arc<AuthLink>, retry: bool| async move {

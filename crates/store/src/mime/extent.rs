@@ -180,6 +180,35 @@ mod tests {
         m.into_bytes()
     }
 
+    #[test]
+    fn a_cut_of_the_header_alone_is_what_the_whole_message_gives() {
+        let header_cuts = [
+            spec(&[], SectionText::Header),
+            spec(&[], SectionText::HeaderFields(vec!["subject".into()])),
+            spec(&[], SectionText::HeaderFieldsNot(vec!["subject".into()])),
+        ];
+        let messages: [&[u8]; 4] = [
+            &with_attachment(200, "\n"),
+            &with_attachment(200, "\r\n"),
+            b"Subject: no body\nX-A: b\n",
+            b"Subject: s\n\nbody line\nSubject: not a field\n",
+        ];
+        for raw in messages {
+            let alone = cut_all(raw, None, &header_cuts).unwrap().unwrap();
+            // With a cut of the body beside them the whole message is
+            // converted, and the header cuts come from it.
+            let mut with_text = header_cuts.to_vec();
+            with_text.push(spec(&[], SectionText::Text));
+            let whole = cut_all(raw, None, &with_text).unwrap().unwrap();
+            assert_eq!(alone, whole[..3], "{:?}", String::from_utf8_lossy(raw));
+            assert!(
+                alone
+                    .iter()
+                    .all(|cut| !cut.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'))
+            );
+        }
+    }
+
     /// Cuts `specs` from what [`read`] reads of `raw`, and from all of it.
     fn cut_both(raw: &[u8], specs: &[CutSpec]) -> (usize, Vec<Vec<u8>>, Vec<Vec<u8>>) {
         let body = parse_structure(raw).body;
