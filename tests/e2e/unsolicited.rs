@@ -101,12 +101,16 @@ fn idle_hears_appends_flags_and_new_keywords_from_a_session_on_the_same_storage_
 /// C then keeps a long FETCH in flight there without reading it, so that
 /// process reports busy; session B, logging in now, gets a second storage
 /// process. What B does reaches A in IDLE across the two processes.
+///
+/// No channel is kept warm (`keep_warm_secs = 0`): a warm one would carry
+/// B's first call to the busy process while the broker is still starting
+/// the second, and B's SELECT could answer before that process exists.
 #[test]
 fn idle_hears_appends_flags_and_new_keywords_from_a_session_on_another_storage_process() {
     let dir = TestDir::new();
     let server = Server::start_with(
         &dir,
-        "\n[storage]\nbusy_after_ms = 200\nmax_processes_per_key = 2\n",
+        "\n[storage]\nbusy_after_ms = 200\nmax_processes_per_key = 2\nkeep_warm_secs = 0\n",
     );
     server.add_user("alice", "a-secret");
     let mut a = selected_with_one_message(&server);
