@@ -487,3 +487,24 @@ fn an_append_into_the_watched_mailbox_makes_no_changes_call() {
         "Changes calls made by the APPENDs"
     );
 }
+
+/// IDLE says it is still there every `[imap] idle_keepalive_secs` (here
+/// one second instead of the default two minutes, which would outlast the
+/// client's read timeout), and the IDLE still ends with DONE.
+#[test]
+fn idle_sends_keepalives_at_the_configured_interval() {
+    let dir = TestDir::new();
+    let server = Server::start_with(&dir, "idle_keepalive_secs = 1\n");
+    server.add_user("alice", "a-secret");
+    let mut a = server.login("alice", "a-secret");
+    a.ok("SELECT INBOX");
+    let mut idle = a.idle().expect("IDLE");
+    let still_here = |r: &Response| r.status().is_some_and(|s| s.text == "Still here");
+    for n in 1..=2 {
+        idle.wait_for(still_here)
+            .unwrap_or_else(|e| panic!("keepalive {n}: {e}"));
+    }
+    let r = idle.done().expect("DONE");
+    assert!(r.is_ok(), "{r:?}");
+    a.logout();
+}

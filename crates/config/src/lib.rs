@@ -94,6 +94,11 @@ impl Config {
                 "imap.processes must be at least 1".into(),
             ));
         }
+        if self.imap.idle_keepalive_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "imap.idle_keepalive_secs must be at least 1".into(),
+            ));
+        }
         if self.pop3.processes == 0 {
             return Err(ConfigError::Invalid(
                 "pop3.processes must be at least 1 (turn POP3 off with pop3.listener = [])".into(),

@@ -291,6 +291,11 @@ pub struct Imap {
     pub login_timeout_secs: u64,
     /// Seconds of inactivity after login before the server logs out.
     pub idle_timeout_secs: u64,
+    /// Seconds between IDLE's keepalive lines (`* OK Still here`): below
+    /// the time after which a NAT or firewall drops a quiet connection.
+    /// An IDLE without DONE still ends after `idle_timeout_secs` (RFC 2177
+    /// asks clients to idle again within 29 minutes).
+    pub idle_keepalive_secs: u64,
     /// Clients one imap process serves at most.
     pub max_connections: usize,
     /// When LOGIN and plaintext SASL mechanisms are allowed.
@@ -328,6 +333,7 @@ impl Default for Imap {
             max_line_length: 64 * 1024,
             login_timeout_secs: 60,
             idle_timeout_secs: 30 * 60,
+            idle_keepalive_secs: 2 * 60,
             max_connections: 20000,
             plaintext_logins: PlaintextLogins::Loopback,
             max_unauthenticated_per_address: 20,

@@ -509,6 +509,7 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
         hostname,
         login_timeout: std::time::Duration::from_secs(config.imap.login_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout_secs),
+        idle_keepalive: std::time::Duration::from_secs(config.imap.idle_keepalive_secs),
         public_owner: config.imap.public_namespace_owner.clone(),
         keep_warm: config.storage.keep_warm(),
         ..mailkeep_imap::ImapSettings::default()

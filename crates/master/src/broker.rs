@@ -331,15 +331,49 @@ pub(crate) async fn attach_storage(
         Ok(Some(gateway)) => return Attached::Elsewhere(gateway),
         Err(message) => return refuse(RefusalCode::Refused, message),
     }
-    let pid = match pick_process(shared, owner, &entry, client_id, held).await {
-        Ok(pid) => pid,
-        Err(answer) => return Attached::Here(answer),
-    };
-    if let Err(message) = ensure_owner(shared, pid, owner, &entry).await {
-        tracing::error!(owner, "adding an owner to a storage process: {message}");
-        return refuse(RefusalCode::Unavailable, message);
+    // A process picked may have died a moment ago, before its exit was
+    // reaped (a `kill -9`): its channel fails, it leaves the table, and
+    // the attach picks again (a new process, if it was the only one).
+    let mut attempts = 2;
+    loop {
+        attempts -= 1;
+        let pid = match pick_process(shared, owner, &entry, client_id, held).await {
+            Ok(pid) => pid,
+            Err(answer) => return Attached::Here(answer),
+        };
+        if let Err(message) = ensure_owner(shared, pid, owner, &entry).await {
+            if attempts > 0 && forget_if_gone(shared, pid).await {
+                continue;
+            }
+            tracing::error!(owner, "adding an owner to a storage process: {message}");
+            return refuse(RefusalCode::Unavailable, message);
+        }
+        let answer = connect(shared, pid, client_id, owner, held).await;
+        if is_refusal(&answer) && attempts > 0 && forget_if_gone(shared, pid).await {
+            continue;
+        }
+        return Attached::Here(answer);
     }
-    Attached::Here(connect(shared, pid, client_id, owner, held).await)
+}
+
+/// Whether process `pid` is gone (out of the table already, or its
+/// control channel ended or failed, when it is taken out now).
+async fn forget_if_gone(shared: &Shared, pid: u32) -> bool {
+    let mut table = shared.storage.lock().await;
+    let gone = table.by_pid_mut(pid).is_none_or(|p| p.control.is_closed());
+    if gone {
+        table.remove_pid(pid);
+        tracing::info!(
+            pid,
+            "storage process gone before its exit was reaped; picking again"
+        );
+    }
+    gone
+}
+
+/// Whether `answer` refuses the attach.
+fn is_refusal(answer: &Answer) -> bool {
+    matches!(answer.0, broker_reply::Kind::Error(_))
 }
 
 /// The control channel of a storage process of this host serving

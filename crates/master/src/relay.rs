@@ -63,7 +63,11 @@ impl RelayLink {
                     tracing::warn!("the relay sent a descriptor; ignoring it");
                     continue;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    // What waits for the relay's answers is told at once.
+                    self.control.close();
+                    return;
+                }
             };
             match event.kind {
                 Some(relay_event::Kind::Reply(reply)) => self.control.deliver(reply),

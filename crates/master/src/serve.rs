@@ -696,7 +696,15 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
                 tracing::warn!(pid, "storage process sent a descriptor; ignoring it");
                 continue;
             }
-            Err(_) => return,
+            Err(e) => {
+                // Gone, or going: no new session is sent to it from now
+                // on, and what waits for its answers is told at once,
+                // before its exit is reaped.
+                control.close();
+                shared.storage.lock().await.remove_pid(pid);
+                tracing::info!(pid, "storage process's control channel ended: {e}");
+                return;
+            }
         };
         match event.kind {
             Some(storage_event::Kind::Reply(reply)) => control.deliver(reply),

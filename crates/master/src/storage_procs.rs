@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,9 @@ pub struct ControlChannel {
     pub stream: QuietStream,
     write: AsyncMutex<()>,
     pending: StdMutex<HashMap<u64, oneshot::Sender<ControlReply>>>,
+    /// The process closed its end, or a write failed: the process is gone
+    /// (or going) even if its exit has not been reaped yet.
+    closed: AtomicBool,
 }
 
 impl ControlChannel {
@@ -31,7 +35,24 @@ impl ControlChannel {
             stream,
             write: AsyncMutex::new(()),
             pending: StdMutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Marks the channel closed (its reader saw the end, see `serve`) and
+    /// answers every request still waiting with "went away" at once,
+    /// rather than after its timeout.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.clear();
+        }
+    }
+
+    /// Whether the process at the other end is gone: its channel ended or
+    /// could not be written.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// Sends one message (a `ControlMessage`; the relay's channel: a
@@ -42,7 +63,11 @@ impl ControlChannel {
         fd: Option<&OwnedFd>,
     ) -> Result<(), FrameError> {
         let _writing = self.write.lock().await;
-        send_frame(&self.stream, message, fd).await
+        let sent = send_frame(&self.stream, message, fd).await;
+        if sent.is_err() {
+            self.closed.store(true, Ordering::SeqCst);
+        }
+        sent
     }
 
     /// Sends a message that the process answers with a `ControlReply`
@@ -68,6 +93,11 @@ impl ControlChannel {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut pending) = self.pending.lock() {
             pending.insert(request_id, tx);
+        }
+        // Checked after the insertion: a `close` from now on drops it.
+        if self.is_closed() {
+            self.forget(request_id);
+            return Err("the process went away before answering".into());
         }
         if let Err(e) = self.send(message, fd).await {
             self.forget(request_id);

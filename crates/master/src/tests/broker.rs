@@ -358,6 +358,71 @@ async fn a_protocol_process_that_goes_away_ends_its_sessions() {
     );
 }
 
+/// A storage process killed a moment ago, whose exit the master has not
+/// reaped yet, is still in the table and is picked first (it has the
+/// fewest connections). Its control channel cannot be written: the
+/// broker takes it out of the table and picks again, and the attach gets
+/// a connection to the other process instead of a refusal.
+#[tokio::test]
+async fn an_attach_to_a_process_that_just_died_is_served_by_another() {
+    let Setup {
+        _dir,
+        shared,
+        storage: dead_end,
+        control: dead_control,
+        key,
+    } = Setup::new();
+    // Process 4242 serves a already, so the attach goes straight to its
+    // NewConnection, which fails: the process is gone.
+    shared
+        .storage
+        .lock()
+        .await
+        .by_pid_mut(4242)
+        .expect("the first process")
+        .owners
+        .insert("a".into());
+    drop(dead_end);
+    let (master_end, live_end) = quiet_pair();
+    let live_control = Arc::new(ControlChannel::new(master_end));
+    let live = StorageProc {
+        pid: 4343,
+        control: Arc::clone(&live_control),
+        connections: Default::default(),
+        owners: HashSet::new(),
+        open_connections: 5,
+        idle_since: None,
+        in_flight: 0,
+        busy: false,
+        pressed: false,
+        adding: Default::default(),
+        reach: Vec::new(),
+    };
+    shared.storage.lock().await.insert("uid:5000".into(), live);
+    let s = Setup {
+        _dir,
+        shared,
+        key,
+        storage: live_end,
+        control: live_control,
+    };
+    let client = s.client(1);
+    s.attach(&client, 1, "a").await;
+    // Without the retry the attach is refused and no AddOwner comes.
+    let (owner, add) = tokio::select! {
+        add = s.add_owner() => add,
+        refused = reply(&client) => panic!("the attach was answered first: {refused:?}"),
+    };
+    assert_eq!(owner, "a", "the live process is asked to serve a");
+    s.serves(add);
+    let connection = s.new_connection().await;
+    assert_eq!(attached(&client).await, (1, connection));
+    assert!(dead_control.is_closed());
+    let table = s.shared.storage.lock().await;
+    let pids: Vec<u32> = table.iter().map(|p| p.pid).collect();
+    assert_eq!(pids, [4343], "the dead process left the table");
+}
+
 /// What a compromised protocol process can make of its broker channel
 /// (DESIGN §3): a ticket signed with a key of its own under the trusted
 /// host's name, or garbage, attaches nothing; the storage process hears
