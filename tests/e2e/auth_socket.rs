@@ -212,6 +212,7 @@ fn auth_socket_process_runs_as_nobody_in_the_empty_chroot() {
     }
     let dir = TestDir::new();
     let server = start(&dir);
+    server.wait_confined("auth-socket");
     let process = server.wait_role("auth-socket", None, None);
     assert_eq!(process.status_numbers("Uid:"), vec![NOBODY_UID; 4]);
     let status = process.status();

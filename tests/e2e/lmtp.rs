@@ -427,6 +427,7 @@ fn lmtp_process_runs_as_nobody_in_the_empty_chroot() {
     }
     let dir = TestDir::new();
     let server = start(&dir);
+    server.wait_confined("lmtp");
     let lmtp = server.wait_role("lmtp", None, None);
     assert_eq!(lmtp.status_numbers("Uid:"), vec![NOBODY_UID; 4]);
     let status = lmtp.status();

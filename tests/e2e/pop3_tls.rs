@@ -6,7 +6,7 @@
 //! not taken into the TLS session.
 
 use crate::harness::pop3;
-use crate::harness::tls::printed_fingerprint;
+use crate::harness::tls::wait_printed_fingerprint;
 use crate::harness::{TestDir, tls::fingerprint};
 
 const PASS: &str = "pop3-tls-secret-2";
@@ -27,8 +27,8 @@ fn pop3s_serves_a_session_over_implicit_tls_with_the_imap_certificate() {
         .and_then(|certs| certs.first().cloned())
         .expect("a server certificate");
     assert_eq!(
-        Some(fingerprint(&der)),
-        printed_fingerprint(&server.stdout()),
+        fingerprint(&der),
+        wait_printed_fingerprint(&server),
         "the certificate the server printed"
     );
     let (_, caps) = c.multiline("CAPA").expect("CAPA");

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mailkeep_testkit::{Listeners, Status};
 
-use crate::harness::tls::{connect_tls, printed_fingerprint, protocol_version, start_tls};
+use crate::harness::tls::{connect_tls, protocol_version, start_tls, wait_printed_fingerprint};
 use crate::harness::*;
 
 /// What a client sees before login on a plain connection from loopback
@@ -55,7 +55,7 @@ fn tls_server(dir: &TestDir) -> Server<'_> {
 fn starttls_drops_starttls_from_the_capabilities_and_offers_scram_plus_on_tls_1_3() {
     let dir = TestDir::new();
     let server = tls_server(&dir);
-    let printed = printed_fingerprint(&server.stdout()).expect("a printed fingerprint");
+    let printed = wait_printed_fingerprint(&server);
 
     let mut plain = server.connect();
     assert_eq!(plain.ok("CAPABILITY").capabilities(), BEFORE_TLS);
@@ -196,7 +196,7 @@ fn plaintext_logins_set_to_never_refuse_login_until_starttls() {
 fn python_imaplib_over_implicit_tls_and_starttls() {
     let dir = TestDir::new();
     let server = tls_server(&dir);
-    let printed = printed_fingerprint(&server.stdout()).expect("a printed fingerprint");
+    let printed = wait_printed_fingerprint(&server);
     run_python(
         "imap_tls.py",
         &[

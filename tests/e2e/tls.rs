@@ -10,7 +10,9 @@ use std::path::Path;
 use nix::sys::signal::Signal;
 use rustls::pki_types::ServerName;
 
-use crate::harness::tls::{client_config, fingerprint, printed_fingerprint};
+use crate::harness::tls::{
+    client_config, fingerprint, printed_fingerprint, wait_printed_fingerprint,
+};
 use crate::harness::*;
 
 /// A TLS connection to 127.0.0.1:`port` (SNI `localhost`) that has read
@@ -59,8 +61,7 @@ fn implicit_tls_greets_with_the_self_signed_certificate_whose_fingerprint_was_pr
     let dir = TestDir::new();
     let (mut server, ports) =
         Server::start_prebound(&dir, &[("imap", "plain"), ("imaps", "tls")], "");
-    let printed = printed_fingerprint(&server.stdout())
-        .unwrap_or_else(|| panic!("no fingerprint printed\n{}", server.logs()));
+    let printed = wait_printed_fingerprint(&server);
     assert!(dir.data_dir().join("tls/self-signed.pem").is_file());
 
     let (_stream, greeting, presented) = tls_greeting(ports["imaps"]);

@@ -280,10 +280,15 @@ fn idle_hears_new_mail_after_its_idle_owner_was_released() {
 }
 
 /// A server whose storage processes log each call they admit (what the
-/// tests below count), with the account `alice`.
+/// tests below count), with the account `alice`. Its replies wait as long
+/// as it takes for the watch's news (its opening after SELECT, its event
+/// of the session's own APPEND) rather than the default 250 and 20 ms,
+/// past which they ask storage: the calls the tests count as saved are
+/// then saved however loaded the machine is.
 fn traced_server(dir: &TestDir) -> Server<'_> {
     let options = Options {
         log_filter: Some("info,mailkeep_storage_server=trace".to_owned()),
+        extra_imap: "own_append_wait_ms = 30000\nwatch_open_wait_ms = 30000\n".to_owned(),
         ..Options::default()
     };
     let server = Server::start_opts(dir, options, Listeners::new());

@@ -296,6 +296,13 @@ pub struct Imap {
     /// An IDLE without DONE still ends after `idle_timeout_secs` (RFC 2177
     /// asks clients to idle again within 29 minutes).
     pub idle_keepalive_secs: u64,
+    /// Milliseconds a reply to the session's own APPEND into the selected
+    /// mailbox waits for the mailbox's watch to tell of it before asking
+    /// storage (the same answer, one call more).
+    pub own_append_wait_ms: u64,
+    /// Milliseconds the first command after SELECT waits for the
+    /// mailbox's watch to open before asking storage what changed.
+    pub watch_open_wait_ms: u64,
     /// Clients one imap process serves at most.
     pub max_connections: usize,
     /// When LOGIN and plaintext SASL mechanisms are allowed.
@@ -334,6 +341,8 @@ impl Default for Imap {
             login_timeout_secs: 60,
             idle_timeout_secs: 30 * 60,
             idle_keepalive_secs: 2 * 60,
+            own_append_wait_ms: 20,
+            watch_open_wait_ms: 250,
             max_connections: 20000,
             plaintext_logins: PlaintextLogins::Loopback,
             max_unauthenticated_per_address: 20,

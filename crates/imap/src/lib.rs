@@ -35,6 +35,7 @@ use std::sync::Arc;
 use mailkeep_frontend::{Acceptor, AnyConnector, AuthLink, Clock, Connector, KeepWarm};
 
 pub use errors::ImapError;
+pub use session::waits::WatchWaits;
 pub use settings::ImapSettings;
 
 /// Serves IMAP on every client `acceptor` accepts, reaching auth and
@@ -44,6 +45,7 @@ pub async fn serve_accepted(settings: ImapSettings, acceptor: Acceptor, connecto
     // Clients that log in per check (and webmails, per page) would
     // otherwise open a new storage connection for every session.
     let connector = KeepWarm::new(connector, settings.keep_warm);
+    session::waits::set(settings.watch_waits);
     let process = Arc::new(process::Process {
         settings,
         auth: Arc::new(AuthLink::new(AnyConnector::new(connector))),

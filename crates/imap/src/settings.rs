@@ -30,6 +30,10 @@ pub struct ImapSettings {
     /// (`[storage] keep_warm_secs`, capped at the linger time): clients
     /// that log in per check then reuse it. Zero keeps nothing.
     pub keep_warm: Duration,
+    /// How long a reply waits for news the mailbox's watch is about to
+    /// bring before it asks storage (`[imap] own_append_wait_ms`,
+    /// `watch_open_wait_ms`).
+    pub watch_waits: crate::WatchWaits,
 }
 
 impl Default for ImapSettings {
@@ -44,6 +48,7 @@ impl Default for ImapSettings {
             public_owner: String::new(),
             notify_owners_refresh: Duration::from_secs(60),
             keep_warm: Duration::from_secs(5),
+            watch_waits: crate::WatchWaits::default(),
         }
     }
 }

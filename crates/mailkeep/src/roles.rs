@@ -510,6 +510,10 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
         login_timeout: std::time::Duration::from_secs(config.imap.login_timeout_secs),
         idle_timeout: std::time::Duration::from_secs(config.imap.idle_timeout_secs),
         idle_keepalive: std::time::Duration::from_secs(config.imap.idle_keepalive_secs),
+        watch_waits: mailkeep_imap::WatchWaits {
+            own_append: std::time::Duration::from_millis(config.imap.own_append_wait_ms),
+            opening: std::time::Duration::from_millis(config.imap.watch_open_wait_ms),
+        },
         public_owner: config.imap.public_namespace_owner.clone(),
         keep_warm: config.storage.keep_warm(),
         ..mailkeep_imap::ImapSettings::default()

@@ -136,18 +136,21 @@ impl Task {
     }
 }
 
-/// Every thread of process `pid`.
+/// Every thread of process `pid`. A thread that ends while it is read
+/// (an idle pool thread does) is left out.
 pub fn tasks(pid: i32) -> Vec<Task> {
     fs::read_dir(format!("/proc/{pid}/task"))
         .expect("listing the threads")
         .filter_map(Result::ok)
-        .map(|t| Task {
-            tid: t.file_name().to_string_lossy().parse().expect("a tid"),
-            name: fs::read_to_string(t.path().join("comm"))
-                .expect("comm")
-                .trim()
-                .to_owned(),
-            status: fs::read_to_string(t.path().join("status")).expect("status"),
+        .filter_map(|t| {
+            Some(Task {
+                tid: t.file_name().to_string_lossy().parse().expect("a tid"),
+                name: fs::read_to_string(t.path().join("comm"))
+                    .ok()?
+                    .trim()
+                    .to_owned(),
+                status: fs::read_to_string(t.path().join("status")).ok()?,
+            })
         })
         .collect()
 }

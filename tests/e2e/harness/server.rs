@@ -474,6 +474,19 @@ impl<'a> Server<'a> {
         }
     }
 
+    /// Waits until a child of `role` logged that it is confined (seccomp
+    /// and Landlock in force): it starts as root and drops privileges a
+    /// moment after it appears in `/proc`, so its Uid, root directory and
+    /// seccomp mode are checked after this line.
+    pub fn wait_confined(&self, role: &str) {
+        let prefix = format!("{role}[");
+        self.wait_for_output(&format!("the {role} confinement line"), DEADLINE, |out| {
+            out.lines()
+                .any(|l| l.contains(&prefix) && l.contains("confined: seccomp allowlist"))
+                .then_some(())
+        });
+    }
+
     /// Sends SIGTERM and waits for the master to exit (SIGKILL after
     /// [`STOP_GRACE`], which fails the test). Returns the exit status.
     pub fn stop(&mut self) -> ExitStatus {

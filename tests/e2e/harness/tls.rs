@@ -112,6 +112,13 @@ pub fn fingerprint(der: &[u8]) -> String {
         .join(":")
 }
 
+/// The fingerprint the server printed at start: waited for, since its
+/// stdout reaches the test through a pipe copied by a harness thread,
+/// which may not have copied the line yet when the greeting came.
+pub fn wait_printed_fingerprint(server: &super::Server<'_>) -> String {
+    server.wait_for_output("the printed TLS fingerprint", DEADLINE, printed_fingerprint)
+}
+
 /// The fingerprint from the server's `TLS certificate: self-signed, ...`
 /// line, if it printed one.
 pub fn printed_fingerprint(stdout: &str) -> Option<String> {

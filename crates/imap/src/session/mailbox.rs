@@ -15,17 +15,13 @@ use crate::io::Output;
 use crate::namespace::MailboxRef;
 use crate::session::contexts::{self, Context, MAX_CONTEXTS};
 use crate::session::enabled::Enabled;
+use crate::session::waits;
 use crate::session::watcher::{ChangeMark, FollowedMailbox};
 use crate::view::{FlagUpdate, Update, View};
 
 /// The system flags every mailbox supports.
 pub(crate) const SYSTEM_FLAGS: &[&str] =
     &["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
-
-/// How long a command's end waits for the watch's event of the session's
-/// own APPEND before it asks storage instead (the event comes through
-/// another storage process of the owner, or not at all, only rarely).
-const OWN_CHANGE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// How a sync ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,7 +350,7 @@ impl Mailbox {
     /// client, as [`Mailbox::sync`] does, from the changes that came whole
     /// when they continue the view, else by asking storage. The event of
     /// the session's own APPEND ([`Mailbox::added_to`]) is waited for, at
-    /// most [`OWN_CHANGE_WAIT`]; it comes within a millisecond when the
+    /// most [`waits::WatchWaits::own_append`]; it comes within a millisecond when the
     /// watch and the APPEND reach one storage process.
     pub(crate) async fn catch_up(
         &self,
@@ -363,7 +359,7 @@ impl Mailbox {
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<Synced, ImapError> {
-        let deadline = tokio::time::Instant::now() + OWN_CHANGE_WAIT;
+        let deadline = tokio::time::Instant::now() + waits::get().own_append;
         loop {
             let mut bytes = Vec::new();
             let (updates, awaited) = {

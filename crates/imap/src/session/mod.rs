@@ -11,6 +11,7 @@ pub(crate) mod recent;
 pub(crate) mod scheduler;
 pub(crate) mod shared_notify;
 pub(crate) mod state;
+pub(crate) mod waits;
 pub(crate) mod watch_call;
 pub(crate) mod watcher;
 

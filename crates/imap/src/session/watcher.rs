@@ -20,15 +20,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tonic::codec::Streaming;
 
+use crate::session::waits;
+
 /// The longest pause between two tries to start an ended stream again.
 const MOST_BETWEEN_TRIES: Duration = Duration::from_secs(60);
 
 /// A stream that lived this long before it ended is started again at
 /// once; one that ended sooner waits as a failed start does.
 const LIVED_LONG: Duration = Duration::from_secs(10);
-
-/// The longest a sync waits for the first stream to open.
-const MOST_OPENING_WAIT: Duration = Duration::from_millis(250);
 
 /// Deltas kept for a view that has not taken them yet; beyond these the
 /// oldest go (the view then asks storage, as without deltas).
@@ -59,7 +58,7 @@ pub(crate) struct ChangeMark {
     /// the view must reach it before the command's OK.
     expected_modseq: AtomicU64,
     /// When the first stream began to open, while it opens: a sync waits
-    /// for it (until [`MOST_OPENING_WAIT`] past this), so that it covers
+    /// for it (until [`waits::WatchWaits::opening`] past this), so that it covers
     /// everything before the stream and the next does not ask again.
     opening: Mutex<Option<tokio::time::Instant>>,
     /// Wakes whoever waits for a stream to start (or fail to): the syncs
@@ -214,7 +213,7 @@ impl ChangeMark {
     }
 
     /// Resolves once the first stream opened or could not be, or at
-    /// [`MOST_OPENING_WAIT`] after it began to open (a storage process
+    /// [`waits::WatchWaits::opening`] after it began to open (a storage process
     /// slow to answer the watch must not hold the commands' replies: past
     /// that, they ask storage without waiting).
     pub(crate) async fn opening_settled(&self) {
@@ -231,7 +230,7 @@ impl ChangeMark {
             }
         };
         // Timing out only means asking storage without the stream.
-        let _ = tokio::time::timeout_at(since + MOST_OPENING_WAIT, settled).await;
+        let _ = tokio::time::timeout_at(since + waits::get().opening, settled).await;
     }
 
     /// Resolves when a stream starts or fails to (not at a mere change):
@@ -524,6 +523,7 @@ impl std::fmt::Debug for ChangeMark {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::waits::WatchWaits;
 
     fn watched() -> ChangeMark {
         let mark = ChangeMark::default();
@@ -557,7 +557,7 @@ mod tests {
         mark.opening();
         let settled = mark.opening_settled();
         tokio::pin!(settled);
-        assert!(pending_after(&mut settled, MOST_OPENING_WAIT / 2).await);
+        assert!(pending_after(&mut settled, WatchWaits::default().opening / 2).await);
         mark.opening_ended();
         assert!(!pending_after(&mut settled, Duration::ZERO).await);
         // Opened: nothing waits any more.
@@ -570,7 +570,7 @@ mod tests {
         mark.opening();
         let started = tokio::time::Instant::now();
         mark.opening_settled().await;
-        assert_eq!(started.elapsed(), MOST_OPENING_WAIT);
+        assert_eq!(started.elapsed(), WatchWaits::default().opening);
         // The next sync of the same opening does not wait again.
         let again = tokio::time::Instant::now();
         mark.opening_settled().await;
