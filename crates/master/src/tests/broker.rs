@@ -28,6 +28,24 @@ fn quiet_pair() -> (QuietStream, UnixStream) {
     (master_end, UnixStream::from_std(ours).unwrap())
 }
 
+/// A storage process `pid` that the test plays through `control`'s other
+/// end: serving no owner yet, with `open_connections` connections.
+fn stand_in(pid: u32, control: &Arc<ControlChannel>, open_connections: u32) -> StorageProc {
+    StorageProc {
+        pid,
+        control: Arc::clone(control),
+        connections: Default::default(),
+        owners: HashSet::new(),
+        open_connections,
+        idle_since: None,
+        in_flight: 0,
+        busy: false,
+        pressed: false,
+        adding: Default::default(),
+        reach: Vec::new(),
+    }
+}
+
 /// A master in per-uid mode whose users a, b and c share uid 5000, with
 /// one storage process of that uid in its table that serves none of them
 /// yet. The test plays that process through `storage`.
@@ -86,19 +104,7 @@ impl Setup {
         let shared = Arc::new(Shared::new(config, None, prepared, "/nonexistent".into()));
         let (master_end, storage) = quiet_pair();
         let control = Arc::new(ControlChannel::new(master_end));
-        let process = StorageProc {
-            pid: 4242,
-            control: Arc::clone(&control),
-            connections: Default::default(),
-            owners: HashSet::new(),
-            open_connections: 0,
-            idle_since: None,
-            in_flight: 0,
-            busy: false,
-            pressed: false,
-            adding: Default::default(),
-            reach: Vec::new(),
-        };
+        let process = stand_in(4242, &control, 0);
         shared
             .storage
             .try_lock()
@@ -385,19 +391,7 @@ async fn an_attach_to_a_process_that_just_died_is_served_by_another() {
     drop(dead_end);
     let (master_end, live_end) = quiet_pair();
     let live_control = Arc::new(ControlChannel::new(master_end));
-    let live = StorageProc {
-        pid: 4343,
-        control: Arc::clone(&live_control),
-        connections: Default::default(),
-        owners: HashSet::new(),
-        open_connections: 5,
-        idle_since: None,
-        in_flight: 0,
-        busy: false,
-        pressed: false,
-        adding: Default::default(),
-        reach: Vec::new(),
-    };
+    let live = stand_in(4343, &live_control, 5);
     shared.storage.lock().await.insert("uid:5000".into(), live);
     let s = Setup {
         _dir,
