@@ -33,7 +33,7 @@ fn a_new_session_avoids_a_busy_storage_process() {
 
     let mut a = with_big_inbox(&server, "alice", "a-secret");
     let first = server.wait_role("storage", Some("alice"), None);
-    let busy_before = server.count_in_output("busy=true");
+    let busy_before = server.busy_reports_when_calm();
     a.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
         .expect("sending FETCH");
     server.wait_for_another("busy=true", busy_before, Duration::from_secs(15));
@@ -91,7 +91,7 @@ fn a_fetch_is_not_held_up_by_a_long_search() {
 
     // Earlier long calls (the sync of 50,000 files) may have reported busy
     // already: wait for a new report.
-    let busy_before = server.count_in_output("busy=true");
+    let busy_before = server.busy_reports_when_calm();
     a.send_raw(b"long SEARCH TEXT \"no such words in any message\"\r\n")
         .expect("sending SEARCH");
     server.wait_for_another("busy=true", busy_before, Duration::from_secs(30));
@@ -180,7 +180,7 @@ fn other_users_are_answered_while_their_shared_process_is_busy() {
         "alice, carol and bob share one storage process"
     );
 
-    let busy_before = server.count_in_output("busy=true");
+    let busy_before = server.busy_reports_when_calm();
     a.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
         .expect("sending alice's FETCH");
     c.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")

@@ -126,7 +126,7 @@ fn idle_hears_appends_flags_and_new_keywords_from_a_session_on_another_storage_p
         assert!(r.is_ok(), "APPEND {i}: {r:?}");
     }
     c.ok("SELECT Big");
-    let busy_before = server.count_in_output("busy=true");
+    let busy_before = server.busy_reports_when_calm();
     c.send_raw(b"big FETCH 1:* BODY.PEEK[]\r\n")
         .expect("sending FETCH");
     server.wait_for_another("busy=true", busy_before, Duration::from_secs(15));

@@ -375,6 +375,27 @@ impl<'a> Server<'a> {
         });
     }
 
+    /// The number of busy reports so far, once the storage processes'
+    /// last load report says not busy (or none was made): a count to wait
+    /// past for a busy report that is new. A slow call before (a big
+    /// APPEND on a loaded machine) may have been reported busy; counted
+    /// while that report is the last, the count would be passed by it.
+    #[track_caller]
+    pub fn busy_reports_when_calm(&self) -> usize {
+        self.wait_for_output(
+            "the storage processes to be reported not busy",
+            DEADLINE,
+            |out| {
+                let last = out
+                    .lines()
+                    .rev()
+                    .find(|l| l.contains("storage process load changed"));
+                last.is_none_or(|l| l.contains("busy=false"))
+                    .then(|| out.matches("busy=true").count())
+            },
+        )
+    }
+
     /// How often `needle` occurs in the output so far.
     pub fn count_in_output(&self, needle: &str) -> usize {
         self.output().matches(needle).count()
