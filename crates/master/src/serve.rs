@@ -11,6 +11,7 @@ use mailkeep_auth::WatchedPasswdFile;
 use mailkeep_auth::userdb::UserEntry;
 use mailkeep_config::Config;
 use mailkeep_storage_rpc::broker::RefusalCode;
+use mailkeep_storage_rpc::framing::FrameError;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::Verifier;
 use nix::sys::signal::{Signal, kill};
@@ -702,7 +703,17 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
                 // before its exit is reaped.
                 control.close();
                 shared.storage.lock().await.remove_pid(pid);
-                tracing::info!(pid, "storage process's control channel ended: {e}");
+                if matches!(e, FrameError::Closed | FrameError::Io(_)) {
+                    tracing::info!(pid, "storage process's control channel ended: {e}");
+                } else {
+                    // It said something no storage process says: out of
+                    // the table it would never be stopped as idle.
+                    tracing::warn!(
+                        pid,
+                        "storage process broke its control channel, stopping it: {e}"
+                    );
+                    signal_pid(pid, Signal::SIGTERM);
+                }
                 return;
             }
         };
