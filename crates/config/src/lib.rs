@@ -70,6 +70,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        const TEN_YEARS_SECS: u64 = 10 * 366 * 24 * 3600;
         if self.imap.listener.is_empty() {
             return Err(ConfigError::Invalid(
                 "imap needs at least one [[imap.listener]]".into(),
@@ -94,9 +95,20 @@ impl Config {
                 "imap.processes must be at least 1".into(),
             ));
         }
-        if self.imap.idle_keepalive_secs == 0 {
+        if self.imap.idle_keepalive_secs == 0
+            || self.imap.idle_keepalive_secs > self.imap.idle_timeout_secs
+        {
             return Err(ConfigError::Invalid(
-                "imap.idle_keepalive_secs must be at least 1".into(),
+                "imap.idle_keepalive_secs must be at least 1 and at most imap.idle_timeout_secs \
+                 (a keepalive that late would never be sent)"
+                    .into(),
+            ));
+        }
+        // Deadlines are reckoned from now: a time beyond any clock's range
+        // would not be a deadline but a crash.
+        if self.imap.idle_timeout_secs > TEN_YEARS_SECS {
+            return Err(ConfigError::Invalid(
+                "imap.idle_timeout_secs must be at most ten years".into(),
             ));
         }
         if self.pop3.processes == 0 {

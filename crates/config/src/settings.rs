@@ -294,7 +294,8 @@ pub struct Imap {
     /// Seconds between IDLE's keepalive lines (`* OK Still here`): below
     /// the time after which a NAT or firewall drops a quiet connection.
     /// An IDLE without DONE still ends after `idle_timeout_secs` (RFC 2177
-    /// asks clients to idle again within 29 minutes).
+    /// asks clients to idle again within 29 minutes), so it is at most
+    /// that.
     pub idle_keepalive_secs: u64,
     /// Milliseconds a reply to the session's own APPEND into the selected
     /// mailbox waits for the mailbox's watch to tell of it before asking

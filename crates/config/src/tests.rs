@@ -106,11 +106,20 @@ fn nonsense_values_are_refused() {
     assert!(Config::load(Some(&path)).is_err());
     std::fs::write(&path, "[imap]\nprocesses = 0\n").expect("write");
     assert!(Config::load(Some(&path)).is_err());
-    std::fs::write(&path, "[imap]\nidle_keepalive_secs = 0\n").expect("write");
+    for imap in [
+        "idle_keepalive_secs = 0",
+        "idle_keepalive_secs = 1801",
+        "idle_keepalive_secs = 9223372036854775807",
+    ] {
+        std::fs::write(&path, format!("[imap]\n{imap}\n")).expect("write");
+        let err = Config::load(Some(&path)).expect_err(imap).to_string();
+        assert!(err.contains("idle_keepalive_secs"), "{imap}: {err}");
+    }
+    std::fs::write(&path, "[imap]\nidle_timeout_secs = 9223372036854775807\n").expect("write");
     let err = Config::load(Some(&path))
-        .expect_err("keepalive 0")
+        .expect_err("a huge idle timeout")
         .to_string();
-    assert!(err.contains("idle_keepalive_secs"), "{err}");
+    assert!(err.contains("idle_timeout_secs"), "{err}");
     for storage in ["shared_uid = 0", "shared_gid = 0", "shared_uid = 5000"] {
         std::fs::write(&path, format!("[storage]\n{storage}\n")).expect("write");
         let err = Config::load(Some(&path)).expect_err(storage).to_string();

@@ -40,7 +40,9 @@ pub use settings::ImapSettings;
 
 /// Serves IMAP on every client `acceptor` accepts, reaching auth and
 /// storage through `connector` (the broker in production), until the
-/// listeners fail for good.
+/// listeners fail for good. One per process: the settings' watch waits
+/// are the process's (see [`WatchWaits`]), and a second call keeps the
+/// first call's.
 pub async fn serve_accepted(settings: ImapSettings, acceptor: Acceptor, connector: impl Connector) {
     // Clients that log in per check (and webmails, per page) would
     // otherwise open a new storage connection for every session.

@@ -356,19 +356,25 @@ pub(crate) async fn attach_storage(
     }
 }
 
-/// Whether process `pid` is gone (out of the table already, or its
-/// control channel ended or failed, when it is taken out now).
+/// Whether process `pid` is gone: out of the table already, or its
+/// control channel ended or lost its peer, when it is taken out (and
+/// stopped, should it still run) now.
 async fn forget_if_gone(shared: &Shared, pid: u32) -> bool {
     let mut table = shared.storage.lock().await;
-    let gone = table.by_pid_mut(pid).is_none_or(|p| p.control.is_closed());
-    if gone {
-        table.remove_pid(pid);
-        tracing::info!(
-            pid,
-            "storage process gone before its exit was reaped; picking again"
-        );
+    let Some(process) = table.by_pid_mut(pid) else {
+        return true;
+    };
+    if !process.control.is_closed() {
+        return false;
     }
-    gone
+    table.remove_pid(pid);
+    drop(table);
+    shared.signal_live(pid, nix::sys::signal::Signal::SIGTERM);
+    tracing::info!(
+        pid,
+        "storage process gone before its exit was reaped; picking again"
+    );
+    true
 }
 
 /// Whether `answer` refuses the attach.
@@ -444,10 +450,10 @@ async fn pick_process(
                 Ok(p) => {
                     let pid = p.pid;
                     // Before its first connection: the owner's ended sessions.
-                    if let Some(message) = crate::revoke::revoked_for_owner(shared, owner)
-                        && let Err(e) = p.control.send(&message, None).await
-                    {
-                        tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                    for message in crate::revoke::revoked_for_owner(shared, owner) {
+                        if let Err(e) = p.control.send(&message, None).await {
+                            tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                        }
                     }
                     table.insert(key, p);
                     Ok(pid)
@@ -518,10 +524,10 @@ async fn ensure_owner(
                 return outcome.unwrap_or_else(|| Err("owner add abandoned".into()));
             }
             Adding::Send(tx, mine) => {
-                if let Some(message) = crate::revoke::revoked_for_owner(shared, owner)
-                    && let Err(e) = control.send(&message, None).await
-                {
-                    tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                for message in crate::revoke::revoked_for_owner(shared, owner) {
+                    if let Err(e) = control.send(&message, None).await {
+                        tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                    }
                 }
                 let result = match shared.prepare_home(entry) {
                     Ok(home) => {

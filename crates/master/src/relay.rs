@@ -229,27 +229,36 @@ pub(crate) fn revoke(
         tracing::error!(%address, "cannot tell another host of ended sessions: the relay is not running");
         return;
     };
-    let request_id = shared.next_connection_id();
-    let count = tickets.len();
-    let request = RelayControl {
-        kind: Some(relay_control::Kind::Revoke(RelayRevoke {
-            request_id,
-            address: address.clone(),
-            server_name,
-            tickets,
-        })),
-    };
+    // One request per frame's worth of tickets.
+    let requests: Vec<(u64, usize, RelayControl)> = crate::revoke::in_frames(tickets, String::len)
+        .into_iter()
+        .map(|tickets| {
+            let request_id = shared.next_connection_id();
+            let count = tickets.len();
+            let request = RelayControl {
+                kind: Some(relay_control::Kind::Revoke(RelayRevoke {
+                    request_id,
+                    address: address.clone(),
+                    server_name: server_name.clone(),
+                    tickets,
+                })),
+            };
+            (request_id, count, request)
+        })
+        .collect();
     tokio::spawn(async move {
-        match link
-            .control
-            .request_with(request_id, &request, None, CONNECT_TIMEOUT)
-            .await
-        {
-            Ok(r) if r.error.is_empty() => {
-                tracing::info!(%address, count, "ended sessions passed to their home host")
+        for (request_id, count, request) in requests {
+            match link
+                .control
+                .request_with(request_id, &request, None, CONNECT_TIMEOUT)
+                .await
+            {
+                Ok(r) if r.error.is_empty() => {
+                    tracing::info!(%address, count, "ended sessions passed to their home host")
+                }
+                Ok(r) => tracing::warn!(%address, "passing ended sessions on: {}", r.error),
+                Err(e) => tracing::warn!(%address, "passing ended sessions on: {e}"),
             }
-            Ok(r) => tracing::warn!(%address, "passing ended sessions on: {}", r.error),
-            Err(e) => tracing::warn!(%address, "passing ended sessions on: {e}"),
         }
     });
 }

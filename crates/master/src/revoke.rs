@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use mailkeep_storage_rpc::broker::{ControlMessage, Revoke, RevokedSession, control_message};
-use mailkeep_storage_rpc::framing::send_frame;
+use mailkeep_storage_rpc::framing::{MAX_FRAME, send_frame};
 use mailkeep_ticket::{Scope, now_unix};
 
 use crate::serve::Shared;
@@ -33,6 +33,43 @@ fn revoke_message(sessions: Vec<RevokedSession>) -> ControlMessage {
             request_id: 0,
         })),
     }
+}
+
+/// The bytes one message's list may take: a frame's limit less room for
+/// the message's other fields.
+const LIST_ROOM: usize = MAX_FRAME - 1024;
+
+/// `items` in order, cut into lists that each fit one frame, by each
+/// item's encoded `size`: thousands of sessions ended at once (a
+/// protocol process with many clients gone, a day of pollers' sessions
+/// told to an auth that restarts) would not fit one, and a message over
+/// the limit is refused whole, leaving every session of it working.
+pub(crate) fn in_frames<T>(items: Vec<T>, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut lists = Vec::new();
+    let mut list = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        // The field's tag and length prefix besides the item.
+        let len = size(&item) + 6;
+        if !list.is_empty() && bytes + len > LIST_ROOM {
+            lists.push(std::mem::take(&mut list));
+            bytes = 0;
+        }
+        bytes += len;
+        list.push(item);
+    }
+    if !list.is_empty() {
+        lists.push(list);
+    }
+    lists
+}
+
+/// `sessions` as Revoke messages that each fit one frame (none for none).
+fn revoke_messages(sessions: Vec<RevokedSession>) -> Vec<ControlMessage> {
+    in_frames(sessions, prost::Message::encoded_len)
+        .into_iter()
+        .map(revoke_message)
+        .collect()
 }
 
 /// Ends the session of `ticket` shown by protocol process `client_id`
@@ -97,14 +134,21 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
         let mut told = tokio::task::JoinSet::new();
         let alone = targets.len() == 1;
         for (pid, control, theirs) in targets {
-            let request_id = shared.next_connection_id();
-            let mut message = revoke_message(theirs);
-            if let Some(control_message::Kind::Revoke(revoke)) = &mut message.kind {
-                revoke.request_id = request_id;
-            }
+            let messages: Vec<(u64, ControlMessage)> = revoke_messages(theirs)
+                .into_iter()
+                .map(|mut message| {
+                    let request_id = shared.next_connection_id();
+                    if let Some(control_message::Kind::Revoke(revoke)) = &mut message.kind {
+                        revoke.request_id = request_id;
+                    }
+                    (request_id, message)
+                })
+                .collect();
             let tell = async move {
-                if let Err(e) = control.request(request_id, &message, REVOKE_TIMEOUT).await {
-                    tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                for (request_id, message) in messages {
+                    if let Err(e) = control.request(request_id, &message, REVOKE_TIMEOUT).await {
+                        tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+                    }
                 }
             };
             // One process (a LOGOUT's usual case) is waited for here: a
@@ -125,8 +169,10 @@ async fn pass_on(shared: &Arc<Shared>, ended: Vec<KnownSession>, forward: Forwar
         let auth = shared.auth_control.lock().await.clone();
         if let Some(control) = auth {
             let guard = control.lock().await;
-            if let Err(e) = send_frame(&*guard, &revoke_message(wire), None).await {
-                tracing::warn!("telling auth of ended sessions: {e}");
+            for message in revoke_messages(wire) {
+                if let Err(e) = send_frame(&*guard, &message, None).await {
+                    tracing::warn!("telling auth of ended sessions: {e}");
+                }
             }
         }
     };
@@ -160,15 +206,44 @@ fn forward_to_home_hosts(shared: &Arc<Shared>, ended: Vec<KnownSession>) {
     }
 }
 
-/// The ended sessions of `owner` as a message for a storage process that
-/// starts serving them; `None` when there are none.
-pub(crate) fn revoked_for_owner(shared: &Shared, owner: &str) -> Option<ControlMessage> {
-    let sessions = shared.sessions.revoked_of(owner);
-    (!sessions.is_empty()).then(|| revoke_message(sessions))
+/// The ended sessions of `owner` as messages for a storage process that
+/// starts serving them (none when there are none).
+pub(crate) fn revoked_for_owner(shared: &Shared, owner: &str) -> Vec<ControlMessage> {
+    revoke_messages(shared.sessions.revoked_of(owner))
 }
 
-/// Every ended session, for an auth process that starts.
-pub(crate) fn revoked_for_auth(shared: &Shared) -> Option<ControlMessage> {
-    let sessions = shared.sessions.revoked_all();
-    (!sessions.is_empty()).then(|| revoke_message(sessions))
+/// Every ended session, as messages for an auth process that starts.
+pub(crate) fn revoked_for_auth(shared: &Shared) -> Vec<ControlMessage> {
+    revoke_messages(shared.sessions.revoked_all())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Five thousand ended sessions (over 200 KB) go as several Revoke
+    /// messages, each within a frame, with every session once, in order.
+    #[test]
+    fn many_ended_sessions_are_told_in_messages_that_each_fit_a_frame() {
+        let sessions: Vec<RevokedSession> = (0..5_000u32)
+            .map(|i| RevokedSession {
+                session: i.to_be_bytes().repeat(4),
+                until_unix: 2_000_000_000,
+                user: format!("user-number-{i}"),
+            })
+            .collect();
+        let messages = revoke_messages(sessions.clone());
+        assert!(messages.len() > 1, "{} message(s)", messages.len());
+        let mut told = Vec::new();
+        for message in messages {
+            let len = prost::Message::encoded_len(&message);
+            assert!(len <= MAX_FRAME, "a message of {len} bytes");
+            match message.kind {
+                Some(control_message::Kind::Revoke(revoke)) => told.extend(revoke.sessions),
+                other => panic!("not a Revoke: {other:?}"),
+            }
+        }
+        assert_eq!(told, sessions);
+        assert!(revoke_messages(Vec::new()).is_empty());
+    }
 }

@@ -361,6 +361,15 @@ impl Shared {
         }
     }
 
+    /// Sends `signal` to child `pid` if its exit has not been reaped yet
+    /// (a reaped pid may already name another process).
+    pub(crate) fn signal_live(&self, pid: u32, signal: Signal) {
+        let live = self.live.lock().is_ok_and(|l| l.contains_key(&pid));
+        if live {
+            signal_pid(pid, signal);
+        }
+    }
+
     pub(crate) fn live_remove(&self, pid: u32) {
         if let Ok(mut l) = self.live.lock() {
             l.remove(&pid);
@@ -662,10 +671,10 @@ async fn start_auth(shared: &Arc<Shared>) -> Result<tokio::process::Child, Maste
     shared.live_add(pid, "auth", shared.prepared.auth_uid);
     tracing::info!(pid, "started auth process");
     // Before any connection reaches it: the sessions ended so far.
-    if let Some(message) = crate::revoke::revoked_for_auth(shared)
-        && let Err(e) = mailkeep_storage_rpc::framing::send_frame(&control, &message, None).await
-    {
-        tracing::warn!("telling auth of ended sessions: {e}");
+    for message in crate::revoke::revoked_for_auth(shared) {
+        if let Err(e) = mailkeep_storage_rpc::framing::send_frame(&control, &message, None).await {
+            tracing::warn!("telling auth of ended sessions: {e}");
+        }
     }
     // Auth's events come on the same socket, read through a descriptor of
     // its own (the one above is locked while a message is sent).
@@ -703,16 +712,19 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
                 // before its exit is reaped.
                 control.close();
                 shared.storage.lock().await.remove_pid(pid);
+                // Out of the table it would never be stopped as idle nor
+                // told of ended sessions: it is stopped (one exiting
+                // already is not hurt), and killed if it said something
+                // no storage process says.
                 if matches!(e, FrameError::Closed | FrameError::Io(_)) {
                     tracing::info!(pid, "storage process's control channel ended: {e}");
+                    shared.signal_live(pid, Signal::SIGTERM);
                 } else {
-                    // It said something no storage process says: out of
-                    // the table it would never be stopped as idle.
                     tracing::warn!(
                         pid,
-                        "storage process broke its control channel, stopping it: {e}"
+                        "storage process broke its control channel, killing it: {e}"
                     );
-                    signal_pid(pid, Signal::SIGTERM);
+                    shared.signal_live(pid, Signal::SIGKILL);
                 }
                 return;
             }

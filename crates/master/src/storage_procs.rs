@@ -23,8 +23,8 @@ pub struct ControlChannel {
     pub stream: QuietStream,
     write: AsyncMutex<()>,
     pending: StdMutex<HashMap<u64, oneshot::Sender<ControlReply>>>,
-    /// The process closed its end, or a write failed: the process is gone
-    /// (or going) even if its exit has not been reaped yet.
+    /// The process closed its end, or a write found no peer: the process
+    /// is gone (or going) even if its exit has not been reaped yet.
     closed: AtomicBool,
 }
 
@@ -64,7 +64,16 @@ impl ControlChannel {
     ) -> Result<(), FrameError> {
         let _writing = self.write.lock().await;
         let sent = send_frame(&self.stream, message, fd).await;
-        if sent.is_err() {
+        // Only a lost peer closes the channel: a message too big, or a
+        // descriptor the kernel would not pass, fails alone.
+        if let Err(FrameError::Io(e)) = &sent
+            && matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::NotConnected
+            )
+        {
             self.closed.store(true, Ordering::SeqCst);
         }
         sent
@@ -390,6 +399,70 @@ impl StorageTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request waiting for its answer when the channel's reader sees the
+    /// end is told "went away" at once (in paused time its 30 s timeout
+    /// would otherwise pass first and say so), and a later request does not
+    /// wait at all.
+    #[tokio::test(start_paused = true)]
+    async fn a_closed_channel_answers_its_waiting_requests_at_once() {
+        let (ours, _theirs) = QuietStream::with_peer().expect("a socket pair");
+        let channel = Arc::new(ControlChannel::new(ours));
+        let waiting = tokio::spawn({
+            let channel = Arc::clone(&channel);
+            async move {
+                channel
+                    .request(1, &ControlMessage::default(), Duration::from_secs(30))
+                    .await
+            }
+        });
+        // The request is registered and sent once the task has run.
+        while channel.pending.lock().map(|p| p.is_empty()).unwrap_or(true) {
+            tokio::task::yield_now().await;
+        }
+        channel.close();
+        let answer = waiting.await.expect("the request's task");
+        assert_eq!(
+            answer,
+            Err("the process went away before answering".to_owned())
+        );
+        let later = channel
+            .request(2, &ControlMessage::default(), Duration::from_secs(30))
+            .await;
+        assert_eq!(
+            later,
+            Err("the process went away before answering".to_owned())
+        );
+    }
+
+    /// A message too big for a frame fails alone: the channel stays open.
+    #[tokio::test]
+    async fn a_message_too_big_does_not_close_the_channel() {
+        let (ours, _theirs) = QuietStream::with_peer().expect("a socket pair");
+        let channel = ControlChannel::new(ours);
+        let sessions = (0..5_000)
+            .map(|i| mailkeep_storage_rpc::broker::RevokedSession {
+                session: vec![7; 16],
+                until_unix: 2_000_000_000,
+                user: format!("user{i}"),
+            })
+            .collect();
+        let huge = ControlMessage {
+            kind: Some(mailkeep_storage_rpc::broker::control_message::Kind::Revoke(
+                mailkeep_storage_rpc::broker::Revoke {
+                    sessions,
+                    request_id: 0,
+                },
+            )),
+        };
+        let sent = channel.send(&huge, None).await;
+        assert!(matches!(sent, Err(FrameError::TooLarge(_))), "{sent:?}");
+        assert!(!channel.is_closed());
+        channel
+            .send(&ControlMessage::default(), None)
+            .await
+            .expect("a small message after it");
+    }
 
     fn proc_(pid: u32, busy: bool, open: u32, client_conn: Option<(u64, u64)>) -> StorageProc {
         let rt = tokio::runtime::Builder::new_current_thread()
