@@ -26,6 +26,20 @@ fn one_session(server: &Server<'_>, user: &str, password: &str) -> i32 {
     procs[0].pid
 }
 
+/// Waits (at most 30 s) until `user` has no storage process left.
+fn wait_storage_gone(server: &Server<'_>, user: &str) {
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{user}'s idle storage process to exit"),
+        || {
+            server
+                .role_procs("storage", Some(user))
+                .is_empty()
+                .then_some(())
+        },
+    );
+}
+
 /// A second login within the linger time is served by the same storage
 /// process; once the linger time has passed with no client, the process is
 /// gone.
@@ -46,16 +60,7 @@ fn idle_storage_process_lingers_then_exits() {
         first, second,
         "the second login did not reuse the lingering process"
     );
-    wait_until(
-        Duration::from_secs(30),
-        "the idle storage process to exit",
-        || {
-            server
-                .role_procs("storage", Some("alice"))
-                .is_empty()
-                .then_some(())
-        },
-    );
+    wait_storage_gone(&server, "alice");
 }
 
 /// An owner who reconnects every 2 seconds (like a POP3 poller) keeps a
@@ -73,16 +78,7 @@ fn a_regular_reconnecter_keeps_a_warm_process() {
     let gap = Duration::from_secs(2);
     let first_at = Instant::now();
     one_session(&server, "poller", "p-secret");
-    wait_until(
-        Duration::from_secs(30),
-        "the one-off first login's storage process to exit",
-        || {
-            server
-                .role_procs("storage", Some("poller"))
-                .is_empty()
-                .then_some(())
-        },
-    );
+    wait_storage_gone(&server, "poller");
     // The rhythm starts two gaps after the first login (a gap to learn
     // from that is no shorter than the rhythm's).
     let mut pids = Vec::new();
