@@ -165,8 +165,12 @@ fn other_users_are_answered_while_their_shared_process_is_busy() {
     ] {
         server.add_user(user, password);
     }
+    // Each login after a calm report: an APPEND of 1 MB slow enough to be
+    // reported busy would send the next user to a second process.
     let mut a = with_big_inbox(&server, "alice", "a-secret");
+    server.busy_reports_when_calm();
     let mut c = with_big_inbox(&server, "carol", "c-secret");
+    server.busy_reports_when_calm();
     let mut b = server.login("bob", "b-secret");
     let r = b
         .append("INBOX", &[], b"Subject: hello bob\r\n\r\nshort\r\n")
