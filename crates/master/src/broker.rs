@@ -360,16 +360,16 @@ pub(crate) async fn attach_storage(
 /// control channel ended or lost its peer, when it is taken out (and
 /// stopped, should it still run) now.
 async fn forget_if_gone(shared: &Shared, pid: u32) -> bool {
-    let mut table = shared.storage.lock().await;
-    let Some(process) = table.by_pid_mut(pid) else {
-        return true;
+    let closed = match shared.storage.lock().await.by_pid_mut(pid) {
+        None => return true,
+        Some(process) => process.control.is_closed(),
     };
-    if !process.control.is_closed() {
+    if !closed {
         return false;
     }
-    table.remove_pid(pid);
-    drop(table);
-    shared.signal_live(pid, nix::sys::signal::Signal::SIGTERM);
+    shared
+        .retire_storage(pid, nix::sys::signal::Signal::SIGTERM)
+        .await;
     tracing::info!(
         pid,
         "storage process gone before its exit was reaped; picking again"

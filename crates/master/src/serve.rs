@@ -370,6 +370,15 @@ impl Shared {
         }
     }
 
+    /// Takes storage process `pid` out of the table (no new session goes
+    /// to it) and sends it `signal`: out of the table it would never be
+    /// stopped as idle nor told of ended sessions (one exiting already
+    /// is not hurt).
+    pub(crate) async fn retire_storage(&self, pid: u32, signal: Signal) {
+        self.storage.lock().await.remove_pid(pid);
+        self.signal_live(pid, signal);
+    }
+
     pub(crate) fn live_remove(&self, pid: u32) {
         if let Ok(mut l) = self.live.lock() {
             l.remove(&pid);
@@ -711,20 +720,16 @@ async fn read_storage_events(shared: Arc<Shared>, pid: u32, control: Arc<Control
                 // on, and what waits for its answers is told at once,
                 // before its exit is reaped.
                 control.close();
-                shared.storage.lock().await.remove_pid(pid);
-                // Out of the table it would never be stopped as idle nor
-                // told of ended sessions: it is stopped (one exiting
-                // already is not hurt), and killed if it said something
-                // no storage process says.
+                // Killed if it said something no storage process says.
                 if matches!(e, FrameError::Closed | FrameError::Io(_)) {
                     tracing::info!(pid, "storage process's control channel ended: {e}");
-                    shared.signal_live(pid, Signal::SIGTERM);
+                    shared.retire_storage(pid, Signal::SIGTERM).await;
                 } else {
                     tracing::warn!(
                         pid,
                         "storage process broke its control channel, killing it: {e}"
                     );
-                    shared.signal_live(pid, Signal::SIGKILL);
+                    shared.retire_storage(pid, Signal::SIGKILL).await;
                 }
                 return;
             }
