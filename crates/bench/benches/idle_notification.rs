@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use mailkeep_bench::idle::{self, Delays, Idlers};
 use mailkeep_bench::messages::text_message;
-use mailkeep_bench::report::{Better, line, machine_load, ms};
+use mailkeep_bench::report::{Better, line, machine_idle, machine_load, ms};
 use mailkeep_bench::servers::Account;
 use mailkeep_bench::servers::mailkeep::Mailkeep;
 use mailkeep_bench::{BenchError, client, setup};
@@ -43,6 +43,7 @@ fn main() {
         "IDLE notification: machine load {} at start",
         machine_load()
     );
+    println!("machine idle: {}", machine_idle());
     let dir = setup::workdir("idle-notification-").expect("work directory");
     let accounts = Account::numbered("watch", 1);
     let account = &accounts[0];

@@ -43,6 +43,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn main() {
     println!("machine load {} at start", report::machine_load());
+    println!("machine idle: {}", report::machine_idle());
     let dir = setup::workdir("imap-vs-dovecot-").expect("work directory");
     let messages: Vec<Vec<u8>> = (0..N).map(message).collect();
     let expected_rare: Vec<u32> = (1..=N as u32).filter(|u| (u - 1) % 100 == 42).collect();

@@ -75,6 +75,7 @@ const DOWNLOADS: [(&str, &str); 3] = [
 
 fn main() {
     println!("machine load {} at start", report::machine_load());
+    println!("machine idle: {}", report::machine_idle());
     let dir = setup::workdir("large-messages-").expect("work directory");
     let message = large_message();
     println!(

@@ -198,6 +198,7 @@ fn serial_fsync_block(dir: &std::path::Path, b: usize) -> Duration {
 
 fn main() {
     println!("machine load {} at start", report::machine_load());
+    println!("machine idle: {}", report::machine_idle());
     let dir = setup::workdir("lmtp-vs-dovecot-").expect("work directory");
     let account = Account {
         name: USER.into(),

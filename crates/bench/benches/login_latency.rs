@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mailkeep_bench::messages::mixed_message;
-use mailkeep_bench::report::{Better, line, machine_load, ms};
+use mailkeep_bench::report::{Better, line, machine_idle, machine_load, ms};
 use mailkeep_bench::servers::Account;
 use mailkeep_bench::stats::Samples;
 use mailkeep_bench::{BenchError, client, setup};
@@ -63,6 +63,7 @@ async fn session(addr: SocketAddr, account: &Account, steps: &mut Steps) -> Resu
 
 fn main() {
     println!("login latency: machine load {} at start", machine_load());
+    println!("machine idle: {}", machine_idle());
     let dir = setup::workdir("login-latency-").expect("work directory");
     let accounts = Account::numbered("login", 1);
     let account = &accounts[0];

@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use mailkeep_bench::procs::{cpu_used, own_cpu, tree_cpu_by_kind};
-use mailkeep_bench::report::{Better, line, machine_load};
+use mailkeep_bench::report::{Better, line, machine_idle, machine_load};
 use mailkeep_bench::servers::Account;
 use mailkeep_bench::servers::mailkeep::Mailkeep;
 use mailkeep_bench::setup;
@@ -149,6 +149,7 @@ fn phase_medians(phases: &[Phases]) -> String {
 
 fn main() {
     println!("pop3 poller: machine load {} at start", machine_load());
+    println!("machine idle: {}", machine_idle());
     let dir = setup::workdir("pop3-poller-").expect("work directory");
     let accounts = Account::numbered("poller", 4);
     let (mailkeep, dovecot) =

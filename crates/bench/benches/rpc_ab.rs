@@ -159,6 +159,7 @@ async fn connect(control: &tokio::net::UnixStream) -> std::os::unix::net::UnixSt
 }
 
 fn main() {
+    println!("machine idle: {}", mailkeep_bench::report::machine_idle());
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let bins: Vec<String> = std::env::var("MAILKEEP_AB_BINS")

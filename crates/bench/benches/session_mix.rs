@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use mailkeep_bench::messages::mixed_message;
 use mailkeep_bench::mix::{self, MixRun, MixSettings};
-use mailkeep_bench::report::{Better, line, machine_load, num, ratio};
+use mailkeep_bench::report::{Better, line, machine_idle, machine_load, num, ratio};
 use mailkeep_bench::servers::Account;
 use mailkeep_bench::servers::mailkeep::Mailkeep;
 use mailkeep_bench::{procs, setup};
@@ -52,6 +52,7 @@ const PACED_MAX_OPEN: usize = 100;
 
 fn main() {
     println!("session mix: machine load {} at start", machine_load());
+    println!("machine idle: {}", machine_idle());
     let sessions: usize = std::env::var("MAILKEEP_BENCH_MIX_SESSIONS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -96,6 +96,7 @@ fn main() {
         echo_peer(Path::new(&path));
         return;
     }
+    println!("machine idle: {}", mailkeep_bench::report::machine_idle());
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let filter: Vec<String> = std::env::args()

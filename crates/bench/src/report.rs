@@ -78,9 +78,66 @@ pub fn machine_load() -> String {
         .unwrap_or_else(|e| format!("unknown ({e})"))
 }
 
+/// How the machine's idle CPUs wait for work, for the report: on a
+/// virtual machine a CPU that halts when idle must be woken by the host,
+/// which costs every hand-over between two processes (a storage call, a
+/// delivery) tens of microseconds more than a CPU that polls for a while
+/// first. On this project's machines the guest's halt polling is off
+/// (`guest_halt_poll_ns` 0; Linux's default is 200,000), and the round
+/// trip between two processes on two CPUs took 78 µs instead of 9
+/// (crates/bench/README.md, twenty-ninth session).
+pub fn machine_idle() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|text| text.trim().to_owned())
+    };
+    idle_policy(
+        read("/sys/devices/system/cpu/cpuidle/current_driver").as_deref(),
+        read("/sys/devices/system/cpu/cpuidle/current_governor_ro")
+            .or_else(|| read("/sys/devices/system/cpu/cpuidle/current_governor"))
+            .as_deref(),
+        read("/sys/module/haltpoll/parameters/guest_halt_poll_ns").as_deref(),
+    )
+}
+
+/// [`machine_idle`]'s text from what the machine's files said (`None`:
+/// no such file).
+fn idle_policy(driver: Option<&str>, governor: Option<&str>, halt_poll_ns: Option<&str>) -> String {
+    let mut text = format!(
+        "cpuidle driver {}, governor {}",
+        driver.unwrap_or("unknown"),
+        governor.unwrap_or("unknown")
+    );
+    if let Some(ns) = halt_poll_ns {
+        text.push_str(&format!(", guest halt polling up to {ns} ns"));
+        if ns == "0" {
+            text.push_str(" (off: an idle CPU halts at once and the host must wake it)");
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_idle_policy_tells_when_halt_polling_is_off() {
+        assert_eq!(
+            idle_policy(Some("haltpoll"), Some("haltpoll"), Some("0")),
+            "cpuidle driver haltpoll, governor haltpoll, guest halt polling up to 0 ns \
+             (off: an idle CPU halts at once and the host must wake it)"
+        );
+        assert_eq!(
+            idle_policy(Some("haltpoll"), Some("haltpoll"), Some("200000")),
+            "cpuidle driver haltpoll, governor haltpoll, guest halt polling up to 200000 ns"
+        );
+        assert_eq!(
+            idle_policy(None, Some("menu"), None),
+            "cpuidle driver unknown, governor menu"
+        );
+    }
 
     #[test]
     fn a_line_carries_both_figures_and_the_ratio() {
