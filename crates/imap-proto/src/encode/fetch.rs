@@ -3,6 +3,7 @@
 //! between the parts the builder writes.
 
 use super::strings::{Encoder, flag_list, literal_header, literal8_header};
+use super::structure::{BodyStructure, Envelope, write_body, write_bodystructure, write_envelope};
 use crate::datetime::format_date_time;
 use crate::grammar::fetch::{FetchAttribute, SectionText};
 use crate::types::DateTime;
@@ -167,20 +168,23 @@ impl FetchResponse {
         self
     }
 
-    /// `ENVELOPE (...)` from an envelope already rendered (see
-    /// `encode/structure.rs`).
-    pub fn envelope(&mut self, rendered: &[u8]) -> &mut Self {
-        self.raw("ENVELOPE", rendered)
+    /// `ENVELOPE (...)`, written straight into the response.
+    pub fn envelope(&mut self, envelope: &Envelope) -> &mut Self {
+        write_envelope(self.item("ENVELOPE "), envelope);
+        self
     }
 
-    /// `BODYSTRUCTURE (...)` from a structure already rendered.
-    pub fn body_structure(&mut self, rendered: &[u8]) -> &mut Self {
-        self.raw("BODYSTRUCTURE", rendered)
+    /// `BODYSTRUCTURE (...)`, written straight into the response.
+    pub fn body_structure(&mut self, body: &BodyStructure) -> &mut Self {
+        write_bodystructure(self.item("BODYSTRUCTURE "), body);
+        self
     }
 
-    /// `BODY (...)` (the non-extensible structure) already rendered.
-    pub fn body(&mut self, rendered: &[u8]) -> &mut Self {
-        self.raw("BODY", rendered)
+    /// `BODY (...)` (the non-extensible structure), written straight into
+    /// the response.
+    pub fn body(&mut self, body: &BodyStructure) -> &mut Self {
+        write_body(self.item("BODY "), body);
+        self
     }
 
     /// `NAME n`, e.g. `BINARY.SIZE[1] 5`; `name` from

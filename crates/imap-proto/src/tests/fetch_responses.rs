@@ -53,11 +53,29 @@ fn fetch_sections_binary_and_structures() {
         }
     };
     let name = |spec: &str| FetchResponse::section_name(&attr(spec));
+    let envelope = crate::Envelope {
+        date: Some(b"date".to_vec()),
+        ..crate::Envelope::default()
+    };
+    let body = crate::BodyStructure {
+        media_type: b"TEXT".to_vec(),
+        media_subtype: b"PLAIN".to_vec(),
+        params: Vec::new(),
+        disposition: None,
+        language: Vec::new(),
+        location: None,
+        content: crate::BodyContent::Single(crate::SinglePart {
+            encoding: b"7BIT".to_vec(),
+            size: 3,
+            lines: 1,
+            ..crate::SinglePart::default()
+        }),
+    };
     let mut r = FetchResponse::new(12, Encoder::ASCII);
     r.uid(4827313)
-        .envelope(b"(\"date\" NIL NIL NIL NIL NIL NIL NIL NIL NIL)")
-        .body_structure(b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1)")
-        .body(b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1)")
+        .envelope(&envelope)
+        .body_structure(&body)
+        .body(&body)
         .literal(&name("BODY.PEEK[HEADER.FIELDS (From)]<0.100>"), b"F")
         .binary(&name("BINARY.PEEK[1]"), b"a\0b")
         .binary(&name("BINARY[2]"), b"ab")
@@ -66,7 +84,7 @@ fn fetch_sections_binary_and_structures() {
     assert_eq!(
         r.finish(),
         b"* 12 FETCH (UID 4827313 ENVELOPE (\"date\" NIL NIL NIL NIL NIL NIL NIL NIL NIL) \
-BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1) BODY (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1) \
+BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1 NIL NIL NIL NIL) BODY (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 3 1) \
 BODY[HEADER.FIELDS (FROM)]<0> {1}\r\nF BINARY[1] ~{3}\r\na\0b BINARY[2] {2}\r\nab BINARY.SIZE[1] 3 BODY[9.MIME] NIL)\r\n"
     );
     assert_eq!(name("PREVIEW (LAZY)"), "PREVIEW");

@@ -51,6 +51,7 @@ pub(super) async fn respond(
     enabled: Enabled,
 ) -> Result<Result<(), Reply>, ImapError> {
     let mailbox = &state.mailbox;
+    let mut structure = structure::Structure::new(structure);
     let streamed = read_stream_cuts(plan, messages).await?;
     let seq = mailbox.view().seq_of(message.uid);
     let skip = changed_since.is_some_and(|c| message.modseq <= c);
@@ -126,7 +127,7 @@ pub(super) async fn respond(
                 response.thread_id((!message.thread_id.is_empty()).then_some(&*message.thread_id));
             }
             Item::Envelope | Item::Body | Item::BodyStructure | Item::Preview => {
-                structure::write(&mut response, item, structure.as_ref());
+                structure.write(&mut response, item);
             }
             Item::Whole { name } => {
                 response.literal_header(name, message.size);
