@@ -450,11 +450,7 @@ async fn pick_process(
                 Ok(p) => {
                     let pid = p.pid;
                     // Before its first connection: the owner's ended sessions.
-                    for message in crate::revoke::revoked_for_owner(shared, owner) {
-                        if let Err(e) = p.control.send(&message, None).await {
-                            tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
-                        }
-                    }
+                    crate::revoke::tell_owner(shared, owner, &p.control, pid).await;
                     table.insert(key, p);
                     Ok(pid)
                 }
@@ -524,11 +520,7 @@ async fn ensure_owner(
                 return outcome.unwrap_or_else(|| Err("owner add abandoned".into()));
             }
             Adding::Send(tx, mine) => {
-                for message in crate::revoke::revoked_for_owner(shared, owner) {
-                    if let Err(e) = control.send(&message, None).await {
-                        tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
-                    }
-                }
+                crate::revoke::tell_owner(shared, owner, &control, pid).await;
                 let result = match shared.prepare_home(entry) {
                     Ok(home) => {
                         let ids = (entry.uid.unwrap_or(u32::MAX), entry.gid.unwrap_or(u32::MAX));

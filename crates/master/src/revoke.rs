@@ -206,10 +206,20 @@ fn forward_to_home_hosts(shared: &Arc<Shared>, ended: Vec<KnownSession>) {
     }
 }
 
-/// The ended sessions of `owner` as messages for a storage process that
-/// starts serving them (none when there are none).
-pub(crate) fn revoked_for_owner(shared: &Shared, owner: &str) -> Vec<ControlMessage> {
-    revoke_messages(shared.sessions.revoked_of(owner))
+/// Tells storage process `pid` (on `control`) of the ended sessions of
+/// `owner`, before it serves them; a failure is logged (the process's
+/// channel is then gone, and so is the process).
+pub(crate) async fn tell_owner(
+    shared: &Shared,
+    owner: &str,
+    control: &crate::storage_procs::ControlChannel,
+    pid: u32,
+) {
+    for message in revoke_messages(shared.sessions.revoked_of(owner)) {
+        if let Err(e) = control.send(&message, None).await {
+            tracing::warn!(pid, "telling a storage process of ended sessions: {e}");
+        }
+    }
 }
 
 /// Every ended session, as messages for an auth process that starts.
