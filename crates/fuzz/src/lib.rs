@@ -1,8 +1,8 @@
 //! Fuzz targets for the code that reads bytes an attacker chooses (issue
 //! 10, DESIGN.md §3 and §7): the IMAP command parser, MIME parsing as the
 //! store does it, ticket decoding and verification, auth's SASL
-//! exchanges, and the master's broker answering a protocol process's
-//! requests.
+//! exchanges, the master's broker answering a protocol process's
+//! requests, and a storage process answering them.
 //!
 //! Each target is a plain `fn(&[u8])` that feeds the bytes to the code
 //! under test and asserts properties of what comes back (round trips,
@@ -41,6 +41,7 @@ pub mod lmtp;
 pub mod mime;
 pub mod pop3;
 pub mod sasl;
+pub mod storage;
 pub mod ticket;
 
 /// One fuzz target: its name (also its corpus folder), the function, and
@@ -100,6 +101,11 @@ pub static TARGETS: &[Target] = &[
         name: "sasl_exchange",
         run: sasl::exchange,
         dictionary: sasl::DICTIONARY,
+    },
+    Target {
+        name: "storage_request",
+        run: storage::request_stream,
+        dictionary: storage::DICTIONARY,
     },
 ];
 

@@ -213,3 +213,8 @@ fn fuzz_broker_request() {
 fn fuzz_sasl_exchange() {
     fuzz("sasl_exchange", 10000);
 }
+
+#[test]
+fn fuzz_storage_request() {
+    fuzz("storage_request", 120);
+}

@@ -45,7 +45,7 @@ fn sort_key(k: i32) -> Result<SortKey, Status> {
         S::To => SortKey::To,
         S::Displayfrom => SortKey::DisplayFrom,
         S::Displayto => SortKey::DisplayTo,
-        S::Unspecified => return Err(Status::invalid_argument("unknown sort key")),
+        S::Unspecified => return Err(crate::convert::invalid("unknown sort key")),
     })
 }
 
@@ -151,7 +151,7 @@ impl Search for SearchService {
             A::Orderedsubject => ThreadAlgorithm::OrderedSubject,
             A::References => ThreadAlgorithm::References,
             A::Refs => ThreadAlgorithm::Refs,
-            A::Unspecified => return Err(Status::invalid_argument("unknown thread algorithm")),
+            A::Unspecified => return Err(crate::convert::invalid("unknown thread algorithm")),
         };
         let guard = CancelOnDrop(Arc::new(AtomicBool::new(false)));
         let cancel = Arc::clone(&guard.0);

@@ -247,3 +247,37 @@ async fn creating_beyond_the_mailbox_limit_is_limit() {
     delete_mailbox(&mut c, &t, "One").await.unwrap();
     create_mailbox(&mut c, &t, "Two").await.unwrap();
 }
+
+/// An enum value the storage process does not know (a SORT key, a THREAD
+/// algorithm) is refused with its reason in the status's details, as
+/// every other refusal (found by the `storage_request` fuzz target: these
+/// two were bare statuses, read right only by `reason_of`'s fallback on
+/// the gRPC code).
+#[tokio::test]
+async fn an_unknown_sort_key_or_thread_algorithm_is_invalid_argument() {
+    use mailkeep_storage_rpc::storage::search_client::SearchClient;
+    let h = Harness::start();
+    let mut search = SearchClient::new(h.channel(1).await);
+    let t = h.ticket();
+    let sort = SortRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        criteria: vec![SortCriterion {
+            key: 999,
+            reverse: false,
+        }],
+        ..Default::default()
+    };
+    let err = search.sort(with_ticket(sort, &t)).await.unwrap_err();
+    assert!(!err.details().is_empty(), "no reason in {err:?}");
+    assert_eq!(reason_of(&err), ErrorReason::InvalidArgument, "{err:?}");
+    let thread = ThreadRequest {
+        owner: OWNER.into(),
+        mailbox: "INBOX".into(),
+        algorithm: ThreadAlgorithm::Unspecified as i32,
+        ..Default::default()
+    };
+    let err = search.thread(with_ticket(thread, &t)).await.unwrap_err();
+    assert!(!err.details().is_empty(), "no reason in {err:?}");
+    assert_eq!(reason_of(&err), ErrorReason::InvalidArgument, "{err:?}");
+}
