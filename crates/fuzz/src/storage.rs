@@ -8,11 +8,12 @@
 //!
 //! The input is a sequence of calls, each a method byte, a 2-byte
 //! little-endian length and that many bytes of request, sent as they are.
-//! The method byte's low seven bits pick the method (an index into
-//! [`METHODS`], modulo its length); its high bit sends the call with the
-//! owner's deliver ticket (what a compromised lmtp process holds) instead
-//! of a session ticket. A client-streaming call (Append) splits its bytes
-//! into messages by the same 2-byte lengths.
+//! The method byte's low six bits pick the method (an index into
+//! [`METHODS`], modulo its length); its high bit sends the call with a
+//! deliver ticket (what a compromised lmtp process holds) instead of a
+//! session ticket, and the next one with a ticket of [`GUEST`], a user the
+//! owner granted nothing, instead of the owner's. A client-streaming call
+//! (Append) splits its bytes into messages by the same 2-byte lengths.
 //!
 //! Properties checked:
 //! * nothing panics in the storage process's tasks and threads (a panic
@@ -29,6 +30,10 @@
 //!   an Append of new messages and the question whether a folder exists
 //!   is refused, for want of permission (or as not served here, for an
 //!   owner the process does not serve);
+//! * another user's ticket, session or deliver, reads and changes nothing
+//!   while the owner has granted no rights (until the input's first
+//!   SetAcl by the owner): every call is refused, or answers that there is
+//!   nothing to see;
 //! * afterwards the process still serves the owner: STATUS of INBOX
 //!   answers.
 
@@ -165,8 +170,14 @@ pub static DICTIONARY: &[&[u8]] = &[
 /// recent messages).
 const DELIVER_METHODS: [&str; 2] = ["Append", "MailboxExists"];
 
-/// The method byte's bit that sends a call with the deliver ticket.
+/// The method byte's bit that sends a call with a deliver ticket.
 const DELIVER_BIT: u8 = 0x80;
+
+/// The method byte's bit that sends a call with a ticket of [`GUEST`].
+const GUEST_BIT: u8 = 0x40;
+
+/// Another user, whom the template's owner granted no rights.
+pub const GUEST: &str = "bob";
 
 /// Runs the calls `data` encodes against a fresh storage process.
 pub fn request_stream(data: &[u8]) {
@@ -179,8 +190,10 @@ pub fn request_stream(data: &[u8]) {
 pub struct Call<'a> {
     /// Its index in [`METHODS`].
     pub method: usize,
-    /// Sent with the owner's deliver ticket, not a session ticket.
+    /// Sent with a deliver ticket, not a session ticket.
     pub deliver: bool,
+    /// Sent with a ticket of [`GUEST`], not the owner's.
+    pub guest: bool,
     /// The request's bytes.
     pub request: &'a [u8],
 }
@@ -195,8 +208,9 @@ pub fn calls(data: &[u8]) -> Vec<Call<'_>> {
         };
         let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(tail.len());
         out.push(Call {
-            method: usize::from(*method & !DELIVER_BIT) % METHODS.len(),
+            method: usize::from(*method & !(DELIVER_BIT | GUEST_BIT)) % METHODS.len(),
             deliver: *method & DELIVER_BIT != 0,
+            guest: *method & GUEST_BIT != 0,
             request: &tail[..len],
         });
         rest = &tail[len..];
@@ -222,6 +236,17 @@ pub fn call(method: &str, request: &[u8]) -> Vec<u8> {
 pub fn deliver_call(method: &str, request: &[u8]) -> Vec<u8> {
     let mut out = call(method, request);
     out[0] |= DELIVER_BIT;
+    out
+}
+
+/// Like [`call`], sent with a ticket of [`GUEST`] (a deliver ticket if
+/// `deliver`).
+pub fn guest_call(method: &str, request: &[u8], deliver: bool) -> Vec<u8> {
+    let mut out = call(method, request);
+    out[0] |= GUEST_BIT;
+    if deliver {
+        out[0] |= DELIVER_BIT;
+    }
     out
 }
 
@@ -339,7 +364,11 @@ impl Process {
 }
 
 fn ticket(key: &HostKey, scope: Scope) -> String {
-    sign(key, &Claims::new(OWNER, scope, now_unix(), 3600, ISSUER)).to_string()
+    ticket_of(key, OWNER, scope)
+}
+
+fn ticket_of(key: &HostKey, user: &str, scope: Scope) -> String {
+    sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER)).to_string()
 }
 
 /// Fills the template home through a storage process: mailboxes, a
@@ -435,16 +464,25 @@ async fn exchange(fx: &'static Fixture, data: &[u8]) {
     let process = Process::start(home.path(), &fx.key);
     let channel = process.channel().await;
     let session = ticket(&fx.key, Scope::Session);
-    let deliver = ticket(&fx.key, Scope::Deliver);
+    let tickets = [
+        [session.clone(), ticket(&fx.key, Scope::Deliver)],
+        [
+            ticket_of(&fx.key, GUEST, Scope::Session),
+            ticket_of(&fx.key, GUEST, Scope::Deliver),
+        ],
+    ];
     let panics = PANICS.load(Ordering::SeqCst);
+    // Until the owner has set an ACL, the guest has no right anywhere.
+    let mut granted = false;
     for Call {
         method,
         deliver: by_deliverer,
+        guest,
         request,
     } in calls(data)
     {
         let (service, name, shape) = METHODS[method];
-        let ticket = if by_deliverer { &deliver } else { &session };
+        let ticket = &tickets[usize::from(guest)][usize::from(by_deliverer)];
         let answered = match shape {
             Shape::Unary => unary(&channel, ticket, service, name, request.to_vec()).await,
             Shape::Streamed => streamed(&channel, ticket, service, name, request.to_vec()).await,
@@ -456,9 +494,13 @@ async fn exchange(fx: &'static Fixture, data: &[u8]) {
         if let Err(status) = &answered {
             check_refusal(name, status);
         }
-        if by_deliverer && !DELIVER_METHODS.contains(&name) {
+        if guest && !granted {
+            check_rightless(name, &answered);
+        }
+        granted |= !guest && name == "SetAcl";
+        if by_deliverer && !guest && !DELIVER_METHODS.contains(&name) {
             match &answered {
-                Ok(()) => panic!("a deliver ticket's {name} was answered"),
+                Ok(_) => panic!("a deliver ticket's {name} was answered"),
                 Err(status) => assert!(
                     undecodable(status)
                         || matches!(
@@ -519,6 +561,25 @@ fn check_refusal(name: &str, status: &Status) {
     );
 }
 
+/// A call of a user with no rights: refused, or told there is nothing.
+fn check_rightless(name: &str, answered: &Result<Vec<u8>, Status>) {
+    let Ok(answer) = answered else {
+        return;
+    };
+    let nothing = match name {
+        "ListMailboxes" => ListMailboxesResponse::decode(answer.as_slice())
+            .is_ok_and(|listed| listed.mailboxes.is_empty()),
+        "MailboxExists" => {
+            MailboxExistsResponse::decode(answer.as_slice()).is_ok_and(|found| !found.exists)
+        }
+        _ => false,
+    };
+    assert!(
+        nothing,
+        "{name} of a user with no rights was answered: {answer:?}"
+    );
+}
+
 /// tonic's refusal of bytes that are not the method's protobuf message,
 /// before any of the storage process's own code sees them.
 fn undecodable(status: &Status) -> bool {
@@ -554,7 +615,7 @@ async fn unary(
     service: &str,
     name: &str,
     request: Vec<u8>,
-) -> Result<(), Status> {
+) -> Result<Vec<u8>, Status> {
     bounded(name, async {
         let mut grpc = grpc(channel);
         grpc.ready()
@@ -566,18 +627,20 @@ async fn unary(
             RawCodec,
         )
         .await
-        .map(drop)
+        .map(tonic::Response::into_inner)
     })
     .await
 }
 
+/// The first message of a streamed answer (empty if none), once the
+/// stream ended.
 async fn streamed(
     channel: &Channel,
     ticket: &str,
     service: &str,
     name: &str,
     request: Vec<u8>,
-) -> Result<(), Status> {
+) -> Result<Vec<u8>, Status> {
     bounded(name, async {
         let mut grpc = grpc(channel);
         grpc.ready()
@@ -591,9 +654,13 @@ async fn streamed(
             )
             .await?
             .into_inner();
+        let mut first = None;
         for _ in 0..MAX_STREAMED {
-            if stream.message().await?.is_none() {
-                return Ok(());
+            match stream.message().await? {
+                Some(message) => {
+                    first.get_or_insert(message);
+                }
+                None => return Ok(first.unwrap_or_default()),
             }
         }
         panic!("{name} streamed more than {MAX_STREAMED} messages");
@@ -601,13 +668,14 @@ async fn streamed(
     .await
 }
 
+/// Nothing (empty), once the stream started.
 async fn held(
     channel: &Channel,
     ticket: &str,
     service: &str,
     name: &str,
     request: Vec<u8>,
-) -> Result<(), Status> {
+) -> Result<Vec<u8>, Status> {
     bounded(name, async {
         let mut grpc = grpc(channel);
         grpc.ready()
@@ -619,7 +687,7 @@ async fn held(
             RawCodec,
         )
         .await
-        .map(drop)
+        .map(|_| Vec::new())
     })
     .await
 }
@@ -630,7 +698,7 @@ async fn uploaded_call(
     service: &str,
     name: &str,
     messages: Vec<Vec<u8>>,
-) -> Result<(), Status> {
+) -> Result<Vec<u8>, Status> {
     bounded(name, async {
         let mut grpc = grpc(channel);
         grpc.ready()
@@ -642,7 +710,7 @@ async fn uploaded_call(
             RawCodec,
         )
         .await
-        .map(drop)
+        .map(tonic::Response::into_inner)
     })
     .await
 }
@@ -928,6 +996,25 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             .concat(),
         ),
         ("garbage", call("Fetch", b"\xff\xff\xff\xff")),
+        (
+            "guest_without_rights_reads_nothing",
+            [
+                guest_call("ListMailboxes", &list.encode_to_vec(), false),
+                guest_call("MailboxExists", &exists.encode_to_vec(), false),
+                guest_call("SelectMailbox", &select.encode_to_vec(), false),
+                guest_call("Fetch", &fetch.encode_to_vec(), false),
+                guest_call("Search", &search.encode_to_vec(), false),
+                guest_call("StoreFlags", &store.encode_to_vec(), false),
+                guest_call("Copy", &copy.encode_to_vec(), false),
+                guest_call("Watch", &watch.encode_to_vec(), false),
+                guest_call("Append", &append, false),
+                guest_call("Append", &append, true),
+                guest_call("MailboxExists", &exists.encode_to_vec(), true),
+                guest_call("SetAcl", &acl.encode_to_vec(), false),
+                guest_call("Retrieve", &retrieve.encode_to_vec(), false),
+            ]
+            .concat(),
+        ),
         (
             "deliver_ticket_reads_nothing",
             [
