@@ -382,22 +382,16 @@ async fn populate(home: &Path, key: &HostKey) {
             owner: OWNER.into(),
             name: name.into(),
         };
-        unary(
-            &channel,
-            &ticket,
-            "Storage",
-            "CreateMailbox",
-            request.encode_to_vec(),
-        )
-        .await
-        .expect("creating a mailbox");
+        let create = ("Storage", "CreateMailbox", Shape::Unary);
+        send(&channel, &ticket, create, &request.encode_to_vec())
+            .await
+            .expect("creating a mailbox");
     }
-    for (mailbox, message) in SEED_MESSAGES.iter().enumerate().flat_map(|(i, m)| {
+    for (i, message) in SEED_MESSAGES.iter().enumerate() {
         let mailbox = if i % 3 == 2 { "Work" } else { "INBOX" };
-        [(mailbox, *m)]
-    }) {
-        let parts = append_parts(mailbox, &["\\Seen"], message);
-        uploaded_call(&channel, &ticket, "Storage", "Append", parts)
+        let parts = upload(&append_parts(mailbox, &["\\Seen"], message));
+        let append = ("Storage", "Append", Shape::Uploaded);
+        send(&channel, &ticket, append, &parts)
             .await
             .expect("appending a seed message");
     }
@@ -481,16 +475,9 @@ async fn exchange(fx: &'static Fixture, data: &[u8]) {
         request,
     } in calls(data)
     {
-        let (service, name, shape) = METHODS[method];
+        let (_, name, _) = METHODS[method];
         let ticket = &tickets[usize::from(guest)][usize::from(by_deliverer)];
-        let answered = match shape {
-            Shape::Unary => unary(&channel, ticket, service, name, request.to_vec()).await,
-            Shape::Streamed => streamed(&channel, ticket, service, name, request.to_vec()).await,
-            Shape::Held => held(&channel, ticket, service, name, request.to_vec()).await,
-            Shape::Uploaded => {
-                uploaded_call(&channel, ticket, service, name, uploaded(request)).await
-            }
-        };
+        let answered = send(&channel, ticket, METHODS[method], request).await;
         if let Err(status) = &answered {
             check_refusal(name, status);
         }
@@ -523,14 +510,8 @@ async fn exchange(fx: &'static Fixture, data: &[u8]) {
         name: "INBOX".into(),
         with_recent: false,
     };
-    let status = unary(
-        &channel,
-        &session,
-        "Storage",
-        "MailboxStatus",
-        probe.encode_to_vec(),
-    )
-    .await;
+    let status_call = ("Storage", "MailboxStatus", Shape::Unary);
+    let status = send(&channel, &session, status_call, &probe.encode_to_vec()).await;
     // INBOX cannot be deleted (a RENAME of it moves its messages and
     // leaves it in place): its STATUS always answers.
     if let Err(e) = status {
@@ -590,10 +571,16 @@ fn undecodable(status: &Status) -> bool {
             .starts_with("failed to decode Protobuf message")
 }
 
-fn grpc(channel: &Channel) -> tonic::client::Grpc<Channel> {
-    tonic::client::Grpc::new(channel.clone())
+/// A gRPC client on `channel`, ready for a call, taking messages as large
+/// as the storage RPC allows.
+async fn ready(channel: &Channel) -> Result<tonic::client::Grpc<Channel>, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone())
         .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
-        .max_encoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+        .max_encoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    Ok(grpc)
 }
 
 fn method_path(service: &str, name: &str) -> PathAndQuery {
@@ -609,108 +596,53 @@ async fn bounded<T>(name: &str, call: impl std::future::Future<Output = T>) -> T
         .unwrap_or_else(|_| panic!("{name} was not answered"))
 }
 
-async fn unary(
+/// Calls `method` with `request` (split into messages for an uploaded
+/// one) and `ticket`; what it answered: the message, the first message of
+/// a stream read to its end (empty if none), nothing for a held stream
+/// once it started.
+async fn send(
     channel: &Channel,
     ticket: &str,
-    service: &str,
-    name: &str,
-    request: Vec<u8>,
+    (service, name, shape): (&str, &str, Shape),
+    request: &[u8],
 ) -> Result<Vec<u8>, Status> {
     bounded(name, async {
-        let mut grpc = grpc(channel);
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        grpc.unary(
-            with_ticket(request, ticket),
-            method_path(service, name),
-            RawCodec,
-        )
-        .await
-        .map(tonic::Response::into_inner)
-    })
-    .await
-}
-
-/// The first message of a streamed answer (empty if none), once the
-/// stream ended.
-async fn streamed(
-    channel: &Channel,
-    ticket: &str,
-    service: &str,
-    name: &str,
-    request: Vec<u8>,
-) -> Result<Vec<u8>, Status> {
-    bounded(name, async {
-        let mut grpc = grpc(channel);
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        let mut stream = grpc
-            .server_streaming(
-                with_ticket(request, ticket),
-                method_path(service, name),
-                RawCodec,
-            )
-            .await?
-            .into_inner();
-        let mut first = None;
-        for _ in 0..MAX_STREAMED {
-            match stream.message().await? {
-                Some(message) => {
-                    first.get_or_insert(message);
+        let mut grpc = ready(channel).await?;
+        let path = method_path(service, name);
+        match shape {
+            Shape::Unary => grpc
+                .unary(with_ticket(request.to_vec(), ticket), path, RawCodec)
+                .await
+                .map(tonic::Response::into_inner),
+            Shape::Uploaded => grpc
+                .client_streaming(
+                    with_ticket(tokio_stream::iter(uploaded(request)), ticket),
+                    path,
+                    RawCodec,
+                )
+                .await
+                .map(tonic::Response::into_inner),
+            Shape::Held => grpc
+                .server_streaming(with_ticket(request.to_vec(), ticket), path, RawCodec)
+                .await
+                .map(|_| Vec::new()),
+            Shape::Streamed => {
+                let mut stream = grpc
+                    .server_streaming(with_ticket(request.to_vec(), ticket), path, RawCodec)
+                    .await?
+                    .into_inner();
+                let mut first = None;
+                for _ in 0..MAX_STREAMED {
+                    match stream.message().await? {
+                        Some(message) => {
+                            first.get_or_insert(message);
+                        }
+                        None => return Ok(first.unwrap_or_default()),
+                    }
                 }
-                None => return Ok(first.unwrap_or_default()),
+                panic!("{name} streamed more than {MAX_STREAMED} messages");
             }
         }
-        panic!("{name} streamed more than {MAX_STREAMED} messages");
-    })
-    .await
-}
-
-/// Nothing (empty), once the stream started.
-async fn held(
-    channel: &Channel,
-    ticket: &str,
-    service: &str,
-    name: &str,
-    request: Vec<u8>,
-) -> Result<Vec<u8>, Status> {
-    bounded(name, async {
-        let mut grpc = grpc(channel);
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        grpc.server_streaming(
-            with_ticket(request, ticket),
-            method_path(service, name),
-            RawCodec,
-        )
-        .await
-        .map(|_| Vec::new())
-    })
-    .await
-}
-
-async fn uploaded_call(
-    channel: &Channel,
-    ticket: &str,
-    service: &str,
-    name: &str,
-    messages: Vec<Vec<u8>>,
-) -> Result<Vec<u8>, Status> {
-    bounded(name, async {
-        let mut grpc = grpc(channel);
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        grpc.client_streaming(
-            with_ticket(tokio_stream::iter(messages), ticket),
-            method_path(service, name),
-            RawCodec,
-        )
-        .await
-        .map(tonic::Response::into_inner)
     })
     .await
 }
