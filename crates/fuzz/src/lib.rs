@@ -1,8 +1,8 @@
 //! Fuzz targets for the code that reads bytes an attacker chooses (issue
 //! 10, DESIGN.md §3 and §7): the IMAP command parser, MIME parsing as the
 //! store does it, ticket decoding and verification, auth's SASL
-//! exchanges, the master's broker answering a protocol process's
-//! requests, and a storage process answering them.
+//! exchanges, and auth, the master's broker and a storage process
+//! answering what a protocol process sends them.
 //!
 //! Each target is a plain `fn(&[u8])` that feeds the bytes to the code
 //! under test and asserts properties of what comes back (round trips,
@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod auth_socket;
 pub mod broker;
 pub mod imap;
@@ -101,6 +102,11 @@ pub static TARGETS: &[Target] = &[
         name: "sasl_exchange",
         run: sasl::exchange,
         dictionary: sasl::DICTIONARY,
+    },
+    Target {
+        name: "auth_request",
+        run: auth::request_stream,
+        dictionary: auth::DICTIONARY,
     },
     Target {
         name: "storage_request",

@@ -563,7 +563,7 @@ fn check_rightless(name: &str, answered: &Result<Vec<u8>, Status>) {
 
 /// tonic's refusal of bytes that are not the method's protobuf message,
 /// before any of the storage process's own code sees them.
-fn undecodable(status: &Status) -> bool {
+pub(crate) fn undecodable(status: &Status) -> bool {
     status.code() == tonic::Code::Internal
         && status.details().is_empty()
         && status
@@ -650,7 +650,7 @@ async fn send(
 /// Messages as their encoded bytes, unread: what is sent is exactly what
 /// the input holds.
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub(crate) struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Vec<u8>;

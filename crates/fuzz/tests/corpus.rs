@@ -51,27 +51,33 @@ fn every_target_has_a_corpus_folder_and_no_folder_lacks_a_target() {
     }
 }
 
-/// The storage target's seeds are encoded requests, made from the RPC's
-/// types (`mailkeep_fuzz::storage::seeds`): the committed files must be
-/// what the current types encode, so that a change of the RPC reaches the
-/// corpus. `MAILKEEP_WRITE_SEEDS=1` writes them.
+/// The storage and auth targets' seeds are encoded requests, made from
+/// the RPCs' types (`mailkeep_fuzz::storage::seeds`,
+/// `mailkeep_fuzz::auth::seeds`): the committed files must be what the
+/// current types encode, so that a change of an RPC reaches the corpus.
+/// `MAILKEEP_WRITE_SEEDS=1` writes them.
 #[test]
-fn the_storage_seeds_are_the_encoded_requests() {
-    let dir = corpus_dir("storage_request");
+fn the_rpc_seeds_are_the_encoded_requests() {
     let write = std::env::var_os("MAILKEEP_WRITE_SEEDS").is_some();
-    for (name, bytes) in mailkeep_fuzz::storage::seeds() {
-        let file = dir.join(name);
-        if write {
-            fs::create_dir_all(&dir).unwrap();
-            fs::write(&file, &bytes).unwrap();
+    for (target, seeds) in [
+        ("storage_request", mailkeep_fuzz::storage::seeds()),
+        ("auth_request", mailkeep_fuzz::auth::seeds()),
+    ] {
+        let dir = corpus_dir(target);
+        for (name, bytes) in seeds {
+            let file = dir.join(name);
+            if write {
+                fs::create_dir_all(&dir).unwrap();
+                fs::write(&file, &bytes).unwrap();
+            }
+            let committed = fs::read(&file).unwrap_or_else(|e| {
+                panic!("{}: {e} (MAILKEEP_WRITE_SEEDS=1 writes it)", file.display())
+            });
+            assert!(
+                committed == bytes,
+                "{} differs from what the RPC's types encode (MAILKEEP_WRITE_SEEDS=1 rewrites it)",
+                file.display()
+            );
         }
-        let committed = fs::read(&file).unwrap_or_else(|e| {
-            panic!("{}: {e} (MAILKEEP_WRITE_SEEDS=1 writes it)", file.display())
-        });
-        assert!(
-            committed == bytes,
-            "{} differs from what the RPC's types encode (MAILKEEP_WRITE_SEEDS=1 rewrites it)",
-            file.display()
-        );
     }
 }

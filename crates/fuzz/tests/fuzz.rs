@@ -218,3 +218,8 @@ fn fuzz_sasl_exchange() {
 fn fuzz_storage_request() {
     fuzz("storage_request", 120);
 }
+
+#[test]
+fn fuzz_auth_request() {
+    fuzz("auth_request", 120);
+}

@@ -1,0 +1,380 @@
+//! The auth service (`mailkeep_auth::serve`), fed what a compromised
+//! protocol process can send on its auth connection (DESIGN §3: auth holds
+//! the ticket-signing key, and every protocol process talks to it): any
+//! bytes as the request of any auth method (SASL steps, ticket renewal,
+//! deliver tickets, reply chains), on a connection of the imap role or of
+//! the lmtp role, to a fresh auth serving a passwd-file of two accounts.
+//!
+//! The input is a sequence of calls, each a method byte, a 2-byte
+//! little-endian length and that many bytes of request, sent as they are.
+//! The method byte's low two bits pick the method ([`METHODS`]); its high
+//! bit sends the call on the lmtp connection instead of the imap one.
+//!
+//! Properties checked:
+//! * nothing panics in auth's tasks and threads (a panic hook counts
+//!   panics), and every call is answered (a hang is a find, bounded by
+//!   [`crate::storage::CALL_LIMIT`]);
+//! * no refusal is auth's own fault (`INTERNAL` or `UNKNOWN`), except
+//!   bytes that are not the method's protobuf, which tonic refuses;
+//! * a login succeeds only for an account whose password the input holds,
+//!   and names that account;
+//! * the imap role never gets a deliver ticket; the lmtp role gets one
+//!   only for an account;
+//! * no renewal succeeds (the input cannot hold a ticket auth sealed);
+//! * afterwards auth still logs the first account in with its password
+//!   over the imap connection (no input locks an account out).
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mailkeep_auth::AuthSettings;
+use mailkeep_storage_rpc::auth::step_response::Outcome;
+use mailkeep_storage_rpc::auth::*;
+use mailkeep_storage_rpc::broker::control_message::Kind;
+use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
+use mailkeep_storage_rpc::channel::channel_over;
+use mailkeep_storage_rpc::framing::send_frame;
+use mailkeep_storage_rpc::quiet_stream::QuietStream;
+use mailkeep_ticket::HostKey;
+use prost::Message;
+use tokio::net::UnixStream;
+use tonic::Status;
+use tonic::transport::Channel;
+
+use crate::storage::{CALL_LIMIT, RawCodec, undecodable};
+
+/// Every method of the auth RPC.
+pub static METHODS: [&str; 4] = ["Step", "Renew", "Deliver", "OpenChain"];
+
+/// The accounts of the passwd-file and their passwords ({PLAIN}, so that
+/// a login costs no hash; an unknown user still costs one, against the
+/// decoy).
+pub static ACCOUNTS: [(&str, &str); 2] = [("alice", "alice-pw-7f3a"), ("bob", "bob-pw-91c2")];
+
+/// The method byte's bit that sends a call on the lmtp connection.
+const LMTP_BIT: u8 = 0x80;
+
+/// Most calls of one input.
+const MAX_CALLS: usize = 8;
+
+/// Tokens for the stable engine's mutations.
+pub static DICTIONARY: &[&[u8]] = &[
+    b"\x12\x05PLAIN",
+    b"\x12\x05LOGIN",
+    b"\x12\x0dSCRAM-SHA-256",
+    b"\x1a\x17\x00alice\x00alice-pw-7f3a",
+    b"\x20\x01",
+    b"\x2a\x09127.0.0.1",
+    b"\x32\x04imap",
+    b"\x38\x01",
+    b"\x0a\x11alice@example.org",
+    b"\x52\x20",
+    b"\x58\x01",
+    b"\x00",
+    b"\x01",
+    b"\x02",
+    b"\x03",
+    b"\x80",
+    b"\x82",
+];
+
+/// Runs the calls `data` encodes against a fresh auth.
+pub fn request_stream(data: &[u8]) {
+    let runtime = runtime();
+    runtime.block_on(exchange(data));
+}
+
+/// One call of an input: `method` (a name in [`METHODS`]) with `request`,
+/// on the lmtp connection if `lmtp`.
+pub fn call(method: &str, request: &[u8], lmtp: bool) -> Vec<u8> {
+    let index = METHODS
+        .iter()
+        .position(|m| *m == method)
+        .unwrap_or_else(|| panic!("no method {method}"));
+    let len = u16::try_from(request.len()).expect("a request of at most 64 KiB");
+    let mut first = u8::try_from(index).expect("four methods");
+    if lmtp {
+        first |= LMTP_BIT;
+    }
+    let mut out = vec![first];
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(request);
+    out
+}
+
+/// The calls `data` encodes: (method, on the lmtp connection, request).
+fn calls(data: &[u8]) -> Vec<(&'static str, bool, &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while out.len() < MAX_CALLS {
+        let [method, lo, hi, tail @ ..] = rest else {
+            break;
+        };
+        let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(tail.len());
+        out.push((
+            METHODS[usize::from(*method) % METHODS.len()],
+            *method & LMTP_BIT != 0,
+            &tail[..len],
+        ));
+        rest = &tail[len..];
+    }
+    out
+}
+
+/// Panics seen anywhere in the process since the hook was set.
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, Ordering::SeqCst);
+            previous(info);
+        }));
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    })
+}
+
+/// A connection to auth of `role`, passed as the master passes one.
+async fn connection(control: &UnixStream, role: &str, id: u64) -> Channel {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+    let fd = std::os::fd::OwnedFd::from(theirs);
+    let msg = ControlMessage {
+        kind: Some(Kind::NewConnection(NewConnection {
+            connection_id: id,
+            role: role.to_owned(),
+        })),
+    };
+    send_frame(control, &msg, Some(&fd))
+        .await
+        .expect("passing a connection");
+    drop(fd);
+    ours.set_nonblocking(true).expect("a non-blocking socket");
+    let stream = UnixStream::from_std(ours).expect("a tokio socket");
+    channel_over(stream).await.expect("a channel")
+}
+
+async fn exchange(data: &[u8]) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let passwd = dir.path().join("passwd");
+    let lines: String = ACCOUNTS
+        .iter()
+        .map(|(user, password)| format!("{user}:{{PLAIN}}{password}\n"))
+        .collect();
+    std::fs::write(&passwd, lines).expect("writing the passwd-file");
+    let settings = AuthSettings {
+        passwd_file: passwd,
+        issuer: "fuzz.example".into(),
+        failure_delay: std::time::Duration::ZERO,
+        max_failure_delay: std::time::Duration::ZERO,
+        first_valid_uid: 0,
+        ..AuthSettings::default()
+    };
+    let (auth_end, control) = QuietStream::with_peer().expect("a control socket pair");
+    control
+        .set_nonblocking(true)
+        .expect("a non-blocking socket");
+    let control = UnixStream::from_std(control).expect("a tokio socket");
+    let auth = tokio::spawn(mailkeep_auth::serve(
+        settings,
+        HostKey::generate(),
+        auth_end,
+    ));
+    let imap = connection(&control, "imap", 1).await;
+    let lmtp = connection(&control, "lmtp", 2).await;
+    let panics = PANICS.load(Ordering::SeqCst);
+    for (method, on_lmtp, request) in calls(data) {
+        let channel = if on_lmtp { &lmtp } else { &imap };
+        let answered = send(channel, method, request).await;
+        check(method, on_lmtp, data, &answered);
+        assert_eq!(
+            PANICS.load(Ordering::SeqCst),
+            panics,
+            "a panic while serving {method}"
+        );
+    }
+    let (user, password) = ACCOUNTS[0];
+    let login = StepRequest {
+        exchange_id: u64::MAX,
+        mechanism: "PLAIN".into(),
+        data: format!("\0{user}\0{password}").into_bytes(),
+        has_data: true,
+        remote_ip: "127.0.0.1".into(),
+        protocol: "imap".into(),
+        reply_key: mailkeep_ticket_seal::ReplyKey::generate().public_bytes(),
+        ..StepRequest::default()
+    };
+    let answer = send(&imap, "Step", &login.encode_to_vec())
+        .await
+        .expect("auth answers a login");
+    let outcome = StepResponse::decode(answer.as_slice())
+        .expect("a StepResponse")
+        .outcome;
+    assert!(
+        matches!(outcome, Some(Outcome::Success(ref s)) if s.user == user),
+        "auth no longer logs {user} in with the password: {outcome:?}"
+    );
+    drop((imap, lmtp, control));
+    let ended = tokio::time::timeout(CALL_LIMIT, auth)
+        .await
+        .expect("auth ends when its master goes");
+    ended
+        .expect("auth's task does not panic")
+        .expect("auth ends cleanly");
+}
+
+/// What one call answered must be.
+fn check(method: &str, on_lmtp: bool, input: &[u8], answered: &Result<Vec<u8>, Status>) {
+    let answer = match answered {
+        Err(status) => {
+            assert!(
+                undecodable(status)
+                    || !matches!(status.code(), tonic::Code::Internal | tonic::Code::Unknown),
+                "{method} failed as auth's own fault: {status:?}"
+            );
+            return;
+        }
+        Ok(answer) => answer.as_slice(),
+    };
+    match method {
+        "Step" => {
+            let outcome = StepResponse::decode(answer)
+                .expect("a StepResponse")
+                .outcome;
+            if let Some(Outcome::Success(success)) = outcome {
+                let password = ACCOUNTS
+                    .iter()
+                    .find(|(user, _)| *user == success.user)
+                    .map(|(_, password)| *password)
+                    .unwrap_or_else(|| panic!("a login as {:?}, no account", success.user));
+                assert!(
+                    memchr::memmem::find(input, password.as_bytes()).is_some(),
+                    "{} logged in without the password",
+                    success.user
+                );
+                assert!(
+                    !success.sealed_ticket.is_empty(),
+                    "a login without a ticket"
+                );
+            }
+        }
+        "Renew" => panic!("a renewal of a ticket auth never sealed was answered"),
+        "Deliver" => {
+            assert!(on_lmtp, "the imap role got a deliver ticket");
+            let got = DeliverResponse::decode(answer).expect("a DeliverResponse");
+            assert!(
+                ACCOUNTS.iter().any(|(user, _)| *user == got.user),
+                "a deliver ticket for {:?}, no account",
+                got.user
+            );
+        }
+        _ => {}
+    }
+}
+
+async fn send(channel: &Channel, method: &str, request: &[u8]) -> Result<Vec<u8>, Status> {
+    let path = format!("/mailkeep.auth.v1.Auth/{method}")
+        .parse()
+        .expect("a method path is a valid URI path");
+    let call = async {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready()
+            .await
+            .map_err(|e| Status::unavailable(e.to_string()))?;
+        grpc.unary(tonic::Request::new(request.to_vec()), path, RawCodec)
+            .await
+            .map(tonic::Response::into_inner)
+    };
+    tokio::time::timeout(CALL_LIMIT, call)
+        .await
+        .unwrap_or_else(|_| panic!("{method} was not answered"))
+}
+
+/// The committed seeds of this target, by file name.
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    // A fixed public key (the X25519 base point): seeds stay the same
+    // bytes from run to run.
+    let key = || {
+        let mut k = vec![0u8; mailkeep_ticket_seal::REPLY_KEY_LEN];
+        k[0] = 9;
+        k
+    };
+    let step = |mechanism: &str, data: &[u8], exchange_id: u64| StepRequest {
+        exchange_id,
+        mechanism: mechanism.into(),
+        data: data.to_vec(),
+        has_data: true,
+        remote_ip: "127.0.0.1".into(),
+        protocol: "imap".into(),
+        reply_key: key(),
+        ..StepRequest::default()
+    };
+    let (alice, alice_pw) = ACCOUNTS[0];
+    let plain = step("PLAIN", format!("\0{alice}\0{alice_pw}").as_bytes(), 1);
+    let wrong = step("PLAIN", format!("\0{alice}\0wrong").as_bytes(), 2);
+    let login_user = step("LOGIN", alice.as_bytes(), 3);
+    let login_pass = step("LOGIN", alice_pw.as_bytes(), 3);
+    let scram = step("SCRAM-SHA-256", b"n,,n=alice,r=fuzznonce", 4);
+    let deliver = DeliverRequest {
+        recipient: "alice@example.org".into(),
+        reply_key: key(),
+        reply_index: 0,
+    };
+    let chained = DeliverRequest {
+        recipient: "bob".into(),
+        reply_key: Vec::new(),
+        reply_index: 7,
+    };
+    let chain = OpenChainRequest {
+        requester_key: key(),
+    };
+    let renew = RenewRequest {
+        sealed_ticket: vec![0x5a; 96],
+        user: alice.into(),
+        reply_key: key(),
+    };
+    vec![
+        ("plain_login", call("Step", &plain.encode_to_vec(), false)),
+        (
+            "wrong_then_right",
+            [
+                call("Step", &wrong.encode_to_vec(), false),
+                call("Step", &plain.encode_to_vec(), false),
+            ]
+            .concat(),
+        ),
+        (
+            "login_mechanism",
+            [
+                call("Step", &login_user.encode_to_vec(), false),
+                call("Step", &login_pass.encode_to_vec(), false),
+            ]
+            .concat(),
+        ),
+        ("scram_first", call("Step", &scram.encode_to_vec(), false)),
+        (
+            "deliver_on_both_roles",
+            [
+                call("Deliver", &deliver.encode_to_vec(), true),
+                call("Deliver", &deliver.encode_to_vec(), false),
+            ]
+            .concat(),
+        ),
+        (
+            "chain_then_deliver",
+            [
+                call("OpenChain", &chain.encode_to_vec(), true),
+                call("Deliver", &chained.encode_to_vec(), true),
+                call("OpenChain", &chain.encode_to_vec(), false),
+            ]
+            .concat(),
+        ),
+        ("renew_forged", call("Renew", &renew.encode_to_vec(), false)),
+        ("garbage", call("Step", b"\xff\xff\xff", false)),
+    ]
+}
