@@ -13,7 +13,7 @@
 //! Properties checked:
 //! * nothing panics in auth's tasks and threads (a panic hook counts
 //!   panics), and every call is answered (a hang is a find, bounded by
-//!   [`crate::storage::CALL_LIMIT`]);
+//!   [`crate::rpc::CALL_LIMIT`]);
 //! * no refusal is auth's own fault (`INTERNAL` or `UNKNOWN`), except
 //!   bytes that are not the method's protobuf, which tonic refuses;
 //! * a login succeeds only for an account whose password the input holds,
@@ -24,16 +24,9 @@
 //! * afterwards auth still logs the first account in with its password
 //!   over the imap connection (no input locks an account out).
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use mailkeep_auth::AuthSettings;
 use mailkeep_storage_rpc::auth::step_response::Outcome;
 use mailkeep_storage_rpc::auth::*;
-use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
-use mailkeep_storage_rpc::channel::channel_over;
-use mailkeep_storage_rpc::framing::send_frame;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_ticket::HostKey;
 use prost::Message;
@@ -41,7 +34,7 @@ use tokio::net::UnixStream;
 use tonic::Status;
 use tonic::transport::Channel;
 
-use crate::storage::{CALL_LIMIT, RawCodec, undecodable};
+use crate::rpc::{CALL_LIMIT, RawCodec, bounded, passed_channel, undecodable};
 
 /// Every method of the auth RPC.
 pub static METHODS: [&str; 4] = ["Step", "Renew", "Deliver", "OpenChain"];
@@ -80,8 +73,7 @@ pub static DICTIONARY: &[&[u8]] = &[
 
 /// Runs the calls `data` encodes against a fresh auth.
 pub fn request_stream(data: &[u8]) {
-    let runtime = runtime();
-    runtime.block_on(exchange(data));
+    crate::rpc::runtime().block_on(exchange(data));
 }
 
 /// One call of an input: `method` (a name in [`METHODS`]) with `request`,
@@ -91,72 +83,25 @@ pub fn call(method: &str, request: &[u8], lmtp: bool) -> Vec<u8> {
         .iter()
         .position(|m| *m == method)
         .unwrap_or_else(|| panic!("no method {method}"));
-    let len = u16::try_from(request.len()).expect("a request of at most 64 KiB");
-    let mut first = u8::try_from(index).expect("four methods");
+    let mut selector = u8::try_from(index).expect("four methods");
     if lmtp {
-        first |= LMTP_BIT;
+        selector |= LMTP_BIT;
     }
-    let mut out = vec![first];
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(request);
-    out
+    crate::rpc::call(selector, request)
 }
 
 /// The calls `data` encodes: (method, on the lmtp connection, request).
 fn calls(data: &[u8]) -> Vec<(&'static str, bool, &[u8])> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while out.len() < MAX_CALLS {
-        let [method, lo, hi, tail @ ..] = rest else {
-            break;
-        };
-        let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(tail.len());
-        out.push((
-            METHODS[usize::from(*method) % METHODS.len()],
-            *method & LMTP_BIT != 0,
-            &tail[..len],
-        ));
-        rest = &tail[len..];
-    }
-    out
-}
-
-/// Panics seen anywhere in the process since the hook was set.
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            previous(info);
-        }));
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime")
-    })
-}
-
-/// A connection to auth of `role`, passed as the master passes one.
-async fn connection(control: &UnixStream, role: &str, id: u64) -> Channel {
-    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
-    let fd = std::os::fd::OwnedFd::from(theirs);
-    let msg = ControlMessage {
-        kind: Some(Kind::NewConnection(NewConnection {
-            connection_id: id,
-            role: role.to_owned(),
-        })),
-    };
-    send_frame(control, &msg, Some(&fd))
-        .await
-        .expect("passing a connection");
-    drop(fd);
-    ours.set_nonblocking(true).expect("a non-blocking socket");
-    let stream = UnixStream::from_std(ours).expect("a tokio socket");
-    channel_over(stream).await.expect("a channel")
+    crate::rpc::calls(data, MAX_CALLS)
+        .into_iter()
+        .map(|(selector, request)| {
+            (
+                METHODS[usize::from(selector) % METHODS.len()],
+                selector & LMTP_BIT != 0,
+                request,
+            )
+        })
+        .collect()
 }
 
 async fn exchange(data: &[u8]) {
@@ -185,15 +130,15 @@ async fn exchange(data: &[u8]) {
         HostKey::generate(),
         auth_end,
     ));
-    let imap = connection(&control, "imap", 1).await;
-    let lmtp = connection(&control, "lmtp", 2).await;
-    let panics = PANICS.load(Ordering::SeqCst);
+    let imap = passed_channel(&control, 1, "imap").await;
+    let lmtp = passed_channel(&control, 2, "lmtp").await;
+    let panics = crate::rpc::panics();
     for (method, on_lmtp, request) in calls(data) {
         let channel = if on_lmtp { &lmtp } else { &imap };
         let answered = send(channel, method, request).await;
         check(method, on_lmtp, data, &answered);
         assert_eq!(
-            PANICS.load(Ordering::SeqCst),
+            crate::rpc::panics(),
             panics,
             "a panic while serving {method}"
         );
@@ -281,7 +226,7 @@ async fn send(channel: &Channel, method: &str, request: &[u8]) -> Result<Vec<u8>
     let path = format!("/mailkeep.auth.v1.Auth/{method}")
         .parse()
         .expect("a method path is a valid URI path");
-    let call = async {
+    bounded(method, async {
         let mut grpc = tonic::client::Grpc::new(channel.clone());
         grpc.ready()
             .await
@@ -289,10 +234,8 @@ async fn send(channel: &Channel, method: &str, request: &[u8]) -> Result<Vec<u8>
         grpc.unary(tonic::Request::new(request.to_vec()), path, RawCodec)
             .await
             .map(tonic::Response::into_inner)
-    };
-    tokio::time::timeout(CALL_LIMIT, call)
-        .await
-        .unwrap_or_else(|_| panic!("{method} was not answered"))
+    })
+    .await
 }
 
 /// The committed seeds of this target, by file name.

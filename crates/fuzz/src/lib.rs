@@ -41,6 +41,7 @@ pub mod line_protocol;
 pub mod lmtp;
 pub mod mime;
 pub mod pop3;
+pub mod rpc;
 pub mod sasl;
 pub mod storage;
 pub mod ticket;

@@ -20,7 +20,7 @@
 //!   hook counts panics);
 //! * every call is answered: a unary call with a message or a status, a
 //!   streamed one with messages that end (a hang is a find, bounded by
-//!   [`CALL_LIMIT`]);
+//!   [`crate::rpc::CALL_LIMIT`]);
 //! * no status says the storage process failed: bytes a protocol process
 //!   chose are the client's error, refused with a typed reason, never
 //!   `ServerBug` or `Corruption`, and never a broken connection or an
@@ -39,15 +39,8 @@
 
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-use bytes::{Buf, BufMut};
-use mailkeep_storage_rpc::broker::control_message::Kind;
-use mailkeep_storage_rpc::broker::{ControlMessage, NewConnection};
-use mailkeep_storage_rpc::channel::channel_over;
 use mailkeep_storage_rpc::errors::{ErrorReason, reason_of};
-use mailkeep_storage_rpc::framing::send_frame;
 use mailkeep_storage_rpc::metadata::with_ticket;
 use mailkeep_storage_rpc::quiet_stream::QuietStream;
 use mailkeep_storage_rpc::storage::append_request::Part;
@@ -58,9 +51,10 @@ use mailkeep_ticket::{Claims, HostKey, Scope, TrustedHosts, now_unix, sign};
 use prost::Message;
 use tokio::net::UnixStream;
 use tonic::Status;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
+
+use crate::rpc::{CALL_LIMIT, RawCodec, bounded, passed_channel, undecodable};
 
 /// The owner the process serves (and the tickets name).
 const OWNER: &str = "alice";
@@ -73,10 +67,6 @@ const MAX_CALLS: usize = 12;
 
 /// Most messages read from one streamed answer.
 const MAX_STREAMED: usize = 100_000;
-
-/// The longest any call may take before it counts as a hang (far above
-/// what any call on this small home takes).
-pub const CALL_LIMIT: Duration = Duration::from_secs(60);
 
 /// How a method is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +172,7 @@ pub const GUEST: &str = "bob";
 /// Runs the calls `data` encodes against a fresh storage process.
 pub fn request_stream(data: &[u8]) {
     let fx = fixture();
-    fx.runtime.block_on(exchange(fx, data));
+    crate::rpc::runtime().block_on(exchange(fx, data));
 }
 
 /// One call of an input.
@@ -200,22 +190,15 @@ pub struct Call<'a> {
 
 /// The calls `data` encodes.
 pub fn calls(data: &[u8]) -> Vec<Call<'_>> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while out.len() < MAX_CALLS {
-        let [method, lo, hi, tail @ ..] = rest else {
-            break;
-        };
-        let len = usize::from(u16::from_le_bytes([*lo, *hi])).min(tail.len());
-        out.push(Call {
-            method: usize::from(*method & !(DELIVER_BIT | GUEST_BIT)) % METHODS.len(),
-            deliver: *method & DELIVER_BIT != 0,
-            guest: *method & GUEST_BIT != 0,
-            request: &tail[..len],
-        });
-        rest = &tail[len..];
-    }
-    out
+    crate::rpc::calls(data, MAX_CALLS)
+        .into_iter()
+        .map(|(selector, request)| Call {
+            method: usize::from(selector & !(DELIVER_BIT | GUEST_BIT)) % METHODS.len(),
+            deliver: selector & DELIVER_BIT != 0,
+            guest: selector & GUEST_BIT != 0,
+            request,
+        })
+        .collect()
 }
 
 /// One call of an input: `method` (its name in [`METHODS`]) with
@@ -225,11 +208,7 @@ pub fn call(method: &str, request: &[u8]) -> Vec<u8> {
         .iter()
         .position(|(_, name, _)| *name == method)
         .unwrap_or_else(|| panic!("no method {method}"));
-    let len = u16::try_from(request.len()).expect("a request of at most 64 KiB");
-    let mut out = vec![u8::try_from(index).expect("fewer than 256 methods")];
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(request);
-    out
+    crate::rpc::call(u8::try_from(index).expect("fewer than 64 methods"), request)
 }
 
 /// Like [`call`], sent with the owner's deliver ticket.
@@ -273,12 +252,8 @@ pub fn upload(messages: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-/// Panics seen anywhere in the process since it started.
-static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-/// The runtime, the key and the populated home every input copies.
+/// The key and the populated home every input copies.
 struct Fixture {
-    runtime: tokio::runtime::Runtime,
     key: HostKey,
     template: tempfile::TempDir,
 }
@@ -286,24 +261,10 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            PANICS.fetch_add(1, Ordering::SeqCst);
-            previous(info);
-        }));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
         let key = HostKey::generate();
         let template = tempfile::tempdir().expect("a temporary directory");
-        runtime.block_on(populate(template.path(), &key));
-        Fixture {
-            runtime,
-            key,
-            template,
-        }
+        crate::rpc::runtime().block_on(populate(template.path(), &key));
+        Fixture { key, template }
     })
 }
 
@@ -333,21 +294,7 @@ impl Process {
 
     /// A channel over a connection passed as the broker passes one.
     async fn channel(&self) -> Channel {
-        let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
-        let fd = std::os::fd::OwnedFd::from(theirs);
-        let msg = ControlMessage {
-            kind: Some(Kind::NewConnection(NewConnection {
-                connection_id: 1,
-                ..Default::default()
-            })),
-        };
-        send_frame(&self.master, &msg, Some(&fd))
-            .await
-            .expect("passing a connection");
-        drop(fd);
-        ours.set_nonblocking(true).expect("a non-blocking socket");
-        let stream = UnixStream::from_std(ours).expect("a tokio socket");
-        channel_over(stream).await.expect("a channel")
+        passed_channel(&self.master, 1, "").await
     }
 
     /// Closes the control socket as an exiting master does and waits for
@@ -465,7 +412,7 @@ async fn exchange(fx: &'static Fixture, data: &[u8]) {
             ticket_of(&fx.key, GUEST, Scope::Deliver),
         ],
     ];
-    let panics = PANICS.load(Ordering::SeqCst);
+    let panics = crate::rpc::panics();
     // Until the owner has set an ACL, the guest has no right anywhere.
     let mut granted = false;
     for Call {
@@ -499,11 +446,7 @@ async fn exchange(fx: &'static Fixture, data: &[u8]) {
                 ),
             }
         }
-        assert_eq!(
-            PANICS.load(Ordering::SeqCst),
-            panics,
-            "a panic while serving {name}"
-        );
+        assert_eq!(crate::rpc::panics(), panics, "a panic while serving {name}");
     }
     let probe = MailboxStatusRequest {
         owner: OWNER.into(),
@@ -561,16 +504,6 @@ fn check_rightless(name: &str, answered: &Result<Vec<u8>, Status>) {
     );
 }
 
-/// tonic's refusal of bytes that are not the method's protobuf message,
-/// before any of the storage process's own code sees them.
-pub(crate) fn undecodable(status: &Status) -> bool {
-    status.code() == tonic::Code::Internal
-        && status.details().is_empty()
-        && status
-            .message()
-            .starts_with("failed to decode Protobuf message")
-}
-
 /// A gRPC client on `channel`, ready for a call, taking messages as large
 /// as the storage RPC allows.
 async fn ready(channel: &Channel) -> Result<tonic::client::Grpc<Channel>, Status> {
@@ -587,13 +520,6 @@ fn method_path(service: &str, name: &str) -> PathAndQuery {
     path(service, name)
         .parse()
         .expect("a method path is a valid URI path")
-}
-
-/// Bounds `call` by [`CALL_LIMIT`]: a call that takes longer hangs.
-async fn bounded<T>(name: &str, call: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(CALL_LIMIT, call)
-        .await
-        .unwrap_or_else(|_| panic!("{name} was not answered"))
 }
 
 /// Calls `method` with `request` (split into messages for an uploaded
@@ -645,47 +571,6 @@ async fn send(
         }
     })
     .await
-}
-
-/// Messages as their encoded bytes, unread: what is sent is exactly what
-/// the input holds.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let mut out = vec![0; src.remaining()];
-        src.copy_to_slice(&mut out);
-        Ok(Some(out))
-    }
 }
 
 /// The committed seeds of this target, by file name: realistic calls of
