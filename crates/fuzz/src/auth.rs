@@ -2,13 +2,14 @@
 //! protocol process can send on its auth connection (DESIGN §3: auth holds
 //! the ticket-signing key, and every protocol process talks to it): any
 //! bytes as the request of any auth method (SASL steps, ticket renewal,
-//! deliver tickets, reply chains), on a connection of the imap role or of
-//! the lmtp role, to a fresh auth serving a passwd-file of two accounts.
+//! deliver tickets, reply chains), on a connection of the imap, pop3 or
+//! lmtp role, to a fresh auth serving a passwd-file of two accounts.
 //!
 //! The input is a sequence of calls, each a method byte, a 2-byte
 //! little-endian length and that many bytes of request, sent as they are.
 //! The method byte's low two bits pick the method ([`METHODS`]); its high
-//! bit sends the call on the lmtp connection instead of the imap one.
+//! bit sends the call on the lmtp connection, else the next one on the
+//! pop3 connection, else it goes on the imap one.
 //!
 //! Properties checked:
 //! * nothing panics in auth's tasks and threads (a panic hook counts
@@ -18,8 +19,8 @@
 //!   bytes that are not the method's protobuf, which tonic refuses;
 //! * a login succeeds only for an account whose password the input holds,
 //!   and names that account;
-//! * the imap role never gets a deliver ticket; the lmtp role gets one
-//!   only for an account;
+//! * the imap and pop3 roles never get a deliver ticket; the lmtp role
+//!   gets one only for an account;
 //! * no renewal succeeds (the input cannot hold a ticket auth sealed);
 //! * afterwards auth still logs the first account in with its password
 //!   over the imap connection (no input locks an account out).
@@ -47,6 +48,21 @@ pub static ACCOUNTS: [(&str, &str); 2] = [("alice", "alice-pw-7f3a"), ("bob", "b
 /// The method byte's bit that sends a call on the lmtp connection.
 const LMTP_BIT: u8 = 0x80;
 
+/// The method byte's bit that sends a call on the pop3 connection (unless
+/// [`LMTP_BIT`] is set).
+const POP3_BIT: u8 = 0x40;
+
+/// The role of the connection a call goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An imap process's connection.
+    Imap,
+    /// A pop3 process's connection.
+    Pop3,
+    /// An lmtp process's connection (the only role deliver tickets go to).
+    Lmtp,
+}
+
 /// Most calls of one input.
 const MAX_CALLS: usize = 8;
 
@@ -67,6 +83,8 @@ pub static DICTIONARY: &[&[u8]] = &[
     b"\x01",
     b"\x02",
     b"\x03",
+    b"\x40",
+    b"\x42",
     b"\x80",
     b"\x82",
 ];
@@ -77,27 +95,35 @@ pub fn request_stream(data: &[u8]) {
 }
 
 /// One call of an input: `method` (a name in [`METHODS`]) with `request`,
-/// on the lmtp connection if `lmtp`.
-pub fn call(method: &str, request: &[u8], lmtp: bool) -> Vec<u8> {
+/// on the connection of `role`.
+pub fn call(method: &str, request: &[u8], role: Role) -> Vec<u8> {
     let index = METHODS
         .iter()
         .position(|m| *m == method)
         .unwrap_or_else(|| panic!("no method {method}"));
-    let mut selector = u8::try_from(index).expect("four methods");
-    if lmtp {
-        selector |= LMTP_BIT;
-    }
+    let selector = u8::try_from(index).expect("four methods")
+        | match role {
+            Role::Imap => 0,
+            Role::Pop3 => POP3_BIT,
+            Role::Lmtp => LMTP_BIT,
+        };
     crate::rpc::call(selector, request)
 }
 
-/// The calls `data` encodes: (method, on the lmtp connection, request).
-fn calls(data: &[u8]) -> Vec<(&'static str, bool, &[u8])> {
+/// The calls `data` encodes: (method, the connection's role, request).
+fn calls(data: &[u8]) -> Vec<(&'static str, Role, &[u8])> {
     crate::rpc::calls(data, MAX_CALLS)
         .into_iter()
         .map(|(selector, request)| {
             (
                 METHODS[usize::from(selector) % METHODS.len()],
-                selector & LMTP_BIT != 0,
+                if selector & LMTP_BIT != 0 {
+                    Role::Lmtp
+                } else if selector & POP3_BIT != 0 {
+                    Role::Pop3
+                } else {
+                    Role::Imap
+                },
                 request,
             )
         })
@@ -132,11 +158,16 @@ async fn exchange(data: &[u8]) {
     ));
     let imap = passed_channel(&control, 1, "imap").await;
     let lmtp = passed_channel(&control, 2, "lmtp").await;
+    let pop3 = passed_channel(&control, 3, "pop3").await;
     let panics = crate::rpc::panics();
-    for (method, on_lmtp, request) in calls(data) {
-        let channel = if on_lmtp { &lmtp } else { &imap };
+    for (method, role, request) in calls(data) {
+        let channel = match role {
+            Role::Imap => &imap,
+            Role::Pop3 => &pop3,
+            Role::Lmtp => &lmtp,
+        };
         let answered = send(channel, method, request).await;
-        check(method, on_lmtp, data, &answered);
+        check(method, role, data, &answered);
         assert_eq!(
             crate::rpc::panics(),
             panics,
@@ -164,7 +195,7 @@ async fn exchange(data: &[u8]) {
         matches!(outcome, Some(Outcome::Success(ref s)) if s.user == user),
         "auth no longer logs {user} in with the password: {outcome:?}"
     );
-    drop((imap, lmtp, control));
+    drop((imap, pop3, lmtp, control));
     let ended = tokio::time::timeout(CALL_LIMIT, auth)
         .await
         .expect("auth ends when its master goes");
@@ -174,7 +205,7 @@ async fn exchange(data: &[u8]) {
 }
 
 /// What one call answered must be.
-fn check(method: &str, on_lmtp: bool, input: &[u8], answered: &Result<Vec<u8>, Status>) {
+fn check(method: &str, role: Role, input: &[u8], answered: &Result<Vec<u8>, Status>) {
     let answer = match answered {
         Err(status) => {
             assert!(
@@ -210,7 +241,11 @@ fn check(method: &str, on_lmtp: bool, input: &[u8], answered: &Result<Vec<u8>, S
         }
         "Renew" => panic!("a renewal of a ticket auth never sealed was answered"),
         "Deliver" => {
-            assert!(on_lmtp, "the imap role got a deliver ticket");
+            assert_eq!(
+                role,
+                Role::Lmtp,
+                "a deliver ticket on a connection of another role"
+            );
             let got = DeliverResponse::decode(answer).expect("a DeliverResponse");
             assert!(
                 ACCOUNTS.iter().any(|(user, _)| *user == got.user),
@@ -282,42 +317,59 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         reply_key: key(),
     };
     vec![
-        ("plain_login", call("Step", &plain.encode_to_vec(), false)),
+        (
+            "plain_login",
+            call("Step", &plain.encode_to_vec(), Role::Imap),
+        ),
         (
             "wrong_then_right",
             [
-                call("Step", &wrong.encode_to_vec(), false),
-                call("Step", &plain.encode_to_vec(), false),
+                call("Step", &wrong.encode_to_vec(), Role::Imap),
+                call("Step", &plain.encode_to_vec(), Role::Imap),
             ]
             .concat(),
         ),
         (
             "login_mechanism",
             [
-                call("Step", &login_user.encode_to_vec(), false),
-                call("Step", &login_pass.encode_to_vec(), false),
+                call("Step", &login_user.encode_to_vec(), Role::Imap),
+                call("Step", &login_pass.encode_to_vec(), Role::Imap),
             ]
             .concat(),
         ),
-        ("scram_first", call("Step", &scram.encode_to_vec(), false)),
+        (
+            "scram_first",
+            call("Step", &scram.encode_to_vec(), Role::Imap),
+        ),
         (
             "deliver_on_both_roles",
             [
-                call("Deliver", &deliver.encode_to_vec(), true),
-                call("Deliver", &deliver.encode_to_vec(), false),
+                call("Deliver", &deliver.encode_to_vec(), Role::Lmtp),
+                call("Deliver", &deliver.encode_to_vec(), Role::Imap),
+            ]
+            .concat(),
+        ),
+        (
+            "deliver_on_pop3",
+            [
+                call("Deliver", &chained.encode_to_vec(), Role::Pop3),
+                call("Deliver", &chained.encode_to_vec(), Role::Lmtp),
             ]
             .concat(),
         ),
         (
             "chain_then_deliver",
             [
-                call("OpenChain", &chain.encode_to_vec(), true),
-                call("Deliver", &chained.encode_to_vec(), true),
-                call("OpenChain", &chain.encode_to_vec(), false),
+                call("OpenChain", &chain.encode_to_vec(), Role::Lmtp),
+                call("Deliver", &chained.encode_to_vec(), Role::Lmtp),
+                call("OpenChain", &chain.encode_to_vec(), Role::Imap),
             ]
             .concat(),
         ),
-        ("renew_forged", call("Renew", &renew.encode_to_vec(), false)),
-        ("garbage", call("Step", b"\xff\xff\xff", false)),
+        (
+            "renew_forged",
+            call("Renew", &renew.encode_to_vec(), Role::Imap),
+        ),
+        ("garbage", call("Step", b"\xff\xff\xff", Role::Imap)),
     ]
 }
