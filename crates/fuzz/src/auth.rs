@@ -35,7 +35,7 @@ use tokio::net::UnixStream;
 use tonic::Status;
 use tonic::transport::Channel;
 
-use crate::rpc::{CALL_LIMIT, RawCodec, bounded, passed_channel, undecodable};
+use crate::rpc::{CALL_LIMIT, RawCodec, bounded, passed_channel, ready, undecodable};
 
 /// Every method of the auth RPC.
 pub static METHODS: [&str; 4] = ["Step", "Renew", "Deliver", "OpenChain"];
@@ -130,52 +130,86 @@ fn calls(data: &[u8]) -> Vec<(&'static str, Role, &[u8])> {
         .collect()
 }
 
-async fn exchange(data: &[u8]) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let passwd = dir.path().join("passwd");
-    let lines: String = ACCOUNTS
-        .iter()
-        .map(|(user, password)| format!("{user}:{{PLAIN}}{password}\n"))
-        .collect();
-    std::fs::write(&passwd, lines).expect("writing the passwd-file");
-    let settings = AuthSettings {
-        passwd_file: passwd,
-        issuer: "fuzz.example".into(),
-        failure_delay: std::time::Duration::ZERO,
-        max_failure_delay: std::time::Duration::ZERO,
-        first_valid_uid: 0,
-        ..AuthSettings::default()
-    };
-    let (auth_end, control) = QuietStream::with_peer().expect("a control socket pair");
-    control
-        .set_nonblocking(true)
-        .expect("a non-blocking socket");
-    let control = UnixStream::from_std(control).expect("a tokio socket");
-    let auth = tokio::spawn(mailkeep_auth::serve(
-        settings,
-        HostKey::generate(),
-        auth_end,
-    ));
-    let imap = passed_channel(&control, 1, "imap").await;
-    let lmtp = passed_channel(&control, 2, "lmtp").await;
-    let pop3 = passed_channel(&control, 3, "pop3").await;
-    let panics = crate::rpc::panics();
-    for (method, role, request) in calls(data) {
-        let channel = match role {
-            Role::Imap => &imap,
-            Role::Pop3 => &pop3,
-            Role::Lmtp => &lmtp,
+/// A fresh auth serving [`ACCOUNTS`], with one connection of each role.
+struct Served {
+    imap: Channel,
+    pop3: Channel,
+    lmtp: Channel,
+    control: UnixStream,
+    auth: tokio::task::JoinHandle<Result<(), mailkeep_auth::AuthError>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    async fn start() -> Served {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let passwd = dir.path().join("passwd");
+        let lines: String = ACCOUNTS
+            .iter()
+            .map(|(user, password)| format!("{user}:{{PLAIN}}{password}\n"))
+            .collect();
+        std::fs::write(&passwd, lines).expect("writing the passwd-file");
+        let settings = AuthSettings {
+            passwd_file: passwd,
+            issuer: "fuzz.example".into(),
+            failure_delay: std::time::Duration::ZERO,
+            max_failure_delay: std::time::Duration::ZERO,
+            first_valid_uid: 0,
+            ..AuthSettings::default()
         };
-        let answered = send(channel, method, request).await;
-        check(method, role, data, &answered);
-        assert_eq!(
-            crate::rpc::panics(),
-            panics,
-            "a panic while serving {method}"
-        );
+        let (auth_end, control) = QuietStream::with_peer().expect("a control socket pair");
+        control
+            .set_nonblocking(true)
+            .expect("a non-blocking socket");
+        let control = UnixStream::from_std(control).expect("a tokio socket");
+        let auth = tokio::spawn(mailkeep_auth::serve(
+            settings,
+            HostKey::generate(),
+            auth_end,
+        ));
+        Served {
+            imap: passed_channel(&control, 1, "imap").await,
+            lmtp: passed_channel(&control, 2, "lmtp").await,
+            pop3: passed_channel(&control, 3, "pop3").await,
+            control,
+            auth,
+            _dir: dir,
+        }
     }
-    let (user, password) = ACCOUNTS[0];
-    let login = StepRequest {
+
+    /// The connection of `role`.
+    fn channel(&self, role: Role) -> &Channel {
+        match role {
+            Role::Imap => &self.imap,
+            Role::Pop3 => &self.pop3,
+            Role::Lmtp => &self.lmtp,
+        }
+    }
+
+    /// Closes the connections and the control socket, as an exiting master
+    /// does, and waits for auth to end.
+    async fn stop(self) {
+        let Served {
+            imap,
+            pop3,
+            lmtp,
+            control,
+            auth,
+            _dir,
+        } = self;
+        drop((imap, pop3, lmtp, control));
+        let ended = tokio::time::timeout(CALL_LIMIT, auth)
+            .await
+            .expect("auth ends when its master goes");
+        ended
+            .expect("auth's task does not panic")
+            .expect("auth ends cleanly");
+    }
+}
+
+/// A PLAIN login of `user` with `password`, as an imap process relays it.
+fn plain_login(user: &str, password: &str) -> StepRequest {
+    StepRequest {
         exchange_id: u64::MAX,
         mechanism: "PLAIN".into(),
         data: format!("\0{user}\0{password}").into_bytes(),
@@ -184,24 +218,39 @@ async fn exchange(data: &[u8]) {
         protocol: "imap".into(),
         reply_key: mailkeep_ticket_seal::ReplyKey::generate().public_bytes(),
         ..StepRequest::default()
-    };
-    let answer = send(&imap, "Step", &login.encode_to_vec())
+    }
+}
+
+/// The outcome of a Step's answer.
+fn outcome(answer: &[u8]) -> Option<Outcome> {
+    StepResponse::decode(answer)
+        .expect("a StepResponse")
+        .outcome
+}
+
+async fn exchange(data: &[u8]) {
+    let served = Served::start().await;
+    let panics = crate::rpc::panics();
+    for (method, role, request) in calls(data) {
+        let answered = send(served.channel(role), method, request).await;
+        check(method, role, data, &answered);
+        assert_eq!(
+            crate::rpc::panics(),
+            panics,
+            "a panic while serving {method}"
+        );
+    }
+    let (user, password) = ACCOUNTS[0];
+    let login = plain_login(user, password).encode_to_vec();
+    let answer = send(&served.imap, "Step", &login)
         .await
         .expect("auth answers a login");
-    let outcome = StepResponse::decode(answer.as_slice())
-        .expect("a StepResponse")
-        .outcome;
+    let outcome = outcome(&answer);
     assert!(
         matches!(outcome, Some(Outcome::Success(ref s)) if s.user == user),
         "auth no longer logs {user} in with the password: {outcome:?}"
     );
-    drop((imap, pop3, lmtp, control));
-    let ended = tokio::time::timeout(CALL_LIMIT, auth)
-        .await
-        .expect("auth ends when its master goes");
-    ended
-        .expect("auth's task does not panic")
-        .expect("auth ends cleanly");
+    served.stop().await;
 }
 
 /// What one call answered must be.
@@ -219,10 +268,7 @@ fn check(method: &str, role: Role, input: &[u8], answered: &Result<Vec<u8>, Stat
     };
     match method {
         "Step" => {
-            let outcome = StepResponse::decode(answer)
-                .expect("a StepResponse")
-                .outcome;
-            if let Some(Outcome::Success(success)) = outcome {
+            if let Some(Outcome::Success(success)) = outcome(answer) {
                 let password = ACCOUNTS
                     .iter()
                     .find(|(user, _)| *user == success.user)
@@ -252,6 +298,7 @@ fn check(method: &str, role: Role, input: &[u8], answered: &Result<Vec<u8>, Stat
                 "a deliver ticket for {:?}, no account",
                 got.user
             );
+            assert!(!got.sealed_ticket.is_empty(), "a delivery without a ticket");
         }
         _ => {}
     }
@@ -262,11 +309,9 @@ async fn send(channel: &Channel, method: &str, request: &[u8]) -> Result<Vec<u8>
         .parse()
         .expect("a method path is a valid URI path");
     bounded(method, async {
-        let mut grpc = tonic::client::Grpc::new(channel.clone());
-        grpc.ready()
-            .await
-            .map_err(|e| Status::unavailable(e.to_string()))?;
-        grpc.unary(tonic::Request::new(request.to_vec()), path, RawCodec)
+        ready(channel)
+            .await?
+            .unary(tonic::Request::new(request.to_vec()), path, RawCodec)
             .await
             .map(tonic::Response::into_inner)
     })
@@ -372,4 +417,66 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("garbage", call("Step", b"\xff\xff\xff", Role::Imap)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_auth_method_is_in_the_table() {
+        let declared: Vec<String> = crate::rpc::declared_methods("mailkeep/auth/v1")
+            .into_iter()
+            .map(|(_, name, request_streamed, response_streamed)| {
+                assert!(!request_streamed && !response_streamed, "{name} streams");
+                name
+            })
+            .collect();
+        let mut table: Vec<String> = METHODS.iter().map(|m| (*m).to_owned()).collect();
+        table.sort();
+        assert_eq!(table, declared);
+    }
+
+    /// The harness gives what the properties lean on: a login with the
+    /// password succeeds and one without does not, and a deliver ticket
+    /// comes on the lmtp connection and not on the others (so a refusal
+    /// in a run is auth's decision, not a harness that never connects as
+    /// the role it names).
+    #[test]
+    fn the_harness_logs_in_and_gets_deliver_tickets_on_lmtp_only() {
+        crate::rpc::runtime().block_on(async {
+            let served = Served::start().await;
+            let (user, password) = ACCOUNTS[0];
+            let right = plain_login(user, password).encode_to_vec();
+            let right = send(&served.imap, "Step", &right).await;
+            let right = outcome(&right.expect("an answer"));
+            assert!(matches!(right, Some(Outcome::Success(_))), "{right:?}");
+            let wrong = plain_login(user, "wrong").encode_to_vec();
+            let wrong = send(&served.imap, "Step", &wrong).await;
+            let wrong = outcome(&wrong.expect("an answer"));
+            assert!(matches!(wrong, Some(Outcome::Failure(_))), "{wrong:?}");
+            let deliver = DeliverRequest {
+                recipient: ACCOUNTS[1].0.into(),
+                reply_key: mailkeep_ticket_seal::ReplyKey::generate().public_bytes(),
+                reply_index: 0,
+            }
+            .encode_to_vec();
+            let got = send(&served.lmtp, "Deliver", &deliver)
+                .await
+                .expect("a ticket");
+            let got = DeliverResponse::decode(got.as_slice()).expect("a DeliverResponse");
+            assert_eq!(got.user, ACCOUNTS[1].0);
+            assert!(!got.sealed_ticket.is_empty());
+            for role in [Role::Imap, Role::Pop3] {
+                let refused = send(served.channel(role), "Deliver", &deliver).await;
+                let status = refused.expect_err("no deliver ticket for this role");
+                assert_eq!(
+                    status.code(),
+                    tonic::Code::PermissionDenied,
+                    "{role:?}: {status:?}"
+                );
+            }
+            served.stop().await;
+        });
+    }
 }

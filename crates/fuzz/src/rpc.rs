@@ -95,6 +95,49 @@ pub async fn passed_channel(control: &UnixStream, id: u64, role: &str) -> Channe
     channel_over(stream).await.expect("a channel")
 }
 
+/// A gRPC client on `channel`, ready for a call, taking messages as large
+/// as the storage RPC allows.
+pub async fn ready(channel: &Channel) -> Result<tonic::client::Grpc<Channel>, Status> {
+    let mut grpc = tonic::client::Grpc::new(channel.clone())
+        .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
+        .max_encoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE);
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(e.to_string()))?;
+    Ok(grpc)
+}
+
+/// The methods the `.proto` files under `proto/<package>` declare, as
+/// (service, method, request streamed, response streamed): what a target's
+/// table of methods must cover.
+#[cfg(test)]
+pub fn declared_methods(package: &str) -> Vec<(String, String, bool, bool)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../proto")
+        .join(package);
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("the proto directory") {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).expect("a .proto");
+        let mut service = String::new();
+        for line in text.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("service ") {
+                service = rest.trim_end_matches(['{', ' ']).to_owned();
+            } else if let Some(rest) = line.strip_prefix("rpc ") {
+                let (name, rest) = rest.split_once('(').expect("rpc Name(");
+                let (request, response) = rest.split_once("returns").expect("returns");
+                out.push((
+                    service.clone(),
+                    name.trim().to_owned(),
+                    request.trim_start().starts_with("stream "),
+                    response.trim_start().starts_with("(stream "),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// `call`'s outcome, or a panic naming `name` if it takes longer than
 /// [`CALL_LIMIT`].
 pub async fn bounded<T>(name: &str, call: impl std::future::Future<Output = T>) -> T {

@@ -54,7 +54,7 @@ use tonic::Status;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
-use crate::rpc::{CALL_LIMIT, RawCodec, bounded, passed_channel, undecodable};
+use crate::rpc::{CALL_LIMIT, RawCodec, bounded, passed_channel, ready, undecodable};
 
 /// The owner the process serves (and the tickets name).
 const OWNER: &str = "alice";
@@ -121,11 +121,6 @@ pub static METHODS: &[(&str, &str, Shape)] = &[
     ("Maildrop", "Retrieve", Shape::Streamed),
     ("Watch", "Watch", Shape::Held),
 ];
-
-/// The gRPC path of method `service`/`name`.
-pub fn path(service: &str, name: &str) -> String {
-    format!("/mailkeep.storage.v1.{service}/{name}")
-}
 
 /// Tokens for the stable engine's mutations: field keys and values of the
 /// requests (owner, mailbox names, UID ranges, section parts, search keys).
@@ -310,20 +305,32 @@ impl Process {
     }
 }
 
-fn ticket(key: &HostKey, scope: Scope) -> String {
-    ticket_of(key, OWNER, scope)
-}
-
-fn ticket_of(key: &HostKey, user: &str, scope: Scope) -> String {
+fn ticket(key: &HostKey, user: &str, scope: Scope) -> String {
     sign(key, &Claims::new(user, scope, now_unix(), 3600, ISSUER)).to_string()
 }
 
-/// Fills the template home through a storage process: mailboxes, a
-/// subscription, messages of several shapes, flags.
+/// The tickets a call may carry, by [`Call::guest`] and [`Call::deliver`]:
+/// the owner's session and deliver tickets, then [`GUEST`]'s.
+fn tickets(key: &HostKey) -> [[String; 2]; 2] {
+    [OWNER, GUEST].map(|user| [Scope::Session, Scope::Deliver].map(|s| ticket(key, user, s)))
+}
+
+/// A storage process on a fresh copy of the template home, and a
+/// channel to it (the home goes when the first value is dropped).
+async fn fresh_process(fx: &Fixture) -> (tempfile::TempDir, Process, Channel) {
+    let home = tempfile::tempdir().expect("a temporary directory");
+    copy_tree(fx.template.path(), home.path());
+    let process = Process::start(home.path(), &fx.key);
+    let channel = process.channel().await;
+    (home, process, channel)
+}
+
+/// Fills the template home through a storage process: mailboxes, and
+/// messages of several shapes, each \Seen.
 async fn populate(home: &Path, key: &HostKey) {
     let process = Process::start(home, key);
     let channel = process.channel().await;
-    let ticket = ticket(key, Scope::Session);
+    let ticket = ticket(key, OWNER, Scope::Session);
     for name in ["Work", "Work.Sub", "Trash"] {
         let request = CreateMailboxRequest {
             owner: OWNER.into(),
@@ -400,18 +407,8 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 async fn exchange(fx: &'static Fixture, data: &[u8]) {
-    let home = tempfile::tempdir().expect("a temporary directory");
-    copy_tree(fx.template.path(), home.path());
-    let process = Process::start(home.path(), &fx.key);
-    let channel = process.channel().await;
-    let session = ticket(&fx.key, Scope::Session);
-    let tickets = [
-        [session.clone(), ticket(&fx.key, Scope::Deliver)],
-        [
-            ticket_of(&fx.key, GUEST, Scope::Session),
-            ticket_of(&fx.key, GUEST, Scope::Deliver),
-        ],
-    ];
+    let (_home, process, channel) = fresh_process(fx).await;
+    let tickets = tickets(&fx.key);
     let panics = crate::rpc::panics();
     // Until the owner has set an ACL, the guest has no right anywhere.
     let mut granted = false;
@@ -454,7 +451,13 @@ async fn exchange(fx: &'static Fixture, data: &[u8]) {
         with_recent: false,
     };
     let status_call = ("Storage", "MailboxStatus", Shape::Unary);
-    let status = send(&channel, &session, status_call, &probe.encode_to_vec()).await;
+    let status = send(
+        &channel,
+        &tickets[0][0],
+        status_call,
+        &probe.encode_to_vec(),
+    )
+    .await;
     // INBOX cannot be deleted (a RENAME of it moves its messages and
     // leaves it in place): its STATUS always answers.
     if let Err(e) = status {
@@ -504,20 +507,9 @@ fn check_rightless(name: &str, answered: &Result<Vec<u8>, Status>) {
     );
 }
 
-/// A gRPC client on `channel`, ready for a call, taking messages as large
-/// as the storage RPC allows.
-async fn ready(channel: &Channel) -> Result<tonic::client::Grpc<Channel>, Status> {
-    let mut grpc = tonic::client::Grpc::new(channel.clone())
-        .max_decoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE)
-        .max_encoding_message_size(mailkeep_storage_rpc::MAX_GRPC_MESSAGE);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    Ok(grpc)
-}
-
+/// The gRPC path of method `service`/`name`.
 fn method_path(service: &str, name: &str) -> PathAndQuery {
-    path(service, name)
+    format!("/mailkeep.storage.v1.{service}/{name}")
         .parse()
         .expect("a method path is a valid URI path")
 }
@@ -845,4 +837,97 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             .concat(),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_storage_method_is_in_the_table_with_its_shape() {
+        let declared = crate::rpc::declared_methods("mailkeep/storage/v1");
+        let mut table: Vec<(String, String, bool, bool)> = METHODS
+            .iter()
+            .map(|(service, name, shape)| {
+                (
+                    (*service).to_owned(),
+                    (*name).to_owned(),
+                    *shape == Shape::Uploaded,
+                    matches!(shape, Shape::Streamed | Shape::Held),
+                )
+            })
+            .collect();
+        table.sort();
+        assert_eq!(table, declared);
+    }
+
+    /// The harness gives what the properties lean on: the owner's session
+    /// ticket reads the template's mail, the owner's deliver ticket
+    /// appends, and the guest's ticket is taken as the guest's (refused
+    /// while it has no rights, answered once the owner grants them), so
+    /// a refusal in a run is the storage process's decision, not a
+    /// ticket the harness got wrong.
+    #[test]
+    fn the_harness_tickets_reach_what_they_should() {
+        let fx = fixture();
+        crate::rpc::runtime().block_on(async {
+            let (_home, process, channel) = fresh_process(fx).await;
+            let [[owner, owner_deliver], [guest, _]] = tickets(&fx.key);
+            let method = |name: &str| {
+                *METHODS
+                    .iter()
+                    .find(|(_, n, _)| *n == name)
+                    .expect("a method of the table")
+            };
+            let fetch = FetchRequest {
+                owner: OWNER.into(),
+                mailbox: "INBOX".into(),
+                uids: vec![UidRange {
+                    first: 1,
+                    last: u32::MAX,
+                }],
+                ..Default::default()
+            }
+            .encode_to_vec();
+            let first = send(&channel, &owner, method("Fetch"), &fetch).await;
+            let first = FetchResponse::decode(first.expect("the owner reads").as_slice());
+            assert!(
+                !first.expect("a FetchResponse").items.is_empty(),
+                "the template's INBOX has messages"
+            );
+            let append = upload(&append_parts("INBOX", &[], SEED_MESSAGES[0]));
+            send(&channel, &owner_deliver, method("Append"), &append)
+                .await
+                .expect("the owner's deliver ticket appends");
+            let list = ListMailboxesRequest {
+                owner: OWNER.into(),
+            }
+            .encode_to_vec();
+            let listed = |answer: Result<Vec<u8>, Status>| {
+                ListMailboxesResponse::decode(answer.expect("a list").as_slice())
+                    .expect("a ListMailboxesResponse")
+                    .mailboxes
+                    .into_iter()
+                    .map(|m| m.name)
+                    .collect::<Vec<_>>()
+            };
+            let before = send(&channel, &guest, method("ListMailboxes"), &list).await;
+            assert_eq!(listed(before), Vec::<String>::new());
+            let grant = SetAclRequest {
+                owner: OWNER.into(),
+                mailbox: "Work".into(),
+                identifier: GUEST.into(),
+                rights: "lr".into(),
+                ..Default::default()
+            }
+            .encode_to_vec();
+            send(&channel, &owner, method("SetAcl"), &grant)
+                .await
+                .expect("the owner grants");
+            let after = send(&channel, &guest, method("ListMailboxes"), &list).await;
+            assert_eq!(listed(after), vec!["Work".to_owned()]);
+            drop(channel);
+            process.stop().await;
+        });
+    }
 }
