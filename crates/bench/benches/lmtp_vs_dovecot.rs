@@ -94,25 +94,56 @@ fn block(clients: Vec<LmtpClient>, first: usize) -> (Vec<LmtpClient>, Duration) 
     (clients, start.elapsed())
 }
 
-/// Messages per second of each server over `connections` connections
-/// (the baseline's `None` without one), and the serial fsync rate
-/// measured between their blocks, in `dir`.
+/// One server's side of a run: its connections, the time of its blocks
+/// and the part of it that was writing back what it left dirty.
+struct Side {
+    clients: Vec<LmtpClient>,
+    took: Duration,
+    written_back: Duration,
+}
+
+/// A server's rate in messages per second and the share of its time
+/// that was the write-back after its blocks.
+struct Rate {
+    per_second: f64,
+    write_back_share: f64,
+}
+
+impl Side {
+    fn rate(&self) -> Rate {
+        Rate {
+            per_second: (BLOCKS * BLOCK) as f64 / self.took.as_secs_f64(),
+            write_back_share: self.written_back.as_secs_f64() / self.took.as_secs_f64(),
+        }
+    }
+}
+
+/// The rate of each server over `connections` connections (the
+/// baseline's `None` without one), and the serial fsync rate measured
+/// between their blocks, in `dir`.
 fn rates(
     ours: SocketAddr,
     theirs: Option<SocketAddr>,
     connections: usize,
     dir: &std::path::Path,
-) -> (f64, Option<f64>, f64) {
-    let mut ours = (open(ours, connections), Duration::ZERO);
-    let mut theirs = theirs.map(|addr| (open(addr, connections), Duration::ZERO));
+) -> (Rate, Option<Rate>, f64) {
+    let side = |clients| Side {
+        clients,
+        took: Duration::ZERO,
+        written_back: Duration::ZERO,
+    };
+    let mut ours = side(open(ours, connections));
+    let mut theirs = theirs.map(|addr| side(open(addr, connections)));
     let mut serial = Duration::ZERO;
     for b in 0..BLOCKS {
         serial += serial_fsync_block(dir, b);
         let first = b * BLOCK;
-        let run = |side: &mut (Vec<LmtpClient>, Duration)| {
-            let (clients, took) = block(std::mem::take(&mut side.0), first);
-            side.0 = clients;
-            side.1 += took + write_back(dir);
+        let run = |side: &mut Side| {
+            let (clients, took) = block(std::mem::take(&mut side.clients), first);
+            side.clients = clients;
+            let written_back = write_back(dir);
+            side.took += took + written_back;
+            side.written_back += written_back;
         };
         // Which server goes first alternates.
         if b % 2 == 0 {
@@ -125,10 +156,9 @@ fn rates(
             run(&mut ours);
         }
     }
-    let per_second = |took: Duration| (BLOCKS * BLOCK) as f64 / took.as_secs_f64();
     (
-        per_second(ours.1),
-        theirs.map(|t| per_second(t.1)),
+        ours.rate(),
+        theirs.map(|t| t.rate()),
         (BLOCKS * SERIAL_BLOCK) as f64 / serial.as_secs_f64(),
     )
 }
@@ -233,12 +263,27 @@ fn main() {
             rates(mailkeep.lmtp_addr(), theirs_addr, connections, dir.path());
         println!(
             "{}",
-            report::line(what, "msg/s", ours, theirs, Better::Higher)
+            report::line(
+                what,
+                "msg/s",
+                ours.per_second,
+                theirs.as_ref().map(|t| t.per_second),
+                Better::Higher
+            )
         );
         println!(
             "  {what}: serial fsync rate {} /s; mailkeep / serial fsync rate = {:.2}",
             report::num(serial),
-            report::ratio(ours, serial)
+            report::ratio(ours.per_second, serial)
+        );
+        let share = |r: &Rate| format!("{:.0}%", r.write_back_share * 100.0);
+        println!(
+            "  {what}: the write-back after each block was {} of mailkeep's time{}",
+            share(&ours),
+            theirs
+                .as_ref()
+                .map(|t| format!(", {} of dovecot's", share(t)))
+                .unwrap_or_default()
         );
     }
     let ours_idle = idle_delay(mailkeep.lmtp_addr(), mailkeep.process().addr(), &account);
