@@ -37,6 +37,7 @@ impl Store {
             key.unwrap_or(&all),
             &AtomicBool::new(false),
             crate::Viewer::Owner,
+            false,
         )?;
         let ranges: Vec<UidRange> = matched
             .iter()

@@ -282,8 +282,9 @@ impl Store {
         // A rename by another process between the lookup and the open moves
         // the file's directory; one fresh lookup then finds it again.
         let mut attempt = 0;
+        let mut written_out = false;
         loop {
-            let (mailbox_name, meta) = {
+            let (mailbox_id, mailbox_name, meta) = {
                 let conn = self.reader()?;
                 let row = index::mailbox_row(&conn, &name)?;
                 let meta = index::messages_in(&conn, &row, &[UidRange::single(uid)])?
@@ -294,13 +295,32 @@ impl Store {
                     .ok_or_else(|| StoreError::Expunged {
                         what: format!("message UID {uid} in {name:?}"),
                     })?;
-                (row.name, meta)
+                (row.id, row.name, meta)
             };
             let path = names::mailbox_dir(self.root(), &mailbox_name)
                 .join("cur")
                 .join(&meta.file);
             match File::open(&path) {
                 Ok(f) => return Ok((f, meta)),
+                // Appended moments ago: its file is written from the
+                // append journal now (see `crate::journal`), then looked
+                // up again.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !written_out => {
+                    written_out = true;
+                    let which = crate::journal::Unwritten::Message(mailbox_id, uid);
+                    match self.write_out_journaled(which) {
+                        Ok(_) => {}
+                        // A full disk: served from the journal.
+                        Err(StoreError::NoSpace { .. } | StoreError::OverQuota { .. }) => {
+                            let conn = self.reader()?;
+                            if let Some(f) = crate::journal::body_in_memory(&conn, mailbox_id, uid)?
+                            {
+                                return Ok((f, meta));
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => {
                     attempt += 1;
                     // Renamed by another program (flags in the name)?
@@ -476,6 +496,12 @@ impl Store {
         // the file names disagree; the index `file` column was updated in
         // the same transaction. A commit failure renames them back.
         let dir = names::mailbox_dir(self.root(), &row.name);
+        if !renames.is_empty() {
+            // A message appended moments ago has no file yet: it gets one
+            // under its new name when it is written from the journal.
+            let unwritten = crate::journal::unwritten_files(&tx, row.id)?;
+            renames.retain(|(_, to)| !unwritten.contains(to));
+        }
         let own = (!renames.is_empty())
             .then(|| crate::sync::own::OwnChange::begin(&tx, row.id, &dir))
             .transpose()?;
@@ -543,6 +569,9 @@ impl Store {
             });
         }
         let context = format!("expunging in {name:?}");
+        // Messages appended moments ago have no file to remove yet (their
+        // journal rows go with their message rows).
+        let unwritten = crate::journal::unwritten_files(&tx, row.id)?;
         let previous_highestmodseq = row.highestmodseq;
         row.highestmodseq += 1;
         {
@@ -565,7 +594,7 @@ impl Store {
         let own = crate::sync::own::OwnChange::begin(&tx, row.id, &dir)?;
         tx.commit().ctx(&context)?;
         let cur = dir.join("cur");
-        for m in &doomed {
+        for m in doomed.iter().filter(|m| !unwritten.contains(&m.file)) {
             let path = cur.join(&m.file);
             if let Err(e) = fs::remove_file(&path) {
                 tracing::warn!(mailbox = %name, uid = m.uid, path = %path.display(), error = %e,

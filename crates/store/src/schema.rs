@@ -28,7 +28,9 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// and `messages.thread_id`, and the `thread_refs` table.
 /// 3: the append journal (`pending_bodies` and its trigger; see
 /// `crate::journal`), created by the schema statements like any new table.
-const SCHEMA_VERSION: i64 = 3;
+/// 4: `pending_bodies.unwritten` (appends journal their bytes and write
+/// their files later).
+const SCHEMA_VERSION: i64 = 4;
 
 /// What a version-1 index lacks of version 2; the new columns are filled
 /// in by [`BACKFILL`] and, for thread ids, by the store once open.
@@ -148,6 +150,10 @@ pub fn open_index(root: &Path) -> Result<Connection> {
         .ctx("creating the private seen schema")?;
     tx.execute_batch(crate::recent::SCHEMA)
         .ctx("creating the recent claims")?;
+    if version == 3 {
+        tx.execute_batch(crate::journal::MIGRATE_3_TO_4)
+            .ctx("migrating the index to schema version 4")?;
+    }
     tx.execute_batch(crate::journal::SCHEMA)
         .ctx("creating the append journal")?;
     if version == 1 {

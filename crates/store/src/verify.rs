@@ -68,6 +68,9 @@ impl Store {
     /// pick up outside changes.
     pub fn verify(&self) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
+        // Messages appended moments ago get their files from the append
+        // journal (what any reader of them does).
+        self.write_out_journaled(crate::journal::Unwritten::All)?;
         let conn = self.conn()?;
         for name in index::all_names(&conn)? {
             let row = index::mailbox_row(&conn, &name)?;

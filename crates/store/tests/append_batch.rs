@@ -8,7 +8,8 @@ mod common;
 use common::{append, read_with_size, temp_store};
 use mailkeep_store::{Flags, ReplaceTarget, StagedMessage, Store, StoreError, UidRange};
 
-/// `body` written and fsynced for `mailbox`, not yet committed.
+/// `body` staged for `mailbox` (kept for the append journal: no file),
+/// not yet committed.
 fn stage(store: &Store, mailbox: &str, body: &[u8], flags: &[&str]) -> StagedMessage {
     let mut w = store
         .begin_append(
@@ -41,8 +42,9 @@ fn a_batch_is_indexed_in_one_transaction_with_consecutive_uids() {
         stage(&store, "inbox", b"second\r\n", &[]),
         stage(&store, "INBOX", b"third\r\n", &["$Work"]),
     ];
-    // Staged messages wait in tmp/, invisible to the mailbox.
-    assert_eq!(tmp_files(&store), 3);
+    // Staged messages wait in memory (journaled at the commit, their
+    // files written from the journal later), invisible to the mailbox.
+    assert_eq!(tmp_files(&store), 0);
     assert_eq!(store.status("INBOX").unwrap().messages, 0);
     let batch = store.commit_appends(staged, None).unwrap();
     assert_eq!(batch.uids, [1, 2, 3]);

@@ -38,6 +38,9 @@ fn three_messages_on_a_small_disk(
             common::append(&store, "INBOX", body.as_bytes(), &[]).uid
         })
         .collect();
+    // Their files written from the append journal (another program
+    // changes one below).
+    store.flush_journal().unwrap();
     (disk, root, store, uids)
 }
 
@@ -144,11 +147,15 @@ fn a_full_disk_still_serves_structures_and_parts() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (disk, _root, store, _) = three_messages_on_a_small_disk(dir.path());
+    let (disk, root, store, _) = three_messages_on_a_small_disk(dir.path());
+    store.set_auto_flush(false);
     let two_parts = b"Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
 Content-Type: text/plain\r\n\r\nfirst\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecond\r\n--b--\r\n";
     let uid = common::append(&store, "INBOX", two_parts, &[]).uid;
     let filler = disk.fill();
+    // Its file is not written yet, and cannot be now: it is served from
+    // the append journal.
+    assert_eq!(std::fs::read_dir(root.join("cur")).unwrap().count(), 3);
 
     let part = |n: u32| mailkeep_store::SectionSpec {
         parts: vec![n],

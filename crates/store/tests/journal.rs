@@ -289,7 +289,7 @@ fn an_index_of_the_previous_schema_upgrades() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     store.set_auto_flush(false);
     assert_eq!(store.journal_len().unwrap(), 0);
     let after = body("new", 2048);

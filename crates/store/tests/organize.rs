@@ -87,6 +87,8 @@ fn copy_to_missing_target_is_not_found_and_leaves_nothing() {
         matches!(err, StoreError::UidValidityChanged { .. }),
         "{err:?}"
     );
+    // The message's own file, written from the append journal.
+    store.flush_journal().unwrap();
     let files = std::fs::read_dir(dir.path().join("Maildir/cur"))
         .unwrap()
         .count();

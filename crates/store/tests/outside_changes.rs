@@ -17,8 +17,12 @@ fn open() -> (tempfile::TempDir, PathBuf, Store) {
     (dir, root, store)
 }
 
+/// Appends, and has the file written from the append journal (the
+/// tests change files as another program would).
 fn append(store: &Store, body: &[u8], flags: &[&str]) -> u32 {
-    common::append(store, "INBOX", body, flags).uid
+    let uid = common::append(store, "INBOX", body, flags).uid;
+    store.flush_journal().unwrap();
+    uid
 }
 
 fn cur_names(root: &Path) -> Vec<String> {

@@ -19,6 +19,8 @@ fn staged(store: &Store, mailbox: &str, body: &[u8]) -> StagedMessage {
 }
 
 fn files_in_cur(store: &Store) -> usize {
+    // Every committed message's file written from the append journal.
+    store.flush_journal().unwrap();
     std::fs::read_dir(store.root().join("cur")).unwrap().count()
 }
 

@@ -1,10 +1,11 @@
 //! Committing staged messages: one transaction indexes every message of a
 //! batch (MULTIAPPEND, RFC 3502: all or none) and may expunge the message
-//! the batch replaces (REPLACE, RFC 8508). Files are renamed into `cur/`
-//! while the write lock is held, before the commit, which journals their
-//! bytes and is made durable (`crate::journal`; an unjournaled big
-//! message's `cur/` is fsynced instead); a failure removes the files
-//! again, so nothing unacknowledged stays.
+//! the batch replaces (REPLACE, RFC 8508). The commit journals the bytes
+//! of the messages small enough and is made durable (`crate::journal`,
+//! which writes their files afterwards); the file of a bigger message is
+//! renamed into `cur/` while the write lock is held, before the commit,
+//! and `cur/` fsynced; a failure removes such files again, so nothing
+//! unacknowledged stays.
 
 use std::fs;
 use std::path::PathBuf;
@@ -118,7 +119,12 @@ impl Store {
         }
         let dir = names::mailbox_dir(self.root(), &dst.name);
         let cur = dir.join("cur");
-        let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dir)?;
+        // Only a message with a file changes the folder now.
+        let own = if staged.iter().any(|m| m.body.is_none()) {
+            Some(crate::sync::own::OwnChange::begin(&tx, dst.id, &dir)?)
+        } else {
+            None
+        };
         let mut moved: Vec<PathBuf> = Vec::with_capacity(staged.len());
         let mut journaled = (0, 0);
         let result = (|| {
@@ -126,7 +132,9 @@ impl Store {
             if staged.iter().any(|m| m.body.is_none()) {
                 maildir::fsync_dir(&cur)?;
             }
-            own.record(&tx)?;
+            if let Some(own) = own {
+                own.record(&tx)?;
+            }
             let (uids, flags) = insert_rows(&tx, &mut dst, &staged)?;
             let first_recent = crate::recent::claim_for_append(&tx, &dst, &staged, &uids)?;
             journaled = journal_rows(&tx, dst.id, &staged, &uids)?;
@@ -229,14 +237,15 @@ pub(super) fn target_of(staged: &[StagedMessage]) -> Result<String> {
     Ok(target)
 }
 
-/// Renames each staged message into `cur` (a mailbox's `cur/`), adding
-/// each new path to `moved` (so a failure can remove them again).
+/// Renames each staged message that has a file (one too big for the
+/// append journal) into `cur` (a mailbox's `cur/`), adding each new path
+/// to `moved` (so a failure can remove them again).
 pub(super) fn move_into(
     staged: &mut [StagedMessage],
     cur: &std::path::Path,
     moved: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    for m in staged.iter_mut() {
+    for m in staged.iter_mut().filter(|m| m.body.is_none()) {
         let final_path = cur.join(&m.file_name);
         fs::rename(&m.tmp_path, &final_path).map_err(|e| {
             StoreError::io(

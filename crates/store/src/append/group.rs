@@ -173,9 +173,9 @@ struct Applied {
     journaled: (u64, u64),
 }
 
-/// A folder the transaction renames into: its directory, the stamp
-/// change to record, and whether `cur/` needs an fsync (an unjournaled
-/// message went in).
+/// A folder the transaction appends to: its directory, the stamp change
+/// to record, and whether a file was renamed into it (an unjournaled
+/// message's, so `cur/` needs an fsync).
 struct Folder {
     dir: PathBuf,
     own: Option<OwnChange>,
@@ -302,19 +302,18 @@ fn apply(
         return Err(StoreError::out_of_uids(&dst.name));
     }
     let dir = names::mailbox_dir(store.root(), &dst.name);
-    let folder = match folders.entry(dst.id) {
-        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-        std::collections::hash_map::Entry::Vacant(entry) => {
-            // Before the first rename into this folder in the transaction.
-            let own = OwnChange::begin(conn, dst.id, &dir)?;
-            entry.insert(Folder {
-                dir: dir.clone(),
-                own: Some(own),
-                fsync: false,
-            })
-        }
-    };
-    folder.fsync |= staged.iter().any(|m| m.body.is_none());
+    let folder = folders.entry(dst.id).or_insert_with(|| Folder {
+        dir: dir.clone(),
+        own: None,
+        fsync: false,
+    });
+    // Only a message too big for the journal has a file to rename now;
+    // the stamp is read before the first rename into this folder in the
+    // transaction.
+    if staged.iter().any(|m| m.body.is_none()) && !folder.fsync {
+        folder.own = Some(OwnChange::begin(conn, dst.id, &dir)?);
+        folder.fsync = true;
+    }
     move_into(&mut staged, &dir.join("cur"), moved)?;
     let (uids, flags) = insert_rows(conn, &mut dst, &staged)?;
     let first_recent = crate::recent::claim_for_append(conn, &dst, &staged, &uids)?;

@@ -1,11 +1,13 @@
-//! Durable, streaming appends: bytes go to a file in `tmp/` as they come;
-//! finishing checks the size; committing renames the messages of one
-//! batch into the mailbox's `cur/` and indexes them, all in one
-//! transaction (MULTIAPPEND, RFC 3502), and may expunge a message in that
-//! same transaction (REPLACE, RFC 8508). The commit is the durable point:
-//! it journals each message's bytes with its row and fsyncs the WAL (see
-//! `crate::journal`); a message too big for the journal is fsynced with
-//! its directory before the commit instead.
+//! Durable, streaming appends: a message of up to the append journal's
+//! size is kept in memory as it comes, a bigger one goes to a file in
+//! `tmp/`; finishing checks the size; committing indexes the messages of
+//! one batch, all in one transaction (MULTIAPPEND, RFC 3502), and may
+//! expunge a message in that same transaction (REPLACE, RFC 8508). The
+//! commit is the durable point: it journals each small message's bytes
+//! with its row and fsyncs the WAL, and the message's file is written
+//! from the journal afterwards (see `crate::journal`); a message too big
+//! for the journal is fsynced, renamed into the mailbox's `cur/` and that
+//! directory fsynced before the commit instead.
 
 mod commit;
 mod group;
@@ -61,6 +63,8 @@ pub struct AppendWriter {
     vsize: u64,
     last_byte: u8,
     base: String,
+    /// Its file in tmp/ (empty path, `None`: none, the bytes are in
+    /// `body`).
     tmp_path: PathBuf,
     file: Option<File>,
     /// The message's first bytes, for its thread headers.
@@ -75,6 +79,30 @@ pub struct AppendWriter {
     outside_quota: bool,
     /// Its commit claims the recent messages (see [`AppendWriter::claim_recent`]).
     claims_recent: bool,
+    /// [`AppendWriter::finish`] ran.
+    finished: bool,
+}
+
+/// A new file in `store`'s tmp/ named `base` (another unique base if that
+/// name is taken): its base, path and handle.
+fn tmp_file(store: &Store, mut base: String) -> Result<(String, PathBuf, File)> {
+    // Temporary files live in the root's tmp/, which never moves when a
+    // mailbox is renamed; the rename into cur/ stays on one file system.
+    let tmp_dir = store.root().join("tmp");
+    let mut attempt = 0;
+    loop {
+        let path = tmp_dir.join(&base);
+        match maildir::create_private_file(&path, true) {
+            Ok(file) => return Ok((base, path, file)),
+            Err(StoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::AlreadyExists && attempt < 5 =>
+            {
+                attempt += 1;
+                base = maildir::unique_base(store.host());
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 impl Store {
@@ -120,22 +148,17 @@ impl Store {
             secs: crate::now_secs(),
             offset_minutes: 0,
         });
-        // Temporary files live in the root's tmp/, which never moves when a
-        // mailbox is renamed; the rename into cur/ stays on one file system.
-        let tmp_dir = self.root().join("tmp");
-        let mut attempt = 0;
-        let (base, tmp_path, file) = loop {
-            let base = maildir::unique_base(self.host());
-            let path = tmp_dir.join(&base);
-            match maildir::create_private_file(&path, true) {
-                Ok(file) => break (base, path, file),
-                Err(StoreError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::AlreadyExists && attempt < 5 =>
-                {
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
+        // A message small enough for the append journal is kept in memory
+        // and gets no file now: its commit journals it, and its file is
+        // written later from the journal (see `crate::journal`). A bigger
+        // one (or one that grows too big) is written to a file in tmp/.
+        let journaled = expected_size.is_none_or(|n| n <= crate::journal::JOURNAL_MAX);
+        let base = maildir::unique_base(self.host());
+        let (base, tmp_path, file) = if journaled {
+            (base, PathBuf::new(), None)
+        } else {
+            let (base, path, file) = tmp_file(self, base)?;
+            (base, path, Some(file))
         };
         Ok(AppendWriter {
             store: self.clone(),
@@ -148,13 +171,14 @@ impl Store {
             last_byte: 0,
             base,
             tmp_path,
-            file: Some(file),
+            file,
             head: Vec::new(),
             body: match expected_size {
                 Some(n) if n > crate::journal::JOURNAL_MAX => None,
                 Some(n) => Some(Vec::with_capacity(usize::try_from(n).unwrap_or(0))),
                 None => Some(Vec::new()),
             },
+            finished: false,
             seen_by: None,
             claims_recent: false,
             outside_quota: false,
@@ -176,18 +200,16 @@ impl AppendWriter {
                 actual: new_total,
             });
         }
-        let file = self
-            .file
-            .as_mut()
-            .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
-        file.write_all(data)
-            .map_err(|e| StoreError::io(format!("writing {}", self.tmp_path.display()), e))?;
-        if let Some(body) = &mut self.body {
-            if (body.len() + data.len()) as u64 > crate::journal::JOURNAL_MAX {
-                self.body = None;
-            } else {
+        if self.finished {
+            return Err(StoreError::InvalidArgument(
+                "append already finished".into(),
+            ));
+        }
+        match &mut self.body {
+            Some(body) if (body.len() + data.len()) as u64 <= crate::journal::JOURNAL_MAX => {
                 body.extend_from_slice(data);
             }
+            _ => self.write_to_file(data)?,
         }
         let room = crate::objectid::HEAD_MAX.saturating_sub(self.head.len());
         self.head.extend_from_slice(&data[..room.min(data.len())]);
@@ -197,6 +219,28 @@ impl AppendWriter {
         }
         self.written = new_total;
         Ok(())
+    }
+
+    /// Writes `data` to the message's file in tmp/, made first (with the
+    /// bytes kept so far) when the message outgrows the append journal.
+    fn write_to_file(&mut self, data: &[u8]) -> Result<()> {
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let (base, path, mut file) = tmp_file(&self.store, std::mem::take(&mut self.base))?;
+                self.base = base;
+                self.tmp_path = path;
+                if let Some(kept) = self.body.take() {
+                    file.write_all(&kept).map_err(|e| {
+                        StoreError::io(format!("writing {}", self.tmp_path.display()), e)
+                    })?;
+                }
+                self.file.insert(file)
+            }
+        };
+        self.body = None;
+        file.write_all(data)
+            .map_err(|e| StoreError::io(format!("writing {}", self.tmp_path.display()), e))
     }
 
     /// The bytes written so far.
@@ -265,15 +309,17 @@ impl AppendWriter {
                 actual: self.written,
             });
         }
-        let file = self
-            .file
-            .take()
-            .ok_or_else(|| StoreError::InvalidArgument("append already finished".into()))?;
-        if self.body.is_none() {
+        if self.finished {
+            return Err(StoreError::InvalidArgument(
+                "append already finished".into(),
+            ));
+        }
+        self.finished = true;
+        if let Some(file) = self.file.take() {
+            // Too big for the journal: durable by its own fsync.
             file.sync_all()
                 .map_err(|e| StoreError::io(format!("fsync of {}", self.tmp_path.display()), e))?;
         }
-        drop(file);
         let file_name = maildir::final_name(
             &self.base,
             self.written,
@@ -299,9 +345,10 @@ impl AppendWriter {
     }
 }
 
-/// A message written in `tmp/` (fsynced, or its bytes kept for the append
-/// journal), not yet in its mailbox (see [`AppendWriter::finish`]).
-/// Dropping it uncommitted removes the file.
+/// A finished message, not yet in its mailbox (see
+/// [`AppendWriter::finish`]): its bytes kept for the append journal, or
+/// (too big for it) written and fsynced in `tmp/`. Dropping it
+/// uncommitted removes the file.
 pub struct StagedMessage {
     pub(crate) mailbox: String,
     pub(crate) flags: Flags,
@@ -318,10 +365,12 @@ pub struct StagedMessage {
     pub(crate) thread: crate::objectid::ThreadHeaders,
     /// Its name in `cur/`: unique base, sizes and flag letters.
     pub(crate) file_name: String,
-    /// Where it waits; emptied once it has been moved into `cur/`.
+    /// Where its file waits (only when `body` is `None`); emptied once it
+    /// has been moved into `cur/`.
     pub(crate) tmp_path: PathBuf,
-    /// Its bytes, to journal with its index row; `None`: too big, so its
-    /// file was fsynced and its `cur/` must be before the commit.
+    /// Its bytes, to journal with its index row (it has no file until the
+    /// journal writes one); `None`: too big, so its file was fsynced and
+    /// its `cur/` must be before the commit.
     pub(crate) body: Option<Vec<u8>>,
 }
 

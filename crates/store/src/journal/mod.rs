@@ -1,14 +1,25 @@
 //! The append journal (DESIGN §5): the index commit that acknowledges an
 //! append also holds the message's bytes, so that commit — one fsync of
-//! the WAL — is the append's only durable point. The message file is
-//! written into `tmp/` and renamed into `cur/` without an fsync; until a
-//! flush has made the file and its directory entry durable, its bytes wait
-//! in `pending_bodies`, keyed by the message's row.
+//! the WAL — is the append's only durable point. The append writes no
+//! file: until a flush has written the file into `cur/` and made it and
+//! its directory entry durable, the bytes wait in `pending_bodies`, keyed
+//! by the message's row, marked `unwritten` while the file does not exist
+//! yet. An acknowledged delivery thus costs no file creation, no rename
+//! and no change to the folder's directories: with no directory inode
+//! dirtied, the WAL's `fdatasync` writes the WAL alone (on ext4 without a
+//! journal it also writes the inode-table block of the WAL's inode when
+//! that block is dirty — and the folder's directories' inodes share it).
 //!
-//! * [`flusher`]: off the acknowledgement path, fsyncs pending files and
-//!   their `cur/` directories in bulk and then deletes their rows: when
-//!   enough is pending, when the store goes idle, before it is released or
-//!   closed.
+//! * [`write_out`]: writes the unwritten files (to `tmp/`, renamed into
+//!   `cur/` under the name the index has now), under the write lock,
+//!   recording the folders' stamps as the store's own change. Whoever
+//!   needs a file first runs it: the flusher, a reader that finds a
+//!   message's file missing ([`crate::Store::open_message`], SEARCH),
+//!   COPY, MOVE, a flag change, a rename of INBOX, a folder scan.
+//! * [`flusher`]: off the acknowledgement path, writes the unwritten
+//!   files, fsyncs pending files and their `cur/` directories in bulk and
+//!   then deletes their rows: when enough is pending, when the store goes
+//!   idle, before it is released or closed.
 //! * [`durable`]: the WAL syncs that make commits durable, run outside
 //!   the write lock, one at a time, each for every commit made before it
 //!   began.
@@ -23,6 +34,7 @@
 mod durable;
 pub(crate) mod flusher;
 mod recover;
+mod write_out;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -38,6 +50,7 @@ use crate::{Store, maildir, names};
 pub(crate) use durable::{Durability, Ticket};
 pub(crate) use flusher::Flusher;
 pub(crate) use recover::recover;
+pub(crate) use write_out::{Unwritten, body_in_memory, unwritten_files, write_out};
 
 /// A message larger than this is not journaled: its file is fsynced
 /// before the commit instead (big messages are bound by their writing,
@@ -51,6 +64,7 @@ CREATE TABLE IF NOT EXISTS pending_bodies (
     mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
     uid        INTEGER NOT NULL,
     body       BLOB NOT NULL,
+    unwritten  INTEGER NOT NULL DEFAULT 0,
     UNIQUE (mailbox_id, uid)
 );
 CREATE TRIGGER IF NOT EXISTS pending_bodies_follow_messages
@@ -60,12 +74,18 @@ BEGIN
 END;
 ";
 
+/// What a version-3 index lacks of the journal's table (schema version
+/// 4): the mark of a message whose file is not written yet.
+pub(crate) const MIGRATE_3_TO_4: &str =
+    "ALTER TABLE pending_bodies ADD COLUMN unwritten INTEGER NOT NULL DEFAULT 0;";
+
 /// Journals the bytes of message `uid` of mailbox `mailbox_id`, in the
-/// transaction that indexes it.
+/// transaction that indexes it; its file is not written yet.
 pub(crate) fn record(conn: &Connection, mailbox_id: i64, uid: u32, body: &[u8]) -> Result<()> {
     cached_execute(
         conn,
-        "INSERT OR REPLACE INTO pending_bodies (mailbox_id, uid, body) VALUES (?1, ?2, ?3)",
+        "INSERT OR REPLACE INTO pending_bodies (mailbox_id, uid, body, unwritten)
+         VALUES (?1, ?2, ?3, 1)",
         params![mailbox_id, uid, body],
     )
     .ctx("journaling an appended message")?;
@@ -221,6 +241,8 @@ struct Pending {
     file: String,
     /// Its mailbox's folder.
     dir: PathBuf,
+    /// Its file was never written (see [`write_out`]).
+    unwritten: bool,
 }
 
 /// The journaled messages (at most `limit`), oldest first.
@@ -228,7 +250,7 @@ fn pending(conn: &Connection, root: &Path, limit: i64) -> Result<Vec<Pending>> {
     let context = "reading the append journal";
     let mut stmt = conn
         .prepare_cached(
-            "SELECT p.id, p.mailbox_id, p.uid, m.file, b.name
+            "SELECT p.id, p.mailbox_id, p.uid, m.file, b.name, p.unwritten
                FROM pending_bodies p
                JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
                JOIN mailboxes b ON b.id = p.mailbox_id
@@ -244,6 +266,7 @@ fn pending(conn: &Connection, root: &Path, limit: i64) -> Result<Vec<Pending>> {
                 uid: r.get(2)?,
                 file: r.get(3)?,
                 dir: names::mailbox_dir(root, &name),
+                unwritten: r.get(5)?,
             })
         })
         .ctx(context)?;
@@ -343,13 +366,15 @@ fn sync_rows<'a>(root: &Path, rows: &'a [Pending]) -> Result<Vec<&'a Pending>> {
 }
 
 impl Store {
-    /// Makes every journaled append's file durable (file and `cur/`
-    /// fsynced) and empties the journal of them; returns how many rows
-    /// were deleted. The write lock is held only to read and to delete the
-    /// rows, never across the fsyncs, and readers are never held up. Runs
+    /// Writes every journaled append's file not written yet, makes them
+    /// durable (file and `cur/` fsynced) and empties the journal of them;
+    /// returns how many rows were deleted. The write lock is held only to
+    /// write the files and to read and delete the rows, never across the
+    /// fsyncs, and readers are never held up. Runs
     /// by itself in the background (see [`Store::set_auto_flush`]); call
     /// it to have the journal empty now.
     pub fn flush_journal(&self) -> Result<usize> {
+        self.write_out_journaled(Unwritten::All)?;
         let mut total = 0;
         loop {
             let rows = {
@@ -399,6 +424,13 @@ impl Store {
 /// [`Store::flush_journal`] on a connection held throughout (a store
 /// being dropped: nobody else holds it any more).
 pub(crate) fn flush_held(conn: &mut Connection, root: &Path) -> Result<usize> {
+    {
+        let tx = begin_write(conn)?;
+        if write_out(&tx, root, Unwritten::All)? > 0 {
+            tx.commit()
+                .ctx("committing the written files of journaled messages")?;
+        }
+    }
     let mut total = 0;
     loop {
         let rows = pending(conn, root, ROUND)?;

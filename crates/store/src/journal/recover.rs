@@ -1,10 +1,11 @@
 //! Recovery of the append journal when a store is opened: a crash or power
 //! loss may have lost a journaled message's file (never fsynced), its
-//! directory entry (the rename into `cur/`) or part of its bytes. Each
-//! such file is written again from the journal — to `tmp/`, fsynced,
-//! renamed into place, the directory fsynced — and a file that is intact
-//! is fsynced; then the rows go. All under the write lock, so no other
-//! process appends, renames or expunges meanwhile.
+//! directory entry (the rename into `cur/`) or part of its bytes, and a
+//! file not written yet is not there at all. Each such file is written
+//! (again) from the journal — to `tmp/`, fsynced, renamed into place, the
+//! directory fsynced — and a file that is intact is fsynced; then the rows
+//! go. All under the write lock, so no other process appends, renames or
+//! expunges meanwhile.
 
 use std::collections::HashSet;
 use std::fs;
@@ -46,11 +47,17 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
             )
             .ctx(context)?;
         let cur = p.dir.join("cur");
-        match intact(&cur, &p.file, &body) {
+        // A file never written is written now (the append made none).
+        let found = if p.unwritten {
+            None
+        } else {
+            intact(&cur, &p.file, &body)
+        };
+        match found {
             Some(path) => sync_file(&path)?,
             None => {
                 rewrite(root, p, &body)?;
-                rewritten += 1;
+                rewritten += usize::from(!p.unwritten);
             }
         }
         dirs.insert(cur);
@@ -121,7 +128,8 @@ fn rewrite(root: &Path, p: &Pending, body: &[u8]) -> Result<()> {
         maildir::ensure_maildir(&p.dir, p.dir != root)?;
     }
     let base = base_name(&p.file);
-    for sub in ["cur", "new"] {
+    // A file never written has no other copies to remove.
+    for sub in ["cur", "new"].into_iter().filter(|_| !p.unwritten) {
         let Ok(entries) = fs::read_dir(p.dir.join(sub)) else {
             continue;
         };

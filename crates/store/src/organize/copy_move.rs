@@ -137,6 +137,10 @@ impl Store {
         let src_cur = names::mailbox_dir(self.root(), &src.name).join("cur");
         let dst_dir = names::mailbox_dir(self.root(), &dst.name);
         let dst_cur = dst_dir.join("cur");
+        // Sources appended moments ago get their files from the append
+        // journal first (they are linked or copied below).
+        let unwritten = crate::journal::Unwritten::Mailbox(src.id);
+        crate::journal::write_out(&tx, self.root(), unwritten)?;
         // A move's removals come after the commit: its source scans once.
         let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dst_dir)?;
         let mut created = Vec::with_capacity(messages.len());

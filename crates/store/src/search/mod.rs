@@ -67,15 +67,33 @@ impl Store {
         cancel: &AtomicBool,
         viewer: Viewer<'_>,
     ) -> Result<SearchResult> {
-        let matched = self.matching(mailbox, uidvalidity, key, cancel, viewer)?;
+        let matched = self.matching(mailbox, uidvalidity, key, cancel, viewer, false)?;
         Ok(SearchResult {
             highest_modseq: matched.iter().map(|(m, _)| m.modseq).max().unwrap_or(0),
             uids: matched.into_iter().map(|(m, _)| m.uid).collect(),
         })
     }
 
-    /// The index rows (and mailbox directory) of the matches, ascending
-    /// UID, with the flags `viewer` sees.
+    /// Writes the files of the messages of mailbox `mailbox_id` that
+    /// were appended moments ago (see `crate::journal`) before a search
+    /// reads files. On a full disk they cannot be, and the search goes on
+    /// without them (their text is not searched until there is room).
+    fn write_out_for_reading(&self, mailbox_id: i64) -> Result<()> {
+        match self.write_out_journaled(crate::journal::Unwritten::Mailbox(mailbox_id)) {
+            Ok(_) => Ok(()),
+            Err(e @ (StoreError::NoSpace { .. } | StoreError::OverQuota { .. })) => {
+                tracing::warn!(root = %self.root().display(), error = %e,
+                    "disk full: messages appended moments ago are searched without their text");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The index rows (and file paths) of the matches, ascending UID,
+    /// with the flags `viewer` sees. With `files`, the caller reads the
+    /// matches' files: messages appended moments ago get theirs from the
+    /// append journal first.
     pub(crate) fn matching(
         &self,
         mailbox: &str,
@@ -83,6 +101,7 @@ impl Store {
         key: &SearchKey,
         cancel: &AtomicBool,
         viewer: Viewer<'_>,
+        files: bool,
     ) -> Result<Vec<(MessageMeta, std::path::PathBuf)>> {
         let name = names::canonical(mailbox)?;
         let (row, metas) = {
@@ -105,12 +124,24 @@ impl Store {
             None
         };
         let mut out = Vec::new();
+        let mut written_out = false;
+        if files && !metas.is_empty() {
+            written_out = true;
+            self.write_out_for_reading(row.id)?;
+        }
         for meta in metas {
             if cancel.load(Ordering::Relaxed) {
                 return Err(StoreError::Cancelled);
             }
             let path = dir.join(&meta.file);
-            let hit = match eval::eval_meta(key, &meta, now, max_uid) {
+            let answer = eval::eval_meta(key, &meta, now, max_uid);
+            if answer.is_none() && !written_out {
+                // Before the first file is read: messages appended moments
+                // ago get theirs from the append journal.
+                written_out = true;
+                self.write_out_for_reading(row.id)?;
+            }
+            let hit = match answer {
                 Some(answer) => answer,
                 None if let Some(conn) = &structures
                     && let Some(s) = crate::mime::cache::get(conn, row.id, meta.uid)? =>

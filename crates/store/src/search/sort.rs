@@ -143,7 +143,7 @@ impl Store {
         cancel: &AtomicBool,
         viewer: Viewer<'_>,
     ) -> Result<Vec<(MessageMeta, Envelope)>> {
-        let matched = self.matching(mailbox, uidvalidity, key, cancel, viewer)?;
+        let matched = self.matching(mailbox, uidvalidity, key, cancel, viewer, true)?;
         let mut out = Vec::with_capacity(matched.len());
         for (meta, path) in matched {
             if cancel.load(Ordering::Relaxed) {

@@ -135,6 +135,10 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     let mut conn = store.conn()?;
     let tx = begin_write(&mut conn)?;
     let mut row = index::mailbox_row(&tx, name)?;
+    // Messages appended moments ago get their files from the append
+    // journal first: a message without its file is taken for expunged.
+    let unwritten = crate::journal::Unwritten::Mailbox(row.id);
+    crate::journal::write_out(&tx, store.root(), unwritten)?;
     let context = format!("syncing {name:?}");
     let (cur, new) = (dir.join("cur"), dir.join("new"));
 

@@ -1,0 +1,194 @@
+//! Writing the files of journaled appends: an append commits its bytes in
+//! the index and writes no file (see the module docs of `crate::journal`);
+//! the file is written here, from the journal, by whoever needs it first.
+//! Not fsynced: the journal keeps the bytes until a flush has made the
+//! file durable.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+
+use crate::error::{Result, SqlContext, StoreError};
+use crate::index::cached_execute;
+use crate::mailbox::begin_write;
+use crate::sync::own::OwnChange;
+use crate::{Store, maildir, names};
+
+/// Which unwritten files to write.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unwritten {
+    /// Every one of the store.
+    All,
+    /// Those of one mailbox (by its row id).
+    Mailbox(i64),
+    /// One message's (mailbox row id, UID).
+    Message(i64, u32),
+}
+
+/// An unwritten message: its journal row, mailbox, the file name the
+/// index has for it now, its mailbox's name.
+struct Row {
+    id: i64,
+    mailbox_id: i64,
+    file: String,
+    mailbox: String,
+}
+
+/// The unwritten messages `which` names.
+fn rows(conn: &Connection, which: Unwritten) -> Result<Vec<Row>> {
+    let context = "reading the unwritten messages of the append journal";
+    let (mailbox, uid) = match which {
+        Unwritten::All => (None, None),
+        Unwritten::Mailbox(m) => (Some(m), None),
+        Unwritten::Message(m, u) => (Some(m), Some(u)),
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT p.id, p.mailbox_id, m.file, b.name
+               FROM pending_bodies p
+               JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
+               JOIN mailboxes b ON b.id = p.mailbox_id
+              WHERE p.unwritten
+                AND (?1 IS NULL OR p.mailbox_id = ?1)
+                AND (?2 IS NULL OR p.uid = ?2)
+              ORDER BY p.id",
+        )
+        .ctx(context)?;
+    let found = stmt
+        .query_map(params![mailbox, uid], |r| {
+            Ok(Row {
+                id: r.get(0)?,
+                mailbox_id: r.get(1)?,
+                file: r.get(2)?,
+                mailbox: r.get(3)?,
+            })
+        })
+        .ctx(context)?;
+    found.collect::<std::result::Result<_, _>>().ctx(context)
+}
+
+/// The names (as the index has them now) of the messages of
+/// `mailbox_id` whose files are not written yet.
+pub(crate) fn unwritten_files(conn: &Connection, mailbox_id: i64) -> Result<HashSet<String>> {
+    let context = "reading the unwritten messages of the append journal";
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT m.file FROM pending_bodies p
+               JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
+              WHERE p.unwritten AND p.mailbox_id = ?1",
+        )
+        .ctx(context)?;
+    let found = stmt.query_map([mailbox_id], |r| r.get(0)).ctx(context)?;
+    found.collect::<std::result::Result<_, _>>().ctx(context)
+}
+
+/// Writes the unwritten files `which` names into their mailboxes' `cur/`
+/// under the names the index has, inside `tx` (the write transaction:
+/// nobody renames, expunges or appends meanwhile), marks them written and
+/// records each folder's stamp as the store's own change. Returns how
+/// many it wrote.
+pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Result<usize> {
+    let rows = rows(tx, which)?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let context = "writing a journaled message's file";
+    let mut folders: HashMap<i64, OwnChange> = HashMap::new();
+    for row in &rows {
+        let dir = names::mailbox_dir(root, &row.mailbox);
+        if let std::collections::hash_map::Entry::Vacant(entry) = folders.entry(row.mailbox_id) {
+            // Before the first rename into this folder.
+            entry.insert(OwnChange::begin(tx, row.mailbox_id, &dir)?);
+        }
+        let body: Vec<u8> = tx
+            .query_row(
+                "SELECT body FROM pending_bodies WHERE id = ?1",
+                [row.id],
+                |r| r.get(0),
+            )
+            .ctx(context)?;
+        write_file(root, &dir.join("cur").join(&row.file), &body)?;
+        cached_execute(
+            tx,
+            "UPDATE pending_bodies SET unwritten = 0 WHERE id = ?1",
+            [row.id],
+        )
+        .ctx(context)?;
+    }
+    for own in folders.into_values() {
+        own.record(tx)?;
+    }
+    Ok(rows.len())
+}
+
+/// Writes `body` to `path` through a file in `root`'s `tmp/` (a reader
+/// never sees it partly written), not fsynced.
+fn write_file(root: &Path, path: &Path, body: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(crate::sync::filename::base_name)
+        .unwrap_or("message");
+    let tmp = root.join("tmp").join(format!("{name}.journal"));
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io(format!("removing {}", tmp.display()), e)),
+    }
+    let mut file = maildir::create_private_file(&tmp, true)?;
+    file.write_all(body)
+        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))?;
+    drop(file);
+    fs::rename(&tmp, path).map_err(|e| {
+        StoreError::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
+    })
+}
+
+/// The journaled bytes of message `uid` of `mailbox_id` in a file held in
+/// memory, for a reader when the message's file cannot be written (a full
+/// disk); `None` if the journal does not hold them.
+pub(crate) fn body_in_memory(conn: &Connection, mailbox_id: i64, uid: u32) -> Result<Option<File>> {
+    use rusqlite::OptionalExtension;
+    let context = "reading a journaled message";
+    let body: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT body FROM pending_bodies WHERE mailbox_id = ?1 AND uid = ?2",
+            params![mailbox_id, uid],
+            |r| r.get(0),
+        )
+        .optional()
+        .ctx(context)?;
+    let Some(body) = body else {
+        return Ok(None);
+    };
+    let in_memory = |e| StoreError::io("holding a journaled message in memory", e);
+    let fd = rustix::fs::memfd_create("journaled-message", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| in_memory(std::io::Error::from(e)))?;
+    let mut file = File::from(fd);
+    file.write_all(&body)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .map_err(in_memory)?;
+    Ok(Some(file))
+}
+
+impl Store {
+    /// Writes the unwritten files `which` names (see [`write_out`]) in a
+    /// write transaction of its own; how many it wrote. Nothing to write
+    /// costs one query and commits nothing.
+    pub(crate) fn write_out_journaled(&self, which: Unwritten) -> Result<usize> {
+        let mut conn = self.conn()?;
+        let tx = begin_write(&mut conn)?;
+        let written = write_out(&tx, self.root(), which)?;
+        if written > 0 {
+            tx.commit()
+                .ctx("committing the written files of journaled messages")?;
+        }
+        Ok(written)
+    }
+}
