@@ -94,11 +94,13 @@ fn lmtp_deliver_and_pop3_at_one_host_reach_a_user_homed_on_another() {
     assert_eq!(code, Some(0), "{stderr}\nA: {}", server_a.logs());
 
     for marker in [&by_lmtp, &by_deliver] {
-        assert_eq!(
-            files_with(&dir_b.maildir(USER), marker).len(),
-            1,
-            "{marker} at B"
+        // Written from B's append journal by its flusher.
+        let at_b = crate::harness::wait_until(
+            std::time::Duration::from_secs(10),
+            &format!("{marker}'s file at B"),
+            || Some(files_with(&dir_b.maildir(USER), marker)).filter(|f| !f.is_empty()),
         );
+        assert_eq!(at_b.len(), 1, "{marker} at B");
         assert!(
             files_with(&dir_a.maildir(USER), marker).is_empty(),
             "{marker} at A"

@@ -172,11 +172,7 @@ fn mailbox_commands() {
     assert!(r.is_ok(), "APPEND to Work: {r:?}");
     let (_, uid1) = r.appenduid().expect("APPENDUID");
     let cur = dir.maildir(USER).join(".Work").join("cur");
-    let files: Vec<_> = fs::read_dir(&cur)
-        .unwrap_or_else(|e| panic!("{} (Maildir++ folder Work): {e}", cur.display()))
-        .flatten()
-        .collect();
-    assert_eq!(files.len(), 1, "files in {}: {files:?}", cur.display());
+    let files = crate::harness::files_in(&cur, 1);
     assert_eq!(
         fs::read(files[0].path()).expect("reading the message file"),
         first,

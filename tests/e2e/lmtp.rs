@@ -469,7 +469,13 @@ fn a_full_disk_refuses_new_mail_and_still_serves_what_is_there() {
     let disk = crate::tmpfs::Tmpfs::mount(&dir.home("alice"), 2 << 20, Some(MAIL_UID));
 
     let mut c = server.login("alice", PASS);
-    let mut acked: Vec<Vec<u8>> = Vec::new();
+    // A first message whose file is written (from the append journal,
+    // by the flusher) before the disk fills: another program renames it
+    // below.
+    let first = crate::harness::make_message("full-first", 1_000);
+    assert!(c.append("INBOX", &[], &first).expect("APPEND").is_ok());
+    crate::harness::files_in(&dir.maildir("alice").join("cur"), 1);
+    let mut acked: Vec<Vec<u8>> = vec![first];
     let refused = loop {
         assert!(acked.len() < 100, "a 2 MiB disk took 100 messages");
         let message = crate::harness::make_message(&format!("full-{}", acked.len()), 100_000);
@@ -512,7 +518,10 @@ fn a_full_disk_refuses_new_mail_and_still_serves_what_is_there() {
     assert_eq!(bodies.len(), acked.len());
     assert!(bodies == acked, "the messages read back differ");
 
+    // Room again: the filler goes and the disk grows (the messages whose
+    // files the full disk kept in the append journal need theirs).
     std::fs::remove_file(filler).expect("removing the filler");
+    disk.grow(4 << 20);
     let mut c = server.login("alice", PASS);
     let reply = c
         .append("INBOX", &[], b"Subject: room again\r\n\r\nx\r\n")

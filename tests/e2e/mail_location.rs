@@ -103,7 +103,7 @@ fn a_dovecot_userdb_mail_location_is_served_from_that_maildir() {
     // to the default <home>/Maildir.
     let index = maildir.join("mailkeep.index.sqlite");
     assert_eq!(std::fs::metadata(&index).expect("index").uid(), 5000);
-    assert_eq!(std::fs::read_dir(maildir.join("cur")).unwrap().count(), 2);
+    crate::harness::files_in(&maildir.join("cur"), 2);
     assert!(!home.join("Maildir").exists());
 }
 

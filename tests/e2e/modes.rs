@@ -46,12 +46,7 @@ fn per_uid_mode_shares_a_process_between_users_of_one_uid() {
     assert_eq!(storage[0].status_numbers("Uid:"), vec![5000; 4]);
 
     for user in ["alice", "bob"] {
-        let cur = dir.maildir(user).join("cur");
-        let files: Vec<_> = std::fs::read_dir(&cur)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", cur.display()))
-            .filter_map(Result::ok)
-            .collect();
-        assert_eq!(files.len(), 1, "{user}'s message");
+        let files = crate::harness::files_in(&dir.maildir(user).join("cur"), 1);
         let meta = files[0].metadata().expect("stat");
         assert_eq!(
             (meta.uid(), meta.mode() & 0o777),

@@ -163,9 +163,8 @@ fn shared_storage_runs_as_its_own_uid_with_no_root_thread() {
             maildir.join("mailkeep.index.sqlite-shm"),
         ];
         made.extend(
-            fs::read_dir(maildir.join("cur"))
-                .expect("cur/")
-                .filter_map(Result::ok)
+            crate::harness::files_in(&maildir.join("cur"), 2)
+                .iter()
                 .map(|f| f.path()),
         );
         assert_eq!(made.len(), 4, "{user}: two messages, a mailbox, -shm");

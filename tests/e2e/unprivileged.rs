@@ -54,12 +54,7 @@ fn started_as_another_user_warns_and_runs_as_that_user() {
         let p = server.wait_role(role, None, None);
         assert_eq!(p.status_numbers("Uid:"), vec![NOBODY; 4], "{role} uid");
     }
-    let cur = dir.maildir("demo").join("cur");
-    let files: Vec<_> = std::fs::read_dir(&cur)
-        .expect("reading cur/")
-        .filter_map(Result::ok)
-        .collect();
-    assert_eq!(files.len(), 1, "one message in {}", cur.display());
+    let files = crate::harness::files_in(&dir.maildir("demo").join("cur"), 1);
     for f in files {
         let meta = f.metadata().expect("stat");
         assert_eq!(meta.uid(), NOBODY, "{:?} owner", f.path());

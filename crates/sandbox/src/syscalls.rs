@@ -117,6 +117,9 @@ const CHANGE_FILES: &[libc::c_long] = &[
     // The append journal's flusher makes many message files durable with
     // one flush of their file system (no more than fsync of each gives).
     libc::SYS_syncfs,
+    // A message whose bytes are only in the append journal, served from
+    // memory while its file cannot be written (a full disk).
+    libc::SYS_memfd_create,
     libc::SYS_ftruncate,
     libc::SYS_fallocate,
     libc::SYS_fadvise64,

@@ -358,6 +358,34 @@ impl Gate {
             .count()
     }
 
+    /// Writes and flushes the append journal of every owner's store (see
+    /// `mailkeep_store`'s journal): before the process stops, so that the
+    /// Maildirs hold every acknowledged message as a file for whoever
+    /// reads them next (another program, or a server started on them).
+    /// Failures are logged: the journal keeps the bytes, and the next
+    /// opening of the store writes the files.
+    pub(crate) async fn flush_journals(&self) {
+        let all: Vec<(String, Store)> = {
+            let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+            stores
+                .iter()
+                .map(|(owner, store)| (owner.clone(), store.clone()))
+                .collect()
+        };
+        for (owner, store) in all {
+            let flushed = self
+                .run_quietly(&owner, move || store.flush_journal())
+                .await;
+            match flushed {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(%owner, error = %e,
+                    "append journal not flushed before stopping; the next opening writes its files"),
+                Err(status) => tracing::warn!(%owner, reason = %status.message(),
+                    "append journal not flushed before stopping; the next opening writes its files"),
+            }
+        }
+    }
+
     /// Closes the index connections of every owner that was admitted no
     /// call for `idle_for` (see [`Store::release_idle`]): an owner whose
     /// sessions only watch, or that lingers after its last session, then

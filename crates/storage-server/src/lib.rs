@@ -115,6 +115,9 @@ pub enum StorageServerError {
     /// A blocking task could not be run.
     #[error("blocking task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The handler of SIGTERM could not be installed.
+    #[error("SIGTERM handler: {0}")]
+    Signal(#[source] std::io::Error),
 }
 
 /// The HTTP/2 window of each call this process receives (an Append's
@@ -434,6 +437,9 @@ pub async fn serve_tuned(
     let mut frames = read_frames(std::sync::Arc::clone(&control));
     let mut reported = None;
     let mut busy_check = tokio::time::interval(BUSY_CHECK);
+    // The master stops its children with SIGTERM (and when it dies).
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(StorageServerError::Signal)?;
     loop {
         let open = count.open();
         let (in_flight, busy) = calls.state(tuning.busy_after);
@@ -457,6 +463,13 @@ pub async fn serve_tuned(
         }
         tokio::select! {
             _ = busy_check.tick() => {}
+            _ = terminate.recv() => {
+                // Acknowledged messages still only in the append journal
+                // get their files before the process goes.
+                gate.flush_journals().await;
+                tracing::info!(owner = %settings.owner, "storage process stops (SIGTERM)");
+                return Ok(());
+            }
             result = &mut server.0 => {
                 // Only ends on its own if it failed: the incoming channel
                 // stays open while we hold `tx`.

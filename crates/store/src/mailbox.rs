@@ -275,7 +275,7 @@ impl Store {
         // Messages appended moments ago get their files (moved below)
         // from the append journal first.
         let unwritten = crate::journal::Unwritten::Mailbox(inbox.id);
-        crate::journal::write_out(conn, self.root(), unwritten)?;
+        crate::journal::write_out(conn, self.root(), unwritten)?.all("renaming INBOX")?;
         let messages = index::all_messages(conn, inbox)?;
         let to_dir = names::mailbox_dir(self.root(), to);
         maildir::ensure_maildir(&to_dir, true)?;

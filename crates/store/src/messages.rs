@@ -307,18 +307,13 @@ impl Store {
                 // up again.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && !written_out => {
                     written_out = true;
-                    let which = crate::journal::Unwritten::Message(mailbox_id, uid);
-                    match self.write_out_journaled(which) {
-                        Ok(_) => {}
+                    let which = crate::journal::Unwritten::Mailbox(mailbox_id);
+                    if self.write_out_journaled(which)?.left > 0 {
                         // A full disk: served from the journal.
-                        Err(StoreError::NoSpace { .. } | StoreError::OverQuota { .. }) => {
-                            let conn = self.reader()?;
-                            if let Some(f) = crate::journal::body_in_memory(&conn, mailbox_id, uid)?
-                            {
-                                return Ok((f, meta));
-                            }
+                        let conn = self.reader()?;
+                        if let Some(f) = crate::journal::body_in_memory(&conn, mailbox_id, uid)? {
+                            return Ok((f, meta));
                         }
-                        Err(e) => return Err(e),
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempt == 0 => {

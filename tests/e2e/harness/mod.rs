@@ -101,8 +101,8 @@ pub fn require_program(program: &str, test: &str) -> bool {
 
 /// Polls `f` every 50 ms until it returns `Some`, or panics with `what`
 /// after `timeout`. Only for what signals nothing to wait on (a process
-/// appearing in or leaving `/proc`); output and exits have their own
-/// event-driven waits.
+/// appearing in or leaving `/proc`, a file the background flusher
+/// writes); output and exits have their own event-driven waits.
 pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
@@ -114,6 +114,19 @@ pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Optio
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The entries of `dir` once there are `count` of them (waited for: a
+/// small message's file is written from the store's append journal after
+/// its acknowledgement, by the background flusher when the store goes
+/// idle or by the first reader), or a panic naming what is there after
+/// 10 seconds.
+pub fn files_in(dir: &std::path::Path, count: usize) -> Vec<std::fs::DirEntry> {
+    let what = format!("{count} files in {}", dir.display());
+    wait_until(Duration::from_secs(10), &what, || {
+        let files: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().collect();
+        (files.len() == count).then_some(files)
+    })
 }
 
 /// A port on 127.0.0.1 that was free a moment ago (racy: prefer binding a

@@ -426,7 +426,7 @@ impl Store {
 pub(crate) fn flush_held(conn: &mut Connection, root: &Path) -> Result<usize> {
     {
         let tx = begin_write(conn)?;
-        if write_out(&tx, root, Unwritten::All)? > 0 {
+        if write_out(&tx, root, Unwritten::All)?.written > 0 {
             tx.commit()
                 .ctx("committing the written files of journaled messages")?;
         }

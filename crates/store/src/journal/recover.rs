@@ -38,6 +38,8 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
     let rows = pending(&tx, root, i64::MAX)?;
     let mut dirs: HashSet<PathBuf> = HashSet::new();
     let mut rewritten = 0usize;
+    // The rows whose files are whole and durable now.
+    let mut done: Vec<&Pending> = Vec::with_capacity(rows.len());
     for p in &rows {
         let body: Vec<u8> = tx
             .query_row(
@@ -55,18 +57,25 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
         };
         match found {
             Some(path) => sync_file(&path)?,
-            None => {
-                rewrite(root, p, &body)?;
-                rewritten += usize::from(!p.unwritten);
-            }
+            None => match rewrite(root, p, &body) {
+                Ok(()) => rewritten += usize::from(!p.unwritten),
+                // A full disk: a file never written stays in the journal,
+                // read from there, until there is room (the store opens
+                // and serves its mail meanwhile).
+                Err(StoreError::NoSpace { .. } | StoreError::OverQuota { .. }) if p.unwritten => {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
         }
         dirs.insert(cur);
+        done.push(p);
     }
     for dir in &dirs {
         maildir::fsync_dir(dir)?;
     }
     let forget = || -> Result<()> {
-        for p in &rows {
+        for p in &done {
             cached_execute(&tx, "DELETE FROM pending_bodies WHERE id = ?1", [p.id]).ctx(context)?;
         }
         tx.commit().ctx(context)
@@ -83,8 +92,12 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
         }
         Err(e) => return Err(e),
     }
+    if done.len() < rows.len() {
+        tracing::warn!(root = %root.display(), unwritten = rows.len() - done.len(),
+            "disk full: messages whose files could not be written are read from the append journal until there is room");
+    }
     if rewritten > 0 {
-        tracing::warn!(root = %root.display(), rewritten, flushed = rows.len(),
+        tracing::warn!(root = %root.display(), rewritten, flushed = done.len(),
             "message files lost by a crash were written again from the append journal");
     }
     Ok(())

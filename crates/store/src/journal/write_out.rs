@@ -24,8 +24,6 @@ pub(crate) enum Unwritten {
     All,
     /// Those of one mailbox (by its row id).
     Mailbox(i64),
-    /// One message's (mailbox row id, UID).
-    Message(i64, u32),
 }
 
 /// An unwritten message: its journal row, mailbox, the file name the
@@ -40,10 +38,9 @@ struct Row {
 /// The unwritten messages `which` names.
 fn rows(conn: &Connection, which: Unwritten) -> Result<Vec<Row>> {
     let context = "reading the unwritten messages of the append journal";
-    let (mailbox, uid) = match which {
-        Unwritten::All => (None, None),
-        Unwritten::Mailbox(m) => (Some(m), None),
-        Unwritten::Message(m, u) => (Some(m), Some(u)),
+    let mailbox = match which {
+        Unwritten::All => None,
+        Unwritten::Mailbox(m) => Some(m),
     };
     let mut stmt = conn
         .prepare_cached(
@@ -51,14 +48,12 @@ fn rows(conn: &Connection, which: Unwritten) -> Result<Vec<Row>> {
                FROM pending_bodies p
                JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
                JOIN mailboxes b ON b.id = p.mailbox_id
-              WHERE p.unwritten
-                AND (?1 IS NULL OR p.mailbox_id = ?1)
-                AND (?2 IS NULL OR p.uid = ?2)
+              WHERE p.unwritten AND (?1 IS NULL OR p.mailbox_id = ?1)
               ORDER BY p.id",
         )
         .ctx(context)?;
     let found = stmt
-        .query_map(params![mailbox, uid], |r| {
+        .query_map(params![mailbox], |r| {
             Ok(Row {
                 id: r.get(0)?,
                 mailbox_id: r.get(1)?,
@@ -85,19 +80,47 @@ pub(crate) fn unwritten_files(conn: &Connection, mailbox_id: i64) -> Result<Hash
     found.collect::<std::result::Result<_, _>>().ctx(context)
 }
 
+/// What [`write_out`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WrittenOut {
+    /// Files written.
+    pub(crate) written: usize,
+    /// Files left unwritten for want of room (a full disk): their bytes
+    /// stay in the journal, which readers then serve.
+    pub(crate) left: usize,
+}
+
+impl WrittenOut {
+    /// Fails with [`StoreError::NoSpace`] if files were left unwritten:
+    /// for a caller that needs every one (COPY links the files).
+    pub(crate) fn all(self, what: &str) -> Result<()> {
+        if self.left == 0 {
+            return Ok(());
+        }
+        Err(StoreError::NoSpace {
+            context: format!(
+                "{what}: {} journaled messages' files could not be written",
+                self.left
+            ),
+        })
+    }
+}
+
 /// Writes the unwritten files `which` names into their mailboxes' `cur/`
 /// under the names the index has, inside `tx` (the write transaction:
 /// nobody renames, expunges or appends meanwhile), marks them written and
-/// records each folder's stamp as the store's own change. Returns how
-/// many it wrote.
-pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Result<usize> {
+/// records each folder's stamp as the store's own change. On a full disk
+/// it stops at the first file that finds no room and keeps what it wrote
+/// (the caller commits it); what is left is counted, not an error.
+pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Result<WrittenOut> {
     let rows = rows(tx, which)?;
+    let mut done = WrittenOut::default();
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(done);
     }
     let context = "writing a journaled message's file";
     let mut folders: HashMap<i64, OwnChange> = HashMap::new();
-    for row in &rows {
+    for (i, row) in rows.iter().enumerate() {
         let dir = names::mailbox_dir(root, &row.mailbox);
         if let std::collections::hash_map::Entry::Vacant(entry) = folders.entry(row.mailbox_id) {
             // Before the first rename into this folder.
@@ -110,18 +133,28 @@ pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Resul
                 |r| r.get(0),
             )
             .ctx(context)?;
-        write_file(root, &dir.join("cur").join(&row.file), &body)?;
+        match write_file(root, &dir.join("cur").join(&row.file), &body) {
+            Ok(()) => {}
+            Err(e @ (StoreError::NoSpace { .. } | StoreError::OverQuota { .. })) => {
+                done.left = rows.len() - i;
+                tracing::warn!(root = %root.display(), left = done.left, error = %e,
+                    "disk full: journaled messages' files wait for room (read from the journal meanwhile)");
+                break;
+            }
+            Err(e) => return Err(e),
+        }
         cached_execute(
             tx,
             "UPDATE pending_bodies SET unwritten = 0 WHERE id = ?1",
             [row.id],
         )
         .ctx(context)?;
+        done.written += 1;
     }
     for own in folders.into_values() {
         own.record(tx)?;
     }
-    Ok(rows.len())
+    Ok(done)
 }
 
 /// Writes `body` to `path` through a file in `root`'s `tmp/` (a reader
@@ -139,15 +172,22 @@ fn write_file(root: &Path, path: &Path, body: &[u8]) -> Result<()> {
         Err(e) => return Err(StoreError::io(format!("removing {}", tmp.display()), e)),
     }
     let mut file = maildir::create_private_file(&tmp, true)?;
-    file.write_all(body)
-        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(|e| {
-        StoreError::io(
-            format!("renaming {} to {}", tmp.display(), path.display()),
-            e,
-        )
-    })
+    let written = file
+        .write_all(body)
+        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))
+        .and_then(|()| {
+            fs::rename(&tmp, path).map_err(|e| {
+                StoreError::io(
+                    format!("renaming {} to {}", tmp.display(), path.display()),
+                    e,
+                )
+            })
+        });
+    if written.is_err() {
+        // Not left to take room (a full disk is the likely cause).
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// The journaled bytes of message `uid` of `mailbox_id` in a file held in
@@ -179,16 +219,16 @@ pub(crate) fn body_in_memory(conn: &Connection, mailbox_id: i64, uid: u32) -> Re
 
 impl Store {
     /// Writes the unwritten files `which` names (see [`write_out`]) in a
-    /// write transaction of its own; how many it wrote. Nothing to write
-    /// costs one query and commits nothing.
-    pub(crate) fn write_out_journaled(&self, which: Unwritten) -> Result<usize> {
+    /// write transaction of its own. Nothing to write costs one query and
+    /// commits nothing.
+    pub(crate) fn write_out_journaled(&self, which: Unwritten) -> Result<WrittenOut> {
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
-        let written = write_out(&tx, self.root(), which)?;
-        if written > 0 {
+        let done = write_out(&tx, self.root(), which)?;
+        if done.written > 0 {
             tx.commit()
                 .ctx("committing the written files of journaled messages")?;
         }
-        Ok(written)
+        Ok(done)
     }
 }

@@ -140,7 +140,7 @@ impl Store {
         // Sources appended moments ago get their files from the append
         // journal first (they are linked or copied below).
         let unwritten = crate::journal::Unwritten::Mailbox(src.id);
-        crate::journal::write_out(&tx, self.root(), unwritten)?;
+        crate::journal::write_out(&tx, self.root(), unwritten)?.all("copying")?;
         // A move's removals come after the commit: its source scans once.
         let own = crate::sync::own::OwnChange::begin(&tx, dst.id, &dst_dir)?;
         let mut created = Vec::with_capacity(messages.len());

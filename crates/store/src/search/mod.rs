@@ -79,15 +79,8 @@ impl Store {
     /// reads files. On a full disk they cannot be, and the search goes on
     /// without them (their text is not searched until there is room).
     fn write_out_for_reading(&self, mailbox_id: i64) -> Result<()> {
-        match self.write_out_journaled(crate::journal::Unwritten::Mailbox(mailbox_id)) {
-            Ok(_) => Ok(()),
-            Err(e @ (StoreError::NoSpace { .. } | StoreError::OverQuota { .. })) => {
-                tracing::warn!(root = %self.root().display(), error = %e,
-                    "disk full: messages appended moments ago are searched without their text");
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        self.write_out_journaled(crate::journal::Unwritten::Mailbox(mailbox_id))?;
+        Ok(())
     }
 
     /// The index rows (and file paths) of the matches, ascending UID,

@@ -136,9 +136,11 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
     let tx = begin_write(&mut conn)?;
     let mut row = index::mailbox_row(&tx, name)?;
     // Messages appended moments ago get their files from the append
-    // journal first: a message without its file is taken for expunged.
+    // journal first; one whose file a full disk leaves unwritten is not
+    // missing (below): its bytes are in the journal.
     let unwritten = crate::journal::Unwritten::Mailbox(row.id);
     crate::journal::write_out(&tx, store.root(), unwritten)?;
+    let still_unwritten = crate::journal::unwritten_files(&tx, row.id)?;
     let context = format!("syncing {name:?}");
     let (cur, new) = (dir.join("cur"), dir.join("new"));
 
@@ -261,7 +263,7 @@ pub(crate) fn sync(store: &Store, name: &str, force: bool) -> Result<SyncReport>
 
     let missing: Vec<u32> = known
         .iter()
-        .filter(|(base, _)| !seen.contains(*base))
+        .filter(|(base, m)| !seen.contains(*base) && !still_unwritten.contains(&m.file))
         .map(|(_, m)| m.uid)
         .collect();
     if !missing.is_empty() {

@@ -41,6 +41,20 @@ impl Tmpfs {
         &self.dir
     }
 
+    /// Grows it to `bytes` (as an administrator gives a full disk room).
+    #[allow(dead_code)]
+    pub fn grow(&self, bytes: u64) {
+        let options = format!("size={bytes}");
+        nix::mount::mount(
+            None::<&str>,
+            &self.dir,
+            None::<&str>,
+            nix::mount::MsFlags::MS_REMOUNT,
+            Some(options.as_str()),
+        )
+        .expect("growing the tmpfs");
+    }
+
     /// Takes every byte left, with a file of its own; returns its path.
     pub fn fill(&self) -> PathBuf {
         let path = self.dir.join("filler");
