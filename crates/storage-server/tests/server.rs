@@ -397,6 +397,9 @@ async fn fetch_reports_data_loss_when_the_file_changed() {
     let a = send_append(&mut c, &t, append_stream("INBOX", &[], b"0123456789", 10))
         .await
         .unwrap();
+    // Read once: its file is written from the append journal.
+    let fetched = fetch_all(&mut c, &t, "INBOX", a.uidvalidity).await.unwrap();
+    assert_eq!(fetched[0].1, b"0123456789");
     let cur = h.maildir().join("cur");
     let file = std::fs::read_dir(&cur)
         .unwrap()
