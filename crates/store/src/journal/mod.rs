@@ -374,7 +374,7 @@ impl Store {
     /// by itself in the background (see [`Store::set_auto_flush`]); call
     /// it to have the journal empty now.
     pub fn flush_journal(&self) -> Result<usize> {
-        self.write_out_journaled(Unwritten::All)?;
+        self.write_out_in_rounds()?;
         let mut total = 0;
         loop {
             let rows = {

@@ -24,6 +24,10 @@ pub(crate) enum Unwritten {
     All,
     /// Those of one mailbox (by its row id).
     Mailbox(i64),
+    /// The oldest ones of the store, at most this many (the flusher
+    /// writes in rounds, so that appends take the write lock between
+    /// them).
+    Oldest(i64),
 }
 
 /// An unwritten message: its journal row, mailbox, the file name the
@@ -38,9 +42,10 @@ struct Row {
 /// The unwritten messages `which` names.
 fn rows(conn: &Connection, which: Unwritten) -> Result<Vec<Row>> {
     let context = "reading the unwritten messages of the append journal";
-    let mailbox = match which {
-        Unwritten::All => None,
-        Unwritten::Mailbox(m) => Some(m),
+    let (mailbox, limit) = match which {
+        Unwritten::All => (None, -1),
+        Unwritten::Mailbox(m) => (Some(m), -1),
+        Unwritten::Oldest(n) => (None, n),
     };
     let mut stmt = conn
         .prepare_cached(
@@ -49,11 +54,11 @@ fn rows(conn: &Connection, which: Unwritten) -> Result<Vec<Row>> {
                JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
                JOIN mailboxes b ON b.id = p.mailbox_id
               WHERE p.unwritten AND (?1 IS NULL OR p.mailbox_id = ?1)
-              ORDER BY p.id",
+              ORDER BY p.id LIMIT ?2",
         )
         .ctx(context)?;
     let found = stmt
-        .query_map(params![mailbox], |r| {
+        .query_map(params![mailbox, limit], |r| {
             Ok(Row {
                 id: r.get(0)?,
                 mailbox_id: r.get(1)?,
@@ -217,7 +222,22 @@ pub(crate) fn body_in_memory(conn: &Connection, mailbox_id: i64, uid: u32) -> Re
     Ok(Some(file))
 }
 
+/// Files the flusher writes per write transaction.
+const ROUND: i64 = 8;
+
 impl Store {
+    /// Writes every unwritten file of the store, [`ROUND`] per write
+    /// transaction (an append waits for one round at most, not for all);
+    /// stops early on a full disk.
+    pub(crate) fn write_out_in_rounds(&self) -> Result<()> {
+        loop {
+            let done = self.write_out_journaled(Unwritten::Oldest(ROUND))?;
+            if done.left > 0 || (done.written as i64) < ROUND {
+                return Ok(());
+            }
+        }
+    }
+
     /// Writes the unwritten files `which` names (see [`write_out`]) in a
     /// write transaction of its own. Nothing to write costs one query and
     /// commits nothing.
