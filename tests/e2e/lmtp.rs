@@ -313,6 +313,40 @@ fn a_disconnect_mid_data_delivers_nothing() {
     assert!(inbox[0].ends_with(b"Subject: marker\r\n\r\nwhole\r\n"));
 }
 
+/// A delivered message's file is written after its `250` (its bytes are
+/// in the append journal first): a server stopped moments after the
+/// deliveries leaves every message as a file in the Maildir all the same
+/// (its storage processes write them on SIGTERM), for whatever reads the
+/// Maildir next (Dovecot, mutt, a backup).
+#[test]
+fn a_stopped_server_leaves_every_delivered_message_in_the_maildir() {
+    let dir = TestDir::new();
+    let server = start(&dir);
+    let mut c = Lmtp::tcp(&server);
+    assert!(c.cmd("LHLO x").starts_with("250"));
+    let bodies: Vec<Vec<u8>> = (0..3)
+        .map(|i| format!("Subject: kept {i}\r\n\r\nbody {i}\r\n").into_bytes())
+        .collect();
+    for body in &bodies {
+        c.envelope(&["alice"]);
+        assert!(c.data(body, 1)[0].starts_with("250"));
+    }
+    drop(c);
+    let mut server = server;
+    server.stop();
+    let cur = dir.maildir("alice").join("cur");
+    let mut found: Vec<Vec<u8>> = std::fs::read_dir(&cur)
+        .expect("cur/")
+        .flatten()
+        .map(|e| std::fs::read(e.path()).expect("a message file"))
+        .collect();
+    assert_eq!(found.len(), bodies.len(), "files in {}", cur.display());
+    found.sort();
+    for (file, body) in found.iter().zip(&bodies) {
+        assert!(file.ends_with(body), "{}", String::from_utf8_lossy(file));
+    }
+}
+
 /// The peak resident memory of `pid` (`VmHWM`), in KiB.
 fn peak_memory_kib(server: &Server<'_>, pid: i32) -> u32 {
     let proc = server

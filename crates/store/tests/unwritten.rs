@@ -205,3 +205,40 @@ fn a_journal_of_schema_version_3_upgrades_and_its_files_count_as_written() {
     assert_eq!(unwritten, 1);
     assert_eq!(cur_names(&root).len(), 1);
 }
+
+#[test]
+fn an_unsized_append_that_outgrows_the_journal_goes_to_a_file_whole() {
+    let (dir, store) = quiet_store();
+    let root = root_of(&dir);
+    let mut body = b"Subject: grows\r\n\r\n".to_vec();
+    while body.len() < 700 * 1024 {
+        body.extend_from_slice(b"a line of a message that grows past the journal\r\n");
+    }
+    let mut w = store
+        .begin_append_unsized("INBOX", mailkeep_store::Flags::default(), None)
+        .unwrap();
+    // No file while it fits the journal; one once it outgrows it.
+    let (head, rest) = body.split_at(300 * 1024);
+    w.write(head).unwrap();
+    assert!(fs::read_dir(root.join("tmp")).unwrap().next().is_none());
+    w.write(rest).unwrap();
+    assert_eq!(fs::read_dir(root.join("tmp")).unwrap().count(), 1);
+    let uid = w.commit().unwrap().uid;
+    // Not journaled: its file was fsynced and renamed before the commit.
+    assert_eq!(store.journal_len().unwrap(), 0);
+    assert_eq!(cur_names(&root).len(), 1);
+    assert_eq!(read_message(&store, "INBOX", uid), body);
+
+    // A small one without a size is journaled, with no file.
+    let mut w = store
+        .begin_append_unsized("INBOX", mailkeep_store::Flags::default(), None)
+        .unwrap();
+    w.write(b"Subject: small\r\n\r\nx\r\n").unwrap();
+    let small = w.commit().unwrap().uid;
+    assert_eq!(store.journal_len().unwrap(), 1);
+    assert_eq!(cur_names(&root).len(), 1);
+    assert_eq!(
+        read_message(&store, "INBOX", small),
+        b"Subject: small\r\n\r\nx\r\n"
+    );
+}
