@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
@@ -41,13 +41,7 @@ pub(crate) fn recover(conn: &mut Connection, root: &Path) -> Result<()> {
     // The rows whose files are whole and durable now.
     let mut done: Vec<&Pending> = Vec::with_capacity(rows.len());
     for p in &rows {
-        let body: Vec<u8> = tx
-            .query_row(
-                "SELECT body FROM pending_bodies WHERE id = ?1",
-                [p.id],
-                |r| r.get(0),
-            )
-            .ctx(context)?;
+        let body = super::write_out::body_of(&tx, p.id)?;
         let cur = p.dir.join("cur");
         // A file never written is written now (the append made none).
         let found = if p.unwritten {
@@ -156,22 +150,5 @@ fn rewrite(root: &Path, p: &Pending, body: &[u8]) -> Result<()> {
             }
         }
     }
-    let tmp = root.join("tmp").join(format!("{base}.journal"));
-    match fs::remove_file(&tmp) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(StoreError::io(format!("removing {}", tmp.display()), e)),
-    }
-    let mut file = maildir::create_private_file(&tmp, true)?;
-    file.write_all(body)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))?;
-    drop(file);
-    let path = cur.join(&p.file);
-    fs::rename(&tmp, &path).map_err(|e| {
-        StoreError::io(
-            format!("renaming {} to {}", tmp.display(), path.display()),
-            e,
-        )
-    })
+    super::write_out::write_file(root, &cur.join(&p.file), body, super::write_out::Fsync::Yes)
 }

@@ -131,14 +131,8 @@ pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Resul
             // Before the first rename into this folder.
             entry.insert(OwnChange::begin(tx, row.mailbox_id, &dir)?);
         }
-        let body: Vec<u8> = tx
-            .query_row(
-                "SELECT body FROM pending_bodies WHERE id = ?1",
-                [row.id],
-                |r| r.get(0),
-            )
-            .ctx(context)?;
-        match write_file(root, &dir.join("cur").join(&row.file), &body) {
+        let body = body_of(tx, row.id)?;
+        match write_file(root, &dir.join("cur").join(&row.file), &body, Fsync::No) {
             Ok(()) => {}
             Err(e @ (StoreError::NoSpace { .. } | StoreError::OverQuota { .. })) => {
                 done.left = rows.len() - i;
@@ -162,9 +156,26 @@ pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Resul
     Ok(done)
 }
 
+/// The journaled bytes of the journal row `id`.
+pub(crate) fn body_of(conn: &Connection, id: i64) -> Result<Vec<u8>> {
+    conn.query_row("SELECT body FROM pending_bodies WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .ctx("reading a journaled message")
+}
+
+/// Whether [`write_file`] fsyncs the file before renaming it into place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fsync {
+    /// Before the rename (recovery: the journal row goes right after).
+    Yes,
+    /// Not: the journal keeps the bytes until a flush.
+    No,
+}
+
 /// Writes `body` to `path` through a file in `root`'s `tmp/` (a reader
-/// never sees it partly written), not fsynced.
-fn write_file(root: &Path, path: &Path, body: &[u8]) -> Result<()> {
+/// never sees it partly written); a failure leaves no temporary file.
+pub(crate) fn write_file(root: &Path, path: &Path, body: &[u8], fsync: Fsync) -> Result<()> {
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -179,6 +190,10 @@ fn write_file(root: &Path, path: &Path, body: &[u8]) -> Result<()> {
     let mut file = maildir::create_private_file(&tmp, true)?;
     let written = file
         .write_all(body)
+        .and_then(|()| match fsync {
+            Fsync::Yes => file.sync_all(),
+            Fsync::No => Ok(()),
+        })
         .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))
         .and_then(|()| {
             fs::rename(&tmp, path).map_err(|e| {
