@@ -67,6 +67,19 @@ impl Store {
         // gone by now was removed by another program since the open's
         // recovery: its row is expunged like any other.)
         self.flush_journal()?;
+        // A file a full disk left unwritten would look lost to the
+        // rebuild, which would drop its row and so its journaled bytes.
+        let unwritten = {
+            let conn = self.conn()?;
+            crate::journal::unwritten_count(&conn)?
+        };
+        if unwritten > 0 {
+            return Err(StoreError::NoSpace {
+                context: format!(
+                    "reindexing: {unwritten} journaled messages' files could not be written yet"
+                ),
+            });
+        }
         let mut report = ReindexReport::default();
         let all = {
             let conn = self.conn()?;

@@ -171,3 +171,27 @@ Content-Type: text/plain\r\n\r\nfirst\r\n--b\r\nContent-Type: text/plain\r\n\r\n
     std::fs::remove_file(filler).unwrap();
     assert_eq!(store.section("INBOX", 0, uid, &part(1)).unwrap(), b"first");
 }
+
+/// A rebuild of the index on a full disk while a message's file is still
+/// only in the append journal: refused (the rebuild would take the
+/// message for lost), nothing lost; with room again it runs and keeps it.
+#[test]
+fn reindex_on_a_full_disk_keeps_a_message_whose_file_is_not_written() {
+    if !as_root("reindex_on_a_full_disk_keeps_a_message_whose_file_is_not_written") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (disk, _root, store, _) = three_messages_on_a_small_disk(dir.path());
+    store.set_auto_flush(false);
+    let body = b"Subject: journaled\r\n\r\nonly in the journal\r\n";
+    let uid = common::append(&store, "INBOX", body, &[]).uid;
+    let filler = disk.fill();
+    let err = store.reindex().unwrap_err();
+    assert!(matches!(err, StoreError::NoSpace { .. }), "{err:?}");
+    assert_eq!(common::read_message(&store, "INBOX", uid), body);
+
+    std::fs::remove_file(filler).unwrap();
+    store.reindex().unwrap();
+    assert_eq!(store.status("INBOX").unwrap().messages, 4);
+    assert_eq!(common::read_message(&store, "INBOX", uid), body);
+}

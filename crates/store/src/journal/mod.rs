@@ -50,7 +50,9 @@ use crate::{Store, maildir, names};
 pub(crate) use durable::{Durability, Ticket};
 pub(crate) use flusher::Flusher;
 pub(crate) use recover::recover;
-pub(crate) use write_out::{Unwritten, body_in_memory, unwritten_files, write_out};
+pub(crate) use write_out::{
+    Unwritten, body_in_memory, unwritten_count, unwritten_files, write_out,
+};
 
 /// A message larger than this is not journaled: its file is fsynced
 /// before the commit instead (big messages are bound by their writing,

@@ -156,6 +156,18 @@ pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Resul
     Ok(done)
 }
 
+/// How many journaled messages have no file yet.
+pub(crate) fn unwritten_count(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pending_bodies WHERE unwritten",
+            [],
+            |r| r.get(0),
+        )
+        .ctx("counting unwritten messages of the append journal")?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// The journaled bytes of the journal row `id`.
 pub(crate) fn body_of(conn: &Connection, id: i64) -> Result<Vec<u8>> {
     conn.query_row("SELECT body FROM pending_bodies WHERE id = ?1", [id], |r| {
