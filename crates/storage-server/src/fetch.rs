@@ -82,7 +82,14 @@ pub(crate) async fn fetch(
             // (the settled read ran here, so a core is free for it),
             // saving the hand-over to a store thread and the
             // wake-ups of its batches.
-            if reads <= INLINE_READ_BYTES && (cached.is_some() || !wanted.any()) {
+            // Every file there: a message appended moments ago gets its
+            // file from the append journal under the write lock, which
+            // this thread (every session's) must not wait for.
+            let needs_files = reads > 0;
+            if reads <= INLINE_READ_BYTES
+                && (cached.is_some() || !wanted.any())
+                && (!needs_files || store.files_present(&req.mailbox, &metas))
+            {
                 let parts = Parts {
                     with_body,
                     cuts,

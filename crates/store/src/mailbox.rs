@@ -277,6 +277,10 @@ impl Store {
         let unwritten = crate::journal::Unwritten::Mailbox(inbox.id);
         crate::journal::write_out(conn, self.root(), unwritten)?.all("renaming INBOX")?;
         let messages = index::all_messages(conn, inbox)?;
+        // Their journal rows go with INBOX's message rows: files still
+        // only journaled are made durable before they move.
+        let files: Vec<(u32, &str)> = messages.iter().map(|m| (m.uid, m.file.as_str())).collect();
+        crate::journal::sync_pending_files(conn, inbox.id, &files, &self.root().join("cur"))?;
         let to_dir = names::mailbox_dir(self.root(), to);
         maildir::ensure_maildir(&to_dir, true)?;
         let mut target = index::insert_mailbox(conn, to)?;

@@ -274,6 +274,28 @@ impl Store {
         }
     }
 
+    /// Whether every message of `metas` (rows of `mailbox` read moments
+    /// ago) has its file: one appended moments ago may not yet (its file
+    /// is written from the append journal, which takes the write lock),
+    /// so a caller that must not wait reads only when this holds. Asks
+    /// each file for its inode alone (no times: see `crate::journal`).
+    pub fn files_present(&self, mailbox: &str, metas: &[MessageMeta]) -> bool {
+        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+        let Ok(name) = names::canonical(mailbox) else {
+            return false;
+        };
+        let cur = names::mailbox_dir(self.root(), &name).join("cur");
+        metas.iter().all(|m| {
+            statx(
+                CWD,
+                cur.join(&m.file),
+                AtFlags::SYMLINK_NOFOLLOW,
+                StatxFlags::INO,
+            )
+            .is_ok()
+        })
+    }
+
     /// Opens a message's file for reading (streaming its bytes), with its
     /// index row. A row whose file is gone is
     /// [`StoreError::MessageFileMissing`].
@@ -494,8 +516,11 @@ impl Store {
         if !renames.is_empty() {
             // A message appended moments ago has no file yet: it gets one
             // under its new name when it is written from the journal.
+            // (A file a rolled-back write-out left under the old name is
+            // renamed all the same.)
             let unwritten = crate::journal::unwritten_files(&tx, row.id)?;
-            renames.retain(|(_, to)| !unwritten.contains(to));
+            let cur = dir.join("cur");
+            renames.retain(|(from, to)| !unwritten.contains(to) || cur.join(from).exists());
         }
         let own = (!renames.is_empty())
             .then(|| crate::sync::own::OwnChange::begin(&tx, row.id, &dir))

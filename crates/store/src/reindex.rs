@@ -67,19 +67,6 @@ impl Store {
         // gone by now was removed by another program since the open's
         // recovery: its row is expunged like any other.)
         self.flush_journal()?;
-        // A file a full disk left unwritten would look lost to the
-        // rebuild, which would drop its row and so its journaled bytes.
-        let unwritten = {
-            let conn = self.conn()?;
-            crate::journal::unwritten_count(&conn)?
-        };
-        if unwritten > 0 {
-            return Err(StoreError::NoSpace {
-                context: format!(
-                    "reindexing: {unwritten} journaled messages' files could not be written yet"
-                ),
-            });
-        }
         let mut report = ReindexReport::default();
         let all = {
             let conn = self.conn()?;
@@ -106,6 +93,12 @@ impl Store {
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let mut row = index::mailbox_row(&tx, name)?;
+        // Every message's file first, in this transaction (an append since
+        // the flush above has none yet): the rebuild takes a message
+        // without a file for lost, and its row (so its journaled bytes)
+        // would go. A full disk refuses the rebuild instead.
+        crate::journal::write_out(&tx, self.root(), crate::journal::Unwritten::Mailbox(row.id))?
+            .all("reindexing")?;
         let context = format!("reindexing {name:?}");
         let mut moved = false;
         for e in scan::list(&new)? {

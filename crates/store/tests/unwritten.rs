@@ -242,3 +242,17 @@ fn an_unsized_append_that_outgrows_the_journal_goes_to_a_file_whole() {
         b"Subject: small\r\n\r\nx\r\n"
     );
 }
+
+#[test]
+fn a_folder_removed_by_another_program_is_made_again_for_the_file() {
+    let (dir, store) = quiet_store();
+    let root = root_of(&dir);
+    store.create("Lists").unwrap();
+    let body = b"Subject: list\r\n\r\nx\r\n";
+    let uid = append(&store, "Lists", body, &[]).uid;
+    // Another program removes the (empty) folder's cur/.
+    fs::remove_dir(root.join(".Lists").join("cur")).unwrap();
+    assert_eq!(read_message(&store, "Lists", uid), body);
+    assert_eq!(store.flush_journal().unwrap(), 1);
+    assert_eq!(store.journal_len().unwrap(), 0);
+}

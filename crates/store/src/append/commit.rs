@@ -184,9 +184,12 @@ impl Store {
                     let path = names::mailbox_dir(self.root(), &src.name)
                         .join("cur")
                         .join(file);
-                    if let Err(e) = fs::remove_file(&path) {
-                        tracing::warn!(path = %path.display(), error = %e,
-                            "replaced message's file could not be removed");
+                    // (None if it was still only journaled.)
+                    match fs::remove_file(&path) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => tracing::warn!(path = %path.display(), error = %e,
+                            "replaced message's file could not be removed"),
                     }
                     Replaced {
                         mailbox: src.name,

@@ -88,7 +88,7 @@ impl Flusher {
     }
 
     /// Marks everything noted so far as being flushed.
-    fn started(&self) {
+    pub(crate) fn started(&self) {
         let mut st = lock(&self.shared.0);
         st.count = 0;
         st.bytes = 0;

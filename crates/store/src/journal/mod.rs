@@ -50,9 +50,7 @@ use crate::{Store, maildir, names};
 pub(crate) use durable::{Durability, Ticket};
 pub(crate) use flusher::Flusher;
 pub(crate) use recover::recover;
-pub(crate) use write_out::{
-    Unwritten, body_in_memory, unwritten_count, unwritten_files, write_out,
-};
+pub(crate) use write_out::{Unwritten, body_in_memory, unwritten_files, write_out};
 
 /// A message larger than this is not journaled: its file is fsynced
 /// before the commit instead (big messages are bound by their writing,
@@ -342,7 +340,10 @@ fn sync_rows<'a>(root: &Path, rows: &'a [Pending]) -> Result<Vec<&'a Pending>> {
     let mut done = Vec::with_capacity(rows.len());
     let mut dirs: HashSet<PathBuf> = HashSet::new();
     let whole = rows.len() >= SYNCFS_FROM && sync_file_system(root);
-    for p in rows {
+    // A row read as unwritten may have got its file since (a reader's
+    // write-out), after the syncfs: not durable yet, it waits for the
+    // next flush.
+    for p in rows.iter().filter(|p| !p.unwritten) {
         let cur = p.dir.join("cur");
         let path = cur.join(&p.file);
         let synced = if whole {
@@ -376,6 +377,9 @@ impl Store {
     /// by itself in the background (see [`Store::set_auto_flush`]); call
     /// it to have the journal empty now.
     pub fn flush_journal(&self) -> Result<usize> {
+        // What was journaled so far is flushed now (the store's drop need
+        // not: see `flush_held`).
+        self.inner.journal.started();
         self.write_out_in_rounds()?;
         let mut total = 0;
         loop {
@@ -425,14 +429,12 @@ impl Store {
 
 /// [`Store::flush_journal`] on a connection held throughout (a store
 /// being dropped: nobody else holds it any more).
+///
+/// Writes no file that is not written yet: a store may be dropped on any
+/// thread (in shared mode not one with the owner's credentials); those
+/// stay in the journal for the next opening's recovery, which runs as the
+/// owner.
 pub(crate) fn flush_held(conn: &mut Connection, root: &Path) -> Result<usize> {
-    {
-        let tx = begin_write(conn)?;
-        if write_out(&tx, root, Unwritten::All)?.written > 0 {
-            tx.commit()
-                .ctx("committing the written files of journaled messages")?;
-        }
-    }
     let mut total = 0;
     loop {
         let rows = pending(conn, root, ROUND)?;

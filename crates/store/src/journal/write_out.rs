@@ -132,15 +132,31 @@ pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Resul
             entry.insert(OwnChange::begin(tx, row.mailbox_id, &dir)?);
         }
         let body = body_of(tx, row.id)?;
-        match write_file(root, &dir.join("cur").join(&row.file), &body, Fsync::No) {
+        let cur = dir.join("cur");
+        // A folder removed by another program is made again (as the
+        // recovery does): the message is still in the index.
+        let written = if cur.is_dir() {
+            Ok(())
+        } else {
+            maildir::ensure_maildir(&dir, dir != root)
+        }
+        .and_then(|()| write_file(root, &cur.join(&row.file), &body, Fsync::No));
+        match written {
             Ok(()) => {}
             Err(e @ (StoreError::NoSpace { .. } | StoreError::OverQuota { .. })) => {
-                done.left = rows.len() - i;
+                done.left += rows.len() - i;
                 tracing::warn!(root = %root.display(), left = done.left, error = %e,
                     "disk full: journaled messages' files wait for room (read from the journal meanwhile)");
                 break;
             }
-            Err(e) => return Err(e),
+            // This one stays in the journal (read from there); the others
+            // are not held up by it.
+            Err(e) => {
+                done.left += 1;
+                tracing::warn!(root = %root.display(), file = %row.file, error = %e,
+                    "a journaled message's file could not be written; read from the journal meanwhile");
+                continue;
+            }
         }
         cached_execute(
             tx,
@@ -154,18 +170,6 @@ pub(crate) fn write_out(tx: &Connection, root: &Path, which: Unwritten) -> Resul
         own.record(tx)?;
     }
     Ok(done)
-}
-
-/// How many journaled messages have no file yet.
-pub(crate) fn unwritten_count(conn: &Connection) -> Result<u64> {
-    let n: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM pending_bodies WHERE unwritten",
-            [],
-            |r| r.get(0),
-        )
-        .ctx("counting unwritten messages of the append journal")?;
-    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// The journaled bytes of the journal row `id`.
@@ -255,11 +259,13 @@ const ROUND: i64 = 8;
 impl Store {
     /// Writes every unwritten file of the store, [`ROUND`] per write
     /// transaction (an append waits for one round at most, not for all);
-    /// stops early on a full disk.
+    /// stops when a round makes no progress (a full disk).
     pub(crate) fn write_out_in_rounds(&self) -> Result<()> {
         loop {
             let done = self.write_out_journaled(Unwritten::Oldest(ROUND))?;
-            if done.left > 0 || (done.written as i64) < ROUND {
+            // Done when a round was not full, or made no progress (a full
+            // disk; files that cannot be written stay in the journal).
+            if ((done.written + done.left) as i64) < ROUND || done.written == 0 {
                 return Ok(());
             }
         }
