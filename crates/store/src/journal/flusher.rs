@@ -3,7 +3,8 @@
 //! pending, so an owner without deliveries costs no thread. It flushes
 //! when [`FLUSH_COUNT`] messages or [`FLUSH_BYTES`] bytes were journaled
 //! since its last flush, or when no append came for [`IDLE`]; the store
-//! flushes what is left when it is released or dropped.
+//! flushes what is left when it is released or dropped (a drop only
+//! what has its file: see `flush_held`).
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;

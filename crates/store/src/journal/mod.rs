@@ -15,7 +15,10 @@
 //!   recording the folders' stamps as the store's own change. Whoever
 //!   needs a file first runs it: the flusher, a reader that finds a
 //!   message's file missing ([`crate::Store::open_message`], SEARCH),
-//!   COPY, MOVE, a flag change, a rename of INBOX, a folder scan.
+//!   COPY, MOVE, a rename of INBOX, a folder scan, `verify`, `reindex`,
+//!   the storage process on SIGTERM. (A flag change before it renames
+//!   nothing; the store's drop writes none: its thread may lack the
+//!   owner's credentials, and the next opening's recovery writes them.)
 //! * [`flusher`]: off the acknowledgement path, writes the unwritten
 //!   files, fsyncs pending files and their `cur/` directories in bulk and
 //!   then deletes their rows: when enough is pending, when the store goes
