@@ -67,6 +67,16 @@ pub fn create_private_file(path: &Path, exclusive: bool) -> Result<File> {
     Ok(file)
 }
 
+/// Whether `path` names a file (a symlink itself), asked for its inode
+/// alone: a stat that reads a file's times makes its next change take a
+/// fine-grained time (Linux's multigrain timestamps), which moves the
+/// file system's coarse clock, so the next WAL write dirties the WAL's
+/// inode and the `fdatasync` that acknowledges an append writes it too.
+pub(crate) fn present(path: &Path) -> bool {
+    use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+    statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::INO).is_ok()
+}
+
 /// Files in `tmp/` older than this are leftovers of crashed appends
 /// (the Maildir convention is 36 hours).
 const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(36 * 3600);

@@ -10,11 +10,11 @@ use crate::error::{Result, SqlContext, StoreError};
 use crate::flags::{DELETED, Flags, SEEN, StoreMode};
 use crate::index::{self, MessageMeta, UidRange};
 use crate::mailbox::begin_write;
-use crate::names;
 use crate::private_seen::{self, Viewer};
 use crate::txn::Txn;
 use crate::view_cache::{ViewCache, ViewKey};
 use crate::{MailboxStatus, Store};
+use crate::{maildir, names};
 
 /// A message's UID, flags and MODSEQ: one entry of a mailbox view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,23 +277,13 @@ impl Store {
     /// Whether every message of `metas` (rows of `mailbox` read moments
     /// ago) has its file: one appended moments ago may not yet (its file
     /// is written from the append journal, which takes the write lock),
-    /// so a caller that must not wait reads only when this holds. Asks
-    /// each file for its inode alone (no times: see `crate::journal`).
+    /// so a caller that must not wait reads only when this holds.
     pub fn files_present(&self, mailbox: &str, metas: &[MessageMeta]) -> bool {
-        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
         let Ok(name) = names::canonical(mailbox) else {
             return false;
         };
         let cur = names::mailbox_dir(self.root(), &name).join("cur");
-        metas.iter().all(|m| {
-            statx(
-                CWD,
-                cur.join(&m.file),
-                AtFlags::SYMLINK_NOFOLLOW,
-                StatxFlags::INO,
-            )
-            .is_ok()
-        })
+        metas.iter().all(|m| maildir::present(&cur.join(&m.file)))
     }
 
     /// Opens a message's file for reading (streaming its bytes), with its
@@ -513,19 +503,21 @@ impl Store {
         // the file names disagree; the index `file` column was updated in
         // the same transaction. A commit failure renames them back.
         let dir = names::mailbox_dir(self.root(), &row.name);
-        if !renames.is_empty() {
+        let cur = dir.join("cur");
+        if renames
+            .iter()
+            .any(|(from, _)| !maildir::present(&cur.join(from)))
+        {
             // A message appended moments ago has no file yet: it gets one
             // under its new name when it is written from the journal.
-            // (A file a rolled-back write-out left under the old name is
-            // renamed all the same.)
             let unwritten = crate::journal::unwritten_files(&tx, row.id)?;
-            let cur = dir.join("cur");
-            renames.retain(|(from, to)| !unwritten.contains(to) || cur.join(from).exists());
+            renames
+                .retain(|(from, to)| !unwritten.contains(to) || maildir::present(&cur.join(from)));
         }
         let own = (!renames.is_empty())
             .then(|| crate::sync::own::OwnChange::begin(&tx, row.id, &dir))
             .transpose()?;
-        let done = crate::sync::rename_for_flags(&dir.join("cur"), &renames);
+        let done = crate::sync::rename_for_flags(&cur, &renames);
         if let Some(own) = own {
             own.record(&tx)?;
         }
@@ -589,9 +581,6 @@ impl Store {
             });
         }
         let context = format!("expunging in {name:?}");
-        // Messages appended moments ago have no file to remove yet (their
-        // journal rows go with their message rows).
-        let unwritten = crate::journal::unwritten_files(&tx, row.id)?;
         let previous_highestmodseq = row.highestmodseq;
         row.highestmodseq += 1;
         {
@@ -614,11 +603,15 @@ impl Store {
         let own = crate::sync::own::OwnChange::begin(&tx, row.id, &dir)?;
         tx.commit().ctx(&context)?;
         let cur = dir.join("cur");
-        for m in doomed.iter().filter(|m| !unwritten.contains(&m.file)) {
+        for m in &doomed {
             let path = cur.join(&m.file);
-            if let Err(e) = fs::remove_file(&path) {
-                tracing::warn!(mailbox = %name, uid = m.uid, path = %path.display(), error = %e,
-                    "expunged message's file could not be removed");
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                // None yet (appended moments ago: its journal row went with
+                // its message row), or gone already.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(mailbox = %name, uid = m.uid, path = %path.display(),
+                    error = %e, "expunged message's file could not be removed"),
             }
         }
         if which.durable {

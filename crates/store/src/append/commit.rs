@@ -119,8 +119,10 @@ impl Store {
         }
         let dir = names::mailbox_dir(self.root(), &dst.name);
         let cur = dir.join("cur");
-        // Only a message with a file changes the folder now.
-        let own = if staged.iter().any(|m| m.body.is_none()) {
+        // Only a message with a file (too big for the journal) changes the
+        // folder now.
+        let has_files = staged.iter().any(|m| m.body.is_none());
+        let own = if has_files {
             Some(crate::sync::own::OwnChange::begin(&tx, dst.id, &dir)?)
         } else {
             None
@@ -129,7 +131,7 @@ impl Store {
         let mut journaled = (0, 0);
         let result = (|| {
             move_into(&mut staged, &cur, &mut moved)?;
-            if staged.iter().any(|m| m.body.is_none()) {
+            if has_files {
                 maildir::fsync_dir(&cur)?;
             }
             if let Some(own) = own {

@@ -272,9 +272,12 @@ impl Store {
     }
 
     /// Writes the unwritten files `which` names (see [`write_out`]) in a
-    /// write transaction of its own. Nothing to write costs one query and
-    /// commits nothing.
+    /// write transaction of its own. Nothing to write costs one query on
+    /// a reader and takes no lock.
     pub(crate) fn write_out_journaled(&self, which: Unwritten) -> Result<WrittenOut> {
+        if rows(&*self.reader()?, which)?.is_empty() {
+            return Ok(WrittenOut::default());
+        }
         let mut conn = self.conn()?;
         let tx = begin_write(&mut conn)?;
         let done = write_out(&tx, self.root(), which)?;

@@ -74,15 +74,6 @@ impl Store {
         })
     }
 
-    /// Writes the files of the messages of mailbox `mailbox_id` that
-    /// were appended moments ago (see `crate::journal`) before a search
-    /// reads files. On a full disk they cannot be, and the search goes on
-    /// without them (their text is not searched until there is room).
-    fn write_out_for_reading(&self, mailbox_id: i64) -> Result<()> {
-        self.write_out_journaled(crate::journal::Unwritten::Mailbox(mailbox_id))?;
-        Ok(())
-    }
-
     /// The index rows (and file paths) of the matches, ascending UID,
     /// with the flags `viewer` sees. With `files`, the caller reads the
     /// matches' files: messages appended moments ago get theirs from the
@@ -117,10 +108,14 @@ impl Store {
             None
         };
         let mut out = Vec::new();
+        // Before the first file is read, messages appended moments ago get
+        // theirs from the append journal (on a full disk they cannot, and
+        // their text is not searched until there is room).
+        let write_out = || self.write_out_journaled(crate::journal::Unwritten::Mailbox(row.id));
         let mut written_out = false;
         if files && !metas.is_empty() {
             written_out = true;
-            self.write_out_for_reading(row.id)?;
+            write_out()?;
         }
         for meta in metas {
             if cancel.load(Ordering::Relaxed) {
@@ -129,10 +124,8 @@ impl Store {
             let path = dir.join(&meta.file);
             let answer = eval::eval_meta(key, &meta, now, max_uid);
             if answer.is_none() && !written_out {
-                // Before the first file is read: messages appended moments
-                // ago get theirs from the append journal.
                 written_out = true;
-                self.write_out_for_reading(row.id)?;
+                write_out()?;
             }
             let hit = match answer {
                 Some(answer) => answer,
