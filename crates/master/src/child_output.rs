@@ -4,22 +4,41 @@
 //! truncate or fill the log (or write to whatever else the master's
 //! output is), only send lines that arrive stamped with its role and pid
 //! by its own logging, among everyone else's.
+//!
+//! The master does not wake for every line: once a child's pipe has
+//! output, the master copies what is there and looks again every
+//! [`GATHER`], with the pipe out of its event loop, until a look finds
+//! nothing; only then does it wait for the pipe again. A busy process's
+//! lines (a delivery's, a login's) then cost the master one wake-up per
+//! [`GATHER`] instead of one per line, and the child's write wakes
+//! nobody.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use nix::sys::stat::SFlag;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::MasterError;
 
 /// The longest piece of a line copied at once: a longer line (which no
 /// logging of ours writes) arrives in pieces, so a child cannot make the
 /// master buffer without bound.
-const MAX_LINE: u64 = 16 * 1024;
+const MAX_LINE: usize = 16 * 1024;
+
+/// How long a child's lines gather in its pipe between two looks while it
+/// writes: what a log line may lag behind the event it reports.
+const GATHER: Duration = Duration::from_millis(25);
+
+/// The capacity asked for a child's pipe (Linux's default is 64 KiB):
+/// about 1,500 log lines, what a busy protocol process writes in a
+/// [`GATHER`] many times over, so that a child writing many lines at once
+/// does not wait for the master.
+const PIPE_BYTES: nix::libc::c_int = 256 * 1024;
 
 /// A pipe for a child's stdout and stderr: the write end to give the
 /// child (twice), and the read end to [`relay`].
@@ -38,6 +57,9 @@ impl OutputPipe {
     pub(crate) fn new() -> Result<OutputPipe, MasterError> {
         let (read, write) =
             std::io::pipe().map_err(|e| MasterError::io("creating a child's output pipe", e))?;
+        // A smaller pipe (the system's limit may be lower) only makes a
+        // child that writes a burst wait for the master's next look.
+        let _ = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES));
         let write = OwnedFd::from(write);
         let stderr = write
             .try_clone()
@@ -53,15 +75,105 @@ impl OutputPipe {
 /// Copies the lines a child writes into `read` to the master's stderr
 /// until the child has closed its end (it exited). Runs as a task.
 pub(crate) async fn relay(read: OwnedFd, role: &'static str) {
-    let pipe = match tokio::net::unix::pipe::Receiver::from_owned_fd(read) {
-        Ok(pipe) => pipe,
-        Err(e) => {
-            tracing::error!(role, "cannot read a child's output: {e}");
-            return;
-        }
-    };
-    if let Err(e) = copy_lines(pipe, MasterStderr::new()).await {
+    if let Err(e) = relay_to(read, MasterStderr::new()).await {
         tracing::warn!(role, "reading a child's output: {e}");
+    }
+}
+
+/// [`relay`] to any writer: waits for output with the pipe in the event
+/// loop, then copies it and looks again every [`GATHER`] with the pipe out
+/// of it, until a look finds nothing.
+async fn relay_to(read: OwnedFd, mut to: impl AsyncWrite + Unpin) -> std::io::Result<()> {
+    let mut read = read;
+    let mut lines = Lines::default();
+    loop {
+        let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
+        pipe.readable().await?;
+        let mut file = std::fs::File::from(pipe.into_nonblocking_fd()?);
+        loop {
+            let looked = lines.read_from(&mut file)?;
+            for piece in lines.whole() {
+                // A failing stderr does not stop the copy: the child must
+                // never block on a full pipe.
+                let _ = to.write_all(&piece).await;
+            }
+            match looked {
+                Looked::Output => tokio::time::sleep(GATHER).await,
+                Looked::Nothing => break,
+                Looked::Closed => {
+                    if let Some(rest) = lines.rest() {
+                        let _ = to.write_all(&rest).await;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        read = OwnedFd::from(file);
+    }
+}
+
+/// What one look at a child's pipe found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Looked {
+    /// Output (the pipe may have more).
+    Output,
+    /// Nothing yet.
+    Nothing,
+    /// The child closed its end (after the output read, if any).
+    Closed,
+}
+
+/// A child's output read so far and not yet copied.
+#[derive(Default)]
+struct Lines {
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    /// Reads what the non-blocking `pipe` has now, at most a pipe's
+    /// capacity (a child that keeps writing cannot make one look last, or
+    /// its buffer grow, without bound).
+    fn read_from(&mut self, pipe: &mut impl Read) -> std::io::Result<Looked> {
+        let mut chunk = [0u8; 16 * 1024];
+        let mut found = Looked::Nothing;
+        let mut budget = PIPE_BYTES.unsigned_abs() as usize;
+        while budget > 0 {
+            match pipe.read(&mut chunk) {
+                Ok(0) => return Ok(Looked::Closed),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    found = Looked::Output;
+                    budget = budget.saturating_sub(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(found),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The whole lines read, in pieces of at most [`MAX_LINE`] bytes that
+    /// end at a line's end (so that one write of each keeps lines of
+    /// different children apart), and a line longer than that in pieces
+    /// of its own; what follows the last line's end is kept.
+    fn whole(&mut self) -> Vec<Vec<u8>> {
+        let mut pieces = Vec::new();
+        loop {
+            let window = &self.buf[..self.buf.len().min(MAX_LINE)];
+            let cut = match window.iter().rposition(|&b| b == b'\n') {
+                Some(last) => last + 1,
+                None if self.buf.len() >= MAX_LINE => MAX_LINE,
+                None => return pieces,
+            };
+            pieces.push(self.buf.drain(..cut).collect());
+        }
+    }
+
+    /// What is left when the child has closed its end (a last line
+    /// without its line end).
+    fn rest(&mut self) -> Option<Vec<u8>> {
+        (!self.buf.is_empty()).then(|| std::mem::take(&mut self.buf))
     }
 }
 
@@ -118,29 +230,6 @@ impl AsyncWrite for MasterStderr {
     }
 }
 
-/// Copies `from` to `to` a line (or MAX_LINE bytes) at a time, each with
-/// one write, so that lines of different children do not mix. A failing
-/// `to` does not stop the copy: the child must never block on a full pipe.
-async fn copy_lines(
-    from: impl AsyncRead + Unpin,
-    mut to: impl AsyncWrite + Unpin,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::new(from);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if (&mut reader)
-            .take(MAX_LINE)
-            .read_until(b'\n', &mut line)
-            .await?
-            == 0
-        {
-            return Ok(());
-        }
-        let _ = to.write_all(&line).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,7 +241,7 @@ mod tests {
     async fn child_output_is_copied_until_the_child_closes_its_end() {
         let pipe = OutputPipe::new().expect("pipe");
         let mut sent = b"one\n".to_vec();
-        sent.extend(vec![b'x'; (MAX_LINE as usize) * 2 + 5]);
+        sent.extend(vec![b'x'; MAX_LINE * 2 + 5]);
         sent.extend(b"\ntwo\n");
         let writer = std::thread::spawn({
             let mut out = std::fs::File::from(pipe.stdout);
@@ -163,11 +252,37 @@ mod tests {
                 err.write_all(&sent[4..]).expect("write");
             }
         });
-        let receiver =
-            tokio::net::unix::pipe::Receiver::from_owned_fd(pipe.read).expect("receiver");
         let mut copied = Vec::new();
-        copy_lines(receiver, &mut copied).await.expect("copy");
+        relay_to(pipe.read, &mut copied).await.expect("copy");
         writer.join().expect("writer");
         assert_eq!(copied, sent);
+    }
+
+    /// Lines are copied in pieces that end at a line's end and are never
+    /// longer than MAX_LINE; a longer line is cut; a partial line waits
+    /// for its end.
+    #[test]
+    fn pieces_end_at_line_ends() {
+        let mut lines = Lines::default();
+        let short = b"a short line\n".to_vec();
+        let mut input = Vec::new();
+        for _ in 0..2000 {
+            input.extend_from_slice(&short);
+        }
+        input.extend(vec![b'y'; MAX_LINE + 3]);
+        input.extend_from_slice(b"\npartial");
+        lines
+            .read_from(&mut std::io::Cursor::new(input.clone()))
+            .expect("read");
+        let pieces = lines.whole();
+        for piece in &pieces[..pieces.len() - 2] {
+            assert!(piece.len() <= MAX_LINE && piece.ends_with(b"\n"));
+        }
+        assert_eq!(pieces[pieces.len() - 2], vec![b'y'; MAX_LINE]);
+        assert_eq!(pieces[pieces.len() - 1], b"yyy\n");
+        assert_eq!(lines.rest(), Some(b"partial".to_vec()));
+        let mut joined: Vec<u8> = pieces.concat();
+        joined.extend_from_slice(b"partial");
+        assert_eq!(joined, input);
     }
 }
