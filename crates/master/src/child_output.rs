@@ -16,6 +16,7 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -58,7 +59,9 @@ impl OutputPipe {
         let (read, write) =
             std::io::pipe().map_err(|e| MasterError::io("creating a child's output pipe", e))?;
         // A smaller pipe (the system's limit may be lower) only makes a
-        // child that writes a burst wait for the master's next look.
+        // child that writes a burst wait for the master's next look. (A
+        // master without root whose pipes pass the user's soft limit on
+        // pipe pages, 64 MiB by default, gets small pipes: the same.)
         let _ = nix::fcntl::fcntl(&read, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_BYTES));
         let write = OwnedFd::from(write);
         let stderr = write
@@ -72,18 +75,54 @@ impl OutputPipe {
     }
 }
 
+/// Relays running now (one per child's pipe; see [`relays_done`]).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts a relay while it runs.
+struct Running;
+
+impl Running {
+    fn start() -> Running {
+        RUNNING.fetch_add(1, Ordering::Relaxed);
+        Running
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Waits, at most `within`, until every relay has copied its child's last
+/// lines and ended (each ends when its child has exited): for the master's
+/// stop, so that what children write as they stop reaches the log.
+pub(crate) async fn relays_done(within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while RUNNING.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Copies the lines a child writes into `read` to the master's stderr
 /// until the child has closed its end (it exited). Runs as a task.
 pub(crate) async fn relay(read: OwnedFd, role: &'static str) {
-    if let Err(e) = relay_to(read, MasterStderr::new()).await {
+    let _running = Running::start();
+    let to = MasterStderr::new();
+    let piece = to.atomic_write();
+    if let Err(e) = relay_to(read, to, piece).await {
         tracing::warn!(role, "reading a child's output: {e}");
     }
 }
 
-/// [`relay`] to any writer: waits for output with the pipe in the event
-/// loop, then copies it and looks again every [`GATHER`] with the pipe out
-/// of it, until a look finds nothing.
-async fn relay_to(read: OwnedFd, mut to: impl AsyncWrite + Unpin) -> std::io::Result<()> {
+/// [`relay`] to any writer, in writes of at most `piece` bytes: waits for
+/// output with the pipe in the event loop, then copies it and looks again
+/// every [`GATHER`] with the pipe out of it, until a look finds nothing.
+async fn relay_to(
+    read: OwnedFd,
+    mut to: impl AsyncWrite + Unpin,
+    piece: usize,
+) -> std::io::Result<()> {
     let mut read = read;
     let mut lines = Lines::default();
     loop {
@@ -91,14 +130,18 @@ async fn relay_to(read: OwnedFd, mut to: impl AsyncWrite + Unpin) -> std::io::Re
         pipe.readable().await?;
         let mut file = std::fs::File::from(pipe.into_nonblocking_fd()?);
         loop {
-            let looked = lines.read_from(&mut file)?;
-            for piece in lines.whole() {
+            let looked = lines.read_from(&mut file);
+            // What was read is copied even when the read then failed.
+            for whole in lines.whole(piece) {
                 // A failing stderr does not stop the copy: the child must
                 // never block on a full pipe.
-                let _ = to.write_all(&piece).await;
+                let _ = to.write_all(&whole).await;
             }
-            match looked {
+            match looked? {
                 Looked::Output => tokio::time::sleep(GATHER).await,
+                // A pipe's worth at once: the child is writing fast, and
+                // the next look is not put off.
+                Looked::Full => tokio::task::yield_now().await,
                 Looked::Nothing => break,
                 Looked::Closed => {
                     if let Some(rest) = lines.rest() {
@@ -117,6 +160,8 @@ async fn relay_to(read: OwnedFd, mut to: impl AsyncWrite + Unpin) -> std::io::Re
 enum Looked {
     /// Output (the pipe may have more).
     Output,
+    /// As much output as one look reads (the pipe likely has more).
+    Full,
     /// Nothing yet.
     Nothing,
     /// The child closed its end (after the output read, if any).
@@ -150,20 +195,21 @@ impl Lines {
                 Err(e) => return Err(e),
             }
         }
-        Ok(found)
+        Ok(Looked::Full)
     }
 
-    /// The whole lines read, in pieces of at most [`MAX_LINE`] bytes that
-    /// end at a line's end (so that one write of each keeps lines of
-    /// different children apart), and a line longer than that in pieces
-    /// of its own; what follows the last line's end is kept.
-    fn whole(&mut self) -> Vec<Vec<u8>> {
+    /// The whole lines read, in pieces of at most `piece` bytes that end
+    /// at a line's end (so that one write of each keeps lines of different
+    /// children apart), and a line longer than that in pieces of its own;
+    /// what follows the last line's end is kept.
+    fn whole(&mut self, piece: usize) -> Vec<Vec<u8>> {
+        let piece = piece.max(1);
         let mut pieces = Vec::new();
         loop {
-            let window = &self.buf[..self.buf.len().min(MAX_LINE)];
+            let window = &self.buf[..self.buf.len().min(piece)];
             let cut = match window.iter().rposition(|&b| b == b'\n') {
                 Some(last) => last + 1,
-                None if self.buf.len() >= MAX_LINE => MAX_LINE,
+                None if self.buf.len() >= piece => piece,
                 None => return pieces,
             };
             pieces.push(self.buf.drain(..cut).collect());
@@ -191,6 +237,17 @@ enum MasterStderr {
 }
 
 impl MasterStderr {
+    /// The most one write may hold and still arrive whole among other
+    /// children's: a file's write is made on the master's thread, one at a
+    /// time; a pipe's (or a terminal's) on pool threads, where only
+    /// writes of up to `PIPE_BUF` are atomic.
+    fn atomic_write(&self) -> usize {
+        match self {
+            MasterStderr::File(_) => MAX_LINE,
+            MasterStderr::Other(_) => nix::libc::PIPE_BUF,
+        }
+    }
+
     fn new() -> MasterStderr {
         let stderr = std::io::stderr();
         let is_file = nix::sys::stat::fstat(stderr.as_fd())
@@ -253,7 +310,9 @@ mod tests {
             }
         });
         let mut copied = Vec::new();
-        relay_to(pipe.read, &mut copied).await.expect("copy");
+        relay_to(pipe.read, &mut copied, MAX_LINE)
+            .await
+            .expect("copy");
         writer.join().expect("writer");
         assert_eq!(copied, sent);
     }
@@ -274,7 +333,7 @@ mod tests {
         lines
             .read_from(&mut std::io::Cursor::new(input.clone()))
             .expect("read");
-        let pieces = lines.whole();
+        let pieces = lines.whole(MAX_LINE);
         for piece in &pieces[..pieces.len() - 2] {
             assert!(piece.len() <= MAX_LINE && piece.ends_with(b"\n"));
         }

@@ -599,6 +599,9 @@ async fn stop_children(shared: &Shared) {
         tracing::warn!(pid, "child did not stop in time; killing it");
         signal_pid(pid, Signal::SIGKILL);
     }
+    // The children's last lines, copied by their relays (each at most a
+    // look's wait behind).
+    crate::child_output::relays_done(Duration::from_secs(1)).await;
 }
 
 fn signal_pid(pid: u32, signal: Signal) {

@@ -36,8 +36,19 @@ pub(crate) enum Unwritten {
 struct Row {
     id: i64,
     mailbox_id: i64,
+    uid: u32,
+    /// The journaled bytes' length.
+    len: i64,
     file: String,
     mailbox: String,
+}
+
+impl Row {
+    /// What names this row's message and bytes: its journal row id alone
+    /// does not (ids of deleted rows are given again).
+    fn key(&self) -> (i64, i64, u32, i64) {
+        (self.id, self.mailbox_id, self.uid, self.len)
+    }
 }
 
 /// The unwritten messages `which` names.
@@ -50,7 +61,7 @@ fn rows(conn: &Connection, which: Unwritten) -> Result<Vec<Row>> {
     };
     let mut stmt = conn
         .prepare_cached(
-            "SELECT p.id, p.mailbox_id, m.file, b.name
+            "SELECT p.id, p.mailbox_id, p.uid, length(p.body), m.file, b.name
                FROM pending_bodies p
                JOIN messages m ON m.mailbox_id = p.mailbox_id AND m.uid = p.uid
                JOIN mailboxes b ON b.id = p.mailbox_id
@@ -63,8 +74,10 @@ fn rows(conn: &Connection, which: Unwritten) -> Result<Vec<Row>> {
             Ok(Row {
                 id: r.get(0)?,
                 mailbox_id: r.get(1)?,
-                file: r.get(2)?,
-                mailbox: r.get(3)?,
+                uid: r.get(2)?,
+                len: r.get(3)?,
+                file: r.get(4)?,
+                mailbox: r.get(5)?,
             })
         })
         .ctx(context)?;
@@ -153,16 +166,17 @@ fn write_out_with(
             maildir::ensure_maildir(&dir, dir != root)
         };
         let target = cur.join(&row.file);
-        let written = folder.and_then(|()| match prepared.files.remove(&row.id) {
-            Some(tmp) => fs::rename(&tmp, &target).map_err(|e| {
+        let written = match (folder, prepared.files.remove(&row.key())) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(tmp)) => fs::rename(&tmp, &target).map_err(|e| {
                 let _ = fs::remove_file(&tmp);
                 StoreError::io(
                     format!("renaming {} to {}", tmp.display(), target.display()),
                     e,
                 )
             }),
-            None => write_file(root, &target, &body_of(tx, row.id)?, Fsync::No),
-        });
+            (Ok(()), None) => write_file(root, &target, &body_of(tx, row.id)?, Fsync::No),
+        };
         match written {
             Ok(()) => {}
             Err(e @ (StoreError::NoSpace { .. } | StoreError::OverQuota { .. })) => {
@@ -196,13 +210,14 @@ fn write_out_with(
 }
 
 /// Files of unwritten messages written into `tmp/` before a round takes
-/// the write lock, by journal row: the round then only renames them into
-/// place, so an append waits for renames, not for the files' creation
-/// (which on a file system slow to allocate inodes takes hundreds of
-/// microseconds each). Whatever the round does not use is removed.
+/// the write lock, by journal row, message and length ([`Row::key`]): the
+/// round then only renames them into place, so an append waits for
+/// renames, not for the files' creation (which on a file system slow to
+/// allocate inodes takes hundreds of microseconds each). Whatever the
+/// round does not use is removed.
 #[derive(Default)]
 struct Prepared {
-    files: HashMap<i64, PathBuf>,
+    files: HashMap<(i64, i64, u32, i64), PathBuf>,
 }
 
 impl Prepared {
@@ -228,7 +243,7 @@ impl Prepared {
                 tracing::debug!(error = %e, "a journaled message's file is left to the round");
                 break;
             }
-            prepared.files.insert(row.id, tmp);
+            prepared.files.insert(row.key(), tmp);
         }
         Ok(prepared)
     }
@@ -482,6 +497,48 @@ mod tests {
             std::io::Read::read_to_string(&mut file, &mut read).expect("read");
             assert_eq!(read, format!("Subject: m{i}\r\n\r\nbody {i}\r\n"));
         }
+    }
+
+    /// A prepared file whose journal row went (its message expunged) is
+    /// not renamed into the place of a message appended meanwhile that
+    /// got the same row id.
+    #[test]
+    fn a_prepared_file_never_becomes_a_later_message_with_its_row_id() {
+        let (_dir, store, uids) = store_with(1);
+        let root = store.root().to_path_buf();
+        let which = Unwritten::Oldest(ROUND);
+        let prepared =
+            Prepared::write(&store.reader().expect("reader"), &root, which).expect("prepared");
+        store
+            .store_flags(
+                "INBOX",
+                0,
+                &[UidRange::single(uids[0])],
+                StoreMode::Add,
+                &["\\Deleted"],
+                None,
+            )
+            .expect("flag");
+        store
+            .expunge("INBOX", 0, Some(&[UidRange::single(uids[0])]))
+            .expect("expunge");
+        let later = b"Subject: later\r\n\r\nanother message\r\n";
+        let mut w = store
+            .begin_append("INBOX", Flags::default(), None, later.len() as u64)
+            .expect("append");
+        w.write(later).expect("write");
+        let uid = w.commit().expect("commit").uid;
+
+        let mut conn = store.conn().expect("conn");
+        let tx = begin_write(&mut conn).expect("tx");
+        write_out_with(&tx, &root, which, prepared).expect("round");
+        tx.commit().expect("commit");
+        drop(conn);
+        let (mut file, _) = store.open_message("INBOX", uid).expect("open");
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut read).expect("read");
+        assert_eq!(read, later);
+        assert!(names_in(&root.join("tmp")).is_empty());
     }
 
     /// Files written before the lock for messages a reader wrote meanwhile
