@@ -422,6 +422,20 @@ mod tests {
         (dir, store, uids)
     }
 
+    /// Adds `flag` to message `uid` of INBOX.
+    fn flag(store: &Store, uid: u32, flag: &str) {
+        store
+            .store_flags(
+                "INBOX",
+                0,
+                &[UidRange::single(uid)],
+                StoreMode::Add,
+                &[flag],
+                None,
+            )
+            .expect("flag");
+    }
+
     fn names_in(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)
             .expect("dir")
@@ -447,29 +461,11 @@ mod tests {
         assert!(names_in(&root.join("cur")).is_empty());
 
         // Meanwhile: the first is expunged, the second flagged.
-        store
-            .store_flags(
-                "INBOX",
-                0,
-                &[UidRange::single(uids[0])],
-                StoreMode::Add,
-                &["\\Deleted"],
-                None,
-            )
-            .expect("flag");
+        flag(&store, uids[0], "\\Deleted");
         store
             .expunge("INBOX", 0, Some(&[UidRange::single(uids[0])]))
             .expect("expunge");
-        store
-            .store_flags(
-                "INBOX",
-                0,
-                &[UidRange::single(uids[1])],
-                StoreMode::Add,
-                &["\\Flagged"],
-                None,
-            )
-            .expect("flag");
+        flag(&store, uids[1], "\\Flagged");
 
         let mut conn = store.conn().expect("conn");
         let tx = begin_write(&mut conn).expect("tx");
@@ -509,16 +505,7 @@ mod tests {
         let which = Unwritten::Oldest(ROUND);
         let prepared =
             Prepared::write(&store.reader().expect("reader"), &root, which).expect("prepared");
-        store
-            .store_flags(
-                "INBOX",
-                0,
-                &[UidRange::single(uids[0])],
-                StoreMode::Add,
-                &["\\Deleted"],
-                None,
-            )
-            .expect("flag");
+        flag(&store, uids[0], "\\Deleted");
         store
             .expunge("INBOX", 0, Some(&[UidRange::single(uids[0])]))
             .expect("expunge");
