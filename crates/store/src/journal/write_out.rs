@@ -168,13 +168,7 @@ fn write_out_with(
         let target = cur.join(&row.file);
         let written = match (folder, prepared.files.remove(&row.key())) {
             (Err(e), _) => Err(e),
-            (Ok(()), Some(tmp)) => fs::rename(&tmp, &target).map_err(|e| {
-                let _ = fs::remove_file(&tmp);
-                StoreError::io(
-                    format!("renaming {} to {}", tmp.display(), target.display()),
-                    e,
-                )
-            }),
+            (Ok(()), Some(tmp)) => rename_into(&tmp, &target),
             (Ok(()), None) => write_file(root, &target, &body_of(tx, row.id)?, Fsync::No),
         };
         match written {
@@ -205,7 +199,7 @@ fn write_out_with(
     for own in folders.into_values() {
         own.record(tx)?;
     }
-    prepared.discard();
+    // (What the round did not use goes with `prepared`.)
     Ok(done)
 }
 
@@ -218,6 +212,8 @@ fn write_out_with(
 #[derive(Default)]
 struct Prepared {
     files: HashMap<(i64, i64, u32, i64), PathBuf>,
+    /// How many unwritten messages there were (0: nothing to do).
+    found: usize,
 }
 
 impl Prepared {
@@ -225,8 +221,12 @@ impl Prepared {
     /// (a reader) sees them now, into `root`'s `tmp/`; stops at the first
     /// failure (a full disk), which the round then meets itself.
     fn write(conn: &Connection, root: &Path, which: Unwritten) -> Result<Prepared> {
-        let mut prepared = Prepared::default();
-        for row in rows(conn, which)? {
+        let rows = rows(conn, which)?;
+        let mut prepared = Prepared {
+            files: HashMap::new(),
+            found: rows.len(),
+        };
+        for row in rows {
             let body = body_of(conn, row.id)?;
             let tmp = root.join("tmp").join(format!(
                 "{}.{}-{}.flush",
@@ -234,12 +234,7 @@ impl Prepared {
                 std::process::id(),
                 PREPARED.fetch_add(1, Ordering::Relaxed)
             ));
-            let created = maildir::create_private_file(&tmp, true).and_then(|mut file| {
-                file.write_all(&body)
-                    .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))
-            });
-            if let Err(e) = created {
-                let _ = fs::remove_file(&tmp);
+            if let Err(e) = write_tmp(&tmp, &body, Fsync::No) {
                 tracing::debug!(error = %e, "a journaled message's file is left to the round");
                 break;
             }
@@ -298,27 +293,36 @@ pub(crate) fn write_file(root: &Path, path: &Path, body: &[u8], fsync: Fsync) ->
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(StoreError::io(format!("removing {}", tmp.display()), e)),
     }
-    let mut file = maildir::create_private_file(&tmp, true)?;
-    let written = file
-        .write_all(body)
-        .and_then(|()| match fsync {
-            Fsync::Yes => file.sync_all(),
-            Fsync::No => Ok(()),
-        })
-        .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))
-        .and_then(|()| {
-            fs::rename(&tmp, path).map_err(|e| {
-                StoreError::io(
-                    format!("renaming {} to {}", tmp.display(), path.display()),
-                    e,
-                )
+    write_tmp(&tmp, body, fsync)?;
+    rename_into(&tmp, path)
+}
+
+/// Writes `body` into the new file `tmp`; a failure leaves no file (not
+/// left to take room: a full disk is the likely cause).
+fn write_tmp(tmp: &Path, body: &[u8], fsync: Fsync) -> Result<()> {
+    let written = maildir::create_private_file(tmp, true).and_then(|mut file| {
+        file.write_all(body)
+            .and_then(|()| match fsync {
+                Fsync::Yes => file.sync_all(),
+                Fsync::No => Ok(()),
             })
-        });
+            .map_err(|e| StoreError::io(format!("writing {}", tmp.display()), e))
+    });
     if written.is_err() {
-        // Not left to take room (a full disk is the likely cause).
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(tmp);
     }
     written
+}
+
+/// Renames the written file `tmp` to `path`; a failure removes `tmp`.
+fn rename_into(tmp: &Path, path: &Path) -> Result<()> {
+    fs::rename(tmp, path).map_err(|e| {
+        let _ = fs::remove_file(tmp);
+        StoreError::io(
+            format!("renaming {} to {}", tmp.display(), path.display()),
+            e,
+        )
+    })
 }
 
 /// The journaled bytes of message `uid` of `mailbox_id` in a file held in
@@ -359,7 +363,7 @@ impl Store {
         loop {
             let which = Unwritten::Oldest(ROUND);
             let prepared = Prepared::write(&*self.reader()?, self.root(), which)?;
-            if prepared.files.is_empty() && rows(&*self.reader()?, which)?.is_empty() {
+            if prepared.found == 0 {
                 return Ok(());
             }
             let done = {
