@@ -304,6 +304,12 @@ pub struct Imap {
     /// Milliseconds the first command after SELECT waits for the
     /// mailbox's watch to open before asking storage what changed.
     pub watch_open_wait_ms: u64,
+    /// MiB each imap process may keep of what its sessions fetched that
+    /// never changes in a message (size, date, ENVELOPE, BODYSTRUCTURE,
+    /// small header sections such as a message list's HEADER.FIELDS), to
+    /// answer the next FETCH of it without a storage call; 0 keeps
+    /// nothing. Flags always come fresh.
+    pub fetch_cache_mb: usize,
     /// Clients one imap process serves at most.
     pub max_connections: usize,
     /// When LOGIN and plaintext SASL mechanisms are allowed.
@@ -344,6 +350,7 @@ impl Default for Imap {
             idle_keepalive_secs: 2 * 60,
             own_append_wait_ms: 20,
             watch_open_wait_ms: 250,
+            fetch_cache_mb: 16,
             max_connections: 20000,
             plaintext_logins: PlaintextLogins::Loopback,
             max_unauthenticated_per_address: 20,

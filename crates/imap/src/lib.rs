@@ -48,12 +48,14 @@ pub async fn serve_accepted(settings: ImapSettings, acceptor: Acceptor, connecto
     // otherwise open a new storage connection for every session.
     let connector = KeepWarm::new(connector, settings.keep_warm);
     session::waits::set(settings.watch_waits);
+    let fetch_cache = cmd::fetch::cache::FetchCache::new(settings.fetch_cache_bytes);
     let process = Arc::new(process::Process {
         settings,
         auth: Arc::new(AuthLink::new(AnyConnector::new(connector))),
         clock: Clock::system(),
         tls: Some(acceptor.tls()),
         plugin_commands: Default::default(),
+        fetch_cache,
     });
     server::serve(process, acceptor).await;
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use mailkeep_frontend::{AuthLink, Clock, ConnInfo, ServerTls};
 
+use crate::cmd::fetch::cache::FetchCache;
 use crate::session::state::State;
 use crate::settings::ImapSettings;
 
@@ -62,6 +63,9 @@ pub(crate) struct Process {
     /// The plugins' command names, made once and shared by every
     /// connection's parser (not a copy per connection).
     pub(crate) plugin_commands: std::sync::OnceLock<Arc<[String]>>,
+    /// What the sessions fetched that never changes, for the next FETCH
+    /// of it ([`ImapSettings::fetch_cache_bytes`]).
+    pub(crate) fetch_cache: FetchCache,
 }
 
 impl Process {

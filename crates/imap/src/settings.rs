@@ -34,6 +34,11 @@ pub struct ImapSettings {
     /// bring before it asks storage (`[imap] own_append_wait_ms`,
     /// `watch_open_wait_ms`).
     pub watch_waits: crate::WatchWaits,
+    /// What the process may keep, in bytes, of the messages its sessions
+    /// fetched that never changes (size, date, envelope, body structure,
+    /// small header sections), to answer the next FETCH of it without
+    /// storage (`[imap] fetch_cache_mb`; 16 MiB). Zero keeps nothing.
+    pub fetch_cache_bytes: usize,
 }
 
 impl Default for ImapSettings {
@@ -49,6 +54,7 @@ impl Default for ImapSettings {
             notify_owners_refresh: Duration::from_secs(60),
             keep_warm: Duration::from_secs(5),
             watch_waits: crate::WatchWaits::default(),
+            fetch_cache_bytes: 16 << 20,
         }
     }
 }

@@ -516,6 +516,7 @@ fn imap_settings(config: &Config, hostname: String) -> mailkeep_imap::ImapSettin
         },
         public_owner: config.imap.public_namespace_owner.clone(),
         keep_warm: config.storage.keep_warm(),
+        fetch_cache_bytes: config.imap.fetch_cache_mb.saturating_mul(1 << 20),
         ..mailkeep_imap::ImapSettings::default()
     }
 }

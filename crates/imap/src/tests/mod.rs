@@ -5,6 +5,7 @@
 mod acl;
 mod extensions;
 mod fetch;
+mod fetch_cache;
 mod mailboxes;
 mod memory;
 mod notify_shared;
@@ -25,6 +26,7 @@ use mailkeep_frontend::{
 use mailkeep_testkit::{Client, Reply, Services};
 use tokio::io::DuplexStream;
 
+use crate::cmd::fetch::cache::FetchCache;
 use crate::process::Process;
 use crate::server::session_on;
 use crate::settings::ImapSettings;
@@ -46,12 +48,14 @@ pub(crate) async fn services() -> Services {
 
 /// An IMAP process over `services`.
 pub(crate) fn process(services: &Services, settings: ImapSettings) -> Arc<Process> {
+    let fetch_cache = FetchCache::new(settings.fetch_cache_bytes);
     Arc::new(Process {
         settings,
         auth: Arc::new(AuthLink::new(AnyConnector::new(services.clone()))),
         clock: Clock::system(),
         tls: None,
         plugin_commands: Default::default(),
+        fetch_cache,
     })
 }
 

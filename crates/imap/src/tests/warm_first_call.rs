@@ -16,6 +16,7 @@ use mailkeep_testkit::Services;
 use tokio::sync::{Notify, watch};
 
 use super::{PASSWORD, USER, connect, message, services};
+use crate::cmd::fetch::cache::FetchCache;
 use crate::process::Process;
 use crate::settings::ImapSettings;
 
@@ -91,6 +92,7 @@ fn process_over(connector: impl Connector) -> Arc<Process> {
         clock: Clock::system(),
         tls: None,
         plugin_commands: Default::default(),
+        fetch_cache: FetchCache::new(ImapSettings::default().fetch_cache_bytes),
     })
 }
 

@@ -2,16 +2,20 @@
 //! its extensions: structure (ENVELOPE, BODY, BODYSTRUCTURE, PREVIEW) from
 //! the Content service, sections and BINARY cut by it, whole messages
 //! streamed by Storage.Fetch with the metadata; CHANGEDSINCE and VANISHED
-//! (RFC 7162). FLAGS alone come from the session's view (`from_view`).
+//! (RFC 7162). FLAGS alone come from the session's view (`from_view`);
+//! what never changes in a message, once fetched, from the process's
+//! cache (`cache`, `from_cache`).
 
 pub(crate) mod announce;
+pub(crate) mod cache;
+mod from_cache;
 mod from_view;
 pub(crate) mod plan;
 mod respond;
 mod structure;
 
 use mailkeep_frontend::Retry;
-use mailkeep_imap_proto::{Code, Fetch, FetchAttribute, SequenceSet, vanished};
+use mailkeep_imap_proto::{Code, DateTime, Fetch, FetchAttribute, SequenceSet, vanished};
 use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::storage::{
     ChangesRequest, FetchRequest, StoreFlagsRequest, StoreMode, fetch_item,
@@ -23,6 +27,7 @@ use crate::errors::{ImapError, Target, storage_reply};
 use crate::reply::Reply;
 use crate::session::enabled::Enabled;
 use crate::session::state::Selected;
+use cache::{Learned, MailboxKey};
 use plan::{Item, Plan, plan};
 use respond::respond;
 
@@ -102,6 +107,12 @@ impl Command for Fetch {
         if from_view::answers_from_view(&plan, self.changed_since)
             && let Some(fetched) =
                 from_view::fetch_from_view(&cx, &state, &plan, &uids, enabled).await?
+        {
+            return Ok(done(fetched.reply()));
+        }
+        if from_cache::answers_from_cache(&plan, self.changed_since)
+            && let Some(fetched) =
+                from_cache::fetch_from_cache(&cx, &state, &plan, &uids, enabled).await?
         {
             return Ok(done(fetched.reply()));
         }
@@ -247,6 +258,10 @@ async fn fetch(
         Ok(stream) => FetchItems::new(stream),
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
     };
+    // What the response carries that never changes is kept for the next
+    // FETCH of it.
+    let keep = from_cache::worth_keeping(plan)
+        .then(|| MailboxKey::new(state.owner(), mailbox.name(), mailbox.uidvalidity));
     let mut some_expunged = false;
     // Storage sends the messages that still exist: one the client knows
     // and storage did not send was expunged by another session.
@@ -277,7 +292,13 @@ async fn fetch(
         } else {
             None
         };
-        if let Err(reply) = respond(
+        let (uid, size) = (message.uid, message.size);
+        let date = DateTime {
+            unix: message.internal_date,
+            offset_minutes: message.internal_date_offset_minutes,
+        };
+        let mut learned = Learned::default();
+        let responded = respond(
             cx,
             state,
             plan,
@@ -286,9 +307,13 @@ async fn fetch(
             &mut messages,
             changed_since,
             enabled,
+            keep.is_some().then_some(&mut learned),
         )
-        .await?
-        {
+        .await?;
+        if let Some(key) = &keep {
+            cx.process.fetch_cache.learn(key, uid, size, date, learned);
+        }
+        if let Err(reply) = responded {
             if reply.code == Some(Code::ExpungeIssued) {
                 some_expunged = true;
                 continue;

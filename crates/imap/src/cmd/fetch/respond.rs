@@ -11,6 +11,8 @@ use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::storage::{FetchedMessage, SectionChunk, StructureItem, fetch_item};
 use tonic::Streaming;
 
+use super::cache::{CUT_KEPT_MAX, KnownCut, Learned};
+use super::from_cache::keeps_cut;
 use super::plan::{Cut, Item, Plan};
 use super::structure;
 use crate::cmd::Cx;
@@ -38,7 +40,8 @@ const MAX_RESERVE: usize = 1 << 20;
 
 /// Sends one message's FETCH response; `Err(reply)` when storage refused a
 /// cut before anything of this message was sent. Reads the whole body from
-/// `messages` when it was streamed, so the stream stays in step.
+/// `messages` when it was streamed, so the stream stays in step. With
+/// `learned`, what the fetch cache keeps of what was sent is put there.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn respond(
     cx: &Cx,
@@ -49,6 +52,7 @@ pub(super) async fn respond(
     messages: &mut FetchItems,
     changed_since: Option<u64>,
     enabled: Enabled,
+    mut learned: Option<&mut Learned>,
 ) -> Result<Result<(), Reply>, ImapError> {
     let mailbox = &state.mailbox;
     let mut structure = structure::Structure::new(structure);
@@ -151,6 +155,9 @@ pub(super) async fn respond(
                 } else {
                     response.literal_header(name, o.total);
                 }
+                if let Some(learned) = learned.as_deref_mut() {
+                    keep_cut(learned, cut, &o);
+                }
                 out.write(&response.take()).await?;
                 copy_cut(&mut out, o, cut.binary).await?;
             }
@@ -166,7 +173,25 @@ pub(super) async fn respond(
         skip_body(messages, message.size).await?;
     }
     out.write(&response.finish()).await?;
+    if let Some(learned) = learned {
+        structure.learned_into(learned);
+    }
     Ok(Ok(()))
+}
+
+/// Puts a header section the fetch cache keeps, whole as it came, into
+/// `learned`, as the client gets it.
+fn keep_cut(learned: &mut Learned, cut: &Cut, opened: &Opened) {
+    let whole = opened.rest.is_none() && opened.first.len() as u64 == opened.total;
+    if !whole || opened.first.len() > CUT_KEPT_MAX || !keeps_cut(cut) {
+        return;
+    }
+    let mut bytes = opened.first.clone();
+    without_nul(&mut bytes);
+    learned.cuts.push(KnownCut {
+        cut: cut.clone(),
+        bytes: bytes.into(),
+    });
 }
 
 /// Reads the cuts of one message that came in the Fetch stream, in plan

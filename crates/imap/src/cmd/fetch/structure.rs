@@ -6,7 +6,9 @@ use mailkeep_imap_proto::{
     EnclosedMessage, Envelope, FetchResponse, SinglePart,
 };
 use mailkeep_storage_rpc::storage::{self as pb, StructureItem};
+use prost::Message;
 
+use super::cache::Learned;
 use super::plan::Item;
 
 /// One message's structure item as storage sent it, turned into
@@ -20,6 +22,10 @@ pub(super) struct Structure {
     sent: Option<StructureItem>,
     envelope: Option<Envelope>,
     body: Option<BodyStructure>,
+    /// The encoded sizes of the envelope and body structure converted,
+    /// which is what the fetch cache reckons them at.
+    envelope_encoded: usize,
+    body_encoded: usize,
 }
 
 impl Structure {
@@ -29,7 +35,15 @@ impl Structure {
             sent,
             envelope: None,
             body: None,
+            envelope_encoded: 0,
+            body_encoded: 0,
         }
+    }
+
+    /// Hands what was converted (what the response used) to `learned`.
+    pub(super) fn learned_into(self, learned: &mut Learned) {
+        learned.envelope = self.envelope.map(|e| (e, self.envelope_encoded));
+        learned.body = self.body.map(|b| (b, self.body_encoded));
     }
 
     /// Adds `item` to the response (NIL when storage had none).
@@ -67,6 +81,7 @@ impl Structure {
     fn envelope(&mut self) -> Option<&Envelope> {
         if self.envelope.is_none() {
             let sent = self.sent.as_mut().and_then(|s| s.envelope.take());
+            self.envelope_encoded = sent.as_ref().map_or(0, Message::encoded_len);
             self.envelope = sent.map(envelope_of);
         }
         self.envelope.as_ref()
@@ -75,6 +90,7 @@ impl Structure {
     fn body(&mut self) -> Option<&BodyStructure> {
         if self.body.is_none() {
             let sent = self.sent.as_mut().and_then(|s| s.body_structure.take());
+            self.body_encoded = sent.as_ref().map_or(0, Message::encoded_len);
             self.body = sent.map(body_of);
         }
         self.body.as_ref()

@@ -1,0 +1,191 @@
+//! FETCH answered without storage: what a message list asks of the
+//! messages it shows (RFC822.SIZE, INTERNALDATE, ENVELOPE, BODYSTRUCTURE,
+//! header fields) comes from the process's [`FetchCache`] once a FETCH
+//! brought it, and FLAGS from the session's view, brought up to date with
+//! what the watch told first, as a FETCH of FLAGS alone is (`from_view`).
+//! A message another session expunged is left out (`OK
+//! [EXPUNGEISSUED]`, RFC 2180 §4.1), as storage would leave it out.
+//!
+//! [`FetchCache`]: super::cache::FetchCache
+
+use mailkeep_storage_rpc::storage::SectionTextKind;
+
+use super::cache::{Known, MailboxKey};
+use super::plan::{Cut, Item, Plan};
+use crate::cmd::Cx;
+use crate::cmd::fetch::Fetched;
+use crate::errors::ImapError;
+use crate::session::enabled::Enabled;
+use crate::session::mailbox::Synced;
+use crate::session::state::Selected;
+use crate::updates::fetch_head;
+
+/// Answers are written in pieces of about this size.
+const WRITE_AT: usize = 64 * 1024;
+
+/// Whether the cache keeps `cut`'s bytes: a header section as it is
+/// (no BINARY decoding, no partial range, not just a size).
+pub(super) fn keeps_cut(cut: &Cut) -> bool {
+    matches!(
+        cut.text,
+        SectionTextKind::Header
+            | SectionTextKind::HeaderFields
+            | SectionTextKind::HeaderFieldsNot
+            | SectionTextKind::Mime
+    ) && !cut.binary
+        && cut.partial.is_none()
+        && !cut.size_only
+}
+
+/// Whether `plan` could be answered from the cache: nothing but what it
+/// keeps and what the view holds, something of the cache among it, and no
+/// MODSEQ, CHANGEDSINCE or `\Seen` to set.
+pub(super) fn answers_from_cache(plan: &Plan, changed_since: Option<u64>) -> bool {
+    let cached = |item: &Item| match item {
+        Item::Size | Item::Date | Item::Envelope | Item::Body | Item::BodyStructure => true,
+        Item::Cut { cut, .. } => keeps_cut(cut),
+        _ => false,
+    };
+    changed_since.is_none()
+        && !plan.set_seen
+        && plan.items.iter().any(cached)
+        && plan
+            .items
+            .iter()
+            .all(|item| matches!(item, Item::Flags | Item::Uid) || cached(item))
+}
+
+/// Whether a FETCH of `plan` from storage brings something the cache
+/// keeps.
+pub(super) fn worth_keeping(plan: &Plan) -> bool {
+    plan.items.iter().any(|item| match item {
+        Item::Envelope | Item::Body | Item::BodyStructure => true,
+        Item::Cut { cut, .. } => keeps_cut(cut),
+        _ => false,
+    })
+}
+
+/// Whether `known` holds every item of `plan`.
+fn serves(plan: &Plan, known: &Known) -> bool {
+    plan.items.iter().all(|item| match item {
+        Item::Envelope => known.envelope.is_some(),
+        Item::Body | Item::BodyStructure => known.body.is_some(),
+        Item::Cut { cut, .. } => known.cut(cut).is_some(),
+        _ => true,
+    })
+}
+
+/// Answers for `uids` from the cache and the view; `None` when a message
+/// is not known well enough (or the mailbox is gone), so that storage is
+/// asked.
+pub(super) async fn fetch_from_cache(
+    cx: &Cx,
+    state: &Selected,
+    plan: &Plan,
+    uids: &[u32],
+    enabled: Enabled,
+) -> Result<Option<Fetched>, ImapError> {
+    let mailbox = &state.mailbox;
+    let key = MailboxKey::new(state.owner(), mailbox.name(), mailbox.uidvalidity);
+    let Some(known) = cx
+        .process
+        .fetch_cache
+        .all_of(&key, uids, |k| serves(plan, k))
+    else {
+        return Ok(None);
+    };
+    // Expunges wait: this FETCH may name messages by sequence number.
+    if mailbox
+        .catch_up_if_behind(&state.authed.storage, &cx.out, false, enabled)
+        .await?
+        == Synced::Lost
+    {
+        return Ok(None);
+    }
+    let flags_asked = plan.items.contains(&Item::Flags);
+    let mut some_expunged = false;
+    let mut bytes = Vec::new();
+    // Sequence numbers are read while no other response can go out.
+    let mut out = cx.out.lock().await;
+    let mut rest = uids.iter().zip(&known);
+    loop {
+        // A piece of the answer is made under one hold of the view (not
+        // across a write: the hold cannot wait).
+        let mut full = false;
+        {
+            let view = mailbox.view();
+            for (&uid, known) in rest.by_ref() {
+                let answer = if view.is_pending_expunge(uid) {
+                    None
+                } else {
+                    view.seq_of(uid).zip(view.flags_of(uid))
+                };
+                let Some((seq, flags)) = answer else {
+                    some_expunged = true;
+                    continue;
+                };
+                if flags_asked {
+                    mailbox.announce_keywords(flags, &mut bytes);
+                }
+                let mut response = fetch_head(enabled, seq, uid, false);
+                for item in &plan.items {
+                    match item {
+                        Item::Uid if !enabled.uidonly || plan.uid_alone() => {
+                            response.uid(uid);
+                        }
+                        Item::Flags => {
+                            response.flags_recent(flags, view.is_recent(uid));
+                        }
+                        Item::Size => {
+                            response.rfc822_size(known.size);
+                        }
+                        Item::Date => {
+                            response.internal_date(known.date);
+                        }
+                        Item::Envelope => {
+                            if let Some(envelope) = &known.envelope {
+                                response.envelope(envelope);
+                            }
+                        }
+                        Item::Body => {
+                            if let Some(body) = &known.body {
+                                response.body(body);
+                            }
+                        }
+                        Item::BodyStructure => {
+                            if let Some(body) = &known.body {
+                                response.body_structure(body);
+                            }
+                        }
+                        Item::Cut { name, cut } => {
+                            if let Some(kept) = known.cut(cut) {
+                                response.literal_header(name, kept.bytes.len() as u64);
+                                bytes.extend_from_slice(&response.take());
+                                bytes.extend_from_slice(&kept.bytes);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                bytes.extend_from_slice(&response.finish());
+                if bytes.len() >= WRITE_AT {
+                    full = true;
+                    break;
+                }
+            }
+        }
+        if !full {
+            break;
+        }
+        out.write(&bytes).await?;
+        bytes.clear();
+    }
+    if !bytes.is_empty() {
+        out.write(&bytes).await?;
+    }
+    Ok(Some(if some_expunged {
+        Fetched::SomeExpunged
+    } else {
+        Fetched::All
+    }))
+}
