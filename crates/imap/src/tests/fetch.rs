@@ -6,7 +6,7 @@ use std::sync::Arc;
 use mailkeep_testkit::{Client, LiteralMode, Part, Status, Value};
 use tokio::io::DuplexStream;
 
-use super::{login, message, ok, process, selected_with, services};
+use super::{announced_before_carried, login, message, ok, process, selected_with, services};
 use crate::process::Process;
 use crate::settings::ImapSettings;
 
@@ -493,12 +493,8 @@ async fn a_flag_resync_shows_what_another_session_just_changed() {
         Some(vec!["\\Recent".to_string()]),
         "{reply:?}"
     );
-    let position =
-        |found: &dyn Fn(&str) -> bool| reply.responses.iter().position(|r| found(&r.text()));
-    let announced = position(&|t: &str| t.starts_with("* FLAGS") && t.contains("$Work"));
-    let carried = position(&|t: &str| t.contains("FETCH") && t.contains("$Work"));
     assert!(
-        announced.is_some() && announced < carried,
+        announced_before_carried(&reply, "$Work"),
         "$Work announced in FLAGS after a FETCH carried it: {reply:?}"
     );
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use mailkeep_testkit::{Client, Reply, Status};
 use tokio::io::DuplexStream;
 
-use super::{login, login_as, message, ok, process, selected_with, services};
+use super::{
+    announced_before_carried, login, login_as, message, ok, process, selected_with, services,
+};
 use crate::process::Process;
 use crate::settings::ImapSettings;
 
@@ -119,12 +121,8 @@ async fn a_cached_answer_carries_the_flags_and_expunges_of_other_sessions() {
         second.has_flag("\\Flagged") && second.has_flag("$Work"),
         "{reply:?}"
     );
-    let position =
-        |found: &dyn Fn(&str) -> bool| reply.responses.iter().position(|r| found(&r.text()));
-    let announced = position(&|t: &str| t.starts_with("* FLAGS") && t.contains("$Work"));
-    let carried = position(&|t: &str| t.contains("FETCH") && t.contains("$Work"));
     assert!(
-        announced.is_some() && announced < carried,
+        announced_before_carried(&reply, "$Work"),
         "$Work announced in FLAGS after a FETCH carried it: {reply:?}"
     );
     let reply = ok(&mut a, "NOOP").await;

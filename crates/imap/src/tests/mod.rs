@@ -138,6 +138,17 @@ pub(crate) async fn ok(client: &mut Client<DuplexStream>, command: &str) -> Repl
     reply
 }
 
+/// Whether `keyword` was announced in an untagged FLAGS before any FETCH
+/// response of `reply` carried it: a client learns of a keyword before it
+/// sees a message carry it.
+pub(crate) fn announced_before_carried(reply: &Reply, keyword: &str) -> bool {
+    let position =
+        |found: &dyn Fn(&str) -> bool| reply.responses.iter().position(|r| found(&r.text()));
+    let announced = position(&|t: &str| t.starts_with("* FLAGS") && t.contains(keyword));
+    let carried = position(&|t: &str| t.contains("FETCH") && t.contains(keyword));
+    announced.is_some() && announced < carried
+}
+
 /// A small message with a subject and a body line.
 pub(crate) fn message(subject: &str, body: &str) -> Vec<u8> {
     format!(

@@ -8,20 +8,17 @@
 //!
 //! [`FetchCache`]: super::cache::FetchCache
 
+use mailkeep_imap_proto::FetchResponse;
 use mailkeep_storage_rpc::storage::SectionTextKind;
 
 use super::cache::{Known, MailboxKey};
+use super::from_view::answer_locally;
 use super::plan::{Cut, Item, Plan};
 use crate::cmd::Cx;
 use crate::cmd::fetch::Fetched;
 use crate::errors::ImapError;
 use crate::session::enabled::Enabled;
-use crate::session::mailbox::Synced;
 use crate::session::state::Selected;
-use crate::updates::fetch_head;
-
-/// Answers are written in pieces of about this size.
-const WRITE_AT: usize = 64 * 1024;
 
 /// Whether the cache keeps `cut`'s bytes: a header section as it is
 /// (no BINARY decoding, no partial range, not just a size).
@@ -94,98 +91,47 @@ pub(super) async fn fetch_from_cache(
     else {
         return Ok(None);
     };
-    // Expunges wait: this FETCH may name messages by sequence number.
-    if mailbox
-        .catch_up_if_behind(&state.authed.storage, &cx.out, false, enabled)
-        .await?
-        == Synced::Lost
-    {
-        return Ok(None);
-    }
-    let flags_asked = plan.items.contains(&Item::Flags);
-    let mut some_expunged = false;
-    let mut bytes = Vec::new();
-    // Sequence numbers are read while no other response can go out.
-    let mut out = cx.out.lock().await;
-    let mut rest = uids.iter().zip(&known);
-    loop {
-        // A piece of the answer is made under one hold of the view (not
-        // across a write: the hold cannot wait).
-        let mut full = false;
-        {
-            let view = mailbox.view();
-            for (&uid, known) in rest.by_ref() {
-                let answer = if view.is_pending_expunge(uid) {
-                    None
-                } else {
-                    view.seq_of(uid).zip(view.flags_of(uid))
-                };
-                let Some((seq, flags)) = answer else {
-                    some_expunged = true;
-                    continue;
-                };
-                if flags_asked {
-                    mailbox.announce_keywords(flags, &mut bytes);
-                }
-                let mut response = fetch_head(enabled, seq, uid, false);
-                for item in &plan.items {
-                    match item {
-                        Item::Uid if !enabled.uidonly || plan.uid_alone() => {
-                            response.uid(uid);
-                        }
-                        Item::Flags => {
-                            response.flags_recent(flags, view.is_recent(uid));
-                        }
-                        Item::Size => {
-                            response.rfc822_size(known.size);
-                        }
-                        Item::Date => {
-                            response.internal_date(known.date);
-                        }
-                        Item::Envelope => {
-                            if let Some(envelope) = &known.envelope {
-                                response.envelope(envelope);
-                            }
-                        }
-                        Item::Body => {
-                            if let Some(body) = &known.body {
-                                response.body(body);
-                            }
-                        }
-                        Item::BodyStructure => {
-                            if let Some(body) = &known.body {
-                                response.body_structure(body);
-                            }
-                        }
-                        Item::Cut { name, cut } => {
-                            if let Some(kept) = known.cut(cut) {
-                                response.literal_header(name, kept.bytes.len() as u64);
-                                bytes.extend_from_slice(&response.take());
-                                bytes.extend_from_slice(&kept.bytes);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                bytes.extend_from_slice(&response.finish());
-                if bytes.len() >= WRITE_AT {
-                    full = true;
-                    break;
-                }
+    answer_locally(cx, state, plan, uids, &known, enabled).await
+}
+
+/// Adds `item` of a message to its response from what the cache knows of
+/// it; a header section's literal goes into `bytes` with the response
+/// so far.
+pub(super) fn write_known(
+    response: &mut FetchResponse,
+    bytes: &mut Vec<u8>,
+    item: &Item,
+    known: &Known,
+) {
+    match item {
+        Item::Size => {
+            response.rfc822_size(known.size);
+        }
+        Item::Date => {
+            response.internal_date(known.date);
+        }
+        Item::Envelope => {
+            if let Some(envelope) = &known.envelope {
+                response.envelope(envelope);
             }
         }
-        if !full {
-            break;
+        Item::Body => {
+            if let Some(body) = &known.body {
+                response.body(body);
+            }
         }
-        out.write(&bytes).await?;
-        bytes.clear();
+        Item::BodyStructure => {
+            if let Some(body) = &known.body {
+                response.body_structure(body);
+            }
+        }
+        Item::Cut { name, cut } => {
+            if let Some(kept) = known.cut(cut) {
+                response.literal_header(name, kept.bytes.len() as u64);
+                bytes.extend_from_slice(&response.take());
+                bytes.extend_from_slice(&kept.bytes);
+            }
+        }
+        _ => {}
     }
-    if !bytes.is_empty() {
-        out.write(&bytes).await?;
-    }
-    Ok(Some(if some_expunged {
-        Fetched::SomeExpunged
-    } else {
-        Fetched::All
-    }))
 }

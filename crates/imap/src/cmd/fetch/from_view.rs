@@ -16,6 +16,10 @@
 //! (`OK [EXPUNGEISSUED]`, RFC 2180 §4.1); the expunge itself is told when
 //! expunges may be (never inside a FETCH by sequence number).
 
+use std::sync::Arc;
+
+use super::cache::Known;
+use super::from_cache::write_known;
 use crate::cmd::Cx;
 use crate::cmd::fetch::Fetched;
 use crate::cmd::fetch::plan::{Item, Plan};
@@ -50,6 +54,21 @@ pub(super) async fn fetch_from_view(
     uids: &[u32],
     enabled: Enabled,
 ) -> Result<Option<Fetched>, ImapError> {
+    answer_locally(cx, state, plan, uids, &[], enabled).await
+}
+
+/// Brings the view up to storage and answers for `uids` from it, and from
+/// `known` (what the fetch cache knows of each of `uids`, in order; empty
+/// when the plan asks nothing of it) for what the view does not hold;
+/// `None` when the mailbox is gone.
+pub(super) async fn answer_locally(
+    cx: &Cx,
+    state: &Selected,
+    plan: &Plan,
+    uids: &[u32],
+    known: &[Arc<Known>],
+    enabled: Enabled,
+) -> Result<Option<Fetched>, ImapError> {
     let mailbox = &state.mailbox;
     // Expunges wait: this FETCH may name messages by sequence number, and
     // the session tells them once no such command runs.
@@ -60,20 +79,21 @@ pub(super) async fn fetch_from_view(
     {
         return Ok(None);
     }
+    let flags_asked = plan.items.contains(&Item::Flags);
     let mut some_expunged = false;
     let mut bytes = Vec::new();
     // Sequence numbers are read while no other response can go out: an
     // EXPUNGE sent meanwhile would change them.
     let mut out = cx.out.lock().await;
-    let mut rest = uids;
-    while !rest.is_empty() {
+    let mut rest = uids.iter().enumerate();
+    loop {
+        let mut full = false;
         // A piece of the answer is made under one hold of the view (not
         // across a write: the hold cannot wait), from its flags as they
         // are, without copying them.
         {
             let view = mailbox.view();
-            while let Some((&uid, later)) = rest.split_first() {
-                rest = later;
+            for (i, &uid) in rest.by_ref() {
                 let answer = if view.is_pending_expunge(uid) {
                     None
                 } else {
@@ -83,7 +103,9 @@ pub(super) async fn fetch_from_view(
                     some_expunged = true;
                     continue;
                 };
-                mailbox.announce_keywords(flags, &mut bytes);
+                if flags_asked {
+                    mailbox.announce_keywords(flags, &mut bytes);
+                }
                 let mut response = fetch_head(enabled, seq, uid, false);
                 for item in &plan.items {
                     match item {
@@ -96,19 +118,25 @@ pub(super) async fn fetch_from_view(
                         Item::Flags => {
                             response.flags_recent(flags, view.is_recent(uid));
                         }
-                        _ => {}
+                        _ => {
+                            if let Some(known) = known.get(i) {
+                                write_known(&mut response, &mut bytes, item, known);
+                            }
+                        }
                     }
                 }
                 bytes.extend_from_slice(&response.finish());
                 if bytes.len() >= WRITE_AT {
+                    full = true;
                     break;
                 }
             }
         }
-        if bytes.len() >= WRITE_AT {
-            out.write(&bytes).await?;
-            bytes.clear();
+        if !full {
+            break;
         }
+        out.write(&bytes).await?;
+        bytes.clear();
     }
     if !bytes.is_empty() {
         out.write(&bytes).await?;
