@@ -153,6 +153,56 @@ async fn another_users_message_of_the_same_mailbox_and_uid_is_their_own() {
     assert_eq!(process.fetch_cache.hits(), 0);
 }
 
+/// A guest's right to read is the owner's storage's to check at every
+/// call: a guest is never answered from the cache, and a right taken back
+/// while the guest has the mailbox selected stops their next FETCH.
+#[tokio::test]
+async fn a_guest_in_a_shared_mailbox_is_answered_by_storage() {
+    let services = services().await;
+    services.add_user("bob", "pw-bob").await.expect("bob");
+    services.set_sharing_owners("bob", &[super::USER]);
+    let process = process(&services, ImapSettings::default());
+    let mut alice = login(&process).await;
+    ok(&mut alice, "CREATE Projects").await;
+    let m = message("plan", "the plan");
+    assert!(
+        alice
+            .append("Projects", &[], &m)
+            .await
+            .expect("APPEND")
+            .is_ok()
+    );
+    ok(&mut alice, "SETACL Projects bob lr").await;
+    ok(&mut alice, "SELECT Projects").await;
+    fetch(&mut alice, "FETCH 1 (ENVELOPE)").await;
+    let mut bob = login_as(&process, "bob", "pw-bob").await;
+    ok(&mut bob, "EXAMINE shared.alice.Projects").await;
+
+    let hits = process.fetch_cache.hits();
+    for _ in 0..2 {
+        let reply = fetch(&mut bob, "FETCH 1 (ENVELOPE)").await;
+        assert!(subject_of_first(&reply).contains("plan"), "{reply:?}");
+    }
+    assert_eq!(
+        process.fetch_cache.hits(),
+        hits,
+        "bob was answered by storage"
+    );
+    ok(&mut alice, "DELETEACL Projects bob").await;
+    // The mailbox is gone for bob: a NO, or (as for a mailbox deleted
+    // while selected) a BYE and the end of the session; no envelope.
+    if let Ok(reply) = bob.run("FETCH 1 (ENVELOPE)").await {
+        assert!(reply.status() != Status::Ok || reply.has_bye(), "{reply:?}");
+        assert!(
+            reply.fetches().iter().all(|f| f.item("ENVELOPE").is_none()),
+            "{reply:?}"
+        );
+    }
+    // The owner still is.
+    fetch(&mut alice, "FETCH 1 (ENVELOPE)").await;
+    assert_eq!(process.fetch_cache.hits(), hits + 1);
+}
+
 #[tokio::test]
 async fn a_mailbox_made_again_under_its_old_name_is_not_answered_from_the_cache() {
     let services = services().await;

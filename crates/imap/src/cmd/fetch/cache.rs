@@ -11,8 +11,9 @@
 //! UID names one message for good within a UIDVALIDITY, and a mailbox made
 //! again under an old name gets a new UIDVALIDITY, so an entry can be
 //! stale only by being unused, never wrong. A session reads only entries
-//! of the mailbox it has selected and of UIDs its view holds, so it learns
-//! nothing it could not fetch. One cache serves every session of the
+//! of its own mailbox that it has selected and of UIDs its view holds, so
+//! it learns nothing it could not fetch (a guest in another owner's
+//! mailbox is answered by storage, which checks the ACL at every call). One cache serves every session of the
 //! process, bounded by a byte budget (`[imap] fetch_cache_mb`), the least
 //! recently used message going first.
 

@@ -4,7 +4,8 @@
 //! brought it, and FLAGS from the session's view, brought up to date with
 //! what the watch told first, as a FETCH of FLAGS alone is (`from_view`).
 //! A message another session expunged is left out (`OK
-//! [EXPUNGEISSUED]`, RFC 2180 §4.1), as storage would leave it out.
+//! [EXPUNGEISSUED]`, RFC 2180 §4.1), as storage would leave it out. A
+//! guest in another owner's mailbox is always answered by storage.
 //!
 //! [`FetchCache`]: super::cache::FetchCache
 
@@ -74,7 +75,9 @@ fn serves(plan: &Plan, known: &Known) -> bool {
 
 /// Answers for `uids` from the cache and the view; `None` when a message
 /// is not known well enough (or the mailbox is gone), so that storage is
-/// asked.
+/// asked. Only in the user's own mailboxes: a guest's right to read
+/// another owner's mailbox is the owner's storage's to check at every
+/// call (the owner may take it back while the guest has it selected).
 pub(super) async fn fetch_from_cache(
     cx: &Cx,
     state: &Selected,
@@ -82,6 +85,9 @@ pub(super) async fn fetch_from_cache(
     uids: &[u32],
     enabled: Enabled,
 ) -> Result<Option<Fetched>, ImapError> {
+    if state.owner() != state.authed.user() {
+        return Ok(None);
+    }
     let mailbox = &state.mailbox;
     let key = MailboxKey::new(state.owner(), mailbox.name(), mailbox.uidvalidity);
     let Some(known) = cx
