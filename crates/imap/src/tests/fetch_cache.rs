@@ -221,6 +221,52 @@ async fn a_mailbox_made_again_under_its_old_name_is_not_answered_from_the_cache(
     assert_eq!(process.fetch_cache.hits(), 0);
 }
 
+/// The cache keeps values, not bytes: a session that enabled UTF8=ACCEPT
+/// and one that did not each get from it what storage would have given a
+/// session like theirs (8-bit text in a subject, a parameter and a header
+/// section included).
+#[tokio::test]
+async fn a_cached_answer_is_what_storage_gives_a_session_of_the_same_kind() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let uncached = super::process(
+        &services,
+        ImapSettings {
+            fetch_cache_bytes: 0,
+            ..ImapSettings::default()
+        },
+    );
+    let mut c = login(&process).await;
+    let m = "From: Jörg <j@example.org>\r\nSubject: Grüße\r\n\
+             Content-Type: text/plain; charset=utf-8; name=\"Grüße.txt\"\r\n\r\nbody\r\n";
+    assert!(
+        c.append("INBOX", &[], m.as_bytes())
+            .await
+            .expect("APPEND")
+            .is_ok()
+    );
+    let command = "FETCH 1 (ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (SUBJECT)])";
+    for enable in [None, Some("ENABLE UTF8=ACCEPT")] {
+        let mut answers = Vec::new();
+        for serving in [&process, &uncached, &process] {
+            let mut client = login(serving).await;
+            if let Some(enable) = enable {
+                ok(&mut client, enable).await;
+            }
+            ok(&mut client, "SELECT INBOX").await;
+            answers.push(untagged(&fetch(&mut client, command).await));
+        }
+        assert_eq!(
+            answers[0], answers[1],
+            "{enable:?}: storage, with and without a cache"
+        );
+        assert_eq!(answers[2], answers[1], "{enable:?}: from the cache");
+    }
+    // The first FETCH in each kind filled the cache or found it filled;
+    // the third was answered from it.
+    assert_eq!(process.fetch_cache.hits(), 3);
+}
+
 #[tokio::test]
 async fn with_no_cache_every_fetch_asks_storage() {
     let services = services().await;
