@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use mailkeep_testkit::{Client, Reply, Status};
+use mailkeep_testkit::{Client, Reply, Services, Status};
 use tokio::io::DuplexStream;
 
 use super::{
@@ -25,6 +25,34 @@ fn untagged(reply: &Reply) -> Vec<Vec<u8>> {
 
 async fn fetch(client: &mut Client<DuplexStream>, command: &str) -> Reply {
     ok(client, command).await
+}
+
+/// Appends a small message per subject to INBOX, and lets the session
+/// hear of them.
+async fn append_all(client: &mut Client<DuplexStream>, subjects: &[&str]) {
+    for subject in subjects {
+        let m = message(subject, "b");
+        assert!(
+            client
+                .append("INBOX", &[], &m)
+                .await
+                .expect("APPEND")
+                .is_ok()
+        );
+    }
+    ok(client, "NOOP").await;
+}
+
+/// A second imap process over the same services that keeps nothing: what
+/// storage answers.
+fn without_cache(services: &Services) -> Arc<Process> {
+    process(
+        services,
+        ImapSettings {
+            fetch_cache_bytes: 0,
+            ..ImapSettings::default()
+        },
+    )
 }
 
 #[tokio::test]
@@ -79,6 +107,47 @@ async fn a_second_fetch_of_a_message_list_comes_from_the_cache_as_storage_answer
             .collect()
     };
     assert_eq!(without_recent(&reply), without_recent(&first));
+}
+
+/// A page of a message list after new mail: storage is asked for the new
+/// message only, and the page is answered whole from the cache, as storage
+/// would have answered it. A page mostly unknown is fetched from storage
+/// as it is.
+#[tokio::test]
+async fn a_page_with_a_new_message_asks_storage_for_that_one_only() {
+    let services = services().await;
+    let process = process(&services, ImapSettings::default());
+    let uncached = without_cache(&services);
+    let mut c = selected_with(&process, &["one", "two", "three"]).await;
+    let page = "UID FETCH 1:* (UID RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE \
+         BODY.PEEK[HEADER.FIELDS (FROM SUBJECT)])";
+    fetch(&mut c, page).await;
+    assert_eq!(process.fetch_cache.hits(), 0);
+    append_all(&mut c, &["four"]).await;
+
+    let reply = fetch(&mut c, page).await;
+    assert_eq!(
+        process.fetch_cache.hits(),
+        4,
+        "the whole page from the cache"
+    );
+    let mut reference = login(&uncached).await;
+    ok(&mut reference, "SELECT INBOX").await;
+    let from_storage = fetch(&mut reference, page).await;
+    assert_eq!(untagged(&reply), untagged(&from_storage));
+    assert!(
+        format!("{:?}", reply.fetch(4).expect("message 4").item("ENVELOPE")).contains("four"),
+        "{reply:?}"
+    );
+
+    // Two new of six: more known than not, filled; then UIDs 5 to 10, of
+    // which only 5 and 6 are known: storage answers as it is.
+    append_all(&mut c, &["five", "six"]).await;
+    fetch(&mut c, page).await;
+    assert_eq!(process.fetch_cache.hits(), 10);
+    append_all(&mut c, &["seven", "eight", "nine", "ten"]).await;
+    fetch(&mut c, "UID FETCH 5:* (ENVELOPE)").await;
+    assert_eq!(process.fetch_cache.hits(), 10, "two known of six: storage");
 }
 
 #[tokio::test]
@@ -229,13 +298,7 @@ async fn a_mailbox_made_again_under_its_old_name_is_not_answered_from_the_cache(
 async fn a_cached_answer_is_what_storage_gives_a_session_of_the_same_kind() {
     let services = services().await;
     let process = process(&services, ImapSettings::default());
-    let uncached = super::process(
-        &services,
-        ImapSettings {
-            fetch_cache_bytes: 0,
-            ..ImapSettings::default()
-        },
-    );
+    let uncached = without_cache(&services);
     let mut c = login(&process).await;
     let m = "From: Jörg <j@example.org>\r\nSubject: Grüße\r\n\
              Content-Type: text/plain; charset=utf-8; name=\"Grüße.txt\"\r\n\r\nbody\r\n";
@@ -270,11 +333,7 @@ async fn a_cached_answer_is_what_storage_gives_a_session_of_the_same_kind() {
 #[tokio::test]
 async fn with_no_cache_every_fetch_asks_storage() {
     let services = services().await;
-    let settings = ImapSettings {
-        fetch_cache_bytes: 0,
-        ..ImapSettings::default()
-    };
-    let process: Arc<Process> = process(&services, settings);
+    let process = without_cache(&services);
     let mut c = selected_with(&process, &["one", "two"]).await;
     let command = format!("UID FETCH 1:2 {LIST_VIEW}");
     let first = fetch(&mut c, &command).await;

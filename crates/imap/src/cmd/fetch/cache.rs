@@ -174,6 +174,30 @@ impl FetchCache {
         Some(found)
     }
 
+    /// The messages of `uids` in `mailbox` not known, or not known well
+    /// enough for `serves`; all of them when the cache keeps nothing.
+    pub(crate) fn missing(
+        &self,
+        mailbox: &Arc<MailboxKey>,
+        uids: &[u32],
+        serves: impl Fn(&Known) -> bool,
+    ) -> Vec<u32> {
+        if self.budget == 0 {
+            return uids.to_vec();
+        }
+        let inner = self.inner();
+        uids.iter()
+            .copied()
+            .filter(|&uid| {
+                let key = Key {
+                    mailbox: Arc::clone(mailbox),
+                    uid,
+                };
+                !inner.entries.peek(&key).is_some_and(|k| serves(k))
+            })
+            .collect()
+    }
+
     /// Adds what a FETCH learned of message `uid` of `mailbox` (its size
     /// and date, and `learned`) to what is known of it.
     pub(crate) fn learn(

@@ -4,19 +4,27 @@
 //! brought it, and FLAGS from the session's view, brought up to date with
 //! what the watch told first, as a FETCH of FLAGS alone is (`from_view`).
 //! A message another session expunged is left out (`OK
-//! [EXPUNGEISSUED]`, RFC 2180 §4.1), as storage would leave it out. A
-//! guest in another owner's mailbox is always answered by storage.
+//! [EXPUNGEISSUED]`, RFC 2180 §4.1), as storage would leave it out. When
+//! most of the messages are known, storage is asked for the others only
+//! (a list's page after new mail), and the whole answer comes from the
+//! cache. A guest in another owner's mailbox is always answered by
+//! storage.
 //!
 //! [`FetchCache`]: super::cache::FetchCache
 
-use mailkeep_imap_proto::FetchResponse;
-use mailkeep_storage_rpc::storage::SectionTextKind;
+use std::sync::Arc;
 
-use super::cache::{Known, MailboxKey};
+use mailkeep_imap_proto::{DateTime, FetchResponse};
+use mailkeep_storage_rpc::storage::{SectionTextKind, fetch_item};
+
+use super::cache::{Known, Learned, MailboxKey};
 use super::from_view::answer_locally;
 use super::plan::{Cut, Item, Plan};
+use super::respond::{keep_cut, read_stream_cuts};
+use super::structure::Structure;
 use crate::cmd::Cx;
 use crate::cmd::fetch::Fetched;
+use crate::cmd::fetch::call_fetch;
 use crate::errors::ImapError;
 use crate::session::enabled::Enabled;
 use crate::session::state::Selected;
@@ -90,14 +98,62 @@ pub(super) async fn fetch_from_cache(
     }
     let mailbox = &state.mailbox;
     let key = MailboxKey::new(state.owner(), mailbox.name(), mailbox.uidvalidity);
-    let Some(known) = cx
-        .process
-        .fetch_cache
-        .all_of(&key, uids, |k| serves(plan, k))
-    else {
+    let cache = &cx.process.fetch_cache;
+    let missing = cache.missing(&key, uids, |k| serves(plan, k));
+    if !missing.is_empty() {
+        // A page of a message list after new mail: storage is asked for
+        // the new messages only, and the page answered whole from the
+        // cache. Mostly unknown messages are fetched as they are.
+        if missing.len() * 2 > uids.len() {
+            return Ok(None);
+        }
+        fill(state, cx, plan, &key, &missing).await;
+    }
+    let Some(known) = cache.all_of(&key, uids, |k| serves(plan, k)) else {
         return Ok(None);
     };
     answer_locally(cx, state, plan, uids, &known, enabled).await
+}
+
+/// Asks storage for what `plan` needs of the messages `missing` and keeps
+/// it, sending nothing to the client. A refusal or a broken stream only
+/// leaves them unknown: the FETCH then goes to storage whole, which
+/// answers with the reason (an expunged message is simply not sent).
+async fn fill(state: &Selected, cx: &Cx, plan: &Plan, key: &Arc<MailboxKey>, missing: &[u32]) {
+    let Ok(mut messages) = call_fetch(state, plan, missing).await else {
+        return;
+    };
+    while let Ok(Some(fetch_item::Item::Message(message))) = messages.next().await {
+        let structure = if plan.structure() {
+            match messages.structure_of(message.uid).await {
+                Ok(structure) => structure,
+                Err(_) => break,
+            }
+        } else {
+            None
+        };
+        let Ok(Ok(cuts)) = read_stream_cuts(plan, &mut messages).await else {
+            break;
+        };
+        let mut learned = Learned::default();
+        let mut structure = Structure::new(structure);
+        structure.convert_for(plan);
+        structure.learned_into(&mut learned);
+        for (cut, opened) in plan.stream_cuts().zip(&cuts) {
+            keep_cut(&mut learned, cut, opened);
+        }
+        let date = DateTime {
+            unix: message.internal_date,
+            offset_minutes: message.internal_date_offset_minutes,
+        };
+        cx.process
+            .fetch_cache
+            .learn(key, message.uid, message.size, date, learned);
+    }
+    // Read to its end: a stream dropped early is reset, and frames that
+    // still come for a reset stream count against the connection every
+    // session shares with the storage process.
+    while let Ok(Some(_)) = messages.next().await {}
 }
 
 /// Adds `item` of a message to its response from what the cache knows of

@@ -14,7 +14,7 @@ pub(crate) mod plan;
 mod respond;
 mod structure;
 
-use mailkeep_frontend::Retry;
+use mailkeep_frontend::{Retry, StorageError};
 use mailkeep_imap_proto::{Code, DateTime, Fetch, FetchAttribute, SequenceSet, vanished};
 use mailkeep_storage_rpc::fetch_items::FetchItems;
 use mailkeep_storage_rpc::storage::{
@@ -225,16 +225,13 @@ impl Fetched {
     }
 }
 
-/// Fetches the messages and sends one response each; a NO reply when
-/// storage refused before anything was sent for a message.
-async fn fetch(
-    cx: &Cx,
+/// The Fetch call of what `plan` needs of the messages `uids`, its stream
+/// read item by item.
+pub(super) async fn call_fetch(
     state: &Selected,
     plan: &Plan,
     uids: &[u32],
-    changed_since: Option<u64>,
-    enabled: Enabled,
-) -> Result<Result<Fetched, Reply>, ImapError> {
+) -> Result<FetchItems, StorageError> {
     let mailbox = &state.mailbox;
     let want = |item: &Item| plan.structure() && plan.items.contains(item);
     let request = FetchRequest {
@@ -248,14 +245,28 @@ async fn fetch(
         want_body_structure: want(&Item::Body) || want(&Item::BodyStructure),
         want_preview: want(&Item::Preview),
     };
-    let mut messages = match state
+    state
         .call(Retry::Idempotent, |rpc| {
             let request = rpc.request(request.clone());
             async move { rpc.storage().fetch(request).await }
         })
         .await
-    {
-        Ok(stream) => FetchItems::new(stream),
+        .map(FetchItems::new)
+}
+
+/// Fetches the messages and sends one response each; a NO reply when
+/// storage refused before anything was sent for a message.
+async fn fetch(
+    cx: &Cx,
+    state: &Selected,
+    plan: &Plan,
+    uids: &[u32],
+    changed_since: Option<u64>,
+    enabled: Enabled,
+) -> Result<Result<Fetched, Reply>, ImapError> {
+    let mailbox = &state.mailbox;
+    let mut messages = match call_fetch(state, plan, uids).await {
+        Ok(messages) => messages,
         Err(e) => return Ok(Err(storage_reply(&e, Target::Other))),
     };
     // What the response carries that never changes is kept for the next

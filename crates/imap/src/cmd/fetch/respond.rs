@@ -24,7 +24,7 @@ use crate::session::state::Selected;
 use crate::updates::fetch_head;
 
 /// A cut opened in storage: its size and the stream of its bytes.
-struct Opened {
+pub(super) struct Opened {
     total: u64,
     /// The cut holds a NUL byte (storage said so with its size).
     contains_nul: bool,
@@ -181,7 +181,7 @@ pub(super) async fn respond(
 
 /// Puts a header section the fetch cache keeps, whole as it came, into
 /// `learned`, as the client gets it.
-fn keep_cut(learned: &mut Learned, cut: &Cut, opened: &Opened) {
+pub(super) fn keep_cut(learned: &mut Learned, cut: &Cut, opened: &Opened) {
     let whole = opened.rest.is_none() && opened.first.len() as u64 == opened.total;
     if !whole || opened.first.len() > CUT_KEPT_MAX || !keeps_cut(cut) {
         return;
@@ -196,7 +196,7 @@ fn keep_cut(learned: &mut Learned, cut: &Cut, opened: &Opened) {
 
 /// Reads the cuts of one message that came in the Fetch stream, in plan
 /// order; `Err(reply)` when storage could not make them.
-async fn read_stream_cuts(
+pub(super) async fn read_stream_cuts(
     plan: &Plan,
     messages: &mut FetchItems,
 ) -> Result<Result<VecDeque<Opened>, Reply>, ImapError> {

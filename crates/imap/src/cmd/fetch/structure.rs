@@ -40,6 +40,20 @@ impl Structure {
         }
     }
 
+    /// Converts what `plan` asks of the structure, as writing it would.
+    pub(super) fn convert_for(&mut self, plan: &super::plan::Plan) {
+        if plan.items.contains(&Item::Envelope) {
+            self.envelope();
+        }
+        if plan
+            .items
+            .iter()
+            .any(|i| matches!(i, Item::Body | Item::BodyStructure))
+        {
+            self.body();
+        }
+    }
+
     /// Hands what was converted (what the response used) to `learned`.
     pub(super) fn learned_into(self, learned: &mut Learned) {
         learned.envelope = self.envelope.map(|e| (e, self.envelope_encoded));
