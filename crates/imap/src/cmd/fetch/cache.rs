@@ -147,55 +147,39 @@ impl FetchCache {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// What is known of every message of `uids` in `mailbox`, in order, if
-    /// each is known and `serves` says it is known enough; `None` (and
-    /// nothing counted) otherwise.
-    pub(crate) fn all_of(
+    /// What is known of every message of `uids` in `mailbox`, in order,
+    /// when each is known well enough for `serves` (counted as hits);
+    /// otherwise the messages that are not (all of them when the cache
+    /// keeps nothing).
+    pub(crate) fn lookup(
         &self,
         mailbox: &Arc<MailboxKey>,
         uids: &[u32],
         serves: impl Fn(&Known) -> bool,
-    ) -> Option<Vec<Arc<Known>>> {
+    ) -> Result<Vec<Arc<Known>>, Vec<u32>> {
         if self.budget == 0 {
-            return None;
+            return Err(uids.to_vec());
         }
         let mut inner = self.inner();
         let mut found = Vec::with_capacity(uids.len());
+        let mut missing = Vec::new();
         for &uid in uids {
             let key = Key {
                 mailbox: Arc::clone(mailbox),
                 uid,
             };
-            let known = inner.entries.get(&key).filter(|k| serves(k))?;
-            found.push(Arc::clone(known));
+            match inner.entries.get(&key).filter(|k| serves(k)) {
+                Some(known) if missing.is_empty() => found.push(Arc::clone(known)),
+                Some(_) => {}
+                None => missing.push(uid),
+            }
         }
         drop(inner);
-        self.hits.fetch_add(found.len() as u64, Ordering::Relaxed);
-        Some(found)
-    }
-
-    /// The messages of `uids` in `mailbox` not known, or not known well
-    /// enough for `serves`; all of them when the cache keeps nothing.
-    pub(crate) fn missing(
-        &self,
-        mailbox: &Arc<MailboxKey>,
-        uids: &[u32],
-        serves: impl Fn(&Known) -> bool,
-    ) -> Vec<u32> {
-        if self.budget == 0 {
-            return uids.to_vec();
+        if !missing.is_empty() {
+            return Err(missing);
         }
-        let inner = self.inner();
-        uids.iter()
-            .copied()
-            .filter(|&uid| {
-                let key = Key {
-                    mailbox: Arc::clone(mailbox),
-                    uid,
-                };
-                !inner.entries.peek(&key).is_some_and(|k| serves(k))
-            })
-            .collect()
+        self.hits.fetch_add(found.len() as u64, Ordering::Relaxed);
+        Ok(found)
     }
 
     /// Adds what a FETCH learned of message `uid` of `mailbox` (its size
@@ -344,7 +328,7 @@ mod tests {
         let inbox = MailboxKey::new("alice", "INBOX".into(), 7);
         cache.learn(&inbox, 1, 10, date(), envelope("alice's"));
         let any = |_: &Known| true;
-        let found = cache.all_of(&inbox, &[1], any).expect("known");
+        let found = cache.lookup(&inbox, &[1], any).expect("known");
         assert_eq!(subject(&found[0]), Some(&b"alice's"[..]));
         assert_eq!(found[0].size, 10);
         for other in [
@@ -352,10 +336,10 @@ mod tests {
             MailboxKey::new("alice", "Sent".into(), 7),
             MailboxKey::new("alice", "INBOX".into(), 8),
         ] {
-            assert!(cache.all_of(&other, &[1], any).is_none(), "{other:?}");
+            assert!(cache.lookup(&other, &[1], any).is_err(), "{other:?}");
         }
         assert!(
-            cache.all_of(&inbox, &[1, 2], any).is_none(),
+            cache.lookup(&inbox, &[1, 2], any).err() == Some(vec![2]),
             "UID 2 is unknown"
         );
         assert_eq!(cache.hits(), 1);
@@ -368,7 +352,7 @@ mod tests {
         let fields = header_fields(&["FROM", "SUBJECT"]);
         cache.learn(&inbox, 3, 10, date(), envelope("first"));
         let wants_cut = |k: &Known| k.envelope.is_some() && k.cut(&fields).is_some();
-        assert!(cache.all_of(&inbox, &[3], wants_cut).is_none());
+        assert!(cache.lookup(&inbox, &[3], wants_cut).is_err());
         let with_cut = Learned {
             cuts: vec![KnownCut {
                 cut: fields.clone(),
@@ -377,13 +361,13 @@ mod tests {
             ..Learned::default()
         };
         cache.learn(&inbox, 3, 10, date(), with_cut);
-        let found = cache.all_of(&inbox, &[3], wants_cut).expect("both known");
+        let found = cache.lookup(&inbox, &[3], wants_cut).expect("both known");
         assert_eq!(subject(&found[0]), Some(&b"first"[..]));
         let other_fields = header_fields(&["FROM"]);
         assert!(found[0].cut(&other_fields).is_none());
         // A second envelope of the same message changes nothing.
         cache.learn(&inbox, 3, 10, date(), envelope("second"));
-        let found = cache.all_of(&inbox, &[3], |_| true).expect("known");
+        let found = cache.lookup(&inbox, &[3], |_| true).expect("known");
         assert_eq!(subject(&found[0]), Some(&b"first"[..]));
     }
 
@@ -397,12 +381,12 @@ mod tests {
         }
         assert_eq!(cache.len(), 3);
         // UID 1 is used again, so UID 2 is the least recently used.
-        assert!(cache.all_of(&inbox, &[1], |_| true).is_some());
+        assert!(cache.lookup(&inbox, &[1], |_| true).is_ok());
         cache.learn(&inbox, 4, 10, date(), envelope("x"));
         assert_eq!(cache.len(), 3);
         assert!(cache.bytes() <= one * 3);
-        assert!(cache.all_of(&inbox, &[2], |_| true).is_none());
-        assert!(cache.all_of(&inbox, &[1, 3, 4], |_| true).is_some());
+        assert!(cache.lookup(&inbox, &[2], |_| true).is_err());
+        assert!(cache.lookup(&inbox, &[1, 3, 4], |_| true).is_ok());
     }
 
     #[test]
@@ -420,7 +404,7 @@ mod tests {
             };
             cache.learn(&inbox, 1, 10, date(), learned);
         }
-        let found = cache.all_of(&inbox, &[1], |_| true).expect("known");
+        let found = cache.lookup(&inbox, &[1], |_| true).expect("known");
         assert_eq!(found[0].cuts.len(), CUTS_KEPT);
         assert!(found[0].cut(&header_fields(&["A"])).is_none());
         assert!(found[0].cut(&header_fields(&["E"])).is_some());
@@ -431,7 +415,7 @@ mod tests {
         let cache = FetchCache::new(0);
         let inbox = MailboxKey::new("alice", "INBOX".into(), 7);
         cache.learn(&inbox, 1, 10, date(), envelope("x"));
-        assert!(cache.all_of(&inbox, &[1], |_| true).is_none());
+        assert!(cache.lookup(&inbox, &[1], |_| true).is_err());
         assert_eq!(cache.hits(), 0);
     }
 }

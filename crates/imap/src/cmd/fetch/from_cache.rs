@@ -47,11 +47,7 @@ pub(super) fn keeps_cut(cut: &Cut) -> bool {
 /// keeps and what the view holds, something of the cache among it, and no
 /// MODSEQ, CHANGEDSINCE or `\Seen` to set.
 pub(super) fn answers_from_cache(plan: &Plan, changed_since: Option<u64>) -> bool {
-    let cached = |item: &Item| match item {
-        Item::Size | Item::Date | Item::Envelope | Item::Body | Item::BodyStructure => true,
-        Item::Cut { cut, .. } => keeps_cut(cut),
-        _ => false,
-    };
+    let cached = |item: &Item| matches!(item, Item::Size | Item::Date) || learned_from(item);
     changed_since.is_none()
         && !plan.set_seen
         && plan.items.iter().any(cached)
@@ -64,11 +60,17 @@ pub(super) fn answers_from_cache(plan: &Plan, changed_since: Option<u64>) -> boo
 /// Whether a FETCH of `plan` from storage brings something the cache
 /// keeps.
 pub(super) fn worth_keeping(plan: &Plan) -> bool {
-    plan.items.iter().any(|item| match item {
+    plan.items.iter().any(learned_from)
+}
+
+/// Whether the cache learns `item` from an answer that carries it (size
+/// and date come with every message, whatever was asked).
+fn learned_from(item: &Item) -> bool {
+    match item {
         Item::Envelope | Item::Body | Item::BodyStructure => true,
         Item::Cut { cut, .. } => keeps_cut(cut),
         _ => false,
-    })
+    }
 }
 
 /// Whether `known` holds every item of `plan`.
@@ -99,18 +101,19 @@ pub(super) async fn fetch_from_cache(
     let mailbox = &state.mailbox;
     let key = MailboxKey::new(state.owner(), mailbox.name(), mailbox.uidvalidity);
     let cache = &cx.process.fetch_cache;
-    let missing = cache.missing(&key, uids, |k| serves(plan, k));
-    if !missing.is_empty() {
+    let known = match cache.lookup(&key, uids, |k| serves(plan, k)) {
+        Ok(known) => known,
         // A page of a message list after new mail: storage is asked for
         // the new messages only, and the page answered whole from the
         // cache. Mostly unknown messages are fetched as they are.
-        if missing.len() * 2 > uids.len() {
-            return Ok(None);
+        Err(missing) if missing.len() * 2 <= uids.len() => {
+            fill(state, cx, plan, &key, &missing).await;
+            match cache.lookup(&key, uids, |k| serves(plan, k)) {
+                Ok(known) => known,
+                Err(_) => return Ok(None),
+            }
         }
-        fill(state, cx, plan, &key, &missing).await;
-    }
-    let Some(known) = cache.all_of(&key, uids, |k| serves(plan, k)) else {
-        return Ok(None);
+        Err(_) => return Ok(None),
     };
     answer_locally(cx, state, plan, uids, &known, enabled).await
 }
